@@ -1,0 +1,107 @@
+# Finds what cygnet builds against. Each miss names the Debian package (scripts/install_deps.sh).
+
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(ZLIB REQUIRED)
+
+# BLAS for the CPU reference (conv via im2col + GEMM, linear). Prefer OpenBLAS.
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS)
+if(NOT BLAS_FOUND)
+  unset(BLA_VENDOR)
+  find_package(BLAS REQUIRED)
+endif()
+find_path(CBLAS_INCLUDE_DIR NAMES cblas.h PATH_SUFFIXES openblas openblas-pthread)
+if(NOT CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "cblas.h not found: install libopenblas-dev (scripts/install_deps.sh)")
+endif()
+add_library(cygnet_blas INTERFACE)
+target_link_libraries(cygnet_blas INTERFACE ${BLAS_LIBRARIES})
+target_include_directories(cygnet_blas INTERFACE ${CBLAS_INCLUDE_DIR})
+
+if(CYGNET_STATIC_DEPS)
+  set(YAML_CPP_STATIC_LIBRARY_NAME libyaml-cpp.a)
+  find_library(YAML_CPP_STATIC NAMES ${YAML_CPP_STATIC_LIBRARY_NAME})
+endif()
+find_package(yaml-cpp QUIET)
+add_library(cygnet_yaml INTERFACE)
+if(CYGNET_STATIC_DEPS AND YAML_CPP_STATIC)
+  find_path(YAML_CPP_INCLUDE NAMES yaml-cpp/yaml.h)
+  target_include_directories(cygnet_yaml INTERFACE ${YAML_CPP_INCLUDE})
+  target_link_libraries(cygnet_yaml INTERFACE ${YAML_CPP_STATIC})
+elseif(TARGET yaml-cpp)
+  target_link_libraries(cygnet_yaml INTERFACE yaml-cpp)
+elseif(yaml-cpp_FOUND)
+  target_include_directories(cygnet_yaml INTERFACE ${YAML_CPP_INCLUDE_DIR})
+  target_link_libraries(cygnet_yaml INTERFACE ${YAML_CPP_LIBRARIES})
+else()
+  message(FATAL_ERROR "yaml-cpp not found: install libyaml-cpp-dev (scripts/install_deps.sh)")
+endif()
+
+if(CYGNET_BUILD_TESTS)
+  find_package(GTest QUIET)
+  if(NOT GTest_FOUND)
+    if(CYGNET_GTEST_SOURCE AND EXISTS "${CYGNET_GTEST_SOURCE}/CMakeLists.txt")
+      set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+      set(BUILD_GMOCK OFF CACHE BOOL "" FORCE)
+      add_subdirectory(${CYGNET_GTEST_SOURCE} ${CMAKE_BINARY_DIR}/_gtest EXCLUDE_FROM_ALL)
+      add_library(GTest::gtest ALIAS gtest)
+      add_library(GTest::gtest_main ALIAS gtest_main)
+    else()
+      message(FATAL_ERROR "GoogleTest not found: install libgtest-dev (scripts/install_deps.sh), "
+                          "set CYGNET_GTEST_SOURCE to a GoogleTest source tree, or -DCYGNET_BUILD_TESTS=OFF")
+    endif()
+  endif()
+  include(GoogleTest)
+endif()
+
+# ---- CUDA (optional) ----
+set(CYGNET_HAVE_CUDA OFF)
+if(NOT CYGNET_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER)
+    check_language(CUDA)
+  endif()
+  if(CMAKE_CUDA_COMPILER)
+    set(CYGNET_HAVE_CUDA ON)
+  elseif(CYGNET_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "CYGNET_CUDA=ON but no CUDA compiler (nvcc) was found: put nvcc on PATH, "
+                        "set CMAKE_CUDA_COMPILER, or configure with -DCYGNET_CUDA=AUTO|OFF")
+  else()
+    message(STATUS "cygnet: nvcc not found, building the CPU backend only")
+  endif()
+endif()
+
+if(CYGNET_HAVE_CUDA)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+    # sm_90 machine code plus compute_90 PTX, so newer GPUs JIT it.
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
+  set(CMAKE_CUDA_STANDARD 17)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+
+  # cuDNN: under CUDNN_ROOT, the CUDA root, or a pip wheel's nvidia/cudnn folder.
+  find_path(CUDNN_INCLUDE_DIR cudnn.h
+    HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+    PATH_SUFFIXES include)
+  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9
+    HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} ${CUDAToolkit_LIBRARY_DIR}
+    PATH_SUFFIXES lib lib64 lib/x64)
+  if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+    message(FATAL_ERROR "cuDNN not found (cudnn.h: '${CUDNN_INCLUDE_DIR}', library: '${CUDNN_LIBRARY}'): "
+                        "set -DCUDNN_ROOT=<folder with include/ and lib/> or configure with -DCYGNET_CUDA=OFF")
+  endif()
+  add_library(cygnet_cudnn INTERFACE)
+  target_include_directories(cygnet_cudnn INTERFACE ${CUDNN_INCLUDE_DIR})
+  target_link_libraries(cygnet_cudnn INTERFACE ${CUDNN_LIBRARY})
+
+  if(NOT TARGET CUDA::nvtx3)
+    message(FATAL_ERROR "NVTX3 headers not found in the CUDA toolkit (${CUDAToolkit_INCLUDE_DIRS})")
+  endif()
+  if(NOT TARGET CUDA::cublas)
+    message(FATAL_ERROR "cuBLAS not found in the CUDA toolkit (${CUDAToolkit_LIBRARY_DIR})")
+  endif()
+  message(STATUS "cygnet: cuDNN ${CUDNN_LIBRARY}")
+endif()

@@ -1,0 +1,25 @@
+// Device names and parsing; the CUDA-specific half lives in cuda_runtime.cpp or
+// no_cuda_runtime.cpp, whichever the build has.
+#include "engine/device.h"
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+std::string Device::str() const { return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index); }
+
+Device parse_device(const std::string& spec) {
+  if (spec == "cpu") return Device::cpu();
+  if (spec == "auto") return cuda_available() ? Device::cuda(0) : Device::cpu();
+  if (spec == "cuda") return Device::cuda(0);
+  if (spec.rfind("cuda:", 0) == 0) {
+    const std::string digits = spec.substr(5);
+    CYG_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos, "device '", spec,
+              "': expected cpu, cuda, cuda:N or auto");
+    return Device::cuda(std::stoi(digits));
+  }
+  CYG_CHECK(false, "device '", spec, "': expected cpu, cuda, cuda:N or auto");
+  return Device::cpu();
+}
+
+}  // namespace cyg

@@ -1,0 +1,29 @@
+// engine/device.h for a build without the CUDA backend: no GPU ever answers, and
+// anything that needs one says the build is the reason.
+#include "engine/device.h"
+#include "kernels/error.h"
+
+namespace cyg {
+namespace {
+[[noreturn]] void no_cuda(const char* what) {
+  throw Error(std::string(what) + ": cygnet was built without CUDA (configure with -DCYGNET_CUDA=ON on a machine with nvcc)");
+}
+}  // namespace
+
+bool built_with_cuda() { return false; }
+int cuda_device_count() { return 0; }
+bool cuda_available() { return false; }
+std::string cuda_unavailable_reason() { return "built without CUDA"; }
+CudaDeviceInfo cuda_device_info(int) { no_cuda("cuda_device_info"); }
+
+namespace rt {
+void* cuda_malloc(size_t) { no_cuda("cuda_malloc"); }
+void cuda_free(void*) { no_cuda("cuda_free"); }
+void cuda_memcpy(void*, const void*, size_t, CopyKind, void*) { no_cuda("cuda_memcpy"); }
+void cuda_synchronize() { no_cuda("cuda_synchronize"); }
+void cuda_set_device(int) { no_cuda("cuda_set_device"); }
+void* cuda_stream_create() { no_cuda("cuda_stream_create"); }
+void cuda_stream_destroy(void*) { no_cuda("cuda_stream_destroy"); }
+void cuda_stream_synchronize(void*) { no_cuda("cuda_stream_synchronize"); }
+}  // namespace rt
+}  // namespace cyg

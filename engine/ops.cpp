@@ -1,0 +1,142 @@
+// Each op: check dtypes, shapes and devices, make inputs contiguous, then one kernel
+// call on the right device.
+#include "engine/ops.h"
+
+#include "engine/dispatch.h"
+#include "kernels/add.h"
+#include "kernels/error.h"
+#include "kernels/reduce.h"
+#include "kernels/relu.h"
+#include "kernels/scale.h"
+
+namespace cyg {
+namespace {
+void check_f32(const Tensor& t, const char* op) {
+  CYG_CHECK(t.defined(), op, ": undefined tensor");
+  CYG_CHECK(t.dtype() == DType::F32, op, ": expected an f32 tensor, got ", dtype_name(t.dtype()));
+}
+
+void check_same(const Tensor& a, const Tensor& b, const char* op) {
+  check_f32(a, op);
+  check_f32(b, op);
+  CYG_CHECK(a.shape() == b.shape(), op, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()), " differ");
+  CYG_CHECK(a.device() == b.device(), op, ": tensors on ", a.device().str(), " and ", b.device().str());
+}
+
+Tensor reduce_all(const Tensor& x, bool mean_of) {
+  check_f32(x, mean_of ? "mean" : "sum");
+  const Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty({}, DType::F32, x.device());
+  const int64_t n = xc.numel();
+  if (x.device().is_cuda()) {
+    LaunchConfig cfg;
+    Tensor workspace = Tensor::empty({reduce_workspace_floats(n, cfg)}, DType::F32, x.device());
+    if (mean_of) {
+      CYG_CUDA_CALL(mean_cuda, xc.data<float>(), n, out.data<float>(), workspace.data<float>());
+    } else {
+      CYG_CUDA_CALL(sum_cuda, xc.data<float>(), n, out.data<float>(), workspace.data<float>());
+    }
+  } else if (mean_of) {
+    mean_cpu(xc.data<float>(), n, out.data<float>());
+  } else {
+    sum_cpu(xc.data<float>(), n, out.data<float>());
+  }
+  return out;
+}
+
+Tensor reduce_dim(const Tensor& x, int64_t dim, bool mean_of) {
+  check_f32(x, mean_of ? "mean" : "sum");
+  const int64_t nd = x.dim();
+  if (dim < 0) dim += nd;
+  CYG_CHECK(dim >= 0 && dim < nd, "reduction over dimension ", dim, " of a ", nd, "-D tensor");
+  const Tensor xc = x.contiguous();
+  int64_t outer = 1, inner = 1;
+  Shape out_shape;
+  for (int64_t k = 0; k < nd; ++k) {
+    if (k < dim) outer *= x.size(k);
+    if (k > dim) inner *= x.size(k);
+    if (k != dim) out_shape.push_back(x.size(k));
+  }
+  const int64_t reduced = x.size(dim);
+  Tensor out = Tensor::empty(out_shape, DType::F32, x.device());
+  if (x.device().is_cuda()) {
+    if (mean_of) {
+      CYG_CUDA_CALL(mean_axis_cuda, xc.data<float>(), outer, reduced, inner, out.data<float>());
+    } else {
+      CYG_CUDA_CALL(sum_axis_cuda, xc.data<float>(), outer, reduced, inner, out.data<float>());
+    }
+  } else if (mean_of) {
+    mean_axis_cpu(xc.data<float>(), outer, reduced, inner, out.data<float>());
+  } else {
+    sum_axis_cpu(xc.data<float>(), outer, reduced, inner, out.data<float>());
+  }
+  return out;
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check_same(a, b, "add");
+  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
+  if (a.device().is_cuda()) {
+    CYG_CUDA_CALL(add_cuda, ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
+  } else {
+    add_cpu(ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
+  }
+  return y;
+}
+
+Tensor& axpy_(Tensor& y, float alpha, const Tensor& x) {
+  check_same(y, x, "axpy_");
+  CYG_CHECK(y.is_contiguous(), "axpy_: the destination must be contiguous");
+  const Tensor xc = x.contiguous();
+  if (y.device().is_cuda()) {
+    CYG_CUDA_CALL(axpy_cuda, alpha, xc.data<float>(), y.data<float>(), y.numel());
+  } else {
+    axpy_cpu(alpha, xc.data<float>(), y.data<float>(), y.numel());
+  }
+  return y;
+}
+
+Tensor scale(const Tensor& x, float alpha) {
+  check_f32(x, "scale");
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  if (x.device().is_cuda()) {
+    CYG_CUDA_CALL(scale_cuda, alpha, xc.data<float>(), y.data<float>(), y.numel());
+  } else {
+    scale_cpu(alpha, xc.data<float>(), y.data<float>(), y.numel());
+  }
+  return y;
+}
+
+Tensor relu(const Tensor& x) {
+  check_f32(x, "relu");
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  if (x.device().is_cuda()) {
+    CYG_CUDA_CALL(relu_forward_cuda, xc.data<float>(), y.data<float>(), y.numel());
+  } else {
+    relu_forward_cpu(xc.data<float>(), y.data<float>(), y.numel());
+  }
+  return y;
+}
+
+Tensor relu_backward(const Tensor& grad_out, const Tensor& out) {
+  check_same(grad_out, out, "relu_backward");
+  const Tensor gc = grad_out.contiguous(), oc = out.contiguous();
+  Tensor dx = Tensor::empty(out.shape(), DType::F32, out.device());
+  if (out.device().is_cuda()) {
+    CYG_CUDA_CALL(relu_backward_cuda, gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
+  } else {
+    relu_backward_cpu(gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
+  }
+  return dx;
+}
+
+Tensor sum(const Tensor& x) { return reduce_all(x, false); }
+Tensor mean(const Tensor& x) { return reduce_all(x, true); }
+Tensor sum(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, false); }
+Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, true); }
+
+}  // namespace cyg

@@ -1,0 +1,18 @@
+// Functional ops on f32 tensors, dispatched to the CPU reference or the CUDA kernels by
+// the tensors' device. (Autograd-aware versions build on these.)
+#pragma once
+#include "engine/tensor.h"
+
+namespace cyg {
+
+Tensor add(const Tensor& a, const Tensor& b);                 // a + b, same shape
+Tensor& axpy_(Tensor& y, float alpha, const Tensor& x);       // y += alpha * x
+Tensor scale(const Tensor& x, float alpha);                   // alpha * x
+Tensor relu(const Tensor& x);
+Tensor relu_backward(const Tensor& grad_out, const Tensor& out);  // grad where out > 0
+Tensor sum(const Tensor& x);                                   // 0-D
+Tensor mean(const Tensor& x);                                  // 0-D
+Tensor sum(const Tensor& x, int64_t dim);                      // that dimension removed
+Tensor mean(const Tensor& x, int64_t dim);
+
+}  // namespace cyg

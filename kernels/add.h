@@ -1,0 +1,15 @@
+// add: y = a + b, and axpy: y += alpha * x (the residual add and gradient accumulation).
+#pragma once
+#include "kernels/common.h"
+
+namespace cyg {
+
+CYG_HD float add_op(float a, float b) { return a + b; }
+CYG_HD float axpy_op(float alpha, float x, float y) { return y + alpha * x; }
+
+void add_cpu(const float* a, const float* b, float* y, int64_t n);
+void axpy_cpu(float alpha, const float* x, float* y, int64_t n);
+CYG_CUDA_DECL(void add_cuda(const float* a, const float* b, float* y, int64_t n, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void axpy_cuda(float alpha, const float* x, float* y, int64_t n, const LaunchConfig& cfg = {}))
+
+}  // namespace cyg

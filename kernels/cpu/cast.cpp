@@ -1,0 +1,14 @@
+// cast f32 <-> bf16, CPU reference (the conversions are in kernels/common.h).
+#include "kernels/cast.h"
+
+namespace cyg {
+
+void cast_f32_to_bf16_cpu(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float_to_bf16(x[i]);
+}
+
+void cast_bf16_to_f32_cpu(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_float(x[i]);
+}
+
+}  // namespace cyg

@@ -1,0 +1,29 @@
+// add (y = a + b) and axpy (y += alpha * x): one thread per element, grid-stride;
+// bound by memory bandwidth.
+#include "kernels/add.h"
+#include "kernels/cuda/launch.h"
+
+namespace cyg::CYG_KNS {
+namespace {
+__global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) {
+  CYG_GRID_STRIDE_LOOP(i, n) y[i] = add_op(a[i], b[i]);
+}
+
+__global__ void axpy_kernel(float alpha, const float* x, float* y, int64_t n) {
+  CYG_GRID_STRIDE_LOOP(i, n) y[i] = axpy_op(alpha, x[i], y[i]);
+}
+}  // namespace
+
+void add_cuda(const float* a, const float* b, float* y, int64_t n, const LaunchConfig& cfg) {
+  if (n == 0) return;
+  CYG_LAUNCH(add_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), a, b, y, n);
+  CYG_CHECK_LAUNCH();
+}
+
+void axpy_cuda(float alpha, const float* x, float* y, int64_t n, const LaunchConfig& cfg) {
+  if (n == 0) return;
+  CYG_LAUNCH(axpy_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), alpha, x, y, n);
+  CYG_CHECK_LAUNCH();
+}
+
+}  // namespace cyg::CYG_KNS

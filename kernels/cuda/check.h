@@ -1,0 +1,29 @@
+// Checked calls of the CUDA runtime, cuDNN and cuBLAS: a failure throws cyg::Error
+// naming the library's own message, the call, the file and the line. Include the
+// library's header (cuda_runtime.h, cudnn.h, cublas_v2.h) before using its macro.
+#pragma once
+#include "kernels/error.h"
+
+#define CYG_CUDA_CHECK(expr)                                                                   \
+  do {                                                                                         \
+    const auto cyg_status_ = (expr);                                                           \
+    if (cyg_status_ != cudaSuccess)                                                            \
+      ::cyg::throw_error("CUDA", cudaGetErrorString(cyg_status_), #expr, __FILE__, __LINE__); \
+  } while (0)
+
+#define CYG_CUDNN_CHECK(expr)                                                                     \
+  do {                                                                                            \
+    const cudnnStatus_t cyg_status_ = (expr);                                                     \
+    if (cyg_status_ != CUDNN_STATUS_SUCCESS)                                                      \
+      ::cyg::throw_error("cuDNN", cudnnGetErrorString(cyg_status_), #expr, __FILE__, __LINE__);  \
+  } while (0)
+
+#define CYG_CUBLAS_CHECK(expr)                                                                       \
+  do {                                                                                               \
+    const cublasStatus_t cyg_status_ = (expr);                                                       \
+    if (cyg_status_ != CUBLAS_STATUS_SUCCESS)                                                        \
+      ::cyg::throw_error("cuBLAS", cublasGetStatusString(cyg_status_), #expr, __FILE__, __LINE__);  \
+  } while (0)
+
+// After every kernel launch: a bad configuration or a failed launch surfaces here.
+#define CYG_CHECK_LAUNCH() CYG_CUDA_CHECK(cudaGetLastError())

@@ -1,0 +1,82 @@
+// Reductions. sum/mean over all elements: pass 1, each block sums a grid-stride share
+// into workspace[block]; pass 2, one block sums the partials. Over one axis: one block
+// per output element (grid-stride over outputs), threads stride over the reduced axis.
+// Bound by memory bandwidth; block sizes must be multiples of 32.
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/reduce.h"
+
+namespace cyg::CYG_KNS {
+namespace {
+__global__ void partial_sum_kernel(const float* x, int64_t n, float* partials) {
+  float acc = 0.0f;
+  CYG_GRID_STRIDE_LOOP(i, n) acc += x[i];
+  acc = block_reduce_sum(acc);
+  if (threadIdx.x == 0) partials[blockIdx.x] = acc;
+}
+
+__global__ void finish_sum_kernel(const float* partials, int64_t count, float* out, int64_t mean_count) {
+  float acc = 0.0f;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
+  acc = block_reduce_sum(acc);
+  if (threadIdx.x == 0) *out = mean_count > 0 ? mean_from_sum(acc, mean_count) : acc;
+}
+
+__global__ void axis_sum_kernel(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                                int64_t mean_count) {
+  for (int64_t k = blockIdx.x; k < outer * inner; k += gridDim.x) {
+    const int64_t o = k / inner, i = k % inner;
+    float acc = 0.0f;
+    for (int64_t r = threadIdx.x; r < reduced; r += blockDim.x) acc += x[(o * reduced + r) * inner + i];
+    acc = block_reduce_sum(acc);
+    if (threadIdx.x == 0) out[k] = mean_count > 0 ? mean_from_sum(acc, mean_count) : acc;
+  }
+}
+
+void check_reduce_block(int block) {
+  CYG_CHECK(block % 32 == 0 && block <= 1024, "reduction block size ", block,
+            " must be a multiple of 32, at most 1024");
+}
+
+void sum_or_mean(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg, bool mean) {
+  const int block = block_size(cfg);
+  check_reduce_block(block);
+  const int grid = grid_size(n, cfg);
+  CYG_LAUNCH(partial_sum_kernel, grid, block, 0, stream_of(cfg), x, n, workspace);
+  CYG_CHECK_LAUNCH();
+  CYG_LAUNCH(finish_sum_kernel, 1, block, 0, stream_of(cfg), workspace, int64_t(grid), out, mean ? n : int64_t(0));
+  CYG_CHECK_LAUNCH();
+}
+
+void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                      const LaunchConfig& cfg, bool mean) {
+  const int64_t outputs = outer * inner;
+  if (outputs == 0) return;
+  const int block = block_size(cfg);
+  check_reduce_block(block);
+  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
+  const int grid = static_cast<int>(outputs < cap ? outputs : cap);
+  CYG_LAUNCH(axis_sum_kernel, grid, block, 0, stream_of(cfg), x, outer, reduced, inner, out,
+             mean ? reduced : int64_t(0));
+  CYG_CHECK_LAUNCH();
+}
+}  // namespace
+
+void sum_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
+  sum_or_mean(x, n, out, workspace, cfg, false);
+}
+
+void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
+  sum_or_mean(x, n, out, workspace, cfg, true);
+}
+
+void sum_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                   const LaunchConfig& cfg) {
+  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, false);
+}
+
+void mean_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                    const LaunchConfig& cfg) {
+  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, true);
+}
+
+}  // namespace cyg::CYG_KNS

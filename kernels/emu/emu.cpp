@@ -1,0 +1,461 @@
+// The scheduler behind kernels/emu/emu.h: a persistent pool of worker threads takes
+// blocks of a launch; each worker runs its block's CUDA threads as fibers until every
+// one has finished, releasing barriers and warp collectives as they fill.
+#include <sys/mman.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#define CYGNET_EMU 1
+#include "kernels/emu/emu.h"
+#include "kernels/error.h"
+
+namespace cyg::emu {
+
+thread_local uint3 threadIdx{0, 0, 0};
+thread_local uint3 blockIdx{0, 0, 0};
+thread_local dim3 blockDim;
+thread_local dim3 gridDim;
+
+namespace {
+
+constexpr size_t kStackBytes = 64 * 1024;
+constexpr size_t kGuardBytes = 4096;
+constexpr unsigned kMaxThreadsPerBlock = 1024;
+constexpr size_t kMaxDynamicShared = 227 * 1024;  // the H100/H200 opt-in maximum
+
+std::atomic<int> g_reverse{-1};  // -1: not set, read CYGNET_EMU_REVERSE
+std::atomic<int> g_workers{0};
+thread_local cudaError_t t_last_error = cudaSuccess;
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::atoi(v) : fallback;
+}
+
+// Switching fibers. On x86-64 a few instructions that save the callee-saved registers
+// and swap stack pointers (ucontext's swapcontext also makes a signal-mask system call
+// per switch, which dominates a block of fibers); elsewhere, ucontext.
+#if defined(__x86_64__)
+extern "C" void cyg_emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .globl cyg_emu_switch
+  .type cyg_emu_switch, @function
+cyg_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cyg_emu_switch, .-cyg_emu_switch
+  .section .note.GNU-stack,"",@progbits
+  .text
+)");
+
+struct Context {
+  void* sp = nullptr;
+};
+
+// The new stack holds what cyg_emu_switch pops: six registers, then `entry` as the
+// return address, then a null return address for `entry` itself, which never returns.
+void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
+  auto top = reinterpret_cast<uintptr_t>(stack + size) & ~uintptr_t(15);
+  auto* slots = reinterpret_cast<void**>(top) - 8;
+  for (int i = 0; i < 6; ++i) slots[i] = nullptr;
+  slots[6] = reinterpret_cast<void*>(entry);
+  slots[7] = nullptr;
+  c.sp = slots;
+}
+
+void switch_context(Context& from, Context& to) { cyg_emu_switch(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t uc;
+};
+
+void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
+  getcontext(&c.uc);
+  c.uc.uc_stack.ss_sp = stack;
+  c.uc.uc_stack.ss_size = size;
+  c.uc.uc_link = nullptr;
+  makecontext(&c.uc, entry, 0);
+}
+
+void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
+enum class State { Ready, AtBarrier, AtWarp, Done };
+
+struct Fiber {
+  Context context;
+  State state = State::Ready;
+  uint3 index{0, 0, 0};
+  detail::WarpOp op = detail::WarpOp::Shuffle;
+  unsigned mask = 0;
+  uint64_t value = 0;
+  int source_lane = 0;
+  uint64_t result = 0;
+};
+
+// Runs blocks on the calling worker thread. Fiber stacks live as long as the worker.
+class BlockRunner {
+ public:
+  ~BlockRunner() {
+    if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
+  }
+
+  void run(const char* name, uint3 block_index, dim3 block_dim, size_t dynamic_shared,
+           const std::function<void()>& body) {
+    const unsigned n = block_dim.x * block_dim.y * block_dim.z;
+    reserve_stacks(n);
+    fibers_.resize(n);
+    body_ = &body;
+    error_ = nullptr;
+    // Poisoned, so a read of shared memory nobody wrote gives NaN/garbage, not zero.
+    dynamic_shared_.assign(dynamic_shared, 0xff);
+    blockIdx = block_index;
+    blockDim = block_dim;
+
+    for (unsigned i = 0; i < n; ++i) {
+      Fiber& f = fibers_[i];
+      f.state = State::Ready;
+      f.index = {i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y)};
+      prepare_context(f.context, stack(i), kStackBytes, &BlockRunner::fiber_entry);
+    }
+
+    const bool reverse = reverse_order();
+    while (true) {
+      for (unsigned k = 0; k < n; ++k) {
+        const unsigned i = reverse ? n - 1 - k : k;
+        if (fibers_[i].state != State::Ready) continue;
+        current_ = &fibers_[i];
+        threadIdx = fibers_[i].index;
+        switch_context(scheduler_, fibers_[i].context);
+        if (error_) std::rethrow_exception(error_);
+      }
+      if (std::all_of(fibers_.begin(), fibers_.end(), [](const Fiber& f) { return f.state == State::Done; }))
+        return;
+      if (release_warp_collectives()) continue;
+      if (release_barrier(name, block_index)) continue;
+      report_deadlock(name, block_index);
+    }
+  }
+
+  void yield(State why) {
+    Fiber* f = current_;
+    f->state = why;
+    switch_context(f->context, scheduler_);
+  }
+
+  Fiber& current() { return *current_; }
+  unsigned thread_count() const { return static_cast<unsigned>(fibers_.size()); }
+  void* dynamic_shared() { return dynamic_shared_.empty() ? nullptr : dynamic_shared_.data(); }
+
+ private:
+  static void fiber_entry();
+
+  void reserve_stacks(unsigned n) {
+    if (n <= stack_slots_) return;
+    if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
+    const size_t bytes = n * (kStackBytes + kGuardBytes);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw Error("emulation: cannot map fiber stacks");
+    stacks_ = static_cast<char*>(p);
+    stack_slots_ = n;
+    // A guard page under each stack turns a fiber stack overflow into a fault, not corruption.
+    for (unsigned i = 0; i < n; ++i) mprotect(stacks_ + i * (kStackBytes + kGuardBytes), kGuardBytes, PROT_NONE);
+  }
+  char* stack(unsigned i) { return stacks_ + i * (kStackBytes + kGuardBytes) + kGuardBytes; }
+
+  bool release_warp_collectives() {
+    bool released = false;
+    const unsigned n = thread_count();
+    for (unsigned base = 0; base < n; base += 32) {
+      const unsigned lanes = std::min(32u, n - base);
+      for (unsigned l = 0; l < lanes; ++l) {
+        Fiber& leader = fibers_[base + l];
+        if (leader.state != State::AtWarp) continue;
+        const unsigned mask = leader.mask;
+        bool complete = true;
+        for (unsigned m = 0; m < lanes; ++m) {
+          if (!(mask >> m & 1u)) continue;
+          const Fiber& g = fibers_[base + m];
+          if (g.state != State::AtWarp || g.mask != mask || g.op != leader.op) complete = false;
+        }
+        if (!complete) continue;
+        uint64_t ballot = 0;
+        for (unsigned m = 0; m < lanes; ++m)
+          if ((mask >> m & 1u) && fibers_[base + m].value != 0) ballot |= 1ull << m;
+        for (unsigned m = 0; m < lanes; ++m) {
+          if (!(mask >> m & 1u)) continue;
+          Fiber& g = fibers_[base + m];
+          if (g.op == detail::WarpOp::Ballot) {
+            g.result = ballot;
+          } else {
+            const unsigned src = static_cast<unsigned>(g.source_lane) % 32u;
+            const bool valid = src < lanes && (mask >> src & 1u);
+            g.result = valid ? fibers_[base + src].value : g.value;
+          }
+          g.state = State::Ready;
+        }
+        released = true;
+      }
+    }
+    return released;
+  }
+
+  bool release_barrier(const char* name, uint3 block_index) {
+    bool any_done = false;
+    for (const Fiber& f : fibers_) {
+      if (f.state == State::AtWarp) return false;
+      any_done |= f.state == State::Done;
+    }
+    if (any_done) {
+      std::ostringstream os;
+      os << "emulation: divergent __syncthreads in kernel " << name << " block (" << block_index.x << ","
+         << block_index.y << "," << block_index.z << "): " << describe_states()
+         << " (every thread of a block must reach the same barrier)";
+      throw Error(os.str());
+    }
+    for (Fiber& f : fibers_) f.state = State::Ready;
+    return true;
+  }
+
+  [[noreturn]] void report_deadlock(const char* name, uint3 block_index) {
+    std::ostringstream os;
+    os << "emulation: deadlock in kernel " << name << " block (" << block_index.x << "," << block_index.y << ","
+       << block_index.z << "): " << describe_states();
+    throw Error(os.str());
+  }
+
+  // "threads 0-31 wait at __syncthreads; threads 32-63 have exited; ..."
+  std::string describe_states() const {
+    auto label = [](const Fiber& f) -> std::string {
+      switch (f.state) {
+        case State::AtBarrier: return "wait at __syncthreads";
+        case State::AtWarp: {
+          std::ostringstream os;
+          os << "wait at a warp " << (f.op == detail::WarpOp::Ballot ? "vote" : "shuffle") << " (mask 0x" << std::hex
+             << f.mask << ")";
+          return os.str();
+        }
+        case State::Done: return "have exited";
+        default: return "are runnable";
+      }
+    };
+    std::ostringstream os;
+    const unsigned n = thread_count();
+    for (unsigned i = 0; i < n;) {
+      unsigned j = i;
+      const std::string what = label(fibers_[i]);
+      while (j + 1 < n && label(fibers_[j + 1]) == what) ++j;
+      os << (i ? "; " : "") << "threads " << i << "-" << j << " " << what;
+      i = j + 1;
+    }
+    return os.str();
+  }
+
+  std::vector<Fiber> fibers_;
+  Context scheduler_;
+  Fiber* current_ = nullptr;
+  const std::function<void()>* body_ = nullptr;
+  std::exception_ptr error_;
+  std::vector<unsigned char> dynamic_shared_;
+  char* stacks_ = nullptr;
+  unsigned stack_slots_ = 0;
+};
+
+thread_local BlockRunner t_runner;
+
+// The first frame of every fiber. It never returns: a finished fiber switches back to
+// the scheduler for good.
+void BlockRunner::fiber_entry() {
+  BlockRunner& r = t_runner;
+  try {
+    (*r.body_)();
+  } catch (...) {
+    r.error_ = std::current_exception();
+  }
+  r.current_->state = State::Done;
+  switch_context(r.current_->context, r.scheduler_);
+}
+
+// Workers that outlive launches, so fiber stacks are mapped once per worker.
+class WorkerPool {
+ public:
+  static WorkerPool& instance() {
+    static WorkerPool pool;
+    return pool;
+  }
+
+  // Runs job(worker) on `workers` threads (the caller is worker 0) and waits for all.
+  void run(int workers, const std::function<void(int)>& job) {
+    std::unique_lock<std::mutex> lock(launch_mutex_);
+    ensure_threads(workers - 1);
+    {
+      std::lock_guard<std::mutex> g(mutex_);
+      job_ = &job;
+      active_ = workers - 1;
+      pending_ = workers - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    job(0);
+    std::unique_lock<std::mutex> g(mutex_);
+    done_.wait(g, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> g(mutex_);
+      stopping_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void ensure_threads(int n) {
+    while (static_cast<int>(threads_.size()) < n) {
+      const int id = static_cast<int>(threads_.size()) + 1;
+      threads_.emplace_back([this, id] { loop(id); });
+    }
+  }
+
+  void loop(int id) {
+    uint64_t seen = 0;
+    while (true) {
+      const std::function<void(int)>* job;
+      {
+        std::unique_lock<std::mutex> g(mutex_);
+        wake_.wait(g, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stopping_) return;
+        if (id > active_) continue;
+        job = job_;
+      }
+      (*job)(id);
+      std::lock_guard<std::mutex> g(mutex_);
+      if (--pending_ == 0) done_.notify_all();
+    }
+  }
+
+  std::mutex launch_mutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* job_ = nullptr;
+  int active_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+int worker_count() {
+  int n = g_workers.load();
+  if (n <= 0) n = env_int("CYGNET_EMU_WORKERS", static_cast<int>(std::thread::hardware_concurrency()));
+  return std::max(1, n);
+}
+
+}  // namespace
+
+void set_reverse_order(bool reverse) { g_reverse.store(reverse ? 1 : 0); }
+bool reverse_order() {
+  const int r = g_reverse.load();
+  return r < 0 ? env_int("CYGNET_EMU_REVERSE", 0) != 0 : r != 0;
+}
+void set_worker_count(int workers) { g_workers.store(workers); }
+
+void* dynamic_shared_memory() { return t_runner.dynamic_shared(); }
+
+void __syncthreads() { t_runner.yield(State::AtBarrier); }
+
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = t_last_error;
+  t_last_error = cudaSuccess;
+  return e;
+}
+
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+  }
+  return "unknown error";
+}
+
+namespace detail {
+
+uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t value, int src_lane) {
+  Fiber& f = t_runner.current();
+  f.op = op;
+  f.mask = mask;
+  f.value = value;
+  f.source_lane = src_lane;
+  t_runner.yield(State::AtWarp);
+  return f.result;
+}
+
+void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes, std::function<void()> body) {
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+  if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64 || blocks == 0 || grid.y > 65535 ||
+      grid.z > 65535 || dynamic_shared_bytes > kMaxDynamicShared) {
+    t_last_error = cudaErrorInvalidConfiguration;
+    return;
+  }
+  const int workers = static_cast<int>(std::min<uint64_t>(blocks, static_cast<uint64_t>(worker_count())));
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  auto job = [&](int) {
+    gridDim = grid;
+    while (!failed.load()) {
+      const uint64_t b = next.fetch_add(1);
+      if (b >= blocks) break;
+      const uint3 index{static_cast<unsigned>(b % grid.x), static_cast<unsigned>((b / grid.x) % grid.y),
+                        static_cast<unsigned>(b / (uint64_t(grid.x) * grid.y))};
+      try {
+        t_runner.run(name, index, block, dynamic_shared_bytes, body);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed.store(true);
+      }
+    }
+  };
+  if (workers == 1) {
+    job(0);
+  } else {
+    WorkerPool::instance().run(workers, job);
+  }
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace detail
+}  // namespace cyg::emu

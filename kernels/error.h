@@ -1,0 +1,35 @@
+// The one exception type of the library: the failed expression or check, where it
+// happened, and the library's own words about it. Apps catch it at main.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace cyg {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+[[noreturn]] void throw_error(const char* api, const std::string& reason, const char* expr,
+                              const char* file, int line);
+
+}  // namespace cyg
+
+// A precondition of the library (bad shape, dtype, argument): throws cyg::Error with
+// the condition, the location and a message built from the remaining arguments.
+#define CYG_CHECK(cond, ...)                                                               \
+  do {                                                                                     \
+    if (!(cond)) ::cyg::throw_error("check", ::cyg::detail::concat(__VA_ARGS__), #cond,    \
+                                    __FILE__, __LINE__);                                   \
+  } while (0)
+
+#include <sstream>
+namespace cyg::detail {
+template <typename... Args>
+std::string concat(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+}  // namespace cyg::detail

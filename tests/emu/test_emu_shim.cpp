@@ -1,0 +1,142 @@
+// The emulation shim runs CUDA semantics faithfully enough to catch real bugs: a
+// reduction without its barrier gives a wrong answer, divergent barriers and stuck
+// shuffles are reported instead of hanging, and shuffles, votes, dynamic shared
+// memory, atomics and launch-configuration errors behave as on the GPU.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "kernels/emu/emu.h"
+#include "kernels/error.h"
+
+namespace cyg::emu {
+void probe_tree_sum(const float* x, float* out, int threads, bool with_barrier);
+void probe_divergent_barrier(int* out, int threads);
+void probe_shuffle_deadlock(int* out, int threads);
+void probe_warp_ops(const int* in, int* down, int* xor_out, int* from_lane3, unsigned* ballot, int blocks,
+                    int threads);
+void probe_reverse_in_block(const float* in, float* out, int blocks, int threads);
+void probe_atomic_count(int* count, float* total, int blocks, int threads);
+}  // namespace cyg::emu
+
+namespace {
+
+class EmuShim : public ::testing::Test {
+ protected:
+  void TearDown() override { cyg::emu::set_reverse_order(false); }
+};
+
+std::vector<float> ramp(int n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  std::iota(x.begin(), x.end(), 1.0f);
+  return x;
+}
+
+TEST_F(EmuShim, TreeReductionWithBarriersIsRightInBothOrders) {
+  const std::vector<float> x = ramp(256);  // 1 + ... + 256 = 32896
+  for (bool reverse : {false, true}) {
+    cyg::emu::set_reverse_order(reverse);
+    float out = 0;
+    cyg::emu::probe_tree_sum(x.data(), &out, 256, true);
+    EXPECT_EQ(out, 32896.0f) << "reverse=" << reverse;
+  }
+}
+
+TEST_F(EmuShim, TreeReductionWithoutBarrierIsWrong) {
+  // Thread 0 runs first and reads partial sums no other thread has written yet.
+  const std::vector<float> x = ramp(256);
+  cyg::emu::set_reverse_order(false);
+  float out = 0;
+  cyg::emu::probe_tree_sum(x.data(), &out, 256, false);
+  EXPECT_NE(out, 32896.0f) << "the missing __syncthreads went unnoticed";
+}
+
+TEST_F(EmuShim, DivergentBarrierIsReported) {
+  std::vector<int> out(64, 0);
+  try {
+    cyg::emu::probe_divergent_barrier(out.data(), 64);
+    FAIL() << "a barrier reached by half the block was not reported";
+  } catch (const cyg::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("divergent __syncthreads"), std::string::npos) << what;
+    EXPECT_NE(what.find("divergent_barrier_kernel"), std::string::npos) << what;
+    EXPECT_NE(what.find("threads 0-31 wait at __syncthreads"), std::string::npos) << what;
+    EXPECT_NE(what.find("threads 32-63 have exited"), std::string::npos) << what;
+  }
+}
+
+TEST_F(EmuShim, ShuffleWithoutPartnersIsADeadlockReport) {
+  std::vector<int> out(64, 0);
+  try {
+    cyg::emu::probe_shuffle_deadlock(out.data(), 64);
+    FAIL() << "a shuffle whose partners wait at a barrier did not deadlock";
+  } catch (const cyg::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("deadlock"), std::string::npos) << what;
+    EXPECT_NE(what.find("wait at a warp shuffle"), std::string::npos) << what;
+  }
+}
+
+TEST_F(EmuShim, WarpShufflesAndBallot) {
+  const int blocks = 3, threads = 64, n = blocks * threads;
+  std::vector<int> in(n);
+  for (int i = 0; i < n; ++i) in[static_cast<size_t>(i)] = (i * 7 + 1) % 23;
+  std::vector<int> down(n), xo(n), lane3(n);
+  std::vector<unsigned> ballot(n);
+  for (bool reverse : {false, true}) {
+    cyg::emu::set_reverse_order(reverse);
+    cyg::emu::probe_warp_ops(in.data(), down.data(), xo.data(), lane3.data(), ballot.data(), blocks, threads);
+    for (int i = 0; i < n; ++i) {
+      const int lane = i % 32, warp_base = i - lane;
+      const size_t k = static_cast<size_t>(i);
+      // Shuffles never cross a warp: a source lane past the end gives the caller's own value.
+      EXPECT_EQ(down[k], lane + 5 < 32 ? in[k + 5] : in[k]) << "i=" << i;
+      EXPECT_EQ(xo[k], in[static_cast<size_t>(warp_base + (lane ^ 3))]) << "i=" << i;
+      EXPECT_EQ(lane3[k], in[static_cast<size_t>(warp_base + 3)]) << "i=" << i;
+      unsigned expected = 0;
+      for (int l = 0; l < 32; ++l)
+        if (in[static_cast<size_t>(warp_base + l)] % 3 == 0) expected |= 1u << l;
+      EXPECT_EQ(ballot[k], expected) << "i=" << i;
+    }
+  }
+}
+
+TEST_F(EmuShim, DynamicSharedMemoryAndBarrier) {
+  const int blocks = 5, threads = 96;
+  const std::vector<float> in = ramp(blocks * threads);
+  std::vector<float> out(in.size(), 0.0f);
+  for (bool reverse : {false, true}) {
+    cyg::emu::set_reverse_order(reverse);
+    cyg::emu::probe_reverse_in_block(in.data(), out.data(), blocks, threads);
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0; t < threads; ++t)
+        ASSERT_EQ(out[static_cast<size_t>(b * threads + t)], in[static_cast<size_t>(b * threads + threads - 1 - t)]);
+  }
+}
+
+TEST_F(EmuShim, AtomicsAcrossBlocksOnSeveralWorkers) {
+  cyg::emu::set_worker_count(2);
+  int count = 0;
+  float total = 0.0f;
+  cyg::emu::probe_atomic_count(&count, &total, 37, 128);
+  cyg::emu::set_worker_count(0);
+  EXPECT_EQ(count, 37 * 128);
+  EXPECT_EQ(total, 0.5f * 37 * 128);
+}
+
+TEST_F(EmuShim, BadLaunchConfigurationIsAnErrorNamingTheCall) {
+  std::vector<int> out(2048, 0);
+  try {
+    cyg::emu::probe_divergent_barrier(out.data(), 2048);  // over 1024 threads per block
+    FAIL() << "a 2048-thread block was launched";
+  } catch (const cyg::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("invalid configuration"), std::string::npos) << what;
+    EXPECT_NE(what.find("cudaGetLastError()"), std::string::npos) << what;
+    EXPECT_NE(what.find("shim_probes.cu"), std::string::npos) << what;
+  }
+}
+
+}  // namespace

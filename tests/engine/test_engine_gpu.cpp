@@ -1,0 +1,101 @@
+// Tensors and ops on a real GPU against the CPU: device round trips, layouts, casts,
+// seeded init, ops, and the caching allocator in steady state. Each test skips with the
+// reason where no GPU answers.
+#include <gtest/gtest.h>
+
+#include "engine/allocator.h"
+#include "engine/device.h"
+#include "engine/ops.h"
+#include "engine/stream.h"
+#include "engine/tensor.h"
+#include "tests/kernels/check_close.h"
+
+namespace {
+
+using cyg::Device;
+using cyg::Tensor;
+
+#define REQUIRE_GPU() \
+  if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
+
+TEST(GpuEngine, RoundTripKeepsValuesAndLayout) {
+  REQUIRE_GPU();
+  const Tensor x = Tensor::uniform({2, 3, 5, 7}, -1, 1, 3);
+  const Tensor g = x.to(Device::cuda());
+  EXPECT_TRUE(g.device().is_cuda());
+  EXPECT_EQ(g.to(Device::cpu()).to_vector(), x.to_vector());
+  const Tensor cl = x.contiguous(cyg::MemoryFormat::ChannelsLast).to(Device::cuda());
+  EXPECT_TRUE(cl.is_contiguous(cyg::MemoryFormat::ChannelsLast));
+  EXPECT_EQ(cl.to_vector(), x.to_vector());
+  EXPECT_EQ(g.contiguous(cyg::MemoryFormat::ChannelsLast).to(Device::cpu()).data<float>()[1],
+            x.contiguous(cyg::MemoryFormat::ChannelsLast).data<float>()[1]);
+}
+
+TEST(GpuEngine, ViewsCopiesAndCasts) {
+  REQUIRE_GPU();
+  const Tensor x = Tensor::uniform({6, 5}, -3, 3, 9);
+  const Tensor g = x.to(Device::cuda());
+  EXPECT_EQ(g.permute({1, 0}).contiguous().to_vector(), x.permute({1, 0}).contiguous().to_vector());
+  EXPECT_EQ(g.slice(2, 4).to_vector(), x.slice(2, 4).to_vector());
+  EXPECT_EQ(g.to(cyg::DType::BF16).to(cyg::DType::F32).to_vector(),
+            x.to(cyg::DType::BF16).to(cyg::DType::F32).to_vector());
+  Tensor z = Tensor::zeros({5, 6}, cyg::DType::F32, Device::cuda());
+  z.copy_(x.permute({1, 0}));
+  EXPECT_EQ(z.to_vector(), x.permute({1, 0}).contiguous().to_vector());
+  EXPECT_EQ(Tensor::full({3}, 7, cyg::DType::I32, Device::cuda()).to_vector(), (std::vector<float>{7, 7, 7}));
+}
+
+TEST(GpuEngine, SeededInitMatchesTheCpu) {
+  REQUIRE_GPU();
+  EXPECT_EQ(Tensor::normal({1000}, 0, 1, 5, cyg::DType::F32, Device::cuda()).to_vector(),
+            Tensor::normal({1000}, 0, 1, 5).to_vector());
+}
+
+TEST(GpuEngine, OpsMatchTheCpu) {
+  REQUIRE_GPU();
+  const Tensor a = Tensor::uniform({333, 7}, -1, 1, 1), b = Tensor::uniform({333, 7}, -1, 1, 2);
+  const Tensor ga = a.to(Device::cuda()), gb = b.to(Device::cuda());
+  using cyg::test::all_close;
+  EXPECT_TRUE(all_close(cyg::add(ga, gb).to_vector(), cyg::add(a, b).to_vector(), 1e-7, 1e-6));
+  EXPECT_TRUE(all_close(cyg::relu(ga).to_vector(), cyg::relu(a).to_vector(), 0, 0));
+  EXPECT_TRUE(all_close(cyg::sum(ga, 0).to_vector(), cyg::sum(a, 0).to_vector(), 1e-4, 1e-5));
+  EXPECT_TRUE(all_close(cyg::mean(ga).to_vector(), cyg::mean(a).to_vector(), 1e-6, 1e-5));
+}
+
+TEST(GpuEngine, StreamsOrderWork) {
+  REQUIRE_GPU();
+  cyg::Stream stream;
+  cyg::StreamGuard guard(stream);
+  EXPECT_EQ(cyg::current_stream(), stream.handle());
+  const Tensor x = Tensor::uniform({4096}, -1, 1, 4).to(Device::cuda());
+  const Tensor y = cyg::scale(x, 3);
+  stream.synchronize();
+  EXPECT_TRUE(cyg::test::all_close(y.to_vector(), cyg::scale(x.to(Device::cpu()), 3).to_vector(), 0, 1e-7));
+}
+
+TEST(GpuEngine, AllocatorSteadyStateMakesNoCudaMalloc) {
+  REQUIRE_GPU();
+  auto step = [] {
+    const Tensor x = Tensor::zeros({256, 1024}, cyg::DType::F32, Device::cuda());
+    const Tensor y = cyg::relu(cyg::add(x, x));
+    return cyg::sum(y).item();
+  };
+  step();
+  const auto before = cyg::cuda_allocator().stats();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(step(), 0.0);
+  const auto after = cyg::cuda_allocator().stats();
+  EXPECT_EQ(after.raw_allocations, before.raw_allocations);
+  EXPECT_GT(after.cache_hits, before.cache_hits);
+  EXPECT_GT(after.peak_bytes_in_use, 0u);
+}
+
+TEST(GpuEngine, DeviceQuery) {
+  REQUIRE_GPU();
+  const cyg::CudaDeviceInfo info = cyg::cuda_device_info(0);
+  EXPECT_FALSE(info.name.empty());
+  EXPECT_GT(info.multiprocessors, 0);
+  EXPECT_GT(info.total_memory, 0u);
+  EXPECT_GE(info.driver_version, info.runtime_version / 1000 * 1000 - 1000);
+}
+
+}  // namespace

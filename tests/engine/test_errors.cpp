@@ -1,0 +1,48 @@
+// Errors name what failed, where, and why; devices parse or say what was expected.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/device.h"
+#include "kernels/error.h"
+
+namespace {
+
+TEST(Errors, CheckNamesConditionFileLineAndMessage) {
+  try {
+    const int channels = 3;
+    CYG_CHECK(channels == 4, "expected 4 channels, got ", channels);
+    FAIL() << "no throw";
+  } catch (const cyg::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("expected 4 channels, got 3"), std::string::npos) << what;
+    EXPECT_NE(what.find("`channels == 4`"), std::string::npos) << what;
+    EXPECT_NE(what.find("test_errors.cpp:"), std::string::npos) << what;
+  }
+}
+
+TEST(Errors, DeviceParsing) {
+  EXPECT_EQ(cyg::parse_device("cpu"), cyg::Device::cpu());
+  EXPECT_EQ(cyg::parse_device("cuda"), cyg::Device::cuda(0));
+  EXPECT_EQ(cyg::parse_device("cuda:1").index, 1);
+  EXPECT_EQ(cyg::parse_device("auto"), cyg::cuda_available() ? cyg::Device::cuda(0) : cyg::Device::cpu());
+  try {
+    cyg::parse_device("gpu");
+    FAIL() << "no throw";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("device 'gpu': expected cpu, cuda, cuda:N or auto"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(cyg::parse_device("cuda:x"), cyg::Error);
+}
+
+TEST(Errors, CudaAvailabilityNeverThrows) {
+  bool available = true;
+  EXPECT_NO_THROW(available = cyg::cuda_available());
+  EXPECT_EQ(available, cyg::cuda_device_count() > 0);
+  if (!available) {
+    EXPECT_FALSE(cyg::cuda_unavailable_reason().empty());
+  }
+}
+
+}  // namespace
