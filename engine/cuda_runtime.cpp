@@ -25,6 +25,8 @@ std::string cuda_unavailable_reason() {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   cudaGetLastError();
+  if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice)
+    return std::string("no NVIDIA GPU and driver found (CUDA runtime: ") + cudaGetErrorString(e) + ")";
   if (e != cudaSuccess) return std::string("the CUDA runtime says: ") + cudaGetErrorString(e);
   if (n == 0) return "no CUDA device found";
   return "";

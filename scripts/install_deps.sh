@@ -30,4 +30,4 @@ fi
 echo "install_deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-$cmd
+$cmd -qq

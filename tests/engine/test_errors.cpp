@@ -23,8 +23,18 @@ TEST(Errors, CheckNamesConditionFileLineAndMessage) {
 
 TEST(Errors, DeviceParsing) {
   EXPECT_EQ(cyg::parse_device("cpu"), cyg::Device::cpu());
-  EXPECT_EQ(cyg::parse_device("cuda"), cyg::Device::cuda(0));
-  EXPECT_EQ(cyg::parse_device("cuda:1").index, 1);
+  if (cyg::cuda_available()) {
+    EXPECT_EQ(cyg::parse_device("cuda"), cyg::Device::cuda(0));
+    EXPECT_EQ(cyg::parse_device("cuda:0").index, 0);
+  } else {
+    try {
+      cyg::parse_device("cuda");
+      FAIL() << "cuda accepted without a GPU";
+    } catch (const cyg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("device 'cuda': no GPU answers"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(cyg::parse_device("cuda:99"), cyg::Error);
   EXPECT_EQ(cyg::parse_device("auto"), cyg::cuda_available() ? cyg::Device::cuda(0) : cyg::Device::cpu());
   try {
     cyg::parse_device("gpu");
