@@ -11,4 +11,12 @@ for label in cpu emu gpu; do
   n=$(ctest --test-dir "$build_dir" -N -L "^${label}\$" | sed -n 's/^Total Tests: //p')
   echo "label ${label}: ${n:-0} tests"
 done
+# ctest lists skipped tests without their reasons: run the gpu group alone first and
+# print each distinct reason once, then the whole suite (whose summary closes the run).
+ctest --test-dir "$build_dir" -L '^gpu$' -Q --timeout 600 || true
+log="$build_dir/Testing/Temporary/LastTest.log"
+if [ -f "$log" ]; then
+  grep -A1 ': Skipped$' "$log" | grep -v -e ': Skipped$' -e '^--$' | sort | uniq -c |
+    sed 's/^ *\([0-9]*\) /gpu tests skipped (\1): /' || true
+fi
 ctest --test-dir "$build_dir" -j "$(nproc)" --output-on-failure --timeout 600

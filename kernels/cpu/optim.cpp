@@ -1,0 +1,39 @@
+// Optimizer updates, CPU reference: the per-element updates of kernels/optim.h over
+// every tensor.
+#include "kernels/optim.h"
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+std::vector<TensorChunk> make_chunks(const TensorSlot* slots, int count, int64_t chunk_elems) {
+  CYG_CHECK(chunk_elems > 0, "chunk size ", chunk_elems, " must be positive");
+  std::vector<TensorChunk> chunks;
+  for (int s = 0; s < count; ++s)
+    for (int64_t b = 0; b < slots[s].numel; b += chunk_elems)
+      chunks.push_back({s, b, b + chunk_elems < slots[s].numel ? b + chunk_elems : slots[s].numel});
+  return chunks;
+}
+
+void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h) {
+  for (int s = 0; s < count; ++s) {
+    const TensorSlot& t = slots[s];
+    const float wd = h.weight_decay * t.weight_decay_scale;
+#pragma omp parallel for if (t.numel > 65536)
+    for (int64_t i = 0; i < t.numel; ++i) {
+      float unused = 0.0f;
+      sgd_update(t.param[i], t.grad[i], t.state1 ? t.state1[i] : unused, wd, h);
+    }
+  }
+}
+
+void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h) {
+  for (int s = 0; s < count; ++s) {
+    const TensorSlot& t = slots[s];
+    const float wd = h.weight_decay * t.weight_decay_scale;
+#pragma omp parallel for if (t.numel > 65536)
+    for (int64_t i = 0; i < t.numel; ++i) adam_update(t.param[i], t.grad[i], t.state1[i], t.state2[i], wd, h);
+  }
+}
+
+}  // namespace cyg

@@ -1,0 +1,63 @@
+// Fused multi-tensor optimizer steps: one launch updates every parameter. Each block
+// takes chunks (grid-stride over the chunk table) and its threads stride over the
+// chunk's elements; per element, one read of param/grad/state and one write of
+// param/state. Bound by memory bandwidth.
+#include "kernels/cuda/launch.h"
+#include "kernels/optim.h"
+
+namespace cyg::CYG_KNS {
+namespace {
+__global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, SgdHyper h) {
+  for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
+    const TensorChunk chunk = chunks[c];
+    const TensorSlot t = slots[chunk.slot];
+    const float wd = h.weight_decay * t.weight_decay_scale;
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
+      float p = t.param[i];
+      float buf = t.state1 ? t.state1[i] : 0.0f;
+      sgd_update(p, t.grad[i], buf, wd, h);
+      t.param[i] = p;
+      if (t.state1) t.state1[i] = buf;
+    }
+  }
+}
+
+__global__ void adam_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                 AdamHyper h) {
+  for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
+    const TensorChunk chunk = chunks[c];
+    const TensorSlot t = slots[chunk.slot];
+    const float wd = h.weight_decay * t.weight_decay_scale;
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
+      float p = t.param[i], m = t.state1[i], v = t.state2[i];
+      adam_update(p, t.grad[i], m, v, wd, h);
+      t.param[i] = p;
+      t.state1[i] = m;
+      t.state2[i] = v;
+    }
+  }
+}
+
+int chunk_grid(int64_t num_chunks, const LaunchConfig& cfg) {
+  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
+  return static_cast<int>(num_chunks < cap ? num_chunks : cap);
+}
+}  // namespace
+
+void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const SgdHyper& h,
+                   const LaunchConfig& cfg) {
+  if (num_chunks == 0) return;
+  CYG_LAUNCH(sgd_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,
+             num_chunks, h);
+  CYG_CHECK_LAUNCH();
+}
+
+void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const AdamHyper& h,
+                    const LaunchConfig& cfg) {
+  if (num_chunks == 0) return;
+  CYG_LAUNCH(adam_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,
+             num_chunks, h);
+  CYG_CHECK_LAUNCH();
+}
+
+}  // namespace cyg::CYG_KNS

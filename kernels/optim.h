@@ -1,0 +1,86 @@
+// Optimizer updates, fused: weight decay, the moment updates and the parameter update
+// in one pass over each parameter. The CUDA version updates every parameter of a model
+// in one launch, driven by a table of tensors and a table of chunks in device memory.
+// Semantics follow PyTorch: SGD (dampening 0, L2 weight decay added to the gradient,
+// optional Nesterov; a zero-initialised momentum buffer equals PyTorch's first-step
+// copy), Adam (L2) and AdamW (decoupled decay), with bias corrections from the caller.
+#pragma once
+#include <cmath>
+#include <vector>
+
+#include "kernels/common.h"
+
+namespace cyg {
+
+// One parameter tensor: its values, gradient and optimizer state (state2 only for Adam),
+// all of numel floats. weight_decay_scale multiplies the optimizer's weight decay
+// (0 exempts a tensor, e.g. biases, when a user asks for that).
+struct TensorSlot {
+  float* param = nullptr;
+  const float* grad = nullptr;
+  float* state1 = nullptr;  // SGD: momentum buffer; Adam: first moment (exp_avg)
+  float* state2 = nullptr;  // Adam: second moment (exp_avg_sq)
+  int64_t numel = 0;
+  float weight_decay_scale = 1.0f;
+};
+
+// A contiguous piece [begin, end) of one tensor: the CUDA launch gives each block chunks.
+struct TensorChunk {
+  int32_t slot = 0;
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+struct SgdHyper {
+  float lr = 0.0f;
+  float momentum = 0.0f;
+  float weight_decay = 0.0f;
+  int nesterov = 0;
+};
+
+struct AdamHyper {
+  float lr = 0.0f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  int decoupled_weight_decay = 0;  // 1: AdamW
+  float bias_correction1 = 1.0f;   // 1 - beta1^t
+  float bias_correction2 = 1.0f;   // 1 - beta2^t
+};
+
+CYG_HD void sgd_update(float& param, float grad, float& momentum_buffer, float weight_decay, const SgdHyper& h) {
+  float d = grad + weight_decay * param;
+  if (h.momentum != 0.0f) {
+    momentum_buffer = h.momentum * momentum_buffer + d;
+    d = h.nesterov ? d + h.momentum * momentum_buffer : momentum_buffer;
+  }
+  param -= h.lr * d;
+}
+
+CYG_HD void adam_update(float& param, float grad, float& exp_avg, float& exp_avg_sq, float weight_decay,
+                        const AdamHyper& h) {
+  if (h.decoupled_weight_decay) {
+    param *= 1.0f - h.lr * weight_decay;
+  } else {
+    grad += weight_decay * param;
+  }
+  exp_avg = h.beta1 * exp_avg + (1.0f - h.beta1) * grad;
+  exp_avg_sq = h.beta2 * exp_avg_sq + (1.0f - h.beta2) * grad * grad;
+  const float denom = sqrtf(exp_avg_sq) / sqrtf(h.bias_correction2) + h.eps;
+  param -= (h.lr / h.bias_correction1) * exp_avg / denom;
+}
+
+// Splits every slot into chunks of at most chunk_elems elements.
+std::vector<TensorChunk> make_chunks(const TensorSlot* slots, int count, int64_t chunk_elems);
+
+void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h);
+void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h);
+
+// slots and chunks point to memory the kernel reads (device memory on a GPU).
+CYG_CUDA_DECL(void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                 const SgdHyper& h, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                  const AdamHyper& h, const LaunchConfig& cfg = {}))
+
+}  // namespace cyg
