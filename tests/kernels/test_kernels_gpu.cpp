@@ -18,6 +18,7 @@ class Buffer {
     CYG_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
   }
   ~Buffer() { cudaFree(ptr_); }
+  Buffer(Buffer&& other) noexcept : ptr_(other.ptr_), size_(other.size_) { other.ptr_ = nullptr; }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   T* ptr() { return static_cast<T*>(ptr_); }

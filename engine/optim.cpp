@@ -1,0 +1,206 @@
+// The optimizers: parameter/state bookkeeping, the device tables of the fused CUDA
+// update, hyperparameter checks, and state save/load.
+#include "engine/optim.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/dispatch.h"
+#include "kernels/error.h"
+
+namespace cyg {
+
+namespace {
+constexpr int64_t kChunkElems = 16384;
+
+void check_range(const char* name, double v, double lo, double hi, bool hi_open = false) {
+  const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
+  CYG_CHECK(ok, name, " = ", v, ": expected a value in [", lo, ", ", hi, hi_open ? ")" : "]");
+}
+
+// Device copy of a host array of trivially copyable records.
+template <typename T>
+Tensor upload_records(const std::vector<T>& records, Device device) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(records.size() * sizeof(T))}, DType::U8, device);
+  if (!records.empty())
+    rt::cuda_memcpy(t.data_ptr(), records.data(), records.size() * sizeof(T), rt::CopyKind::HostToDevice,
+                    current_stream());
+  return t;
+}
+}  // namespace
+
+Optimizer::Optimizer(std::vector<Variable> params, int state_slots, std::vector<std::string> state_names)
+    : params_(std::move(params)), state_(static_cast<size_t>(state_slots)), state_names_(std::move(state_names)) {
+  CYG_CHECK(!params_.empty(), "an optimizer needs at least one parameter");
+  device_ = params_.front().data().device();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].data();
+    CYG_CHECK(p.dtype() == DType::F32, "parameter ", i, ": optimizers update f32 tensors, got ",
+              dtype_name(p.dtype()));
+    CYG_CHECK(p.is_contiguous(), "parameter ", i, " must be contiguous");
+    CYG_CHECK(p.device() == device_, "parameter ", i, " is on ", p.device().str(), ", parameter 0 on ",
+              device_.str());
+    params_[i].ensure_grad();
+    for (auto& slot : state_) slot.push_back(Tensor::zeros(p.shape(), DType::F32, device_));
+  }
+}
+
+std::vector<TensorSlot> Optimizer::current_slots() const {
+  std::vector<TensorSlot> slots(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].data();
+    const Tensor& g = params_[i].grad();
+    CYG_CHECK(g.defined() && g.shape() == p.shape() && g.is_contiguous(), "parameter ", i,
+              " has no usable gradient buffer");
+    slots[i].param = p.data<float>();
+    slots[i].grad = g.data<float>();
+    slots[i].state1 = state_.size() > 0 ? state_[0][i].data<float>() : nullptr;
+    slots[i].state2 = state_.size() > 1 ? state_[1][i].data<float>() : nullptr;
+    slots[i].numel = p.numel();
+  }
+  return slots;
+}
+
+void Optimizer::refresh_device_tables(const std::vector<TensorSlot>& slots) {
+  const bool same = slots.size() == uploaded_slots_.size() &&
+                    std::memcmp(slots.data(), uploaded_slots_.data(), slots.size() * sizeof(TensorSlot)) == 0;
+  if (same) return;
+  const std::vector<TensorChunk> chunks = make_chunks(slots.data(), static_cast<int>(slots.size()), kChunkElems);
+  device_slots_ = upload_records(slots, device_);
+  device_chunks_ = upload_records(chunks, device_);
+  num_chunks_ = static_cast<int64_t>(chunks.size());
+  uploaded_slots_ = slots;
+}
+
+void Optimizer::step() {
+  ++steps_;
+  const std::vector<TensorSlot> slots = current_slots();
+  if (device_.is_cuda()) {
+    refresh_device_tables(slots);
+    update_cuda(static_cast<const TensorSlot*>(device_slots_.data_ptr()),
+                static_cast<const TensorChunk*>(device_chunks_.data_ptr()), num_chunks_);
+  } else {
+    update_cpu(slots);
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (Variable& p : params_) p.zero_grad();
+}
+
+StateDict Optimizer::state_dict() const {
+  StateDict out;
+  for (size_t s = 0; s < state_.size(); ++s)
+    for (size_t i = 0; i < params_.size(); ++i)
+      out["state." + std::to_string(i) + "." + state_names_[s]] = state_[s][i].clone();
+  out["step"] = Tensor::full({}, static_cast<double>(steps_), DType::I64);
+  return out;
+}
+
+void Optimizer::load_state_dict(const StateDict& state) {
+  auto it = state.find("step");
+  CYG_CHECK(it != state.end(), "optimizer state: missing 'step'");
+  const int64_t steps = static_cast<int64_t>(it->second.item());
+  CYG_CHECK(steps >= 0, "optimizer state: negative step ", steps);
+  for (size_t s = 0; s < state_.size(); ++s)
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const std::string key = "state." + std::to_string(i) + "." + state_names_[s];
+      auto found = state.find(key);
+      CYG_CHECK(found != state.end(), "optimizer state: missing '", key, "'");
+      CYG_CHECK(found->second.shape() == state_[s][i].shape(), "optimizer state: '", key, "' has shape ",
+                shape_str(found->second.shape()), ", the parameter ", shape_str(state_[s][i].shape()));
+    }
+  for (size_t s = 0; s < state_.size(); ++s)
+    for (size_t i = 0; i < params_.size(); ++i)
+      state_[s][i].copy_(state.at("state." + std::to_string(i) + "." + state_names_[s]));
+  steps_ = steps;
+}
+
+// ---- SGD ----
+
+SGD::SGD(std::vector<Variable> params, const SgdOptions& options)
+    : Optimizer(std::move(params), 1, {"momentum_buffer"}), options_(options) {
+  set_lr(options.lr);
+  set_momentum(options.momentum);
+  set_weight_decay(options.weight_decay);
+  CYG_CHECK(!options.nesterov || options.momentum > 0, "SGD: nesterov needs momentum > 0");
+}
+
+void SGD::set_lr(double lr) {
+  check_range("SGD lr", lr, 0, INFINITY, true);
+  options_.lr = lr;
+}
+void SGD::set_momentum(double momentum) {
+  check_range("SGD momentum", momentum, 0, 1);
+  options_.momentum = momentum;
+}
+void SGD::set_weight_decay(double weight_decay) {
+  check_range("SGD weight_decay", weight_decay, 0, INFINITY, true);
+  options_.weight_decay = weight_decay;
+}
+
+SgdHyper SGD::hyper() const {
+  SgdHyper h;
+  h.lr = static_cast<float>(options_.lr);
+  h.momentum = static_cast<float>(options_.momentum);
+  h.weight_decay = static_cast<float>(options_.weight_decay);
+  h.nesterov = options_.nesterov ? 1 : 0;
+  return h;
+}
+
+void SGD::update_cpu(const std::vector<TensorSlot>& slots) {
+  sgd_step_cpu(slots.data(), static_cast<int>(slots.size()), hyper());
+}
+
+void SGD::update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) {
+  CYG_CUDA_CALL(sgd_step_cuda, slots, chunks, num_chunks, hyper());
+}
+
+// ---- Adam / AdamW ----
+
+Adam::Adam(std::vector<Variable> params, const AdamOptions& options)
+    : Optimizer(std::move(params), 2, {"exp_avg", "exp_avg_sq"}), options_(options) {
+  set_lr(options.lr);
+  set_momentum(options.beta1);
+  set_weight_decay(options.weight_decay);
+  check_range("Adam beta2", options.beta2, 0, 1, true);
+  check_range("Adam eps", options.eps, 0, INFINITY, true);
+}
+
+void Adam::set_lr(double lr) {
+  check_range("Adam lr", lr, 0, INFINITY, true);
+  options_.lr = lr;
+}
+void Adam::set_momentum(double beta1) {
+  check_range("Adam beta1", beta1, 0, 1, true);
+  options_.beta1 = beta1;
+}
+void Adam::set_weight_decay(double weight_decay) {
+  check_range("Adam weight_decay", weight_decay, 0, INFINITY, true);
+  options_.weight_decay = weight_decay;
+}
+
+AdamHyper Adam::hyper() const {
+  // The bias corrections use the current betas and the step just begun, as PyTorch does.
+  const double t = static_cast<double>(steps_taken());
+  AdamHyper h;
+  h.lr = static_cast<float>(options_.lr);
+  h.beta1 = static_cast<float>(options_.beta1);
+  h.beta2 = static_cast<float>(options_.beta2);
+  h.eps = static_cast<float>(options_.eps);
+  h.weight_decay = static_cast<float>(options_.weight_decay);
+  h.decoupled_weight_decay = options_.decoupled_weight_decay ? 1 : 0;
+  h.bias_correction1 = static_cast<float>(1.0 - std::pow(options_.beta1, t));
+  h.bias_correction2 = static_cast<float>(1.0 - std::pow(options_.beta2, t));
+  return h;
+}
+
+void Adam::update_cpu(const std::vector<TensorSlot>& slots) {
+  adam_step_cpu(slots.data(), static_cast<int>(slots.size()), hyper());
+}
+
+void Adam::update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) {
+  CYG_CUDA_CALL(adam_step_cuda, slots, chunks, num_chunks, hyper());
+}
+
+}  // namespace cyg

@@ -1,0 +1,116 @@
+// Optimizers over a list of parameters: SGD with momentum, Adam and AdamW, with
+// PyTorch's semantics. One step is one fused update of every parameter (on CUDA, one
+// kernel launch over a table of all tensors); lr, momentum (Adam: beta1) and weight
+// decay may change between steps at no cost, which is how schedules drive them.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/variable.h"
+#include "kernels/optim.h"
+
+namespace cyg {
+
+struct SgdOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // true: AdamW
+};
+
+// Optimizer state by name: "state.<i>.momentum_buffer" (SGD), "state.<i>.exp_avg" and
+// "state.<i>.exp_avg_sq" (Adam), with <i> the parameter's position, and "step" (i64).
+using StateDict = std::map<std::string, Tensor>;
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // Updates every parameter from its gradient.
+  void step();
+  void zero_grad();
+
+  virtual double lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  virtual double momentum() const = 0;  // SGD: momentum; Adam: beta1
+  virtual void set_momentum(double momentum) = 0;
+  virtual double weight_decay() const = 0;
+  virtual void set_weight_decay(double weight_decay) = 0;
+
+  int64_t steps_taken() const { return steps_; }
+  const std::vector<Variable>& parameters() const { return params_; }
+
+  // Copies of the state (on the parameters' device); load copies values in.
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
+
+ protected:
+  // state_slots: 1 (SGD with momentum), 2 (Adam) or 0.
+  Optimizer(std::vector<Variable> params, int state_slots, std::vector<std::string> state_names);
+  virtual void update_cpu(const std::vector<TensorSlot>& slots) = 0;
+  virtual void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) = 0;
+
+ private:
+  std::vector<TensorSlot> current_slots() const;
+  void refresh_device_tables(const std::vector<TensorSlot>& slots);
+
+  std::vector<Variable> params_;
+  std::vector<std::vector<Tensor>> state_;  // [slot][parameter]
+  std::vector<std::string> state_names_;
+  int64_t steps_ = 0;
+  Device device_;
+  // CUDA: the slot and chunk tables in device memory, rebuilt only when a pointer changes.
+  std::vector<TensorSlot> uploaded_slots_;
+  Tensor device_slots_, device_chunks_;
+  int64_t num_chunks_ = 0;
+};
+
+class SGD final : public Optimizer {
+ public:
+  SGD(std::vector<Variable> params, const SgdOptions& options);
+  double lr() const override { return options_.lr; }
+  void set_lr(double lr) override;
+  double momentum() const override { return options_.momentum; }
+  void set_momentum(double momentum) override;
+  double weight_decay() const override { return options_.weight_decay; }
+  void set_weight_decay(double weight_decay) override;
+  const SgdOptions& options() const { return options_; }
+
+ private:
+  void update_cpu(const std::vector<TensorSlot>& slots) override;
+  void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) override;
+  SgdHyper hyper() const;
+  SgdOptions options_;
+};
+
+class Adam final : public Optimizer {
+ public:
+  Adam(std::vector<Variable> params, const AdamOptions& options);
+  double lr() const override { return options_.lr; }
+  void set_lr(double lr) override;
+  double momentum() const override { return options_.beta1; }
+  void set_momentum(double beta1) override;
+  double weight_decay() const override { return options_.weight_decay; }
+  void set_weight_decay(double weight_decay) override;
+  const AdamOptions& options() const { return options_; }
+
+ private:
+  void update_cpu(const std::vector<TensorSlot>& slots) override;
+  void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) override;
+  AdamHyper hyper() const;
+  AdamOptions options_;
+};
+
+}  // namespace cyg

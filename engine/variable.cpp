@@ -1,0 +1,76 @@
+// Variable's gradient buffer management.
+#include "engine/variable.h"
+
+#include "engine/ops.h"
+#include "kernels/error.h"
+
+namespace cyg {
+
+Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<Impl>()) {
+  CYG_CHECK(data.defined(), "a Variable needs a defined tensor");
+  impl_->data = std::move(data);
+  impl_->requires_grad = requires_grad;
+}
+
+const Tensor& Variable::data() const {
+  CYG_CHECK(defined(), "data() of an undefined Variable");
+  return impl_->data;
+}
+
+void Variable::set_data(const Tensor& value) {
+  CYG_CHECK(defined(), "set_data() of an undefined Variable");
+  const Tensor& d = impl_->data;
+  CYG_CHECK(value.shape() == d.shape() && value.dtype() == d.dtype() && value.device() == d.device(),
+            "set_data: a ", shape_str(value.shape()), " ", dtype_name(value.dtype()), " tensor on ",
+            value.device().str(), " for a variable of ", shape_str(d.shape()), " ", dtype_name(d.dtype()), " on ",
+            d.device().str());
+  impl_->data = value;
+}
+
+bool Variable::requires_grad() const { return defined() && impl_->requires_grad; }
+
+void Variable::set_requires_grad(bool requires) {
+  CYG_CHECK(defined(), "set_requires_grad() of an undefined Variable");
+  impl_->requires_grad = requires;
+}
+
+const Tensor& Variable::grad() const {
+  CYG_CHECK(defined(), "grad() of an undefined Variable");
+  return impl_->grad;
+}
+
+bool Variable::has_grad() const { return defined() && impl_->grad.defined(); }
+
+Tensor& Variable::ensure_grad() {
+  CYG_CHECK(defined(), "ensure_grad() of an undefined Variable");
+  if (!impl_->grad.defined())
+    impl_->grad = Tensor::zeros(impl_->data.shape(), impl_->data.dtype(), impl_->data.device());
+  return impl_->grad;
+}
+
+void Variable::accumulate_grad(const Tensor& g) {
+  CYG_CHECK(defined(), "accumulate_grad() of an undefined Variable");
+  CYG_CHECK(g.shape() == impl_->data.shape(), "gradient of shape ", shape_str(g.shape()), " for a variable of shape ",
+            shape_str(impl_->data.shape()));
+  if (!impl_->grad.defined()) {
+    impl_->grad = g.contiguous().clone();
+  } else {
+    axpy_(impl_->grad, 1.0f, g);
+  }
+}
+
+void Variable::zero_grad() {
+  if (has_grad()) impl_->grad.fill_(0.0);
+}
+
+const std::shared_ptr<Node>& Variable::grad_fn() const {
+  CYG_CHECK(defined(), "grad_fn() of an undefined Variable");
+  return impl_->grad_fn;
+}
+
+void Variable::set_grad_fn(std::shared_ptr<Node> node) {
+  CYG_CHECK(defined(), "set_grad_fn() of an undefined Variable");
+  impl_->grad_fn = std::move(node);
+}
+
+}  // namespace cyg

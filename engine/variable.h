@@ -1,0 +1,52 @@
+// Variable: a tensor in the autograd sense — its value, its gradient (accumulated by
+// backward into one buffer that stays at the same address, so the fused optimizers can
+// keep pointers to it), and whether it wants one. Copies share the same variable.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace cyg {
+
+struct Node;
+
+class Variable {
+ public:
+  Variable() = default;
+  explicit Variable(Tensor data, bool requires_grad = false);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Tensor& data() const;
+  // Replaces the value by a tensor of the same shape, dtype and device (loading weights).
+  void set_data(const Tensor& value);
+  bool requires_grad() const;
+  void set_requires_grad(bool requires);
+
+  // Undefined until a gradient arrives or ensure_grad() makes one.
+  const Tensor& grad() const;
+  bool has_grad() const;
+  // A zero gradient buffer of the value's shape on its device, if there is none yet.
+  Tensor& ensure_grad();
+  // grad += g (or grad = g, copied into the existing buffer when there is one).
+  void accumulate_grad(const Tensor& g);
+  // Zeros the gradient in place; the buffer, and so its address, is kept.
+  void zero_grad();
+
+  // The autograd node that produced this variable (null for leaves).
+  const std::shared_ptr<Node>& grad_fn() const;
+  void set_grad_fn(std::shared_ptr<Node> node);
+
+  bool same(const Variable& other) const { return impl_ == other.impl_; }
+
+ private:
+  struct Impl {
+    Tensor data;
+    Tensor grad;
+    bool requires_grad = false;
+    std::shared_ptr<Node> grad_fn;
+  };
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace cyg
