@@ -37,3 +37,6 @@ const std::vector<ThreadOrder>& thread_orders() {
 #define KSUITE(name) Emulated##name
 #define BACKEND_READY() (void)0
 #include "tests/kernels/kernel_cases.inc"
+#include "tests/kernels/batchnorm_cases.inc"
+#include "tests/kernels/loss_cases.inc"
+#include "tests/kernels/pool_cases.inc"

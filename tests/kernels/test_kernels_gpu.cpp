@@ -53,3 +53,6 @@ const std::vector<ThreadOrder>& thread_orders() {
 #define BACKEND_READY() \
   if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
 #include "tests/kernels/kernel_cases.inc"
+#include "tests/kernels/batchnorm_cases.inc"
+#include "tests/kernels/loss_cases.inc"
+#include "tests/kernels/pool_cases.inc"
