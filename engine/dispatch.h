@@ -17,8 +17,12 @@ inline LaunchConfig launch_on_current_stream() {
 }
 }  // namespace cyg::detail
 
+// CYG_CUDA_CALL: one of our kernels' launch wrappers, on the current stream.
+// CYG_CUDA_LIBRARY_CALL: a cuDNN/cuBLAS wrapper, called with exactly the given arguments.
 #if CYGNET_HAVE_CUDA
 #define CYG_CUDA_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__, ::cyg::detail::launch_on_current_stream())
+#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__)
 #else
 #define CYG_CUDA_CALL(fn, ...) ::cyg::detail::built_without_cuda(#fn)
+#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::detail::built_without_cuda(#fn)
 #endif

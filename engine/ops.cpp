@@ -98,6 +98,17 @@ Tensor& axpy_(Tensor& y, float alpha, const Tensor& x) {
   return y;
 }
 
+Tensor& increment_(Tensor& counter, int64_t by) {
+  CYG_CHECK(counter.defined() && counter.dtype() == DType::I64 && counter.numel() == 1,
+            "increment_: expected a one-element i64 tensor");
+  if (counter.device().is_cuda()) {
+    CYG_CUDA_CALL(increment_cuda, counter.data<int64_t>(), by);
+  } else {
+    increment_cpu(counter.data<int64_t>(), by);
+  }
+  return counter;
+}
+
 Tensor scale(const Tensor& x, float alpha) {
   check_f32(x, "scale");
   const Tensor xc = x.contiguous();

@@ -7,6 +7,7 @@ namespace cyg {
 
 Tensor add(const Tensor& a, const Tensor& b);                 // a + b, same shape
 Tensor& axpy_(Tensor& y, float alpha, const Tensor& x);       // y += alpha * x
+Tensor& increment_(Tensor& counter, int64_t by);              // a one-element i64 counter += by
 Tensor scale(const Tensor& x, float alpha);                   // alpha * x
 Tensor relu(const Tensor& x);
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out);  // grad where out > 0

@@ -238,6 +238,25 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
   return t;
 }
 
+Tensor Tensor::as_strided(const Shape& shape, const std::vector<int64_t>& strides, int64_t offset) const {
+  CYG_CHECK(defined(), "as_strided of an undefined tensor");
+  CYG_CHECK(shape.size() == strides.size(), "as_strided: ", shape.size(), " sizes and ", strides.size(), " strides");
+  int64_t lowest = offset_ + offset, highest = offset_ + offset;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    CYG_CHECK(shape[i] >= 0, "as_strided: negative size in ", shape_str(shape));
+    if (shape[i] == 0) return empty(shape, dtype_, device());
+    const int64_t reach = (shape[i] - 1) * strides[i];
+    (reach < 0 ? lowest : highest) += reach;
+  }
+  const int64_t capacity = static_cast<int64_t>(storage_->nbytes() / dtype_size(dtype_));
+  CYG_CHECK(lowest >= 0 && highest < capacity, "as_strided view ", shape_str(shape), " reaches outside the storage");
+  Tensor t = *this;
+  t.shape_ = shape;
+  t.strides_ = strides;
+  t.offset_ = offset_ + offset;
+  return t;
+}
+
 // ---- copies ----
 
 namespace {

@@ -80,6 +80,9 @@ class Tensor {
   Tensor slice(int64_t start, int64_t end) const;  // along dim 0, [start, end)
   Tensor operator[](int64_t i) const;               // dim 0 removed
   Tensor permute(const std::vector<int64_t>& dims) const;  // dims reordered (strides follow)
+  // Any view of this tensor's storage: shape, strides (in elements) and an offset from
+  // this tensor's first element. Checked to stay inside the storage.
+  Tensor as_strided(const Shape& shape, const std::vector<int64_t>& strides, int64_t offset = 0) const;
 
   // New storage.
   Tensor contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;  // *this when already so

@@ -27,6 +27,12 @@ void Variable::set_data(const Tensor& value) {
   impl_->data = value;
 }
 
+void Variable::to_device(Device device) {
+  CYG_CHECK(defined(), "to_device() of an undefined Variable");
+  impl_->data = impl_->data.to(device);
+  if (impl_->grad.defined()) impl_->grad = impl_->grad.to(device);
+}
+
 bool Variable::requires_grad() const { return defined() && impl_->requires_grad; }
 
 void Variable::set_requires_grad(bool requires) {

@@ -20,6 +20,9 @@ class Variable {
   const Tensor& data() const;
   // Replaces the value by a tensor of the same shape, dtype and device (loading weights).
   void set_data(const Tensor& value);
+  // Moves the value (and the gradient, if any) to the device, in place: every copy of
+  // this variable sees the move.
+  void to_device(Device device);
   bool requires_grad() const;
   void set_requires_grad(bool requires);
 

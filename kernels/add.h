@@ -1,4 +1,5 @@
-// add: y = a + b, and axpy: y += alpha * x (the residual add and gradient accumulation).
+// add: y = a + b, and axpy: y += alpha * x (the residual add and gradient accumulation);
+// increment: a counter held in device memory.
 #pragma once
 #include "kernels/common.h"
 
@@ -8,6 +9,9 @@ CYG_HD float add_op(float a, float b) { return a + b; }
 CYG_HD float axpy_op(float alpha, float x, float y) { return y + alpha * x; }
 
 void add_cpu(const float* a, const float* b, float* y, int64_t n);
+// A counter in memory: *counter += by (BatchNorm's num_batches_tracked, on its device).
+void increment_cpu(int64_t* counter, int64_t by);
+CYG_CUDA_DECL(void increment_cuda(int64_t* counter, int64_t by, const LaunchConfig& cfg = {}))
 void axpy_cpu(float alpha, const float* x, float* y, int64_t n);
 CYG_CUDA_DECL(void add_cuda(const float* a, const float* b, float* y, int64_t n, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void axpy_cuda(float alpha, const float* x, float* y, int64_t n, const LaunchConfig& cfg = {}))

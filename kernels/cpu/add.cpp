@@ -13,4 +13,6 @@ void axpy_cpu(float alpha, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = axpy_op(alpha, x[i], y[i]);
 }
 
+void increment_cpu(int64_t* counter, int64_t by) { *counter += by; }
+
 }  // namespace cyg

@@ -1,0 +1,221 @@
+// The differentiable ops: forward on the inputs' device, and the backward closure that
+// captures only what it needs.
+#include "engine/functional.h"
+
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "kernels/bias.h"
+#include "kernels/conv.h"
+#include "kernels/error.h"
+#include "kernels/gemm.h"
+#include "kernels/linear.h"
+
+namespace cyg::fn {
+
+namespace {
+Tensor workspace(Device device, size_t bytes) {
+  return Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, DType::U8, device);
+}
+
+void check_activation(const Variable& v, const char* op) {
+  CYG_CHECK(v.defined(), op, ": undefined input");
+  CYG_CHECK(v.data().dtype() == DType::F32, op, ": expected f32, got ", dtype_name(v.data().dtype()));
+}
+}  // namespace
+
+Variable add(const Variable& a, const Variable& b) {
+  check_activation(a, "add");
+  check_activation(b, "add");
+  return make_result(cyg::add(a.data(), b.data()), {a, b}, "add",
+                     [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+}
+
+Variable relu(const Variable& x) {
+  check_activation(x, "relu");
+  Tensor y = cyg::relu(x.data());
+  return make_result(y, {x}, "relu", [y](const Tensor& g) { return std::vector<Tensor>{relu_backward(g, y)}; });
+}
+
+Variable sum(const Variable& x) {
+  check_activation(x, "sum");
+  const Shape shape = x.data().shape();
+  return make_result(cyg::sum(x.data()), {x}, "sum", [shape](const Tensor& g) {
+    return std::vector<Tensor>{Tensor::full(shape, g.item(), DType::F32, g.device())};
+  });
+}
+
+Variable mean(const Variable& x) {
+  check_activation(x, "mean");
+  const Shape shape = x.data().shape();
+  const double count = static_cast<double>(x.data().numel());
+  return make_result(cyg::mean(x.data()), {x}, "mean", [shape, count](const Tensor& g) {
+    return std::vector<Tensor>{Tensor::full(shape, g.item() / count, DType::F32, g.device())};
+  });
+}
+
+Variable reshape(const Variable& x, const Shape& shape) {
+  CYG_CHECK(x.defined(), "reshape: undefined input");
+  const Shape original = x.data().shape();
+  return make_result(x.data().reshape(shape), {x}, "reshape",
+                     [original](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
+}
+
+Variable flatten(const Variable& x) {
+  CYG_CHECK(x.defined() && x.data().dim() >= 1, "flatten: needs at least one dimension");
+  return reshape(x, {x.data().size(0), -1});
+}
+
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding) {
+  check_activation(x, "conv2d");
+  check_activation(weight, "conv2d");
+  const Tensor xs = x.data().contiguous();
+  const Tensor w = weight.data().contiguous();
+  CYG_CHECK(xs.dim() == 4 && w.dim() == 4, "conv2d: input ", shape_str(xs.shape()), " and weight ",
+            shape_str(w.shape()), " must be 4-D (NCHW, [OC, C, KH, KW])");
+  CYG_CHECK(xs.size(1) == w.size(1), "conv2d: input has ", xs.size(1), " channels, weight expects ", w.size(1));
+  CYG_CHECK(stride >= 1 && padding >= 0, "conv2d: stride ", stride, " and padding ", padding);
+  CYG_CHECK(xs.device() == w.device(), "conv2d: input on ", xs.device().str(), ", weight on ", w.device().str());
+  Conv2dShape s;
+  s.N = xs.size(0);
+  s.C = xs.size(1);
+  s.H = xs.size(2);
+  s.W = xs.size(3);
+  s.OC = w.size(0);
+  s.KH = w.size(2);
+  s.KW = w.size(3);
+  s.stride_h = s.stride_w = stride;
+  s.pad_h = s.pad_w = padding;
+  CYG_CHECK(s.OH() >= 1 && s.OW() >= 1, "conv2d: a ", s.KH, "x", s.KW, " kernel does not fit a ", s.H, "x", s.W,
+            " input with padding ", padding);
+  const bool has_bias = bias.defined();
+  if (has_bias)
+    CYG_CHECK(bias.data().shape() == Shape{s.OC}, "conv2d: bias of shape ", shape_str(bias.data().shape()),
+              " for ", s.OC, " output channels");
+  const Device dev = xs.device();
+  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
+  if (dev.is_cuda()) {
+    const size_t bytes = CYG_CUDA_LIBRARY_CALL(conv2d_workspace_bytes_cudnn, s);
+    Tensor ws = workspace(dev, bytes);
+    CYG_CUDA_LIBRARY_CALL(conv2d_forward_cudnn, s, xs.data<float>(), w.data<float>(), y.data<float>(), ws.data_ptr(),
+                          bytes, current_stream());
+    if (has_bias) CYG_CUDA_CALL(bias_add_cuda, y.data<float>(), bias.data().data<float>(), s.N, s.OC, s.OH() * s.OW());
+  } else {
+    conv2d_forward_cpu<float>(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s,
+                              y.data<float>());
+  }
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
+             need_db = has_bias && bias.requires_grad();
+  // The input is kept only when the filter gradient needs it, the weight only for dx.
+  Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
+  return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad) {
+    const Tensor g = grad.contiguous();
+    Tensor dx, dw, db;
+    if (dev.is_cuda()) {
+      const size_t bytes = CYG_CUDA_LIBRARY_CALL(conv2d_workspace_bytes_cudnn, s);
+      Tensor ws = workspace(dev, bytes);
+      if (need_dx) {
+        dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
+        CYG_CUDA_LIBRARY_CALL(conv2d_backward_data_cudnn, s, g.data<float>(), saved_w.data<float>(),
+                              dx.data<float>(), ws.data_ptr(), bytes, current_stream());
+      }
+      if (need_dw) {
+        dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
+        CYG_CUDA_LIBRARY_CALL(conv2d_backward_filter_cudnn, s, g.data<float>(), saved_x.data<float>(),
+                              dw.data<float>(), ws.data_ptr(), bytes, current_stream());
+      }
+      if (need_db) {
+        db = Tensor::empty({s.OC}, DType::F32, dev);
+        CYG_CUDA_CALL(bias_grad_cuda, g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
+      }
+    } else {
+      if (need_dx) {
+        dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
+        conv2d_backward_data_cpu<float>(g.data<float>(), saved_w.data<float>(), s, dx.data<float>());
+      }
+      if (need_dw) {
+        dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
+        conv2d_backward_filter_cpu<float>(g.data<float>(), saved_x.data<float>(), s, dw.data<float>());
+      }
+      if (need_db) {
+        db = Tensor::empty({s.OC}, DType::F32, dev);
+        bias_grad_cpu<float>(g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
+      }
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
+  check_activation(x, "linear");
+  check_activation(weight, "linear");
+  const Tensor xs = x.data().contiguous();
+  const Tensor w = weight.data().contiguous();
+  CYG_CHECK(xs.dim() == 2 && w.dim() == 2 && xs.size(1) == w.size(1), "linear: input ", shape_str(xs.shape()),
+            " and weight ", shape_str(w.shape()), " do not fit ([N, in] and [out, in])");
+  CYG_CHECK(xs.device() == w.device(), "linear: input on ", xs.device().str(), ", weight on ", w.device().str());
+  const int64_t N = xs.size(0), in = xs.size(1), out = w.size(0);
+  const bool has_bias = bias.defined();
+  if (has_bias)
+    CYG_CHECK(bias.data().shape() == Shape{out}, "linear: bias of shape ", shape_str(bias.data().shape()), " for ",
+              out, " outputs");
+  const Device dev = xs.device();
+  Tensor y = Tensor::empty({N, out}, DType::F32, dev);
+  if (dev.is_cuda()) {
+    CYG_CUDA_LIBRARY_CALL(gemm_cublas, false, true, N, out, in, 1.0f, xs.data<float>(), w.data<float>(), 0.0f,
+                          y.data<float>(), current_stream());
+    if (has_bias) CYG_CUDA_CALL(bias_add_cuda, y.data<float>(), bias.data().data<float>(), N, out, 1);
+  } else {
+    linear_forward_cpu<float>(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, N,
+                              in, out, y.data<float>());
+  }
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
+             need_db = has_bias && bias.requires_grad();
+  Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
+  return make_result(y, {x, weight, bias}, "linear", [=](const Tensor& grad) {
+    const Tensor g = grad.contiguous();
+    Tensor dx, dw, db;
+    if (need_dx) dx = Tensor::empty({N, in}, DType::F32, dev);
+    if (need_dw) dw = Tensor::empty({out, in}, DType::F32, dev);
+    if (need_db) db = Tensor::empty({out}, DType::F32, dev);
+    if (dev.is_cuda()) {
+      if (need_dx)
+        CYG_CUDA_LIBRARY_CALL(gemm_cublas, false, false, N, in, out, 1.0f, g.data<float>(), saved_w.data<float>(),
+                              0.0f, dx.data<float>(), current_stream());
+      if (need_dw)
+        CYG_CUDA_LIBRARY_CALL(gemm_cublas, true, false, out, in, N, 1.0f, g.data<float>(), saved_x.data<float>(),
+                              0.0f, dw.data<float>(), current_stream());
+      if (need_db) CYG_CUDA_CALL(bias_grad_cuda, g.data<float>(), N, out, 1, db.data<float>());
+    } else {
+      linear_backward_cpu<float>(g.data<float>(), need_dw ? saved_x.data<float>() : nullptr,
+                                 need_dx ? saved_w.data<float>() : nullptr, N, in, out,
+                                 need_dx ? dx.data<float>() : nullptr, need_dw ? dw.data<float>() : nullptr,
+                                 need_db ? db.data<float>() : nullptr);
+    }
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after) {
+  check_activation(x, "subsample_pad_channels");
+  const Tensor xs = x.data().contiguous();
+  CYG_CHECK(xs.dim() == 4 && stride >= 1 && pad_before >= 0 && pad_after >= 0,
+            "subsample_pad_channels: input ", shape_str(xs.shape()), ", stride ", stride);
+  const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
+  const int64_t OH = (H + stride - 1) / stride, OW = (W + stride - 1) / stride, OC = C + pad_before + pad_after;
+  // The strided view of the input and the channel window of the output it lands in.
+  const Shape window{N, C, OH, OW};
+  auto input_view = [=](const Tensor& t) { return t.as_strided(window, {C * H * W, H * W, stride * W, stride}); };
+  auto output_view = [=](const Tensor& t) {
+    return t.as_strided(window, {OC * OH * OW, OH * OW, OW, 1}, pad_before * OH * OW);
+  };
+  Tensor y = Tensor::zeros({N, OC, OH, OW}, DType::F32, xs.device());
+  output_view(y).copy_(input_view(xs));
+  const Device dev = xs.device();
+  return make_result(y, {x}, "subsample_pad_channels", [=](const Tensor& grad) {
+    Tensor dx = Tensor::zeros({N, C, H, W}, DType::F32, dev);
+    input_view(dx).copy_(output_view(grad.contiguous()));
+    return std::vector<Tensor>{dx};
+  });
+}
+
+}  // namespace cyg::fn

@@ -1,0 +1,45 @@
+// Differentiable ops on Variables: each computes its output with the kernels of the
+// inputs' device and records its backward on the tape (engine/autograd.h). Activations
+// are f32 NCHW.
+#pragma once
+#include <cstdint>
+
+#include "engine/autograd.h"
+
+namespace cyg::fn {
+
+Variable add(const Variable& a, const Variable& b);  // same shapes (the residual add)
+Variable relu(const Variable& x);
+Variable sum(const Variable& x);   // 0-D
+Variable mean(const Variable& x);  // 0-D
+Variable reshape(const Variable& x, const Shape& shape);
+Variable flatten(const Variable& x);  // [N, ...] -> [N, rest]
+
+// x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);
+// x [N, in], weight [out, in], bias [out] or undefined: x weight^T + bias.
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+
+// Batch normalisation over N, H, W per channel (PyTorch's BatchNorm2d). In training it
+// normalises with the batch statistics and updates the running ones in place (momentum,
+// unbiased variance); in evaluation it uses the running statistics.
+Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum, double eps);
+
+// [N, C, H, W] -> [N, C], the mean over H and W.
+Variable global_avg_pool2d(const Variable& x);
+
+// Mean softmax cross-entropy of logits [N, K] against int32 labels [N] (label smoothing
+// as PyTorch's), and the number of correct predictions (an i64 0-D tensor on the same
+// device, so reading it is the caller's choice of when to synchronise).
+struct CrossEntropy {
+  Variable loss;
+  Tensor correct;
+};
+CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0);
+
+// The parameter-free shortcut of He et al.'s CIFAR ResNets ("option A"): every
+// stride-th pixel, with pad_before/pad_after zero channels around the input's.
+Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after);
+
+}  // namespace cyg::fn

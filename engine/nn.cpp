@@ -1,0 +1,164 @@
+// Modules: registration, recursive naming, state dicts, device moves, and the layers.
+#include "engine/nn.h"
+
+#include <cmath>
+#include <set>
+
+#include "engine/functional.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "kernels/error.h"
+
+namespace cyg::nn {
+
+uint64_t InitSeeds::next() { return random_bits(seed_, counter_++); }
+
+Variable Module::forward(const Variable&) {
+  CYG_CHECK(false, "this module has no forward of its own");
+  return Variable();
+}
+
+Variable Module::register_parameter(const std::string& name, Tensor value) {
+  Variable v(std::move(value), true);
+  params_.emplace_back(name, v);
+  return v;
+}
+
+void Module::register_buffer(const std::string& name, Tensor* buffer) { buffers_.emplace_back(name, buffer); }
+
+void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Variable>>* params,
+                     NamedTensors* buffers, NamedTensors* state) const {
+  for (const auto& [name, v] : params_) {
+    if (params) params->emplace_back(prefix + name, v);
+    if (state) state->emplace_back(prefix + name, v.data());
+  }
+  for (const auto& [name, t] : buffers_) {
+    if (buffers) buffers->emplace_back(prefix + name, *t);
+    if (state) state->emplace_back(prefix + name, *t);
+  }
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, buffers, state);
+}
+
+std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Variable>> out;
+  collect("", &out, nullptr, nullptr);
+  return out;
+}
+
+std::vector<Variable> Module::parameters() const {
+  std::vector<Variable> out;
+  for (auto& [name, v] : named_parameters()) out.push_back(v);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", nullptr, &out, nullptr);
+  return out;
+}
+
+int64_t Module::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [name, v] : named_parameters()) n += v.data().numel();
+  return n;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out;
+  collect("", nullptr, nullptr, &out);
+  return out;
+}
+
+void Module::load_state_dict(const NamedTensors& state) {
+  const NamedTensors mine = state_dict();
+  std::set<std::string> given;
+  for (const auto& [name, t] : state) {
+    CYG_CHECK(given.insert(name).second, "state dict: '", name, "' appears twice");
+  }
+  std::set<std::string> expected;
+  for (const auto& [name, t] : mine) expected.insert(name);
+  for (const auto& name : given) CYG_CHECK(expected.count(name), "state dict: unexpected key '", name, "'");
+  for (const auto& name : expected) CYG_CHECK(given.count(name), "state dict: missing key '", name, "'");
+  for (const auto& [name, src] : state)
+    for (const auto& [dst_name, dst] : mine)
+      if (dst_name == name) {
+        CYG_CHECK(src.shape() == dst.shape(), "state dict: '", name, "' has shape ", shape_str(src.shape()),
+                  ", the model expects ", shape_str(dst.shape()));
+        CYG_CHECK(src.dtype() == dst.dtype(), "state dict: '", name, "' has dtype ", dtype_name(src.dtype()),
+                  ", the model expects ", dtype_name(dst.dtype()));
+        Tensor target = dst;  // shares storage with the module's tensor
+        target.copy_(src);
+      }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(Device device) {
+  for (auto& [name, v] : params_) v.to_device(device);
+  for (auto& [name, t] : buffers_) *t = t->to(device);
+  for (auto& [name, child] : children_) child->to(device);
+}
+
+// ---- layers ----
+
+namespace {
+Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, uint64_t seed) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  return Tensor::uniform(shape, -bound, bound, seed);
+}
+}  // namespace
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
+               bool bias, InitSeeds& seeds)
+    : stride_(stride), padding_(padding) {
+  CYG_CHECK(in_channels > 0 && out_channels > 0 && kernel_size > 0, "Conv2d(", in_channels, ", ", out_channels, ", ",
+            kernel_size, "): sizes must be positive");
+  const int64_t fan_in = in_channels * kernel_size * kernel_size;
+  weight_ = register_parameter(
+      "weight", kaiming_uniform({out_channels, in_channels, kernel_size, kernel_size}, fan_in, seeds.next()));
+  if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_channels}, fan_in, seeds.next()));
+}
+
+Variable Conv2d::forward(const Variable& x) { return fn::conv2d(x, weight_, bias_, stride_, padding_); }
+
+BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum) : eps_(eps), momentum_(momentum) {
+  CYG_CHECK(channels > 0, "BatchNorm2d(", channels, "): channels must be positive");
+  weight_ = register_parameter("weight", Tensor::ones({channels}));
+  bias_ = register_parameter("bias", Tensor::zeros({channels}));
+  running_mean_ = Tensor::zeros({channels});
+  running_var_ = Tensor::ones({channels});
+  num_batches_tracked_ = Tensor::zeros({}, DType::I64);
+  register_buffer("running_mean", &running_mean_);
+  register_buffer("running_var", &running_var_);
+  register_buffer("num_batches_tracked", &num_batches_tracked_);
+}
+
+Variable BatchNorm2d::forward(const Variable& x) {
+  if (is_training()) increment_(num_batches_tracked_, 1);
+  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+}
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds) {
+  CYG_CHECK(in_features > 0 && out_features > 0, "Linear(", in_features, ", ", out_features,
+            "): sizes must be positive");
+  weight_ = register_parameter("weight", kaiming_uniform({out_features, in_features}, in_features, seeds.next()));
+  if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_features}, in_features, seeds.next()));
+}
+
+Variable Linear::forward(const Variable& x) { return fn::linear(x, weight_, bias_); }
+
+void Sequential::append(std::shared_ptr<Module> module) {
+  register_module(std::to_string(layers_.size()), module);
+  layers_.push_back(std::move(module));
+}
+
+Variable Sequential::forward(const Variable& x) {
+  Variable h = x;
+  for (auto& layer : layers_) h = layer->forward(h);
+  return h;
+}
+
+}  // namespace cyg::nn

@@ -1,0 +1,47 @@
+// 2-D convolution (cross-correlation, as PyTorch), NCHW, weights [OC, C, KH, KW].
+// CPU: im2col + BLAS gemm per image. CUDA: cuDNN (kernels/cuda/cudnn_conv.cpp), the
+// algorithm chosen once per shape and cached; cuDNN cannot be emulated.
+#pragma once
+#include <cstddef>
+
+#include "kernels/common.h"
+
+namespace cyg {
+
+struct Conv2dShape {
+  int64_t N = 0, C = 0, H = 0, W = 0;  // input
+  int64_t OC = 0, KH = 0, KW = 0;      // filters
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+
+  int64_t OH() const { return (H + 2 * pad_h - KH) / stride_h + 1; }
+  int64_t OW() const { return (W + 2 * pad_w - KW) / stride_w + 1; }
+  bool operator<(const Conv2dShape& o) const;
+};
+
+// One image: col[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*s - p + kh, ow*s - p + kw] (0 outside).
+template <typename T>
+void im2col_cpu(const T* image, const Conv2dShape& s, T* col);
+// The adjoint of im2col: scatters col back, adding into image (which the caller zeroes).
+template <typename T>
+void col2im_cpu(const T* col, const Conv2dShape& s, T* image);
+
+// bias may be null. backward_filter overwrites dw; backward_data overwrites dx.
+template <typename T>
+void conv2d_forward_cpu(const T* x, const T* w, const T* bias, const Conv2dShape& s, T* y);
+template <typename T>
+void conv2d_backward_data_cpu(const T* dy, const T* w, const Conv2dShape& s, T* dx);
+template <typename T>
+void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T* dw);
+
+namespace cuda {
+// Workspace bytes the three cuDNN calls need for this shape (the most of the three).
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s);
+void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
+                          size_t workspace_bytes, void* stream);
+void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
+                                size_t workspace_bytes, void* stream);
+void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
+                                  size_t workspace_bytes, void* stream);
+}  // namespace cuda
+
+}  // namespace cyg

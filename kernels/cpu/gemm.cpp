@@ -1,0 +1,34 @@
+// gemm through CBLAS, row-major.
+#include "kernels/gemm.h"
+
+#include <cblas.h>
+
+namespace cyg {
+namespace {
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float* A, int lda,
+               const float* B, int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha, const double* A, int lda,
+               const double* B, int ldb, double beta, double* C, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+}  // namespace
+
+template <typename T>
+void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta,
+              T* C) {
+  if (M == 0 || N == 0) return;
+  const int lda = static_cast<int>(trans_a ? M : K);
+  const int ldb = static_cast<int>(trans_b ? K : N);
+  blas_gemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+            static_cast<int>(N), static_cast<int>(K), alpha, A, lda > 0 ? lda : 1, B, ldb > 0 ? ldb : 1, beta, C,
+            static_cast<int>(N));
+}
+
+template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,
+                              float*);
+template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double,
+                               double*);
+
+}  // namespace cyg

@@ -1,0 +1,34 @@
+// cuBLAS for kernels/gemm.h. cuBLAS is column-major: a row-major C = op(A) op(B) is the
+// column-major C^T = op(B)^T op(A)^T, so the operands swap places. Every call checked.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/check.h"
+#include "kernels/gemm.h"
+
+namespace cyg::cuda {
+namespace {
+cublasHandle_t handle_for_this_thread() {
+  struct Handle {
+    cublasHandle_t h = nullptr;
+    Handle() { CYG_CUBLAS_CHECK(cublasCreate(&h)); }
+    ~Handle() { cublasDestroy(h); }
+  };
+  thread_local Handle handle;
+  return handle.h;
+}
+}  // namespace
+
+void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 const float* B, float beta, float* C, void* stream) {
+  if (M == 0 || N == 0) return;
+  cublasHandle_t h = handle_for_this_thread();
+  CYG_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(stream)));
+  const int lda = static_cast<int>(trans_a ? M : K);
+  const int ldb = static_cast<int>(trans_b ? K : N);
+  CYG_CUBLAS_CHECK(cublasSgemm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B,
+                               ldb > 0 ? ldb : 1, A, lda > 0 ? lda : 1, &beta, C, static_cast<int>(N)));
+}
+
+}  // namespace cyg::cuda

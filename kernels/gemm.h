@@ -1,0 +1,18 @@
+// Row-major matrix products C[M,N] = alpha * op(A) * op(B) + beta * C, where op
+// transposes when asked (A is [M,K] or [K,M], B is [K,N] or [N,K], all contiguous).
+// CPU: BLAS (OpenBLAS). CUDA: cuBLAS (kernels/cuda/cublas_gemm.cpp), not emulated.
+#pragma once
+#include "kernels/common.h"
+
+namespace cyg {
+
+template <typename T>
+void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta,
+              T* C);
+
+namespace cuda {
+void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 const float* B, float beta, float* C, void* stream = nullptr);
+}  // namespace cuda
+
+}  // namespace cyg
