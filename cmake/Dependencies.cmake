@@ -19,6 +19,14 @@ add_library(cygnet_blas INTERFACE)
 target_link_libraries(cygnet_blas INTERFACE ${BLAS_LIBRARIES})
 target_include_directories(cygnet_blas INTERFACE ${CBLAS_INCLUDE_DIR})
 
+# nlohmann/json (header-only) for safetensors headers and run summaries.
+find_path(NLOHMANN_JSON_INCLUDE_DIR NAMES nlohmann/json.hpp)
+if(NOT NLOHMANN_JSON_INCLUDE_DIR)
+  message(FATAL_ERROR "nlohmann/json.hpp not found: install nlohmann-json3-dev (scripts/install_deps.sh)")
+endif()
+add_library(cygnet_json INTERFACE)
+target_include_directories(cygnet_json INTERFACE ${NLOHMANN_JSON_INCLUDE_DIR})
+
 if(CYGNET_STATIC_DEPS)
   set(YAML_CPP_STATIC_LIBRARY_NAME libyaml-cpp.a)
   find_library(YAML_CPP_STATIC NAMES ${YAML_CPP_STATIC_LIBRARY_NAME})

@@ -4,6 +4,7 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "kernels/batchnorm.h"
 #include "kernels/bias.h"
 #include "kernels/conv.h"
 #include "kernels/error.h"
@@ -192,6 +193,74 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
                                  need_db ? db.data<float>() : nullptr);
     }
     return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
+                    const Tensor& running_var, bool training, double momentum, double eps) {
+  check_activation(x, "batch_norm");
+  const Tensor xs = x.data().contiguous();
+  CYG_CHECK(xs.dim() == 4, "batch_norm: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
+  const int64_t N = xs.size(0), C = xs.size(1), HW = xs.size(2) * xs.size(3);
+  const Device dev = xs.device();
+  auto check_channels = [&](const Tensor& t, const char* what) {
+    CYG_CHECK(t.defined() && t.shape() == Shape{C} && t.dtype() == DType::F32 && t.device() == dev && t.is_contiguous(),
+              "batch_norm: ", what, " must be a contiguous f32 [", C, "] tensor on ", dev.str());
+  };
+  CYG_CHECK(weight.defined() == bias.defined(), "batch_norm: weight and bias come together");
+  const bool affine = weight.defined();
+  if (affine) {
+    check_channels(weight.data(), "weight");
+    check_channels(bias.data(), "bias");
+  }
+  const bool tracking = running_mean.defined();
+  CYG_CHECK(training || tracking, "batch_norm: evaluation needs running statistics");
+  if (tracking) {
+    check_channels(running_mean, "running_mean");
+    check_channels(running_var, "running_var");
+  }
+  const float* gamma = affine ? weight.data().data<float>() : nullptr;
+  const float* beta = affine ? bias.data().data<float>() : nullptr;
+  float* rmean = tracking ? running_mean.data<float>() : nullptr;
+  float* rvar = tracking ? running_var.data<float>() : nullptr;
+  Tensor y = Tensor::empty(xs.shape(), DType::F32, dev);
+  const float e = static_cast<float>(eps), m = static_cast<float>(momentum);
+  if (!training) {
+    if (dev.is_cuda()) {
+      CYG_CUDA_CALL(batchnorm_forward_eval_cuda, xs.data<float>(), gamma, beta, rmean, rvar, N, C, HW, e,
+                    y.data<float>());
+    } else {
+      batchnorm_forward_eval_cpu<float>(xs.data<float>(), gamma, beta, rmean, rvar, N, C, HW, e, y.data<float>());
+    }
+    return make_result(y, {x, weight, bias}, "batch_norm_eval", [](const Tensor&) -> std::vector<Tensor> {
+      CYG_CHECK(false, "backward through batch_norm in evaluation mode is not supported; call train() first");
+      return {};
+    });
+  }
+  Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);
+  if (dev.is_cuda()) {
+    CYG_CUDA_CALL(batchnorm_forward_train_cuda, xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
+                  save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar);
+  } else {
+    batchnorm_forward_train_cpu<float>(xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
+                                       save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar);
+  }
+  const Tensor saved_gamma = affine ? weight.data() : Tensor();
+  return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad) {
+    const Tensor g = grad.contiguous();
+    Tensor dx = Tensor::empty(xs.shape(), DType::F32, dev);
+    // The kernels always produce dgamma and dbeta (dx is built from them).
+    Tensor dgamma = Tensor::empty({C}, DType::F32, dev), dbeta = Tensor::empty({C}, DType::F32, dev);
+    const float* gm = affine ? saved_gamma.data<float>() : nullptr;
+    if (dev.is_cuda()) {
+      CYG_CUDA_CALL(batchnorm_backward_cuda, g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
+                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(), dbeta.data<float>());
+    } else {
+      batchnorm_backward_cpu<float>(g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
+                                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(),
+                                    dbeta.data<float>());
+    }
+    return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
   });
 }
 

@@ -14,7 +14,7 @@ rm -rf "$deps"
 mkdir -p "$deps/prefix/include" "$deps/prefix/lib" "$deps/gpu-bin/lib"
 
 cp -r /usr/src/googletest "$deps/googletest"
-cp -r /usr/include/yaml-cpp "$deps/prefix/include/"
+cp -r /usr/include/yaml-cpp /usr/include/nlohmann "$deps/prefix/include/"
 cp /usr/lib/x86_64-linux-gnu/libyaml-cpp.a "$deps/prefix/lib/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$deps/prefix/include/"
 cp /usr/lib/x86_64-linux-gnu/libz.a "$deps/prefix/lib/"

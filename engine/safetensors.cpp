@@ -1,0 +1,151 @@
+// safetensors reading and writing, with nlohmann::json for the header.
+#include "engine/safetensors.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+namespace {
+const char* dtype_tag(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::BF16: return "BF16";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+    case DType::U8: return "U8";
+  }
+  return "?";
+}
+
+bool dtype_from_tag(const std::string& tag, DType* t) {
+  for (DType d : {DType::F32, DType::BF16, DType::I32, DType::I64, DType::U8})
+    if (tag == dtype_tag(d)) {
+      *t = d;
+      return true;
+    }
+  return false;
+}
+
+// The header may not be larger than this (safetensors' own limit is 100 MB).
+constexpr uint64_t kMaxHeader = 100u << 20;
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    CYG_CHECK(out.good(), "cannot write '", tmp, "': ", std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out.good()) {
+      std::remove(tmp.c_str());
+      CYG_CHECK(false, "writing '", tmp, "' failed: ", std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    CYG_CHECK(false, "cannot move '", tmp, "' to '", path, "': ", reason);
+  }
+}
+
+void save_safetensors(const std::string& path, const NamedTensorList& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string data;
+  for (const auto& [name, t] : tensors) {
+    CYG_CHECK(name != "__metadata__" && !header.contains(name), "safetensors: duplicate or reserved name '", name,
+              "'");
+    const Tensor host = t.to(Device::cpu()).contiguous();
+    const size_t begin = data.size();
+    data.append(static_cast<const char*>(host.data_ptr()), host.nbytes());
+    header[name] = {{"dtype", dtype_tag(host.dtype())}, {"shape", host.shape()}, {"data_offsets", {begin, data.size()}}};
+  }
+  std::string json = header.dump();
+  while (json.size() % 8 != 0) json.push_back(' ');
+  std::string bytes(8, '\0');
+  const uint64_t n = json.size();
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  bytes += json;
+  bytes += data;
+  write_file_atomically(path, bytes);
+}
+
+SafetensorsContent load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CYG_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
+  std::ostringstream all;
+  all << in.rdbuf();
+  const std::string bytes = all.str();
+  CYG_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(), " bytes, shorter than its header size");
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= uint64_t(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  CYG_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ", header_size,
+            " bytes does not fit a file of ", bytes.size(), " bytes (truncated or not safetensors)");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
+  } catch (const nlohmann::json::exception& e) {
+    CYG_CHECK(false, "'", path, "': the header is not valid JSON (", e.what(), ")");
+  }
+  CYG_CHECK(header.is_object(), "'", path, "': the header is not a JSON object");
+  const size_t data_begin = 8 + header_size;
+  const size_t data_size = bytes.size() - data_begin;
+
+  SafetensorsContent out;
+  std::vector<std::pair<size_t, size_t>> ranges;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const nlohmann::json& entry = it.value();
+    if (name == "__metadata__") {
+      CYG_CHECK(entry.is_object(), "'", path, "': __metadata__ is not an object");
+      for (auto m = entry.begin(); m != entry.end(); ++m) {
+        CYG_CHECK(m.value().is_string(), "'", path, "': metadata '", m.key(), "' is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    try {
+      DType dtype;
+      const std::string tag = entry.at("dtype").get<std::string>();
+      CYG_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
+                ", expected F32, BF16, I32, I64 or U8");
+      const Shape shape = entry.at("shape").get<Shape>();
+      const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
+      CYG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
+                "': tensor '", name, "' has data offsets outside the ", data_size, " data bytes (truncated file?)");
+      for (int64_t s : shape) CYG_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
+      const size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+      CYG_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ", shape_str(shape),
+                " needs ", expected, " bytes, its offsets give ", offsets[1] - offsets[0]);
+      Tensor t = Tensor::empty(shape, dtype);
+      if (expected) std::memcpy(t.data_ptr(), bytes.data() + data_begin + offsets[0], expected);
+      out.tensors.emplace_back(name, t);
+      ranges.emplace_back(offsets[0], offsets[1]);
+    } catch (const nlohmann::json::exception& e) {
+      CYG_CHECK(false, "'", path, "': tensor '", name, "' has a malformed entry (", e.what(), ")");
+    }
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    CYG_CHECK(ranges[i].first >= ranges[i - 1].second, "'", path, "': tensors overlap in the data");
+  // safetensors keeps names sorted in the header; keep the data order, which is the writer's.
+  std::sort(out.tensors.begin(), out.tensors.end(), [&](const auto& a, const auto& b) {
+    const auto& ea = header.at(a.first).at("data_offsets");
+    const auto& eb = header.at(b.first).at("data_offsets");
+    return ea[0].template get<size_t>() < eb[0].template get<size_t>();
+  });
+  return out;
+}
+
+}  // namespace cyg

@@ -1,0 +1,114 @@
+// BatchNorm2d: statistics per channel over the m = N*HW values of that channel of an
+// NCHW tensor seen as [N, C, HW]. Numerics follow PyTorch: the batch (biased) variance
+// normalises, invstd = 1/sqrt(var + eps); running_var tracks the unbiased variance
+// var*m/(m-1) and running_mean the batch mean, each as running = (1 - momentum)*running
+// + momentum*batch. eps and momentum are arguments (PyTorch's defaults: 1e-5, 0.1).
+//
+// What callers (the autograd layer) must know:
+// - gamma == beta == nullptr is affine=false: gamma 1, beta 0. Both or neither.
+// - Training needs m >= 2 per channel, because the unbiased variance divides by m - 1;
+//   m < 2 throws cyg::Error, as PyTorch refuses it. Eval accepts any m.
+// - running_mean == running_var == nullptr: no tracking (track_running_stats=False).
+//   Both or neither.
+// - save_mean and save_invstd (C values each) are always written: the backward reads them.
+// - The backward is training mode (gradients through the batch statistics). dgamma and
+//   dbeta (C values each, overwritten) are always written, sum(dy*xhat) and sum(dy):
+//   dx is built from them, so with affine=false pass C values of scratch for each.
+#pragma once
+#include <cmath>
+
+#include "kernels/common.h"
+#include "kernels/error.h"
+
+namespace cyg {
+
+// Where the k-th value (k in [0, m)) of channel c lives, and which channel the element at
+// offset i belongs to. NCHW; a channels-last variant needs only another version of this.
+struct BatchNormLayout {
+  int64_t N, C, HW;
+  CYG_HD int64_t per_channel() const { return N * HW; }
+  CYG_HD int64_t numel() const { return N * C * HW; }
+  CYG_HD int64_t offset(int64_t c, int64_t k) const {
+    const int64_t n = k / HW;
+    return (n * C + c) * HW + (k - n * HW);
+  }
+  CYG_HD int64_t channel_of(int64_t i) const { return (i / HW) % C; }
+};
+
+template <typename T>
+CYG_HD T batchnorm_invstd(T var, T eps) {
+  return T(1) / std::sqrt(var + eps);
+}
+template <typename T>
+CYG_HD T batchnorm_unbiased_variance(T biased_var, int64_t m) {
+  return biased_var * T(m) / T(m - 1);
+}
+template <typename T>
+CYG_HD T batchnorm_running_update(T running, T batch, T momentum) {
+  return (T(1) - momentum) * running + momentum * batch;
+}
+// A missing affine parameter (affine=false) reads as its identity value.
+template <typename T>
+CYG_HD T batchnorm_param(const T* p, int64_t c, T identity) {
+  return p != nullptr ? p[c] : identity;
+}
+template <typename T>
+CYG_HD T batchnorm_xhat(T x, T mean, T invstd) {
+  return (x - mean) * invstd;
+}
+template <typename T>
+CYG_HD T batchnorm_normalise(T x, T mean, T invstd, T gamma, T beta) {
+  return batchnorm_xhat(x, mean, invstd) * gamma + beta;
+}
+// mean and invstd are functions of every x of the channel, hence the channel means of
+// dy and of dy*xhat subtracted from dy.
+template <typename T>
+CYG_HD T batchnorm_backward_dx(T dy, T xhat, T mean_dy, T mean_dy_xhat, T gamma_invstd) {
+  return gamma_invstd * (dy - mean_dy - xhat * mean_dy_xhat);
+}
+
+inline void check_batchnorm_train_args(int64_t N, int64_t HW, const void* gamma, const void* beta,
+                                       const void* running_mean, const void* running_var) {
+  CYG_CHECK(N * HW > 1, "batchnorm training needs more than one value per channel (N*H*W = ", N * HW,
+            "): the unbiased running variance divides by N*H*W - 1");
+  CYG_CHECK((gamma == nullptr) == (beta == nullptr), "batchnorm: gamma and beta must both be given or both be null");
+  CYG_CHECK((running_mean == nullptr) == (running_var == nullptr),
+            "batchnorm: running_mean and running_var must both be given or both be null");
+}
+
+inline void check_batchnorm_eval_args(const void* gamma, const void* beta, const void* running_mean,
+                                      const void* running_var) {
+  CYG_CHECK((gamma == nullptr) == (beta == nullptr), "batchnorm: gamma and beta must both be given or both be null");
+  CYG_CHECK(running_mean != nullptr && running_var != nullptr, "batchnorm eval needs the running statistics");
+}
+
+inline void check_batchnorm_backward_args(const void* dgamma, const void* dbeta) {
+  CYG_CHECK(dgamma != nullptr && dbeta != nullptr,
+            "batchnorm backward writes dgamma and dbeta (scratch when affine=false): dx is built from them");
+}
+
+// T = float or double (double for the finite-difference checks).
+template <typename T>
+void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
+                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var);
+template <typename T>
+void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
+                                int64_t N, int64_t C, int64_t HW, T eps, T* y);
+template <typename T>
+void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
+                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta);
+
+// Reductions run one block per channel: block sizes must be multiples of 32, at most 1024.
+CYG_CUDA_DECL(void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N,
+                                                int64_t C, int64_t HW, float eps, float momentum, float* y,
+                                                float* save_mean, float* save_invstd, float* running_mean,
+                                                float* running_var, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta,
+                                               const float* running_mean, const float* running_var, int64_t N,
+                                               int64_t C, int64_t HW, float eps, float* y,
+                                               const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
+                                           const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx,
+                                           float* dgamma, float* dbeta, const LaunchConfig& cfg = {}))
+
+}  // namespace cyg

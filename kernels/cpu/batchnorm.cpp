@@ -1,0 +1,96 @@
+// BatchNorm2d forward (training and eval) and training-mode backward, CPU reference.
+// Channel statistics are accumulated in double whatever T is, two passes (mean, then
+// squared deviations) so that a large mean does not eat the variance.
+#include "kernels/batchnorm.h"
+
+namespace cyg {
+
+template <typename T>
+void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
+                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
+  check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
+  const BatchNormLayout layout{N, C, HW};
+  const int64_t m = layout.per_channel();
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0;
+    for (int64_t k = 0; k < m; ++k) sum += static_cast<double>(x[layout.offset(c, k)]);
+    const double mean = sum / static_cast<double>(m);
+    double squares = 0;
+    for (int64_t k = 0; k < m; ++k) {
+      const double d = static_cast<double>(x[layout.offset(c, k)]) - mean;
+      squares += d * d;
+    }
+    const double var = squares / static_cast<double>(m);
+    save_mean[c] = static_cast<T>(mean);
+    save_invstd[c] = static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps)));
+    if (running_mean != nullptr) {
+      running_mean[c] = batchnorm_running_update(running_mean[c], static_cast<T>(mean), momentum);
+      running_var[c] =
+          batchnorm_running_update(running_var[c], static_cast<T>(batchnorm_unbiased_variance(var, m)), momentum);
+    }
+    const T g = batchnorm_param(gamma, c, T(1)), b = batchnorm_param(beta, c, T(0));
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      y[i] = batchnorm_normalise(x[i], save_mean[c], save_invstd[c], g, b);
+    }
+  }
+}
+
+template <typename T>
+void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
+                                int64_t N, int64_t C, int64_t HW, T eps, T* y) {
+  check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
+  const BatchNormLayout layout{N, C, HW};
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const T invstd = batchnorm_invstd(running_var[c], eps);
+    const T g = batchnorm_param(gamma, c, T(1)), b = batchnorm_param(beta, c, T(0));
+    for (int64_t k = 0; k < layout.per_channel(); ++k) {
+      const int64_t i = layout.offset(c, k);
+      y[i] = batchnorm_normalise(x[i], running_mean[c], invstd, g, b);
+    }
+  }
+}
+
+template <typename T>
+void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
+                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta) {
+  check_batchnorm_backward_args(dgamma, dbeta);
+  const BatchNormLayout layout{N, C, HW};
+  const int64_t m = layout.per_channel();
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const T mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      const double d = static_cast<double>(dy[i]);
+      sum_dy += d;
+      sum_dy_xhat +=
+          d * batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
+    }
+    dgamma[c] = static_cast<T>(sum_dy_xhat);
+    dbeta[c] = static_cast<T>(sum_dy);
+    const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(m));
+    const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(m));
+    const T gamma_invstd = batchnorm_param(gamma, c, T(1)) * invstd;
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], mean, invstd), mean_dy, mean_dy_xhat, gamma_invstd);
+    }
+  }
+}
+
+#define CYG_INSTANTIATE_BATCHNORM(T)                                                                                   \
+  template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T, T, T*, T*,  \
+                                               T*, T*, T*);                                                            \
+  template void batchnorm_forward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,      \
+                                              int64_t, T, T*);                                                         \
+  template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, \
+                                          T*, T*, T*);
+CYG_INSTANTIATE_BATCHNORM(float)
+CYG_INSTANTIATE_BATCHNORM(double)
+#undef CYG_INSTANTIATE_BATCHNORM
+
+}  // namespace cyg
