@@ -10,6 +10,8 @@
 #include "kernels/error.h"
 #include "kernels/gemm.h"
 #include "kernels/linear.h"
+#include "kernels/loss.h"
+#include "kernels/pool.h"
 
 namespace cyg::fn {
 
@@ -262,6 +264,67 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     }
     return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
   });
+}
+
+Variable global_avg_pool2d(const Variable& x) {
+  check_activation(x, "global_avg_pool2d");
+  const Tensor xs = x.data().contiguous();
+  CYG_CHECK(xs.dim() == 4, "global_avg_pool2d: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
+  const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
+  const Device dev = xs.device();
+  Tensor y = Tensor::empty({N, C}, DType::F32, dev);
+  if (dev.is_cuda()) {
+    CYG_CUDA_CALL(global_avg_pool_forward_cuda, xs.data<float>(), N, C, H, W, y.data<float>());
+  } else {
+    global_avg_pool_forward_cpu<float>(xs.data<float>(), N, C, H, W, y.data<float>());
+  }
+  return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad) {
+    const Tensor g = grad.contiguous();
+    Tensor dx = Tensor::empty({N, C, H, W}, DType::F32, dev);
+    if (dev.is_cuda()) {
+      CYG_CUDA_CALL(global_avg_pool_backward_cuda, g.data<float>(), N, C, H, W, dx.data<float>());
+    } else {
+      global_avg_pool_backward_cpu<float>(g.data<float>(), N, C, H, W, dx.data<float>());
+    }
+    return std::vector<Tensor>{dx};
+  });
+}
+
+CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {
+  check_activation(logits, "cross_entropy");
+  const Tensor z = logits.data().contiguous();
+  CYG_CHECK(z.dim() == 2, "cross_entropy: logits ", shape_str(z.shape()), " are not [N, K]");
+  const int64_t N = z.size(0), K = z.size(1);
+  CYG_CHECK(labels.defined() && labels.dtype() == DType::I32 && labels.shape() == Shape{N},
+            "cross_entropy: labels must be an i32 [", N, "] tensor");
+  const Device dev = z.device();
+  CYG_CHECK(labels.device() == dev, "cross_entropy: logits on ", dev.str(), ", labels on ", labels.device().str());
+  const Tensor y = labels.contiguous();
+  const float s = static_cast<float>(label_smoothing);
+  Tensor loss = Tensor::empty({}, DType::F32, dev);
+  Tensor correct = Tensor::empty({}, DType::I64, dev);
+  Tensor lse = Tensor::empty({N}, DType::F32, dev);
+  if (dev.is_cuda()) {
+    Tensor ws = Tensor::empty({cross_entropy_workspace_floats(N)}, DType::F32, dev);
+    CYG_CUDA_CALL(cross_entropy_forward_cuda, z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
+                  correct.data<int64_t>(), lse.data<float>(), ws.data<float>());
+  } else {
+    cross_entropy_forward_cpu<float>(z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
+                                     correct.data<int64_t>(), lse.data<float>());
+  }
+  Variable out = make_result(loss, {logits}, "cross_entropy", [=](const Tensor& grad) {
+    Tensor dz = Tensor::empty({N, K}, DType::F32, dev);
+    if (dev.is_cuda()) {
+      // The upstream gradient stays on the device: no host synchronisation in the step.
+      CYG_CUDA_CALL(cross_entropy_backward_cuda, z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
+                    grad.contiguous().data<float>(), dz.data<float>());
+    } else {
+      cross_entropy_backward_cpu<float>(z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
+                                        static_cast<float>(grad.item()), dz.data<float>());
+    }
+    return std::vector<Tensor>{dz};
+  });
+  return {out, correct};
 }
 
 Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after) {

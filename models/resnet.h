@@ -14,7 +14,7 @@ namespace cyg::models {
 struct ModelOptions {
   int64_t in_channels = 3;
   int64_t num_classes = 10;
-  int64_t width = 64;  // ResNet-18: channels of the first stage (64-128-256-512); CIFAR ResNets: 16
+  int64_t width = 0;  // channels of the first stage; 0: the model's own (ResNet-18 64, CIFAR ResNets 16)
   uint64_t seed = 0;
 };
 

@@ -1,0 +1,116 @@
+// Softmax cross-entropy + correct count. Forward: a block per row (grid-stride over rows)
+// reduces max, sum of exp, sum, first argmax; then one block averages; backward: a thread
+// per logit. Memory-bound: the forward reads each logit twice (the second from cache).
+#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/loss.h"
+#include "kernels/reduce.h"
+
+namespace cyg::CYG_KNS {
+namespace {
+__global__ void cross_entropy_rows_kernel(const float* logits, const int32_t* labels, int64_t N, int64_t K,
+                                          float smoothing, float* row_logsumexp, float* row_loss,
+                                          float* row_correct) {
+  for (int64_t r = blockIdx.x; r < N; r += gridDim.x) {
+    const float* z = logits + r * K;
+    float row_max = -INFINITY;
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) row_max = max_propagating_nan(row_max, z[k]);
+    row_max = block_allreduce(row_max, [](float a, float b) { return max_propagating_nan(a, b); }, -INFINITY);
+
+    float sum_exp = 0.0f, sum_z = 0.0f;
+    int64_t argmax = K;  // each thread's first maximum; its k only grows
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) {
+      sum_exp += exp_of(z[k] - row_max);
+      sum_z += z[k];
+      if (argmax == K && is_row_max(z[k], row_max)) argmax = k;
+    }
+    sum_exp = block_reduce_sum(sum_exp);
+    if (smoothing != 0.0f) sum_z = block_reduce_sum(sum_z);  // the same branch in every thread
+    argmax = block_allreduce(argmax, [](int64_t a, int64_t b) { return a < b ? a : b; }, K);
+
+    if (threadIdx.x == 0) {
+      const int32_t label = labels[r];
+      const float lse = logsumexp_from(row_max, sum_exp);
+      row_logsumexp[r] = lse;
+      const bool valid = label_in_range(label, K);
+      row_loss[r] = valid ? cross_entropy_row_loss(lse, z[label], sum_z, K, smoothing) : NAN;
+      row_correct[r] = valid && argmax == label ? 1.0f : 0.0f;
+    }
+  }
+}
+
+__global__ void cross_entropy_mean_kernel(const float* row_loss, const float* row_correct, int64_t N,
+                                          float* loss_out, int64_t* correct_out) {
+  float total = 0.0f;
+  int64_t correct = 0;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    total += row_loss[i];
+    correct += row_correct[i] != 0.0f ? 1 : 0;
+  }
+  total = block_reduce_sum(total);
+  correct = block_reduce_sum(correct);
+  if (threadIdx.x == 0) {
+    *loss_out = mean_from_sum(total, N);
+    *correct_out = correct;
+  }
+}
+
+__global__ void cross_entropy_backward_kernel(const float* logits, const int32_t* labels,
+                                              const float* row_logsumexp, int64_t N, int64_t K, float smoothing,
+                                              const float* grad_loss, float* dlogits) {
+  const float scale = *grad_loss / static_cast<float>(N);
+  CYG_GRID_STRIDE_LOOP(i, N * K) {
+    const int64_t r = i / K;
+    const int32_t label = labels[r];
+    if (!label_in_range(label, K)) {
+      dlogits[i] = NAN;
+      continue;
+    }
+    const float target = smoothed_target(i - r * K == label, K, smoothing);
+    dlogits[i] = cross_entropy_grad(logits[i], row_logsumexp[r], target, scale);
+  }
+}
+
+void check_arguments(int64_t N, int64_t K, float label_smoothing) {
+  CYG_CHECK(N >= 1 && K >= 1, "cross-entropy of ", N, " rows of ", K, " classes: both must be at least 1");
+  CYG_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f, "label smoothing ", label_smoothing,
+            " is outside [0, 1)");
+}
+
+// Unless the caller says, a block as wide as the row (whole warps), capped: ten classes
+// would leave most of a 256-thread block idle.
+int row_block(int64_t K, const LaunchConfig& cfg) {
+  if (cfg.block > 0) return cfg.block;
+  const int64_t warps = ceil_div(K, 32);
+  return static_cast<int>(warps < kDefaultBlock / 32 ? warps * 32 : kDefaultBlock);
+}
+}  // namespace
+
+void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int64_t N, int64_t K,
+                                float label_smoothing, float* loss_out, int64_t* correct_out, float* row_logsumexp,
+                                float* workspace, const LaunchConfig& cfg) {
+  check_arguments(N, K, label_smoothing);
+  const int block = row_block(K, cfg);
+  check_block_reduce_size(block);
+  check_block_reduce_size(block_size(cfg));
+  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : kDefaultMaxBlocks;
+  const int grid = static_cast<int>(N < cap ? N : cap);
+  float* row_loss = workspace;
+  float* row_correct = workspace + N;
+  CYG_LAUNCH(cross_entropy_rows_kernel, grid, block, 0, stream_of(cfg), logits, labels, N, K, label_smoothing,
+             row_logsumexp, row_loss, row_correct);
+  CYG_CHECK_LAUNCH();
+  CYG_LAUNCH(cross_entropy_mean_kernel, 1, block_size(cfg), 0, stream_of(cfg), row_loss, row_correct, N, loss_out,
+             correct_out);
+  CYG_CHECK_LAUNCH();
+}
+
+void cross_entropy_backward_cuda(const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N,
+                                 int64_t K, float label_smoothing, const float* grad_loss, float* dlogits,
+                                 const LaunchConfig& cfg) {
+  check_arguments(N, K, label_smoothing);
+  CYG_LAUNCH(cross_entropy_backward_kernel, grid_size(N * K, cfg), block_size(cfg), 0, stream_of(cfg), logits, labels,
+             row_logsumexp, N, K, label_smoothing, grad_loss, dlogits);
+  CYG_CHECK_LAUNCH();
+}
+
+}  // namespace cyg::CYG_KNS

@@ -1,0 +1,28 @@
+// Global average pooling of NCHW activations: y[n, c] = mean over h, w of x[n, c, h, w];
+// backward dx[n, c, h, w] = dy[n, c] / (H * W). Each (n, c) plane is one contiguous row
+// of H*W values.
+#pragma once
+#include "kernels/common.h"
+
+namespace cyg {
+
+// The forward divides a plane's sum, the backward its upstream gradient, by the plane's area.
+template <typename T>
+CYG_HD T divide_by_area(T value, int64_t area) {
+  return value / T(area);
+}
+
+// CPU reference, T = float or double (double for the finite-difference checks); the
+// forward sums in double. H and W must be at least 1 (cyg::Error otherwise).
+template <typename T>
+void global_avg_pool_forward_cpu(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, T* y);
+template <typename T>
+void global_avg_pool_backward_cpu(const T* dy, int64_t N, int64_t C, int64_t H, int64_t W, T* dx);
+
+// CUDA; the forward's block size must be a multiple of 32 (a warp per plane).
+CYG_CUDA_DECL(void global_avg_pool_forward_cuda(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, float* y,
+                                                const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void global_avg_pool_backward_cuda(const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
+                                                 float* dx, const LaunchConfig& cfg = {}))
+
+}  // namespace cyg

@@ -1,0 +1,126 @@
+// The tape: gradients through chains and diamonds, accumulation into leaves, no-grad
+// mode, freed graphs, and the ops' gradients through autograd against finite
+// differences in float (the kernel-level checks in tests/gradcheck are in double).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/functional.h"
+#include "kernels/error.h"
+#include "tests/kernels/check_close.h"
+
+namespace {
+
+using cyg::Tensor;
+using cyg::Variable;
+namespace fn = cyg::fn;
+
+TEST(Autograd, ChainByHand) {
+  Variable x(Tensor::from_vector({-1, 2, 3}, {3}), true);
+  // L = sum(relu(x + x)): dL/dx = 2 where x > 0.
+  Variable loss = fn::sum(fn::relu(fn::add(x, x)));
+  EXPECT_EQ(loss.data().item(), 10.0);
+  cyg::backward(loss);
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0, 2, 2}));
+}
+
+TEST(Autograd, DiamondAccumulatesBothPaths) {
+  Variable a(Tensor::from_vector({1, -2}, {2}), true);
+  Variable r = fn::relu(a);
+  Variable loss = fn::sum(fn::add(fn::add(a, r), r));  // a + 2 relu(a): d = 1 + 2[a > 0]
+  cyg::backward(loss);
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<float>{3, 1}));
+}
+
+TEST(Autograd, LeafGradientsAccumulateUntilZeroed) {
+  Variable x(Tensor::ones({2}), true);
+  cyg::backward(fn::sum(x));
+  cyg::backward(fn::mean(x));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{1.5f, 1.5f}));
+  const void* buffer = x.grad().data_ptr();
+  x.zero_grad();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{0, 0}));
+  cyg::backward(fn::sum(x));
+  EXPECT_EQ(x.grad().data_ptr(), buffer) << "the gradient buffer must stay where the optimizer points";
+}
+
+TEST(Autograd, NoGradRecordsNothing) {
+  Variable x(Tensor::ones({2}), true);
+  Variable y;
+  {
+    cyg::NoGradGuard guard;
+    y = fn::relu(x);
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(y.grad_fn(), nullptr);
+  EXPECT_THROW(cyg::backward(y), cyg::Error);
+  Variable z = fn::relu(x);
+  EXPECT_TRUE(z.requires_grad());
+}
+
+TEST(Autograd, InputsWithoutGradGetNone) {
+  Variable x(Tensor::ones({2, 3}), false);
+  Variable w(Tensor::ones({4, 3}), true);
+  cyg::backward(fn::sum(fn::linear(x, w, Variable())));
+  EXPECT_FALSE(x.has_grad());
+  EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 2.0f));
+}
+
+TEST(Autograd, GraphIsFreedAfterBackward) {
+  Variable x(Tensor::ones({2}), true);
+  Variable loss = fn::sum(fn::relu(x));
+  cyg::backward(loss);
+  EXPECT_THROW(cyg::backward(loss), cyg::Error);
+}
+
+TEST(Autograd, NonScalarNeedsAGradient) {
+  Variable x(Tensor::ones({2}), true);
+  Variable y = fn::relu(x);
+  EXPECT_THROW(cyg::backward(y), cyg::Error);
+  cyg::backward(y, Tensor::from_vector({3, 4}, {2}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{3, 4}));
+}
+
+// Central differences in float through the Variable ops, for composite graphs.
+void check_variable_gradient(const std::function<Variable()>& loss, Variable& x, double tol) {
+  cyg::backward(loss());
+  const std::vector<float> analytic = x.grad().to_vector();
+  Tensor data = x.data();
+  float* p = data.data<float>();
+  const double eps = 1e-2;
+  for (int64_t i = 0; i < data.numel(); ++i) {
+    const float saved = p[i];
+    p[i] = saved + static_cast<float>(eps);
+    const double up = loss().data().item();
+    p[i] = saved - static_cast<float>(eps);
+    const double down = loss().data().item();
+    p[i] = saved;
+    EXPECT_NEAR(analytic[static_cast<size_t>(i)], (up - down) / (2 * eps), tol) << "element " << i;
+  }
+}
+
+TEST(Autograd, SubsamplePadChannelsGradient) {
+  Variable x(Tensor::uniform({2, 3, 5, 4}, -1, 1, 3), true);
+  const Tensor weights = Tensor::uniform({2, 7, 3, 2}, -1, 1, 4);
+  Variable y = fn::subsample_pad_channels(x, 2, 1, 3);
+  EXPECT_EQ(y.data().shape(), (cyg::Shape{2, 7, 3, 2}));
+  // Channel 0 is padding; channel 1 is input channel 0 at even rows and columns.
+  const auto yv = y.data().to_vector(), xv = x.data().to_vector();
+  EXPECT_EQ(yv[0], 0.0f);
+  EXPECT_EQ(yv[6 + 1], xv[2]);  // y[0,1,0,1] = x[0,0,0,2]
+  check_variable_gradient([&] { return fn::sum(fn::add(fn::subsample_pad_channels(x, 2, 1, 3), Variable(weights))); },
+                          x, 1e-3);
+}
+
+TEST(Autograd, ConvLinearThroughTheTape) {
+  Variable x(Tensor::uniform({2, 2, 5, 5}, -1, 1, 5), true);
+  Variable w(Tensor::uniform({3, 2, 3, 3}, -0.5, 0.5, 6), true);
+  Variable lw(Tensor::uniform({4, 27}, -0.5, 0.5, 7), true);
+  auto loss = [&] {
+    Variable h = fn::relu(fn::conv2d(x, w, Variable(), 2, 1));
+    return fn::mean(fn::linear(fn::flatten(h), lw, Variable()));
+  };
+  check_variable_gradient(loss, x, 2e-3);
+}
+
+}  // namespace

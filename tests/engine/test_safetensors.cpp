@@ -1,0 +1,100 @@
+// safetensors: round trips of every dtype with metadata, the exact byte layout of a
+// tiny file, and one clear error for each kind of broken file.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "engine/safetensors.h"
+#include "kernels/error.h"
+
+namespace {
+
+using cyg::Tensor;
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/cyg_" + name; }
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    cyg::load_safetensors(path);
+  } catch (const cyg::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Safetensors, RoundTripEveryDtype) {
+  const std::string path = temp_path("round.safetensors");
+  cyg::NamedTensorList in = {{"w", Tensor::uniform({2, 3}, -1, 1, 1)},
+                             {"count", Tensor::full({}, 12345678901, cyg::DType::I64)},
+                             {"labels", Tensor::full({4}, -3, cyg::DType::I32)},
+                             {"bytes", Tensor::full({5}, 200, cyg::DType::U8)},
+                             {"half", Tensor::full({2}, 1.5, cyg::DType::BF16)},
+                             {"empty", Tensor::zeros({0, 3})}};
+  cyg::save_safetensors(path, in, {{"format", "pt"}});
+  const cyg::SafetensorsContent out = cyg::load_safetensors(path);
+  ASSERT_EQ(out.tensors.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out.tensors[i].first, in[i].first);
+    EXPECT_EQ(out.tensors[i].second.dtype(), in[i].second.dtype());
+    EXPECT_EQ(out.tensors[i].second.shape(), in[i].second.shape());
+    EXPECT_EQ(out.tensors[i].second.to_vector(), in[i].second.to_vector());
+  }
+  EXPECT_EQ(out.tensors[1].second.data<int64_t>()[0], 12345678901);
+  EXPECT_EQ(out.metadata.at("format"), "pt");
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, ByteLayoutOfATinyFile) {
+  const std::string path = temp_path("tiny.safetensors");
+  cyg::save_safetensors(path, {{"a", Tensor::from_vector({1.0f}, {1})}});
+  const std::string bytes = read_bytes(path);
+  const std::string json = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  const size_t padded = (json.size() + 7) / 8 * 8;
+  ASSERT_EQ(bytes.size(), 8 + padded + 4);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[0]), padded);
+  EXPECT_EQ(bytes.substr(8, json.size()), json);
+  EXPECT_EQ(bytes.substr(8 + padded), std::string("\x00\x00\x80\x3f", 4));  // 1.0f, little-endian
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, BrokenFilesGetOneClearError) {
+  const std::string path = temp_path("broken.safetensors");
+  EXPECT_NE(error_of(temp_path("does_not_exist")).find("cannot open"), std::string::npos);
+
+  cyg::save_safetensors(path, {{"w", Tensor::ones({16})}});
+  const std::string good = read_bytes(path);
+  write_bytes(path, good.substr(0, good.size() - 10));
+  EXPECT_NE(error_of(path).find("outside the"), std::string::npos) << error_of(path);
+  write_bytes(path, good.substr(0, 5));
+  EXPECT_NE(error_of(path).find("not a safetensors file"), std::string::npos) << error_of(path);
+  std::string bad_json = good;
+  bad_json[9] = '[';
+  write_bytes(path, bad_json);
+  EXPECT_NE(error_of(path).find("not valid JSON"), std::string::npos) << error_of(path);
+  std::string bad_dtype = good;
+  bad_dtype.replace(bad_dtype.find("F32"), 3, "F64");
+  write_bytes(path, bad_dtype);
+  EXPECT_NE(error_of(path).find("dtype F64"), std::string::npos) << error_of(path);
+  EXPECT_NE(error_of(path).find(path), std::string::npos) << "the error names the file";
+  std::remove(path.c_str());
+}
+
+TEST(Safetensors, UnwritablePathIsAnErrorAndLeavesNothing) {
+  EXPECT_THROW(cyg::save_safetensors("/nonexistent-dir/x.safetensors", {{"a", Tensor::ones({1})}}), cyg::Error);
+}
+
+}  // namespace
