@@ -2,8 +2,10 @@
 // statically and finds the driver at run time, so no driver means "no GPU", not a
 // failure to start).
 #include <cuda_runtime.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include "engine/device.h"
+#include "engine/profiling.h"
 #include "kernels/cuda/check.h"
 
 namespace cyg {
@@ -45,6 +47,9 @@ CudaDeviceInfo cuda_device_info(int index) {
   CYG_CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
   return info;
 }
+
+NvtxRange::NvtxRange(const char* name) { nvtxRangePushA(name); }
+NvtxRange::~NvtxRange() { nvtxRangePop(); }
 
 namespace rt {
 

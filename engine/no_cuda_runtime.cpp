@@ -1,6 +1,7 @@
 // engine/device.h for a build without the CUDA backend: no GPU ever answers, and
 // anything that needs one says the build is the reason.
 #include "engine/device.h"
+#include "engine/profiling.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -15,6 +16,9 @@ int cuda_device_count() { return 0; }
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return "built without CUDA"; }
 CudaDeviceInfo cuda_device_info(int) { no_cuda("cuda_device_info"); }
+
+NvtxRange::NvtxRange(const char*) {}
+NvtxRange::~NvtxRange() = default;
 
 namespace rt {
 void* cuda_malloc(size_t) { no_cuda("cuda_malloc"); }

@@ -101,8 +101,23 @@ if [ -n "$bin_dir" ]; then
   echo "== tests"
   run_gtest "gpu kernels vs cpu" test_kernels_gpu
   run_gtest "gpu engine" test_engine_gpu
+  run_gtest "golden resnet18 on gpu" test_golden_gpu
   run_gtest "library errors" test_library_errors
   run_gtest "emulated kernels" test_kernels_emu "*SumAndMean:*Relu*"
+  echo "== benchmark: resnet18 training step, batch 128"
+  bench=$(find_bin cygnet_bench)
+  if [ -n "$bench" ] && timeout 180 "$bench" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 \
+       | tee "$logs/bench.log"; then
+    record "bench cygnet (cuda)" 1 0 "$(sed -n 's/.*: \([0-9.]* images\/s\).*/\1/p' "$logs/bench.log")"
+  else
+    record "bench cygnet (cuda)" 0 1 "see $logs/bench.log"
+  fi
+  if timeout 180 python3 scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 --steps 20 \
+       | tee "$logs/bench_pytorch.log"; then
+    record "bench pytorch (cuda)" 1 0 "$(sed -n 's/.*: \([0-9.]* images\/s\).*/\1/p' "$logs/bench_pytorch.log")"
+  else
+    record "bench pytorch (cuda)" 0 0 "PyTorch not runnable here (reference only)"
+  fi
   echo "== demo on cuda"
   demo=$(find_bin cygnet_demo)
   if [ -n "$demo" ] && timeout 120 "$demo" --device cuda | tee "$logs/demo.log"; then

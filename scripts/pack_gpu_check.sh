@@ -27,10 +27,10 @@ CYGNET_BUILD_DIR=build-gpu-pack bash scripts/build.sh -DCYGNET_CUDA=ON -DCYGNET_
 for t in build-gpu-pack/tests/test_*; do
   [ -x "$t" ] && cp "$t" "$deps/gpu-bin/"
 done
-cp build-gpu-pack/apps/cygnet_demo "$deps/gpu-bin/"
+cp build-gpu-pack/apps/cygnet_demo build-gpu-pack/apps/cygnet_bench "$deps/gpu-bin/"
 # The shared libraries of those binaries that a bare machine may lack: OpenMP, OpenBLAS
 # and what it needs. glibc, libstdc++ and the CUDA libraries are found there.
-for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_demo; do
+for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*; do
   ldd "$bin" | awk '/=> \//{print $3}' | grep -E 'libgomp|libopenblas|libgfortran|libquadmath|libyaml' || true
 done | sort -u | while read -r lib; do cp -L "$lib" "$deps/gpu-bin/lib/"; done
 du -sh "$deps"

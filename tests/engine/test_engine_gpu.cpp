@@ -3,8 +3,11 @@
 // reason where no GPU answers.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "engine/allocator.h"
 #include "engine/device.h"
+#include "engine/functional.h"
 #include "engine/ops.h"
 #include "engine/stream.h"
 #include "engine/tensor.h"
@@ -96,6 +99,79 @@ TEST(GpuEngine, DeviceQuery) {
   EXPECT_GT(info.multiprocessors, 0);
   EXPECT_GT(info.total_memory, 0u);
   EXPECT_GE(info.driver_version, info.runtime_version / 1000 * 1000 - 1000);
+}
+
+}  // namespace
+
+namespace {
+
+// Runs `body` on the CPU and on the GPU with the same inputs and compares outputs and
+// input gradients.
+void compare_devices(const std::vector<cyg::Tensor>& inputs,
+                     const std::function<cyg::Variable(const std::vector<cyg::Variable>&)>& body, double tol) {
+  std::vector<cyg::Variable> cpu, gpu;
+  for (const auto& t : inputs) {
+    cpu.emplace_back(t.clone(), true);
+    gpu.emplace_back(t.to(Device::cuda()), true);
+  }
+  const cyg::Variable yc = body(cpu), yg = body(gpu);
+  using cyg::test::all_close;
+  EXPECT_TRUE(all_close(yg.data().to_vector(), yc.data().to_vector(), tol, tol)) << "forward";
+  const cyg::Tensor seed = cyg::Tensor::uniform(yc.data().shape(), -1, 1, 77);
+  cyg::backward(yc, seed);
+  cyg::backward(yg, seed.to(Device::cuda()));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    EXPECT_TRUE(all_close(gpu[i].grad().to_vector(), cpu[i].grad().to_vector(), tol, tol)) << "gradient " << i;
+}
+
+namespace fn = cyg::fn;
+
+TEST(GpuEngine, CudnnConvolutionMatchesTheCpu) {
+  REQUIRE_GPU();
+  for (int stride : {1, 2}) {
+    SCOPED_TRACE(stride);
+    // TF32 tensor cores may be used for float convolutions: a looser tolerance.
+    compare_devices({Tensor::uniform({3, 5, 9, 7}, -1, 1, 1), Tensor::uniform({6, 5, 3, 3}, -0.3, 0.3, 2),
+                     Tensor::uniform({6}, -1, 1, 3)},
+                    [&](const std::vector<cyg::Variable>& v) { return fn::conv2d(v[0], v[1], v[2], stride, 1); },
+                    5e-3);
+  }
+  compare_devices({Tensor::uniform({2, 8, 6, 6}, -1, 1, 4), Tensor::uniform({4, 8, 1, 1}, -0.3, 0.3, 5)},
+                  [](const std::vector<cyg::Variable>& v) { return fn::conv2d(v[0], v[1], cyg::Variable(), 2, 0); },
+                  5e-3);
+}
+
+TEST(GpuEngine, CublasLinearMatchesTheCpu) {
+  REQUIRE_GPU();
+  compare_devices({Tensor::uniform({17, 33}, -1, 1, 1), Tensor::uniform({10, 33}, -0.3, 0.3, 2),
+                   Tensor::uniform({10}, -1, 1, 3)},
+                  [](const std::vector<cyg::Variable>& v) { return fn::linear(v[0], v[1], v[2]); }, 1e-4);
+}
+
+TEST(GpuEngine, BatchNormPoolAndLossMatchTheCpu) {
+  REQUIRE_GPU();
+  const cyg::Tensor rm = Tensor::zeros({4}), rv = Tensor::ones({4});
+  const cyg::Tensor rm_g = rm.to(Device::cuda()), rv_g = rv.to(Device::cuda());
+  compare_devices({Tensor::uniform({5, 4, 6, 3}, -2, 2, 1), Tensor::uniform({4}, 0.5, 1.5, 2),
+                   Tensor::uniform({4}, -1, 1, 3)},
+                  [&](const std::vector<cyg::Variable>& v) {
+                    const bool on_gpu = v[0].data().device().is_cuda();
+                    return fn::batch_norm(v[0], v[1], v[2], on_gpu ? rm_g : rm, on_gpu ? rv_g : rv, true, 0.1,
+                                          1e-5);
+                  },
+                  1e-4);
+  EXPECT_TRUE(cyg::test::all_close(rv_g.to_vector(), rv.to_vector(), 1e-5, 1e-5)) << "running variance";
+  compare_devices({Tensor::uniform({3, 7, 5, 5}, -1, 1, 4)},
+                  [](const std::vector<cyg::Variable>& v) { return fn::global_avg_pool2d(v[0]); }, 1e-5);
+  cyg::Tensor labels = cyg::Tensor::empty({6}, cyg::DType::I32);
+  for (int i = 0; i < 6; ++i) labels.data<int32_t>()[i] = (i * 3) % 10;
+  const cyg::Tensor labels_g = labels.to(Device::cuda());
+  compare_devices({Tensor::uniform({6, 10}, -3, 3, 5)},
+                  [&](const std::vector<cyg::Variable>& v) {
+                    const bool on_gpu = v[0].data().device().is_cuda();
+                    return fn::cross_entropy(v[0], on_gpu ? labels_g : labels, 0.1).loss;
+                  },
+                  1e-5);
 }
 
 }  // namespace
