@@ -31,7 +31,10 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--image", type=int, default=32)
     p.add_argument("--width", type=int, default=64)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: PyTorch's own choice)")
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     device = torch.device(a.device)
     torch.manual_seed(0)
     model = ResNet18(width=a.width).to(device).train()
@@ -62,8 +65,9 @@ def main():
     else:
         peak, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "host RSS"
     dev = f"cuda:{device.index or 0}" if device.type == "cuda" else "cpu"
+    threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
     print(f"pytorch {a.model} batch {a.batch} on {dev}: {1000 * a.batch / ms:.1f} images/s, {ms:.1f} ms/step "
-          f"(median of {a.steps}), peak {kind} memory {peak:.0f} MiB")
+          f"(median of {a.steps}), peak {kind} memory {peak:.0f} MiB{threads}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 // ms per step (median of the timed steps), and peak memory. scripts/bench_pytorch.py
 // prints the same line for PyTorch, so the two can run side by side.
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
-//                [--image 32] [--channels 3] [--classes 10] [--width 0] [--threads N]
+//                [--image 32] [--channels 3] [--classes 10] [--width 0]
+// CPU threads: OMP_NUM_THREADS (default: all cores).
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -128,10 +130,11 @@ int main(int argc, char** argv) {
       peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
       peak_kind = "host RSS";
     }
-    std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), peak %s memory %.0f MiB\n",
+    const std::string threads = device.is_cuda() ? "" : ", " + std::to_string(omp_get_max_threads()) + " threads";
+    std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), peak %s memory %.0f MiB%s\n",
                 o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
                 1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps), peak_kind,
-                peak_mib);
+                peak_mib, threads.c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench: %s\n", e.what());

@@ -1,5 +1,11 @@
-// 2-D convolution, CPU reference: im2col, then one gemm per image (BLAS brings the threads).
+// 2-D convolution, CPU reference: im2col, then one gemm per image. Images are spread
+// over OpenMP threads, each with a single-threaded gemm (BLAS's own threads would
+// compete with ours on a few cores); the filter gradient sums per-thread partials in
+// thread order, so results do not depend on timing.
+#include <omp.h>
+
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -20,13 +26,25 @@ void im2col_cpu(const T* image, const Conv2dShape& s, T* col) {
     for (int64_t kh = 0; kh < s.KH; ++kh)
       for (int64_t kw = 0; kw < s.KW; ++kw) {
         T* row = col + ((c * s.KH + kh) * s.KW + kw) * OH * OW;
+        // Output columns whose input column lies inside the image: [ow_begin, ow_end).
+        const int64_t shift = kw - s.pad_w;
+        const int64_t ow_begin = std::min(OW, shift >= 0 ? 0 : (-shift + s.stride_w - 1) / s.stride_w);
+        const int64_t ow_end = std::max(ow_begin, std::min(OW, (s.W - shift + s.stride_w - 1) / s.stride_w));
         for (int64_t oh = 0; oh < OH; ++oh) {
+          T* out = row + oh * OW;
           const int64_t ih = oh * s.stride_h - s.pad_h + kh;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-            const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-            row[oh * OW + ow] = inside ? image[(c * s.H + ih) * s.W + iw] : T(0);
+          if (ih < 0 || ih >= s.H) {
+            std::fill(out, out + OW, T(0));
+            continue;
           }
+          const T* in = image + (c * s.H + ih) * s.W + shift;
+          std::fill(out, out + ow_begin, T(0));
+          if (s.stride_w == 1) {
+            std::memcpy(out + ow_begin, in + ow_begin, static_cast<size_t>(ow_end - ow_begin) * sizeof(T));
+          } else {
+            for (int64_t ow = ow_begin; ow < ow_end; ++ow) out[ow] = in[ow * s.stride_w];
+          }
+          std::fill(out + ow_end, out + OW, T(0));
         }
       }
 }
@@ -52,14 +70,18 @@ void col2im_cpu(const T* col, const Conv2dShape& s, T* image) {
 template <typename T>
 void conv2d_forward_cpu(const T* x, const T* w, const T* bias, const Conv2dShape& s, T* y) {
   const int64_t P = s.OH() * s.OW(), K = s.C * s.KH * s.KW;
-  std::vector<T> col(static_cast<size_t>(K * P));
-  for (int64_t n = 0; n < s.N; ++n) {
-    im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
-    T* out = y + n * s.OC * P;
-    gemm_cpu<T>(false, false, s.OC, P, K, T(1), w, col.data(), T(0), out);
-    if (bias)
-      for (int64_t oc = 0; oc < s.OC; ++oc)
-        for (int64_t p = 0; p < P; ++p) out[oc * P + p] += bias[oc];
+#pragma omp parallel
+  {
+    std::vector<T> col(static_cast<size_t>(K * P));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) {
+      im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
+      T* out = y + n * s.OC * P;
+      gemm_cpu<T>(false, false, s.OC, P, K, T(1), w, col.data(), T(0), out);
+      if (bias)
+        for (int64_t oc = 0; oc < s.OC; ++oc)
+          for (int64_t p = 0; p < P; ++p) out[oc * P + p] += bias[oc];
+    }
   }
 }
 
@@ -67,23 +89,35 @@ template <typename T>
 void conv2d_backward_data_cpu(const T* dy, const T* w, const Conv2dShape& s, T* dx) {
   const int64_t P = s.OH() * s.OW(), K = s.C * s.KH * s.KW, image = s.C * s.H * s.W;
   std::fill(dx, dx + s.N * image, T(0));
-  std::vector<T> col(static_cast<size_t>(K * P));
-  for (int64_t n = 0; n < s.N; ++n) {
-    gemm_cpu<T>(true, false, K, P, s.OC, T(1), w, dy + n * s.OC * P, T(0), col.data());
-    col2im_cpu(col.data(), s, dx + n * image);
+#pragma omp parallel
+  {
+    std::vector<T> col(static_cast<size_t>(K * P));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) {
+      gemm_cpu<T>(true, false, K, P, s.OC, T(1), w, dy + n * s.OC * P, T(0), col.data());
+      col2im_cpu(col.data(), s, dx + n * image);
+    }
   }
 }
 
 template <typename T>
 void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T* dw) {
-  const int64_t P = s.OH() * s.OW(), K = s.C * s.KH * s.KW;
-  std::vector<T> col(static_cast<size_t>(K * P));
-  std::fill(dw, dw + s.OC * K, T(0));
-  // Each image adds its contribution into dw.
-  for (int64_t n = 0; n < s.N; ++n) {
-    im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
-    gemm_cpu<T>(false, true, s.OC, K, P, T(1), dy + n * s.OC * P, col.data(), T(1), dw);
+  const int64_t P = s.OH() * s.OW(), K = s.C * s.KH * s.KW, size = s.OC * K;
+  const int threads = std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(s.N)));
+  std::vector<T> partial(static_cast<size_t>(threads * size), T(0));
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<T> col(static_cast<size_t>(K * P));
+    T* mine = partial.data() + omp_get_thread_num() * size;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.N; ++n) {
+      im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
+      gemm_cpu<T>(false, true, s.OC, K, P, T(1), dy + n * s.OC * P, col.data(), T(1), mine);
+    }
   }
+  std::copy(partial.begin(), partial.begin() + size, dw);
+  for (int t = 1; t < threads; ++t)
+    for (int64_t i = 0; i < size; ++i) dw[i] += partial[static_cast<size_t>(t * size + i)];
 }
 
 #define CYG_INSTANTIATE_CONV(T)                                                              \

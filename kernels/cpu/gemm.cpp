@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <mutex>
+
 namespace cyg {
 namespace {
 void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float* A, int lda,
@@ -13,12 +15,22 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, doub
                const double* B, int ldb, double beta, double* C, int ldc) {
   cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+// Our CPU ops parallelise over images and channels with OpenMP; OpenBLAS's own thread
+// pool on top of that oversubscribes the cores, so its gemms run single-threaded.
+void single_threaded_blas() {
+#ifdef OPENBLAS_VERSION
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+#endif
+}
 }  // namespace
 
 template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta,
               T* C) {
   if (M == 0 || N == 0) return;
+  single_threaded_blas();
   const int lda = static_cast<int>(trans_a ? M : K);
   const int ldb = static_cast<int>(trans_b ? K : N);
   blas_gemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M),
