@@ -73,18 +73,18 @@ void Module::load_state_dict(const NamedTensors& state) {
   const NamedTensors mine = state_dict();
   std::set<std::string> given;
   for (const auto& [name, t] : state) {
-    CYG_CHECK(given.insert(name).second, "state dict: '", name, "' appears twice");
+    CYG_INPUT_CHECK(given.insert(name).second, "state dict: '", name, "' appears twice");
   }
   std::set<std::string> expected;
   for (const auto& [name, t] : mine) expected.insert(name);
-  for (const auto& name : given) CYG_CHECK(expected.count(name), "state dict: unexpected key '", name, "'");
-  for (const auto& name : expected) CYG_CHECK(given.count(name), "state dict: missing key '", name, "'");
+  for (const auto& name : given) CYG_INPUT_CHECK(expected.count(name), "state dict: unexpected key '", name, "'");
+  for (const auto& name : expected) CYG_INPUT_CHECK(given.count(name), "state dict: missing key '", name, "'");
   for (const auto& [name, src] : state)
     for (const auto& [dst_name, dst] : mine)
       if (dst_name == name) {
-        CYG_CHECK(src.shape() == dst.shape(), "state dict: '", name, "' has shape ", shape_str(src.shape()),
+        CYG_INPUT_CHECK(src.shape() == dst.shape(), "state dict: '", name, "' has shape ", shape_str(src.shape()),
                   ", the model expects ", shape_str(dst.shape()));
-        CYG_CHECK(src.dtype() == dst.dtype(), "state dict: '", name, "' has dtype ", dtype_name(src.dtype()),
+        CYG_INPUT_CHECK(src.dtype() == dst.dtype(), "state dict: '", name, "' has dtype ", dtype_name(src.dtype()),
                   ", the model expects ", dtype_name(dst.dtype()));
         Tensor target = dst;  // shares storage with the module's tensor
         target.copy_(src);

@@ -5,6 +5,7 @@
 #include "engine/dispatch.h"
 #include "kernels/add.h"
 #include "kernels/error.h"
+#include "kernels/metrics.h"
 #include "kernels/reduce.h"
 #include "kernels/relu.h"
 #include "kernels/scale.h"
@@ -107,6 +108,22 @@ Tensor& increment_(Tensor& counter, int64_t by) {
     increment_cpu(counter.data<int64_t>(), by);
   }
   return counter;
+}
+
+void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_losses, int64_t slot, const Tensor& loss,
+                        const Tensor& correct, float count) {
+  CYG_CHECK(loss_sum.dtype() == DType::F32 && correct_sum.dtype() == DType::I64 && step_losses.dtype() == DType::F32 &&
+                loss.dtype() == DType::F32 && correct.dtype() == DType::I64,
+            "accumulate_metrics: expected f32 sums and losses and i64 counts");
+  CYG_CHECK(slot >= 0 && slot < step_losses.numel(), "accumulate_metrics: slot ", slot, " outside ",
+            step_losses.numel());
+  if (loss_sum.device().is_cuda()) {
+    CYG_CUDA_CALL(accumulate_metrics_cuda, loss_sum.data<float>(), correct_sum.data<int64_t>(),
+                  step_losses.data<float>(), slot, loss.data<float>(), correct.data<int64_t>(), count);
+  } else {
+    accumulate_metrics_cpu(loss_sum.data<float>(), correct_sum.data<int64_t>(), step_losses.data<float>(), slot,
+                           loss.data<float>(), correct.data<int64_t>(), count);
+  }
 }
 
 Tensor scale(const Tensor& x, float alpha) {

@@ -43,18 +43,18 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CYG_CHECK(out.good(), "cannot write '", tmp, "': ", std::strerror(errno));
+    CYG_INPUT_CHECK(out.good(), "cannot write '", tmp, "': ", std::strerror(errno));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.flush();
     if (!out.good()) {
       std::remove(tmp.c_str());
-      CYG_CHECK(false, "writing '", tmp, "' failed: ", std::strerror(errno));
+      CYG_INPUT_CHECK(false, "writing '", tmp, "' failed: ", std::strerror(errno));
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::remove(tmp.c_str());
-    CYG_CHECK(false, "cannot move '", tmp, "' to '", path, "': ", reason);
+    CYG_INPUT_CHECK(false, "cannot move '", tmp, "' to '", path, "': ", reason);
   }
 }
 
@@ -64,7 +64,7 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string data;
   for (const auto& [name, t] : tensors) {
-    CYG_CHECK(name != "__metadata__" && !header.contains(name), "safetensors: duplicate or reserved name '", name,
+    CYG_INPUT_CHECK(name != "__metadata__" && !header.contains(name), "safetensors: duplicate or reserved name '", name,
               "'");
     const Tensor host = t.to(Device::cpu()).contiguous();
     const size_t begin = data.size();
@@ -83,22 +83,22 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
 
 SafetensorsContent load_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  CYG_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
+  CYG_INPUT_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream all;
   all << in.rdbuf();
   const std::string bytes = all.str();
-  CYG_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(), " bytes, shorter than its header size");
+  CYG_INPUT_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(), " bytes, shorter than its header size");
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= uint64_t(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  CYG_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ", header_size,
+  CYG_INPUT_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ", header_size,
             " bytes does not fit a file of ", bytes.size(), " bytes (truncated or not safetensors)");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
   } catch (const nlohmann::json::exception& e) {
-    CYG_CHECK(false, "'", path, "': the header is not valid JSON (", e.what(), ")");
+    CYG_INPUT_CHECK(false, "'", path, "': the header is not valid JSON (", e.what(), ")");
   }
-  CYG_CHECK(header.is_object(), "'", path, "': the header is not a JSON object");
+  CYG_INPUT_CHECK(header.is_object(), "'", path, "': the header is not a JSON object");
   const size_t data_begin = 8 + header_size;
   const size_t data_size = bytes.size() - data_begin;
 
@@ -108,9 +108,9 @@ SafetensorsContent load_safetensors(const std::string& path) {
     const std::string& name = it.key();
     const nlohmann::json& entry = it.value();
     if (name == "__metadata__") {
-      CYG_CHECK(entry.is_object(), "'", path, "': __metadata__ is not an object");
+      CYG_INPUT_CHECK(entry.is_object(), "'", path, "': __metadata__ is not an object");
       for (auto m = entry.begin(); m != entry.end(); ++m) {
-        CYG_CHECK(m.value().is_string(), "'", path, "': metadata '", m.key(), "' is not a string");
+        CYG_INPUT_CHECK(m.value().is_string(), "'", path, "': metadata '", m.key(), "' is not a string");
         out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -118,27 +118,27 @@ SafetensorsContent load_safetensors(const std::string& path) {
     try {
       DType dtype;
       const std::string tag = entry.at("dtype").get<std::string>();
-      CYG_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
+      CYG_INPUT_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
                 ", expected F32, BF16, I32, I64 or U8");
       const Shape shape = entry.at("shape").get<Shape>();
       const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
-      CYG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
+      CYG_INPUT_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
                 "': tensor '", name, "' has data offsets outside the ", data_size, " data bytes (truncated file?)");
-      for (int64_t s : shape) CYG_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
+      for (int64_t s : shape) CYG_INPUT_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
       const size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-      CYG_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ", shape_str(shape),
+      CYG_INPUT_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ", shape_str(shape),
                 " needs ", expected, " bytes, its offsets give ", offsets[1] - offsets[0]);
       Tensor t = Tensor::empty(shape, dtype);
       if (expected) std::memcpy(t.data_ptr(), bytes.data() + data_begin + offsets[0], expected);
       out.tensors.emplace_back(name, t);
       ranges.emplace_back(offsets[0], offsets[1]);
     } catch (const nlohmann::json::exception& e) {
-      CYG_CHECK(false, "'", path, "': tensor '", name, "' has a malformed entry (", e.what(), ")");
+      CYG_INPUT_CHECK(false, "'", path, "': tensor '", name, "' has a malformed entry (", e.what(), ")");
     }
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
-    CYG_CHECK(ranges[i].first >= ranges[i - 1].second, "'", path, "': tensors overlap in the data");
+    CYG_INPUT_CHECK(ranges[i].first >= ranges[i - 1].second, "'", path, "': tensors overlap in the data");
   // safetensors keeps names sorted in the header; keep the data order, which is the writer's.
   std::sort(out.tensors.begin(), out.tensors.end(), [&](const auto& a, const auto& b) {
     const auto& ea = header.at(a.first).at("data_offsets");

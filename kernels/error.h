@@ -24,6 +24,13 @@ class Error : public std::runtime_error {
                                     __FILE__, __LINE__);                                   \
   } while (0)
 
+// A problem with the user's input (a config, a data file, a checkpoint, a command-line
+// value): the message alone, which names the file, key or value and what was expected.
+#define CYG_INPUT_CHECK(cond, ...)                                              \
+  do {                                                                          \
+    if (!(cond)) throw ::cyg::Error(::cyg::detail::concat(__VA_ARGS__));        \
+  } while (0)
+
 #include <sstream>
 namespace cyg::detail {
 template <typename... Args>

@@ -56,3 +56,4 @@ const std::vector<ThreadOrder>& thread_orders() {
 #include "tests/kernels/batchnorm_cases.inc"
 #include "tests/kernels/loss_cases.inc"
 #include "tests/kernels/pool_cases.inc"
+#include "tests/kernels/batch_cases.inc"

@@ -1,0 +1,366 @@
+// The configuration registry: one table of (dotted key, type, field) drives reading,
+// overriding, printing and the list of valid keys, so they cannot disagree.
+#include "apps/common/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "kernels/error.h"
+
+namespace cyg::app {
+
+const char* app_name(AppKind kind) {
+  switch (kind) {
+    case AppKind::Baseline: return "baseline";
+    case AppKind::OneCycle: return "onecycle";
+    case AppKind::LrFind: return "lr_find";
+    case AppKind::Evaluate: return "evaluate";
+  }
+  return "?";
+}
+
+namespace {
+
+enum class Kind { Int, Double, Bool, String, DoubleList, IntList };
+
+struct Field {
+  std::string key;
+  Kind kind;
+  void* target;
+};
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Int: return "an integer";
+    case Kind::Double: return "a number";
+    case Kind::Bool: return "true or false";
+    case Kind::String: return "a string";
+    case Kind::DoubleList: return "a list of numbers";
+    case Kind::IntList: return "a list of integers";
+  }
+  return "?";
+}
+
+std::vector<Field> fields(RunConfig& c) {
+  return {
+      {"name", Kind::String, &c.name},
+      {"seed", Kind::Int, &c.seed},
+      {"device", Kind::String, &c.device},
+      {"run_root", Kind::String, &c.run_root},
+      {"resume", Kind::String, &c.resume},
+      {"model.name", Kind::String, &c.model.name},
+      {"model.width", Kind::Int, &c.model.width},
+      {"model.init_from", Kind::String, &c.model.init_from},
+      {"data.dataset", Kind::String, &c.data.dataset},
+      {"data.root", Kind::String, &c.data.root},
+      {"data.mean", Kind::DoubleList, &c.data.mean},
+      {"data.std", Kind::DoubleList, &c.data.std},
+      {"data.crop_padding", Kind::Int, &c.data.crop_padding},
+      {"data.flip", Kind::Bool, &c.data.flip},
+      {"data.limit_train", Kind::Int, &c.data.limit_train},
+      {"data.limit_val", Kind::Int, &c.data.limit_val},
+      {"data.synthetic_train", Kind::Int, &c.data.synthetic_train},
+      {"data.synthetic_val", Kind::Int, &c.data.synthetic_val},
+      {"data.synthetic_size", Kind::Int, &c.data.synthetic_size},
+      {"data.synthetic_channels", Kind::Int, &c.data.synthetic_channels},
+      {"data.synthetic_classes", Kind::Int, &c.data.synthetic_classes},
+      {"train.epochs", Kind::Int, &c.train.epochs},
+      {"train.batch_size", Kind::Int, &c.train.batch_size},
+      {"train.drop_last", Kind::Bool, &c.train.drop_last},
+      {"train.max_steps", Kind::Int, &c.train.max_steps},
+      {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
+      {"train.log_every", Kind::Int, &c.train.log_every},
+      {"optimizer.name", Kind::String, &c.optimizer.name},
+      {"optimizer.lr", Kind::Double, &c.optimizer.lr},
+      {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
+      {"optimizer.beta2", Kind::Double, &c.optimizer.beta2},
+      {"optimizer.eps", Kind::Double, &c.optimizer.eps},
+      {"optimizer.weight_decay", Kind::Double, &c.optimizer.weight_decay},
+      {"optimizer.nesterov", Kind::Bool, &c.optimizer.nesterov},
+      {"schedule.name", Kind::String, &c.schedule.name},
+      {"schedule.lr_min", Kind::Double, &c.schedule.lr_min},
+      {"schedule.lr_max", Kind::Double, &c.schedule.lr_max},
+      {"schedule.momentum_min", Kind::Double, &c.schedule.momentum_min},
+      {"schedule.momentum_max", Kind::Double, &c.schedule.momentum_max},
+      {"schedule.anneal_percent", Kind::Double, &c.schedule.anneal_percent},
+      {"schedule.anneal_div", Kind::Double, &c.schedule.anneal_div},
+      {"schedule.interpolation", Kind::String, &c.schedule.interpolation},
+      {"schedule.cycle_momentum", Kind::Bool, &c.schedule.cycle_momentum},
+      {"schedule.milestones", Kind::IntList, &c.schedule.milestones},
+      {"schedule.gamma", Kind::Double, &c.schedule.gamma},
+      {"schedule.min_lr", Kind::Double, &c.schedule.min_lr},
+      {"schedule.warmup_steps", Kind::Int, &c.schedule.warmup_steps},
+      {"lr_find.start_lr", Kind::Double, &c.lr_find.start_lr},
+      {"lr_find.end_lr", Kind::Double, &c.lr_find.end_lr},
+      {"lr_find.steps", Kind::Int, &c.lr_find.steps},
+      {"lr_find.spacing", Kind::String, &c.lr_find.spacing},
+      {"lr_find.divergence_factor", Kind::Double, &c.lr_find.divergence_factor},
+      {"lr_find.smoothing", Kind::Double, &c.lr_find.smoothing},
+  };
+}
+
+// The valid keys directly under `section` ("" for the top level).
+std::string keys_under(const std::vector<Field>& fs, const std::string& section) {
+  std::set<std::string> names;
+  for (const Field& f : fs) {
+    if (!section.empty() && f.key.rfind(section + ".", 0) != 0) continue;
+    const std::string rest = section.empty() ? f.key : f.key.substr(section.size() + 1);
+    names.insert(rest.substr(0, rest.find('.')));
+  }
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+void set_field(const Field& f, const YAML::Node& node, const std::string& where) {
+  auto fail = [&](const std::string& why) {
+    CYG_INPUT_CHECK(false, where, ": '", f.key, "' must be ", kind_name(f.kind), why);
+  };
+  try {
+    switch (f.kind) {
+      case Kind::Int: {
+        if (!node.IsScalar()) fail("");
+        const double d = node.as<double>();
+        if (d != std::floor(d)) fail(", got " + node.Scalar());
+        *static_cast<int64_t*>(f.target) = static_cast<int64_t>(d);
+        break;
+      }
+      case Kind::Double:
+        if (!node.IsScalar()) fail("");
+        *static_cast<double*>(f.target) = node.as<double>();
+        break;
+      case Kind::Bool:
+        if (!node.IsScalar()) fail("");
+        *static_cast<bool*>(f.target) = node.as<bool>();
+        break;
+      case Kind::String:
+        if (!node.IsScalar() && !node.IsNull()) fail("");
+        *static_cast<std::string*>(f.target) = node.IsNull() ? "" : node.as<std::string>();
+        break;
+      case Kind::DoubleList:
+        if (!node.IsSequence()) fail("");
+        *static_cast<std::vector<double>*>(f.target) = node.as<std::vector<double>>();
+        break;
+      case Kind::IntList:
+        if (!node.IsSequence()) fail("");
+        *static_cast<std::vector<int64_t>*>(f.target) = node.as<std::vector<int64_t>>();
+        break;
+    }
+  } catch (const YAML::Exception&) {
+    fail(node.IsScalar() ? ", got '" + node.Scalar() + "'" : "");
+  }
+}
+
+void apply_node(RunConfig& config, const YAML::Node& node, const std::string& prefix, const std::string& where) {
+  auto fs = fields(config);
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.as<std::string>();
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const Field* field = nullptr;
+    bool is_section = false;
+    for (const Field& f : fs) {
+      if (f.key == path) field = &f;
+      if (f.key.rfind(path + ".", 0) == 0) is_section = true;
+    }
+    if (field) {
+      set_field(*field, it->second, where);
+    } else if (is_section) {
+      CYG_INPUT_CHECK(it->second.IsMap(), where, ": '", path, "' is a section (keys: ", keys_under(fs, path),
+                "), not a value");
+      apply_node(config, it->second, path, where);
+    } else {
+      CYG_INPUT_CHECK(false, where, ": unknown key '", path, "' (valid keys", prefix.empty() ? "" : " under '" + prefix + "'",
+                ": ", keys_under(fs, prefix), ")");
+    }
+  }
+}
+
+void check_positive(const std::string& key, double v) {
+  CYG_INPUT_CHECK(std::isfinite(v) && v > 0, "'", key, "' = ", v, ": expected a positive number");
+}
+void check_range(const std::string& key, double v, double lo, double hi) {
+  CYG_INPUT_CHECK(std::isfinite(v) && v >= lo && v <= hi, "'", key, "' = ", v, ": expected a value in [", lo, ", ", hi,
+            "]");
+}
+void check_choice(const std::string& key, const std::string& v, const std::vector<std::string>& choices) {
+  for (const auto& c : choices)
+    if (v == c) return;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+  CYG_INPUT_CHECK(false, "'", key, "' = '", v, "': expected one of ", list);
+}
+
+// The shortest decimal that reads back as the same double (0.001, not 0.00100000000000000002).
+std::string shortest(double v) {
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+}  // namespace
+
+RunConfig default_config(AppKind kind) {
+  RunConfig c;
+  c.name = app_name(kind);
+  if (kind == AppKind::Baseline) {
+    c.optimizer.name = "adam";
+    c.optimizer.lr = 1e-3;
+    c.optimizer.momentum = 0.9;
+    c.optimizer.beta2 = 0.999;
+    c.schedule.name = "constant";
+  } else if (kind == AppKind::OneCycle) {
+    c.optimizer.name = "sgd";
+    c.schedule.name = "one_cycle";
+  }
+  return c;
+}
+
+void apply_yaml_file(RunConfig& config, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    CYG_INPUT_CHECK(false, "cannot read config file '", path, "'");
+  } catch (const YAML::ParserException& e) {
+    CYG_INPUT_CHECK(false, path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": malformed YAML: ", e.msg);
+  }
+  if (root.IsNull()) return;
+  CYG_INPUT_CHECK(root.IsMap(), path, ": expected a mapping of keys at the top level");
+  apply_node(config, root, "", path);
+}
+
+void apply_override(RunConfig& config, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  CYG_INPUT_CHECK(eq != std::string::npos && eq > 0, "override '", assignment, "': expected key=value (e.g. train.epochs=5)");
+  const std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  auto fs = fields(config);
+  for (const Field& f : fs)
+    if (f.key == key) {
+      YAML::Node node;
+      try {
+        node = YAML::Load(value.empty() ? "''" : value);
+      } catch (const YAML::Exception&) {
+        node = YAML::Node(value);
+      }
+      set_field(f, node, "override");
+      return;
+    }
+  const size_t dot = key.rfind('.');
+  const std::string section = dot == std::string::npos ? "" : key.substr(0, dot);
+  CYG_INPUT_CHECK(false, "override: unknown key '", key, "' (valid keys", section.empty() ? "" : " under '" + section + "'",
+            ": ", keys_under(fs, section), ")");
+}
+
+void validate(const RunConfig& c) {
+  CYG_INPUT_CHECK(!c.name.empty() && c.name.find('/') == std::string::npos, "'name' = '", c.name,
+            "': expected a non-empty name without '/'");
+  check_choice("model.name", c.model.name, {"resnet18", "resnet20", "resnet56", "small_cnn"});
+  CYG_INPUT_CHECK(c.model.width >= 0, "'model.width' = ", c.model.width, ": expected 0 (the model's own) or more");
+  check_choice("data.dataset", c.data.dataset, {"cifar10", "fashion_mnist", "synthetic"});
+  CYG_INPUT_CHECK(c.data.mean.size() == c.data.std.size(), "'data.mean' has ", c.data.mean.size(), " values, 'data.std' ",
+            c.data.std.size());
+  for (double s : c.data.std) check_positive("data.std", s);
+  CYG_INPUT_CHECK(c.data.crop_padding >= 0, "'data.crop_padding' = ", c.data.crop_padding, ": expected 0 or more");
+  CYG_INPUT_CHECK(c.data.limit_train >= 0 && c.data.limit_val >= 0, "'data.limit_train' and 'data.limit_val' must be >= 0");
+  CYG_INPUT_CHECK(c.data.synthetic_train > 0 && c.data.synthetic_val > 0 && c.data.synthetic_size > 0 &&
+                c.data.synthetic_channels > 0 && c.data.synthetic_classes > 1,
+            "'data.synthetic_*' sizes must be positive (and at least 2 classes)");
+  CYG_INPUT_CHECK(c.train.epochs >= 1, "'train.epochs' = ", c.train.epochs, ": expected at least 1");
+  CYG_INPUT_CHECK(c.train.batch_size >= 1, "'train.batch_size' = ", c.train.batch_size, ": expected at least 1");
+  CYG_INPUT_CHECK(c.train.max_steps >= 0, "'train.max_steps' = ", c.train.max_steps, ": expected 0 (no limit) or more");
+  CYG_INPUT_CHECK(c.train.log_every >= 1, "'train.log_every' = ", c.train.log_every, ": expected at least 1");
+  CYG_INPUT_CHECK(c.train.label_smoothing >= 0 && c.train.label_smoothing < 1, "'train.label_smoothing' = ",
+            c.train.label_smoothing, ": expected a value in [0, 1)");
+  check_choice("optimizer.name", c.optimizer.name, {"sgd", "adam", "adamw"});
+  check_positive("optimizer.lr", c.optimizer.lr);
+  check_range("optimizer.momentum", c.optimizer.momentum, 0, c.optimizer.name == "sgd" ? 1 : 0.999999);
+  check_range("optimizer.beta2", c.optimizer.beta2, 0, 0.999999);
+  check_positive("optimizer.eps", c.optimizer.eps);
+  check_range("optimizer.weight_decay", c.optimizer.weight_decay, 0, 1);
+  check_choice("schedule.name", c.schedule.name, {"constant", "one_cycle", "step", "cosine"});
+  if (c.schedule.name == "one_cycle") {
+    check_positive("schedule.lr_min", c.schedule.lr_min);
+    check_positive("schedule.lr_max", c.schedule.lr_max);
+    CYG_INPUT_CHECK(c.schedule.lr_min <= c.schedule.lr_max, "'schedule.lr_min' = ", c.schedule.lr_min,
+              " is above 'schedule.lr_max' = ", c.schedule.lr_max);
+    check_range("schedule.momentum_min", c.schedule.momentum_min, 0, 1);
+    check_range("schedule.momentum_max", c.schedule.momentum_max, 0, 1);
+    CYG_INPUT_CHECK(c.schedule.momentum_min <= c.schedule.momentum_max, "'schedule.momentum_min' = ",
+              c.schedule.momentum_min, " is above 'schedule.momentum_max' = ", c.schedule.momentum_max);
+    check_range("schedule.anneal_percent", c.schedule.anneal_percent, 0, 100);
+    check_positive("schedule.anneal_div", c.schedule.anneal_div);
+  }
+  check_choice("schedule.interpolation", c.schedule.interpolation, {"linear", "cosine"});
+  check_positive("schedule.gamma", c.schedule.gamma);
+  CYG_INPUT_CHECK(c.schedule.min_lr >= 0, "'schedule.min_lr' = ", c.schedule.min_lr, ": expected 0 or more");
+  CYG_INPUT_CHECK(c.schedule.warmup_steps >= 0, "'schedule.warmup_steps' = ", c.schedule.warmup_steps,
+            ": expected 0 or more");
+  for (size_t i = 0; i < c.schedule.milestones.size(); ++i)
+    CYG_INPUT_CHECK(c.schedule.milestones[i] > 0 && (i == 0 || c.schedule.milestones[i] > c.schedule.milestones[i - 1]),
+              "'schedule.milestones': expected positive, increasing epochs");
+  check_positive("lr_find.start_lr", c.lr_find.start_lr);
+  check_positive("lr_find.end_lr", c.lr_find.end_lr);
+  CYG_INPUT_CHECK(c.lr_find.start_lr < c.lr_find.end_lr, "'lr_find.start_lr' = ", c.lr_find.start_lr,
+            " must be below 'lr_find.end_lr' = ", c.lr_find.end_lr);
+  CYG_INPUT_CHECK(c.lr_find.steps >= 0, "'lr_find.steps' = ", c.lr_find.steps, ": expected 0 (one epoch) or more");
+  check_choice("lr_find.spacing", c.lr_find.spacing, {"exponential", "linear"});
+  CYG_INPUT_CHECK(c.lr_find.divergence_factor > 1, "'lr_find.divergence_factor' = ", c.lr_find.divergence_factor,
+            ": expected a value above 1");
+  check_range("lr_find.smoothing", c.lr_find.smoothing, 0, 0.999999);
+}
+
+std::string to_yaml(const RunConfig& config) {
+  RunConfig copy = config;
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string open_section;
+  for (const Field& f : fields(copy)) {
+    const size_t dot = f.key.find('.');
+    const std::string section = dot == std::string::npos ? "" : f.key.substr(0, dot);
+    const std::string leaf = dot == std::string::npos ? f.key : f.key.substr(dot + 1);
+    if (section != open_section) {
+      if (!open_section.empty()) out << YAML::EndMap;
+      if (!section.empty()) out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+      open_section = section;
+    }
+    out << YAML::Key << leaf << YAML::Value;
+    switch (f.kind) {
+      case Kind::Int: out << *static_cast<int64_t*>(f.target); break;
+      case Kind::Double: out << shortest(*static_cast<double*>(f.target)); break;
+      case Kind::Bool: out << *static_cast<bool*>(f.target); break;
+      case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(f.target); break;
+      case Kind::DoubleList:
+        out << YAML::Flow << YAML::BeginSeq;
+        for (double v : *static_cast<std::vector<double>*>(f.target)) out << shortest(v);
+        out << YAML::EndSeq;
+        break;
+      case Kind::IntList:
+        out << YAML::Flow << YAML::BeginSeq;
+        for (int64_t v : *static_cast<std::vector<int64_t>*>(f.target)) out << v;
+        out << YAML::EndSeq;
+        break;
+    }
+  }
+  if (!open_section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string describe_keys() {
+  RunConfig c;
+  std::ostringstream os;
+  for (const Field& f : fields(c)) os << "  " << f.key << " (" << kind_name(f.kind) << ")\n";
+  return os.str();
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,101 @@
+// The typed configuration of a run: YAML file -> structs, with every key known in
+// advance (an unknown key is an error naming its path and the valid keys), values
+// checked for type and range, `key.sub=value` overrides from the command line, and the
+// resolved configuration written back as YAML into the run directory.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cyg::app {
+
+enum class AppKind { Baseline, OneCycle, LrFind, Evaluate };
+const char* app_name(AppKind kind);
+
+struct ModelConfig {
+  std::string name = "resnet18";
+  int64_t width = 0;  // 0: the model's own
+  std::string init_from;  // a .safetensors of weights to start from
+};
+
+struct DataConfig {
+  std::string dataset = "cifar10";  // cifar10 | fashion_mnist | synthetic
+  std::string root;                 // empty: the dataset's default folder
+  std::vector<double> mean, std;    // empty: the dataset's documented defaults
+  int64_t crop_padding = 0;         // random crop with this zero padding (0: off)
+  bool flip = false;                // random horizontal flip
+  int64_t limit_train = 0, limit_val = 0;  // use the first N images (0: all)
+  int64_t synthetic_train = 2048, synthetic_val = 512, synthetic_size = 16, synthetic_channels = 3,
+          synthetic_classes = 10;
+};
+
+struct TrainConfig {
+  int64_t epochs = 1;
+  int64_t batch_size = 128;
+  bool drop_last = false;
+  int64_t max_steps = 0;  // stop after this many steps (0: no limit)
+  double label_smoothing = 0.0;
+  int64_t log_every = 50;  // steps between progress lines and metric reads
+};
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd | adam | adamw
+  double lr = 0.01;
+  double momentum = 0.9;  // SGD momentum; Adam's beta1
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 5e-4;
+  bool nesterov = false;
+};
+
+struct ScheduleConfig {
+  std::string name = "constant";  // constant | one_cycle | step | cosine
+  double lr_min = 0.001, lr_max = 0.01;
+  double momentum_min = 0.85, momentum_max = 0.95;
+  double anneal_percent = 10.0;
+  double anneal_div = 100.0;
+  std::string interpolation = "linear";  // linear | cosine
+  bool cycle_momentum = true;            // drive momentum (Adam: beta1) from the cycle
+  std::vector<int64_t> milestones;       // step: epochs at which lr *= gamma
+  double gamma = 0.1;
+  double min_lr = 0.0;  // cosine
+  int64_t warmup_steps = 0;
+};
+
+struct LrFindConfig {
+  double start_lr = 1e-7, end_lr = 10.0;
+  int64_t steps = 0;  // 0: one epoch
+  std::string spacing = "exponential";  // exponential | linear
+  double divergence_factor = 4.0;
+  double smoothing = 0.98;
+};
+
+struct RunConfig {
+  std::string name = "run";
+  int64_t seed = 0;
+  std::string device = "auto";
+  std::string run_root = "runs";
+  std::string resume;  // a run directory to continue
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  LrFindConfig lr_find;
+};
+
+// Each app's defaults: baseline = Adam at a constant 1e-3; onecycle = SGD with the
+// 1cycle schedule; lr_find = the range test.
+RunConfig default_config(AppKind kind);
+
+// Reads a YAML file over `config`. Errors name the file, and the line for syntax errors.
+void apply_yaml_file(RunConfig& config, const std::string& path);
+// Applies "a.b=value" (the value parsed as YAML: 5, 0.1, true, [1, 2], text).
+void apply_override(RunConfig& config, const std::string& assignment);
+// Range and consistency checks; the first problem is a cyg::Error naming the key.
+void validate(const RunConfig& config);
+std::string to_yaml(const RunConfig& config);
+// Every key with its type, one per line (for --help).
+std::string describe_keys();
+
+}  // namespace cyg::app

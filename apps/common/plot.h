@@ -1,0 +1,73 @@
+// cyg::plot: line charts of run outputs as self-contained SVG (schedules, LR-finder
+// curves, accuracy overlays), sized for papers: nice ticks, legend, optional second
+// y-axis and log x-axis. Standard library only.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cyg::plot {
+
+// The canvas is a fixed viewBox; browsers and converters scale it. The plot area is
+// the canvas less these margins (kMarginRightWithAxis when a series uses the right
+// y-axis), so a value's pixel position follows from its axis' tick range alone.
+inline constexpr double kWidth = 720.0;
+inline constexpr double kHeight = 450.0;
+inline constexpr double kMarginLeft = 80.0;
+inline constexpr double kMarginRight = 24.0;
+inline constexpr double kMarginRightWithAxis = 80.0;
+inline constexpr double kMarginTop = 44.0;
+inline constexpr double kMarginBottom = 56.0;
+
+struct Series {
+  std::string name;  // legend text; an empty name keeps the series out of the legend
+  std::vector<double> x, y;
+  bool dashed = false;
+  int axis = 0;       // 0: left y-axis, 1: right y-axis
+  std::string color;  // any SVG colour; empty: palette_color(position in Chart::series)
+};
+
+// A labelled vertical line across the plot area (e.g. an LR-finder suggestion).
+struct Marker {
+  double x;
+  std::string label;
+};
+
+struct Chart {
+  std::string title, x_label, y_label, y2_label;
+  bool log_x = false;
+  std::vector<Series> series;
+  std::vector<Marker> markers;
+};
+
+// The chart as an SVG document. Points with a non-finite coordinate (or x <= 0 on a
+// log axis) are skipped and break the line there; the axes span every drawable point
+// and marker, widened to the outer ticks. Throws std::invalid_argument when a
+// series' x and y differ in length or its axis is neither 0 nor 1.
+std::string render_svg(const Chart& chart);
+
+// render_svg written to path atomically (see write_file_atomic).
+void write_svg(const std::string& path, const Chart& chart);
+
+// Writes contents to a temporary file in path's folder and renames it onto path, so
+// readers never see half a file. Throws std::runtime_error naming path on failure,
+// leaving no temporary file behind.
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Ticks of a linear axis covering [lo, hi]: multiples of 1, 2 or 5 times a power of
+// ten, about five to ten of them, the first <= lo and the last >= hi.
+std::vector<double> linear_ticks(double lo, double hi);
+
+// Ticks of a log axis covering [lo, hi] (both > 0): the powers of ten from the one at
+// or below lo to the one at or above hi (at least two).
+std::vector<double> decade_ticks(double lo, double hi);
+
+// The colour-blind-safe palette (Paul Tol's "muted"), repeating after its 9 colours.
+std::string palette_color(std::size_t index);
+
+// text with & < > " ' replaced by entities, safe in SVG text and attribute values.
+std::string escape_xml(std::string_view text);
+
+}  // namespace cyg::plot

@@ -1,0 +1,28 @@
+// Training progress: on a terminal, one bar redrawn in place (step/total, it/s, ETA,
+// loss, lr); otherwise a plain line every `every` steps, so logs stay readable.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace cyg::app {
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, int64_t every);
+  // Called after each step; prints when the terminal bar is due or every `every` steps.
+  void update(int64_t done, double loss, double lr);
+  // Ends the bar's line (on a terminal).
+  void finish();
+  static bool stdout_is_terminal();
+
+ private:
+  std::string label_;
+  int64_t total_, every_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace cyg::app

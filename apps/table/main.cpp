@@ -1,0 +1,76 @@
+// cygnet_table: gathers run directories into the seed report's Table I (Markdown) and
+// the validation-accuracy overlay (Fig. 4a).
+//   cygnet_table [--out DIR] [--with-train] RUN_DIR|PARENT_DIR...
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "apps/common/plot.h"
+#include "apps/common/run_table.h"
+
+namespace {
+
+const char* const kUsage =
+    "usage: cygnet_table [--out DIR] [--with-train] RUN_DIR...\n"
+    "  RUN_DIR     a run directory (config.yaml, metrics.csv, summary.json), or a folder\n"
+    "              whose subfolders are run directories (taken in name order)\n"
+    "  --out DIR   where to write table1.md and val_accuracy.svg (default: .)\n"
+    "  --with-train  also draw each run's training accuracy, dashed\n"
+    "Prints the table (Markdown) on stdout.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string out_dir = ".";
+    bool with_train = false;
+    std::vector<std::string> inputs;
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+      if (arg == "--with-train") {
+        with_train = true;
+      } else if (arg == "--out") {
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "cygnet_table: --out needs a folder (try --help)\n");
+          return 2;
+        }
+        out_dir = argv[++i];
+      } else if (arg.size() > 1 && arg[0] == '-') {
+        std::fprintf(stderr, "cygnet_table: unknown option '%s' (try --help)\n", arg.c_str());
+        return 2;
+      } else {
+        inputs.push_back(arg);
+      }
+    }
+    if (inputs.empty()) {
+      std::fprintf(stderr, "cygnet_table: no run directories given (try --help)\n");
+      return 2;
+    }
+
+    std::vector<cyg::runs::RunRecord> runs;
+    for (const std::string& dir : cyg::runs::find_run_dirs(inputs)) runs.push_back(cyg::runs::read_run(dir));
+    const std::string table = cyg::runs::table_markdown(runs);
+
+    const std::filesystem::path out(out_dir);
+    std::error_code error;
+    std::filesystem::create_directories(out, error);
+    if (error) {
+      std::fprintf(stderr, "cygnet_table: cannot create the output folder '%s': %s\n", out_dir.c_str(),
+                   error.message().c_str());
+      return 1;
+    }
+    cyg::plot::write_file_atomic((out / "table1.md").string(), table);
+    cyg::plot::write_svg((out / "val_accuracy.svg").string(), cyg::runs::accuracy_overlay(runs, with_train));
+    std::fputs(table.c_str(), stdout);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cygnet_table: %s\n", e.what());
+    return 1;
+  }
+}

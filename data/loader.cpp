@@ -1,0 +1,116 @@
+// The loader: seeded epoch orders, the dataset resident on the training device, one
+// batch-assembly launch per batch.
+#include "data/loader.h"
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+
+#include "engine/dispatch.h"
+#include "engine/random.h"
+#include "kernels/batch.h"
+#include "kernels/error.h"
+
+namespace cyg {
+namespace {
+// Keys for the two kinds of draw, derived from the seed at counters nothing else uses,
+// so the shuffle and the augmentation are independent streams.
+constexpr uint64_t kPermutationStream = 1ull << 63;
+constexpr uint64_t kAugmentationStream = (1ull << 63) + 1;
+constexpr int64_t kMaxSamples = int64_t(1) << 32;
+}  // namespace
+
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
+  CYG_CHECK(n >= 0 && epoch >= 0, "epoch_permutation of ", n, " samples for epoch ", epoch);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), int64_t(0));
+  const uint64_t key = random_bits(random_bits(seed, kPermutationStream), static_cast<uint64_t>(epoch));
+  // With 64 random bits the modulo's bias is below n / 2^64: negligible.
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<int64_t>(random_bits(key, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1));
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+Loader::Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool shuffle, uint64_t seed,
+               const Normalization& normalization, const Augmentation& augmentation, Device device)
+    : size_(dataset.size()),
+      batch_size_(batch_size),
+      drop_last_(drop_last),
+      shuffle_(shuffle),
+      seed_(seed),
+      augmentation_(augmentation),
+      device_(device) {
+  const Tensor& images = dataset.images;
+  CYG_CHECK(images.defined() && images.dtype() == DType::U8 && images.dim() == 4, "dataset '", dataset.name,
+            "': images must be u8 [N, C, H, W]");
+  CYG_CHECK(dataset.labels.defined() && dataset.labels.dtype() == DType::I32 && dataset.labels.dim() == 1 &&
+                dataset.labels.numel() == images.size(0),
+            "dataset '", dataset.name, "': labels must be i32 [", images.size(0), "]");
+  CYG_CHECK(batch_size > 0, "loader batch size ", batch_size);
+  CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_, " samples: the loader takes fewer than 2^32");
+  CYG_CHECK(augmentation.crop_padding >= 0, "crop padding ", augmentation.crop_padding);
+  channels_ = images.size(1);
+  height_ = images.size(2);
+  width_ = images.size(3);
+  const size_t C = static_cast<size_t>(channels_);
+  CYG_CHECK(normalization.mean.size() == C && normalization.std.size() == C, "normalization with ",
+            normalization.mean.size(), " means and ", normalization.std.size(), " stds for dataset '", dataset.name,
+            "' of ", channels_, " channel(s): one of each per channel");
+  std::vector<float> inv_std(C);
+  for (size_t c = 0; c < C; ++c) {
+    CYG_CHECK(normalization.std[c] > 0.0f, "normalization std ", normalization.std[c], " of channel ", c);
+    inv_std[c] = 1.0f / normalization.std[c];
+  }
+  images_ = images.contiguous().to(device_);
+  labels_ = dataset.labels.contiguous().to(device_);
+  mean_ = Tensor::from_vector(normalization.mean, {channels_}, device_);
+  inv_std_ = Tensor::from_vector(inv_std, {channels_}, device_);
+  start_epoch(0);
+}
+
+int64_t Loader::batches_per_epoch() const {
+  return drop_last_ ? size_ / batch_size_ : (size_ + batch_size_ - 1) / batch_size_;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
+  CYG_CHECK(epoch >= 0, "start_epoch(", epoch, ")");
+  CYG_CHECK(skip_batches >= 0 && skip_batches <= batches_per_epoch(), "start_epoch skipping ", skip_batches,
+            " batches of an epoch of ", batches_per_epoch());
+  std::vector<int64_t> order(static_cast<size_t>(size_));
+  std::iota(order.begin(), order.end(), int64_t(0));
+  if (shuffle_) order = epoch_permutation(size_, seed_, epoch);
+  Tensor host = Tensor::empty({size_}, DType::I64);
+  std::copy(order.begin(), order.end(), host.data<int64_t>());
+  order_ = host.to(device_);
+  epoch_ = epoch;
+  next_batch_ = skip_batches;
+}
+
+bool Loader::next(Batch& out) {
+  if (next_batch_ >= batches_per_epoch()) return false;
+  const int64_t first = next_batch_ * batch_size_;
+  const int64_t count = std::min(batch_size_, size_ - first);
+  Tensor images = Tensor::empty({count, channels_, height_, width_}, DType::F32, device_);
+  Tensor labels = Tensor::empty({count}, DType::I32, device_);
+  const int64_t* indices = order_.data<int64_t>() + first;
+  const uint64_t augmentation_seed = random_bits(seed_, kAugmentationStream);
+  const uint64_t counter = (static_cast<uint64_t>(epoch_) << 32) + static_cast<uint64_t>(first);
+  const int flip = augmentation_.horizontal_flip ? 1 : 0;
+  if (device_.is_cuda()) {
+    CYG_CUDA_CALL(assemble_batch_cuda, images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
+                  height_, width_, mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip,
+                  augmentation_seed, counter, images.data<float>(), labels.data<int32_t>());
+  } else {
+    assemble_batch_cpu(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_, height_, width_,
+                       mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip,
+                       augmentation_seed, counter, images.data<float>(), labels.data<int32_t>());
+  }
+  out.images = std::move(images);
+  out.labels = std::move(labels);
+  out.index_in_epoch = next_batch_++;
+  return true;
+}
+
+}  // namespace cyg

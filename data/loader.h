@@ -1,0 +1,71 @@
+// The loader: the epoch's order (a seeded shuffle, the same on every device), batches
+// assembled on the training device by one kernel launch each (gather, optional crop and
+// flip, normalisation), and resumption in the middle of an epoch.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "data/datasets.h"
+#include "data/transforms.h"
+#include "engine/tensor.h"
+
+namespace cyg {
+
+struct Batch {
+  Tensor images;  // f32 [B, C, H, W] on the loader's device, normalised
+  Tensor labels;  // i32 [B] on the loader's device
+  int64_t index_in_epoch = 0;
+};
+
+// The order in which an epoch visits a dataset of n samples: a Fisher-Yates shuffle whose
+// draws are random_bits of a key derived from (seed, epoch), so it depends on nothing
+// else (device, thread count, earlier epochs).
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
+
+// Feeds one pass over a dataset per epoch in batches. On CUDA the dataset's u8 images and
+// labels are uploaded once, at construction, and each epoch's order once per epoch; a
+// batch is then one kernel launch on the current stream, with no host synchronisation.
+// The validation loader is the same class with shuffle = false, no augmentation and
+// drop_last = false.
+//
+// Random choices: sample s of batch b of epoch e (position p = b * batch_size + s in the
+// epoch) is cropped and flipped by the draw of counter (e << 32) + p, so a run resumed
+// with start_epoch(e, b) sees exactly the batches the full epoch would have had.
+//
+// Not thread-safe: one thread calls start_epoch and next. Every batch gets fresh
+// tensors, so a batch may be kept while the next one is assembled.
+class Loader {
+ public:
+  // normalization: one mean and one std per channel of the dataset. Datasets of 2^32
+  // or more samples are refused (the counter above holds the position in 32 bits).
+  Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool shuffle, uint64_t seed,
+         const Normalization& normalization, const Augmentation& augmentation = {}, Device device = Device::cpu());
+
+  int64_t size() const { return size_; }
+  int64_t batch_size() const { return batch_size_; }
+  int64_t batches_per_epoch() const;
+  Device device() const { return device_; }
+  int64_t epoch() const { return epoch_; }
+
+  // Begins epoch `epoch` (0, 1, ...) at batch skip_batches (0 <= skip <= batches per
+  // epoch). A new loader stands at the start of epoch 0.
+  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
+
+  // The epoch's next batch, or false when the epoch is over. Without drop_last the last
+  // batch holds the remainder.
+  bool next(Batch& out);
+
+ private:
+  int64_t size_, batch_size_;
+  bool drop_last_, shuffle_;
+  uint64_t seed_;
+  Augmentation augmentation_;
+  Device device_;
+  int64_t channels_, height_, width_;
+  Tensor images_, labels_;   // the dataset, on device_
+  Tensor mean_, inv_std_;    // f32 [C] on device_
+  Tensor order_;             // i64 [size_] on device_: this epoch's dataset indices
+  int64_t epoch_ = 0, next_batch_ = 0;
+};
+
+}  // namespace cyg

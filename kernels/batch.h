@@ -1,0 +1,94 @@
+// Batch assembly: gather images of a u8 NCHW dataset by an index list, crop each at a
+// random offset inside a zero-padded border, flip it horizontally at random, normalise
+// per channel ((x/255 - mean[c]) * inv_std[c]) into float NCHW, and gather the labels.
+#pragma once
+#include "kernels/common.h"
+#include "kernels/error.h"
+
+namespace cyg {
+
+// The mixing of engine/random.h's random_bits(seed, counter), repeated here as CYG_HD
+// because the kernels cannot depend on the engine; tests/data checks both agree.
+CYG_HD uint64_t batch_mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+CYG_HD uint64_t batch_random_bits(uint64_t seed, uint64_t counter) {
+  return batch_mix64(batch_mix64(seed) ^ counter);
+}
+
+// Where a sample's crop window starts in the padded image (each in [0, 2*padding]) and
+// whether it is mirrored.
+struct AugmentChoice {
+  int64_t offset_y = 0, offset_x = 0;
+  bool flip = false;
+};
+
+// One draw per sample, from (seed, sample_counter) alone, so every device and every
+// resumed run makes the same choice. Disjoint bit fields: y from bits 0-23, x from bits
+// 24-47, the flip from bit 63.
+CYG_HD AugmentChoice batch_augment_choice(uint64_t seed, uint64_t sample_counter, int64_t crop_padding, int flip) {
+  AugmentChoice choice;
+  if (crop_padding == 0 && !flip) return choice;
+  const uint64_t bits = batch_random_bits(seed, sample_counter);
+  const uint64_t span = static_cast<uint64_t>(2 * crop_padding + 1);
+  choice.offset_y = static_cast<int64_t>((bits & 0xffffffull) % span);
+  choice.offset_x = static_cast<int64_t>(((bits >> 24) & 0xffffffull) % span);
+  choice.flip = flip != 0 && (bits >> 63) != 0;
+  return choice;
+}
+
+CYG_HD float normalize_pixel(uint8_t value, float mean, float inv_std) {
+  return (static_cast<float>(value) / 255.0f - mean) * inv_std;
+}
+
+// Pixel (c, y, x) of a sample whose source image is `image` (C x H x W bytes), after
+// its crop and flip. The padding is zero-valued pixels, so it normalises to -mean/std,
+// as torchvision's RandomCrop(padding) before Normalize gives.
+CYG_HD float assemble_batch_pixel(const uint8_t* image, int64_t c, int64_t y, int64_t x, int64_t H, int64_t W,
+                                  const AugmentChoice& choice, int64_t crop_padding, const float* mean,
+                                  const float* inv_std) {
+  const int64_t src_y = y + choice.offset_y - crop_padding;
+  const int64_t src_x = (choice.flip ? W - 1 - x : x) + choice.offset_x - crop_padding;
+  uint8_t value = 0;
+  if (src_y >= 0 && src_y < H && src_x >= 0 && src_x < W) value = image[(c * H + src_y) * W + src_x];
+  return normalize_pixel(value, mean[c], inv_std[c]);
+}
+
+// Output element i of a [batch, C, H, W] batch, for a thread per element: each redraws
+// its sample's choice, a few integer operations, where sharing it would need a barrier.
+CYG_HD float assemble_batch_element(const uint8_t* images, const int64_t* indices, int64_t i, int64_t C, int64_t H,
+                                    int64_t W, const float* mean, const float* inv_std, int64_t crop_padding,
+                                    int flip, uint64_t seed, uint64_t sample_counter_base) {
+  const int64_t x = i % W;
+  const int64_t y = (i / W) % H;
+  const int64_t c = (i / (W * H)) % C;
+  const int64_t b = i / (W * H * C);
+  const AugmentChoice choice =
+      batch_augment_choice(seed, sample_counter_base + static_cast<uint64_t>(b), crop_padding, flip);
+  return assemble_batch_pixel(images + indices[b] * C * H * W, c, y, x, H, W, choice, crop_padding, mean, inv_std);
+}
+
+inline void check_assemble_batch_args(int64_t batch, int64_t C, int64_t H, int64_t W, int64_t crop_padding) {
+  CYG_CHECK(batch >= 0 && C > 0 && H > 0 && W > 0, "assemble_batch of ", batch, " images of ", C, "x", H, "x", W);
+  CYG_CHECK(crop_padding >= 0, "assemble_batch with crop padding ", crop_padding);
+}
+
+// images: u8 [N, C, H, W] (the whole dataset), labels: i32 [N], indices: the batch's
+// `batch` dataset indices (each in [0, N), unchecked); mean, inv_std: C floats.
+// out: f32 [batch, C, H, W], out_labels: i32 [batch]. Sample b draws its crop and flip
+// from (seed, sample_counter_base + b). For the CUDA wrapper every pointer is device
+// memory.
+void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch,
+                        int64_t C, int64_t H, int64_t W, const float* mean, const float* inv_std,
+                        int64_t crop_padding, int flip, uint64_t seed, uint64_t sample_counter_base, float* out,
+                        int32_t* out_labels);
+CYG_CUDA_DECL(void assemble_batch_cuda(const uint8_t* images, const int32_t* labels, const int64_t* indices,
+                                       int64_t batch, int64_t C, int64_t H, int64_t W, const float* mean,
+                                       const float* inv_std, int64_t crop_padding, int flip, uint64_t seed,
+                                       uint64_t sample_counter_base, float* out, int32_t* out_labels,
+                                       const LaunchConfig& cfg = {}))
+
+}  // namespace cyg

@@ -1,0 +1,227 @@
+// Tests of cyg::runs: run directories written here (two 1cycle runs and an Adam
+// baseline) read back into the exact Table I text, and bad inputs named in errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "apps/common/run_table.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kHeader =
+    "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,images_per_second\n";
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// A fresh folder under the test temp dir, one per test so tests don't share files.
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("cygnet_runs_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// cycle_momentum false: the momentum stays at optimizer.momentum (0.9).
+fs::path write_one_cycle(const fs::path& dir, const std::string& name, const std::string& lr_min,
+                         const std::string& lr_max, const std::string& epochs, const std::string& final_loss,
+                         const std::string& final_acc, bool cycle_momentum = true) {
+  fs::create_directories(dir);
+  write(dir / "config.yaml", "name: " + name +
+                                 "\n"
+                                 "optimizer:\n  name: sgd\n  lr: " + lr_min +
+                                 "\n  momentum: 0.9\n"
+                                 "schedule:\n  name: one_cycle\n  lr_min: " + lr_min + "\n  lr_max: " + lr_max +
+                                 "\n  momentum_min: 0.85\n  momentum_max: 0.95\n  anneal_percent: 10\n"
+                                 "  cycle_momentum: " + (cycle_momentum ? "true" : "false") +
+                                 "\n"
+                                 "train:\n  epochs: " + epochs + "\n  batch_size: 128\n");
+  write(dir / "metrics.csv", std::string(kHeader) +
+                                 "1,391," + lr_min + ",0.95,1.9,0.31,1.7,0.38,12.5,4000\n"
+                                 "2,782," + lr_max + ",0.85,1.2,0.57,1.1,0.61,12.1,4100\n");
+  write(dir / "summary.json", "{\"final_val_loss\": " + final_loss + ", \"final_val_acc\": " + final_acc +
+                                  ", \"best_val_acc\": 0.9, \"total_seconds\": 24.6}\n");
+  return dir;
+}
+
+fs::path write_adam(const fs::path& dir) {
+  fs::create_directories(dir);
+  // As the trainer writes it: every schedule key, the unused 1cycle defaults included.
+  write(dir / "config.yaml",
+        "name: \"adam_baseline\"\n"
+        "optimizer:\n  name: \"adam\"\n  lr: 0.001\n  momentum: 0.9\n  beta2: 0.999\n"
+        "schedule:\n  name: \"constant\"\n  lr_min: 0.001\n  lr_max: 0.01\n  momentum_min: 0.85\n"
+        "  momentum_max: 0.95\n  anneal_percent: 10\n  cycle_momentum: true\n"
+        "train:\n  epochs: 90\n");
+  write(dir / "metrics.csv", std::string(kHeader) + "1,391,0.001,0.9,1.5,0.45,1.3,0.52,11.0,4500\n");
+  write(dir / "summary.json", "{\"final_val_loss\": 0.0123456, \"final_val_acc\": 0.83544, \"best_val_acc\": 0.84}");
+  return dir;
+}
+
+// The three runs of the table test, in table order.
+std::vector<fs::path> write_three_runs(const fs::path& root) {
+  return {write_one_cycle(root / "run1", "onecycle_a", "0.001", "0.01", "90", "0.004281", "0.8442"),
+          write_one_cycle(root / "run2", "onecycle_b", "0.1", "3", "50", "0.0046459", "0.80178", false),
+          write_adam(root / "adam")};
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(RunTable, ReadsARunDirectory) {
+  const fs::path dir = write_one_cycle(fresh_dir("read") / "r", "onecycle_a", "0.001", "0.01", "90", "0.004281",
+                                       "0.8442");
+  const cyg::runs::RunRecord run = cyg::runs::read_run(dir.string());
+  EXPECT_EQ(run.name, "onecycle_a");
+  EXPECT_EQ(run.optimizer, "sgd");
+  EXPECT_EQ(run.lr_min, 0.001);
+  EXPECT_EQ(run.lr_max, 0.01);
+  EXPECT_EQ(run.momentum_min, 0.85);
+  EXPECT_EQ(run.momentum_max, 0.95);
+  EXPECT_EQ(run.anneal_percent, 10.0);
+  EXPECT_EQ(run.epochs, 90);
+  ASSERT_EQ(run.metrics.size(), 2u);
+  EXPECT_EQ(run.metrics[1].epoch, 2);
+  EXPECT_EQ(run.metrics[1].step, 782);
+  EXPECT_EQ(run.metrics[1].lr, 0.01);
+  EXPECT_EQ(run.metrics[1].momentum, 0.85);
+  EXPECT_EQ(run.metrics[1].train_acc, 0.57);
+  EXPECT_EQ(run.metrics[1].val_acc, 0.61);
+  EXPECT_EQ(run.metrics[1].images_per_second, 4100.0);
+  EXPECT_EQ(run.final_val_loss, 0.004281);
+  EXPECT_EQ(run.final_val_acc, 0.8442);
+  EXPECT_EQ(run.best_val_acc, 0.9);
+
+  const cyg::runs::RunRecord adam = cyg::runs::read_run(write_adam(fresh_dir("read_adam") / "a").string());
+  EXPECT_EQ(adam.optimizer, "adam");
+  EXPECT_EQ(adam.schedule, "constant");
+  EXPECT_EQ(adam.optimizer_lr, 0.001);
+  EXPECT_FALSE(adam.lr_min.has_value());
+  EXPECT_FALSE(adam.momentum_max.has_value());
+  EXPECT_FALSE(adam.anneal_percent.has_value());
+}
+
+TEST(RunTable, MarkdownMatchesTheSeedLayout) {
+  std::vector<cyg::runs::RunRecord> runs;
+  for (const fs::path& dir : write_three_runs(fresh_dir("table"))) runs.push_back(cyg::runs::read_run(dir.string()));
+  const std::string expected =
+      "| Run           | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc |\n"
+      "|:--------------|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|\n"
+      "| onecycle_a    |  0.001 |   0.01 |    0.85 |    0.95 |    10 |     90 | 0.004281 |  0.8442 |\n"
+      "| onecycle_b    |    0.1 |      3 |     0.9 |     0.9 |    10 |     50 | 0.004646 |  0.8018 |\n"
+      "| adam_baseline |  0.001 |  0.001 |       — |       — |     — |     90 | 0.012346 |  0.8354 |\n";
+  EXPECT_EQ(cyg::runs::table_markdown(runs), expected);
+}
+
+TEST(RunTable, EmptyTableHasItsHeader) {
+  EXPECT_EQ(cyg::runs::table_markdown({}),
+            "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc |\n"
+            "|:----|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|\n");
+}
+
+TEST(RunTable, ParentFolderStandsForItsRuns) {
+  const fs::path root = fresh_dir("parent");
+  write_three_runs(root);
+  fs::create_directories(root / "plots");  // no config.yaml: not a run
+  const fs::path range_test = write_adam(root / "lr_find-x");
+  write(range_test / "summary.json", "{\"app\": \"lr_find\", \"lr_find\": {\"steps\": 100}}");
+  const std::vector<std::string> dirs = cyg::runs::find_run_dirs({root.string()});
+  EXPECT_EQ(dirs, (std::vector<std::string>{(root / "adam").string(), (root / "run1").string(),
+                                            (root / "run2").string()}));
+  EXPECT_EQ(cyg::runs::find_run_dirs({(root / "run2").string()}), std::vector<std::string>{(root / "run2").string()});
+  EXPECT_NE(error_of([&] { cyg::runs::find_run_dirs({(root / "plots").string()}); }).find("plots"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { cyg::runs::find_run_dirs({(root / "nowhere").string()}); }).find("nowhere"),
+            std::string::npos);
+}
+
+TEST(RunTable, AccuracyOverlayHasOneLinePerRun) {
+  std::vector<cyg::runs::RunRecord> runs;
+  for (const fs::path& dir : write_three_runs(fresh_dir("overlay"))) runs.push_back(cyg::runs::read_run(dir.string()));
+  const cyg::plot::Chart chart = cyg::runs::accuracy_overlay(runs);
+  ASSERT_EQ(chart.series.size(), 3u);
+  EXPECT_EQ(chart.series[0].name, "onecycle_a");
+  EXPECT_EQ(chart.series[0].x, (std::vector<double>{1.0, 2.0}));
+  EXPECT_EQ(chart.series[0].y, (std::vector<double>{0.38, 0.61}));
+  EXPECT_FALSE(chart.series[0].dashed);
+  EXPECT_EQ(chart.series[2].name, "adam_baseline");
+
+  const cyg::plot::Chart both = cyg::runs::accuracy_overlay(runs, true);
+  ASSERT_EQ(both.series.size(), 8u);  // validation + training per run, then the two style keys
+  EXPECT_EQ(both.series[1].y, (std::vector<double>{0.31, 0.57}));
+  EXPECT_TRUE(both.series[1].dashed);
+  EXPECT_EQ(both.series[1].name, "");
+  EXPECT_EQ(both.series[1].color, both.series[0].color);
+  EXPECT_NE(both.series[2].color, both.series[0].color);
+  EXPECT_EQ(both.series[6].name, "validation");
+  EXPECT_EQ(both.series[7].name, "training");
+  EXPECT_TRUE(both.series[7].x.empty());
+}
+
+TEST(RunTable, MissingMetricsIsNamed) {
+  const fs::path dir = write_adam(fresh_dir("no_metrics") / "a");
+  fs::remove(dir / "metrics.csv");
+  const std::string error = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(error.find((dir / "metrics.csv").string()), std::string::npos) << error;
+  EXPECT_NE(error.find("missing file"), std::string::npos) << error;
+}
+
+TEST(RunTable, WrongHeaderIsNamed) {
+  const fs::path dir = write_adam(fresh_dir("bad_header") / "a");
+  write(dir / "metrics.csv",
+        "epoch,step,lr,momentum,train_loss,train_acc,val_loss,epoch_seconds,images_per_second\n"
+        "1,391,0.001,0.9,1.5,0.45,1.3,11.0,4500\n");
+  const std::string error = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(error.find((dir / "metrics.csv").string()), std::string::npos) << error;
+  EXPECT_NE(error.find("bad header"), std::string::npos) << error;
+  EXPECT_NE(error.find("no column val_acc"), std::string::npos) << error;
+}
+
+TEST(RunTable, NonNumericCellIsNamedWithLineAndColumn) {
+  const fs::path dir = write_adam(fresh_dir("bad_cell") / "a");
+  write(dir / "metrics.csv", std::string(kHeader) +
+                                 "1,391,0.001,0.9,1.5,0.45,1.3,0.52,11.0,4500\n"
+                                 "2,782,0.001,0.9,abc,0.55,1.2,0.58,11.0,4500\n");
+  const std::string error = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(error.find((dir / "metrics.csv").string()), std::string::npos) << error;
+  EXPECT_NE(error.find("line 3, column 'train_loss': 'abc' is not a number"), std::string::npos) << error;
+
+  write(dir / "metrics.csv", std::string(kHeader) + "1,391,0.001,0.9,1.5,0.45\n");
+  const std::string short_row = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(short_row.find("line 2 has 6 cells, the header has 10"), std::string::npos) << short_row;
+}
+
+TEST(RunTable, BadConfigAndSummaryAreNamed) {
+  const fs::path dir = write_adam(fresh_dir("bad_config") / "a");
+  write(dir / "config.yaml", "name: x\noptimizer:\n  name: adam\ntrain:\n  epochs: ninety\n");
+  const std::string epochs = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(epochs.find((dir / "config.yaml").string()), std::string::npos) << epochs;
+  EXPECT_NE(epochs.find("'train.epochs' should be an integer, got 'ninety'"), std::string::npos) << epochs;
+
+  write(dir / "config.yaml", "name: x\ntrain:\n  epochs: 3\n");
+  EXPECT_NE(error_of([&] { cyg::runs::read_run(dir.string()); }).find("missing 'optimizer.name'"), std::string::npos);
+
+  write_adam(dir);
+  write(dir / "summary.json", "{\"final_val_loss\": 0.1, \"best_val_acc\": 0.8}");
+  const std::string summary = error_of([&] { cyg::runs::read_run(dir.string()); });
+  EXPECT_NE(summary.find((dir / "summary.json").string()), std::string::npos) << summary;
+  EXPECT_NE(summary.find("missing key 'final_val_acc'"), std::string::npos) << summary;
+}
+
+}  // namespace
