@@ -37,9 +37,8 @@ int64_t cifar_records(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec))
     fail(kCifar, path,
          "not found. Download the CIFAR-10 binary version (cifar-10-binary.tar.gz from "
-         "https://www.cs.toronto.edu/~kriz/cifar.html) and point the root at its cifar-10-batches-bin folder, "
-         "or write the same files from the JPEG copy: python3 ../shared/datasets/cifar10/make_cifar10_bin.py "
-         "<folder>");
+         "https://www.cs.toronto.edu/~kriz/cifar.html), unpack it, and point data.root at its "
+         "cifar-10-batches-bin folder (see the README)");
   const auto bytes = static_cast<int64_t>(std::filesystem::file_size(path));
   if (bytes == 0 || bytes % kCifarRecord != 0)
     fail(kCifar, path, "is ", bytes, " bytes, not a whole number of ", kCifarRecord,
@@ -205,8 +204,7 @@ Dataset load_fashion_mnist(const std::string& root, bool train, int64_t limit) {
   check_magic(labels, kIdxLabelsMagic, "u8 labels");
   const int64_t label_count = labels.read_u32_be("header");
   if (label_count != count)
-    fail(kFashion, images.path(), "holds ", count, " images but '", labels.path(), "' holds ", label_count,
-         " labels");
+    fail(kFashion, images.path(), "holds ", count, " images but '", labels.path(), "' holds ", label_count, " labels");
 
   // The labels first: once they have all arrived, the count is real and may size the
   // pixel allocation.
@@ -233,8 +231,8 @@ Dataset load_fashion_mnist(const std::string& root, bool train, int64_t limit) {
 }
 
 Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t num_classes, uint64_t seed) {
-  CYG_CHECK(n >= 0 && channels > 0 && size > 0 && num_classes > 0, "make_synthetic of ", n, " images of ",
-            channels, "x", size, "x", size, " in ", num_classes, " classes");
+  CYG_CHECK(n >= 0 && channels > 0 && size > 0 && num_classes > 0, "make_synthetic of ", n, " images of ", channels,
+            "x", size, "x", size, " in ", num_classes, " classes");
   Dataset d;
   d.name = "synthetic";
   d.num_classes = num_classes;

@@ -10,9 +10,9 @@
 namespace cyg {
 
 struct Dataset {
-  std::string name;      // e.g. "cifar10-train"
-  Tensor images;         // u8 [N, C, H, W], CPU
-  Tensor labels;         // i32 [N], CPU, each in [0, num_classes)
+  std::string name;  // e.g. "cifar10-train"
+  Tensor images;     // u8 [N, C, H, W], CPU
+  Tensor labels;     // i32 [N], CPU, each in [0, num_classes)
   int64_t num_classes = 0;
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };

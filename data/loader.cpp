@@ -49,7 +49,8 @@ Loader::Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool 
                 dataset.labels.numel() == images.size(0),
             "dataset '", dataset.name, "': labels must be i32 [", images.size(0), "]");
   CYG_CHECK(batch_size > 0, "loader batch size ", batch_size);
-  CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_, " samples: the loader takes fewer than 2^32");
+  CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_,
+            " samples: the loader takes fewer than 2^32");
   CYG_CHECK(augmentation.crop_padding >= 0, "crop padding ", augmentation.crop_padding);
   channels_ = images.size(1);
   height_ = images.size(2);
@@ -104,8 +105,8 @@ bool Loader::next(Batch& out) {
                   augmentation_seed, counter, images.data<float>(), labels.data<int32_t>());
   } else {
     assemble_batch_cpu(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_, height_, width_,
-                       mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip,
-                       augmentation_seed, counter, images.data<float>(), labels.data<int32_t>());
+                       mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip, augmentation_seed,
+                       counter, images.data<float>(), labels.data<int32_t>());
   }
   out.images = std::move(images);
   out.labels = std::move(labels);

@@ -62,9 +62,9 @@ class Loader {
   Augmentation augmentation_;
   Device device_;
   int64_t channels_, height_, width_;
-  Tensor images_, labels_;   // the dataset, on device_
-  Tensor mean_, inv_std_;    // f32 [C] on device_
-  Tensor order_;             // i64 [size_] on device_: this epoch's dataset indices
+  Tensor images_, labels_;  // the dataset, on device_
+  Tensor mean_, inv_std_;   // f32 [C] on device_
+  Tensor order_;            // i64 [size_] on device_: this epoch's dataset indices
   int64_t epoch_ = 0, next_batch_ = 0;
 };
 

@@ -13,14 +13,14 @@ Device parse_device(const std::string& spec) {
   if (spec == "auto") return cuda_available() ? Device::cuda(0) : Device::cpu();
   if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
     const std::string digits = spec == "cuda" ? "0" : spec.substr(5);
-    CYG_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos, "device '", spec,
+    CYG_INPUT_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos, "device '", spec,
               "': expected cpu, cuda, cuda:N or auto");
     const int index = std::stoi(digits);
-    CYG_CHECK(cuda_available(), "device '", spec, "': no GPU answers (", cuda_unavailable_reason(), ")");
-    CYG_CHECK(index < cuda_device_count(), "device '", spec, "': only ", cuda_device_count(), " GPU(s)");
+    CYG_INPUT_CHECK(cuda_available(), "device '", spec, "': no GPU answers (", cuda_unavailable_reason(), ")");
+    CYG_INPUT_CHECK(index < cuda_device_count(), "device '", spec, "': only ", cuda_device_count(), " GPU(s)");
     return Device::cuda(index);
   }
-  CYG_CHECK(false, "device '", spec, "': expected cpu, cuda, cuda:N or auto");
+  CYG_INPUT_CHECK(false, "device '", spec, "': expected cpu, cuda, cuda:N or auto");
   return Device::cpu();
 }
 

@@ -10,6 +10,18 @@
 
 namespace cyg::detail {
 [[noreturn]] void built_without_cuda(const char* what);
+// What a CUDA call gives in a build without CUDA: it never returns, but converts to any
+// result type, so `size_t n = CYG_CUDA_LIBRARY_CALL(...)` compiles in both builds.
+struct NoCudaResult {
+  template <typename T>
+  operator T() const {
+    return T();
+  }
+};
+template <typename... Args>
+NoCudaResult no_cuda(const char* what, const Args&...) {
+  built_without_cuda(what);
+}
 inline LaunchConfig launch_on_current_stream() {
   LaunchConfig cfg;
   cfg.stream = current_stream();
@@ -23,6 +35,6 @@ inline LaunchConfig launch_on_current_stream() {
 #define CYG_CUDA_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__, ::cyg::detail::launch_on_current_stream())
 #define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__)
 #else
-#define CYG_CUDA_CALL(fn, ...) ::cyg::detail::built_without_cuda(#fn)
-#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::detail::built_without_cuda(#fn)
+#define CYG_CUDA_CALL(fn, ...) ::cyg::detail::no_cuda(#fn, __VA_ARGS__)
+#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::detail::no_cuda(#fn, __VA_ARGS__)
 #endif

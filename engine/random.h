@@ -3,9 +3,11 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/random.h"
+
 namespace cyg {
 
-uint64_t random_bits(uint64_t seed, uint64_t counter);
+// random_bits(seed, counter) is kernels/random.h's.
 // Uniform in [0, 1), 24 random bits.
 float random_uniform01(uint64_t seed, uint64_t counter);
 // Standard normal (Box-Muller on the uniforms of counters 2i and 2i+1).

@@ -4,20 +4,9 @@
 #pragma once
 #include "kernels/common.h"
 #include "kernels/error.h"
+#include "kernels/random.h"
 
 namespace cyg {
-
-// The mixing of engine/random.h's random_bits(seed, counter), repeated here as CYG_HD
-// because the kernels cannot depend on the engine; tests/data checks both agree.
-CYG_HD uint64_t batch_mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-CYG_HD uint64_t batch_random_bits(uint64_t seed, uint64_t counter) {
-  return batch_mix64(batch_mix64(seed) ^ counter);
-}
 
 // Where a sample's crop window starts in the padded image (each in [0, 2*padding]) and
 // whether it is mirrored.
@@ -32,7 +21,7 @@ struct AugmentChoice {
 CYG_HD AugmentChoice batch_augment_choice(uint64_t seed, uint64_t sample_counter, int64_t crop_padding, int flip) {
   AugmentChoice choice;
   if (crop_padding == 0 && !flip) return choice;
-  const uint64_t bits = batch_random_bits(seed, sample_counter);
+  const uint64_t bits = random_bits(seed, sample_counter);
   const uint64_t span = static_cast<uint64_t>(2 * crop_padding + 1);
   choice.offset_y = static_cast<int64_t>((bits & 0xffffffull) % span);
   choice.offset_x = static_cast<int64_t>(((bits >> 24) & 0xffffffull) % span);
@@ -60,8 +49,8 @@ CYG_HD float assemble_batch_pixel(const uint8_t* image, int64_t c, int64_t y, in
 // Output element i of a [batch, C, H, W] batch, for a thread per element: each redraws
 // its sample's choice, a few integer operations, where sharing it would need a barrier.
 CYG_HD float assemble_batch_element(const uint8_t* images, const int64_t* indices, int64_t i, int64_t C, int64_t H,
-                                    int64_t W, const float* mean, const float* inv_std, int64_t crop_padding,
-                                    int flip, uint64_t seed, uint64_t sample_counter_base) {
+                                    int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
+                                    uint64_t seed, uint64_t sample_counter_base) {
   const int64_t x = i % W;
   const int64_t y = (i / W) % H;
   const int64_t c = (i / (W * H)) % C;
@@ -81,10 +70,9 @@ inline void check_assemble_batch_args(int64_t batch, int64_t C, int64_t H, int64
 // out: f32 [batch, C, H, W], out_labels: i32 [batch]. Sample b draws its crop and flip
 // from (seed, sample_counter_base + b). For the CUDA wrapper every pointer is device
 // memory.
-void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch,
-                        int64_t C, int64_t H, int64_t W, const float* mean, const float* inv_std,
-                        int64_t crop_padding, int flip, uint64_t seed, uint64_t sample_counter_base, float* out,
-                        int32_t* out_labels);
+void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
+                        int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
+                        uint64_t seed, uint64_t sample_counter_base, float* out, int32_t* out_labels);
 CYG_CUDA_DECL(void assemble_batch_cuda(const uint8_t* images, const int32_t* labels, const int64_t* indices,
                                        int64_t batch, int64_t C, int64_t H, int64_t W, const float* mean,
                                        const float* inv_std, int64_t crop_padding, int flip, uint64_t seed,

@@ -1,0 +1,275 @@
+// End to end, on the CPU: the apps as a user runs them. A short 1cycle run on synthetic
+// data learns; a stopped run resumed gives the metrics of an uninterrupted one; the range
+// test stops at divergence and suggests an lr inside its sweep; evaluate reproduces a
+// checkpoint's accuracy; and each kind of bad input gets one clear line and no files.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <cstdio>
+#include <fcntl.h>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = ::testing::TempDir() + "cyg_e2e_" + info->name();
+    std::system(("rm -rf '" + root_ + "' && mkdir -p '" + root_ + "'").c_str());
+  }
+
+  // Runs an app with the common arguments of a fast synthetic run plus `args`.
+  Result run(const std::string& app, const std::vector<std::string>& args, bool synthetic_defaults = true) {
+    std::string cmd = std::string(CYGNET_APPS_DIR) + "/cygnet_" + app;
+    std::vector<std::string> all;
+    if (synthetic_defaults)
+      all = {"device=cpu",        "run_root=" + root_ + "/runs", "data.dataset=synthetic", "model.name=small_cnn",
+             "train.batch_size=64", "data.synthetic_train=1024",  "data.synthetic_val=256", "train.log_every=8"};
+    all.insert(all.end(), args.begin(), args.end());
+    for (const auto& a : all) cmd += " '" + a + "'";
+    const std::string out = root_ + "/stdout", err = root_ + "/stderr";
+    cmd += " > '" + out + "' 2> '" + err + "'";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    return r;
+  }
+
+  // The one run directory under root_/runs whose name starts with `prefix`.
+  std::string run_dir(const std::string& prefix) {
+    std::vector<std::string> found;
+    if (DIR* d = opendir((root_ + "/runs").c_str())) {
+      while (dirent* e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind(prefix, 0) == 0) found.push_back(root_ + "/runs/" + name);
+      }
+      closedir(d);
+    }
+    EXPECT_EQ(found.size(), 1u) << "run directories starting with " << prefix;
+    return found.empty() ? "" : found.front();
+  }
+
+  // metrics.csv without the timing columns (epoch_seconds, images_per_second).
+  static std::vector<std::string> metrics_without_timing(const std::string& dir) {
+    std::istringstream in(read_file(dir + "/metrics.csv"));
+    std::vector<std::string> rows;
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t cut = line.size();
+      for (int commas = 0; commas < 2; ++commas) cut = line.rfind(',', cut - 1);
+      rows.push_back(line.substr(0, cut));
+    }
+    return rows;
+  }
+
+  static nlohmann::json summary(const std::string& dir) { return nlohmann::json::parse(read_file(dir + "/summary.json")); }
+
+  std::string root_;
+};
+
+TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
+  const Result r = run("onecycle", {"name=learn", "train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("onecycle-learn-");
+  for (const char* f : {"config.yaml", "metrics.csv", "steps.csv", "summary.json", "train.log", "schedule.svg",
+                        "accuracy.svg", "loss.svg", "last.safetensors", "last.state.safetensors", "best.safetensors"})
+    EXPECT_TRUE(std::ifstream(dir + "/" + f).good()) << f;
+  const auto s = summary(dir);
+  EXPECT_GT(s["final_val_acc"].get<double>(), 0.8) << "10 classes: chance is 0.1";
+  EXPECT_EQ(s["steps"].get<int>(), 32);
+  const auto rows = metrics_without_timing(dir);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc");
+  // steps.csv: a header and one row per step, the first at lr_min and momentum_max.
+  const std::string steps = read_file(dir + "/steps.csv");
+  EXPECT_EQ(steps.rfind("step,epoch,lr,momentum,loss\n1,1,0.01,0.95,", 0), 0u) << steps.substr(0, 80);
+  EXPECT_EQ(std::count(steps.begin(), steps.end(), '\n'), 33);
+  // The resolved config reads back the same.
+  const Result again = run("onecycle", {"--config", dir + "/config.yaml", "--print-config"}, false);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
+}
+
+TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
+  const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
+  // Stopped mid-epoch 2 (step 20 of 16 per epoch), then resumed to the end.
+  const Result first = run("onecycle", with({"name=stopped", "train.max_steps=20"}));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string dir = run_dir("onecycle-stopped-");
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, false);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("resuming"), std::string::npos) << resumed.out;
+  EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(run_dir("onecycle-straight-")));
+  EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(run_dir("onecycle-straight-") + "/steps.csv"));
+}
+
+TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
+  const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_onecycle",
+                                         "device=cpu",
+                                         "run_root=" + root_ + "/runs",
+                                         "data.dataset=synthetic",
+                                         "model.name=small_cnn",
+                                         "data.synthetic_train=4096",
+                                         "data.synthetic_val=256",
+                                         "data.synthetic_size=32",
+                                         "train.batch_size=64",
+                                         "train.epochs=2",
+                                         "train.log_every=1",
+                                         "name=interrupted"};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string out = root_ + "/interrupted.out";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Interrupt once the first training step has been reported.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_file(out).find("step 1/") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(out);
+  const std::string dir = run_dir("onecycle-interrupted-");
+  EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos);
+  EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
+
+  const Result resumed = run("onecycle", {"resume=" + dir}, false);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const Result straight = run("onecycle", {"data.synthetic_train=4096", "data.synthetic_size=32", "train.epochs=2",
+                                           "train.log_every=1", "name=straight"});
+  ASSERT_EQ(straight.exit_code, 0) << straight.err;
+  EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(run_dir("onecycle-straight-")));
+}
+
+TEST_F(EndToEnd, RangeTestStopsAtDivergenceAndSuggestsAnLrInsideTheSweep) {
+  const Result r = run("lr_find", {"name=sweep", "lr_find.start_lr=1e-4", "lr_find.end_lr=1e4", "lr_find.steps=200"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("lr_find-sweep-");
+  const auto s = summary(dir)["lr_find"];
+  EXPECT_LT(s["steps"].get<int>(), 200) << "the loss should diverge before lr reaches 1e4";
+  EXPECT_NE(s["stop_reason"].get<std::string>(), "end of the sweep");
+  ASSERT_EQ(s["suggestions"].size(), 3u) << s.dump();
+  for (const auto& sug : s["suggestions"]) {
+    EXPECT_GT(sug["lr"].get<double>(), 1e-4);
+    EXPECT_LT(sug["lr"].get<double>(), 1e4);
+  }
+  EXPECT_TRUE(std::ifstream(dir + "/lr_find.svg").good());
+  EXPECT_NE(read_file(dir + "/steps.csv").find("smoothed_loss"), std::string::npos);
+}
+
+TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
+  ASSERT_EQ(run("onecycle", {"name=eval", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-eval-");
+  const double best = summary(dir)["best_val_acc"].get<double>();
+  const std::string predictions = root_ + "/predictions.csv";
+  const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions}, false);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "accuracy %.4f", best);
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out << " vs best_val_acc " << best;
+  const std::string csv = read_file(predictions);
+  EXPECT_EQ(csv.rfind("index,label,pred,logit_0,", 0), 0u);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 257);
+}
+
+// Each bad input: a non-zero exit, one line on stderr containing `expected`.
+void expect_one_line_error(const Result& r, const std::string& expected) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+}
+
+TEST_F(EndToEnd, BadConfigValuesNameTheirKey) {
+  expect_one_line_error(run("onecycle", {"train.epoch=3"}), "unknown key 'train.epoch'");
+  expect_one_line_error(run("onecycle", {"train.epoch=3"}), "epochs");
+  expect_one_line_error(run("onecycle", {"train.epochs=abc"}), "'train.epochs' must be an integer");
+  expect_one_line_error(run("onecycle", {"optimizer.lr=-1"}), "'optimizer.lr' = -1: expected a positive number");
+  expect_one_line_error(run("onecycle", {"schedule.anneal_percent=150"}), "'schedule.anneal_percent' = 150");
+  expect_one_line_error(run("onecycle", {"train.epochs=0"}), "'train.epochs' = 0");
+  expect_one_line_error(run("onecycle", {"schedule.lr_min=0.5", "schedule.lr_max=0.1"}), "'schedule.lr_min'");
+  expect_one_line_error(run("onecycle", {"--bogus"}), "unknown argument '--bogus'");
+}
+
+TEST_F(EndToEnd, MalformedYamlNamesFileAndLine) {
+  const std::string path = root_ + "/broken.yaml";
+  std::ofstream(path) << "name: x\ntrain:\n  epochs: [1,\n  batch_size: 3\n";
+  expect_one_line_error(run("onecycle", {"--config", path}), path + ":");
+  std::ofstream(path) << "name: x\ntrainn:\n  epochs: 2\n";
+  expect_one_line_error(run("onecycle", {"--config", path}), "unknown key 'trainn'");
+}
+
+TEST_F(EndToEnd, MissingOrTruncatedDataFiles) {
+  const Result missing = run("onecycle", {"data.dataset=cifar10", "data.root=" + root_ + "/nowhere"});
+  expect_one_line_error(missing, "data_batch_1.bin");
+  const std::string cifar = root_ + "/cifar";
+  std::system(("mkdir -p '" + cifar + "'").c_str());
+  std::ofstream(cifar + "/data_batch_1.bin") << std::string(3073 + 100, '\x01');
+  expect_one_line_error(run("onecycle", {"data.dataset=cifar10", "data.root=" + cifar}), "data_batch_1.bin");
+}
+
+TEST_F(EndToEnd, UnwritableRunDirectory) {
+  std::ofstream(root_ + "/a_file") << "x";
+  expect_one_line_error(run("onecycle", {"run_root=" + root_ + "/a_file/runs"}), "run directory");
+}
+
+TEST_F(EndToEnd, CheckpointOfAnotherModelIsRefused) {
+  ASSERT_EQ(run("onecycle", {"name=other", "train.max_steps=1", "model.name=resnet20", "model.width=4"}).exit_code, 0);
+  const std::string weights = run_dir("onecycle-other-") + "/last.safetensors";
+  const Result r = run("onecycle", {"model.init_from=" + weights});
+  expect_one_line_error(r, "do not fit this model");
+  expect_one_line_error(r, weights);
+}
+
+TEST_F(EndToEnd, DivergingLossStopsWithStepAndLr) {
+  const Result r = run("onecycle", {"name=nan", "schedule.name=constant", "optimizer.lr=1e6", "train.epochs=2"});
+  expect_one_line_error(r, "the training loss became");
+  EXPECT_NE(r.err.find("(lr 1e+06)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("at step"), std::string::npos) << r.err;
+}
+
+TEST_F(EndToEnd, NoTemporaryFilesAreLeftBehind) {
+  ASSERT_EQ(run("onecycle", {"name=tidy", "train.epochs=1"}).exit_code, 0);
+  const std::string listing = root_ + "/listing";
+  std::system(("ls -a '" + run_dir("onecycle-tidy-") + "' > '" + listing + "'").c_str());
+  EXPECT_EQ(read_file(listing).find(".tmp"), std::string::npos) << read_file(listing);
+}
+
+}  // namespace
