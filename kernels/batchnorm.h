@@ -33,6 +33,8 @@ struct BatchNormLayout {
     return (n * C + c) * HW + (k - n * HW);
   }
   CYG_HD int64_t channel_of(int64_t i) const { return (i / HW) % C; }
+  // Where image n's values of channel c start; HW of them follow contiguously.
+  CYG_HD int64_t plane(int64_t n, int64_t c) const { return (n * C + c) * HW; }
 };
 
 template <typename T>

@@ -1,6 +1,7 @@
 // BatchNorm2d forward (training and eval) and training-mode backward, CPU reference.
 // Channel statistics are accumulated in double whatever T is, two passes (mean, then
-// squared deviations) so that a large mean does not eat the variance.
+// squared deviations) so that a large mean does not eat the variance. Loops walk each
+// image's contiguous plane of a channel, so the inner loops vectorise.
 #include "kernels/batchnorm.h"
 
 namespace cyg {
@@ -14,12 +15,18 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int6
 #pragma omp parallel for if (layout.numel() > 65536)
   for (int64_t c = 0; c < C; ++c) {
     double sum = 0;
-    for (int64_t k = 0; k < m; ++k) sum += static_cast<double>(x[layout.offset(c, k)]);
+    for (int64_t n = 0; n < N; ++n) {
+      const T* plane = x + layout.plane(n, c);
+      for (int64_t i = 0; i < HW; ++i) sum += static_cast<double>(plane[i]);
+    }
     const double mean = sum / static_cast<double>(m);
     double squares = 0;
-    for (int64_t k = 0; k < m; ++k) {
-      const double d = static_cast<double>(x[layout.offset(c, k)]) - mean;
-      squares += d * d;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* plane = x + layout.plane(n, c);
+      for (int64_t i = 0; i < HW; ++i) {
+        const double d = static_cast<double>(plane[i]) - mean;
+        squares += d * d;
+      }
     }
     const double var = squares / static_cast<double>(m);
     save_mean[c] = static_cast<T>(mean);
@@ -30,9 +37,10 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int6
           batchnorm_running_update(running_var[c], static_cast<T>(batchnorm_unbiased_variance(var, m)), momentum);
     }
     const T g = batchnorm_param(gamma, c, T(1)), b = batchnorm_param(beta, c, T(0));
-    for (int64_t k = 0; k < m; ++k) {
-      const int64_t i = layout.offset(c, k);
-      y[i] = batchnorm_normalise(x[i], save_mean[c], save_invstd[c], g, b);
+    const T mean_c = save_mean[c], invstd_c = save_invstd[c];
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t p = layout.plane(n, c);
+      for (int64_t i = p; i < p + HW; ++i) y[i] = batchnorm_normalise(x[i], mean_c, invstd_c, g, b);
     }
   }
 }
@@ -46,9 +54,10 @@ void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const
   for (int64_t c = 0; c < C; ++c) {
     const T invstd = batchnorm_invstd(running_var[c], eps);
     const T g = batchnorm_param(gamma, c, T(1)), b = batchnorm_param(beta, c, T(0));
-    for (int64_t k = 0; k < layout.per_channel(); ++k) {
-      const int64_t i = layout.offset(c, k);
-      y[i] = batchnorm_normalise(x[i], running_mean[c], invstd, g, b);
+    const T mean_c = running_mean[c];
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t p = layout.plane(n, c);
+      for (int64_t i = p; i < p + HW; ++i) y[i] = batchnorm_normalise(x[i], mean_c, invstd, g, b);
     }
   }
 }
@@ -63,21 +72,24 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
   for (int64_t c = 0; c < C; ++c) {
     const T mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int64_t k = 0; k < m; ++k) {
-      const int64_t i = layout.offset(c, k);
-      const double d = static_cast<double>(dy[i]);
-      sum_dy += d;
-      sum_dy_xhat +=
-          d * batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t p = layout.plane(n, c);
+      for (int64_t i = p; i < p + HW; ++i) {
+        const double d = static_cast<double>(dy[i]);
+        sum_dy += d;
+        sum_dy_xhat +=
+            d * batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
+      }
     }
     dgamma[c] = static_cast<T>(sum_dy_xhat);
     dbeta[c] = static_cast<T>(sum_dy);
     const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(m));
     const T mean_dy_xhat = static_cast<T>(sum_dy_xhat / static_cast<double>(m));
     const T gamma_invstd = batchnorm_param(gamma, c, T(1)) * invstd;
-    for (int64_t k = 0; k < m; ++k) {
-      const int64_t i = layout.offset(c, k);
-      dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], mean, invstd), mean_dy, mean_dy_xhat, gamma_invstd);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t p = layout.plane(n, c);
+      for (int64_t i = p; i < p + HW; ++i)
+        dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], mean, invstd), mean_dy, mean_dy_xhat, gamma_invstd);
     }
   }
 }
