@@ -118,6 +118,15 @@ if [ -n "$bin_dir" ]; then
   else
     record "bench pytorch (cuda)" 0 0 "PyTorch not runnable here (reference only)"
   fi
+  echo "== a short training run on cuda (1cycle, ResNet-18, synthetic 32x32 data)"
+  onecycle=$(find_bin cygnet_onecycle)
+  if [ -n "$onecycle" ] && timeout 240 "$onecycle" device=cuda run_root="$logs/runs" name=gpu-check \
+       data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
+       model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2 | tee "$logs/train.log"; then
+    record "training run (cuda)" 1 0 "$(grep -o 'epoch 2/2: .*' "$logs/train.log" | head -1)"
+  else
+    record "training run (cuda)" 0 1 "see $logs/train.log"
+  fi
   echo "== demo on cuda"
   demo=$(find_bin cygnet_demo)
   if [ -n "$demo" ] && timeout 120 "$demo" --device cuda | tee "$logs/demo.log"; then

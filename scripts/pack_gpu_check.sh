@@ -27,7 +27,7 @@ CYGNET_BUILD_DIR=build-gpu-pack bash scripts/build.sh -DCYGNET_CUDA=ON -DCYGNET_
 for t in build-gpu-pack/tests/test_*; do
   [ -x "$t" ] && cp "$t" "$deps/gpu-bin/"
 done
-cp build-gpu-pack/apps/cygnet_demo build-gpu-pack/apps/cygnet_bench "$deps/gpu-bin/"
+cp build-gpu-pack/apps/cygnet_demo build-gpu-pack/apps/cygnet_bench build-gpu-pack/apps/cygnet_onecycle "$deps/gpu-bin/"
 # The shared libraries of those binaries that a bare machine may lack: OpenMP, OpenBLAS
 # and what it needs. glibc, libstdc++ and the CUDA libraries are found there.
 for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*; do

@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh "$@"
 build_dir="${CYGNET_BUILD_DIR:-build}"
+# The engine must also build and train without the CUDA toolkit (a laptop CPU): a
+# CPU-only build of the apps, and a short training run with it.
+if [ "${CYGNET_SKIP_CPU_ONLY:-0}" != 1 ]; then
+  CYGNET_BUILD_DIR="${build_dir}-cpu-only" bash scripts/build.sh -DCYGNET_CUDA=OFF -DCYGNET_BUILD_TESTS=OFF > /dev/null
+  "${build_dir}-cpu-only/apps/cygnet_onecycle" device=auto run_root="${build_dir}-cpu-only/runs" name=cpu-only \
+    data.dataset=synthetic model.name=small_cnn train.epochs=1 train.log_every=1000 | tail -2
+fi
 for label in cpu emu gpu; do
   n=$(ctest --test-dir "$build_dir" -N -L "^${label}\$" | sed -n 's/^Total Tests: //p')
   echo "label ${label}: ${n:-0} tests"
