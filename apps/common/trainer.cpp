@@ -365,21 +365,19 @@ void Experiment::write_plots() {
                      {"momentum", step_x, column(steps, 3), true, 1, ""}};
   plot::write_svg(dir_->file("schedule.svg"), schedule);
   if (kind_ == AppKind::LrFind || metrics_.rows().empty()) return;
-  const auto epochs = column(metrics_, 0);
-  plot::Chart acc;
-  acc.title = "Accuracy: " + cfg_.name;
-  acc.x_label = "epoch";
-  acc.y_label = "accuracy";
-  acc.series = {{"training", epochs, column(metrics_, 5), true, 0, ""},
-                {"validation", epochs, column(metrics_, 7), false, 0, ""}};
-  plot::write_svg(dir_->file("accuracy.svg"), acc);
-  plot::Chart loss;
-  loss.title = "Loss: " + cfg_.name;
-  loss.x_label = "epoch";
-  loss.y_label = "cross-entropy";
-  loss.series = {{"training", epochs, column(metrics_, 4), true, 0, ""},
-                 {"validation", epochs, column(metrics_, 6), false, 0, ""}};
-  plot::write_svg(dir_->file("loss.svg"), loss);
+  // Training dashed, validation solid, against the epoch (the seed's Figs. 3-5).
+  auto by_epoch = [&](const std::string& title, const std::string& y_label, size_t train_col, size_t val_col) {
+    const auto epochs = column(metrics_, 0);
+    plot::Chart chart;
+    chart.title = title + ": " + cfg_.name;
+    chart.x_label = "epoch";
+    chart.y_label = y_label;
+    chart.series = {{"training", epochs, column(metrics_, train_col), true, 0, ""},
+                    {"validation", epochs, column(metrics_, val_col), false, 0, ""}};
+    return chart;
+  };
+  plot::write_svg(dir_->file("accuracy.svg"), by_epoch("Accuracy", "accuracy", 5, 7));
+  plot::write_svg(dir_->file("loss.svg"), by_epoch("Loss", "cross-entropy", 4, 6));
 }
 
 void Experiment::write_summary(const LoopState& st, bool stopped) {

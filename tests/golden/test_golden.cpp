@@ -39,7 +39,13 @@ double max_abs(const std::vector<float>& v) {
   return cyg::test::all_close(g, w, rel * max_abs(w) + 1e-7, rel);
 }
 
-TEST(Golden, ResNet18MatchesPyTorch) {
+#if GOLDEN_ON_CUDA
+#define GOLDEN_SUITE GpuGolden
+#else
+#define GOLDEN_SUITE Golden
+#endif
+
+TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
   cyg::Device device = cyg::Device::cpu();
   if (GOLDEN_ON_CUDA) {
     if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason();
