@@ -55,7 +55,13 @@ namespace rt {
 
 void* cuda_malloc(size_t bytes) {
   void* p = nullptr;
-  CYG_CUDA_CHECK(cudaMalloc(&p, bytes));
+  const cudaError_t status = cudaMalloc(&p, bytes);
+  if (status != cudaSuccess) {
+    // The caching allocator may recover (empty its cache, retry): do not leave the
+    // failure as the runtime's last error for the next kernel launch to report.
+    cudaGetLastError();
+    CYG_CUDA_CHECK(status);
+  }
   return p;
 }
 
@@ -76,7 +82,9 @@ void cuda_set_device(int index) { CYG_CUDA_CHECK(cudaSetDevice(index)); }
 
 void* cuda_stream_create() {
   cudaStream_t s = nullptr;
-  CYG_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  // Ordered with the default stream: the caching allocator hands blocks out without
+  // tracking streams, and uploads go through the default stream.
+  CYG_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamDefault));
   return s;
 }
 

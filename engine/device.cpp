@@ -18,6 +18,9 @@ Device parse_device(const std::string& spec) {
     const int index = std::stoi(digits);
     CYG_INPUT_CHECK(cuda_available(), "device '", spec, "': no GPU answers (", cuda_unavailable_reason(), ")");
     CYG_INPUT_CHECK(index < cuda_device_count(), "device '", spec, "': only ", cuda_device_count(), " GPU(s)");
+    // One device per process: everything after this (allocations, library handles)
+    // lands on the chosen GPU.
+    rt::cuda_set_device(index);
     return Device::cuda(index);
   }
   CYG_INPUT_CHECK(false, "device '", spec, "': expected cpu, cuda, cuda:N or auto");

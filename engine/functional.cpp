@@ -68,6 +68,14 @@ Variable flatten(const Variable& x) {
   return reshape(x, {x.data().size(0), -1});
 }
 
+void set_allow_tf32(bool allow) {
+#if CYGNET_HAVE_CUDA
+  cuda::conv2d_allow_tf32(allow);
+#else
+  (void)allow;
+#endif
+}
+
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding) {
   check_activation(x, "conv2d");
   check_activation(weight, "conv2d");
@@ -92,8 +100,9 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
             " input with padding ", padding);
   const bool has_bias = bias.defined();
   if (has_bias)
-    CYG_CHECK(bias.data().shape() == Shape{s.OC}, "conv2d: bias of shape ", shape_str(bias.data().shape()),
-              " for ", s.OC, " output channels");
+    CYG_CHECK(bias.data().shape() == Shape{s.OC} && bias.data().device() == xs.device(), "conv2d: bias of shape ",
+              shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", s.OC,
+              " output channels on ", xs.device().str());
   const Device dev = xs.device();
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
   if (dev.is_cuda()) {
@@ -159,8 +168,9 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   const int64_t N = xs.size(0), in = xs.size(1), out = w.size(0);
   const bool has_bias = bias.defined();
   if (has_bias)
-    CYG_CHECK(bias.data().shape() == Shape{out}, "linear: bias of shape ", shape_str(bias.data().shape()), " for ",
-              out, " outputs");
+    CYG_CHECK(bias.data().shape() == Shape{out} && bias.data().device() == xs.device(), "linear: bias of shape ",
+              shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", out, " outputs on ",
+              xs.device().str());
   const Device dev = xs.device();
   Tensor y = Tensor::empty({N, out}, DType::F32, dev);
   if (dev.is_cuda()) {

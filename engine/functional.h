@@ -15,6 +15,10 @@ Variable mean(const Variable& x);  // 0-D
 Variable reshape(const Variable& x, const Shape& shape);
 Variable flatten(const Variable& x);  // [N, ...] -> [N, rest]
 
+// Whether CUDA convolutions may use TF32 tensor cores (default: yes, as in PyTorch).
+// No effect on the CPU or in a build without CUDA.
+void set_allow_tf32(bool allow);
+
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);
 // x [N, in], weight [out, in], bias [out] or undefined: x weight^T + bias.

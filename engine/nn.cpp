@@ -6,6 +6,7 @@
 
 #include "engine/functional.h"
 #include "engine/ops.h"
+#include "engine/profiling.h"
 #include "engine/random.h"
 #include "kernels/error.h"
 
@@ -16,6 +17,11 @@ uint64_t InitSeeds::next() { return random_bits(seed_, counter_++); }
 Variable Module::forward(const Variable&) {
   CYG_CHECK(false, "this module has no forward of its own");
   return Variable();
+}
+
+Variable Module::operator()(const Variable& x) {
+  NvtxRange range(name_.c_str());
+  return forward(x);
 }
 
 Variable Module::register_parameter(const std::string& name, Tensor value) {

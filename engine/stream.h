@@ -6,7 +6,7 @@ namespace cyg {
 
 class Stream {
  public:
-  Stream();  // a new non-blocking CUDA stream
+  Stream();  // a new CUDA stream, ordered with the default stream
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

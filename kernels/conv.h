@@ -34,6 +34,9 @@ template <typename T>
 void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T* dw);
 
 namespace cuda {
+// Whether float convolutions may use TF32 tensor cores (default: yes, as PyTorch's
+// cudnn.allow_tf32). Off gives strict FP32, e.g. to compare with a CPU reference.
+void conv2d_allow_tf32(bool allow);
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
 size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s);
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,

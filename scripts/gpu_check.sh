@@ -42,7 +42,7 @@ dirs = sorted({os.path.dirname(p) for r in roots for p in glob.glob(os.path.join
 print(":".join(dirs))
 PY
 )
-cudnn_root=$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null || true)
+cudnn_root=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null || true)
 [ -n "${CUDNN_ROOT:-}" ] && cudnn_root=$CUDNN_ROOT
 export LD_LIBRARY_PATH="${wheel_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
@@ -54,7 +54,7 @@ cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_BUILD_TYPE=Re
 [ -d .deps/prefix ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" -DCYGNET_STATIC_DEPS=ON)
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-if cmake -S . -B build-gpu "${generator[@]}" "${cmake_args[@]}" > "$logs/build.log" 2>&1 &&
+if cmake --fresh -S . -B build-gpu "${generator[@]}" "${cmake_args[@]}" > "$logs/build.log" 2>&1 &&
    cmake --build build-gpu -j "$(nproc)" >> "$logs/build.log" 2>&1; then
   record "build here" 1 0 "built with nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
   bin_dir=build-gpu

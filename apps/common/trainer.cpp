@@ -279,8 +279,10 @@ class Experiment {
 
 std::string Experiment::header_line() const {
   std::ostringstream os;
+  std::string device = device_.str();
+  if (cfg_.device == "auto" && !device_.is_cuda()) device += " (no GPU answered: " + cuda_unavailable_reason() + ")";
   os << app_name(kind_) << " '" << cfg_.name << "': " << cfg_.model.name << " on " << data_.train.name << " ("
-     << data_.train.size() << " train, " << data_.val.size() << " val images), " << device_.str() << ", "
+     << data_.train.size() << " train, " << data_.val.size() << " val images), " << device << ", "
      << cfg_.optimizer.name << ", schedule " << (kind_ == AppKind::LrFind ? "range sweep" : cfg_.schedule.name) << ", "
      << steps_per_epoch_ << " steps per epoch";
   return os.str();

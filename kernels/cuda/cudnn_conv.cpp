@@ -1,10 +1,12 @@
-// cuDNN convolutions for kernels/conv.h: per shape, the descriptors and the algorithms
-// (cuDNN's heuristics, first choice that fits the workspace cap) are made once and
-// cached; every call is checked. The caller provides the workspace.
+// cuDNN convolutions for kernels/conv.h: per shape (and TF32 setting), the descriptors
+// and the algorithms (cuDNN's heuristics: the first choice that fits the workspace cap,
+// with the math type it was chosen for) are made once and cached; every call is
+// checked. The caller provides the workspace.
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,10 +30,14 @@ cudnnHandle_t handle_for_this_thread() {
   return handle.h;
 }
 
+std::atomic<bool> g_allow_tf32{true};
+
+// One convolution descriptor per direction: each carries the math type cuDNN's
+// heuristics chose with that direction's algorithm (and sized its workspace for).
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionDescriptor_t conv_fwd = nullptr, conv_bwd_data = nullptr, conv_bwd_filter = nullptr;
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
@@ -41,7 +47,8 @@ struct ConvPlan {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (w) cudnnDestroyFilterDescriptor(w);
-    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    for (auto* c : {conv_fwd, conv_bwd_data, conv_bwd_filter})
+      if (c) cudnnDestroyConvolutionDescriptor(c);
   }
 };
 
@@ -52,7 +59,19 @@ int first_fitting(const Perf* perf, int count) {
   return -1;
 }
 
-std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s) {
+cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMathType_t math) {
+  cudnnConvolutionDescriptor_t d = nullptr;
+  CYG_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
+  CYG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
+                                                  static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
+  return d;
+}
+
+// allow_tf32: float convolutions may use TF32 tensor cores (PyTorch's default for
+// cuDNN); otherwise strict FP32 arithmetic (CUDNN_FMA_MATH).
+std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
   auto p = std::make_unique<ConvPlan>();
   const int N = static_cast<int>(s.N), C = static_cast<int>(s.C), H = static_cast<int>(s.H),
             W = static_cast<int>(s.W), OC = static_cast<int>(s.OC);
@@ -61,14 +80,12 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s) {
   CYG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
   CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
-  CYG_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
-  CYG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
-                                                  static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), 1, 1,
-                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  // Tensor cores (TF32 for float) where cuDNN finds them worthwhile, as PyTorch allows.
-  CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION));
+  const cudnnMathType_t math = allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  p->conv_fwd = make_conv_descriptor(s, math);
+  p->conv_bwd_data = make_conv_descriptor(s, math);
+  p->conv_bwd_filter = make_conv_descriptor(s, math);
   int n = 0, c = 0, h = 0, w = 0;
-  CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &n, &c, &h, &w));
+  CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv_fwd, p->x, p->w, &n, &c, &h, &w));
   CYG_CHECK(h == s.OH() && w == s.OW() && c == OC, "cuDNN output shape ", n, "x", c, "x", h, "x", w,
             " differs from ", s.N, "x", s.OC, "x", s.OH(), "x", s.OW());
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
@@ -76,38 +93,48 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s) {
 
   cudnnHandle_t handle = handle_for_this_thread();
   int found = 0;
+  size_t bytes = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p->x, p->w, p->conv, p->y,
+  CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p->x, p->w, p->conv_fwd, p->y,
                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, fwd));
   int k = first_fitting(fwd, found);
   CYG_CHECK(k >= 0, "cuDNN has no forward algorithm for this convolution within the workspace cap");
   p->fwd = fwd[k].algo;
-  p->workspace = fwd[k].memory;
+  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_fwd, fwd[k].mathType));
+  CYG_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, p->x, p->w, p->conv_fwd, p->y, p->fwd, &bytes));
+  p->workspace = bytes;
 
   cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p->w, p->y, p->conv, p->x,
+  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p->w, p->y, p->conv_bwd_data, p->x,
                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found, bwd_data));
   k = first_fitting(bwd_data, found);
   CYG_CHECK(k >= 0, "cuDNN has no backward-data algorithm for this convolution within the workspace cap");
   p->bwd_data = bwd_data[k].algo;
-  p->workspace = std::max(p->workspace, bwd_data[k].memory);
+  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_data, bwd_data[k].mathType));
+  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p->w, p->y, p->conv_bwd_data, p->x,
+                                                               p->bwd_data, &bytes));
+  p->workspace = std::max(p->workspace, bytes);
 
   cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-      handle, p->x, p->y, p->conv, p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, bwd_filter));
+      handle, p->x, p->y, p->conv_bwd_filter, p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, bwd_filter));
   k = first_fitting(bwd_filter, found);
   CYG_CHECK(k >= 0, "cuDNN has no backward-filter algorithm for this convolution within the workspace cap");
   p->bwd_filter = bwd_filter[k].algo;
-  p->workspace = std::max(p->workspace, bwd_filter[k].memory);
+  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_filter, bwd_filter[k].mathType));
+  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p->x, p->y, p->conv_bwd_filter, p->w,
+                                                                 p->bwd_filter, &bytes));
+  p->workspace = std::max(p->workspace, bytes);
   return p;
 }
 
 const ConvPlan& plan_for(const Conv2dShape& s) {
   static std::mutex mutex;
-  static std::map<Conv2dShape, std::unique_ptr<ConvPlan>> plans;
+  static std::map<std::pair<Conv2dShape, bool>, std::unique_ptr<ConvPlan>> plans;
+  const bool tf32 = g_allow_tf32.load();
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = plans.find(s);
-  if (it == plans.end()) it = plans.emplace(s, make_plan(s)).first;
+  auto it = plans.find({s, tf32});
+  if (it == plans.end()) it = plans.emplace(std::make_pair(s, tf32), make_plan(s, tf32)).first;
   return *it->second;
 }
 
@@ -123,6 +150,8 @@ void check_workspace(const ConvPlan& p, size_t given) {
 
 }  // namespace
 
+void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
+
 size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s) { return plan_for(s).workspace; }
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
@@ -130,7 +159,7 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.conv, p.fwd, workspace,
+  CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.conv_fwd, p.fwd, workspace,
                                           workspace_bytes, &zero, p.y, y));
 }
 
@@ -139,7 +168,7 @@ void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const flo
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.conv, p.bwd_data,
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.conv_bwd_data, p.bwd_data,
                                                workspace, workspace_bytes, &zero, p.x, dx));
 }
 
@@ -148,7 +177,7 @@ void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const f
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.conv_bwd_filter, p.bwd_filter,
                                                  workspace, workspace_bytes, &zero, p.w, dw));
 }
 

@@ -50,6 +50,8 @@ TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
   if (GOLDEN_ON_CUDA) {
     if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason();
     device = cyg::Device::cuda();
+    // The recording is FP32 on the CPU: compare with FP32 convolutions.
+    cyg::fn::set_allow_tf32(false);
   }
   auto golden = load_golden();
   cyg::models::ModelOptions options;
