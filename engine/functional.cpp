@@ -251,8 +251,10 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   }
   Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);
   if (dev.is_cuda()) {
+    Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
     CYG_CUDA_CALL(batchnorm_forward_train_cuda, xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
-                  save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar);
+                  save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar,
+                  static_cast<double*>(ws.data_ptr()));
   } else {
     batchnorm_forward_train_cpu<float>(xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
                                        save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar);
@@ -265,8 +267,10 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     Tensor dgamma = Tensor::empty({C}, DType::F32, dev), dbeta = Tensor::empty({C}, DType::F32, dev);
     const float* gm = affine ? saved_gamma.data<float>() : nullptr;
     if (dev.is_cuda()) {
+      Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
       CYG_CUDA_CALL(batchnorm_backward_cuda, g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
-                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(), dbeta.data<float>());
+                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(), dbeta.data<float>(),
+                    static_cast<double*>(ws.data_ptr()));
     } else {
       batchnorm_backward_cpu<float>(g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
                                     save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(),

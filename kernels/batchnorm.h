@@ -100,17 +100,32 @@ template <typename T>
 void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
                             int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta);
 
-// Reductions run one block per channel: block sizes must be multiples of 32, at most 1024.
+// The CUDA reductions split each channel into `slices` pieces, one block each (so a
+// GPU fills up even at 64 channels), and finish the per-slice double partials in a
+// second, fixed-order pass: deterministic. Block sizes must be multiples of 32, at most
+// 1024. `workspace` holds batchnorm_workspace_doubles(...) doubles of device memory.
+inline int64_t batchnorm_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg) {
+  const int64_t target = cfg.max_blocks > 0 ? cfg.max_blocks : 1024;  // blocks for the whole launch
+  const int64_t by_work = ceil_div(N * HW, block_size(cfg));           // no block without work
+  int64_t slices = C > 0 ? target / C : 1;
+  if (slices > by_work) slices = by_work;
+  return slices < 1 ? 1 : slices;
+}
+inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg = {}) {
+  return 2 * C * batchnorm_slices(N, C, HW, cfg);
+}
+
 CYG_CUDA_DECL(void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N,
                                                 int64_t C, int64_t HW, float eps, float momentum, float* y,
                                                 float* save_mean, float* save_invstd, float* running_mean,
-                                                float* running_var, const LaunchConfig& cfg = {}))
+                                                float* running_var, double* workspace, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta,
                                                const float* running_mean, const float* running_var, int64_t N,
                                                int64_t C, int64_t HW, float eps, float* y,
                                                const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
                                            const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx,
-                                           float* dgamma, float* dbeta, const LaunchConfig& cfg = {}))
+                                           float* dgamma, float* dbeta, double* workspace,
+                                           const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -46,6 +46,10 @@ cudnn_root=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[
 [ -n "${CUDNN_ROOT:-}" ] && cudnn_root=$CUDNN_ROOT
 export LD_LIBRARY_PATH="${wheel_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+if [ -f .deps/prefix/lib/libopenblas.so.0.gz ] && [ ! -f .deps/prefix/lib/libopenblas.so.0 ]; then
+  gunzip -k .deps/prefix/lib/libopenblas.so.0.gz && ln -sf libopenblas.so.0 .deps/prefix/lib/libopenblas.so
+fi
+
 bin_dir=""
 echo "== build (CUDA, sm_90)"
 cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_BUILD_TYPE=Release)
@@ -63,7 +67,7 @@ else
   if [ -d .deps/gpu-bin ]; then
     record "build here" 0 0 "failed (see $logs/build.log); using prebuilt .deps/gpu-bin"
     bin_dir=.deps/gpu-bin
-    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$LD_LIBRARY_PATH"
+    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$PWD/.deps/prefix/lib:$LD_LIBRARY_PATH"
   else
     record "build here" 0 1 "failed (see $logs/build.log) and no .deps/gpu-bin to fall back on"
   fi

@@ -1,109 +1,193 @@
-// BatchNorm2d. Channel sums (mean then squared deviations; backward: sum(dy), sum(dy*xhat)):
-// one block per channel, grid-stride over channels, threads stride over its N*HW values.
-// Normalisation and dx: one thread per element, grid-stride. Bound by memory bandwidth.
+// BatchNorm2d. Channel statistics and the backward sums: grid (slices, channels), each
+// block sums one slice of its channel's N*HW values in double (statistics shifted by the
+// channel's first value, so a large mean does not cancel the variance), then one thread
+// per channel adds the slices in order. Normalisation and dx: one thread per element,
+// grid-stride, 32-bit index arithmetic when it fits. Bound by memory bandwidth.
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/block_reduce.cuh"
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void batchnorm_stats_kernel(const float* x, BatchNormLayout layout, float eps, float momentum,
-                                       float* save_mean, float* save_invstd, float* running_mean, float* running_var) {
-  __shared__ float channel_mean;
+
+// Element k of channel c (k < N*HW) in NCHW, with the index type the launch chose.
+template <typename Index>
+__device__ __forceinline__ Index channel_element(Index k, Index c, Index C, Index HW) {
+  const Index n = k / HW;
+  return (n * C + c) * HW + (k - n * HW);
+}
+
+// The [begin, end) share of slice s of m values.
+__device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s, int64_t* begin, int64_t* end) {
+  const int64_t per = (m + slices - 1) / slices;
+  *begin = s * per < m ? s * per : m;
+  *end = *begin + per < m ? *begin + per : m;
+}
+
+// partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x - shift)^2.
+template <typename Index>
+__global__ void batchnorm_stats_partial_kernel(const float* x, BatchNormLayout layout, int64_t slices,
+                                               double* partials) {
   const int64_t m = layout.per_channel();
-  for (int64_t c = blockIdx.x; c < layout.C; c += gridDim.x) {
-    float sum = 0.0f;
-    for (int64_t k = threadIdx.x; k < m; k += blockDim.x) sum += x[layout.offset(c, k)];
-    sum = block_reduce_sum(sum);
-    if (threadIdx.x == 0) channel_mean = sum / static_cast<float>(m);
-    __syncthreads();
-    const float mean = channel_mean;
-    float squares = 0.0f;
-    for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
-      const float d = x[layout.offset(c, k)] - mean;
+  for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
+    const double shift = x[layout.plane(0, c)];
+    int64_t begin, end;
+    slice_range(m, slices, blockIdx.x, &begin, &end);
+    double sum = 0.0, squares = 0.0;
+    for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const double d = static_cast<double>(
+                           x[channel_element<Index>(static_cast<Index>(k), static_cast<Index>(c),
+                                                    static_cast<Index>(layout.C), static_cast<Index>(layout.HW))]) -
+                       shift;
+      sum += d;
       squares += d * d;
     }
-    // Its barriers also hold thread 0 back from writing the next channel's mean until
-    // every thread has read this one.
+    sum = block_reduce_sum(sum);
     squares = block_reduce_sum(squares);
     if (threadIdx.x == 0) {
-      const float var = squares / static_cast<float>(m);
-      save_mean[c] = mean;
-      save_invstd[c] = batchnorm_invstd(var, eps);
-      if (running_mean != nullptr) {
-        running_mean[c] = batchnorm_running_update(running_mean[c], mean, momentum);
-        running_var[c] = batchnorm_running_update(running_var[c], batchnorm_unbiased_variance(var, m), momentum);
-      }
+      partials[2 * (c * slices + blockIdx.x)] = sum;
+      partials[2 * (c * slices + blockIdx.x) + 1] = squares;
     }
   }
 }
 
-// Training normalises with the batch's invstd; eval derives it from the running variance.
-template <bool kSpreadIsVariance>
+__global__ void batchnorm_stats_finish_kernel(const float* x, BatchNormLayout layout, int64_t slices,
+                                              const double* partials, float eps, float momentum, float* save_mean,
+                                              float* save_invstd, float* running_mean, float* running_var) {
+  const int64_t m = layout.per_channel();
+  CYG_GRID_STRIDE_LOOP(c, layout.C) {
+    double sum = 0.0, squares = 0.0;
+    for (int64_t s = 0; s < slices; ++s) {
+      sum += partials[2 * (c * slices + s)];
+      squares += partials[2 * (c * slices + s) + 1];
+    }
+    const double shifted_mean = sum / static_cast<double>(m);
+    double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
+    var = var > 0.0 ? var : 0.0;
+    const float mean = static_cast<float>(shifted_mean + static_cast<double>(x[layout.plane(0, c)]));
+    save_mean[c] = mean;
+    save_invstd[c] = static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps)));
+    if (running_mean != nullptr) {
+      running_mean[c] = batchnorm_running_update(running_mean[c], mean, momentum);
+      running_var[c] =
+          batchnorm_running_update(running_var[c], static_cast<float>(batchnorm_unbiased_variance(var, m)), momentum);
+    }
+  }
+}
+
+// Training normalises with the batch's invstd; eval derives it from the running
+// variance (spread_is_variance).
+template <typename Index>
 __global__ void batchnorm_normalise_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
-                                           const float* spread, BatchNormLayout layout, float eps, float* y) {
-  const int64_t n = layout.numel();
-  CYG_GRID_STRIDE_LOOP(i, n) {
-    const int64_t c = layout.channel_of(i);
-    const float invstd = kSpreadIsVariance ? batchnorm_invstd(spread[c], eps) : spread[c];
+                                           const float* spread, bool spread_is_variance, BatchNormLayout layout,
+                                           float eps, float* y) {
+  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
+              HW = static_cast<Index>(layout.HW);
+  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Index c = (i / HW) % C;
+    const float invstd = spread_is_variance ? batchnorm_invstd(spread[c], eps) : spread[c];
     y[i] = batchnorm_normalise(x[i], mean[c], invstd, batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
   }
 }
 
-__global__ void batchnorm_backward_reduce_kernel(const float* dy, const float* x, const float* save_mean,
-                                                 const float* save_invstd, BatchNormLayout layout, float* dgamma,
-                                                 float* dbeta) {
+// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat.
+template <typename Index>
+__global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* save_mean,
+                                                  const float* save_invstd, BatchNormLayout layout, int64_t slices,
+                                                  double* partials) {
   const int64_t m = layout.per_channel();
-  for (int64_t c = blockIdx.x; c < layout.C; c += gridDim.x) {
+  for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
     const float mean = save_mean[c], invstd = save_invstd[c];
-    float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
-    for (int64_t k = threadIdx.x; k < m; k += blockDim.x) {
-      const int64_t i = layout.offset(c, k);
+    int64_t begin, end;
+    slice_range(m, slices, blockIdx.x, &begin, &end);
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const Index i = channel_element<Index>(static_cast<Index>(k), static_cast<Index>(c),
+                                             static_cast<Index>(layout.C), static_cast<Index>(layout.HW));
       sum_dy += dy[i];
-      sum_dy_xhat += dy[i] * batchnorm_xhat(x[i], mean, invstd);
+      sum_dy_xhat += static_cast<double>(dy[i] * batchnorm_xhat(x[i], mean, invstd));
     }
     sum_dy = block_reduce_sum(sum_dy);
     sum_dy_xhat = block_reduce_sum(sum_dy_xhat);
     if (threadIdx.x == 0) {
-      dgamma[c] = sum_dy_xhat;
-      dbeta[c] = sum_dy;
+      partials[2 * (c * slices + blockIdx.x)] = sum_dy;
+      partials[2 * (c * slices + blockIdx.x) + 1] = sum_dy_xhat;
     }
   }
 }
 
+__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double* partials,
+                                                 float* dgamma, float* dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, layout.C) {
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int64_t s = 0; s < slices; ++s) {
+      sum_dy += partials[2 * (c * slices + s)];
+      sum_dy_xhat += partials[2 * (c * slices + s) + 1];
+    }
+    dbeta[c] = static_cast<float>(sum_dy);
+    dgamma[c] = static_cast<float>(sum_dy_xhat);
+  }
+}
+
+template <typename Index>
 __global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
                                              const float* save_mean, const float* save_invstd, const float* dgamma,
                                              const float* dbeta, BatchNormLayout layout, float* dx) {
-  const int64_t n = layout.numel();
+  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
+              HW = static_cast<Index>(layout.HW);
   const float m = static_cast<float>(layout.per_channel());
-  CYG_GRID_STRIDE_LOOP(i, n) {
-    const int64_t c = layout.channel_of(i);
+  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Index c = (i / HW) % C;
     const float invstd = save_invstd[c];
     dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], save_mean[c], invstd), dbeta[c] / m, dgamma[c] / m,
                                   batchnorm_param(gamma, c, 1.0f) * invstd);
   }
 }
 
-// One block per channel, looping over channels past the cap.
-int channel_grid(int64_t C, const LaunchConfig& cfg) {
+void check_block(const LaunchConfig& cfg) {
   const int block = block_size(cfg);
   CYG_CHECK(block % 32 == 0 && block <= 1024, "batchnorm block size ", block,
-            " must be a multiple of 32, at most 1024 (a block reduces each channel)");
-  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
-  return static_cast<int>(C < cap ? C : cap);
+            " must be a multiple of 32, at most 1024 (blocks reduce slices of channels)");
 }
+
+dim3 slice_grid(int64_t slices, int64_t C) {
+  return dim3(static_cast<unsigned>(slices), static_cast<unsigned>(C < 65535 ? C : 65535));
+}
+
+// 32-bit indices are enough (and cheaper to divide) below 2^31 elements.
+bool fits_32_bits(const BatchNormLayout& layout) { return layout.numel() < (int64_t(1) << 31); }
+
+int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
 }  // namespace
 
 void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C,
                                   int64_t HW, float eps, float momentum, float* y, float* save_mean, float* save_invstd,
-                                  float* running_mean, float* running_var, const LaunchConfig& cfg) {
+                                  float* running_mean, float* running_var, double* workspace, const LaunchConfig& cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
+  check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  CYG_LAUNCH(batchnorm_stats_kernel, channel_grid(C, cfg), block_size(cfg), 0, stream_of(cfg), x, layout, eps, momentum,
-             save_mean, save_invstd, running_mean, running_var);
+  const int64_t slices = batchnorm_slices(N, C, HW, cfg);
+  const bool narrow = fits_32_bits(layout);
+  if (narrow) {
+    CYG_LAUNCH(batchnorm_stats_partial_kernel<uint32_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+               layout, slices, workspace);
+  } else {
+    CYG_LAUNCH(batchnorm_stats_partial_kernel<int64_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+               layout, slices, workspace);
+  }
   CYG_CHECK_LAUNCH();
-  CYG_LAUNCH(batchnorm_normalise_kernel<false>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), x,
-             gamma, beta, save_mean, save_invstd, layout, eps, y);
+  CYG_LAUNCH(batchnorm_stats_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), x, layout, slices, workspace, eps,
+             momentum, save_mean, save_invstd, running_mean, running_var);
+  CYG_CHECK_LAUNCH();
+  if (narrow) {
+    CYG_LAUNCH(batchnorm_normalise_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
+  } else {
+    CYG_LAUNCH(batchnorm_normalise_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
+  }
   CYG_CHECK_LAUNCH();
 }
 
@@ -113,22 +197,43 @@ void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
-  CYG_LAUNCH(batchnorm_normalise_kernel<true>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), x,
-             gamma, beta, running_mean, running_var, layout, eps, y);
+  if (fits_32_bits(layout)) {
+    CYG_LAUNCH(batchnorm_normalise_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), x, gamma, beta, running_mean, running_var, true, layout, eps, y);
+  } else {
+    CYG_LAUNCH(batchnorm_normalise_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), x, gamma, beta, running_mean, running_var, true, layout, eps, y);
+  }
   CYG_CHECK_LAUNCH();
 }
 
 void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
                              const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma,
-                             float* dbeta, const LaunchConfig& cfg) {
+                             float* dbeta, double* workspace, const LaunchConfig& cfg) {
   check_batchnorm_backward_args(dgamma, dbeta);
+  check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  CYG_LAUNCH(batchnorm_backward_reduce_kernel, channel_grid(C, cfg), block_size(cfg), 0, stream_of(cfg), dy, x,
-             save_mean, save_invstd, layout, dgamma, dbeta);
+  const int64_t slices = batchnorm_slices(N, C, HW, cfg);
+  const bool narrow = fits_32_bits(layout);
+  if (narrow) {
+    CYG_LAUNCH(batchnorm_backward_partial_kernel<uint32_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+               dy, x, save_mean, save_invstd, layout, slices, workspace);
+  } else {
+    CYG_LAUNCH(batchnorm_backward_partial_kernel<int64_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+               dy, x, save_mean, save_invstd, layout, slices, workspace);
+  }
   CYG_CHECK_LAUNCH();
-  CYG_LAUNCH(batchnorm_backward_dx_kernel, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), dy, x,
-             gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
+  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
+             dgamma, dbeta);
+  CYG_CHECK_LAUNCH();
+  if (narrow) {
+    CYG_LAUNCH(batchnorm_backward_dx_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
+  } else {
+    CYG_LAUNCH(batchnorm_backward_dx_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
+  }
   CYG_CHECK_LAUNCH();
 }
 
