@@ -99,15 +99,15 @@ StateDict Optimizer::state_dict() const {
 
 void Optimizer::load_state_dict(const StateDict& state) {
   auto it = state.find("step");
-  CYG_CHECK(it != state.end(), "optimizer state: missing 'step'");
+  CYG_INPUT_CHECK(it != state.end(), "optimizer state: missing 'step'");
   const int64_t steps = static_cast<int64_t>(it->second.item());
-  CYG_CHECK(steps >= 0, "optimizer state: negative step ", steps);
+  CYG_INPUT_CHECK(steps >= 0, "optimizer state: negative step ", steps);
   for (size_t s = 0; s < state_.size(); ++s)
     for (size_t i = 0; i < params_.size(); ++i) {
       const std::string key = "state." + std::to_string(i) + "." + state_names_[s];
       auto found = state.find(key);
-      CYG_CHECK(found != state.end(), "optimizer state: missing '", key, "'");
-      CYG_CHECK(found->second.shape() == state_[s][i].shape(), "optimizer state: '", key, "' has shape ",
+      CYG_INPUT_CHECK(found != state.end(), "optimizer state: missing '", key, "'");
+      CYG_INPUT_CHECK(found->second.shape() == state_[s][i].shape(), "optimizer state: '", key, "' has shape ",
                 shape_str(found->second.shape()), ", the parameter ", shape_str(state_[s][i].shape()));
     }
   for (size_t s = 0; s < state_.size(); ++s)

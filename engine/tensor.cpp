@@ -339,7 +339,9 @@ Tensor Tensor::clone() const {
 Tensor& Tensor::copy_(const Tensor& src) {
   CYG_CHECK(defined() && src.defined(), "copy_ with an undefined tensor");
   CYG_CHECK(shape_ == src.shape_, "copy_ of shape ", shape_str(src.shape_), " into shape ", shape_str(shape_));
-  const Tensor converted = src.to(dtype_).to(device());
+  // A source sharing this tensor's storage could be overwritten while it is read.
+  const Tensor source = src.shares_storage(*this) ? src.clone() : src;
+  const Tensor converted = source.to(dtype_).to(device());
   copy_same_device(converted, *this);
   return *this;
 }

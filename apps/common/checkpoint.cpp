@@ -43,8 +43,8 @@ LoopState from_json(const nlohmann::json& j) {
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
                      const Optimizer* optimizer, const LoopState& state, const std::string& model_name) {
   const std::string step = std::to_string(state.step);
-  // The state first: a weights file is only ever newer-or-equal to the state beside it,
-  // and resume checks that the steps agree.
+  // Two files, so two renames: resume checks that their steps agree, and the app holds
+  // off a second Ctrl-C while they are written.
   NamedTensorList opt;
   if (optimizer)
     for (const auto& [name, t] : optimizer->state_dict()) opt.emplace_back("optimizer." + name, t);

@@ -2,6 +2,8 @@
 // overriding, printing and the list of valid keys, so they cannot disagree.
 #include "apps/common/config.h"
 
+#include "apps/common/run_dir.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -127,9 +129,14 @@ void set_field(const Field& f, const YAML::Node& node, const std::string& where)
     switch (f.kind) {
       case Kind::Int: {
         if (!node.IsScalar()) fail("");
-        const double d = node.as<double>();
-        if (d != std::floor(d)) fail(", got " + node.Scalar());
-        *static_cast<int64_t*>(f.target) = static_cast<int64_t>(d);
+        int64_t v = 0;
+        if (!YAML::convert<int64_t>::decode(node, v)) {
+          // 1e3 is an integer too; anything else (1.5, 1e30, text) is not.
+          const double d = node.as<double>();
+          if (d != std::floor(d) || std::fabs(d) > 9.0e15) fail(", got " + node.Scalar());
+          v = static_cast<int64_t>(d);
+        }
+        *static_cast<int64_t*>(f.target) = v;
         break;
       }
       case Kind::Double:
@@ -195,16 +202,6 @@ void check_choice(const std::string& key, const std::string& v, const std::vecto
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
   CYG_INPUT_CHECK(false, "'", key, "' = '", v, "': expected one of ", list);
-}
-
-// The shortest decimal that reads back as the same double (0.001, not 0.00100000000000000002).
-std::string shortest(double v) {
-  char buf[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 }  // namespace
@@ -288,6 +285,12 @@ void validate(const RunConfig& c) {
   check_positive("optimizer.eps", c.optimizer.eps);
   check_range("optimizer.weight_decay", c.optimizer.weight_decay, 0, 1);
   check_choice("schedule.name", c.schedule.name, {"constant", "one_cycle", "step", "cosine"});
+  if (c.optimizer.name != "sgd" && c.schedule.name == "one_cycle" && c.schedule.cycle_momentum)
+    CYG_INPUT_CHECK(c.schedule.momentum_max < 1, "'schedule.momentum_max' = ", c.schedule.momentum_max,
+                    ": it drives Adam's beta1, which must be below 1");
+  if (c.model.name == "resnet20" || c.model.name == "resnet56")
+    CYG_INPUT_CHECK(c.model.width % 2 == 0, "'model.width' = ", c.model.width,
+                    ": the option-A shortcuts of ", c.model.name, " need an even width");
   if (c.schedule.name == "one_cycle") {
     check_positive("schedule.lr_min", c.schedule.lr_min);
     check_positive("schedule.lr_max", c.schedule.lr_max);
@@ -336,12 +339,12 @@ std::string to_yaml(const RunConfig& config) {
     out << YAML::Key << leaf << YAML::Value;
     switch (f.kind) {
       case Kind::Int: out << *static_cast<int64_t*>(f.target); break;
-      case Kind::Double: out << shortest(*static_cast<double*>(f.target)); break;
+      case Kind::Double: out << format_number(*static_cast<double*>(f.target)); break;
       case Kind::Bool: out << *static_cast<bool*>(f.target); break;
       case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(f.target); break;
       case Kind::DoubleList:
         out << YAML::Flow << YAML::BeginSeq;
-        for (double v : *static_cast<std::vector<double>*>(f.target)) out << shortest(v);
+        for (double v : *static_cast<std::vector<double>*>(f.target)) out << format_number(v);
         out << YAML::EndSeq;
         break;
       case Kind::IntList:

@@ -48,7 +48,11 @@ std::string format_number(double v) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, v);
     if (std::strtod(buf, nullptr) == v) break;
   }
-  return buf;
+  std::string out = buf;
+  // YAML 1.1 readers (PyYAML) take "1e-08" for a string: give the mantissa a point.
+  const size_t e = out.find('e');
+  if (e != std::string::npos && out.find('.') == std::string::npos) out.insert(e, ".0");
+  return out;
 }
 
 CsvTable::CsvTable(std::vector<std::string> header) : header_(std::move(header)) {}

@@ -25,6 +25,7 @@ class CsvTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// The shortest decimal that reads back as the same double (0.001, 1.0e-08).
 std::string format_number(double v);
 
 class RunDirectory {

@@ -2,6 +2,7 @@
 // test, checkpoints and resume. Apps call run_app with their kind.
 #include "apps/common/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -38,15 +39,23 @@ namespace cyg::app {
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_writing_checkpoint{false};
 
 // The first Ctrl-C asks the loop to stop after the step in progress and write a
-// resumable checkpoint; a second one ends the process at once.
+// resumable checkpoint; a second one ends the process at once, unless a checkpoint is
+// being written (a half-written pair could not be resumed).
 void on_interrupt(int) {
-  if (g_stop_requested.exchange(true)) {
+  if (g_stop_requested.exchange(true) && !g_writing_checkpoint) {
     std::signal(SIGINT, SIG_DFL);
     std::raise(SIGINT);
   }
 }
+
+class CheckpointWriteGuard {
+ public:
+  CheckpointWriteGuard() { g_writing_checkpoint = true; }
+  ~CheckpointWriteGuard() { g_writing_checkpoint = false; }
+};
 
 constexpr int kInterruptedExit = 130;
 
@@ -117,6 +126,7 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   }
   if (kind == AppKind::Evaluate) {
     CYG_INPUT_CHECK(!cl.checkpoint.empty(), "evaluate needs --checkpoint WEIGHTS.safetensors (try --help)");
+    CYG_INPUT_CHECK(file_exists(cl.checkpoint), "checkpoint '", cl.checkpoint, "' not found");
     if (config_file.empty()) {
       const size_t slash = cl.checkpoint.rfind('/');
       const std::string beside = (slash == std::string::npos ? "." : cl.checkpoint.substr(0, slash)) + "/config.yaml";
@@ -124,7 +134,16 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
     }
   }
   if (!config_file.empty()) apply_yaml_file(cl.config, config_file);
-  for (const auto& o : overrides) apply_override(cl.config, o);
+  // A resumed run must stay the experiment it was: only how far it goes, how often it
+  // reports and where it runs may change.
+  static const std::vector<std::string> kResumable = {"resume", "train.max_steps", "train.log_every", "device"};
+  for (const auto& o : overrides) {
+    const std::string key = o.substr(0, o.find('='));
+    if (!resume.empty() && std::find(kResumable.begin(), kResumable.end(), key) == kResumable.end())
+      CYG_INPUT_CHECK(false, "'", key, "' cannot change when resuming (the run would no longer be the same "
+                      "experiment); allowed: train.max_steps, train.log_every, device");
+    apply_override(cl.config, o);
+  }
   validate(cl.config);
   return cl;
 }
@@ -140,10 +159,11 @@ DataSplits load_data(const RunConfig& c) {
   DataSplits d;
   const DataConfig& dc = c.data;
   if (dc.dataset == "synthetic") {
-    d.train = make_synthetic(dc.synthetic_train, dc.synthetic_channels, dc.synthetic_size, dc.synthetic_classes,
-                             static_cast<uint64_t>(c.seed));
-    d.val = make_synthetic(dc.synthetic_val, dc.synthetic_channels, dc.synthetic_size, dc.synthetic_classes,
-                           static_cast<uint64_t>(c.seed) + 1);
+    auto limited = [](int64_t n, int64_t limit) { return limit > 0 && limit < n ? limit : n; };
+    d.train = make_synthetic(limited(dc.synthetic_train, dc.limit_train), dc.synthetic_channels, dc.synthetic_size,
+                             dc.synthetic_classes, static_cast<uint64_t>(c.seed));
+    d.val = make_synthetic(limited(dc.synthetic_val, dc.limit_val), dc.synthetic_channels, dc.synthetic_size,
+                           dc.synthetic_classes, static_cast<uint64_t>(c.seed) + 1);
     d.normalization.mean.assign(static_cast<size_t>(dc.synthetic_channels), 0.5f);
     d.normalization.std.assign(static_cast<size_t>(dc.synthetic_channels), 0.25f);
   } else if (dc.dataset == "fashion_mnist") {
@@ -188,9 +208,13 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::vector<
   return std::make_unique<Adam>(std::move(params), o);
 }
 
+// A warm-up comes first; the main schedule runs over the steps after it.
 std::shared_ptr<const sched::Schedule> make_schedule(const RunConfig& c, int64_t steps_per_epoch,
-                                                     int64_t total_steps) {
+                                                     int64_t all_steps) {
   const ScheduleConfig& s = c.schedule;
+  CYG_INPUT_CHECK(s.warmup_steps < all_steps, "'schedule.warmup_steps' = ", s.warmup_steps,
+                  " leaves no step of the ", all_steps, " in the run for the schedule");
+  const int64_t total_steps = all_steps - s.warmup_steps;
   std::shared_ptr<const sched::Schedule> out;
   if (s.name == "one_cycle") {
     sched::OneCycleParams p;
@@ -205,7 +229,7 @@ std::shared_ptr<const sched::Schedule> make_schedule(const RunConfig& c, int64_t
     out = std::make_shared<sched::OneCycle>(p);
   } else if (s.name == "step") {
     std::vector<int64_t> milestones;
-    for (int64_t e : s.milestones) milestones.push_back(e * steps_per_epoch);
+    for (int64_t e : s.milestones) milestones.push_back(std::max<int64_t>(e * steps_per_epoch - s.warmup_steps, 1));
     out = std::make_shared<sched::StepSchedule>(c.optimizer.lr, milestones, s.gamma);
   } else if (s.name == "cosine") {
     out = std::make_shared<sched::CosineSchedule>(c.optimizer.lr, s.min_lr, std::max<int64_t>(total_steps, 2));
@@ -239,7 +263,7 @@ class Experiment {
     mo.width = cfg_.model.width;
     mo.seed = static_cast<uint64_t>(cfg_.seed);
     model_ = models::make_model(cfg_.model.name, mo);
-    if (!cfg_.model.init_from.empty()) load_weights(cfg_.model.init_from, *model_);
+    if (!cfg_.model.init_from.empty() && cfg_.resume.empty()) load_weights(cfg_.model.init_from, *model_);
     model_->to(device_);
     optimizer_ = make_optimizer(cfg_.optimizer, model_->parameters());
     steps_per_epoch_ = train_loader_->batches_per_epoch();
@@ -255,6 +279,8 @@ class Experiment {
  private:
   Evaluation evaluate(Loader& loader, std::vector<float>* logits_out = nullptr, std::vector<int32_t>* labels_out = nullptr);
   void open_run_directory();
+  void save_config() const;
+  int run_fit();
   void write_tables();
   void write_plots();
   void write_summary(const LoopState& st, bool stopped);
@@ -296,6 +322,9 @@ void Experiment::open_run_directory() {
   } else {
     dir_ = std::make_unique<RunDirectory>(RunDirectory::create(cfg_.run_root, app_name(kind_), cfg_.name));
   }
+}
+
+void Experiment::save_config() const {
   RunConfig saved = cfg_;
   saved.resume.clear();
   dir_->write("config.yaml", to_yaml(saved));
@@ -390,7 +419,7 @@ void Experiment::write_summary(const LoopState& st, bool stopped) {
   j["model"] = cfg_.model.name;
   j["dataset"] = data_.train.name;
   j["steps"] = st.step;
-  j["epochs_completed"] = metrics_.rows().size();
+  j["epochs_completed"] = kind_ == AppKind::LrFind ? 0 : st.epoch;
   j["stopped_early"] = stopped;
   j["total_seconds"] = st.total_seconds;
   if (!metrics_.rows().empty()) {
@@ -405,8 +434,30 @@ void Experiment::write_summary(const LoopState& st, bool stopped) {
   dir_->write("summary.json", j.dump(2) + "\n");
 }
 
+// Whatever stops the loop with an error (a diverging loss, a full disk) still leaves the
+// run directory telling what happened: the tables so far, the summary with the error,
+// and the message in train.log.
 int Experiment::fit() {
   open_run_directory();
+  try {
+    return run_fit();
+  } catch (const std::exception& e) {
+    try {
+      dir_->log(std::string("error: ") + e.what());
+      write_tables();
+      nlohmann::json summary = nlohmann::json::parse(std::ifstream(dir_->file("summary.json")), nullptr, false);
+      if (summary.is_discarded() || !summary.is_object()) summary = nlohmann::json::object();
+      summary["error"] = e.what();
+      summary["stopped_early"] = true;
+      dir_->write("summary.json", summary.dump(2) + "\n");
+    } catch (...) {
+      // Reporting must not hide the original error.
+    }
+    throw;
+  }
+}
+
+int Experiment::run_fit() {
   LoopState st;
   if (!cfg_.resume.empty()) {
     st = load_checkpoint(dir_->path(), "last", *model_, *optimizer_);
@@ -415,6 +466,7 @@ int Experiment::fit() {
     dir_->log("resuming " + dir_->path() + " at step " + std::to_string(st.step) + " (epoch " +
               std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
   }
+  save_config();
   dir_->log(header_line());
   dir_->log("run directory: " + dir_->path());
 
@@ -439,7 +491,9 @@ int Experiment::fit() {
     s.train_correct = static_cast<int64_t>(correct_sum.item());
     s.epoch_seconds = epoch_elapsed;
     s.total_seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    CheckpointWriteGuard guard;
     save_checkpoint(dir_->path(), "last", *model_, optimizer_.get(), s, cfg_.model.name);
+    return s;
   };
 
   for (int64_t epoch = st.epoch; epoch < cfg_.train.epochs && !stopped; ++epoch) {
@@ -451,7 +505,11 @@ int Experiment::fit() {
     train_loader_->start_epoch(epoch, st.batch_in_epoch);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs),
                       steps_per_epoch_, log_every);
-    double lr = 0, momentum = 0;
+    // What the row reports if this epoch's steps were all taken before a resume.
+    double lr = st.step > 0 ? schedule_->lr(st.step - 1) : optimizer_->lr();
+    double momentum = optimizer_->momentum();
+    if (st.step > 0 && cfg_.schedule.cycle_momentum && schedule_->momentum(st.step - 1))
+      momentum = *schedule_->momentum(st.step - 1);
     Batch batch;
     auto flush = [&] {
       if (pending.empty()) return;
@@ -501,7 +559,7 @@ int Experiment::fit() {
         flush();
       if (g_stop_requested) {
         progress.finish();
-        save_last(epoch_elapsed());
+        st.total_seconds = save_last(epoch_elapsed()).total_seconds;
         write_tables();
         write_plots();
         write_summary(st, true);
@@ -540,7 +598,7 @@ int Experiment::fit() {
     }
     st.total_seconds =
         seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-    if (val.accuracy > st.best_val_acc) {
+    if (!partial && val.accuracy > st.best_val_acc) {
       st.best_val_acc = val.accuracy;
       st.best_val_loss = val.loss;
       st.best_epoch = epoch + 1;
@@ -549,7 +607,7 @@ int Experiment::fit() {
     save_last(partial ? seconds : 0.0);
     write_tables();
     write_plots();
-    write_summary(st, false);
+    write_summary(st, partial);
   }
   std::signal(SIGINT, previous_handler);
   if (stopped) return kInterruptedExit;

@@ -94,6 +94,8 @@ class EndToEnd : public ::testing::Test {
   std::string root_;
 };
 
+void expect_one_line_error(const Result& r, const std::string& expected);
+
 TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   const Result r = run("onecycle", {"name=learn", "train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -133,6 +135,16 @@ TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
   EXPECT_NE(resumed.out.find("resuming"), std::string::npos) << resumed.out;
   EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(run_dir("onecycle-straight-")));
   EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(run_dir("onecycle-straight-") + "/steps.csv"));
+}
+
+TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {
+  ASSERT_EQ(run("onecycle", {"name=keep", "train.epochs=2", "train.max_steps=5"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-keep-");
+  const std::string config = read_file(dir + "/config.yaml");
+  const Result r = run("onecycle", {"resume=" + dir, "model.width=32"}, false);
+  expect_one_line_error(r, "'model.width' cannot change when resuming");
+  EXPECT_EQ(read_file(dir + "/config.yaml"), config) << "a refused resume must not touch the run";
+  EXPECT_EQ(run("onecycle", {"resume=" + dir, "train.max_steps=0"}, false).exit_code, 0);
 }
 
 TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
@@ -263,6 +275,13 @@ TEST_F(EndToEnd, DivergingLossStopsWithStepAndLr) {
   expect_one_line_error(r, "the training loss became");
   EXPECT_NE(r.err.find("(lr 1e+06)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("at step"), std::string::npos) << r.err;
+  // The run directory says what happened, up to the step that diverged.
+  const std::string dir = run_dir("onecycle-nan-");
+  const auto s = summary(dir);
+  EXPECT_NE(s["error"].get<std::string>().find("the training loss became"), std::string::npos);
+  EXPECT_TRUE(s["stopped_early"].get<bool>());
+  EXPECT_NE(read_file(dir + "/train.log").find("error: the training loss became"), std::string::npos);
+  EXPECT_EQ(read_file(dir + "/steps.csv").rfind("step,epoch,lr,momentum,loss\n1,1,", 0), 0u);
 }
 
 TEST_F(EndToEnd, NoTemporaryFilesAreLeftBehind) {

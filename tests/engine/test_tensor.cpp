@@ -97,6 +97,12 @@ TEST(Tensor, CopyIntoAStridedView) {
   EXPECT_THROW(x.copy_(Tensor::zeros({2, 3})), cyg::Error);
 }
 
+TEST(Tensor, CopyFromAnOverlappingViewReadsTheOriginalValues) {
+  Tensor m = arange(4, {2, 2});  // [[0, 1], [2, 3]]
+  m.copy_(m.permute({1, 0}));
+  EXPECT_EQ(m.to_vector(), (std::vector<float>{0, 2, 1, 3}));
+}
+
 TEST(Tensor, FillEveryDtype) {
   EXPECT_EQ(Tensor::full({3}, 2.5).to_vector(), (std::vector<float>{2.5f, 2.5f, 2.5f}));
   EXPECT_EQ(Tensor::full({2}, -7, DType::I32).to_vector(), (std::vector<float>{-7, -7}));
