@@ -46,8 +46,14 @@ cudnn_root=$(python3 -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[
 [ -n "${CUDNN_ROOT:-}" ] && cudnn_root=$CUDNN_ROOT
 export LD_LIBRARY_PATH="${wheel_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-if [ -f .deps/prefix/lib/libopenblas.so.0.gz ] && [ ! -f .deps/prefix/lib/libopenblas.so.0 ]; then
-  gunzip -k .deps/prefix/lib/libopenblas.so.0.gz && ln -sf libopenblas.so.0 .deps/prefix/lib/libopenblas.so
+# The carried OpenBLAS is gzipped; unpack it beside the logs (not into .deps, which
+# must stay small enough to travel).
+openblas_prefix="$PWD/$logs/openblas"
+if [ -f .deps/prefix/lib/libopenblas.so.0.gz ]; then
+  mkdir -p "$openblas_prefix/lib"
+  gunzip -c .deps/prefix/lib/libopenblas.so.0.gz > "$openblas_prefix/lib/libopenblas.so.0"
+  ln -sf libopenblas.so.0 "$openblas_prefix/lib/libopenblas.so"
+  export LD_LIBRARY_PATH="$openblas_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 bin_dir=""
@@ -55,7 +61,7 @@ echo "== build (CUDA, sm_90)"
 cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_BUILD_TYPE=Release)
 [ -n "$cudnn_root" ] && cmake_args+=(-DCUDNN_ROOT="$cudnn_root")
 [ -d .deps/googletest ] && cmake_args+=(-DCYGNET_GTEST_SOURCE="$PWD/.deps/googletest")
-[ -d .deps/prefix ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" -DCYGNET_STATIC_DEPS=ON)
+[ -d .deps/prefix ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/prefix;$openblas_prefix" -DCYGNET_STATIC_DEPS=ON)
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if cmake --fresh -S . -B build-gpu "${generator[@]}" "${cmake_args[@]}" > "$logs/build.log" 2>&1 &&
@@ -67,7 +73,7 @@ else
   if [ -d .deps/gpu-bin ]; then
     record "build here" 0 0 "failed (see $logs/build.log); using prebuilt .deps/gpu-bin"
     bin_dir=.deps/gpu-bin
-    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$PWD/.deps/prefix/lib:$LD_LIBRARY_PATH"
+    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$LD_LIBRARY_PATH"
   else
     record "build here" 0 1 "failed (see $logs/build.log) and no .deps/gpu-bin to fall back on"
   fi
