@@ -115,16 +115,21 @@ Tensor kaiming_uniform(const Shape& shape, int64_t fan_in, uint64_t seed) {
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
   return Tensor::uniform(shape, -bound, bound, seed);
 }
+
+Tensor initial_weight(const Shape& shape, int64_t fan_in, uint64_t seed, Init init) {
+  if (init == Init::KaimingNormal) return Tensor::normal(shape, 0.0, std::sqrt(2.0 / static_cast<double>(fan_in)), seed);
+  return kaiming_uniform(shape, fan_in, seed);
+}
 }  // namespace
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
-               bool bias, InitSeeds& seeds)
+               bool bias, InitSeeds& seeds, Init init)
     : stride_(stride), padding_(padding) {
   CYG_CHECK(in_channels > 0 && out_channels > 0 && kernel_size > 0, "Conv2d(", in_channels, ", ", out_channels, ", ",
             kernel_size, "): sizes must be positive");
   const int64_t fan_in = in_channels * kernel_size * kernel_size;
   weight_ = register_parameter(
-      "weight", kaiming_uniform({out_channels, in_channels, kernel_size, kernel_size}, fan_in, seeds.next()));
+      "weight", initial_weight({out_channels, in_channels, kernel_size, kernel_size}, fan_in, seeds.next(), init));
   if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_channels}, fan_in, seeds.next()));
 }
 
@@ -147,10 +152,10 @@ Variable BatchNorm2d::forward(const Variable& x) {
   return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
 
-Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds) {
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds, Init init) {
   CYG_CHECK(in_features > 0 && out_features > 0, "Linear(", in_features, ", ", out_features,
             "): sizes must be positive");
-  weight_ = register_parameter("weight", kaiming_uniform({out_features, in_features}, in_features, seeds.next()));
+  weight_ = register_parameter("weight", initial_weight({out_features, in_features}, in_features, seeds.next(), init));
   if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_features}, in_features, seeds.next()));
 }
 

@@ -78,11 +78,15 @@ class Module {
   bool training_ = true;
 };
 
+// How a layer's weights start: PyTorch's default (Kaiming-uniform with a = sqrt(5),
+// i.e. bound 1/sqrt(fan_in)) or He et al.'s normal (std sqrt(2/fan_in)), which their
+// CIFAR ResNets use. Biases always start as PyTorch's (uniform, bound 1/sqrt(fan_in)).
+enum class Init { PyTorchDefault, KaimingNormal };
+
 class Conv2d : public Module {
  public:
-  // Kaiming-uniform weights (PyTorch's default: bound 1/sqrt(fan_in)), the same for the bias.
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding, bool bias,
-         InitSeeds& seeds);
+         InitSeeds& seeds, Init init = Init::PyTorchDefault);
   Variable forward(const Variable& x) override;
   const Variable& weight() const { return weight_; }
 
@@ -104,7 +108,7 @@ class BatchNorm2d : public Module {
 
 class Linear : public Module {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds);
+  Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds, Init init = Init::PyTorchDefault);
   Variable forward(const Variable& x) override;
 
  private:

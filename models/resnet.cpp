@@ -6,12 +6,23 @@
 
 namespace cyg::models {
 
+namespace {
+
+// He et al.'s CIFAR ResNets (option-A shortcuts) start from their normal init.
+nn::Init init_for(bool option_a_shortcut) {
+  return option_a_shortcut ? nn::Init::KaimingNormal : nn::Init::PyTorchDefault;
+}
+
+}  // namespace
+
 BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, bool option_a_shortcut,
                        nn::InitSeeds& seeds)
     : stride_(stride) {
-  conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(in_planes, planes, 3, stride, 1, false, seeds));
+  const nn::Init init = init_for(option_a_shortcut);
+  conv1_ = register_module("conv1",
+                           std::make_shared<nn::Conv2d>(in_planes, planes, 3, stride, 1, false, seeds, init));
   bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm2d>(planes));
-  conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(planes, planes, 3, 1, 1, false, seeds));
+  conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(planes, planes, 3, 1, 1, false, seeds, init));
   bn2_ = register_module("bn2", std::make_shared<nn::BatchNorm2d>(planes));
   shortcut_ = register_module("shortcut", std::make_shared<nn::Sequential>());
   if (stride != 1 || in_planes != planes) {
@@ -44,8 +55,9 @@ ResNet::ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions&
             options.in_channels, ", num_classes ", options.num_classes, " and width ", options.width,
             " must be positive");
   nn::InitSeeds seeds(options.seed);
+  const nn::Init init = init_for(option_a_shortcut);
   conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(options.in_channels, options.width, 3, 1, 1, false,
-                                                                  seeds));
+                                                                  seeds, init));
   bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm2d>(options.width));
   int64_t in_planes = options.width;
   for (size_t stage = 0; stage < blocks_per_stage.size(); ++stage) {
@@ -58,7 +70,7 @@ ResNet::ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions&
     }
     stages_.push_back(register_module("layer" + std::to_string(stage + 1), layer));
   }
-  linear_ = register_module("linear", std::make_shared<nn::Linear>(in_planes, options.num_classes, true, seeds));
+  linear_ = register_module("linear", std::make_shared<nn::Linear>(in_planes, options.num_classes, true, seeds, init));
 }
 
 Variable ResNet::forward(const Variable& x) {

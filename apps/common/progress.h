@@ -9,7 +9,9 @@ namespace cyg::app {
 
 class Progress {
  public:
-  Progress(std::string label, int64_t total, int64_t every);
+  // start: steps already done when the bar starts (a resumed epoch), so rates and ETAs
+  // count only the steps taken now.
+  Progress(std::string label, int64_t total, int64_t every, int64_t start = 0);
   // Called after each step; prints when the terminal bar is due or every `every` steps.
   void update(int64_t done, double loss, double lr);
   // Ends the bar's line (on a terminal).
@@ -18,7 +20,7 @@ class Progress {
 
  private:
   std::string label_;
-  int64_t total_, every_;
+  int64_t total_, every_, start_;
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

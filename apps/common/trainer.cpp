@@ -504,7 +504,7 @@ int Experiment::run_fit() {
     };
     train_loader_->start_epoch(epoch, st.batch_in_epoch);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs),
-                      steps_per_epoch_, log_every);
+                      steps_per_epoch_, log_every, st.batch_in_epoch);
     // What the row reports if this epoch's steps were all taken before a resume.
     double lr = st.step > 0 ? schedule_->lr(st.step - 1) : optimizer_->lr();
     double momentum = optimizer_->momentum();

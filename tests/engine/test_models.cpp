@@ -48,6 +48,22 @@ TEST(Models, CifarResNetsOfHeEtAl) {
   EXPECT_EQ(cyg::models::make_model("resnet56", {})->parameter_count(), 853018);
 }
 
+TEST(Models, CifarResNetsStartFromHeNormalInit) {
+  // layer3.1.conv1 of ResNet-20: 64 x 64 x 3 x 3 weights, std sqrt(2 / 576) = 0.0589.
+  for (const auto& [name, t] : cyg::models::make_model("resnet20", {})->state_dict()) {
+    if (name != "layer3.1.conv1.weight") continue;
+    const auto v = t.to_vector();
+    double sq = 0;
+    for (float x : v) sq += static_cast<double>(x) * x;
+    EXPECT_NEAR(std::sqrt(sq / static_cast<double>(v.size())), std::sqrt(2.0 / 576), 0.002);
+  }
+  // ResNet-18 keeps PyTorch's default: uniform within 1/sqrt(fan_in).
+  for (const auto& [name, t] : cyg::models::make_model("resnet18", {})->state_dict()) {
+    if (name != "layer1.0.conv1.weight") continue;
+    for (float x : t.to_vector()) ASSERT_LE(std::fabs(x), 1.0f / std::sqrt(576.0f));
+  }
+}
+
 TEST(Models, ForwardShapesAndOptions) {
   cyg::models::ModelOptions o;
   o.in_channels = 1;
