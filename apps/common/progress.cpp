@@ -26,7 +26,7 @@ Progress::Progress(std::string label, int64_t total, int64_t every, int64_t star
     : label_(std::move(label)),
       total_(total),
       every_(every),
-      start_(start),
+      first_(start),
       terminal_(stdout_is_terminal()),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
@@ -34,7 +34,7 @@ Progress::Progress(std::string label, int64_t total, int64_t every, int64_t star
 void Progress::update(int64_t done, double loss, double lr) {
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(done - start_) / elapsed : 0.0;
+  const double rate = elapsed > 0 ? static_cast<double>(done - first_) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : NAN;
   if (terminal_) {
     // At most ten redraws a second, and always the last one.
@@ -48,7 +48,7 @@ void Progress::update(int64_t done, double loss, double lr) {
                 static_cast<long long>(done), static_cast<long long>(total_), rate, format_duration(eta).c_str(), loss,
                 lr);
     std::fflush(stdout);
-  } else if ((done - start_) % every_ == 0 || done == total_) {
+  } else if ((done - first_) % every_ == 0 || done == total_) {
     std::printf("%s step %lld/%lld, %.1f it/s, ETA %s, loss %.4f, lr %.4g\n", label_.c_str(),
                 static_cast<long long>(done), static_cast<long long>(total_), rate, format_duration(eta).c_str(), loss,
                 lr);

@@ -20,7 +20,7 @@ class Progress {
 
  private:
   std::string label_;
-  int64_t total_, every_, start_;
+  int64_t total_, every_, first_;
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
