@@ -155,8 +155,16 @@ dim3 slice_grid(int64_t slices, int64_t C) {
   return dim3(static_cast<unsigned>(slices), static_cast<unsigned>(C < 65535 ? C : 65535));
 }
 
-// 32-bit indices are enough (and cheaper to divide) below 2^31 elements.
-bool fits_32_bits(const BatchNormLayout& layout) { return layout.numel() < (int64_t(1) << 31); }
+// Calls launch(index) with a uint32_t index below 2^31 elements (cheaper to divide),
+// else with an int64_t one; the launch picks its kernel instance by decltype(index).
+template <typename Launch>
+void with_index_type(const BatchNormLayout& layout, Launch launch) {
+  if (layout.numel() < (int64_t(1) << 31)) {
+    launch(uint32_t{0});
+  } else {
+    launch(int64_t{0});
+  }
+}
 
 int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
 }  // namespace
@@ -169,26 +177,18 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
-  const bool narrow = fits_32_bits(layout);
-  if (narrow) {
-    CYG_LAUNCH(batchnorm_stats_partial_kernel<uint32_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+  with_index_type(layout, [&](auto index) {
+    using Index = decltype(index);
+    CYG_LAUNCH(batchnorm_stats_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
                layout, slices, workspace);
-  } else {
-    CYG_LAUNCH(batchnorm_stats_partial_kernel<int64_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
-               layout, slices, workspace);
-  }
-  CYG_CHECK_LAUNCH();
-  CYG_LAUNCH(batchnorm_stats_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), x, layout, slices, workspace, eps,
-             momentum, save_mean, save_invstd, running_mean, running_var);
-  CYG_CHECK_LAUNCH();
-  if (narrow) {
-    CYG_LAUNCH(batchnorm_normalise_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
-  } else {
-    CYG_LAUNCH(batchnorm_normalise_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
-  }
-  CYG_CHECK_LAUNCH();
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_stats_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), x, layout, slices, workspace,
+               eps, momentum, save_mean, save_invstd, running_mean, running_var);
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
+               x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
+    CYG_CHECK_LAUNCH();
+  });
 }
 
 void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta, const float* running_mean,
@@ -197,14 +197,12 @@ void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
-  if (fits_32_bits(layout)) {
-    CYG_LAUNCH(batchnorm_normalise_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), x, gamma, beta, running_mean, running_var, true, layout, eps, y);
-  } else {
-    CYG_LAUNCH(batchnorm_normalise_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), x, gamma, beta, running_mean, running_var, true, layout, eps, y);
-  }
-  CYG_CHECK_LAUNCH();
+  with_index_type(layout, [&](auto index) {
+    using Index = decltype(index);
+    CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
+               x, gamma, beta, running_mean, running_var, true, layout, eps, y);
+    CYG_CHECK_LAUNCH();
+  });
 }
 
 void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
@@ -215,26 +213,18 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
-  const bool narrow = fits_32_bits(layout);
-  if (narrow) {
-    CYG_LAUNCH(batchnorm_backward_partial_kernel<uint32_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+  with_index_type(layout, [&](auto index) {
+    using Index = decltype(index);
+    CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
                dy, x, save_mean, save_invstd, layout, slices, workspace);
-  } else {
-    CYG_LAUNCH(batchnorm_backward_partial_kernel<int64_t>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
-               dy, x, save_mean, save_invstd, layout, slices, workspace);
-  }
-  CYG_CHECK_LAUNCH();
-  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
-             dgamma, dbeta);
-  CYG_CHECK_LAUNCH();
-  if (narrow) {
-    CYG_LAUNCH(batchnorm_backward_dx_kernel<uint32_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
+               dgamma, dbeta);
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
-  } else {
-    CYG_LAUNCH(batchnorm_backward_dx_kernel<int64_t>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
-  }
-  CYG_CHECK_LAUNCH();
+    CYG_CHECK_LAUNCH();
+  });
 }
 
 }  // namespace cyg::CYG_KNS
