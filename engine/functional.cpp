@@ -244,9 +244,25 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     } else {
       batchnorm_forward_eval_cpu<float>(xs.data<float>(), gamma, beta, rmean, rvar, N, C, HW, e, y.data<float>());
     }
-    return make_result(y, {x, weight, bias}, "batch_norm_eval", [](const Tensor&) -> std::vector<Tensor> {
-      CYG_CHECK(false, "backward through batch_norm in evaluation mode is not supported; call train() first");
-      return {};
+    const Tensor saved_gamma = affine ? weight.data() : Tensor();
+    // Copies: a later training forward would update the running statistics in place.
+    const Tensor saved_mean = running_mean.clone(), saved_var = running_var.clone();
+    return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad) {
+      const Tensor g = grad.contiguous();
+      Tensor dx = Tensor::empty(xs.shape(), DType::F32, dev);
+      Tensor dgamma = Tensor::empty({C}, DType::F32, dev), dbeta = Tensor::empty({C}, DType::F32, dev);
+      const float* gm = affine ? saved_gamma.data<float>() : nullptr;
+      if (dev.is_cuda()) {
+        Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
+        CYG_CUDA_CALL(batchnorm_backward_eval_cuda, g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
+                      saved_var.data<float>(), N, C, HW, e, dx.data<float>(), dgamma.data<float>(),
+                      dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
+      } else {
+        batchnorm_backward_eval_cpu<float>(g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
+                                           saved_var.data<float>(), N, C, HW, e, dx.data<float>(),
+                                           dgamma.data<float>(), dbeta.data<float>());
+      }
+      return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
     });
   }
   Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);

@@ -69,6 +69,12 @@ CYG_HD T batchnorm_backward_dx(T dy, T xhat, T mean_dy, T mean_dy_xhat, T gamma_
   return gamma_invstd * (dy - mean_dy - xhat * mean_dy_xhat);
 }
 
+// In evaluation the statistics are constants: dx is dy scaled per channel.
+template <typename T>
+CYG_HD T batchnorm_backward_dx_eval(T dy, T gamma_invstd) {
+  return gamma_invstd * dy;
+}
+
 inline void check_batchnorm_train_args(int64_t N, int64_t HW, const void* gamma, const void* beta,
                                        const void* running_mean, const void* running_var) {
   CYG_CHECK(N * HW > 1, "batchnorm training needs more than one value per channel (N*H*W = ", N * HW,
@@ -99,6 +105,12 @@ void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const
 template <typename T>
 void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
                             int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta);
+// Backward of the evaluation forward (running statistics, e.g. a frozen batchnorm
+// being fine-tuned through): dgamma and dbeta as in training, dx = gamma*invstd*dy.
+template <typename T>
+void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
+                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
+                                 T* dbeta);
 
 // The CUDA reductions split each channel into `slices` pieces, one block each (so a
 // GPU fills up even at 64 channels), and finish the per-slice double partials in a
@@ -127,5 +139,9 @@ CYG_CUDA_DECL(void batchnorm_backward_cuda(const float* dy, const float* x, cons
                                            const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx,
                                            float* dgamma, float* dbeta, double* workspace,
                                            const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma,
+                                                const float* running_mean, const float* running_var, int64_t N,
+                                                int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
+                                                float* dbeta, double* workspace, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -94,13 +94,40 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
   }
 }
 
+template <typename T>
+void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
+                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
+                                 T* dbeta) {
+  check_batchnorm_backward_args(dgamma, dbeta);
+  const BatchNormLayout layout{N, C, HW};
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const T mean = running_mean[c], invstd = batchnorm_invstd(running_var[c], eps);
+    double sum_dy = 0, sum_dy_xhat = 0;
+    const T gamma_invstd = batchnorm_param(gamma, c, T(1)) * invstd;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t p = layout.plane(n, c);
+      for (int64_t i = p; i < p + HW; ++i) {
+        sum_dy += static_cast<double>(dy[i]);
+        sum_dy_xhat += static_cast<double>(dy[i]) *
+                       batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
+        dx[i] = batchnorm_backward_dx_eval(dy[i], gamma_invstd);
+      }
+    }
+    dgamma[c] = static_cast<T>(sum_dy_xhat);
+    dbeta[c] = static_cast<T>(sum_dy);
+  }
+}
+
 #define CYG_INSTANTIATE_BATCHNORM(T)                                                                                   \
   template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T, T, T*, T*,  \
                                                T*, T*, T*);                                                            \
   template void batchnorm_forward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,      \
                                               int64_t, T, T*);                                                         \
   template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, \
-                                          T*, T*, T*);
+                                          T*, T*, T*);                                                                 \
+  template void batchnorm_backward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,     \
+                                               int64_t, T, T*, T*, T*);
 CYG_INSTANTIATE_BATCHNORM(float)
 CYG_INSTANTIATE_BATCHNORM(double)
 #undef CYG_INSTANTIATE_BATCHNORM

@@ -2,7 +2,8 @@
 // block sums one slice of its channel's N*HW values in double (statistics shifted by the
 // channel's first value, so a large mean does not cancel the variance), then one thread
 // per channel adds the slices in order. Normalisation and dx: one thread per element,
-// grid-stride, 32-bit index arithmetic when it fits. Bound by memory bandwidth.
+// grid-stride, 32-bit index arithmetic when it fits. The evaluation-mode backward uses
+// the same sums with the running statistics. Bound by memory bandwidth.
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/block_reduce.cuh"
 
@@ -90,14 +91,16 @@ __global__ void batchnorm_normalise_kernel(const float* x, const float* gamma, c
   }
 }
 
-// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat.
+// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat. xhat from
+// the saved batch statistics (training) or the running ones (spread_is_variance, eval).
 template <typename Index>
-__global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* save_mean,
-                                                  const float* save_invstd, BatchNormLayout layout, int64_t slices,
-                                                  double* partials) {
+__global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* mean_of,
+                                                  const float* spread, bool spread_is_variance, float eps,
+                                                  BatchNormLayout layout, int64_t slices, double* partials) {
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
-    const float mean = save_mean[c], invstd = save_invstd[c];
+    const float mean = mean_of[c];
+    const float invstd = spread_is_variance ? batchnorm_invstd(spread[c], eps) : spread[c];
     int64_t begin, end;
     slice_range(m, slices, blockIdx.x, &begin, &end);
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
@@ -142,6 +145,18 @@ __global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, co
     const float invstd = save_invstd[c];
     dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], save_mean[c], invstd), dbeta[c] / m, dgamma[c] / m,
                                   batchnorm_param(gamma, c, 1.0f) * invstd);
+  }
+}
+
+template <typename Index>
+__global__ void batchnorm_backward_dx_eval_kernel(const float* dy, const float* gamma, const float* running_var,
+                                                  float eps, BatchNormLayout layout, float* dx) {
+  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
+              HW = static_cast<Index>(layout.HW);
+  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Index c = (i / HW) % C;
+    dx[i] = batchnorm_backward_dx_eval(dy[i], batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps));
   }
 }
 
@@ -216,13 +231,35 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
-               dy, x, save_mean, save_invstd, layout, slices, workspace);
+               dy, x, save_mean, save_invstd, false, 0.0f, layout, slices, workspace);
     CYG_CHECK_LAUNCH();
     CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
                dgamma, dbeta);
     CYG_CHECK_LAUNCH();
     CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
+    CYG_CHECK_LAUNCH();
+  });
+}
+
+void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma, const float* running_mean,
+                                  const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx,
+                                  float* dgamma, float* dbeta, double* workspace, const LaunchConfig& cfg) {
+  check_batchnorm_backward_args(dgamma, dbeta);
+  check_block(cfg);
+  if (C == 0) return;
+  const BatchNormLayout layout{N, C, HW};
+  const int64_t slices = batchnorm_slices(N, C, HW, cfg);
+  with_index_type(layout, [&](auto index) {
+    using Index = decltype(index);
+    CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+               dy, x, running_mean, running_var, true, eps, layout, slices, workspace);
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
+               dgamma, dbeta);
+    CYG_CHECK_LAUNCH();
+    CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), dy, gamma, running_var, eps, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }

@@ -124,3 +124,20 @@ TEST(Autograd, ConvLinearThroughTheTape) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Autograd, BatchNormInEvaluationModeHasAGradient) {
+  // Frozen statistics: dx = dy * gamma / sqrt(running_var + eps), per channel.
+  Variable x(cyg::Tensor::uniform({2, 2, 3, 3}, -1, 1, 8), true);
+  Variable gamma(cyg::Tensor::from_vector({2.0f, 0.5f}, {2}), true), beta(cyg::Tensor::zeros({2}), true);
+  const cyg::Tensor rmean = cyg::Tensor::from_vector({0.1f, -0.3f}, {2}), rvar = cyg::Tensor::from_vector({4.0f, 0.25f}, {2});
+  cyg::backward(fn::sum(fn::batch_norm(x, gamma, beta, rmean, rvar, false, 0.1, 1e-5)));
+  const auto dx = x.grad().to_vector();
+  EXPECT_NEAR(dx[0], 2.0 / std::sqrt(4.0 + 1e-5), 1e-6);   // channel 0
+  EXPECT_NEAR(dx[9], 0.5 / std::sqrt(0.25 + 1e-5), 1e-6);  // channel 1
+  EXPECT_NEAR(beta.grad().to_vector()[0], 18.0, 1e-5);     // 2 images x 9 pixels
+  EXPECT_EQ(rvar.to_vector(), (std::vector<float>{4.0f, 0.25f})) << "evaluation leaves the statistics alone";
+}
+
+}  // namespace

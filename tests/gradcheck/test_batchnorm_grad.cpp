@@ -108,3 +108,32 @@ TEST(BatchNormByHand, BackwardSumsAndInvariances) {
 }
 
 }  // namespace
+
+namespace {
+
+// The evaluation-mode backward: the running statistics are constants, so dx is dy
+// scaled per channel; dgamma and dbeta are the same sums as in training.
+TEST(Gradcheck, BatchNormEvaluation) {
+  const int64_t N = 3, C = 2, HW = 5;
+  const size_t n = static_cast<size_t>(N * C * HW);
+  std::vector<double> x = cyg::test::random_doubles(n, 31), gamma = cyg::test::random_doubles(2, 32, 0.5, 1.5),
+                      beta = cyg::test::random_doubles(2, 33);
+  const std::vector<double> rmean = {0.3, -0.2}, rvar = {1.7, 0.4}, dy = cyg::test::random_doubles(n, 34);
+  const double eps = 1e-5;
+  auto loss = [&] {
+    std::vector<double> y(n);
+    cyg::batchnorm_forward_eval_cpu<double>(x.data(), gamma.data(), beta.data(), rmean.data(), rvar.data(), N, C, HW,
+                                            eps, y.data());
+    return cyg::test::dot(dy, y);
+  };
+  std::vector<double> dx(n), dgamma(2), dbeta(2);
+  cyg::batchnorm_backward_eval_cpu<double>(dy.data(), x.data(), gamma.data(), rmean.data(), rvar.data(), N, C, HW, eps,
+                                           dx.data(), dgamma.data(), dbeta.data());
+  EXPECT_TRUE(cyg::test::check_gradient(loss, x, dx, "x"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, dgamma, "gamma"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, beta, dbeta, "beta"));
+  // By hand: element 0 is channel 0, so dx = dy * gamma / sqrt(1.7 + eps).
+  EXPECT_NEAR(dx[0], dy[0] * gamma[0] / std::sqrt(1.7 + eps), 1e-12);
+}
+
+}  // namespace
