@@ -359,9 +359,14 @@ Evaluation Experiment::evaluate(Loader& loader, std::vector<float>* logits_out, 
   return e;
 }
 
+// The range test has no epochs to report: steps.csv only.
 void Experiment::write_tables() {
-  dir_->write("metrics.csv", metrics_.text());
-  dir_->write("steps.csv", kind_ == AppKind::LrFind ? finder_steps_.text() : steps_.text());
+  if (kind_ == AppKind::LrFind) {
+    dir_->write("steps.csv", finder_steps_.text());
+  } else {
+    dir_->write("metrics.csv", metrics_.text());
+    dir_->write("steps.csv", steps_.text());
+  }
 }
 
 std::vector<double> column(const CsvTable& t, size_t c) {
@@ -620,6 +625,7 @@ int Experiment::run_fit() {
 int Experiment::lr_find() {
   CYG_INPUT_CHECK(cfg_.resume.empty(), "the range test cannot be resumed; run it again");
   open_run_directory();
+  save_config();
   dir_->log(header_line());
   const int64_t total = cfg_.lr_find.steps > 0 ? cfg_.lr_find.steps : steps_per_epoch_;
   CYG_INPUT_CHECK(total >= 2, "the range test needs at least 2 steps, got ", total);
@@ -637,6 +643,7 @@ int Experiment::lr_find() {
 
   g_stop_requested = false;
   auto previous_handler = std::signal(SIGINT, on_interrupt);
+  const auto started = std::chrono::steady_clock::now();
   Progress progress("range test", total, cfg_.train.log_every);
   int64_t step = 0;
   for (int64_t epoch = 0; step < total && !tracker.stopped() && !g_stop_requested; ++epoch) {
@@ -679,6 +686,7 @@ int Experiment::lr_find() {
   if (!suggestions.ok()) lr_find_summary_["error"] = suggestions.error;
   LoopState st;
   st.step = step;
+  st.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   write_tables();
   write_plots();
   write_summary(st, g_stop_requested);

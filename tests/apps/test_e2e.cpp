@@ -203,7 +203,9 @@ TEST_F(EndToEnd, RangeTestStopsAtDivergenceAndSuggestsAnLrInsideTheSweep) {
     EXPECT_GT(sug["lr"].get<double>(), 1e-4);
     EXPECT_LT(sug["lr"].get<double>(), 1e4);
   }
-  EXPECT_TRUE(std::ifstream(dir + "/lr_find.svg").good());
+  for (const char* f : {"config.yaml", "steps.csv", "summary.json", "train.log", "lr_find.svg", "schedule.svg"})
+    EXPECT_TRUE(std::ifstream(dir + "/" + f).good()) << f;
+  EXPECT_GT(summary(dir)["total_seconds"].get<double>(), 0.0);
   EXPECT_NE(read_file(dir + "/steps.csv").find("smoothed_loss"), std::string::npos);
 }
 
