@@ -383,8 +383,18 @@ void Experiment::write_plots() {
     chart.y_label = "training loss";
     chart.log_x = true;
     const auto lrs = column(finder_steps_, 2);
-    plot::Series raw{"loss", lrs, column(finder_steps_, 4), true, 0, "#bbbbbb"};
-    plot::Series smooth{"smoothed loss", lrs, column(finder_steps_, 5), false, 0, ""};
+    const auto smoothed = column(finder_steps_, 5);
+    auto raw_loss = column(finder_steps_, 4);
+    // The raw loss explodes at the end; keep the axis on the smoothed curve, as the eye
+    // reads the range test from it (points above are left out of the raw line).
+    double top = 0;
+    for (double v : smoothed)
+      if (std::isfinite(v)) top = std::max(top, v);
+    if (top > 0)
+      for (double& v : raw_loss)
+        if (v > 1.25 * top) v = NAN;
+    plot::Series raw{"loss", lrs, raw_loss, true, 0, "#bbbbbb"};
+    plot::Series smooth{"smoothed loss", lrs, smoothed, false, 0, ""};
     chart.series = {raw, smooth};
     for (const auto& s : lr_find_summary_["suggestions"])
       chart.markers.push_back({s["lr"].get<double>(), s["rule"].get<std::string>()});
