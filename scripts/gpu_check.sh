@@ -112,6 +112,23 @@ if [ -n "$bin_dir" ]; then
   run_gtest "gpu kernels vs cpu" test_kernels_gpu
   run_gtest "gpu engine" test_engine_gpu
   run_gtest "golden resnet18 on gpu" test_golden_gpu
+  # Memory errors and shared-memory races in our kernels, on small cases (the sanitizer
+  # slows kernels down by orders of magnitude).
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+  kernels_bin=$(find_bin test_kernels_gpu)
+  if [ -n "$sanitizer" ] && [ -n "$kernels_bin" ]; then
+    for tool in memcheck racecheck; do
+      if timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 1 "$kernels_bin" \
+           --gtest_filter='*BatchNormForwardTrain*:*SumAndMean:*CrossEntropyLossForwardBackward*:*AssembleBatch' \
+           > "$logs/sanitizer-$tool.log" 2>&1; then
+        record "compute-sanitizer $tool" 1 0 "$(grep -m1 -o 'ERROR SUMMARY: [0-9]* error[s]*' "$logs/sanitizer-$tool.log")"
+      else
+        record "compute-sanitizer $tool" 0 1 "$(grep -m1 -o 'ERROR SUMMARY: [0-9]* error[s]*' "$logs/sanitizer-$tool.log") (see $logs/sanitizer-$tool.log)"
+      fi
+    done
+  else
+    record "compute-sanitizer" 0 0 "not available here"
+  fi
   run_gtest "library errors" test_library_errors
   run_gtest "emulated kernels" test_kernels_emu "*SumAndMean:*Relu*"
   echo "== benchmark: resnet18 training step, batch 128"
