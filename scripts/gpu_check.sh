@@ -118,7 +118,7 @@ if [ -n "$bin_dir" ]; then
   kernels_bin=$(find_bin test_kernels_gpu)
   if [ -n "$sanitizer" ] && [ -n "$kernels_bin" ]; then
     for tool in memcheck racecheck; do
-      if timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 1 "$kernels_bin" \
+      if timeout 150 "$sanitizer" --tool "$tool" --error-exitcode 1 "$kernels_bin" \
            --gtest_filter='*BatchNormForwardTrain*:*SumAndMean:*CrossEntropyLossForwardBackward*:*AssembleBatch' \
            > "$logs/sanitizer-$tool.log" 2>&1; then
         record "compute-sanitizer $tool" 1 0 "$(grep -m1 -o 'ERROR SUMMARY: [0-9]* error[s]*' "$logs/sanitizer-$tool.log")"
