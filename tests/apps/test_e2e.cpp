@@ -119,6 +119,17 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
 }
 
+TEST_F(EndToEnd, RealFashionMnistLearns) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").good())
+    GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
+  const Result r = run("onecycle", {"name=fashion", "data.dataset=fashion_mnist", "data.limit_train=4096",
+                                    "data.limit_val=1000", "train.epochs=2", "schedule.lr_min=0.01",
+                                    "schedule.lr_max=0.2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 10 classes: chance is 0.1; a small CNN on 4096 real images gets well past 0.6.
+  EXPECT_GT(summary(run_dir("onecycle-fashion-"))["final_val_acc"].get<double>(), 0.6);
+}
+
 TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
   const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
   auto with = [&](std::vector<std::string> extra) {
