@@ -30,7 +30,7 @@ void Variable::set_data(const Tensor& value) {
 void Variable::to_device(Device device) {
   CYG_CHECK(defined(), "to_device() of an undefined Variable");
   impl_->data = impl_->data.to(device);
-  if (impl_->grad.defined()) impl_->grad = impl_->grad.to(device);
+  if (impl_->grad.defined()) impl_->grad = grad().to(device);
 }
 
 bool Variable::requires_grad() const { return defined() && impl_->requires_grad; }
@@ -42,6 +42,10 @@ void Variable::set_requires_grad(bool requires) {
 
 const Tensor& Variable::grad() const {
   CYG_CHECK(defined(), "grad() of an undefined Variable");
+  if (impl_->grad_is_zero) {
+    impl_->grad.fill_(0.0);
+    impl_->grad_is_zero = false;
+  }
   return impl_->grad;
 }
 
@@ -51,6 +55,10 @@ Tensor& Variable::ensure_grad() {
   CYG_CHECK(defined(), "ensure_grad() of an undefined Variable");
   if (!impl_->grad.defined())
     impl_->grad = Tensor::zeros(impl_->data.shape(), impl_->data.dtype(), impl_->data.device());
+  if (impl_->grad_is_zero) {
+    impl_->grad.fill_(0.0);
+    impl_->grad_is_zero = false;
+  }
   return impl_->grad;
 }
 
@@ -60,13 +68,16 @@ void Variable::accumulate_grad(const Tensor& g) {
             shape_str(impl_->data.shape()));
   if (!impl_->grad.defined()) {
     impl_->grad = g.contiguous().clone();
+  } else if (impl_->grad_is_zero) {
+    impl_->grad.copy_(g);
+    impl_->grad_is_zero = false;
   } else {
     axpy_(impl_->grad, 1.0f, g);
   }
 }
 
 void Variable::zero_grad() {
-  if (has_grad()) impl_->grad.fill_(0.0);
+  if (has_grad()) impl_->grad_is_zero = true;
 }
 
 const std::shared_ptr<Node>& Variable::grad_fn() const {

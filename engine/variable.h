@@ -33,7 +33,9 @@ class Variable {
   Tensor& ensure_grad();
   // grad += g (or grad = g, copied into the existing buffer when there is one).
   void accumulate_grad(const Tensor& g);
-  // Zeros the gradient in place; the buffer, and so its address, is kept.
+  // Zeros the gradient; the buffer, and so its address, is kept. The zeros are written
+  // only if the gradient is read before a new one arrives (which is then copied in
+  // rather than added): a training step pays no fill for its gradients.
   void zero_grad();
 
   // The autograd node that produced this variable (null for leaves).
@@ -46,6 +48,7 @@ class Variable {
   struct Impl {
     Tensor data;
     Tensor grad;
+    bool grad_is_zero = false;  // zero_grad() was called and nothing accumulated since
     bool requires_grad = false;
     std::shared_ptr<Node> grad_fn;
   };

@@ -182,3 +182,24 @@ TEST(Optimizers, StateDictNamesAndShapeChecks) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Optimizers, AZeroedGradientReadsAsZeros) {
+  // zero_grad writes its zeros lazily: a step without a new gradient must still see them.
+  Variable p(Tensor::full({3}, 1.0), true);
+  cyg::SgdOptions o;
+  o.lr = 0.5;
+  cyg::SGD opt({p}, o);
+  p.accumulate_grad(Tensor::full({3}, 2.0));
+  opt.zero_grad();
+  opt.step();
+  EXPECT_EQ(p.data().to_vector(), (std::vector<float>{1, 1, 1}));
+  // A gradient arriving after zero_grad replaces the zeros (no stale sum).
+  opt.zero_grad();
+  p.accumulate_grad(Tensor::full({3}, 4.0));
+  p.accumulate_grad(Tensor::full({3}, 1.0));
+  EXPECT_EQ(p.grad().to_vector(), (std::vector<float>{5, 5, 5}));
+}
+
+}  // namespace
