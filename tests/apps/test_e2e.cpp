@@ -119,6 +119,24 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
 }
 
+TEST_F(EndToEnd, TableGathersRealRunDirectories) {
+  // The trainer's outputs and the table's reader agree: two 1cycle rows and an Adam baseline.
+  ASSERT_EQ(run("onecycle", {"name=row-a", "schedule.lr_min=0.001", "schedule.lr_max=0.01"}).exit_code, 0);
+  ASSERT_EQ(run("onecycle", {"name=row-b", "schedule.lr_min=0.01", "schedule.lr_max=0.1", "schedule.anneal_percent=50"})
+                .exit_code,
+            0);
+  ASSERT_EQ(run("baseline", {"name=adam"}).exit_code, 0);
+  const Result r = run("table", {"--out", root_ + "/report", root_ + "/runs"}, false);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("LR min"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("row-a"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("row-b"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("adam"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;  // header, rule, three rows
+  EXPECT_TRUE(std::ifstream(root_ + "/report/table1.md").good());
+  EXPECT_TRUE(std::ifstream(root_ + "/report/val_accuracy.svg").good());
+}
+
 TEST_F(EndToEnd, RealFashionMnistLearns) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").good())
     GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (scripts/install_deps.sh installs it)";
