@@ -76,6 +76,14 @@ void set_allow_tf32(bool allow) {
 #endif
 }
 
+void set_deterministic(bool deterministic) {
+#if CYGNET_HAVE_CUDA
+  cuda::conv2d_deterministic(deterministic);
+#else
+  (void)deterministic;
+#endif
+}
+
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding) {
   check_activation(x, "conv2d");
   check_activation(weight, "conv2d");

@@ -18,6 +18,9 @@ Variable flatten(const Variable& x);  // [N, ...] -> [N, rest]
 // Whether CUDA convolutions may use TF32 tensor cores (default: yes, as in PyTorch).
 // No effect on the CPU or in a build without CUDA.
 void set_allow_tf32(bool allow);
+// Whether CUDA convolutions must be bit-reproducible (deterministic cuDNN algorithms).
+// Our own kernels always are: their reductions have a fixed order and no float atomics.
+void set_deterministic(bool deterministic);
 
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);

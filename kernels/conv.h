@@ -37,6 +37,9 @@ namespace cuda {
 // Whether float convolutions may use TF32 tensor cores (default: yes, as PyTorch's
 // cudnn.allow_tf32). Off gives strict FP32, e.g. to compare with a CPU reference.
 void conv2d_allow_tf32(bool allow);
+// Only algorithms that give the same bits every run (default: cuDNN's fastest choice, as
+// PyTorch's cudnn.deterministic = False).
+void conv2d_deterministic(bool deterministic);
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
 size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s);
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,

@@ -55,6 +55,8 @@ std::vector<Field> fields(RunConfig& c) {
       {"name", Kind::String, &c.name},
       {"seed", Kind::Int, &c.seed},
       {"device", Kind::String, &c.device},
+      {"deterministic", Kind::Bool, &c.deterministic},
+      {"allow_tf32", Kind::Bool, &c.allow_tf32},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},

@@ -74,6 +74,8 @@ struct RunConfig {
   std::string name = "run";
   int64_t seed = 0;
   std::string device = "auto";
+  bool deterministic = false;  // CUDA: bit-reproducible convolutions (slower algorithms)
+  bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions
   std::string run_root = "runs";
   std::string resume;  // a run directory to continue
   ModelConfig model;

@@ -249,6 +249,8 @@ class Experiment {
  public:
   Experiment(AppKind kind, const RunConfig& config) : kind_(kind), cfg_(config) {
     device_ = parse_device(cfg_.device);
+    fn::set_deterministic(cfg_.deterministic);
+    fn::set_allow_tf32(cfg_.allow_tf32);
     data_ = load_data(cfg_);
     const Augmentation augmentation{cfg_.data.crop_padding, cfg_.data.flip};
     train_loader_ = std::make_unique<Loader>(data_.train, cfg_.train.batch_size, cfg_.train.drop_last, true,

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
 #include "kernels/conv.h"
 #include "kernels/cuda/check.h"
@@ -31,6 +32,17 @@ cudnnHandle_t handle_for_this_thread() {
 }
 
 std::atomic<bool> g_allow_tf32{true};
+std::atomic<bool> g_deterministic{false};
+
+// The settings a plan was made under: a change makes new plans.
+struct PlanKey {
+  Conv2dShape shape;
+  bool allow_tf32, deterministic;
+  bool operator<(const PlanKey& o) const {
+    if (shape < o.shape || o.shape < shape) return shape < o.shape;
+    return std::tie(allow_tf32, deterministic) < std::tie(o.allow_tf32, o.deterministic);
+  }
+};
 
 // One convolution descriptor per direction: each carries the math type cuDNN's
 // heuristics chose with that direction's algorithm (and sized its workspace for).
@@ -52,10 +64,14 @@ struct ConvPlan {
   }
 };
 
+// cuDNN's first choice that succeeded, fits the workspace cap and, when asked,
+// computes deterministically (some backward algorithms add with atomics).
 template <typename Perf>
-int first_fitting(const Perf* perf, int count) {
+int first_fitting(const Perf* perf, int count, bool deterministic) {
   for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceCap) return i;
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceCap &&
+        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
+      return i;
   return -1;
 }
 
@@ -71,7 +87,7 @@ cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMat
 
 // allow_tf32: float convolutions may use TF32 tensor cores (PyTorch's default for
 // cuDNN); otherwise strict FP32 arithmetic (CUDNN_FMA_MATH).
-std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
+std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32, bool deterministic) {
   auto p = std::make_unique<ConvPlan>();
   const int N = static_cast<int>(s.N), C = static_cast<int>(s.C), H = static_cast<int>(s.H),
             W = static_cast<int>(s.W), OC = static_cast<int>(s.OC);
@@ -97,7 +113,7 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p->x, p->w, p->conv_fwd, p->y,
                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, fwd));
-  int k = first_fitting(fwd, found);
+  int k = first_fitting(fwd, found, deterministic);
   CYG_CHECK(k >= 0, "cuDNN has no forward algorithm for this convolution within the workspace cap");
   p->fwd = fwd[k].algo;
   if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_fwd, fwd[k].mathType));
@@ -107,7 +123,7 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
   cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p->w, p->y, p->conv_bwd_data, p->x,
                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found, bwd_data));
-  k = first_fitting(bwd_data, found);
+  k = first_fitting(bwd_data, found, deterministic);
   CYG_CHECK(k >= 0, "cuDNN has no backward-data algorithm for this convolution within the workspace cap");
   p->bwd_data = bwd_data[k].algo;
   if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_data, bwd_data[k].mathType));
@@ -118,7 +134,7 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
   cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
       handle, p->x, p->y, p->conv_bwd_filter, p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, bwd_filter));
-  k = first_fitting(bwd_filter, found);
+  k = first_fitting(bwd_filter, found, deterministic);
   CYG_CHECK(k >= 0, "cuDNN has no backward-filter algorithm for this convolution within the workspace cap");
   p->bwd_filter = bwd_filter[k].algo;
   if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_filter, bwd_filter[k].mathType));
@@ -130,11 +146,11 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32) {
 
 const ConvPlan& plan_for(const Conv2dShape& s) {
   static std::mutex mutex;
-  static std::map<std::pair<Conv2dShape, bool>, std::unique_ptr<ConvPlan>> plans;
-  const bool tf32 = g_allow_tf32.load();
+  static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
+  const PlanKey key{s, g_allow_tf32.load(), g_deterministic.load()};
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = plans.find({s, tf32});
-  if (it == plans.end()) it = plans.emplace(std::make_pair(s, tf32), make_plan(s, tf32)).first;
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.allow_tf32, key.deterministic)).first;
   return *it->second;
 }
 
@@ -151,6 +167,7 @@ void check_workspace(const ConvPlan& p, size_t given) {
 }  // namespace
 
 void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
+void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 
 size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s) { return plan_for(s).workspace; }
 
