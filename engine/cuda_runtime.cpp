@@ -1,7 +1,9 @@
 // The CUDA half of engine/device.h, through the runtime API only (cudart is linked
 // statically and finds the driver at run time, so no driver means "no GPU", not a
 // failure to start).
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 #include <nvtx3/nvToolsExt.h>
 
 #include "engine/device.h"
@@ -50,6 +52,20 @@ CudaDeviceInfo cuda_device_info(int index) {
 
 NvtxRange::NvtxRange(const char* name) { nvtxRangePushA(name); }
 NvtxRange::~NvtxRange() { nvtxRangePop(); }
+
+std::string cuda_library_versions() {
+  int runtime = 0;
+  cudaRuntimeGetVersion(&runtime);
+  const size_t cudnn = cudnnGetVersion();
+  int major = 0, minor = 0, patch = 0;
+  cublasGetProperty(MAJOR_VERSION, &major);
+  cublasGetProperty(MINOR_VERSION, &minor);
+  cublasGetProperty(PATCH_LEVEL, &patch);
+  // cuDNN 9 encodes its version as major * 10000 + minor * 100 + patch.
+  return "CUDA runtime " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) + ", cuDNN " +
+         std::to_string(cudnn / 10000) + "." + std::to_string(cudnn % 10000 / 100) + "." + std::to_string(cudnn % 100) +
+         ", cuBLAS " + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
 
 namespace rt {
 

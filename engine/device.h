@@ -42,6 +42,9 @@ struct CudaDeviceInfo {
   int runtime_version = 0;  // e.g. 13000
 };
 CudaDeviceInfo cuda_device_info(int index = 0);
+// "CUDA runtime 13.0, cuDNN 9.x.y, cuBLAS 13.x.y" (what this build runs with), or
+// "built without CUDA". Needs no GPU.
+std::string cuda_library_versions();
 
 // Raw CUDA runtime calls (checked; they throw cyg::Error, and in a build without CUDA
 // they throw "built without CUDA").

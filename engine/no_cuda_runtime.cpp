@@ -16,6 +16,7 @@ int cuda_device_count() { return 0; }
 bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return "built without CUDA"; }
 CudaDeviceInfo cuda_device_info(int) { no_cuda("cuda_device_info"); }
+std::string cuda_library_versions() { return "built without CUDA"; }
 
 NvtxRange::NvtxRange(const char*) {}
 NvtxRange::~NvtxRange() = default;

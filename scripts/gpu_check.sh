@@ -107,6 +107,11 @@ run_gtest() {  # group binary [filter]
   record "$group" "$passed" "$failed" "$note"
 }
 
+if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
+  libraries=$("$(find_bin cygnet_demo)" --device cpu 2>/dev/null | sed -n 's/^libraries: //p')
+  echo "== libraries: $libraries"
+fi
+
 if [ -n "$bin_dir" ]; then
   echo "== tests"
   run_gtest "gpu kernels vs cpu" test_kernels_gpu
@@ -167,6 +172,8 @@ fi
 [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && tar czf "$OUT/gpu-check-logs.tar.gz" "$logs" 2>/dev/null
 echo
 echo "== gpu_check summary ($(( $(date +%s) - started )) s)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+[ -n "${libraries:-}" ] && echo "$libraries"
 printf '%-28s %7s %7s  %s\n' "group" "passed" "failed" "note"
 printf '%s\n' "${rows[@]}"
 exit $failed_any

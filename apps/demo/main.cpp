@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       }
     }
     const cyg::Device device = cyg::parse_device(spec);
+    std::printf("libraries: %s\n", cyg::cuda_library_versions().c_str());
     if (device.is_cuda()) {
       const cyg::CudaDeviceInfo info = cyg::cuda_device_info(device.index);
       std::printf("device: %s (%s, compute capability %d.%d)\n", device.str().c_str(), info.name.c_str(),
