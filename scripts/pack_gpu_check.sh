@@ -40,5 +40,5 @@ for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*; do
 done | sort -u | while read -r lib; do cp -L "$lib" "$deps/gpu-bin/lib/"; done
 du -sh "$deps"
 size=$(du -sm "$deps" | cut -f1)
-[ "$size" -le 60 ] || echo "pack_gpu_check: warning: .deps is ${size} MiB; the device tool carries 64 MiB with the tree" 
+[ "$size" -le 60 ] || echo "pack_gpu_check: warning: .deps is ${size} MiB, more than the 60 MiB budget for carrying it to a GPU machine" 
 echo "pack_gpu_check: ready; carry .deps when running scripts/gpu_check.sh on the GPU machine"
