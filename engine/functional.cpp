@@ -216,6 +216,25 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   });
 }
 
+namespace {
+Tensor batch_norm_workspace(int64_t N, int64_t C, int64_t HW, Device dev) {
+  return workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
+}
+
+// What a batch_norm backward fills, and hands back for its inputs (x, weight, bias). The
+// kernels always produce dgamma and dbeta (dx is built from them).
+struct BatchNormGrads {
+  Tensor dx, dgamma, dbeta;
+  BatchNormGrads(const Shape& shape, int64_t C, Device dev)
+      : dx(Tensor::empty(shape, DType::F32, dev)),
+        dgamma(Tensor::empty({C}, DType::F32, dev)),
+        dbeta(Tensor::empty({C}, DType::F32, dev)) {}
+  std::vector<Tensor> for_inputs(bool affine) const {
+    return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
+  }
+};
+}  // namespace
+
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
                     const Tensor& running_var, bool training, double momentum, double eps) {
   check_activation(x, "batch_norm");
@@ -257,25 +276,24 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     const Tensor saved_mean = running_mean.clone(), saved_var = running_var.clone();
     return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad) {
       const Tensor g = grad.contiguous();
-      Tensor dx = Tensor::empty(xs.shape(), DType::F32, dev);
-      Tensor dgamma = Tensor::empty({C}, DType::F32, dev), dbeta = Tensor::empty({C}, DType::F32, dev);
+      BatchNormGrads d(xs.shape(), C, dev);
       const float* gm = affine ? saved_gamma.data<float>() : nullptr;
       if (dev.is_cuda()) {
-        Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
+        Tensor ws = batch_norm_workspace(N, C, HW, dev);
         CYG_CUDA_CALL(batchnorm_backward_eval_cuda, g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
-                      saved_var.data<float>(), N, C, HW, e, dx.data<float>(), dgamma.data<float>(),
-                      dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
+                      saved_var.data<float>(), N, C, HW, e, d.dx.data<float>(), d.dgamma.data<float>(),
+                      d.dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
       } else {
         batchnorm_backward_eval_cpu<float>(g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
-                                           saved_var.data<float>(), N, C, HW, e, dx.data<float>(),
-                                           dgamma.data<float>(), dbeta.data<float>());
+                                           saved_var.data<float>(), N, C, HW, e, d.dx.data<float>(),
+                                           d.dgamma.data<float>(), d.dbeta.data<float>());
       }
-      return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
+      return d.for_inputs(affine);
     });
   }
   Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);
   if (dev.is_cuda()) {
-    Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
+    Tensor ws = batch_norm_workspace(N, C, HW, dev);
     CYG_CUDA_CALL(batchnorm_forward_train_cuda, xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
                   save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar,
                   static_cast<double*>(ws.data_ptr()));
@@ -286,21 +304,19 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   const Tensor saved_gamma = affine ? weight.data() : Tensor();
   return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad) {
     const Tensor g = grad.contiguous();
-    Tensor dx = Tensor::empty(xs.shape(), DType::F32, dev);
-    // The kernels always produce dgamma and dbeta (dx is built from them).
-    Tensor dgamma = Tensor::empty({C}, DType::F32, dev), dbeta = Tensor::empty({C}, DType::F32, dev);
+    BatchNormGrads d(xs.shape(), C, dev);
     const float* gm = affine ? saved_gamma.data<float>() : nullptr;
     if (dev.is_cuda()) {
-      Tensor ws = workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
+      Tensor ws = batch_norm_workspace(N, C, HW, dev);
       CYG_CUDA_CALL(batchnorm_backward_cuda, g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
-                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(), dbeta.data<float>(),
-                    static_cast<double*>(ws.data_ptr()));
+                    save_invstd.data<float>(), N, C, HW, d.dx.data<float>(), d.dgamma.data<float>(),
+                    d.dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
     } else {
       batchnorm_backward_cpu<float>(g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
-                                    save_invstd.data<float>(), N, C, HW, dx.data<float>(), dgamma.data<float>(),
-                                    dbeta.data<float>());
+                                    save_invstd.data<float>(), N, C, HW, d.dx.data<float>(), d.dgamma.data<float>(),
+                                    d.dbeta.data<float>());
     }
-    return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
+    return d.for_inputs(affine);
   });
 }
 

@@ -182,7 +182,20 @@ void with_index_type(const BatchNormLayout& layout, Launch launch) {
 }
 
 int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
-}  // namespace
+}
+// dgamma and dbeta of every channel: per-slice partial sums, then their fixed-order finish.
+template <typename Index>
+void launch_backward_sums(const float* dy, const float* x, const float* mean, const float* spread,
+                          bool spread_is_variance, float eps, const BatchNormLayout& layout, int64_t slices,
+                          double* workspace, float* dgamma, float* dbeta, const LaunchConfig& cfg) {
+  CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
+             stream_of(cfg), dy, x, mean, spread, spread_is_variance, eps, layout, slices, workspace);
+  CYG_CHECK_LAUNCH();
+  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices,
+             workspace, dgamma, dbeta);
+  CYG_CHECK_LAUNCH();
+}
+  // namespace
 
 void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C,
                                   int64_t HW, float eps, float momentum, float* y, float* save_mean, float* save_invstd,
@@ -227,15 +240,10 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  const int64_t slices = batchnorm_slices(N, C, HW, cfg);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
-               dy, x, save_mean, save_invstd, false, 0.0f, layout, slices, workspace);
-    CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
-               dgamma, dbeta);
-    CYG_CHECK_LAUNCH();
+    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, false, 0.0f, layout,
+                                batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
     CYG_CHECK_LAUNCH();
@@ -249,15 +257,10 @@ void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* 
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  const int64_t slices = batchnorm_slices(N, C, HW, cfg);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
-               dy, x, running_mean, running_var, true, eps, layout, slices, workspace);
-    CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), layout, slices, workspace,
-               dgamma, dbeta);
-    CYG_CHECK_LAUNCH();
+    launch_backward_sums<Index>(dy, x, running_mean, running_var, true, eps, layout,
+                                batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, gamma, running_var, eps, layout, dx);
     CYG_CHECK_LAUNCH();
