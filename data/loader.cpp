@@ -33,15 +33,16 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
   return order;
 }
 
-Loader::Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool shuffle, uint64_t seed,
-               const Normalization& normalization, const Augmentation& augmentation, Device device)
+Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
     : size_(dataset.size()),
-      batch_size_(batch_size),
-      drop_last_(drop_last),
-      shuffle_(shuffle),
-      seed_(seed),
-      augmentation_(augmentation),
-      device_(device) {
+      batch_size_(options.batch_size_),
+      drop_last_(options.drop_last_),
+      shuffle_(options.shuffle_),
+      seed_(options.seed_),
+      augmentation_(options.augmentation_),
+      device_(options.device_) {
+  const Normalization& normalization = options.normalization_;
+  const int64_t batch_size = batch_size_;
   const Tensor& images = dataset.images;
   CYG_CHECK(images.defined() && images.dtype() == DType::U8 && images.dim() == 4, "dataset '", dataset.name,
             "': images must be u8 [N, C, H, W]");
@@ -51,7 +52,7 @@ Loader::Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool 
   CYG_CHECK(batch_size > 0, "loader batch size ", batch_size);
   CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_,
             " samples: the loader takes fewer than 2^32");
-  CYG_CHECK(augmentation.crop_padding >= 0, "crop padding ", augmentation.crop_padding);
+  CYG_CHECK(augmentation_.crop_padding >= 0, "crop padding ", augmentation_.crop_padding);
   channels_ = images.size(1);
   height_ = images.size(2);
   width_ = images.size(3);

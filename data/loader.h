@@ -25,8 +25,7 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 // Feeds one pass over a dataset per epoch in batches. On CUDA the dataset's u8 images and
 // labels are uploaded once, at construction, and each epoch's order once per epoch; a
 // batch is then one kernel launch on the current stream, with no host synchronisation.
-// The validation loader is the same class with shuffle = false, no augmentation and
-// drop_last = false.
+// The validation loader is the same class without shuffle, augmentation or drop_last.
 //
 // Random choices: sample s of batch b of epoch e (position p = b * batch_size + s in the
 // epoch) is cropped and flipped by the draw of counter (e << 32) + p, so a run resumed
@@ -34,12 +33,33 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 //
 // Not thread-safe: one thread calls start_epoch and next. Every batch gets fresh
 // tensors, so a batch may be kept while the next one is assembled.
+// How a Loader feeds its dataset, named at the call site (PyTorch's DataLoader
+// arguments): LoaderOptions(128).shuffle(true).seed(7).normalization(n).device(d).
+// Defaults: no shuffle, the last partial batch kept, no augmentation, the CPU.
+struct LoaderOptions {
+  explicit LoaderOptions(int64_t batch_size) : batch_size_(batch_size) {}
+  LoaderOptions& shuffle(bool on) { shuffle_ = on; return *this; }
+  LoaderOptions& drop_last(bool on) { drop_last_ = on; return *this; }
+  LoaderOptions& seed(uint64_t s) { seed_ = s; return *this; }
+  // One mean and one std per channel of the dataset.
+  LoaderOptions& normalization(const Normalization& n) { normalization_ = n; return *this; }
+  LoaderOptions& augmentation(const Augmentation& a) { augmentation_ = a; return *this; }
+  LoaderOptions& device(Device d) { device_ = d; return *this; }
+
+  int64_t batch_size_;
+  bool shuffle_ = false;
+  bool drop_last_ = false;
+  uint64_t seed_ = 0;
+  Normalization normalization_;
+  Augmentation augmentation_;
+  Device device_ = Device::cpu();
+};
+
 class Loader {
  public:
-  // normalization: one mean and one std per channel of the dataset. Datasets of 2^32
-  // or more samples are refused (the counter above holds the position in 32 bits).
-  Loader(const Dataset& dataset, int64_t batch_size, bool drop_last, bool shuffle, uint64_t seed,
-         const Normalization& normalization, const Augmentation& augmentation = {}, Device device = Device::cpu());
+  // Datasets of 2^32 or more samples are refused (the counter above holds the position
+  // in 32 bits).
+  Loader(const Dataset& dataset, const LoaderOptions& options);
 
   int64_t size() const { return size_; }
   int64_t batch_size() const { return batch_size_; }

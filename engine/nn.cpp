@@ -122,15 +122,14 @@ Tensor initial_weight(const Shape& shape, int64_t fan_in, uint64_t seed, Init in
 }
 }  // namespace
 
-Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
-               bool bias, InitSeeds& seeds, Init init)
-    : stride_(stride), padding_(padding) {
-  CYG_CHECK(in_channels > 0 && out_channels > 0 && kernel_size > 0, "Conv2d(", in_channels, ", ", out_channels, ", ",
-            kernel_size, "): sizes must be positive");
-  const int64_t fan_in = in_channels * kernel_size * kernel_size;
-  weight_ = register_parameter(
-      "weight", initial_weight({out_channels, in_channels, kernel_size, kernel_size}, fan_in, seeds.next(), init));
-  if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_channels}, fan_in, seeds.next()));
+Conv2d::Conv2d(const Conv2dOptions& o, InitSeeds& seeds) : stride_(o.stride_), padding_(o.padding_) {
+  CYG_CHECK(o.in_channels_ > 0 && o.out_channels_ > 0 && o.kernel_size_ > 0, "Conv2d(", o.in_channels_, ", ",
+            o.out_channels_, ", ", o.kernel_size_, "): sizes must be positive");
+  const int64_t k = o.kernel_size_;
+  const int64_t fan_in = o.in_channels_ * k * k;
+  weight_ = register_parameter("weight", initial_weight({o.out_channels_, o.in_channels_, k, k}, fan_in, seeds.next(),
+                                                        o.init_));
+  if (o.bias_) bias_ = register_parameter("bias", kaiming_uniform({o.out_channels_}, fan_in, seeds.next()));
 }
 
 Variable Conv2d::forward(const Variable& x) { return fn::conv2d(x, weight_, bias_, stride_, padding_); }
@@ -152,11 +151,12 @@ Variable BatchNorm2d::forward(const Variable& x) {
   return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
 
-Linear::Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds, Init init) {
-  CYG_CHECK(in_features > 0 && out_features > 0, "Linear(", in_features, ", ", out_features,
+Linear::Linear(const LinearOptions& o, InitSeeds& seeds) {
+  CYG_CHECK(o.in_features_ > 0 && o.out_features_ > 0, "Linear(", o.in_features_, ", ", o.out_features_,
             "): sizes must be positive");
-  weight_ = register_parameter("weight", initial_weight({out_features, in_features}, in_features, seeds.next(), init));
-  if (bias) bias_ = register_parameter("bias", kaiming_uniform({out_features}, in_features, seeds.next()));
+  weight_ = register_parameter("weight",
+                               initial_weight({o.out_features_, o.in_features_}, o.in_features_, seeds.next(), o.init_));
+  if (o.bias_) bias_ = register_parameter("bias", kaiming_uniform({o.out_features_}, o.in_features_, seeds.next()));
 }
 
 Variable Linear::forward(const Variable& x) { return fn::linear(x, weight_, bias_); }

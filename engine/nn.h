@@ -83,10 +83,26 @@ class Module {
 // CIFAR ResNets use. Biases always start as PyTorch's (uniform, bound 1/sqrt(fan_in)).
 enum class Init { PyTorchDefault, KaimingNormal };
 
+// What a Conv2d is, named at the call site:
+//   nn::Conv2dOptions(in, out, 3).stride(2).padding(1).bias(false)
+// Defaults as PyTorch's: stride 1, no padding, a bias, PyTorch's default init.
+struct Conv2dOptions {
+  Conv2dOptions(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  Conv2dOptions& stride(int64_t s) { stride_ = s; return *this; }
+  Conv2dOptions& padding(int64_t p) { padding_ = p; return *this; }
+  Conv2dOptions& bias(bool b) { bias_ = b; return *this; }
+  Conv2dOptions& init(Init i) { init_ = i; return *this; }
+
+  int64_t in_channels_, out_channels_, kernel_size_;
+  int64_t stride_ = 1, padding_ = 0;
+  bool bias_ = true;
+  Init init_ = Init::PyTorchDefault;
+};
+
 class Conv2d : public Module {
  public:
-  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding, bool bias,
-         InitSeeds& seeds, Init init = Init::PyTorchDefault);
+  Conv2d(const Conv2dOptions& options, InitSeeds& seeds);
   Variable forward(const Variable& x) override;
   const Variable& weight() const { return weight_; }
 
@@ -106,9 +122,21 @@ class BatchNorm2d : public Module {
   double eps_, momentum_;
 };
 
+// What a Linear is: nn::LinearOptions(in, out), with .bias(false) or .init(...) where
+// it differs from PyTorch's defaults.
+struct LinearOptions {
+  LinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+  LinearOptions& bias(bool b) { bias_ = b; return *this; }
+  LinearOptions& init(Init i) { init_ = i; return *this; }
+
+  int64_t in_features_, out_features_;
+  bool bias_ = true;
+  Init init_ = Init::PyTorchDefault;
+};
+
 class Linear : public Module {
  public:
-  Linear(int64_t in_features, int64_t out_features, bool bias, InitSeeds& seeds, Init init = Init::PyTorchDefault);
+  Linear(const LinearOptions& options, InitSeeds& seeds);
   Variable forward(const Variable& x) override;
 
  private:

@@ -1,28 +1,23 @@
-// The networks of the experiments: ResNet-18 for CIFAR (the 3x3-stem variant of
-// kuangliu/pytorch-cifar, with PyTorch-identical parameter names), the CIFAR ResNets of
-// He et al. (depth 6n+2: ResNet-20, ResNet-56, option-A shortcuts), and a small CNN for
-// tests. make_model builds one by name.
+// The ResNets of the experiments: ResNet-18 for CIFAR (the 3x3-stem variant of
+// kuangliu/pytorch-cifar, with PyTorch-identical parameter names) and the CIFAR ResNets
+// of He et al. (depth 6n+2: ResNet-20, ResNet-56, option-A shortcuts).
 #pragma once
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "engine/nn.h"
+#include "models/model_options.h"
 
 namespace cyg::models {
 
-struct ModelOptions {
-  int64_t in_channels = 3;
-  int64_t num_classes = 10;
-  int64_t width = 0;  // channels of the first stage; 0: the model's own (ResNet-18 64, CIFAR ResNets 16)
-  uint64_t seed = 0;
-};
+// How a block's shortcut matches a change of shape: a 1x1 convolution + batchnorm
+// (ResNet-18), or He et al.'s parameter-free option A (every stride-th pixel, zero
+// channels around it). The option-A nets also start from He et al.'s normal init.
+enum class Shortcut { Projection, OptionA };
 
 class BasicBlock : public nn::Module {
  public:
-  // option_a_shortcut: He et al.'s parameter-free shortcut (subsample + zero channels)
-  // instead of a 1x1 convolution + batchnorm when the shape changes.
-  BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, bool option_a_shortcut, nn::InitSeeds& seeds);
+  BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut, nn::InitSeeds& seeds);
   Variable forward(const Variable& x) override;
 
  private:
@@ -37,7 +32,7 @@ class ResNet : public nn::Module {
  public:
   // blocks per stage (ResNet-18: {2,2,2,2}; CIFAR ResNet-20: {3,3,3}); the first stage
   // has `width` channels, each later one twice the one before and stride 2.
-  ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions& options, bool option_a_shortcut);
+  ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions& options, Shortcut shortcut);
   Variable forward(const Variable& x) override;
 
  private:
@@ -46,22 +41,5 @@ class ResNet : public nn::Module {
   std::vector<std::shared_ptr<nn::Sequential>> stages_;
   std::shared_ptr<nn::Linear> linear_;
 };
-
-// conv(3x3) - bn - relu - pool, twice, then linear: quick to train in tests.
-class SmallCnn : public nn::Module {
- public:
-  explicit SmallCnn(const ModelOptions& options);
-  Variable forward(const Variable& x) override;
-
- private:
-  std::shared_ptr<nn::Conv2d> conv1_, conv2_;
-  std::shared_ptr<nn::BatchNorm2d> bn1_, bn2_;
-  std::shared_ptr<nn::Linear> linear_;
-};
-
-// "resnet18", "resnet20", "resnet56", "small_cnn". ModelOptions::width of 0 means the
-// model's own default (64 for resnet18, 16 for the CIFAR ResNets and small_cnn).
-std::shared_ptr<nn::Module> make_model(const std::string& name, ModelOptions options);
-std::vector<std::string> model_names();
 
 }  // namespace cyg::models

@@ -23,7 +23,7 @@
 #include "engine/optim.h"
 #include "engine/profiling.h"
 #include "kernels/error.h"
-#include "models/resnet.h"
+#include "models/registry.h"
 
 namespace {
 

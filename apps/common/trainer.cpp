@@ -26,7 +26,7 @@
 #include "engine/profiling.h"
 #include "engine/safetensors.h"
 #include "kernels/error.h"
-#include "models/resnet.h"
+#include "models/registry.h"
 #include "schedules/constant.h"
 #include "schedules/cosine.h"
 #include "schedules/lr_finder.h"
@@ -253,12 +253,13 @@ class Experiment {
     fn::set_allow_tf32(cfg_.allow_tf32);
     data_ = load_data(cfg_);
     const Augmentation augmentation{cfg_.data.crop_padding, cfg_.data.flip};
-    train_loader_ = std::make_unique<Loader>(data_.train, cfg_.train.batch_size, cfg_.train.drop_last, true,
-                                             static_cast<uint64_t>(cfg_.seed), data_.normalization, augmentation,
-                                             device_);
-    val_loader_ = std::make_unique<Loader>(data_.val, cfg_.train.batch_size, false, false,
-                                           static_cast<uint64_t>(cfg_.seed), data_.normalization, Augmentation{},
-                                           device_);
+    const LoaderOptions batches = LoaderOptions(cfg_.train.batch_size)
+                                      .seed(static_cast<uint64_t>(cfg_.seed))
+                                      .normalization(data_.normalization)
+                                      .device(device_);
+    train_loader_ = std::make_unique<Loader>(
+        data_.train, LoaderOptions(batches).shuffle(true).drop_last(cfg_.train.drop_last).augmentation(augmentation));
+    val_loader_ = std::make_unique<Loader>(data_.val, batches);
     models::ModelOptions mo;
     mo.in_channels = data_.train.images.size(1);
     mo.num_classes = data_.train.num_classes;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "kernels/error.h"
-#include "models/resnet.h"
+#include "models/registry.h"
 
 int main(int argc, char** argv) {
   try {

@@ -30,6 +30,7 @@ using cyg::Batch;
 using cyg::Dataset;
 using cyg::DType;
 using cyg::Loader;
+using cyg::LoaderOptions;
 using cyg::Normalization;
 using cyg::Tensor;
 using Bytes = std::vector<uint8_t>;
@@ -366,7 +367,7 @@ std::vector<int64_t> flatten(const std::vector<std::vector<int64_t>>& batches) {
 
 TEST(Loader, EveryIndexOncePerEpochAndBatchCounts) {
   const Dataset d = indexed_dataset(10);
-  Loader keep(d, 4, false, true, 42, kIdentity);
+  Loader keep(d, LoaderOptions(4).shuffle(true).seed(42).normalization(kIdentity));
   EXPECT_EQ(keep.size(), 10);
   EXPECT_EQ(keep.batches_per_epoch(), 3);
   const auto batches = epoch_indices(keep, 0);
@@ -377,7 +378,7 @@ TEST(Loader, EveryIndexOncePerEpochAndBatchCounts) {
   std::sort(all.begin(), all.end());
   EXPECT_EQ(all, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 
-  Loader drop(d, 4, true, true, 42, kIdentity);
+  Loader drop(d, LoaderOptions(4).shuffle(true).drop_last(true).seed(42).normalization(kIdentity));
   EXPECT_EQ(drop.batches_per_epoch(), 2);
   const auto dropped = epoch_indices(drop, 0);
   ASSERT_EQ(dropped.size(), 2u);
@@ -385,16 +386,16 @@ TEST(Loader, EveryIndexOncePerEpochAndBatchCounts) {
   EXPECT_EQ(std::set<int64_t>(eight.begin(), eight.end()).size(), 8u);
   EXPECT_EQ(flatten(batches).front(), eight.front()) << "drop_last changes only the tail";
 
-  Loader ordered(d, 4, false, false, 42, kIdentity);
+  Loader ordered(d, LoaderOptions(4).seed(42).normalization(kIdentity));
   EXPECT_EQ(flatten(epoch_indices(ordered, 5)), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
-  Loader exact(indexed_dataset(8), 4, true, true, 1, kIdentity);
+  Loader exact(indexed_dataset(8), LoaderOptions(4).shuffle(true).drop_last(true).seed(1).normalization(kIdentity));
   EXPECT_EQ(exact.batches_per_epoch(), 2);
 }
 
 TEST(Loader, OrderDependsOnSeedAndEpochOnly) {
   const Dataset d = indexed_dataset(200);
-  Loader a(d, 64, false, true, 42, kIdentity), b(d, 64, false, true, 42, kIdentity),
-      c(d, 64, false, true, 43, kIdentity);
+  const LoaderOptions shuffled = LoaderOptions(64).shuffle(true).seed(42).normalization(kIdentity);
+  Loader a(d, shuffled), b(d, shuffled), c(d, LoaderOptions(shuffled).seed(43));
   const auto a0 = flatten(epoch_indices(a, 0)), a1 = flatten(epoch_indices(a, 1));
   EXPECT_NE(a0, a1);
   EXPECT_EQ(flatten(epoch_indices(b, 1)), a1);  // another loader, epoch 0 skipped
@@ -405,7 +406,7 @@ TEST(Loader, OrderDependsOnSeedAndEpochOnly) {
   for (int64_t i = 0; i < 200; ++i) identity[static_cast<size_t>(i)] = i;
   EXPECT_NE(a0, identity);
   // A fresh loader stands at the start of epoch 0.
-  Loader fresh(d, 64, false, true, 42, kIdentity);
+  Loader fresh(d, LoaderOptions(64).shuffle(true).seed(42).normalization(kIdentity));
   Batch first;
   ASSERT_TRUE(fresh.next(first));
   EXPECT_EQ(std::lround(first.images.to_vector()[0] * 255.0f), a0[0]);
@@ -413,7 +414,7 @@ TEST(Loader, OrderDependsOnSeedAndEpochOnly) {
 
 TEST(Loader, SkipBatchesResumesWithTheSameBatches) {
   const Dataset d = indexed_dataset(10);
-  Loader loader(d, 3, false, true, 9, kIdentity);
+  Loader loader(d, LoaderOptions(3).shuffle(true).seed(9).normalization(kIdentity));
   const auto full = epoch_indices(loader, 4);
   ASSERT_EQ(full.size(), 4u);
   const auto tail = epoch_indices(loader, 4, 2);
@@ -432,7 +433,7 @@ TEST(Loader, NormalisesAKnownPixelByHand) {
   d.images = Tensor::zeros({1, 3, 2, 2}, DType::U8);
   d.labels = Tensor::zeros({1}, DType::I32);
   d.images.data<uint8_t>()[1 * 4 + 0 * 2 + 1] = 200;  // channel 1 (green), y 0, x 1
-  Loader loader(d, 1, false, false, 0, cyg::cifar10_normalization());
+  Loader loader(d, LoaderOptions(1).normalization(cyg::cifar10_normalization()));
   Batch b;
   ASSERT_TRUE(loader.next(b));
   ASSERT_EQ(b.images.shape(), (cyg::Shape{1, 3, 2, 2}));
@@ -447,10 +448,10 @@ TEST(Loader, NormalisesAKnownPixelByHand) {
 
 TEST(Loader, RejectsNormalizationOfTheWrongChannelCount) {
   const Dataset d = indexed_dataset(4);
-  expect_error([&] { Loader(d, 2, false, false, 0, cyg::cifar10_normalization()); },
+  expect_error([&] { Loader(d, LoaderOptions(2).normalization(cyg::cifar10_normalization())); },
                {"3 means and 3 stds", "1 channel"});
-  expect_error([&] { Loader(d, 2, false, false, 0, Normalization{{0.0f}, {0.0f}}); }, {"std 0"});
-  expect_error([&] { Loader(d, 0, false, false, 0, kIdentity); }, {"batch size 0"});
+  expect_error([&] { Loader(d, LoaderOptions(2).normalization(Normalization{{0.0f}, {0.0f}})); }, {"std 0"});
+  expect_error([&] { Loader(d, LoaderOptions(0).normalization(kIdentity)); }, {"batch size 0"});
 }
 
 // n copies of one 1x4x4 image whose pixels are all different: pixel p = 10 + 15p.
@@ -501,14 +502,14 @@ TEST(Loader, FlipMirrorsAboutHalfTheImages) {
   const Dataset d = copies_of_one_image(64, &image);
   Augmentation flip;
   flip.horizontal_flip = true;
-  Loader loader(d, 16, false, false, 3, kIdentity, flip);
+  Loader loader(d, LoaderOptions(16).seed(3).normalization(kIdentity).augmentation(flip));
   const std::vector<int> seen = classify(loader, {shifted(image, 0, 0, false), shifted(image, 0, 0, true)});
   ASSERT_EQ(seen.size(), 64u);
   EXPECT_EQ(std::count(seen.begin(), seen.end(), -1), 0);
   const auto mirrored = std::count(seen.begin(), seen.end(), 1);
   EXPECT_GT(mirrored, 16);
   EXPECT_LT(mirrored, 48);
-  Loader plain(d, 16, false, false, 3, kIdentity);
+  Loader plain(d, LoaderOptions(16).seed(3).normalization(kIdentity));
   const std::vector<int> unchanged = classify(plain, {shifted(image, 0, 0, false)});
   EXPECT_EQ(std::count(unchanged.begin(), unchanged.end(), 0), 64);
 }
@@ -518,7 +519,7 @@ TEST(Loader, CropShiftsWithinThePaddingAndFillsZeros) {
   const Dataset d = copies_of_one_image(64, &image);
   Augmentation crop;
   crop.crop_padding = 1;
-  Loader loader(d, 10, false, false, 5, kIdentity, crop);
+  Loader loader(d, LoaderOptions(10).seed(5).normalization(kIdentity).augmentation(crop));
   std::vector<std::vector<float>> shifts;
   for (int dy = -1; dy <= 1; ++dy)
     for (int dx = -1; dx <= 1; ++dx) shifts.push_back(shifted(image, dy, dx, false));
@@ -550,7 +551,8 @@ TEST(Loader, CudaBatchesMatchTheCpu) {
   aug.crop_padding = 4;
   aug.horizontal_flip = true;
   const Normalization n = cyg::cifar10_normalization();
-  Loader cpu(d, 128, false, true, 21, n, aug), gpu(d, 128, false, true, 21, n, aug, cyg::Device::cuda());
+  const LoaderOptions options = LoaderOptions(128).shuffle(true).seed(21).normalization(n).augmentation(aug);
+  Loader cpu(d, options), gpu(d, LoaderOptions(options).device(cyg::Device::cuda()));
   for (int64_t epoch : {0, 3}) {
     cpu.start_epoch(epoch);
     gpu.start_epoch(epoch);

@@ -7,7 +7,7 @@
 
 #include "engine/functional.h"
 #include "kernels/error.h"
-#include "models/resnet.h"
+#include "models/registry.h"
 
 namespace {
 

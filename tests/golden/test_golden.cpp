@@ -12,7 +12,7 @@
 #include "engine/device.h"
 #include "engine/functional.h"
 #include "engine/safetensors.h"
-#include "models/resnet.h"
+#include "models/registry.h"
 #include "tests/kernels/check_close.h"
 
 namespace {
