@@ -8,7 +8,6 @@
 
 #include "engine/dispatch.h"
 #include "engine/random.h"
-#include "kernels/batch.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -100,15 +99,10 @@ bool Loader::next(Batch& out) {
   const uint64_t augmentation_seed = random_bits(seed_, kAugmentationStream);
   const uint64_t counter = (static_cast<uint64_t>(epoch_) << 32) + static_cast<uint64_t>(first);
   const int flip = augmentation_.horizontal_flip ? 1 : 0;
-  if (device_.is_cuda()) {
-    CYG_CUDA_CALL(assemble_batch_cuda, images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
-                  height_, width_, mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip,
-                  augmentation_seed, counter, images.data<float>(), labels.data<int32_t>());
-  } else {
-    assemble_batch_cpu(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_, height_, width_,
-                       mean_.data<float>(), inv_std_.data<float>(), augmentation_.crop_padding, flip, augmentation_seed,
-                       counter, images.data<float>(), labels.data<int32_t>());
-  }
+  kernels_for(device_).assemble_batch(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
+                                      height_, width_, mean_.data<float>(), inv_std_.data<float>(),
+                                      augmentation_.crop_padding, flip, augmentation_seed, counter,
+                                      images.data<float>(), labels.data<int32_t>());
   out.images = std::move(images);
   out.labels = std::move(labels);
   out.index_in_epoch = next_batch_++;

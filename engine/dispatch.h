@@ -1,40 +1,153 @@
-// Calling a CUDA launch wrapper from engine code that is compiled in every build: in a
-// build without CUDA the call becomes an error saying so (no #ifdef at each call).
+// The one place that picks an implementation: kernels_for(tensor) gives the kernel
+// table of the tensor's backend (today its device; the key can grow the dtype and the
+// memory format). Ops check their arguments, then call one entry; they never branch on
+// the device. Each backend fills its table once: engine/backend_cpu.cpp (the reference
+// kernels, kernels/cpu/) and engine/backend_cuda.cpp (kernels/cuda/ on the current
+// stream, cuDNN, cuBLAS). Every entry has the same signature on every backend.
 #pragma once
-#include "engine/stream.h"
-#include "kernels/common.h"
+#include <cstddef>
+#include <cstdint>
 
-#ifndef CYGNET_HAVE_CUDA
-#define CYGNET_HAVE_CUDA 0
-#endif
+#include "engine/device.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv.h"
+#include "kernels/copy.h"
+#include "kernels/error.h"
+#include "kernels/optim.h"
 
-namespace cyg::detail {
-[[noreturn]] void built_without_cuda(const char* what);
-// What a CUDA call gives in a build without CUDA: it never returns, but converts to any
-// result type, so `size_t n = CYG_CUDA_LIBRARY_CALL(...)` compiles in both builds.
-struct NoCudaResult {
-  template <typename T>
-  operator T() const {
-    return T();
+namespace cyg {
+
+class Tensor;
+class MultiTensorTable;
+
+// One entry of a kernel table: a function, or nothing yet (a backend that does not have
+// this kernel), which is an error naming the kernel when called.
+template <typename Signature>
+class Kernel;
+
+template <typename R, typename... Args>
+class Kernel<R(Args...)> {
+ public:
+  explicit constexpr Kernel(const char* name) : name_(name) {}
+  Kernel(const Kernel&) = delete;
+  // Registration: a function or a captureless lambda; the name stays.
+  template <typename F>
+  Kernel& operator=(F fn) {
+    fn_ = fn;
+    return *this;
   }
-};
-template <typename... Args>
-NoCudaResult no_cuda(const char* what, const Args&...) {
-  built_without_cuda(what);
-}
-inline LaunchConfig launch_on_current_stream() {
-  LaunchConfig cfg;
-  cfg.stream = current_stream();
-  return cfg;
-}
-}  // namespace cyg::detail
+  R operator()(Args... args) const {
+    CYG_CHECK(fn_ != nullptr, "kernel '", name_, "' is not available on this device");
+    return fn_(args...);
+  }
+  bool available() const { return fn_ != nullptr; }
 
-// CYG_CUDA_CALL: one of our kernels' launch wrappers, on the current stream.
-// CYG_CUDA_LIBRARY_CALL: a cuDNN/cuBLAS wrapper, called with exactly the given arguments.
-#if CYGNET_HAVE_CUDA
-#define CYG_CUDA_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__, ::cyg::detail::launch_on_current_stream())
-#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::cuda::fn(__VA_ARGS__)
-#else
-#define CYG_CUDA_CALL(fn, ...) ::cyg::detail::no_cuda(#fn, __VA_ARGS__)
-#define CYG_CUDA_LIBRARY_CALL(fn, ...) ::cyg::detail::no_cuda(#fn, __VA_ARGS__)
-#endif
+ private:
+  const char* name_;
+  R (*fn_)(Args...) = nullptr;
+};
+
+// Every kernel the engine calls, by family. Pointers are raw device (or host) memory of
+// the table's backend; shapes are element counts. A backend may use scratch memory of
+// its own (cuDNN workspaces, reduction partials) inside an entry.
+struct Kernels {
+  const char* backend;
+
+  // Memory: fill with a bit pattern, dense and strided copies, f32 <-> bf16.
+  Kernel<void(void* dst, int64_t n, int elem_size, uint64_t bits)> fill{"fill"};
+  Kernel<void(void* dst, const void* src, size_t bytes)> copy_dense{"copy_dense"};
+  Kernel<void(const void* src, void* dst, int64_t n, int elem_size, const StridedLayout& layout)> copy_strided{
+      "copy_strided"};
+  Kernel<void(const float* x, uint16_t* y, int64_t n)> cast_f32_to_bf16{"cast_f32_to_bf16"};
+  Kernel<void(const uint16_t* x, float* y, int64_t n)> cast_bf16_to_f32{"cast_bf16_to_f32"};
+
+  // Element-wise.
+  Kernel<void(const float* a, const float* b, float* y, int64_t n)> add{"add"};
+  Kernel<void(float alpha, const float* x, float* y, int64_t n)> axpy{"axpy"};
+  Kernel<void(float alpha, const float* x, float* y, int64_t n)> scale{"scale"};
+  Kernel<void(int64_t* counter, int64_t by)> increment{"increment"};
+  Kernel<void(const float* x, float* y, int64_t n)> relu_forward{"relu_forward"};
+  Kernel<void(const float* dy, const float* y, float* dx, int64_t n)> relu_backward{"relu_backward"};
+
+  // Reductions (to one value, or over the middle axis of [outer, reduced, inner]).
+  Kernel<void(const float* x, int64_t n, float* out)> sum{"sum"};
+  Kernel<void(const float* x, int64_t n, float* out)> mean{"mean"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_axis{"sum_axis"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_axis{"mean_axis"};
+
+  // Training metrics kept on the device (kernels/metrics.h).
+  Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t slot, const float* loss,
+              const int64_t* correct, float count)>
+      accumulate_metrics{"accumulate_metrics"};
+
+  // Convolution (bias may be null) and the bias gradient over [outer, C, inner].
+  Kernel<void(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y)> conv2d_forward{
+      "conv2d_forward"};
+  Kernel<void(const float* dy, const float* w, const Conv2dShape& s, float* dx)> conv2d_backward_data{
+      "conv2d_backward_data"};
+  Kernel<void(const float* dy, const float* x, const Conv2dShape& s, float* dw)> conv2d_backward_filter{
+      "conv2d_backward_filter"};
+  Kernel<void(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db)> bias_grad{"bias_grad"};
+
+  // Linear, y = x w^T + bias; the backward writes the gradients that are not null.
+  Kernel<void(const float* x, const float* w, const float* bias, int64_t N, int64_t in, int64_t out, float* y)>
+      linear_forward{"linear_forward"};
+  Kernel<void(const float* dy, const float* x, const float* w, int64_t N, int64_t in, int64_t out, float* dx,
+              float* dw, float* db)>
+      linear_backward{"linear_backward"};
+
+  // Batch normalisation (kernels/batchnorm.h says what each argument may be).
+  Kernel<void(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps,
+              float momentum, float* y, float* save_mean, float* save_invstd, float* running_mean,
+              float* running_var)>
+      batchnorm_forward_train{"batchnorm_forward_train"};
+  Kernel<void(const float* x, const float* gamma, const float* beta, const float* running_mean,
+              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y)>
+      batchnorm_forward_eval{"batchnorm_forward_eval"};
+  Kernel<void(const float* dy, const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
+              int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma, float* dbeta)>
+      batchnorm_backward{"batchnorm_backward"};
+  Kernel<void(const float* dy, const float* x, const float* gamma, const float* running_mean,
+              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
+              float* dbeta)>
+      batchnorm_backward_eval{"batchnorm_backward_eval"};
+
+  // Global average pooling [N, C, H, W] -> [N, C].
+  Kernel<void(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, float* y)> global_avg_pool_forward{
+      "global_avg_pool_forward"};
+  Kernel<void(const float* dy, int64_t N, int64_t C, int64_t H, int64_t W, float* dx)> global_avg_pool_backward{
+      "global_avg_pool_backward"};
+
+  // Softmax cross-entropy with the correct count; the backward reads the upstream
+  // gradient where it is (device memory on a GPU: no synchronisation in the step).
+  Kernel<void(const float* logits, const int32_t* labels, int64_t N, int64_t K, float label_smoothing, float* loss,
+              int64_t* correct, float* row_logsumexp)>
+      cross_entropy_forward{"cross_entropy_forward"};
+  Kernel<void(const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N, int64_t K,
+              float label_smoothing, const float* grad_loss, float* dlogits)>
+      cross_entropy_backward{"cross_entropy_backward"};
+
+  // A training batch from the u8 dataset (kernels/batch.h).
+  Kernel<void(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
+              int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
+              uint64_t seed, uint64_t sample_counter_base, float* out, int32_t* out_labels)>
+      assemble_batch{"assemble_batch"};
+
+  // One fused optimizer update of every tensor of the table.
+  Kernel<void(MultiTensorTable& tensors, const SgdHyper& h)> sgd_step{"sgd_step"};
+  Kernel<void(MultiTensorTable& tensors, const AdamHyper& h)> adam_step{"adam_step"};
+
+  explicit Kernels(const char* backend_name) : backend(backend_name) {}
+  Kernels(const Kernels&) = delete;
+};
+
+// The backends' tables, each filled once on first use. In a build without CUDA,
+// cuda_kernels() throws an error saying so.
+const Kernels& cpu_kernels();
+const Kernels& cuda_kernels();
+
+// The kernels for tensors on `device`, or for the device of `t`.
+const Kernels& kernels_for(Device device);
+const Kernels& kernels_for(const Tensor& t);
+
+}  // namespace cyg

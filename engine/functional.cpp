@@ -1,24 +1,16 @@
-// The differentiable ops: forward on the inputs' device, and the backward closure that
-// captures only what it needs.
+// The differentiable ops: the forward with the kernels of the inputs' device, and the
+// backward closure that captures only what it needs.
 #include "engine/functional.h"
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#include "kernels/batchnorm.h"
-#include "kernels/bias.h"
-#include "kernels/conv.h"
 #include "kernels/error.h"
-#include "kernels/gemm.h"
-#include "kernels/linear.h"
-#include "kernels/loss.h"
-#include "kernels/pool.h"
 
 namespace cyg::fn {
 
 namespace {
-Tensor workspace(Device device, size_t bytes) {
-  return Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, DType::U8, device);
-}
+// An optional tensor's data as kernels take it: null when it is not there.
+float* data_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
 void check_activation(const Variable& v, const char* op) {
   CYG_CHECK(v.defined(), op, ": undefined input");
@@ -113,53 +105,27 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
               " output channels on ", xs.device().str());
   const Device dev = xs.device();
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
-  if (dev.is_cuda()) {
-    const size_t bytes = CYG_CUDA_LIBRARY_CALL(conv2d_workspace_bytes_cudnn, s);
-    Tensor ws = workspace(dev, bytes);
-    CYG_CUDA_LIBRARY_CALL(conv2d_forward_cudnn, s, xs.data<float>(), w.data<float>(), y.data<float>(), ws.data_ptr(),
-                          bytes, current_stream());
-    if (has_bias) CYG_CUDA_CALL(bias_add_cuda, y.data<float>(), bias.data().data<float>(), s.N, s.OC, s.OH() * s.OW());
-  } else {
-    conv2d_forward_cpu<float>(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s,
-                              y.data<float>());
-  }
+  kernels_for(dev).conv2d_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr,
+                                  s, y.data<float>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
              need_db = has_bias && bias.requires_grad();
   // The input is kept only when the filter gradient needs it, the weight only for dx.
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
   return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad) {
     const Tensor g = grad.contiguous();
+    const Kernels& k = kernels_for(dev);
     Tensor dx, dw, db;
-    if (dev.is_cuda()) {
-      const size_t bytes = CYG_CUDA_LIBRARY_CALL(conv2d_workspace_bytes_cudnn, s);
-      Tensor ws = workspace(dev, bytes);
-      if (need_dx) {
-        dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
-        CYG_CUDA_LIBRARY_CALL(conv2d_backward_data_cudnn, s, g.data<float>(), saved_w.data<float>(),
-                              dx.data<float>(), ws.data_ptr(), bytes, current_stream());
-      }
-      if (need_dw) {
-        dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
-        CYG_CUDA_LIBRARY_CALL(conv2d_backward_filter_cudnn, s, g.data<float>(), saved_x.data<float>(),
-                              dw.data<float>(), ws.data_ptr(), bytes, current_stream());
-      }
-      if (need_db) {
-        db = Tensor::empty({s.OC}, DType::F32, dev);
-        CYG_CUDA_CALL(bias_grad_cuda, g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
-      }
-    } else {
-      if (need_dx) {
-        dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
-        conv2d_backward_data_cpu<float>(g.data<float>(), saved_w.data<float>(), s, dx.data<float>());
-      }
-      if (need_dw) {
-        dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
-        conv2d_backward_filter_cpu<float>(g.data<float>(), saved_x.data<float>(), s, dw.data<float>());
-      }
-      if (need_db) {
-        db = Tensor::empty({s.OC}, DType::F32, dev);
-        bias_grad_cpu<float>(g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
-      }
+    if (need_dx) {
+      dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
+      k.conv2d_backward_data(g.data<float>(), saved_w.data<float>(), s, dx.data<float>());
+    }
+    if (need_dw) {
+      dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
+      k.conv2d_backward_filter(g.data<float>(), saved_x.data<float>(), s, dw.data<float>());
+    }
+    if (need_db) {
+      db = Tensor::empty({s.OC}, DType::F32, dev);
+      k.bias_grad(g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
     }
     return std::vector<Tensor>{dx, dw, db};
   });
@@ -181,14 +147,8 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
               xs.device().str());
   const Device dev = xs.device();
   Tensor y = Tensor::empty({N, out}, DType::F32, dev);
-  if (dev.is_cuda()) {
-    CYG_CUDA_LIBRARY_CALL(gemm_cublas, false, true, N, out, in, 1.0f, xs.data<float>(), w.data<float>(), 0.0f,
-                          y.data<float>(), current_stream());
-    if (has_bias) CYG_CUDA_CALL(bias_add_cuda, y.data<float>(), bias.data().data<float>(), N, out, 1);
-  } else {
-    linear_forward_cpu<float>(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, N,
-                              in, out, y.data<float>());
-  }
+  kernels_for(dev).linear_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr,
+                                  N, in, out, y.data<float>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
              need_db = has_bias && bias.requires_grad();
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
@@ -198,29 +158,13 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
     if (need_dx) dx = Tensor::empty({N, in}, DType::F32, dev);
     if (need_dw) dw = Tensor::empty({out, in}, DType::F32, dev);
     if (need_db) db = Tensor::empty({out}, DType::F32, dev);
-    if (dev.is_cuda()) {
-      if (need_dx)
-        CYG_CUDA_LIBRARY_CALL(gemm_cublas, false, false, N, in, out, 1.0f, g.data<float>(), saved_w.data<float>(),
-                              0.0f, dx.data<float>(), current_stream());
-      if (need_dw)
-        CYG_CUDA_LIBRARY_CALL(gemm_cublas, true, false, out, in, N, 1.0f, g.data<float>(), saved_x.data<float>(),
-                              0.0f, dw.data<float>(), current_stream());
-      if (need_db) CYG_CUDA_CALL(bias_grad_cuda, g.data<float>(), N, out, 1, db.data<float>());
-    } else {
-      linear_backward_cpu<float>(g.data<float>(), need_dw ? saved_x.data<float>() : nullptr,
-                                 need_dx ? saved_w.data<float>() : nullptr, N, in, out,
-                                 need_dx ? dx.data<float>() : nullptr, need_dw ? dw.data<float>() : nullptr,
-                                 need_db ? db.data<float>() : nullptr);
-    }
+    kernels_for(dev).linear_backward(g.data<float>(), data_or_null(saved_x), data_or_null(saved_w), N, in, out,
+                                     data_or_null(dx), data_or_null(dw), data_or_null(db));
     return std::vector<Tensor>{dx, dw, db};
   });
 }
 
 namespace {
-Tensor batch_norm_workspace(int64_t N, int64_t C, int64_t HW, Device dev) {
-  return workspace(dev, static_cast<size_t>(batchnorm_workspace_doubles(N, C, HW)) * sizeof(double));
-}
-
 // What a batch_norm backward fills, and hands back for its inputs (x, weight, bias). The
 // kernels always produce dgamma and dbeta (dx is built from them).
 struct BatchNormGrads {
@@ -258,64 +202,36 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     check_channels(running_mean, "running_mean");
     check_channels(running_var, "running_var");
   }
-  const float* gamma = affine ? weight.data().data<float>() : nullptr;
+  const Tensor gamma = affine ? weight.data() : Tensor();
   const float* beta = affine ? bias.data().data<float>() : nullptr;
   float* rmean = tracking ? running_mean.data<float>() : nullptr;
   float* rvar = tracking ? running_var.data<float>() : nullptr;
   Tensor y = Tensor::empty(xs.shape(), DType::F32, dev);
   const float e = static_cast<float>(eps), m = static_cast<float>(momentum);
   if (!training) {
-    if (dev.is_cuda()) {
-      CYG_CUDA_CALL(batchnorm_forward_eval_cuda, xs.data<float>(), gamma, beta, rmean, rvar, N, C, HW, e,
-                    y.data<float>());
-    } else {
-      batchnorm_forward_eval_cpu<float>(xs.data<float>(), gamma, beta, rmean, rvar, N, C, HW, e, y.data<float>());
-    }
-    const Tensor saved_gamma = affine ? weight.data() : Tensor();
+    kernels_for(dev).batchnorm_forward_eval(xs.data<float>(), data_or_null(gamma), beta, rmean, rvar, N, C, HW, e,
+                                            y.data<float>());
     // Copies: a later training forward would update the running statistics in place.
     const Tensor saved_mean = running_mean.clone(), saved_var = running_var.clone();
     return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad) {
       const Tensor g = grad.contiguous();
       BatchNormGrads d(xs.shape(), C, dev);
-      const float* gm = affine ? saved_gamma.data<float>() : nullptr;
-      if (dev.is_cuda()) {
-        Tensor ws = batch_norm_workspace(N, C, HW, dev);
-        CYG_CUDA_CALL(batchnorm_backward_eval_cuda, g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
-                      saved_var.data<float>(), N, C, HW, e, d.dx.data<float>(), d.dgamma.data<float>(),
-                      d.dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
-      } else {
-        batchnorm_backward_eval_cpu<float>(g.data<float>(), xs.data<float>(), gm, saved_mean.data<float>(),
-                                           saved_var.data<float>(), N, C, HW, e, d.dx.data<float>(),
-                                           d.dgamma.data<float>(), d.dbeta.data<float>());
-      }
+      kernels_for(dev).batchnorm_backward_eval(g.data<float>(), xs.data<float>(), data_or_null(gamma),
+                                               saved_mean.data<float>(), saved_var.data<float>(), N, C, HW, e,
+                                               d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
       return d.for_inputs(affine);
     });
   }
   Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);
-  if (dev.is_cuda()) {
-    Tensor ws = batch_norm_workspace(N, C, HW, dev);
-    CYG_CUDA_CALL(batchnorm_forward_train_cuda, xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
-                  save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar,
-                  static_cast<double*>(ws.data_ptr()));
-  } else {
-    batchnorm_forward_train_cpu<float>(xs.data<float>(), gamma, beta, N, C, HW, e, m, y.data<float>(),
-                                       save_mean.data<float>(), save_invstd.data<float>(), rmean, rvar);
-  }
-  const Tensor saved_gamma = affine ? weight.data() : Tensor();
+  kernels_for(dev).batchnorm_forward_train(xs.data<float>(), data_or_null(gamma), beta, N, C, HW, e, m,
+                                           y.data<float>(), save_mean.data<float>(), save_invstd.data<float>(), rmean,
+                                           rvar);
   return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad) {
     const Tensor g = grad.contiguous();
     BatchNormGrads d(xs.shape(), C, dev);
-    const float* gm = affine ? saved_gamma.data<float>() : nullptr;
-    if (dev.is_cuda()) {
-      Tensor ws = batch_norm_workspace(N, C, HW, dev);
-      CYG_CUDA_CALL(batchnorm_backward_cuda, g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
-                    save_invstd.data<float>(), N, C, HW, d.dx.data<float>(), d.dgamma.data<float>(),
-                    d.dbeta.data<float>(), static_cast<double*>(ws.data_ptr()));
-    } else {
-      batchnorm_backward_cpu<float>(g.data<float>(), xs.data<float>(), gm, save_mean.data<float>(),
-                                    save_invstd.data<float>(), N, C, HW, d.dx.data<float>(), d.dgamma.data<float>(),
-                                    d.dbeta.data<float>());
-    }
+    kernels_for(dev).batchnorm_backward(g.data<float>(), xs.data<float>(), data_or_null(gamma),
+                                        save_mean.data<float>(), save_invstd.data<float>(), N, C, HW,
+                                        d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
     return d.for_inputs(affine);
   });
 }
@@ -327,19 +243,11 @@ Variable global_avg_pool2d(const Variable& x) {
   const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
   const Device dev = xs.device();
   Tensor y = Tensor::empty({N, C}, DType::F32, dev);
-  if (dev.is_cuda()) {
-    CYG_CUDA_CALL(global_avg_pool_forward_cuda, xs.data<float>(), N, C, H, W, y.data<float>());
-  } else {
-    global_avg_pool_forward_cpu<float>(xs.data<float>(), N, C, H, W, y.data<float>());
-  }
+  kernels_for(dev).global_avg_pool_forward(xs.data<float>(), N, C, H, W, y.data<float>());
   return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad) {
     const Tensor g = grad.contiguous();
     Tensor dx = Tensor::empty({N, C, H, W}, DType::F32, dev);
-    if (dev.is_cuda()) {
-      CYG_CUDA_CALL(global_avg_pool_backward_cuda, g.data<float>(), N, C, H, W, dx.data<float>());
-    } else {
-      global_avg_pool_backward_cpu<float>(g.data<float>(), N, C, H, W, dx.data<float>());
-    }
+    kernels_for(dev).global_avg_pool_backward(g.data<float>(), N, C, H, W, dx.data<float>());
     return std::vector<Tensor>{dx};
   });
 }
@@ -358,24 +266,12 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
   Tensor loss = Tensor::empty({}, DType::F32, dev);
   Tensor correct = Tensor::empty({}, DType::I64, dev);
   Tensor lse = Tensor::empty({N}, DType::F32, dev);
-  if (dev.is_cuda()) {
-    Tensor ws = Tensor::empty({cross_entropy_workspace_floats(N)}, DType::F32, dev);
-    CYG_CUDA_CALL(cross_entropy_forward_cuda, z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
-                  correct.data<int64_t>(), lse.data<float>(), ws.data<float>());
-  } else {
-    cross_entropy_forward_cpu<float>(z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
-                                     correct.data<int64_t>(), lse.data<float>());
-  }
+  kernels_for(dev).cross_entropy_forward(z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
+                                         correct.data<int64_t>(), lse.data<float>());
   Variable out = make_result(loss, {logits}, "cross_entropy", [=](const Tensor& grad) {
     Tensor dz = Tensor::empty({N, K}, DType::F32, dev);
-    if (dev.is_cuda()) {
-      // The upstream gradient stays on the device: no host synchronisation in the step.
-      CYG_CUDA_CALL(cross_entropy_backward_cuda, z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
-                    grad.contiguous().data<float>(), dz.data<float>());
-    } else {
-      cross_entropy_backward_cpu<float>(z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
-                                        static_cast<float>(grad.item()), dz.data<float>());
-    }
+    kernels_for(dev).cross_entropy_backward(z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
+                                            grad.contiguous().data<float>(), dz.data<float>());
     return std::vector<Tensor>{dz};
   });
   return {out, correct};

@@ -1,6 +1,7 @@
 // engine/device.h for a build without the CUDA backend: no GPU ever answers, and
 // anything that needs one says the build is the reason.
 #include "engine/device.h"
+#include "engine/dispatch.h"
 #include "engine/profiling.h"
 #include "kernels/error.h"
 
@@ -17,6 +18,7 @@ bool cuda_available() { return false; }
 std::string cuda_unavailable_reason() { return "built without CUDA"; }
 CudaDeviceInfo cuda_device_info(int) { no_cuda("cuda_device_info"); }
 std::string cuda_library_versions() { return "built without CUDA"; }
+const Kernels& cuda_kernels() { no_cuda("CUDA kernels"); }
 
 NvtxRange::NvtxRange(const char*) {}
 NvtxRange::~NvtxRange() = default;

@@ -1,14 +1,9 @@
-// Each op: check dtypes, shapes and devices, make inputs contiguous, then one kernel
-// call on the right device.
+// Each op: check dtypes, shapes and devices, make inputs contiguous, then one kernel of
+// the tensors' backend (engine/dispatch.h).
 #include "engine/ops.h"
 
 #include "engine/dispatch.h"
-#include "kernels/add.h"
 #include "kernels/error.h"
-#include "kernels/metrics.h"
-#include "kernels/reduce.h"
-#include "kernels/relu.h"
-#include "kernels/scale.h"
 
 namespace cyg {
 namespace {
@@ -24,29 +19,22 @@ void check_same(const Tensor& a, const Tensor& b, const char* op) {
   CYG_CHECK(a.device() == b.device(), op, ": tensors on ", a.device().str(), " and ", b.device().str());
 }
 
-Tensor reduce_all(const Tensor& x, bool mean_of) {
-  check_f32(x, mean_of ? "mean" : "sum");
+// What a reduction computes: the sum, or the mean.
+enum class Reduction { Sum, Mean };
+
+const char* reduction_name(Reduction r) { return r == Reduction::Mean ? "mean" : "sum"; }
+
+Tensor reduce_all(const Tensor& x, Reduction r) {
+  check_f32(x, reduction_name(r));
   const Tensor xc = x.contiguous();
   Tensor out = Tensor::empty({}, DType::F32, x.device());
-  const int64_t n = xc.numel();
-  if (x.device().is_cuda()) {
-    LaunchConfig cfg;
-    Tensor workspace = Tensor::empty({reduce_workspace_floats(n, cfg)}, DType::F32, x.device());
-    if (mean_of) {
-      CYG_CUDA_CALL(mean_cuda, xc.data<float>(), n, out.data<float>(), workspace.data<float>());
-    } else {
-      CYG_CUDA_CALL(sum_cuda, xc.data<float>(), n, out.data<float>(), workspace.data<float>());
-    }
-  } else if (mean_of) {
-    mean_cpu(xc.data<float>(), n, out.data<float>());
-  } else {
-    sum_cpu(xc.data<float>(), n, out.data<float>());
-  }
+  const Kernels& k = kernels_for(x);
+  (r == Reduction::Mean ? k.mean : k.sum)(xc.data<float>(), xc.numel(), out.data<float>());
   return out;
 }
 
-Tensor reduce_dim(const Tensor& x, int64_t dim, bool mean_of) {
-  check_f32(x, mean_of ? "mean" : "sum");
+Tensor reduce_dim(const Tensor& x, int64_t dim, Reduction r) {
+  check_f32(x, reduction_name(r));
   const int64_t nd = x.dim();
   if (dim < 0) dim += nd;
   CYG_CHECK(dim >= 0 && dim < nd, "reduction over dimension ", dim, " of a ", nd, "-D tensor");
@@ -58,19 +46,9 @@ Tensor reduce_dim(const Tensor& x, int64_t dim, bool mean_of) {
     if (k > dim) inner *= x.size(k);
     if (k != dim) out_shape.push_back(x.size(k));
   }
-  const int64_t reduced = x.size(dim);
   Tensor out = Tensor::empty(out_shape, DType::F32, x.device());
-  if (x.device().is_cuda()) {
-    if (mean_of) {
-      CYG_CUDA_CALL(mean_axis_cuda, xc.data<float>(), outer, reduced, inner, out.data<float>());
-    } else {
-      CYG_CUDA_CALL(sum_axis_cuda, xc.data<float>(), outer, reduced, inner, out.data<float>());
-    }
-  } else if (mean_of) {
-    mean_axis_cpu(xc.data<float>(), outer, reduced, inner, out.data<float>());
-  } else {
-    sum_axis_cpu(xc.data<float>(), outer, reduced, inner, out.data<float>());
-  }
+  const Kernels& k = kernels_for(x);
+  (r == Reduction::Mean ? k.mean_axis : k.sum_axis)(xc.data<float>(), outer, x.size(dim), inner, out.data<float>());
   return out;
 }
 }  // namespace
@@ -79,11 +57,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   check_same(a, b, "add");
   const Tensor ac = a.contiguous(), bc = b.contiguous();
   Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
-  if (a.device().is_cuda()) {
-    CYG_CUDA_CALL(add_cuda, ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
-  } else {
-    add_cpu(ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
-  }
+  kernels_for(a).add(ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
@@ -91,22 +65,14 @@ Tensor& axpy_(Tensor& y, float alpha, const Tensor& x) {
   check_same(y, x, "axpy_");
   CYG_CHECK(y.is_contiguous(), "axpy_: the destination must be contiguous");
   const Tensor xc = x.contiguous();
-  if (y.device().is_cuda()) {
-    CYG_CUDA_CALL(axpy_cuda, alpha, xc.data<float>(), y.data<float>(), y.numel());
-  } else {
-    axpy_cpu(alpha, xc.data<float>(), y.data<float>(), y.numel());
-  }
+  kernels_for(y).axpy(alpha, xc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
 Tensor& increment_(Tensor& counter, int64_t by) {
   CYG_CHECK(counter.defined() && counter.dtype() == DType::I64 && counter.numel() == 1,
             "increment_: expected a one-element i64 tensor");
-  if (counter.device().is_cuda()) {
-    CYG_CUDA_CALL(increment_cuda, counter.data<int64_t>(), by);
-  } else {
-    increment_cpu(counter.data<int64_t>(), by);
-  }
+  kernels_for(counter).increment(counter.data<int64_t>(), by);
   return counter;
 }
 
@@ -117,24 +83,16 @@ void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_loss
             "accumulate_metrics: expected f32 sums and losses and i64 counts");
   CYG_CHECK(slot >= 0 && slot < step_losses.numel(), "accumulate_metrics: slot ", slot, " outside ",
             step_losses.numel());
-  if (loss_sum.device().is_cuda()) {
-    CYG_CUDA_CALL(accumulate_metrics_cuda, loss_sum.data<float>(), correct_sum.data<int64_t>(),
-                  step_losses.data<float>(), slot, loss.data<float>(), correct.data<int64_t>(), count);
-  } else {
-    accumulate_metrics_cpu(loss_sum.data<float>(), correct_sum.data<int64_t>(), step_losses.data<float>(), slot,
-                           loss.data<float>(), correct.data<int64_t>(), count);
-  }
+  kernels_for(loss_sum).accumulate_metrics(loss_sum.data<float>(), correct_sum.data<int64_t>(),
+                                           step_losses.data<float>(), slot, loss.data<float>(),
+                                           correct.data<int64_t>(), count);
 }
 
 Tensor scale(const Tensor& x, float alpha) {
   check_f32(x, "scale");
   const Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (x.device().is_cuda()) {
-    CYG_CUDA_CALL(scale_cuda, alpha, xc.data<float>(), y.data<float>(), y.numel());
-  } else {
-    scale_cpu(alpha, xc.data<float>(), y.data<float>(), y.numel());
-  }
+  kernels_for(x).scale(alpha, xc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
@@ -142,11 +100,7 @@ Tensor relu(const Tensor& x) {
   check_f32(x, "relu");
   const Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (x.device().is_cuda()) {
-    CYG_CUDA_CALL(relu_forward_cuda, xc.data<float>(), y.data<float>(), y.numel());
-  } else {
-    relu_forward_cpu(xc.data<float>(), y.data<float>(), y.numel());
-  }
+  kernels_for(x).relu_forward(xc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
@@ -154,17 +108,13 @@ Tensor relu_backward(const Tensor& grad_out, const Tensor& out) {
   check_same(grad_out, out, "relu_backward");
   const Tensor gc = grad_out.contiguous(), oc = out.contiguous();
   Tensor dx = Tensor::empty(out.shape(), DType::F32, out.device());
-  if (out.device().is_cuda()) {
-    CYG_CUDA_CALL(relu_backward_cuda, gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
-  } else {
-    relu_backward_cpu(gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
-  }
+  kernels_for(out).relu_backward(gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
   return dx;
 }
 
-Tensor sum(const Tensor& x) { return reduce_all(x, false); }
-Tensor mean(const Tensor& x) { return reduce_all(x, true); }
-Tensor sum(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, false); }
-Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, true); }
+Tensor sum(const Tensor& x) { return reduce_all(x, Reduction::Sum); }
+Tensor mean(const Tensor& x) { return reduce_all(x, Reduction::Mean); }
+Tensor sum(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Sum); }
+Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Mean); }
 
 }  // namespace cyg

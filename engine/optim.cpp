@@ -1,9 +1,8 @@
-// The optimizers: parameter/state bookkeeping, the device tables of the fused CUDA
-// update, hyperparameter checks, and state save/load.
+// The optimizers: parameter/state bookkeeping, the fused update of every tensor through
+// the device's kernels, hyperparameter checks, and state save/load.
 #include "engine/optim.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "engine/dispatch.h"
 #include "kernels/error.h"
@@ -11,28 +10,21 @@
 namespace cyg {
 
 namespace {
-constexpr int64_t kChunkElems = 16384;
 
 void check_range(const char* name, double v, double lo, double hi, bool hi_open = false) {
   const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
   CYG_CHECK(ok, name, " = ", v, ": expected a value in [", lo, ", ", hi, hi_open ? ")" : "]");
 }
 
-// Device copy of a host array of trivially copyable records.
-template <typename T>
-Tensor upload_records(const std::vector<T>& records, Device device) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(records.size() * sizeof(T))}, DType::U8, device);
-  if (!records.empty())
-    rt::cuda_memcpy(t.data_ptr(), records.data(), records.size() * sizeof(T), rt::CopyKind::HostToDevice,
-                    current_stream());
-  return t;
-}
 }  // namespace
 
 Optimizer::Optimizer(std::vector<Variable> params, int state_slots, std::vector<std::string> state_names)
-    : params_(std::move(params)), state_(static_cast<size_t>(state_slots)), state_names_(std::move(state_names)) {
+    : params_(std::move(params)),
+      state_(static_cast<size_t>(state_slots)),
+      state_names_(std::move(state_names)),
+      device_(params_.empty() ? Device::cpu() : params_.front().data().device()),
+      tensors_(device_) {
   CYG_CHECK(!params_.empty(), "an optimizer needs at least one parameter");
-  device_ = params_.front().data().device();
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].data();
     CYG_CHECK(p.dtype() == DType::F32, "parameter ", i, ": optimizers update f32 tensors, got ",
@@ -61,27 +53,10 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
   return slots;
 }
 
-void Optimizer::refresh_device_tables(const std::vector<TensorSlot>& slots) {
-  const bool same = slots.size() == uploaded_slots_.size() &&
-                    std::memcmp(slots.data(), uploaded_slots_.data(), slots.size() * sizeof(TensorSlot)) == 0;
-  if (same) return;
-  const std::vector<TensorChunk> chunks = make_chunks(slots.data(), static_cast<int>(slots.size()), kChunkElems);
-  device_slots_ = upload_records(slots, device_);
-  device_chunks_ = upload_records(chunks, device_);
-  num_chunks_ = static_cast<int64_t>(chunks.size());
-  uploaded_slots_ = slots;
-}
-
 void Optimizer::step() {
   ++steps_;
-  const std::vector<TensorSlot> slots = current_slots();
-  if (device_.is_cuda()) {
-    refresh_device_tables(slots);
-    update_cuda(static_cast<const TensorSlot*>(device_slots_.data_ptr()),
-                static_cast<const TensorChunk*>(device_chunks_.data_ptr()), num_chunks_);
-  } else {
-    update_cpu(slots);
-  }
+  tensors_.set_slots(current_slots());
+  update(tensors_);
 }
 
 void Optimizer::zero_grad() {
@@ -148,13 +123,7 @@ SgdHyper SGD::hyper() const {
   return h;
 }
 
-void SGD::update_cpu(const std::vector<TensorSlot>& slots) {
-  sgd_step_cpu(slots.data(), static_cast<int>(slots.size()), hyper());
-}
-
-void SGD::update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) {
-  CYG_CUDA_CALL(sgd_step_cuda, slots, chunks, num_chunks, hyper());
-}
+void SGD::update(MultiTensorTable& tensors) { kernels_for(device()).sgd_step(tensors, hyper()); }
 
 // ---- Adam / AdamW ----
 
@@ -195,12 +164,6 @@ AdamHyper Adam::hyper() const {
   return h;
 }
 
-void Adam::update_cpu(const std::vector<TensorSlot>& slots) {
-  adam_step_cpu(slots.data(), static_cast<int>(slots.size()), hyper());
-}
-
-void Adam::update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) {
-  CYG_CUDA_CALL(adam_step_cuda, slots, chunks, num_chunks, hyper());
-}
+void Adam::update(MultiTensorTable& tensors) { kernels_for(device()).adam_step(tensors, hyper()); }
 
 }  // namespace cyg

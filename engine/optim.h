@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/multi_tensor.h"
 #include "engine/variable.h"
 #include "kernels/optim.h"
 
@@ -59,22 +60,19 @@ class Optimizer {
  protected:
   // state_slots: 1 (SGD with momentum), 2 (Adam) or 0.
   Optimizer(std::vector<Variable> params, int state_slots, std::vector<std::string> state_names);
-  virtual void update_cpu(const std::vector<TensorSlot>& slots) = 0;
-  virtual void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) = 0;
+  // One fused update of every tensor of the table.
+  virtual void update(MultiTensorTable& tensors) = 0;
+  Device device() const { return device_; }
 
  private:
   std::vector<TensorSlot> current_slots() const;
-  void refresh_device_tables(const std::vector<TensorSlot>& slots);
 
   std::vector<Variable> params_;
   std::vector<std::vector<Tensor>> state_;  // [slot][parameter]
   std::vector<std::string> state_names_;
   int64_t steps_ = 0;
   Device device_;
-  // CUDA: the slot and chunk tables in device memory, rebuilt only when a pointer changes.
-  std::vector<TensorSlot> uploaded_slots_;
-  Tensor device_slots_, device_chunks_;
-  int64_t num_chunks_ = 0;
+  MultiTensorTable tensors_;
 };
 
 class SGD final : public Optimizer {
@@ -89,8 +87,7 @@ class SGD final : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
  private:
-  void update_cpu(const std::vector<TensorSlot>& slots) override;
-  void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) override;
+  void update(MultiTensorTable& tensors) override;
   SgdHyper hyper() const;
   SgdOptions options_;
 };
@@ -107,8 +104,7 @@ class Adam final : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
  private:
-  void update_cpu(const std::vector<TensorSlot>& slots) override;
-  void update_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks) override;
+  void update(MultiTensorTable& tensors) override;
   AdamHyper hyper() const;
   AdamOptions options_;
 };

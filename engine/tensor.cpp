@@ -10,18 +10,10 @@
 #include "engine/allocator.h"
 #include "engine/dispatch.h"
 #include "engine/random.h"
-#include "kernels/cast.h"
-#include "kernels/copy.h"
+#include "engine/stream.h"
 #include "kernels/error.h"
-#include "kernels/fill.h"
 
 namespace cyg {
-
-namespace detail {
-void built_without_cuda(const char* what) {
-  throw Error(std::string(what) + ": cygnet was built without CUDA, so CUDA tensors are not available");
-}
-}  // namespace detail
 
 // ---- Storage ----
 
@@ -265,12 +257,9 @@ void copy_same_device(const Tensor& src, const Tensor& dst) {
   const int64_t n = src.numel();
   if (n == 0) return;
   const int elem = static_cast<int>(dtype_size(src.dtype()));
+  const Kernels& k = kernels_for(dst);
   if (src.is_dense() && dst.is_dense() && src.strides() == dst.strides()) {
-    if (dst.device().is_cuda()) {
-      rt::cuda_memcpy(dst.data_ptr(), src.data_ptr(), src.nbytes(), rt::CopyKind::DeviceToDevice, current_stream());
-    } else {
-      std::memcpy(dst.data_ptr(), src.data_ptr(), src.nbytes());
-    }
+    k.copy_dense(dst.data_ptr(), src.data_ptr(), src.nbytes());
     return;
   }
   CYG_CHECK(src.dim() <= kMaxDims, "copy of a ", src.dim(), "-D tensor: at most ", kMaxDims, " dimensions");
@@ -281,11 +270,7 @@ void copy_same_device(const Tensor& src, const Tensor& dst) {
     layout.src_strides[k] = src.strides()[static_cast<size_t>(k)];
     layout.dst_strides[k] = dst.strides()[static_cast<size_t>(k)];
   }
-  if (dst.device().is_cuda()) {
-    CYG_CUDA_CALL(copy_strided_cuda, src.data_ptr(), dst.data_ptr(), n, elem, layout);
-  } else {
-    copy_strided_cpu(src.data_ptr(), dst.data_ptr(), n, elem, layout);
-  }
+  k.copy_strided(src.data_ptr(), dst.data_ptr(), n, elem, layout);
 }
 }  // namespace
 
@@ -316,16 +301,11 @@ Tensor Tensor::to(DType target) const {
   const Tensor src = contiguous();
   Tensor out = empty(shape_, target, device());
   const int64_t n = numel();
-  if (device().is_cuda()) {
-    if (to_bf16) {
-      CYG_CUDA_CALL(cast_f32_to_bf16_cuda, src.data<float>(), out.data<uint16_t>(), n);
-    } else {
-      CYG_CUDA_CALL(cast_bf16_to_f32_cuda, src.data<uint16_t>(), out.data<float>(), n);
-    }
-  } else if (to_bf16) {
-    cast_f32_to_bf16_cpu(src.data<float>(), out.data<uint16_t>(), n);
+  const Kernels& k = kernels_for(out);
+  if (to_bf16) {
+    k.cast_f32_to_bf16(src.data<float>(), out.data<uint16_t>(), n);
   } else {
-    cast_bf16_to_f32_cpu(src.data<uint16_t>(), out.data<float>(), n);
+    k.cast_bf16_to_f32(src.data<uint16_t>(), out.data<float>(), n);
   }
   return out;
 }
@@ -351,11 +331,7 @@ Tensor& Tensor::fill_(double value) {
   if (!is_dense()) return copy_(full(shape_, value, dtype_, device()));
   const uint64_t bits = dtype_bits(dtype_, value);
   const int elem = static_cast<int>(dtype_size(dtype_));
-  if (device().is_cuda()) {
-    CYG_CUDA_CALL(fill_cuda, data_ptr(), numel(), elem, bits);
-  } else {
-    fill_cpu(data_ptr(), numel(), elem, bits);
-  }
+  kernels_for(*this).fill(data_ptr(), numel(), elem, bits);
   return *this;
 }
 

@@ -1,0 +1,86 @@
+// The CPU backend's kernel table: the reference kernels of kernels/cpu/, registered as
+// they are wherever their signature is the table's.
+#include <cstring>
+
+#include "engine/dispatch.h"
+#include "engine/multi_tensor.h"
+#include "kernels/add.h"
+#include "kernels/batch.h"
+#include "kernels/bias.h"
+#include "kernels/cast.h"
+#include "kernels/fill.h"
+#include "kernels/linear.h"
+#include "kernels/loss.h"
+#include "kernels/metrics.h"
+#include "kernels/pool.h"
+#include "kernels/reduce.h"
+#include "kernels/relu.h"
+#include "kernels/scale.h"
+
+namespace cyg {
+
+namespace {
+
+struct CpuKernels : Kernels {
+  CpuKernels() : Kernels("cpu") {
+    fill = fill_cpu;
+    copy_dense = [](void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); };
+    copy_strided = copy_strided_cpu;
+    cast_f32_to_bf16 = cast_f32_to_bf16_cpu;
+    cast_bf16_to_f32 = cast_bf16_to_f32_cpu;
+
+    add = add_cpu;
+    axpy = axpy_cpu;
+    scale = scale_cpu;
+    increment = increment_cpu;
+    relu_forward = relu_forward_cpu<float>;
+    relu_backward = relu_backward_cpu<float>;
+
+    sum = sum_cpu;
+    mean = mean_cpu;
+    sum_axis = sum_axis_cpu;
+    mean_axis = mean_axis_cpu;
+
+    accumulate_metrics = accumulate_metrics_cpu;
+
+    conv2d_forward = conv2d_forward_cpu<float>;
+    conv2d_backward_data = conv2d_backward_data_cpu<float>;
+    conv2d_backward_filter = conv2d_backward_filter_cpu<float>;
+    bias_grad = bias_grad_cpu<float>;
+
+    linear_forward = linear_forward_cpu<float>;
+    linear_backward = linear_backward_cpu<float>;
+
+    batchnorm_forward_train = batchnorm_forward_train_cpu<float>;
+    batchnorm_forward_eval = batchnorm_forward_eval_cpu<float>;
+    batchnorm_backward = batchnorm_backward_cpu<float>;
+    batchnorm_backward_eval = batchnorm_backward_eval_cpu<float>;
+
+    global_avg_pool_forward = global_avg_pool_forward_cpu<float>;
+    global_avg_pool_backward = global_avg_pool_backward_cpu<float>;
+
+    cross_entropy_forward = cross_entropy_forward_cpu<float>;
+    cross_entropy_backward = [](const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N,
+                                int64_t K, float label_smoothing, const float* grad_loss, float* dlogits) {
+      cross_entropy_backward_cpu<float>(logits, labels, row_logsumexp, N, K, label_smoothing, *grad_loss, dlogits);
+    };
+
+    assemble_batch = assemble_batch_cpu;
+
+    sgd_step = [](MultiTensorTable& t, const SgdHyper& h) {
+      sgd_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), h);
+    };
+    adam_step = [](MultiTensorTable& t, const AdamHyper& h) {
+      adam_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), h);
+    };
+  }
+};
+
+}  // namespace
+
+const Kernels& cpu_kernels() {
+  static const CpuKernels table;
+  return table;
+}
+
+}  // namespace cyg

@@ -1,0 +1,18 @@
+#include "engine/dispatch.h"
+
+#include "engine/tensor.h"
+
+namespace cyg {
+
+const Kernels& kernels_for(Device device) {
+  switch (device.type) {
+    case DeviceType::CPU: return cpu_kernels();
+    case DeviceType::CUDA: return cuda_kernels();
+  }
+  CYG_CHECK(false, "no kernels for device ", device.str());
+  return cpu_kernels();
+}
+
+const Kernels& kernels_for(const Tensor& t) { return kernels_for(t.device()); }
+
+}  // namespace cyg
