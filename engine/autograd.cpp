@@ -22,7 +22,7 @@ Variable make_result(Tensor value, const std::vector<Variable>& inputs, const ch
   bool needs_grad = false;
   if (t_grad_mode)
     for (const Variable& v : inputs) needs_grad |= v.requires_grad();
-  Variable out(std::move(value), needs_grad);
+  Variable out(std::move(value), needs_grad ? RequiresGrad::Yes : RequiresGrad::No);
   if (!needs_grad) return out;
   auto node = std::make_shared<Node>();
   node->name = name;

@@ -102,14 +102,14 @@ void conv2d_backward_filter(const float* dy, const float* x, const Conv2dShape& 
 
 // cuBLAS: y[N, out] = x[N, in] w[out, in]^T, then the bias.
 void linear_forward(const float* x, const float* w, const float* bias, int64_t N, int64_t in, int64_t out, float* y) {
-  cuda::gemm_cublas(false, true, N, out, in, 1.0f, x, w, 0.0f, y, current_stream());
+  cuda::gemm_cublas(Transpose::No, Transpose::Yes, N, out, in, 1.0f, x, w, 0.0f, y, current_stream());
   if (bias != nullptr) cuda::bias_add_cuda(y, bias, N, out, 1, on_stream());
 }
 
 void linear_backward(const float* dy, const float* x, const float* w, int64_t N, int64_t in, int64_t out, float* dx,
                      float* dw, float* db) {
-  if (dx != nullptr) cuda::gemm_cublas(false, false, N, in, out, 1.0f, dy, w, 0.0f, dx, current_stream());
-  if (dw != nullptr) cuda::gemm_cublas(true, false, out, in, N, 1.0f, dy, x, 0.0f, dw, current_stream());
+  if (dx != nullptr) cuda::gemm_cublas(Transpose::No, Transpose::No, N, in, out, 1.0f, dy, w, 0.0f, dx, current_stream());
+  if (dw != nullptr) cuda::gemm_cublas(Transpose::Yes, Transpose::No, out, in, N, 1.0f, dy, x, 0.0f, dw, current_stream());
   if (db != nullptr) cuda::bias_grad_cuda(dy, N, out, 1, db, on_stream());
 }
 

@@ -180,7 +180,7 @@ struct BatchNormGrads {
 }  // namespace
 
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum, double eps) {
+                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps) {
   check_activation(x, "batch_norm");
   const Tensor xs = x.data().contiguous();
   CYG_CHECK(xs.dim() == 4, "batch_norm: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
@@ -196,6 +196,7 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
     check_channels(weight.data(), "weight");
     check_channels(bias.data(), "bias");
   }
+  const bool training = mode == BatchNormMode::Train;
   const bool tracking = running_mean.defined();
   CYG_CHECK(training || tracking, "batch_norm: evaluation needs running statistics");
   if (tracking) {

@@ -30,8 +30,9 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 // Batch normalisation over N, H, W per channel (PyTorch's BatchNorm2d). In training it
 // normalises with the batch statistics and updates the running ones in place (momentum,
 // unbiased variance); in evaluation it uses the running statistics.
+enum class BatchNormMode { Train, Eval };
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
-                    const Tensor& running_var, bool training, double momentum, double eps);
+                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps);
 
 // [N, C, H, W] -> [N, C], the mean over H and W.
 Variable global_avg_pool2d(const Variable& x);

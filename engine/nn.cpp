@@ -25,7 +25,7 @@ Variable Module::operator()(const Variable& x) {
 }
 
 Variable Module::register_parameter(const std::string& name, Tensor value) {
-  Variable v(std::move(value), true);
+  Variable v(std::move(value), RequiresGrad::Yes);
   params_.emplace_back(name, v);
   return v;
 }
@@ -148,15 +148,16 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum) : eps_(e
 
 Variable BatchNorm2d::forward(const Variable& x) {
   if (is_training()) increment_(num_batches_tracked_, 1);
-  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
+  const fn::BatchNormMode mode = is_training() ? fn::BatchNormMode::Train : fn::BatchNormMode::Eval;
+  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, mode, momentum_, eps_);
 }
 
 Linear::Linear(const LinearOptions& o, InitSeeds& seeds) {
   CYG_CHECK(o.in_features_ > 0 && o.out_features_ > 0, "Linear(", o.in_features_, ", ", o.out_features_,
             "): sizes must be positive");
-  weight_ = register_parameter("weight",
-                               initial_weight({o.out_features_, o.in_features_}, o.in_features_, seeds.next(), o.init_));
-  if (o.bias_) bias_ = register_parameter("bias", kaiming_uniform({o.out_features_}, o.in_features_, seeds.next()));
+  const int64_t fan_in = o.in_features_;
+  weight_ = register_parameter("weight", initial_weight({o.out_features_, fan_in}, fan_in, seeds.next(), o.init_));
+  if (o.bias_) bias_ = register_parameter("bias", kaiming_uniform({o.out_features_}, fan_in, seeds.next()));
 }
 
 Variable Linear::forward(const Variable& x) { return fn::linear(x, weight_, bias_); }

@@ -4,6 +4,7 @@
 
 #include "engine/dispatch.h"
 #include "kernels/error.h"
+#include "kernels/reduce.h"
 
 namespace cyg {
 namespace {
@@ -18,9 +19,6 @@ void check_same(const Tensor& a, const Tensor& b, const char* op) {
   CYG_CHECK(a.shape() == b.shape(), op, ": shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()), " differ");
   CYG_CHECK(a.device() == b.device(), op, ": tensors on ", a.device().str(), " and ", b.device().str());
 }
-
-// What a reduction computes: the sum, or the mean.
-enum class Reduction { Sum, Mean };
 
 const char* reduction_name(Reduction r) { return r == Reduction::Mean ? "mean" : "sum"; }
 

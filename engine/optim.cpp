@@ -11,9 +11,13 @@ namespace cyg {
 
 namespace {
 
-void check_range(const char* name, double v, double lo, double hi, bool hi_open = false) {
-  const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
-  CYG_CHECK(ok, name, " = ", v, ": expected a value in [", lo, ", ", hi, hi_open ? ")" : "]");
+// Whether a range's upper end is a value it holds: [lo, hi] or [lo, hi).
+enum class UpperEnd { Included, Excluded };
+
+void check_range(const char* name, double v, double lo, double hi, UpperEnd upper) {
+  const bool below_hi = upper == UpperEnd::Included ? v <= hi : v < hi;
+  CYG_CHECK(std::isfinite(v) && v >= lo && below_hi, name, " = ", v, ": expected a value in [", lo, ", ", hi,
+            upper == UpperEnd::Included ? "]" : ")");
 }
 
 }  // namespace
@@ -102,15 +106,15 @@ SGD::SGD(std::vector<Variable> params, const SgdOptions& options)
 }
 
 void SGD::set_lr(double lr) {
-  check_range("SGD lr", lr, 0, INFINITY, true);
+  check_range("SGD lr", lr, 0, INFINITY, UpperEnd::Excluded);
   options_.lr = lr;
 }
 void SGD::set_momentum(double momentum) {
-  check_range("SGD momentum", momentum, 0, 1);
+  check_range("SGD momentum", momentum, 0, 1, UpperEnd::Included);
   options_.momentum = momentum;
 }
 void SGD::set_weight_decay(double weight_decay) {
-  check_range("SGD weight_decay", weight_decay, 0, INFINITY, true);
+  check_range("SGD weight_decay", weight_decay, 0, INFINITY, UpperEnd::Excluded);
   options_.weight_decay = weight_decay;
 }
 
@@ -132,20 +136,20 @@ Adam::Adam(std::vector<Variable> params, const AdamOptions& options)
   set_lr(options.lr);
   set_momentum(options.beta1);
   set_weight_decay(options.weight_decay);
-  check_range("Adam beta2", options.beta2, 0, 1, true);
-  check_range("Adam eps", options.eps, 0, INFINITY, true);
+  check_range("Adam beta2", options.beta2, 0, 1, UpperEnd::Excluded);
+  check_range("Adam eps", options.eps, 0, INFINITY, UpperEnd::Excluded);
 }
 
 void Adam::set_lr(double lr) {
-  check_range("Adam lr", lr, 0, INFINITY, true);
+  check_range("Adam lr", lr, 0, INFINITY, UpperEnd::Excluded);
   options_.lr = lr;
 }
 void Adam::set_momentum(double beta1) {
-  check_range("Adam beta1", beta1, 0, 1, true);
+  check_range("Adam beta1", beta1, 0, 1, UpperEnd::Excluded);
   options_.beta1 = beta1;
 }
 void Adam::set_weight_decay(double weight_decay) {
-  check_range("Adam weight_decay", weight_decay, 0, INFINITY, true);
+  check_range("Adam weight_decay", weight_decay, 0, INFINITY, UpperEnd::Excluded);
   options_.weight_decay = weight_decay;
 }
 

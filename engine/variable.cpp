@@ -6,10 +6,10 @@
 
 namespace cyg {
 
-Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<Impl>()) {
+Variable::Variable(Tensor data, RequiresGrad requires_grad) : impl_(std::make_shared<Impl>()) {
   CYG_CHECK(data.defined(), "a Variable needs a defined tensor");
   impl_->data = std::move(data);
-  impl_->requires_grad = requires_grad;
+  impl_->requires_grad = requires_grad == RequiresGrad::Yes;
 }
 
 const Tensor& Variable::data() const {
@@ -34,11 +34,6 @@ void Variable::to_device(Device device) {
 }
 
 bool Variable::requires_grad() const { return defined() && impl_->requires_grad; }
-
-void Variable::set_requires_grad(bool requires) {
-  CYG_CHECK(defined(), "set_requires_grad() of an undefined Variable");
-  impl_->requires_grad = requires;
-}
 
 const Tensor& Variable::grad() const {
   CYG_CHECK(defined(), "grad() of an undefined Variable");

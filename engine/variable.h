@@ -11,10 +11,13 @@ namespace cyg {
 
 struct Node;
 
+// Whether backward() computes a gradient for a leaf (PyTorch's requires_grad).
+enum class RequiresGrad { No, Yes };
+
 class Variable {
  public:
   Variable() = default;
-  explicit Variable(Tensor data, bool requires_grad = false);
+  explicit Variable(Tensor data, RequiresGrad requires_grad = RequiresGrad::No);
 
   bool defined() const { return impl_ != nullptr; }
   const Tensor& data() const;
@@ -24,7 +27,6 @@ class Variable {
   // this variable sees the move.
   void to_device(Device device);
   bool requires_grad() const;
-  void set_requires_grad(bool requires);
 
   // Undefined until a gradient arrives or ensure_grad() makes one.
   const Tensor& grad() const;

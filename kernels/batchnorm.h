@@ -23,16 +23,22 @@
 namespace cyg {
 
 // Where the k-th value (k in [0, m)) of channel c lives, and which channel the element at
-// offset i belongs to. NCHW; a channels-last variant needs only another version of this.
+// offset i belongs to, in the index type a launch chose (32 bits where they fit). NCHW;
+// a channels-last variant needs only another version of this.
 struct BatchNormLayout {
   int64_t N, C, HW;
   CYG_HD int64_t per_channel() const { return N * HW; }
   CYG_HD int64_t numel() const { return N * C * HW; }
-  CYG_HD int64_t offset(int64_t c, int64_t k) const {
-    const int64_t n = k / HW;
-    return (n * C + c) * HW + (k - n * HW);
+  template <typename Index = int64_t>
+  CYG_HD Index offset(Index c, Index k) const {
+    const Index hw = static_cast<Index>(HW);
+    const Index n = k / hw;
+    return (n * static_cast<Index>(C) + c) * hw + (k - n * hw);
   }
-  CYG_HD int64_t channel_of(int64_t i) const { return (i / HW) % C; }
+  template <typename Index = int64_t>
+  CYG_HD Index channel_of(Index i) const {
+    return (i / static_cast<Index>(HW)) % static_cast<Index>(C);
+  }
   // Where image n's values of channel c start; HW of them follow contiguously.
   CYG_HD int64_t plane(int64_t n, int64_t c) const { return (n * C + c) * HW; }
 };

@@ -6,12 +6,15 @@
 
 namespace cyg {
 
+// Whether an operand enters the product as it is or transposed.
+enum class Transpose { No, Yes };
+
 template <typename T>
-void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta,
-              T* C);
+void gemm_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
+              T beta, T* C);
 
 namespace cuda {
-void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  const float* B, float beta, float* C, void* stream = nullptr);
 }  // namespace cuda
 

@@ -5,6 +5,9 @@
 
 namespace cyg {
 
+// What a reduction computes.
+enum class Reduction { Sum, Mean };
+
 CYG_HD float mean_from_sum(float sum, int64_t count) { return count > 0 ? sum / static_cast<float>(count) : 0.0f; }
 
 void sum_cpu(const float* x, int64_t n, float* out);

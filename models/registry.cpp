@@ -28,7 +28,8 @@ const ModelEntry kModels[] = {
      [](const ModelOptions& o) -> std::shared_ptr<nn::Module> {
        return std::make_shared<ResNet>(std::vector<int64_t>{9, 9, 9}, o, Shortcut::OptionA);
      }},
-    {"small_cnn", 16, [](const ModelOptions& o) -> std::shared_ptr<nn::Module> { return std::make_shared<SmallCnn>(o); }},
+    {"small_cnn", 16,
+     [](const ModelOptions& o) -> std::shared_ptr<nn::Module> { return std::make_shared<SmallCnn>(o); }},
 };
 
 const ModelEntry* find(const std::string& name) {

@@ -77,7 +77,7 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, const Conv2dShape
     for (int64_t n = 0; n < s.N; ++n) {
       im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
       T* out = y + n * s.OC * P;
-      gemm_cpu<T>(false, false, s.OC, P, K, T(1), w, col.data(), T(0), out);
+      gemm_cpu<T>(Transpose::No, Transpose::No, s.OC, P, K, T(1), w, col.data(), T(0), out);
       if (bias)
         for (int64_t oc = 0; oc < s.OC; ++oc)
           for (int64_t p = 0; p < P; ++p) out[oc * P + p] += bias[oc];
@@ -94,7 +94,7 @@ void conv2d_backward_data_cpu(const T* dy, const T* w, const Conv2dShape& s, T* 
     std::vector<T> col(static_cast<size_t>(K * P));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.N; ++n) {
-      gemm_cpu<T>(true, false, K, P, s.OC, T(1), w, dy + n * s.OC * P, T(0), col.data());
+      gemm_cpu<T>(Transpose::Yes, Transpose::No, K, P, s.OC, T(1), w, dy + n * s.OC * P, T(0), col.data());
       col2im_cpu(col.data(), s, dx + n * image);
     }
   }
@@ -112,7 +112,7 @@ void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.N; ++n) {
       im2col_cpu(x + n * s.C * s.H * s.W, s, col.data());
-      gemm_cpu<T>(false, true, s.OC, K, P, T(1), dy + n * s.OC * P, col.data(), T(1), mine);
+      gemm_cpu<T>(Transpose::No, Transpose::Yes, s.OC, K, P, T(1), dy + n * s.OC * P, col.data(), T(1), mine);
     }
   }
   std::copy(partial.begin(), partial.begin() + size, dw);

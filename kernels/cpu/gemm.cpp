@@ -27,20 +27,21 @@ void single_threaded_blas() {
 }  // namespace
 
 template <typename T>
-void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B, T beta,
-              T* C) {
+void gemm_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
+              T beta, T* C) {
   if (M == 0 || N == 0) return;
   single_threaded_blas();
-  const int lda = static_cast<int>(trans_a ? M : K);
-  const int ldb = static_cast<int>(trans_b ? K : N);
-  blas_gemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
+  const int lda = static_cast<int>(ta ? M : K);
+  const int ldb = static_cast<int>(tb ? K : N);
+  blas_gemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
             static_cast<int>(N), static_cast<int>(K), alpha, A, lda > 0 ? lda : 1, B, ldb > 0 ? ldb : 1, beta, C,
             static_cast<int>(N));
 }
 
-template void gemm_cpu<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float,
-                              float*);
-template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double,
-                               double*);
+template void gemm_cpu<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, const float*,
+                              float, float*);
+template void gemm_cpu<double>(Transpose, Transpose, int64_t, int64_t, int64_t, double, const double*, const double*,
+                               double, double*);
 
 }  // namespace cyg

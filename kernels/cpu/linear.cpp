@@ -8,15 +8,15 @@ namespace cyg {
 
 template <typename T>
 void linear_forward_cpu(const T* x, const T* w, const T* bias, int64_t N, int64_t in, int64_t out, T* y) {
-  gemm_cpu<T>(false, true, N, out, in, T(1), x, w, T(0), y);
+  gemm_cpu<T>(Transpose::No, Transpose::Yes, N, out, in, T(1), x, w, T(0), y);
   if (bias) bias_add_cpu<T>(y, bias, N, out, 1);
 }
 
 template <typename T>
 void linear_backward_cpu(const T* dy, const T* x, const T* w, int64_t N, int64_t in, int64_t out, T* dx, T* dw,
                          T* db) {
-  if (dx) gemm_cpu<T>(false, false, N, in, out, T(1), dy, w, T(0), dx);
-  if (dw) gemm_cpu<T>(true, false, out, in, N, T(1), dy, x, T(0), dw);
+  if (dx) gemm_cpu<T>(Transpose::No, Transpose::No, N, in, out, T(1), dy, w, T(0), dx);
+  if (dw) gemm_cpu<T>(Transpose::Yes, Transpose::No, out, in, N, T(1), dy, x, T(0), dw);
   if (db) bias_grad_cpu<T>(dy, N, out, 1, db);
 }
 

@@ -10,11 +10,12 @@
 namespace cyg::CYG_KNS {
 namespace {
 
-// Element k of channel c (k < N*HW) in NCHW, with the index type the launch chose.
-template <typename Index>
-__device__ __forceinline__ Index channel_element(Index k, Index c, Index C, Index HW) {
-  const Index n = k / HW;
-  return (n * C + c) * HW + (k - n * HW);
+// What the per-channel spread argument holds: the batch's invstd (training), or the
+// running variance, from which invstd is derived (evaluation).
+enum class Spread { InvStd, Variance };
+
+__device__ __forceinline__ float invstd_from(const float* spread, int64_t c, Spread kind, float eps) {
+  return kind == Spread::Variance ? batchnorm_invstd(spread[c], eps) : spread[c];
 }
 
 // The [begin, end) share of slice s of m values.
@@ -35,10 +36,8 @@ __global__ void batchnorm_stats_partial_kernel(const float* x, BatchNormLayout l
     slice_range(m, slices, blockIdx.x, &begin, &end);
     double sum = 0.0, squares = 0.0;
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
-      const double d = static_cast<double>(
-                           x[channel_element<Index>(static_cast<Index>(k), static_cast<Index>(c),
-                                                    static_cast<Index>(layout.C), static_cast<Index>(layout.HW))]) -
-                       shift;
+      const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
+      const double d = static_cast<double>(x[i]) - shift;
       sum += d;
       squares += d * d;
     }
@@ -76,37 +75,35 @@ __global__ void batchnorm_stats_finish_kernel(const float* x, BatchNormLayout la
 }
 
 // Training normalises with the batch's invstd; eval derives it from the running
-// variance (spread_is_variance).
+// variance (Spread::Variance).
 template <typename Index>
 __global__ void batchnorm_normalise_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
-                                           const float* spread, bool spread_is_variance, BatchNormLayout layout,
+                                           const float* spread, Spread spread_kind, BatchNormLayout layout,
                                            float eps, float* y) {
-  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
-              HW = static_cast<Index>(layout.HW);
+  const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = (i / HW) % C;
-    const float invstd = spread_is_variance ? batchnorm_invstd(spread[c], eps) : spread[c];
+    const Index c = layout.channel_of<Index>(i);
+    const float invstd = invstd_from(spread, c, spread_kind, eps);
     y[i] = batchnorm_normalise(x[i], mean[c], invstd, batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
   }
 }
 
 // partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat. xhat from
-// the saved batch statistics (training) or the running ones (spread_is_variance, eval).
+// the saved batch statistics (training) or the running ones (Spread::Variance, eval).
 template <typename Index>
 __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* mean_of,
-                                                  const float* spread, bool spread_is_variance, float eps,
+                                                  const float* spread, Spread spread_kind, float eps,
                                                   BatchNormLayout layout, int64_t slices, double* partials) {
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
     const float mean = mean_of[c];
-    const float invstd = spread_is_variance ? batchnorm_invstd(spread[c], eps) : spread[c];
+    const float invstd = invstd_from(spread, c, spread_kind, eps);
     int64_t begin, end;
     slice_range(m, slices, blockIdx.x, &begin, &end);
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
-      const Index i = channel_element<Index>(static_cast<Index>(k), static_cast<Index>(c),
-                                             static_cast<Index>(layout.C), static_cast<Index>(layout.HW));
+      const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
       sum_dy += dy[i];
       sum_dy_xhat += static_cast<double>(dy[i] * batchnorm_xhat(x[i], mean, invstd));
     }
@@ -136,12 +133,11 @@ template <typename Index>
 __global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
                                              const float* save_mean, const float* save_invstd, const float* dgamma,
                                              const float* dbeta, BatchNormLayout layout, float* dx) {
-  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
-              HW = static_cast<Index>(layout.HW);
+  const Index n = static_cast<Index>(layout.numel());
   const float m = static_cast<float>(layout.per_channel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = (i / HW) % C;
+    const Index c = layout.channel_of<Index>(i);
     const float invstd = save_invstd[c];
     dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], save_mean[c], invstd), dbeta[c] / m, dgamma[c] / m,
                                   batchnorm_param(gamma, c, 1.0f) * invstd);
@@ -151,11 +147,10 @@ __global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, co
 template <typename Index>
 __global__ void batchnorm_backward_dx_eval_kernel(const float* dy, const float* gamma, const float* running_var,
                                                   float eps, BatchNormLayout layout, float* dx) {
-  const Index n = static_cast<Index>(layout.numel()), C = static_cast<Index>(layout.C),
-              HW = static_cast<Index>(layout.HW);
+  const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = (i / HW) % C;
+    const Index c = layout.channel_of<Index>(i);
     dx[i] = batchnorm_backward_dx_eval(dy[i], batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps));
   }
 }
@@ -186,10 +181,10 @@ int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? 
 // dgamma and dbeta of every channel: per-slice partial sums, then their fixed-order finish.
 template <typename Index>
 void launch_backward_sums(const float* dy, const float* x, const float* mean, const float* spread,
-                          bool spread_is_variance, float eps, const BatchNormLayout& layout, int64_t slices,
+                          Spread spread_kind, float eps, const BatchNormLayout& layout, int64_t slices,
                           double* workspace, float* dgamma, float* dbeta, const LaunchConfig& cfg) {
   CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
-             stream_of(cfg), dy, x, mean, spread, spread_is_variance, eps, layout, slices, workspace);
+             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, layout, slices, workspace);
   CYG_CHECK_LAUNCH();
   CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices,
              workspace, dgamma, dbeta);
@@ -214,7 +209,7 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
                eps, momentum, save_mean, save_invstd, running_mean, running_var);
     CYG_CHECK_LAUNCH();
     CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, save_mean, save_invstd, false, layout, eps, y);
+               x, gamma, beta, save_mean, save_invstd, Spread::InvStd, layout, eps, y);
     CYG_CHECK_LAUNCH();
   });
 }
@@ -228,7 +223,7 @@ void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, running_mean, running_var, true, layout, eps, y);
+               x, gamma, beta, running_mean, running_var, Spread::Variance, layout, eps, y);
     CYG_CHECK_LAUNCH();
   });
 }
@@ -242,7 +237,7 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
   const BatchNormLayout layout{N, C, HW};
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, false, 0.0f, layout,
+    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, layout,
                                 batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
@@ -259,7 +254,7 @@ void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* 
   const BatchNormLayout layout{N, C, HW};
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, running_mean, running_var, true, eps, layout,
+    launch_backward_sums<Index>(dy, x, running_mean, running_var, Spread::Variance, eps, layout,
                                 batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, gamma, running_var, eps, layout, dx);

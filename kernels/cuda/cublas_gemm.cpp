@@ -19,14 +19,15 @@ cublasHandle_t handle_for_this_thread() {
 }
 }  // namespace
 
-void gemm_cublas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  const float* B, float beta, float* C, void* stream) {
   if (M == 0 || N == 0) return;
   cublasHandle_t h = handle_for_this_thread();
   CYG_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(stream)));
-  const int lda = static_cast<int>(trans_a ? M : K);
-  const int ldb = static_cast<int>(trans_b ? K : N);
-  CYG_CUBLAS_CHECK(cublasSgemm(h, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
+  const int lda = static_cast<int>(ta ? M : K);
+  const int ldb = static_cast<int>(tb ? K : N);
+  CYG_CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
                                static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B,
                                ldb > 0 ? ldb : 1, A, lda > 0 ? lda : 1, &beta, C, static_cast<int>(N)));
 }

@@ -37,18 +37,19 @@ void check_reduce_block(int block) {
             " must be a multiple of 32, at most 1024");
 }
 
-void sum_or_mean(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg, bool mean) {
+void sum_or_mean(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg, Reduction r) {
   const int block = block_size(cfg);
   check_reduce_block(block);
   const int grid = grid_size(n, cfg);
   CYG_LAUNCH(partial_sum_kernel, grid, block, 0, stream_of(cfg), x, n, workspace);
   CYG_CHECK_LAUNCH();
-  CYG_LAUNCH(finish_sum_kernel, 1, block, 0, stream_of(cfg), workspace, int64_t(grid), out, mean ? n : int64_t(0));
+  CYG_LAUNCH(finish_sum_kernel, 1, block, 0, stream_of(cfg), workspace, int64_t(grid), out,
+             r == Reduction::Mean ? n : int64_t(0));
   CYG_CHECK_LAUNCH();
 }
 
 void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
-                      const LaunchConfig& cfg, bool mean) {
+                      const LaunchConfig& cfg, Reduction r) {
   const int64_t outputs = outer * inner;
   if (outputs == 0) return;
   const int block = block_size(cfg);
@@ -56,27 +57,27 @@ void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t in
   const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
   const int grid = static_cast<int>(outputs < cap ? outputs : cap);
   CYG_LAUNCH(axis_sum_kernel, grid, block, 0, stream_of(cfg), x, outer, reduced, inner, out,
-             mean ? reduced : int64_t(0));
+             r == Reduction::Mean ? reduced : int64_t(0));
   CYG_CHECK_LAUNCH();
 }
 }  // namespace
 
 void sum_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
-  sum_or_mean(x, n, out, workspace, cfg, false);
+  sum_or_mean(x, n, out, workspace, cfg, Reduction::Sum);
 }
 
 void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
-  sum_or_mean(x, n, out, workspace, cfg, true);
+  sum_or_mean(x, n, out, workspace, cfg, Reduction::Mean);
 }
 
 void sum_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                    const LaunchConfig& cfg) {
-  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, false);
+  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Sum);
 }
 
 void mean_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                     const LaunchConfig& cfg) {
-  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, true);
+  axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Mean);
 }
 
 }  // namespace cyg::CYG_KNS

@@ -12,11 +12,12 @@
 namespace {
 
 using cyg::Tensor;
+using cyg::RequiresGrad;
 using cyg::Variable;
 namespace fn = cyg::fn;
 
 TEST(Autograd, ChainByHand) {
-  Variable x(Tensor::from_vector({-1, 2, 3}, {3}), true);
+  Variable x(Tensor::from_vector({-1, 2, 3}, {3}), RequiresGrad::Yes);
   // L = sum(relu(x + x)): dL/dx = 2 where x > 0.
   Variable loss = fn::sum(fn::relu(fn::add(x, x)));
   EXPECT_EQ(loss.data().item(), 10.0);
@@ -25,7 +26,7 @@ TEST(Autograd, ChainByHand) {
 }
 
 TEST(Autograd, DiamondAccumulatesBothPaths) {
-  Variable a(Tensor::from_vector({1, -2}, {2}), true);
+  Variable a(Tensor::from_vector({1, -2}, {2}), RequiresGrad::Yes);
   Variable r = fn::relu(a);
   Variable loss = fn::sum(fn::add(fn::add(a, r), r));  // a + 2 relu(a): d = 1 + 2[a > 0]
   cyg::backward(loss);
@@ -33,7 +34,7 @@ TEST(Autograd, DiamondAccumulatesBothPaths) {
 }
 
 TEST(Autograd, LeafGradientsAccumulateUntilZeroed) {
-  Variable x(Tensor::ones({2}), true);
+  Variable x(Tensor::ones({2}), RequiresGrad::Yes);
   cyg::backward(fn::sum(x));
   cyg::backward(fn::mean(x));
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{1.5f, 1.5f}));
@@ -45,7 +46,7 @@ TEST(Autograd, LeafGradientsAccumulateUntilZeroed) {
 }
 
 TEST(Autograd, NoGradRecordsNothing) {
-  Variable x(Tensor::ones({2}), true);
+  Variable x(Tensor::ones({2}), RequiresGrad::Yes);
   Variable y;
   {
     cyg::NoGradGuard guard;
@@ -59,22 +60,22 @@ TEST(Autograd, NoGradRecordsNothing) {
 }
 
 TEST(Autograd, InputsWithoutGradGetNone) {
-  Variable x(Tensor::ones({2, 3}), false);
-  Variable w(Tensor::ones({4, 3}), true);
+  Variable x(Tensor::ones({2, 3}), RequiresGrad::No);
+  Variable w(Tensor::ones({4, 3}), RequiresGrad::Yes);
   cyg::backward(fn::sum(fn::linear(x, w, Variable())));
   EXPECT_FALSE(x.has_grad());
   EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 2.0f));
 }
 
 TEST(Autograd, GraphIsFreedAfterBackward) {
-  Variable x(Tensor::ones({2}), true);
+  Variable x(Tensor::ones({2}), RequiresGrad::Yes);
   Variable loss = fn::sum(fn::relu(x));
   cyg::backward(loss);
   EXPECT_THROW(cyg::backward(loss), cyg::Error);
 }
 
 TEST(Autograd, NonScalarNeedsAGradient) {
-  Variable x(Tensor::ones({2}), true);
+  Variable x(Tensor::ones({2}), RequiresGrad::Yes);
   Variable y = fn::relu(x);
   EXPECT_THROW(cyg::backward(y), cyg::Error);
   cyg::backward(y, Tensor::from_vector({3, 4}, {2}));
@@ -100,7 +101,7 @@ void check_variable_gradient(const std::function<Variable()>& loss, Variable& x,
 }
 
 TEST(Autograd, SubsamplePadChannelsGradient) {
-  Variable x(Tensor::uniform({2, 3, 5, 4}, -1, 1, 3), true);
+  Variable x(Tensor::uniform({2, 3, 5, 4}, -1, 1, 3), RequiresGrad::Yes);
   const Tensor weights = Tensor::uniform({2, 7, 3, 2}, -1, 1, 4);
   Variable y = fn::subsample_pad_channels(x, 2, 1, 3);
   EXPECT_EQ(y.data().shape(), (cyg::Shape{2, 7, 3, 2}));
@@ -113,9 +114,9 @@ TEST(Autograd, SubsamplePadChannelsGradient) {
 }
 
 TEST(Autograd, ConvLinearThroughTheTape) {
-  Variable x(Tensor::uniform({2, 2, 5, 5}, -1, 1, 5), true);
-  Variable w(Tensor::uniform({3, 2, 3, 3}, -0.5, 0.5, 6), true);
-  Variable lw(Tensor::uniform({4, 27}, -0.5, 0.5, 7), true);
+  Variable x(Tensor::uniform({2, 2, 5, 5}, -1, 1, 5), RequiresGrad::Yes);
+  Variable w(Tensor::uniform({3, 2, 3, 3}, -0.5, 0.5, 6), RequiresGrad::Yes);
+  Variable lw(Tensor::uniform({4, 27}, -0.5, 0.5, 7), RequiresGrad::Yes);
   auto loss = [&] {
     Variable h = fn::relu(fn::conv2d(x, w, Variable(), 2, 1));
     return fn::mean(fn::linear(fn::flatten(h), lw, Variable()));
@@ -129,10 +130,11 @@ namespace {
 
 TEST(Autograd, BatchNormInEvaluationModeHasAGradient) {
   // Frozen statistics: dx = dy * gamma / sqrt(running_var + eps), per channel.
-  Variable x(cyg::Tensor::uniform({2, 2, 3, 3}, -1, 1, 8), true);
-  Variable gamma(cyg::Tensor::from_vector({2.0f, 0.5f}, {2}), true), beta(cyg::Tensor::zeros({2}), true);
+  Variable x(cyg::Tensor::uniform({2, 2, 3, 3}, -1, 1, 8), RequiresGrad::Yes);
+  Variable gamma(cyg::Tensor::from_vector({2.0f, 0.5f}, {2}), RequiresGrad::Yes),
+      beta(cyg::Tensor::zeros({2}), RequiresGrad::Yes);
   const cyg::Tensor rmean = cyg::Tensor::from_vector({0.1f, -0.3f}, {2}), rvar = cyg::Tensor::from_vector({4.0f, 0.25f}, {2});
-  cyg::backward(fn::sum(fn::batch_norm(x, gamma, beta, rmean, rvar, false, 0.1, 1e-5)));
+  cyg::backward(fn::sum(fn::batch_norm(x, gamma, beta, rmean, rvar, fn::BatchNormMode::Eval, 0.1, 1e-5)));
   const auto dx = x.grad().to_vector();
   EXPECT_NEAR(dx[0], 2.0 / std::sqrt(4.0 + 1e-5), 1e-6);   // channel 0
   EXPECT_NEAR(dx[9], 0.5 / std::sqrt(0.25 + 1e-5), 1e-6);  // channel 1

@@ -16,6 +16,7 @@
 namespace {
 
 using cyg::Device;
+using cyg::RequiresGrad;
 using cyg::Tensor;
 
 #define REQUIRE_GPU() \
@@ -111,8 +112,8 @@ void compare_devices(const std::vector<cyg::Tensor>& inputs,
                      const std::function<cyg::Variable(const std::vector<cyg::Variable>&)>& body, double tol) {
   std::vector<cyg::Variable> cpu, gpu;
   for (const auto& t : inputs) {
-    cpu.emplace_back(t.clone(), true);
-    gpu.emplace_back(t.to(Device::cuda()), true);
+    cpu.emplace_back(t.clone(), RequiresGrad::Yes);
+    gpu.emplace_back(t.to(Device::cuda()), RequiresGrad::Yes);
   }
   const cyg::Variable yc = body(cpu), yg = body(gpu);
   using cyg::test::all_close;
@@ -163,8 +164,8 @@ TEST(GpuEngine, BatchNormPoolAndLossMatchTheCpu) {
                    Tensor::uniform({4}, -1, 1, 3)},
                   [&](const std::vector<cyg::Variable>& v) {
                     const bool on_gpu = v[0].data().device().is_cuda();
-                    return fn::batch_norm(v[0], v[1], v[2], on_gpu ? rm_g : rm, on_gpu ? rv_g : rv, true, 0.1,
-                                          1e-5);
+                    return fn::batch_norm(v[0], v[1], v[2], on_gpu ? rm_g : rm, on_gpu ? rv_g : rv,
+                                          fn::BatchNormMode::Train, 0.1, 1e-5);
                   },
                   1e-4);
   EXPECT_TRUE(cyg::test::all_close(rv_g.to_vector(), rv.to_vector(), 1e-5, 1e-5)) << "running variance";

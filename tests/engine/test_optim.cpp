@@ -11,12 +11,13 @@
 namespace {
 
 using cyg::Tensor;
+using cyg::RequiresGrad;
 using cyg::Variable;
 
 // Runs three steps from p = 1 with gradients 0.5, -1, 2 and returns p after each.
 template <typename Opt, typename Options>
 std::vector<double> three_steps(const Options& options) {
-  Variable p(Tensor::full({1}, 1.0), true);
+  Variable p(Tensor::full({1}, 1.0), RequiresGrad::Yes);
   Opt opt({p}, options);
   std::vector<double> out;
   for (double g : {0.5, -1.0, 2.0}) {
@@ -82,7 +83,7 @@ TEST(Optimizers, AdamL2AndAdamWDecoupledByHand) {
 }
 
 TEST(Optimizers, ScheduleDrivesHyperparameters) {
-  Variable p(Tensor::full({1}, 0.0), true);
+  Variable p(Tensor::full({1}, 0.0), RequiresGrad::Yes);
   cyg::SGD opt({p}, cyg::SgdOptions{});
   for (double lr : {1.0, 0.5, 0.25}) {
     opt.set_lr(lr);
@@ -95,7 +96,7 @@ TEST(Optimizers, ScheduleDrivesHyperparameters) {
 }
 
 TEST(Optimizers, BadHyperparametersNameTheirKey) {
-  Variable p(Tensor::full({1}, 0.0), true);
+  Variable p(Tensor::full({1}, 0.0), RequiresGrad::Yes);
   cyg::SGD sgd({p}, cyg::SgdOptions{});
   try {
     sgd.set_lr(-0.1);
@@ -120,7 +121,7 @@ void expect_exact_resume(const Options& options) {
   const Tensor init = Tensor::uniform({5, 7}, -1, 1, 11);
   auto grad_at = [](int step) { return Tensor::normal({5, 7}, 0, 1, 100 + static_cast<uint64_t>(step)); };
 
-  Variable straight(init.clone(), true);
+  Variable straight(init.clone(), RequiresGrad::Yes);
   Opt a({straight}, options);
   for (int s = 0; s < 6; ++s) {
     a.zero_grad();
@@ -128,7 +129,7 @@ void expect_exact_resume(const Options& options) {
     a.step();
   }
 
-  Variable first(init.clone(), true);
+  Variable first(init.clone(), RequiresGrad::Yes);
   cyg::StateDict saved;
   Tensor weights;
   {
@@ -141,7 +142,7 @@ void expect_exact_resume(const Options& options) {
     saved = b.state_dict();
     weights = first.data().clone();
   }
-  Variable resumed(weights, true);
+  Variable resumed(weights, RequiresGrad::Yes);
   Opt c({resumed}, options);
   c.load_state_dict(saved);
   EXPECT_EQ(c.steps_taken(), 3);
@@ -168,7 +169,7 @@ TEST(Optimizers, AdamResumesExactly) {
 }
 
 TEST(Optimizers, StateDictNamesAndShapeChecks) {
-  Variable p(Tensor::zeros({2, 3}), true);
+  Variable p(Tensor::zeros({2, 3}), RequiresGrad::Yes);
   cyg::Adam opt({p}, cyg::AdamOptions{});
   const cyg::StateDict s = opt.state_dict();
   EXPECT_EQ(s.count("state.0.exp_avg"), 1u);
@@ -187,7 +188,7 @@ namespace {
 
 TEST(Optimizers, AZeroedGradientReadsAsZeros) {
   // zero_grad writes its zeros lazily: a step without a new gradient must still see them.
-  Variable p(Tensor::full({3}, 1.0), true);
+  Variable p(Tensor::full({3}, 1.0), RequiresGrad::Yes);
   cyg::SgdOptions o;
   o.lr = 0.5;
   cyg::SGD opt({p}, o);
