@@ -15,4 +15,11 @@ const Kernels& kernels_for(Device device) {
 
 const Kernels& kernels_for(const Tensor& t) { return kernels_for(t.device()); }
 
+std::vector<std::string> Kernels::missing() const {
+  std::vector<std::string> names;
+  for (const KernelEntry* e : entries)
+    if (!e->available()) names.emplace_back(e->name());
+  return names;
+}
+
 }  // namespace cyg

@@ -7,6 +7,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/device.h"
 #include "kernels/batchnorm.h"
@@ -21,16 +23,29 @@ class Tensor;
 class MultiTensorTable;
 
 // One entry of a kernel table: a function, or nothing yet (a backend that does not have
-// this kernel), which is an error naming the kernel when called.
+// this kernel), which is an error naming the kernel when called. Each entry enrols in
+// its table's list, so a table can say which kernels it lacks.
+class KernelEntry {
+ public:
+  KernelEntry(std::vector<const KernelEntry*>& table, const char* name) : name_(name) { table.push_back(this); }
+  KernelEntry(const KernelEntry&) = delete;
+  KernelEntry& operator=(const KernelEntry&) = delete;
+  const char* name() const { return name_; }
+  virtual bool available() const = 0;
+
+ protected:
+  ~KernelEntry() = default;
+  const char* name_;
+};
+
 template <typename Signature>
 class Kernel;
 
 template <typename R, typename... Args>
-class Kernel<R(Args...)> {
+class Kernel<R(Args...)> final : public KernelEntry {
  public:
-  explicit constexpr Kernel(const char* name) : name_(name) {}
-  Kernel(const Kernel&) = delete;
-  // Registration: a function or a captureless lambda; the name stays.
+  using KernelEntry::KernelEntry;
+  // Registration: a function or a captureless lambda.
   template <typename F>
   Kernel& operator=(F fn) {
     fn_ = fn;
@@ -40,10 +55,9 @@ class Kernel<R(Args...)> {
     CYG_CHECK(fn_ != nullptr, "kernel '", name_, "' is not available on this device");
     return fn_(args...);
   }
-  bool available() const { return fn_ != nullptr; }
+  bool available() const override { return fn_ != nullptr; }
 
  private:
-  const char* name_;
   R (*fn_)(Args...) = nullptr;
 };
 
@@ -52,93 +66,96 @@ class Kernel<R(Args...)> {
 // its own (cuDNN workspaces, reduction partials) inside an entry.
 struct Kernels {
   const char* backend;
+  std::vector<const KernelEntry*> entries;  // every kernel below, in order
 
   // Memory: fill with a bit pattern, dense and strided copies, f32 <-> bf16.
-  Kernel<void(void* dst, int64_t n, int elem_size, uint64_t bits)> fill{"fill"};
-  Kernel<void(void* dst, const void* src, size_t bytes)> copy_dense{"copy_dense"};
+  Kernel<void(void* dst, int64_t n, int elem_size, uint64_t bits)> fill{entries, "fill"};
+  Kernel<void(void* dst, const void* src, size_t bytes)> copy_dense{entries, "copy_dense"};
   Kernel<void(const void* src, void* dst, int64_t n, int elem_size, const StridedLayout& layout)> copy_strided{
-      "copy_strided"};
-  Kernel<void(const float* x, uint16_t* y, int64_t n)> cast_f32_to_bf16{"cast_f32_to_bf16"};
-  Kernel<void(const uint16_t* x, float* y, int64_t n)> cast_bf16_to_f32{"cast_bf16_to_f32"};
+      entries, "copy_strided"};
+  Kernel<void(const float* x, uint16_t* y, int64_t n)> cast_f32_to_bf16{entries, "cast_f32_to_bf16"};
+  Kernel<void(const uint16_t* x, float* y, int64_t n)> cast_bf16_to_f32{entries, "cast_bf16_to_f32"};
 
   // Element-wise.
-  Kernel<void(const float* a, const float* b, float* y, int64_t n)> add{"add"};
-  Kernel<void(float alpha, const float* x, float* y, int64_t n)> axpy{"axpy"};
-  Kernel<void(float alpha, const float* x, float* y, int64_t n)> scale{"scale"};
-  Kernel<void(int64_t* counter, int64_t by)> increment{"increment"};
-  Kernel<void(const float* x, float* y, int64_t n)> relu_forward{"relu_forward"};
-  Kernel<void(const float* dy, const float* y, float* dx, int64_t n)> relu_backward{"relu_backward"};
+  Kernel<void(const float* a, const float* b, float* y, int64_t n)> add{entries, "add"};
+  Kernel<void(float alpha, const float* x, float* y, int64_t n)> axpy{entries, "axpy"};
+  Kernel<void(float alpha, const float* x, float* y, int64_t n)> scale{entries, "scale"};
+  Kernel<void(int64_t* counter, int64_t by)> increment{entries, "increment"};
+  Kernel<void(const float* x, float* y, int64_t n)> relu_forward{entries, "relu_forward"};
+  Kernel<void(const float* dy, const float* y, float* dx, int64_t n)> relu_backward{entries, "relu_backward"};
 
   // Reductions (to one value, or over the middle axis of [outer, reduced, inner]).
-  Kernel<void(const float* x, int64_t n, float* out)> sum{"sum"};
-  Kernel<void(const float* x, int64_t n, float* out)> mean{"mean"};
-  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_axis{"sum_axis"};
-  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_axis{"mean_axis"};
+  Kernel<void(const float* x, int64_t n, float* out)> sum{entries, "sum"};
+  Kernel<void(const float* x, int64_t n, float* out)> mean{entries, "mean"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_axis{entries, "sum_axis"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_axis{entries, "mean_axis"};
 
   // Training metrics kept on the device (kernels/metrics.h).
   Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t slot, const float* loss,
               const int64_t* correct, float count)>
-      accumulate_metrics{"accumulate_metrics"};
+      accumulate_metrics{entries, "accumulate_metrics"};
 
   // Convolution (bias may be null) and the bias gradient over [outer, C, inner].
   Kernel<void(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y)> conv2d_forward{
-      "conv2d_forward"};
+      entries, "conv2d_forward"};
   Kernel<void(const float* dy, const float* w, const Conv2dShape& s, float* dx)> conv2d_backward_data{
-      "conv2d_backward_data"};
+      entries, "conv2d_backward_data"};
   Kernel<void(const float* dy, const float* x, const Conv2dShape& s, float* dw)> conv2d_backward_filter{
-      "conv2d_backward_filter"};
-  Kernel<void(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db)> bias_grad{"bias_grad"};
+      entries, "conv2d_backward_filter"};
+  Kernel<void(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db)> bias_grad{entries, "bias_grad"};
 
   // Linear, y = x w^T + bias; the backward writes the gradients that are not null.
   Kernel<void(const float* x, const float* w, const float* bias, int64_t N, int64_t in, int64_t out, float* y)>
-      linear_forward{"linear_forward"};
+      linear_forward{entries, "linear_forward"};
   Kernel<void(const float* dy, const float* x, const float* w, int64_t N, int64_t in, int64_t out, float* dx,
               float* dw, float* db)>
-      linear_backward{"linear_backward"};
+      linear_backward{entries, "linear_backward"};
 
   // Batch normalisation (kernels/batchnorm.h says what each argument may be).
   Kernel<void(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps,
               float momentum, float* y, float* save_mean, float* save_invstd, float* running_mean,
               float* running_var)>
-      batchnorm_forward_train{"batchnorm_forward_train"};
+      batchnorm_forward_train{entries, "batchnorm_forward_train"};
   Kernel<void(const float* x, const float* gamma, const float* beta, const float* running_mean,
               const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y)>
-      batchnorm_forward_eval{"batchnorm_forward_eval"};
+      batchnorm_forward_eval{entries, "batchnorm_forward_eval"};
   Kernel<void(const float* dy, const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
               int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma, float* dbeta)>
-      batchnorm_backward{"batchnorm_backward"};
+      batchnorm_backward{entries, "batchnorm_backward"};
   Kernel<void(const float* dy, const float* x, const float* gamma, const float* running_mean,
               const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
               float* dbeta)>
-      batchnorm_backward_eval{"batchnorm_backward_eval"};
+      batchnorm_backward_eval{entries, "batchnorm_backward_eval"};
 
   // Global average pooling [N, C, H, W] -> [N, C].
   Kernel<void(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, float* y)> global_avg_pool_forward{
-      "global_avg_pool_forward"};
+      entries, "global_avg_pool_forward"};
   Kernel<void(const float* dy, int64_t N, int64_t C, int64_t H, int64_t W, float* dx)> global_avg_pool_backward{
-      "global_avg_pool_backward"};
+      entries, "global_avg_pool_backward"};
 
   // Softmax cross-entropy with the correct count; the backward reads the upstream
   // gradient where it is (device memory on a GPU: no synchronisation in the step).
   Kernel<void(const float* logits, const int32_t* labels, int64_t N, int64_t K, float label_smoothing, float* loss,
               int64_t* correct, float* row_logsumexp)>
-      cross_entropy_forward{"cross_entropy_forward"};
+      cross_entropy_forward{entries, "cross_entropy_forward"};
   Kernel<void(const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N, int64_t K,
               float label_smoothing, const float* grad_loss, float* dlogits)>
-      cross_entropy_backward{"cross_entropy_backward"};
+      cross_entropy_backward{entries, "cross_entropy_backward"};
 
   // A training batch from the u8 dataset (kernels/batch.h).
   Kernel<void(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
               int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
               uint64_t seed, uint64_t sample_counter_base, float* out, int32_t* out_labels)>
-      assemble_batch{"assemble_batch"};
+      assemble_batch{entries, "assemble_batch"};
 
   // One fused optimizer update of every tensor of the table.
-  Kernel<void(MultiTensorTable& tensors, const SgdHyper& h)> sgd_step{"sgd_step"};
-  Kernel<void(MultiTensorTable& tensors, const AdamHyper& h)> adam_step{"adam_step"};
+  Kernel<void(MultiTensorTable& tensors, const SgdHyper& h)> sgd_step{entries, "sgd_step"};
+  Kernel<void(MultiTensorTable& tensors, const AdamHyper& h)> adam_step{entries, "adam_step"};
 
   explicit Kernels(const char* backend_name) : backend(backend_name) {}
   Kernels(const Kernels&) = delete;
+  // The names of the kernels this backend has not registered.
+  std::vector<std::string> missing() const;
 };
 
 // The backends' tables, each filled once on first use. In a build without CUDA,
