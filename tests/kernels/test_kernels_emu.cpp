@@ -36,8 +36,4 @@ const std::vector<ThreadOrder>& thread_orders() {
 #define KNS cyg::emu
 #define KSUITE(name) Emulated##name
 #define BACKEND_READY() (void)0
-#include "tests/kernels/kernel_cases.inc"
-#include "tests/kernels/batchnorm_cases.inc"
-#include "tests/kernels/loss_cases.inc"
-#include "tests/kernels/pool_cases.inc"
-#include "tests/kernels/batch_cases.inc"
+#include "tests/kernels/all_cases.inc"

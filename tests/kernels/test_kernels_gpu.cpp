@@ -52,8 +52,4 @@ const std::vector<ThreadOrder>& thread_orders() {
 #define KSUITE(name) Gpu##name
 #define BACKEND_READY() \
   if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
-#include "tests/kernels/kernel_cases.inc"
-#include "tests/kernels/batchnorm_cases.inc"
-#include "tests/kernels/loss_cases.inc"
-#include "tests/kernels/pool_cases.inc"
-#include "tests/kernels/batch_cases.inc"
+#include "tests/kernels/all_cases.inc"

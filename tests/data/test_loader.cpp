@@ -1,0 +1,302 @@
+// The loader: the epoch order, batching and resumption, normalisation and augmentation
+// as seen through its batches, CUDA batches against the CPU's; and the transforms'
+// defaults.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <set>
+#include <vector>
+
+#include "data/datasets.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "engine/device.h"
+#include "kernels/random.h"
+#include "tests/data/data_helpers.h"
+
+namespace {
+
+using cyg::Augmentation;
+using cyg::Batch;
+using cyg::Dataset;
+using cyg::DType;
+using cyg::Loader;
+using cyg::LoaderOptions;
+using cyg::Normalization;
+using cyg::Tensor;
+using cyg::test::Bytes;
+using cyg::test::expect_error;
+
+// ---- normalisation and augmentation defaults ----
+
+TEST(Transforms, DefaultsAreTheDatasetStatistics) {
+  const Normalization cifar = cyg::cifar10_normalization(), fashion = cyg::fashion_mnist_normalization();
+  EXPECT_EQ(cifar.mean, (std::vector<float>{0.4914f, 0.4822f, 0.4465f}));
+  EXPECT_EQ(cifar.std, (std::vector<float>{0.2470f, 0.2435f, 0.2616f}));
+  EXPECT_EQ(fashion.mean, (std::vector<float>{0.2860f}));
+  EXPECT_EQ(fashion.std, (std::vector<float>{0.3530f}));
+  const Augmentation none;
+  EXPECT_EQ(none.crop_padding, 0);
+  EXPECT_FALSE(none.horizontal_flip);
+}
+
+TEST(Transforms, RandomBitsAreSplitmix64) {
+  // splitmix64's first output for state 0 is 0xe220a8397b1dcdaf; mix(mix(7) ^ 5) worked
+  // out with Python's integers.
+  EXPECT_EQ(cyg::mix64(0), 0xe220a8397b1dcdafull);
+  EXPECT_EQ(cyg::random_bits(7, 5), 0x88bf589a5ce00596ull);
+}
+
+// ---- the loader ----
+
+// Image i is 1x1x2 with bytes (i, 255 - i) and label i % 3: with mean 0 and std 1 the
+// batch holds i/255, so every sample says which dataset index it came from.
+Dataset indexed_dataset(int64_t n) {
+  Dataset d;
+  d.name = "indexed";
+  d.num_classes = 3;
+  d.images = Tensor::empty({n, 1, 1, 2}, DType::U8);
+  d.labels = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < n; ++i) {
+    d.images.data<uint8_t>()[2 * i] = static_cast<uint8_t>(i);
+    d.images.data<uint8_t>()[2 * i + 1] = static_cast<uint8_t>(255 - i);
+    d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 3);
+  }
+  return d;
+}
+
+const Normalization kIdentity{{0.0f}, {1.0f}};
+
+// The dataset indices of one epoch's batches, checking labels and pixels on the way.
+std::vector<std::vector<int64_t>> epoch_indices(Loader& loader, int64_t epoch, int64_t skip = 0) {
+  loader.start_epoch(epoch, skip);
+  std::vector<std::vector<int64_t>> batches;
+  Batch b;
+  while (loader.next(b)) {
+    EXPECT_EQ(b.index_in_epoch, skip + static_cast<int64_t>(batches.size()));
+    const std::vector<float> px = b.images.to_vector(), labels = b.labels.to_vector();
+    std::vector<int64_t> indices;
+    for (size_t s = 0; s < labels.size(); ++s) {
+      const auto i = static_cast<int64_t>(std::lround(px[2 * s] * 255.0f));
+      EXPECT_FLOAT_EQ(px[2 * s + 1], static_cast<float>(255 - i) / 255.0f);
+      EXPECT_EQ(labels[s], static_cast<float>(i % 3));
+      indices.push_back(i);
+    }
+    batches.push_back(indices);
+  }
+  return batches;
+}
+
+std::vector<int64_t> flatten(const std::vector<std::vector<int64_t>>& batches) {
+  std::vector<int64_t> all;
+  for (const auto& b : batches) all.insert(all.end(), b.begin(), b.end());
+  return all;
+}
+
+TEST(Loader, EveryIndexOncePerEpochAndBatchCounts) {
+  const Dataset d = indexed_dataset(10);
+  Loader keep(d, LoaderOptions(4).shuffle(true).seed(42).normalization(kIdentity));
+  EXPECT_EQ(keep.size(), 10);
+  EXPECT_EQ(keep.batches_per_epoch(), 3);
+  const auto batches = epoch_indices(keep, 0);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].size(), 4u);
+  EXPECT_EQ(batches[2].size(), 2u);
+  std::vector<int64_t> all = flatten(batches);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+
+  Loader drop(d, LoaderOptions(4).shuffle(true).drop_last(true).seed(42).normalization(kIdentity));
+  EXPECT_EQ(drop.batches_per_epoch(), 2);
+  const auto dropped = epoch_indices(drop, 0);
+  ASSERT_EQ(dropped.size(), 2u);
+  std::vector<int64_t> eight = flatten(dropped);
+  EXPECT_EQ(std::set<int64_t>(eight.begin(), eight.end()).size(), 8u);
+  EXPECT_EQ(flatten(batches).front(), eight.front()) << "drop_last changes only the tail";
+
+  Loader ordered(d, LoaderOptions(4).seed(42).normalization(kIdentity));
+  EXPECT_EQ(flatten(epoch_indices(ordered, 5)), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  Loader exact(indexed_dataset(8), LoaderOptions(4).shuffle(true).drop_last(true).seed(1).normalization(kIdentity));
+  EXPECT_EQ(exact.batches_per_epoch(), 2);
+}
+
+TEST(Loader, OrderDependsOnSeedAndEpochOnly) {
+  const Dataset d = indexed_dataset(200);
+  const LoaderOptions shuffled = LoaderOptions(64).shuffle(true).seed(42).normalization(kIdentity);
+  Loader a(d, shuffled), b(d, shuffled), c(d, LoaderOptions(shuffled).seed(43));
+  const auto a0 = flatten(epoch_indices(a, 0)), a1 = flatten(epoch_indices(a, 1));
+  EXPECT_NE(a0, a1);
+  EXPECT_EQ(flatten(epoch_indices(b, 1)), a1);  // another loader, epoch 0 skipped
+  EXPECT_EQ(flatten(epoch_indices(b, 0)), a0);
+  EXPECT_NE(flatten(epoch_indices(c, 0)), a0);
+  EXPECT_EQ(a0, cyg::epoch_permutation(200, 42, 0));
+  std::vector<int64_t> identity(200);
+  for (int64_t i = 0; i < 200; ++i) identity[static_cast<size_t>(i)] = i;
+  EXPECT_NE(a0, identity);
+  // A fresh loader stands at the start of epoch 0.
+  Loader fresh(d, LoaderOptions(64).shuffle(true).seed(42).normalization(kIdentity));
+  Batch first;
+  ASSERT_TRUE(fresh.next(first));
+  EXPECT_EQ(std::lround(first.images.to_vector()[0] * 255.0f), a0[0]);
+}
+
+TEST(Loader, SkipBatchesResumesWithTheSameBatches) {
+  const Dataset d = indexed_dataset(10);
+  Loader loader(d, LoaderOptions(3).shuffle(true).seed(9).normalization(kIdentity));
+  const auto full = epoch_indices(loader, 4);
+  ASSERT_EQ(full.size(), 4u);
+  const auto tail = epoch_indices(loader, 4, 2);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0], full[2]);
+  EXPECT_EQ(tail[1], full[3]);
+  EXPECT_TRUE(epoch_indices(loader, 4, 4).empty());
+  EXPECT_THROW(loader.start_epoch(4, 5), cyg::Error);
+  EXPECT_THROW(loader.start_epoch(-1), cyg::Error);
+}
+
+TEST(Loader, NormalisesAKnownPixelByHand) {
+  Dataset d;
+  d.name = "one";
+  d.num_classes = 1;
+  d.images = Tensor::zeros({1, 3, 2, 2}, DType::U8);
+  d.labels = Tensor::zeros({1}, DType::I32);
+  d.images.data<uint8_t>()[1 * 4 + 0 * 2 + 1] = 200;  // channel 1 (green), y 0, x 1
+  Loader loader(d, LoaderOptions(1).normalization(cyg::cifar10_normalization()));
+  Batch b;
+  ASSERT_TRUE(loader.next(b));
+  ASSERT_EQ(b.images.shape(), (cyg::Shape{1, 3, 2, 2}));
+  ASSERT_EQ(b.images.dtype(), DType::F32);
+  ASSERT_EQ(b.labels.dtype(), DType::I32);
+  const std::vector<float> v = b.images.to_vector();
+  EXPECT_NEAR(v[5], (200.0 / 255.0 - 0.4822) / 0.2435, 1e-5);  // 1.2406...
+  EXPECT_NEAR(v[4], -0.4822 / 0.2435, 1e-5);
+  EXPECT_NEAR(v[0], -0.4914 / 0.2470, 1e-5);
+  EXPECT_NEAR(v[11], -0.4465 / 0.2616, 1e-5);
+}
+
+TEST(Loader, RejectsNormalizationOfTheWrongChannelCount) {
+  const Dataset d = indexed_dataset(4);
+  expect_error([&] { Loader(d, LoaderOptions(2).normalization(cyg::cifar10_normalization())); },
+               {"3 means and 3 stds", "1 channel"});
+  expect_error([&] { Loader(d, LoaderOptions(2).normalization(Normalization{{0.0f}, {0.0f}})); }, {"std 0"});
+  expect_error([&] { Loader(d, LoaderOptions(0).normalization(kIdentity)); }, {"batch size 0"});
+}
+
+// n copies of one 1x4x4 image whose pixels are all different: pixel p = 10 + 15p.
+Dataset copies_of_one_image(int64_t n, Bytes* image) {
+  Dataset d;
+  d.name = "copies";
+  d.num_classes = 1;
+  d.images = Tensor::empty({n, 1, 4, 4}, DType::U8);
+  d.labels = Tensor::zeros({n}, DType::I32);
+  image->resize(16);
+  for (int p = 0; p < 16; ++p) (*image)[static_cast<size_t>(p)] = static_cast<uint8_t>(10 + 15 * p);
+  for (int64_t i = 0; i < n; ++i) std::copy(image->begin(), image->end(), d.images.data<uint8_t>() + 16 * i);
+  return d;
+}
+
+// The 4x4 image shifted so that output (y, x) shows source (y + dy, x' + dx), x' = x or
+// its mirror; outside the source it is a zero pixel. Values as bytes/255 (mean 0, std 1).
+std::vector<float> shifted(const Bytes& image, int dy, int dx, bool flip) {
+  std::vector<float> out(16);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) {
+      const int sy = y + dy, sx = (flip ? 3 - x : x) + dx;
+      const bool inside = sy >= 0 && sy < 4 && sx >= 0 && sx < 4;
+      out[static_cast<size_t>(y * 4 + x)] = inside ? image[static_cast<size_t>(sy * 4 + sx)] / 255.0f : 0.0f;
+    }
+  return out;
+}
+
+// Which of the given transforms each sample of the epoch shows (-1: none).
+std::vector<int> classify(Loader& loader, const std::vector<std::vector<float>>& candidates) {
+  std::vector<int> seen;
+  loader.start_epoch(0);
+  Batch b;
+  while (loader.next(b)) {
+    const std::vector<float> v = b.images.to_vector();
+    for (size_t s = 0; s * 16 < v.size(); ++s) {
+      const std::vector<float> sample(v.begin() + static_cast<std::ptrdiff_t>(16 * s),
+                                      v.begin() + static_cast<std::ptrdiff_t>(16 * s + 16));
+      const auto it = std::find(candidates.begin(), candidates.end(), sample);
+      seen.push_back(it == candidates.end() ? -1 : static_cast<int>(it - candidates.begin()));
+    }
+  }
+  return seen;
+}
+
+TEST(Loader, FlipMirrorsAboutHalfTheImages) {
+  Bytes image;
+  const Dataset d = copies_of_one_image(64, &image);
+  Augmentation flip;
+  flip.horizontal_flip = true;
+  Loader loader(d, LoaderOptions(16).seed(3).normalization(kIdentity).augmentation(flip));
+  const std::vector<int> seen = classify(loader, {shifted(image, 0, 0, false), shifted(image, 0, 0, true)});
+  ASSERT_EQ(seen.size(), 64u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), -1), 0);
+  const auto mirrored = std::count(seen.begin(), seen.end(), 1);
+  EXPECT_GT(mirrored, 16);
+  EXPECT_LT(mirrored, 48);
+  Loader plain(d, LoaderOptions(16).seed(3).normalization(kIdentity));
+  const std::vector<int> unchanged = classify(plain, {shifted(image, 0, 0, false)});
+  EXPECT_EQ(std::count(unchanged.begin(), unchanged.end(), 0), 64);
+}
+
+TEST(Loader, CropShiftsWithinThePaddingAndFillsZeros) {
+  Bytes image;
+  const Dataset d = copies_of_one_image(64, &image);
+  Augmentation crop;
+  crop.crop_padding = 1;
+  Loader loader(d, LoaderOptions(10).seed(5).normalization(kIdentity).augmentation(crop));
+  std::vector<std::vector<float>> shifts;
+  for (int dy = -1; dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx) shifts.push_back(shifted(image, dy, dx, false));
+  const std::vector<int> seen = classify(loader, shifts);
+  ASSERT_EQ(seen.size(), 64u);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), -1), 0) << "a sample that is no shift of the image";
+  EXPECT_EQ(std::set<int>(seen.begin(), seen.end()).size(), 9u) << "every offset in [0, 2] x [0, 2] drawn";
+
+  // Resuming mid-epoch draws the same crops: counters follow the position in the epoch.
+  loader.start_epoch(2);
+  std::vector<Batch> full;
+  for (Batch b; loader.next(b);) full.push_back(b);
+  loader.start_epoch(2, 3);
+  for (size_t k = 3; k < full.size(); ++k) {
+    Batch b;
+    ASSERT_TRUE(loader.next(b));
+    EXPECT_EQ(b.images.to_vector(), full[k].images.to_vector()) << "batch " << k;
+  }
+  loader.start_epoch(3);
+  Batch other;
+  ASSERT_TRUE(loader.next(other));
+  EXPECT_NE(other.images.to_vector(), full[0].images.to_vector()) << "epochs 2 and 3 drew the same crops";
+}
+
+TEST(Loader, CudaBatchesMatchTheCpu) {
+  if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason();
+  const Dataset d = cyg::make_synthetic(300, 3, 32, 10, 11);
+  Augmentation aug;
+  aug.crop_padding = 4;
+  aug.horizontal_flip = true;
+  const Normalization n = cyg::cifar10_normalization();
+  const LoaderOptions options = LoaderOptions(128).shuffle(true).seed(21).normalization(n).augmentation(aug);
+  Loader cpu(d, options), gpu(d, LoaderOptions(options).device(cyg::Device::cuda()));
+  for (int64_t epoch : {0, 3}) {
+    cpu.start_epoch(epoch);
+    gpu.start_epoch(epoch);
+    Batch a, b;
+    while (cpu.next(a)) {
+      ASSERT_TRUE(gpu.next(b));
+      EXPECT_TRUE(b.images.device().is_cuda());
+      const std::vector<float> x = a.images.to_vector(), y = b.images.to_vector();
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], 1e-6) << "epoch " << epoch << " element " << i;
+      EXPECT_EQ(a.labels.to_vector(), b.labels.to_vector());
+    }
+    EXPECT_FALSE(gpu.next(b));
+  }
+}
+
+}  // namespace
