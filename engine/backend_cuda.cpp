@@ -57,8 +57,9 @@ template <auto Launch>
 constexpr auto on_current_stream = &LaunchOnCurrentStream<Launch>::Adapter::call;
 
 // Scratch memory for one call, from the caching allocator. It goes back when the call
-// returns, before the queued work has run: safe, because the allocator hands it out
-// again only to work queued after it on the same stream.
+// returns, before the queued work has run. The allocator does not track streams: reuse
+// is safe because the engine queues all its work on the current stream (and its other
+// streams are ordered with the default stream), so the next user runs after this one.
 Tensor scratch(size_t bytes) {
   return Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, DType::U8, Device::cuda());
 }
@@ -71,13 +72,15 @@ void copy_dense(void* dst, const void* src, size_t bytes) {
 }
 
 void sum(const float* x, int64_t n, float* out) {
-  Tensor partials = scratch(static_cast<size_t>(reduce_workspace_floats(n, LaunchConfig{})) * sizeof(float));
-  cuda::sum_cuda(x, n, out, static_cast<float*>(partials.data_ptr()), on_stream());
+  const LaunchConfig cfg = on_stream();
+  Tensor partials = scratch(static_cast<size_t>(reduce_workspace_floats(n, cfg)) * sizeof(float));
+  cuda::sum_cuda(x, n, out, static_cast<float*>(partials.data_ptr()), cfg);
 }
 
 void mean(const float* x, int64_t n, float* out) {
-  Tensor partials = scratch(static_cast<size_t>(reduce_workspace_floats(n, LaunchConfig{})) * sizeof(float));
-  cuda::mean_cuda(x, n, out, static_cast<float*>(partials.data_ptr()), on_stream());
+  const LaunchConfig cfg = on_stream();
+  Tensor partials = scratch(static_cast<size_t>(reduce_workspace_floats(n, cfg)) * sizeof(float));
+  cuda::mean_cuda(x, n, out, static_cast<float*>(partials.data_ptr()), cfg);
 }
 
 // cuDNN convolutions; the bias is our own kernel after the forward.

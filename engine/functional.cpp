@@ -4,6 +4,7 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "kernels/conv.h"
 #include "kernels/error.h"
 
 namespace cyg::fn {

@@ -257,9 +257,9 @@ void copy_same_device(const Tensor& src, const Tensor& dst) {
   const int64_t n = src.numel();
   if (n == 0) return;
   const int elem = static_cast<int>(dtype_size(src.dtype()));
-  const Kernels& k = kernels_for(dst);
+  const Kernels& kernels = kernels_for(dst);
   if (src.is_dense() && dst.is_dense() && src.strides() == dst.strides()) {
-    k.copy_dense(dst.data_ptr(), src.data_ptr(), src.nbytes());
+    kernels.copy_dense(dst.data_ptr(), src.data_ptr(), src.nbytes());
     return;
   }
   CYG_CHECK(src.dim() <= kMaxDims, "copy of a ", src.dim(), "-D tensor: at most ", kMaxDims, " dimensions");
@@ -270,7 +270,7 @@ void copy_same_device(const Tensor& src, const Tensor& dst) {
     layout.src_strides[k] = src.strides()[static_cast<size_t>(k)];
     layout.dst_strides[k] = dst.strides()[static_cast<size_t>(k)];
   }
-  k.copy_strided(src.data_ptr(), dst.data_ptr(), n, elem, layout);
+  kernels.copy_strided(src.data_ptr(), dst.data_ptr(), n, elem, layout);
 }
 }  // namespace
 
