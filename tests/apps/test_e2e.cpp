@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <cstdlib>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -274,6 +275,27 @@ TEST_F(EndToEnd, BadConfigValuesNameTheirKey) {
   expect_one_line_error(run("onecycle", {"train.epochs=0"}), "'train.epochs' = 0");
   expect_one_line_error(run("onecycle", {"schedule.lr_min=0.5", "schedule.lr_max=0.1"}), "'schedule.lr_min'");
   expect_one_line_error(run("onecycle", {"--bogus"}), "unknown argument '--bogus'");
+}
+
+// A name outside its registry (a schedule, a dataset, ...) stops the app before any
+// run directory exists, with the valid names.
+TEST_F(EndToEnd, UnknownNamesAreRefusedWithTheValidOnes) {
+  expect_one_line_error(run("onecycle", {"schedule.name=warmup_cosine"}),
+                        "'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine");
+  expect_one_line_error(run("onecycle", {"data.dataset=imagenet"}),
+                        "'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic");
+  expect_one_line_error(run("baseline", {"optimizer.name=rmsprop"}),
+                        "'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw");
+  expect_one_line_error(run("onecycle", {"model.name=vgg16"}),
+                        "'model.name' = 'vgg16': expected one of resnet18, resnet20, resnet56, small_cnn");
+  expect_one_line_error(run("onecycle", {"schedule.interpolation=cubic"}),
+                        "'schedule.interpolation' = 'cubic': expected one of linear, cosine");
+  expect_one_line_error(run("lr_find", {"lr_find.spacing=log"}),
+                        "'lr_find.spacing' = 'log': expected one of exponential, linear");
+  const std::string path = root_ + "/unknown_schedule.yaml";
+  std::ofstream(path) << "schedule:\n  name: triangular\n";
+  expect_one_line_error(run("onecycle", {"--config", path}), "'schedule.name' = 'triangular': expected one of");
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/runs")) << "no run directory for a refused config";
 }
 
 TEST_F(EndToEnd, MalformedYamlNamesFileAndLine) {
