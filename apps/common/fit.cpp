@@ -29,7 +29,8 @@ struct StepSettings {
   double lr, momentum;
 };
 
-// The time an epoch has taken: what it took before a resume, plus this session's part.
+// The time an epoch has taken: what it took before a resume, plus the time since this
+// process took it up.
 struct EpochClock {
   double before;
   Clock::time_point start = Clock::now();
@@ -127,7 +128,7 @@ class FitLoop {
   LoopState st_;
   StepTally tally_;
   const StopOnInterrupt interrupt_;
-  const double seconds_before_;  // of the sessions before a resume
+  const double seconds_before_;  // spent on the run before it was resumed
   const Clock::time_point started_ = Clock::now();
 };
 
