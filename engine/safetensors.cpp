@@ -8,8 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
+#include "engine/atomic_file.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -38,25 +38,6 @@ bool dtype_from_tag(const std::string& tag, DType* t) {
 // The header may not be larger than this (safetensors' own limit is 100 MB).
 constexpr uint64_t kMaxHeader = 100u << 20;
 }  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CYG_INPUT_CHECK(out.good(), "cannot write '", tmp, "': ", std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out.good()) {
-      std::remove(tmp.c_str());
-      CYG_INPUT_CHECK(false, "writing '", tmp, "' failed: ", std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    CYG_INPUT_CHECK(false, "cannot move '", tmp, "' to '", path, "': ", reason);
-  }
-}
 
 void save_safetensors(const std::string& path, const NamedTensorList& tensors,
                       const std::map<std::string, std::string>& metadata) {

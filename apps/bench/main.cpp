@@ -1,7 +1,8 @@
-// cygnet_bench: times the full training step (forward, loss, backward, SGD update) of a
-// model at a batch size on a device, after warm-up, and prints one line: images/s and
-// ms per step (median of the timed steps), and peak memory. scripts/bench_pytorch.py
-// prints the same line for PyTorch, so the two can run side by side.
+// cygnet_bench: times the training step the apps run (apps/common/train_step: forward,
+// loss, backward, SGD update) of a model at a batch size on a device, after warm-up, and
+// prints one line: images/s and ms per step (median of the timed steps), and peak
+// memory. scripts/bench_pytorch.py prints the same line for PyTorch, so the two can run
+// side by side.
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
 //                [--image 32] [--channels 3] [--classes 10] [--width 0]
 // CPU threads: OMP_NUM_THREADS (default: all cores).
@@ -17,11 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/device.h"
-#include "engine/functional.h"
 #include "engine/optim.h"
-#include "engine/profiling.h"
 #include "kernels/error.h"
 #include "models/registry.h"
 
@@ -30,7 +30,15 @@ namespace {
 struct Options {
   std::string model = "resnet18", device = "auto";
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
+  bool show_help = false;
 };
+
+std::string usage() {
+  std::string models;
+  for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : "|") + name;
+  return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda]\n" +
+         "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n";
+}
 
 int64_t parse_int(const char* flag, const char* value) {
   char* end = nullptr;
@@ -39,15 +47,14 @@ int64_t parse_int(const char* flag, const char* value) {
   return v;
 }
 
+// Stops at --help (show_help).
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help") {
-      std::printf(
-          "usage: cygnet_bench [--model resnet18|resnet20|resnet56|small_cnn] [--batch N] [--device auto|cpu|cuda]\n"
-          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n");
-      std::exit(0);
+      o.show_help = true;
+      return o;
     }
     CYG_CHECK(i + 1 < argc, flag, ": missing value (try --help)");
     const char* v = argv[++i];
@@ -66,11 +73,66 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// A seeded batch of normal images with labels cycling through the classes.
+struct BenchBatch {
+  cyg::Tensor images, labels;
+};
+
+BenchBatch make_batch(const Options& o, cyg::Device device) {
+  cyg::Tensor labels = cyg::Tensor::empty({o.batch}, cyg::DType::I32);
+  for (int64_t i = 0; i < o.batch; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>(i % o.classes);
+  return {cyg::Tensor::normal({o.batch, o.channels, o.image, o.image}, 0, 1, 1, cyg::DType::F32, device),
+          labels.to(device)};
+}
+
+// Milliseconds per step, sorted, after the warm-up steps (which also set the peak
+// memory mark back).
+std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Module& model,
+                               cyg::Optimizer& optimizer, const BenchBatch& batch) {
+  constexpr double kNoLabelSmoothing = 0.0;
+  auto step = [&] {
+    cyg::app::train_step(model, optimizer, batch.images, batch.labels, kNoLabelSmoothing);
+    if (device.is_cuda()) cyg::rt::cuda_synchronize();
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) step();
+  if (device.is_cuda()) cyg::cuda_allocator().reset_peak();
+  std::vector<double> ms;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+// The device's peak allocation, or on the CPU the process' peak resident set.
+std::string peak_memory(cyg::Device device) {
+  double peak_mib;
+  const char* kind;
+  if (device.is_cuda()) {
+    peak_mib = static_cast<double>(cyg::cuda_allocator().stats().peak_bytes_in_use) / (1 << 20);
+    kind = "device";
+  } else {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    kind = "host RSS";
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "peak %s memory %.0f MiB", kind, peak_mib);
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     const Options o = parse(argc, argv);
+    if (o.show_help) {
+      std::fputs(usage().c_str(), stdout);
+      return 0;
+    }
     const cyg::Device device = cyg::parse_device(o.device);
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;
@@ -84,57 +146,12 @@ int main(int argc, char** argv) {
     so.momentum = 0.9;
     so.weight_decay = 5e-4;
     cyg::SGD optimizer(model->parameters(), so);
-
-    const cyg::Tensor images =
-        cyg::Tensor::normal({o.batch, o.channels, o.image, o.image}, 0, 1, 1, cyg::DType::F32, device);
-    cyg::Tensor labels_host = cyg::Tensor::empty({o.batch}, cyg::DType::I32);
-    for (int64_t i = 0; i < o.batch; ++i) labels_host.data<int32_t>()[i] = static_cast<int32_t>(i % o.classes);
-    const cyg::Tensor labels = labels_host.to(device);
-
-    auto step = [&] {
-      cyg::NvtxRange r("step");
-      optimizer.zero_grad();
-      cyg::fn::CrossEntropy ce;
-      {
-        cyg::NvtxRange f("forward");
-        ce = cyg::fn::cross_entropy((*model)(cyg::Variable(images)), labels);
-      }
-      {
-        cyg::NvtxRange b("backward");
-        cyg::backward(ce.loss);
-      }
-      {
-        cyg::NvtxRange u("optimizer");
-        optimizer.step();
-      }
-      if (device.is_cuda()) cyg::rt::cuda_synchronize();
-    };
-    for (int64_t i = 0; i < o.warmup; ++i) step();
-    if (device.is_cuda()) cyg::cuda_allocator().reset_peak();
-    std::vector<double> ms;
-    for (int64_t i = 0; i < o.steps; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      step();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(ms.begin(), ms.end());
+    const std::vector<double> ms = time_steps(o, device, *model, optimizer, make_batch(o, device));
     const double median = ms[ms.size() / 2];
-    double peak_mib;
-    const char* peak_kind;
-    if (device.is_cuda()) {
-      peak_mib = static_cast<double>(cyg::cuda_allocator().stats().peak_bytes_in_use) / (1 << 20);
-      peak_kind = "device";
-    } else {
-      rusage usage{};
-      getrusage(RUSAGE_SELF, &usage);
-      peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-      peak_kind = "host RSS";
-    }
     const std::string threads = device.is_cuda() ? "" : ", " + std::to_string(omp_get_max_threads()) + " threads";
-    std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), peak %s memory %.0f MiB%s\n",
-                o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
-                1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps), peak_kind,
-                peak_mib, threads.c_str());
+    std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s\n", o.model.c_str(),
+                static_cast<long long>(o.batch), device.str().c_str(), 1000.0 * static_cast<double>(o.batch) / median,
+                median, static_cast<long long>(o.steps), peak_memory(device).c_str(), threads.c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench: %s\n", e.what());

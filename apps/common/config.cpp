@@ -2,19 +2,18 @@
 // overriding, printing and the list of valid keys, so they cannot disagree.
 #include "apps/common/config.h"
 
-#include "apps/common/run_dir.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <map>
-#include <set>
 #include <sstream>
 
+#include "apps/common/dataset_factory.h"
+#include "apps/common/name_table.h"
+#include "apps/common/optimizer_factory.h"
+#include "apps/common/run_dir.h"
+#include "apps/common/schedule_factory.h"
 #include "kernels/error.h"
+#include "models/registry.h"
 
 namespace cyg::app {
 
@@ -167,7 +166,8 @@ void set_field(const Field& f, const YAML::Node& node, const std::string& where)
   }
 }
 
-void apply_node(RunConfig& config, const YAML::Node& node, const std::string& prefix, const std::string& where) {
+void apply_node(RunConfig& config, const YAML::Node& node, const std::string& prefix, const std::string& where,
+                std::set<std::string>& given) {
   auto fs = fields(config);
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.as<std::string>();
@@ -180,10 +180,11 @@ void apply_node(RunConfig& config, const YAML::Node& node, const std::string& pr
     }
     if (field) {
       set_field(*field, it->second, where);
+      given.insert(path);
     } else if (is_section) {
       CYG_INPUT_CHECK(it->second.IsMap(), where, ": '", path, "' is a section (keys: ", keys_under(fs, path),
                 "), not a value");
-      apply_node(config, it->second, path, where);
+      apply_node(config, it->second, path, where, given);
     } else {
       CYG_INPUT_CHECK(false, where, ": unknown key '", path, "' (valid keys", prefix.empty() ? "" : " under '" + prefix + "'",
                 ": ", keys_under(fs, prefix), ")");
@@ -198,12 +199,70 @@ void check_range(const std::string& key, double v, double lo, double hi) {
   CYG_INPUT_CHECK(std::isfinite(v) && v >= lo && v <= hi, "'", key, "' = ", v, ": expected a value in [", lo, ", ", hi,
             "]");
 }
-void check_choice(const std::string& key, const std::string& v, const std::vector<std::string>& choices) {
-  for (const auto& c : choices)
-    if (v == c) return;
-  std::string list;
-  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-  CYG_INPUT_CHECK(false, "'", key, "' = '", v, "': expected one of ", list);
+
+void validate_data(const DataConfig& d) {
+  check_one_of("data.dataset", d.dataset, dataset_names());
+  CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
+                  d.std.size());
+  for (double s : d.std) check_positive("data.std", s);
+  CYG_INPUT_CHECK(d.crop_padding >= 0, "'data.crop_padding' = ", d.crop_padding, ": expected 0 or more");
+  CYG_INPUT_CHECK(d.limit_train >= 0 && d.limit_val >= 0, "'data.limit_train' and 'data.limit_val' must be >= 0");
+  CYG_INPUT_CHECK(d.synthetic_train > 0 && d.synthetic_val > 0 && d.synthetic_size > 0 && d.synthetic_channels > 0 &&
+                      d.synthetic_classes > 1,
+                  "'data.synthetic_*' sizes must be positive (and at least 2 classes)");
+}
+
+void validate_train(const TrainConfig& t) {
+  CYG_INPUT_CHECK(t.epochs >= 1, "'train.epochs' = ", t.epochs, ": expected at least 1");
+  CYG_INPUT_CHECK(t.batch_size >= 1, "'train.batch_size' = ", t.batch_size, ": expected at least 1");
+  CYG_INPUT_CHECK(t.max_steps >= 0, "'train.max_steps' = ", t.max_steps, ": expected 0 (no limit) or more");
+  CYG_INPUT_CHECK(t.log_every >= 1, "'train.log_every' = ", t.log_every, ": expected at least 1");
+  CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
+                  ": expected a value in [0, 1)");
+}
+
+void validate_optimizer(const OptimizerConfig& o) {
+  check_one_of("optimizer.name", o.name, optimizer_names());
+  check_positive("optimizer.lr", o.lr);
+  check_range("optimizer.momentum", o.momentum, 0, max_momentum(o.name));
+  check_range("optimizer.beta2", o.beta2, 0, 0.999999);
+  check_positive("optimizer.eps", o.eps);
+  check_range("optimizer.weight_decay", o.weight_decay, 0, 1);
+}
+
+void validate_one_cycle(const ScheduleConfig& s) {
+  check_positive("schedule.lr_min", s.lr_min);
+  check_positive("schedule.lr_max", s.lr_max);
+  CYG_INPUT_CHECK(s.lr_min <= s.lr_max, "'schedule.lr_min' = ", s.lr_min, " is above 'schedule.lr_max' = ", s.lr_max);
+  check_range("schedule.momentum_min", s.momentum_min, 0, 1);
+  check_range("schedule.momentum_max", s.momentum_max, 0, 1);
+  CYG_INPUT_CHECK(s.momentum_min <= s.momentum_max, "'schedule.momentum_min' = ", s.momentum_min,
+                  " is above 'schedule.momentum_max' = ", s.momentum_max);
+  check_range("schedule.anneal_percent", s.anneal_percent, 0, 100);
+  check_positive("schedule.anneal_div", s.anneal_div);
+}
+
+void validate_schedule(const ScheduleConfig& s) {
+  if (s.name == "one_cycle") validate_one_cycle(s);
+  check_one_of("schedule.interpolation", s.interpolation, interpolation_names());
+  check_positive("schedule.gamma", s.gamma);
+  CYG_INPUT_CHECK(s.min_lr >= 0, "'schedule.min_lr' = ", s.min_lr, ": expected 0 or more");
+  CYG_INPUT_CHECK(s.warmup_steps >= 0, "'schedule.warmup_steps' = ", s.warmup_steps, ": expected 0 or more");
+  for (size_t i = 0; i < s.milestones.size(); ++i)
+    CYG_INPUT_CHECK(s.milestones[i] > 0 && (i == 0 || s.milestones[i] > s.milestones[i - 1]),
+                    "'schedule.milestones': expected positive, increasing epochs");
+}
+
+void validate_lr_find(const LrFindConfig& f) {
+  check_positive("lr_find.start_lr", f.start_lr);
+  check_positive("lr_find.end_lr", f.end_lr);
+  CYG_INPUT_CHECK(f.start_lr < f.end_lr, "'lr_find.start_lr' = ", f.start_lr, " must be below 'lr_find.end_lr' = ",
+                  f.end_lr);
+  CYG_INPUT_CHECK(f.steps >= 0, "'lr_find.steps' = ", f.steps, ": expected 0 (one epoch) or more");
+  check_one_of("lr_find.spacing", f.spacing, sweep_spacing_names());
+  CYG_INPUT_CHECK(f.divergence_factor > 1, "'lr_find.divergence_factor' = ", f.divergence_factor,
+                  ": expected a value above 1");
+  check_range("lr_find.smoothing", f.smoothing, 0, 0.999999);
 }
 
 }  // namespace
@@ -224,7 +283,7 @@ RunConfig default_config(AppKind kind) {
   return c;
 }
 
-void apply_yaml_file(RunConfig& config, const std::string& path) {
+std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -233,9 +292,11 @@ void apply_yaml_file(RunConfig& config, const std::string& path) {
   } catch (const YAML::ParserException& e) {
     CYG_INPUT_CHECK(false, path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": malformed YAML: ", e.msg);
   }
-  if (root.IsNull()) return;
+  std::set<std::string> given;
+  if (root.IsNull()) return given;
   CYG_INPUT_CHECK(root.IsMap(), path, ": expected a mapping of keys at the top level");
-  apply_node(config, root, "", path);
+  apply_node(config, root, "", path, given);
+  return given;
 }
 
 void apply_override(RunConfig& config, const std::string& assignment) {
@@ -263,65 +324,20 @@ void apply_override(RunConfig& config, const std::string& assignment) {
 void validate(const RunConfig& c) {
   CYG_INPUT_CHECK(!c.name.empty() && c.name.find('/') == std::string::npos, "'name' = '", c.name,
             "': expected a non-empty name without '/'");
-  check_choice("model.name", c.model.name, {"resnet18", "resnet20", "resnet56", "small_cnn"});
+  check_one_of("model.name", c.model.name, models::model_names());
   CYG_INPUT_CHECK(c.model.width >= 0, "'model.width' = ", c.model.width, ": expected 0 (the model's own) or more");
-  check_choice("data.dataset", c.data.dataset, {"cifar10", "fashion_mnist", "synthetic"});
-  CYG_INPUT_CHECK(c.data.mean.size() == c.data.std.size(), "'data.mean' has ", c.data.mean.size(), " values, 'data.std' ",
-            c.data.std.size());
-  for (double s : c.data.std) check_positive("data.std", s);
-  CYG_INPUT_CHECK(c.data.crop_padding >= 0, "'data.crop_padding' = ", c.data.crop_padding, ": expected 0 or more");
-  CYG_INPUT_CHECK(c.data.limit_train >= 0 && c.data.limit_val >= 0, "'data.limit_train' and 'data.limit_val' must be >= 0");
-  CYG_INPUT_CHECK(c.data.synthetic_train > 0 && c.data.synthetic_val > 0 && c.data.synthetic_size > 0 &&
-                c.data.synthetic_channels > 0 && c.data.synthetic_classes > 1,
-            "'data.synthetic_*' sizes must be positive (and at least 2 classes)");
-  CYG_INPUT_CHECK(c.train.epochs >= 1, "'train.epochs' = ", c.train.epochs, ": expected at least 1");
-  CYG_INPUT_CHECK(c.train.batch_size >= 1, "'train.batch_size' = ", c.train.batch_size, ": expected at least 1");
-  CYG_INPUT_CHECK(c.train.max_steps >= 0, "'train.max_steps' = ", c.train.max_steps, ": expected 0 (no limit) or more");
-  CYG_INPUT_CHECK(c.train.log_every >= 1, "'train.log_every' = ", c.train.log_every, ": expected at least 1");
-  CYG_INPUT_CHECK(c.train.label_smoothing >= 0 && c.train.label_smoothing < 1, "'train.label_smoothing' = ",
-            c.train.label_smoothing, ": expected a value in [0, 1)");
-  check_choice("optimizer.name", c.optimizer.name, {"sgd", "adam", "adamw"});
-  check_positive("optimizer.lr", c.optimizer.lr);
-  check_range("optimizer.momentum", c.optimizer.momentum, 0, c.optimizer.name == "sgd" ? 1 : 0.999999);
-  check_range("optimizer.beta2", c.optimizer.beta2, 0, 0.999999);
-  check_positive("optimizer.eps", c.optimizer.eps);
-  check_range("optimizer.weight_decay", c.optimizer.weight_decay, 0, 1);
-  check_choice("schedule.name", c.schedule.name, {"constant", "one_cycle", "step", "cosine"});
-  if (c.optimizer.name != "sgd" && c.schedule.name == "one_cycle" && c.schedule.cycle_momentum)
+  validate_data(c.data);
+  validate_train(c.train);
+  validate_optimizer(c.optimizer);
+  check_one_of("schedule.name", c.schedule.name, schedule_names());
+  if (max_momentum(c.optimizer.name) < 1 && c.schedule.name == "one_cycle" && c.schedule.cycle_momentum)
     CYG_INPUT_CHECK(c.schedule.momentum_max < 1, "'schedule.momentum_max' = ", c.schedule.momentum_max,
                     ": it drives Adam's beta1, which must be below 1");
   if (c.model.name == "resnet20" || c.model.name == "resnet56")
     CYG_INPUT_CHECK(c.model.width % 2 == 0, "'model.width' = ", c.model.width,
                     ": the option-A shortcuts of ", c.model.name, " need an even width");
-  if (c.schedule.name == "one_cycle") {
-    check_positive("schedule.lr_min", c.schedule.lr_min);
-    check_positive("schedule.lr_max", c.schedule.lr_max);
-    CYG_INPUT_CHECK(c.schedule.lr_min <= c.schedule.lr_max, "'schedule.lr_min' = ", c.schedule.lr_min,
-              " is above 'schedule.lr_max' = ", c.schedule.lr_max);
-    check_range("schedule.momentum_min", c.schedule.momentum_min, 0, 1);
-    check_range("schedule.momentum_max", c.schedule.momentum_max, 0, 1);
-    CYG_INPUT_CHECK(c.schedule.momentum_min <= c.schedule.momentum_max, "'schedule.momentum_min' = ",
-              c.schedule.momentum_min, " is above 'schedule.momentum_max' = ", c.schedule.momentum_max);
-    check_range("schedule.anneal_percent", c.schedule.anneal_percent, 0, 100);
-    check_positive("schedule.anneal_div", c.schedule.anneal_div);
-  }
-  check_choice("schedule.interpolation", c.schedule.interpolation, {"linear", "cosine"});
-  check_positive("schedule.gamma", c.schedule.gamma);
-  CYG_INPUT_CHECK(c.schedule.min_lr >= 0, "'schedule.min_lr' = ", c.schedule.min_lr, ": expected 0 or more");
-  CYG_INPUT_CHECK(c.schedule.warmup_steps >= 0, "'schedule.warmup_steps' = ", c.schedule.warmup_steps,
-            ": expected 0 or more");
-  for (size_t i = 0; i < c.schedule.milestones.size(); ++i)
-    CYG_INPUT_CHECK(c.schedule.milestones[i] > 0 && (i == 0 || c.schedule.milestones[i] > c.schedule.milestones[i - 1]),
-              "'schedule.milestones': expected positive, increasing epochs");
-  check_positive("lr_find.start_lr", c.lr_find.start_lr);
-  check_positive("lr_find.end_lr", c.lr_find.end_lr);
-  CYG_INPUT_CHECK(c.lr_find.start_lr < c.lr_find.end_lr, "'lr_find.start_lr' = ", c.lr_find.start_lr,
-            " must be below 'lr_find.end_lr' = ", c.lr_find.end_lr);
-  CYG_INPUT_CHECK(c.lr_find.steps >= 0, "'lr_find.steps' = ", c.lr_find.steps, ": expected 0 (one epoch) or more");
-  check_choice("lr_find.spacing", c.lr_find.spacing, {"exponential", "linear"});
-  CYG_INPUT_CHECK(c.lr_find.divergence_factor > 1, "'lr_find.divergence_factor' = ", c.lr_find.divergence_factor,
-            ": expected a value above 1");
-  check_range("lr_find.smoothing", c.lr_find.smoothing, 0, 0.999999);
+  validate_schedule(c.schedule);
+  validate_lr_find(c.lr_find);
 }
 
 std::string to_yaml(const RunConfig& config) {

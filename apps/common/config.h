@@ -1,9 +1,12 @@
 // The typed configuration of a run: YAML file -> structs, with every key known in
 // advance (an unknown key is an error naming its path and the valid keys), values
 // checked for type and range, `key.sub=value` overrides from the command line, and the
-// resolved configuration written back as YAML into the run directory.
+// resolved configuration written back as YAML into the run directory. Keys that name
+// one of a fixed set (model, dataset, optimizer, schedule, ...) take the names of its
+// registry: models/registry.h and apps/common/*_factory.h.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,13 +16,13 @@ enum class AppKind { Baseline, OneCycle, LrFind, Evaluate };
 const char* app_name(AppKind kind);
 
 struct ModelConfig {
-  std::string name = "resnet18";
+  std::string name = "resnet18";  // cyg::models::model_names()
   int64_t width = 0;  // 0: the model's own
   std::string init_from;  // a .safetensors of weights to start from
 };
 
 struct DataConfig {
-  std::string dataset = "cifar10";  // cifar10 | fashion_mnist | synthetic
+  std::string dataset = "cifar10";  // dataset_names()
   std::string root;                 // empty: the dataset's default folder
   std::vector<double> mean, std;    // empty: the dataset's documented defaults
   int64_t crop_padding = 0;         // random crop with this zero padding (0: off)
@@ -39,7 +42,7 @@ struct TrainConfig {
 };
 
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adam | adamw
+  std::string name = "sgd";  // optimizer_names()
   double lr = 0.01;
   double momentum = 0.9;  // SGD momentum; Adam's beta1
   double beta2 = 0.999;
@@ -49,12 +52,12 @@ struct OptimizerConfig {
 };
 
 struct ScheduleConfig {
-  std::string name = "constant";  // constant | one_cycle | step | cosine
+  std::string name = "constant";  // schedule_names()
   double lr_min = 0.001, lr_max = 0.01;
   double momentum_min = 0.85, momentum_max = 0.95;
   double anneal_percent = 10.0;
   double anneal_div = 100.0;
-  std::string interpolation = "linear";  // linear | cosine
+  std::string interpolation = "linear";  // interpolation_names()
   bool cycle_momentum = true;            // drive momentum (Adam: beta1) from the cycle
   std::vector<int64_t> milestones;       // step: epochs at which lr *= gamma
   double gamma = 0.1;
@@ -65,7 +68,7 @@ struct ScheduleConfig {
 struct LrFindConfig {
   double start_lr = 1e-7, end_lr = 10.0;
   int64_t steps = 0;  // 0: one epoch
-  std::string spacing = "exponential";  // exponential | linear
+  std::string spacing = "exponential";  // sweep_spacing_names()
   double divergence_factor = 4.0;
   double smoothing = 0.98;
 };
@@ -90,11 +93,14 @@ struct RunConfig {
 // 1cycle schedule; lr_find = the range test.
 RunConfig default_config(AppKind kind);
 
-// Reads a YAML file over `config`. Errors name the file, and the line for syntax errors.
-void apply_yaml_file(RunConfig& config, const std::string& path);
+// Reads a YAML file over `config` and returns the keys it gives (dotted paths), so that
+// a reader can tell a key left out from one set to its default. Errors name the file,
+// and the line for syntax errors.
+std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path);
 // Applies "a.b=value" (the value parsed as YAML: 5, 0.1, true, [1, 2], text).
 void apply_override(RunConfig& config, const std::string& assignment);
-// Range and consistency checks; the first problem is a cyg::Error naming the key.
+// Range and consistency checks, and names checked against their registries; the first
+// problem is a cyg::Error naming the key (and, for a name, listing the valid ones).
 void validate(const RunConfig& config);
 std::string to_yaml(const RunConfig& config);
 // Every key with its type, one per line (for --help).

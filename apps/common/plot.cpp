@@ -5,17 +5,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <random>
 #include <sstream>
-#include <stdexcept>
 #include <utility>
+
+#include "engine/atomic_file.h"
+#include "kernels/error.h"
 
 namespace cyg::plot {
 namespace {
@@ -126,25 +123,6 @@ struct Extent {
   }
 };
 
-struct Axis {
-  std::vector<double> ticks;  // the first and the last are the axis' ends
-  bool log = false;
-  double pixel_lo = 0.0, pixel_hi = 0.0;  // where ticks.front() and ticks.back() land
-
-  Axis(const Extent& extent, bool log_scale, double from, double to) : log(log_scale), pixel_lo(from), pixel_hi(to) {
-    if (extent.empty) ticks = log ? decade_ticks(1.0, 10.0) : linear_ticks(0.0, 1.0);
-    else ticks = log ? decade_ticks(extent.lo, extent.hi) : linear_ticks(extent.lo, extent.hi);
-  }
-
-  double pixel(double v) const {
-    const double a = ticks.front(), b = ticks.back();
-    const double t = log ? (std::log10(v) - std::log10(a)) / (std::log10(b) - std::log10(a)) : (v - a) / (b - a);
-    return pixel_lo + t * (pixel_hi - pixel_lo);
-  }
-
-  std::vector<std::string> labels() const { return log ? decade_labels(ticks) : linear_labels(ticks); }
-};
-
 struct Box {
   double x0, y0, x1, y1;
   bool contains(const Point& p) const { return p.first >= x0 && p.first <= x1 && p.second >= y0 && p.second <= y1; }
@@ -168,26 +146,332 @@ void sample_polyline(const std::vector<Point>& line, std::vector<Point>& out) {
   }
 }
 
+enum class ScaleKind { Linear, Log };
+
+// One axis: its ticks and where its values land in pixels.
+struct Scale {
+  std::vector<double> ticks;  // the first and the last are the axis' ends
+  bool log = false;
+  double pixel_lo = 0.0, pixel_hi = 0.0;  // where ticks.front() and ticks.back() land
+
+  Scale(const Extent& extent, ScaleKind kind, double from, double to)
+      : log(kind == ScaleKind::Log), pixel_lo(from), pixel_hi(to) {
+    if (extent.empty) ticks = log ? decade_ticks(1.0, 10.0) : linear_ticks(0.0, 1.0);
+    else ticks = log ? decade_ticks(extent.lo, extent.hi) : linear_ticks(extent.lo, extent.hi);
+  }
+
+  double pixel(double v) const {
+    const double a = ticks.front(), b = ticks.back();
+    const double t = log ? (std::log10(v) - std::log10(a)) / (std::log10(b) - std::log10(a)) : (v - a) / (b - a);
+    return pixel_lo + t * (pixel_hi - pixel_lo);
+  }
+
+  std::vector<std::string> labels() const { return log ? decade_labels(ticks) : linear_labels(ticks); }
+};
+
+std::size_t axis_index(Axis axis) { return axis == Axis::Right ? 1 : 0; }
+
+// What the chart spans: every drawable point per axis and the drawable markers.
+struct Extents {
+  Extent x;
+  std::array<Extent, 2> y;  // left, right
+  std::vector<const Marker*> markers;
+};
+
+bool drawable_x(const Chart& chart, double x) { return std::isfinite(x) && (!chart.log_x || x > 0.0); }
+
+Extents measure(const Chart& chart) {
+  Extents e;
+  for (const Series& s : chart.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (drawable_x(chart, s.x[i]) && std::isfinite(s.y[i])) {
+        e.x.add(s.x[i]);
+        e.y[axis_index(s.axis)].add(s.y[i]);
+      }
+    }
+  }
+  for (const Marker& m : chart.markers) {
+    if (drawable_x(chart, m.x)) {
+      e.markers.push_back(&m);
+      e.x.add(m.x);
+    }
+  }
+  return e;
+}
+
+// The plot area in pixels and the axes over it.
+struct Layout {
+  bool has_right_axis;
+  double left, right, top, bottom, mid_x, mid_y;
+  Extents extents;
+  Scale x;
+  std::array<Scale, 2> y;  // left, right
+  std::size_t grid_axis;   // the y-axis the horizontal grid follows
+
+  explicit Layout(const Chart& chart)
+      : has_right_axis(std::any_of(chart.series.begin(), chart.series.end(),
+                                   [](const Series& s) { return s.axis == Axis::Right; })),
+        left(kMarginLeft),
+        right(kWidth - (has_right_axis ? kMarginRightWithAxis : kMarginRight)),
+        top(kMarginTop),
+        bottom(kHeight - kMarginBottom),
+        mid_x((left + right) / 2.0),
+        mid_y((top + bottom) / 2.0),
+        extents(measure(chart)),
+        x(extents.x, chart.log_x ? ScaleKind::Log : ScaleKind::Linear, left, right),
+        y{Scale(extents.y[0], ScaleKind::Linear, bottom, top), Scale(extents.y[1], ScaleKind::Linear, bottom, top)},
+        // The grid follows the left axis unless only the right one carries data.
+        grid_axis(extents.y[0].empty && !extents.y[1].empty ? 1 : 0) {}
+
+  bool empty() const { return extents.x.empty && extents.y[0].empty && extents.y[1].empty; }
+};
+
+// The SVG text being written, with the element shapes used throughout.
+class Svg {
+ public:
+  std::ostringstream out;
+
+  void vertical(double x, double y0, double y1) {
+    out << "<line x1=\"" << num(x) << "\" y1=\"" << num(y0) << "\" x2=\"" << num(x) << "\" y2=\"" << num(y1)
+        << "\"/>\n";
+  }
+  void horizontal(double y, double x0, double x1) {
+    out << "<line x1=\"" << num(x0) << "\" y1=\"" << num(y) << "\" x2=\"" << num(x1) << "\" y2=\"" << num(y)
+        << "\"/>\n";
+  }
+  void text(double x, double y, const char* anchor, const std::string& s, const std::string& extra = "") {
+    out << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" text-anchor=\"" << anchor << '"' << extra << '>'
+        << escape_xml(s) << "</text>\n";
+  }
+};
+
+constexpr double kBaselineShift = 0.35 * kTickFont;  // puts a label's middle on its tick
+
+void write_document_start(Svg& svg, const Chart& chart) {
+  svg.out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << num(kWidth) << ' ' << num(kHeight)
+          << "\" width=\"" << num(kWidth) << "\" height=\"" << num(kHeight)
+          << "\" font-family=\"Helvetica, Arial, sans-serif\">\n";
+  if (!chart.title.empty()) svg.out << "<title>" << escape_xml(chart.title) << "</title>\n";
+  svg.out << "<rect width=\"" << num(kWidth) << "\" height=\"" << num(kHeight) << "\" fill=\"white\"/>\n";
+}
+
+// Minor decades (2..9 x 10^k) of a log axis, drawn as fainter lines so that the reader
+// can place a value between labelled decades, as on log paper.
+std::vector<double> minor_decades(const Scale& scale) {
+  std::vector<double> minor;
+  if (scale.log && scale.ticks.size() <= static_cast<std::size_t>(2 * kMaxDecadeLabels)) {
+    for (std::size_t i = 0; i + 1 < scale.ticks.size(); ++i)
+      for (int m = 2; m <= 9; ++m) minor.push_back(scale.ticks[i] * m);
+  }
+  return minor;
+}
+
+// Grid lines, the frame of the plot area and the tick marks.
+void draw_grid_and_ticks(Svg& svg, const Layout& l) {
+  const std::vector<double> minor_x = minor_decades(l.x);
+  const Scale& grid = l.y[l.grid_axis];
+  svg.out << "<g stroke=\"#f0f0f0\" stroke-width=\"1\">\n";
+  for (double v : minor_x) svg.vertical(l.x.pixel(v), l.top, l.bottom);
+  svg.out << "</g>\n<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
+  for (double v : l.x.ticks) svg.vertical(l.x.pixel(v), l.top, l.bottom);
+  for (double v : grid.ticks) svg.horizontal(grid.pixel(v), l.left, l.right);
+  svg.out << "</g>\n";
+  svg.out << "<rect x=\"" << num(l.left) << "\" y=\"" << num(l.top) << "\" width=\"" << num(l.right - l.left)
+          << "\" height=\"" << num(l.bottom - l.top) << "\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n";
+
+  svg.out << "<g stroke=\"#444444\" stroke-width=\"1\">\n";
+  for (double v : l.x.ticks) svg.vertical(l.x.pixel(v), l.bottom, l.bottom + 5.0);
+  for (double v : minor_x) svg.vertical(l.x.pixel(v), l.bottom, l.bottom + 3.0);
+  for (double v : l.y[0].ticks) svg.horizontal(l.y[0].pixel(v), l.left - 5.0, l.left);
+  if (l.has_right_axis)
+    for (double v : l.y[1].ticks) svg.horizontal(l.y[1].pixel(v), l.right, l.right + 5.0);
+  svg.out << "</g>\n";
+}
+
+void draw_tick_labels(Svg& svg, const Layout& l) {
+  svg.out << "<g font-size=\"" << num(kTickFont) << "\" fill=\"#333333\">\n";
+  {
+    const auto labels = l.x.labels();
+    const std::size_t stride =
+        l.x.log ? (labels.size() + kMaxDecadeLabels - 1) / static_cast<std::size_t>(kMaxDecadeLabels) : 1;
+    for (std::size_t i = 0; i < labels.size(); i += stride)
+      svg.text(l.x.pixel(l.x.ticks[i]), l.bottom + 8.0 + kTickFont, "middle", labels[i]);
+  }
+  {
+    const auto labels = l.y[0].labels();
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      svg.text(l.left - 8.0, l.y[0].pixel(l.y[0].ticks[i]) + kBaselineShift, "end", labels[i]);
+  }
+  if (l.has_right_axis) {
+    const auto labels = l.y[1].labels();
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      svg.text(l.right + 8.0, l.y[1].pixel(l.y[1].ticks[i]) + kBaselineShift, "start", labels[i]);
+  }
+  svg.out << "</g>\n";
+}
+
+void draw_axis_labels_and_title(Svg& svg, const Chart& chart, const Layout& l) {
+  svg.out << "<g font-size=\"" << num(kAxisLabelFont) << "\" fill=\"#222222\">\n";
+  if (!chart.x_label.empty()) svg.text(l.mid_x, kHeight - 14.0, "middle", chart.x_label);
+  if (!chart.y_label.empty())
+    svg.text(0.0, 0.0, "middle", chart.y_label, " transform=\"translate(18 " + num(l.mid_y) + ") rotate(-90)\"");
+  if (l.has_right_axis && !chart.y2_label.empty()) {
+    svg.text(0.0, 0.0, "middle", chart.y2_label,
+             " transform=\"translate(" + num(kWidth - 14.0) + ' ' + num(l.mid_y) + ") rotate(90)\"");
+  }
+  svg.out << "</g>\n";
+  if (!chart.title.empty()) {
+    svg.text(l.mid_x, 26.0, "middle", chart.title,
+             " font-size=\"" + num(kTitleFont) + "\" font-weight=\"600\" fill=\"#111111\"");
+  }
+}
+
+void draw_marker_lines(Svg& svg, const Layout& l, std::vector<Point>& occupied) {
+  svg.out << "<g stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"4 3\">\n";
+  for (const Marker* m : l.extents.markers) {
+    const double x = l.x.pixel(m->x);
+    svg.vertical(x, l.top, l.bottom);
+    sample_polyline({{x, l.top}, {x, l.bottom}}, occupied);
+  }
+  svg.out << "</g>\n";
+}
+
+std::string series_color(const Series& s, std::size_t index) {
+  return escape_xml(s.color.empty() ? palette_color(index) : s.color);
+}
+
+const char* dash_attribute(LineStyle style) { return style == LineStyle::Dashed ? " stroke-dasharray=\"6 4\"" : ""; }
+
+// Each series as polylines broken at undrawable points; a lone point is a dot.
+void draw_series(Svg& svg, const Chart& chart, const Layout& l, std::vector<Point>& occupied) {
+  for (std::size_t i = 0; i < chart.series.size(); ++i) {
+    const Series& s = chart.series[i];
+    const Scale& y = l.y[axis_index(s.axis)];
+    const std::string color = series_color(s, i);
+    std::vector<std::vector<Point>> pieces(1);
+    for (std::size_t k = 0; k < s.x.size(); ++k) {
+      if (drawable_x(chart, s.x[k]) && std::isfinite(s.y[k])) pieces.back().emplace_back(l.x.pixel(s.x[k]), y.pixel(s.y[k]));
+      else if (!pieces.back().empty()) pieces.emplace_back();
+    }
+    for (const auto& piece : pieces) {
+      if (piece.empty()) continue;
+      sample_polyline(piece, occupied);
+      if (piece.size() == 1) {
+        svg.out << "<circle cx=\"" << num(piece[0].first) << "\" cy=\"" << num(piece[0].second)
+                << "\" r=\"2.5\" fill=\"" << color << "\"/>\n";
+        continue;
+      }
+      svg.out << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"" << num(kLineWidth)
+              << "\" stroke-linejoin=\"round\"" << dash_attribute(s.style) << " points=\"";
+      for (std::size_t k = 0; k < piece.size(); ++k)
+        svg.out << (k ? " " : "") << num(piece[k].first) << ',' << num(piece[k].second);
+      svg.out << "\"/>\n";
+    }
+  }
+}
+
+// Marker labels along the top of the plot, each on the first row where it overlaps
+// no other, read left to right.
+void draw_marker_labels(Svg& svg, const Layout& l, std::vector<Point>& occupied) {
+  std::vector<const Marker*> by_x = l.extents.markers;
+  std::stable_sort(by_x.begin(), by_x.end(), [](const Marker* a, const Marker* b) { return a->x < b->x; });
+  std::vector<std::vector<Box>> rows;
+  const auto max_rows = static_cast<std::size_t>(std::max(1.0, std::floor((l.bottom - l.top) / kMarkerRow) - 1.0));
+  svg.out << "<g font-size=\"" << num(kTickFont)
+          << "\" fill=\"#333333\" stroke=\"white\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">\n";
+  for (const Marker* m : by_x) {
+    if (m->label.empty()) continue;
+    const double x = l.x.pixel(m->x);
+    const double width = text_width(m->label, kTickFont);
+    const bool to_right = x + 4.0 + width <= l.right - 4.0;
+    const double x0 = to_right ? x + 4.0 : x - 4.0 - width;
+    const Box box{x0, 0.0, x0 + width, 1.0};
+    auto fits = [&](std::size_t r) {
+      return r >= rows.size() ||
+             std::none_of(rows[r].begin(), rows[r].end(), [&](const Box& b) { return b.overlaps(box, 4.0); });
+    };
+    std::size_t row = 0;
+    while (row + 1 < max_rows && !fits(row)) ++row;
+    if (row >= rows.size()) rows.resize(row + 1);
+    rows[row].push_back(box);
+    const double baseline = l.top + (static_cast<double>(row) + 1.0) * kMarkerRow;
+    svg.text(to_right ? x + 4.0 : x - 4.0, baseline, to_right ? "start" : "end", m->label);
+    for (double sx = x0; sx <= x0 + width; sx += 4.0)
+      for (double sy = baseline - kTickFont; sy <= baseline; sy += 4.0) occupied.emplace_back(sx, sy);
+  }
+  svg.out << "</g>\n";
+}
+
+constexpr double kLegendSample = 24.0, kLegendPad = 8.0, kLegendInset = 8.0;
+
+// Of the corners, the edge middles and the centre (in that order of preference), the
+// spot where a box of this size covers the fewest occupied points.
+Point legend_spot(const Layout& l, double width, double height, const std::vector<Point>& occupied) {
+  const double x_right = l.right - kLegendInset - width, x_left = l.left + kLegendInset;
+  const double x_mid = (l.left + l.right - width) / 2.0;
+  const double y_top = l.top + kLegendInset, y_bottom = l.bottom - kLegendInset - height;
+  const double y_mid = (l.top + l.bottom - height) / 2.0;
+  const std::array<Point, 9> spots = {Point{x_right, y_top}, Point{x_left, y_top},    Point{x_right, y_bottom},
+                                      Point{x_left, y_bottom}, Point{x_mid, y_top},    Point{x_mid, y_bottom},
+                                      Point{x_right, y_mid},  Point{x_left, y_mid},   Point{x_mid, y_mid}};
+  Point best = spots[0];
+  long best_cover = -1;
+  for (const Point& c : spots) {
+    const Box box{c.first, c.second, c.first + width, c.second + height};
+    const long cover = std::count_if(occupied.begin(), occupied.end(), [&](const Point& p) { return box.contains(p); });
+    if (best_cover < 0 || cover < best_cover) {
+      best = c;
+      best_cover = cover;
+    }
+  }
+  return best;
+}
+
+// The named series with their line samples, wherever in the plot it covers the least.
+void draw_legend(Svg& svg, const Chart& chart, const Layout& l, const std::vector<Point>& occupied) {
+  std::vector<const Series*> entries;
+  std::vector<std::string> entry_colors;
+  double widest = 0.0;
+  for (std::size_t i = 0; i < chart.series.size(); ++i) {
+    const Series& s = chart.series[i];
+    if (s.name.empty()) continue;
+    entries.push_back(&s);
+    entry_colors.push_back(series_color(s, i));
+    widest = std::max(widest, text_width(s.name, kTickFont));
+  }
+  if (entries.empty()) return;
+  const double width = kLegendPad + kLegendSample + 6.0 + widest + kLegendPad;
+  const double height = 2.0 * 6.0 + kLegendRow * static_cast<double>(entries.size());
+  const auto [bx, by] = legend_spot(l, width, height, occupied);
+  svg.out << "<g font-size=\"" << num(kTickFont) << "\">\n<rect x=\"" << num(bx) << "\" y=\"" << num(by)
+          << "\" width=\"" << num(width) << "\" height=\"" << num(height)
+          << "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>\n";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const double cy = by + 6.0 + kLegendRow * (static_cast<double>(i) + 0.5);
+    svg.out << "<line x1=\"" << num(bx + kLegendPad) << "\" y1=\"" << num(cy) << "\" x2=\""
+            << num(bx + kLegendPad + kLegendSample) << "\" y2=\"" << num(cy) << "\" stroke=\"" << entry_colors[i]
+            << "\" stroke-width=\"" << num(kLineWidth) << '"' << dash_attribute(entries[i]->style) << "/>\n";
+    svg.text(bx + kLegendPad + kLegendSample + 6.0, cy + kBaselineShift, "start", entries[i]->name,
+             " fill=\"#222222\"");
+  }
+  svg.out << "</g>\n";
+}
+
 void validate(const Chart& chart) {
   for (const Series& s : chart.series) {
-    if (s.x.size() != s.y.size()) {
-      throw std::invalid_argument("plot: series '" + s.name + "' has " + std::to_string(s.x.size()) + " x values but " +
-                                  std::to_string(s.y.size()) + " y values");
-    }
-    if (s.axis != 0 && s.axis != 1) {
-      throw std::invalid_argument("plot: series '" + s.name + "' has axis " + std::to_string(s.axis) +
-                                  " (0: left, 1: right)");
-    }
+    CYG_CHECK(s.x.size() == s.y.size(), "plot: series '", s.name, "' has ", s.x.size(), " x values but ", s.y.size(),
+              " y values");
+    CYG_CHECK(s.axis == Axis::Left || s.axis == Axis::Right, "plot: series '", s.name, "' has axis ",
+              static_cast<int>(s.axis), " (Left or Right)");
   }
 }
 
 }  // namespace
 
 std::vector<double> linear_ticks(double lo, double hi) {
-  if (!(std::isfinite(lo) && std::isfinite(hi) && lo <= hi)) {
-    throw std::invalid_argument("linear_ticks: need finite lo <= hi, got [" + std::to_string(lo) + ", " +
-                                std::to_string(hi) + "]");
-  }
+  CYG_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi, "linear_ticks: need finite lo <= hi, got [", lo, ", ",
+            hi, "]");
   if (lo == hi) {
     const double pad = lo == 0.0 ? 1.0 : std::fabs(lo) * 0.1;
     lo -= pad;
@@ -216,10 +500,8 @@ std::vector<double> linear_ticks(double lo, double hi) {
 }
 
 std::vector<double> decade_ticks(double lo, double hi) {
-  if (!(std::isfinite(lo) && std::isfinite(hi) && lo > 0.0 && lo <= hi)) {
-    throw std::invalid_argument("decade_ticks: need finite 0 < lo <= hi, got [" + std::to_string(lo) + ", " +
-                                std::to_string(hi) + "]");
-  }
+  CYG_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo > 0.0 && lo <= hi, "decade_ticks: need finite 0 < lo <= hi, got [",
+            lo, ", ", hi, "]");
   // The tolerance keeps an exact power of ten (whose log10 may be off by an ulp) as
   // its own end rather than widening by a decade.
   auto first = static_cast<int>(std::floor(std::log10(lo) + 1e-9));
@@ -253,257 +535,24 @@ std::string escape_xml(std::string_view text) {
 
 std::string render_svg(const Chart& chart) {
   validate(chart);
-  const bool has_right_axis =
-      std::any_of(chart.series.begin(), chart.series.end(), [](const Series& s) { return s.axis == 1; });
-  const double left = kMarginLeft;
-  const double right = kWidth - (has_right_axis ? kMarginRightWithAxis : kMarginRight);
-  const double top = kMarginTop;
-  const double bottom = kHeight - kMarginBottom;
-  const double mid_x = (left + right) / 2.0, mid_y = (top + bottom) / 2.0;
-
-  auto drawable_x = [&](double x) { return std::isfinite(x) && (!chart.log_x || x > 0.0); };
-  Extent x_extent;
-  std::array<Extent, 2> y_extent;
-  for (const Series& s : chart.series) {
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if (drawable_x(s.x[i]) && std::isfinite(s.y[i])) {
-        x_extent.add(s.x[i]);
-        y_extent[static_cast<std::size_t>(s.axis)].add(s.y[i]);
-      }
-    }
-  }
-  std::vector<const Marker*> markers;
-  for (const Marker& m : chart.markers) {
-    if (drawable_x(m.x)) {
-      markers.push_back(&m);
-      x_extent.add(m.x);
-    }
-  }
-  const Axis x_axis(x_extent, chart.log_x, left, right);
-  const std::array<Axis, 2> y_axes = {Axis(y_extent[0], false, bottom, top), Axis(y_extent[1], false, bottom, top)};
-  // The grid follows the left axis unless only the right one carries data.
-  const Axis& grid_axis = y_extent[0].empty && !y_extent[1].empty ? y_axes[1] : y_axes[0];
-
-  std::ostringstream svg;
-  svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      << "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << num(kWidth) << ' ' << num(kHeight)
-      << "\" width=\"" << num(kWidth) << "\" height=\"" << num(kHeight)
-      << "\" font-family=\"Helvetica, Arial, sans-serif\">\n";
-  if (!chart.title.empty()) svg << "<title>" << escape_xml(chart.title) << "</title>\n";
-  svg << "<rect width=\"" << num(kWidth) << "\" height=\"" << num(kHeight) << "\" fill=\"white\"/>\n";
-
-  auto vertical = [&](double x, double y0, double y1) {
-    svg << "<line x1=\"" << num(x) << "\" y1=\"" << num(y0) << "\" x2=\"" << num(x) << "\" y2=\"" << num(y1)
-        << "\"/>\n";
-  };
-  auto horizontal = [&](double y, double x0, double x1) {
-    svg << "<line x1=\"" << num(x0) << "\" y1=\"" << num(y) << "\" x2=\"" << num(x1) << "\" y2=\"" << num(y)
-        << "\"/>\n";
-  };
-  auto text = [&](double x, double y, const char* anchor, const std::string& s, const std::string& extra = "") {
-    svg << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" text-anchor=\"" << anchor << '"' << extra << '>'
-        << escape_xml(s) << "</text>\n";
-  };
-
-  // Minor decades (2..9 x 10^k) as fainter lines: the reader can place a value between
-  // labelled decades, as on log paper.
-  std::vector<double> minor_x;
-  if (x_axis.log && x_axis.ticks.size() <= static_cast<std::size_t>(2 * kMaxDecadeLabels)) {
-    for (std::size_t i = 0; i + 1 < x_axis.ticks.size(); ++i)
-      for (int m = 2; m <= 9; ++m) minor_x.push_back(x_axis.ticks[i] * m);
-  }
-  svg << "<g stroke=\"#f0f0f0\" stroke-width=\"1\">\n";
-  for (double v : minor_x) vertical(x_axis.pixel(v), top, bottom);
-  svg << "</g>\n<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
-  for (double v : x_axis.ticks) vertical(x_axis.pixel(v), top, bottom);
-  for (double v : grid_axis.ticks) horizontal(grid_axis.pixel(v), left, right);
-  svg << "</g>\n";
-  svg << "<rect x=\"" << num(left) << "\" y=\"" << num(top) << "\" width=\"" << num(right - left) << "\" height=\""
-      << num(bottom - top) << "\" fill=\"none\" stroke=\"#444444\" stroke-width=\"1\"/>\n";
-
-  svg << "<g stroke=\"#444444\" stroke-width=\"1\">\n";
-  for (double v : x_axis.ticks) vertical(x_axis.pixel(v), bottom, bottom + 5.0);
-  for (double v : minor_x) vertical(x_axis.pixel(v), bottom, bottom + 3.0);
-  for (double v : y_axes[0].ticks) horizontal(y_axes[0].pixel(v), left - 5.0, left);
-  if (has_right_axis)
-    for (double v : y_axes[1].ticks) horizontal(y_axes[1].pixel(v), right, right + 5.0);
-  svg << "</g>\n";
-
-  const double baseline_shift = 0.35 * kTickFont;  // puts a label's middle on its tick
-  svg << "<g font-size=\"" << num(kTickFont) << "\" fill=\"#333333\">\n";
-  {
-    const auto labels = x_axis.labels();
-    const std::size_t stride =
-        x_axis.log ? (labels.size() + kMaxDecadeLabels - 1) / static_cast<std::size_t>(kMaxDecadeLabels) : 1;
-    for (std::size_t i = 0; i < labels.size(); i += stride)
-      text(x_axis.pixel(x_axis.ticks[i]), bottom + 8.0 + kTickFont, "middle", labels[i]);
-  }
-  {
-    const auto labels = y_axes[0].labels();
-    for (std::size_t i = 0; i < labels.size(); ++i)
-      text(left - 8.0, y_axes[0].pixel(y_axes[0].ticks[i]) + baseline_shift, "end", labels[i]);
-  }
-  if (has_right_axis) {
-    const auto labels = y_axes[1].labels();
-    for (std::size_t i = 0; i < labels.size(); ++i)
-      text(right + 8.0, y_axes[1].pixel(y_axes[1].ticks[i]) + baseline_shift, "start", labels[i]);
-  }
-  svg << "</g>\n";
-
-  svg << "<g font-size=\"" << num(kAxisLabelFont) << "\" fill=\"#222222\">\n";
-  if (!chart.x_label.empty()) text(mid_x, kHeight - 14.0, "middle", chart.x_label);
-  if (!chart.y_label.empty())
-    text(0.0, 0.0, "middle", chart.y_label, " transform=\"translate(18 " + num(mid_y) + ") rotate(-90)\"");
-  if (has_right_axis && !chart.y2_label.empty()) {
-    text(0.0, 0.0, "middle", chart.y2_label,
-         " transform=\"translate(" + num(kWidth - 14.0) + ' ' + num(mid_y) + ") rotate(90)\"");
-  }
-  svg << "</g>\n";
-  if (!chart.title.empty()) {
-    text(mid_x, 26.0, "middle", chart.title,
-         " font-size=\"" + num(kTitleFont) + "\" font-weight=\"600\" fill=\"#111111\"");
-  }
-
+  const Layout layout(chart);
+  Svg svg;
+  write_document_start(svg, chart);
+  draw_grid_and_ticks(svg, layout);
+  draw_tick_labels(svg, layout);
+  draw_axis_labels_and_title(svg, chart, layout);
   // Everything the legend should keep clear of, in pixels.
   std::vector<Point> occupied;
-
-  svg << "<g stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"4 3\">\n";
-  for (const Marker* m : markers) {
-    const double x = x_axis.pixel(m->x);
-    vertical(x, top, bottom);
-    sample_polyline({{x, top}, {x, bottom}}, occupied);
-  }
-  svg << "</g>\n";
-
-  for (std::size_t i = 0; i < chart.series.size(); ++i) {
-    const Series& s = chart.series[i];
-    const Axis& y_axis = y_axes[static_cast<std::size_t>(s.axis)];
-    const std::string color = escape_xml(s.color.empty() ? palette_color(i) : s.color);
-    std::vector<std::vector<Point>> pieces(1);
-    for (std::size_t k = 0; k < s.x.size(); ++k) {
-      if (drawable_x(s.x[k]) && std::isfinite(s.y[k])) pieces.back().emplace_back(x_axis.pixel(s.x[k]), y_axis.pixel(s.y[k]));
-      else if (!pieces.back().empty()) pieces.emplace_back();
-    }
-    for (const auto& piece : pieces) {
-      if (piece.empty()) continue;
-      sample_polyline(piece, occupied);
-      if (piece.size() == 1) {
-        svg << "<circle cx=\"" << num(piece[0].first) << "\" cy=\"" << num(piece[0].second) << "\" r=\"2.5\" fill=\""
-            << color << "\"/>\n";
-        continue;
-      }
-      svg << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"" << num(kLineWidth)
-          << "\" stroke-linejoin=\"round\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
-      for (std::size_t k = 0; k < piece.size(); ++k)
-        svg << (k ? " " : "") << num(piece[k].first) << ',' << num(piece[k].second);
-      svg << "\"/>\n";
-    }
-  }
-
-  if (x_extent.empty && y_extent[0].empty && y_extent[1].empty)
-    text(mid_x, mid_y, "middle", "no data", " font-size=\"" + num(kAxisLabelFont) + "\" fill=\"#888888\"");
-
-  // Marker labels along the top of the plot, each on the first row where it overlaps
-  // no other, read left to right.
-  std::vector<const Marker*> by_x = markers;
-  std::stable_sort(by_x.begin(), by_x.end(), [](const Marker* a, const Marker* b) { return a->x < b->x; });
-  std::vector<std::vector<Box>> rows;
-  const auto max_rows = static_cast<std::size_t>(std::max(1.0, std::floor((bottom - top) / kMarkerRow) - 1.0));
-  svg << "<g font-size=\"" << num(kTickFont)
-      << "\" fill=\"#333333\" stroke=\"white\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">\n";
-  for (const Marker* m : by_x) {
-    if (m->label.empty()) continue;
-    const double x = x_axis.pixel(m->x);
-    const double width = text_width(m->label, kTickFont);
-    const bool to_right = x + 4.0 + width <= right - 4.0;
-    const double x0 = to_right ? x + 4.0 : x - 4.0 - width;
-    std::size_t row = 0;
-    auto fits = [&](std::size_t r) {
-      const Box box{x0, 0.0, x0 + width, 1.0};
-      return r >= rows.size() ||
-             std::none_of(rows[r].begin(), rows[r].end(), [&](const Box& b) { return b.overlaps(box, 4.0); });
-    };
-    while (row + 1 < max_rows && !fits(row)) ++row;
-    if (row >= rows.size()) rows.resize(row + 1);
-    rows[row].push_back({x0, 0.0, x0 + width, 1.0});
-    const double baseline = top + (static_cast<double>(row) + 1.0) * kMarkerRow;
-    text(to_right ? x + 4.0 : x - 4.0, baseline, to_right ? "start" : "end", m->label);
-    for (double sx = x0; sx <= x0 + width; sx += 4.0)
-      for (double sy = baseline - kTickFont; sy <= baseline; sy += 4.0) occupied.emplace_back(sx, sy);
-  }
-  svg << "</g>\n";
-
-  std::vector<const Series*> entries;
-  std::vector<std::string> entry_colors;
-  double widest = 0.0;
-  for (std::size_t i = 0; i < chart.series.size(); ++i) {
-    const Series& s = chart.series[i];
-    if (s.name.empty()) continue;
-    entries.push_back(&s);
-    entry_colors.push_back(escape_xml(s.color.empty() ? palette_color(i) : s.color));
-    widest = std::max(widest, text_width(s.name, kTickFont));
-  }
-  if (!entries.empty()) {
-    constexpr double kSample = 24.0, kPad = 8.0, kInset = 8.0;
-    const double width = kPad + kSample + 6.0 + widest + kPad;
-    const double height = 2.0 * 6.0 + kLegendRow * static_cast<double>(entries.size());
-    // Corners first, then edge middles, then the centre: on a tie the earlier wins.
-    const double x_right = right - kInset - width, x_left = left + kInset, x_mid = (left + right - width) / 2.0;
-    const double y_top = top + kInset, y_bottom = bottom - kInset - height, y_mid = (top + bottom - height) / 2.0;
-    const std::array<Point, 9> spots = {Point{x_right, y_top}, Point{x_left, y_top},    Point{x_right, y_bottom},
-                                        Point{x_left, y_bottom}, Point{x_mid, y_top},    Point{x_mid, y_bottom},
-                                        Point{x_right, y_mid},  Point{x_left, y_mid},   Point{x_mid, y_mid}};
-    Point best = spots[0];
-    long best_cover = -1;
-    for (const Point& c : spots) {
-      const Box box{c.first, c.second, c.first + width, c.second + height};
-      const long cover = std::count_if(occupied.begin(), occupied.end(), [&](const Point& p) { return box.contains(p); });
-      if (best_cover < 0 || cover < best_cover) {
-        best = c;
-        best_cover = cover;
-      }
-    }
-    const auto [bx, by] = best;
-    svg << "<g font-size=\"" << num(kTickFont) << "\">\n<rect x=\"" << num(bx) << "\" y=\"" << num(by)
-        << "\" width=\"" << num(width) << "\" height=\"" << num(height)
-        << "\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>\n";
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const double cy = by + 6.0 + kLegendRow * (static_cast<double>(i) + 0.5);
-      svg << "<line x1=\"" << num(bx + kPad) << "\" y1=\"" << num(cy) << "\" x2=\"" << num(bx + kPad + kSample)
-          << "\" y2=\"" << num(cy) << "\" stroke=\"" << entry_colors[i] << "\" stroke-width=\"" << num(kLineWidth)
-          << '"' << (entries[i]->dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
-      text(bx + kPad + kSample + 6.0, cy + baseline_shift, "start", entries[i]->name, " fill=\"#222222\"");
-    }
-    svg << "</g>\n";
-  }
-  svg << "</svg>\n";
-  return svg.str();
+  draw_marker_lines(svg, layout, occupied);
+  draw_series(svg, chart, layout, occupied);
+  if (layout.empty())
+    svg.text(layout.mid_x, layout.mid_y, "middle", "no data", " font-size=\"" + num(kAxisLabelFont) + "\" fill=\"#888888\"");
+  draw_marker_labels(svg, layout, occupied);
+  draw_legend(svg, chart, layout, occupied);
+  svg.out << "</svg>\n";
+  return svg.out.str();
 }
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  namespace fs = std::filesystem;
-  std::random_device entropy;
-  // Beside the target, so the rename stays on one file system and is atomic.
-  fs::path temporary = path;
-  temporary += ".tmp-" + std::to_string(entropy()) + std::to_string(entropy());
-  auto fail = [&](const std::string& why) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw std::runtime_error("cannot write '" + path + "': " + why);
-  };
-  {
-    errno = 0;
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) fail(errno ? std::strerror(errno) : "cannot create a temporary file beside it");
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    out.close();
-    if (!out) fail("writing the temporary file failed (disk full?)");
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) fail(error.message());
-}
-
-void write_svg(const std::string& path, const Chart& chart) { write_file_atomic(path, render_svg(chart)); }
+void write_svg(const std::string& path, const Chart& chart) { write_file_atomically(path, render_svg(chart)); }
 
 }  // namespace cyg::plot

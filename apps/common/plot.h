@@ -1,6 +1,6 @@
 // cyg::plot: line charts of run outputs as self-contained SVG (schedules, LR-finder
 // curves, accuracy overlays), sized for papers: nice ticks, legend, optional second
-// y-axis and log x-axis. Standard library only.
+// y-axis and log x-axis.
 #pragma once
 
 #include <cstddef>
@@ -21,11 +21,14 @@ inline constexpr double kMarginRightWithAxis = 80.0;
 inline constexpr double kMarginTop = 44.0;
 inline constexpr double kMarginBottom = 56.0;
 
+enum class LineStyle { Solid, Dashed };
+enum class Axis { Left, Right };  // the y-axis a series is read against
+
 struct Series {
   std::string name;  // legend text; an empty name keeps the series out of the legend
   std::vector<double> x, y;
-  bool dashed = false;
-  int axis = 0;       // 0: left y-axis, 1: right y-axis
+  LineStyle style = LineStyle::Solid;
+  Axis axis = Axis::Left;
   std::string color;  // any SVG colour; empty: palette_color(position in Chart::series)
 };
 
@@ -44,20 +47,16 @@ struct Chart {
 
 // The chart as an SVG document. Points with a non-finite coordinate (or x <= 0 on a
 // log axis) are skipped and break the line there; the axes span every drawable point
-// and marker, widened to the outer ticks. Throws std::invalid_argument when a
-// series' x and y differ in length or its axis is neither 0 nor 1.
+// and marker, widened to the outer ticks. Throws cyg::Error when a series' x and y
+// differ in length or its axis is neither Left nor Right.
 std::string render_svg(const Chart& chart);
 
-// render_svg written to path atomically (see write_file_atomic).
+// render_svg written to path atomically (cyg::write_file_atomically).
 void write_svg(const std::string& path, const Chart& chart);
 
-// Writes contents to a temporary file in path's folder and renames it onto path, so
-// readers never see half a file. Throws std::runtime_error naming path on failure,
-// leaving no temporary file behind.
-void write_file_atomic(const std::string& path, const std::string& contents);
-
 // Ticks of a linear axis covering [lo, hi]: multiples of 1, 2 or 5 times a power of
-// ten, about five to ten of them, the first <= lo and the last >= hi.
+// ten, about five to ten of them, the first <= lo and the last >= hi. Throws cyg::Error
+// unless lo <= hi, both finite (decade_ticks: and lo > 0).
 std::vector<double> linear_ticks(double lo, double hi);
 
 // Ticks of a log axis covering [lo, hi] (both > 0): the powers of ten from the one at

@@ -1,32 +1,24 @@
-// Run directories and CSV tables.
+// Run directories, and reading their files back.
 #include "apps/common/run_dir.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/safetensors.h"
+#include "engine/atomic_file.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
 
 namespace {
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) cells.push_back(cell);
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
-}
-
 void make_dirs(const std::string& path) {
   std::string partial;
   std::istringstream in(path);
@@ -55,40 +47,22 @@ std::string format_number(double v) {
   return out;
 }
 
-CsvTable::CsvTable(std::vector<std::string> header) : header_(std::move(header)) {}
-
-void CsvTable::add_row(const std::vector<std::string>& cells) {
-  CYG_INPUT_CHECK(cells.size() == header_.size(), "CSV row of ", cells.size(), " cells for ", header_.size(), " columns");
-  rows_.push_back(cells);
+std::ifstream open_run_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  CYG_INPUT_CHECK(fs::exists(path, error), path, ": missing file");
+  CYG_INPUT_CHECK(fs::is_regular_file(path, error), path, ": not a regular file");
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  CYG_INPUT_CHECK(in.good(), path, ": cannot open: ", errno ? std::strerror(errno) : "unknown error");
+  return in;
 }
 
-std::string CsvTable::text() const {
-  std::ostringstream os;
-  for (size_t i = 0; i < header_.size(); ++i) os << (i ? "," : "") << header_[i];
-  os << "\n";
-  for (const auto& row : rows_) {
-    for (size_t i = 0; i < row.size(); ++i) os << (i ? "," : "") << row[i];
-    os << "\n";
-  }
-  return os.str();
-}
-
-void CsvTable::load(const std::string& path) {
+nlohmann::json read_json_object(const std::string& path) {
+  constexpr bool kAllowExceptions = false;  // a malformed file parses as "discarded"
   std::ifstream in(path);
-  CYG_INPUT_CHECK(in.good(), "cannot read '", path, "'");
-  std::string line;
-  CYG_INPUT_CHECK(static_cast<bool>(std::getline(in, line)) && split_csv_line(line) == header_, "'", path,
-            "': expected the header ", CsvTable(header_).text().substr(0, CsvTable(header_).text().size() - 1));
-  rows_.clear();
-  int64_t number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    const auto cells = split_csv_line(line);
-    CYG_INPUT_CHECK(cells.size() == header_.size(), "'", path, "' line ", number, ": ", cells.size(), " cells for ",
-              header_.size(), " columns");
-    rows_.push_back(cells);
-  }
+  nlohmann::json json = nlohmann::json::parse(in, nullptr, kAllowExceptions);
+  return json.is_object() ? json : nlohmann::json::object();
 }
 
 RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {

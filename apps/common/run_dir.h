@@ -1,32 +1,24 @@
 // A run directory, runs/<app>-<name>-<timestamp>/: the resolved config, metrics.csv
 // (one row per epoch), steps.csv (one row per step), summary.json, plots, checkpoints
-// and train.log. Tables are kept in memory and rewritten atomically, so a file is
-// always whole; the log is appended line by line.
+// and train.log. Files are rewritten whole and atomically, so each is always complete;
+// the log is appended line by line.
 #pragma once
 #include <fstream>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
-#include <vector>
 
 namespace cyg::app {
 
-// A CSV table with a fixed header; numbers are written with full precision.
-class CsvTable {
- public:
-  explicit CsvTable(std::vector<std::string> header);
-  void add_row(const std::vector<std::string>& cells);
-  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
-  void truncate(size_t rows) { rows_.resize(std::min(rows, rows_.size())); }
-  std::string text() const;
-  // Reads a CSV written by text(); the header must match. Errors name the file.
-  void load(const std::string& path);
-
- private:
-  std::vector<std::string> header_;
-  std::vector<std::vector<std::string>> rows_;
-};
-
 // The shortest decimal that reads back as the same double (0.001, 1.0e-08).
 std::string format_number(double v);
+
+// A run file opened for reading; the error names it and says why not (a missing file,
+// not a regular file, or the system's reason).
+std::ifstream open_run_file(const std::string& path);
+
+// A JSON file's object (summary.json); a missing, unreadable or malformed file, or one
+// holding something else, reads as an empty object.
+nlohmann::json read_json_object(const std::string& path);
 
 class RunDirectory {
  public:

@@ -1,23 +1,21 @@
-// Reading run directories back (config.yaml via yaml-cpp, metrics.csv by hand,
-// summary.json via nlohmann/json) and laying them out as the seed's Table I and Fig. 4a.
+// Reading run directories back (config.yaml through the config registry, metrics.csv
+// through its record type, summary.json via nlohmann/json) and laying them out as the
+// seed's Table I and Fig. 4a.
 #include "apps/common/run_table.h"
-
-#include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <map>
-#include <sstream>
-#include <stdexcept>
+#include <set>
+
+#include "apps/common/config.h"
+#include "apps/common/run_dir.h"
+#include "kernels/error.h"
 
 namespace cyg::runs {
 namespace {
@@ -26,176 +24,57 @@ namespace fs = std::filesystem;
 
 const char* const kAbsent = "—";
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw std::runtime_error(path + ": " + what);
-}
-
-std::ifstream open_file(const std::string& path) {
-  std::error_code error;
-  if (!fs::exists(path, error)) fail(path, "missing file");
-  if (!fs::is_regular_file(path, error)) fail(path, "not a regular file");
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + (errno ? std::strerror(errno) : "unknown error"));
-  return in;
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
-
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) cells.push_back(trim(cell));
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
-}
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw Error(path + ": " + what); }
 
 // ---- config.yaml ----
 
-struct Config {
-  std::string path;
-  YAML::Node root;
+// A value of the config when the file gives its key, else nothing (a default stands
+// for no setting of the run).
+template <typename T>
+std::optional<T> given_value(const std::set<std::string>& given, const char* key, const T& value) {
+  return given.count(key) ? std::optional<T>(value) : std::nullopt;
+}
 
-  YAML::Node section(const char* name) const {
-    const YAML::Node node = root[name];
-    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) fail(path, std::string("'") + name + "' should be a mapping");
-    return node;
-  }
+template <typename T>
+T required_value(const std::set<std::string>& given, const std::string& path, const char* key, const T& value) {
+  if (!given.count(key)) fail(path, std::string("missing '") + key + "'");
+  return value;
+}
 
-  template <typename T>
-  std::optional<T> optional(const char* section_name, const char* key, const char* expected) const {
-    const YAML::Node s = section(section_name);
-    if (!s.IsDefined() || s.IsNull()) return std::nullopt;
-    const YAML::Node value = s[key];
-    if (!value.IsDefined() || value.IsNull()) return std::nullopt;
-    try {
-      return value.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(path, std::string("'") + section_name + '.' + key + "' should be " + expected + ", got '" +
-                     (value.IsScalar() ? value.Scalar() : std::string("a ") + (value.IsMap() ? "mapping" : "sequence")) +
-                     "'");
-    }
-  }
-
-  template <typename T>
-  T required(const char* section_name, const char* key, const char* expected) const {
-    const auto value = optional<T>(section_name, key, expected);
-    if (!value) fail(path, std::string("missing '") + section_name + '.' + key + "'");
-    return *value;
-  }
-};
+std::string folder_name(const std::string& dir) {
+  const std::string name = fs::path(dir).filename().string();
+  return name.empty() ? fs::path(dir).parent_path().filename().string() : name;
+}
 
 void read_config(const std::string& path, RunRecord& run) {
-  std::ifstream in = open_file(path);
-  Config config{path, {}};
-  try {
-    config.root = YAML::Load(in);
-  } catch (const YAML::Exception& e) {
-    fail(path, std::string("not valid YAML: ") + e.what());
-  }
-  if (!config.root.IsMap()) fail(path, "expected a mapping at the top level");
-
-  run.name = fs::path(run.dir).filename().string();
-  if (run.name.empty()) run.name = fs::path(run.dir).parent_path().filename().string();
-  if (const YAML::Node name = config.root["name"]; name.IsDefined() && !name.IsNull()) {
-    if (!name.IsScalar()) fail(path, "'name' should be a string");
-    run.name = name.Scalar();
-  }
-  run.optimizer = config.required<std::string>("optimizer", "name", "a string");
-  run.optimizer_lr = config.optional<double>("optimizer", "lr", "a number");
-  run.schedule = config.optional<std::string>("schedule", "name", "a string").value_or("");
+  app::open_run_file(path);  // a missing config.yaml is reported as the other run files are
+  app::RunConfig config;
+  const std::set<std::string> given = app::apply_yaml_file(config, path);
+  run.name = given.count("name") && !config.name.empty() ? config.name : folder_name(run.dir);
+  run.optimizer = required_value(given, path, "optimizer.name", config.optimizer.name);
+  run.optimizer_lr = given_value(given, "optimizer.lr", config.optimizer.lr);
+  run.schedule = given_value(given, "schedule.name", config.schedule.name).value_or("");
   // Resolved configs carry every schedule key, defaults included: the 1cycle ones only
   // mean something under that schedule.
   if (run.schedule.empty() || run.schedule == "one_cycle") {
-    run.lr_min = config.optional<double>("schedule", "lr_min", "a number");
-    run.lr_max = config.optional<double>("schedule", "lr_max", "a number");
-    run.anneal_percent = config.optional<double>("schedule", "anneal_percent", "a number");
-    if (config.optional<bool>("schedule", "cycle_momentum", "true or false").value_or(true)) {
-      run.momentum_min = config.optional<double>("schedule", "momentum_min", "a number");
-      run.momentum_max = config.optional<double>("schedule", "momentum_max", "a number");
+    const app::ScheduleConfig& s = config.schedule;
+    run.lr_min = given_value(given, "schedule.lr_min", s.lr_min);
+    run.lr_max = given_value(given, "schedule.lr_max", s.lr_max);
+    run.anneal_percent = given_value(given, "schedule.anneal_percent", s.anneal_percent);
+    if (s.cycle_momentum) {
+      run.momentum_min = given_value(given, "schedule.momentum_min", s.momentum_min);
+      run.momentum_max = given_value(given, "schedule.momentum_max", s.momentum_max);
     } else {
-      run.momentum_min = run.momentum_max = config.optional<double>("optimizer", "momentum", "a number");
+      run.momentum_min = run.momentum_max = given_value(given, "optimizer.momentum", config.optimizer.momentum);
     }
   }
-  run.epochs = config.required<int64_t>("train", "epochs", "an integer");
-}
-
-// ---- metrics.csv ----
-
-struct NumberColumn {
-  const char* name;
-  double EpochMetrics::*field;
-};
-const NumberColumn kNumberColumns[] = {
-    {"lr", &EpochMetrics::lr},
-    {"momentum", &EpochMetrics::momentum},
-    {"train_loss", &EpochMetrics::train_loss},
-    {"train_acc", &EpochMetrics::train_acc},
-    {"val_loss", &EpochMetrics::val_loss},
-    {"val_acc", &EpochMetrics::val_acc},
-    {"epoch_seconds", &EpochMetrics::epoch_seconds},
-    {"images_per_second", &EpochMetrics::images_per_second},
-};
-
-std::vector<EpochMetrics> read_metrics(const std::string& path) {
-  std::ifstream in = open_file(path);
-  std::string line;
-  if (!std::getline(in, line)) fail(path, std::string("empty file; expected the header ") + kMetricsHeader);
-  const std::vector<std::string> header = split_csv(line);
-  std::map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < header.size(); ++i) index.emplace(header[i], i);
-  std::string missing;
-  std::istringstream expected(kMetricsHeader);
-  for (std::string column; std::getline(expected, column, ',');)
-    if (!index.count(column)) missing += (missing.empty() ? "" : ", ") + column;
-  if (!missing.empty()) {
-    fail(path, "bad header '" + trim(line) + "': no column " + missing + " (expected " + kMetricsHeader + ")");
-  }
-
-  std::vector<EpochMetrics> rows;
-  for (int line_number = 2; std::getline(in, line); ++line_number) {
-    if (trim(line).empty()) continue;
-    const std::vector<std::string> cells = split_csv(line);
-    if (cells.size() != header.size()) {
-      fail(path, "line " + std::to_string(line_number) + " has " + std::to_string(cells.size()) +
-                     " cells, the header has " + std::to_string(header.size()));
-    }
-    auto number = [&](const std::string& column) {
-      const std::string& cell = cells[index.at(column)];
-      char* end = nullptr;
-      const double value = std::strtod(cell.c_str(), &end);
-      if (cell.empty() || *end != '\0') {
-        fail(path, "line " + std::to_string(line_number) + ", column '" + column + "': '" + cell +
-                       "' is not a number");
-      }
-      return value;
-    };
-    auto integer = [&](const std::string& column) {
-      const double value = number(column);
-      if (!(std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 9e15)) {
-        fail(path, "line " + std::to_string(line_number) + ", column '" + column + "': '" +
-                       cells[index.at(column)] + "' is not an integer");
-      }
-      return static_cast<int64_t>(value);
-    };
-    EpochMetrics row;
-    row.epoch = integer("epoch");
-    row.step = integer("step");
-    for (const NumberColumn& c : kNumberColumns) row.*(c.field) = number(c.name);
-    rows.push_back(row);
-  }
-  return rows;
+  run.epochs = required_value(given, path, "train.epochs", config.train.epochs);
 }
 
 // ---- summary.json ----
 
 void read_summary(const std::string& path, RunRecord& run) {
-  std::ifstream in = open_file(path);
+  std::ifstream in = app::open_run_file(path);
   nlohmann::json summary;
   try {
     summary = nlohmann::json::parse(in);
@@ -255,10 +134,7 @@ std::string escape_cell(const std::string& s) {
 
 // An unreadable summary counts as a training run, so that read_run reports it.
 bool is_range_test(const fs::path& dir) {
-  std::ifstream in(dir / "summary.json");
-  if (!in) return false;
-  const nlohmann::json summary = nlohmann::json::parse(in, nullptr, false);
-  return summary.is_object() && summary.contains("lr_find");
+  return app::read_json_object((dir / "summary.json").string()).contains("lr_find");
 }
 
 }  // namespace
@@ -269,7 +145,7 @@ RunRecord read_run(const std::string& dir) {
   RunRecord run;
   run.dir = dir;
   read_config((fs::path(dir) / "config.yaml").string(), run);
-  run.metrics = read_metrics((fs::path(dir) / "metrics.csv").string());
+  run.metrics = app::read_csv<app::EpochMetrics>((fs::path(dir) / "metrics.csv").string());
   read_summary((fs::path(dir) / "summary.json").string(), run);
   return run;
 }
@@ -330,7 +206,8 @@ std::string table_markdown(const std::vector<RunRecord>& runs) {
   return table;
 }
 
-plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, bool with_train) {
+plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training) {
+  const bool with_train = training == TrainingAccuracy::Dashed;
   plot::Chart chart;
   chart.title = with_train ? "Training (dashed) and validation accuracy" : "Validation accuracy";
   chart.x_label = "epoch";
@@ -339,8 +216,8 @@ plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, bool with_train
     plot::Series validation, training;
     validation.name = runs[i].name;
     validation.color = training.color = plot::palette_color(i);
-    training.dashed = true;
-    for (const EpochMetrics& m : runs[i].metrics) {
+    training.style = plot::LineStyle::Dashed;
+    for (const app::EpochMetrics& m : runs[i].metrics) {
       validation.x.push_back(static_cast<double>(m.epoch));
       validation.y.push_back(m.val_acc);
       training.x.push_back(static_cast<double>(m.epoch));
@@ -355,7 +232,7 @@ plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, bool with_train
     plot::Series solid, dashed;
     solid.name = "validation";
     dashed.name = "training";
-    dashed.dashed = true;
+    dashed.style = plot::LineStyle::Dashed;
     solid.color = dashed.color = "#555555";
     chart.series.push_back(std::move(solid));
     chart.series.push_back(std::move(dashed));

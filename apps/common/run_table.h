@@ -8,17 +8,9 @@
 #include <vector>
 
 #include "apps/common/plot.h"
+#include "apps/common/run_records.h"
 
 namespace cyg::runs {
-
-// One row of metrics.csv; accuracies are fractions.
-struct EpochMetrics {
-  int64_t epoch = 0;
-  int64_t step = 0;
-  double lr = 0.0, momentum = 0.0;
-  double train_loss = 0.0, train_acc = 0.0, val_loss = 0.0, val_acc = 0.0;
-  double epoch_seconds = 0.0, images_per_second = 0.0;
-};
 
 struct RunRecord {
   std::string dir;
@@ -31,25 +23,21 @@ struct RunRecord {
   // `optimizer.momentum`.
   std::optional<double> lr_min, lr_max, momentum_min, momentum_max, anneal_percent;
   int64_t epochs = 0;  // config `train.epochs`
-  std::vector<EpochMetrics> metrics;
+  std::vector<app::EpochMetrics> metrics;
   // summary.json; NaN where the run recorded null (a diverged loss).
   double final_val_loss = 0.0, final_val_acc = 0.0, best_val_acc = 0.0;
 };
 
-// The header metrics.csv must have (columns may come in any order, extra ones are
-// ignored).
-inline constexpr const char* kMetricsHeader =
-    "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,images_per_second";
-
-// Reads dir/config.yaml, dir/metrics.csv and dir/summary.json. Throws
-// std::runtime_error naming the file and what is wrong with it (missing, bad header,
-// a non-numeric cell with its line and column, a missing key).
+// Reads dir/config.yaml (through the config registry: an unknown key or a value of the
+// wrong type is an error), dir/metrics.csv (app::read_csv) and dir/summary.json. Throws
+// cyg::Error naming the file and what is wrong with it (missing, bad header, a
+// non-numeric cell with its line and column, a missing key).
 RunRecord read_run(const std::string& dir);
 
 // The run directories the arguments name: an argument holding config.yaml is a run;
 // any other folder stands for its subfolders that hold one, in name order, less LR
 // range tests (a summary.json with an "lr_find" entry: no epochs to tabulate). Throws
-// std::runtime_error for an argument that is neither.
+// cyg::Error for an argument that is neither.
 std::vector<std::string> find_run_dirs(const std::vector<std::string>& paths);
 
 // Table I of the seed report as Markdown, one row per run in the given order:
@@ -59,8 +47,12 @@ std::vector<std::string> find_run_dirs(const std::vector<std::string>& paths);
 // shows as "—".
 std::string table_markdown(const std::vector<RunRecord>& runs);
 
-// Validation accuracy against epoch, one solid line per run (Fig. 4a); with_train
-// adds each run's training accuracy dashed in the same colour.
-plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, bool with_train = false);
+// Whether the overlay also draws each run's training accuracy (dashed, in the run's
+// colour).
+enum class TrainingAccuracy { Omitted, Dashed };
+
+// Validation accuracy against epoch, one solid line per run (Fig. 4a).
+plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs,
+                             TrainingAccuracy training = TrainingAccuracy::Omitted);
 
 }  // namespace cyg::runs

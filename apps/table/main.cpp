@@ -9,6 +9,7 @@
 
 #include "apps/common/plot.h"
 #include "apps/common/run_table.h"
+#include "engine/atomic_file.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ const char* const kUsage =
 int main(int argc, char** argv) {
   try {
     std::string out_dir = ".";
-    bool with_train = false;
+    cyg::runs::TrainingAccuracy training = cyg::runs::TrainingAccuracy::Omitted;
     std::vector<std::string> inputs;
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
         return 0;
       }
       if (arg == "--with-train") {
-        with_train = true;
+        training = cyg::runs::TrainingAccuracy::Dashed;
       } else if (arg == "--out") {
         if (i + 1 >= argc) {
           std::fprintf(stderr, "cygnet_table: --out needs a folder (try --help)\n");
@@ -65,8 +66,8 @@ int main(int argc, char** argv) {
                    error.message().c_str());
       return 1;
     }
-    cyg::plot::write_file_atomic((out / "table1.md").string(), table);
-    cyg::plot::write_svg((out / "val_accuracy.svg").string(), cyg::runs::accuracy_overlay(runs, with_train));
+    cyg::write_file_atomically((out / "table1.md").string(), table);
+    cyg::plot::write_svg((out / "val_accuracy.svg").string(), cyg::runs::accuracy_overlay(runs, training));
     std::fputs(table.c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -15,11 +15,14 @@
 #include <fcntl.h>
 #include <cstdlib>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "apps/common/run_records.h"
 
 namespace {
 
@@ -35,19 +38,23 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// The arguments a run starts from: those of a fast synthetic run, or none.
+enum class BaseArgs { FastSynthetic, None };
+
 class EndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = ::testing::TempDir() + "cyg_e2e_" + info->name();
+    // The process id keeps two test runs on one machine (two checkouts) apart.
+    root_ = ::testing::TempDir() + "cyg_e2e_" + std::to_string(getpid()) + "_" + info->name();
     std::system(("rm -rf '" + root_ + "' && mkdir -p '" + root_ + "'").c_str());
   }
 
   // Runs an app with the common arguments of a fast synthetic run plus `args`.
-  Result run(const std::string& app, const std::vector<std::string>& args, bool synthetic_defaults = true) {
+  Result run(const std::string& app, const std::vector<std::string>& args, BaseArgs base = BaseArgs::FastSynthetic) {
     std::string cmd = std::string(CYGNET_APPS_DIR) + "/cygnet_" + app;
     std::vector<std::string> all;
-    if (synthetic_defaults)
+    if (base == BaseArgs::FastSynthetic)
       all = {"device=cpu",        "run_root=" + root_ + "/runs", "data.dataset=synthetic", "model.name=small_cnn",
              "train.batch_size=64", "data.synthetic_train=1024",  "data.synthetic_val=256", "train.log_every=8"};
     all.insert(all.end(), args.begin(), args.end());
@@ -76,17 +83,11 @@ class EndToEnd : public ::testing::Test {
     return found.empty() ? "" : found.front();
   }
 
-  // metrics.csv without the timing columns (epoch_seconds, images_per_second).
-  static std::vector<std::string> metrics_without_timing(const std::string& dir) {
-    std::istringstream in(read_file(dir + "/metrics.csv"));
-    std::vector<std::string> rows;
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t cut = line.size();
-      for (int commas = 0; commas < 2; ++commas) cut = line.rfind(',', cut - 1);
-      rows.push_back(line.substr(0, cut));
-    }
-    return rows;
+  // metrics.csv's rows with the timing fields (epoch_seconds, images_per_second) zeroed.
+  static std::string metrics_without_timing(const std::string& dir) {
+    std::vector<cyg::app::EpochMetrics> rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+    for (cyg::app::EpochMetrics& row : rows) row.epoch_seconds = row.images_per_second = 0.0;
+    return cyg::app::csv_text(rows);
   }
 
   static nlohmann::json summary(const std::string& dir) { return nlohmann::json::parse(read_file(dir + "/summary.json")); }
@@ -106,15 +107,19 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   const auto s = summary(dir);
   EXPECT_GT(s["final_val_acc"].get<double>(), 0.8) << "10 classes: chance is 0.1";
   EXPECT_EQ(s["steps"].get<int>(), 32);
-  const auto rows = metrics_without_timing(dir);
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc");
+  const std::string metrics = read_file(dir + "/metrics.csv");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3) << metrics;  // the header and two epochs
+  EXPECT_EQ(metrics.rfind("epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,"
+                          "images_per_second\n1,16,",
+                          0),
+            0u)
+      << metrics;
   // steps.csv: a header and one row per step, the first at lr_min and momentum_max.
   const std::string steps = read_file(dir + "/steps.csv");
   EXPECT_EQ(steps.rfind("step,epoch,lr,momentum,loss\n1,1,0.01,0.95,", 0), 0u) << steps.substr(0, 80);
   EXPECT_EQ(std::count(steps.begin(), steps.end(), '\n'), 33);
   // The resolved config reads back the same.
-  const Result again = run("onecycle", {"--config", dir + "/config.yaml", "--print-config"}, false);
+  const Result again = run("onecycle", {"--config", dir + "/config.yaml", "--print-config"}, BaseArgs::None);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
 }
@@ -126,7 +131,7 @@ TEST_F(EndToEnd, TableGathersRealRunDirectories) {
                 .exit_code,
             0);
   ASSERT_EQ(run("baseline", {"name=adam"}).exit_code, 0);
-  const Result r = run("table", {"--out", root_ + "/report", root_ + "/runs"}, false);
+  const Result r = run("table", {"--out", root_ + "/report", root_ + "/runs"}, BaseArgs::None);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("LR min"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("row-a"), std::string::npos) << r.out;
@@ -159,7 +164,7 @@ TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
   const Result first = run("onecycle", with({"name=stopped", "train.max_steps=20"}));
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const std::string dir = run_dir("onecycle-stopped-");
-  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, false);
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.out.find("resuming"), std::string::npos) << resumed.out;
   EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(run_dir("onecycle-straight-")));
@@ -170,10 +175,10 @@ TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {
   ASSERT_EQ(run("onecycle", {"name=keep", "train.epochs=2", "train.max_steps=5"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-keep-");
   const std::string config = read_file(dir + "/config.yaml");
-  const Result r = run("onecycle", {"resume=" + dir, "model.width=32"}, false);
+  const Result r = run("onecycle", {"resume=" + dir, "model.width=32"}, BaseArgs::None);
   expect_one_line_error(r, "'model.width' cannot change when resuming");
   EXPECT_EQ(read_file(dir + "/config.yaml"), config) << "a refused resume must not touch the run";
-  EXPECT_EQ(run("onecycle", {"resume=" + dir, "train.max_steps=0"}, false).exit_code, 0);
+  EXPECT_EQ(run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
 }
 
 TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
@@ -212,7 +217,7 @@ TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
   EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos);
   EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
 
-  const Result resumed = run("onecycle", {"resume=" + dir}, false);
+  const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   const Result straight = run("onecycle", {"data.synthetic_train=4096", "data.synthetic_size=32", "train.epochs=2",
                                            "train.log_every=1", "name=straight"});
@@ -243,7 +248,8 @@ TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   const std::string dir = run_dir("onecycle-eval-");
   const double best = summary(dir)["best_val_acc"].get<double>();
   const std::string predictions = root_ + "/predictions.csv";
-  const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions}, false);
+  const Result r =
+      run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions}, BaseArgs::None);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   char expected[32];
   std::snprintf(expected, sizeof expected, "accuracy %.4f", best);
@@ -269,6 +275,27 @@ TEST_F(EndToEnd, BadConfigValuesNameTheirKey) {
   expect_one_line_error(run("onecycle", {"train.epochs=0"}), "'train.epochs' = 0");
   expect_one_line_error(run("onecycle", {"schedule.lr_min=0.5", "schedule.lr_max=0.1"}), "'schedule.lr_min'");
   expect_one_line_error(run("onecycle", {"--bogus"}), "unknown argument '--bogus'");
+}
+
+// A name outside its registry (a schedule, a dataset, ...) stops the app before any
+// run directory exists, with the valid names.
+TEST_F(EndToEnd, UnknownNamesAreRefusedWithTheValidOnes) {
+  expect_one_line_error(run("onecycle", {"schedule.name=warmup_cosine"}),
+                        "'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine");
+  expect_one_line_error(run("onecycle", {"data.dataset=imagenet"}),
+                        "'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic");
+  expect_one_line_error(run("baseline", {"optimizer.name=rmsprop"}),
+                        "'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw");
+  expect_one_line_error(run("onecycle", {"model.name=vgg16"}),
+                        "'model.name' = 'vgg16': expected one of resnet18, resnet20, resnet56, small_cnn");
+  expect_one_line_error(run("onecycle", {"schedule.interpolation=cubic"}),
+                        "'schedule.interpolation' = 'cubic': expected one of linear, cosine");
+  expect_one_line_error(run("lr_find", {"lr_find.spacing=log"}),
+                        "'lr_find.spacing' = 'log': expected one of exponential, linear");
+  const std::string path = root_ + "/unknown_schedule.yaml";
+  std::ofstream(path) << "schedule:\n  name: triangular\n";
+  expect_one_line_error(run("onecycle", {"--config", path}), "'schedule.name' = 'triangular': expected one of");
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/runs")) << "no run directory for a refused config";
 }
 
 TEST_F(EndToEnd, MalformedYamlNamesFileAndLine) {

@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "apps/common/plot.h"
+#include "kernels/error.h"
 
 namespace {
 
+using cyg::plot::Axis;
 using cyg::plot::Chart;
+using cyg::plot::LineStyle;
 using cyg::plot::Series;
 
 int count(const std::string& text, const std::string& what) {
@@ -104,8 +107,8 @@ TEST(Plot, SvgIsWellFormedWithFixedViewBox) {
   Chart chart = simple_chart();
   Series right;
   right.name = "momentum";
-  right.axis = 1;
-  right.dashed = true;
+  right.axis = Axis::Right;
+  right.style = LineStyle::Dashed;
   right.x = {0.0, 10.0};
   right.y = {0.95, 0.85};
   chart.series.push_back(right);
@@ -215,7 +218,7 @@ TEST(Plot, NonFiniteValuesBreakTheLine) {
 TEST(Plot, EmptySeriesAndEmptyChartRender) {
   Chart chart;
   chart.title = "nothing yet";
-  chart.series.push_back(Series{"empty", {}, {}, false, 0, ""});
+  chart.series.push_back(Series{"empty", {}, {}, LineStyle::Solid, Axis::Left, ""});
   const std::string svg = cyg::plot::render_svg(chart);
   EXPECT_EQ(xml_problem(svg), "");
   EXPECT_EQ(count(svg, "<polyline"), 0);
@@ -227,10 +230,10 @@ TEST(Plot, EmptySeriesAndEmptyChartRender) {
 TEST(Plot, MismatchedSeriesIsRejected) {
   Chart chart = simple_chart();
   chart.series[0].y.pop_back();
-  EXPECT_THROW(cyg::plot::render_svg(chart), std::invalid_argument);
+  EXPECT_THROW(cyg::plot::render_svg(chart), cyg::Error);
   chart = simple_chart();
-  chart.series[0].axis = 2;
-  EXPECT_THROW(cyg::plot::render_svg(chart), std::invalid_argument);
+  chart.series[0].axis = static_cast<Axis>(2);
+  EXPECT_THROW(cyg::plot::render_svg(chart), cyg::Error);
 }
 
 TEST(Plot, MarkersDrawLinesWithLabels) {

@@ -1,7 +1,9 @@
 // Tests of cyg::runs: run directories written here (two 1cycle runs and an Adam
-// baseline) read back into the exact Table I text, and bad inputs named in errors.
+// baseline) read back into the exact Table I text, and bad inputs named in errors; and
+// of the run tables' record types: headers, row text, reading back.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -9,14 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/run_records.h"
 #include "apps/common/run_table.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-const char* const kHeader =
-    "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,images_per_second\n";
+// metrics.csv's header, from its record type's column list.
+const std::string kHeader = cyg::app::csv_header<cyg::app::EpochMetrics>() + "\n";
 
 void write(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -46,7 +49,7 @@ fs::path write_one_cycle(const fs::path& dir, const std::string& name, const std
                                  "  cycle_momentum: " + (cycle_momentum ? "true" : "false") +
                                  "\n"
                                  "train:\n  epochs: " + epochs + "\n  batch_size: 128\n");
-  write(dir / "metrics.csv", std::string(kHeader) +
+  write(dir / "metrics.csv", kHeader +
                                  "1,391," + lr_min + ",0.95,1.9,0.31,1.7,0.38,12.5,4000\n"
                                  "2,782," + lr_max + ",0.85,1.2,0.57,1.1,0.61,12.1,4100\n");
   write(dir / "summary.json", "{\"final_val_loss\": " + final_loss + ", \"final_val_acc\": " + final_acc +
@@ -63,7 +66,7 @@ fs::path write_adam(const fs::path& dir) {
         "schedule:\n  name: \"constant\"\n  lr_min: 0.001\n  lr_max: 0.01\n  momentum_min: 0.85\n"
         "  momentum_max: 0.95\n  anneal_percent: 10\n  cycle_momentum: true\n"
         "train:\n  epochs: 90\n");
-  write(dir / "metrics.csv", std::string(kHeader) + "1,391,0.001,0.9,1.5,0.45,1.3,0.52,11.0,4500\n");
+  write(dir / "metrics.csv", kHeader + "1,391,0.001,0.9,1.5,0.45,1.3,0.52,11.0,4500\n");
   write(dir / "summary.json", "{\"final_val_loss\": 0.0123456, \"final_val_acc\": 0.83544, \"best_val_acc\": 0.84}");
   return dir;
 }
@@ -159,13 +162,13 @@ TEST(RunTable, AccuracyOverlayHasOneLinePerRun) {
   EXPECT_EQ(chart.series[0].name, "onecycle_a");
   EXPECT_EQ(chart.series[0].x, (std::vector<double>{1.0, 2.0}));
   EXPECT_EQ(chart.series[0].y, (std::vector<double>{0.38, 0.61}));
-  EXPECT_FALSE(chart.series[0].dashed);
+  EXPECT_EQ(chart.series[0].style, cyg::plot::LineStyle::Solid);
   EXPECT_EQ(chart.series[2].name, "adam_baseline");
 
-  const cyg::plot::Chart both = cyg::runs::accuracy_overlay(runs, true);
+  const cyg::plot::Chart both = cyg::runs::accuracy_overlay(runs, cyg::runs::TrainingAccuracy::Dashed);
   ASSERT_EQ(both.series.size(), 8u);  // validation + training per run, then the two style keys
   EXPECT_EQ(both.series[1].y, (std::vector<double>{0.31, 0.57}));
-  EXPECT_TRUE(both.series[1].dashed);
+  EXPECT_EQ(both.series[1].style, cyg::plot::LineStyle::Dashed);
   EXPECT_EQ(both.series[1].name, "");
   EXPECT_EQ(both.series[1].color, both.series[0].color);
   EXPECT_NE(both.series[2].color, both.series[0].color);
@@ -195,14 +198,14 @@ TEST(RunTable, WrongHeaderIsNamed) {
 
 TEST(RunTable, NonNumericCellIsNamedWithLineAndColumn) {
   const fs::path dir = write_adam(fresh_dir("bad_cell") / "a");
-  write(dir / "metrics.csv", std::string(kHeader) +
+  write(dir / "metrics.csv", kHeader +
                                  "1,391,0.001,0.9,1.5,0.45,1.3,0.52,11.0,4500\n"
                                  "2,782,0.001,0.9,abc,0.55,1.2,0.58,11.0,4500\n");
   const std::string error = error_of([&] { cyg::runs::read_run(dir.string()); });
   EXPECT_NE(error.find((dir / "metrics.csv").string()), std::string::npos) << error;
   EXPECT_NE(error.find("line 3, column 'train_loss': 'abc' is not a number"), std::string::npos) << error;
 
-  write(dir / "metrics.csv", std::string(kHeader) + "1,391,0.001,0.9,1.5,0.45\n");
+  write(dir / "metrics.csv", kHeader + "1,391,0.001,0.9,1.5,0.45\n");
   const std::string short_row = error_of([&] { cyg::runs::read_run(dir.string()); });
   EXPECT_NE(short_row.find("line 2 has 6 cells, the header has 10"), std::string::npos) << short_row;
 }
@@ -212,7 +215,7 @@ TEST(RunTable, BadConfigAndSummaryAreNamed) {
   write(dir / "config.yaml", "name: x\noptimizer:\n  name: adam\ntrain:\n  epochs: ninety\n");
   const std::string epochs = error_of([&] { cyg::runs::read_run(dir.string()); });
   EXPECT_NE(epochs.find((dir / "config.yaml").string()), std::string::npos) << epochs;
-  EXPECT_NE(epochs.find("'train.epochs' should be an integer, got 'ninety'"), std::string::npos) << epochs;
+  EXPECT_NE(epochs.find("'train.epochs' must be an integer, got 'ninety'"), std::string::npos) << epochs;
 
   write(dir / "config.yaml", "name: x\ntrain:\n  epochs: 3\n");
   EXPECT_NE(error_of([&] { cyg::runs::read_run(dir.string()); }).find("missing 'optimizer.name'"), std::string::npos);
@@ -222,6 +225,77 @@ TEST(RunTable, BadConfigAndSummaryAreNamed) {
   const std::string summary = error_of([&] { cyg::runs::read_run(dir.string()); });
   EXPECT_NE(summary.find((dir / "summary.json").string()), std::string::npos) << summary;
   EXPECT_NE(summary.find("missing key 'final_val_acc'"), std::string::npos) << summary;
+}
+
+}  // namespace
+
+namespace {
+
+using cyg::app::csv_header;
+using cyg::app::csv_text;
+using cyg::app::EpochMetrics;
+using cyg::app::RangeTestStep;
+using cyg::app::read_csv;
+using cyg::app::StepRecord;
+
+// What users' scripts read: the headers stay these, byte for byte.
+TEST(RunRecords, HeadersAreTheDocumentedOnes) {
+  EXPECT_EQ(csv_header<EpochMetrics>(),
+            "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,images_per_second");
+  EXPECT_EQ(csv_header<StepRecord>(), "step,epoch,lr,momentum,loss");
+  EXPECT_EQ(csv_header<RangeTestStep>(), "step,epoch,lr,momentum,loss,smoothed_loss");
+}
+
+TEST(RunRecords, RowsPrintIntegersAndShortestNumbers) {
+  EXPECT_EQ(csv_text(std::vector<StepRecord>{{12, 2, 0.001, 0.95, 2.5}, {13, 2, 1e-8, 0.9, 0.1 + 0.2}}),
+            "step,epoch,lr,momentum,loss\n12,2,0.001,0.95,2.5\n13,2,1.0e-08,0.9,0.30000000000000004\n");
+  EXPECT_EQ(csv_text(std::vector<RangeTestStep>{{1, 1, 1e-7, 0.9, 2.25, std::nan("")}}),
+            "step,epoch,lr,momentum,loss,smoothed_loss\n1,1,1.0e-07,0.9,2.25,nan\n");
+}
+
+TEST(RunRecords, WrittenRowsReadBackExactly) {
+  EpochMetrics row;
+  row.epoch = 3;
+  row.step = 1173;
+  row.lr = 1.0 / 3.0;
+  row.momentum = 0.85;
+  row.train_loss = 0.1 + 0.2;
+  row.train_acc = 0.9169;
+  row.val_loss = 2.2e-308;
+  row.val_acc = 0.9176;
+  row.epoch_seconds = 57.8;
+  row.images_per_second = 1039.5;
+  const fs::path path = fresh_dir("records") / "metrics.csv";
+  write(path, csv_text(std::vector<EpochMetrics>{row, row}));
+  const std::vector<EpochMetrics> back = read_csv<EpochMetrics>(path.string());
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].epoch, 3);
+  EXPECT_EQ(back[1].step, 1173);
+  EXPECT_EQ(back[1].lr, 1.0 / 3.0);
+  EXPECT_EQ(back[1].momentum, 0.85);
+  EXPECT_EQ(back[1].train_loss, 0.1 + 0.2);
+  EXPECT_EQ(back[1].train_acc, 0.9169);
+  EXPECT_EQ(back[1].val_loss, 2.2e-308);
+  EXPECT_EQ(back[1].val_acc, 0.9176);
+  EXPECT_EQ(back[1].epoch_seconds, 57.8);
+  EXPECT_EQ(back[1].images_per_second, 1039.5);
+}
+
+TEST(RunRecords, ColumnsMayComeInAnyOrderButIntegersMustBeWhole) {
+  const fs::path path = fresh_dir("records_order") / "steps.csv";
+  write(path, "loss,momentum,lr,epoch,step,note\n2.5,0.95,0.001,2,12,x\n");
+  const std::vector<StepRecord> rows = read_csv<StepRecord>(path.string());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].step, 12);
+  EXPECT_EQ(rows[0].epoch, 2);
+  EXPECT_EQ(rows[0].lr, 0.001);
+  EXPECT_EQ(rows[0].momentum, 0.95);
+  EXPECT_EQ(rows[0].loss, 2.5);
+
+  write(path, "step,epoch,lr,momentum,loss\n12.5,2,0.001,0.95,2.5\n");
+  const std::string error = error_of([&] { read_csv<StepRecord>(path.string()); });
+  EXPECT_NE(error.find(path.string() + ": line 2, column 'step': '12.5' is not an integer"), std::string::npos)
+      << error;
 }
 
 }  // namespace

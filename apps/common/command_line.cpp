@@ -1,0 +1,130 @@
+// Reading the command line into a validated RunConfig.
+#include "apps/common/command_line.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "kernels/error.h"
+
+namespace cyg::app {
+
+namespace {
+
+// The arguments as given, before any file is read.
+struct Arguments {
+  std::string config_file;
+  std::vector<std::string> overrides;
+};
+
+// A resumed run must stay the experiment it was: only how far it goes, how often it
+// reports and where it runs may change.
+const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device"};
+
+bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
+
+std::string describe(AppKind kind) {
+  switch (kind) {
+    case AppKind::Baseline: return "Trains with Adam at a constant learning rate (the seed report's baseline).\n";
+    case AppKind::OneCycle:
+      return "Trains with the 1cycle policy (lr up and down, momentum down and up, then annealing).\n";
+    case AppKind::LrFind:
+      return "The LR range test: lr grows over one epoch while the loss is recorded; suggests an lr.\n";
+    case AppKind::Evaluate: return "Loss and accuracy of a checkpoint on the validation split; optional predictions CSV.\n";
+  }
+  return "";
+}
+
+// Reads the flags into `cl` and the rest into the returned Arguments; stops at --help.
+Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
+  Arguments args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      CYG_INPUT_CHECK(i + 1 < argc, arg, ": missing value (try --help)");
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      cl.show_help = true;
+      return args;
+    } else if (arg == "--config") {
+      args.config_file = value();
+    } else if (arg == "--print-config") {
+      cl.print_config = true;
+    } else if (kind == AppKind::Evaluate && arg == "--checkpoint") {
+      cl.checkpoint = value();
+    } else if (kind == AppKind::Evaluate && arg == "--predictions") {
+      cl.predictions = value();
+    } else if (arg.find('=') != std::string::npos && arg[0] != '-') {
+      args.overrides.push_back(arg);
+    } else {
+      CYG_INPUT_CHECK(false, "unknown argument '", arg, "' (try --help)");
+    }
+  }
+  return args;
+}
+
+// resume= brings the run's own config.yaml; evaluate defaults to the config beside the
+// checkpoint.
+std::string config_file_for(AppKind kind, const Arguments& args, const std::string& resume, const CommandLine& cl) {
+  std::string config_file = args.config_file;
+  if (!resume.empty()) {
+    CYG_INPUT_CHECK(config_file.empty(), "resume= uses the run's own config.yaml; drop --config");
+    config_file = resume + "/config.yaml";
+    CYG_INPUT_CHECK(file_exists(config_file), "resume: '", resume, "' is not a run directory (no config.yaml)");
+  }
+  if (kind == AppKind::Evaluate) {
+    CYG_INPUT_CHECK(!cl.checkpoint.empty(), "evaluate needs --checkpoint WEIGHTS.safetensors (try --help)");
+    CYG_INPUT_CHECK(file_exists(cl.checkpoint), "checkpoint '", cl.checkpoint, "' not found");
+    if (config_file.empty()) {
+      const size_t slash = cl.checkpoint.rfind('/');
+      const std::string beside = (slash == std::string::npos ? "." : cl.checkpoint.substr(0, slash)) + "/config.yaml";
+      if (file_exists(beside)) config_file = beside;
+    }
+  }
+  return config_file;
+}
+
+void check_changeable_on_resume(const std::string& key) {
+  if (key == "resume" ||
+      std::find(kChangeableOnResume.begin(), kChangeableOnResume.end(), key) != kChangeableOnResume.end())
+    return;
+  std::string allowed;
+  for (const std::string& k : kChangeableOnResume) allowed += (allowed.empty() ? "" : ", ") + k;
+  CYG_INPUT_CHECK(false, "'", key, "' cannot change when resuming (the run would no longer be the same experiment); ",
+                  "allowed: ", allowed);
+}
+
+}  // namespace
+
+std::string usage(AppKind kind) {
+  std::ostringstream os;
+  const std::string name = std::string("cygnet_") + app_name(kind);
+  os << "usage: " << name << " [--config FILE.yaml] [key.sub=value ...] [--print-config] [--help]\n";
+  if (kind == AppKind::Evaluate)
+    os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
+       << "       (the config defaults to config.yaml beside the checkpoint)\n";
+  os << "\n" << describe(kind) << "Continue a stopped run with resume=runs/<dir>. Keys:\n" << describe_keys();
+  return os.str();
+}
+
+CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
+  CommandLine cl;
+  cl.config = default_config(kind);
+  const Arguments args = scan(kind, argc, argv, cl);
+  if (cl.show_help) return cl;
+  std::string resume;
+  for (const auto& o : args.overrides)
+    if (o.rfind("resume=", 0) == 0) resume = o.substr(7);
+  const std::string config_file = config_file_for(kind, args, resume, cl);
+  if (!config_file.empty()) apply_yaml_file(cl.config, config_file);
+  for (const auto& o : args.overrides) {
+    if (!resume.empty()) check_changeable_on_resume(o.substr(0, o.find('=')));
+    apply_override(cl.config, o);
+  }
+  validate(cl.config);
+  return cl;
+}
+
+}  // namespace cyg::app

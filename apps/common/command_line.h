@@ -1,0 +1,25 @@
+// The training apps' command line: --config FILE.yaml, key.sub=value overrides,
+// resume=<run dir>, --print-config, --help, and for evaluate --checkpoint and
+// --predictions.
+#pragma once
+#include <string>
+
+#include "apps/common/config.h"
+
+namespace cyg::app {
+
+struct CommandLine {
+  RunConfig config;  // resolved and validated (unless show_help)
+  bool show_help = false;
+  bool print_config = false;
+  std::string checkpoint, predictions;  // evaluate
+};
+
+// Stops at --help (show_help, nothing else read). Errors are cyg::Error naming the
+// argument or key at fault.
+CommandLine parse_command_line(AppKind kind, int argc, char** argv);
+
+// --help's text: the usage lines, what the app does, and every config key.
+std::string usage(AppKind kind);
+
+}  // namespace cyg::app

@@ -1,0 +1,70 @@
+// Datasets read by name.
+#include "apps/common/dataset_factory.h"
+
+#include "apps/common/name_table.h"
+#include "kernels/error.h"
+
+namespace cyg::app {
+
+namespace {
+
+// The readers' `train` argument: which split to read.
+constexpr bool kTrainSplit = true;
+constexpr bool kTestSplit = false;
+
+using DatasetLoader = DataSplits (*)(const RunConfig&);
+
+DataSplits load_cifar10_splits(const RunConfig& c) {
+  const std::string root = c.data.root.empty() ? "data/cifar-10-batches-bin" : c.data.root;
+  return {load_cifar10(root, kTrainSplit, c.data.limit_train), load_cifar10(root, kTestSplit, c.data.limit_val),
+          cifar10_normalization()};
+}
+
+DataSplits load_fashion_mnist_splits(const RunConfig& c) {
+  const std::string root = c.data.root.empty() ? kFashionMnistDefaultRoot : c.data.root;
+  return {load_fashion_mnist(root, kTrainSplit, c.data.limit_train),
+          load_fashion_mnist(root, kTestSplit, c.data.limit_val), fashion_mnist_normalization()};
+}
+
+// The validation split is drawn from the next seed, so it holds other images.
+DataSplits make_synthetic_splits(const RunConfig& c) {
+  const DataConfig& d = c.data;
+  auto limited = [](int64_t n, int64_t limit) { return limit > 0 && limit < n ? limit : n; };
+  const auto seed = static_cast<uint64_t>(c.seed);
+  DataSplits splits;
+  splits.train = make_synthetic(limited(d.synthetic_train, d.limit_train), d.synthetic_channels, d.synthetic_size,
+                                d.synthetic_classes, seed);
+  splits.val = make_synthetic(limited(d.synthetic_val, d.limit_val), d.synthetic_channels, d.synthetic_size,
+                              d.synthetic_classes, seed + 1);
+  splits.normalization.mean.assign(static_cast<size_t>(d.synthetic_channels), 0.5f);
+  splits.normalization.std.assign(static_cast<size_t>(d.synthetic_channels), 0.25f);
+  return splits;
+}
+
+const std::vector<Named<DatasetLoader>>& datasets() {
+  static const std::vector<Named<DatasetLoader>> table = {
+      {"cifar10", load_cifar10_splits},
+      {"fashion_mnist", load_fashion_mnist_splits},
+      {"synthetic", make_synthetic_splits},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> dataset_names() { return names_of(datasets()); }
+
+DataSplits load_data(const RunConfig& config) {
+  DataSplits d = find_named(datasets(), "data.dataset", config.data.dataset)(config);
+  const DataConfig& dc = config.data;
+  if (!dc.mean.empty()) {
+    d.normalization.mean.assign(dc.mean.begin(), dc.mean.end());
+    d.normalization.std.assign(dc.std.begin(), dc.std.end());
+  }
+  const int64_t channels = d.train.images.size(1);
+  CYG_INPUT_CHECK(static_cast<int64_t>(d.normalization.mean.size()) == channels, "'data.mean' and 'data.std' have ",
+                  d.normalization.mean.size(), " values for ", channels, "-channel images");
+  return d;
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,62 @@
+// Setting an experiment up from its config.
+#include "apps/common/experiment.h"
+
+#include <sstream>
+
+#include "apps/common/checkpoint.h"
+#include "apps/common/optimizer_factory.h"
+#include "apps/common/schedule_factory.h"
+#include "engine/functional.h"
+#include "kernels/error.h"
+#include "models/registry.h"
+
+namespace cyg::app {
+
+namespace {
+
+std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {
+  models::ModelOptions options;
+  options.in_channels = train.images.size(1);
+  options.num_classes = train.num_classes;
+  options.width = c.model.width;
+  options.seed = static_cast<uint64_t>(c.seed);
+  return models::make_model(c.model.name, options);
+}
+
+}  // namespace
+
+Experiment::Experiment(AppKind app, const RunConfig& run_config)
+    : kind(app), config(run_config), device(parse_device(config.device)) {
+  fn::set_deterministic(config.deterministic);
+  fn::set_allow_tf32(config.allow_tf32);
+  data = load_data(config);
+  const LoaderOptions batches = LoaderOptions(config.train.batch_size)
+                                    .seed(static_cast<uint64_t>(config.seed))
+                                    .normalization(data.normalization)
+                                    .device(device);
+  const Augmentation augmentation{config.data.crop_padding, config.data.flip};
+  train_loader = std::make_unique<Loader>(
+      data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
+  val_loader = std::make_unique<Loader>(data.val, batches);
+  model = make_model(config, data.train);
+  if (!config.model.init_from.empty() && config.resume.empty()) load_weights(config.model.init_from, *model);
+  model->to(device);
+  optimizer = make_optimizer(config.optimizer, model->parameters());
+  steps_per_epoch = train_loader->batches_per_epoch();
+  CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
+                  config.train.batch_size, " (train.drop_last is on)");
+  schedule = make_schedule(config, steps_per_epoch, config.train.epochs * steps_per_epoch);
+}
+
+std::string Experiment::header_line() const {
+  std::ostringstream os;
+  std::string where = device.str();
+  if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
+  os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
+     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", "
+     << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
+     << ", " << steps_per_epoch << " steps per epoch";
+  return os.str();
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,294 @@
+// The fit loop: schedule -> step -> record -> end of epoch.
+#include "apps/common/fit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "apps/common/checkpoint.h"
+#include "apps/common/evaluation.h"
+#include "apps/common/interrupt.h"
+#include "apps/common/progress.h"
+#include "apps/common/report.h"
+#include "apps/common/train_step.h"
+#include "engine/ops.h"
+#include "kernels/error.h"
+
+namespace cyg::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The lr and momentum a step ran with.
+struct StepSettings {
+  double lr, momentum;
+};
+
+// The time an epoch has taken: what it took before a resume, plus the time since this
+// process took it up.
+struct EpochClock {
+  double before;
+  Clock::time_point start = Clock::now();
+  double seconds() const { return before + seconds_since(start); }
+};
+
+// The epoch's sums stay on the device, so that a step never waits for the host; each
+// step's loss waits in a ring and is read back once per log interval.
+class StepTally {
+ public:
+  StepTally(const LoopState& state, int64_t log_every, Device device)
+      : loss_sum_(Tensor::full({1}, state.train_loss_sum, DType::F32, device)),
+        correct_sum_(Tensor::full({1}, static_cast<double>(state.train_correct), DType::I64, device)),
+        ring_(Tensor::zeros({log_every}, DType::F32, device)),
+        log_every_(log_every) {}
+
+  // `row` is the step's record but for its loss, which the flush fills in.
+  void add(const fn::CrossEntropy& ce, int64_t images, const StepRecord& row) {
+    accumulate_metrics(loss_sum_, correct_sum_, ring_, static_cast<int64_t>(pending_.size()), ce.loss.data(),
+                       ce.correct, static_cast<float>(images));
+    pending_.push_back(row);
+  }
+
+  bool ring_full() const { return static_cast<int64_t>(pending_.size()) == log_every_; }
+
+  // Reads the pending losses back and appends their rows to `steps`; a loss that is not
+  // finite stops the run with its step and lr.
+  void flush(std::vector<StepRecord>& steps, Progress& progress, int64_t batch_in_epoch) {
+    if (pending_.empty()) return;
+    const std::vector<float> losses = ring_.to_vector();
+    for (size_t k = 0; k < pending_.size(); ++k) {
+      StepRecord row = pending_[k];
+      row.loss = losses[k];
+      CYG_INPUT_CHECK(std::isfinite(row.loss), "the training loss became ", row.loss, " at step ", row.step, " (lr ",
+                      row.lr, "): stopping; try a lower learning rate");
+      steps.push_back(row);
+    }
+    progress.update(batch_in_epoch, losses[pending_.size() - 1], pending_.back().lr);
+    pending_.clear();
+  }
+
+  double loss_sum() const { return loss_sum_.item(); }
+  double correct() const { return correct_sum_.item(); }
+  void reset() {
+    loss_sum_.fill_(0.0);
+    correct_sum_.fill_(0.0);
+  }
+
+ private:
+  Tensor loss_sum_, correct_sum_, ring_;
+  int64_t log_every_;
+  std::vector<StepRecord> pending_;
+};
+
+std::string epoch_line(const EpochMetrics& row, int64_t epochs) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "epoch %lld/%lld: train loss %.4f acc %.4f, val loss %.4f acc %.4f, %.1f s, %.0f images/s",
+                static_cast<long long>(row.epoch), static_cast<long long>(epochs), row.train_loss, row.train_acc,
+                row.val_loss, row.val_acc, row.epoch_seconds, row.images_per_second);
+  return line;
+}
+
+template <typename Record>
+void keep_first(std::vector<Record>& rows, int64_t count) {
+  rows.resize(std::min(rows.size(), static_cast<size_t>(count)));
+}
+
+class FitLoop {
+ public:
+  FitLoop(Experiment& experiment, RunReport& report, const LoopState& state)
+      : e_(experiment),
+        report_(report),
+        st_(state),
+        tally_(state, experiment.config.train.log_every, experiment.device),
+        seconds_before_(state.total_seconds) {}
+
+  int run();
+
+ private:
+  bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
+  StepSettings settings_of_last_step() const;
+  StepSettings apply_schedule(int64_t step);
+  void record(const fn::CrossEntropy& ce, int64_t images, int64_t epoch, const StepSettings& settings);
+  bool flush_due(bool stopping) const;
+  int stop_here(double epoch_seconds);
+  void end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds);
+  EpochMetrics record_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds);
+  void start_next_epoch(int64_t epoch);
+  LoopState save_last(double epoch_seconds);
+  double total_seconds() const { return seconds_before_ + seconds_since(started_); }
+
+  Experiment& e_;
+  RunReport& report_;
+  LoopState st_;
+  StepTally tally_;
+  const StopOnInterrupt interrupt_;
+  const double seconds_before_;  // spent on the run before it was resumed
+  const Clock::time_point started_ = Clock::now();
+};
+
+int FitLoop::run() {
+  const TrainConfig& train = e_.config.train;
+  for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached(); ++epoch) {
+    const EpochClock clock{st_.epoch_seconds};
+    e_.train_loader->start_epoch(epoch, st_.batch_in_epoch);
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(train.epochs), e_.steps_per_epoch,
+                      train.log_every, st_.batch_in_epoch);
+    StepSettings settings = settings_of_last_step();
+    Batch batch;
+    while (e_.train_loader->next(batch)) {
+      // Schedule: this step's lr and momentum.
+      settings = apply_schedule(st_.step);
+      // Step.
+      const fn::CrossEntropy ce =
+          train_step(*e_.model, *e_.optimizer, batch.images, batch.labels, train.label_smoothing);
+      // Record: sums on the device, each step's loss read back once per log interval.
+      record(ce, batch.labels.numel(), epoch, settings);
+      const bool stopping = interrupt_.requested();
+      if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch);
+      // Ctrl-C stops here, resumably; the step limit ends the epoch early.
+      if (stopping) {
+        progress.finish();
+        return stop_here(clock.seconds());
+      }
+      if (step_limit_reached()) break;
+    }
+    // End of the epoch (or of the step limit): validate, report, checkpoint.
+    progress.finish();
+    end_epoch(epoch, settings, clock.seconds());
+  }
+  report_.log("done: " + std::to_string(st_.step) + " steps, best val acc " + format_number(st_.best_val_acc) +
+              " (epoch " + std::to_string(st_.best_epoch) + "), " + format_duration(st_.total_seconds) +
+              "; outputs in " + report_.path());
+  return 0;
+}
+
+// What an epoch's row reports when all its steps were taken before a resume.
+StepSettings FitLoop::settings_of_last_step() const {
+  StepSettings s{e_.optimizer->lr(), e_.optimizer->momentum()};
+  if (st_.step == 0) return s;
+  s.lr = e_.schedule->lr(st_.step - 1);
+  const std::optional<double> momentum = e_.schedule->momentum(st_.step - 1);
+  if (momentum && e_.config.schedule.cycle_momentum) s.momentum = *momentum;
+  return s;
+}
+
+StepSettings FitLoop::apply_schedule(int64_t step) {
+  const double lr = e_.schedule->lr(step);
+  e_.optimizer->set_lr(lr);
+  const std::optional<double> momentum = e_.schedule->momentum(step);
+  if (momentum && e_.config.schedule.cycle_momentum) e_.optimizer->set_momentum(*momentum);
+  return {lr, e_.optimizer->momentum()};
+}
+
+void FitLoop::record(const fn::CrossEntropy& ce, int64_t images, int64_t epoch, const StepSettings& settings) {
+  tally_.add(ce, images, StepRecord{st_.step + 1, epoch + 1, settings.lr, settings.momentum, 0.0});
+  ++st_.step;
+  ++st_.batch_in_epoch;
+  st_.train_seen += images;
+}
+
+// The losses are read back for every progress line, at the epoch's end and before the
+// loop stops, so that steps.csv is complete whenever it is written.
+bool FitLoop::flush_due(bool stopping) const {
+  return tally_.ring_full() || st_.batch_in_epoch == e_.steps_per_epoch || stopping || step_limit_reached();
+}
+
+int FitLoop::stop_here(double epoch_seconds) {
+  st_.total_seconds = save_last(epoch_seconds).total_seconds;
+  report_.write(st_, StoppedEarly::Yes);
+  report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: cygnet_" + app_name(e_.kind) +
+              " resume=" + report_.path());
+  return kInterruptedExit;
+}
+
+// A partial epoch (the step limit) is reported but stays the epoch in progress: a
+// resume continues it.
+void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds) {
+  const EpochMetrics row = record_epoch(epoch, last, epoch_seconds);
+  const bool partial = st_.batch_in_epoch < e_.steps_per_epoch;
+  if (!partial) start_next_epoch(epoch + 1);
+  st_.total_seconds = total_seconds();
+  if (!partial && row.val_acc > st_.best_val_acc) {
+    st_.best_val_acc = row.val_acc;
+    st_.best_val_loss = row.val_loss;
+    st_.best_epoch = row.epoch;
+    save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
+  }
+  save_last(partial ? epoch_seconds : 0.0);
+  report_.write(st_, partial ? StoppedEarly::Yes : StoppedEarly::No);
+}
+
+EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds) {
+  const auto seen = static_cast<double>(st_.train_seen);
+  EpochMetrics row;
+  row.epoch = epoch + 1;
+  row.step = st_.step;
+  row.lr = last.lr;
+  row.momentum = last.momentum;
+  row.train_loss = seen > 0 ? tally_.loss_sum() / seen : 0.0;
+  row.train_acc = seen > 0 ? tally_.correct() / seen : 0.0;
+  const Evaluation val = evaluate(*e_.model, *e_.val_loader);
+  row.val_loss = val.loss;
+  row.val_acc = val.accuracy;
+  row.epoch_seconds = epoch_seconds;
+  row.images_per_second = epoch_seconds > 0 ? seen / epoch_seconds : 0.0;
+  report_.epochs.push_back(row);
+  report_.log(epoch_line(row, e_.config.train.epochs));
+  return row;
+}
+
+void FitLoop::start_next_epoch(int64_t epoch) {
+  st_.epoch = epoch;
+  st_.batch_in_epoch = 0;
+  st_.train_seen = 0;
+  st_.epoch_seconds = 0;
+  tally_.reset();
+}
+
+LoopState FitLoop::save_last(double epoch_seconds) {
+  LoopState s = st_;
+  s.train_loss_sum = tally_.loss_sum();
+  s.train_correct = static_cast<int64_t>(tally_.correct());
+  s.epoch_seconds = epoch_seconds;
+  s.total_seconds = total_seconds();
+  CheckpointWriteGuard guard;
+  save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name);
+  return s;
+}
+
+// Resuming puts the model, optimizer and tables back at the last checkpoint.
+LoopState start_or_resume(Experiment& e, RunReport& report) {
+  LoopState st;
+  if (!e.config.resume.empty()) {
+    st = load_checkpoint(report.path(), "last", *e.model, *e.optimizer);
+    keep_first(report.epochs, st.epoch);
+    keep_first(report.steps, st.step);
+    report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +
+               std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
+  }
+  report.save_config();
+  report.log(e.header_line());
+  report.log("run directory: " + report.path());
+  return st;
+}
+
+}  // namespace
+
+int fit(Experiment& experiment) {
+  RunReport report(experiment);
+  try {
+    FitLoop loop(experiment, report, start_or_resume(experiment, report));
+    return loop.run();
+  } catch (const std::exception& e) {
+    report.write_error(e.what());
+    throw;
+  }
+}
+
+}  // namespace cyg::app

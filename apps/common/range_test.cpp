@@ -1,0 +1,140 @@
+// The range test's sweep: schedule -> step -> record, then the suggestions.
+#include "apps/common/range_test.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "apps/common/interrupt.h"
+#include "apps/common/progress.h"
+#include "apps/common/report.h"
+#include "apps/common/schedule_factory.h"
+#include "apps/common/train_step.h"
+#include "kernels/error.h"
+#include "schedules/lr_finder.h"
+
+namespace cyg::app {
+
+namespace {
+
+// The model's weights and the optimizer's state, to put back after the sweep has
+// trained them.
+class TrainingSnapshot {
+ public:
+  TrainingSnapshot(nn::Module& model, Optimizer& optimizer)
+      : model_(model), optimizer_(optimizer), optimizer_state_(optimizer.state_dict()) {
+    for (const auto& [name, t] : model.state_dict()) weights_.emplace_back(name, t.clone());
+  }
+  void restore() {
+    model_.load_state_dict(weights_);
+    optimizer_.load_state_dict(optimizer_state_);
+  }
+
+ private:
+  nn::Module& model_;
+  Optimizer& optimizer_;
+  nn::NamedTensors weights_;
+  const StateDict optimizer_state_;
+};
+
+struct SweepResult {
+  int64_t steps = 0;
+  bool interrupted = false;
+};
+
+sched::LrFinderTrackerOptions tracker_options(const LrFindConfig& c) {
+  sched::LrFinderTrackerOptions o;
+  o.smoothing_beta = c.smoothing;
+  o.divergence_factor = c.divergence_factor;
+  return o;
+}
+
+// The smoothed loss of step `step` (0-based, just pushed); NaN while there is none.
+double smoothed_loss_at(const sched::LrFinderTracker& tracker, int64_t step) {
+  const bool has_value =
+      !tracker.smoothed_losses().empty() && tracker.losses().size() >= static_cast<size_t>(step + 1);
+  return has_value ? tracker.smoothed_losses().back() : NAN;
+}
+
+// One row per step into `rows` until `total` steps, divergence or Ctrl-C. Every loss
+// is read at once: the tracker decides from it whether to go on.
+SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t total, sched::LrFinderTracker& tracker,
+                     std::vector<RangeTestStep>& rows) {
+  const StopOnInterrupt interrupt;
+  Progress progress("range test", total, e.config.train.log_every);
+  int64_t step = 0;
+  for (int64_t epoch = 0; step < total && !tracker.stopped() && !interrupt.requested(); ++epoch) {
+    e.train_loader->start_epoch(epoch);
+    Batch batch;
+    while (step < total && e.train_loader->next(batch)) {
+      // Schedule.
+      const double lr = sweep.lr(step);
+      e.optimizer->set_lr(lr);
+      // Step.
+      const fn::CrossEntropy ce =
+          train_step(*e.model, *e.optimizer, batch.images, batch.labels, e.config.train.label_smoothing);
+      // Record.
+      const double loss = ce.loss.data().item();
+      const bool diverged = tracker.push(lr, loss);
+      rows.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum(), loss, smoothed_loss_at(tracker, step)});
+      ++step;
+      progress.update(step, loss, lr);
+      if (diverged || interrupt.requested()) break;
+    }
+  }
+  progress.finish();
+  return {step, interrupt.requested()};
+}
+
+nlohmann::json summary_of(const LrFindConfig& c, const SweepResult& sweep, const sched::LrFinderTracker& tracker,
+                          const sched::LrSuggestions& suggestions) {
+  nlohmann::json j;
+  j["steps"] = sweep.steps;
+  j["start_lr"] = c.start_lr;
+  j["end_lr"] = c.end_lr;
+  j["stop_reason"] = tracker.stopped() ? tracker.stop_reason()
+                                       : std::string(sweep.interrupted ? "interrupted" : "end of the sweep");
+  j["suggestions"] = nlohmann::json::array();
+  for (const auto& s : suggestions.suggestions) j["suggestions"].push_back({{"rule", s.rule}, {"lr", s.lr}});
+  if (!suggestions.ok()) j["error"] = suggestions.error;
+  return j;
+}
+
+void log_outcome(RunReport& report, const SweepResult& sweep, const sched::LrSuggestions& suggestions) {
+  report.log("range test: " + std::to_string(sweep.steps) + " steps, stopped by " +
+             report.range_test["stop_reason"].get<std::string>());
+  if (suggestions.ok()) {
+    for (const auto& s : suggestions.suggestions) report.log("  suggested lr (" + s.rule + "): " + format_number(s.lr));
+  } else {
+    report.log("  no suggestion: " + suggestions.error);
+  }
+  report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
+}
+
+}  // namespace
+
+int range_test(Experiment& e) {
+  CYG_INPUT_CHECK(e.config.resume.empty(), "the range test cannot be resumed; run it again");
+  RunReport report(e);
+  report.save_config();
+  report.log(e.header_line());
+  const LrFindConfig& c = e.config.lr_find;
+  const int64_t total = c.steps > 0 ? c.steps : e.steps_per_epoch;
+  CYG_INPUT_CHECK(total >= 2, "the range test needs at least 2 steps, got ", total);
+  const sched::RangeSweep sweep = make_range_sweep(c, total);
+  sched::LrFinderTracker tracker(tracker_options(c));
+  TrainingSnapshot initial(*e.model, *e.optimizer);
+  const auto started = std::chrono::steady_clock::now();
+  const SweepResult result = sweep_lr(e, sweep, total, tracker, report.range_steps);
+  initial.restore();
+
+  const sched::LrSuggestions suggestions = tracker.suggest();
+  report.range_test = summary_of(c, result, tracker, suggestions);
+  LoopState st;
+  st.step = result.steps;
+  st.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.write(st, result.interrupted ? StoppedEarly::Yes : StoppedEarly::No);
+  log_outcome(report, result, suggestions);
+  return result.interrupted ? kInterruptedExit : 0;
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,153 @@
+// The run directory's tables, plots and summary.
+#include "apps/common/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "apps/common/plot.h"
+
+namespace cyg::app {
+
+namespace {
+
+RunDirectory open_or_create(const Experiment& e) {
+  if (!e.config.resume.empty()) return RunDirectory::open(e.config.resume);
+  return RunDirectory::create(e.config.run_root, app_name(e.kind), e.config.name);
+}
+
+// Fig. 2: the range test's loss against lr, the suggestions marked. The raw loss
+// explodes at the end; the axis follows the smoothed curve, as the eye reads the range
+// test from it (raw points far above it are left out).
+plot::Chart range_test_chart(const std::string& name, const std::vector<RangeTestStep>& rows,
+                             const nlohmann::json& summary) {
+  plot::Chart chart;
+  chart.title = "LR range test: " + name;
+  chart.x_label = "learning rate";
+  chart.y_label = "training loss";
+  chart.log_x = true;
+  const auto lrs = values(rows, &RangeTestStep::lr);
+  const auto smoothed = values(rows, &RangeTestStep::smoothed_loss);
+  auto raw_loss = values(rows, &RangeTestStep::loss);
+  double top = 0;
+  for (double v : smoothed)
+    if (std::isfinite(v)) top = std::max(top, v);
+  if (top > 0)
+    for (double& v : raw_loss)
+      if (v > 1.25 * top) v = NAN;
+  chart.series = {{"loss", lrs, raw_loss, plot::LineStyle::Dashed, plot::Axis::Left, "#bbbbbb"},
+                  {"smoothed loss", lrs, smoothed, plot::LineStyle::Solid, plot::Axis::Left, ""}};
+  for (const auto& s : summary.value("suggestions", nlohmann::json::array()))
+    chart.markers.push_back({s["lr"].get<double>(), s["rule"].get<std::string>()});
+  return chart;
+}
+
+// Fig. 1: lr (left axis) and momentum (right axis, dashed) against the step.
+template <typename Record>
+plot::Chart schedule_chart(const std::string& name, const std::vector<Record>& rows) {
+  plot::Chart chart;
+  chart.title = "Learning rate and momentum: " + name;
+  chart.x_label = "step";
+  chart.y_label = "learning rate";
+  chart.y2_label = "momentum";
+  const auto steps = values(rows, &Record::step);
+  chart.series = {{"learning rate", steps, values(rows, &Record::lr), plot::LineStyle::Solid, plot::Axis::Left, ""},
+                  {"momentum", steps, values(rows, &Record::momentum), plot::LineStyle::Dashed, plot::Axis::Right, ""}};
+  return chart;
+}
+
+// Figs. 3-5: training dashed, validation solid, against the epoch.
+plot::Chart epoch_chart(const std::string& title, const std::string& y_label, const std::string& name,
+                        const std::vector<EpochMetrics>& rows, double EpochMetrics::*train,
+                        double EpochMetrics::*validation) {
+  const auto epochs = values(rows, &EpochMetrics::epoch);
+  plot::Chart chart;
+  chart.title = title + ": " + name;
+  chart.x_label = "epoch";
+  chart.y_label = y_label;
+  chart.series = {{"training", epochs, values(rows, train), plot::LineStyle::Dashed, plot::Axis::Left, ""},
+                  {"validation", epochs, values(rows, validation), plot::LineStyle::Solid, plot::Axis::Left, ""}};
+  return chart;
+}
+
+}  // namespace
+
+RunReport::RunReport(const Experiment& experiment) : experiment_(experiment), dir_(open_or_create(experiment)) {
+  if (experiment.config.resume.empty()) return;
+  epochs = read_csv<EpochMetrics>(dir_.file("metrics.csv"));
+  steps = read_csv<StepRecord>(dir_.file("steps.csv"));
+}
+
+void RunReport::save_config() {
+  RunConfig saved = experiment_.config;
+  saved.resume.clear();
+  dir_.write("config.yaml", to_yaml(saved));
+}
+
+void RunReport::write(const LoopState& state, StoppedEarly stopped) {
+  write_tables();
+  write_plots();
+  write_summary(state, stopped);
+}
+
+// The range test has no epochs to report: steps.csv only.
+void RunReport::write_tables() {
+  if (is_range_test()) {
+    dir_.write("steps.csv", csv_text(range_steps));
+    return;
+  }
+  dir_.write("metrics.csv", csv_text(epochs));
+  dir_.write("steps.csv", csv_text(steps));
+}
+
+void RunReport::write_plots() {
+  const std::string& name = experiment_.config.name;
+  if (is_range_test()) {
+    plot::write_svg(dir_.file("lr_find.svg"), range_test_chart(name, range_steps, range_test));
+    plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, range_steps));
+    return;
+  }
+  plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, steps));
+  if (epochs.empty()) return;
+  plot::write_svg(dir_.file("accuracy.svg"),
+                  epoch_chart("Accuracy", "accuracy", name, epochs, &EpochMetrics::train_acc, &EpochMetrics::val_acc));
+  plot::write_svg(dir_.file("loss.svg"),
+                  epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss, &EpochMetrics::val_loss));
+}
+
+void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
+  nlohmann::ordered_json j;
+  j["app"] = app_name(experiment_.kind);
+  j["name"] = experiment_.config.name;
+  j["device"] = experiment_.device.str();
+  j["model"] = experiment_.config.model.name;
+  j["dataset"] = experiment_.data.train.name;
+  j["steps"] = state.step;
+  j["epochs_completed"] = is_range_test() ? 0 : state.epoch;
+  j["stopped_early"] = stopped == StoppedEarly::Yes;
+  j["total_seconds"] = state.total_seconds;
+  if (!epochs.empty()) {
+    j["final_val_loss"] = epochs.back().val_loss;
+    j["final_val_acc"] = epochs.back().val_acc;
+    j["best_val_acc"] = state.best_val_acc;
+    j["best_val_loss"] = state.best_val_loss;
+    j["best_epoch"] = state.best_epoch;
+  }
+  if (is_range_test()) j["lr_find"] = range_test;
+  dir_.write("summary.json", j.dump(2) + "\n");
+}
+
+void RunReport::write_error(const std::string& what) noexcept {
+  try {
+    dir_.log("error: " + what);
+    write_tables();
+    nlohmann::json summary = read_json_object(dir_.file("summary.json"));
+    summary["error"] = what;
+    summary["stopped_early"] = true;
+    dir_.write("summary.json", summary.dump(2) + "\n");
+  } catch (...) {
+    // Reporting must not hide the original error.
+  }
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,54 @@
+// What a run directory tells besides its checkpoints: config.yaml, the tables
+// (metrics.csv, steps.csv), the plots and summary.json. The tables are kept here and
+// every file is rewritten whole after each epoch and at a stop, so that the files
+// always describe one moment of the run.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/common/checkpoint.h"
+#include "apps/common/experiment.h"
+#include "apps/common/run_dir.h"
+#include "apps/common/run_records.h"
+
+namespace cyg::app {
+
+// summary.json's stopped_early: the run ended before its last epoch was complete (a
+// step limit, Ctrl-C, an error).
+enum class StoppedEarly { No, Yes };
+
+class RunReport {
+ public:
+  // Creates the run directory, or opens the one being resumed and reads its tables.
+  explicit RunReport(const Experiment& experiment);
+
+  const std::string& path() const { return dir_.path(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+  // Appends to train.log and prints.
+  void log(const std::string& line) { dir_.log(line); }
+
+  // config.yaml: the resolved configuration, less resume= (the run is its own).
+  void save_config();
+  // The tables, the plots and summary.json as of `state`.
+  void write(const LoopState& state, StoppedEarly stopped);
+  // After an error: the error in train.log and summary.json, and the tables so far.
+  // Never throws, so that the error itself is what the app reports.
+  void write_error(const std::string& what) noexcept;
+
+  std::vector<EpochMetrics> epochs;
+  std::vector<StepRecord> steps;
+  std::vector<RangeTestStep> range_steps;
+  nlohmann::json range_test;  // summary.json's "lr_find": the sweep, why it stopped, the suggestions
+
+ private:
+  bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }
+  void write_tables();
+  void write_plots();
+  void write_summary(const LoopState& state, StoppedEarly stopped);
+
+  const Experiment& experiment_;
+  RunDirectory dir_;
+};
+
+}  // namespace cyg::app

@@ -1,0 +1,70 @@
+// The rows of a run directory's tables, one record type per file: metrics.csv holds
+// EpochMetrics, steps.csv StepRecord (the range test's: RangeTestStep). Each type has one
+// column list (header name and field) that writes the header, formats rows and reads
+// them back.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace cyg::app {
+
+// A column of Record's table: integers print as integers, numbers as format_number.
+template <typename Record>
+struct Column {
+  const char* name;
+  std::variant<int64_t Record::*, double Record::*> field;
+};
+
+// metrics.csv: one row per epoch; losses are mean cross-entropy per image, accuracies
+// fractions.
+struct EpochMetrics {
+  int64_t epoch = 0;
+  int64_t step = 0;
+  double lr = 0.0, momentum = 0.0;
+  double train_loss = 0.0, train_acc = 0.0, val_loss = 0.0, val_acc = 0.0;
+  double epoch_seconds = 0.0, images_per_second = 0.0;
+  static const std::vector<Column<EpochMetrics>>& columns();
+};
+
+// steps.csv of a training run: one row per optimizer step.
+struct StepRecord {
+  int64_t step = 0, epoch = 0;
+  double lr = 0.0, momentum = 0.0, loss = 0.0;
+  static const std::vector<Column<StepRecord>>& columns();
+};
+
+// steps.csv of the range test: a training step's row and the smoothed loss the
+// suggestions are read from (NaN before the smoother has a value).
+struct RangeTestStep {
+  int64_t step = 0, epoch = 0;
+  double lr = 0.0, momentum = 0.0, loss = 0.0, smoothed_loss = 0.0;
+  static const std::vector<Column<RangeTestStep>>& columns();
+};
+
+// The header line's text, without the newline.
+template <typename Record>
+std::string csv_header();
+
+// The whole file: the header, then one line per row.
+template <typename Record>
+std::string csv_text(const std::vector<Record>& rows);
+
+// Reads a table written by csv_text. Columns may come in any order and extra ones are
+// ignored. Throws cyg::Error naming the file and what is wrong with it: missing, a
+// header without one of Record's columns, a row with the wrong number of cells, or a
+// cell that is not a number (an integer in an integer column), with its line and column.
+template <typename Record>
+std::vector<Record> read_csv(const std::string& path);
+
+// One field of every row, as numbers (for plots).
+template <typename Record, typename Field>
+std::vector<double> values(const std::vector<Record>& rows, Field Record::*field) {
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (const Record& row : rows) out.push_back(static_cast<double>(row.*field));
+  return out;
+}
+
+}  // namespace cyg::app

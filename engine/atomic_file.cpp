@@ -1,0 +1,58 @@
+// The atomic file writer: POSIX open, write, fsync and rename.
+#include "engine/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+namespace {
+
+// Unique per process and call, so concurrent writers of one path never share a
+// temporary file.
+std::string temporary_path_for(const std::string& path) {
+  static std::atomic<unsigned long> counter{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+// Writes all of `bytes` to `fd` and syncs it; false with errno set on failure.
+bool write_and_sync(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return ::fsync(fd) == 0;
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::string temporary = temporary_path_for(path);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  CYG_INPUT_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
+  const bool written = write_and_sync(fd, bytes);
+  const int write_error = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!written || !closed) {
+    const std::string reason = std::strerror(written ? errno : write_error);
+    std::remove(temporary.c_str());
+    CYG_INPUT_CHECK(false, "cannot write '", path, "': ", reason);
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    CYG_INPUT_CHECK(false, "cannot write '", path, "': ", reason);
+  }
+}
+
+}  // namespace cyg

@@ -1,0 +1,340 @@
+// In-process tests of the config registry (apps/common/config.cpp): unknown keys, `a.b=value`
+// overrides, types and ranges, names checked against their registries, and a round trip
+// through to_yaml and apply_yaml_file. Expected values are written out by hand.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "apps/common/config.h"
+#include "apps/common/dataset_factory.h"
+#include "apps/common/optimizer_factory.h"
+#include "apps/common/schedule_factory.h"
+#include "engine/nn.h"
+#include "kernels/error.h"
+#include "models/registry.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using cyg::app::RunConfig;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const cyg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Expects `f` to throw a cyg::Error containing every one of `parts`.
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  const std::string error = error_of(f);
+  for (const std::string& part : parts) EXPECT_NE(error.find(part), std::string::npos) << error << "\nlacks: " << part;
+}
+
+std::string write_yaml(const std::string& name, const std::string& text) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("cygnet_config_test_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+RunConfig overridden(const std::vector<std::string>& assignments) {
+  RunConfig c;
+  for (const std::string& a : assignments) cyg::app::apply_override(c, a);
+  return c;
+}
+
+void expect_invalid(const std::vector<std::string>& assignments, const std::vector<std::string>& parts) {
+  expect_error([&] { cyg::app::validate(overridden(assignments)); }, parts);
+}
+
+TEST(Config, DefaultsOfEveryAppAreValid) {
+  for (auto kind : {cyg::app::AppKind::Baseline, cyg::app::AppKind::OneCycle, cyg::app::AppKind::LrFind,
+                    cyg::app::AppKind::Evaluate})
+    EXPECT_EQ(error_of([&] { cyg::app::validate(cyg::app::default_config(kind)); }), "(no error)");
+}
+
+TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
+  const std::string path = write_yaml("unknown_key.yaml", "name: x\ntrain:\n  epochz: 3\n");
+  RunConfig c;
+  expect_error([&] { cyg::app::apply_yaml_file(c, path); },
+               {path + ": unknown key 'train.epochz'",
+                "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps"});
+  const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
+  expect_error([&] { cyg::app::apply_yaml_file(c, top); },
+               {"unknown key 'trainn'", "allow_tf32, data, deterministic, device, lr_find, model, name, optimizer"});
+}
+
+TEST(Config, UnknownOverrideKeyNamesItsSection) {
+  expect_error([] { overridden({"optimizer.learning_rate=0.1"}); },
+               {"override: unknown key 'optimizer.learning_rate'",
+                "valid keys under 'optimizer': beta2, eps, lr, momentum, name, nesterov, weight_decay"});
+  expect_error([] { overridden({"epochs=3"}); }, {"unknown key 'epochs'"});
+  expect_error([] { overridden({"=3"}); }, {"expected key=value"});
+}
+
+TEST(Config, SectionGivenAValueIsRefused) {
+  const std::string path = write_yaml("section_value.yaml", "train: 5\n");
+  RunConfig c;
+  expect_error([&] { cyg::app::apply_yaml_file(c, path); }, {"'train' is a section", "epochs", "not a value"});
+}
+
+TEST(Config, OverridesSetValuesOfEveryType) {
+  const RunConfig c = overridden({"train.epochs=7", "optimizer.lr=0.05", "data.flip=true", "name=hello",
+                                  "schedule.milestones=[30, 60]", "data.mean=[0.5, 0.25, 0.125]", "train.max_steps=1e3",
+                                  "model.init_from=", "optimizer.nesterov=yes"});
+  EXPECT_EQ(c.train.epochs, 7);
+  EXPECT_EQ(c.optimizer.lr, 0.05);
+  EXPECT_TRUE(c.data.flip);
+  EXPECT_EQ(c.name, "hello");
+  EXPECT_EQ(c.schedule.milestones, (std::vector<int64_t>{30, 60}));
+  EXPECT_EQ(c.data.mean, (std::vector<double>{0.5, 0.25, 0.125}));
+  EXPECT_EQ(c.train.max_steps, 1000);
+  EXPECT_EQ(c.model.init_from, "");
+  EXPECT_TRUE(c.optimizer.nesterov);
+  // A later override wins.
+  EXPECT_EQ(overridden({"train.epochs=7", "train.epochs=9"}).train.epochs, 9);
+}
+
+TEST(Config, WrongTypesNameTheKeyAndTheType) {
+  expect_error([] { overridden({"train.epochs=1.5"}); }, {"'train.epochs' must be an integer, got 1.5"});
+  expect_error([] { overridden({"train.epochs=abc"}); }, {"'train.epochs' must be an integer, got 'abc'"});
+  expect_error([] { overridden({"data.flip=maybe"}); }, {"'data.flip' must be true or false"});
+  expect_error([] { overridden({"optimizer.lr=[0.1]"}); }, {"'optimizer.lr' must be a number"});
+  expect_error([] { overridden({"schedule.milestones=5"}); }, {"'schedule.milestones' must be a list of integers"});
+  expect_error([] { overridden({"data.std=[0.5, x]"}); }, {"'data.std' must be a list of numbers"});
+  expect_error([] { overridden({"name=[a, b]"}); }, {"'name' must be a string"});
+}
+
+TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
+  expect_invalid({"optimizer.lr=-1"}, {"'optimizer.lr' = -1: expected a positive number"});
+  expect_invalid({"optimizer.momentum=1.5"}, {"'optimizer.momentum' = 1.5: expected a value in [0, 1]"});
+  expect_invalid({"optimizer.name=adam", "optimizer.momentum=1"}, {"'optimizer.momentum' = 1: expected a value in [0,"});
+  expect_invalid({"train.epochs=0"}, {"'train.epochs' = 0: expected at least 1"});
+  expect_invalid({"train.label_smoothing=1"}, {"'train.label_smoothing' = 1: expected a value in [0, 1)"});
+  expect_invalid({"schedule.name=one_cycle", "schedule.anneal_percent=150"},
+                 {"'schedule.anneal_percent' = 150: expected a value in [0, 100]"});
+  expect_invalid({"schedule.name=one_cycle", "schedule.lr_min=0.5", "schedule.lr_max=0.1"},
+                 {"'schedule.lr_min' = 0.5 is above 'schedule.lr_max' = 0.1"});
+  expect_invalid({"optimizer.name=adam", "schedule.name=one_cycle", "schedule.momentum_max=1"},
+                 {"'schedule.momentum_max' = 1: it drives Adam's beta1, which must be below 1"});
+  expect_invalid({"schedule.milestones=[60, 30]"}, {"'schedule.milestones': expected positive, increasing epochs"});
+  expect_invalid({"lr_find.start_lr=10", "lr_find.end_lr=1"}, {"'lr_find.start_lr' = 10 must be below"});
+  expect_invalid({"data.mean=[0.5]"}, {"'data.mean' has 1 values, 'data.std' 0"});
+  expect_invalid({"model.name=resnet20", "model.width=5"}, {"'model.width' = 5", "need an even width"});
+  expect_invalid({"name=a/b"}, {"'name' = 'a/b'"});
+}
+
+TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
+  expect_invalid({"schedule.name=warmup_cosine"},
+                 {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine"});
+  expect_invalid({"data.dataset=imagenet"},
+                 {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
+  expect_invalid({"optimizer.name=rmsprop"}, {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
+  expect_invalid({"model.name=vgg16"},
+                 {"'model.name' = 'vgg16': expected one of resnet18, resnet20, resnet56, small_cnn"});
+  expect_invalid({"schedule.interpolation=cubic"},
+                 {"'schedule.interpolation' = 'cubic': expected one of linear, cosine"});
+  expect_invalid({"lr_find.spacing=log"}, {"'lr_find.spacing' = 'log': expected one of exponential, linear"});
+  // From a file too: the same check, whatever set the name.
+  const std::string path = write_yaml("unknown_schedule.yaml", "schedule:\n  name: triangular\n");
+  RunConfig c;
+  cyg::app::apply_yaml_file(c, path);
+  expect_error([&] { cyg::app::validate(c); }, {"'schedule.name' = 'triangular': expected one of"});
+}
+
+// validate() and the factories read one list: every name validate() takes builds, and
+// a name it refuses is refused by the factory too (never a silent default).
+TEST(Config, FactoriesBuildEveryNameValidateTakes) {
+  EXPECT_EQ(cyg::app::schedule_names(), (std::vector<std::string>{"constant", "one_cycle", "step", "cosine"}));
+  for (const std::string& name : cyg::app::schedule_names()) {
+    RunConfig c = overridden({"schedule.name=" + name, "schedule.milestones=[1]"});
+    cyg::app::validate(c);
+    EXPECT_GT(cyg::app::make_schedule(c, 10, 30)->lr(0), 0.0) << name;
+  }
+  RunConfig bad = overridden({"schedule.name=triangular"});
+  expect_error([&] { cyg::app::make_schedule(bad, 10, 30); }, {"'schedule.name' = 'triangular': expected one of"});
+
+  EXPECT_EQ(cyg::app::optimizer_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
+  cyg::Variable weight(cyg::Tensor::zeros({2}), true);
+  for (const std::string& name : cyg::app::optimizer_names()) {
+    RunConfig c = overridden({"optimizer.name=" + name, "optimizer.lr=0.125"});
+    cyg::app::validate(c);
+    EXPECT_EQ(cyg::app::make_optimizer(c.optimizer, {weight})->lr(), 0.125) << name;
+  }
+  expect_error([&] { cyg::app::make_optimizer(overridden({"optimizer.name=rmsprop"}).optimizer, {weight}); },
+               {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
+
+  EXPECT_EQ(cyg::app::dataset_names(), (std::vector<std::string>{"cifar10", "fashion_mnist", "synthetic"}));
+  const RunConfig synthetic = overridden({"data.dataset=synthetic", "data.synthetic_train=20", "data.synthetic_val=10"});
+  EXPECT_EQ(cyg::app::load_data(synthetic).train.size(), 20);
+  expect_error([] { cyg::app::load_data(overridden({"data.dataset=imagenet"})); },
+               {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
+  for (const std::string& name : cyg::models::model_names())
+    EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"model.name=" + name, "model.width=8"})); }),
+              "(no error)");
+}
+
+TEST(Config, FileGivesItsKeys) {
+  const std::string path = write_yaml("given.yaml", "name: x\noptimizer:\n  lr: 0.5\nschedule:\n  milestones: [3]\n");
+  RunConfig c;
+  EXPECT_EQ(cyg::app::apply_yaml_file(c, path),
+            (std::set<std::string>{"name", "optimizer.lr", "schedule.milestones"}));
+  EXPECT_EQ(c.optimizer.lr, 0.5);
+  EXPECT_EQ(c.optimizer.momentum, RunConfig{}.optimizer.momentum);
+}
+
+TEST(Config, MalformedYamlNamesFileAndLine) {
+  const std::string path = write_yaml("broken.yaml", "name: x\ntrain:\n  epochs: [1,\n  batch_size: 3\n");
+  RunConfig c;
+  expect_error([&] { cyg::app::apply_yaml_file(c, path); }, {path + ":", "malformed YAML"});
+  expect_error([&] { cyg::app::apply_yaml_file(c, path + ".missing"); }, {"cannot read config file"});
+}
+
+// Every field set away from its default, written, read back over the defaults.
+RunConfig config_without_defaults() {
+  RunConfig c;
+  c.name = "round-trip";
+  c.seed = 17;
+  c.device = "cpu";
+  c.deterministic = true;
+  c.allow_tf32 = false;
+  c.run_root = "elsewhere/runs";
+  c.resume = "runs/previous";
+  c.model.name = "resnet20";
+  c.model.width = 32;
+  c.model.init_from = "weights.safetensors";
+  c.data.dataset = "synthetic";
+  c.data.root = "data/x";
+  c.data.mean = {0.25, 0.5, 0.75};
+  c.data.std = {0.125, 0.0625, 1.0e-8};
+  c.data.crop_padding = 4;
+  c.data.flip = true;
+  c.data.limit_train = 100;
+  c.data.limit_val = 50;
+  c.data.synthetic_train = 300;
+  c.data.synthetic_val = 30;
+  c.data.synthetic_size = 8;
+  c.data.synthetic_channels = 1;
+  c.data.synthetic_classes = 4;
+  c.train.epochs = 12;
+  c.train.batch_size = 64;
+  c.train.drop_last = true;
+  c.train.max_steps = 99;
+  c.train.label_smoothing = 0.1;
+  c.train.log_every = 7;
+  c.optimizer.name = "adamw";
+  c.optimizer.lr = 0.003;
+  c.optimizer.momentum = 0.8;
+  c.optimizer.beta2 = 0.99;
+  c.optimizer.eps = 1e-6;
+  c.optimizer.weight_decay = 0.05;
+  c.optimizer.nesterov = true;
+  c.schedule.name = "one_cycle";
+  c.schedule.lr_min = 0.08;
+  c.schedule.lr_max = 0.8;
+  c.schedule.momentum_min = 0.8;
+  c.schedule.momentum_max = 0.9;
+  c.schedule.anneal_percent = 13.5;
+  c.schedule.anneal_div = 25;
+  c.schedule.interpolation = "cosine";
+  c.schedule.cycle_momentum = false;
+  c.schedule.milestones = {3, 6};
+  c.schedule.gamma = 0.5;
+  c.schedule.min_lr = 1e-5;
+  c.schedule.warmup_steps = 20;
+  c.lr_find.start_lr = 1e-6;
+  c.lr_find.end_lr = 3.0;
+  c.lr_find.steps = 150;
+  c.lr_find.spacing = "linear";
+  c.lr_find.divergence_factor = 3.5;
+  c.lr_find.smoothing = 0.9;
+  return c;
+}
+
+TEST(Config, RoundTripThroughYamlKeepsEveryField) {
+  const RunConfig written = config_without_defaults();
+  const RunConfig defaults;
+  RunConfig read;
+  cyg::app::apply_yaml_file(read, write_yaml("round_trip.yaml", cyg::app::to_yaml(written)));
+  // Each field: read back equal, and set away from its default (else the round trip
+  // would not test it).
+#define EXPECT_FIELD(f)                                                                               \
+  EXPECT_EQ(read.f, written.f) << #f;                                                                 \
+  EXPECT_NE(written.f, defaults.f) << #f " is at its default here: the round trip would not test it"
+  EXPECT_FIELD(name);
+  EXPECT_FIELD(seed);
+  EXPECT_FIELD(device);
+  EXPECT_FIELD(deterministic);
+  EXPECT_FIELD(allow_tf32);
+  EXPECT_FIELD(run_root);
+  EXPECT_FIELD(resume);
+  EXPECT_FIELD(model.name);
+  EXPECT_FIELD(model.width);
+  EXPECT_FIELD(model.init_from);
+  EXPECT_FIELD(data.dataset);
+  EXPECT_FIELD(data.root);
+  EXPECT_FIELD(data.mean);
+  EXPECT_FIELD(data.std);
+  EXPECT_FIELD(data.crop_padding);
+  EXPECT_FIELD(data.flip);
+  EXPECT_FIELD(data.limit_train);
+  EXPECT_FIELD(data.limit_val);
+  EXPECT_FIELD(data.synthetic_train);
+  EXPECT_FIELD(data.synthetic_val);
+  EXPECT_FIELD(data.synthetic_size);
+  EXPECT_FIELD(data.synthetic_channels);
+  EXPECT_FIELD(data.synthetic_classes);
+  EXPECT_FIELD(train.epochs);
+  EXPECT_FIELD(train.batch_size);
+  EXPECT_FIELD(train.drop_last);
+  EXPECT_FIELD(train.max_steps);
+  EXPECT_FIELD(train.label_smoothing);
+  EXPECT_FIELD(train.log_every);
+  EXPECT_FIELD(optimizer.name);
+  EXPECT_FIELD(optimizer.lr);
+  EXPECT_FIELD(optimizer.momentum);
+  EXPECT_FIELD(optimizer.beta2);
+  EXPECT_FIELD(optimizer.eps);
+  EXPECT_FIELD(optimizer.weight_decay);
+  EXPECT_FIELD(optimizer.nesterov);
+  EXPECT_FIELD(schedule.name);
+  EXPECT_FIELD(schedule.lr_min);
+  EXPECT_FIELD(schedule.lr_max);
+  EXPECT_FIELD(schedule.momentum_min);
+  EXPECT_FIELD(schedule.momentum_max);
+  EXPECT_FIELD(schedule.anneal_percent);
+  EXPECT_FIELD(schedule.anneal_div);
+  EXPECT_FIELD(schedule.interpolation);
+  EXPECT_FIELD(schedule.cycle_momentum);
+  EXPECT_FIELD(schedule.milestones);
+  EXPECT_FIELD(schedule.gamma);
+  EXPECT_FIELD(schedule.min_lr);
+  EXPECT_FIELD(schedule.warmup_steps);
+  EXPECT_FIELD(lr_find.start_lr);
+  EXPECT_FIELD(lr_find.end_lr);
+  EXPECT_FIELD(lr_find.steps);
+  EXPECT_FIELD(lr_find.spacing);
+  EXPECT_FIELD(lr_find.divergence_factor);
+  EXPECT_FIELD(lr_find.smoothing);
+#undef EXPECT_FIELD
+}
+
+// The round trip above checks 55 fields: a new key changes this count, and belongs
+// there too.
+TEST(Config, TheRoundTripCoversEveryKey) {
+  const std::string keys = cyg::app::describe_keys();
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 55) << keys;
+}
+
+}  // namespace
