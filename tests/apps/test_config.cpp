@@ -166,7 +166,7 @@ TEST(Config, FactoriesBuildEveryNameValidateTakes) {
   expect_error([&] { cyg::app::make_schedule(bad, 10, 30); }, {"'schedule.name' = 'triangular': expected one of"});
 
   EXPECT_EQ(cyg::app::optimizer_names(), (std::vector<std::string>{"sgd", "adam", "adamw"}));
-  cyg::Variable weight(cyg::Tensor::zeros({2}), true);
+  cyg::Variable weight(cyg::Tensor::zeros({2}), cyg::RequiresGrad::Yes);
   for (const std::string& name : cyg::app::optimizer_names()) {
     RunConfig c = overridden({"optimizer.name=" + name, "optimizer.lr=0.125"});
     cyg::app::validate(c);
