@@ -160,8 +160,9 @@ void check_magic(IdxFile& file, uint32_t expected, const char* holds) {
 
 }  // namespace
 
-Dataset load_cifar10(const std::string& root, bool train, int64_t limit) {
+Dataset load_cifar10(const std::string& root, Split split, int64_t limit) {
   check_limit(limit);
+  const bool train = split == Split::Train;
   std::vector<std::string> files;
   if (train) {
     for (int k = 1; k <= 5; ++k) files.push_back(root + "/data_batch_" + std::to_string(k) + ".bin");
@@ -190,8 +191,9 @@ Dataset load_cifar10(const std::string& root, bool train, int64_t limit) {
   return d;
 }
 
-Dataset load_fashion_mnist(const std::string& root, bool train, int64_t limit) {
+Dataset load_fashion_mnist(const std::string& root, Split split, int64_t limit) {
   check_limit(limit);
+  const bool train = split == Split::Train;
   const std::string prefix = train ? "train" : "t10k";
   IdxFile images(idx_path(root, prefix + "-images-idx3-ubyte"));
   IdxFile labels(idx_path(root, prefix + "-labels-idx1-ubyte"));

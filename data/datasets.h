@@ -17,13 +17,17 @@ struct Dataset {
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 
+// Which part of a dataset a reader reads: the training images, or the held-out test
+// images (the validation split of the experiments).
+enum class Split { Train, Test };
+
 // CIFAR-10 binary version: root/data_batch_1.bin .. data_batch_5.bin (train, 50,000
 // images) or root/test_batch.bin (10,000). Each record is 3073 bytes: the label, then
 // 1024 red, 1024 green and 1024 blue bytes of a row-major 32x32 image. limit > 0 keeps
 // the first `limit` images (and reads only the files they are in). Throws cyg::Error
 // naming the file for a missing file, a size that is not a whole number of records, or
 // a label outside 0..9.
-Dataset load_cifar10(const std::string& root, bool train, int64_t limit = 0);
+Dataset load_cifar10(const std::string& root, Split split, int64_t limit = 0);
 
 // Where Debian's package dataset-fashion-mnist installs the four gzipped IDX files.
 inline constexpr const char* kFashionMnistDefaultRoot = "/usr/share/datasets/fashion-mnist";
@@ -34,7 +38,7 @@ inline constexpr const char* kFashionMnistDefaultRoot = "/usr/share/datasets/fas
 // Throws cyg::Error naming the file for a missing file, a bad magic number (2051 for
 // images, 2049 for labels), dimensions other than 28x28, image and label counts that
 // differ, a file shorter or longer than its header says, or a label outside 0..9.
-Dataset load_fashion_mnist(const std::string& root, bool train, int64_t limit = 0);
+Dataset load_fashion_mnist(const std::string& root, Split split, int64_t limit = 0);
 
 // n images of channels x size x size in num_classes classes, deterministic from the
 // seed. Image i has label i % num_classes (so the classes are balanced), stripes whose

@@ -27,7 +27,5 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
 // or out-of-range offsets) is a cyg::Error naming the file and what is wrong.
 SafetensorsContent load_safetensors(const std::string& path);
 
-// Writes `bytes` to `path` atomically (temporary file + rename); errors name the path.
-void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace cyg

@@ -12,23 +12,24 @@ namespace {
 struct ModelEntry {
   const char* name;
   int64_t default_width;
+  int64_t width_multiple;  // option-A shortcuts pad channels evenly on both sides: 2
   std::shared_ptr<nn::Module> (*build)(const ModelOptions&);
 };
 
 const ModelEntry kModels[] = {
-    {"resnet18", 64,
+    {"resnet18", 64, 1,
      [](const ModelOptions& o) -> std::shared_ptr<nn::Module> {
        return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, o, Shortcut::Projection);
      }},
-    {"resnet20", 16,
+    {"resnet20", 16, 2,
      [](const ModelOptions& o) -> std::shared_ptr<nn::Module> {
        return std::make_shared<ResNet>(std::vector<int64_t>{3, 3, 3}, o, Shortcut::OptionA);
      }},
-    {"resnet56", 16,
+    {"resnet56", 16, 2,
      [](const ModelOptions& o) -> std::shared_ptr<nn::Module> {
        return std::make_shared<ResNet>(std::vector<int64_t>{9, 9, 9}, o, Shortcut::OptionA);
      }},
-    {"small_cnn", 16,
+    {"small_cnn", 16, 1,
      [](const ModelOptions& o) -> std::shared_ptr<nn::Module> { return std::make_shared<SmallCnn>(o); }},
 };
 
@@ -47,6 +48,12 @@ std::vector<std::string> model_names() {
 }
 
 bool is_model_name(const std::string& name) { return find(name) != nullptr; }
+
+std::string width_problem(const std::string& name, int64_t width) {
+  const ModelEntry* entry = find(name);
+  if (entry == nullptr || entry->width_multiple == 1 || width % entry->width_multiple == 0) return "";
+  return "the option-A shortcuts of " + name + " need an even width";
+}
 
 std::shared_ptr<nn::Module> make_model(const std::string& name, ModelOptions options) {
   const ModelEntry* entry = find(name);

@@ -333,9 +333,8 @@ void validate(const RunConfig& c) {
   if (max_momentum(c.optimizer.name) < 1 && c.schedule.name == "one_cycle" && c.schedule.cycle_momentum)
     CYG_INPUT_CHECK(c.schedule.momentum_max < 1, "'schedule.momentum_max' = ", c.schedule.momentum_max,
                     ": it drives Adam's beta1, which must be below 1");
-  if (c.model.name == "resnet20" || c.model.name == "resnet56")
-    CYG_INPUT_CHECK(c.model.width % 2 == 0, "'model.width' = ", c.model.width,
-                    ": the option-A shortcuts of ", c.model.name, " need an even width");
+  const std::string width_problem = models::width_problem(c.model.name, c.model.width);
+  CYG_INPUT_CHECK(width_problem.empty(), "'model.width' = ", c.model.width, ": ", width_problem);
   validate_schedule(c.schedule);
   validate_lr_find(c.lr_find);
 }

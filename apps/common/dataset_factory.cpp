@@ -8,22 +8,18 @@ namespace cyg::app {
 
 namespace {
 
-// The readers' `train` argument: which split to read.
-constexpr bool kTrainSplit = true;
-constexpr bool kTestSplit = false;
-
 using DatasetLoader = DataSplits (*)(const RunConfig&);
 
 DataSplits load_cifar10_splits(const RunConfig& c) {
   const std::string root = c.data.root.empty() ? "data/cifar-10-batches-bin" : c.data.root;
-  return {load_cifar10(root, kTrainSplit, c.data.limit_train), load_cifar10(root, kTestSplit, c.data.limit_val),
+  return {load_cifar10(root, Split::Train, c.data.limit_train), load_cifar10(root, Split::Test, c.data.limit_val),
           cifar10_normalization()};
 }
 
 DataSplits load_fashion_mnist_splits(const RunConfig& c) {
   const std::string root = c.data.root.empty() ? kFashionMnistDefaultRoot : c.data.root;
-  return {load_fashion_mnist(root, kTrainSplit, c.data.limit_train),
-          load_fashion_mnist(root, kTestSplit, c.data.limit_val), fashion_mnist_normalization()};
+  return {load_fashion_mnist(root, Split::Train, c.data.limit_train),
+          load_fashion_mnist(root, Split::Test, c.data.limit_val), fashion_mnist_normalization()};
 }
 
 // The validation split is drawn from the next seed, so it holds other images.

@@ -2,7 +2,6 @@
 // overrides, types and ranges, names checked against their registries, and a round trip
 // through to_yaml and apply_yaml_file. Expected values are written out by hand.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include "engine/nn.h"
 #include "kernels/error.h"
 #include "models/registry.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
@@ -41,9 +41,8 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
 }
 
 std::string write_yaml(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("cygnet_config_test_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  const std::string path = (dir / name).string();
+  static const cyg::test::ScratchDir scratch("config_test");
+  const std::string path = (scratch.path() / name).string();
   std::ofstream(path) << text;
   return path;
 }

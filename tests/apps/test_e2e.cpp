@@ -2,6 +2,8 @@
 // data learns; a stopped run resumed gives the metrics of an uninterrupted one; the range
 // test stops at divergence and suggests an lr inside its sweep; evaluate reproduces a
 // checkpoint's accuracy; and each kind of bad input gets one clear line and no files.
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,20 +11,19 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
-
 #include <cstdio>
-#include <fcntl.h>
 #include <cstdlib>
-#include <dirent.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/common/run_records.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
@@ -45,9 +46,8 @@ class EndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    // The process id keeps two test runs on one machine (two checkouts) apart.
-    root_ = ::testing::TempDir() + "cyg_e2e_" + std::to_string(getpid()) + "_" + info->name();
-    std::system(("rm -rf '" + root_ + "' && mkdir -p '" + root_ + "'").c_str());
+    scratch_ = std::make_unique<cyg::test::ScratchDir>(std::string("e2e_") + info->name());
+    root_ = scratch_->path().string();
   }
 
   // Runs an app with the common arguments of a fast synthetic run plus `args`.
@@ -92,6 +92,7 @@ class EndToEnd : public ::testing::Test {
 
   static nlohmann::json summary(const std::string& dir) { return nlohmann::json::parse(read_file(dir + "/summary.json")); }
 
+  std::unique_ptr<cyg::test::ScratchDir> scratch_;
   std::string root_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "apps/common/plot.h"
 #include "kernels/error.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
@@ -275,9 +276,8 @@ TEST(Plot, PaletteColoursAreDistinct) {
 
 TEST(Plot, WriteIsAtomicAndLeavesNoTemporaryFile) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(::testing::TempDir()) / "cygnet_plot_write";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const cyg::test::ScratchDir scratch("plot_write");
+  const fs::path& dir = scratch.path();
   const fs::path target = dir / "chart.svg";
   {
     std::ofstream(target) << "old";
@@ -294,9 +294,8 @@ TEST(Plot, WriteIsAtomicAndLeavesNoTemporaryFile) {
 
 TEST(Plot, WriteFailsCleanlyForAnUnwritableFolder) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(::testing::TempDir()) / "cygnet_plot_unwritable";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const cyg::test::ScratchDir scratch("plot_unwritable");
+  const fs::path& dir = scratch.path();
   // A regular file where a folder should be: unwritable even for root.
   const fs::path blocker = dir / "not_a_folder";
   {

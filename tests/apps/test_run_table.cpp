@@ -13,6 +13,7 @@
 
 #include "apps/common/run_records.h"
 #include "apps/common/run_table.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
@@ -27,12 +28,10 @@ void write(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << path;
 }
 
-// A fresh folder under the test temp dir, one per test so tests don't share files.
+// A fresh folder per test, so tests don't share files.
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / ("cygnet_runs_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  static const cyg::test::ScratchDir scratch("runs");
+  return scratch.fresh(name);
 }
 
 // cycle_momentum false: the momentum stays at optimizer.momentum (0.9).

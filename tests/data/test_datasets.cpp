@@ -14,10 +14,12 @@
 
 #include "data/datasets.h"
 #include "tests/data/data_helpers.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
 using cyg::Dataset;
+using cyg::Split;
 using cyg::DType;
 using cyg::Tensor;
 using cyg::test::Bytes;
@@ -25,12 +27,8 @@ using cyg::test::expect_error;
 
 // A fresh, empty folder per test.
 std::string test_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "cygnet_test_data" / (std::string(info->name()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  static const cyg::test::ScratchDir scratch("test_data");
+  return scratch.fresh(::testing::UnitTest::GetInstance()->current_test_info()->name()).string();
 }
 
 void write_file(const std::string& path, const Bytes& bytes) {
@@ -67,7 +65,7 @@ Bytes cifar_records(const std::vector<int>& labels, int first_record = 0) {
 TEST(Cifar10, ReadsRecordsChannelsAndPixels) {
   const std::string dir = test_dir();
   write_file(dir + "/test_batch.bin", cifar_records({3, 0, 9}));
-  const Dataset d = cyg::load_cifar10(dir, false);
+  const Dataset d = cyg::load_cifar10(dir, Split::Test);
   EXPECT_EQ(d.name, "cifar10-test");
   EXPECT_EQ(d.num_classes, 10);
   ASSERT_EQ(d.images.shape(), (cyg::Shape{3, 3, 32, 32}));
@@ -88,17 +86,17 @@ TEST(Cifar10, TrainConcatenatesBatchesAndLimitReadsOnlyWhatItNeeds) {
   write_file(dir + "/data_batch_1.bin", cifar_records({1, 2}, 0));
   write_file(dir + "/data_batch_2.bin", cifar_records({3}, 2));
   // Files 3..5 are absent: a limit of 3 never opens them, no limit does.
-  const Dataset three = cyg::load_cifar10(dir, true, 3);
+  const Dataset three = cyg::load_cifar10(dir, Split::Train, 3);
   EXPECT_EQ(three.name, "cifar10-train");
   ASSERT_EQ(three.images.size(0), 3);
   EXPECT_EQ(three.labels.data<int32_t>()[2], 3);
   EXPECT_EQ(u8_at(three.images, 2, 0, 0, 1), (62 + 1) % 251);
-  const Dataset one = cyg::load_cifar10(dir, true, 1);
+  const Dataset one = cyg::load_cifar10(dir, Split::Train, 1);
   ASSERT_EQ(one.images.size(0), 1);
   EXPECT_EQ(one.labels.data<int32_t>()[0], 1);
-  expect_error([&] { cyg::load_cifar10(dir, true); }, {dir + "/data_batch_3.bin", "not found"});
+  expect_error([&] { cyg::load_cifar10(dir, Split::Train); }, {dir + "/data_batch_3.bin", "not found"});
   for (int k = 3; k <= 5; ++k) write_file(dir + "/data_batch_" + std::to_string(k) + ".bin", cifar_records({k}, k));
-  const Dataset all = cyg::load_cifar10(dir, true);
+  const Dataset all = cyg::load_cifar10(dir, Split::Train);
   ASSERT_EQ(all.images.size(0), 6);
   EXPECT_EQ(all.labels.data<int32_t>()[5], 5);
   EXPECT_EQ(u8_at(all.images, 5, 1, 2, 3), (31 * 5 + 1024 + 64 + 3) % 251);
@@ -106,20 +104,20 @@ TEST(Cifar10, TrainConcatenatesBatchesAndLimitReadsOnlyWhatItNeeds) {
 
 TEST(Cifar10, ErrorsNameTheFileAndTheProblem) {
   const std::string dir = test_dir();
-  expect_error([&] { cyg::load_cifar10(dir, false); },
+  expect_error([&] { cyg::load_cifar10(dir, Split::Test); },
                {dir + "/test_batch.bin", "not found", "binary version", "cifar-10-batches-bin"});
 
   Bytes truncated = cifar_records({1, 2});
   truncated.resize(truncated.size() - 5);
   write_file(dir + "/test_batch.bin", truncated);
-  expect_error([&] { cyg::load_cifar10(dir, false); },
+  expect_error([&] { cyg::load_cifar10(dir, Split::Test); },
                {dir + "/test_batch.bin", "6141 bytes", "3073-byte records", "truncated"});
 
   write_file(dir + "/test_batch.bin", cifar_records({1, 10, 2}));
-  expect_error([&] { cyg::load_cifar10(dir, false); }, {dir + "/test_batch.bin", "record 1", "label 10"});
+  expect_error([&] { cyg::load_cifar10(dir, Split::Test); }, {dir + "/test_batch.bin", "record 1", "label 10"});
 
   write_file(dir + "/test_batch.bin", {});
-  expect_error([&] { cyg::load_cifar10(dir, false); }, {dir + "/test_batch.bin", "0 bytes"});
+  expect_error([&] { cyg::load_cifar10(dir, Split::Test); }, {dir + "/test_batch.bin", "0 bytes"});
 }
 
 // ---- Fashion-MNIST ----
@@ -165,13 +163,13 @@ TEST(FashionMnist, ReadsPlainAndGzippedIdx) {
   write_file(plain + "/t10k-labels-idx1-ubyte", idx_labels({7, 0, 9}));
   write_gz(gz + "/train-images-idx3-ubyte.gz", idx_images(3));
   write_gz(gz + "/train-labels-idx1-ubyte.gz", idx_labels({7, 0, 9}));
-  const Dataset p = cyg::load_fashion_mnist(plain, false);
+  const Dataset p = cyg::load_fashion_mnist(plain, Split::Test);
   EXPECT_EQ(p.name, "fashion-mnist-test");
   check_three_images(p);
-  const Dataset g = cyg::load_fashion_mnist(gz, true);
+  const Dataset g = cyg::load_fashion_mnist(gz, Split::Train);
   EXPECT_EQ(g.name, "fashion-mnist-train");
   check_three_images(g);
-  const Dataset two = cyg::load_fashion_mnist(gz, true, 2);
+  const Dataset two = cyg::load_fashion_mnist(gz, Split::Train, 2);
   ASSERT_EQ(two.images.size(0), 2);
   EXPECT_EQ(u8_at(two.images, 1, 0, 2, 1), 37 + 56 + 1);
 }
@@ -179,7 +177,7 @@ TEST(FashionMnist, ReadsPlainAndGzippedIdx) {
 TEST(FashionMnist, ErrorsNameTheFileAndTheProblem) {
   const std::string dir = test_dir();
   const std::string images = dir + "/t10k-images-idx3-ubyte", labels = dir + "/t10k-labels-idx1-ubyte";
-  auto load = [&] { cyg::load_fashion_mnist(dir, false); };
+  auto load = [&] { cyg::load_fashion_mnist(dir, Split::Test); };
   expect_error(load, {images, "not found", "dataset-fashion-mnist"});
 
   write_file(images, idx_images(3));
@@ -281,11 +279,11 @@ TEST(RealData, DebianFashionMnist) {
   const std::string root = cyg::kFashionMnistDefaultRoot;
   if (!std::filesystem::exists(root + "/t10k-images-idx3-ubyte.gz"))
     GTEST_SKIP() << "Fashion-MNIST not installed in " << root << " (Debian package dataset-fashion-mnist)";
-  const Dataset test = cyg::load_fashion_mnist(root, false);
+  const Dataset test = cyg::load_fashion_mnist(root, Split::Test);
   ASSERT_EQ(test.images.shape(), (cyg::Shape{10000, 1, 28, 28}));
   EXPECT_EQ(std::vector<int32_t>(test.labels.data<int32_t>(), test.labels.data<int32_t>() + 10),
             (std::vector<int32_t>{9, 2, 1, 1, 6, 1, 4, 6, 5, 7}));
-  const Dataset train = cyg::load_fashion_mnist(root, true);
+  const Dataset train = cyg::load_fashion_mnist(root, Split::Train);
   ASSERT_EQ(train.size(), 60000);
   std::vector<int> counts(10, 0);
   for (int64_t i = 0; i < train.size(); ++i) ++counts[static_cast<size_t>(train.labels.data<int32_t>()[i])];
@@ -297,12 +295,12 @@ TEST(RealData, ConvertedCifar10) {
   const char* dir = std::getenv("CYGNET_CIFAR10_DIR");
   if (dir == nullptr || !std::filesystem::exists(std::string(dir) + "/data_batch_1.bin"))
     GTEST_SKIP() << "set CYGNET_CIFAR10_DIR to a folder of the CIFAR-10 binary files to check them";
-  const Dataset train = cyg::load_cifar10(dir, true, 10000);
+  const Dataset train = cyg::load_cifar10(dir, Split::Train, 10000);
   ASSERT_EQ(train.images.shape(), (cyg::Shape{10000, 3, 32, 32}));
   // The converter's fixed shuffle (seed 0) puts these labels first.
   EXPECT_EQ(std::vector<int32_t>(train.labels.data<int32_t>(), train.labels.data<int32_t>() + 10),
             (std::vector<int32_t>{2, 3, 9, 5, 8, 6, 6, 2, 6, 5}));
-  const Dataset test = cyg::load_cifar10(dir, false);
+  const Dataset test = cyg::load_cifar10(dir, Split::Test);
   ASSERT_EQ(test.size(), 10000);
   EXPECT_EQ(test.labels.data<int32_t>()[0], 9);
 }

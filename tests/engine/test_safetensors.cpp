@@ -8,12 +8,16 @@
 
 #include "engine/safetensors.h"
 #include "kernels/error.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
 using cyg::Tensor;
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/cyg_" + name; }
+std::string temp_path(const std::string& name) {
+  static const cyg::test::ScratchDir scratch("safetensors");
+  return (scratch.path() / name).string();
+}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
