@@ -38,8 +38,8 @@ struct CpuKernels : Kernels {
 
     sum = sum_cpu;
     mean = mean_cpu;
-    sum_axis = sum_axis_cpu;
-    mean_axis = mean_axis_cpu;
+    sum_dim = sum_dim_cpu;
+    mean_dim = mean_dim_cpu;
 
     accumulate_metrics = accumulate_metrics_cpu;
 

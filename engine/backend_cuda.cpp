@@ -111,8 +111,11 @@ void linear_forward(const float* x, const float* w, const float* bias, int64_t N
 
 void linear_backward(const float* dy, const float* x, const float* w, int64_t N, int64_t in, int64_t out, float* dx,
                      float* dw, float* db) {
-  if (dx != nullptr) cuda::gemm_cublas(Transpose::No, Transpose::No, N, in, out, 1.0f, dy, w, 0.0f, dx, current_stream());
-  if (dw != nullptr) cuda::gemm_cublas(Transpose::Yes, Transpose::No, out, in, N, 1.0f, dy, x, 0.0f, dw, current_stream());
+  // dx[N, in] = dy[N, out] w[out, in]; dw[out, in] = dy^T x.
+  if (dx != nullptr)
+    cuda::gemm_cublas(Transpose::No, Transpose::No, N, in, out, 1.0f, dy, w, 0.0f, dx, current_stream());
+  if (dw != nullptr)
+    cuda::gemm_cublas(Transpose::Yes, Transpose::No, out, in, N, 1.0f, dy, x, 0.0f, dw, current_stream());
   if (db != nullptr) cuda::bias_grad_cuda(dy, N, out, 1, db, on_stream());
 }
 
@@ -182,8 +185,8 @@ struct CudaKernels : Kernels {
 
     sum = impl::sum;
     mean = impl::mean;
-    sum_axis = on_current_stream<&cuda::sum_axis_cuda>;
-    mean_axis = on_current_stream<&cuda::mean_axis_cuda>;
+    sum_dim = on_current_stream<&cuda::sum_dim_cuda>;
+    mean_dim = on_current_stream<&cuda::mean_dim_cuda>;
 
     accumulate_metrics = on_current_stream<&cuda::accumulate_metrics_cuda>;
 

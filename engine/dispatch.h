@@ -87,8 +87,8 @@ struct Kernels {
   // Reductions (to one value, or over the middle axis of [outer, reduced, inner]).
   Kernel<void(const float* x, int64_t n, float* out)> sum{entries, "sum"};
   Kernel<void(const float* x, int64_t n, float* out)> mean{entries, "mean"};
-  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_axis{entries, "sum_axis"};
-  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_axis{entries, "mean_axis"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_dim{entries, "sum_dim"};
+  Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_dim{entries, "mean_dim"};
 
   // Training metrics kept on the device (kernels/metrics.h).
   Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t slot, const float* loss,

@@ -46,7 +46,7 @@ Tensor reduce_dim(const Tensor& x, int64_t dim, Reduction r) {
   }
   Tensor out = Tensor::empty(out_shape, DType::F32, x.device());
   const Kernels& k = kernels_for(x);
-  (r == Reduction::Mean ? k.mean_axis : k.sum_axis)(xc.data<float>(), outer, x.size(dim), inner, out.data<float>());
+  (r == Reduction::Mean ? k.mean_dim : k.sum_dim)(xc.data<float>(), outer, x.size(dim), inner, out.data<float>());
   return out;
 }
 }  // namespace

@@ -12,8 +12,8 @@ CYG_HD float mean_from_sum(float sum, int64_t count) { return count > 0 ? sum / 
 
 void sum_cpu(const float* x, int64_t n, float* out);
 void mean_cpu(const float* x, int64_t n, float* out);
-void sum_axis_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out);
-void mean_axis_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out);
+void sum_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out);
+void mean_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out);
 
 // sum_cuda and mean_cuda reduce in two passes (per-block partials, then one block)
 // with no atomics, so the result is the same on every run; `workspace` holds the
@@ -22,9 +22,9 @@ inline int64_t reduce_workspace_floats(int64_t n, const LaunchConfig& cfg) { ret
 
 CYG_CUDA_DECL(void sum_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void sum_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+CYG_CUDA_DECL(void sum_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                                const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void mean_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                                  const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void mean_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
-                                  const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -16,7 +16,7 @@ void mean_cpu(const float* x, int64_t n, float* out) {
   *out = n > 0 ? static_cast<float>(acc / static_cast<double>(n)) : 0.0f;
 }
 
-void sum_axis_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out) {
+void sum_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       double acc = 0.0;
@@ -25,8 +25,8 @@ void sum_axis_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner,
     }
 }
 
-void mean_axis_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out) {
-  sum_axis_cpu(x, outer, reduced, inner, out);
+void mean_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out) {
+  sum_dim_cpu(x, outer, reduced, inner, out);
   for (int64_t k = 0; k < outer * inner; ++k) out[k] = mean_from_sum(out[k], reduced);
 }
 

@@ -70,13 +70,13 @@ void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const La
   sum_or_mean(x, n, out, workspace, cfg, Reduction::Mean);
 }
 
-void sum_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
-                   const LaunchConfig& cfg) {
+void sum_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                  const LaunchConfig& cfg) {
   axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Sum);
 }
 
-void mean_axis_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
-                    const LaunchConfig& cfg) {
+void mean_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+                   const LaunchConfig& cfg) {
   axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Mean);
 }
 
