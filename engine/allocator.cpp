@@ -1,10 +1,11 @@
-// The caching allocator: best fit among cached blocks of at most twice the request,
-// else a new raw block; when the raw allocator fails, the cache is emptied and the
-// allocation tried once more.
+// The caching allocator: best fit among the stream's cached blocks of at most twice the
+// request, else a new raw block; when the raw allocator fails, the cache is emptied and
+// the allocation tried once more.
 #include "engine/allocator.h"
 
 #include <cstdlib>
 
+#include "engine/runtime.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -15,8 +16,8 @@ constexpr size_t kSmallStep = 512;
 constexpr size_t kLargeStep = size_t(2) << 20;  // above: 2 MiB steps
 }  // namespace
 
-CachingAllocator::CachingAllocator(RawAllocate raw_allocate, RawFree raw_free)
-    : raw_allocate_(std::move(raw_allocate)), raw_free_(std::move(raw_free)) {}
+CachingAllocator::CachingAllocator(RawAllocate raw_allocate, RawFree raw_free, Poison poison)
+    : raw_allocate_(std::move(raw_allocate)), raw_free_(std::move(raw_free)), poison_(std::move(poison)) {}
 
 CachingAllocator::~CachingAllocator() {
   try {
@@ -32,33 +33,29 @@ size_t CachingAllocator::round_size(size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-void* CachingAllocator::allocate(size_t bytes) {
+void* CachingAllocator::allocate(size_t bytes, void* stream) {
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   void* block = nullptr;
   size_t block_size = size;
-  auto it = cached_.lower_bound(size);
-  if (it != cached_.end() && it->first <= 2 * size) {
+  std::multimap<size_t, void*>& cached = cached_[stream];
+  auto it = cached.lower_bound(size);
+  if (it != cached.end() && it->first <= 2 * size) {
     block = it->second;
     block_size = it->first;
     stats_.bytes_cached -= block_size;
-    cached_.erase(it);
+    cached.erase(it);
     ++stats_.cache_hits;
   } else {
     try {
       block = raw_allocate_(size);
     } catch (const Error&) {
-      for (auto& [s, p] : cached_) {
-        raw_free_(p);
-        ++stats_.raw_frees;
-      }
-      cached_.clear();
-      stats_.bytes_cached = 0;
+      free_cached();
       block = raw_allocate_(size);
     }
     ++stats_.raw_allocations;
   }
-  in_use_[block] = block_size;
+  in_use_[block] = Block{block_size, stream};
   stats_.bytes_in_use += block_size;
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
   return block;
@@ -69,20 +66,28 @@ void CachingAllocator::release(void* p) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = in_use_.find(p);
   CYG_CHECK(it != in_use_.end(), "release of a pointer this allocator did not hand out");
-  stats_.bytes_in_use -= it->second;
-  stats_.bytes_cached += it->second;
-  cached_.emplace(it->second, p);
+  const Block block = it->second;
   in_use_.erase(it);
+  if (poison_) poison_(p, block.size, block.stream);
+  stats_.bytes_in_use -= block.size;
+  stats_.bytes_cached += block.size;
+  cached_[block.stream].emplace(block.size, p);
+}
+
+// The raw free waits for queued work (cudaFree does), so no cached block is in use.
+void CachingAllocator::free_cached() {
+  for (auto& [stream, blocks] : cached_)
+    for (auto& [size, p] : blocks) {
+      raw_free_(p);
+      ++stats_.raw_frees;
+    }
+  cached_.clear();
+  stats_.bytes_cached = 0;
 }
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, p] : cached_) {
-    raw_free_(p);
-    ++stats_.raw_frees;
-  }
-  cached_.clear();
-  stats_.bytes_cached = 0;
+  free_cached();
 }
 
 AllocatorStats CachingAllocator::stats() const {
@@ -95,11 +100,32 @@ void CachingAllocator::reset_peak() {
   stats_.peak_bytes_in_use = stats_.bytes_in_use;
 }
 
-CachingAllocator& cuda_allocator() {
-  // Never destroyed: freeing device memory during static destruction races the
-  // CUDA runtime's own teardown.
-  static CachingAllocator* allocator = new CachingAllocator(rt::cuda_malloc, rt::cuda_free);
-  return *allocator;
+namespace {
+CachingAllocator* allocator_over(DeviceRuntime& runtime) {
+  CachingAllocator::Poison poison;
+  if (runtime.poisons_released_blocks())
+    poison = [&runtime](void* block, size_t bytes, void* stream) { runtime.memset(block, 0xFF, bytes, stream); };
+  return new CachingAllocator([&runtime](size_t bytes) { return runtime.malloc(bytes); },
+                              [&runtime](void* p) { runtime.free(p); }, std::move(poison));
+}
+}  // namespace
+
+// Never destroyed: freeing device memory during static destruction races the runtime's
+// own teardown.
+CachingAllocator& allocator_for(Device device) {
+  switch (device.type) {
+    case DeviceType::CUDA: {
+      static CachingAllocator* cuda = allocator_over(cuda_runtime());
+      return *cuda;
+    }
+    case DeviceType::Emu: {
+      static CachingAllocator* emulated = allocator_over(emu_runtime());
+      return *emulated;
+    }
+    case DeviceType::CPU: break;
+  }
+  CYG_CHECK(false, "CPU memory does not come from the caching allocator");
+  return allocator_for(Device::emu());
 }
 
 void* cpu_allocate(size_t bytes) {

@@ -1,6 +1,10 @@
-// Memory for tensors. CUDA memory comes from a caching allocator: freed blocks are kept
-// and handed out again, so a training step in steady state makes no cudaMalloc or
-// cudaFree call. The cache is generic over the raw allocator so it is tested anywhere.
+// Memory for tensors. Device memory (CUDA, emulated) comes from a caching allocator:
+// freed blocks are kept and handed out again, so a training step in steady state makes
+// no cudaMalloc or cudaFree call. Blocks belong to the stream they were allocated for:
+// a released block is handed out again only for that stream, whose later work runs
+// after the work that used it, so a block never reaches another stream while queued
+// work still reads it. The cache is generic over the raw allocator so it is tested
+// anywhere.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,13 +30,17 @@ class CachingAllocator {
  public:
   using RawAllocate = std::function<void*(size_t)>;
   using RawFree = std::function<void(void*)>;
+  // Fills a released block, queued on its stream, so that a read after the release
+  // gives a wrong value instead of the old one (the emulated device's NaN patterns).
+  using Poison = std::function<void(void* block, size_t bytes, void* stream)>;
 
-  CachingAllocator(RawAllocate raw_allocate, RawFree raw_free);
+  CachingAllocator(RawAllocate raw_allocate, RawFree raw_free, Poison poison = nullptr);
   ~CachingAllocator();
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-  void* allocate(size_t bytes);
+  // A block for work queued on `stream` (a runtime's stream handle).
+  void* allocate(size_t bytes, void* stream = nullptr);
   void release(void* p);
   // Gives every cached block back to the raw allocator.
   void empty_cache();
@@ -43,16 +51,23 @@ class CachingAllocator {
   static size_t round_size(size_t bytes);
 
  private:
+  struct Block {
+    size_t size;   // rounded
+    void* stream;  // the stream it serves
+  };
+  void free_cached();  // with mutex_ held
+
   RawAllocate raw_allocate_;
   RawFree raw_free_;
+  Poison poison_;
   mutable std::mutex mutex_;
-  std::multimap<size_t, void*> cached_;        // rounded size -> block
-  std::unordered_map<void*, size_t> in_use_;  // block -> rounded size
+  std::map<void*, std::multimap<size_t, void*>> cached_;  // stream -> rounded size -> block
+  std::unordered_map<void*, Block> in_use_;
   AllocatorStats stats_;
 };
 
-// The process-wide allocator of CUDA memory (current device).
-CachingAllocator& cuda_allocator();
+// The process-wide allocator of a CUDA (current GPU) or emulated device's memory.
+CachingAllocator& allocator_for(Device device);
 
 // 64-byte aligned host memory.
 void* cpu_allocate(size_t bytes);

@@ -8,6 +8,7 @@
 
 #include "engine/device.h"
 #include "engine/profiling.h"
+#include "engine/runtime.h"
 #include "kernels/cuda/check.h"
 
 namespace cyg {
@@ -67,48 +68,112 @@ std::string cuda_library_versions() {
          ", cuBLAS " + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
 }
 
-namespace rt {
-
-void* cuda_malloc(size_t bytes) {
-  void* p = nullptr;
-  const cudaError_t status = cudaMalloc(&p, bytes);
-  if (status != cudaSuccess) {
-    // The caching allocator may recover (empty its cache, retry): do not leave the
-    // failure as the runtime's last error for the next kernel launch to report.
-    cudaGetLastError();
-    CYG_CUDA_CHECK(status);
-  }
-  return p;
-}
-
-void cuda_free(void* p) { CYG_CUDA_CHECK(cudaFree(p)); }
-
-void cuda_memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {
-  const cudaMemcpyKind k = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
-                           : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
-                                                            : cudaMemcpyDeviceToDevice;
-  CYG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, static_cast<cudaStream_t>(stream)));
-  // A copy to the host is only useful once it has arrived.
-  if (kind == CopyKind::DeviceToHost) CYG_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
-}
-
-void cuda_synchronize() { CYG_CUDA_CHECK(cudaDeviceSynchronize()); }
-
 void cuda_set_device(int index) { CYG_CUDA_CHECK(cudaSetDevice(index)); }
 
-void* cuda_stream_create() {
-  cudaStream_t s = nullptr;
-  // Ordered with the default stream: the caching allocator hands blocks out without
-  // tracking streams, and uploads go through the default stream.
-  CYG_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamDefault));
-  return s;
+namespace {
+
+cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
+cudaEvent_t as_event(void* event) { return static_cast<cudaEvent_t>(event); }
+
+class CudaRuntime final : public DeviceRuntime {
+ public:
+  void* malloc(size_t bytes) override {
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status != cudaSuccess) {
+      // The caching allocator may recover (empty its cache, retry): do not leave the
+      // failure as the runtime's last error for the next kernel launch to report.
+      cudaGetLastError();
+      CYG_CUDA_CHECK(status);
+    }
+    return p;
+  }
+
+  void free(void* p) override { CYG_CUDA_CHECK(cudaFree(p)); }
+
+  void memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
+    const cudaMemcpyKind k = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
+                             : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
+                                                              : cudaMemcpyDeviceToDevice;
+    CYG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, as_stream(stream)));
+    // A copy to the host is only useful once it has arrived.
+    if (kind == CopyKind::DeviceToHost) CYG_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream)));
+  }
+
+  void memset(void* dst, int value, size_t bytes, void* stream) override {
+    CYG_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, as_stream(stream)));
+  }
+
+  void synchronize() override { CYG_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+  // The legacy default stream.
+  void* default_stream() override { return nullptr; }
+
+  void* stream_create() override {
+    cudaStream_t s = nullptr;
+    // Ordered with the default stream, which uploads go through.
+    CYG_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamDefault));
+    return s;
+  }
+
+  void stream_destroy(void* stream) override { CYG_CUDA_CHECK(cudaStreamDestroy(as_stream(stream))); }
+  void stream_synchronize(void* stream) override { CYG_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
+
+  void* event_create() override {
+    cudaEvent_t e = nullptr;
+    CYG_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return e;
+  }
+
+  void event_destroy(void* event) override { CYG_CUDA_CHECK(cudaEventDestroy(as_event(event))); }
+  void event_record(void* event, void* stream) override {
+    CYG_CUDA_CHECK(cudaEventRecord(as_event(event), as_stream(stream)));
+  }
+  void stream_wait_event(void* stream, void* event) override {
+    CYG_CUDA_CHECK(cudaStreamWaitEvent(as_stream(stream), as_event(event), 0));
+  }
+  void event_synchronize(void* event) override { CYG_CUDA_CHECK(cudaEventSynchronize(as_event(event))); }
+
+  bool event_query(void* event) override {
+    const cudaError_t status = cudaEventQuery(as_event(event));
+    if (status == cudaErrorNotReady) {
+      cudaGetLastError();
+      return false;
+    }
+    CYG_CUDA_CHECK(status);
+    return true;
+  }
+
+  void begin_capture(void* stream) override {
+    CYG_CUDA_CHECK(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal));
+  }
+
+  // The graph is instantiated at once: what is launched is the executable graph.
+  void* end_capture(void* stream) override {
+    cudaGraph_t graph = nullptr;
+    CYG_CUDA_CHECK(cudaStreamEndCapture(as_stream(stream), &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    const cudaError_t destroyed = cudaGraphDestroy(graph);
+    CYG_CUDA_CHECK(instantiated);
+    CYG_CUDA_CHECK(destroyed);
+    return exec;
+  }
+
+  void graph_launch(void* graph, void* stream) override {
+    CYG_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), as_stream(stream)));
+  }
+
+  void graph_destroy(void* graph) override { CYG_CUDA_CHECK(cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph))); }
+
+  bool poisons_released_blocks() const override { return false; }
+};
+
+}  // namespace
+
+DeviceRuntime& cuda_runtime() {
+  // Never destroyed: the CUDA runtime tears itself down at exit.
+  static CudaRuntime* runtime = new CudaRuntime();
+  return *runtime;
 }
-
-void cuda_stream_destroy(void* stream) { CYG_CUDA_CHECK(cudaStreamDestroy(static_cast<cudaStream_t>(stream))); }
-
-void cuda_stream_synchronize(void* stream) {
-  CYG_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
-}
-
-}  // namespace rt
 }  // namespace cyg

@@ -1,6 +1,7 @@
-// Devices (CPU, CUDA), what a CUDA device is, and the raw CUDA runtime calls the
-// engine needs. A binary built with CUDA runs on a machine without GPU or driver:
-// cuda_available() then answers false, and only CUDA tensors are refused.
+// Devices: the CPU, a CUDA GPU, and the emulated CUDA device (the engine's CUDA path on
+// the CPU, for testing it where no GPU is: kernels/emu/device.h). What a CUDA device is.
+// A binary built with CUDA runs on a machine without GPU or driver: cuda_available()
+// then answers false, and only CUDA tensors are refused.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -8,21 +9,24 @@
 
 namespace cyg {
 
-enum class DeviceType { CPU, CUDA };
+enum class DeviceType { CPU, CUDA, Emu };
+constexpr int kDeviceTypes = 3;
 
 struct Device {
   DeviceType type = DeviceType::CPU;
   int index = 0;
 
-  static Device cpu() { return {DeviceType::CPU, 0}; }
-  static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
-  bool is_cuda() const { return type == DeviceType::CUDA; }
-  bool operator==(const Device& o) const { return type == o.type && (type == DeviceType::CPU || index == o.index); }
+  static constexpr Device cpu() { return {DeviceType::CPU, 0}; }
+  static constexpr Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
+  static constexpr Device emu() { return {DeviceType::Emu, 0}; }
+  constexpr bool is_cpu() const { return type == DeviceType::CPU; }
+  constexpr bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool operator==(const Device& o) const { return type == o.type && (type != DeviceType::CUDA || index == o.index); }
   bool operator!=(const Device& o) const { return !(*this == o); }
   std::string str() const;
 };
 
-// "cpu", "cuda", "cuda:N", or "auto" (CUDA when a GPU answers, else the CPU).
+// "cpu", "cuda", "cuda:N", "emu", or "auto" (CUDA when a GPU answers, else the CPU).
 Device parse_device(const std::string& spec);
 
 // True when this build has the CUDA backend.
@@ -46,18 +50,7 @@ CudaDeviceInfo cuda_device_info(int index = 0);
 // "built without CUDA". Needs no GPU.
 std::string cuda_library_versions();
 
-// Raw CUDA runtime calls (checked; they throw cyg::Error, and in a build without CUDA
-// they throw "built without CUDA").
-namespace rt {
-void* cuda_malloc(size_t bytes);
-void cuda_free(void* p);
-enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
-void cuda_memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream = nullptr);
-void cuda_synchronize();
+// Makes GPU `index` the one this process uses (cudaSetDevice).
 void cuda_set_device(int index);
-void* cuda_stream_create();
-void cuda_stream_destroy(void* stream);
-void cuda_stream_synchronize(void* stream);
-}  // namespace rt
 
 }  // namespace cyg

@@ -8,6 +8,7 @@ const Kernels& kernels_for(Device device) {
   switch (device.type) {
     case DeviceType::CPU: return cpu_kernels();
     case DeviceType::CUDA: return cuda_kernels();
+    case DeviceType::Emu: return emu_kernels();
   }
   CYG_CHECK(false, "no kernels for device ", device.str());
   return cpu_kernels();

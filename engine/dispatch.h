@@ -2,8 +2,9 @@
 // table of the tensor's backend (today its device; the key can grow the dtype and the
 // memory format). Ops check their arguments, then call one entry; they never branch on
 // the device. Each backend fills its table once: engine/backend_cpu.cpp (the reference
-// kernels, kernels/cpu/) and engine/backend_cuda.cpp (kernels/cuda/ on the current
-// stream, cuDNN, cuBLAS). Every entry has the same signature on every backend.
+// kernels, kernels/cpu/), engine/backend_cuda.cpp (kernels/cuda/ on the current stream,
+// cuDNN, cuBLAS) and engine/backend_emu.cpp (the same on the emulated device). Every
+// entry has the same signature on every backend.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -159,9 +160,11 @@ struct Kernels {
 };
 
 // The backends' tables, each filled once on first use. In a build without CUDA,
-// cuda_kernels() throws an error saying so.
+// cuda_kernels() throws an error saying so. emu_kernels() is the CUDA table's twin for
+// the emulated device (engine/backend_gpu.inc).
 const Kernels& cpu_kernels();
 const Kernels& cuda_kernels();
+const Kernels& emu_kernels();
 
 // The kernels for tensors on `device`, or for the device of `t`.
 const Kernels& kernels_for(Device device);

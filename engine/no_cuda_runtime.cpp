@@ -2,6 +2,7 @@
 // anything that needs one says the build is the reason.
 #include "engine/device.h"
 #include "engine/dispatch.h"
+#include "engine/runtime.h"
 #include "engine/profiling.h"
 #include "kernels/error.h"
 
@@ -23,14 +24,6 @@ const Kernels& cuda_kernels() { no_cuda("CUDA kernels"); }
 NvtxRange::NvtxRange(const char*) {}
 NvtxRange::~NvtxRange() = default;
 
-namespace rt {
-void* cuda_malloc(size_t) { no_cuda("cuda_malloc"); }
-void cuda_free(void*) { no_cuda("cuda_free"); }
-void cuda_memcpy(void*, const void*, size_t, CopyKind, void*) { no_cuda("cuda_memcpy"); }
-void cuda_synchronize() { no_cuda("cuda_synchronize"); }
 void cuda_set_device(int) { no_cuda("cuda_set_device"); }
-void* cuda_stream_create() { no_cuda("cuda_stream_create"); }
-void cuda_stream_destroy(void*) { no_cuda("cuda_stream_destroy"); }
-void cuda_stream_synchronize(void*) { no_cuda("cuda_stream_synchronize"); }
-}  // namespace rt
+DeviceRuntime& cuda_runtime() { no_cuda("the CUDA runtime"); }
 }  // namespace cyg

@@ -1,26 +1,49 @@
-// Streams over the raw runtime calls of engine/device.h.
+// Streams and events over the device runtimes of engine/runtime.h.
 #include "engine/stream.h"
 
-#include "engine/device.h"
+#include "engine/runtime.h"
 
 namespace cyg {
 namespace {
-thread_local void* t_current_stream = nullptr;
-}
+// Per device type; null: the runtime's default stream.
+thread_local void* t_current_stream[kDeviceTypes] = {};
 
-Stream::Stream() : handle_(rt::cuda_stream_create()) {}
+int slot(DeviceType type) { return static_cast<int>(type); }
+}  // namespace
+
+Stream::Stream(Device device) : device_(device), handle_(runtime_for(device).stream_create()) {}
 Stream::~Stream() {
   try {
-    rt::cuda_stream_destroy(handle_);
+    runtime_for(device_).stream_destroy(handle_);
   } catch (...) {
     // Destroying a stream only fails when the runtime is already shutting down.
   }
 }
-void Stream::synchronize() const { rt::cuda_stream_synchronize(handle_); }
+void Stream::synchronize() const { runtime_for(device_).stream_synchronize(handle_); }
 
-void* current_stream() { return t_current_stream; }
+void* current_stream(Device device) {
+  void* s = t_current_stream[slot(device.type)];
+  return s != nullptr ? s : runtime_for(device).default_stream();
+}
 
-StreamGuard::StreamGuard(const Stream& stream) : previous_(t_current_stream) { t_current_stream = stream.handle(); }
-StreamGuard::~StreamGuard() { t_current_stream = previous_; }
+StreamGuard::StreamGuard(const Stream& stream)
+    : type_(stream.device().type), previous_(t_current_stream[slot(type_)]) {
+  t_current_stream[slot(type_)] = stream.handle();
+}
+StreamGuard::~StreamGuard() { t_current_stream[slot(type_)] = previous_; }
+
+Event::Event(Device device) : device_(device), handle_(runtime_for(device).event_create()) {}
+Event::~Event() {
+  try {
+    runtime_for(device_).event_destroy(handle_);
+  } catch (...) {
+    // As for streams: only at shutdown.
+  }
+}
+void Event::record(const Stream& stream) { runtime_for(device_).event_record(handle_, stream.handle()); }
+void Event::record_on_current_stream() { runtime_for(device_).event_record(handle_, current_stream(device_)); }
+void Event::block(const Stream& stream) const { runtime_for(device_).stream_wait_event(stream.handle(), handle_); }
+void Event::synchronize() const { runtime_for(device_).event_synchronize(handle_); }
+bool Event::done() const { return runtime_for(device_).event_query(handle_); }
 
 }  // namespace cyg

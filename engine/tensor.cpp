@@ -10,6 +10,7 @@
 #include "engine/allocator.h"
 #include "engine/dispatch.h"
 #include "engine/random.h"
+#include "engine/runtime.h"
 #include "engine/stream.h"
 #include "kernels/error.h"
 
@@ -18,14 +19,14 @@ namespace cyg {
 // ---- Storage ----
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = device.is_cuda() ? cuda_allocator().allocate(nbytes) : cpu_allocate(nbytes);
+  data_ = device.is_cpu() ? cpu_allocate(nbytes) : allocator_for(device).allocate(nbytes, current_stream(device));
 }
 
 Storage::~Storage() {
-  if (device_.is_cuda()) {
-    cuda_allocator().release(data_);
-  } else {
+  if (device_.is_cpu()) {
     cpu_free(data_);
+  } else {
+    allocator_for(device_).release(data_);
   }
 }
 
@@ -287,9 +288,13 @@ Tensor Tensor::to(Device target) const {
   const Tensor src = is_dense() ? *this : contiguous();
   Tensor out = empty(shape_, dtype_, target, src.memory_format());
   if (src.nbytes() == 0) return out;
-  CYG_CHECK(!(src.device().is_cuda() && target.is_cuda()), "copy between two CUDA devices is not supported");
-  rt::cuda_memcpy(out.data_ptr(), src.data_ptr(), src.nbytes(),
-                  target.is_cuda() ? rt::CopyKind::HostToDevice : rt::CopyKind::DeviceToHost, current_stream());
+  CYG_CHECK(src.device().is_cpu() || target.is_cpu(), "copy from ", src.device().str(), " to ", target.str(),
+            ": copies go between the host and one device");
+  // The device side's runtime and stream carry the copy.
+  const Device device = target.is_cpu() ? src.device() : target;
+  runtime_for(device).memcpy(out.data_ptr(), src.data_ptr(), src.nbytes(),
+                             target.is_cpu() ? CopyKind::DeviceToHost : CopyKind::HostToDevice,
+                             current_stream(device));
   return out;
 }
 

@@ -33,21 +33,21 @@ void conv2d_backward_data_cpu(const T* dy, const T* w, const Conv2dShape& s, T* 
 template <typename T>
 void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T* dw);
 
-namespace cuda {
+// The cuDNN wrappers (kernels/cuda/cudnn_conv.cpp), and in cyg::emu their stand-ins for
+// the emulated device, which queue the CPU reference (kernels/emu/libraries.cpp).
 // Whether float convolutions may use TF32 tensor cores (default: yes, as PyTorch's
 // cudnn.allow_tf32). Off gives strict FP32, e.g. to compare with a CPU reference.
-void conv2d_allow_tf32(bool allow);
+CYG_CUDA_DECL(void conv2d_allow_tf32(bool allow))
 // Only algorithms that give the same bits every run (default: cuDNN's fastest choice, as
 // PyTorch's cudnn.deterministic = False).
-void conv2d_deterministic(bool deterministic);
+CYG_CUDA_DECL(void conv2d_deterministic(bool deterministic))
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s);
-void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
-                          size_t workspace_bytes, void* stream);
-void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
-                                size_t workspace_bytes, void* stream);
-void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
-                                  size_t workspace_bytes, void* stream);
-}  // namespace cuda
+CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s))
+CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,
+                                        void* workspace, size_t workspace_bytes, void* stream))
+CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx,
+                                              void* workspace, size_t workspace_bytes, void* stream))
+CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw,
+                                                void* workspace, size_t workspace_bytes, void* stream))
 
 }  // namespace cyg

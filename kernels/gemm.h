@@ -1,6 +1,7 @@
 // Row-major matrix products C[M,N] = alpha * op(A) * op(B) + beta * C, where op
 // transposes when asked (A is [M,K] or [K,M], B is [K,N] or [N,K], all contiguous).
-// CPU: BLAS (OpenBLAS). CUDA: cuBLAS (kernels/cuda/cublas_gemm.cpp), not emulated.
+// CPU: BLAS (OpenBLAS). CUDA: cuBLAS (kernels/cuda/cublas_gemm.cpp); on the emulated
+// device a stand-in queues the CPU gemm (kernels/emu/libraries.cpp).
 #pragma once
 #include "kernels/common.h"
 
@@ -13,9 +14,7 @@ template <typename T>
 void gemm_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, const T* B,
               T beta, T* C);
 
-namespace cuda {
-void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 const float* B, float beta, float* C, void* stream = nullptr);
-}  // namespace cuda
+CYG_CUDA_DECL(void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                               const float* A, const float* B, float beta, float* C, void* stream = nullptr))
 
 }  // namespace cyg

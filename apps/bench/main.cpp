@@ -22,6 +22,7 @@
 #include "engine/allocator.h"
 #include "engine/device.h"
 #include "engine/optim.h"
+#include "engine/runtime.h"
 #include "kernels/error.h"
 #include "models/registry.h"
 
@@ -92,10 +93,10 @@ std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Mo
   constexpr double kNoLabelSmoothing = 0.0;
   auto step = [&] {
     cyg::app::train_step(model, optimizer, batch.images, batch.labels, kNoLabelSmoothing);
-    if (device.is_cuda()) cyg::rt::cuda_synchronize();
+    if (!device.is_cpu()) cyg::runtime_for(device).synchronize();
   };
   for (int64_t i = 0; i < o.warmup; ++i) step();
-  if (device.is_cuda()) cyg::cuda_allocator().reset_peak();
+  if (!device.is_cpu()) cyg::allocator_for(device).reset_peak();
   std::vector<double> ms;
   for (int64_t i = 0; i < o.steps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -110,8 +111,8 @@ std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Mo
 std::string peak_memory(cyg::Device device) {
   double peak_mib;
   const char* kind;
-  if (device.is_cuda()) {
-    peak_mib = static_cast<double>(cyg::cuda_allocator().stats().peak_bytes_in_use) / (1 << 20);
+  if (!device.is_cpu()) {
+    peak_mib = static_cast<double>(cyg::allocator_for(device).stats().peak_bytes_in_use) / (1 << 20);
     kind = "device";
   } else {
     rusage usage{};
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
     cyg::SGD optimizer(model->parameters(), so);
     const std::vector<double> ms = time_steps(o, device, *model, optimizer, make_batch(o, device));
     const double median = ms[ms.size() / 2];
-    const std::string threads = device.is_cuda() ? "" : ", " + std::to_string(omp_get_max_threads()) + " threads";
+    const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(omp_get_max_threads()) + " threads";
     std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s\n", o.model.c_str(),
                 static_cast<long long>(o.batch), device.str().c_str(), 1000.0 * static_cast<double>(o.batch) / median,
                 median, static_cast<long long>(o.steps), peak_memory(device).c_str(), threads.c_str());

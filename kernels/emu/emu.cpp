@@ -18,6 +18,7 @@
 
 #define CYGNET_EMU 1
 #include "kernels/emu/emu.h"
+#include "kernels/emu/device.h"
 #include "kernels/error.h"
 
 namespace cyg::emu {
@@ -420,14 +421,17 @@ uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t value, int src_lane) {
   return f.result;
 }
 
-void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes, std::function<void()> body) {
+namespace {
+bool valid_configuration(dim3 grid, dim3 block, size_t dynamic_shared_bytes) {
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
-  if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > 64 || blocks == 0 || grid.y > 65535 ||
-      grid.z > 65535 || dynamic_shared_bytes > kMaxDynamicShared) {
-    t_last_error = cudaErrorInvalidConfiguration;
-    return;
-  }
+  return threads > 0 && threads <= kMaxThreadsPerBlock && block.z <= 64 && blocks > 0 && grid.y <= 65535 &&
+         grid.z <= 65535 && dynamic_shared_bytes <= kMaxDynamicShared;
+}
+
+void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+                const std::function<void()>& body) {
+  const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
   const int workers = static_cast<int>(std::min<uint64_t>(blocks, static_cast<uint64_t>(worker_count())));
   std::atomic<uint64_t> next{0};
   std::atomic<bool> failed{false};
@@ -455,6 +459,22 @@ void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_b
     WorkerPool::instance().run(workers, job);
   }
   if (first_error) std::rethrow_exception(first_error);
+}
+}  // namespace
+
+void launch(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes, EmuStream* stream,
+            std::function<void()> body) {
+  if (!valid_configuration(grid, block, dynamic_shared_bytes)) {
+    t_last_error = cudaErrorInvalidConfiguration;
+    return;
+  }
+  if (stream == nullptr) {
+    run_kernel(name, grid, block, dynamic_shared_bytes, body);
+    return;
+  }
+  enqueue(stream, name, [name, grid, block, dynamic_shared_bytes, body = std::move(body)] {
+    run_kernel(name, grid, block, dynamic_shared_bytes, body);
+  });
 }
 
 }  // namespace detail

@@ -13,8 +13,9 @@
 // reverse order; CYGNET_EMU_WORKERS sets the worker count.
 //
 // Not supported: tensor-core (mma/wgmma) instructions, inline PTX, cooperative
-// groups, clusters, textures, cuDNN and cuBLAS; launches are synchronous and streams
-// are ignored.
+// groups, clusters, textures. A launch on a null stream runs at once; on a stream of
+// the emulated device (kernels/emu/device.h) it is queued. cuDNN and cuBLAS have
+// stand-ins that run the CPU reference (kernels/emu/libraries.cpp).
 #pragma once
 #ifndef CYGNET_EMU
 #error "kernels/emu/emu.h is only for the CPU emulation build (CYGNET_EMU)"
@@ -38,6 +39,8 @@
 #define CYG_DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(::cyg::emu::dynamic_shared_memory())
 
 namespace cyg::emu {
+
+struct EmuStream;  // a stream of the emulated device (kernels/emu/device.h)
 
 struct uint3 {
   unsigned x, y, z;
@@ -89,8 +92,10 @@ T from_bits(uint64_t b) {
 }
 inline int lane_id() { return static_cast<int>((threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % 32); }
 
-void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
-                std::function<void()> body);
+// Runs a launch now (a null stream) or queues it on an emulated stream
+// (kernels/emu/device.h). A bad configuration is the launch's error, as on the GPU.
+void launch(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes, EmuStream* stream,
+            std::function<void()> body);
 }  // namespace detail
 
 // Out-of-range source lanes return the caller's own value, as on the GPU.
@@ -187,13 +192,14 @@ T __ldg(const T* p) {
 
 // ---- the runtime API surface our launch wrappers use ----
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidConfiguration = 9 };
-using cudaStream_t = struct EmuStream*;
+using cudaStream_t = EmuStream*;
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorString(cudaError_t e);
 
 }  // namespace cyg::emu
 
-// Launch: `kernel<<<grid, block, shmem, stream>>>(args...)` under nvcc.
-#define CYG_LAUNCH(kernel, grid, block, shmem, stream, ...)                                         \
-  ((void)(stream), ::cyg::emu::detail::run_kernel(#kernel, ::cyg::emu::dim3(grid), ::cyg::emu::dim3(block), \
-                                                  (shmem), [=]() { kernel(__VA_ARGS__); }))
+// Launch: `kernel<<<grid, block, shmem, stream>>>(args...)` under nvcc. The arguments
+// are copied when the launch is made, as CUDA copies them.
+#define CYG_LAUNCH(kernel, grid, block, shmem, stream, ...)                                                      \
+  ::cyg::emu::detail::launch(#kernel, ::cyg::emu::dim3(grid), ::cyg::emu::dim3(block), (shmem), (stream), \
+                             [=]() { kernel(__VA_ARGS__); })

@@ -68,9 +68,9 @@ TEST(GpuEngine, OpsMatchTheCpu) {
 
 TEST(GpuEngine, StreamsOrderWork) {
   REQUIRE_GPU();
-  cyg::Stream stream;
+  cyg::Stream stream(Device::cuda());
   cyg::StreamGuard guard(stream);
-  EXPECT_EQ(cyg::current_stream(), stream.handle());
+  EXPECT_EQ(cyg::current_stream(Device::cuda()), stream.handle());
   const Tensor x = Tensor::uniform({4096}, -1, 1, 4).to(Device::cuda());
   const Tensor y = cyg::scale(x, 3);
   stream.synchronize();
@@ -85,9 +85,9 @@ TEST(GpuEngine, AllocatorSteadyStateMakesNoCudaMalloc) {
     return cyg::sum(y).item();
   };
   step();
-  const auto before = cyg::cuda_allocator().stats();
+  const auto before = cyg::allocator_for(Device::cuda()).stats();
   for (int i = 0; i < 5; ++i) EXPECT_EQ(step(), 0.0);
-  const auto after = cyg::cuda_allocator().stats();
+  const auto after = cyg::allocator_for(Device::cuda()).stats();
   EXPECT_EQ(after.raw_allocations, before.raw_allocations);
   EXPECT_GT(after.cache_hits, before.cache_hits);
   EXPECT_GT(after.peak_bytes_in_use, 0u);

@@ -40,7 +40,7 @@ TEST(Errors, DeviceParsing) {
     cyg::parse_device("gpu");
     FAIL() << "no throw";
   } catch (const cyg::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("device 'gpu': expected cpu, cuda, cuda:N or auto"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("device 'gpu': expected cpu, cuda, cuda:N, emu or auto"), std::string::npos)
         << e.what();
   }
   EXPECT_THROW(cyg::parse_device("cuda:x"), cyg::Error);

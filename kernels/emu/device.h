@@ -1,0 +1,73 @@
+// The emulated CUDA device: what the CUDA runtime gives the engine (device memory,
+// streams, events, graph capture), on the CPU, made so that bugs of the GPU path show.
+//
+// - Device memory comes from its own pool (one reserved address range), is 0xFF bytes
+//   (a NaN in every float) when allocated and again when freed, and copies check
+//   which side of a copy is device memory.
+// - A stream queues its work (kernel launches, copies, memsets, library calls) and the
+//   host goes on at once. Queued work runs lazily: at the latest moment CUDA allows,
+//   i.e. when something waits for it (a stream, event or device synchronisation, a
+//   copy to the host, a free). A host read without a synchronisation, a block reused
+//   while queued work still reads it, and a missing event between two streams
+//   therefore give wrong values every time, not now and then.
+// - Work that nothing orders runs newest stream first when the device synchronises, so
+//   a missing event, or a block handed to another stream too early, goes wrong.
+// - Streams are ordered with the default stream, as cudaStreamDefault streams are with
+//   the legacy default stream: work queued on one waits for the work queued before it
+//   on the other.
+// - Capture records a stream's work into a graph instead of queueing it; launching the
+//   graph queues the recorded work again, as often as it is launched.
+//
+// A launch in kernels/emu/emu.h with a null stream runs at once (the kernel tests); with
+// one of these streams it is queued. Thread-safe; queued work runs on the thread that
+// waits for it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace cyg::emu {
+
+struct EmuStream;
+struct EmuEvent;
+struct EmuGraph;
+
+// ---- memory ----
+void* device_malloc(size_t bytes);  // throws cyg::Error when the pool is exhausted
+void device_free(void* p);          // waits for all queued work first, as cudaFree does
+bool is_device_memory(const void* p);
+// Bytes of the pool in use (allocated, not yet freed).
+size_t device_bytes_in_use();
+
+// ---- streams and work ----
+EmuStream* default_stream();
+EmuStream* stream_create();
+void stream_destroy(EmuStream* stream);  // after its queued work has run
+void stream_synchronize(EmuStream* stream);
+void device_synchronize();
+
+// Queues `work` on `stream` (a null stream: the default stream). `what` names it in
+// errors.
+void enqueue(EmuStream* stream, const char* what, std::function<void()> work);
+
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
+// Host memory is read at the call (pageable memory is staged, as CUDA does), device
+// memory when the copy runs. A copy to the host waits for it.
+void memcpy_async(void* dst, const void* src, size_t bytes, CopyKind kind, EmuStream* stream);
+void memset_async(void* dst, int value, size_t bytes, EmuStream* stream);
+
+// ---- events ----
+EmuEvent* event_create();
+void event_destroy(EmuEvent* event);
+void event_record(EmuEvent* event, EmuStream* stream);
+void stream_wait_event(EmuStream* stream, EmuEvent* event);
+void event_synchronize(EmuEvent* event);
+bool event_query(EmuEvent* event);  // true once the recorded work has run
+
+// ---- graphs ----
+void begin_capture(EmuStream* stream);
+EmuGraph* end_capture(EmuStream* stream);
+void graph_launch(EmuGraph* graph, EmuStream* stream);
+void graph_destroy(EmuGraph* graph);
+
+}  // namespace cyg::emu
