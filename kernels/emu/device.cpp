@@ -235,11 +235,14 @@ void enqueue_op(EmuStream* stream, Op op) {
     s->capture->ops.push_back(std::move(op));
     return;
   }
-  // The legacy default stream: it waits for the work queued before on every stream,
-  // and every stream waits for the work queued before on it.
+  // The legacy default stream: it waits for the work queued before on every stream
+  // (newest stream first, see device_synchronize), and every stream waits for the work
+  // queued before on it.
   if (s->is_default) {
-    for (const auto& other : streams())
-      if (!other->is_default && other->queued > other->completed) op.after.push_back({other.get(), other->queued});
+    for (auto it = streams().rbegin(); it != streams().rend(); ++it) {
+      EmuStream* other = it->get();
+      if (!other->is_default && other->queued > other->completed) op.after.push_back({other, other->queued});
+    }
   } else {
     EmuStream* d = streams().front().get();
     if (d->queued > d->completed) op.after.push_back({d, d->queued});

@@ -1,0 +1,232 @@
+// The emulated CUDA device behaves like device memory and streams, so the bugs of a GPU
+// path show here as wrong values: a host read without a synchronisation, a block reused
+// by another stream while queued work still reads it, and a missing event between two
+// streams. Each bug is planted and caught; the correct code beside it gives the right
+// values. Also: the memory pool, NaN-poisoned memory, copy checks and graph replay.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/allocator.h"
+#include "engine/ops.h"
+#include "engine/runtime.h"
+#include "engine/stream.h"
+#include "engine/tensor.h"
+#include "kernels/emu/device.h"
+#include "kernels/error.h"
+
+namespace {
+
+using cyg::CopyKind;
+using cyg::Device;
+using cyg::DType;
+using cyg::Stream;
+using cyg::StreamGuard;
+using cyg::Tensor;
+
+constexpr Device kEmu = Device::emu();
+
+std::vector<float> counting(size_t n, float first) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = first + static_cast<float>(i);
+  return v;
+}
+
+std::vector<float> scaled(const std::vector<float>& v, float by) {
+  std::vector<float> out(v);
+  for (float& x : out) x *= by;
+  return out;
+}
+
+bool all_nan(const std::vector<float>& v) {
+  for (float x : v)
+    if (!std::isnan(x)) return false;
+  return !v.empty();
+}
+
+// Each test starts from an idle device whose cached blocks went back to the pool, so
+// every block is freshly allocated (and NaN) rather than left over from another test.
+class EmuDevice : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cyg::emu_runtime().synchronize();
+    cyg::allocator_for(kEmu).empty_cache();
+  }
+  cyg::DeviceRuntime& runtime() { return cyg::emu_runtime(); }
+};
+
+TEST_F(EmuDevice, MemoryComesFromItsOwnPoolAndStartsAsNaN) {
+  const Tensor t = Tensor::empty({1000}, DType::F32, kEmu);
+  EXPECT_TRUE(cyg::emu::is_device_memory(t.data_ptr()));
+  std::vector<float> host(1000, 1.0f);
+  EXPECT_FALSE(cyg::emu::is_device_memory(host.data()));
+  EXPECT_TRUE(all_nan(t.to_vector()));
+}
+
+TEST_F(EmuDevice, CopiesCheckWhichSideIsDeviceMemory) {
+  std::vector<float> a(4), b(4);
+  void* stream = runtime().default_stream();
+  try {
+    runtime().memcpy(a.data(), b.data(), sizeof(float) * 4, CopyKind::HostToDevice, stream);
+    FAIL() << "a host-to-device copy into host memory was accepted";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not device memory"), std::string::npos) << e.what();
+  }
+  const Tensor d = Tensor::zeros({4}, DType::F32, kEmu);
+  EXPECT_THROW(runtime().memcpy(d.data_ptr(), b.data(), sizeof(float) * 4, CopyKind::DeviceToHost, stream),
+               cyg::Error);
+}
+
+TEST_F(EmuDevice, AHostReadWithoutSynchronisationIsCaught) {
+  const Tensor x = Tensor::from_vector({-1, 2, -3, 4}, {4}, kEmu);
+  const Tensor y = cyg::relu(x);
+  // The bug: device memory read on the host before anything waited for the kernel.
+  const float* raw = y.data<float>();
+  EXPECT_TRUE(all_nan(std::vector<float>(raw, raw + 4))) << "the queued relu ran before anything waited for it";
+  // The fix: a copy to the host, which waits.
+  EXPECT_EQ(y.to_vector(), (std::vector<float>{0, 2, 0, 4}));
+  // After a synchronisation the memory holds the result.
+  EXPECT_EQ(std::vector<float>(raw, raw + 4), (std::vector<float>{0, 2, 0, 4}));
+}
+
+TEST_F(EmuDevice, ABlockReusedByAnotherStreamBeforeItsReaderRanIsCaught) {
+  const size_t n = 1000, bytes = n * sizeof(float);
+  const std::vector<float> old_values = counting(n, 1), new_values = counting(n, 5000);
+  float* block = static_cast<float*>(runtime().malloc(bytes));
+  float* out = static_cast<float*>(runtime().malloc(bytes));
+  runtime().memcpy(block, old_values.data(), bytes, CopyKind::HostToDevice, runtime().default_stream());
+  runtime().synchronize();
+  Stream reader(kEmu), next_owner(kEmu);
+  runtime().memcpy(out, block, bytes, CopyKind::DeviceToDevice, reader.handle());
+  // The bug: the block handed to another stream (as an allocator blind to streams would)
+  // while the copy queued on `reader` still has to read it.
+  runtime().memcpy(block, new_values.data(), bytes, CopyKind::HostToDevice, next_owner.handle());
+  runtime().synchronize();
+  std::vector<float> seen(n);
+  runtime().memcpy(seen.data(), out, bytes, CopyKind::DeviceToHost, runtime().default_stream());
+  EXPECT_EQ(seen, new_values) << "the reader saw the block's new owner's data";
+  runtime().free(block);
+  runtime().free(out);
+}
+
+TEST_F(EmuDevice, TheCachingAllocatorKeepsAReleasedBlockWithItsStream) {
+  const std::vector<float> values = counting(1000, 1);
+  Stream reader(kEmu), other(kEmu);
+  Tensor y, z;
+  const void* released = nullptr;
+  {
+    StreamGuard on_reader(reader);
+    const Tensor x = Tensor::from_vector(values, {1000}, kEmu);
+    y = cyg::scale(x, 3);
+    released = x.data_ptr();
+  }  // x's block goes back while the scale that reads it is still queued
+  {
+    StreamGuard on_other(other);
+    z = Tensor::full({1000}, 7.0, DType::F32, kEmu);
+    EXPECT_NE(z.data_ptr(), released) << "a block went to another stream while queued work still reads it";
+  }
+  EXPECT_EQ(y.to_vector(), scaled(values, 3));
+  EXPECT_EQ(z.to_vector(), std::vector<float>(1000, 7.0f));
+  // On its own stream the block is handed out again, after the work queued before.
+  StreamGuard on_reader(reader);
+  const Tensor again = Tensor::full({1000}, 1.0, DType::F32, kEmu);
+  EXPECT_EQ(again.data_ptr(), released);
+  EXPECT_EQ(y.to_vector(), scaled(values, 3));
+}
+
+TEST_F(EmuDevice, AReleasedBlockIsPoisonedOnItsStream) {
+  const Tensor kept = Tensor::full({256}, 2.0, DType::F32, kEmu);
+  const float* block = nullptr;
+  {
+    const Tensor gone = Tensor::full({256}, 3.0, DType::F32, kEmu);
+    block = gone.data<float>();
+  }
+  runtime().synchronize();
+  EXPECT_TRUE(all_nan(std::vector<float>(block, block + 256))) << "a released block kept its old values";
+  EXPECT_EQ(kept.to_vector(), std::vector<float>(256, 2.0f));
+}
+
+TEST_F(EmuDevice, AMissingEventBetweenStreamsIsCaught) {
+  const std::vector<float> values = counting(512, 1);
+  const Tensor x = Tensor::from_vector(values, {512}, kEmu);
+  Stream producer(kEmu), consumer(kEmu);
+  // The bug: the consumer reads y with nothing ordering it after the producer.
+  Tensor y, z;
+  {
+    StreamGuard g(producer);
+    y = cyg::scale(x, 2);
+  }
+  {
+    StreamGuard g(consumer);
+    z = cyg::add(y, y);
+  }
+  EXPECT_TRUE(all_nan(z.to_vector())) << "the consumer waited for the producer without an event";
+  // The fix: an event recorded after the producer's work, waited for by the consumer.
+  Tensor y2, z2;
+  {
+    StreamGuard g(producer);
+    y2 = cyg::scale(x, 2);
+  }
+  cyg::Event produced(kEmu);
+  produced.record(producer);
+  produced.block(consumer);
+  {
+    StreamGuard g(consumer);
+    z2 = cyg::add(y2, y2);
+  }
+  EXPECT_EQ(z2.to_vector(), scaled(values, 4));
+}
+
+TEST_F(EmuDevice, StreamsAreOrderedWithTheDefaultStream) {
+  const std::vector<float> values = counting(300, -150);
+  const Tensor x = Tensor::from_vector(values, {300}, kEmu);  // uploaded on the default stream
+  Stream s(kEmu);
+  Tensor y;
+  {
+    StreamGuard g(s);
+    y = cyg::scale(x, -1);  // waits for the upload
+  }
+  s.synchronize();
+  const float* raw = y.data<float>();
+  EXPECT_EQ(std::vector<float>(raw, raw + 300), scaled(values, -1));
+}
+
+TEST_F(EmuDevice, ACapturedGraphRunsOnlyWhenLaunchedAndAsOftenAsLaunched) {
+  const std::vector<float> values = counting(200, 1);
+  Tensor acc = Tensor::zeros({200}, DType::F32, kEmu);
+  const Tensor x = Tensor::from_vector(values, {200}, kEmu);
+  runtime().synchronize();
+  Stream s(kEmu);
+  void* graph = nullptr;
+  {
+    StreamGuard g(s);
+    runtime().begin_capture(s.handle());
+    EXPECT_THROW(s.synchronize(), cyg::Error) << "waiting inside a capture must be refused, as by CUDA";
+    cyg::axpy_(acc, 2, x);
+    graph = runtime().end_capture(s.handle());
+  }
+  EXPECT_EQ(acc.to_vector(), std::vector<float>(200, 0.0f)) << "captured work ran without a launch";
+  runtime().graph_launch(graph, s.handle());
+  runtime().graph_launch(graph, s.handle());
+  s.synchronize();
+  EXPECT_EQ(acc.to_vector(), scaled(values, 4));
+  runtime().graph_destroy(graph);
+}
+
+TEST_F(EmuDevice, FreeWaitsForQueuedWork) {
+  const size_t bytes = 64 * sizeof(float);
+  float* a = static_cast<float*>(runtime().malloc(bytes));
+  float* b = static_cast<float*>(runtime().malloc(bytes));
+  const std::vector<float> values = counting(64, 10);
+  runtime().memcpy(a, values.data(), bytes, CopyKind::HostToDevice, runtime().default_stream());
+  runtime().memcpy(b, a, bytes, CopyKind::DeviceToDevice, runtime().default_stream());
+  runtime().free(a);  // as cudaFree: the queued copy out of `a` runs first
+  std::vector<float> seen(64);
+  runtime().memcpy(seen.data(), b, bytes, CopyKind::DeviceToHost, runtime().default_stream());
+  EXPECT_EQ(seen, values);
+  runtime().free(b);
+}
+
+}  // namespace
