@@ -260,6 +260,53 @@ TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 257);
 }
 
+// The apps on the emulated device take the engine's whole GPU path (the caching
+// allocator, streams, the loader's upload, the optimizer's device tables) and agree with
+// the CPU: a 1cycle run stopped and resumed, its checkpoint evaluated, a range test.
+TEST_F(EndToEnd, AppsOnTheEmulatedDeviceAgreeWithTheCpu) {
+  const std::vector<std::string> tiny = {"data.synthetic_train=256", "data.synthetic_val=128",
+                                         "data.synthetic_size=8", "train.epochs=2", "train.log_every=2"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), tiny.begin(), tiny.end());
+    return extra;
+  };
+  ASSERT_EQ(run("onecycle", with({"name=on-cpu"})).exit_code, 0);
+  const Result stopped = run("onecycle", with({"name=on-emu", "device=emu", "train.max_steps=5"}));
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_NE(stopped.out.find(", emu, "), std::string::npos) << stopped.out;
+  const std::string dir = run_dir("onecycle-on-emu-");
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto emu_steps = cyg::app::read_csv<cyg::app::StepRecord>(dir + "/steps.csv");
+  const auto cpu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-on-cpu-") + "/steps.csv");
+  ASSERT_EQ(emu_steps.size(), cpu_steps.size());
+  ASSERT_EQ(emu_steps.size(), 8u);
+  for (size_t i = 0; i < cpu_steps.size(); ++i)
+    EXPECT_NEAR(emu_steps[i].loss, cpu_steps[i].loss, 1e-4 * cpu_steps[i].loss) << "step " << i + 1;
+
+  const Result on_emu = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "device=emu"}, BaseArgs::None);
+  const Result on_cpu = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "device=cpu"}, BaseArgs::None);
+  ASSERT_EQ(on_emu.exit_code, 0) << on_emu.err;
+  ASSERT_EQ(on_cpu.exit_code, 0) << on_cpu.err;
+  const size_t at = on_cpu.out.find("accuracy ");
+  ASSERT_NE(at, std::string::npos) << on_cpu.out;
+  EXPECT_NE(on_emu.out.find(on_cpu.out.substr(at, 15)), std::string::npos) << on_emu.out << " vs " << on_cpu.out;
+
+  const std::vector<std::string> sweep = {"lr_find.start_lr=1e-4", "lr_find.end_lr=10", "lr_find.steps=12"};
+  auto sweep_with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), sweep.begin(), sweep.end());
+    return with(extra);
+  };
+  ASSERT_EQ(run("lr_find", sweep_with({"name=sweep-cpu"})).exit_code, 0);
+  const Result sweep_emu = run("lr_find", sweep_with({"name=sweep-emu", "device=emu"}));
+  ASSERT_EQ(sweep_emu.exit_code, 0) << sweep_emu.err;
+  const auto emu_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-sweep-emu-") + "/steps.csv");
+  const auto cpu_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-sweep-cpu-") + "/steps.csv");
+  ASSERT_EQ(emu_sweep.size(), cpu_sweep.size());
+  for (size_t i = 0; i < cpu_sweep.size(); ++i)
+    EXPECT_NEAR(emu_sweep[i].loss, cpu_sweep[i].loss, 1e-4 * cpu_sweep[i].loss) << "sweep step " << i + 1;
+}
+
 // Each bad input: a non-zero exit, one line on stderr containing `expected`.
 void expect_one_line_error(const Result& r, const std::string& expected) {
   EXPECT_NE(r.exit_code, 0);
