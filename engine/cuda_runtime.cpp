@@ -77,7 +77,7 @@ cudaEvent_t as_event(void* event) { return static_cast<cudaEvent_t>(event); }
 
 class CudaRuntime final : public DeviceRuntime {
  public:
-  void* malloc(size_t bytes) override {
+  void* do_malloc(size_t bytes) override {
     void* p = nullptr;
     const cudaError_t status = cudaMalloc(&p, bytes);
     if (status != cudaSuccess) {
@@ -91,7 +91,7 @@ class CudaRuntime final : public DeviceRuntime {
 
   void free(void* p) override { CYG_CUDA_CHECK(cudaFree(p)); }
 
-  void memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
+  void do_memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
     const cudaMemcpyKind k = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
                              : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
                                                               : cudaMemcpyDeviceToDevice;
@@ -104,7 +104,7 @@ class CudaRuntime final : public DeviceRuntime {
     CYG_CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, as_stream(stream)));
   }
 
-  void synchronize() override { CYG_CUDA_CHECK(cudaDeviceSynchronize()); }
+  void do_synchronize() override { CYG_CUDA_CHECK(cudaDeviceSynchronize()); }
 
   // The legacy default stream.
   void* default_stream() override { return nullptr; }
@@ -117,7 +117,7 @@ class CudaRuntime final : public DeviceRuntime {
   }
 
   void stream_destroy(void* stream) override { CYG_CUDA_CHECK(cudaStreamDestroy(as_stream(stream))); }
-  void stream_synchronize(void* stream) override { CYG_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
+  void do_stream_synchronize(void* stream) override { CYG_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
 
   void* event_create() override {
     cudaEvent_t e = nullptr;
@@ -132,7 +132,7 @@ class CudaRuntime final : public DeviceRuntime {
   void stream_wait_event(void* stream, void* event) override {
     CYG_CUDA_CHECK(cudaStreamWaitEvent(as_stream(stream), as_event(event), 0));
   }
-  void event_synchronize(void* event) override { CYG_CUDA_CHECK(cudaEventSynchronize(as_event(event))); }
+  void do_event_synchronize(void* event) override { CYG_CUDA_CHECK(cudaEventSynchronize(as_event(event))); }
 
   bool event_query(void* event) override {
     const cudaError_t status = cudaEventQuery(as_event(event));

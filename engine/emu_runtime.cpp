@@ -1,5 +1,4 @@
-// The emulated CUDA device as a DeviceRuntime (kernels/emu/device.h does the work), and
-// runtime_for, which picks a device's runtime.
+// The emulated CUDA device as a DeviceRuntime (kernels/emu/device.h does the work).
 #include "engine/runtime.h"
 #include "kernels/emu/device.h"
 #include "kernels/error.h"
@@ -22,20 +21,20 @@ emu::CopyKind as_emu(CopyKind kind) {
 
 class EmuRuntime final : public DeviceRuntime {
  public:
-  void* malloc(size_t bytes) override { return emu::device_malloc(bytes); }
+  void* do_malloc(size_t bytes) override { return emu::device_malloc(bytes); }
   void free(void* p) override { emu::device_free(p); }
-  void memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
+  void do_memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
     emu::memcpy_async(dst, src, bytes, as_emu(kind), as_stream(stream));
   }
   void memset(void* dst, int value, size_t bytes, void* stream) override {
     emu::memset_async(dst, value, bytes, as_stream(stream));
   }
-  void synchronize() override { emu::device_synchronize(); }
+  void do_synchronize() override { emu::device_synchronize(); }
 
   void* default_stream() override { return emu::default_stream(); }
   void* stream_create() override { return emu::stream_create(); }
   void stream_destroy(void* stream) override { emu::stream_destroy(as_stream(stream)); }
-  void stream_synchronize(void* stream) override { emu::stream_synchronize(as_stream(stream)); }
+  void do_stream_synchronize(void* stream) override { emu::stream_synchronize(as_stream(stream)); }
 
   void* event_create() override { return emu::event_create(); }
   void event_destroy(void* event) override { emu::event_destroy(as_event(event)); }
@@ -43,7 +42,7 @@ class EmuRuntime final : public DeviceRuntime {
   void stream_wait_event(void* stream, void* event) override {
     emu::stream_wait_event(as_stream(stream), as_event(event));
   }
-  void event_synchronize(void* event) override { emu::event_synchronize(as_event(event)); }
+  void do_event_synchronize(void* event) override { emu::event_synchronize(as_event(event)); }
   bool event_query(void* event) override { return emu::event_query(as_event(event)); }
 
   void begin_capture(void* stream) override { emu::begin_capture(as_stream(stream)); }
@@ -61,16 +60,6 @@ class EmuRuntime final : public DeviceRuntime {
 DeviceRuntime& emu_runtime() {
   static EmuRuntime* runtime = new EmuRuntime();
   return *runtime;
-}
-
-DeviceRuntime& runtime_for(Device device) {
-  switch (device.type) {
-    case DeviceType::CUDA: return cuda_runtime();
-    case DeviceType::Emu: return emu_runtime();
-    case DeviceType::CPU: break;
-  }
-  CYG_CHECK(false, "the CPU has no device runtime");
-  return emu_runtime();
 }
 
 }  // namespace cyg

@@ -5,6 +5,20 @@
 namespace cyg {
 
 namespace {
+// Field by field: the records have padding, whose bytes are not the same from one
+// step's table to the next.
+bool same_tensors(const TensorSlot& a, const TensorSlot& b) {
+  return a.param == b.param && a.grad == b.grad && a.state1 == b.state1 && a.state2 == b.state2 &&
+         a.numel == b.numel && a.weight_decay_scale == b.weight_decay_scale;
+}
+
+bool same_tensors(const std::vector<TensorSlot>& a, const std::vector<TensorSlot>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!same_tensors(a[i], b[i])) return false;
+  return true;
+}
+
 // A copy of host records in `device`'s memory.
 template <typename T>
 Tensor upload_records(const std::vector<T>& records, Device device) {
@@ -15,9 +29,7 @@ Tensor upload_records(const std::vector<T>& records, Device device) {
 }  // namespace
 
 MultiTensorTable::OnDevice MultiTensorTable::on_device() {
-  const bool same = slots_.size() == uploaded_slots_.size() &&
-                    std::memcmp(slots_.data(), uploaded_slots_.data(), slots_.size() * sizeof(TensorSlot)) == 0;
-  if (!same) {
+  if (!same_tensors(slots_, uploaded_slots_)) {
     const std::vector<TensorChunk> chunks = make_chunks(slots_.data(), static_cast<int>(slots_.size()), kChunkElems);
     device_slots_ = upload_records(slots_, device_);
     device_chunks_ = upload_records(chunks, device_);

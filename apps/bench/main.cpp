@@ -2,9 +2,12 @@
 // loss, backward, SGD update) of a model at a batch size on a device, after warm-up, and
 // prints one line: images/s and ms per step (median of the timed steps), and peak
 // memory. scripts/bench_pytorch.py prints the same line for PyTorch, so the two can run
-// side by side.
+// side by side. --counters then counts one more step: launches by kernel, library calls,
+// copies, host waits, allocations, declared bytes, and a modelled H200 time. On the
+// emulated device --count-only counts without running anything (full-size shapes).
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
-//                [--image 32] [--channels 3] [--classes 10] [--width 0]
+//                [--image 32] [--channels 3] [--classes 10] [--width 0] [--counters]
+//   cygnet_bench --model resnet18 --batch 128 --device emu --counters --count-only
 // CPU threads: OMP_NUM_THREADS (default: all cores).
 #include <omp.h>
 #include <sys/resource.h>
@@ -18,11 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "apps/bench/step_counts.h"
 #include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/device.h"
 #include "engine/optim.h"
 #include "engine/runtime.h"
+#include "kernels/counters.h"
+#include "kernels/emu/device.h"
 #include "kernels/error.h"
 #include "models/registry.h"
 
@@ -32,13 +38,16 @@ struct Options {
   std::string model = "resnet18", device = "auto";
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
   bool show_help = false;
+  bool counters = false;    // count one step after the timed ones
+  bool count_only = false;  // the emulated device counts without running
 };
 
 std::string usage() {
   std::string models;
   for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : "|") + name;
-  return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda]\n" +
-         "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n";
+  return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda|emu]\n" +
+         "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
+         "                    [--counters] [--count-only (device emu)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -56,6 +65,11 @@ Options parse(int argc, char** argv) {
     if (flag == "--help") {
       o.show_help = true;
       return o;
+    }
+    if (flag == "--counters" || flag == "--count-only") {
+      o.counters = true;
+      o.count_only = o.count_only || flag == "--count-only";
+      continue;
     }
     CYG_CHECK(i + 1 < argc, flag, ": missing value (try --help)");
     const char* v = argv[++i];
@@ -107,6 +121,26 @@ std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Mo
   return ms;
 }
 
+// One more step with the counters on (the cache is warm: allocations reaching the
+// runtime are what a steady-state step makes), then the table.
+std::string count_one_step(const Options& o, cyg::Device device, cyg::nn::Module& model, cyg::Optimizer& optimizer,
+                           const BenchBatch& batch, double measured_ms) {
+  cyg::reset_counts();
+  cyg::set_counting(true);
+  cyg::app::train_step(model, optimizer, batch.images, batch.labels, 0.0);
+  cyg::set_counting(false);  // work is counted when queued: the wait below is the benchmark's, not the step's
+  if (!device.is_cpu()) cyg::runtime_for(device).synchronize();
+  const cyg::DeviceCounts counts = cyg::device_counts();
+  char title[256];
+  std::snprintf(title, sizeof title, "one training step of %s, batch %lld, %lldx%lld, on %s%s", o.model.c_str(),
+                static_cast<long long>(o.batch), static_cast<long long>(o.image), static_cast<long long>(o.image),
+                device.str().c_str(),
+                o.count_only ? " (counted without running the kernels: --count-only; every figure below comes "
+                               "from the shapes)"
+                             : "");
+  return cyg::bench::step_counts_table(counts, title, o.count_only ? -1.0 : measured_ms);
+}
+
 // The device's peak allocation, or on the CPU the process' peak resident set.
 std::string peak_memory(cyg::Device device) {
   double peak_mib;
@@ -135,6 +169,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     const cyg::Device device = cyg::parse_device(o.device);
+    CYG_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
+    if (o.count_only) cyg::emu::set_running(false);
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;
     mo.num_classes = o.classes;
@@ -147,12 +183,16 @@ int main(int argc, char** argv) {
     so.momentum = 0.9;
     so.weight_decay = 5e-4;
     cyg::SGD optimizer(model->parameters(), so);
-    const std::vector<double> ms = time_steps(o, device, *model, optimizer, make_batch(o, device));
+    const BenchBatch batch = make_batch(o, device);
+    const std::vector<double> ms = time_steps(o, device, *model, optimizer, batch);
     const double median = ms[ms.size() / 2];
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(omp_get_max_threads()) + " threads";
-    std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s\n", o.model.c_str(),
-                static_cast<long long>(o.batch), device.str().c_str(), 1000.0 * static_cast<double>(o.batch) / median,
-                median, static_cast<long long>(o.steps), peak_memory(device).c_str(), threads.c_str());
+    if (!o.count_only)
+      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s\n",
+                  o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
+                  1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
+                  peak_memory(device).c_str(), threads.c_str());
+    if (o.counters) std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench: %s\n", e.what());

@@ -27,6 +27,8 @@ void assemble_batch_cuda(const uint8_t* images, const int32_t* labels, const int
   check_assemble_batch_args(batch, C, H, W, crop_padding);
   if (batch == 0) return;
   const int64_t n = batch * C * H * W;
+  // u8 pixels, indices and labels in; f32 pixels and labels out.
+  count_traffic(__func__, n + batch * (8 + 4) + 8 * C, 4 * n + 4 * batch);
   CYG_LAUNCH(assemble_batch_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), images, labels, indices,
              batch, C, H, W, mean, inv_std, crop_padding, flip, seed, sample_counter_base, out, out_labels);
   CYG_CHECK_LAUNCH();

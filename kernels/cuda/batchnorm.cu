@@ -200,6 +200,10 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
+  // x twice (statistics, then normalisation), y once; per-channel values and the
+  // slices' double partials besides.
+  const int64_t partial_bytes = 16 * C * slices;
+  count_traffic(__func__, 8 * layout.numel() + 16 * C + partial_bytes, 4 * layout.numel() + 16 * C + partial_bytes);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_stats_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
@@ -220,6 +224,7 @@ void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
+  count_traffic(__func__, 4 * layout.numel() + 16 * C, 4 * layout.numel());
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
@@ -235,6 +240,8 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
+  // dy and x for the sums, again for dx.
+  count_traffic(__func__, 16 * layout.numel() + 20 * C, 4 * layout.numel() + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     launch_backward_sums<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, layout,
@@ -252,6 +259,8 @@ void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* 
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
+  // dy and x for the sums, dy again for dx.
+  count_traffic(__func__, 12 * layout.numel() + 20 * C, 4 * layout.numel() + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     launch_backward_sums<Index>(dy, x, running_mean, running_var, Spread::Variance, eps, layout,

@@ -27,12 +27,14 @@ __global__ void bias_grad_kernel(const float* dy, int64_t outer, int64_t C, int6
 void bias_add_cuda(float* y, const float* b, int64_t outer, int64_t C, int64_t inner, const LaunchConfig& cfg) {
   const int64_t n = outer * C * inner;
   if (n == 0) return;
+  count_traffic(__func__, 4 * n + 4 * C, 4 * n);
   CYG_LAUNCH(bias_add_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), y, b, n, C, inner);
   CYG_CHECK_LAUNCH();
 }
 
 void bias_grad_cuda(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db, const LaunchConfig& cfg) {
   if (C == 0) return;
+  count_traffic(__func__, 4 * outer * C * inner, 4 * C);
   const int block = block_size(cfg);
   CYG_CHECK(block % 32 == 0 && block <= 1024, "bias_grad: block size ", block, " must be a multiple of 32, at most 1024");
   const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;

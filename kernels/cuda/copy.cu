@@ -25,6 +25,7 @@ void launch_copy(const void* src, void* dst, int64_t n, const StridedLayout& lay
 void copy_strided_cuda(const void* src, void* dst, int64_t n, int elem_size, const StridedLayout& layout,
                        const LaunchConfig& cfg) {
   if (n == 0) return;
+  count_traffic(__func__, n * elem_size, n * elem_size);
   switch (elem_size) {
     case 1: return launch_copy<uint8_t>(src, dst, n, layout, cfg);
     case 2: return launch_copy<uint16_t>(src, dst, n, layout, cfg);

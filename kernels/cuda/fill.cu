@@ -20,6 +20,7 @@ void launch_fill(void* dst, int64_t n, uint64_t bits, const LaunchConfig& cfg) {
 
 void fill_cuda(void* dst, int64_t n, int elem_size, uint64_t bits, const LaunchConfig& cfg) {
   if (n == 0) return;
+  count_traffic(__func__, 0, n * elem_size);
   switch (elem_size) {
     case 1: return launch_fill<uint8_t>(dst, n, bits, cfg);
     case 2: return launch_fill<uint16_t>(dst, n, bits, cfg);

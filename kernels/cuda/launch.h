@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kernels/common.h"
+#include "kernels/counters.h"
 #include "kernels/cuda/check.h"
 
 #if defined(CYGNET_EMU)

@@ -89,6 +89,8 @@ void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int6
                                 float label_smoothing, float* loss_out, int64_t* correct_out, float* row_logsumexp,
                                 float* workspace, const LaunchConfig& cfg) {
   check_arguments(N, K, label_smoothing);
+  // Logits and labels in; per-row log-sum-exp, loss and hit out, then their means.
+  count_traffic(__func__, 4 * N * K + 4 * N + 8 * N, 4 * N + 8 * N + 4 + 8);
   const int block = row_block(K, cfg);
   check_block_reduce_size(block);
   check_block_reduce_size(block_size(cfg));
@@ -108,6 +110,7 @@ void cross_entropy_backward_cuda(const float* logits, const int32_t* labels, con
                                  int64_t K, float label_smoothing, const float* grad_loss, float* dlogits,
                                  const LaunchConfig& cfg) {
   check_arguments(N, K, label_smoothing);
+  count_traffic(__func__, 4 * N * K + 8 * N + 4, 4 * N * K);
   CYG_LAUNCH(cross_entropy_backward_kernel, grid_size(N * K, cfg), block_size(cfg), 0, stream_of(cfg), logits, labels,
              row_logsumexp, N, K, label_smoothing, grad_loss, dlogits);
   CYG_CHECK_LAUNCH();

@@ -14,6 +14,7 @@ __global__ void accumulate_metrics_kernel(float* loss_sum, int64_t* correct_sum,
 
 void accumulate_metrics_cuda(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t slot,
                              const float* loss, const int64_t* correct, float count, const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 + 8 + 4 + 8, 4 + 8 + 4);
   CYG_LAUNCH(accumulate_metrics_kernel, 1, 32, 0, stream_of(cfg), loss_sum, correct_sum, step_losses, slot, loss,
              correct, count);
   CYG_CHECK_LAUNCH();

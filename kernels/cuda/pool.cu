@@ -33,6 +33,7 @@ void global_avg_pool_forward_cuda(const float* x, int64_t N, int64_t C, int64_t 
   check_area(H, W);
   const int64_t planes = N * C;
   if (planes == 0) return;
+  count_traffic(__func__, 4 * planes * H * W, 4 * planes);
   check_block_reduce_size(block_size(cfg));
   CYG_LAUNCH(global_avg_pool_forward_kernel, grid_size(planes * 32, cfg), block_size(cfg), 0, stream_of(cfg), x,
              planes, H * W, y);
@@ -44,6 +45,7 @@ void global_avg_pool_backward_cuda(const float* dy, int64_t N, int64_t C, int64_
   check_area(H, W);
   const int64_t n = N * C * H * W;
   if (n == 0) return;
+  count_traffic(__func__, 4 * N * C, 4 * n);
   CYG_LAUNCH(global_avg_pool_backward_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), dy, H * W, n,
              dx);
   CYG_CHECK_LAUNCH();

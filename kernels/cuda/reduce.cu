@@ -63,20 +63,24 @@ void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t in
 }  // namespace
 
 void sum_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * n, 4);
   sum_or_mean(x, n, out, workspace, cfg, Reduction::Sum);
 }
 
 void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * n, 4);
   sum_or_mean(x, n, out, workspace, cfg, Reduction::Mean);
 }
 
 void sum_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                   const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * outer * reduced * inner, 4 * outer * inner);
   axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Sum);
 }
 
 void mean_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                    const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * outer * reduced * inner, 4 * outer * inner);
   axis_sum_or_mean(x, outer, reduced, inner, out, cfg, Reduction::Mean);
 }
 

@@ -16,12 +16,14 @@ __global__ void relu_backward_kernel(const float* dy, const float* y, float* dx,
 
 void relu_forward_cuda(const float* x, float* y, int64_t n, const LaunchConfig& cfg) {
   if (n == 0) return;
+  count_traffic(__func__, 4 * n, 4 * n);
   CYG_LAUNCH(relu_forward_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), x, y, n);
   CYG_CHECK_LAUNCH();
 }
 
 void relu_backward_cuda(const float* dy, const float* y, float* dx, int64_t n, const LaunchConfig& cfg) {
   if (n == 0) return;
+  count_traffic(__func__, 8 * n, 4 * n);
   CYG_LAUNCH(relu_backward_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), dy, y, dx, n);
   CYG_CHECK_LAUNCH();
 }

@@ -11,6 +11,7 @@ __global__ void scale_kernel(float alpha, const float* x, float* y, int64_t n) {
 
 void scale_cuda(float alpha, const float* x, float* y, int64_t n, const LaunchConfig& cfg) {
   if (n == 0) return;
+  count_traffic(__func__, 4 * n, 4 * n);
   CYG_LAUNCH(scale_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), alpha, x, y, n);
   CYG_CHECK_LAUNCH();
 }

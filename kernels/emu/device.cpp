@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -23,6 +24,8 @@ namespace {
 constexpr unsigned char kPoison = 0xFF;  // every float a NaN, every integer -1
 constexpr size_t kAlignment = 256;        // as cudaMalloc's
 constexpr size_t kPoolBytes = size_t(64) << 30;
+
+std::atomic<bool> g_running{true};
 
 // Work a later op must wait for: the first `count` ops queued on `stream`.
 struct Dependency {
@@ -85,7 +88,7 @@ void run_until(EmuStream* stream, uint64_t count) {
     stream->queue.pop_front();
     ++stream->completed;
     for (const Dependency& d : op.after) run_until(d.stream, d.count);
-    op.work();
+    if (g_running.load(std::memory_order_relaxed)) op.work();
   }
 }
 
@@ -120,14 +123,14 @@ class Pool {
       live_[p] = size;
     }
     in_use_ += live_[p];
-    std::memset(p, kPoison, live_[p]);
+    if (g_running.load(std::memory_order_relaxed)) std::memset(p, kPoison, live_[p]);
     return p;
   }
 
   void release(void* ptr) {
     auto it = live_.find(static_cast<char*>(ptr));
     CYG_CHECK(it != live_.end(), "emulated device: free of ", ptr, ", which is not an allocation of the device");
-    std::memset(it->first, kPoison, it->second);
+    if (g_running.load(std::memory_order_relaxed)) std::memset(it->first, kPoison, it->second);
     in_use_ -= it->second;
     free_.emplace(it->second, it->first);
     live_.erase(it);
@@ -310,6 +313,11 @@ bool event_query(EmuEvent* event) {
   std::lock_guard<std::recursive_mutex> lock(device_mutex());
   return event->stream == nullptr || event->stream->completed >= event->count;
 }
+
+// ---- counting only ----
+
+void set_running(bool run) { g_running.store(run, std::memory_order_relaxed); }
+bool running() { return g_running.load(std::memory_order_relaxed); }
 
 // ---- graphs ----
 

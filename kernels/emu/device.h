@@ -64,6 +64,13 @@ void stream_wait_event(EmuStream* stream, EmuEvent* event);
 void event_synchronize(EmuEvent* event);
 bool event_query(EmuEvent* event);  // true once the recorded work has run
 
+// ---- counting only ----
+// Off: queued work is dropped instead of run (memory is not filled either), so the work
+// of full-size shapes can be counted (kernels/counters.h) without the time to run it.
+// Every value the device computes is then meaningless.
+void set_running(bool run);
+bool running();
+
 // ---- graphs ----
 void begin_capture(EmuStream* stream);
 EmuGraph* end_capture(EmuStream* stream);

@@ -18,6 +18,7 @@
 
 #define CYGNET_EMU 1
 #include "kernels/emu/emu.h"
+#include "kernels/counters.h"
 #include "kernels/emu/device.h"
 #include "kernels/error.h"
 
@@ -468,6 +469,7 @@ void launch(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes
     t_last_error = cudaErrorInvalidConfiguration;
     return;
   }
+  count_launch(name);
   if (stream == nullptr) {
     run_kernel(name, grid, block, dynamic_shared_bytes, body);
     return;

@@ -1,0 +1,101 @@
+// One training step on the emulated device, counted (kernels/counters.h): what the GPU
+// path asks of a device per step, against what the model's structure says by hand.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "engine/runtime.h"
+#include "kernels/counters.h"
+#include "kernels/emu/device.h"
+#include "models/registry.h"
+
+namespace {
+
+using cyg::Device;
+using cyg::Tensor;
+
+// ResNet-18 at width 8 on 8x8 images, SGD with momentum, on the emulated device.
+class StepCounts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cyg::models::ModelOptions options;
+    options.width = 8;
+    model_ = cyg::models::make_model("resnet18", options);
+    model_->to(Device::emu());
+    cyg::SgdOptions o;
+    o.lr = 0.01;
+    o.momentum = 0.9;
+    optimizer_ = std::make_unique<cyg::SGD>(model_->parameters(), o);
+    images_ = Tensor::normal({4, 3, 8, 8}, 0, 1, 7).to(Device::emu());
+    Tensor labels = Tensor::empty({4}, cyg::DType::I32);
+    for (int i = 0; i < 4; ++i) labels.data<int32_t>()[i] = i;
+    labels_ = labels.to(Device::emu());
+  }
+  void TearDown() override {
+    cyg::set_counting(false);
+    cyg::emu::set_running(true);
+  }
+
+  void step() {
+    optimizer_->zero_grad();
+    cyg::backward(cyg::fn::cross_entropy((*model_)(cyg::Variable(images_)), labels_).loss);
+    optimizer_->step();
+  }
+
+  cyg::DeviceCounts counted_step() {
+    cyg::reset_counts();
+    cyg::set_counting(true);
+    step();
+    cyg::set_counting(false);
+    cyg::emu_runtime().synchronize();
+    return cyg::device_counts();
+  }
+
+  std::shared_ptr<cyg::nn::Module> model_;
+  std::unique_ptr<cyg::Optimizer> optimizer_;
+  Tensor images_, labels_;
+};
+
+TEST_F(StepCounts, ASteadyStateStepNeitherAllocatesNorUploadsNorWaits) {
+  step();
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  EXPECT_EQ(c.allocations, 0u) << "device memory from the runtime after warm-up";
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 0u) << "uploads in a step";
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToHost)], 0u);
+  EXPECT_EQ(c.synchronizations, 0u) << "the host waited for the device inside a step";
+  EXPECT_GT(c.total_launches(), 0u);
+  EXPECT_EQ(c.launches.at("sgd_step_kernel"), 1u) << "one fused optimizer launch";
+}
+
+// ResNet-18: 20 convolutions (the stem, two in each of the 8 blocks, and the 1x1
+// shortcuts of layer2, layer3 and layer4) and one linear layer. Forward: 20 convolutions
+// and a gemm; backward: the filter gradient of all 20, the data gradient of all but the
+// stem (its input needs none), and two gemms.
+TEST_F(StepCounts, ResNet18MakesOneLibraryCallPerConvolutionDirectionAndThreeGemms) {
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  EXPECT_EQ(c.library.at("cudnnConvolutionForward").calls, 20u);
+  EXPECT_EQ(c.library.at("cudnnConvolutionBackwardData").calls, 19u);
+  EXPECT_EQ(c.library.at("cudnnConvolutionBackwardFilter").calls, 20u);
+  EXPECT_EQ(c.library.at("cublasSgemm").calls, 3u);
+  EXPECT_EQ(c.total_library_calls(), 62u);
+  // The forward's FLOPs: the stem alone is 2 * (4 * 8 * 8 * 8 outputs) * (3 * 3 * 3) MACs.
+  EXPECT_GT(c.library.at("cudnnConvolutionForward").flops, 2.0 * 4 * 8 * 8 * 8 * 27);
+}
+
+TEST_F(StepCounts, CountingWithoutRunningGivesTheSameCounts) {
+  step();
+  const cyg::DeviceCounts run = counted_step();
+  cyg::emu::set_running(false);
+  const cyg::DeviceCounts counted = counted_step();
+  EXPECT_EQ(counted.launches, run.launches);
+  EXPECT_EQ(counted.total_library_calls(), run.total_library_calls());
+  EXPECT_EQ(counted.total_traffic().bytes_read, run.total_traffic().bytes_read);
+  EXPECT_EQ(counted.total_traffic().bytes_written, run.total_traffic().bytes_written);
+  for (int d = 0; d < 3; ++d) EXPECT_EQ(counted.copies[d], run.copies[d]);
+}
+
+}  // namespace
