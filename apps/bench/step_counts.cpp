@@ -60,13 +60,15 @@ std::string transfers_section(const DeviceCounts& c) {
 std::string model_section(const DeviceCounts& c, double measured_ms) {
   const H200Model m;
   const ModelledTime t = modelled_time(c, m);
-  std::string out = line("modelled H200 time (a model, not a measurement): %.3f ms", 1e3 * t.total());
-  out += line("  our kernels: declared bytes at %.1f TB/s            %.3f ms", m.bandwidth_bytes_per_s / 1e12,
-              1e3 * t.kernels_s);
-  out += line("  convolutions and gemms: FLOPs at %.0f%% of %.0f TFLOP/s (TF32) %.3f ms", 100 * m.library_efficiency,
-              m.tf32_peak_flops / 1e12, 1e3 * t.libraries_s);
-  out += line("  launches: %.1f us each                          %.3f ms", 1e6 * m.seconds_per_launch,
-              1e3 * t.launches_s);
+  char label[128];
+  std::string out = line("modelled H200 time (a model, not a measurement): %.3f ms per step", 1e3 * t.total());
+  std::snprintf(label, sizeof label, "our kernels: declared bytes at %.1f TB/s", m.bandwidth_bytes_per_s / 1e12);
+  out += line("  %-58s %7.3f ms", label, 1e3 * t.kernels_s);
+  std::snprintf(label, sizeof label, "convolutions and gemms: FLOPs at %.0f%% of %.0f TFLOP/s (TF32)",
+                100 * m.library_efficiency, m.tf32_peak_flops / 1e12);
+  out += line("  %-58s %7.3f ms", label, 1e3 * t.libraries_s);
+  std::snprintf(label, sizeof label, "launches and library calls: %.1f us each", 1e6 * m.seconds_per_launch);
+  out += line("  %-58s %7.3f ms", label, 1e3 * t.launches_s);
   if (measured_ms >= 0) out += line("measured on this device: %.3f ms per step", measured_ms);
   return out;
 }
