@@ -25,5 +25,7 @@
       ::cyg::throw_error("cuBLAS", cublasGetStatusString(cyg_status_), #expr, __FILE__, __LINE__);  \
   } while (0)
 
-// After every kernel launch: a bad configuration or a failed launch surfaces here.
+// After every kernel launch: a bad configuration or a failed launch surfaces here. A
+// fault while the kernel runs surfaces at a later call, unless CYGNET_SYNC_LAUNCHES=1
+// (or CUDA_LAUNCH_BLOCKING=1) makes CYG_LAUNCH wait and name the kernel (launch.h).
 #define CYG_CHECK_LAUNCH() CYG_CUDA_CHECK(cudaGetLastError())

@@ -1,5 +1,6 @@
 // Included first by every kernels/cuda/*.cu. Under nvcc it brings the CUDA runtime and
-// makes CYG_LAUNCH an ordinary <<<>>> launch in namespace cyg::cuda; compiled by g++
+// makes CYG_LAUNCH an ordinary <<<>>> launch in namespace cyg::cuda (followed, with the
+// debug switch CYGNET_SYNC_LAUNCHES=1, by a synchronisation and check); compiled by g++
 // with CYGNET_EMU it brings the CPU emulation (kernels/emu/emu.h) and namespace cyg::emu.
 // Open the kernels with `namespace cyg::CYG_KNS {`.
 #pragma once
@@ -13,9 +14,48 @@
 #define CYG_KNS emu
 #else
 #include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #define CYG_KNS cuda
 #define CYG_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
-#define CYG_LAUNCH(kernel, grid, block, shmem, stream, ...) kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
+// With the debug switch on (CYGNET_SYNC_LAUNCHES=1 or CUDA_LAUNCH_BLOCKING=1), every
+// launch waits for its kernel, so a device fault is reported at the kernel that made it.
+#define CYG_LAUNCH(kernel, grid, block, shmem, stream, ...)                                            \
+  do {                                                                                                  \
+    kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__);                                        \
+    if (::cyg::cuda::sync_launches())                                                                   \
+      ::cyg::cuda::check_synchronised_launch(#kernel, (stream), __FILE__, __LINE__);                    \
+  } while (0)
+
+namespace cyg::cuda {
+
+// Whether either variable is "1"; read once per process by sync_launches().
+inline bool launch_sync_requested(const char* cygnet_sync_launches, const char* cuda_launch_blocking) {
+  auto on = [](const char* value) { return value != nullptr && std::strcmp(value, "1") == 0; };
+  return on(cygnet_sync_launches) || on(cuda_launch_blocking);
+}
+
+inline bool sync_launches() {
+  static const bool on = launch_sync_requested(std::getenv("CYGNET_SYNC_LAUNCHES"), std::getenv("CUDA_LAUNCH_BLOCKING"));
+  return on;
+}
+
+// The launch's own error, then, unless the stream is being captured into a graph (where
+// a synchronisation is illegal), whatever the kernel did on the device.
+inline void check_synchronised_launch(const char* kernel, cudaStream_t stream, const char* file, int line) {
+  cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    status = cudaStreamIsCapturing(stream, &capture);
+    if (status == cudaSuccess && capture == cudaStreamCaptureStatusNone) status = cudaDeviceSynchronize();
+  }
+  if (status != cudaSuccess)
+    ::cyg::throw_error("CUDA", cudaGetErrorString(status), (std::string("kernel ") + kernel).c_str(), file, line);
+}
+
+}  // namespace cyg::cuda
 #endif
 
 // Grid-stride loop over [0, n): each thread takes i, i + all threads, ...

@@ -1,27 +1,60 @@
 // The whole model against PyTorch: a narrow ResNet-18 (width 8) loads the weights and
 // input recorded by tests/golden/make_golden.py, runs one training-mode forward and
 // backward, and matches PyTorch's logits, loss, every parameter gradient and the
-// updated running statistics, each within its own tolerance. Built twice: on the CPU
-// (GOLDEN_ON_CUDA 0) and on a GPU (GOLDEN_ON_CUDA 1, skipped where none answers).
+// updated running statistics, each within its own tolerance. Built once per device, the
+// device named by one define (tests/CMakeLists.txt): GOLDEN_ON_CUDA 0 (the CPU) or 1 (a
+// GPU, skipped where none answers); golden_device() turns it into the device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
 
 #include "engine/device.h"
 #include "engine/functional.h"
 #include "engine/safetensors.h"
+#include "kernels/error.h"
 #include "models/registry.h"
 #include "tests/kernels/check_close.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 
 using cyg::Tensor;
+namespace fs = std::filesystem;
+
+constexpr const char* kGoldenFile = "resnet18_w8.safetensors";
+
+// Where the recording is, so that a prebuilt binary finds it from another checkout:
+// CYGNET_GOLDEN_DATA (the file) when set, else tests/golden/ under the working
+// directory, else beside the binary (scripts/pack_gpu_check.sh puts it there), else the
+// source tree the binary was built from. The error names every place looked at.
+fs::path find_golden_data() {
+  if (const char* set = std::getenv("CYGNET_GOLDEN_DATA"); set != nullptr && *set != '\0') {
+    if (fs::is_regular_file(set)) return set;
+    throw cyg::Error(std::string("CYGNET_GOLDEN_DATA names ") + set + ", which is not a file");
+  }
+  std::vector<fs::path> places = {fs::path("tests/golden") / kGoldenFile};
+  std::error_code error;
+  const fs::path binary = fs::read_symlink("/proc/self/exe", error);
+  if (!error) places.push_back(binary.parent_path() / kGoldenFile);
+  places.push_back(fs::path(CYGNET_SOURCE_DIR) / "tests/golden" / kGoldenFile);
+  std::string looked;
+  for (const fs::path& place : places) {
+    if (fs::is_regular_file(place)) return place;
+    looked += "\n  " + fs::absolute(place).string();
+  }
+  throw cyg::Error("the golden recording is in none of these places (set CYGNET_GOLDEN_DATA to the file):" + looked);
+}
 
 std::map<std::string, Tensor> load_golden() {
-  const cyg::SafetensorsContent file =
-      cyg::load_safetensors(std::string(CYGNET_SOURCE_DIR) + "/tests/golden/resnet18_w8.safetensors");
+  const cyg::SafetensorsContent file = cyg::load_safetensors(find_golden_data().string());
   std::map<std::string, Tensor> out(file.tensors.begin(), file.tensors.end());
   return out;
 }
@@ -45,14 +78,27 @@ double max_abs(const std::vector<float>& v) {
 #define GOLDEN_SUITE Golden
 #endif
 
-TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
-  cyg::Device device = cyg::Device::cpu();
-  if (GOLDEN_ON_CUDA) {
-    if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason();
-    device = cyg::Device::cuda();
-    // The recording is FP32 on the CPU: compare with FP32 convolutions.
-    cyg::fn::set_allow_tf32(false);
+// The device this binary checks, or nothing where it cannot run (skip_reason says why).
+std::optional<cyg::Device> golden_device(std::string* skip_reason) {
+#if GOLDEN_ON_CUDA
+  if (!cyg::cuda_available()) {
+    *skip_reason = "no GPU answers: " + cyg::cuda_unavailable_reason();
+    return std::nullopt;
   }
+  return cyg::Device::cuda();
+#else
+  (void)skip_reason;
+  return cyg::Device::cpu();
+#endif
+}
+
+TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
+  std::string skip_reason;
+  const std::optional<cyg::Device> maybe_device = golden_device(&skip_reason);
+  if (!maybe_device) GTEST_SKIP() << skip_reason;
+  const cyg::Device device = *maybe_device;
+  // The recording is FP32 on the CPU: compare with FP32 convolutions.
+  cyg::fn::set_allow_tf32(false);
   auto golden = load_golden();
   cyg::models::ModelOptions options;
   options.width = 8;
@@ -86,6 +132,48 @@ TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
     } else {
       EXPECT_TRUE(matches(b, golden.at("after." + name), 1e-4)) << name;
     }
+  }
+}
+
+// Sets an environment variable for its lifetime, then restores what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* before = std::getenv(name)) before_ = before;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (before_) {
+      setenv(name_, before_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> before_;
+};
+
+// A binary run from another checkout or folder finds the recording; the variable wins.
+TEST(GOLDEN_SUITE, DataFoundFromTheEnvironmentFirst) {
+  const fs::path found = find_golden_data();
+  ASSERT_TRUE(fs::is_regular_file(found)) << found;
+  const cyg::test::ScratchDir scratch("golden");
+  const fs::path copy = scratch.path() / "elsewhere.safetensors";
+  fs::copy_file(found, copy);
+  {
+    const ScopedEnv env("CYGNET_GOLDEN_DATA", copy.string());
+    EXPECT_EQ(find_golden_data(), copy);
+  }
+  const ScopedEnv env("CYGNET_GOLDEN_DATA", (scratch.path() / "missing.safetensors").string());
+  try {
+    find_golden_data();
+    ADD_FAILURE() << "a CYGNET_GOLDEN_DATA naming no file was accepted";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.safetensors"), std::string::npos) << e.what();
   }
 }
 
