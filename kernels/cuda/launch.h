@@ -1,6 +1,7 @@
 // Included first by every kernels/cuda/*.cu. Under nvcc it brings the CUDA runtime and
-// makes CYG_LAUNCH an ordinary <<<>>> launch in namespace cyg::cuda (followed, with the
-// debug switch CYGNET_SYNC_LAUNCHES=1, by a synchronisation and check); compiled by g++
+// makes CYG_LAUNCH an ordinary <<<>>> launch in namespace cyg::cuda, counted
+// (kernels/counters.h) and, with the debug switch CYGNET_SYNC_LAUNCHES=1, followed by a
+// synchronisation and check; compiled by g++
 // with CYGNET_EMU it brings the CPU emulation (kernels/emu/emu.h) and namespace cyg::emu.
 // Open the kernels with `namespace cyg::CYG_KNS {`.
 #pragma once
@@ -24,6 +25,7 @@
 // launch waits for its kernel, so a device fault is reported at the kernel that made it.
 #define CYG_LAUNCH(kernel, grid, block, shmem, stream, ...)                                            \
   do {                                                                                                  \
+    ::cyg::count_launch(#kernel);                                                                       \
     kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__);                                        \
     if (::cyg::cuda::sync_launches())                                                                   \
       ::cyg::cuda::check_synchronised_launch(#kernel, (stream), __FILE__, __LINE__);                    \

@@ -2,8 +2,9 @@
 // input recorded by tests/golden/make_golden.py, runs one training-mode forward and
 // backward, and matches PyTorch's logits, loss, every parameter gradient and the
 // updated running statistics, each within its own tolerance. Built once per device, the
-// device named by one define (tests/CMakeLists.txt): GOLDEN_ON_CUDA 0 (the CPU) or 1 (a
-// GPU, skipped where none answers); golden_device() turns it into the device.
+// device named by defines (tests/CMakeLists.txt): GOLDEN_ON_CUDA 1 (a GPU, skipped where
+// none answers), GOLDEN_ON_EMU 1 (the emulated CUDA device), else the CPU;
+// golden_device() turns them into the device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -74,6 +75,8 @@ double max_abs(const std::vector<float>& v) {
 
 #if GOLDEN_ON_CUDA
 #define GOLDEN_SUITE GpuGolden
+#elif GOLDEN_ON_EMU
+#define GOLDEN_SUITE EmuGolden
 #else
 #define GOLDEN_SUITE Golden
 #endif
@@ -86,6 +89,9 @@ std::optional<cyg::Device> golden_device(std::string* skip_reason) {
     return std::nullopt;
   }
   return cyg::Device::cuda();
+#elif GOLDEN_ON_EMU
+  (void)skip_reason;
+  return cyg::Device::emu();
 #else
   (void)skip_reason;
   return cyg::Device::cpu();

@@ -39,7 +39,7 @@ constexpr float kEps = 1e-5f, kMomentum = 0.1f;
 
 cyg::LaunchConfig default_launch() {
   cyg::LaunchConfig cfg;
-  cfg.stream = cyg::current_stream();
+  cfg.stream = cyg::current_stream(cyg::Device::cuda());
   return cfg;
 }
 
