@@ -49,7 +49,7 @@ void* CachingAllocator::allocate(size_t bytes, void* stream) {
   } else {
     try {
       block = raw_allocate_(size);
-    } catch (const Error&) {
+    } catch (const OutOfMemory&) {
       free_cached();
       block = raw_allocate_(size);
     }
@@ -74,15 +74,29 @@ void CachingAllocator::release(void* p) {
   cached_[block.stream].emplace(block.size, p);
 }
 
-// The raw free waits for queued work (cudaFree does), so no cached block is in use.
+// The raw free waits for queued work (cudaFree does), so no cached block is in use. Each
+// block leaves the cache before it is freed: a failing free leaves none behind twice.
 void CachingAllocator::free_cached() {
   for (auto& [stream, blocks] : cached_)
-    for (auto& [size, p] : blocks) {
+    while (!blocks.empty()) {
+      const auto [size, p] = *blocks.begin();
+      blocks.erase(blocks.begin());
+      stats_.bytes_cached -= size;
       raw_free_(p);
       ++stats_.raw_frees;
     }
   cached_.clear();
-  stats_.bytes_cached = 0;
+}
+
+void CachingAllocator::retire_stream(void* stream, void* successor) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = cached_.find(stream);
+  if (it != cached_.end()) {
+    cached_[successor].insert(it->second.begin(), it->second.end());
+    cached_.erase(stream);
+  }
+  for (auto& [p, block] : in_use_)
+    if (block.stream == stream) block.stream = successor;
 }
 
 void CachingAllocator::empty_cache() {

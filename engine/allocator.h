@@ -44,6 +44,9 @@ class CachingAllocator {
   void release(void* p);
   // Gives every cached block back to the raw allocator.
   void empty_cache();
+  // A stream is going away, its work done: its blocks, cached or in use, now serve
+  // `successor`.
+  void retire_stream(void* stream, void* successor);
   AllocatorStats stats() const;
   void reset_peak();
 

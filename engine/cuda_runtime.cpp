@@ -84,6 +84,9 @@ class CudaRuntime final : public DeviceRuntime {
       // The caching allocator may recover (empty its cache, retry): do not leave the
       // failure as the runtime's last error for the next kernel launch to report.
       cudaGetLastError();
+      if (status == cudaErrorMemoryAllocation)
+        throw OutOfMemory(std::string("CUDA error: ") + cudaGetErrorString(status) + " allocating " +
+                          std::to_string(bytes) + " bytes");
       CYG_CUDA_CHECK(status);
     }
     return p;

@@ -7,8 +7,9 @@
 namespace cyg {
 
 void* DeviceRuntime::malloc(size_t bytes) {
+  void* p = do_malloc(bytes);
   count_allocation(bytes);
-  return do_malloc(bytes);
+  return p;
 }
 
 void DeviceRuntime::memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) {

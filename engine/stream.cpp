@@ -1,6 +1,7 @@
 // Streams and events over the device runtimes of engine/runtime.h.
 #include "engine/stream.h"
 
+#include "engine/allocator.h"
 #include "engine/runtime.h"
 
 namespace cyg {
@@ -12,11 +13,17 @@ int slot(DeviceType type) { return static_cast<int>(type); }
 }  // namespace
 
 Stream::Stream(Device device) : device_(device), handle_(runtime_for(device).stream_create()) {}
+// The stream's blocks go to the default stream once its work is done, so that memory
+// outliving the stream is neither lost nor released onto a stream that no longer exists.
 Stream::~Stream() {
   try {
-    runtime_for(device_).stream_destroy(handle_);
+    DeviceRuntime& runtime = runtime_for(device_);
+    runtime.stream_synchronize(handle_);
+    allocator_for(device_).retire_stream(handle_, runtime.default_stream());
+    runtime.stream_destroy(handle_);
   } catch (...) {
-    // Destroying a stream only fails when the runtime is already shutting down.
+    // Only at shutdown, or after a kernel failed on this stream: a destructor cannot
+    // report it, and the next wait on the device will.
   }
 }
 void Stream::synchronize() const { runtime_for(device_).stream_synchronize(handle_); }

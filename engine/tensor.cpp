@@ -285,11 +285,11 @@ Tensor Tensor::contiguous(MemoryFormat format) const {
 Tensor Tensor::to(Device target) const {
   CYG_CHECK(defined(), "to() of an undefined tensor");
   if (device() == target) return *this;
+  CYG_CHECK(device().is_cpu() || target.is_cpu(), "copy from ", device().str(), " to ", target.str(),
+            ": copies go between the host and one device");
   const Tensor src = is_dense() ? *this : contiguous();
   Tensor out = empty(shape_, dtype_, target, src.memory_format());
   if (src.nbytes() == 0) return out;
-  CYG_CHECK(src.device().is_cpu() || target.is_cpu(), "copy from ", src.device().str(), " to ", target.str(),
-            ": copies go between the host and one device");
   // The device side's runtime and stream carry the copy.
   const Device device = target.is_cpu() ? src.device() : target;
   runtime_for(device).memcpy(out.data_ptr(), src.data_ptr(), src.nbytes(),

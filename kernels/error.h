@@ -11,6 +11,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A device allocation the runtime could not satisfy; the caching allocator frees its
+// cache and tries once more.
+class OutOfMemory : public Error {
+ public:
+  explicit OutOfMemory(const std::string& what) : Error(what) {}
+};
+
 [[noreturn]] void throw_error(const char* api, const std::string& reason, const char* expr,
                               const char* file, int line);
 

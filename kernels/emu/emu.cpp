@@ -465,11 +465,11 @@ void run_kernel(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_b
 
 void launch(const char* name, dim3 grid, dim3 block, size_t dynamic_shared_bytes, EmuStream* stream,
             std::function<void()> body) {
+  count_launch(name);  // as a CUDA launch is, whether or not its configuration is valid
   if (!valid_configuration(grid, block, dynamic_shared_bytes)) {
     t_last_error = cudaErrorInvalidConfiguration;
     return;
   }
-  count_launch(name);
   if (stream == nullptr) {
     run_kernel(name, grid, block, dynamic_shared_bytes, body);
     return;

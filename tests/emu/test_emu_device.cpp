@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -136,22 +137,45 @@ TEST_F(EmuDevice, TheCachingAllocatorKeepsAReleasedBlockWithItsStream) {
   EXPECT_EQ(y.to_vector(), scaled(values, 3));
 }
 
-TEST_F(EmuDevice, AReleasedBlockIsPoisonedOnItsStream) {
-  const Tensor kept = Tensor::full({256}, 2.0, DType::F32, kEmu);
+TEST_F(EmuDevice, AReleasedBlockIsPoisonedOnItsStreamAfterTheWorkQueuedBefore) {
+  const std::vector<float> values = counting(256, 1);
+  Stream s(kEmu);
+  Tensor doubled;
   const float* block = nullptr;
   {
-    const Tensor gone = Tensor::full({256}, 3.0, DType::F32, kEmu);
+    StreamGuard g(s);
+    const Tensor gone = Tensor::from_vector(values, {256}, kEmu);
+    doubled = cyg::scale(gone, 2);  // queued on s, reads `gone`
     block = gone.data<float>();
-  }
+  }  // `gone` released: its NaN fill is queued on s, after the scale
   runtime().synchronize();
+  EXPECT_EQ(doubled.to_vector(), scaled(values, 2)) << "the fill overtook the work queued before it";
   EXPECT_TRUE(all_nan(std::vector<float>(block, block + 256))) << "a released block kept its old values";
-  EXPECT_EQ(kept.to_vector(), std::vector<float>(256, 2.0f));
 }
 
-TEST_F(EmuDevice, AMissingEventBetweenStreamsIsCaught) {
+TEST_F(EmuDevice, MemoryOutlivingItsStreamGoesToTheDefaultStream) {
+  Tensor kept;
+  {
+    Stream s(kEmu);
+    StreamGuard g(s);
+    kept = Tensor::full({64}, 5.0, DType::F32, kEmu);
+  }  // the stream is gone; its block is still in use
+  EXPECT_EQ(kept.to_vector(), std::vector<float>(64, 5.0f));
+  const void* block = kept.data_ptr();
+  kept = Tensor();  // released onto the default stream, not the destroyed one
+  const Tensor again = Tensor::full({64}, 1.0, DType::F32, kEmu);
+  EXPECT_EQ(again.data_ptr(), block);
+  EXPECT_EQ(again.to_vector(), std::vector<float>(64, 1.0f));
+}
+
+// The producer and consumer streams are made in both orders: what decides which runs
+// first is the order work was queued in, not the order the streams were made in.
+void check_missing_event_is_caught(bool consumer_made_first) {
   const std::vector<float> values = counting(512, 1);
   const Tensor x = Tensor::from_vector(values, {512}, kEmu);
-  Stream producer(kEmu), consumer(kEmu);
+  std::unique_ptr<Stream> first = std::make_unique<Stream>(kEmu), second = std::make_unique<Stream>(kEmu);
+  Stream& producer = consumer_made_first ? *second : *first;
+  Stream& consumer = consumer_made_first ? *first : *second;
   // The bug: the consumer reads y with nothing ordering it after the producer.
   Tensor y, z;
   {
@@ -179,6 +203,32 @@ TEST_F(EmuDevice, AMissingEventBetweenStreamsIsCaught) {
   EXPECT_EQ(z2.to_vector(), scaled(values, 4));
 }
 
+TEST_F(EmuDevice, AMissingEventBetweenStreamsIsCaught) {
+  SCOPED_TRACE("producer made first");
+  check_missing_event_is_caught(false);
+}
+
+TEST_F(EmuDevice, AMissingEventBetweenStreamsIsCaughtWhicheverStreamWasMadeFirst) {
+  SCOPED_TRACE("consumer made first");
+  check_missing_event_is_caught(true);
+}
+
+TEST_F(EmuDevice, AnEventOnTheDefaultStreamWaitsForTheOtherStreams) {
+  const std::vector<float> values = counting(128, 1);
+  const Tensor x = Tensor::from_vector(values, {128}, kEmu);
+  Stream s(kEmu);
+  Tensor y;
+  {
+    StreamGuard g(s);
+    y = cyg::scale(x, 3);
+  }
+  cyg::Event on_default(kEmu);
+  on_default.record_on_current_stream();  // the legacy default stream: after s's work
+  on_default.synchronize();
+  const float* raw = y.data<float>();
+  EXPECT_EQ(std::vector<float>(raw, raw + 128), scaled(values, 3));
+}
+
 TEST_F(EmuDevice, StreamsAreOrderedWithTheDefaultStream) {
   const std::vector<float> values = counting(300, -150);
   const Tensor x = Tensor::from_vector(values, {300}, kEmu);  // uploaded on the default stream
@@ -203,7 +253,6 @@ TEST_F(EmuDevice, ACapturedGraphRunsOnlyWhenLaunchedAndAsOftenAsLaunched) {
   {
     StreamGuard g(s);
     runtime().begin_capture(s.handle());
-    EXPECT_THROW(s.synchronize(), cyg::Error) << "waiting inside a capture must be refused, as by CUDA";
     cyg::axpy_(acc, 2, x);
     graph = runtime().end_capture(s.handle());
   }
@@ -213,6 +262,32 @@ TEST_F(EmuDevice, ACapturedGraphRunsOnlyWhenLaunchedAndAsOftenAsLaunched) {
   s.synchronize();
   EXPECT_EQ(acc.to_vector(), scaled(values, 4));
   runtime().graph_destroy(graph);
+}
+
+TEST_F(EmuDevice, WhatCudaRefusesInACaptureEndsTheCapture) {
+  Stream s(kEmu);
+  StreamGuard g(s);
+  const Tensor x = Tensor::full({100}, 1.0, DType::F32, kEmu);
+  s.synchronize();
+  runtime().begin_capture(s.handle());
+  EXPECT_THROW(s.synchronize(), cyg::Error) << "a wait inside a capture";
+  EXPECT_THROW(runtime().end_capture(s.handle()), cyg::Error) << "the capture should be invalid";
+  runtime().begin_capture(s.handle());
+  EXPECT_THROW(Tensor::empty({1 << 20}, DType::F32, kEmu), cyg::Error) << "a new allocation inside a capture";
+  EXPECT_THROW(runtime().end_capture(s.handle()), cyg::Error);
+  runtime().begin_capture(s.handle());
+  std::vector<float> host(100, 2.0f);
+  EXPECT_THROW(runtime().memcpy(x.data_ptr(), host.data(), 400, CopyKind::HostToDevice, s.handle()), cyg::Error)
+      << "a copy from pageable host memory inside a capture";
+  EXPECT_THROW(runtime().end_capture(s.handle()), cyg::Error);
+}
+
+TEST_F(EmuDevice, CopiesStayInsideTheirAllocation) {
+  const Tensor small = Tensor::zeros({16}, DType::F32, kEmu);
+  std::vector<float> host(1024, 1.0f);
+  EXPECT_THROW(runtime().memcpy(small.data_ptr(), host.data(), host.size() * sizeof(float), CopyKind::HostToDevice,
+                                runtime().default_stream()),
+               cyg::Error);
 }
 
 TEST_F(EmuDevice, FreeWaitsForQueuedWork) {

@@ -111,7 +111,7 @@ TEST(CachingAllocator, RetriesAfterEmptyingTheCacheWhenRawAllocationFails) {
   cyg::CachingAllocator alloc(
       [&](size_t n) -> void* {
         ++calls;
-        if (n > budget) throw cyg::Error("out of memory");
+        if (n > budget) throw cyg::OutOfMemory("out of memory");
         budget -= n;
         return std::malloc(n);
       },
