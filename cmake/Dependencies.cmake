@@ -170,15 +170,18 @@ if(CYGNET_HAVE_CUDA)
                           INTERFACE_INCLUDE_DIRECTORIES "${CUBLAS_INCLUDE_DIR}"
                           INTERFACE_LINK_LIBRARIES "${CUBLASLT_LIBRARY}")
   endif()
-  if(NOT TARGET CUDA::nvtx3)
-    find_path(NVTX3_INCLUDE_DIR nvtx3/nvToolsExt.h HINTS ${CYGNET_CUDA_LIBRARY_ROOTS} PATH_SUFFIXES include)
-    if(NOT NVTX3_INCLUDE_DIR)
-      message(FATAL_ERROR "NVTX3 headers (nvtx3/nvToolsExt.h) are not in the CUDA toolkit "
-                          "(${CUDAToolkit_INCLUDE_DIRS}) nor in CYGNET_CUDA_LIBRARY_ROOTS ('${CYGNET_CUDA_LIBRARY_ROOTS}')")
-    endif()
-    add_library(CUDA::nvtx3 INTERFACE IMPORTED)
-    set_target_properties(CUDA::nvtx3 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${NVTX3_INCLUDE_DIR}")
+  # NVTX3 is headers only; FindCUDAToolkit names the toolkit's include folder for it
+  # whether they are there or not.
+  find_path(NVTX3_INCLUDE_DIR nvtx3/nvToolsExt.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
+            PATH_SUFFIXES include)
+  if(NOT NVTX3_INCLUDE_DIR)
+    message(FATAL_ERROR "NVTX3 headers (nvtx3/nvToolsExt.h) are not in the CUDA toolkit "
+                        "(${CUDAToolkit_INCLUDE_DIRS}) nor in CYGNET_CUDA_LIBRARY_ROOTS ('${CYGNET_CUDA_LIBRARY_ROOTS}')")
   endif()
+  if(NOT TARGET CUDA::nvtx3)
+    add_library(CUDA::nvtx3 INTERFACE IMPORTED)
+  endif()
+  target_include_directories(CUDA::nvtx3 SYSTEM INTERFACE "${NVTX3_INCLUDE_DIR}")
   get_target_property(cygnet_cublas_location CUDA::cublas IMPORTED_LOCATION)
   message(STATUS "cygnet: cuDNN ${CUDNN_LIBRARY}, cuBLAS ${cygnet_cublas_location}")
 endif()

@@ -59,7 +59,15 @@ summary() {
   echo "  checked, so a device fault names its kernel); a skipped GPU test counts as failed; logs in $logs/"
 }
 trap summary EXIT
-trap 'record "interrupted" 0 1 0 "stopped by a signal"; exit 130' INT TERM
+step_pid=""
+# timeout runs its command in a process group of its own, out of reach of a Ctrl-C:
+# pass the signal on, so that the step stops and the table still comes.
+interrupted() {
+  [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null
+  record "interrupted" 0 1 0 "stopped by a signal"
+  exit 130
+}
+trap interrupted INT TERM
 
 # Seconds a step may take: its own limit (for an H200 machine, scaled with the budget),
 # cut to what is left of the budget.
@@ -78,8 +86,11 @@ run_limited() {  # seconds log command...
     step_rc=124 step_s=0
     return
   fi
-  timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1
+  timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1 &
+  step_pid=$!
+  wait "$step_pid"
   step_rc=$?
+  step_pid=""
   step_s=$(( $(date +%s) - t0 ))
   [ "$step_rc" = 124 ] || [ "$step_rc" = 137 ] && echo "timed out after $limit s" >> "$log"
   return 0
@@ -187,7 +198,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   printf '  missing:     %s\n' "${missing[@]}"
   record "toolchain" 0 0 0 "missing: $(IFS=';'; echo "${missing[*]}")"
 else
-  record "toolchain" 1 0 0 "nvcc ${nvcc_version:-?}; CUDA libraries from ${wheel_roots:+the toolkit and the wheels}${wheel_roots:-the toolkit}"
+  sources="the toolkit"
+  [ -n "$wheel_roots" ] && sources="the toolkit and PyTorch's wheels"
+  record "toolchain" 1 0 0 "nvcc ${nvcc_version:-?}; CUDA libraries from $sources"
 fi
 
 # ---- build: this GPU's architecture only ----
@@ -198,7 +211,7 @@ if [ "$gpu_present" = 1 ]; then
 fi
 targets=(test_kernels_gpu test_engine_gpu test_golden_gpu test_launch_sync cygnet_demo)
 [ "$mode" = full ] && targets+=(test_library_errors test_kernels_emu cygnet_bench cygnet_onecycle)
-echo "== build (CUDA, architecture $arch; logs in $logs/build.log)"
+echo "== build (CUDA, architecture $arch; logs in $logs/configure.log and build.log)"
 bin_dir=""
 cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCMAKE_BUILD_TYPE=Release)
 [ -n "${CUDNN_ROOT:-}" ] && cmake_args+=(-DCUDNN_ROOT="$CUDNN_ROOT")
@@ -208,25 +221,29 @@ cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCMAKE_BUILD_TY
 [ -d .deps/prefix ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$PWD/.deps/prefix;$openblas_prefix" -DCYGNET_STATIC_DEPS=ON)
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-build() {
-  cmake --fresh -S . -B build-gpu "${generator[@]}" "${cmake_args[@]}" &&
-    cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}"
-}
-run_limited "$([ "$mode" = quick ] && echo 180 || echo 420)" "$logs/build.log" build
+build_log=$logs/configure.log
+run_limited 90 "$build_log" cmake --fresh -S . -B build-gpu "${generator[@]}" "${cmake_args[@]}"
+build_s=$step_s
 if [ "$step_rc" = 0 ]; then
-  record "build here" 1 0 "$step_s" "nvcc ${nvcc_version:-?}, sm $arch, ${#targets[@]} targets"
+  build_log=$logs/build.log
+  run_limited "$([ "$mode" = quick ] && echo 180 || echo 420)" "$build_log" \
+    cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}"
+  build_s=$(( build_s + step_s ))
+fi
+if [ "$step_rc" = 0 ]; then
+  record "build here" 1 0 "$build_s" "nvcc ${nvcc_version:-?}, architecture $arch, ${#targets[@]} targets"
   bin_dir=build-gpu
 else
-  tail -20 "$logs/build.log"
+  tail -20 "$build_log"
   why="failed"
   timed_out && why="timed out"
   [ "${#missing[@]}" -gt 0 ] && why="$why (toolchain missing: $(IFS=';'; echo "${missing[*]}"))"
   if [ -d .deps/gpu-bin ]; then
-    record "build here" 0 0 "$step_s" "$why; see $logs/build.log; using the prebuilt .deps/gpu-bin"
+    record "build here" 0 0 "$build_s" "$why; see $build_log; using the prebuilt .deps/gpu-bin"
     bin_dir=.deps/gpu-bin
     export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$LD_LIBRARY_PATH"
   else
-    record "build here" 0 1 "$step_s" "$why; see $logs/build.log; no .deps/gpu-bin to fall back on"
+    record "build here" 0 1 "$build_s" "$why; see $build_log; no .deps/gpu-bin to fall back on"
   fi
 fi
 
@@ -247,12 +264,14 @@ run_gtest() {  # step seconds binary [filter]
   failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   passed=${passed:-0} failed=${failed:-0} skipped=${skipped:-0}
-  note="exit $step_rc"
-  timed_out && note="$(tail -1 "$log")"
+  note=""
+  [ "$step_rc" != 0 ] && note="exit $step_rc; "
+  timed_out && note="$(tail -1 "$log"); "
   if [ "$skipped" != "0" ]; then
-    note="$note; $skipped skipped: $(grep -m1 -o 'no GPU answers[^]]*' "$log" | cut -c1-80)"
+    note="$note$skipped skipped ($(grep -m1 -o 'no GPU answers: [^(]*' "$log" | sed 's/ *$//'))"
     failed=$((failed + skipped))
   fi
+  note=${note%; }
   [ "$step_rc" != "0" ] && [ "$failed" = "0" ] && failed=1
   grep -E '^\[  FAILED  \] [A-Za-z]' "$log" | head -5
   record "$step" "$passed" "$failed" "$step_s" "$note"
