@@ -1,5 +1,24 @@
 # Finds what cygnet builds against. Each miss names the Debian package (scripts/install_deps.sh).
 
+# find_library(<var> ...) for a shared library that may exist only as lib<name>.so.<major>
+# (as in PyTorch's pip wheels, which have no lib<name>.so link): looks in each root and
+# its lib/, lib64/ for lib<name>.so, then the versioned files found there (shortest
+# name first, i.e. the soname).
+function(cygnet_find_shared_library var name)
+  set(names ${name})
+  foreach(root IN LISTS ARGN)
+    file(GLOB versioned LIST_DIRECTORIES false "${root}/lib${name}.so.[0-9]*" "${root}/lib/lib${name}.so.[0-9]*"
+         "${root}/lib64/lib${name}.so.[0-9]*")
+    list(SORT versioned)
+    foreach(path IN LISTS versioned)
+      get_filename_component(file "${path}" NAME)
+      list(APPEND names "${file}")
+    endforeach()
+  endforeach()
+  list(REMOVE_DUPLICATES names)
+  find_library(${var} NAMES ${names} NAMES_PER_DIR HINTS ${ARGN} PATH_SUFFIXES lib lib64 lib/x64)
+endfunction()
+
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(ZLIB REQUIRED)
@@ -81,35 +100,88 @@ if(NOT CYGNET_CUDA STREQUAL "OFF")
 endif()
 
 if(CYGNET_HAVE_CUDA)
+  # The GPUs a default build runs on: machine code for Turing (sm_75), Ampere (sm_80,
+  # sm_86), Ada (sm_89) and Hopper (sm_90), plus compute_90 PTX that newer GPUs JIT.
+  # Where a GPU answers at configure time, its own architecture only (`native`). An
+  # explicit -DCMAKE_CUDA_ARCHITECTURES wins.
+  set(CYGNET_PORTABLE_CUDA_ARCHITECTURES "75-real;80-real;86-real;89-real;90")
+  set(cygnet_default_architectures OFF)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
-    # sm_90 machine code plus compute_90 PTX, so newer GPUs JIT it.
-    set(CMAKE_CUDA_ARCHITECTURES 90)
+    set(cygnet_default_architectures ON)
+    execute_process(COMMAND nvidia-smi -L RESULT_VARIABLE smi_status OUTPUT_VARIABLE smi_gpus ERROR_QUIET)
+    if(smi_status EQUAL 0 AND smi_gpus MATCHES "^GPU ")
+      set(CMAKE_CUDA_ARCHITECTURES native)
+    else()
+      set(CMAKE_CUDA_ARCHITECTURES ${CYGNET_PORTABLE_CUDA_ARCHITECTURES})
+    endif()
   endif()
   set(CMAKE_CUDA_STANDARD 17)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   enable_language(CUDA)
-  find_package(CUDAToolkit REQUIRED)
+  if(cygnet_default_architectures AND CMAKE_CUDA_ARCHITECTURES STREQUAL "native")
+    if(CMAKE_CUDA_ARCHITECTURES_NATIVE)
+      message(STATUS "cygnet: CUDA architectures of this machine's GPUs: ${CMAKE_CUDA_ARCHITECTURES_NATIVE}")
+    else()
+      # nvidia-smi lists a GPU that the CUDA runtime cannot use (driver too old, a
+      # virtualised device): build the portable set rather than fail.
+      message(STATUS "cygnet: nvidia-smi lists a GPU but CMake's native-architecture probe found none; "
+                     "building for ${CYGNET_PORTABLE_CUDA_ARCHITECTURES}")
+      set(CMAKE_CUDA_ARCHITECTURES ${CYGNET_PORTABLE_CUDA_ARCHITECTURES})
+    endif()
+  endif()
+  # The CUDA libraries come from the toolkit, or from PyTorch's pip wheels (the folders
+  # of CYGNET_CUDA_LIBRARY_ROOTS, e.g. site-packages/nvidia/cu13 and nvidia/cudnn), which
+  # ship lib<name>.so.<major> alone: cygnet_find_shared_library looks for those too.
+  set(cygnet_toolkit_roots ${CMAKE_CUDA_COMPILER_TOOLKIT_ROOT} ${CMAKE_CUDA_COMPILER_TOOLKIT_LIBRARY_ROOT})
+  find_package(CUDAToolkit QUIET)
+  if(NOT CUDAToolkit_FOUND)
+    cygnet_find_shared_library(CUDA_CUDART cudart ${cygnet_toolkit_roots} ${CYGNET_CUDA_LIBRARY_ROOTS})
+    find_package(CUDAToolkit REQUIRED)
+  endif()
+  list(APPEND cygnet_toolkit_roots ${CUDAToolkit_LIBRARY_ROOT} ${CUDAToolkit_LIBRARY_DIR})
 
-  # cuDNN: under CUDNN_ROOT, the CUDA root, or a pip wheel's nvidia/cudnn folder.
+  # cuDNN: under CUDNN_ROOT, the CUDA root, or a wheel's nvidia/cudnn folder.
   find_path(CUDNN_INCLUDE_DIR cudnn.h
-    HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} ${CUDAToolkit_INCLUDE_DIRS}
+    HINTS ${CUDNN_ROOT} ${cygnet_toolkit_roots} ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
     PATH_SUFFIXES include)
-  find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 NAMES_PER_DIR
-    HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} ${CUDAToolkit_LIBRARY_DIR}
-    PATH_SUFFIXES lib lib64 lib/x64)
+  cygnet_find_shared_library(CUDNN_LIBRARY cudnn ${CUDNN_ROOT} ${cygnet_toolkit_roots} ${CYGNET_CUDA_LIBRARY_ROOTS})
   if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
     message(FATAL_ERROR "cuDNN not found (cudnn.h: '${CUDNN_INCLUDE_DIR}', library: '${CUDNN_LIBRARY}'): "
-                        "set -DCUDNN_ROOT=<folder with include/ and lib/> or configure with -DCYGNET_CUDA=OFF")
+                        "set -DCUDNN_ROOT=<folder with include/ and lib/>, list PyTorch's nvidia/* wheel folders in "
+                        "-DCYGNET_CUDA_LIBRARY_ROOTS, or configure with -DCYGNET_CUDA=OFF")
   endif()
   add_library(cygnet_cudnn INTERFACE)
   target_include_directories(cygnet_cudnn INTERFACE ${CUDNN_INCLUDE_DIR})
   target_link_libraries(cygnet_cudnn INTERFACE ${CUDNN_LIBRARY})
 
-  if(NOT TARGET CUDA::nvtx3)
-    message(FATAL_ERROR "NVTX3 headers not found in the CUDA toolkit (${CUDAToolkit_INCLUDE_DIRS})")
-  endif()
+  # What the toolkit lacks (an nvcc-only install) is taken from the wheels, under the
+  # toolkit's target names, which the libraries and tests link.
   if(NOT TARGET CUDA::cublas)
-    message(FATAL_ERROR "cuBLAS not found in the CUDA toolkit (${CUDAToolkit_LIBRARY_DIR})")
+    find_path(CUBLAS_INCLUDE_DIR cublas_v2.h HINTS ${CYGNET_CUDA_LIBRARY_ROOTS} PATH_SUFFIXES include)
+    cygnet_find_shared_library(CUBLAS_LIBRARY cublas ${CYGNET_CUDA_LIBRARY_ROOTS})
+    cygnet_find_shared_library(CUBLASLT_LIBRARY cublasLt ${CYGNET_CUDA_LIBRARY_ROOTS})
+    if(NOT CUBLAS_INCLUDE_DIR OR NOT CUBLAS_LIBRARY OR NOT CUBLASLT_LIBRARY)
+      message(FATAL_ERROR "cuBLAS is not in the CUDA toolkit (${CUDAToolkit_LIBRARY_DIR}) nor in "
+                          "CYGNET_CUDA_LIBRARY_ROOTS ('${CYGNET_CUDA_LIBRARY_ROOTS}'): cublas_v2.h "
+                          "'${CUBLAS_INCLUDE_DIR}', libcublas '${CUBLAS_LIBRARY}', libcublasLt '${CUBLASLT_LIBRARY}'")
+    endif()
+    add_library(CUDA::cublas UNKNOWN IMPORTED)
+    set_target_properties(CUDA::cublas PROPERTIES IMPORTED_LOCATION "${CUBLAS_LIBRARY}"
+                          INTERFACE_INCLUDE_DIRECTORIES "${CUBLAS_INCLUDE_DIR}"
+                          INTERFACE_LINK_LIBRARIES "${CUBLASLT_LIBRARY}")
   endif()
-  message(STATUS "cygnet: cuDNN ${CUDNN_LIBRARY}")
+  # NVTX3 is headers only; FindCUDAToolkit names the toolkit's include folder for it
+  # whether they are there or not.
+  find_path(NVTX3_INCLUDE_DIR nvtx3/nvToolsExt.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
+            PATH_SUFFIXES include)
+  if(NOT NVTX3_INCLUDE_DIR)
+    message(FATAL_ERROR "NVTX3 headers (nvtx3/nvToolsExt.h) are not in the CUDA toolkit "
+                        "(${CUDAToolkit_INCLUDE_DIRS}) nor in CYGNET_CUDA_LIBRARY_ROOTS ('${CYGNET_CUDA_LIBRARY_ROOTS}')")
+  endif()
+  if(NOT TARGET CUDA::nvtx3)
+    add_library(CUDA::nvtx3 INTERFACE IMPORTED)
+  endif()
+  target_include_directories(CUDA::nvtx3 SYSTEM INTERFACE "${NVTX3_INCLUDE_DIR}")
+  get_target_property(cygnet_cublas_location CUDA::cublas IMPORTED_LOCATION)
+  message(STATUS "cygnet: cuDNN ${CUDNN_LIBRARY}, cuBLAS ${cygnet_cublas_location}")
 endif()

@@ -3,9 +3,11 @@
 # that has nvcc, CMake and PyTorch's CUDA wheels but no Debian packages:
 #   .deps/googletest   GoogleTest's source (from Debian's googletest package), built there
 #   .deps/prefix       yaml-cpp (static), zlib (static), nlohmann-json and OpenBLAS headers
-#                      and libraries (OpenBLAS gzipped, to fit the transfer)
+#                      and libraries (OpenBLAS gzipped, to fit the transfer, beside the
+#                      libraries it links that a bare machine lacks: libgfortran, libquadmath)
 #   .deps/gpu-bin      test binaries built here (GoogleTest and yaml-cpp linked statically)
-#                      with the shared libraries they need beyond glibc and cuDNN/cuBLAS
+#                      with the shared libraries they need beyond glibc and cuDNN/cuBLAS,
+#                      and the golden test's recording
 # gpu_check.sh tries the first way (build there) and, when it fails, the second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,23 +22,29 @@ cp /usr/lib/x86_64-linux-gnu/libyaml-cpp.a "$deps/prefix/lib/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$deps/prefix/include/"
 cp /usr/lib/x86_64-linux-gnu/libz.a "$deps/prefix/lib/"
 cp -L /usr/include/x86_64-linux-gnu/openblas-pthread/*.h "$deps/prefix/include/"
-# OpenBLAS travels compressed (36 MB as it is); gpu_check.sh unpacks it.
-gzip -9 -c /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0 > "$deps/prefix/lib/libopenblas.so.0.gz"
+# OpenBLAS travels compressed (36 MB as it is); gpu_check.sh unpacks it. Beside it, what
+# it links beyond glibc and libgcc_s (ldd: libgfortran.so.5, libquadmath.so.0).
+openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0
+gzip -9 -c "$openblas" > "$deps/prefix/lib/libopenblas.so.0.gz"
+ldd "$openblas" | awk '/=> \//{print $1, $3}' | grep -v -E '^(libc|libm|libgcc_s|libpthread|libdl|librt)\.so' |
+  while read -r soname path; do cp -L "$path" "$deps/prefix/lib/$soname"; done
 
 rm -rf build-gpu-pack
 CYGNET_BUILD_DIR=build-gpu-pack bash scripts/build.sh -DCYGNET_CUDA=ON -DCYGNET_STATIC_DEPS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 > "$deps/pack-build.log"
 # Only what gpu_check.sh runs.
-for t in test_kernels_gpu test_engine_gpu test_golden_gpu test_library_errors test_kernels_emu; do
+for t in test_kernels_gpu test_engine_gpu test_golden_gpu test_launch_sync test_library_errors test_kernels_emu; do
   cp "build-gpu-pack/tests/$t" "$deps/gpu-bin/"
 done
+cp tests/golden/resnet18_w8.safetensors "$deps/gpu-bin/"
 cp build-gpu-pack/apps/cygnet_demo build-gpu-pack/apps/cygnet_bench build-gpu-pack/apps/cygnet_onecycle "$deps/gpu-bin/"
 strip "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*
-# The shared libraries of those binaries that a bare machine may lack: OpenMP and what
-# OpenBLAS needs (OpenBLAS itself is already in .deps/prefix/lib). glibc, libstdc++ and
-# the CUDA libraries are found there.
+# The shared libraries of those binaries that a bare machine may lack: OpenMP (the
+# binaries' own, from this compiler; only the prebuilt binaries put it on their path).
+# OpenBLAS and what it links are in .deps/prefix/lib; glibc, libstdc++ and the CUDA
+# libraries are found there.
 for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*; do
-  ldd "$bin" | awk '/=> \//{print $3}' | grep -E 'libgomp|libgfortran|libquadmath|libyaml' || true
+  ldd "$bin" | awk '/=> \//{print $3}' | grep -E 'libgomp|libyaml' || true
 done | sort -u | while read -r lib; do cp -L "$lib" "$deps/gpu-bin/lib/"; done
 du -sh "$deps"
 size=$(du -sm "$deps" | cut -f1)
