@@ -209,7 +209,7 @@ if [ "$gpu_present" = 1 ]; then
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
   case "$cap" in [0-9][0-9]|[0-9][0-9][0-9]) arch=$cap ;; *) arch=native ;; esac
 fi
-targets=(test_kernels_gpu test_engine_gpu test_golden_gpu test_launch_sync cygnet_demo)
+targets=(test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu test_launch_sync cygnet_demo)
 [ "$mode" = full ] && targets+=(test_library_errors test_kernels_emu cygnet_bench cygnet_onecycle)
 echo "== build (CUDA, architecture $arch; logs in $logs/configure.log and build.log)"
 bin_dir=""
@@ -300,6 +300,7 @@ if [ -n "$bin_dir" ]; then
   echo "== correctness: GPU tests and the golden ResNet-18"
   run_gtest "gpu kernels vs cpu" 90 test_kernels_gpu
   run_gtest "gpu engine" 45 test_engine_gpu
+  run_gtest "gpu path vs cpu (sgd, adam)" 60 test_gpu_path_on_cuda
   run_gtest "golden resnet18 on gpu" 45 test_golden_gpu
   run_gtest "launch sync (fault)" 30 test_launch_sync
 fi
@@ -337,7 +338,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
 
   echo "== benchmark: resnet18 training step, batch 128"
   run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
-    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters
   cat "$logs/bench.log"
   run_limited 120 "$logs/bench_pytorch.log" python3 scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 --steps 20
   cat "$logs/bench_pytorch.log"

@@ -33,7 +33,8 @@ rm -rf build-gpu-pack
 CYGNET_BUILD_DIR=build-gpu-pack bash scripts/build.sh -DCYGNET_CUDA=ON -DCYGNET_STATIC_DEPS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 > "$deps/pack-build.log"
 # Only what gpu_check.sh runs.
-for t in test_kernels_gpu test_engine_gpu test_golden_gpu test_launch_sync test_library_errors test_kernels_emu; do
+for t in test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu test_launch_sync test_library_errors \
+  test_kernels_emu; do
   cp "build-gpu-pack/tests/$t" "$deps/gpu-bin/"
 done
 cp tests/golden/resnet18_w8.safetensors "$deps/gpu-bin/"
