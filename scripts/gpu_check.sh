@@ -300,7 +300,7 @@ if [ -n "$bin_dir" ]; then
   echo "== correctness: GPU tests and the golden ResNet-18"
   run_gtest "gpu kernels vs cpu" 90 test_kernels_gpu
   run_gtest "gpu engine" 45 test_engine_gpu
-  run_gtest "gpu path vs cpu (sgd, adam)" 60 test_gpu_path_on_cuda
+  run_gtest "gpu path vs cpu" 60 test_gpu_path_on_cuda
   run_gtest "golden resnet18 on gpu" 45 test_golden_gpu
   run_gtest "launch sync (fault)" 30 test_launch_sync
 fi
