@@ -2,8 +2,9 @@
 // table of the tensor's backend (today its device; the key can grow the dtype and the
 // memory format). Ops check their arguments, then call one entry; they never branch on
 // the device. Each backend fills its table once: engine/backend_cpu.cpp (the reference
-// kernels, kernels/cpu/), engine/backend_cuda.cpp (kernels/cuda/ on the current stream,
-// cuDNN, cuBLAS) and engine/backend_emu.cpp (the same on the emulated device). Every
+// kernels, kernels/cpu/), and engine/backend_gpu.inc, compiled by backend_cuda.cpp
+// (kernels/cuda/ on the current stream, cuDNN, cuBLAS) and backend_emu.cpp (the same on
+// the emulated device). Every
 // entry has the same signature on every backend.
 #pragma once
 #include <cstddef>
