@@ -17,8 +17,14 @@ bool grad_mode_enabled() { return t_grad_mode; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_mode) { t_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { t_grad_mode = previous_; }
 
-Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name,
-                     std::function<std::vector<Tensor>(const Tensor&)> backward_fn) {
+Tensor GradientSinks::output(size_t k, const Shape& shape, Device device) const {
+  if (k < sinks_.size() && sinks_[k].defined() && sinks_[k].shape() == shape && sinks_[k].device() == device &&
+      sinks_[k].dtype() == DType::F32 && sinks_[k].is_contiguous())
+    return sinks_[k];
+  return Tensor::empty(shape, DType::F32, device);
+}
+
+Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name, BackwardFn backward_fn) {
   bool needs_grad = false;
   if (t_grad_mode)
     for (const Variable& v : inputs) needs_grad |= v.requires_grad();
@@ -85,7 +91,10 @@ void backward(const Variable& root, const Tensor& grad) {
     const Tensor grad_out = std::move(found->second);
     grads.erase(found);
     CYG_CHECK(node->backward, "backward through ", node->name, " a second time: the graph was freed");
-    std::vector<Tensor> input_grads = node->backward(grad_out);
+    std::vector<Tensor> sinks(node->next.size());
+    for (size_t k = 0; k < node->next.size(); ++k)
+      if (node->next[k].leaf.defined()) sinks[k] = node->next[k].leaf.gradient_sink();
+    std::vector<Tensor> input_grads = node->backward(grad_out, GradientSinks(sinks));
     CYG_CHECK(input_grads.size() == node->next.size(), node->name, " backward returned ", input_grads.size(),
               " gradients for ", node->next.size(), " inputs");
     for (size_t k = 0; k < node->next.size(); ++k) {
@@ -98,6 +107,8 @@ void backward(const Variable& root, const Tensor& grad) {
         } else {
           slot->second = add(slot->second, input_grads[k]);
         }
+      } else if (sinks[k].defined() && input_grads[k].data_ptr() == sinks[k].data_ptr()) {
+        e.leaf.gradient_written();
       } else {
         e.leaf.accumulate_grad(input_grads[k]);
       }

@@ -20,11 +20,27 @@ struct Edge {
   bool active() const { return node != nullptr || leaf.defined(); }
 };
 
+// Where a backward may write an input's gradient instead of a new tensor: the .grad
+// buffer of a leaf that holds no gradient of this step yet. A parameter's gradient then
+// lands in .grad with no copy.
+class GradientSinks {
+ public:
+  explicit GradientSinks(std::vector<Tensor> sinks) : sinks_(std::move(sinks)) {}
+  // For input k's gradient: its sink, or a new f32 tensor of `shape` on `device`. The
+  // backward must write every element.
+  Tensor output(size_t k, const Shape& shape, Device device) const;
+
+ private:
+  std::vector<Tensor> sinks_;
+};
+
+// gradient of the output -> gradient of each input (undefined where the input needs none)
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output, const GradientSinks& sinks)>;
+
 struct Node {
   std::string name;
   std::vector<Edge> next;  // one per input, inactive where the input needs no gradient
-  // gradient of the output -> gradient of each input (undefined where next is inactive)
-  std::function<std::vector<Tensor>(const Tensor& grad_output)> backward;
+  BackwardFn backward;
 };
 
 // Gradients are recorded unless a NoGradGuard is alive on this thread.
@@ -42,9 +58,9 @@ class NoGradGuard {
 
 // The output of an op: a new Variable holding `value`, recorded on the tape when grad
 // mode is on and some input requires a gradient. `backward` receives the output's
-// gradient and returns one tensor per input (undefined for inputs without gradient).
-Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name,
-                     std::function<std::vector<Tensor>(const Tensor&)> backward);
+// gradient (and where it may write its inputs' gradients) and returns one tensor per
+// input (undefined for inputs without gradient).
+Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name, BackwardFn backward);
 
 // Runs backward from `root` with gradient `grad` (ones for a one-element root when
 // undefined) and frees the graph.

@@ -23,19 +23,19 @@ Variable add(const Variable& a, const Variable& b) {
   check_activation(a, "add");
   check_activation(b, "add");
   return make_result(cyg::add(a.data(), b.data()), {a, b}, "add",
-                     [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+                     [](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{g, g}; });
 }
 
 Variable relu(const Variable& x) {
   check_activation(x, "relu");
   Tensor y = cyg::relu(x.data());
-  return make_result(y, {x}, "relu", [y](const Tensor& g) { return std::vector<Tensor>{relu_backward(g, y)}; });
+  return make_result(y, {x}, "relu", [y](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{relu_backward(g, y)}; });
 }
 
 Variable sum(const Variable& x) {
   check_activation(x, "sum");
   const Shape shape = x.data().shape();
-  return make_result(cyg::sum(x.data()), {x}, "sum", [shape](const Tensor& g) {
+  return make_result(cyg::sum(x.data()), {x}, "sum", [shape](const Tensor& g, const GradientSinks&) {
     return std::vector<Tensor>{Tensor::full(shape, g.item(), DType::F32, g.device())};
   });
 }
@@ -44,7 +44,7 @@ Variable mean(const Variable& x) {
   check_activation(x, "mean");
   const Shape shape = x.data().shape();
   const double count = static_cast<double>(x.data().numel());
-  return make_result(cyg::mean(x.data()), {x}, "mean", [shape, count](const Tensor& g) {
+  return make_result(cyg::mean(x.data()), {x}, "mean", [shape, count](const Tensor& g, const GradientSinks&) {
     return std::vector<Tensor>{Tensor::full(shape, g.item() / count, DType::F32, g.device())};
   });
 }
@@ -53,7 +53,7 @@ Variable reshape(const Variable& x, const Shape& shape) {
   CYG_CHECK(x.defined(), "reshape: undefined input");
   const Shape original = x.data().shape();
   return make_result(x.data().reshape(shape), {x}, "reshape",
-                     [original](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
+                     [original](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{g.reshape(original)}; });
 }
 
 Variable flatten(const Variable& x) {
@@ -112,20 +112,20 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
              need_db = has_bias && bias.requires_grad();
   // The input is kept only when the filter gradient needs it, the weight only for dx.
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
-  return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad) {
+  return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = grad.contiguous();
     const Kernels& k = kernels_for(dev);
     Tensor dx, dw, db;
     if (need_dx) {
-      dx = Tensor::empty({s.N, s.C, s.H, s.W}, DType::F32, dev);
+      dx = sinks.output(0, {s.N, s.C, s.H, s.W}, dev);
       k.conv2d_backward_data(g.data<float>(), saved_w.data<float>(), s, dx.data<float>());
     }
     if (need_dw) {
-      dw = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::F32, dev);
+      dw = sinks.output(1, {s.OC, s.C, s.KH, s.KW}, dev);
       k.conv2d_backward_filter(g.data<float>(), saved_x.data<float>(), s, dw.data<float>());
     }
     if (need_db) {
-      db = Tensor::empty({s.OC}, DType::F32, dev);
+      db = sinks.output(2, {s.OC}, dev);
       k.bias_grad(g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
     }
     return std::vector<Tensor>{dx, dw, db};
@@ -153,12 +153,12 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
              need_db = has_bias && bias.requires_grad();
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
-  return make_result(y, {x, weight, bias}, "linear", [=](const Tensor& grad) {
+  return make_result(y, {x, weight, bias}, "linear", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = grad.contiguous();
     Tensor dx, dw, db;
-    if (need_dx) dx = Tensor::empty({N, in}, DType::F32, dev);
-    if (need_dw) dw = Tensor::empty({out, in}, DType::F32, dev);
-    if (need_db) db = Tensor::empty({out}, DType::F32, dev);
+    if (need_dx) dx = sinks.output(0, {N, in}, dev);
+    if (need_dw) dw = sinks.output(1, {out, in}, dev);
+    if (need_db) db = sinks.output(2, {out}, dev);
     kernels_for(dev).linear_backward(g.data<float>(), data_or_null(saved_x), data_or_null(saved_w), N, in, out,
                                      data_or_null(dx), data_or_null(dw), data_or_null(db));
     return std::vector<Tensor>{dx, dw, db};
@@ -170,10 +170,12 @@ namespace {
 // kernels always produce dgamma and dbeta (dx is built from them).
 struct BatchNormGrads {
   Tensor dx, dgamma, dbeta;
-  BatchNormGrads(const Shape& shape, int64_t C, Device dev)
-      : dx(Tensor::empty(shape, DType::F32, dev)),
-        dgamma(Tensor::empty({C}, DType::F32, dev)),
-        dbeta(Tensor::empty({C}, DType::F32, dev)) {}
+  // With affine parameters dgamma and dbeta go to their sinks (the parameters' .grad);
+  // without, they are scratch.
+  BatchNormGrads(const Shape& shape, int64_t C, Device dev, bool affine, const GradientSinks& sinks)
+      : dx(sinks.output(0, shape, dev)),
+        dgamma(affine ? sinks.output(1, {C}, dev) : Tensor::empty({C}, DType::F32, dev)),
+        dbeta(affine ? sinks.output(2, {C}, dev) : Tensor::empty({C}, DType::F32, dev)) {}
   std::vector<Tensor> for_inputs(bool affine) const {
     return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
   }
@@ -213,11 +215,14 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   if (!training) {
     kernels_for(dev).batchnorm_forward_eval(xs.data<float>(), data_or_null(gamma), beta, rmean, rvar, N, C, HW, e,
                                             y.data<float>());
-    // Copies: a later training forward would update the running statistics in place.
-    const Tensor saved_mean = running_mean.clone(), saved_var = running_var.clone();
-    return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad) {
+    // A backward needs copies (a later training forward would update the running
+    // statistics in place); evaluation without gradients makes none.
+    const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
+    const Tensor saved_mean = recorded ? running_mean.clone() : Tensor();
+    const Tensor saved_var = recorded ? running_var.clone() : Tensor();
+    return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad, const GradientSinks& sinks) {
       const Tensor g = grad.contiguous();
-      BatchNormGrads d(xs.shape(), C, dev);
+      BatchNormGrads d(xs.shape(), C, dev, affine, sinks);
       kernels_for(dev).batchnorm_backward_eval(g.data<float>(), xs.data<float>(), data_or_null(gamma),
                                                saved_mean.data<float>(), saved_var.data<float>(), N, C, HW, e,
                                                d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
@@ -228,9 +233,9 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   kernels_for(dev).batchnorm_forward_train(xs.data<float>(), data_or_null(gamma), beta, N, C, HW, e, m,
                                            y.data<float>(), save_mean.data<float>(), save_invstd.data<float>(), rmean,
                                            rvar);
-  return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad) {
+  return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = grad.contiguous();
-    BatchNormGrads d(xs.shape(), C, dev);
+    BatchNormGrads d(xs.shape(), C, dev, affine, sinks);
     kernels_for(dev).batchnorm_backward(g.data<float>(), xs.data<float>(), data_or_null(gamma),
                                         save_mean.data<float>(), save_invstd.data<float>(), N, C, HW,
                                         d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
@@ -246,9 +251,9 @@ Variable global_avg_pool2d(const Variable& x) {
   const Device dev = xs.device();
   Tensor y = Tensor::empty({N, C}, DType::F32, dev);
   kernels_for(dev).global_avg_pool_forward(xs.data<float>(), N, C, H, W, y.data<float>());
-  return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad) {
+  return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = grad.contiguous();
-    Tensor dx = Tensor::empty({N, C, H, W}, DType::F32, dev);
+    Tensor dx = sinks.output(0, {N, C, H, W}, dev);
     kernels_for(dev).global_avg_pool_backward(g.data<float>(), N, C, H, W, dx.data<float>());
     return std::vector<Tensor>{dx};
   });
@@ -270,8 +275,8 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
   Tensor lse = Tensor::empty({N}, DType::F32, dev);
   kernels_for(dev).cross_entropy_forward(z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
                                          correct.data<int64_t>(), lse.data<float>());
-  Variable out = make_result(loss, {logits}, "cross_entropy", [=](const Tensor& grad) {
-    Tensor dz = Tensor::empty({N, K}, DType::F32, dev);
+  Variable out = make_result(loss, {logits}, "cross_entropy", [=](const Tensor& grad, const GradientSinks& sinks) {
+    Tensor dz = sinks.output(0, {N, K}, dev);
     kernels_for(dev).cross_entropy_backward(z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
                                             grad.contiguous().data<float>(), dz.data<float>());
     return std::vector<Tensor>{dz};
@@ -295,7 +300,7 @@ Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_b
   Tensor y = Tensor::zeros({N, OC, OH, OW}, DType::F32, xs.device());
   output_view(y).copy_(input_view(xs));
   const Device dev = xs.device();
-  return make_result(y, {x}, "subsample_pad_channels", [=](const Tensor& grad) {
+  return make_result(y, {x}, "subsample_pad_channels", [=](const Tensor& grad, const GradientSinks&) {
     Tensor dx = Tensor::zeros({N, C, H, W}, DType::F32, dev);
     input_view(dx).copy_(output_view(grad.contiguous()));
     return std::vector<Tensor>{dx};

@@ -30,7 +30,9 @@ Variable Module::register_parameter(const std::string& name, Tensor value) {
   return v;
 }
 
-void Module::register_buffer(const std::string& name, Tensor* buffer) { buffers_.emplace_back(name, buffer); }
+void Module::register_buffer(const std::string& name, Tensor* buffer, BufferPlace place) {
+  buffers_.push_back({name, buffer, place});
+}
 
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Variable>>* params,
                      NamedTensors* buffers, NamedTensors* state) const {
@@ -38,9 +40,9 @@ void Module::collect(const std::string& prefix, std::vector<std::pair<std::strin
     if (params) params->emplace_back(prefix + name, v);
     if (state) state->emplace_back(prefix + name, v.data());
   }
-  for (const auto& [name, t] : buffers_) {
-    if (buffers) buffers->emplace_back(prefix + name, *t);
-    if (state) state->emplace_back(prefix + name, *t);
+  for (const Buffer& b : buffers_) {
+    if (buffers) buffers->emplace_back(prefix + b.name, *b.tensor);
+    if (state) state->emplace_back(prefix + b.name, *b.tensor);
   }
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, buffers, state);
 }
@@ -104,7 +106,8 @@ void Module::train(bool on) {
 
 void Module::to(Device device) {
   for (auto& [name, v] : params_) v.to_device(device);
-  for (auto& [name, t] : buffers_) *t = t->to(device);
+  for (Buffer& b : buffers_)
+    if (b.place == BufferPlace::WithModule) *b.tensor = b.tensor->to(device);
   for (auto& [name, child] : children_) child->to(device);
 }
 
@@ -143,7 +146,8 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum) : eps_(e
   num_batches_tracked_ = Tensor::zeros({}, DType::I64);
   register_buffer("running_mean", &running_mean_);
   register_buffer("running_var", &running_var_);
-  register_buffer("num_batches_tracked", &num_batches_tracked_);
+  // Counted on the host: no launch per forward for a counter.
+  register_buffer("num_batches_tracked", &num_batches_tracked_, BufferPlace::Host);
 }
 
 Variable BatchNorm2d::forward(const Variable& x) {

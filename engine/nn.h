@@ -58,8 +58,11 @@ class Module {
 
  protected:
   Variable register_parameter(const std::string& name, Tensor value);
+  // Where a buffer lives: on the module's device, or always on the host (a counter the
+  // host updates, so that a step launches nothing for it).
+  enum class BufferPlace { WithModule, Host };
   // The module keeps the tensor as a member and registers its address.
-  void register_buffer(const std::string& name, Tensor* buffer);
+  void register_buffer(const std::string& name, Tensor* buffer, BufferPlace place = BufferPlace::WithModule);
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> child) {
     child->name_ = name;
@@ -72,7 +75,12 @@ class Module {
                NamedTensors* buffers, NamedTensors* state) const;
 
   std::vector<std::pair<std::string, Variable>> params_;
-  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  struct Buffer {
+    std::string name;
+    Tensor* tensor;
+    BufferPlace place;
+  };
+  std::vector<Buffer> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::string name_ = "model";
   bool training_ = true;

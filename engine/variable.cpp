@@ -71,6 +71,15 @@ void Variable::accumulate_grad(const Tensor& g) {
   }
 }
 
+Tensor Variable::gradient_sink() const {
+  return defined() && impl_->grad.defined() && impl_->grad_is_zero ? impl_->grad : Tensor();
+}
+
+void Variable::gradient_written() {
+  CYG_CHECK(defined() && impl_->grad.defined(), "gradient_written() without a gradient buffer");
+  impl_->grad_is_zero = false;
+}
+
 void Variable::zero_grad() {
   if (has_grad()) impl_->grad_is_zero = true;
 }

@@ -36,9 +36,14 @@ class Variable {
   // grad += g (or grad = g, copied into the existing buffer when there is one).
   void accumulate_grad(const Tensor& g);
   // Zeros the gradient; the buffer, and so its address, is kept. The zeros are written
-  // only if the gradient is read before a new one arrives (which is then copied in
-  // rather than added): a training step pays no fill for its gradients.
+  // only if the gradient is read before a new one arrives (which is then written into
+  // the buffer rather than added): a training step pays no fill for its gradients.
   void zero_grad();
+  // The gradient buffer while it holds no gradient of the current step (after
+  // zero_grad), so that a backward can write the first gradient straight into it;
+  // undefined otherwise. gradient_written() says the backward did.
+  Tensor gradient_sink() const;
+  void gradient_written();
 
   // The autograd node that produced this variable (null for leaves).
   const std::shared_ptr<Node>& grad_fn() const;

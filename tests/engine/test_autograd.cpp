@@ -67,6 +67,24 @@ TEST(Autograd, InputsWithoutGradGetNone) {
   EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 2.0f));
 }
 
+// After zero_grad the first gradient is written by the backward straight into the
+// .grad buffer (same address, no copy); a weight used twice gets the second added.
+TEST(Autograd, TheFirstGradientIsWrittenIntoTheKeptBufferAndLaterOnesAdded) {
+  Variable x(Tensor::ones({2, 3}), RequiresGrad::No);
+  Variable w(Tensor::ones({4, 3}), RequiresGrad::Yes);
+  cyg::backward(fn::sum(fn::linear(x, w, Variable())));
+  const void* buffer = w.grad().data_ptr();
+  w.zero_grad();
+  // Used twice: dL/dw = (2 + 2) per element of x = ones over a batch of 2.
+  cyg::backward(fn::add(fn::sum(fn::linear(x, w, Variable())), fn::sum(fn::linear(x, w, Variable()))));
+  EXPECT_EQ(w.grad().data_ptr(), buffer);
+  EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 4.0f));
+  w.zero_grad();
+  cyg::backward(fn::sum(fn::linear(x, w, Variable())));
+  EXPECT_EQ(w.grad().data_ptr(), buffer);
+  EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 2.0f));
+}
+
 TEST(Autograd, GraphIsFreedAfterBackward) {
   Variable x(Tensor::ones({2}), RequiresGrad::Yes);
   Variable loss = fn::sum(fn::relu(x));

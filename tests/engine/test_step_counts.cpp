@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "engine/functional.h"
 #include "engine/optim.h"
@@ -84,6 +85,35 @@ TEST_F(StepCounts, ResNet18MakesOneLibraryCallPerConvolutionDirectionAndThreeGem
   EXPECT_EQ(c.total_library_calls(), 62u);
   // The forward's FLOPs: the stem alone is 2 * (4 * 8 * 8 * 8 outputs) * (3 * 3 * 3) MACs.
   EXPECT_GT(c.library.at("cudnnConvolutionForward").flops, 2.0 * 4 * 8 * 8 * 8 * 27);
+}
+
+// No wasted work: each parameter's gradient is written by its backward straight into
+// .grad (no copy), and num_batches_tracked is counted on the host (no launch).
+TEST_F(StepCounts, GradientsLandInGradWithoutACopyAndCountersCostNoLaunch) {
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToDevice)], 0u) << "gradient copies";
+  EXPECT_EQ(c.launches.count("increment_kernel"), 0u) << "a launch per batchnorm for num_batches_tracked";
+  for (const auto& [name, t] : model_->named_buffers())
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_TRUE(t.device().is_cpu()) << name;
+      EXPECT_EQ(t.item(), 2.0) << name << " after two training steps";
+    }
+}
+
+TEST_F(StepCounts, EvaluationMakesNoCopies) {
+  step();
+  model_->eval();
+  cyg::reset_counts();
+  cyg::set_counting(true);
+  {
+    cyg::NoGradGuard no_grad;
+    (*model_)(cyg::Variable(images_));
+  }
+  cyg::set_counting(false);
+  const cyg::DeviceCounts c = cyg::device_counts();
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToDevice)], 0u) << "batchnorm statistics cloned";
+  EXPECT_EQ(c.total_library_calls(), 21u) << "20 convolutions and the linear layer, forward only";
 }
 
 TEST_F(StepCounts, CountingWithoutRunningGivesTheSameCounts) {
