@@ -10,10 +10,10 @@
 #include "apps/common/checkpoint.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/interrupt.h"
+#include "apps/common/metrics_ring.h"
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
 #include "apps/common/train_step.h"
-#include "engine/ops.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -37,30 +37,26 @@ struct EpochClock {
   double seconds() const { return before + seconds_since(start); }
 };
 
-// The epoch's sums stay on the device, so that a step never waits for the host; each
-// step's loss waits in a ring and is read back once per log interval.
+// The epoch's metrics on the device, and the rows of the steps whose losses have not
+// been read back yet.
 class StepTally {
  public:
   StepTally(const LoopState& state, int64_t log_every, Device device)
-      : loss_sum_(Tensor::full({1}, state.train_loss_sum, DType::F32, device)),
-        correct_sum_(Tensor::full({1}, static_cast<double>(state.train_correct), DType::I64, device)),
-        ring_(Tensor::zeros({log_every}, DType::F32, device)),
-        log_every_(log_every) {}
+      : ring_(log_every, device, state.train_loss_sum, state.train_correct) {}
 
   // `row` is the step's record but for its loss, which the flush fills in.
   void add(const fn::CrossEntropy& ce, int64_t images, const StepRecord& row) {
-    accumulate_metrics(loss_sum_, correct_sum_, ring_, static_cast<int64_t>(pending_.size()), ce.loss.data(),
-                       ce.correct, static_cast<float>(images));
+    ring_.add(ce, images);
     pending_.push_back(row);
   }
 
-  bool ring_full() const { return static_cast<int64_t>(pending_.size()) == log_every_; }
+  bool ring_full() const { return ring_.full(); }
 
   // Reads the pending losses back and appends their rows to `steps`; a loss that is not
   // finite stops the run with its step and lr.
   void flush(std::vector<StepRecord>& steps, Progress& progress, int64_t batch_in_epoch) {
     if (pending_.empty()) return;
-    const std::vector<float> losses = ring_.to_vector();
+    const std::vector<float> losses = ring_.read_losses();
     for (size_t k = 0; k < pending_.size(); ++k) {
       StepRecord row = pending_[k];
       row.loss = losses[k];
@@ -68,20 +64,16 @@ class StepTally {
                       row.lr, "): stopping; try a lower learning rate");
       steps.push_back(row);
     }
-    progress.update(batch_in_epoch, losses[pending_.size() - 1], pending_.back().lr);
+    progress.update(batch_in_epoch, losses.back(), pending_.back().lr);
     pending_.clear();
   }
 
-  double loss_sum() const { return loss_sum_.item(); }
-  double correct() const { return correct_sum_.item(); }
-  void reset() {
-    loss_sum_.fill_(0.0);
-    correct_sum_.fill_(0.0);
-  }
+  double loss_sum() const { return ring_.loss_sum(); }
+  double correct() const { return ring_.correct(); }
+  void reset() { ring_.reset_sums(); }
 
  private:
-  Tensor loss_sum_, correct_sum_, ring_;
-  int64_t log_every_;
+  MetricsRing ring_;
   std::vector<StepRecord> pending_;
 };
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "apps/common/interrupt.h"
+#include "apps/common/metrics_ring.h"
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
 #include "apps/common/schedule_factory.h"
@@ -55,14 +56,40 @@ double smoothed_loss_at(const sched::LrFinderTracker& tracker, int64_t step) {
   return has_value ? tracker.smoothed_losses().back() : NAN;
 }
 
-// One row per step into `rows` until `total` steps, divergence or Ctrl-C. Every loss
-// is read at once: the tracker decides from it whether to go on.
+// A step whose loss is still on the device.
+struct PendingStep {
+  int64_t step, epoch;
+  double lr, momentum;
+};
+
+// Reads the pending steps' losses back (one wait), feeds them to the tracker in order
+// and records their rows, up to the step at which the tracker stops. Steps after it
+// have run, but the sweep ends there (and the weights go back anyway).
+bool record_pending(MetricsRing& ring, std::vector<PendingStep>& pending, sched::LrFinderTracker& tracker,
+                    std::vector<RangeTestStep>& rows, Progress& progress) {
+  const std::vector<float> losses = ring.read_losses();
+  bool diverged = false;
+  for (size_t k = 0; k < pending.size() && !diverged; ++k) {
+    const PendingStep& p = pending[k];
+    diverged = tracker.push(p.lr, losses[k]);
+    rows.push_back({p.step, p.epoch, p.lr, p.momentum, losses[k], smoothed_loss_at(tracker, p.step - 1)});
+    progress.update(p.step, losses[k], p.lr);
+  }
+  pending.clear();
+  return diverged;
+}
+
+// One row per step into `rows` until `total` steps, divergence or Ctrl-C. The losses
+// are read back once per log interval, as in training, so no step waits for the device.
 SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t total, sched::LrFinderTracker& tracker,
                      std::vector<RangeTestStep>& rows) {
   const StopOnInterrupt interrupt;
   Progress progress("range test", total, e.config.train.log_every);
+  MetricsRing ring(e.config.train.log_every, e.device);
+  std::vector<PendingStep> pending;
   int64_t step = 0;
-  for (int64_t epoch = 0; step < total && !tracker.stopped() && !interrupt.requested(); ++epoch) {
+  bool diverged = false;
+  for (int64_t epoch = 0; step < total && !diverged && !interrupt.requested(); ++epoch) {
     e.train_loader->start_epoch(epoch);
     Batch batch;
     while (step < total && e.train_loader->next(batch)) {
@@ -72,17 +99,18 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
       // Step.
       const fn::CrossEntropy ce =
           train_step(*e.model, *e.optimizer, batch.images, batch.labels, e.config.train.label_smoothing);
-      // Record.
-      const double loss = ce.loss.data().item();
-      const bool diverged = tracker.push(lr, loss);
-      rows.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum(), loss, smoothed_loss_at(tracker, step)});
+      // Record: the loss stays on the device until the ring is read.
+      ring.add(ce, batch.labels.numel());
+      pending.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum()});
       ++step;
-      progress.update(step, loss, lr);
-      if (diverged || interrupt.requested()) break;
+      const bool stopping = interrupt.requested();
+      if (ring.full() || step == total || stopping) diverged = record_pending(ring, pending, tracker, rows, progress);
+      if (diverged || stopping) break;
     }
   }
+  if (!pending.empty()) record_pending(ring, pending, tracker, rows, progress);
   progress.finish();
-  return {step, interrupt.requested()};
+  return {static_cast<int64_t>(rows.size()), interrupt.requested()};
 }
 
 nlohmann::json summary_of(const LrFindConfig& c, const SweepResult& sweep, const sched::LrFinderTracker& tracker,
