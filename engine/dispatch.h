@@ -113,20 +113,23 @@ struct Kernels {
               float* dw, float* db)>
       linear_backward{entries, "linear_backward"};
 
-  // Batch normalisation (kernels/batchnorm.h says what each argument may be).
+  // Batch normalisation, with its fused epilogue (kernels/batchnorm.h says what each
+  // argument may be).
   Kernel<void(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps,
               float momentum, float* y, float* save_mean, float* save_invstd, float* running_mean,
-              float* running_var)>
+              float* running_var, BatchNormFusion<float> fusion)>
       batchnorm_forward_train{entries, "batchnorm_forward_train"};
   Kernel<void(const float* x, const float* gamma, const float* beta, const float* running_mean,
-              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y)>
+              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y,
+              BatchNormFusion<float> fusion)>
       batchnorm_forward_eval{entries, "batchnorm_forward_eval"};
   Kernel<void(const float* dy, const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
-              int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma, float* dbeta)>
+              int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma, float* dbeta,
+              BatchNormBackwardFusion<float> fusion)>
       batchnorm_backward{entries, "batchnorm_backward"};
   Kernel<void(const float* dy, const float* x, const float* gamma, const float* running_mean,
               const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
-              float* dbeta)>
+              float* dbeta, BatchNormBackwardFusion<float> fusion)>
       batchnorm_backward_eval{entries, "batchnorm_backward_eval"};
 
   // Global average pooling [N, C, H, W] -> [N, C].

@@ -166,81 +166,140 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 }
 
 namespace {
-// What a batch_norm backward fills, and hands back for its inputs (x, weight, bias). The
-// kernels always produce dgamma and dbeta (dx is built from them).
-struct BatchNormGrads {
-  Tensor dx, dgamma, dbeta;
-  // With affine parameters dgamma and dbeta go to their sinks (the parameters' .grad);
-  // without, they are scratch.
-  BatchNormGrads(const Shape& shape, int64_t C, Device dev, bool affine, const GradientSinks& sinks)
-      : dx(sinks.output(0, shape, dev)),
-        dgamma(affine ? sinks.output(1, {C}, dev) : Tensor::empty({C}, DType::F32, dev)),
-        dbeta(affine ? sinks.output(2, {C}, dev) : Tensor::empty({C}, DType::F32, dev)) {}
-  std::vector<Tensor> for_inputs(bool affine) const {
-    return affine ? std::vector<Tensor>{dx, dgamma, dbeta} : std::vector<Tensor>{dx, Tensor(), Tensor()};
+// batch_norm's arguments, checked, as the kernels take them.
+struct BatchNormArgs {
+  Tensor xs, gamma, residual;  // residual: contiguous, for AddRelu only
+  const float* beta = nullptr;
+  float* running_mean = nullptr;
+  float* running_var = nullptr;
+  int64_t N = 0, C = 0, HW = 0;
+  Device dev;
+  bool affine = false;
+  float eps = 0, momentum = 0;
+  BatchNormThen then = BatchNormThen::Nothing;
+
+  BatchNormFusion<float> fusion() const {
+    const BatchNormEpilogue epilogue = then == BatchNormThen::Nothing ? BatchNormEpilogue::None
+                                       : then == BatchNormThen::Relu  ? BatchNormEpilogue::Relu
+                                                                      : BatchNormEpilogue::AddRelu;
+    return {epilogue, data_or_null(residual)};
   }
 };
+
+BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
+                               const Tensor& running_mean, const Tensor& running_var, bool training,
+                               BatchNormThen then, const Variable& residual) {
+  check_activation(x, "batch_norm");
+  BatchNormArgs a;
+  a.xs = x.data().contiguous();
+  CYG_CHECK(a.xs.dim() == 4, "batch_norm: input ", shape_str(a.xs.shape()), " is not 4-D (NCHW)");
+  a.N = a.xs.size(0), a.C = a.xs.size(1), a.HW = a.xs.size(2) * a.xs.size(3);
+  a.dev = a.xs.device();
+  auto check_channels = [&](const Tensor& t, const char* what) {
+    CYG_CHECK(t.defined() && t.shape() == Shape{a.C} && t.dtype() == DType::F32 && t.device() == a.dev &&
+                  t.is_contiguous(),
+              "batch_norm: ", what, " must be a contiguous f32 [", a.C, "] tensor on ", a.dev.str());
+  };
+  CYG_CHECK(weight.defined() == bias.defined(), "batch_norm: weight and bias come together");
+  a.affine = weight.defined();
+  if (a.affine) {
+    check_channels(weight.data(), "weight");
+    check_channels(bias.data(), "bias");
+    a.gamma = weight.data();
+    a.beta = bias.data().data<float>();
+  }
+  CYG_CHECK(training || running_mean.defined(), "batch_norm: evaluation needs running statistics");
+  if (running_mean.defined()) {
+    check_channels(running_mean, "running_mean");
+    check_channels(running_var, "running_var");
+    a.running_mean = running_mean.data<float>();
+    a.running_var = running_var.data<float>();
+  }
+  a.then = then;
+  CYG_CHECK(residual.defined() == (then == BatchNormThen::AddRelu), "batch_norm: a residual goes with AddRelu only");
+  if (residual.defined()) {
+    check_activation(residual, "batch_norm");
+    a.residual = residual.data().contiguous();
+    CYG_CHECK(a.residual.shape() == a.xs.shape() && a.residual.device() == a.dev, "batch_norm: residual ",
+              shape_str(a.residual.shape()), " on ", a.residual.device().str(), " for an input ",
+              shape_str(a.xs.shape()), " on ", a.dev.str());
+  }
+  return a;
+}
+
+// What a batch_norm backward fills, and hands back for its inputs (x, weight, bias,
+// residual). The kernels always produce dgamma and dbeta (dx is built from them).
+struct BatchNormGrads {
+  Tensor dx, dgamma, dbeta, dresidual;
+  // With affine parameters dgamma and dbeta go to their sinks (the parameters' .grad);
+  // without, they are scratch.
+  BatchNormGrads(const BatchNormArgs& a, bool residual_gradient, const GradientSinks& sinks)
+      : dx(sinks.output(0, a.xs.shape(), a.dev)),
+        dgamma(a.affine ? sinks.output(1, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
+        dbeta(a.affine ? sinks.output(2, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
+        dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev) : Tensor()) {}
+  // The fused ReLU's mask is the forward's output y.
+  BatchNormBackwardFusion<float> fusion(const BatchNormArgs& a, const Tensor& y) const {
+    return {a.then == BatchNormThen::Nothing ? nullptr : y.data<float>(), data_or_null(dresidual)};
+  }
+  std::vector<Tensor> for_inputs(bool affine) const {
+    return {dx, affine ? dgamma : Tensor(), affine ? dbeta : Tensor(), dresidual};
+  }
+};
+
+Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
+                         const Variable& residual, const Tensor& running_mean, const Tensor& running_var) {
+  Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev);
+  kernels_for(a.dev).batchnorm_forward_eval(a.xs.data<float>(), data_or_null(a.gamma), a.beta, a.running_mean,
+                                            a.running_var, a.N, a.C, a.HW, a.eps, y.data<float>(), a.fusion());
+  // A backward needs copies (a later training forward would update the running
+  // statistics in place); evaluation without gradients makes none.
+  const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() ||
+                                                bias.requires_grad() || residual.requires_grad());
+  const Tensor saved_mean = recorded ? running_mean.clone() : Tensor();
+  const Tensor saved_var = recorded ? running_var.clone() : Tensor();
+  const bool residual_gradient = residual.requires_grad();
+  return make_result(y, {x, weight, bias, residual}, "batch_norm_eval",
+                     [=](const Tensor& grad, const GradientSinks& sinks) {
+                       const Tensor g = grad.contiguous();
+                       BatchNormGrads d(a, residual_gradient, sinks);
+                       kernels_for(a.dev).batchnorm_backward_eval(
+                           g.data<float>(), a.xs.data<float>(), data_or_null(a.gamma), saved_mean.data<float>(),
+                           saved_var.data<float>(), a.N, a.C, a.HW, a.eps, d.dx.data<float>(), d.dgamma.data<float>(),
+                           d.dbeta.data<float>(), d.fusion(a, y));
+                       return d.for_inputs(a.affine);
+                     });
+}
+
+Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
+                          const Variable& residual) {
+  Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev);
+  Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
+  kernels_for(a.dev).batchnorm_forward_train(a.xs.data<float>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
+                                             a.momentum, y.data<float>(), save_mean.data<float>(),
+                                             save_invstd.data<float>(), a.running_mean, a.running_var, a.fusion());
+  const bool residual_gradient = residual.requires_grad();
+  return make_result(y, {x, weight, bias, residual}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
+    const Tensor g = grad.contiguous();
+    BatchNormGrads d(a, residual_gradient, sinks);
+    kernels_for(a.dev).batchnorm_backward(g.data<float>(), a.xs.data<float>(), data_or_null(a.gamma),
+                                          save_mean.data<float>(), save_invstd.data<float>(), a.N, a.C, a.HW,
+                                          d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>(),
+                                          d.fusion(a, y));
+    return d.for_inputs(a.affine);
+  });
+}
 }  // namespace
 
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
-                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps) {
-  check_activation(x, "batch_norm");
-  const Tensor xs = x.data().contiguous();
-  CYG_CHECK(xs.dim() == 4, "batch_norm: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
-  const int64_t N = xs.size(0), C = xs.size(1), HW = xs.size(2) * xs.size(3);
-  const Device dev = xs.device();
-  auto check_channels = [&](const Tensor& t, const char* what) {
-    CYG_CHECK(t.defined() && t.shape() == Shape{C} && t.dtype() == DType::F32 && t.device() == dev && t.is_contiguous(),
-              "batch_norm: ", what, " must be a contiguous f32 [", C, "] tensor on ", dev.str());
-  };
-  CYG_CHECK(weight.defined() == bias.defined(), "batch_norm: weight and bias come together");
-  const bool affine = weight.defined();
-  if (affine) {
-    check_channels(weight.data(), "weight");
-    check_channels(bias.data(), "bias");
-  }
-  const bool training = mode == BatchNormMode::Train;
-  const bool tracking = running_mean.defined();
-  CYG_CHECK(training || tracking, "batch_norm: evaluation needs running statistics");
-  if (tracking) {
-    check_channels(running_mean, "running_mean");
-    check_channels(running_var, "running_var");
-  }
-  const Tensor gamma = affine ? weight.data() : Tensor();
-  const float* beta = affine ? bias.data().data<float>() : nullptr;
-  float* rmean = tracking ? running_mean.data<float>() : nullptr;
-  float* rvar = tracking ? running_var.data<float>() : nullptr;
-  Tensor y = Tensor::empty(xs.shape(), DType::F32, dev);
-  const float e = static_cast<float>(eps), m = static_cast<float>(momentum);
-  if (!training) {
-    kernels_for(dev).batchnorm_forward_eval(xs.data<float>(), data_or_null(gamma), beta, rmean, rvar, N, C, HW, e,
-                                            y.data<float>());
-    // A backward needs copies (a later training forward would update the running
-    // statistics in place); evaluation without gradients makes none.
-    const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad());
-    const Tensor saved_mean = recorded ? running_mean.clone() : Tensor();
-    const Tensor saved_var = recorded ? running_var.clone() : Tensor();
-    return make_result(y, {x, weight, bias}, "batch_norm_eval", [=](const Tensor& grad, const GradientSinks& sinks) {
-      const Tensor g = grad.contiguous();
-      BatchNormGrads d(xs.shape(), C, dev, affine, sinks);
-      kernels_for(dev).batchnorm_backward_eval(g.data<float>(), xs.data<float>(), data_or_null(gamma),
-                                               saved_mean.data<float>(), saved_var.data<float>(), N, C, HW, e,
-                                               d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
-      return d.for_inputs(affine);
-    });
-  }
-  Tensor save_mean = Tensor::empty({C}, DType::F32, dev), save_invstd = Tensor::empty({C}, DType::F32, dev);
-  kernels_for(dev).batchnorm_forward_train(xs.data<float>(), data_or_null(gamma), beta, N, C, HW, e, m,
-                                           y.data<float>(), save_mean.data<float>(), save_invstd.data<float>(), rmean,
-                                           rvar);
-  return make_result(y, {x, weight, bias}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = grad.contiguous();
-    BatchNormGrads d(xs.shape(), C, dev, affine, sinks);
-    kernels_for(dev).batchnorm_backward(g.data<float>(), xs.data<float>(), data_or_null(gamma),
-                                        save_mean.data<float>(), save_invstd.data<float>(), N, C, HW,
-                                        d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>());
-    return d.for_inputs(affine);
-  });
+                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps, BatchNormThen then,
+                    const Variable& residual) {
+  BatchNormArgs a = check_batch_norm(x, weight, bias, running_mean, running_var, mode == BatchNormMode::Train, then,
+                                     residual);
+  a.eps = static_cast<float>(eps);
+  a.momentum = static_cast<float>(momentum);
+  if (mode == BatchNormMode::Eval) return batch_norm_eval(a, x, weight, bias, residual, running_mean, running_var);
+  return batch_norm_train(a, x, weight, bias, residual);
 }
 
 Variable global_avg_pool2d(const Variable& x) {

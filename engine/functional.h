@@ -30,9 +30,14 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 // Batch normalisation over N, H, W per channel (PyTorch's BatchNorm2d). In training it
 // normalises with the batch statistics and updates the running ones in place (momentum,
 // unbiased variance); in evaluation it uses the running statistics.
+// `then` fuses what follows into the same kernels, as ResNet's blocks use it: a ReLU
+// (relu(bn(x))), or the residual add and a ReLU (relu(bn(x) + residual)); the values and
+// gradients are those of the unfused chain.
 enum class BatchNormMode { Train, Eval };
+enum class BatchNormThen { Nothing, Relu, AddRelu };
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
-                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps);
+                    const Tensor& running_var, BatchNormMode mode, double momentum, double eps,
+                    BatchNormThen then = BatchNormThen::Nothing, const Variable& residual = Variable());
 
 // [N, C, H, W] -> [N, C], the mean over H and W.
 Variable global_avg_pool2d(const Variable& x);

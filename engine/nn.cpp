@@ -150,10 +150,22 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum) : eps_(e
   register_buffer("num_batches_tracked", &num_batches_tracked_, BufferPlace::Host);
 }
 
-Variable BatchNorm2d::forward(const Variable& x) {
+Variable BatchNorm2d::forward(const Variable& x) { return apply(x, fn::BatchNormThen::Nothing, Variable()); }
+
+Variable BatchNorm2d::forward_relu(const Variable& x) {
+  NvtxRange range(name().c_str());
+  return apply(x, fn::BatchNormThen::Relu, Variable());
+}
+
+Variable BatchNorm2d::forward_add_relu(const Variable& x, const Variable& residual) {
+  NvtxRange range(name().c_str());
+  return apply(x, fn::BatchNormThen::AddRelu, residual);
+}
+
+Variable BatchNorm2d::apply(const Variable& x, fn::BatchNormThen then, const Variable& residual) {
   if (is_training()) increment_(num_batches_tracked_, 1);
   const fn::BatchNormMode mode = is_training() ? fn::BatchNormMode::Train : fn::BatchNormMode::Eval;
-  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, mode, momentum_, eps_);
+  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, mode, momentum_, eps_, then, residual);
 }
 
 Linear::Linear(const LinearOptions& o, InitSeeds& seeds) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/autograd.h"
+#include "engine/functional.h"
 
 namespace cyg::nn {
 
@@ -38,6 +39,8 @@ class Module {
   // forward inside an NVTX range named after the module ("layer2", "0", "conv1", ...),
   // so profiles show the network's structure.
   Variable operator()(const Variable& x);
+  // The module's name in its parent ("conv1", "0", ...), which names its NVTX range.
+  const std::string& name() const { return name_; }
 
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<Variable> parameters() const;
@@ -123,8 +126,13 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Variable forward(const Variable& x) override;
+  // relu(bn(x)) and relu(bn(x) + residual), each in the batchnorm's own kernels.
+  Variable forward_relu(const Variable& x);
+  Variable forward_add_relu(const Variable& x, const Variable& residual);
 
  private:
+  Variable apply(const Variable& x, fn::BatchNormThen then, const Variable& residual);
+
   Variable weight_, bias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
   double eps_, momentum_;

@@ -14,11 +14,16 @@
 // - The backward is training mode (gradients through the batch statistics). dgamma and
 //   dbeta (C values each, overwritten) are always written, sum(dy*xhat) and sum(dy):
 //   dx is built from them, so with affine=false pass C values of scratch for each.
+// - Fusion (ResNet's bn -> relu and bn -> + shortcut -> relu, one kernel each): the
+//   forward's epilogue adds the residual and applies the ReLU as it writes y; the
+//   backward reads the ReLU's mask from that y (dy counts where y > 0) and can write the
+//   masked dy, the residual's gradient. The values are those of the unfused chain.
 #pragma once
 #include <cmath>
 
 #include "kernels/common.h"
 #include "kernels/error.h"
+#include "kernels/relu.h"
 
 namespace cyg {
 
@@ -42,6 +47,35 @@ struct BatchNormLayout {
   // Where image n's values of channel c start; HW of them follow contiguously.
   CYG_HD int64_t plane(int64_t n, int64_t c) const { return (n * C + c) * HW; }
 };
+
+// What the normalisation is followed by in the same kernel.
+enum class BatchNormEpilogue { None, Relu, AddRelu };
+
+template <typename T>
+struct BatchNormFusion {
+  BatchNormEpilogue epilogue = BatchNormEpilogue::None;
+  const T* residual = nullptr;  // AddRelu: added before the ReLU, laid out as y
+};
+
+// The backward of a fused forward.
+template <typename T>
+struct BatchNormBackwardFusion {
+  const T* y = nullptr;    // the fused forward's output: the ReLU's mask (null: no ReLU)
+  T* dresidual = nullptr;  // AddRelu: receives the masked dy, the residual's gradient
+};
+
+// y[i] from the normalised value v, as the unfused add and ReLU would make it.
+template <typename T>
+CYG_HD T batchnorm_epilogue(T v, const BatchNormFusion<T>& f, int64_t i) {
+  if (f.epilogue == BatchNormEpilogue::AddRelu) v = v + f.residual[i];
+  return f.epilogue == BatchNormEpilogue::None ? v : relu_forward_op(v);
+}
+
+// The gradient reaching the normalisation: dy through the fused ReLU's mask.
+template <typename T>
+CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<T>& f, int64_t i) {
+  return f.y != nullptr ? relu_backward_op(dy, f.y[i]) : dy;
+}
 
 template <typename T>
 CYG_HD T batchnorm_invstd(T var, T eps) {
@@ -104,19 +138,21 @@ inline void check_batchnorm_backward_args(const void* dgamma, const void* dbeta)
 // T = float or double (double for the finite-difference checks).
 template <typename T>
 void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
-                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var);
+                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                 BatchNormFusion<T> fusion = {});
 template <typename T>
 void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
-                                int64_t N, int64_t C, int64_t HW, T eps, T* y);
+                                int64_t N, int64_t C, int64_t HW, T eps, T* y, BatchNormFusion<T> fusion = {});
 template <typename T>
 void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
-                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta);
+                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta,
+                            BatchNormBackwardFusion<T> fusion = {});
 // Backward of the evaluation forward (running statistics, e.g. a frozen batchnorm
 // being fine-tuned through): dgamma and dbeta as in training, dx = gamma*invstd*dy.
 template <typename T>
 void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
                                  const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
-                                 T* dbeta);
+                                 T* dbeta, BatchNormBackwardFusion<T> fusion = {});
 
 // The CUDA reductions split each channel into `slices` pieces, one block each (so a
 // GPU fills up even at 64 channels), and finish the per-slice double partials in a
@@ -136,18 +172,20 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
 CYG_CUDA_DECL(void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N,
                                                 int64_t C, int64_t HW, float eps, float momentum, float* y,
                                                 float* save_mean, float* save_invstd, float* running_mean,
-                                                float* running_var, double* workspace, const LaunchConfig& cfg = {}))
+                                                float* running_var, double* workspace,
+                                                BatchNormFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta,
                                                const float* running_mean, const float* running_var, int64_t N,
                                                int64_t C, int64_t HW, float eps, float* y,
-                                               const LaunchConfig& cfg = {}))
+                                               BatchNormFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
                                            const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx,
                                            float* dgamma, float* dbeta, double* workspace,
-                                           const LaunchConfig& cfg = {}))
+                                           BatchNormBackwardFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma,
                                                 const float* running_mean, const float* running_var, int64_t N,
                                                 int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
-                                                float* dbeta, double* workspace, const LaunchConfig& cfg = {}))
+                                                float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion = {},
+                                                const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

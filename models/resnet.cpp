@@ -43,16 +43,17 @@ BasicBlock::BasicBlock(int64_t in_planes, int64_t planes, int64_t stride, Shortc
   }
 }
 
+// relu(bn1(conv1(x))), then relu(bn2(conv2(.)) + shortcut(x)): each batchnorm runs with
+// its ReLU (and the residual add) in its own kernels.
 Variable BasicBlock::forward(const Variable& x) {
-  Variable out = fn::relu((*bn1_)((*conv1_)(x)));
-  out = (*bn2_)((*conv2_)(out));
+  const Variable out = bn1_->forward_relu((*conv1_)(x));
   Variable identity = x;
   if (option_a_) {
     identity = fn::subsample_pad_channels(x, stride_, pad_channels_, pad_channels_);
   } else if (!shortcut_->empty()) {
     identity = (*shortcut_)(x);
   }
-  return fn::relu(fn::add(out, identity));
+  return bn2_->forward_add_relu((*conv2_)(out), identity);
 }
 
 ResNet::ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions& options, Shortcut shortcut) {
@@ -80,7 +81,7 @@ ResNet::ResNet(const std::vector<int64_t>& blocks_per_stage, const ModelOptions&
 }
 
 Variable ResNet::forward(const Variable& x) {
-  Variable out = fn::relu((*bn1_)((*conv1_)(x)));
+  Variable out = bn1_->forward_relu((*conv1_)(x));
   for (auto& stage : stages_) out = (*stage)(out);
   return (*linear_)(fn::global_avg_pool2d(out));
 }

@@ -22,8 +22,8 @@ SmallCnn::SmallCnn(const ModelOptions& options) {
 }
 
 Variable SmallCnn::forward(const Variable& x) {
-  Variable h = fn::relu((*bn1_)((*conv1_)(x)));
-  h = fn::relu((*bn2_)((*conv2_)(h)));
+  Variable h = bn1_->forward_relu((*conv1_)(x));
+  h = bn2_->forward_relu((*conv2_)(h));
   return (*linear_)(fn::global_avg_pool2d(h));
 }
 

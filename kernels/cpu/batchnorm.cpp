@@ -8,7 +8,8 @@ namespace cyg {
 
 template <typename T>
 void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
-                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var) {
+                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                 BatchNormFusion<T> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   const int64_t m = layout.per_channel();
@@ -40,14 +41,15 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int6
     const T mean_c = save_mean[c], invstd_c = save_invstd[c];
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
-      for (int64_t i = p; i < p + HW; ++i) y[i] = batchnorm_normalise(x[i], mean_c, invstd_c, g, b);
+      for (int64_t i = p; i < p + HW; ++i)
+        y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], mean_c, invstd_c, g, b), fusion, i);
     }
   }
 }
 
 template <typename T>
 void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
-                                int64_t N, int64_t C, int64_t HW, T eps, T* y) {
+                                int64_t N, int64_t C, int64_t HW, T eps, T* y, BatchNormFusion<T> fusion) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
 #pragma omp parallel for if (layout.numel() > 65536)
@@ -57,14 +59,16 @@ void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const
     const T mean_c = running_mean[c];
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
-      for (int64_t i = p; i < p + HW; ++i) y[i] = batchnorm_normalise(x[i], mean_c, invstd, g, b);
+      for (int64_t i = p; i < p + HW; ++i)
+        y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], mean_c, invstd, g, b), fusion, i);
     }
   }
 }
 
 template <typename T>
 void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
-                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta) {
+                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta,
+                            BatchNormBackwardFusion<T> fusion) {
   check_batchnorm_backward_args(dgamma, dbeta);
   const BatchNormLayout layout{N, C, HW};
   const int64_t m = layout.per_channel();
@@ -75,7 +79,9 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i) {
-        const double d = static_cast<double>(dy[i]);
+        const T masked = batchnorm_masked_dy(dy[i], fusion, i);
+        if (fusion.dresidual != nullptr) fusion.dresidual[i] = masked;
+        const double d = static_cast<double>(masked);
         sum_dy += d;
         sum_dy_xhat +=
             d * batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
@@ -89,7 +95,8 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i)
-        dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], mean, invstd), mean_dy, mean_dy_xhat, gamma_invstd);
+        dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], mean, invstd),
+                                      mean_dy, mean_dy_xhat, gamma_invstd);
     }
   }
 }
@@ -97,7 +104,7 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
 template <typename T>
 void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
                                  const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
-                                 T* dbeta) {
+                                 T* dbeta, BatchNormBackwardFusion<T> fusion) {
   check_batchnorm_backward_args(dgamma, dbeta);
   const BatchNormLayout layout{N, C, HW};
 #pragma omp parallel for if (layout.numel() > 65536)
@@ -108,10 +115,12 @@ void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const 
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i) {
-        sum_dy += static_cast<double>(dy[i]);
-        sum_dy_xhat += static_cast<double>(dy[i]) *
+        const T masked = batchnorm_masked_dy(dy[i], fusion, i);
+        if (fusion.dresidual != nullptr) fusion.dresidual[i] = masked;
+        sum_dy += static_cast<double>(masked);
+        sum_dy_xhat += static_cast<double>(masked) *
                        batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
-        dx[i] = batchnorm_backward_dx_eval(dy[i], gamma_invstd);
+        dx[i] = batchnorm_backward_dx_eval(masked, gamma_invstd);
       }
     }
     dgamma[c] = static_cast<T>(sum_dy_xhat);
@@ -121,13 +130,13 @@ void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const 
 
 #define CYG_INSTANTIATE_BATCHNORM(T)                                                                                   \
   template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T, T, T*, T*,  \
-                                               T*, T*, T*);                                                            \
+                                               T*, T*, T*, BatchNormFusion<T>);                                 \
   template void batchnorm_forward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,      \
-                                              int64_t, T, T*);                                                         \
+                                              int64_t, T, T*, BatchNormFusion<T>);                              \
   template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, \
-                                          T*, T*, T*);                                                                 \
+                                          T*, T*, T*, BatchNormBackwardFusion<T>);                              \
   template void batchnorm_backward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,     \
-                                               int64_t, T, T*, T*, T*);
+                                               int64_t, T, T*, T*, T*, BatchNormBackwardFusion<T>);
 CYG_INSTANTIATE_BATCHNORM(float)
 CYG_INSTANTIATE_BATCHNORM(double)
 #undef CYG_INSTANTIATE_BATCHNORM

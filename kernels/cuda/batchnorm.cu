@@ -75,26 +75,30 @@ __global__ void batchnorm_stats_finish_kernel(const float* x, BatchNormLayout la
 }
 
 // Training normalises with the batch's invstd; eval derives it from the running
-// variance (Spread::Variance).
+// variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
 template <typename Index>
 __global__ void batchnorm_normalise_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
                                            const float* spread, Spread spread_kind, BatchNormLayout layout,
-                                           float eps, float* y) {
+                                           float eps, BatchNormFusion<float> fusion, float* y) {
   const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Index c = layout.channel_of<Index>(i);
     const float invstd = invstd_from(spread, c, spread_kind, eps);
-    y[i] = batchnorm_normalise(x[i], mean[c], invstd, batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
+    const float v =
+        batchnorm_normalise(x[i], mean[c], invstd, batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
+    y[i] = batchnorm_epilogue(v, fusion, i);
   }
 }
 
 // partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat. xhat from
 // the saved batch statistics (training) or the running ones (Spread::Variance, eval).
+// dy is the masked one of a fused ReLU, which goes to dresidual when asked.
 template <typename Index>
 __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* mean_of,
                                                   const float* spread, Spread spread_kind, float eps,
-                                                  BatchNormLayout layout, int64_t slices, double* partials) {
+                                                  BatchNormBackwardFusion<float> fusion, BatchNormLayout layout,
+                                                  int64_t slices, double* partials) {
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
     const float mean = mean_of[c];
@@ -104,8 +108,10 @@ __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* 
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-      sum_dy += dy[i];
-      sum_dy_xhat += static_cast<double>(dy[i] * batchnorm_xhat(x[i], mean, invstd));
+      const float d = batchnorm_masked_dy(dy[i], fusion, i);
+      if (fusion.dresidual != nullptr) fusion.dresidual[i] = d;
+      sum_dy += d;
+      sum_dy_xhat += static_cast<double>(d * batchnorm_xhat(x[i], mean, invstd));
     }
     sum_dy = block_reduce_sum(sum_dy);
     sum_dy_xhat = block_reduce_sum(sum_dy_xhat);
@@ -132,26 +138,29 @@ __global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t
 template <typename Index>
 __global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
                                              const float* save_mean, const float* save_invstd, const float* dgamma,
-                                             const float* dbeta, BatchNormLayout layout, float* dx) {
+                                             const float* dbeta, BatchNormBackwardFusion<float> fusion,
+                                             BatchNormLayout layout, float* dx) {
   const Index n = static_cast<Index>(layout.numel());
   const float m = static_cast<float>(layout.per_channel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Index c = layout.channel_of<Index>(i);
     const float invstd = save_invstd[c];
-    dx[i] = batchnorm_backward_dx(dy[i], batchnorm_xhat(x[i], save_mean[c], invstd), dbeta[c] / m, dgamma[c] / m,
-                                  batchnorm_param(gamma, c, 1.0f) * invstd);
+    dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], save_mean[c], invstd),
+                                  dbeta[c] / m, dgamma[c] / m, batchnorm_param(gamma, c, 1.0f) * invstd);
   }
 }
 
 template <typename Index>
 __global__ void batchnorm_backward_dx_eval_kernel(const float* dy, const float* gamma, const float* running_var,
-                                                  float eps, BatchNormLayout layout, float* dx) {
+                                                  float eps, BatchNormBackwardFusion<float> fusion,
+                                                  BatchNormLayout layout, float* dx) {
   const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Index c = layout.channel_of<Index>(i);
-    dx[i] = batchnorm_backward_dx_eval(dy[i], batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps));
+    dx[i] = batchnorm_backward_dx_eval(batchnorm_masked_dy(dy[i], fusion, i),
+                                       batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps));
   }
 }
 
@@ -181,10 +190,11 @@ int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? 
 // dgamma and dbeta of every channel: per-slice partial sums, then their fixed-order finish.
 template <typename Index>
 void launch_backward_sums(const float* dy, const float* x, const float* mean, const float* spread,
-                          Spread spread_kind, float eps, const BatchNormLayout& layout, int64_t slices,
-                          double* workspace, float* dgamma, float* dbeta, const LaunchConfig& cfg) {
+                          Spread spread_kind, float eps, const BatchNormBackwardFusion<float>& fusion,
+                          const BatchNormLayout& layout, int64_t slices, double* workspace, float* dgamma,
+                          float* dbeta, const LaunchConfig& cfg) {
   CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
-             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, layout, slices, workspace);
+             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace);
   CYG_CHECK_LAUNCH();
   CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices,
              workspace, dgamma, dbeta);
@@ -194,7 +204,8 @@ void launch_backward_sums(const float* dy, const float* x, const float* mean, co
 
 void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C,
                                   int64_t HW, float eps, float momentum, float* y, float* save_mean, float* save_invstd,
-                                  float* running_mean, float* running_var, double* workspace, const LaunchConfig& cfg) {
+                                  float* running_mean, float* running_var, double* workspace,
+                                  BatchNormFusion<float> fusion, const LaunchConfig& cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
   if (C == 0) return;
@@ -203,7 +214,9 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
   // x twice (statistics, then normalisation), y once; per-channel values and the
   // slices' double partials besides.
   const int64_t partial_bytes = 16 * C * slices;
-  count_traffic(__func__, 8 * layout.numel() + 16 * C + partial_bytes, 4 * layout.numel() + 16 * C + partial_bytes);
+  const int64_t residual_bytes = fusion.residual != nullptr ? 4 * layout.numel() : 0;
+  count_traffic(__func__, 8 * layout.numel() + residual_bytes + 16 * C + partial_bytes,
+                4 * layout.numel() + 16 * C + partial_bytes);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_stats_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
@@ -213,60 +226,66 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
                eps, momentum, save_mean, save_invstd, running_mean, running_var);
     CYG_CHECK_LAUNCH();
     CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, save_mean, save_invstd, Spread::InvStd, layout, eps, y);
+               x, gamma, beta, save_mean, save_invstd, Spread::InvStd, layout, eps, fusion, y);
     CYG_CHECK_LAUNCH();
   });
 }
 
 void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y,
-                                 const LaunchConfig& cfg) {
+                                 BatchNormFusion<float> fusion, const LaunchConfig& cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
-  count_traffic(__func__, 4 * layout.numel() + 16 * C, 4 * layout.numel());
+  count_traffic(__func__, (fusion.residual != nullptr ? 8 : 4) * layout.numel() + 16 * C, 4 * layout.numel());
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
     CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, running_mean, running_var, Spread::Variance, layout, eps, y);
+               x, gamma, beta, running_mean, running_var, Spread::Variance, layout, eps, fusion, y);
     CYG_CHECK_LAUNCH();
   });
 }
 
 void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
                              const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma,
-                             float* dbeta, double* workspace, const LaunchConfig& cfg) {
+                             float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion,
+                             const LaunchConfig& cfg) {
   check_batchnorm_backward_args(dgamma, dbeta);
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, again for dx.
-  count_traffic(__func__, 16 * layout.numel() + 20 * C, 4 * layout.numel() + 8 * C);
+  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual once.
+  const int64_t n = layout.numel();
+  count_traffic(__func__, 16 * n + (fusion.y != nullptr ? 8 * n : 0) + 20 * C,
+                4 * n + (fusion.dresidual != nullptr ? 4 * n : 0) + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, layout,
+    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout,
                                 batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, layout, dx);
+               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }
 
 void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma, const float* running_mean,
                                   const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx,
-                                  float* dgamma, float* dbeta, double* workspace, const LaunchConfig& cfg) {
+                                  float* dgamma, float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion,
+                                  const LaunchConfig& cfg) {
   check_batchnorm_backward_args(dgamma, dbeta);
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, dy again for dx.
-  count_traffic(__func__, 12 * layout.numel() + 20 * C, 4 * layout.numel() + 8 * C);
+  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its dresidual once.
+  const int64_t n = layout.numel();
+  count_traffic(__func__, 12 * n + (fusion.y != nullptr ? 8 * n : 0) + 20 * C,
+                4 * n + (fusion.dresidual != nullptr ? 4 * n : 0) + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, running_mean, running_var, Spread::Variance, eps, layout,
+    launch_backward_sums<Index>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
                                 batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, gamma, running_var, eps, layout, dx);
+               stream_of(cfg), dy, gamma, running_var, eps, fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }

@@ -84,7 +84,7 @@ TEST(GpuResNetShapes, BatchNormForwardTrainAtDefaultLaunch) {
     cyg::cuda::batchnorm_forward_train_cuda(floats(x), floats(gamma), floats(beta), s.N, s.C, s.HW(), kEps, kMomentum,
                                             floats(y_gpu), floats(mean_gpu), floats(invstd_gpu),
                                             floats(running_mean_gpu), floats(running_var_gpu),
-                                            static_cast<double*>(ws.data_ptr()), cfg);
+                                            static_cast<double*>(ws.data_ptr()), {}, cfg);
     EXPECT_TRUE(all_close(mean_gpu.to_vector(), mean, 1e-6, 1e-5)) << "save_mean";
     EXPECT_TRUE(all_close(invstd_gpu.to_vector(), invstd, 1e-6, 1e-5)) << "save_invstd";
     EXPECT_TRUE(all_close(y_gpu.to_vector(), y, 1e-5, 1e-5)) << "y";
@@ -113,7 +113,7 @@ TEST(GpuResNetShapes, BatchNormBackwardAtDefaultLaunch) {
     const Tensor ws = workspace(s, cfg);
     cyg::cuda::batchnorm_backward_cuda(floats(dy), floats(x), floats(gamma), floats(mean_gpu), floats(invstd_gpu), s.N,
                                        s.C, s.HW(), floats(dx_gpu), floats(dgamma_gpu), floats(dbeta_gpu),
-                                       static_cast<double*>(ws.data_ptr()), cfg);
+                                       static_cast<double*>(ws.data_ptr()), {}, cfg);
     // Channel sums of m terms of size about 1: float error grows with m.
     const double m = static_cast<double>(s.N * s.HW());
     const double sum_atol = 2e-7 * m + 1e-6;
