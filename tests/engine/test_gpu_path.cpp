@@ -168,4 +168,48 @@ TEST(GPU_PATH_SUITE, AdamWThroughTheDeviceTablesMatchesTheCpu) {
                        train(Device::cpu(), spec, 6, adam(true), replace_parameters_after_step_3));
 }
 
+// The fused batchnorm epilogues against the unfused ops they replace, on the device:
+// the same outputs, running statistics and gradients, bit for bit.
+TEST(GPU_PATH_SUITE, FusedBatchNormEqualsTheUnfusedChain) {
+  REQUIRE_DEVICE();
+  using Then = cyg::fn::BatchNormThen;
+  const cyg::Shape shape{4, 3, 5, 7};
+  const Tensor weights = Tensor::uniform(shape, -1, 1, 41).to(kDevice);
+  for (Then then : {Then::Relu, Then::AddRelu}) {
+    SCOPED_TRACE(then == Then::Relu ? "relu" : "add+relu");
+    struct Run {
+      std::vector<float> y, running_mean, dx, dgamma, dbeta, dresidual;
+    };
+    auto run = [&](bool fused) {
+      Variable x(Tensor::uniform(shape, -1, 3, 42).to(kDevice), cyg::RequiresGrad::Yes);
+      Variable gamma(Tensor::uniform({3}, 0.5, 1.5, 43).to(kDevice), cyg::RequiresGrad::Yes);
+      Variable beta(Tensor::uniform({3}, -0.5, 0.5, 44).to(kDevice), cyg::RequiresGrad::Yes);
+      Variable residual(Tensor::uniform(shape, -1, 1, 45).to(kDevice), cyg::RequiresGrad::Yes);
+      const Tensor running_mean = Tensor::zeros({3}).to(kDevice), running_var = Tensor::ones({3}).to(kDevice);
+      const Variable with_residual = then == Then::AddRelu ? residual : Variable();
+      Variable y;
+      if (fused) {
+        y = cyg::fn::batch_norm(x, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train, 0.1, 1e-5,
+                                then, with_residual);
+      } else {
+        y = cyg::fn::batch_norm(x, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train, 0.1, 1e-5);
+        if (then == Then::AddRelu) y = cyg::fn::add(y, residual);
+        y = cyg::fn::relu(y);
+      }
+      cyg::backward(y, weights);  // an upstream gradient that mixes every output
+      Run r{y.data().to_vector(), running_mean.to_vector(), x.grad().to_vector(), gamma.grad().to_vector(),
+            beta.grad().to_vector(), {}};
+      if (then == Then::AddRelu) r.dresidual = residual.grad().to_vector();
+      return r;
+    };
+    const Run fused = run(true), chain = run(false);
+    EXPECT_EQ(fused.y, chain.y);
+    EXPECT_EQ(fused.running_mean, chain.running_mean);
+    EXPECT_EQ(fused.dx, chain.dx);
+    EXPECT_EQ(fused.dgamma, chain.dgamma);
+    EXPECT_EQ(fused.dbeta, chain.dbeta);
+    EXPECT_EQ(fused.dresidual, chain.dresidual);
+  }
+}
+
 }  // namespace

@@ -38,6 +38,53 @@ TEST(Gradcheck, BatchNormTraining) {
   }
 }
 
+// The fused relu(bn(x) + residual), training mode: x, gamma, beta and the residual
+// against central differences. The inputs keep every output away from the ReLU's kink,
+// where central differences are not a derivative.
+TEST(Gradcheck, BatchNormAddReluFused) {
+  const int64_t N = 3, C = 2, HW = 5;
+  const size_t n = static_cast<size_t>(N * C * HW);
+  std::vector<double> x = cyg::test::random_doubles(n, 11, -1.0, 3.0);
+  std::vector<double> gamma = cyg::test::random_doubles(C, 12, 0.5, 1.5);
+  std::vector<double> beta = cyg::test::random_doubles(C, 13);
+  std::vector<double> residual = cyg::test::random_doubles(n, 14);
+  const std::vector<double> dy = cyg::test::random_doubles(n, 15);
+  auto forward = [&](std::vector<double>& y, std::vector<double>& mean, std::vector<double>& invstd) {
+    cyg::batchnorm_forward_train_cpu(x.data(), gamma.data(), beta.data(), N, C, HW, kEps, kMomentum, y.data(),
+                                     mean.data(), invstd.data(), static_cast<double*>(nullptr),
+                                     static_cast<double*>(nullptr),
+                                     cyg::BatchNormFusion<double>{cyg::BatchNormEpilogue::AddRelu, residual.data()});
+  };
+  std::vector<double> y(n), mean(C), invstd(C);
+  // Move the residual so that every pre-ReLU value bn(x) + residual is at least 0.05 from
+  // zero: the perturbations below shift it by about 1e-6.
+  cyg::batchnorm_forward_train_cpu(x.data(), gamma.data(), beta.data(), N, C, HW, kEps, kMomentum, y.data(),
+                                   mean.data(), invstd.data(), static_cast<double*>(nullptr),
+                                   static_cast<double*>(nullptr));
+  for (size_t i = 0; i < n; ++i) {
+    const double pre = y[i] + residual[i];
+    if (std::fabs(pre) < 0.05) residual[i] += pre >= 0 ? 0.05 : -0.05;
+  }
+  forward(y, mean, invstd);
+  size_t cut = 0;
+  for (double v : y) cut += v == 0.0;
+  ASSERT_GT(cut, 0u) << "the ReLU should cut some outputs";
+  ASSERT_LT(cut, n) << "and keep others";
+  auto loss = [&] {
+    std::vector<double> yy(n), mm(C), ii(C);
+    forward(yy, mm, ii);
+    return cyg::test::dot(dy, yy);
+  };
+  std::vector<double> dx(n), dgamma(C), dbeta(C), dresidual(n);
+  cyg::batchnorm_backward_cpu(dy.data(), x.data(), gamma.data(), mean.data(), invstd.data(), N, C, HW, dx.data(),
+                              dgamma.data(), dbeta.data(),
+                              cyg::BatchNormBackwardFusion<double>{y.data(), dresidual.data()});
+  EXPECT_TRUE(cyg::test::check_gradient(loss, x, dx, "x"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, dgamma, "gamma"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, beta, dbeta, "beta"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, residual, dresidual, "residual"));
+}
+
 // x of shape [N=2, C=2, HW=2]: channel 0 holds 1, 2 (n=0) and 3, 4 (n=1), channel 1
 // ten times that, so a wrong layout mixes the channels.
 TEST(BatchNormByHand, TrainingForwardAndRunningStats) {
