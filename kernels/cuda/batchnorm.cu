@@ -1,9 +1,12 @@
-// BatchNorm2d. Channel statistics and the backward sums: grid (slices, channels), each
-// block sums one slice of its channel's N*HW values in double (statistics shifted by the
-// channel's first value, so a large mean does not cancel the variance), then one thread
-// per channel adds the slices in order. Normalisation and dx: one thread per element,
-// grid-stride, 32-bit index arithmetic when it fits. The evaluation-mode backward uses
-// the same sums with the running statistics. Bound by memory bandwidth.
+// BatchNorm2d. Training takes two launches each way, both on a grid of (slices,
+// channels): the first sums one slice of its channel's N*HW values per block, in double
+// (statistics shifted by the channel's first value, so a large mean does not cancel the
+// variance; backward: sums of dy and dy*xhat); the second finishes its channel from the
+// slices' partials, in a fixed order (deterministic: every block of a channel gets the
+// same bits), then normalises (or computes dx for) its slice, with the fused epilogue.
+// Evaluation normalises one element per thread, grid-stride; its backward finishes the
+// sums in a third, per-channel launch. 32-bit index arithmetic where it fits. Bound by
+// memory bandwidth.
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/block_reduce.cuh"
 
@@ -50,27 +53,62 @@ __global__ void batchnorm_stats_partial_kernel(const float* x, BatchNormLayout l
   }
 }
 
-__global__ void batchnorm_stats_finish_kernel(const float* x, BatchNormLayout layout, int64_t slices,
-                                              const double* partials, float eps, float momentum, float* save_mean,
-                                              float* save_invstd, float* running_mean, float* running_var) {
+// A channel's statistics from its slices' partials, added in a fixed order, so every
+// block of the channel computes the same bits.
+struct ChannelStats {
+  float mean, invstd, unbiased_var;
+};
+
+__device__ __forceinline__ ChannelStats channel_stats(const float* x, const BatchNormLayout& layout, int64_t c,
+                                                      int64_t slices, const double* partials, float eps) {
   const int64_t m = layout.per_channel();
-  CYG_GRID_STRIDE_LOOP(c, layout.C) {
-    double sum = 0.0, squares = 0.0;
-    for (int64_t s = 0; s < slices; ++s) {
-      sum += partials[2 * (c * slices + s)];
-      squares += partials[2 * (c * slices + s) + 1];
+  double sum = 0.0, squares = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum += partials[2 * (c * slices + s)];
+    squares += partials[2 * (c * slices + s) + 1];
+  }
+  const double shifted_mean = sum / static_cast<double>(m);
+  double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
+  var = var > 0.0 ? var : 0.0;
+  return {static_cast<float>(shifted_mean + static_cast<double>(x[layout.plane(0, c)])),
+          static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps))),
+          static_cast<float>(batchnorm_unbiased_variance(var, m))};
+}
+
+// One block per (slice, channel): the channel's statistics from the partials, then the
+// slice normalised, with the fused epilogue. The slice-0 block also writes the saved and
+// the running statistics.
+template <typename Index>
+__global__ void batchnorm_finish_normalise_kernel(const float* x, const float* gamma, const float* beta,
+                                                  BatchNormLayout layout, int64_t slices, const double* partials,
+                                                  float eps, float momentum, BatchNormFusion<float> fusion, float* y,
+                                                  float* save_mean, float* save_invstd, float* running_mean,
+                                                  float* running_var) {
+  __shared__ float channel_mean, channel_invstd;
+  const int64_t m = layout.per_channel();
+  for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
+    if (threadIdx.x == 0) {
+      const ChannelStats st = channel_stats(x, layout, c, slices, partials, eps);
+      channel_mean = st.mean;
+      channel_invstd = st.invstd;
+      if (blockIdx.x == 0) {
+        save_mean[c] = st.mean;
+        save_invstd[c] = st.invstd;
+        if (running_mean != nullptr) {
+          running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
+          running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
+        }
+      }
     }
-    const double shifted_mean = sum / static_cast<double>(m);
-    double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
-    var = var > 0.0 ? var : 0.0;
-    const float mean = static_cast<float>(shifted_mean + static_cast<double>(x[layout.plane(0, c)]));
-    save_mean[c] = mean;
-    save_invstd[c] = static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps)));
-    if (running_mean != nullptr) {
-      running_mean[c] = batchnorm_running_update(running_mean[c], mean, momentum);
-      running_var[c] =
-          batchnorm_running_update(running_var[c], static_cast<float>(batchnorm_unbiased_variance(var, m)), momentum);
+    __syncthreads();
+    const float g = batchnorm_param(gamma, c, 1.0f), b = batchnorm_param(beta, c, 0.0f);
+    int64_t begin, end;
+    slice_range(m, slices, blockIdx.x, &begin, &end);
+    for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
+      y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], channel_mean, channel_invstd, g, b), fusion, i);
     }
+    __syncthreads();  // the next channel overwrites the shared statistics
   }
 }
 
@@ -122,32 +160,54 @@ __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* 
   }
 }
 
-__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double* partials,
-                                                 float* dgamma, float* dbeta) {
-  CYG_GRID_STRIDE_LOOP(c, layout.C) {
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int64_t s = 0; s < slices; ++s) {
-      sum_dy += partials[2 * (c * slices + s)];
-      sum_dy_xhat += partials[2 * (c * slices + s) + 1];
-    }
-    dbeta[c] = static_cast<float>(sum_dy);
-    dgamma[c] = static_cast<float>(sum_dy_xhat);
+// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed order;
+// as floats, they are dbeta and dgamma.
+__device__ __forceinline__ void channel_sums(const double* partials, int64_t c, int64_t slices, float* dgamma,
+                                             float* dbeta) {
+  double sum_dy = 0.0, sum_dy_xhat = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum_dy += partials[2 * (c * slices + s)];
+    sum_dy_xhat += partials[2 * (c * slices + s) + 1];
   }
+  *dbeta = static_cast<float>(sum_dy);
+  *dgamma = static_cast<float>(sum_dy_xhat);
 }
 
+__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double* partials,
+                                                 float* dgamma, float* dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, layout.C) channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
+}
+
+// One block per (slice, channel): the channel's dgamma and dbeta from the partials, then
+// dx of the slice. The slice-0 block also writes dgamma and dbeta.
 template <typename Index>
-__global__ void batchnorm_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
-                                             const float* save_mean, const float* save_invstd, const float* dgamma,
-                                             const float* dbeta, BatchNormBackwardFusion<float> fusion,
-                                             BatchNormLayout layout, float* dx) {
-  const Index n = static_cast<Index>(layout.numel());
-  const float m = static_cast<float>(layout.per_channel());
-  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = layout.channel_of<Index>(i);
-    const float invstd = save_invstd[c];
-    dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], save_mean[c], invstd),
-                                  dbeta[c] / m, dgamma[c] / m, batchnorm_param(gamma, c, 1.0f) * invstd);
+__global__ void batchnorm_finish_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
+                                                    const float* save_mean, const float* save_invstd,
+                                                    BatchNormBackwardFusion<float> fusion, BatchNormLayout layout,
+                                                    int64_t slices, const double* partials, float* dgamma,
+                                                    float* dbeta, float* dx) {
+  __shared__ float channel_dgamma, channel_dbeta;
+  const int64_t m = layout.per_channel();
+  const float mf = static_cast<float>(m);
+  for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
+    if (threadIdx.x == 0) {
+      channel_sums(partials, c, slices, &channel_dgamma, &channel_dbeta);
+      if (blockIdx.x == 0) {
+        dgamma[c] = channel_dgamma;
+        dbeta[c] = channel_dbeta;
+      }
+    }
+    __syncthreads();
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    const float gamma_invstd = batchnorm_param(gamma, c, 1.0f) * invstd;
+    int64_t begin, end;
+    slice_range(m, slices, blockIdx.x, &begin, &end);
+    for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
+      const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
+      dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], mean, invstd),
+                                    channel_dbeta / mf, channel_dgamma / mf, gamma_invstd);
+    }
+    __syncthreads();  // the next channel overwrites the shared sums
   }
 }
 
@@ -186,21 +246,30 @@ void with_index_type(const BatchNormLayout& layout, Launch launch) {
 }
 
 int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
+
+// The per-slice partial sums of dy and dy * xhat.
+template <typename Index>
+void launch_backward_partials(const float* dy, const float* x, const float* mean, const float* spread,
+                              Spread spread_kind, float eps, const BatchNormBackwardFusion<float>& fusion,
+                              const BatchNormLayout& layout, int64_t slices, double* workspace,
+                              const LaunchConfig& cfg) {
+  CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
+             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace);
+  CYG_CHECK_LAUNCH();
 }
+
 // dgamma and dbeta of every channel: per-slice partial sums, then their fixed-order finish.
 template <typename Index>
 void launch_backward_sums(const float* dy, const float* x, const float* mean, const float* spread,
                           Spread spread_kind, float eps, const BatchNormBackwardFusion<float>& fusion,
                           const BatchNormLayout& layout, int64_t slices, double* workspace, float* dgamma,
                           float* dbeta, const LaunchConfig& cfg) {
-  CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
-             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace);
-  CYG_CHECK_LAUNCH();
+  launch_backward_partials<Index>(dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace, cfg);
   CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices,
              workspace, dgamma, dbeta);
   CYG_CHECK_LAUNCH();
 }
-  // namespace
+}  // namespace
 
 void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C,
                                   int64_t HW, float eps, float momentum, float* y, float* save_mean, float* save_invstd,
@@ -222,11 +291,9 @@ void batchnorm_forward_train_cuda(const float* x, const float* gamma, const floa
     CYG_LAUNCH(batchnorm_stats_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
                layout, slices, workspace);
     CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(batchnorm_stats_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), x, layout, slices, workspace,
-               eps, momentum, save_mean, save_invstd, running_mean, running_var);
-    CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, save_mean, save_invstd, Spread::InvStd, layout, eps, fusion, y);
+    CYG_LAUNCH(batchnorm_finish_normalise_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+               gamma, beta, layout, slices, workspace, eps, momentum, fusion, y, save_mean, save_invstd, running_mean,
+               running_var);
     CYG_CHECK_LAUNCH();
   });
 }
@@ -260,10 +327,11 @@ void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma
                 4 * n + (fusion.dresidual != nullptr ? 4 * n : 0) + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout,
-                                batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
-    CYG_LAUNCH(batchnorm_backward_dx_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, x, gamma, save_mean, save_invstd, dgamma, dbeta, fusion, layout, dx);
+    const int64_t slices = batchnorm_slices(N, C, HW, cfg);
+    launch_backward_partials<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout, slices,
+                                    workspace, cfg);
+    CYG_LAUNCH(batchnorm_finish_backward_dx_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+               dy, x, gamma, save_mean, save_invstd, fusion, layout, slices, workspace, dgamma, dbeta, dx);
     CYG_CHECK_LAUNCH();
   });
 }

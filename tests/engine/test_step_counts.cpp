@@ -101,6 +101,23 @@ TEST_F(StepCounts, GradientsLandInGradWithoutACopyAndCountersCostNoLaunch) {
     }
 }
 
+// ResNet-18's 20 batchnorms take two launches each way, with their ReLUs and residual
+// adds inside; the rest is the loss, pooling, the linear layer's bias, the gradients
+// meeting at the 8 blocks' inputs, the loss's seed and one optimizer launch. The fast
+// path's target for an eager step is at most 120.
+TEST_F(StepCounts, ResNet18TakesFourLaunchesPerBatchNormAndNoneForItsReLUs) {
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  uint64_t batchnorm = 0;
+  for (const auto& [kernel, n] : c.launches)
+    if (kernel.rfind("batchnorm_", 0) == 0) batchnorm += n;
+  EXPECT_EQ(batchnorm, 80u);
+  EXPECT_EQ(c.launches.count("relu_forward_kernel"), 0u);
+  EXPECT_EQ(c.launches.count("relu_backward_kernel"), 0u);
+  EXPECT_EQ(c.launches.at("add_kernel"), 8u) << "only the gradients meeting at the blocks' inputs";
+  EXPECT_LE(c.total_launches(), 120u);
+}
+
 TEST_F(StepCounts, EvaluationMakesNoCopies) {
   step();
   model_->eval();
