@@ -67,11 +67,12 @@ struct CpuKernels : Kernels {
 
     assemble_batch = assemble_batch_cpu;
 
-    sgd_step = [](MultiTensorTable& t, const SgdHyper& h) {
-      sgd_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), h);
+    upload_tensor_table = [](MultiTensorTable&) {};  // the host reads the table where it is
+    sgd_step = [](const MultiTensorTable& t) {
+      sgd_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), t.hyper<SgdHyper>());
     };
-    adam_step = [](MultiTensorTable& t, const AdamHyper& h) {
-      adam_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), h);
+    adam_step = [](const MultiTensorTable& t) {
+      adam_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), t.hyper<AdamHyper>());
     };
   }
 };

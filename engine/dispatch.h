@@ -93,8 +93,8 @@ struct Kernels {
   Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_dim{entries, "mean_dim"};
 
   // Training metrics kept on the device (kernels/metrics.h).
-  Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t slot, const float* loss,
-              const int64_t* correct, float count)>
+  Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot, int64_t capacity,
+              const float* loss, const int64_t* correct, float count)>
       accumulate_metrics{entries, "accumulate_metrics"};
 
   // Convolution (bias may be null) and the bias gradient over [outer, C, inner].
@@ -153,9 +153,11 @@ struct Kernels {
               uint64_t seed, uint64_t sample_counter_base, float* out, int32_t* out_labels)>
       assemble_batch{entries, "assemble_batch"};
 
-  // One fused optimizer update of every tensor of the table.
-  Kernel<void(MultiTensorTable& tensors, const SgdHyper& h)> sgd_step{entries, "sgd_step"};
-  Kernel<void(MultiTensorTable& tensors, const AdamHyper& h)> adam_step{entries, "adam_step"};
+  // One fused optimizer update of every tensor of the table, with the table's
+  // hyperparameters; on a device, from what upload_tensor_table put in its memory.
+  Kernel<void(MultiTensorTable& tensors)> upload_tensor_table{entries, "upload_tensor_table"};
+  Kernel<void(const MultiTensorTable& tensors)> sgd_step{entries, "sgd_step"};
+  Kernel<void(const MultiTensorTable& tensors)> adam_step{entries, "adam_step"};
 
   explicit Kernels(const char* backend_name) : backend(backend_name) {}
   Kernels(const Kernels&) = delete;

@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "engine/runtime.h"
+#include "engine/stream.h"
+
 namespace cyg {
 
 namespace {
@@ -28,7 +31,7 @@ Tensor upload_records(const std::vector<T>& records, Device device) {
 }
 }  // namespace
 
-MultiTensorTable::OnDevice MultiTensorTable::on_device() {
+void MultiTensorTable::upload() {
   if (!same_tensors(slots_, uploaded_slots_)) {
     const std::vector<TensorChunk> chunks = make_chunks(slots_.data(), static_cast<int>(slots_.size()), kChunkElems);
     device_slots_ = upload_records(slots_, device_);
@@ -36,8 +39,18 @@ MultiTensorTable::OnDevice MultiTensorTable::on_device() {
     num_chunks_ = static_cast<int64_t>(chunks.size());
     uploaded_slots_ = slots_;
   }
+  // A buffer that keeps its address, written in place every step.
+  if (!device_hyper_.defined() || device_hyper_.numel() != static_cast<int64_t>(hyper_.size()))
+    device_hyper_ = Tensor::empty({static_cast<int64_t>(hyper_.size())}, DType::U8, device_);
+  runtime_for(device_).memcpy(device_hyper_.data_ptr(), hyper_.data(), hyper_.size(), CopyKind::HostToDevice,
+                              current_stream(device_));
+}
+
+MultiTensorTable::OnDevice MultiTensorTable::on_device() const {
+  CYG_CHECK(device_hyper_.defined() && same_tensors(slots_, uploaded_slots_),
+            "the optimizer's tables are not on the device: upload() first");
   return {static_cast<const TensorSlot*>(device_slots_.data_ptr()),
-          static_cast<const TensorChunk*>(device_chunks_.data_ptr()), num_chunks_};
+          static_cast<const TensorChunk*>(device_chunks_.data_ptr()), num_chunks_, device_hyper_.data_ptr()};
 }
 
 }  // namespace cyg

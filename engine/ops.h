@@ -10,9 +10,10 @@ Tensor& axpy_(Tensor& y, float alpha, const Tensor& x);       // y += alpha * x
 Tensor& increment_(Tensor& counter, int64_t by);              // a one-element i64 counter += by
 Tensor scale(const Tensor& x, float alpha);                   // alpha * x
 // Device-side training metrics (kernels/metrics.h): loss_sum += loss * count,
-// correct_sum += correct, step_losses[slot] = loss; all tensors on one device.
-void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_losses, int64_t slot, const Tensor& loss,
-                        const Tensor& correct, float count);
+// correct_sum += correct, step_losses[next_slot++] = loss (while it fits); all tensors
+// on one device.
+void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_losses, Tensor& next_slot,
+                        const Tensor& loss, const Tensor& correct, float count);
 Tensor relu(const Tensor& x);
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out);  // grad where out > 0
 Tensor sum(const Tensor& x);                                   // 0-D

@@ -58,10 +58,17 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
 }
 
 void Optimizer::step() {
-  ++steps_;
-  tensors_.set_slots(current_slots());
-  update(tensors_);
+  prepare_step();
+  apply_step();
 }
+
+void Optimizer::prepare_step() {
+  ++steps_;
+  set_hyper(tensors_);
+  kernels_for(device_).upload_tensor_table(tensors_);
+}
+
+void Optimizer::apply_step() { update(tensors_); }
 
 void Optimizer::zero_grad() {
   for (Variable& p : params_) p.zero_grad();
@@ -127,7 +134,8 @@ SgdHyper SGD::hyper() const {
   return h;
 }
 
-void SGD::update(MultiTensorTable& tensors) { kernels_for(device()).sgd_step(tensors, hyper()); }
+void SGD::set_hyper(MultiTensorTable& tensors) const { tensors.set(current_slots(), hyper()); }
+void SGD::update(const MultiTensorTable& tensors) const { kernels_for(device()).sgd_step(tensors); }
 
 // ---- Adam / AdamW ----
 
@@ -168,6 +176,7 @@ AdamHyper Adam::hyper() const {
   return h;
 }
 
-void Adam::update(MultiTensorTable& tensors) { kernels_for(device()).adam_step(tensors, hyper()); }
+void Adam::set_hyper(MultiTensorTable& tensors) const { tensors.set(current_slots(), hyper()); }
+void Adam::update(const MultiTensorTable& tensors) const { kernels_for(device()).adam_step(tensors); }
 
 }  // namespace cyg

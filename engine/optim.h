@@ -39,8 +39,15 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // Updates every parameter from its gradient.
+  // Updates every parameter from its gradient: prepare_step(), then apply_step().
   void step();
+  // The host's half of a step: the step count, this step's hyperparameters and the
+  // tensor table, put where the update reads them (on a device: one small copy). Outside
+  // a CUDA graph capture.
+  void prepare_step();
+  // The device's half: one fused update, reading what prepare_step() put there. What a
+  // captured training step replays.
+  void apply_step();
   void zero_grad();
 
   virtual double lr() const = 0;
@@ -60,13 +67,14 @@ class Optimizer {
  protected:
   // state_slots: 1 (SGD with momentum), 2 (Adam) or 0.
   Optimizer(std::vector<Variable> params, int state_slots, std::vector<std::string> state_names);
-  // One fused update of every tensor of the table.
-  virtual void update(MultiTensorTable& tensors) = 0;
+  // This step's hyperparameters into the table, then one fused update of every tensor.
+  virtual void set_hyper(MultiTensorTable& tensors) const = 0;
+  virtual void update(const MultiTensorTable& tensors) const = 0;
   Device device() const { return device_; }
-
- private:
+  // Every parameter with its gradient and state buffers, as the kernels take them.
   std::vector<TensorSlot> current_slots() const;
 
+ private:
   std::vector<Variable> params_;
   std::vector<std::vector<Tensor>> state_;  // [slot][parameter]
   std::vector<std::string> state_names_;
@@ -87,7 +95,8 @@ class SGD final : public Optimizer {
   const SgdOptions& options() const { return options_; }
 
  private:
-  void update(MultiTensorTable& tensors) override;
+  void set_hyper(MultiTensorTable& tensors) const override;
+  void update(const MultiTensorTable& tensors) const override;
   SgdHyper hyper() const;
   SgdOptions options_;
 };
@@ -104,7 +113,8 @@ class Adam final : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
  private:
-  void update(MultiTensorTable& tensors) override;
+  void set_hyper(MultiTensorTable& tensors) const override;
+  void update(const MultiTensorTable& tensors) const override;
   AdamHyper hyper() const;
   AdamOptions options_;
 };

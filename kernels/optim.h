@@ -78,9 +78,10 @@ void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h);
 void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h);
 
 // slots and chunks point to memory the kernel reads (device memory on a GPU).
+// `h` is in device memory.
 CYG_CUDA_DECL(void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
-                                 const SgdHyper& h, const LaunchConfig& cfg = {}))
+                                 const SgdHyper* h, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
-                                  const AdamHyper& h, const LaunchConfig& cfg = {}))
+                                  const AdamHyper* h, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -46,7 +46,8 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions)
   model.eval();
   const Device device = loader.device();
   Tensor loss_sum = Tensor::zeros({1}, DType::F32, device), correct = Tensor::zeros({1}, DType::I64, device);
-  Tensor slot = Tensor::zeros({1}, DType::F32, device);
+  // The losses of single batches are not kept: a ring of one slot, filled once.
+  Tensor ring = Tensor::zeros({1}, DType::F32, device), next_slot = Tensor::zeros({1}, DType::I64, device);
   Evaluation e;
   loader.start_epoch(0);
   Batch batch;
@@ -54,7 +55,7 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions)
     const Variable logits = model(Variable(batch.images));
     const fn::CrossEntropy ce = fn::cross_entropy(logits, batch.labels, 0.0);
     const int64_t n = batch.labels.numel();
-    accumulate_metrics(loss_sum, correct, slot, 0, ce.loss.data(), ce.correct, static_cast<float>(n));
+    accumulate_metrics(loss_sum, correct, ring, next_slot, ce.loss.data(), ce.correct, static_cast<float>(n));
     e.images += n;
     if (predictions) append_predictions(logits, batch, *predictions);
   }

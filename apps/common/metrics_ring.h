@@ -20,13 +20,15 @@ class MetricsRing {
   bool full() const { return pending_ == capacity_; }
   // The losses of the steps added since the last read, in order; one wait.
   std::vector<float> read_losses();
+  // A step whose add() ran on the device without this call (a replayed CUDA graph).
+  void count_replayed_step();
 
   double loss_sum() const { return loss_sum_.item(); }
   double correct() const { return correct_sum_.item(); }
   void reset_sums();
 
  private:
-  Tensor loss_sum_, correct_sum_, ring_;
+  Tensor loss_sum_, correct_sum_, ring_, next_slot_;
   int64_t capacity_;
   int64_t pending_ = 0;
 };

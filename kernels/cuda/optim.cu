@@ -1,13 +1,16 @@
 // Fused multi-tensor optimizer steps: one launch updates every parameter. Each block
 // takes chunks (grid-stride over the chunk table) and its threads stride over the
 // chunk's elements; per element, one read of param/grad/state and one write of
-// param/state. Bound by memory bandwidth.
+// param/state. The hyperparameters are read from device memory, so a step captured in
+// a CUDA graph takes each replay's lr and momentum. Bound by memory bandwidth.
 #include "kernels/cuda/launch.h"
 #include "kernels/optim.h"
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, SgdHyper h) {
+__global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                const SgdHyper* hyper) {
+  const SgdHyper h = *hyper;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const TensorChunk chunk = chunks[c];
     const TensorSlot t = slots[chunk.slot];
@@ -23,7 +26,8 @@ __global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chun
 }
 
 __global__ void adam_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
-                                 AdamHyper h) {
+                                 const AdamHyper* hyper) {
+  const AdamHyper h = *hyper;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const TensorChunk chunk = chunks[c];
     const TensorSlot t = slots[chunk.slot];
@@ -44,7 +48,7 @@ int chunk_grid(int64_t num_chunks, const LaunchConfig& cfg) {
 }
 }  // namespace
 
-void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const SgdHyper& h,
+void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const SgdHyper* h,
                    const LaunchConfig& cfg) {
   if (num_chunks == 0) return;
   CYG_LAUNCH(sgd_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,
@@ -52,7 +56,7 @@ void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t n
   CYG_CHECK_LAUNCH();
 }
 
-void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const AdamHyper& h,
+void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const AdamHyper* h,
                     const LaunchConfig& cfg) {
   if (num_chunks == 0) return;
   CYG_LAUNCH(adam_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,

@@ -59,12 +59,15 @@ class StepCounts : public ::testing::Test {
   Tensor images_, labels_;
 };
 
-TEST_F(StepCounts, ASteadyStateStepNeitherAllocatesNorUploadsNorWaits) {
+TEST_F(StepCounts, ASteadyStateStepAllocatesNothingUploadsItsHyperparametersAndWaitsForNothing) {
   step();
   step();
   const cyg::DeviceCounts c = counted_step();
   EXPECT_EQ(c.allocations, 0u) << "device memory from the runtime after warm-up";
-  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 0u) << "uploads in a step";
+  // One upload: the step's hyperparameters, which the update reads from device memory
+  // (so that a captured step takes each step's lr); the tensor tables stay as they were.
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 1u) << "uploads in a step";
+  EXPECT_EQ(c.copy_bytes[static_cast<int>(cyg::CopyDirection::HostToDevice)], sizeof(cyg::SgdHyper));
   EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToHost)], 0u);
   EXPECT_EQ(c.synchronizations, 0u) << "the host waited for the device inside a step";
   EXPECT_GT(c.total_launches(), 0u);
