@@ -53,6 +53,20 @@ class ConvAlgoFileTest : public ::testing::Test {
     std::ofstream(path(name), std::ios::binary) << text;
     return path(name);
   }
+  // Reads a file written with `text`, which must be ignored: an empty cache, never an
+  // exception, and a one-line warning naming the file and containing `expected`.
+  cyg::ConvAlgoFile read_ignored(const std::string& name, const std::string& text, const std::string& expected) const {
+    SCOPED_TRACE(name);
+    const std::string file = write_text(name + ".txt", text);
+    cyg::ConvAlgoFile read;
+    EXPECT_NO_THROW(read = cyg::read_conv_algo_file(file));
+    EXPECT_EQ(read.cache.size(), 0u);
+    for (const std::string& part : {expected, file, std::string("ignored")})
+      EXPECT_NE(read.warning.find(part), std::string::npos) << read.warning << "\nlacks: " << part;
+    EXPECT_EQ(read.warning.find('\n'), std::string::npos) << "one line";
+    EXPECT_EQ(contents(file), text) << "reading changed the file";
+    return read;
+  }
   static std::string contents(const std::string& file) {
     std::ifstream in(file, std::ios::binary);
     std::ostringstream os;
@@ -147,17 +161,7 @@ TEST_F(ConvAlgoFileTest, ADamagedFileIsIgnoredWithAWarningAndReplaced) {
       {"no gpu", header + "\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t1\n", "line 2: no GPU name"},
       {"binary junk", header + std::string("\0\x01\xff\n", 4), "line 2: expected 9 tab-separated fields"},
   };
-  for (const Case& c : cases) {
-    const std::string file = write_text(c.name + ".txt", c.text);
-    cyg::ConvAlgoFile read;
-    ASSERT_NO_THROW(read = cyg::read_conv_algo_file(file)) << c.name;
-    EXPECT_EQ(read.cache.size(), 0u) << c.name;
-    EXPECT_TRUE(read.may_overwrite) << c.name;
-    EXPECT_NE(read.warning.find(c.expected), std::string::npos) << c.name << ": " << read.warning;
-    EXPECT_NE(read.warning.find(file), std::string::npos) << c.name << ": " << read.warning;
-    EXPECT_NE(read.warning.find("ignored"), std::string::npos) << c.name << ": " << read.warning;
-    EXPECT_EQ(read.warning.find('\n'), std::string::npos) << c.name << ": one line";
-  }
+  for (const Case& c : cases) EXPECT_TRUE(read_ignored(c.name, c.text, c.expected).may_overwrite) << c.name;
 }
 
 // Anything that is not our format (a config given by mistake, a newer version of the
@@ -174,15 +178,9 @@ TEST_F(ConvAlgoFileTest, AForeignFileIsIgnoredAndLeftAlone) {
       {"blank first line", "\n" + good_body},
   };
   for (const Case& c : cases) {
-    const std::string file = write_text(c.name + ".txt", c.text);
-    cyg::ConvAlgoFile read;
-    ASSERT_NO_THROW(read = cyg::read_conv_algo_file(file)) << c.name;
-    EXPECT_EQ(read.cache.size(), 0u) << c.name;
+    const cyg::ConvAlgoFile read = read_ignored(c.name, c.text, "not a file of this format");
     EXPECT_FALSE(read.may_overwrite) << c.name;
-    EXPECT_NE(read.warning.find("not a file of this format"), std::string::npos) << c.name << ": " << read.warning;
     EXPECT_NE(read.warning.find("left as it is"), std::string::npos) << c.name << ": " << read.warning;
-    EXPECT_EQ(read.warning.find('\n'), std::string::npos) << c.name << ": one line";
-    EXPECT_EQ(contents(file), c.text) << c.name << ": reading changed the file";
   }
 }
 
