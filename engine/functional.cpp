@@ -2,6 +2,7 @@
 // backward closure that captures only what it needs.
 #include "engine/functional.h"
 
+#include "engine/atomic_file.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/conv.h"
@@ -74,6 +75,22 @@ void set_deterministic(bool deterministic) {
   cuda::conv2d_deterministic(deterministic);
 #else
   (void)deterministic;
+#endif
+}
+
+void set_cudnn_benchmark(bool benchmark) {
+#if CYGNET_HAVE_CUDA
+  cuda::conv2d_benchmark(benchmark);
+#else
+  (void)benchmark;
+#endif
+}
+
+void set_cudnn_cache(const std::string& path) {
+#if CYGNET_HAVE_CUDA
+  cuda::conv2d_algorithm_cache(path, &write_file_atomically);
+#else
+  (void)path;
 #endif
 }
 

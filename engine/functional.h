@@ -3,6 +3,7 @@
 // are f32 NCHW.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "engine/autograd.h"
 
@@ -21,6 +22,13 @@ void set_allow_tf32(bool allow);
 // Whether CUDA convolutions must be bit-reproducible (deterministic cuDNN algorithms).
 // Our own kernels always are: their reductions have a fixed order and no float atomics.
 void set_deterministic(bool deterministic);
+// Whether CUDA convolutions time cuDNN's algorithms once per shape and keep the fastest
+// (default: yes, as training scripts set PyTorch's cudnn.benchmark); off, cuDNN's
+// heuristics choose. With set_deterministic, the fastest deterministic algorithms.
+void set_cudnn_benchmark(bool benchmark);
+// A file that keeps those choices across runs ("" for none): read now, rewritten
+// atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
+void set_cudnn_cache(const std::string& path);
 
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);

@@ -3,6 +3,8 @@
 // algorithm chosen once per shape and cached; cuDNN cannot be emulated.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <string>
 
 #include "kernels/common.h"
 
@@ -41,6 +43,17 @@ CYG_CUDA_DECL(void conv2d_allow_tf32(bool allow))
 // Only algorithms that give the same bits every run (default: cuDNN's fastest choice, as
 // PyTorch's cudnn.deterministic = False).
 CYG_CUDA_DECL(void conv2d_deterministic(bool deterministic))
+// Autotuning, PyTorch's cudnn.benchmark (default here: on): each direction of each new
+// shape times cuDNN's algorithms once (cudnnFind*AlgorithmEx) and keeps the fastest that
+// the two settings above allow. Off: cuDNN's heuristics choose.
+CYG_CUDA_DECL(void conv2d_benchmark(bool benchmark))
+// Searches run by this process so far: one per direction of each shape searched.
+CYG_CUDA_DECL(int64_t conv2d_searches())
+// Keeps the searches' choices in a file across runs ("" for none; kernels/conv_algo_cache.h):
+// reads it now (a file it cannot use is ignored with a one-line warning on stderr) and,
+// after each shape that needed a search, has `write` replace it whole (an atomic writer).
+using WholeFileWriter = void (*)(const std::string& path, const std::string& bytes);
+CYG_CUDA_DECL(void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write))
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
 CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s))
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,

@@ -56,6 +56,8 @@ std::vector<Field> fields(RunConfig& c) {
       {"device", Kind::String, &c.device},
       {"deterministic", Kind::Bool, &c.deterministic},
       {"allow_tf32", Kind::Bool, &c.allow_tf32},
+      {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
+      {"cudnn_cache", Kind::String, &c.cudnn_cache},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},

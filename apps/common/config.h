@@ -79,6 +79,8 @@ struct RunConfig {
   std::string device = "auto";
   bool deterministic = false;  // CUDA: bit-reproducible convolutions (slower algorithms)
   bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions
+  bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
+  std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
   std::string run_root = "runs";
   std::string resume;  // a run directory to continue
   ModelConfig model;

@@ -29,6 +29,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config)
     : kind(app), config(run_config), device(parse_device(config.device)) {
   fn::set_deterministic(config.deterministic);
   fn::set_allow_tf32(config.allow_tf32);
+  fn::set_cudnn_benchmark(config.cudnn_benchmark);
+  if (device.is_cuda()) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
   const LoaderOptions batches = LoaderOptions(config.train.batch_size)
                                     .seed(static_cast<uint64_t>(config.seed))

@@ -1,23 +1,31 @@
-// cuDNN convolutions for kernels/conv.h: per shape (and TF32 setting), the descriptors
-// and the algorithms (cuDNN's heuristics: the first choice that fits the workspace cap,
-// with the math type it was chosen for) are made once and cached; every call is
-// checked. The caller provides the workspace.
+// cuDNN convolutions for kernels/conv.h: per shape (and settings), the descriptors and
+// one algorithm per direction are chosen once and cached, each with the math type it was
+// chosen for; every call is checked; the caller provides the workspace. The algorithm is
+// the first of cuDNN's heuristics that fits the workspace cap or, with autotuning on, the
+// fastest that cudnnFind*AlgorithmEx measures on scratch buffers (or that an earlier
+// run's search chose, from the algorithm file of kernels/conv_algo_cache.h).
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_algo_cache.h"
 #include "kernels/cuda/check.h"
 
 namespace cyg::cuda {
 namespace {
 
+// The most workspace one convolution may use, and so what a search offers: cuDNN marks
+// an algorithm that needs more CUDNN_STATUS_ALLOC_FAILED.
 constexpr size_t kWorkspaceCap = size_t(512) << 20;
 
 cudnnHandle_t handle_for_this_thread() {
@@ -33,47 +41,207 @@ cudnnHandle_t handle_for_this_thread() {
 
 std::atomic<bool> g_allow_tf32{true};
 std::atomic<bool> g_deterministic{false};
+std::atomic<bool> g_benchmark{true};
+std::atomic<int64_t> g_searches{0};
+
+// Guards the plans and the algorithm file.
+std::mutex g_mutex;
+
+// The algorithm file (conv2d_algorithm_cache): the choices read at start and those of
+// this run's searches.
+struct AlgorithmFile {
+  std::string path;  // empty: choices are not kept
+  WholeFileWriter write = nullptr;
+  ConvAlgoCache cache;
+  bool may_overwrite = true;
+};
+AlgorithmFile g_file;
 
 // The settings a plan was made under: a change makes new plans.
+struct Settings {
+  bool allow_tf32, deterministic, benchmark;
+};
+
+// TF32 off keeps float convolutions strict FP32 (CUDNN_FMA_MATH); on, cuDNN may use TF32
+// tensor cores (PyTorch's default for cuDNN).
+cudnnMathType_t default_math(const Settings& settings) {
+  return settings.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
 struct PlanKey {
   Conv2dShape shape;
-  bool allow_tf32, deterministic;
+  Settings settings;
   bool operator<(const PlanKey& o) const {
     if (shape < o.shape || o.shape < shape) return shape < o.shape;
-    return std::tie(allow_tf32, deterministic) < std::tie(o.allow_tf32, o.deterministic);
+    const Settings &a = settings, &b = o.settings;
+    return std::tie(a.allow_tf32, a.deterministic, a.benchmark) < std::tie(b.allow_tf32, b.deterministic, b.benchmark);
   }
 };
 
-// One convolution descriptor per direction: each carries the math type cuDNN's
-// heuristics chose with that direction's algorithm (and sized its workspace for).
+// One direction of a plan. Its convolution descriptor carries the math type the
+// algorithm was chosen with (and its workspace sized for).
+struct Step {
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  int algo = 0;
+  size_t workspace = 0;
+};
+
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv_fwd = nullptr, conv_bwd_data = nullptr, conv_bwd_filter = nullptr;
-  cudnnConvolutionFwdAlgo_t fwd{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
-  size_t workspace = 0;
+  Step fwd, bwd_data, bwd_filter;
+
+  size_t workspace() const { return std::max({fwd.workspace, bwd_data.workspace, bwd_filter.workspace}); }
 
   ~ConvPlan() {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (w) cudnnDestroyFilterDescriptor(w);
-    for (auto* c : {conv_fwd, conv_bwd_data, conv_bwd_filter})
-      if (c) cudnnDestroyConvolutionDescriptor(c);
+    for (const Step* s : {&fwd, &bwd_data, &bwd_filter})
+      if (s->conv) cudnnDestroyConvolutionDescriptor(s->conv);
   }
 };
 
-// cuDNN's first choice that succeeded, fits the workspace cap and, when asked,
-// computes deterministically (some backward algorithms add with atomics).
-template <typename Perf>
-int first_fitting(const Perf* perf, int count, bool deterministic) {
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kWorkspaceCap &&
-        (!deterministic || perf[i].determinism == CUDNN_DETERMINISTIC))
-      return i;
-  return -1;
-}
+// Device memory for the searches of one shape: its three tensors and a workspace, from
+// cudaMalloc, freed once the shape's plan is made. The searches cannot use the caller's
+// tensors (cudnnFind*AlgorithmEx overwrites its output with arbitrary values, and the
+// plan is made before the call's workspace exists, whose size depends on the choice),
+// and this layer sits below the engine's caching allocator. A search is rare and blocks
+// the host anyway; freeing at once gives the memory back to the driver instead of
+// leaving a block of up to the cap in the allocator's cache.
+class SearchBuffers {
+ public:
+  // False when the GPU has no room for the tensors (the heuristics choose then). The
+  // workspace is the cap, at most half of the free memory, and less where cudaMalloc
+  // refuses; with none, the algorithms that need none are still measured.
+  bool allocate(const Conv2dShape& s) {
+    // An idle GPU first, so that no work queued on other streams shares the timings.
+    CYG_CUDA_CHECK(cudaDeviceSynchronize());
+    const size_t x_bytes = static_cast<size_t>(s.N * s.C * s.H * s.W) * sizeof(float);
+    const size_t w_bytes = static_cast<size_t>(s.OC * s.C * s.KH * s.KW) * sizeof(float);
+    const size_t y_bytes = static_cast<size_t>(s.N * s.OC * s.OH() * s.OW()) * sizeof(float);
+    x = try_malloc(x_bytes);
+    w = try_malloc(w_bytes);
+    y = try_malloc(y_bytes);
+    if (x == nullptr || w == nullptr || y == nullptr) return false;
+    // Zeros rather than whatever the memory held, which might be NaNs.
+    CYG_CUDA_CHECK(cudaMemset(x, 0, x_bytes));
+    CYG_CUDA_CHECK(cudaMemset(w, 0, w_bytes));
+    CYG_CUDA_CHECK(cudaMemset(y, 0, y_bytes));
+    size_t free_bytes = 0, total_bytes = 0;
+    CYG_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    for (size_t bytes = std::min(kWorkspaceCap, free_bytes / 2); bytes >= (size_t(1) << 20); bytes /= 2)
+      if ((workspace = try_malloc(bytes)) != nullptr) {
+        workspace_bytes = bytes;
+        break;
+      }
+    return true;
+  }
+
+  ~SearchBuffers() {
+    // The searches block the host until done, but the memsets are queued on the legacy
+    // default stream (and still there if no search ran). An error here would be a fault
+    // of earlier work, which the next checked call reports.
+    cudaStreamSynchronize(nullptr);
+    for (void* p : {x, w, y, workspace})
+      if (p != nullptr) cudaFree(p);
+  }
+
+  void *x = nullptr, *w = nullptr, *y = nullptr, *workspace = nullptr;
+  size_t workspace_bytes = 0;
+
+ private:
+  static void* try_malloc(size_t bytes) {
+    void* p = nullptr;
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaSuccess) return p;
+    // Not the next launch check's error to report.
+    cudaGetLastError();
+    if (status != cudaErrorMemoryAllocation) CYG_CUDA_CHECK(status);
+    return nullptr;
+  }
+};
+
+// The cuDNN calls of each direction, under one set of names.
+template <ConvDirection D>
+struct Api;
+
+template <>
+struct Api<ConvDirection::Forward> {
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  static constexpr int kAlgoCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &n));
+    return n;
+  }
+  static void heuristics(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int n, int* found,
+                         Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, c, p.y, n, found, perf));
+  }
+  static void find(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b, int n,
+                   int* found, Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x, b.x, p.w, b.w, c, p.y, b.y, n, found, perf,
+                                                           b.workspace, b.workspace_bytes));
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
+                                 size_t* bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, c, p.y, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
+                                                   bytes);
+  }
+};
+
+template <>
+struct Api<ConvDirection::BackwardData> {
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &n));
+    return n;
+  }
+  static void heuristics(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int n, int* found,
+                         Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, c, p.x, n, found, perf));
+  }
+  // dy is y's buffer, dx is x's.
+  static void find(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b, int n,
+                   int* found, Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, b.w, p.y, b.y, c, p.x, b.x, n, found, perf,
+                                                                b.workspace, b.workspace_bytes));
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
+                                 size_t* bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, c, p.x,
+                                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), bytes);
+  }
+};
+
+template <>
+struct Api<ConvDirection::BackwardFilter> {
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &n));
+    return n;
+  }
+  static void heuristics(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int n, int* found,
+                         Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, c, p.w, n, found, perf));
+  }
+  // dy is y's buffer, dw is w's.
+  static void find(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b, int n,
+                   int* found, Perf* perf) {
+    CYG_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, b.x, p.y, b.y, c, p.w, b.w, n, found, perf,
+                                                                  b.workspace, b.workspace_bytes));
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
+                                 size_t* bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, c, p.w,
+                                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), bytes);
+  }
+};
 
 cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMathType_t math) {
   cudnnConvolutionDescriptor_t d = nullptr;
@@ -85,9 +253,152 @@ cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMat
   return d;
 }
 
-// allow_tf32: float convolutions may use TF32 tensor cores (PyTorch's default for
-// cuDNN); otherwise strict FP32 arithmetic (CUDNN_FMA_MATH).
-std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32, bool deterministic) {
+std::string current_gpu_name() {
+  int device = 0;
+  CYG_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  CYG_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.name;
+}
+
+// Chooses the algorithm of each direction of one plan, under g_mutex: from the
+// algorithm file, a search, or cuDNN's heuristics, in that order (the first two only
+// with autotuning on).
+class Chooser {
+ public:
+  Chooser(const ConvPlan& plan, const Conv2dShape& s, const Settings& settings)
+      : plan_(plan), shape_(s), settings_(settings), handle_(handle_for_this_thread()) {}
+
+  // `step` has its convolution descriptor, at the default math type.
+  template <ConvDirection D>
+  void choose(Step& step) {
+    if (settings_.benchmark) {
+      const ConvAlgoChoice* known = g_file.path.empty() ? nullptr : g_file.cache.find(file_key(D));
+      if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) return;
+      if (search<D>(step)) return;
+    }
+    using Perf = typename Api<D>::Perf;
+    std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
+    int found = 0;
+    Api<D>::heuristics(handle_, plan_, step.conv, static_cast<int>(perf.size()), &found, perf.data());
+    CYG_CHECK(adopt_first<D>(step, perf.data(), found, Source::Heuristics), "cuDNN has no ",
+              conv_direction_name(D), " algorithm for this convolution within the workspace cap");
+  }
+
+  // Writes the file when this plan's searches chose something new; a failure is
+  // reported once, and stops the saving.
+  void save_new_choices() {
+    if (!searched_ || g_file.path.empty() || !g_file.may_overwrite) return;
+    try {
+      g_file.write(g_file.path, g_file.cache.serialize());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cygnet: warning: cuDNN algorithm cache not saved (%s); not trying again\n", e.what());
+      g_file.path.clear();
+    }
+  }
+
+ private:
+  enum class Source { Heuristics, Search };
+
+  // Never down-conversion of the inputs (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION); with
+  // TF32 off, FMA alone.
+  bool math_allowed(int math) const {
+    if (!settings_.allow_tf32) return math == static_cast<int>(CUDNN_FMA_MATH);
+    return math == static_cast<int>(CUDNN_DEFAULT_MATH) || math == static_cast<int>(CUDNN_TENSOR_OP_MATH) ||
+           math == static_cast<int>(CUDNN_FMA_MATH);
+  }
+
+  ConvAlgoKey file_key(ConvDirection direction) {
+    if (gpu_.empty()) gpu_ = current_gpu_name();
+    ConvAlgoKey key;
+    key.gpu = gpu_;
+    key.cudnn_version = static_cast<int64_t>(cudnnGetVersion());
+    key.shape = shape_;
+    key.allow_tf32 = settings_.allow_tf32;
+    key.deterministic = settings_.deterministic;
+    key.direction = direction;
+    return key;
+  }
+
+  // Sets `step` to `choice` when cuDNN accepts the pair (algorithm, math type) for this
+  // convolution within the cap; otherwise leaves the descriptor at the default math type.
+  template <ConvDirection D>
+  bool adopt(Step& step, const ConvAlgoChoice& choice) {
+    if (choice.algorithm >= 0 && choice.algorithm < Api<D>::kAlgoCount && choice.workspace_bytes <= kWorkspaceCap &&
+        cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) ==
+            CUDNN_STATUS_SUCCESS) {
+      size_t bytes = 0;
+      if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) == CUDNN_STATUS_SUCCESS &&
+          bytes <= kWorkspaceCap) {
+        step.algo = choice.algorithm;
+        step.workspace = std::max(bytes, choice.workspace_bytes);
+        return true;
+      }
+    }
+    CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_)));
+    return false;
+  }
+
+  // The first result (cuDNN lists them best first) that ran, fits the cap and, when
+  // asked, computes deterministically (some backward algorithms add with atomics). A
+  // measured time holds only for the math type it was measured with, so a search's
+  // result must have an allowed one; the heuristics' choice runs with TF32 off in FMA.
+  template <ConvDirection D, typename Perf>
+  bool adopt_first(Step& step, const Perf* perf, int count, Source source) {
+    for (int i = 0; i < count; ++i) {
+      const Perf& r = perf[i];
+      if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceCap) continue;
+      if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+      const bool keep_math = source == Source::Search || settings_.allow_tf32;
+      const ConvAlgoChoice choice{static_cast<int>(r.algo),
+                                  static_cast<int>(keep_math ? r.mathType : CUDNN_FMA_MATH), r.memory};
+      if (math_allowed(choice.math_type) && adopt<D>(step, choice)) return true;
+    }
+    return false;
+  }
+
+  // Times every algorithm on scratch buffers and adopts the fastest usable one,
+  // remembering it for the file. False when there is no room for the search or no
+  // usable result. A search synchronises, so it must not happen while a CUDA graph is
+  // captured: an eager step first makes every plan.
+  template <ConvDirection D>
+  bool search(Step& step) {
+    if (!buffers_) {
+      buffers_ = std::make_unique<SearchBuffers>();
+      buffers_allocated_ = buffers_->allocate(shape_);
+      if (!buffers_allocated_)
+        std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
+      // The buffers are this search's own: the legacy default stream orders it after
+      // their memsets, and the caller's stream is bound again at its call.
+      CYG_CUDNN_CHECK(cudnnSetStream(handle_, nullptr));
+    }
+    if (!buffers_allocated_) return false;
+    using Perf = typename Api<D>::Perf;
+    std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
+    int found = 0;
+    Api<D>::find(handle_, plan_, step.conv, *buffers_, static_cast<int>(perf.size()), &found, perf.data());
+    g_searches.fetch_add(1);
+    if (!adopt_first<D>(step, perf.data(), found, Source::Search)) return false;
+    cudnnMathType_t math{};
+    CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
+    if (!g_file.path.empty()) {
+      g_file.cache.insert(file_key(D), ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace});
+      searched_ = true;
+    }
+    return true;
+  }
+
+  const ConvPlan& plan_;
+  const Conv2dShape& shape_;
+  const Settings settings_;
+  const cudnnHandle_t handle_;
+  std::string gpu_;
+  std::unique_ptr<SearchBuffers> buffers_;  // at the plan's first search
+  bool buffers_allocated_ = true;
+  bool searched_ = false;
+};
+
+std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settings) {
   auto p = std::make_unique<ConvPlan>();
   const int N = static_cast<int>(s.N), C = static_cast<int>(s.C), H = static_cast<int>(s.H),
             W = static_cast<int>(s.W), OC = static_cast<int>(s.OC);
@@ -96,61 +407,29 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, bool allow_tf32, bool 
   CYG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
   CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
-  const cudnnMathType_t math = allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
-  p->conv_fwd = make_conv_descriptor(s, math);
-  p->conv_bwd_data = make_conv_descriptor(s, math);
-  p->conv_bwd_filter = make_conv_descriptor(s, math);
+  for (Step* step : {&p->fwd, &p->bwd_data, &p->bwd_filter})
+    step->conv = make_conv_descriptor(s, default_math(settings));
   int n = 0, c = 0, h = 0, w = 0;
-  CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv_fwd, p->x, p->w, &n, &c, &h, &w));
+  CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->fwd.conv, p->x, p->w, &n, &c, &h, &w));
   CYG_CHECK(h == s.OH() && w == s.OW() && c == OC, "cuDNN output shape ", n, "x", c, "x", h, "x", w,
             " differs from ", s.N, "x", s.OC, "x", s.OH(), "x", s.OW());
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
   CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
 
-  cudnnHandle_t handle = handle_for_this_thread();
-  int found = 0;
-  size_t bytes = 0;
-  cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  CYG_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, p->x, p->w, p->conv_fwd, p->y,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, fwd));
-  int k = first_fitting(fwd, found, deterministic);
-  CYG_CHECK(k >= 0, "cuDNN has no forward algorithm for this convolution within the workspace cap");
-  p->fwd = fwd[k].algo;
-  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_fwd, fwd[k].mathType));
-  CYG_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, p->x, p->w, p->conv_fwd, p->y, p->fwd, &bytes));
-  p->workspace = bytes;
-
-  cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p->w, p->y, p->conv_bwd_data, p->x,
-                                                              CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found, bwd_data));
-  k = first_fitting(bwd_data, found, deterministic);
-  CYG_CHECK(k >= 0, "cuDNN has no backward-data algorithm for this convolution within the workspace cap");
-  p->bwd_data = bwd_data[k].algo;
-  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_data, bwd_data[k].mathType));
-  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p->w, p->y, p->conv_bwd_data, p->x,
-                                                               p->bwd_data, &bytes));
-  p->workspace = std::max(p->workspace, bytes);
-
-  cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-      handle, p->x, p->y, p->conv_bwd_filter, p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, bwd_filter));
-  k = first_fitting(bwd_filter, found, deterministic);
-  CYG_CHECK(k >= 0, "cuDNN has no backward-filter algorithm for this convolution within the workspace cap");
-  p->bwd_filter = bwd_filter[k].algo;
-  if (allow_tf32) CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv_bwd_filter, bwd_filter[k].mathType));
-  CYG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p->x, p->y, p->conv_bwd_filter, p->w,
-                                                                 p->bwd_filter, &bytes));
-  p->workspace = std::max(p->workspace, bytes);
+  Chooser chooser(*p, s, settings);
+  chooser.choose<ConvDirection::Forward>(p->fwd);
+  chooser.choose<ConvDirection::BackwardData>(p->bwd_data);
+  chooser.choose<ConvDirection::BackwardFilter>(p->bwd_filter);
+  chooser.save_new_choices();
   return p;
 }
 
 const ConvPlan& plan_for(const Conv2dShape& s) {
-  static std::mutex mutex;
   static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
-  const PlanKey key{s, g_allow_tf32.load(), g_deterministic.load()};
-  std::lock_guard<std::mutex> lock(mutex);
+  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}};
+  std::lock_guard<std::mutex> lock(g_mutex);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.allow_tf32, key.deterministic)).first;
+  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings)).first;
   return *it->second;
 }
 
@@ -161,22 +440,33 @@ cudnnHandle_t bound_handle(void* stream) {
 }
 
 void check_workspace(const ConvPlan& p, size_t given) {
-  CYG_CHECK(given >= p.workspace, "cuDNN convolution needs ", p.workspace, " workspace bytes, got ", given);
+  CYG_CHECK(given >= p.workspace(), "cuDNN convolution needs ", p.workspace(), " workspace bytes, got ", given);
 }
 
 }  // namespace
 
 void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
+void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
+int64_t conv2d_searches() { return g_searches.load(); }
 
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s) { return plan_for(s).workspace; }
+void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
+  CYG_CHECK(path.empty() || write != nullptr, "conv2d_algorithm_cache: no writer for '", path, "'");
+  ConvAlgoFile file = path.empty() ? ConvAlgoFile{} : read_conv_algo_file(path);
+  if (!file.warning.empty()) std::fprintf(stderr, "cygnet: warning: %s\n", file.warning.c_str());
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_file = AlgorithmFile{path, write, std::move(file.cache), file.may_overwrite};
+}
+
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s) { return plan_for(s).workspace(); }
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
                           size_t workspace_bytes, void* stream) {
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.conv_fwd, p.fwd, workspace,
+  CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.fwd.conv,
+                                          static_cast<cudnnConvolutionFwdAlgo_t>(p.fwd.algo), workspace,
                                           workspace_bytes, &zero, p.y, y));
 }
 
@@ -185,8 +475,9 @@ void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const flo
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.conv_bwd_data, p.bwd_data,
-                                               workspace, workspace_bytes, &zero, p.x, dx));
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
+                                               static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
+                                               workspace_bytes, &zero, p.x, dx));
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
@@ -194,7 +485,8 @@ void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const f
   const ConvPlan& p = plan_for(s);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.conv_bwd_filter, p.bwd_filter,
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.bwd_filter.conv,
+                                                 static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),
                                                  workspace, workspace_bytes, &zero, p.w, dw));
 }
 

@@ -11,9 +11,13 @@ namespace {
 EmuStream* as_stream(void* stream) { return static_cast<EmuStream*>(stream); }
 }  // namespace
 
-// The CPU reference computes in strict FP32 and always the same way.
+// The CPU reference computes in strict FP32 and always the same way: there is no
+// algorithm to choose, so none is searched for nor kept in a file.
 void conv2d_allow_tf32(bool) {}
 void conv2d_deterministic(bool) {}
+void conv2d_benchmark(bool) {}
+int64_t conv2d_searches() { return 0; }
+void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}
 
 // The reference needs no workspace; one byte still goes through the allocator, as a
 // real workspace would.

@@ -71,7 +71,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
                 "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error([&] { cyg::app::apply_yaml_file(c, top); },
-               {"unknown key 'trainn'", "allow_tf32, data, deterministic, device, lr_find, model, name, optimizer"});
+               {"unknown key 'trainn'",
+                "allow_tf32, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -103,6 +104,31 @@ TEST(Config, OverridesSetValuesOfEveryType) {
   EXPECT_TRUE(c.optimizer.nesterov);
   // A later override wins.
   EXPECT_EQ(overridden({"train.epochs=7", "train.epochs=9"}).train.epochs, 9);
+}
+
+// cuDNN autotuning is on by default, as training scripts set PyTorch's cudnn.benchmark;
+// the algorithm file is off until a path is given.
+TEST(Config, CudnnBenchmarkIsOnByDefaultAndTheCacheOff) {
+  for (auto kind : {cyg::app::AppKind::Baseline, cyg::app::AppKind::OneCycle, cyg::app::AppKind::LrFind,
+                    cyg::app::AppKind::Evaluate}) {
+    EXPECT_TRUE(cyg::app::default_config(kind).cudnn_benchmark);
+    EXPECT_EQ(cyg::app::default_config(kind).cudnn_cache, "");
+  }
+  const RunConfig c = overridden({"cudnn_benchmark=false", "cudnn_cache=runs/cudnn_algorithms.txt"});
+  EXPECT_FALSE(c.cudnn_benchmark);
+  EXPECT_EQ(c.cudnn_cache, "runs/cudnn_algorithms.txt");
+  EXPECT_EQ(error_of([&] { cyg::app::validate(c); }), "(no error)");
+  RunConfig from_file;
+  const std::set<std::string> given = cyg::app::apply_yaml_file(
+      from_file, write_yaml("cudnn.yaml", "cudnn_benchmark: no\ncudnn_cache: algorithms.txt\n"));
+  EXPECT_EQ(given, (std::set<std::string>{"cudnn_benchmark", "cudnn_cache"}));
+  EXPECT_FALSE(from_file.cudnn_benchmark);
+  EXPECT_EQ(from_file.cudnn_cache, "algorithms.txt");
+  expect_error([] { overridden({"cudnn_benchmark=fast"}); }, {"'cudnn_benchmark' must be true or false"});
+  expect_error([] { overridden({"cudnn_cache=[a]"}); }, {"'cudnn_cache' must be a string"});
+  const std::string keys = cyg::app::describe_keys();
+  EXPECT_NE(keys.find("cudnn_benchmark (true or false)"), std::string::npos) << keys;
+  EXPECT_NE(keys.find("cudnn_cache (a string)"), std::string::npos) << keys;
 }
 
 TEST(Config, WrongTypesNameTheKeyAndTheType) {
@@ -208,6 +234,8 @@ RunConfig config_without_defaults() {
   c.device = "cpu";
   c.deterministic = true;
   c.allow_tf32 = false;
+  c.cudnn_benchmark = false;
+  c.cudnn_cache = "cache/cudnn_algorithms.txt";
   c.run_root = "elsewhere/runs";
   c.resume = "runs/previous";
   c.model.name = "resnet20";
@@ -276,6 +304,8 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(device);
   EXPECT_FIELD(deterministic);
   EXPECT_FIELD(allow_tf32);
+  EXPECT_FIELD(cudnn_benchmark);
+  EXPECT_FIELD(cudnn_cache);
   EXPECT_FIELD(run_root);
   EXPECT_FIELD(resume);
   EXPECT_FIELD(model.name);
@@ -329,11 +359,11 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 55 fields: a new key changes this count, and belongs
+// The round trip above checks 57 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys();
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 55) << keys;
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 57) << keys;
 }
 
 }  // namespace

@@ -1,0 +1,184 @@
+// The cuDNN autotuning cache file: its text format, and reading it with the rules of
+// kernels/conv_algo_cache.h for files that cannot be used.
+#include "kernels/conv_algo_cache.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <tuple>
+#include <vector>
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+namespace {
+
+// The header names the format and its version; a file with another header is not ours
+// to read or to replace.
+constexpr const char* kFormat = "cygnet cudnn algorithm cache";
+constexpr int kVersion = 1;
+constexpr int kFields = 9;
+
+std::string header() { return std::string(kFormat) + " " + std::to_string(kVersion); }
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// A whole field as a number of at least `min` (no sign, space or trailing text).
+template <typename T>
+T number(const std::string& field, T min, const char* what) {
+  T value{};
+  const char* end = field.data() + field.size();
+  const auto [ptr, error] = std::from_chars(field.data(), end, value);
+  CYG_INPUT_CHECK(!field.empty() && error == std::errc() && ptr == end && value >= min, what, " '", field,
+                  "' is not a number of at least ", min);
+  return value;
+}
+
+bool flag(const std::string& field, const char* what) {
+  CYG_INPUT_CHECK(field == "0" || field == "1", what, " '", field, "' is not 0 or 1");
+  return field == "1";
+}
+
+ConvDirection direction_named(const std::string& name) {
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
+    if (name == conv_direction_name(d)) return d;
+  CYG_INPUT_CHECK(false, "direction '", name, "' is not forward, backward_data or backward_filter");
+  return ConvDirection::Forward;
+}
+
+Conv2dShape shape_from(const std::string& field) {
+  const std::vector<std::string> n = split(field, ' ');
+  CYG_INPUT_CHECK(n.size() == 11, "shape '", field, "' does not have 11 numbers");
+  Conv2dShape s;
+  int64_t* positive[] = {&s.N, &s.C, &s.H, &s.W, &s.OC, &s.KH, &s.KW, &s.stride_h, &s.stride_w};
+  for (size_t i = 0; i < 9; ++i) *positive[i] = number<int64_t>(n[i], 1, "shape size");
+  s.pad_h = number<int64_t>(n[9], 0, "padding");
+  s.pad_w = number<int64_t>(n[10], 0, "padding");
+  return s;
+}
+
+std::string shape_field(const Conv2dShape& s) {
+  std::ostringstream os;
+  os << s.N << ' ' << s.C << ' ' << s.H << ' ' << s.W << ' ' << s.OC << ' ' << s.KH << ' ' << s.KW << ' '
+     << s.stride_h << ' ' << s.stride_w << ' ' << s.pad_h << ' ' << s.pad_w;
+  return os.str();
+}
+
+auto tied(const ConvAlgoKey& k) {
+  const Conv2dShape& s = k.shape;
+  return std::tie(k.gpu, k.cudnn_version, s.N, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride_h, s.stride_w, s.pad_h,
+                  s.pad_w, k.allow_tf32, k.deterministic, k.direction);
+}
+
+}  // namespace
+
+const char* conv_direction_name(ConvDirection direction) {
+  switch (direction) {
+    case ConvDirection::Forward: return "forward";
+    case ConvDirection::BackwardData: return "backward_data";
+    case ConvDirection::BackwardFilter: return "backward_filter";
+  }
+  return "?";
+}
+
+bool ConvAlgoKey::operator<(const ConvAlgoKey& o) const { return tied(*this) < tied(o); }
+
+bool ConvAlgoChoice::operator==(const ConvAlgoChoice& o) const {
+  return algorithm == o.algorithm && math_type == o.math_type && workspace_bytes == o.workspace_bytes;
+}
+
+const ConvAlgoChoice* ConvAlgoCache::find(const ConvAlgoKey& key) const {
+  const auto it = choices_.find(key);
+  return it == choices_.end() ? nullptr : &it->second;
+}
+
+void ConvAlgoCache::insert(const ConvAlgoKey& key, const ConvAlgoChoice& choice) {
+  CYG_CHECK(!key.gpu.empty() && key.gpu.find_first_of("\t\r\n") == std::string::npos,
+            "a GPU name for the algorithm cache must be one line without tabs: '", key.gpu, "'");
+  CYG_CHECK(choice.algorithm >= 0 && choice.math_type >= 0, "cuDNN algorithm ", choice.algorithm, ", math type ",
+            choice.math_type);
+  choices_[key] = choice;
+}
+
+std::string ConvAlgoCache::serialize() const {
+  std::ostringstream os;
+  os << header() << "\n";
+  for (const auto& [k, c] : choices_)
+    os << k.gpu << '\t' << k.cudnn_version << '\t' << shape_field(k.shape) << '\t' << int(k.allow_tf32) << '\t'
+       << int(k.deterministic) << '\t' << conv_direction_name(k.direction) << '\t' << c.algorithm << '\t'
+       << c.math_type << '\t' << c.workspace_bytes << '\n';
+  return os.str();
+}
+
+ConvAlgoCache ConvAlgoCache::parse(const std::string& text) {
+  ConvAlgoCache cache;
+  std::istringstream in(text);
+  std::string line;
+  int number_of_line = 0;
+  CYG_INPUT_CHECK(std::getline(in, line) && line == header(), "line 1 is not '", header(), "'");
+  ++number_of_line;
+  while (std::getline(in, line)) {
+    ++number_of_line;
+    try {
+      const std::vector<std::string> f = split(line, '\t');
+      CYG_INPUT_CHECK(f.size() == kFields, "expected ", kFields, " tab-separated fields, got ", f.size());
+      CYG_INPUT_CHECK(!f[0].empty(), "no GPU name");
+      ConvAlgoKey key;
+      key.gpu = f[0];
+      key.cudnn_version = number<int64_t>(f[1], 1, "cuDNN version");
+      key.shape = shape_from(f[2]);
+      key.allow_tf32 = flag(f[3], "allow_tf32");
+      key.deterministic = flag(f[4], "deterministic");
+      key.direction = direction_named(f[5]);
+      ConvAlgoChoice choice;
+      choice.algorithm = number<int>(f[6], 0, "algorithm");
+      choice.math_type = number<int>(f[7], 0, "math type");
+      choice.workspace_bytes = number<size_t>(f[8], 0, "workspace size");
+      cache.insert(key, choice);
+    } catch (const Error& e) {
+      CYG_INPUT_CHECK(false, "line ", number_of_line, ": ", e.what());
+    }
+  }
+  // Every line the writer writes ends in a line break: without one the file was cut short.
+  CYG_INPUT_CHECK(text.empty() || text.back() == '\n', "line ", number_of_line, " is cut short");
+  return cache;
+}
+
+ConvAlgoFile read_conv_algo_file(const std::string& path) {
+  ConvAlgoFile file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return file;
+  std::string first_line;
+  std::getline(in, first_line);
+  if (first_line.empty() && in.eof()) return file;
+  const std::string where = "cuDNN algorithm cache '" + path + "': ";
+  if (first_line != header()) {
+    std::string shown = first_line.substr(0, 60);
+    for (char& ch : shown)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    file.may_overwrite = false;
+    file.warning = where + "not a file of this format (first line '" + shown + "', expected '" + header() +
+                   "'); ignored and left as it is";
+    return file;
+  }
+  std::ostringstream text;
+  text << first_line << '\n' << in.rdbuf();
+  try {
+    file.cache = ConvAlgoCache::parse(text.str());
+  } catch (const Error& e) {
+    file.warning = where + e.what() + "; ignored, and replaced after the next search";
+  }
+  return file;
+}
+
+}  // namespace cyg

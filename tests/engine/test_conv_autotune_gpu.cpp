@@ -1,0 +1,222 @@
+// cuDNN autotuning on a real GPU (part of test_engine_gpu): convolutions forward and
+// backward with the heuristics' algorithms, the searched ones and the deterministic
+// ones each against the CPU in strict FP32; one search per direction of a new shape and
+// none after; and the algorithm file taken instead of a search. Each test skips with
+// the reason where no GPU answers.
+#include <cudnn.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "engine/atomic_file.h"
+#include "engine/device.h"
+#include "engine/functional.h"
+#include "engine/tensor.h"
+#include "kernels/conv.h"
+#include "kernels/conv_algo_cache.h"
+#include "tests/kernels/check_close.h"
+#include "tests/scratch_dir.h"
+
+namespace {
+
+using cyg::ConvDirection;
+using cyg::Device;
+using cyg::RequiresGrad;
+using cyg::Tensor;
+using cyg::Variable;
+namespace fn = cyg::fn;
+
+#define REQUIRE_GPU() \
+  if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
+
+// The convolution switches for one test, TF32 off (strict FP32, to compare with the CPU);
+// the defaults again afterwards.
+class ConvSwitches {
+ public:
+  ConvSwitches(bool benchmark, bool deterministic) {
+    fn::set_allow_tf32(false);
+    fn::set_cudnn_benchmark(benchmark);
+    fn::set_deterministic(deterministic);
+  }
+  ~ConvSwitches() {
+    fn::set_allow_tf32(true);
+    fn::set_cudnn_benchmark(true);
+    fn::set_deterministic(false);
+    fn::set_cudnn_cache("");
+  }
+  ConvSwitches(const ConvSwitches&) = delete;
+  ConvSwitches& operator=(const ConvSwitches&) = delete;
+};
+
+struct ConvCase {
+  cyg::Shape x, w;
+  int64_t stride, padding;
+  bool bias;
+};
+
+// Small odd shapes, ResNet's 1x1 shortcut, and one of ResNet-18's 3x3 layers (batch 8),
+// where the searches have FFT and Winograd algorithms to pick from.
+const ConvCase kCases[] = {
+    {{3, 5, 9, 7}, {6, 5, 3, 3}, 1, 1, true},
+    {{3, 5, 9, 7}, {6, 5, 3, 3}, 2, 1, true},
+    {{2, 8, 6, 6}, {4, 8, 1, 1}, 2, 0, false},
+    {{8, 64, 16, 16}, {64, 64, 3, 3}, 1, 1, false},
+};
+
+// Strict FP32 by any algorithm (FFT and Winograd round differently from the CPU's
+// GEMM): within 1e-4 of the largest value; TF32 would be off by about ten times that.
+::testing::AssertionResult close_to(const Tensor& got, const Tensor& ref) {
+  const std::vector<float> r = ref.to_vector();
+  double scale = 1.0;
+  for (float v : r) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+  return cyg::test::all_close(got.to_vector(), r, 1e-4 * scale, 1e-4);
+}
+
+struct ConvResult {
+  Tensor y, dx, dw;
+};
+
+ConvResult run(const ConvCase& c, Device device, uint64_t seed) {
+  Variable x(Tensor::uniform(c.x, -1, 1, seed).to(device), RequiresGrad::Yes);
+  Variable w(Tensor::uniform(c.w, -0.3, 0.3, seed + 1).to(device), RequiresGrad::Yes);
+  const Variable b = c.bias ? Variable(Tensor::uniform({c.w[0]}, -1, 1, seed + 2).to(device), RequiresGrad::Yes)
+                            : Variable();
+  const Variable y = fn::conv2d(x, w, b, c.stride, c.padding);
+  cyg::backward(y, Tensor::uniform(y.data().shape(), -1, 1, seed + 3).to(device));
+  return {y.data(), x.grad(), w.grad()};
+}
+
+void expect_matches_cpu(const ConvCase& c, uint64_t seed) {
+  SCOPED_TRACE("x [" + std::to_string(c.x[0]) + ", " + std::to_string(c.x[1]) + ", " + std::to_string(c.x[2]) + ", " +
+               std::to_string(c.x[3]) + "], " + std::to_string(c.w[0]) + " filters " + std::to_string(c.w[2]) + "x" +
+               std::to_string(c.w[3]) + ", stride " + std::to_string(c.stride));
+  const ConvResult gpu = run(c, Device::cuda(), seed), cpu = run(c, Device::cpu(), seed);
+  EXPECT_TRUE(close_to(gpu.y, cpu.y)) << "forward";
+  EXPECT_TRUE(close_to(gpu.dx, cpu.dx)) << "backward data";
+  EXPECT_TRUE(close_to(gpu.dw, cpu.dw)) << "backward filter";
+}
+
+cyg::Conv2dShape shape_of(const ConvCase& c) {
+  cyg::Conv2dShape s;
+  s.N = c.x[0];
+  s.C = c.x[1];
+  s.H = c.x[2];
+  s.W = c.x[3];
+  s.OC = c.w[0];
+  s.KH = c.w[2];
+  s.KW = c.w[3];
+  s.stride_h = s.stride_w = c.stride;
+  s.pad_h = s.pad_w = c.padding;
+  return s;
+}
+
+// The key the cuDNN wrapper files a choice under, TF32 off, not deterministic.
+cyg::ConvAlgoKey key_of(const ConvCase& c, ConvDirection direction) {
+  cyg::ConvAlgoKey k;
+  k.gpu = cyg::cuda_device_info(0).name;
+  k.cudnn_version = static_cast<int64_t>(cudnnGetVersion());
+  k.shape = shape_of(c);
+  k.allow_tf32 = false;
+  k.deterministic = false;
+  k.direction = direction;
+  return k;
+}
+
+int64_t searches() { return cyg::cuda::conv2d_searches(); }
+
+TEST(ConvAutotune, EveryModeMatchesTheCpu) {
+  REQUIRE_GPU();
+  struct Mode {
+    const char* name;
+    bool benchmark, deterministic;
+  };
+  const Mode modes[] = {{"heuristics", false, false},
+                        {"search", true, false},
+                        {"search, deterministic", true, true},
+                        {"heuristics, deterministic", false, true}};
+  uint64_t seed = 1;
+  for (const Mode& m : modes) {
+    SCOPED_TRACE(m.name);
+    const ConvSwitches switches(m.benchmark, m.deterministic);
+    for (const ConvCase& c : kCases) expect_matches_cpu(c, seed += 10);
+  }
+}
+
+TEST(ConvAutotune, DeterministicAlgorithmsRepeatTheirBits) {
+  REQUIRE_GPU();
+  for (bool benchmark : {true, false}) {
+    SCOPED_TRACE(benchmark ? "search" : "heuristics");
+    const ConvSwitches switches(benchmark, true);
+    const ConvCase& c = kCases[3];
+    const ConvResult first = run(c, Device::cuda(), 5), second = run(c, Device::cuda(), 5);
+    EXPECT_EQ(first.y.to_vector(), second.y.to_vector());
+    EXPECT_EQ(first.dx.to_vector(), second.dx.to_vector());
+    EXPECT_EQ(first.dw.to_vector(), second.dw.to_vector());
+  }
+}
+
+TEST(ConvAutotune, ASecondCallOfAShapeDoesNotSearchAgain) {
+  REQUIRE_GPU();
+  const ConvSwitches switches(true, false);
+  const ConvCase fresh{{2, 3, 11, 13}, {5, 3, 3, 3}, 1, 1, false};  // a shape no other test uses
+  const int64_t before = searches();
+  expect_matches_cpu(fresh, 100);
+  EXPECT_EQ(searches() - before, 3) << "one search per direction";
+  expect_matches_cpu(fresh, 200);
+  EXPECT_EQ(searches() - before, 3) << "the second call searched again";
+  fn::set_cudnn_benchmark(false);
+  expect_matches_cpu({{2, 3, 13, 11}, {5, 3, 3, 3}, 1, 1, false}, 300);
+  EXPECT_EQ(searches() - before, 3) << "the heuristics searched";
+}
+
+TEST(ConvAutotune, TheAlgorithmFileKeepsChoicesAcrossRuns) {
+  REQUIRE_GPU();
+  const cyg::test::ScratchDir dir("conv_autotune");
+  const std::string file = (dir.path() / "algorithms.txt").string();
+  const ConvSwitches switches(true, false);
+  fn::set_cudnn_cache(file);
+
+  // A search's choices are saved, one line per direction.
+  const ConvCase searched{{2, 4, 10, 10}, {6, 4, 3, 3}, 1, 1, false};
+  int64_t before = searches();
+  expect_matches_cpu(searched, 400);
+  EXPECT_EQ(searches() - before, 3);
+  cyg::ConvAlgoFile saved = cyg::read_conv_algo_file(file);
+  EXPECT_EQ(saved.warning, "");
+  EXPECT_EQ(saved.cache.size(), 3u);
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
+    EXPECT_NE(saved.cache.find(key_of(searched, d)), nullptr) << cyg::conv_direction_name(d);
+
+  // A choice in the file is taken without a search: as a second run would, for a shape
+  // this process has no plan for yet. (cuDNN's generic algorithms, in strict FP32.)
+  const ConvCase known{{2, 4, 10, 10}, {6, 4, 3, 3}, 2, 1, false};
+  saved.cache.insert(key_of(known, ConvDirection::Forward),
+                     {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, CUDNN_FMA_MATH, 0});
+  saved.cache.insert(key_of(known, ConvDirection::BackwardData), {CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, CUDNN_FMA_MATH, 0});
+  saved.cache.insert(key_of(known, ConvDirection::BackwardFilter),
+                     {CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, CUDNN_FMA_MATH, 0});
+  cyg::write_file_atomically(file, saved.cache.serialize());
+  fn::set_cudnn_cache(file);
+  before = searches();
+  expect_matches_cpu(known, 500);
+  EXPECT_EQ(searches() - before, 0) << "searched although the file had the choices";
+
+  // A damaged file is ignored (with a warning on stderr): the next shape is searched,
+  // and the file replaced with its choices.
+  std::string damaged = saved.cache.serialize();
+  damaged.resize(damaged.size() - 3);
+  cyg::write_file_atomically(file, damaged);
+  fn::set_cudnn_cache(file);
+  const ConvCase after_damage{{2, 4, 10, 10}, {6, 4, 1, 1}, 1, 0, false};
+  before = searches();
+  expect_matches_cpu(after_damage, 600);
+  EXPECT_EQ(searches() - before, 3);
+  const cyg::ConvAlgoFile rewritten = cyg::read_conv_algo_file(file);
+  EXPECT_EQ(rewritten.warning, "");
+  EXPECT_EQ(rewritten.cache.size(), 3u);
+  EXPECT_NE(rewritten.cache.find(key_of(after_damage, ConvDirection::Forward)), nullptr);
+}
+
+}  // namespace

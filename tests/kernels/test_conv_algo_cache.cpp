@@ -1,0 +1,206 @@
+// The cuDNN autotuning cache file (kernels/conv_algo_cache.h) without a GPU: written
+// atomically and read back, keys that differ in any part, and files it cannot use
+// (damaged ones of ours, to be replaced; anything else, to be left alone), each ignored
+// with a one-line warning and never an exception.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "engine/atomic_file.h"
+#include "kernels/conv_algo_cache.h"
+#include "kernels/error.h"
+#include "tests/scratch_dir.h"
+
+namespace {
+
+using cyg::ConvAlgoCache;
+using cyg::ConvAlgoChoice;
+using cyg::ConvAlgoKey;
+using cyg::ConvDirection;
+
+ConvAlgoKey key_of(ConvDirection direction, const std::string& gpu = "NVIDIA H200") {
+  ConvAlgoKey k;
+  k.gpu = gpu;
+  k.cudnn_version = 91900;
+  k.shape.N = 128;
+  k.shape.C = 64;
+  k.shape.H = k.shape.W = 32;
+  k.shape.OC = 128;
+  k.shape.KH = k.shape.KW = 3;
+  k.shape.stride_h = k.shape.stride_w = 2;
+  k.shape.pad_h = k.shape.pad_w = 1;
+  k.allow_tf32 = true;
+  k.deterministic = false;
+  k.direction = direction;
+  return k;
+}
+
+ConvAlgoCache three_directions_on_two_gpus() {
+  ConvAlgoCache cache;
+  cache.insert(key_of(ConvDirection::Forward), {1, 0, 4096});
+  cache.insert(key_of(ConvDirection::BackwardData), {1, 1, 0});
+  cache.insert(key_of(ConvDirection::BackwardFilter), {3, 3, size_t(512) << 20});
+  cache.insert(key_of(ConvDirection::Forward, "NVIDIA A100-SXM4-80GB"), {6, 0, 123});
+  return cache;
+}
+
+class ConvAlgoFileTest : public ::testing::Test {
+ protected:
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+  std::string write_text(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name), std::ios::binary) << text;
+    return path(name);
+  }
+  // Reads a file written with `text`, which must be ignored: an empty cache, never an
+  // exception, and a one-line warning naming the file and containing `expected`.
+  cyg::ConvAlgoFile read_ignored(const std::string& name, const std::string& text, const std::string& expected) const {
+    SCOPED_TRACE(name);
+    const std::string file = write_text(name + ".txt", text);
+    cyg::ConvAlgoFile read;
+    EXPECT_NO_THROW(read = cyg::read_conv_algo_file(file));
+    EXPECT_EQ(read.cache.size(), 0u);
+    for (const std::string& part : {expected, file, std::string("ignored")})
+      EXPECT_NE(read.warning.find(part), std::string::npos) << read.warning << "\nlacks: " << part;
+    EXPECT_EQ(read.warning.find('\n'), std::string::npos) << "one line";
+    EXPECT_EQ(contents(file), text) << "reading changed the file";
+    return read;
+  }
+  static std::string contents(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+  }
+
+ private:
+  cyg::test::ScratchDir dir_{"conv_algo_cache"};
+};
+
+TEST_F(ConvAlgoFileTest, WrittenAtomicallyAndReadBack) {
+  const ConvAlgoCache written = three_directions_on_two_gpus();
+  const std::string file = path("algorithms.txt");
+  cyg::write_file_atomically(file, written.serialize());
+  const cyg::ConvAlgoFile read = cyg::read_conv_algo_file(file);
+  EXPECT_EQ(read.warning, "");
+  EXPECT_TRUE(read.may_overwrite);
+  ASSERT_EQ(read.cache.size(), 4u);
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter}) {
+    ASSERT_NE(read.cache.find(key_of(d)), nullptr) << cyg::conv_direction_name(d);
+    EXPECT_TRUE(*read.cache.find(key_of(d)) == *written.find(key_of(d))) << cyg::conv_direction_name(d);
+  }
+  EXPECT_EQ(read.cache.find(key_of(ConvDirection::Forward, "NVIDIA A100-SXM4-80GB"))->algorithm, 6);
+  // Written again, the same bytes: the order of lines is the keys' order.
+  EXPECT_EQ(read.cache.serialize(), contents(file));
+}
+
+TEST_F(ConvAlgoFileTest, TheFormatIsOneHeaderAndOneLinePerChoice) {
+  ConvAlgoCache cache;
+  cache.insert(key_of(ConvDirection::BackwardFilter), {5, 1, 77});
+  EXPECT_EQ(cache.serialize(),
+            "cygnet cudnn algorithm cache 1\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_filter\t5\t1\t77\n");
+}
+
+TEST_F(ConvAlgoFileTest, EveryPartOfTheKeyCounts) {
+  const ConvAlgoCache cache = three_directions_on_two_gpus();
+  ConvAlgoKey k = key_of(ConvDirection::Forward);
+  ASSERT_NE(cache.find(k), nullptr);
+  k.cudnn_version = 91800;
+  EXPECT_EQ(cache.find(k), nullptr) << "another cuDNN version";
+  k = key_of(ConvDirection::Forward, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(cache.find(k), nullptr) << "another GPU";
+  k = key_of(ConvDirection::Forward);
+  k.allow_tf32 = false;
+  EXPECT_EQ(cache.find(k), nullptr) << "TF32 off";
+  k = key_of(ConvDirection::Forward);
+  k.deterministic = true;
+  EXPECT_EQ(cache.find(k), nullptr) << "deterministic";
+  k = key_of(ConvDirection::Forward);
+  k.shape.pad_w = 0;
+  EXPECT_EQ(cache.find(k), nullptr) << "another padding";
+  k = key_of(ConvDirection::Forward);
+  k.shape.N = 100;
+  EXPECT_EQ(cache.find(k), nullptr) << "another batch size";
+}
+
+TEST_F(ConvAlgoFileTest, AMissingOrEmptyFileIsAnEmptyCacheWithoutWarning) {
+  for (const std::string& file : {path("absent.txt"), write_text("empty.txt", "")}) {
+    const cyg::ConvAlgoFile read = cyg::read_conv_algo_file(file);
+    EXPECT_EQ(read.cache.size(), 0u) << file;
+    EXPECT_EQ(read.warning, "") << file;
+    EXPECT_TRUE(read.may_overwrite) << file;
+  }
+}
+
+// A damaged file of ours: every problem is one warning naming the file and the line, the
+// cache starts empty, and the next save replaces the file.
+TEST_F(ConvAlgoFileTest, ADamagedFileIsIgnoredWithAWarningAndReplaced) {
+  const std::string good = three_directions_on_two_gpus().serialize();
+  const std::string header = "cygnet cudnn algorithm cache 1\n";
+  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t4096\n";
+  struct Case {
+    std::string name, text, expected;
+  };
+  const Case cases[] = {
+      {"cut short", good.substr(0, good.size() - 5), "is cut short"},
+      {"fields missing", header + "NVIDIA H200\t91900\t1 2 3\n", "line 2: expected 9 tab-separated fields, got 3"},
+      {"not a number", header + line + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tfast\t0\t1\n",
+       "line 3: algorithm 'fast' is not a number"},
+      {"negative", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t-1\t0\t1\n",
+       "line 2: algorithm '-1' is not a number of at least 0"},
+      {"short shape", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3\t1\t0\tforward\t1\t0\t1\n",
+       "line 2: shape '128 64 32 32 128 3 3' does not have 11 numbers"},
+      {"zero size", header + "NVIDIA H200\t91900\t0 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t1\n",
+       "line 2: shape size '0' is not a number of at least 1"},
+      {"bad flag", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\tyes\t0\tforward\t1\t0\t1\n",
+       "line 2: allow_tf32 'yes' is not 0 or 1"},
+      {"bad direction", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tsideways\t1\t0\t1\n",
+       "line 2: direction 'sideways' is not forward, backward_data or backward_filter"},
+      {"no gpu", header + "\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t1\n", "line 2: no GPU name"},
+      {"binary junk", header + std::string("\0\x01\xff\n", 4), "line 2: expected 9 tab-separated fields"},
+  };
+  for (const Case& c : cases) EXPECT_TRUE(read_ignored(c.name, c.text, c.expected).may_overwrite) << c.name;
+}
+
+// Anything that is not our format (a config given by mistake, a newer version of the
+// format) is ignored with a warning and must never be overwritten.
+TEST_F(ConvAlgoFileTest, AForeignFileIsIgnoredAndLeftAlone) {
+  const std::string good_body = three_directions_on_two_gpus().serialize().substr(31);
+  struct Case {
+    std::string name, text;
+  };
+  const Case cases[] = {
+      {"yaml", "name: run\ntrain:\n  epochs: 3\n"},
+      {"newer version", "cygnet cudnn algorithm cache 2\n" + good_body},
+      {"windows line ends", "cygnet cudnn algorithm cache 1\r\n" + good_body},
+      {"blank first line", "\n" + good_body},
+  };
+  for (const Case& c : cases) {
+    const cyg::ConvAlgoFile read = read_ignored(c.name, c.text, "not a file of this format");
+    EXPECT_FALSE(read.may_overwrite) << c.name;
+    EXPECT_NE(read.warning.find("left as it is"), std::string::npos) << c.name << ": " << read.warning;
+  }
+}
+
+TEST_F(ConvAlgoFileTest, ALaterChoiceReplacesAnEarlierOne) {
+  ConvAlgoCache cache;
+  cache.insert(key_of(ConvDirection::Forward), {1, 0, 10});
+  cache.insert(key_of(ConvDirection::Forward), {2, 0, 20});
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.find(key_of(ConvDirection::Forward))->algorithm, 2);
+  // In a file, the later of two lines for one key.
+  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t";
+  const ConvAlgoCache parsed =
+      ConvAlgoCache::parse("cygnet cudnn algorithm cache 1\n" + line + "1\t0\t10\n" + line + "7\t1\t30\n");
+  EXPECT_EQ(parsed.find(key_of(ConvDirection::Forward))->algorithm, 7);
+}
+
+TEST_F(ConvAlgoFileTest, AGpuNameMustFitOnOneFieldOfALine) {
+  ConvAlgoCache cache;
+  EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward, "a\tb"), {1, 0, 0}), cyg::Error);
+  EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward, ""), {1, 0, 0}), cyg::Error);
+}
+
+}  // namespace
