@@ -20,7 +20,10 @@ struct Arguments {
 
 // A resumed run must stay the experiment it was: only how far it goes, how often it
 // reports and where it runs may change.
-const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device"};
+// How far it goes, how often it reports, where it runs and how it picks convolution
+// algorithms: none of these makes it another experiment.
+const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device", "cudnn_benchmark",
+                                                      "cudnn_cache"};
 
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
