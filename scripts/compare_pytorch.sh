@@ -15,8 +15,9 @@
 #       [--logs DIR] [--summary FILE] [--cygnet-bench-arg ARG]... [--cygnet-train-arg KEY=VALUE]...
 #   --quick        one round, 2 timed steps, epochs over the first 4 batches of images (to
 #                  try it on a CPU: --device cpu --quick --batches "16 32")
-#   --compile      auto (default): torch.compile until a run says it failed; off: never
-#   --seconds S    start no run that would end past S seconds; rows take the rounds done
+#   --compile      auto (default): torch.compile until a run says it failed, or the first
+#                  compiled run takes over 240 s (600 with --quick); off: never
+#   --seconds S    no run goes past S seconds (one cut short is dropped); rows take the rounds done
 #   --summary FILE the rows as tab-separated lines (name, ok|not-runnable|failed, note)
 #   --cygnet-*-arg extra arguments for cygnet_bench / config overrides for cygnet_onecycle
 # Defaults: cuda, 3 rounds, data/cifar-10-batches-bin, binaries in build/apps

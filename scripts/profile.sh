@@ -5,7 +5,7 @@
 #      of cygnet_bench: 5 warm-up and 20 timed steps at batch 128; then `nsys stats`: the
 #      NVTX ranges and the top kernels by GPU time, ours marked, and our kernels' share of
 #      the kernel time and of the median step. Where nsys is missing or makes no report,
-#      the kernel table comes from Nsight Compute instead (each kernel of 3 steps timed
+#      the kernel table comes from Nsight Compute instead (each kernel of 2 steps timed
 #      alone, serialised: a table of kernel times, without the gaps between them);
 #   2. Nsight Compute (ncu) on every launch of the three heaviest of our kernels in one
 #      step: DRAM bytes read and written, time, achieved bandwidth against the peak.
@@ -81,13 +81,14 @@ timeline=""
 if [ -n "$nsys" ]; then
   echo "== nsys: $steps steps of ResNet-18 at batch $batch (after 5 warm-up steps)"
   rm -f "$out"/cygnet.nsys-rep "$out"/cygnet.qdrep "$out"/cygnet.qdstrm "$out"/cygnet.sqlite
-  "$nsys" profile --trace=cuda,nvtx,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
+  timeout --kill-after=10 60 "$nsys" profile --trace=cuda,nvtx,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
     --output="$out/cygnet" "$bench" "${bench_args[@]}" --warmup 5 --steps "$steps" > "$out/nsys-profile.log" 2>&1
   rc=$?
   grep '^cygnet ' "$out/nsys-profile.log"
   report=$(ls "$out"/cygnet.nsys-rep "$out"/cygnet.qdrep 2>/dev/null | head -1)
   if [ -z "$report" ]; then
     why=$(grep -v '^$' "$out/nsys-profile.log" | tail -1 | cut -c1-100)
+    { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && why="it ran past 60 s"
     [ -f "$out/cygnet.qdstrm" ] && why="it wrote only cygnet.qdstrm (no importer to turn it into a report)"
     echo "nsys made no report (exit $rc): $why"
     summary+=("nsys: no report ($why)")
@@ -123,12 +124,13 @@ ncu_refused() {  # log -> the reason, or nothing
   grep -m1 -o -E 'ERR_NVGPUCTRPERM|LibraryNotLoaded|[Nn]o permission[^.]*|not supported on this (device|GPU|platform)|Failed to initialize the profiler[^.]*' "$1"
 }
 # Runs ncu into a report and prints it as CSV in base units; returns 1 when it failed.
-run_ncu() {  # name [ncu options...] -- [application arguments]
+run_ncu() {  # name ncu-options... application arguments...
   local name=$1
   shift
   rm -f "$out/$name.ncu-rep"
-  "$ncu" --clock-control none --force-overwrite --export "$out/$name" "$@" > "$out/$name.log" 2>&1
+  timeout --kill-after=10 90 "$ncu" --clock-control none --force-overwrite --export "$out/$name" "$@" > "$out/$name.log" 2>&1
   local rc=$?
+  { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && echo "ncu ran past 90 s" >> "$out/$name.log"
   if [ ! -f "$out/$name.ncu-rep" ]; then
     echo "ncu made no report (exit $rc): $(ncu_refused "$out/$name.log" || grep -v '^$' "$out/$name.log" | tail -1 | cut -c1-100)"
     return 1
@@ -137,9 +139,9 @@ run_ncu() {  # name [ncu options...] -- [application arguments]
 }
 
 if [ -z "$timeline" ] && [ -n "$ncu" ]; then
-  echo "== ncu: every kernel of 3 steps (1 warm-up), timed one at a time"
-  if run_ncu timing --metrics gpu__time_duration.sum "$bench" "${bench_args[@]}" --warmup 1 --steps 2 &&
-    python3 scripts/profile_report.py ncu-time --csv "$out/timing.csv" --steps 3 --top "$top" --ours-out "$ours" |
+  echo "== ncu: every kernel of 2 steps (1 warm-up), timed one at a time"
+  if run_ncu timing --metrics gpu__time_duration.sum "$bench" "${bench_args[@]}" --warmup 1 --steps 1 &&
+    python3 scripts/profile_report.py ncu-time --csv "$out/timing.csv" --steps 2 --top "$top" --ours-out "$ours" |
     tee "$out/kernels.txt"; then
     timeline=ncu
     summary+=("ncu kernel times: $(sed -n 's/^summary: //p' "$out/kernels.txt")")
