@@ -64,8 +64,8 @@ def short(name, width=72):
 
 
 def read_csv_table(path, required):
-    """The rows of the first table in a tool's output whose header has every `required`
-    column (tools print other lines before it)."""
+    """The rows of the first table in a profiler's output whose header has every `required`
+    column (profilers print other lines before it)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
     for i, line in enumerate(lines):
