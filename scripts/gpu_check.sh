@@ -3,8 +3,13 @@
 #   scripts/gpu_check.sh           the whole check: the correctness part below, then
 #                                  compute-sanitizer, the library-error and emulation
 #                                  tests, a benchmark beside PyTorch's, a short training
-#                                  run and the demo on CUDA. Under 8 minutes on one H200
-#                                  with a warm build folder (build-gpu), 12 from a cold one.
+#                                  run and the demo on CUDA; then, as the budget allows,
+#                                  cygnet against PyTorch at its best (scripts/compare_pytorch.sh:
+#                                  the step and a CIFAR-10 epoch, converted from the JPEG copy
+#                                  in ../shared/datasets/ when it is there) and a profile
+#                                  (scripts/profile.sh). Under 8 minutes on one H200 with a
+#                                  warm build folder (build-gpu), 12 from a cold one, before
+#                                  the comparison and the profile.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
 #                                  the golden ResNet-18. Under 4 minutes.
 # Prints the device and the toolchain it found first and one table (step, passed,
@@ -28,7 +33,7 @@ mode=full
 case "${1:-}" in
   --quick) mode=quick ;;
   "") ;;
-  *) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  *) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 2 ;;
 esac
 default_budget=$([ "$mode" = quick ] && echo 240 || echo 720)
 budget=${CYGNET_GPU_CHECK_SECONDS:-$default_budget}
@@ -241,7 +246,7 @@ else
   if [ -d .deps/gpu-bin ]; then
     record "build here" 0 0 "$build_s" "$why; see $build_log; using the prebuilt .deps/gpu-bin"
     bin_dir=.deps/gpu-bin
-    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib:$LD_LIBRARY_PATH"
+    export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   else
     record "build here" 0 1 "$build_s" "$why; see $build_log; no .deps/gpu-bin to fall back on"
   fi
@@ -289,6 +294,67 @@ run_command() {  # step seconds log note-pattern command...
     timed_out && why=$(tail -1 "$log")
     record "$step" 0 1 "$step_s" "$why: $(grep -v -e '^$' -e '^timed out' "$log" | tail -1 | cut -c1-90)"
   fi
+}
+
+# CIFAR-10 in the official binary layout for the epoch comparison: data/cifar-10-batches-bin
+# when it is there, else converted from the JPEG copy beside the checkout (the converter
+# needs numpy and Pillow). Sets cifar10_dir and records a row.
+has_cifar10() {
+  local f
+  for f in data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
+    [ -s "$1/$f" ] || return 1
+  done
+}
+prepare_cifar10() {
+  local converted=build-gpu/cifar-10-batches-bin converter py converter_python="" why=""
+  cifar10_dir=data/cifar-10-batches-bin
+  if has_cifar10 "$cifar10_dir"; then
+    record "cifar-10" 1 0 0 "in $cifar10_dir"
+    return
+  fi
+  if has_cifar10 "$converted"; then
+    cifar10_dir=$converted
+    record "cifar-10" 1 0 0 "converted before, in $converted"
+    return
+  fi
+  converter=$(ls ../shared/datasets/cifar10/make_cifar10_bin.py shared/datasets/cifar10/make_cifar10_bin.py 2>/dev/null | head -1)
+  if [ -z "$converter" ]; then
+    record "cifar-10" 0 0 0 "not here: no $cifar10_dir, and no JPEG copy (shared/datasets/cifar10/) beside the checkout"
+    return
+  fi
+  for py in python3 /usr/bin/python3; do
+    if "$py" -c 'import numpy, PIL' > "$logs/cifar10-probe.log" 2>&1; then converter_python=$py; break; fi
+    [ -z "$why" ] && why=$(tail -1 "$logs/cifar10-probe.log" | cut -c1-60)
+  done
+  if [ -z "$converter_python" ]; then
+    record "cifar-10" 0 0 0 "not converted: $converter needs numpy and Pillow (python3: ${why:-not found})"
+    return
+  fi
+  run_limited 90 "$logs/cifar10.log" "$converter_python" "$converter" "$converted"
+  if [ "$step_rc" = 0 ] && has_cifar10 "$converted"; then
+    cifar10_dir=$converted
+    record "cifar-10 (converted)" 1 0 "$step_s" "$(tail -1 "$logs/cifar10.log" | cut -c1-90)"
+  else
+    record "cifar-10 (converted)" 0 1 "$step_s" "exit $step_rc: $(tail -1 "$logs/cifar10.log" | cut -c1-90)"
+  fi
+}
+
+# The rows compare_pytorch.sh wrote (name, ok|not-runnable|failed, note); the first row
+# carries the comparison's seconds.
+record_compare_rows() {
+  local name status note seconds=$step_s
+  if [ ! -s "$logs/compare.tsv" ]; then
+    record "vs pytorch" 0 1 "$step_s" "exit $step_rc, no rows: $(grep -v '^$' "$logs/compare_pytorch.log" | tail -1 | cut -c1-90)"
+    return
+  fi
+  while IFS=$'\t' read -r name status note; do
+    case "$status" in
+      ok) record "$name" 1 0 "$seconds" "$note" ;;
+      failed) record "$name" 0 1 "$seconds" "$note" ;;
+      *) record "$name" 0 0 "$seconds" "$note" ;;
+    esac
+    seconds=""
+  done < "$logs/compare.tsv"
 }
 
 if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
@@ -358,6 +424,35 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   run_command "demo --device cuda" 60 "$logs/demo.log" '[0-9.]+ ms on cuda:0' \
     "$(find_bin cygnet_demo)" --device cuda
   tail -3 "$logs/demo.log"
+
+  # cygnet against PyTorch at its best, alternately, and the profile: each only when the
+  # budget still has room for it.
+  echo "== cygnet vs PyTorch (bf16, channels-last, cuDNN benchmark, torch.compile): step and CIFAR-10 epoch"
+  if [ "$(limit_for 300)" -lt 60 ]; then
+    record "vs pytorch" 0 0 0 "not run: the check's $budget s are spent"
+  else
+    cifar10_dir=data/cifar-10-batches-bin
+    [ "$gpu_present" = 1 ] && prepare_cifar10
+    compare_limit=$(limit_for 300)
+    run_limited 300 "$logs/compare_pytorch.log" bash scripts/compare_pytorch.sh --device cuda --bin-dir "$bin_dir" \
+      --cifar10 "$cifar10_dir" --seconds $((compare_limit > 40 ? compare_limit - 20 : 20)) \
+      --logs "$logs/compare" --summary "$logs/compare.tsv"
+    sed -n '/^== cygnet vs PyTorch on/,$p' "$logs/compare_pytorch.log"
+    record_compare_rows
+  fi
+  echo "== profile: nsys timeline and ncu on our heaviest kernels"
+  run_limited 150 "$logs/profile.log" bash scripts/profile.sh --bin-dir "$bin_dir" --out "$logs/profile"
+  cat "$logs/profile.log"
+  profile_note=$(sed -n 's/^profile: //p' "$logs/profile.log" | tail -1 | cut -c1-150)
+  if grep -q "^not run: the check's" "$logs/profile.log"; then
+    record "profile" 0 0 0 "$(head -1 "$logs/profile.log")"
+  elif [ "$step_rc" = 0 ] && [[ "$profile_note" == "not runnable here"* ]]; then
+    record "profile" 0 0 "$step_s" "$profile_note"
+  elif [ "$step_rc" = 0 ]; then
+    record "profile" 1 0 "$step_s" "$profile_note"
+  else
+    record "profile" 0 1 "$step_s" "exit $step_rc: ${profile_note:-$(grep -v '^$' "$logs/profile.log" | tail -1 | cut -c1-100)}"
+  fi
 fi
 
 exit "$failed_any"

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# All of the seed report's Table I in one sitting: the Adam baseline
+# (configs/baseline_adam.yaml) and the eight 1cycle rows (configs/table1/row1..8.yaml) back
+# to back on one device into one run root, then cygnet_table over them (table1.md and
+# val_accuracy.svg in the run root; the table is printed last).
+#   scripts/table1.sh [--data DIR] [--device auto|cpu|cuda|emu] [--run-root DIR]
+#                     [--bin-dir DIR] [--quick [STEPS]] [--synthetic] [KEY=VALUE...]
+#   --data DIR     CIFAR-10 in the official binary layout (default data/cifar-10-batches-bin)
+#   --quick [N]    each run stops after N steps (default 4), reads the first 256 training
+#                  and 256 validation images, and trains ResNet-18 at width 8 (model.width=64
+#                  after it restores the width): the whole chain end to end in minutes on a CPU
+#   --synthetic    synthetic 32x32 images instead of CIFAR-10 (no data needed)
+#   KEY=VALUE      a config override for every run (model.width=16, train.log_every=10)
+# The nine runs are 690 epochs of ResNet-18 in all. Binaries from build/apps
+# ($CYGNET_BUILD_DIR); run root runs/table1-<date>-<time> by default. A run that fails
+# (a diverged loss stops its run) is reported and the others go on; the table shows what
+# each run recorded. Exits non-zero when a run failed; stops at once on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "table1: $*" >&2; exit 2; }
+
+data=data/cifar-10-batches-bin device=auto run_root="" bin_dir=${CYGNET_BUILD_DIR:-build} quick_steps=0 synthetic=0
+overrides=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data | --device | --run-root | --bin-dir)
+      [ $# -ge 2 ] || die "$1 needs a value (try --help)"
+      case "$1" in
+        --data) data=$2 ;;
+        --device) device=$2 ;;
+        --run-root) run_root=$2 ;;
+        --bin-dir) bin_dir=$2 ;;
+      esac
+      shift ;;
+    --quick)
+      quick_steps=4
+      if [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]]; then quick_steps=$2; shift; fi
+      [ "$quick_steps" -ge 1 ] || die "--quick takes a step count of at least 1" ;;
+    --synthetic) synthetic=1 ;;
+    -h | --help) sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
+    -*) die "unknown option '$1' (try --help)" ;;
+    *=*) overrides+=("$1") ;;
+    *) die "expected KEY=VALUE, got '$1' (try --help)" ;;
+  esac
+  shift
+done
+
+find_bin() {
+  local p
+  for p in "$bin_dir/apps/$1" "$bin_dir/$1"; do
+    [ -x "$p" ] && { echo "$p"; return; }
+  done
+  die "no $1 in $bin_dir (build it first: bash scripts/build.sh, or give --bin-dir)"
+}
+baseline_bin=$(find_bin cygnet_baseline)
+onecycle_bin=$(find_bin cygnet_onecycle)
+table_bin=$(find_bin cygnet_table)
+
+common=(device="$device")
+if [ "$synthetic" = 1 ]; then
+  common+=(data.dataset=synthetic data.synthetic_size=32 data.synthetic_channels=3 data.synthetic_classes=10)
+else
+  for f in data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
+    if [ ! -s "$data/$f" ]; then
+      echo "table1: no CIFAR-10 in $data ($f missing): get the binary version, or make it with" \
+        "python3 ../shared/datasets/cifar10/make_cifar10_bin.py $data, or try --synthetic" >&2
+      exit 1
+    fi
+  done
+  common+=(data.root="$data")
+fi
+[ "$quick_steps" -gt 0 ] && common+=(train.max_steps="$quick_steps" data.limit_train=256 data.limit_val=256 model.width=8)
+[ -n "$run_root" ] || run_root="runs/table1-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$run_root" || die "cannot make the run root $run_root"
+
+configs=(configs/baseline_adam.yaml configs/table1/row{1..8}.yaml)
+for config in "${configs[@]}"; do [ -f "$config" ] || die "$config missing"; done
+echo "table1: ${#configs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
+failed=()
+started=$(date +%s)
+for config in "${configs[@]}"; do
+  bin=$onecycle_bin
+  [ "$config" = configs/baseline_adam.yaml ] && bin=$baseline_bin
+  echo "== $config"
+  rc=0
+  "$bin" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}" || rc=$?
+  if [ "$rc" = 130 ]; then
+    echo "table1: stopped during $config; it can be resumed from its run directory in $run_root" >&2
+    exit 130
+  fi
+  [ "$rc" != 0 ] && failed+=("$config (exit $rc)")
+done
+
+echo "== Table I ($(( $(date +%s) - started )) s of training)"
+"$table_bin" --out "$run_root" "$run_root"
+echo "table1: table1.md and val_accuracy.svg in $run_root"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "table1: failed: ${failed[*]}" >&2
+  exit 1
+fi
