@@ -53,7 +53,10 @@ record() {  # step passed failed seconds note
   return 0
 }
 summary() {
-  [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && tar czf "$OUT/gpu-check-logs.tar.gz" "$logs" 2>/dev/null
+  # The logs come back; checkpoints (hundreds of MB) and other large files stay here.
+  [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] &&
+    tar czf "$OUT/gpu-check-logs.tar.gz" --exclude='*.safetensors' --exclude='*.nsys-rep' --exclude='*.ncu-rep' \
+      --exclude='*.qdstrm' --exclude='*.sqlite' --exclude='openblas' "$logs" 2>/dev/null
   echo
   echo "== gpu_check summary ($mode, $(( $(date +%s) - started )) s of $budget)"
   echo "device: ${gpu_name:-no GPU answered}"
