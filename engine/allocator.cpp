@@ -38,7 +38,7 @@ void* CachingAllocator::allocate(size_t bytes, void* stream) {
   std::lock_guard<std::mutex> lock(mutex_);
   void* block = nullptr;
   size_t block_size = size;
-  std::multimap<size_t, void*>& cached = cached_[stream];
+  std::multimap<size_t, void*>& cached = cached_[CacheKey{stream, current_pool_}];
   auto it = cached.lower_bound(size);
   if (it != cached.end() && it->first <= 2 * size) {
     block = it->second;
@@ -50,12 +50,13 @@ void* CachingAllocator::allocate(size_t bytes, void* stream) {
     try {
       block = raw_allocate_(size);
     } catch (const OutOfMemory&) {
-      free_cached();
+      free_cached(0);
       block = raw_allocate_(size);
     }
     ++stats_.raw_allocations;
+    if (current_pool_ != 0) ++pool_raw_allocations_[current_pool_];
   }
-  in_use_[block] = Block{block_size, stream};
+  in_use_[block] = Block{block_size, stream, current_pool_};
   stats_.bytes_in_use += block_size;
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
   return block;
@@ -71,13 +72,18 @@ void CachingAllocator::release(void* p) {
   if (poison_) poison_(p, block.size, block.stream);
   stats_.bytes_in_use -= block.size;
   stats_.bytes_cached += block.size;
-  cached_[block.stream].emplace(block.size, p);
+  cached_[CacheKey{block.stream, block.pool}].emplace(block.size, p);
 }
 
 // The raw free waits for queued work (cudaFree does), so no cached block is in use. Each
 // block leaves the cache before it is freed: a failing free leaves none behind twice.
-void CachingAllocator::free_cached() {
-  for (auto& [stream, blocks] : cached_)
+void CachingAllocator::free_cached(int pool) {
+  for (auto it = cached_.begin(); it != cached_.end();) {
+    if (it->first.second != pool) {
+      ++it;
+      continue;
+    }
+    std::multimap<size_t, void*>& blocks = it->second;
     while (!blocks.empty()) {
       const auto [size, p] = *blocks.begin();
       blocks.erase(blocks.begin());
@@ -85,15 +91,19 @@ void CachingAllocator::free_cached() {
       raw_free_(p);
       ++stats_.raw_frees;
     }
-  cached_.clear();
+    it = cached_.erase(it);
+  }
 }
 
 void CachingAllocator::retire_stream(void* stream, void* successor) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = cached_.find(stream);
-  if (it != cached_.end()) {
-    cached_[successor].insert(it->second.begin(), it->second.end());
-    cached_.erase(stream);
+  for (auto it = cached_.begin(); it != cached_.end();) {
+    if (it->first.first != stream) {
+      ++it;
+      continue;
+    }
+    cached_[CacheKey{successor, it->first.second}].insert(it->second.begin(), it->second.end());
+    it = cached_.erase(it);
   }
   for (auto& [p, block] : in_use_)
     if (block.stream == stream) block.stream = successor;
@@ -101,7 +111,38 @@ void CachingAllocator::retire_stream(void* stream, void* successor) {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
-  free_cached();
+  free_cached(0);
+}
+
+int CachingAllocator::create_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ++pools_created_;
+}
+
+void CachingAllocator::release_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  CYG_CHECK(pool > 0, "the shared cache is not a pool to release");
+  for (auto& [p, block] : in_use_)
+    if (block.pool == pool) block.pool = 0;
+  free_cached(pool);
+  pool_raw_allocations_.erase(pool);
+}
+
+size_t CachingAllocator::pool_raw_allocations(int pool) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = pool_raw_allocations_.find(pool);
+  return it == pool_raw_allocations_.end() ? 0 : it->second;
+}
+
+CachingAllocator::PoolScope::PoolScope(CachingAllocator& allocator, int pool)
+    : allocator_(allocator), previous_(allocator.current_pool_) {
+  std::lock_guard<std::mutex> lock(allocator_.mutex_);
+  allocator_.current_pool_ = pool;
+}
+
+CachingAllocator::PoolScope::~PoolScope() {
+  std::lock_guard<std::mutex> lock(allocator_.mutex_);
+  allocator_.current_pool_ = previous_;
 }
 
 AllocatorStats CachingAllocator::stats() const {

@@ -47,6 +47,28 @@ class CachingAllocator {
   // A stream is going away, its work done: its blocks, cached or in use, now serve
   // `successor`.
   void retire_stream(void* stream, void* successor);
+
+  // A pool of blocks of its own, for a CUDA graph: while a PoolScope is alive,
+  // allocations come from the pool; its blocks go back to it when released and are
+  // handed to no one else, so the graph's replays can use them; empty_cache() leaves them
+  // alone. release_pool() gives the pool's cached blocks back when the graph is gone;
+  // those still in use (a parameter's gradient first made in the graph's warm-up) go to
+  // the shared cache when released.
+  int create_pool();
+  void release_pool(int pool);
+  // How many blocks the pool has taken from the raw allocator so far.
+  size_t pool_raw_allocations(int pool) const;
+  class PoolScope {
+   public:
+    PoolScope(CachingAllocator& allocator, int pool);
+    ~PoolScope();
+    PoolScope(const PoolScope&) = delete;
+    PoolScope& operator=(const PoolScope&) = delete;
+
+   private:
+    CachingAllocator& allocator_;
+    int previous_;
+  };
   AllocatorStats stats() const;
   void reset_peak();
 
@@ -57,16 +79,21 @@ class CachingAllocator {
   struct Block {
     size_t size;   // rounded
     void* stream;  // the stream it serves
+    int pool;      // 0: the shared cache
   };
-  void free_cached();  // with mutex_ held
+  using CacheKey = std::pair<void*, int>;  // stream, pool
+  void free_cached(int pool);              // with mutex_ held
 
   RawAllocate raw_allocate_;
   RawFree raw_free_;
   Poison poison_;
   mutable std::mutex mutex_;
-  std::map<void*, std::multimap<size_t, void*>> cached_;  // stream -> rounded size -> block
+  std::map<CacheKey, std::multimap<size_t, void*>> cached_;  // rounded size -> block
   std::unordered_map<void*, Block> in_use_;
   AllocatorStats stats_;
+  int current_pool_ = 0;
+  int pools_created_ = 0;
+  std::map<int, size_t> pool_raw_allocations_;
 };
 
 // The process-wide allocator of a CUDA (current GPU) or emulated device's memory.

@@ -104,6 +104,10 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
+void Module::count_replayed_forward() {
+  for (auto& [name, child] : children_) child->count_replayed_forward();
+}
+
 void Module::to(Device device) {
   for (auto& [name, v] : params_) v.to_device(device);
   for (Buffer& b : buffers_)
@@ -161,6 +165,8 @@ Variable BatchNorm2d::forward_add_relu(const Variable& x, const Variable& residu
   NvtxRange range(name().c_str());
   return apply(x, fn::BatchNormThen::AddRelu, residual);
 }
+
+void BatchNorm2d::count_replayed_forward() { increment_(num_batches_tracked_, 1); }
 
 Variable BatchNorm2d::apply(const Variable& x, fn::BatchNormThen then, const Variable& residual) {
   if (is_training()) increment_(num_batches_tracked_, 1);

@@ -55,6 +55,9 @@ class Module {
 
   void train(bool on = true);
   void eval() { train(false); }
+  // A training forward ran on the device without its host code (a replayed CUDA graph):
+  // the host-side counters a forward keeps (num_batches_tracked) count it.
+  virtual void count_replayed_forward();
   bool is_training() const { return training_; }
   // Moves every parameter (with its gradient) and buffer to the device.
   void to(Device device);
@@ -129,6 +132,7 @@ class BatchNorm2d : public Module {
   // relu(bn(x)) and relu(bn(x) + residual), each in the batchnorm's own kernels.
   Variable forward_relu(const Variable& x);
   Variable forward_add_relu(const Variable& x, const Variable& residual);
+  void count_replayed_forward() override;
 
  private:
   Variable apply(const Variable& x, fn::BatchNormThen then, const Variable& residual);

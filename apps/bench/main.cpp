@@ -5,8 +5,12 @@
 // side by side. --counters then counts one more step: launches by kernel, library calls,
 // copies, host waits, allocations, declared bytes, and a modelled H200 time. On the
 // emulated device --count-only counts without running anything (full-size shapes).
+// On a GPU (and the emulated device) the timed steps are CUDA graph replays, as in the
+// apps (cuda_graphs), unless --graphs off; the counted step runs eagerly, so that its
+// table shows what the graph holds.
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
 //                [--image 32] [--channels 3] [--classes 10] [--width 0] [--counters]
+//                [--graphs on|off]
 //   cygnet_bench --model resnet18 --batch 128 --device emu --counters --count-only
 // CPU threads: OMP_NUM_THREADS (default: all cores).
 #include <omp.h>
@@ -40,6 +44,7 @@ struct Options {
   bool show_help = false;
   bool counters = false;    // count one step after the timed ones
   bool count_only = false;  // the emulated device counts without running
+  bool graphs = true;       // time CUDA graph replays (not on the CPU)
 };
 
 std::string usage() {
@@ -47,7 +52,7 @@ std::string usage() {
   for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : "|") + name;
   return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda|emu]\n" +
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
-         "                    [--counters] [--count-only (device emu)]\n";
+         "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -82,6 +87,11 @@ Options parse(int argc, char** argv) {
     else if (flag == "--channels") o.channels = parse_int("--channels", v);
     else if (flag == "--classes") o.classes = parse_int("--classes", v);
     else if (flag == "--width") o.width = parse_int("--width", v);
+    else if (flag == "--graphs") {
+      CYG_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
+                "'");
+      o.graphs = std::strcmp(v, "on") == 0;
+    }
     else CYG_CHECK(false, "unknown option '", flag, "' (try --help)");
   }
   CYG_CHECK(o.batch >= 1 && o.steps >= 1 && o.image >= 1, "--batch, --steps and --image must be at least 1");
@@ -100,17 +110,25 @@ BenchBatch make_batch(const Options& o, cyg::Device device) {
           labels.to(device)};
 }
 
-// Milliseconds per step, sorted, after the warm-up steps (which also set the peak
-// memory mark back).
+// Whether the timed steps are graph replays.
+bool uses_graphs(const Options& o, cyg::Device device) { return o.graphs && !device.is_cpu() && !o.count_only; }
+
+// Milliseconds per step, sorted, after the warm-up steps. With graphs, the warm-up goes
+// on until the step is captured.
 std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Module& model,
                                cyg::Optimizer& optimizer, const BenchBatch& batch) {
   constexpr double kNoLabelSmoothing = 0.0;
+  cyg::app::MetricsRing ring(1, device);
+  cyg::app::StepRunner runner(model, optimizer, ring, kNoLabelSmoothing,
+                              uses_graphs(o, device) ? cyg::app::StepGraphs::On : cyg::app::StepGraphs::Off, device);
   auto step = [&] {
-    cyg::app::train_step(model, optimizer, batch.images, batch.labels, kNoLabelSmoothing);
-    if (!device.is_cpu()) cyg::runtime_for(device).synchronize();
+    runner.run(batch.images, batch.labels);
+    ring.read_losses();  // waits for the step, as the timing needs
   };
-  for (int64_t i = 0; i < o.warmup; ++i) step();
-  if (!device.is_cpu()) cyg::allocator_for(device).reset_peak();
+  for (int64_t i = 0; i < o.warmup || (runner.graphed() && !runner.replaying()); ++i) step();
+  // A replay allocates nothing (its memory is the graph pool's, taken in the warm-up), so
+  // with graphs the peak is the warm-up's.
+  if (!device.is_cpu() && !runner.replaying()) cyg::allocator_for(device).reset_peak();
   std::vector<double> ms;
   for (int64_t i = 0; i < o.steps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -187,11 +205,12 @@ int main(int argc, char** argv) {
     const std::vector<double> ms = time_steps(o, device, *model, optimizer, batch);
     const double median = ms[ms.size() / 2];
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(omp_get_max_threads()) + " threads";
+    const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
     if (!o.count_only)
-      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s\n",
+      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s\n",
                   o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
-                  peak_memory(device).c_str(), threads.c_str());
+                  peak_memory(device).c_str(), threads.c_str(), graphs.c_str());
     if (o.counters) std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -18,12 +18,11 @@ struct Arguments {
   std::vector<std::string> overrides;
 };
 
-// A resumed run must stay the experiment it was: only how far it goes, how often it
-// reports and where it runs may change.
-// How far it goes, how often it reports, where it runs and how it picks convolution
-// algorithms: none of these makes it another experiment.
-const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device", "cudnn_benchmark",
-                                                      "cudnn_cache"};
+// A resumed run must stay the experiment it was. How far it goes, how often it reports,
+// where it runs, how it picks convolution algorithms and whether its steps are CUDA
+// graphs: none of these makes it another experiment.
+const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device",
+                                                      "cudnn_benchmark", "cudnn_cache",     "cuda_graphs"};
 
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 

@@ -58,6 +58,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"allow_tf32", Kind::Bool, &c.allow_tf32},
       {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
+      {"cuda_graphs", Kind::Bool, &c.cuda_graphs},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},

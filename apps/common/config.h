@@ -81,6 +81,7 @@ struct RunConfig {
   bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions
   bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
+  bool cuda_graphs = true;      // CUDA, emulated: each training step one replayed CUDA graph
   std::string run_root = "runs";
   std::string resume;  // a run directory to continue
   ModelConfig model;

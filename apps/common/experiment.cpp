@@ -54,6 +54,7 @@ std::string Experiment::header_line() const {
   std::ostringstream os;
   std::string where = device.str();
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
+  if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", "
      << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)

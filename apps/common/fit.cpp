@@ -44,11 +44,10 @@ class StepTally {
   StepTally(const LoopState& state, int64_t log_every, Device device)
       : ring_(log_every, device, state.train_loss_sum, state.train_correct) {}
 
-  // `row` is the step's record but for its loss, which the flush fills in.
-  void add(const fn::CrossEntropy& ce, int64_t images, const StepRecord& row) {
-    ring_.add(ce, images);
-    pending_.push_back(row);
-  }
+  // The ring the steps add their loss and correct count to.
+  MetricsRing& ring() { return ring_; }
+  // `row` is a step's record but for its loss, which the flush fills in.
+  void add(const StepRecord& row) { pending_.push_back(row); }
 
   bool ring_full() const { return ring_.full(); }
 
@@ -98,6 +97,8 @@ class FitLoop {
         report_(report),
         st_(state),
         tally_(state, experiment.config.train.log_every, experiment.device),
+        runner_(*experiment.model, *experiment.optimizer, tally_.ring(), experiment.config.train.label_smoothing,
+                experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device),
         seconds_before_(state.total_seconds) {}
 
   int run();
@@ -106,7 +107,7 @@ class FitLoop {
   bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
   StepSettings settings_of_last_step() const;
   StepSettings apply_schedule(int64_t step);
-  void record(const fn::CrossEntropy& ce, int64_t images, int64_t epoch, const StepSettings& settings);
+  void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
   int stop_here(double epoch_seconds);
   void end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds);
@@ -119,6 +120,7 @@ class FitLoop {
   RunReport& report_;
   LoopState st_;
   StepTally tally_;
+  StepRunner runner_;
   const StopOnInterrupt interrupt_;
   const double seconds_before_;  // spent on the run before it was resumed
   const Clock::time_point started_ = Clock::now();
@@ -136,11 +138,10 @@ int FitLoop::run() {
     while (e_.train_loader->next(batch)) {
       // Schedule: this step's lr and momentum.
       settings = apply_schedule(st_.step);
-      // Step.
-      const fn::CrossEntropy ce =
-          train_step(*e_.model, *e_.optimizer, batch.images, batch.labels, train.label_smoothing);
-      // Record: sums on the device, each step's loss read back once per log interval.
-      record(ce, batch.labels.numel(), epoch, settings);
+      // Step: its loss and correct count go to sums on the device.
+      runner_.run(batch.images, batch.labels);
+      // Record: each step's loss is read back once per log interval.
+      record(batch.labels.numel(), epoch, settings);
       const bool stopping = interrupt_.requested();
       if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch);
       // Ctrl-C stops here, resumably; the step limit ends the epoch early.
@@ -154,8 +155,10 @@ int FitLoop::run() {
     progress.finish();
     end_epoch(epoch, settings, clock.seconds());
   }
-  report_.log("done: " + std::to_string(st_.step) + " steps, best val acc " + format_number(st_.best_val_acc) +
-              " (epoch " + std::to_string(st_.best_epoch) + "), " + format_duration(st_.total_seconds) +
+  const std::string best = st_.best_epoch < 0 ? "no full epoch, so no best val acc"
+                                               : "best val acc " + format_number(st_.best_val_acc) + " (epoch " +
+                                                     std::to_string(st_.best_epoch) + ")";
+  report_.log("done: " + std::to_string(st_.step) + " steps, " + best + ", " + format_duration(st_.total_seconds) +
               "; outputs in " + report_.path());
   return 0;
 }
@@ -178,8 +181,8 @@ StepSettings FitLoop::apply_schedule(int64_t step) {
   return {lr, e_.optimizer->momentum()};
 }
 
-void FitLoop::record(const fn::CrossEntropy& ce, int64_t images, int64_t epoch, const StepSettings& settings) {
-  tally_.add(ce, images, StepRecord{st_.step + 1, epoch + 1, settings.lr, settings.momentum, 0.0});
+void FitLoop::record(int64_t images, int64_t epoch, const StepSettings& settings) {
+  tally_.add(StepRecord{st_.step + 1, epoch + 1, settings.lr, settings.momentum, 0.0});
   ++st_.step;
   ++st_.batch_in_epoch;
   st_.train_seen += images;

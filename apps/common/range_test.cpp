@@ -86,6 +86,8 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
   const StopOnInterrupt interrupt;
   Progress progress("range test", total, e.config.train.log_every);
   MetricsRing ring(e.config.train.log_every, e.device);
+  StepRunner runner(*e.model, *e.optimizer, ring, e.config.train.label_smoothing,
+                    e.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, e.device);
   std::vector<PendingStep> pending;
   int64_t step = 0;
   bool diverged = false;
@@ -96,11 +98,8 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
       // Schedule.
       const double lr = sweep.lr(step);
       e.optimizer->set_lr(lr);
-      // Step.
-      const fn::CrossEntropy ce =
-          train_step(*e.model, *e.optimizer, batch.images, batch.labels, e.config.train.label_smoothing);
-      // Record: the loss stays on the device until the ring is read.
-      ring.add(ce, batch.labels.numel());
+      // Step; its loss stays on the device until the ring is read.
+      runner.run(batch.images, batch.labels);
       pending.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum()});
       ++step;
       const bool stopping = interrupt.requested();

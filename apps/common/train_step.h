@@ -2,7 +2,11 @@
 // gradients, forward and loss, backward, optimizer update. NVTX ranges "step" (around
 // it all), "forward", "backward" and "optimizer" mark it for Nsight Systems.
 #pragma once
+#include <memory>
+
+#include "apps/common/metrics_ring.h"
 #include "engine/functional.h"
+#include "engine/graph.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
 
@@ -13,5 +17,48 @@ namespace cyg::app {
 // for the device.
 fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                             double label_smoothing);
+
+// Whether a run's steps go through a CUDA graph.
+enum class StepGraphs { Off, On };
+
+// The training steps of a run, each step's loss and correct count going into a metrics
+// ring. With StepGraphs::On (on a GPU or the emulated device) the step is one CUDA
+// graph: the first full batches run as they are (warm-ups, normally two) until one
+// needs no new memory in the graph's pool; the next is captured and replayed; every
+// later one is a replay. Should the pool not settle in kMaxWarmUps steps, the run goes
+// on eagerly and says so on stderr. Before a replay the host
+// writes the batch into the graph's input buffers and the optimizer's hyperparameters
+// into device memory, nothing else. A batch of another size (an epoch's last, partial
+// one) runs eagerly. Off, every step runs eagerly; the results are the same either way.
+class StepRunner {
+ public:
+  StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing, StepGraphs graphs,
+             Device device);
+  void run(const Tensor& images, const Tensor& labels);
+  // Whether the steps of the batch size seen first are (or will be) graph replays.
+  bool graphed() const { return graphs_ == StepGraphs::On; }
+  // Whether the step has been captured: the next full batch is a replay.
+  bool replaying() const { return graph_ && graph_->captured(); }
+
+  static constexpr int kMaxWarmUps = 5;
+
+ private:
+  // What the graph captures: everything of a step but the optimizer's host half.
+  void device_part(const Tensor& images, const Tensor& labels);
+  void run_graphed(const Tensor& images, const Tensor& labels);
+  void give_up_graphs();
+
+  nn::Module& model_;
+  Optimizer& optimizer_;
+  MetricsRing& ring_;
+  double label_smoothing_;
+  StepGraphs graphs_;
+  Device device_;
+  std::unique_ptr<Stream> stream_;  // a capture cannot use the legacy default stream
+  std::unique_ptr<Graph> graph_;
+  Tensor images_, labels_;          // the graph's inputs, at fixed addresses
+  int warm_ups_ = 0;
+  bool settled_ = false;  // a warm-up needed no new memory: capture next
+};
 
 }  // namespace cyg::app

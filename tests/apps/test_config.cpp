@@ -72,7 +72,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error([&] { cyg::app::apply_yaml_file(c, top); },
                {"unknown key 'trainn'",
-                "allow_tf32, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
+                "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -236,6 +236,7 @@ RunConfig config_without_defaults() {
   c.allow_tf32 = false;
   c.cudnn_benchmark = false;
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
+  c.cuda_graphs = false;
   c.run_root = "elsewhere/runs";
   c.resume = "runs/previous";
   c.model.name = "resnet20";
@@ -306,6 +307,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(allow_tf32);
   EXPECT_FIELD(cudnn_benchmark);
   EXPECT_FIELD(cudnn_cache);
+  EXPECT_FIELD(cuda_graphs);
   EXPECT_FIELD(run_root);
   EXPECT_FIELD(resume);
   EXPECT_FIELD(model.name);
@@ -359,11 +361,11 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 57 fields: a new key changes this count, and belongs
+// The round trip above checks 58 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys();
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 57) << keys;
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 58) << keys;
 }
 
 }  // namespace

@@ -1,0 +1,160 @@
+// The training step as the apps run it (apps/common/train_step.h) on the emulated
+// device: with CUDA graphs its steps give bit for bit what eager steps give (losses,
+// weights, optimizer state, batchnorm statistics and counters), an epoch's partial last
+// batch included; a replayed step is one launch that allocates nothing and waits for
+// nothing.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/common/train_step.h"
+#include "engine/runtime.h"
+#include "kernels/counters.h"
+#include "models/registry.h"
+
+namespace {
+
+using cyg::Device;
+using cyg::Tensor;
+using cyg::app::StepGraphs;
+
+const Device kEmu = Device::emu();
+
+struct Batch {
+  Tensor images, labels;
+};
+
+Batch batch(int64_t n, uint64_t seed) {
+  Batch b;
+  b.images = Tensor::normal({n, 3, 8, 8}, 0, 1, seed).to(kEmu);
+  Tensor labels = Tensor::empty({n}, cyg::DType::I32);
+  for (int64_t i = 0; i < n; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + seed) % 10);
+  b.labels = labels.to(kEmu);
+  return b;
+}
+
+// A model, its optimizer and a metrics ring, stepped through one StepRunner.
+struct Trainer {
+  Trainer(const std::string& model_name, StepGraphs graphs, bool adam) : ring(64, kEmu) {
+    cyg::models::ModelOptions options;
+    options.width = 8;
+    options.seed = 3;
+    model = cyg::models::make_model(model_name, options);
+    model->to(kEmu);
+    if (adam) {
+      cyg::AdamOptions o;
+      o.weight_decay = 5e-4;
+      optimizer = std::make_unique<cyg::Adam>(model->parameters(), o);
+    } else {
+      cyg::SgdOptions o;
+      o.lr = 0.05;
+      o.momentum = 0.9;
+      o.weight_decay = 5e-4;
+      optimizer = std::make_unique<cyg::SGD>(model->parameters(), o);
+    }
+    runner = std::make_unique<cyg::app::StepRunner>(*model, *optimizer, ring, 0.1, graphs, kEmu);
+  }
+
+  // Each step's lr and momentum change, as a 1cycle schedule's do.
+  void step(const Batch& b, int64_t k) {
+    optimizer->set_lr(0.05 / (1.0 + static_cast<double>(k)));
+    optimizer->set_momentum(0.85 + 0.01 * static_cast<double>(k % 5));
+    runner->run(b.images, b.labels);
+  }
+
+  std::shared_ptr<cyg::nn::Module> model;
+  std::unique_ptr<cyg::Optimizer> optimizer;
+  cyg::app::MetricsRing ring;
+  std::unique_ptr<cyg::app::StepRunner> runner;
+};
+
+// Named tensors (a module's state, in order, or an optimizer's, by name) equal bit for bit.
+template <typename Named>
+void expect_same_tensors(const Named& a, const Named& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  auto j = b.begin();
+  for (auto i = a.begin(); i != a.end(); ++i, ++j) {
+    ASSERT_EQ(i->first, j->first) << what;
+    EXPECT_EQ(i->second.to_vector(), j->second.to_vector()) << what << ": " << i->first;
+  }
+}
+
+// A module's tensor of that name.
+Tensor named(const cyg::nn::NamedTensors& state, const std::string& name) {
+  for (const auto& [n, t] : state)
+    if (n == name) return t;
+  ADD_FAILURE() << "no tensor named " << name;
+  return Tensor();
+}
+
+// Steps of 4 images, then a partial batch of 3 (eager in both), then full ones again.
+void expect_graphs_change_nothing(const std::string& model_name, bool adam) {
+  Trainer eager(model_name, StepGraphs::Off, adam);
+  Trainer graphed(model_name, StepGraphs::On, adam);
+  const std::vector<int64_t> sizes = {4, 4, 4, 4, 3, 4, 4};
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const Batch b = batch(sizes[k], 100 + k);
+    eager.step(b, static_cast<int64_t>(k));
+    graphed.step(b, static_cast<int64_t>(k));
+  }
+  const std::vector<float> losses = eager.ring.read_losses();
+  ASSERT_EQ(losses.size(), sizes.size());
+  EXPECT_EQ(graphed.ring.read_losses(), losses);
+  EXPECT_EQ(graphed.ring.loss_sum(), eager.ring.loss_sum());
+  EXPECT_EQ(graphed.ring.correct(), eager.ring.correct());
+  expect_same_tensors(graphed.model->state_dict(), eager.model->state_dict(), model_name + " state");
+  expect_same_tensors(graphed.optimizer->state_dict(), eager.optimizer->state_dict(), model_name + " optimizer");
+  // The later steps really did change the weights: the comparison is not of two
+  // untouched models.
+  Trainer fresh(model_name, StepGraphs::Off, adam);
+  const std::string last = graphed.model->named_parameters().back().first;
+  EXPECT_NE(named(fresh.model->state_dict(), last).to_vector(), named(graphed.model->state_dict(), last).to_vector());
+}
+
+TEST(StepRunner, GraphedStepsEqualEagerStepsForTheSmallCnnWithSgd) { expect_graphs_change_nothing("small_cnn", false); }
+
+TEST(StepRunner, GraphedStepsEqualEagerStepsForResNet18WithAdam) { expect_graphs_change_nothing("resnet18", true); }
+
+TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
+  Trainer t("resnet18", StepGraphs::On, false);
+  const Batch b = batch(4, 1);
+  // Warm-ups, then the capture and its first replay; the step after is a replay.
+  const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
+  for (int k = 0; k < before; ++k) t.step(b, k);
+  ASSERT_TRUE(t.runner->graphed());
+  cyg::reset_counts();
+  cyg::set_counting(true);
+  t.step(b, before);
+  cyg::set_counting(false);
+  const cyg::DeviceCounts c = cyg::device_counts();
+  EXPECT_EQ(c.total_launches(), 1u);
+  EXPECT_EQ(c.launches.at("cuda graph"), 1u);
+  EXPECT_EQ(c.total_library_calls(), 0u) << "cuDNN and cuBLAS run inside the graph";
+  EXPECT_EQ(c.allocations, 0u);
+  EXPECT_EQ(c.synchronizations, 0u);
+  // The batch into the graph's inputs, and the step's hyperparameters.
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToDevice)], 2u);
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 1u);
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToHost)], 0u);
+  EXPECT_EQ(t.ring.pending(), before + 1);
+}
+
+TEST(StepRunner, OnTheCpuGraphsAreOff) {
+  cyg::models::ModelOptions options;
+  options.width = 4;
+  auto model = cyg::models::make_model("small_cnn", options);
+  cyg::SgdOptions o;
+  o.lr = 0.1;
+  cyg::SGD sgd(model->parameters(), o);
+  cyg::app::MetricsRing ring(8, Device::cpu());
+  cyg::app::StepRunner runner(*model, sgd, ring, 0.0, StepGraphs::On, Device::cpu());
+  Batch b = batch(2, 5);
+  b.images = b.images.to(Device::cpu());
+  b.labels = b.labels.to(Device::cpu());
+  for (int k = 0; k < 3; ++k) runner.run(b.images, b.labels);
+  EXPECT_EQ(ring.read_losses().size(), 3u);
+}
+
+}  // namespace
