@@ -26,9 +26,9 @@ struct Edge {
 class GradientSinks {
  public:
   explicit GradientSinks(std::vector<Tensor> sinks) : sinks_(std::move(sinks)) {}
-  // For input k's gradient: its sink, or a new f32 tensor of `shape` on `device`. The
-  // backward must write every element.
-  Tensor output(size_t k, const Shape& shape, Device device) const;
+  // For input k's gradient: its sink, or a new tensor of `shape` and `dtype` on `device`.
+  // The backward must write every element.
+  Tensor output(size_t k, const Shape& shape, Device device, DType dtype = DType::F32) const;
 
  private:
   std::vector<Tensor> sinks_;

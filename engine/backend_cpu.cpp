@@ -29,7 +29,7 @@ struct CpuKernels : Kernels {
     cast_f32_to_bf16 = cast_f32_to_bf16_cpu;
     cast_bf16_to_f32 = cast_bf16_to_f32_cpu;
 
-    add = add_cpu;
+    add = add_cpu<float>;
     axpy = axpy_cpu;
     scale = scale_cpu;
     increment = increment_cpu;
@@ -58,6 +58,19 @@ struct CpuKernels : Kernels {
 
     global_avg_pool_forward = global_avg_pool_forward_cpu<float>;
     global_avg_pool_backward = global_avg_pool_backward_cpu<float>;
+
+    add_bf16 = add_cpu<uint16_t>;
+    conv2d_forward_bf16 = conv2d_forward_bf16_cpu;
+    conv2d_backward_data_bf16 = conv2d_backward_data_bf16_cpu;
+    conv2d_backward_filter_bf16 = conv2d_backward_filter_bf16_cpu;
+    linear_forward_bf16 = linear_forward_bf16_cpu;
+    linear_backward_bf16 = linear_backward_bf16_cpu;
+    batchnorm_forward_train_bf16 = batchnorm_forward_train_cpu<float, uint16_t>;
+    batchnorm_forward_eval_bf16 = batchnorm_forward_eval_cpu<float, uint16_t>;
+    batchnorm_backward_bf16 = batchnorm_backward_cpu<float, uint16_t>;
+    batchnorm_backward_eval_bf16 = batchnorm_backward_eval_cpu<float, uint16_t>;
+    global_avg_pool_forward_bf16 = global_avg_pool_forward_cpu<uint16_t>;
+    global_avg_pool_backward_bf16 = global_avg_pool_backward_cpu<uint16_t>;
 
     cross_entropy_forward = cross_entropy_forward_cpu<float>;
     cross_entropy_backward = [](const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N,

@@ -132,6 +132,43 @@ struct Kernels {
               float* dbeta, BatchNormBackwardFusion<float> fusion)>
       batchnorm_backward_eval{entries, "batchnorm_backward_eval"};
 
+  // bf16 activations (precision bf16, as PyTorch's bf16 autocast): the kernels above
+  // with activations held as bf16 bits and the math in fp32; parameters, statistics,
+  // gradients of parameters and the optimizer stay f32. The linear layer's output (the
+  // logits) is f32; its backward rounds dy to bf16 as the autocast's cast back would.
+  Kernel<void(const uint16_t* a, const uint16_t* b, uint16_t* y, int64_t n)> add_bf16{entries, "add_bf16"};
+  Kernel<void(const uint16_t* x, const uint16_t* w, const Conv2dShape& s, uint16_t* y)> conv2d_forward_bf16{
+      entries, "conv2d_forward_bf16"};
+  Kernel<void(const uint16_t* dy, const uint16_t* w, const Conv2dShape& s, uint16_t* dx)> conv2d_backward_data_bf16{
+      entries, "conv2d_backward_data_bf16"};
+  Kernel<void(const uint16_t* dy, const uint16_t* x, const Conv2dShape& s, uint16_t* dw)>
+      conv2d_backward_filter_bf16{entries, "conv2d_backward_filter_bf16"};
+  Kernel<void(const uint16_t* x, const uint16_t* w, const float* bias, int64_t N, int64_t in, int64_t out, float* y)>
+      linear_forward_bf16{entries, "linear_forward_bf16"};
+  Kernel<void(const float* dy, const uint16_t* x, const uint16_t* w, int64_t N, int64_t in, int64_t out, uint16_t* dx,
+              float* dw, float* db)>
+      linear_backward_bf16{entries, "linear_backward_bf16"};
+  Kernel<void(const uint16_t* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps,
+              float momentum, uint16_t* y, float* save_mean, float* save_invstd, float* running_mean,
+              float* running_var, BatchNormFusion<uint16_t> fusion)>
+      batchnorm_forward_train_bf16{entries, "batchnorm_forward_train_bf16"};
+  Kernel<void(const uint16_t* x, const float* gamma, const float* beta, const float* running_mean,
+              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, uint16_t* y,
+              BatchNormFusion<uint16_t> fusion)>
+      batchnorm_forward_eval_bf16{entries, "batchnorm_forward_eval_bf16"};
+  Kernel<void(const uint16_t* dy, const uint16_t* x, const float* gamma, const float* save_mean,
+              const float* save_invstd, int64_t N, int64_t C, int64_t HW, uint16_t* dx, float* dgamma, float* dbeta,
+              BatchNormBackwardFusion<uint16_t> fusion)>
+      batchnorm_backward_bf16{entries, "batchnorm_backward_bf16"};
+  Kernel<void(const uint16_t* dy, const uint16_t* x, const float* gamma, const float* running_mean,
+              const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, uint16_t* dx, float* dgamma,
+              float* dbeta, BatchNormBackwardFusion<uint16_t> fusion)>
+      batchnorm_backward_eval_bf16{entries, "batchnorm_backward_eval_bf16"};
+  Kernel<void(const uint16_t* x, int64_t N, int64_t C, int64_t H, int64_t W, uint16_t* y)>
+      global_avg_pool_forward_bf16{entries, "global_avg_pool_forward_bf16"};
+  Kernel<void(const uint16_t* dy, int64_t N, int64_t C, int64_t H, int64_t W, uint16_t* dx)>
+      global_avg_pool_backward_bf16{entries, "global_avg_pool_backward_bf16"};
+
   // Global average pooling [N, C, H, W] -> [N, C].
   Kernel<void(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, float* y)> global_avg_pool_forward{
       entries, "global_avg_pool_forward"};

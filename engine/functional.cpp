@@ -2,6 +2,8 @@
 // backward closure that captures only what it needs.
 #include "engine/functional.h"
 
+#include <type_traits>
+
 #include "engine/atomic_file.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
@@ -18,19 +20,53 @@ void check_activation(const Variable& v, const char* op) {
   CYG_CHECK(v.defined(), op, ": undefined input");
   CYG_CHECK(v.data().dtype() == DType::F32, op, ": expected f32, got ", dtype_name(v.data().dtype()));
 }
+
+// Ops that keep bf16 activations take f32 or bf16.
+void check_f32_or_bf16(const Variable& v, const char* op) {
+  CYG_CHECK(v.defined(), op, ": undefined input");
+  const DType t = v.data().dtype();
+  CYG_CHECK(t == DType::F32 || t == DType::BF16, op, ": expected f32 or bf16, got ", dtype_name(t));
+}
+
+// conv2d and linear: bf16 inputs only under autocast.
+void check_input(const Variable& x, const char* op) {
+  check_f32_or_bf16(x, op);
+  CYG_CHECK(x.data().dtype() == DType::F32 || autocast_bf16_enabled(), op,
+            ": a bf16 input outside bf16 autocast (fn::AutocastBf16); cast it with .to(DType::F32)");
+}
+
+thread_local bool t_autocast_bf16 = false;
+
+// The gradient as the backward's kernels take it: contiguous, in the forward's dtype.
+Tensor incoming(const Tensor& grad, DType dtype) { return grad.to(dtype).contiguous(); }
+
+// A bf16 gradient handed back as `dtype` (the input's): itself, or widened into the
+// sink (a parameter's .grad) or a new f32 tensor.
+Tensor gradient_as(const Tensor& bf16, DType dtype, size_t k, const GradientSinks& sinks) {
+  if (dtype == DType::BF16) return bf16;
+  Tensor out = sinks.output(k, bf16.shape(), bf16.device());
+  kernels_for(out).cast_bf16_to_f32(bf16.data<uint16_t>(), out.data<float>(), out.numel());
+  return out;
+}
 }  // namespace
+
+AutocastBf16::AutocastBf16(bool enabled) : previous_(t_autocast_bf16) { t_autocast_bf16 = enabled; }
+AutocastBf16::~AutocastBf16() { t_autocast_bf16 = previous_; }
+bool autocast_bf16_enabled() { return t_autocast_bf16; }
 
 Variable add(const Variable& a, const Variable& b) {
   check_activation(a, "add");
   check_activation(b, "add");
-  return make_result(cyg::add(a.data(), b.data()), {a, b}, "add",
-                     [](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{g, g}; });
+  return make_result(cyg::add(a.data(), b.data()), {a, b}, "add", [](const Tensor& g, const GradientSinks&) {
+    return std::vector<Tensor>{g, g};
+  });
 }
 
 Variable relu(const Variable& x) {
   check_activation(x, "relu");
   Tensor y = cyg::relu(x.data());
-  return make_result(y, {x}, "relu", [y](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{relu_backward(g, y)}; });
+  return make_result(y, {x}, "relu",
+                     [y](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{relu_backward(g, y)}; });
 }
 
 Variable sum(const Variable& x) {
@@ -53,8 +89,9 @@ Variable mean(const Variable& x) {
 Variable reshape(const Variable& x, const Shape& shape) {
   CYG_CHECK(x.defined(), "reshape: undefined input");
   const Shape original = x.data().shape();
-  return make_result(x.data().reshape(shape), {x}, "reshape",
-                     [original](const Tensor& g, const GradientSinks&) { return std::vector<Tensor>{g.reshape(original)}; });
+  return make_result(x.data().reshape(shape), {x}, "reshape", [original](const Tensor& g, const GradientSinks&) {
+    return std::vector<Tensor>{g.reshape(original)};
+  });
 }
 
 Variable flatten(const Variable& x) {
@@ -94,8 +131,40 @@ void set_cudnn_cache(const std::string& path) {
 #endif
 }
 
+namespace {
+// conv2d under bf16 autocast: x and the weight cast to bf16 (the weight every forward, as
+// PyTorch's autocast does), y bf16; the weight's gradient widened into its .grad.
+Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Tensor& w,
+                     const Conv2dShape& s) {
+  const Device dev = xs.device();
+  const DType x_dtype = xs.dtype();
+  const Tensor xb = xs.to(DType::BF16), wb = w.to(DType::BF16);
+  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev);
+  kernels_for(dev).conv2d_forward_bf16(xb.data<uint16_t>(), wb.data<uint16_t>(), s, y.data<uint16_t>());
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad();
+  Tensor saved_x = need_dw ? xb : Tensor(), saved_w = need_dx ? wb : Tensor();
+  return make_result(y, {x, weight}, "conv2d", [=](const Tensor& grad, const GradientSinks& sinks) {
+    const Tensor g = incoming(grad, DType::BF16);
+    const Kernels& k = kernels_for(dev);
+    Tensor dx, dw;
+    if (need_dx) {
+      Tensor dxb = x_dtype == DType::BF16 ? sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16)
+                                          : Tensor::empty({s.N, s.C, s.H, s.W}, DType::BF16, dev);
+      k.conv2d_backward_data_bf16(g.data<uint16_t>(), saved_w.data<uint16_t>(), s, dxb.data<uint16_t>());
+      dx = gradient_as(dxb, x_dtype, 0, sinks);
+    }
+    if (need_dw) {
+      Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev);
+      k.conv2d_backward_filter_bf16(g.data<uint16_t>(), saved_x.data<uint16_t>(), s, dwb.data<uint16_t>());
+      dw = gradient_as(dwb, DType::F32, 1, sinks);
+    }
+    return std::vector<Tensor>{dx, dw};
+  });
+}
+}  // namespace
+
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding) {
-  check_activation(x, "conv2d");
+  check_input(x, "conv2d");
   check_activation(weight, "conv2d");
   const Tensor xs = x.data().contiguous();
   const Tensor w = weight.data().contiguous();
@@ -119,14 +188,19 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   const bool has_bias = bias.defined();
   if (has_bias)
     CYG_CHECK(bias.data().shape() == Shape{s.OC} && bias.data().device() == xs.device(), "conv2d: bias of shape ",
-              shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", s.OC,
-              " output channels on ", xs.device().str());
+              shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", s.OC, " output channels on ",
+              xs.device().str());
   const Device dev = xs.device();
+  if (autocast_bf16_enabled()) {
+    CYG_CHECK(!has_bias,
+              "conv2d: a bias under bf16 autocast is not supported (batchnorm follows the ResNets' "
+              "convolutions, which have none)");
+    return conv2d_bf16(x, weight, xs, w, s);
+  }
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
-  kernels_for(dev).conv2d_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr,
-                                  s, y.data<float>());
-  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
-             need_db = has_bias && bias.requires_grad();
+  kernels_for(dev).conv2d_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s,
+                                  y.data<float>());
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(), need_db = has_bias && bias.requires_grad();
   // The input is kept only when the filter gradient needs it, the weight only for dx.
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
   return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad, const GradientSinks& sinks) {
@@ -149,8 +223,39 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   });
 }
 
+namespace {
+// linear under bf16 autocast: bf16 products, the output (the logits) f32.
+Variable linear_bf16(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& xs,
+                     const Tensor& w) {
+  const Device dev = xs.device();
+  const DType x_dtype = xs.dtype();
+  const int64_t N = xs.size(0), in = xs.size(1), out = w.size(0);
+  const bool has_bias = bias.defined();
+  const Tensor xb = xs.to(DType::BF16), wb = w.to(DType::BF16);
+  Tensor y = Tensor::empty({N, out}, DType::F32, dev);
+  kernels_for(dev).linear_forward_bf16(xb.data<uint16_t>(), wb.data<uint16_t>(),
+                                       has_bias ? bias.data().data<float>() : nullptr, N, in, out, y.data<float>());
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(), need_db = has_bias && bias.requires_grad();
+  Tensor saved_x = need_dw ? xb : Tensor(), saved_w = need_dx ? wb : Tensor();
+  return make_result(y, {x, weight, bias}, "linear", [=](const Tensor& grad, const GradientSinks& sinks) {
+    const Tensor g = incoming(grad, DType::F32);
+    Tensor dxb, dw, db;
+    if (need_dx)
+      dxb = x_dtype == DType::BF16 ? sinks.output(0, {N, in}, dev, DType::BF16)
+                                   : Tensor::empty({N, in}, DType::BF16, dev);
+    if (need_dw) dw = sinks.output(1, {out, in}, dev);
+    if (need_db) db = sinks.output(2, {out}, dev);
+    kernels_for(dev).linear_backward_bf16(g.data<float>(), saved_x.defined() ? saved_x.data<uint16_t>() : nullptr,
+                                          saved_w.defined() ? saved_w.data<uint16_t>() : nullptr, N, in, out,
+                                          dxb.defined() ? dxb.data<uint16_t>() : nullptr, data_or_null(dw),
+                                          data_or_null(db));
+    return std::vector<Tensor>{need_dx ? gradient_as(dxb, x_dtype, 0, sinks) : Tensor(), dw, db};
+  });
+}
+}  // namespace
+
 Variable linear(const Variable& x, const Variable& weight, const Variable& bias) {
-  check_activation(x, "linear");
+  check_input(x, "linear");
   check_activation(weight, "linear");
   const Tensor xs = x.data().contiguous();
   const Tensor w = weight.data().contiguous();
@@ -164,11 +269,11 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
               shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", out, " outputs on ",
               xs.device().str());
   const Device dev = xs.device();
+  if (autocast_bf16_enabled()) return linear_bf16(x, weight, bias, xs, w);
   Tensor y = Tensor::empty({N, out}, DType::F32, dev);
-  kernels_for(dev).linear_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr,
-                                  N, in, out, y.data<float>());
-  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(),
-             need_db = has_bias && bias.requires_grad();
+  kernels_for(dev).linear_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, N,
+                                  in, out, y.data<float>());
+  const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(), need_db = has_bias && bias.requires_grad();
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
   return make_result(y, {x, weight, bias}, "linear", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = grad.contiguous();
@@ -185,7 +290,7 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 namespace {
 // batch_norm's arguments, checked, as the kernels take them.
 struct BatchNormArgs {
-  Tensor xs, gamma, residual;  // residual: contiguous, for AddRelu only
+  Tensor xs, gamma, residual;  // residual: contiguous, for AddRelu only, in x's dtype
   const float* beta = nullptr;
   float* running_mean = nullptr;
   float* running_var = nullptr;
@@ -195,27 +300,29 @@ struct BatchNormArgs {
   float eps = 0, momentum = 0;
   BatchNormThen then = BatchNormThen::Nothing;
 
-  BatchNormFusion<float> fusion() const {
+  // S: the activations' storage, float (f32) or uint16_t (bf16).
+  template <typename S>
+  BatchNormFusion<S> fusion() const {
     const BatchNormEpilogue epilogue = then == BatchNormThen::Nothing ? BatchNormEpilogue::None
                                        : then == BatchNormThen::Relu  ? BatchNormEpilogue::Relu
                                                                       : BatchNormEpilogue::AddRelu;
-    return {epilogue, data_or_null(residual)};
+    return {epilogue, residual.defined() ? residual.data<S>() : nullptr};
   }
 };
 
 BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
-                               const Tensor& running_mean, const Tensor& running_var, bool training,
-                               BatchNormThen then, const Variable& residual) {
-  check_activation(x, "batch_norm");
+                               const Tensor& running_mean, const Tensor& running_var, bool training, BatchNormThen then,
+                               const Variable& residual) {
+  check_f32_or_bf16(x, "batch_norm");
   BatchNormArgs a;
   a.xs = x.data().contiguous();
   CYG_CHECK(a.xs.dim() == 4, "batch_norm: input ", shape_str(a.xs.shape()), " is not 4-D (NCHW)");
   a.N = a.xs.size(0), a.C = a.xs.size(1), a.HW = a.xs.size(2) * a.xs.size(3);
   a.dev = a.xs.device();
   auto check_channels = [&](const Tensor& t, const char* what) {
-    CYG_CHECK(t.defined() && t.shape() == Shape{a.C} && t.dtype() == DType::F32 && t.device() == a.dev &&
-                  t.is_contiguous(),
-              "batch_norm: ", what, " must be a contiguous f32 [", a.C, "] tensor on ", a.dev.str());
+    CYG_CHECK(
+        t.defined() && t.shape() == Shape{a.C} && t.dtype() == DType::F32 && t.device() == a.dev && t.is_contiguous(),
+        "batch_norm: ", what, " must be a contiguous f32 [", a.C, "] tensor on ", a.dev.str());
   };
   CYG_CHECK(weight.defined() == bias.defined(), "batch_norm: weight and bias come together");
   a.affine = weight.defined();
@@ -235,11 +342,12 @@ BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const 
   a.then = then;
   CYG_CHECK(residual.defined() == (then == BatchNormThen::AddRelu), "batch_norm: a residual goes with AddRelu only");
   if (residual.defined()) {
-    check_activation(residual, "batch_norm");
+    check_f32_or_bf16(residual, "batch_norm");
     a.residual = residual.data().contiguous();
-    CYG_CHECK(a.residual.shape() == a.xs.shape() && a.residual.device() == a.dev, "batch_norm: residual ",
-              shape_str(a.residual.shape()), " on ", a.residual.device().str(), " for an input ",
-              shape_str(a.xs.shape()), " on ", a.dev.str());
+    CYG_CHECK(a.residual.shape() == a.xs.shape() && a.residual.device() == a.dev && a.residual.dtype() == a.xs.dtype(),
+              "batch_norm: residual ", shape_str(a.residual.shape()), " ", dtype_name(a.residual.dtype()), " on ",
+              a.residual.device().str(), " for an input ", shape_str(a.xs.shape()), " ", dtype_name(a.xs.dtype()),
+              " on ", a.dev.str());
   }
   return a;
 }
@@ -249,61 +357,125 @@ BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const 
 struct BatchNormGrads {
   Tensor dx, dgamma, dbeta, dresidual;
   // With affine parameters dgamma and dbeta go to their sinks (the parameters' .grad);
-  // without, they are scratch.
+  // without, they are scratch. dx and dresidual have x's dtype.
   BatchNormGrads(const BatchNormArgs& a, bool residual_gradient, const GradientSinks& sinks)
-      : dx(sinks.output(0, a.xs.shape(), a.dev)),
+      : dx(sinks.output(0, a.xs.shape(), a.dev, a.xs.dtype())),
         dgamma(a.affine ? sinks.output(1, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
         dbeta(a.affine ? sinks.output(2, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
-        dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev) : Tensor()) {}
+        dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev, a.xs.dtype()) : Tensor()) {}
   // The fused ReLU's mask is the forward's output y.
-  BatchNormBackwardFusion<float> fusion(const BatchNormArgs& a, const Tensor& y) const {
-    return {a.then == BatchNormThen::Nothing ? nullptr : y.data<float>(), data_or_null(dresidual)};
+  template <typename S>
+  BatchNormBackwardFusion<S> fusion(const BatchNormArgs& a, const Tensor& y) const {
+    return {a.then == BatchNormThen::Nothing ? nullptr : y.data<S>(),
+            dresidual.defined() ? dresidual.data<S>() : nullptr};
   }
   std::vector<Tensor> for_inputs(bool affine) const {
     return {dx, affine ? dgamma : Tensor(), affine ? dbeta : Tensor(), dresidual};
   }
 };
 
+// The table's batchnorm entries for activations stored as S.
+template <typename S>
+struct BatchNormEntries {
+  static constexpr bool kBf16 = std::is_same_v<S, uint16_t>;
+  static const auto& forward_train(const Kernels& k) {
+    if constexpr (kBf16)
+      return k.batchnorm_forward_train_bf16;
+    else
+      return k.batchnorm_forward_train;
+  }
+  static const auto& forward_eval(const Kernels& k) {
+    if constexpr (kBf16)
+      return k.batchnorm_forward_eval_bf16;
+    else
+      return k.batchnorm_forward_eval;
+  }
+  static const auto& backward(const Kernels& k) {
+    if constexpr (kBf16)
+      return k.batchnorm_backward_bf16;
+    else
+      return k.batchnorm_backward;
+  }
+  static const auto& backward_eval(const Kernels& k) {
+    if constexpr (kBf16)
+      return k.batchnorm_backward_eval_bf16;
+    else
+      return k.batchnorm_backward_eval;
+  }
+};
+
+template <typename S>
 Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                          const Variable& residual, const Tensor& running_mean, const Tensor& running_var) {
-  Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev);
-  kernels_for(a.dev).batchnorm_forward_eval(a.xs.data<float>(), data_or_null(a.gamma), a.beta, a.running_mean,
-                                            a.running_var, a.N, a.C, a.HW, a.eps, y.data<float>(), a.fusion());
+  using Entries = BatchNormEntries<S>;
+  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev);
+  Entries::forward_eval(kernels_for(a.dev))(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.running_mean,
+                                            a.running_var, a.N, a.C, a.HW, a.eps, y.data<S>(), a.fusion<S>());
   // A backward needs copies (a later training forward would update the running
   // statistics in place); evaluation without gradients makes none.
-  const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() ||
-                                                bias.requires_grad() || residual.requires_grad());
+  const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad() ||
+                                                residual.requires_grad());
   const Tensor saved_mean = recorded ? running_mean.clone() : Tensor();
   const Tensor saved_var = recorded ? running_var.clone() : Tensor();
   const bool residual_gradient = residual.requires_grad();
-  return make_result(y, {x, weight, bias, residual}, "batch_norm_eval",
-                     [=](const Tensor& grad, const GradientSinks& sinks) {
-                       const Tensor g = grad.contiguous();
-                       BatchNormGrads d(a, residual_gradient, sinks);
-                       kernels_for(a.dev).batchnorm_backward_eval(
-                           g.data<float>(), a.xs.data<float>(), data_or_null(a.gamma), saved_mean.data<float>(),
-                           saved_var.data<float>(), a.N, a.C, a.HW, a.eps, d.dx.data<float>(), d.dgamma.data<float>(),
-                           d.dbeta.data<float>(), d.fusion(a, y));
-                       return d.for_inputs(a.affine);
-                     });
+  return make_result(
+      y, {x, weight, bias, residual}, "batch_norm_eval", [=](const Tensor& grad, const GradientSinks& sinks) {
+        const Tensor g = incoming(grad, a.xs.dtype());
+        BatchNormGrads d(a, residual_gradient, sinks);
+        Entries::backward_eval(kernels_for(a.dev))(
+            g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), saved_mean.data<float>(), saved_var.data<float>(), a.N,
+            a.C, a.HW, a.eps, d.dx.data<S>(), d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y));
+        return d.for_inputs(a.affine);
+      });
 }
 
+template <typename S>
 Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                           const Variable& residual) {
-  Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev);
+  using Entries = BatchNormEntries<S>;
+  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
-  kernels_for(a.dev).batchnorm_forward_train(a.xs.data<float>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
-                                             a.momentum, y.data<float>(), save_mean.data<float>(),
-                                             save_invstd.data<float>(), a.running_mean, a.running_var, a.fusion());
+  Entries::forward_train(kernels_for(a.dev))(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
+                                             a.momentum, y.data<S>(), save_mean.data<float>(),
+                                             save_invstd.data<float>(), a.running_mean, a.running_var, a.fusion<S>());
   const bool residual_gradient = residual.requires_grad();
   return make_result(y, {x, weight, bias, residual}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = grad.contiguous();
+    const Tensor g = incoming(grad, a.xs.dtype());
     BatchNormGrads d(a, residual_gradient, sinks);
-    kernels_for(a.dev).batchnorm_backward(g.data<float>(), a.xs.data<float>(), data_or_null(a.gamma),
-                                          save_mean.data<float>(), save_invstd.data<float>(), a.N, a.C, a.HW,
-                                          d.dx.data<float>(), d.dgamma.data<float>(), d.dbeta.data<float>(),
-                                          d.fusion(a, y));
+    Entries::backward(kernels_for(a.dev))(g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), save_mean.data<float>(),
+                                          save_invstd.data<float>(), a.N, a.C, a.HW, d.dx.data<S>(),
+                                          d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y));
     return d.for_inputs(a.affine);
+  });
+}
+
+template <typename S>
+const auto& pool_forward(const Kernels& k) {
+  if constexpr (std::is_same_v<S, uint16_t>)
+    return k.global_avg_pool_forward_bf16;
+  else
+    return k.global_avg_pool_forward;
+}
+template <typename S>
+const auto& pool_backward(const Kernels& k) {
+  if constexpr (std::is_same_v<S, uint16_t>)
+    return k.global_avg_pool_backward_bf16;
+  else
+    return k.global_avg_pool_backward;
+}
+
+template <typename S>
+Variable global_avg_pool2d_as(const Variable& x, const Tensor& xs) {
+  const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
+  const Device dev = xs.device();
+  const DType dtype = xs.dtype();
+  Tensor y = Tensor::empty({N, C}, dtype, dev);
+  pool_forward<S>(kernels_for(dev))(xs.data<S>(), N, C, H, W, y.data<S>());
+  return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad, const GradientSinks& sinks) {
+    const Tensor g = incoming(grad, dtype);
+    Tensor dx = sinks.output(0, {N, C, H, W}, dev, dtype);
+    pool_backward<S>(kernels_for(dev))(g.data<S>(), N, C, H, W, dx.data<S>());
+    return std::vector<Tensor>{dx};
   });
 }
 }  // namespace
@@ -311,28 +483,23 @@ Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Varia
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias, const Tensor& running_mean,
                     const Tensor& running_var, BatchNormMode mode, double momentum, double eps, BatchNormThen then,
                     const Variable& residual) {
-  BatchNormArgs a = check_batch_norm(x, weight, bias, running_mean, running_var, mode == BatchNormMode::Train, then,
-                                     residual);
+  BatchNormArgs a =
+      check_batch_norm(x, weight, bias, running_mean, running_var, mode == BatchNormMode::Train, then, residual);
   a.eps = static_cast<float>(eps);
   a.momentum = static_cast<float>(momentum);
-  if (mode == BatchNormMode::Eval) return batch_norm_eval(a, x, weight, bias, residual, running_mean, running_var);
-  return batch_norm_train(a, x, weight, bias, residual);
+  const bool bf16 = a.xs.dtype() == DType::BF16;
+  if (mode == BatchNormMode::Eval)
+    return bf16 ? batch_norm_eval<uint16_t>(a, x, weight, bias, residual, running_mean, running_var)
+                : batch_norm_eval<float>(a, x, weight, bias, residual, running_mean, running_var);
+  return bf16 ? batch_norm_train<uint16_t>(a, x, weight, bias, residual)
+              : batch_norm_train<float>(a, x, weight, bias, residual);
 }
 
 Variable global_avg_pool2d(const Variable& x) {
-  check_activation(x, "global_avg_pool2d");
+  check_f32_or_bf16(x, "global_avg_pool2d");
   const Tensor xs = x.data().contiguous();
   CYG_CHECK(xs.dim() == 4, "global_avg_pool2d: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
-  const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
-  const Device dev = xs.device();
-  Tensor y = Tensor::empty({N, C}, DType::F32, dev);
-  kernels_for(dev).global_avg_pool_forward(xs.data<float>(), N, C, H, W, y.data<float>());
-  return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = grad.contiguous();
-    Tensor dx = sinks.output(0, {N, C, H, W}, dev);
-    kernels_for(dev).global_avg_pool_backward(g.data<float>(), N, C, H, W, dx.data<float>());
-    return std::vector<Tensor>{dx};
-  });
+  return xs.dtype() == DType::BF16 ? global_avg_pool2d_as<uint16_t>(x, xs) : global_avg_pool2d_as<float>(x, xs);
 }
 
 CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {
@@ -363,8 +530,8 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
 Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after) {
   check_activation(x, "subsample_pad_channels");
   const Tensor xs = x.data().contiguous();
-  CYG_CHECK(xs.dim() == 4 && stride >= 1 && pad_before >= 0 && pad_after >= 0,
-            "subsample_pad_channels: input ", shape_str(xs.shape()), ", stride ", stride);
+  CYG_CHECK(xs.dim() == 4 && stride >= 1 && pad_before >= 0 && pad_after >= 0, "subsample_pad_channels: input ",
+            shape_str(xs.shape()), ", stride ", stride);
   const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
   const int64_t OH = (H + stride - 1) / stride, OW = (W + stride - 1) / stride, OC = C + pad_before + pad_after;
   // The strided view of the input and the channel window of the output it lands in.

@@ -1,6 +1,6 @@
 // Differentiable ops on Variables: each computes its output with the kernels of the
 // inputs' device and records its backward on the tape (engine/autograd.h). Activations
-// are f32 NCHW.
+// are NCHW, f32, or bf16 under bf16 autocast (below).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,6 +29,26 @@ void set_cudnn_benchmark(bool benchmark);
 // A file that keeps those choices across runs ("" for none): read now, rewritten
 // atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
 void set_cudnn_cache(const std::string& path);
+
+// bf16 autocast, as PyTorch's torch.autocast(dtype=torch.bfloat16), on this thread while
+// a guard is alive: conv2d and linear cast their input and weight to bf16 and compute in
+// bf16 with fp32 accumulation. A convolution's output is bf16, and batch_norm,
+// global_avg_pool2d and add then keep bf16 activations (statistics and sums in fp32);
+// linear's output, the logits, is f32, so the loss is fp32. Parameters, their gradients
+// and the optimizer stay f32: a bf16 weight gradient is widened into .grad. No loss
+// scaling: bf16 has f32's exponent range. Outside autocast a bf16 input to conv2d or
+// linear is an error.
+class AutocastBf16 {
+ public:
+  explicit AutocastBf16(bool enabled = true);
+  ~AutocastBf16();
+  AutocastBf16(const AutocastBf16&) = delete;
+  AutocastBf16& operator=(const AutocastBf16&) = delete;
+
+ private:
+  bool previous_;
+};
+bool autocast_bf16_enabled();
 
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);

@@ -52,6 +52,16 @@ Tensor reduce_dim(const Tensor& x, int64_t dim, Reduction r) {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  // Two bf16 tensors (activations or their gradients under bf16 autocast) add in float
+  // and round once.
+  if (a.defined() && b.defined() && a.dtype() == DType::BF16 && b.dtype() == DType::BF16) {
+    CYG_CHECK(a.shape() == b.shape() && a.device() == b.device(), "add: shapes ", shape_str(a.shape()), " and ",
+              shape_str(b.shape()), " on ", a.device().str(), " and ", b.device().str());
+    const Tensor ac = a.contiguous(), bc = b.contiguous();
+    Tensor y = Tensor::empty(a.shape(), DType::BF16, a.device());
+    kernels_for(a).add_bf16(ac.data<uint16_t>(), bc.data<uint16_t>(), y.data<uint16_t>(), y.numel());
+    return y;
+  }
   check_same(a, b, "add");
   const Tensor ac = a.contiguous(), bc = b.contiguous();
   Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());

@@ -64,17 +64,19 @@ struct BatchNormBackwardFusion {
   T* dresidual = nullptr;  // AddRelu: receives the masked dy, the residual's gradient
 };
 
-// y[i] from the normalised value v, as the unfused add and ReLU would make it.
-template <typename T>
-CYG_HD T batchnorm_epilogue(T v, const BatchNormFusion<T>& f, int64_t i) {
-  if (f.epilogue == BatchNormEpilogue::AddRelu) v = v + f.residual[i];
+// y[i] from the normalised value v, as the unfused add and ReLU would make it. S is the
+// activations' storage (float, double or bf16 bits); the math runs in T, and a bf16 y is
+// rounded once, after the epilogue.
+template <typename T, typename S>
+CYG_HD T batchnorm_epilogue(T v, const BatchNormFusion<S>& f, int64_t i) {
+  if (f.epilogue == BatchNormEpilogue::AddRelu) v = v + static_cast<T>(widen(f.residual[i]));
   return f.epilogue == BatchNormEpilogue::None ? v : relu_forward_op(v);
 }
 
 // The gradient reaching the normalisation: dy through the fused ReLU's mask.
-template <typename T>
-CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<T>& f, int64_t i) {
-  return f.y != nullptr ? relu_backward_op(dy, f.y[i]) : dy;
+template <typename T, typename S>
+CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
+  return f.y != nullptr ? relu_backward_op(dy, static_cast<T>(widen(f.y[i]))) : dy;
 }
 
 template <typename T>
@@ -135,24 +137,26 @@ inline void check_batchnorm_backward_args(const void* dgamma, const void* dbeta)
             "batchnorm backward writes dgamma and dbeta (scratch when affine=false): dx is built from them");
 }
 
-// T = float or double (double for the finite-difference checks).
-template <typename T>
-void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
-                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                                 BatchNormFusion<T> fusion = {});
-template <typename T>
-void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
-                                int64_t N, int64_t C, int64_t HW, T eps, T* y, BatchNormFusion<T> fusion = {});
-template <typename T>
-void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
-                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta,
-                            BatchNormBackwardFusion<T> fusion = {});
+// T = float or double (double for the finite-difference checks): the parameters,
+// statistics and math. S = the activations' storage (x, y, dy, dx, the residual):
+// T itself, or uint16_t (bf16 bits) with T = float, as bf16 autocast runs batchnorm.
+template <typename T, typename S = T>
+void batchnorm_forward_train_cpu(const S* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
+                                 T momentum, S* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                 BatchNormFusion<S> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_forward_eval_cpu(const S* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
+                                int64_t N, int64_t C, int64_t HW, T eps, S* y, BatchNormFusion<S> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_backward_cpu(const S* dy, const S* x, const T* gamma, const T* save_mean, const T* save_invstd,
+                            int64_t N, int64_t C, int64_t HW, S* dx, T* dgamma, T* dbeta,
+                            BatchNormBackwardFusion<S> fusion = {});
 // Backward of the evaluation forward (running statistics, e.g. a frozen batchnorm
 // being fine-tuned through): dgamma and dbeta as in training, dx = gamma*invstd*dy.
-template <typename T>
-void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
-                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
-                                 T* dbeta, BatchNormBackwardFusion<T> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_backward_eval_cpu(const S* dy, const S* x, const T* gamma, const T* running_mean,
+                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* dx, T* dgamma,
+                                 T* dbeta, BatchNormBackwardFusion<S> fusion = {});
 
 // The CUDA reductions split each channel into `slices` pieces, one block each (so a
 // GPU fills up even at 64 channels), and finish the per-slice double partials in a
@@ -169,23 +173,21 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
   return 2 * C * batchnorm_slices(N, C, HW, cfg);
 }
 
-CYG_CUDA_DECL(void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N,
-                                                int64_t C, int64_t HW, float eps, float momentum, float* y,
-                                                float* save_mean, float* save_invstd, float* running_mean,
-                                                float* running_var, double* workspace,
-                                                BatchNormFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta,
-                                               const float* running_mean, const float* running_var, int64_t N,
-                                               int64_t C, int64_t HW, float eps, float* y,
-                                               BatchNormFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
-                                           const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx,
-                                           float* dgamma, float* dbeta, double* workspace,
-                                           BatchNormBackwardFusion<float> fusion = {}, const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma,
-                                                const float* running_mean, const float* running_var, int64_t N,
-                                                int64_t C, int64_t HW, float eps, float* dx, float* dgamma,
-                                                float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion = {},
-                                                const LaunchConfig& cfg = {}))
+// S = float or uint16_t (bf16 bits): the activations' storage; everything else is f32.
+CYG_CUDA_DECL(template <typename S> void batchnorm_forward_train_cuda(
+    const S* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps, float momentum,
+    S* y, float* save_mean, float* save_invstd, float* running_mean, float* running_var, double* workspace,
+    BatchNormFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_forward_eval_cuda(
+    const S* x, const float* gamma, const float* beta, const float* running_mean, const float* running_var,
+    int64_t N, int64_t C, int64_t HW, float eps, S* y, BatchNormFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_backward_cuda(
+    const S* dy, const S* x, const float* gamma, const float* save_mean, const float* save_invstd, int64_t N,
+    int64_t C, int64_t HW, S* dx, float* dgamma, float* dbeta, double* workspace,
+    BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_backward_eval_cuda(
+    const S* dy, const S* x, const float* gamma, const float* running_mean, const float* running_var, int64_t N,
+    int64_t C, int64_t HW, float eps, S* dx, float* dgamma, float* dbeta, double* workspace,
+    BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

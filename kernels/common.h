@@ -44,6 +44,20 @@ CYG_HD uint16_t float_to_bf16(float f) {
 
 CYG_HD float bf16_to_float(uint16_t b) { return bits_to_float(static_cast<uint32_t>(b) << 16); }
 
+// Element storage of activations: float, double (the finite-difference checks) or bf16
+// (its 16 bits in a uint16_t). widen reads one element as the type its math runs in;
+// store writes a value back, rounding to nearest even into bf16. A kernel templated on
+// its storage type S shares its per-element math between the f32 and bf16 instances.
+CYG_HD float widen(float v) { return v; }
+CYG_HD double widen(double v) { return v; }
+CYG_HD float widen(uint16_t bits) { return bf16_to_float(bits); }
+CYG_HD void store(float* p, float v) { *p = v; }
+CYG_HD void store(double* p, double v) { *p = v; }
+CYG_HD void store(uint16_t* p, float v) { *p = float_to_bf16(v); }
+// The type the math of storage S runs in: float for bf16, else S itself.
+template <typename S>
+using compute_t = decltype(widen(S{}));
+
 // How a CUDA wrapper launches its kernel. Zero means "the kernel's default".
 // Tests set block and max_blocks to exercise odd shapes and grid-stride loops.
 struct LaunchConfig {

@@ -35,6 +35,16 @@ void conv2d_backward_data_cpu(const T* dy, const T* w, const Conv2dShape& s, T* 
 template <typename T>
 void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T* dw);
 
+// bf16 (bf16 autocast): x, w and the result as bf16 bits, products accumulated in fp32
+// as cuDNN does. The CPU twins widen to float, run the f32 reference above and round the
+// result once; the emulated cuDNN calls them.
+void conv2d_forward_bf16_cpu(const uint16_t* x, const uint16_t* w, const Conv2dShape& s, uint16_t* y);
+void conv2d_backward_data_bf16_cpu(const uint16_t* dy, const uint16_t* w, const Conv2dShape& s, uint16_t* dx);
+void conv2d_backward_filter_bf16_cpu(const uint16_t* dy, const uint16_t* x, const Conv2dShape& s, uint16_t* dw);
+
+// The element type of a cuDNN convolution's tensors; the math is fp32 either way.
+enum class ConvData { F32, BF16 };
+
 // The cuDNN wrappers (kernels/cuda/cudnn_conv.cpp), and in cyg::emu their stand-ins for
 // the emulated device, which queue the CPU reference (kernels/emu/libraries.cpp).
 // Whether float convolutions may use TF32 tensor cores (default: yes, as PyTorch's
@@ -55,12 +65,21 @@ CYG_CUDA_DECL(int64_t conv2d_searches())
 using WholeFileWriter = void (*)(const std::string& path, const std::string& bytes);
 CYG_CUDA_DECL(void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write))
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
-CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s))
+CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data = ConvData::F32))
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,
                                         void* workspace, size_t workspace_bytes, void* stream))
 CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx,
                                               void* workspace, size_t workspace_bytes, void* stream))
 CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw,
                                                 void* workspace, size_t workspace_bytes, void* stream))
+
+// bf16 tensors (x, w, y, dx, dw all bf16; plans of their own, searched like the f32
+// ones but not kept in the algorithm file, whose lines have no element type).
+CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y,
+                                        void* workspace, size_t workspace_bytes, void* stream))
+CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w,
+                                              uint16_t* dx, void* workspace, size_t workspace_bytes, void* stream))
+CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x,
+                                                uint16_t* dw, void* workspace, size_t workspace_bytes, void* stream))
 
 }  // namespace cyg

@@ -17,4 +17,14 @@ void gemm_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_
 CYG_CUDA_DECL(void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                                const float* A, const float* B, float beta, float* C, void* stream = nullptr))
 
+// bf16 operands (bf16 autocast), products accumulated in fp32, C either f32 or bf16
+// (rounded once). The CPU twin widens, runs the f32 gemm and stores.
+template <typename TC>
+void gemm_bf16_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const uint16_t* A, const uint16_t* B, float beta, TC* C);
+CYG_CUDA_DECL(void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                               const uint16_t* A, const uint16_t* B, float beta, float* C, void* stream = nullptr))
+CYG_CUDA_DECL(void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                               const uint16_t* A, const uint16_t* B, float beta, uint16_t* C, void* stream = nullptr))
+
 }  // namespace cyg

@@ -14,4 +14,12 @@ template <typename T>
 void linear_backward_cpu(const T* dy, const T* x, const T* w, int64_t N, int64_t in, int64_t out, T* dx, T* dw,
                          T* db);
 
+// bf16 autocast: x and w bf16, products accumulated in fp32; y (the logits) f32, bias f32.
+// The backward rounds dy to bf16 (the autocast's cast back) for both products; dx is
+// bf16, dw and db f32 (the master weights' gradients).
+void linear_forward_bf16_cpu(const uint16_t* x, const uint16_t* w, const float* bias, int64_t N, int64_t in,
+                             int64_t out, float* y);
+void linear_backward_bf16_cpu(const float* dy, const uint16_t* x, const uint16_t* w, int64_t N, int64_t in,
+                              int64_t out, uint16_t* dx, float* dw, float* db);
+
 }  // namespace cyg

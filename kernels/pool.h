@@ -12,17 +12,19 @@ CYG_HD T divide_by_area(T value, int64_t area) {
   return value / T(area);
 }
 
-// CPU reference, T = float or double (double for the finite-difference checks); the
-// forward sums in double. H and W must be at least 1 (cyg::Error otherwise).
-template <typename T>
-void global_avg_pool_forward_cpu(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, T* y);
-template <typename T>
-void global_avg_pool_backward_cpu(const T* dy, int64_t N, int64_t C, int64_t H, int64_t W, T* dx);
+// CPU reference, S = float, double (the finite-difference checks) or uint16_t (bf16
+// bits, the math in float; bf16 autocast); the forward sums in double. H and W must be
+// at least 1 (cyg::Error otherwise).
+template <typename S>
+void global_avg_pool_forward_cpu(const S* x, int64_t N, int64_t C, int64_t H, int64_t W, S* y);
+template <typename S>
+void global_avg_pool_backward_cpu(const S* dy, int64_t N, int64_t C, int64_t H, int64_t W, S* dx);
 
-// CUDA; the forward's block size must be a multiple of 32 (a warp per plane).
-CYG_CUDA_DECL(void global_avg_pool_forward_cuda(const float* x, int64_t N, int64_t C, int64_t H, int64_t W, float* y,
-                                                const LaunchConfig& cfg = {}))
-CYG_CUDA_DECL(void global_avg_pool_backward_cuda(const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
-                                                 float* dx, const LaunchConfig& cfg = {}))
+// CUDA, S = float or uint16_t; the forward's block size must be a multiple of 32 (a
+// warp per plane).
+CYG_CUDA_DECL(template <typename S> void global_avg_pool_forward_cuda(const S* x, int64_t N, int64_t C, int64_t H,
+                                                                      int64_t W, S* y, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void global_avg_pool_backward_cuda(const S* dy, int64_t N, int64_t C, int64_t H,
+                                                                       int64_t W, S* dx, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -1,15 +1,15 @@
 // BatchNorm2d forward (training and eval) and training-mode backward, CPU reference.
-// Channel statistics are accumulated in double whatever T is, two passes (mean, then
+// Channel statistics are accumulated in double whatever T and S are, two passes (mean, then
 // squared deviations) so that a large mean does not eat the variance. Loops walk each
 // image's contiguous plane of a channel, so the inner loops vectorise.
 #include "kernels/batchnorm.h"
 
 namespace cyg {
 
-template <typename T>
-void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
-                                 T momentum, T* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                                 BatchNormFusion<T> fusion) {
+template <typename T, typename S>
+void batchnorm_forward_train_cpu(const S* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
+                                 T momentum, S* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                 BatchNormFusion<S> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   const int64_t m = layout.per_channel();
@@ -17,15 +17,15 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int6
   for (int64_t c = 0; c < C; ++c) {
     double sum = 0;
     for (int64_t n = 0; n < N; ++n) {
-      const T* plane = x + layout.plane(n, c);
-      for (int64_t i = 0; i < HW; ++i) sum += static_cast<double>(plane[i]);
+      const S* plane = x + layout.plane(n, c);
+      for (int64_t i = 0; i < HW; ++i) sum += static_cast<double>(widen(plane[i]));
     }
     const double mean = sum / static_cast<double>(m);
     double squares = 0;
     for (int64_t n = 0; n < N; ++n) {
-      const T* plane = x + layout.plane(n, c);
+      const S* plane = x + layout.plane(n, c);
       for (int64_t i = 0; i < HW; ++i) {
-        const double d = static_cast<double>(plane[i]) - mean;
+        const double d = static_cast<double>(widen(plane[i])) - mean;
         squares += d * d;
       }
     }
@@ -42,14 +42,14 @@ void batchnorm_forward_train_cpu(const T* x, const T* gamma, const T* beta, int6
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i)
-        y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], mean_c, invstd_c, g, b), fusion, i);
+        store(&y[i], batchnorm_epilogue(batchnorm_normalise<T>(widen(x[i]), mean_c, invstd_c, g, b), fusion, i));
     }
   }
 }
 
-template <typename T>
-void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
-                                int64_t N, int64_t C, int64_t HW, T eps, T* y, BatchNormFusion<T> fusion) {
+template <typename T, typename S>
+void batchnorm_forward_eval_cpu(const S* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
+                                int64_t N, int64_t C, int64_t HW, T eps, S* y, BatchNormFusion<S> fusion) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
 #pragma omp parallel for if (layout.numel() > 65536)
@@ -60,15 +60,15 @@ void batchnorm_forward_eval_cpu(const T* x, const T* gamma, const T* beta, const
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i)
-        y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], mean_c, invstd, g, b), fusion, i);
+        store(&y[i], batchnorm_epilogue(batchnorm_normalise<T>(widen(x[i]), mean_c, invstd, g, b), fusion, i));
     }
   }
 }
 
-template <typename T>
-void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* save_mean, const T* save_invstd,
-                            int64_t N, int64_t C, int64_t HW, T* dx, T* dgamma, T* dbeta,
-                            BatchNormBackwardFusion<T> fusion) {
+template <typename T, typename S>
+void batchnorm_backward_cpu(const S* dy, const S* x, const T* gamma, const T* save_mean, const T* save_invstd,
+                            int64_t N, int64_t C, int64_t HW, S* dx, T* dgamma, T* dbeta,
+                            BatchNormBackwardFusion<S> fusion) {
   check_batchnorm_backward_args(dgamma, dbeta);
   const BatchNormLayout layout{N, C, HW};
   const int64_t m = layout.per_channel();
@@ -79,12 +79,12 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i) {
-        const T masked = batchnorm_masked_dy(dy[i], fusion, i);
-        if (fusion.dresidual != nullptr) fusion.dresidual[i] = masked;
+        const T masked = batchnorm_masked_dy<T>(widen(dy[i]), fusion, i);
+        if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], masked);
         const double d = static_cast<double>(masked);
         sum_dy += d;
-        sum_dy_xhat +=
-            d * batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
+        sum_dy_xhat += d * batchnorm_xhat(static_cast<double>(widen(x[i])), static_cast<double>(mean),
+                                          static_cast<double>(invstd));
       }
     }
     dgamma[c] = static_cast<T>(sum_dy_xhat);
@@ -95,16 +95,17 @@ void batchnorm_backward_cpu(const T* dy, const T* x, const T* gamma, const T* sa
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i)
-        dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], mean, invstd),
-                                      mean_dy, mean_dy_xhat, gamma_invstd);
+        store(&dx[i], batchnorm_backward_dx(batchnorm_masked_dy<T>(widen(dy[i]), fusion, i),
+                                            batchnorm_xhat<T>(widen(x[i]), mean, invstd), mean_dy, mean_dy_xhat,
+                                            gamma_invstd));
     }
   }
 }
 
-template <typename T>
-void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const T* running_mean,
-                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, T* dx, T* dgamma,
-                                 T* dbeta, BatchNormBackwardFusion<T> fusion) {
+template <typename T, typename S>
+void batchnorm_backward_eval_cpu(const S* dy, const S* x, const T* gamma, const T* running_mean,
+                                 const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* dx, T* dgamma,
+                                 T* dbeta, BatchNormBackwardFusion<S> fusion) {
   check_batchnorm_backward_args(dgamma, dbeta);
   const BatchNormLayout layout{N, C, HW};
 #pragma omp parallel for if (layout.numel() > 65536)
@@ -115,12 +116,13 @@ void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const 
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
       for (int64_t i = p; i < p + HW; ++i) {
-        const T masked = batchnorm_masked_dy(dy[i], fusion, i);
-        if (fusion.dresidual != nullptr) fusion.dresidual[i] = masked;
+        const T masked = batchnorm_masked_dy<T>(widen(dy[i]), fusion, i);
+        if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], masked);
         sum_dy += static_cast<double>(masked);
-        sum_dy_xhat += static_cast<double>(masked) *
-                       batchnorm_xhat(static_cast<double>(x[i]), static_cast<double>(mean), static_cast<double>(invstd));
-        dx[i] = batchnorm_backward_dx_eval(masked, gamma_invstd);
+        sum_dy_xhat += static_cast<double>(masked) * batchnorm_xhat(static_cast<double>(widen(x[i])),
+                                                                    static_cast<double>(mean),
+                                                                    static_cast<double>(invstd));
+        store(&dx[i], batchnorm_backward_dx_eval(masked, gamma_invstd));
       }
     }
     dgamma[c] = static_cast<T>(sum_dy_xhat);
@@ -128,17 +130,18 @@ void batchnorm_backward_eval_cpu(const T* dy, const T* x, const T* gamma, const 
   }
 }
 
-#define CYG_INSTANTIATE_BATCHNORM(T)                                                                                   \
-  template void batchnorm_forward_train_cpu<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T, T, T*, T*,  \
-                                               T*, T*, T*, BatchNormFusion<T>);                                 \
-  template void batchnorm_forward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,      \
-                                              int64_t, T, T*, BatchNormFusion<T>);                              \
-  template void batchnorm_backward_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, \
-                                          T*, T*, T*, BatchNormBackwardFusion<T>);                              \
-  template void batchnorm_backward_eval_cpu<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t,     \
-                                               int64_t, T, T*, T*, T*, BatchNormBackwardFusion<T>);
-CYG_INSTANTIATE_BATCHNORM(float)
-CYG_INSTANTIATE_BATCHNORM(double)
+#define CYG_INSTANTIATE_BATCHNORM(T, S)                                                                          \
+  template void batchnorm_forward_train_cpu<T, S>(const S*, const T*, const T*, int64_t, int64_t, int64_t, T, T, S*, \
+                                                  T*, T*, T*, T*, BatchNormFusion<S>);                               \
+  template void batchnorm_forward_eval_cpu<T, S>(const S*, const T*, const T*, const T*, const T*, int64_t, int64_t,  \
+                                                 int64_t, T, S*, BatchNormFusion<S>);                                \
+  template void batchnorm_backward_cpu<T, S>(const S*, const S*, const T*, const T*, const T*, int64_t, int64_t,      \
+                                             int64_t, S*, T*, T*, BatchNormBackwardFusion<S>);                       \
+  template void batchnorm_backward_eval_cpu<T, S>(const S*, const S*, const T*, const T*, const T*, int64_t, int64_t, \
+                                                  int64_t, T, S*, T*, T*, BatchNormBackwardFusion<S>);
+CYG_INSTANTIATE_BATCHNORM(float, float)
+CYG_INSTANTIATE_BATCHNORM(double, double)
+CYG_INSTANTIATE_BATCHNORM(float, uint16_t)
 #undef CYG_INSTANTIATE_BATCHNORM
 
 }  // namespace cyg

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/cast.h"
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 
@@ -128,5 +129,37 @@ void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T
   template void conv2d_backward_filter_cpu<T>(const T*, const T*, const Conv2dShape&, T*);
 CYG_INSTANTIATE_CONV(float)
 CYG_INSTANTIATE_CONV(double)
+
+namespace {
+std::vector<float> widened(const uint16_t* x, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+  cast_bf16_to_f32_cpu(x, out.data(), n);
+  return out;
+}
+int64_t input_numel(const Conv2dShape& s) { return s.N * s.C * s.H * s.W; }
+int64_t filter_numel(const Conv2dShape& s) { return s.OC * s.C * s.KH * s.KW; }
+int64_t output_numel(const Conv2dShape& s) { return s.N * s.OC * s.OH() * s.OW(); }
+}  // namespace
+
+void conv2d_forward_bf16_cpu(const uint16_t* x, const uint16_t* w, const Conv2dShape& s, uint16_t* y) {
+  std::vector<float> out(static_cast<size_t>(output_numel(s)));
+  conv2d_forward_cpu<float>(widened(x, input_numel(s)).data(), widened(w, filter_numel(s)).data(), nullptr, s,
+                            out.data());
+  cast_f32_to_bf16_cpu(out.data(), y, output_numel(s));
+}
+
+void conv2d_backward_data_bf16_cpu(const uint16_t* dy, const uint16_t* w, const Conv2dShape& s, uint16_t* dx) {
+  std::vector<float> out(static_cast<size_t>(input_numel(s)));
+  conv2d_backward_data_cpu<float>(widened(dy, output_numel(s)).data(), widened(w, filter_numel(s)).data(), s,
+                                  out.data());
+  cast_f32_to_bf16_cpu(out.data(), dx, input_numel(s));
+}
+
+void conv2d_backward_filter_bf16_cpu(const uint16_t* dy, const uint16_t* x, const Conv2dShape& s, uint16_t* dw) {
+  std::vector<float> out(static_cast<size_t>(filter_numel(s)));
+  conv2d_backward_filter_cpu<float>(widened(dy, output_numel(s)).data(), widened(x, input_numel(s)).data(), s,
+                                    out.data());
+  cast_f32_to_bf16_cpu(out.data(), dw, filter_numel(s));
+}
 
 }  // namespace cyg

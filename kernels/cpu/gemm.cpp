@@ -1,6 +1,10 @@
 // gemm through CBLAS, row-major.
 #include "kernels/gemm.h"
 
+#include <vector>
+
+#include "kernels/cast.h"
+
 #include <cblas.h>
 
 #include <mutex>
@@ -43,5 +47,22 @@ template void gemm_cpu<float>(Transpose, Transpose, int64_t, int64_t, int64_t, f
                               float, float*);
 template void gemm_cpu<double>(Transpose, Transpose, int64_t, int64_t, int64_t, double, const double*, const double*,
                                double, double*);
+
+template <typename TC>
+void gemm_bf16_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const uint16_t* A, const uint16_t* B, float beta, TC* C) {
+  std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N)), c(static_cast<size_t>(M * N));
+  cast_bf16_to_f32_cpu(A, a.data(), M * K);
+  cast_bf16_to_f32_cpu(B, b.data(), K * N);
+  if (beta != 0.0f)
+    for (int64_t i = 0; i < M * N; ++i) c[i] = widen(C[i]);
+  gemm_cpu<float>(trans_a, trans_b, M, N, K, alpha, a.data(), b.data(), beta, c.data());
+  for (int64_t i = 0; i < M * N; ++i) store(&C[i], c[i]);
+}
+
+template void gemm_bf16_cpu<float>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const uint16_t*,
+                                   const uint16_t*, float, float*);
+template void gemm_bf16_cpu<uint16_t>(Transpose, Transpose, int64_t, int64_t, int64_t, float, const uint16_t*,
+                                      const uint16_t*, float, uint16_t*);
 
 }  // namespace cyg

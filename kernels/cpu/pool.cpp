@@ -10,30 +10,32 @@ void check_area(int64_t H, int64_t W) {
 }
 }  // namespace
 
-template <typename T>
-void global_avg_pool_forward_cpu(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, T* y) {
+template <typename S>
+void global_avg_pool_forward_cpu(const S* x, int64_t N, int64_t C, int64_t H, int64_t W, S* y) {
   check_area(H, W);
   const int64_t planes = N * C, area = H * W;
 #pragma omp parallel for if (planes * area > 65536)
   for (int64_t p = 0; p < planes; ++p) {
     double sum = 0.0;
-    for (int64_t i = 0; i < area; ++i) sum += static_cast<double>(x[p * area + i]);
-    y[p] = static_cast<T>(divide_by_area(sum, area));
+    for (int64_t i = 0; i < area; ++i) sum += static_cast<double>(widen(x[p * area + i]));
+    store(&y[p], static_cast<compute_t<S>>(divide_by_area(sum, area)));
   }
 }
 
-template <typename T>
-void global_avg_pool_backward_cpu(const T* dy, int64_t N, int64_t C, int64_t H, int64_t W, T* dx) {
+template <typename S>
+void global_avg_pool_backward_cpu(const S* dy, int64_t N, int64_t C, int64_t H, int64_t W, S* dx) {
   check_area(H, W);
   const int64_t planes = N * C, area = H * W;
 #pragma omp parallel for if (planes * area > 65536)
   for (int64_t p = 0; p < planes; ++p)
-    for (int64_t i = 0; i < area; ++i) dx[p * area + i] = divide_by_area(dy[p], area);
+    for (int64_t i = 0; i < area; ++i) store(&dx[p * area + i], divide_by_area(widen(dy[p]), area));
 }
 
 template void global_avg_pool_forward_cpu<float>(const float*, int64_t, int64_t, int64_t, int64_t, float*);
 template void global_avg_pool_forward_cpu<double>(const double*, int64_t, int64_t, int64_t, int64_t, double*);
 template void global_avg_pool_backward_cpu<float>(const float*, int64_t, int64_t, int64_t, int64_t, float*);
 template void global_avg_pool_backward_cpu<double>(const double*, int64_t, int64_t, int64_t, int64_t, double*);
+template void global_avg_pool_forward_cpu<uint16_t>(const uint16_t*, int64_t, int64_t, int64_t, int64_t, uint16_t*);
+template void global_avg_pool_backward_cpu<uint16_t>(const uint16_t*, int64_t, int64_t, int64_t, int64_t, uint16_t*);
 
 }  // namespace cyg

@@ -5,8 +5,9 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) {
-  CYG_GRID_STRIDE_LOOP(i, n) y[i] = add_op(a[i], b[i]);
+template <typename S>
+__global__ void add_kernel(const S* a, const S* b, S* y, int64_t n) {
+  CYG_GRID_STRIDE_LOOP(i, n) store(&y[i], add_op(widen(a[i]), widen(b[i])));
 }
 
 __global__ void axpy_kernel(float alpha, const float* x, float* y, int64_t n) {
@@ -23,12 +24,15 @@ void increment_cuda(int64_t* counter, int64_t by, const LaunchConfig& cfg) {
   CYG_CHECK_LAUNCH();
 }
 
-void add_cuda(const float* a, const float* b, float* y, int64_t n, const LaunchConfig& cfg) {
+template <typename S>
+void add_cuda(const S* a, const S* b, S* y, int64_t n, const LaunchConfig& cfg) {
   if (n == 0) return;
-  count_traffic(__func__, 8 * n, 4 * n);
-  CYG_LAUNCH(add_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), a, b, y, n);
+  count_traffic(__func__, 2 * sizeof(S) * n, sizeof(S) * n);
+  CYG_LAUNCH(add_kernel<S>, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), a, b, y, n);
   CYG_CHECK_LAUNCH();
 }
+template void add_cuda<float>(const float*, const float*, float*, int64_t, const LaunchConfig&);
+template void add_cuda<uint16_t>(const uint16_t*, const uint16_t*, uint16_t*, int64_t, const LaunchConfig&);
 
 void axpy_cuda(float alpha, const float* x, float* y, int64_t n, const LaunchConfig& cfg) {
   if (n == 0) return;

@@ -1,46 +1,57 @@
 // BatchNorm2d. Training takes two launches each way, both on a grid of (slices,
-// channels): the first sums one slice of its channel's N*HW values per block, in double
-// (statistics shifted by the channel's first value, so a large mean does not cancel the
-// variance; backward: sums of dy and dy*xhat); the second finishes its channel from the
-// slices' partials, in a fixed order (deterministic: every block of a channel gets the
-// same bits), then normalises (or computes dx for) its slice, with the fused epilogue.
-// Evaluation normalises one element per thread, grid-stride; its backward finishes the
-// sums in a third, per-channel launch. 32-bit index arithmetic where it fits. Bound by
-// memory bandwidth.
+// channels): the first sums one slice of its channel's N*HW values per block,
+// in double (statistics shifted by the channel's first value, so a large mean
+// does not cancel the variance; backward: sums of dy and dy*xhat); the second
+// finishes its channel from the slices' partials, in a fixed order
+// (deterministic: every block of a channel gets the same bits), then normalises
+// (or computes dx for) its slice, with the fused epilogue. Evaluation
+// normalises one element per thread, grid-stride; its backward finishes the
+// sums in a third, per-channel launch. 32-bit index arithmetic where it fits.
+// Bound by memory bandwidth.
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/block_reduce.cuh"
 
 namespace cyg::CYG_KNS {
 namespace {
 
-// What the per-channel spread argument holds: the batch's invstd (training), or the
-// running variance, from which invstd is derived (evaluation).
+// What the per-channel spread argument holds: the batch's invstd (training), or
+// the running variance, from which invstd is derived (evaluation).
 enum class Spread { InvStd, Variance };
 
-__device__ __forceinline__ float invstd_from(const float* spread, int64_t c, Spread kind, float eps) {
+__device__ __forceinline__ float invstd_from(const float *spread, int64_t c, Spread kind, float eps) {
   return kind == Spread::Variance ? batchnorm_invstd(spread[c], eps) : spread[c];
 }
 
+// A kernel's index type (32 bits where they fit) and activations' storage
+// (float or bf16 bits), as one template argument.
+template <typename IndexType, typename Storage>
+struct KernelTypes {
+  using Index = IndexType;
+  using S = Storage;
+};
+
 // The [begin, end) share of slice s of m values.
-__device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s, int64_t* begin, int64_t* end) {
+__device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s, int64_t *begin, int64_t *end) {
   const int64_t per = (m + slices - 1) / slices;
   *begin = s * per < m ? s * per : m;
   *end = *begin + per < m ? *begin + per : m;
 }
 
-// partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x - shift)^2.
-template <typename Index>
-__global__ void batchnorm_stats_partial_kernel(const float* x, BatchNormLayout layout, int64_t slices,
-                                               double* partials) {
+// partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x -
+// shift)^2.
+template <typename Types>
+__global__ void batchnorm_stats_partial_kernel(const typename Types::S *x, BatchNormLayout layout, int64_t slices,
+                                               double *partials) {
+  using Index = typename Types::Index;
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
-    const double shift = x[layout.plane(0, c)];
+    const double shift = widen(x[layout.plane(0, c)]);
     int64_t begin, end;
     slice_range(m, slices, blockIdx.x, &begin, &end);
     double sum = 0.0, squares = 0.0;
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-      const double d = static_cast<double>(x[i]) - shift;
+      const double d = static_cast<double>(widen(x[i])) - shift;
       sum += d;
       squares += d * d;
     }
@@ -53,14 +64,15 @@ __global__ void batchnorm_stats_partial_kernel(const float* x, BatchNormLayout l
   }
 }
 
-// A channel's statistics from its slices' partials, added in a fixed order, so every
-// block of the channel computes the same bits.
+// A channel's statistics from its slices' partials, added in a fixed order, so
+// every block of the channel computes the same bits.
 struct ChannelStats {
   float mean, invstd, unbiased_var;
 };
 
-__device__ __forceinline__ ChannelStats channel_stats(const float* x, const BatchNormLayout& layout, int64_t c,
-                                                      int64_t slices, const double* partials, float eps) {
+template <typename S>
+__device__ __forceinline__ ChannelStats channel_stats(const S *x, const BatchNormLayout &layout, int64_t c,
+                                                      int64_t slices, const double *partials, float eps) {
   const int64_t m = layout.per_channel();
   double sum = 0.0, squares = 0.0;
   for (int64_t s = 0; s < slices; ++s) {
@@ -70,20 +82,21 @@ __device__ __forceinline__ ChannelStats channel_stats(const float* x, const Batc
   const double shifted_mean = sum / static_cast<double>(m);
   double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
   var = var > 0.0 ? var : 0.0;
-  return {static_cast<float>(shifted_mean + static_cast<double>(x[layout.plane(0, c)])),
+  return {static_cast<float>(shifted_mean + static_cast<double>(widen(x[layout.plane(0, c)]))),
           static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps))),
           static_cast<float>(batchnorm_unbiased_variance(var, m))};
 }
 
-// One block per (slice, channel): the channel's statistics from the partials, then the
-// slice normalised, with the fused epilogue. The slice-0 block also writes the saved and
-// the running statistics.
-template <typename Index>
-__global__ void batchnorm_finish_normalise_kernel(const float* x, const float* gamma, const float* beta,
-                                                  BatchNormLayout layout, int64_t slices, const double* partials,
-                                                  float eps, float momentum, BatchNormFusion<float> fusion, float* y,
-                                                  float* save_mean, float* save_invstd, float* running_mean,
-                                                  float* running_var) {
+// One block per (slice, channel): the channel's statistics from the partials,
+// then the slice normalised, with the fused epilogue. The slice-0 block also
+// writes the saved and the running statistics.
+template <typename Types>
+__global__ void batchnorm_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+                                                  BatchNormLayout layout, int64_t slices, const double *partials,
+                                                  float eps, float momentum, BatchNormFusion<typename Types::S> fusion,
+                                                  typename Types::S *y, float *save_mean, float *save_invstd,
+                                                  float *running_mean, float *running_var) {
+  using Index = typename Types::Index;
   __shared__ float channel_mean, channel_invstd;
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
@@ -106,7 +119,7 @@ __global__ void batchnorm_finish_normalise_kernel(const float* x, const float* g
     slice_range(m, slices, blockIdx.x, &begin, &end);
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-      y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], channel_mean, channel_invstd, g, b), fusion, i);
+      store(&y[i], batchnorm_epilogue(batchnorm_normalise(widen(x[i]), channel_mean, channel_invstd, g, b), fusion, i));
     }
     __syncthreads();  // the next channel overwrites the shared statistics
   }
@@ -114,29 +127,33 @@ __global__ void batchnorm_finish_normalise_kernel(const float* x, const float* g
 
 // Training normalises with the batch's invstd; eval derives it from the running
 // variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
-template <typename Index>
-__global__ void batchnorm_normalise_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
-                                           const float* spread, Spread spread_kind, BatchNormLayout layout,
-                                           float eps, BatchNormFusion<float> fusion, float* y) {
+template <typename Types>
+__global__ void batchnorm_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+                                           const float *mean, const float *spread, Spread spread_kind,
+                                           BatchNormLayout layout, float eps, BatchNormFusion<typename Types::S> fusion,
+                                           typename Types::S *y) {
+  using Index = typename Types::Index;
   const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Index c = layout.channel_of<Index>(i);
     const float invstd = invstd_from(spread, c, spread_kind, eps);
-    const float v =
-        batchnorm_normalise(x[i], mean[c], invstd, batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
-    y[i] = batchnorm_epilogue(v, fusion, i);
+    const float v = batchnorm_normalise(widen(x[i]), mean[c], invstd, batchnorm_param(gamma, c, 1.0f),
+                                        batchnorm_param(beta, c, 0.0f));
+    store(&y[i], batchnorm_epilogue(v, fusion, i));
   }
 }
 
-// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat. xhat from
-// the saved batch statistics (training) or the running ones (Spread::Variance, eval).
-// dy is the masked one of a fused ReLU, which goes to dresidual when asked.
-template <typename Index>
-__global__ void batchnorm_backward_partial_kernel(const float* dy, const float* x, const float* mean_of,
-                                                  const float* spread, Spread spread_kind, float eps,
-                                                  BatchNormBackwardFusion<float> fusion, BatchNormLayout layout,
-                                                  int64_t slices, double* partials) {
+// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat. xhat
+// from the saved batch statistics (training) or the running ones
+// (Spread::Variance, eval). dy is the masked one of a fused ReLU, which goes to
+// dresidual when asked.
+template <typename Types>
+__global__ void batchnorm_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
+                                                  const float *mean_of, const float *spread, Spread spread_kind,
+                                                  float eps, BatchNormBackwardFusion<typename Types::S> fusion,
+                                                  BatchNormLayout layout, int64_t slices, double *partials) {
+  using Index = typename Types::Index;
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
     const float mean = mean_of[c];
@@ -146,10 +163,10 @@ __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* 
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-      const float d = batchnorm_masked_dy(dy[i], fusion, i);
-      if (fusion.dresidual != nullptr) fusion.dresidual[i] = d;
+      const float d = batchnorm_masked_dy(widen(dy[i]), fusion, i);
+      if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], d);
       sum_dy += d;
-      sum_dy_xhat += static_cast<double>(d * batchnorm_xhat(x[i], mean, invstd));
+      sum_dy_xhat += static_cast<double>(d * batchnorm_xhat(widen(x[i]), mean, invstd));
     }
     sum_dy = block_reduce_sum(sum_dy);
     sum_dy_xhat = block_reduce_sum(sum_dy_xhat);
@@ -160,10 +177,10 @@ __global__ void batchnorm_backward_partial_kernel(const float* dy, const float* 
   }
 }
 
-// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed order;
-// as floats, they are dbeta and dgamma.
-__device__ __forceinline__ void channel_sums(const double* partials, int64_t c, int64_t slices, float* dgamma,
-                                             float* dbeta) {
+// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed
+// order; as floats, they are dbeta and dgamma.
+__device__ __forceinline__ void channel_sums(const double *partials, int64_t c, int64_t slices, float *dgamma,
+                                             float *dbeta) {
   double sum_dy = 0.0, sum_dy_xhat = 0.0;
   for (int64_t s = 0; s < slices; ++s) {
     sum_dy += partials[2 * (c * slices + s)];
@@ -173,19 +190,23 @@ __device__ __forceinline__ void channel_sums(const double* partials, int64_t c, 
   *dgamma = static_cast<float>(sum_dy_xhat);
 }
 
-__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double* partials,
-                                                 float* dgamma, float* dbeta) {
-  CYG_GRID_STRIDE_LOOP(c, layout.C) channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
+__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double *partials,
+                                                 float *dgamma, float *dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, layout.C)
+  channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
 }
 
-// One block per (slice, channel): the channel's dgamma and dbeta from the partials, then
-// dx of the slice. The slice-0 block also writes dgamma and dbeta.
-template <typename Index>
-__global__ void batchnorm_finish_backward_dx_kernel(const float* dy, const float* x, const float* gamma,
-                                                    const float* save_mean, const float* save_invstd,
-                                                    BatchNormBackwardFusion<float> fusion, BatchNormLayout layout,
-                                                    int64_t slices, const double* partials, float* dgamma,
-                                                    float* dbeta, float* dx) {
+// One block per (slice, channel): the channel's dgamma and dbeta from the
+// partials, then dx of the slice. The slice-0 block also writes dgamma and
+// dbeta.
+template <typename Types>
+__global__ void batchnorm_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
+                                                    const float *gamma, const float *save_mean,
+                                                    const float *save_invstd,
+                                                    BatchNormBackwardFusion<typename Types::S> fusion,
+                                                    BatchNormLayout layout, int64_t slices, const double *partials,
+                                                    float *dgamma, float *dbeta, typename Types::S *dx) {
+  using Index = typename Types::Index;
   __shared__ float channel_dgamma, channel_dbeta;
   const int64_t m = layout.per_channel();
   const float mf = static_cast<float>(m);
@@ -204,40 +225,45 @@ __global__ void batchnorm_finish_backward_dx_kernel(const float* dy, const float
     slice_range(m, slices, blockIdx.x, &begin, &end);
     for (int64_t k = begin + threadIdx.x; k < end; k += blockDim.x) {
       const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-      dx[i] = batchnorm_backward_dx(batchnorm_masked_dy(dy[i], fusion, i), batchnorm_xhat(x[i], mean, invstd),
-                                    channel_dbeta / mf, channel_dgamma / mf, gamma_invstd);
+      store(&dx[i], batchnorm_backward_dx(batchnorm_masked_dy(widen(dy[i]), fusion, i),
+                                          batchnorm_xhat(widen(x[i]), mean, invstd), channel_dbeta / mf,
+                                          channel_dgamma / mf, gamma_invstd));
     }
     __syncthreads();  // the next channel overwrites the shared sums
   }
 }
 
-template <typename Index>
-__global__ void batchnorm_backward_dx_eval_kernel(const float* dy, const float* gamma, const float* running_var,
-                                                  float eps, BatchNormBackwardFusion<float> fusion,
-                                                  BatchNormLayout layout, float* dx) {
+template <typename Types>
+__global__ void batchnorm_backward_dx_eval_kernel(const typename Types::S *dy, const float *gamma,
+                                                  const float *running_var, float eps,
+                                                  BatchNormBackwardFusion<typename Types::S> fusion,
+                                                  BatchNormLayout layout, typename Types::S *dx) {
+  using Index = typename Types::Index;
   const Index n = static_cast<Index>(layout.numel());
   const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const Index c = layout.channel_of<Index>(i);
-    dx[i] = batchnorm_backward_dx_eval(batchnorm_masked_dy(dy[i], fusion, i),
-                                       batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps));
+    store(&dx[i], batchnorm_backward_dx_eval(batchnorm_masked_dy(widen(dy[i]), fusion, i),
+                                             batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps)));
   }
 }
 
-void check_block(const LaunchConfig& cfg) {
+void check_block(const LaunchConfig &cfg) {
   const int block = block_size(cfg);
   CYG_CHECK(block % 32 == 0 && block <= 1024, "batchnorm block size ", block,
-            " must be a multiple of 32, at most 1024 (blocks reduce slices of channels)");
+            " must be a multiple of 32, at most 1024 (blocks reduce slices of "
+            "channels)");
 }
 
 dim3 slice_grid(int64_t slices, int64_t C) {
   return dim3(static_cast<unsigned>(slices), static_cast<unsigned>(C < 65535 ? C : 65535));
 }
 
-// Calls launch(index) with a uint32_t index below 2^31 elements (cheaper to divide),
-// else with an int64_t one; the launch picks its kernel instance by decltype(index).
+// Calls launch(index) with a uint32_t index below 2^31 elements (cheaper to
+// divide), else with an int64_t one; the launch picks its kernel instance by
+// decltype(index).
 template <typename Launch>
-void with_index_type(const BatchNormLayout& layout, Launch launch) {
+void with_index_type(const BatchNormLayout &layout, Launch launch) {
   if (layout.numel() < (int64_t(1) << 31)) {
     launch(uint32_t{0});
   } else {
@@ -248,114 +274,143 @@ void with_index_type(const BatchNormLayout& layout, Launch launch) {
 int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
 
 // The per-slice partial sums of dy and dy * xhat.
-template <typename Index>
-void launch_backward_partials(const float* dy, const float* x, const float* mean, const float* spread,
-                              Spread spread_kind, float eps, const BatchNormBackwardFusion<float>& fusion,
-                              const BatchNormLayout& layout, int64_t slices, double* workspace,
-                              const LaunchConfig& cfg) {
-  CYG_LAUNCH(batchnorm_backward_partial_kernel<Index>, slice_grid(slices, layout.C), block_size(cfg), 0,
-             stream_of(cfg), dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace);
+template <typename Index, typename S>
+void launch_backward_partials(const S *dy, const S *x, const float *mean, const float *spread, Spread spread_kind,
+                              float eps, const BatchNormBackwardFusion<S> &fusion, const BatchNormLayout &layout,
+                              int64_t slices, double *workspace, const LaunchConfig &cfg) {
+  using Types = KernelTypes<Index, S>;
+  CYG_LAUNCH(batchnorm_backward_partial_kernel<Types>, slice_grid(slices, layout.C), block_size(cfg), 0, stream_of(cfg),
+             dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace);
   CYG_CHECK_LAUNCH();
 }
 
-// dgamma and dbeta of every channel: per-slice partial sums, then their fixed-order finish.
-template <typename Index>
-void launch_backward_sums(const float* dy, const float* x, const float* mean, const float* spread,
-                          Spread spread_kind, float eps, const BatchNormBackwardFusion<float>& fusion,
-                          const BatchNormLayout& layout, int64_t slices, double* workspace, float* dgamma,
-                          float* dbeta, const LaunchConfig& cfg) {
-  launch_backward_partials<Index>(dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace, cfg);
-  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices,
-             workspace, dgamma, dbeta);
+// dgamma and dbeta of every channel: per-slice partial sums, then their
+// fixed-order finish.
+template <typename Index, typename S>
+void launch_backward_sums(const S *dy, const S *x, const float *mean, const float *spread, Spread spread_kind,
+                          float eps, const BatchNormBackwardFusion<S> &fusion, const BatchNormLayout &layout,
+                          int64_t slices, double *workspace, float *dgamma, float *dbeta, const LaunchConfig &cfg) {
+  launch_backward_partials<Index, S>(dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace, cfg);
+  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices, workspace,
+             dgamma, dbeta);
   CYG_CHECK_LAUNCH();
 }
 }  // namespace
 
-void batchnorm_forward_train_cuda(const float* x, const float* gamma, const float* beta, int64_t N, int64_t C,
-                                  int64_t HW, float eps, float momentum, float* y, float* save_mean, float* save_invstd,
-                                  float* running_mean, float* running_var, double* workspace,
-                                  BatchNormFusion<float> fusion, const LaunchConfig& cfg) {
+template <typename S>
+void batchnorm_forward_train_cuda(const S *x, const float *gamma, const float *beta, int64_t N, int64_t C, int64_t HW,
+                                  float eps, float momentum, S *y, float *save_mean, float *save_invstd,
+                                  float *running_mean, float *running_var, double *workspace, BatchNormFusion<S> fusion,
+                                  const LaunchConfig &cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
-  // x twice (statistics, then normalisation), y once; per-channel values and the
-  // slices' double partials besides.
+  // x twice (statistics, then normalisation), y once; per-channel values and
+  // the slices' double partials besides.
   const int64_t partial_bytes = 16 * C * slices;
-  const int64_t residual_bytes = fusion.residual != nullptr ? 4 * layout.numel() : 0;
-  count_traffic(__func__, 8 * layout.numel() + residual_bytes + 16 * C + partial_bytes,
-                4 * layout.numel() + 16 * C + partial_bytes);
+  const int64_t e = static_cast<int64_t>(sizeof(S));
+  const int64_t residual_bytes = fusion.residual != nullptr ? e * layout.numel() : 0;
+  count_traffic(__func__, 2 * e * layout.numel() + residual_bytes + 16 * C + partial_bytes,
+                e * layout.numel() + 16 * C + partial_bytes);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    CYG_LAUNCH(batchnorm_stats_partial_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+    using Types = KernelTypes<Index, S>;
+    CYG_LAUNCH(batchnorm_stats_partial_kernel<Types>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
                layout, slices, workspace);
     CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(batchnorm_finish_normalise_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
+    CYG_LAUNCH(batchnorm_finish_normalise_kernel<Types>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
                gamma, beta, layout, slices, workspace, eps, momentum, fusion, y, save_mean, save_invstd, running_mean,
                running_var);
     CYG_CHECK_LAUNCH();
   });
 }
 
-void batchnorm_forward_eval_cuda(const float* x, const float* gamma, const float* beta, const float* running_mean,
-                                 const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* y,
-                                 BatchNormFusion<float> fusion, const LaunchConfig& cfg) {
+template <typename S>
+void batchnorm_forward_eval_cuda(const S *x, const float *gamma, const float *beta, const float *running_mean,
+                                 const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *y,
+                                 BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
-  count_traffic(__func__, (fusion.residual != nullptr ? 8 : 4) * layout.numel() + 16 * C, 4 * layout.numel());
+  const int64_t e = static_cast<int64_t>(sizeof(S));
+  count_traffic(__func__, (fusion.residual != nullptr ? 2 * e : e) * layout.numel() + 16 * C, e * layout.numel());
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    CYG_LAUNCH(batchnorm_normalise_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg),
-               x, gamma, beta, running_mean, running_var, Spread::Variance, layout, eps, fusion, y);
+    using Types = KernelTypes<Index, S>;
+    CYG_LAUNCH(batchnorm_normalise_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), x,
+               gamma, beta, running_mean, running_var, Spread::Variance, layout, eps, fusion, y);
     CYG_CHECK_LAUNCH();
   });
 }
 
-void batchnorm_backward_cuda(const float* dy, const float* x, const float* gamma, const float* save_mean,
-                             const float* save_invstd, int64_t N, int64_t C, int64_t HW, float* dx, float* dgamma,
-                             float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion,
-                             const LaunchConfig& cfg) {
+template <typename S>
+void batchnorm_backward_cuda(const S *dy, const S *x, const float *gamma, const float *save_mean,
+                             const float *save_invstd, int64_t N, int64_t C, int64_t HW, S *dx, float *dgamma,
+                             float *dbeta, double *workspace, BatchNormBackwardFusion<S> fusion,
+                             const LaunchConfig &cfg) {
   check_batchnorm_backward_args(dgamma, dbeta);
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual once.
-  const int64_t n = layout.numel();
-  count_traffic(__func__, 16 * n + (fusion.y != nullptr ? 8 * n : 0) + 20 * C,
-                4 * n + (fusion.dresidual != nullptr ? 4 * n : 0) + 8 * C);
+  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual
+  // once.
+  const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
+  count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
+                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
+    using Types = KernelTypes<Index, S>;
     const int64_t slices = batchnorm_slices(N, C, HW, cfg);
-    launch_backward_partials<Index>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout, slices,
-                                    workspace, cfg);
-    CYG_LAUNCH(batchnorm_finish_backward_dx_kernel<Index>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
+    launch_backward_partials<Index, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout, slices,
+                                       workspace, cfg);
+    CYG_LAUNCH(batchnorm_finish_backward_dx_kernel<Types>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
                dy, x, gamma, save_mean, save_invstd, fusion, layout, slices, workspace, dgamma, dbeta, dx);
     CYG_CHECK_LAUNCH();
   });
 }
 
-void batchnorm_backward_eval_cuda(const float* dy, const float* x, const float* gamma, const float* running_mean,
-                                  const float* running_var, int64_t N, int64_t C, int64_t HW, float eps, float* dx,
-                                  float* dgamma, float* dbeta, double* workspace, BatchNormBackwardFusion<float> fusion,
-                                  const LaunchConfig& cfg) {
+template <typename S>
+void batchnorm_backward_eval_cuda(const S *dy, const S *x, const float *gamma, const float *running_mean,
+                                  const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *dx,
+                                  float *dgamma, float *dbeta, double *workspace, BatchNormBackwardFusion<S> fusion,
+                                  const LaunchConfig &cfg) {
   check_batchnorm_backward_args(dgamma, dbeta);
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its dresidual once.
-  const int64_t n = layout.numel();
-  count_traffic(__func__, 12 * n + (fusion.y != nullptr ? 8 * n : 0) + 20 * C,
-                4 * n + (fusion.dresidual != nullptr ? 4 * n : 0) + 8 * C);
+  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its
+  // dresidual once.
+  const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
+  count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
+                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
   with_index_type(layout, [&](auto index) {
     using Index = decltype(index);
-    launch_backward_sums<Index>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
-                                batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
-    CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Index>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+    using Types = KernelTypes<Index, S>;
+    launch_backward_sums<Index, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
+                                   batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
+    CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
                stream_of(cfg), dy, gamma, running_var, eps, fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }
+
+#define CYG_INSTANTIATE_BATCHNORM(S)                                                                                   \
+  template void batchnorm_forward_train_cuda<S>(const S *, const float *, const float *, int64_t, int64_t, int64_t,    \
+                                                float, float, S *, float *, float *, float *, float *, double *,       \
+                                                BatchNormFusion<S>, const LaunchConfig &);                             \
+  template void batchnorm_forward_eval_cuda<S>(const S *, const float *, const float *, const float *, const float *,  \
+                                               int64_t, int64_t, int64_t, float, S *, BatchNormFusion<S>,              \
+                                               const LaunchConfig &);                                                  \
+  template void batchnorm_backward_cuda<S>(const S *, const S *, const float *, const float *, const float *, int64_t, \
+                                           int64_t, int64_t, S *, float *, float *, double *,                          \
+                                           BatchNormBackwardFusion<S>, const LaunchConfig &);                          \
+  template void batchnorm_backward_eval_cuda<S>(const S *, const S *, const float *, const float *, const float *,     \
+                                                int64_t, int64_t, int64_t, float, S *, float *, float *, double *,     \
+                                                BatchNormBackwardFusion<S>, const LaunchConfig &);
+CYG_INSTANTIATE_BATCHNORM(float)
+CYG_INSTANTIATE_BATCHNORM(uint16_t)
+#undef CYG_INSTANTIATE_BATCHNORM
 
 }  // namespace cyg::CYG_KNS

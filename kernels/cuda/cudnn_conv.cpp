@@ -63,18 +63,26 @@ struct Settings {
 };
 
 // TF32 off keeps float convolutions strict FP32 (CUDNN_FMA_MATH); on, cuDNN may use TF32
-// tensor cores (PyTorch's default for cuDNN).
-cudnnMathType_t default_math(const Settings& settings) {
-  return settings.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+// tensor cores (PyTorch's default for cuDNN). bf16 convolutions use tensor cores either way.
+cudnnMathType_t default_math(const Settings& settings, ConvData data) {
+  return settings.allow_tf32 || data == ConvData::BF16 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
 }
+
+cudnnDataType_t cudnn_type(ConvData data) {
+  return data == ConvData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
+size_t element_bytes(ConvData data) { return data == ConvData::BF16 ? 2 : 4; }
 
 struct PlanKey {
   Conv2dShape shape;
   Settings settings;
+  ConvData data;
   bool operator<(const PlanKey& o) const {
     if (shape < o.shape || o.shape < shape) return shape < o.shape;
     const Settings &a = settings, &b = o.settings;
-    return std::tie(a.allow_tf32, a.deterministic, a.benchmark) < std::tie(b.allow_tf32, b.deterministic, b.benchmark);
+    return std::tie(a.allow_tf32, a.deterministic, a.benchmark, data) <
+           std::tie(b.allow_tf32, b.deterministic, b.benchmark, o.data);
   }
 };
 
@@ -114,12 +122,13 @@ class SearchBuffers {
   // False when the GPU has no room for the tensors (the heuristics choose then). The
   // workspace is the cap, at most half of the free memory, and less where cudaMalloc
   // refuses; with none, the algorithms that need none are still measured.
-  bool allocate(const Conv2dShape& s) {
+  bool allocate(const Conv2dShape& s, ConvData data) {
     // An idle GPU first, so that no work queued on other streams shares the timings.
     CYG_CUDA_CHECK(cudaDeviceSynchronize());
-    const size_t x_bytes = static_cast<size_t>(s.N * s.C * s.H * s.W) * sizeof(float);
-    const size_t w_bytes = static_cast<size_t>(s.OC * s.C * s.KH * s.KW) * sizeof(float);
-    const size_t y_bytes = static_cast<size_t>(s.N * s.OC * s.OH() * s.OW()) * sizeof(float);
+    const size_t e = element_bytes(data);
+    const size_t x_bytes = static_cast<size_t>(s.N * s.C * s.H * s.W) * e;
+    const size_t w_bytes = static_cast<size_t>(s.OC * s.C * s.KH * s.KW) * e;
+    const size_t y_bytes = static_cast<size_t>(s.N * s.OC * s.OH() * s.OW()) * e;
     x = try_malloc(x_bytes);
     w = try_malloc(w_bytes);
     y = try_malloc(y_bytes);
@@ -266,14 +275,14 @@ std::string current_gpu_name() {
 // with autotuning on).
 class Chooser {
  public:
-  Chooser(const ConvPlan& plan, const Conv2dShape& s, const Settings& settings)
-      : plan_(plan), shape_(s), settings_(settings), handle_(handle_for_this_thread()) {}
+  Chooser(const ConvPlan& plan, const Conv2dShape& s, const Settings& settings, ConvData data)
+      : plan_(plan), shape_(s), settings_(settings), data_(data), handle_(handle_for_this_thread()) {}
 
   // `step` has its convolution descriptor, at the default math type.
   template <ConvDirection D>
   void choose(Step& step) {
     if (settings_.benchmark) {
-      const ConvAlgoChoice* known = g_file.path.empty() ? nullptr : g_file.cache.find(file_key(D));
+      const ConvAlgoChoice* known = uses_file() ? g_file.cache.find(file_key(D)) : nullptr;
       if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) return;
       if (search<D>(step)) return;
     }
@@ -288,7 +297,7 @@ class Chooser {
   // Writes the file when this plan's searches chose something new; a failure is
   // reported once, and stops the saving.
   void save_new_choices() {
-    if (!searched_ || g_file.path.empty() || !g_file.may_overwrite) return;
+    if (!searched_ || !uses_file() || !g_file.may_overwrite) return;
     try {
       g_file.write(g_file.path, g_file.cache.serialize());
     } catch (const std::exception& e) {
@@ -300,10 +309,13 @@ class Chooser {
  private:
   enum class Source { Heuristics, Search };
 
+  // The file's lines have no element type: it keeps f32 choices only.
+  bool uses_file() const { return !g_file.path.empty() && data_ == ConvData::F32; }
+
   // Never down-conversion of the inputs (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION); with
-  // TF32 off, FMA alone.
+  // TF32 off, FMA alone for f32.
   bool math_allowed(int math) const {
-    if (!settings_.allow_tf32) return math == static_cast<int>(CUDNN_FMA_MATH);
+    if (!settings_.allow_tf32 && data_ == ConvData::F32) return math == static_cast<int>(CUDNN_FMA_MATH);
     return math == static_cast<int>(CUDNN_DEFAULT_MATH) || math == static_cast<int>(CUDNN_TENSOR_OP_MATH) ||
            math == static_cast<int>(CUDNN_FMA_MATH);
   }
@@ -335,7 +347,7 @@ class Chooser {
         return true;
       }
     }
-    CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_)));
+    CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_, data_)));
     return false;
   }
 
@@ -349,7 +361,7 @@ class Chooser {
       const Perf& r = perf[i];
       if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceCap) continue;
       if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-      const bool keep_math = source == Source::Search || settings_.allow_tf32;
+      const bool keep_math = source == Source::Search || settings_.allow_tf32 || data_ == ConvData::BF16;
       const ConvAlgoChoice choice{static_cast<int>(r.algo),
                                   static_cast<int>(keep_math ? r.mathType : CUDNN_FMA_MATH), r.memory};
       if (math_allowed(choice.math_type) && adopt<D>(step, choice)) return true;
@@ -365,7 +377,7 @@ class Chooser {
   bool search(Step& step) {
     if (!buffers_) {
       buffers_ = std::make_unique<SearchBuffers>();
-      buffers_allocated_ = buffers_->allocate(shape_);
+      buffers_allocated_ = buffers_->allocate(shape_, data_);
       if (!buffers_allocated_)
         std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
       // The buffers are this search's own: the legacy default stream orders it after
@@ -381,7 +393,7 @@ class Chooser {
     if (!adopt_first<D>(step, perf.data(), found, Source::Search)) return false;
     cudnnMathType_t math{};
     CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
-    if (!g_file.path.empty()) {
+    if (uses_file()) {
       g_file.cache.insert(file_key(D), ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace});
       searched_ = true;
     }
@@ -391,6 +403,7 @@ class Chooser {
   const ConvPlan& plan_;
   const Conv2dShape& shape_;
   const Settings settings_;
+  const ConvData data_;
   const cudnnHandle_t handle_;
   std::string gpu_;
   std::unique_ptr<SearchBuffers> buffers_;  // at the plan's first search
@@ -398,25 +411,25 @@ class Chooser {
   bool searched_ = false;
 };
 
-std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settings) {
+std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settings, ConvData data) {
   auto p = std::make_unique<ConvPlan>();
   const int N = static_cast<int>(s.N), C = static_cast<int>(s.C), H = static_cast<int>(s.H),
             W = static_cast<int>(s.W), OC = static_cast<int>(s.OC);
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
-  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, N, C, H, W));
+  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, cudnn_type(data), N, C, H, W));
   CYG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
-  CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, OC, C,
+  CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, cudnn_type(data), CUDNN_TENSOR_NCHW, OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
   for (Step* step : {&p->fwd, &p->bwd_data, &p->bwd_filter})
-    step->conv = make_conv_descriptor(s, default_math(settings));
+    step->conv = make_conv_descriptor(s, default_math(settings, data));
   int n = 0, c = 0, h = 0, w = 0;
   CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->fwd.conv, p->x, p->w, &n, &c, &h, &w));
   CYG_CHECK(h == s.OH() && w == s.OW() && c == OC, "cuDNN output shape ", n, "x", c, "x", h, "x", w,
             " differs from ", s.N, "x", s.OC, "x", s.OH(), "x", s.OW());
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
-  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
+  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, cudnn_type(data), n, c, h, w));
 
-  Chooser chooser(*p, s, settings);
+  Chooser chooser(*p, s, settings, data);
   chooser.choose<ConvDirection::Forward>(p->fwd);
   chooser.choose<ConvDirection::BackwardData>(p->bwd_data);
   chooser.choose<ConvDirection::BackwardFilter>(p->bwd_filter);
@@ -424,12 +437,12 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   return p;
 }
 
-const ConvPlan& plan_for(const Conv2dShape& s) {
+const ConvPlan& plan_for(const Conv2dShape& s, ConvData data) {
   static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
-  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}};
+  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}, data};
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings)).first;
+  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings, data)).first;
   return *it->second;
 }
 
@@ -458,11 +471,13 @@ void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   g_file = AlgorithmFile{path, write, std::move(file.cache), file.may_overwrite};
 }
 
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s) { return plan_for(s).workspace(); }
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data) { return plan_for(s, data).workspace(); }
 
-void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
-                          size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s);
+namespace {
+// The three directions for either element type; the scaling factors are float for both.
+void forward(const Conv2dShape& s, ConvData data, const void* x, const void* w, void* y, void* workspace,
+             size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.fwd.conv,
@@ -470,9 +485,9 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
                                           workspace_bytes, &zero, p.y, y));
 }
 
-void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
-                                size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s);
+void backward_data(const Conv2dShape& s, ConvData data, const void* dy, const void* w, void* dx, void* workspace,
+                   size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
@@ -480,14 +495,45 @@ void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const flo
                                                workspace_bytes, &zero, p.x, dx));
 }
 
-void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
-                                  size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s);
+void backward_filter(const Conv2dShape& s, ConvData data, const void* dy, const void* x, void* dw, void* workspace,
+                     size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.bwd_filter.conv,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),
                                                  workspace, workspace_bytes, &zero, p.w, dw));
+}
+}  // namespace
+
+void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
+                          size_t workspace_bytes, void* stream) {
+  forward(s, ConvData::F32, x, w, y, workspace, workspace_bytes, stream);
+}
+
+void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
+                                size_t workspace_bytes, void* stream) {
+  backward_data(s, ConvData::F32, dy, w, dx, workspace, workspace_bytes, stream);
+}
+
+void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
+                                  size_t workspace_bytes, void* stream) {
+  backward_filter(s, ConvData::F32, dy, x, dw, workspace, workspace_bytes, stream);
+}
+
+void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y, void* workspace,
+                          size_t workspace_bytes, void* stream) {
+  forward(s, ConvData::BF16, x, w, y, workspace, workspace_bytes, stream);
+}
+
+void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w, uint16_t* dx,
+                                void* workspace, size_t workspace_bytes, void* stream) {
+  backward_data(s, ConvData::BF16, dy, w, dx, workspace, workspace_bytes, stream);
+}
+
+void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x, uint16_t* dw,
+                                  void* workspace, size_t workspace_bytes, void* stream) {
+  backward_filter(s, ConvData::BF16, dy, x, dw, workspace, workspace_bytes, stream);
 }
 
 }  // namespace cyg::cuda
