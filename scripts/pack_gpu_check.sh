@@ -37,7 +37,7 @@ for t in test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu 
   test_kernels_emu; do
   cp "build-gpu-pack/tests/$t" "$deps/gpu-bin/"
 done
-cp tests/golden/resnet18_w8.safetensors "$deps/gpu-bin/"
+cp tests/golden/resnet18_w8.safetensors tests/golden/resnet18_w8_bf16.safetensors "$deps/gpu-bin/"
 cp build-gpu-pack/apps/cygnet_demo build-gpu-pack/apps/cygnet_bench build-gpu-pack/apps/cygnet_onecycle "$deps/gpu-bin/"
 strip "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*
 # The shared libraries of those binaries that a bare machine may lack: OpenMP (the

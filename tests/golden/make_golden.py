@@ -15,6 +15,10 @@ below so that no extra package is needed), holding:
     logits [4, 10], loss (0-D): mean cross-entropy
     grad.<param>   every parameter's gradient
     after.<buf>    running_mean / running_var / num_batches_tracked after the forward
+and tests/golden/resnet18_w8_bf16.safetensors: the same step from the same weights and
+input under torch.autocast("cpu", dtype=torch.bfloat16) (convolutions, linear and
+batchnorm in bf16, the loss in fp32), holding logits (widened to float32), loss, grad.*
+and after.* as above.
 """
 import json
 import os
@@ -107,6 +111,26 @@ def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resnet18_w8.safetensors")
     save_safetensors(path, out, {"torch": torch.__version__, "model": "resnet18", "width": "8"})
     print(f"wrote {path}: loss {loss.item():.6f}, {sum(p.numel() for p in model.parameters())} parameters")
+    record_bf16(out, x, labels)
+
+
+def record_bf16(f32, x, labels):
+    """The same step under bf16 autocast, from the recorded initial state."""
+    model = ResNet18(width=8)
+    model.load_state_dict({k[len("init."):]: v for k, v in f32.items() if k.startswith("init.")})
+    model.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+        loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    out = {"logits": logits.detach().float(), "loss": loss.detach().float()}
+    for name, p in model.named_parameters():
+        out[f"grad.{name}"] = p.grad.float()
+    for name, b in model.named_buffers():
+        out[f"after.{name}"] = b.clone()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resnet18_w8_bf16.safetensors")
+    save_safetensors(path, out, {"torch": torch.__version__, "model": "resnet18", "width": "8", "autocast": "bf16"})
+    print(f"wrote {path}: loss {loss.item():.6f} (float32: {f32['loss'].item():.6f})")
 
 
 if __name__ == "__main__":
