@@ -132,13 +132,13 @@ void set_cudnn_cache(const std::string& path) {
 }
 
 namespace {
-// conv2d under bf16 autocast: x and the weight cast to bf16 (the weight every forward, as
-// PyTorch's autocast does), y bf16; the weight's gradient widened into its .grad.
-Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Tensor& w,
-                     const Conv2dShape& s) {
+// conv2d under bf16 autocast: x cast to bf16 where it is f32, the weight's bf16 copy (cast
+// only when the weight changed other than by an optimizer that keeps the copy: see
+// Variable::bf16_value), y bf16; the weight's gradient widened into its .grad.
+Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Conv2dShape& s) {
   const Device dev = xs.device();
   const DType x_dtype = xs.dtype();
-  const Tensor xb = xs.to(DType::BF16), wb = w.to(DType::BF16);
+  const Tensor xb = xs.to(DType::BF16), wb = weight.bf16_value();
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev);
   kernels_for(dev).conv2d_forward_bf16(xb.data<uint16_t>(), wb.data<uint16_t>(), s, y.data<uint16_t>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad();
@@ -195,7 +195,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
     CYG_CHECK(!has_bias,
               "conv2d: a bias under bf16 autocast is not supported (batchnorm follows the ResNets' "
               "convolutions, which have none)");
-    return conv2d_bf16(x, weight, xs, w, s);
+    return conv2d_bf16(x, weight, xs, s);
   }
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
   kernels_for(dev).conv2d_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s,
@@ -231,7 +231,7 @@ Variable linear_bf16(const Variable& x, const Variable& weight, const Variable& 
   const DType x_dtype = xs.dtype();
   const int64_t N = xs.size(0), in = xs.size(1), out = w.size(0);
   const bool has_bias = bias.defined();
-  const Tensor xb = xs.to(DType::BF16), wb = w.to(DType::BF16);
+  const Tensor xb = xs.to(DType::BF16), wb = weight.bf16_value();
   Tensor y = Tensor::empty({N, out}, DType::F32, dev);
   kernels_for(dev).linear_forward_bf16(xb.data<uint16_t>(), wb.data<uint16_t>(),
                                        has_bias ? bias.data().data<float>() : nullptr, N, in, out, y.data<float>());

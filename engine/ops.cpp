@@ -74,6 +74,7 @@ Tensor& axpy_(Tensor& y, float alpha, const Tensor& x) {
   CYG_CHECK(y.is_contiguous(), "axpy_: the destination must be contiguous");
   const Tensor xc = x.contiguous();
   kernels_for(y).axpy(alpha, xc.data<float>(), y.data<float>(), y.numel());
+  y.storage()->bump_version();
   return y;
 }
 

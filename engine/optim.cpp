@@ -53,6 +53,8 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
     slots[i].state1 = state_.size() > 0 ? state_[0][i].data<float>() : nullptr;
     slots[i].state2 = state_.size() > 1 ? state_[1][i].data<float>() : nullptr;
     slots[i].numel = p.numel();
+    const Tensor& copy = params_[i].bf16_copy();
+    slots[i].param_bf16 = copy.defined() && copy.device() == device_ ? copy.data<uint16_t>() : nullptr;
   }
   return slots;
 }
@@ -68,7 +70,14 @@ void Optimizer::prepare_step() {
   kernels_for(device_).upload_tensor_table(tensors_);
 }
 
-void Optimizer::apply_step() { update(tensors_); }
+void Optimizer::apply_step() {
+  update(tensors_);
+  // A bf16 copy the update did not write (made after the table was) is stale now.
+  const std::vector<TensorSlot>& written = tensors_.slots();
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].bf16_copy().defined() && (i >= written.size() || written[i].param_bf16 == nullptr))
+      params_[i].value_changed();
+}
 
 void Optimizer::zero_grad() {
   for (Variable& p : params_) p.zero_grad();

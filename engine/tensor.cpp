@@ -328,6 +328,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   const Tensor source = src.shares_storage(*this) ? src.clone() : src;
   const Tensor converted = source.to(dtype_).to(device());
   copy_same_device(converted, *this);
+  storage_->bump_version();
   return *this;
 }
 
@@ -337,6 +338,7 @@ Tensor& Tensor::fill_(double value) {
   const uint64_t bits = dtype_bits(dtype_, value);
   const int elem = static_cast<int>(dtype_size(dtype_));
   kernels_for(*this).fill(data_ptr(), numel(), elem, bits);
+  storage_->bump_version();
   return *this;
 }
 

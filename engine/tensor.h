@@ -28,8 +28,15 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  // Counts the writes made through Tensor's own in-place methods (copy_, fill_, axpy_),
+  // so that a copy kept of the contents (a parameter's bf16 copy) knows it is stale.
+  // Kernels writing through raw pointers do not count; an optimizer that updates a
+  // parameter says so itself (Variable::value_changed).
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
 
  private:
+  uint64_t version_ = 0;
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
@@ -70,6 +77,8 @@ class Tensor {
   bool is_dense() const;
   MemoryFormat memory_format() const;
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  // The storage itself (null when undefined), for its identity and version.
+  Storage* storage() const { return storage_.get(); }
 
   void* data_ptr() const;
   template <typename T>

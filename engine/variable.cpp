@@ -1,6 +1,7 @@
 // Variable's gradient buffer management.
 #include "engine/variable.h"
 
+#include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/error.h"
 
@@ -30,7 +31,37 @@ void Variable::set_data(const Tensor& value) {
 void Variable::to_device(Device device) {
   CYG_CHECK(defined(), "to_device() of an undefined Variable");
   impl_->data = impl_->data.to(device);
+  impl_->bf16 = Tensor();
+  impl_->bf16_source = Tensor();
   if (impl_->grad.defined()) impl_->grad = grad().to(device);
+}
+
+Tensor Variable::bf16_value() const {
+  CYG_CHECK(defined(), "bf16_value() of an undefined Variable");
+  Impl& m = *impl_;
+  const Tensor& d = m.data;
+  CYG_CHECK(d.dtype() == DType::F32, "bf16_value() of a ", dtype_name(d.dtype()), " variable");
+  const bool current = m.bf16.defined() && m.bf16_source.shares_storage(d) &&
+                       m.bf16_source.storage_offset() == d.storage_offset() && m.bf16.shape() == d.shape() &&
+                       m.bf16_version == d.storage()->version();
+  if (current) return m.bf16;
+  if (!m.bf16.defined() || m.bf16.shape() != d.shape() || m.bf16.device() != d.device())
+    m.bf16 = Tensor::empty(d.shape(), DType::BF16, d.device());
+  const Tensor src = d.contiguous();
+  kernels_for(d).cast_f32_to_bf16(src.data<float>(), m.bf16.data<uint16_t>(), d.numel());
+  m.bf16_source = d;
+  m.bf16_version = d.storage()->version();
+  return m.bf16;
+}
+
+const Tensor& Variable::bf16_copy() const {
+  CYG_CHECK(defined(), "bf16_copy() of an undefined Variable");
+  return impl_->bf16;
+}
+
+void Variable::value_changed() {
+  CYG_CHECK(defined(), "value_changed() of an undefined Variable");
+  impl_->data.storage()->bump_version();
 }
 
 bool Variable::requires_grad() const { return defined() && impl_->requires_grad; }

@@ -51,9 +51,23 @@ class Variable {
 
   bool same(const Variable& other) const { return impl_ == other.impl_; }
 
+  // bf16 autocast: the value as bf16, kept between steps in one buffer. It is cast again
+  // (one launch into the same buffer) only when the value has changed since: written
+  // through Tensor's in-place methods, replaced, or updated by an optimizer that said so
+  // with value_changed(). An optimizer that writes the copy in its own update (see
+  // kernels/optim.h) keeps it current at no cost.
+  Tensor bf16_value() const;
+  // The copy's buffer (undefined until bf16_value() made one), for an optimizer to write.
+  const Tensor& bf16_copy() const;
+  // The value was changed by a kernel that did not also write the bf16 copy.
+  void value_changed();
+
  private:
   struct Impl {
     Tensor data;
+    Tensor bf16;          // bf16_value()'s buffer
+    Tensor bf16_source;   // the value it was cast from (its storage kept alive: identity)
+    uint64_t bf16_version = 0;  // and that storage's version then
     Tensor grad;
     bool grad_is_zero = false;  // zero_grad() was called and nothing accumulated since
     bool requires_grad = false;

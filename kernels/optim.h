@@ -22,6 +22,7 @@ struct TensorSlot {
   float* state2 = nullptr;  // Adam: second moment (exp_avg_sq)
   int64_t numel = 0;
   float weight_decay_scale = 1.0f;
+  uint16_t* param_bf16 = nullptr;  // bf16 autocast: receives the updated param in bf16 too
 };
 
 // A contiguous piece [begin, end) of one tensor: the CUDA launch gives each block chunks.

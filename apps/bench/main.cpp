@@ -7,10 +7,11 @@
 // emulated device --count-only counts without running anything (full-size shapes).
 // On a GPU (and the emulated device) the timed steps are CUDA graph replays, as in the
 // apps (cuda_graphs), unless --graphs off; the counted step runs eagerly, so that its
-// table shows what the graph holds.
+// table shows what the graph holds. --precision as the apps' key: auto (bf16 autocast
+// on a GPU of compute capability 8.0 or newer, else fp32), fp32, tf32 or bf16.
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
 //                [--image 32] [--channels 3] [--classes 10] [--width 0] [--counters]
-//                [--graphs on|off]
+//                [--graphs on|off] [--precision auto|fp32|tf32|bf16]
 //   cygnet_bench --model resnet18 --batch 128 --device emu --counters --count-only
 // CPU threads: OMP_NUM_THREADS (default: all cores).
 #include <omp.h>
@@ -29,6 +30,7 @@
 #include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/device.h"
+#include "engine/functional.h"
 #include "engine/optim.h"
 #include "engine/runtime.h"
 #include "kernels/counters.h"
@@ -39,7 +41,7 @@
 namespace {
 
 struct Options {
-  std::string model = "resnet18", device = "auto";
+  std::string model = "resnet18", device = "auto", precision = "auto";
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
   bool show_help = false;
   bool counters = false;    // count one step after the timed ones
@@ -52,7 +54,8 @@ std::string usage() {
   for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : "|") + name;
   return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda|emu]\n" +
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
-         "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n";
+         "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
+         "                    [--precision auto|fp32|tf32|bf16]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -87,7 +90,12 @@ Options parse(int argc, char** argv) {
     else if (flag == "--channels") o.channels = parse_int("--channels", v);
     else if (flag == "--classes") o.classes = parse_int("--classes", v);
     else if (flag == "--width") o.width = parse_int("--width", v);
-    else if (flag == "--graphs") {
+    else if (flag == "--precision") {
+      const std::string p = v;
+      CYG_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
+                "--precision: expected auto, fp32, tf32 or bf16, got '", p, "'");
+      o.precision = p;
+    } else if (flag == "--graphs") {
       CYG_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
       o.graphs = std::strcmp(v, "on") == 0;
@@ -189,6 +197,10 @@ int main(int argc, char** argv) {
     const cyg::Device device = cyg::parse_device(o.device);
     CYG_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
+    const bool bf16_gpu = device.is_cuda() && cyg::cuda_device_info(device.index).compute_major >= 8;
+    const std::string precision = o.precision != "auto" ? o.precision : bf16_gpu ? "bf16" : "fp32";
+    if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
+    const cyg::fn::AutocastBf16 autocast(precision == "bf16");
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;
     mo.num_classes = o.classes;
@@ -207,10 +219,10 @@ int main(int argc, char** argv) {
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(omp_get_max_threads()) + " threads";
     const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
     if (!o.count_only)
-      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s\n",
+      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s\n",
                   o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
-                  peak_memory(device).c_str(), threads.c_str(), graphs.c_str());
+                  peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str());
     if (o.counters) std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

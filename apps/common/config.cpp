@@ -55,6 +55,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"seed", Kind::Int, &c.seed},
       {"device", Kind::String, &c.device},
       {"deterministic", Kind::Bool, &c.deterministic},
+      {"precision", Kind::String, &c.precision},
       {"allow_tf32", Kind::Bool, &c.allow_tf32},
       {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
@@ -324,7 +325,13 @@ void apply_override(RunConfig& config, const std::string& assignment) {
             ": ", keys_under(fs, section), ")");
 }
 
+const std::vector<std::string>& precision_names() {
+  static const std::vector<std::string> names = {"auto", "fp32", "tf32", "bf16"};
+  return names;
+}
+
 void validate(const RunConfig& c) {
+  check_one_of("precision", c.precision, precision_names());
   CYG_INPUT_CHECK(!c.name.empty() && c.name.find('/') == std::string::npos, "'name' = '", c.name,
             "': expected a non-empty name without '/'");
   check_one_of("model.name", c.model.name, models::model_names());

@@ -78,7 +78,11 @@ struct RunConfig {
   int64_t seed = 0;
   std::string device = "auto";
   bool deterministic = false;  // CUDA: bit-reproducible convolutions (slower algorithms)
-  bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions
+  // auto | fp32 | tf32 | bf16 (precision_names()). auto: bf16 on a GPU of compute
+  // capability 8.0 or newer, else fp32. fp32: strict float32 convolutions; tf32: float32
+  // with TF32 tensor cores; bf16: PyTorch's bf16 autocast (fn::AutocastBf16).
+  std::string precision = "auto";
+  bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions (precision auto)
   bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
   bool cuda_graphs = true;      // CUDA, emulated: each training step one replayed CUDA graph
@@ -91,6 +95,8 @@ struct RunConfig {
   ScheduleConfig schedule;
   LrFindConfig lr_find;
 };
+
+const std::vector<std::string>& precision_names();
 
 // Each app's defaults: baseline = Adam at a constant 1e-3; onecycle = SGD with the
 // 1cycle schedule; lr_find = the range test.

@@ -23,12 +23,30 @@ std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train)
   return models::make_model(c.model.name, options);
 }
 
+// The precision key on `device`: auto is bf16 on a GPU that has bf16 tensor cores
+// (compute capability 8.0 and newer), fp32 elsewhere (the CPU, the emulated device, older
+// GPUs). bf16 asked for on an older GPU is refused: cuDNN has no bf16 convolutions there.
+std::string resolve_precision(const std::string& key, Device device) {
+  const bool gpu = device.is_cuda();
+  const int major = gpu ? cuda_device_info(device.index).compute_major : 0;
+  if (key == "auto") return gpu && major >= 8 ? "bf16" : "fp32";
+  CYG_INPUT_CHECK(key != "bf16" || !gpu || major >= 8, "'precision' = bf16 needs a GPU of compute capability 8.0 or "
+                  "newer; this one has ", major, ".x: use fp32 or tf32");
+  return key;
+}
+
 }  // namespace
 
 Experiment::Experiment(AppKind app, const RunConfig& run_config)
-    : kind(app), config(run_config), device(parse_device(config.device)) {
+    : kind(app),
+      config(run_config),
+      device(parse_device(config.device)),
+      precision(resolve_precision(config.precision, device)),
+      autocast(precision == "bf16") {
   fn::set_deterministic(config.deterministic);
-  fn::set_allow_tf32(config.allow_tf32);
+  fn::set_allow_tf32(precision == "fp32" && config.precision == "fp32" ? false
+                     : precision == "tf32"                              ? true
+                                                                        : config.allow_tf32);
   fn::set_cudnn_benchmark(config.cudnn_benchmark);
   if (device.is_cuda()) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
@@ -56,7 +74,7 @@ std::string Experiment::header_line() const {
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
   if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", "
+     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", "
      << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << ", " << steps_per_epoch << " steps per epoch";
   return os.str();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/common/config.h"
+#include "engine/functional.h"
 #include "apps/common/dataset_factory.h"
 #include "data/loader.h"
 #include "engine/device.h"
@@ -27,6 +28,10 @@ struct Experiment {
   AppKind kind;
   RunConfig config;
   Device device;
+  // The precision key as it applies on this device: fp32, tf32 or bf16 (never auto).
+  std::string precision;
+  // bf16 autocast on this thread for the experiment's lifetime, when precision is bf16.
+  fn::AutocastBf16 autocast;
   DataSplits data;
   std::unique_ptr<Loader> train_loader, val_loader;
   std::shared_ptr<nn::Module> model;

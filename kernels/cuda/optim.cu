@@ -1,7 +1,8 @@
 // Fused multi-tensor optimizer steps: one launch updates every parameter. Each block
 // takes chunks (grid-stride over the chunk table) and its threads stride over the
 // chunk's elements; per element, one read of param/grad/state and one write of
-// param/state. The hyperparameters are read from device memory, so a step captured in
+// param/state (and the param's bf16 copy where the slot has one, for bf16 autocast's
+// next forward). The hyperparameters are read from device memory, so a step captured in
 // a CUDA graph takes each replay's lr and momentum. Bound by memory bandwidth.
 #include "kernels/cuda/launch.h"
 #include "kernels/optim.h"
@@ -20,6 +21,7 @@ __global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chun
       float buf = t.state1 ? t.state1[i] : 0.0f;
       sgd_update(p, t.grad[i], buf, wd, h);
       t.param[i] = p;
+      if (t.param_bf16) t.param_bf16[i] = float_to_bf16(p);
       if (t.state1) t.state1[i] = buf;
     }
   }
@@ -36,6 +38,7 @@ __global__ void adam_step_kernel(const TensorSlot* slots, const TensorChunk* chu
       float p = t.param[i], m = t.state1[i], v = t.state2[i];
       adam_update(p, t.grad[i], m, v, wd, h);
       t.param[i] = p;
+      if (t.param_bf16) t.param_bf16[i] = float_to_bf16(p);
       t.state1[i] = m;
       t.state2[i] = v;
     }

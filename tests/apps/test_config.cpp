@@ -171,6 +171,7 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.interpolation=cubic"},
                  {"'schedule.interpolation' = 'cubic': expected one of linear, cosine"});
   expect_invalid({"lr_find.spacing=log"}, {"'lr_find.spacing' = 'log': expected one of exponential, linear"});
+  expect_invalid({"precision=fp16"}, {"'precision' = 'fp16': expected one of auto, fp32, tf32, bf16"});
   // From a file too: the same check, whatever set the name.
   const std::string path = write_yaml("unknown_schedule.yaml", "schedule:\n  name: triangular\n");
   RunConfig c;
@@ -233,6 +234,7 @@ RunConfig config_without_defaults() {
   c.seed = 17;
   c.device = "cpu";
   c.deterministic = true;
+  c.precision = "bf16";
   c.allow_tf32 = false;
   c.cudnn_benchmark = false;
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
@@ -304,6 +306,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(seed);
   EXPECT_FIELD(device);
   EXPECT_FIELD(deterministic);
+  EXPECT_FIELD(precision);
   EXPECT_FIELD(allow_tf32);
   EXPECT_FIELD(cudnn_benchmark);
   EXPECT_FIELD(cudnn_cache);
@@ -361,11 +364,11 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 58 fields: a new key changes this count, and belongs
+// The round trip above checks 59 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys();
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 58) << keys;
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 59) << keys;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // path asks of a device per step, against what the model's structure says by hand.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -146,6 +147,73 @@ TEST_F(StepCounts, CountingWithoutRunningGivesTheSameCounts) {
   EXPECT_EQ(counted.total_traffic().bytes_read, run.total_traffic().bytes_read);
   EXPECT_EQ(counted.total_traffic().bytes_written, run.total_traffic().bytes_written);
   for (int d = 0; d < 3; ++d) EXPECT_EQ(counted.copies[d], run.copies[d]);
+}
+
+// bf16 autocast (precision bf16): the optimizer writes each weight's bf16 copy in its own
+// update, so a steady step casts only the input batch and the logits' gradient, and a
+// weight changed another way is cast again before its next use.
+TEST_F(StepCounts, Bf16WeightCopiesAreKeptByTheOptimizerNotCastEachStep) {
+  const cyg::fn::AutocastBf16 autocast;
+  step();
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  EXPECT_EQ(c.launches.at("cast_f32_to_bf16_kernel"), 2u) << "the input batch and the logits' gradient only";
+  EXPECT_EQ(c.launches.at("cast_bf16_to_f32_kernel"), 20u) << "the 20 convolutions' weight gradients into .grad";
+  EXPECT_EQ(c.library.at("cublasGemmEx").calls, 3u);
+  int copies = 0;
+  for (const cyg::Variable& p : model_->parameters()) {
+    if (!p.bf16_copy().defined()) continue;
+    ++copies;
+    // The copy the next forward uses is the updated weight, rounded once.
+    EXPECT_EQ(p.bf16_copy().to_vector(), p.data().to(cyg::DType::BF16).to_vector());
+  }
+  EXPECT_EQ(copies, 21) << "20 convolution weights and the linear layer's";
+  // A weight written from outside (loading a checkpoint) is cast again at its next use.
+  Tensor first = model_->parameters().front().data();  // shares the weight's storage
+  first.copy_(Tensor::full(first.shape(), 0.5).to(Device::emu()));
+  const cyg::DeviceCounts after = counted_step();
+  EXPECT_EQ(after.launches.at("cast_f32_to_bf16_kernel"), 3u);
+}
+
+// ResNet-18 at batch 128 on 32x32 images, counted without running (full-size shapes):
+// the targets for an eager step in bf16: at most 120 of our launches, and our
+// kernels' bytes at most half of the first fp32 NCHW figure (3,444 MB read + 1,575 MB
+// written, README "Speed"), and well under today's fp32 figure, measured here.
+TEST(StepCountsBf16, ResNet18AtBatch128TakesAtMost120LaunchesAndHalfTheFirstFp32Bytes) {
+  cyg::emu::set_running(false);
+  auto count = [](bool bf16) {
+    const cyg::fn::AutocastBf16 autocast(bf16);
+    auto model = cyg::models::make_model("resnet18", cyg::models::ModelOptions{});
+    model->to(Device::emu());
+    cyg::SgdOptions o;
+    o.lr = 0.01;
+    o.momentum = 0.9;
+    cyg::SGD optimizer(model->parameters(), o);
+    const Tensor images = Tensor::zeros({128, 3, 32, 32}).to(Device::emu());
+    const Tensor labels = Tensor::zeros({128}, cyg::DType::I32).to(Device::emu());
+    auto step = [&] {
+      optimizer.zero_grad();
+      cyg::backward(cyg::fn::cross_entropy((*model)(cyg::Variable(images)), labels).loss);
+      optimizer.step();
+    };
+    step();
+    step();
+    cyg::reset_counts();
+    cyg::set_counting(true);
+    step();
+    cyg::set_counting(false);
+    return cyg::device_counts();
+  };
+  const cyg::DeviceCounts fp32 = count(false), bf16 = count(true);
+  cyg::emu::set_running(true);
+  const double fp32_bytes = static_cast<double>(fp32.total_traffic().bytes_read + fp32.total_traffic().bytes_written);
+  const double bf16_bytes = static_cast<double>(bf16.total_traffic().bytes_read + bf16.total_traffic().bytes_written);
+  EXPECT_LE(bf16.total_launches(), 120u);
+  EXPECT_LE(bf16_bytes, 0.5 * (3444e6 + 1575e6));
+  EXPECT_LE(bf16_bytes, 0.6 * fp32_bytes);
+  std::printf("ResNet-18, batch 128: fp32 %llu launches, %.0f MB; bf16 %llu launches, %.0f MB\n",
+              static_cast<unsigned long long>(fp32.total_launches()), fp32_bytes / 1e6,
+              static_cast<unsigned long long>(bf16.total_launches()), bf16_bytes / 1e6);
 }
 
 }  // namespace
