@@ -64,8 +64,8 @@ std::string model_section(const DeviceCounts& c, double measured_ms) {
   std::string out = line("modelled H200 time (a model, not a measurement): %.3f ms per step", 1e3 * t.total());
   std::snprintf(label, sizeof label, "our kernels: declared bytes at %.1f TB/s", m.bandwidth_bytes_per_s / 1e12);
   out += line("  %-58s %7.3f ms", label, 1e3 * t.kernels_s);
-  std::snprintf(label, sizeof label, "convolutions and gemms: FLOPs at %.0f%% of %.0f TFLOP/s (TF32)",
-                100 * m.library_efficiency, m.tf32_peak_flops / 1e12);
+  std::snprintf(label, sizeof label, "conv/gemm FLOPs at %.0f%% of %.0f (TF32) / %.0f (bf16) TFLOP/s",
+                100 * m.library_efficiency, m.tf32_peak_flops / 1e12, m.bf16_peak_flops / 1e12);
   out += line("  %-58s %7.3f ms", label, 1e3 * t.libraries_s);
   std::snprintf(label, sizeof label, "launches and library calls: %.1f us each", 1e6 * m.seconds_per_launch);
   out += line("  %-58s %7.3f ms", label, 1e3 * t.launches_s);
@@ -77,11 +77,15 @@ std::string model_section(const DeviceCounts& c, double measured_ms) {
 
 ModelledTime modelled_time(const DeviceCounts& counts, const H200Model& model) {
   const Traffic traffic = counts.total_traffic();
-  double flops = 0;
-  for (const auto& [name, l] : counts.library) flops += l.flops;
+  const std::string bf16 = " (bf16)";
+  double seconds = 0;
+  for (const auto& [name, l] : counts.library) {
+    const bool is_bf16 = name.size() > bf16.size() && name.compare(name.size() - bf16.size(), bf16.size(), bf16) == 0;
+    seconds += l.flops / ((is_bf16 ? model.bf16_peak_flops : model.tf32_peak_flops) * model.library_efficiency);
+  }
   ModelledTime t;
   t.kernels_s = static_cast<double>(traffic.bytes_read + traffic.bytes_written) / model.bandwidth_bytes_per_s;
-  t.libraries_s = flops / (model.tf32_peak_flops * model.library_efficiency);
+  t.libraries_s = seconds;
   t.launches_s = static_cast<double>(counts.total_launches() + counts.total_library_calls()) * model.seconds_per_launch;
   return t;
 }

@@ -159,7 +159,7 @@ TEST_F(StepCounts, Bf16WeightCopiesAreKeptByTheOptimizerNotCastEachStep) {
   const cyg::DeviceCounts c = counted_step();
   EXPECT_EQ(c.launches.at("cast_f32_to_bf16_kernel"), 2u) << "the input batch and the logits' gradient only";
   EXPECT_EQ(c.launches.at("cast_bf16_to_f32_kernel"), 20u) << "the 20 convolutions' weight gradients into .grad";
-  EXPECT_EQ(c.library.at("cublasGemmEx").calls, 3u);
+  EXPECT_EQ(c.library.at("cublasGemmEx (bf16)").calls, 3u);
   int copies = 0;
   for (const cyg::Variable& p : model_->parameters()) {
     if (!p.bf16_copy().defined()) continue;
