@@ -184,6 +184,7 @@ CachingAllocator& allocator_for(Device device) {
 }
 
 void* cpu_allocate(size_t bytes) {
+  CYG_CHECK(bytes <= (size_t(1) << 46), "a host allocation of ", bytes, " bytes is larger than any memory");
   const size_t size = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, size ? size : 64);
   CYG_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");

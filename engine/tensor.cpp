@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "engine/allocator.h"
@@ -42,7 +43,12 @@ std::string shape_str(const Shape& shape) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    CYG_CHECK(s >= 0, "negative size in shape ", shape_str(shape));
+    CYG_CHECK(s == 0 || n <= std::numeric_limits<int64_t>::max() / s, "shape ", shape_str(shape),
+              " has more elements than a 64-bit count holds");
+    n *= s;
+  }
   return n;
 }
 
@@ -69,7 +75,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, MemoryForma
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape, format);
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  const int64_t numel = shape_numel(shape);
+  // 2^46 bytes (64 TiB) is beyond any machine's memory: a size past it is a mistake, and
+  // its byte count must not wrap.
+  CYG_CHECK(numel <= (int64_t(1) << 46) / static_cast<int64_t>(dtype_size(dtype)), "a ", dtype_name(dtype),
+            " tensor of shape ", shape_str(shape), " (", numel, " elements) is larger than any memory");
+  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(numel) * dtype_size(dtype), device);
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "apps/common/dataset_factory.h"
@@ -31,10 +32,15 @@ namespace {
 
 enum class Kind { Int, Double, Bool, String, DoubleList, IntList };
 
+// An integer key (or each value of an integer list) must lie in [lo, hi]: the upper
+// bounds keep every size derived from the config far from overflow and from
+// allocations no machine has; --help states them.
 struct Field {
   std::string key;
   Kind kind;
   void* target;
+  int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  bool bounded() const { return lo != std::numeric_limits<int64_t>::min() || hi != std::numeric_limits<int64_t>::max(); }
 };
 
 const char* kind_name(Kind k) {
@@ -63,27 +69,27 @@ std::vector<Field> fields(RunConfig& c) {
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},
-      {"model.width", Kind::Int, &c.model.width},
+      {"model.width", Kind::Int, &c.model.width, 0, 4096},
       {"model.init_from", Kind::String, &c.model.init_from},
       {"data.dataset", Kind::String, &c.data.dataset},
       {"data.root", Kind::String, &c.data.root},
       {"data.mean", Kind::DoubleList, &c.data.mean},
       {"data.std", Kind::DoubleList, &c.data.std},
-      {"data.crop_padding", Kind::Int, &c.data.crop_padding},
+      {"data.crop_padding", Kind::Int, &c.data.crop_padding, 0, 1024},
       {"data.flip", Kind::Bool, &c.data.flip},
-      {"data.limit_train", Kind::Int, &c.data.limit_train},
-      {"data.limit_val", Kind::Int, &c.data.limit_val},
-      {"data.synthetic_train", Kind::Int, &c.data.synthetic_train},
-      {"data.synthetic_val", Kind::Int, &c.data.synthetic_val},
-      {"data.synthetic_size", Kind::Int, &c.data.synthetic_size},
-      {"data.synthetic_channels", Kind::Int, &c.data.synthetic_channels},
-      {"data.synthetic_classes", Kind::Int, &c.data.synthetic_classes},
-      {"train.epochs", Kind::Int, &c.train.epochs},
-      {"train.batch_size", Kind::Int, &c.train.batch_size},
+      {"data.limit_train", Kind::Int, &c.data.limit_train, 0, 1000000000},
+      {"data.limit_val", Kind::Int, &c.data.limit_val, 0, 1000000000},
+      {"data.synthetic_train", Kind::Int, &c.data.synthetic_train, 1, 10000000},
+      {"data.synthetic_val", Kind::Int, &c.data.synthetic_val, 1, 10000000},
+      {"data.synthetic_size", Kind::Int, &c.data.synthetic_size, 1, 4096},
+      {"data.synthetic_channels", Kind::Int, &c.data.synthetic_channels, 1, 64},
+      {"data.synthetic_classes", Kind::Int, &c.data.synthetic_classes, 2, 100000},
+      {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
+      {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
-      {"train.max_steps", Kind::Int, &c.train.max_steps},
+      {"train.max_steps", Kind::Int, &c.train.max_steps, 0, 1000000000000},
       {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
-      {"train.log_every", Kind::Int, &c.train.log_every},
+      {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -100,13 +106,13 @@ std::vector<Field> fields(RunConfig& c) {
       {"schedule.anneal_div", Kind::Double, &c.schedule.anneal_div},
       {"schedule.interpolation", Kind::String, &c.schedule.interpolation},
       {"schedule.cycle_momentum", Kind::Bool, &c.schedule.cycle_momentum},
-      {"schedule.milestones", Kind::IntList, &c.schedule.milestones},
+      {"schedule.milestones", Kind::IntList, &c.schedule.milestones, 1, 100000},
       {"schedule.gamma", Kind::Double, &c.schedule.gamma},
       {"schedule.min_lr", Kind::Double, &c.schedule.min_lr},
-      {"schedule.warmup_steps", Kind::Int, &c.schedule.warmup_steps},
+      {"schedule.warmup_steps", Kind::Int, &c.schedule.warmup_steps, 0, 1000000000000},
       {"lr_find.start_lr", Kind::Double, &c.lr_find.start_lr},
       {"lr_find.end_lr", Kind::Double, &c.lr_find.end_lr},
-      {"lr_find.steps", Kind::Int, &c.lr_find.steps},
+      {"lr_find.steps", Kind::Int, &c.lr_find.steps, 0, 10000000},
       {"lr_find.spacing", Kind::String, &c.lr_find.spacing},
       {"lr_find.divergence_factor", Kind::Double, &c.lr_find.divergence_factor},
       {"lr_find.smoothing", Kind::Double, &c.lr_find.smoothing},
@@ -269,6 +275,22 @@ void validate_lr_find(const LrFindConfig& f) {
   check_range("lr_find.smoothing", f.smoothing, 0, 0.999999);
 }
 
+// Every bounded integer key within its [lo, hi] (the checks above give the more specific
+// messages for the lower ends).
+void validate_bounds(const RunConfig& config) {
+  RunConfig copy = config;
+  for (const Field& f : fields(copy)) {
+    if (!f.bounded()) continue;
+    std::vector<int64_t> values;
+    if (f.kind == Kind::Int) values.push_back(*static_cast<const int64_t*>(f.target));
+    if (f.kind == Kind::IntList) values = *static_cast<const std::vector<int64_t>*>(f.target);
+    for (int64_t v : values)
+      CYG_INPUT_CHECK(v >= f.lo && v <= f.hi, "'", f.key, "' = ", v, ": expected an integer in [", f.lo, ", ", f.hi,
+                      "]");
+  }
+}
+
+constexpr double kMaxSyntheticBytes = 16.0 * (1 << 30);
 }  // namespace
 
 RunConfig default_config(AppKind kind) {
@@ -347,6 +369,15 @@ void validate(const RunConfig& c) {
   CYG_INPUT_CHECK(width_problem.empty(), "'model.width' = ", c.model.width, ": ", width_problem);
   validate_schedule(c.schedule);
   validate_lr_find(c.lr_find);
+  validate_bounds(c);
+  // The synthetic images are held in memory as bytes.
+  const double synthetic_bytes = static_cast<double>(c.data.synthetic_train + c.data.synthetic_val) *
+                                 static_cast<double>(c.data.synthetic_channels) *
+                                 static_cast<double>(c.data.synthetic_size * c.data.synthetic_size);
+  CYG_INPUT_CHECK(c.data.dataset != "synthetic" || synthetic_bytes <= kMaxSyntheticBytes, "'data.synthetic_*': ",
+                  c.data.synthetic_train + c.data.synthetic_val, " images of ", c.data.synthetic_channels, "x",
+                  c.data.synthetic_size, "x", c.data.synthetic_size, " would take ", synthetic_bytes / (1 << 30),
+                  " GiB; at most ", kMaxSyntheticBytes / (1 << 30), " GiB of synthetic data");
 }
 
 std::string to_yaml(const RunConfig& config) {
@@ -389,7 +420,11 @@ std::string to_yaml(const RunConfig& config) {
 std::string describe_keys() {
   RunConfig c;
   std::ostringstream os;
-  for (const Field& f : fields(c)) os << "  " << f.key << " (" << kind_name(f.kind) << ")\n";
+  for (const Field& f : fields(c)) {
+    os << "  " << f.key << " (" << kind_name(f.kind);
+    if (f.bounded()) os << (f.kind == Kind::IntList ? ", each" : "") << " in [" << f.lo << ", " << f.hi << "]";
+    os << ")\n";
+  }
   return os.str();
 }
 

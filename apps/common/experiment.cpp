@@ -1,6 +1,9 @@
 // Setting an experiment up from its config.
 #include "apps/common/experiment.h"
 
+#include <unistd.h>
+
+#include <new>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
@@ -14,13 +17,42 @@ namespace cyg::app {
 
 namespace {
 
+// A model's parameters grow at most with the square of its width (a convolution's
+// weights: input channels times output channels), so those at width 16 bound those at
+// `width`. A model that cannot fit in host memory with its gradients and two optimizer
+// states is refused before it is built (building it could wake the kernel's OOM killer
+// rather than fail an allocation).
+void check_model_fits(const RunConfig& c, models::ModelOptions options) {
+  constexpr int64_t kProbeWidth = 16;
+  if (c.model.width <= kProbeWidth) return;
+  options.width = kProbeWidth;
+  double probe = 0;
+  for (const Variable& p : models::make_model(c.model.name, options)->parameters())
+    probe += static_cast<double>(p.data().numel());
+  const double scale = static_cast<double>(c.model.width) / kProbeWidth;
+  const double parameters = probe * scale * scale;
+  const double bytes = 4.0 * sizeof(float) * parameters;
+  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  CYG_INPUT_CHECK(memory <= 0 || bytes <= memory, "'model.width' = ", c.model.width, ": ", c.model.name,
+                  " at this width has up to ", parameters / 1e6, " million parameters, ", bytes / kGiB,
+                  " GiB with their gradients and optimizer state; this machine has ", memory / kGiB, " GiB");
+}
+
 std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {
   models::ModelOptions options;
   options.in_channels = train.images.size(1);
   options.num_classes = train.num_classes;
   options.width = c.model.width;
   options.seed = static_cast<uint64_t>(c.seed);
-  return models::make_model(c.model.name, options);
+  check_model_fits(c, options);
+  try {
+    return models::make_model(c.model.name, options);
+  } catch (const std::bad_alloc&) {
+    CYG_INPUT_CHECK(false, "'model.width' = ", c.model.width, ": ", c.model.name,
+                    " at this width needs more host memory than this machine gives");
+  }
+  return nullptr;
 }
 
 // The precision key on `device`: auto is bf16 on a GPU that has bf16 tensor cores

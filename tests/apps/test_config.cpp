@@ -70,9 +70,10 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
                {path + ": unknown key 'train.epochz'",
                 "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
-  expect_error([&] { cyg::app::apply_yaml_file(c, top); },
-               {"unknown key 'trainn'",
-                "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
+  expect_error(
+      [&] { cyg::app::apply_yaml_file(c, top); },
+      {"unknown key 'trainn'",
+       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -90,9 +91,9 @@ TEST(Config, SectionGivenAValueIsRefused) {
 }
 
 TEST(Config, OverridesSetValuesOfEveryType) {
-  const RunConfig c = overridden({"train.epochs=7", "optimizer.lr=0.05", "data.flip=true", "name=hello",
-                                  "schedule.milestones=[30, 60]", "data.mean=[0.5, 0.25, 0.125]", "train.max_steps=1e3",
-                                  "model.init_from=", "optimizer.nesterov=yes"});
+  const RunConfig c =
+      overridden({"train.epochs=7", "optimizer.lr=0.05", "data.flip=true", "name=hello", "schedule.milestones=[30, 60]",
+                  "data.mean=[0.5, 0.25, 0.125]", "train.max_steps=1e3", "model.init_from=", "optimizer.nesterov=yes"});
   EXPECT_EQ(c.train.epochs, 7);
   EXPECT_EQ(c.optimizer.lr, 0.05);
   EXPECT_TRUE(c.data.flip);
@@ -144,7 +145,8 @@ TEST(Config, WrongTypesNameTheKeyAndTheType) {
 TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"optimizer.lr=-1"}, {"'optimizer.lr' = -1: expected a positive number"});
   expect_invalid({"optimizer.momentum=1.5"}, {"'optimizer.momentum' = 1.5: expected a value in [0, 1]"});
-  expect_invalid({"optimizer.name=adam", "optimizer.momentum=1"}, {"'optimizer.momentum' = 1: expected a value in [0,"});
+  expect_invalid({"optimizer.name=adam", "optimizer.momentum=1"},
+                 {"'optimizer.momentum' = 1: expected a value in [0,"});
   expect_invalid({"train.epochs=0"}, {"'train.epochs' = 0: expected at least 1"});
   expect_invalid({"train.label_smoothing=1"}, {"'train.label_smoothing' = 1: expected a value in [0, 1)"});
   expect_invalid({"schedule.name=one_cycle", "schedule.anneal_percent=150"},
@@ -158,6 +160,34 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"data.mean=[0.5]"}, {"'data.mean' has 1 values, 'data.std' 0"});
   expect_invalid({"model.name=resnet20", "model.width=5"}, {"'model.width' = 5", "need an even width"});
   expect_invalid({"name=a/b"}, {"'name' = 'a/b'"});
+}
+
+// Sizes that once overflowed further in (a segfault, a heap overrun, "no step of the
+// -16") are refused where they are born, each with its key and its range (issue: nothing
+// crashes).
+TEST(Config, EveryIntegerKeyHasAnUpperBound) {
+  expect_invalid({"data.synthetic_size=2147483648"},
+                 {"'data.synthetic_size' = 2147483648: expected an integer in [1, 4096]"});
+  expect_invalid({"data.synthetic_size=9223372036854775807"}, {"'data.synthetic_size' = 9223372036854775807"});
+  expect_invalid({"data.synthetic_channels=4611686018427387904", "data.mean=[]", "data.std=[]"},
+                 {"'data.synthetic_channels' = 4611686018427387904: expected an integer in [1, 64]"});
+  expect_invalid({"train.log_every=9223372036854775807"},
+                 {"'train.log_every' = 9223372036854775807: expected an integer in [1, 1000000]"});
+  expect_invalid({"data.crop_padding=9223372036854775807"},
+                 {"'data.crop_padding' = 9223372036854775807: expected an integer in [0, 1024]"});
+  expect_invalid({"train.epochs=9223372036854775807"},
+                 {"'train.epochs' = 9223372036854775807: expected an integer in [1, 100000]"});
+  expect_invalid({"model.width=1000000000"}, {"'model.width' = 1000000000: expected an integer in [0, 4096]"});
+  expect_invalid({"schedule.milestones=[10, 1000000]"},
+                 {"'schedule.milestones' = 1000000: expected an integer in [1, 100000]"});
+  // Each key within its bounds, but too much data together.
+  expect_invalid({"data.dataset=synthetic", "data.synthetic_size=4096", "data.synthetic_train=100000"},
+                 {"'data.synthetic_*'", "GiB; at most 16 GiB of synthetic data"});
+  // The largest values allowed pass, and --help states the ranges.
+  EXPECT_NO_THROW(overridden({"train.log_every=1000000", "train.epochs=100000", "data.crop_padding=1024"}));
+  const std::string keys = cyg::app::describe_keys();
+  EXPECT_NE(keys.find("train.log_every (an integer in [1, 1000000])"), std::string::npos) << keys;
+  EXPECT_NE(keys.find("schedule.milestones (a list of integers, each in [1, 100000])"), std::string::npos) << keys;
 }
 
 TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
@@ -202,20 +232,19 @@ TEST(Config, FactoriesBuildEveryNameValidateTakes) {
                {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
 
   EXPECT_EQ(cyg::app::dataset_names(), (std::vector<std::string>{"cifar10", "fashion_mnist", "synthetic"}));
-  const RunConfig synthetic = overridden({"data.dataset=synthetic", "data.synthetic_train=20", "data.synthetic_val=10"});
+  const RunConfig synthetic =
+      overridden({"data.dataset=synthetic", "data.synthetic_train=20", "data.synthetic_val=10"});
   EXPECT_EQ(cyg::app::load_data(synthetic).train.size(), 20);
   expect_error([] { cyg::app::load_data(overridden({"data.dataset=imagenet"})); },
                {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
   for (const std::string& name : cyg::models::model_names())
-    EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"model.name=" + name, "model.width=8"})); }),
-              "(no error)");
+    EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"model.name=" + name, "model.width=8"})); }), "(no error)");
 }
 
 TEST(Config, FileGivesItsKeys) {
   const std::string path = write_yaml("given.yaml", "name: x\noptimizer:\n  lr: 0.5\nschedule:\n  milestones: [3]\n");
   RunConfig c;
-  EXPECT_EQ(cyg::app::apply_yaml_file(c, path),
-            (std::set<std::string>{"name", "optimizer.lr", "schedule.milestones"}));
+  EXPECT_EQ(cyg::app::apply_yaml_file(c, path), (std::set<std::string>{"name", "optimizer.lr", "schedule.milestones"}));
   EXPECT_EQ(c.optimizer.lr, 0.5);
   EXPECT_EQ(c.optimizer.momentum, RunConfig{}.optimizer.momentum);
 }
@@ -299,8 +328,8 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   cyg::app::apply_yaml_file(read, write_yaml("round_trip.yaml", cyg::app::to_yaml(written)));
   // Each field: read back equal, and set away from its default (else the round trip
   // would not test it).
-#define EXPECT_FIELD(f)                                                                               \
-  EXPECT_EQ(read.f, written.f) << #f;                                                                 \
+#define EXPECT_FIELD(f)               \
+  EXPECT_EQ(read.f, written.f) << #f; \
   EXPECT_NE(written.f, defaults.f) << #f " is at its default here: the round trip would not test it"
   EXPECT_FIELD(name);
   EXPECT_FIELD(seed);

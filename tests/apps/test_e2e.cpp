@@ -308,6 +308,14 @@ TEST_F(EndToEnd, AppsOnTheEmulatedDeviceAgreeWithTheCpu) {
     EXPECT_NEAR(emu_sweep[i].loss, cpu_sweep[i].loss, 1e-4 * cpu_sweep[i].loss) << "sweep step " << i + 1;
 }
 
+// A model too large for this machine's memory is refused before it is built (building it
+// had the kernel's OOM killer end the process).
+TEST_F(EndToEnd, AModelTooLargeForMemoryIsRefusedBeforeItIsBuilt) {
+  const Result r = run("onecycle", {"model.name=resnet18", "model.width=4096"});
+  expect_one_line_error(r, "'model.width' = 4096: resnet18 at this width has up to");
+  EXPECT_NE(r.err.find("GiB with their gradients and optimizer state; this machine has"), std::string::npos) << r.err;
+}
+
 // precision=bf16 (bf16 autocast) trains the quickstart (ResNet-18 at width 8 on
 // Fashion-MNIST, batch 128, 1cycle) like fp32 does: over the first 150 steps, the mean
 // loss of each 30-step window is within 15% (plus 0.03) of the fp32 run's. The two runs

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/allocator.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
 #include "kernels/error.h"
@@ -45,6 +46,16 @@ TEST(Tensor, ChannelsLastIsAMemoryFormat) {
   const Tensor back = cl.contiguous();
   EXPECT_TRUE(back.is_contiguous());
   EXPECT_EQ(back.to_vector(), x.to_vector());
+}
+
+// A shape whose element or byte count would wrap is refused before anything is allocated.
+TEST(Tensor, SizesThatWouldOverflowAreRefused) {
+  EXPECT_THROW(cyg::shape_numel({int64_t(1) << 32, int64_t(1) << 32}), cyg::Error);
+  EXPECT_THROW(Tensor::empty({int64_t(1) << 31, int64_t(1) << 31, 4}), cyg::Error);
+  EXPECT_THROW(Tensor::empty({int64_t(1) << 45}), cyg::Error) << "2^47 bytes of f32";
+  EXPECT_EQ(cyg::shape_numel({int64_t(1) << 31, int64_t(1) << 31}), int64_t(1) << 62);
+  EXPECT_EQ(cyg::shape_numel({0, int64_t(1) << 62, 8}), 0);
+  EXPECT_THROW(cyg::cpu_allocate(~size_t(0) - 3), cyg::Error) << "the rounding up to 64 bytes would wrap";
 }
 
 TEST(Tensor, ReshapeIsAViewAndInfersOneSize) {
