@@ -55,8 +55,8 @@ AutocastBf16::~AutocastBf16() { t_autocast_bf16 = previous_; }
 bool autocast_bf16_enabled() { return t_autocast_bf16; }
 
 Variable add(const Variable& a, const Variable& b) {
-  check_activation(a, "add");
-  check_activation(b, "add");
+  check_f32_or_bf16(a, "add");
+  check_f32_or_bf16(b, "add");
   return make_result(cyg::add(a.data(), b.data()), {a, b}, "add", [](const Tensor& g, const GradientSinks&) {
     return std::vector<Tensor>{g, g};
   });
@@ -528,8 +528,9 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
 }
 
 Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after) {
-  check_activation(x, "subsample_pad_channels");
+  check_f32_or_bf16(x, "subsample_pad_channels");
   const Tensor xs = x.data().contiguous();
+  const DType dtype = xs.dtype();
   CYG_CHECK(xs.dim() == 4 && stride >= 1 && pad_before >= 0 && pad_after >= 0, "subsample_pad_channels: input ",
             shape_str(xs.shape()), ", stride ", stride);
   const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
@@ -540,12 +541,12 @@ Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_b
   auto output_view = [=](const Tensor& t) {
     return t.as_strided(window, {OC * OH * OW, OH * OW, OW, 1}, pad_before * OH * OW);
   };
-  Tensor y = Tensor::zeros({N, OC, OH, OW}, DType::F32, xs.device());
+  Tensor y = Tensor::zeros({N, OC, OH, OW}, dtype, xs.device());
   output_view(y).copy_(input_view(xs));
   const Device dev = xs.device();
   return make_result(y, {x}, "subsample_pad_channels", [=](const Tensor& grad, const GradientSinks&) {
-    Tensor dx = Tensor::zeros({N, C, H, W}, DType::F32, dev);
-    input_view(dx).copy_(output_view(grad.contiguous()));
+    Tensor dx = Tensor::zeros({N, C, H, W}, dtype, dev);
+    input_view(dx).copy_(output_view(incoming(grad, dtype)));
     return std::vector<Tensor>{dx};
   });
 }

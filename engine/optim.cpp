@@ -65,6 +65,11 @@ void Optimizer::step() {
 }
 
 void Optimizer::prepare_step() {
+  // A bf16 copy made stale since the last update (weights loaded or written between
+  // steps) is cast again here, on the host's side of the step: a replayed CUDA graph
+  // reads the copies without checking them.
+  for (const Variable& p : params_)
+    if (p.bf16_copy().defined()) p.bf16_value();
   ++steps_;
   set_hyper(tensors_);
   kernels_for(device_).upload_tensor_table(tensors_);
@@ -95,13 +100,23 @@ StateDict Optimizer::state_dict() const {
 void Optimizer::load_state_dict(const StateDict& state) {
   auto it = state.find("step");
   CYG_INPUT_CHECK(it != state.end(), "optimizer state: missing 'step'");
-  const int64_t steps = static_cast<int64_t>(it->second.item());
-  CYG_INPUT_CHECK(steps >= 0, "optimizer state: negative step ", steps);
+  CYG_INPUT_CHECK(it->second.dtype() == DType::I64 && it->second.numel() == 1,
+                  "optimizer state: 'step' must be one i64 value, got ", dtype_name(it->second.dtype()), " ",
+                  shape_str(it->second.shape()));
+  const double step_value = it->second.item();
+  CYG_INPUT_CHECK(step_value >= 0 && step_value <= 1e15, "optimizer state: step ", step_value,
+                  " is outside [0, 1e15]");
+  const int64_t steps = static_cast<int64_t>(step_value);
+  const size_t expected = 1 + state_.size() * params_.size();
+  CYG_INPUT_CHECK(state.size() == expected, "optimizer state: ", state.size(), " entries, this optimizer has ",
+                  expected, " (a state of another optimizer or model?)");
   for (size_t s = 0; s < state_.size(); ++s)
     for (size_t i = 0; i < params_.size(); ++i) {
       const std::string key = "state." + std::to_string(i) + "." + state_names_[s];
       auto found = state.find(key);
       CYG_INPUT_CHECK(found != state.end(), "optimizer state: missing '", key, "'");
+      CYG_INPUT_CHECK(found->second.dtype() == DType::F32, "optimizer state: '", key, "' is ",
+                      dtype_name(found->second.dtype()), ", expected f32");
       CYG_INPUT_CHECK(found->second.shape() == state_[s][i].shape(), "optimizer state: '", key, "' has shape ",
                 shape_str(found->second.shape()), ", the parameter ", shape_str(state_[s][i].shape()));
     }

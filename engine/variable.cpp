@@ -30,6 +30,7 @@ void Variable::set_data(const Tensor& value) {
 
 void Variable::to_device(Device device) {
   CYG_CHECK(defined(), "to_device() of an undefined Variable");
+  if (impl_->data.device() == device) return;
   impl_->data = impl_->data.to(device);
   impl_->bf16 = Tensor();
   impl_->bf16_source = Tensor();

@@ -1,7 +1,9 @@
 // Checkpoint files: weights (PyTorch-loadable) and the training state beside them.
 #include "apps/common/checkpoint.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "engine/safetensors.h"
 #include "kernels/error.h"
@@ -40,18 +42,83 @@ LoopState from_json(const nlohmann::json& j) {
 }
 }  // namespace
 
+namespace {
+struct PairPaths {
+  std::string weights, state, next_weights, next_state;
+};
+
+PairPaths pair_paths(const std::string& dir, const std::string& tag) {
+  const std::string base = dir + "/" + tag;
+  return {base + ".safetensors", base + ".state.safetensors", base + ".next.safetensors",
+          base + ".next.state.safetensors"};
+}
+
+bool exists(const std::string& path) { return std::filesystem::is_regular_file(path); }
+
+// The step in a checkpoint file's metadata; "" where the file cannot be read.
+std::string step_in(const std::string& path) {
+  if (!exists(path)) return "";
+  try {
+    const SafetensorsContent f = load_safetensors(path);
+    auto it = f.metadata.find("step");
+    return it == f.metadata.end() ? "" : it->second;
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+void rename_onto(const std::string& from, const std::string& to) {
+  std::error_code error;
+  std::filesystem::rename(from, to, error);
+  CYG_INPUT_CHECK(!error, "cannot rename '", from, "' to '", to, "': ", error.message());
+}
+
+// A write cut between its two renames left the new weights in place and the new state
+// beside it: finish it. A new pair written in full but not yet renamed is complete too.
+// Leftovers of a write cut earlier are removed.
+void complete_interrupted_write(const PairPaths& p) {
+  const bool next_weights = exists(p.next_weights), next_state = exists(p.next_state);
+  if (!next_weights && !next_state) return;
+  const std::string new_step = next_state ? step_in(p.next_state) : "";
+  if (next_state && !new_step.empty() && !next_weights && step_in(p.weights) == new_step) {
+    rename_onto(p.next_state, p.state);
+    return;
+  }
+  if (next_weights && next_state && !new_step.empty() && step_in(p.next_weights) == new_step) {
+    rename_onto(p.next_weights, p.weights);
+    rename_onto(p.next_state, p.state);
+    return;
+  }
+  std::error_code ignored;
+  std::filesystem::remove(p.next_weights, ignored);
+  std::filesystem::remove(p.next_state, ignored);
+}
+}  // namespace
+
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
-                     const Optimizer* optimizer, const LoopState& state, const std::string& model_name) {
+                     const Optimizer* optimizer, const LoopState& state, const std::string& model_name,
+                     const CheckpointExtras& extras) {
   const std::string step = std::to_string(state.step);
-  // Two files, so two renames: resume checks that their steps agree, and the app holds
-  // off a second Ctrl-C while they are written.
+  const PairPaths p = pair_paths(dir, tag);
   NamedTensorList opt;
   if (optimizer)
     for (const auto& [name, t] : optimizer->state_dict()) opt.emplace_back("optimizer." + name, t);
-  save_safetensors(dir + "/" + tag + ".state.safetensors", opt,
-                   {{"format", "cygnet-state"}, {"step", step}, {"loop", to_json(state).dump()}});
-  save_safetensors(dir + "/" + tag + ".safetensors", model.state_dict(),
-                   {{"format", "pt"}, {"model", model_name}, {"step", step}});
+  save_safetensors(p.next_state, opt,
+                   {{"format", "cygnet-state"},
+                    {"step", step},
+                    {"loop", to_json(state).dump()},
+                    {"metrics_csv", extras.metrics_csv},
+                    {"steps_csv", extras.steps_csv},
+                    {"experiment", extras.experiment}});
+  save_safetensors(p.next_weights, model.state_dict(), {{"format", "pt"}, {"model", model_name}, {"step", step}});
+  rename_onto(p.next_weights, p.weights);
+  rename_onto(p.next_state, p.state);
+}
+
+bool has_checkpoint(const std::string& dir, const std::string& tag) {
+  const PairPaths p = pair_paths(dir, tag);
+  complete_interrupted_write(p);
+  return exists(p.weights) && exists(p.state);
 }
 
 void load_weights(const std::string& path, nn::Module& model) {
@@ -64,9 +131,12 @@ void load_weights(const std::string& path, nn::Module& model) {
   }
 }
 
-LoopState load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model, Optimizer& optimizer) {
-  const std::string weights_path = dir + "/" + tag + ".safetensors";
-  const std::string state_path = dir + "/" + tag + ".state.safetensors";
+LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
+                                 Optimizer& optimizer) {
+  const PairPaths p = pair_paths(dir, tag);
+  complete_interrupted_write(p);
+  const std::string& weights_path = p.weights;
+  const std::string& state_path = p.state;
   const SafetensorsContent state_file = load_safetensors(state_path);
   const SafetensorsContent weights_file = load_safetensors(weights_path);
   auto step_of = [](const SafetensorsContent& f, const std::string& path) {
@@ -75,21 +145,27 @@ LoopState load_checkpoint(const std::string& dir, const std::string& tag, nn::Mo
     return it->second;
   };
   CYG_INPUT_CHECK(step_of(state_file, state_path) == step_of(weights_file, weights_path), "checkpoint '", weights_path,
-            "' (step ", step_of(weights_file, weights_path), ") and '", state_path, "' (step ",
-            step_of(state_file, state_path), ") are from different steps");
+                  "' (step ", step_of(weights_file, weights_path), ") and '", state_path, "' (step ",
+                  step_of(state_file, state_path), ") are from different steps");
   load_weights(weights_path, model);
   StateDict opt;
   for (const auto& [name, t] : state_file.tensors)
     if (name.rfind("optimizer.", 0) == 0) opt[name.substr(10)] = t;
   optimizer.load_state_dict(opt);
-  auto loop = state_file.metadata.find("loop");
-  CYG_INPUT_CHECK(loop != state_file.metadata.end(), "'", state_path, "' has no loop state");
+  auto text = [&](const char* key) {
+    auto it = state_file.metadata.find(key);
+    CYG_INPUT_CHECK(it != state_file.metadata.end(), "'", state_path, "' has no ", key,
+                    " (a checkpoint from an older version cannot be resumed)");
+    return it->second;
+  };
+  LoadedCheckpoint out;
   try {
-    return from_json(nlohmann::json::parse(loop->second));
+    out.loop = from_json(nlohmann::json::parse(text("loop")));
   } catch (const nlohmann::json::exception& e) {
     CYG_INPUT_CHECK(false, "'", state_path, "': malformed loop state (", e.what(), ")");
   }
-  return {};
+  out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment")};
+  return out;
 }
 
 }  // namespace cyg::app

@@ -1,8 +1,15 @@
 // Checkpoints. <tag>.safetensors holds the model's state dict alone, under PyTorch's
 // names, so `model.load_state_dict(safetensors.torch.load_file(path))` works as is;
-// <tag>.state.safetensors holds what resuming needs besides: the optimizer's state and
-// the loop's position, sums and history (in the metadata). Both carry the step, which
-// must agree when they are read back.
+// <tag>.state.safetensors holds what resuming needs besides: the optimizer's state, the
+// loop's position and sums, the run's tables (metrics.csv and steps.csv as they were at
+// that step) and the experiment's configuration, in the metadata. Both carry the step.
+//
+// The pair is written as one unit: first <tag>.next.safetensors and
+// <tag>.next.state.safetensors (each atomically), then each renamed onto its place,
+// weights first. Whatever a kill or a full disk interrupts, the directory holds a
+// complete pair: the previous one (before the first rename) or the new one (a reader
+// completes the second rename). The tables travel inside the state, so a resumed run's
+// tables always describe its checkpoint's step.
 #pragma once
 #include <map>
 #include <string>
@@ -24,15 +31,32 @@ struct LoopState {
   double total_seconds = 0;
 };
 
+// What a checkpoint carries besides the tensors and the loop state.
+struct CheckpointExtras {
+  std::string metrics_csv, steps_csv;  // the run's tables at the checkpoint's step
+  std::string experiment;              // experiment_yaml() of the run's configuration
+};
+
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
-                     const Optimizer* optimizer, const LoopState& state, const std::string& model_name);
+                     const Optimizer* optimizer, const LoopState& state, const std::string& model_name,
+                     const CheckpointExtras& extras = {});
+
+struct LoadedCheckpoint {
+  LoopState loop;
+  CheckpointExtras extras;
+};
 
 // Loads weights from a .safetensors into the model; the error names the file and the
 // first key that does not fit (a checkpoint of another model, say).
 void load_weights(const std::string& path, nn::Module& model);
 
+// Whether <dir> holds a checkpoint <tag> (completing one whose second rename was cut).
+bool has_checkpoint(const std::string& dir, const std::string& tag);
+
 // Reads <dir>/<tag>.safetensors and <dir>/<tag>.state.safetensors into the model and
-// optimizer and returns the loop state.
-LoopState load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model, Optimizer& optimizer);
+// optimizer (completing a write cut between its renames first) and returns the loop
+// state and the extras.
+LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
+                                 Optimizer& optimizer);
 
 }  // namespace cyg::app

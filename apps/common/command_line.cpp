@@ -18,11 +18,6 @@ struct Arguments {
   std::vector<std::string> overrides;
 };
 
-// A resumed run must stay the experiment it was. How far it goes, how often it reports,
-// where it runs, how it picks convolution algorithms and whether its steps are CUDA
-// graphs: none of these makes it another experiment.
-const std::vector<std::string> kChangeableOnResume = {"train.max_steps", "train.log_every", "device",
-                                                      "cudnn_benchmark", "cudnn_cache",     "cuda_graphs"};
 
 bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -89,11 +84,10 @@ std::string config_file_for(AppKind kind, const Arguments& args, const std::stri
 }
 
 void check_changeable_on_resume(const std::string& key) {
-  if (key == "resume" ||
-      std::find(kChangeableOnResume.begin(), kChangeableOnResume.end(), key) != kChangeableOnResume.end())
-    return;
+  const std::vector<std::string>& changeable = keys_changeable_on_resume();
+  if (key == "resume" || std::find(changeable.begin(), changeable.end(), key) != changeable.end()) return;
   std::string allowed;
-  for (const std::string& k : kChangeableOnResume) allowed += (allowed.empty() ? "" : ", ") + k;
+  for (const std::string& k : changeable) allowed += (allowed.empty() ? "" : ", ") + k;
   CYG_INPUT_CHECK(false, "'", key, "' cannot change when resuming (the run would no longer be the same experiment); ",
                   "allowed: ", allowed);
 }

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -415,6 +416,39 @@ std::string to_yaml(const RunConfig& config) {
   if (!open_section.empty()) out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+const std::vector<std::string>& keys_changeable_on_resume() {
+  static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",
+                                                "cudnn_benchmark", "cudnn_cache",     "cuda_graphs"};
+  return keys;
+}
+
+std::string experiment_yaml(const RunConfig& config) {
+  RunConfig experiment = config, defaults;
+  experiment.resume.clear();
+  experiment.name = defaults.name;  // what the run is called and where it lives are not the experiment
+  experiment.run_root = defaults.run_root;
+  const std::vector<Field> to = fields(experiment), from = fields(defaults);
+  const std::vector<std::string>& changeable = keys_changeable_on_resume();
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (std::find(changeable.begin(), changeable.end(), to[i].key) == changeable.end()) continue;
+    switch (to[i].kind) {
+      case Kind::Int: *static_cast<int64_t*>(to[i].target) = *static_cast<int64_t*>(from[i].target); break;
+      case Kind::Double: *static_cast<double*>(to[i].target) = *static_cast<double*>(from[i].target); break;
+      case Kind::Bool: *static_cast<bool*>(to[i].target) = *static_cast<bool*>(from[i].target); break;
+      case Kind::String:
+        *static_cast<std::string*>(to[i].target) = *static_cast<std::string*>(from[i].target);
+        break;
+      case Kind::DoubleList:
+        *static_cast<std::vector<double>*>(to[i].target) = *static_cast<std::vector<double>*>(from[i].target);
+        break;
+      case Kind::IntList:
+        *static_cast<std::vector<int64_t>*>(to[i].target) = *static_cast<std::vector<int64_t>*>(from[i].target);
+        break;
+    }
+  }
+  return to_yaml(experiment);
 }
 
 std::string describe_keys() {

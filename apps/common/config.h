@@ -98,6 +98,14 @@ struct RunConfig {
 
 const std::vector<std::string>& precision_names();
 
+// A resumed run must stay the experiment it was. How far it goes, how often it reports,
+// where it runs, how it picks convolution algorithms and whether its steps are CUDA
+// graphs: none of these makes it another experiment, so these keys may change.
+const std::vector<std::string>& keys_changeable_on_resume();
+// The configuration as an experiment: its YAML with those keys, the name and run_root
+// at their defaults and no resume key. A checkpoint keeps it, so that a resume of an edited run is refused.
+std::string experiment_yaml(const RunConfig& config);
+
 // Each app's defaults: baseline = Adam at a constant 1e-3; onecycle = SGD with the
 // 1cycle schedule; lr_find = the range test.
 RunConfig default_config(AppKind kind);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <sstream>
+#include <string>
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/evaluation.h"
@@ -253,15 +255,63 @@ LoopState FitLoop::save_last(double epoch_seconds) {
   s.epoch_seconds = epoch_seconds;
   s.total_seconds = total_seconds();
   CheckpointWriteGuard guard;
-  save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name);
+  const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config)};
+  save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras);
   return s;
+}
+
+// The first line where two texts differ, for a message.
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream x(a), y(b);
+  std::string line_a, line_b;
+  while (true) {
+    const bool more_a = static_cast<bool>(std::getline(x, line_a)), more_b = static_cast<bool>(std::getline(y, line_b));
+    if (!more_a && !more_b) return "";
+    if (!more_a || !more_b || line_a != line_b)
+      return "checkpoint '" + (more_a ? line_a : "") + "', config.yaml '" + (more_b ? line_b : "") + "'";
+  }
+}
+
+// A checkpoint's loop state is read back from a file that may have been edited or
+// damaged: every field must fit the run's configuration and its tables.
+void check_loop_state(const LoopState& s, const Experiment& e, size_t epoch_rows, size_t step_rows,
+                      const std::string& path) {
+  const std::string where = "'" + path + "/last.state.safetensors': ";
+  const int64_t per_epoch = e.steps_per_epoch;
+  CYG_INPUT_CHECK(s.epoch >= 0 && s.epoch <= e.config.train.epochs, where, "epoch ", s.epoch, " is outside [0, ",
+                  e.config.train.epochs, "]");
+  CYG_INPUT_CHECK(s.batch_in_epoch >= 0 && s.batch_in_epoch < per_epoch, where, "batch ", s.batch_in_epoch,
+                  " is outside an epoch of ", per_epoch, " steps");
+  CYG_INPUT_CHECK(s.step == s.epoch * per_epoch + s.batch_in_epoch, where, "step ", s.step, " is not epoch ",
+                  s.epoch, " times ", per_epoch, " steps plus batch ", s.batch_in_epoch);
+  CYG_INPUT_CHECK(s.best_epoch >= -1 && s.best_epoch <= s.epoch &&
+                      (s.best_epoch < 0 ? s.best_val_acc == -1 : s.best_val_acc >= 0 && s.best_val_acc <= 1),
+                  where, "best epoch ", s.best_epoch, " with accuracy ", s.best_val_acc, " is not a valid record");
+  CYG_INPUT_CHECK(s.train_seen >= 0 && s.train_correct >= 0 && s.train_correct <= s.train_seen &&
+                      std::isfinite(s.train_loss_sum) && std::isfinite(s.total_seconds) && s.total_seconds >= 0,
+                  where, "the epoch's sums are not valid");
+  CYG_INPUT_CHECK(epoch_rows >= static_cast<size_t>(s.epoch) && step_rows >= static_cast<size_t>(s.step), where,
+                  "its tables hold ", epoch_rows, " epochs and ", step_rows, " steps, fewer than its ", s.epoch,
+                  " and ", s.step);
 }
 
 // Resuming puts the model, optimizer and tables back at the last checkpoint.
 LoopState start_or_resume(Experiment& e, RunReport& report) {
   LoopState st;
   if (!e.config.resume.empty()) {
-    st = load_checkpoint(report.path(), "last", *e.model, *e.optimizer);
+    const std::string& dir = report.path();
+    CYG_INPUT_CHECK(has_checkpoint(dir, "last"), "'", dir, "' has no checkpoint to resume from: the run stopped "
+                    "before its first one (written at each epoch's end and on Ctrl-C). Start it again with: cygnet_",
+                    app_name(e.kind), " --config ", dir, "/config.yaml");
+    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer);
+    const std::string now = experiment_yaml(e.config);
+    CYG_INPUT_CHECK(checkpoint.extras.experiment == now, "'", dir, "/config.yaml' is not the configuration its "
+                    "checkpoint was trained with (", first_difference(checkpoint.extras.experiment, now),
+                    "): put it back, or start a new run");
+    st = checkpoint.loop;
+    report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
+    report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
+    check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
     keep_first(report.epochs, st.epoch);
     keep_first(report.steps, st.step);
     report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +

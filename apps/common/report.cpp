@@ -72,11 +72,9 @@ plot::Chart epoch_chart(const std::string& title, const std::string& y_label, co
 
 }  // namespace
 
-RunReport::RunReport(const Experiment& experiment) : experiment_(experiment), dir_(open_or_create(experiment)) {
-  if (experiment.config.resume.empty()) return;
-  epochs = read_csv<EpochMetrics>(dir_.file("metrics.csv"));
-  steps = read_csv<StepRecord>(dir_.file("steps.csv"));
-}
+// A resumed run's tables come from its checkpoint (apps/common/fit.cpp), not from the
+// CSV files, which a kill may have left a step behind or ahead.
+RunReport::RunReport(const Experiment& experiment) : experiment_(experiment), dir_(open_or_create(experiment)) {}
 
 void RunReport::save_config() {
   RunConfig saved = experiment_.config;

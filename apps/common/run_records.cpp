@@ -124,7 +124,15 @@ std::string csv_text(const std::vector<Record>& rows) {
 
 template <typename Record>
 std::vector<Record> read_csv(const std::string& path) {
-  std::ifstream in = open_run_file(path);
+  std::ifstream file = open_run_file(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_csv<Record>(text.str(), path);
+}
+
+template <typename Record>
+std::vector<Record> parse_csv(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   std::string line;
   CYG_INPUT_CHECK(static_cast<bool>(std::getline(in, line)), path, ": empty file; expected the header ",
                   csv_header<Record>());
@@ -153,5 +161,7 @@ template std::string csv_text(const std::vector<RangeTestStep>&);
 template std::vector<EpochMetrics> read_csv<EpochMetrics>(const std::string&);
 template std::vector<StepRecord> read_csv<StepRecord>(const std::string&);
 template std::vector<RangeTestStep> read_csv<RangeTestStep>(const std::string&);
+template std::vector<EpochMetrics> parse_csv<EpochMetrics>(const std::string&, const std::string&);
+template std::vector<StepRecord> parse_csv<StepRecord>(const std::string&, const std::string&);
 
 }  // namespace cyg::app

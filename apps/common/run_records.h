@@ -57,6 +57,9 @@ std::string csv_text(const std::vector<Record>& rows);
 // cell that is not a number (an integer in an integer column), with its line and column.
 template <typename Record>
 std::vector<Record> read_csv(const std::string& path);
+// The same from the table's text; errors name `where`.
+template <typename Record>
+std::vector<Record> parse_csv(const std::string& text, const std::string& where);
 
 // One field of every row, as numbers (for plots).
 template <typename Record, typename Field>

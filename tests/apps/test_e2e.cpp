@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "apps/common/run_records.h"
+#include "engine/safetensors.h"
 #include "tests/scratch_dir.h"
 
 namespace {
@@ -316,6 +318,91 @@ TEST_F(EndToEnd, AModelTooLargeForMemoryIsRefusedBeforeItIsBuilt) {
   EXPECT_NE(r.err.find("GiB with their gradients and optimizer state; this machine has"), std::string::npos) << r.err;
 }
 
+// A checkpoint is one unit with the run's tables. Three runs of the same experiment: one
+// straight through, one stopped at step 20 and one at step 36 (a later checkpoint). The
+// stopped run's directory is then given what each kill point leaves behind: the new
+// weights renamed but the new state not yet (the write cut between its renames), the new
+// pair complete but neither renamed, only the new weights written, and the CSV tables
+// lost or a step behind. Every resume ends equal to the straight run.
+TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
+  ASSERT_EQ(run("onecycle", with({"name=early", "train.max_steps=20"})).exit_code, 0);
+  ASSERT_EQ(run("onecycle", with({"name=late", "train.max_steps=36"})).exit_code, 0);
+  const std::string straight = run_dir("onecycle-straight-"), early = run_dir("onecycle-early-"),
+                    late = run_dir("onecycle-late-");
+  struct KillPoint {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> from_late;  // file of the late run -> name here
+    std::vector<std::string> removed;
+  };
+  const std::vector<KillPoint> points = {
+      {"between the renames", {{"last.safetensors", "last.safetensors"}, {"last.state.safetensors", "last.next.state.safetensors"}}, {}},
+      {"before the renames", {{"last.safetensors", "last.next.safetensors"}, {"last.state.safetensors", "last.next.state.safetensors"}}, {}},
+      {"during the new weights", {{"last.safetensors", "last.next.safetensors"}}, {}},
+      {"before the tables", {}, {"metrics.csv", "steps.csv"}},
+      {"tables a step ahead", {{"steps.csv", "steps.csv"}, {"metrics.csv", "metrics.csv"}}, {}},
+  };
+  for (const KillPoint& k : points) {
+    SCOPED_TRACE(k.name);
+    const std::string dir = root_ + "/runs/kill-" + std::to_string(&k - points.data());
+    fs::copy(early, dir);
+    for (const auto& [file, as] : k.from_late) fs::copy_file(late + "/" + file, dir + "/" + as, fs::copy_options::overwrite_existing);
+    for (const std::string& file : k.removed) fs::remove(dir + "/" + file);
+    const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight));
+    EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));
+    EXPECT_FALSE(fs::exists(dir + "/last.next.safetensors") || fs::exists(dir + "/last.next.state.safetensors"));
+  }
+}
+
+// What a resume refuses, each with what to do: a run killed before its first checkpoint,
+// a config.yaml edited since the checkpoint, and loop states that do not fit the run.
+TEST_F(EndToEnd, ResumeRefusesWhatItCannotContinue) {
+  namespace fs = std::filesystem;
+  ASSERT_EQ(run("onecycle", {"name=base", "train.epochs=3", "train.max_steps=20"}).exit_code, 0);
+  const std::string base = run_dir("onecycle-base-");
+  const std::string none = root_ + "/runs/none";
+  fs::create_directories(none);
+  fs::copy_file(base + "/config.yaml", none + "/config.yaml");
+  expect_one_line_error(run("onecycle", {"resume=" + none}, BaseArgs::None),
+                        "has no checkpoint to resume from: the run stopped before its first one");
+
+  const std::string edited = root_ + "/runs/edited";
+  fs::copy(base, edited);
+  std::string config = read_file(edited + "/config.yaml");
+  const size_t at = config.find("batch_size: 64");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, 14, "batch_size: 32");
+  std::ofstream(edited + "/config.yaml") << config;
+  expect_one_line_error(run("onecycle", {"resume=" + edited}, BaseArgs::None),
+                        "config.yaml' is not the configuration its checkpoint was trained with (checkpoint '  batch_size: 64'");
+
+  // The loop state edited in the state file's metadata.
+  auto tampered = [&](const std::string& name, const std::string& key, const nlohmann::json& value) {
+    const std::string dir = root_ + "/runs/" + name;
+    fs::copy(base, dir);
+    const std::string path = dir + "/last.state.safetensors";
+    const cyg::SafetensorsContent file = cyg::load_safetensors(path);
+    std::map<std::string, std::string> metadata = file.metadata;
+    nlohmann::json loop = nlohmann::json::parse(metadata.at("loop"));
+    loop[key] = value;
+    metadata["loop"] = loop.dump();
+    cyg::NamedTensorList tensors(file.tensors.begin(), file.tensors.end());
+    cyg::save_safetensors(path, tensors, metadata);
+    return run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  };
+  expect_one_line_error(tampered("epoch", "epoch", 1000), "epoch 1000 is outside [0, 3]");
+  expect_one_line_error(tampered("step", "step", -5), "step -5 is not epoch 1 times 16 steps plus batch 4");
+  expect_one_line_error(tampered("best", "best_val_acc", 2), "with accuracy 2 is not a valid record");
+}
+
 // precision=bf16 (bf16 autocast) trains the quickstart (ResNet-18 at width 8 on
 // Fashion-MNIST, batch 128, 1cycle) like fp32 does: over the first 150 steps, the mean
 // loss of each 30-step window is within 15% (plus 0.03) of the fp32 run's. The two runs
@@ -350,6 +437,9 @@ TEST_F(EndToEnd, Bf16TrainsTheQuickstartLikeFp32) {
     EXPECT_LE(std::fabs(b - a), 0.15 * a + 0.03) << "steps " << w + 1 << "-" << w + 30 << ": fp32 " << a << ", bf16 " << b;
   }
   EXPECT_LT(window_mean(bf16, 120), 0.6 * window_mean(bf16, 0)) << "bf16 learns";
+  int same = 0;
+  for (size_t i = 1; i < fp32.size(); ++i) same += bf16[i].loss == fp32[i].loss;
+  EXPECT_LT(same, 5) << "the bf16 run gave fp32's losses: autocast was not on";
 
   // The device path: bf16 kernels, the optimizer's bf16 copies, a replayed CUDA graph.
   const std::vector<std::string> few = {"train.batch_size=32", "train.max_steps=6", "data.limit_train=512",

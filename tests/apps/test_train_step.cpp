@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/common/train_step.h"
+#include "engine/functional.h"
 #include "engine/runtime.h"
 #include "kernels/counters.h"
 #include "models/registry.h"
@@ -116,6 +117,44 @@ void expect_graphs_change_nothing(const std::string& model_name, bool adam) {
 TEST(StepRunner, GraphedStepsEqualEagerStepsForTheSmallCnnWithSgd) { expect_graphs_change_nothing("small_cnn", false); }
 
 TEST(StepRunner, GraphedStepsEqualEagerStepsForResNet18WithAdam) { expect_graphs_change_nothing("resnet18", true); }
+
+// bf16 autocast: the graph replays the optimizer's writes of the weights' bf16 copies, and
+// ResNet-20's option-A shortcuts keep bf16 activations.
+TEST(StepRunner, GraphedStepsEqualEagerStepsInBf16) {
+  const cyg::fn::AutocastBf16 autocast;
+  expect_graphs_change_nothing("resnet18", false);
+  expect_graphs_change_nothing("resnet20", true);
+}
+
+// Weights written between replays (a checkpoint loaded, say) reach the replayed graph: the
+// step casts stale bf16 copies again before the replay, as an eager step would.
+TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) {
+  const cyg::fn::AutocastBf16 autocast;
+  Trainer eager("resnet18", StepGraphs::Off, false);
+  Trainer graphed("resnet18", StepGraphs::On, false);
+  const cyg::nn::NamedTensors initial = eager.model->state_dict();
+  std::vector<Tensor> saved;
+  for (const auto& [name, t] : initial) saved.push_back(t.clone());
+  auto steps = [&](int64_t from, int64_t to) {
+    for (int64_t k = from; k < to; ++k) {
+      const Batch b = batch(4, 200 + static_cast<uint64_t>(k));
+      eager.step(b, k);
+      graphed.step(b, k);
+    }
+  };
+  steps(0, 8);
+  ASSERT_TRUE(graphed.runner->replaying());
+  cyg::nn::NamedTensors restore;
+  for (size_t i = 0; i < initial.size(); ++i) restore.emplace_back(initial[i].first, saved[i]);
+  eager.model->load_state_dict(restore);
+  graphed.model->load_state_dict(restore);
+  steps(8, 10);
+  expect_same_tensors(graphed.model->state_dict(), eager.model->state_dict(), "after the weights were restored");
+  for (const cyg::Variable& p : graphed.model->parameters()) {
+    if (!p.bf16_copy().defined()) continue;
+    EXPECT_EQ(p.bf16_copy().to_vector(), p.data().to(cyg::DType::BF16).to_vector());
+  }
+}
 
 TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
   Trainer t("resnet18", StepGraphs::On, false);
