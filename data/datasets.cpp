@@ -119,9 +119,13 @@ class IdxFile {
     return (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | uint32_t(b[3]);
   }
 
+  // Past the last byte the header promises: nothing more, and for a gzip file its
+  // trailer (CRC and length) present and right, which zlib checks only now.
   void expect_end(const std::string& header) {
     char extra;
     if (read(&extra, 1) != 0) fail(kFashion, path_, "longer than its header says (", header, ")");
+    const std::string error = gz_error();
+    if (!error.empty()) fail(kFashion, path_, "its gzip stream ends early or is damaged", error);
   }
 
  private:

@@ -5,9 +5,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <system_error>
 
 #include "engine/atomic_file.h"
 #include "kernels/error.h"
@@ -37,6 +39,8 @@ bool dtype_from_tag(const std::string& tag, DType* t) {
 
 // The header may not be larger than this (safetensors' own limit is 100 MB).
 constexpr uint64_t kMaxHeader = 100u << 20;
+// A whole ResNet-18 checkpoint is 45 MB; 64 GiB is beyond any model this engine trains.
+constexpr uintmax_t kMaxFileBytes = uintmax_t(64) << 30;
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedTensorList& tensors,
@@ -63,6 +67,14 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
 }
 
 SafetensorsContent load_safetensors(const std::string& path) {
+  // Only a regular file of a plausible size is read whole (not /dev/zero, not a FIFO).
+  std::error_code error;
+  const bool regular = std::filesystem::is_regular_file(path, error);
+  CYG_INPUT_CHECK(std::filesystem::exists(path, error) ? regular : true, "'", path,
+                  "' is not a regular file (a safetensors file is expected)");
+  const uintmax_t file_size = regular ? std::filesystem::file_size(path, error) : 0;
+  CYG_INPUT_CHECK(!regular || error || file_size <= kMaxFileBytes, "'", path, "' is ", file_size,
+                  " bytes, more than the ", kMaxFileBytes, " a checkpoint of this engine can be");
   std::ifstream in(path, std::ios::binary);
   CYG_INPUT_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream all;
@@ -101,11 +113,27 @@ SafetensorsContent load_safetensors(const std::string& path) {
       const std::string tag = entry.at("dtype").get<std::string>();
       CYG_INPUT_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
                 ", expected F32, BF16, I32, I64 or U8");
+      // Whole numbers only: the JSON library would truncate 0.5 to 0 silently.
+      auto whole_numbers = [&](const char* field) {
+        const nlohmann::json& list = entry.at(field);
+        CYG_INPUT_CHECK(list.is_array(), "'", path, "': tensor '", name, "' has a ", field, " that is not a list");
+        for (const nlohmann::json& v : list)
+          CYG_INPUT_CHECK(v.is_number_unsigned(), "'", path, "': tensor '", name, "' has ", field, " ", list.dump(),
+                          ": expected whole numbers of 0 or more");
+      };
+      whole_numbers("shape");
+      whole_numbers("data_offsets");
       const Shape shape = entry.at("shape").get<Shape>();
       const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
       CYG_INPUT_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
                 "': tensor '", name, "' has data offsets outside the ", data_size, " data bytes (truncated file?)");
       for (int64_t s : shape) CYG_INPUT_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
+      // Checked before the product: the offsets bound the bytes a shape may need.
+      double elements = 1;
+      for (int64_t s : shape) elements *= static_cast<double>(s);
+      CYG_INPUT_CHECK(elements * static_cast<double>(dtype_size(dtype)) <= static_cast<double>(data_size), "'", path,
+                      "': tensor '", name, "' of shape ", shape_str(shape), " needs more bytes than the file's ",
+                      data_size);
       const size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
       CYG_INPUT_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ", shape_str(shape),
                 " needs ", expected, " bytes, its offsets give ", offsets[1] - offsets[0]);

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <sstream>
+#include <system_error>
 
 #include "apps/common/dataset_factory.h"
 #include "apps/common/name_table.h"
@@ -215,7 +217,12 @@ void validate_data(const DataConfig& d) {
   check_one_of("data.dataset", d.dataset, dataset_names());
   CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
                   d.std.size());
-  for (double s : d.std) check_positive("data.std", s);
+  // Pixel values lie in [0, 1]: a mean or std far outside is a mistake (NaN included).
+  for (double m : d.mean) check_range("data.mean", m, -1000, 1000);
+  for (double s : d.std) {
+    check_positive("data.std", s);
+    check_range("data.std", s, 0, 1000);
+  }
   CYG_INPUT_CHECK(d.crop_padding >= 0, "'data.crop_padding' = ", d.crop_padding, ": expected 0 or more");
   CYG_INPUT_CHECK(d.limit_train >= 0 && d.limit_val >= 0, "'data.limit_train' and 'data.limit_val' must be >= 0");
   CYG_INPUT_CHECK(d.synthetic_train > 0 && d.synthetic_val > 0 && d.synthetic_size > 0 && d.synthetic_channels > 0 &&
@@ -312,6 +319,9 @@ RunConfig default_config(AppKind kind) {
 
 std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path) {
   YAML::Node root;
+  std::error_code error;
+  CYG_INPUT_CHECK(!std::filesystem::is_directory(path, error), "config file '", path,
+                  "' is a directory; expected a YAML file");
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {

@@ -127,9 +127,11 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
   if (!epochs.empty()) {
     j["final_val_loss"] = epochs.back().val_loss;
     j["final_val_acc"] = epochs.back().val_acc;
-    j["best_val_acc"] = state.best_val_acc;
-    j["best_val_loss"] = state.best_val_loss;
-    j["best_epoch"] = state.best_epoch;
+    // No full epoch yet (a step limit inside the first): no best, written as null.
+    const bool best = state.best_epoch >= 0;
+    j["best_val_acc"] = best ? nlohmann::ordered_json(state.best_val_acc) : nlohmann::ordered_json();
+    j["best_val_loss"] = best ? nlohmann::ordered_json(state.best_val_loss) : nlohmann::ordered_json();
+    j["best_epoch"] = best ? nlohmann::ordered_json(state.best_epoch) : nlohmann::ordered_json();
   }
   if (is_range_test()) j["lr_find"] = range_test;
   dir_.write("summary.json", j.dump(2) + "\n");

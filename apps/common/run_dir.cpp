@@ -85,11 +85,28 @@ RunDirectory RunDirectory::create(const std::string& root, const std::string& ap
   return RunDirectory(path);
 }
 
+namespace {
+// A killed writer leaves its temporary file (engine/atomic_file: <name>.tmp.<pid>.<n>)
+// behind; a resume, the directory's only writer, removes them.
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.find(".tmp.");
+    if (at == std::string::npos || !entry.is_regular_file(error)) continue;
+    const std::string rest = name.substr(at + 5);
+    const bool ours = !rest.empty() && rest.find_first_not_of("0123456789.") == std::string::npos;
+    if (ours) std::filesystem::remove(entry.path(), error);
+  }
+}
+}  // namespace
+
 RunDirectory RunDirectory::open(const std::string& path) {
   std::string p = path;
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   CYG_INPUT_CHECK(::access((p + "/config.yaml").c_str(), R_OK) == 0, "resume: '", p,
             "' is not a run directory (no config.yaml)");
+  remove_stale_temporaries(p);
   return RunDirectory(p);
 }
 

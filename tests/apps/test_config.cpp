@@ -190,6 +190,22 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
   EXPECT_NE(keys.find("schedule.milestones (a list of integers, each in [1, 100000])"), std::string::npos) << keys;
 }
 
+// Values that used to fail far from their cause: a normalisation of NaN or 1e308 (a
+// diverging loss many steps later) and a directory given as the config file (a message
+// from the C++ library).
+TEST(Config, NormalisationAndConfigPathsAreCheckedWhereTheyAreGiven) {
+  expect_invalid({"data.mean=[.nan, 0, 0]", "data.std=[1, 1, 1]"},
+                 {"'data.mean' = nan: expected a value in [-1000, 1000]"});
+  expect_invalid({"data.mean=[1e308, 0, 0]", "data.std=[1, 1, 1]"},
+                 {"'data.mean' = 1e+308: expected a value in [-1000, 1000]"});
+  expect_invalid({"data.mean=[0, 0, 0]", "data.std=[1e308, 1, 1]"},
+                 {"'data.std' = 1e+308: expected a value in [0, 1000]"});
+  RunConfig c;
+  const cyg::test::ScratchDir dir("config_dir");
+  expect_error([&] { cyg::app::apply_yaml_file(c, dir.path().string()); },
+               {"config file '" + dir.path().string() + "' is a directory; expected a YAML file"});
+}
+
 TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.name=warmup_cosine"},
                  {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine"});

@@ -318,6 +318,18 @@ TEST_F(EndToEnd, AModelTooLargeForMemoryIsRefusedBeforeItIsBuilt) {
   EXPECT_NE(r.err.find("GiB with their gradients and optimizer state; this machine has"), std::string::npos) << r.err;
 }
 
+// A run stopped inside its first epoch has no best epoch: summary.json says null, and no
+// sentinel -1 reaches the user.
+TEST_F(EndToEnd, NoFullEpochMeansNoBestAndNoSentinel) {
+  const Result r = run("onecycle", {"name=short", "train.max_steps=5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s = summary(run_dir("onecycle-short-"));
+  EXPECT_TRUE(s["best_val_acc"].is_null()) << s.dump();
+  EXPECT_TRUE(s["best_epoch"].is_null()) << s.dump();
+  EXPECT_EQ(r.out.find("-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no full epoch, so no best val acc"), std::string::npos) << r.out;
+}
+
 // A checkpoint is one unit with the run's tables. Three runs of the same experiment: one
 // straight through, one stopped at step 20 and one at step 36 (a later checkpoint). The
 // stopped run's directory is then given what each kill point leaves behind: the new
@@ -354,7 +366,9 @@ TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
     fs::copy(early, dir);
     for (const auto& [file, as] : k.from_late) fs::copy_file(late + "/" + file, dir + "/" + as, fs::copy_options::overwrite_existing);
     for (const std::string& file : k.removed) fs::remove(dir + "/" + file);
+    std::ofstream(dir + "/steps.csv.tmp.99999.3") << "a killed writer's temporary file";
     const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+    EXPECT_FALSE(fs::exists(dir + "/steps.csv.tmp.99999.3")) << "a stale temporary file was left";
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
     EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight));
     EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));

@@ -174,6 +174,22 @@ TEST(FashionMnist, ReadsPlainAndGzippedIdx) {
   EXPECT_EQ(u8_at(two.images, 1, 0, 2, 1), 37 + 56 + 1);
 }
 
+// A gzip file cut in its 8-byte trailer (CRC and length) holds all the data but is not a
+// whole file: gzip -t rejects it, and so does the reader.
+TEST(FashionMnist, AGzipFileWithoutItsTrailerIsRefused) {
+  const std::string dir = test_dir();
+  const std::string images = dir + "/t10k-images-idx3-ubyte.gz", labels = dir + "/t10k-labels-idx1-ubyte.gz";
+  write_gz(images, idx_images(3));
+  write_gz(labels, idx_labels({7, 0, 9}));
+  EXPECT_NO_THROW(cyg::load_fashion_mnist(dir, Split::Test));
+  std::ifstream in(images, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  bytes.resize(bytes.size() - 8);
+  std::ofstream(images, std::ios::binary | std::ios::trunc) << bytes;
+  expect_error([&] { cyg::load_fashion_mnist(dir, Split::Test); }, {images, "gzip stream ends early"});
+}
+
 TEST(FashionMnist, ErrorsNameTheFileAndTheProblem) {
   const std::string dir = test_dir();
   const std::string images = dir + "/t10k-images-idx3-ubyte", labels = dir + "/t10k-labels-idx1-ubyte";

@@ -97,6 +97,34 @@ TEST(Safetensors, BrokenFilesGetOneClearError) {
   std::remove(path.c_str());
 }
 
+// A file with the header `json` (padded to 8 bytes) and `data` after it.
+std::string with_header(const std::string& json, const std::string& data) {
+  std::string header = json;
+  header += std::string((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return bytes + header + data;
+}
+
+// What a fuzzer found accepted: fractional offsets and sizes (which the JSON reader would
+// truncate), a shape whose product overflows, and a device that never ends.
+TEST(Safetensors, FractionsOverflowsAndEndlessFilesAreRefused) {
+  const std::string path = temp_path("odd.safetensors");
+  const std::string data(64, '\0');
+  write_bytes(path, with_header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0.5,16.5]}})", data));
+  EXPECT_NE(error_of(path).find("data_offsets [0.5,16.5]: expected whole numbers"), std::string::npos) << error_of(path);
+  write_bytes(path, with_header(R"({"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,10]}})", data));
+  EXPECT_NE(error_of(path).find("shape [2.5]: expected whole numbers"), std::string::npos) << error_of(path);
+  write_bytes(path, with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})",
+                                data));
+  EXPECT_NE(error_of(path).find("needs more bytes than the file's"), std::string::npos) << error_of(path);
+  write_bytes(path, with_header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", data));
+  EXPECT_EQ(error_of(path), "no error") << "the same file with whole numbers loads";
+  EXPECT_NE(error_of("/dev/zero").find("'/dev/zero' is not a regular file"), std::string::npos)
+      << error_of("/dev/zero");
+  std::remove(path.c_str());
+}
+
 TEST(Safetensors, UnwritablePathIsAnErrorAndLeavesNothing) {
   EXPECT_THROW(cyg::save_safetensors("/nonexistent-dir/x.safetensors", {{"a", Tensor::ones({1})}}), cyg::Error);
 }
