@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/error.h"
@@ -36,7 +37,17 @@ bool write_and_sync(int fd, const std::string& bytes) {
 
 }  // namespace
 
+void file_operation_point() {
+  static const long kill_at = [] {
+    const char* text = std::getenv("CYGNET_KILL_AT_FILE_OP");
+    return text != nullptr ? std::strtol(text, nullptr, 10) : 0L;
+  }();
+  static std::atomic<long> operations{0};
+  if (kill_at > 0 && ++operations == kill_at) ::_exit(137);
+}
+
 void write_file_atomically(const std::string& path, const std::string& bytes) {
+  file_operation_point();
   const std::string temporary = temporary_path_for(path);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   CYG_INPUT_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
@@ -48,6 +59,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     std::remove(temporary.c_str());
     CYG_INPUT_CHECK(false, "cannot write '", path, "': ", reason);
   }
+  file_operation_point();
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::remove(temporary.c_str());

@@ -10,4 +10,11 @@ namespace cyg {
 // removed and a cyg::Error names `path` and the reason.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
+// Fault injection for tests: every file operation of the run's writers (an atomic write's
+// start and its rename, a checkpoint's renames) calls this first. With
+// CYGNET_KILL_AT_FILE_OP=k in the environment, the k-th call ends the process at once,
+// as kill -9 would (_exit(137): no destructor, no cleanup, a temporary file left behind).
+// Without it, nothing happens.
+void file_operation_point();
+
 }  // namespace cyg

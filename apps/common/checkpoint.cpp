@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "engine/atomic_file.h"
 #include "engine/safetensors.h"
 #include "kernels/error.h"
 
@@ -68,6 +69,7 @@ std::string step_in(const std::string& path) {
 }
 
 void rename_onto(const std::string& from, const std::string& to) {
+  file_operation_point();
   std::error_code error;
   std::filesystem::rename(from, to, error);
   CYG_INPUT_CHECK(!error, "cannot rename '", from, "' to '", to, "': ", error.message());

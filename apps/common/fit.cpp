@@ -314,6 +314,9 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
     keep_first(report.epochs, st.epoch);
     keep_first(report.steps, st.step);
+    // The files as the checkpoint has them, at once: a kill may have left them behind it,
+    // and a run killed after its last checkpoint has no epoch left to write them.
+    report.write(st, st.epoch < e.config.train.epochs ? StoppedEarly::Yes : StoppedEarly::No);
     report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +
                std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
   }

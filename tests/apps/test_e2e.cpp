@@ -54,8 +54,10 @@ class EndToEnd : public ::testing::Test {
   }
 
   // Runs an app with the common arguments of a fast synthetic run plus `args`.
-  Result run(const std::string& app, const std::vector<std::string>& args, BaseArgs base = BaseArgs::FastSynthetic) {
-    std::string cmd = std::string(CYGNET_APPS_DIR) + "/cygnet_" + app;
+  // `env` ("NAME=value ...") is set for the app alone.
+  Result run(const std::string& app, const std::vector<std::string>& args, BaseArgs base = BaseArgs::FastSynthetic,
+             const std::string& env = "") {
+    std::string cmd = (env.empty() ? "" : env + " ") + std::string(CYGNET_APPS_DIR) + "/cygnet_" + app;
     std::vector<std::string> all;
     if (base == BaseArgs::FastSynthetic)
       all = {"device=cpu",        "run_root=" + root_ + "/runs", "data.dataset=synthetic", "model.name=small_cnn",
@@ -374,6 +376,51 @@ TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
     EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));
     EXPECT_FALSE(fs::exists(dir + "/last.next.safetensors") || fs::exists(dir + "/last.next.state.safetensors"));
   }
+}
+
+// Fault injection: the run is killed (as kill -9 would) at its k-th file operation, for
+// every k until one comes after the run's end (engine/atomic_file.h). Every time, a resume
+// either ends equal to the uninterrupted run or, killed before the first checkpoint,
+// refuses in one line saying how to start again; no temporary file survives a resume.
+TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
+  const std::string straight = run_dir("onecycle-straight-");
+  int killed = 0, resumed = 0, refused = 0;
+  for (int k = 1; k < 200; ++k) {
+    SCOPED_TRACE("killed at file operation " + std::to_string(k));
+    const std::string name = "kill" + std::to_string(k);
+    const Result r = run("onecycle", with({"name=" + name}), BaseArgs::FastSynthetic,
+                         "CYGNET_KILL_AT_FILE_OP=" + std::to_string(k));
+    if (r.exit_code == 0) break;  // the run ended before its k-th file operation
+    ASSERT_EQ(r.exit_code, 137) << r.err;
+    ++killed;
+    std::string dir;
+    for (const auto& entry : fs::directory_iterator(root_ + "/runs"))
+      if (entry.path().filename().string().rfind("onecycle-" + name + "-", 0) == 0) dir = entry.path().string();
+    if (dir.empty() || !fs::exists(dir + "/config.yaml")) continue;  // nothing to resume: start again
+    const Result again = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+    if (again.exit_code != 0) {
+      expect_one_line_error(again, "has no checkpoint to resume from");
+      ++refused;
+      continue;
+    }
+    ++resumed;
+    EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight));
+    EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));
+    for (const auto& entry : fs::directory_iterator(dir))
+      EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+  EXPECT_GT(killed, 20) << "file operations of a two-epoch run";
+  EXPECT_GT(resumed, 10);
+  EXPECT_GT(refused, 0);
+  std::printf("killed at %d file operations: %d resumed to the uninterrupted run, %d refused (no checkpoint yet)\n",
+              killed, resumed, refused);
 }
 
 // What a resume refuses, each with what to do: a run killed before its first checkpoint,
