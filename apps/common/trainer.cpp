@@ -1,6 +1,7 @@
 // run_app: from the command line to the app's job.
 #include "apps/common/trainer.h"
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -15,6 +16,9 @@ namespace cyg::app {
 
 int run_app(AppKind kind, int argc, char** argv) {
   const std::string name = std::string("cygnet_") + app_name(kind);
+  // A file-size limit (ulimit -f) reached by a write then fails that write (EFBIG), which
+  // is reported like a full disk, instead of killing the process mid-checkpoint.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     const CommandLine cl = parse_command_line(kind, argc, argv);
     if (cl.show_help) {

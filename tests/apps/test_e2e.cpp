@@ -423,6 +423,40 @@ TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
               killed, resumed, refused);
 }
 
+// A full disk, as a file-size limit (ulimit -f, in 512-byte blocks) that the first
+// checkpoint fits and the second does not (its state carries more of the run's steps):
+// the run stops with one line naming the file, leaves no temporary file, and its first
+// checkpoint resumes, without the limit, to the uninterrupted run.
+TEST_F(EndToEnd, AFullDiskStopsTheRunAndKeepsItsLastCheckpoint) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
+  ASSERT_EQ(run("onecycle", with({"name=probe", "train.max_steps=16"})).exit_code, 0);
+  const std::string straight = run_dir("onecycle-straight-"), probe = run_dir("onecycle-probe-");
+  const auto first = fs::file_size(probe + "/last.state.safetensors");
+  const auto second = fs::file_size(straight + "/last.state.safetensors");
+  const auto blocks = first / 512 + 1;
+  ASSERT_LT(blocks * 512, second) << "the second checkpoint must not fit the limit";
+  ASSERT_LT(fs::file_size(probe + "/last.safetensors"), blocks * 512);
+
+  const Result full = run("onecycle", with({"name=full"}), BaseArgs::FastSynthetic,
+                          "ulimit -f " + std::to_string(blocks) + ";");
+  expect_one_line_error(full, "File too large");
+  const std::string dir = run_dir("onecycle-full-");
+  EXPECT_NE(full.err.find(dir + "/last.next.state.safetensors"), std::string::npos) << full.err;
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
+  const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("at step 16"), std::string::npos) << resumed.out;
+  EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight));
+  EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));
+}
+
 // What a resume refuses, each with what to do: a run killed before its first checkpoint,
 // a config.yaml edited since the checkpoint, and loop states that do not fit the run.
 TEST_F(EndToEnd, ResumeRefusesWhatItCannotContinue) {
