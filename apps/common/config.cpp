@@ -183,7 +183,10 @@ void apply_node(RunConfig& config, const YAML::Node& node, const std::string& pr
                 std::set<std::string>& given) {
   auto fs = fields(config);
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
+    // YAML allows any node as a key ("? a: b" makes a mapping one); a config's are names.
+    CYG_INPUT_CHECK(it->first.IsScalar(), where, ":", it->first.Mark().line + 1, ": a key",
+                    prefix.empty() ? "" : " under '" + prefix + "'", " is not a name");
+    const std::string key = it->first.Scalar();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     const Field* field = nullptr;
     bool is_section = false;
@@ -332,7 +335,12 @@ std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path
   std::set<std::string> given;
   if (root.IsNull()) return given;
   CYG_INPUT_CHECK(root.IsMap(), path, ": expected a mapping of keys at the top level");
-  apply_node(config, root, "", path, given);
+  try {
+    apply_node(config, root, "", path, given);
+  } catch (const YAML::Exception& e) {
+    // What the checks above did not foresee still names the file and the place.
+    CYG_INPUT_CHECK(false, path, ":", e.mark.line + 1, ": ", e.msg);
+  }
   return given;
 }
 

@@ -206,6 +206,14 @@ TEST(Config, NormalisationAndConfigPathsAreCheckedWhereTheyAreGiven) {
                {"config file '" + dir.path().string() + "' is a directory; expected a YAML file"});
 }
 
+// Found by the fuzzer: a YAML complex key ("? a: b", a mapping used as a key) raised the
+// YAML library's own exception instead of a config error.
+TEST(Config, AKeyThatIsNotANameIsRefusedWithItsLine) {
+  const std::string path = write_yaml("complex_key.yaml", "data:\n  dataset: synthetic\n? synthetic_size: 8\n");
+  RunConfig c;
+  expect_error([&] { cyg::app::apply_yaml_file(c, path); }, {path + ":3: a key is not a name"});
+}
+
 TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.name=warmup_cosine"},
                  {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine"});
