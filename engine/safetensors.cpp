@@ -66,8 +66,9 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
   write_file_atomically(path, bytes);
 }
 
-SafetensorsContent load_safetensors(const std::string& path) {
-  // Only a regular file of a plausible size is read whole (not /dev/zero, not a FIFO).
+namespace {
+// The whole file, when it is a regular file of a plausible size (not /dev/zero, not a FIFO).
+std::string read_whole_file(const std::string& path) {
   std::error_code error;
   const bool regular = std::filesystem::is_regular_file(path, error);
   CYG_INPUT_CHECK(std::filesystem::exists(path, error) ? regular : true, "'", path,
@@ -79,12 +80,18 @@ SafetensorsContent load_safetensors(const std::string& path) {
   CYG_INPUT_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   std::ostringstream all;
   all << in.rdbuf();
-  const std::string bytes = all.str();
-  CYG_INPUT_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(), " bytes, shorter than its header size");
+  return all.str();
+}
+
+// The JSON header; *data_begin receives where the data starts.
+nlohmann::json parse_header(const std::string& path, const std::string& bytes, size_t* data_begin) {
+  CYG_INPUT_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(),
+                  " bytes, shorter than its header size");
   uint64_t header_size = 0;
-  for (int i = 0; i < 8; ++i) header_size |= uint64_t(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  CYG_INPUT_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ", header_size,
-            " bytes does not fit a file of ", bytes.size(), " bytes (truncated or not safetensors)");
+  for (int i = 0; i < 8; ++i)
+    header_size |= uint64_t(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  CYG_INPUT_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ",
+                  header_size, " bytes does not fit a file of ", bytes.size(), " bytes (truncated or not safetensors)");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
@@ -92,7 +99,51 @@ SafetensorsContent load_safetensors(const std::string& path) {
     CYG_INPUT_CHECK(false, "'", path, "': the header is not valid JSON (", e.what(), ")");
   }
   CYG_INPUT_CHECK(header.is_object(), "'", path, "': the header is not a JSON object");
-  const size_t data_begin = 8 + header_size;
+  *data_begin = 8 + header_size;
+  return header;
+}
+
+// One tensor's entry, checked against the data section [data, data + data_size);
+// *range receives the bytes it takes there.
+Tensor read_entry(const std::string& path, const std::string& name, const nlohmann::json& entry, const char* data,
+                  size_t data_size, std::pair<size_t, size_t>* range) {
+  DType dtype;
+  const std::string tag = entry.at("dtype").get<std::string>();
+  CYG_INPUT_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
+                  ", expected F32, BF16, I32, I64 or U8");
+  // Whole numbers only: the JSON library would truncate 0.5 to 0 silently.
+  for (const char* field : {"shape", "data_offsets"}) {
+    const nlohmann::json& list = entry.at(field);
+    CYG_INPUT_CHECK(list.is_array(), "'", path, "': tensor '", name, "' has a ", field, " that is not a list");
+    for (const nlohmann::json& v : list)
+      CYG_INPUT_CHECK(v.is_number_unsigned(), "'", path, "': tensor '", name, "' has ", field, " ", list.dump(),
+                      ": expected whole numbers of 0 or more");
+  }
+  const Shape shape = entry.at("shape").get<Shape>();
+  const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
+  CYG_INPUT_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
+                  "': tensor '", name, "' has data offsets outside the ", data_size, " data bytes (truncated file?)");
+  for (int64_t s : shape) CYG_INPUT_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
+  // Checked before the product: the offsets bound the bytes a shape may need.
+  double elements = 1;
+  for (int64_t s : shape) elements *= static_cast<double>(s);
+  CYG_INPUT_CHECK(elements * static_cast<double>(dtype_size(dtype)) <= static_cast<double>(data_size), "'", path,
+                  "': tensor '", name, "' of shape ", shape_str(shape), " needs more bytes than the file's ",
+                  data_size);
+  const size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  CYG_INPUT_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ",
+                  shape_str(shape), " needs ", expected, " bytes, its offsets give ", offsets[1] - offsets[0]);
+  Tensor t = Tensor::empty(shape, dtype);
+  if (expected) std::memcpy(t.data_ptr(), data + offsets[0], expected);
+  *range = {offsets[0], offsets[1]};
+  return t;
+}
+}  // namespace
+
+SafetensorsContent load_safetensors(const std::string& path) {
+  const std::string bytes = read_whole_file(path);
+  size_t data_begin = 0;
+  const nlohmann::json header = parse_header(path, bytes, &data_begin);
   const size_t data_size = bytes.size() - data_begin;
 
   SafetensorsContent out;
@@ -109,38 +160,9 @@ SafetensorsContent load_safetensors(const std::string& path) {
       continue;
     }
     try {
-      DType dtype;
-      const std::string tag = entry.at("dtype").get<std::string>();
-      CYG_INPUT_CHECK(dtype_from_tag(tag, &dtype), "'", path, "': tensor '", name, "' has dtype ", tag,
-                ", expected F32, BF16, I32, I64 or U8");
-      // Whole numbers only: the JSON library would truncate 0.5 to 0 silently.
-      auto whole_numbers = [&](const char* field) {
-        const nlohmann::json& list = entry.at(field);
-        CYG_INPUT_CHECK(list.is_array(), "'", path, "': tensor '", name, "' has a ", field, " that is not a list");
-        for (const nlohmann::json& v : list)
-          CYG_INPUT_CHECK(v.is_number_unsigned(), "'", path, "': tensor '", name, "' has ", field, " ", list.dump(),
-                          ": expected whole numbers of 0 or more");
-      };
-      whole_numbers("shape");
-      whole_numbers("data_offsets");
-      const Shape shape = entry.at("shape").get<Shape>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<size_t>>();
-      CYG_INPUT_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, "'", path,
-                "': tensor '", name, "' has data offsets outside the ", data_size, " data bytes (truncated file?)");
-      for (int64_t s : shape) CYG_INPUT_CHECK(s >= 0, "'", path, "': tensor '", name, "' has a negative size");
-      // Checked before the product: the offsets bound the bytes a shape may need.
-      double elements = 1;
-      for (int64_t s : shape) elements *= static_cast<double>(s);
-      CYG_INPUT_CHECK(elements * static_cast<double>(dtype_size(dtype)) <= static_cast<double>(data_size), "'", path,
-                      "': tensor '", name, "' of shape ", shape_str(shape), " needs more bytes than the file's ",
-                      data_size);
-      const size_t expected = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-      CYG_INPUT_CHECK(offsets[1] - offsets[0] == expected, "'", path, "': tensor '", name, "' of shape ", shape_str(shape),
-                " needs ", expected, " bytes, its offsets give ", offsets[1] - offsets[0]);
-      Tensor t = Tensor::empty(shape, dtype);
-      if (expected) std::memcpy(t.data_ptr(), bytes.data() + data_begin + offsets[0], expected);
-      out.tensors.emplace_back(name, t);
-      ranges.emplace_back(offsets[0], offsets[1]);
+      std::pair<size_t, size_t> range;
+      out.tensors.emplace_back(name, read_entry(path, name, entry, bytes.data() + data_begin, data_size, &range));
+      ranges.push_back(range);
     } catch (const nlohmann::json::exception& e) {
       CYG_INPUT_CHECK(false, "'", path, "': tensor '", name, "' has a malformed entry (", e.what(), ")");
     }
