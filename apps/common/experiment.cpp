@@ -1,6 +1,7 @@
 // Setting an experiment up from its config.
 #include "apps/common/experiment.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <new>
@@ -20,8 +21,9 @@ namespace {
 // A model's parameters grow at most with the square of its width (a convolution's
 // weights: input channels times output channels), so those at width 16 bound those at
 // `width`. A model that cannot fit in host memory with its gradients and two optimizer
-// states is refused before it is built (building it could wake the kernel's OOM killer
-// rather than fail an allocation).
+// states, a quarter more and 512 MiB besides (activations, BLAS buffers), is refused
+// before it is built: building it could wake the kernel's OOM killer, and under an
+// address-space limit (ulimit -v) OpenBLAS spins forever on a buffer it cannot map.
 void check_model_fits(const RunConfig& c, models::ModelOptions options) {
   constexpr int64_t kProbeWidth = 16;
   if (c.model.width <= kProbeWidth) return;
@@ -32,11 +34,19 @@ void check_model_fits(const RunConfig& c, models::ModelOptions options) {
   const double scale = static_cast<double>(c.model.width) / kProbeWidth;
   const double parameters = probe * scale * scale;
   const double bytes = 4.0 * sizeof(float) * parameters;
-  const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-  CYG_INPUT_CHECK(memory <= 0 || bytes <= memory, "'model.width' = ", c.model.width, ": ", c.model.name,
+  const double needed = 1.25 * bytes + 0.5 * kGiB;
+  const double physical =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  CYG_INPUT_CHECK(physical <= 0 || needed <= physical, "'model.width' = ", c.model.width, ": ", c.model.name,
                   " at this width has up to ", parameters / 1e6, " million parameters, ", bytes / kGiB,
-                  " GiB with their gradients and optimizer state; this machine has ", memory / kGiB, " GiB");
+                  " GiB with their gradients and optimizer state; this machine has ", physical / kGiB, " GiB");
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    CYG_INPUT_CHECK(needed <= static_cast<double>(limit.rlim_cur), "'model.width' = ", c.model.width, ": ",
+                    c.model.name, " at this width has up to ", parameters / 1e6, " million parameters and needs about ",
+                    needed / kGiB, " GiB; this process may use ", static_cast<double>(limit.rlim_cur) / kGiB,
+                    " GiB (ulimit -v)");
 }
 
 std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {

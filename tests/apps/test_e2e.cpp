@@ -498,6 +498,16 @@ TEST_F(EndToEnd, ResumeRefusesWhatItCannotContinue) {
   expect_one_line_error(tampered("best", "best_val_acc", 2), "with accuracy 2 is not a valid record");
 }
 
+// Under an address-space limit (ulimit -v, in KiB) too small for the model, the run is
+// refused before the first step; it used to spin forever inside OpenBLAS.
+TEST_F(EndToEnd, AModelTooLargeForTheAddressSpaceLimitIsRefused) {
+  const Result r = run("onecycle", {"model.name=resnet18", "model.width=256", "train.batch_size=16",
+                                    "train.max_steps=1"},
+                       BaseArgs::FastSynthetic, "ulimit -v 3000000;");
+  expect_one_line_error(r, "'model.width' = 256: resnet18 at this width has up to");
+  EXPECT_NE(r.err.find("GiB (ulimit -v)"), std::string::npos) << r.err;
+}
+
 // precision=bf16 (bf16 autocast) trains the quickstart (ResNet-18 at width 8 on
 // Fashion-MNIST, batch 128, 1cycle) like fp32 does: over the first 150 steps, the mean
 // loss of each 30-step window is within 15% (plus 0.03) of the fp32 run's. The two runs
