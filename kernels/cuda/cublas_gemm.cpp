@@ -3,6 +3,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "kernels/cuda/check.h"
 #include "kernels/gemm.h"
 
@@ -17,35 +19,49 @@ cublasHandle_t handle_for_this_thread() {
   thread_local Handle handle;
   return handle.h;
 }
+// A row-major C[M, N] = op(A) op(B) as cuBLAS's column-major C^T = op(B)^T op(A)^T: the
+// handle bound to the stream, and the operations, sizes and leading dimensions in
+// cuBLAS's order (B first). Null when C is empty.
+struct ColumnMajorGemm {
+  cublasHandle_t handle = nullptr;
+  cublasOperation_t op_b, op_a;
+  int n, m, k, ldb, lda, ldc;
+};
+
+ColumnMajorGemm column_major(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, void* stream) {
+  ColumnMajorGemm g{};
+  if (M == 0 || N == 0) return g;
+  g.handle = handle_for_this_thread();
+  CYG_CUBLAS_CHECK(cublasSetStream(g.handle, static_cast<cudaStream_t>(stream)));
+  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
+  g.op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  g.op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  g.n = static_cast<int>(N);
+  g.m = static_cast<int>(M);
+  g.k = static_cast<int>(K);
+  g.lda = std::max(1, static_cast<int>(ta ? M : K));
+  g.ldb = std::max(1, static_cast<int>(tb ? K : N));
+  g.ldc = static_cast<int>(N);
+  return g;
+}
 }  // namespace
 
 void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  const float* B, float beta, float* C, void* stream) {
-  if (M == 0 || N == 0) return;
-  cublasHandle_t h = handle_for_this_thread();
-  CYG_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(stream)));
-  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
-  const int lda = static_cast<int>(ta ? M : K);
-  const int ldb = static_cast<int>(tb ? K : N);
-  CYG_CUBLAS_CHECK(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                               static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B,
-                               ldb > 0 ? ldb : 1, A, lda > 0 ? lda : 1, &beta, C, static_cast<int>(N)));
+  const ColumnMajorGemm g = column_major(trans_a, trans_b, M, N, K, stream);
+  if (g.handle == nullptr) return;
+  CYG_CUBLAS_CHECK(
+      cublasSgemm(g.handle, g.op_b, g.op_a, g.n, g.m, g.k, &alpha, B, g.ldb, A, g.lda, &beta, C, g.ldc));
 }
 
 namespace {
 // bf16 A and B, fp32 accumulation (CUBLAS_COMPUTE_32F), C of c_type.
 void gemm_bf16(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A,
                const uint16_t* B, float beta, void* C, cudaDataType_t c_type, void* stream) {
-  if (M == 0 || N == 0) return;
-  cublasHandle_t h = handle_for_this_thread();
-  CYG_CUBLAS_CHECK(cublasSetStream(h, static_cast<cudaStream_t>(stream)));
-  const bool ta = trans_a == Transpose::Yes, tb = trans_b == Transpose::Yes;
-  const int lda = static_cast<int>(ta ? M : K);
-  const int ldb = static_cast<int>(tb ? K : N);
-  CYG_CUBLAS_CHECK(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, B, CUDA_R_16BF,
-                                ldb > 0 ? ldb : 1, A, CUDA_R_16BF, lda > 0 ? lda : 1, &beta, C, c_type,
-                                static_cast<int>(N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  const ColumnMajorGemm g = column_major(trans_a, trans_b, M, N, K, stream);
+  if (g.handle == nullptr) return;
+  CYG_CUBLAS_CHECK(cublasGemmEx(g.handle, g.op_b, g.op_a, g.n, g.m, g.k, &alpha, B, CUDA_R_16BF, g.ldb, A,
+                                CUDA_R_16BF, g.lda, &beta, C, c_type, g.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "apps/common/run_records.h"
@@ -72,6 +73,12 @@ class EndToEnd : public ::testing::Test {
     r.out = read_file(out);
     r.err = read_file(err);
     return r;
+  }
+
+  // `base` then `extra`: the arguments of a family of runs plus one run's own.
+  static std::vector<std::string> joined(const std::vector<std::string>& base, std::vector<std::string> extra) {
+    extra.insert(extra.begin(), base.begin(), base.end());
+    return extra;
   }
 
   // The one run directory under root_/runs whose name starts with `prefix`.
@@ -161,10 +168,7 @@ TEST_F(EndToEnd, RealFashionMnistLearns) {
 
 TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
   const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), common.begin(), common.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   // Stopped mid-epoch 2 (step 20 of 16 per epoch), then resumed to the end.
   const Result first = run("onecycle", with({"name=stopped", "train.max_steps=20"}));
@@ -271,10 +275,7 @@ TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
 TEST_F(EndToEnd, AppsOnTheEmulatedDeviceAgreeWithTheCpu) {
   const std::vector<std::string> tiny = {"data.synthetic_train=256", "data.synthetic_val=128",
                                          "data.synthetic_size=8", "train.epochs=2", "train.log_every=2"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), tiny.begin(), tiny.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(tiny, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=on-cpu"})).exit_code, 0);
   const Result stopped = run("onecycle", with({"name=on-emu", "device=emu", "train.max_steps=5"}));
   ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
@@ -341,10 +342,7 @@ TEST_F(EndToEnd, NoFullEpochMeansNoBestAndNoSentinel) {
 TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
   namespace fs = std::filesystem;
   const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), common.begin(), common.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   ASSERT_EQ(run("onecycle", with({"name=early", "train.max_steps=20"})).exit_code, 0);
   ASSERT_EQ(run("onecycle", with({"name=late", "train.max_steps=36"})).exit_code, 0);
@@ -385,10 +383,7 @@ TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
 TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
   namespace fs = std::filesystem;
   const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), common.begin(), common.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   const std::string straight = run_dir("onecycle-straight-");
   int killed = 0, resumed = 0, refused = 0;
@@ -430,10 +425,7 @@ TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
 TEST_F(EndToEnd, AFullDiskStopsTheRunAndKeepsItsLastCheckpoint) {
   namespace fs = std::filesystem;
   const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), common.begin(), common.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   ASSERT_EQ(run("onecycle", with({"name=probe", "train.max_steps=16"})).exit_code, 0);
   const std::string straight = run_dir("onecycle-straight-"), probe = run_dir("onecycle-probe-");
@@ -579,10 +571,7 @@ TEST_F(EndToEnd, Bf16TrainsTheQuickstartLikeFp32) {
 TEST_F(EndToEnd, CudaGraphsChangeNoResult) {
   const std::vector<std::string> tiny = {"data.synthetic_train=240", "data.synthetic_val=64", "data.synthetic_size=8",
                                          "train.epochs=2", "train.log_every=3", "device=emu"};
-  auto with = [&](std::vector<std::string> extra) {
-    extra.insert(extra.begin(), tiny.begin(), tiny.end());
-    return extra;
-  };
+  auto with = [&](std::vector<std::string> extra) { return joined(tiny, std::move(extra)); };
   for (const std::string graphs : {"true", "false"}) {
     const Result fit = run("onecycle", with({"name=graphs-" + graphs, "cuda_graphs=" + graphs}));
     ASSERT_EQ(fit.exit_code, 0) << fit.err;
