@@ -22,16 +22,42 @@
 #include "kernels/emu/device.h"
 #include "kernels/error.h"
 
-namespace cyg::emu {
+// Sanitizers follow the fibers only when told of every switch: AddressSanitizer must
+// know which stack is live (or it reports the scheduler's frames as overflows and
+// loses its fake stacks), ThreadSanitizer which fiber runs (or it sees one thread's
+// accesses from unrelated stacks as races). GCC defines __SANITIZE_*__; clang answers
+// __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define CYG_EMU_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CYG_EMU_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CYG_EMU_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CYG_EMU_TSAN 1
+#endif
+#endif
+#ifdef CYG_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef CYG_EMU_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
-thread_local uint3 threadIdx{0, 0, 0};
-thread_local uint3 blockIdx{0, 0, 0};
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+namespace cyg::emu {
 
 namespace {
 
+#if defined(CYG_EMU_ASAN) || defined(CYG_EMU_TSAN)
+constexpr size_t kStackBytes = 256 * 1024;  // instrumented frames are several times larger
+#else
 constexpr size_t kStackBytes = 64 * 1024;
+#endif
 constexpr size_t kGuardBytes = 4096;
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 constexpr size_t kMaxDynamicShared = 227 * 1024;  // the H100/H200 opt-in maximum
@@ -44,6 +70,14 @@ int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return (v && *v) ? std::atoi(v) : fallback;
 }
+
+// A stack as the sanitizers know it: its bounds (AddressSanitizer) and its fiber
+// (ThreadSanitizer). Empty in a normal build.
+struct SanitizerStack {
+  const void* bottom = nullptr;
+  size_t size = 0;
+  void* tsan_fiber = nullptr;
+};
 
 // Switching fibers. On x86-64 a few instructions that save the callee-saved registers
 // and swap stack pointers (ucontext's swapcontext also makes a signal-mask system call
@@ -77,6 +111,7 @@ cyg_emu_switch:
 
 struct Context {
   void* sp = nullptr;
+  SanitizerStack sanitizer;
 };
 
 // The new stack holds what cyg_emu_switch pops: six registers, then `entry` as the
@@ -90,10 +125,11 @@ void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
   c.sp = slots;
 }
 
-void switch_context(Context& from, Context& to) { cyg_emu_switch(&from.sp, to.sp); }
+void raw_switch(Context& from, Context& to) { cyg_emu_switch(&from.sp, to.sp); }
 #else
 struct Context {
   ucontext_t uc;
+  SanitizerStack sanitizer;
 };
 
 void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
@@ -104,8 +140,37 @@ void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
   makecontext(&c.uc, entry, 0);
 }
 
-void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+void raw_switch(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
 #endif
+
+// What the sanitizers are told around a switch. `leaving_for_good`: the fiber has
+// finished, so AddressSanitizer may free its fake stack. After the switch returns,
+// the stack we came from is the scheduler's whenever we are a fiber: its bounds are
+// recorded in `scheduler` for the next switch back.
+void switch_context(Context& from, Context& to, Context* scheduler = nullptr, bool leaving_for_good = false) {
+#ifdef CYG_EMU_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(leaving_for_good ? nullptr : &fake_stack, to.sanitizer.bottom, to.sanitizer.size);
+#endif
+#ifdef CYG_EMU_TSAN
+  __tsan_switch_to_fiber(to.sanitizer.tsan_fiber, 0);
+#endif
+  raw_switch(from, to);
+#ifdef CYG_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack, scheduler ? &scheduler->sanitizer.bottom : nullptr,
+                                  scheduler ? &scheduler->sanitizer.size : nullptr);
+#endif
+  (void)scheduler;
+  (void)leaving_for_good;
+}
+
+// The first thing a new fiber does: finish the switch that started it.
+void enter_fiber(Context& scheduler) {
+#ifdef CYG_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &scheduler.sanitizer.bottom, &scheduler.sanitizer.size);
+#endif
+  (void)scheduler;
+}
 
 enum class State { Ready, AtBarrier, AtWarp, Done };
 
@@ -125,6 +190,9 @@ class BlockRunner {
  public:
   ~BlockRunner() {
     if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
+#ifdef CYG_EMU_TSAN
+    for (void* f : tsan_fibers_) __tsan_destroy_fiber(f);
+#endif
   }
 
   void run(const char* name, uint3 block_index, dim3 block_dim, size_t dynamic_shared,
@@ -143,9 +211,18 @@ class BlockRunner {
       Fiber& f = fibers_[i];
       f.state = State::Ready;
       f.index = {i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y)};
+#ifdef CYG_EMU_ASAN
+      // A fiber never returns from its first frame, so the last block's frames on this
+      // stack are still poisoned.
+      ASAN_UNPOISON_MEMORY_REGION(stack(i), kStackBytes);
+#endif
       prepare_context(f.context, stack(i), kStackBytes, &BlockRunner::fiber_entry);
+      f.context.sanitizer = {stack(i), kStackBytes, sanitizer_fiber(i)};
     }
 
+#ifdef CYG_EMU_TSAN
+    scheduler_.sanitizer.tsan_fiber = __tsan_get_current_fiber();
+#endif
     const bool reverse = reverse_order();
     while (true) {
       for (unsigned k = 0; k < n; ++k) {
@@ -167,7 +244,7 @@ class BlockRunner {
   void yield(State why) {
     Fiber* f = current_;
     f->state = why;
-    switch_context(f->context, scheduler_);
+    switch_context(f->context, scheduler_, &scheduler_);
   }
 
   Fiber& current() { return *current_; }
@@ -189,6 +266,17 @@ class BlockRunner {
     for (unsigned i = 0; i < n; ++i) mprotect(stacks_ + i * (kStackBytes + kGuardBytes), kGuardBytes, PROT_NONE);
   }
   char* stack(unsigned i) { return stacks_ + i * (kStackBytes + kGuardBytes) + kGuardBytes; }
+
+  // ThreadSanitizer's fiber for stack slot i, created once per slot.
+  void* sanitizer_fiber(unsigned i) {
+#ifdef CYG_EMU_TSAN
+    while (tsan_fibers_.size() <= i) tsan_fibers_.push_back(__tsan_create_fiber(0));
+    return tsan_fibers_[i];
+#else
+    (void)i;
+    return nullptr;
+#endif
+  }
 
   bool release_warp_collectives() {
     bool released = false;
@@ -286,6 +374,9 @@ class BlockRunner {
   std::vector<unsigned char> dynamic_shared_;
   char* stacks_ = nullptr;
   unsigned stack_slots_ = 0;
+#ifdef CYG_EMU_TSAN
+  std::vector<void*> tsan_fibers_;
+#endif
 };
 
 thread_local BlockRunner t_runner;
@@ -294,13 +385,14 @@ thread_local BlockRunner t_runner;
 // the scheduler for good.
 void BlockRunner::fiber_entry() {
   BlockRunner& r = t_runner;
+  enter_fiber(r.scheduler_);
   try {
     (*r.body_)();
   } catch (...) {
     r.error_ = std::current_exception();
   }
   r.current_->state = State::Done;
-  switch_context(r.current_->context, r.scheduler_);
+  switch_context(r.current_->context, r.scheduler_, nullptr, /*leaving_for_good=*/true);
 }
 
 // Workers that outlive launches, so fiber stacks are mapped once per worker.

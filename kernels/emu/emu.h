@@ -47,15 +47,19 @@ struct uint3 {
 };
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
-  dim3() = default;
-  dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+  constexpr dim3() = default;
+  constexpr dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
 
 // The current thread's coordinates; the scheduler sets them before resuming a fiber.
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+// Inline variables with constant initialisers: every translation unit sees that they
+// need no dynamic initialisation, so reading one is a plain TLS access. As `extern`
+// declarations, GCC reached them through a TLS wrapper function whose returned
+// reference UBSan reported as "member access within null pointer".
+inline thread_local uint3 threadIdx{0, 0, 0};
+inline thread_local uint3 blockIdx{0, 0, 0};
+inline thread_local dim3 blockDim{};
+inline thread_local dim3 gridDim{};
 constexpr int warpSize = 32;
 
 void set_reverse_order(bool reverse);
