@@ -38,6 +38,26 @@ add_library(cygnet_blas INTERFACE)
 target_link_libraries(cygnet_blas INTERFACE ${BLAS_LIBRARIES})
 target_include_directories(cygnet_blas INTERFACE ${CBLAS_INCLUDE_DIR})
 
+# oneDNN (optional) for the CPU convolutions; without it they are im2col + BLAS, which
+# stays the reference the tests compare with. Found by its library and header alone:
+# Debian's CMake package config also asks for OpenCL, which the CPU path never uses.
+set(CYGNET_HAVE_ONEDNN OFF)
+if(NOT CYGNET_ONEDNN STREQUAL "OFF")
+  find_library(DNNL_LIBRARY NAMES dnnl)
+  find_path(DNNL_INCLUDE_DIR NAMES oneapi/dnnl/dnnl.hpp)
+  if(DNNL_LIBRARY AND DNNL_INCLUDE_DIR)
+    set(CYGNET_HAVE_ONEDNN ON)
+    add_library(cygnet_dnnl INTERFACE)
+    target_link_libraries(cygnet_dnnl INTERFACE ${DNNL_LIBRARY})
+    target_include_directories(cygnet_dnnl SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
+  elseif(CYGNET_ONEDNN STREQUAL "ON")
+    message(FATAL_ERROR "CYGNET_ONEDNN=ON but oneDNN was not found: install libdnnl-dev "
+                        "(scripts/install_deps.sh), or configure with -DCYGNET_ONEDNN=AUTO|OFF")
+  else()
+    message(STATUS "cygnet: oneDNN not found, CPU convolutions use im2col + BLAS")
+  endif()
+endif()
+
 # nlohmann/json (header-only) for safetensors headers and run summaries.
 find_path(NLOHMANN_JSON_INCLUDE_DIR NAMES nlohmann/json.hpp)
 if(NOT NLOHMANN_JSON_INCLUDE_DIR)

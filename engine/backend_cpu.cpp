@@ -1,5 +1,6 @@
 // The CPU backend's kernel table: the reference kernels of kernels/cpu/, registered as
-// they are wherever their signature is the table's.
+// they are wherever their signature is the table's; the convolutions through oneDNN
+// where the build has it.
 #include <cstring>
 
 #include "engine/dispatch.h"
@@ -43,9 +44,15 @@ struct CpuKernels : Kernels {
 
     accumulate_metrics = accumulate_metrics_cpu;
 
+#if CYGNET_HAVE_ONEDNN
+    conv2d_forward = conv2d_forward_onednn;
+    conv2d_backward_data = conv2d_backward_data_onednn;
+    conv2d_backward_filter = conv2d_backward_filter_onednn;
+#else
     conv2d_forward = conv2d_forward_cpu<float>;
     conv2d_backward_data = conv2d_backward_data_cpu<float>;
     conv2d_backward_filter = conv2d_backward_filter_cpu<float>;
+#endif
     bias_grad = bias_grad_cpu<float>;
 
     linear_forward = linear_forward_cpu<float>;

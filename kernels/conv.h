@@ -1,5 +1,5 @@
 // 2-D convolution (cross-correlation, as PyTorch), NCHW, weights [OC, C, KH, KW].
-// CPU: im2col + BLAS gemm per image. CUDA: cuDNN (kernels/cuda/cudnn_conv.cpp), the
+// CPU: oneDNN where the build has it, else im2col + BLAS gemm per image (the reference). CUDA: cuDNN (kernels/cuda/cudnn_conv.cpp), the
 // algorithm chosen once per shape and cached; cuDNN cannot be emulated.
 #pragma once
 #include <cstddef>
@@ -41,6 +41,13 @@ void conv2d_backward_filter_cpu(const T* dy, const T* x, const Conv2dShape& s, T
 void conv2d_forward_bf16_cpu(const uint16_t* x, const uint16_t* w, const Conv2dShape& s, uint16_t* y);
 void conv2d_backward_data_bf16_cpu(const uint16_t* dy, const uint16_t* w, const Conv2dShape& s, uint16_t* dx);
 void conv2d_backward_filter_bf16_cpu(const uint16_t* dy, const uint16_t* x, const Conv2dShape& s, uint16_t* dw);
+
+// oneDNN (kernels/onednn/conv.cpp, builds with CYGNET_HAVE_ONEDNN): the three directions
+// in fp32, same layouts and contracts as the reference above. Each direction of each
+// shape builds its primitive once, in oneDNN's preferred layouts, and reorders into them.
+void conv2d_forward_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y);
+void conv2d_backward_data_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx);
+void conv2d_backward_filter_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw);
 
 // The element type of a cuDNN convolution's tensors; the math is fp32 either way.
 enum class ConvData { F32, BF16 };
