@@ -2,6 +2,8 @@
 // backward closure that captures only what it needs.
 #include "engine/functional.h"
 
+#include <omp.h>
+
 #include <type_traits>
 
 #include "engine/atomic_file.h"
@@ -122,6 +124,14 @@ void set_cudnn_benchmark(bool benchmark) {
   (void)benchmark;
 #endif
 }
+
+void set_cpu_threads(int64_t threads) {
+  static const int openmp_default = omp_get_max_threads();  // before anyone changed it
+  CYG_CHECK(threads >= 0, "a thread count of ", threads);
+  omp_set_num_threads(threads > 0 ? static_cast<int>(threads) : openmp_default);
+}
+
+int cpu_threads() { return omp_get_max_threads(); }
 
 void set_cudnn_cache(const std::string& path) {
 #if CYGNET_HAVE_CUDA

@@ -29,6 +29,11 @@ void set_cudnn_benchmark(bool benchmark);
 // A file that keeps those choices across runs ("" for none): read now, rewritten
 // atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
 void set_cudnn_cache(const std::string& path);
+// CPU threads for every parallel CPU op: OpenMP's pool, which oneDNN shares (BLAS runs
+// one thread per call inside it, so nothing is oversubscribed). 0 restores OpenMP's
+// default: OMP_NUM_THREADS where set, else every core. cpu_threads() is the count in use.
+void set_cpu_threads(int64_t threads);
+int cpu_threads();
 
 // bf16 autocast, as PyTorch's torch.autocast(dtype=torch.bfloat16), on this thread while
 // a guard is alive: conv2d and linear cast their input and weight to bf16 and compute in

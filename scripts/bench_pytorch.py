@@ -67,7 +67,7 @@ class TrainingStep:
             torch.backends.cudnn.benchmark = True
             self.options.append("cudnn-benchmark")
         self.memory_format = torch.channels_last if a.channels_last else torch.contiguous_format
-        self.model = ResNet18(width=a.width).to(device).train()
+        self.model = ResNet18(width=a.width, in_channels=a.channels).to(device).train()
         if a.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
             self.options.append("channels-last")
@@ -155,7 +155,7 @@ def threads_text(device):
 
 def time_step(a, device, step):
     """The step benchmark: one batch of normal images, the median of the timed steps."""
-    x = step.input(torch.randn(a.batch, 3, a.image, a.image, device=device))
+    x = step.input(torch.randn(a.batch, a.channels, a.image, a.image, device=device))
     y = (torch.arange(a.batch) % 10).to(device)
 
     def one():
@@ -245,6 +245,7 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--image", type=int, default=32)
     p.add_argument("--width", type=int, default=64)
+    p.add_argument("--channels", type=int, default=3, help="input channels (1: Fashion-MNIST)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: PyTorch's own choice)")
     p.add_argument("--amp", choices=["off", "bf16"], default="off", help="autocast forward and loss")
     p.add_argument("--channels-last", action="store_true", help="model and input in torch.channels_last")
@@ -259,8 +260,8 @@ def main():
     a = p.parse_args()
     if a.epoch and not a.cifar10:
         p.error("--epoch needs --cifar10 DIR")
-    if a.epoch and a.image != 32:
-        p.error("--epoch runs CIFAR-10's 32x32 images: leave --image out")
+    if a.epoch and (a.image != 32 or a.channels != 3):
+        p.error("--epoch runs CIFAR-10's 32x32 RGB images: leave --image and --channels out")
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)

@@ -13,8 +13,8 @@
 //                [--image 32] [--channels 3] [--classes 10] [--width 0] [--counters]
 //                [--graphs on|off] [--precision auto|fp32|tf32|bf16]
 //   cygnet_bench --model resnet18 --batch 128 --device emu --counters --count-only
-// CPU threads: OMP_NUM_THREADS (default: all cores).
-#include <omp.h>
+// CPU threads: --threads N, the apps' `threads` key (default: OMP_NUM_THREADS where set,
+// else all cores).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -43,6 +43,7 @@ namespace {
 struct Options {
   std::string model = "resnet18", device = "auto", precision = "auto";
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
+  int64_t threads = 0;      // CPU threads (0: OMP_NUM_THREADS, else every core)
   bool show_help = false;
   bool counters = false;    // count one step after the timed ones
   bool count_only = false;  // the emulated device counts without running
@@ -55,7 +56,7 @@ std::string usage() {
   return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda|emu]\n" +
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
          "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
-         "                    [--precision auto|fp32|tf32|bf16]\n";
+         "                    [--precision auto|fp32|tf32|bf16] [--threads N (CPU; 0: every core)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -90,6 +91,7 @@ Options parse(int argc, char** argv) {
     else if (flag == "--channels") o.channels = parse_int("--channels", v);
     else if (flag == "--classes") o.classes = parse_int("--classes", v);
     else if (flag == "--width") o.width = parse_int("--width", v);
+    else if (flag == "--threads") o.threads = parse_int("--threads", v);
     else if (flag == "--precision") {
       const std::string p = v;
       CYG_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
@@ -197,6 +199,7 @@ int main(int argc, char** argv) {
     const cyg::Device device = cyg::parse_device(o.device);
     CYG_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
+    cyg::fn::set_cpu_threads(o.threads);
     const bool bf16_gpu = device.is_cuda() && cyg::cuda_device_info(device.index).compute_major >= 8;
     const std::string precision = o.precision != "auto" ? o.precision : bf16_gpu ? "bf16" : "fp32";
     if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
@@ -216,7 +219,7 @@ int main(int argc, char** argv) {
     const BenchBatch batch = make_batch(o, device);
     const std::vector<double> ms = time_steps(o, device, *model, optimizer, batch);
     const double median = ms[ms.size() / 2];
-    const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(omp_get_max_threads()) + " threads";
+    const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(cyg::fn::cpu_threads()) + " threads";
     const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
     if (!o.count_only)
       std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s\n",

@@ -69,6 +69,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
       {"cuda_graphs", Kind::Bool, &c.cuda_graphs},
+      {"threads", Kind::Int, &c.threads, 0, 4096},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},
@@ -437,8 +438,8 @@ std::string to_yaml(const RunConfig& config) {
 }
 
 const std::vector<std::string>& keys_changeable_on_resume() {
-  static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",
-                                                "cudnn_benchmark", "cudnn_cache",     "cuda_graphs"};
+  static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
+                                                "cudnn_cache",     "cuda_graphs",     "threads"};
   return keys;
 }
 

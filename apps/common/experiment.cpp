@@ -90,6 +90,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config)
                      : precision == "tf32"                              ? true
                                                                         : config.allow_tf32);
   fn::set_cudnn_benchmark(config.cudnn_benchmark);
+  fn::set_cpu_threads(config.threads);
   if (device.is_cuda()) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
   const LoaderOptions batches = LoaderOptions(config.train.batch_size)
@@ -115,6 +116,7 @@ std::string Experiment::header_line() const {
   std::string where = device.str();
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
   if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
+  if (device.is_cpu()) where += " (" + std::to_string(fn::cpu_threads()) + " threads)";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", "
      << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
