@@ -1,10 +1,32 @@
 // BatchNorm2d forward (training and eval) and training-mode backward, CPU reference.
 // Channel statistics are accumulated in double whatever T and S are, two passes (mean, then
 // squared deviations) so that a large mean does not eat the variance. Loops walk each
-// image's contiguous plane of a channel, so the inner loops vectorise.
+// image's contiguous plane of a channel, so the inner loops vectorise; the sums run in
+// kLanes independent double accumulators (a vector's worth, in a fixed order), since one
+// accumulator would make every add wait for the last.
 #include "kernels/batchnorm.h"
 
 namespace cyg {
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// Calls f(i, lane) for i in [0, n), element i going to lane i % kLanes (from 0 for the
+// tail), in blocks of kLanes that the compiler turns into vector operations.
+template <typename F>
+void for_lanes(int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) f(i + l, l);
+  for (int l = 0; i < n; ++i, ++l) f(i, l);
+}
+
+double total(const double (&lanes)[kLanes]) {
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+}  // namespace
 
 template <typename T, typename S>
 void batchnorm_forward_train_cpu(const S* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW, T eps,
@@ -15,21 +37,21 @@ void batchnorm_forward_train_cpu(const S* x, const T* gamma, const T* beta, int6
   const int64_t m = layout.per_channel();
 #pragma omp parallel for if (layout.numel() > 65536)
   for (int64_t c = 0; c < C; ++c) {
-    double sum = 0;
+    double sums[kLanes] = {};
     for (int64_t n = 0; n < N; ++n) {
       const S* plane = x + layout.plane(n, c);
-      for (int64_t i = 0; i < HW; ++i) sum += static_cast<double>(widen(plane[i]));
+      for_lanes(HW, [&](int64_t i, int l) { sums[l] += static_cast<double>(widen(plane[i])); });
     }
-    const double mean = sum / static_cast<double>(m);
-    double squares = 0;
+    const double mean = total(sums) / static_cast<double>(m);
+    double squares[kLanes] = {};
     for (int64_t n = 0; n < N; ++n) {
       const S* plane = x + layout.plane(n, c);
-      for (int64_t i = 0; i < HW; ++i) {
+      for_lanes(HW, [&](int64_t i, int l) {
         const double d = static_cast<double>(widen(plane[i])) - mean;
-        squares += d * d;
-      }
+        squares[l] += d * d;
+      });
     }
-    const double var = squares / static_cast<double>(m);
+    const double var = total(squares) / static_cast<double>(m);
     save_mean[c] = static_cast<T>(mean);
     save_invstd[c] = static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps)));
     if (running_mean != nullptr) {
@@ -75,18 +97,20 @@ void batchnorm_backward_cpu(const S* dy, const S* x, const T* gamma, const T* sa
 #pragma omp parallel for if (layout.numel() > 65536)
   for (int64_t c = 0; c < C; ++c) {
     const T mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
+    double sums_dy[kLanes] = {}, sums_dy_xhat[kLanes] = {};
     for (int64_t n = 0; n < N; ++n) {
       const int64_t p = layout.plane(n, c);
-      for (int64_t i = p; i < p + HW; ++i) {
+      for_lanes(HW, [&](int64_t k, int l) {
+        const int64_t i = p + k;
         const T masked = batchnorm_masked_dy<T>(widen(dy[i]), fusion, i);
         if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], masked);
         const double d = static_cast<double>(masked);
-        sum_dy += d;
-        sum_dy_xhat += d * batchnorm_xhat(static_cast<double>(widen(x[i])), static_cast<double>(mean),
-                                          static_cast<double>(invstd));
-      }
+        sums_dy[l] += d;
+        sums_dy_xhat[l] += d * batchnorm_xhat(static_cast<double>(widen(x[i])), static_cast<double>(mean),
+                                              static_cast<double>(invstd));
+      });
     }
+    const double sum_dy = total(sums_dy), sum_dy_xhat = total(sums_dy_xhat);
     dgamma[c] = static_cast<T>(sum_dy_xhat);
     dbeta[c] = static_cast<T>(sum_dy);
     const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(m));

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The sanitizer job: a CPU-only build with AddressSanitizer and UndefinedBehaviorSanitizer
+# (build-asan/, or $CYGNET_BUILD_DIR), then every test labelled cpu or emu under both:
+# the engine, the readers, the apps the end-to-end tests start, and the CUDA kernels on
+# the emulation shim (which tells the sanitizers of its fiber switches). Each report,
+# from any process, is written as a file under <build>/sanitizer-reports/; the job
+# fails when a test fails or a single report was written, and prints the reports.
+#   scripts/sanitize.sh [ctest arguments, e.g. -R Loader]
+# About an hour on 2 cores (the build takes most of it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+build_dir="${CYGNET_BUILD_DIR:-build-asan}"
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+CYGNET_BUILD_DIR="$build_dir" bash scripts/build.sh -DCYGNET_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=$sanitize" "-DCMAKE_SHARED_LINKER_FLAGS=$sanitize"
+
+reports="$PWD/$build_dir/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+# log_path: a report goes to <path>.<pid>, so a report of a child process that a test
+# expected to fail is still counted.
+export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
+# One test skips here, saying why: a run under `ulimit -v` (ASan's shadow memory alone is
+# larger than any such limit).
+status=0
+ctest --test-dir "$build_dir" -L '^(cpu|emu)$' -j "$(nproc)" --output-on-failure --timeout 3000 "$@" || status=$?
+
+count=$(find "$reports" -type f | wc -l)
+for f in $(find "$reports" -type f | sort); do
+  echo "=== $f"
+  head -60 "$f"
+done
+echo "sanitize: $count sanitizer report(s); ctest exit status $status"
+[ "$count" -eq 0 ] && [ "$status" -eq 0 ]
