@@ -17,11 +17,11 @@ bool grad_mode_enabled() { return t_grad_mode; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_mode) { t_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { t_grad_mode = previous_; }
 
-Tensor GradientSinks::output(size_t k, const Shape& shape, Device device, DType dtype) const {
+Tensor GradientSinks::output(size_t k, const Shape& shape, Device device, DType dtype, MemoryFormat format) const {
   if (k < sinks_.size() && sinks_[k].defined() && sinks_[k].shape() == shape && sinks_[k].device() == device &&
-      sinks_[k].dtype() == dtype && sinks_[k].is_contiguous())
+      sinks_[k].dtype() == dtype && sinks_[k].is_contiguous(format))
     return sinks_[k];
-  return Tensor::empty(shape, dtype, device);
+  return Tensor::empty(shape, dtype, device, format);
 }
 
 Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name, BackwardFn backward_fn) {

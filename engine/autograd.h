@@ -28,7 +28,9 @@ class GradientSinks {
   explicit GradientSinks(std::vector<Tensor> sinks) : sinks_(std::move(sinks)) {}
   // For input k's gradient: its sink, or a new tensor of `shape` and `dtype` on `device`.
   // The backward must write every element.
-  Tensor output(size_t k, const Shape& shape, Device device, DType dtype = DType::F32) const;
+  // `format`: the layout the backward writes (channels-last activations' gradients).
+  Tensor output(size_t k, const Shape& shape, Device device, DType dtype = DType::F32,
+                MemoryFormat format = MemoryFormat::Contiguous) const;
 
  private:
   std::vector<Tensor> sinks_;

@@ -48,6 +48,9 @@ struct CpuKernels : Kernels {
     conv2d_forward = conv2d_forward_onednn;
     conv2d_backward_data = conv2d_backward_data_onednn;
     conv2d_backward_filter = conv2d_backward_filter_onednn;
+    conv2d_forward_nhwc = conv2d_forward_nhwc_onednn;
+    conv2d_backward_data_nhwc = conv2d_backward_data_nhwc_onednn;
+    conv2d_backward_filter_nhwc = conv2d_backward_filter_nhwc_onednn;
 #else
     conv2d_forward = conv2d_forward_cpu<float>;
     conv2d_backward_data = conv2d_backward_data_cpu<float>;
@@ -65,6 +68,13 @@ struct CpuKernels : Kernels {
 
     global_avg_pool_forward = global_avg_pool_forward_cpu<float>;
     global_avg_pool_backward = global_avg_pool_backward_cpu<float>;
+    // Channels-last: batchnorm and pooling everywhere; the convolutions above with oneDNN.
+    batchnorm_forward_train_nhwc = batchnorm_forward_train_nhwc_cpu<float>;
+    batchnorm_forward_eval_nhwc = batchnorm_forward_eval_nhwc_cpu<float>;
+    batchnorm_backward_nhwc = batchnorm_backward_nhwc_cpu<float>;
+    batchnorm_backward_eval_nhwc = batchnorm_backward_eval_nhwc_cpu<float>;
+    global_avg_pool_forward_nhwc = global_avg_pool_forward_nhwc_cpu<float>;
+    global_avg_pool_backward_nhwc = global_avg_pool_backward_nhwc_cpu<float>;
 
     add_bf16 = add_cpu<uint16_t>;
     conv2d_forward_bf16 = conv2d_forward_bf16_cpu;

@@ -23,4 +23,10 @@ std::vector<std::string> Kernels::missing() const {
   return names;
 }
 
+bool Kernels::has_channels_last() const {
+  for (const KernelEntry* e : optional_entries)
+    if (!e->available()) return false;
+  return true;
+}
+
 }  // namespace cyg

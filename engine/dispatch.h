@@ -196,6 +196,27 @@ struct Kernels {
   Kernel<void(const MultiTensorTable& tensors)> sgd_step{entries, "sgd_step"};
   Kernel<void(const MultiTensorTable& tensors)> adam_step{entries, "adam_step"};
 
+  // Channels-last (NHWC) activations, f32, where a backend has them: the same contracts
+  // with x, y, dy, dx (and a fused residual) in NHWC; weights stay OIHW, pooled outputs
+  // [N, C]. Optional: ops check available() and otherwise run on NCHW copies, so a
+  // backend without them is slower, never wrong. A convolution with a bias has none.
+  std::vector<const KernelEntry*> optional_entries;
+  Kernel<void(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y)>
+      conv2d_forward_nhwc{optional_entries, "conv2d_forward_nhwc"};
+  Kernel<void(const float* dy, const float* w, const Conv2dShape& s, float* dx)> conv2d_backward_data_nhwc{
+      optional_entries, "conv2d_backward_data_nhwc"};
+  Kernel<void(const float* dy, const float* x, const Conv2dShape& s, float* dw)> conv2d_backward_filter_nhwc{
+      optional_entries, "conv2d_backward_filter_nhwc"};
+  decltype(batchnorm_forward_train) batchnorm_forward_train_nhwc{optional_entries, "batchnorm_forward_train_nhwc"};
+  decltype(batchnorm_forward_eval) batchnorm_forward_eval_nhwc{optional_entries, "batchnorm_forward_eval_nhwc"};
+  decltype(batchnorm_backward) batchnorm_backward_nhwc{optional_entries, "batchnorm_backward_nhwc"};
+  decltype(batchnorm_backward_eval) batchnorm_backward_eval_nhwc{optional_entries, "batchnorm_backward_eval_nhwc"};
+  decltype(global_avg_pool_forward) global_avg_pool_forward_nhwc{optional_entries, "global_avg_pool_forward_nhwc"};
+  decltype(global_avg_pool_backward) global_avg_pool_backward_nhwc{optional_entries,
+                                                                    "global_avg_pool_backward_nhwc"};
+  // Whether this backend runs a whole ResNet step channels-last (memory_format: auto).
+  bool has_channels_last() const;
+
   explicit Kernels(const char* backend_name) : backend(backend_name) {}
   Kernels(const Kernels&) = delete;
   // The names of the kernels this backend has not registered.

@@ -38,9 +38,19 @@ void check_input(const Variable& x, const char* op) {
 }
 
 thread_local bool t_autocast_bf16 = false;
+thread_local bool t_channels_last = false;
 
-// The gradient as the backward's kernels take it: contiguous, in the forward's dtype.
-Tensor incoming(const Tensor& grad, DType dtype) { return grad.to(dtype).contiguous(); }
+// The gradient as the backward's kernels take it: dense in `format`, in the forward's dtype.
+Tensor incoming(const Tensor& grad, DType dtype, MemoryFormat format = MemoryFormat::Contiguous) {
+  return grad.to(dtype).contiguous(format);
+}
+
+// Whether an op runs its channels-last kernels on `t`: an f32 4-D tensor laid out NHWC
+// (and not also NCHW) on a device whose table has them.
+bool runs_channels_last(const Tensor& t) {
+  return t.dtype() == DType::F32 && t.dim() == 4 && t.memory_format() == MemoryFormat::ChannelsLast &&
+         kernels_for(t).has_channels_last();
+}
 
 // A bf16 gradient handed back as `dtype` (the input's): itself, or widened into the
 // sink (a parameter's .grad) or a new f32 tensor.
@@ -55,6 +65,10 @@ Tensor gradient_as(const Tensor& bf16, DType dtype, size_t k, const GradientSink
 AutocastBf16::AutocastBf16(bool enabled) : previous_(t_autocast_bf16) { t_autocast_bf16 = enabled; }
 AutocastBf16::~AutocastBf16() { t_autocast_bf16 = previous_; }
 bool autocast_bf16_enabled() { return t_autocast_bf16; }
+
+ChannelsLast::ChannelsLast(bool enabled) : previous_(t_channels_last) { t_channels_last = enabled; }
+ChannelsLast::~ChannelsLast() { t_channels_last = previous_; }
+bool channels_last_enabled() { return t_channels_last; }
 
 Variable add(const Variable& a, const Variable& b) {
   check_f32_or_bf16(a, "add");
@@ -176,7 +190,12 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding) {
   check_input(x, "conv2d");
   check_activation(weight, "conv2d");
-  const Tensor xs = x.data().contiguous();
+  const Tensor& xd = x.data();
+  const bool has_bias = bias.defined();
+  const bool nhwc = t_channels_last && !has_bias && !autocast_bf16_enabled() && xd.dtype() == DType::F32 &&
+                    xd.dim() == 4 && kernels_for(xd).has_channels_last();
+  const MemoryFormat format = nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  const Tensor xs = xd.contiguous(format);
   const Tensor w = weight.data().contiguous();
   CYG_CHECK(xs.dim() == 4 && w.dim() == 4, "conv2d: input ", shape_str(xs.shape()), " and weight ",
             shape_str(w.shape()), " must be 4-D (NCHW, [OC, C, KH, KW])");
@@ -195,7 +214,6 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   s.pad_h = s.pad_w = padding;
   CYG_CHECK(s.OH() >= 1 && s.OW() >= 1, "conv2d: a ", s.KH, "x", s.KW, " kernel does not fit a ", s.H, "x", s.W,
             " input with padding ", padding);
-  const bool has_bias = bias.defined();
   if (has_bias)
     CYG_CHECK(bias.data().shape() == Shape{s.OC} && bias.data().device() == xs.device(), "conv2d: bias of shape ",
               shape_str(bias.data().shape()), " on ", bias.data().device().str(), " for ", s.OC, " output channels on ",
@@ -207,23 +225,26 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
               "convolutions, which have none)");
     return conv2d_bf16(x, weight, xs, s);
   }
-  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev);
-  kernels_for(dev).conv2d_forward(xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s,
-                                  y.data<float>());
+  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev, format);
+  const Kernels& kernels = kernels_for(dev);
+  (nhwc ? kernels.conv2d_forward_nhwc : kernels.conv2d_forward)(
+      xs.data<float>(), w.data<float>(), has_bias ? bias.data().data<float>() : nullptr, s, y.data<float>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad(), need_db = has_bias && bias.requires_grad();
   // The input is kept only when the filter gradient needs it, the weight only for dx.
   Tensor saved_x = need_dw ? xs : Tensor(), saved_w = need_dx ? w : Tensor();
   return make_result(y, {x, weight, bias}, "conv2d", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = grad.contiguous();
+    const Tensor g = grad.contiguous(format);
     const Kernels& k = kernels_for(dev);
     Tensor dx, dw, db;
     if (need_dx) {
-      dx = sinks.output(0, {s.N, s.C, s.H, s.W}, dev);
-      k.conv2d_backward_data(g.data<float>(), saved_w.data<float>(), s, dx.data<float>());
+      dx = sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::F32, format);
+      (nhwc ? k.conv2d_backward_data_nhwc : k.conv2d_backward_data)(g.data<float>(), saved_w.data<float>(), s,
+                                                                    dx.data<float>());
     }
     if (need_dw) {
       dw = sinks.output(1, {s.OC, s.C, s.KH, s.KW}, dev);
-      k.conv2d_backward_filter(g.data<float>(), saved_x.data<float>(), s, dw.data<float>());
+      (nhwc ? k.conv2d_backward_filter_nhwc : k.conv2d_backward_filter)(g.data<float>(), saved_x.data<float>(), s,
+                                                                        dw.data<float>());
     }
     if (need_db) {
       db = sinks.output(2, {s.OC}, dev);
@@ -300,7 +321,7 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
 namespace {
 // batch_norm's arguments, checked, as the kernels take them.
 struct BatchNormArgs {
-  Tensor xs, gamma, residual;  // residual: contiguous, for AddRelu only, in x's dtype
+  Tensor xs, gamma, residual;  // residual: dense as xs, for AddRelu only, in x's dtype
   const float* beta = nullptr;
   float* running_mean = nullptr;
   float* running_var = nullptr;
@@ -309,6 +330,8 @@ struct BatchNormArgs {
   bool affine = false;
   float eps = 0, momentum = 0;
   BatchNormThen then = BatchNormThen::Nothing;
+  bool nhwc = false;  // channels-last activations (f32 only)
+  MemoryFormat format = MemoryFormat::Contiguous;
 
   // S: the activations' storage, float (f32) or uint16_t (bf16).
   template <typename S>
@@ -325,7 +348,9 @@ BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const 
                                const Variable& residual) {
   check_f32_or_bf16(x, "batch_norm");
   BatchNormArgs a;
-  a.xs = x.data().contiguous();
+  a.nhwc = runs_channels_last(x.data());
+  a.format = a.nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  a.xs = x.data().contiguous(a.format);
   CYG_CHECK(a.xs.dim() == 4, "batch_norm: input ", shape_str(a.xs.shape()), " is not 4-D (NCHW)");
   a.N = a.xs.size(0), a.C = a.xs.size(1), a.HW = a.xs.size(2) * a.xs.size(3);
   a.dev = a.xs.device();
@@ -353,7 +378,7 @@ BatchNormArgs check_batch_norm(const Variable& x, const Variable& weight, const 
   CYG_CHECK(residual.defined() == (then == BatchNormThen::AddRelu), "batch_norm: a residual goes with AddRelu only");
   if (residual.defined()) {
     check_f32_or_bf16(residual, "batch_norm");
-    a.residual = residual.data().contiguous();
+    a.residual = residual.data().contiguous(a.format);
     CYG_CHECK(a.residual.shape() == a.xs.shape() && a.residual.device() == a.dev && a.residual.dtype() == a.xs.dtype(),
               "batch_norm: residual ", shape_str(a.residual.shape()), " ", dtype_name(a.residual.dtype()), " on ",
               a.residual.device().str(), " for an input ", shape_str(a.xs.shape()), " ", dtype_name(a.xs.dtype()),
@@ -369,10 +394,10 @@ struct BatchNormGrads {
   // With affine parameters dgamma and dbeta go to their sinks (the parameters' .grad);
   // without, they are scratch. dx and dresidual have x's dtype.
   BatchNormGrads(const BatchNormArgs& a, bool residual_gradient, const GradientSinks& sinks)
-      : dx(sinks.output(0, a.xs.shape(), a.dev, a.xs.dtype())),
+      : dx(sinks.output(0, a.xs.shape(), a.dev, a.xs.dtype(), a.format)),
         dgamma(a.affine ? sinks.output(1, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
         dbeta(a.affine ? sinks.output(2, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
-        dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev, a.xs.dtype()) : Tensor()) {}
+        dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev, a.xs.dtype(), a.format) : Tensor()) {}
   // The fused ReLU's mask is the forward's output y.
   template <typename S>
   BatchNormBackwardFusion<S> fusion(const BatchNormArgs& a, const Tensor& y) const {
@@ -384,33 +409,34 @@ struct BatchNormGrads {
   }
 };
 
-// The table's batchnorm entries for activations stored as S.
+// The table's batchnorm entries for activations stored as S, channels-last or not
+// (channels-last activations are f32).
 template <typename S>
 struct BatchNormEntries {
   static constexpr bool kBf16 = std::is_same_v<S, uint16_t>;
-  static const auto& forward_train(const Kernels& k) {
+  static const auto& forward_train(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
       return k.batchnorm_forward_train_bf16;
     else
-      return k.batchnorm_forward_train;
+      return nhwc ? k.batchnorm_forward_train_nhwc : k.batchnorm_forward_train;
   }
-  static const auto& forward_eval(const Kernels& k) {
+  static const auto& forward_eval(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
       return k.batchnorm_forward_eval_bf16;
     else
-      return k.batchnorm_forward_eval;
+      return nhwc ? k.batchnorm_forward_eval_nhwc : k.batchnorm_forward_eval;
   }
-  static const auto& backward(const Kernels& k) {
+  static const auto& backward(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
       return k.batchnorm_backward_bf16;
     else
-      return k.batchnorm_backward;
+      return nhwc ? k.batchnorm_backward_nhwc : k.batchnorm_backward;
   }
-  static const auto& backward_eval(const Kernels& k) {
+  static const auto& backward_eval(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
       return k.batchnorm_backward_eval_bf16;
     else
-      return k.batchnorm_backward_eval;
+      return nhwc ? k.batchnorm_backward_eval_nhwc : k.batchnorm_backward_eval;
   }
 };
 
@@ -418,8 +444,8 @@ template <typename S>
 Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                          const Variable& residual, const Tensor& running_mean, const Tensor& running_var) {
   using Entries = BatchNormEntries<S>;
-  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev);
-  Entries::forward_eval(kernels_for(a.dev))(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.running_mean,
+  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
+  Entries::forward_eval(kernels_for(a.dev), a.nhwc)(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.running_mean,
                                             a.running_var, a.N, a.C, a.HW, a.eps, y.data<S>(), a.fusion<S>());
   // A backward needs copies (a later training forward would update the running
   // statistics in place); evaluation without gradients makes none.
@@ -430,9 +456,9 @@ Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variab
   const bool residual_gradient = residual.requires_grad();
   return make_result(
       y, {x, weight, bias, residual}, "batch_norm_eval", [=](const Tensor& grad, const GradientSinks& sinks) {
-        const Tensor g = incoming(grad, a.xs.dtype());
+        const Tensor g = incoming(grad, a.xs.dtype(), a.format);
         BatchNormGrads d(a, residual_gradient, sinks);
-        Entries::backward_eval(kernels_for(a.dev))(
+        Entries::backward_eval(kernels_for(a.dev), a.nhwc)(
             g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), saved_mean.data<float>(), saved_var.data<float>(), a.N,
             a.C, a.HW, a.eps, d.dx.data<S>(), d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y));
         return d.for_inputs(a.affine);
@@ -443,16 +469,16 @@ template <typename S>
 Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                           const Variable& residual) {
   using Entries = BatchNormEntries<S>;
-  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev);
+  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
-  Entries::forward_train(kernels_for(a.dev))(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
+  Entries::forward_train(kernels_for(a.dev), a.nhwc)(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
                                              a.momentum, y.data<S>(), save_mean.data<float>(),
                                              save_invstd.data<float>(), a.running_mean, a.running_var, a.fusion<S>());
   const bool residual_gradient = residual.requires_grad();
   return make_result(y, {x, weight, bias, residual}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = incoming(grad, a.xs.dtype());
+    const Tensor g = incoming(grad, a.xs.dtype(), a.format);
     BatchNormGrads d(a, residual_gradient, sinks);
-    Entries::backward(kernels_for(a.dev))(g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), save_mean.data<float>(),
+    Entries::backward(kernels_for(a.dev), a.nhwc)(g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), save_mean.data<float>(),
                                           save_invstd.data<float>(), a.N, a.C, a.HW, d.dx.data<S>(),
                                           d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y));
     return d.for_inputs(a.affine);
@@ -460,31 +486,33 @@ Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Varia
 }
 
 template <typename S>
-const auto& pool_forward(const Kernels& k) {
+const auto& pool_forward(const Kernels& k, bool nhwc) {
   if constexpr (std::is_same_v<S, uint16_t>)
     return k.global_avg_pool_forward_bf16;
   else
-    return k.global_avg_pool_forward;
+    return nhwc ? k.global_avg_pool_forward_nhwc : k.global_avg_pool_forward;
 }
 template <typename S>
-const auto& pool_backward(const Kernels& k) {
+const auto& pool_backward(const Kernels& k, bool nhwc) {
   if constexpr (std::is_same_v<S, uint16_t>)
     return k.global_avg_pool_backward_bf16;
   else
-    return k.global_avg_pool_backward;
+    return nhwc ? k.global_avg_pool_backward_nhwc : k.global_avg_pool_backward;
 }
 
+// xs: dense in `format` (channels-last only for f32).
 template <typename S>
-Variable global_avg_pool2d_as(const Variable& x, const Tensor& xs) {
+Variable global_avg_pool2d_as(const Variable& x, const Tensor& xs, MemoryFormat format) {
   const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);
   const Device dev = xs.device();
   const DType dtype = xs.dtype();
+  const bool nhwc = format == MemoryFormat::ChannelsLast;
   Tensor y = Tensor::empty({N, C}, dtype, dev);
-  pool_forward<S>(kernels_for(dev))(xs.data<S>(), N, C, H, W, y.data<S>());
+  pool_forward<S>(kernels_for(dev), nhwc)(xs.data<S>(), N, C, H, W, y.data<S>());
   return make_result(y, {x}, "global_avg_pool2d", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = incoming(grad, dtype);
-    Tensor dx = sinks.output(0, {N, C, H, W}, dev, dtype);
-    pool_backward<S>(kernels_for(dev))(g.data<S>(), N, C, H, W, dx.data<S>());
+    Tensor dx = sinks.output(0, {N, C, H, W}, dev, dtype, format);
+    pool_backward<S>(kernels_for(dev), nhwc)(g.data<S>(), N, C, H, W, dx.data<S>());
     return std::vector<Tensor>{dx};
   });
 }
@@ -507,9 +535,11 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
 
 Variable global_avg_pool2d(const Variable& x) {
   check_f32_or_bf16(x, "global_avg_pool2d");
-  const Tensor xs = x.data().contiguous();
+  const MemoryFormat format = runs_channels_last(x.data()) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  const Tensor xs = x.data().contiguous(format);
   CYG_CHECK(xs.dim() == 4, "global_avg_pool2d: input ", shape_str(xs.shape()), " is not 4-D (NCHW)");
-  return xs.dtype() == DType::BF16 ? global_avg_pool2d_as<uint16_t>(x, xs) : global_avg_pool2d_as<float>(x, xs);
+  return xs.dtype() == DType::BF16 ? global_avg_pool2d_as<uint16_t>(x, xs, format)
+                                   : global_avg_pool2d_as<float>(x, xs, format);
 }
 
 CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {

@@ -55,6 +55,26 @@ class AutocastBf16 {
 };
 bool autocast_bf16_enabled();
 
+// Channels-last activations, as PyTorch's model.to(memory_format=torch.channels_last)
+// with its input converted too, on this thread while a guard is alive: conv2d takes a
+// 4-D f32 input as NHWC (converting an NCHW one, such as the batch, once) and writes
+// NHWC; batch_norm, global_avg_pool2d, relu and add keep the layout they are given, and
+// gradients flow back in it. Shapes stay [N, C, H, W] (the strides say the layout), and
+// parameters and checkpoints keep PyTorch's layout. Where the device's kernel table has
+// no channels-last kernels (Kernels::has_channels_last), under bf16 autocast and for a
+// convolution with a bias, the ops run NCHW as without the guard.
+class ChannelsLast {
+ public:
+  explicit ChannelsLast(bool enabled = true);
+  ~ChannelsLast();
+  ChannelsLast(const ChannelsLast&) = delete;
+  ChannelsLast& operator=(const ChannelsLast&) = delete;
+
+ private:
+  bool previous_;
+};
+bool channels_last_enabled();
+
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);
 // x [N, in], weight [out, in], bias [out] or undefined: x weight^T + bias.

@@ -57,14 +57,16 @@ Tensor add(const Tensor& a, const Tensor& b) {
   if (a.defined() && b.defined() && a.dtype() == DType::BF16 && b.dtype() == DType::BF16) {
     CYG_CHECK(a.shape() == b.shape() && a.device() == b.device(), "add: shapes ", shape_str(a.shape()), " and ",
               shape_str(b.shape()), " on ", a.device().str(), " and ", b.device().str());
-    const Tensor ac = a.contiguous(), bc = b.contiguous();
-    Tensor y = Tensor::empty(a.shape(), DType::BF16, a.device());
+    const MemoryFormat f = a.memory_format();
+    const Tensor ac = a.contiguous(f), bc = b.contiguous(f);
+    Tensor y = Tensor::empty(a.shape(), DType::BF16, a.device(), f);
     kernels_for(a).add_bf16(ac.data<uint16_t>(), bc.data<uint16_t>(), y.data<uint16_t>(), y.numel());
     return y;
   }
   check_same(a, b, "add");
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
-  Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
+  const MemoryFormat f = a.memory_format();
+  const Tensor ac = a.contiguous(f), bc = b.contiguous(f);
+  Tensor y = Tensor::empty(a.shape(), DType::F32, a.device(), f);
   kernels_for(a).add(ac.data<float>(), bc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
@@ -98,24 +100,27 @@ void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_loss
 
 Tensor scale(const Tensor& x, float alpha) {
   check_f32(x, "scale");
-  const Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  const MemoryFormat f = x.memory_format();
+  const Tensor xc = x.contiguous(f);
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), f);
   kernels_for(x).scale(alpha, xc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
 Tensor relu(const Tensor& x) {
   check_f32(x, "relu");
-  const Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  const MemoryFormat f = x.memory_format();
+  const Tensor xc = x.contiguous(f);
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), f);
   kernels_for(x).relu_forward(xc.data<float>(), y.data<float>(), y.numel());
   return y;
 }
 
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out) {
   check_same(grad_out, out, "relu_backward");
-  const Tensor gc = grad_out.contiguous(), oc = out.contiguous();
-  Tensor dx = Tensor::empty(out.shape(), DType::F32, out.device());
+  const MemoryFormat f = out.memory_format();
+  const Tensor gc = grad_out.contiguous(f), oc = out.contiguous(f);
+  Tensor dx = Tensor::empty(out.shape(), DType::F32, out.device(), f);
   kernels_for(out).relu_backward(gc.data<float>(), oc.data<float>(), dx.data<float>(), dx.numel());
   return dx;
 }

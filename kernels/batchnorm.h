@@ -158,6 +158,25 @@ void batchnorm_backward_eval_cpu(const S* dy, const S* x, const T* gamma, const 
                                  const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* dx, T* dgamma,
                                  T* dbeta, BatchNormBackwardFusion<S> fusion = {});
 
+// The same four on channels-last (NHWC) activations, seen as N*HW rows of C values
+// (kernels/cpu/batchnorm_nhwc.cpp); fused epilogues and offsets i index that layout.
+template <typename T, typename S = T>
+void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta, int64_t N, int64_t C, int64_t HW,
+                                      T eps, T momentum, S* y, T* save_mean, T* save_invstd, T* running_mean,
+                                      T* running_var, BatchNormFusion<S> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_forward_eval_nhwc_cpu(const S* x, const T* gamma, const T* beta, const T* running_mean,
+                                     const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* y,
+                                     BatchNormFusion<S> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_backward_nhwc_cpu(const S* dy, const S* x, const T* gamma, const T* save_mean, const T* save_invstd,
+                                 int64_t N, int64_t C, int64_t HW, S* dx, T* dgamma, T* dbeta,
+                                 BatchNormBackwardFusion<S> fusion = {});
+template <typename T, typename S = T>
+void batchnorm_backward_eval_nhwc_cpu(const S* dy, const S* x, const T* gamma, const T* running_mean,
+                                      const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* dx, T* dgamma,
+                                      T* dbeta, BatchNormBackwardFusion<S> fusion = {});
+
 // The CUDA reductions split each channel into `slices` pieces, one block each (so a
 // GPU fills up even at 64 channels), and finish the per-slice double partials in a
 // second, fixed-order pass: deterministic. Block sizes must be multiples of 32, at most

@@ -48,6 +48,10 @@ void conv2d_backward_filter_bf16_cpu(const uint16_t* dy, const uint16_t* x, cons
 void conv2d_forward_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y);
 void conv2d_backward_data_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx);
 void conv2d_backward_filter_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw);
+// The same on channels-last (NHWC) activations x, y, dy, dx; the weights stay OIHW.
+void conv2d_forward_nhwc_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y);
+void conv2d_backward_data_nhwc_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx);
+void conv2d_backward_filter_nhwc_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw);
 
 // The element type of a cuDNN convolution's tensors; the math is fp32 either way.
 enum class ConvData { F32, BF16 };

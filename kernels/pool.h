@@ -19,6 +19,11 @@ template <typename S>
 void global_avg_pool_forward_cpu(const S* x, int64_t N, int64_t C, int64_t H, int64_t W, S* y);
 template <typename S>
 void global_avg_pool_backward_cpu(const S* dy, int64_t N, int64_t C, int64_t H, int64_t W, S* dx);
+// The same on channels-last (NHWC) activations: x and dx [N, H, W, C]; y and dy [N, C].
+template <typename S>
+void global_avg_pool_forward_nhwc_cpu(const S* x, int64_t N, int64_t C, int64_t H, int64_t W, S* y);
+template <typename S>
+void global_avg_pool_backward_nhwc_cpu(const S* dy, int64_t N, int64_t C, int64_t H, int64_t W, S* dx);
 
 // CUDA, S = float or uint16_t; the forward's block size must be a multiple of 32 (a
 // warp per plane).

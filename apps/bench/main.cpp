@@ -8,7 +8,8 @@
 // On a GPU (and the emulated device) the timed steps are CUDA graph replays, as in the
 // apps (cuda_graphs), unless --graphs off; the counted step runs eagerly, so that its
 // table shows what the graph holds. --precision as the apps' key: auto (bf16 autocast
-// on a GPU of compute capability 8.0 or newer, else fp32), fp32, tf32 or bf16.
+// on a GPU of compute capability 8.0 or newer, else fp32), fp32, tf32 or bf16;
+// --memory-format as the apps' key (auto: channels_last where the device has its kernels).
 //   cygnet_bench --model resnet18 --batch 64 --device cpu [--warmup 2] [--steps 5]
 //                [--image 32] [--channels 3] [--classes 10] [--width 0] [--counters]
 //                [--graphs on|off] [--precision auto|fp32|tf32|bf16]
@@ -30,6 +31,7 @@
 #include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/device.h"
+#include "engine/dispatch.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
 #include "engine/runtime.h"
@@ -41,7 +43,7 @@
 namespace {
 
 struct Options {
-  std::string model = "resnet18", device = "auto", precision = "auto";
+  std::string model = "resnet18", device = "auto", precision = "auto", memory_format = "auto";
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
   int64_t threads = 0;      // CPU threads (0: OMP_NUM_THREADS, else every core)
   bool show_help = false;
@@ -56,7 +58,8 @@ std::string usage() {
   return "usage: cygnet_bench [--model " + models + "] [--batch N] [--device auto|cpu|cuda|emu]\n" +
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
          "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
-         "                    [--precision auto|fp32|tf32|bf16] [--threads N (CPU; 0: every core)]\n";
+         "                    [--precision auto|fp32|tf32|bf16] [--memory-format auto|channels_last|nchw]\n" +
+         "                    [--threads N (CPU; 0: every core)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -97,6 +100,11 @@ Options parse(int argc, char** argv) {
       CYG_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
                 "--precision: expected auto, fp32, tf32 or bf16, got '", p, "'");
       o.precision = p;
+    } else if (flag == "--memory-format") {
+      const std::string f = v;
+      CYG_CHECK(f == "auto" || f == "channels_last" || f == "nchw",
+                "--memory-format: expected auto, channels_last or nchw, got '", f, "'");
+      o.memory_format = f;
     } else if (flag == "--graphs") {
       CYG_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
@@ -204,6 +212,9 @@ int main(int argc, char** argv) {
     const std::string precision = o.precision != "auto" ? o.precision : bf16_gpu ? "bf16" : "fp32";
     if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
     const cyg::fn::AutocastBf16 autocast(precision == "bf16");
+    const bool channels_last = o.memory_format == "channels_last" ||
+                               (o.memory_format == "auto" && cyg::kernels_for(device).has_channels_last());
+    const cyg::fn::ChannelsLast layout(channels_last);
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;
     mo.num_classes = o.classes;
@@ -222,10 +233,11 @@ int main(int argc, char** argv) {
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(cyg::fn::cpu_threads()) + " threads";
     const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
     if (!o.count_only)
-      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s\n",
+      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s, %s\n",
                   o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
-                  peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str());
+                  peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str(),
+                  channels_last ? "channels_last" : "nchw");
     if (o.counters) std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

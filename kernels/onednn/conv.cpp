@@ -1,11 +1,15 @@
 // 2-D convolution on the CPU through oneDNN, the library PyTorch uses there, the way
-// cuDNN is used on a GPU. The engine's tensors are plain NCHW (weights OIHW); each
-// direction of each shape gets oneDNN's preferred (blocked) layouts, chosen once and
-// cached with the primitive, and the operands are reordered into them and back. A
-// primitive runs on oneDNN's OpenMP threads, the same pool as the rest of the CPU path.
+// cuDNN is used on a GPU. The engine's activations are NCHW or channels-last (NHWC),
+// its weights OIHW. Each direction of each shape gets oneDNN's preferred layouts,
+// chosen once and cached with the primitive, and the operands are reordered into them
+// and back where they differ. For NCHW activations oneDNN prefers blocked layouts, so
+// every call reorders them; NHWC activations it takes as they are, and only the
+// weights (small) are reordered. A primitive runs on oneDNN's OpenMP threads, the same
+// pool as the rest of the CPU path.
 #include "kernels/conv.h"
 
 #include <map>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,16 +77,18 @@ struct Descs {
   memory::dims strides, padding;
 };
 
-Descs describe(const Conv2dShape& s) {
+Descs describe(const Conv2dShape& s, bool nhwc) {
   Descs d;
+  const tag activations = nhwc ? tag::nhwc : tag::nchw;
   const memory::dims src{s.N, s.C, s.H, s.W}, weights{s.OC, s.C, s.KH, s.KW}, dst{s.N, s.OC, s.OH(), s.OW()};
-  d.src = memory::desc(src, dt::f32, tag::nchw);
+  d.src = memory::desc(src, dt::f32, activations);
   d.weights = memory::desc(weights, dt::f32, tag::oihw);
   d.bias = memory::desc({s.OC}, dt::f32, tag::x);
-  d.dst = memory::desc(dst, dt::f32, tag::nchw);
-  d.src_any = memory::desc(src, dt::f32, tag::any);
+  d.dst = memory::desc(dst, dt::f32, activations);
+  // NHWC is what oneDNN's fast kernels take besides its blocked layouts: asked for as is.
+  d.src_any = nhwc ? d.src : memory::desc(src, dt::f32, tag::any);
   d.weights_any = memory::desc(weights, dt::f32, tag::any);
-  d.dst_any = memory::desc(dst, dt::f32, tag::any);
+  d.dst_any = nhwc ? d.dst : memory::desc(dst, dt::f32, tag::any);
   d.strides = {s.stride_h, s.stride_w};
   d.padding = {s.pad_h, s.pad_w};
   return d;
@@ -102,7 +108,7 @@ struct Plan {
   dnnl::convolution_backward_weights backward_weights;
   Operand bwd_weights_src, bwd_weights_diff_dst, bwd_weights_diff_weights;
 
-  explicit Plan(const Conv2dShape& s) : d(describe(s)) {
+  Plan(const Conv2dShape& s, bool nhwc) : d(describe(s, nhwc)) {
     auto& engine = cpu_engine();
     const auto algo = dnnl::algorithm::convolution_direct;
     const auto prop = dnnl::prop_kind::forward_training;
@@ -146,12 +152,12 @@ struct Plan {
   }
 };
 
-Plan& plan_for(const Conv2dShape& s) {
+Plan& plan_for(const Conv2dShape& s, bool nhwc) {
   static std::mutex mutex;
-  static std::map<Conv2dShape, std::unique_ptr<Plan>> plans;
+  static std::map<std::pair<Conv2dShape, bool>, std::unique_ptr<Plan>> plans;
   std::lock_guard<std::mutex> lock(mutex);
-  auto& p = plans[s];
-  if (!p) p = std::make_unique<Plan>(s);
+  auto& p = plans[{s, nhwc}];
+  if (!p) p = std::make_unique<Plan>(s, nhwc);
   return *p;
 }
 
@@ -171,9 +177,11 @@ void checked(const char* what, const Conv2dShape& s, F&& f) {
 
 }  // namespace
 
-void conv2d_forward_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y) {
+namespace {
+
+void forward(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y, bool nhwc) {
   checked("convolution forward", s, [&] {
-    Plan& p = plan_for(s);
+    Plan& p = plan_for(s, nhwc);
     std::lock_guard<std::mutex> lock(p.mutex);
     dnnl::stream stream(cpu_engine());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.fwd_src.in(stream, x)},
@@ -190,9 +198,9 @@ void conv2d_forward_onednn(const float* x, const float* w, const float* bias, co
   });
 }
 
-void conv2d_backward_data_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx) {
+void backward_data(const float* dy, const float* w, const Conv2dShape& s, float* dx, bool nhwc) {
   checked("convolution backward data", s, [&] {
-    Plan& p = plan_for(s);
+    Plan& p = plan_for(s, nhwc);
     std::lock_guard<std::mutex> lock(p.mutex);
     p.prepare_backward();
     dnnl::stream stream(cpu_engine());
@@ -204,9 +212,9 @@ void conv2d_backward_data_onednn(const float* dy, const float* w, const Conv2dSh
   });
 }
 
-void conv2d_backward_filter_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw) {
+void backward_filter(const float* dy, const float* x, const Conv2dShape& s, float* dw, bool nhwc) {
   checked("convolution backward weights", s, [&] {
-    Plan& p = plan_for(s);
+    Plan& p = plan_for(s, nhwc);
     std::lock_guard<std::mutex> lock(p.mutex);
     p.prepare_backward();
     dnnl::stream stream(cpu_engine());
@@ -216,6 +224,27 @@ void conv2d_backward_filter_onednn(const float* dy, const float* x, const Conv2d
     p.bwd_weights_diff_weights.finish(stream, dw);
     stream.wait();
   });
+}
+
+}  // namespace
+
+void conv2d_forward_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y) {
+  forward(x, w, bias, s, y, false);
+}
+void conv2d_backward_data_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx) {
+  backward_data(dy, w, s, dx, false);
+}
+void conv2d_backward_filter_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw) {
+  backward_filter(dy, x, s, dw, false);
+}
+void conv2d_forward_nhwc_onednn(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y) {
+  forward(x, w, bias, s, y, true);
+}
+void conv2d_backward_data_nhwc_onednn(const float* dy, const float* w, const Conv2dShape& s, float* dx) {
+  backward_data(dy, w, s, dx, true);
+}
+void conv2d_backward_filter_nhwc_onednn(const float* dy, const float* x, const Conv2dShape& s, float* dw) {
+  backward_filter(dy, x, s, dw, true);
 }
 
 }  // namespace cyg

@@ -64,6 +64,54 @@ void check_all_directions(const Conv2dShape& s) {
   EXPECT_TRUE(all_close(dw, dw_ref, kAtol * 4, kRtol)) << "backward filter (sums over the batch too)";
 }
 
+// [N, C, H, W] <-> [N, H, W, C].
+std::vector<float> nchw_to_nhwc(const std::vector<float>& v, int64_t N, int64_t C, int64_t H, int64_t W) {
+  std::vector<float> out(v.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < H * W; ++i) out[(n * H * W + i) * C + c] = v[(n * C + c) * H * W + i];
+  return out;
+}
+std::vector<float> nhwc_to_nchw(const std::vector<float>& v, int64_t N, int64_t C, int64_t H, int64_t W) {
+  std::vector<float> out(v.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < H * W; ++i) out[(n * C + c) * H * W + i] = v[(n * H * W + i) * C + c];
+  return out;
+}
+
+// Channels-last activations: the NCHW reference on the same values, transposed.
+void check_all_directions_nhwc(const Conv2dShape& s) {
+  SCOPED_TRACE(::testing::Message() << "NHWC: N " << s.N << " C " << s.C << " H " << s.H << " W " << s.W << " OC "
+                                     << s.OC << " K " << s.KH << "x" << s.KW << " stride " << s.stride_h);
+  const Sizes n = sizes(s);
+  const int64_t OH = s.OH(), OW = s.OW();
+  const auto x = random_floats(n.x, 1), w = random_floats(n.w, 2), dy = random_floats(n.y, 4);
+  const auto x_nhwc = nchw_to_nhwc(x, s.N, s.C, s.H, s.W), dy_nhwc = nchw_to_nhwc(dy, s.N, s.OC, OH, OW);
+
+  std::vector<float> ref(n.y), got(n.y, -7.0f);
+  cyg::conv2d_forward_cpu<float>(x.data(), w.data(), nullptr, s, ref.data());
+  cyg::conv2d_forward_nhwc_onednn(x_nhwc.data(), w.data(), nullptr, s, got.data());
+  EXPECT_TRUE(all_close(nhwc_to_nchw(got, s.N, s.OC, OH, OW), ref, kAtol, kRtol)) << "forward";
+
+  std::vector<float> dx_ref(n.x), dx(n.x, -7.0f);
+  cyg::conv2d_backward_data_cpu<float>(dy.data(), w.data(), s, dx_ref.data());
+  cyg::conv2d_backward_data_nhwc_onednn(dy_nhwc.data(), w.data(), s, dx.data());
+  EXPECT_TRUE(all_close(nhwc_to_nchw(dx, s.N, s.C, s.H, s.W), dx_ref, kAtol, kRtol)) << "backward data";
+
+  std::vector<float> dw_ref(n.w), dw(n.w, -7.0f);
+  cyg::conv2d_backward_filter_cpu<float>(dy.data(), x.data(), s, dw_ref.data());
+  cyg::conv2d_backward_filter_nhwc_onednn(dy_nhwc.data(), x_nhwc.data(), s, dw.data());
+  EXPECT_TRUE(all_close(dw, dw_ref, kAtol * 4, kRtol)) << "backward filter (weights stay OIHW)";
+}
+
+TEST(OneDnnConv, ChannelsLastAtOddShapes) {
+  check_all_directions_nhwc(shape(3, 5, 9, 7, 4, 3, 3, 2, 1));
+  check_all_directions_nhwc(shape(2, 16, 8, 8, 32, 1, 1, 2, 0));
+  check_all_directions_nhwc(shape(1, 3, 11, 13, 8, 3, 3, 1, 1));
+  check_all_directions_nhwc(shape(2, 32, 10, 10, 48, 3, 3, 1, 1));
+}
+
 TEST(OneDnnConv, Stride2WithPadding) { check_all_directions(shape(3, 5, 9, 7, 4, 3, 3, 2, 1)); }
 TEST(OneDnnConv, OneByOneShortcut) { check_all_directions(shape(2, 16, 8, 8, 32, 1, 1, 2, 0)); }
 TEST(OneDnnConv, BatchOfOne) { check_all_directions(shape(1, 3, 11, 13, 8, 3, 3, 1, 1)); }

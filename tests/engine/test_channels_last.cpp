@@ -1,0 +1,135 @@
+// Channels-last activations (fn::ChannelsLast) on the CPU: the layout reaches every op
+// of a ResNet (the convolutions through oneDNN where the build has it, batchnorm and
+// pooling through their NHWC kernels), gradients flow back in it, and training is the
+// NCHW training: the same losses, parameters and batchnorm statistics, up to the order
+// of float sums. Where the build has no channels-last convolutions, the guard must do
+// nothing at all.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/dispatch.h"
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "models/registry.h"
+
+namespace {
+
+using cyg::MemoryFormat;
+using cyg::Tensor;
+using cyg::Variable;
+
+struct Trace {
+  std::vector<double> losses;
+  cyg::nn::NamedTensors state;
+};
+
+Trace train(const std::string& model_name, bool channels_last, int steps) {
+  const cyg::fn::ChannelsLast layout(channels_last);
+  cyg::models::ModelOptions options;
+  options.width = 8;
+  options.seed = 3;
+  auto model = cyg::models::make_model(model_name, options);
+  cyg::SgdOptions o;
+  o.lr = 0.05;
+  o.momentum = 0.9;
+  o.weight_decay = 5e-4;
+  cyg::SGD optimizer(model->parameters(), o);
+  Trace trace;
+  for (int step = 0; step < steps; ++step) {
+    const Tensor images = Tensor::normal({6, 3, 12, 12}, 0, 1, 200 + static_cast<uint64_t>(step));
+    Tensor labels = Tensor::empty({6}, cyg::DType::I32);
+    for (int64_t i = 0; i < 6; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
+    optimizer.zero_grad();
+    const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy((*model)(Variable(images)), labels);
+    cyg::backward(ce.loss);
+    optimizer.step();
+    trace.losses.push_back(ce.loss.data().item());
+  }
+  for (const auto& [name, t] : model->state_dict()) trace.state.emplace_back(name, t.clone());
+  return trace;
+}
+
+double relative_difference(const Tensor& got, const Tensor& want) {
+  const std::vector<float> g = got.to_vector(), w = want.to_vector();
+  double largest = 0, worst = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (!std::isfinite(g[i])) return INFINITY;
+    largest = std::max(largest, static_cast<double>(std::fabs(w[i])));
+    worst = std::max(worst, static_cast<double>(std::fabs(g[i] - w[i])));
+  }
+  return largest > 0 ? worst / largest : worst;
+}
+
+void expect_same_training(const std::string& model_name) {
+  SCOPED_TRACE(model_name);
+  const Trace nchw = train(model_name, false, 6), nhwc = train(model_name, true, 6);
+  for (size_t s = 0; s < nchw.losses.size(); ++s)
+    EXPECT_NEAR(nhwc.losses[s], nchw.losses[s], 1e-5 * std::fabs(nchw.losses[s])) << "loss of step " << s + 1;
+  ASSERT_EQ(nhwc.state.size(), nchw.state.size());
+  for (size_t i = 0; i < nchw.state.size(); ++i) {
+    EXPECT_EQ(nhwc.state[i].first, nchw.state[i].first);
+    // Parameters and buffers keep PyTorch's layout whatever the activations' layout.
+    EXPECT_TRUE(nhwc.state[i].second.is_contiguous()) << nhwc.state[i].first;
+    EXPECT_LE(relative_difference(nhwc.state[i].second, nchw.state[i].second), 1e-4) << nhwc.state[i].first;
+  }
+}
+
+TEST(ChannelsLast, ResNet18TrainsAsInNchw) { expect_same_training("resnet18"); }
+// ResNet-20's shortcut (subsample_pad_channels) has no channels-last kernel: it runs on
+// an NCHW copy, and the result must still be the same.
+TEST(ChannelsLast, ResNet20TrainsAsInNchw) { expect_same_training("resnet20"); }
+TEST(ChannelsLast, SmallCnnTrainsAsInNchw) { expect_same_training("small_cnn"); }
+
+// Each op of a ResNet block keeps the layout, forward and backward.
+TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayout) {
+  if (!cyg::cpu_kernels().has_channels_last())
+    GTEST_SKIP() << "this build has no channels-last convolutions (no oneDNN): the guard leaves NCHW";
+  const cyg::fn::ChannelsLast layout;
+  Variable x(Tensor::normal({2, 4, 6, 6}, 0, 1, 1), cyg::RequiresGrad::Yes);
+  Variable w(Tensor::normal({8, 4, 3, 3}, 0, 0.2, 2), cyg::RequiresGrad::Yes);
+  Variable gamma(Tensor::ones({8}), cyg::RequiresGrad::Yes), beta(Tensor::zeros({8}), cyg::RequiresGrad::Yes);
+  Tensor running_mean = Tensor::zeros({8}), running_var = Tensor::ones({8});
+  const Variable y = cyg::fn::conv2d(x, w, Variable(), 1, 1);
+  EXPECT_EQ(y.data().memory_format(), MemoryFormat::ChannelsLast) << "conv2d converts the NCHW input once";
+  const Variable b = cyg::fn::batch_norm(y, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train,
+                                         0.1, 1e-5, cyg::fn::BatchNormThen::Relu, Variable());
+  EXPECT_EQ(b.data().memory_format(), MemoryFormat::ChannelsLast);
+  const Variable r = cyg::fn::relu(cyg::fn::add(b, y));
+  EXPECT_EQ(r.data().memory_format(), MemoryFormat::ChannelsLast) << "add and relu keep it";
+  const Variable p = cyg::fn::global_avg_pool2d(r);
+  EXPECT_EQ(p.data().shape(), (cyg::Shape{2, 8}));
+  cyg::backward(cyg::fn::sum(p));
+  EXPECT_TRUE(w.grad().is_contiguous()) << "the weight's gradient stays OIHW";
+
+  // The same graph in NCHW gives the same values.
+  const cyg::fn::ChannelsLast off(false);
+  Tensor rm = Tensor::zeros({8}), rv = Tensor::ones({8});
+  Variable x2(x.data().clone()), w2(w.data().clone(), cyg::RequiresGrad::Yes);
+  const Variable y2 = cyg::fn::conv2d(x2, w2, Variable(), 1, 1);
+  EXPECT_EQ(y2.data().memory_format(), MemoryFormat::Contiguous);
+  const Variable b2 = cyg::fn::batch_norm(y2, gamma, beta, rm, rv, cyg::fn::BatchNormMode::Train, 0.1, 1e-5,
+                                          cyg::fn::BatchNormThen::Relu, Variable());
+  const Variable p2 = cyg::fn::global_avg_pool2d(cyg::fn::relu(cyg::fn::add(b2, y2)));
+  EXPECT_LE(relative_difference(p.data(), p2.data()), 1e-5);
+  cyg::backward(cyg::fn::sum(p2));
+  EXPECT_LE(relative_difference(w.grad(), w2.grad()), 1e-4);
+  EXPECT_LE(relative_difference(running_var, rv), 1e-5);
+}
+
+// Under bf16 autocast the convolutions are bf16, which have no channels-last kernel here:
+// the guard leaves everything NCHW.
+TEST(ChannelsLast, Bf16AutocastStaysNchw) {
+  const cyg::fn::ChannelsLast layout;
+  const cyg::fn::AutocastBf16 autocast;
+  Variable x(Tensor::normal({2, 3, 5, 5}, 0, 1, 1));
+  Variable w(Tensor::normal({4, 3, 3, 3}, 0, 0.2, 2), cyg::RequiresGrad::Yes);
+  const Variable y = cyg::fn::conv2d(x, w, Variable(), 1, 1);
+  EXPECT_EQ(y.data().dtype(), cyg::DType::BF16);
+  EXPECT_EQ(y.data().memory_format(), MemoryFormat::Contiguous);
+}
+
+}  // namespace
