@@ -65,6 +65,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"device", Kind::String, &c.device},
       {"deterministic", Kind::Bool, &c.deterministic},
       {"precision", Kind::String, &c.precision},
+      {"memory_format", Kind::String, &c.memory_format},
       {"allow_tf32", Kind::Bool, &c.allow_tf32},
       {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
@@ -372,8 +373,14 @@ const std::vector<std::string>& precision_names() {
   return names;
 }
 
+const std::vector<std::string>& memory_format_names() {
+  static const std::vector<std::string> names = {"auto", "channels_last", "nchw"};
+  return names;
+}
+
 void validate(const RunConfig& c) {
   check_one_of("precision", c.precision, precision_names());
+  check_one_of("memory_format", c.memory_format, memory_format_names());
   CYG_INPUT_CHECK(!c.name.empty() && c.name.find('/') == std::string::npos, "'name' = '", c.name,
             "': expected a non-empty name without '/'");
   check_one_of("model.name", c.model.name, models::model_names());
@@ -439,7 +446,8 @@ std::string to_yaml(const RunConfig& config) {
 
 const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
-                                                "cudnn_cache",     "cuda_graphs",     "threads"};
+                                                "cudnn_cache",     "cuda_graphs",     "threads",
+                                                "memory_format"};
   return keys;
 }
 

@@ -82,6 +82,10 @@ struct RunConfig {
   // capability 8.0 or newer, else fp32. fp32: strict float32 convolutions; tf32: float32
   // with TF32 tensor cores; bf16: PyTorch's bf16 autocast (fn::AutocastBf16).
   std::string precision = "auto";
+  // auto | channels_last | nchw (memory_format_names()): the activations' layout.
+  // auto: channels_last where the device has channels-last kernels (the CPU with
+  // oneDNN), else nchw. Parameters and checkpoints keep PyTorch's layout either way.
+  std::string memory_format = "auto";
   bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions (precision auto)
   bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
@@ -98,6 +102,7 @@ struct RunConfig {
 };
 
 const std::vector<std::string>& precision_names();
+const std::vector<std::string>& memory_format_names();
 
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA

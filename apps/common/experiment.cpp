@@ -4,12 +4,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <new>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/schedule_factory.h"
+#include "engine/dispatch.h"
 #include "engine/functional.h"
 #include "kernels/error.h"
 #include "models/registry.h"
@@ -77,6 +79,21 @@ std::string resolve_precision(const std::string& key, Device device) {
   return key;
 }
 
+// The memory_format key on `device`: auto is channels_last where the device's kernel
+// table has the channels-last kernels and the convolutions are f32 (they are the only
+// ones with NHWC kernels so far), else nchw. channels_last asked for where it cannot
+// run is nchw with a note, as the ops would run it anyway.
+std::string resolve_memory_format(const std::string& key, Device device, const std::string& precision) {
+  const bool possible = kernels_for(device).has_channels_last() && precision != "bf16";
+  if (key == "auto") return possible ? "channels_last" : "nchw";
+  if (key == "channels_last" && !possible) {
+    std::fprintf(stderr, "note: memory_format channels_last runs as nchw on %s%s\n", device.str().c_str(),
+                 precision == "bf16" ? " in bf16" : " (no channels-last kernels in this build)");
+    return "nchw";
+  }
+  return key;
+}
+
 }  // namespace
 
 Experiment::Experiment(AppKind app, const RunConfig& run_config)
@@ -84,7 +101,9 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config)
       config(run_config),
       device(parse_device(config.device)),
       precision(resolve_precision(config.precision, device)),
-      autocast(precision == "bf16") {
+      autocast(precision == "bf16"),
+      memory_format(resolve_memory_format(config.memory_format, device, precision)),
+      channels_last(memory_format == "channels_last") {
   fn::set_deterministic(config.deterministic);
   fn::set_allow_tf32(precision == "fp32" && config.precision == "fp32" ? false
                      : precision == "tf32"                              ? true
@@ -118,7 +137,7 @@ std::string Experiment::header_line() const {
   if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   if (device.is_cpu()) where += " (" + std::to_string(fn::cpu_threads()) + " threads)";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", "
+     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << ", " << steps_per_epoch << " steps per epoch";
   return os.str();

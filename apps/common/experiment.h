@@ -32,6 +32,10 @@ struct Experiment {
   std::string precision;
   // bf16 autocast on this thread for the experiment's lifetime, when precision is bf16.
   fn::AutocastBf16 autocast;
+  // The memory_format key as it applies on this device: channels_last or nchw; and
+  // channels-last activations on this thread for the experiment's lifetime.
+  std::string memory_format;
+  fn::ChannelsLast channels_last;
   DataSplits data;
   std::unique_ptr<Loader> train_loader, val_loader;
   std::shared_ptr<nn::Module> model;
