@@ -59,7 +59,9 @@ void Graph::capture(const std::function<void()>& work) {
     work();
   } catch (...) {
     try {
-      runtime.end_capture(stream_.handle());
+      // The capture ends; what it captured is not wanted (and not leaked).
+      void* partial = runtime.end_capture(stream_.handle());
+      if (partial != nullptr) runtime.graph_destroy(partial);
     } catch (...) {
       // The work's own error is the one to report.
     }
