@@ -1,9 +1,10 @@
 // BatchNorm2d on channels-last (NHWC) activations, CPU: the tensor seen as N*H*W rows of
 // C channel values, so every inner loop runs along the channels, contiguous in memory,
-// and vectorises. The numerics are those of the NCHW kernels (kernels/cpu/batchnorm.cpp):
-// the same per-element functions, statistics in double. The statistics are summed in
-// fixed blocks of kRowsPerBlock rows, each block's per-channel partials then added in
-// block order, so the result has the same bits for any thread count.
+// and vectorises. The per-element math is the shared one of kernels/batchnorm.h and
+// kernels/relu.h; the fused epilogues are template arguments, so the inner loops carry
+// no branch. Statistics are accumulated in double, as in the NCHW kernels, in fixed
+// blocks of kRowsPerBlock rows whose partials are then added in block order: the result
+// has the same bits for any thread count.
 #include <algorithm>
 #include <vector>
 
@@ -16,16 +17,21 @@ namespace {
 constexpr int64_t kRowsPerBlock = 64;
 constexpr int64_t kParallelElements = 65536;
 
-// Sums over all rows of what add_row(row, partial) adds into `width` per-channel doubles.
+// Sums over all rows of what add_row(row, acc) adds into `width` double accumulators.
 template <typename F>
 std::vector<double> sum_rows(int64_t rows, int64_t width, F add_row) {
   const int64_t blocks = ceil_div(rows, kRowsPerBlock);
-  std::vector<double> partials(static_cast<size_t>(blocks * width), 0.0);
-#pragma omp parallel for schedule(static) if (rows * width > kParallelElements)
-  for (int64_t b = 0; b < blocks; ++b) {
-    double* partial = partials.data() + b * width;
-    const int64_t end = std::min(rows, (b + 1) * kRowsPerBlock);
-    for (int64_t r = b * kRowsPerBlock; r < end; ++r) add_row(r, partial);
+  std::vector<double> partials(static_cast<size_t>(blocks * width));
+#pragma omp parallel if (rows * width > kParallelElements)
+  {
+    std::vector<double> acc(static_cast<size_t>(width));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const int64_t end = std::min(rows, (b + 1) * kRowsPerBlock);
+      for (int64_t r = b * kRowsPerBlock; r < end; ++r) add_row(r, acc.data());
+      std::copy(acc.begin(), acc.end(), partials.begin() + b * width);
+    }
   }
   std::vector<double> total(static_cast<size_t>(width), 0.0);
   for (int64_t b = 0; b < blocks; ++b)
@@ -47,6 +53,86 @@ std::vector<T> channel_params(const T* p, int64_t C, T fallback) {
   return out;
 }
 
+// y = epilogue(normalise(x)) over the rows, the epilogue fixed at compile time (the same
+// values as batchnorm_epilogue).
+template <BatchNormEpilogue E, typename T, typename S>
+void normalise_rows(const S* x, const S* residual, S* y, int64_t rows, int64_t C, const T* mean, const T* invstd,
+                    const T* g, const T* b) {
+  for_rows(rows, C, [&](int64_t r) {
+    const S* xr = x + r * C;
+    S* yr = y + r * C;
+    for (int64_t c = 0; c < C; ++c) {
+      T v = batchnorm_normalise<T>(widen(xr[c]), mean[c], invstd[c], g[c], b[c]);
+      if constexpr (E == BatchNormEpilogue::AddRelu) v = v + static_cast<T>(widen(residual[r * C + c]));
+      if constexpr (E != BatchNormEpilogue::None) v = relu_forward_op(v);
+      store(&yr[c], v);
+    }
+  });
+}
+
+template <typename T, typename S>
+void normalise_rows(const S* x, BatchNormFusion<S> fusion, S* y, int64_t rows, int64_t C, const T* mean,
+                    const T* invstd, const T* g, const T* b) {
+  switch (fusion.epilogue) {
+    case BatchNormEpilogue::None:
+      return normalise_rows<BatchNormEpilogue::None>(x, fusion.residual, y, rows, C, mean, invstd, g, b);
+    case BatchNormEpilogue::Relu:
+      return normalise_rows<BatchNormEpilogue::Relu>(x, fusion.residual, y, rows, C, mean, invstd, g, b);
+    case BatchNormEpilogue::AddRelu:
+      return normalise_rows<BatchNormEpilogue::AddRelu>(x, fusion.residual, y, rows, C, mean, invstd, g, b);
+  }
+}
+
+// dy after the fused ReLU's mask (kMask: the forward's y), as batchnorm_masked_dy.
+template <bool kMask, typename T, typename S>
+T masked(const S* dy, const S* y, int64_t i) {
+  const T d = widen(dy[i]);
+  if constexpr (kMask)
+    return relu_backward_op(d, static_cast<T>(widen(y[i])));
+  else
+    return d;
+}
+
+// [0, C): sum(dy); [C, 2C): sum(dy * xhat), dy masked; kResidual: the masked dy is also
+// the residual's gradient, written as it goes. kEval: dx = dy * gamma_invstd too (the
+// evaluation backward, whose dx needs no sums).
+template <bool kMask, bool kResidual, bool kEval, typename T, typename S>
+std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusion<S> f, int64_t rows, int64_t C,
+                                  const T* mean, const T* invstd, S* eval_dx, const T* gamma_invstd) {
+  return sum_rows(rows, 2 * C, [&](int64_t r, double* acc) {
+    for (int64_t c = 0, i = r * C; c < C; ++c, ++i) {
+      const T d = masked<kMask, T>(dy, f.y, i);
+      if constexpr (kResidual) store(&f.dresidual[i], d);
+      acc[c] += static_cast<double>(d);
+      acc[C + c] += static_cast<double>(d) * batchnorm_xhat(static_cast<double>(widen(x[i])),
+                                                             static_cast<double>(mean[c]),
+                                                             static_cast<double>(invstd[c]));
+      if constexpr (kEval) store(&eval_dx[i], batchnorm_backward_dx_eval(d, gamma_invstd[c]));
+    }
+  });
+}
+
+template <bool kEval, typename T, typename S>
+std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusion<S> f, int64_t rows, int64_t C,
+                                  const T* mean, const T* invstd, S* eval_dx, const T* gamma_invstd) {
+  const bool mask = f.y != nullptr, residual = f.dresidual != nullptr;
+  if (mask && residual)
+    return backward_sums<true, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  if (mask) return backward_sums<true, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  if (residual) return backward_sums<false, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  return backward_sums<false, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+}
+
+template <bool kMask, typename T, typename S>
+void backward_dx_rows(const S* dy, const S* x, const S* y, S* dx, int64_t rows, int64_t C, const T* mean,
+                      const T* invstd, const T* mean_dy, const T* mean_dy_xhat, const T* gamma_invstd) {
+  for_rows(rows, C, [&](int64_t r) {
+    for (int64_t c = 0, i = r * C; c < C; ++c, ++i)
+      store(&dx[i], batchnorm_backward_dx(masked<kMask, T>(dy, y, i), batchnorm_xhat<T>(widen(x[i]), mean[c], invstd[c]),
+                                          mean_dy[c], mean_dy_xhat[c], gamma_invstd[c]));
+  });
+}
+
 }  // namespace
 
 template <typename T, typename S>
@@ -55,35 +141,33 @@ void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta,
                                       T* running_var, BatchNormFusion<S> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   const int64_t rows = N * HW;
-  const std::vector<double> sums = sum_rows(rows, C, [&](int64_t r, double* p) {
+  const std::vector<double> sums = sum_rows(rows, C, [&](int64_t r, double* acc) {
     const S* row = x + r * C;
-    for (int64_t c = 0; c < C; ++c) p[c] += static_cast<double>(widen(row[c]));
+    for (int64_t c = 0; c < C; ++c) acc[c] += static_cast<double>(widen(row[c]));
   });
   std::vector<double> mean(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) mean[c] = sums[c] / static_cast<double>(rows);
-  const std::vector<double> squares = sum_rows(rows, C, [&](int64_t r, double* p) {
+  // Second pass: squared deviations from the mean, so that a large mean does not eat the variance.
+  const std::vector<double> squares = sum_rows(rows, C, [&](int64_t r, double* acc) {
     const S* row = x + r * C;
     for (int64_t c = 0; c < C; ++c) {
       const double d = static_cast<double>(widen(row[c])) - mean[c];
-      p[c] += d * d;
+      acc[c] += d * d;
     }
   });
   for (int64_t c = 0; c < C; ++c) {
+    const double mean_c = mean[c];
     const double var = squares[c] / static_cast<double>(rows);
-    save_mean[c] = static_cast<T>(mean[c]);
+    save_mean[c] = static_cast<T>(mean_c);
     save_invstd[c] = static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps)));
     if (running_mean != nullptr) {
-      running_mean[c] = batchnorm_running_update(running_mean[c], static_cast<T>(mean[c]), momentum);
+      running_mean[c] = batchnorm_running_update(running_mean[c], static_cast<T>(mean_c), momentum);
       running_var[c] = batchnorm_running_update(running_var[c], static_cast<T>(batchnorm_unbiased_variance(var, rows)),
                                                 momentum);
     }
   }
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
-  for_rows(rows, C, [&](int64_t r) {
-    for (int64_t c = 0, i = r * C; c < C; ++c, ++i)
-      store(&y[i], batchnorm_epilogue(batchnorm_normalise<T>(widen(x[i]), save_mean[c], save_invstd[c], g[c], b[c]),
-                                      fusion, i));
-  });
+  normalise_rows(x, fusion, y, rows, C, save_mean, save_invstd, g.data(), b.data());
 }
 
 template <typename T, typename S>
@@ -94,11 +178,7 @@ void batchnorm_forward_eval_nhwc_cpu(const S* x, const T* gamma, const T* beta, 
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
   std::vector<T> invstd(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) invstd[c] = batchnorm_invstd(running_var[c], eps);
-  for_rows(N * HW, C, [&](int64_t r) {
-    for (int64_t c = 0, i = r * C; c < C; ++c, ++i)
-      store(&y[i], batchnorm_epilogue(batchnorm_normalise<T>(widen(x[i]), running_mean[c], invstd[c], g[c], b[c]),
-                                      fusion, i));
-  });
+  normalise_rows(x, fusion, y, N * HW, C, running_mean, invstd.data(), g.data(), b.data());
 }
 
 template <typename T, typename S>
@@ -107,17 +187,9 @@ void batchnorm_backward_nhwc_cpu(const S* dy, const S* x, const T* gamma, const 
                                  BatchNormBackwardFusion<S> fusion) {
   check_batchnorm_backward_args(dgamma, dbeta);
   const int64_t rows = N * HW;
-  // [0, C): sum(dy); [C, 2C): sum(dy * xhat); dy after the fused ReLU's mask.
-  const std::vector<double> sums = sum_rows(rows, 2 * C, [&](int64_t r, double* p) {
-    for (int64_t c = 0, i = r * C; c < C; ++c, ++i) {
-      const T masked = batchnorm_masked_dy<T>(widen(dy[i]), fusion, i);
-      if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], masked);
-      const double d = static_cast<double>(masked);
-      p[c] += d;
-      p[C + c] += d * batchnorm_xhat(static_cast<double>(widen(x[i])), static_cast<double>(save_mean[c]),
-                                     static_cast<double>(save_invstd[c]));
-    }
-  });
+  const std::vector<double> sums =
+      backward_sums<false>(dy, x, fusion, rows, C, save_mean, save_invstd, static_cast<S*>(nullptr),
+                           static_cast<const T*>(nullptr));
   std::vector<T> mean_dy(static_cast<size_t>(C)), mean_dy_xhat(static_cast<size_t>(C)),
       gamma_invstd(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
@@ -127,12 +199,12 @@ void batchnorm_backward_nhwc_cpu(const S* dy, const S* x, const T* gamma, const 
     mean_dy_xhat[c] = static_cast<T>(sums[C + c] / static_cast<double>(rows));
     gamma_invstd[c] = batchnorm_param(gamma, c, T(1)) * save_invstd[c];
   }
-  for_rows(rows, C, [&](int64_t r) {
-    for (int64_t c = 0, i = r * C; c < C; ++c, ++i)
-      store(&dx[i], batchnorm_backward_dx(batchnorm_masked_dy<T>(widen(dy[i]), fusion, i),
-                                          batchnorm_xhat<T>(widen(x[i]), save_mean[c], save_invstd[c]), mean_dy[c],
-                                          mean_dy_xhat[c], gamma_invstd[c]));
-  });
+  if (fusion.y != nullptr)
+    backward_dx_rows<true>(dy, x, fusion.y, dx, rows, C, save_mean, save_invstd, mean_dy.data(), mean_dy_xhat.data(),
+                           gamma_invstd.data());
+  else
+    backward_dx_rows<false>(dy, x, fusion.y, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
+                            mean_dy_xhat.data(), gamma_invstd.data());
 }
 
 template <typename T, typename S>
@@ -145,17 +217,8 @@ void batchnorm_backward_eval_nhwc_cpu(const S* dy, const S* x, const T* gamma, c
     invstd[c] = batchnorm_invstd(running_var[c], eps);
     gamma_invstd[c] = batchnorm_param(gamma, c, T(1)) * invstd[c];
   }
-  const std::vector<double> sums = sum_rows(N * HW, 2 * C, [&](int64_t r, double* p) {
-    for (int64_t c = 0, i = r * C; c < C; ++c, ++i) {
-      const T masked = batchnorm_masked_dy<T>(widen(dy[i]), fusion, i);
-      if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], masked);
-      const double d = static_cast<double>(masked);
-      p[c] += d;
-      p[C + c] += d * batchnorm_xhat(static_cast<double>(widen(x[i])), static_cast<double>(running_mean[c]),
-                                     static_cast<double>(invstd[c]));
-      store(&dx[i], batchnorm_backward_dx_eval(masked, gamma_invstd[c]));
-    }
-  });
+  const std::vector<double> sums =
+      backward_sums<true>(dy, x, fusion, N * HW, C, running_mean, invstd.data(), dx, gamma_invstd.data());
   for (int64_t c = 0; c < C; ++c) {
     dbeta[c] = static_cast<T>(sums[c]);
     dgamma[c] = static_cast<T>(sums[C + c]);
