@@ -3,6 +3,8 @@
 // the allocation tried once more.
 #include "engine/allocator.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 
 #include "engine/runtime.h"
@@ -184,6 +186,15 @@ CachingAllocator& allocator_for(Device device) {
 }
 
 void* cpu_allocate(size_t bytes) {
+  // A training step frees and allocates the same activation sizes every step. glibc
+  // gives blocks above its mmap threshold back to the system at once (so every step
+  // faulted in fresh zeroed pages again) and trims the heap top: keep both for reuse.
+  static const bool kept = [] {
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+    return true;
+  }();
+  (void)kept;
   CYG_CHECK(bytes <= (size_t(1) << 46), "a host allocation of ", bytes, " bytes is larger than any memory");
   const size_t size = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, size ? size : 64);
