@@ -136,12 +136,15 @@ GoldenStep run_golden_step(const std::map<std::string, Tensor>& golden, cyg::Dev
   return out;
 }
 
-TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
+// channels_last: the same step with channels-last activations (fn::ChannelsLast), where
+// the device has the kernels (the CPU with oneDNN); elsewhere the guard changes nothing.
+void expect_resnet18_matches_pytorch(bool channels_last) {
   std::string skip_reason;
   const std::optional<cyg::Device> maybe_device = golden_device(&skip_reason);
   if (!maybe_device) GTEST_SKIP() << skip_reason;
   // The recording is FP32 on the CPU: compare with FP32 convolutions.
   cyg::fn::set_allow_tf32(false);
+  const cyg::fn::ChannelsLast layout(channels_last);
   const auto golden = load_golden();
   const GoldenStep step = run_golden_step(golden, *maybe_device, false);
 
@@ -162,6 +165,9 @@ TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) {
     }
   }
 }
+
+TEST(GOLDEN_SUITE, ResNet18MatchesPyTorch) { expect_resnet18_matches_pytorch(false); }
+TEST(GOLDEN_SUITE, ResNet18ChannelsLastMatchesPyTorch) { expect_resnet18_matches_pytorch(true); }
 
 // The distance between two tensors relative to the second's size: |got - want| / |want|
 // in the Euclidean norm.
