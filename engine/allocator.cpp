@@ -187,14 +187,14 @@ CachingAllocator& allocator_for(Device device) {
 
 void* cpu_allocate(size_t bytes) {
   // A training step frees and allocates the same activation sizes every step. glibc
-  // gives blocks above its mmap threshold back to the system at once (so every step
-  // faulted in fresh zeroed pages again) and trims the heap top: keep both for reuse.
-  static const bool kept = [] {
-    mallopt(M_MMAP_THRESHOLD, 512 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
-    return true;
-  }();
-  (void)kept;
+  // maps blocks above its mmap threshold (at most 32 MiB) and gives them back to the
+  // system when freed, so every step faulted in fresh zeroed pages again, and it trims
+  // the heap's top: all blocks come from the heap instead, and freed memory stays there
+  // for the next step.
+#ifdef __GLIBC__
+  static const bool kept = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  (void)kept;  // where glibc refused, allocations still work, with page faults
+#endif
   CYG_CHECK(bytes <= (size_t(1) << 46), "a host allocation of ", bytes, " bytes is larger than any memory");
   const size_t size = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, size ? size : 64);

@@ -198,8 +198,9 @@ struct Kernels {
 
   // Channels-last (NHWC) activations, f32, where a backend has them: the same contracts
   // with x, y, dy, dx (and a fused residual) in NHWC; weights stay OIHW, pooled outputs
-  // [N, C]. Optional: ops check available() and otherwise run on NCHW copies, so a
-  // backend without them is slower, never wrong. A convolution with a bias has none.
+  // [N, C]. Optional and all or nothing: ops use them where has_channels_last() and
+  // otherwise run on NCHW copies, so a backend without them is slower, never wrong.
+  // conv2d uses them only without a bias (the bias gradient kernel is NCHW).
   std::vector<const KernelEntry*> optional_entries;
   Kernel<void(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y)>
       conv2d_forward_nhwc{optional_entries, "conv2d_forward_nhwc"};

@@ -247,6 +247,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
                                                                         dw.data<float>());
     }
     if (need_db) {
+      CYG_CHECK(!nhwc, "conv2d: the bias gradient kernel reads NCHW");  // nhwc is off with a bias
       db = sinks.output(2, {s.OC}, dev);
       k.bias_grad(g.data<float>(), s.N, s.OC, s.OH() * s.OW(), db.data<float>());
     }

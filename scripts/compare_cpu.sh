@@ -19,7 +19,7 @@ die() { echo "compare_cpu: $*" >&2; exit 2; }
 rounds=3 steps=5 quick=0 bin_dir=${CYGNET_BUILD_DIR:-build} python=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) quick=1 rounds=1 steps=2 ;;
+    --quick) quick=1 ;;
     --rounds | --steps | --bin-dir | --python)
       [ $# -ge 2 ] || die "$1 needs a value (try --help)"
       case "$1" in
@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[ "$quick" = 1 ] && rounds=1 steps=2
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds: expected a positive integer, got '$rounds'"
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps: expected a positive integer, got '$steps'"
 bench="$bin_dir/apps/cygnet_bench"
@@ -54,8 +55,14 @@ rows=(
 thread_modes=(2)
 [ "$quick" = 1 ] || thread_modes+=(default)
 
-images_per_second() { sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' | tail -1; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
+# The images/s of a bench line; a run that printed none is an error, not a missing value.
+images_per_second() {
+  local v
+  v=$(sed -n 's/.*: \([0-9.]*\) images\/s.*/\1/p' <<< "$1" | tail -1)
+  [ -n "$v" ] || die "no images/s in: $1"
+  echo "$v"
+}
+median() { sort -g | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else if (NR) printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
 declare -A ours theirs
 for ((round = 1; round <= rounds; ++round)); do
@@ -69,12 +76,14 @@ for ((round = 1; round <= rounds; ++round)); do
       line=$("$bench" $shared $extra --device cpu --warmup 2 --steps "$steps" "${t[@]}" 2>&1) ||
         die "cygnet_bench failed: $line"
       echo "round $round: $line"
-      ours[$key]+="$(images_per_second <<< "$line") "
+      v=$(images_per_second "$line") || exit 2
+      ours[$key]+="$v "
       # shellcheck disable=SC2086
       line=$("$python" scripts/bench_pytorch.py $shared --device cpu --warmup 2 --steps "$steps" "${t[@]}" 2>&1) ||
         die "bench_pytorch.py failed: $line"
       echo "round $round: $line"
-      theirs[$key]+="$(images_per_second <<< "$line") "
+      v=$(images_per_second "$line") || exit 2
+      theirs[$key]+="$v "
     done
   done
 done
@@ -91,4 +100,5 @@ for threads in "${thread_modes[@]}"; do
     printf '%-22s %-9s %14s %14s %7s\n' "$name" "$threads" "$a" "$b" "$ratio"
   done
 done
+echo "(cygnet with its default memory_format, channels_last where oneDNN is built in; PyTorch NCHW, its default)"
 echo "(median of $rounds rounds of $steps timed steps each; PyTorch $("$python" -c 'import torch; print(torch.__version__)'))"

@@ -28,7 +28,7 @@ status=0
 ctest --test-dir "$build_dir" -L '^(cpu|emu)$' -j "$(nproc)" --output-on-failure --timeout 3000 "$@" || status=$?
 
 count=$(find "$reports" -type f | wc -l)
-for f in $(find "$reports" -type f | sort); do
+find "$reports" -type f -print0 | sort -z | while IFS= read -r -d '' f; do
   echo "=== $f"
   head -60 "$f"
 done

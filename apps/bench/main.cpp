@@ -94,7 +94,10 @@ Options parse(int argc, char** argv) {
     else if (flag == "--channels") o.channels = parse_int("--channels", v);
     else if (flag == "--classes") o.classes = parse_int("--classes", v);
     else if (flag == "--width") o.width = parse_int("--width", v);
-    else if (flag == "--threads") o.threads = parse_int("--threads", v);
+    else if (flag == "--threads") {
+      o.threads = parse_int("--threads", v);
+      CYG_CHECK(o.threads <= 4096, "--threads: expected at most 4096, got ", o.threads);
+    }
     else if (flag == "--precision") {
       const std::string p = v;
       CYG_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
@@ -212,8 +215,9 @@ int main(int argc, char** argv) {
     const std::string precision = o.precision != "auto" ? o.precision : bf16_gpu ? "bf16" : "fp32";
     if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
     const cyg::fn::AutocastBf16 autocast(precision == "bf16");
-    const bool channels_last = o.memory_format == "channels_last" ||
-                               (o.memory_format == "auto" && cyg::kernels_for(device).has_channels_last());
+    // As the apps' memory_format: channels-last kernels are f32 (bf16 runs NCHW).
+    const bool channels_last = o.memory_format != "nchw" && precision != "bf16" &&
+                               cyg::kernels_for(device).has_channels_last();
     const cyg::fn::ChannelsLast layout(channels_last);
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;

@@ -88,7 +88,7 @@ std::string resolve_memory_format(const std::string& key, Device device, const s
   if (key == "auto") return possible ? "channels_last" : "nchw";
   if (key == "channels_last" && !possible) {
     std::fprintf(stderr, "note: memory_format channels_last runs as nchw on %s%s\n", device.str().c_str(),
-                 precision == "bf16" ? " in bf16" : " (no channels-last kernels in this build)");
+                 precision == "bf16" ? " in bf16" : " (it has no channels-last kernels)");
     return "nchw";
   }
   return key;

@@ -2,8 +2,8 @@
 // Channel statistics are accumulated in double whatever T and S are, two passes (mean, then
 // squared deviations) so that a large mean does not eat the variance. Loops walk each
 // image's contiguous plane of a channel, so the inner loops vectorise; the sums run in
-// kLanes independent double accumulators (a vector's worth, in a fixed order), since one
-// accumulator would make every add wait for the last.
+// kLanes independent double accumulators (one to four vector registers, in a fixed
+// order), since one accumulator would make every add wait for the last.
 #include "kernels/batchnorm.h"
 
 namespace cyg {

@@ -191,7 +191,8 @@ class BlockRunner {
   ~BlockRunner() {
     if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
 #ifdef CYG_EMU_TSAN
-    for (void* f : tsan_fibers_) __tsan_destroy_fiber(f);
+    for (void* f : tsan_fibers_)
+      if (f != nullptr) __tsan_destroy_fiber(f);
 #endif
   }
 
@@ -267,10 +268,14 @@ class BlockRunner {
   }
   char* stack(unsigned i) { return stacks_ + i * (kStackBytes + kGuardBytes) + kGuardBytes; }
 
-  // ThreadSanitizer's fiber for stack slot i, created once per slot.
+  // ThreadSanitizer's fiber for stack slot i: a new one for every CUDA thread, since a
+  // finished fiber never returns from its first frame and its shadow call stack would
+  // otherwise grow with every block run on the slot.
   void* sanitizer_fiber(unsigned i) {
 #ifdef CYG_EMU_TSAN
-    while (tsan_fibers_.size() <= i) tsan_fibers_.push_back(__tsan_create_fiber(0));
+    while (tsan_fibers_.size() <= i) tsan_fibers_.push_back(nullptr);
+    if (tsan_fibers_[i] != nullptr) __tsan_destroy_fiber(tsan_fibers_[i]);
+    tsan_fibers_[i] = __tsan_create_fiber(0);
     return tsan_fibers_[i];
 #else
     (void)i;

@@ -8,7 +8,10 @@
 // pool as the rest of the CPU path.
 #include "kernels/conv.h"
 
+#include <omp.h>
+
 #include <map>
+#include <tuple>
 #include <utility>
 #include <memory>
 #include <mutex>
@@ -37,6 +40,10 @@ dnnl::engine& cpu_engine() {
 class Operand {
  public:
   Operand() = default;
+  Operand(Operand&&) = default;
+  Operand& operator=(Operand&&) = default;
+  Operand(const Operand&) = delete;  // inner_ wraps buffer_'s memory
+  Operand& operator=(const Operand&) = delete;
   Operand(const memory::desc& user, const memory::desc& wanted)
       : user_(user), wanted_(wanted), reordered_(user != wanted) {
     if (reordered_) {
@@ -152,11 +159,12 @@ struct Plan {
   }
 };
 
+// Keyed by the thread count too: oneDNN fixes a primitive's threads when it builds it.
 Plan& plan_for(const Conv2dShape& s, bool nhwc) {
   static std::mutex mutex;
-  static std::map<std::pair<Conv2dShape, bool>, std::unique_ptr<Plan>> plans;
+  static std::map<std::tuple<Conv2dShape, bool, int>, std::unique_ptr<Plan>> plans;
   std::lock_guard<std::mutex> lock(mutex);
-  auto& p = plans[{s, nhwc}];
+  auto& p = plans[{s, nhwc, omp_get_max_threads()}];
   if (!p) p = std::make_unique<Plan>(s, nhwc);
   return *p;
 }
