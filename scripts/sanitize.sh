@@ -6,10 +6,38 @@
 # from any process, is written as a file under <build>/sanitizer-reports/; the job
 # fails when a test fails or a single report was written, and prints the reports.
 #   scripts/sanitize.sh [ctest arguments, e.g. -R Loader]
-# About an hour on 2 cores (the build takes most of it).
+#   scripts/sanitize.sh --thread
+# About two hours on 2 cores, most of it the emulated kernels' tests under ASan.
+# --thread: ThreadSanitizer instead, over the emulated kernels and the shim itself
+# (test_kernels_emu, test_emu_shim; build-tsan/), with one OpenMP thread: libgomp is not
+# built with ThreadSanitizer, so its barriers would be invisible to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
+if [ "${1:-}" = --thread ]; then
+  build_dir="${CYGNET_BUILD_DIR:-build-tsan}"
+  generator=()
+  command -v ninja > /dev/null && [ ! -f "$build_dir/CMakeCache.txt" ] && generator=(-G Ninja)
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCYGNET_CUDA=OFF -DCYGNET_ONEDNN=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread > /dev/null
+  cmake --build "$build_dir" -j "$(nproc)" --target test_kernels_emu test_emu_shim
+  reports="$PWD/$build_dir/sanitizer-reports"
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  status=0
+  for t in test_emu_shim test_kernels_emu; do
+    OMP_NUM_THREADS=1 TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=1" "$build_dir/tests/$t" --gtest_brief=1 ||
+      status=$?
+  done
+  count=$(find "$reports" -type f | wc -l)
+  find "$reports" -type f -print0 | sort -z | while IFS= read -r -d '' f; do
+    echo "=== $f"
+    head -60 "$f"
+  done
+  echo "sanitize --thread: $count ThreadSanitizer report(s); test exit status $status"
+  [ "$count" -eq 0 ] && [ "$status" -eq 0 ]
+  exit
+fi
 build_dir="${CYGNET_BUILD_DIR:-build-asan}"
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CYGNET_BUILD_DIR="$build_dir" bash scripts/build.sh -DCYGNET_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
