@@ -14,6 +14,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
+
+# A fresh folder for the reports of this run.
+new_reports() { rm -rf "$1" && mkdir -p "$1"; }
+# Prints each report and a summary line; fails when there is a report or the tests failed.
+finish() {  # finish <reports> <what> <test exit status>
+  local count
+  count=$(find "$1" -type f | wc -l)
+  find "$1" -type f -print0 | sort -z | while IFS= read -r -d '' f; do
+    echo "=== $f"
+    head -60 "$f"
+  done
+  echo "sanitize: $count $2 report(s); test exit status $3"
+  [ "$count" -eq 0 ] && [ "$3" -eq 0 ]
+}
+
 if [ "${1:-}" = --thread ]; then
   build_dir="${CYGNET_BUILD_DIR:-build-tsan}"
   generator=()
@@ -22,20 +37,13 @@ if [ "${1:-}" = --thread ]; then
     -DCMAKE_CXX_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread > /dev/null
   cmake --build "$build_dir" -j "$(nproc)" --target test_kernels_emu test_emu_shim
   reports="$PWD/$build_dir/sanitizer-reports"
-  rm -rf "$reports"
-  mkdir -p "$reports"
+  new_reports "$reports"
   status=0
   for t in test_emu_shim test_kernels_emu; do
     OMP_NUM_THREADS=1 TSAN_OPTIONS="log_path=$reports/tsan:halt_on_error=1" "$build_dir/tests/$t" --gtest_brief=1 ||
       status=$?
   done
-  count=$(find "$reports" -type f | wc -l)
-  find "$reports" -type f -print0 | sort -z | while IFS= read -r -d '' f; do
-    echo "=== $f"
-    head -60 "$f"
-  done
-  echo "sanitize --thread: $count ThreadSanitizer report(s); test exit status $status"
-  [ "$count" -eq 0 ] && [ "$status" -eq 0 ]
+  finish "$reports" ThreadSanitizer "$status"
   exit
 fi
 build_dir="${CYGNET_BUILD_DIR:-build-asan}"
@@ -44,8 +52,7 @@ CYGNET_BUILD_DIR="$build_dir" bash scripts/build.sh -DCYGNET_CUDA=OFF -DCMAKE_BU
   "-DCMAKE_CXX_FLAGS=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=$sanitize" "-DCMAKE_SHARED_LINKER_FLAGS=$sanitize"
 
 reports="$PWD/$build_dir/sanitizer-reports"
-rm -rf "$reports"
-mkdir -p "$reports"
+new_reports "$reports"
 # log_path: a report goes to <path>.<pid>, so a report of a child process that a test
 # expected to fail is still counted.
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
@@ -54,11 +61,4 @@ export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1
 # larger than any such limit).
 status=0
 ctest --test-dir "$build_dir" -L '^(cpu|emu)$' -j "$(nproc)" --output-on-failure --timeout 3000 "$@" || status=$?
-
-count=$(find "$reports" -type f | wc -l)
-find "$reports" -type f -print0 | sort -z | while IFS= read -r -d '' f; do
-  echo "=== $f"
-  head -60 "$f"
-done
-echo "sanitize: $count sanitizer report(s); ctest exit status $status"
-[ "$count" -eq 0 ] && [ "$status" -eq 0 ]
+finish "$reports" "ASan/UBSan" "$status"
