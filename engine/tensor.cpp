@@ -53,16 +53,25 @@ int64_t shape_numel(const Shape& shape) {
 }
 
 std::vector<int64_t> contiguous_strides(const Shape& shape, MemoryFormat format) {
+  shape_numel(shape);  // sizes non-negative
+  // A product of inner sizes, checked: with a zero size elsewhere the element count
+  // fits while a stride might not. The outermost size never enters a stride.
+  auto times = [&](int64_t a, int64_t b) {
+    CYG_CHECK(b == 0 || a <= std::numeric_limits<int64_t>::max() / b, "shape ", shape_str(shape),
+              " has strides larger than a 64-bit count holds");
+    return a * b;
+  };
   std::vector<int64_t> strides(shape.size());
   if (format == MemoryFormat::ChannelsLast) {
     CYG_CHECK(shape.size() == 4, "channels-last needs a 4-D shape, got ", shape_str(shape));
     const int64_t c = shape[1], h = shape[2], w = shape[3];
-    return {h * w * c, 1, w * c, c};
+    const int64_t wc = times(w, c);
+    return {times(h, wc), 1, wc, c};
   }
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = s;
-    s *= shape[i];
+    if (i > 0) s = times(s, shape[i]);
   }
   return strides;
 }

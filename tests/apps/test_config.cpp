@@ -73,7 +73,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
       {"unknown key 'trainn'",
-       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, model, name"});
+       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, memory_format, "
+       "model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -292,6 +293,8 @@ RunConfig config_without_defaults() {
   c.cudnn_benchmark = false;
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
   c.cuda_graphs = false;
+  c.threads = 3;
+  c.memory_format = "nchw";
   c.run_root = "elsewhere/runs";
   c.resume = "runs/previous";
   c.model.name = "resnet20";
@@ -364,6 +367,8 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(cudnn_benchmark);
   EXPECT_FIELD(cudnn_cache);
   EXPECT_FIELD(cuda_graphs);
+  EXPECT_FIELD(threads);
+  EXPECT_FIELD(memory_format);
   EXPECT_FIELD(run_root);
   EXPECT_FIELD(resume);
   EXPECT_FIELD(model.name);
@@ -417,11 +422,11 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 59 fields: a new key changes this count, and belongs
+// The round trip above checks 61 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys();
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 59) << keys;
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 61) << keys;
 }
 
 }  // namespace
