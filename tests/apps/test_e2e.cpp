@@ -523,7 +523,9 @@ TEST_F(EndToEnd, Bf16TrainsTheQuickstartLikeFp32) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // The header: "cpu (2 threads), fp32, channels_last, ..."; bf16 runs NCHW.
     EXPECT_NE(r.out.find(" threads), " + precision + ", "), std::string::npos) << r.out;
-    if (precision == "bf16") EXPECT_NE(r.out.find(", bf16, nchw, "), std::string::npos) << r.out;
+    if (precision == "bf16") {
+      EXPECT_NE(r.out.find(", bf16, nchw, "), std::string::npos) << r.out;
+    }
   }
   const auto fp32 = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-fp32-") + "/steps.csv");
   const auto bf16 = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-bf16-") + "/steps.csv");
