@@ -187,11 +187,23 @@ void checked(const char* what, const Conv2dShape& s, F&& f) {
 
 namespace {
 
-void forward(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y, bool nhwc) {
-  checked("convolution forward", s, [&] {
+// One call on the shape's plan: the plan locked, its backward primitives built where
+// needed, `body` queued on a fresh stream, which is then waited for; oneDNN's errors
+// become cyg::Error.
+template <typename F>
+void on_plan(const char* what, const Conv2dShape& s, bool nhwc, bool backward, F body) {
+  checked(what, s, [&] {
     Plan& p = plan_for(s, nhwc);
     std::lock_guard<std::mutex> lock(p.mutex);
+    if (backward) p.prepare_backward();
     dnnl::stream stream(cpu_engine());
+    body(p, stream);
+    stream.wait();
+  });
+}
+
+void forward(const float* x, const float* w, const float* bias, const Conv2dShape& s, float* y, bool nhwc) {
+  on_plan("convolution forward", s, nhwc, false, [&](Plan& p, dnnl::stream& stream) {
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, p.fwd_src.in(stream, x)},
                                          {DNNL_ARG_WEIGHTS, p.fwd_weights.in(stream, w)},
                                          {DNNL_ARG_DST, p.fwd_dst.out(y)}};
@@ -202,35 +214,24 @@ void forward(const float* x, const float* w, const float* bias, const Conv2dShap
       p.forward.execute(stream, args);
     }
     p.fwd_dst.finish(stream, y);
-    stream.wait();
   });
 }
 
 void backward_data(const float* dy, const float* w, const Conv2dShape& s, float* dx, bool nhwc) {
-  checked("convolution backward data", s, [&] {
-    Plan& p = plan_for(s, nhwc);
-    std::lock_guard<std::mutex> lock(p.mutex);
-    p.prepare_backward();
-    dnnl::stream stream(cpu_engine());
+  on_plan("convolution backward data", s, nhwc, true, [&](Plan& p, dnnl::stream& stream) {
     p.backward_data.execute(stream, {{DNNL_ARG_DIFF_DST, p.bwd_data_diff_dst.in(stream, dy)},
                                      {DNNL_ARG_WEIGHTS, p.bwd_data_weights.in(stream, w)},
                                      {DNNL_ARG_DIFF_SRC, p.bwd_data_diff_src.out(dx)}});
     p.bwd_data_diff_src.finish(stream, dx);
-    stream.wait();
   });
 }
 
 void backward_filter(const float* dy, const float* x, const Conv2dShape& s, float* dw, bool nhwc) {
-  checked("convolution backward weights", s, [&] {
-    Plan& p = plan_for(s, nhwc);
-    std::lock_guard<std::mutex> lock(p.mutex);
-    p.prepare_backward();
-    dnnl::stream stream(cpu_engine());
+  on_plan("convolution backward weights", s, nhwc, true, [&](Plan& p, dnnl::stream& stream) {
     p.backward_weights.execute(stream, {{DNNL_ARG_SRC, p.bwd_weights_src.in(stream, x)},
                                         {DNNL_ARG_DIFF_DST, p.bwd_weights_diff_dst.in(stream, dy)},
                                         {DNNL_ARG_DIFF_WEIGHTS, p.bwd_weights_diff_weights.out(dw)}});
     p.bwd_weights_diff_weights.finish(stream, dw);
-    stream.wait();
   });
 }
 
