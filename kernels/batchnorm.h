@@ -29,7 +29,7 @@ namespace cyg {
 
 // Where the k-th value (k in [0, m)) of channel c lives, and which channel the element at
 // offset i belongs to, in the index type a launch chose (32 bits where they fit). NCHW;
-// a channels-last variant needs only another version of this.
+// BatchNormLayoutNhwc below is the channels-last one.
 struct BatchNormLayout {
   int64_t N, C, HW;
   CYG_HD int64_t per_channel() const { return N * HW; }
@@ -46,6 +46,21 @@ struct BatchNormLayout {
   }
   // Where image n's values of channel c start; HW of them follow contiguously.
   CYG_HD int64_t plane(int64_t n, int64_t c) const { return (n * C + c) * HW; }
+};
+
+// Channels-last (NHWC): N*HW rows of C values, the channel the fastest index.
+struct BatchNormLayoutNhwc {
+  int64_t N, C, HW;
+  CYG_HD int64_t per_channel() const { return N * HW; }
+  CYG_HD int64_t numel() const { return N * C * HW; }
+  template <typename Index = int64_t>
+  CYG_HD Index offset(Index c, Index k) const {
+    return k * static_cast<Index>(C) + c;
+  }
+  template <typename Index = int64_t>
+  CYG_HD Index channel_of(Index i) const {
+    return i % static_cast<Index>(C);
+  }
 };
 
 // What the normalisation is followed by in the same kernel.
@@ -192,6 +207,27 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
   return 2 * C * batchnorm_slices(N, C, HW, cfg);
 }
 
+// Channels-last: a block's threads form `lanes` columns of consecutive channels (a power
+// of two, at most 32: batchnorm_nhwc_lanes) by block/lanes columns of rows, so each warp
+// reads whole runs of a row; a grid of (row slices, channel groups), the slices' partials
+// finished in a fixed order as above.
+CYG_HD int64_t batchnorm_nhwc_lanes(int64_t C) {
+  int64_t lanes = 1;
+  while (lanes < 32 && lanes < C) lanes *= 2;
+  return lanes;
+}
+inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg) {
+  const int64_t target = cfg.max_blocks > 0 ? cfg.max_blocks : 1024;  // blocks for the whole launch
+  const int64_t lanes = batchnorm_nhwc_lanes(C), groups = ceil_div(C, lanes);
+  const int64_t by_work = ceil_div(N * HW, block_size(cfg) / lanes);  // no block without work
+  int64_t slices = groups > 0 ? target / groups : 1;
+  if (slices > by_work) slices = by_work;
+  return slices < 1 ? 1 : slices;
+}
+inline int64_t batchnorm_nhwc_workspace_doubles(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg = {}) {
+  return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg);
+}
+
 // S = float or uint16_t (bf16 bits): the activations' storage; everything else is f32.
 CYG_CUDA_DECL(template <typename S> void batchnorm_forward_train_cuda(
     const S* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps, float momentum,
@@ -205,6 +241,24 @@ CYG_CUDA_DECL(template <typename S> void batchnorm_backward_cuda(
     int64_t C, int64_t HW, S* dx, float* dgamma, float* dbeta, double* workspace,
     BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(template <typename S> void batchnorm_backward_eval_cuda(
+    const S* dy, const S* x, const float* gamma, const float* running_mean, const float* running_var, int64_t N,
+    int64_t C, int64_t HW, float eps, S* dx, float* dgamma, float* dbeta, double* workspace,
+    BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+
+// The same four on channels-last activations (kernels/cuda/batchnorm_nhwc.cu); workspace:
+// batchnorm_nhwc_workspace_doubles(...) doubles.
+CYG_CUDA_DECL(template <typename S> void batchnorm_forward_train_nhwc_cuda(
+    const S* x, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW, float eps, float momentum,
+    S* y, float* save_mean, float* save_invstd, float* running_mean, float* running_var, double* workspace,
+    BatchNormFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_forward_eval_nhwc_cuda(
+    const S* x, const float* gamma, const float* beta, const float* running_mean, const float* running_var,
+    int64_t N, int64_t C, int64_t HW, float eps, S* y, BatchNormFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_backward_nhwc_cuda(
+    const S* dy, const S* x, const float* gamma, const float* save_mean, const float* save_invstd, int64_t N,
+    int64_t C, int64_t HW, S* dx, float* dgamma, float* dbeta, double* workspace,
+    BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void batchnorm_backward_eval_nhwc_cuda(
     const S* dy, const S* x, const float* gamma, const float* running_mean, const float* running_var, int64_t N,
     int64_t C, int64_t HW, float eps, S* dx, float* dgamma, float* dbeta, double* workspace,
     BatchNormBackwardFusion<S> fusion = {}, const LaunchConfig& cfg = {}))

@@ -55,6 +55,10 @@ void conv2d_backward_filter_nhwc_onednn(const float* dy, const float* x, const C
 
 // The element type of a cuDNN convolution's tensors; the math is fp32 either way.
 enum class ConvData { F32, BF16 };
+// The layout of a cuDNN convolution's tensors: NCHW activations with [OC, C, KH, KW]
+// filters, or channels-last (NHWC) activations with channels-last filters [OC, KH, KW, C]
+// (cuDNN's KRSC), the layout its tensor-core kernels read without a conversion.
+enum class ConvLayout { NCHW, NHWC };
 
 // The cuDNN wrappers (kernels/cuda/cudnn_conv.cpp), and in cyg::emu their stand-ins for
 // the emulated device, which queue the CPU reference (kernels/emu/libraries.cpp).
@@ -76,21 +80,29 @@ CYG_CUDA_DECL(int64_t conv2d_searches())
 using WholeFileWriter = void (*)(const std::string& path, const std::string& bytes);
 CYG_CUDA_DECL(void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write))
 // Workspace bytes the three cuDNN calls need for this shape (the most of the three).
-CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data = ConvData::F32))
+CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data = ConvData::F32,
+                                                  ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,
-                                        void* workspace, size_t workspace_bytes, void* stream))
+                                        void* workspace, size_t workspace_bytes, void* stream,
+                                        ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx,
-                                              void* workspace, size_t workspace_bytes, void* stream))
+                                              void* workspace, size_t workspace_bytes, void* stream,
+                                              ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw,
-                                                void* workspace, size_t workspace_bytes, void* stream))
+                                                void* workspace, size_t workspace_bytes, void* stream,
+                                                ConvLayout layout = ConvLayout::NCHW))
 
 // bf16 tensors (x, w, y, dx, dw all bf16; plans of their own, searched like the f32
-// ones but not kept in the algorithm file, whose lines have no element type).
+// ones but not kept in the algorithm file, whose lines have no element type; nor are
+// channels-last plans).
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y,
-                                        void* workspace, size_t workspace_bytes, void* stream))
+                                        void* workspace, size_t workspace_bytes, void* stream,
+                                        ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w,
-                                              uint16_t* dx, void* workspace, size_t workspace_bytes, void* stream))
+                                              uint16_t* dx, void* workspace, size_t workspace_bytes, void* stream,
+                                              ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x,
-                                                uint16_t* dw, void* workspace, size_t workspace_bytes, void* stream))
+                                                uint16_t* dw, void* workspace, size_t workspace_bytes, void* stream,
+                                                ConvLayout layout = ConvLayout::NCHW))
 
 }  // namespace cyg

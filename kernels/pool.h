@@ -32,4 +32,11 @@ CYG_CUDA_DECL(template <typename S> void global_avg_pool_forward_cuda(const S* x
 CYG_CUDA_DECL(template <typename S> void global_avg_pool_backward_cuda(const S* dy, int64_t N, int64_t C, int64_t H,
                                                                        int64_t W, S* dx, const LaunchConfig& cfg = {}))
 
+// The same on channels-last activations (x and dx [N, H, W, C]); any block size.
+CYG_CUDA_DECL(template <typename S> void global_avg_pool_forward_nhwc_cuda(const S* x, int64_t N, int64_t C, int64_t H,
+                                                                           int64_t W, S* y, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(template <typename S> void global_avg_pool_backward_nhwc_cuda(const S* dy, int64_t N, int64_t C,
+                                                                            int64_t H, int64_t W, S* dx,
+                                                                            const LaunchConfig& cfg = {}))
+
 }  // namespace cyg

@@ -215,9 +215,10 @@ int main(int argc, char** argv) {
     const std::string precision = o.precision != "auto" ? o.precision : bf16_gpu ? "bf16" : "fp32";
     if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
     const cyg::fn::AutocastBf16 autocast(precision == "bf16");
-    // As the apps' memory_format: channels-last kernels are f32 (bf16 runs NCHW).
-    const bool channels_last = o.memory_format != "nchw" && precision != "bf16" &&
-                               cyg::kernels_for(device).has_channels_last();
+    // As the apps' memory_format: channels-last kernels are f32 (bf16 runs NCHW), and auto
+    // is channels-last on the CPU only.
+    const bool channels_last = (o.memory_format == "channels_last" || (o.memory_format == "auto" && device.is_cpu())) &&
+                               precision != "bf16" && cyg::kernels_for(device).has_channels_last();
     const cyg::fn::ChannelsLast layout(channels_last);
     cyg::models::ModelOptions mo;
     mo.in_channels = o.channels;

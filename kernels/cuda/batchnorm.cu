@@ -8,34 +8,11 @@
 // normalises one element per thread, grid-stride; its backward finishes the
 // sums in a third, per-channel launch. 32-bit index arithmetic where it fits.
 // Bound by memory bandwidth.
-#include "kernels/batchnorm.h"
-#include "kernels/cuda/block_reduce.cuh"
+#include "kernels/cuda/batchnorm_common.cuh"
 
 namespace cyg::CYG_KNS {
 namespace {
-
-// What the per-channel spread argument holds: the batch's invstd (training), or
-// the running variance, from which invstd is derived (evaluation).
-enum class Spread { InvStd, Variance };
-
-__device__ __forceinline__ float invstd_from(const float *spread, int64_t c, Spread kind, float eps) {
-  return kind == Spread::Variance ? batchnorm_invstd(spread[c], eps) : spread[c];
-}
-
-// A kernel's index type (32 bits where they fit) and activations' storage
-// (float or bf16 bits), as one template argument.
-template <typename IndexType, typename Storage>
-struct KernelTypes {
-  using Index = IndexType;
-  using S = Storage;
-};
-
-// The [begin, end) share of slice s of m values.
-__device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s, int64_t *begin, int64_t *end) {
-  const int64_t per = (m + slices - 1) / slices;
-  *begin = s * per < m ? s * per : m;
-  *end = *begin + per < m ? *begin + per : m;
-}
+using namespace batchnorm_detail;
 
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x -
 // shift)^2.
@@ -64,29 +41,6 @@ __global__ void batchnorm_stats_partial_kernel(const typename Types::S *x, Batch
   }
 }
 
-// A channel's statistics from its slices' partials, added in a fixed order, so
-// every block of the channel computes the same bits.
-struct ChannelStats {
-  float mean, invstd, unbiased_var;
-};
-
-template <typename S>
-__device__ __forceinline__ ChannelStats channel_stats(const S *x, const BatchNormLayout &layout, int64_t c,
-                                                      int64_t slices, const double *partials, float eps) {
-  const int64_t m = layout.per_channel();
-  double sum = 0.0, squares = 0.0;
-  for (int64_t s = 0; s < slices; ++s) {
-    sum += partials[2 * (c * slices + s)];
-    squares += partials[2 * (c * slices + s) + 1];
-  }
-  const double shifted_mean = sum / static_cast<double>(m);
-  double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
-  var = var > 0.0 ? var : 0.0;
-  return {static_cast<float>(shifted_mean + static_cast<double>(widen(x[layout.plane(0, c)]))),
-          static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps))),
-          static_cast<float>(batchnorm_unbiased_variance(var, m))};
-}
-
 // One block per (slice, channel): the channel's statistics from the partials,
 // then the slice normalised, with the fused epilogue. The slice-0 block also
 // writes the saved and the running statistics.
@@ -101,7 +55,7 @@ __global__ void batchnorm_finish_normalise_kernel(const typename Types::S *x, co
   const int64_t m = layout.per_channel();
   for (int64_t c = blockIdx.y; c < layout.C; c += gridDim.y) {
     if (threadIdx.x == 0) {
-      const ChannelStats st = channel_stats(x, layout, c, slices, partials, eps);
+      const ChannelStats st = channel_stats(widen(x[layout.plane(0, c)]), m, c, slices, partials, eps);
       channel_mean = st.mean;
       channel_invstd = st.invstd;
       if (blockIdx.x == 0) {
@@ -122,25 +76,6 @@ __global__ void batchnorm_finish_normalise_kernel(const typename Types::S *x, co
       store(&y[i], batchnorm_epilogue(batchnorm_normalise(widen(x[i]), channel_mean, channel_invstd, g, b), fusion, i));
     }
     __syncthreads();  // the next channel overwrites the shared statistics
-  }
-}
-
-// Training normalises with the batch's invstd; eval derives it from the running
-// variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
-template <typename Types>
-__global__ void batchnorm_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
-                                           const float *mean, const float *spread, Spread spread_kind,
-                                           BatchNormLayout layout, float eps, BatchNormFusion<typename Types::S> fusion,
-                                           typename Types::S *y) {
-  using Index = typename Types::Index;
-  const Index n = static_cast<Index>(layout.numel());
-  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = layout.channel_of<Index>(i);
-    const float invstd = invstd_from(spread, c, spread_kind, eps);
-    const float v = batchnorm_normalise(widen(x[i]), mean[c], invstd, batchnorm_param(gamma, c, 1.0f),
-                                        batchnorm_param(beta, c, 0.0f));
-    store(&y[i], batchnorm_epilogue(v, fusion, i));
   }
 }
 
@@ -175,25 +110,6 @@ __global__ void batchnorm_backward_partial_kernel(const typename Types::S *dy, c
       partials[2 * (c * slices + blockIdx.x) + 1] = sum_dy_xhat;
     }
   }
-}
-
-// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed
-// order; as floats, they are dbeta and dgamma.
-__device__ __forceinline__ void channel_sums(const double *partials, int64_t c, int64_t slices, float *dgamma,
-                                             float *dbeta) {
-  double sum_dy = 0.0, sum_dy_xhat = 0.0;
-  for (int64_t s = 0; s < slices; ++s) {
-    sum_dy += partials[2 * (c * slices + s)];
-    sum_dy_xhat += partials[2 * (c * slices + s) + 1];
-  }
-  *dbeta = static_cast<float>(sum_dy);
-  *dgamma = static_cast<float>(sum_dy_xhat);
-}
-
-__global__ void batchnorm_backward_finish_kernel(BatchNormLayout layout, int64_t slices, const double *partials,
-                                                 float *dgamma, float *dbeta) {
-  CYG_GRID_STRIDE_LOOP(c, layout.C)
-  channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
 }
 
 // One block per (slice, channel): the channel's dgamma and dbeta from the
@@ -233,46 +149,6 @@ __global__ void batchnorm_finish_backward_dx_kernel(const typename Types::S *dy,
   }
 }
 
-template <typename Types>
-__global__ void batchnorm_backward_dx_eval_kernel(const typename Types::S *dy, const float *gamma,
-                                                  const float *running_var, float eps,
-                                                  BatchNormBackwardFusion<typename Types::S> fusion,
-                                                  BatchNormLayout layout, typename Types::S *dx) {
-  using Index = typename Types::Index;
-  const Index n = static_cast<Index>(layout.numel());
-  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const Index c = layout.channel_of<Index>(i);
-    store(&dx[i], batchnorm_backward_dx_eval(batchnorm_masked_dy(widen(dy[i]), fusion, i),
-                                             batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps)));
-  }
-}
-
-void check_block(const LaunchConfig &cfg) {
-  const int block = block_size(cfg);
-  CYG_CHECK(block % 32 == 0 && block <= 1024, "batchnorm block size ", block,
-            " must be a multiple of 32, at most 1024 (blocks reduce slices of "
-            "channels)");
-}
-
-dim3 slice_grid(int64_t slices, int64_t C) {
-  return dim3(static_cast<unsigned>(slices), static_cast<unsigned>(C < 65535 ? C : 65535));
-}
-
-// Calls launch(index) with a uint32_t index below 2^31 elements (cheaper to
-// divide), else with an int64_t one; the launch picks its kernel instance by
-// decltype(index).
-template <typename Launch>
-void with_index_type(const BatchNormLayout &layout, Launch launch) {
-  if (layout.numel() < (int64_t(1) << 31)) {
-    launch(uint32_t{0});
-  } else {
-    launch(int64_t{0});
-  }
-}
-
-int finish_grid(int64_t C) { return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535); }
-
 // The per-slice partial sums of dy and dy * xhat.
 template <typename Index, typename S>
 void launch_backward_partials(const S *dy, const S *x, const float *mean, const float *spread, Spread spread_kind,
@@ -291,7 +167,7 @@ void launch_backward_sums(const S *dy, const S *x, const float *mean, const floa
                           float eps, const BatchNormBackwardFusion<S> &fusion, const BatchNormLayout &layout,
                           int64_t slices, double *workspace, float *dgamma, float *dbeta, const LaunchConfig &cfg) {
   launch_backward_partials<Index, S>(dy, x, mean, spread, spread_kind, eps, fusion, layout, slices, workspace, cfg);
-  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout, slices, workspace,
+  CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(layout.C), 128, 0, stream_of(cfg), layout.C, slices, workspace,
              dgamma, dbeta);
   CYG_CHECK_LAUNCH();
 }
@@ -314,7 +190,7 @@ void batchnorm_forward_train_cuda(const S *x, const float *gamma, const float *b
   const int64_t residual_bytes = fusion.residual != nullptr ? e * layout.numel() : 0;
   count_traffic(__func__, 2 * e * layout.numel() + residual_bytes + 16 * C + partial_bytes,
                 e * layout.numel() + 16 * C + partial_bytes);
-  with_index_type(layout, [&](auto index) {
+  with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
     CYG_LAUNCH(batchnorm_stats_partial_kernel<Types>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg), x,
@@ -336,7 +212,7 @@ void batchnorm_forward_eval_cuda(const S *x, const float *gamma, const float *be
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__, (fusion.residual != nullptr ? 2 * e : e) * layout.numel() + 16 * C, e * layout.numel());
-  with_index_type(layout, [&](auto index) {
+  with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
     CYG_LAUNCH(batchnorm_normalise_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), x,
@@ -359,7 +235,7 @@ void batchnorm_backward_cuda(const S *dy, const S *x, const float *gamma, const 
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
-  with_index_type(layout, [&](auto index) {
+  with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
     const int64_t slices = batchnorm_slices(N, C, HW, cfg);
@@ -385,7 +261,7 @@ void batchnorm_backward_eval_cuda(const S *dy, const S *x, const float *gamma, c
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
-  with_index_type(layout, [&](auto index) {
+  with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
     launch_backward_sums<Index, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,

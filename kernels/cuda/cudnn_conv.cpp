@@ -74,15 +74,20 @@ cudnnDataType_t cudnn_type(ConvData data) {
 
 size_t element_bytes(ConvData data) { return data == ConvData::BF16 ? 2 : 4; }
 
+cudnnTensorFormat_t cudnn_format(ConvLayout layout) {
+  return layout == ConvLayout::NHWC ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+}
+
 struct PlanKey {
   Conv2dShape shape;
   Settings settings;
   ConvData data;
+  ConvLayout layout;
   bool operator<(const PlanKey& o) const {
     if (shape < o.shape || o.shape < shape) return shape < o.shape;
     const Settings &a = settings, &b = o.settings;
-    return std::tie(a.allow_tf32, a.deterministic, a.benchmark, data) <
-           std::tie(b.allow_tf32, b.deterministic, b.benchmark, o.data);
+    return std::tie(a.allow_tf32, a.deterministic, a.benchmark, data, layout) <
+           std::tie(b.allow_tf32, b.deterministic, b.benchmark, o.data, o.layout);
   }
 };
 
@@ -275,8 +280,13 @@ std::string current_gpu_name() {
 // with autotuning on).
 class Chooser {
  public:
-  Chooser(const ConvPlan& plan, const Conv2dShape& s, const Settings& settings, ConvData data)
-      : plan_(plan), shape_(s), settings_(settings), data_(data), handle_(handle_for_this_thread()) {}
+  Chooser(const ConvPlan& plan, const Conv2dShape& s, const Settings& settings, ConvData data, ConvLayout layout)
+      : plan_(plan),
+        shape_(s),
+        settings_(settings),
+        data_(data),
+        layout_(layout),
+        handle_(handle_for_this_thread()) {}
 
   // `step` has its convolution descriptor, at the default math type.
   template <ConvDirection D>
@@ -309,8 +319,8 @@ class Chooser {
  private:
   enum class Source { Heuristics, Search };
 
-  // The file's lines have no element type: it keeps f32 choices only.
-  bool uses_file() const { return !g_file.path.empty() && data_ == ConvData::F32; }
+  // The file's lines have no element type nor layout: it keeps f32 NCHW choices only.
+  bool uses_file() const { return !g_file.path.empty() && data_ == ConvData::F32 && layout_ == ConvLayout::NCHW; }
 
   // Never down-conversion of the inputs (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION); with
   // TF32 off, FMA alone for f32.
@@ -404,6 +414,7 @@ class Chooser {
   const Conv2dShape& shape_;
   const Settings settings_;
   const ConvData data_;
+  const ConvLayout layout_;
   const cudnnHandle_t handle_;
   std::string gpu_;
   std::unique_ptr<SearchBuffers> buffers_;  // at the plan's first search
@@ -411,14 +422,16 @@ class Chooser {
   bool searched_ = false;
 };
 
-std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settings, ConvData data) {
+std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settings, ConvData data, ConvLayout layout) {
   auto p = std::make_unique<ConvPlan>();
   const int N = static_cast<int>(s.N), C = static_cast<int>(s.C), H = static_cast<int>(s.H),
             W = static_cast<int>(s.W), OC = static_cast<int>(s.OC);
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
-  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, cudnn_type(data), N, C, H, W));
+  // The dimensions are given as N, C, H, W in either format; the format says the order
+  // in memory (NHWC: C fastest; a filter's KRSC likewise).
+  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, cudnn_format(layout), cudnn_type(data), N, C, H, W));
   CYG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
-  CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, cudnn_type(data), CUDNN_TENSOR_NCHW, OC, C,
+  CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, cudnn_type(data), cudnn_format(layout), OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
   for (Step* step : {&p->fwd, &p->bwd_data, &p->bwd_filter})
     step->conv = make_conv_descriptor(s, default_math(settings, data));
@@ -427,9 +440,9 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   CYG_CHECK(h == s.OH() && w == s.OW() && c == OC, "cuDNN output shape ", n, "x", c, "x", h, "x", w,
             " differs from ", s.N, "x", s.OC, "x", s.OH(), "x", s.OW());
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
-  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, cudnn_type(data), n, c, h, w));
+  CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, cudnn_format(layout), cudnn_type(data), n, c, h, w));
 
-  Chooser chooser(*p, s, settings, data);
+  Chooser chooser(*p, s, settings, data, layout);
   chooser.choose<ConvDirection::Forward>(p->fwd);
   chooser.choose<ConvDirection::BackwardData>(p->bwd_data);
   chooser.choose<ConvDirection::BackwardFilter>(p->bwd_filter);
@@ -437,12 +450,12 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   return p;
 }
 
-const ConvPlan& plan_for(const Conv2dShape& s, ConvData data) {
+const ConvPlan& plan_for(const Conv2dShape& s, ConvData data, ConvLayout layout) {
   static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
-  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}, data};
+  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}, data, layout};
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings, data)).first;
+  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings, data, layout)).first;
   return *it->second;
 }
 
@@ -471,13 +484,15 @@ void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   g_file = AlgorithmFile{path, write, std::move(file.cache), file.may_overwrite};
 }
 
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data) { return plan_for(s, data).workspace(); }
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data, ConvLayout layout) {
+  return plan_for(s, data, layout).workspace();
+}
 
 namespace {
 // The three directions for either element type; the scaling factors are float for both.
-void forward(const Conv2dShape& s, ConvData data, const void* x, const void* w, void* y, void* workspace,
-             size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s, data);
+void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* x, const void* w, void* y,
+             void* workspace, size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.fwd.conv,
@@ -485,9 +500,9 @@ void forward(const Conv2dShape& s, ConvData data, const void* x, const void* w, 
                                           workspace_bytes, &zero, p.y, y));
 }
 
-void backward_data(const Conv2dShape& s, ConvData data, const void* dy, const void* w, void* dx, void* workspace,
-                   size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s, data);
+void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* w, void* dx,
+                   void* workspace, size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
@@ -495,9 +510,9 @@ void backward_data(const Conv2dShape& s, ConvData data, const void* dy, const vo
                                                workspace_bytes, &zero, p.x, dx));
 }
 
-void backward_filter(const Conv2dShape& s, ConvData data, const void* dy, const void* x, void* dw, void* workspace,
-                     size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s, data);
+void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* x,
+                     void* dw, void* workspace, size_t workspace_bytes, void* stream) {
+  const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.bwd_filter.conv,
@@ -507,33 +522,33 @@ void backward_filter(const Conv2dShape& s, ConvData data, const void* dy, const 
 }  // namespace
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void* workspace,
-                          size_t workspace_bytes, void* stream) {
-  forward(s, ConvData::F32, x, w, y, workspace, workspace_bytes, stream);
+                          size_t workspace_bytes, void* stream, ConvLayout layout) {
+  forward(s, ConvData::F32, layout, x, w, y, workspace, workspace_bytes, stream);
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
-                                size_t workspace_bytes, void* stream) {
-  backward_data(s, ConvData::F32, dy, w, dx, workspace, workspace_bytes, stream);
+                                size_t workspace_bytes, void* stream, ConvLayout layout) {
+  backward_data(s, ConvData::F32, layout, dy, w, dx, workspace, workspace_bytes, stream);
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
-                                  size_t workspace_bytes, void* stream) {
-  backward_filter(s, ConvData::F32, dy, x, dw, workspace, workspace_bytes, stream);
+                                  size_t workspace_bytes, void* stream, ConvLayout layout) {
+  backward_filter(s, ConvData::F32, layout, dy, x, dw, workspace, workspace_bytes, stream);
 }
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y, void* workspace,
-                          size_t workspace_bytes, void* stream) {
-  forward(s, ConvData::BF16, x, w, y, workspace, workspace_bytes, stream);
+                          size_t workspace_bytes, void* stream, ConvLayout layout) {
+  forward(s, ConvData::BF16, layout, x, w, y, workspace, workspace_bytes, stream);
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w, uint16_t* dx,
-                                void* workspace, size_t workspace_bytes, void* stream) {
-  backward_data(s, ConvData::BF16, dy, w, dx, workspace, workspace_bytes, stream);
+                                void* workspace, size_t workspace_bytes, void* stream, ConvLayout layout) {
+  backward_data(s, ConvData::BF16, layout, dy, w, dx, workspace, workspace_bytes, stream);
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x, uint16_t* dw,
-                                  void* workspace, size_t workspace_bytes, void* stream) {
-  backward_filter(s, ConvData::BF16, dy, x, dw, workspace, workspace_bytes, stream);
+                                  void* workspace, size_t workspace_bytes, void* stream, ConvLayout layout) {
+  backward_filter(s, ConvData::BF16, layout, dy, x, dw, workspace, workspace_bytes, stream);
 }
 
 }  // namespace cyg::cuda

@@ -1,6 +1,10 @@
 // Stand-ins for the cuDNN and cuBLAS wrappers on the emulated device: the same
 // signatures as kernels/cuda/cudnn_conv.cpp and cublas_gemm.cpp, queueing the CPU
 // reference on the stream, so the engine's GPU path runs unchanged above them.
+// Channels-last convolutions (ConvLayout::NHWC: activations NHWC, filters KRSC) run the
+// NCHW reference between transposes, which only the emulation pays.
+#include <vector>
+
 #include "kernels/conv.h"
 #include "kernels/emu/device.h"
 #include "kernels/gemm.h"
@@ -9,6 +13,50 @@ namespace cyg::emu {
 
 namespace {
 EmuStream* as_stream(void* stream) { return static_cast<EmuStream*>(stream); }
+
+// [outer, inner, C] (channels last) to [outer, C, inner], and back.
+template <typename T>
+std::vector<T> to_channels_first(const T* x, int64_t outer, int64_t C, int64_t inner) {
+  std::vector<T> out(static_cast<size_t>(outer * C * inner));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i)
+      for (int64_t c = 0; c < C; ++c) out[(o * C + c) * inner + i] = x[(o * inner + i) * C + c];
+  return out;
+}
+template <typename T>
+void to_channels_last(const std::vector<T>& x, int64_t outer, int64_t C, int64_t inner, T* out) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i)
+      for (int64_t c = 0; c < C; ++c) out[(o * inner + i) * C + c] = x[(o * C + c) * inner + i];
+}
+
+// The three directions on the reference `Run` (f32 or bf16 twin), in either layout.
+template <typename T, typename Run>
+void forward_in(ConvLayout layout, const Conv2dShape& s, const T* x, const T* w, T* y, Run run) {
+  if (layout == ConvLayout::NCHW) return run(x, w, y);
+  const std::vector<T> xc = to_channels_first(x, s.N, s.C, s.H * s.W), wc = to_channels_first(w, s.OC, s.C, s.KH * s.KW);
+  std::vector<T> yc(static_cast<size_t>(s.N * s.OC * s.OH() * s.OW()));
+  run(xc.data(), wc.data(), yc.data());
+  to_channels_last(yc, s.N, s.OC, s.OH() * s.OW(), y);
+}
+template <typename T, typename Run>
+void backward_data_in(ConvLayout layout, const Conv2dShape& s, const T* dy, const T* w, T* dx, Run run) {
+  if (layout == ConvLayout::NCHW) return run(dy, w, dx);
+  const std::vector<T> dyc = to_channels_first(dy, s.N, s.OC, s.OH() * s.OW()),
+                       wc = to_channels_first(w, s.OC, s.C, s.KH * s.KW);
+  std::vector<T> dxc(static_cast<size_t>(s.N * s.C * s.H * s.W));
+  run(dyc.data(), wc.data(), dxc.data());
+  to_channels_last(dxc, s.N, s.C, s.H * s.W, dx);
+}
+template <typename T, typename Run>
+void backward_filter_in(ConvLayout layout, const Conv2dShape& s, const T* dy, const T* x, T* dw, Run run) {
+  if (layout == ConvLayout::NCHW) return run(dy, x, dw);
+  const std::vector<T> dyc = to_channels_first(dy, s.N, s.OC, s.OH() * s.OW()),
+                       xc = to_channels_first(x, s.N, s.C, s.H * s.W);
+  std::vector<T> dwc(static_cast<size_t>(s.OC * s.C * s.KH * s.KW));
+  run(dyc.data(), xc.data(), dwc.data());
+  to_channels_last(dwc, s.OC, s.C, s.KH * s.KW, dw);
+}
 }  // namespace
 
 // The CPU reference computes in strict FP32 and always the same way: there is no
@@ -21,24 +69,31 @@ void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}
 
 // The reference needs no workspace; one byte still goes through the allocator, as a
 // real workspace would.
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape&, ConvData) { return 1; }
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape&, ConvData, ConvLayout) { return 1; }
 
-void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void*, size_t,
-                          void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionForward",
-          [s, x, w, y] { conv2d_forward_cpu<float>(x, w, nullptr, s, y); });
+void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void*, size_t, void* stream,
+                          ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionForward", [s, x, w, y, layout] {
+    forward_in(layout, s, x, w, y,
+               [&](const float* a, const float* b, float* out) { conv2d_forward_cpu<float>(a, b, nullptr, s, out); });
+  });
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void*, size_t,
-                                void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardData",
-          [s, dy, w, dx] { conv2d_backward_data_cpu<float>(dy, w, s, dx); });
+                                void* stream, ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout] {
+    backward_data_in(layout, s, dy, w, dx,
+                     [&](const float* a, const float* b, float* out) { conv2d_backward_data_cpu<float>(a, b, s, out); });
+  });
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void*, size_t,
-                                  void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardFilter",
-          [s, dy, x, dw] { conv2d_backward_filter_cpu<float>(dy, x, s, dw); });
+                                  void* stream, ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardFilter", [s, dy, x, dw, layout] {
+    backward_filter_in(layout, s, dy, x, dw, [&](const float* a, const float* b, float* out) {
+      conv2d_backward_filter_cpu<float>(a, b, s, out);
+    });
+  });
 }
 
 void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -47,20 +102,29 @@ void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int
 }
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y, void*, size_t,
-                          void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionForward", [s, x, w, y] { conv2d_forward_bf16_cpu(x, w, s, y); });
+                          void* stream, ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionForward", [s, x, w, y, layout] {
+    forward_in(layout, s, x, w, y,
+               [&](const uint16_t* a, const uint16_t* b, uint16_t* out) { conv2d_forward_bf16_cpu(a, b, s, out); });
+  });
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w, uint16_t* dx, void*,
-                                size_t, void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardData",
-          [s, dy, w, dx] { conv2d_backward_data_bf16_cpu(dy, w, s, dx); });
+                                size_t, void* stream, ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout] {
+    backward_data_in(layout, s, dy, w, dx, [&](const uint16_t* a, const uint16_t* b, uint16_t* out) {
+      conv2d_backward_data_bf16_cpu(a, b, s, out);
+    });
+  });
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x, uint16_t* dw, void*,
-                                  size_t, void* stream) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardFilter",
-          [s, dy, x, dw] { conv2d_backward_filter_bf16_cpu(dy, x, s, dw); });
+                                  size_t, void* stream, ConvLayout layout) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardFilter", [s, dy, x, dw, layout] {
+    backward_filter_in(layout, s, dy, x, dw, [&](const uint16_t* a, const uint16_t* b, uint16_t* out) {
+      conv2d_backward_filter_bf16_cpu(a, b, s, out);
+    });
+  });
 }
 
 void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,

@@ -1,8 +1,9 @@
-// Channels-last activations (fn::ChannelsLast) on the CPU: the layout reaches every op
-// of a ResNet (the convolutions through oneDNN where the build has it, batchnorm and
-// pooling through their NHWC kernels), gradients flow back in it, and training is the
-// NCHW training: the same losses, parameters and batchnorm statistics, up to the order
-// of float sums. Where the build has no channels-last convolutions, the guard must do
+// Channels-last activations (fn::ChannelsLast) on the CPU and on the emulated CUDA
+// device: the layout reaches every op of a ResNet (the convolutions through oneDNN where
+// the CPU build has it, through cuDNN's NHWC descriptors on a GPU; batchnorm and pooling
+// through their NHWC kernels), gradients flow back in it, and training is the NCHW
+// training: the same losses, parameters and batchnorm statistics, up to the order of
+// float sums. Where the build has no channels-last convolutions, the guard must do
 // nothing at all.
 #include <gtest/gtest.h>
 
@@ -27,12 +28,13 @@ struct Trace {
   cyg::nn::NamedTensors state;
 };
 
-Trace train(const std::string& model_name, bool channels_last, int steps) {
+Trace train(const std::string& model_name, bool channels_last, int steps, cyg::Device device) {
   const cyg::fn::ChannelsLast layout(channels_last);
   cyg::models::ModelOptions options;
   options.width = 8;
   options.seed = 3;
   auto model = cyg::models::make_model(model_name, options);
+  model->to(device);
   cyg::SgdOptions o;
   o.lr = 0.05;
   o.momentum = 0.9;
@@ -40,16 +42,16 @@ Trace train(const std::string& model_name, bool channels_last, int steps) {
   cyg::SGD optimizer(model->parameters(), o);
   Trace trace;
   for (int step = 0; step < steps; ++step) {
-    const Tensor images = Tensor::normal({6, 3, 12, 12}, 0, 1, 200 + static_cast<uint64_t>(step));
+    const Tensor images = Tensor::normal({6, 3, 12, 12}, 0, 1, 200 + static_cast<uint64_t>(step)).to(device);
     Tensor labels = Tensor::empty({6}, cyg::DType::I32);
     for (int64_t i = 0; i < 6; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
     optimizer.zero_grad();
-    const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy((*model)(Variable(images)), labels);
+    const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy((*model)(Variable(images)), labels.to(device));
     cyg::backward(ce.loss);
     optimizer.step();
     trace.losses.push_back(ce.loss.data().item());
   }
-  for (const auto& [name, t] : model->state_dict()) trace.state.emplace_back(name, t.clone());
+  for (const auto& [name, t] : model->state_dict()) trace.state.emplace_back(name, t.to(cyg::Device::cpu()).clone());
   return trace;
 }
 
@@ -64,9 +66,9 @@ double relative_difference(const Tensor& got, const Tensor& want) {
   return largest > 0 ? worst / largest : worst;
 }
 
-void expect_same_training(const std::string& model_name) {
-  SCOPED_TRACE(model_name);
-  const Trace nchw = train(model_name, false, 6), nhwc = train(model_name, true, 6);
+void expect_same_training(const std::string& model_name, cyg::Device device = cyg::Device::cpu()) {
+  SCOPED_TRACE(model_name + " on " + device.str());
+  const Trace nchw = train(model_name, false, 6, device), nhwc = train(model_name, true, 6, device);
   for (size_t s = 0; s < nchw.losses.size(); ++s)
     EXPECT_NEAR(nhwc.losses[s], nchw.losses[s], 1e-5 * std::fabs(nchw.losses[s])) << "loss of step " << s + 1;
   ASSERT_EQ(nhwc.state.size(), nchw.state.size());
@@ -83,16 +85,21 @@ TEST(ChannelsLast, ResNet18TrainsAsInNchw) { expect_same_training("resnet18"); }
 // an NCHW copy, and the result must still be the same.
 TEST(ChannelsLast, ResNet20TrainsAsInNchw) { expect_same_training("resnet20"); }
 TEST(ChannelsLast, SmallCnnTrainsAsInNchw) { expect_same_training("small_cnn"); }
+// The GPU path's channels-last kernels (cuDNN with NHWC descriptors and KRSC filters, our
+// NHWC batchnorm and pooling) on the emulated device.
+TEST(ChannelsLast, ResNet18TrainsAsInNchwOnTheEmulatedDevice) { expect_same_training("resnet18", cyg::Device::emu()); }
+TEST(ChannelsLast, SmallCnnTrainsAsInNchwOnTheEmulatedDevice) {
+  expect_same_training("small_cnn", cyg::Device::emu());
+}
 
 // Each op of a ResNet block keeps the layout, forward and backward.
-TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayout) {
-  if (!cyg::cpu_kernels().has_channels_last())
-    GTEST_SKIP() << "this build has no channels-last convolutions (no oneDNN): the guard leaves NCHW";
+void expect_block_keeps_the_layout(cyg::Device device) {
   const cyg::fn::ChannelsLast layout;
-  Variable x(Tensor::normal({2, 4, 6, 6}, 0, 1, 1), cyg::RequiresGrad::Yes);
-  Variable w(Tensor::normal({8, 4, 3, 3}, 0, 0.2, 2), cyg::RequiresGrad::Yes);
-  Variable gamma(Tensor::ones({8}), cyg::RequiresGrad::Yes), beta(Tensor::zeros({8}), cyg::RequiresGrad::Yes);
-  Tensor running_mean = Tensor::zeros({8}), running_var = Tensor::ones({8});
+  const auto on = [&](const Tensor& t) { return t.to(device); };
+  Variable x(on(Tensor::normal({2, 4, 6, 6}, 0, 1, 1)), cyg::RequiresGrad::Yes);
+  Variable w(on(Tensor::normal({8, 4, 3, 3}, 0, 0.2, 2)), cyg::RequiresGrad::Yes);
+  Variable gamma(on(Tensor::ones({8})), cyg::RequiresGrad::Yes), beta(on(Tensor::zeros({8})), cyg::RequiresGrad::Yes);
+  Tensor running_mean = on(Tensor::zeros({8})), running_var = on(Tensor::ones({8}));
   const Variable y = cyg::fn::conv2d(x, w, Variable(), 1, 1);
   EXPECT_EQ(y.data().memory_format(), MemoryFormat::ChannelsLast) << "conv2d converts the NCHW input once";
   const Variable b = cyg::fn::batch_norm(y, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train,
@@ -107,7 +114,7 @@ TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayout) {
 
   // The same graph in NCHW gives the same values.
   const cyg::fn::ChannelsLast off(false);
-  Tensor rm = Tensor::zeros({8}), rv = Tensor::ones({8});
+  Tensor rm = on(Tensor::zeros({8})), rv = on(Tensor::ones({8}));
   Variable x2(x.data().clone()), w2(w.data().clone(), cyg::RequiresGrad::Yes);
   const Variable y2 = cyg::fn::conv2d(x2, w2, Variable(), 1, 1);
   EXPECT_EQ(y2.data().memory_format(), MemoryFormat::Contiguous);
@@ -117,7 +124,18 @@ TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayout) {
   EXPECT_LE(relative_difference(p.data(), p2.data()), 1e-5);
   cyg::backward(cyg::fn::sum(p2));
   EXPECT_LE(relative_difference(w.grad(), w2.grad()), 1e-4);
-  EXPECT_LE(relative_difference(running_var, rv), 1e-5);
+  EXPECT_LE(relative_difference(running_var.to(cyg::Device::cpu()), rv.to(cyg::Device::cpu())), 1e-5);
+}
+
+TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayout) {
+  if (!cyg::cpu_kernels().has_channels_last())
+    GTEST_SKIP() << "this build has no channels-last convolutions (no oneDNN): the guard leaves NCHW";
+  expect_block_keeps_the_layout(cyg::Device::cpu());
+}
+
+TEST(ChannelsLast, EveryOpOfABlockKeepsTheLayoutOnTheEmulatedDevice) {
+  ASSERT_TRUE(cyg::emu_kernels().has_channels_last()) << "missing: " << cyg::emu_kernels().missing().size();
+  expect_block_keeps_the_layout(cyg::Device::emu());
 }
 
 // Under bf16 autocast the convolutions are bf16, which have no channels-last kernel here:

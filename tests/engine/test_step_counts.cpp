@@ -122,6 +122,33 @@ TEST_F(StepCounts, ResNet18TakesFourLaunchesPerBatchNormAndNoneForItsReLUs) {
   EXPECT_LE(c.total_launches(), 120u);
 }
 
+// Channels-last: the batchnorms run their NHWC kernels (still two launches each way,
+// none of the NCHW ones), pooling its NHWC pair, and cuDNN its NHWC plans; the layout
+// costs one copy of the input batch and one filter transpose per cuDNN call (into KRSC
+// and, for the filter gradient, back), and no copy of anything else.
+TEST_F(StepCounts, ChannelsLastRunsTheNhwcKernelsAndCopiesOnlyFiltersAndTheBatch) {
+  const cyg::fn::ChannelsLast layout;
+  // 16x16, so that layer4's maps are 2x2: at 1x1 the two layouts are the same memory,
+  // and such a tensor counts as NCHW.
+  images_ = Tensor::normal({4, 3, 16, 16}, 0, 1, 7).to(Device::emu());
+  step();
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  uint64_t nhwc_batchnorm = 0, nchw_batchnorm = 0;
+  for (const auto& [kernel, n] : c.launches) {
+    if (kernel.rfind("nhwc_", 0) == 0) nhwc_batchnorm += n;
+    if (kernel.rfind("batchnorm_", 0) == 0) nchw_batchnorm += n;
+  }
+  EXPECT_EQ(nhwc_batchnorm, 80u);
+  EXPECT_EQ(nchw_batchnorm, 0u);
+  EXPECT_EQ(c.launches.at("global_avg_pool_forward_nhwc_kernel<S>"), 1u);
+  EXPECT_EQ(c.launches.at("global_avg_pool_backward_nhwc_kernel<S>"), 1u);
+  EXPECT_EQ(c.total_library_calls(), 62u);
+  EXPECT_EQ(c.launches.at("copy_strided_kernel<U>"), 20u + 19u + 20u + 1u);
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToDevice)], 0u);
+  EXPECT_EQ(c.allocations, 0u);
+}
+
 TEST_F(StepCounts, EvaluationMakesNoCopies) {
   step();
   model_->eval();

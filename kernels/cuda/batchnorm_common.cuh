@@ -1,0 +1,143 @@
+// What the NCHW (batchnorm.cu) and channels-last (batchnorm_nhwc.cu) batchnorm kernels
+// share: the slices' partials and their fixed-order finish, the element-wise kernels
+// (evaluation forward, evaluation dx; a Layout says which channel an offset is in), and
+// the launch checks. partials[2 * (c * slices + s)] and [.. + 1] hold slice s's two sums
+// of channel c in either layout.
+#pragma once
+#include "kernels/batchnorm.h"
+#include "kernels/cuda/block_reduce.cuh"
+
+namespace cyg::CYG_KNS::batchnorm_detail {
+// Internal linkage: each of the two files gets its own copy of the kernels below.
+namespace {
+
+// What the per-channel spread argument holds: the batch's invstd (training), or
+// the running variance, from which invstd is derived (evaluation).
+enum class Spread { InvStd, Variance };
+
+__device__ __forceinline__ float invstd_from(const float *spread, int64_t c, Spread kind, float eps) {
+  return kind == Spread::Variance ? batchnorm_invstd(spread[c], eps) : spread[c];
+}
+
+// A kernel's index type (32 bits where they fit), activations' storage (float or bf16
+// bits) and layout (BatchNormLayout or BatchNormLayoutNhwc), as one template argument.
+template <typename IndexType, typename Storage, typename LayoutType = BatchNormLayout>
+struct KernelTypes {
+  using Index = IndexType;
+  using S = Storage;
+  using Layout = LayoutType;
+};
+
+// The [begin, end) share of slice s of m values.
+__device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s, int64_t *begin, int64_t *end) {
+  const int64_t per = (m + slices - 1) / slices;
+  *begin = s * per < m ? s * per : m;
+  *end = *begin + per < m ? *begin + per : m;
+}
+
+// A channel's statistics from its slices' partials (sums of x - shift and of its
+// square over the channel's m values), added in a fixed order, so every block of the
+// channel computes the same bits.
+struct ChannelStats {
+  float mean, invstd, unbiased_var;
+};
+
+__device__ __forceinline__ ChannelStats channel_stats(double shift, int64_t m, int64_t c, int64_t slices,
+                                                      const double *partials, float eps) {
+  double sum = 0.0, squares = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum += partials[2 * (c * slices + s)];
+    squares += partials[2 * (c * slices + s) + 1];
+  }
+  const double shifted_mean = sum / static_cast<double>(m);
+  double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
+  var = var > 0.0 ? var : 0.0;
+  return {static_cast<float>(shifted_mean + shift), static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps))),
+          static_cast<float>(batchnorm_unbiased_variance(var, m))};
+}
+
+// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed
+// order; as floats, they are dbeta and dgamma.
+__device__ __forceinline__ void channel_sums(const double *partials, int64_t c, int64_t slices, float *dgamma,
+                                             float *dbeta) {
+  double sum_dy = 0.0, sum_dy_xhat = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum_dy += partials[2 * (c * slices + s)];
+    sum_dy_xhat += partials[2 * (c * slices + s) + 1];
+  }
+  *dbeta = static_cast<float>(sum_dy);
+  *dgamma = static_cast<float>(sum_dy_xhat);
+}
+
+// dgamma and dbeta of every channel from the partials, a thread per channel.
+__global__ void batchnorm_backward_finish_kernel(int64_t C, int64_t slices, const double *partials, float *dgamma,
+                                                 float *dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, C)
+  channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
+}
+
+// Training normalises with the batch's invstd; eval derives it from the running
+// variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
+template <typename Types>
+__global__ void batchnorm_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+                                           const float *mean, const float *spread, Spread spread_kind,
+                                           typename Types::Layout layout,
+                                           float eps, BatchNormFusion<typename Types::S> fusion,
+                                           typename Types::S *y) {
+  using Index = typename Types::Index;
+  const Index n = static_cast<Index>(layout.numel());
+  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Index c = layout.template channel_of<Index>(i);
+    const float invstd = invstd_from(spread, c, spread_kind, eps);
+    const float v = batchnorm_normalise(widen(x[i]), mean[c], invstd, batchnorm_param(gamma, c, 1.0f),
+                                        batchnorm_param(beta, c, 0.0f));
+    store(&y[i], batchnorm_epilogue(v, fusion, i));
+  }
+}
+
+template <typename Types>
+__global__ void batchnorm_backward_dx_eval_kernel(const typename Types::S *dy, const float *gamma,
+                                                  const float *running_var, float eps,
+                                                  BatchNormBackwardFusion<typename Types::S> fusion,
+                                                  typename Types::Layout layout,
+                                                  typename Types::S *dx) {
+  using Index = typename Types::Index;
+  const Index n = static_cast<Index>(layout.numel());
+  const Index stride = static_cast<Index>(blockDim.x) * gridDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const Index c = layout.template channel_of<Index>(i);
+    store(&dx[i], batchnorm_backward_dx_eval(batchnorm_masked_dy(widen(dy[i]), fusion, i),
+                                             batchnorm_param(gamma, c, 1.0f) * batchnorm_invstd(running_var[c], eps)));
+  }
+}
+
+inline void check_block(const LaunchConfig &cfg) {
+  const int block = block_size(cfg);
+  CYG_CHECK(block % 32 == 0 && block <= 1024, "batchnorm block size ", block,
+            " must be a multiple of 32, at most 1024 (blocks reduce slices of channels)");
+}
+
+// The grid of the two-pass kernels: slices by channels (NCHW) or channel groups (NHWC).
+inline dim3 slice_grid(int64_t slices, int64_t channels) {
+  return dim3(static_cast<unsigned>(slices), static_cast<unsigned>(channels < 65535 ? channels : 65535));
+}
+
+// Calls launch(index) with a uint32_t index below 2^31 elements (cheaper to
+// divide), else with an int64_t one; the launch picks its kernel instance by
+// decltype(index).
+template <typename Launch>
+void with_index_type(int64_t numel, Launch launch) {
+  if (numel < (int64_t(1) << 31)) {
+    launch(uint32_t{0});
+  } else {
+    launch(int64_t{0});
+  }
+}
+
+inline int finish_grid(int64_t C) {
+  return static_cast<int>(ceil_div(C, 128) < 65535 ? ceil_div(C, 128) : 65535);
+}
+
+}  // namespace
+}  // namespace cyg::CYG_KNS::batchnorm_detail
