@@ -23,10 +23,18 @@ std::vector<std::string> Kernels::missing() const {
   return names;
 }
 
-bool Kernels::has_channels_last() const {
-  for (const KernelEntry* e : optional_entries)
+namespace {
+bool all_available(const std::vector<const KernelEntry*>& entries) {
+  for (const KernelEntry* e : entries)
     if (!e->available()) return false;
   return true;
+}
+}  // namespace
+
+bool Kernels::has_channels_last() const { return all_available(optional_entries); }
+bool Kernels::has_channels_last_bf16() const { return all_available(optional_bf16_entries); }
+bool Kernels::has_channels_last(DType dtype) const {
+  return dtype == DType::BF16 ? has_channels_last_bf16() : dtype == DType::F32 && has_channels_last();
 }
 
 }  // namespace cyg

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/dtype.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
 #include "kernels/copy.h"
@@ -215,8 +216,35 @@ struct Kernels {
   decltype(global_avg_pool_forward) global_avg_pool_forward_nhwc{optional_entries, "global_avg_pool_forward_nhwc"};
   decltype(global_avg_pool_backward) global_avg_pool_backward_nhwc{optional_entries,
                                                                     "global_avg_pool_backward_nhwc"};
-  // Whether this backend runs a whole ResNet step channels-last (memory_format: auto).
+  // Whether this backend runs a whole ResNet step channels-last in f32.
   bool has_channels_last() const;
+
+  // bf16 channels-last (bf16 autocast with NHWC activations, the GPU's fast path): the
+  // bf16 entries above with x, y, dy, dx (and a fused residual) NHWC, and the
+  // convolutions' filters and filter gradients in cuDNN's KRSC order ([OC, KH, KW, C],
+  // a channels-last [OC, C, KH, KW] tensor), which its NHWC kernels read as they are.
+  // Optional and all or nothing, like the f32 ones.
+  std::vector<const KernelEntry*> optional_bf16_entries;
+  decltype(conv2d_forward_bf16) conv2d_forward_nhwc_bf16{optional_bf16_entries, "conv2d_forward_nhwc_bf16"};
+  decltype(conv2d_backward_data_bf16) conv2d_backward_data_nhwc_bf16{optional_bf16_entries,
+                                                                     "conv2d_backward_data_nhwc_bf16"};
+  decltype(conv2d_backward_filter_bf16) conv2d_backward_filter_nhwc_bf16{optional_bf16_entries,
+                                                                         "conv2d_backward_filter_nhwc_bf16"};
+  decltype(batchnorm_forward_train_bf16) batchnorm_forward_train_nhwc_bf16{optional_bf16_entries,
+                                                                           "batchnorm_forward_train_nhwc_bf16"};
+  decltype(batchnorm_forward_eval_bf16) batchnorm_forward_eval_nhwc_bf16{optional_bf16_entries,
+                                                                         "batchnorm_forward_eval_nhwc_bf16"};
+  decltype(batchnorm_backward_bf16) batchnorm_backward_nhwc_bf16{optional_bf16_entries,
+                                                                 "batchnorm_backward_nhwc_bf16"};
+  decltype(batchnorm_backward_eval_bf16) batchnorm_backward_eval_nhwc_bf16{optional_bf16_entries,
+                                                                           "batchnorm_backward_eval_nhwc_bf16"};
+  decltype(global_avg_pool_forward_bf16) global_avg_pool_forward_nhwc_bf16{optional_bf16_entries,
+                                                                           "global_avg_pool_forward_nhwc_bf16"};
+  decltype(global_avg_pool_backward_bf16) global_avg_pool_backward_nhwc_bf16{optional_bf16_entries,
+                                                                             "global_avg_pool_backward_nhwc_bf16"};
+  bool has_channels_last_bf16() const;
+  // Whether activations of `dtype` (f32, or bf16 under autocast) run channels-last here.
+  bool has_channels_last(DType dtype) const;
 
   explicit Kernels(const char* backend_name) : backend(backend_name) {}
   Kernels(const Kernels&) = delete;

@@ -45,18 +45,17 @@ Tensor incoming(const Tensor& grad, DType dtype, MemoryFormat format = MemoryFor
   return grad.to(dtype).contiguous(format);
 }
 
-// Whether an op runs its channels-last kernels on `t`: an f32 4-D tensor laid out NHWC
-// (and not also NCHW) on a device whose table has them.
+// Whether an op runs its channels-last kernels on `t`: a 4-D tensor laid out NHWC (and
+// not also NCHW) on a device whose table has them for its dtype.
 bool runs_channels_last(const Tensor& t) {
-  return t.dtype() == DType::F32 && t.dim() == 4 && t.memory_format() == MemoryFormat::ChannelsLast &&
-         kernels_for(t).has_channels_last();
+  return t.dim() == 4 && t.memory_format() == MemoryFormat::ChannelsLast && kernels_for(t).has_channels_last(t.dtype());
 }
 
-// A bf16 gradient handed back as `dtype` (the input's): itself, or widened into the
-// sink (a parameter's .grad) or a new f32 tensor.
+// A bf16 gradient (dense) handed back as `dtype` (the input's): itself, or widened into
+// the sink (a parameter's .grad) or a new f32 tensor, in the same layout.
 Tensor gradient_as(const Tensor& bf16, DType dtype, size_t k, const GradientSinks& sinks) {
   if (dtype == DType::BF16) return bf16;
-  Tensor out = sinks.output(k, bf16.shape(), bf16.device());
+  Tensor out = sinks.output(k, bf16.shape(), bf16.device(), DType::F32, bf16.memory_format());
   kernels_for(out).cast_bf16_to_f32(bf16.data<uint16_t>(), out.data<float>(), out.numel());
   return out;
 }
@@ -159,28 +158,36 @@ namespace {
 // conv2d under bf16 autocast: x cast to bf16 where it is f32, the weight's bf16 copy (cast
 // only when the weight changed other than by an optimizer that keeps the copy: see
 // Variable::bf16_value), y bf16; the weight's gradient widened into its .grad.
-Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Conv2dShape& s) {
+// Channels-last (nhwc): x, y, dy and dx NHWC, and the filter and its gradient in KRSC
+// order, a channels-last copy of the weight's bf16 copy.
+Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Conv2dShape& s, bool nhwc) {
   const Device dev = xs.device();
   const DType x_dtype = xs.dtype();
-  const Tensor xb = xs.to(DType::BF16), wb = weight.bf16_value();
-  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev);
-  kernels_for(dev).conv2d_forward_bf16(xb.data<uint16_t>(), wb.data<uint16_t>(), s, y.data<uint16_t>());
+  const MemoryFormat format = nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  const Tensor xb = xs.to(DType::BF16).contiguous(format), wb = weight.bf16_value().contiguous(format);
+  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev, format);
+  const Kernels& kernels = kernels_for(dev);
+  (nhwc ? kernels.conv2d_forward_nhwc_bf16 : kernels.conv2d_forward_bf16)(xb.data<uint16_t>(), wb.data<uint16_t>(), s,
+                                                                          y.data<uint16_t>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad();
   Tensor saved_x = need_dw ? xb : Tensor(), saved_w = need_dx ? wb : Tensor();
   return make_result(y, {x, weight}, "conv2d", [=](const Tensor& grad, const GradientSinks& sinks) {
-    const Tensor g = incoming(grad, DType::BF16);
+    const Tensor g = incoming(grad, DType::BF16, format);
     const Kernels& k = kernels_for(dev);
     Tensor dx, dw;
     if (need_dx) {
-      Tensor dxb = x_dtype == DType::BF16 ? sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16)
-                                          : Tensor::empty({s.N, s.C, s.H, s.W}, DType::BF16, dev);
-      k.conv2d_backward_data_bf16(g.data<uint16_t>(), saved_w.data<uint16_t>(), s, dxb.data<uint16_t>());
+      Tensor dxb = x_dtype == DType::BF16 ? sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16, format)
+                                          : Tensor::empty({s.N, s.C, s.H, s.W}, DType::BF16, dev, format);
+      (nhwc ? k.conv2d_backward_data_nhwc_bf16 : k.conv2d_backward_data_bf16)(
+          g.data<uint16_t>(), saved_w.data<uint16_t>(), s, dxb.data<uint16_t>());
       dx = gradient_as(dxb, x_dtype, 0, sinks);
     }
     if (need_dw) {
-      Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev);
-      k.conv2d_backward_filter_bf16(g.data<uint16_t>(), saved_x.data<uint16_t>(), s, dwb.data<uint16_t>());
-      dw = gradient_as(dwb, DType::F32, 1, sinks);
+      Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev, format);
+      (nhwc ? k.conv2d_backward_filter_nhwc_bf16 : k.conv2d_backward_filter_bf16)(
+          g.data<uint16_t>(), saved_x.data<uint16_t>(), s, dwb.data<uint16_t>());
+      // The parameter's gradient in the parameter's layout.
+      dw = gradient_as(dwb.contiguous(), DType::F32, 1, sinks);
     }
     return std::vector<Tensor>{dx, dw};
   });
@@ -192,8 +199,11 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   check_activation(weight, "conv2d");
   const Tensor& xd = x.data();
   const bool has_bias = bias.defined();
-  const bool nhwc = t_channels_last && !has_bias && !autocast_bf16_enabled() && xd.dtype() == DType::F32 &&
-                    xd.dim() == 4 && kernels_for(xd).has_channels_last();
+  // Channels-last where the guard asks for it and the device has the kernels of the
+  // convolution's precision (bf16 under autocast, whatever x's dtype); not with a bias.
+  const bool nhwc = t_channels_last && !has_bias && xd.dim() == 4 &&
+                    (autocast_bf16_enabled() ? kernels_for(xd).has_channels_last_bf16()
+                                             : xd.dtype() == DType::F32 && kernels_for(xd).has_channels_last());
   const MemoryFormat format = nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
   const Tensor xs = xd.contiguous(format);
   const Tensor w = weight.data().contiguous();
@@ -223,7 +233,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
     CYG_CHECK(!has_bias,
               "conv2d: a bias under bf16 autocast is not supported (batchnorm follows the ResNets' "
               "convolutions, which have none)");
-    return conv2d_bf16(x, weight, xs, s);
+    return conv2d_bf16(x, weight, xs, s, nhwc);
   }
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::F32, dev, format);
   const Kernels& kernels = kernels_for(dev);
@@ -331,7 +341,7 @@ struct BatchNormArgs {
   bool affine = false;
   float eps = 0, momentum = 0;
   BatchNormThen then = BatchNormThen::Nothing;
-  bool nhwc = false;  // channels-last activations (f32 only)
+  bool nhwc = false;  // channels-last activations
   MemoryFormat format = MemoryFormat::Contiguous;
 
   // S: the activations' storage, float (f32) or uint16_t (bf16).
@@ -410,32 +420,31 @@ struct BatchNormGrads {
   }
 };
 
-// The table's batchnorm entries for activations stored as S, channels-last or not
-// (channels-last activations are f32).
+// The table's batchnorm entries for activations stored as S, channels-last or not.
 template <typename S>
 struct BatchNormEntries {
   static constexpr bool kBf16 = std::is_same_v<S, uint16_t>;
   static const auto& forward_train(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
-      return k.batchnorm_forward_train_bf16;
+      return nhwc ? k.batchnorm_forward_train_nhwc_bf16 : k.batchnorm_forward_train_bf16;
     else
       return nhwc ? k.batchnorm_forward_train_nhwc : k.batchnorm_forward_train;
   }
   static const auto& forward_eval(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
-      return k.batchnorm_forward_eval_bf16;
+      return nhwc ? k.batchnorm_forward_eval_nhwc_bf16 : k.batchnorm_forward_eval_bf16;
     else
       return nhwc ? k.batchnorm_forward_eval_nhwc : k.batchnorm_forward_eval;
   }
   static const auto& backward(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
-      return k.batchnorm_backward_bf16;
+      return nhwc ? k.batchnorm_backward_nhwc_bf16 : k.batchnorm_backward_bf16;
     else
       return nhwc ? k.batchnorm_backward_nhwc : k.batchnorm_backward;
   }
   static const auto& backward_eval(const Kernels& k, bool nhwc) {
     if constexpr (kBf16)
-      return k.batchnorm_backward_eval_bf16;
+      return nhwc ? k.batchnorm_backward_eval_nhwc_bf16 : k.batchnorm_backward_eval_bf16;
     else
       return nhwc ? k.batchnorm_backward_eval_nhwc : k.batchnorm_backward_eval;
   }
@@ -489,19 +498,19 @@ Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Varia
 template <typename S>
 const auto& pool_forward(const Kernels& k, bool nhwc) {
   if constexpr (std::is_same_v<S, uint16_t>)
-    return k.global_avg_pool_forward_bf16;
+    return nhwc ? k.global_avg_pool_forward_nhwc_bf16 : k.global_avg_pool_forward_bf16;
   else
     return nhwc ? k.global_avg_pool_forward_nhwc : k.global_avg_pool_forward;
 }
 template <typename S>
 const auto& pool_backward(const Kernels& k, bool nhwc) {
   if constexpr (std::is_same_v<S, uint16_t>)
-    return k.global_avg_pool_backward_bf16;
+    return nhwc ? k.global_avg_pool_backward_nhwc_bf16 : k.global_avg_pool_backward_bf16;
   else
     return nhwc ? k.global_avg_pool_backward_nhwc : k.global_avg_pool_backward;
 }
 
-// xs: dense in `format` (channels-last only for f32).
+// xs: dense in `format`.
 template <typename S>
 Variable global_avg_pool2d_as(const Variable& x, const Tensor& xs, MemoryFormat format) {
   const int64_t N = xs.size(0), C = xs.size(1), H = xs.size(2), W = xs.size(3);

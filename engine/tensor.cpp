@@ -323,8 +323,10 @@ Tensor Tensor::to(DType target) const {
   const bool to_bf16 = dtype_ == DType::F32 && target == DType::BF16;
   const bool to_f32 = dtype_ == DType::BF16 && target == DType::F32;
   CYG_CHECK(to_bf16 || to_f32, "cast from ", dtype_name(dtype_), " to ", dtype_name(target), " is not supported");
-  const Tensor src = contiguous();
-  Tensor out = empty(shape_, target, device());
+  // A dense tensor keeps its layout (channels-last stays channels-last): the cast is
+  // element by element in memory order.
+  const Tensor src = is_dense() ? *this : contiguous();
+  Tensor out = empty(shape_, target, device(), src.memory_format());
   const int64_t n = numel();
   const Kernels& k = kernels_for(out);
   if (to_bf16) {

@@ -152,6 +152,8 @@ inline void check_batchnorm_backward_args(const void* dgamma, const void* dbeta)
             "batchnorm backward writes dgamma and dbeta (scratch when affine=false): dx is built from them");
 }
 
+// y (and dx) must not alias x (or dy): every block reads x while others write y.
+//
 // T = float or double (double for the finite-difference checks): the parameters,
 // statistics and math. S = the activations' storage (x, y, dy, dx, the residual):
 // T itself, or uint16_t (bf16 bits) with T = float, as bf16 autocast runs batchnorm.
@@ -219,7 +221,8 @@ CYG_HD int64_t batchnorm_nhwc_lanes(int64_t C) {
 inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg) {
   const int64_t target = cfg.max_blocks > 0 ? cfg.max_blocks : 1024;  // blocks for the whole launch
   const int64_t lanes = batchnorm_nhwc_lanes(C), groups = ceil_div(C, lanes);
-  const int64_t by_work = ceil_div(N * HW, block_size(cfg) / lanes);  // no block without work
+  const int64_t rows = block_size(cfg) / lanes;  // a block's row columns (a block below 32 is refused later)
+  const int64_t by_work = ceil_div(N * HW, rows > 0 ? rows : 1);  // no block without work
   int64_t slices = groups > 0 ? target / groups : 1;
   if (slices > by_work) slices = by_work;
   return slices < 1 ? 1 : slices;

@@ -46,6 +46,7 @@ __device__ __forceinline__ Tile tile_of(int lanes) {
 
 // Adds a and b of the block's row columns, lane by lane, in a fixed tree (any number of
 // columns); the totals are valid in row column 0. Every thread of the block calls it.
+// (16 KB of static shared memory whatever the block: fine on the GPUs this targets.)
 __device__ void add_row_columns(double *a, double *b, const Tile &t, int lanes) {
   __shared__ double shared_a[kMaxBlock], shared_b[kMaxBlock];
   shared_a[threadIdx.x] = *a;
@@ -95,6 +96,22 @@ __global__ void nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormL
   }
 }
 
+// The two sums of channel c over its slices' partials: each row column adds every
+// rows-th slice, then the columns are added by the fixed tree (the same bits in every
+// block of the channel, and no thread adds a thousand partials alone). Valid in row
+// column 0; every thread of the block calls it.
+__device__ void add_slice_partials(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t,
+                                   int lanes, double *a, double *b) {
+  *a = 0.0;
+  *b = 0.0;
+  if (active)
+    for (int64_t s = t.row; s < slices; s += t.rows) {
+      *a += partials[2 * (c * slices + s)];
+      *b += partials[2 * (c * slices + s) + 1];
+    }
+  add_row_columns(a, b, t, lanes);
+}
+
 // The channel group's statistics from the partials (row column 0, one channel each),
 // then the slice normalised with the fused epilogue. The slice-0 block also writes the
 // saved and the running statistics.
@@ -113,8 +130,10 @@ __global__ void nhwc_finish_normalise_kernel(const typename Types::S *x, const f
   for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
     const int64_t c = group * lanes + t.lane;
     const bool active = c < layout.C;
+    double sum, squares;
+    add_slice_partials(partials, c, active, slices, t, lanes, &sum, &squares);
     if (active && t.row == 0) {
-      const ChannelStats st = channel_stats(widen(x[c]), layout.per_channel(), c, slices, partials, eps);
+      const ChannelStats st = stats_from_sums(widen(x[c]), layout.per_channel(), sum, squares, eps);
       group_mean[t.lane] = st.mean;
       group_invstd[t.lane] = st.invstd;
       if (blockIdx.x == 0) {
@@ -193,8 +212,11 @@ __global__ void nhwc_finish_backward_dx_kernel(const typename Types::S *dy, cons
   for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
     const int64_t c = group * lanes + t.lane;
     const bool active = c < layout.C;
+    double sum_dy, sum_dy_xhat;
+    add_slice_partials(partials, c, active, slices, t, lanes, &sum_dy, &sum_dy_xhat);
     if (active && t.row == 0) {
-      channel_sums(partials, c, slices, &group_dgamma[t.lane], &group_dbeta[t.lane]);
+      group_dbeta[t.lane] = static_cast<float>(sum_dy);
+      group_dgamma[t.lane] = static_cast<float>(sum_dy_xhat);
       if (blockIdx.x == 0) {
         dgamma[c] = group_dgamma[t.lane];
         dbeta[c] = group_dbeta[t.lane];

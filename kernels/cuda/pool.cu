@@ -33,9 +33,9 @@ __global__ void global_avg_pool_forward_nhwc_kernel(const S* x, int64_t C, int64
   CYG_GRID_STRIDE_LOOP(p, outputs) {
     const int64_t n = p / C;
     const S* column = x + n * area * C + (p - n * C);
-    float sum = 0.0f;
+    double sum = 0.0;  // one thread walks the whole area: double keeps a large one exact enough
     for (int64_t k = 0; k < area; ++k) sum += widen(column[k * C]);
-    store(&y[p], divide_by_area(sum, area));
+    store(&y[p], static_cast<float>(divide_by_area(sum, area)));
   }
 }
 

@@ -211,10 +211,13 @@ double relative_error(const Tensor& got, const Tensor& want) {
 // float32's does: a cosine similarity with it of at least 0.6 (PyTorch's bf16 reaches
 // 0.77 at worst here), and its distance stays below 0.8. A zero, negated or missing-term
 // gradient fails those; a float32 path taken instead is caught by the kernels' tests.
-TEST(GOLDEN_SUITE, ResNet18InBf16IsAsAccurateAsPyTorchAutocast) {
+// channels_last: the same with channels-last activations where the device has bf16
+// channels-last kernels (a GPU, the emulated device); on the CPU the guard changes nothing.
+void expect_bf16_as_accurate_as_pytorch(bool channels_last) {
   std::string skip_reason;
   const std::optional<cyg::Device> maybe_device = golden_device(&skip_reason);
   if (!maybe_device) GTEST_SKIP() << skip_reason;
+  const cyg::fn::ChannelsLast layout(channels_last);
   const auto golden = load_golden();
   const auto bf16 = load_golden(kGoldenBf16File);
   const GoldenStep step = run_golden_step(golden, *maybe_device, true);
@@ -258,6 +261,11 @@ TEST(GOLDEN_SUITE, ResNet18InBf16IsAsAccurateAsPyTorchAutocast) {
               "bf16 %.4f); lowest cosine with float32 %.3f (PyTorch's bf16 %.3f); furthest against PyTorch's: %s\n",
               step.ce.loss.data().item(), bf16.at("loss").item(), golden.at("loss").item(), sum_ours / compared,
               sum_theirs / compared, worst_cosine, their_worst_cosine, worst.c_str());
+}
+
+TEST(GOLDEN_SUITE, ResNet18InBf16IsAsAccurateAsPyTorchAutocast) { expect_bf16_as_accurate_as_pytorch(false); }
+TEST(GOLDEN_SUITE, ResNet18InBf16ChannelsLastIsAsAccurateAsPyTorchAutocast) {
+  expect_bf16_as_accurate_as_pytorch(true);
 }
 
 // Sets an environment variable for its lifetime, then restores what was there.
