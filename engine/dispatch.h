@@ -242,6 +242,9 @@ struct Kernels {
                                                                            "global_avg_pool_forward_nhwc_bf16"};
   decltype(global_avg_pool_backward_bf16) global_avg_pool_backward_nhwc_bf16{optional_bf16_entries,
                                                                              "global_avg_pool_backward_nhwc_bf16"};
+  // A KRSC bf16 filter gradient widened into the OIHW f32 .grad (kernels/cast.h).
+  Kernel<void(const uint16_t* krsc, float* oihw, int64_t OC, int64_t C, int64_t area)> widen_krsc_filter{
+      optional_bf16_entries, "widen_krsc_filter"};
   bool has_channels_last_bf16() const;
   // Whether activations of `dtype` (f32, or bf16 under autocast) run channels-last here.
   bool has_channels_last(DType dtype) const;

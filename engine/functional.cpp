@@ -164,7 +164,7 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
   const Device dev = xs.device();
   const DType x_dtype = xs.dtype();
   const MemoryFormat format = nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
-  const Tensor xb = xs.to(DType::BF16).contiguous(format), wb = weight.bf16_value().contiguous(format);
+  const Tensor xb = xs.to(DType::BF16).contiguous(format), wb = weight.bf16_value(format);
   Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev, format);
   const Kernels& kernels = kernels_for(dev);
   (nhwc ? kernels.conv2d_forward_nhwc_bf16 : kernels.conv2d_forward_bf16)(xb.data<uint16_t>(), wb.data<uint16_t>(), s,
@@ -186,8 +186,12 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
       Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev, format);
       (nhwc ? k.conv2d_backward_filter_nhwc_bf16 : k.conv2d_backward_filter_bf16)(
           g.data<uint16_t>(), saved_x.data<uint16_t>(), s, dwb.data<uint16_t>());
-      // The parameter's gradient in the parameter's layout.
-      dw = gradient_as(dwb.contiguous(), DType::F32, 1, sinks);
+      if (nhwc) {  // widened into the parameter's layout as it is read
+        dw = sinks.output(1, {s.OC, s.C, s.KH, s.KW}, dev);
+        k.widen_krsc_filter(dwb.data<uint16_t>(), dw.data<float>(), s.OC, s.C, s.KH * s.KW);
+      } else {
+        dw = gradient_as(dwb, DType::F32, 1, sinks);
+      }
     }
     return std::vector<Tensor>{dx, dw};
   });

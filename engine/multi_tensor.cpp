@@ -12,7 +12,8 @@ namespace {
 // step's table to the next.
 bool same_tensors(const TensorSlot& a, const TensorSlot& b) {
   return a.param == b.param && a.grad == b.grad && a.state1 == b.state1 && a.state2 == b.state2 &&
-         a.numel == b.numel && a.weight_decay_scale == b.weight_decay_scale && a.param_bf16 == b.param_bf16;
+         a.numel == b.numel && a.weight_decay_scale == b.weight_decay_scale && a.param_bf16 == b.param_bf16 &&
+         a.bf16_channels == b.bf16_channels && a.bf16_area == b.bf16_area;
 }
 
 bool same_tensors(const std::vector<TensorSlot>& a, const std::vector<TensorSlot>& b) {

@@ -55,6 +55,10 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
     slots[i].numel = p.numel();
     const Tensor& copy = params_[i].bf16_copy();
     slots[i].param_bf16 = copy.defined() && copy.device() == device_ ? copy.data<uint16_t>() : nullptr;
+    if (slots[i].param_bf16 != nullptr && copy.dim() == 4 && copy.memory_format() == MemoryFormat::ChannelsLast) {
+      slots[i].bf16_channels = copy.size(1);  // a filter's copy in KRSC order (channels-last convolutions)
+      slots[i].bf16_area = copy.size(2) * copy.size(3);
+    }
   }
   return slots;
 }
@@ -69,7 +73,7 @@ void Optimizer::prepare_step() {
   // steps) is cast again here, on the host's side of the step: a replayed CUDA graph
   // reads the copies without checking them.
   for (const Variable& p : params_)
-    if (p.bf16_copy().defined()) p.bf16_value();
+    if (p.bf16_copy().defined()) p.bf16_value(p.bf16_copy().memory_format());  // in the layout it is kept in
   ++steps_;
   set_hyper(tensors_);
   kernels_for(device_).upload_tensor_table(tensors_);

@@ -37,18 +37,19 @@ void Variable::to_device(Device device) {
   if (impl_->grad.defined()) impl_->grad = grad().to(device);
 }
 
-Tensor Variable::bf16_value() const {
+Tensor Variable::bf16_value(MemoryFormat format) const {
   CYG_CHECK(defined(), "bf16_value() of an undefined Variable");
   Impl& m = *impl_;
   const Tensor& d = m.data;
   CYG_CHECK(d.dtype() == DType::F32, "bf16_value() of a ", dtype_name(d.dtype()), " variable");
-  const bool current = m.bf16.defined() && m.bf16_source.shares_storage(d) &&
-                       m.bf16_source.storage_offset() == d.storage_offset() && m.bf16.shape() == d.shape() &&
-                       m.bf16_version == d.storage()->version();
+  const bool laid_out = m.bf16.defined() && m.bf16.shape() == d.shape() && m.bf16.device() == d.device() &&
+                        m.bf16.is_contiguous(format);
+  const bool current = laid_out && m.bf16_source.shares_storage(d) &&
+                       m.bf16_source.storage_offset() == d.storage_offset() && m.bf16_version == d.storage()->version();
   if (current) return m.bf16;
-  if (!m.bf16.defined() || m.bf16.shape() != d.shape() || m.bf16.device() != d.device())
-    m.bf16 = Tensor::empty(d.shape(), DType::BF16, d.device());
-  const Tensor src = d.contiguous();
+  if (!laid_out) m.bf16 = Tensor::empty(d.shape(), DType::BF16, d.device(), format);
+  // The cast runs in memory order, so the source is laid out as the copy.
+  const Tensor src = d.contiguous(format);
   kernels_for(d).cast_f32_to_bf16(src.data<float>(), m.bf16.data<uint16_t>(), d.numel());
   m.bf16_source = d;
   m.bf16_version = d.storage()->version();

@@ -56,7 +56,10 @@ class Variable {
   // through Tensor's in-place methods, replaced, or updated by an optimizer that said so
   // with value_changed(). An optimizer that writes the copy in its own update (see
   // kernels/optim.h) keeps it current at no cost.
-  Tensor bf16_value() const;
+  // `format`: the copy's layout. A channels-last copy of a 4-D filter is in cuDNN's KRSC
+  // order, as channels-last convolutions read it; an optimizer writing the copy keeps
+  // that order (kernels/optim.h). Asking for the other layout makes a new copy.
+  Tensor bf16_value(MemoryFormat format = MemoryFormat::Contiguous) const;
   // The copy's buffer (undefined until bf16_value() made one), for an optimizer to write.
   const Tensor& bf16_copy() const;
   // The value was changed by a kernel that did not also write the bf16 copy.

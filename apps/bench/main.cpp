@@ -216,9 +216,10 @@ int main(int argc, char** argv) {
     if (precision != "bf16") cyg::fn::set_allow_tf32(precision == "tf32");
     const cyg::fn::AutocastBf16 autocast(precision == "bf16");
     // As the apps' memory_format: where the device has the channels-last kernels of the
-    // precision, and for auto on the CPU only.
+    // precision, and for auto on the CPU or in bf16.
     const bool channels_last =
-        (o.memory_format == "channels_last" || (o.memory_format == "auto" && device.is_cpu())) &&
+        (o.memory_format == "channels_last" ||
+         (o.memory_format == "auto" && (device.is_cpu() || precision == "bf16"))) &&
         cyg::kernels_for(device).has_channels_last(precision == "bf16" ? cyg::DType::BF16 : cyg::DType::F32);
     const cyg::fn::ChannelsLast layout(channels_last);
     cyg::models::ModelOptions mo;

@@ -82,11 +82,13 @@ std::string resolve_precision(const std::string& key, Device device) {
 // The memory_format key on `device`. channels_last runs where the device's kernel table
 // has the channels-last kernels of the run's precision (the CPU: f32 with oneDNN; a GPU:
 // f32, tf32 and bf16); asked for where it cannot run, it is nchw with a note, as the ops
-// would run it anyway. auto is channels_last where that was measured to pay, the CPU
-// (oneDNN), else nchw: the GPU's channels-last kernels await their first measurement.
+// would run it anyway. auto is channels_last where it pays: the CPU in fp32 (oneDNN's
+// fast convolutions take NHWC; measured), and a GPU in bf16 (cuDNN's tensor-core kernels
+// take NHWC and KRSC as they are, and the filters' KRSC copies cost no launch: counted);
+// else nchw (on a GPU in fp32 or tf32 each convolution transposes its filter).
 std::string resolve_memory_format(const std::string& key, Device device, const std::string& precision) {
   const bool possible = kernels_for(device).has_channels_last(precision == "bf16" ? DType::BF16 : DType::F32);
-  if (key == "auto") return possible && device.is_cpu() ? "channels_last" : "nchw";
+  if (key == "auto") return possible && (device.is_cpu() || precision == "bf16") ? "channels_last" : "nchw";
   if (key == "channels_last" && !possible) {
     std::fprintf(stderr, "note: memory_format channels_last runs as nchw on %s (it has no channels-last %s kernels)\n",
                  device.str().c_str(), precision == "bf16" ? "bf16" : "f32");

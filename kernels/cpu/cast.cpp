@@ -11,4 +11,9 @@ void cast_bf16_to_f32_cpu(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_float(x[i]);
 }
 
+void widen_krsc_to_oihw_cpu(const uint16_t* krsc, float* oihw, int64_t OC, int64_t C, int64_t area) {
+  const int64_t n = OC * C * area;
+  for (int64_t i = 0; i < n; ++i) oihw[i] = bf16_to_float(krsc[krsc_offset(i, C, area)]);
+}
+
 }  // namespace cyg

@@ -21,7 +21,7 @@ __global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chun
       float buf = t.state1 ? t.state1[i] : 0.0f;
       sgd_update(p, t.grad[i], buf, wd, h);
       t.param[i] = p;
-      if (t.param_bf16) t.param_bf16[i] = float_to_bf16(p);
+      if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       if (t.state1) t.state1[i] = buf;
     }
   }
@@ -38,7 +38,7 @@ __global__ void adam_step_kernel(const TensorSlot* slots, const TensorChunk* chu
       float p = t.param[i], m = t.state1[i], v = t.state2[i];
       adam_update(p, t.grad[i], m, v, wd, h);
       t.param[i] = p;
-      if (t.param_bf16) t.param_bf16[i] = float_to_bf16(p);
+      if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       t.state1[i] = m;
       t.state2[i] = v;
     }

@@ -126,10 +126,20 @@ TEST(StepRunner, GraphedStepsEqualEagerStepsInBf16) {
   expect_graphs_change_nothing("resnet20", true);
 }
 
-// Weights written between replays (a checkpoint loaded, say) reach the replayed graph: the
-// step casts stale bf16 copies again before the replay, as an eager step would.
-TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) {
+// bf16 with channels-last activations (a GPU's default): the graph replays the writes of
+// the filters' KRSC bf16 copies and the NHWC kernels.
+TEST(StepRunner, GraphedStepsEqualEagerStepsInBf16ChannelsLast) {
   const cyg::fn::AutocastBf16 autocast;
+  const cyg::fn::ChannelsLast layout;
+  expect_graphs_change_nothing("resnet18", false);
+}
+
+// Weights written between replays (a checkpoint loaded, say) reach the replayed graph: the
+// step casts stale bf16 copies again before the replay, as an eager step would; in
+// channels-last too, where the copies are KRSC.
+void expect_written_weights_reach_the_graph(bool channels_last) {
+  const cyg::fn::AutocastBf16 autocast;
+  const cyg::fn::ChannelsLast layout(channels_last);
   Trainer eager("resnet18", StepGraphs::Off, false);
   Trainer graphed("resnet18", StepGraphs::On, false);
   const cyg::nn::NamedTensors initial = eager.model->state_dict();
@@ -154,6 +164,11 @@ TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) {
     if (!p.bf16_copy().defined()) continue;
     EXPECT_EQ(p.bf16_copy().to_vector(), p.data().to(cyg::DType::BF16).to_vector());
   }
+}
+
+TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) { expect_written_weights_reach_the_graph(false); }
+TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16ChannelsLast) {
+  expect_written_weights_reach_the_graph(true);
 }
 
 TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {

@@ -202,6 +202,35 @@ TEST_F(StepCounts, Bf16WeightCopiesAreKeptByTheOptimizerNotCastEachStep) {
   EXPECT_EQ(after.launches.at("cast_f32_to_bf16_kernel"), 3u);
 }
 
+// bf16 with channels-last activations: the optimizer writes each filter's bf16 copy in
+// cuDNN's KRSC order, and each filter gradient is widened out of KRSC into .grad in the
+// same launch that widens it, so a steady step copies no filter: only the input batch is
+// converted (cast and laid out NHWC).
+TEST_F(StepCounts, Bf16ChannelsLastKeepsKrscCopiesWithoutALaunch) {
+  const cyg::fn::AutocastBf16 autocast;
+  const cyg::fn::ChannelsLast layout;
+  images_ = Tensor::normal({4, 3, 16, 16}, 0, 1, 7).to(Device::emu());
+  step();
+  step();
+  const cyg::DeviceCounts c = counted_step();
+  EXPECT_EQ(c.launches.at("cast_f32_to_bf16_kernel"), 2u) << "the input batch and the logits' gradient only";
+  EXPECT_EQ(c.launches.at("copy_strided_kernel<U>"), 1u) << "the input batch into NHWC only";
+  EXPECT_EQ(c.launches.at("widen_krsc_to_oihw_kernel"), 20u);
+  EXPECT_EQ(c.launches.count("cast_bf16_to_f32_kernel"), 0u);
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 1u) << "the hyperparameters only";
+  EXPECT_EQ(c.allocations, 0u);
+  EXPECT_LE(c.total_launches(), 120u);
+  int krsc = 0;
+  for (const cyg::Variable& p : model_->parameters()) {
+    const Tensor& copy = p.bf16_copy();
+    if (!copy.defined()) continue;
+    if (copy.memory_format() == cyg::MemoryFormat::ChannelsLast) ++krsc;
+    // The copy the next forward uses is the updated weight rounded once, in its layout.
+    EXPECT_EQ(copy.to_vector(), p.data().to(cyg::DType::BF16).to_vector());
+  }
+  EXPECT_EQ(krsc, 17) << "the 3x3 and 7x7 filters (a 1x1 filter's two layouts are one)";
+}
+
 // ResNet-18 at batch 128 on 32x32 images, counted without running (full-size shapes):
 // the targets for an eager step in bf16: at most 120 of our launches, and our
 // kernels' bytes at most half of the first fp32 NCHW figure (3,444 MB read + 1,575 MB
