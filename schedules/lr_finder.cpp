@@ -2,6 +2,7 @@
 #include "schedules/lr_finder.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 
@@ -17,8 +18,24 @@ void check_smoothing_beta(const char* where, double beta) {
   if (!(beta >= 0.0 && beta < 1.0)) detail::throw_invalid(where, "smoothing_beta", beta, "a value in [0, 1)");
 }
 
-std::size_t steepest_index(const std::vector<double>& log_lr, const std::vector<double>& smoothed, std::size_t lo,
-                           std::size_t hi) {
+// fastai's steep: the most negative forward difference (the first such).
+std::size_t steepest_forward_index(const std::vector<double>& log_lr, const std::vector<double>& smoothed,
+                                   std::size_t lo, std::size_t hi) {
+  std::size_t best = lo;
+  double best_slope = std::numeric_limits<double>::infinity();
+  for (std::size_t i = lo; i + 1 < hi; ++i) {
+    const double slope = (smoothed[i + 1] - smoothed[i]) / (log_lr[i + 1] - log_lr[i]);
+    if (slope < best_slope) {
+      best_slope = slope;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// Central differences, one-sided at the window's ends (torch-lr-finder's convention).
+std::size_t steepest_central_index(const std::vector<double>& log_lr, const std::vector<double>& smoothed,
+                                   std::size_t lo, std::size_t hi) {
   std::size_t best = lo;
   double best_slope = std::numeric_limits<double>::infinity();
   for (std::size_t i = lo; i < hi; ++i) {
@@ -41,25 +58,26 @@ std::size_t minimum_index(const std::vector<double>& smoothed, std::size_t lo, s
   return best;
 }
 
+// fastai's valley, on the window [lo, hi); see the header.
 std::size_t valley_index(const std::vector<double>& smoothed, std::size_t lo, std::size_t hi) {
-  const std::size_t m = hi - lo;
-  std::vector<std::size_t> length(m, 1);
-  std::vector<std::size_t> previous(m, m);  // m: no predecessor
-  std::size_t end = 0;
-  for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      // ">=" keeps the latest of the equally good predecessors, so a plateau before a
-      // descent lends the valley only its last point.
-      if (smoothed[lo + j] > smoothed[lo + i] && length[j] + 1 >= length[i]) {
-        length[i] = length[j] + 1;
-        previous[i] = j;
+  const auto m = static_cast<int64_t>(hi - lo);
+  std::vector<int64_t> length(static_cast<size_t>(m), 1);  // the longest decreasing subsequence ending at i
+  int64_t start = 0, end = 0;
+  for (int64_t i = 1; i < m; ++i) {
+    for (int64_t j = 0; j < i; ++j) {
+      if (smoothed[lo + j] > smoothed[lo + i] && length[i] < length[j] + 1) length[i] = length[j] + 1;
+      // As fastai checks it, inside this loop: the start is taken when i first becomes
+      // the end, and is not moved if i's subsequence then grows (fastai's max_start).
+      if (length[end] < length[i]) {
+        end = i;
+        start = end - length[end];
       }
     }
-    if (length[i] > length[end]) end = i;
   }
-  std::size_t start = end;
-  while (previous[start] != m) start = previous[start];
-  return lo + start + (end - start) * 2 / 3;
+  const int64_t span = end - start;
+  int64_t index = start + span / 3 + span / 6;  // int(span / 3) + int(span / 3 / 2), span >= 0
+  if (index < 0) index += m;                    // -1, as Python reads it: the last point
+  return lo + static_cast<std::size_t>(index);
 }
 
 }  // namespace
@@ -91,9 +109,6 @@ LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::
                                      const LrSuggestOptions& options) {
   constexpr const char* kWhere = "suggest_learning_rates";
   check_smoothing_beta(kWhere, options.smoothing_beta);
-  if (!(options.skip_start_fraction >= 0.0 && options.skip_start_fraction < 1.0)) {
-    detail::throw_invalid(kWhere, "skip_start_fraction", options.skip_start_fraction, "a value in [0, 1)");
-  }
   if (lrs.size() != losses.size()) {
     throw std::invalid_argument(std::string(kWhere) + ": lrs has " + std::to_string(lrs.size()) +
                                 " values but losses has " + std::to_string(losses.size()) + ", expected as many");
@@ -110,34 +125,39 @@ LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::
     }
   }
 
-  std::size_t n = 0;
-  while (n < losses.size() && std::isfinite(losses[n])) ++n;
-  const auto lo = static_cast<std::size_t>(std::floor(options.skip_start_fraction * static_cast<double>(n)));
-  const std::size_t hi = n > options.skip_end ? n - options.skip_end : 0;
+  // fastai's window: [num_it // 10, len - 5) of the record, then cut at its first NaN.
+  const std::size_t total = losses.size();
+  std::size_t finite = 0;
+  while (finite < total && std::isfinite(losses[finite])) ++finite;
+  const std::size_t lo = (options.planned_steps > 0 ? options.planned_steps : total) / 10;
+  std::size_t hi = total > options.skip_end ? total - options.skip_end : 0;
+  if (hi > finite) hi = finite;
 
   LrSuggestions result;
   if (hi < lo + kMinWindowPoints) {
-    result.error = "too few points to suggest a learning rate: " + std::to_string(losses.size()) + " recorded, " +
-                   std::to_string(n) + " with a finite loss, " + std::to_string(hi > lo ? hi - lo : 0) +
-                   " left after ignoring the first " + detail::format_value(100.0 * options.skip_start_fraction) +
-                   "% and the last " + std::to_string(options.skip_end) + "; need at least " +
+    result.error = "too few points to suggest a learning rate: " + std::to_string(total) + " recorded, " +
+                   std::to_string(finite) + " before the first non-finite loss, " +
+                   std::to_string(hi > lo ? hi - lo : 0) + " left after ignoring the first " + std::to_string(lo) +
+                   " and the last " + std::to_string(options.skip_end) + "; need at least " +
                    std::to_string(kMinWindowPoints);
     return result;
   }
 
   const std::vector<double> smoothed =
-      smooth_losses(std::vector<double>(losses.begin(), losses.begin() + static_cast<std::ptrdiff_t>(n)),
+      smooth_losses(std::vector<double>(losses.begin(), losses.begin() + static_cast<std::ptrdiff_t>(finite)),
                     options.smoothing_beta);
-  std::vector<double> log_lr(n);
-  for (std::size_t i = 0; i < n; ++i) log_lr[i] = std::log(lrs[i]);
+  std::vector<double> log_lr(finite);
+  for (std::size_t i = 0; i < finite; ++i) log_lr[i] = std::log(lrs[i]);
 
-  const std::size_t steepest = steepest_index(log_lr, smoothed, lo, hi);
+  const std::size_t steepest = steepest_forward_index(log_lr, smoothed, lo, hi);
   const std::size_t minimum = minimum_index(smoothed, lo, hi);
   const std::size_t valley = valley_index(smoothed, lo, hi);
+  const std::size_t central = steepest_central_index(log_lr, smoothed, lo, hi);
   result.suggestions = {
       {"steepest", lrs[steepest], steepest},
       {"minimum/10", lrs[minimum] / 10.0, minimum},
       {"valley", lrs[valley], valley},
+      {"steepest_central", lrs[central], central},
   };
   return result;
 }
@@ -155,6 +175,7 @@ bool LrFinderTracker::push(double lr, double loss) {
   const std::string step = std::to_string(lrs_.size());
   if (!std::isfinite(loss)) {
     stop_reason_ = "loss is not finite (" + detail::format_value(loss) + ") at step " + step;
+    non_finite_lr_ = lr;
     return true;
   }
   const double smoothed = smoother_.push(loss);
@@ -174,7 +195,14 @@ bool LrFinderTracker::push(double lr, double loss) {
 LrSuggestions LrFinderTracker::suggest() const {
   LrSuggestOptions options;
   options.smoothing_beta = options_.smoothing_beta;
-  return suggest_learning_rates(lrs_, losses_, options);
+  options.planned_steps = options_.planned_steps;
+  if (!non_finite_lr_ || (!lrs_.empty() && !(*non_finite_lr_ > lrs_.back())))
+    return suggest_learning_rates(lrs_, losses_, options);
+  // The point that stopped it counts for the window's end, as in fastai's record.
+  std::vector<double> lrs = lrs_, losses = losses_;
+  lrs.push_back(*non_finite_lr_);
+  losses.push_back(std::numeric_limits<double>::quiet_NaN());
+  return suggest_learning_rates(lrs, losses, options);
 }
 
 }  // namespace cyg::sched

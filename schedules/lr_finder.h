@@ -35,10 +35,13 @@ struct LrFinderTrackerOptions {
   // Stop once the smoothed loss exceeds divergence_factor times the best (lowest)
   // smoothed loss so far. Must be >= 1.
   double divergence_factor = 4.0;
+  // The steps the sweep was planned to take (fastai's num_it; 0: as many as recorded),
+  // which sets where the suggestions' window starts.
+  std::size_t planned_steps = 0;
 };
 
 struct LrSuggestion {
-  std::string rule;  // "steepest", "minimum/10" or "valley"
+  std::string rule;  // "steepest", "minimum/10", "valley" or "steepest_central"
   double lr;
   std::size_t index;  // the record point the rule picked (for plots)
 };
@@ -53,28 +56,34 @@ struct LrSuggestions {
 
 struct LrSuggestOptions {
   double smoothing_beta = 0.98;
-  double skip_start_fraction = 0.1;  // leading share of the points the rules ignore
-  std::size_t skip_end = 5;          // trailing points the rules ignore
+  std::size_t planned_steps = 0;  // fastai's num_it; 0: the number of points given
+  std::size_t skip_end = 5;       // trailing points the rules ignore
 };
 
-// Suggestions from a finished range test. lrs must be finite, > 0 and strictly
-// increasing, and as many as losses (std::invalid_argument otherwise). The record is
-// cut at its first non-finite loss, the loss smoothed, and the rules look only at
-// the window [floor(n * skip_start_fraction), n - skip_end) of the n points left:
-//  - "steepest":   the point where the smoothed loss falls fastest against ln(lr)
-//                  (central differences inside the window, one-sided at its ends);
-//                  if it never falls, the point where it rises least;
-//  - "minimum/10": the lr of the lowest smoothed loss, divided by 10;
-//  - "valley":     the longest strictly decreasing subsequence of the smoothed loss
-//                  (O(n^2) dynamic programming: for each point, the longest one
-//                  ending there), taken as the section from its first point s to
-//                  its last point e; the suggestion is the point s + (e - s) * 2 / 3
-//                  (integer division). Among equally long subsequences the one
-//                  ending first wins, and each point is preceded by the nearest
-//                  possible point, so a plateau before a descent contributes only
-//                  its last point and does not widen the section.
-// Ties elsewhere go to the earliest point. With fewer than 3 points in the window
-// the result has no suggestions and an error saying so.
+// Suggestions from a finished range test, as fastai's lr_find computes them, so that the
+// same curve gives the same learning rates. lrs must be finite, > 0 and strictly
+// increasing, and as many as losses (std::invalid_argument otherwise); a record that
+// stopped at a non-finite loss ends with that point. The loss is smoothed from the first
+// point on, and the rules look at the window [planned_steps / 10, n - skip_end) of the n
+// points (integer division; planned_steps 0 counts the points given), cut before its
+// first non-finite loss:
+//  - "steepest":   fastai's steep: forward differences of the smoothed loss against
+//                  ln(lr), (L[i+1] - L[i]) / (ln lr[i+1] - ln lr[i]); the point i of
+//                  the most negative one (the first such);
+//  - "minimum/10": the lr of the lowest smoothed loss (the first such), divided by 10;
+//  - "valley":     fastai's valley: the longest strictly decreasing subsequence of the
+//                  smoothed loss (for each point i, the longest one ending there, over
+//                  the earlier points j in order); whenever i's length passes the best
+//                  so far, i becomes the end e and start = e - length (one before the
+//                  subsequence's first point), taken at that moment of the loop over j
+//                  as fastai's code does; the suggestion is the point start +
+//                  floor((e - start) / 3) + floor((e - start) / 6) (fastai's
+//                  int(sections) + int(sections / 2)); an index of -1 wraps to the
+//                  window's last point, as a Python index does;
+//  - "steepest_central": central differences inside the window (one-sided at its
+//                  ends), torch-lr-finder's convention, kept beside fastai's.
+// Indexes are the record's. With fewer than 3 points in the window the result has no
+// suggestions and an error saying so.
 LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::vector<double>& losses,
                                      const LrSuggestOptions& options = {});
 
@@ -84,7 +93,8 @@ class LrFinderTracker {
   explicit LrFinderTracker(const LrFinderTrackerOptions& options = {});
 
   // Records one step; returns true when the test should stop: the loss is not finite
-  // (that point is not recorded) or the smoothed loss exceeds divergence_factor times
+  // (that point is not recorded, but the suggestions' window counts it, as fastai's
+  // does) or the smoothed loss exceeds divergence_factor times
   // the best so far (that point is recorded). The ratio test needs a positive best
   // loss, so a record whose smoothed loss has gone to zero or below never stops by it.
   // Once stopped, further pushes are ignored and return true.
@@ -107,6 +117,7 @@ class LrFinderTracker {
   std::vector<double> lrs_;
   std::vector<double> losses_;
   std::vector<double> smoothed_;
+  std::optional<double> non_finite_lr_;  // the lr of a non-finite loss that stopped the test
   std::string stop_reason_;
 };
 

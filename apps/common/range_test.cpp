@@ -42,10 +42,11 @@ struct SweepResult {
   bool interrupted = false;
 };
 
-sched::LrFinderTrackerOptions tracker_options(const LrFindConfig& c) {
+sched::LrFinderTrackerOptions tracker_options(const LrFindConfig& c, int64_t planned_steps) {
   sched::LrFinderTrackerOptions o;
   o.smoothing_beta = c.smoothing;
   o.divergence_factor = c.divergence_factor;
+  o.planned_steps = static_cast<std::size_t>(planned_steps);
   return o;
 }
 
@@ -148,7 +149,7 @@ int range_test(Experiment& e) {
   const int64_t total = c.steps > 0 ? c.steps : e.steps_per_epoch;
   CYG_INPUT_CHECK(total >= 2, "the range test needs at least 2 steps, got ", total);
   const sched::RangeSweep sweep = make_range_sweep(c, total);
-  sched::LrFinderTracker tracker(tracker_options(c));
+  sched::LrFinderTracker tracker(tracker_options(c, total));
   TrainingSnapshot initial(*e.model, *e.optimizer);
   const auto started = std::chrono::steady_clock::now();
   const SweepResult result = sweep_lr(e, sweep, total, tracker, report.range_steps);

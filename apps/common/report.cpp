@@ -37,8 +37,9 @@ plot::Chart range_test_chart(const std::string& name, const std::vector<RangeTes
       if (v > 1.25 * top) v = NAN;
   chart.series = {{"loss", lrs, raw_loss, plot::LineStyle::Dashed, plot::Axis::Left, "#bbbbbb"},
                   {"smoothed loss", lrs, smoothed, plot::LineStyle::Solid, plot::Axis::Left, ""}};
+  // fastai's three rules; the central-difference one stays in summary.json.
   for (const auto& s : summary.value("suggestions", nlohmann::json::array()))
-    chart.markers.push_back({s["lr"].get<double>(), s["rule"].get<std::string>()});
+    if (s["rule"] != "steepest_central") chart.markers.push_back({s["lr"].get<double>(), s["rule"].get<std::string>()});
   return chart;
 }
 

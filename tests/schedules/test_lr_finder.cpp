@@ -149,10 +149,15 @@ TEST(LrSuggestions, SteepestAtTheInflectionOfTheDescent) {
   }
   const LrSuggestions result = suggest_learning_rates(lrs, losses, unsmoothed());
   ASSERT_TRUE(result.ok()) << result.error;
-  ASSERT_EQ(result.suggestions.size(), 3u);
+  ASSERT_EQ(result.suggestions.size(), 4u);
   EXPECT_EQ(result.suggestions[0].rule, "steepest");
-  EXPECT_EQ(result.suggestions[0].index, 60u);
-  EXPECT_TRUE(close(*result.lr_for("steepest"), 1e-3, 1e-9));
+  // Forward differences: the fall from 59 to 60 and the one from 60 to 61 are equal by
+  // symmetry; rounding decides, and either lr is a half-step from 1e-3.
+  EXPECT_TRUE(result.suggestions[0].index == 59u || result.suggestions[0].index == 60u)
+      << result.suggestions[0].index;
+  EXPECT_EQ(result.suggestions[3].rule, "steepest_central");
+  EXPECT_EQ(result.suggestions[3].index, 60u);
+  EXPECT_TRUE(close(*result.lr_for("steepest_central"), 1e-3, 1e-9));
 }
 
 TEST(LrSuggestions, MinimumOverTen) {
@@ -172,13 +177,16 @@ TEST(LrSuggestions, MinimumOverTen) {
   EXPECT_TRUE(close(*result.lr_for("minimum/10"), 1e-3, 1e-9));
 }
 
-TEST(LrSuggestions, ValleyTwoThirdsDownTheLongestDescent) {
+TEST(LrSuggestions, ValleyAsFastaiComputesIt) {
   // 100 points, window [10, 95). A plateau at 3 up to point 29, a descent of 0.05 per
   // point to 1.0 at point 69 (with upticks at 40, 50 and 60 that the subsequence steps
-  // over), a flat bottom to point 74, then a rise. The valley runs from 29 (the
-  // plateau's last point) to 69 (the first of the equally long ends on the bottom):
-  // 29 + 40 * 2 / 3 = 29 + 26 = point 55. The falling points before the window and the
-  // low points after it would stretch the valley if they were not ignored.
+  // over), a flat bottom to point 74, then a rise. The longest strictly decreasing
+  // subsequence: one plateau point and the 37 descent points that are not upticks, 38
+  // long, first complete at point 69. fastai's start is 69 - 38 = 31, the section 38:
+  // 31 + 38 // 3 + 38 // 6 = 31 + 12 + 6 = point 49 (the former rule, two thirds of the
+  // way from the plateau's last point 29, took 55). The falling points before the
+  // window and the low points after it would stretch the valley if they were not
+  // ignored.
   const std::vector<double> lrs = log_grid(100, -7.0, 0.08);
   std::vector<double> losses;
   for (int i = 0; i < 100; ++i) {
@@ -193,21 +201,78 @@ TEST(LrSuggestions, ValleyTwoThirdsDownTheLongestDescent) {
   const LrSuggestions result = suggest_learning_rates(lrs, losses, unsmoothed());
   ASSERT_TRUE(result.ok()) << result.error;
   EXPECT_EQ(result.suggestions[2].rule, "valley");
-  EXPECT_EQ(result.suggestions[2].index, 55u);
-  EXPECT_TRUE(close(*result.lr_for("valley"), std::pow(10.0, -7.0 + 55 * 0.08), 1e-9));
+  EXPECT_EQ(result.suggestions[2].index, 49u);
+  EXPECT_TRUE(close(*result.lr_for("valley"), std::pow(10.0, -7.0 + 49 * 0.08), 1e-9));
+}
+
+// A curve on which the conventions disagree, worked by hand. 20 points, lr = 10^(0.1 i
+// - 5) (equal steps in ln lr, so slopes compare as differences); window [20 // 10, 20 -
+// 5) = [2, 15). Inside it the loss is
+//   5.0 4.9 4.0 3.9 3.3 2.7 2.6 2.5 2.45 2.4 2.6 3.0 3.5   (points 2 to 14)
+//  - fastai's steep, forward differences: the largest fall is 4.9 -> 4.0, so point 3;
+//    central differences: (L[i+1] - L[i-1]) / 2 is -0.5 at 3 and 4 but -0.6 at 6;
+//  - fastai's valley: points 2 to 11 fall throughout, 10 long, complete at point 11
+//    (window index 9); start 9 - 10 = -1, section 10: -1 + 3 + 1 = window index 3,
+//    point 5. Two thirds of the way from the first point (the former rule): point 8.
+//  - minimum/10: the lowest loss, 2.4 at point 11.
+// Outside the window the loss is far lower, which every rule must ignore.
+TEST(LrSuggestions, FastaiConventionsOnACurveWhereTheyDisagree) {
+  const std::vector<double> window = {5.0, 4.9, 4.0, 3.9, 3.3, 2.7, 2.6, 2.5, 2.45, 2.4, 2.6, 3.0, 3.5};
+  const std::vector<double> lrs = log_grid(20, -5.0, 0.1);
+  std::vector<double> losses(20, 0.1);
+  for (size_t k = 0; k < window.size(); ++k) losses[k + 2] = window[k];
+  const LrSuggestions result = suggest_learning_rates(lrs, losses, unsmoothed());
+  ASSERT_TRUE(result.ok()) << result.error;
+  ASSERT_EQ(result.suggestions.size(), 4u);
+  EXPECT_EQ(result.suggestions[0].rule, "steepest");
+  EXPECT_EQ(result.suggestions[0].index, 3u);
+  EXPECT_TRUE(close(*result.lr_for("steepest"), std::pow(10.0, -4.7), 1e-9));
+  EXPECT_EQ(result.suggestions[1].index, 11u);
+  EXPECT_EQ(result.suggestions[2].rule, "valley");
+  EXPECT_EQ(result.suggestions[2].index, 5u);
+  EXPECT_EQ(result.suggestions[3].rule, "steepest_central");
+  EXPECT_EQ(result.suggestions[3].index, 6u);
+}
+
+// fastai's window starts at num_it // 10 of the sweep as planned, however early it
+// stopped, and its end counts the point whose loss was not finite; a Python index of -1
+// wraps to the window's last point.
+TEST(LrSuggestions, WindowFromThePlannedStepsAndTheValleysWrap) {
+  // Planned 100 steps, stopped at a NaN after 30: the window is [10, 31 - 5) = [10, 26).
+  LrFinderTrackerOptions options;
+  options.smoothing_beta = 0.0;
+  options.planned_steps = 100;
+  LrFinderTracker tracker(options);
+  const std::vector<double> lrs = log_grid(31, -6.0, 0.1);
+  // Falling to its lowest at point 25, lower still at 26 to 29, which the window excludes.
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(tracker.push(lrs[i], i <= 25 ? 50.0 - i : 1.0));
+  EXPECT_TRUE(tracker.push(lrs[30], std::numeric_limits<double>::quiet_NaN()));
+  const LrSuggestions result = tracker.suggest();
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.suggestions[1].index, 25u) << "minimum over [10, 26)";
+
+  // A window whose first two points fall and whose rest never falls below them: the
+  // valley ends at window index 1, starts at -1, and -1 + 0 + 0 is the last point.
+  const std::vector<double> wrap_lrs = log_grid(20, -5.0, 0.1);
+  std::vector<double> wrap(20, 0.0);
+  const std::vector<double> inside = {3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9, 3.0, 3.1, 3.2, 3.3, 3.4, 3.5};
+  for (size_t k = 0; k < inside.size(); ++k) wrap[k + 2] = inside[k];
+  const LrSuggestions wrapped = suggest_learning_rates(wrap_lrs, wrap, unsmoothed());
+  ASSERT_TRUE(wrapped.ok()) << wrapped.error;
+  EXPECT_EQ(wrapped.suggestions[2].index, 14u) << "the window [2, 15)'s last point";
 }
 
 TEST(LrSuggestions, RecordIsCutAtTheFirstNonFiniteLoss) {
-  // 30 finite points, then NaN and more points. The record is the 30 points, so the
-  // window is [3, 25) and the falling loss is lowest at its last point, 24; over all
-  // 40 points the window would have been [4, 35).
+  // 30 finite points, then NaN and more points. As fastai: the window [40 // 10, 40 - 5)
+  // = [4, 35), cut before the NaN at 30: [4, 30), where the falling loss is lowest at
+  // its last point, 29; the points after the NaN never count.
   const std::vector<double> lrs = log_grid(40, -6.0, 0.1);
   std::vector<double> losses;
   for (int i = 0; i < 40; ++i) losses.push_back(i < 30 ? 100.0 - i : -100.0);
   losses[30] = std::numeric_limits<double>::quiet_NaN();
   const LrSuggestions result = suggest_learning_rates(lrs, losses, unsmoothed());
   ASSERT_TRUE(result.ok()) << result.error;
-  EXPECT_EQ(result.suggestions[1].index, 24u);
+  EXPECT_EQ(result.suggestions[1].index, 29u);
 }
 
 TEST(LrSuggestions, TooFewPointsGivesAReason) {
