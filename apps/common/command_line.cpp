@@ -101,7 +101,10 @@ std::string usage(AppKind kind) {
   if (kind == AppKind::Evaluate)
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
-  os << "\n" << describe(kind) << "Continue a stopped run with resume=runs/<dir>. Keys:\n" << describe_keys();
+  os << "\n" << describe(kind) << "Continue a stopped run with resume=runs/<dir>.\n"
+     << "\nKeys, each with this app's default, what it takes and what it does (set them in the YAML file,\n"
+     << "or here as key.sub=value):\n"
+     << describe_keys(kind);
   return os.str();
 }
 

@@ -478,15 +478,174 @@ std::string experiment_yaml(const RunConfig& config) {
   return to_yaml(experiment);
 }
 
-std::string describe_keys() {
-  RunConfig c;
+namespace {
+
+// What --help says of each key beyond its type: the names it takes (where it names one of
+// a set) and a few words on what it does, with its unit.
+struct KeyHelp {
+  const char* key;
+  std::vector<std::string> (*choices)();  // null: no fixed set
+  const char* text;
+};
+
+std::vector<std::string> device_choices() { return {"auto", "cpu", "cuda", "cuda:N", "emu"}; }
+std::vector<std::string> precision_choices() { return precision_names(); }
+std::vector<std::string> memory_format_choices() { return memory_format_names(); }
+
+const std::vector<KeyHelp>& key_help() {
+  static const std::vector<KeyHelp> help = {
+      {"name", nullptr, "the run's name, part of its directory's name"},
+      {"seed", nullptr, "seeds the initial weights, the data order and augmentation"},
+      {"device", device_choices,
+       "where to train: auto takes the GPU when one answers, else the CPU; emu is the emulated CUDA device "
+       "(tests)"},
+      {"deterministic", nullptr, "GPU: only cuDNN algorithms that give the same bits every run (slower)"},
+      {"precision", precision_choices,
+       "auto is bf16 on a GPU of compute capability 8.0 or newer, else fp32; tf32: fp32 with TF32 tensor cores; "
+       "bf16: PyTorch's bf16 autocast (master weights fp32)"},
+      {"memory_format", memory_format_choices,
+       "the activations' layout; auto: channels_last on the CPU in fp32 and on a GPU in bf16, else nchw; "
+       "checkpoints keep PyTorch's layout either way"},
+      {"allow_tf32", nullptr, "GPU, precision auto: TF32 tensor cores for fp32 convolutions"},
+      {"cudnn_benchmark", nullptr, "GPU: time cuDNN's algorithms once per shape and keep the fastest"},
+      {"cudnn_cache", nullptr, "GPU: a file (path) keeping those choices across runs; empty: none"},
+      {"cuda_graphs", nullptr, "GPU: each training step is one replayed CUDA graph"},
+      {"threads", nullptr, "CPU threads; 0: OMP_NUM_THREADS where set, else every core"},
+      {"run_root", nullptr, "the folder (path) in which each run makes its directory"},
+      {"resume", nullptr, "a run directory (path) to continue from its last checkpoint"},
+      {"model.name", models::model_names, "the network (resnet18: the kuangliu CIFAR ResNet-18 of the report)"},
+      {"model.width", nullptr, "channels of the first stage, doubled at each later one; 0: the model's own"},
+      {"model.init_from", nullptr, "a .safetensors file (path) of weights to start from; empty: random weights"},
+      {"data.dataset", dataset_names, "the dataset (synthetic: random images, for trying things out)"},
+      {"data.root", nullptr, "the dataset's folder (path); empty: its default"},
+      {"data.mean", nullptr, "per-channel mean subtracted from pixels scaled to [0, 1]; empty: the dataset's"},
+      {"data.std", nullptr, "per-channel standard deviation the pixels are divided by; empty: the dataset's"},
+      {"data.crop_padding", nullptr, "random crops after zero padding of this many pixels; 0: none (the report's)"},
+      {"data.flip", nullptr, "random horizontal flips (the report uses none)"},
+      {"data.limit_train", nullptr, "use the first N training images; 0: all"},
+      {"data.limit_val", nullptr, "use the first N validation images; 0: all"},
+      {"data.synthetic_train", nullptr, "synthetic dataset: training images"},
+      {"data.synthetic_val", nullptr, "synthetic dataset: validation images"},
+      {"data.synthetic_size", nullptr, "synthetic dataset: image side (pixels)"},
+      {"data.synthetic_channels", nullptr, "synthetic dataset: channels per pixel"},
+      {"data.synthetic_classes", nullptr, "synthetic dataset: classes"},
+      {"train.epochs", nullptr, "passes over the training set"},
+      {"train.batch_size", nullptr, "images per step"},
+      {"train.drop_last", nullptr, "drop each epoch's last, partial batch"},
+      {"train.max_steps", nullptr, "stop after this many steps; 0: no limit"},
+      {"train.label_smoothing", nullptr, "cross-entropy label smoothing, in [0, 1)"},
+      {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
+      {"optimizer.name", optimizer_names, "the optimizer (adamw: Adam with decoupled weight decay)"},
+      {"optimizer.lr", nullptr,
+       "learning rate of the constant, step and cosine schedules (1cycle and the range test set their own)"},
+      {"optimizer.momentum", nullptr, "SGD's momentum; Adam's beta1"},
+      {"optimizer.beta2", nullptr, "Adam's beta2"},
+      {"optimizer.eps", nullptr, "Adam's epsilon"},
+      {"optimizer.weight_decay", nullptr, "L2 weight decay (the report's 5e-4); AdamW: decoupled"},
+      {"optimizer.nesterov", nullptr, "SGD: Nesterov momentum"},
+      {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
+      {"schedule.lr_min", nullptr, "1cycle: learning rate at the cycle's start and end"},
+      {"schedule.lr_max", nullptr, "1cycle: the peak learning rate, at the cycle's middle"},
+      {"schedule.momentum_min", nullptr, "1cycle: momentum at the lr peak (it moves against the lr)"},
+      {"schedule.momentum_max", nullptr, "1cycle: momentum at the cycle's start and end"},
+      {"schedule.anneal_percent", nullptr,
+       "1cycle: the last part of training (percent) in which the lr falls from lr_min to lr_min / anneal_div"},
+      {"schedule.anneal_div", nullptr, "1cycle: the annealing's divisor of lr_min"},
+      {"schedule.interpolation", interpolation_names, "1cycle: the shape of the ramps"},
+      {"schedule.cycle_momentum", nullptr, "1cycle: drive momentum (Adam: beta1) against the lr"},
+      {"schedule.milestones", nullptr, "step schedule: the epochs at which the lr is multiplied by gamma"},
+      {"schedule.gamma", nullptr, "step schedule: that factor"},
+      {"schedule.min_lr", nullptr, "cosine: the final learning rate"},
+      {"schedule.warmup_steps", nullptr, "a linear warm-up from 1/100 of the first lr over this many steps; 0: none"},
+      {"lr_find.start_lr", nullptr, "range test: the first learning rate"},
+      {"lr_find.end_lr", nullptr, "range test: the last learning rate"},
+      {"lr_find.steps", nullptr, "range test: steps of the sweep; 0: one epoch"},
+      {"lr_find.spacing", sweep_spacing_names, "range test: how the lr grows from step to step"},
+      {"lr_find.divergence_factor", nullptr, "range test: stop once the smoothed loss exceeds this many times its best"},
+      {"lr_find.smoothing", nullptr, "range test: the loss's exponential smoothing (beta, in [0, 1); 0: none)"},
+  };
+  return help;
+}
+
+const KeyHelp* help_for(const std::string& key) {
+  for (const KeyHelp& h : key_help())
+    if (key == h.key) return &h;
+  return nullptr;
+}
+
+std::string format_double(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// A field's value as a config file would write it.
+std::string value_text(const Field& f) {
+  switch (f.kind) {
+    case Kind::Int: return std::to_string(*static_cast<const int64_t*>(f.target));
+    case Kind::Double: return format_double(*static_cast<const double*>(f.target));
+    case Kind::Bool: return *static_cast<const bool*>(f.target) ? "true" : "false";
+    case Kind::String: {
+      const std::string& v = *static_cast<const std::string*>(f.target);
+      return v.empty() ? "\"\"" : v;
+    }
+    case Kind::DoubleList: {
+      std::string out;
+      for (double v : *static_cast<const std::vector<double>*>(f.target)) out += (out.empty() ? "" : ", ") + format_double(v);
+      return "[" + out + "]";
+    }
+    case Kind::IntList: {
+      std::string out;
+      for (int64_t v : *static_cast<const std::vector<int64_t>*>(f.target))
+        out += (out.empty() ? "" : ", ") + std::to_string(v);
+      return "[" + out + "]";
+    }
+  }
+  return "?";
+}
+
+// Lines longer than `width` broken at spaces, continued after `indent`.
+std::string wrap_lines(const std::string& text, size_t width, const std::string& indent) {
+  std::istringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    while (line.size() > width) {
+      const size_t cut = line.rfind(' ', width);
+      if (cut == std::string::npos || cut <= indent.size()) break;
+      out += line.substr(0, cut) + "\n";
+      line = indent + line.substr(cut + 1);
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string describe_keys(AppKind kind) {
+  RunConfig c = default_config(kind);
   std::ostringstream os;
   for (const Field& f : fields(c)) {
-    os << "  " << f.key << " (" << kind_name(f.kind);
-    if (f.bounded()) os << (f.kind == Kind::IntList ? ", each" : "") << " in [" << f.lo << ", " << f.hi << "]";
-    os << ")\n";
+    const KeyHelp* help = help_for(f.key);
+    os << "  " << f.key << " = " << value_text(f) << "\n      ";
+    if (help != nullptr && help->choices != nullptr) {
+      const std::vector<std::string> names = help->choices();
+      for (size_t i = 0; i < names.size(); ++i) os << (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") << names[i];
+    } else {
+      os << kind_name(f.kind);
+      if (f.bounded()) os << (f.kind == Kind::IntList ? ", each" : "") << " in [" << f.lo << ", " << f.hi << "]";
+    }
+    os << ": " << (help != nullptr ? help->text : "(undocumented)") << "\n";
   }
-  return os.str();
+  return wrap_lines(os.str(), 100, "      ");
+}
+
+std::vector<std::string> undocumented_keys() {
+  RunConfig c;
+  std::vector<std::string> out;
+  for (const Field& f : fields(c))
+    if (help_for(f.key) == nullptr) out.push_back(f.key);
+  return out;
 }
 
 }  // namespace cyg::app

@@ -83,8 +83,8 @@ struct RunConfig {
   // with TF32 tensor cores; bf16: PyTorch's bf16 autocast (fn::AutocastBf16).
   std::string precision = "auto";
   // auto | channels_last | nchw (memory_format_names()): the activations' layout.
-  // auto: channels_last where the device has channels-last kernels (the CPU with
-  // oneDNN), else nchw. Parameters and checkpoints keep PyTorch's layout either way.
+  // auto: channels_last on the CPU in fp32 (with oneDNN) and on a GPU in bf16, else
+  // nchw. Parameters and checkpoints keep PyTorch's layout either way.
   std::string memory_format = "auto";
   bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions (precision auto)
   bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
@@ -126,7 +126,10 @@ void apply_override(RunConfig& config, const std::string& assignment);
 // problem is a cyg::Error naming the key (and, for a name, listing the valid ones).
 void validate(const RunConfig& config);
 std::string to_yaml(const RunConfig& config);
-// Every key with its type, one per line (for --help).
-std::string describe_keys();
+// Every key for --help: "  key = <the app's default>", then on the next line what it takes
+// (its names, or its type and range) and a few words on what it does, with its unit.
+std::string describe_keys(AppKind kind);
+// Keys --help has no words for (a test keeps this empty).
+std::vector<std::string> undocumented_keys();
 
 }  // namespace cyg::app

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -128,9 +129,9 @@ TEST(Config, CudnnBenchmarkIsOnByDefaultAndTheCacheOff) {
   EXPECT_EQ(from_file.cudnn_cache, "algorithms.txt");
   expect_error([] { overridden({"cudnn_benchmark=fast"}); }, {"'cudnn_benchmark' must be true or false"});
   expect_error([] { overridden({"cudnn_cache=[a]"}); }, {"'cudnn_cache' must be a string"});
-  const std::string keys = cyg::app::describe_keys();
-  EXPECT_NE(keys.find("cudnn_benchmark (true or false)"), std::string::npos) << keys;
-  EXPECT_NE(keys.find("cudnn_cache (a string)"), std::string::npos) << keys;
+  const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
+  EXPECT_NE(keys.find("cudnn_benchmark = true\n      true or false: "), std::string::npos) << keys;
+  EXPECT_NE(keys.find("cudnn_cache = \"\"\n      a string: "), std::string::npos) << keys;
 }
 
 TEST(Config, WrongTypesNameTheKeyAndTheType) {
@@ -186,9 +187,10 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
                  {"'data.synthetic_*'", "GiB; at most 16 GiB of synthetic data"});
   // The largest values allowed pass, and --help states the ranges.
   EXPECT_NO_THROW(overridden({"train.log_every=1000000", "train.epochs=100000", "data.crop_padding=1024"}));
-  const std::string keys = cyg::app::describe_keys();
-  EXPECT_NE(keys.find("train.log_every (an integer in [1, 1000000])"), std::string::npos) << keys;
-  EXPECT_NE(keys.find("schedule.milestones (a list of integers, each in [1, 100000])"), std::string::npos) << keys;
+  const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
+  EXPECT_NE(keys.find("train.log_every = 50\n      an integer in [1, 1000000]: "), std::string::npos) << keys;
+  EXPECT_NE(keys.find("schedule.milestones = []\n      a list of integers, each in [1, 100000]: "), std::string::npos)
+      << keys;
 }
 
 // Values that used to fail far from their cause: a normalisation of NaN or 1e308 (a
@@ -425,8 +427,29 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 // The round trip above checks 61 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
-  const std::string keys = cyg::app::describe_keys();
-  EXPECT_EQ(std::count(keys.begin(), keys.end(), '\n'), 61) << keys;
+  const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
+  int named = 0;  // lines that start a key: "  key = default"
+  std::istringstream lines(keys);
+  for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
+  EXPECT_EQ(named, 61) << keys;
+}
+
+// --help teaches: every key has words, each app shows its own defaults, and a key that
+// names one of a set lists the names its registry has.
+TEST(Config, HelpGivesEachKeyItsDefaultItsValuesAndWhatItDoes) {
+  EXPECT_TRUE(cyg::app::undocumented_keys().empty());
+  const std::string onecycle = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
+  const std::string baseline = cyg::app::describe_keys(cyg::app::AppKind::Baseline);
+  EXPECT_EQ(onecycle.find("(undocumented)"), std::string::npos) << onecycle;
+  EXPECT_NE(onecycle.find("  schedule.name = one_cycle\n"), std::string::npos) << onecycle;
+  EXPECT_NE(baseline.find("  schedule.name = constant\n"), std::string::npos) << baseline;
+  EXPECT_NE(baseline.find("  optimizer.name = adam\n"), std::string::npos) << baseline;
+  EXPECT_NE(baseline.find("  optimizer.lr = 0.001\n"), std::string::npos) << baseline;
+  for (const std::string& model : cyg::models::model_names())
+    EXPECT_NE(onecycle.find(model), std::string::npos) << model;
+  EXPECT_NE(onecycle.find("channels_last or nchw"), std::string::npos) << onecycle;
+  EXPECT_NE(onecycle.find("  lr_find.spacing = exponential\n"), std::string::npos) << onecycle;
+  EXPECT_NE(onecycle.find("(pixels)"), std::string::npos) << "a unit";
 }
 
 }  // namespace
