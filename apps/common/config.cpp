@@ -121,6 +121,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"lr_find.spacing", Kind::String, &c.lr_find.spacing},
       {"lr_find.divergence_factor", Kind::Double, &c.lr_find.divergence_factor},
       {"lr_find.smoothing", Kind::Double, &c.lr_find.smoothing},
+      {"lr_find.weight_decays", Kind::DoubleList, &c.lr_find.weight_decays},
   };
 }
 
@@ -286,6 +287,9 @@ void validate_lr_find(const LrFindConfig& f) {
   CYG_INPUT_CHECK(f.divergence_factor > 1, "'lr_find.divergence_factor' = ", f.divergence_factor,
                   ": expected a value above 1");
   check_range("lr_find.smoothing", f.smoothing, 0, 0.999999);
+  CYG_INPUT_CHECK(f.weight_decays.size() <= 16, "'lr_find.weight_decays' has ", f.weight_decays.size(),
+                  " values: expected at most 16 (one sweep each)");
+  for (double wd : f.weight_decays) check_range("lr_find.weight_decays", wd, 0, 1);
 }
 
 // Every bounded integer key within its [lo, hi] (the checks above give the more specific
@@ -563,6 +567,9 @@ const std::vector<KeyHelp>& key_help() {
       {"lr_find.spacing", sweep_spacing_names, "range test: how the lr grows from step to step"},
       {"lr_find.divergence_factor", nullptr, "range test: stop once the smoothed loss exceeds this many times its best"},
       {"lr_find.smoothing", nullptr, "range test: the loss's exponential smoothing (beta, in [0, 1); 0: none)"},
+      {"lr_find.weight_decays", nullptr,
+       "range test: one sweep per weight decay (e.g. [1e-3, 1e-4, 1e-5, 0]), each from the same initial weights, "
+       "compared on one plot; empty: one sweep at optimizer.weight_decay"},
   };
   return help;
 }

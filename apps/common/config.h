@@ -71,6 +71,9 @@ struct LrFindConfig {
   std::string spacing = "exponential";  // sweep_spacing_names()
   double divergence_factor = 4.0;
   double smoothing = 0.98;
+  // One sweep per weight decay, each from the same initial weights, on one plot (Leslie
+  // Smith's way of choosing it); empty: one sweep at optimizer.weight_decay.
+  std::vector<double> weight_decays;
 };
 
 struct RunConfig {

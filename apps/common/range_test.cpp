@@ -83,9 +83,9 @@ bool record_pending(MetricsRing& ring, std::vector<PendingStep>& pending, sched:
 // One row per step into `rows` until `total` steps, divergence or Ctrl-C. The losses
 // are read back once per log interval, as in training, so no step waits for the device.
 SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t total, sched::LrFinderTracker& tracker,
-                     std::vector<RangeTestStep>& rows) {
+                     std::vector<RangeTestStep>& rows, const std::string& label) {
   const StopOnInterrupt interrupt;
-  Progress progress("range test", total, e.config.train.log_every);
+  Progress progress(label, total, e.config.train.log_every);
   MetricsRing ring(e.config.train.log_every, e.device);
   StepRunner runner(*e.model, *e.optimizer, ring, e.config.train.label_smoothing,
                     e.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, e.device);
@@ -113,12 +113,13 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
   return {static_cast<int64_t>(rows.size()), interrupt.requested()};
 }
 
-nlohmann::json summary_of(const LrFindConfig& c, const SweepResult& sweep, const sched::LrFinderTracker& tracker,
-                          const sched::LrSuggestions& suggestions) {
+// One sweep's part of summary.json: its weight decay, steps, why it stopped, the
+// suggestions with their rules.
+nlohmann::json sweep_summary(double weight_decay, const SweepResult& sweep, const sched::LrFinderTracker& tracker,
+                             const sched::LrSuggestions& suggestions) {
   nlohmann::json j;
+  j["weight_decay"] = weight_decay;
   j["steps"] = sweep.steps;
-  j["start_lr"] = c.start_lr;
-  j["end_lr"] = c.end_lr;
   j["stop_reason"] = tracker.stopped() ? tracker.stop_reason()
                                        : std::string(sweep.interrupted ? "interrupted" : "end of the sweep");
   j["suggestions"] = nlohmann::json::array();
@@ -127,15 +128,15 @@ nlohmann::json summary_of(const LrFindConfig& c, const SweepResult& sweep, const
   return j;
 }
 
-void log_outcome(RunReport& report, const SweepResult& sweep, const sched::LrSuggestions& suggestions) {
-  report.log("range test: " + std::to_string(sweep.steps) + " steps, stopped by " +
-             report.range_test["stop_reason"].get<std::string>());
+void log_sweep(RunReport& report, const nlohmann::json& sweep, const sched::LrSuggestions& suggestions,
+               const std::string& label) {
+  report.log(label + ": " + std::to_string(sweep["steps"].get<int64_t>()) + " steps, stopped by " +
+             sweep["stop_reason"].get<std::string>());
   if (suggestions.ok()) {
     for (const auto& s : suggestions.suggestions) report.log("  suggested lr (" + s.rule + "): " + format_number(s.lr));
   } else {
     report.log("  no suggestion: " + suggestions.error);
   }
-  report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
 }
 
 }  // namespace
@@ -149,20 +150,50 @@ int range_test(Experiment& e) {
   const int64_t total = c.steps > 0 ? c.steps : e.steps_per_epoch;
   CYG_INPUT_CHECK(total >= 2, "the range test needs at least 2 steps, got ", total);
   const sched::RangeSweep sweep = make_range_sweep(c, total);
-  sched::LrFinderTracker tracker(tracker_options(c, total));
+  const double configured_decay = e.optimizer->weight_decay();
+  const std::vector<double> decays = c.weight_decays.empty() ? std::vector<double>{configured_decay} : c.weight_decays;
+  const bool several = decays.size() > 1;
   TrainingSnapshot initial(*e.model, *e.optimizer);
   const auto started = std::chrono::steady_clock::now();
-  const SweepResult result = sweep_lr(e, sweep, total, tracker, report.range_steps);
+  nlohmann::json sweeps = nlohmann::json::array();
+  int64_t steps = 0;
+  bool interrupted = false;
+  for (double decay : decays) {
+    // Every sweep from the same weights and optimizer state, over the same batches.
+    initial.restore();
+    e.optimizer->set_weight_decay(decay);
+    sched::LrFinderTracker tracker(tracker_options(c, total));
+    std::vector<RangeTestStep> rows;
+    const std::string label = several ? "range test, weight decay " + format_number(decay) : "range test";
+    const SweepResult result = sweep_lr(e, sweep, total, tracker, rows, label);
+    for (RangeTestStep& row : rows) row.weight_decay = decay;
+    report.range_steps.insert(report.range_steps.end(), rows.begin(), rows.end());
+    const sched::LrSuggestions suggestions = tracker.suggest();
+    sweeps.push_back(sweep_summary(decay, result, tracker, suggestions));
+    log_sweep(report, sweeps.back(), suggestions, label);
+    steps += result.steps;
+    interrupted = result.interrupted;
+    if (interrupted) break;
+  }
   initial.restore();
+  e.optimizer->set_weight_decay(configured_decay);
 
-  const sched::LrSuggestions suggestions = tracker.suggest();
-  report.range_test = summary_of(c, result, tracker, suggestions);
+  // One sweep: its summary at the top level, as it always was; several: each in "sweeps".
+  nlohmann::json summary = several ? nlohmann::json::object() : sweeps.front();
+  summary["start_lr"] = c.start_lr;
+  summary["end_lr"] = c.end_lr;
+  if (several) {
+    summary["steps"] = steps;
+    summary["weight_decays"] = decays;
+    summary["sweeps"] = sweeps;
+  }
+  report.range_test = summary;
   LoopState st;
-  st.step = result.steps;
+  st.step = steps;
   st.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  report.write(st, result.interrupted ? StoppedEarly::Yes : StoppedEarly::No);
-  log_outcome(report, result, suggestions);
-  return result.interrupted ? kInterruptedExit : 0;
+  report.write(st, interrupted ? StoppedEarly::Yes : StoppedEarly::No);
+  report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
+  return interrupted ? kInterruptedExit : 0;
 }
 
 }  // namespace cyg::app

@@ -18,7 +18,9 @@ RunDirectory open_or_create(const Experiment& e) {
 
 // Fig. 2: the range test's loss against lr, the suggestions marked. The raw loss
 // explodes at the end; the axis follows the smoothed curve, as the eye reads the range
-// test from it (raw points far above it are left out).
+// test from it (raw points far above it are left out). Sweeps over several weight
+// decays: one smoothed curve each, each with its valley suggestion (fastai's default)
+// marked.
 plot::Chart range_test_chart(const std::string& name, const std::vector<RangeTestStep>& rows,
                              const nlohmann::json& summary) {
   plot::Chart chart;
@@ -26,6 +28,30 @@ plot::Chart range_test_chart(const std::string& name, const std::vector<RangeTes
   chart.x_label = "learning rate";
   chart.y_label = "training loss";
   chart.log_x = true;
+  if (summary.contains("sweeps")) {
+    chart.title += " (one sweep per weight decay)";
+    // The axis stops a quarter above the highest starting loss: the curves are compared
+    // where they fall, not where they blow up.
+    double top = 0;
+    for (const RangeTestStep& r : rows)
+      if (r.step == 1 && std::isfinite(r.smoothed_loss)) top = std::max(top, 1.25 * r.smoothed_loss);
+    for (const auto& sweep : summary["sweeps"]) {
+      const double decay = sweep["weight_decay"].get<double>();
+      std::vector<RangeTestStep> mine;
+      for (const RangeTestStep& r : rows)
+        if (r.weight_decay == decay) mine.push_back(r);
+      const std::string label = "weight decay " + format_number(decay);
+      std::vector<double> smoothed = values(mine, &RangeTestStep::smoothed_loss);
+      if (top > 0)
+        for (double& v : smoothed)
+          if (v > top) v = NAN;
+      chart.series.push_back(
+          {label, values(mine, &RangeTestStep::lr), smoothed, plot::LineStyle::Solid, plot::Axis::Left, ""});
+      for (const auto& s : sweep.value("suggestions", nlohmann::json::array()))
+        if (s["rule"] == "valley") chart.markers.push_back({s["lr"].get<double>(), "valley, " + label});
+    }
+    return chart;
+  }
   const auto lrs = values(rows, &RangeTestStep::lr);
   const auto smoothed = values(rows, &RangeTestStep::smoothed_loss);
   auto raw_loss = values(rows, &RangeTestStep::loss);
@@ -103,7 +129,11 @@ void RunReport::write_plots() {
   const std::string& name = experiment_.config.name;
   if (is_range_test()) {
     plot::write_svg(dir_.file("lr_find.svg"), range_test_chart(name, range_steps, range_test));
-    plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, range_steps));
+    // The sweeps share their schedule: the first one's.
+    std::vector<RangeTestStep> first;
+    for (const RangeTestStep& r : range_steps)
+      if (r.weight_decay == range_steps.front().weight_decay) first.push_back(r);
+    plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, range_steps.empty() ? range_steps : first));
     return;
   }
   plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, steps));

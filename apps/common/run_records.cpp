@@ -41,6 +41,7 @@ const std::vector<Column<RangeTestStep>>& RangeTestStep::columns() {
       {"step", &RangeTestStep::step},         {"epoch", &RangeTestStep::epoch},
       {"lr", &RangeTestStep::lr},             {"momentum", &RangeTestStep::momentum},
       {"loss", &RangeTestStep::loss},         {"smoothed_loss", &RangeTestStep::smoothed_loss},
+      {"weight_decay", &RangeTestStep::weight_decay},
   };
   return list;
 }

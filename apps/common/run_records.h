@@ -40,6 +40,7 @@ struct StepRecord {
 struct RangeTestStep {
   int64_t step = 0, epoch = 0;
   double lr = 0.0, momentum = 0.0, loss = 0.0, smoothed_loss = 0.0;
+  double weight_decay = 0.0;  // the sweep's (lr_find.weight_decays)
   static const std::vector<Column<RangeTestStep>>& columns();
 };
 

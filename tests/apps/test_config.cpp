@@ -228,6 +228,8 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.interpolation=cubic"},
                  {"'schedule.interpolation' = 'cubic': expected one of linear, cosine"});
   expect_invalid({"lr_find.spacing=log"}, {"'lr_find.spacing' = 'log': expected one of exponential, linear"});
+  expect_invalid({"lr_find.weight_decays=[1e-4,-1]"}, {"'lr_find.weight_decays' = -1", "[0, 1]"});
+  expect_invalid({"lr_find.weight_decays=[.nan]"}, {"'lr_find.weight_decays'"});
   expect_invalid({"precision=fp16"}, {"'precision' = 'fp16': expected one of auto, fp32, tf32, bf16"});
   // From a file too: the same check, whatever set the name.
   const std::string path = write_yaml("unknown_schedule.yaml", "schedule:\n  name: triangular\n");
@@ -347,6 +349,7 @@ RunConfig config_without_defaults() {
   c.lr_find.spacing = "linear";
   c.lr_find.divergence_factor = 3.5;
   c.lr_find.smoothing = 0.9;
+  c.lr_find.weight_decays = {1e-3, 1e-4, 0.0};
   return c;
 }
 
@@ -421,17 +424,18 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(lr_find.spacing);
   EXPECT_FIELD(lr_find.divergence_factor);
   EXPECT_FIELD(lr_find.smoothing);
+  EXPECT_FIELD(lr_find.weight_decays);
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 61 fields: a new key changes this count, and belongs
+// The round trip above checks 62 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 61) << keys;
+  EXPECT_EQ(named, 62) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -253,6 +253,51 @@ TEST_F(EndToEnd, RangeTestStopsAtDivergenceAndSuggestsAnLrInsideTheSweep) {
   EXPECT_NE(read_file(dir + "/steps.csv").find("smoothed_loss"), std::string::npos);
 }
 
+// Leslie Smith's weight-decay comparison: one sweep per value, each from the same initial
+// weights over the same batches, in one run directory: one steps.csv with a weight_decay
+// column, one plot with a curve per value, the suggestions per value in summary.json.
+TEST_F(EndToEnd, RangeTestsOverSeveralWeightDecaysShareTheirStart) {
+  const Result r = run("lr_find", {"name=decays", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
+                                   "lr_find.weight_decays=[0.01,0]"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("lr_find-decays-");
+  const auto s = summary(dir)["lr_find"];
+  ASSERT_EQ(s["sweeps"].size(), 2u) << s.dump();
+  EXPECT_EQ(s["sweeps"][0]["weight_decay"].get<double>(), 0.01);
+  EXPECT_EQ(s["sweeps"][1]["weight_decay"].get<double>(), 0.0);
+  for (const auto& sweep : s["sweeps"]) {
+    EXPECT_EQ(sweep["steps"].get<int>(), 30) << sweep.dump();
+    ASSERT_EQ(sweep["suggestions"].size(), 4u) << sweep.dump();
+  }
+  const std::vector<cyg::app::RangeTestStep> rows =
+      cyg::app::read_csv<cyg::app::RangeTestStep>(dir + "/steps.csv");
+  ASSERT_EQ(rows.size(), 60u);
+  // The same start: the first step's loss comes before any update, so it is the same in
+  // both sweeps only if both began from the same weights on the same batch; the decay
+  // then makes the weights, and so the later losses, differ.
+  EXPECT_EQ(rows[0].weight_decay, 0.01);
+  EXPECT_EQ(rows[30].weight_decay, 0.0);
+  EXPECT_EQ(rows[30].step, 1);
+  EXPECT_EQ(rows[0].loss, rows[30].loss);
+  bool later_differ = false;
+  for (size_t i = 1; i < 30; ++i) later_differ |= rows[i].loss != rows[30 + i].loss;
+  EXPECT_TRUE(later_differ) << "the weight decay changed nothing";
+  const std::string svg = read_file(dir + "/lr_find.svg");
+  EXPECT_NE(svg.find("weight decay 0.01"), std::string::npos);
+  EXPECT_NE(svg.find("weight decay 0<"), std::string::npos);
+  EXPECT_NE(svg.find("valley, weight decay"), std::string::npos);
+  // The model was not trained by the test it measures: a single sweep afterwards starts
+  // from the same loss again (run in its own process, from the same seed).
+  const Result one = run("lr_find", {"name=one", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
+                                     "optimizer.weight_decay=0.01"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const std::vector<cyg::app::RangeTestStep> single =
+      cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-one-") + "/steps.csv");
+  ASSERT_EQ(single.size(), 30u);
+  for (size_t i = 0; i < 30; ++i) EXPECT_EQ(single[i].loss, rows[i].loss) << "step " << i + 1;
+  EXPECT_FALSE(summary(run_dir("lr_find-one-"))["lr_find"].contains("sweeps"));
+}
+
 TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   ASSERT_EQ(run("onecycle", {"name=eval", "train.epochs=1"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-eval-");
