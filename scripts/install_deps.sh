@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev libomp-dev nlohmann-json3-dev
-  python3 python3-numpy dataset-fashion-mnist
+  python3 python3-numpy python3-venv dataset-fashion-mnist
 )
 
 missing=()

@@ -71,6 +71,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
       {"cuda_graphs", Kind::Bool, &c.cuda_graphs},
       {"threads", Kind::Int, &c.threads, 0, 4096},
+      {"tensorboard", Kind::Bool, &c.tensorboard},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
       {"model.name", Kind::String, &c.model.name},
@@ -451,7 +452,7 @@ std::string to_yaml(const RunConfig& config) {
 const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
                                                 "cudnn_cache",     "cuda_graphs",     "threads",
-                                                "memory_format"};
+                                                "memory_format",   "tensorboard"};
   return keys;
 }
 
@@ -515,6 +516,9 @@ const std::vector<KeyHelp>& key_help() {
       {"cudnn_cache", nullptr, "GPU: a file (path) keeping those choices across runs; empty: none"},
       {"cuda_graphs", nullptr, "GPU: each training step is one replayed CUDA graph"},
       {"threads", nullptr, "CPU threads; 0: OMP_NUM_THREADS where set, else every core"},
+      {"tensorboard", nullptr,
+       "also write the step loss, lr, momentum and each epoch's metrics as a TensorBoard event file in the run "
+       "directory (tensorboard --logdir runs)"},
       {"run_root", nullptr, "the folder (path) in which each run makes its directory"},
       {"resume", nullptr, "a run directory (path) to continue from its last checkpoint"},
       {"model.name", models::model_names, "the network (resnet18: the kuangliu CIFAR ResNet-18 of the report)"},

@@ -94,6 +94,7 @@ struct RunConfig {
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
   bool cuda_graphs = true;      // CUDA, emulated: each training step one replayed CUDA graph
   int64_t threads = 0;          // CPU threads (0: OMP_NUM_THREADS where set, else every core)
+  bool tensorboard = false;  // also write the run's scalars as a TensorBoard event file
   std::string run_root = "runs";
   std::string resume;  // a run directory to continue
   ModelConfig model;

@@ -2,10 +2,12 @@
 #include "apps/common/report.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 
 #include "apps/common/plot.h"
+#include "apps/common/tensorboard.h"
 
 namespace cyg::app {
 
@@ -123,6 +125,11 @@ void RunReport::write_tables() {
   }
   dir_.write("metrics.csv", csv_text(epochs));
   dir_.write("steps.csv", csv_text(steps));
+  if (experiment_.config.tensorboard) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    dir_.write(tensorboard::kEventFile, tensorboard::training_events(steps, epochs, now));
+  }
 }
 
 void RunReport::write_plots() {

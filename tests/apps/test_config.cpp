@@ -298,6 +298,7 @@ RunConfig config_without_defaults() {
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
   c.cuda_graphs = false;
   c.threads = 3;
+  c.tensorboard = true;
   c.memory_format = "nchw";
   c.run_root = "elsewhere/runs";
   c.resume = "runs/previous";
@@ -373,6 +374,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(cudnn_cache);
   EXPECT_FIELD(cuda_graphs);
   EXPECT_FIELD(threads);
+  EXPECT_FIELD(tensorboard);
   EXPECT_FIELD(memory_format);
   EXPECT_FIELD(run_root);
   EXPECT_FIELD(resume);
@@ -428,14 +430,14 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 62 fields: a new key changes this count, and belongs
+// The round trip above checks 63 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 62) << keys;
+  EXPECT_EQ(named, 63) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that
