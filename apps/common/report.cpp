@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
+#include "apps/common/html_page.h"
 #include "apps/common/plot.h"
 #include "apps/common/tensorboard.h"
 
@@ -99,6 +102,11 @@ plot::Chart epoch_chart(const std::string& title, const std::string& y_label, co
   return chart;
 }
 
+bool fs_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
+
 }  // namespace
 
 // A resumed run's tables come from its checkpoint (apps/common/fit.cpp), not from the
@@ -115,6 +123,7 @@ void RunReport::write(const LoopState& state, StoppedEarly stopped) {
   write_tables();
   write_plots();
   write_summary(state, stopped);
+  write_page(state, stopped);
 }
 
 // The range test has no epochs to report: steps.csv only.
@@ -132,23 +141,81 @@ void RunReport::write_tables() {
   }
 }
 
-void RunReport::write_plots() {
+std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
   const std::string& name = experiment_.config.name;
   if (is_range_test()) {
-    plot::write_svg(dir_.file("lr_find.svg"), range_test_chart(name, range_steps, range_test));
     // The sweeps share their schedule: the first one's.
     std::vector<RangeTestStep> first;
     for (const RangeTestStep& r : range_steps)
       if (r.weight_decay == range_steps.front().weight_decay) first.push_back(r);
-    plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, range_steps.empty() ? range_steps : first));
-    return;
+    return {{"lr_find.svg", range_test_chart(name, range_steps, range_test)},
+            {"schedule.svg", schedule_chart(name, first)}};
   }
-  plot::write_svg(dir_.file("schedule.svg"), schedule_chart(name, steps));
-  if (epochs.empty()) return;
-  plot::write_svg(dir_.file("accuracy.svg"),
-                  epoch_chart("Accuracy", "accuracy", name, epochs, &EpochMetrics::train_acc, &EpochMetrics::val_acc));
-  plot::write_svg(dir_.file("loss.svg"),
-                  epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss, &EpochMetrics::val_loss));
+  std::vector<std::pair<std::string, plot::Chart>> out = {{"schedule.svg", schedule_chart(name, steps)}};
+  if (epochs.empty()) return out;
+  out.push_back({"accuracy.svg", epoch_chart("Accuracy", "accuracy", name, epochs, &EpochMetrics::train_acc,
+                                             &EpochMetrics::val_acc)});
+  out.push_back({"loss.svg", epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss,
+                                         &EpochMetrics::val_loss)});
+  return out;
+}
+
+void RunReport::write_plots() {
+  for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
+}
+
+// index.html: the run on one page, to open in a browser.
+void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
+  const RunConfig& c = experiment_.config;
+  std::string body = "<h1>" + html::escape(std::string("cygnet_") + app_name(experiment_.kind) + ": " + c.name) +
+                     "</h1>\n<p class=\"header\">" + html::escape(experiment_.header_line()) + "</p>\n";
+  auto fixed = [](double v, int digits) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", digits, v);
+    return std::string(text);
+  };
+  auto significant = [](double v) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.4g", v);
+    return std::string(text);
+  };
+  std::vector<std::vector<std::string>> results = {{"run", c.name}};
+  results.push_back({"model", c.model.name + (c.model.width > 0 ? " (width " + std::to_string(c.model.width) + ")" : "")});
+  results.push_back({"data", experiment_.data.train.name});
+  results.push_back({"device", experiment_.device.str()});
+  results.push_back({"steps", std::to_string(state.step)});
+  results.push_back({"training time", fixed(state.total_seconds, 1) + " s"});
+  if (stopped == StoppedEarly::Yes) results.push_back({"stopped early", "yes (resume=" + path() + ")"});
+  if (!epochs.empty()) {
+    const EpochMetrics& last = epochs.back();
+    results.push_back({"epochs", std::to_string(last.epoch) + " of " + std::to_string(c.train.epochs)});
+    results.push_back({"final validation accuracy", fixed(100.0 * last.val_acc, 2) + "%"});
+    results.push_back({"final validation loss", fixed(last.val_loss, 4)});
+    results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
+                                                                               "% (epoch " +
+                                                                               std::to_string(state.best_epoch) + ")"
+                                                                         : "no full epoch yet"});
+  }
+  body += "<h2>Results</h2>\n" + html::table(results);
+  if (is_range_test()) {
+    std::vector<std::vector<std::string>> suggested = {{"weight decay", "rule", "suggested lr"}};
+    const nlohmann::json sweeps =
+        range_test.contains("sweeps") ? range_test["sweeps"] : nlohmann::json::array({range_test});
+    for (const auto& sweep : sweeps)
+      for (const auto& s : sweep.value("suggestions", nlohmann::json::array()))
+        suggested.push_back({format_number(sweep.value("weight_decay", c.optimizer.weight_decay)),
+                             s["rule"].get<std::string>(), significant(s["lr"].get<double>())});
+    body += "<h2>Suggested learning rates</h2>\n" + html::table(suggested);
+  }
+  body += "<h2>Plots</h2>\n";
+  for (const auto& [file, chart] : charts())
+    body += "<figure>" + html::inline_svg(plot::render_svg(chart)) + "</figure>\n";
+  body += "<h2>Configuration</h2>\n<pre>" + html::escape(to_yaml(c)) + "</pre>\n";
+  body += "<h2>Files</h2>\n<p>";
+  for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors"})
+    if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
+  body += "</p>\n";
+  dir_.write("index.html", html::page("cygnet " + c.name, body));
 }
 
 void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {

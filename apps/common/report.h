@@ -5,10 +5,12 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/experiment.h"
+#include "apps/common/plot.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
 
@@ -46,6 +48,9 @@ class RunReport {
   void write_tables();
   void write_plots();
   void write_summary(const LoopState& state, StoppedEarly stopped);
+  void write_page(const LoopState& state, StoppedEarly stopped);
+  // The run's plots: file name and chart.
+  std::vector<std::pair<std::string, plot::Chart>> charts() const;
 
   const Experiment& experiment_;
   RunDirectory dir_;

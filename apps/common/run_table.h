@@ -40,8 +40,16 @@ RunRecord read_run(const std::string& dir);
 // cyg::Error for an argument that is neither.
 std::vector<std::string> find_run_dirs(const std::vector<std::string>& paths);
 
+// The seed report's validation accuracy for the run's settings: a Table I row (lr range,
+// momentum range, annealing %, epochs) or its Adam baseline (constant lr 1e-3); none for
+// other settings.
+std::optional<double> report_accuracy(const RunRecord& run);
+// The table as cells, the header first: the runs' settings, final validation loss and
+// accuracy, and the report's accuracy for the same settings ("-" where it has none).
+std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs);
+
 // Table I of the seed report as Markdown, one row per run in the given order:
-// Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc.
+// Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc.
 // A constant schedule (the Adam baseline) shows optimizer.lr in both LR columns,
 // another non-1cycle schedule shows it as LR max; a value the run doesn't have
 // shows as "—".

@@ -1,5 +1,5 @@
-// cygnet_table: gathers run directories into the seed report's Table I (Markdown) and
-// the validation-accuracy overlay (Fig. 4a).
+// cygnet_table: gathers run directories into the seed report's Table I (Markdown, and
+// a page beside the report's own numbers) and the validation-accuracy overlay (Fig. 4a).
 //   cygnet_table [--out DIR] [--with-train] RUN_DIR|PARENT_DIR...
 #include <cstdio>
 #include <exception>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/html_page.h"
 #include "apps/common/plot.h"
 #include "apps/common/run_table.h"
 #include "engine/atomic_file.h"
@@ -17,9 +18,32 @@ const char* const kUsage =
     "usage: cygnet_table [--out DIR] [--with-train] RUN_DIR...\n"
     "  RUN_DIR     a run directory (config.yaml, metrics.csv, summary.json), or a folder\n"
     "              whose subfolders are run directories (taken in name order)\n"
-    "  --out DIR   where to write table1.md and val_accuracy.svg (default: .)\n"
+    "  --out DIR   where to write table1.md, val_accuracy.svg and table1.html (default: .)\n"
     "  --with-train  also draw each run's training accuracy, dashed\n"
     "Prints the table (Markdown) on stdout.\n";
+
+namespace html = cyg::app::html;
+
+// table1.html: the table beside the report's numbers, the overlay, and each run's page.
+std::string page(const std::vector<cyg::runs::RunRecord>& runs, const cyg::plot::Chart& overlay,
+                 const std::filesystem::path& out) {
+  std::string body = "<h1>Table I: the runs beside the report</h1>\n"
+                     "<p>Each run's settings, its final validation loss and accuracy, and the validation accuracy the "
+                     "report gives for the same settings (&ldquo;Experiments on Super-Convergence&rdquo;, Table I "
+                     "and its Adam baseline).</p>\n" +
+                     html::table(cyg::runs::table_cells(runs));
+  body += "<h2>Validation accuracy (Fig. 4a)</h2>\n<figure>" + html::inline_svg(cyg::plot::render_svg(overlay)) +
+          "</figure>\n<h2>Runs</h2>\n<ul>\n";
+  for (const cyg::runs::RunRecord& run : runs) {
+    // A link relative to the page, so the folder can move as a whole.
+    std::error_code error;
+    const std::filesystem::path index = std::filesystem::path(run.dir) / "index.html";
+    const std::filesystem::path link = std::filesystem::relative(index, out, error);
+    body += "<li><a href=\"" + html::escape((error || link.empty() ? index : link).generic_string()) + "\">" +
+            html::escape(run.name) + "</a></li>\n";
+  }
+  return html::page("cygnet: Table I", body + "</ul>\n");
+}
 
 }  // namespace
 
@@ -67,7 +91,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     cyg::write_file_atomically((out / "table1.md").string(), table);
-    cyg::plot::write_svg((out / "val_accuracy.svg").string(), cyg::runs::accuracy_overlay(runs, training));
+    const cyg::plot::Chart overlay = cyg::runs::accuracy_overlay(runs, training);
+    cyg::plot::write_svg((out / "val_accuracy.svg").string(), overlay);
+    cyg::write_file_atomically((out / "table1.html").string(), page(runs, overlay, out));
     std::fputs(table.c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -298,6 +298,33 @@ TEST_F(EndToEnd, RangeTestsOverSeveralWeightDecaysShareTheirStart) {
   EXPECT_FALSE(summary(run_dir("lr_find-one-"))["lr_find"].contains("sweeps"));
 }
 
+// Each run directory has a page to open in a browser, self-contained (plots inline, no
+// script), and cygnet_table makes one for a set of runs, beside the report's numbers.
+// (scripts/check_pages.sh opens them in headless Chromium.)
+TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
+  const Result r = run("onecycle", {"name=page", "train.epochs=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("onecycle-page-");
+  const std::string page = read_file(dir + "/index.html");
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("cygnet_onecycle: page"), std::string::npos);
+  EXPECT_NE(page.find("small_cnn"), std::string::npos) << "the header";
+  EXPECT_NE(page.find("best validation accuracy"), std::string::npos);
+  EXPECT_EQ(std::count(page.begin(), page.end(), '<') - std::count(page.begin(), page.end(), '>'), 0);
+  size_t svgs = 0;
+  for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
+  EXPECT_EQ(svgs, 3u) << "schedule, accuracy and loss inline";
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(page.find("<?xml"), std::string::npos);
+  EXPECT_NE(page.find("<pre>name: &quot;page&quot;"), std::string::npos) << "the configuration, escaped";
+  const Result table = run("table", {"--out", root_ + "/table", root_ + "/runs"}, BaseArgs::None);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  const std::string table_page = read_file(root_ + "/table/table1.html");
+  EXPECT_NE(table_page.find("Report&#39;s acc"), std::string::npos);
+  EXPECT_NE(table_page.find("<svg"), std::string::npos);
+  EXPECT_NE(table_page.find("index.html"), std::string::npos) << "a link to each run's page";
+}
+
 TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   ASSERT_EQ(run("onecycle", {"name=eval", "train.epochs=1"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-eval-");

@@ -123,18 +123,18 @@ TEST(RunTable, MarkdownMatchesTheSeedLayout) {
   std::vector<cyg::runs::RunRecord> runs;
   for (const fs::path& dir : write_three_runs(fresh_dir("table"))) runs.push_back(cyg::runs::read_run(dir.string()));
   const std::string expected =
-      "| Run           | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc |\n"
-      "|:--------------|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|\n"
-      "| onecycle_a    |  0.001 |   0.01 |    0.85 |    0.95 |    10 |     90 | 0.004281 |  0.8442 |\n"
-      "| onecycle_b    |    0.1 |      3 |     0.9 |     0.9 |    10 |     50 | 0.004646 |  0.8018 |\n"
-      "| adam_baseline |  0.001 |  0.001 |       — |       — |     — |     90 | 0.012346 |  0.8354 |\n";
+      "| Run           | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
+      "|:--------------|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|-------------:|\n"
+      "| onecycle_a    |  0.001 |   0.01 |    0.85 |    0.95 |    10 |     90 | 0.004281 |  0.8442 |       0.8442 |\n"
+      "| onecycle_b    |    0.1 |      3 |     0.9 |     0.9 |    10 |     50 | 0.004646 |  0.8018 |            — |\n"
+      "| adam_baseline |  0.001 |  0.001 |       — |       — |     — |     90 | 0.012346 |  0.8354 |       0.8354 |\n";
   EXPECT_EQ(cyg::runs::table_markdown(runs), expected);
 }
 
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
-            "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc |\n"
-            "|:----|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|\n");
+            "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
+            "|:----|-------:|-------:|--------:|--------:|------:|-------:|---------:|--------:|-------------:|\n");
 }
 
 TEST(RunTable, ParentFolderStandsForItsRuns) {
@@ -242,14 +242,14 @@ TEST(RunRecords, HeadersAreTheDocumentedOnes) {
   EXPECT_EQ(csv_header<EpochMetrics>(),
             "epoch,step,lr,momentum,train_loss,train_acc,val_loss,val_acc,epoch_seconds,images_per_second");
   EXPECT_EQ(csv_header<StepRecord>(), "step,epoch,lr,momentum,loss");
-  EXPECT_EQ(csv_header<RangeTestStep>(), "step,epoch,lr,momentum,loss,smoothed_loss");
+  EXPECT_EQ(csv_header<RangeTestStep>(), "step,epoch,lr,momentum,loss,smoothed_loss,weight_decay");
 }
 
 TEST(RunRecords, RowsPrintIntegersAndShortestNumbers) {
   EXPECT_EQ(csv_text(std::vector<StepRecord>{{12, 2, 0.001, 0.95, 2.5}, {13, 2, 1e-8, 0.9, 0.1 + 0.2}}),
             "step,epoch,lr,momentum,loss\n12,2,0.001,0.95,2.5\n13,2,1.0e-08,0.9,0.30000000000000004\n");
-  EXPECT_EQ(csv_text(std::vector<RangeTestStep>{{1, 1, 1e-7, 0.9, 2.25, std::nan("")}}),
-            "step,epoch,lr,momentum,loss,smoothed_loss\n1,1,1.0e-07,0.9,2.25,nan\n");
+  EXPECT_EQ(csv_text(std::vector<RangeTestStep>{{1, 1, 1e-7, 0.9, 2.25, std::nan(""), 5e-4}}),
+            "step,epoch,lr,momentum,loss,smoothed_loss,weight_decay\n1,1,1.0e-07,0.9,2.25,nan,0.0005\n");
 }
 
 TEST(RunRecords, WrittenRowsReadBackExactly) {
