@@ -179,12 +179,15 @@ struct Extents {
 };
 
 bool drawable_x(const Chart& chart, double x) { return std::isfinite(x) && (!chart.log_x || x > 0.0); }
+bool drawable_y(const Chart& chart, Axis axis, double y) {
+  return std::isfinite(y) && (!chart.log_y || axis != Axis::Left || y > 0.0);
+}
 
 Extents measure(const Chart& chart) {
   Extents e;
   for (const Series& s : chart.series) {
     for (std::size_t i = 0; i < s.x.size(); ++i) {
-      if (drawable_x(chart, s.x[i]) && std::isfinite(s.y[i])) {
+      if (drawable_x(chart, s.x[i]) && drawable_y(chart, s.axis, s.y[i])) {
         e.x.add(s.x[i]);
         e.y[axis_index(s.axis)].add(s.y[i]);
       }
@@ -219,7 +222,8 @@ struct Layout {
         mid_y((top + bottom) / 2.0),
         extents(measure(chart)),
         x(extents.x, chart.log_x ? ScaleKind::Log : ScaleKind::Linear, left, right),
-        y{Scale(extents.y[0], ScaleKind::Linear, bottom, top), Scale(extents.y[1], ScaleKind::Linear, bottom, top)},
+        y{Scale(extents.y[0], chart.log_y ? ScaleKind::Log : ScaleKind::Linear, bottom, top),
+          Scale(extents.y[1], ScaleKind::Linear, bottom, top)},
         // The grid follows the left axis unless only the right one carries data.
         grid_axis(extents.y[0].empty && !extents.y[1].empty ? 1 : 0) {}
 
@@ -351,7 +355,8 @@ void draw_series(Svg& svg, const Chart& chart, const Layout& l, std::vector<Poin
     const std::string color = series_color(s, i);
     std::vector<std::vector<Point>> pieces(1);
     for (std::size_t k = 0; k < s.x.size(); ++k) {
-      if (drawable_x(chart, s.x[k]) && std::isfinite(s.y[k])) pieces.back().emplace_back(l.x.pixel(s.x[k]), y.pixel(s.y[k]));
+      if (drawable_x(chart, s.x[k]) && drawable_y(chart, s.axis, s.y[k]))
+        pieces.back().emplace_back(l.x.pixel(s.x[k]), y.pixel(s.y[k]));
       else if (!pieces.back().empty()) pieces.emplace_back();
     }
     for (const auto& piece : pieces) {

@@ -41,6 +41,7 @@ struct Marker {
 struct Chart {
   std::string title, x_label, y_label, y2_label;
   bool log_x = false;
+  bool log_y = false;  // the left y-axis in decades (points at or below 0 are not drawn)
   std::vector<Series> series;
   std::vector<Marker> markers;
 };

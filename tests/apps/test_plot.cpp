@@ -179,6 +179,23 @@ TEST(Plot, LogTicksAreTheDecades) {
   EXPECT_NE(svg.find(">1e1</text>"), std::string::npos);
 }
 
+// A spike (a loss of 183 beside 2) on a left axis in decades: both ends readable. With
+// ticks 1 to 1000, 10 lands a third of the way up the plot area (y in [44, 394]); a
+// non-positive value cannot be drawn in decades and breaks the line instead.
+TEST(Plot, LogYAxisKeepsASpikeAndTheRestReadable) {
+  Chart chart;
+  chart.log_y = true;
+  Series s;
+  s.x = {1.0, 2.0, 3.0, 4.0};
+  s.y = {183.0, 10.0, 0.0, 2.0};
+  chart.series.push_back(s);
+  const std::string svg = cyg::plot::render_svg(chart);
+  EXPECT_NE(svg.find(">100</text>"), std::string::npos) << svg;  // the decades 1 to 1000
+  EXPECT_NE(svg.find(">1000</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(",277.33"), std::string::npos) << "10 at a third of the decades" << svg;
+  EXPECT_EQ(svg.find(",394\""), std::string::npos) << "the 0 was drawn" << svg;
+}
+
 TEST(Plot, PointLandsWhereTheMarginsSayItShould) {
   // Ticks 0..10 and 0..1; plot area x in [80, 696] and y in [44, 394] (720 x 450 less
   // margins 80 left, 24 right, 44 top, 56 bottom). (5, 0.5) is the middle: (388, 219).
