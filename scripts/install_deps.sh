@@ -5,10 +5,14 @@
 # CPU-only (the CUDA kernels still run through the emulation shim in the tests).
 set -euo pipefail
 
+# Each one is used: the toolchain; GoogleTest, yaml-cpp, OpenBLAS, oneDNN, zlib and
+# nlohmann-json by the build (OpenMP is GCC's own libgomp); python3 and python3-venv by
+# the test that reads a run back with TensorBoard's reader (installed from PyPI into the
+# build folder); Fashion-MNIST by the quickstart.
 packages=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev libomp-dev nlohmann-json3-dev
-  python3 python3-numpy python3-venv dataset-fashion-mnist
+  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev
+  python3 python3-venv dataset-fashion-mnist
 )
 
 missing=()
@@ -27,7 +31,12 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "  apt-get update && $cmd"
   exit 1
 fi
-echo "install_deps: installing ${missing[*]}"
+log="${TMPDIR:-/tmp}/cygnet-install-deps.log"
+echo "install_deps: installing ${missing[*]} (apt's output: $log)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-$cmd -qq
+if ! { apt-get update -qq && $cmd -qq; } > "$log" 2>&1; then
+  tail -20 "$log"
+  echo "install_deps: apt-get failed (full output: $log)"
+  exit 1
+fi
+echo "install_deps: installed ${#missing[@]} package(s)"

@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-echo "quickstart: building (the first build takes a few minutes)"
+build_dir="${CYGNET_BUILD_DIR:-build}"
+if [ -f "$build_dir/CMakeCache.txt" ]; then
+  echo "quickstart: building what changed (log: build.log)"
+else
+  echo "quickstart: building (the first build takes a few minutes; log: build.log)"
+fi
 bash scripts/build.sh > build.log 2>&1 || { tail -30 build.log; exit 1; }
-exec "${CYGNET_BUILD_DIR:-build}/apps/cygnet_onecycle" --config configs/quickstart.yaml "$@"
+# resume=runs/<dir> continues a run with its own config.yaml: no --config then.
+for arg in "$@"; do
+  if [[ "$arg" == resume=* ]]; then exec "$build_dir/apps/cygnet_onecycle" "$@"; fi
+done
+exec "$build_dir/apps/cygnet_onecycle" --config configs/quickstart.yaml "$@"

@@ -108,7 +108,16 @@ std::string usage(AppKind kind) {
   return os.str();
 }
 
+namespace {
+std::string g_invoked_as;
+}  // namespace
+
+std::string invoked_as(AppKind kind) {
+  return g_invoked_as.empty() ? std::string("cygnet_") + app_name(kind) : g_invoked_as;
+}
+
 CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
+  if (argc > 0 && argv[0] != nullptr) g_invoked_as = argv[0];
   CommandLine cl;
   cl.config = default_config(kind);
   const Arguments args = scan(kind, argc, argv, cl);

@@ -19,6 +19,11 @@ struct CommandLine {
 // argument or key at fault.
 CommandLine parse_command_line(AppKind kind, int argc, char** argv);
 
+// How this process was started (argv[0], as typed: build/apps/cygnet_onecycle, or the
+// bare name when found on PATH), so that a printed command runs from where the user
+// stands; "cygnet_<app>" before parse_command_line has run.
+std::string invoked_as(AppKind kind);
+
 // --help's text: the usage lines, what the app does, and every config key.
 std::string usage(AppKind kind);
 

@@ -1,6 +1,7 @@
 // The fit loop: schedule -> step -> record -> end of epoch.
 #include "apps/common/fit.h"
 
+#include "apps/common/command_line.h"
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "apps/common/checkpoint.h"
+#include "apps/common/command_line.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/interrupt.h"
 #include "apps/common/metrics_ring.h"
@@ -199,7 +201,7 @@ bool FitLoop::flush_due(bool stopping) const {
 int FitLoop::stop_here(double epoch_seconds) {
   st_.total_seconds = save_last(epoch_seconds).total_seconds;
   report_.write(st_, StoppedEarly::Yes);
-  report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: cygnet_" + app_name(e_.kind) +
+  report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + invoked_as(e_.kind) +
               " resume=" + report_.path());
   return kInterruptedExit;
 }

@@ -225,6 +225,14 @@ TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
   EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(out);
   const std::string dir = run_dir("onecycle-interrupted-");
   EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos);
+  // The printed command runs as printed: the program as it was started, not a bare name
+  // the shell cannot find.
+  const std::string log = read_file(dir + "/train.log");
+  const size_t hint = log.find("continue with: ");
+  ASSERT_NE(hint, std::string::npos) << log;
+  const std::string command = log.substr(hint + 15, log.find(" resume=", hint) - hint - 15);
+  EXPECT_TRUE(std::filesystem::exists(command)) << "'" << command << "' from: " << log;
+  EXPECT_NE(log.find(" resume=" + dir), std::string::npos) << log;
   EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
 
   const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
