@@ -323,6 +323,11 @@ TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
   for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
   EXPECT_EQ(svgs, 3u) << "schedule, accuracy and loss inline";
   EXPECT_EQ(page.find("<script"), std::string::npos);
+  // Nothing external: no source loaded, no link off the machine (the SVG namespace is a
+  // name, not a link).
+  EXPECT_EQ(page.find("src="), std::string::npos);
+  EXPECT_EQ(page.find("href=\"http"), std::string::npos);
+  EXPECT_EQ(page.find("url("), std::string::npos);
   EXPECT_EQ(page.find("<?xml"), std::string::npos);
   EXPECT_NE(page.find("<pre>name: &quot;page&quot;"), std::string::npos) << "the configuration, escaped";
   const Result table = run("table", {"--out", root_ + "/table", root_ + "/runs"}, BaseArgs::None);
