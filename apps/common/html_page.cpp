@@ -1,22 +1,11 @@
 #include "apps/common/html_page.h"
 
+#include "apps/common/plot.h"
+
 namespace cyg::app::html {
 
-std::string escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// XML's escapes (&apos; included) are HTML5's too.
+std::string escape(const std::string& text) { return plot::escape_xml(text); }
 
 std::string inline_svg(const std::string& svg) {
   if (svg.rfind("<?xml", 0) != 0) return svg;

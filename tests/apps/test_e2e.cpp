@@ -333,7 +333,7 @@ TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
   const Result table = run("table", {"--out", root_ + "/table", root_ + "/runs"}, BaseArgs::None);
   ASSERT_EQ(table.exit_code, 0) << table.err;
   const std::string table_page = read_file(root_ + "/table/table1.html");
-  EXPECT_NE(table_page.find("Report&#39;s acc"), std::string::npos);
+  EXPECT_NE(table_page.find("Report&apos;s acc"), std::string::npos);
   EXPECT_NE(table_page.find("<svg"), std::string::npos);
   EXPECT_NE(table_page.find("index.html"), std::string::npos) << "a link to each run's page";
 }
