@@ -1,6 +1,7 @@
 // LR range-test analysis: loss smoothing, the online stop rule and the suggestion rules.
 #include "schedules/lr_finder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -130,7 +131,8 @@ LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::
   std::size_t finite = 0;
   while (finite < total && std::isfinite(losses[finite])) ++finite;
   const std::size_t lo = (options.planned_steps > 0 ? options.planned_steps : total) / 10;
-  std::size_t hi = total > options.skip_end ? total - options.skip_end : 0;
+  const std::size_t length = options.record_length > 0 ? options.record_length : total;
+  std::size_t hi = length > options.skip_end ? length - options.skip_end : 0;
   if (hi > finite) hi = finite;
 
   LrSuggestions result;
@@ -175,7 +177,7 @@ bool LrFinderTracker::push(double lr, double loss) {
   const std::string step = std::to_string(lrs_.size());
   if (!std::isfinite(loss)) {
     stop_reason_ = "loss is not finite (" + detail::format_value(loss) + ") at step " + step;
-    non_finite_lr_ = lr;
+    stopped_on_non_finite_ = true;
     return true;
   }
   const double smoothed = smoother_.push(loss);
@@ -196,13 +198,10 @@ LrSuggestions LrFinderTracker::suggest() const {
   LrSuggestOptions options;
   options.smoothing_beta = options_.smoothing_beta;
   options.planned_steps = options_.planned_steps;
-  if (!non_finite_lr_ || (!lrs_.empty() && !(*non_finite_lr_ > lrs_.back())))
-    return suggest_learning_rates(lrs_, losses_, options);
-  // The point that stopped it counts for the window's end, as in fastai's record.
-  std::vector<double> lrs = lrs_, losses = losses_;
-  lrs.push_back(*non_finite_lr_);
-  losses.push_back(std::numeric_limits<double>::quiet_NaN());
-  return suggest_learning_rates(lrs, losses, options);
+  // fastai runs on past a NaN to its last step: its record, and so its window's end, is
+  // the planned length; here the test stopped, so the window is cut at the record's end.
+  if (stopped_on_non_finite_) options.record_length = std::max(options_.planned_steps, lrs_.size() + 1);
+  return suggest_learning_rates(lrs_, losses_, options);
 }
 
 }  // namespace cyg::sched

@@ -58,15 +58,19 @@ struct LrSuggestOptions {
   double smoothing_beta = 0.98;
   std::size_t planned_steps = 0;  // fastai's num_it; 0: the number of points given
   std::size_t skip_end = 5;       // trailing points the rules ignore
+  // The length of fastai's record, whose last skip_end points the window leaves out; 0:
+  // the points given. fastai does not stop at a NaN loss but runs on to num_it, so a
+  // record this engine stopped at a non-finite loss stands for planned_steps points.
+  std::size_t record_length = 0;
 };
 
 // Suggestions from a finished range test, as fastai's lr_find computes them, so that the
 // same curve gives the same learning rates. lrs must be finite, > 0 and strictly
-// increasing, and as many as losses (std::invalid_argument otherwise); a record that
-// stopped at a non-finite loss ends with that point. The loss is smoothed from the first
-// point on, and the rules look at the window [planned_steps / 10, n - skip_end) of the n
-// points (integer division; planned_steps 0 counts the points given), cut before its
-// first non-finite loss:
+// increasing, and as many as losses (std::invalid_argument otherwise). The loss is
+// smoothed from the first point on, and the rules look at the window [planned_steps /
+// 10, n - skip_end) of fastai's n-point record (integer division; n is record_length, or
+// the points given; planned_steps 0 counts the points given), cut before the first
+// non-finite loss:
 //  - "steepest":   fastai's steep: forward differences of the smoothed loss against
 //                  ln(lr), (L[i+1] - L[i]) / (ln lr[i+1] - ln lr[i]); the point i of
 //                  the most negative one (the first such);
@@ -93,8 +97,8 @@ class LrFinderTracker {
   explicit LrFinderTracker(const LrFinderTrackerOptions& options = {});
 
   // Records one step; returns true when the test should stop: the loss is not finite
-  // (that point is not recorded, but the suggestions' window counts it, as fastai's
-  // does) or the smoothed loss exceeds divergence_factor times
+  // (that point is not recorded; fastai would run on to its last step, which the
+  // suggestions' window then assumes) or the smoothed loss exceeds divergence_factor times
   // the best so far (that point is recorded). The ratio test needs a positive best
   // loss, so a record whose smoothed loss has gone to zero or below never stops by it.
   // Once stopped, further pushes are ignored and return true.
@@ -117,7 +121,7 @@ class LrFinderTracker {
   std::vector<double> lrs_;
   std::vector<double> losses_;
   std::vector<double> smoothed_;
-  std::optional<double> non_finite_lr_;  // the lr of a non-finite loss that stopped the test
+  bool stopped_on_non_finite_ = false;
   std::string stop_reason_;
 };
 

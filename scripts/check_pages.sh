@@ -39,7 +39,8 @@ check() {  # check <page> <text it must show>
   timeout 120 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --enable-logging=stderr --v=0 \
     --window-size=1100,2600 --screenshot="$shot" "file://$(realpath "$page")" > "$log" 2>&1 || true
   local dom
-  dom=$(timeout 120 "$browser" --headless --no-sandbox --disable-gpu --dump-dom "file://$(realpath "$page")" 2> /dev/null)
+  dom=$(timeout 120 "$browser" --headless --no-sandbox --disable-gpu --dump-dom "file://$(realpath "$page")" 2> /dev/null) ||
+    dom=""
   local problems=()
   grep -q "$text" <<< "$dom" || problems+=("the page does not show '$text'")
   grep -q -E 'CONSOLE.*(Uncaught|Error)|Failed to load resource' "$log" && problems+=("console errors (see $log)")

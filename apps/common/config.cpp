@@ -291,6 +291,10 @@ void validate_lr_find(const LrFindConfig& f) {
   CYG_INPUT_CHECK(f.weight_decays.size() <= 16, "'lr_find.weight_decays' has ", f.weight_decays.size(),
                   " values: expected at most 16 (one sweep each)");
   for (double wd : f.weight_decays) check_range("lr_find.weight_decays", wd, 0, 1);
+  for (size_t i = 0; i < f.weight_decays.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      CYG_INPUT_CHECK(f.weight_decays[i] != f.weight_decays[j], "'lr_find.weight_decays' lists ", f.weight_decays[i],
+                      " twice: expected each value once (one sweep each)");
 }
 
 // Every bounded integer key within its [lo, hi] (the checks above give the more specific
@@ -518,7 +522,7 @@ const std::vector<KeyHelp>& key_help() {
       {"threads", nullptr, "CPU threads; 0: OMP_NUM_THREADS where set, else every core"},
       {"tensorboard", nullptr,
        "also write the step loss, lr, momentum and each epoch's metrics as a TensorBoard event file in the run "
-       "directory (tensorboard --logdir runs)"},
+       "directory (tensorboard --logdir runs); training apps (the range test has its lr_find.svg)"},
       {"run_root", nullptr, "the folder (path) in which each run makes its directory"},
       {"resume", nullptr, "a run directory (path) to continue from its last checkpoint"},
       {"model.name", models::model_names, "the network (resnet18: the kuangliu CIFAR ResNet-18 of the report)"},

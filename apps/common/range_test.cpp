@@ -158,7 +158,13 @@ int range_test(Experiment& e) {
   nlohmann::json sweeps = nlohmann::json::array();
   int64_t steps = 0;
   bool interrupted = false;
+  // Between sweeps too, a Ctrl-C stops cleanly, with the finished sweeps written.
+  const StopOnInterrupt between_sweeps;
   for (double decay : decays) {
+    if (between_sweeps.requested()) {
+      interrupted = true;
+      break;
+    }
     // Every sweep from the same weights and optimizer state, over the same batches.
     initial.restore();
     e.optimizer->set_weight_decay(decay);

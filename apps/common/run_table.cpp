@@ -193,11 +193,12 @@ bool same(const std::optional<double>& a, double b) { return a && std::fabs(*a -
 
 std::optional<double> report_accuracy(const RunRecord& run) {
   for (const ReportRow& r : kTableI)
-    if (same(run.lr_min, r.lr_min) && same(run.lr_max, r.lr_max) && same(run.momentum_min, r.momentum_min) &&
+    if (run.optimizer == "sgd" && same(run.lr_min, r.lr_min) && same(run.lr_max, r.lr_max) && same(run.momentum_min, r.momentum_min) &&
         same(run.momentum_max, r.momentum_max) && same(run.anneal_percent, r.anneal_percent) && run.epochs == r.epochs)
       return r.val_acc;
   const bool constant = run.schedule == "constant" || run.schedule.empty();
-  if (run.optimizer == "adam" && constant && same(run.optimizer_lr, 1e-3) && !run.lr_max) return kReportAdamBaseline;
+  if (run.optimizer == "adam" && constant && same(run.optimizer_lr, 1e-3) && !run.lr_max && run.epochs == 90)
+    return kReportAdamBaseline;
   return std::nullopt;
 }
 
@@ -208,7 +209,7 @@ std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& 
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
-    rows.push_back({escape_cell(run.name), format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
+    rows.push_back({run.name, format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), std::to_string(run.epochs),
                     format_fixed(run.final_val_loss, 6), format_fixed(run.final_val_acc, 4),
@@ -221,6 +222,7 @@ std::string table_markdown(const std::vector<RunRecord>& runs) {
   std::vector<std::vector<std::string>> rows = table_cells(runs);
   const std::vector<std::string> header = rows.front();
   rows.erase(rows.begin());
+  for (auto& row : rows) row[0] = escape_cell(row[0]);  // a | in a run's name
   std::vector<std::size_t> widths;
   for (const std::string& h : header) widths.push_back(std::max<std::size_t>(3, display_width(h)));
   for (const auto& row : rows)

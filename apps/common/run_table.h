@@ -40,12 +40,13 @@ RunRecord read_run(const std::string& dir);
 // cyg::Error for an argument that is neither.
 std::vector<std::string> find_run_dirs(const std::vector<std::string>& paths);
 
-// The seed report's validation accuracy for the run's settings: a Table I row (lr range,
-// momentum range, annealing %, epochs) or its Adam baseline (constant lr 1e-3); none for
-// other settings.
+// The seed report's validation accuracy for the run's settings: a Table I row (SGD; lr
+// range, momentum range, annealing %, epochs) or its Adam baseline (constant lr 1e-3, 90
+// epochs); none for other settings.
 std::optional<double> report_accuracy(const RunRecord& run);
 // The table as cells, the header first: the runs' settings, final validation loss and
-// accuracy, and the report's accuracy for the same settings ("-" where it has none).
+// accuracy, and the report's accuracy for the same settings ("—" where it has none).
+// Plain text: each format escapes it its own way.
 std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs);
 
 // Table I of the seed report as Markdown, one row per run in the given order:

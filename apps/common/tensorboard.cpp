@@ -124,11 +124,14 @@ std::string training_events(const std::vector<StepRecord>& steps, const std::vec
   };
   size_t next_epoch = 0;
   for (const StepRecord& s : steps) {
+    // Epochs that ended before this step first, so the file stays in step order.
+    for (; next_epoch < epochs.size() && epochs[next_epoch].step < s.step; ++next_epoch)
+      epoch_scalars(epochs[next_epoch]);
     scalar("train/loss", s.loss, s.step);
     scalar("train/lr", s.lr, s.step);
     scalar("train/momentum", s.momentum, s.step);
-    // An epoch's metrics right after its last step, so the file stays in step order.
-    for (; next_epoch < epochs.size() && epochs[next_epoch].step <= s.step; ++next_epoch)
+    // An epoch's metrics right after its last step.
+    for (; next_epoch < epochs.size() && epochs[next_epoch].step == s.step; ++next_epoch)
       epoch_scalars(epochs[next_epoch]);
   }
   for (; next_epoch < epochs.size(); ++next_epoch) epoch_scalars(epochs[next_epoch]);

@@ -1,6 +1,7 @@
 // cygnet_table: gathers run directories into the seed report's Table I (Markdown, and
 // a page beside the report's own numbers) and the validation-accuracy overlay (Fig. 4a).
 //   cygnet_table [--out DIR] [--with-train] RUN_DIR|PARENT_DIR...
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -24,6 +25,23 @@ const char* const kUsage =
 
 namespace html = cyg::app::html;
 
+// A path as a URL: every byte but letters, digits, - . _ ~ and / percent-encoded (a run
+// named "a#1" or "b c" still links to its page).
+std::string percent_encoded(const std::string& path) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 // table1.html: the table beside the report's numbers, the overlay, and each run's page.
 std::string page(const std::vector<cyg::runs::RunRecord>& runs, const cyg::plot::Chart& overlay,
                  const std::filesystem::path& out) {
@@ -39,7 +57,8 @@ std::string page(const std::vector<cyg::runs::RunRecord>& runs, const cyg::plot:
     std::error_code error;
     const std::filesystem::path index = std::filesystem::path(run.dir) / "index.html";
     const std::filesystem::path link = std::filesystem::relative(index, out, error);
-    body += "<li><a href=\"" + html::escape((error || link.empty() ? index : link).generic_string()) + "\">" +
+    body += "<li><a href=\"" + html::escape(percent_encoded((error || link.empty() ? index : link).generic_string())) +
+            "\">" +
             html::escape(run.name) + "</a></li>\n";
   }
   return html::page("cygnet: Table I", body + "</ul>\n");

@@ -230,6 +230,7 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"lr_find.spacing=log"}, {"'lr_find.spacing' = 'log': expected one of exponential, linear"});
   expect_invalid({"lr_find.weight_decays=[1e-4,-1]"}, {"'lr_find.weight_decays' = -1", "[0, 1]"});
   expect_invalid({"lr_find.weight_decays=[.nan]"}, {"'lr_find.weight_decays'"});
+  expect_invalid({"lr_find.weight_decays=[1e-4,0,1e-4]"}, {"'lr_find.weight_decays' lists 0.0001 twice"});
   expect_invalid({"precision=fp16"}, {"'precision' = 'fp16': expected one of auto, fp32, tf32, bf16"});
   // From a file too: the same check, whatever set the name.
   const std::string path = write_yaml("unknown_schedule.yaml", "schedule:\n  name: triangular\n");

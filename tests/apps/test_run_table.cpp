@@ -131,6 +131,31 @@ TEST(RunTable, MarkdownMatchesTheSeedLayout) {
   EXPECT_EQ(cyg::runs::table_markdown(runs), expected);
 }
 
+// The cells are plain text; each format escapes them its own way (Markdown's \| here).
+// The report's number needs the report's optimizer and, for the Adam baseline, its 90
+// epochs.
+TEST(RunTable, CellsArePlainTextAndTheReportMatchesItsSettings) {
+  cyg::runs::RunRecord run;
+  run.name = "a|b";
+  run.optimizer = "sgd";
+  run.schedule = "one_cycle";
+  run.lr_min = 0.01, run.lr_max = 0.1, run.momentum_min = 0.85, run.momentum_max = 0.95, run.anneal_percent = 10;
+  run.epochs = 70;
+  EXPECT_EQ(cyg::runs::report_accuracy(run), 0.8813);
+  EXPECT_EQ(cyg::runs::table_cells({run})[1][0], "a|b");
+  EXPECT_NE(cyg::runs::table_markdown({run}).find("a\\|b"), std::string::npos);
+  run.optimizer = "adam";
+  EXPECT_FALSE(cyg::runs::report_accuracy(run).has_value()) << "Table I's runs are SGD";
+  cyg::runs::RunRecord adam;
+  adam.optimizer = "adam";
+  adam.schedule = "constant";
+  adam.optimizer_lr = 1e-3;
+  adam.epochs = 3;
+  EXPECT_FALSE(cyg::runs::report_accuracy(adam).has_value()) << "the baseline ran 90 epochs";
+  adam.epochs = 90;
+  EXPECT_EQ(cyg::runs::report_accuracy(adam), 0.8354);
+}
+
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
             "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"

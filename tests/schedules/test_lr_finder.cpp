@@ -235,21 +235,22 @@ TEST(LrSuggestions, FastaiConventionsOnACurveWhereTheyDisagree) {
 }
 
 // fastai's window starts at num_it // 10 of the sweep as planned, however early it
-// stopped, and its end counts the point whose loss was not finite; a Python index of -1
-// wraps to the window's last point.
+// stopped. fastai does not stop at a NaN loss: its record runs on to num_it, so the
+// window ends at min(num_it - 5, the first NaN). A Python index of -1 wraps to the
+// window's last point.
 TEST(LrSuggestions, WindowFromThePlannedStepsAndTheValleysWrap) {
-  // Planned 100 steps, stopped at a NaN after 30: the window is [10, 31 - 5) = [10, 26).
+  // Planned 100 steps, stopped at a NaN after 30: the window is [10, min(95, 30)) = [10, 30).
   LrFinderTrackerOptions options;
   options.smoothing_beta = 0.0;
   options.planned_steps = 100;
   LrFinderTracker tracker(options);
   const std::vector<double> lrs = log_grid(31, -6.0, 0.1);
-  // Falling to its lowest at point 25, lower still at 26 to 29, which the window excludes.
+  // Falling to 25 at point 25, then 1.0 from 26 to 29 (inside the window), then the NaN.
   for (int i = 0; i < 30; ++i) EXPECT_FALSE(tracker.push(lrs[i], i <= 25 ? 50.0 - i : 1.0));
   EXPECT_TRUE(tracker.push(lrs[30], std::numeric_limits<double>::quiet_NaN()));
   const LrSuggestions result = tracker.suggest();
   ASSERT_TRUE(result.ok()) << result.error;
-  EXPECT_EQ(result.suggestions[1].index, 25u) << "minimum over [10, 26)";
+  EXPECT_EQ(result.suggestions[1].index, 26u) << "minimum over [10, 30): the first of the 1.0s";
 
   // A window whose first two points fall and whose rest never falls below them: the
   // valley ends at window index 1, starts at -1, and -1 + 0 + 0 is the last point.
