@@ -58,6 +58,20 @@ if(NOT CYGNET_ONEDNN STREQUAL "OFF")
   endif()
 endif()
 
+# MPI (optional) for runs over several processes (engine/communicator.h).
+set(CYGNET_HAVE_MPI OFF)
+if(NOT CYGNET_MPI STREQUAL "OFF")
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(CYGNET_HAVE_MPI ON)
+  elseif(CYGNET_MPI STREQUAL "ON")
+    message(FATAL_ERROR "CYGNET_MPI=ON but MPI was not found: install libopenmpi-dev (scripts/install_deps.sh), "
+                        "or configure with -DCYGNET_MPI=AUTO|OFF")
+  else()
+    message(STATUS "cygnet: MPI not found, runs are single-process")
+  endif()
+endif()
+
 # nlohmann/json (header-only) for safetensors headers and run summaries.
 find_path(NLOHMANN_JSON_INCLUDE_DIR NAMES nlohmann/json.hpp)
 if(NOT NLOHMANN_JSON_INCLUDE_DIR)

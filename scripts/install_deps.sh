@@ -6,12 +6,13 @@
 set -euo pipefail
 
 # Each one is used: the toolchain; GoogleTest, yaml-cpp, OpenBLAS, oneDNN, zlib and
-# nlohmann-json by the build (OpenMP is GCC's own libgomp); python3 and python3-venv by
+# nlohmann-json by the build (OpenMP is GCC's own libgomp); OpenMPI by runs over several
+# processes and their 2-rank test; python3 and python3-venv by
 # the test that reads a run back with TensorBoard's reader (installed from PyPI into the
 # build folder); Fashion-MNIST by the quickstart.
 packages=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev
+  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
   python3 python3-venv dataset-fashion-mnist
 )
 

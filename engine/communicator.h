@@ -1,0 +1,41 @@
+// The processes of one training run, and the collectives data-parallel training needs
+// between them: a sum over every rank of a flat buffer (in place), a broadcast from one
+// rank, a barrier, and each process's rank among size. One interface, two
+// implementations: a single process (size 1: the collectives are no-ops), and MPI
+// (Debian's OpenMPI; the build finds it with CYGNET_MPI=AUTO|ON|OFF), for processes
+// started by mpirun or srun. NCCL, for CUDA buffers, is to be bootstrapped over MPI.
+// Every MPI call is checked: a failure is a cyg::Error naming the call and MPI's message.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cyg {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // data[i] = the sum over ranks of data[i], on every rank (host memory).
+  virtual void all_reduce_sum(float* data, int64_t count) = 0;
+  virtual void all_reduce_sum(double* data, int64_t count) = 0;
+  // root's `bytes` bytes at data, on every rank.
+  virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+  virtual void barrier() = 0;
+  virtual std::string name() const = 0;  // "single process", "MPI"
+};
+
+// Whether this process was started by an MPI launcher (mpirun, or srun with MPI) as one
+// of several ranks: the launchers' environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
+// PMIX_RANK with a size, SLURM_NTASKS > 1) says so.
+bool launched_as_ranks();
+
+std::unique_ptr<Communicator> single_process_communicator();
+// MPI's world communicator; MPI is initialised on first use and finalised at exit. A
+// build without MPI throws a cyg::Error saying how to build with it.
+std::unique_ptr<Communicator> mpi_communicator();
+// The build has MPI (CYGNET_HAVE_MPI).
+bool has_mpi();
+
+}  // namespace cyg
