@@ -35,6 +35,8 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
 Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
     : size_(dataset.size()),
       batch_size_(options.batch_size_),
+      rank_(options.rank_),
+      ranks_(options.ranks_),
       drop_last_(options.drop_last_),
       shuffle_(options.shuffle_),
       seed_(options.seed_),
@@ -49,6 +51,7 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
                 dataset.labels.numel() == images.size(0),
             "dataset '", dataset.name, "': labels must be i32 [", images.size(0), "]");
   CYG_CHECK(batch_size > 0, "loader batch size ", batch_size);
+  CYG_CHECK(ranks_ >= 1 && rank_ >= 0 && rank_ < ranks_, "loader shard ", rank_, " of ", ranks_);
   CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_,
             " samples: the loader takes fewer than 2^32");
   CYG_CHECK(augmentation_.crop_padding >= 0, "crop padding ", augmentation_.crop_padding);
@@ -75,6 +78,11 @@ int64_t Loader::batches_per_epoch() const {
   return drop_last_ ? size_ / batch_size_ : (size_ + batch_size_ - 1) / batch_size_;
 }
 
+int64_t Loader::smallest_batch() const {
+  const int64_t remainder = size_ % batch_size_;
+  return drop_last_ || remainder == 0 ? std::min(batch_size_, size_) : remainder;
+}
+
 void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
   CYG_CHECK(epoch >= 0, "start_epoch(", epoch, ")");
   CYG_CHECK(skip_batches >= 0 && skip_batches <= batches_per_epoch(), "start_epoch skipping ", skip_batches,
@@ -91,8 +99,11 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
 
 bool Loader::next(Batch& out) {
   if (next_batch_ >= batches_per_epoch()) return false;
-  const int64_t first = next_batch_ * batch_size_;
-  const int64_t count = std::min(batch_size_, size_ - first);
+  const int64_t global_first = next_batch_ * batch_size_;
+  const int64_t global_count = std::min(batch_size_, size_ - global_first);
+  // This rank's slice of the global batch.
+  const int64_t first = global_first + global_count * rank_ / ranks_;
+  const int64_t count = global_first + global_count * (rank_ + 1) / ranks_ - first;
   Tensor images = Tensor::empty({count, channels_, height_, width_}, DType::F32, device_);
   Tensor labels = Tensor::empty({count}, DType::I32, device_);
   const int64_t* indices = order_.data<int64_t>() + first;
@@ -106,6 +117,7 @@ bool Loader::next(Batch& out) {
   out.images = std::move(images);
   out.labels = std::move(labels);
   out.index_in_epoch = next_batch_++;
+  out.global_size = global_count;
   return true;
 }
 

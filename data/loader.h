@@ -15,6 +15,8 @@ struct Batch {
   Tensor images;  // f32 [B, C, H, W] on the loader's device, normalised
   Tensor labels;  // i32 [B] on the loader's device
   int64_t index_in_epoch = 0;
+  // The images of the whole batch this one is a slice of (a sharded loader's), else B.
+  int64_t global_size = 0;
 };
 
 // The order in which an epoch visits a dataset of n samples: a Fisher-Yates shuffle whose
@@ -45,6 +47,10 @@ struct LoaderOptions {
   LoaderOptions& normalization(const Normalization& n) { normalization_ = n; return *this; }
   LoaderOptions& augmentation(const Augmentation& a) { augmentation_ = a; return *this; }
   LoaderOptions& device(Device d) { device_ = d; return *this; }
+  // Data parallelism: of every batch of batch_size (the global batch), this loader hands
+  // out slice `rank` of `ranks` (contiguous, sizes differing by at most one), with the
+  // crops and flips the whole batch would have given those images.
+  LoaderOptions& shard(int64_t rank, int64_t ranks) { rank_ = rank; ranks_ = ranks; return *this; }
 
   int64_t batch_size_;
   bool shuffle_ = false;
@@ -53,6 +59,7 @@ struct LoaderOptions {
   Normalization normalization_;
   Augmentation augmentation_;
   Device device_ = Device::cpu();
+  int64_t rank_ = 0, ranks_ = 1;
 };
 
 class Loader {
@@ -62,7 +69,10 @@ class Loader {
   Loader(const Dataset& dataset, const LoaderOptions& options);
 
   int64_t size() const { return size_; }
-  int64_t batch_size() const { return batch_size_; }
+  int64_t batch_size() const { return batch_size_; }  // the global batch when sharded
+  int64_t ranks() const { return ranks_; }
+  // The smallest batch of an epoch (its last one, unless drop_last or even).
+  int64_t smallest_batch() const;
   int64_t batches_per_epoch() const;
   Device device() const { return device_; }
   int64_t epoch() const { return epoch_; }
@@ -77,6 +87,7 @@ class Loader {
 
  private:
   int64_t size_, batch_size_;
+  int64_t rank_, ranks_;
   bool drop_last_, shuffle_;
   uint64_t seed_;
   Augmentation augmentation_;

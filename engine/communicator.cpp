@@ -22,6 +22,10 @@ class SingleProcess final : public Communicator {
   }
   void barrier() override {}
   std::string name() const override { return "single process"; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 1; }
+  void set_timeout(double) override {}
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
 
  private:
   static void check(int64_t count) { CYG_CHECK(count >= 0, "all_reduce_sum of ", count, " values"); }
@@ -42,6 +46,22 @@ bool launched_as_ranks() {
   for (const char* size : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"})
     if (env_int(size) > 1) return true;
   return false;
+}
+
+int launcher_rank() {
+  if (!launched_as_ranks()) return 0;
+  for (const char* rank : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (env_int(rank) >= 0) return static_cast<int>(env_int(rank));
+  return 0;
+}
+
+std::string broadcast_string(Communicator& communicator, const std::string& text, int root) {
+  if (communicator.size() == 1) return text;
+  int64_t length = static_cast<int64_t>(text.size());
+  communicator.broadcast(&length, sizeof length, root);
+  std::string out = communicator.rank() == root ? text : std::string(static_cast<size_t>(length), '\0');
+  communicator.broadcast(out.data(), length, root);
+  return out;
 }
 
 std::unique_ptr<Communicator> single_process_communicator() { return std::make_unique<SingleProcess>(); }

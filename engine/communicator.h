@@ -24,12 +24,30 @@ class Communicator {
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
   virtual std::string name() const = 0;  // "single process", "MPI"
+  // This process's rank among the ranks of its node, and how many they are (each rank
+  // takes the GPU of its local rank).
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+  // A collective that waits longer than `seconds` for the other ranks (one died, or
+  // hangs) ends this process: a message on stderr naming the collective, then exit code
+  // kCollectiveTimeoutExit, which makes the launcher stop the rest. 0: wait forever.
+  virtual void set_timeout(double seconds) = 0;
+  // Ends every rank at once (after an error on this one), exit code `code`.
+  [[noreturn]] virtual void abort(int code) = 0;
 };
+
+constexpr int kCollectiveTimeoutExit = 3;
 
 // Whether this process was started by an MPI launcher (mpirun, or srun with MPI) as one
 // of several ranks: the launchers' environment (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
 // PMIX_RANK with a size, SLURM_NTASKS > 1) says so.
 bool launched_as_ranks();
+// This process's rank as its launcher's environment gives it (OMPI_COMM_WORLD_RANK,
+// PMIX_RANK, PMI_RANK, SLURM_PROCID), before MPI starts; 0 when none does.
+int launcher_rank();
+
+// root's text on every rank.
+std::string broadcast_string(Communicator& communicator, const std::string& text, int root = 0);
 
 std::unique_ptr<Communicator> single_process_communicator();
 // MPI's world communicator; MPI is initialised on first use and finalised at exit. A

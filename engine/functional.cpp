@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <type_traits>
+#include <vector>
 
 #include "engine/atomic_file.h"
 #include "engine/dispatch.h"
@@ -39,6 +40,7 @@ void check_input(const Variable& x, const char* op) {
 
 thread_local bool t_autocast_bf16 = false;
 thread_local bool t_channels_last = false;
+thread_local Communicator* t_sync_batch_norm = nullptr;
 
 // The gradient as the backward's kernels take it: dense in `format`, in the forward's dtype.
 Tensor incoming(const Tensor& grad, DType dtype, MemoryFormat format = MemoryFormat::Contiguous) {
@@ -68,6 +70,11 @@ bool autocast_bf16_enabled() { return t_autocast_bf16; }
 ChannelsLast::ChannelsLast(bool enabled) : previous_(t_channels_last) { t_channels_last = enabled; }
 ChannelsLast::~ChannelsLast() { t_channels_last = previous_; }
 bool channels_last_enabled() { return t_channels_last; }
+
+SyncBatchNorm::SyncBatchNorm(Communicator* communicator) : previous_(t_sync_batch_norm) {
+  t_sync_batch_norm = communicator;
+}
+SyncBatchNorm::~SyncBatchNorm() { t_sync_batch_norm = previous_; }
 
 Variable add(const Variable& a, const Variable& b) {
   check_f32_or_bf16(a, "add");
@@ -499,6 +506,135 @@ Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Varia
   });
 }
 
+// Synchronised batch normalisation (SyncBatchNorm above) on the CPU in f32: the channel
+// sums of this rank, summed over the ranks, then the math of kernels/batchnorm.h. L is
+// the activations' layout (NCHW or NHWC); sums in double, as the kernels'.
+template <typename L>
+void sync_batch_norm_forward(const BatchNormArgs& a, const L& layout, Communicator& comm, float* y, float* save_mean,
+                             float* save_invstd) {
+  const float* x = a.xs.data<float>();
+  const float* gamma = data_or_null(a.gamma);
+  const int64_t C = a.C, m = layout.per_channel();
+  const BatchNormFusion<float> fusion = a.fusion<float>();
+  // The global count and mean, then the squared deviations from it.
+  std::vector<double> sums(static_cast<size_t>(C) + 1, 0.0);
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (int64_t k = 0; k < m; ++k) s += static_cast<double>(x[layout.offset(c, k)]);
+    sums[c] = s;
+  }
+  sums[C] = static_cast<double>(m);
+  comm.all_reduce_sum(sums.data(), C + 1);
+  const auto count = static_cast<int64_t>(sums[C]);
+  CYG_CHECK(count > 1, "batch_norm: ", count, " value(s) per channel over every rank; training needs more than 1");
+  std::vector<double> mean(static_cast<size_t>(C)), squares(static_cast<size_t>(C), 0.0);
+  for (int64_t c = 0; c < C; ++c) mean[c] = sums[c] / static_cast<double>(count);
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    double q = 0;
+    for (int64_t k = 0; k < m; ++k) {
+      const double d = static_cast<double>(x[layout.offset(c, k)]) - mean[c];
+      q += d * d;
+    }
+    squares[c] = q;
+  }
+  comm.all_reduce_sum(squares.data(), C);
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const double var = squares[c] / static_cast<double>(count);
+    const auto mean_c = static_cast<float>(mean[c]);
+    const auto invstd = static_cast<float>(batchnorm_invstd(var, static_cast<double>(a.eps)));
+    const float g = batchnorm_param(gamma, c, 1.0f), b = batchnorm_param(a.beta, c, 0.0f);
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      y[i] = batchnorm_epilogue(batchnorm_normalise(x[i], mean_c, invstd, g, b), fusion, i);
+    }
+    save_mean[c] = mean_c;
+    save_invstd[c] = invstd;
+    if (a.running_mean != nullptr) {
+      a.running_mean[c] = batchnorm_running_update(a.running_mean[c], mean_c, a.momentum);
+      a.running_var[c] = batchnorm_running_update(
+          a.running_var[c], static_cast<float>(batchnorm_unbiased_variance(var, count)), a.momentum);
+    }
+  }
+}
+
+template <typename L>
+void sync_batch_norm_backward(const BatchNormArgs& a, const L& layout, Communicator& comm, const float* dy,
+                              const float* y, const float* save_mean, const float* save_invstd, float* dx,
+                              float* dgamma, float* dbeta, float* dresidual) {
+  const float* x = a.xs.data<float>();
+  const float* gamma = data_or_null(a.gamma);
+  const int64_t C = a.C, m = layout.per_channel();
+  const BatchNormBackwardFusion<float> fusion{a.then == BatchNormThen::Nothing ? nullptr : y, dresidual};
+  // This rank's sums of dy and dy*xhat (dy through the fused ReLU's mask), then the
+  // global ones.
+  std::vector<double> sums(2 * static_cast<size_t>(C) + 1, 0.0);
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    const auto mean = static_cast<double>(save_mean[c]), invstd = static_cast<double>(save_invstd[c]);
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      const float masked = batchnorm_masked_dy(dy[i], fusion, i);
+      if (dresidual != nullptr) dresidual[i] = masked;
+      sum_dy += static_cast<double>(masked);
+      sum_dy_xhat += static_cast<double>(masked) * batchnorm_xhat(static_cast<double>(x[i]), mean, invstd);
+    }
+    sums[c] = sum_dy;
+    sums[C + c] = sum_dy_xhat;
+    dbeta[c] = static_cast<float>(sum_dy);
+    dgamma[c] = static_cast<float>(sum_dy_xhat);
+  }
+  sums[2 * C] = static_cast<double>(m);
+  comm.all_reduce_sum(sums.data(), 2 * C + 1);
+  const double count = sums[2 * C];
+#pragma omp parallel for if (layout.numel() > 65536)
+  for (int64_t c = 0; c < C; ++c) {
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    const auto mean_dy = static_cast<float>(sums[c] / count), mean_dy_xhat = static_cast<float>(sums[C + c] / count);
+    const float gamma_invstd = batchnorm_param(gamma, c, 1.0f) * invstd;
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t i = layout.offset(c, k);
+      const float masked = batchnorm_masked_dy(dy[i], fusion, i);
+      dx[i] = batchnorm_backward_dx(masked, batchnorm_xhat(x[i], mean, invstd), mean_dy, mean_dy_xhat, gamma_invstd);
+    }
+  }
+}
+
+template <typename F>
+void with_batch_norm_layout(const BatchNormArgs& a, F f) {
+  if (a.nhwc)
+    f(BatchNormLayoutNhwc{a.N, a.C, a.HW});
+  else
+    f(BatchNormLayout{a.N, a.C, a.HW});
+}
+
+Variable batch_norm_train_sync(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
+                               const Variable& residual, Communicator& comm) {
+  CYG_CHECK(a.dev.is_cpu() && a.xs.dtype() == DType::F32, "batch_norm: synchronised batch normalisation "
+            "(sync_batchnorm) runs on the CPU in f32; this input is ", dtype_name(a.xs.dtype()), " on ", a.dev.str());
+  Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev, a.format);
+  Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
+  with_batch_norm_layout(a, [&](const auto& layout) {
+    sync_batch_norm_forward(a, layout, comm, y.data<float>(), save_mean.data<float>(), save_invstd.data<float>());
+  });
+  const bool residual_gradient = residual.requires_grad();
+  Communicator* c = &comm;
+  return make_result(
+      y, {x, weight, bias, residual}, "sync_batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
+        const Tensor g = incoming(grad, DType::F32, a.format);
+        BatchNormGrads d(a, residual_gradient, sinks);
+        with_batch_norm_layout(a, [&](const auto& layout) {
+          sync_batch_norm_backward(a, layout, *c, g.data<float>(), y.data<float>(), save_mean.data<float>(),
+                                   save_invstd.data<float>(), d.dx.data<float>(), d.dgamma.data<float>(),
+                                   d.dbeta.data<float>(), d.dresidual.defined() ? d.dresidual.data<float>() : nullptr);
+        });
+        return d.for_inputs(a.affine);
+      });
+}
+
 template <typename S>
 const auto& pool_forward(const Kernels& k, bool nhwc) {
   if constexpr (std::is_same_v<S, uint16_t>)
@@ -543,6 +679,7 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   if (mode == BatchNormMode::Eval)
     return bf16 ? batch_norm_eval<uint16_t>(a, x, weight, bias, residual, running_mean, running_var)
                 : batch_norm_eval<float>(a, x, weight, bias, residual, running_mean, running_var);
+  if (t_sync_batch_norm != nullptr) return batch_norm_train_sync(a, x, weight, bias, residual, *t_sync_batch_norm);
   return bf16 ? batch_norm_train<uint16_t>(a, x, weight, bias, residual)
               : batch_norm_train<float>(a, x, weight, bias, residual);
 }

@@ -2,6 +2,7 @@
 // inputs' device and records its backward on the tape (engine/autograd.h). Activations
 // are NCHW, f32, or bf16 under bf16 autocast (below).
 #pragma once
+#include "engine/communicator.h"
 #include <cstdint>
 #include <string>
 
@@ -74,6 +75,25 @@ class ChannelsLast {
   bool previous_;
 };
 bool channels_last_enabled();
+
+// Synchronised batch normalisation, as PyTorch's SyncBatchNorm, on this thread while a
+// guard is alive: batch_norm in training sums its channel statistics over the
+// communicator's ranks (mean, then squared deviations: two all-reduces), so that every
+// rank normalises by the statistics of the global batch and keeps the same running
+// ones; its backward sums the channel sums of dy and dy*xhat likewise (one all-reduce).
+// The affine parameters' gradients stay this rank's share, to be summed with the other
+// gradients. Each rank's dy must be its share of the global loss's gradient (see
+// engine/data_parallel.h). The CPU, f32; elsewhere batch_norm refuses to run under it.
+class SyncBatchNorm {
+ public:
+  explicit SyncBatchNorm(Communicator* communicator);  // null: not synchronised
+  ~SyncBatchNorm();
+  SyncBatchNorm(const SyncBatchNorm&) = delete;
+  SyncBatchNorm& operator=(const SyncBatchNorm&) = delete;
+
+ private:
+  Communicator* previous_;
+};
 
 // x [N, C, H, W], weight [OC, C, KH, KW], bias [OC] or undefined.
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride, int64_t padding);

@@ -23,7 +23,8 @@ nlohmann::json to_json(const LoopState& s) {
           {"best_val_acc", s.best_val_acc},
           {"best_val_loss", s.best_val_loss},
           {"best_epoch", s.best_epoch},
-          {"total_seconds", s.total_seconds}};
+          {"total_seconds", s.total_seconds},
+          {"processes", s.processes}};
 }
 
 LoopState from_json(const nlohmann::json& j) {
@@ -39,6 +40,7 @@ LoopState from_json(const nlohmann::json& j) {
   s.best_val_loss = j.at("best_val_loss").get<double>();
   s.best_epoch = j.at("best_epoch").get<int64_t>();
   s.total_seconds = j.at("total_seconds").get<double>();
+  s.processes = j.value("processes", int64_t(1));  // checkpoints from before data parallelism: one
   return s;
 }
 }  // namespace

@@ -29,6 +29,7 @@ struct LoopState {
   double best_val_acc = -1, best_val_loss = 0;
   int64_t best_epoch = -1;
   double total_seconds = 0;
+  int64_t processes = 1;  // the ranks the run trains on (data parallelism)
 };
 
 // What a checkpoint carries besides the tensors and the loop state.

@@ -71,6 +71,9 @@ std::vector<Field> fields(RunConfig& c) {
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
       {"cuda_graphs", Kind::Bool, &c.cuda_graphs},
       {"threads", Kind::Int, &c.threads, 0, 4096},
+      {"distributed", Kind::String, &c.distributed},
+      {"sync_batchnorm", Kind::Bool, &c.sync_batchnorm},
+      {"distributed_timeout", Kind::Double, &c.distributed_timeout},
       {"tensorboard", Kind::Bool, &c.tensorboard},
       {"run_root", Kind::String, &c.run_root},
       {"resume", Kind::String, &c.resume},
@@ -382,6 +385,11 @@ const std::vector<std::string>& precision_names() {
   return names;
 }
 
+const std::vector<std::string>& distributed_names() {
+  static const std::vector<std::string> names = {"auto", "true", "false"};
+  return names;
+}
+
 const std::vector<std::string>& memory_format_names() {
   static const std::vector<std::string> names = {"auto", "channels_last", "nchw"};
   return names;
@@ -390,6 +398,11 @@ const std::vector<std::string>& memory_format_names() {
 void validate(const RunConfig& c) {
   check_one_of("precision", c.precision, precision_names());
   check_one_of("memory_format", c.memory_format, memory_format_names());
+  check_one_of("distributed", c.distributed, distributed_names());
+  CYG_INPUT_CHECK(std::isfinite(c.distributed_timeout) && c.distributed_timeout >= 0 &&
+                      c.distributed_timeout <= 7 * 24 * 3600,
+                  "'distributed_timeout' = ", c.distributed_timeout,
+                  ": expected seconds from 0 (wait forever) to a week (604800)");
   CYG_INPUT_CHECK(!c.name.empty() && c.name.find('/') == std::string::npos, "'name' = '", c.name,
             "': expected a non-empty name without '/'");
   check_one_of("model.name", c.model.name, models::model_names());
@@ -456,7 +469,8 @@ std::string to_yaml(const RunConfig& config) {
 const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
                                                 "cudnn_cache",     "cuda_graphs",     "threads",
-                                                "memory_format",   "tensorboard"};
+                                                "memory_format",   "tensorboard",     "distributed",
+                                                "distributed_timeout"};
   return keys;
 }
 
@@ -498,6 +512,7 @@ struct KeyHelp {
 };
 
 std::vector<std::string> device_choices() { return {"auto", "cpu", "cuda", "cuda:N", "emu"}; }
+std::vector<std::string> distributed_choices() { return distributed_names(); }
 std::vector<std::string> precision_choices() { return precision_names(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 
@@ -520,6 +535,14 @@ const std::vector<KeyHelp>& key_help() {
       {"cudnn_cache", nullptr, "GPU: a file (path) keeping those choices across runs; empty: none"},
       {"cuda_graphs", nullptr, "GPU: each training step is one replayed CUDA graph"},
       {"threads", nullptr, "CPU threads; 0: OMP_NUM_THREADS where set, else every core"},
+      {"distributed", distributed_choices,
+       "data parallelism over MPI ranks (mpirun -np N, or srun): auto when started as several ranks; true: MPI even "
+       "as one; train.batch_size stays the global batch, each rank taking its slice"},
+      {"sync_batchnorm", nullptr,
+       "data parallelism: batch normalisation over the global batch (statistics summed over the ranks; CPU, fp32)"},
+      {"distributed_timeout", nullptr,
+       "data parallelism: seconds a rank waits in a collective before it stops with an error (another rank died); "
+       "0: forever"},
       {"tensorboard", nullptr,
        "also write the step loss, lr, momentum and each epoch's metrics as a TensorBoard event file in the run "
        "directory (tensorboard --logdir runs); training apps (the range test has its lr_find.svg)"},

@@ -94,6 +94,11 @@ struct RunConfig {
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
   bool cuda_graphs = true;      // CUDA, emulated: each training step one replayed CUDA graph
   int64_t threads = 0;          // CPU threads (0: OMP_NUM_THREADS where set, else every core)
+  // Data parallelism over MPI ranks: auto (when started by mpirun or srun as several
+  // ranks), true (MPI even for one rank) or false. train.batch_size stays the global batch.
+  std::string distributed = "auto";
+  bool sync_batchnorm = false;        // batch statistics of the global batch (over every rank)
+  double distributed_timeout = 300;   // seconds a collective waits for the other ranks (0: forever)
   bool tensorboard = false;  // also write the run's scalars as a TensorBoard event file
   std::string run_root = "runs";
   std::string resume;  // a run directory to continue
@@ -107,6 +112,7 @@ struct RunConfig {
 
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& memory_format_names();
+const std::vector<std::string>& distributed_names();
 
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA

@@ -41,7 +41,7 @@ std::string predictions_csv(const Predictions& p, int64_t classes) {
 
 }  // namespace
 
-Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions) {
+Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions, Communicator* communicator) {
   NoGradGuard no_grad;
   model.eval();
   const Device device = loader.device();
@@ -60,9 +60,12 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions)
     if (predictions) append_predictions(logits, batch, *predictions);
   }
   model.train();
+  double sums[3] = {loss_sum.item(), correct.item(), static_cast<double>(e.images)};
+  if (communicator != nullptr) communicator->all_reduce_sum(sums, 3);
+  e.images = static_cast<int64_t>(sums[2]);
   if (e.images > 0) {
-    e.loss = loss_sum.item() / static_cast<double>(e.images);
-    e.accuracy = correct.item() / static_cast<double>(e.images);
+    e.loss = sums[0] / sums[2];
+    e.accuracy = sums[1] / sums[2];
   }
   return e;
 }

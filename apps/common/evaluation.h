@@ -23,7 +23,10 @@ struct Predictions {
 
 // One pass over the loader in eval mode and without gradients; the model is back in
 // training mode afterwards. predictions, when given, receives every image's logits.
-Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions = nullptr);
+// With a communicator of several ranks, each evaluates its slice (a sharded loader) and
+// the result is that of every slice together.
+Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions = nullptr,
+                    Communicator* communicator = nullptr);
 
 // Loads the checkpoint into the experiment's model, prints its loss and accuracy on the
 // validation split and, unless predictions_path is empty, writes

@@ -4,13 +4,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/schedule_factory.h"
+#include "engine/data_parallel.h"
 #include "engine/dispatch.h"
 #include "engine/functional.h"
 #include "kernels/error.h"
@@ -97,12 +100,42 @@ std::string resolve_memory_format(const std::string& key, Device device, const s
   return key;
 }
 
+// A GPU named without its index (cuda, or auto) is, for each rank, the GPU of its rank
+// on its node.
+Device device_of_rank(const RunConfig& c, const Communicator& comm) {
+  Device d = parse_device(c.device);
+  if (d.is_cuda() && c.device.find(':') == std::string::npos && comm.local_size() > 1)
+    d = Device::cuda(comm.local_rank() % std::max(1, cuda_device_count()));
+  return d;
+}
+
+// Every core by default; the ranks sharing a node share its cores (no oversubscription),
+// unless OMP_NUM_THREADS says otherwise.
+int64_t threads_of_rank(const RunConfig& c, const Communicator& comm) {
+  if (c.threads > 0 || comm.local_size() == 1 || std::getenv("OMP_NUM_THREADS") != nullptr) return c.threads;
+  const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(sysconf(_SC_NPROCESSORS_ONLN)));
+  return std::max<int64_t>(1, cores / comm.local_size());
+}
+
 }  // namespace
 
-Experiment::Experiment(AppKind app, const RunConfig& run_config)
+std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& c) {
+  const bool ranks = c.distributed == "true" || (c.distributed == "auto" && launched_as_ranks());
+  if (!ranks || kind == AppKind::Evaluate) return single_process_communicator();
+  CYG_INPUT_CHECK(has_mpi(), "'distributed' = ", c.distributed, (c.distributed == "auto" ? " (started by a launcher "
+                  "as several ranks)" : ""), ": this build has no MPI; install libopenmpi-dev "
+                  "(scripts/install_deps.sh) and build again, or set distributed=false");
+  std::shared_ptr<Communicator> comm = mpi_communicator();
+  comm->set_timeout(c.distributed_timeout);
+  return comm;
+}
+
+Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr<Communicator> communicator)
     : kind(app),
       config(run_config),
-      device(parse_device(config.device)),
+      comm(communicator ? std::move(communicator) : make_communicator(app, config)),
+      sync_batchnorm(config.sync_batchnorm && comm->size() > 1 ? comm.get() : nullptr),
+      device(device_of_rank(config, *comm)),
       precision(resolve_precision(config.precision, device)),
       autocast(precision == "bf16"),
       memory_format(resolve_memory_format(config.memory_format, device, precision)),
@@ -112,13 +145,14 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config)
                      : precision == "tf32"                              ? true
                                                                         : config.allow_tf32);
   fn::set_cudnn_benchmark(config.cudnn_benchmark);
-  fn::set_cpu_threads(config.threads);
+  fn::set_cpu_threads(threads_of_rank(config, *comm));
   if (device.is_cuda()) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
   const LoaderOptions batches = LoaderOptions(config.train.batch_size)
                                     .seed(static_cast<uint64_t>(config.seed))
                                     .normalization(data.normalization)
-                                    .device(device);
+                                    .device(device)
+                                    .shard(comm->rank(), comm->size());
   const Augmentation augmentation{config.data.crop_padding, config.data.flip};
   train_loader = std::make_unique<Loader>(
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
@@ -126,11 +160,31 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config)
   model = make_model(config, data.train);
   if (!config.model.init_from.empty() && config.resume.empty()) load_weights(config.model.init_from, *model);
   model->to(device);
+  // Every rank starts from rank 0's weights (a resume then loads the checkpoint on each).
+  broadcast_module(*model, *comm);
   optimizer = make_optimizer(config.optimizer, model->parameters());
   steps_per_epoch = train_loader->batches_per_epoch();
   CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
                   config.train.batch_size, " (train.drop_last is on)");
   schedule = make_schedule(config, steps_per_epoch, config.train.epochs * steps_per_epoch);
+  if (data_parallel()) {
+    CYG_INPUT_CHECK(device.is_cpu() || !config.sync_batchnorm, "'sync_batchnorm' = true runs on the CPU; on ",
+                    device.str(), " set sync_batchnorm=false (each rank normalises by its own slice)");
+    for (const Loader* loader : {train_loader.get(), val_loader.get()}) {
+      const bool train = loader == train_loader.get();
+      CYG_INPUT_CHECK(loader->smallest_batch() >= comm->size(), "'train.batch_size' = ", config.train.batch_size,
+                      ": the ", train ? "training" : "validation", " set's smallest batch has ",
+                      loader->smallest_batch(), " image(s), fewer than the ", comm->size(),
+                      " ranks to share it", train ? " (train.drop_last=true drops it)" : "");
+    }
+  }
+}
+
+bool Experiment::any_rank(bool flag) const {
+  if (!data_parallel()) return flag;
+  double count = flag ? 1.0 : 0.0;
+  comm->all_reduce_sum(&count, 1);
+  return count > 0;
 }
 
 std::string Experiment::header_line() const {
@@ -139,6 +193,10 @@ std::string Experiment::header_line() const {
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
   if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   if (device.is_cpu()) where += " (" + std::to_string(fn::cpu_threads()) + " threads)";
+  if (data_parallel())
+    where += ", " + std::to_string(comm->size()) + " ranks (" + comm->name() + ", batch " +
+             std::to_string(config.train.batch_size) + " over all, batchnorm " +
+             (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)

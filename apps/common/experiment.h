@@ -10,6 +10,7 @@
 #include "engine/functional.h"
 #include "apps/common/dataset_factory.h"
 #include "data/loader.h"
+#include "engine/communicator.h"
 #include "engine/device.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
@@ -17,16 +18,34 @@
 
 namespace cyg::app {
 
+// The ranks a run of `kind` with `config` trains on: MPI when distributed is true, or
+// auto and the process was started as one of several ranks (mpirun, srun); a single
+// process otherwise, and always for the evaluate app. Collectives then wait at most
+// distributed_timeout.
+std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& config);
+
 struct Experiment {
   // Reads the data and builds everything; model.init_from loads its weights unless the
-  // run resumes. Errors name the key or file at fault.
-  Experiment(AppKind kind, const RunConfig& config);
+  // run resumes. Errors name the key or file at fault. communicator: the ranks
+  // (make_communicator's, when null).
+  Experiment(AppKind kind, const RunConfig& config, std::shared_ptr<Communicator> communicator = nullptr);
 
   // The run's first log line: app, name, model, data, device, optimizer, schedule.
   std::string header_line() const;
 
   AppKind kind;
   RunConfig config;
+  // The ranks of a data-parallel run (distributed; MPI), else a single process. Each
+  // rank's loaders take its slice of every batch; rank 0 alone writes the run directory.
+  std::shared_ptr<Communicator> comm;
+  bool is_root() const { return comm->rank() == 0; }
+  bool data_parallel() const { return comm->size() > 1; }
+  // Whether `flag` holds on any rank (a collective when data parallel): for decisions
+  // every rank must take together, such as stopping after a Ctrl-C.
+  bool any_rank(bool flag) const;
+  // Batch normalisation over every rank's slice, for the experiment's lifetime, when
+  // sync_batchnorm is on and there are several ranks.
+  fn::SyncBatchNorm sync_batchnorm;
   Device device;
   // The precision key as it applies on this device: fp32, tf32 or bf16 (never auto).
   std::string precision;

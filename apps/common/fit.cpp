@@ -18,6 +18,7 @@
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
 #include "apps/common/train_step.h"
+#include "engine/data_parallel.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -45,8 +46,8 @@ struct EpochClock {
 // been read back yet.
 class StepTally {
  public:
-  StepTally(const LoopState& state, int64_t log_every, Device device)
-      : ring_(log_every, device, state.train_loss_sum, state.train_correct) {}
+  StepTally(const LoopState& state, int64_t log_every, Device device, Communicator* communicator)
+      : ring_(log_every, device, state.train_loss_sum, state.train_correct, communicator) {}
 
   // The ring the steps add their loss and correct count to.
   MetricsRing& ring() { return ring_; }
@@ -100,14 +101,17 @@ class FitLoop {
       : e_(experiment),
         report_(report),
         st_(state),
-        tally_(state, experiment.config.train.log_every, experiment.device),
+        tally_(state, experiment.config.train.log_every, experiment.device, experiment.comm.get()),
         runner_(*experiment.model, *experiment.optimizer, tally_.ring(), experiment.config.train.label_smoothing,
-                experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device),
+                experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device,
+                experiment.comm.get()),
         seconds_before_(state.total_seconds) {}
 
   int run();
 
  private:
+  // Ctrl-C on any rank stops every rank at the same step (data parallelism: a collective).
+  bool stop_requested() const;
   bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
   StepSettings settings_of_last_step() const;
   StepSettings apply_schedule(int64_t step);
@@ -143,10 +147,10 @@ int FitLoop::run() {
       // Schedule: this step's lr and momentum.
       settings = apply_schedule(st_.step);
       // Step: its loss and correct count go to sums on the device.
-      runner_.run(batch.images, batch.labels);
+      runner_.run(batch.images, batch.labels, batch.global_size);
       // Record: each step's loss is read back once per log interval.
-      record(batch.labels.numel(), epoch, settings);
-      const bool stopping = interrupt_.requested();
+      record(batch.global_size, epoch, settings);
+      const bool stopping = stop_requested();
       if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch);
       // Ctrl-C stops here, resumably; the step limit ends the epoch early.
       if (stopping) {
@@ -166,6 +170,8 @@ int FitLoop::run() {
               "; outputs in " + report_.path());
   return 0;
 }
+
+bool FitLoop::stop_requested() const { return e_.any_rank(interrupt_.requested()); }
 
 // What an epoch's row reports when all its steps were taken before a resume.
 StepSettings FitLoop::settings_of_last_step() const {
@@ -217,7 +223,7 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
     st_.best_val_acc = row.val_acc;
     st_.best_val_loss = row.val_loss;
     st_.best_epoch = row.epoch;
-    save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
+    if (report_.writes()) save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
   }
   save_last(partial ? epoch_seconds : 0.0);
   report_.write(st_, partial ? StoppedEarly::Yes : StoppedEarly::No);
@@ -232,7 +238,8 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   row.momentum = last.momentum;
   row.train_loss = seen > 0 ? tally_.loss_sum() / seen : 0.0;
   row.train_acc = seen > 0 ? tally_.correct() / seen : 0.0;
-  const Evaluation val = evaluate(*e_.model, *e_.val_loader);
+  if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
+  const Evaluation val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
   row.val_loss = val.loss;
   row.val_acc = val.accuracy;
   row.epoch_seconds = epoch_seconds;
@@ -256,6 +263,8 @@ LoopState FitLoop::save_last(double epoch_seconds) {
   s.train_correct = static_cast<int64_t>(tally_.correct());
   s.epoch_seconds = epoch_seconds;
   s.total_seconds = total_seconds();
+  s.processes = e_.comm->size();
+  if (!report_.writes()) return s;
   CheckpointWriteGuard guard;
   const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config)};
   save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras);
@@ -311,6 +320,10 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
                     "checkpoint was trained with (", first_difference(checkpoint.extras.experiment, now),
                     "): put it back, or start a new run");
     st = checkpoint.loop;
+    CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
+                    "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "
+                    "differ; resume it with ", st.processes == 1 ? std::string("one process (no mpirun)") :
+                    "mpirun -np " + std::to_string(st.processes));
     report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
     report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
     check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);

@@ -86,13 +86,14 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
                      std::vector<RangeTestStep>& rows, const std::string& label) {
   const StopOnInterrupt interrupt;
   Progress progress(label, total, e.config.train.log_every);
-  MetricsRing ring(e.config.train.log_every, e.device);
+  MetricsRing ring(e.config.train.log_every, e.device, 0.0, 0, e.comm.get());
   StepRunner runner(*e.model, *e.optimizer, ring, e.config.train.label_smoothing,
-                    e.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, e.device);
+                    e.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, e.device, e.comm.get());
   std::vector<PendingStep> pending;
   int64_t step = 0;
   bool diverged = false;
-  for (int64_t epoch = 0; step < total && !diverged && !interrupt.requested(); ++epoch) {
+  bool stopped = false;
+  for (int64_t epoch = 0; step < total && !diverged && !stopped; ++epoch) {
     e.train_loader->start_epoch(epoch);
     Batch batch;
     while (step < total && e.train_loader->next(batch)) {
@@ -100,17 +101,19 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
       const double lr = sweep.lr(step);
       e.optimizer->set_lr(lr);
       // Step; its loss stays on the device until the ring is read.
-      runner.run(batch.images, batch.labels);
+      runner.run(batch.images, batch.labels, batch.global_size);
       pending.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum()});
       ++step;
-      const bool stopping = interrupt.requested();
+      // Ctrl-C on any rank stops every rank at the same step (data parallelism).
+      const bool stopping = e.any_rank(interrupt.requested());
+      stopped = stopping;
       if (ring.full() || step == total || stopping) diverged = record_pending(ring, pending, tracker, rows, progress);
       if (diverged || stopping) break;
     }
   }
   if (!pending.empty()) record_pending(ring, pending, tracker, rows, progress);
   progress.finish();
-  return {static_cast<int64_t>(rows.size()), interrupt.requested()};
+  return {static_cast<int64_t>(rows.size()), stopped};
 }
 
 // One sweep's part of summary.json: its weight decay, steps, why it stopped, the
@@ -161,7 +164,7 @@ int range_test(Experiment& e) {
   // Between sweeps too, a Ctrl-C stops cleanly, with the finished sweeps written.
   const StopOnInterrupt between_sweeps;
   for (double decay : decays) {
-    if (between_sweeps.requested()) {
+    if (e.any_rank(between_sweeps.requested())) {
       interrupted = true;
       break;
     }

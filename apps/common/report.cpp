@@ -16,9 +16,13 @@ namespace cyg::app {
 
 namespace {
 
+// Data parallelism: rank 0 makes (or opens) the directory, and the others follow it.
 RunDirectory open_or_create(const Experiment& e) {
-  if (!e.config.resume.empty()) return RunDirectory::open(e.config.resume);
-  return RunDirectory::create(e.config.run_root, app_name(e.kind), e.config.name);
+  if (!e.is_root()) return RunDirectory::follow(broadcast_string(*e.comm, ""));
+  RunDirectory dir = !e.config.resume.empty() ? RunDirectory::open(e.config.resume)
+                                              : RunDirectory::create(e.config.run_root, app_name(e.kind), e.config.name);
+  broadcast_string(*e.comm, dir.path());
+  return dir;
 }
 
 // Fig. 2: the range test's loss against lr, the suggestions marked. The raw loss
@@ -134,12 +138,14 @@ bool fs_exists(const std::string& path) {
 RunReport::RunReport(const Experiment& experiment) : experiment_(experiment), dir_(open_or_create(experiment)) {}
 
 void RunReport::save_config() {
+  if (!dir_.writes()) return;
   RunConfig saved = experiment_.config;
   saved.resume.clear();
   dir_.write("config.yaml", to_yaml(saved));
 }
 
 void RunReport::write(const LoopState& state, StoppedEarly stopped) {
+  if (!dir_.writes()) return;
   write_tables();
   write_plots();
   write_summary(state, stopped);
@@ -263,6 +269,7 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
 }
 
 void RunReport::write_error(const std::string& what) noexcept {
+  if (!dir_.writes()) return;
   try {
     dir_.log("error: " + what);
     write_tables();

@@ -26,6 +26,8 @@ class RunReport {
   explicit RunReport(const Experiment& experiment);
 
   const std::string& path() const { return dir_.path(); }
+  // Whether this process writes the directory (data parallelism: rank 0 only).
+  bool writes() const { return dir_.writes(); }
   std::string file(const std::string& name) const { return dir_.file(name); }
   // Appends to train.log and prints.
   void log(const std::string& line) { dir_.log(line); }

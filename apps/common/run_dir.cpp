@@ -65,7 +65,8 @@ nlohmann::json read_json_object(const std::string& path) {
   return json.is_object() ? json : nlohmann::json::object();
 }
 
-RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
+RunDirectory::RunDirectory(std::string path, bool writes) : path_(std::move(path)), writes_(writes) {
+  if (!writes_) return;
   log_.open(file("train.log"), std::ios::app);
   CYG_INPUT_CHECK(log_.good(), "cannot write '", file("train.log"), "': ", std::strerror(errno));
 }
@@ -110,11 +111,15 @@ RunDirectory RunDirectory::open(const std::string& path) {
   return RunDirectory(p);
 }
 
+RunDirectory RunDirectory::follow(const std::string& path) { return RunDirectory(path, false); }
+
 void RunDirectory::write(const std::string& name, const std::string& content) const {
+  if (!writes_) return;
   write_file_atomically(file(name), content);
 }
 
 void RunDirectory::log(const std::string& line) {
+  if (!writes_) return;
   std::cout << line << std::endl;
   log_ << line << "\n";
   log_.flush();

@@ -27,6 +27,10 @@ class RunDirectory {
   static RunDirectory create(const std::string& root, const std::string& app, const std::string& name);
   // An existing run directory (for resume); checks it has a config.yaml.
   static RunDirectory open(const std::string& path);
+  // The run directory another rank writes (data parallelism: rank 0's): its path, and
+  // writes and logs that do nothing.
+  static RunDirectory follow(const std::string& path);
+  bool writes() const { return writes_; }
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
@@ -35,8 +39,9 @@ class RunDirectory {
   void log(const std::string& line);
 
  private:
-  explicit RunDirectory(std::string path);
+  explicit RunDirectory(std::string path, bool writes = true);
   std::string path_;
+  bool writes_;
   std::ofstream log_;
 };
 

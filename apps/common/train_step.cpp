@@ -10,9 +10,10 @@ namespace cyg::app {
 
 namespace {
 
-// Clear, forward and loss, backward: what a step does before its optimizer update.
+// Clear, forward and loss, backward: what a step does before its optimizer update. The
+// loss's gradient is scaled by loss_scale (a rank's share of a global batch).
 fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
-                                  double label_smoothing) {
+                                  double label_smoothing, double loss_scale = 1.0) {
   optimizer.zero_grad();
   fn::CrossEntropy ce;
   {
@@ -21,7 +22,11 @@ fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const
   }
   {
     NvtxRange range("backward");
-    backward(ce.loss);
+    if (loss_scale == 1.0) {
+      backward(ce.loss);
+    } else {
+      backward(ce.loss, Tensor::full(ce.loss.data().shape(), loss_scale, DType::F32, ce.loss.data().device()));
+    }
   }
   return ce;
 }
@@ -38,29 +43,38 @@ fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tenso
 }
 
 StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing,
-                       StepGraphs graphs, Device device)
+                       StepGraphs graphs, Device device, Communicator* communicator)
     : model_(model),
       optimizer_(optimizer),
       ring_(ring),
       label_smoothing_(label_smoothing),
-      graphs_(device.is_cpu() ? StepGraphs::Off : graphs),
-      device_(device) {}
+      graphs_(device.is_cpu() || (communicator != nullptr && communicator->size() > 1) ? StepGraphs::Off : graphs),
+      device_(device) {
+  if (communicator != nullptr && communicator->size() > 1)
+    reducer_ = std::make_unique<GradientReducer>(optimizer.parameters(), *communicator);
+}
 
-void StepRunner::run(const Tensor& images, const Tensor& labels) {
+void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images) {
   const bool fits_the_graph = !images_.defined() || images.shape() == images_.shape();
   if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels);
   NvtxRange step_range("step");
   optimizer_.prepare_step();
-  device_part(images, labels);
+  device_part(images, labels, global_images);
 }
 
-void StepRunner::device_part(const Tensor& images, const Tensor& labels) {
-  const fn::CrossEntropy ce = forward_backward(model_, optimizer_, images, labels, label_smoothing_);
+void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t global_images) {
+  const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
+  const fn::CrossEntropy ce = forward_backward(model_, optimizer_, images, labels, label_smoothing_,
+                                               reducer_ ? loss_scale(local, global) : 1.0);
+  if (reducer_) {
+    NvtxRange range("all-reduce");
+    reducer_->all_reduce();
+  }
   {
     NvtxRange range("optimizer");
     optimizer_.apply_step();
   }
-  ring_.add(ce, labels.numel());
+  ring_.add(ce, local, global);
 }
 
 void StepRunner::give_up_graphs() {

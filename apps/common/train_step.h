@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "apps/common/metrics_ring.h"
+#include "engine/data_parallel.h"
 #include "engine/functional.h"
 #include "engine/graph.h"
 #include "engine/nn.h"
@@ -30,11 +31,17 @@ enum class StepGraphs { Off, On };
 // writes the batch into the graph's input buffers and the optimizer's hyperparameters
 // into device memory, nothing else. A batch of another size (an epoch's last, partial
 // one) runs eagerly. Off, every step runs eagerly; the results are the same either way.
+//
+// With a communicator of several ranks (data parallelism) each rank's batch is its slice
+// of a global batch of global_images: its loss's gradient is scaled by its share, the
+// gradients are summed over the ranks (GradientReducer) before the update, and the steps
+// run eagerly (a collective is a host call, outside any graph).
 class StepRunner {
  public:
   StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing, StepGraphs graphs,
-             Device device);
-  void run(const Tensor& images, const Tensor& labels);
+             Device device, Communicator* communicator = nullptr);
+  // global_images: the images of the whole batch (0: this one's).
+  void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
   // Whether the steps of the batch size seen first are (or will be) graph replays.
   bool graphed() const { return graphs_ == StepGraphs::On; }
   // Whether the step has been captured: the next full batch is a replay.
@@ -44,7 +51,7 @@ class StepRunner {
 
  private:
   // What the graph captures: everything of a step but the optimizer's host half.
-  void device_part(const Tensor& images, const Tensor& labels);
+  void device_part(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
   void run_graphed(const Tensor& images, const Tensor& labels);
   void give_up_graphs();
 
@@ -54,6 +61,7 @@ class StepRunner {
   double label_smoothing_;
   StepGraphs graphs_;
   Device device_;
+  std::unique_ptr<GradientReducer> reducer_;  // data parallelism
   std::unique_ptr<Stream> stream_;  // a capture cannot use the legacy default stream
   std::unique_ptr<Graph> graph_;
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <memory>
 
 #include "apps/common/command_line.h"
 #include "apps/common/evaluation.h"
@@ -19,6 +20,7 @@ int run_app(AppKind kind, int argc, char** argv) {
   // A file-size limit (ulimit -f) reached by a write then fails that write (EFBIG), which
   // is reported like a full disk, instead of killing the process mid-checkpoint.
   std::signal(SIGXFSZ, SIG_IGN);
+  std::shared_ptr<Communicator> comm;  // the ranks, once known
   try {
     const CommandLine cl = parse_command_line(kind, argc, argv);
     if (cl.show_help) {
@@ -29,7 +31,11 @@ int run_app(AppKind kind, int argc, char** argv) {
       std::cout << to_yaml(cl.config);
       return 0;
     }
-    Experiment experiment(kind, cl.config);
+    comm = make_communicator(kind, cl.config);
+    // Data parallelism: rank 0 speaks for the run; the others print only their errors.
+    if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+      std::fprintf(stderr, "%s: note: rank %d could not silence its output\n", name.c_str(), comm->rank());
+    Experiment experiment(kind, cl.config, comm);
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
       case AppKind::Evaluate: return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions);
@@ -37,6 +43,14 @@ int run_app(AppKind kind, int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fflush(stdout);
+    if (comm && comm->size() > 1) {
+      // The other ranks may be waiting for this one in a collective: stop them all.
+      std::fprintf(stderr, "%s: error (rank %d of %d): %s\n", name.c_str(), comm->rank(), comm->size(), e.what());
+      comm->abort(1);
+    }
+    // Before the ranks are known (the command line, the config) every rank fails alike:
+    // the first speaks for them.
+    if (!comm && launcher_rank() > 0) return 1;
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
     return 1;
   }

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Compares two run directories of the same experiment: the step losses of steps.csv and
+the tensors of last.safetensors, each within a relative tolerance. Used to check that a
+data-parallel run (mpirun -np N) trains as one process does. Standard library only.
+
+  python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5]
+
+Prints the largest differences; exits 1 when one is past the tolerance, 2 on bad input.
+"""
+import argparse
+import csv
+import json
+import os
+import struct
+import sys
+
+SIZES = {"F32": ("f", 4), "F64": ("d", 8), "I64": ("q", 8), "I32": ("i", 4)}
+
+
+def fail(message):
+    print(f"compare_runs: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def read_safetensors(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        fail(f"cannot read '{path}': {e.strerror}")
+    if len(data) < 8:
+        fail(f"'{path}' is not a safetensors file (shorter than its header length)")
+    (n,) = struct.unpack("<Q", data[:8])
+    try:
+        header = json.loads(data[8:8 + n])
+    except ValueError:
+        fail(f"'{path}': its header is not JSON")
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        kind = SIZES.get(info["dtype"])
+        if kind is None:
+            fail(f"'{path}': tensor '{name}' has dtype {info['dtype']}, expected one of {', '.join(SIZES)}")
+        begin, end = info["data_offsets"]
+        raw = data[8 + n + begin:8 + n + end]
+        tensors[name] = struct.unpack(f"<{len(raw) // kind[1]}{kind[0]}", raw)
+    return tensors
+
+
+def read_losses(path):
+    try:
+        with open(path, newline="") as f:
+            return [float(row["loss"]) for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError) as e:
+        fail(f"cannot read the losses of '{path}': {e}")
+
+
+def relative(a, b):
+    return abs(a - b) / max(abs(a), abs(b), 1e-30)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_a")
+    parser.add_argument("run_b")
+    parser.add_argument("--rtol", type=float, default=1e-5,
+                        help="largest relative difference allowed (of a tensor: its largest element difference over "
+                             "its largest magnitude)")
+    args = parser.parse_args()
+    for d in (args.run_a, args.run_b):
+        if not os.path.isdir(d):
+            fail(f"'{d}' is not a run directory")
+
+    worst = []
+    la = read_losses(os.path.join(args.run_a, "steps.csv"))
+    lb = read_losses(os.path.join(args.run_b, "steps.csv"))
+    if len(la) != len(lb):
+        fail(f"the runs have {len(la)} and {len(lb)} steps")
+    loss_diff = max((relative(a, b) for a, b in zip(la, lb)), default=0.0)
+    worst.append(("step losses", loss_diff))
+
+    ta = read_safetensors(os.path.join(args.run_a, "last.safetensors"))
+    tb = read_safetensors(os.path.join(args.run_b, "last.safetensors"))
+    if sorted(ta) != sorted(tb):
+        fail("the checkpoints hold different tensors")
+    # The parameters as one vector (the model's state less its integer counters): the
+    # norm of the difference over the norm of the values. Tensors one by one are shown
+    # for information; a bias that starts at zero and stays near it has no scale of its own.
+    square_diff = square_norm = 0.0
+    tensors = []
+    for name in ta:
+        a, b = ta[name], tb[name]
+        if len(a) != len(b):
+            fail(f"tensor '{name}' has {len(a)} and {len(b)} values")
+        if name.endswith("num_batches_tracked"):
+            if a != b:
+                fail(f"'{name}' is {a} and {b}")
+            continue
+        d = sum((x - y) ** 2 for x, y in zip(a, b))
+        n = sum(x * x for x in a)
+        square_diff += d
+        square_norm += n
+        tensors.append((name, (d / max(n, 1e-300)) ** 0.5))
+    worst.append(("parameters and statistics (L2)", (square_diff / max(square_norm, 1e-300)) ** 0.5))
+
+    worst.sort(key=lambda item: -item[1])
+    tensors.sort(key=lambda item: -item[1])
+    print(f"{len(la)} step losses and {len(ta)} tensors compared; relative differences:")
+    for name, diff in worst:
+        print(f"  {name:40s} {diff:.3e}")
+    print("  the tensors that differ most (L2, for information):")
+    for name, diff in tensors[:3]:
+        print(f"    {name:38s} {diff:.3e}")
+    if worst[0][1] > args.rtol:
+        print(f"compare_runs: '{worst[0][0]}' differs by {worst[0][1]:.3e}, more than {args.rtol:g}")
+        sys.exit(1)
+    print(f"compare_runs: equal within {args.rtol:g}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Data-parallel training as a user runs it, 2 ranks under mpirun on the CPU:
+#  1. with sync_batchnorm, small_cnn (a global batch of 63, so the ranks' slices differ,
+#     across an epoch's end and its partial last batch) and ResNet-18 at width 8 train
+#     as one process does: the step losses and the final parameters and statistics
+#     within 1e-5 relative (scripts/compare_runs.py);
+#  2. without it, a run learns and writes one run directory, its lines once;
+#  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
+#     run refuses a resume on another number of ranks, resumes on 2, and ends where an
+#     uninterrupted run ends.
+# usage: data_parallel.sh APPS_DIR WORK_DIR
+set -euo pipefail
+apps=$1
+work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+compare="$here/../../scripts/compare_runs.py"
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+
+launch=(mpirun -np 2 --oversubscribe)
+[ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
+fail() { echo "FAILED: $*"; exit 1; }
+only_run() {  # the one run directory under $1
+  local dirs=("$1"/*/)
+  [ ${#dirs[@]} -eq 1 ] || fail "$1 holds ${#dirs[@]} run directories, expected 1"
+  echo "${dirs[0]%/}"
+}
+
+echo "== 1. two ranks with synchronised batchnorm against one process"
+small=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=1000 train.epochs=2 train.batch_size=63
+       train.max_steps=20 train.log_every=5 sync_batchnorm=true)
+resnet=(device=cpu model.name=resnet18 model.width=8 data.dataset=synthetic data.synthetic_size=8 train.batch_size=64
+        train.max_steps=20 train.log_every=10 sync_batchnorm=true schedule.name=constant optimizer.lr=0.002)
+for model in small resnet; do
+  declare -n args=$model
+  "$apps/cygnet_onecycle" "${args[@]}" threads=1 run_root="$model-1" > "$model-1.log" 2>&1 ||
+    { cat "$model-1.log"; fail "one process, $model"; }
+  "${launch[@]}" "$apps/cygnet_onecycle" "${args[@]}" run_root="$model-2" > "$model-2.log" 2>&1 ||
+    { cat "$model-2.log"; fail "2 ranks, $model"; }
+  grep -q "2 ranks (MPI" "$model-2.log" || fail "the 2-rank run of $model does not say it runs on 2 ranks"
+  echo "-- $model"
+  python3 "$compare" "$(only_run "$model-1")" "$(only_run "$model-2")" --rtol 1e-5 || fail "$model: 2 ranks differ"
+done
+
+echo "== 2. two ranks, batchnorm per rank: learns, one run directory"
+plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16)
+"${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" run_root=plain > plain.log 2>&1 || { cat plain.log; fail "plain run"; }
+dir=$(only_run plain)
+[ "$(grep -c "^epoch 3/3:" plain.log)" -eq 1 ] || fail "the last epoch's line is not printed exactly once"
+[ "$(grep -c "^epoch 3/3:" "$dir/train.log")" -eq 1 ] || fail "train.log does not hold the last epoch once"
+python3 - "$dir/metrics.csv" <<'PY' || fail "the plain run did not learn"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+first, last = float(rows[0]["train_loss"]), float(rows[-1]["train_loss"])
+print(f"train loss {first:.4f} -> {last:.4f}, val acc {float(rows[-1]['val_acc']):.4f}")
+sys.exit(0 if len(rows) == 3 and last < 0.8 * first else 1)
+PY
+
+echo "== 3. a rank killed mid-run"
+long=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=8192 train.epochs=30 train.batch_size=64
+      train.log_every=32)
+"${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=whole > whole.log 2>&1 || { cat whole.log; fail "whole run"; }
+"${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=killed > killed.log 2> killed.err &
+launcher=$!
+for _ in $(seq 1 300); do
+  compgen -G "killed/*/last.safetensors" > /dev/null && break
+  sleep 0.1
+done
+compgen -G "killed/*/last.safetensors" > /dev/null || fail "no checkpoint after 30 s"
+victim=""
+for pid in $(pgrep -f "run_root=killed" || true); do
+  tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid
+done
+[ -n "$victim" ] || fail "rank 1 not found"
+start=$(date +%s.%N)
+kill -9 "$victim"
+status=0
+wait "$launcher" || status=$?
+elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
+echo "rank 1 killed: the run stopped after $elapsed s with exit code $status; its message:"
+grep -m1 -i "rank 1\|killed\|signal" killed.err || fail "no message on stderr"
+[ "$status" -ne 0 ] || fail "the run exited 0 after a rank was killed"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 60 else 1)" "$elapsed" || fail "it took $elapsed s"
+dir=$(only_run killed)
+if "$apps/cygnet_onecycle" resume="$dir" > other.log 2>&1; then fail "a resume on 1 process was accepted"; fi
+grep -q "trained on 2 rank(s).*mpirun -np 2" other.log || { cat other.log; fail "the refusal does not say how"; }
+"${launch[@]}" "$apps/cygnet_onecycle" resume="$dir" > resumed.log 2>&1 || { cat resumed.log; fail "the resume"; }
+grep -m1 "resuming" resumed.log
+python3 "$compare" "$(only_run whole)" "$dir" --rtol 1e-6 || fail "the resumed run differs from the whole one"
+echo "data_parallel: all checks passed"

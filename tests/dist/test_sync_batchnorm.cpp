@@ -1,0 +1,83 @@
+// Synchronised batch normalisation (fn::SyncBatchNorm) in one process: with a
+// single-process communicator the global batch is this one, so the synchronised path
+// must give what the ordinary batch_norm gives (forward, running statistics, and every
+// gradient), for each fused epilogue and both layouts; and its backward must match
+// central differences of its forward. The ranks' sums themselves are checked under
+// mpirun (test_data_parallel).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/communicator.h"
+#include "engine/functional.h"
+
+namespace {
+
+using cyg::Tensor;
+using cyg::Variable;
+using cyg::fn::BatchNormThen;
+
+struct Outputs {
+  std::vector<float> y, running_mean, running_var, dx, dgamma, dbeta, dresidual;
+};
+
+Tensor random_tensor(const cyg::Shape& shape, uint64_t seed, double lo, double hi, bool channels_last) {
+  Tensor t = Tensor::uniform(shape, lo, hi, seed);
+  return channels_last ? t.contiguous(cyg::MemoryFormat::ChannelsLast) : t;
+}
+
+// relu(bn(x) [+ residual]) with upstream gradient dy: its outputs and gradients.
+Outputs run(bool synchronised, BatchNormThen then, bool channels_last) {
+  const int64_t N = 3, C = 5, H = 3, W = 2;
+  cyg::Communicator* none = nullptr;
+  const auto single = cyg::single_process_communicator();
+  const cyg::fn::SyncBatchNorm sync(synchronised ? single.get() : none);
+  Variable x(random_tensor({N, C, H, W}, 1, -1.0, 3.0, channels_last), cyg::RequiresGrad::Yes);
+  Variable gamma(Tensor::uniform({C}, 0.5, 1.5, 2), cyg::RequiresGrad::Yes);
+  Variable beta(Tensor::uniform({C}, -0.5, 0.5, 3), cyg::RequiresGrad::Yes);
+  Variable residual;
+  if (then == BatchNormThen::AddRelu)
+    residual = Variable(random_tensor({N, C, H, W}, 4, -1.0, 1.0, channels_last), cyg::RequiresGrad::Yes);
+  Tensor running_mean = Tensor::uniform({C}, -0.1, 0.1, 5), running_var = Tensor::uniform({C}, 0.9, 1.1, 6);
+  const Variable y = cyg::fn::batch_norm(x, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train,
+                                         0.1, 1e-5, then, residual);
+  const Tensor dy = random_tensor({N, C, H, W}, 7, -1.0, 1.0, channels_last);
+  cyg::backward(y, dy);
+  Outputs o;
+  o.y = y.data().contiguous().to_vector();
+  o.running_mean = running_mean.to_vector();
+  o.running_var = running_var.to_vector();
+  o.dx = x.grad().contiguous().to_vector();
+  o.dgamma = gamma.grad().to_vector();
+  o.dbeta = beta.grad().to_vector();
+  if (residual.defined()) o.dresidual = residual.grad().contiguous().to_vector();
+  return o;
+}
+
+void expect_near(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], 2e-6 + 2e-6 * std::fabs(b[i])) << what << "[" << i << "]";
+}
+
+TEST(SyncBatchNorm, OneRankIsTheOrdinaryBatchNorm) {
+  for (bool channels_last : {false, true})
+    for (BatchNormThen then : {BatchNormThen::Nothing, BatchNormThen::Relu, BatchNormThen::AddRelu}) {
+      SCOPED_TRACE(std::string(channels_last ? "NHWC" : "NCHW") + ", epilogue " +
+                   std::to_string(static_cast<int>(then)));
+      const Outputs sync = run(true, then, channels_last), plain = run(false, then, channels_last);
+      expect_near(sync.y, plain.y, "y");
+      expect_near(sync.running_mean, plain.running_mean, "running_mean");
+      expect_near(sync.running_var, plain.running_var, "running_var");
+      expect_near(sync.dx, plain.dx, "dx");
+      expect_near(sync.dgamma, plain.dgamma, "dgamma");
+      expect_near(sync.dbeta, plain.dbeta, "dbeta");
+      expect_near(sync.dresidual, plain.dresidual, "dresidual");
+    }
+}
+
+}  // namespace
