@@ -227,6 +227,58 @@ std::vector<int> classify(Loader& loader, const std::vector<std::vector<float>>&
   return seen;
 }
 
+// Data parallelism: the shards of 3 ranks, batch by batch, put together in rank order,
+// are the whole loader's batches, with the same pixels (crops and flips included) and
+// labels; each says the size of the whole batch; their sizes differ by at most one,
+// also in the partial last batch.
+TEST(Loader, ShardsOfEveryBatchMakeTheWholeBatch) {
+  Bytes image;
+  Dataset d = copies_of_one_image(23, &image);
+  for (int64_t i = 0; i < 23; ++i) {  // each image and label its own
+    d.images.data<uint8_t>()[16 * i + 5] = static_cast<uint8_t>(i);
+    d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 4);
+  }
+  d.num_classes = 4;
+  const Augmentation augmentation{1, true};
+  const LoaderOptions options =
+      LoaderOptions(8).shuffle(true).seed(5).normalization(kIdentity).augmentation(augmentation);
+  Loader whole(d, options);
+  std::vector<Loader> shards;
+  for (int64_t r = 0; r < 3; ++r) shards.emplace_back(d, LoaderOptions(options).shard(r, 3));
+  EXPECT_EQ(shards[2].batches_per_epoch(), whole.batches_per_epoch());
+  EXPECT_EQ(whole.smallest_batch(), 7);
+  for (int64_t epoch : {0, 1}) {
+    whole.start_epoch(epoch);
+    for (Loader& s : shards) s.start_epoch(epoch);
+    Batch all;
+    int64_t batches = 0;
+    while (whole.next(all)) {
+      std::vector<float> images, labels;
+      std::vector<int64_t> sizes;
+      for (Loader& s : shards) {
+        Batch part;
+        ASSERT_TRUE(s.next(part));
+        EXPECT_EQ(part.global_size, all.labels.numel());
+        EXPECT_EQ(part.index_in_epoch, all.index_in_epoch);
+        const std::vector<float> px = part.images.to_vector(), lb = part.labels.to_vector();
+        images.insert(images.end(), px.begin(), px.end());
+        labels.insert(labels.end(), lb.begin(), lb.end());
+        sizes.push_back(part.labels.numel());
+      }
+      EXPECT_EQ(images, all.images.to_vector()) << "epoch " << epoch << " batch " << batches;
+      EXPECT_EQ(labels, all.labels.to_vector());
+      EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()), 1);
+      ++batches;
+    }
+    EXPECT_EQ(batches, 3);
+    for (Loader& s : shards) {
+      Batch none;
+      EXPECT_FALSE(s.next(none));
+    }
+  }
+  EXPECT_THROW(Loader(d, LoaderOptions(options).shard(3, 3)), cyg::Error);
+}
+
 TEST(Loader, FlipMirrorsAboutHalfTheImages) {
   Bytes image;
   const Dataset d = copies_of_one_image(64, &image);

@@ -8,8 +8,13 @@
 #include <numeric>
 #include <vector>
 
+#include <chrono>
+#include <thread>
+
 #include "engine/communicator.h"
+#include "engine/data_parallel.h"
 #include "kernels/error.h"
+#include "models/registry.h"
 
 namespace {
 
@@ -58,6 +63,64 @@ TEST(Communicator, MpiRanksSumBroadcastAndMeet) {
   EXPECT_EQ(message, std::vector<int>(5, n - 1));
   c->barrier();
   EXPECT_THROW(c->broadcast(message.data(), 4, n), cyg::Error) << "a root outside the ranks";
+}
+
+// Data parallelism's collectives over 2 ranks or more: gradients summed in buckets (small
+// ones here, so that parameters share and split them), a parameter without a gradient
+// on a rank counting as zeros, and every rank starting from rank 0's weights.
+TEST(Communicator, MpiGradientsAreSummedInBucketsAndWeightsBroadcast) {
+  if (!cyg::launched_as_ranks()) GTEST_SKIP() << "not started by mpirun: the 2-rank run is its own ctest entry (Mpi.*)";
+  const auto c = cyg::mpi_communicator();
+  const int n = c->size(), r = c->rank();
+  std::vector<cyg::Variable> params;
+  for (int64_t numel : {3, 1000, 7, 1, 40})
+    params.emplace_back(cyg::Tensor::zeros({numel}), cyg::RequiresGrad::Yes);
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (k == 3 && r == 1) continue;  // no gradient on rank 1
+    cyg::Tensor& g = params[k].ensure_grad();
+    for (int64_t i = 0; i < g.numel(); ++i) g.data<float>()[i] = static_cast<float>((r + 1) * (i + 1) + k);
+  }
+  cyg::GradientReducer reducer(params, *c, 64);
+  EXPECT_EQ(reducer.buckets(), 4);  // [40], [1, 7], [1000], [3], last first
+  reducer.all_reduce();
+  const double ranks_sum = n * (n + 1) / 2.0;
+  for (size_t k = 0; k < params.size(); ++k) {
+    const cyg::Tensor& g = params[k].grad();
+    for (int64_t i = 0; i < g.numel(); ++i) {
+      // Rank q adds (q + 1)(i + 1) + k; for parameter 3, every rank but rank 1.
+      double expected = ranks_sum * static_cast<double>(i + 1) + n * static_cast<double>(k);
+      if (k == 3) expected -= 2.0 * static_cast<double>(i + 1) + static_cast<double>(k);
+      ASSERT_EQ(g.data<float>()[i], static_cast<float>(expected)) << "parameter " << k << " element " << i;
+    }
+  }
+  // Models seeded differently on each rank hold rank 0's weights after the broadcast.
+  cyg::models::ModelOptions options;
+  options.seed = static_cast<uint64_t>(r);
+  auto model = cyg::models::make_model("small_cnn", options);
+  options.seed = 0;
+  const auto rank0 = cyg::models::make_model("small_cnn", options);
+  cyg::broadcast_module(*model, *c);
+  const auto mine = model->state_dict(), theirs = rank0->state_dict();
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (size_t k = 0; k < mine.size(); ++k)
+    EXPECT_EQ(mine[k].second.to_vector(), theirs[k].second.to_vector()) << mine[k].first;
+}
+
+// A collective another rank never joins ends this rank after distributed_timeout, with a
+// message, exit code kCollectiveTimeoutExit (ctest reads the message); never a hang.
+TEST(Communicator, MpiACollectiveNobodyJoinsEndsTheRank) {
+  if (!cyg::launched_as_ranks()) GTEST_SKIP() << "not started by mpirun: the 2-rank run is its own ctest entry (Mpi.*)";
+  const auto c = cyg::mpi_communicator();
+  c->set_timeout(1.0);
+  double value = 1.0;
+  if (c->rank() == 1) {
+    // Late by far more than the timeout: rank 0 must be gone by then, and mpirun with it.
+    std::this_thread::sleep_for(std::chrono::seconds(20));
+    c->all_reduce_sum(&value, 1);
+    return;
+  }
+  c->all_reduce_sum(&value, 1);
+  ADD_FAILURE() << "the all-reduce waited past its timeout and returned";
 }
 
 }  // namespace
