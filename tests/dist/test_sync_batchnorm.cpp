@@ -14,6 +14,7 @@
 #include "engine/autograd.h"
 #include "engine/communicator.h"
 #include "engine/functional.h"
+#include "tests/gradcheck/gradcheck.h"
 
 namespace {
 
@@ -78,6 +79,60 @@ TEST(SyncBatchNorm, OneRankIsTheOrdinaryBatchNorm) {
       expect_near(sync.dbeta, plain.dbeta, "dbeta");
       expect_near(sync.dresidual, plain.dresidual, "dresidual");
     }
+}
+
+// The synchronised backward against central differences of the synchronised forward
+// (f32, so a coarse step and tolerance), for relu(bn(x) + residual) in both layouts:
+// x, gamma, beta and the residual. Inputs keep outputs away from the ReLU's kink.
+TEST(SyncBatchNorm, BackwardMatchesCentralDifferences) {
+  const int64_t N = 2, C = 3, H = 2, W = 3;
+  const size_t n = static_cast<size_t>(N * C * H * W);
+  const auto single = cyg::single_process_communicator();
+  const cyg::fn::SyncBatchNorm sync(single.get());
+  for (bool channels_last : {false, true}) {
+    SCOPED_TRACE(channels_last ? "NHWC" : "NCHW");
+    std::vector<double> x = cyg::test::random_doubles(n, 21, -1.0, 3.0);
+    std::vector<double> gamma = cyg::test::random_doubles(C, 22, 0.5, 1.5);
+    std::vector<double> beta = cyg::test::random_doubles(C, 23, 1.5, 2.5);  // outputs well above 0
+    std::vector<double> residual = cyg::test::random_doubles(n, 24);
+    const std::vector<double> dy = cyg::test::random_doubles(n, 25);
+    auto tensor = [&](const std::vector<double>& v, const cyg::Shape& shape) {
+      std::vector<float> f(v.begin(), v.end());
+      Tensor t = Tensor::from_vector(f, shape);
+      return channels_last && shape.size() == 4 ? t.contiguous(cyg::MemoryFormat::ChannelsLast) : t;
+    };
+    struct Result {
+      double loss;
+      std::vector<double> dx, dgamma, dbeta, dresidual;
+    };
+    auto run_once = [&](bool with_backward) {
+      Variable xv(tensor(x, {N, C, H, W}), cyg::RequiresGrad::Yes), g(tensor(gamma, {C}), cyg::RequiresGrad::Yes),
+          b(tensor(beta, {C}), cyg::RequiresGrad::Yes), res(tensor(residual, {N, C, H, W}), cyg::RequiresGrad::Yes);
+      const Variable y = cyg::fn::batch_norm(xv, g, b, Tensor(), Tensor(), cyg::fn::BatchNormMode::Train, 0.1, 1e-5,
+                                             BatchNormThen::AddRelu, res);
+      const std::vector<float> yv = y.data().contiguous().to_vector();
+      Result r{0.0, {}, {}, {}, {}};
+      for (size_t i = 0; i < n; ++i) r.loss += dy[i] * static_cast<double>(yv[i]);
+      if (!with_backward) return r;
+      cyg::backward(y, tensor(dy, {N, C, H, W}));
+      auto doubles = [](const Tensor& t) {
+        const std::vector<float> f = t.contiguous().to_vector();
+        return std::vector<double>(f.begin(), f.end());
+      };
+      r.dx = doubles(xv.grad());
+      r.dgamma = doubles(g.grad());
+      r.dbeta = doubles(b.grad());
+      r.dresidual = doubles(res.grad());
+      return r;
+    };
+    const Result analytic = run_once(true);
+    auto loss = [&] { return run_once(false).loss; };
+    constexpr double kStep = 1e-2, kAtol = 2e-3, kRtol = 1e-2;
+    EXPECT_TRUE(cyg::test::check_gradient(loss, x, analytic.dx, "x", kStep, kAtol, kRtol));
+    EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, analytic.dgamma, "gamma", kStep, kAtol, kRtol));
+    EXPECT_TRUE(cyg::test::check_gradient(loss, beta, analytic.dbeta, "beta", kStep, kAtol, kRtol));
+    EXPECT_TRUE(cyg::test::check_gradient(loss, residual, analytic.dresidual, "residual", kStep, kAtol, kRtol));
+  }
 }
 
 }  // namespace
