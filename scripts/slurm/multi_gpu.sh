@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+#SBATCH --job-name=cygnet-ddp
+#SBATCH --nodes=2
+#SBATCH --ntasks-per-node=8
+#SBATCH --gpus-per-node=8
+#SBATCH --cpus-per-task=8
+#SBATCH --time=04:00:00
+#SBATCH --output=slurm-%x-%j.out
+# One data-parallel run over several GPUs or nodes: srun starts one rank per GPU (the
+# #SBATCH lines above: 2 nodes of 8), each rank takes the GPU of its rank on its node
+# and its slice of every global batch; NCCL carries the gradients, MPI starts it.
+#
+#   sbatch scripts/slurm/multi_gpu.sh configs/table1/row5.yaml [key=value ...]
+#   bash scripts/slurm/multi_gpu.sh --dry-run configs/table1/row5.yaml   # prints the command
+#
+# train.batch_size stays the global batch: the run is the same experiment as on one GPU.
+# The run directory (written by rank 0 alone) must be on a file system every node sees
+# to be resumed: resume=<dir> with the same number of ranks.
+set -euo pipefail
+
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then
+  dry_run=1
+  shift
+fi
+config=${1:-}
+[ -n "$config" ] || { echo "usage: multi_gpu.sh [--dry-run] CONFIG.yaml [key=value ...]" >&2; exit 2; }
+[ -f "$config" ] || { echo "multi_gpu: no config file '$config'" >&2; exit 2; }
+shift
+for o in "$@"; do
+  [[ "$o" == *=* ]] || { echo "multi_gpu: '$o' is not key=value (a config override)" >&2; exit 2; }
+done
+build=${CYGNET_BUILD:-build}
+# srun's PMIx plugin starts the MPI ranks (srun --mpi=list shows what the cluster has).
+cmd=(srun --mpi="${SRUN_MPI:-pmix}" --kill-on-bad-exit=1 "$build/apps/cygnet_onecycle" --config "$config"
+     distributed=true "run_root=${RUNS:-runs}" "$@")
+printf '%q ' "${cmd[@]}"
+printf '\n'
+[ "$dry_run" -eq 1 ] || exec "${cmd[@]}"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+#SBATCH --job-name=cygnet-table1
+#SBATCH --gpus=1
+#SBATCH --cpus-per-task=8
+#SBATCH --time=04:00:00
+#SBATCH --output=slurm-%x-%A_%a.out
+# The rows of Table I on a Slurm cluster: one array task per configs/table1/row*.yaml,
+# each a 1-GPU cygnet_onecycle run into RUNS, then cygnet_table over RUNS once every
+# row has finished (a job that depends on the array).
+#
+#   bash scripts/slurm/table1_array.sh             # submits the array and the table job
+#   bash scripts/slurm/table1_array.sh --dry-run   # prints what it would submit and run
+#
+# Run from the checkout. Settings (environment): CYGNET_BUILD (the build folder, default
+# build), RUNS (default runs/table1), SBATCH_ARGS (more sbatch options: partition,
+# account), and any key=value arguments after the options are passed to every row
+# (device=cuda, data.root=...). Inside the array, SLURM_ARRAY_TASK_ID picks the row.
+set -euo pipefail
+
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then
+  dry_run=1
+  shift
+fi
+overrides=("$@")
+for o in "${overrides[@]}"; do
+  [[ "$o" == *=* ]] || { echo "table1_array: '$o' is not key=value (a config override)" >&2; exit 2; }
+done
+build=${CYGNET_BUILD:-build}
+runs=${RUNS:-runs/table1}
+shopt -s nullglob
+rows=(configs/table1/row*.yaml)
+shopt -u nullglob
+[ ${#rows[@]} -gt 0 ] || { echo "table1_array: no configs/table1/row*.yaml here; run it from the checkout" >&2; exit 2; }
+# row1 .. row8 in their numeric order.
+mapfile -t rows < <(printf '%s\n' "${rows[@]}" | sort -V)
+
+show() {  # prints a command, quoted so that it can be pasted, then runs it unless dry
+  printf '%q ' "$@"
+  printf '\n'
+  [ "$dry_run" -eq 1 ] || "$@"
+}
+
+row_command() {  # the command of array task $1, into the array `cmd`
+  cmd=("$build/apps/cygnet_onecycle" --config "${rows[$1]}" "run_root=$runs" "${overrides[@]}")
+}
+
+if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+  # Inside the array: this task's row.
+  task=$SLURM_ARRAY_TASK_ID
+  [ "$task" -ge 0 ] && [ "$task" -lt ${#rows[@]} ] ||
+    { echo "table1_array: task $task, but there are ${#rows[@]} rows" >&2; exit 2; }
+  row_command "$task"
+  show "${cmd[@]}"
+  exit 0
+fi
+
+# Submission: the array, then the table after every task succeeded.
+read -r -a extra <<< "${SBATCH_ARGS:-}"
+last=$((${#rows[@]} - 1))
+if [ "$dry_run" -eq 1 ]; then
+  show sbatch --parsable "${extra[@]}" --array="0-$last" "$0" "${overrides[@]}"
+  array_id=JOBID
+  for task in $(seq 0 "$last"); do
+    printf '  task %d: ' "$task"
+    row_command "$task"
+    printf '%q ' "${cmd[@]}"
+    printf '\n'
+  done
+else
+  array_id=$(sbatch --parsable "${extra[@]}" --array="0-$last" "$0" "${overrides[@]}")
+  echo "submitted the array: job $array_id (${#rows[@]} rows)"
+fi
+show sbatch "${extra[@]}" --job-name=cygnet-table1-table --dependency="afterok:$array_id" --time=00:10:00 \
+  --output="slurm-cygnet-table1-table-%j.out" --wrap="$build/apps/cygnet_table --out $runs $runs"

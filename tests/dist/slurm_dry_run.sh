@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Slurm scripts without Slurm: they parse (bash -n), and their dry runs print the
+# commands they would submit and launch: one array task per configs/table1/row*.yaml in
+# row order with the overrides given, the table job after the array, the srun line of a
+# multi-GPU run; and bad arguments are refused with a message.
+# usage: slurm_dry_run.sh SOURCE_DIR
+set -euo pipefail
+cd "$1"
+fail() { echo "FAILED: $*"; exit 1; }
+for s in scripts/slurm/*.sh; do bash -n "$s" || fail "$s does not parse"; done
+
+out=$(bash scripts/slurm/table1_array.sh --dry-run device=cuda)
+echo "$out"
+rows=$(ls configs/table1/row*.yaml | wc -l)
+[ "$(grep -c "^  task " <<< "$out")" -eq "$rows" ] || fail "not one task per row ($rows)"
+grep -q -- "--array=0-$((rows - 1)) " <<< "$out" || fail "the array does not span the rows"
+for k in $(seq 1 "$rows"); do
+  grep -q "^  task $((k - 1)): .*cygnet_onecycle --config configs/table1/row$k.yaml run_root=runs/table1 device=cuda" \
+    <<< "$out" || fail "task $((k - 1)) is not row $k with the override"
+done
+grep -q -- "--dependency=afterok:JOBID .*cygnet_table" <<< "$out" || fail "no table job after the array"
+task=$(SLURM_ARRAY_TASK_ID=1 bash scripts/slurm/table1_array.sh --dry-run)
+[ "$task" = "build/apps/cygnet_onecycle --config configs/table1/row2.yaml run_root=runs/table1 " ] ||
+  fail "array task 1 runs '$task'"
+
+out=$(bash scripts/slurm/multi_gpu.sh --dry-run configs/table1/row5.yaml train.epochs=2)
+echo "$out"
+grep -q "^srun .*cygnet_onecycle --config configs/table1/row5.yaml distributed=true run_root=runs train.epochs=2" \
+  <<< "$out" || fail "the multi-GPU run's srun line"
+
+for bad in "table1_array.sh --dry-run oops" "multi_gpu.sh --dry-run" "multi_gpu.sh --dry-run missing.yaml"; do
+  read -r -a words <<< "$bad"
+  if message=$(bash "scripts/slurm/${words[0]}" "${words[@]:1}" 2>&1); then fail "'$bad' was accepted"; fi
+  echo "refused: $bad: $message"
+done
+echo "slurm_dry_run: all checks passed"
