@@ -7,7 +7,9 @@
 #  2. without it, a run learns and writes one run directory, its lines once;
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
-#     uninterrupted run ends.
+#     uninterrupted run ends;
+#  4. on the emulated CUDA device (gradients staged through the host), 2 ranks train as 2
+#     ranks on the CPU do.
 # usage: data_parallel.sh APPS_DIR WORK_DIR
 set -euo pipefail
 apps=$1
@@ -88,4 +90,12 @@ grep -q "trained on 2 rank(s).*mpirun -np 2" other.log || { cat other.log; fail 
 "${launch[@]}" "$apps/cygnet_onecycle" resume="$dir" > resumed.log 2>&1 || { cat resumed.log; fail "the resume"; }
 grep -m1 "resuming" resumed.log
 python3 "$compare" "$(only_run whole)" "$dir" --rtol 1e-6 || fail "the resumed run differs from the whole one"
+echo "== 4. two ranks on the emulated CUDA device against two on the CPU"
+emu=(model.name=small_cnn data.dataset=synthetic data.synthetic_train=512 train.max_steps=10 train.batch_size=32
+     train.log_every=5 memory_format=nchw)
+for device in cpu emu; do
+  "${launch[@]}" "$apps/cygnet_onecycle" "${emu[@]}" device=$device run_root=on-$device > on-$device.log 2>&1 ||
+    { cat on-$device.log; fail "2 ranks on $device"; }
+done
+python3 "$compare" "$(only_run on-cpu)" "$(only_run on-emu)" --rtol 1e-5 || fail "the emulated device differs"
 echo "data_parallel: all checks passed"
