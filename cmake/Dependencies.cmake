@@ -218,4 +218,20 @@ if(CYGNET_HAVE_CUDA)
   target_include_directories(CUDA::nvtx3 SYSTEM INTERFACE "${NVTX3_INCLUDE_DIR}")
   get_target_property(cygnet_cublas_location CUDA::cublas IMPORTED_LOCATION)
   message(STATUS "cygnet: cuDNN ${CUDNN_LIBRARY}, cuBLAS ${cygnet_cublas_location}")
+
+  # NCCL (optional) sums data-parallel gradients on the GPUs: from the toolkit, NCCL_ROOT,
+  # or PyTorch's nvidia/nccl wheel. Without it, they are summed through the host over MPI.
+  set(CYGNET_HAVE_NCCL OFF)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${NCCL_ROOT} ${cygnet_toolkit_roots} ${CUDAToolkit_INCLUDE_DIRS}
+            ${CYGNET_CUDA_LIBRARY_ROOTS} PATH_SUFFIXES include)
+  cygnet_find_shared_library(NCCL_LIBRARY nccl ${NCCL_ROOT} ${cygnet_toolkit_roots} ${CYGNET_CUDA_LIBRARY_ROOTS})
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(CYGNET_HAVE_NCCL ON)
+    add_library(cygnet_nccl INTERFACE)
+    target_include_directories(cygnet_nccl INTERFACE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(cygnet_nccl INTERFACE ${NCCL_LIBRARY})
+    message(STATUS "cygnet: NCCL ${NCCL_LIBRARY}")
+  else()
+    message(STATUS "cygnet: NCCL not found; data-parallel gradients on GPUs go through the host (MPI)")
+  endif()
 endif()

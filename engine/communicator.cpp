@@ -66,6 +66,15 @@ std::string broadcast_string(Communicator& communicator, const std::string& text
 
 std::unique_ptr<Communicator> single_process_communicator() { return std::make_unique<SingleProcess>(); }
 
+#if !CYGNET_HAVE_NCCL
+bool has_nccl() { return false; }
+std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator&, int) {
+  CYG_CHECK(false, "this build has no NCCL: build with CUDA where NCCL is found (the toolkit's, NCCL_ROOT, or "
+            "PyTorch's nvidia/nccl wheel in CYGNET_CUDA_LIBRARY_ROOTS)");
+  return nullptr;
+}
+#endif
+
 #if !CYGNET_HAVE_MPI
 bool has_mpi() { return false; }
 std::unique_ptr<Communicator> mpi_communicator() {

@@ -46,6 +46,19 @@ bool launched_as_ranks();
 // PMIX_RANK, PMI_RANK, SLURM_PROCID), before MPI starts; 0 when none does.
 int launcher_rank();
 
+// Sums over the ranks of buffers in a GPU's memory, in place, queued on a stream (NCCL).
+class DeviceCommunicator {
+ public:
+  virtual ~DeviceCommunicator() = default;
+  virtual void all_reduce_sum(float* device_data, int64_t count, void* stream) = 0;
+  virtual std::string name() const = 0;
+};
+// NCCL over the ranks of `bootstrap`, on CUDA device `device`: rank 0 makes the unique
+// id, bootstrap's broadcast shares it (MPI over several ranks; nothing for one). Every
+// NCCL call is checked. A build without NCCL throws a cyg::Error saying so.
+std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device);
+bool has_nccl();
+
 // root's text on every rank.
 std::string broadcast_string(Communicator& communicator, const std::string& text, int root = 0);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/stream.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -14,8 +15,9 @@ double loss_scale(int64_t local_images, int64_t global_images) {
   return static_cast<double>(local_images) / static_cast<double>(global_images);
 }
 
-GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator& communicator, int64_t bucket_bytes)
-    : parameters_(std::move(parameters)), communicator_(communicator) {
+GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator& communicator, int64_t bucket_bytes,
+                                 DeviceCommunicator* device)
+    : parameters_(std::move(parameters)), communicator_(communicator), device_(device) {
   CYG_CHECK(bucket_bytes > 0, "gradient buckets of ", bucket_bytes, " bytes");
   int64_t filled = 0, largest = 0;
   for (size_t k = parameters_.size(); k-- > 0;) {
@@ -31,34 +33,67 @@ GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator&
     filled += bytes;
     largest = std::max(largest, filled);
   }
-  staging_.resize(static_cast<size_t>(largest / static_cast<int64_t>(sizeof(float))));
+  const int64_t largest_count = largest / static_cast<int64_t>(sizeof(float));
+  const bool on_gpu = !parameters_.empty() && parameters_.front().data().device().is_cuda();
+  if (device_ != nullptr && on_gpu) {
+    device_staging_ = Tensor::empty({largest_count}, DType::F32, parameters_.front().data().device());
+  } else {
+    device_ = nullptr;
+    staging_.resize(static_cast<size_t>(largest_count));
+  }
 }
 
 void GradientReducer::all_reduce() {
-  if (communicator_.size() == 1) return;
+  if (communicator_.size() == 1 && device_ == nullptr) return;
   for (const std::vector<size_t>& bucket : buckets_) {
-    // Pack: each gradient after the last, on the host.
-    int64_t at = 0;
-    for (size_t k : bucket) {
-      const Tensor& grad = parameters_[k].ensure_grad();
-      const Tensor host = grad.device().is_cpu() ? grad.contiguous() : grad.to(Device::cpu()).contiguous();
-      std::memcpy(staging_.data() + at, host.data<float>(), static_cast<size_t>(host.numel()) * sizeof(float));
-      at += host.numel();
+    if (device_ != nullptr) {
+      all_reduce_on_device(bucket);
+    } else {
+      all_reduce_on_host(bucket);
     }
-    communicator_.all_reduce_sum(staging_.data(), at);
-    // Unpack into the gradients.
-    at = 0;
-    for (size_t k : bucket) {
-      Tensor& grad = parameters_[k].ensure_grad();
-      if (grad.device().is_cpu() && grad.is_contiguous()) {
-        std::memcpy(grad.data<float>(), staging_.data() + at, static_cast<size_t>(grad.numel()) * sizeof(float));
-        grad.storage()->bump_version();
-      } else {
-        const std::vector<float> values(staging_.begin() + at, staging_.begin() + at + grad.numel());
-        grad.copy_(Tensor::from_vector(values, grad.shape()));
-      }
-      at += grad.numel();
+  }
+}
+
+// Packed into one buffer on the GPU, summed there by NCCL on the current stream, and
+// unpacked: copies queued on the same stream, so nothing waits for the host.
+void GradientReducer::all_reduce_on_device(const std::vector<size_t>& bucket) {
+  int64_t at = 0;
+  for (size_t k : bucket) {
+    const Tensor& grad = parameters_[k].ensure_grad();
+    device_staging_.slice(at, at + grad.numel()).copy_(grad.reshape({grad.numel()}));
+    at += grad.numel();
+  }
+  device_->all_reduce_sum(device_staging_.data<float>(), at, current_stream(device_staging_.device()));
+  at = 0;
+  for (size_t k : bucket) {
+    Tensor& grad = parameters_[k].ensure_grad();
+    grad.copy_(device_staging_.slice(at, at + grad.numel()).reshape(grad.shape()));
+    at += grad.numel();
+  }
+}
+
+void GradientReducer::all_reduce_on_host(const std::vector<size_t>& bucket) {
+  // Pack: each gradient after the last, on the host.
+  int64_t at = 0;
+  for (size_t k : bucket) {
+    const Tensor& grad = parameters_[k].ensure_grad();
+    const Tensor host = grad.device().is_cpu() ? grad.contiguous() : grad.to(Device::cpu()).contiguous();
+    std::memcpy(staging_.data() + at, host.data<float>(), static_cast<size_t>(host.numel()) * sizeof(float));
+    at += host.numel();
+  }
+  communicator_.all_reduce_sum(staging_.data(), at);
+  // Unpack into the gradients.
+  at = 0;
+  for (size_t k : bucket) {
+    Tensor& grad = parameters_[k].ensure_grad();
+    if (grad.device().is_cpu() && grad.is_contiguous()) {
+      std::memcpy(grad.data<float>(), staging_.data() + at, static_cast<size_t>(grad.numel()) * sizeof(float));
+      grad.storage()->bump_version();
+    } else {
+      const std::vector<float> values(staging_.begin() + at, staging_.begin() + at + grad.numel());
+      grad.copy_(Tensor::from_vector(values, grad.shape()));
     }
+    at += grad.numel();
   }
 }
 

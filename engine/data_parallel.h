@@ -23,8 +23,10 @@ class GradientReducer {
   // Parameters are grouped, last first (the order a backward finishes them), into
   // buckets of about bucket_bytes; each bucket is one all-reduce.
   static constexpr int64_t kDefaultBucketBytes = int64_t(25) << 20;
+  // device: sums the buckets of gradients on a GPU in its memory (NCCL), on the current
+  // stream; without it, gradients are summed on the host over `communicator`.
   GradientReducer(std::vector<Variable> parameters, Communicator& communicator,
-                  int64_t bucket_bytes = kDefaultBucketBytes);
+                  int64_t bucket_bytes = kDefaultBucketBytes, DeviceCommunicator* device = nullptr);
 
   // Every parameter's .grad becomes the sum over the ranks of theirs (a parameter
   // without a gradient on a rank counts as zeros there).
@@ -36,6 +38,11 @@ class GradientReducer {
   Communicator& communicator_;
   std::vector<std::vector<size_t>> buckets_;  // indices into parameters_
   std::vector<float> staging_;                 // one bucket, on the host
+  DeviceCommunicator* device_;
+  Tensor device_staging_;  // one bucket, on the GPU (with device_)
+
+  void all_reduce_on_host(const std::vector<size_t>& bucket);
+  void all_reduce_on_device(const std::vector<size_t>& bucket);
 };
 
 // Rank `root`'s parameters and buffers on every rank (the start of a run: every rank

@@ -122,6 +122,8 @@ int64_t threads_of_rank(const RunConfig& c, const Communicator& comm) {
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& c) {
   const bool ranks = c.distributed == "true" || (c.distributed == "auto" && launched_as_ranks());
   if (!ranks || kind == AppKind::Evaluate) return single_process_communicator();
+  // One process asked for distributed training where the build has no MPI is one rank.
+  if (!has_mpi() && !launched_as_ranks()) return single_process_communicator();
   CYG_INPUT_CHECK(has_mpi(), "'distributed' = ", c.distributed, (c.distributed == "auto" ? " (started by a launcher "
                   "as several ranks)" : ""), ": this build has no MPI; install libopenmpi-dev "
                   "(scripts/install_deps.sh) and build again, or set distributed=false");
@@ -146,7 +148,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
                                                                         : config.allow_tf32);
   fn::set_cudnn_benchmark(config.cudnn_benchmark);
   fn::set_cpu_threads(threads_of_rank(config, *comm));
-  if (device.is_cuda()) fn::set_cudnn_cache(config.cudnn_cache);
+  // The cache file is rank 0's to write (the others search for themselves).
+  if (device.is_cuda() && comm->rank() == 0) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
   const LoaderOptions batches = LoaderOptions(config.train.batch_size)
                                     .seed(static_cast<uint64_t>(config.seed))
@@ -167,15 +170,23 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
                   config.train.batch_size, " (train.drop_last is on)");
   schedule = make_schedule(config, steps_per_epoch, config.train.epochs * steps_per_epoch);
+  distributed = kind != AppKind::Evaluate && (data_parallel() || config.distributed == "true");
+  if (distributed && device.is_cuda() && has_nccl()) device_comm = nccl_communicator(*comm, device.index);
   if (data_parallel()) {
-    CYG_INPUT_CHECK(device.is_cpu() || !config.sync_batchnorm, "'sync_batchnorm' = true runs on the CPU; on ",
-                    device.str(), " set sync_batchnorm=false (each rank normalises by its own slice)");
+    CYG_INPUT_CHECK(!config.sync_batchnorm || (device.is_cpu() && precision != "bf16"),
+                    "'sync_batchnorm' = true runs on the CPU in fp32; on ", device.str(), " in ", precision,
+                    " set sync_batchnorm=false (each rank normalises by its own slice)");
+    // Each rank's slice of every batch: one image at least, and two for a batchnorm of
+    // its own (training statistics need more than one value per channel).
+    const int64_t per_rank = config.sync_batchnorm ? 1 : 2;
     for (const Loader* loader : {train_loader.get(), val_loader.get()}) {
       const bool train = loader == train_loader.get();
-      CYG_INPUT_CHECK(loader->smallest_batch() >= comm->size(), "'train.batch_size' = ", config.train.batch_size,
+      const int64_t needed = train ? per_rank * comm->size() : comm->size();
+      CYG_INPUT_CHECK(loader->smallest_batch() >= needed, "'train.batch_size' = ", config.train.batch_size,
                       ": the ", train ? "training" : "validation", " set's smallest batch has ",
-                      loader->smallest_batch(), " image(s), fewer than the ", comm->size(),
-                      " ranks to share it", train ? " (train.drop_last=true drops it)" : "");
+                      loader->smallest_batch(), " image(s), fewer than the ", needed, " its ", comm->size(),
+                      " ranks need", train ? " (train.drop_last=true drops it; sync_batchnorm=true needs one per rank)"
+                                           : "");
     }
   }
 }
@@ -193,8 +204,10 @@ std::string Experiment::header_line() const {
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
   if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   if (device.is_cpu()) where += " (" + std::to_string(fn::cpu_threads()) + " threads)";
+  if (distributed && !data_parallel()) where += ", 1 rank (" + std::string(device_comm ? "NCCL" : comm->name()) + ")";
   if (data_parallel())
-    where += ", " + std::to_string(comm->size()) + " ranks (" + comm->name() + ", batch " +
+    where += ", " + std::to_string(comm->size()) + " ranks (" + comm->name() +
+             (device_comm ? " and " + device_comm->name() : "") + ", batch " +
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("

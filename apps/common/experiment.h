@@ -38,6 +38,12 @@ struct Experiment {
   // The ranks of a data-parallel run (distributed; MPI), else a single process. Each
   // rank's loaders take its slice of every batch; rank 0 alone writes the run directory.
   std::shared_ptr<Communicator> comm;
+  // Gradients summed over ranks in GPU memory (NCCL), for a data-parallel run on CUDA
+  // where the build has NCCL; null otherwise.
+  std::unique_ptr<DeviceCommunicator> device_comm;
+  // Whether the steps sum their gradients over the ranks: several ranks, or distributed:
+  // true (also as one rank: how a 1-rank NCCL run checks the plumbing).
+  bool distributed = false;
   bool is_root() const { return comm->rank() == 0; }
   bool data_parallel() const { return comm->size() > 1; }
   // Whether `flag` holds on any rank (a collective when data parallel): for decisions

@@ -104,8 +104,10 @@ class FitLoop {
         tally_(state, experiment.config.train.log_every, experiment.device, experiment.comm.get()),
         runner_(*experiment.model, *experiment.optimizer, tally_.ring(), experiment.config.train.label_smoothing,
                 experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device,
-                experiment.comm.get()),
-        seconds_before_(state.total_seconds) {}
+                experiment.comm.get(), experiment.device_comm.get()),
+        seconds_before_(state.total_seconds) {
+    st_.processes = experiment.comm->size();
+  }
 
   int run();
 
@@ -207,7 +209,8 @@ bool FitLoop::flush_due(bool stopping) const {
 int FitLoop::stop_here(double epoch_seconds) {
   st_.total_seconds = save_last(epoch_seconds).total_seconds;
   report_.write(st_, StoppedEarly::Yes);
-  report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + invoked_as(e_.kind) +
+  const std::string launcher = e_.data_parallel() ? "mpirun -np " + std::to_string(e_.comm->size()) + " " : "";
+  report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + launcher + invoked_as(e_.kind) +
               " resume=" + report_.path());
   return kInterruptedExit;
 }

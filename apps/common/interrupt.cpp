@@ -23,9 +23,13 @@ void on_interrupt(int) {
 StopOnInterrupt::StopOnInterrupt() {
   g_stop_requested = false;
   previous_ = std::signal(SIGINT, on_interrupt);
+  previous_usr1_ = std::signal(SIGUSR1, on_interrupt);
 }
 
-StopOnInterrupt::~StopOnInterrupt() { std::signal(SIGINT, previous_); }
+StopOnInterrupt::~StopOnInterrupt() {
+  std::signal(SIGINT, previous_);
+  std::signal(SIGUSR1, previous_usr1_);
+}
 
 bool StopOnInterrupt::requested() const { return g_stop_requested; }
 

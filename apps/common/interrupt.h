@@ -1,6 +1,8 @@
 // Clean stops on Ctrl-C: while a StopOnInterrupt lives, the first Ctrl-C asks the loop
 // to stop after the step in progress; a second ends the process at once, unless a
-// checkpoint is being written (a half-written pair could not be resumed).
+// checkpoint is being written (a half-written pair could not be resumed). SIGUSR1 is a
+// Ctrl-C too: mpirun forwards it to every rank (a Ctrl-C on mpirun ends the job at once),
+// and Slurm's scancel --signal=USR1 sends it to a job's tasks.
 #pragma once
 
 namespace cyg::app {
@@ -19,6 +21,7 @@ class StopOnInterrupt {
 
  private:
   void (*previous_)(int);
+  void (*previous_usr1_)(int);
 };
 
 // Holds off the immediate exit of a second Ctrl-C while it lives.

@@ -43,15 +43,20 @@ fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tenso
 }
 
 StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing,
-                       StepGraphs graphs, Device device, Communicator* communicator)
+                       StepGraphs graphs, Device device, Communicator* communicator,
+                       DeviceCommunicator* device_communicator)
     : model_(model),
       optimizer_(optimizer),
       ring_(ring),
       label_smoothing_(label_smoothing),
-      graphs_(device.is_cpu() || (communicator != nullptr && communicator->size() > 1) ? StepGraphs::Off : graphs),
+      graphs_(device.is_cpu() || device_communicator != nullptr ||
+                      (communicator != nullptr && communicator->size() > 1)
+                  ? StepGraphs::Off
+                  : graphs),
       device_(device) {
-  if (communicator != nullptr && communicator->size() > 1)
-    reducer_ = std::make_unique<GradientReducer>(optimizer.parameters(), *communicator);
+  if (communicator != nullptr && (communicator->size() > 1 || device_communicator != nullptr))
+    reducer_ = std::make_unique<GradientReducer>(optimizer.parameters(), *communicator,
+                                                 GradientReducer::kDefaultBucketBytes, device_communicator);
 }
 
 void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images) {

@@ -32,14 +32,15 @@ enum class StepGraphs { Off, On };
 // into device memory, nothing else. A batch of another size (an epoch's last, partial
 // one) runs eagerly. Off, every step runs eagerly; the results are the same either way.
 //
-// With a communicator of several ranks (data parallelism) each rank's batch is its slice
+// With a communicator of several ranks, or a device communicator (NCCL, also for one
+// rank), this is data parallelism: each rank's batch is its slice
 // of a global batch of global_images: its loss's gradient is scaled by its share, the
-// gradients are summed over the ranks (GradientReducer) before the update, and the steps
-// run eagerly (a collective is a host call, outside any graph).
+// gradients are summed over the ranks (GradientReducer; on a GPU with NCCL in its memory)
+// before the update, and the steps run eagerly (outside any CUDA graph).
 class StepRunner {
  public:
   StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing, StepGraphs graphs,
-             Device device, Communicator* communicator = nullptr);
+             Device device, Communicator* communicator = nullptr, DeviceCommunicator* device_communicator = nullptr);
   // global_images: the images of the whole batch (0: this one's).
   void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
   // Whether the steps of the batch size seen first are (or will be) graph replays.

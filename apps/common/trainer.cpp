@@ -1,11 +1,13 @@
 // run_app: from the command line to the app's job.
 #include "apps/common/trainer.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "apps/common/command_line.h"
 #include "apps/common/evaluation.h"
@@ -31,6 +33,8 @@ int run_app(AppKind kind, int argc, char** argv) {
       std::cout << to_yaml(cl.config);
       return 0;
     }
+    // The evaluate app is one process's job: under a launcher, rank 0 does it alone.
+    if (kind == AppKind::Evaluate && launcher_rank() > 0) return 0;
     comm = make_communicator(kind, cl.config);
     // Data parallelism: rank 0 speaks for the run; the others print only their errors.
     if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
@@ -44,8 +48,15 @@ int run_app(AppKind kind, int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fflush(stdout);
     if (comm && comm->size() > 1) {
-      // The other ranks may be waiting for this one in a collective: stop them all.
-      std::fprintf(stderr, "%s: error (rank %d of %d): %s\n", name.c_str(), comm->rank(), comm->size(), e.what());
+      // The other ranks may be waiting for this one in a collective: stop them all. An
+      // error every rank meets at once (a diverged loss) is rank 0's to report in the run
+      // directory: the others give it a few seconds before the abort ends it.
+      if (comm->rank() != 0) {
+        std::fprintf(stderr, "%s: error (rank %d of %d): %s\n", name.c_str(), comm->rank(), comm->size(), e.what());
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+      } else {
+        std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+      }
       comm->abort(1);
     }
     // Before the ranks are known (the command line, the config) every rank fails alike:

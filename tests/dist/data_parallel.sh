@@ -8,7 +8,10 @@
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
 #     uninterrupted run ends;
-#  4. on the emulated CUDA device (gradients staged through the host), 2 ranks train as 2
+#  4. SIGUSR1 to mpirun (the Ctrl-C of a job: mpirun forwards it) stops every rank at the
+#     same step with a checkpoint, exit code 130, and the resume ends where the
+#     uninterrupted run ends;
+#  5. on the emulated CUDA device (gradients staged through the host), 2 ranks train as 2
 #     ranks on the CPU do.
 # usage: data_parallel.sh APPS_DIR WORK_DIR
 set -euo pipefail
@@ -90,7 +93,24 @@ grep -q "trained on 2 rank(s).*mpirun -np 2" other.log || { cat other.log; fail 
 "${launch[@]}" "$apps/cygnet_onecycle" resume="$dir" > resumed.log 2>&1 || { cat resumed.log; fail "the resume"; }
 grep -m1 "resuming" resumed.log
 python3 "$compare" "$(only_run whole)" "$dir" --rtol 1e-6 || fail "the resumed run differs from the whole one"
-echo "== 4. two ranks on the emulated CUDA device against two on the CPU"
+echo "== 4. SIGUSR1 to mpirun: a clean, resumable stop of every rank"
+"${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=stopped > stopped.log 2> stopped.err &
+launcher=$!
+for _ in $(seq 1 300); do
+  compgen -G "stopped/*/last.safetensors" > /dev/null && break
+  sleep 0.1
+done
+kill -USR1 "$launcher"
+status=0
+wait "$launcher" || status=$?
+dir=$(only_run stopped)
+grep -m1 "stopped at step" stopped.log || { cat stopped.err; fail "no stop line"; }
+[ "$status" -eq 130 ] || fail "the stop exited $status, expected 130"
+"${launch[@]}" "$apps/cygnet_onecycle" resume="$dir" > stopped-resumed.log 2>&1 ||
+  { cat stopped-resumed.log; fail "the resume after the stop"; }
+python3 "$compare" "$(only_run whole)" "$dir" --rtol 1e-6 || fail "the run resumed after a stop differs"
+
+echo "== 5. two ranks on the emulated CUDA device against two on the CPU"
 emu=(model.name=small_cnn data.dataset=synthetic data.synthetic_train=512 train.max_steps=10 train.batch_size=32
      train.log_every=5 memory_format=nchw)
 for device in cpu emu; do
