@@ -427,6 +427,17 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
     model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
   tail -3 "$logs/train.log"
+  # Data parallelism's plumbing on one GPU: one rank with NCCL summing every gradient
+  # (distributed=true), beside the same eager steps without it: the all-reduce's cost.
+  echo "== 1-rank NCCL training (distributed=true) beside the same eager run without it"
+  for dp in true false; do
+    run_command "training distributed=$dp (cuda, eager)" 150 "$logs/train_dp_$dp.log" 'epoch 2/2: .*' \
+      "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check-dp-$dp distributed=$dp \
+      cuda_graphs=false data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 \
+      data.synthetic_val=1024 model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
+    grep -m1 "^onecycle" "$logs/train_dp_$dp.log" || true
+    tail -2 "$logs/train_dp_$dp.log"
+  done
   echo "== demo on cuda"
   run_command "demo --device cuda" 60 "$logs/demo.log" '[0-9.]+ ms on cuda:0' \
     "$(find_bin cygnet_demo)" --device cuda
