@@ -74,8 +74,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
       {"unknown key 'trainn'",
-       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, lr_find, memory_format, "
-       "model, name"});
+       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, distributed, "
+       "distributed_timeout, lr_find, memory_format, model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -299,6 +299,9 @@ RunConfig config_without_defaults() {
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
   c.cuda_graphs = false;
   c.threads = 3;
+  c.distributed = "false";
+  c.sync_batchnorm = true;
+  c.distributed_timeout = 45;
   c.tensorboard = true;
   c.memory_format = "nchw";
   c.run_root = "elsewhere/runs";
@@ -375,6 +378,9 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(cudnn_cache);
   EXPECT_FIELD(cuda_graphs);
   EXPECT_FIELD(threads);
+  EXPECT_FIELD(distributed);
+  EXPECT_FIELD(sync_batchnorm);
+  EXPECT_FIELD(distributed_timeout);
   EXPECT_FIELD(tensorboard);
   EXPECT_FIELD(memory_format);
   EXPECT_FIELD(run_root);
@@ -431,14 +437,23 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
 #undef EXPECT_FIELD
 }
 
-// The round trip above checks 63 fields: a new key changes this count, and belongs
+// Data parallelism's keys: a value outside their range names the key and what it takes.
+TEST(Config, DistributedKeysAreChecked) {
+  expect_invalid({"distributed=maybe"}, {"'distributed' = 'maybe'", "auto, true, false"});
+  expect_invalid({"distributed_timeout=-1"}, {"'distributed_timeout' = -1", "0 (wait forever)"});
+  expect_invalid({"distributed_timeout=1e9"}, {"'distributed_timeout'", "a week"});
+  EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"distributed=true", "sync_batchnorm=true"})); }),
+            "(no error)");
+}
+
+// The round trip above checks 66 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 63) << keys;
+  EXPECT_EQ(named, 66) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that
