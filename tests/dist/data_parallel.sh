@@ -26,6 +26,15 @@ cd "$work"
 launch=(mpirun -np 2 --oversubscribe)
 [ "$(id -u)" -eq 0 ] && launch+=(--allow-run-as-root)
 fail() { echo "FAILED: $*"; exit 1; }
+start_long_run() {  # the long run into run_root $1, in the background ($launcher), until its first checkpoint
+  "${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root="$1" > "$1.log" 2> "$1.err" &
+  launcher=$!
+  for _ in $(seq 1 300); do
+    compgen -G "$1/*/last.safetensors" > /dev/null && return 0
+    sleep 0.1
+  done
+  fail "no checkpoint in $1 after 30 s"
+}
 only_run() {  # the one run directory under $1
   local dirs=("$1"/*/)
   [ ${#dirs[@]} -eq 1 ] || fail "$1 holds ${#dirs[@]} run directories, expected 1"
@@ -66,13 +75,7 @@ echo "== 3. a rank killed mid-run"
 long=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=8192 train.epochs=30 train.batch_size=64
       train.log_every=32)
 "${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=whole > whole.log 2>&1 || { cat whole.log; fail "whole run"; }
-"${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=killed > killed.log 2> killed.err &
-launcher=$!
-for _ in $(seq 1 300); do
-  compgen -G "killed/*/last.safetensors" > /dev/null && break
-  sleep 0.1
-done
-compgen -G "killed/*/last.safetensors" > /dev/null || fail "no checkpoint after 30 s"
+start_long_run killed
 victim=""
 for pid in $(pgrep -f "run_root=killed" || true); do
   tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid
@@ -94,12 +97,7 @@ grep -q "trained on 2 rank(s).*mpirun -np 2" other.log || { cat other.log; fail 
 grep -m1 "resuming" resumed.log
 python3 "$compare" "$(only_run whole)" "$dir" --rtol 1e-6 || fail "the resumed run differs from the whole one"
 echo "== 4. SIGUSR1 to mpirun: a clean, resumable stop of every rank"
-"${launch[@]}" "$apps/cygnet_onecycle" "${long[@]}" run_root=stopped > stopped.log 2> stopped.err &
-launcher=$!
-for _ in $(seq 1 300); do
-  compgen -G "stopped/*/last.safetensors" > /dev/null && break
-  sleep 0.1
-done
+start_long_run stopped
 kill -USR1 "$launcher"
 status=0
 wait "$launcher" || status=$?
