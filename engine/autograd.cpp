@@ -49,7 +49,7 @@ Variable make_result(Tensor value, const std::vector<Variable>& inputs, const ch
   return out;
 }
 
-void backward(const Variable& root, const Tensor& grad) {
+void backward(const Variable& root, const Tensor& grad, const LeafReady& leaf_ready) {
   CYG_CHECK(root.defined(), "backward of an undefined variable");
   CYG_CHECK(root.requires_grad(), "backward of a variable that does not require a gradient");
   Tensor seed = grad;
@@ -63,6 +63,7 @@ void backward(const Variable& root, const Tensor& grad) {
   if (!root.grad_fn()) {
     Variable leaf = root;
     leaf.accumulate_grad(seed);
+    if (leaf_ready) leaf_ready(leaf);
     return;
   }
 
@@ -82,12 +83,27 @@ void backward(const Variable& root, const Tensor& grad) {
     }
   }
 
+  // For leaf_ready: how many nodes still to run feed each leaf.
+  std::unordered_map<const void*, int> feeding;
+  if (leaf_ready)
+    for (Node* node : order)
+      for (const Edge& e : node->next)
+        if (e.leaf.defined()) ++feeding[e.leaf.identity()];
+  auto node_done = [&](Node* node) {
+    if (!leaf_ready) return;
+    for (const Edge& e : node->next)
+      if (e.leaf.defined() && --feeding[e.leaf.identity()] == 0) leaf_ready(e.leaf);
+  };
+
   std::unordered_map<Node*, Tensor> grads;
   grads[root.grad_fn().get()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = *it;
     auto found = grads.find(node);
-    if (found == grads.end()) continue;  // nothing flowed into it
+    if (found == grads.end()) {  // nothing flowed into it
+      node_done(node);
+      continue;
+    }
     const Tensor grad_out = std::move(found->second);
     grads.erase(found);
     CYG_CHECK(node->backward, "backward through ", node->name, " a second time: the graph was freed");
@@ -115,6 +131,7 @@ void backward(const Variable& root, const Tensor& grad) {
     }
     // Free what the closure saved; the graph cannot be run twice.
     node->backward = nullptr;
+    node_done(node);
   }
 }
 

@@ -64,8 +64,13 @@ class NoGradGuard {
 // input (undefined for inputs without gradient).
 Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name, BackwardFn backward);
 
+// Called for each leaf as soon as this backward has finished its gradient (every node
+// that feeds it has run), so that data parallelism can start summing a bucket of
+// gradients while the backward goes on. Leaves the backward does not reach are not.
+using LeafReady = std::function<void(const Variable& leaf)>;
+
 // Runs backward from `root` with gradient `grad` (ones for a one-element root when
 // undefined) and frees the graph.
-void backward(const Variable& root, const Tensor& grad = Tensor());
+void backward(const Variable& root, const Tensor& grad = Tensor(), const LeafReady& leaf_ready = {});
 
 }  // namespace cyg

@@ -119,6 +119,12 @@ class CudaRuntime final : public DeviceRuntime {
     return s;
   }
 
+  void* stream_create_non_blocking() override {
+    cudaStream_t s = nullptr;
+    CYG_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }
+
   void stream_destroy(void* stream) override { CYG_CUDA_CHECK(cudaStreamDestroy(as_stream(stream))); }
   void do_stream_synchronize(void* stream) override { CYG_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
 

@@ -1,10 +1,12 @@
-// Gradient buckets and the broadcast of a model's state.
+// Gradient buckets, their sums while the backward runs, and the broadcast of a model's
+// state.
 #include "engine/data_parallel.h"
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
-#include "engine/stream.h"
+#include "engine/runtime.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -15,55 +17,156 @@ double loss_scale(int64_t local_images, int64_t global_images) {
   return static_cast<double>(local_images) / static_cast<double>(global_images);
 }
 
+namespace {
+
+class HostStaged final : public DeviceCommunicator {
+ public:
+  HostStaged(Communicator& host, Device device) : host_(host), device_(device) {}
+  void all_reduce_sum(float* device_data, int64_t count, void* stream) override {
+    CYG_CHECK(count >= 0, "all_reduce_sum of ", count, " values");
+    staging_.resize(static_cast<size_t>(count));
+    const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+    DeviceRuntime& rt = runtime_for(device_);
+    rt.memcpy(staging_.data(), device_data, bytes, CopyKind::DeviceToHost, stream);
+    rt.stream_synchronize(stream);
+    host_.all_reduce_sum(staging_.data(), count);
+    rt.memcpy(device_data, staging_.data(), bytes, CopyKind::HostToDevice, stream);
+    rt.stream_synchronize(stream);  // the host buffer is reused by the next bucket
+  }
+  std::string name() const override { return host_.name() + " through the host"; }
+
+ private:
+  Communicator& host_;
+  Device device_;
+  std::vector<float> staging_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceCommunicator> host_staged_communicator(Communicator& host, Device device) {
+  return std::make_unique<HostStaged>(host, device);
+}
+
 GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator& communicator, int64_t bucket_bytes,
                                  DeviceCommunicator* device)
     : parameters_(std::move(parameters)), communicator_(communicator), device_(device) {
   CYG_CHECK(bucket_bytes > 0, "gradient buckets of ", bucket_bytes, " bytes");
+  CYG_CHECK(!parameters_.empty(), "data parallelism over a model without parameters");
+  const Device where = parameters_.front().data().device();
+  on_device_ = !where.is_cpu();
+  CYG_CHECK(!on_device_ || device_ != nullptr, "data parallelism on ", where.str(),
+            " needs a device communicator (NCCL, or the host-staged one)");
   int64_t filled = 0, largest = 0;
+  bucket_of_.resize(parameters_.size());
   for (size_t k = parameters_.size(); k-- > 0;) {
     const Tensor& value = parameters_[k].data();
-    CYG_CHECK(value.dtype() == DType::F32, "data parallelism sums f32 gradients; parameter ", k, " is ",
-              dtype_name(value.dtype()));
+    CYG_CHECK(value.dtype() == DType::F32 && value.device() == where, "data parallelism sums f32 gradients on one "
+              "device; parameter ", k, " is ", dtype_name(value.dtype()), " on ", value.device().str());
     const int64_t bytes = value.numel() * static_cast<int64_t>(sizeof(float));
     if (buckets_.empty() || (filled > 0 && filled + bytes > bucket_bytes)) {
       buckets_.emplace_back();
       filled = 0;
     }
     buckets_.back().push_back(k);
+    bucket_of_[k] = buckets_.size() - 1;
+    index_of_[parameters_[k].identity()] = k;
     filled += bytes;
     largest = std::max(largest, filled);
   }
   const int64_t largest_count = largest / static_cast<int64_t>(sizeof(float));
-  const bool on_gpu = !parameters_.empty() && parameters_.front().data().device().is_cuda();
-  if (device_ != nullptr && on_gpu) {
-    device_staging_ = Tensor::empty({largest_count}, DType::F32, parameters_.front().data().device());
+  if (on_device_) {
+    device_staging_ = Tensor::empty({largest_count}, DType::F32, where);
+    // Not ordered with the default stream, on which the backward runs: events alone order
+    // the buckets' work after the gradients and the update after the buckets.
+    stream_ = std::make_unique<Stream>(where, /*non_blocking=*/true);
+    ready_event_ = runtime_for(where).event_create();
+    done_event_ = runtime_for(where).event_create();
   } else {
-    device_ = nullptr;
     staging_.resize(static_cast<size_t>(largest_count));
+  }
+  waiting_.resize(buckets_.size());
+  started_.resize(buckets_.size());
+}
+
+GradientReducer::~GradientReducer() {
+  if (!on_device_) return;
+  DeviceRuntime& rt = runtime_for(stream_->device());
+  try {
+    stream_->synchronize();
+  } catch (...) {
+    // A destructor reports nothing; the failure was the step's to report.
+  }
+  rt.event_destroy(ready_event_);
+  rt.event_destroy(done_event_);
+}
+
+void GradientReducer::begin() {
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    waiting_[b] = static_cast<int64_t>(buckets_[b].size());
+    started_[b] = false;
+  }
+  started_early_ = 0;
+  in_step_ = true;
+}
+
+LeafReady GradientReducer::leaf_ready() {
+  return [this](const Variable& leaf) { ready(leaf); };
+}
+
+void GradientReducer::ready(const Variable& leaf) {
+  if (!in_step_) return;
+  const auto found = index_of_.find(leaf.identity());
+  if (found == index_of_.end()) return;  // not one of the model's parameters
+  const size_t b = bucket_of_[found->second];
+  if (--waiting_[b] == 0 && !started_[b]) {
+    start(b);
+    ++started_early_;
+  }
+}
+
+void GradientReducer::finish() {
+  CYG_CHECK(in_step_, "GradientReducer::finish() without begin()");
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    if (!started_[b]) start(b);
+  in_step_ = false;
+  if (on_device_) {
+    // The update waits for the last bucket's copies.
+    DeviceRuntime& rt = runtime_for(stream_->device());
+    rt.event_record(done_event_, stream_->handle());
+    rt.stream_wait_event(current_stream(stream_->device()), done_event_);
   }
 }
 
 void GradientReducer::all_reduce() {
+  begin();
+  finish();
+}
+
+void GradientReducer::start(size_t bucket) {
+  started_[bucket] = true;
   if (communicator_.size() == 1 && device_ == nullptr) return;
-  for (const std::vector<size_t>& bucket : buckets_) {
-    if (device_ != nullptr) {
-      all_reduce_on_device(bucket);
-    } else {
-      all_reduce_on_host(bucket);
-    }
+  if (on_device_) {
+    sum_on_device(buckets_[bucket]);
+  } else {
+    sum_on_host(buckets_[bucket]);
   }
 }
 
-// Packed into one buffer on the GPU, summed there by NCCL on the current stream, and
-// unpacked: copies queued on the same stream, so nothing waits for the host.
-void GradientReducer::all_reduce_on_device(const std::vector<size_t>& bucket) {
+// On the reducer's stream, after the point the backward had reached: packed into one
+// buffer, summed there, unpacked; nothing waits for the host (with NCCL).
+void GradientReducer::sum_on_device(const std::vector<size_t>& bucket) {
+  const Device where = stream_->device();
+  DeviceRuntime& rt = runtime_for(where);
+  rt.event_record(ready_event_, current_stream(where));
+  rt.stream_wait_event(stream_->handle(), ready_event_);
+  const StreamGuard on_stream(*stream_);
   int64_t at = 0;
   for (size_t k : bucket) {
     const Tensor& grad = parameters_[k].ensure_grad();
     device_staging_.slice(at, at + grad.numel()).copy_(grad.reshape({grad.numel()}));
     at += grad.numel();
   }
-  device_->all_reduce_sum(device_staging_.data<float>(), at, current_stream(device_staging_.device()));
+  device_->all_reduce_sum(device_staging_.data<float>(), at, stream_->handle());
   at = 0;
   for (size_t k : bucket) {
     Tensor& grad = parameters_[k].ensure_grad();
@@ -72,27 +175,20 @@ void GradientReducer::all_reduce_on_device(const std::vector<size_t>& bucket) {
   }
 }
 
-void GradientReducer::all_reduce_on_host(const std::vector<size_t>& bucket) {
-  // Pack: each gradient after the last, on the host.
+void GradientReducer::sum_on_host(const std::vector<size_t>& bucket) {
   int64_t at = 0;
   for (size_t k : bucket) {
-    const Tensor& grad = parameters_[k].ensure_grad();
-    const Tensor host = grad.device().is_cpu() ? grad.contiguous() : grad.to(Device::cpu()).contiguous();
-    std::memcpy(staging_.data() + at, host.data<float>(), static_cast<size_t>(host.numel()) * sizeof(float));
-    at += host.numel();
+    const Tensor grad = parameters_[k].ensure_grad().contiguous();
+    std::memcpy(staging_.data() + at, grad.data<float>(), static_cast<size_t>(grad.numel()) * sizeof(float));
+    at += grad.numel();
   }
   communicator_.all_reduce_sum(staging_.data(), at);
-  // Unpack into the gradients.
   at = 0;
   for (size_t k : bucket) {
     Tensor& grad = parameters_[k].ensure_grad();
-    if (grad.device().is_cpu() && grad.is_contiguous()) {
-      std::memcpy(grad.data<float>(), staging_.data() + at, static_cast<size_t>(grad.numel()) * sizeof(float));
-      grad.storage()->bump_version();
-    } else {
-      const std::vector<float> values(staging_.begin() + at, staging_.begin() + at + grad.numel());
-      grad.copy_(Tensor::from_vector(values, grad.shape()));
-    }
+    CYG_CHECK(grad.is_contiguous(), "a gradient that is not contiguous");
+    std::memcpy(grad.data<float>(), staging_.data() + at, static_cast<size_t>(grad.numel()) * sizeof(float));
+    grad.storage()->bump_version();
     at += grad.numel();
   }
 }

@@ -1,15 +1,19 @@
-// Data parallelism over the ranks of a Communicator (PyTorch's DistributedDataParallel,
-// without its hooks): every rank holds the whole model, trains on its slice of each
-// global batch, and before the optimizer's update the gradients are summed over the
-// ranks in buckets. Each rank's loss is scaled by its share of the global batch
-// (loss_scale), so that the sum is the gradient of the global batch's mean loss, also
-// when the slices differ in size (an epoch's last batch).
+// Data parallelism over the ranks of a Communicator (PyTorch's DistributedDataParallel):
+// every rank holds the whole model, trains on its slice of each global batch, and before
+// the optimizer's update the gradients are summed over the ranks in buckets. Each rank's
+// loss is scaled by its share of the global batch (loss_scale), so that the sum is the
+// gradient of the global batch's mean loss, also when the slices differ in size (an
+// epoch's last batch).
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
+#include "engine/autograd.h"
 #include "engine/communicator.h"
 #include "engine/nn.h"
+#include "engine/stream.h"
 #include "engine/variable.h"
 
 namespace cyg {
@@ -18,31 +22,67 @@ namespace cyg {
 // global batch's.
 double loss_scale(int64_t local_images, int64_t global_images);
 
+// Sums over the ranks of buffers in a device's memory through the host: each buffer is
+// copied out on its stream, summed over `host`, and copied back. For the emulated
+// device, and for GPUs where the build has no NCCL.
+std::unique_ptr<DeviceCommunicator> host_staged_communicator(Communicator& host, Device device);
+
+// The gradients of a model's parameters, summed over the ranks bucket by bucket. A step:
+//   begin();  backward(loss, seed, reducer.leaf_ready());  finish();
+// A bucket is summed as soon as the backward has finished all its gradients, while the
+// backward goes on; on a device, its copies and sum run on a stream of their own (after
+// an event marking where the backward stood), and finish() makes the current stream wait
+// for them. On the CPU each bucket is summed when ready, on the host. Every rank starts
+// the buckets in the same order (the same graph finishes them in the same order); those
+// the backward does not reach are summed by finish().
 class GradientReducer {
  public:
   // Parameters are grouped, last first (the order a backward finishes them), into
-  // buckets of about bucket_bytes; each bucket is one all-reduce.
+  // buckets of about bucket_bytes. Gradients on a device need `device` (NCCL, or
+  // host_staged_communicator); on the CPU they are summed over `communicator`.
   static constexpr int64_t kDefaultBucketBytes = int64_t(25) << 20;
-  // device: sums the buckets of gradients on a GPU in its memory (NCCL), on the current
-  // stream; without it, gradients are summed on the host over `communicator`.
   GradientReducer(std::vector<Variable> parameters, Communicator& communicator,
                   int64_t bucket_bytes = kDefaultBucketBytes, DeviceCommunicator* device = nullptr);
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
 
-  // Every parameter's .grad becomes the sum over the ranks of theirs (a parameter
-  // without a gradient on a rank counts as zeros there).
+  void begin();
+  // The hook for backward(): a parameter's gradient is final.
+  LeafReady leaf_ready();
+  // The buckets not started yet, then (on a device) the current stream waits for all.
+  // Every parameter's .grad is then the sum over the ranks of theirs (a parameter without
+  // a gradient on a rank counts as zeros there).
+  void finish();
+  // begin() and finish() at once: every bucket now.
   void all_reduce();
+
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }
+  // Buckets started from the hook during the last backward (the rest by finish()).
+  int64_t started_early() const { return started_early_; }
 
  private:
+  void ready(const Variable& leaf);
+  void start(size_t bucket);
+  void sum_on_host(const std::vector<size_t>& bucket);
+  void sum_on_device(const std::vector<size_t>& bucket);
+
   std::vector<Variable> parameters_;
   Communicator& communicator_;
+  DeviceCommunicator* device_ = nullptr;
+  bool on_device_ = false;
   std::vector<std::vector<size_t>> buckets_;  // indices into parameters_
-  std::vector<float> staging_;                 // one bucket, on the host
-  DeviceCommunicator* device_;
-  Tensor device_staging_;  // one bucket, on the GPU (with device_)
-
-  void all_reduce_on_host(const std::vector<size_t>& bucket);
-  void all_reduce_on_device(const std::vector<size_t>& bucket);
+  std::vector<size_t> bucket_of_;             // parameter index -> bucket
+  std::unordered_map<const void*, size_t> index_of_;
+  std::vector<int64_t> waiting_;  // per bucket: gradients not final yet this step
+  std::vector<bool> started_;
+  int64_t started_early_ = 0;
+  bool in_step_ = false;
+  std::vector<float> staging_;  // one bucket, on the host (CPU gradients)
+  Tensor device_staging_;       // one bucket, on the device
+  std::unique_ptr<Stream> stream_;  // the buckets' copies and sums (device)
+  void* ready_event_ = nullptr;     // where the backward stood when a bucket started
+  void* done_event_ = nullptr;      // after the last bucket
 };
 
 // Rank `root`'s parameters and buffers on every rank (the start of a run: every rank

@@ -33,6 +33,7 @@ class EmuRuntime final : public DeviceRuntime {
 
   void* default_stream() override { return emu::default_stream(); }
   void* stream_create() override { return emu::stream_create(); }
+  void* stream_create_non_blocking() override { return emu::stream_create(true); }
   void stream_destroy(void* stream) override { emu::stream_destroy(as_stream(stream)); }
   void do_stream_synchronize(void* stream) override { emu::stream_synchronize(as_stream(stream)); }
 

@@ -28,6 +28,8 @@ class DeviceRuntime {
   virtual void* default_stream() = 0;
   // A stream ordered with the default stream (as cudaStreamDefault).
   virtual void* stream_create() = 0;
+  // A stream the default stream does not order (cudaStreamNonBlocking): events alone do.
+  virtual void* stream_create_non_blocking() = 0;
   virtual void stream_destroy(void* stream) = 0;
   void stream_synchronize(void* stream);
 

@@ -12,7 +12,9 @@ thread_local void* t_current_stream[kDeviceTypes] = {};
 int slot(DeviceType type) { return static_cast<int>(type); }
 }  // namespace
 
-Stream::Stream(Device device) : device_(device), handle_(runtime_for(device).stream_create()) {}
+Stream::Stream(Device device, bool non_blocking)
+    : device_(device),
+      handle_(non_blocking ? runtime_for(device).stream_create_non_blocking() : runtime_for(device).stream_create()) {}
 // The stream's blocks go to the default stream once its work is done, so that memory
 // outliving the stream is neither lost nor released onto a stream that no longer exists.
 Stream::~Stream() {

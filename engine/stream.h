@@ -9,7 +9,8 @@ namespace cyg {
 
 class Stream {
  public:
-  explicit Stream(Device device);  // a new stream, ordered with the default stream
+  // A new stream, ordered with the default stream; with `non_blocking`, only by events.
+  explicit Stream(Device device, bool non_blocking = false);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

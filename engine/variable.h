@@ -50,6 +50,8 @@ class Variable {
   void set_grad_fn(std::shared_ptr<Node> node);
 
   bool same(const Variable& other) const { return impl_ == other.impl_; }
+  // What every copy of this variable shares (for maps keyed by variable).
+  const void* identity() const { return impl_.get(); }
 
   // bf16 autocast: the value as bf16, kept between steps in one buffer. It is cast again
   // (one launch into the same buffer) only when the value has changed since: written

@@ -171,7 +171,13 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
                   config.train.batch_size, " (train.drop_last is on)");
   schedule = make_schedule(config, steps_per_epoch, config.train.epochs * steps_per_epoch);
   distributed = kind != AppKind::Evaluate && (data_parallel() || config.distributed == "true");
-  if (distributed && device.is_cuda() && has_nccl()) device_comm = nccl_communicator(*comm, device.index);
+  // Gradients on a GPU are summed by NCCL; elsewhere (the emulated device, a build
+  // without NCCL) through the host.
+  if (distributed && device.is_cuda() && has_nccl()) {
+    device_comm = nccl_communicator(*comm, device.index);
+  } else if (data_parallel() && !device.is_cpu()) {
+    device_comm = host_staged_communicator(*comm, device);
+  }
   if (data_parallel()) {
     CYG_INPUT_CHECK(!config.sync_batchnorm || (device.is_cpu() && precision != "bf16"),
                     "'sync_batchnorm' = true runs on the CPU in fp32; on ", device.str(), " in ", precision,
@@ -207,7 +213,7 @@ std::string Experiment::header_line() const {
   if (distributed && !data_parallel()) where += ", 1 rank (" + std::string(device_comm ? "NCCL" : comm->name()) + ")";
   if (data_parallel())
     where += ", " + std::to_string(comm->size()) + " ranks (" + comm->name() +
-             (device_comm ? " and " + device_comm->name() : "") + ", batch " +
+             (device_comm ? ", gradients by " + device_comm->name() : "") + ", batch " +
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("

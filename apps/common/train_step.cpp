@@ -10,10 +10,13 @@ namespace cyg::app {
 
 namespace {
 
-// Clear, forward and loss, backward: what a step does before its optimizer update. The
-// loss's gradient is scaled by loss_scale (a rank's share of a global batch).
+// Clear, forward and loss, backward: what a step does before its optimizer update. With
+// data parallelism the loss's gradient is scaled by loss_scale (a rank's share of a
+// global batch), and the reducer sums each bucket of gradients over the ranks as soon as
+// the backward has finished it.
 fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
-                                  double label_smoothing, double loss_scale = 1.0) {
+                                  double label_smoothing, double loss_scale = 1.0,
+                                  GradientReducer* reducer = nullptr) {
   optimizer.zero_grad();
   fn::CrossEntropy ce;
   {
@@ -22,11 +25,14 @@ fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const
   }
   {
     NvtxRange range("backward");
-    if (loss_scale == 1.0) {
-      backward(ce.loss);
-    } else {
-      backward(ce.loss, Tensor::full(ce.loss.data().shape(), loss_scale, DType::F32, ce.loss.data().device()));
-    }
+    const Tensor seed =
+        loss_scale == 1.0 ? Tensor() : Tensor::full(ce.loss.data().shape(), loss_scale, DType::F32, ce.loss.data().device());
+    if (reducer) reducer->begin();
+    backward(ce.loss, seed, reducer ? reducer->leaf_ready() : LeafReady());
+  }
+  if (reducer) {
+    NvtxRange range("all-reduce");
+    reducer->finish();
   }
   return ce;
 }
@@ -70,11 +76,7 @@ void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_
 void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t global_images) {
   const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
   const fn::CrossEntropy ce = forward_backward(model_, optimizer_, images, labels, label_smoothing_,
-                                               reducer_ ? loss_scale(local, global) : 1.0);
-  if (reducer_) {
-    NvtxRange range("all-reduce");
-    reducer_->all_reduce();
-  }
+                                               reducer_ ? loss_scale(local, global) : 1.0, reducer_.get());
   {
     NvtxRange range("optimizer");
     optimizer_.apply_step();

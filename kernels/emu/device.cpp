@@ -45,6 +45,7 @@ struct Op {
 
 struct EmuStream {
   bool is_default = false;
+  bool non_blocking = false;  // not ordered with the legacy default stream
   std::deque<Op> queue;
   uint64_t queued = 0;     // ops ever queued
   uint64_t completed = 0;  // ops run
@@ -141,8 +142,9 @@ void enqueue_op(EmuStream* stream, Op op) {
   // The legacy default stream: it waits for the work queued before on every stream, and
   // every stream waits for the work queued before on it.
   if (s->is_default) {
-    for (EmuStream* other : pending_newest_first(false)) op.after.push_back({other, other->queued});
-  } else {
+    for (EmuStream* other : pending_newest_first(false))
+      if (!other->non_blocking) op.after.push_back({other, other->queued});
+  } else if (!s->non_blocking) {
     EmuStream* d = streams().front().get();
     if (d->queued > d->completed) op.after.push_back({d, d->queued});
   }
@@ -278,9 +280,10 @@ EmuStream* default_stream() {
   return streams().front().get();
 }
 
-EmuStream* stream_create() {
+EmuStream* stream_create(bool non_blocking) {
   std::lock_guard<std::recursive_mutex> lock(device_mutex());
   streams().push_back(std::make_unique<EmuStream>());
+  streams().back()->non_blocking = non_blocking;
   return streams().back().get();
 }
 

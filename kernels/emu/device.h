@@ -15,7 +15,8 @@
 //   wrong.
 // - Streams are ordered with the default stream, as cudaStreamDefault streams are with
 //   the legacy default stream: work queued on one waits for the work queued before it
-//   on the other.
+//   on the other. A non-blocking stream (cudaStreamNonBlocking) is not: only events
+//   order it.
 // - Capture records a stream's work into a graph instead of queueing it; launching the
 //   graph queues the recorded work again, as often as it is launched. What CUDA refuses
 //   during a capture is refused and ends the capture (allocation, free, waiting, a copy
@@ -45,7 +46,7 @@ size_t device_bytes_in_use();
 
 // ---- streams and work ----
 EmuStream* default_stream();
-EmuStream* stream_create();
+EmuStream* stream_create(bool non_blocking = false);
 void stream_destroy(EmuStream* stream);  // its queued work still runs when waited for
 void stream_synchronize(EmuStream* stream);
 void device_synchronize();

@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "engine/communicator.h"
+#include "engine/autograd.h"
 #include "engine/data_parallel.h"
+#include "engine/functional.h"
 #include "kernels/error.h"
 #include "models/registry.h"
 
@@ -121,6 +123,50 @@ TEST(Communicator, MpiACollectiveNobodyJoinsEndsTheRank) {
   }
   c->all_reduce_sum(&value, 1);
   ADD_FAILURE() << "the all-reduce waited past its timeout and returned";
+}
+
+// Buckets summed while the backward runs (the leaf-ready hook), on the CPU over MPI and
+// on the emulated device (copies and sums on the reducer's own stream, after an event,
+// through the host): every gradient equals the sum of the ranks' own gradients, worked
+// out here from each rank's gradients taken without the reducer, and most buckets start
+// before the backward ends.
+TEST(Communicator, MpiBucketsAreSummedWhileTheBackwardRuns) {
+  if (!cyg::launched_as_ranks()) GTEST_SKIP() << "not started by mpirun: the 2-rank run is its own ctest entry (Mpi.*)";
+  const auto c = cyg::mpi_communicator();
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
+    SCOPED_TRACE(device.str());
+    cyg::models::ModelOptions options;
+    options.seed = 3;
+    auto model = cyg::models::make_model("small_cnn", options);
+    model->to(device);
+    // This rank's batch, different on each rank.
+    const cyg::Tensor images = cyg::Tensor::normal({4, 3, 8, 8}, 0, 1, 50 + static_cast<uint64_t>(c->rank())).to(device);
+    cyg::Tensor labels = cyg::Tensor::empty({4}, cyg::DType::I32);
+    for (int64_t i = 0; i < 4; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + c->rank()) % 10);
+    labels = labels.to(device);
+    auto gradients = [&](cyg::GradientReducer* reducer) {
+      for (cyg::Variable& p : model->parameters()) p.zero_grad();
+      const cyg::Variable loss = cyg::fn::cross_entropy((*model)(cyg::Variable(images)), labels).loss;
+      if (reducer) reducer->begin();
+      cyg::backward(loss, cyg::Tensor(), reducer ? reducer->leaf_ready() : cyg::LeafReady());
+      if (reducer) reducer->finish();
+      std::vector<float> all;
+      for (const cyg::Variable& p : model->parameters()) {
+        const std::vector<float> g = p.grad().to_vector();
+        all.insert(all.end(), g.begin(), g.end());
+      }
+      return all;
+    };
+    std::vector<float> expected = gradients(nullptr);
+    c->all_reduce_sum(expected.data(), static_cast<int64_t>(expected.size()));
+    const auto host_staged = cyg::host_staged_communicator(*c, device);
+    cyg::GradientReducer reducer(model->parameters(), *c, 512, device.is_cpu() ? nullptr : host_staged.get());
+    ASSERT_GE(reducer.buckets(), 3);
+    for (int step = 0; step < 2; ++step) {
+      EXPECT_EQ(gradients(&reducer), expected) << "step " << step;
+      EXPECT_GE(reducer.started_early(), reducer.buckets() - 1) << "the buckets waited for the end of the backward";
+    }
+  }
 }
 
 }  // namespace

@@ -243,6 +243,37 @@ TEST_F(EmuDevice, StreamsAreOrderedWithTheDefaultStream) {
   EXPECT_EQ(std::vector<float>(raw, raw + 300), scaled(values, -1));
 }
 
+// A non-blocking stream (cudaStreamNonBlocking) is ordered with the default stream by
+// events alone: without one, its work runs before the default stream's queued kernel
+// it reads; with one, after.
+TEST_F(EmuDevice, ANonBlockingStreamIsOrderedByEventsAlone) {
+  const std::vector<float> values = counting(200, -100);
+  const Tensor x = Tensor::from_vector(values, {200}, kEmu);
+  cyg::runtime_for(kEmu).synchronize();
+  Stream side(kEmu, /*non_blocking=*/true);
+  const Tensor y = cyg::scale(x, 2);  // queued on the default stream
+  Tensor z;
+  {
+    StreamGuard g(side);
+    z = cyg::scale(y, 1);  // the bug: no event after the default stream's kernel
+  }
+  side.synchronize();  // the default stream does not wait for it either
+  const float* raw = z.data<float>();
+  EXPECT_TRUE(all_nan(std::vector<float>(raw, raw + 200))) << "a non-blocking stream waited for the default stream";
+  const Tensor y2 = cyg::scale(x, 2);
+  cyg::Event made(kEmu);
+  made.record_on_current_stream();
+  made.block(side);
+  Tensor z2;
+  {
+    StreamGuard g(side);
+    z2 = cyg::scale(y2, 1);
+  }
+  side.synchronize();
+  const float* raw2 = z2.data<float>();
+  EXPECT_EQ(std::vector<float>(raw2, raw2 + 200), scaled(values, 2));
+}
+
 TEST_F(EmuDevice, ACapturedGraphRunsOnlyWhenLaunchedAndAsOftenAsLaunched) {
   const std::vector<float> values = counting(200, 1);
   Tensor acc = Tensor::zeros({200}, DType::F32, kEmu);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "engine/functional.h"
 #include "kernels/error.h"
@@ -31,6 +33,39 @@ TEST(Autograd, DiamondAccumulatesBothPaths) {
   Variable loss = fn::sum(fn::add(fn::add(a, r), r));  // a + 2 relu(a): d = 1 + 2[a > 0]
   cyg::backward(loss);
   EXPECT_EQ(a.grad().to_vector(), (std::vector<float>{3, 1}));
+}
+
+// The leaf-ready hook: each leaf once, as soon as its gradient is final. A leaf used at
+// both ends of the graph (a, into the first and the last node) is ready only after the
+// first node ran, and then holds its whole gradient; b, used only near the loss, is ready
+// before; c, which needs no gradient, never.
+TEST(Autograd, LeafReadyComesOncePerLeafWhenItsGradientIsFinal) {
+  Variable a(Tensor::from_vector({1, -2}, {2}), RequiresGrad::Yes);
+  Variable b(Tensor::from_vector({3, 4}, {2}), RequiresGrad::Yes);
+  Variable c(Tensor::from_vector({5, 6}, {2}));
+  // L = sum((relu(a) + c) + b + a): dL/da = [a > 0] + 1, dL/db = 1.
+  Variable loss = fn::sum(fn::add(fn::add(fn::add(fn::relu(a), c), b), a));
+  std::vector<std::string> order;
+  std::vector<std::vector<float>> a_grad_then;
+  cyg::backward(loss, Tensor(), [&](const Variable& leaf) {
+    if (leaf.same(a)) {
+      order.push_back("a");
+      a_grad_then.push_back(a.grad().to_vector());
+    } else if (leaf.same(b)) {
+      order.push_back("b");
+    } else {
+      order.push_back("?");
+    }
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"b", "a"}));
+  ASSERT_EQ(a_grad_then.size(), 1u);
+  EXPECT_EQ(a_grad_then[0], (std::vector<float>{2, 1}));
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{1, 1}));
+  // A leaf as the root is ready at once.
+  Variable x(Tensor::from_vector({7}, {}), RequiresGrad::Yes);
+  int calls = 0;
+  cyg::backward(x, Tensor(), [&](const Variable& leaf) { calls += leaf.same(x) ? 1 : 100; });
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(Autograd, LeafGradientsAccumulateUntilZeroed) {
