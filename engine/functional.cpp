@@ -611,10 +611,112 @@ void with_batch_norm_layout(const BatchNormArgs& a, F f) {
     f(BatchNormLayout{a.N, a.C, a.HW});
 }
 
+// Synchronised batch normalisation on any device and dtype, from the batchnorm kernels
+// the device has: this rank's statistics (the training kernel), combined over the ranks
+// on the host in double (counts, means, and variances about the global mean), then the
+// normalisation by the global statistics (the evaluation kernel, with the fused
+// epilogue). The backward: the evaluation backward gives this rank's sums of dy and
+// dy*xhat (and dy*gamma*invstd, dresidual); summed over the ranks, they give the
+// per-channel correction dx += A_c + B_c x, applied by the evaluation kernel once more
+// (gamma = B, beta = A, mean 0, invstd 1). The [C]-sized sums go through the host: a
+// wait per layer, the price of correctness first on a GPU.
+template <typename S>
+Variable batch_norm_train_sync_kernels(const BatchNormArgs& a, const Variable& x, const Variable& weight,
+                                       const Variable& bias, const Variable& residual, const Tensor& running_mean,
+                                       const Tensor& running_var, Communicator& comm) {
+  using Entries = BatchNormEntries<S>;
+  const Kernels& k = kernels_for(a.dev);
+  const size_t C = static_cast<size_t>(a.C);
+  Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
+  Tensor local_mean = Tensor::empty({a.C}, DType::F32, a.dev), local_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
+  Entries::forward_train(k, a.nhwc)(a.xs.data<S>(), nullptr, nullptr, a.N, a.C, a.HW, a.eps, a.momentum, y.data<S>(),
+                                    local_mean.data<float>(), local_invstd.data<float>(), nullptr, nullptr,
+                                    BatchNormFusion<S>{});
+  const std::vector<float> m = local_mean.to_vector(), is = local_invstd.to_vector();
+  const auto n = static_cast<double>(a.N * a.HW);
+  std::vector<double> sums(2 * C + 1);
+  for (size_t c = 0; c < C; ++c) {
+    const double invstd = is[c], var = std::max(1.0 / (invstd * invstd) - static_cast<double>(a.eps), 0.0);
+    sums[c] = n * m[c];
+    sums[C + c] = n * (var + static_cast<double>(m[c]) * m[c]);
+  }
+  sums[2 * C] = n;
+  comm.all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  const double count = sums[2 * C];
+  std::vector<float> mean(C), var(C), invstd(C);
+  for (size_t c = 0; c < C; ++c) {
+    const double mu = sums[c] / count;
+    const double v = std::max(sums[C + c] / count - mu * mu, 0.0);
+    mean[c] = static_cast<float>(mu);
+    var[c] = static_cast<float>(v);
+    invstd[c] = batchnorm_invstd(var[c], a.eps);
+  }
+  const Tensor mean_t = Tensor::from_vector(mean, {a.C}, a.dev), var_t = Tensor::from_vector(var, {a.C}, a.dev);
+  Entries::forward_eval(k, a.nhwc)(a.xs.data<S>(), data_or_null(a.gamma), a.beta, mean_t.data<float>(),
+                                   var_t.data<float>(), a.N, a.C, a.HW, a.eps, y.data<S>(), a.fusion<S>());
+  if (running_mean.defined()) {
+    std::vector<float> rm = running_mean.to_vector(), rv = running_var.to_vector();
+    for (size_t c = 0; c < C; ++c) {
+      rm[c] = batchnorm_running_update(rm[c], mean[c], a.momentum);
+      rv[c] = batchnorm_running_update(
+          rv[c], static_cast<float>(batchnorm_unbiased_variance(static_cast<double>(var[c]),
+                                                                static_cast<int64_t>(count))),
+          a.momentum);
+    }
+    Tensor(running_mean).copy_(Tensor::from_vector(rm, {a.C}, a.dev));
+    Tensor(running_var).copy_(Tensor::from_vector(rv, {a.C}, a.dev));
+  }
+  const bool residual_gradient = residual.requires_grad();
+  const std::vector<float> gamma = a.affine ? a.gamma.to_vector() : std::vector<float>(C, 1.0f);
+  Communicator* c_ptr = &comm;
+  return make_result(
+      y, {x, weight, bias, residual}, "sync_batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
+        const Tensor g = incoming(grad, a.xs.dtype(), a.format);
+        BatchNormGrads d(a, residual_gradient, sinks);
+        const Kernels& kk = kernels_for(a.dev);
+        Entries::backward_eval(kk, a.nhwc)(g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma),
+                                           mean_t.data<float>(), var_t.data<float>(), a.N, a.C, a.HW, a.eps,
+                                           d.dx.data<S>(), d.dgamma.data<float>(), d.dbeta.data<float>(),
+                                           d.fusion<S>(a, y));
+        // This rank's sums (its share of the parameters' gradients), then the global ones.
+        const std::vector<float> dgamma = d.dgamma.to_vector(), dbeta = d.dbeta.to_vector();
+        std::vector<double> global(2 * C);
+        for (size_t c = 0; c < C; ++c) {
+          global[c] = dgamma[c];
+          global[C + c] = dbeta[c];
+        }
+        c_ptr->all_reduce_sum(global.data(), static_cast<int64_t>(global.size()));
+        // dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)): the first term is the
+        // evaluation backward's; the rest is A_c + B_c x.
+        std::vector<float> slope(C), offset(C), zeros(C, 0.0f), unit(C, 1.0f - a.eps);
+        for (size_t c = 0; c < C; ++c) {
+          const double scale = static_cast<double>(gamma[c]) * invstd[c] / count;
+          const double b = -scale * invstd[c] * global[c];
+          slope[c] = static_cast<float>(b);
+          offset[c] = static_cast<float>(-scale * global[C + c] - b * mean[c]);
+        }
+        const Tensor slope_t = Tensor::from_vector(slope, {a.C}, a.dev);
+        const Tensor offset_t = Tensor::from_vector(offset, {a.C}, a.dev);
+        const Tensor zeros_t = Tensor::from_vector(zeros, {a.C}, a.dev), unit_t = Tensor::from_vector(unit, {a.C}, a.dev);
+        Tensor correction = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
+        Entries::forward_eval(kk, a.nhwc)(a.xs.data<S>(), slope_t.data<float>(), offset_t.data<float>(),
+                                          zeros_t.data<float>(), unit_t.data<float>(), a.N, a.C, a.HW, a.eps,
+                                          correction.data<S>(), BatchNormFusion<S>{});
+        const Tensor dx = cyg::add(d.dx, correction);
+        return std::vector<Tensor>{dx, a.affine ? d.dgamma : Tensor(), a.affine ? d.dbeta : Tensor(), d.dresidual};
+      });
+}
+
+// The CPU in f32: loops over the activations (two passes in double, as the kernels');
+// elsewhere, the kernels' composition above.
 Variable batch_norm_train_sync(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
-                               const Variable& residual, Communicator& comm) {
-  CYG_CHECK(a.dev.is_cpu() && a.xs.dtype() == DType::F32, "batch_norm: synchronised batch normalisation "
-            "(sync_batchnorm) runs on the CPU in f32; this input is ", dtype_name(a.xs.dtype()), " on ", a.dev.str());
+                               const Variable& residual, const Tensor& running_mean, const Tensor& running_var,
+                               Communicator& comm) {
+  if (!a.dev.is_cpu() || a.xs.dtype() != DType::F32) {
+    return a.xs.dtype() == DType::BF16
+               ? batch_norm_train_sync_kernels<uint16_t>(a, x, weight, bias, residual, running_mean, running_var, comm)
+               : batch_norm_train_sync_kernels<float>(a, x, weight, bias, residual, running_mean, running_var, comm);
+  }
   Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev, a.format);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
   with_batch_norm_layout(a, [&](const auto& layout) {
@@ -679,7 +781,8 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   if (mode == BatchNormMode::Eval)
     return bf16 ? batch_norm_eval<uint16_t>(a, x, weight, bias, residual, running_mean, running_var)
                 : batch_norm_eval<float>(a, x, weight, bias, residual, running_mean, running_var);
-  if (t_sync_batch_norm != nullptr) return batch_norm_train_sync(a, x, weight, bias, residual, *t_sync_batch_norm);
+  if (t_sync_batch_norm != nullptr)
+    return batch_norm_train_sync(a, x, weight, bias, residual, running_mean, running_var, *t_sync_batch_norm);
   return bf16 ? batch_norm_train<uint16_t>(a, x, weight, bias, residual)
               : batch_norm_train<float>(a, x, weight, bias, residual);
 }

@@ -83,7 +83,8 @@ bool channels_last_enabled();
 // ones; its backward sums the channel sums of dy and dy*xhat likewise (one all-reduce).
 // The affine parameters' gradients stay this rank's share, to be summed with the other
 // gradients. Each rank's dy must be its share of the global loss's gradient (see
-// engine/data_parallel.h). The CPU, f32; elsewhere batch_norm refuses to run under it.
+// engine/data_parallel.h). On the CPU in f32, its own loops; on other devices and in
+// bf16, the device's batchnorm kernels with the [C]-sized sums through the host.
 class SyncBatchNorm {
  public:
   explicit SyncBatchNorm(Communicator* communicator);  // null: not synchronised

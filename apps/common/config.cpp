@@ -539,7 +539,7 @@ const std::vector<KeyHelp>& key_help() {
        "data parallelism over MPI ranks (mpirun -np N, or srun): auto when started as several ranks; true: MPI even "
        "as one; train.batch_size stays the global batch, each rank taking its slice"},
       {"sync_batchnorm", nullptr,
-       "data parallelism: batch normalisation over the global batch (statistics summed over the ranks; CPU, fp32)"},
+       "data parallelism: batch normalisation over the global batch (statistics summed over the ranks)"},
       {"distributed_timeout", nullptr,
        "data parallelism: seconds a rank waits in a collective before it stops with an error (another rank died); "
        "0: forever"},

@@ -97,7 +97,7 @@ struct RunConfig {
   // Data parallelism over MPI ranks: auto (when started by mpirun or srun as several
   // ranks), true (MPI even for one rank) or false. train.batch_size stays the global batch.
   std::string distributed = "auto";
-  bool sync_batchnorm = false;        // batch statistics of the global batch (over every rank)
+  bool sync_batchnorm = false;        // batch statistics of the global batch (summed over the ranks)
   double distributed_timeout = 300;   // seconds a collective waits for the other ranks (0: forever)
   bool tensorboard = false;  // also write the run's scalars as a TensorBoard event file
   std::string run_root = "runs";

@@ -179,9 +179,6 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
     device_comm = host_staged_communicator(*comm, device);
   }
   if (data_parallel()) {
-    CYG_INPUT_CHECK(!config.sync_batchnorm || (device.is_cpu() && precision != "bf16"),
-                    "'sync_batchnorm' = true runs on the CPU in fp32; on ", device.str(), " in ", precision,
-                    " set sync_batchnorm=false (each rank normalises by its own slice)");
     // Each rank's slice of every batch: one image at least, and two for a batchnorm of
     // its own (training statistics need more than one value per channel).
     const int64_t per_rank = config.sync_batchnorm ? 1 : 2;
