@@ -604,7 +604,7 @@ TEST_F(EndToEnd, Bf16TrainsTheQuickstartLikeFp32) {
   const std::string quickstart = std::string(CYGNET_SOURCE_DIR) + "/configs/quickstart.yaml";
   auto quick = [&](const std::string& name, std::vector<std::string> extra) {
     std::vector<std::string> args = {"--config", quickstart, "run_root=" + root_ + "/runs", "name=" + name,
-                                     "train.log_every=1000"};
+                                     "train.log_every=1000", "model.width=8"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run("onecycle", args, BaseArgs::None);
   };
