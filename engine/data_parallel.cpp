@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "engine/runtime.h"
@@ -79,8 +80,8 @@ GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator&
     // Not ordered with the default stream, on which the backward runs: events alone order
     // the buckets' work after the gradients and the update after the buckets.
     stream_ = std::make_unique<Stream>(where, /*non_blocking=*/true);
-    ready_event_ = runtime_for(where).event_create();
-    done_event_ = runtime_for(where).event_create();
+    ready_event_ = std::make_unique<Event>(where);
+    done_event_ = std::make_unique<Event>(where);
   } else {
     staging_.resize(static_cast<size_t>(largest_count));
   }
@@ -88,16 +89,15 @@ GradientReducer::GradientReducer(std::vector<Variable> parameters, Communicator&
   started_.resize(buckets_.size());
 }
 
+// The stream's work is waited for unless an error is on its way out (a device fault, a
+// rank gone): waiting could then hang, and the error is what matters.
 GradientReducer::~GradientReducer() {
-  if (!on_device_) return;
-  DeviceRuntime& rt = runtime_for(stream_->device());
+  if (!on_device_ || std::uncaught_exceptions() > 0) return;
   try {
     stream_->synchronize();
   } catch (...) {
     // A destructor reports nothing; the failure was the step's to report.
   }
-  rt.event_destroy(ready_event_);
-  rt.event_destroy(done_event_);
 }
 
 void GradientReducer::begin() {
@@ -105,6 +105,7 @@ void GradientReducer::begin() {
     waiting_[b] = static_cast<int64_t>(buckets_[b].size());
     started_[b] = false;
   }
+  next_bucket_ = 0;
   started_early_ = 0;
   in_step_ = true;
 }
@@ -117,23 +118,24 @@ void GradientReducer::ready(const Variable& leaf) {
   if (!in_step_) return;
   const auto found = index_of_.find(leaf.identity());
   if (found == index_of_.end()) return;  // not one of the model's parameters
-  const size_t b = bucket_of_[found->second];
-  if (--waiting_[b] == 0 && !started_[b]) {
-    start(b);
+  if (--waiting_[bucket_of_[found->second]] == 0) start_ready_buckets();
+}
+
+void GradientReducer::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && waiting_[next_bucket_] == 0) {
+    start(next_bucket_++);
     ++started_early_;
   }
 }
 
 void GradientReducer::finish() {
   CYG_CHECK(in_step_, "GradientReducer::finish() without begin()");
-  for (size_t b = 0; b < buckets_.size(); ++b)
-    if (!started_[b]) start(b);
+  while (next_bucket_ < buckets_.size()) start(next_bucket_++);
   in_step_ = false;
   if (on_device_) {
     // The update waits for the last bucket's copies.
-    DeviceRuntime& rt = runtime_for(stream_->device());
-    rt.event_record(done_event_, stream_->handle());
-    rt.stream_wait_event(current_stream(stream_->device()), done_event_);
+    done_event_->record(*stream_);
+    done_event_->block_current_stream();
   }
 }
 
@@ -155,10 +157,10 @@ void GradientReducer::start(size_t bucket) {
 // On the reducer's stream, after the point the backward had reached: packed into one
 // buffer, summed there, unpacked; nothing waits for the host (with NCCL).
 void GradientReducer::sum_on_device(const std::vector<size_t>& bucket) {
-  const Device where = stream_->device();
-  DeviceRuntime& rt = runtime_for(where);
-  rt.event_record(ready_event_, current_stream(where));
-  rt.stream_wait_event(stream_->handle(), ready_event_);
+  // Buffers made (or zero-filled) on the backward's stream, before the event.
+  for (size_t k : bucket) parameters_[k].ensure_grad();
+  ready_event_->record_on_current_stream();
+  ready_event_->block(*stream_);
   const StreamGuard on_stream(*stream_);
   int64_t at = 0;
   for (size_t k : bucket) {

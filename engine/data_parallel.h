@@ -29,8 +29,10 @@ std::unique_ptr<DeviceCommunicator> host_staged_communicator(Communicator& host,
 
 // The gradients of a model's parameters, summed over the ranks bucket by bucket. A step:
 //   begin();  backward(loss, seed, reducer.leaf_ready());  finish();
-// A bucket is summed as soon as the backward has finished all its gradients, while the
-// backward goes on; on a device, its copies and sum run on a stream of their own (after
+// A bucket is summed as soon as the backward has finished all its gradients and those of
+// the buckets before it (buckets start in their order, as DistributedDataParallel's do,
+// so every rank issues the same collectives in the same order), while the backward goes
+// on; on a device, its copies and sum run on a stream of their own (after
 // an event marking where the backward stood), and finish() makes the current stream wait
 // for them. On the CPU each bucket is summed when ready, on the host. Every rank starts
 // the buckets in the same order (the same graph finishes them in the same order); those
@@ -63,6 +65,7 @@ class GradientReducer {
 
  private:
   void ready(const Variable& leaf);
+  void start_ready_buckets();
   void start(size_t bucket);
   void sum_on_host(const std::vector<size_t>& bucket);
   void sum_on_device(const std::vector<size_t>& bucket);
@@ -76,13 +79,14 @@ class GradientReducer {
   std::unordered_map<const void*, size_t> index_of_;
   std::vector<int64_t> waiting_;  // per bucket: gradients not final yet this step
   std::vector<bool> started_;
+  size_t next_bucket_ = 0;  // buckets start in their order, the same on every rank
   int64_t started_early_ = 0;
   bool in_step_ = false;
   std::vector<float> staging_;  // one bucket, on the host (CPU gradients)
   Tensor device_staging_;       // one bucket, on the device
-  std::unique_ptr<Stream> stream_;  // the buckets' copies and sums (device)
-  void* ready_event_ = nullptr;     // where the backward stood when a bucket started
-  void* done_event_ = nullptr;      // after the last bucket
+  std::unique_ptr<Stream> stream_;      // the buckets' copies and sums (device)
+  std::unique_ptr<Event> ready_event_;  // where the backward stood when a bucket started
+  std::unique_ptr<Event> done_event_;   // after the last bucket
 };
 
 // Rank `root`'s parameters and buffers on every rank (the start of a run: every rank

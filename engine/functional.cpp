@@ -628,21 +628,35 @@ Variable batch_norm_train_sync_kernels(const BatchNormArgs& a, const Variable& x
   const Kernels& k = kernels_for(a.dev);
   const size_t C = static_cast<size_t>(a.C);
   Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
-  Tensor local_mean = Tensor::empty({a.C}, DType::F32, a.dev), local_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
-  Entries::forward_train(k, a.nhwc)(a.xs.data<S>(), nullptr, nullptr, a.N, a.C, a.HW, a.eps, a.momentum, y.data<S>(),
-                                    local_mean.data<float>(), local_invstd.data<float>(), nullptr, nullptr,
-                                    BatchNormFusion<S>{});
-  const std::vector<float> m = local_mean.to_vector(), is = local_invstd.to_vector();
+  // This rank's means and variances: the training kernel's, or, for one value per
+  // channel (which the kernel refuses), the value itself and 0.
+  std::vector<float> m(C);
+  std::vector<double> local_var(C, 0.0);
+  if (a.N * a.HW == 1) {
+    m = a.xs.to_vector();
+  } else {
+    Tensor local_mean = Tensor::empty({a.C}, DType::F32, a.dev);
+    Tensor local_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
+    Entries::forward_train(k, a.nhwc)(a.xs.data<S>(), nullptr, nullptr, a.N, a.C, a.HW, a.eps, a.momentum,
+                                      y.data<S>(), local_mean.data<float>(), local_invstd.data<float>(), nullptr,
+                                      nullptr, BatchNormFusion<S>{});
+    m = local_mean.to_vector();
+    const std::vector<float> is = local_invstd.to_vector();
+    for (size_t c = 0; c < C; ++c) {
+      const double invstd = is[c];
+      local_var[c] = std::max(1.0 / (invstd * invstd) - static_cast<double>(a.eps), 0.0);
+    }
+  }
   const auto n = static_cast<double>(a.N * a.HW);
   std::vector<double> sums(2 * C + 1);
   for (size_t c = 0; c < C; ++c) {
-    const double invstd = is[c], var = std::max(1.0 / (invstd * invstd) - static_cast<double>(a.eps), 0.0);
     sums[c] = n * m[c];
-    sums[C + c] = n * (var + static_cast<double>(m[c]) * m[c]);
+    sums[C + c] = n * (local_var[c] + static_cast<double>(m[c]) * m[c]);
   }
   sums[2 * C] = n;
   comm.all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
   const double count = sums[2 * C];
+  CYG_CHECK(count > 1, "batch_norm: ", count, " value(s) per channel over every rank; training needs more than 1");
   std::vector<float> mean(C), var(C), invstd(C);
   for (size_t c = 0; c < C; ++c) {
     const double mu = sums[c] / count;
@@ -687,36 +701,63 @@ Variable batch_norm_train_sync_kernels(const BatchNormArgs& a, const Variable& x
         }
         c_ptr->all_reduce_sum(global.data(), static_cast<int64_t>(global.size()));
         // dx = gamma invstd (dy - mean(dy) - xhat mean(dy xhat)): the first term is the
-        // evaluation backward's; the rest is A_c + B_c x.
-        std::vector<float> slope(C), offset(C), zeros(C, 0.0f), unit(C, 1.0f - a.eps);
+        // evaluation backward's; the rest is xhat gamma' + beta' with
+        // gamma' = -gamma invstd mean(dy xhat) and beta' = -gamma invstd mean(dy), which
+        // the evaluation kernel makes from x and the global statistics (xhat as the
+        // backward made it).
+        std::vector<float> slope(C), offset(C);
         for (size_t c = 0; c < C; ++c) {
           const double scale = static_cast<double>(gamma[c]) * invstd[c] / count;
-          const double b = -scale * invstd[c] * global[c];
-          slope[c] = static_cast<float>(b);
-          offset[c] = static_cast<float>(-scale * global[C + c] - b * mean[c]);
+          slope[c] = static_cast<float>(-scale * global[c]);
+          offset[c] = static_cast<float>(-scale * global[C + c]);
         }
         const Tensor slope_t = Tensor::from_vector(slope, {a.C}, a.dev);
         const Tensor offset_t = Tensor::from_vector(offset, {a.C}, a.dev);
-        const Tensor zeros_t = Tensor::from_vector(zeros, {a.C}, a.dev), unit_t = Tensor::from_vector(unit, {a.C}, a.dev);
         Tensor correction = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
         Entries::forward_eval(kk, a.nhwc)(a.xs.data<S>(), slope_t.data<float>(), offset_t.data<float>(),
-                                          zeros_t.data<float>(), unit_t.data<float>(), a.N, a.C, a.HW, a.eps,
+                                          mean_t.data<float>(), var_t.data<float>(), a.N, a.C, a.HW, a.eps,
                                           correction.data<S>(), BatchNormFusion<S>{});
         const Tensor dx = cyg::add(d.dx, correction);
         return std::vector<Tensor>{dx, a.affine ? d.dgamma : Tensor(), a.affine ? d.dbeta : Tensor(), d.dresidual};
       });
 }
 
+// x as `dtype`, its gradient cast back.
+Variable cast_to(const Variable& x, DType dtype) {
+  const DType from = x.data().dtype();
+  if (from == dtype) return x;
+  return make_result(x.data().to(dtype), {x}, "cast", [from](const Tensor& grad, const GradientSinks&) {
+    return std::vector<Tensor>{grad.to(from)};
+  });
+}
+
+Variable batch_norm_train_sync(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
+                               const Variable& residual, const Tensor& running_mean, const Tensor& running_var,
+                               Communicator& comm);
+
+// bf16 activations: the synchronised batchnorm of their f32 values (the output and the
+// gradients each rounded to bf16 once, as the bf16 kernels round them).
+Variable batch_norm_train_sync_bf16(const BatchNormArgs& a, const Variable& x, const Variable& weight,
+                                    const Variable& bias, const Variable& residual, const Tensor& running_mean,
+                                    const Tensor& running_var, Communicator& comm) {
+  const Variable x32 = cast_to(x, DType::F32);
+  const Variable residual32 = residual.defined() ? cast_to(residual, DType::F32) : Variable();
+  BatchNormArgs a32 = check_batch_norm(x32, weight, bias, running_mean, running_var, true, a.then, residual32);
+  a32.eps = a.eps;
+  a32.momentum = a.momentum;
+  return cast_to(batch_norm_train_sync(a32, x32, weight, bias, residual32, running_mean, running_var, comm),
+                 DType::BF16);
+}
+
 // The CPU in f32: loops over the activations (two passes in double, as the kernels');
-// elsewhere, the kernels' composition above.
+// elsewhere, the kernels' composition above; bf16 through f32.
 Variable batch_norm_train_sync(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                                const Variable& residual, const Tensor& running_mean, const Tensor& running_var,
                                Communicator& comm) {
-  if (!a.dev.is_cpu() || a.xs.dtype() != DType::F32) {
-    return a.xs.dtype() == DType::BF16
-               ? batch_norm_train_sync_kernels<uint16_t>(a, x, weight, bias, residual, running_mean, running_var, comm)
-               : batch_norm_train_sync_kernels<float>(a, x, weight, bias, residual, running_mean, running_var, comm);
-  }
+  if (a.xs.dtype() == DType::BF16)
+    return batch_norm_train_sync_bf16(a, x, weight, bias, residual, running_mean, running_var, comm);
+  if (!a.dev.is_cpu())
+    return batch_norm_train_sync_kernels<float>(a, x, weight, bias, residual, running_mean, running_var, comm);
   Tensor y = Tensor::empty(a.xs.shape(), DType::F32, a.dev, a.format);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
   with_batch_norm_layout(a, [&](const auto& layout) {

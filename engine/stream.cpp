@@ -52,6 +52,9 @@ Event::~Event() {
 void Event::record(const Stream& stream) { runtime_for(device_).event_record(handle_, stream.handle()); }
 void Event::record_on_current_stream() { runtime_for(device_).event_record(handle_, current_stream(device_)); }
 void Event::block(const Stream& stream) const { runtime_for(device_).stream_wait_event(stream.handle(), handle_); }
+void Event::block_current_stream() const {
+  runtime_for(device_).stream_wait_event(current_stream(device_), handle_);
+}
 void Event::synchronize() const { runtime_for(device_).event_synchronize(handle_); }
 bool Event::done() const { return runtime_for(device_).event_query(handle_); }
 

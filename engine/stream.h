@@ -51,6 +51,8 @@ class Event {
   void record_on_current_stream();
   // Work queued on `stream` from now on runs after the recorded point.
   void block(const Stream& stream) const;
+  // The same for this thread's current stream of the device.
+  void block_current_stream() const;
   void synchronize() const;
   bool done() const;
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "engine/communicator.h"
@@ -167,6 +168,64 @@ TEST(Communicator, MpiBucketsAreSummedWhileTheBackwardRuns) {
       EXPECT_GE(reducer.started_early(), reducer.buckets() - 1) << "the buckets waited for the end of the backward";
     }
   }
+}
+
+// Synchronised batchnorm over the ranks: each rank normalises its slice of a batch by
+// the statistics of the whole batch. Every rank makes the whole batch (each rank's slice
+// from its own seed), runs the ordinary batchnorm on it, and checks its own slice's
+// output and gradients, and the sums over the ranks of the parameters' gradients,
+// against it. On the CPU (its loops) and the emulated device (the kernels' composition),
+// with slices of one image of 1x1 (one value per channel on a rank) and of 2 of 3x2.
+TEST(Communicator, MpiSynchronisedBatchNormUsesTheWholeBatch) {
+  if (!cyg::launched_as_ranks()) GTEST_SKIP() << "not started by mpirun: the 2-rank run is its own ctest entry (Mpi.*)";
+  const auto c = cyg::mpi_communicator();
+  const int n = c->size(), r = c->rank();
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()})
+    for (int64_t per_rank : {1, 2}) {
+      SCOPED_TRACE(device.str() + ", " + std::to_string(per_rank) + " image(s) per rank");
+      const int64_t C = 3, H = per_rank == 1 ? 1 : 3, W = per_rank == 1 ? 1 : 2, N = per_rank * n;
+      auto slice_of = [&](int rank, uint64_t stream) {
+        return cyg::Tensor::uniform({per_rank, C, H, W}, -1.0, 3.0, 1000 * stream + static_cast<uint64_t>(rank));
+      };
+      // The whole batch, slices in rank order, and its upstream gradient.
+      std::vector<float> x_all, dy_all;
+      for (int q = 0; q < n; ++q) {
+        const std::vector<float> xq = slice_of(q, 1).to_vector(), dyq = slice_of(q, 2).to_vector();
+        x_all.insert(x_all.end(), xq.begin(), xq.end());
+        dy_all.insert(dy_all.end(), dyq.begin(), dyq.end());
+      }
+      struct Out {
+        std::vector<float> y, dx, dgamma, dbeta, running_var;
+      };
+      auto bn = [&](const cyg::Tensor& x, const cyg::Tensor& dy, cyg::Communicator* sync_over) {
+        const cyg::fn::SyncBatchNorm sync(sync_over);
+        cyg::Variable xv(x.to(device), cyg::RequiresGrad::Yes);
+        cyg::Variable gamma(cyg::Tensor::uniform({C}, 0.5, 1.5, 7).to(device), cyg::RequiresGrad::Yes);
+        cyg::Variable beta(cyg::Tensor::uniform({C}, -0.5, 0.5, 8).to(device), cyg::RequiresGrad::Yes);
+        cyg::Tensor running_mean = cyg::Tensor::zeros({C}).to(device), running_var = cyg::Tensor::ones({C}).to(device);
+        const cyg::Variable y = cyg::fn::batch_norm(xv, gamma, beta, running_mean, running_var,
+                                                    cyg::fn::BatchNormMode::Train, 0.1, 1e-5,
+                                                    cyg::fn::BatchNormThen::Relu);
+        cyg::backward(y, dy.to(device));
+        return Out{y.data().to_vector(), xv.grad().to_vector(), gamma.grad().to_vector(), beta.grad().to_vector(),
+                   running_var.to_vector()};
+      };
+      const Out whole = bn(cyg::Tensor::from_vector(x_all, {N, C, H, W}), cyg::Tensor::from_vector(dy_all, {N, C, H, W}),
+                           nullptr);
+      Out mine = bn(slice_of(r, 1), slice_of(r, 2), c.get());
+      const size_t per = static_cast<size_t>(per_rank * C * H * W), at = per * static_cast<size_t>(r);
+      for (size_t i = 0; i < per; ++i) {
+        ASSERT_NEAR(mine.y[i], whole.y[at + i], 1e-5 + 1e-5 * std::fabs(whole.y[at + i])) << "y " << i;
+        ASSERT_NEAR(mine.dx[i], whole.dx[at + i], 1e-5 + 1e-5 * std::fabs(whole.dx[at + i])) << "dx " << i;
+      }
+      c->all_reduce_sum(mine.dgamma.data(), C);
+      c->all_reduce_sum(mine.dbeta.data(), C);
+      for (int64_t k = 0; k < C; ++k) {
+        EXPECT_NEAR(mine.dgamma[k], whole.dgamma[k], 1e-5 + 1e-5 * std::fabs(whole.dgamma[k])) << "dgamma " << k;
+        EXPECT_NEAR(mine.dbeta[k], whole.dbeta[k], 1e-5 + 1e-5 * std::fabs(whole.dbeta[k])) << "dbeta " << k;
+        EXPECT_NEAR(mine.running_var[k], whole.running_var[k], 1e-6) << "running_var " << k << " (unbiased, global)";
+      }
+    }
 }
 
 }  // namespace

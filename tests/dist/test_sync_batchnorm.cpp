@@ -27,28 +27,30 @@ struct Outputs {
 };
 
 Tensor random_tensor(const cyg::Shape& shape, uint64_t seed, double lo, double hi, bool channels_last,
-                     cyg::Device device = cyg::Device::cpu()) {
-  Tensor t = Tensor::uniform(shape, lo, hi, seed).to(device);
+                     cyg::Device device = cyg::Device::cpu(), cyg::DType dtype = cyg::DType::F32) {
+  Tensor t = Tensor::uniform(shape, lo, hi, seed).to(device).to(dtype);
   return channels_last ? t.contiguous(cyg::MemoryFormat::ChannelsLast) : t;
 }
 
 // relu(bn(x) [+ residual]) with upstream gradient dy: its outputs and gradients.
-Outputs run(bool synchronised, BatchNormThen then, bool channels_last, cyg::Device device = cyg::Device::cpu()) {
+Outputs run(bool synchronised, BatchNormThen then, bool channels_last, cyg::Device device = cyg::Device::cpu(),
+            cyg::DType dtype = cyg::DType::F32) {
   const int64_t N = 3, C = 5, H = 3, W = 2;
   cyg::Communicator* none = nullptr;
   const auto single = cyg::single_process_communicator();
   const cyg::fn::SyncBatchNorm sync(synchronised ? single.get() : none);
-  Variable x(random_tensor({N, C, H, W}, 1, -1.0, 3.0, channels_last, device), cyg::RequiresGrad::Yes);
+  Variable x(random_tensor({N, C, H, W}, 1, -1.0, 3.0, channels_last, device, dtype), cyg::RequiresGrad::Yes);
   Variable gamma(Tensor::uniform({C}, 0.5, 1.5, 2).to(device), cyg::RequiresGrad::Yes);
   Variable beta(Tensor::uniform({C}, -0.5, 0.5, 3).to(device), cyg::RequiresGrad::Yes);
   Variable residual;
   if (then == BatchNormThen::AddRelu)
-    residual = Variable(random_tensor({N, C, H, W}, 4, -1.0, 1.0, channels_last, device), cyg::RequiresGrad::Yes);
+    residual =
+        Variable(random_tensor({N, C, H, W}, 4, -1.0, 1.0, channels_last, device, dtype), cyg::RequiresGrad::Yes);
   Tensor running_mean = Tensor::uniform({C}, -0.1, 0.1, 5).to(device);
   Tensor running_var = Tensor::uniform({C}, 0.9, 1.1, 6).to(device);
   const Variable y = cyg::fn::batch_norm(x, gamma, beta, running_mean, running_var, cyg::fn::BatchNormMode::Train,
                                          0.1, 1e-5, then, residual);
-  const Tensor dy = random_tensor({N, C, H, W}, 7, -1.0, 1.0, channels_last, device);
+  const Tensor dy = random_tensor({N, C, H, W}, 7, -1.0, 1.0, channels_last, device, dtype);
   cyg::backward(y, dy);
   Outputs o;
   o.y = y.data().contiguous().to_vector();
@@ -61,10 +63,10 @@ Outputs run(bool synchronised, BatchNormThen then, bool channels_last, cyg::Devi
   return o;
 }
 
-void expect_near(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+void expect_near(const std::vector<float>& a, const std::vector<float>& b, const char* what, double tolerance = 2e-6) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (size_t i = 0; i < a.size(); ++i)
-    ASSERT_NEAR(a[i], b[i], 2e-6 + 2e-6 * std::fabs(b[i])) << what << "[" << i << "]";
+    ASSERT_NEAR(a[i], b[i], tolerance + tolerance * std::fabs(b[i])) << what << "[" << i << "]";
 }
 
 // On the CPU in f32 the synchronised path is its own loops; on the emulated device it is
@@ -138,6 +140,25 @@ TEST(SyncBatchNorm, BackwardMatchesCentralDifferences) {
       EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, analytic.dgamma, "gamma", kStep, kAtol, kRtol));
       EXPECT_TRUE(cyg::test::check_gradient(loss, beta, analytic.dbeta, "beta", kStep, kAtol, kRtol));
       EXPECT_TRUE(cyg::test::check_gradient(loss, residual, analytic.dresidual, "residual", kStep, kAtol, kRtol));
+    }
+}
+
+// bf16 activations: the synchronised path (through f32, rounding each output once)
+// against the ordinary bf16 kernels (which also round once): a bf16 ulp apart at most.
+TEST(SyncBatchNorm, OneRankIsTheOrdinaryBatchNormInBf16) {
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()})
+    for (BatchNormThen then : {BatchNormThen::Nothing, BatchNormThen::AddRelu}) {
+      SCOPED_TRACE(device.str() + ", epilogue " + std::to_string(static_cast<int>(then)));
+      const Outputs sync = run(true, then, false, device, cyg::DType::BF16);
+      const Outputs plain = run(false, then, false, device, cyg::DType::BF16);
+      constexpr double kBf16 = 8e-3;  // 2^-7
+      expect_near(sync.y, plain.y, "y", kBf16);
+      expect_near(sync.running_mean, plain.running_mean, "running_mean");
+      expect_near(sync.running_var, plain.running_var, "running_var", 1e-5);
+      expect_near(sync.dx, plain.dx, "dx", kBf16);
+      expect_near(sync.dgamma, plain.dgamma, "dgamma", 1e-4);
+      expect_near(sync.dbeta, plain.dbeta, "dbeta", 1e-4);
+      expect_near(sync.dresidual, plain.dresidual, "dresidual", kBf16);
     }
 }
 
