@@ -39,6 +39,7 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
       ranks_(options.ranks_),
       drop_last_(options.drop_last_),
       shuffle_(options.shuffle_),
+      channels_last_(options.channels_last_),
       seed_(options.seed_),
       augmentation_(options.augmentation_),
       device_(options.device_) {
@@ -104,7 +105,8 @@ bool Loader::next(Batch& out) {
   // This rank's slice of the global batch.
   const int64_t first = global_first + global_count * rank_ / ranks_;
   const int64_t count = global_first + global_count * (rank_ + 1) / ranks_ - first;
-  Tensor images = Tensor::empty({count, channels_, height_, width_}, DType::F32, device_);
+  Tensor images = Tensor::empty({count, channels_, height_, width_}, DType::F32, device_,
+                                channels_last_ ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous);
   Tensor labels = Tensor::empty({count}, DType::I32, device_);
   const int64_t* indices = order_.data<int64_t>() + first;
   const uint64_t augmentation_seed = random_bits(seed_, kAugmentationStream);
@@ -113,7 +115,7 @@ bool Loader::next(Batch& out) {
   kernels_for(device_).assemble_batch(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
                                       height_, width_, mean_.data<float>(), inv_std_.data<float>(),
                                       augmentation_.crop_padding, flip, augmentation_seed, counter,
-                                      images.data<float>(), labels.data<int32_t>());
+                                      channels_last_ ? 1 : 0, images.data<float>(), labels.data<int32_t>());
   out.images = std::move(images);
   out.labels = std::move(labels);
   out.index_in_epoch = next_batch_++;

@@ -12,7 +12,7 @@
 namespace cyg {
 
 struct Batch {
-  Tensor images;  // f32 [B, C, H, W] on the loader's device, normalised
+  Tensor images;  // f32 [B, C, H, W] on the loader's device, normalised; NCHW, or NHWC (channels_last)
   Tensor labels;  // i32 [B] on the loader's device
   int64_t index_in_epoch = 0;
   // The images of the whole batch this one is a slice of (a sharded loader's), else B.
@@ -51,6 +51,9 @@ struct LoaderOptions {
   // out slice `rank` of `ranks` (contiguous, sizes differing by at most one), with the
   // crops and flips the whole batch would have given those images.
   LoaderOptions& shard(int64_t rank, int64_t ranks) { rank_ = rank; ranks_ = ranks; return *this; }
+  // Batches laid out channels-last (NHWC), as a channels-last network's first
+  // convolution takes them; the same values either way.
+  LoaderOptions& channels_last(bool on) { channels_last_ = on; return *this; }
 
   int64_t batch_size_;
   bool shuffle_ = false;
@@ -60,6 +63,7 @@ struct LoaderOptions {
   Augmentation augmentation_;
   Device device_ = Device::cpu();
   int64_t rank_ = 0, ranks_ = 1;
+  bool channels_last_ = false;
 };
 
 class Loader {
@@ -88,7 +92,7 @@ class Loader {
  private:
   int64_t size_, batch_size_;
   int64_t rank_, ranks_;
-  bool drop_last_, shuffle_;
+  bool drop_last_, shuffle_, channels_last_;
   uint64_t seed_;
   Augmentation augmentation_;
   Device device_;

@@ -1,6 +1,7 @@
 // Batch assembly: gather images of a u8 NCHW dataset by an index list, crop each at a
 // random offset inside a zero-padded border, flip it horizontally at random, normalise
-// per channel ((x/255 - mean[c]) * inv_std[c]) into float NCHW, and gather the labels.
+// per channel ((x/255 - mean[c]) * inv_std[c]) into float NCHW or NHWC (channels-last:
+// what the network's first convolution takes there), and gather the labels.
 #pragma once
 #include "kernels/common.h"
 #include "kernels/error.h"
@@ -46,15 +47,23 @@ CYG_HD float assemble_batch_pixel(const uint8_t* image, int64_t c, int64_t y, in
   return normalize_pixel(value, mean[c], inv_std[c]);
 }
 
-// Output element i of a [batch, C, H, W] batch, for a thread per element: each redraws
-// its sample's choice, a few integer operations, where sharing it would need a barrier.
+// Where output element i of a batch of images of C x H x W lies: sample, channel, row and
+// column, in NCHW order or, with channels_last, NHWC (the channel fastest).
+struct BatchElement {
+  int64_t b, c, y, x;
+};
+CYG_HD BatchElement batch_element_at(int64_t i, int64_t C, int64_t H, int64_t W, int channels_last) {
+  if (channels_last) return {i / (C * H * W), i % C, (i / (C * W)) % H, (i / C) % W};
+  return {i / (W * H * C), (i / (W * H)) % C, (i / W) % H, i % W};
+}
+
+// Output element i of the batch, for a thread per element: each redraws its sample's
+// choice, a few integer operations, where sharing it would need a barrier.
 CYG_HD float assemble_batch_element(const uint8_t* images, const int64_t* indices, int64_t i, int64_t C, int64_t H,
                                     int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
-                                    uint64_t seed, uint64_t sample_counter_base) {
-  const int64_t x = i % W;
-  const int64_t y = (i / W) % H;
-  const int64_t c = (i / (W * H)) % C;
-  const int64_t b = i / (W * H * C);
+                                    uint64_t seed, uint64_t sample_counter_base, int channels_last) {
+  const BatchElement e = batch_element_at(i, C, H, W, channels_last);
+  const int64_t b = e.b, c = e.c, y = e.y, x = e.x;
   const AugmentChoice choice =
       batch_augment_choice(seed, sample_counter_base + static_cast<uint64_t>(b), crop_padding, flip);
   return assemble_batch_pixel(images + indices[b] * C * H * W, c, y, x, H, W, choice, crop_padding, mean, inv_std);
@@ -67,16 +76,17 @@ inline void check_assemble_batch_args(int64_t batch, int64_t C, int64_t H, int64
 
 // images: u8 [N, C, H, W] (the whole dataset), labels: i32 [N], indices: the batch's
 // `batch` dataset indices (each in [0, N), unchecked); mean, inv_std: C floats.
-// out: f32 [batch, C, H, W], out_labels: i32 [batch]. Sample b draws its crop and flip
-// from (seed, sample_counter_base + b). For the CUDA wrapper every pointer is device
-// memory.
+// out: f32 [batch, C, H, W], dense NCHW, or NHWC with channels_last; out_labels: i32
+// [batch]. Sample b draws its crop and flip from (seed, sample_counter_base + b). For the
+// CUDA wrapper every pointer is device memory.
 void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
                         int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
-                        uint64_t seed, uint64_t sample_counter_base, float* out, int32_t* out_labels);
+                        uint64_t seed, uint64_t sample_counter_base, int channels_last, float* out,
+                        int32_t* out_labels);
 CYG_CUDA_DECL(void assemble_batch_cuda(const uint8_t* images, const int32_t* labels, const int64_t* indices,
                                        int64_t batch, int64_t C, int64_t H, int64_t W, const float* mean,
                                        const float* inv_std, int64_t crop_padding, int flip, uint64_t seed,
-                                       uint64_t sample_counter_base, float* out, int32_t* out_labels,
-                                       const LaunchConfig& cfg = {}))
+                                       uint64_t sample_counter_base, int channels_last, float* out,
+                                       int32_t* out_labels, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

@@ -155,7 +155,9 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
                                     .seed(static_cast<uint64_t>(config.seed))
                                     .normalization(data.normalization)
                                     .device(device)
-                                    .shard(comm->rank(), comm->size());
+                                    .shard(comm->rank(), comm->size())
+                                    // The batch in the layout the first convolution takes.
+                                    .channels_last(memory_format == "channels_last");
   const Augmentation augmentation{config.data.crop_padding, config.data.flip};
   train_loader = std::make_unique<Loader>(
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));

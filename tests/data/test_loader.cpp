@@ -279,6 +279,37 @@ TEST(Loader, ShardsOfEveryBatchMakeTheWholeBatch) {
   EXPECT_THROW(Loader(d, LoaderOptions(options).shard(3, 3)), cyg::Error);
 }
 
+// Channels-last batches (LoaderOptions::channels_last) hold the NCHW batches' values,
+// laid out NHWC, with the same crops and flips; on the CPU and on the emulated device.
+TEST(Loader, ChannelsLastBatchesHoldTheSameValues) {
+  Dataset d;
+  d.name = "rgb";
+  d.num_classes = 5;
+  d.images = Tensor::empty({11, 3, 5, 4}, DType::U8);
+  d.labels = Tensor::empty({11}, DType::I32);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 251);
+  for (int64_t i = 0; i < 11; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 5);
+  const Normalization norm{{0.1f, 0.2f, 0.3f}, {0.5f, 0.25f, 2.0f}};
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
+    SCOPED_TRACE(device.str());
+    const LoaderOptions options =
+        LoaderOptions(4).shuffle(true).seed(9).normalization(norm).augmentation({1, true}).device(device);
+    Loader nchw(d, options), nhwc(d, LoaderOptions(options).channels_last(true));
+    Batch a, b;
+    int64_t batches = 0;
+    while (nchw.next(a)) {
+      ASSERT_TRUE(nhwc.next(b));
+      EXPECT_TRUE(b.images.is_contiguous(cyg::MemoryFormat::ChannelsLast));
+      EXPECT_FALSE(b.images.is_contiguous());
+      EXPECT_EQ(b.images.shape(), a.images.shape());
+      EXPECT_EQ(b.images.contiguous().to_vector(), a.images.to_vector()) << "batch " << batches;
+      EXPECT_EQ(b.labels.to_vector(), a.labels.to_vector());
+      ++batches;
+    }
+    EXPECT_EQ(batches, 3);
+  }
+}
+
 TEST(Loader, FlipMirrorsAboutHalfTheImages) {
   Bytes image;
   const Dataset d = copies_of_one_image(64, &image);
