@@ -106,6 +106,21 @@ template <typename T>
 CYG_HD T batchnorm_running_update(T running, T batch, T momentum) {
   return (T(1) - momentum) * running + momentum * batch;
 }
+// A channel's statistics from its sums, over its m values, of x - shift and of its square,
+// in double: one pass over the channel. shift is one of the channel's values, so that a
+// mean far from zero costs no precision.
+template <typename T>
+struct BatchNormStats {
+  T mean, invstd, unbiased_var;
+};
+template <typename T>
+CYG_HD BatchNormStats<T> batchnorm_stats_from_sums(double shift, int64_t m, double sum, double squares, T eps) {
+  const double shifted_mean = sum / static_cast<double>(m);
+  double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
+  var = var > 0.0 ? var : 0.0;
+  return {static_cast<T>(shifted_mean + shift), static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps))),
+          static_cast<T>(batchnorm_unbiased_variance(var, m))};
+}
 // A missing affine parameter (affine=false) reads as its identity value.
 template <typename T>
 CYG_HD T batchnorm_param(const T* p, int64_t c, T identity) {

@@ -1,9 +1,11 @@
 // Our channels-last batchnorm kernels against oneDNN's, on the CPU: one training forward
-// and its backward of each of ResNet-18's batchnorm shapes (CIFAR-10, batch 64), plain
-// and with the ReLU fused, alternating ours and oneDNN's over rounds in one process.
-// Prints the median time of each and the ratio (above 1: ours is faster): whether
-// oneDNN's batchnorm would pay in the CPU step.
-//   cygnet_bench_batchnorm [--rounds N] [--batch N]
+// and its backward of each of ResNet-18's batchnorm shapes (by default CIFAR-10's: width
+// 64 on 32x32 images, batch 64), plain and with the ReLU fused, alternating ours and
+// oneDNN's over rounds in one process. Prints the median time of each and the ratio
+// (above 1: ours is faster): whether oneDNN's batchnorm would pay in the CPU step. Ours
+// run the instruction set kernels/cpu/isa.h chose (CYGNET_CPU_ISA).
+//   cygnet_bench_batchnorm [--rounds N] [--batch N] [--width N] [--image PIXELS]
+//   (the quickstart's net: --batch 128 --width 12 --image 28)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +18,7 @@
 
 #include "engine/functional.h"
 #include "kernels/batchnorm.h"
+#include "kernels/cpu/isa.h"
 
 namespace {
 
@@ -41,10 +44,10 @@ double milliseconds(F f, int repeats) {
 
 int main(int argc, char** argv) {
   int rounds = 5;
-  int64_t N = 64;
+  int64_t N = 64, width = 64, image = 32;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if ((flag == "--rounds" || flag == "--batch") && i + 1 < argc) {
+    if ((flag == "--rounds" || flag == "--batch" || flag == "--width" || flag == "--image") && i + 1 < argc) {
       const long v = std::strtol(argv[++i], nullptr, 10);
       if (v < 1 || v > 4096) {
         std::fprintf(stderr, "cygnet_bench_batchnorm: %s %s: expected 1 to 4096\n", flag.c_str(), argv[i]);
@@ -52,11 +55,15 @@ int main(int argc, char** argv) {
       }
       if (flag == "--rounds") {
         rounds = static_cast<int>(v);
-      } else {
+      } else if (flag == "--batch") {
         N = v;
+      } else if (flag == "--width") {
+        width = v;
+      } else {
+        image = v;
       }
     } else {
-      std::fprintf(stderr, "usage: cygnet_bench_batchnorm [--rounds N] [--batch N]\n");
+      std::fprintf(stderr, "usage: cygnet_bench_batchnorm [--rounds N] [--batch N] [--width N] [--image PIXELS]\n");
       return flag == "--help" ? 0 : 2;
     }
   }
@@ -66,7 +73,11 @@ int main(int argc, char** argv) {
   dnnl::stream stream(engine);
   std::printf("%-22s %12s %12s %7s\n", "shape (N, C, H, W)", "ours ms", "oneDNN ms", "ratio");
   double ours_total = 0, theirs_total = 0;
-  for (const Shape& s : {Shape{64, 32}, Shape{128, 16}, Shape{256, 8}, Shape{512, 4}})
+  // The four stages of ResNet-18: width, 2, 4 and 8 times it, each at half the last
+  // stage's size (rounded up, as a stride-2 convolution with padding 1).
+  std::vector<Shape> shapes;
+  for (int64_t stage = 0, C = width, H = image; stage < 4; ++stage, C *= 2, H = (H + 1) / 2) shapes.push_back({C, H});
+  for (const Shape& s : shapes)
     for (bool relu : {false, true}) {
       const int64_t C = s.C, H = s.H, HW = H * H, n = N * C * HW;
       std::vector<float> x(n), dy(n), y(n), dx(n), gamma(C, 1.0f), beta(C, 0.0f), mean(C), invstd(C), var(C),
@@ -133,7 +144,8 @@ int main(int argc, char** argv) {
       std::printf("%-22s %12.3f %12.3f %7.2f\n", label, ma, mb, mb / ma);
     }
   std::printf("%-22s %12.3f %12.3f %7.2f\n", "all", ours_total, theirs_total, theirs_total / ours_total);
-  std::printf("(forward training + backward, median of %d rounds of 5, alternating; %d threads; oneDNN %d.%d)\n",
-              rounds, cyg::fn::cpu_threads(), dnnl_version()->major, dnnl_version()->minor);
+  std::printf("(forward training + backward, median of %d rounds of 5, alternating; %d threads; ours %s; oneDNN %d.%d)\n",
+              rounds, cyg::fn::cpu_threads(), cyg::cpu_isa_name(cyg::cpu_isa()), dnnl_version()->major,
+              dnnl_version()->minor);
   return 0;
 }

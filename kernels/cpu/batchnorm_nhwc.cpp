@@ -1,14 +1,17 @@
 // BatchNorm2d on channels-last (NHWC) activations, CPU: the tensor seen as N*H*W rows of
 // C channel values, so every inner loop runs along the channels, contiguous in memory,
-// and vectorises. The per-element math is the shared one of kernels/batchnorm.h and
-// kernels/relu.h; the fused epilogues are template arguments, so the inner loops carry
-// no branch. Statistics are accumulated in double, as in the NCHW kernels, in fixed
-// blocks of kRowsPerBlock rows whose partials are then added in block order: the result
-// has the same bits for any thread count.
+// and vectorises, at AVX2 width where the CPU has it (kernels/cpu/row_loops.h). The
+// per-element math is the shared one of kernels/batchnorm.h and kernels/relu.h, as in the
+// CUDA kernels: the statistics in one pass, from the sums of x - shift and of its square
+// in double; dy * xhat in T, summed in double. The fused epilogues are template
+// arguments, so the inner loops carry no branch. The sums run in fixed blocks of
+// kRowsPerBlock rows whose partials are then added in block order: the result has the
+// same bits for any thread count, and for either instruction set.
 #include <algorithm>
 #include <vector>
 
 #include "kernels/batchnorm.h"
+#include "kernels/cpu/row_loops.h"
 
 namespace cyg {
 
@@ -20,30 +23,13 @@ constexpr int64_t kParallelElements = 65536;
 // Sums over all rows of what add_row(row, acc) adds into `width` double accumulators.
 template <typename F>
 std::vector<double> sum_rows(int64_t rows, int64_t width, F add_row) {
-  const int64_t blocks = ceil_div(rows, kRowsPerBlock);
-  std::vector<double> partials(static_cast<size_t>(blocks * width));
-#pragma omp parallel if (rows * width > kParallelElements)
-  {
-    std::vector<double> acc(static_cast<size_t>(width));
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      const int64_t end = std::min(rows, (b + 1) * kRowsPerBlock);
-      for (int64_t r = b * kRowsPerBlock; r < end; ++r) add_row(r, acc.data());
-      std::copy(acc.begin(), acc.end(), partials.begin() + b * width);
-    }
-  }
-  std::vector<double> total(static_cast<size_t>(width), 0.0);
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t c = 0; c < width; ++c) total[c] += partials[b * width + c];
-  return total;
+  return cyg::sum_rows(rows, width, kRowsPerBlock, rows * width > kParallelElements, add_row);
 }
 
 // Calls f(row) for every row, rows spread over the threads.
 template <typename F>
 void for_rows(int64_t rows, int64_t C, F f) {
-#pragma omp parallel for schedule(static) if (rows * C > kParallelElements)
-  for (int64_t r = 0; r < rows; ++r) f(r);
+  cyg::for_rows(rows, rows * C > kParallelElements, f);
 }
 
 template <typename T>
@@ -104,9 +90,7 @@ std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusi
       const T d = masked<kMask, T>(dy, f.y, i);
       if constexpr (kResidual) store(&f.dresidual[i], d);
       acc[c] += static_cast<double>(d);
-      acc[C + c] += static_cast<double>(d) * batchnorm_xhat(static_cast<double>(widen(x[i])),
-                                                             static_cast<double>(mean[c]),
-                                                             static_cast<double>(invstd[c]));
+      acc[C + c] += static_cast<double>(d * batchnorm_xhat<T>(widen(x[i]), mean[c], invstd[c]));
       if constexpr (kEval) store(&eval_dx[i], batchnorm_backward_dx_eval(d, gamma_invstd[c]));
     }
   });
@@ -141,29 +125,26 @@ void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta,
                                       T* running_var, BatchNormFusion<S> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   const int64_t rows = N * HW;
-  const std::vector<double> sums = sum_rows(rows, C, [&](int64_t r, double* acc) {
-    const S* row = x + r * C;
-    for (int64_t c = 0; c < C; ++c) acc[c] += static_cast<double>(widen(row[c]));
-  });
-  std::vector<double> mean(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) mean[c] = sums[c] / static_cast<double>(rows);
-  // Second pass: squared deviations from the mean, so that a large mean does not eat the variance.
-  const std::vector<double> squares = sum_rows(rows, C, [&](int64_t r, double* acc) {
+  // One pass: the sums of x - shift and of its square, shift the channel's first value (as
+  // the CUDA kernels).
+  std::vector<double> shift(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) shift[c] = static_cast<double>(widen(x[c]));
+  const std::vector<double> sums = sum_rows(rows, 2 * C, [&](int64_t r, double* acc) {
     const S* row = x + r * C;
     for (int64_t c = 0; c < C; ++c) {
-      const double d = static_cast<double>(widen(row[c])) - mean[c];
-      acc[c] += d * d;
+      const double d = static_cast<double>(widen(row[c])) - shift[c];
+      acc[c] += d;
+      acc[C + c] += d * d;
     }
   });
   for (int64_t c = 0; c < C; ++c) {
-    const double mean_c = mean[c];
-    const double var = squares[c] / static_cast<double>(rows);
-    save_mean[c] = static_cast<T>(mean_c);
-    save_invstd[c] = static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps)));
+    const BatchNormStats<T> st =
+        batchnorm_stats_from_sums(shift[c], rows, sums[c], sums[C + c], eps);
+    save_mean[c] = st.mean;
+    save_invstd[c] = st.invstd;
     if (running_mean != nullptr) {
-      running_mean[c] = batchnorm_running_update(running_mean[c], static_cast<T>(mean_c), momentum);
-      running_var[c] = batchnorm_running_update(running_var[c], static_cast<T>(batchnorm_unbiased_variance(var, rows)),
-                                                momentum);
+      running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
+      running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
     }
   }
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));

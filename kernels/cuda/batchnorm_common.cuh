@@ -38,19 +38,7 @@ __device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s
 // A channel's statistics from its slices' partials (sums of x - shift and of its
 // square over the channel's m values), added in a fixed order, so every block of the
 // channel computes the same bits.
-struct ChannelStats {
-  float mean, invstd, unbiased_var;
-};
-
-// The statistics from a channel's total sums of x - shift and of its square.
-__device__ __forceinline__ ChannelStats stats_from_sums(double shift, int64_t m, double sum, double squares,
-                                                        float eps) {
-  const double shifted_mean = sum / static_cast<double>(m);
-  double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
-  var = var > 0.0 ? var : 0.0;
-  return {static_cast<float>(shifted_mean + shift), static_cast<float>(batchnorm_invstd(var, static_cast<double>(eps))),
-          static_cast<float>(batchnorm_unbiased_variance(var, m))};
-}
+using ChannelStats = BatchNormStats<float>;
 
 __device__ __forceinline__ ChannelStats channel_stats(double shift, int64_t m, int64_t c, int64_t slices,
                                                       const double *partials, float eps) {
@@ -59,7 +47,7 @@ __device__ __forceinline__ ChannelStats channel_stats(double shift, int64_t m, i
     sum += partials[2 * (c * slices + s)];
     squares += partials[2 * (c * slices + s) + 1];
   }
-  return stats_from_sums(shift, m, sum, squares, eps);
+  return batchnorm_stats_from_sums(shift, m, sum, squares, eps);
 }
 
 // A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed

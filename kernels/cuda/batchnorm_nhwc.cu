@@ -133,7 +133,7 @@ __global__ void nhwc_finish_normalise_kernel(const typename Types::S *x, const f
     double sum, squares;
     add_slice_partials(partials, c, active, slices, t, lanes, &sum, &squares);
     if (active && t.row == 0) {
-      const ChannelStats st = stats_from_sums(widen(x[c]), layout.per_channel(), sum, squares, eps);
+      const ChannelStats st = batchnorm_stats_from_sums(widen(x[c]), layout.per_channel(), sum, squares, eps);
       group_mean[t.lane] = st.mean;
       group_invstd[t.lane] = st.invstd;
       if (blockIdx.x == 0) {
