@@ -35,9 +35,9 @@ void MetricsRing::add(const fn::CrossEntropy& ce, int64_t images, int64_t global
   ++pending_;
 }
 
-void MetricsRing::count_replayed_step(int64_t images, int64_t global_images) {
+void MetricsRing::count_replayed_step() {
   CYG_CHECK(!full(), "the metrics ring is full: read it first");
-  note_images(images, global_images);
+  CYG_CHECK(!data_parallel(), "a replayed step has no per-rank image counts: data-parallel steps run eagerly");
   ++pending_;
 }
 

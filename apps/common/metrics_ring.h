@@ -27,8 +27,9 @@ class MetricsRing {
   bool full() const { return pending_ == capacity_; }
   // The losses of the steps added since the last read, in order; one wait.
   std::vector<float> read_losses();
-  // A step whose add() ran on the device without this call (a replayed CUDA graph).
-  void count_replayed_step(int64_t images = 0, int64_t global_images = 0);
+  // A step whose add() ran on the device without this call (a replayed CUDA graph; never
+  // data-parallel: its steps run eagerly).
+  void count_replayed_step();
 
   double loss_sum() const { return global(loss_sum_.item()); }
   double correct() const { return global(correct_sum_.item()); }
