@@ -52,10 +52,14 @@ class DeviceCommunicator {
   virtual ~DeviceCommunicator() = default;
   virtual void all_reduce_sum(float* device_data, int64_t count, void* stream) = 0;
   virtual std::string name() const = 0;
+  // A sum still unfinished `seconds` after it was queued (a peer died or hangs) ends this
+  // process, as Communicator::set_timeout. 0: wait forever.
+  virtual void set_timeout(double seconds) = 0;
 };
 // NCCL over the ranks of `bootstrap`, on CUDA device `device`: rank 0 makes the unique
 // id, bootstrap's broadcast shares it (MPI over several ranks; nothing for one). Every
-// NCCL call is checked. A build without NCCL throws a cyg::Error saying so.
+// NCCL call is checked; a thread watches for NCCL's asynchronous errors and, with a
+// timeout, for sums that never finish (engine/collective_watch.h). A build without NCCL throws a cyg::Error saying so.
 std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device);
 bool has_nccl();
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/collective_watch.h"
 #include "engine/communicator.h"
 #include "kernels/error.h"
 
@@ -30,22 +31,46 @@ namespace {
     CYG_CHECK(cyg_cuda_status_ == cudaSuccess, #call, " failed: ", cudaGetErrorString(cyg_cuda_status_)); \
   } while (0)
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool event_finished(void* event) {
+  // Any answer but "not ready" ends the wait: an error is the training thread's to report.
+  return cudaEventQuery(static_cast<cudaEvent_t>(event)) != cudaErrorNotReady;
+}
+
 // NCCL reports a failure of its asynchronous work (a peer gone, a network error) only
-// when asked; the sum that failed would otherwise leave its stream waiting for ever. A
-// thread asks every 100 ms and ends the rank with the error: the launcher then stops
-// the other ranks.
+// when asked, and a peer that hangs without failing makes no error at all: the sum would
+// leave its stream, and this rank, waiting for ever. A thread asks every 100 ms, and
+// checks the sums queued since (a CUDA event after each) against distributed_timeout;
+// either ends the rank with a message, and the launcher then stops the other ranks.
 struct AsyncWatch {
   ncclComm_t comm = nullptr;
-  int rank = 0;
+  int rank = 0, device = 0;
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> timeout_ms{0};
+  QueuedCollectives queued{event_finished};
 };
 
 void watch_async_errors(std::shared_ptr<AsyncWatch> w) {
+  // Events are asked about on the device they were recorded on.
+  if (cudaSetDevice(w->device) != cudaSuccess)
+    std::fprintf(stderr, "cygnet: warning: rank %d: the NCCL watchdog cannot select GPU %d\n", w->rank, w->device);
   while (!w->stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (w->stop) break;
+    if (const auto late = w->queued.poll(now_ms(), w->timeout_ms)) {
+      std::fprintf(stderr,
+                   "cygnet: error: rank %d: NCCL's sum of %lld gradient values waited more than %.0f s for the "
+                   "other ranks (distributed_timeout): one of them has died or hangs; stopping this rank\n",
+                   w->rank, static_cast<long long>(late->count), static_cast<double>(w->timeout_ms) / 1000.0);
+      std::fflush(stderr);
+      std::_Exit(kCollectiveTimeoutExit);
+    }
     ncclResult_t error = ncclSuccess;
-    if (w->stop || ncclCommGetAsyncError(w->comm, &error) != ncclSuccess || error == ncclSuccess ||
-        error == ncclInProgress)
+    if (ncclCommGetAsyncError(w->comm, &error) != ncclSuccess || error == ncclSuccess || error == ncclInProgress)
       continue;
     std::fprintf(stderr, "cygnet: error: rank %d: NCCL failed while summing gradients: %s; stopping this rank\n",
                  w->rank, ncclGetErrorString(error));
@@ -65,12 +90,14 @@ class Nccl final : public DeviceCommunicator {
     CYG_NCCL_CHECK(ncclCommInitRank(&comm_, bootstrap.size(), id, bootstrap.rank()));
     watch_->comm = comm_;
     watch_->rank = bootstrap.rank();
+    watch_->device = device;
     watcher_ = std::thread(watch_async_errors, watch_);
   }
   ~Nccl() override {
     watch_->stop = true;
     if (watcher_.joinable()) watcher_.join();
     if (comm_ != nullptr) ncclCommDestroy(comm_);  // a destructor reports nothing
+    for (void* event : watch_->queued.handles()) cudaEventDestroy(static_cast<cudaEvent_t>(event));
   }
   Nccl(const Nccl&) = delete;
   Nccl& operator=(const Nccl&) = delete;
@@ -79,6 +106,16 @@ class Nccl final : public DeviceCommunicator {
     CYG_CHECK(count >= 0, "all_reduce_sum of ", count, " values");
     CYG_NCCL_CHECK(ncclAllReduce(device_data, device_data, static_cast<size_t>(count), ncclFloat, ncclSum, comm_,
                                  static_cast<cudaStream_t>(stream)));
+    if (watch_->timeout_ms <= 0) return;
+    // An event after the sum, for the watchdog; reused once the sum it marked finished.
+    auto event = static_cast<cudaEvent_t>(watch_->queued.take());
+    if (event == nullptr) CYG_NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    CYG_NCCL_CUDA_CHECK(cudaEventRecord(event, static_cast<cudaStream_t>(stream)));
+    watch_->queued.push(event, count, now_ms());
+  }
+  void set_timeout(double seconds) override {
+    CYG_CHECK(seconds >= 0, "a collective timeout of ", seconds, " s");
+    watch_->timeout_ms = static_cast<int64_t>(seconds * 1000.0);
   }
   std::string name() const override { return "NCCL"; }
 

@@ -117,7 +117,7 @@ template <typename T>
 CYG_HD BatchNormStats<T> batchnorm_stats_from_sums(double shift, int64_t m, double sum, double squares, T eps) {
   const double shifted_mean = sum / static_cast<double>(m);
   double var = squares / static_cast<double>(m) - shifted_mean * shifted_mean;
-  var = var > 0.0 ? var : 0.0;
+  var = var < 0.0 ? 0.0 : var;  // rounding below 0; a NaN stays NaN
   return {static_cast<T>(shifted_mean + shift), static_cast<T>(batchnorm_invstd(var, static_cast<double>(eps))),
           static_cast<T>(batchnorm_unbiased_variance(var, m))};
 }

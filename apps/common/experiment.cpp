@@ -180,6 +180,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   } else if (data_parallel() && !device.is_cpu()) {
     device_comm = host_staged_communicator(*comm, device);
   }
+  if (device_comm) device_comm->set_timeout(config.distributed_timeout);
   if (data_parallel()) {
     // Each rank's slice of every batch: one image at least, and two for a batchnorm of
     // its own (training statistics need more than one value per channel).

@@ -39,13 +39,12 @@ CpuIsa cpu_isa_from_setting(const char* asked) {
   if (asked == nullptr || *asked == '\0' || std::string(asked) == "auto") return available.back();
   for (CpuIsa isa : {CpuIsa::Baseline, CpuIsa::Avx2})
     if (asked == std::string(cpu_isa_name(isa))) {
-      CYG_CHECK(std::find(available.begin(), available.end(), isa) != available.end(), "CYGNET_CPU_ISA=", asked,
+      CYG_INPUT_CHECK(std::find(available.begin(), available.end(), isa) != available.end(), "CYGNET_CPU_ISA=", asked,
                 ": this ", (isa == CpuIsa::Avx2 && !CYG_CPU_AVX2_VARIANT ? "build" : "CPU"),
-                " has no such variant (use baseline or auto)");
+                      " has no such variant (use baseline or auto)");
       return isa;
     }
-  CYG_CHECK(false, "CYGNET_CPU_ISA=", asked, ": expected baseline, avx2 or auto");
-  return CpuIsa::Baseline;
+  throw Error(detail::concat("CYGNET_CPU_ISA=", asked, ": expected baseline, avx2 or auto"));
 }
 
 const char* cpu_isa_name(CpuIsa isa) { return isa == CpuIsa::Avx2 ? "avx2" : "baseline"; }

@@ -1,9 +1,9 @@
 // The instruction-set variant of the CPU kernels whose loops are compiled more than once
 // (kernels/cpu/row_loops.h): the x86-64 baseline (SSE2), and AVX2 where the build is for
-// x86-64 with GCC or Clang. The widest one the CPU runs is chosen once, at the first call;
-// CYGNET_CPU_ISA=baseline|avx2|auto overrides it. Every variant gives the same bits: the
-// loops do the same operations in the same order, only on wider vectors (no fused
-// multiply-add, no reassociation).
+// x86-64 with GCC. The widest one the CPU runs is chosen once, at the first call;
+// CYGNET_CPU_ISA=baseline|avx2|auto overrides it. Every variant gives the same bits for
+// finite inputs: the loops do the same operations in the same order, only on wider
+// vectors (no fused multiply-add, no reassociation); only a NaN's sign may differ.
 #pragma once
 
 #include <vector>

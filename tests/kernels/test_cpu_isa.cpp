@@ -1,9 +1,12 @@
 // The CPU kernels' instruction-set variants (kernels/cpu/isa.h, row_loops.h): every
 // variant this CPU runs gives the channels-last batchnorm's outputs with the same bits as
-// the baseline, at odd sizes (channels not a multiple of a vector, one row), in f32 and
-// bf16, with each fused epilogue; and CYGNET_CPU_ISA's values are checked.
+// the baseline, at odd sizes (channels not a multiple of a vector, a single channel, a
+// size large enough for the threaded loops), in f32 and bf16, with each fused epilogue;
+// a NaN reaches the statistics in either layout; CYGNET_CPU_ISA's values are checked.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -18,7 +21,7 @@ namespace {
 struct Shape {
   int64_t N, C, HW;
 };
-const Shape kShapes[] = {{2, 1, 1}, {2, 3, 7}, {3, 13, 5}, {2, 67, 33}, {4, 64, 64}, {1, 16, 300}};
+const Shape kShapes[] = {{2, 1, 1}, {2, 3, 7}, {3, 13, 5}, {2, 67, 33}, {4, 64, 64}, {1, 16, 300}, {8, 64, 256}};
 
 template <typename S>
 std::vector<S> random_storage(size_t n, unsigned seed, float lo, float hi) {
@@ -101,6 +104,8 @@ void expect_every_variant_equals_the_baseline() {
   const std::vector<cyg::CpuIsa> variants = cyg::cpu_isas_available();
   ASSERT_FALSE(variants.empty());
   ASSERT_EQ(variants.front(), cyg::CpuIsa::Baseline);
+  if (variants.size() == 1)
+    std::printf("note: this CPU or build has only the baseline variant: it is compared with itself\n");
   for (const Shape& s : kShapes)
     for (cyg::BatchNormEpilogue e :
          {cyg::BatchNormEpilogue::None, cyg::BatchNormEpilogue::Relu, cyg::BatchNormEpilogue::AddRelu}) {
@@ -117,6 +122,39 @@ void expect_every_variant_equals_the_baseline() {
 
 TEST(CpuIsa, EveryVariantGivesTheBaselinesBitsF32) { expect_every_variant_equals_the_baseline<float>(); }
 TEST(CpuIsa, EveryVariantGivesTheBaselinesBitsBf16) { expect_every_variant_equals_the_baseline<uint16_t>(); }
+
+// A NaN in a channel makes its statistics NaN, channels-last as NCHW, and leaves the other
+// channels alone (the variance is clamped at 0 from below only).
+TEST(CpuIsa, ANanReachesTheStatisticsInEitherLayout) {
+  const int64_t N = 2, C = 3, HW = 4;
+  std::vector<float> nhwc(static_cast<size_t>(N * C * HW)), nchw(nhwc.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        const float v = static_cast<float>(n * 7 + c * 3 + p) * 0.25f;
+        nhwc[static_cast<size_t>((n * HW + p) * C + c)] = v;
+        nchw[static_cast<size_t>((n * C + c) * HW + p)] = v;
+      }
+  nhwc[static_cast<size_t>((1 * HW + 2) * C + 1)] = NAN;  // channel 1
+  nchw[static_cast<size_t>((1 * C + 1) * HW + 2)] = NAN;
+  std::vector<float> y(nhwc.size()), mean(C), invstd(C), rmean(C, 0.0f), rvar(C, 1.0f);
+  std::vector<float> mean2(C), invstd2(C), rmean2(C, 0.0f), rvar2(C, 1.0f);
+  for (cyg::CpuIsa isa : cyg::cpu_isas_available()) {
+    const IsaScope scope;
+    cyg::set_cpu_isa(isa);
+    SCOPED_TRACE(cyg::cpu_isa_name(isa));
+    cyg::batchnorm_forward_train_nhwc_cpu<float, float>(nhwc.data(), nullptr, nullptr, N, C, HW, 1e-5f, 0.1f,
+                                                        y.data(), mean.data(), invstd.data(), rmean.data(),
+                                                        rvar.data(), {});
+    cyg::batchnorm_forward_train_cpu<float>(nchw.data(), nullptr, nullptr, N, C, HW, 1e-5f, 0.1f, y.data(),
+                                            mean2.data(), invstd2.data(), rmean2.data(), rvar2.data());
+    for (int64_t c = 0; c < C; ++c) {
+      EXPECT_EQ(std::isnan(invstd[c]), c == 1) << "channel " << c;
+      EXPECT_EQ(std::isnan(rvar[c]), c == 1) << "channel " << c;
+      EXPECT_EQ(std::isnan(invstd2[c]), c == 1) << "channel " << c << " (NCHW)";
+    }
+  }
+}
 
 TEST(CpuIsa, SettingsAreChecked) {
   const std::vector<cyg::CpuIsa> variants = cyg::cpu_isas_available();

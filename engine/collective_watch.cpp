@@ -1,0 +1,47 @@
+#include "engine/collective_watch.h"
+
+#include "kernels/error.h"
+
+namespace cyg {
+
+void* QueuedCollectives::take() {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (free_.empty()) return nullptr;
+  void* handle = free_.back();
+  free_.pop_back();
+  return handle;
+}
+
+void QueuedCollectives::push(void* handle, int64_t count, int64_t now_ms) {
+  CYG_CHECK(handle != nullptr, "a queued collective needs a handle");
+  const std::lock_guard<std::mutex> lock(mutex_);
+  queued_.push_back({handle, count, now_ms});
+}
+
+std::optional<QueuedCollectives::Overdue> QueuedCollectives::poll(int64_t now_ms, int64_t timeout_ms) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  // Collectives of one communicator complete in the order they were queued: the first
+  // unfinished one is the oldest.
+  while (!queued_.empty() && finished_(queued_.front().handle)) {
+    free_.push_back(queued_.front().handle);
+    queued_.pop_front();
+  }
+  if (queued_.empty() || timeout_ms <= 0) return std::nullopt;
+  const Entry& oldest = queued_.front();
+  if (now_ms - oldest.since_ms <= timeout_ms) return std::nullopt;
+  return Overdue{now_ms - oldest.since_ms, oldest.count};
+}
+
+size_t QueuedCollectives::pending() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return queued_.size();
+}
+
+std::vector<void*> QueuedCollectives::handles() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<void*> all = free_;
+  for (const Entry& e : queued_) all.push_back(e.handle);
+  return all;
+}
+
+}  // namespace cyg
