@@ -11,11 +11,11 @@ namespace cyg::app {
 namespace {
 
 // Clear, forward and loss, backward: what a step does before its optimizer update. With
-// data parallelism the loss's gradient is scaled by loss_scale (a rank's share of a
-// global batch), and the reducer sums each bucket of gradients over the ranks as soon as
-// the backward has finished it.
+// data parallelism the loss's gradient starts from `seed` (a rank's share of a global
+// batch; undefined: 1), and the reducer sums each bucket of gradients over the ranks as
+// soon as the backward has finished it.
 fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
-                                  double label_smoothing, double loss_scale = 1.0,
+                                  double label_smoothing, const Tensor& seed = Tensor(),
                                   GradientReducer* reducer = nullptr) {
   optimizer.zero_grad();
   fn::CrossEntropy ce;
@@ -25,8 +25,6 @@ fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const
   }
   {
     NvtxRange range("backward");
-    const Tensor seed =
-        loss_scale == 1.0 ? Tensor() : Tensor::full(ce.loss.data().shape(), loss_scale, DType::F32, ce.loss.data().device());
     if (reducer) reducer->begin();
     backward(ce.loss, seed, reducer ? reducer->leaf_ready() : LeafReady());
   }
@@ -75,8 +73,15 @@ void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_
 
 void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t global_images) {
   const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
-  const fn::CrossEntropy ce = forward_backward(model_, optimizer_, images, labels, label_smoothing_,
-                                               reducer_ ? loss_scale(local, global) : 1.0, reducer_.get());
+  const double scale = reducer_ ? loss_scale(local, global) : 1.0;
+  // The loss gradient's seed (a rank's share of the batch, or 1), kept: made again only
+  // when the share changes (a partial batch), not filled on the device every step.
+  if (!seed_.defined() || seed_scale_ != scale) {
+    seed_ = Tensor::full({}, scale, DType::F32, device_);
+    seed_scale_ = scale;
+  }
+  const fn::CrossEntropy ce =
+      forward_backward(model_, optimizer_, images, labels, label_smoothing_, seed_, reducer_.get());
   {
     NvtxRange range("optimizer");
     optimizer_.apply_step();

@@ -66,6 +66,8 @@ class StepRunner {
   std::unique_ptr<Stream> stream_;  // a capture cannot use the legacy default stream
   std::unique_ptr<Graph> graph_;
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses
+  Tensor seed_;                     // the loss gradient's seed: 1, or a rank's share of the batch
+  double seed_scale_ = 0.0;
   int warm_ups_ = 0;
   bool settled_ = false;  // a warm-up needed no new memory: capture next
 };
