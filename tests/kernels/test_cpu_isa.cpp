@@ -34,7 +34,7 @@ std::vector<S> random_storage(size_t n, unsigned seed, float lo, float hi) {
 
 template <typename T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // Every output of a training forward, its backward and the evaluation forward and
