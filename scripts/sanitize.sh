@@ -3,8 +3,9 @@
 # (build-asan/, or $CYGNET_BUILD_DIR), then every test labelled cpu or emu under both:
 # the engine, the readers, the apps the end-to-end tests start, and the CUDA kernels on
 # the emulation shim (which tells the sanitizers of its fiber switches). Each report,
-# from any process, is written as a file under <build>/sanitizer-reports/; the job
-# fails when a test fails or a single report was written, and prints the reports.
+# from any process, is written as a file under <build>/sanitizer-reports/ (a canary
+# checks first that both sanitizers' reports reach such files); the job fails when a
+# test fails or a single report was written, and prints the reports.
 #   scripts/sanitize.sh [ctest arguments, e.g. -R Loader]
 #   scripts/sanitize.sh --thread
 # About two hours on 2 cores, most of it the emulated kernels' tests under ASan.
@@ -48,8 +49,32 @@ if [ "${1:-}" = --thread ]; then
 fi
 build_dir="${CYGNET_BUILD_DIR:-build-asan}"
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# Both runtimes linked statically: with GCC's shared libasan and libubsan side by side,
+# UBSan's reports ignore log_path and go to stderr only, where a test that expected its
+# child process to fail would hide them. Linked statically they share one report path.
 CYGNET_BUILD_DIR="$build_dir" bash scripts/build.sh -DCYGNET_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=$sanitize" "-DCMAKE_SHARED_LINKER_FLAGS=$sanitize"
+  "-DCMAKE_CXX_FLAGS=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=$sanitize -static-libasan -static-libubsan" \
+  "-DCMAKE_SHARED_LINKER_FLAGS=$sanitize"
+
+# A canary, built and linked as the tests are: one heap overflow and one null pointer
+# passed to memcmp must each leave a report file, or the job could not see what it
+# looks for.
+canary="$PWD/$build_dir/sanitizer-canary"
+new_reports "$canary"
+printf '%s\n' '#include <cstring>' '#include <vector>' 'int main(int argc, char** argv) {' \
+  '  std::vector<int> v(3);' '  std::vector<char> none;' \
+  '  if (argc == 2) return std::memcmp(none.data(), argv[0], static_cast<size_t>(argc - 2));' \
+  '  return v.data()[argc + 5];' '}' > "$canary/canary.cpp"
+# shellcheck disable=SC2086  # $sanitize is a list of flags
+"${CXX:-c++}" -O1 $sanitize -static-libasan -static-libubsan "$canary/canary.cpp" -o "$canary/canary"
+for args in "" "ubsan"; do
+  ASAN_OPTIONS="log_path=$canary/asan" UBSAN_OPTIONS="log_path=$canary/ubsan:halt_on_error=1" \
+    "$canary/canary" $args 2> /dev/null && { echo "sanitize: the canary${args:+ ($args)} was not stopped" >&2; exit 1; }
+done
+[ "$(find "$canary" -name 'asan.*' | wc -l)" -eq 1 ] && [ "$(find "$canary" -name 'ubsan.*' | wc -l)" -eq 1 ] || {
+  echo "sanitize: the canary's two errors did not each leave a report file in $canary" >&2
+  exit 1
+}
 
 reports="$PWD/$build_dir/sanitizer-reports"
 new_reports "$reports"
