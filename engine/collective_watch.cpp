@@ -1,8 +1,15 @@
 #include "engine/collective_watch.h"
 
+#include <chrono>
+
 #include "kernels/error.h"
 
 namespace cyg {
+
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 void* QueuedCollectives::take() {
   const std::lock_guard<std::mutex> lock(mutex_);

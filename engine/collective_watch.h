@@ -16,6 +16,9 @@
 
 namespace cyg {
 
+// Milliseconds on the steady clock: the watchdogs' time (MPI's and NCCL's).
+int64_t steady_now_ms();
+
 class QueuedCollectives {
  public:
   explicit QueuedCollectives(std::function<bool(void*)> finished) : finished_(std::move(finished)) {}

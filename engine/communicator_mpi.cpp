@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/collective_watch.h"
 #include "engine/communicator.h"
 #include "kernels/error.h"
 
@@ -53,11 +54,6 @@ void ensure_initialised() {
 // MPI counts are int: a larger buffer goes in pieces.
 constexpr int64_t kMaxPiece = INT_MAX / 2;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // The collective in progress, as the watchdog sees it: when it began (0: none) and what
 // it is. A blocking MPI call cannot be interrupted, so a collective past the timeout
 // ends the process from the watchdog's thread; the launcher then stops the other ranks.
@@ -73,7 +69,7 @@ void watch(std::shared_ptr<Watch> w) {
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const int64_t since = w->since_ms.load(), limit = w->timeout_ms.load();
-    if (since == 0 || limit <= 0 || now_ms() - since <= limit) continue;
+    if (since == 0 || limit <= 0 || steady_now_ms() - since <= limit) continue;
     std::fprintf(stderr,
                  "cygnet: error: rank %d of %d: %s of %lld values waited more than %.0f s for the other ranks "
                  "(distributed_timeout): one of them has died or hangs; stopping this rank\n",
@@ -90,7 +86,7 @@ class Watched {
   Watched(Watch& w, const char* what, int64_t count) : w_(w) {
     w_.what = what;
     w_.count = count;
-    w_.since_ms = now_ms();
+    w_.since_ms = steady_now_ms();
   }
   ~Watched() { w_.since_ms = 0; }
   Watched(const Watched&) = delete;

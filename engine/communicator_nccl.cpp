@@ -31,11 +31,6 @@ namespace {
     CYG_CHECK(cyg_cuda_status_ == cudaSuccess, #call, " failed: ", cudaGetErrorString(cyg_cuda_status_)); \
   } while (0)
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 bool event_finished(void* event) {
   // Any answer but "not ready" ends the wait: an error is the training thread's to report.
   return cudaEventQuery(static_cast<cudaEvent_t>(event)) != cudaErrorNotReady;
@@ -61,7 +56,7 @@ void watch_async_errors(std::shared_ptr<AsyncWatch> w) {
   while (!w->stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (w->stop) break;
-    if (const auto late = w->queued.poll(now_ms(), w->timeout_ms)) {
+    if (const auto late = w->queued.poll(steady_now_ms(), w->timeout_ms)) {
       std::fprintf(stderr,
                    "cygnet: error: rank %d: NCCL's sum of %lld gradient values waited more than %.0f s for the "
                    "other ranks (distributed_timeout): one of them has died or hangs; stopping this rank\n",
@@ -111,7 +106,7 @@ class Nccl final : public DeviceCommunicator {
     auto event = static_cast<cudaEvent_t>(watch_->queued.take());
     if (event == nullptr) CYG_NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
     CYG_NCCL_CUDA_CHECK(cudaEventRecord(event, static_cast<cudaStream_t>(stream)));
-    watch_->queued.push(event, count, now_ms());
+    watch_->queued.push(event, count, steady_now_ms());
   }
   void set_timeout(double seconds) override {
     CYG_CHECK(seconds >= 0, "a collective timeout of ", seconds, " s");
