@@ -104,8 +104,12 @@ std::string resolve_memory_format(const std::string& key, Device device, const s
 // on its node.
 Device device_of_rank(const RunConfig& c, const Communicator& comm) {
   Device d = parse_device(c.device);
-  if (d.is_cuda() && c.device.find(':') == std::string::npos && comm.local_size() > 1)
+  if (d.is_cuda() && c.device.find(':') == std::string::npos && comm.local_size() > 1) {
     d = Device::cuda(comm.local_rank() % std::max(1, cuda_device_count()));
+    // The runtime, the caching allocator and the cuDNN/cuBLAS handles use the process's
+    // current GPU, so it must be this one before the model moves.
+    cuda_set_device(d.index);
+  }
   return d;
 }
 

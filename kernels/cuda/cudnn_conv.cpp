@@ -275,6 +275,21 @@ std::string current_gpu_name() {
   return prop.name;
 }
 
+// Whether a blocking stream of this device is being captured into a CUDA graph (the
+// engine captures on blocking streams). Asked of the legacy default stream, which then
+// answers cudaErrorStreamCaptureImplicit rather than a status; the query itself is legal
+// during a capture and does not invalidate it.
+bool blocking_stream_capturing() {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  const cudaError_t e = cudaStreamIsCapturing(cudaStreamLegacy, &status);
+  if (e == cudaErrorStreamCaptureImplicit) {
+    cudaGetLastError();  // not the next launch check's error to report
+    return true;
+  }
+  CYG_CUDA_CHECK(e);
+  return status != cudaStreamCaptureStatusNone;
+}
+
 // Chooses the algorithm of each direction of one plan, under g_mutex: from the
 // algorithm file, a search, or cuDNN's heuristics, in that order (the first two only
 // with autotuning on).
@@ -385,6 +400,9 @@ class Chooser {
   // captured: an eager step first makes every plan.
   template <ConvDirection D>
   bool search(Step& step) {
+    CYG_CHECK(!blocking_stream_capturing(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
+              shape_.H, "x", shape_.W, ", ", shape_.OC, " filters) inside a CUDA graph capture: its algorithm search ",
+              "synchronises and allocates, which a capture forbids; run the step once eagerly before capturing it");
     if (!buffers_) {
       buffers_ = std::make_unique<SearchBuffers>();
       buffers_allocated_ = buffers_->allocate(shape_, data_);
