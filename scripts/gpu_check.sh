@@ -17,8 +17,10 @@
 # has a time limit, and the check as a whole a budget: 720 s, 240 s with --quick. On a
 # slower machine CYGNET_GPU_CHECK_SECONDS sets the budget, and every step's limit grows
 # in proportion. Exits non-zero on any failure, a GPU test skipped included
-# (on the machine this is for, a GPU must answer). Logs in gpu-check-logs/, and as
-# gpu-check-logs.tar.gz in $OUT when that names a folder.
+# (on the machine this is for, a GPU must answer). Logs in gpu-check-logs/; when $OUT
+# names a folder, also there after every step, as gpu-check-logs.tar.gz with the table so
+# far in gpu-check-summary.txt, so a check killed from outside still leaves its finished
+# steps. Where one command may run for less than the budget, set the budget below it.
 #
 # Two ways to get binaries, tried in order:
 #   1. build here with CMake and nvcc, for this machine's GPU only: the CUDA libraries
@@ -50,21 +52,32 @@ gpu_name=""
 record() {  # step passed failed seconds note
   rows+=("$(printf '%-26s %6s %6s %5s  %s' "$1" "$2" "$3" "$4" "$5")")
   [ "$3" != "0" ] && failed_any=1
+  save_to_out
   return 0
 }
-summary() {
-  # The logs come back; checkpoints (hundreds of MB) and other large files stay here.
-  [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] &&
-    tar czf "$OUT/gpu-check-logs.tar.gz" --exclude='*.safetensors' --exclude='*.nsys-rep' --exclude='*.ncu-rep' \
-      --exclude='*.qdstrm' --exclude='*.sqlite' --exclude='openblas' "$logs" 2>/dev/null
-  echo
+# The logs and the table so far, into $OUT after every step, each replaced whole: what
+# came back is complete up to the last finished step even if the check is killed.
+# Checkpoints (hundreds of MB) and other large files stay here.
+save_to_out() {
+  [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] || return 0
+  tar czf "$OUT/.gpu-check-logs.tar.gz" --exclude='*.safetensors' --exclude='*.nsys-rep' --exclude='*.ncu-rep' \
+    --exclude='*.qdstrm' --exclude='*.sqlite' --exclude='openblas' "$logs" 2>/dev/null &&
+    mv -f "$OUT/.gpu-check-logs.tar.gz" "$OUT/gpu-check-logs.tar.gz"
+  summary_table > "$OUT/.gpu-check-summary.txt" && mv -f "$OUT/.gpu-check-summary.txt" "$OUT/gpu-check-summary.txt"
+}
+summary_table() {
   echo "== gpu_check summary ($mode, $(( $(date +%s) - started )) s of $budget)"
   echo "device: ${gpu_name:-no GPU answered}"
   [ -n "$libraries" ] && echo "libraries: $libraries"
   printf '%-26s %6s %6s %5s  %s\n' "step" "passed" "failed" "s" "note"
-  printf '%s\n' "${rows[@]}"
+  [ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
   echo "notes: the GPU tests run with CYGNET_SYNC_LAUNCHES=1 (every kernel launch synchronised and"
   echo "  checked, so a device fault names its kernel); a skipped GPU test counts as failed; logs in $logs/"
+}
+summary() {
+  save_to_out
+  echo
+  summary_table
 }
 trap summary EXIT
 step_pid=""

@@ -9,8 +9,17 @@
 #                      with the shared libraries they need beyond glibc and cuDNN/cuBLAS,
 #                      and the golden test's recording
 # gpu_check.sh tries the first way (build there) and, when it fails, the second.
+#   scripts/pack_gpu_check.sh              all three (a CUDA build here: long on few cores)
+#   scripts/pack_gpu_check.sh --no-binaries  .deps/googletest and .deps/prefix alone (a
+#                                          minute), for a GPU machine that builds for itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
+binaries=1
+case "${1:-}" in
+  --no-binaries) binaries=0 ;;
+  "") ;;
+  *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+esac
 bash scripts/install_deps.sh
 deps=.deps
 rm -rf "$deps"
@@ -28,6 +37,13 @@ openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0
 gzip -9 -c "$openblas" > "$deps/prefix/lib/libopenblas.so.0.gz"
 ldd "$openblas" | awk '/=> \//{print $1, $3}' | grep -v -E '^(libc|libm|libgcc_s|libpthread|libdl|librt)\.so' |
   while read -r soname path; do cp -L "$path" "$deps/prefix/lib/$soname"; done
+
+if [ "$binaries" -eq 0 ]; then
+  rm -r "$deps/gpu-bin"
+  du -sh "$deps"
+  echo "pack_gpu_check: ready (no prebuilt binaries); carry .deps when running scripts/gpu_check.sh on the GPU machine"
+  exit 0
+fi
 
 rm -rf build-gpu-pack
 CYGNET_BUILD_DIR=build-gpu-pack bash scripts/build.sh -DCYGNET_CUDA=ON -DCYGNET_STATIC_DEPS=ON \
