@@ -143,8 +143,8 @@ void prepare_context(Context& c, char* stack, size_t size, void (*entry)()) {
 void raw_switch(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
 #endif
 
-// What the sanitizers are told around a switch. `leaving_for_good`: the fiber has
-// finished, so AddressSanitizer may free its fake stack. After the switch returns,
+// What the sanitizers are told around a switch. `leaving_for_good`: the fiber is
+// retired, so AddressSanitizer may free its fake stack. After the switch returns,
 // the stack we came from is the scheduler's whenever we are a fiber: its bounds are
 // recorded in `scheduler` for the next switch back.
 void switch_context(Context& from, Context& to, Context* scheduler = nullptr, bool leaving_for_good = false) {
@@ -176,6 +176,9 @@ enum class State { Ready, AtBarrier, AtWarp, Done };
 
 struct Fiber {
   Context context;
+  // At the top of its loop, ready for the next block (or not yet entered). A fiber left
+  // inside a block that failed is not, and gets a fresh context.
+  bool parked = false;
   State state = State::Ready;
   uint3 index{0, 0, 0};
   detail::WarpOp op = detail::WarpOp::Shuffle;
@@ -185,7 +188,12 @@ struct Fiber {
   uint64_t result = 0;
 };
 
-// Runs blocks on the calling worker thread. Fiber stacks live as long as the worker.
+// Runs blocks on the calling worker thread. Fiber stacks live as long as the worker, and
+// so do the fibers: each loops, running the body for one CUDA thread of every block,
+// so a block starts no fiber. Under the sanitizers that is what makes the emulation
+// usable: AddressSanitizer's fake stack (a mapping of its own) and ThreadSanitizer's
+// fiber state are made once per stack slot, not once per CUDA thread of every block,
+// whose mapping and unmapping cost 10-100 times the kernels' own work.
 class BlockRunner {
  public:
   ~BlockRunner() {
@@ -200,7 +208,7 @@ class BlockRunner {
            const std::function<void()>& body) {
     const unsigned n = block_dim.x * block_dim.y * block_dim.z;
     reserve_stacks(n);
-    fibers_.resize(n);
+    n_ = n;
     body_ = &body;
     error_ = nullptr;
     // Poisoned, so a read of shared memory nobody wrote gives NaN/garbage, not zero.
@@ -210,20 +218,12 @@ class BlockRunner {
 
     for (unsigned i = 0; i < n; ++i) {
       Fiber& f = fibers_[i];
+      if (!f.parked) start_fiber(i);
       f.state = State::Ready;
       f.index = {i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y)};
-#ifdef CYG_EMU_ASAN
-      // A fiber never returns from its first frame, so the last block's frames on this
-      // stack are still poisoned.
-      ASAN_UNPOISON_MEMORY_REGION(stack(i), kStackBytes);
-#endif
-      prepare_context(f.context, stack(i), kStackBytes, &BlockRunner::fiber_entry);
-      f.context.sanitizer = {stack(i), kStackBytes, sanitizer_fiber(i)};
     }
 
-#ifdef CYG_EMU_TSAN
-    scheduler_.sanitizer.tsan_fiber = __tsan_get_current_fiber();
-#endif
+    note_scheduler_fiber();
     const bool reverse = reverse_order();
     while (true) {
       for (unsigned k = 0; k < n; ++k) {
@@ -234,7 +234,7 @@ class BlockRunner {
         switch_context(scheduler_, fibers_[i].context);
         if (error_) std::rethrow_exception(error_);
       }
-      if (std::all_of(fibers_.begin(), fibers_.end(), [](const Fiber& f) { return f.state == State::Done; }))
+      if (std::all_of(fibers_.begin(), fibers_.begin() + n, [](const Fiber& f) { return f.state == State::Done; }))
         return;
       if (release_warp_collectives()) continue;
       if (release_barrier(name, block_index)) continue;
@@ -249,14 +249,48 @@ class BlockRunner {
   }
 
   Fiber& current() { return *current_; }
-  unsigned thread_count() const { return static_cast<unsigned>(fibers_.size()); }
+  unsigned thread_count() const { return n_; }
   void* dynamic_shared() { return dynamic_shared_.empty() ? nullptr : dynamic_shared_.data(); }
 
  private:
   static void fiber_entry();
 
+  // A fresh context for slot i, entering fiber_entry on its first switch.
+  void start_fiber(unsigned i) {
+    Fiber& f = fibers_[i];
+#ifdef CYG_EMU_ASAN
+    // A fiber left inside a failed block left its frames' redzones poisoned here.
+    ASAN_UNPOISON_MEMORY_REGION(stack(i), kStackBytes);
+#endif
+    prepare_context(f.context, stack(i), kStackBytes, &BlockRunner::fiber_entry);
+    f.context.sanitizer = {stack(i), kStackBytes, sanitizer_fiber(i)};
+    f.parked = true;
+  }
+
+  void note_scheduler_fiber() {
+#ifdef CYG_EMU_TSAN
+    scheduler_.sanitizer.tsan_fiber = __tsan_get_current_fiber();
+#endif
+  }
+
+  // Lets every parked fiber leave its loop for good, so AddressSanitizer frees its fake
+  // stack, before the stacks are mapped anew.
+  void retire_fibers() {
+    note_scheduler_fiber();
+    retiring_ = true;
+    for (Fiber& f : fibers_) {
+      if (!f.parked) continue;
+      current_ = &f;
+      switch_context(scheduler_, f.context);
+      f.parked = false;
+    }
+    retiring_ = false;
+  }
+
   void reserve_stacks(unsigned n) {
     if (n <= stack_slots_) return;
+    retire_fibers();
+    fibers_.assign(n, Fiber{});
     if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
     const size_t bytes = n * (kStackBytes + kGuardBytes);
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -268,9 +302,8 @@ class BlockRunner {
   }
   char* stack(unsigned i) { return stacks_ + i * (kStackBytes + kGuardBytes) + kGuardBytes; }
 
-  // ThreadSanitizer's fiber for stack slot i: a new one for every CUDA thread, since a
-  // finished fiber never returns from its first frame and its shadow call stack would
-  // otherwise grow with every block run on the slot.
+  // ThreadSanitizer's fiber for stack slot i: a new one whenever the slot gets a fresh
+  // context, since the old one's shadow call stack still holds the frames it left.
   void* sanitizer_fiber(unsigned i) {
 #ifdef CYG_EMU_TSAN
     while (tsan_fibers_.size() <= i) tsan_fibers_.push_back(nullptr);
@@ -322,7 +355,8 @@ class BlockRunner {
 
   bool release_barrier(const char* name, uint3 block_index) {
     bool any_done = false;
-    for (const Fiber& f : fibers_) {
+    for (unsigned i = 0; i < n_; ++i) {
+      const Fiber& f = fibers_[i];
       if (f.state == State::AtWarp) return false;
       any_done |= f.state == State::Done;
     }
@@ -333,7 +367,7 @@ class BlockRunner {
          << " (every thread of a block must reach the same barrier)";
       throw Error(os.str());
     }
-    for (Fiber& f : fibers_) f.state = State::Ready;
+    for (unsigned i = 0; i < n_; ++i) fibers_[i].state = State::Ready;
     return true;
   }
 
@@ -371,7 +405,9 @@ class BlockRunner {
     return os.str();
   }
 
-  std::vector<Fiber> fibers_;
+  std::vector<Fiber> fibers_;  // one per stack slot; the block uses the first n_
+  unsigned n_ = 0;
+  bool retiring_ = false;
   Context scheduler_;
   Fiber* current_ = nullptr;
   const std::function<void()>* body_ = nullptr;
@@ -386,17 +422,24 @@ class BlockRunner {
 
 thread_local BlockRunner t_runner;
 
-// The first frame of every fiber. It never returns: a finished fiber switches back to
-// the scheduler for good.
+// The first frame of every fiber. It runs one CUDA thread of a block, parks, and runs
+// one of the next block when switched to again. It never returns: a retired fiber
+// switches back to the scheduler for good.
 void BlockRunner::fiber_entry() {
   BlockRunner& r = t_runner;
   enter_fiber(r.scheduler_);
-  try {
-    (*r.body_)();
-  } catch (...) {
-    r.error_ = std::current_exception();
+  while (!r.retiring_) {
+    r.current_->parked = false;
+    try {
+      (*r.body_)();
+    } catch (...) {
+      r.error_ = std::current_exception();
+    }
+    Fiber& self = *r.current_;
+    self.state = State::Done;
+    self.parked = true;
+    switch_context(self.context, r.scheduler_, &r.scheduler_);
   }
-  r.current_->state = State::Done;
   switch_context(r.current_->context, r.scheduler_, nullptr, /*leaving_for_good=*/true);
 }
 

@@ -140,3 +140,24 @@ TEST_F(EmuShim, BadLaunchConfigurationIsAnErrorNamingTheCall) {
 }
 
 }  // namespace
+
+// A worker's fibers outlive blocks: each runs one CUDA thread of every block its worker
+// takes. A block that failed (half its threads left waiting at a barrier), a larger block
+// (the fibers retired and their stacks mapped anew) and a smaller one (the rest parked)
+// all leave the next launch right.
+TEST_F(EmuShim, FibersCarryOnAfterAFailedBlockAndAcrossBlockSizes) {
+  cyg::emu::set_worker_count(1);
+  std::vector<int> out(64, 0);
+  for (bool reverse : {false, true}) {
+    cyg::emu::set_reverse_order(reverse);
+    for (int threads : {64, 1024, 32, 256, 1024}) {
+      EXPECT_THROW(cyg::emu::probe_divergent_barrier(out.data(), 64), cyg::Error);
+      const std::vector<float> x = ramp(threads);
+      float sum = 0;
+      cyg::emu::probe_tree_sum(x.data(), &sum, threads, true);
+      EXPECT_EQ(sum, 0.5f * static_cast<float>(threads) * static_cast<float>(threads + 1))
+          << threads << " threads, reverse=" << reverse;
+    }
+  }
+  cyg::emu::set_worker_count(0);
+}
