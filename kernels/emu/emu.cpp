@@ -197,6 +197,7 @@ struct Fiber {
 class BlockRunner {
  public:
   ~BlockRunner() {
+    retire_fibers();  // so AddressSanitizer frees their fake stacks when a worker ends
     if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
 #ifdef CYG_EMU_TSAN
     for (void* f : tsan_fibers_)
@@ -292,6 +293,8 @@ class BlockRunner {
     retire_fibers();
     fibers_.assign(n, Fiber{});
     if (stacks_) munmap(stacks_, stack_slots_ * (kStackBytes + kGuardBytes));
+    stacks_ = nullptr;
+    stack_slots_ = 0;
     const size_t bytes = n * (kStackBytes + kGuardBytes);
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw Error("emulation: cannot map fiber stacks");

@@ -4,8 +4,10 @@
 // memory, atomics and launch-configuration errors behave as on the GPU.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels/emu/emu.h"
@@ -142,22 +144,60 @@ TEST_F(EmuShim, BadLaunchConfigurationIsAnErrorNamingTheCall) {
 }  // namespace
 
 // A worker's fibers outlive blocks: each runs one CUDA thread of every block its worker
-// takes. A block that failed (half its threads left waiting at a barrier), a larger block
-// (the fibers retired and their stacks mapped anew) and a smaller one (the rest parked)
-// all leave the next launch right.
-TEST_F(EmuShim, FibersCarryOnAfterAFailedBlockAndAcrossBlockSizes) {
+// takes, and parks in between. Failed blocks (threads left at a barrier or a shuffle, a
+// thread that threw), larger blocks (the fibers retired and their stacks mapped anew)
+// and smaller ones (the rest parked, or stuck from a failed block) all leave the next
+// launch right and its error messages about its own threads only.
+TEST_F(EmuShim, FibersCarryOnAfterFailedBlocksAndAcrossBlockSizes) {
+  auto error_of = [](const std::function<void()>& launch) -> std::string {
+    try {
+      launch();
+    } catch (const cyg::Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  auto tree_sum_is_exact = [](int threads) {
+    const std::vector<float> x = ramp(threads);
+    float sum = 0;
+    cyg::emu::probe_tree_sum(x.data(), &sum, threads, true);
+    EXPECT_EQ(sum, 0.5f * static_cast<float>(threads) * static_cast<float>(threads + 1)) << threads << " threads";
+  };
+  // One worker, so every block runs on the calling thread; each pass on a thread of its
+  // own, so it starts with no fibers, grows them in its own order and ends with the
+  // thread, its fibers parked.
   cyg::emu::set_worker_count(1);
-  std::vector<int> out(64, 0);
   for (bool reverse : {false, true}) {
     cyg::emu::set_reverse_order(reverse);
-    for (int threads : {64, 1024, 32, 256, 1024}) {
-      EXPECT_THROW(cyg::emu::probe_divergent_barrier(out.data(), 64), cyg::Error);
-      const std::vector<float> x = ramp(threads);
-      float sum = 0;
-      cyg::emu::probe_tree_sum(x.data(), &sum, threads, true);
-      EXPECT_EQ(sum, 0.5f * static_cast<float>(threads) * static_cast<float>(threads + 1))
-          << threads << " threads, reverse=" << reverse;
-    }
+    std::thread pass([&] {
+      std::vector<int> out(1024, 0);
+      for (int threads : {64, 1024, 32, 256, 1024}) {
+        const std::string divergent = error_of([&] { cyg::emu::probe_divergent_barrier(out.data(), 64); });
+        EXPECT_NE(divergent.find("threads 0-31 wait at __syncthreads; threads 32-63 have exited (every"),
+                  std::string::npos)
+            << divergent;
+        tree_sum_is_exact(threads);
+      }
+      // Fibers 32-1023 left stuck, beyond the next blocks' 32 and 64 threads.
+      EXPECT_NE(error_of([&] { cyg::emu::probe_shuffle_deadlock(out.data(), 1024); }).find("deadlock"),
+                std::string::npos);
+      tree_sum_is_exact(32);
+      const std::string small = error_of([&] { cyg::emu::probe_shuffle_deadlock(out.data(), 64); });
+      EXPECT_NE(small.find("threads 33-63 wait at __syncthreads"), std::string::npos) << small;
+      EXPECT_EQ(small.find("1023"), std::string::npos) << small;
+      // A thread that throws leaves the threads before it at the barrier and those after
+      // it never entered; the next, larger launch retires them.
+      const std::string thrown = error_of([] {
+        cyg::emu::detail::launch("throws", cyg::emu::dim3(1), cyg::emu::dim3(64), 0, nullptr, [] {
+          if (cyg::emu::threadIdx.x == 40) throw cyg::Error("thread 40 fails");
+          cyg::emu::__syncthreads();
+        });
+      });
+      EXPECT_EQ(thrown, "thread 40 fails");
+      tree_sum_is_exact(1024);
+      tree_sum_is_exact(64);
+    });
+    pass.join();
   }
   cyg::emu::set_worker_count(0);
 }
