@@ -5,6 +5,7 @@
 
 #include <malloc.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "engine/runtime.h"
@@ -198,7 +199,13 @@ void* cpu_allocate(size_t bytes) {
   CYG_CHECK(bytes <= (size_t(1) << 46), "a host allocation of ", bytes, " bytes is larger than any memory");
   const size_t size = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, size ? size : 64);
-  CYG_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
+  if (p == nullptr) {
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.2f", double(bytes) / double(size_t(1) << 30));
+    throw OutOfMemory(detail::concat("out of host memory: one tensor of ", bytes, " bytes (", gib,
+                                     " GiB) is more than the machine or its limits (ulimit -v) give; a smaller "
+                                     "batch, model or dataset needs less"));
+  }
   return p;
 }
 

@@ -61,7 +61,7 @@ const char* kind_name(Kind k) {
 std::vector<Field> fields(RunConfig& c) {
   return {
       {"name", Kind::String, &c.name},
-      {"seed", Kind::Int, &c.seed},
+      {"seed", Kind::Int, &c.seed, 0, std::numeric_limits<int64_t>::max()},
       {"device", Kind::String, &c.device},
       {"deterministic", Kind::Bool, &c.deterministic},
       {"precision", Kind::String, &c.precision},

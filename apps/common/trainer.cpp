@@ -7,6 +7,8 @@
 #include <exception>
 #include <iostream>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <thread>
 
 #include "apps/common/command_line.h"
@@ -45,8 +47,14 @@ int run_app(AppKind kind, int argc, char** argv) {
       case AppKind::Evaluate: return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions);
       default: return fit(experiment);
     }
-  } catch (const std::exception& e) {
+  } catch (const std::exception& caught) {
     std::fflush(stdout);
+    // The C++ library's "std::bad_alloc" names neither the cause nor a way out.
+    const bool out_of_memory = dynamic_cast<const std::bad_alloc*>(&caught) != nullptr;
+    const std::runtime_error memory(
+        "out of host memory: this run needs more than the machine or its limits (ulimit -v) give; try a smaller "
+        "train.batch_size, model.width or data.limit_train");
+    const std::exception& e = out_of_memory ? memory : caught;
     if (comm && comm->size() > 1) {
       // The other ranks may be waiting for this one in a collective: stop them all. An
       // error every rank meets at once (a diverged loss) is rank 0's to report in the run

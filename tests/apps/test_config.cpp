@@ -191,6 +191,22 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
   EXPECT_NE(keys.find("train.log_every = 50\n      an integer in [1, 1000000]: "), std::string::npos) << keys;
   EXPECT_NE(keys.find("schedule.milestones = []\n      a list of integers, each in [1, 100000]: "), std::string::npos)
       << keys;
+  // No integer key without its range, for every app.
+  for (auto kind : {cyg::app::AppKind::Baseline, cyg::app::AppKind::OneCycle, cyg::app::AppKind::LrFind,
+                    cyg::app::AppKind::Evaluate}) {
+    std::istringstream lines(cyg::app::describe_keys(kind));
+    int integer_keys = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("an integer") == std::string::npos && line.find("a list of integers") == std::string::npos)
+        continue;
+      ++integer_keys;
+      EXPECT_NE(line.find(" in ["), std::string::npos) << "an integer key without its range: " << line;
+    }
+    EXPECT_GE(integer_keys, 10);
+  }
+  expect_invalid({"seed=-1"}, {"'seed' = -1: expected an integer in [0, 9223372036854775807]"});
+  expect_invalid({"data.synthetic_classes=1000000000"},
+                 {"'data.synthetic_classes' = 1000000000: expected an integer in [2, 100000]"});
 }
 
 // Values that used to fail far from their cause: a normalisation of NaN or 1e308 (a

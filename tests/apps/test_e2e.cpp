@@ -593,6 +593,18 @@ TEST_F(EndToEnd, AModelTooLargeForTheAddressSpaceLimitIsRefused) {
   EXPECT_NE(r.err.find("GiB (ulimit -v)"), std::string::npos) << r.err;
 }
 
+// Memory that runs out anywhere else is said in words, with the size that failed, not as
+// the C++ library's "std::bad_alloc": here 1,000,000 synthetic 32x32 images (2.9 GiB)
+// under a 2 GB address-space limit.
+TEST_F(EndToEnd, MemoryThatRunsOutIsNamedWithItsSize) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory alone is larger than any address-space limit";
+#endif
+  const Result r = run("onecycle", {"data.synthetic_train=1000000", "data.synthetic_size=32", "train.max_steps=1"},
+                       BaseArgs::FastSynthetic, "ulimit -v 2000000;");
+  expect_one_line_error(r, "out of host memory: one tensor of 3072000000 bytes (2.86 GiB) is more than the machine");
+}
+
 // precision=bf16 (bf16 autocast) trains the quickstart (ResNet-18 at width 8 on
 // Fashion-MNIST, batch 128, 1cycle) like fp32 does: over the first 150 steps, the mean
 // loss of each 30-step window is within 15% (plus 0.03) of the fp32 run's. The two runs

@@ -182,6 +182,37 @@ TEST(Optimizers, StateDictNamesAndShapeChecks) {
   EXPECT_THROW(opt.load_state_dict(wrong), cyg::Error);
 }
 
+// A resumed state is checked entry by entry before any of it is used: the step's dtype
+// and range, each buffer's dtype, and no entry this optimizer does not have. A refused
+// state leaves the optimizer as it was.
+TEST(Optimizers, ALoadedStateIsCheckedEntryByEntry) {
+  Variable p(Tensor::full({2, 3}, 1.0), RequiresGrad::Yes);
+  cyg::Adam opt({p}, cyg::AdamOptions{});
+  p.accumulate_grad(Tensor::full({2, 3}, 0.5));
+  opt.step();
+  const cyg::StateDict before = opt.state_dict();
+  auto refusal = [&](const std::string& key, const Tensor& value) -> std::string {
+    cyg::StateDict edited = before;
+    edited[key] = value;
+    try {
+      opt.load_state_dict(edited);
+    } catch (const cyg::Error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(refusal("step", Tensor::full({}, 1e30, cyg::DType::F32)),
+            "optimizer state: 'step' must be one i64 value, got f32 []");
+  EXPECT_EQ(refusal("step", Tensor::full({}, -5.0, cyg::DType::I64)), "optimizer state: step -5 is outside [0, 1e15]");
+  EXPECT_EQ(refusal("state.0.exp_avg", Tensor::full({2, 3}, 0.0, cyg::DType::I32)),
+            "optimizer state: 'state.0.exp_avg' is i32, expected f32");
+  EXPECT_EQ(refusal("state.0.momentum_buffer", Tensor::zeros({2, 3})),
+            "optimizer state: 4 entries, this optimizer has 3 (a state of another optimizer or model?)");
+  const cyg::StateDict after = opt.state_dict();
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [key, value] : before) EXPECT_EQ(after.at(key).to_vector(), value.to_vector()) << key;
+}
+
 }  // namespace
 
 namespace {
