@@ -22,6 +22,12 @@ for label in cpu emu gpu; do
 done
 status=0
 ctest --test-dir "$build_dir" -j "$(nproc)" --output-on-failure --timeout 600 || status=$?
+# Coverage-guided fuzzing of the readers, 30 s a target, where clang's libFuzzer is
+# installed (ctest's Fuzz.* ran the plain mutation driver above).
+if [ "${CYGNET_SKIP_LIBFUZZER:-0}" != 1 ] && [ "$(bash scripts/fuzz.sh --engine)" = libfuzzer ]; then
+  echo "test: the readers' libFuzzer targets, 30 s each (scripts/fuzz.sh)"
+  bash scripts/fuzz.sh 30 || status=1
+fi
 # ctest lists skipped tests without their reasons: every skipped test's reason (the line
 # after gtest's "Skipped"), once per distinct reason, from the run's log.
 log="$build_dir/Testing/Temporary/LastTest.log"

@@ -19,40 +19,21 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <random>
-#include <sstream>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
-#include "apps/common/config.h"
-#include "data/datasets.h"
-#include "engine/safetensors.h"
 #include "kernels/error.h"
+#include "tests/fuzz/readers.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-using Bytes = std::string;
-
-Bytes read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_file(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
-
-struct Seed {
-  std::string name;
-  Bytes bytes;
-};
+using cyg::fuzz::Bytes;
+using cyg::fuzz::Seed;
 
 // One random change of `b`; `others` for splicing, `text` for YAML-aware changes.
 void mutate_once(Bytes& b, const std::vector<Seed>& others, bool text, std::mt19937_64& rng) {
@@ -108,42 +89,9 @@ void mutate_once(Bytes& b, const std::vector<Seed>& others, bool text, std::mt19
   }
 }
 
-// What one target does with an input written at `path` (in `dir`); `seed` names what
-// the input grew from (it picks the file's name where the reader cares).
+// What one target does with an input; `seed` names what the input grew from (it picks
+// the file's name where the reader cares).
 using Reader = std::function<void(const fs::path& dir, const std::string& seed, const Bytes& input)>;
-
-void read_cifar10(const fs::path& dir, const std::string&, const Bytes& input) {
-  write_file(dir / "test_batch.bin", input);
-  cyg::load_cifar10(dir.string(), cyg::Split::Test);
-}
-
-// The IDX target mutates either file of the test split; the other is the matching seed.
-void read_idx(const fs::path& dir, const std::string& seed, const Bytes& input, const std::vector<Seed>& seeds) {
-  const bool gz = seed.size() > 3 && seed.compare(seed.size() - 3, 3, ".gz") == 0;
-  const bool images = seed.find("images") != std::string::npos;
-  for (const char* stale : {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "t10k-images-idx3-ubyte.gz",
-                            "t10k-labels-idx1-ubyte.gz"})
-    fs::remove(dir / stale);
-  const std::string suffix = gz ? ".gz" : "";
-  const std::string mutated = images ? "t10k-images-idx3-ubyte" : "t10k-labels-idx1-ubyte";
-  const std::string partner = images ? "t10k-labels-idx1-ubyte" : "t10k-images-idx3-ubyte";
-  write_file(dir / (mutated + suffix), input);
-  for (const Seed& s : seeds)
-    if (s.name == (images ? "labels.idx" : "images.idx") + suffix) write_file(dir / (partner + suffix), s.bytes);
-  cyg::load_fashion_mnist(dir.string(), cyg::Split::Test);
-}
-
-void read_safetensors(const fs::path& dir, const std::string&, const Bytes& input) {
-  write_file(dir / "input.safetensors", input);
-  cyg::load_safetensors((dir / "input.safetensors").string());
-}
-
-void read_config(const fs::path& dir, const std::string&, const Bytes& input) {
-  write_file(dir / "input.yaml", input);
-  cyg::app::RunConfig config;
-  cyg::app::apply_yaml_file(config, (dir / "input.yaml").string());
-  cyg::app::validate(config);
-}
 
 int usage() {
   std::fputs("usage: cygnet_fuzz cifar10|idx|safetensors|config SECONDS CORPUS_DIR [SEED]\n", stderr);
@@ -159,26 +107,26 @@ int main(int argc, char** argv) {
   const fs::path corpus = argv[3];
   std::mt19937_64 rng(argc == 5 ? std::strtoull(argv[4], nullptr, 10) : 1);
 
-  std::vector<Seed> seeds;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(corpus, error))
-    if (entry.is_regular_file()) seeds.push_back({entry.path().filename().string(), read_file(entry.path())});
-  if (error || seeds.empty()) {
+  const std::vector<Seed> seeds = cyg::fuzz::load_seeds(corpus);
+  if (seeds.empty()) {
     std::fprintf(stderr, "cygnet_fuzz: no seed files in '%s'\n", corpus.string().c_str());
     return 2;
   }
-  std::sort(seeds.begin(), seeds.end(), [](const Seed& a, const Seed& b) { return a.name < b.name; });
 
   Reader read;
   bool text = false;
   if (target == "cifar10") {
-    read = read_cifar10;
+    read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_cifar10(dir, input); };
   } else if (target == "idx") {
-    read = [&](const fs::path& dir, const std::string& seed, const Bytes& input) { read_idx(dir, seed, input, seeds); };
+    // The IDX target mutates either file of the test split; the other is the matching seed.
+    read = [&](const fs::path& dir, const std::string& seed, const Bytes& input) {
+      const bool gz = seed.size() > 3 && seed.compare(seed.size() - 3, 3, ".gz") == 0;
+      cyg::fuzz::read_idx(dir, input, seed.find("images") != std::string::npos, gz, seeds);
+    };
   } else if (target == "safetensors") {
-    read = read_safetensors;
+    read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_safetensors(dir, input); };
   } else if (target == "config") {
-    read = read_config;
+    read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_config(dir, input); };
     text = true;
   } else {
     return usage();
@@ -204,13 +152,14 @@ int main(int argc, char** argv) {
       ++refused;
     } catch (const std::exception& e) {
       const fs::path finding = dir / ("finding-" + std::to_string(++findings));
-      write_file(finding, input);
+      cyg::fuzz::write_file(finding, input);
       std::printf("FINDING: %s from seed %s raised %s (not cyg::Error): %s; input in %s\n", target.c_str(),
                   seed.name.c_str(), typeid(e).name(), e.what(), finding.string().c_str());
     }
   }
   std::printf("%s: %lld inputs, %lld refused cleanly, %lld findings\n", target.c_str(), static_cast<long long>(runs),
               static_cast<long long>(refused), static_cast<long long>(findings));
+  std::error_code error;
   if (findings == 0) fs::remove_all(dir, error);
   return findings == 0 ? 0 : 1;
 }
