@@ -155,6 +155,11 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   // The cache file is rank 0's to write (the others search for themselves).
   if (device.is_cuda() && comm->rank() == 0) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
+  // A crop from padding as wide as the image can miss the image entirely: a blank input.
+  const int64_t height = data.train.images.size(2), width = data.train.images.size(3);
+  CYG_INPUT_CHECK(config.data.crop_padding < std::min(height, width), "'data.crop_padding' = ",
+                  config.data.crop_padding, ": expected less than the side of the ", height, "x", width,
+                  " images, so that every crop holds part of the image");
   const LoaderOptions batches = LoaderOptions(config.train.batch_size)
                                     .seed(static_cast<uint64_t>(config.seed))
                                     .normalization(data.normalization)

@@ -593,6 +593,15 @@ TEST_F(EndToEnd, AModelTooLargeForTheAddressSpaceLimitIsRefused) {
   EXPECT_NE(r.err.find("GiB (ulimit -v)"), std::string::npos) << r.err;
 }
 
+// Crop padding as wide as the images would give crops that miss the image entirely
+// (blank inputs): refused, naming the images' size; one pixel less trains.
+TEST_F(EndToEnd, CropPaddingAsWideAsTheImagesIsRefused) {
+  const Result wide = run("onecycle", {"data.synthetic_size=8", "data.crop_padding=8", "train.max_steps=1"});
+  expect_one_line_error(wide, "'data.crop_padding' = 8: expected less than the side of the 8x8 images");
+  const Result narrow = run("onecycle", {"data.synthetic_size=8", "data.crop_padding=7", "train.max_steps=1"});
+  EXPECT_EQ(narrow.exit_code, 0) << narrow.err;
+}
+
 // Memory that runs out anywhere else is said in words, with the size that failed, not as
 // the C++ library's "std::bad_alloc": here 1,000,000 synthetic 32x32 images (2.9 GiB)
 // under a 2 GB address-space limit.
