@@ -67,7 +67,20 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
 }
 
 namespace {
-// The whole file, when it is a regular file of a plausible size (not /dev/zero, not a FIFO).
+// The header's length, the file's first 8 bytes (little-endian).
+uint64_t header_size_of(const char* bytes) {
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  return n;
+}
+
+void check_header_fits(const std::string& path, uint64_t header_size, uintmax_t file_size) {
+  CYG_INPUT_CHECK(header_size <= kMaxHeader && 8 + header_size <= file_size, "'", path, "': header of ", header_size,
+                  " bytes does not fit a file of ", file_size, " bytes (truncated or not safetensors)");
+}
+
+// The whole file, when it is a regular file of a plausible size (not /dev/zero, not a FIFO)
+// whose header fits it: the header's length is checked before the rest is read.
 std::string read_whole_file(const std::string& path) {
   std::error_code error;
   const bool regular = std::filesystem::is_regular_file(path, error);
@@ -78,6 +91,10 @@ std::string read_whole_file(const std::string& path) {
                   " bytes, more than the ", kMaxFileBytes, " a checkpoint of this engine can be");
   std::ifstream in(path, std::ios::binary);
   CYG_INPUT_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
+  char first[8];
+  if (regular && !error && in.read(first, 8)) check_header_fits(path, header_size_of(first), file_size);
+  in.clear();
+  in.seekg(0);
   std::ostringstream all;
   all << in.rdbuf();
   return all.str();
@@ -87,11 +104,8 @@ std::string read_whole_file(const std::string& path) {
 nlohmann::json parse_header(const std::string& path, const std::string& bytes, size_t* data_begin) {
   CYG_INPUT_CHECK(bytes.size() >= 8, "'", path, "' is not a safetensors file: ", bytes.size(),
                   " bytes, shorter than its header size");
-  uint64_t header_size = 0;
-  for (int i = 0; i < 8; ++i)
-    header_size |= uint64_t(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
-  CYG_INPUT_CHECK(header_size <= kMaxHeader && 8 + header_size <= bytes.size(), "'", path, "': header of ",
-                  header_size, " bytes does not fit a file of ", bytes.size(), " bytes (truncated or not safetensors)");
+  const uint64_t header_size = header_size_of(bytes.data());
+  check_header_fits(path, header_size, bytes.size());
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));

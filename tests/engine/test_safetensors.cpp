@@ -1,9 +1,13 @@
 // safetensors: round trips of every dtype with metadata, the exact byte layout of a
 // tiny file, and one clear error for each kind of broken file.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <new>
 #include <sstream>
 
 #include "engine/safetensors.h"
@@ -123,6 +127,35 @@ TEST(Safetensors, FractionsOverflowsAndEndlessFilesAreRefused) {
   EXPECT_NE(error_of("/dev/zero").find("'/dev/zero' is not a regular file"), std::string::npos)
       << error_of("/dev/zero");
   std::remove(path.c_str());
+}
+
+// A header that cannot fit its file is refused from the first 8 bytes, before the rest
+// is read: here a 4 GiB file (sparse, so no disk) under an address-space limit 1 GiB
+// above what the process maps, where reading it whole would end in std::bad_alloc.
+TEST(Safetensors, AHeaderThatCannotFitIsRefusedBeforeTheFileIsRead) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory alone is larger than any address-space limit";
+#endif
+  const std::string path = temp_path("huge.safetensors");
+  write_bytes(path, std::string("\0\0\0\0\0\1\0\0", 8));  // a header of 2^40 bytes
+  std::filesystem::resize_file(path, uintmax_t(4) << 30);
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (rlim_t(1) << 30);
+  ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
+  std::string error;
+  try {
+    error = error_of(path);
+  } catch (const std::bad_alloc&) {
+    error = "std::bad_alloc: the file was read whole";
+  }
+  setrlimit(RLIMIT_AS, &old);
+  std::remove(path.c_str());
+  EXPECT_EQ(error, "'" + path + "': header of 1099511627776 bytes does not fit a file of 4294967296 bytes "
+                   "(truncated or not safetensors)");
 }
 
 TEST(Safetensors, UnwritablePathIsAnErrorAndLeavesNothing) {
