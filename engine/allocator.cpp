@@ -5,6 +5,7 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -186,6 +187,19 @@ CachingAllocator& allocator_for(Device device) {
   return allocator_for(Device::emu());
 }
 
+namespace {
+// Host memory handed out by cpu_allocate, counted in the sizes malloc really gave.
+std::atomic<size_t> g_cpu_in_use{0}, g_cpu_peak{0};
+
+void note_cpu_allocation(void* p) {
+  const size_t size = malloc_usable_size(p);
+  const size_t now = g_cpu_in_use.fetch_add(size, std::memory_order_relaxed) + size;
+  size_t peak = g_cpu_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
 void* cpu_allocate(size_t bytes) {
   // A training step frees and allocates the same activation sizes every step. glibc
   // maps blocks above its mmap threshold (at most 32 MiB) and gives them back to the
@@ -206,9 +220,17 @@ void* cpu_allocate(size_t bytes) {
                                      " GiB) is more than the machine or its limits (ulimit -v) give; a smaller "
                                      "batch, model or dataset needs less"));
   }
+  note_cpu_allocation(p);
   return p;
 }
 
-void cpu_free(void* p) { std::free(p); }
+void cpu_free(void* p) {
+  if (p != nullptr) g_cpu_in_use.fetch_sub(malloc_usable_size(p), std::memory_order_relaxed);
+  std::free(p);
+}
+
+size_t cpu_bytes_in_use() { return g_cpu_in_use.load(std::memory_order_relaxed); }
+size_t cpu_peak_bytes_in_use() { return g_cpu_peak.load(std::memory_order_relaxed); }
+void cpu_reset_peak() { g_cpu_peak.store(g_cpu_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 }  // namespace cyg

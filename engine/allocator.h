@@ -102,5 +102,10 @@ CachingAllocator& allocator_for(Device device);
 // 64-byte aligned host memory.
 void* cpu_allocate(size_t bytes);
 void cpu_free(void* p);
+// Host memory cpu_allocate has handed out and cpu_free not yet taken back, and its peak
+// since cpu_reset_peak: how a step's memory is measured.
+size_t cpu_bytes_in_use();
+size_t cpu_peak_bytes_in_use();
+void cpu_reset_peak();
 
 }  // namespace cyg

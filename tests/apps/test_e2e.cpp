@@ -593,6 +593,25 @@ TEST_F(EndToEnd, AModelTooLargeForTheAddressSpaceLimitIsRefused) {
   EXPECT_NE(r.err.find("GiB (ulimit -v)"), std::string::npos) << r.err;
 }
 
+// Under an address-space limit, a batch whose step would not fit is refused before the
+// first step, with the memory it needs (measured on batches of 2 and 4 images); oneDNN
+// used to crash inside its code generator. A small batch still trains under that limit.
+TEST_F(EndToEnd, AStepTooLargeForTheAddressSpaceLimitIsRefused) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory alone is larger than any address-space limit";
+#endif
+  const std::vector<std::string> args = {"data.synthetic_size=28", "data.synthetic_channels=1", "data.mean=[0.5]",
+                                         "data.std=[0.5]",         "data.synthetic_train=4096",  "model.name=resnet18",
+                                         "model.width=16",         "train.max_steps=1"};
+  const Result large = run("onecycle", joined(args, {"train.batch_size=2048"}), BaseArgs::FastSynthetic,
+                           "ulimit -v 3000000;");
+  expect_one_line_error(large, "'train.batch_size' = 2048: a training step of resnet18 on 28x28 images needs about ");
+  EXPECT_NE(large.err.find("GiB (ulimit -v)"), std::string::npos) << large.err;
+  const Result small = run("onecycle", joined(args, {"train.batch_size=64", "name=small"}), BaseArgs::FastSynthetic,
+                           "ulimit -v 3000000;");
+  EXPECT_EQ(small.exit_code, 0) << small.err;
+}
+
 // Crop padding as wide as the images would give crops that miss the image entirely
 // (blank inputs): refused, naming the images' size; one pixel less trains.
 TEST_F(EndToEnd, CropPaddingAsWideAsTheImagesIsRefused) {
