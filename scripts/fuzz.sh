@@ -14,10 +14,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# clang links a libFuzzer target with AddressSanitizer and OpenMP (the engine's build
+# needs it: libomp-dev): a two-line probe.
+libfuzzer_links() {
+  local probe
+  probe=$(mktemp -d)
+  printf '%s\n' '#include <cstddef>' \
+    'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, size_t) { return 0; }' > "$probe/probe.cpp"
+  clang++ -fsanitize=fuzzer,address -fopenmp "$probe/probe.cpp" -o "$probe/probe" > /dev/null 2>&1
+  local status=$?
+  rm -rf "$probe"
+  return "$status"
+}
+
 engine() {
   if [ -n "${CYGNET_FUZZ_ENGINE:-}" ]; then
     echo "$CYGNET_FUZZ_ENGINE"
-  elif command -v clang++ > /dev/null && [ -f "$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)" ]; then
+  elif command -v clang++ > /dev/null && libfuzzer_links; then
     echo libfuzzer
   else
     echo plain
@@ -45,12 +58,18 @@ case "$(engine)" in
     sanitize="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
     generator=()
     command -v ninja > /dev/null && [ ! -f "$build_dir/CMakeCache.txt" ] && generator=(-G Ninja)
-    cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCYGNET_CUDA=OFF \
+    mkdir -p "$build_dir/logs"
+    if ! { cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCYGNET_CUDA=OFF \
       -DCYGNET_ONEDNN=OFF -DCYGNET_MPI=OFF -DCYGNET_LIBFUZZER=ON -DCMAKE_C_COMPILER=clang \
       -DCMAKE_CXX_COMPILER=clang++ "-DCMAKE_CXX_FLAGS=$sanitize" \
-      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" > /dev/null
-    cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]/#/cygnet_libfuzzer_}" > /dev/null
-    mkdir -p "$build_dir/findings" "$build_dir/logs"
+      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" &&
+      cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]/#/cygnet_libfuzzer_}"; } \
+      > "$build_dir/logs/build.log" 2>&1; then
+      echo "fuzz: the libFuzzer build failed; the end of $build_dir/logs/build.log:" >&2
+      tail -30 "$build_dir/logs/build.log" >&2
+      exit 1
+    fi
+    mkdir -p "$build_dir/findings"
     for target in "${targets[@]}"; do
       mkdir -p "$build_dir/corpus/$target"
       log="$build_dir/logs/$target.log"
@@ -65,6 +84,8 @@ case "$(engine)" in
         echo "$target: a FINDING (libFuzzer); its input is in $build_dir/findings/, the end of $log:"
         tail -30 "$log"
       fi
+      # The target's scratch folder, left behind when libFuzzer ends at a finding.
+      rm -rf "${TMPDIR:-/tmp}/cygnet_libfuzzer_${target}_"*
     done
     ;;
   *)

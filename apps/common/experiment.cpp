@@ -72,6 +72,7 @@ void check_step_fits(const RunConfig& c, const Dataset& train, const std::string
   options.seed = static_cast<uint64_t>(c.seed);
   const int64_t C = train.images.size(1), H = train.images.size(2), W = train.images.size(3);
   auto step_bytes = [&](int64_t batch) {
+    const fn::SyncBatchNorm local(nullptr);  // this rank's measure alone: no collective
     const std::shared_ptr<nn::Module> probe = models::make_model(c.model.name, options);
     Tensor images = Tensor::zeros({batch, C, H, W});
     if (memory_format == "channels_last") images = images.contiguous(MemoryFormat::ChannelsLast);
@@ -82,7 +83,8 @@ void check_step_fits(const RunConfig& c, const Dataset& train, const std::string
     return static_cast<double>(cpu_peak_bytes_in_use() - before);
   };
   const double two = step_bytes(2), per_image = std::max(0.0, (step_bytes(4) - two) / 2);
-  const int64_t batch = std::max<int64_t>(1, c.train.batch_size / std::max(1, ranks));
+  const int64_t batch =
+      std::max<int64_t>(1, std::min<int64_t>(c.train.batch_size, train.size()) / std::max(1, ranks));
   // The step, the optimizer's state (at most two buffers per weight, as the gradients are
   // counted in the step) and the loader's batches (a few copies of one in floats).
   double parameters = 0;
@@ -101,7 +103,9 @@ void check_step_fits(const RunConfig& c, const Dataset& train, const std::string
   CYG_INPUT_CHECK(mapped + 2 * needed + 0.125 * kGiB <= allowed, "'train.batch_size' = ", c.train.batch_size,
                   ": a training step of ", c.model.name, " on ", H, "x", W, " images needs about ", needed / kGiB,
                   " GiB at this batch (measured on a batch of 2 and 4); this process may use ", allowed / kGiB,
-                  " GiB (ulimit -v), ", mapped / kGiB, " GiB of it already mapped: a smaller batch fits");
+                  " GiB (ulimit -v), ", mapped / kGiB,
+                  " GiB of it already mapped: a smaller batch fits (or a higher limit; the estimate errs on the "
+                  "side of room)");
 }
 
 std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {
@@ -222,7 +226,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
   val_loader = std::make_unique<Loader>(data.val, batches);
   model = make_model(config, data.train);
-  if (device.is_cpu()) check_step_fits(config, data.train, memory_format, comm->size());
+  if (device.is_cpu() && kind != AppKind::Evaluate) check_step_fits(config, data.train, memory_format, comm->size());
   if (!config.model.init_from.empty() && config.resume.empty()) load_weights(config.model.init_from, *model);
   model->to(device);
   // Every rank starts from rank 0's weights (a resume then loads the checkpoint on each).

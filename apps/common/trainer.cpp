@@ -8,7 +8,6 @@
 #include <iostream>
 #include <memory>
 #include <new>
-#include <stdexcept>
 #include <thread>
 
 #include "apps/common/command_line.h"
@@ -18,6 +17,15 @@
 #include "apps/common/range_test.h"
 
 namespace cyg::app {
+
+namespace {
+struct OutOfHostMemory : std::exception {
+  const char* what() const noexcept override {
+    return "out of host memory: this run needs more than the machine or its limits (ulimit -v) give; try a "
+           "smaller train.batch_size, model.width or data.limit_train";
+  }
+};
+}  // namespace
 
 int run_app(AppKind kind, int argc, char** argv) {
   const std::string name = std::string("cygnet_") + app_name(kind);
@@ -49,12 +57,10 @@ int run_app(AppKind kind, int argc, char** argv) {
     }
   } catch (const std::exception& caught) {
     std::fflush(stdout);
-    // The C++ library's "std::bad_alloc" names neither the cause nor a way out.
-    const bool out_of_memory = dynamic_cast<const std::bad_alloc*>(&caught) != nullptr;
-    const std::runtime_error memory(
-        "out of host memory: this run needs more than the machine or its limits (ulimit -v) give; try a smaller "
-        "train.batch_size, model.width or data.limit_train");
-    const std::exception& e = out_of_memory ? memory : caught;
+    // The C++ library's "std::bad_alloc" names neither the cause nor a way out (said
+    // without allocating: memory is what ran out).
+    static const OutOfHostMemory memory;
+    const std::exception& e = dynamic_cast<const std::bad_alloc*>(&caught) != nullptr ? memory : caught;
     if (comm && comm->size() > 1) {
       // The other ranks may be waiting for this one in a collective: stop them all. An
       // error every rank meets at once (a diverged loss) is rank 0's to report in the run

@@ -602,7 +602,8 @@ TEST_F(EndToEnd, AStepTooLargeForTheAddressSpaceLimitIsRefused) {
 #endif
   const std::vector<std::string> args = {"data.synthetic_size=28", "data.synthetic_channels=1", "data.mean=[0.5]",
                                          "data.std=[0.5]",         "data.synthetic_train=4096",  "model.name=resnet18",
-                                         "model.width=16",         "train.max_steps=1"};
+                                         "model.width=16",         "train.max_steps=1",
+                                         "threads=2"};  // what is mapped grows with threads
   const Result large = run("onecycle", joined(args, {"train.batch_size=2048"}), BaseArgs::FastSynthetic,
                            "ulimit -v 3000000;");
   expect_one_line_error(large, "'train.batch_size' = 2048: a training step of resnet18 on 28x28 images needs about ");

@@ -145,6 +145,8 @@ TEST(Safetensors, AHeaderThatCannotFitIsRefusedBeforeTheFileIsRead) {
   ASSERT_EQ(getrlimit(RLIMIT_AS, &old), 0);
   rlimit tight = old;
   tight.rlim_cur = static_cast<rlim_t>(pages) * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (rlim_t(1) << 30);
+  if (old.rlim_max != RLIM_INFINITY && tight.rlim_cur > old.rlim_max)
+    GTEST_SKIP() << "the hard address-space limit is below what this test needs";
   ASSERT_EQ(setrlimit(RLIMIT_AS, &tight), 0);
   std::string error;
   try {
