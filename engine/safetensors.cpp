@@ -92,7 +92,8 @@ std::string read_whole_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   CYG_INPUT_CHECK(in.good(), "cannot open '", path, "': ", std::strerror(errno));
   char first[8];
-  if (regular && !error && file_size > 0 && in.read(first, 8)) check_header_fits(path, header_size_of(first), file_size);
+  if (regular && !error && file_size > 0 && in.read(first, 8))
+    check_header_fits(path, header_size_of(first), file_size);
   in.clear();
   in.seekg(0);
   std::ostringstream all;

@@ -57,19 +57,26 @@ void check_model_fits(const RunConfig& c, models::ModelOptions options) {
                     " GiB (ulimit -v)");
 }
 
-// Under an address-space limit (ulimit -v), a CPU step that does not fit fails inside a
-// library (oneDNN's code generator crashed, OpenBLAS spun forever) instead of saying so.
-// So where a limit is set, the step's host memory is measured on a fresh copy of the model
-// at batches of 2 and 4 images, extrapolated to this rank's batch, and a batch that would
-// not fit beside what the process already maps is refused before the first step.
-void check_step_fits(const RunConfig& c, const Dataset& train, const std::string& memory_format, int ranks) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+// The model the config asks for, on the training set's images and classes.
+models::ModelOptions model_options(const RunConfig& c, const Dataset& train) {
   models::ModelOptions options;
   options.in_channels = train.images.size(1);
   options.num_classes = train.num_classes;
   options.width = c.model.width;
   options.seed = static_cast<uint64_t>(c.seed);
+  return options;
+}
+
+// Under an address-space limit (ulimit -v), a CPU step that does not fit fails inside a
+// library (oneDNN's code generator crashed, OpenBLAS spun forever) instead of saying so.
+// So where a limit is set, the step's host memory is measured on a fresh copy of the model
+// at batches of 2 and 4 images, extrapolated to this rank's batch, and a batch that would
+// not fit beside what the process already maps is refused before the first step.
+void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model, const std::string& memory_format,
+                     int ranks) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const models::ModelOptions options = model_options(c, train);
   const int64_t C = train.images.size(1), H = train.images.size(2), W = train.images.size(3);
   auto step_bytes = [&](int64_t batch) {
     const fn::SyncBatchNorm local(nullptr);  // this rank's measure alone: no collective
@@ -88,8 +95,7 @@ void check_step_fits(const RunConfig& c, const Dataset& train, const std::string
   // The step, the optimizer's state (at most two buffers per weight, as the gradients are
   // counted in the step) and the loader's batches (a few copies of one in floats).
   double parameters = 0;
-  for (const Variable& p : models::make_model(c.model.name, options)->parameters())
-    parameters += 4.0 * static_cast<double>(p.data().numel());
+  for (const Variable& p : model.parameters()) parameters += 4.0 * static_cast<double>(p.data().numel());
   const double needed = two + per_image * static_cast<double>(batch - 2) + 2 * parameters +
                         4.0 * 4.0 * static_cast<double>(batch * C * H * W);
   long pages = 0;
@@ -109,11 +115,7 @@ void check_step_fits(const RunConfig& c, const Dataset& train, const std::string
 }
 
 std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {
-  models::ModelOptions options;
-  options.in_channels = train.images.size(1);
-  options.num_classes = train.num_classes;
-  options.width = c.model.width;
-  options.seed = static_cast<uint64_t>(c.seed);
+  const models::ModelOptions options = model_options(c, train);
   check_model_fits(c, options);
   try {
     return models::make_model(c.model.name, options);
@@ -226,7 +228,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
   val_loader = std::make_unique<Loader>(data.val, batches);
   model = make_model(config, data.train);
-  if (device.is_cpu() && kind != AppKind::Evaluate) check_step_fits(config, data.train, memory_format, comm->size());
+  if (device.is_cpu() && kind != AppKind::Evaluate)
+    check_step_fits(config, data.train, *model, memory_format, comm->size());
   if (!config.model.init_from.empty() && config.resume.empty()) load_weights(config.model.init_from, *model);
   model->to(device);
   // Every rank starts from rank 0's weights (a resume then loads the checkpoint on each).
