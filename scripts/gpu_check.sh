@@ -6,7 +6,7 @@
 #                                  run and the demo on CUDA; then, as the budget allows,
 #                                  cygnet against PyTorch at its best (scripts/compare_pytorch.sh:
 #                                  the step and a CIFAR-10 epoch, converted from the JPEG copy
-#                                  in ../shared/datasets/ when it is there) and a profile
+#                                  that pack_gpu_check.sh puts in .deps/cifar10) and a profile
 #                                  (scripts/profile.sh). Under 8 minutes on one H200 with a
 #                                  warm build folder (build-gpu), 12 from a cold one, before
 #                                  the comparison and the profile.
@@ -333,9 +333,10 @@ prepare_cifar10() {
     record "cifar-10" 1 0 0 "converted before, in $converted"
     return
   fi
-  converter=$(ls ../shared/datasets/cifar10/make_cifar10_bin.py shared/datasets/cifar10/make_cifar10_bin.py 2>/dev/null | head -1)
+  converter=$(ls .deps/cifar10/make_cifar10_bin.py ../shared/datasets/cifar10/make_cifar10_bin.py \
+    shared/datasets/cifar10/make_cifar10_bin.py 2>/dev/null | head -1)
   if [ -z "$converter" ]; then
-    record "cifar-10" 0 0 0 "not here: no $cifar10_dir, and no JPEG copy (shared/datasets/cifar10/) beside the checkout"
+    record "cifar-10" 0 0 0 "not here: no $cifar10_dir, and no JPEG copy (.deps/cifar10/ or ../shared/datasets/cifar10/)"
     return
   fi
   for py in python3 /usr/bin/python3; do

@@ -8,9 +8,11 @@
 #   .deps/gpu-bin      test binaries built here (GoogleTest and yaml-cpp linked statically)
 #                      with the shared libraries they need beyond glibc and cuDNN/cuBLAS,
 #                      and the golden test's recording
+#   .deps/cifar10      CIFAR-10's JPEG copy and its converter, from ../shared/datasets/cifar10
+#                      when it is there (the check converts it for the epoch comparison)
 # gpu_check.sh tries the first way (build there) and, when it fails, the second.
-#   scripts/pack_gpu_check.sh              all three (a CUDA build here: long on few cores)
-#   scripts/pack_gpu_check.sh --no-binaries  .deps/googletest and .deps/prefix alone (a
+#   scripts/pack_gpu_check.sh              all of it (a CUDA build here: long on few cores)
+#   scripts/pack_gpu_check.sh --no-binaries  all but .deps/gpu-bin (a
 #                                          minute), for a GPU machine that builds for itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,16 @@ gzip -9 -c "$openblas" > "$deps/prefix/lib/libopenblas.so.0.gz"
 ldd "$openblas" | awk '/=> \//{print $1, $3}' | grep -v -E '^(libc|libm|libgcc_s|libpthread|libdl|librt)\.so' |
   while read -r soname path; do cp -L "$path" "$deps/prefix/lib/$soname"; done
 
+# CIFAR-10's JPEG copy (19 MB) beside the checkout, for the check's epoch comparison: a
+# folder beside the checkout does not reach the GPU machine, .deps does.
+cifar10_copy=../shared/datasets/cifar10
+if [ -f "$cifar10_copy/make_cifar10_bin.py" ] && [ -f "$cifar10_copy/cifar10-jpeg-q75.tar.gz" ]; then
+  mkdir -p "$deps/cifar10"
+  cp "$cifar10_copy/make_cifar10_bin.py" "$cifar10_copy/cifar10-jpeg-q75.tar.gz" "$deps/cifar10/"
+else
+  echo "pack_gpu_check: no CIFAR-10 JPEG copy in $cifar10_copy: the check's epoch comparison will be skipped" >&2
+fi
+
 if [ "$binaries" -eq 0 ]; then
   rm -r "$deps/gpu-bin"
   du -sh "$deps"
@@ -63,6 +75,11 @@ strip "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*
 for bin in "$deps"/gpu-bin/test_* "$deps"/gpu-bin/cygnet_*; do
   ldd "$bin" | awk '/=> \//{print $3}' | grep -E 'libgomp|libyaml' || true
 done | sort -u | while read -r lib; do cp -L "$lib" "$deps/gpu-bin/lib/"; done
+size=$(du -sm "$deps" | cut -f1)
+if [ "$size" -gt 60 ] && [ -d "$deps/cifar10" ]; then
+  rm -r "$deps/cifar10"
+  echo "pack_gpu_check: CIFAR-10's copy left out, to keep .deps within 60 MiB (--no-binaries keeps it)" >&2
+fi
 du -sh "$deps"
 size=$(du -sm "$deps" | cut -f1)
 [ "$size" -le 60 ] || echo "pack_gpu_check: warning: .deps is ${size} MiB, more than the 60 MiB budget for carrying it to a GPU machine" 
