@@ -53,7 +53,12 @@ void* CachingAllocator::allocate(size_t bytes, void* stream) {
   } else {
     try {
       block = raw_allocate_(size);
-    } catch (const OutOfMemory&) {
+    } catch (const OutOfMemory& e) {
+      // Emptying the cache frees device memory, which a graph capture does not allow.
+      if (capturing_)
+        throw OutOfMemory(detail::concat(e.what(), " (during a CUDA graph capture, where the cache of ",
+                                         stats_.bytes_cached, " bytes cannot be given back: set cuda_graphs=false or "
+                                         "use a smaller train.batch_size)"));
       free_cached(0);
       block = raw_allocate_(size);
     }
@@ -138,15 +143,19 @@ size_t CachingAllocator::pool_raw_allocations(int pool) const {
   return it == pool_raw_allocations_.end() ? 0 : it->second;
 }
 
-CachingAllocator::PoolScope::PoolScope(CachingAllocator& allocator, int pool)
-    : allocator_(allocator), previous_(allocator.current_pool_) {
+CachingAllocator::PoolScope::PoolScope(CachingAllocator& allocator, int pool, bool capturing)
+    : allocator_(allocator) {
   std::lock_guard<std::mutex> lock(allocator_.mutex_);
+  previous_ = allocator_.current_pool_;
+  previous_capturing_ = allocator_.capturing_;
   allocator_.current_pool_ = pool;
+  allocator_.capturing_ = capturing;
 }
 
 CachingAllocator::PoolScope::~PoolScope() {
   std::lock_guard<std::mutex> lock(allocator_.mutex_);
   allocator_.current_pool_ = previous_;
+  allocator_.capturing_ = previous_capturing_;
 }
 
 AllocatorStats CachingAllocator::stats() const {

@@ -58,9 +58,11 @@ class CachingAllocator {
   void release_pool(int pool);
   // How many blocks the pool has taken from the raw allocator so far.
   size_t pool_raw_allocations(int pool) const;
+  // `capturing`: a CUDA graph capture is under way, in which cudaFree would end the
+  // capture: memory that runs out is then reported as it is, the cache left alone.
   class PoolScope {
    public:
-    PoolScope(CachingAllocator& allocator, int pool);
+    PoolScope(CachingAllocator& allocator, int pool, bool capturing = false);
     ~PoolScope();
     PoolScope(const PoolScope&) = delete;
     PoolScope& operator=(const PoolScope&) = delete;
@@ -68,6 +70,7 @@ class CachingAllocator {
    private:
     CachingAllocator& allocator_;
     int previous_;
+    bool previous_capturing_;
   };
   AllocatorStats stats() const;
   void reset_peak();
@@ -92,6 +95,7 @@ class CachingAllocator {
   std::unordered_map<void*, Block> in_use_;
   AllocatorStats stats_;
   int current_pool_ = 0;
+  bool capturing_ = false;
   int pools_created_ = 0;
   std::map<int, size_t> pool_raw_allocations_;
 };

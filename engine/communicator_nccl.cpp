@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
@@ -91,7 +92,17 @@ class Nccl final : public DeviceCommunicator {
   ~Nccl() override {
     watch_->stop = true;
     if (watcher_.joinable()) watcher_.join();
-    if (comm_ != nullptr) ncclCommDestroy(comm_);  // a destructor reports nothing
+    if (comm_ != nullptr) {
+      // A sum still queued means this rank is unwinding from an error (the gradient reducer
+      // waits for its sums otherwise): ncclCommDestroy would wait for it, and for peers
+      // that may be gone, with no watchdog left. Abort instead. A destructor reports nothing.
+      watch_->queued.poll(steady_now_ms(), 0);
+      if (watch_->queued.pending() > 0 || std::uncaught_exceptions() > 0) {
+        ncclCommAbort(comm_);
+      } else {
+        ncclCommDestroy(comm_);
+      }
+    }
     for (void* event : watch_->queued.handles()) cudaEventDestroy(static_cast<cudaEvent_t>(event));
   }
   Nccl(const Nccl&) = delete;

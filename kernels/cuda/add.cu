@@ -6,14 +6,14 @@
 namespace cyg::CYG_KNS {
 namespace {
 template <typename S>
-__global__ void add_kernel(const S* a, const S* b, S* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS add_kernel(const S* a, const S* b, S* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) store(&y[i], add_op(widen(a[i]), widen(b[i])));
 }
 
-__global__ void axpy_kernel(float alpha, const float* x, float* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS axpy_kernel(float alpha, const float* x, float* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) y[i] = axpy_op(alpha, x[i], y[i]);
 }
-__global__ void increment_kernel(int64_t* counter, int64_t by) {
+__global__ void CYG_LAUNCH_BOUNDS increment_kernel(int64_t* counter, int64_t by) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *counter += by;
 }
 }  // namespace

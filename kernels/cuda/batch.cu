@@ -6,7 +6,7 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void assemble_batch_kernel(const uint8_t* images, const int32_t* labels, const int64_t* indices,
+__global__ void CYG_LAUNCH_BOUNDS assemble_batch_kernel(const uint8_t* images, const int32_t* labels, const int64_t* indices,
                                       int64_t batch, int64_t C, int64_t H, int64_t W, const float* mean,
                                       const float* inv_std, int64_t crop_padding, int flip, uint64_t seed,
                                       uint64_t sample_counter_base, int channels_last, float* out,

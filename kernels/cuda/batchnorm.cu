@@ -17,7 +17,7 @@ using namespace batchnorm_detail;
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x -
 // shift)^2.
 template <typename Types>
-__global__ void batchnorm_stats_partial_kernel(const typename Types::S *x, BatchNormLayout layout, int64_t slices,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_stats_partial_kernel(const typename Types::S *x, BatchNormLayout layout, int64_t slices,
                                                double *partials) {
   using Index = typename Types::Index;
   const int64_t m = layout.per_channel();
@@ -45,7 +45,7 @@ __global__ void batchnorm_stats_partial_kernel(const typename Types::S *x, Batch
 // then the slice normalised, with the fused epilogue. The slice-0 block also
 // writes the saved and the running statistics.
 template <typename Types>
-__global__ void batchnorm_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
                                                   BatchNormLayout layout, int64_t slices, const double *partials,
                                                   float eps, float momentum, BatchNormFusion<typename Types::S> fusion,
                                                   typename Types::S *y, float *save_mean, float *save_invstd,
@@ -84,7 +84,7 @@ __global__ void batchnorm_finish_normalise_kernel(const typename Types::S *x, co
 // (Spread::Variance, eval). dy is the masked one of a fused ReLU, which goes to
 // dresidual when asked.
 template <typename Types>
-__global__ void batchnorm_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
                                                   const float *mean_of, const float *spread, Spread spread_kind,
                                                   float eps, BatchNormBackwardFusion<typename Types::S> fusion,
                                                   BatchNormLayout layout, int64_t slices, double *partials) {
@@ -116,7 +116,7 @@ __global__ void batchnorm_backward_partial_kernel(const typename Types::S *dy, c
 // partials, then dx of the slice. The slice-0 block also writes dgamma and
 // dbeta.
 template <typename Types>
-__global__ void batchnorm_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
                                                     const float *gamma, const float *save_mean,
                                                     const float *save_invstd,
                                                     BatchNormBackwardFusion<typename Types::S> fusion,

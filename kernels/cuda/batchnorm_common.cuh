@@ -64,7 +64,7 @@ __device__ __forceinline__ void channel_sums(const double *partials, int64_t c, 
 }
 
 // dgamma and dbeta of every channel from the partials, a thread per channel.
-__global__ void batchnorm_backward_finish_kernel(int64_t C, int64_t slices, const double *partials, float *dgamma,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_backward_finish_kernel(int64_t C, int64_t slices, const double *partials, float *dgamma,
                                                  float *dbeta) {
   CYG_GRID_STRIDE_LOOP(c, C)
   channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
@@ -73,7 +73,7 @@ __global__ void batchnorm_backward_finish_kernel(int64_t C, int64_t slices, cons
 // Training normalises with the batch's invstd; eval derives it from the running
 // variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
 template <typename Types>
-__global__ void batchnorm_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
                                            const float *mean, const float *spread, Spread spread_kind,
                                            typename Types::Layout layout,
                                            float eps, BatchNormFusion<typename Types::S> fusion,
@@ -91,7 +91,7 @@ __global__ void batchnorm_normalise_kernel(const typename Types::S *x, const flo
 }
 
 template <typename Types>
-__global__ void batchnorm_backward_dx_eval_kernel(const typename Types::S *dy, const float *gamma,
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_backward_dx_eval_kernel(const typename Types::S *dy, const float *gamma,
                                                   const float *running_var, float eps,
                                                   BatchNormBackwardFusion<typename Types::S> fusion,
                                                   typename Types::Layout layout,

@@ -69,7 +69,7 @@ __device__ void add_row_columns(double *a, double *b, const Tile &t, int lanes) 
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
-__global__ void nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout, int lanes,
+__global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout, int lanes,
                                           int64_t slices, double *partials) {
   using Index = typename Types::Index;
   const Tile t = tile_of(lanes);
@@ -116,7 +116,7 @@ __device__ void add_slice_partials(const double *partials, int64_t c, bool activ
 // then the slice normalised with the fused epilogue. The slice-0 block also writes the
 // saved and the running statistics.
 template <typename Types>
-__global__ void nhwc_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
+__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
                                              BatchNormLayoutNhwc layout, int lanes, int64_t slices,
                                              const double *partials, float eps, float momentum,
                                              BatchNormFusion<typename Types::S> fusion, typename Types::S *y,
@@ -162,7 +162,7 @@ __global__ void nhwc_finish_normalise_kernel(const typename Types::S *x, const f
 // a fused ReLU (and written to dresidual when asked); xhat from the saved statistics
 // (training) or the running ones (Spread::Variance, evaluation).
 template <typename Types>
-__global__ void nhwc_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
+__global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
                                              const float *mean_of, const float *spread, Spread spread_kind, float eps,
                                              BatchNormBackwardFusion<typename Types::S> fusion,
                                              BatchNormLayoutNhwc layout, int lanes, int64_t slices,
@@ -197,7 +197,7 @@ __global__ void nhwc_backward_partial_kernel(const typename Types::S *dy, const 
 // The channel group's dgamma and dbeta from the partials, then dx of the slice. The
 // slice-0 block also writes dgamma and dbeta.
 template <typename Types>
-__global__ void nhwc_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
+__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
                                                const float *gamma, const float *save_mean, const float *save_invstd,
                                                BatchNormBackwardFusion<typename Types::S> fusion,
                                                BatchNormLayoutNhwc layout, int lanes, int64_t slices,

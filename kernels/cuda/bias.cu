@@ -6,11 +6,11 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void bias_add_kernel(float* y, const float* b, int64_t n, int64_t C, int64_t inner) {
+__global__ void CYG_LAUNCH_BOUNDS bias_add_kernel(float* y, const float* b, int64_t n, int64_t C, int64_t inner) {
   CYG_GRID_STRIDE_LOOP(k, n) y[k] += b[(k / inner) % C];
 }
 
-__global__ void bias_grad_kernel(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db) {
+__global__ void CYG_LAUNCH_BOUNDS bias_grad_kernel(const float* dy, int64_t outer, int64_t C, int64_t inner, float* db) {
   const int64_t per_channel = outer * inner;
   for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
     float acc = 0.0f;

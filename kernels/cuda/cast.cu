@@ -6,15 +6,15 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void cast_f32_to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS cast_f32_to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) y[i] = float_to_bf16(x[i]);
 }
 
-__global__ void cast_bf16_to_f32_kernel(const uint16_t* x, float* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS cast_bf16_to_f32_kernel(const uint16_t* x, float* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) y[i] = bf16_to_float(x[i]);
 }
 
-__global__ void widen_krsc_to_oihw_kernel(const uint16_t* krsc, float* oihw, int64_t n, int64_t C, int64_t area) {
+__global__ void CYG_LAUNCH_BOUNDS widen_krsc_to_oihw_kernel(const uint16_t* krsc, float* oihw, int64_t n, int64_t C, int64_t area) {
   CYG_GRID_STRIDE_LOOP(i, n) oihw[i] = bf16_to_float(krsc[krsc_offset(i, C, area)]);
 }
 }  // namespace

@@ -6,7 +6,7 @@
 namespace cyg::CYG_KNS {
 namespace {
 template <typename U>
-__global__ void copy_strided_kernel(const U* src, U* dst, int64_t n, StridedLayout layout) {
+__global__ void CYG_LAUNCH_BOUNDS copy_strided_kernel(const U* src, U* dst, int64_t n, StridedLayout layout) {
   CYG_GRID_STRIDE_LOOP(i, n) {
     int64_t s, d;
     strided_offsets(layout, i, &s, &d);

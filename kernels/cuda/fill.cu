@@ -6,7 +6,7 @@
 namespace cyg::CYG_KNS {
 namespace {
 template <typename U>
-__global__ void fill_kernel(U* dst, int64_t n, U value) {
+__global__ void CYG_LAUNCH_BOUNDS fill_kernel(U* dst, int64_t n, U value) {
   CYG_GRID_STRIDE_LOOP(i, n) dst[i] = value;
 }
 

@@ -10,6 +10,12 @@
 #include "kernels/counters.h"
 #include "kernels/cuda/check.h"
 
+// Written after `__global__ void` of every kernel: any of them may be launched with up to
+// 1024 threads a block (the reducing kernels are tested at 1024), and the bound keeps the
+// compiler within 64 registers a thread, so that such a launch never fails for want of
+// registers (65,536 a block on sm_70 to sm_90). The emulation ignores it.
+#define CYG_LAUNCH_BOUNDS __launch_bounds__(1024)
+
 #if defined(CYGNET_EMU)
 #include "kernels/emu/emu.h"
 #define CYG_KNS emu

@@ -7,7 +7,7 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void cross_entropy_rows_kernel(const float* logits, const int32_t* labels, int64_t N, int64_t K,
+__global__ void CYG_LAUNCH_BOUNDS cross_entropy_rows_kernel(const float* logits, const int32_t* labels, int64_t N, int64_t K,
                                           float smoothing, float* row_logsumexp, float* row_loss,
                                           float* row_correct) {
   for (int64_t r = blockIdx.x; r < N; r += gridDim.x) {
@@ -38,7 +38,7 @@ __global__ void cross_entropy_rows_kernel(const float* logits, const int32_t* la
   }
 }
 
-__global__ void cross_entropy_mean_kernel(const float* row_loss, const float* row_correct, int64_t N,
+__global__ void CYG_LAUNCH_BOUNDS cross_entropy_mean_kernel(const float* row_loss, const float* row_correct, int64_t N,
                                           float* loss_out, int64_t* correct_out) {
   float total = 0.0f;
   int64_t correct = 0;
@@ -54,7 +54,7 @@ __global__ void cross_entropy_mean_kernel(const float* row_loss, const float* ro
   }
 }
 
-__global__ void cross_entropy_backward_kernel(const float* logits, const int32_t* labels,
+__global__ void CYG_LAUNCH_BOUNDS cross_entropy_backward_kernel(const float* logits, const int32_t* labels,
                                               const float* row_logsumexp, int64_t N, int64_t K, float smoothing,
                                               const float* grad_loss, float* dlogits) {
   const float scale = *grad_loss / static_cast<float>(N);

@@ -5,7 +5,7 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void accumulate_metrics_kernel(float* loss_sum, int64_t* correct_sum, float* step_losses,
+__global__ void CYG_LAUNCH_BOUNDS accumulate_metrics_kernel(float* loss_sum, int64_t* correct_sum, float* step_losses,
                                           int64_t* next_slot, int64_t capacity, const float* loss,
                                           const int64_t* correct, float count) {
   if (blockIdx.x == 0 && threadIdx.x == 0)

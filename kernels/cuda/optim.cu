@@ -9,7 +9,7 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+__global__ void CYG_LAUNCH_BOUNDS sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                 const SgdHyper* hyper) {
   const SgdHyper h = *hyper;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
@@ -27,7 +27,7 @@ __global__ void sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chun
   }
 }
 
-__global__ void adam_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+__global__ void CYG_LAUNCH_BOUNDS adam_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                  const AdamHyper* hyper) {
   const AdamHyper h = *hyper;
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {

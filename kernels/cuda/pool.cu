@@ -10,7 +10,7 @@
 namespace cyg::CYG_KNS {
 namespace {
 template <typename S>
-__global__ void global_avg_pool_forward_kernel(const S* x, int64_t planes, int64_t area, S* y) {
+__global__ void CYG_LAUNCH_BOUNDS global_avg_pool_forward_kernel(const S* x, int64_t planes, int64_t area, S* y) {
   const unsigned lane = threadIdx.x & 31u;
   const int64_t warps_per_block = blockDim.x >> 5;
   for (int64_t p = int64_t(blockIdx.x) * warps_per_block + (threadIdx.x >> 5); p < planes;
@@ -24,12 +24,12 @@ __global__ void global_avg_pool_forward_kernel(const S* x, int64_t planes, int64
 }
 
 template <typename S>
-__global__ void global_avg_pool_backward_kernel(const S* dy, int64_t area, int64_t n, S* dx) {
+__global__ void CYG_LAUNCH_BOUNDS global_avg_pool_backward_kernel(const S* dy, int64_t area, int64_t n, S* dx) {
   CYG_GRID_STRIDE_LOOP(i, n) store(&dx[i], divide_by_area(widen(dy[i / area]), area));
 }
 
 template <typename S>
-__global__ void global_avg_pool_forward_nhwc_kernel(const S* x, int64_t C, int64_t area, int64_t outputs, S* y) {
+__global__ void CYG_LAUNCH_BOUNDS global_avg_pool_forward_nhwc_kernel(const S* x, int64_t C, int64_t area, int64_t outputs, S* y) {
   CYG_GRID_STRIDE_LOOP(p, outputs) {
     const int64_t n = p / C;
     const S* column = x + n * area * C + (p - n * C);
@@ -40,7 +40,7 @@ __global__ void global_avg_pool_forward_nhwc_kernel(const S* x, int64_t C, int64
 }
 
 template <typename S>
-__global__ void global_avg_pool_backward_nhwc_kernel(const S* dy, int64_t C, int64_t area, int64_t n, S* dx) {
+__global__ void CYG_LAUNCH_BOUNDS global_avg_pool_backward_nhwc_kernel(const S* dy, int64_t C, int64_t area, int64_t n, S* dx) {
   CYG_GRID_STRIDE_LOOP(i, n) {
     const int64_t image = i / (area * C);
     store(&dx[i], divide_by_area(widen(dy[image * C + i % C]), area));

@@ -7,21 +7,21 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void partial_sum_kernel(const float* x, int64_t n, float* partials) {
+__global__ void CYG_LAUNCH_BOUNDS partial_sum_kernel(const float* x, int64_t n, float* partials) {
   float acc = 0.0f;
   CYG_GRID_STRIDE_LOOP(i, n) acc += x[i];
   acc = block_reduce_sum(acc);
   if (threadIdx.x == 0) partials[blockIdx.x] = acc;
 }
 
-__global__ void finish_sum_kernel(const float* partials, int64_t count, float* out, int64_t mean_count) {
+__global__ void CYG_LAUNCH_BOUNDS finish_sum_kernel(const float* partials, int64_t count, float* out, int64_t mean_count) {
   float acc = 0.0f;
   for (int64_t i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
   acc = block_reduce_sum(acc);
   if (threadIdx.x == 0) *out = mean_count > 0 ? mean_from_sum(acc, mean_count) : acc;
 }
 
-__global__ void axis_sum_kernel(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
+__global__ void CYG_LAUNCH_BOUNDS axis_sum_kernel(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                                 int64_t mean_count) {
   for (int64_t k = blockIdx.x; k < outer * inner; k += gridDim.x) {
     const int64_t o = k / inner, i = k % inner;

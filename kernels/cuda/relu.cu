@@ -5,11 +5,11 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void relu_forward_kernel(const float* x, float* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS relu_forward_kernel(const float* x, float* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) y[i] = relu_forward_op(x[i]);
 }
 
-__global__ void relu_backward_kernel(const float* dy, const float* y, float* dx, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS relu_backward_kernel(const float* dy, const float* y, float* dx, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) dx[i] = relu_backward_op(dy[i], y[i]);
 }
 }  // namespace

@@ -4,7 +4,7 @@
 
 namespace cyg::CYG_KNS {
 namespace {
-__global__ void scale_kernel(float alpha, const float* x, float* y, int64_t n) {
+__global__ void CYG_LAUNCH_BOUNDS scale_kernel(float alpha, const float* x, float* y, int64_t n) {
   CYG_GRID_STRIDE_LOOP(i, n) y[i] = scale_op(alpha, x[i]);
 }
 }  // namespace

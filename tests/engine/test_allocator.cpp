@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <string>
 
 #include "engine/allocator.h"
 #include "kernels/error.h"
@@ -127,6 +128,47 @@ TEST(CachingAllocator, RetriesAfterEmptyingTheCacheWhenRawAllocationFails) {
   EXPECT_NE(c, nullptr);
   EXPECT_EQ(calls, 4);
   alloc.release(c);
+}
+
+TEST(CachingAllocator, DuringAGraphCaptureMemoryThatRunsOutIsReportedAndTheCacheKept) {
+  int calls = 0, frees = 0;
+  size_t budget = 4096;  // a device with room for 4 KiB
+  cyg::CachingAllocator alloc(
+      [&](size_t n) -> void* {
+        ++calls;
+        if (n > budget) throw cyg::OutOfMemory("out of memory");
+        budget -= n;
+        return std::malloc(n);
+      },
+      [&](void* p) {
+        ++frees;
+        budget += 2048;
+        std::free(p);
+      });
+  alloc.release(alloc.allocate(2048));
+  alloc.release(alloc.allocate(2048, &calls));  // another stream: a second cached block
+  const int pool = alloc.create_pool();
+  {
+    // cudaFree would end the capture: nothing is freed, and the error says why.
+    const cyg::CachingAllocator::PoolScope capture(alloc, pool, /*capturing=*/true);
+    try {
+      alloc.allocate(4096);
+      FAIL() << "an allocation past the device's memory succeeded during a capture";
+    } catch (const cyg::OutOfMemory& e) {
+      EXPECT_NE(std::string(e.what()).find("during a CUDA graph capture"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("cuda_graphs=false"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(frees, 0);
+  }
+  {
+    // The graph's warm-up, outside the capture, may empty the cache and retry.
+    const cyg::CachingAllocator::PoolScope warm_up(alloc, pool);
+    void* block = alloc.allocate(4096);
+    EXPECT_NE(block, nullptr);
+    EXPECT_EQ(frees, 2);
+    alloc.release(block);
+  }
+  alloc.release_pool(pool);
 }
 
 }  // namespace
