@@ -95,6 +95,11 @@ void read_summary(const std::string& path, RunRecord& run) {
   run.final_val_loss = number("final_val_loss");
   run.final_val_acc = number("final_val_acc");
   run.best_val_acc = number("best_val_acc");
+  if (const auto it = summary.find("epochs_completed"); it != summary.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0)
+      fail(path, "'epochs_completed' should be a whole number of epochs, got " + it->dump());
+    run.epochs_completed = it->get<int64_t>();
+  }
 }
 
 // ---- Table I ----
@@ -202,6 +207,16 @@ std::optional<double> report_accuracy(const RunRecord& run) {
   return std::nullopt;
 }
 
+namespace {
+// The configured epochs, or "13 of 70" for a run that stopped before its end, so that an
+// unfinished run is not read as the report's finished one.
+std::string epochs_cell(const RunRecord& run) {
+  if (run.epochs_completed && *run.epochs_completed < run.epochs)
+    return std::to_string(*run.epochs_completed) + " of " + std::to_string(run.epochs);
+  return std::to_string(run.epochs);
+}
+}  // namespace
+
 std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs) {
   std::vector<std::vector<std::string>> rows = {
       {"Run", "LR min", "LR max", "Mom min", "Mom max", "Ann %", "Epochs", "Val loss", "Val acc", "Report's acc"}};
@@ -211,7 +226,7 @@ std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& 
     const std::optional<double> report = report_accuracy(run);
     rows.push_back({run.name, format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
-                    format_setting(run.momentum_max), format_setting(run.anneal_percent), std::to_string(run.epochs),
+                    format_setting(run.momentum_max), format_setting(run.anneal_percent), epochs_cell(run),
                     format_fixed(run.final_val_loss, 6), format_fixed(run.final_val_acc, 4),
                     report ? format_fixed(*report, 4) : "—"});
   }

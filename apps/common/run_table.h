@@ -23,6 +23,9 @@ struct RunRecord {
   // `optimizer.momentum`.
   std::optional<double> lr_min, lr_max, momentum_min, momentum_max, anneal_percent;
   int64_t epochs = 0;  // config `train.epochs`
+  // summary.json's `epochs_completed`: fewer than `epochs` when the run stopped before
+  // its end (interrupted, out of time, train.max_steps); absent in older records.
+  std::optional<int64_t> epochs_completed;
   std::vector<app::EpochMetrics> metrics;
   // summary.json; NaN where the run recorded null (a diverged loss).
   double final_val_loss = 0.0, final_val_acc = 0.0, best_val_acc = 0.0;

@@ -156,6 +156,27 @@ TEST(RunTable, CellsArePlainTextAndTheReportMatchesItsSettings) {
   EXPECT_EQ(cyg::runs::report_accuracy(adam), 0.8354);
 }
 
+// A run that stopped before its end (interrupted, out of time, train.max_steps) shows the
+// epochs it completed beside those configured; a finished one, and an older record
+// without the key, the configured ones alone.
+TEST(RunTable, AnUnfinishedRunShowsTheEpochsItCompleted) {
+  const fs::path root = fresh_dir("unfinished");
+  const fs::path dir = write_one_cycle(root / "r", "row3", "0.01", "0.1", "70", "5.1", "0.4961");
+  auto with_completed = [&](const std::string& value) {
+    write(dir / "summary.json", "{\"final_val_loss\": 5.1, \"final_val_acc\": 0.4961, \"best_val_acc\": 0.97, "
+                                "\"epochs_completed\": " + value + "}\n");
+    return cyg::runs::read_run(dir.string());
+  };
+  const cyg::runs::RunRecord unfinished = with_completed("13");
+  EXPECT_EQ(unfinished.epochs_completed, 13);
+  EXPECT_EQ(cyg::runs::table_cells({unfinished})[1][6], "13 of 70");
+  EXPECT_NE(cyg::runs::table_markdown({unfinished}).find("| 13 of 70 |"), std::string::npos);
+  EXPECT_EQ(cyg::runs::table_cells({with_completed("70")})[1][6], "70");
+  EXPECT_EQ(cyg::runs::table_cells({cyg::runs::read_run(write_adam(root / "adam").string())})[1][6], "90");
+  const std::string bad = error_of([&] { with_completed("2.5"); });
+  EXPECT_NE(bad.find("'epochs_completed' should be a whole number of epochs, got 2.5"), std::string::npos) << bad;
+}
+
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
             "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
