@@ -12,6 +12,9 @@
 #                                  the comparison and the profile.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
 #                                  the golden ResNet-18. Under 4 minutes.
+#   scripts/gpu_check.sh --table1  the build and all of Table I on CIFAR-10 (scripts/table1.sh:
+#                                  the Adam baseline and the eight 1cycle rows, 690 epochs),
+#                                  tabled with what finished within the budget (570 s).
 # Prints the device and the toolchain it found first and one table (step, passed,
 # failed, seconds, note) last, also when a step fails or runs out of time; every step
 # has a time limit, and the check as a whole a budget: 720 s, 240 s with --quick. On a
@@ -34,10 +37,11 @@ cd "$(dirname "$0")/.."
 mode=full
 case "${1:-}" in
   --quick) mode=quick ;;
+  --table1) mode=table1 ;;
   "") ;;
-  *) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  *) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 2 ;;
 esac
-default_budget=$([ "$mode" = quick ] && echo 240 || echo 720)
+case "$mode" in quick) default_budget=240 ;; table1) default_budget=570 ;; *) default_budget=720 ;; esac
 budget=${CYGNET_GPU_CHECK_SECONDS:-$default_budget}
 started=$(date +%s)
 logs=gpu-check-logs
@@ -232,6 +236,7 @@ if [ "$gpu_present" = 1 ]; then
 fi
 targets=(test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu test_launch_sync cygnet_demo)
 [ "$mode" = full ] && targets+=(test_library_errors test_kernels_emu cygnet_bench cygnet_onecycle)
+[ "$mode" = table1 ] && targets=(cygnet_baseline cygnet_onecycle cygnet_table cygnet_demo)
 echo "== build (CUDA, architecture $arch; logs in $logs/configure.log and build.log)"
 bin_dir=""
 cmake_args=(-DCYGNET_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCMAKE_BUILD_TYPE=Release)
@@ -247,7 +252,7 @@ run_limited 90 "$build_log" cmake --fresh -S . -B build-gpu "${generator[@]}" "$
 build_s=$step_s
 if [ "$step_rc" = 0 ]; then
   build_log=$logs/build.log
-  run_limited "$([ "$mode" = quick ] && echo 180 || echo 420)" "$build_log" \
+  run_limited "$(case "$mode" in quick) echo 180 ;; table1) echo 240 ;; *) echo 420 ;; esac)" "$build_log" \
     cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}"
   build_s=$(( build_s + step_s ))
 fi
@@ -379,7 +384,7 @@ if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
   echo "== libraries: $libraries"
 fi
 
-if [ -n "$bin_dir" ]; then
+if [ -n "$bin_dir" ] && [ "$mode" != table1 ]; then
   echo "== correctness: GPU tests and the golden ResNet-18"
   run_gtest "gpu kernels vs cpu" 90 test_kernels_gpu
   run_gtest "gpu engine" 45 test_engine_gpu
@@ -484,6 +489,44 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     record "profile" 1 0 "$step_s" "$profile_note"
   else
     record "profile" 0 1 "$step_s" "exit $step_rc: ${profile_note:-$(grep -v '^$' "$logs/profile.log" | tail -1 | cut -c1-100)}"
+  fi
+fi
+
+if [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
+  # The nine runs back to back for the rest of the budget; then the table of what each
+  # run recorded, an unfinished run showing the epochs it completed ("13 of 70").
+  echo "== Table I on CIFAR-10: the Adam baseline and the eight 1cycle rows (scripts/table1.sh)"
+  cifar10_dir=data/cifar-10-batches-bin
+  prepare_cifar10
+  if has_cifar10 "$cifar10_dir"; then
+    table1_root=$logs/table1
+    run_limited "$default_budget" "$logs/table1.log" bash scripts/table1.sh --data "$cifar10_dir" --device cuda \
+      --bin-dir "$bin_dir" --run-root "$table1_root"
+    table1_s=$step_s table1_rc=$step_rc
+    why="exit $step_rc"
+    timed_out && why="stopped by the budget"
+    epochs=$(grep -c -E '^epoch [0-9]+/[0-9]+: ' "$logs/table1.log")
+    runs_done=0
+    note="no run directory in $table1_root: $(grep -v '^$' "$logs/table1.log" | tail -1 | cut -c1-80)"
+    if [ -n "$(ls -d "$table1_root"/*/ 2>/dev/null)" ]; then
+      run_limited 30 "$logs/table1-table.log" "$(find_bin cygnet_table)" --out "$table1_root" "$table1_root"
+      if [ "$step_rc" = 0 ]; then
+        cat "$logs/table1-table.log"
+        # The Epochs column: "70" for a finished run, "13 of 70" for one cut short.
+        read -r runs_done runs_cut < <(awk -F'|' 'NR > 2 { gsub(/ /, "", $8); if ($8 ~ /^[0-9]+$/) d++; else if ($8 ~ /of/) c++ }
+          END { print d + 0, c + 0 }' "$logs/table1-table.log")
+        note="$runs_done of 9 runs finished, $runs_cut cut short, $epochs epochs; the table in $table1_root/table1.md"
+      else
+        note="cygnet_table failed: $(grep -v '^$' "$logs/table1-table.log" | tail -1 | cut -c1-80)"
+      fi
+    fi
+    if [ "$table1_rc" = 0 ]; then
+      record "table1" "$runs_done" 0 "$table1_s" "$note"
+    elif [ "$table1_rc" = 124 ] || [ "$table1_rc" = 137 ]; then
+      record "table1" "$runs_done" 0 "$table1_s" "$why; $note"
+    else
+      record "table1" "$runs_done" 1 "$table1_s" "$why; $note"
+    fi
   fi
 fi
 

@@ -152,8 +152,16 @@ RunRecord read_run(const std::string& dir) {
   RunRecord run;
   run.dir = dir;
   read_config((fs::path(dir) / "config.yaml").string(), run);
-  run.metrics = app::read_csv<app::EpochMetrics>((fs::path(dir) / "metrics.csv").string());
-  read_summary((fs::path(dir) / "summary.json").string(), run);
+  const fs::path metrics = fs::path(dir) / "metrics.csv", summary = fs::path(dir) / "summary.json";
+  if (!fs::exists(metrics, error) && !fs::exists(summary, error)) {
+    // A run that ended (killed, crashed) before its first epoch: a row that says so, not
+    // an error that would hide the other runs.
+    run.epochs_completed = 0;
+    run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
+    return run;
+  }
+  run.metrics = app::read_csv<app::EpochMetrics>(metrics.string());
+  read_summary(summary.string(), run);
   return run;
 }
 
@@ -224,10 +232,12 @@ std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& 
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
+    const bool recorded = run.epochs_completed != 0;  // an epoch's values, or an older record
     rows.push_back({run.name, format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), epochs_cell(run),
-                    format_fixed(run.final_val_loss, 6), format_fixed(run.final_val_acc, 4),
+                    recorded ? format_fixed(run.final_val_loss, 6) : kAbsent,
+                    recorded ? format_fixed(run.final_val_acc, 4) : kAbsent,
                     report ? format_fixed(*report, 4) : "—"});
   }
   return rows;

@@ -32,7 +32,9 @@ struct RunRecord {
 };
 
 // Reads dir/config.yaml (through the config registry: an unknown key or a value of the
-// wrong type is an error), dir/metrics.csv (app::read_csv) and dir/summary.json. Throws
+// wrong type is an error), dir/metrics.csv (app::read_csv) and dir/summary.json; a run
+// with neither of the last two ended before its first epoch (epochs_completed 0, the
+// values NaN, no metrics). Throws
 // cyg::Error naming the file and what is wrong with it (missing, bad header, a
 // non-numeric cell with its line and column, a missing key).
 RunRecord read_run(const std::string& dir);

@@ -177,6 +177,31 @@ TEST(RunTable, AnUnfinishedRunShowsTheEpochsItCompleted) {
   EXPECT_NE(bad.find("'epochs_completed' should be a whole number of epochs, got 2.5"), std::string::npos) << bad;
 }
 
+// A run killed before its first epoch has its config and no records: a row that says so,
+// the other runs tabled and drawn beside it. One of the two records alone stays an error
+// (MissingMetricsIsNamed).
+TEST(RunTable, ARunThatRecordedNoEpochIsARowOfItsOwn) {
+  const fs::path root = fresh_dir("no_epoch");
+  write_three_runs(root);
+  const fs::path dir = write_one_cycle(root / "run0", "killed", "0.01", "0.1", "70", "0", "0");
+  fs::remove(dir / "metrics.csv");
+  fs::remove(dir / "summary.json");
+  std::vector<cyg::runs::RunRecord> runs;
+  for (const std::string& d : cyg::runs::find_run_dirs({root.string()})) runs.push_back(cyg::runs::read_run(d));
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[1].name, "killed");
+  EXPECT_EQ(runs[1].epochs_completed, 0);
+  EXPECT_TRUE(runs[1].metrics.empty());
+  const auto cells = cyg::runs::table_cells(runs);
+  EXPECT_EQ(cells[2][6], "0 of 70");
+  EXPECT_EQ(cells[2][7], "—");
+  EXPECT_EQ(cells[2][8], "—");
+  EXPECT_EQ(cells[2][9], "0.8813") << "the report's number for the row's settings";
+  EXPECT_EQ(cells[3][8], "0.8442") << "the other runs keep their values";
+  const std::string svg = cyg::plot::render_svg(cyg::runs::accuracy_overlay(runs));
+  EXPECT_NE(svg.find("onecycle_a"), std::string::npos);
+}
+
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
             "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
