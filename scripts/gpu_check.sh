@@ -492,7 +492,9 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   fi
 fi
 
-if [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
+if [ -n "$bin_dir" ] && [ "$mode" = table1 ] && [ "$gpu_present" != 1 ]; then
+  record "table1" 0 0 0 "not run: no GPU answers"
+elif [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
   # The nine runs back to back for the rest of the budget; then the table of what each
   # run recorded, an unfinished run showing the epochs it completed ("13 of 70").
   echo "== Table I on CIFAR-10: the Adam baseline and the eight 1cycle rows (scripts/table1.sh)"
