@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, on the first machine with one that it meets:
 #   scripts/gpu_check.sh           the whole check: the correctness part below, then
-#                                  compute-sanitizer, the library-error and emulation
-#                                  tests, a benchmark beside PyTorch's, a short training
-#                                  run and the demo on CUDA; then, as the budget allows,
 #                                  cygnet against PyTorch at its best (scripts/compare_pytorch.sh:
 #                                  the step and a CIFAR-10 epoch, converted from the JPEG copy
-#                                  that pack_gpu_check.sh puts in .deps/cifar10) and a profile
-#                                  (scripts/profile.sh). Under 8 minutes on one H200 with a
-#                                  warm build folder (build-gpu), 12 from a cold one, before
-#                                  the comparison and the profile.
+#                                  that pack_gpu_check.sh puts in .deps/cifar10), a benchmark
+#                                  with the step counters, a short training run, a 1-rank
+#                                  NCCL run and the demo on CUDA; then, as the budget allows,
+#                                  compute-sanitizer, the library-error and emulation tests
+#                                  and a profile (scripts/profile.sh). About 12 minutes on one
+#                                  H200 from a cold build folder: with less, the figures
+#                                  against PyTorch come first.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
 #                                  the golden ResNet-18. Under 4 minutes.
 #   scripts/gpu_check.sh --table1  the build and all of Table I on CIFAR-10 (scripts/table1.sh:
@@ -394,6 +394,61 @@ if [ -n "$bin_dir" ] && [ "$mode" != table1 ]; then
 fi
 
 if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
+  # First what the fast path is for: cygnet against PyTorch at its best, alternately, so
+  # that a check cut short by its budget still has the figures. The profile comes last.
+  echo "== cygnet vs PyTorch (bf16, channels-last, cuDNN benchmark, torch.compile): step and CIFAR-10 epoch"
+  if [ "$(limit_for 300)" -lt 60 ]; then
+    record "vs pytorch" 0 0 0 "not run: the check's $budget s are spent"
+  else
+    cifar10_dir=data/cifar-10-batches-bin
+    [ "$gpu_present" = 1 ] && prepare_cifar10
+    compare_limit=$(limit_for 300)
+    run_limited 300 "$logs/compare_pytorch.log" bash scripts/compare_pytorch.sh --device cuda --bin-dir "$bin_dir" \
+      --cifar10 "$cifar10_dir" --seconds $((compare_limit > 40 ? compare_limit - 20 : 20)) \
+      --logs "$logs/compare" --summary "$logs/compare.tsv"
+    sed -n '/^== cygnet vs PyTorch on/,$p' "$logs/compare_pytorch.log"
+    record_compare_rows
+  fi
+  echo "== benchmark: resnet18 training step, batch 128"
+  run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters
+  cat "$logs/bench.log"
+  # The default above is channels-last in bf16; NCHW beside it, the layout's own figure.
+  run_command "bench cygnet nchw (cuda)" 90 "$logs/bench_nchw.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --memory-format nchw
+  cat "$logs/bench_nchw.log"
+  run_limited 120 "$logs/bench_pytorch.log" python3 scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 --steps 20
+  cat "$logs/bench_pytorch.log"
+  if [ "$step_rc" = 0 ]; then
+    record "bench pytorch (cuda)" 1 0 "$step_s" "$(sed -n 's/.*: \([0-9.]* images\/s\).*/\1/p' "$logs/bench_pytorch.log")"
+  else
+    record "bench pytorch (cuda)" 0 0 "$step_s" "not runnable here (reference only): $(tail -1 "$logs/bench_pytorch.log" | cut -c1-70)"
+  fi
+
+  echo "== a short training run on cuda (1cycle, ResNet-18, synthetic 32x32 data)"
+  run_command "training run (cuda)" 180 "$logs/train.log" 'epoch 2/2: .*' \
+    "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check \
+    data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
+    model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
+  tail -3 "$logs/train.log"
+  # Data parallelism's plumbing on one GPU: one rank with NCCL summing every gradient
+  # (distributed=true), beside the same eager steps without it: the all-reduce's cost.
+  echo "== 1-rank NCCL training (distributed=true) beside the same eager run without it"
+  for dp in true false; do
+    dp_step="train 1-rank nccl (eager)"
+    [ "$dp" = false ] && dp_step="train no nccl (eager)"
+    run_command "$dp_step" 150 "$logs/train_dp_$dp.log" 'epoch 2/2: .*' \
+      "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check-dp-$dp distributed=$dp \
+      cuda_graphs=false data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 \
+      data.synthetic_val=1024 model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
+    grep -m1 "^onecycle" "$logs/train_dp_$dp.log" || true
+    tail -2 "$logs/train_dp_$dp.log"
+  done
+  echo "== demo on cuda"
+  run_command "demo --device cuda" 60 "$logs/demo.log" '[0-9.]+ ms on cuda:0' \
+    "$(find_bin cygnet_demo)" --device cuda
+  tail -3 "$logs/demo.log"
+
   # Memory errors and shared-memory races in our kernels, on the small cases (the
   # sanitizer slows kernels down by orders of magnitude). First a probe on one small
   # test: some virtualised machines refuse the sanitizer ("Device not supported", then
@@ -424,59 +479,6 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   run_gtest "library errors" 30 test_library_errors
   run_gtest "emulated kernels" 60 test_kernels_emu "*SumAndMean:*Relu*"
 
-  echo "== benchmark: resnet18 training step, batch 128"
-  run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
-    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters
-  cat "$logs/bench.log"
-  # The default above is channels-last in bf16; NCHW beside it, the layout's own figure.
-  run_command "bench cygnet nchw (cuda)" 90 "$logs/bench_nchw.log" '[0-9.]+ images/s' \
-    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --memory-format nchw
-  cat "$logs/bench_nchw.log"
-  run_limited 120 "$logs/bench_pytorch.log" python3 scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 --steps 20
-  cat "$logs/bench_pytorch.log"
-  if [ "$step_rc" = 0 ]; then
-    record "bench pytorch (cuda)" 1 0 "$step_s" "$(sed -n 's/.*: \([0-9.]* images\/s\).*/\1/p' "$logs/bench_pytorch.log")"
-  else
-    record "bench pytorch (cuda)" 0 0 "$step_s" "not runnable here (reference only): $(tail -1 "$logs/bench_pytorch.log" | cut -c1-70)"
-  fi
-
-  echo "== a short training run on cuda (1cycle, ResNet-18, synthetic 32x32 data)"
-  run_command "training run (cuda)" 180 "$logs/train.log" 'epoch 2/2: .*' \
-    "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check \
-    data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
-    model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
-  tail -3 "$logs/train.log"
-  # Data parallelism's plumbing on one GPU: one rank with NCCL summing every gradient
-  # (distributed=true), beside the same eager steps without it: the all-reduce's cost.
-  echo "== 1-rank NCCL training (distributed=true) beside the same eager run without it"
-  for dp in true false; do
-    run_command "training distributed=$dp (cuda, eager)" 150 "$logs/train_dp_$dp.log" 'epoch 2/2: .*' \
-      "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check-dp-$dp distributed=$dp \
-      cuda_graphs=false data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 \
-      data.synthetic_val=1024 model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
-    grep -m1 "^onecycle" "$logs/train_dp_$dp.log" || true
-    tail -2 "$logs/train_dp_$dp.log"
-  done
-  echo "== demo on cuda"
-  run_command "demo --device cuda" 60 "$logs/demo.log" '[0-9.]+ ms on cuda:0' \
-    "$(find_bin cygnet_demo)" --device cuda
-  tail -3 "$logs/demo.log"
-
-  # cygnet against PyTorch at its best, alternately, and the profile: each only when the
-  # budget still has room for it.
-  echo "== cygnet vs PyTorch (bf16, channels-last, cuDNN benchmark, torch.compile): step and CIFAR-10 epoch"
-  if [ "$(limit_for 300)" -lt 60 ]; then
-    record "vs pytorch" 0 0 0 "not run: the check's $budget s are spent"
-  else
-    cifar10_dir=data/cifar-10-batches-bin
-    [ "$gpu_present" = 1 ] && prepare_cifar10
-    compare_limit=$(limit_for 300)
-    run_limited 300 "$logs/compare_pytorch.log" bash scripts/compare_pytorch.sh --device cuda --bin-dir "$bin_dir" \
-      --cifar10 "$cifar10_dir" --seconds $((compare_limit > 40 ? compare_limit - 20 : 20)) \
-      --logs "$logs/compare" --summary "$logs/compare.tsv"
-    sed -n '/^== cygnet vs PyTorch on/,$p' "$logs/compare_pytorch.log"
-    record_compare_rows
-  fi
   echo "== profile: nsys timeline and ncu on our heaviest kernels"
   run_limited 150 "$logs/profile.log" bash scripts/profile.sh --bin-dir "$bin_dir" --out "$logs/profile"
   cat "$logs/profile.log"
