@@ -51,4 +51,21 @@ std::vector<void*> QueuedCollectives::handles() const {
   return all;
 }
 
+Deadline::Deadline(int64_t timeout_ms, std::function<void()> expire) {
+  if (timeout_ms <= 0) return;
+  thread_ = std::thread([this, timeout_ms, expire = std::move(expire)] {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!disarmed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return done_; })) expire();
+  });
+}
+
+Deadline::~Deadline() {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  disarmed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 }  // namespace cyg

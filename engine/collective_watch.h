@@ -7,11 +7,13 @@
 // Thread-safe: the training thread pushes while the watchdog polls.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace cyg {
@@ -48,6 +50,24 @@ class QueuedCollectives {
   mutable std::mutex mutex_;
   std::deque<Entry> queued_;
   std::vector<void*> free_;
+};
+
+// A bound on one blocking call that nothing can interrupt (NCCL's communicator set-up
+// waits for every rank, and a rank that died before it never comes): while the Deadline
+// lives, a thread calls `expire` once `timeout_ms` have passed (the caller's message and
+// exit). Destroying it first disarms it at once. timeout_ms <= 0: no bound, no thread.
+class Deadline {
+ public:
+  Deadline(int64_t timeout_ms, std::function<void()> expire);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable disarmed_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 }  // namespace cyg

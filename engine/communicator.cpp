@@ -68,7 +68,7 @@ std::unique_ptr<Communicator> single_process_communicator() { return std::make_u
 
 #if !CYGNET_HAVE_NCCL
 bool has_nccl() { return false; }
-std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator&, int) {
+std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator&, int, double) {
   CYG_CHECK(false, "this build has no NCCL: build with CUDA where NCCL is found (the toolkit's, NCCL_ROOT, or "
             "PyTorch's nvidia/nccl wheel in CYGNET_CUDA_LIBRARY_ROOTS)");
   return nullptr;

@@ -59,8 +59,10 @@ class DeviceCommunicator {
 // NCCL over the ranks of `bootstrap`, on CUDA device `device`: rank 0 makes the unique
 // id, bootstrap's broadcast shares it (MPI over several ranks; nothing for one). Every
 // NCCL call is checked; a thread watches for NCCL's asynchronous errors and, with a
-// timeout, for sums that never finish (engine/collective_watch.h). A build without NCCL throws a cyg::Error saying so.
-std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device);
+// timeout, for sums that never finish (engine/collective_watch.h). `timeout_seconds`
+// (distributed_timeout; 0: none) also bounds the set-up, which waits for every rank. A
+// build without NCCL throws a cyg::Error saying so.
+std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device, double timeout_seconds);
 bool has_nccl();
 
 // root's text on every rank.

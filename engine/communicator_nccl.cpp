@@ -78,12 +78,25 @@ void watch_async_errors(std::shared_ptr<AsyncWatch> w) {
 
 class Nccl final : public DeviceCommunicator {
  public:
-  Nccl(Communicator& bootstrap, int device) {
+  Nccl(Communicator& bootstrap, int device, double timeout_seconds) {
     ncclUniqueId id{};
     if (bootstrap.rank() == 0) CYG_NCCL_CHECK(ncclGetUniqueId(&id));
     bootstrap.broadcast(&id, static_cast<int64_t>(sizeof id), 0);
     CYG_NCCL_CUDA_CHECK(cudaSetDevice(device));
-    CYG_NCCL_CHECK(ncclCommInitRank(&comm_, bootstrap.size(), id, bootstrap.rank()));
+    {
+      // The set-up waits for every rank, and nothing interrupts it: a rank that died
+      // before it would leave this one waiting for ever.
+      const int rank = bootstrap.rank();
+      const Deadline deadline(static_cast<int64_t>(timeout_seconds * 1000.0), [rank, timeout_seconds] {
+        std::fprintf(stderr,
+                     "cygnet: error: rank %d: NCCL's set-up waited more than %.0f s for the other ranks "
+                     "(distributed_timeout): one of them has died or hangs; stopping this rank\n",
+                     rank, timeout_seconds);
+        std::fflush(stderr);
+        std::_Exit(kCollectiveTimeoutExit);
+      });
+      CYG_NCCL_CHECK(ncclCommInitRank(&comm_, bootstrap.size(), id, bootstrap.rank()));
+    }
     watch_->comm = comm_;
     watch_->rank = bootstrap.rank();
     watch_->device = device;
@@ -134,8 +147,11 @@ class Nccl final : public DeviceCommunicator {
 }  // namespace
 
 bool has_nccl() { return true; }
-std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device) {
-  return std::make_unique<Nccl>(bootstrap, device);
+std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device, double timeout_seconds) {
+  CYG_CHECK(timeout_seconds >= 0, "a collective timeout of ", timeout_seconds, " s");
+  auto nccl = std::make_unique<Nccl>(bootstrap, device, timeout_seconds);
+  nccl->set_timeout(timeout_seconds);
+  return nccl;
 }
 
 }  // namespace cyg

@@ -243,7 +243,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   // Gradients on a GPU are summed by NCCL; elsewhere (the emulated device, a build
   // without NCCL) through the host.
   if (distributed && device.is_cuda() && has_nccl()) {
-    device_comm = nccl_communicator(*comm, device.index);
+    device_comm = nccl_communicator(*comm, device.index, config.distributed_timeout);
   } else if (data_parallel() && !device.is_cpu()) {
     device_comm = host_staged_communicator(*comm, device);
   }

@@ -1,10 +1,11 @@
 // The watchdog's view of collectives queued on a device stream (engine/collective_watch.h,
 // used by the NCCL communicator): the finished ones are dropped oldest first and their
 // handles reused, the oldest unfinished one is reported once past the timeout, and a
-// pushing thread and a polling thread can share it.
+// pushing thread and a polling thread can share it. Also the Deadline of a blocking call.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <set>
 #include <thread>
@@ -89,6 +90,29 @@ TEST(QueuedCollectives, APusherAndAPollerShareIt) {
   const std::vector<void*> all = q.handles();
   EXPECT_EQ(all.size(), kCount);
   EXPECT_EQ(std::set<void*>(all.begin(), all.end()).size(), kCount) << "every handle once";
+}
+
+// The bound on a call nothing can interrupt (NCCL's set-up): it expires once when the
+// call outlasts it, never when the call returns first, and never without a timeout.
+TEST(Deadline, ExpiresOnceWhenTheCallOutlastsItAndNeverWhenItReturnsFirst) {
+  std::atomic<int> expired{0};
+  {
+    const cyg::Deadline deadline(20, [&] { ++expired; });
+    // The blocking call, still waiting well past the bound.
+    for (int i = 0; i < 500 && expired.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(expired.load(), 1);
+
+  expired = 0;
+  {
+    const cyg::Deadline deadline(3600 * 1000, [&] { ++expired; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the call returns
+  }  // disarmed here, at once: a test that waited the hour would time out
+  {
+    const cyg::Deadline no_bound(0, [&] { ++expired; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_EQ(expired.load(), 0);
 }
 
 }  // namespace
