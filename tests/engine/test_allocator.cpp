@@ -106,47 +106,44 @@ TEST(CachingAllocator, RefusesAForeignPointer) {
   EXPECT_THROW(alloc.release(&x), cyg::Error);
 }
 
+// A device with room for 4 KiB, handing out and taking back blocks of 2 KiB.
+struct SmallDevice {
+  int calls = 0, frees = 0;
+  size_t budget = 4096;
+  cyg::CachingAllocator allocator() {
+    return cyg::CachingAllocator(
+        [this](size_t n) -> void* {
+          ++calls;
+          if (n > budget) throw cyg::OutOfMemory("out of memory");
+          budget -= n;
+          return std::malloc(n);
+        },
+        [this](void* p) {
+          ++frees;
+          budget += 2048;
+          std::free(p);
+        });
+  }
+};
+
 TEST(CachingAllocator, RetriesAfterEmptyingTheCacheWhenRawAllocationFails) {
-  int calls = 0;
-  size_t budget = 4096;  // a device with room for 4 KiB
-  cyg::CachingAllocator alloc(
-      [&](size_t n) -> void* {
-        ++calls;
-        if (n > budget) throw cyg::OutOfMemory("out of memory");
-        budget -= n;
-        return std::malloc(n);
-      },
-      [&](void* p) {
-        budget += 2048;
-        std::free(p);
-      });
+  SmallDevice device;
+  cyg::CachingAllocator alloc = device.allocator();
   void* a = alloc.allocate(2048);
   void* b = alloc.allocate(2048);
   alloc.release(a);
   alloc.release(b);
   void* c = alloc.allocate(4096);  // fails once, the 2 KiB blocks are freed, then fits
   EXPECT_NE(c, nullptr);
-  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(device.calls, 4);
   alloc.release(c);
 }
 
 TEST(CachingAllocator, DuringAGraphCaptureMemoryThatRunsOutIsReportedAndTheCacheKept) {
-  int calls = 0, frees = 0;
-  size_t budget = 4096;  // a device with room for 4 KiB
-  cyg::CachingAllocator alloc(
-      [&](size_t n) -> void* {
-        ++calls;
-        if (n > budget) throw cyg::OutOfMemory("out of memory");
-        budget -= n;
-        return std::malloc(n);
-      },
-      [&](void* p) {
-        ++frees;
-        budget += 2048;
-        std::free(p);
-      });
+  SmallDevice device;
+  cyg::CachingAllocator alloc = device.allocator();
   alloc.release(alloc.allocate(2048));
-  alloc.release(alloc.allocate(2048, &calls));  // another stream: a second cached block
+  alloc.release(alloc.allocate(2048, &device));  // another stream: a second cached block
   const int pool = alloc.create_pool();
   {
     // cudaFree would end the capture: nothing is freed, and the error says why.
@@ -158,14 +155,14 @@ TEST(CachingAllocator, DuringAGraphCaptureMemoryThatRunsOutIsReportedAndTheCache
       EXPECT_NE(std::string(e.what()).find("during a CUDA graph capture"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("cuda_graphs=false"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(frees, 0);
+    EXPECT_EQ(device.frees, 0);
   }
   {
     // The graph's warm-up, outside the capture, may empty the cache and retry.
     const cyg::CachingAllocator::PoolScope warm_up(alloc, pool);
     void* block = alloc.allocate(4096);
     EXPECT_NE(block, nullptr);
-    EXPECT_EQ(frees, 2);
+    EXPECT_EQ(device.frees, 2);
     alloc.release(block);
   }
   alloc.release_pool(pool);
