@@ -1,6 +1,7 @@
 // The caching allocator: best fit among the stream's cached blocks of at most twice the
 // request, else a new raw block; when the raw allocator fails, the cache is emptied and
-// the allocation tried once more.
+// the allocation tried once more (except during a graph capture, where freeing is not
+// allowed).
 #include "engine/allocator.h"
 
 #include <malloc.h>
@@ -57,8 +58,8 @@ void* CachingAllocator::allocate(size_t bytes, void* stream) {
       // Emptying the cache frees device memory, which a graph capture does not allow.
       if (capturing_)
         throw OutOfMemory(detail::concat(e.what(), " (during a CUDA graph capture, where the cache of ",
-                                         stats_.bytes_cached, " bytes cannot be given back: set cuda_graphs=false or "
-                                         "use a smaller train.batch_size)"));
+                                         stats_.bytes_cached, " bytes cannot be given back: run the step without a "
+                                         "graph, or with a smaller batch)"));
       free_cached(0);
       block = raw_allocate_(size);
     }
@@ -143,13 +144,13 @@ size_t CachingAllocator::pool_raw_allocations(int pool) const {
   return it == pool_raw_allocations_.end() ? 0 : it->second;
 }
 
-CachingAllocator::PoolScope::PoolScope(CachingAllocator& allocator, int pool, bool capturing)
+CachingAllocator::PoolScope::PoolScope(CachingAllocator& allocator, int pool, Capture capture)
     : allocator_(allocator) {
   std::lock_guard<std::mutex> lock(allocator_.mutex_);
   previous_ = allocator_.current_pool_;
   previous_capturing_ = allocator_.capturing_;
   allocator_.current_pool_ = pool;
-  allocator_.capturing_ = capturing;
+  allocator_.capturing_ = capture == Capture::Yes;
 }
 
 CachingAllocator::PoolScope::~PoolScope() {

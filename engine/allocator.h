@@ -58,11 +58,12 @@ class CachingAllocator {
   void release_pool(int pool);
   // How many blocks the pool has taken from the raw allocator so far.
   size_t pool_raw_allocations(int pool) const;
-  // `capturing`: a CUDA graph capture is under way, in which cudaFree would end the
+  // Capture::Yes: a CUDA graph capture is under way, in which cudaFree would end the
   // capture: memory that runs out is then reported as it is, the cache left alone.
+  enum class Capture { No, Yes };
   class PoolScope {
    public:
-    PoolScope(CachingAllocator& allocator, int pool, bool capturing = false);
+    PoolScope(CachingAllocator& allocator, int pool, Capture capture = Capture::No);
     ~PoolScope();
     PoolScope(const PoolScope&) = delete;
     PoolScope& operator=(const PoolScope&) = delete;

@@ -108,7 +108,9 @@ class Nccl final : public DeviceCommunicator {
     if (comm_ != nullptr) {
       // A sum still queued means this rank is unwinding from an error (the gradient reducer
       // waits for its sums otherwise): ncclCommDestroy would wait for it, and for peers
-      // that may be gone, with no watchdog left. Abort instead. A destructor reports nothing.
+      // that may be gone, with no watchdog left. Abort instead. Sums are seen queued only
+      // with a timeout (their events); without one, an exception unwinding says it. A
+      // destructor reports nothing.
       watch_->queued.poll(steady_now_ms(), 0);
       if (watch_->queued.pending() > 0 || std::uncaught_exceptions() > 0) {
         ncclCommAbort(comm_);
@@ -149,9 +151,7 @@ class Nccl final : public DeviceCommunicator {
 bool has_nccl() { return true; }
 std::unique_ptr<DeviceCommunicator> nccl_communicator(Communicator& bootstrap, int device, double timeout_seconds) {
   CYG_CHECK(timeout_seconds >= 0, "a collective timeout of ", timeout_seconds, " s");
-  auto nccl = std::make_unique<Nccl>(bootstrap, device, timeout_seconds);
-  nccl->set_timeout(timeout_seconds);
-  return nccl;
+  return std::make_unique<Nccl>(bootstrap, device, timeout_seconds);
 }
 
 }  // namespace cyg

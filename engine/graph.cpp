@@ -53,7 +53,7 @@ void Graph::capture(const std::function<void()>& work) {
   CYG_CHECK(graph_ == nullptr, "the graph is already captured");
   DeviceRuntime& runtime = runtime_for(stream_.device());
   const StreamGuard on_stream(stream_);
-  const CachingAllocator::PoolScope pool(allocator_for(stream_.device()), pool_, /*capturing=*/true);
+  const CachingAllocator::PoolScope pool(allocator_for(stream_.device()), pool_, CachingAllocator::Capture::Yes);
   runtime.begin_capture(stream_.handle());
   try {
     work();

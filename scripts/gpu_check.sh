@@ -17,7 +17,8 @@
 #                                  tabled with what finished within the budget (570 s).
 # Prints the device and the toolchain it found first and one table (step, passed,
 # failed, seconds, note) last, also when a step fails or runs out of time; every step
-# has a time limit, and the check as a whole a budget: 720 s, 240 s with --quick. On a
+# has a time limit, and the check as a whole a budget: 720 s, 240 s with --quick, 570 s
+# with --table1; a step the budget leaves no time for is noted "not run". On a
 # slower machine CYGNET_GPU_CHECK_SECONDS sets the budget, and every step's limit grows
 # in proportion. Exits non-zero on any failure, a GPU test skipped included
 # (on the machine this is for, a GPU must answer). Logs in gpu-check-logs/; when $OUT
@@ -100,18 +101,26 @@ limit_for() {
   local own=$(( $1 * budget / default_budget )) left=$(( budget - ($(date +%s) - started) ))
   [ "$left" -lt "$own" ] && echo "$left" || echo "$own"
 }
-# Runs a command under the step's limit; the log gets its output. Sets step_rc, step_s.
+# Runs a command under the step's limit; the log gets its output. Sets step_rc, step_s,
+# and step_not_run (1 when the budget left no time to start it).
 run_limited() {  # seconds log command...
-  local limit log=$2 t0
+  local limit
   limit=$(limit_for "$1")
+  shift
+  run_within "$limit" "$@"
+}
+# The same with a limit in seconds as it is; step_signal (TERM unless set) stops it.
+run_within() {  # seconds log command...
+  local limit=$1 log=$2 t0
   shift 2
   t0=$(date +%s)
+  step_not_run=0
   if [ "$limit" -lt 5 ]; then
     echo "not run: the check's $budget s are spent" > "$log"
-    step_rc=124 step_s=0
+    step_rc=124 step_s=0 step_not_run=1
     return
   fi
-  timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1 &
+  timeout -s "${step_signal:-TERM}" --kill-after=20 "$limit" "$@" > "$log" 2>&1 &
   step_pid=$!
   wait "$step_pid"
   step_rc=$?
@@ -264,7 +273,7 @@ else
   why="failed"
   timed_out && why="timed out"
   [ "${#missing[@]}" -gt 0 ] && why="$why (toolchain missing: $(IFS=';'; echo "${missing[*]}"))"
-  if [ -d .deps/gpu-bin ]; then
+  if [ -d .deps/gpu-bin ] && [ "$mode" != table1 ]; then
     record "build here" 0 0 "$build_s" "$why; see $build_log; using the prebuilt .deps/gpu-bin"
     bin_dir=.deps/gpu-bin
     export LD_LIBRARY_PATH="$PWD/.deps/gpu-bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -286,6 +295,7 @@ run_gtest() {  # step seconds binary [filter]
   if [ -z "$bin" ]; then record "$step" 0 1 0 "binary $3 missing"; return; fi
   log="$logs/$3.log"
   run_limited "$seconds" "$log" env CYGNET_SYNC_LAUNCHES=1 "$bin" --gtest_filter="${4:-*}"
+  if [ "$step_not_run" = 1 ]; then record "$step" 0 0 0 "$(cat "$log")"; return; fi
   passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
   skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
@@ -308,7 +318,9 @@ run_command() {  # step seconds log note-pattern command...
   local step=$1 seconds=$2 log=$3 pattern=$4 why
   shift 4
   run_limited "$seconds" "$log" "$@"
-  if [ "$step_rc" = 0 ]; then
+  if [ "$step_not_run" = 1 ]; then
+    record "$step" 0 0 0 "$(cat "$log")"
+  elif [ "$step_rc" = 0 ]; then
     record "$step" 1 0 "$step_s" "$(grep -m1 -o -E "$pattern" "$log")"
   else
     why="exit $step_rc"
@@ -464,7 +476,9 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   else
     run_limited 60 "$logs/sanitizer-probe.log" "$sanitizer" --tool memcheck --error-exitcode 1 "$engine_bin" \
       --gtest_filter=GpuEngine.RoundTripKeepsValuesAndLayout
-    if grep -q -E 'Device not supported|error 999|CUDA_ERROR_UNKNOWN|unknown error' "$logs/sanitizer-probe.log"; then
+    if [ "$step_not_run" = 1 ]; then
+      record "compute-sanitizer" 0 0 0 "$(cat "$logs/sanitizer-probe.log")"
+    elif grep -q -E 'Device not supported|error 999|CUDA_ERROR_UNKNOWN|unknown error' "$logs/sanitizer-probe.log"; then
       record "compute-sanitizer" 0 0 "$step_s" "not available on this machine: $(grep -m1 -o -E 'Device not supported|error 999|CUDA_ERROR_UNKNOWN|unknown error' "$logs/sanitizer-probe.log")"
     elif [ "$step_rc" != 0 ]; then
       record "compute-sanitizer probe" 0 1 "$step_s" "exit $step_rc on one small test (see $logs/sanitizer-probe.log)"
@@ -503,17 +517,19 @@ elif [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
   cifar10_dir=data/cifar-10-batches-bin
   prepare_cifar10
   if has_cifar10 "$cifar10_dir"; then
+    # What is left of the budget, less the time to stop the runs (SIGINT: each stops
+    # cleanly, its summary written) and to make the table.
     table1_root=$logs/table1
-    run_limited "$default_budget" "$logs/table1.log" bash scripts/table1.sh --data "$cifar10_dir" --device cuda \
-      --bin-dir "$bin_dir" --run-root "$table1_root"
-    table1_s=$step_s table1_rc=$step_rc
-    why="exit $step_rc"
-    timed_out && why="stopped by the budget"
+    step_signal=INT
+    run_within $(( budget - ($(date +%s) - started) - 60 )) "$logs/table1.log" bash scripts/table1.sh \
+      --data "$cifar10_dir" --device cuda --bin-dir "$bin_dir" --run-root "$table1_root"
+    step_signal=TERM
+    table1_s=$step_s table1_rc=$step_rc table1_not_run=$step_not_run
     epochs=$(grep -c -E '^epoch [0-9]+/[0-9]+: ' "$logs/table1.log")
-    runs_done=0
+    runs_done=0 runs_cut=0 table_failed=0
     note="no run directory in $table1_root: $(grep -v '^$' "$logs/table1.log" | tail -1 | cut -c1-80)"
     if [ -n "$(ls -d "$table1_root"/*/ 2>/dev/null)" ]; then
-      run_limited 30 "$logs/table1-table.log" "$(find_bin cygnet_table)" --out "$table1_root" "$table1_root"
+      run_within 30 "$logs/table1-table.log" "$(find_bin cygnet_table)" --out "$table1_root" "$table1_root"
       if [ "$step_rc" = 0 ]; then
         cat "$logs/table1-table.log"
         # The Epochs column: "70" for a finished run, "13 of 70" for one cut short.
@@ -521,16 +537,21 @@ elif [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
           END { print d + 0, c + 0 }' "$logs/table1-table.log")
         note="$runs_done of 9 runs finished, $runs_cut cut short, $epochs epochs; the table in $table1_root/table1.md"
       else
+        table_failed=1
         note="cygnet_table failed: $(grep -v '^$' "$logs/table1-table.log" | tail -1 | cut -c1-80)"
       fi
     fi
-    if [ "$table1_rc" = 0 ]; then
-      record "table1" "$runs_done" 0 "$table1_s" "$note"
+    if [ "$table1_not_run" = 1 ]; then
+      record "table1" 0 0 0 "not run: the check's $budget s are spent"
+    elif [ "$table1_rc" = 0 ]; then
+      record "table1" "$runs_done" "$table_failed" "$table1_s" "$note"
     elif [ "$table1_rc" = 124 ] || [ "$table1_rc" = 137 ]; then
-      record "table1" "$runs_done" 0 "$table1_s" "$why; $note"
+      record "table1" "$runs_done" "$table_failed" "$table1_s" "stopped by the budget; $note"
     else
-      record "table1" "$runs_done" 1 "$table1_s" "$why; $note"
+      record "table1" "$runs_done" 1 "$table1_s" "exit $table1_rc; $note"
     fi
+  else
+    record "table1" 0 1 0 "not run: no CIFAR-10 (see the cifar-10 row)"
   fi
 fi
 

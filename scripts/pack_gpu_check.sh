@@ -20,7 +20,7 @@ binaries=1
 case "${1:-}" in
   --no-binaries) binaries=0 ;;
   "") ;;
-  *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  *) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2 ;;
 esac
 bash scripts/install_deps.sh
 deps=.deps

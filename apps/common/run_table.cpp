@@ -92,14 +92,20 @@ void read_summary(const std::string& path, RunRecord& run) {
     if (!it->is_number()) fail(path, std::string("'") + key + "' should be a number, got " + it->dump());
     return it->get<double>();
   };
-  run.final_val_loss = number("final_val_loss");
-  run.final_val_acc = number("final_val_acc");
-  run.best_val_acc = number("best_val_acc");
   if (const auto it = summary.find("epochs_completed"); it != summary.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0)
       fail(path, "'epochs_completed' should be a whole number of epochs, got " + it->dump());
     run.epochs_completed = it->get<int64_t>();
   }
+  // A run stopped during its first epoch records no values.
+  if (run.epochs_completed == 0 && !summary.contains("final_val_loss")) {
+    run.recorded = false;
+    run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  run.final_val_loss = number("final_val_loss");
+  run.final_val_acc = number("final_val_acc");
+  run.best_val_acc = number("best_val_acc");
 }
 
 // ---- Table I ----
@@ -139,8 +145,15 @@ std::string escape_cell(const std::string& s) {
   return out;
 }
 
-// An unreadable summary counts as a training run, so that read_run reports it.
+// An unreadable summary counts as a training run, so that read_run reports it. A range
+// test stopped before it wrote its summary says so in the first word of its log.
 bool is_range_test(const fs::path& dir) {
+  std::error_code error;
+  if (!fs::exists(dir / "summary.json", error)) {
+    std::ifstream log(dir / "train.log");
+    std::string app;
+    return log >> app && app == app::app_name(app::AppKind::LrFind);
+  }
   return app::read_json_object((dir / "summary.json").string()).contains("lr_find");
 }
 
@@ -157,6 +170,7 @@ RunRecord read_run(const std::string& dir) {
     // A run that ended (killed, crashed) before its first epoch: a row that says so, not
     // an error that would hide the other runs.
     run.epochs_completed = 0;
+    run.recorded = false;
     run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
     return run;
   }
@@ -232,12 +246,11 @@ std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& 
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
-    const bool recorded = run.epochs_completed != 0;  // an epoch's values, or an older record
     rows.push_back({run.name, format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), epochs_cell(run),
-                    recorded ? format_fixed(run.final_val_loss, 6) : kAbsent,
-                    recorded ? format_fixed(run.final_val_acc, 4) : kAbsent,
+                    run.recorded ? format_fixed(run.final_val_loss, 6) : kAbsent,
+                    run.recorded ? format_fixed(run.final_val_acc, 4) : kAbsent,
                     report ? format_fixed(*report, 4) : "—"});
   }
   return rows;

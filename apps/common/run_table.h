@@ -26,6 +26,8 @@ struct RunRecord {
   // summary.json's `epochs_completed`: fewer than `epochs` when the run stopped before
   // its end (interrupted, out of time, train.max_steps); absent in older records.
   std::optional<int64_t> epochs_completed;
+  // Whether the run recorded its values: not when it was stopped during its first epoch.
+  bool recorded = true;
   std::vector<app::EpochMetrics> metrics;
   // summary.json; NaN where the run recorded null (a diverged loss).
   double final_val_loss = 0.0, final_val_acc = 0.0, best_val_acc = 0.0;
@@ -33,8 +35,8 @@ struct RunRecord {
 
 // Reads dir/config.yaml (through the config registry: an unknown key or a value of the
 // wrong type is an error), dir/metrics.csv (app::read_csv) and dir/summary.json; a run
-// with neither of the last two ended before its first epoch (epochs_completed 0, the
-// values NaN, no metrics). Throws
+// with neither of the last two, or a summary with no values and 0 epochs completed,
+// ended during its first epoch (recorded false, the values NaN). Throws
 // cyg::Error naming the file and what is wrong with it (missing, bad header, a
 // non-numeric cell with its line and column, a missing key).
 RunRecord read_run(const std::string& dir);

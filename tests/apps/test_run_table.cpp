@@ -200,6 +200,24 @@ TEST(RunTable, ARunThatRecordedNoEpochIsARowOfItsOwn) {
   EXPECT_EQ(cells[3][8], "0.8442") << "the other runs keep their values";
   const std::string svg = cyg::plot::render_svg(cyg::runs::accuracy_overlay(runs));
   EXPECT_NE(svg.find("onecycle_a"), std::string::npos);
+
+  // Stopped (Ctrl-C) during its first epoch: a summary without values, the same row.
+  write(dir / "metrics.csv", kHeader);
+  write(dir / "summary.json", "{\"app\": \"onecycle\", \"epochs_completed\": 0, \"stopped_early\": false}\n");
+  const cyg::runs::RunRecord stopped = cyg::runs::read_run(dir.string());
+  EXPECT_FALSE(stopped.recorded);
+  EXPECT_EQ(cyg::runs::table_cells({stopped})[1][6], "0 of 70");
+  EXPECT_EQ(cyg::runs::table_cells({stopped})[1][8], "—");
+  // Stopped within its first epoch after values were recorded (train.max_steps): shown.
+  write(dir / "summary.json", "{\"epochs_completed\": 0, \"final_val_loss\": 2.3, \"final_val_acc\": 0.1016, "
+                              "\"best_val_acc\": 0.1016}\n");
+  EXPECT_EQ(cyg::runs::table_cells({cyg::runs::read_run(dir.string())})[1][8], "0.1016");
+  // A range test killed before its summary is no Table I run.
+  const fs::path range_test = root / "lr_find_killed";
+  fs::create_directories(range_test);
+  fs::copy_file(dir / "config.yaml", range_test / "config.yaml");
+  write(range_test / "train.log", "lr_find 'range-test': resnet18 on synthetic\n");
+  EXPECT_EQ(cyg::runs::find_run_dirs({root.string()}).size(), 4u);
 }
 
 TEST(RunTable, EmptyTableHasItsHeader) {
