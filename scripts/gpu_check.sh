@@ -116,7 +116,7 @@ run_within() {  # seconds log command...
   t0=$(date +%s)
   step_not_run=0
   if [ "$limit" -lt 5 ]; then
-    echo "not run: the check's $budget s are spent" > "$log"
+    echo "not run: the check's $budget s leave it under 5 s" > "$log"
     step_rc=124 step_s=0 step_not_run=1
     return
   fi
