@@ -75,6 +75,13 @@ void read_config(const std::string& path, RunRecord& run) {
 
 // ---- summary.json ----
 
+// A run stopped during its first epoch: no values to show.
+void mark_unrecorded(RunRecord& run) {
+  run.epochs_completed = 0;
+  run.recorded = false;
+  run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
+}
+
 void read_summary(const std::string& path, RunRecord& run) {
   std::ifstream in = app::open_run_file(path);
   nlohmann::json summary;
@@ -98,11 +105,7 @@ void read_summary(const std::string& path, RunRecord& run) {
     run.epochs_completed = it->get<int64_t>();
   }
   // A run stopped during its first epoch records no values.
-  if (run.epochs_completed == 0 && !summary.contains("final_val_loss")) {
-    run.recorded = false;
-    run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
-    return;
-  }
+  if (run.epochs_completed == 0 && !summary.contains("final_val_loss")) return mark_unrecorded(run);
   run.final_val_loss = number("final_val_loss");
   run.final_val_acc = number("final_val_acc");
   run.best_val_acc = number("best_val_acc");
@@ -169,9 +172,7 @@ RunRecord read_run(const std::string& dir) {
   if (!fs::exists(metrics, error) && !fs::exists(summary, error)) {
     // A run that ended (killed, crashed) before its first epoch: a row that says so, not
     // an error that would hide the other runs.
-    run.epochs_completed = 0;
-    run.recorded = false;
-    run.final_val_loss = run.final_val_acc = run.best_val_acc = std::numeric_limits<double>::quiet_NaN();
+    mark_unrecorded(run);
     return run;
   }
   run.metrics = app::read_csv<app::EpochMetrics>(metrics.string());
