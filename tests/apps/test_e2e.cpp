@@ -191,10 +191,12 @@ TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {
   EXPECT_EQ(run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
 }
 
-TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
+// Starts a 2-epoch 1cycle run named `name`, sends it `signal_number` once its first
+// step is reported, and returns its exit status; its stdout goes to root_/<name>.out.
+int stop_run_with(const std::string& root, const std::string& name, int signal_number) {
   const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_onecycle",
                                          "device=cpu",
-                                         "run_root=" + root_ + "/runs",
+                                         "run_root=" + root + "/runs",
                                          "data.dataset=synthetic",
                                          "model.name=small_cnn",
                                          "data.synthetic_train=4096",
@@ -203,26 +205,31 @@ TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
                                          "train.batch_size=64",
                                          "train.epochs=2",
                                          "train.log_every=1",
-                                         "name=interrupted"};
+                                         "name=" + name};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  const std::string out = root_ + "/interrupted.out";
+  const std::string out = root + "/" + name + ".out";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  // Interrupt once the first training step has been reported.
+  if (spawned != 0) return -1;
+  // The signal once the first training step has been reported.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (read_file(out).find("step 1/") == std::string::npos && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGINT);
+  kill(pid, signal_number);
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130) << read_file(out);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
+  const int code = stop_run_with(root_, "interrupted", SIGINT);
+  EXPECT_EQ(code, 130) << read_file(root_ + "/interrupted.out");
   const std::string dir = run_dir("onecycle-interrupted-");
   EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos);
   // The printed command runs as printed: the program as it was started, not a bare name
@@ -241,6 +248,20 @@ TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
                                            "train.log_every=1", "name=straight"});
   ASSERT_EQ(straight.exit_code, 0) << straight.err;
   EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(run_dir("onecycle-straight-")));
+}
+
+// SIGTERM (kill, docker stop, Slurm at a time limit) stops as Ctrl-C does: after the
+// step in progress, with a checkpoint the run resumes from.
+TEST_F(EndToEnd, SigtermStopsCleanlyAsCtrlCDoes) {
+  const int code = stop_run_with(root_, "terminated", SIGTERM);
+  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the signal (143): "
+                       << read_file(root_ + "/terminated.out");
+  const std::string dir = run_dir("onecycle-terminated-");
+  EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos) << read_file(dir + "/train.log");
+  ASSERT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
+  const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(summary(dir)["epochs_completed"].get<int>(), 2) << summary(dir).dump();
 }
 
 TEST_F(EndToEnd, RangeTestStopsAtDivergenceAndSuggestsAnLrInsideTheSweep) {
