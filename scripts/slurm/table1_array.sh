@@ -4,9 +4,18 @@
 #SBATCH --cpus-per-task=8
 #SBATCH --time=04:00:00
 #SBATCH --output=slurm-%x-%A_%a.out
+#SBATCH --open-mode=append
+#SBATCH --signal=B:USR1@180
+#SBATCH --requeue
 # The rows of Table I on a Slurm cluster: one array task per configs/table1/row*.yaml,
-# each a 1-GPU cygnet_onecycle run into RUNS, then cygnet_table over RUNS once every
-# row has finished (a job that depends on the array).
+# each a 1-GPU cygnet_onecycle run into RUNS/rowK.job<array id>/, then cygnet_table over
+# them once every row has finished (a job that depends on the array).
+#
+# A task that reaches its time limit goes back to the queue: three minutes before it,
+# the run stops after its step with a checkpoint, the task is requeued, and when it
+# starts again it resumes the run in its folder (scripts/slurm/requeue.sh). A node that
+# fails has the same effect (--requeue). scancel --batch --signal=USR1 <job id>_<task>
+# does it at once.
 #
 #   bash scripts/slurm/table1_array.sh             # submits the array and the table job
 #   bash scripts/slurm/table1_array.sh --dry-run   # prints what it would submit and run
@@ -41,18 +50,31 @@ show() {  # prints a command, quoted so that it can be pasted, then runs it unle
   [ "$dry_run" -eq 1 ] || "$@"
 }
 
-row_command() {  # the command of array task $1, into the array `cmd`
-  cmd=("$build/apps/cygnet_onecycle" --config "${rows[$1]}" "run_root=$runs" "${overrides[@]}")
+[ -f scripts/slurm/requeue.sh ] || { echo "table1_array: run it from the checkout (no scripts/slurm/requeue.sh here)" >&2; exit 2; }
+# shellcheck source=requeue.sh
+source scripts/slurm/requeue.sh
+
+row_command() {  # the command of array task $1 (a first start), into the array `cmd`
+  local row=${rows[$1]}
+  cmd=("$build/apps/cygnet_onecycle" --config "$row" "run_root=$(job_run_root "$runs" "$(basename "$row" .yaml)")"
+       "${overrides[@]}")
 }
 
 if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
-  # Inside the array: this task's row.
+  # Inside the array: this task's row, or the run a requeued task continues (its
+  # config.yaml holds the overrides).
   task=$SLURM_ARRAY_TASK_ID
   [ "$task" -ge 0 ] && [ "$task" -lt ${#rows[@]} ] ||
     { echo "table1_array: task $task, but there are ${#rows[@]} rows" >&2; exit 2; }
   row_command "$task"
-  show "${cmd[@]}"
-  exit 0
+  dry=""
+  [ "$dry_run" -eq 0 ] || dry=--dry-run
+  resume=$(run_to_resume "$(job_run_root "$runs" "$(basename "${rows[$task]}" .yaml)")" $dry)
+  [ -z "$resume" ] || cmd=("$build/apps/cygnet_onecycle" "resume=$resume")
+  printf '%q ' "${cmd[@]}"
+  printf '\n'
+  [ "$dry_run" -eq 1 ] || run_requeueable "${cmd[@]}"
+  exit
 fi
 
 # Submission: the array, then the table after every task succeeded.
@@ -72,4 +94,4 @@ else
   echo "submitted the array: job $array_id (${#rows[@]} rows)"
 fi
 show sbatch "${extra[@]}" --job-name=cygnet-table1-table --dependency="afterok:$array_id" --time=00:10:00 \
-  --output="slurm-cygnet-table1-table-%j.out" --wrap="$build/apps/cygnet_table --out $runs $runs"
+  --output="slurm-cygnet-table1-table-%j.out" --wrap="$build/apps/cygnet_table --out $runs $runs/row*.job$array_id"

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The Slurm array task's requeue without Slurm (scripts/slurm/requeue.sh): the task is
+# run as Slurm runs it, with its SLURM_* variables and a stand-in scontrol that records
+# what it is asked, on the CPU with a small model on synthetic data.
+#  1. SIGUSR1 to the task's shell (what --signal=B:USR1@180 sends ahead of the time
+#     limit) stops the run with a checkpoint and requeues the task (scontrol requeue with
+#     its job id); the task's shell exits 0.
+#  2. The task started again resumes that run in its folder, and finishes it: one run
+#     directory, every epoch, and no second requeue. cygnet_table over the array's
+#     folders (the table job's command) shows the run.
+#  3. SIGTERM to every process of the task (scancel, or the time limit itself) stops the
+#     run cleanly: exit 130, a checkpoint, and no requeue.
+#  4. An earlier attempt with no checkpoint is moved aside (a dry run only prints), and
+#     the task starts the run afresh.
+# usage: slurm_requeue.sh SOURCE_DIR APPS_DIR WORK_DIR
+set -euo pipefail
+source_dir=$1
+apps=$2
+work=$3
+rm -rf "$work"
+mkdir -p "$work/bin"
+fail() { echo "FAILED: $*"; exit 1; }
+
+# scontrol, as the task sees it: records its arguments.
+cat > "$work/bin/scontrol" <<EOS
+#!/usr/bin/env bash
+echo "\$*" >> "$work/scontrol.log"
+EOS
+chmod +x "$work/bin/scontrol"
+touch "$work/scontrol.log"
+
+export PATH="$work/bin:$PATH" CYGNET_BUILD
+CYGNET_BUILD=$(dirname "$apps")
+export RUNS="$work/runs" SLURM_ARRAY_TASK_ID=2  # configs/table1/row3.yaml: 70 epochs
+small=(device=cpu threads=1 data.dataset=synthetic data.synthetic_size=32 data.synthetic_channels=3
+       data.synthetic_classes=10 data.synthetic_train=4096 data.synthetic_val=256 model.name=small_cnn)
+cd "$source_dir"
+
+epochs_in() {  # the epochs metrics.csv of the one run directory under $1 has
+  local csv=("$1"/*/metrics.csv)
+  [ -f "${csv[0]}" ] || { echo 0; return; }
+  echo $(($(wc -l < "${csv[0]}") - 1))
+}
+start_task() {  # the array task in the background, in a process group of its own ($task)
+  setsid bash scripts/slurm/table1_array.sh "$@" > "$work/task.out" 2>&1 &
+  task=$!
+}
+until_epochs() {  # waits for $2 epochs of the run under $1
+  for _ in $(seq 1 600); do
+    [ "$(epochs_in "$1")" -ge "$2" ] && return 0
+    kill -0 "$task" 2> /dev/null || fail "the task ended early: $(cat "$work/task.out")"
+    sleep 0.1
+  done
+  fail "not $2 epochs in $1 after 60 s: $(cat "$work/task.out")"
+}
+summary_value() {  # key $2 of the one run's summary.json under $1
+  python3 -c 'import json, sys, glob; print(json.load(open(glob.glob(sys.argv[1] + "/*/summary.json")[0]))[sys.argv[2]])' "$1" "$2"
+}
+
+echo "== 1. SIGUSR1 to the task's shell: a clean stop, and the task requeued"
+export SLURM_ARRAY_JOB_ID=4242 SLURM_JOB_ID=4250
+folder="$RUNS/row3.job4242"
+start_task "${small[@]}"
+until_epochs "$folder" 2
+kill -USR1 "$task"
+rc=0
+wait "$task" || rc=$?
+cat "$work/task.out"
+[ "$rc" -eq 0 ] || fail "the requeued task's shell exited $rc"
+[ "$(cat "$work/scontrol.log")" = "requeue 4250" ] || fail "scontrol was asked '$(cat "$work/scontrol.log")'"
+grep -q "stopped at step" "$work/task.out" || fail "the run did not stop cleanly"
+runs=("$folder"/*/)
+[ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder"
+stopped_at=$(summary_value "$folder" epochs_completed)
+[ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
+compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint"
+
+echo "== 2. the task started again resumes its run"
+SLURM_RESTART_COUNT=1 bash scripts/slurm/table1_array.sh "${small[@]}" > "$work/task2.out" 2>&1 ||
+  fail "the restarted task failed: $(cat "$work/task2.out")"
+head -1 "$work/task2.out"
+grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/task2.out" || fail "the restarted task did not resume"
+runs=("$folder"/*/)
+[ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
+[ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
+[ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "a finished run was requeued"
+table=$("$CYGNET_BUILD/apps/cygnet_table" --out "$work/table" "$RUNS"/row*.job4242)
+echo "$table"
+grep -Eq '^\| table1-row3 +\| +0\.01 \| +0\.1 \|.* 70 \| +[0-9.]+ \| +[0-9.]+ \|' <<< "$table" ||
+  fail "the table has no finished row 3 (all 70 epochs, its values)"
+echo "resumed after $stopped_at epochs and finished"
+
+echo "== 3. SIGTERM to every process of the task: a clean stop, no requeue"
+export SLURM_ARRAY_JOB_ID=4300 SLURM_JOB_ID=4301
+folder="$RUNS/row3.job4300"
+start_task "${small[@]}"
+until_epochs "$folder" 2
+kill -TERM -- "-$task"
+rc=0
+wait "$task" || rc=$?
+[ "$rc" -eq 130 ] || fail "the task exited $rc after SIGTERM, not 130: $(cat "$work/task.out")"
+[ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "a SIGTERM requeued the task"
+compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint after SIGTERM"
+
+echo "== 4. an attempt without a checkpoint is moved aside"
+export SLURM_ARRAY_JOB_ID=4400 SLURM_JOB_ID=4401
+folder="$RUNS/row3.job4400"
+mkdir -p "$folder/onecycle-table1-row3-20260101-000000"
+cp configs/table1/row3.yaml "$folder/onecycle-table1-row3-20260101-000000/config.yaml"
+dry=$(bash scripts/slurm/table1_array.sh --dry-run "${small[@]}" train.epochs=2)
+[[ "$dry" == *"--config configs/table1/row3.yaml run_root=$folder "* ]] || fail "dry run: $dry"
+[ -d "$folder/onecycle-table1-row3-20260101-000000" ] || fail "the dry run moved the attempt"
+bash scripts/slurm/table1_array.sh "${small[@]}" train.epochs=2 > "$work/task4.out" 2>&1 ||
+  fail "the task failed: $(cat "$work/task4.out")"
+[ -d "$folder/.abandoned/onecycle-table1-row3-20260101-000000" ] || fail "the attempt was not moved aside"
+runs=("$folder"/*/)
+[ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder"
+[ "$(summary_value "$folder" epochs_completed)" -eq 2 ] || fail "the fresh run did not finish"
+echo "slurm_requeue: all checks passed"
