@@ -58,7 +58,7 @@ run_requeueable() {
   done
   trap - USR1 TERM
   if [ "$stop_asked" = 1 ] && [ "$status" = 130 ]; then
-    echo "requeue: $(basename "$1") stopped ahead of the time limit; requeueing job ${SLURM_JOB_ID:-?}"
+    echo "requeue: the run stopped ahead of the time limit; requeueing job ${SLURM_JOB_ID:-?}"
     if ! scontrol requeue "${SLURM_JOB_ID:?requeue needs SLURM_JOB_ID}"; then
       echo "requeue: scontrol requeue ${SLURM_JOB_ID} failed; its last checkpoint stays resumable (resume=<its run directory>)" >&2
       return 1

@@ -12,11 +12,15 @@
 #     run cleanly: exit 130, a checkpoint, and no requeue.
 #  4. An earlier attempt with no checkpoint is moved aside (a dry run only prints), and
 #     the task starts the run afresh.
-# usage: slurm_requeue.sh SOURCE_DIR APPS_DIR WORK_DIR
+#  5. With --mpi: multi_gpu.sh, its srun a stand-in that starts 2 ranks with mpirun. The
+#     SIGUSR1 reaches both ranks, which stop at the same step; the job is requeued, and
+#     started again it resumes the run on 2 ranks and finishes it.
+# usage: slurm_requeue.sh SOURCE_DIR APPS_DIR WORK_DIR [--mpi]
 set -euo pipefail
 source_dir=$1
 apps=$2
 work=$3
+with_mpi=${4:-}
 rm -rf "$work"
 mkdir -p "$work/bin"
 fail() { echo "FAILED: $*"; exit 1; }
@@ -116,4 +120,42 @@ bash scripts/slurm/table1_array.sh "${small[@]}" train.epochs=2 > "$work/task4.o
 runs=("$folder"/*/)
 [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder"
 [ "$(summary_value "$folder" epochs_completed)" -eq 2 ] || fail "the fresh run did not finish"
+
+if [ "$with_mpi" = --mpi ]; then
+  echo "== 5. multi_gpu.sh over 2 ranks: SIGUSR1 stops both, the job is requeued and resumes"
+  # srun, as the job sees it: 2 ranks under mpirun, without the job's SLURM_* variables
+  # (mpirun would take them for an allocation of its own).
+  oversubscribe=(--oversubscribe)
+  [ "$(id -u)" -ne 0 ] || oversubscribe+=(--allow-run-as-root)
+  cat > "$work/bin/srun" <<EOS
+#!/usr/bin/env bash
+while [[ "\$1" == --* ]]; do shift; done
+exec env -u SLURM_JOB_ID -u SLURM_ARRAY_JOB_ID -u SLURM_ARRAY_TASK_ID mpirun -np 2 ${oversubscribe[*]} "\$@"
+EOS
+  chmod +x "$work/bin/srun"
+  unset SLURM_ARRAY_JOB_ID SLURM_ARRAY_TASK_ID
+  export SLURM_JOB_ID=5000
+  folder="$RUNS/row3.job5000"
+  setsid bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task.out" 2>&1 &
+  task=$!
+  until_epochs "$folder" 2
+  kill -USR1 "$task"
+  rc=0
+  wait "$task" || rc=$?
+  cat "$work/task.out"
+  [ "$rc" -eq 0 ] || fail "the requeued job's shell exited $rc"
+  [ "$(tail -1 "$work/scontrol.log")" = "requeue 5000" ] || fail "scontrol was asked '$(tail -1 "$work/scontrol.log")'"
+  grep -q "2 ranks" "$work/task.out" || fail "the run was not over 2 ranks"
+  grep -q "stopped at step" "$work/task.out" || fail "the ranks did not stop cleanly"
+  stopped_at=$(summary_value "$folder" epochs_completed)
+  [ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
+  bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task5.out" 2>&1 ||
+    fail "the restarted job failed: $(cat "$work/task5.out")"
+  head -1 "$work/task5.out"
+  grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/task5.out" || fail "the restarted job did not resume"
+  runs=("$folder"/*/)
+  [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
+  [ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
+  echo "2 ranks stopped after $stopped_at epochs, resumed and finished"
+fi
 echo "slurm_requeue: all checks passed"
