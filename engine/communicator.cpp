@@ -55,6 +55,12 @@ int launcher_rank() {
   return 0;
 }
 
+std::string launcher_command(int ranks) {
+  const char* step = std::getenv("SLURM_STEP_ID");
+  const bool by_srun = step != nullptr && *step != '\0' && std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr;
+  return (by_srun ? "srun -n " : "mpirun -np ") + std::to_string(ranks);
+}
+
 std::string broadcast_string(Communicator& communicator, const std::string& text, int root) {
   if (communicator.size() == 1) return text;
   int64_t length = static_cast<int64_t>(text.size());

@@ -45,6 +45,10 @@ bool launched_as_ranks();
 // This process's rank as its launcher's environment gives it (OMPI_COMM_WORLD_RANK,
 // PMIX_RANK, PMI_RANK, SLURM_PROCID), before MPI starts; 0 when none does.
 int launcher_rank();
+// The command that starts `ranks` ranks as this process was started, for a message that
+// says how to continue a run: "srun -n N" for a process srun started (SLURM_STEP_ID set,
+// and no mpirun's OMPI_COMM_WORLD_SIZE), else "mpirun -np N".
+std::string launcher_command(int ranks);
 
 // Sums over the ranks of buffers in a GPU's memory, in place, queued on a stream (NCCL).
 class DeviceCommunicator {

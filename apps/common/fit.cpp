@@ -1,7 +1,6 @@
 // The fit loop: schedule -> step -> record -> end of epoch.
 #include "apps/common/fit.h"
 
-#include "apps/common/command_line.h"
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +17,7 @@
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
 #include "apps/common/train_step.h"
+#include "engine/communicator.h"
 #include "engine/data_parallel.h"
 #include "kernels/error.h"
 
@@ -209,7 +209,7 @@ bool FitLoop::flush_due(bool stopping) const {
 int FitLoop::stop_here(double epoch_seconds) {
   st_.total_seconds = save_last(epoch_seconds).total_seconds;
   report_.write(st_, StoppedEarly::Yes);
-  const std::string launcher = e_.data_parallel() ? "mpirun -np " + std::to_string(e_.comm->size()) + " " : "";
+  const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
   report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + launcher + invoked_as(e_.kind) +
               " resume=" + report_.path());
   return kInterruptedExit;
@@ -326,7 +326,7 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
                     "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "
                     "differ; resume it with ", st.processes == 1 ? std::string("one process (no mpirun)") :
-                    "mpirun -np " + std::to_string(st.processes));
+                    launcher_command(static_cast<int>(st.processes)));
     report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
     report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
     check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
