@@ -212,6 +212,9 @@ int FitLoop::stop_here(double epoch_seconds) {
   const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
   report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + launcher + invoked_as(e_.kind) +
               " resume=" + report_.path());
+  // The ranks leave together, once rank 0 has written: a launcher that ends a job at its
+  // first non-zero exit (srun --kill-on-bad-exit) must not end rank 0 mid-write.
+  if (e_.data_parallel()) e_.comm->barrier();
   return kInterruptedExit;
 }
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstddef>
 
 namespace cyg::app {
 
@@ -11,27 +12,32 @@ namespace {
 std::atomic<bool> g_stop_requested{false};
 std::atomic<bool> g_writing_checkpoint{false};
 
-// The signals that ask for a clean stop, in the order of StopOnInterrupt::previous_.
+// The signals that ask for a clean stop, and the handlers they had before the outermost
+// StopOnInterrupt (instances are made and destroyed on the main thread only).
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGUSR1};
+constexpr size_t kStopSignalCount = sizeof kStopSignals / sizeof kStopSignals[0];
+void (*g_previous[kStopSignalCount])(int) = {};
+int g_depth = 0;
 
 void on_interrupt(int signal_number) {
-  if (g_stop_requested.exchange(true) && !g_writing_checkpoint) {
-    // The second one: the signal's own default action (the process ends by it).
-    std::signal(signal_number, SIG_DFL);
-    std::raise(signal_number);
+  // Only a repeated Ctrl-C ends the process at once, by SIGINT's default action.
+  if (g_stop_requested.exchange(true) && signal_number == SIGINT && !g_writing_checkpoint) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
   }
 }
 
 }  // namespace
 
 StopOnInterrupt::StopOnInterrupt() {
-  static_assert(sizeof kStopSignals / sizeof kStopSignals[0] == kStopSignalCount);
+  if (g_depth++ > 0) return;
   g_stop_requested = false;
-  for (size_t i = 0; i < kStopSignalCount; ++i) previous_[i] = std::signal(kStopSignals[i], on_interrupt);
+  for (size_t i = 0; i < kStopSignalCount; ++i) g_previous[i] = std::signal(kStopSignals[i], on_interrupt);
 }
 
 StopOnInterrupt::~StopOnInterrupt() {
-  for (size_t i = 0; i < kStopSignalCount; ++i) std::signal(kStopSignals[i], previous_[i]);
+  if (--g_depth > 0) return;
+  for (size_t i = 0; i < kStopSignalCount; ++i) std::signal(kStopSignals[i], g_previous[i]);
 }
 
 bool StopOnInterrupt::requested() const { return g_stop_requested; }

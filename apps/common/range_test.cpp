@@ -202,7 +202,10 @@ int range_test(Experiment& e) {
   st.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.write(st, interrupted ? StoppedEarly::Yes : StoppedEarly::No);
   report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
-  return interrupted ? kInterruptedExit : 0;
+  if (!interrupted) return 0;
+  // As a stopped training run: the ranks leave together, once rank 0 has written.
+  if (e.data_parallel()) e.comm->barrier();
+  return kInterruptedExit;
 }
 
 }  // namespace cyg::app

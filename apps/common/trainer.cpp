@@ -8,12 +8,14 @@
 #include <iostream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include "apps/common/command_line.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/experiment.h"
 #include "apps/common/fit.h"
+#include "apps/common/interrupt.h"
 #include "apps/common/range_test.h"
 
 namespace cyg::app {
@@ -29,8 +31,14 @@ struct OutOfHostMemory : std::exception {
 
 int run_app(AppKind kind, int argc, char** argv) {
   const std::string name = std::string("cygnet_") + app_name(kind);
+  // A stop signal during the set-up (data, model, devices, ranks) stops a training run or
+  // range test at its first step, with its checkpoint: a job's scheduler may send it at
+  // any time. evaluate has nothing to resume: a signal ends it.
+  std::optional<StopOnInterrupt> stop_signals;
+  if (kind != AppKind::Evaluate) stop_signals.emplace();
   // A file-size limit (ulimit -f) reached by a write then fails that write (EFBIG), which
-  // is reported like a full disk, instead of killing the process mid-checkpoint.
+  // is reported like a full disk, instead of killing the process mid-checkpoint. (After
+  // the stop signals: a test takes SIGXFSZ ignored to mean both are in place.)
   std::signal(SIGXFSZ, SIG_IGN);
   std::shared_ptr<Communicator> comm;  // the ranks, once known
   try {

@@ -22,7 +22,12 @@
 # ranks. A job that reaches its time limit goes back to the queue and resumes its run:
 # three minutes before the limit, srun passes SIGUSR1 on to every rank, they stop at the
 # same step with a checkpoint, and the job is requeued (scripts/slurm/requeue.sh).
-# scancel --batch --signal=USR1 <job id> does it at once.
+# scancel --batch --signal=USR1 <job id> stops and requeues it at once, and
+# scancel --signal=USR1 <job id> stops it cleanly without a requeue. A plain scancel, or
+# the time limit itself, ends the ranks (srun answers SIGTERM by killing its tasks): the
+# run continues from its last epoch's checkpoint.
+# Kept for scripts/slurm/requeue.sh: a SIGUSR1 ahead of the time limit that comes before it is read.
+trap 'requeue_stop_asked=1' USR1
 set -euo pipefail
 
 dry_run=0

@@ -4,22 +4,51 @@
 #   #SBATCH --signal=B:USR1@180   (SIGUSR1 to the batch shell 3 minutes before the limit)
 #   #SBATCH --requeue             (a requeued or restarted job runs again, with its id)
 #   #SBATCH --open-mode=append    (its output file keeps the earlier parts)
-# and each run goes into a folder of its job, where the job finds it again:
+# and trap 'requeue_stop_asked=1' USR1 as their first command (a signal that comes
+# before this file is read is kept). Each run goes into a folder of its job, where the
+# job finds it again:
 #   job_run_root ROOT NAME   ROOT/NAME.job<id>: the array's id for an array task, else the job's
 #   run_to_resume FOLDER [--dry-run]
-#                            the run directory in FOLDER a restarted job continues (none
-#                            when it has no checkpoint yet: a first start). An earlier
-#                            attempt stopped before its first checkpoint holds nothing to
-#                            continue; it is moved into FOLDER/.abandoned (not with
+#                            in a job Slurm restarted (SLURM_RESTART_COUNT > 0), the run
+#                            directory in FOLDER to continue; nothing for a first start,
+#                            or when no run there has a complete checkpoint. A run that
+#                            stopped before its first complete checkpoint holds nothing
+#                            to continue: it is moved into FOLDER/.abandoned (not with
 #                            --dry-run), so that cygnet_table shows the run once.
-#   run_requeueable CMD...   runs CMD. A SIGUSR1 to this shell is passed on to CMD (a clean
-#                            stop: cygnet's apps then write their checkpoint and exit with
-#                            130), and once CMD has so stopped the job is requeued
-#                            (scontrol requeue). SIGTERM (scancel, the time limit) reaches
-#                            CMD from Slurm itself: this shell waits for CMD and passes on
-#                            its exit status, and the job is not requeued. Returns CMD's
-#                            exit status, or 0 when the job was requeued.
+#   run_requeueable CMD...   runs CMD. A SIGUSR1 to this shell is passed on to CMD once (a
+#                            clean stop: cygnet's apps write their checkpoint and exit
+#                            with 130; srun passes it on to every rank), and once CMD has
+#                            stopped the job is requeued (scontrol requeue). A SIGUSR1
+#                            before CMD starts requeues the job without starting it.
+#                            SIGTERM (scancel, the time limit) reaches CMD from Slurm
+#                            itself: this shell waits for CMD, passes on its exit status,
+#                            and does not requeue the job. Returns CMD's exit status, or
+#                            0 when the job was requeued.
 #   Manually: scancel --batch --signal=USR1 <job id> stops a job and requeues it.
+
+requeue_stop_asked=${requeue_stop_asked:-0}
+_requeue_child=""
+_requeue_forwarded=0
+_requeue_interrupted=0
+
+_requeue_on_usr1() {
+  requeue_stop_asked=1
+  _requeue_interrupted=1
+  if [ -n "$_requeue_child" ] && [ "$_requeue_forwarded" = 0 ]; then
+    _requeue_forwarded=1
+    kill -USR1 "$_requeue_child" 2> /dev/null || true
+  fi
+}
+trap _requeue_on_usr1 USR1
+
+_requeue_job() {  # $1: what happened
+  echo "requeue: $1; requeueing job ${SLURM_JOB_ID:-?}"
+  if ! scontrol requeue "${SLURM_JOB_ID:?requeue needs SLURM_JOB_ID}"; then
+    echo "requeue: scontrol requeue ${SLURM_JOB_ID} failed; its last checkpoint stays resumable" \
+      "(resume=<its run directory>)" >&2
+    return 1
+  fi
+}
 
 job_run_root() {
   printf '%s/%s.job%s\n' "$1" "$2" "${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-JOBID}}"
@@ -27,13 +56,15 @@ job_run_root() {
 
 run_to_resume() {
   local folder=$1 dry=${2:-} dir resume=""
-  [ -d "$folder" ] || return 0
+  [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && [ -d "$folder" ] || return 0
   shopt -s nullglob
   for dir in "$folder"/*/; do  # in name order: oldest first (the names end with their start)
     dir=${dir%/}
     [ -f "$dir/config.yaml" ] || continue
-    local checkpoints=("$dir"/last*.safetensors)
-    if [ ${#checkpoints[@]} -gt 0 ]; then
+    # A complete checkpoint: the weights, and the state (or its new copy, whose rename a
+    # resume completes; see apps/common/checkpoint.h).
+    if [ -f "$dir/last.safetensors" ] && { [ -f "$dir/last.state.safetensors" ] ||
+                                           [ -f "$dir/last.next.state.safetensors" ]; }; then
       resume=$dir
     elif [ "$dry" != --dry-run ]; then
       mkdir -p "$folder/.abandoned" && mv "$dir" "$folder/.abandoned/" &&
@@ -45,25 +76,26 @@ run_to_resume() {
 }
 
 run_requeueable() {
-  local child="" status=0 stop_asked=0 interrupted=0
-  trap 'stop_asked=1; interrupted=1; [ -z "$child" ] || kill -USR1 "$child" 2>/dev/null || true' USR1
-  trap 'interrupted=1' TERM
+  local status=0
+  if [ "$requeue_stop_asked" = 1 ]; then  # asked before the run started: nothing to stop
+    _requeue_job "asked to stop before the run started"
+    return
+  fi
+  trap '_requeue_interrupted=1' TERM
   "$@" &
-  child=$!
+  _requeue_child=$!
+  [ "$requeue_stop_asked" = 0 ] || _requeue_on_usr1  # asked as it started: pass it on now
   while :; do
-    interrupted=0
-    wait "$child" && status=0 || status=$?
+    _requeue_interrupted=0
+    wait "$_requeue_child" && status=0 || status=$?
     # A signal to this shell ends `wait` early (status 128 + its number): wait again.
-    [ "$interrupted" = 1 ] && [ "$status" -gt 128 ] || break
+    [ "$_requeue_interrupted" = 1 ] && [ "$status" -gt 128 ] || break
   done
-  trap - USR1 TERM
-  if [ "$stop_asked" = 1 ] && [ "$status" = 130 ]; then
-    echo "requeue: the run stopped ahead of the time limit; requeueing job ${SLURM_JOB_ID:-?}"
-    if ! scontrol requeue "${SLURM_JOB_ID:?requeue needs SLURM_JOB_ID}"; then
-      echo "requeue: scontrol requeue ${SLURM_JOB_ID} failed; its last checkpoint stays resumable (resume=<its run directory>)" >&2
-      return 1
-    fi
-    return 0
+  trap - TERM
+  # Stopped cleanly (130), or ended by the SIGUSR1 before it could catch it.
+  if [ "$requeue_stop_asked" = 1 ] && { [ "$status" = 130 ] || [ "$status" = $((128 + $(kill -l USR1))) ]; }; then
+    _requeue_job "the run stopped ahead of the time limit"
+    return
   fi
   return "$status"
 }

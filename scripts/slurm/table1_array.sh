@@ -13,9 +13,10 @@
 #
 # A task that reaches its time limit goes back to the queue: three minutes before it,
 # the run stops after its step with a checkpoint, the task is requeued, and when it
-# starts again it resumes the run in its folder (scripts/slurm/requeue.sh). A node that
-# fails has the same effect (--requeue). scancel --batch --signal=USR1 <job id>_<task>
-# does it at once.
+# starts again it resumes the run in its folder (scripts/slurm/requeue.sh). A task
+# restarted after a node failure resumes too (--requeue). scancel --batch --signal=USR1
+# <job id>_<task> stops and requeues a task at once; a plain scancel stops it with a
+# checkpoint, without a requeue.
 #
 #   bash scripts/slurm/table1_array.sh             # submits the array and the table job
 #   bash scripts/slurm/table1_array.sh --dry-run   # prints what it would submit and run
@@ -24,6 +25,8 @@
 # build), RUNS (default runs/table1), SBATCH_ARGS (more sbatch options: partition,
 # account), and any key=value arguments after the options are passed to every row
 # (device=cuda, data.root=...). Inside the array, SLURM_ARRAY_TASK_ID picks the row.
+# Kept for scripts/slurm/requeue.sh: a SIGUSR1 ahead of the time limit that comes before it is read.
+trap 'requeue_stop_asked=1' USR1
 set -euo pipefail
 
 dry_run=0
@@ -94,4 +97,5 @@ else
   echo "submitted the array: job $array_id (${#rows[@]} rows)"
 fi
 show sbatch "${extra[@]}" --job-name=cygnet-table1-table --dependency="afterok:$array_id" --time=00:10:00 \
-  --output="slurm-cygnet-table1-table-%j.out" --wrap="$build/apps/cygnet_table --out $runs $runs/row*.job$array_id"
+  --output="slurm-cygnet-table1-table-%j.out" \
+  --wrap="$(printf '%q ' "$build/apps/cygnet_table" --out "$runs")$(printf '%q' "$runs")/row*.job$array_id"

@@ -5,13 +5,17 @@
 #  1. SIGUSR1 to the task's shell (what --signal=B:USR1@180 sends ahead of the time
 #     limit) stops the run with a checkpoint and requeues the task (scontrol requeue with
 #     its job id); the task's shell exits 0.
-#  2. The task started again resumes that run in its folder, and finishes it: one run
-#     directory, every epoch, and no second requeue. cygnet_table over the array's
-#     folders (the table job's command) shows the run.
+#  2. The task restarted (SLURM_RESTART_COUNT set) resumes that run in its folder, and
+#     finishes it: one run directory, every epoch, and no second requeue; a task not
+#     restarted would start afresh. cygnet_table over the array's folders (the table
+#     job's command) shows the run.
 #  3. SIGTERM to every process of the task (scancel, or the time limit itself) stops the
 #     run cleanly: exit 130, a checkpoint, and no requeue.
-#  4. An earlier attempt with no checkpoint is moved aside (a dry run only prints), and
-#     the task starts the run afresh.
+#  4. In a restarted task, earlier attempts without a complete checkpoint (none, or a
+#     first one half-written) are moved aside (a dry run only prints), and the task starts
+#     the run afresh.
+#  6. SIGUSR1 as soon as the task's shell can catch it (during its own start, or the
+#     app's set-up) still requeues the task.
 #  5. With --mpi: multi_gpu.sh, its srun a stand-in that starts 2 ranks with mpirun. The
 #     SIGUSR1 reaches both ranks, which stop at the same step; the job is requeued, and
 #     started again it resumes the run on 2 ranks and finishes it.
@@ -79,7 +83,9 @@ stopped_at=$(summary_value "$folder" epochs_completed)
 [ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
 compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint"
 
-echo "== 2. the task started again resumes its run"
+echo "== 2. the task restarted resumes its run"
+dry=$(bash scripts/slurm/table1_array.sh --dry-run "${small[@]}")
+[[ "$dry" == *"--config configs/table1/row3.yaml run_root=$folder "* ]] || fail "a task not restarted resumed: $dry"
 SLURM_RESTART_COUNT=1 bash scripts/slurm/table1_array.sh "${small[@]}" > "$work/task2.out" 2>&1 ||
   fail "the restarted task failed: $(cat "$work/task2.out")"
 head -1 "$work/task2.out"
@@ -106,17 +112,24 @@ wait "$task" || rc=$?
 [ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "a SIGTERM requeued the task"
 compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint after SIGTERM"
 
-echo "== 4. an attempt without a checkpoint is moved aside"
-export SLURM_ARRAY_JOB_ID=4400 SLURM_JOB_ID=4401
+echo "== 4. attempts without a complete checkpoint are moved aside"
+export SLURM_ARRAY_JOB_ID=4400 SLURM_JOB_ID=4401 SLURM_RESTART_COUNT=1
 folder="$RUNS/row3.job4400"
-mkdir -p "$folder/onecycle-table1-row3-20260101-000000"
-cp configs/table1/row3.yaml "$folder/onecycle-table1-row3-20260101-000000/config.yaml"
+for attempt in 20260101-000000 20260101-000100; do
+  mkdir -p "$folder/onecycle-table1-row3-$attempt"
+  cp configs/table1/row3.yaml "$folder/onecycle-table1-row3-$attempt/config.yaml"
+done
+# The second stopped while its first checkpoint was written: the new pair, not renamed.
+touch "$folder/onecycle-table1-row3-20260101-000100/last.next."{safetensors,state.safetensors}
 dry=$(bash scripts/slurm/table1_array.sh --dry-run "${small[@]}" train.epochs=2)
 [[ "$dry" == *"--config configs/table1/row3.yaml run_root=$folder "* ]] || fail "dry run: $dry"
-[ -d "$folder/onecycle-table1-row3-20260101-000000" ] || fail "the dry run moved the attempt"
+[ -d "$folder/onecycle-table1-row3-20260101-000000" ] || fail "the dry run moved an attempt"
 bash scripts/slurm/table1_array.sh "${small[@]}" train.epochs=2 > "$work/task4.out" 2>&1 ||
   fail "the task failed: $(cat "$work/task4.out")"
-[ -d "$folder/.abandoned/onecycle-table1-row3-20260101-000000" ] || fail "the attempt was not moved aside"
+for attempt in 20260101-000000 20260101-000100; do
+  [ -d "$folder/.abandoned/onecycle-table1-row3-$attempt" ] || fail "attempt $attempt was not moved aside"
+done
+unset SLURM_RESTART_COUNT
 runs=("$folder"/*/)
 [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder"
 [ "$(summary_value "$folder" epochs_completed)" -eq 2 ] || fail "the fresh run did not finish"
@@ -149,7 +162,7 @@ EOS
   grep -q "stopped at step" "$work/task.out" || fail "the ranks did not stop cleanly"
   stopped_at=$(summary_value "$folder" epochs_completed)
   [ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
-  bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task5.out" 2>&1 ||
+  SLURM_RESTART_COUNT=1 bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task5.out" 2>&1 ||
     fail "the restarted job failed: $(cat "$work/task5.out")"
   head -1 "$work/task5.out"
   grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/task5.out" || fail "the restarted job did not resume"
@@ -158,4 +171,20 @@ EOS
   [ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
   echo "2 ranks stopped after $stopped_at epochs, resumed and finished"
 fi
+
+echo "== 6. SIGUSR1 as soon as the task's shell catches it: the task is requeued"
+export SLURM_ARRAY_JOB_ID=4600 SLURM_JOB_ID=4601 SLURM_ARRAY_TASK_ID=2
+catches_usr1() {  # whether process $1 catches SIGUSR1 (bit 10 of its SigCgt mask)
+  local mask
+  mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2> /dev/null) || return 1
+  [ -n "$mask" ] && (((16#$mask >> 9) & 1))
+}
+start_task "${small[@]}"
+for _ in $(seq 1 20000); do catches_usr1 "$task" && break; done
+kill -USR1 "$task"
+rc=0
+wait "$task" || rc=$?
+cat "$work/task.out"
+[ "$rc" -eq 0 ] || fail "the task signalled at its start exited $rc"
+[ "$(tail -1 "$work/scontrol.log")" = "requeue 4601" ] || fail "the task signalled at its start was not requeued"
 echo "slurm_requeue: all checks passed"
