@@ -161,10 +161,12 @@ int range_test(Experiment& e) {
   nlohmann::json sweeps = nlohmann::json::array();
   int64_t steps = 0;
   bool interrupted = false;
-  // Between sweeps too, a Ctrl-C stops cleanly, with the finished sweeps written.
+  // Between sweeps too, a Ctrl-C stops cleanly, with the finished sweeps written. The
+  // first sweep always runs: a stop asked during the set-up ends it at its first step,
+  // so that the run has a sweep to report.
   const StopOnInterrupt between_sweeps;
   for (double decay : decays) {
-    if (e.any_rank(between_sweeps.requested())) {
+    if (!sweeps.empty() && e.any_rank(between_sweeps.requested())) {
       interrupted = true;
       break;
     }

@@ -18,7 +18,8 @@
 #   run_requeueable CMD...   runs CMD. A SIGUSR1 to this shell is passed on to CMD once (a
 #                            clean stop: cygnet's apps write their checkpoint and exit
 #                            with 130; srun passes it on to every rank), and once CMD has
-#                            stopped the job is requeued (scontrol requeue). A SIGUSR1
+#                            stopped (130, or any other non-zero status) the job is
+#                            requeued (scontrol requeue). A SIGUSR1
 #                            before CMD starts requeues the job without starting it.
 #                            SIGTERM (scancel, the time limit) reaches CMD from Slurm
 #                            itself: this shell waits for CMD, passes on its exit status,
@@ -61,10 +62,11 @@ run_to_resume() {
   for dir in "$folder"/*/; do  # in name order: oldest first (the names end with their start)
     dir=${dir%/}
     [ -f "$dir/config.yaml" ] || continue
-    # A complete checkpoint: the weights, and the state (or its new copy, whose rename a
-    # resume completes; see apps/common/checkpoint.h).
-    if [ -f "$dir/last.safetensors" ] && { [ -f "$dir/last.state.safetensors" ] ||
-                                           [ -f "$dir/last.next.state.safetensors" ]; }; then
+    # A complete checkpoint: the weights and the state, each in place or as its new copy
+    # (a pair whose renames a resume completes; see apps/common/checkpoint.h). The state
+    # is written first: a new state alone is a first checkpoint cut short.
+    if { [ -f "$dir/last.safetensors" ] || [ -f "$dir/last.next.safetensors" ]; } &&
+       { [ -f "$dir/last.state.safetensors" ] || [ -f "$dir/last.next.state.safetensors" ]; }; then
       resume=$dir
     elif [ "$dry" != --dry-run ]; then
       mkdir -p "$folder/.abandoned" && mv "$dir" "$folder/.abandoned/" &&
@@ -92,8 +94,10 @@ run_requeueable() {
     [ "$_requeue_interrupted" = 1 ] && [ "$status" -gt 128 ] || break
   done
   trap - TERM
-  # Stopped cleanly (130), or ended by the SIGUSR1 before it could catch it.
-  if [ "$requeue_stop_asked" = 1 ] && { [ "$status" = 130 ] || [ "$status" = $((128 + $(kill -l USR1))) ]; }; then
+  # Stopped cleanly (130), or otherwise (by the SIGUSR1 before it could catch it; srun's
+  # --kill-on-bad-exit ending a rank still finishing): the run continues from its last
+  # checkpoint either way, as Lightning's requeue does.
+  if [ "$requeue_stop_asked" = 1 ] && [ "$status" != 0 ]; then
     _requeue_job "the run stopped ahead of the time limit"
     return
   fi

@@ -191,12 +191,14 @@ TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {
   EXPECT_EQ(run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
 }
 
-// Whether process `pid` ignores signal `signal_number` (its SigIgn mask in /proc).
-bool ignores(pid_t pid, int signal_number) {
+// Whether signal `signal_number` is in mask `field` (SigIgn:, SigPnd:, ShdPnd:) of
+// process `pid`'s /proc status.
+bool in_mask(pid_t pid, const std::string& field, int signal_number) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line))
-    if (line.rfind("SigIgn:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (signal_number - 1)) & 1;
+    if (line.rfind(field, 0) == 0)
+      return (std::stoull(line.substr(field.size()), nullptr, 16) >> (signal_number - 1)) & 1;
   return false;
 }
 
@@ -205,11 +207,12 @@ bool ignores(pid_t pid, int signal_number) {
 // apps/common/trainer.cpp), during its set-up.
 enum class SignalAt { FirstStep, SetUp };
 
-// Starts a 2-epoch 1cycle run named `name`, sends it `signal_number` `times` times in a
-// row, and returns its exit status; its stdout goes to root_/<name>.out.
+// Starts app `app` (a 2-epoch 1cycle run, or a range test) named `name`, sends it
+// `signal_number` `times` times, each once the one before has been taken, and returns
+// its exit status, or minus the signal that ended it; its stdout goes to root_/<name>.out.
 int stop_run_with(const std::string& root, const std::string& name, int signal_number, int times = 1,
-                  SignalAt at = SignalAt::FirstStep) {
-  const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_onecycle",
+                  SignalAt at = SignalAt::FirstStep, const std::string& app = "onecycle") {
+  const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_" + app,
                                          "device=cpu",
                                          "run_root=" + root + "/runs",
                                          "data.dataset=synthetic",
@@ -228,21 +231,38 @@ int stop_run_with(const std::string& root, const std::string& name, int signal_n
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // SIGXFSZ at its default in the app, whatever this process does with it: its ignore
+  // is the app's sign that it has started.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGXFSZ);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (spawned != 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   if (at == SignalAt::SetUp) {
-    while (!ignores(pid, SIGXFSZ) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    while (!in_mask(pid, "SigIgn:", SIGXFSZ) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
   } else {
     while (read_file(out).find("step 1/") == std::string::npos && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (int i = 0; i < times; ++i) kill(pid, signal_number);
+  for (int i = 0; i < times; ++i) {
+    // Two signals sent back to back would merge into one pending signal.
+    while ((in_mask(pid, "SigPnd:", signal_number) || in_mask(pid, "ShdPnd:", signal_number)) &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    kill(pid, signal_number);
+  }
   int status = 0;
   waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
@@ -269,11 +289,10 @@ TEST_F(EndToEnd, CtrlCStopsCleanlyAndTheRunResumes) {
 }
 
 // SIGTERM (kill, docker stop, Slurm at a time limit) stops as Ctrl-C does: after the
-// step in progress, with a checkpoint the run resumes from. Launchers deliver it twice
-// (Slurm to every process, mpirun forwarding its own): a repeat is the same request.
+// step in progress, with a checkpoint the run resumes from.
 TEST_F(EndToEnd, SigtermStopsCleanlyAsCtrlCDoes) {
-  const int code = stop_run_with(root_, "terminated", SIGTERM, 2);
-  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the signal (143): "
+  const int code = stop_run_with(root_, "terminated", SIGTERM);
+  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the signal (-15): "
                        << read_file(root_ + "/terminated.out");
   const std::string dir = run_dir("onecycle-terminated-");
   EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos) << read_file(dir + "/train.log");
@@ -287,11 +306,34 @@ TEST_F(EndToEnd, SigtermStopsCleanlyAsCtrlCDoes) {
 // stops the run at its first step, with a checkpoint, instead of killing it.
 TEST_F(EndToEnd, AStopSignalDuringTheSetUpStopsAtTheFirstStep) {
   const int code = stop_run_with(root_, "early", SIGUSR1, 1, SignalAt::SetUp);
-  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the signal (138): " << read_file(root_ + "/early.out");
+  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the signal (-10): " << read_file(root_ + "/early.out");
   const std::string dir = run_dir("onecycle-early-");
   ASSERT_FALSE(dir.empty()) << read_file(root_ + "/early.out");
   EXPECT_NE(read_file(dir + "/train.log").find("stopped at step"), std::string::npos) << read_file(dir + "/train.log");
   EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
+}
+
+// Launchers deliver SIGTERM twice (Slurm to every process, mpirun forwarding its own):
+// a repeat is the same request, not a second Ctrl-C. Both come during the set-up, when
+// no checkpoint is being written, so that only the rule keeps the run alive.
+TEST_F(EndToEnd, ARepeatedSigtermIsTheSameRequest) {
+  const int code = stop_run_with(root_, "twice", SIGTERM, 2, SignalAt::SetUp);
+  EXPECT_EQ(code, 130) << "a clean stop's exit code, not death by the second signal (-15): "
+                       << read_file(root_ + "/twice.out");
+  const std::string dir = run_dir("onecycle-twice-");
+  ASSERT_FALSE(dir.empty()) << read_file(root_ + "/twice.out");
+  EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
+}
+
+// The range test too: a stop during its set-up ends its sweep at the first step, with
+// that sweep reported.
+TEST_F(EndToEnd, AStopSignalDuringTheRangeTestsSetUpReportsItsFirstStep) {
+  const int code = stop_run_with(root_, "early_sweep", SIGTERM, 1, SignalAt::SetUp, "lr_find");
+  EXPECT_EQ(code, 130) << read_file(root_ + "/early_sweep.out");
+  const std::string dir = run_dir("lr_find-early_sweep-");
+  ASSERT_FALSE(dir.empty()) << read_file(root_ + "/early_sweep.out");
+  const auto s = summary(dir)["lr_find"];
+  EXPECT_GE(s["steps"].get<int>(), 1) << s.dump();
 }
 
 TEST_F(EndToEnd, RangeTestStopsAtDivergenceAndSuggestsAnLrInsideTheSweep) {

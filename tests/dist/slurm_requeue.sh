@@ -14,8 +14,11 @@
 #  4. In a restarted task, earlier attempts without a complete checkpoint (none, or a
 #     first one half-written) are moved aside (a dry run only prints), and the task starts
 #     the run afresh.
-#  6. SIGUSR1 as soon as the task's shell can catch it (during its own start, or the
-#     app's set-up) still requeues the task.
+#  6. SIGUSR1 as soon as the task's shell can catch it (before the run starts) still
+#     requeues the task; so does one while the app is setting up (passed on, it stops
+#     the run at its first step).
+#  7. The table job's command, with spaces in RUNS and CYGNET_BUILD, runs cygnet_table
+#     over the array's folders.
 #  5. With --mpi: multi_gpu.sh, its srun a stand-in that starts 2 ranks with mpirun. The
 #     SIGUSR1 reaches both ranks, which stop at the same step; the job is requeued, and
 #     started again it resumes the run on 2 ranks and finishes it.
@@ -119,8 +122,9 @@ for attempt in 20260101-000000 20260101-000100; do
   mkdir -p "$folder/onecycle-table1-row3-$attempt"
   cp configs/table1/row3.yaml "$folder/onecycle-table1-row3-$attempt/config.yaml"
 done
-# The second stopped while its first checkpoint was written: the new pair, not renamed.
-touch "$folder/onecycle-table1-row3-20260101-000100/last.next."{safetensors,state.safetensors}
+# The second stopped while its first checkpoint was written: the new state alone (the
+# state is written before the weights).
+touch "$folder/onecycle-table1-row3-20260101-000100/last.next.state.safetensors"
 dry=$(bash scripts/slurm/table1_array.sh --dry-run "${small[@]}" train.epochs=2)
 [[ "$dry" == *"--config configs/table1/row3.yaml run_root=$folder "* ]] || fail "dry run: $dry"
 [ -d "$folder/onecycle-table1-row3-20260101-000000" ] || fail "the dry run moved an attempt"
@@ -187,4 +191,45 @@ wait "$task" || rc=$?
 cat "$work/task.out"
 [ "$rc" -eq 0 ] || fail "the task signalled at its start exited $rc"
 [ "$(tail -1 "$work/scontrol.log")" = "requeue 4601" ] || fail "the task signalled at its start was not requeued"
+
+export SLURM_ARRAY_JOB_ID=4700 SLURM_JOB_ID=4701
+start_task "${small[@]}"
+app_of() {  # the cygnet_onecycle process whose parent is $1 (procps may be absent)
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2> /dev/null)" = cygnet_onecycle ] || continue
+    [ "$(awk '{ print $4 }' "$p/stat" 2> /dev/null)" = "$1" ] && { echo "${p#/proc/}"; return; }
+  done
+}
+app=""
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  app=$(app_of "$task")
+  [ -n "$app" ] && catches_usr1 "$app" && break
+done
+[ -n "$app" ] || fail "the task started no app: $(cat "$work/task.out")"
+kill -USR1 "$task"
+rc=0
+wait "$task" || rc=$?
+cat "$work/task.out"
+[ "$rc" -eq 0 ] || fail "the task signalled during the app's set-up exited $rc"
+grep -q "stopped at step" "$work/task.out" || fail "the app did not stop cleanly"
+[ "$(tail -1 "$work/scontrol.log")" = "requeue 4701" ] || fail "the task signalled during the set-up was not requeued"
+
+echo "== 7. the table job's command, with spaces in the paths"
+mkdir -p "$work/a build/apps" "$work/a runs/row1.jobJOBID" "$work/a runs/row2.jobJOBID"
+cat > "$work/a build/apps/cygnet_table" <<'EOS'
+#!/usr/bin/env bash
+printf '[%s]\n' "$@"
+EOS
+chmod +x "$work/a build/apps/cygnet_table"
+unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_JOB_ID SLURM_JOB_ID
+line=$(CYGNET_BUILD="$work/a build" RUNS="$work/a runs" bash scripts/slurm/table1_array.sh --dry-run | tail -1)
+eval "words=($line)"
+wrap=""
+for w in "${words[@]}"; do [[ "$w" != --wrap=* ]] || wrap=${w#--wrap=}; done
+[ -n "$wrap" ] || fail "no --wrap in: $line"
+got=$(sh -c "$wrap")
+expected=$(printf '[%s]\n' --out "$work/a runs" "$work/a runs/row1.jobJOBID" "$work/a runs/row2.jobJOBID")
+[ "$got" = "$expected" ] || fail "the table job ran: $got"
 echo "slurm_requeue: all checks passed"
