@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "engine/functional.h"
 #include "kernels/error.h"
 #include "models/registry.h"
+#include "tests/scoped_env.h"
 
 namespace {
 
@@ -33,43 +35,16 @@ TEST(Communicator, ASingleProcessIsRankZeroOfOne) {
   EXPECT_THROW(c->broadcast(v.data(), 8, 1), cyg::Error);
 }
 
-// An environment variable set (or unset: nullptr) while it lives, put back after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (had_) {
-      setenv(name_, old_.c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
+using cyg::test::ScopedEnv;
 
 // The command a stopped run prints to continue it starts the ranks as they were started.
 TEST(Communicator, TheLauncherCommandIsTheOneThatStartedTheRanks) {
   {
-    ScopedEnv step("SLURM_STEP_ID", nullptr), mpirun("OMPI_COMM_WORLD_SIZE", nullptr);
+    ScopedEnv step("SLURM_STEP_ID", std::nullopt), mpirun("OMPI_COMM_WORLD_SIZE", std::nullopt);
     EXPECT_EQ(cyg::launcher_command(2), "mpirun -np 2");
   }
   {
-    ScopedEnv step("SLURM_STEP_ID", "0"), mpirun("OMPI_COMM_WORLD_SIZE", nullptr);
+    ScopedEnv step("SLURM_STEP_ID", "0"), mpirun("OMPI_COMM_WORLD_SIZE", std::nullopt);
     EXPECT_EQ(cyg::launcher_command(16), "srun -n 16") << "srun's job step";
   }
   {
@@ -77,7 +52,7 @@ TEST(Communicator, TheLauncherCommandIsTheOneThatStartedTheRanks) {
     EXPECT_EQ(cyg::launcher_command(4), "mpirun -np 4") << "mpirun inside a Slurm job step";
   }
   {
-    ScopedEnv batch("SLURM_STEP_ID", ""), mpirun("OMPI_COMM_WORLD_SIZE", nullptr);
+    ScopedEnv batch("SLURM_STEP_ID", ""), mpirun("OMPI_COMM_WORLD_SIZE", std::nullopt);
     EXPECT_EQ(cyg::launcher_command(2), "mpirun -np 2") << "an empty step id is none";
   }
 }

@@ -25,6 +25,7 @@
 #include "kernels/error.h"
 #include "models/registry.h"
 #include "tests/kernels/check_close.h"
+#include "tests/scoped_env.h"
 #include "tests/scratch_dir.h"
 
 namespace {
@@ -268,27 +269,7 @@ TEST(GOLDEN_SUITE, ResNet18InBf16ChannelsLastIsAsAccurateAsPyTorchAutocast) {
   expect_bf16_as_accurate_as_pytorch(true);
 }
 
-// Sets an environment variable for its lifetime, then restores what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* before = std::getenv(name)) before_ = before;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (before_) {
-      setenv(name_, before_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> before_;
-};
+using cyg::test::ScopedEnv;
 
 // A binary run from another checkout or folder finds the recording; the variable wins.
 TEST(GOLDEN_SUITE, DataFoundFromTheEnvironmentFirst) {
