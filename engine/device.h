@@ -28,6 +28,9 @@ struct Device {
 
 // "cpu", "cuda", "cuda:N", "emu", or "auto" (CUDA when a GPU answers, else the CPU).
 Device parse_device(const std::string& spec);
+// Throws for a spec that parse_device could never take (none of the forms above), without
+// asking for a GPU: a configuration's device is checked before anything starts.
+void check_device_spec(const std::string& spec);
 
 // True when this build has the CUDA backend.
 bool built_with_cuda();

@@ -14,7 +14,9 @@
 # The nine runs are 690 epochs of ResNet-18 in all. Binaries from build/apps
 # ($CYGNET_BUILD_DIR); run root runs/table1-<date>-<time> by default. A run that fails
 # (a diverged loss stops its run) is reported and the others go on; the table shows what
-# each run recorded. Exits non-zero when a run failed; stops at once on Ctrl-C.
+# each run recorded. Exits non-zero when a run failed. Ctrl-C, or SIGTERM to the script
+# (kill, timeout), stops the run under way cleanly (it can be resumed from its run
+# directory) and the script with it, exit code 130.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,20 +73,46 @@ else
   common+=(data.root="$data")
 fi
 [ "$quick_steps" -gt 0 ] && common+=(train.max_steps="$quick_steps" data.limit_train=256 data.limit_val=256 model.width=8)
+configs=(configs/baseline_adam.yaml configs/table1/row{1..8}.yaml)
+app_of() { [ "$1" = configs/baseline_adam.yaml ] && echo "$baseline_bin" || echo "$onecycle_bin"; }
+for config in "${configs[@]}"; do
+  [ -f "$config" ] || die "$config missing"
+  # The arguments against every run's configuration, before any run starts: a key or a
+  # value one run refuses, every run would.
+  if ! message=$("$(app_of "$config")" --config "$config" "${common[@]}" "${overrides[@]}" --print-config 2>&1 > /dev/null); then
+    die "$config with these arguments: ${message#*: error: }"
+  fi
+done
 [ -n "$run_root" ] || run_root="runs/table1-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_root" || die "cannot make the run root $run_root"
-
-configs=(configs/baseline_adam.yaml configs/table1/row{1..8}.yaml)
-for config in "${configs[@]}"; do [ -f "$config" ] || die "$config missing"; done
 echo "table1: ${#configs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
 failed=()
 started=$(date +%s)
+# Each run in the background, waited for, so that a SIGTERM to this script alone reaches
+# it (passed on: a repeated SIGTERM is one request to the app). A Ctrl-C reaches the run
+# from the terminal itself; this shell only waits for it to stop (a second SIGINT would
+# end the run at once).
+run_pid=""
+interrupted=0 stop_asked=0
+trap 'interrupted=1 stop_asked=1; [ -z "$run_pid" ] || kill -TERM "$run_pid" 2> /dev/null || true' TERM
+trap 'interrupted=1 stop_asked=1' INT
 for config in "${configs[@]}"; do
-  bin=$onecycle_bin
-  [ "$config" = configs/baseline_adam.yaml ] && bin=$baseline_bin
+  if [ "$stop_asked" = 1 ]; then
+    echo "table1: stopped before $config; the runs so far are in $run_root" >&2
+    exit 130
+  fi
+  bin=$(app_of "$config")
   echo "== $config"
   rc=0
-  "$bin" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}" || rc=$?
+  "$bin" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}" &
+  run_pid=$!
+  while :; do
+    interrupted=0
+    wait "$run_pid" && rc=0 || rc=$?
+    # A signal to this shell ends `wait` early (128 + its number): wait for the run.
+    [ "$interrupted" = 1 ] && [ "$rc" -gt 128 ] || break
+  done
+  run_pid=""
   if [ "$rc" = 130 ]; then
     echo "table1: stopped during $config; it can be resumed from its run directory in $run_root" >&2
     exit 130

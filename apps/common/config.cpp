@@ -16,6 +16,7 @@
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/schedule_factory.h"
+#include "engine/device.h"
 #include "kernels/error.h"
 #include "models/registry.h"
 
@@ -396,6 +397,7 @@ const std::vector<std::string>& memory_format_names() {
 }
 
 void validate(const RunConfig& c) {
+  check_device_spec(c.device);
   check_one_of("precision", c.precision, precision_names());
   check_one_of("memory_format", c.memory_format, memory_format_names());
   check_one_of("distributed", c.distributed, distributed_names());

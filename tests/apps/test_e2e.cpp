@@ -841,6 +841,9 @@ TEST_F(EndToEnd, BadConfigValuesNameTheirKey) {
   expect_one_line_error(run("onecycle", {"train.epochs=0"}), "'train.epochs' = 0");
   expect_one_line_error(run("onecycle", {"schedule.lr_min=0.5", "schedule.lr_max=0.1"}), "'schedule.lr_min'");
   expect_one_line_error(run("onecycle", {"--bogus"}), "unknown argument '--bogus'");
+  // A device no build has is refused with the configuration, --print-config included.
+  expect_one_line_error(run("onecycle", {"device=tpu"}), "device 'tpu': expected cpu, cuda, cuda:N, emu or auto");
+  expect_one_line_error(run("onecycle", {"device=tpu", "--print-config"}), "device 'tpu'");
 }
 
 // A name outside its registry (a schedule, a dataset, ...) stops the app before any

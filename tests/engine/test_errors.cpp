@@ -44,6 +44,23 @@ TEST(Errors, DeviceParsing) {
         << e.what();
   }
   EXPECT_THROW(cyg::parse_device("cuda:x"), cyg::Error);
+  EXPECT_THROW(cyg::parse_device("cuda:99999999999"), cyg::Error) << "an index past int: an error, not stoi's";
+}
+
+// A configuration's device is checked by its form alone, before any GPU is asked for:
+// every form parse_device takes passes, wherever it runs.
+TEST(Errors, DeviceSpecsAreCheckedWithoutAGpu) {
+  for (const char* good : {"cpu", "emu", "auto", "cuda", "cuda:0", "cuda:7", "cuda:123456"})
+    EXPECT_NO_THROW(cyg::check_device_spec(good)) << good;
+  for (const char* bad : {"", "gpu", "tpu", "CPU", "cuda:", "cuda:x", "cuda:-1", "cuda:1234567", "cuda0", " cpu"}) {
+    try {
+      cyg::check_device_spec(bad);
+      ADD_FAILURE() << "'" << bad << "' accepted";
+    } catch (const cyg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("device '" + std::string(bad) + "': expected cpu, cuda, cuda:N, emu or auto"),
+                std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Errors, CudaAvailabilityNeverThrows) {

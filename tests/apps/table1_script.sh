@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# scripts/table1.sh as a user runs it, on the CPU with synthetic images:
+#  1. --quick: the Adam baseline and the eight rows, one run directory each, then the
+#     table (table1.md with a row per run in order, val_accuracy.svg, table1.html);
+#  2. SIGTERM to the script alone (kill, timeout): the run under way stops cleanly (exit
+#     130, a checkpoint, fewer epochs than its config), the script says which run it
+#     stopped and starts no other, and no run is left behind;
+#  3. bad arguments (its own, and a config override or device every run would refuse)
+#     are refused with one line before any run starts: no run root is made.
+# usage: table1_script.sh SOURCE_DIR BUILD_DIR WORK_DIR
+set -euo pipefail
+source_dir=$1
+build=$2
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+fail() { echo "FAILED: $*"; exit 1; }
+table1=("$source_dir/scripts/table1.sh" --synthetic --device cpu --bin-dir "$build")
+
+echo "== 1. --quick: nine runs and the table"
+bash "${table1[@]}" --quick 2 --run-root "$work/quick" threads=1 > "$work/quick.log" 2>&1 ||
+  fail "table1.sh --quick failed: $(tail -20 "$work/quick.log")"
+tail -12 "$work/quick.log"
+runs=("$work/quick"/*/)
+[ ${#runs[@]} -eq 9 ] || fail "${#runs[@]} run directories, not 9"
+for f in table1.md val_accuracy.svg table1.html; do [ -s "$work/quick/$f" ] || fail "no $f"; done
+names=$(awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }' "$work/quick/table1.md" | paste -sd' ')
+[ "$names" = "baseline-adam table1-row1 table1-row2 table1-row3 table1-row4 table1-row5 table1-row6 table1-row7 table1-row8" ] ||
+  fail "the table's rows: $names"
+
+echo "== 2. SIGTERM to the script alone"
+bash "${table1[@]}" --quick 100000 --run-root "$work/stopped" threads=1 > "$work/stopped.log" 2>&1 &
+script=$!
+metrics=""
+for _ in $(seq 1 600); do
+  metrics=$(compgen -G "$work/stopped/*/metrics.csv" | head -1 || true)
+  [ -n "$metrics" ] && [ "$(wc -l < "$metrics")" -ge 2 ] && break
+  kill -0 "$script" 2> /dev/null || fail "table1.sh ended early: $(cat "$work/stopped.log")"
+  sleep 0.1
+done
+[ -n "$metrics" ] || fail "no epoch after 60 s: $(cat "$work/stopped.log")"
+kill -TERM "$script"
+rc=0
+wait "$script" || rc=$?
+tail -4 "$work/stopped.log"
+[ "$rc" -eq 130 ] || fail "table1.sh exited $rc after SIGTERM, not 130"
+grep -q "table1: stopped during configs/baseline_adam.yaml" "$work/stopped.log" || fail "no word of the stopped run"
+runs=("$work/stopped"/*/)
+[ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories: another run started"
+[ -f "${runs[0]}last.state.safetensors" ] || fail "the stopped run has no checkpoint"
+epochs=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["epochs_completed"])' "${runs[0]}summary.json")
+[ "$epochs" -lt 90 ] || fail "the run was not stopped: $epochs epochs"
+sleep 0.5
+for p in /proc/[0-9]*; do
+  case "$(cat "$p/comm" 2> /dev/null)" in
+    cygnet_baseline | cygnet_onecycle)
+      grep -qF -- "$work/stopped" "$p/cmdline" 2> /dev/null && fail "a run is left behind: ${p#/proc/}" ;;
+  esac
+done
+echo "stopped after $epochs epochs"
+
+echo "== 3. bad arguments"
+for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epoch=3"; do
+  read -r -a words <<< "$bad"
+  if message=$(bash "$source_dir/scripts/table1.sh" "${words[@]}" --synthetic --bin-dir "$build" \
+                 --run-root "$work/bad" 2>&1); then
+    fail "'$bad' was accepted"
+  fi
+  [ "$(wc -l <<< "$message")" -eq 1 ] || fail "'$bad': not one line: $message"
+  [ ! -e "$work/bad" ] || fail "'$bad' made the run root"
+  echo "refused: $bad: $message"
+done
+echo "table1_script: all checks passed"
