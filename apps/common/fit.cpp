@@ -338,8 +338,14 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     // The files as the checkpoint has them, at once: a kill may have left them behind it,
     // and a run killed after its last checkpoint has no epoch left to write them.
     report.write(st, st.epoch < e.config.train.epochs ? StoppedEarly::Yes : StoppedEarly::No);
-    report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +
-               std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
+    if (st.epoch < e.config.train.epochs) {
+      report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +
+                 std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
+    } else {
+      // A job restarted after its run ended (a requeue, a node failure) lands here.
+      report.log("resuming " + report.path() + ": its " + std::to_string(e.config.train.epochs) +
+                 " epochs are done (step " + std::to_string(st.step) + "); nothing to continue");
+    }
   }
   report.save_config();
   report.log(e.header_line());

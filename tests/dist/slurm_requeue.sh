@@ -7,7 +7,8 @@
 #     its job id); the task's shell exits 0.
 #  2. The task restarted (SLURM_RESTART_COUNT set) resumes that run in its folder, and
 #     finishes it: one run directory, every epoch, and no second requeue; a task not
-#     restarted would start afresh. cygnet_table over the array's folders (the table
+#     restarted would start afresh; restarted again after its run ended, it changes
+#     nothing. cygnet_table over the array's folders (the table
 #     job's command) shows the run.
 #  3. SIGTERM to every process of the task (scancel, or the time limit itself) stops the
 #     run cleanly: exit 130, a checkpoint, and no requeue.
@@ -97,6 +98,14 @@ runs=("$folder"/*/)
 [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
 [ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
 [ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "a finished run was requeued"
+# Restarted once more after the run ended (a node failure as the task finished): it
+# leaves the finished run as it is.
+before=$(md5sum "$folder"/*/metrics.csv)
+SLURM_RESTART_COUNT=2 bash scripts/slurm/table1_array.sh "${small[@]}" > "$work/task2b.out" 2>&1 ||
+  fail "the task restarted after its run ended failed: $(cat "$work/task2b.out")"
+grep -q "epochs are done (step 2240); nothing to continue" "$work/task2b.out" ||
+  fail "the finished run was not recognised: $(cat "$work/task2b.out")"
+[ "$(md5sum "$folder"/*/metrics.csv)" = "$before" ] || fail "the finished run's metrics changed"
 table=$("$CYGNET_BUILD/apps/cygnet_table" --out "$work/table" "$RUNS"/row*.job4242)
 echo "$table"
 grep -Eq '^\| table1-row3 +\| +0\.01 \| +0\.1 \|.* 70 \| +[0-9.]+ \| +[0-9.]+ \|' <<< "$table" ||
