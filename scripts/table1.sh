@@ -87,43 +87,88 @@ done
 mkdir -p "$run_root" || die "cannot make the run root $run_root"
 echo "table1: ${#configs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
 failed=()
-started=$(date +%s)
-# Each run in the background, waited for, so that a SIGTERM to this script alone reaches
-# it (passed on: a repeated SIGTERM is one request to the app). A Ctrl-C reaches the run
-# from the terminal itself; this shell only waits for it to stop (a second SIGINT would
-# end the run at once).
+started=$SECONDS
+report_failed() { [ "${#failed[@]}" -eq 0 ] || echo "table1: failed: ${failed[*]}" >&2; }
+# The run directories in the run root, into run_total. (No command substitution once the
+# traps are set: a Ctrl-C would end its subshell, and set -e the script, silently.)
+count_runs() {
+  local dirs
+  shopt -s nullglob
+  dirs=("$run_root"/*/config.yaml)
+  shopt -u nullglob
+  run_total=${#dirs[@]}
+}
+bins=()
+for config in "${configs[@]}"; do bins+=("$(app_of "$config")"); done
+# Each run in the background, waited for, so that a stop reaches it: a SIGTERM or SIGINT
+# to this script is passed on to the run as a SIGTERM. A Ctrl-C at the terminal reaches
+# the run itself too (the whole process group gets it): the app takes a SIGTERM after a
+# SIGINT as the same request, and only a second Ctrl-C ends it at once.
 run_pid=""
 interrupted=0 stop_asked=0
-trap 'interrupted=1 stop_asked=1; [ -z "$run_pid" ] || kill -TERM "$run_pid" 2> /dev/null || true' TERM
-trap 'interrupted=1 stop_asked=1' INT
-for config in "${configs[@]}"; do
+stop_run() { [ -z "$run_pid" ] || kill -TERM "$run_pid" 2> /dev/null || true; }
+trap 'interrupted=1 stop_asked=1; stop_run' TERM INT
+for i in "${!configs[@]}"; do
+  config=${configs[$i]}
   if [ "$stop_asked" = 1 ]; then
+    report_failed
     echo "table1: stopped before $config; the runs so far are in $run_root" >&2
     exit 130
   fi
-  bin=$(app_of "$config")
   echo "== $config"
+  count_runs
+  runs_before=$run_total
   rc=0
-  "$bin" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}" &
+  # SIGINT at its default in the run: a background job of this shell would start with it
+  # ignored, and a Ctrl-C before the app has its handler would be lost.
+  (
+    trap - INT
+    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}"
+  ) &
   run_pid=$!
+  [ "$stop_asked" = 0 ] || stop_run  # asked as the run started
+  resent=0
   while :; do
     interrupted=0
     wait "$run_pid" && rc=0 || rc=$?
-    # A signal to this shell ends `wait` early (128 + its number): wait for the run.
-    [ "$interrupted" = 1 ] && [ "$rc" -gt 128 ] || break
+    # A signal to this shell ends `wait` early (128 + its number): wait again while the
+    # run is still there (a second `wait` on a run already reported has no status).
+    [ "$interrupted" = 1 ] && kill -0 "$run_pid" 2> /dev/null || break
+    if [ "$resent" = 0 ]; then
+      # Passed on once more a second later: a signal that came as the run was forked may
+      # not have reached it. The app takes a repeated SIGTERM as the same request.
+      resent=1
+      sleep 1
+      stop_run
+    fi
   done
   run_pid=""
-  if [ "$rc" = 130 ]; then
-    echo "table1: stopped during $config; it can be resumed from its run directory in $run_root" >&2
+  # Stopped cleanly (130), or ended by the signal before the app could catch it.
+  if [ "$rc" = 130 ] || { [ "$stop_asked" = 1 ] && [ "$rc" -gt 128 ]; }; then
+    report_failed
+    count_runs
+    if [ "$run_total" = "$runs_before" ]; then
+      echo "table1: stopped as $config started, before its run directory" >&2
+    else
+      echo "table1: stopped during $config; it can be resumed from its run directory in $run_root" >&2
+    fi
     exit 130
   fi
-  [ "$rc" != 0 ] && failed+=("$config (exit $rc)")
+  if [ "$rc" != 0 ]; then
+    failed+=("$config (exit $rc)")
+    # A run that fails before its run directory exists (no GPU, unreadable data) fails
+    # for a reason every run shares.
+    count_runs
+    if [ "$run_total" = "$runs_before" ]; then
+      report_failed
+      echo "table1: $config failed before its run started (its error is above); the other runs would too" >&2
+      exit 1
+    fi
+  fi
 done
 
-echo "== Table I ($(( $(date +%s) - started )) s of training)"
+echo "== Table I ($((SECONDS - started)) s of training)"
 "$table_bin" --out "$run_root" "$run_root"
 echo "table1: table1.md and val_accuracy.svg in $run_root"
-if [ "${#failed[@]}" -gt 0 ]; then
-  echo "table1: failed: ${failed[*]}" >&2
-  exit 1
-fi
+report_failed
+[ "${#failed[@]}" -eq 0 ] || exit 1

@@ -87,11 +87,21 @@ run_requeueable() {
   "$@" &
   _requeue_child=$!
   [ "$requeue_stop_asked" = 0 ] || _requeue_on_usr1  # asked as it started: pass it on now
+  local resent=0
   while :; do
     _requeue_interrupted=0
     wait "$_requeue_child" && status=0 || status=$?
-    # A signal to this shell ends `wait` early (status 128 + its number): wait again.
-    [ "$_requeue_interrupted" = 1 ] && [ "$status" -gt 128 ] || break
+    # A signal to this shell ends `wait` early (status 128 + its number): wait again while
+    # CMD is still there (a second `wait` on a CMD already reported has no status).
+    [ "$_requeue_interrupted" = 1 ] && kill -0 "$_requeue_child" 2> /dev/null || break
+    if [ "$requeue_stop_asked" = 1 ] && [ "$resent" = 0 ]; then
+      # Passed on once more a second later: the first may have come as CMD was forked,
+      # before it could take it (a copy of this shell's trap did). cygnet's apps take a
+      # repeated SIGUSR1 as the same request.
+      resent=1
+      sleep 1
+      kill -USR1 "$_requeue_child" 2> /dev/null || true
+    fi
   done
   trap - TERM
   # Stopped cleanly (130), or otherwise (by the SIGUSR1 before it could catch it; srun's

@@ -5,8 +5,12 @@
 #  2. SIGTERM to the script alone (kill, timeout): the run under way stops cleanly (exit
 #     130, a checkpoint, fewer epochs than its config), the script says which run it
 #     stopped and starts no other, and no run is left behind;
-#  3. bad arguments (its own, and a config override or device every run would refuse)
-#     are refused with one line before any run starts: no run root is made.
+#  3. Ctrl-C at the terminal (SIGINT to the process group): as a run starts, before the
+#     app has its handler, and after an epoch; either way the script stops there (exit
+#     130) and says so, and no other run starts;
+#  4. bad arguments (its own, and a config override or device every run would refuse)
+#     are refused with one line before any run starts: no run root is made; a run that
+#     fails before its run directory exists (a GPU this machine lacks) stops the series.
 # usage: table1_script.sh SOURCE_DIR BUILD_DIR WORK_DIR
 set -euo pipefail
 source_dir=$1
@@ -59,7 +63,43 @@ for p in /proc/[0-9]*; do
 done
 echo "stopped after $epochs epochs"
 
-echo "== 3. bad arguments"
+echo "== 3. Ctrl-C at the terminal: SIGINT to the process group"
+for when in start epoch; do
+  root="$work/interrupted-$when"
+  # As from a terminal: a process group of its own, SIGINT at its default (a background
+  # job of this shell would start with it ignored, and bash could not trap it).
+  python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])' bash "${table1[@]}" --quick 100000 --run-root "$root" threads=1 > "$root.log" 2>&1 &
+  script=$!
+  for _ in $(seq 1 600); do
+    if [ "$when" = start ]; then
+      grep -q "^== configs/baseline_adam.yaml" "$root.log" 2> /dev/null && break
+    else
+      metrics=$(compgen -G "$root/*/metrics.csv" | head -1 || true)
+      [ -n "$metrics" ] && [ "$(wc -l < "$metrics")" -ge 2 ] && break
+    fi
+    kill -0 "$script" 2> /dev/null || fail "table1.sh ended early: $(cat "$root.log")"
+    sleep 0.01
+  done
+  kill -INT -- "-$script"
+  rc=0
+  wait "$script" || rc=$?
+  tail -2 "$root.log"
+  [ "$rc" -eq 130 ] || fail "Ctrl-C at the $when: table1.sh exited $rc, not 130"
+  grep -Eq "table1: stopped (during|as) configs/baseline_adam.yaml" "$root.log" ||
+    fail "Ctrl-C at the $when: the baseline was not the run stopped: $(tail -3 "$root.log")"
+  shopt -s nullglob
+  runs=("$root"/*/)
+  shopt -u nullglob
+  [ ${#runs[@]} -le 1 ] || fail "Ctrl-C at the $when: ${#runs[@]} run directories: another run started"
+  if [ "$when" = epoch ]; then
+    [ -f "${runs[0]}last.state.safetensors" ] || fail "Ctrl-C after an epoch: no checkpoint"
+  fi
+done
+
+echo "== 4. bad arguments"
 for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epoch=3"; do
   read -r -a words <<< "$bad"
   if message=$(bash "$source_dir/scripts/table1.sh" "${words[@]}" --synthetic --bin-dir "$build" \
@@ -70,4 +110,10 @@ for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epo
   [ ! -e "$work/bad" ] || fail "'$bad' made the run root"
   echo "refused: $bad: $message"
 done
+rc=0
+bash "${table1[@]}" --quick 2 --run-root "$work/nogpu" device=cuda:63 > "$work/nogpu.log" 2>&1 || rc=$?
+cat "$work/nogpu.log"
+[ "$rc" -eq 1 ] || fail "a run on a GPU this machine lacks: exit $rc, not 1"
+[ "$(grep -c "^== " "$work/nogpu.log")" -eq 1 ] || fail "the series went on after a run failed before it started"
+grep -q "the other runs would too" "$work/nogpu.log" || fail "no word of why the series stopped"
 echo "table1_script: all checks passed"
