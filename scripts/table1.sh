@@ -104,10 +104,12 @@ for config in "${configs[@]}"; do bins+=("$(app_of "$config")"); done
 # to this script is passed on to the run as a SIGTERM. A Ctrl-C at the terminal reaches
 # the run itself too (the whole process group gets it): the app takes a SIGTERM after a
 # SIGINT as the same request, and only a second Ctrl-C ends it at once.
+# shellcheck source=lib/wait_run.sh
+source scripts/lib/wait_run.sh
 run_pid=""
-interrupted=0 stop_asked=0
+stop_asked=0
 stop_run() { [ -z "$run_pid" ] || kill -TERM "$run_pid" 2> /dev/null || true; }
-trap 'interrupted=1 stop_asked=1; stop_run' TERM INT
+trap 'wait_interrupted=1 wait_resend=TERM stop_asked=1; stop_run' TERM INT
 for i in "${!configs[@]}"; do
   config=${configs[$i]}
   if [ "$stop_asked" = 1 ]; then
@@ -118,7 +120,6 @@ for i in "${!configs[@]}"; do
   echo "== $config"
   count_runs
   runs_before=$run_total
-  rc=0
   # SIGINT at its default in the run: a background job of this shell would start with it
   # ignored, and a Ctrl-C before the app has its handler would be lost.
   (
@@ -127,21 +128,8 @@ for i in "${!configs[@]}"; do
   ) &
   run_pid=$!
   [ "$stop_asked" = 0 ] || stop_run  # asked as the run started
-  resent=0
-  while :; do
-    interrupted=0
-    wait "$run_pid" && rc=0 || rc=$?
-    # A signal to this shell ends `wait` early (128 + its number): wait again while the
-    # run is still there (a second `wait` on a run already reported has no status).
-    [ "$interrupted" = 1 ] && kill -0 "$run_pid" 2> /dev/null || break
-    if [ "$resent" = 0 ]; then
-      # Passed on once more a second later: a signal that came as the run was forked may
-      # not have reached it. The app takes a repeated SIGTERM as the same request.
-      resent=1
-      sleep 1
-      stop_run
-    fi
-  done
+  wait_run "$run_pid"
+  rc=$wait_status
   run_pid=""
   # Stopped cleanly (130), or ended by the signal before the app could catch it.
   if [ "$rc" = 130 ] || { [ "$stop_asked" = 1 ] && [ "$rc" -gt 128 ]; }; then

@@ -15,7 +15,7 @@
 #                            stopped before its first complete checkpoint holds nothing
 #                            to continue: it is moved into FOLDER/.abandoned (not with
 #                            --dry-run), so that cygnet_table shows the run once.
-#   run_requeueable CMD...   runs CMD. A SIGUSR1 to this shell is passed on to CMD once (a
+#   run_requeueable CMD...   runs CMD. A SIGUSR1 to this shell is passed on to CMD (a
 #                            clean stop: cygnet's apps write their checkpoint and exit
 #                            with 130; srun passes it on to every rank), and once CMD has
 #                            stopped (130, or any other non-zero status) the job is
@@ -27,14 +27,16 @@
 #                            0 when the job was requeued.
 #   Manually: scancel --batch --signal=USR1 <job id> stops a job and requeues it.
 
+# shellcheck source=../lib/wait_run.sh
+source scripts/lib/wait_run.sh
 requeue_stop_asked=${requeue_stop_asked:-0}
 _requeue_child=""
 _requeue_forwarded=0
-_requeue_interrupted=0
 
 _requeue_on_usr1() {
   requeue_stop_asked=1
-  _requeue_interrupted=1
+  wait_interrupted=1
+  wait_resend=USR1
   if [ -n "$_requeue_child" ] && [ "$_requeue_forwarded" = 0 ]; then
     _requeue_forwarded=1
     kill -USR1 "$_requeue_child" 2> /dev/null || true
@@ -83,26 +85,12 @@ run_requeueable() {
     _requeue_job "asked to stop before the run started"
     return
   fi
-  trap '_requeue_interrupted=1' TERM
+  trap 'wait_interrupted=1' TERM
   "$@" &
   _requeue_child=$!
   [ "$requeue_stop_asked" = 0 ] || _requeue_on_usr1  # asked as it started: pass it on now
-  local resent=0
-  while :; do
-    _requeue_interrupted=0
-    wait "$_requeue_child" && status=0 || status=$?
-    # A signal to this shell ends `wait` early (status 128 + its number): wait again while
-    # CMD is still there (a second `wait` on a CMD already reported has no status).
-    [ "$_requeue_interrupted" = 1 ] && kill -0 "$_requeue_child" 2> /dev/null || break
-    if [ "$requeue_stop_asked" = 1 ] && [ "$resent" = 0 ]; then
-      # Passed on once more a second later: the first may have come as CMD was forked,
-      # before it could take it (a copy of this shell's trap did). cygnet's apps take a
-      # repeated SIGUSR1 as the same request.
-      resent=1
-      sleep 1
-      kill -USR1 "$_requeue_child" 2> /dev/null || true
-    fi
-  done
+  wait_run "$_requeue_child"
+  status=$wait_status
   trap - TERM
   # Stopped cleanly (130), or otherwise (by the SIGUSR1 before it could catch it; srun's
   # --kill-on-bad-exit ending a rank still finishing): the run continues from its last

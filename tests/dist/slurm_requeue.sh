@@ -69,22 +69,27 @@ summary_value() {  # key $2 of the one run's summary.json under $1
   python3 -c 'import json, sys, glob; print(json.load(open(glob.glob(sys.argv[1] + "/*/summary.json")[0]))[sys.argv[2]])' "$1" "$2"
 }
 
+usr1_stops_and_requeues() {  # after 2 epochs in $folder, SIGUSR1 to $task: a clean stop, job $1 requeued
+  until_epochs "$folder" 2
+  kill -USR1 "$task"
+  rc=0
+  wait "$task" || rc=$?
+  cat "$work/task.out"
+  [ "$rc" -eq 0 ] || fail "the requeued job's shell exited $rc"
+  [ "$(tail -1 "$work/scontrol.log")" = "requeue $1" ] || fail "scontrol was asked '$(tail -1 "$work/scontrol.log")'"
+  grep -q "stopped at step" "$work/task.out" || fail "the run did not stop cleanly"
+  stopped_at=$(summary_value "$folder" epochs_completed)
+  [ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
+}
+
 echo "== 1. SIGUSR1 to the task's shell: a clean stop, and the task requeued"
 export SLURM_ARRAY_JOB_ID=4242 SLURM_JOB_ID=4250
 folder="$RUNS/row3.job4242"
 start_task "${small[@]}"
-until_epochs "$folder" 2
-kill -USR1 "$task"
-rc=0
-wait "$task" || rc=$?
-cat "$work/task.out"
-[ "$rc" -eq 0 ] || fail "the requeued task's shell exited $rc"
-[ "$(cat "$work/scontrol.log")" = "requeue 4250" ] || fail "scontrol was asked '$(cat "$work/scontrol.log")'"
-grep -q "stopped at step" "$work/task.out" || fail "the run did not stop cleanly"
+usr1_stops_and_requeues 4250
+[ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "scontrol was asked '$(cat "$work/scontrol.log")'"
 runs=("$folder"/*/)
 [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder"
-stopped_at=$(summary_value "$folder" epochs_completed)
-[ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
 compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint"
 
 echo "== 2. the task restarted resumes its run"
@@ -164,17 +169,8 @@ EOS
   folder="$RUNS/row3.job5000"
   setsid bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task.out" 2>&1 &
   task=$!
-  until_epochs "$folder" 2
-  kill -USR1 "$task"
-  rc=0
-  wait "$task" || rc=$?
-  cat "$work/task.out"
-  [ "$rc" -eq 0 ] || fail "the requeued job's shell exited $rc"
-  [ "$(tail -1 "$work/scontrol.log")" = "requeue 5000" ] || fail "scontrol was asked '$(tail -1 "$work/scontrol.log")'"
+  usr1_stops_and_requeues 5000
   grep -q "2 ranks" "$work/task.out" || fail "the run was not over 2 ranks"
-  grep -q "stopped at step" "$work/task.out" || fail "the ranks did not stop cleanly"
-  stopped_at=$(summary_value "$folder" epochs_completed)
-  [ "$stopped_at" -lt 70 ] || fail "the run was not stopped: $stopped_at epochs"
   SLURM_RESTART_COUNT=1 bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task5.out" 2>&1 ||
     fail "the restarted job failed: $(cat "$work/task5.out")"
   head -1 "$work/task5.out"
