@@ -95,13 +95,16 @@ compgen -G "$folder/*/last.state.safetensors" > /dev/null || fail "no checkpoint
 echo "== 2. the task restarted resumes its run"
 dry=$(bash scripts/slurm/table1_array.sh --dry-run "${small[@]}")
 [[ "$dry" == *"--config configs/table1/row3.yaml run_root=$folder "* ]] || fail "a task not restarted resumed: $dry"
-SLURM_RESTART_COUNT=1 bash scripts/slurm/table1_array.sh "${small[@]}" > "$work/task2.out" 2>&1 ||
-  fail "the restarted task failed: $(cat "$work/task2.out")"
-head -1 "$work/task2.out"
-grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/task2.out" || fail "the restarted task did not resume"
-runs=("$folder"/*/)
-[ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
-[ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
+restarted_job_resumes() {  # the job script and its arguments, restarted: it resumes $folder's run and finishes it
+  SLURM_RESTART_COUNT=1 bash "$@" > "$work/restarted.out" 2>&1 ||
+    fail "the restarted job failed: $(cat "$work/restarted.out")"
+  head -1 "$work/restarted.out"
+  grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/restarted.out" || fail "the restarted job did not resume"
+  runs=("$folder"/*/)
+  [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
+  [ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
+}
+restarted_job_resumes scripts/slurm/table1_array.sh "${small[@]}"
 [ "$(wc -l < "$work/scontrol.log")" -eq 1 ] || fail "a finished run was requeued"
 # Restarted once more after the run ended (a node failure as the task finished): it
 # leaves the finished run as it is.
@@ -171,13 +174,7 @@ EOS
   task=$!
   usr1_stops_and_requeues 5000
   grep -q "2 ranks" "$work/task.out" || fail "the run was not over 2 ranks"
-  SLURM_RESTART_COUNT=1 bash scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}" > "$work/task5.out" 2>&1 ||
-    fail "the restarted job failed: $(cat "$work/task5.out")"
-  head -1 "$work/task5.out"
-  grep -q "cygnet_onecycle resume=$folder/onecycle-" "$work/task5.out" || fail "the restarted job did not resume"
-  runs=("$folder"/*/)
-  [ ${#runs[@]} -eq 1 ] || fail "${#runs[@]} run directories in $folder after the resume"
-  [ "$(summary_value "$folder" epochs_completed)" -eq 70 ] || fail "the resumed run did not finish"
+  restarted_job_resumes scripts/slurm/multi_gpu.sh configs/table1/row3.yaml "${small[@]}"
   echo "2 ranks stopped after $stopped_at epochs, resumed and finished"
 fi
 
