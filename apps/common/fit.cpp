@@ -119,8 +119,12 @@ class FitLoop {
   StepSettings apply_schedule(int64_t step);
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
+  // A stop in the middle of an epoch: its checkpoint and summary, then stopped().
   int stop_here(double epoch_seconds);
-  void end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds);
+  // Says how to continue the stopped run; every rank returns kInterruptedExit together.
+  int stopped();
+  // stopping: a stop asked on the epoch's last step, after which the run ends here.
+  void end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds, bool stopping = false);
   EpochMetrics record_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds);
   void start_next_epoch(int64_t epoch);
   LoopState save_last(double epoch_seconds);
@@ -145,6 +149,7 @@ int FitLoop::run() {
                       train.log_every, st_.batch_in_epoch);
     StepSettings settings = settings_of_last_step();
     Batch batch;
+    bool stopping = false;
     while (e_.train_loader->next(batch)) {
       // Schedule: this step's lr and momentum.
       settings = apply_schedule(st_.step);
@@ -152,18 +157,21 @@ int FitLoop::run() {
       runner_.run(batch.images, batch.labels, batch.global_size);
       // Record: each step's loss is read back once per log interval.
       record(batch.global_size, epoch, settings);
-      const bool stopping = stop_requested();
+      stopping = stop_requested();
       if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch);
-      // Ctrl-C stops here, resumably; the step limit ends the epoch early.
-      if (stopping) {
+      // Ctrl-C stops here, resumably; on the epoch's last step the epoch ends first, so
+      // that its checkpoint starts the next one. The step limit ends the epoch early.
+      if (stopping && st_.batch_in_epoch < e_.steps_per_epoch) {
         progress.finish();
         return stop_here(clock.seconds());
       }
-      if (step_limit_reached()) break;
+      if (stopping || step_limit_reached()) break;
     }
     // End of the epoch (or of the step limit): validate, report, checkpoint.
     progress.finish();
-    end_epoch(epoch, settings, clock.seconds());
+    const bool last_epoch = epoch + 1 == train.epochs;
+    end_epoch(epoch, settings, clock.seconds(), stopping && !last_epoch);
+    if (stopping && !last_epoch) return stopped();
   }
   const std::string best = st_.best_epoch < 0 ? "no full epoch, so no best val acc"
                                                : "best val acc " + format_number(st_.best_val_acc) + " (epoch " +
@@ -209,6 +217,10 @@ bool FitLoop::flush_due(bool stopping) const {
 int FitLoop::stop_here(double epoch_seconds) {
   st_.total_seconds = save_last(epoch_seconds).total_seconds;
   report_.write(st_, StoppedEarly::Yes);
+  return stopped();
+}
+
+int FitLoop::stopped() {
   const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
   report_.log("stopped at step " + std::to_string(st_.step) + "; continue with: " + launcher + invoked_as(e_.kind) +
               " resume=" + report_.path());
@@ -220,7 +232,7 @@ int FitLoop::stop_here(double epoch_seconds) {
 
 // A partial epoch (the step limit) is reported but stays the epoch in progress: a
 // resume continues it.
-void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds) {
+void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds, bool stopping) {
   const EpochMetrics row = record_epoch(epoch, last, epoch_seconds);
   const bool partial = st_.batch_in_epoch < e_.steps_per_epoch;
   if (!partial) start_next_epoch(epoch + 1);
@@ -232,7 +244,7 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
     if (report_.writes()) save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
   }
   save_last(partial ? epoch_seconds : 0.0);
-  report_.write(st_, partial ? StoppedEarly::Yes : StoppedEarly::No);
+  report_.write(st_, partial || stopping ? StoppedEarly::Yes : StoppedEarly::No);
 }
 
 EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds) {

@@ -211,7 +211,8 @@ enum class SignalAt { FirstStep, SetUp };
 // `signal_number` `times` times, each once the one before has been taken, and returns
 // its exit status, or minus the signal that ended it; its stdout goes to root_/<name>.out.
 int stop_run_with(const std::string& root, const std::string& name, int signal_number, int times = 1,
-                  SignalAt at = SignalAt::FirstStep, const std::string& app = "onecycle") {
+                  SignalAt at = SignalAt::FirstStep, const std::string& app = "onecycle",
+                  const std::vector<std::string>& more_args = {}) {
   const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_" + app,
                                          "device=cpu",
                                          "run_root=" + root + "/runs",
@@ -226,6 +227,7 @@ int stop_run_with(const std::string& root, const std::string& name, int signal_n
                                          "name=" + name};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : more_args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const std::string out = root + "/" + name + ".out";
   posix_spawn_file_actions_t actions;
@@ -323,6 +325,22 @@ TEST_F(EndToEnd, ARepeatedSigtermIsTheSameRequest) {
   const std::string dir = run_dir("onecycle-twice-");
   ASSERT_FALSE(dir.empty()) << read_file(root_ + "/twice.out");
   EXPECT_TRUE(std::ifstream(dir + "/last.state.safetensors").good());
+}
+
+// A stop on an epoch's last step ends that epoch first (validation, its row), so that
+// the checkpoint starts the next one: with one step per epoch, every stop lands there,
+// and the run resumes to its end.
+TEST_F(EndToEnd, AStopOnAnEpochsLastStepResumes) {
+  const int code = stop_run_with(root_, "epoch_end", SIGTERM, 1, SignalAt::FirstStep, "onecycle",
+                                 {"data.synthetic_train=64", "train.epochs=300"});
+  EXPECT_EQ(code, 130) << read_file(root_ + "/epoch_end.out");
+  const std::string dir = run_dir("onecycle-epoch_end-");
+  ASSERT_FALSE(dir.empty()) << read_file(root_ + "/epoch_end.out");
+  const int stopped_after = summary(dir)["epochs_completed"].get<int>();
+  EXPECT_LT(stopped_after, 300) << "the run was not stopped";
+  const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(summary(dir)["epochs_completed"].get<int>(), 300) << summary(dir).dump();
 }
 
 // The range test too: a stop during its set-up ends its sweep at the first step, with
