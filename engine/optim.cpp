@@ -79,7 +79,25 @@ void Optimizer::prepare_step() {
   kernels_for(device_).upload_tensor_table(tensors_);
 }
 
+void Optimizer::set_grad_clip_norm(double max_norm) {
+  CYG_CHECK(std::isfinite(max_norm) && max_norm >= 0, "gradient clipping's max norm = ", max_norm,
+            ": expected a finite value >= 0 (0: no clipping)");
+  clip_norm_ = max_norm;
+  if (clip_norm_ > 0 && !clip_.defined()) {
+    // A buffer that keeps its address (a captured step reads it), NaN until a step writes it.
+    clip_ = Tensor::full({2}, NAN, DType::F32, device_);
+  }
+}
+
+const float* Optimizer::grad_scale() const { return clip_norm_ > 0 ? clip_.data<float>() : nullptr; }
+
+double Optimizer::last_grad_norm() const {
+  if (!clip_.defined()) return NAN;
+  return clip_.to(Device::cpu()).data<float>()[1];
+}
+
 void Optimizer::apply_step() {
+  if (clip_norm_ > 0) kernels_for(device_).grad_norm_clip(tensors_, static_cast<float>(clip_norm_), clip_.data<float>());
   update(tensors_);
   // A bf16 copy the update did not write (made after the table was) is stale now.
   const std::vector<TensorSlot>& written = tensors_.slots();
@@ -159,6 +177,7 @@ SgdHyper SGD::hyper() const {
   h.momentum = static_cast<float>(options_.momentum);
   h.weight_decay = static_cast<float>(options_.weight_decay);
   h.nesterov = options_.nesterov ? 1 : 0;
+  h.grad_scale = grad_scale();
   return h;
 }
 
@@ -201,6 +220,7 @@ AdamHyper Adam::hyper() const {
   h.decoupled_weight_decay = options_.decoupled_weight_decay ? 1 : 0;
   h.bias_correction1 = static_cast<float>(1.0 - std::pow(options_.beta1, t));
   h.bias_correction2 = static_cast<float>(1.0 - std::pow(options_.beta2, t));
+  h.grad_scale = grad_scale();
   return h;
 }
 

@@ -57,6 +57,16 @@ class Optimizer {
   virtual double weight_decay() const = 0;
   virtual void set_weight_decay(double weight_decay) = 0;
 
+  // Gradient clipping by the global L2 norm before every update, as PyTorch's
+  // clip_grad_norm_ (norm_type 2) before optimizer.step(): every gradient is multiplied
+  // by min(1, max_norm / (norm + 1e-6)) as the update reads it (.grad keeps its value).
+  // max_norm > 0, or 0 for none (the default). Computed on the device, in the step.
+  void set_grad_clip_norm(double max_norm);
+  double grad_clip_norm() const { return clip_norm_; }
+  // The gradients' global norm at the last update with clipping on (a read of device
+  // memory: it waits for the device); NaN before one.
+  double last_grad_norm() const;
+
   int64_t steps_taken() const { return steps_; }
   const std::vector<Variable>& parameters() const { return params_; }
 
@@ -73,6 +83,9 @@ class Optimizer {
   Device device() const { return device_; }
   // Every parameter with its gradient and state buffers, as the kernels take them.
   std::vector<TensorSlot> current_slots() const;
+  // Where the update finds the clipping factor (the hyperparameters' grad_scale), or
+  // nullptr without clipping.
+  const float* grad_scale() const;
 
  private:
   std::vector<Variable> params_;
@@ -81,6 +94,8 @@ class Optimizer {
   int64_t steps_ = 0;
   Device device_;
   MultiTensorTable tensors_;
+  double clip_norm_ = 0.0;
+  Tensor clip_;  // on the device: [factor, norm], written in each step with clipping
 };
 
 class SGD final : public Optimizer {

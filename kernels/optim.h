@@ -42,11 +42,15 @@ struct TensorChunk {
   int64_t end = 0;
 };
 
+// grad_scale, where set, points to one float every gradient is multiplied by before the
+// update (in the memory the update runs in): gradient clipping's coefficient, which
+// grad_norm_clip writes on the device, so that no value travels through the host.
 struct SgdHyper {
   float lr = 0.0f;
   float momentum = 0.0f;
   float weight_decay = 0.0f;
   int nesterov = 0;
+  const float* grad_scale = nullptr;
 };
 
 struct AdamHyper {
@@ -58,7 +62,20 @@ struct AdamHyper {
   int decoupled_weight_decay = 0;  // 1: AdamW
   float bias_correction1 = 1.0f;   // 1 - beta1^t
   float bias_correction2 = 1.0f;   // 1 - beta2^t
+  const float* grad_scale = nullptr;
 };
+
+// The factor of gradient clipping by the global L2 norm, as PyTorch's clip_grad_norm_
+// (norm_type 2) computes it: min(1, max_norm / (norm + 1e-6)), norm the square root of
+// every gradient's sum of squares. A NaN norm gives NaN (the next loss says so), not 1.
+CYG_HD float clip_norm_of(double sum_of_squares) { return static_cast<float>(sqrt(sum_of_squares)); }
+CYG_HD float clip_coefficient(float norm, float max_norm) {
+  const float coefficient = max_norm / (norm + 1e-6f);
+  return coefficient > 1.0f ? 1.0f : coefficient;
+}
+// The factor the update multiplies each gradient by: 1 without clipping (a product
+// with 1 is exact, so an update without clipping has the same bits as before).
+CYG_HD float grad_scale_value(const float* grad_scale) { return grad_scale != nullptr ? *grad_scale : 1.0f; }
 
 CYG_HD void sgd_update(float& param, float grad, float& momentum_buffer, float weight_decay, const SgdHyper& h) {
   float d = grad + weight_decay * param;
@@ -88,11 +105,30 @@ std::vector<TensorChunk> make_chunks(const TensorSlot* slots, int count, int64_t
 void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h);
 void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h);
 
+// Gradient clipping: out[1] = the global L2 norm of every slot's gradient, out[0] = the
+// clipping coefficient for max_norm (clip_coefficient). The sum of squares is taken in
+// double, chunk by chunk (make_chunks with chunk_elems), the chunks' sums added in order:
+// the same bits for any thread count.
+void grad_norm_clip_cpu(const TensorSlot* slots, int count, int64_t chunk_elems, float max_norm, float* out);
+
 // slots and chunks point to memory the kernel reads (device memory on a GPU).
 // `h` is in device memory.
 CYG_CUDA_DECL(void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                  const SgdHyper* h, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                   const AdamHyper* h, const LaunchConfig& cfg = {}))
+// grad_norm_clip_cpu's out on the device, in two launches: each block's sum of squares of
+// its chunks' gradients (double) into `partials` (grad_norm_partials_count doubles),
+// then one block adds them in order. Deterministic for a given launch configuration.
+// The blocks of a launch over a chunk table: one a chunk, at most max_blocks (65535).
+inline int64_t chunk_blocks(int64_t num_chunks, const LaunchConfig& cfg) {
+  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
+  return num_chunks < cap ? num_chunks : cap;
+}
+inline int64_t grad_norm_partials_count(int64_t num_chunks, const LaunchConfig& cfg) {
+  return num_chunks > 0 ? chunk_blocks(num_chunks, cfg) : 1;
+}
+CYG_CUDA_DECL(void grad_norm_clip_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                       float max_norm, double* partials, float* out, const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

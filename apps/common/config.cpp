@@ -107,6 +107,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"optimizer.eps", Kind::Double, &c.optimizer.eps},
       {"optimizer.weight_decay", Kind::Double, &c.optimizer.weight_decay},
       {"optimizer.nesterov", Kind::Bool, &c.optimizer.nesterov},
+      {"optimizer.clip_grad_norm", Kind::Double, &c.optimizer.clip_grad_norm},
       {"schedule.name", Kind::String, &c.schedule.name},
       {"schedule.lr_min", Kind::Double, &c.schedule.lr_min},
       {"schedule.lr_max", Kind::Double, &c.schedule.lr_max},
@@ -257,6 +258,8 @@ void validate_optimizer(const OptimizerConfig& o) {
   check_range("optimizer.beta2", o.beta2, 0, 0.999999);
   check_positive("optimizer.eps", o.eps);
   check_range("optimizer.weight_decay", o.weight_decay, 0, 1);
+  CYG_INPUT_CHECK(std::isfinite(o.clip_grad_norm) && o.clip_grad_norm >= 0, "'optimizer.clip_grad_norm' = ",
+                  o.clip_grad_norm, ": expected 0 (no clipping) or a positive number");
 }
 
 void validate_one_cycle(const ScheduleConfig& s) {
@@ -581,6 +584,9 @@ const std::vector<KeyHelp>& key_help() {
       {"optimizer.eps", nullptr, "Adam's epsilon"},
       {"optimizer.weight_decay", nullptr, "L2 weight decay (the report's 5e-4); AdamW: decoupled"},
       {"optimizer.nesterov", nullptr, "SGD: Nesterov momentum"},
+      {"optimizer.clip_grad_norm", nullptr,
+       "clip the gradients' global L2 norm to this before each update (PyTorch's clip_grad_norm_, "
+       "Lightning's gradient_clip_val); 0: no clipping"},
       {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
       {"schedule.lr_min", nullptr, "1cycle: learning rate at the cycle's start and end"},
       {"schedule.lr_max", nullptr, "1cycle: the peak learning rate, at the cycle's middle"},

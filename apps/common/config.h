@@ -49,6 +49,7 @@ struct OptimizerConfig {
   double eps = 1e-8;
   double weight_decay = 5e-4;
   bool nesterov = false;
+  double clip_grad_norm = 0.0;  // 0: no clipping
 };
 
 struct ScheduleConfig {

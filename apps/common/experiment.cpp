@@ -13,6 +13,7 @@
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/optimizer_factory.h"
+#include "apps/common/run_dir.h"
 #include "apps/common/schedule_factory.h"
 #include "engine/allocator.h"
 #include "engine/autograd.h"
@@ -285,7 +286,9 @@ std::string Experiment::header_line() const {
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
-     << config.optimizer.name << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
+     << config.optimizer.name
+     << (config.optimizer.clip_grad_norm > 0 ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")" : "")
+     << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << ", " << steps_per_epoch << " steps per epoch";
   return os.str();
 }

@@ -57,8 +57,9 @@ class StepTally {
   bool ring_full() const { return ring_.full(); }
 
   // Reads the pending losses back and appends their rows to `steps`; a loss that is not
-  // finite stops the run with its step and lr.
-  void flush(std::vector<StepRecord>& steps, Progress& progress, int64_t batch_in_epoch) {
+  // finite stops the run with its step and lr. With gradient clipping on, the progress
+  // shows the last step's gradient norm (read once the losses have waited for the device).
+  void flush(std::vector<StepRecord>& steps, Progress& progress, int64_t batch_in_epoch, const Optimizer& optimizer) {
     if (pending_.empty()) return;
     const std::vector<float> losses = ring_.read_losses();
     for (size_t k = 0; k < pending_.size(); ++k) {
@@ -68,7 +69,8 @@ class StepTally {
                       row.lr, "): stopping; try a lower learning rate");
       steps.push_back(row);
     }
-    progress.update(batch_in_epoch, losses.back(), pending_.back().lr);
+    progress.update(batch_in_epoch, losses.back(), pending_.back().lr,
+                    optimizer.grad_clip_norm() > 0 ? optimizer.last_grad_norm() : NAN);
     pending_.clear();
   }
 
@@ -158,7 +160,7 @@ int FitLoop::run() {
       // Record: each step's loss is read back once per log interval.
       record(batch.global_size, epoch, settings);
       stopping = stop_requested();
-      if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch);
+      if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch, *e_.optimizer);
       // Ctrl-C stops here, resumably; on the epoch's last step the epoch ends first, so
       // that its checkpoint starts the next one. The step limit ends the epoch early.
       if (stopping && st_.batch_in_epoch < e_.steps_per_epoch) {

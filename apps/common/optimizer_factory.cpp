@@ -64,7 +64,10 @@ double max_momentum(const std::string& optimizer_name) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::vector<Variable> params) {
-  return find_named(optimizers(), "optimizer.name", config.name).make(config, std::move(params));
+  std::unique_ptr<Optimizer> optimizer =
+      find_named(optimizers(), "optimizer.name", config.name).make(config, std::move(params));
+  optimizer->set_grad_clip_norm(config.clip_grad_norm);
+  return optimizer;
 }
 
 }  // namespace cyg::app

@@ -31,7 +31,9 @@ Progress::Progress(std::string label, int64_t total, int64_t every, int64_t star
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-void Progress::update(int64_t done, double loss, double lr) {
+void Progress::update(int64_t done, double loss, double lr, double grad_norm) {
+  char norm[48] = "";
+  if (std::isfinite(grad_norm)) std::snprintf(norm, sizeof norm, ", grad norm %.4g", grad_norm);
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(done - first_) / elapsed : 0.0;
@@ -44,14 +46,14 @@ void Progress::update(int64_t done, double loss, double lr) {
     const int filled = total_ > 0 ? static_cast<int>(width * done / total_) : 0;
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(static_cast<size_t>(width), '.');
-    std::printf("\r%s [%s] %lld/%lld %.1f it/s ETA %s loss %.4f lr %.3g   ", label_.c_str(), bar.c_str(),
+    std::printf("\r%s [%s] %lld/%lld %.1f it/s ETA %s loss %.4f lr %.3g%s   ", label_.c_str(), bar.c_str(),
                 static_cast<long long>(done), static_cast<long long>(total_), rate, format_duration(eta).c_str(), loss,
-                lr);
+                lr, norm + (norm[0] != 0 ? 1 : 0));
     std::fflush(stdout);
   } else if ((done - first_) % every_ == 0 || done == total_) {
-    std::printf("%s step %lld/%lld, %.1f it/s, ETA %s, loss %.4f, lr %.4g\n", label_.c_str(),
+    std::printf("%s step %lld/%lld, %.1f it/s, ETA %s, loss %.4f, lr %.4g%s\n", label_.c_str(),
                 static_cast<long long>(done), static_cast<long long>(total_), rate, format_duration(eta).c_str(), loss,
-                lr);
+                lr, norm);
     std::fflush(stdout);
   }
 }

@@ -2,6 +2,7 @@
 // loss, lr); otherwise a plain line every `every` steps, so logs stay readable.
 #pragma once
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -13,7 +14,8 @@ class Progress {
   // count only the steps taken now.
   Progress(std::string label, int64_t total, int64_t every, int64_t start = 0);
   // Called after each step; prints when the terminal bar is due or every `every` steps.
-  void update(int64_t done, double loss, double lr);
+  // A finite grad_norm (gradient clipping's) is shown after the lr.
+  void update(int64_t done, double loss, double lr, double grad_norm = NAN);
   // Ends the bar's line (on a terminal).
   void finish();
   static bool stdout_is_terminal();

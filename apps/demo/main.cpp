@@ -1,6 +1,6 @@
 // cygnet_demo: runs ReLU and a sum over a million seeded values on CUDA when a GPU
 // answers, else on the CPU, says which and why, and checks the result against the CPU.
-//   cygnet_demo [--device auto|cpu|cuda]
+//   cygnet_demo [--device auto|cpu|cuda|cuda:N|emu]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
       if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
         spec = argv[++i];
       } else if (std::strcmp(argv[i], "--help") == 0) {
-        std::printf("usage: cygnet_demo [--device auto|cpu|cuda]\n");
+        std::printf("usage: cygnet_demo [--device auto|cpu|cuda|cuda:N|emu]\n");
         return 0;
       } else {
         std::fprintf(stderr, "cygnet_demo: unknown argument '%s' (try --help)\n", argv[i]);
@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     } else if (spec == "auto") {
       std::printf("device: cpu (no GPU answered: %s)\n", cyg::cuda_unavailable_reason().c_str());
     } else {
-      std::printf("device: cpu (asked for)\n");
+      std::printf("device: %s (asked for)\n", device.str().c_str());
     }
 
     const int64_t n = 1 << 20;

@@ -4,6 +4,7 @@
 // param/state (and the param's bf16 copy where the slot has one, for bf16 autocast's
 // next forward). The hyperparameters are read from device memory, so a step captured in
 // a CUDA graph takes each replay's lr and momentum. Bound by memory bandwidth.
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/optim.h"
 
@@ -12,6 +13,7 @@ namespace {
 __global__ void CYG_LAUNCH_BOUNDS sgd_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                 const SgdHyper* hyper) {
   const SgdHyper h = *hyper;
+  const float scale = grad_scale_value(h.grad_scale);
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const TensorChunk chunk = chunks[c];
     const TensorSlot t = slots[chunk.slot];
@@ -19,7 +21,7 @@ __global__ void CYG_LAUNCH_BOUNDS sgd_step_kernel(const TensorSlot* slots, const
     for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
       float p = t.param[i];
       float buf = t.state1 ? t.state1[i] : 0.0f;
-      sgd_update(p, t.grad[i], buf, wd, h);
+      sgd_update(p, t.grad[i] * scale, buf, wd, h);
       t.param[i] = p;
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       if (t.state1) t.state1[i] = buf;
@@ -30,13 +32,14 @@ __global__ void CYG_LAUNCH_BOUNDS sgd_step_kernel(const TensorSlot* slots, const
 __global__ void CYG_LAUNCH_BOUNDS adam_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                  const AdamHyper* hyper) {
   const AdamHyper h = *hyper;
+  const float scale = grad_scale_value(h.grad_scale);
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const TensorChunk chunk = chunks[c];
     const TensorSlot t = slots[chunk.slot];
     const float wd = h.weight_decay * t.weight_decay_scale;
     for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
       float p = t.param[i], m = t.state1[i], v = t.state2[i];
-      adam_update(p, t.grad[i], m, v, wd, h);
+      adam_update(p, t.grad[i] * scale, m, v, wd, h);
       t.param[i] = p;
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       t.state1[i] = m;
@@ -45,11 +48,48 @@ __global__ void CYG_LAUNCH_BOUNDS adam_step_kernel(const TensorSlot* slots, cons
   }
 }
 
-int chunk_grid(int64_t num_chunks, const LaunchConfig& cfg) {
-  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
-  return static_cast<int>(num_chunks < cap ? num_chunks : cap);
+// Block b's sum of squares of the gradients of chunks b, b + grid, ... (in double).
+__global__ void CYG_LAUNCH_BOUNDS grad_norm_partials_kernel(const TensorSlot* slots, const TensorChunk* chunks,
+                                                            int64_t num_chunks, double* partials) {
+  double s = 0.0;
+  for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
+    const TensorChunk chunk = chunks[c];
+    const float* g = slots[chunk.slot].grad;
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
+      s += static_cast<double>(g[i]) * static_cast<double>(g[i]);
+  }
+  s = block_reduce_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }
+
+// One block: the partials' total, then the norm and the coefficient.
+__global__ void CYG_LAUNCH_BOUNDS grad_norm_finish_kernel(const double* partials, int64_t count, float max_norm,
+                                                          float* out) {
+  double s = 0.0;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) s += partials[i];
+  s = block_reduce_sum(s);
+  if (threadIdx.x == 0) {
+    const float norm = clip_norm_of(s);
+    out[1] = norm;
+    out[0] = clip_coefficient(norm, max_norm);
+  }
+}
+
+int chunk_grid(int64_t num_chunks, const LaunchConfig& cfg) { return static_cast<int>(chunk_blocks(num_chunks, cfg)); }
 }  // namespace
+
+void grad_norm_clip_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, float max_norm,
+                         double* partials, float* out, const LaunchConfig& cfg) {
+  const int blocks = static_cast<int>(grad_norm_partials_count(num_chunks, cfg));
+  if (num_chunks > 0) {
+    CYG_LAUNCH(grad_norm_partials_kernel, blocks, block_size(cfg), 0, stream_of(cfg), slots, chunks, num_chunks,
+               partials);
+    CYG_CHECK_LAUNCH();
+  }
+  CYG_LAUNCH(grad_norm_finish_kernel, 1, block_size(cfg), 0, stream_of(cfg), partials,
+             static_cast<int64_t>(num_chunks > 0 ? blocks : 0), max_norm, out);
+  CYG_CHECK_LAUNCH();
+}
 
 void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const SgdHyper* h,
                    const LaunchConfig& cfg) {

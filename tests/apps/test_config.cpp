@@ -81,7 +81,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
   expect_error([] { overridden({"optimizer.learning_rate=0.1"}); },
                {"override: unknown key 'optimizer.learning_rate'",
-                "valid keys under 'optimizer': beta2, eps, lr, momentum, name, nesterov, weight_decay"});
+                "valid keys under 'optimizer': beta2, clip_grad_norm, eps, lr, momentum, name, nesterov, weight_decay"});
   expect_error([] { overridden({"epochs=3"}); }, {"unknown key 'epochs'"});
   expect_error([] { overridden({"=3"}); }, {"expected key=value"});
 }
@@ -151,6 +151,10 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'optimizer.momentum' = 1: expected a value in [0,"});
   expect_invalid({"train.epochs=0"}, {"'train.epochs' = 0: expected at least 1"});
   expect_invalid({"train.label_smoothing=1"}, {"'train.label_smoothing' = 1: expected a value in [0, 1)"});
+  expect_invalid({"optimizer.clip_grad_norm=-0.5"},
+                 {"'optimizer.clip_grad_norm' = -0.5: expected 0 (no clipping) or a positive number"});
+  expect_invalid({"optimizer.clip_grad_norm=.inf"}, {"'optimizer.clip_grad_norm' = inf"});
+  expect_invalid({"optimizer.clip_grad_norm=.nan"}, {"'optimizer.clip_grad_norm' = nan"});
   expect_invalid({"schedule.name=one_cycle", "schedule.anneal_percent=150"},
                  {"'schedule.anneal_percent' = 150: expected a value in [0, 100]"});
   expect_invalid({"schedule.name=one_cycle", "schedule.lr_min=0.5", "schedule.lr_max=0.1"},
@@ -348,6 +352,7 @@ RunConfig config_without_defaults() {
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
   c.optimizer.beta2 = 0.99;
+  c.optimizer.clip_grad_norm = 2.5;
   c.optimizer.eps = 1e-6;
   c.optimizer.weight_decay = 0.05;
   c.optimizer.nesterov = true;
@@ -430,6 +435,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(optimizer.eps);
   EXPECT_FIELD(optimizer.weight_decay);
   EXPECT_FIELD(optimizer.nesterov);
+  EXPECT_FIELD(optimizer.clip_grad_norm);
   EXPECT_FIELD(schedule.name);
   EXPECT_FIELD(schedule.lr_min);
   EXPECT_FIELD(schedule.lr_max);
@@ -462,14 +468,14 @@ TEST(Config, DistributedKeysAreChecked) {
             "(no error)");
 }
 
-// The round trip above checks 66 fields: a new key changes this count, and belongs
+// The round trip above checks 67 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 66) << keys;
+  EXPECT_EQ(named, 67) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

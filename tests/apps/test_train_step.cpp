@@ -38,7 +38,7 @@ Batch batch(int64_t n, uint64_t seed) {
 
 // A model, its optimizer and a metrics ring, stepped through one StepRunner.
 struct Trainer {
-  Trainer(const std::string& model_name, StepGraphs graphs, bool adam) : ring(64, kEmu) {
+  Trainer(const std::string& model_name, StepGraphs graphs, bool adam, double clip_grad_norm = 0.0) : ring(64, kEmu) {
     cyg::models::ModelOptions options;
     options.width = 8;
     options.seed = 3;
@@ -55,6 +55,7 @@ struct Trainer {
       o.weight_decay = 5e-4;
       optimizer = std::make_unique<cyg::SGD>(model->parameters(), o);
     }
+    optimizer->set_grad_clip_norm(clip_grad_norm);
     runner = std::make_unique<cyg::app::StepRunner>(*model, *optimizer, ring, 0.1, graphs, kEmu);
   }
 
@@ -91,9 +92,9 @@ Tensor named(const cyg::nn::NamedTensors& state, const std::string& name) {
 }
 
 // Steps of 4 images, then a partial batch of 3 (eager in both), then full ones again.
-void expect_graphs_change_nothing(const std::string& model_name, bool adam) {
-  Trainer eager(model_name, StepGraphs::Off, adam);
-  Trainer graphed(model_name, StepGraphs::On, adam);
+void expect_graphs_change_nothing(const std::string& model_name, bool adam, double clip_grad_norm = 0.0) {
+  Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm);
+  Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm);
   const std::vector<int64_t> sizes = {4, 4, 4, 4, 3, 4, 4};
   for (size_t k = 0; k < sizes.size(); ++k) {
     const Batch b = batch(sizes[k], 100 + k);
@@ -107,6 +108,11 @@ void expect_graphs_change_nothing(const std::string& model_name, bool adam) {
   EXPECT_EQ(graphed.ring.correct(), eager.ring.correct());
   expect_same_tensors(graphed.model->state_dict(), eager.model->state_dict(), model_name + " state");
   expect_same_tensors(graphed.optimizer->state_dict(), eager.optimizer->state_dict(), model_name + " optimizer");
+  if (clip_grad_norm > 0) {
+    // The replayed norm is the last step's, and above the max norm: the step clipped.
+    EXPECT_EQ(graphed.optimizer->last_grad_norm(), eager.optimizer->last_grad_norm());
+    EXPECT_GT(eager.optimizer->last_grad_norm(), clip_grad_norm);
+  }
   // The later steps really did change the weights: the comparison is not of two
   // untouched models.
   Trainer fresh(model_name, StepGraphs::Off, adam);
@@ -117,6 +123,13 @@ void expect_graphs_change_nothing(const std::string& model_name, bool adam) {
 TEST(StepRunner, GraphedStepsEqualEagerStepsForTheSmallCnnWithSgd) { expect_graphs_change_nothing("small_cnn", false); }
 
 TEST(StepRunner, GraphedStepsEqualEagerStepsForResNet18WithAdam) { expect_graphs_change_nothing("resnet18", true); }
+
+// Gradient clipping's norm and factor are computed on the device inside the step, so the
+// graph replays them with each step's gradients.
+TEST(StepRunner, GraphedStepsEqualEagerStepsWithGradientClipping) {
+  expect_graphs_change_nothing("small_cnn", false, 0.05);
+  expect_graphs_change_nothing("resnet18", true, 0.05);
+}
 
 // bf16 autocast: the graph replays the optimizer's writes of the weights' bf16 copies, and
 // ResNet-20's option-A shortcuts keep bf16 activations.

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/device.h"
@@ -156,6 +157,35 @@ TEST(GPU_PATH_SUITE, ResNet18FiveSgdMomentumStepsMatchTheCpu) {
 void replace_parameters_after_step_3(cyg::nn::Module& model, int step) {
   if (step != 2) return;
   for (Variable& p : model.parameters()) p.set_data(p.data().clone());
+}
+
+// Gradient clipping's norm and factor computed on the device, read by the update there.
+MakeOptimizer clipped(MakeOptimizer make, double max_norm) {
+  return [make, max_norm](std::vector<Variable> params) {
+    auto optimizer = make(std::move(params));
+    optimizer->set_grad_clip_norm(max_norm);
+    return optimizer;
+  };
+}
+
+TEST(GPU_PATH_SUITE, GradientClippingMatchesTheCpu) {
+  REQUIRE_DEVICE();
+  const ModelSpec spec{"small_cnn", 8, 12, 8};
+  for (const auto& [name, make] : {std::pair<const char*, MakeOptimizer>{"sgd", sgd_momentum(0.2)},
+                                   std::pair<const char*, MakeOptimizer>{"adam", adam(false)}}) {
+    SCOPED_TRACE(name);
+    // A max norm under the gradients' (about 1 to 3 here), so that every step clips.
+    const Trace on_device = train(kDevice, spec, 6, clipped(make, 0.05), replace_parameters_after_step_3);
+    const Trace cpu = train(Device::cpu(), spec, 6, clipped(make, 0.05), replace_parameters_after_step_3);
+    expect_same_training(on_device, cpu);
+    // Clipping took effect: the unclipped run's weights differ.
+    const Trace unclipped = train(Device::cpu(), spec, 6, make, replace_parameters_after_step_3);
+    double largest = 0;
+    for (size_t i = 0; i < cpu.state.size(); ++i)
+      largest = std::max(largest, relative_difference(unclipped.state[i].second.to_vector(),
+                                                      cpu.state[i].second.to_vector()));
+    EXPECT_GT(largest, 1e-3);
+  }
 }
 
 TEST(GPU_PATH_SUITE, AdamThroughTheDeviceTablesMatchesTheCpu) {

@@ -82,6 +82,58 @@ TEST(Optimizers, AdamL2AndAdamWDecoupledByHand) {
   expect_steps(three_steps<cyg::Adam>(o), {0.890000002, 0.9177103542, 0.8665676892});
 }
 
+// Gradient clipping as PyTorch's clip_grad_norm_(max_norm) before step(): gradients
+// (3, 0, 4) and (1, 2) have the global norm sqrt(30); with max_norm 1 every gradient is
+// scaled by 1 / (sqrt(30) + 1e-6), the same factor for both tensors. A second step whose
+// norm is under max_norm is not scaled.
+TEST(Optimizers, GradientClippingScalesByTheGlobalNorm) {
+  Variable a(Tensor::from_vector({1.0f, 2.0f, 3.0f}, {3}), RequiresGrad::Yes);
+  Variable b(Tensor::from_vector({-1.0f, 0.5f}, {2}), RequiresGrad::Yes);
+  cyg::SgdOptions o;
+  o.lr = 0.5;
+  cyg::SGD sgd({a, b}, o);
+  EXPECT_EQ(sgd.grad_clip_norm(), 0.0);
+  EXPECT_TRUE(std::isnan(sgd.last_grad_norm()));
+  sgd.set_grad_clip_norm(1.0);
+  a.accumulate_grad(Tensor::from_vector({3.0f, 0.0f, 4.0f}, {3}));
+  b.accumulate_grad(Tensor::from_vector({1.0f, 2.0f}, {2}));
+  sgd.step();
+  const double f = 1.0 / (std::sqrt(30.0) + 1e-6);
+  EXPECT_NEAR(sgd.last_grad_norm(), std::sqrt(30.0), 1e-5);
+  const std::vector<float> pa = a.data().to_vector(), pb = b.data().to_vector();
+  const double want_a[] = {1 - 0.5 * 3 * f, 2.0, 3 - 0.5 * 4 * f}, want_b[] = {-1 - 0.5 * f, 0.5 - 0.5 * 2 * f};
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(pa[i], want_a[i], 1e-6) << "a[" << i << "]";
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(pb[i], want_b[i], 1e-6) << "b[" << i << "]";
+  // The gradients keep their values (the update scales them as it reads them).
+  EXPECT_EQ(a.grad().to_vector(), (std::vector<float>{3.0f, 0.0f, 4.0f}));
+
+  sgd.zero_grad();
+  a.accumulate_grad(Tensor::from_vector({0.3f, 0.0f, 0.4f}, {3}));  // norm 0.5
+  sgd.step();
+  EXPECT_NEAR(sgd.last_grad_norm(), 0.5, 1e-6);
+  EXPECT_NEAR(a.data().to_vector()[0], pa[0] - 0.5 * 0.3, 1e-6);
+
+  // Adam: the first moment takes the clipped gradient, (1 - beta1) * g * f.
+  Variable c(Tensor::from_vector({0.0f, 0.0f}, {2}), RequiresGrad::Yes);
+  cyg::Adam adam({c}, cyg::AdamOptions{});
+  adam.set_grad_clip_norm(2.0);
+  c.accumulate_grad(Tensor::from_vector({6.0f, 8.0f}, {2}));  // norm 10, factor 2 / (10 + 1e-6)
+  adam.step();
+  const std::vector<float> m = adam.state_dict().at("state.0.exp_avg").to_vector();
+  EXPECT_NEAR(m[0], 0.1 * 6 * 0.2, 1e-6);
+  EXPECT_NEAR(m[1], 0.1 * 8 * 0.2, 1e-6);
+
+  EXPECT_THROW(sgd.set_grad_clip_norm(-1.0), cyg::Error);
+  EXPECT_THROW(sgd.set_grad_clip_norm(NAN), cyg::Error);
+  EXPECT_THROW(sgd.set_grad_clip_norm(INFINITY), cyg::Error);
+  sgd.set_grad_clip_norm(0.0);  // off again: the update reads no factor
+  sgd.zero_grad();
+  a.accumulate_grad(Tensor::from_vector({30.0f, 0.0f, 0.0f}, {3}));
+  const float before = a.data().to_vector()[0];
+  sgd.step();
+  EXPECT_NEAR(a.data().to_vector()[0], before - 15.0f, 1e-5);
+}
+
 TEST(Optimizers, ScheduleDrivesHyperparameters) {
   Variable p(Tensor::full({1}, 0.0), RequiresGrad::Yes);
   cyg::SGD opt({p}, cyg::SgdOptions{});
