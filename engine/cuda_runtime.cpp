@@ -75,11 +75,22 @@ namespace {
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 cudaEvent_t as_event(void* event) { return static_cast<cudaEvent_t>(event); }
 
+// Whether this thread is capturing a stream into a graph (begin_capture to end_capture).
+thread_local bool t_capturing = false;
+
 class CudaRuntime final : public DeviceRuntime {
  public:
   void* do_malloc(size_t bytes) override {
+    // A thread-local capture refuses cudaMalloc (and is invalidated by it): during one,
+    // the allocation is made in relaxed mode, as PyTorch's allocator does, so that a
+    // captured step that needs one more block gets it in the graph's pool, and memory
+    // that runs out is reported as such.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    const bool relax = t_capturing;
+    if (relax) CYG_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
     void* p = nullptr;
     const cudaError_t status = cudaMalloc(&p, bytes);
+    if (relax) CYG_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // back to the capture's mode
     if (status != cudaSuccess) {
       // The caching allocator may recover (empty its cache, retry): do not leave the
       // failure as the runtime's last error for the next kernel launch to report.
@@ -155,10 +166,12 @@ class CudaRuntime final : public DeviceRuntime {
 
   void begin_capture(void* stream) override {
     CYG_CUDA_CHECK(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal));
+    t_capturing = true;
   }
 
   // The graph is instantiated at once: what is launched is the executable graph.
   void* end_capture(void* stream) override {
+    t_capturing = false;
     cudaGraph_t graph = nullptr;
     CYG_CUDA_CHECK(cudaStreamEndCapture(as_stream(stream), &graph));
     cudaGraphExec_t exec = nullptr;

@@ -158,16 +158,16 @@ std::string resolve_memory_format(const std::string& key, Device device, const s
 }
 
 // A GPU named without its index (cuda, or auto) is, for each rank, the GPU of its rank
-// on its node.
+// on its node. The index is chosen before any GPU is made current: cudaSetDevice creates
+// the GPU's context at once, so making GPU 0 current first would give every rank a
+// context there (memory on GPU 0, and a refusal where GPUs are exclusive to a process).
+// parse_device makes the chosen GPU current, before the model moves: the runtime, the
+// caching allocator and the cuDNN/cuBLAS handles use the process's current GPU.
 Device device_of_rank(const RunConfig& c, const Communicator& comm) {
-  Device d = parse_device(c.device);
-  if (d.is_cuda() && c.device.find(':') == std::string::npos && comm.local_size() > 1) {
-    d = Device::cuda(comm.local_rank() % std::max(1, cuda_device_count()));
-    // The runtime, the caching allocator and the cuDNN/cuBLAS handles use the process's
-    // current GPU, so it must be this one before the model moves.
-    cuda_set_device(d.index);
-  }
-  return d;
+  const bool unindexed_gpu = c.device == "cuda" || (c.device == "auto" && cuda_available());
+  if (unindexed_gpu && comm.local_size() > 1 && cuda_available())
+    return parse_device("cuda:" + std::to_string(comm.local_rank() % std::max(1, cuda_device_count())));
+  return parse_device(c.device);
 }
 
 // Every core by default; the ranks sharing a node share its cores (no oversubscription),

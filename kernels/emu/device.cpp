@@ -249,9 +249,10 @@ void check_side(const void* p, size_t bytes, bool device, CopyKind kind, const c
 
 // ---- memory ----
 
+// Allowed during a capture: the CUDA runtime (engine/cuda_runtime.cpp) makes cudaMalloc
+// in relaxed capture mode there, which CUDA allows. cudaFree stays refused.
 void* device_malloc(size_t bytes) {
   std::lock_guard<std::recursive_mutex> lock(device_mutex());
-  if (g_captures > 0) refuse_in_capture(any_capturing_stream(), "cudaMalloc");
   return pool().allocate(bytes);
 }
 

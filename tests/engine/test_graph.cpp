@@ -45,6 +45,23 @@ TEST(Graph, AReplayRunsTheCapturedWorkOnWhatTheInputsHoldNow) {
   EXPECT_EQ(values(out), std::vector<float>(64, -3.0f));
 }
 
+// A capture with no warm-up: its temporary is a new block, allocated while the stream is
+// captured (in relaxed capture mode on CUDA) into the graph's pool, where every replay
+// finds it.
+TEST(Graph, ACaptureMayAllocateANewBlockForTheGraph) {
+  cyg::Stream stream(kEmu);
+  Tensor x = Tensor::full({4096}, 1.0, DType::F32, kEmu);
+  Tensor out = Tensor::zeros({4096}, DType::F32, kEmu);
+  cyg::Graph graph(stream);
+  graph.capture([&] { work(x, out); });
+  x.fill_(2.0);
+  graph.replay();
+  EXPECT_EQ(values(out), std::vector<float>(4096, 12.0f));
+  x.fill_(0.5);
+  graph.replay();
+  EXPECT_EQ(values(out), std::vector<float>(4096, 3.0f));
+}
+
 TEST(Graph, AReplayAllocatesNothingAndCountsOneLaunch) {
   cyg::Stream stream(kEmu);
   Tensor x = Tensor::full({64}, 1.0, DType::F32, kEmu);
