@@ -18,6 +18,7 @@
 #include "kernels/conv.h"
 #include "kernels/copy.h"
 #include "kernels/error.h"
+#include "kernels/metrics.h"
 #include "kernels/optim.h"
 
 namespace cyg {
@@ -95,7 +96,7 @@ struct Kernels {
 
   // Training metrics kept on the device (kernels/metrics.h).
   Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot, int64_t capacity,
-              const float* loss, const int64_t* correct, float count)>
+              const float* loss, const int64_t* correct, float count, MetricsPart part)>
       accumulate_metrics{entries, "accumulate_metrics"};
 
   // Convolution (bias may be null) and the bias gradient over [outer, C, inner].

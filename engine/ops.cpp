@@ -88,14 +88,14 @@ Tensor& increment_(Tensor& counter, int64_t by) {
 }
 
 void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_losses, Tensor& next_slot,
-                        const Tensor& loss, const Tensor& correct, float count) {
+                        const Tensor& loss, const Tensor& correct, float count, MetricsPart part) {
   CYG_CHECK(loss_sum.dtype() == DType::F32 && correct_sum.dtype() == DType::I64 && step_losses.dtype() == DType::F32 &&
                 next_slot.dtype() == DType::I64 && next_slot.numel() == 1 && loss.dtype() == DType::F32 &&
                 correct.dtype() == DType::I64,
             "accumulate_metrics: expected f32 sums and losses and i64 counts");
   kernels_for(loss_sum).accumulate_metrics(loss_sum.data<float>(), correct_sum.data<int64_t>(),
                                            step_losses.data<float>(), next_slot.data<int64_t>(), step_losses.numel(),
-                                           loss.data<float>(), correct.data<int64_t>(), count);
+                                           loss.data<float>(), correct.data<int64_t>(), count, part);
 }
 
 Tensor scale(const Tensor& x, float alpha) {

@@ -2,6 +2,7 @@
 // the tensors' device. (Autograd-aware versions build on these.)
 #pragma once
 #include "engine/tensor.h"
+#include "kernels/metrics.h"
 
 namespace cyg {
 
@@ -10,10 +11,10 @@ Tensor& axpy_(Tensor& y, float alpha, const Tensor& x);       // y += alpha * x
 Tensor& increment_(Tensor& counter, int64_t by);              // a one-element i64 counter += by
 Tensor scale(const Tensor& x, float alpha);                   // alpha * x
 // Device-side training metrics (kernels/metrics.h): loss_sum += loss * count,
-// correct_sum += correct, step_losses[next_slot++] = loss (while it fits); all tensors
-// on one device.
+// correct_sum += correct, step_losses[next_slot++] = loss (while it fits; a step in
+// parts adds each part's share into its slot); all tensors on one device.
 void accumulate_metrics(Tensor& loss_sum, Tensor& correct_sum, Tensor& step_losses, Tensor& next_slot,
-                        const Tensor& loss, const Tensor& correct, float count);
+                        const Tensor& loss, const Tensor& correct, float count, MetricsPart part = MetricsPart{});
 Tensor relu(const Tensor& x);
 Tensor relu_backward(const Tensor& grad_out, const Tensor& out);  // grad where out > 0
 Tensor sum(const Tensor& x);                                   // 0-D

@@ -9,19 +9,35 @@
 
 namespace cyg {
 
+// A step may come in parts (micro-batches whose gradients are summed into one update):
+// part `index` of `count`, holding `images` of the step's `step_images`. Each part adds
+// its share of the step's mean loss into the step's slot (the first part writes it),
+// and only the last part moves on to the next slot. One part: the loss as it is.
+struct MetricsPart {
+  int index = 0;
+  int count = 1;
+  float step_images = 0.0f;
+};
+
 CYG_HD void accumulate_metrics_op(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot,
-                                  int64_t capacity, float loss, int64_t correct, float count) {
+                                  int64_t capacity, float loss, int64_t correct, float count,
+                                  MetricsPart part = MetricsPart{}) {
   *loss_sum += loss * count;
   *correct_sum += correct;
   const int64_t slot = *next_slot;
-  if (slot < capacity) step_losses[slot] = loss;
-  *next_slot = slot + 1;
+  if (slot < capacity) {
+    const float share = part.count == 1 ? loss : loss * (count / part.step_images);
+    step_losses[slot] = part.index == 0 ? share : step_losses[slot] + share;
+  }
+  if (part.index == part.count - 1) *next_slot = slot + 1;
 }
 
 void accumulate_metrics_cpu(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot,
-                            int64_t capacity, const float* loss, const int64_t* correct, float count);
+                            int64_t capacity, const float* loss, const int64_t* correct, float count,
+                            MetricsPart part);
 CYG_CUDA_DECL(void accumulate_metrics_cuda(float* loss_sum, int64_t* correct_sum, float* step_losses,
                                            int64_t* next_slot, int64_t capacity, const float* loss,
-                                           const int64_t* correct, float count, const LaunchConfig& cfg = {}))
+                                           const int64_t* correct, float count, MetricsPart part,
+                                           const LaunchConfig& cfg = {}))
 
 }  // namespace cyg

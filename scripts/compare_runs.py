@@ -3,7 +3,11 @@
 the tensors of last.safetensors, each within a relative tolerance. Used to check that a
 data-parallel run (mpirun -np N) trains as one process does. Standard library only.
 
-  python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5]
+  python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5] [--parameters-only]
+
+--parameters-only leaves batchnorm's running statistics and counters out: a run in
+micro-batches updates them once a micro-batch, and 2 ranks without synchronised
+batchnorm keep rank 0's.
 
 Prints the largest differences; exits 1 when one is past the tolerance, 2 on bad input.
 """
@@ -67,6 +71,8 @@ def main():
     parser.add_argument("--rtol", type=float, default=1e-5,
                         help="largest relative difference allowed (of a tensor: its largest element difference over "
                              "its largest magnitude)")
+    parser.add_argument("--parameters-only", action="store_true",
+                        help="compare the parameters alone, not batchnorm's running statistics and counters")
     args = parser.parse_args()
     for d in (args.run_a, args.run_b):
         if not os.path.isdir(d):
@@ -89,7 +95,10 @@ def main():
     # for information; a bias that starts at zero and stays near it has no scale of its own.
     square_diff = square_norm = 0.0
     tensors = []
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
     for name in ta:
+        if args.parameters_only and name.endswith(buffers):
+            continue
         a, b = ta[name], tb[name]
         if len(a) != len(b):
             fail(f"tensor '{name}' has {len(a)} and {len(b)} values")
@@ -102,7 +111,8 @@ def main():
         square_diff += d
         square_norm += n
         tensors.append((name, (d / max(n, 1e-300)) ** 0.5))
-    worst.append(("parameters and statistics (L2)", (square_diff / max(square_norm, 1e-300)) ** 0.5))
+    what = "parameters" if args.parameters_only else "parameters and statistics"
+    worst.append((f"{what} (L2)", (square_diff / max(square_norm, 1e-300)) ** 0.5))
 
     worst.sort(key=lambda item: -item[1])
     tensors.sort(key=lambda item: -item[1])

@@ -100,6 +100,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.max_steps", Kind::Int, &c.train.max_steps, 0, 1000000000000},
       {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
       {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
+      {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -247,6 +248,9 @@ void validate_train(const TrainConfig& t) {
   CYG_INPUT_CHECK(t.batch_size >= 1, "'train.batch_size' = ", t.batch_size, ": expected at least 1");
   CYG_INPUT_CHECK(t.max_steps >= 0, "'train.max_steps' = ", t.max_steps, ": expected 0 (no limit) or more");
   CYG_INPUT_CHECK(t.log_every >= 1, "'train.log_every' = ", t.log_every, ": expected at least 1");
+  CYG_INPUT_CHECK(t.micro_batches == 1 || (t.micro_batches >= 1 && 2 * t.micro_batches <= t.batch_size),
+                  "'train.micro_batches' = ", t.micro_batches, ": expected 1 to half of train.batch_size (",
+                  t.batch_size, "): each micro-batch needs two images for batchnorm's statistics");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
 }
@@ -576,6 +580,10 @@ const std::vector<KeyHelp>& key_help() {
       {"train.max_steps", nullptr, "stop after this many steps; 0: no limit"},
       {"train.label_smoothing", nullptr, "cross-entropy label smoothing, in [0, 1)"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
+      {"train.micro_batches", nullptr,
+       "gradient accumulation: each batch in this many micro-batches, run one after another, their "
+       "gradients summed into one update (less memory; batchnorm sees each micro-batch, of at least "
+       "two images); 1: none"},
       {"optimizer.name", optimizer_names, "the optimizer (adamw: Adam with decoupled weight decay)"},
       {"optimizer.lr", nullptr,
        "learning rate of the constant, step and cosine schedules (1cycle and the range test set their own)"},

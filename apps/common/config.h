@@ -39,6 +39,7 @@ struct TrainConfig {
   int64_t max_steps = 0;  // stop after this many steps (0: no limit)
   double label_smoothing = 0.0;
   int64_t log_every = 50;  // steps between progress lines and metric reads
+  int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
 };
 
 struct OptimizerConfig {

@@ -289,7 +289,8 @@ std::string Experiment::header_line() const {
      << config.optimizer.name
      << (config.optimizer.clip_grad_norm > 0 ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")" : "")
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
-     << ", " << steps_per_epoch << " steps per epoch";
+     << ", " << steps_per_epoch << " steps per epoch"
+     << (config.train.micro_batches > 1 ? " of " + std::to_string(config.train.micro_batches) + " micro-batches" : "");
   return os.str();
 }
 

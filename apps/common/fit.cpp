@@ -109,6 +109,7 @@ class FitLoop {
                 experiment.comm.get(), experiment.device_comm.get()),
         seconds_before_(state.total_seconds) {
     st_.processes = experiment.comm->size();
+    runner_.set_micro_batches(experiment.config.train.micro_batches);
   }
 
   int run();

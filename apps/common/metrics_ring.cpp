@@ -35,6 +35,18 @@ void MetricsRing::add(const fn::CrossEntropy& ce, int64_t images, int64_t global
   ++pending_;
 }
 
+void MetricsRing::add_part(const fn::CrossEntropy& ce, int part, int parts, int64_t images, int64_t step_images,
+                           int64_t global_images) {
+  CYG_CHECK(!full(), "the metrics ring is full: read it first");
+  CYG_CHECK(parts >= 1 && part >= 0 && part < parts, "part ", part, " of ", parts);
+  accumulate_metrics(loss_sum_, correct_sum_, ring_, next_slot_, ce.loss.data(), ce.correct,
+                     static_cast<float>(images), MetricsPart{part, parts, static_cast<float>(step_images)});
+  if (part == parts - 1) {
+    note_images(step_images, global_images);
+    ++pending_;
+  }
+}
+
 void MetricsRing::count_replayed_step() {
   CYG_CHECK(!full(), "the metrics ring is full: read it first");
   CYG_CHECK(!data_parallel(), "a replayed step has no per-rank image counts: data-parallel steps run eagerly");

@@ -23,6 +23,11 @@ class MetricsRing {
   // The step's loss and correct count, from its cross-entropy over `images` images, a
   // slice of a batch of `global_images` (0: the same).
   void add(const fn::CrossEntropy& ce, int64_t images, int64_t global_images = 0);
+  // One part of a step in parts (micro-batches): `part` of `parts`, `images` of the
+  // step's `step_images` (this rank's), itself a slice of `global_images` (0: the same).
+  // The step counts once, at its last part.
+  void add_part(const fn::CrossEntropy& ce, int part, int parts, int64_t images, int64_t step_images,
+                int64_t global_images = 0);
   int64_t pending() const { return pending_; }
   bool full() const { return pending_ == capacity_; }
   // The losses of the steps added since the last read, in order; one wait.

@@ -1,6 +1,7 @@
 // The training step, eager or as a replayed CUDA graph.
 #include "apps/common/train_step.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/autograd.h"
@@ -10,14 +11,14 @@ namespace cyg::app {
 
 namespace {
 
-// Clear, forward and loss, backward: what a step does before its optimizer update. With
-// data parallelism the loss's gradient starts from `seed` (a rank's share of a global
-// batch; undefined: 1), and the reducer sums each bucket of gradients over the ranks as
-// soon as the backward has finished it.
-fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
+// Forward and loss, backward, the gradients added to the parameters' (which the caller
+// cleared): what a step does before its optimizer update, or one micro-batch of it. The
+// loss's gradient starts from `seed` (a part's share of the step's whole batch, over all
+// ranks; undefined: 1), and the reducer, where given, sums each bucket of gradients over
+// the ranks as soon as the backward has finished it.
+fn::CrossEntropy forward_backward(nn::Module& model, const Tensor& images, const Tensor& labels,
                                   double label_smoothing, const Tensor& seed = Tensor(),
                                   GradientReducer* reducer = nullptr) {
-  optimizer.zero_grad();
   fn::CrossEntropy ce;
   {
     NvtxRange range("forward");
@@ -40,7 +41,8 @@ fn::CrossEntropy forward_backward(nn::Module& model, Optimizer& optimizer, const
 fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                             double label_smoothing) {
   NvtxRange step_range("step");
-  const fn::CrossEntropy ce = forward_backward(model, optimizer, images, labels, label_smoothing);
+  optimizer.zero_grad();
+  const fn::CrossEntropy ce = forward_backward(model, images, labels, label_smoothing);
   NvtxRange range("optimizer");
   optimizer.step();
   return ce;
@@ -71,22 +73,50 @@ void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_
   device_part(images, labels, global_images);
 }
 
+// At least two images a micro-batch (batchnorm's statistics need two values a channel,
+// and a ResNet's last stage has one pixel): a batch too small runs in fewer.
+int64_t StepRunner::micro_batches_of(int64_t images) const {
+  return std::max<int64_t>(1, std::min(micro_batches_, images / 2));
+}
+
+void StepRunner::set_micro_batches(int64_t micro_batches) {
+  CYG_CHECK(micro_batches >= 1, "micro-batches per step: ", micro_batches, ", expected at least 1");
+  micro_batches_ = micro_batches;
+}
+
+// The loss gradient's seed for a share of the batch (1 for the whole), kept: made once
+// per share (a partial batch, micro-batches of two sizes), not filled every step, and at
+// an address a captured step keeps.
+const Tensor& StepRunner::seed_for(double scale) {
+  Tensor& seed = seeds_[scale];
+  if (!seed.defined()) seed = Tensor::full({}, scale, DType::F32, device_);
+  return seed;
+}
+
 void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t global_images) {
   const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
-  const double scale = reducer_ ? loss_scale(local, global) : 1.0;
-  // The loss gradient's seed (a rank's share of the batch, or 1), kept: made again only
-  // when the share changes (a partial batch), not filled on the device every step.
-  if (!seed_.defined() || seed_scale_ != scale) {
-    seed_ = Tensor::full({}, scale, DType::F32, device_);
-    seed_scale_ = scale;
+  // Micro-batches: contiguous slices, sizes differing by at most one (as the ranks'
+  // slices of a batch), each's gradient scaled by its share of the whole batch and added
+  // up; the ranks' sum comes after the last one's backward.
+  const int64_t parts = micro_batches_of(local);
+  optimizer_.zero_grad();
+  for (int64_t p = 0; p < parts; ++p) {
+    const int64_t begin = local * p / parts, end = local * (p + 1) / parts, n = end - begin;
+    const bool last = p == parts - 1;
+    const double share = reducer_ ? loss_scale(n, global) : parts > 1 ? static_cast<double>(n) / local : 1.0;
+    const Tensor& seed = seed_for(share);
+    const fn::CrossEntropy ce =
+        parts == 1 ? forward_backward(model_, images, labels, label_smoothing_, seed, reducer_.get())
+                   : forward_backward(model_, images.slice(begin, end), labels.slice(begin, end), label_smoothing_,
+                                      seed, last ? reducer_.get() : nullptr);
+    if (parts == 1) {
+      ring_.add(ce, local, global);
+    } else {
+      ring_.add_part(ce, static_cast<int>(p), static_cast<int>(parts), n, local, global);
+    }
   }
-  const fn::CrossEntropy ce =
-      forward_backward(model_, optimizer_, images, labels, label_smoothing_, seed_, reducer_.get());
-  {
-    NvtxRange range("optimizer");
-    optimizer_.apply_step();
-  }
-  ring_.add(ce, local, global);
+  NvtxRange range("optimizer");
+  optimizer_.apply_step();
 }
 
 void StepRunner::give_up_graphs() {
@@ -116,7 +146,9 @@ void StepRunner::run_graphed(const Tensor& images, const Tensor& labels) {
     graph_->replay();
   } else {
     graph_->replay();
-    model_.count_replayed_forward();
+    // What the captured forwards counted on the host (batchnorm's num_batches_tracked):
+    // one forward a micro-batch.
+    for (int64_t p = micro_batches_of(labels_.numel()); p > 0; --p) model_.count_replayed_forward();
     ring_.count_replayed_step();
   }
 }

@@ -2,6 +2,7 @@
 // gradients, forward and loss, backward, optimizer update. NVTX ranges "step" (around
 // it all), "forward", "backward" and "optimizer" mark it for Nsight Systems.
 #pragma once
+#include <map>
 #include <memory>
 
 #include "apps/common/metrics_ring.h"
@@ -43,6 +44,12 @@ class StepRunner {
              Device device, Communicator* communicator = nullptr, DeviceCommunicator* device_communicator = nullptr);
   // global_images: the images of the whole batch (0: this one's).
   void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
+  // Each step's batch in this many micro-batches (at most one per image), run one after
+  // another with their gradients summed before the one update (gradient accumulation):
+  // the same step in less memory, but batchnorm normalises each micro-batch by its own
+  // statistics. Each micro-batch has at least two images (a batch too small for that
+  // runs in fewer). Before the first step; 1 by default.
+  void set_micro_batches(int64_t micro_batches);
   // Whether the steps of the batch size seen first are (or will be) graph replays.
   bool graphed() const { return graphs_ == StepGraphs::On; }
   // Whether the step has been captured: the next full batch is a replay.
@@ -66,8 +73,11 @@ class StepRunner {
   std::unique_ptr<Stream> stream_;  // a capture cannot use the legacy default stream
   std::unique_ptr<Graph> graph_;
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses
-  Tensor seed_;                     // the loss gradient's seed: 1, or a rank's share of the batch
-  double seed_scale_ = 0.0;
+  // The loss gradient's seeds by share: 1, or a rank's or micro-batch's share of the batch.
+  const Tensor& seed_for(double share);
+  int64_t micro_batches_of(int64_t images) const;
+  std::map<double, Tensor> seeds_;
+  int64_t micro_batches_ = 1;
   int warm_ups_ = 0;
   bool settled_ = false;  // a warm-up needed no new memory: capture next
 };

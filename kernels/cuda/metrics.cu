@@ -7,18 +7,18 @@ namespace cyg::CYG_KNS {
 namespace {
 __global__ void CYG_LAUNCH_BOUNDS accumulate_metrics_kernel(float* loss_sum, int64_t* correct_sum, float* step_losses,
                                           int64_t* next_slot, int64_t capacity, const float* loss,
-                                          const int64_t* correct, float count) {
+                                          const int64_t* correct, float count, MetricsPart part) {
   if (blockIdx.x == 0 && threadIdx.x == 0)
-    accumulate_metrics_op(loss_sum, correct_sum, step_losses, next_slot, capacity, *loss, *correct, count);
+    accumulate_metrics_op(loss_sum, correct_sum, step_losses, next_slot, capacity, *loss, *correct, count, part);
 }
 }  // namespace
 
 void accumulate_metrics_cuda(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot,
                              int64_t capacity, const float* loss, const int64_t* correct, float count,
-                             const LaunchConfig& cfg) {
+                             MetricsPart part, const LaunchConfig& cfg) {
   count_traffic(__func__, 4 + 8 + 8 + 4 + 8, 4 + 8 + 8 + 4);
   CYG_LAUNCH(accumulate_metrics_kernel, 1, 32, 0, stream_of(cfg), loss_sum, correct_sum, step_losses, next_slot,
-             capacity, loss, correct, count);
+             capacity, loss, correct, count, part);
   CYG_CHECK_LAUNCH();
 }
 

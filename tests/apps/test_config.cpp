@@ -69,7 +69,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps"});
+                "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps, micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -151,6 +151,9 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'optimizer.momentum' = 1: expected a value in [0,"});
   expect_invalid({"train.epochs=0"}, {"'train.epochs' = 0: expected at least 1"});
   expect_invalid({"train.label_smoothing=1"}, {"'train.label_smoothing' = 1: expected a value in [0, 1)"});
+  expect_invalid({"train.batch_size=8", "train.micro_batches=5"},
+                 {"'train.micro_batches' = 5: expected 1 to half of train.batch_size (8)"});
+  expect_invalid({"train.micro_batches=0"}, {"'train.micro_batches' = 0"});
   expect_invalid({"optimizer.clip_grad_norm=-0.5"},
                  {"'optimizer.clip_grad_norm' = -0.5: expected 0 (no clipping) or a positive number"});
   expect_invalid({"optimizer.clip_grad_norm=.inf"}, {"'optimizer.clip_grad_norm' = inf"});
@@ -348,6 +351,7 @@ RunConfig config_without_defaults() {
   c.train.max_steps = 99;
   c.train.label_smoothing = 0.1;
   c.train.log_every = 7;
+  c.train.micro_batches = 4;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -428,6 +432,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.max_steps);
   EXPECT_FIELD(train.label_smoothing);
   EXPECT_FIELD(train.log_every);
+  EXPECT_FIELD(train.micro_batches);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -468,14 +473,14 @@ TEST(Config, DistributedKeysAreChecked) {
             "(no error)");
 }
 
-// The round trip above checks 67 fields: a new key changes this count, and belongs
+// The round trip above checks 68 fields: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 67) << keys;
+  EXPECT_EQ(named, 68) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

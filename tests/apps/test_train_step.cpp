@@ -5,6 +5,8 @@
 // nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,7 +40,9 @@ Batch batch(int64_t n, uint64_t seed) {
 
 // A model, its optimizer and a metrics ring, stepped through one StepRunner.
 struct Trainer {
-  Trainer(const std::string& model_name, StepGraphs graphs, bool adam, double clip_grad_norm = 0.0) : ring(64, kEmu) {
+  Trainer(const std::string& model_name, StepGraphs graphs, bool adam, double clip_grad_norm = 0.0,
+          int64_t micro_batches = 1)
+      : ring(64, kEmu) {
     cyg::models::ModelOptions options;
     options.width = 8;
     options.seed = 3;
@@ -57,6 +61,7 @@ struct Trainer {
     }
     optimizer->set_grad_clip_norm(clip_grad_norm);
     runner = std::make_unique<cyg::app::StepRunner>(*model, *optimizer, ring, 0.1, graphs, kEmu);
+    runner->set_micro_batches(micro_batches);
   }
 
   // Each step's lr and momentum change, as a 1cycle schedule's do.
@@ -92,9 +97,10 @@ Tensor named(const cyg::nn::NamedTensors& state, const std::string& name) {
 }
 
 // Steps of 4 images, then a partial batch of 3 (eager in both), then full ones again.
-void expect_graphs_change_nothing(const std::string& model_name, bool adam, double clip_grad_norm = 0.0) {
-  Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm);
-  Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm);
+void expect_graphs_change_nothing(const std::string& model_name, bool adam, double clip_grad_norm = 0.0,
+                                  int64_t micro_batches = 1) {
+  Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm, micro_batches);
+  Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm, micro_batches);
   const std::vector<int64_t> sizes = {4, 4, 4, 4, 3, 4, 4};
   for (size_t k = 0; k < sizes.size(); ++k) {
     const Batch b = batch(sizes[k], 100 + k);
@@ -129,6 +135,57 @@ TEST(StepRunner, GraphedStepsEqualEagerStepsForResNet18WithAdam) { expect_graphs
 TEST(StepRunner, GraphedStepsEqualEagerStepsWithGradientClipping) {
   expect_graphs_change_nothing("small_cnn", false, 0.05);
   expect_graphs_change_nothing("resnet18", true, 0.05);
+}
+
+// Micro-batches (gradient accumulation): the graph holds every micro-batch's forward and
+// backward, on slices of its input buffers; 4 images in 2 parts (3 asked for: each
+// takes two images at least), the partial batch of 3 eagerly in one.
+TEST(StepRunner, GraphedStepsEqualEagerStepsWithMicroBatches) {
+  expect_graphs_change_nothing("small_cnn", false, 0.0, 3);
+  expect_graphs_change_nothing("resnet18", true, 0.05, 2);
+}
+
+// With batchnorm frozen (evaluation mode: running statistics), a step in micro-batches is
+// the step on the whole batch but for the order of float sums: the same weights, losses
+// and sums to float rounding, for SGD and Adam, batches of 7 in 1, 2 and 3 parts (7 asked
+// for: two images a part at least).
+TEST(StepRunner, MicroBatchesWithBatchNormFrozenEqualTheWholeBatch) {
+  for (bool adam : {false, true}) {
+    std::vector<std::unique_ptr<Trainer>> runs;
+    for (int64_t parts : {1, 2, 7}) {  // 7: runs as 3
+      runs.push_back(std::make_unique<Trainer>("small_cnn", StepGraphs::Off, adam, 0.0, parts));
+      runs.back()->model->eval();
+    }
+    for (int64_t k = 0; k < 4; ++k) {
+      const Batch b = batch(7, 300 + static_cast<uint64_t>(k));
+      for (auto& run : runs) run->step(b, k);
+    }
+    const std::vector<float> whole = runs[0]->ring.read_losses();
+    const cyg::nn::NamedTensors whole_state = runs[0]->model->state_dict();
+    for (size_t r = 1; r < runs.size(); ++r) {
+      SCOPED_TRACE(::testing::Message() << (adam ? "adam" : "sgd") << ", run " << r);
+      const std::vector<float> losses = runs[r]->ring.read_losses();
+      ASSERT_EQ(losses.size(), whole.size());
+      for (size_t k = 0; k < whole.size(); ++k) EXPECT_NEAR(losses[k], whole[k], 1e-5 * whole[k]) << "step " << k;
+      EXPECT_NEAR(runs[r]->ring.loss_sum(), runs[0]->ring.loss_sum(), 1e-5 * runs[0]->ring.loss_sum());
+      EXPECT_EQ(runs[r]->ring.correct(), runs[0]->ring.correct());
+      const cyg::nn::NamedTensors state = runs[r]->model->state_dict();
+      ASSERT_EQ(state.size(), whole_state.size());
+      for (size_t i = 0; i < state.size(); ++i) {
+        const std::vector<float> got = state[i].second.to_vector(), want = whole_state[i].second.to_vector();
+        double largest = 0, worst = 0;
+        for (size_t j = 0; j < want.size(); ++j) {
+          largest = std::max(largest, static_cast<double>(std::fabs(want[j])));
+          worst = std::max(worst, static_cast<double>(std::fabs(got[j] - want[j])));
+        }
+        EXPECT_LE(worst, 1e-5 * std::max(largest, 1e-3)) << state[i].first;
+      }
+    }
+    // The steps did move the weights.
+    Trainer fresh("small_cnn", StepGraphs::Off, adam);
+    EXPECT_NE(named(fresh.model->state_dict(), "linear.weight").to_vector(),
+              named(whole_state, "linear.weight").to_vector());
+  }
 }
 
 // bf16 autocast: the graph replays the optimizer's writes of the weights' bf16 copies, and

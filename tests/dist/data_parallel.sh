@@ -5,7 +5,9 @@
 #     they exceed: each rank clips the averaged gradients) and ResNet-18 at width 8 train
 #     as one process does: the step losses and the final parameters and statistics
 #     within 1e-5 relative (scripts/compare_runs.py);
-#  2. without it, a run learns and writes one run directory, its lines once;
+#  2. without it, a run learns and writes one run directory, its lines once, and equals
+#     one process that takes each batch in two micro-batches (train.micro_batches=2: the
+#     same slices, each normalised by its own statistics, gradients summed);
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
 #     uninterrupted run ends;
@@ -59,7 +61,7 @@ for model in small resnet; do
   python3 "$compare" "$(only_run "$model-1")" "$(only_run "$model-2")" --rtol 1e-5 || fail "$model: 2 ranks differ"
 done
 
-echo "== 2. two ranks, batchnorm per rank: learns, one run directory"
+echo "== 2. two ranks, batchnorm per rank: learns, one run directory, as one process in micro-batches"
 plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16)
 "${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" run_root=plain > plain.log 2>&1 || { cat plain.log; fail "plain run"; }
 dir=$(only_run plain)
@@ -72,6 +74,12 @@ first, last = float(rows[0]["train_loss"]), float(rows[-1]["train_loss"])
 print(f"train loss {first:.4f} -> {last:.4f}, val acc {float(rows[-1]['val_acc']):.4f}")
 sys.exit(0 if len(rows) == 3 and last < 0.8 * first else 1)
 PY
+# Gradient accumulation is data parallelism in time: the same slices, one after another.
+"$apps/cygnet_onecycle" "${plain[@]}" train.micro_batches=2 threads=1 run_root=plain-micro > plain-micro.log 2>&1 ||
+  { cat plain-micro.log; fail "one process in micro-batches"; }
+grep -q "of 2 micro-batches" plain-micro.log || fail "the micro-batch run does not say so"
+python3 "$compare" "$(only_run plain-micro)" "$dir" --rtol 1e-5 --parameters-only ||
+  fail "2 micro-batches differ from 2 ranks"
 
 echo "== 3. a rank killed mid-run"
 long=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=8192 train.epochs=30 train.batch_size=64
