@@ -59,7 +59,8 @@ StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& rin
                       (communicator != nullptr && communicator->size() > 1)
                   ? StepGraphs::Off
                   : graphs),
-      device_(device) {
+      device_(device),
+      ranks_(communicator != nullptr ? communicator->size() : 1) {
   if (communicator != nullptr && (communicator->size() > 1 || device_communicator != nullptr))
     reducer_ = std::make_unique<GradientReducer>(optimizer.parameters(), *communicator,
                                                  GradientReducer::kDefaultBucketBytes, device_communicator);
@@ -98,7 +99,9 @@ void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t
   // Micro-batches: contiguous slices, sizes differing by at most one (as the ranks'
   // slices of a batch), each's gradient scaled by its share of the whole batch and added
   // up; the ranks' sum comes after the last one's backward.
-  const int64_t parts = micro_batches_of(local);
+  // Every rank makes as many (a synchronised batchnorm's sums are collectives): the
+  // count is the smallest slice's.
+  const int64_t parts = micro_batches_of(ranks_ > 1 ? global / ranks_ : local);
   optimizer_.zero_grad();
   for (int64_t p = 0; p < parts; ++p) {
     const int64_t begin = local * p / parts, end = local * (p + 1) / parts, n = end - begin;

@@ -78,6 +78,7 @@ class StepRunner {
   int64_t micro_batches_of(int64_t images) const;
   std::map<double, Tensor> seeds_;
   int64_t micro_batches_ = 1;
+  int64_t ranks_ = 1;
   int warm_ups_ = 0;
   bool settled_ = false;  // a warm-up needed no new memory: capture next
 };

@@ -5,6 +5,7 @@
 #     they exceed: each rank clips the averaged gradients) and ResNet-18 at width 8 train
 #     as one process does: the step losses and the final parameters and statistics
 #     within 1e-5 relative (scripts/compare_runs.py);
+#     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
 #     same slices, each normalised by its own statistics, gradients summed);
@@ -60,6 +61,11 @@ for model in small resnet; do
   echo "-- $model"
   python3 "$compare" "$(only_run "$model-1")" "$(only_run "$model-2")" --rtol 1e-5 || fail "$model: 2 ranks differ"
 done
+
+# In micro-batches, the ranks' slices of 31 and 32 images both take 15 parts (the smaller
+# slice's count: a synchronised batchnorm's sums are collectives, which every rank makes).
+"${launch[@]}" "$apps/cygnet_onecycle" "${small[@]}" train.max_steps=4 train.micro_batches=16 distributed_timeout=30 \
+  run_root=small-micro > small-micro.log 2>&1 || { cat small-micro.log; fail "2 ranks in micro-batches, synchronised"; }
 
 echo "== 2. two ranks, batchnorm per rank: learns, one run directory, as one process in micro-batches"
 plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16)
