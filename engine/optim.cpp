@@ -82,6 +82,9 @@ void Optimizer::prepare_step() {
 void Optimizer::set_grad_clip_norm(double max_norm) {
   CYG_CHECK(std::isfinite(max_norm) && max_norm >= 0, "gradient clipping's max norm = ", max_norm,
             ": expected a finite value >= 0 (0: no clipping)");
+  // A step captured in a CUDA graph keeps the clipping it was captured with.
+  CYG_CHECK(steps_ == 0 || max_norm == clip_norm_, "gradient clipping is set before the first step (", steps_,
+            " taken)");
   clip_norm_ = max_norm;
   if (clip_norm_ > 0 && !clip_.defined()) {
     // A buffer that keeps its address (a captured step reads it), NaN until a step writes it.

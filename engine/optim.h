@@ -60,7 +60,8 @@ class Optimizer {
   // Gradient clipping by the global L2 norm before every update, as PyTorch's
   // clip_grad_norm_ (norm_type 2) before optimizer.step(): every gradient is multiplied
   // by min(1, max_norm / (norm + 1e-6)) as the update reads it (.grad keeps its value).
-  // max_norm > 0, or 0 for none (the default). Computed on the device, in the step.
+  // max_norm > 0, or 0 for none (the default). Computed on the device, in the step. Set
+  // before the first step (a step captured in a CUDA graph keeps what it was captured with).
   void set_grad_clip_norm(double max_norm);
   double grad_clip_norm() const { return clip_norm_; }
   // The gradients' global norm at the last update with clipping on (a read of device

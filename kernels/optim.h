@@ -73,8 +73,12 @@ CYG_HD float clip_coefficient(float norm, float max_norm) {
   const float coefficient = max_norm / (norm + 1e-6f);
   return coefficient > 1.0f ? 1.0f : coefficient;
 }
-// The factor the update multiplies each gradient by: 1 without clipping (a product
-// with 1 is exact, so an update without clipping has the same bits as before).
+// A gradient as the update takes it: scaled by the clipping factor where there is one,
+// else as it is (no product, which a compiler could fuse into the update's next sum
+// and round otherwise: an update without clipping keeps its bits).
+CYG_HD float update_grad(float grad, const float* grad_scale, float scale) {
+  return grad_scale != nullptr ? grad * scale : grad;
+}
 CYG_HD float grad_scale_value(const float* grad_scale) { return grad_scale != nullptr ? *grad_scale : 1.0f; }
 
 CYG_HD void sgd_update(float& param, float grad, float& momentum_buffer, float weight_decay, const SgdHyper& h) {

@@ -116,7 +116,7 @@ def main():
 
     worst.sort(key=lambda item: -item[1])
     tensors.sort(key=lambda item: -item[1])
-    print(f"{len(la)} step losses and {len(ta)} tensors compared; relative differences:")
+    print(f"{len(la)} step losses and {len(tensors)} tensors compared; relative differences:")
     for name, diff in worst:
         print(f"  {name:40s} {diff:.3e}")
     print("  the tensors that differ most (L2, for information):")

@@ -263,7 +263,7 @@ void validate_optimizer(const OptimizerConfig& o) {
   check_positive("optimizer.eps", o.eps);
   check_range("optimizer.weight_decay", o.weight_decay, 0, 1);
   CYG_INPUT_CHECK(std::isfinite(o.clip_grad_norm) && o.clip_grad_norm >= 0, "'optimizer.clip_grad_norm' = ",
-                  o.clip_grad_norm, ": expected 0 (no clipping) or a positive number");
+                  o.clip_grad_norm, ": expected 0 (no clipping) or a finite positive number");
 }
 
 void validate_one_cycle(const ScheduleConfig& s) {
@@ -340,6 +340,19 @@ RunConfig default_config(AppKind kind) {
     c.schedule.name = "one_cycle";
   }
   return c;
+}
+
+std::string current_experiment_yaml(const std::string& stored, AppKind kind) {
+  try {
+    const YAML::Node root = YAML::Load(stored);
+    if (!root.IsMap()) return stored;
+    RunConfig config = default_config(kind);
+    std::set<std::string> given;
+    apply_node(config, root, "", "the checkpoint's experiment", given);
+    return experiment_yaml(config);
+  } catch (const std::exception&) {
+    return stored;  // not this version's configuration: the comparison says where it differs
+  }
 }
 
 std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path) {

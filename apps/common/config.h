@@ -123,6 +123,10 @@ const std::vector<std::string>& keys_changeable_on_resume();
 // The configuration as an experiment: its YAML with those keys, the name and run_root
 // at their defaults and no resume key. A checkpoint keeps it, so that a resume of an edited run is refused.
 std::string experiment_yaml(const RunConfig& config);
+// A checkpoint's experiment_yaml text as this version writes it: keys it lacks (added
+// since it was written) at their defaults, so that a run from before a new key resumes.
+// Text that does not read as a configuration comes back as it is.
+std::string current_experiment_yaml(const std::string& stored, AppKind kind);
 
 // Each app's defaults: baseline = Adam at a constant 1e-3; onecycle = SGD with the
 // 1cycle schedule; lr_find = the range test.

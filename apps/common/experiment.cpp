@@ -15,6 +15,7 @@
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/schedule_factory.h"
+#include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/data_parallel.h"
@@ -93,11 +94,15 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
   const double two = step_bytes(2), per_image = std::max(0.0, (step_bytes(4) - two) / 2);
   const int64_t batch =
       std::max<int64_t>(1, std::min<int64_t>(c.train.batch_size, train.size()) / std::max(1, ranks));
+  // In micro-batches a step holds one micro-batch's activations at a time, and the
+  // gradients of the later ones before they are added.
+  const int64_t parts = micro_batch_count(c.train.micro_batches, batch);
+  const int64_t step_images = std::max<int64_t>(2, (batch + parts - 1) / parts);
   // The step, the optimizer's state (at most two buffers per weight, as the gradients are
   // counted in the step) and the loader's batches (a few copies of one in floats).
   double parameters = 0;
   for (const Variable& p : model.parameters()) parameters += 4.0 * static_cast<double>(p.data().numel());
-  const double needed = two + per_image * static_cast<double>(batch - 2) + 2 * parameters +
+  const double needed = two + per_image * static_cast<double>(step_images - 2) + (parts > 1 ? 3 : 2) * parameters +
                         4.0 * 4.0 * static_cast<double>(batch * C * H * W);
   long pages = 0;
   std::ifstream("/proc/self/statm") >> pages;
@@ -111,8 +116,8 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
                   ": a training step of ", c.model.name, " on ", H, "x", W, " images needs about ", needed / kGiB,
                   " GiB at this batch (measured on a batch of 2 and 4); this process may use ", allowed / kGiB,
                   " GiB (ulimit -v), ", mapped / kGiB,
-                  " GiB of it already mapped: a smaller batch fits (or a higher limit; the estimate errs on the "
-                  "side of room)");
+                  " GiB of it already mapped: a smaller batch fits, or the batch in more train.micro_batches (",
+                  parts, " now), or a higher limit (the estimate errs on the side of room)");
 }
 
 std::shared_ptr<nn::Module> make_model(const RunConfig& c, const Dataset& train) {
@@ -272,6 +277,20 @@ bool Experiment::any_rank(bool flag) const {
   return count > 0;
 }
 
+namespace {
+// " of N micro-batches" as each rank runs them (fewer than asked where a rank's slice is
+// too small for two images each), or nothing.
+std::string micro_batches_said(AppKind kind, const RunConfig& config, int ranks, int64_t train_images) {
+  if (config.train.micro_batches == 1 || kind == AppKind::Evaluate) return "";
+  const int64_t slice = std::min<int64_t>(config.train.batch_size, train_images) / std::max(1, ranks);
+  const int64_t parts = micro_batch_count(config.train.micro_batches, slice);
+  std::string said = " of " + std::to_string(parts) + " micro-batches";
+  if (parts != config.train.micro_batches)
+    said += " (" + std::to_string(config.train.micro_batches) + " asked: two images each at least)";
+  return said;
+}
+}  // namespace
+
 std::string Experiment::header_line() const {
   std::ostringstream os;
   std::string where = device.str();
@@ -287,10 +306,11 @@ std::string Experiment::header_line() const {
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name
-     << (config.optimizer.clip_grad_norm > 0 ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")" : "")
+     << (config.optimizer.clip_grad_norm > 0 && kind != AppKind::Evaluate
+             ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")"
+             : "")
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
-     << ", " << steps_per_epoch << " steps per epoch"
-     << (config.train.micro_batches > 1 ? " of " + std::to_string(config.train.micro_batches) + " micro-batches" : "");
+     << ", " << steps_per_epoch << " steps per epoch" << micro_batches_said(kind, config, comm->size(), data.train.size());
   return os.str();
 }
 

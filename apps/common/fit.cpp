@@ -337,8 +337,9 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
                     app_name(e.kind), " --config ", dir, "/config.yaml");
     const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer);
     const std::string now = experiment_yaml(e.config);
-    CYG_INPUT_CHECK(checkpoint.extras.experiment == now, "'", dir, "/config.yaml' is not the configuration its "
-                    "checkpoint was trained with (", first_difference(checkpoint.extras.experiment, now),
+    const std::string then = current_experiment_yaml(checkpoint.extras.experiment, e.kind);
+    CYG_INPUT_CHECK(then == now, "'", dir, "/config.yaml' is not the configuration its "
+                    "checkpoint was trained with (", first_difference(then, now),
                     "): put it back, or start a new run");
     st = checkpoint.loop;
     CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",

@@ -67,14 +67,16 @@ struct PendingStep {
 // and records their rows, up to the step at which the tracker stops. Steps after it
 // have run, but the sweep ends there (and the weights go back anyway).
 bool record_pending(MetricsRing& ring, std::vector<PendingStep>& pending, sched::LrFinderTracker& tracker,
-                    std::vector<RangeTestStep>& rows, Progress& progress) {
+                    std::vector<RangeTestStep>& rows, Progress& progress, const Optimizer& optimizer) {
   const std::vector<float> losses = ring.read_losses();
+  // With gradient clipping, the last step's gradient norm (the one the device holds).
+  const double last_norm = optimizer.grad_clip_norm() > 0 ? optimizer.last_grad_norm() : NAN;
   bool diverged = false;
   for (size_t k = 0; k < pending.size() && !diverged; ++k) {
     const PendingStep& p = pending[k];
     diverged = tracker.push(p.lr, losses[k]);
     rows.push_back({p.step, p.epoch, p.lr, p.momentum, losses[k], smoothed_loss_at(tracker, p.step - 1)});
-    progress.update(p.step, losses[k], p.lr);
+    progress.update(p.step, losses[k], p.lr, k + 1 == pending.size() ? last_norm : NAN);
   }
   pending.clear();
   return diverged;
@@ -108,11 +110,12 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
       // Ctrl-C on any rank stops every rank at the same step (data parallelism).
       const bool stopping = e.any_rank(interrupt.requested());
       stopped = stopping;
-      if (ring.full() || step == total || stopping) diverged = record_pending(ring, pending, tracker, rows, progress);
+      if (ring.full() || step == total || stopping)
+        diverged = record_pending(ring, pending, tracker, rows, progress, *e.optimizer);
       if (diverged || stopping) break;
     }
   }
-  if (!pending.empty()) record_pending(ring, pending, tracker, rows, progress);
+  if (!pending.empty()) record_pending(ring, pending, tracker, rows, progress, *e.optimizer);
   progress.finish();
   return {static_cast<int64_t>(rows.size()), stopped};
 }

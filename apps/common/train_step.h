@@ -20,6 +20,11 @@ namespace cyg::app {
 fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                             double label_smoothing);
 
+// The micro-batches a batch of `images` runs in when `asked` for: at least two images
+// each (batchnorm's statistics need two values a channel, and a ResNet's last stage has
+// one pixel), so a batch too small runs in fewer; at least one.
+int64_t micro_batch_count(int64_t asked, int64_t images);
+
 // Whether a run's steps go through a CUDA graph.
 enum class StepGraphs { Off, On };
 
@@ -75,7 +80,7 @@ class StepRunner {
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses
   // The loss gradient's seeds by share: 1, or a rank's or micro-batch's share of the batch.
   const Tensor& seed_for(double share);
-  int64_t micro_batches_of(int64_t images) const;
+  Tensor aligned_slice(const Tensor& images, int64_t begin, int64_t end) const;
   std::map<double, Tensor> seeds_;
   int64_t micro_batches_ = 1;
   int64_t ranks_ = 1;

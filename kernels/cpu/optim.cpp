@@ -23,7 +23,7 @@ void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h) {
 #pragma omp parallel for if (t.numel > 65536)
     for (int64_t i = 0; i < t.numel; ++i) {
       float unused = 0.0f;
-      sgd_update(t.param[i], t.grad[i] * scale, t.state1 ? t.state1[i] : unused, wd, h);
+      sgd_update(t.param[i], update_grad(t.grad[i], h.grad_scale, scale), t.state1 ? t.state1[i] : unused, wd, h);
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(t.param[i]);
     }
   }
@@ -36,7 +36,7 @@ void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h) {
     const float scale = grad_scale_value(h.grad_scale);
 #pragma omp parallel for if (t.numel > 65536)
     for (int64_t i = 0; i < t.numel; ++i) {
-      adam_update(t.param[i], t.grad[i] * scale, t.state1[i], t.state2[i], wd, h);
+      adam_update(t.param[i], update_grad(t.grad[i], h.grad_scale, scale), t.state1[i], t.state2[i], wd, h);
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(t.param[i]);
     }
   }

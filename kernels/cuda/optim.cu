@@ -21,7 +21,7 @@ __global__ void CYG_LAUNCH_BOUNDS sgd_step_kernel(const TensorSlot* slots, const
     for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
       float p = t.param[i];
       float buf = t.state1 ? t.state1[i] : 0.0f;
-      sgd_update(p, t.grad[i] * scale, buf, wd, h);
+      sgd_update(p, update_grad(t.grad[i], h.grad_scale, scale), buf, wd, h);
       t.param[i] = p;
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       if (t.state1) t.state1[i] = buf;
@@ -39,7 +39,7 @@ __global__ void CYG_LAUNCH_BOUNDS adam_step_kernel(const TensorSlot* slots, cons
     const float wd = h.weight_decay * t.weight_decay_scale;
     for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
       float p = t.param[i], m = t.state1[i], v = t.state2[i];
-      adam_update(p, t.grad[i] * scale, m, v, wd, h);
+      adam_update(p, update_grad(t.grad[i], h.grad_scale, scale), m, v, wd, h);
       t.param[i] = p;
       if (t.param_bf16) t.param_bf16[bf16_copy_offset(t, i)] = float_to_bf16(p);
       t.state1[i] = m;

@@ -155,7 +155,7 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'train.micro_batches' = 5: expected 1 to half of train.batch_size (8)"});
   expect_invalid({"train.micro_batches=0"}, {"'train.micro_batches' = 0"});
   expect_invalid({"optimizer.clip_grad_norm=-0.5"},
-                 {"'optimizer.clip_grad_norm' = -0.5: expected 0 (no clipping) or a positive number"});
+                 {"'optimizer.clip_grad_norm' = -0.5: expected 0 (no clipping) or a finite positive number"});
   expect_invalid({"optimizer.clip_grad_norm=.inf"}, {"'optimizer.clip_grad_norm' = inf"});
   expect_invalid({"optimizer.clip_grad_norm=.nan"}, {"'optimizer.clip_grad_norm' = nan"});
   expect_invalid({"schedule.name=one_cycle", "schedule.anneal_percent=150"},
@@ -462,6 +462,32 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(lr_find.smoothing);
   EXPECT_FIELD(lr_find.weight_decays);
 #undef EXPECT_FIELD
+}
+
+// A checkpoint written before a key existed lacks it in its experiment: read back, the
+// key takes its default, so the run still resumes; a value that differs still shows.
+TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
+  const cyg::app::RunConfig config = cyg::app::default_config(cyg::app::AppKind::OneCycle);
+  const std::string now = cyg::app::experiment_yaml(config);
+  std::istringstream lines(now);
+  std::string older;
+  int dropped = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("micro_batches:") != std::string::npos || line.find("clip_grad_norm:") != std::string::npos) {
+      ++dropped;
+      continue;
+    }
+    older += line + "\n";
+  }
+  ASSERT_EQ(dropped, 2) << now;
+  ASSERT_NE(older, now);
+  EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
+  cyg::app::RunConfig micro = config;
+  micro.train.micro_batches = 4;
+  EXPECT_NE(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), cyg::app::experiment_yaml(micro));
+  EXPECT_EQ(cyg::app::current_experiment_yaml("not: [a, config", cyg::app::AppKind::OneCycle), "not: [a, config");
+  EXPECT_EQ(cyg::app::current_experiment_yaml("train: {no_such_key: 1}", cyg::app::AppKind::OneCycle),
+            "train: {no_such_key: 1}");  // a key this version does not know: compared as it is
 }
 
 // Data parallelism's keys: a value outside their range names the key and what it takes.

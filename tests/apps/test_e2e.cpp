@@ -706,7 +706,8 @@ TEST_F(EndToEnd, AModelTooLargeForTheAddressSpaceLimitIsRefused) {
 
 // Under an address-space limit, a batch whose step would not fit is refused before the
 // first step, with the memory it needs (measured on batches of 2 and 4 images); oneDNN
-// used to crash inside its code generator. A small batch still trains under that limit.
+// used to crash inside its code generator. A small batch still trains under that limit,
+// and so does the large one in micro-batches (one micro-batch's activations at a time).
 TEST_F(EndToEnd, AStepTooLargeForTheAddressSpaceLimitIsRefused) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer's shadow memory alone is larger than any address-space limit";
@@ -719,6 +720,11 @@ TEST_F(EndToEnd, AStepTooLargeForTheAddressSpaceLimitIsRefused) {
                            "ulimit -v 3000000;");
   expect_one_line_error(large, "'train.batch_size' = 2048: a training step of resnet18 on 28x28 images needs about ");
   EXPECT_NE(large.err.find("GiB (ulimit -v)"), std::string::npos) << large.err;
+  EXPECT_NE(large.err.find("more train.micro_batches (1 now)"), std::string::npos) << large.err;
+  // The same batch in micro-batches of 32 holds one micro-batch's activations at a time.
+  const Result micro = run("onecycle", joined(args, {"train.batch_size=2048", "train.micro_batches=64", "name=micro"}),
+                           BaseArgs::FastSynthetic, "ulimit -v 3000000;");
+  EXPECT_EQ(micro.exit_code, 0) << micro.err;
   const Result small = run("onecycle", joined(args, {"train.batch_size=64", "name=small"}), BaseArgs::FastSynthetic,
                            "ulimit -v 3000000;");
   EXPECT_EQ(small.exit_code, 0) << small.err;
