@@ -100,6 +100,10 @@ double Optimizer::last_grad_norm() const {
 }
 
 void Optimizer::apply_step() {
+  // A parameter no gradient reached since zero_grad() (which only marks the buffer) holds
+  // zeros, as after PyTorch's zero_grad(set_to_none=False): not the last step's gradient.
+  for (Variable& p : params_)
+    if (p.gradient_sink().defined()) p.ensure_grad();
   if (clip_norm_ > 0) kernels_for(device_).grad_norm_clip(tensors_, static_cast<float>(clip_norm_), clip_.data<float>());
   update(tensors_);
   // A bf16 copy the update did not write (made after the table was) is stale now.

@@ -131,6 +131,28 @@ TEST(Optimizers, GradientClippingScalesByTheGlobalNorm) {
   EXPECT_NO_THROW(sgd.set_grad_clip_norm(1.0));
 }
 
+// A parameter that gets no gradient in a step is updated with zeros (plain SGD: it stays
+// where it is), not with the previous step's gradient left in its buffer.
+TEST(Optimizers, AParameterWithoutAGradientThisStepDoesNotMove) {
+  Variable a(Tensor::from_vector({1.0f}, {1}), RequiresGrad::Yes);
+  Variable b(Tensor::from_vector({2.0f}, {1}), RequiresGrad::Yes);
+  cyg::SgdOptions o;
+  o.lr = 0.5;
+  cyg::SGD sgd({a, b}, o);
+  a.accumulate_grad(Tensor::from_vector({1.0f}, {1}));
+  b.accumulate_grad(Tensor::from_vector({1.0f}, {1}));
+  sgd.step();
+  EXPECT_EQ(b.data().item(), 1.5);
+  // In a training step's order: the host's half first, then the clearing, the backward
+  // (which reaches a alone) and the device's half.
+  sgd.prepare_step();
+  sgd.zero_grad();
+  a.accumulate_grad(Tensor::from_vector({1.0f}, {1}));
+  sgd.apply_step();
+  EXPECT_EQ(a.data().item(), 0.0);
+  EXPECT_EQ(b.data().item(), 1.5);
+}
+
 TEST(Optimizers, ScheduleDrivesHyperparameters) {
   Variable p(Tensor::full({1}, 0.0), RequiresGrad::Yes);
   cyg::SGD opt({p}, cyg::SgdOptions{});
