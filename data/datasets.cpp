@@ -184,6 +184,7 @@ Dataset load_cifar10(const std::string& root, Split split, int64_t limit) {
   Dataset d;
   d.name = train ? "cifar10-train" : "cifar10-test";
   d.num_classes = 10;
+  d.class_names = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   d.images = Tensor::empty({total, 3, kCifarSide, kCifarSide}, DType::U8);
   d.labels = Tensor::empty({total}, DType::I32);
   int64_t first = 0;
@@ -220,6 +221,8 @@ Dataset load_fashion_mnist(const std::string& root, Split split, int64_t limit) 
   Dataset d;
   d.name = train ? "fashion-mnist-train" : "fashion-mnist-test";
   d.num_classes = 10;
+  d.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"};
   d.images = Tensor::empty({keep, 1, rows, cols}, DType::U8);
   d.labels = Tensor::empty({keep}, DType::I32);
   images.read_exactly(d.images.data<uint8_t>(), keep * pixels,

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/tensor.h"
 
@@ -14,6 +15,7 @@ struct Dataset {
   Tensor images;     // u8 [N, C, H, W], CPU
   Tensor labels;     // i32 [N], CPU, each in [0, num_classes)
   int64_t num_classes = 0;
+  std::vector<std::string> class_names;  // the labels' names, where the dataset has them
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 

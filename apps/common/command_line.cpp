@@ -28,7 +28,10 @@ std::string describe(AppKind kind) {
       return "Trains with the 1cycle policy (lr up and down, momentum down and up, then annealing).\n";
     case AppKind::LrFind:
       return "The LR range test: lr grows over one epoch while the loss is recorded; suggests an lr.\n";
-    case AppKind::Evaluate: return "Loss and accuracy of a checkpoint on the validation split; optional predictions CSV.\n";
+    case AppKind::Evaluate:
+      return "Loss and accuracy of a checkpoint on the validation split, each class's accuracy and the confusion\n"
+             "matrix; optionally each image's prediction and logits (--predictions) and the matrix (--confusion)\n"
+             "as CSV files.\n";
   }
   return "";
 }
@@ -53,6 +56,8 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.checkpoint = value();
     } else if (kind == AppKind::Evaluate && arg == "--predictions") {
       cl.predictions = value();
+    } else if (kind == AppKind::Evaluate && arg == "--confusion") {
+      cl.confusion = value();
     } else if (arg.find('=') != std::string::npos && arg[0] != '-') {
       args.overrides.push_back(arg);
     } else {
@@ -100,8 +105,11 @@ std::string usage(AppKind kind) {
   os << "usage: " << name << " [--config FILE.yaml] [key.sub=value ...] [--print-config] [--help]\n";
   if (kind == AppKind::Evaluate)
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
+       << "                      [--confusion FILE.csv]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
-  os << "\n" << describe(kind) << "Continue a stopped run with resume=runs/<dir>.\n"
+  os << "\n" << describe(kind);
+  if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";
+  os
      << "\nKeys, each with this app's default, what it takes and what it does (set them in the YAML file,\n"
      << "or here as key.sub=value):\n"
      << describe_keys(kind);

@@ -12,7 +12,7 @@ struct CommandLine {
   RunConfig config;  // resolved and validated (unless show_help)
   bool show_help = false;
   bool print_config = false;
-  std::string checkpoint, predictions;  // evaluate
+  std::string checkpoint, predictions, confusion;  // evaluate
 };
 
 // Stops at --help (show_help, nothing else read). Errors are cyg::Error naming the

@@ -1,6 +1,7 @@
 // Evaluation passes and the predictions CSV.
 #include "apps/common/evaluation.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -39,7 +40,95 @@ std::string predictions_csv(const Predictions& p, int64_t classes) {
   return os.str();
 }
 
+std::string class_name(const std::vector<std::string>& names, int64_t label) {
+  return label < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(label)]
+                                                     : "class " + std::to_string(label);
+}
+
+// A CSV field: quoted where it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char ch : s) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
 }  // namespace
+
+int64_t Confusion::images_of(int64_t label) const {
+  int64_t n = 0;
+  for (int64_t p = 0; p < classes; ++p) n += counts[static_cast<size_t>(label * classes + p)];
+  return n;
+}
+
+Confusion confusion_of(const Predictions& predictions, int64_t classes) {
+  Confusion c;
+  c.classes = classes;
+  c.counts.assign(static_cast<size_t>(classes * classes), 0);
+  for (size_t i = 0; i < predictions.labels.size(); ++i) {
+    const float* row = predictions.logits.data() + i * static_cast<size_t>(classes);
+    int64_t pred = 0;
+    for (int64_t k = 1; k < classes; ++k)
+      if (row[k] > row[pred]) pred = k;
+    const int64_t label = predictions.labels[i];
+    CYG_CHECK(label >= 0 && label < classes, "label ", label, " outside the ", classes, " classes");
+    ++c.counts[static_cast<size_t>(label * classes + pred)];
+  }
+  return c;
+}
+
+std::string confusion_report(const Confusion& c, const std::vector<std::string>& names) {
+  std::ostringstream os;
+  size_t width = 5;
+  for (int64_t k = 0; k < c.classes; ++k) width = std::max(width, class_name(names, k).size());
+  width = std::min<size_t>(width, 14);
+  char line[160];
+  os << "per class (accuracy, correct of images):\n";
+  for (int64_t k = 0; k < c.classes; ++k) {
+    const int64_t n = c.images_of(k);
+    const std::string name = class_name(names, k).substr(0, width);
+    if (n == 0) {
+      std::snprintf(line, sizeof line, "  %-*s      -  (no images)\n", static_cast<int>(width), name.c_str());
+    } else {
+      std::snprintf(line, sizeof line, "  %-*s %6.4f  (%lld of %lld)\n", static_cast<int>(width), name.c_str(),
+                    static_cast<double>(c.correct_of(k)) / static_cast<double>(n),
+                    static_cast<long long>(c.correct_of(k)), static_cast<long long>(n));
+    }
+    os << line;
+  }
+  if (c.classes > 12) return os.str();
+  int64_t largest = 0;
+  for (int64_t v : c.counts) largest = std::max(largest, v);
+  const int column = std::max(3, static_cast<int>(std::to_string(largest).size())) + 1;
+  os << "confusion matrix (rows: true class, columns: predicted class):\n  " << std::string(width, ' ');
+  for (int64_t p = 0; p < c.classes; ++p) os << std::string(static_cast<size_t>(column) - std::to_string(p).size(), ' ') << p;
+  os << "\n";
+  for (int64_t k = 0; k < c.classes; ++k) {
+    std::snprintf(line, sizeof line, "  %-*s", static_cast<int>(width), class_name(names, k).substr(0, width).c_str());
+    os << line;
+    for (int64_t p = 0; p < c.classes; ++p) {
+      const std::string v = std::to_string(c.counts[static_cast<size_t>(k * c.classes + p)]);
+      os << std::string(static_cast<size_t>(column) - v.size(), ' ') << v;
+    }
+    os << "  " << k << "\n";
+  }
+  return os.str();
+}
+
+std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names) {
+  std::ostringstream os;
+  os << "label,name";
+  for (int64_t p = 0; p < c.classes; ++p) os << ",pred_" << p;
+  os << ",images,accuracy\n";
+  for (int64_t k = 0; k < c.classes; ++k) {
+    os << k << "," << csv_field(class_name(names, k));
+    for (int64_t p = 0; p < c.classes; ++p) os << "," << c.counts[static_cast<size_t>(k * c.classes + p)];
+    const int64_t n = c.images_of(k);
+    os << "," << n << "," << (n > 0 ? format_number(static_cast<double>(c.correct_of(k)) / static_cast<double>(n)) : "")
+       << "\n";
+  }
+  return os.str();
+}
 
 Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions, Communicator* communicator) {
   NoGradGuard no_grad;
@@ -70,16 +159,23 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions,
   return e;
 }
 
-int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path) {
+int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
+                        const std::string& confusion_path) {
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
-  const Evaluation e =
-      evaluate(*experiment.model, *experiment.val_loader, predictions_path.empty() ? nullptr : &predictions);
-  std::printf("%s on %s (%lld images): loss %.6f, accuracy %.4f\n", checkpoint.c_str(),
-              experiment.data.val.name.c_str(), static_cast<long long>(e.images), e.loss, e.accuracy);
+  const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);
+  const Dataset& val = experiment.data.val;
+  std::printf("%s on %s (%lld images): loss %.6f, accuracy %.4f\n", checkpoint.c_str(), val.name.c_str(),
+              static_cast<long long>(e.images), e.loss, e.accuracy);
+  const Confusion confusion = confusion_of(predictions, val.num_classes);
+  std::printf("%s", confusion_report(confusion, val.class_names).c_str());
   if (!predictions_path.empty()) {
-    write_file_atomically(predictions_path, predictions_csv(predictions, experiment.data.val.num_classes));
+    write_file_atomically(predictions_path, predictions_csv(predictions, val.num_classes));
     std::printf("predictions: %s\n", predictions_path.c_str());
+  }
+  if (!confusion_path.empty()) {
+    write_file_atomically(confusion_path, confusion_csv(confusion, val.class_names));
+    std::printf("confusion matrix: %s\n", confusion_path.c_str());
   }
   return 0;
 }

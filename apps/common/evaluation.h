@@ -28,9 +28,26 @@ struct Predictions {
 Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions = nullptr,
                     Communicator* communicator = nullptr);
 
+// Each class's images and how they were predicted: counts[label * classes + pred], the
+// prediction being the first largest logit.
+struct Confusion {
+  int64_t classes = 0;
+  std::vector<int64_t> counts;
+  int64_t images_of(int64_t label) const;
+  int64_t correct_of(int64_t label) const { return counts[static_cast<size_t>(label * classes + label)]; }
+};
+Confusion confusion_of(const Predictions& predictions, int64_t classes);
+// The per-class accuracies and, for up to 12 classes, the matrix, as printed; names
+// where the dataset has them.
+std::string confusion_report(const Confusion& c, const std::vector<std::string>& names);
+// label,name,pred_0,...,images,accuracy: one row per true class.
+std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names);
+
 // Loads the checkpoint into the experiment's model, prints its loss and accuracy on the
-// validation split and, unless predictions_path is empty, writes
-// index,label,pred,logit_0,... there. Returns the exit code.
-int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path);
+// validation split, each class's accuracy and the confusion matrix, and writes the
+// predictions (index,label,pred,logit_0,...) and the matrix (confusion_csv) where their
+// paths are not empty. Returns the exit code.
+int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
+                        const std::string& confusion_path);
 
 }  // namespace cyg::app

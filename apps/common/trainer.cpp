@@ -60,7 +60,8 @@ int run_app(AppKind kind, int argc, char** argv) {
     Experiment experiment(kind, cl.config, comm);
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
-      case AppKind::Evaluate: return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions);
+      case AppKind::Evaluate:
+        return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions, cl.confusion);
       default: return fit(experiment);
     }
   } catch (const std::exception& caught) {

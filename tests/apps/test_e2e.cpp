@@ -465,6 +465,63 @@ TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 257);
 }
 
+// The confusion matrix and the per-class accuracies agree with the predictions file,
+// counted here from its label and pred columns, and with the overall accuracy.
+TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
+  ASSERT_EQ(run("onecycle", {"name=confusion", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-confusion-");
+  const std::string predictions = root_ + "/predictions.csv", confusion = root_ + "/confusion.csv";
+  const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions,
+                                    "--confusion", confusion}, BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::vector<int64_t>> counted(10, std::vector<int64_t>(10, 0));
+  std::istringstream rows(read_file(predictions));
+  std::string line;
+  std::getline(rows, line);  // the header
+  int64_t images = 0, correct = 0;
+  while (std::getline(rows, line)) {
+    int64_t index = 0, label = 0, pred = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lld,%lld,%lld", reinterpret_cast<long long*>(&index),
+                          reinterpret_cast<long long*>(&label), reinterpret_cast<long long*>(&pred)),
+              3)
+        << line;
+    ++counted[static_cast<size_t>(label)][static_cast<size_t>(pred)];
+    ++images;
+    correct += label == pred;
+  }
+  ASSERT_EQ(images, 256);
+  std::istringstream matrix(read_file(confusion));
+  std::getline(matrix, line);
+  EXPECT_EQ(line, "label,name,pred_0,pred_1,pred_2,pred_3,pred_4,pred_5,pred_6,pred_7,pred_8,pred_9,images,accuracy");
+  for (int64_t k = 0; k < 10; ++k) {
+    ASSERT_TRUE(static_cast<bool>(std::getline(matrix, line))) << "row " << k;
+    std::ostringstream want;
+    want << k << ",class " << k;
+    int64_t n = 0;
+    for (int64_t p = 0; p < 10; ++p) {
+      want << "," << counted[static_cast<size_t>(k)][static_cast<size_t>(p)];
+      n += counted[static_cast<size_t>(k)][static_cast<size_t>(p)];
+    }
+    want << "," << n << ",";
+    EXPECT_EQ(line.rfind(want.str(), 0), 0u) << line << " vs " << want.str();
+    char accuracy[64];
+    std::snprintf(accuracy, sizeof accuracy, "  class %lld %6.4f  (%lld of %lld)", static_cast<long long>(k),
+                  static_cast<double>(counted[static_cast<size_t>(k)][static_cast<size_t>(k)]) / static_cast<double>(n),
+                  static_cast<long long>(counted[static_cast<size_t>(k)][static_cast<size_t>(k)]),
+                  static_cast<long long>(n));
+    EXPECT_NE(r.out.find(accuracy), std::string::npos) << r.out << "\nlacks " << accuracy;
+  }
+  char overall[32];
+  std::snprintf(overall, sizeof overall, "accuracy %.4f", static_cast<double>(correct) / 256.0);
+  EXPECT_NE(r.out.find(overall), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("confusion matrix (rows: true class, columns: predicted class):"), std::string::npos);
+
+  const Result unwritable = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--confusion",
+                                             root_ + "/no-such-folder/confusion.csv"}, BaseArgs::None);
+  EXPECT_NE(unwritable.exit_code, 0);
+  EXPECT_NE(unwritable.err.find("no-such-folder/confusion.csv"), std::string::npos) << unwritable.err;
+}
+
 // The apps on the emulated device take the engine's whole GPU path (the caching
 // allocator, streams, the loader's upload, the optimizer's device tables) and agree with
 // the CPU: a 1cycle run stopped and resumed, its checkpoint evaluated, a range test.

@@ -68,6 +68,9 @@ TEST(Cifar10, ReadsRecordsChannelsAndPixels) {
   const Dataset d = cyg::load_cifar10(dir, Split::Test);
   EXPECT_EQ(d.name, "cifar10-test");
   EXPECT_EQ(d.num_classes, 10);
+  // The names of the CIFAR-10 page, in label order (its batches.meta.txt).
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                                     "horse", "ship", "truck"}));
   ASSERT_EQ(d.images.shape(), (cyg::Shape{3, 3, 32, 32}));
   ASSERT_EQ(d.labels.dtype(), DType::I32);
   EXPECT_EQ(std::vector<int32_t>(d.labels.data<int32_t>(), d.labels.data<int32_t>() + 3),
@@ -149,6 +152,9 @@ Bytes idx_labels(const std::vector<int>& labels, uint32_t magic = 2049) {
 void check_three_images(const Dataset& d) {
   ASSERT_EQ(d.images.shape(), (cyg::Shape{3, 1, 28, 28}));
   EXPECT_EQ(d.num_classes, 10);
+  // Fashion-MNIST's README's names, in label order.
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                     "Shirt", "Sneaker", "Bag", "Ankle boot"}));
   EXPECT_EQ(std::vector<int32_t>(d.labels.data<int32_t>(), d.labels.data<int32_t>() + 3),
             (std::vector<int32_t>{7, 0, 9}));
   EXPECT_EQ(u8_at(d.images, 0, 0, 0, 3), 3);
