@@ -40,11 +40,6 @@ std::string predictions_csv(const Predictions& p, int64_t classes) {
   return os.str();
 }
 
-std::string class_name(const std::vector<std::string>& names, int64_t label) {
-  return label < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(label)]
-                                                     : "class " + std::to_string(label);
-}
-
 // A CSV field: quoted where it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -54,6 +49,20 @@ std::string csv_field(const std::string& s) {
 }
 
 }  // namespace
+
+std::string class_name(const std::vector<std::string>& names, int64_t label) {
+  return label < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(label)]
+                                                     : "class " + std::to_string(label);
+}
+
+Confusion confusion_of(const Predictions& predictions, int64_t classes, Communicator* communicator) {
+  Confusion c = confusion_of(predictions, classes);
+  if (communicator == nullptr || communicator->size() == 1) return c;
+  std::vector<double> counts(c.counts.begin(), c.counts.end());
+  communicator->all_reduce_sum(counts.data(), static_cast<int64_t>(counts.size()));
+  for (size_t i = 0; i < counts.size(); ++i) c.counts[i] = static_cast<int64_t>(counts[i]);
+  return c;
+}
 
 int64_t Confusion::images_of(int64_t label) const {
   int64_t n = 0;

@@ -37,6 +37,10 @@ struct Confusion {
   int64_t correct_of(int64_t label) const { return counts[static_cast<size_t>(label * classes + label)]; }
 };
 Confusion confusion_of(const Predictions& predictions, int64_t classes);
+// The same over every rank's predictions (a collective: each rank calls it).
+Confusion confusion_of(const Predictions& predictions, int64_t classes, Communicator* communicator);
+// A class's name: the dataset's, or "class k".
+std::string class_name(const std::vector<std::string>& names, int64_t label);
 // The per-class accuracies and, for up to 12 classes, the matrix, as printed; names
 // where the dataset has them.
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names);

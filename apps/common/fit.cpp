@@ -260,7 +260,12 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   row.train_loss = seen > 0 ? tally_.loss_sum() / seen : 0.0;
   row.train_acc = seen > 0 ? tally_.correct() / seen : 0.0;
   if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
-  const Evaluation val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
+  // The last epoch's evaluation also counts each class's predictions, for the run's page
+  // and summary (the logits come to the host: one wait a batch, in this epoch only).
+  const bool last_epoch = epoch + 1 == e_.config.train.epochs;
+  Predictions predictions;
+  const Evaluation val = evaluate(*e_.model, *e_.val_loader, last_epoch ? &predictions : nullptr, e_.comm.get());
+  if (last_epoch) report_.final_confusion = confusion_of(predictions, e_.data.val.num_classes, e_.comm.get());
   row.val_loss = val.loss;
   row.val_acc = val.accuracy;
   row.epoch_seconds = epoch_seconds;

@@ -223,6 +223,16 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                                                          : "no full epoch yet"});
   }
   body += "<h2>Results</h2>\n" + html::table(results);
+  if (final_confusion.classes > 0) {
+    std::vector<std::vector<std::string>> by_class = {{"class", "validation accuracy", "correct of images"}};
+    for (int64_t k = 0; k < final_confusion.classes; ++k) {
+      const int64_t n = final_confusion.images_of(k), right = final_confusion.correct_of(k);
+      by_class.push_back({class_name(experiment_.data.val.class_names, k),
+                          n > 0 ? fixed(100.0 * static_cast<double>(right) / static_cast<double>(n), 2) + "%" : "—",
+                          std::to_string(right) + " of " + std::to_string(n)});
+    }
+    body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
+  }
   if (is_range_test()) {
     std::vector<std::vector<std::string>> suggested = {{"weight decay", "rule", "suggested lr"}};
     const nlohmann::json sweeps =
@@ -263,6 +273,16 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["best_val_acc"] = best ? nlohmann::ordered_json(state.best_val_acc) : nlohmann::ordered_json();
     j["best_val_loss"] = best ? nlohmann::ordered_json(state.best_val_loss) : nlohmann::ordered_json();
     j["best_epoch"] = best ? nlohmann::ordered_json(state.best_epoch) : nlohmann::ordered_json();
+  }
+  if (final_confusion.classes > 0) {
+    nlohmann::ordered_json by_class;
+    for (int64_t k = 0; k < final_confusion.classes; ++k) {
+      const int64_t n = final_confusion.images_of(k);
+      by_class[class_name(experiment_.data.val.class_names, k)] =
+          n > 0 ? nlohmann::ordered_json(static_cast<double>(final_confusion.correct_of(k)) / static_cast<double>(n))
+                : nlohmann::ordered_json();
+    }
+    j["final_val_acc_by_class"] = by_class;
   }
   if (is_range_test()) j["lr_find"] = range_test;
   dir_.write("summary.json", j.dump(2) + "\n");

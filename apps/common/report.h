@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/common/checkpoint.h"
+#include "apps/common/evaluation.h"
 #include "apps/common/experiment.h"
 #include "apps/common/plot.h"
 #include "apps/common/run_dir.h"
@@ -44,6 +45,7 @@ class RunReport {
   std::vector<StepRecord> steps;
   std::vector<RangeTestStep> range_steps;
   nlohmann::json range_test;  // summary.json's "lr_find": the sweep, why it stopped, the suggestions
+  Confusion final_confusion;  // the last epoch's validation, by class (classes 0: none yet)
 
  private:
   bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }

@@ -522,6 +522,39 @@ TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   EXPECT_NE(unwritable.err.find("no-such-folder/confusion.csv"), std::string::npos) << unwritable.err;
 }
 
+// A finished run's summary.json and page give each class's validation accuracy with the
+// final weights: the evaluate app's predictions of last.safetensors, counted here, give
+// the same fractions.
+TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
+  ASSERT_EQ(run("onecycle", {"name=by-class", "train.epochs=2"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-by-class-");
+  const nlohmann::json by_class = summary(dir)["final_val_acc_by_class"];
+  ASSERT_EQ(by_class.size(), 10u) << summary(dir).dump();
+  const std::string predictions = root_ + "/by-class.csv";
+  const Result r = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--predictions", predictions},
+                       BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> images(10, 0), correct(10, 0);
+  std::istringstream rows(read_file(predictions));
+  std::string line;
+  std::getline(rows, line);
+  while (std::getline(rows, line)) {
+    long long index = 0, label = 0, pred = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lld,%lld,%lld", &index, &label, &pred), 3) << line;
+    ++images[static_cast<size_t>(label)];
+    correct[static_cast<size_t>(label)] += label == pred;
+  }
+  for (int k = 0; k < 10; ++k) {
+    const std::string name = "class " + std::to_string(k);
+    ASSERT_TRUE(by_class.contains(name)) << by_class.dump();
+    EXPECT_DOUBLE_EQ(by_class[name].get<double>(), static_cast<double>(correct[static_cast<size_t>(k)]) /
+                                                        static_cast<double>(images[static_cast<size_t>(k)]))
+        << name;
+  }
+  const std::string page = read_file(dir + "/index.html");
+  EXPECT_NE(page.find("By class (the final weights)"), std::string::npos);
+}
+
 // The apps on the emulated device take the engine's whole GPU path (the caching
 // allocator, streams, the loader's upload, the optimizer's device tables) and agree with
 // the CPU: a 1cycle run stopped and resumed, its checkpoint evaluated, a range test.
