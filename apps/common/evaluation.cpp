@@ -92,8 +92,21 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   for (int64_t k = 0; k < c.classes; ++k) width = std::max(width, class_name(names, k).size());
   width = std::min<size_t>(width, 14);
   char line[160];
-  os << "per class (accuracy, correct of images):\n";
-  for (int64_t k = 0; k < c.classes; ++k) {
+  // Up to 20 classes each; more, the five with the lowest accuracy (--confusion has all).
+  std::vector<int64_t> shown;
+  for (int64_t k = 0; k < c.classes; ++k) shown.push_back(k);
+  auto accuracy = [&](int64_t k) {
+    const int64_t n = c.images_of(k);
+    return n > 0 ? static_cast<double>(c.correct_of(k)) / static_cast<double>(n) : 2.0;  // none: last
+  };
+  if (c.classes > 20) {
+    std::stable_sort(shown.begin(), shown.end(), [&](int64_t a, int64_t b) { return accuracy(a) < accuracy(b); });
+    shown.resize(5);
+    os << "the 5 of " << c.classes << " classes with the lowest accuracy (correct of images):\n";
+  } else {
+    os << "per class (accuracy, correct of images):\n";
+  }
+  for (int64_t k : shown) {
     const int64_t n = c.images_of(k);
     const std::string name = class_name(names, k).substr(0, width);
     if (n == 0) {

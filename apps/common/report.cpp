@@ -223,7 +223,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                                                          : "no full epoch yet"});
   }
   body += "<h2>Results</h2>\n" + html::table(results);
-  if (final_confusion.classes > 0) {
+  if (final_confusion.classes > 0 && final_confusion.classes <= 100) {
     std::vector<std::vector<std::string>> by_class = {{"class", "validation accuracy", "correct of images"}};
     for (int64_t k = 0; k < final_confusion.classes; ++k) {
       const int64_t n = final_confusion.images_of(k), right = final_confusion.correct_of(k);
