@@ -79,7 +79,6 @@ void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_
   device_part(images, labels, global_images);
 }
 
-
 void StepRunner::set_micro_batches(int64_t micro_batches) {
   CYG_CHECK(micro_batches >= 1, "micro-batches per step: ", micro_batches, ", expected at least 1");
   micro_batches_ = micro_batches;
