@@ -123,7 +123,10 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   for (int64_t v : c.counts) largest = std::max(largest, v);
   const int column = std::max(3, static_cast<int>(std::to_string(largest).size())) + 1;
   os << "confusion matrix (rows: true class, columns: predicted class):\n  " << std::string(width, ' ');
-  for (int64_t p = 0; p < c.classes; ++p) os << std::string(static_cast<size_t>(column) - std::to_string(p).size(), ' ') << p;
+  for (int64_t p = 0; p < c.classes; ++p) {
+    const std::string label = std::to_string(p);
+    os << std::string(static_cast<size_t>(column) - label.size(), ' ') << label;
+  }
   os << "\n";
   for (int64_t k = 0; k < c.classes; ++k) {
     std::snprintf(line, sizeof line, "  %-*s", static_cast<int>(width), class_name(names, k).substr(0, width).c_str());

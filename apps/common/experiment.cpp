@@ -310,7 +310,8 @@ std::string Experiment::header_line() const {
              ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")"
              : "")
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
-     << ", " << steps_per_epoch << " steps per epoch" << micro_batches_said(kind, config, comm->size(), data.train.size());
+     << ", " << steps_per_epoch << " steps per epoch"
+     << micro_batches_said(kind, config, comm->size(), data.train.size());
   return os.str();
 }
 
