@@ -29,6 +29,17 @@ CYG_HD bool is_row_max(T z, T row_max) {
   return z == row_max || (row_max != row_max && z != z);
 }
 
+// A row's predicted class as the correct count takes it: its argmax, NaN the largest,
+// ties to the lowest index.
+template <typename T>
+CYG_HD int64_t row_argmax(const T* z, int64_t K) {
+  T row_max = z[0];
+  for (int64_t k = 1; k < K; ++k) row_max = max_propagating_nan(row_max, z[k]);
+  int64_t argmax = 0;
+  while (!is_row_max(z[argmax], row_max)) ++argmax;
+  return argmax;
+}
+
 CYG_HD bool label_in_range(int32_t label, int64_t K) { return label >= 0 && label < K; }
 
 // sum_exp_shifted = sum_k exp(z_k - row_max): shifting by the maximum keeps exp <= 1.

@@ -11,6 +11,7 @@
 #include "engine/autograd.h"
 #include "engine/functional.h"
 #include "engine/ops.h"
+#include "kernels/loss.h"
 
 namespace cyg::app {
 
@@ -30,10 +31,7 @@ std::string predictions_csv(const Predictions& p, int64_t classes) {
   os << "\n";
   for (size_t i = 0; i < p.labels.size(); ++i) {
     const float* row = p.logits.data() + i * static_cast<size_t>(classes);
-    int64_t pred = 0;
-    for (int64_t c = 1; c < classes; ++c)
-      if (row[c] > row[pred]) pred = c;
-    os << i << "," << p.labels[i] << "," << pred;
+    os << i << "," << p.labels[i] << "," << row_argmax(row, classes);
     for (int64_t c = 0; c < classes; ++c) os << "," << format_number(row[c]);
     os << "\n";
   }
@@ -75,10 +73,7 @@ Confusion confusion_of(const Predictions& predictions, int64_t classes) {
   c.classes = classes;
   c.counts.assign(static_cast<size_t>(classes * classes), 0);
   for (size_t i = 0; i < predictions.labels.size(); ++i) {
-    const float* row = predictions.logits.data() + i * static_cast<size_t>(classes);
-    int64_t pred = 0;
-    for (int64_t k = 1; k < classes; ++k)
-      if (row[k] > row[pred]) pred = k;
+    const int64_t pred = row_argmax(predictions.logits.data() + i * static_cast<size_t>(classes), classes);
     const int64_t label = predictions.labels[i];
     CYG_CHECK(label >= 0 && label < classes, "label ", label, " outside the ", classes, " classes");
     ++c.counts[static_cast<size_t>(label * classes + pred)];

@@ -29,7 +29,7 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions 
                     Communicator* communicator = nullptr);
 
 // Each class's images and how they were predicted: counts[label * classes + pred], the
-// prediction being the first largest logit.
+// prediction being the row's argmax as the correct count takes it (kernels/loss.h).
 struct Confusion {
   int64_t classes = 0;
   std::vector<int64_t> counts;

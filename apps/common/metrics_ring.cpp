@@ -28,11 +28,7 @@ void MetricsRing::note_images(int64_t images, int64_t global_images) {
 }
 
 void MetricsRing::add(const fn::CrossEntropy& ce, int64_t images, int64_t global_images) {
-  CYG_CHECK(!full(), "the metrics ring is full: read it first");
-  accumulate_metrics(loss_sum_, correct_sum_, ring_, next_slot_, ce.loss.data(), ce.correct,
-                     static_cast<float>(images));
-  note_images(images, global_images);
-  ++pending_;
+  add_part(ce, 0, 1, images, images, global_images);
 }
 
 void MetricsRing::add_part(const fn::CrossEntropy& ce, int part, int parts, int64_t images, int64_t step_images,

@@ -114,17 +114,11 @@ void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t
   for (int64_t p = 0; p < parts; ++p) {
     const int64_t begin = local * p / parts, end = local * (p + 1) / parts, n = end - begin;
     const bool last = p == parts - 1;
-    const double share = reducer_ ? loss_scale(n, global) : parts > 1 ? static_cast<double>(n) / local : 1.0;
-    const Tensor& seed = seed_for(share);
-    const fn::CrossEntropy ce =
-        parts == 1 ? forward_backward(model_, images, labels, label_smoothing_, seed, reducer_.get())
-                   : forward_backward(model_, aligned_slice(images, begin, end), labels.slice(begin, end),
-                                      label_smoothing_, seed, last ? reducer_.get() : nullptr);
-    if (parts == 1) {
-      ring_.add(ce, local, global);
-    } else {
-      ring_.add_part(ce, static_cast<int>(p), static_cast<int>(parts), n, local, global);
-    }
+    // Its share of the images whose mean loss the update follows: the ranks' whole batch.
+    const Tensor& seed = seed_for(loss_scale(n, reducer_ ? global : local));
+    const fn::CrossEntropy ce = forward_backward(model_, aligned_slice(images, begin, end), labels.slice(begin, end),
+                                                 label_smoothing_, seed, last ? reducer_.get() : nullptr);
+    ring_.add_part(ce, static_cast<int>(p), static_cast<int>(parts), n, local, global);
   }
   NvtxRange range("optimizer");
   optimizer_.apply_step();

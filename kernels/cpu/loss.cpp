@@ -27,10 +27,8 @@ void cross_entropy_forward_cpu(const T* logits, const int32_t* labels, int64_t N
   int64_t correct = 0;
   for (int64_t r = 0; r < N; ++r) {
     const T* z = logits + r * K;
-    T row_max = z[0];
-    for (int64_t k = 1; k < K; ++k) row_max = max_propagating_nan(row_max, z[k]);
-    int64_t argmax = 0;
-    while (!is_row_max(z[argmax], row_max)) ++argmax;
+    const int64_t argmax = row_argmax(z, K);
+    const T row_max = z[argmax];
     double sum_exp = 0.0, sum_z = 0.0;
     for (int64_t k = 0; k < K; ++k) {
       sum_exp += exp_of(static_cast<double>(z[k]) - static_cast<double>(row_max));
