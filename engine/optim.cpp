@@ -27,7 +27,8 @@ Optimizer::Optimizer(std::vector<Variable> params, int state_slots, std::vector<
       state_(static_cast<size_t>(state_slots)),
       state_names_(std::move(state_names)),
       device_(params_.empty() ? Device::cpu() : params_.front().data().device()),
-      tensors_(device_) {
+      tensors_(device_),
+      decay_scales_(params_.size(), 1.0f) {
   CYG_CHECK(!params_.empty(), "an optimizer needs at least one parameter");
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].data();
@@ -53,6 +54,7 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
     slots[i].state1 = state_.size() > 0 ? state_[0][i].data<float>() : nullptr;
     slots[i].state2 = state_.size() > 1 ? state_[1][i].data<float>() : nullptr;
     slots[i].numel = p.numel();
+    slots[i].weight_decay_scale = decay_scales_[i];
     const Tensor& copy = params_[i].bf16_copy();
     slots[i].param_bf16 = copy.defined() && copy.device() == device_ ? copy.data<uint16_t>() : nullptr;
     if (slots[i].param_bf16 != nullptr && copy.dim() == 4 && copy.memory_format() == MemoryFormat::ChannelsLast) {
@@ -90,6 +92,25 @@ void Optimizer::set_grad_clip_norm(double max_norm) {
     // A buffer that keeps its address (a captured step reads it), NaN until a step writes it.
     clip_ = Tensor::full({2}, NAN, DType::F32, device_);
   }
+}
+
+void Optimizer::set_weight_decay_scales(std::vector<float> scales) {
+  CYG_CHECK(scales.size() == params_.size(), "weight decay scales: ", scales.size(), " given, for ", params_.size(),
+            " parameters");
+  for (size_t i = 0; i < scales.size(); ++i)
+    CYG_CHECK(std::isfinite(scales[i]) && scales[i] >= 0, "weight decay scale of parameter ", i, " = ", scales[i],
+              ": expected a finite value >= 0");
+  // A step captured in a CUDA graph keeps the table it was captured with.
+  CYG_CHECK(steps_ == 0 || scales == decay_scales_, "weight decay scales are set before the first step (", steps_,
+            " taken)");
+  decay_scales_ = std::move(scales);
+}
+
+std::vector<float> weight_decay_on_weights_only(const std::vector<Variable>& params) {
+  std::vector<float> scales;
+  scales.reserve(params.size());
+  for (const Variable& p : params) scales.push_back(p.data().dim() <= 1 ? 0.0f : 1.0f);
+  return scales;
 }
 
 const float* Optimizer::grad_scale() const { return clip_norm_ > 0 ? clip_.data<float>() : nullptr; }

@@ -68,6 +68,12 @@ class Optimizer {
   // memory: it waits for the device); NaN before one.
   double last_grad_norm() const;
 
+  // Each parameter's share of the weight decay, one scale per parameter in order (1: all
+  // of it, the default; 0: none), as PyTorch's parameter groups with their own
+  // weight_decay. Set before the first step (a captured step keeps its table).
+  void set_weight_decay_scales(std::vector<float> scales);
+  const std::vector<float>& weight_decay_scales() const { return decay_scales_; }
+
   int64_t steps_taken() const { return steps_; }
   const std::vector<Variable>& parameters() const { return params_; }
 
@@ -95,9 +101,15 @@ class Optimizer {
   int64_t steps_ = 0;
   Device device_;
   MultiTensorTable tensors_;
+  std::vector<float> decay_scales_;  // one per parameter
   double clip_norm_ = 0.0;
   Tensor clip_;  // on the device: [factor, norm], written in each step with clipping
 };
+
+// The scales that exempt biases and normalisation weights from weight decay: 0 for a
+// parameter of at most one dimension (a bias, batchnorm's weight and bias), 1 for the
+// others (convolution and linear weights). timm's default, fastai's wd_bn_bias=False.
+std::vector<float> weight_decay_on_weights_only(const std::vector<Variable>& params);
 
 class SGD final : public Optimizer {
  public:

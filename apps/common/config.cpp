@@ -109,6 +109,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"optimizer.weight_decay", Kind::Double, &c.optimizer.weight_decay},
       {"optimizer.nesterov", Kind::Bool, &c.optimizer.nesterov},
       {"optimizer.clip_grad_norm", Kind::Double, &c.optimizer.clip_grad_norm},
+      {"optimizer.decay_bias_and_norm", Kind::Bool, &c.optimizer.decay_bias_and_norm},
       {"schedule.name", Kind::String, &c.schedule.name},
       {"schedule.lr_min", Kind::Double, &c.schedule.lr_min},
       {"schedule.lr_max", Kind::Double, &c.schedule.lr_max},
@@ -608,6 +609,9 @@ const std::vector<KeyHelp>& key_help() {
       {"optimizer.clip_grad_norm", nullptr,
        "clip the gradients' global L2 norm to this before each update (PyTorch's clip_grad_norm_, "
        "Lightning's gradient_clip_val); 0: no clipping"},
+      {"optimizer.decay_bias_and_norm", nullptr,
+       "weight decay on biases and batchnorm's weight and bias too (PyTorch's default, the report's); "
+       "false: on convolution and linear weights only (timm's default, fastai's wd_bn_bias=False)"},
       {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
       {"schedule.lr_min", nullptr, "1cycle: learning rate at the cycle's start and end"},
       {"schedule.lr_max", nullptr, "1cycle: the peak learning rate, at the cycle's middle"},

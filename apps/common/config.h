@@ -51,6 +51,7 @@ struct OptimizerConfig {
   double weight_decay = 5e-4;
   bool nesterov = false;
   double clip_grad_norm = 0.0;  // 0: no clipping
+  bool decay_bias_and_norm = true;  // false: no weight decay on biases and batchnorm
 };
 
 struct ScheduleConfig {

@@ -289,6 +289,20 @@ std::string micro_batches_said(AppKind kind, const RunConfig& config, int ranks,
     said += " (" + std::to_string(config.train.micro_batches) + " asked: two images each at least)";
   return said;
 }
+
+// What the optimizer does besides its name, for the header: " (gradient norm clipped at
+// X, no weight decay on biases and batchnorm)", or nothing.
+std::string optimizer_said(AppKind kind, const OptimizerConfig& optimizer) {
+  if (kind == AppKind::Evaluate) return "";
+  std::vector<std::string> said;
+  if (optimizer.clip_grad_norm > 0) said.push_back("gradient norm clipped at " + format_number(optimizer.clip_grad_norm));
+  if (!optimizer.decay_bias_and_norm)
+    said.push_back("no weight decay on biases and batchnorm");
+  if (said.empty()) return "";
+  std::string out = " (" + said[0];
+  for (size_t i = 1; i < said.size(); ++i) out += ", " + said[i];
+  return out + ")";
+}
 }  // namespace
 
 std::string Experiment::header_line() const {
@@ -305,10 +319,7 @@ std::string Experiment::header_line() const {
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
-     << config.optimizer.name
-     << (config.optimizer.clip_grad_norm > 0 && kind != AppKind::Evaluate
-             ? " (gradient norm clipped at " + format_number(config.optimizer.clip_grad_norm) + ")"
-             : "")
+     << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << ", " << steps_per_epoch << " steps per epoch"
      << micro_batches_said(kind, config, comm->size(), data.train.size());

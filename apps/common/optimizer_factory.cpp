@@ -67,6 +67,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::ve
   std::unique_ptr<Optimizer> optimizer =
       find_named(optimizers(), "optimizer.name", config.name).make(config, std::move(params));
   optimizer->set_grad_clip_norm(config.clip_grad_norm);
+  if (!config.decay_bias_and_norm)
+    optimizer->set_weight_decay_scales(weight_decay_on_weights_only(optimizer->parameters()));
   return optimizer;
 }
 

@@ -81,7 +81,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
   expect_error([] { overridden({"optimizer.learning_rate=0.1"}); },
                {"override: unknown key 'optimizer.learning_rate'",
-                "valid keys under 'optimizer': beta2, clip_grad_norm, eps, lr, momentum, name, nesterov, weight_decay"});
+                "valid keys under 'optimizer': beta2, clip_grad_norm, decay_bias_and_norm, eps, lr, momentum, name, "
+                "nesterov, weight_decay"});
   expect_error([] { overridden({"epochs=3"}); }, {"unknown key 'epochs'"});
   expect_error([] { overridden({"=3"}); }, {"expected key=value"});
 }
@@ -284,6 +285,27 @@ TEST(Config, FactoriesBuildEveryNameValidateTakes) {
   expect_error([&] { cyg::app::make_optimizer(overridden({"optimizer.name=rmsprop"}).optimizer, {weight}); },
                {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
 
+  // optimizer.decay_bias_and_norm=false: ResNet-18's biases and batchnorm weights take no
+  // weight decay, its convolution and linear weights all of it.
+  auto resnet = cyg::models::make_model("resnet18", cyg::models::ModelOptions{});
+  for (bool decay_all : {true, false}) {
+    RunConfig c = overridden({std::string("optimizer.decay_bias_and_norm=") + (decay_all ? "true" : "false")});
+    const std::vector<float> scales = cyg::app::make_optimizer(c.optimizer, resnet->parameters())->weight_decay_scales();
+    const auto named = resnet->named_parameters();
+    ASSERT_EQ(scales.size(), named.size());
+    int exempt = 0;
+    for (size_t i = 0; i < named.size(); ++i) {
+      const std::string& name = named[i].first;
+      const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+      const bool norm = name.find("bn") != std::string::npos || name.find("shortcut.1.") != std::string::npos;
+      const bool bias_or_norm = bias || norm;
+      EXPECT_EQ(scales[i], decay_all || !bias_or_norm ? 1.0f : 0.0f) << name;
+      exempt += scales[i] == 0.0f;
+    }
+    // 20 batchnorms' weight and bias, and the linear layer's bias.
+    EXPECT_EQ(exempt, decay_all ? 0 : 41);
+  }
+
   EXPECT_EQ(cyg::app::dataset_names(), (std::vector<std::string>{"cifar10", "fashion_mnist", "synthetic"}));
   const RunConfig synthetic =
       overridden({"data.dataset=synthetic", "data.synthetic_train=20", "data.synthetic_val=10"});
@@ -357,6 +379,7 @@ RunConfig config_without_defaults() {
   c.optimizer.momentum = 0.8;
   c.optimizer.beta2 = 0.99;
   c.optimizer.clip_grad_norm = 2.5;
+  c.optimizer.decay_bias_and_norm = false;
   c.optimizer.eps = 1e-6;
   c.optimizer.weight_decay = 0.05;
   c.optimizer.nesterov = true;
@@ -441,6 +464,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(optimizer.weight_decay);
   EXPECT_FIELD(optimizer.nesterov);
   EXPECT_FIELD(optimizer.clip_grad_norm);
+  EXPECT_FIELD(optimizer.decay_bias_and_norm);
   EXPECT_FIELD(schedule.name);
   EXPECT_FIELD(schedule.lr_min);
   EXPECT_FIELD(schedule.lr_max);
@@ -473,13 +497,14 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
   std::string older;
   int dropped = 0;
   for (std::string line; std::getline(lines, line);) {
-    if (line.find("micro_batches:") != std::string::npos || line.find("clip_grad_norm:") != std::string::npos) {
+    if (line.find("micro_batches:") != std::string::npos || line.find("clip_grad_norm:") != std::string::npos ||
+        line.find("decay_bias_and_norm:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 2) << now;
+  ASSERT_EQ(dropped, 3) << now;
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -506,7 +531,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 68) << keys;
+  EXPECT_EQ(named, 69) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -153,6 +153,69 @@ TEST(Optimizers, AParameterWithoutAGradientThisStepDoesNotMove) {
   EXPECT_EQ(b.data().item(), 1.5);
 }
 
+// Biases and normalisation weights exempt from weight decay, as a PyTorch parameter group
+// with weight_decay 0: a 4-d weight w = 2 and a bias b = 2, gradient 1 each, lr 0.5,
+// weight decay 0.1. SGD: w -= 0.5 * (1 + 0.1 * 2) = 1.4, b -= 0.5 * 1 = 1.5. Adam (L2):
+// the first step moves each by lr whatever the gradient, so the second step shows it;
+// AdamW: w *= 1 - 0.5 * 0.1 first, b does not.
+TEST(Optimizers, WeightDecayOnWeightsOnlyExemptsBiasesAndNormWeights) {
+  Variable w(Tensor::full({1, 1, 1, 1}, 2.0), RequiresGrad::Yes);
+  Variable b(Tensor::full({1}, 2.0), RequiresGrad::Yes);
+  Variable linear(Tensor::full({1, 1}, 2.0), RequiresGrad::Yes);
+  EXPECT_EQ(cyg::weight_decay_on_weights_only({w, b, linear}), (std::vector<float>{1.0f, 0.0f, 1.0f}));
+
+  cyg::SgdOptions o;
+  o.lr = 0.5;
+  o.weight_decay = 0.1;
+  cyg::SGD sgd({w, b}, o);
+  EXPECT_EQ(sgd.weight_decay_scales(), (std::vector<float>{1.0f, 1.0f}));  // PyTorch's default: all
+  sgd.set_weight_decay_scales(cyg::weight_decay_on_weights_only(sgd.parameters()));
+  w.accumulate_grad(Tensor::full({1, 1, 1, 1}, 1.0));
+  b.accumulate_grad(Tensor::full({1}, 1.0));
+  sgd.step();
+  EXPECT_NEAR(w.data().item(), 2.0 - 0.5 * 1.2, 1e-7);
+  EXPECT_EQ(b.data().item(), 1.5);
+
+  for (bool decoupled : {false, true}) {
+    SCOPED_TRACE(decoupled ? "adamw" : "adam");
+    Variable aw(Tensor::full({1, 1}, 2.0), RequiresGrad::Yes);
+    Variable ab(Tensor::full({1}, 2.0), RequiresGrad::Yes);
+    cyg::AdamOptions a;
+    a.lr = 0.5;
+    a.weight_decay = 0.1;
+    a.decoupled_weight_decay = decoupled;
+    cyg::Adam adam({aw, ab}, a);
+    adam.set_weight_decay_scales({1.0f, 0.0f});
+    for (int step = 0; step < 2; ++step) {
+      adam.zero_grad();
+      aw.accumulate_grad(Tensor::full({1, 1}, 1.0));
+      ab.accumulate_grad(Tensor::full({1}, 1.0));
+      adam.step();
+    }
+    // The exempt bias: two steps of lr (equal gradients: m_hat / sqrt(v_hat) = 1). The
+    // update's float 1 - beta2 is 1.3e-5 off 0.001, hence 2e-5; decaying the bias would
+    // move it by 7e-4 (Adam) or 0.17 (AdamW).
+    EXPECT_NEAR(ab.data().item(), 1.0, 2e-5);
+    // The weight: with L2, step 2's gradient is 1 + 0.1 * w1 against step 1's 1.2, so
+    // m_hat / sqrt(v_hat) differs from 1; AdamW multiplies by 0.95 before each step.
+    const double g1 = decoupled ? 1.0 : 1.2;
+    const double w1 = (decoupled ? 2.0 * 0.95 : 2.0) - 0.5;
+    const double g2 = decoupled ? 1.0 : 1.0 + 0.1 * w1;
+    const double m = (0.9 * 0.1 * g1 + 0.1 * g2) / (1 - 0.81), v = (0.999 * 0.001 * g1 * g1 + 0.001 * g2 * g2) / (1 - 0.998001);
+    const double w2 = (decoupled ? w1 * 0.95 : w1) - 0.5 * m / (std::sqrt(v) + 1e-8);
+    EXPECT_NEAR(aw.data().item(), w2, 2e-5);
+  }
+
+  EXPECT_THROW(sgd.set_weight_decay_scales({1.0f}), cyg::Error);  // one per parameter
+  Variable c(Tensor::full({1}, 0.0), RequiresGrad::Yes);
+  cyg::SGD fresh({c}, o);
+  EXPECT_THROW(fresh.set_weight_decay_scales({-1.0f}), cyg::Error);
+  EXPECT_THROW(fresh.set_weight_decay_scales({NAN}), cyg::Error);
+  // Set before the first step: a captured step would keep the old table.
+  EXPECT_THROW(sgd.set_weight_decay_scales({1.0f, 1.0f}), cyg::Error);
+  EXPECT_NO_THROW(sgd.set_weight_decay_scales({1.0f, 0.0f}));
+}
+
 TEST(Optimizers, ScheduleDrivesHyperparameters) {
   Variable p(Tensor::full({1}, 0.0), RequiresGrad::Yes);
   cyg::SGD opt({p}, cyg::SgdOptions{});
