@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -64,8 +65,10 @@ std::string usage() {
 
 int64_t parse_int(const char* flag, const char* value) {
   char* end = nullptr;
+  errno = 0;
   const long long v = std::strtoll(value, &end, 10);
-  CYG_CHECK(end && *end == '\0' && v >= 0, flag, ": expected a non-negative integer, got '", value, "'");
+  CYG_INPUT_CHECK(*value != '\0' && end && *end == '\0' && errno == 0 && v >= 0, flag,
+            ": expected a non-negative integer, got '", value, "'");
   return v;
 }
 
@@ -83,7 +86,7 @@ Options parse(int argc, char** argv) {
       o.count_only = o.count_only || flag == "--count-only";
       continue;
     }
-    CYG_CHECK(i + 1 < argc, flag, ": missing value (try --help)");
+    CYG_INPUT_CHECK(i + 1 < argc, flag, ": missing value (try --help)");
     const char* v = argv[++i];
     if (flag == "--model") o.model = v;
     else if (flag == "--device") o.device = v;
@@ -96,26 +99,32 @@ Options parse(int argc, char** argv) {
     else if (flag == "--width") o.width = parse_int("--width", v);
     else if (flag == "--threads") {
       o.threads = parse_int("--threads", v);
-      CYG_CHECK(o.threads <= 4096, "--threads: expected at most 4096, got ", o.threads);
+      CYG_INPUT_CHECK(o.threads <= 4096, "--threads: expected at most 4096, got ", o.threads);
     }
     else if (flag == "--precision") {
       const std::string p = v;
-      CYG_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
+      CYG_INPUT_CHECK(p == "auto" || p == "fp32" || p == "tf32" || p == "bf16",
                 "--precision: expected auto, fp32, tf32 or bf16, got '", p, "'");
       o.precision = p;
     } else if (flag == "--memory-format") {
       const std::string f = v;
-      CYG_CHECK(f == "auto" || f == "channels_last" || f == "nchw",
+      CYG_INPUT_CHECK(f == "auto" || f == "channels_last" || f == "nchw",
                 "--memory-format: expected auto, channels_last or nchw, got '", f, "'");
       o.memory_format = f;
     } else if (flag == "--graphs") {
-      CYG_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
+      CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
       o.graphs = std::strcmp(v, "on") == 0;
     }
-    else CYG_CHECK(false, "unknown option '", flag, "' (try --help)");
+    else CYG_INPUT_CHECK(false, "unknown option '", flag, "' (try --help)");
   }
-  CYG_CHECK(o.batch >= 1 && o.steps >= 1 && o.image >= 1, "--batch, --steps and --image must be at least 1");
+  CYG_INPUT_CHECK(o.batch >= 1 && o.steps >= 1 && o.image >= 1, "--batch, --steps and --image must be at least 1");
+  std::string names;
+  for (const std::string& name : cyg::models::model_names()) names += (names.empty() ? "" : ", ") + name;
+  CYG_INPUT_CHECK(cyg::models::is_model_name(o.model), "--model '", o.model, "': expected one of ", names);
+  CYG_INPUT_CHECK(o.channels >= 1 && o.classes >= 2, "--channels must be at least 1 and --classes at least 2");
+  const std::string width_problem = cyg::models::width_problem(o.model, o.width);
+  CYG_INPUT_CHECK(width_problem.empty(), "--width ", o.width, ": ", width_problem);
   return o;
 }
 
@@ -208,7 +217,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     const cyg::Device device = cyg::parse_device(o.device);
-    CYG_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
+    CYG_INPUT_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
     cyg::fn::set_cpu_threads(o.threads);
     const bool bf16_gpu = device.is_cuda() && cyg::cuda_device_info(device.index).compute_major >= 8;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# cygnet_summary and cygnet_bench as a user runs them: the summary counts ResNet-18's
+# parameters as PyTorch does for the kuangliu net (11,173,962) and ResNet-20's as He et
+# al. give them (0.27 M); each bad argument is refused in one line naming it, with a
+# non-zero exit, before any work.
+# usage: small_apps_arguments.sh CYGNET_SUMMARY CYGNET_BENCH
+set -uo pipefail
+summary=$1
+bench=$2
+fail() { echo "FAILED: $*"; exit 1; }
+
+out=$("$summary" 2>&1) || fail "summary: exit $?: $out"
+grep -q "^resnet18: 62 parameter tensors, 11173962 parameters$" <<< "$out" || fail "summary of resnet18: $out"
+out=$("$summary" --model resnet20 2>&1) || fail "summary --model resnet20: exit $?: $out"
+grep -q "^resnet20: .* 2697[0-9][0-9] parameters$" <<< "$out" || fail "summary of resnet20: $out"
+
+# refused APP EXPECTED ARGS...: exits non-zero with exactly the one line EXPECTED.
+refused() {
+  local app=$1 expected=$2
+  shift 2
+  local got
+  got=$("$app" "$@" 2>&1) && fail "$(basename "$app") $* was accepted: $got"
+  [ "$got" = "$expected" ] || fail "$(basename "$app") $*: expected '$expected', got '$got'"
+}
+refused "$summary" "cygnet_summary: --width 'abc': expected an integer in [0, 4096]" --width abc
+refused "$summary" "cygnet_summary: --width '': expected an integer in [0, 4096]" --width ''
+refused "$summary" "cygnet_summary: --width '9999999999999999999999': expected an integer in [0, 4096]" \
+  --width 9999999999999999999999
+refused "$summary" "cygnet_summary: --channels '1.5': expected an integer in [1, 64]" --channels 1.5
+refused "$summary" "cygnet_summary: --classes '0': expected an integer in [2, 100000]" --classes 0
+refused "$summary" "cygnet_summary: --model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
+refused "$summary" "cygnet_summary: --width 15: the option-A shortcuts of resnet20 need an even width" \
+  --model resnet20 --width 15
+refused "$summary" "cygnet_summary: --width: missing value (try --help)" --width
+refused "$summary" "cygnet_summary: unknown option '--bogus' (try --help)" --bogus 1
+
+refused "$bench" "cygnet_bench: --steps: expected a non-negative integer, got ''" --steps ''
+refused "$bench" "cygnet_bench: --batch: expected a non-negative integer, got '99999999999999999999'" \
+  --batch 99999999999999999999
+refused "$bench" "cygnet_bench: --model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
+refused "$bench" "cygnet_bench: --width 7: the option-A shortcuts of resnet20 need an even width" \
+  --model resnet20 --width 7
+refused "$bench" "cygnet_bench: --channels must be at least 1 and --classes at least 2" --classes 1
+refused "$bench" "cygnet_bench: --graphs: expected on or off, got 'maybe'" --graphs maybe
+echo "summary and bench: parameter counts and bad arguments as expected"
