@@ -4,12 +4,15 @@
 # to back on one device into one run root, then cygnet_table over them (table1.md and
 # val_accuracy.svg in the run root; the table is printed last).
 #   scripts/table1.sh [--data DIR] [--device auto|cpu|cuda|emu] [--run-root DIR]
-#                     [--bin-dir DIR] [--quick [STEPS]] [--synthetic] [KEY=VALUE...]
+#                     [--bin-dir DIR] [--quick [STEPS]] [--synthetic] [--seeds S,S,...]
+#                     [KEY=VALUE...]
 #   --data DIR     CIFAR-10 in the official binary layout (default data/cifar-10-batches-bin)
 #   --quick [N]    each run stops after N steps (default 4), reads the first 256 training
 #                  and 256 validation images, and trains ResNet-18 at width 8 (model.width=64
 #                  after it restores the width): the whole chain end to end in minutes on a CPU
 #   --synthetic    synthetic 32x32 images instead of CIFAR-10 (no data needed)
+#   --seeds 0,1,2  each run once per seed (seed=S), one after another; the table gives
+#                  each row's mean and standard deviation over its seeds
 #   KEY=VALUE      a config override for every run (model.width=16, train.log_every=10)
 # The nine runs are 690 epochs of ResNet-18 in all. Binaries from build/apps
 # ($CYGNET_BUILD_DIR); run root runs/table1-<date>-<time> by default. A run that fails
@@ -23,6 +26,7 @@ cd "$(dirname "$0")/.."
 die() { echo "table1: $*" >&2; exit 2; }
 
 data=data/cifar-10-batches-bin device=auto run_root="" bin_dir=${CYGNET_BUILD_DIR:-build} quick_steps=0 synthetic=0
+seeds=()
 overrides=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +44,12 @@ while [ $# -gt 0 ]; do
       if [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]]; then quick_steps=$2; shift; fi
       [ "$quick_steps" -ge 1 ] || die "--quick takes a step count of at least 1" ;;
     --synthetic) synthetic=1 ;;
+    --seeds)
+      [ $# -ge 2 ] && [[ "$2" != -* ]] || die "--seeds needs a list such as 0,1,2 (try --help)"
+      [[ "$2" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds '$2': expected seeds (whole numbers) separated by commas, such as 0,1,2"
+      IFS=, read -r -a seeds <<< "$2"
+      [ "$(printf '%s\n' "${seeds[@]}" | sort -u | wc -l)" = "${#seeds[@]}" ] || die "--seeds '$2': a seed repeats"
+      shift ;;
     -h | --help) sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
     -*) die "unknown option '$1' (try --help)" ;;
     *=*) overrides+=("$1") ;;
@@ -83,9 +93,18 @@ for config in "${configs[@]}"; do
     die "$config with these arguments: ${message#*: error: }"
   fi
 done
+# The runs: each config once, or once per seed (config-major: a row's seeds together).
+bins=() jobs=() job_seeds=()
+for config in "${configs[@]}"; do
+  for seed in "${seeds[@]:-}"; do
+    jobs+=("$config")
+    job_seeds+=("$seed")
+    bins+=("$(app_of "$config")")
+  done
+done
 [ -n "$run_root" ] || run_root="runs/table1-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_root" || die "cannot make the run root $run_root"
-echo "table1: ${#configs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
+echo "table1: ${#jobs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
 failed=()
 started=$SECONDS
 report_failed() { [ "${#failed[@]}" -eq 0 ] || echo "table1: failed: ${failed[*]}" >&2; }
@@ -98,8 +117,6 @@ count_runs() {
   shopt -u nullglob
   run_total=${#dirs[@]}
 }
-bins=()
-for config in "${configs[@]}"; do bins+=("$(app_of "$config")"); done
 # Each run in the background, waited for, so that a stop reaches it: a SIGTERM or SIGINT
 # to this script is passed on to the run as a SIGTERM. A Ctrl-C at the terminal reaches
 # the run itself too (the whole process group gets it): the app takes a SIGTERM after a
@@ -110,21 +127,23 @@ run_pid=""
 stop_asked=0
 stop_run() { [ -z "$run_pid" ] || kill -TERM "$run_pid" 2> /dev/null || true; }
 trap 'wait_interrupted=1 wait_resend=TERM stop_asked=1; stop_run' TERM INT
-for i in "${!configs[@]}"; do
-  config=${configs[$i]}
+for i in "${!jobs[@]}"; do
+  config=${jobs[$i]}
+  seed_args=()
+  [ -z "${job_seeds[$i]}" ] || seed_args=(seed="${job_seeds[$i]}")
   if [ "$stop_asked" = 1 ]; then
     report_failed
     echo "table1: stopped before $config; the runs so far are in $run_root" >&2
     exit 130
   fi
-  echo "== $config"
+  echo "== $config${seed_args[*]:+ (${seed_args[*]})}"
   count_runs
   runs_before=$run_total
   # SIGINT at its default in the run: a background job of this shell would start with it
   # ignored, and a Ctrl-C before the app has its handler would be lost.
   (
     trap - INT
-    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}"
+    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" "${overrides[@]}" "${seed_args[@]}"
   ) &
   run_pid=$!
   [ "$stop_asked" = 0 ] || stop_run  # asked as the run started

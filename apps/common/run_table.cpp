@@ -71,6 +71,10 @@ void read_config(const std::string& path, RunRecord& run) {
     }
   }
   run.epochs = required_value(given, path, "train.epochs", config.train.epochs);
+  run.seed = config.seed;
+  app::RunConfig settings = config;
+  settings.seed = app::RunConfig{}.seed;
+  run.settings = app::experiment_yaml(settings);
 }
 
 // ---- summary.json ----
@@ -238,27 +242,85 @@ std::string epochs_cell(const RunRecord& run) {
     return std::to_string(*run.epochs_completed) + " of " + std::to_string(run.epochs);
   return std::to_string(run.epochs);
 }
+
+// A value over a group's runs: one run's as it is; several runs' mean ± the sample
+// standard deviation over those with a finite value, with "(k of n)" where not all have one.
+std::string group_value_cell(const std::vector<RunRecord>& group, double RunRecord::*value, int decimals) {
+  if (group.size() == 1)
+    return group.front().recorded ? format_fixed(group.front().*value, decimals) : kAbsent;
+  std::vector<double> finite;
+  for (const RunRecord& run : group)
+    if (run.recorded && std::isfinite(run.*value)) finite.push_back(run.*value);
+  if (finite.empty()) return kAbsent;
+  double mean = 0;
+  for (double v : finite) mean += v;
+  mean /= static_cast<double>(finite.size());
+  std::string cell = format_fixed(mean, decimals);
+  if (finite.size() > 1) {
+    double squares = 0;
+    for (double v : finite) squares += (v - mean) * (v - mean);
+    cell += " ± " + format_fixed(std::sqrt(squares / static_cast<double>(finite.size() - 1)), decimals);
+  }
+  if (finite.size() < group.size())
+    cell += " (" + std::to_string(finite.size()) + " of " + std::to_string(group.size()) + ")";
+  return cell;
+}
+
+// A group's epochs: its first run's, or the least finished run's "13 of 70".
+std::string group_epochs_cell(const std::vector<RunRecord>& group) {
+  const RunRecord* least = &group.front();
+  for (const RunRecord& run : group)
+    if (run.epochs_completed.value_or(run.epochs) < least->epochs_completed.value_or(least->epochs)) least = &run;
+  return epochs_cell(*least);
+}
 }  // namespace
 
-std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs) {
+std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecord>& runs) {
+  std::vector<std::vector<RunRecord>> groups;
+  for (const RunRecord& run : runs) {
+    auto same = std::find_if(groups.begin(), groups.end(),
+                             [&](const std::vector<RunRecord>& group) { return group.front().settings == run.settings; });
+    if (same == groups.end()) groups.push_back({run});
+    else same->push_back(run);
+  }
+  return groups;
+}
+
+std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups) {
   std::vector<std::vector<std::string>> rows = {
       {"Run", "LR min", "LR max", "Mom min", "Mom max", "Ann %", "Epochs", "Val loss", "Val acc", "Report's acc"}};
-  for (const RunRecord& run : runs) {
+  for (const std::vector<RunRecord>& group : groups) {
+    CYG_CHECK(!group.empty(), "a table row needs at least one run");
+    const RunRecord& run = group.front();
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
-    rows.push_back({run.name, format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
+    rows.push_back({group.size() == 1 ? run.name : run.name + " (" + std::to_string(group.size()) + " seeds)",
+                    format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
-                    format_setting(run.momentum_max), format_setting(run.anneal_percent), epochs_cell(run),
-                    run.recorded ? format_fixed(run.final_val_loss, 6) : kAbsent,
-                    run.recorded ? format_fixed(run.final_val_acc, 4) : kAbsent,
-                    report ? format_fixed(*report, 4) : "—"});
+                    format_setting(run.momentum_max), format_setting(run.anneal_percent), group_epochs_cell(group),
+                    group_value_cell(group, &RunRecord::final_val_loss, 6),
+                    group_value_cell(group, &RunRecord::final_val_acc, 4), report ? format_fixed(*report, 4) : "—"});
   }
   return rows;
 }
 
-std::string table_markdown(const std::vector<RunRecord>& runs) {
-  std::vector<std::vector<std::string>> rows = table_cells(runs);
+namespace {
+std::vector<std::vector<RunRecord>> one_run_each(const std::vector<RunRecord>& runs) {
+  std::vector<std::vector<RunRecord>> groups;
+  for (const RunRecord& run : runs) groups.push_back({run});
+  return groups;
+}
+}  // namespace
+
+std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs) {
+  return grouped_table_cells(one_run_each(runs));
+}
+
+std::string table_markdown(const std::vector<RunRecord>& runs) { return grouped_table_markdown(one_run_each(runs)); }
+
+std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& groups) {
+  std::vector<std::vector<std::string>> rows = grouped_table_cells(groups);
   const std::vector<std::string> header = rows.front();
   rows.erase(rows.begin());
   for (auto& row : rows) row[0] = escape_cell(row[0]);  // a | in a run's name
@@ -286,26 +348,44 @@ std::string table_markdown(const std::vector<RunRecord>& runs) {
 }
 
 plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training) {
+  return grouped_accuracy_overlay(one_run_each(runs), training);
+}
+
+plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& groups, TrainingAccuracy training) {
   const bool with_train = training == TrainingAccuracy::Dashed;
   plot::Chart chart;
   chart.title = with_train ? "Training (dashed) and validation accuracy" : "Validation accuracy";
   chart.x_label = "epoch";
   chart.y_label = "accuracy";
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    plot::Series validation, training;
-    validation.name = runs[i].name;
-    validation.color = training.color = plot::palette_color(i);
-    training.style = plot::LineStyle::Dashed;
-    for (const app::EpochMetrics& m : runs[i].metrics) {
-      validation.x.push_back(static_cast<double>(m.epoch));
-      validation.y.push_back(m.val_acc);
-      training.x.push_back(static_cast<double>(m.epoch));
-      training.y.push_back(m.train_acc);
+  std::vector<std::string> names;  // runs of one name, to tell apart by their seed
+  for (const std::vector<RunRecord>& group : groups)
+    for (const RunRecord& run : group) names.push_back(run.name);
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    for (std::size_t k = 0; k < groups[g].size(); ++k) {
+      const RunRecord& run = groups[g][k];
+      plot::Series validation, training;
+      // A row over seeds: one colour, one legend entry (the other seeds' lines stay out
+      // of the legend, as the training lines do).
+      if (groups[g].size() > 1)
+        validation.name = k == 0 ? run.name + " (" + std::to_string(groups[g].size()) + " seeds)" : "";
+      else if (std::count(names.begin(), names.end(), run.name) > 1)
+        validation.name = run.name + " (seed " + std::to_string(run.seed) + ")";
+      else
+        validation.name = run.name;
+      validation.color = training.color = plot::palette_color(g);
+      training.style = plot::LineStyle::Dashed;
+      for (const app::EpochMetrics& m : run.metrics) {
+        validation.x.push_back(static_cast<double>(m.epoch));
+        validation.y.push_back(m.val_acc);
+        training.x.push_back(static_cast<double>(m.epoch));
+        training.y.push_back(m.train_acc);
+      }
+      chart.series.push_back(std::move(validation));
+      if (with_train) chart.series.push_back(std::move(training));
     }
-    chart.series.push_back(std::move(validation));
-    if (with_train) chart.series.push_back(std::move(training));
   }
-  if (with_train && !runs.empty()) {
+  const bool any_run = !groups.empty();
+  if (with_train && any_run) {
     // Dataless series: legend keys for the two line styles, since the training lines
     // share their run's colour and stay out of the legend.
     plot::Series solid, dashed;

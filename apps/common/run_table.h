@@ -23,6 +23,11 @@ struct RunRecord {
   // `optimizer.momentum`.
   std::optional<double> lr_min, lr_max, momentum_min, momentum_max, anneal_percent;
   int64_t epochs = 0;  // config `train.epochs`
+  int64_t seed = 0;    // config `seed`
+  // The experiment but its seed: the resolved config less the seed, the run's name and
+  // folder and what a resume may change (the device, threads...). Runs with equal
+  // settings are the same experiment repeated over seeds.
+  std::string settings;
   // summary.json's `epochs_completed`: fewer than `epochs` when the run stopped before
   // its end (interrupted, out of time, train.max_steps); absent in older records.
   std::optional<int64_t> epochs_completed;
@@ -56,6 +61,16 @@ std::optional<double> report_accuracy(const RunRecord& run);
 // Plain text: each format escapes it its own way.
 std::vector<std::vector<std::string>> table_cells(const std::vector<RunRecord>& runs);
 
+// Runs of equal settings (differing in their seed, name or folder alone) gathered, in
+// the order of each group's first run; a run that repeats no other is a group of one.
+std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecord>& runs);
+// The table with one row per group: a group of one reads as its run; a group of n runs
+// names its first run with "(n seeds)" and gives the mean ± the sample standard
+// deviation of the final validation loss and accuracy over its runs that recorded a
+// finite value, "(k of n)" after them where that is fewer than all.
+std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups);
+std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& groups);
+
 // Table I of the seed report as Markdown, one row per run in the given order:
 // Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc.
 // A constant schedule (the Adam baseline) shows optimizer.lr in both LR columns,
@@ -70,5 +85,9 @@ enum class TrainingAccuracy { Omitted, Dashed };
 // Validation accuracy against epoch, one solid line per run (Fig. 4a).
 plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs,
                              TrainingAccuracy training = TrainingAccuracy::Omitted);
+// The same with runs gathered into rows (group_by_settings): a row's runs in one colour
+// under one legend entry, "name (n seeds)".
+plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& groups,
+                                     TrainingAccuracy training = TrainingAccuracy::Omitted);
 
 }  // namespace cyg::runs

@@ -1,6 +1,7 @@
 // cygnet_table: gathers run directories into the seed report's Table I (Markdown, and
 // a page beside the report's own numbers) and the validation-accuracy overlay (Fig. 4a).
-//   cygnet_table [--out DIR] [--with-train] RUN_DIR|PARENT_DIR...
+//   cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR|PARENT_DIR...
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <exception>
@@ -16,11 +17,14 @@
 namespace {
 
 const char* const kUsage =
-    "usage: cygnet_table [--out DIR] [--with-train] RUN_DIR...\n"
+    "usage: cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR...\n"
     "  RUN_DIR     a run directory (config.yaml, metrics.csv, summary.json), or a folder\n"
     "              whose subfolders are run directories (taken in name order)\n"
     "  --out DIR   where to write table1.md, val_accuracy.svg and table1.html (default: .)\n"
     "  --with-train  also draw each run's training accuracy, dashed\n"
+    "  --each-run  one row per run; by default runs that differ in their seed alone (and\n"
+    "              their name) share a row: the mean and sample standard deviation of\n"
+    "              their final validation loss and accuracy, and how many seeds\n"
     "Prints the table (Markdown) on stdout.\n";
 
 namespace html = cyg::app::html;
@@ -42,14 +46,24 @@ std::string percent_encoded(const std::string& path) {
   return out;
 }
 
+// Whether several runs have this name (a row repeated over seeds).
+bool repeated(const std::vector<cyg::runs::RunRecord>& runs, const std::string& name) {
+  return std::count_if(runs.begin(), runs.end(), [&](const cyg::runs::RunRecord& r) { return r.name == name; }) > 1;
+}
+
 // table1.html: the table beside the report's numbers, the overlay, and each run's page.
-std::string page(const std::vector<cyg::runs::RunRecord>& runs, const cyg::plot::Chart& overlay,
+std::string page(const std::vector<cyg::runs::RunRecord>& runs,
+                 const std::vector<std::vector<cyg::runs::RunRecord>>& rows, const cyg::plot::Chart& overlay,
                  const std::filesystem::path& out) {
   std::string body = "<h1>Table I: the runs beside the report</h1>\n"
                      "<p>Each run's settings, its final validation loss and accuracy, and the validation accuracy the "
                      "report gives for the same settings (&ldquo;Experiments on Super-Convergence&rdquo;, Table I "
                      "and its Adam baseline).</p>\n" +
-                     html::table(cyg::runs::table_cells(runs));
+                     (rows.size() < runs.size()
+                          ? "<p>Runs that differ in their seed alone share a row: the mean &plusmn; the sample standard "
+                            "deviation of their final values, over the runs that recorded one.</p>\n"
+                          : std::string()) +
+                     html::table(cyg::runs::grouped_table_cells(rows));
   body += "<h2>Validation accuracy (Fig. 4a)</h2>\n<figure>" + html::inline_svg(cyg::plot::render_svg(overlay)) +
           "</figure>\n<h2>Runs</h2>\n<ul>\n";
   for (const cyg::runs::RunRecord& run : runs) {
@@ -58,8 +72,8 @@ std::string page(const std::vector<cyg::runs::RunRecord>& runs, const cyg::plot:
     const std::filesystem::path index = std::filesystem::path(run.dir) / "index.html";
     const std::filesystem::path link = std::filesystem::relative(index, out, error);
     body += "<li><a href=\"" + html::escape(percent_encoded((error || link.empty() ? index : link).generic_string())) +
-            "\">" +
-            html::escape(run.name) + "</a></li>\n";
+            "\">" + html::escape(run.name) +
+            (repeated(runs, run.name) ? " (seed " + std::to_string(run.seed) + ")" : "") + "</a></li>\n";
   }
   return html::page("cygnet: Table I", body + "</ul>\n");
 }
@@ -70,6 +84,7 @@ int main(int argc, char** argv) {
   try {
     std::string out_dir = ".";
     cyg::runs::TrainingAccuracy training = cyg::runs::TrainingAccuracy::Omitted;
+    bool each_run = false;
     std::vector<std::string> inputs;
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
@@ -79,6 +94,8 @@ int main(int argc, char** argv) {
       }
       if (arg == "--with-train") {
         training = cyg::runs::TrainingAccuracy::Dashed;
+      } else if (arg == "--each-run") {
+        each_run = true;
       } else if (arg == "--out") {
         if (i + 1 >= argc) {
           std::fprintf(stderr, "cygnet_table: --out needs a folder (try --help)\n");
@@ -99,7 +116,12 @@ int main(int argc, char** argv) {
 
     std::vector<cyg::runs::RunRecord> runs;
     for (const std::string& dir : cyg::runs::find_run_dirs(inputs)) runs.push_back(cyg::runs::read_run(dir));
-    const std::string table = cyg::runs::table_markdown(runs);
+    std::vector<std::vector<cyg::runs::RunRecord>> rows;
+    if (each_run)
+      for (const cyg::runs::RunRecord& run : runs) rows.push_back({run});
+    else
+      rows = cyg::runs::group_by_settings(runs);
+    const std::string table = cyg::runs::grouped_table_markdown(rows);
 
     const std::filesystem::path out(out_dir);
     std::error_code error;
@@ -110,9 +132,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     cyg::write_file_atomically((out / "table1.md").string(), table);
-    const cyg::plot::Chart overlay = cyg::runs::accuracy_overlay(runs, training);
+    const cyg::plot::Chart overlay = cyg::runs::grouped_accuracy_overlay(rows, training);
     cyg::plot::write_svg((out / "val_accuracy.svg").string(), overlay);
-    cyg::write_file_atomically((out / "table1.html").string(), page(runs, overlay, out));
+    cyg::write_file_atomically((out / "table1.html").string(), page(runs, rows, overlay, out));
     std::fputs(table.c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

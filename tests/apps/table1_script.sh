@@ -32,6 +32,18 @@ names=$(awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }' "$work/quick/table1.m
 [ "$names" = "baseline-adam table1-row1 table1-row2 table1-row3 table1-row4 table1-row5 table1-row6 table1-row7 table1-row8" ] ||
   fail "the table's rows: $names"
 
+echo "== 1b. --seeds 0,1: each run once per seed, a row each over its two seeds"
+bash "${table1[@]}" --quick 1 --seeds 0,1 --run-root "$work/seeds" threads=1 > "$work/seeds.log" 2>&1 ||
+  fail "table1.sh --seeds 0,1 failed: $(tail -20 "$work/seeds.log")"
+runs=("$work/seeds"/*/)
+[ ${#runs[@]} -eq 18 ] || fail "${#runs[@]} run directories with two seeds, not 18"
+seeds=$(grep -h '^seed:' "$work/seeds"/*/config.yaml | sort | uniq -c | awk '{ print $1 "x" $3 }' | paste -sd' ')
+[ "$seeds" = "9x0 9x1" ] || fail "the runs' seeds: $seeds"
+names=$(awk -F'|' 'NR > 2 { gsub(/^ +| +$/, "", $2); print $2 }' "$work/seeds/table1.md" | paste -sd',')
+[ "$names" = "baseline-adam (2 seeds),table1-row1 (2 seeds),table1-row2 (2 seeds),table1-row3 (2 seeds),table1-row4 (2 seeds),table1-row5 (2 seeds),table1-row6 (2 seeds),table1-row7 (2 seeds),table1-row8 (2 seeds)" ] ||
+  fail "the table's rows over seeds: $names"
+grep -q ' ± ' "$work/seeds/table1.md" || fail "no mean ± standard deviation: $(cat "$work/seeds/table1.md")"
+
 echo "== 2. SIGTERM to the script alone"
 bash "${table1[@]}" --quick 100000 --run-root "$work/stopped" threads=1 > "$work/stopped.log" 2>&1 &
 script=$!
@@ -100,7 +112,8 @@ os.execvp(sys.argv[1], sys.argv[1:])' bash "${table1[@]}" --quick 100000 --run-r
 done
 
 echo "== 4. bad arguments"
-for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epoch=3"; do
+for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epoch=3" "--seeds 1,x" "--seeds 1,1" \
+  "--seeds"; do
   read -r -a words <<< "$bad"
   if message=$(bash "$source_dir/scripts/table1.sh" "${words[@]}" --synthetic --bin-dir "$build" \
                  --run-root "$work/bad" 2>&1); then
