@@ -266,6 +266,16 @@ std::string group_value_cell(const std::vector<RunRecord>& group, double RunReco
   return cell;
 }
 
+// A row's name: its run's, or its first run's with "(3 seeds)", or "(3 runs)" where a
+// seed repeats (a run repeated to check that it reproduces).
+std::string group_name(const std::vector<RunRecord>& group) {
+  if (group.size() == 1) return group.front().name;
+  std::set<int64_t> seeds;
+  for (const RunRecord& run : group) seeds.insert(run.seed);
+  return group.front().name + " (" + std::to_string(group.size()) +
+         (seeds.size() == group.size() ? " seeds)" : " runs)");
+}
+
 // A group's epochs: its first run's, or the least finished run's "13 of 70".
 std::string group_epochs_cell(const std::vector<RunRecord>& group) {
   const RunRecord* least = &group.front();
@@ -295,7 +305,7 @@ std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std:
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
-    rows.push_back({group.size() == 1 ? run.name : run.name + " (" + std::to_string(group.size()) + " seeds)",
+    rows.push_back({group_name(group),
                     format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), group_epochs_cell(group),
@@ -367,7 +377,7 @@ plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& 
       // A row over seeds: one colour, one legend entry (the other seeds' lines stay out
       // of the legend, as the training lines do).
       if (groups[g].size() > 1)
-        validation.name = k == 0 ? run.name + " (" + std::to_string(groups[g].size()) + " seeds)" : "";
+        validation.name = k == 0 ? group_name(groups[g]) : "";
       else if (std::count(names.begin(), names.end(), run.name) > 1)
         validation.name = run.name + " (seed " + std::to_string(run.seed) + ")";
       else

@@ -252,6 +252,9 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   EXPECT_EQ(cells[2][0], "row3");
   EXPECT_EQ(cells[2][8], "0.5000");
   EXPECT_NE(cyg::runs::grouped_table_markdown(groups).find("| row3 (3 seeds) |"), std::string::npos);
+  // A seed repeated (a run repeated to see that it reproduces): runs, not seeds.
+  std::vector<cyg::runs::RunRecord> twice = {runs[0], runs[0]};
+  EXPECT_EQ(cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(twice))[1][0], "row3 (2 runs)");
   // One run per row, as before grouping.
   EXPECT_EQ(cyg::runs::table_cells(runs).size(), 5u);
 
