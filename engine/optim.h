@@ -109,6 +109,8 @@ class Optimizer {
 // The scales that exempt biases and normalisation weights from weight decay: 0 for a
 // parameter of at most one dimension (a bias, batchnorm's weight and bias), 1 for the
 // others (convolution and linear weights). timm's default, fastai's wd_bn_bias=False.
+// By shape alone, as timm decides: a bias kept as [1, C, 1, 1] would be decayed, and any
+// other one-dimensional parameter would be exempt (the shipped models have neither).
 std::vector<float> weight_decay_on_weights_only(const std::vector<Variable>& params);
 
 class SGD final : public Optimizer {

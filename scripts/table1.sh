@@ -46,7 +46,9 @@ while [ $# -gt 0 ]; do
     --synthetic) synthetic=1 ;;
     --seeds)
       [ $# -ge 2 ] && [[ "$2" != -* ]] || die "--seeds needs a list such as 0,1,2 (try --help)"
-      [[ "$2" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds '$2': expected seeds (whole numbers) separated by commas, such as 0,1,2"
+      # Plain decimals (YAML would read 010 as octal), below 10^18 (the seed is an int64).
+      [[ "$2" =~ ^(0|[1-9][0-9]{0,17})(,(0|[1-9][0-9]{0,17}))*$ ]] ||
+        die "--seeds '$2': expected seeds (whole numbers without leading zeros, below 10^18) separated by commas, such as 0,1,2"
       IFS=, read -r -a seeds <<< "$2"
       [ "$(printf '%s\n' "${seeds[@]}" | sort -u | wc -l)" = "${#seeds[@]}" ] || die "--seeds '$2': a seed repeats"
       shift ;;
@@ -89,7 +91,8 @@ for config in "${configs[@]}"; do
   [ -f "$config" ] || die "$config missing"
   # The arguments against every run's configuration, before any run starts: a key or a
   # value one run refuses, every run would.
-  if ! message=$("$(app_of "$config")" --config "$config" "${common[@]}" "${overrides[@]}" --print-config 2>&1 > /dev/null); then
+  if ! message=$("$(app_of "$config")" --config "$config" "${common[@]}" "${overrides[@]}" ${seeds[0]:+seed="${seeds[0]}"} \
+    --print-config 2>&1 > /dev/null); then
     die "$config with these arguments: ${message#*: error: }"
   fi
 done
@@ -131,12 +134,13 @@ for i in "${!jobs[@]}"; do
   config=${jobs[$i]}
   seed_args=()
   [ -z "${job_seeds[$i]}" ] || seed_args=(seed="${job_seeds[$i]}")
+  what="$config${seed_args[*]:+ (${seed_args[*]})}"
   if [ "$stop_asked" = 1 ]; then
     report_failed
-    echo "table1: stopped before $config; the runs so far are in $run_root" >&2
+    echo "table1: stopped before $what; the runs so far are in $run_root" >&2
     exit 130
   fi
-  echo "== $config${seed_args[*]:+ (${seed_args[*]})}"
+  echo "== $what"
   count_runs
   runs_before=$run_total
   # SIGINT at its default in the run: a background job of this shell would start with it
@@ -155,14 +159,14 @@ for i in "${!jobs[@]}"; do
     report_failed
     count_runs
     if [ "$run_total" = "$runs_before" ]; then
-      echo "table1: stopped as $config started, before its run directory" >&2
+      echo "table1: stopped as $what started, before its run directory" >&2
     else
-      echo "table1: stopped during $config; it can be resumed from its run directory in $run_root" >&2
+      echo "table1: stopped during $what; it can be resumed from its run directory in $run_root" >&2
     fi
     exit 130
   fi
   if [ "$rc" != 0 ]; then
-    failed+=("$config (exit $rc)")
+    failed+=("$what (exit $rc)")
     # A run that fails before its run directory exists (no GPU, unreadable data) fails
     # for a reason every run shares.
     count_runs

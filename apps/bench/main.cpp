@@ -67,7 +67,7 @@ int64_t parse_int(const char* flag, const char* value) {
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(value, &end, 10);
-  CYG_INPUT_CHECK(*value != '\0' && end && *end == '\0' && errno == 0 && v >= 0, flag,
+  CYG_INPUT_CHECK(*value >= '0' && *value <= '9' && end && *end == '\0' && errno == 0, flag,
             ": expected a non-negative integer, got '", value, "'");
   return v;
 }
@@ -122,7 +122,10 @@ Options parse(int argc, char** argv) {
   std::string names;
   for (const std::string& name : cyg::models::model_names()) names += (names.empty() ? "" : ", ") + name;
   CYG_INPUT_CHECK(cyg::models::is_model_name(o.model), "--model '", o.model, "': expected one of ", names);
-  CYG_INPUT_CHECK(o.channels >= 1 && o.classes >= 2, "--channels must be at least 1 and --classes at least 2");
+  // The ranges of the training apps' keys (data.synthetic_channels, data.synthetic_classes, model.width).
+  CYG_INPUT_CHECK(o.channels >= 1 && o.channels <= 64, "--channels ", o.channels, ": expected 1 to 64");
+  CYG_INPUT_CHECK(o.classes >= 2 && o.classes <= 100000, "--classes ", o.classes, ": expected 2 to 100000");
+  CYG_INPUT_CHECK(o.width <= 4096, "--width ", o.width, ": expected 0 (the model's own) to 4096");
   const std::string width_problem = cyg::models::width_problem(o.model, o.width);
   CYG_INPUT_CHECK(width_problem.empty(), "--width ", o.width, ": ", width_problem);
   return o;

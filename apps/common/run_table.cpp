@@ -72,9 +72,13 @@ void read_config(const std::string& path, RunRecord& run) {
   }
   run.epochs = required_value(given, path, "train.epochs", config.train.epochs);
   run.seed = config.seed;
+  // The experiment less its seed and where its data lives (a copy staged elsewhere is
+  // the same data); train.max_steps, which a resume may change, stays: a run cut short
+  // on purpose is another experiment.
   app::RunConfig settings = config;
   settings.seed = app::RunConfig{}.seed;
-  run.settings = app::experiment_yaml(settings);
+  settings.data.root = app::RunConfig{}.data.root;
+  run.settings = app::experiment_yaml(settings) + "max_steps: " + std::to_string(config.train.max_steps) + "\n";
 }
 
 // ---- summary.json ----
@@ -243,14 +247,28 @@ std::string epochs_cell(const RunRecord& run) {
   return std::to_string(run.epochs);
 }
 
+// The epochs a run completed (an older record without the count: all of them).
+int64_t completed(const RunRecord& run) { return run.epochs_completed.value_or(run.epochs); }
+
+// The run of a group that got furthest: the others stopped early (interrupted, out of
+// time), and their values are not the experiment's.
+const RunRecord& furthest(const std::vector<RunRecord>& group) {
+  const RunRecord* best = &group.front();
+  for (const RunRecord& run : group)
+    if (run.recorded && (!best->recorded || completed(run) > completed(*best))) best = &run;
+  return *best;
+}
+
 // A value over a group's runs: one run's as it is; several runs' mean ± the sample
-// standard deviation over those with a finite value, with "(k of n)" where not all have one.
+// standard deviation over those that got as far as the furthest with a finite value,
+// with "(k of n)" where not all did (a run stopped early, diverged or never recorded).
 std::string group_value_cell(const std::vector<RunRecord>& group, double RunRecord::*value, int decimals) {
   if (group.size() == 1)
     return group.front().recorded ? format_fixed(group.front().*value, decimals) : kAbsent;
+  const int64_t epochs = completed(furthest(group));
   std::vector<double> finite;
   for (const RunRecord& run : group)
-    if (run.recorded && std::isfinite(run.*value)) finite.push_back(run.*value);
+    if (run.recorded && completed(run) == epochs && std::isfinite(run.*value)) finite.push_back(run.*value);
   if (finite.empty()) return kAbsent;
   double mean = 0;
   for (double v : finite) mean += v;
@@ -276,13 +294,8 @@ std::string group_name(const std::vector<RunRecord>& group) {
          (seeds.size() == group.size() ? " seeds)" : " runs)");
 }
 
-// A group's epochs: its first run's, or the least finished run's "13 of 70".
-std::string group_epochs_cell(const std::vector<RunRecord>& group) {
-  const RunRecord* least = &group.front();
-  for (const RunRecord& run : group)
-    if (run.epochs_completed.value_or(run.epochs) < least->epochs_completed.value_or(least->epochs)) least = &run;
-  return epochs_cell(*least);
-}
+// A group's epochs: those of its furthest run, whose values the row gives.
+std::string group_epochs_cell(const std::vector<RunRecord>& group) { return epochs_cell(furthest(group)); }
 }  // namespace
 
 std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecord>& runs) {
@@ -299,13 +312,20 @@ std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecor
 std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups) {
   std::vector<std::vector<std::string>> rows = {
       {"Run", "LR min", "LR max", "Mom min", "Mom max", "Ann %", "Epochs", "Val loss", "Val acc", "Report's acc"}};
+  std::vector<std::string> names;  // rows of one name, to tell apart by their seed
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
+    names.push_back(group.front().name);
+  }
+  for (const std::vector<RunRecord>& group : groups) {
     const RunRecord& run = group.front();
+    std::string name = group_name(group);
+    if (group.size() == 1 && std::count(names.begin(), names.end(), run.name) > 1)
+      name += " (seed " + std::to_string(run.seed) + ")";
     const bool cycle = run.lr_min || run.lr_max;
     const bool constant = run.schedule == "constant" || run.schedule.empty();
     const std::optional<double> report = report_accuracy(run);
-    rows.push_back({group_name(group),
+    rows.push_back({name,
                     format_setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt),
                     format_setting(cycle ? run.lr_max : run.optimizer_lr), format_setting(run.momentum_min),
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), group_epochs_cell(group),

@@ -40,6 +40,7 @@ refused "$bench" "cygnet_bench: --batch: expected a non-negative integer, got '9
 refused "$bench" "cygnet_bench: --model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
 refused "$bench" "cygnet_bench: --width 7: the option-A shortcuts of resnet20 need an even width" \
   --model resnet20 --width 7
-refused "$bench" "cygnet_bench: --channels must be at least 1 and --classes at least 2" --classes 1
+refused "$bench" "cygnet_bench: --classes 1: expected 2 to 100000" --classes 1
+refused "$bench" "cygnet_bench: --width 5000: expected 0 (the model's own) to 4096" --width 5000
 refused "$bench" "cygnet_bench: --graphs: expected on or off, got 'maybe'" --graphs maybe
 echo "summary and bench: parameter counts and bad arguments as expected"

@@ -249,7 +249,7 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   EXPECT_EQ(cells[1][7], "2.000000 ± 1.000000");
   EXPECT_EQ(cells[1][8], "0.8200 ± 0.0200");
   EXPECT_EQ(cells[1][9], "0.8813") << "the report's number for the row's settings";
-  EXPECT_EQ(cells[2][0], "row3");
+  EXPECT_EQ(cells[2][0], "row3 (seed 1)") << "a name another row has too";
   EXPECT_EQ(cells[2][8], "0.5000");
   EXPECT_NE(cyg::runs::grouped_table_markdown(groups).find("| row3 (3 seeds) |"), std::string::npos);
   // A seed repeated (a run repeated to see that it reproduces): runs, not seeds.
@@ -258,15 +258,35 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   // One run per row, as before grouping.
   EXPECT_EQ(cyg::runs::table_cells(runs).size(), 5u);
 
-  // A diverged run (null in its summary) and one stopped early: the values of the runs
-  // that have them, "(k of n)" after, and the least finished run's epochs.
-  write(root / "s2" / "summary.json", "{\"final_val_loss\": null, \"final_val_acc\": null, \"best_val_acc\": 0.3, "
-                                      "\"epochs_completed\": 12}\n");
+  // A diverged run (null in its summary), and a run stopped early with values: the
+  // values of the runs that went as far as the furthest, "(k of n)" after.
+  write(root / "s2" / "summary.json", "{\"final_val_loss\": null, \"final_val_acc\": null, \"best_val_acc\": 0.3}\n");
   runs[3] = cyg::runs::read_run((root / "s2").string());
   const auto diverged = cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(runs));
-  EXPECT_EQ(diverged[1][6], "12 of 70");
+  EXPECT_EQ(diverged[1][6], "70");
   EXPECT_EQ(diverged[1][7], "1.500000 ± 0.707107 (2 of 3)");
   EXPECT_EQ(diverged[1][8], "0.8100 ± 0.0141 (2 of 3)");
+  write(root / "s2" / "summary.json", "{\"final_val_loss\": 7, \"final_val_acc\": 0.3, \"best_val_acc\": 0.3, "
+                                      "\"epochs_completed\": 12}\n");
+  runs[3] = cyg::runs::read_run((root / "s2").string());
+  const auto stopped = cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(runs));
+  EXPECT_EQ(stopped[1][6], "70");
+  EXPECT_EQ(stopped[1][8], "0.8100 ± 0.0141 (2 of 3)") << "the run stopped at epoch 12 is not averaged in";
+
+  // Where the data lives is not the experiment; a run cut short by train.max_steps is.
+  const auto with_line = [&](const fs::path& dir, const std::string& line) {
+    std::ifstream in(dir / "config.yaml");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    write(dir / "config.yaml", text + line + "\n");
+    return cyg::runs::read_run(dir.string());
+  };
+  const cyg::runs::RunRecord elsewhere = with_line(
+      write_one_cycle(root / "s5", "row3", "0.01", "0.1", "70", "1", "0.80", true, 5), "data: {root: /staged/cifar}");
+  EXPECT_EQ(elsewhere.settings, runs[0].settings);
+  const cyg::runs::RunRecord cut = with_line(
+      write_one_cycle(root / "s6", "row3", "0.01", "0.1", "70", "1", "0.80", true, 6), "train: {max_steps: 4}");
+  ASSERT_EQ(cut.epochs, 70) << "the second train: mapping adds to the first";
+  EXPECT_NE(cut.settings, runs[0].settings);
 
   // The overlay: a line per run. By row, a row's runs share a colour and one legend
   // entry; run by run, runs of one name are told apart by their seed.
