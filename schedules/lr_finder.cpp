@@ -99,6 +99,11 @@ std::vector<double> smooth_losses(const std::vector<double>& losses, double beta
   return smoothed;
 }
 
+const std::vector<std::string>& lr_suggestion_rules() {
+  static const std::vector<std::string> rules = {"steepest", "minimum/10", "valley", "steepest_central"};
+  return rules;
+}
+
 std::optional<double> LrSuggestions::lr_for(std::string_view rule) const {
   for (const LrSuggestion& suggestion : suggestions) {
     if (suggestion.rule == rule) return suggestion.lr;
@@ -155,11 +160,12 @@ LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::
   const std::size_t minimum = minimum_index(smoothed, lo, hi);
   const std::size_t valley = valley_index(smoothed, lo, hi);
   const std::size_t central = steepest_central_index(log_lr, smoothed, lo, hi);
+  const std::vector<std::string>& rules = lr_suggestion_rules();
   result.suggestions = {
-      {"steepest", lrs[steepest], steepest},
-      {"minimum/10", lrs[minimum] / 10.0, minimum},
-      {"valley", lrs[valley], valley},
-      {"steepest_central", lrs[central], central},
+      {rules[0], lrs[steepest], steepest},
+      {rules[1], lrs[minimum] / 10.0, minimum},
+      {rules[2], lrs[valley], valley},
+      {rules[3], lrs[central], central},
   };
   return result;
 }

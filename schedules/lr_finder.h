@@ -40,6 +40,10 @@ struct LrFinderTrackerOptions {
   std::size_t planned_steps = 0;
 };
 
+// The rules' names, in the order suggest_lr gives them: "steepest", "minimum/10",
+// "valley", "steepest_central".
+const std::vector<std::string>& lr_suggestion_rules();
+
 struct LrSuggestion {
   std::string rule;  // "steepest", "minimum/10", "valley" or "steepest_central"
   double lr;

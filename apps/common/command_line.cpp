@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "apps/common/lr_max_from.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -140,6 +141,12 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
     apply_override(cl.config, o);
   }
   validate(cl.config);
+  // A new run reads its range test now (config.yaml records the lr it took); a resumed
+  // run keeps the lr_max it recorded.
+  if (resume.empty() && kind == AppKind::OneCycle) {
+    resolve_lr_max_from(cl.config);
+    validate(cl.config);
+  }
   return cl;
 }
 

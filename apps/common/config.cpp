@@ -19,6 +19,7 @@
 #include "engine/device.h"
 #include "kernels/error.h"
 #include "models/registry.h"
+#include "schedules/lr_finder.h"
 
 namespace cyg::app {
 
@@ -113,6 +114,8 @@ std::vector<Field> fields(RunConfig& c) {
       {"schedule.name", Kind::String, &c.schedule.name},
       {"schedule.lr_min", Kind::Double, &c.schedule.lr_min},
       {"schedule.lr_max", Kind::Double, &c.schedule.lr_max},
+      {"schedule.lr_max_from", Kind::String, &c.schedule.lr_max_from},
+      {"schedule.lr_max_rule", Kind::String, &c.schedule.lr_max_rule},
       {"schedule.momentum_min", Kind::Double, &c.schedule.momentum_min},
       {"schedule.momentum_max", Kind::Double, &c.schedule.momentum_max},
       {"schedule.anneal_percent", Kind::Double, &c.schedule.anneal_percent},
@@ -270,7 +273,9 @@ void validate_optimizer(const OptimizerConfig& o) {
 void validate_one_cycle(const ScheduleConfig& s) {
   check_positive("schedule.lr_min", s.lr_min);
   check_positive("schedule.lr_max", s.lr_max);
-  CYG_INPUT_CHECK(s.lr_min <= s.lr_max, "'schedule.lr_min' = ", s.lr_min, " is above 'schedule.lr_max' = ", s.lr_max);
+  // With lr_max_from, lr_max is the range test's (resolve_lr_max_from checks it then).
+  CYG_INPUT_CHECK(s.lr_min <= s.lr_max || !s.lr_max_from.empty(), "'schedule.lr_min' = ", s.lr_min,
+                  " is above 'schedule.lr_max' = ", s.lr_max);
   check_range("schedule.momentum_min", s.momentum_min, 0, 1);
   check_range("schedule.momentum_max", s.momentum_max, 0, 1);
   CYG_INPUT_CHECK(s.momentum_min <= s.momentum_max, "'schedule.momentum_min' = ", s.momentum_min,
@@ -282,6 +287,9 @@ void validate_one_cycle(const ScheduleConfig& s) {
 void validate_schedule(const ScheduleConfig& s) {
   if (s.name == "one_cycle") validate_one_cycle(s);
   check_one_of("schedule.interpolation", s.interpolation, interpolation_names());
+  check_one_of("schedule.lr_max_rule", s.lr_max_rule, sched::lr_suggestion_rules());
+  CYG_INPUT_CHECK(s.lr_max_from.empty() || s.name == "one_cycle", "'schedule.lr_max_from' sets the peak of a 1cycle "
+                  "schedule; 'schedule.name' is '", s.name, "'");
   check_positive("schedule.gamma", s.gamma);
   CYG_INPUT_CHECK(s.min_lr >= 0, "'schedule.min_lr' = ", s.min_lr, ": expected 0 or more");
   CYG_INPUT_CHECK(s.warmup_steps >= 0, "'schedule.warmup_steps' = ", s.warmup_steps, ": expected 0 or more");
@@ -526,6 +534,9 @@ std::string experiment_yaml(const RunConfig& config) {
 
 namespace {
 
+// The range test's suggestion rules, as the key docs list choices.
+std::vector<std::string> lr_rule_names() { return sched::lr_suggestion_rules(); }
+
 // What --help says of each key beyond its type: the names it takes (where it names one of
 // a set) and a few words on what it does, with its unit.
 struct KeyHelp {
@@ -615,6 +626,11 @@ const std::vector<KeyHelp>& key_help() {
       {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
       {"schedule.lr_min", nullptr, "1cycle: learning rate at the cycle's start and end"},
       {"schedule.lr_max", nullptr, "1cycle: the peak learning rate, at the cycle's middle"},
+      {"schedule.lr_max_from", nullptr,
+       "1cycle: a range test's run directory (path): schedule.lr_max becomes its suggested lr (the sweep "
+       "at optimizer.weight_decay), as fastai's lr_find feeds fit_one_cycle; empty: lr_max as given"},
+      {"schedule.lr_max_rule", lr_rule_names,
+       "1cycle, with lr_max_from: which suggestion (fastai's valley, its default)"},
       {"schedule.momentum_min", nullptr, "1cycle: momentum at the lr peak (it moves against the lr)"},
       {"schedule.momentum_max", nullptr, "1cycle: momentum at the cycle's start and end"},
       {"schedule.anneal_percent", nullptr,

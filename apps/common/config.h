@@ -57,6 +57,10 @@ struct OptimizerConfig {
 struct ScheduleConfig {
   std::string name = "constant";  // schedule_names()
   double lr_min = 0.001, lr_max = 0.01;
+  // 1cycle: lr_max taken from a range test's run directory (its suggestion by
+  // lr_max_rule), when given; resolve_lr_max_from() reads it.
+  std::string lr_max_from;
+  std::string lr_max_rule = "valley";  // lr_suggestion_rules()
   double momentum_min = 0.85, momentum_max = 0.95;
   double anneal_percent = 10.0;
   double anneal_div = 100.0;

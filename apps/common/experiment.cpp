@@ -290,6 +290,13 @@ std::string micro_batches_said(AppKind kind, const RunConfig& config, int ranks,
   return said;
 }
 
+// A value to 4 significant digits, for reading (0.01421).
+std::string format_significant(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", value);
+  return text;
+}
+
 // What the optimizer does besides its name, for the header: " (gradient norm clipped at
 // X, no weight decay on biases and batchnorm)", or nothing.
 std::string optimizer_said(AppKind kind, const OptimizerConfig& optimizer) {
@@ -321,6 +328,10 @@ std::string Experiment::header_line() const {
      << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
+     << (kind == AppKind::OneCycle && !config.schedule.lr_max_from.empty()
+             ? " (lr_max " + format_significant(config.schedule.lr_max) + ": the " + config.schedule.lr_max_rule +
+                   " of the range test in " + config.schedule.lr_max_from + ")"
+             : "")
      << ", " << steps_per_epoch << " steps per epoch"
      << micro_batches_said(kind, config, comm->size(), data.train.size());
   return os.str();

@@ -14,6 +14,7 @@
 
 #include "apps/common/config.h"
 #include "apps/common/dataset_factory.h"
+#include "apps/common/lr_max_from.h"
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/schedule_factory.h"
 #include "engine/nn.h"
@@ -386,6 +387,8 @@ RunConfig config_without_defaults() {
   c.schedule.name = "one_cycle";
   c.schedule.lr_min = 0.08;
   c.schedule.lr_max = 0.8;
+  c.schedule.lr_max_from = "runs/lr_find-a";
+  c.schedule.lr_max_rule = "steepest";
   c.schedule.momentum_min = 0.8;
   c.schedule.momentum_max = 0.9;
   c.schedule.anneal_percent = 13.5;
@@ -468,6 +471,8 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(schedule.name);
   EXPECT_FIELD(schedule.lr_min);
   EXPECT_FIELD(schedule.lr_max);
+  EXPECT_FIELD(schedule.lr_max_from);
+  EXPECT_FIELD(schedule.lr_max_rule);
   EXPECT_FIELD(schedule.momentum_min);
   EXPECT_FIELD(schedule.momentum_max);
   EXPECT_FIELD(schedule.anneal_percent);
@@ -498,13 +503,14 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
   int dropped = 0;
   for (std::string line; std::getline(lines, line);) {
     if (line.find("micro_batches:") != std::string::npos || line.find("clip_grad_norm:") != std::string::npos ||
-        line.find("decay_bias_and_norm:") != std::string::npos) {
+        line.find("decay_bias_and_norm:") != std::string::npos || line.find("lr_max_from:") != std::string::npos ||
+        line.find("lr_max_rule:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 3) << now;
+  ASSERT_EQ(dropped, 5) << now;
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -513,6 +519,42 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
   EXPECT_EQ(cyg::app::current_experiment_yaml("not: [a, config", cyg::app::AppKind::OneCycle), "not: [a, config");
   EXPECT_EQ(cyg::app::current_experiment_yaml("train: {no_such_key: 1}", cyg::app::AppKind::OneCycle),
             "train: {no_such_key: 1}");  // a key this version does not know: compared as it is
+}
+
+// schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
+// summary.json that lacks what is asked is named with what it lacks.
+TEST(Config, LrMaxFromIsChecked) {
+  expect_invalid({"schedule.name=constant", "schedule.lr_max_from=runs/x"},
+                 {"'schedule.lr_max_from' sets the peak of a 1cycle schedule; 'schedule.name' is 'constant'"});
+  expect_invalid({"schedule.name=one_cycle", "schedule.lr_max_rule=best"},
+                 {"'schedule.lr_max_rule' = 'best': expected one of steepest, minimum/10, valley, steepest_central"});
+  // With lr_max_from the configured lr_max is not the one to compare lr_min with.
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(overridden({"schedule.name=one_cycle", "schedule.lr_min=0.5", "schedule.lr_max_from=x"}));
+            }),
+            "(no error)");
+
+  const fs::path dir = fs::path(write_yaml("range_test_summary_dir_marker", "")).parent_path() / "range_test";
+  fs::create_directories(dir);
+  const std::string d = dir.string();
+  expect_error([&] { cyg::app::suggested_lr(d + "/nowhere", "valley", 0); }, {"'" + d + "/nowhere' is not a folder"});
+  expect_error([&] { cyg::app::suggested_lr(d, "valley", 0); }, {"has no summary.json"});
+  std::ofstream(dir / "summary.json") << "{\"app\": \"onecycle\", \"final_val_acc\": 0.9}";
+  expect_error([&] { cyg::app::suggested_lr(d, "valley", 0); }, {"not a range test's summary (no 'lr_find')"});
+  std::ofstream(dir / "summary.json") << "{\"lr_find\": {\"weight_decay\": 0.0005, \"suggestions\": [], "
+                                         "\"error\": \"too few points to suggest a learning rate\"}}";
+  expect_error([&] { cyg::app::suggested_lr(d, "valley", 0.0005); },
+               {"the range test suggested no learning rate: too few points"});
+  std::ofstream(dir / "summary.json") << "{\"lr_find\": {\"weight_decay\": 0.0005, \"suggestions\": "
+                                         "[{\"rule\": \"valley\", \"lr\": 0.03}, {\"rule\": \"steepest\", \"lr\": 0.4}]}}";
+  EXPECT_EQ(cyg::app::suggested_lr(d, "steepest", 0.0005), 0.4);
+  EXPECT_EQ(cyg::app::suggested_lr(d, "valley", 0.1), 0.03) << "one sweep: whatever its weight decay";
+  expect_error([&] { cyg::app::suggested_lr(d, "minimum/10", 0.0005); }, {"no 'minimum/10' suggestion"});
+  RunConfig c = overridden({"schedule.name=one_cycle", "schedule.lr_max_from=" + d, "schedule.lr_min=0.003"});
+  cyg::app::resolve_lr_max_from(c);
+  EXPECT_EQ(c.schedule.lr_max, 0.03);
+  c.schedule.lr_min = 0.05;
+  expect_error([&] { cyg::app::resolve_lr_max_from(c); }, {"suggests 0.03 (valley), below 'schedule.lr_min' = 0.05"});
 }
 
 // Data parallelism's keys: a value outside their range names the key and what it takes.
@@ -531,7 +573,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 69) << keys;
+  EXPECT_EQ(named, 71) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -417,6 +417,63 @@ TEST_F(EndToEnd, RangeTestsOverSeveralWeightDecaysShareTheirStart) {
   EXPECT_FALSE(summary(run_dir("lr_find-one-"))["lr_find"].contains("sweeps"));
 }
 
+// The report's workflow without copying a number: a range test, then a 1cycle run whose
+// peak is the test's suggestion (schedule.lr_max_from), of the sweep at the run's weight
+// decay; config.yaml records the lr taken, and a resume keeps it with the test gone.
+TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
+  ASSERT_EQ(run("lr_find", {"name=pick", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
+                            "lr_find.weight_decays=[1,0]"})
+                .exit_code,
+            0);
+  const std::string test = run_dir("lr_find-pick-");
+  const auto sweeps = summary(test)["lr_find"]["sweeps"];
+  auto suggestion = [&](size_t sweep, const std::string& rule) {
+    for (const auto& s : sweeps[sweep]["suggestions"])
+      if (s["rule"] == rule) return s["lr"].get<double>();
+    ADD_FAILURE() << "no " << rule << " in " << sweeps.dump();
+    return 0.0;
+  };
+  // A rule whose suggestion differs between the sweeps, so that the choice shows.
+  std::string rule;
+  for (const char* r : {"valley", "minimum/10", "steepest", "steepest_central"})
+    if (rule.empty() && suggestion(0, r) != suggestion(1, r)) rule = r;
+  ASSERT_FALSE(rule.empty()) << "the two sweeps suggest the same: " << sweeps.dump();
+  const Result r = run("onecycle", {"name=peak", "schedule.lr_max_from=" + test, "optimizer.weight_decay=0",
+                                    "schedule.lr_min=1e-5", "schedule.lr_max_rule=" + rule, "train.epochs=2",
+                                    "train.max_steps=3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("onecycle-peak-");
+  // config.yaml's "  lr_max: X" line (under schedule:).
+  auto recorded_lr_max = [&] {
+    std::istringstream lines(read_file(dir + "/config.yaml"));
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("  lr_max: ", 0) == 0) return std::stod(line.substr(10));
+    ADD_FAILURE() << "no lr_max in " << dir << "/config.yaml";
+    return 0.0;
+  };
+  const double taken = recorded_lr_max();
+  EXPECT_EQ(taken, suggestion(1, rule)) << "the sweep at weight decay 0";
+  EXPECT_NE(r.out.find("the " + rule + " of the range test in " + test), std::string::npos) << r.out;
+  std::filesystem::remove_all(test);
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=5"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(recorded_lr_max(), taken);
+
+  // A weight decay the test has no sweep at, and a suggestion below lr_min: one line each.
+  expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + dir, "train.max_steps=1"}),
+                        "not a range test's summary (no 'lr_find')");
+  ASSERT_EQ(run("lr_find", {"name=again", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
+                            "lr_find.weight_decays=[1,0]"})
+                .exit_code,
+            0);
+  const std::string again = run_dir("lr_find-again-");
+  expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + again, "optimizer.weight_decay=0.5"}),
+                        "no sweep at optimizer.weight_decay = 0.5; its sweeps are at 1, 0");
+  expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + again, "optimizer.weight_decay=0",
+                                         "schedule.lr_min=5"}),
+                        "below 'schedule.lr_min' = 5");
+}
+
 // Each run directory has a page to open in a browser, self-contained (plots inline, no
 // script), and cygnet_table makes one for a set of runs, beside the report's numbers.
 // (scripts/check_pages.sh opens them in headless Chromium.)

@@ -1,0 +1,84 @@
+// Reading a range test's suggestions back from its summary.json.
+#include "apps/common/lr_max_from.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "apps/common/run_dir.h"
+#include "kernels/error.h"
+
+namespace cyg::app {
+
+namespace {
+
+std::string format_decay(double value) {
+  std::ostringstream os;
+  os << value;
+  return os.str();
+}
+
+}  // namespace
+
+double suggested_lr(const std::string& range_test_dir, const std::string& rule, double weight_decay) {
+  const std::string where = "schedule.lr_max_from: '" + range_test_dir + "'";
+  std::error_code error;
+  CYG_INPUT_CHECK(std::filesystem::is_directory(range_test_dir, error), where, " is not a folder");
+  const std::string path = (std::filesystem::path(range_test_dir) / "summary.json").string();
+  CYG_INPUT_CHECK(std::filesystem::exists(path, error), where,
+                  " has no summary.json (not a run directory, or a range test that has not finished)");
+  const nlohmann::json summary = read_json_object(path);
+  CYG_INPUT_CHECK(!summary.empty(), path, ": not a JSON object");
+  const auto found = summary.find("lr_find");
+  CYG_INPUT_CHECK(found != summary.end() && found->is_object(), path,
+                  ": not a range test's summary (no 'lr_find'); give the directory of a cygnet_lr_find run");
+  const nlohmann::json& test = *found;
+
+  // One sweep at the top level, or several under "sweeps", each with its weight decay.
+  std::vector<nlohmann::json> sweeps;
+  if (test.contains("sweeps") && test["sweeps"].is_array()) {
+    for (const nlohmann::json& sweep : test["sweeps"]) sweeps.push_back(sweep);
+  } else {
+    sweeps.push_back(test);
+  }
+  const nlohmann::json* chosen = nullptr;
+  std::string decays;
+  for (const nlohmann::json& sweep : sweeps) {
+    const auto decay = sweep.find("weight_decay");
+    CYG_INPUT_CHECK(decay != sweep.end() && decay->is_number(), path, ": a sweep without its 'weight_decay'");
+    const double d = decay->get<double>();
+    decays += (decays.empty() ? "" : ", ") + format_decay(d);
+    // The summary keeps the decay as the run's double; a config's text reads back the same.
+    if (sweeps.size() == 1 || d == weight_decay) chosen = &sweep;
+  }
+  CYG_INPUT_CHECK(chosen != nullptr, path, ": no sweep at optimizer.weight_decay = ", format_decay(weight_decay),
+                  "; its sweeps are at ", decays);
+  if (const auto reason = chosen->find("error"); reason != chosen->end() && reason->is_string())
+    CYG_INPUT_CHECK(false, path, ": the range test suggested no learning rate: ", reason->get<std::string>());
+  const auto suggestions = chosen->find("suggestions");
+  CYG_INPUT_CHECK(suggestions != chosen->end() && suggestions->is_array(), path, ": no 'suggestions'");
+  for (const nlohmann::json& s : *suggestions) {
+    if (!s.is_object() || s.value("rule", "") != rule) continue;
+    const auto lr = s.find("lr");
+    CYG_INPUT_CHECK(lr != s.end() && lr->is_number() && std::isfinite(lr->get<double>()) && lr->get<double>() > 0,
+                    path, ": the '", rule, "' suggestion is not a positive learning rate");
+    return lr->get<double>();
+  }
+  CYG_INPUT_CHECK(false, path, ": no '", rule, "' suggestion (schedule.lr_max_rule)");
+  return 0.0;  // not reached
+}
+
+void resolve_lr_max_from(RunConfig& config) {
+  ScheduleConfig& s = config.schedule;
+  if (s.lr_max_from.empty()) return;
+  const double lr = suggested_lr(s.lr_max_from, s.lr_max_rule, config.optimizer.weight_decay);
+  CYG_INPUT_CHECK(lr >= s.lr_min, "schedule.lr_max_from: the range test in '", s.lr_max_from, "' suggests ", lr,
+                  " (", s.lr_max_rule, "), below 'schedule.lr_min' = ", s.lr_min,
+                  "; lower schedule.lr_min (the report's rows use lr_max / 10)");
+  s.lr_max = lr;
+}
+
+}  // namespace cyg::app
