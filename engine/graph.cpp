@@ -40,10 +40,15 @@ bool Graph::warm_up(const std::function<void()>& work) {
   CachingAllocator& allocator = allocator_for(stream_.device());
   const size_t blocks_before = allocator.pool_raw_allocations(pool_);
   follow_current_stream();
-  {
+  try {
     const StreamGuard on_stream(stream_);
     const CachingAllocator::PoolScope pool(allocator_for(stream_.device()), pool_);
     work();
+  } catch (...) {
+    // The graph's stream is not ordered with the default stream: what the work queued
+    // before it failed is waited for there too.
+    rejoin_current_stream();
+    throw;
   }
   rejoin_current_stream();
   return allocator.pool_raw_allocations(pool_) == blocks_before;

@@ -143,6 +143,9 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   validate(cl.config);
   // A new run reads its range test now (config.yaml records the lr it took); a resumed
   // run keeps the lr_max it recorded.
+  CYG_INPUT_CHECK(cl.config.schedule.lr_max_from.empty() || kind == AppKind::OneCycle || kind == AppKind::Evaluate,
+                  "'schedule.lr_max_from' sets a 1cycle run's peak (cygnet_onecycle); cygnet_", app_name(kind),
+                  " does not take it");
   if (resume.empty() && kind == AppKind::OneCycle) {
     resolve_lr_max_from(cl.config);
     validate(cl.config);

@@ -15,10 +15,20 @@ namespace cyg::app {
 
 namespace {
 
-std::string format_decay(double value) {
-  std::ostringstream os;
-  os << value;
-  return os.str();
+// The range test's own settings that set the scale of its learning rates: a test of
+// another model, data, batch or optimizer suggests for that one.
+void expect_same_setup(const std::string& config_path, const RunConfig& test, const RunConfig& run) {
+  std::string differ;
+  auto compare = [&](const char* key, const std::string& theirs, const std::string& ours) {
+    if (theirs != ours) differ += std::string(differ.empty() ? "" : ", ") + key + " " + theirs + " (this run: " + ours + ")";
+  };
+  compare("model.name", test.model.name, run.model.name);
+  compare("model.width", std::to_string(test.model.width), std::to_string(run.model.width));
+  compare("data.dataset", test.data.dataset, run.data.dataset);
+  compare("train.batch_size", std::to_string(test.train.batch_size), std::to_string(run.train.batch_size));
+  compare("optimizer.name", test.optimizer.name, run.optimizer.name);
+  CYG_INPUT_CHECK(differ.empty(), "schedule.lr_max_from: the range test in '", config_path,
+                  "' ran another setup: ", differ, "; run the range test with this run's settings");
 }
 
 }  // namespace
@@ -35,6 +45,8 @@ double suggested_lr(const std::string& range_test_dir, const std::string& rule, 
   const auto found = summary.find("lr_find");
   CYG_INPUT_CHECK(found != summary.end() && found->is_object(), path,
                   ": not a range test's summary (no 'lr_find'); give the directory of a cygnet_lr_find run");
+  CYG_INPUT_CHECK(!summary.value("stopped_early", false), path,
+                  ": the range test was stopped before its end; its suggestions are of part of the sweep");
   const nlohmann::json& test = *found;
 
   // One sweep at the top level, or several under "sweeps", each with its weight decay.
@@ -50,12 +62,16 @@ double suggested_lr(const std::string& range_test_dir, const std::string& rule, 
     const auto decay = sweep.find("weight_decay");
     CYG_INPUT_CHECK(decay != sweep.end() && decay->is_number(), path, ": a sweep without its 'weight_decay'");
     const double d = decay->get<double>();
-    decays += (decays.empty() ? "" : ", ") + format_decay(d);
+    decays += (decays.empty() ? "" : ", ") + format_number(d);
     // The summary keeps the decay as the run's double; a config's text reads back the same.
-    if (sweeps.size() == 1 || d == weight_decay) chosen = &sweep;
+    if (d == weight_decay) chosen = &sweep;
   }
-  CYG_INPUT_CHECK(chosen != nullptr, path, ": no sweep at optimizer.weight_decay = ", format_decay(weight_decay),
-                  "; its sweeps are at ", decays);
+  // The suggestions depend on the weight decay (Smith's range tests over several values).
+  CYG_INPUT_CHECK(chosen != nullptr, path, ": no sweep at optimizer.weight_decay = ", format_number(weight_decay),
+                  "; its ", sweeps.size() == 1 ? "sweep is" : "sweeps are", " at ", decays,
+                  " (lr_find.weight_decays runs a sweep per value)");
+  if (const auto reason = chosen->find("stop_reason"); reason != chosen->end() && *reason == "interrupted")
+    CYG_INPUT_CHECK(false, path, ": the range test was stopped before its end; its suggestions are of part of the sweep");
   if (const auto reason = chosen->find("error"); reason != chosen->end() && reason->is_string())
     CYG_INPUT_CHECK(false, path, ": the range test suggested no learning rate: ", reason->get<std::string>());
   const auto suggestions = chosen->find("suggestions");
@@ -74,7 +90,19 @@ double suggested_lr(const std::string& range_test_dir, const std::string& rule, 
 void resolve_lr_max_from(RunConfig& config) {
   ScheduleConfig& s = config.schedule;
   if (s.lr_max_from.empty()) return;
+  // Recorded as an absolute path: the run's config.yaml then names the same test from
+  // wherever it is read.
+  std::filesystem::path where = std::filesystem::absolute(s.lr_max_from).lexically_normal();
+  if (where.filename().empty()) where = where.parent_path();
+  s.lr_max_from = where.string();
   const double lr = suggested_lr(s.lr_max_from, s.lr_max_rule, config.optimizer.weight_decay);
+  const std::string test_config = (where / "config.yaml").string();
+  std::error_code error;
+  CYG_INPUT_CHECK(std::filesystem::exists(test_config, error), "schedule.lr_max_from: '", s.lr_max_from,
+                  "' has no config.yaml (not a run directory)");
+  RunConfig test = default_config(AppKind::LrFind);
+  apply_yaml_file(test, test_config);
+  expect_same_setup(test_config, test, config);
   CYG_INPUT_CHECK(lr >= s.lr_min, "schedule.lr_max_from: the range test in '", s.lr_max_from, "' suggests ", lr,
                   " (", s.lr_max_rule, "), below 'schedule.lr_min' = ", s.lr_min,
                   "; lower schedule.lr_min (the report's rows use lr_max / 10)");

@@ -284,14 +284,20 @@ std::string group_value_cell(const std::vector<RunRecord>& group, double RunReco
   return cell;
 }
 
-// A row's name: its run's, or its first run's with "(3 seeds)", or "(3 runs)" where a
-// seed repeats (a run repeated to check that it reproduces).
+// A row's name: its run's, or its runs' names (each once, in order) with "(3 seeds)", or
+// "(3 runs)" where a seed repeats (a run repeated to check that it reproduces, or two
+// configs made equal by an override).
 std::string group_name(const std::vector<RunRecord>& group) {
   if (group.size() == 1) return group.front().name;
   std::set<int64_t> seeds;
-  for (const RunRecord& run : group) seeds.insert(run.seed);
-  return group.front().name + " (" + std::to_string(group.size()) +
-         (seeds.size() == group.size() ? " seeds)" : " runs)");
+  std::vector<std::string> names;
+  for (const RunRecord& run : group) {
+    seeds.insert(run.seed);
+    if (std::find(names.begin(), names.end(), run.name) == names.end()) names.push_back(run.name);
+  }
+  std::string name = names.front();
+  for (size_t i = 1; i < names.size(); ++i) name += ", " + names[i];
+  return name + " (" + std::to_string(group.size()) + (seeds.size() == group.size() ? " seeds)" : " runs)");
 }
 
 // A group's epochs: those of its furthest run, whose values the row gives.

@@ -134,10 +134,11 @@ void StepRunner::give_up_graphs() {
 void StepRunner::run_graphed(const Tensor& images, const Tensor& labels) {
   NvtxRange step_range("step");
   if (!graph_) {
-    // Captured on a stream the legacy default stream does not order (as PyTorch captures
-    // on a side stream): work another thread puts on the default stream during the
-    // capture cannot join it (which would end the capture with an error), and only the
-    // graph's events order the step with what the host queued before and after it.
+    // Captured on a stream the legacy default stream does not order, as PyTorch captures
+    // on a side stream: only the graph's events order the step with what the host queued
+    // before and after it. (All device work comes from this thread today; the emulated
+    // device still refuses default-stream work during any capture, which real CUDA
+    // would let run outside the graph.)
     stream_ = std::make_unique<Stream>(device_, /*non_blocking=*/true);
     graph_ = std::make_unique<Graph>(*stream_);
     images_ = Tensor::empty(images.shape(), images.dtype(), device_);

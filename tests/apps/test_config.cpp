@@ -548,13 +548,29 @@ TEST(Config, LrMaxFromIsChecked) {
   std::ofstream(dir / "summary.json") << "{\"lr_find\": {\"weight_decay\": 0.0005, \"suggestions\": "
                                          "[{\"rule\": \"valley\", \"lr\": 0.03}, {\"rule\": \"steepest\", \"lr\": 0.4}]}}";
   EXPECT_EQ(cyg::app::suggested_lr(d, "steepest", 0.0005), 0.4);
-  EXPECT_EQ(cyg::app::suggested_lr(d, "valley", 0.1), 0.03) << "one sweep: whatever its weight decay";
+  expect_error([&] { cyg::app::suggested_lr(d, "valley", 0.1); },
+               {"no sweep at optimizer.weight_decay = 0.1; its sweep is at 0.0005"});
   expect_error([&] { cyg::app::suggested_lr(d, "minimum/10", 0.0005); }, {"no 'minimum/10' suggestion"});
-  RunConfig c = overridden({"schedule.name=one_cycle", "schedule.lr_max_from=" + d, "schedule.lr_min=0.003"});
+  // The test's own config.yaml: its model, width, data, batch and optimizer are the run's.
+  std::ofstream(dir / "config.yaml") << "model: {name: resnet18, width: 8}\ndata: {dataset: synthetic}\n"
+                                        "train: {batch_size: 64}\noptimizer: {weight_decay: 0.0005}\n";
+  RunConfig c = overridden({"schedule.name=one_cycle", "schedule.lr_max_from=" + d + "/", "schedule.lr_min=0.003",
+                            "model.width=8", "data.dataset=synthetic", "train.batch_size=64"});
   cyg::app::resolve_lr_max_from(c);
   EXPECT_EQ(c.schedule.lr_max, 0.03);
+  EXPECT_EQ(c.schedule.lr_max_from, fs::absolute(dir).lexically_normal().string()) << "absolute, no trailing /";
   c.schedule.lr_min = 0.05;
   expect_error([&] { cyg::app::resolve_lr_max_from(c); }, {"suggests 0.03 (valley), below 'schedule.lr_min' = 0.05"});
+  c.schedule.lr_min = 0.003;
+  c.model.width = 16;
+  c.train.batch_size = 128;
+  expect_error([&] { cyg::app::resolve_lr_max_from(c); },
+               {"ran another setup: model.width 8 (this run: 16), train.batch_size 64 (this run: 128)"});
+  // A range test stopped before its end (Ctrl-C) suggests from part of its sweep.
+  std::ofstream(dir / "summary.json") << "{\"stopped_early\": true, \"lr_find\": {\"weight_decay\": 0.0005, "
+                                         "\"stop_reason\": \"interrupted\", \"suggestions\": "
+                                         "[{\"rule\": \"valley\", \"lr\": 0.03}]}}";
+  expect_error([&] { cyg::app::suggested_lr(d, "valley", 0.0005); }, {"the range test was stopped before its end"});
 }
 
 // Data parallelism's keys: a value outside their range names the key and what it takes.

@@ -438,7 +438,7 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
   for (const char* r : {"valley", "minimum/10", "steepest", "steepest_central"})
     if (rule.empty() && suggestion(0, r) != suggestion(1, r)) rule = r;
   ASSERT_FALSE(rule.empty()) << "the two sweeps suggest the same: " << sweeps.dump();
-  const Result r = run("onecycle", {"name=peak", "schedule.lr_max_from=" + test, "optimizer.weight_decay=0",
+  const Result r = run("onecycle", {"name=peak", "schedule.lr_max_from=" + test + "/", "optimizer.weight_decay=0",
                                     "schedule.lr_min=1e-5", "schedule.lr_max_rule=" + rule, "train.epochs=2",
                                     "train.max_steps=3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -454,10 +454,14 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
   const double taken = recorded_lr_max();
   EXPECT_EQ(taken, suggestion(1, rule)) << "the sweep at weight decay 0";
   EXPECT_NE(r.out.find("the " + rule + " of the range test in " + test), std::string::npos) << r.out;
+  // The test removed, the run resumes to its end with the lr it took: the schedule's
+  // peak (step 14 of 32) is that lr.
   std::filesystem::remove_all(test);
-  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=5"}, BaseArgs::None);
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(recorded_lr_max(), taken);
+  double peak = 0;
+  for (const auto& step : cyg::app::read_csv<cyg::app::StepRecord>(dir + "/steps.csv")) peak = std::max(peak, step.lr);
+  EXPECT_EQ(peak, taken);
 
   // A weight decay the test has no sweep at, and a suggestion below lr_min: one line each.
   expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + dir, "train.max_steps=1"}),
@@ -472,6 +476,12 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
   expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + again, "optimizer.weight_decay=0",
                                          "schedule.lr_min=5"}),
                         "below 'schedule.lr_min' = 5");
+  expect_one_line_error(run("onecycle", {"schedule.lr_max_from=" + again, "optimizer.weight_decay=0",
+                                         "model.name=resnet20"}),
+                        "ran another setup: model.name small_cnn (this run: resnet20)");
+  expect_one_line_error(run("baseline", {"schedule.name=one_cycle", "schedule.lr_max_from=" + again}),
+                        "'schedule.lr_max_from' sets a 1cycle run's peak (cygnet_onecycle); cygnet_baseline does not "
+                        "take it");
 }
 
 // Each run directory has a page to open in a browser, self-contained (plots inline, no

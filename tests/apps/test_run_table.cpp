@@ -244,14 +244,14 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   ASSERT_EQ(groups[0].size(), 3u);
   EXPECT_EQ(groups[0][1].dir, (root / "s1").string());
   const auto cells = cyg::runs::grouped_table_cells(groups);
-  EXPECT_EQ(cells[1][0], "row3 (3 seeds)");
+  EXPECT_EQ(cells[1][0], "row3, row3-seed1 (3 seeds)") << "each name once";
   EXPECT_EQ(cells[1][6], "70");
   EXPECT_EQ(cells[1][7], "2.000000 ± 1.000000");
   EXPECT_EQ(cells[1][8], "0.8200 ± 0.0200");
   EXPECT_EQ(cells[1][9], "0.8813") << "the report's number for the row's settings";
   EXPECT_EQ(cells[2][0], "row3 (seed 1)") << "a name another row has too";
   EXPECT_EQ(cells[2][8], "0.5000");
-  EXPECT_NE(cyg::runs::grouped_table_markdown(groups).find("| row3 (3 seeds) |"), std::string::npos);
+  EXPECT_NE(cyg::runs::grouped_table_markdown(groups).find("| row3, row3-seed1 (3 seeds) |"), std::string::npos);
   // A seed repeated (a run repeated to see that it reproduces): runs, not seeds.
   std::vector<cyg::runs::RunRecord> twice = {runs[0], runs[0]};
   EXPECT_EQ(cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(twice))[1][0], "row3 (2 runs)");
@@ -292,7 +292,7 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   // entry; run by run, runs of one name are told apart by their seed.
   const cyg::plot::Chart rows = cyg::runs::grouped_accuracy_overlay(cyg::runs::group_by_settings(runs));
   ASSERT_EQ(rows.series.size(), 4u);
-  EXPECT_EQ(rows.series[0].name, "row3 (3 seeds)");
+  EXPECT_EQ(rows.series[0].name, "row3, row3-seed1 (3 seeds)");
   EXPECT_EQ(rows.series[1].name, "");
   EXPECT_EQ(rows.series[2].name, "");
   EXPECT_EQ(rows.series[1].color, rows.series[0].color);
