@@ -122,6 +122,10 @@ std::vector<Field> fields(RunConfig& c) {
       {"schedule.anneal_div", Kind::Double, &c.schedule.anneal_div},
       {"schedule.interpolation", Kind::String, &c.schedule.interpolation},
       {"schedule.cycle_momentum", Kind::Bool, &c.schedule.cycle_momentum},
+      {"schedule.pct_start", Kind::Double, &c.schedule.pct_start},
+      {"schedule.div_factor", Kind::Double, &c.schedule.div_factor},
+      {"schedule.final_div_factor", Kind::Double, &c.schedule.final_div_factor},
+      {"schedule.three_phase", Kind::Bool, &c.schedule.three_phase},
       {"schedule.milestones", Kind::IntList, &c.schedule.milestones, 1, 100000},
       {"schedule.gamma", Kind::Double, &c.schedule.gamma},
       {"schedule.min_lr", Kind::Double, &c.schedule.min_lr},
@@ -284,11 +288,25 @@ void validate_one_cycle(const ScheduleConfig& s) {
   check_positive("schedule.anneal_div", s.anneal_div);
 }
 
+// PyTorch's OneCycleLR: what it takes (the phases' lengths are checked with the run's steps).
+void validate_pytorch_one_cycle(const ScheduleConfig& s) {
+  check_positive("schedule.lr_max", s.lr_max);
+  check_range("schedule.momentum_min", s.momentum_min, 0, 1);
+  check_range("schedule.momentum_max", s.momentum_max, 0, 1);
+  CYG_INPUT_CHECK(s.momentum_min <= s.momentum_max, "'schedule.momentum_min' = ", s.momentum_min,
+                  " is above 'schedule.momentum_max' = ", s.momentum_max);
+  CYG_INPUT_CHECK(std::isfinite(s.pct_start) && s.pct_start > 0 && s.pct_start < 1, "'schedule.pct_start' = ",
+                  s.pct_start, ": expected a value in (0, 1)");
+  check_positive("schedule.div_factor", s.div_factor);
+  check_positive("schedule.final_div_factor", s.final_div_factor);
+}
+
 void validate_schedule(const ScheduleConfig& s) {
   if (s.name == "one_cycle") validate_one_cycle(s);
+  if (s.name == "pytorch_one_cycle") validate_pytorch_one_cycle(s);
   check_one_of("schedule.interpolation", s.interpolation, interpolation_names());
   check_one_of("schedule.lr_max_rule", s.lr_max_rule, sched::lr_suggestion_rules());
-  CYG_INPUT_CHECK(s.lr_max_from.empty() || s.name == "one_cycle", "'schedule.lr_max_from' sets the peak of a 1cycle "
+  CYG_INPUT_CHECK(s.lr_max_from.empty() || is_one_cycle(s.name), "'schedule.lr_max_from' sets the peak of a 1cycle "
                   "schedule; 'schedule.name' is '", s.name, "'");
   check_positive("schedule.gamma", s.gamma);
   CYG_INPUT_CHECK(s.min_lr >= 0, "'schedule.min_lr' = ", s.min_lr, ": expected 0 or more");
@@ -442,7 +460,7 @@ void validate(const RunConfig& c) {
   validate_train(c.train);
   validate_optimizer(c.optimizer);
   check_one_of("schedule.name", c.schedule.name, schedule_names());
-  if (max_momentum(c.optimizer.name) < 1 && c.schedule.name == "one_cycle" && c.schedule.cycle_momentum)
+  if (max_momentum(c.optimizer.name) < 1 && is_one_cycle(c.schedule.name) && c.schedule.cycle_momentum)
     CYG_INPUT_CHECK(c.schedule.momentum_max < 1, "'schedule.momentum_max' = ", c.schedule.momentum_max,
                     ": it drives Adam's beta1, which must be below 1");
   const std::string width_problem = models::width_problem(c.model.name, c.model.width);
@@ -638,6 +656,12 @@ const std::vector<KeyHelp>& key_help() {
       {"schedule.anneal_div", nullptr, "1cycle: the annealing's divisor of lr_min"},
       {"schedule.interpolation", interpolation_names, "1cycle: the shape of the ramps"},
       {"schedule.cycle_momentum", nullptr, "1cycle: drive momentum (Adam: beta1) against the lr"},
+      {"schedule.pct_start", nullptr,
+       "pytorch_one_cycle: the share of the steps the lr rises (PyTorch's OneCycleLR pct_start)"},
+      {"schedule.div_factor", nullptr, "pytorch_one_cycle: the first lr is lr_max / div_factor"},
+      {"schedule.final_div_factor", nullptr, "pytorch_one_cycle: the last lr is the first / final_div_factor"},
+      {"schedule.three_phase", nullptr,
+       "pytorch_one_cycle: fall back to the first lr, then anneal (PyTorch's three_phase)"},
       {"schedule.milestones", nullptr, "step schedule: the epochs at which the lr is multiplied by gamma"},
       {"schedule.gamma", nullptr, "step schedule: that factor"},
       {"schedule.min_lr", nullptr, "cosine: the final learning rate"},

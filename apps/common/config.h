@@ -64,6 +64,12 @@ struct ScheduleConfig {
   double momentum_min = 0.85, momentum_max = 0.95;
   double anneal_percent = 10.0;
   double anneal_div = 100.0;
+  // pytorch_one_cycle: PyTorch's OneCycleLR arguments (lr_max is its max_lr,
+  // momentum_min/max its base/max_momentum, interpolation its anneal_strategy).
+  double pct_start = 0.3;
+  double div_factor = 25.0;
+  double final_div_factor = 1e4;
+  bool three_phase = false;
   std::string interpolation = "linear";  // interpolation_names()
   bool cycle_momentum = true;            // drive momentum (Adam: beta1) from the cycle
   std::vector<int64_t> milestones;       // step: epochs at which lr *= gamma

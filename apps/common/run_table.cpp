@@ -58,11 +58,16 @@ void read_config(const std::string& path, RunRecord& run) {
   run.schedule = given_value(given, "schedule.name", config.schedule.name).value_or("");
   // Resolved configs carry every schedule key, defaults included: the 1cycle ones only
   // mean something under that schedule.
-  if (run.schedule.empty() || run.schedule == "one_cycle") {
+  if (run.schedule.empty() || run.schedule == "one_cycle" || run.schedule == "pytorch_one_cycle") {
     const app::ScheduleConfig& s = config.schedule;
-    run.lr_min = given_value(given, "schedule.lr_min", s.lr_min);
     run.lr_max = given_value(given, "schedule.lr_max", s.lr_max);
-    run.anneal_percent = given_value(given, "schedule.anneal_percent", s.anneal_percent);
+    if (run.schedule == "pytorch_one_cycle") {
+      // PyTorch's OneCycleLR starts at max_lr / div_factor and has no annealing share.
+      if (run.lr_max) run.lr_min = *run.lr_max / s.div_factor;
+    } else {
+      run.lr_min = given_value(given, "schedule.lr_min", s.lr_min);
+      run.anneal_percent = given_value(given, "schedule.anneal_percent", s.anneal_percent);
+    }
     if (s.cycle_momentum) {
       run.momentum_min = given_value(given, "schedule.momentum_min", s.momentum_min);
       run.momentum_max = given_value(given, "schedule.momentum_max", s.momentum_max);

@@ -2,11 +2,14 @@
 #include "apps/common/schedule_factory.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "apps/common/name_table.h"
+#include "kernels/error.h"
 #include "schedules/constant.h"
 #include "schedules/cosine.h"
 #include "schedules/one_cycle.h"
+#include "schedules/pytorch_one_cycle.h"
 #include "schedules/step_decay.h"
 #include "schedules/warmup.h"
 
@@ -57,6 +60,29 @@ std::shared_ptr<const sched::Schedule> make_one_cycle(const RunConfig& c, const 
   return std::make_shared<sched::OneCycle>(p);
 }
 
+// PyTorch's OneCycleLR over the steps after the warm-up (its total_steps).
+std::shared_ptr<const sched::Schedule> make_pytorch_one_cycle(const RunConfig& c, const ScheduleSpan& span) {
+  const ScheduleConfig& s = c.schedule;
+  sched::PyTorchOneCycleParams p;
+  p.max_lr = s.lr_max;
+  p.pct_start = s.pct_start;
+  p.div_factor = s.div_factor;
+  p.final_div_factor = s.final_div_factor;
+  p.three_phase = s.three_phase;
+  p.base_momentum = s.momentum_min;
+  p.max_momentum = s.momentum_max;
+  p.total_steps = std::max<int64_t>(span.total_steps, 2);
+  p.anneal = find_named(interpolations(), "schedule.interpolation", s.interpolation);
+  try {
+    return std::make_shared<sched::PyTorchOneCycle>(p);
+  } catch (const std::invalid_argument& e) {
+    // Too few steps for the phases: said with the keys a user sets.
+    CYG_INPUT_CHECK(false, "'schedule.pct_start' = ", s.pct_start, (s.three_phase ? " with three phases" : ""),
+                    " over ", p.total_steps, " steps: ", e.what());
+  }
+  return nullptr;  // not reached
+}
+
 // Milestones are epochs in the config, steps after the warm-up in the schedule.
 std::shared_ptr<const sched::Schedule> make_step(const RunConfig& c, const ScheduleSpan& span) {
   std::vector<int64_t> milestones;
@@ -76,6 +102,7 @@ const std::vector<Named<ScheduleMaker>>& schedules() {
       {"one_cycle", make_one_cycle},
       {"step", make_step},
       {"cosine", make_cosine},
+      {"pytorch_one_cycle", make_pytorch_one_cycle},
   };
   return table;
 }
@@ -85,6 +112,9 @@ const std::vector<Named<ScheduleMaker>>& schedules() {
 std::vector<std::string> schedule_names() { return names_of(schedules()); }
 std::vector<std::string> interpolation_names() { return names_of(interpolations()); }
 std::vector<std::string> sweep_spacing_names() { return names_of(sweep_spacings()); }
+bool is_one_cycle(const std::string& schedule_name) {
+  return schedule_name == "one_cycle" || schedule_name == "pytorch_one_cycle";
+}
 
 std::shared_ptr<const sched::Schedule> make_schedule(const RunConfig& config, int64_t steps_per_epoch,
                                                      int64_t all_steps) {

@@ -16,6 +16,9 @@ namespace cyg::app {
 std::vector<std::string> schedule_names();
 std::vector<std::string> interpolation_names();
 std::vector<std::string> sweep_spacing_names();
+// Whether the named schedule is a 1cycle one: the report's (one_cycle) or PyTorch's
+// OneCycleLR (pytorch_one_cycle); schedule.lr_max is the peak of both.
+bool is_one_cycle(const std::string& schedule_name);
 
 // The lr (and momentum) schedule of a run of all_steps steps: a warm-up of
 // schedule.warmup_steps first, then the named schedule over the steps after it.

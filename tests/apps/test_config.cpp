@@ -244,7 +244,7 @@ TEST(Config, AKeyThatIsNotANameIsRefusedWithItsLine) {
 
 TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.name=warmup_cosine"},
-                 {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine"});
+                 {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine, pytorch_one_cycle"});
   expect_invalid({"data.dataset=imagenet"},
                  {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
   expect_invalid({"optimizer.name=rmsprop"}, {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
@@ -267,7 +267,7 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
 // validate() and the factories read one list: every name validate() takes builds, and
 // a name it refuses is refused by the factory too (never a silent default).
 TEST(Config, FactoriesBuildEveryNameValidateTakes) {
-  EXPECT_EQ(cyg::app::schedule_names(), (std::vector<std::string>{"constant", "one_cycle", "step", "cosine"}));
+  EXPECT_EQ(cyg::app::schedule_names(), (std::vector<std::string>{"constant", "one_cycle", "step", "cosine", "pytorch_one_cycle"}));
   for (const std::string& name : cyg::app::schedule_names()) {
     RunConfig c = overridden({"schedule.name=" + name, "schedule.milestones=[1]"});
     cyg::app::validate(c);
@@ -394,6 +394,10 @@ RunConfig config_without_defaults() {
   c.schedule.anneal_percent = 13.5;
   c.schedule.anneal_div = 25;
   c.schedule.interpolation = "cosine";
+  c.schedule.pct_start = 0.25;
+  c.schedule.div_factor = 10;
+  c.schedule.final_div_factor = 100;
+  c.schedule.three_phase = true;
   c.schedule.cycle_momentum = false;
   c.schedule.milestones = {3, 6};
   c.schedule.gamma = 0.5;
@@ -479,6 +483,10 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(schedule.anneal_div);
   EXPECT_FIELD(schedule.interpolation);
   EXPECT_FIELD(schedule.cycle_momentum);
+  EXPECT_FIELD(schedule.pct_start);
+  EXPECT_FIELD(schedule.div_factor);
+  EXPECT_FIELD(schedule.final_div_factor);
+  EXPECT_FIELD(schedule.three_phase);
   EXPECT_FIELD(schedule.milestones);
   EXPECT_FIELD(schedule.gamma);
   EXPECT_FIELD(schedule.min_lr);
@@ -504,13 +512,14 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
   for (std::string line; std::getline(lines, line);) {
     if (line.find("micro_batches:") != std::string::npos || line.find("clip_grad_norm:") != std::string::npos ||
         line.find("decay_bias_and_norm:") != std::string::npos || line.find("lr_max_from:") != std::string::npos ||
-        line.find("lr_max_rule:") != std::string::npos) {
+        line.find("lr_max_rule:") != std::string::npos || line.find("pct_start:") != std::string::npos ||
+        line.find("div_factor:") != std::string::npos || line.find("three_phase:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 5) << now;
+  ASSERT_EQ(dropped, 9) << now;  // div_factor: also final_div_factor
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -589,7 +598,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 71) << keys;
+  EXPECT_EQ(named, 75) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -484,6 +484,30 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
                         "take it");
 }
 
+// schedule.name=pytorch_one_cycle trains with PyTorch's OneCycleLR: 32 steps at
+// pct_start 0.25 start at lr_max / 25, peak at step 8 (index 7 = 0.25 * 32 - 1) and end at
+// lr_max / 25 / 1e4, the momentum 0.95 -> 0.85 -> 0.95, as torch.optim.lr_scheduler gives
+// them step by step.
+TEST_F(EndToEnd, PyTorchOneCycleRunsAsPyTorchSchedulesIt) {
+  const Result r = run("onecycle", {"name=torch", "schedule.name=pytorch_one_cycle", "schedule.lr_max=0.1",
+                                    "schedule.pct_start=0.25", "train.epochs=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("schedule pytorch_one_cycle"), std::string::npos) << r.out;
+  const auto steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-torch-") + "/steps.csv");
+  ASSERT_EQ(steps.size(), 32u);
+  EXPECT_NEAR(steps[0].lr, 0.004, 1e-12);
+  EXPECT_NEAR(steps[7].lr, 0.1, 1e-12);
+  EXPECT_NEAR(steps[31].lr, 4e-7, 1e-15);
+  EXPECT_NEAR(steps[0].momentum, 0.95, 1e-12);
+  EXPECT_NEAR(steps[7].momentum, 0.85, 1e-12);
+  EXPECT_NEAR(steps[31].momentum, 0.95, 1e-12);
+  for (size_t k = 1; k < steps.size(); ++k)
+    EXPECT_EQ(steps[k].lr > steps[k - 1].lr, k <= 7) << "step " << k + 1 << ": up until the peak, then down";
+  // Too few steps for its phases: refused before training, naming the key.
+  expect_one_line_error(run("onecycle", {"schedule.name=pytorch_one_cycle", "schedule.pct_start=0.01"}),
+                        "'schedule.pct_start' = 0.01 over 16 steps");
+}
+
 // Each run directory has a page to open in a browser, self-contained (plots inline, no
 // script), and cygnet_table makes one for a set of runs, beside the report's numbers.
 // (scripts/check_pages.sh opens them in headless Chromium.)
@@ -1031,7 +1055,7 @@ TEST_F(EndToEnd, BadConfigValuesNameTheirKey) {
 // run directory exists, with the valid names.
 TEST_F(EndToEnd, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_one_line_error(run("onecycle", {"schedule.name=warmup_cosine"}),
-                        "'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine");
+                        "'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine, pytorch_one_cycle");
   expect_one_line_error(run("onecycle", {"data.dataset=imagenet"}),
                         "'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic");
   expect_one_line_error(run("baseline", {"optimizer.name=rmsprop"}),

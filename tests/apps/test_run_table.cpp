@@ -307,6 +307,24 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   EXPECT_NE(each.series[3].color, each.series[0].color);
 }
 
+// PyTorch's OneCycleLR in the table: it starts at lr_max / div_factor and has no
+// annealing share; the report has no row for it.
+TEST(RunTable, PyTorchOneCycleShowsItsFirstAndPeakLr) {
+  const fs::path dir = fresh_dir("torch") / "t";
+  fs::create_directories(dir);
+  write(dir / "config.yaml", "name: torch\noptimizer: {name: sgd}\n"
+                             "schedule: {name: pytorch_one_cycle, lr_max: 0.1, div_factor: 25, momentum_min: 0.85, "
+                             "momentum_max: 0.95}\ntrain: {epochs: 30}\n");
+  write(dir / "metrics.csv", kHeader + "1,391,0.1,0.85,1.2,0.57,1.1,0.61,12.1,4100\n");
+  write(dir / "summary.json", "{\"final_val_loss\": 0.3, \"final_val_acc\": 0.9, \"best_val_acc\": 0.9}");
+  const auto cells = cyg::runs::table_cells({cyg::runs::read_run(dir.string())});
+  EXPECT_EQ(cells[1][1], "0.004");
+  EXPECT_EQ(cells[1][2], "0.1");
+  EXPECT_EQ(cells[1][3], "0.85");
+  EXPECT_EQ(cells[1][5], "—");
+  EXPECT_EQ(cells[1][9], "—");
+}
+
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
             "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
