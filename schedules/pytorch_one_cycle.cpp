@@ -27,20 +27,16 @@ PyTorchOneCycle::PyTorchOneCycle(const PyTorchOneCycleParams& params) : params_(
   detail::check_unit_interval(kWhere, "pct_start", p.pct_start);
   const double t = static_cast<double>(p.total_steps);
   const double rise_end = p.pct_start * t - 1.0, last = t - 1.0;
-  if (!(rise_end > 0.0 && rise_end < last)) {
+  if (rise_end == 0.0) {
     detail::throw_invalid(kWhere, "pct_start", p.pct_start,
                           "a share of the " + std::to_string(p.total_steps) +
-                              " steps that leaves each phase at least one step (pct_start * total_steps > 1, pct_start < 1)");
+                              " steps other than 1 / total_steps (the rise would end at step 0, where it starts: "
+                              "PyTorch divides by zero)");
   }
   initial_lr_ = p.max_lr / p.div_factor;
   min_lr_ = initial_lr_ / p.final_div_factor;
   if (p.three_phase) {
     const double fall_end = 2.0 * p.pct_start * t - 2.0;
-    if (!(fall_end > rise_end && fall_end < last)) {
-      detail::throw_invalid(kWhere, "pct_start", p.pct_start,
-                            "with three phases, 2 * pct_start * total_steps < total_steps + 1 (" +
-                                std::to_string(p.total_steps) + " steps)");
-    }
     phases_[0] = {rise_end, initial_lr_, p.max_lr, p.max_momentum, p.base_momentum};
     phases_[1] = {fall_end, p.max_lr, initial_lr_, p.base_momentum, p.max_momentum};
     phases_[2] = {last, initial_lr_, min_lr_, p.max_momentum, p.max_momentum};

@@ -20,8 +20,8 @@ struct PyTorchOneCycleParams {
   Interpolation anneal = Interpolation::Cosine;  // PyTorch's anneal_strategy ('cos' by default)
 };
 
-// PyTorch's phases, with T = total_steps and p = pct_start (end steps are real numbers,
-// as PyTorch computes them):
+// PyTorch's phases, with T = total_steps and p = pct_start in [0, 1] (end steps are real
+// numbers, as PyTorch computes them):
 //   two phases:   initial_lr -> max_lr until step p*T - 1, then max_lr -> min_lr until T - 1;
 //   three phases: initial_lr -> max_lr until p*T - 1, max_lr -> initial_lr until 2*p*T - 2,
 //                 then initial_lr -> min_lr until T - 1;
@@ -29,8 +29,10 @@ struct PyTorchOneCycleParams {
 // third). Within a phase from step a to b, the fraction at step s is (s - a) / (b - a) and
 // the value is PyTorch's: linear (end - start) * f + start, cosine
 // end + (start - end) / 2 * (cos(pi f) + 1). Steps past T - 1 give the step T - 1 values
-// (PyTorch refuses them). Each phase must span more than nothing: p*T > 1 and p < 1
-// (three phases: p*T > 1 and 2*p*T < T + 1), which PyTorch would divide by zero for.
+// (PyTorch refuses them). A step lands in the first phase that ends at or after it (the
+// last phase: any later step), and the phase starts where the one before it ended, as in
+// PyTorch: with p*T < 1 step 0 is already past the rise. The one setting PyTorch divides
+// by zero for, p*T = 1 (a rise that ends at step 0, where it starts), is refused.
 class PyTorchOneCycle final : public Schedule {
  public:
   explicit PyTorchOneCycle(const PyTorchOneCycleParams& params);

@@ -126,6 +126,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"schedule.div_factor", Kind::Double, &c.schedule.div_factor},
       {"schedule.final_div_factor", Kind::Double, &c.schedule.final_div_factor},
       {"schedule.three_phase", Kind::Bool, &c.schedule.three_phase},
+      {"schedule.anneal_strategy", Kind::String, &c.schedule.anneal_strategy},
       {"schedule.milestones", Kind::IntList, &c.schedule.milestones, 1, 100000},
       {"schedule.gamma", Kind::Double, &c.schedule.gamma},
       {"schedule.min_lr", Kind::Double, &c.schedule.min_lr},
@@ -295,8 +296,9 @@ void validate_pytorch_one_cycle(const ScheduleConfig& s) {
   check_range("schedule.momentum_max", s.momentum_max, 0, 1);
   CYG_INPUT_CHECK(s.momentum_min <= s.momentum_max, "'schedule.momentum_min' = ", s.momentum_min,
                   " is above 'schedule.momentum_max' = ", s.momentum_max);
-  CYG_INPUT_CHECK(std::isfinite(s.pct_start) && s.pct_start > 0 && s.pct_start < 1, "'schedule.pct_start' = ",
-                  s.pct_start, ": expected a value in (0, 1)");
+  CYG_INPUT_CHECK(std::isfinite(s.pct_start) && s.pct_start >= 0 && s.pct_start <= 1, "'schedule.pct_start' = ",
+                  s.pct_start, ": expected a value in [0, 1]");
+  check_one_of("schedule.anneal_strategy", s.anneal_strategy, {"cos", "linear"});
   check_positive("schedule.div_factor", s.div_factor);
   check_positive("schedule.final_div_factor", s.final_div_factor);
 }
@@ -554,6 +556,8 @@ namespace {
 
 // The range test's suggestion rules, as the key docs list choices.
 std::vector<std::string> lr_rule_names() { return sched::lr_suggestion_rules(); }
+// PyTorch's anneal strategies.
+std::vector<std::string> anneal_strategy_names() { return {"cos", "linear"}; }
 
 // What --help says of each key beyond its type: the names it takes (where it names one of
 // a set) and a few words on what it does, with its unit.
@@ -642,8 +646,8 @@ const std::vector<KeyHelp>& key_help() {
        "weight decay on biases and batchnorm's weight and bias too (PyTorch's default, the report's); "
        "false: on convolution and linear weights only (timm's default, fastai's wd_bn_bias=False)"},
       {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
-      {"schedule.lr_min", nullptr, "1cycle: learning rate at the cycle's start and end"},
-      {"schedule.lr_max", nullptr, "1cycle: the peak learning rate, at the cycle's middle"},
+      {"schedule.lr_min", nullptr, "one_cycle: learning rate at the cycle's start and end"},
+      {"schedule.lr_max", nullptr, "1cycle: the peak learning rate (one_cycle: at the cycle's middle; pytorch_one_cycle: max_lr)"},
       {"schedule.lr_max_from", nullptr,
        "1cycle: a range test's run directory (path): schedule.lr_max becomes its suggested lr (the sweep "
        "at optimizer.weight_decay), as fastai's lr_find feeds fit_one_cycle; empty: lr_max as given"},
@@ -652,9 +656,9 @@ const std::vector<KeyHelp>& key_help() {
       {"schedule.momentum_min", nullptr, "1cycle: momentum at the lr peak (it moves against the lr)"},
       {"schedule.momentum_max", nullptr, "1cycle: momentum at the cycle's start and end"},
       {"schedule.anneal_percent", nullptr,
-       "1cycle: the last part of training (percent) in which the lr falls from lr_min to lr_min / anneal_div"},
-      {"schedule.anneal_div", nullptr, "1cycle: the annealing's divisor of lr_min"},
-      {"schedule.interpolation", interpolation_names, "1cycle: the shape of the ramps"},
+       "one_cycle: the last part of training (percent) in which the lr falls from lr_min to lr_min / anneal_div"},
+      {"schedule.anneal_div", nullptr, "one_cycle: the annealing's divisor of lr_min"},
+      {"schedule.interpolation", interpolation_names, "one_cycle: the shape of the ramps"},
       {"schedule.cycle_momentum", nullptr, "1cycle: drive momentum (Adam: beta1) against the lr"},
       {"schedule.pct_start", nullptr,
        "pytorch_one_cycle: the share of the steps the lr rises (PyTorch's OneCycleLR pct_start)"},
@@ -662,6 +666,8 @@ const std::vector<KeyHelp>& key_help() {
       {"schedule.final_div_factor", nullptr, "pytorch_one_cycle: the last lr is the first / final_div_factor"},
       {"schedule.three_phase", nullptr,
        "pytorch_one_cycle: fall back to the first lr, then anneal (PyTorch's three_phase)"},
+      {"schedule.anneal_strategy", anneal_strategy_names,
+       "pytorch_one_cycle: the shape of its phases (PyTorch's anneal_strategy, cos by default)"},
       {"schedule.milestones", nullptr, "step schedule: the epochs at which the lr is multiplied by gamma"},
       {"schedule.gamma", nullptr, "step schedule: that factor"},
       {"schedule.min_lr", nullptr, "cosine: the final learning rate"},

@@ -70,6 +70,7 @@ struct ScheduleConfig {
   double div_factor = 25.0;
   double final_div_factor = 1e4;
   bool three_phase = false;
+  std::string anneal_strategy = "cos";  // cos or linear
   std::string interpolation = "linear";  // interpolation_names()
   bool cycle_momentum = true;            // drive momentum (Adam: beta1) from the cycle
   std::vector<int64_t> milestones;       // step: epochs at which lr *= gamma

@@ -72,13 +72,13 @@ std::shared_ptr<const sched::Schedule> make_pytorch_one_cycle(const RunConfig& c
   p.base_momentum = s.momentum_min;
   p.max_momentum = s.momentum_max;
   p.total_steps = std::max<int64_t>(span.total_steps, 2);
-  p.anneal = find_named(interpolations(), "schedule.interpolation", s.interpolation);
+  // PyTorch's anneal_strategy: 'cos' (its default) or 'linear'.
+  p.anneal = s.anneal_strategy == "linear" ? sched::Interpolation::Linear : sched::Interpolation::Cosine;
   try {
     return std::make_shared<sched::PyTorchOneCycle>(p);
   } catch (const std::invalid_argument& e) {
-    // Too few steps for the phases: said with the keys a user sets.
-    CYG_INPUT_CHECK(false, "'schedule.pct_start' = ", s.pct_start, (s.three_phase ? " with three phases" : ""),
-                    " over ", p.total_steps, " steps: ", e.what());
+    // A rise that ends where it starts (pct_start * steps = 1): said with the keys a user sets.
+    CYG_INPUT_CHECK(false, "'schedule.pct_start' = ", s.pct_start, " over ", p.total_steps, " steps: ", e.what());
   }
   return nullptr;  // not reached
 }

@@ -490,7 +490,7 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
 // them step by step.
 TEST_F(EndToEnd, PyTorchOneCycleRunsAsPyTorchSchedulesIt) {
   const Result r = run("onecycle", {"name=torch", "schedule.name=pytorch_one_cycle", "schedule.lr_max=0.1",
-                                    "schedule.pct_start=0.25", "train.epochs=2"});
+                                    "schedule.pct_start=0.25", "train.epochs=2"});  // anneal_strategy cos
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("schedule pytorch_one_cycle"), std::string::npos) << r.out;
   const auto steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-torch-") + "/steps.csv");
@@ -503,9 +503,12 @@ TEST_F(EndToEnd, PyTorchOneCycleRunsAsPyTorchSchedulesIt) {
   EXPECT_NEAR(steps[31].momentum, 0.95, 1e-12);
   for (size_t k = 1; k < steps.size(); ++k)
     EXPECT_EQ(steps[k].lr > steps[k - 1].lr, k <= 7) << "step " << k + 1 << ": up until the peak, then down";
-  // Too few steps for its phases: refused before training, naming the key.
-  expect_one_line_error(run("onecycle", {"schedule.name=pytorch_one_cycle", "schedule.pct_start=0.01"}),
-                        "'schedule.pct_start' = 0.01 over 16 steps");
+  // PyTorch's default cosine: step 4 (index 3) of the rise 0..7.
+  const double kPi = 3.14159265358979323846;
+  EXPECT_NEAR(steps[3].lr, 0.1 + (0.004 - 0.1) / 2 * (std::cos(kPi * 3.0 / 7.0) + 1.0), 1e-12);
+  // A rise that would end where it starts (0.0625 * 16 = 1): refused before training.
+  expect_one_line_error(run("onecycle", {"schedule.name=pytorch_one_cycle", "schedule.pct_start=0.0625"}),
+                        "'schedule.pct_start' = 0.0625 over 16 steps");
 }
 
 // Each run directory has a page to open in a browser, self-contained (plots inline, no

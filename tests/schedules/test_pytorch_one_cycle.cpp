@@ -1,9 +1,11 @@
 // PyTorchOneCycle against PyTorch's OneCycleLR as its documentation and source define it:
 // the phase ends (real numbers, pct_start * total_steps - 1, ...), the first, peak and last
 // learning rates (max_lr / div_factor, max_lr, that / final_div_factor), the momentum
-// moving against the lr, both anneal strategies at phase midpoints, and the shapes PyTorch
-// would divide by zero for, refused.
+// moving against the lr, both anneal strategies, the edge shapes PyTorch runs, and the one
+// it divides by zero for, refused.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "schedules/pytorch_one_cycle.h"
 #include "expect_helpers.h"
@@ -33,8 +35,12 @@ TEST(PyTorchOneCycle, DefaultsRiseToMaxLrAndAnnealToTheMinimum) {
   EXPECT_TRUE(close(s.lr(0), 0.04));
   EXPECT_TRUE(close(s.lr(29), 1.0));
   EXPECT_TRUE(close(s.lr(99), 4e-6));
-  // Halfway through the fall (step 64 of 29..99) a half cosine is halfway.
+  // Halfway through the fall (step 64 of 29..99) a half cosine is halfway; a third of the
+  // way up the rise (step 10 of 0..29) it is PyTorch's end + (start - end) / 2 * (cos + 1).
   EXPECT_TRUE(close(s.lr(64), (1.0 + 4e-6) / 2, 1e-12));
+  const double kPi = 3.14159265358979323846;
+  EXPECT_TRUE(close(s.lr(10), 1.0 + (0.04 - 1.0) / 2 * (std::cos(kPi * 10.0 / 29.0) + 1.0)));
+  EXPECT_FALSE(close(s.lr(10), 0.04 + 0.96 * 10.0 / 29.0, 1e-3)) << "not the linear shape";
   EXPECT_TRUE(close(*s.momentum(0), 0.95));
   EXPECT_TRUE(close(*s.momentum(29), 0.85));
   EXPECT_TRUE(close(*s.momentum(64), 0.9));
@@ -88,16 +94,27 @@ TEST(PyTorchOneCycle, FractionalPhaseEndsAsPyTorchKeepsThem) {
   EXPECT_TRUE(close(*s.momentum(1), 0.95 - 0.1 * 2.0 / 3.0));
 }
 
-TEST(PyTorchOneCycle, PhasesOfNoLengthAreRefused) {
-  // 0.05 * 10 - 1 < 0: PyTorch would divide by zero or run backwards.
-  expect_invalid_argument([] { PyTorchOneCycle s(params(1.0, 10, 0.05)); }, {"pct_start", "10 steps"});
-  expect_invalid_argument([] { PyTorchOneCycle s(params(1.0, 10, 0.1)); }, {"pct_start"});  // ends at step 0
-  expect_invalid_argument([] { PyTorchOneCycle s(params(1.0, 10, 1.0)); }, {"pct_start"});
-  PyTorchOneCycleParams three = params(1.0, 10, 0.6);
+// Shapes PyTorch runs without a complaint run alike: a rise that ends before step 0
+// (step 0 is then in the fall, which starts at -0.5), a rise over the whole run, and three
+// phases whose third starts after the last step. The one PyTorch divides by zero for,
+// pct_start * total_steps = 1, is refused.
+TEST(PyTorchOneCycle, EdgeShapesAsPyTorchRunsThemAndTheOneItCannot) {
+  PyTorchOneCycleParams early = params(1.0, 10, 0.05);  // rise ends at 0.5 - 1 = -0.5
+  early.anneal = Interpolation::Linear;
+  const PyTorchOneCycle e(early);
+  EXPECT_TRUE(close(e.lr(0), 1.0 + (4e-6 - 1.0) * 0.5 / 9.5));
+  EXPECT_TRUE(close(e.lr(9), 4e-6, 1e-9));  // (end - start) * 1 + start rounds at the scale of max_lr
+  PyTorchOneCycleParams whole = params(1.0, 10, 1.0);  // rise ends at 9
+  whole.anneal = Interpolation::Linear;
+  const PyTorchOneCycle w(whole);
+  EXPECT_TRUE(close(w.lr(9), 1.0));
+  EXPECT_TRUE(close(w.lr(3), 0.04 + 0.96 / 3.0));
+  PyTorchOneCycleParams three = params(1.0, 10, 0.6);  // rise to 5, fall to 10: no step anneals
   three.three_phase = true;
-  expect_invalid_argument([&] { PyTorchOneCycle s(three); }, {"three phases"});
-  three.pct_start = 0.4;  // rise to 3, fall to 6, anneal to 9
-  EXPECT_NO_THROW(PyTorchOneCycle s(three));
+  three.anneal = Interpolation::Linear;
+  const PyTorchOneCycle t(three);
+  EXPECT_TRUE(close(t.lr(9), 1.0 + (0.04 - 1.0) * 4.0 / 5.0));
+  expect_invalid_argument([] { PyTorchOneCycle s(params(1.0, 10, 0.1)); }, {"pct_start", "10 steps", "divides by zero"});
   PyTorchOneCycleParams momenta = params(1.0, 10);
   momenta.base_momentum = 0.96;
   expect_invalid_argument([&] { PyTorchOneCycle s(momenta); }, {"base_momentum"});
