@@ -39,4 +39,10 @@ void check_at_least(const char* where, const char* name, int64_t value, int64_t 
   if (value < minimum) throw_invalid(where, name, value, ">= " + std::to_string(minimum));
 }
 
+void check_momentum_pair(const char* where, const char* low_name, double low, const char* high_name, double high) {
+  check_unit_interval(where, low_name, low);
+  check_unit_interval(where, high_name, high);
+  if (low > high) throw_invalid(where, low_name, low, std::string("<= ") + high_name + " = " + format_value(high));
+}
+
 }  // namespace cyg::sched::detail

@@ -34,12 +34,7 @@ OneCycle::OneCycle(const OneCycleParams& params) : params_(params) {
   if (p.lr_min > p.lr_max) {
     detail::throw_invalid(kWhere, "lr_min", p.lr_min, "<= lr_max = " + detail::format_value(p.lr_max));
   }
-  detail::check_unit_interval(kWhere, "momentum_min", p.momentum_min);
-  detail::check_unit_interval(kWhere, "momentum_max", p.momentum_max);
-  if (p.momentum_min > p.momentum_max) {
-    detail::throw_invalid(kWhere, "momentum_min", p.momentum_min,
-                          "<= momentum_max = " + detail::format_value(p.momentum_max));
-  }
+  detail::check_momentum_pair(kWhere, "momentum_min", p.momentum_min, "momentum_max", p.momentum_max);
   detail::check_at_least(kWhere, "total_steps", p.total_steps, 2);
   detail::check_unit_interval(kWhere, "anneal_fraction", p.anneal_fraction);
   detail::check_positive(kWhere, "anneal_div", p.anneal_div);

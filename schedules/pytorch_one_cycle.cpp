@@ -17,12 +17,7 @@ PyTorchOneCycle::PyTorchOneCycle(const PyTorchOneCycleParams& params) : params_(
   detail::check_learning_rate(kWhere, "max_lr", p.max_lr);
   detail::check_positive(kWhere, "div_factor", p.div_factor);
   detail::check_positive(kWhere, "final_div_factor", p.final_div_factor);
-  detail::check_unit_interval(kWhere, "base_momentum", p.base_momentum);
-  detail::check_unit_interval(kWhere, "max_momentum", p.max_momentum);
-  if (p.base_momentum > p.max_momentum) {
-    detail::throw_invalid(kWhere, "base_momentum", p.base_momentum,
-                          "<= max_momentum = " + detail::format_value(p.max_momentum));
-  }
+  detail::check_momentum_pair(kWhere, "base_momentum", p.base_momentum, "max_momentum", p.max_momentum);
   detail::check_at_least(kWhere, "total_steps", p.total_steps, 2);
   detail::check_unit_interval(kWhere, "pct_start", p.pct_start);
   const double t = static_cast<double>(p.total_steps);
