@@ -7,6 +7,7 @@
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/run_dir.h"
+#include "apps/common/run_records.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/functional.h"
@@ -36,14 +37,6 @@ std::string predictions_csv(const Predictions& p, int64_t classes) {
     os << "\n";
   }
   return os.str();
-}
-
-// A CSV field: quoted where it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char ch : s) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
 }
 
 }  // namespace

@@ -12,6 +12,13 @@
 
 namespace cyg::app {
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char ch : s) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
 const std::vector<Column<EpochMetrics>>& EpochMetrics::columns() {
   static const std::vector<Column<EpochMetrics>> list = {
       {"epoch", &EpochMetrics::epoch},

@@ -44,6 +44,9 @@ struct RangeTestStep {
   static const std::vector<Column<RangeTestStep>>& columns();
 };
 
+// A CSV field: quoted where it holds a comma, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& s);
+
 // The header line's text, without the newline.
 template <typename Record>
 std::string csv_header();

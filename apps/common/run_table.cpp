@@ -264,28 +264,47 @@ const RunRecord& furthest(const std::vector<RunRecord>& group) {
   return *best;
 }
 
-// A value over a group's runs: one run's as it is; several runs' mean ± the sample
-// standard deviation over those that got as far as the furthest with a finite value,
-// with "(k of n)" where not all did (a run stopped early, diverged or never recorded).
-std::string group_value_cell(const std::vector<RunRecord>& group, double RunRecord::*value, int decimals) {
-  if (group.size() == 1)
-    return group.front().recorded ? format_fixed(group.front().*value, decimals) : kAbsent;
+// A value over a group's runs: the mean and sample standard deviation (NaN for one
+// value) over the runs that got as far as the furthest with a finite value, and how many
+// those are. A group of one: its run's value as recorded (NaN where it diverged).
+struct GroupValue {
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double sd = std::numeric_limits<double>::quiet_NaN();
+  size_t used = 0;
+};
+
+GroupValue group_value(const std::vector<RunRecord>& group, double RunRecord::*value) {
+  GroupValue out;
+  if (group.size() == 1) {
+    if (group.front().recorded) out = {group.front().*value, std::numeric_limits<double>::quiet_NaN(), 1};
+    return out;
+  }
   const int64_t epochs = completed(furthest(group));
   std::vector<double> finite;
   for (const RunRecord& run : group)
     if (run.recorded && completed(run) == epochs && std::isfinite(run.*value)) finite.push_back(run.*value);
-  if (finite.empty()) return kAbsent;
-  double mean = 0;
-  for (double v : finite) mean += v;
-  mean /= static_cast<double>(finite.size());
-  std::string cell = format_fixed(mean, decimals);
+  out.used = finite.size();
+  if (finite.empty()) return out;
+  out.mean = 0;
+  for (double v : finite) out.mean += v;
+  out.mean /= static_cast<double>(finite.size());
   if (finite.size() > 1) {
     double squares = 0;
-    for (double v : finite) squares += (v - mean) * (v - mean);
-    cell += " ± " + format_fixed(std::sqrt(squares / static_cast<double>(finite.size() - 1)), decimals);
+    for (double v : finite) squares += (v - out.mean) * (v - out.mean);
+    out.sd = std::sqrt(squares / static_cast<double>(finite.size() - 1));
   }
-  if (finite.size() < group.size())
-    cell += " (" + std::to_string(finite.size()) + " of " + std::to_string(group.size()) + ")";
+  return out;
+}
+
+// The value as a cell: one run's as it is; several runs' mean ± the standard deviation,
+// with "(k of n)" where not all counted (a run stopped early, diverged or never recorded).
+std::string group_value_cell(const std::vector<RunRecord>& group, double RunRecord::*value, int decimals) {
+  const GroupValue v = group_value(group, value);
+  if (v.used == 0) return kAbsent;
+  if (group.size() == 1) return format_fixed(v.mean, decimals);
+  std::string cell = format_fixed(v.mean, decimals);
+  if (v.used > 1) cell += " ± " + format_fixed(v.sd, decimals);
+  if (v.used < group.size()) cell += " (" + std::to_string(v.used) + " of " + std::to_string(group.size()) + ")";
   return cell;
 }
 
@@ -386,6 +405,32 @@ std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& gr
   table += '\n';
   for (const auto& row : rows) table += line(row);
   return table;
+}
+
+std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups) {
+  // Every digit a double needs (the shortest that reads back), empty where there is none.
+  auto number = [](double v) { return std::isfinite(v) ? format_setting(v) : std::string(); };
+  auto setting = [&](const std::optional<double>& v) { return v ? number(*v) : std::string(); };
+  std::string out =
+      "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
+      "val_loss_mean,val_loss_sd,val_acc_mean,val_acc_sd,runs_counted,report_val_acc\n";
+  for (const std::vector<RunRecord>& group : groups) {
+    CYG_CHECK(!group.empty(), "a table row needs at least one run");
+    const RunRecord& run = group.front();
+    const bool cycle = run.lr_min || run.lr_max;
+    const bool constant = run.schedule == "constant" || run.schedule.empty();
+    const GroupValue loss = group_value(group, &RunRecord::final_val_loss);
+    const GroupValue acc = group_value(group, &RunRecord::final_val_acc);
+    const std::optional<double> report = report_accuracy(run);
+    out += app::csv_field(group_name(group)) + "," + std::to_string(group.size()) + "," +
+           setting(cycle ? run.lr_min : constant ? run.optimizer_lr : std::nullopt) + "," +
+           setting(cycle ? run.lr_max : run.optimizer_lr) + "," + setting(run.momentum_min) + "," +
+           setting(run.momentum_max) + "," + setting(run.anneal_percent) + "," + std::to_string(run.epochs) + "," +
+           std::to_string(completed(furthest(group))) + "," + number(loss.mean) + "," + number(loss.sd) + "," +
+           number(acc.mean) + "," + number(acc.sd) + "," + std::to_string(acc.used) + "," +
+           (report ? number(*report) : std::string()) + "\n";
+  }
+  return out;
 }
 
 plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training) {

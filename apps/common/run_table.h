@@ -70,6 +70,12 @@ std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecor
 // finite value, "(k of n)" after them where that is fewer than all.
 std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups);
 std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& groups);
+// The same rows as CSV for a script or a notebook (pandas.read_csv): run (the row's name,
+// quoted where needed), runs, the settings, epochs and the furthest run's
+// epochs_completed, val_loss_mean/_sd, val_acc_mean/_sd over runs_counted runs (sd empty
+// for one), report_val_acc; every number as the shortest decimal that reads back, empty
+// where there is none.
+std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups);
 
 // Table I of the seed report as Markdown, one row per run in the given order:
 // Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc.

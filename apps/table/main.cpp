@@ -20,7 +20,8 @@ const char* const kUsage =
     "usage: cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR...\n"
     "  RUN_DIR     a run directory (config.yaml, metrics.csv, summary.json), or a folder\n"
     "              whose subfolders are run directories (taken in name order)\n"
-    "  --out DIR   where to write table1.md, val_accuracy.svg and table1.html (default: .)\n"
+    "  --out DIR   where to write table1.md, table1.csv, val_accuracy.svg and table1.html\n"
+    "              (default: .)\n"
     "  --with-train  also draw each run's training accuracy, dashed\n"
     "  --each-run  one row per run; by default runs that differ in their seed alone (and\n"
     "              their name) share a row: the mean and sample standard deviation of\n"
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     cyg::write_file_atomically((out / "table1.md").string(), table);
+    cyg::write_file_atomically((out / "table1.csv").string(), cyg::runs::grouped_table_csv(rows));
     const cyg::plot::Chart overlay = cyg::runs::grouped_accuracy_overlay(rows, training);
     cyg::plot::write_svg((out / "val_accuracy.svg").string(), overlay);
     cyg::write_file_atomically((out / "table1.html").string(), page(runs, rows, overlay, out));

@@ -153,6 +153,26 @@ TEST_F(EndToEnd, TableGathersRealRunDirectories) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;  // header, rule, three rows
   EXPECT_TRUE(std::ifstream(root_ + "/report/table1.md").good());
   EXPECT_TRUE(std::ifstream(root_ + "/report/val_accuracy.svg").good());
+  // table1.csv: the header and a line per row, each run's final accuracy to every digit
+  // of its summary.json.
+  const std::string csv = read_file(root_ + "/report/table1.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;
+  const std::string a = run_dir("onecycle-row-a-");
+  const double acc = summary(a)["final_val_acc"].get<double>();
+  std::istringstream lines(csv);
+  bool found = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("row-a,", 0) != 0) continue;
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string f; std::getline(cells, f, ',');) fields.push_back(f);
+    if (!line.empty() && line.back() == ',') fields.push_back("");  // an empty last field
+    ASSERT_EQ(fields.size(), 15u) << line;
+    EXPECT_EQ(std::stod(fields[11]), acc) << line;
+    EXPECT_EQ(fields[12], "") << "one run: no standard deviation";
+    found = true;
+  }
+  EXPECT_TRUE(found) << csv;
 }
 
 TEST_F(EndToEnd, RealFashionMnistLearns) {
