@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "apps/common/command_line.h"
 #include "apps/common/interrupt.h"
 #include "apps/common/metrics_ring.h"
 #include "apps/common/progress.h"
@@ -208,7 +209,23 @@ int range_test(Experiment& e) {
   st.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.write(st, interrupted ? StoppedEarly::Yes : StoppedEarly::No);
   report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
-  if (!interrupted) return 0;
+  if (!interrupted) {
+    // The next step of the report's workflow, as a command to paste: the same model,
+    // data, batch and optimizer (lr_max_from checks them), the peak from this test.
+    std::string onecycle = invoked_as(AppKind::LrFind);
+    const std::string app = std::string("cygnet_") + app_name(AppKind::LrFind);
+    if (const size_t at = onecycle.rfind(app); at != std::string::npos)
+      onecycle.replace(at, app.size(), std::string("cygnet_") + app_name(AppKind::OneCycle));
+    const RunConfig& rc = e.config;
+    std::string same = " model.name=" + rc.model.name + " model.width=" + std::to_string(rc.model.width) +
+                       " data.dataset=" + rc.data.dataset + (rc.data.root.empty() ? "" : " data.root=" + rc.data.root) +
+                       " train.batch_size=" + std::to_string(rc.train.batch_size) +
+                       " optimizer.name=" + rc.optimizer.name +
+                       " optimizer.weight_decay=" + format_number(rc.optimizer.weight_decay);
+    report.log("a 1cycle run with this test's valley as its peak: " + onecycle + same +
+               " schedule.lr_max_from=" + report.path());
+    return 0;
+  }
   // As a stopped training run: the ranks leave together, once rank 0 has written.
   if (e.data_parallel()) e.comm->barrier();
   return kInterruptedExit;

@@ -441,11 +441,16 @@ TEST_F(EndToEnd, RangeTestsOverSeveralWeightDecaysShareTheirStart) {
 // peak is the test's suggestion (schedule.lr_max_from), of the sweep at the run's weight
 // decay; config.yaml records the lr taken, and a resume keeps it with the test gone.
 TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
-  ASSERT_EQ(run("lr_find", {"name=pick", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
-                            "lr_find.weight_decays=[1,0]"})
-                .exit_code,
-            0);
+  const Result picked = run("lr_find", {"name=pick", "lr_find.start_lr=1e-4", "lr_find.end_lr=1", "lr_find.steps=30",
+                                        "lr_find.weight_decays=[1,0]"});
+  ASSERT_EQ(picked.exit_code, 0) << picked.err;
   const std::string test = run_dir("lr_find-pick-");
+  // The range test ends with the command of the next step, settings that must match included.
+  EXPECT_NE(picked.out.find("a 1cycle run with this test's valley as its peak: "), std::string::npos) << picked.out;
+  EXPECT_NE(picked.out.find(" model.name=small_cnn model.width=0 data.dataset=synthetic train.batch_size=64 "
+                            "optimizer.name=sgd optimizer.weight_decay=0.0005 schedule.lr_max_from=" + test + "\n"),
+            std::string::npos)
+      << picked.out;
   const auto sweeps = summary(test)["lr_find"]["sweeps"];
   auto suggestion = [&](size_t sweep, const std::string& rule) {
     for (const auto& s : sweeps[sweep]["suggestions"])
