@@ -14,7 +14,7 @@
 #   --seeds 0,1,2  each run once per seed (seed=S), one after another; the table gives
 #                  each row's mean and standard deviation over its seeds
 #   KEY=VALUE      a config override for every run (model.width=16, train.log_every=10);
-#                  schedule.lr_max_from=DIR (the peak from a range test) for the eight rows
+#                  not schedule.lr_max_from: the rows set their own lr ranges
 # The nine runs are 690 epochs of ResNet-18 in all. Binaries from build/apps
 # ($CYGNET_BUILD_DIR); run root runs/table1-<date>-<time> by default. A run that fails
 # (a diverged loss stops its run) is reported and the others go on; the table shows what
@@ -88,26 +88,19 @@ fi
 [ "$quick_steps" -gt 0 ] && common+=(train.max_steps="$quick_steps" data.limit_train=256 data.limit_val=256 model.width=8)
 configs=(configs/baseline_adam.yaml configs/table1/row{1..8}.yaml)
 app_of() { [ "$1" = configs/baseline_adam.yaml ] && echo "$baseline_bin" || echo "$onecycle_bin"; }
-# The 1cycle peak from a range test (schedule.lr_max_from, lr_max_rule) is the rows'
-# alone: the Adam baseline keeps its constant lr.
-baseline_overrides=()
+# Table I's rows set their own lr ranges: one peak from a range test for all of them
+# would merge rows 1 and 6 and make row 7 (no cycle) a cycle.
 for o in ${overrides[@]+"${overrides[@]}"}; do
-  case "$o" in schedule.lr_max_from=* | schedule.lr_max_rule=*) ;; *) baseline_overrides+=("$o") ;; esac
+  case "$o" in
+    schedule.lr_max_from=* | schedule.lr_max_rule=*)
+      die "'${o%%=*}' is not for Table I, whose rows set their own lr ranges; give it to cygnet_onecycle for a run of your own" ;;
+  esac
 done
-# The overrides of a config's run, into run_overrides.
-overrides_of() {
-  if [ "$1" = configs/baseline_adam.yaml ]; then
-    run_overrides=(${baseline_overrides[@]+"${baseline_overrides[@]}"})
-  else
-    run_overrides=(${overrides[@]+"${overrides[@]}"})
-  fi
-}
 for config in "${configs[@]}"; do
   [ -f "$config" ] || die "$config missing"
   # The arguments against every run's configuration, before any run starts: a key or a
   # value one run refuses, every run would.
-  overrides_of "$config"
-  if ! message=$("$(app_of "$config")" --config "$config" "${common[@]}" ${run_overrides[@]+"${run_overrides[@]}"} \
+  if ! message=$("$(app_of "$config")" --config "$config" "${common[@]}" ${overrides[@]+"${overrides[@]}"} \
     ${seeds[0]:+seed="${seeds[0]}"} \
     --print-config 2>&1 > /dev/null); then
     die "$config with these arguments: ${message#*: error: }"
@@ -158,14 +151,13 @@ for i in "${!jobs[@]}"; do
     exit 130
   fi
   echo "== $what"
-  overrides_of "$config"
   count_runs
   runs_before=$run_total
   # SIGINT at its default in the run: a background job of this shell would start with it
   # ignored, and a Ctrl-C before the app has its handler would be lost.
   (
     trap - INT
-    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" ${run_overrides[@]+"${run_overrides[@]}"} \
+    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" ${overrides[@]+"${overrides[@]}"} \
       ${seed_args[@]+"${seed_args[@]}"}
   ) &
   run_pid=$!

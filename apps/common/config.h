@@ -65,7 +65,7 @@ struct ScheduleConfig {
   double anneal_percent = 10.0;
   double anneal_div = 100.0;
   // pytorch_one_cycle: PyTorch's OneCycleLR arguments (lr_max is its max_lr,
-  // momentum_min/max its base/max_momentum, interpolation its anneal_strategy).
+  // momentum_min/max its base/max_momentum).
   double pct_start = 0.3;
   double div_factor = 25.0;
   double final_div_factor = 1e4;

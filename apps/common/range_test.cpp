@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "apps/common/command_line.h"
 #include "apps/common/interrupt.h"
@@ -211,19 +212,30 @@ int range_test(Experiment& e) {
   report.log("the model is back at its starting weights; plot: " + report.file("lr_find.svg"));
   if (!interrupted) {
     // The next step of the report's workflow, as a command to paste: the same model,
-    // data, batch and optimizer (lr_max_from checks them), the peak from this test.
+    // data, batch and optimizer (lr_max_from checks them), the peak from this test and
+    // lr_min a tenth of it, as the report's rows have it; one per sweep with a valley.
     std::string onecycle = invoked_as(AppKind::LrFind);
     const std::string app = std::string("cygnet_") + app_name(AppKind::LrFind);
     if (const size_t at = onecycle.rfind(app); at != std::string::npos)
       onecycle.replace(at, app.size(), std::string("cygnet_") + app_name(AppKind::OneCycle));
     const RunConfig& rc = e.config;
-    std::string same = " model.name=" + rc.model.name + " model.width=" + std::to_string(rc.model.width) +
-                       " data.dataset=" + rc.data.dataset + (rc.data.root.empty() ? "" : " data.root=" + rc.data.root) +
-                       " train.batch_size=" + std::to_string(rc.train.batch_size) +
-                       " optimizer.name=" + rc.optimizer.name +
-                       " optimizer.weight_decay=" + format_number(rc.optimizer.weight_decay);
-    report.log("a 1cycle run with this test's valley as its peak: " + onecycle + same +
-               " schedule.lr_max_from=" + report.path());
+    const std::string same = " model.name=" + rc.model.name + " model.width=" + std::to_string(rc.model.width) +
+                             " data.dataset=" + rc.data.dataset +
+                             (rc.data.root.empty() ? "" : " data.root=" + rc.data.root) +
+                             " train.batch_size=" + std::to_string(rc.train.batch_size) +
+                             " optimizer.name=" + rc.optimizer.name;
+    const std::string where = std::filesystem::absolute(report.path()).lexically_normal().string();
+    for (const nlohmann::json& sweep : sweeps) {
+      for (const nlohmann::json& suggestion : sweep["suggestions"]) {
+        if (suggestion["rule"] != "valley") continue;
+        const double decay = sweep["weight_decay"].get<double>();
+        report.log("a 1cycle run with this test's valley as its peak" +
+                   (several ? " (weight decay " + format_number(decay) + ")" : std::string()) + ": " + onecycle + same +
+                   " optimizer.weight_decay=" + format_number(decay) +
+                   " schedule.lr_min=" + format_number(suggestion["lr"].get<double>() / 10) +
+                   " schedule.lr_max_from=" + where);
+      }
+    }
     return 0;
   }
   // As a stopped training run: the ranks leave together, once rank 0 has written.

@@ -83,6 +83,9 @@ void read_config(const std::string& path, RunRecord& run) {
   app::RunConfig settings = config;
   settings.seed = app::RunConfig{}.seed;
   settings.data.root = app::RunConfig{}.data.root;
+  // Where a peak came from is not the experiment: the lr_max it gave is.
+  settings.schedule.lr_max_from.clear();
+  settings.schedule.lr_max_rule = app::RunConfig{}.schedule.lr_max_rule;
   run.settings = app::experiment_yaml(settings) + "max_steps: " + std::to_string(config.train.max_steps) + "\n";
 }
 
@@ -413,7 +416,7 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
   auto setting = [&](const std::optional<double>& v) { return v ? number(*v) : std::string(); };
   std::string out =
       "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
-      "val_loss_mean,val_loss_sd,val_acc_mean,val_acc_sd,runs_counted,report_val_acc\n";
+      "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,report_val_acc\n";
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
     const RunRecord& run = group.front();
@@ -427,7 +430,8 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
            setting(cycle ? run.lr_max : run.optimizer_lr) + "," + setting(run.momentum_min) + "," +
            setting(run.momentum_max) + "," + setting(run.anneal_percent) + "," + std::to_string(run.epochs) + "," +
            std::to_string(completed(furthest(group))) + "," + number(loss.mean) + "," + number(loss.sd) + "," +
-           number(acc.mean) + "," + number(acc.sd) + "," + std::to_string(acc.used) + "," +
+           std::to_string(loss.used) + "," + number(acc.mean) + "," + number(acc.sd) + "," +
+           std::to_string(acc.used) + "," +
            (report ? number(*report) : std::string()) + "\n";
   }
   return out;

@@ -72,9 +72,9 @@ std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std:
 std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& groups);
 // The same rows as CSV for a script or a notebook (pandas.read_csv): run (the row's name,
 // quoted where needed), runs, the settings, epochs and the furthest run's
-// epochs_completed, val_loss_mean/_sd, val_acc_mean/_sd over runs_counted runs (sd empty
-// for one), report_val_acc; every number as the shortest decimal that reads back, empty
-// where there is none.
+// epochs_completed, val_loss_mean/_sd/_runs, val_acc_mean/_sd/_runs (the mean and sd over
+// that many runs; sd empty for one), report_val_acc; every number as the shortest decimal
+// that reads back, empty where there is none.
 std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups);
 
 // Table I of the seed report as Markdown, one row per run in the given order:

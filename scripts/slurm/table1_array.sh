@@ -53,6 +53,12 @@ done
 overrides=("$@")
 for o in "${overrides[@]}"; do
   [[ "$o" == *=* ]] || { echo "table1_array: '$o' is not key=value (a config override)" >&2; exit 2; }
+  # Table I's rows set their own lr ranges (as scripts/table1.sh says).
+  case "$o" in
+    schedule.lr_max_from=* | schedule.lr_max_rule=*)
+      echo "table1_array: '${o%%=*}' is not for Table I, whose rows set their own lr ranges" >&2
+      exit 2 ;;
+  esac
 done
 build=${CYGNET_BUILD:-build}
 runs=${RUNS:-runs/table1}

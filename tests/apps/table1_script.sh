@@ -114,7 +114,7 @@ done
 
 echo "== 4. bad arguments"
 for bad in "--quick 0" "--device tpu" "--frobnicate" "optimizer.lr=x" "train.epoch=3" "--seeds 1,x" "--seeds 1,1" \
-  "--seeds" "--seeds 1,01" "--seeds 9999999999999999999"; do
+  "--seeds" "--seeds 1,01" "--seeds 9999999999999999999" "schedule.lr_max_from=runs/x"; do
   read -r -a words <<< "$bad"
   if message=$(bash "$source_dir/scripts/table1.sh" "${words[@]}" --synthetic --bin-dir "$build" \
                  --run-root "$work/bad" 2>&1); then

@@ -167,9 +167,10 @@ TEST_F(EndToEnd, TableGathersRealRunDirectories) {
     std::istringstream cells(line);
     for (std::string f; std::getline(cells, f, ',');) fields.push_back(f);
     if (!line.empty() && line.back() == ',') fields.push_back("");  // an empty last field
-    ASSERT_EQ(fields.size(), 15u) << line;
-    EXPECT_EQ(std::stod(fields[11]), acc) << line;
-    EXPECT_EQ(fields[12], "") << "one run: no standard deviation";
+    ASSERT_EQ(fields.size(), 16u) << line;
+    EXPECT_EQ(std::stod(fields[12]), acc) << line;
+    EXPECT_EQ(fields[13], "") << "one run: no standard deviation";
+    EXPECT_EQ(fields[14], "1");
     found = true;
   }
   EXPECT_TRUE(found) << csv;
@@ -445,12 +446,30 @@ TEST_F(EndToEnd, OneCycleTakesItsPeakFromARangeTest) {
                                         "lr_find.weight_decays=[1,0]"});
   ASSERT_EQ(picked.exit_code, 0) << picked.err;
   const std::string test = run_dir("lr_find-pick-");
-  // The range test ends with the command of the next step, settings that must match included.
-  EXPECT_NE(picked.out.find("a 1cycle run with this test's valley as its peak: "), std::string::npos) << picked.out;
-  EXPECT_NE(picked.out.find(" model.name=small_cnn model.width=0 data.dataset=synthetic train.batch_size=64 "
-                            "optimizer.name=sgd optimizer.weight_decay=0.0005 schedule.lr_max_from=" + test + "\n"),
+  // The range test ends with the command of the next step per sweep, the settings that
+  // must match, the sweep's weight decay and lr_min a tenth of the valley filled in; the
+  // one at weight decay 0 runs as printed (a few steps of it).
+  const std::string sweep0 = "a 1cycle run with this test's valley as its peak (weight decay 0): ";
+  const size_t printed = picked.out.find(sweep0);
+  ASSERT_NE(printed, std::string::npos) << picked.out;
+  EXPECT_NE(picked.out.find("a 1cycle run with this test's valley as its peak (weight decay 1): "), std::string::npos);
+  const std::string line = picked.out.substr(printed + sweep0.size(),
+                                             picked.out.find('\n', printed) - printed - sweep0.size());
+  EXPECT_NE(line.find(" model.name=small_cnn model.width=0 data.dataset=synthetic train.batch_size=64 "
+                      "optimizer.name=sgd optimizer.weight_decay=0 schedule.lr_min="),
             std::string::npos)
-      << picked.out;
+      << line;
+  EXPECT_NE(line.find(" schedule.lr_max_from=" + test), std::string::npos) << line;
+  std::vector<std::string> words;
+  std::istringstream split(line.substr(line.find(' ') + 1));
+  for (std::string word; split >> word;) words.push_back(word);
+  words.push_back("name=printed");
+  words.push_back("train.max_steps=2");
+  words.push_back("run_root=" + root_ + "/runs");
+  words.push_back("data.synthetic_train=1024");
+  words.push_back("data.synthetic_val=256");
+  const Result pasted = run("onecycle", words, BaseArgs::None);
+  EXPECT_EQ(pasted.exit_code, 0) << pasted.err;
   const auto sweeps = summary(test)["lr_find"]["sweeps"];
   auto suggestion = [&](size_t sweep, const std::string& rule) {
     for (const auto& s : sweeps[sweep]["suggestions"])

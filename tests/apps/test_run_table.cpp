@@ -256,14 +256,14 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   const std::string csv = cyg::runs::grouped_table_csv(groups);
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
-            "val_loss_mean,val_loss_sd,val_acc_mean,val_acc_sd,runs_counted,report_val_acc");
-  const std::string grouped = "\n\"row3, row3-seed1 (3 seeds)\",3,0.01,0.1,0.85,0.95,10,70,70,2,1,0.82,";
+            "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,report_val_acc");
+  const std::string grouped = "\n\"row3, row3-seed1 (3 seeds)\",3,0.01,0.1,0.85,0.95,10,70,70,2,1,3,0.82,";
   const size_t at = csv.find(grouped);
   ASSERT_NE(at, std::string::npos) << csv;
   const std::string rest = csv.substr(at + grouped.size(), csv.find('\n', at + 1) - at - grouped.size());
   EXPECT_NEAR(std::stod(rest), 0.02, 1e-15) << rest;  // the sd, to the last digit a double has
   EXPECT_EQ(rest.substr(rest.find(',')), ",3,0.8813") << rest;
-  EXPECT_NE(csv.find("\nrow3,1,0.01,0.1,0.85,0.95,10,50,50,9,,0.5,,1,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nrow3,1,0.01,0.1,0.85,0.95,10,50,50,9,,1,0.5,,1,\n"), std::string::npos) << csv;
 
   // A seed repeated (a run repeated to see that it reproduces): runs, not seeds.
   std::vector<cyg::runs::RunRecord> twice = {runs[0], runs[0]};

@@ -45,7 +45,8 @@ grep -q "^srun .*cygnet_onecycle --config configs/table1/row5.yaml distributed=t
   <<< "$out" || fail "the multi-GPU run's srun line"
 
 for bad in "table1_array.sh --dry-run oops" "table1_array.sh --dry-run --seeds 1,1" "table1_array.sh --dry-run --seeds 01" \
-  "table1_array.sh --dry-run --seeds" "multi_gpu.sh --dry-run" "multi_gpu.sh --dry-run missing.yaml"; do
+  "table1_array.sh --dry-run --seeds" "table1_array.sh --dry-run schedule.lr_max_from=runs/x" "multi_gpu.sh --dry-run" \
+  "multi_gpu.sh --dry-run missing.yaml"; do
   read -r -a words <<< "$bad"
   if message=$(bash "scripts/slurm/${words[0]}" "${words[@]:1}" 2>&1); then fail "'$bad' was accepted"; fi
   echo "refused: $bad: $message"
