@@ -137,6 +137,21 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
 }
 
+// The header line says what the optimizer does besides its name: clipping and a weight
+// decay kept off biases and batchnorm, together; neither for a plain run.
+TEST_F(EndToEnd, TheHeaderLineSaysHowTheOptimizerIsSet) {
+  const Result both = run("onecycle", {"name=header", "train.max_steps=1", "optimizer.clip_grad_norm=0.5",
+                                       "optimizer.decay_bias_and_norm=false"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_NE(both.out.find(", sgd (gradient norm clipped at 0.5, no weight decay on biases and batchnorm), "),
+            std::string::npos)
+      << both.out.substr(0, both.out.find('\n'));
+  const Result plain = run("onecycle", {"name=plain", "train.max_steps=1"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(plain.out.find(", sgd, schedule one_cycle, "), std::string::npos)
+      << plain.out.substr(0, plain.out.find('\n'));
+}
+
 TEST_F(EndToEnd, TableGathersRealRunDirectories) {
   // The trainer's outputs and the table's reader agree: two 1cycle rows and an Adam baseline.
   ASSERT_EQ(run("onecycle", {"name=row-a", "schedule.lr_min=0.001", "schedule.lr_max=0.01"}).exit_code, 0);
