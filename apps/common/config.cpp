@@ -102,6 +102,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
       {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
       {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
+      {"train.target_val_acc", Kind::Double, &c.train.target_val_acc},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -260,6 +261,8 @@ void validate_train(const TrainConfig& t) {
   CYG_INPUT_CHECK(t.micro_batches == 1 || (t.micro_batches >= 1 && 2 * t.micro_batches <= t.batch_size),
                   "'train.micro_batches' = ", t.micro_batches, ": expected 1 to half of train.batch_size (",
                   t.batch_size, "): each micro-batch needs two images for batchnorm's statistics");
+  CYG_INPUT_CHECK(std::isfinite(t.target_val_acc) && t.target_val_acc >= 0 && t.target_val_acc <= 1,
+                  "'train.target_val_acc' = ", t.target_val_acc, ": expected an accuracy in [0, 1] (0: none)");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
 }
@@ -626,6 +629,9 @@ const std::vector<KeyHelp>& key_help() {
       {"train.drop_last", nullptr, "drop each epoch's last, partial batch"},
       {"train.max_steps", nullptr, "stop after this many steps; 0: no limit"},
       {"train.label_smoothing", nullptr, "cross-entropy label smoothing, in [0, 1)"},
+      {"train.target_val_acc", nullptr,
+       "time to accuracy (DAWNBench's measure): the first epoch whose validation accuracy reaches this "
+       "and the training seconds until then, in the log, summary.json and the run's page; 0: none"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

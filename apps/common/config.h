@@ -40,6 +40,7 @@ struct TrainConfig {
   double label_smoothing = 0.0;
   int64_t log_every = 50;  // steps between progress lines and metric reads
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
+  double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
 };
 
 struct OptimizerConfig {

@@ -272,6 +272,16 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   row.images_per_second = epoch_seconds > 0 ? seen / epoch_seconds : 0.0;
   report_.epochs.push_back(row);
   report_.log(epoch_line(row, e_.config.train.epochs));
+  const double target = e_.config.train.target_val_acc;
+  if (target > 0) {
+    const std::optional<TargetReached> reached = first_reaching(report_.epochs, target);
+    if (reached && reached->epoch == row.epoch) {
+      char line[160];
+      std::snprintf(line, sizeof line, "reached val acc %s (train.target_val_acc) at epoch %lld, after %.1f s of training",
+                    format_number(target).c_str(), static_cast<long long>(reached->epoch), reached->seconds);
+      report_.log(line);
+    }
+  }
   return row;
 }
 

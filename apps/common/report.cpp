@@ -221,6 +221,13 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                                                                "% (epoch " +
                                                                                std::to_string(state.best_epoch) + ")"
                                                                          : "no full epoch yet"});
+    if (const double target = c.train.target_val_acc; target > 0) {
+      const std::optional<TargetReached> reached = first_reaching(epochs, target);
+      results.push_back({"time to " + fixed(100.0 * target, 2) + "% validation accuracy",
+                         reached ? "epoch " + std::to_string(reached->epoch) + ", " + fixed(reached->seconds, 1) +
+                                       " s of training"
+                                 : "not reached"});
+    }
   }
   body += "<h2>Results</h2>\n" + html::table(results);
   if (final_confusion.classes > 0 && final_confusion.classes <= 100) {
@@ -273,6 +280,13 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["best_val_acc"] = best ? nlohmann::ordered_json(state.best_val_acc) : nlohmann::ordered_json();
     j["best_val_loss"] = best ? nlohmann::ordered_json(state.best_val_loss) : nlohmann::ordered_json();
     j["best_epoch"] = best ? nlohmann::ordered_json(state.best_epoch) : nlohmann::ordered_json();
+  }
+  if (const double target = experiment_.config.train.target_val_acc; target > 0 && !is_range_test()) {
+    // Time to accuracy, from the epochs' rows (so a resumed run counts its whole history).
+    const std::optional<TargetReached> reached = first_reaching(epochs, target);
+    j["target_val_acc"] = target;
+    j["epoch_reached_target"] = reached ? nlohmann::ordered_json(reached->epoch) : nlohmann::ordered_json();
+    j["seconds_to_target"] = reached ? nlohmann::ordered_json(reached->seconds) : nlohmann::ordered_json();
   }
   if (final_confusion.classes > 0) {
     nlohmann::ordered_json by_class;

@@ -19,6 +19,15 @@ std::string csv_field(const std::string& s) {
   return quoted + "\"";
 }
 
+std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target) {
+  double seconds = 0.0;
+  for (const EpochMetrics& row : epochs) {
+    seconds += row.epoch_seconds;
+    if (row.val_acc >= target) return TargetReached{row.epoch, seconds};
+  }
+  return std::nullopt;
+}
+
 const std::vector<Column<EpochMetrics>>& EpochMetrics::columns() {
   static const std::vector<Column<EpochMetrics>> list = {
       {"epoch", &EpochMetrics::epoch},

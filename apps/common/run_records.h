@@ -4,6 +4,7 @@
 // them back.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -27,6 +28,15 @@ struct EpochMetrics {
   double epoch_seconds = 0.0, images_per_second = 0.0;
   static const std::vector<Column<EpochMetrics>>& columns();
 };
+
+// Time to accuracy: the first epoch whose validation accuracy reaches `target`, and the
+// training seconds until its end (the epochs' epoch_seconds, evaluation excluded);
+// nothing where none does.
+struct TargetReached {
+  int64_t epoch = 0;
+  double seconds = 0.0;
+};
+std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target);
 
 // steps.csv of a training run: one row per optimizer step.
 struct StepRecord {

@@ -375,6 +375,7 @@ RunConfig config_without_defaults() {
   c.train.label_smoothing = 0.1;
   c.train.log_every = 7;
   c.train.micro_batches = 4;
+  c.train.target_val_acc = 0.94;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -464,6 +465,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.label_smoothing);
   EXPECT_FIELD(train.log_every);
   EXPECT_FIELD(train.micro_batches);
+  EXPECT_FIELD(train.target_val_acc);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -516,13 +518,13 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
         line.find("decay_bias_and_norm:") != std::string::npos || line.find("lr_max_from:") != std::string::npos ||
         line.find("lr_max_rule:") != std::string::npos || line.find("pct_start:") != std::string::npos ||
         line.find("div_factor:") != std::string::npos || line.find("three_phase:") != std::string::npos ||
-        line.find("anneal_strategy:") != std::string::npos) {
+        line.find("anneal_strategy:") != std::string::npos || line.find("target_val_acc:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 10) << now;  // "div_factor:" matches final_div_factor too
+  ASSERT_EQ(dropped, 11) << now;  // "div_factor:" matches final_div_factor too
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -535,6 +537,12 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
 
 // schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
 // summary.json that lacks what is asked is named with what it lacks.
+TEST(Config, TargetValAccIsAnAccuracy) {
+  expect_invalid({"train.target_val_acc=1.5"}, {"'train.target_val_acc' = 1.5: expected an accuracy in [0, 1] (0: none)"});
+  expect_invalid({"train.target_val_acc=-0.1"}, {"'train.target_val_acc' = -0.1"});
+  expect_invalid({"train.target_val_acc=.nan"}, {"'train.target_val_acc' = nan"});
+}
+
 TEST(Config, LrMaxFromIsChecked) {
   expect_invalid({"schedule.name=constant", "schedule.lr_max_from=runs/x"},
                  {"'schedule.lr_max_from' sets the peak of a 1cycle schedule; 'schedule.name' is 'constant'"});
@@ -601,7 +609,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 76) << keys;
+  EXPECT_EQ(named, 77) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -137,6 +137,41 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(again.out, read_file(dir + "/config.yaml"));
 }
 
+// Time to accuracy (train.target_val_acc): the log line, summary.json and the page give
+// the first epoch whose validation accuracy reaches the target and the training seconds
+// until then, as metrics.csv has them.
+TEST_F(EndToEnd, ARunReportsItsTimeToTheTargetAccuracy) {
+  const Result r = run("onecycle", {"name=target", "train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.2",
+                                    "train.target_val_acc=0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("onecycle-target-");
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  int64_t epoch = 0;
+  double seconds = 0;
+  for (const auto& row : rows) {
+    seconds += row.epoch_seconds;
+    if (row.val_acc >= 0.5) {
+      epoch = row.epoch;
+      break;
+    }
+  }
+  ASSERT_GT(epoch, 0) << "the run should reach 0.5 (it reaches 0.8 in two epochs)";
+  const auto s = summary(dir);
+  EXPECT_EQ(s["target_val_acc"].get<double>(), 0.5);
+  EXPECT_EQ(s["epoch_reached_target"].get<int64_t>(), epoch);
+  EXPECT_NEAR(s["seconds_to_target"].get<double>(), seconds, 1e-9 * seconds + 1e-9);
+  EXPECT_NE(r.out.find("reached val acc 0.5 (train.target_val_acc) at epoch " + std::to_string(epoch) + ", after "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(read_file(dir + "/index.html").find("time to 50.00% validation accuracy"), std::string::npos);
+  // Not reached: null, and the page says so.
+  ASSERT_EQ(run("onecycle", {"name=never", "train.max_steps=1", "train.target_val_acc=1"}).exit_code, 0);
+  const std::string never = run_dir("onecycle-never-");
+  EXPECT_TRUE(summary(never)["epoch_reached_target"].is_null());
+  EXPECT_TRUE(summary(never)["seconds_to_target"].is_null());
+  EXPECT_NE(read_file(never + "/index.html").find("not reached"), std::string::npos);
+}
+
 // The header line says what the optimizer does besides its name: clipping and a weight
 // decay kept off biases and batchnorm, together; neither for a plain run.
 TEST_F(EndToEnd, TheHeaderLineSaysHowTheOptimizerIsSet) {

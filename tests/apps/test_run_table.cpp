@@ -338,6 +338,26 @@ TEST(RunTable, PyTorchOneCycleShowsItsFirstAndPeakLr) {
   EXPECT_EQ(cells[1][9], "—");
 }
 
+// Time to accuracy: the first epoch at or above the target and the training seconds
+// through its end; none where no epoch reaches it.
+TEST(RunRecords, FirstEpochReachingATargetAccuracy) {
+  std::vector<cyg::app::EpochMetrics> epochs(4);
+  const double acc[] = {0.3, 0.6, 0.5, 0.7}, seconds[] = {1.0, 2.0, 3.0, 4.0};
+  for (size_t k = 0; k < 4; ++k) {
+    epochs[k].epoch = static_cast<int64_t>(k) + 1;
+    epochs[k].val_acc = acc[k];
+    epochs[k].epoch_seconds = seconds[k];
+  }
+  const auto at = cyg::app::first_reaching(epochs, 0.55);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->epoch, 2);
+  EXPECT_EQ(at->seconds, 3.0);
+  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.3)->epoch, 1) << "at the target counts";
+  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.7)->seconds, 10.0);
+  EXPECT_FALSE(cyg::app::first_reaching(epochs, 0.8).has_value());
+  EXPECT_FALSE(cyg::app::first_reaching({}, 0.1).has_value());
+}
+
 TEST(RunTable, EmptyTableHasItsHeader) {
   EXPECT_EQ(cyg::runs::table_markdown({}),
             "| Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc |\n"
