@@ -524,7 +524,7 @@ const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
                                                 "cudnn_cache",     "cuda_graphs",     "threads",
                                                 "memory_format",   "tensorboard",     "distributed",
-                                                "distributed_timeout"};
+                                                "distributed_timeout", "train.target_val_acc"};
   return keys;
 }
 

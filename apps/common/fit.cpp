@@ -273,8 +273,9 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   report_.epochs.push_back(row);
   report_.log(epoch_line(row, e_.config.train.epochs));
   const double target = e_.config.train.target_val_acc;
-  if (target > 0) {
-    const std::optional<TargetReached> reached = first_reaching(report_.epochs, target);
+  const bool complete = st_.batch_in_epoch >= e_.steps_per_epoch;  // not a step limit inside it
+  if (target > 0 && complete) {
+    const std::optional<TargetReached> reached = first_reaching(report_.epochs, target, row.epoch);
     if (reached && reached->epoch == row.epoch) {
       char line[160];
       std::snprintf(line, sizeof line, "reached val acc %s (train.target_val_acc) at epoch %lld, after %.1f s of training",

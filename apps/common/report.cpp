@@ -222,7 +222,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                                                                std::to_string(state.best_epoch) + ")"
                                                                          : "no full epoch yet"});
     if (const double target = c.train.target_val_acc; target > 0) {
-      const std::optional<TargetReached> reached = first_reaching(epochs, target);
+      const std::optional<TargetReached> reached = first_reaching(epochs, target, state.epoch);
       results.push_back({"time to " + fixed(100.0 * target, 2) + "% validation accuracy",
                          reached ? "epoch " + std::to_string(reached->epoch) + ", " + fixed(reached->seconds, 1) +
                                        " s of training"
@@ -283,7 +283,7 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
   }
   if (const double target = experiment_.config.train.target_val_acc; target > 0 && !is_range_test()) {
     // Time to accuracy, from the epochs' rows (so a resumed run counts its whole history).
-    const std::optional<TargetReached> reached = first_reaching(epochs, target);
+    const std::optional<TargetReached> reached = first_reaching(epochs, target, state.epoch);
     j["target_val_acc"] = target;
     j["epoch_reached_target"] = reached ? nlohmann::ordered_json(reached->epoch) : nlohmann::ordered_json();
     j["seconds_to_target"] = reached ? nlohmann::ordered_json(reached->seconds) : nlohmann::ordered_json();

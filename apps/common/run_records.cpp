@@ -19,9 +19,11 @@ std::string csv_field(const std::string& s) {
   return quoted + "\"";
 }
 
-std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target) {
+std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target,
+                                            int64_t complete_epochs) {
   double seconds = 0.0;
   for (const EpochMetrics& row : epochs) {
+    if (row.epoch > complete_epochs) break;
     seconds += row.epoch_seconds;
     if (row.val_acc >= target) return TargetReached{row.epoch, seconds};
   }

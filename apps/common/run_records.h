@@ -29,14 +29,16 @@ struct EpochMetrics {
   static const std::vector<Column<EpochMetrics>>& columns();
 };
 
-// Time to accuracy: the first epoch whose validation accuracy reaches `target`, and the
-// training seconds until its end (the epochs' epoch_seconds, evaluation excluded);
-// nothing where none does.
+// Time to accuracy: the first of the first `complete_epochs` epochs whose validation
+// accuracy reaches `target`, and the training seconds until its end (the epochs'
+// epoch_seconds, evaluation excluded); nothing where none does. A partial epoch's row (a
+// step limit inside it) does not count: a resume continues that epoch.
 struct TargetReached {
   int64_t epoch = 0;
   double seconds = 0.0;
 };
-std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target);
+std::optional<TargetReached> first_reaching(const std::vector<EpochMetrics>& epochs, double target,
+                                            int64_t complete_epochs);
 
 // steps.csv of a training run: one row per optimizer step.
 struct StepRecord {

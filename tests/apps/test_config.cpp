@@ -535,14 +535,15 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
             "train: {no_such_key: 1}");  // a key this version does not know: compared as it is
 }
 
-// schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
-// summary.json that lacks what is asked is named with what it lacks.
+// train.target_val_acc: an accuracy, or 0 for none.
 TEST(Config, TargetValAccIsAnAccuracy) {
   expect_invalid({"train.target_val_acc=1.5"}, {"'train.target_val_acc' = 1.5: expected an accuracy in [0, 1] (0: none)"});
   expect_invalid({"train.target_val_acc=-0.1"}, {"'train.target_val_acc' = -0.1"});
   expect_invalid({"train.target_val_acc=.nan"}, {"'train.target_val_acc' = nan"});
 }
 
+// schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
+// summary.json that lacks what is asked is named with what it lacks.
 TEST(Config, LrMaxFromIsChecked) {
   expect_invalid({"schedule.name=constant", "schedule.lr_max_from=runs/x"},
                  {"'schedule.lr_max_from' sets the peak of a 1cycle schedule; 'schedule.name' is 'constant'"});

@@ -164,6 +164,39 @@ TEST_F(EndToEnd, ARunReportsItsTimeToTheTargetAccuracy) {
             std::string::npos)
       << r.out;
   EXPECT_NE(read_file(dir + "/index.html").find("time to 50.00% validation accuracy"), std::string::npos);
+  // Stopped inside epoch 2 (step 20 of 16 per epoch), then resumed: the resumed run gives
+  // the uninterrupted run's epoch (training is deterministic) and the seconds of its whole
+  // history, and the line once in its log.
+  const Result first = run("onecycle", {"name=split", "train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.2",
+                                        "train.max_steps=20", "train.target_val_acc=0.5"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string split = run_dir("onecycle-split-");
+  const Result resumed = run("onecycle", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(summary(split)["epoch_reached_target"].get<int64_t>(), epoch);
+  double split_seconds = 0;
+  for (const auto& row : cyg::app::read_csv<cyg::app::EpochMetrics>(split + "/metrics.csv"))
+    if (row.epoch <= epoch) split_seconds += row.epoch_seconds;
+  EXPECT_NEAR(summary(split)["seconds_to_target"].get<double>(), split_seconds, 1e-9 * split_seconds + 1e-9);
+  const std::string log = read_file(split + "/train.log");
+  size_t lines = 0;
+  for (size_t at = log.find("reached val acc 0.5"); at != std::string::npos; at = log.find("reached val acc 0.5", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << log;
+  // A partial epoch's row (stopped at step 8 of epoch 1): the run's values so far, not
+  // the target reached, however low.
+  const Result partial = run("onecycle", {"name=partial", "train.epochs=3", "schedule.lr_min=0.01",
+                                          "schedule.lr_max=0.2", "train.max_steps=8", "train.target_val_acc=0.01"});
+  ASSERT_EQ(partial.exit_code, 0) << partial.err;
+  const std::string partial_dir = run_dir("onecycle-partial-");
+  ASSERT_GE(summary(partial_dir)["final_val_acc"].get<double>(), 0.01) << "the partial row is above the target";
+  EXPECT_TRUE(summary(partial_dir)["epoch_reached_target"].is_null()) << "a partial epoch does not count";
+  // The target may change on a resume (it changes no training); without one, no keys.
+  ASSERT_EQ(run("onecycle", {"resume=" + partial_dir, "train.max_steps=0", "train.target_val_acc=0"}, BaseArgs::None)
+                .exit_code,
+            0);
+  EXPECT_FALSE(summary(partial_dir).contains("epoch_reached_target")) << "no target: no keys";
+
   // Not reached: null, and the page says so.
   ASSERT_EQ(run("onecycle", {"name=never", "train.max_steps=1", "train.target_val_acc=1"}).exit_code, 0);
   const std::string never = run_dir("onecycle-never-");

@@ -348,14 +348,17 @@ TEST(RunRecords, FirstEpochReachingATargetAccuracy) {
     epochs[k].val_acc = acc[k];
     epochs[k].epoch_seconds = seconds[k];
   }
-  const auto at = cyg::app::first_reaching(epochs, 0.55);
+  const auto at = cyg::app::first_reaching(epochs, 0.55, 4);
   ASSERT_TRUE(at.has_value());
   EXPECT_EQ(at->epoch, 2);
   EXPECT_EQ(at->seconds, 3.0);
-  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.3)->epoch, 1) << "at the target counts";
-  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.7)->seconds, 10.0);
-  EXPECT_FALSE(cyg::app::first_reaching(epochs, 0.8).has_value());
-  EXPECT_FALSE(cyg::app::first_reaching({}, 0.1).has_value());
+  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.3, 4)->epoch, 1) << "at the target counts";
+  EXPECT_EQ(cyg::app::first_reaching(epochs, 0.7, 4)->seconds, 10.0);
+  EXPECT_FALSE(cyg::app::first_reaching(epochs, 0.8, 4).has_value());
+  EXPECT_FALSE(cyg::app::first_reaching({}, 0.1, 0).has_value());
+  // Epoch 4's row is a partial epoch's (3 complete): it does not count.
+  EXPECT_FALSE(cyg::app::first_reaching(epochs, 0.7, 3).has_value());
+  EXPECT_FALSE(cyg::app::first_reaching(epochs, 0.55, 1).has_value());
 }
 
 TEST(RunTable, EmptyTableHasItsHeader) {
