@@ -301,7 +301,7 @@ void validate_pytorch_one_cycle(const ScheduleConfig& s) {
                   " is above 'schedule.momentum_max' = ", s.momentum_max);
   CYG_INPUT_CHECK(std::isfinite(s.pct_start) && s.pct_start >= 0 && s.pct_start <= 1, "'schedule.pct_start' = ",
                   s.pct_start, ": expected a value in [0, 1]");
-  check_one_of("schedule.anneal_strategy", s.anneal_strategy, {"cos", "linear"});
+  check_one_of("schedule.anneal_strategy", s.anneal_strategy, anneal_strategy_names());
   check_positive("schedule.div_factor", s.div_factor);
   check_positive("schedule.final_div_factor", s.final_div_factor);
 }
@@ -559,8 +559,6 @@ namespace {
 
 // The range test's suggestion rules, as the key docs list choices.
 std::vector<std::string> lr_rule_names() { return sched::lr_suggestion_rules(); }
-// PyTorch's anneal strategies.
-std::vector<std::string> anneal_strategy_names() { return {"cos", "linear"}; }
 
 // What --help says of each key beyond its type: the names it takes (where it names one of
 // a set) and a few words on what it does, with its unit.

@@ -290,13 +290,6 @@ std::string micro_batches_said(AppKind kind, const RunConfig& config, int ranks,
   return said;
 }
 
-// A value to 4 significant digits, for reading (0.01421).
-std::string format_significant(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", value);
-  return text;
-}
-
 // What the optimizer does besides its name, for the header: " (gradient norm clipped at
 // X, no weight decay on biases and batchnorm)", or nothing.
 std::string optimizer_said(AppKind kind, const OptimizerConfig& optimizer) {

@@ -200,11 +200,6 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     std::snprintf(text, sizeof text, "%.*f", digits, v);
     return std::string(text);
   };
-  auto significant = [](double v) {
-    char text[64];
-    std::snprintf(text, sizeof text, "%.4g", v);
-    return std::string(text);
-  };
   std::vector<std::vector<std::string>> results = {{"run", c.name}};
   results.push_back({"model", c.model.name + (c.model.width > 0 ? " (width " + std::to_string(c.model.width) + ")" : "")});
   results.push_back({"data", experiment_.data.train.name});
@@ -247,7 +242,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     for (const auto& sweep : sweeps)
       for (const auto& s : sweep.value("suggestions", nlohmann::json::array()))
         suggested.push_back({format_number(sweep.value("weight_decay", c.optimizer.weight_decay)),
-                             s["rule"].get<std::string>(), significant(s["lr"].get<double>())});
+                             s["rule"].get<std::string>(), format_significant(s["lr"].get<double>())});
     body += "<h2>Suggested learning rates</h2>\n" + html::table(suggested);
   }
   body += "<h2>Plots</h2>\n";

@@ -34,6 +34,12 @@ void make_dirs(const std::string& path) {
 }
 }  // namespace
 
+std::string format_significant(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", v);
+  return text;
+}
+
 std::string format_number(double v) {
   char buf[32];
   for (int precision = 1; precision <= 17; ++precision) {

@@ -11,6 +11,8 @@ namespace cyg::app {
 
 // The shortest decimal that reads back as the same double (0.001, 1.0e-08).
 std::string format_number(double v);
+// A value to 4 significant digits, for reading (0.01421), not for reading back.
+std::string format_significant(double v);
 
 // A run file opened for reading; the error names it and says why not (a missing file,
 // not a regular file, or the system's reason).

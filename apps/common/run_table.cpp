@@ -437,6 +437,11 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
   return out;
 }
 
+std::string run_label(const RunRecord& run, const std::vector<RunRecord>& runs) {
+  const auto same = std::count_if(runs.begin(), runs.end(), [&](const RunRecord& r) { return r.name == run.name; });
+  return same > 1 ? run.name + " (seed " + std::to_string(run.seed) + ")" : run.name;
+}
+
 plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training) {
   return grouped_accuracy_overlay(one_run_each(runs), training);
 }
@@ -447,21 +452,15 @@ plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& 
   chart.title = with_train ? "Training (dashed) and validation accuracy" : "Validation accuracy";
   chart.x_label = "epoch";
   chart.y_label = "accuracy";
-  std::vector<std::string> names;  // runs of one name, to tell apart by their seed
-  for (const std::vector<RunRecord>& group : groups)
-    for (const RunRecord& run : group) names.push_back(run.name);
+  std::vector<RunRecord> all;  // runs of one name, to tell apart by their seed
+  for (const std::vector<RunRecord>& group : groups) all.insert(all.end(), group.begin(), group.end());
   for (std::size_t g = 0; g < groups.size(); ++g) {
     for (std::size_t k = 0; k < groups[g].size(); ++k) {
       const RunRecord& run = groups[g][k];
       plot::Series validation, training;
       // A row over seeds: one colour, one legend entry (the other seeds' lines stay out
       // of the legend, as the training lines do).
-      if (groups[g].size() > 1)
-        validation.name = k == 0 ? group_name(groups[g]) : "";
-      else if (std::count(names.begin(), names.end(), run.name) > 1)
-        validation.name = run.name + " (seed " + std::to_string(run.seed) + ")";
-      else
-        validation.name = run.name;
+      validation.name = groups[g].size() == 1 ? run_label(run, all) : k == 0 ? group_name(groups[g]) : "";
       validation.color = training.color = plot::palette_color(g);
       training.style = plot::LineStyle::Dashed;
       for (const app::EpochMetrics& m : run.metrics) {

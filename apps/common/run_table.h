@@ -88,6 +88,9 @@ std::string table_markdown(const std::vector<RunRecord>& runs);
 // colour).
 enum class TrainingAccuracy { Omitted, Dashed };
 
+// A run's name, with " (seed N)" where another of `runs` has that name too.
+std::string run_label(const RunRecord& run, const std::vector<RunRecord>& runs);
+
 // Validation accuracy against epoch, one solid line per run (Fig. 4a).
 plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs,
                              TrainingAccuracy training = TrainingAccuracy::Omitted);

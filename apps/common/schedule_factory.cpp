@@ -34,6 +34,15 @@ const std::vector<Named<sched::Interpolation>>& interpolations() {
   return table;
 }
 
+// PyTorch's OneCycleLR anneal_strategy names.
+const std::vector<Named<sched::Interpolation>>& anneal_strategies() {
+  static const std::vector<Named<sched::Interpolation>> table = {
+      {"cos", sched::Interpolation::Cosine},
+      {"linear", sched::Interpolation::Linear},
+  };
+  return table;
+}
+
 const std::vector<Named<sched::SweepSpacing>>& sweep_spacings() {
   static const std::vector<Named<sched::SweepSpacing>> table = {
       {"exponential", sched::SweepSpacing::Exponential},
@@ -72,8 +81,7 @@ std::shared_ptr<const sched::Schedule> make_pytorch_one_cycle(const RunConfig& c
   p.base_momentum = s.momentum_min;
   p.max_momentum = s.momentum_max;
   p.total_steps = std::max<int64_t>(span.total_steps, 2);
-  // PyTorch's anneal_strategy: 'cos' (its default) or 'linear'.
-  p.anneal = s.anneal_strategy == "linear" ? sched::Interpolation::Linear : sched::Interpolation::Cosine;
+  p.anneal = find_named(anneal_strategies(), "schedule.anneal_strategy", s.anneal_strategy);
   try {
     return std::make_shared<sched::PyTorchOneCycle>(p);
   } catch (const std::invalid_argument& e) {
@@ -111,6 +119,7 @@ const std::vector<Named<ScheduleMaker>>& schedules() {
 
 std::vector<std::string> schedule_names() { return names_of(schedules()); }
 std::vector<std::string> interpolation_names() { return names_of(interpolations()); }
+std::vector<std::string> anneal_strategy_names() { return names_of(anneal_strategies()); }
 std::vector<std::string> sweep_spacing_names() { return names_of(sweep_spacings()); }
 bool is_one_cycle(const std::string& schedule_name) {
   return schedule_name == "one_cycle" || schedule_name == "pytorch_one_cycle";

@@ -15,6 +15,7 @@ namespace cyg::app {
 
 std::vector<std::string> schedule_names();
 std::vector<std::string> interpolation_names();
+std::vector<std::string> anneal_strategy_names();  // pytorch_one_cycle: cos, linear
 std::vector<std::string> sweep_spacing_names();
 // Whether the named schedule is a 1cycle one: the report's (one_cycle) or PyTorch's
 // OneCycleLR (pytorch_one_cycle); schedule.lr_max is the peak of both.

@@ -1,7 +1,6 @@
 // cygnet_table: gathers run directories into the seed report's Table I (Markdown, and
 // a page beside the report's own numbers) and the validation-accuracy overlay (Fig. 4a).
 //   cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR|PARENT_DIR...
-#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <exception>
@@ -47,11 +46,6 @@ std::string percent_encoded(const std::string& path) {
   return out;
 }
 
-// Whether several runs have this name (a row repeated over seeds).
-bool repeated(const std::vector<cyg::runs::RunRecord>& runs, const std::string& name) {
-  return std::count_if(runs.begin(), runs.end(), [&](const cyg::runs::RunRecord& r) { return r.name == name; }) > 1;
-}
-
 // table1.html: the table beside the report's numbers, the overlay, and each run's page.
 std::string page(const std::vector<cyg::runs::RunRecord>& runs,
                  const std::vector<std::vector<cyg::runs::RunRecord>>& rows, const cyg::plot::Chart& overlay,
@@ -73,8 +67,7 @@ std::string page(const std::vector<cyg::runs::RunRecord>& runs,
     const std::filesystem::path index = std::filesystem::path(run.dir) / "index.html";
     const std::filesystem::path link = std::filesystem::relative(index, out, error);
     body += "<li><a href=\"" + html::escape(percent_encoded((error || link.empty() ? index : link).generic_string())) +
-            "\">" + html::escape(run.name) +
-            (repeated(runs, run.name) ? " (seed " + std::to_string(run.seed) + ")" : "") + "</a></li>\n";
+            "\">" + html::escape(cyg::runs::run_label(run, runs)) + "</a></li>\n";
   }
   return html::page("cygnet: Table I", body + "</ul>\n");
 }
