@@ -104,6 +104,9 @@ struct CpuKernels : Kernels {
     adam_step = [](const MultiTensorTable& t) {
       adam_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), t.hyper<AdamHyper>());
     };
+    ema_step = [](const MultiTensorTable& t) {
+      ema_step_cpu(t.slots().data(), static_cast<int>(t.slots().size()), t.hyper<EmaHyper>());
+    };
     grad_norm_clip = [](const MultiTensorTable& t, float max_norm, float* out) {
       grad_norm_clip_cpu(t.slots().data(), static_cast<int>(t.slots().size()), MultiTensorTable::kChunkElems, max_norm,
                          out);

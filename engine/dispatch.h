@@ -197,6 +197,9 @@ struct Kernels {
   Kernel<void(MultiTensorTable& tensors)> upload_tensor_table{entries, "upload_tensor_table"};
   Kernel<void(const MultiTensorTable& tensors)> sgd_step{entries, "sgd_step"};
   Kernel<void(const MultiTensorTable& tensors)> adam_step{entries, "adam_step"};
+  // The weights' moving average (an EmaHyper table): each slot's state1 moves toward its
+  // param (kernels/optim.h).
+  Kernel<void(const MultiTensorTable& tensors)> ema_step{entries, "ema_step"};
   // Gradient clipping over the table's gradients: out[1] = their global L2 norm, out[0]
   // = the factor for max_norm (kernels/optim.h), both in the device's memory.
   Kernel<void(const MultiTensorTable& tensors, float max_norm, float* out)> grad_norm_clip{entries,

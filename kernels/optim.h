@@ -103,11 +103,32 @@ CYG_HD void adam_update(float& param, float grad, float& exp_avg, float& exp_avg
   param -= (h.lr / h.bias_correction1) * exp_avg / denom;
 }
 
+// An exponential moving average of a model's weights (and of its batchnorm running
+// statistics), as PyTorch's AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay),
+// use_buffers=True) keeps it: after each optimizer step, average = torch.lerp(average,
+// value, 1 - decay), the first update a copy. A slot's param is the model's value (read
+// only) and its state1 the average; the other fields are unused.
+struct EmaHyper {
+  float weight = 0.0f;  // 1 - decay, as torch._foreach_lerp_ takes it (a float scalar)
+  int copy = 0;         // 1: the first update, which copies the values
+};
+
+// torch.lerp's formula for floats (ATen's lerp): from the nearer end, so that weight 1
+// gives `end` exactly.
+CYG_HD float lerp_as_torch(float start, float end, float weight) {
+  return fabsf(weight) < 0.5f ? start + weight * (end - start) : end - (end - start) * (1.0f - weight);
+}
+
+CYG_HD void ema_update(float& average, float value, const EmaHyper& h) {
+  average = h.copy ? value : lerp_as_torch(average, value, h.weight);
+}
+
 // Splits every slot into chunks of at most chunk_elems elements.
 std::vector<TensorChunk> make_chunks(const TensorSlot* slots, int count, int64_t chunk_elems);
 
 void sgd_step_cpu(const TensorSlot* slots, int count, const SgdHyper& h);
 void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h);
+void ema_step_cpu(const TensorSlot* slots, int count, const EmaHyper& h);
 
 // Gradient clipping: out[1] = the global L2 norm of every slot's gradient, out[0] = the
 // clipping coefficient for max_norm (clip_coefficient). The sum of squares is taken in
@@ -121,6 +142,8 @@ CYG_CUDA_DECL(void sgd_step_cuda(const TensorSlot* slots, const TensorChunk* chu
                                  const SgdHyper* h, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
                                   const AdamHyper* h, const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void ema_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                 const EmaHyper* h, const LaunchConfig& cfg = {}))
 // grad_norm_clip_cpu's out on the device, in two launches: each block's sum of squares of
 // its chunks' gradients (double) into `partials` (grad_norm_partials_count doubles),
 // then one block adds them in order. Deterministic for a given launch configuration.

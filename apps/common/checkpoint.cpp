@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "apps/common/run_dir.h"
 #include "engine/atomic_file.h"
 #include "engine/safetensors.h"
 #include "kernels/error.h"
@@ -46,6 +47,9 @@ LoopState from_json(const nlohmann::json& j) {
 }  // namespace
 
 namespace {
+// The state file's names of a moving average's tensors.
+const std::string kAveragePrefix = "average.";
+
 struct PairPaths {
   std::string weights, state, next_weights, next_state;
 };
@@ -101,22 +105,36 @@ void complete_interrupted_write(const PairPaths& p) {
 
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
                      const Optimizer* optimizer, const LoopState& state, const std::string& model_name,
-                     const CheckpointExtras& extras) {
+                     const CheckpointExtras& extras, const WeightAverage* average) {
   const std::string step = std::to_string(state.step);
   const PairPaths p = pair_paths(dir, tag);
   NamedTensorList opt;
   if (optimizer)
     for (const auto& [name, t] : optimizer->state_dict()) opt.emplace_back("optimizer." + name, t);
-  save_safetensors(p.next_state, opt,
-                   {{"format", "cygnet-state"},
-                    {"step", step},
-                    {"loop", to_json(state).dump()},
-                    {"metrics_csv", extras.metrics_csv},
-                    {"steps_csv", extras.steps_csv},
-                    {"experiment", extras.experiment}});
+  std::map<std::string, std::string> metadata = {{"format", "cygnet-state"},
+                                                 {"step", step},
+                                                 {"loop", to_json(state).dump()},
+                                                 {"metrics_csv", extras.metrics_csv},
+                                                 {"steps_csv", extras.steps_csv},
+                                                 {"experiment", extras.experiment}};
+  if (average) {
+    for (size_t i = 0; i < average->names().size(); ++i)
+      opt.emplace_back(kAveragePrefix + average->names()[i], average->averages()[i]);
+    metadata["average_updates"] = std::to_string(average->updates());
+  }
+  save_safetensors(p.next_state, opt, metadata);
   save_safetensors(p.next_weights, model.state_dict(), {{"format", "pt"}, {"model", model_name}, {"step", step}});
   rename_onto(p.next_weights, p.weights);
   rename_onto(p.next_state, p.state);
+}
+
+void save_averaged_weights(const std::string& dir, const WeightAverage& average, int64_t step,
+                           const std::string& model_name) {
+  save_safetensors(dir + "/ema.safetensors", average.state_dict(),
+                   {{"format", "pt"},
+                    {"model", model_name},
+                    {"step", std::to_string(step)},
+                    {"ema_decay", format_number(average.decay())}});
 }
 
 bool has_checkpoint(const std::string& dir, const std::string& tag) {
@@ -136,7 +154,7 @@ void load_weights(const std::string& path, nn::Module& model) {
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer) {
+                                 Optimizer& optimizer, WeightAverage* average) {
   const PairPaths p = pair_paths(dir, tag);
   complete_interrupted_write(p);
   const std::string& weights_path = p.weights;
@@ -153,9 +171,23 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag,
                   step_of(state_file, state_path), ") are from different steps");
   load_weights(weights_path, model);
   StateDict opt;
-  for (const auto& [name, t] : state_file.tensors)
+  nn::NamedTensors averages;
+  for (const auto& [name, t] : state_file.tensors) {
     if (name.rfind("optimizer.", 0) == 0) opt[name.substr(10)] = t;
+    if (name.rfind(kAveragePrefix, 0) == 0) averages.emplace_back(name.substr(kAveragePrefix.size()), t);
+  }
   optimizer.load_state_dict(opt);
+  if (average) {
+    const auto updates = state_file.metadata.find("average_updates");
+    CYG_INPUT_CHECK(updates != state_file.metadata.end() && !averages.empty(), "'", state_path,
+                    "' holds no moving average of the weights, which this run keeps (train.ema_decay)");
+    try {
+      average->load(averages, std::stoll(updates->second));
+    } catch (const std::exception& e) {
+      CYG_INPUT_CHECK(false, "'", state_path, "': its moving average of the weights does not fit this model: ",
+                      e.what());
+    }
+  }
   auto text = [&](const char* key) {
     auto it = state_file.metadata.find(key);
     CYG_INPUT_CHECK(it != state_file.metadata.end(), "'", state_path, "' has no ", key,

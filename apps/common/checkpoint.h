@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 
+#include "engine/ema.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
 
@@ -38,14 +39,21 @@ struct CheckpointExtras {
   std::string experiment;              // experiment_yaml() of the run's configuration
 };
 
+// `average`, where given, goes into the state too (its tensors as "average.<name>", its
+// update count in the metadata).
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
                      const Optimizer* optimizer, const LoopState& state, const std::string& model_name,
-                     const CheckpointExtras& extras = {});
+                     const CheckpointExtras& extras = {}, const WeightAverage* average = nullptr);
 
 struct LoadedCheckpoint {
   LoopState loop;
   CheckpointExtras extras;
 };
+
+// <dir>/ema.safetensors: the moving average of the weights as the model's state dict
+// (PyTorch's names; it loads with strict=True), written atomically.
+void save_averaged_weights(const std::string& dir, const WeightAverage& average, int64_t step,
+                           const std::string& model_name);
 
 // Loads weights from a .safetensors into the model; the error names the file and the
 // first key that does not fit (a checkpoint of another model, say).
@@ -57,7 +65,8 @@ bool has_checkpoint(const std::string& dir, const std::string& tag);
 // Reads <dir>/<tag>.safetensors and <dir>/<tag>.state.safetensors into the model and
 // optimizer (completing a write cut between its renames first) and returns the loop
 // state and the extras.
+// With `average`, the checkpoint must hold one, which is loaded into it.
 LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer);
+                                 Optimizer& optimizer, WeightAverage* average = nullptr);
 
 }  // namespace cyg::app

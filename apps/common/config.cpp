@@ -103,6 +103,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
       {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
       {"train.target_val_acc", Kind::Double, &c.train.target_val_acc},
+      {"train.ema_decay", Kind::Double, &c.train.ema_decay},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -263,6 +264,8 @@ void validate_train(const TrainConfig& t) {
                   t.batch_size, "): each micro-batch needs two images for batchnorm's statistics");
   CYG_INPUT_CHECK(std::isfinite(t.target_val_acc) && t.target_val_acc >= 0 && t.target_val_acc <= 1,
                   "'train.target_val_acc' = ", t.target_val_acc, ": expected an accuracy in [0, 1] (0: none)");
+  CYG_INPUT_CHECK(t.ema_decay == 0 || (t.ema_decay > 0 && t.ema_decay < 1), "'train.ema_decay' = ", t.ema_decay,
+                  ": expected a decay in (0, 1), such as 0.999 (0: no moving average)");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
 }
@@ -630,6 +633,10 @@ const std::vector<KeyHelp>& key_help() {
       {"train.target_val_acc", nullptr,
        "time to accuracy (DAWNBench's measure): the first epoch whose validation accuracy reaches this "
        "and the training seconds until then, in the log, summary.json and the run's page; 0: none"},
+      {"train.ema_decay", nullptr,
+       "a moving average of the weights and batchnorm statistics (PyTorch's AveragedModel with "
+       "get_ema_multi_avg_fn, timm's ModelEma): after each step average = decay * average + (1 - decay) * "
+       "weight; each epoch evaluates it too, and ema.safetensors keeps it; training apps; 0: none"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

@@ -41,6 +41,7 @@ struct TrainConfig {
   int64_t log_every = 50;  // steps between progress lines and metric reads
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
   double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
+  double ema_decay = 0.0;       // a moving average of the weights, evaluated each epoch; 0: none
 };
 
 struct OptimizerConfig {

@@ -241,6 +241,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   // Every rank starts from rank 0's weights (a resume then loads the checkpoint on each).
   broadcast_module(*model, *comm);
   optimizer = make_optimizer(config.optimizer, model->parameters());
+  if (config.train.ema_decay > 0 && (kind == AppKind::Baseline || kind == AppKind::OneCycle))
+    ema = std::make_unique<WeightAverage>(*model, config.train.ema_decay);
   steps_per_epoch = train_loader->batches_per_epoch();
   CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
                   config.train.batch_size, " (train.drop_last is on)");
@@ -326,7 +328,8 @@ std::string Experiment::header_line() const {
                    " of the range test in " + config.schedule.lr_max_from + ")"
              : "")
      << ", " << steps_per_epoch << " steps per epoch"
-     << micro_batches_said(kind, config, comm->size(), data.train.size());
+     << micro_batches_said(kind, config, comm->size(), data.train.size())
+     << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) + ")" : "");
   return os.str();
 }
 

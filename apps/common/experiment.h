@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "engine/communicator.h"
 #include "engine/device.h"
+#include "engine/ema.h"
 #include "engine/nn.h"
 #include "engine/optim.h"
 #include "schedules/schedule.h"
@@ -65,6 +66,8 @@ struct Experiment {
   std::unique_ptr<Loader> train_loader, val_loader;
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<Optimizer> optimizer;
+  // The moving average of the weights (train.ema_decay) of a training app; null without.
+  std::unique_ptr<WeightAverage> ema;
   std::shared_ptr<const sched::Schedule> schedule;
   int64_t steps_per_epoch = 0;
 };

@@ -84,11 +84,15 @@ class StepTally {
 };
 
 std::string epoch_line(const EpochMetrics& row, int64_t epochs) {
-  char line[256];
+  char average[96] = "";
+  if (!std::isnan(row.ema_val_acc))
+    std::snprintf(average, sizeof average, " (averaged weights: loss %.4f acc %.4f)", row.ema_val_loss,
+                  row.ema_val_acc);
+  char line[320];
   std::snprintf(line, sizeof line,
-                "epoch %lld/%lld: train loss %.4f acc %.4f, val loss %.4f acc %.4f, %.1f s, %.0f images/s",
+                "epoch %lld/%lld: train loss %.4f acc %.4f, val loss %.4f acc %.4f%s, %.1f s, %.0f images/s",
                 static_cast<long long>(row.epoch), static_cast<long long>(epochs), row.train_loss, row.train_acc,
-                row.val_loss, row.val_acc, row.epoch_seconds, row.images_per_second);
+                row.val_loss, row.val_acc, average, row.epoch_seconds, row.images_per_second);
   return line;
 }
 
@@ -110,6 +114,7 @@ class FitLoop {
         seconds_before_(state.total_seconds) {
     st_.processes = experiment.comm->size();
     runner_.set_micro_batches(experiment.config.train.micro_batches);
+    runner_.set_weight_average(experiment.ema.get());
   }
 
   int run();
@@ -268,6 +273,17 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   if (last_epoch) report_.final_confusion = confusion_of(predictions, e_.data.val.num_classes, e_.comm.get());
   row.val_loss = val.loss;
   row.val_acc = val.accuracy;
+  if (e_.ema) {
+    // The averaged weights, evaluated in the model (its own values put back after, bit
+    // for bit); without synchronised batchnorm, rank 0's averaged statistics.
+    e_.ema->swap_with_model();
+    if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
+    const Evaluation averaged = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
+    e_.ema->swap_with_model();
+    row.ema_val_loss = averaged.loss;
+    row.ema_val_acc = averaged.accuracy;
+    if (report_.writes()) save_averaged_weights(report_.path(), *e_.ema, st_.step, e_.config.model.name);
+  }
   row.epoch_seconds = epoch_seconds;
   row.images_per_second = epoch_seconds > 0 ? seen / epoch_seconds : 0.0;
   report_.epochs.push_back(row);
@@ -304,7 +320,8 @@ LoopState FitLoop::save_last(double epoch_seconds) {
   if (!report_.writes()) return s;
   CheckpointWriteGuard guard;
   const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config)};
-  save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras);
+  save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras,
+                  e_.ema.get());
   return s;
 }
 
@@ -351,7 +368,7 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     CYG_INPUT_CHECK(has_checkpoint(dir, "last"), "'", dir, "' has no checkpoint to resume from: the run stopped "
                     "before its first one (written at each epoch's end and on Ctrl-C). Start it again with: cygnet_",
                     app_name(e.kind), " --config ", dir, "/config.yaml");
-    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer);
+    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer, e.ema.get());
     const std::string now = experiment_yaml(e.config);
     const std::string then = current_experiment_yaml(checkpoint.extras.experiment, e.kind);
     CYG_INPUT_CHECK(then == now, "'", dir, "/config.yaml' is not the configuration its "

@@ -42,6 +42,8 @@ const std::vector<Column<EpochMetrics>>& EpochMetrics::columns() {
       {"val_acc", &EpochMetrics::val_acc},
       {"epoch_seconds", &EpochMetrics::epoch_seconds},
       {"images_per_second", &EpochMetrics::images_per_second},
+      {"ema_val_loss", &EpochMetrics::ema_val_loss, true},
+      {"ema_val_acc", &EpochMetrics::ema_val_acc, true},
   };
   return list;
 }
@@ -81,10 +83,24 @@ std::vector<std::string> split_csv(const std::string& line) {
   return cells;
 }
 
+// The columns a file of these rows has: every one but the optional ones no row has a
+// value in.
 template <typename Record>
-std::string format_row(const Record& row) {
-  std::string line;
+std::vector<Column<Record>> written_columns(const std::vector<Record>& rows) {
+  std::vector<Column<Record>> out;
   for (const Column<Record>& c : Record::columns()) {
+    bool written = !c.optional;
+    for (const Record& row : rows)
+      if (!written) written = !std::isnan(row.*std::get<double Record::*>(c.field));
+    if (written) out.push_back(c);
+  }
+  return out;
+}
+
+template <typename Record>
+std::string format_row(const Record& row, const std::vector<Column<Record>>& columns) {
+  std::string line;
+  for (const Column<Record>& c : columns) {
     if (!line.empty()) line += ',';
     if (const auto* integer = std::get_if<int64_t Record::*>(&c.field)) line += std::to_string(row.**integer);
     else line += format_number(row.*std::get<double Record::*>(c.field));
@@ -92,7 +108,8 @@ std::string format_row(const Record& row) {
   return line;
 }
 
-// Where each of Record's columns is in a file's header line.
+// Where each of Record's columns is in a file's header line (npos: an optional column the
+// file does not have).
 template <typename Record>
 std::vector<size_t> column_positions(const std::string& path, const std::string& header_line) {
   const std::vector<std::string> header = split_csv(header_line);
@@ -102,8 +119,9 @@ std::vector<size_t> column_positions(const std::string& path, const std::string&
   std::string missing;
   for (const Column<Record>& c : Record::columns()) {
     const auto it = index.find(c.name);
-    if (it == index.end()) missing += (missing.empty() ? "" : ", ") + std::string(c.name);
-    else positions.push_back(it->second);
+    if (it != index.end()) positions.push_back(it->second);
+    else if (c.optional) positions.push_back(std::string::npos);
+    else missing += (missing.empty() ? "" : ", ") + std::string(c.name);
   }
   CYG_INPUT_CHECK(missing.empty(), path, ": bad header '", trim(header_line), "': no column ", missing, " (expected ",
                   csv_header<Record>(), ")");
@@ -130,14 +148,18 @@ void parse_cell(const std::string& cell, const Column<Record>& column, Record& r
 template <typename Record>
 std::string csv_header() {
   std::string line;
-  for (const Column<Record>& c : Record::columns()) line += (line.empty() ? "" : ",") + std::string(c.name);
+  for (const Column<Record>& c : Record::columns())
+    if (!c.optional) line += (line.empty() ? "" : ",") + std::string(c.name);
   return line;
 }
 
 template <typename Record>
 std::string csv_text(const std::vector<Record>& rows) {
-  std::string text = csv_header<Record>() + "\n";
-  for (const Record& row : rows) text += format_row(row) + "\n";
+  const std::vector<Column<Record>> columns = written_columns(rows);
+  std::string text;
+  for (const Column<Record>& c : columns) text += (text.empty() ? "" : ",") + std::string(c.name);
+  text += "\n";
+  for (const Record& row : rows) text += format_row(row, columns) + "\n";
   return text;
 }
 
@@ -165,7 +187,8 @@ std::vector<Record> parse_csv(const std::string& text, const std::string& path) 
     const std::string where = path + ": line " + std::to_string(line_number);
     CYG_INPUT_CHECK(cells.size() == header_cells, where, " has ", cells.size(), " cells, the header has ", header_cells);
     Record row;
-    for (size_t c = 0; c < columns.size(); ++c) parse_cell(cells[positions[c]], columns[c], row, where);
+    for (size_t c = 0; c < columns.size(); ++c)
+      if (positions[c] != std::string::npos) parse_cell(cells[positions[c]], columns[c], row, where);
     rows.push_back(row);
   }
   return rows;

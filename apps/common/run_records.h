@@ -3,6 +3,7 @@
 // column list (header name and field) that writes the header, formats rows and reads
 // them back.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,11 +12,14 @@
 
 namespace cyg::app {
 
-// A column of Record's table: integers print as integers, numbers as format_number.
+// A column of Record's table: integers print as integers, numbers as format_number. An
+// optional column (a number) is written only where some row has a value (not NaN), and
+// reads as NaN from a file without it: what a run has only with a setting on.
 template <typename Record>
 struct Column {
   const char* name;
   std::variant<int64_t Record::*, double Record::*> field;
+  bool optional = false;
 };
 
 // metrics.csv: one row per epoch; losses are mean cross-entropy per image, accuracies
@@ -26,6 +30,9 @@ struct EpochMetrics {
   double lr = 0.0, momentum = 0.0;
   double train_loss = 0.0, train_acc = 0.0, val_loss = 0.0, val_acc = 0.0;
   double epoch_seconds = 0.0, images_per_second = 0.0;
+  // The moving average of the weights on the validation set (train.ema_decay; optional
+  // columns, NaN without it).
+  double ema_val_loss = NAN, ema_val_acc = NAN;
   static const std::vector<Column<EpochMetrics>>& columns();
 };
 
@@ -59,7 +66,7 @@ struct RangeTestStep {
 // A CSV field: quoted where it holds a comma, a quote or a line break (RFC 4180).
 std::string csv_field(const std::string& s);
 
-// The header line's text, without the newline.
+// The header line's text, without the newline: the columns every file has.
 template <typename Record>
 std::string csv_header();
 

@@ -75,8 +75,15 @@ void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_
   const bool fits_the_graph = !images_.defined() || images.shape() == images_.shape();
   if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels);
   NvtxRange step_range("step");
+  stepped_ = true;
   optimizer_.prepare_step();
+  if (average_) average_->prepare_update();
   device_part(images, labels, global_images);
+}
+
+void StepRunner::set_weight_average(WeightAverage* average) {
+  CYG_CHECK(!stepped_, "the moving average of the weights is set before the first step");
+  average_ = average;
 }
 
 void StepRunner::set_micro_batches(int64_t micro_batches) {
@@ -122,6 +129,7 @@ void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t
   }
   NvtxRange range("optimizer");
   optimizer_.apply_step();
+  if (average_) average_->apply_update();
 }
 
 void StepRunner::give_up_graphs() {
@@ -146,7 +154,9 @@ void StepRunner::run_graphed(const Tensor& images, const Tensor& labels) {
   }
   images_.copy_(images);
   labels_.copy_(labels);
+  stepped_ = true;
   optimizer_.prepare_step();
+  if (average_) average_->prepare_update();
   auto step = [&] { device_part(images_, labels_); };
   if (!settled_) {
     settled_ = graph_->warm_up(step);

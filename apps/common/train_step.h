@@ -7,6 +7,7 @@
 
 #include "apps/common/metrics_ring.h"
 #include "engine/data_parallel.h"
+#include "engine/ema.h"
 #include "engine/functional.h"
 #include "engine/graph.h"
 #include "engine/nn.h"
@@ -55,6 +56,9 @@ class StepRunner {
   // statistics. Each micro-batch has at least two images (a batch too small for that
   // runs in fewer). Before the first step; 1 by default.
   void set_micro_batches(int64_t micro_batches);
+  // A moving average of the weights updated after every optimizer update, in the step (a
+  // CUDA graph captures it too). Before the first step; none by default.
+  void set_weight_average(WeightAverage* average);
   // Whether the steps of the batch size seen first are (or will be) graph replays.
   bool graphed() const { return graphs_ == StepGraphs::On; }
   // Whether the step has been captured: the next full batch is a replay.
@@ -83,6 +87,8 @@ class StepRunner {
   Tensor aligned_slice(const Tensor& images, int64_t begin, int64_t end) const;
   std::map<double, Tensor> seeds_;
   int64_t micro_batches_ = 1;
+  WeightAverage* average_ = nullptr;
+  bool stepped_ = false;  // a step has run: the settings above are fixed
   int64_t ranks_ = 1;
   int warm_ups_ = 0;
   bool settled_ = false;  // a warm-up needed no new memory: capture next

@@ -42,6 +42,14 @@ void adam_step_cpu(const TensorSlot* slots, int count, const AdamHyper& h) {
   }
 }
 
+void ema_step_cpu(const TensorSlot* slots, int count, const EmaHyper& h) {
+  for (int s = 0; s < count; ++s) {
+    const TensorSlot& t = slots[s];
+#pragma omp parallel for if (t.numel > 65536)
+    for (int64_t i = 0; i < t.numel; ++i) ema_update(t.state1[i], t.param[i], h);
+  }
+}
+
 void grad_norm_clip_cpu(const TensorSlot* slots, int count, int64_t chunk_elems, float max_norm, float* out) {
   const std::vector<TensorChunk> chunks = make_chunks(slots, count, chunk_elems);
   std::vector<double> sums(chunks.size(), 0.0);

@@ -48,6 +48,21 @@ __global__ void CYG_LAUNCH_BOUNDS adam_step_kernel(const TensorSlot* slots, cons
   }
 }
 
+// The weights' moving average: one read of the value and the average, one write.
+__global__ void CYG_LAUNCH_BOUNDS ema_step_kernel(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks,
+                                                  const EmaHyper* hyper) {
+  const EmaHyper h = *hyper;
+  for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
+    const TensorChunk chunk = chunks[c];
+    const TensorSlot t = slots[chunk.slot];
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
+      float average = t.state1[i];
+      ema_update(average, t.param[i], h);
+      t.state1[i] = average;
+    }
+  }
+}
+
 // Block b's sum of squares of the gradients of chunks b, b + grid, ... (in double).
 __global__ void CYG_LAUNCH_BOUNDS grad_norm_partials_kernel(const TensorSlot* slots, const TensorChunk* chunks,
                                                             int64_t num_chunks, double* partials) {
@@ -103,6 +118,14 @@ void adam_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t 
                     const LaunchConfig& cfg) {
   if (num_chunks == 0) return;
   CYG_LAUNCH(adam_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,
+             num_chunks, h);
+  CYG_CHECK_LAUNCH();
+}
+
+void ema_step_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, const EmaHyper* h,
+                   const LaunchConfig& cfg) {
+  if (num_chunks == 0) return;
+  CYG_LAUNCH(ema_step_kernel, chunk_grid(num_chunks, cfg), block_size(cfg), 0, stream_of(cfg), slots, chunks,
              num_chunks, h);
   CYG_CHECK_LAUNCH();
 }

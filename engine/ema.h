@@ -1,0 +1,61 @@
+// An exponential moving average of a model's weights, as PyTorch's
+// torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay),
+// use_buffers=True) keeps it (timm's ModelEma, Lightning's EMA callbacks): after every
+// optimizer step each parameter's and floating buffer's average (batchnorm's running
+// mean and variance) moves toward its value, average = lerp(average, value, 1 - decay),
+// the first update copying the values. Counters (num_batches_tracked) are the model's.
+// Each update is one fused launch over every tensor (kernels/optim.h's ema_update), its
+// weight read from device memory, so a CUDA graph captures it with the step.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/multi_tensor.h"
+#include "engine/nn.h"
+
+namespace cyg {
+
+class WeightAverage {
+ public:
+  // The averages start as copies of the model's values, on its device; decay in (0, 1).
+  WeightAverage(nn::Module& model, double decay);
+  WeightAverage(const WeightAverage&) = delete;
+  WeightAverage& operator=(const WeightAverage&) = delete;
+
+  double decay() const { return decay_; }
+  // The updates taken (PyTorch's n_averaged).
+  int64_t updates() const { return updates_; }
+
+  // After an optimizer step: prepare_update() then apply_update(). The host's half puts
+  // this update's weight (a copy at the first) and the tensor table into device memory,
+  // outside a graph capture; the device's half is the one launch a captured step replays.
+  void update();
+  void prepare_update();
+  void apply_update();
+
+  // The model's state dict with the averages in place of its parameters and floating
+  // buffers: PyTorch's names, so the averaged weights load into the model with strict=True.
+  nn::NamedTensors state_dict() const;
+  // The averages alone (the names of what is averaged), for a checkpoint, and back: every
+  // name must be there with its shape.
+  const std::vector<std::string>& names() const { return names_; }
+  const std::vector<Tensor>& averages() const { return averages_; }
+  void load(const nn::NamedTensors& averages, int64_t updates);
+
+  // Exchanges the model's values and the averages (the averaged weights are evaluated in
+  // the model); a second call puts everything back as it was, bit for bit.
+  void swap_with_model();
+
+ private:
+  // The model's averaged tensors in names_' order, as they are now.
+  std::vector<Tensor> model_values() const;
+
+  nn::Module& model_;
+  double decay_;
+  int64_t updates_ = 0;
+  std::vector<std::string> names_;
+  std::vector<Tensor> averages_;
+  MultiTensorTable table_;
+};
+
+}  // namespace cyg
