@@ -1,0 +1,157 @@
+// The moving average of the weights (engine/ema.h) on the CPU: three training steps of a
+// model with batchnorm against PyTorch's AveragedModel rule written out here in double
+// (the first update copies, then average = decay * average + (1 - decay) * value, for
+// the parameters and the running statistics; counters stay the model's), the exchange
+// with the model, loading and bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/ema.h"
+#include "engine/functional.h"
+#include "engine/optim.h"
+#include "kernels/error.h"
+#include "models/registry.h"
+
+namespace {
+
+using cyg::Tensor;
+using cyg::Variable;
+
+std::shared_ptr<cyg::nn::Module> small_model() {
+  cyg::models::ModelOptions options;
+  options.width = 4;
+  options.seed = 3;
+  return cyg::models::make_model("small_cnn", options);
+}
+
+void train_step(cyg::nn::Module& model, cyg::Optimizer& optimizer, int step) {
+  const Tensor images = Tensor::normal({6, 3, 8, 8}, 0, 1, 40 + static_cast<uint64_t>(step));
+  Tensor labels = Tensor::empty({6}, cyg::DType::I32);
+  for (int64_t i = 0; i < 6; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
+  optimizer.zero_grad();
+  cyg::backward(cyg::fn::cross_entropy(model(Variable(images)), labels).loss);
+  optimizer.step();
+}
+
+std::map<std::string, std::vector<float>> values_of(const cyg::nn::NamedTensors& tensors) {
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, t] : tensors) out[name] = t.to_vector();
+  return out;
+}
+
+TEST(WeightAverage, FollowsAveragedModelsRuleForParametersAndRunningStatistics) {
+  auto model = small_model();
+  model->train();
+  cyg::SgdOptions o;
+  o.lr = 0.5;  // large steps: the average and the weights part visibly
+  o.momentum = 0.9;
+  cyg::SGD optimizer(model->parameters(), o);
+  const double decay = 0.75;
+  cyg::WeightAverage average(*model, decay);
+
+  // What is averaged: every parameter and the running statistics, not the counters.
+  std::vector<std::string> expected_names;
+  for (const auto& [name, v] : model->named_parameters()) expected_names.push_back(name);
+  for (const auto& [name, t] : model->named_buffers())
+    if (name.find("num_batches_tracked") == std::string::npos) expected_names.push_back(name);
+  EXPECT_EQ(average.names(), expected_names);
+  EXPECT_EQ(average.updates(), 0);
+
+  std::map<std::string, std::vector<double>> expected;
+  for (int step = 0; step < 3; ++step) {
+    train_step(*model, optimizer, step);
+    average.update();
+    const std::map<std::string, std::vector<float>> now = values_of(model->state_dict());
+    for (const std::string& name : average.names()) {
+      const std::vector<float>& value = now.at(name);
+      std::vector<double>& e = expected[name];
+      if (step == 0) e.assign(value.begin(), value.end());
+      else
+        for (size_t i = 0; i < e.size(); ++i) e[i] = decay * e[i] + (1 - decay) * value[i];
+    }
+  }
+  EXPECT_EQ(average.updates(), 3);
+  const std::map<std::string, std::vector<float>> model_now = values_of(model->state_dict());
+  for (size_t k = 0; k < average.names().size(); ++k) {
+    const std::string& name = average.names()[k];
+    const std::vector<float> got = average.averages()[k].to_vector();
+    const std::vector<double>& want = expected.at(name);
+    ASSERT_EQ(got.size(), want.size()) << name;
+    double farthest = 0;  // from the model: the average must lag it
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << name << " [" << i << "]";
+      farthest = std::max(farthest, std::fabs(static_cast<double>(got[i]) - model_now.at(name)[i]));
+    }
+    if (name.find("weight") != std::string::npos) {
+      EXPECT_GT(farthest, 1e-4) << name;
+    }
+  }
+
+  // The state dict: the model's names and order, the averages in place of the averaged
+  // tensors, the counters the model's.
+  const cyg::nn::NamedTensors state = average.state_dict();
+  const cyg::nn::NamedTensors model_state = model->state_dict();
+  ASSERT_EQ(state.size(), model_state.size());
+  for (size_t i = 0; i < state.size(); ++i) {
+    ASSERT_EQ(state[i].first, model_state[i].first);
+    const auto at = std::find(average.names().begin(), average.names().end(), state[i].first);
+    if (at == average.names().end()) {
+      EXPECT_EQ(state[i].second.to_vector(), model_state[i].second.to_vector()) << state[i].first;
+    } else {
+      const size_t k = static_cast<size_t>(at - average.names().begin());
+      EXPECT_EQ(state[i].second.to_vector(), average.averages()[k].to_vector()) << state[i].first;
+    }
+  }
+}
+
+TEST(WeightAverage, SwapsWithTheModelAndBackBitForBit) {
+  auto model = small_model();
+  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  cyg::WeightAverage average(*model, 0.5);
+  for (int step = 0; step < 2; ++step) {
+    train_step(*model, optimizer, step);
+    average.update();
+  }
+  const auto before = values_of(model->state_dict());
+  const auto averaged = values_of(average.state_dict());
+  EXPECT_NE(before, averaged);
+  average.swap_with_model();
+  EXPECT_EQ(values_of(model->state_dict()), averaged);
+  average.swap_with_model();
+  EXPECT_EQ(values_of(model->state_dict()), before);
+  EXPECT_EQ(values_of(average.state_dict()), averaged);
+}
+
+TEST(WeightAverage, LoadsItsTensorsAndRefusesOnesThatDoNotFit) {
+  auto model = small_model();
+  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  cyg::WeightAverage average(*model, 0.9);
+  train_step(*model, optimizer, 0);
+  average.update();
+  train_step(*model, optimizer, 1);
+  average.update();
+
+  auto other_model = small_model();
+  cyg::WeightAverage restored(*other_model, 0.9);
+  cyg::nn::NamedTensors saved;
+  for (size_t k = 0; k < average.names().size(); ++k) saved.emplace_back(average.names()[k], average.averages()[k]);
+  restored.load(saved, average.updates());
+  EXPECT_EQ(restored.updates(), 2);
+  for (size_t k = 0; k < average.names().size(); ++k)
+    EXPECT_EQ(restored.averages()[k].to_vector(), average.averages()[k].to_vector()) << average.names()[k];
+
+  cyg::nn::NamedTensors missing(saved.begin() + 1, saved.end());
+  EXPECT_THROW(restored.load(missing, 2), cyg::Error);
+  cyg::nn::NamedTensors wrong_shape = saved;
+  wrong_shape[0].second = Tensor::zeros({3});
+  EXPECT_THROW(restored.load(wrong_shape, 2), cyg::Error);
+  EXPECT_THROW(restored.load(saved, -1), cyg::Error);
+  for (double bad : {0.0, 1.0, -0.5, 1.5, static_cast<double>(NAN)}) EXPECT_THROW(cyg::WeightAverage(*model, bad), cyg::Error) << bad;
+}
+
+}  // namespace
