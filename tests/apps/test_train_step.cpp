@@ -41,7 +41,7 @@ Batch batch(int64_t n, uint64_t seed, int64_t side = 8) {
 // A model, its optimizer and a metrics ring, stepped through one StepRunner.
 struct Trainer {
   Trainer(const std::string& model_name, StepGraphs graphs, bool adam, double clip_grad_norm = 0.0,
-          int64_t micro_batches = 1, bool decay_weights_only = false)
+          int64_t micro_batches = 1, bool decay_weights_only = false, double ema_decay = 0.0)
       : ring(64, kEmu) {
     cyg::models::ModelOptions options;
     options.width = 8;
@@ -64,6 +64,10 @@ struct Trainer {
       optimizer->set_weight_decay_scales(cyg::weight_decay_on_weights_only(optimizer->parameters()));
     runner = std::make_unique<cyg::app::StepRunner>(*model, *optimizer, ring, 0.1, graphs, kEmu);
     runner->set_micro_batches(micro_batches);
+    if (ema_decay > 0) {
+      average = std::make_unique<cyg::WeightAverage>(*model, ema_decay);
+      runner->set_weight_average(average.get());
+    }
   }
 
   // Each step's lr and momentum change, as a 1cycle schedule's do.
@@ -77,6 +81,7 @@ struct Trainer {
   std::unique_ptr<cyg::Optimizer> optimizer;
   cyg::app::MetricsRing ring;
   std::unique_ptr<cyg::app::StepRunner> runner;
+  std::unique_ptr<cyg::WeightAverage> average;
 };
 
 // Named tensors (a module's state, in order, or an optimizer's, by name) equal bit for bit.
@@ -100,9 +105,9 @@ Tensor named(const cyg::nn::NamedTensors& state, const std::string& name) {
 
 // Steps of 4 images, then a partial batch of 3 (eager in both), then full ones again.
 void expect_graphs_change_nothing(const std::string& model_name, bool adam, double clip_grad_norm = 0.0,
-                                  int64_t micro_batches = 1, bool decay_weights_only = false) {
-  Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm, micro_batches, decay_weights_only);
-  Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm, micro_batches, decay_weights_only);
+                                  int64_t micro_batches = 1, bool decay_weights_only = false, double ema_decay = 0.0) {
+  Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm, micro_batches, decay_weights_only, ema_decay);
+  Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm, micro_batches, decay_weights_only, ema_decay);
   const std::vector<int64_t> sizes = {4, 4, 4, 4, 3, 4, 4};
   for (size_t k = 0; k < sizes.size(); ++k) {
     const Batch b = batch(sizes[k], 100 + k);
@@ -116,6 +121,14 @@ void expect_graphs_change_nothing(const std::string& model_name, bool adam, doub
   EXPECT_EQ(graphed.ring.correct(), eager.ring.correct());
   expect_same_tensors(graphed.model->state_dict(), eager.model->state_dict(), model_name + " state");
   expect_same_tensors(graphed.optimizer->state_dict(), eager.optimizer->state_dict(), model_name + " optimizer");
+  if (ema_decay > 0) {
+    // Every step updated the average, replays too; it lags the weights.
+    EXPECT_EQ(graphed.average->updates(), static_cast<int64_t>(sizes.size()));
+    expect_same_tensors(graphed.average->state_dict(), eager.average->state_dict(), model_name + " average");
+    const std::string last = graphed.model->named_parameters().back().first;
+    EXPECT_NE(named(graphed.average->state_dict(), last).to_vector(),
+              named(graphed.model->state_dict(), last).to_vector());
+  }
   if (clip_grad_norm > 0) {
     // The replayed norm is the last step's, and above the max norm: the step clipped.
     EXPECT_EQ(graphed.optimizer->last_grad_norm(), eager.optimizer->last_grad_norm());
@@ -143,6 +156,13 @@ TEST(StepRunner, GraphedStepsEqualEagerStepsWithGradientClipping) {
 // update's table, which the graph reads as it was captured.
 TEST(StepRunner, GraphedStepsEqualEagerStepsWithWeightDecayOnWeightsOnly) {
   expect_graphs_change_nothing("small_cnn", false, 0.0, 1, true);
+}
+
+// The moving average of the weights: its update is in the graph, its weight (a copy at
+// the first update) read from device memory.
+TEST(StepRunner, GraphedStepsEqualEagerStepsWithAMovingAverage) {
+  expect_graphs_change_nothing("small_cnn", false, 0.0, 1, false, 0.9);
+  expect_graphs_change_nothing("resnet18", true, 0.0, 2, false, 0.5);
 }
 
 // Micro-batches (gradient accumulation): the graph holds every micro-batch's forward and
@@ -287,6 +307,26 @@ TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
   EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 1u);
   EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::DeviceToHost)], 0u);
   EXPECT_EQ(t.ring.pending(), before + 1);
+}
+
+// With a moving average of the weights, still one launch: its update is in the graph; one
+// more small copy, its weight.
+TEST(StepRunner, AReplayedStepWithAMovingAverageIsStillOneLaunch) {
+  Trainer t("small_cnn", StepGraphs::On, false, 0.0, 1, false, 0.99);
+  const Batch b = batch(4, 1);
+  const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
+  for (int k = 0; k < before; ++k) t.step(b, k);
+  ASSERT_TRUE(t.runner->replaying());
+  cyg::reset_counts();
+  cyg::set_counting(true);
+  t.step(b, before);
+  cyg::set_counting(false);
+  const cyg::DeviceCounts c = cyg::device_counts();
+  EXPECT_EQ(c.total_launches(), 1u);
+  EXPECT_EQ(c.allocations, 0u);
+  EXPECT_EQ(c.synchronizations, 0u);
+  EXPECT_EQ(c.copies[static_cast<int>(cyg::CopyDirection::HostToDevice)], 2u);
+  EXPECT_EQ(t.average->updates(), before + 1);
 }
 
 TEST(StepRunner, OnTheCpuGraphsAreOff) {
