@@ -212,6 +212,10 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     results.push_back({"epochs", std::to_string(last.epoch) + " of " + std::to_string(c.train.epochs)});
     results.push_back({"final validation accuracy", fixed(100.0 * last.val_acc, 2) + "%"});
     results.push_back({"final validation loss", fixed(last.val_loss, 4)});
+    if (!std::isnan(last.ema_val_acc))
+      results.push_back({"final validation accuracy of the averaged weights (train.ema_decay " +
+                             format_number(c.train.ema_decay) + ", ema.safetensors)",
+                         fixed(100.0 * last.ema_val_acc, 2) + "%, loss " + fixed(last.ema_val_loss, 4)});
     results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
                                                                                "% (epoch " +
                                                                                std::to_string(state.best_epoch) + ")"
@@ -270,6 +274,11 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
   if (!epochs.empty()) {
     j["final_val_loss"] = epochs.back().val_loss;
     j["final_val_acc"] = epochs.back().val_acc;
+    if (!std::isnan(epochs.back().ema_val_acc)) {
+      // The moving average of the weights (train.ema_decay), in ema.safetensors.
+      j["final_ema_val_loss"] = epochs.back().ema_val_loss;
+      j["final_ema_val_acc"] = epochs.back().ema_val_acc;
+    }
     // No full epoch yet (a step limit inside the first): no best, written as null.
     const bool best = state.best_epoch >= 0;
     j["best_val_acc"] = best ? nlohmann::ordered_json(state.best_val_acc) : nlohmann::ordered_json();

@@ -121,6 +121,10 @@ std::string training_events(const std::vector<StepRecord>& steps, const std::vec
     scalar("epoch/train_acc", m.train_acc, m.step);
     scalar("epoch/val_loss", m.val_loss, m.step);
     scalar("epoch/val_acc", m.val_acc, m.step);
+    if (!std::isnan(m.ema_val_acc)) {
+      scalar("epoch/ema_val_loss", m.ema_val_loss, m.step);
+      scalar("epoch/ema_val_acc", m.ema_val_acc, m.step);
+    }
   };
   size_t next_epoch = 0;
   for (const StepRecord& s : steps) {

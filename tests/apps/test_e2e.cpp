@@ -205,6 +205,73 @@ TEST_F(EndToEnd, ARunReportsItsTimeToTheTargetAccuracy) {
   EXPECT_NE(read_file(never + "/index.html").find("not reached"), std::string::npos);
 }
 
+// train.ema_decay: the moving average of the weights is evaluated every epoch (the log,
+// metrics.csv's optional columns, summary.json, the page), written as ema.safetensors,
+// which cygnet_evaluate scores as the run did; a run stopped mid-epoch and resumed ends
+// with the uninterrupted run's average, bit for bit (it travels in the checkpoint). The
+// range test refuses the key; a decay outside (0, 1) is one line.
+TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
+  const std::vector<std::string> recipe = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.2",
+                                           "train.ema_decay=0.9"};
+  const Result r = run("onecycle", joined(recipe, {"name=ema"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(", weights averaged (train.ema_decay 0.9)"), std::string::npos)
+      << r.out.substr(0, r.out.find('\n'));
+  EXPECT_NE(r.out.find("(averaged weights: loss "), std::string::npos) << r.out;
+  const std::string dir = run_dir("onecycle-ema-");
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    EXPECT_TRUE(row.ema_val_acc >= 0 && row.ema_val_acc <= 1) << "epoch " << row.epoch;
+    EXPECT_TRUE(std::isfinite(row.ema_val_loss)) << "epoch " << row.epoch;
+  }
+  EXPECT_NE(rows.back().ema_val_loss, rows.back().val_loss) << "the average is not the weights";
+  EXPECT_GT(rows.back().ema_val_acc, 0.5) << "the average of a run that learns learns too";
+  const auto s = summary(dir);
+  EXPECT_EQ(s["final_ema_val_acc"].get<double>(), rows.back().ema_val_acc);
+  EXPECT_EQ(s["final_ema_val_loss"].get<double>(), rows.back().ema_val_loss);
+  EXPECT_NE(read_file(dir + "/index.html").find("averaged weights (train.ema_decay 0.9"), std::string::npos);
+
+  // ema.safetensors: the model's names, the averaged values, scored as the run scored them.
+  const cyg::SafetensorsContent averaged = cyg::load_safetensors(dir + "/ema.safetensors");
+  const cyg::SafetensorsContent last = cyg::load_safetensors(dir + "/last.safetensors");
+  ASSERT_EQ(averaged.tensors.size(), last.tensors.size());
+  bool differs = false;
+  for (size_t i = 0; i < last.tensors.size(); ++i) {
+    ASSERT_EQ(averaged.tensors[i].first, last.tensors[i].first);
+    differs = differs || averaged.tensors[i].second.to_vector() != last.tensors[i].second.to_vector();
+  }
+  EXPECT_TRUE(differs);
+  EXPECT_EQ(averaged.metadata.at("step"), "48");
+  const Result scored = run("evaluate", {"--checkpoint", dir + "/ema.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  char expected[48];
+  std::snprintf(expected, sizeof expected, "loss %.6f, accuracy %.4f", rows.back().ema_val_loss,
+                rows.back().ema_val_acc);
+  EXPECT_NE(scored.out.find(expected), std::string::npos) << scored.out << " vs " << expected;
+
+  // Stopped at step 20 (inside epoch 2), resumed: the same average and metrics.
+  ASSERT_EQ(run("onecycle", joined(recipe, {"name=split", "train.max_steps=20"})).exit_code, 0);
+  const std::string split = run_dir("onecycle-split-");
+  const Result resumed = run("onecycle", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const cyg::SafetensorsContent again = cyg::load_safetensors(split + "/ema.safetensors");
+  ASSERT_EQ(again.tensors.size(), averaged.tensors.size());
+  for (size_t i = 0; i < again.tensors.size(); ++i)
+    EXPECT_EQ(again.tensors[i].second.to_vector(), averaged.tensors[i].second.to_vector()) << again.tensors[i].first;
+  EXPECT_EQ(metrics_without_timing(split), metrics_without_timing(dir));
+
+  // Without the key: no columns, no file, no summary keys.
+  ASSERT_EQ(run("onecycle", {"name=plain", "train.max_steps=16"}).exit_code, 0);
+  const std::string plain = run_dir("onecycle-plain-");
+  EXPECT_EQ(read_file(plain + "/metrics.csv").find("ema_"), std::string::npos);
+  EXPECT_FALSE(std::ifstream(plain + "/ema.safetensors").good());
+  EXPECT_FALSE(summary(plain).contains("final_ema_val_acc"));
+
+  expect_one_line_error(run("lr_find", {"name=no", "train.ema_decay=0.9"}), "'train.ema_decay'");
+  expect_one_line_error(run("onecycle", {"name=no", "train.ema_decay=1"}), "'train.ema_decay' = 1");
+}
+
 // The header line says what the optimizer does besides its name: clipping and a weight
 // decay kept off biases and batchnorm, together; neither for a plain run.
 TEST_F(EndToEnd, TheHeaderLineSaysHowTheOptimizerIsSet) {

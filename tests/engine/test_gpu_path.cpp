@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/device.h"
+#include "engine/ema.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
 #include "models/registry.h"
@@ -62,17 +63,21 @@ using BetweenSteps = std::function<void(cyg::nn::Module&, int step)>;
 
 struct Trace {
   std::vector<double> losses;
-  cyg::nn::NamedTensors state;  // on the CPU
+  cyg::nn::NamedTensors state;     // on the CPU
+  cyg::nn::NamedTensors averaged;  // the moving average's state dict, where one was kept
 };
 
+// ema_decay > 0: a moving average of the weights is updated after every step.
 Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer& make_optimizer,
-            const BetweenSteps& between = {}) {
+            const BetweenSteps& between = {}, double ema_decay = 0.0) {
   cyg::models::ModelOptions options;
   options.width = spec.width;
   options.seed = 5;
   auto model = cyg::models::make_model(spec.name, options);
   model->to(device);
   auto optimizer = make_optimizer(model->parameters());
+  std::unique_ptr<cyg::WeightAverage> average;
+  if (ema_decay > 0) average = std::make_unique<cyg::WeightAverage>(*model, ema_decay);
   Trace trace;
   for (int step = 0; step < steps; ++step) {
     const Tensor images =
@@ -83,10 +88,13 @@ Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer
     const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy((*model)(Variable(images)), labels.to(device));
     cyg::backward(ce.loss);
     optimizer->step();
+    if (average) average->update();
     trace.losses.push_back(ce.loss.data().item());
     if (between) between(*model, step);
   }
   for (const auto& [name, t] : model->state_dict()) trace.state.emplace_back(name, t.to(Device::cpu()));
+  if (average)
+    for (const auto& [name, t] : average->state_dict()) trace.averaged.emplace_back(name, t.to(Device::cpu()));
   return trace;
 }
 
@@ -231,6 +239,29 @@ TEST(GPU_PATH_SUITE, WeightDecayOnWeightsOnlyMatchesTheCpu) {
                                                                   cpu.state[i].second.to_vector()));
     EXPECT_GT(largest_bias, 1e-2) << "(the device comparison allows " << kRelative << ")";
   }
+}
+
+// The moving average of the weights and batchnorm statistics through the device's fused
+// update and tables: the same averages as the CPU's, which differ from the weights.
+TEST(GPU_PATH_SUITE, MovingAverageOfTheWeightsMatchesTheCpu) {
+  REQUIRE_DEVICE();
+  const ModelSpec spec{"small_cnn", 8, 12, 8};
+  const Trace on_device = train(kDevice, spec, 6, sgd_momentum(0.2), replace_parameters_after_step_3, 0.6);
+  const Trace cpu = train(Device::cpu(), spec, 6, sgd_momentum(0.2), replace_parameters_after_step_3, 0.6);
+  expect_same_training(on_device, cpu);
+  ASSERT_EQ(on_device.averaged.size(), cpu.averaged.size());
+  ASSERT_EQ(cpu.averaged.size(), cpu.state.size());
+  double largest_lag = 0;
+  for (size_t i = 0; i < cpu.averaged.size(); ++i) {
+    ASSERT_EQ(on_device.averaged[i].first, cpu.averaged[i].first);
+    EXPECT_LE(relative_difference(on_device.averaged[i].second.to_vector(), cpu.averaged[i].second.to_vector()),
+              kRelative)
+        << cpu.averaged[i].first;
+    if (cpu.averaged[i].second.dtype() == cyg::DType::F32)
+      largest_lag = std::max(largest_lag, relative_difference(cpu.averaged[i].second.to_vector(),
+                                                              cpu.state[i].second.to_vector()));
+  }
+  EXPECT_GT(largest_lag, 1e-2) << "the average should lag the weights";
 }
 
 TEST(GPU_PATH_SUITE, AdamThroughTheDeviceTablesMatchesTheCpu) {
