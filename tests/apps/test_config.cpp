@@ -70,7 +70,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, drop_last, epochs, label_smoothing, log_every, max_steps, micro_batches"});
+                "valid keys under 'train': batch_size, drop_last, ema_decay, epochs, label_smoothing, log_every, max_steps, micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -376,6 +376,7 @@ RunConfig config_without_defaults() {
   c.train.log_every = 7;
   c.train.micro_batches = 4;
   c.train.target_val_acc = 0.94;
+  c.train.ema_decay = 0.999;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -466,6 +467,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.log_every);
   EXPECT_FIELD(train.micro_batches);
   EXPECT_FIELD(train.target_val_acc);
+  EXPECT_FIELD(train.ema_decay);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -518,13 +520,14 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
         line.find("decay_bias_and_norm:") != std::string::npos || line.find("lr_max_from:") != std::string::npos ||
         line.find("lr_max_rule:") != std::string::npos || line.find("pct_start:") != std::string::npos ||
         line.find("div_factor:") != std::string::npos || line.find("three_phase:") != std::string::npos ||
-        line.find("anneal_strategy:") != std::string::npos || line.find("target_val_acc:") != std::string::npos) {
+        line.find("anneal_strategy:") != std::string::npos || line.find("target_val_acc:") != std::string::npos ||
+        line.find("ema_decay:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 11) << now;  // "div_factor:" matches final_div_factor too
+  ASSERT_EQ(dropped, 12) << now;  // "div_factor:" matches final_div_factor too
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -540,6 +543,14 @@ TEST(Config, TargetValAccIsAnAccuracy) {
   expect_invalid({"train.target_val_acc=1.5"}, {"'train.target_val_acc' = 1.5: expected an accuracy in [0, 1] (0: none)"});
   expect_invalid({"train.target_val_acc=-0.1"}, {"'train.target_val_acc' = -0.1"});
   expect_invalid({"train.target_val_acc=.nan"}, {"'train.target_val_acc' = nan"});
+}
+
+// train.ema_decay: a decay in (0, 1), or 0 for none.
+TEST(Config, EmaDecayIsADecay) {
+  expect_invalid({"train.ema_decay=1"}, {"'train.ema_decay' = 1: expected a decay in (0, 1), such as 0.999 (0: no moving average)"});
+  expect_invalid({"train.ema_decay=-0.5"}, {"'train.ema_decay' = -0.5"});
+  expect_invalid({"train.ema_decay=.nan"}, {"'train.ema_decay' = nan"});
+  EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"train.ema_decay=0.9999"})); }), "(no error)");
 }
 
 // schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
@@ -603,14 +614,14 @@ TEST(Config, DistributedKeysAreChecked) {
             "(no error)");
 }
 
-// The round trip above checks 68 fields: a new key changes this count, and belongs
+// The round trip above checks every field: a new key changes this count, and belongs
 // there too.
 TEST(Config, TheRoundTripCoversEveryKey) {
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 77) << keys;
+  EXPECT_EQ(named, 78) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -510,6 +510,36 @@ TEST(RunRecords, WrittenRowsReadBackExactly) {
   EXPECT_EQ(back[1].images_per_second, 1039.5);
 }
 
+// The moving average's columns are optional: written after the others where a row has a
+// value, absent otherwise (a file stays as it was without train.ema_decay), and read
+// back as NaN from a file without them.
+TEST(RunRecords, OptionalColumnsAreWrittenOnlyWithValues) {
+  EpochMetrics row;
+  row.epoch = 1;
+  row.step = 16;
+  const std::string plain = csv_text(std::vector<EpochMetrics>{row});
+  EXPECT_EQ(plain.substr(0, plain.find('\n')), csv_header<EpochMetrics>());
+  row.ema_val_loss = 0.1 + 0.2;
+  row.ema_val_acc = 0.875;
+  const std::string text = csv_text(std::vector<EpochMetrics>{row});
+  EXPECT_EQ(text.substr(0, text.find('\n')), csv_header<EpochMetrics>() + ",ema_val_loss,ema_val_acc");
+  EXPECT_NE(text.find(",0.30000000000000004,0.875\n"), std::string::npos) << text;
+  const fs::path path = fresh_dir("records_optional") / "metrics.csv";
+  write(path, text);
+  const std::vector<EpochMetrics> back = read_csv<EpochMetrics>(path.string());
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].ema_val_loss, 0.1 + 0.2);
+  EXPECT_EQ(back[0].ema_val_acc, 0.875);
+  write(path, plain);
+  const std::vector<EpochMetrics> without = read_csv<EpochMetrics>(path.string());
+  ASSERT_EQ(without.size(), 1u);
+  EXPECT_TRUE(std::isnan(without[0].ema_val_loss) && std::isnan(without[0].ema_val_acc));
+  EXPECT_EQ(without[0].step, 16);
+  // A required column is still required.
+  write(path, "epoch,step\n1,16\n");
+  EXPECT_NE(error_of([&] { read_csv<EpochMetrics>(path.string()); }).find("no column lr"), std::string::npos);
+}
+
 TEST(RunRecords, ColumnsMayComeInAnyOrderButIntegersMustBeWhole) {
   const fs::path path = fresh_dir("records_order") / "steps.csv";
   write(path, "loss,momentum,lr,epoch,step,note\n2.5,0.95,0.001,2,12,x\n");
