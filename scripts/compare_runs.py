@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Compares two run directories of the same experiment: the step losses of steps.csv and
-the tensors of last.safetensors, each within a relative tolerance. Used to check that a
+the tensors of last.safetensors (and of ema.safetensors, the moving average of the
+weights, where the runs kept one), each within a relative tolerance. Used to check that a
 data-parallel run (mpirun -np N) trains as one process does. Standard library only.
 
   python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5] [--parameters-only]
@@ -64,6 +65,35 @@ def relative(a, b):
     return abs(a - b) / max(abs(a), abs(b), 1e-30)
 
 
+def compare_weights(run_a, run_b, file, parameters_only, tensors):
+    """The relative L2 difference of the two runs' `file`, the parameters as one vector
+    (the model's state less its integer counters, which must be equal): the norm of the
+    difference over the norm of the values. Each tensor's own goes into `tensors`, for
+    information: a bias that starts at zero and stays near it has no scale of its own."""
+    ta = read_safetensors(os.path.join(run_a, file))
+    tb = read_safetensors(os.path.join(run_b, file))
+    if sorted(ta) != sorted(tb):
+        fail(f"the runs' {file} hold different tensors")
+    square_diff = square_norm = 0.0
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    for name in ta:
+        if parameters_only and name.endswith(buffers):
+            continue
+        a, b = ta[name], tb[name]
+        if len(a) != len(b):
+            fail(f"tensor '{name}' of {file} has {len(a)} and {len(b)} values")
+        if name.endswith("num_batches_tracked"):
+            if a != b:
+                fail(f"'{name}' of {file} is {a} and {b}")
+            continue
+        d = sum((x - y) ** 2 for x, y in zip(a, b))
+        n = sum(x * x for x in a)
+        square_diff += d
+        square_norm += n
+        tensors.append((name, (d / max(n, 1e-300)) ** 0.5))
+    return (square_diff / max(square_norm, 1e-300)) ** 0.5
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_a")
@@ -86,33 +116,16 @@ def main():
     loss_diff = max((relative(a, b) for a, b in zip(la, lb)), default=0.0)
     worst.append(("step losses", loss_diff))
 
-    ta = read_safetensors(os.path.join(args.run_a, "last.safetensors"))
-    tb = read_safetensors(os.path.join(args.run_b, "last.safetensors"))
-    if sorted(ta) != sorted(tb):
-        fail("the checkpoints hold different tensors")
-    # The parameters as one vector (the model's state less its integer counters): the
-    # norm of the difference over the norm of the values. Tensors one by one are shown
-    # for information; a bias that starts at zero and stays near it has no scale of its own.
-    square_diff = square_norm = 0.0
     tensors = []
-    buffers = ("running_mean", "running_var", "num_batches_tracked")
-    for name in ta:
-        if args.parameters_only and name.endswith(buffers):
-            continue
-        a, b = ta[name], tb[name]
-        if len(a) != len(b):
-            fail(f"tensor '{name}' has {len(a)} and {len(b)} values")
-        if name.endswith("num_batches_tracked"):
-            if a != b:
-                fail(f"'{name}' is {a} and {b}")
-            continue
-        d = sum((x - y) ** 2 for x, y in zip(a, b))
-        n = sum(x * x for x in a)
-        square_diff += d
-        square_norm += n
-        tensors.append((name, (d / max(n, 1e-300)) ** 0.5))
     what = "parameters" if args.parameters_only else "parameters and statistics"
-    worst.append((f"{what} (L2)", (square_diff / max(square_norm, 1e-300)) ** 0.5))
+    worst.append((f"{what} (L2)", compare_weights(args.run_a, args.run_b, "last.safetensors", args.parameters_only,
+                                                  tensors)))
+    has_a, has_b = (os.path.isfile(os.path.join(d, "ema.safetensors")) for d in (args.run_a, args.run_b))
+    if has_a != has_b:
+        fail("one run has a moving average of its weights (ema.safetensors), the other none")
+    if has_a:
+        worst.append((f"averaged {what} (L2)", compare_weights(args.run_a, args.run_b, "ema.safetensors",
+                                                               args.parameters_only, [])))
 
     worst.sort(key=lambda item: -item[1])
     tensors.sort(key=lambda item: -item[1])

@@ -111,7 +111,7 @@ plot::Chart schedule_chart(const std::string& name, const std::vector<Record>& r
 // Figs. 3-5: training dashed, validation solid, against the epoch.
 plot::Chart epoch_chart(const std::string& title, const std::string& y_label, const std::string& name,
                         const std::vector<EpochMetrics>& rows, double EpochMetrics::*train,
-                        double EpochMetrics::*validation) {
+                        double EpochMetrics::*validation, double EpochMetrics::*averaged) {
   const auto epochs = values(rows, &EpochMetrics::epoch);
   plot::Chart chart;
   chart.title = title + ": " + name;
@@ -119,9 +119,17 @@ plot::Chart epoch_chart(const std::string& title, const std::string& y_label, co
   chart.y_label = y_label;
   chart.series = {{"training", epochs, values(rows, train), plot::LineStyle::Dashed, plot::Axis::Left, ""},
                   {"validation", epochs, values(rows, validation), plot::LineStyle::Solid, plot::Axis::Left, ""}};
+  // The moving average of the weights (train.ema_decay), where the run kept one.
+  const std::vector<double> averages = values(rows, averaged);
+  const bool has_averages = std::any_of(averages.begin(), averages.end(), [](double v) { return !std::isnan(v); });
+  if (has_averages)
+    chart.series.push_back(
+        {"validation, averaged weights", epochs, averages, plot::LineStyle::Solid, plot::Axis::Left, ""});
   // A spike (a validation loss of 183 beside 2) would flatten the rest on a linear axis.
   std::vector<double> all = values(rows, train);
   for (double v : values(rows, validation)) all.push_back(v);
+  if (has_averages)
+    for (double v : averages) all.push_back(v);
   chart.log_y = spans_decades(all);
   return chart;
 }
@@ -180,9 +188,9 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
   std::vector<std::pair<std::string, plot::Chart>> out = {{"schedule.svg", schedule_chart(name, steps)}};
   if (epochs.empty()) return out;
   out.push_back({"accuracy.svg", epoch_chart("Accuracy", "accuracy", name, epochs, &EpochMetrics::train_acc,
-                                             &EpochMetrics::val_acc)});
+                                             &EpochMetrics::val_acc, &EpochMetrics::ema_val_acc)});
   out.push_back({"loss.svg", epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss,
-                                         &EpochMetrics::val_loss)});
+                                         &EpochMetrics::val_loss, &EpochMetrics::ema_val_loss)});
   return out;
 }
 

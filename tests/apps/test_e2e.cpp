@@ -231,6 +231,7 @@ TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   EXPECT_EQ(s["final_ema_val_acc"].get<double>(), rows.back().ema_val_acc);
   EXPECT_EQ(s["final_ema_val_loss"].get<double>(), rows.back().ema_val_loss);
   EXPECT_NE(read_file(dir + "/index.html").find("averaged weights (train.ema_decay 0.9"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/accuracy.svg").find("validation, averaged weights"), std::string::npos);
 
   // ema.safetensors: the model's names, the averaged values, scored as the run scored them.
   const cyg::SafetensorsContent averaged = cyg::load_safetensors(dir + "/ema.safetensors");
@@ -267,6 +268,7 @@ TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   EXPECT_EQ(read_file(plain + "/metrics.csv").find("ema_"), std::string::npos);
   EXPECT_FALSE(std::ifstream(plain + "/ema.safetensors").good());
   EXPECT_FALSE(summary(plain).contains("final_ema_val_acc"));
+  EXPECT_EQ(read_file(plain + "/accuracy.svg").find("averaged weights"), std::string::npos);
 
   expect_one_line_error(run("lr_find", {"name=no", "train.ema_decay=0.9"}), "'train.ema_decay'");
   expect_one_line_error(run("onecycle", {"name=no", "train.ema_decay=1"}), "'train.ema_decay' = 1");

@@ -2,9 +2,10 @@
 # Data-parallel training as a user runs it, 2 ranks under mpirun on the CPU:
 #  1. with sync_batchnorm, small_cnn (a global batch of 63, so the ranks' slices differ,
 #     across an epoch's end and its partial last batch, its gradients clipped at a norm
-#     they exceed: each rank clips the averaged gradients) and ResNet-18 at width 8 train
-#     as one process does: the step losses and the final parameters and statistics
-#     within 1e-5 relative (scripts/compare_runs.py);
+#     they exceed: each rank clips the averaged gradients; a moving average of its weights
+#     kept) and ResNet-18 at width 8 train as one process does: the step losses and the
+#     final parameters and statistics (and small_cnn's averages) within 1e-5 relative
+#     (scripts/compare_runs.py);
 #     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
@@ -48,7 +49,7 @@ only_run() {  # the one run directory under $1
 
 echo "== 1. two ranks with synchronised batchnorm against one process"
 small=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=1000 train.epochs=2 train.batch_size=63
-       train.max_steps=20 train.log_every=5 sync_batchnorm=true optimizer.clip_grad_norm=0.5)
+       train.max_steps=20 train.log_every=5 sync_batchnorm=true optimizer.clip_grad_norm=0.5 train.ema_decay=0.8)
 resnet=(device=cpu model.name=resnet18 model.width=8 data.dataset=synthetic data.synthetic_size=8 train.batch_size=64
         train.max_steps=20 train.log_every=10 sync_batchnorm=true schedule.name=constant optimizer.lr=0.002)
 for model in small resnet; do

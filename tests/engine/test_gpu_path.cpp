@@ -112,15 +112,15 @@ double relative_difference(const std::vector<float>& got, const std::vector<floa
   return largest > 0 ? worst / largest : worst;
 }
 
-void expect_same_training(const Trace& on_device, const Trace& cpu) {
+void expect_same_training(const Trace& on_device, const Trace& cpu, double relative = kRelative) {
   ASSERT_EQ(on_device.losses.size(), cpu.losses.size());
   for (size_t s = 0; s < cpu.losses.size(); ++s)
-    EXPECT_NEAR(on_device.losses[s], cpu.losses[s], kRelative * std::fabs(cpu.losses[s])) << "loss of step " << s + 1;
+    EXPECT_NEAR(on_device.losses[s], cpu.losses[s], relative * std::fabs(cpu.losses[s])) << "loss of step " << s + 1;
   ASSERT_EQ(on_device.state.size(), cpu.state.size());
   for (size_t i = 0; i < cpu.state.size(); ++i) {
     const auto& [name, want] = cpu.state[i];
     ASSERT_EQ(on_device.state[i].first, name);
-    EXPECT_LE(relative_difference(on_device.state[i].second.to_vector(), want.to_vector()), kRelative) << name;
+    EXPECT_LE(relative_difference(on_device.state[i].second.to_vector(), want.to_vector()), relative) << name;
   }
 }
 
@@ -185,7 +185,11 @@ TEST(GPU_PATH_SUITE, GradientClippingMatchesTheCpu) {
     // A max norm under the gradients' (about 1 to 3 here), so that every step clips.
     const Trace on_device = train(kDevice, spec, 6, clipped(make, 0.05), replace_parameters_after_step_3);
     const Trace cpu = train(Device::cpu(), spec, 6, clipped(make, 0.05), replace_parameters_after_step_3);
-    expect_same_training(on_device, cpu);
+    // Adam divides each gradient by its running RMS, so a rounding difference in a small
+    // gradient grows in its update; the CPU's BLAS kernel (chosen by the CPU: OpenBLAS's
+    // Haswell, SkylakeX or generic kernels sum in other orders) moves conv2's weights by
+    // up to 4e-5 of their scale against the device's after 6 clipped steps. SGD keeps 1e-5.
+    expect_same_training(on_device, cpu, std::string(name) == "adam" ? std::max(kRelative, 1e-4) : kRelative);
     // Clipping took effect: the unclipped run's weights differ.
     const Trace unclipped = train(Device::cpu(), spec, 6, make, replace_parameters_after_step_3);
     double largest = 0;
