@@ -2,6 +2,7 @@
 // kernels, and the exchange with the model for evaluation.
 #include "engine/ema.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -24,8 +25,8 @@ nn::NamedTensors averaged_tensors(const nn::Module& model) {
 
 }  // namespace
 
-WeightAverage::WeightAverage(nn::Module& model, double decay)
-    : model_(model), decay_(decay), table_(Device::cpu()) {
+WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up)
+    : model_(model), decay_(decay), warm_up_(warm_up), table_(Device::cpu()) {
   CYG_CHECK(std::isfinite(decay) && decay > 0 && decay < 1, "moving average decay = ", decay,
             ": expected a value in (0, 1)");
   const nn::NamedTensors tensors = averaged_tensors(model);
@@ -54,6 +55,12 @@ std::vector<Tensor> WeightAverage::model_values() const {
   return values;
 }
 
+double WeightAverage::decay_of_update(int64_t n) const {
+  if (!warm_up_) return decay_;
+  const double warming = (1.0 + static_cast<double>(n)) / (10.0 + static_cast<double>(n));
+  return std::min(decay_, warming);
+}
+
 void WeightAverage::update() {
   prepare_update();
   apply_update();
@@ -68,7 +75,7 @@ void WeightAverage::prepare_update() {
     slots[i].numel = values[i].numel();
   }
   EmaHyper h;
-  h.weight = static_cast<float>(1.0 - decay_);
+  h.weight = static_cast<float>(1.0 - decay_of_update(updates_ + 1));
   h.copy = updates_ == 0 ? 1 : 0;
   table_.set(std::move(slots), h);
   kernels_for(averages_.front().device()).upload_tensor_table(table_);

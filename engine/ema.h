@@ -6,6 +6,10 @@
 // the first update copying the values. Counters (num_batches_tracked) are the model's.
 // Each update is one fused launch over every tensor (kernels/optim.h's ema_update), its
 // weight read from device memory, so a CUDA graph captures it with the step.
+//
+// With warm-up, the n-th update (n = 2, 3, ...) uses min(decay, (1 + n) / (10 + n)), as
+// TensorFlow's ExponentialMovingAverage with num_updates does: early averages forget the
+// first weights quickly, so a decay of 0.999 is of use in a run of a few thousand steps.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,11 +22,14 @@ namespace cyg {
 class WeightAverage {
  public:
   // The averages start as copies of the model's values, on its device; decay in (0, 1).
-  WeightAverage(nn::Module& model, double decay);
+  WeightAverage(nn::Module& model, double decay, bool warm_up = false);
   WeightAverage(const WeightAverage&) = delete;
   WeightAverage& operator=(const WeightAverage&) = delete;
 
   double decay() const { return decay_; }
+  bool warm_up() const { return warm_up_; }
+  // The decay of the n-th update (from 1; the first copies the values).
+  double decay_of_update(int64_t n) const;
   // The updates taken (PyTorch's n_averaged).
   int64_t updates() const { return updates_; }
 
@@ -52,6 +59,7 @@ class WeightAverage {
 
   nn::Module& model_;
   double decay_;
+  bool warm_up_;
   int64_t updates_ = 0;
   std::vector<std::string> names_;
   std::vector<Tensor> averages_;

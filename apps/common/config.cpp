@@ -104,6 +104,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
       {"train.target_val_acc", Kind::Double, &c.train.target_val_acc},
       {"train.ema_decay", Kind::Double, &c.train.ema_decay},
+      {"train.ema_warmup", Kind::Bool, &c.train.ema_warmup},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -266,6 +267,8 @@ void validate_train(const TrainConfig& t) {
                   "'train.target_val_acc' = ", t.target_val_acc, ": expected an accuracy in [0, 1] (0: none)");
   CYG_INPUT_CHECK(t.ema_decay == 0 || (t.ema_decay > 0 && t.ema_decay < 1), "'train.ema_decay' = ", t.ema_decay,
                   ": expected a decay in (0, 1), such as 0.999 (0: no moving average)");
+  CYG_INPUT_CHECK(!t.ema_warmup || t.ema_decay > 0, "'train.ema_warmup' warms up the moving average of the "
+                  "weights, and 'train.ema_decay' is 0 (none): give it a decay, such as 0.999");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
 }
@@ -637,6 +640,9 @@ const std::vector<KeyHelp>& key_help() {
        "a moving average of the weights and batchnorm statistics (PyTorch's AveragedModel with "
        "get_ema_multi_avg_fn, timm's ModelEma): after each step average = decay * average + (1 - decay) * "
        "weight; each epoch evaluates it too, and ema.safetensors keeps it; training apps; 0: none"},
+      {"train.ema_warmup", nullptr,
+       "the moving average's decay at its n-th update is min(train.ema_decay, (1 + n) / (10 + n)), as "
+       "TensorFlow's ExponentialMovingAverage with num_updates: early averages forget the first weights"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

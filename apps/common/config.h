@@ -42,6 +42,7 @@ struct TrainConfig {
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
   double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
   double ema_decay = 0.0;       // a moving average of the weights, evaluated each epoch; 0: none
+  bool ema_warmup = false;      // its decay min(ema_decay, (1 + n) / (10 + n)) at update n
 };
 
 struct OptimizerConfig {

@@ -242,7 +242,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   broadcast_module(*model, *comm);
   optimizer = make_optimizer(config.optimizer, model->parameters());
   if (config.train.ema_decay > 0 && (kind == AppKind::Baseline || kind == AppKind::OneCycle))
-    ema = std::make_unique<WeightAverage>(*model, config.train.ema_decay);
+    ema = std::make_unique<WeightAverage>(*model, config.train.ema_decay, config.train.ema_warmup);
   steps_per_epoch = train_loader->batches_per_epoch();
   CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
                   config.train.batch_size, " (train.drop_last is on)");
@@ -329,7 +329,9 @@ std::string Experiment::header_line() const {
              : "")
      << ", " << steps_per_epoch << " steps per epoch"
      << micro_batches_said(kind, config, comm->size(), data.train.size())
-     << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) + ")" : "");
+     << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) +
+                   (ema->warm_up() ? ", warmed up" : "") + ")"
+             : "");
   return os.str();
 }
 

@@ -70,7 +70,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, drop_last, ema_decay, epochs, label_smoothing, log_every, max_steps, micro_batches"});
+                "valid keys under 'train': batch_size, drop_last, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -377,6 +377,7 @@ RunConfig config_without_defaults() {
   c.train.micro_batches = 4;
   c.train.target_val_acc = 0.94;
   c.train.ema_decay = 0.999;
+  c.train.ema_warmup = true;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -468,6 +469,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.micro_batches);
   EXPECT_FIELD(train.target_val_acc);
   EXPECT_FIELD(train.ema_decay);
+  EXPECT_FIELD(train.ema_warmup);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -521,13 +523,13 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
         line.find("lr_max_rule:") != std::string::npos || line.find("pct_start:") != std::string::npos ||
         line.find("div_factor:") != std::string::npos || line.find("three_phase:") != std::string::npos ||
         line.find("anneal_strategy:") != std::string::npos || line.find("target_val_acc:") != std::string::npos ||
-        line.find("ema_decay:") != std::string::npos) {
+        line.find("ema_decay:") != std::string::npos || line.find("ema_warmup:") != std::string::npos) {
       ++dropped;
       continue;
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 12) << now;  // "div_factor:" matches final_div_factor too
+  ASSERT_EQ(dropped, 13) << now;  // "div_factor:" matches final_div_factor too
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -551,6 +553,9 @@ TEST(Config, EmaDecayIsADecay) {
   expect_invalid({"train.ema_decay=-0.5"}, {"'train.ema_decay' = -0.5"});
   expect_invalid({"train.ema_decay=.nan"}, {"'train.ema_decay' = nan"});
   EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"train.ema_decay=0.9999"})); }), "(no error)");
+  expect_invalid({"train.ema_warmup=true"}, {"'train.ema_warmup'", "'train.ema_decay' is 0 (none)"});
+  EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"train.ema_decay=0.999", "train.ema_warmup=true"})); }),
+            "(no error)");
 }
 
 // schedule.lr_max_from: a 1cycle key, its rule one of the range test's, and a range test's
@@ -621,7 +626,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 78) << keys;
+  EXPECT_EQ(named, 79) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

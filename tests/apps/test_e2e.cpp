@@ -208,14 +208,15 @@ TEST_F(EndToEnd, ARunReportsItsTimeToTheTargetAccuracy) {
 // train.ema_decay: the moving average of the weights is evaluated every epoch (the log,
 // metrics.csv's optional columns, summary.json, the page), written as ema.safetensors,
 // which cygnet_evaluate scores as the run did; a run stopped mid-epoch and resumed ends
-// with the uninterrupted run's average, bit for bit (it travels in the checkpoint). The
+// with the uninterrupted run's average, bit for bit (it travels in the checkpoint, with
+// its update count, which the warm-up's decay depends on through all 48 steps). The
 // range test refuses the key; a decay outside (0, 1) is one line.
 TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   const std::vector<std::string> recipe = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.2",
-                                           "train.ema_decay=0.9"};
+                                           "train.ema_decay=0.9", "train.ema_warmup=true"};
   const Result r = run("onecycle", joined(recipe, {"name=ema"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find(", weights averaged (train.ema_decay 0.9)"), std::string::npos)
+  EXPECT_NE(r.out.find(", weights averaged (train.ema_decay 0.9, warmed up)"), std::string::npos)
       << r.out.substr(0, r.out.find('\n'));
   EXPECT_NE(r.out.find("(averaged weights: loss "), std::string::npos) << r.out;
   const std::string dir = run_dir("onecycle-ema-");

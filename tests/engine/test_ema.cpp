@@ -109,6 +109,40 @@ TEST(WeightAverage, FollowsAveragedModelsRuleForParametersAndRunningStatistics) 
   }
 }
 
+// Warm-up: update n's decay is min(decay, (1 + n) / (10 + n)) (TensorFlow's
+// ExponentialMovingAverage with num_updates), written out here; the averages follow it.
+TEST(WeightAverage, WarmUpUsesTensorFlowsDecayOfTheUpdateCount) {
+  auto model = small_model();
+  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  cyg::WeightAverage plain(*model, 0.9), warmed(*model, 0.9, true);
+  EXPECT_FALSE(plain.warm_up());
+  EXPECT_TRUE(warmed.warm_up());
+  EXPECT_EQ(plain.decay_of_update(2), 0.9);
+  EXPECT_EQ(warmed.decay_of_update(2), 3.0 / 12.0);
+  EXPECT_EQ(warmed.decay_of_update(50), 51.0 / 60.0);
+  EXPECT_EQ(warmed.decay_of_update(80), 0.9);  // 81/90 = 0.9 exactly: the decay from here on
+  EXPECT_EQ(warmed.decay_of_update(1000), 0.9);
+  std::map<std::string, std::vector<double>> expected;
+  for (int n = 1; n <= 4; ++n) {
+    train_step(*model, optimizer, n);
+    warmed.update();
+    const double d = std::min(0.9, (1.0 + n) / (10.0 + n));
+    for (const auto& [name, value] : values_of(model->state_dict())) {
+      if (std::find(warmed.names().begin(), warmed.names().end(), name) == warmed.names().end()) continue;
+      std::vector<double>& e = expected[name];
+      if (n == 1) e.assign(value.begin(), value.end());
+      else
+        for (size_t i = 0; i < e.size(); ++i) e[i] = d * e[i] + (1 - d) * value[i];
+    }
+  }
+  for (size_t k = 0; k < warmed.names().size(); ++k) {
+    const std::vector<float> got = warmed.averages()[k].to_vector();
+    const std::vector<double>& want = expected.at(warmed.names()[k]);
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << warmed.names()[k] << " [" << i << "]";
+  }
+}
+
 TEST(WeightAverage, SwapsWithTheModelAndBackBitForBit) {
   auto model = small_model();
   cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
