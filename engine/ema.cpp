@@ -13,8 +13,8 @@ namespace cyg {
 
 namespace {
 
-// What is averaged: the parameters, then the floating buffers kept with the module
-// (a counter on the host is the model's own).
+// What is averaged: the parameters, then the floating buffers (batchnorm's running
+// statistics); the integer counters stay the model's own.
 nn::NamedTensors averaged_tensors(const nn::Module& model) {
   nn::NamedTensors out;
   for (const auto& [name, v] : model.named_parameters()) out.emplace_back(name, v.data());

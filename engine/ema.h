@@ -3,7 +3,9 @@
 // use_buffers=True) keeps it (timm's ModelEma, Lightning's EMA callbacks): after every
 // optimizer step each parameter's and floating buffer's average (batchnorm's running
 // mean and variance) moves toward its value, average = lerp(average, value, 1 - decay),
-// the first update copying the values. Counters (num_batches_tracked) are the model's.
+// the first update copying the values. Counters (num_batches_tracked) are the model's:
+// torch averages its int64 counter too, truncating (it stays near n - 1/(1 - decay)),
+// which only batchnorm with momentum=None reads; the shipped models use momentum 0.1.
 // Each update is one fused launch over every tensor (kernels/optim.h's ema_update), its
 // weight read from device memory, so a CUDA graph captures it with the step.
 //
@@ -11,6 +13,7 @@
 // TensorFlow's ExponentialMovingAverage with num_updates does: early averages forget the
 // first weights quickly, so a decay of 0.999 is of use in a run of a few thousand steps.
 #pragma once
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -52,6 +55,30 @@ class WeightAverage {
   // Exchanges the model's values and the averages (the averaged weights are evaluated in
   // the model); a second call puts everything back as it was, bit for bit.
   void swap_with_model();
+
+  // The averages in the model for the guard's lifetime, its own values back after, also
+  // when what runs in between throws.
+  class InModel {
+   public:
+    explicit InModel(WeightAverage& average) : average_(average) { average_.swap_with_model(); }
+    // An error putting the values back propagates, unless another is on its way already.
+    ~InModel() noexcept(false) {
+      if (std::uncaught_exceptions() == unwinding_) {
+        average_.swap_with_model();
+        return;
+      }
+      try {
+        average_.swap_with_model();
+      } catch (...) {
+      }
+    }
+    InModel(const InModel&) = delete;
+    InModel& operator=(const InModel&) = delete;
+
+   private:
+    WeightAverage& average_;
+    const int unwinding_ = std::uncaught_exceptions();
+  };
 
  private:
   // The model's averaged tensors in names_' order, as they are now.

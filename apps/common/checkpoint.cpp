@@ -137,6 +137,17 @@ void save_averaged_weights(const std::string& dir, const WeightAverage& average,
                     {"ema_decay", format_number(average.decay())}});
 }
 
+void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average) {
+  CYG_INPUT_CHECK(checkpoint.average_updates >= 0 && !checkpoint.averages.empty(), "'", checkpoint.state_path,
+                  "' holds no moving average of the weights, which this run keeps (train.ema_decay)");
+  try {
+    average.load(checkpoint.averages, checkpoint.average_updates);
+  } catch (const Error& e) {
+    throw Error("'" + checkpoint.state_path + "': its moving average of the weights does not fit this model: " +
+                e.what());
+  }
+}
+
 bool has_checkpoint(const std::string& dir, const std::string& tag) {
   const PairPaths p = pair_paths(dir, tag);
   complete_interrupted_write(p);
@@ -154,7 +165,7 @@ void load_weights(const std::string& path, nn::Module& model) {
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer, WeightAverage* average) {
+                                 Optimizer& optimizer) {
   const PairPaths p = pair_paths(dir, tag);
   complete_interrupted_write(p);
   const std::string& weights_path = p.weights;
@@ -177,17 +188,6 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag,
     if (name.rfind(kAveragePrefix, 0) == 0) averages.emplace_back(name.substr(kAveragePrefix.size()), t);
   }
   optimizer.load_state_dict(opt);
-  if (average) {
-    const auto updates = state_file.metadata.find("average_updates");
-    CYG_INPUT_CHECK(updates != state_file.metadata.end() && !averages.empty(), "'", state_path,
-                    "' holds no moving average of the weights, which this run keeps (train.ema_decay)");
-    try {
-      average->load(averages, std::stoll(updates->second));
-    } catch (const std::exception& e) {
-      CYG_INPUT_CHECK(false, "'", state_path, "': its moving average of the weights does not fit this model: ",
-                      e.what());
-    }
-  }
   auto text = [&](const char* key) {
     auto it = state_file.metadata.find(key);
     CYG_INPUT_CHECK(it != state_file.metadata.end(), "'", state_path, "' has no ", key,
@@ -201,6 +201,15 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag,
     CYG_INPUT_CHECK(false, "'", state_path, "': malformed loop state (", e.what(), ")");
   }
   out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment")};
+  out.state_path = state_path;
+  out.averages = std::move(averages);
+  const auto updates = state_file.metadata.find("average_updates");
+  if (updates != state_file.metadata.end()) {
+    const std::string& count = updates->second;
+    CYG_INPUT_CHECK(!count.empty() && count.size() < 19 && count.find_first_not_of("0123456789") == std::string::npos,
+                    "'", state_path, "': its average_updates '", count, "' is not a count of updates");
+    out.average_updates = std::stoll(count);
+  }
   return out;
 }
 

@@ -48,6 +48,10 @@ void save_checkpoint(const std::string& dir, const std::string& tag, const nn::M
 struct LoadedCheckpoint {
   LoopState loop;
   CheckpointExtras extras;
+  std::string state_path;
+  // The moving average of the weights, where the run kept one (average_updates -1: none).
+  nn::NamedTensors averages;
+  int64_t average_updates = -1;
 };
 
 // <dir>/ema.safetensors: the moving average of the weights as the model's state dict
@@ -65,8 +69,11 @@ bool has_checkpoint(const std::string& dir, const std::string& tag);
 // Reads <dir>/<tag>.safetensors and <dir>/<tag>.state.safetensors into the model and
 // optimizer (completing a write cut between its renames first) and returns the loop
 // state and the extras.
-// With `average`, the checkpoint must hold one, which is loaded into it.
 LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer, WeightAverage* average = nullptr);
+                                 Optimizer& optimizer);
+
+// Puts the checkpoint's moving average of the weights into `average`; an error names the
+// state file when it holds none or one that does not fit.
+void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average);
 
 }  // namespace cyg::app

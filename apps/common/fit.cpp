@@ -275,11 +275,14 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   row.val_acc = val.accuracy;
   if (e_.ema) {
     // The averaged weights, evaluated in the model (its own values put back after, bit
-    // for bit); without synchronised batchnorm, rank 0's averaged statistics.
-    e_.ema->swap_with_model();
-    if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
-    const Evaluation averaged = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
-    e_.ema->swap_with_model();
+    // for bit). Without synchronised batchnorm, rank 0's averaged statistics, as for the
+    // model above: the broadcast also leaves them in every rank's average.
+    Evaluation averaged;
+    {
+      const WeightAverage::InModel in_model(*e_.ema);
+      if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
+      averaged = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
+    }
     row.ema_val_loss = averaged.loss;
     row.ema_val_acc = averaged.accuracy;
     if (report_.writes()) save_averaged_weights(report_.path(), *e_.ema, st_.step, e_.config.model.name);
@@ -368,12 +371,13 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     CYG_INPUT_CHECK(has_checkpoint(dir, "last"), "'", dir, "' has no checkpoint to resume from: the run stopped "
                     "before its first one (written at each epoch's end and on Ctrl-C). Start it again with: cygnet_",
                     app_name(e.kind), " --config ", dir, "/config.yaml");
-    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer, e.ema.get());
+    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer);
     const std::string now = experiment_yaml(e.config);
     const std::string then = current_experiment_yaml(checkpoint.extras.experiment, e.kind);
     CYG_INPUT_CHECK(then == now, "'", dir, "/config.yaml' is not the configuration its "
                     "checkpoint was trained with (", first_difference(then, now),
                     "): put it back, or start a new run");
+    if (e.ema) restore_average(checkpoint, *e.ema);
     st = checkpoint.loop;
     CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
                     "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "

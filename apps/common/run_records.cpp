@@ -89,6 +89,8 @@ template <typename Record>
 std::vector<Column<Record>> written_columns(const std::vector<Record>& rows) {
   std::vector<Column<Record>> out;
   for (const Column<Record>& c : Record::columns()) {
+    CYG_CHECK(!c.optional || std::holds_alternative<double Record::*>(c.field), "column '", c.name,
+              "': an optional column holds numbers (NaN where absent)");
     bool written = !c.optional;
     for (const Record& row : rows)
       if (!written) written = !std::isnan(row.*std::get<double Record::*>(c.field));

@@ -270,6 +270,16 @@ TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   EXPECT_FALSE(std::ifstream(plain + "/ema.safetensors").good());
   EXPECT_FALSE(summary(plain).contains("final_ema_val_acc"));
   EXPECT_EQ(read_file(plain + "/accuracy.svg").find("averaged weights"), std::string::npos);
+  // Its config.yaml edited to keep an average: the configuration is what is wrong.
+  std::string config = read_file(plain + "/config.yaml");
+  const size_t key = config.find("ema_decay: 0\n");
+  ASSERT_NE(key, std::string::npos) << config;
+  config.replace(key, 13, "ema_decay: 0.5\n");
+  std::ofstream(plain + "/config.yaml") << config;
+  const Result edited = run("onecycle", {"resume=" + plain}, BaseArgs::None);
+  EXPECT_NE(edited.exit_code, 0);
+  EXPECT_NE(edited.err.find("is not the configuration its checkpoint was trained with"), std::string::npos)
+      << edited.err;
 
   expect_one_line_error(run("lr_find", {"name=no", "train.ema_decay=0.9"}), "'train.ema_decay'");
   expect_one_line_error(run("onecycle", {"name=no", "train.ema_decay=1"}), "'train.ema_decay' = 1");

@@ -281,6 +281,43 @@ void expect_written_weights_reach_the_graph(bool channels_last) {
 }
 
 TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) { expect_written_weights_reach_the_graph(false); }
+
+// The averaged weights evaluated between replays (what each epoch's end does), in bf16
+// channels-last: the evaluation sees the averages (its logits are those of a model loaded
+// with them), and the replays after it train as if it had not happened, bit for bit.
+TEST(StepRunner, AveragedWeightsEvaluatedBetweenReplaysInBf16) {
+  const cyg::fn::AutocastBf16 autocast;
+  const cyg::fn::ChannelsLast layout;
+  Trainer evaluated("resnet18", StepGraphs::On, false, 0.0, 1, false, 0.5);
+  Trainer untouched("resnet18", StepGraphs::On, false, 0.0, 1, false, 0.5);
+  auto steps = [&](int64_t from, int64_t to) {
+    for (int64_t k = from; k < to; ++k) {
+      const Batch b = batch(4, 300 + static_cast<uint64_t>(k));
+      evaluated.step(b, k);
+      untouched.step(b, k);
+    }
+  };
+  steps(0, 8);
+  ASSERT_TRUE(evaluated.runner->replaying());
+  const Batch probe = batch(4, 999);
+  auto logits_of = [&](cyg::nn::Module& model) {
+    model.eval();
+    const std::vector<float> logits = model(cyg::Variable(probe.images)).data().to_vector();
+    model.train();
+    return logits;
+  };
+  evaluated.average->swap_with_model();
+  const std::vector<float> averaged_logits = logits_of(*evaluated.model);
+  evaluated.average->swap_with_model();
+  Trainer loaded("resnet18", StepGraphs::Off, false);
+  loaded.model->load_state_dict(untouched.average->state_dict());
+  EXPECT_EQ(averaged_logits, logits_of(*loaded.model)) << "the evaluation saw the averages";
+  EXPECT_NE(averaged_logits, logits_of(*untouched.model)) << "not the weights";
+  steps(8, 11);
+  expect_same_tensors(evaluated.model->state_dict(), untouched.model->state_dict(), "weights after the evaluation");
+  expect_same_tensors(evaluated.average->state_dict(), untouched.average->state_dict(), "averages after it");
+  EXPECT_EQ(evaluated.ring.read_losses(), untouched.ring.read_losses());
+}
 TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16ChannelsLast) {
   expect_written_weights_reach_the_graph(true);
 }
