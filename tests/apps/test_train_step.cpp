@@ -282,6 +282,10 @@ void expect_written_weights_reach_the_graph(bool channels_last) {
 
 TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16) { expect_written_weights_reach_the_graph(false); }
 
+TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16ChannelsLast) {
+  expect_written_weights_reach_the_graph(true);
+}
+
 // The averaged weights evaluated between replays (what each epoch's end does), in bf16
 // channels-last: the evaluation sees the averages (its logits are those of a model loaded
 // with them), and the replays after it train as if it had not happened, bit for bit.
@@ -318,22 +322,24 @@ TEST(StepRunner, AveragedWeightsEvaluatedBetweenReplaysInBf16) {
   expect_same_tensors(evaluated.average->state_dict(), untouched.average->state_dict(), "averages after it");
   EXPECT_EQ(evaluated.ring.read_losses(), untouched.ring.read_losses());
 }
-TEST(StepRunner, WeightsWrittenBetweenReplaysReachTheGraphInBf16ChannelsLast) {
-  expect_written_weights_reach_the_graph(true);
-}
 
-TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
-  Trainer t("resnet18", StepGraphs::On, false);
+// What a replayed step does on the device: warm-ups, then the capture and its first
+// replay; the step after is a replay, counted.
+cyg::DeviceCounts counts_of_a_replay(Trainer& t, int before = cyg::app::StepRunner::kMaxWarmUps + 1) {
   const Batch b = batch(4, 1);
-  // Warm-ups, then the capture and its first replay; the step after is a replay.
-  const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
   for (int k = 0; k < before; ++k) t.step(b, k);
-  ASSERT_TRUE(t.runner->graphed());
+  EXPECT_TRUE(t.runner->replaying());
   cyg::reset_counts();
   cyg::set_counting(true);
   t.step(b, before);
   cyg::set_counting(false);
-  const cyg::DeviceCounts c = cyg::device_counts();
+  return cyg::device_counts();
+}
+
+TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
+  Trainer t("resnet18", StepGraphs::On, false);
+  const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
+  const cyg::DeviceCounts c = counts_of_a_replay(t, before);
   EXPECT_EQ(c.total_launches(), 1u);
   EXPECT_EQ(c.launches.at("cuda graph"), 1u);
   EXPECT_EQ(c.total_library_calls(), 0u) << "cuDNN and cuBLAS run inside the graph";
@@ -350,15 +356,8 @@ TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
 // more small copy, its weight.
 TEST(StepRunner, AReplayedStepWithAMovingAverageIsStillOneLaunch) {
   Trainer t("small_cnn", StepGraphs::On, false, 0.0, 1, false, 0.99);
-  const Batch b = batch(4, 1);
   const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
-  for (int k = 0; k < before; ++k) t.step(b, k);
-  ASSERT_TRUE(t.runner->replaying());
-  cyg::reset_counts();
-  cyg::set_counting(true);
-  t.step(b, before);
-  cyg::set_counting(false);
-  const cyg::DeviceCounts c = cyg::device_counts();
+  const cyg::DeviceCounts c = counts_of_a_replay(t, before);
   EXPECT_EQ(c.total_launches(), 1u);
   EXPECT_EQ(c.allocations, 0u);
   EXPECT_EQ(c.synchronizations, 0u);
