@@ -972,9 +972,12 @@ TEST_F(EndToEnd, EveryKillPointOfACheckpointResumesToTheUninterruptedRun) {
 // every k until one comes after the run's end (engine/atomic_file.h). Every time, a resume
 // either ends equal to the uninterrupted run or, killed before the first checkpoint,
 // refuses in one line saying how to start again; no temporary file survives a resume.
+// The run keeps a moving average of its weights, whose file must end as the
+// uninterrupted run's too.
 TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
   namespace fs = std::filesystem;
-  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1",
+                                           "train.ema_decay=0.9"};
   auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   const std::string straight = run_dir("onecycle-straight-");
@@ -1000,6 +1003,7 @@ TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
     ++resumed;
     EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight));
     EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight + "/steps.csv"));
+    EXPECT_EQ(read_file(dir + "/ema.safetensors"), read_file(straight + "/ema.safetensors"));
     for (const auto& entry : fs::directory_iterator(dir))
       EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
   }
