@@ -222,7 +222,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     results.push_back({"final validation loss", fixed(last.val_loss, 4)});
     if (!std::isnan(last.ema_val_acc))
       results.push_back({"final validation accuracy of the averaged weights (train.ema_decay " +
-                             format_number(c.train.ema_decay) + ", ema.safetensors)",
+                             format_number(c.train.ema_decay) + (c.train.ema_warmup ? ", warmed up" : "") +
+                             ", ema.safetensors)",
                          fixed(100.0 * last.ema_val_acc, 2) + "%, loss " + fixed(last.ema_val_loss, 4)});
     results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
                                                                                "% (epoch " +

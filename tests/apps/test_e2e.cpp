@@ -231,7 +231,7 @@ TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   const auto s = summary(dir);
   EXPECT_EQ(s["final_ema_val_acc"].get<double>(), rows.back().ema_val_acc);
   EXPECT_EQ(s["final_ema_val_loss"].get<double>(), rows.back().ema_val_loss);
-  EXPECT_NE(read_file(dir + "/index.html").find("averaged weights (train.ema_decay 0.9"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/index.html").find("averaged weights (train.ema_decay 0.9, warmed up"), std::string::npos);
   EXPECT_NE(read_file(dir + "/accuracy.svg").find("validation, averaged weights"), std::string::npos);
 
   // ema.safetensors: the model's names, the averaged values, scored as the run scored them.
