@@ -99,10 +99,12 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
   const int64_t parts = micro_batch_count(c.train.micro_batches, batch);
   const int64_t step_images = std::max<int64_t>(2, (batch + parts - 1) / parts);
   // The step, the optimizer's state (at most two buffers per weight, as the gradients are
-  // counted in the step) and the loader's batches (a few copies of one in floats).
+  // counted in the step), the weights' moving average (train.ema_decay) and the loader's
+  // batches (a few copies of one in floats).
   double parameters = 0;
   for (const Variable& p : model.parameters()) parameters += 4.0 * static_cast<double>(p.data().numel());
-  const double needed = two + per_image * static_cast<double>(step_images - 2) + (parts > 1 ? 3 : 2) * parameters +
+  const int weight_copies = (parts > 1 ? 3 : 2) + (c.train.ema_decay > 0 ? 1 : 0);
+  const double needed = two + per_image * static_cast<double>(step_images - 2) + weight_copies * parameters +
                         4.0 * 4.0 * static_cast<double>(batch * C * H * W);
   long pages = 0;
   std::ifstream("/proc/self/statm") >> pages;

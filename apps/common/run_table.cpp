@@ -125,6 +125,7 @@ void read_summary(const std::string& path, RunRecord& run) {
   run.final_val_loss = number("final_val_loss");
   run.final_val_acc = number("final_val_acc");
   run.best_val_acc = number("best_val_acc");
+  if (summary.contains("final_ema_val_acc")) run.final_ema_val_acc = number("final_ema_val_acc");
 }
 
 // ---- Table I ----
@@ -342,9 +343,24 @@ std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecor
   return groups;
 }
 
+namespace {
+// Whether a run of the group kept a moving average of its weights.
+bool averaged(const std::vector<RunRecord>& group) {
+  return std::any_of(group.begin(), group.end(),
+                     [](const RunRecord& run) { return !std::isnan(run.final_ema_val_acc); });
+}
+
+// Whether any did: the table has its column then.
+bool any_averaged(const std::vector<std::vector<RunRecord>>& groups) {
+  return std::any_of(groups.begin(), groups.end(), averaged);
+}
+}  // namespace
+
 std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups) {
+  const bool with_averages = any_averaged(groups);
   std::vector<std::vector<std::string>> rows = {
       {"Run", "LR min", "LR max", "Mom min", "Mom max", "Ann %", "Epochs", "Val loss", "Val acc", "Report's acc"}};
+  if (with_averages) rows.front().insert(rows.front().end() - 1, "EMA val acc");
   std::vector<std::string> names;  // rows of one name, to tell apart by their seed
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
@@ -364,6 +380,9 @@ std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std:
                     format_setting(run.momentum_max), format_setting(run.anneal_percent), group_epochs_cell(group),
                     group_value_cell(group, &RunRecord::final_val_loss, 6),
                     group_value_cell(group, &RunRecord::final_val_acc, 4), report ? format_fixed(*report, 4) : "—"});
+    if (with_averages)
+      rows.back().insert(rows.back().end() - 1,
+                         averaged(group) ? group_value_cell(group, &RunRecord::final_ema_val_acc, 4) : kAbsent);
   }
   return rows;
 }
@@ -414,9 +433,11 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
   // Every digit a double needs (the shortest that reads back), empty where there is none.
   auto number = [](double v) { return std::isfinite(v) ? format_setting(v) : std::string(); };
   auto setting = [&](const std::optional<double>& v) { return v ? number(*v) : std::string(); };
+  const bool with_averages = any_averaged(groups);
   std::string out =
       "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
-      "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,report_val_acc\n";
+      "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,";
+  out += std::string(with_averages ? "ema_val_acc_mean,ema_val_acc_sd,ema_val_acc_runs," : "") + "report_val_acc\n";
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
     const RunRecord& run = group.front();
@@ -431,8 +452,12 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
            setting(run.momentum_max) + "," + setting(run.anneal_percent) + "," + std::to_string(run.epochs) + "," +
            std::to_string(completed(furthest(group))) + "," + number(loss.mean) + "," + number(loss.sd) + "," +
            std::to_string(loss.used) + "," + number(acc.mean) + "," + number(acc.sd) + "," +
-           std::to_string(acc.used) + "," +
-           (report ? number(*report) : std::string()) + "\n";
+           std::to_string(acc.used) + ",";
+    if (with_averages) {
+      const GroupValue ema = averaged(group) ? group_value(group, &RunRecord::final_ema_val_acc) : GroupValue{};
+      out += number(ema.mean) + "," + number(ema.sd) + "," + std::to_string(ema.used) + ",";
+    }
+    out += (report ? number(*report) : std::string()) + "\n";
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct RunRecord {
   std::vector<app::EpochMetrics> metrics;
   // summary.json; NaN where the run recorded null (a diverged loss).
   double final_val_loss = 0.0, final_val_acc = 0.0, best_val_acc = 0.0;
+  // summary.json's final_ema_val_acc: the moving average of the weights (train.ema_decay);
+  // NaN where the run kept none.
+  double final_ema_val_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Reads dir/config.yaml (through the config registry: an unknown key or a value of the
@@ -73,12 +77,14 @@ std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& gr
 // The same rows as CSV for a script or a notebook (pandas.read_csv): run (the row's name,
 // quoted where needed), runs, the settings, epochs and the furthest run's
 // epochs_completed, val_loss_mean/_sd/_runs, val_acc_mean/_sd/_runs (the mean and sd over
-// that many runs; sd empty for one), report_val_acc; every number as the shortest decimal
-// that reads back, empty where there is none.
+// that many runs; sd empty for one), ema_val_acc_mean/_sd/_runs where a run kept a moving
+// average of its weights, report_val_acc; every number as the shortest decimal that reads
+// back, empty where there is none.
 std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups);
 
 // Table I of the seed report as Markdown, one row per run in the given order:
-// Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc.
+// Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc
+// (with "EMA val acc" before the report's where a run kept a moving average of its weights).
 // A constant schedule (the Adam baseline) shows optimizer.lr in both LR columns,
 // another non-1cycle schedule shows it as LR max; a value the run doesn't have
 // shows as "—".

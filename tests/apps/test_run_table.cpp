@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,6 +22,11 @@ namespace fs = std::filesystem;
 
 // metrics.csv's header, from its record type's column list.
 const std::string kHeader = cyg::app::csv_header<cyg::app::EpochMetrics>() + "\n";
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 void write(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -224,6 +230,46 @@ TEST(RunTable, ARunThatRecordedNoEpochIsARowOfItsOwn) {
 // with the mean and sample standard deviation of their final loss and accuracy; a run of
 // other settings keeps its own row, in the order of each row's first run. Values here:
 // accuracies 0.80, 0.82, 0.84 (mean 0.82, sd 0.02), losses 1, 2, 3 (mean 2, sd 1).
+// Runs that kept a moving average of their weights (train.ema_decay): its final accuracy
+// from summary.json gets a column before the report's, a row's mean ± sd over its seeds,
+// "—" for a run without one; the CSV gains ema_val_acc_mean/_sd/_runs. Tables without
+// such a run keep their columns (the test above).
+TEST(RunTable, AveragedWeightsGetAColumnWhereARunKeptThem) {
+  const fs::path root = fresh_dir("averaged");
+  auto with_average = [](const fs::path& dir, const std::string& acc) {
+    std::string summary = read_text(dir / "summary.json");
+    summary.insert(summary.rfind('}'), ", \"final_ema_val_acc\": " + acc);
+    write(dir / "summary.json", summary);
+    return dir;
+  };
+  std::vector<cyg::runs::RunRecord> runs;
+  runs.push_back(cyg::runs::read_run(
+      with_average(write_one_cycle(root / "s0", "row3", "0.01", "0.1", "70", "1", "0.80", true, 0), "0.86").string()));
+  runs.push_back(cyg::runs::read_run(
+      with_average(write_one_cycle(root / "s1", "row3", "0.01", "0.1", "70", "2", "0.82", true, 1), "0.88").string()));
+  runs.push_back(cyg::runs::read_run(
+      write_one_cycle(root / "plain", "row4", "0.01", "0.1", "50", "9", "0.5", true, 0).string()));
+  EXPECT_EQ(runs[0].final_ema_val_acc, 0.86);
+  EXPECT_TRUE(std::isnan(runs[2].final_ema_val_acc));
+  const auto groups = cyg::runs::group_by_settings(runs);
+  ASSERT_EQ(groups.size(), 2u);
+  const auto cells = cyg::runs::grouped_table_cells(groups);
+  ASSERT_EQ(cells[0].size(), 11u);
+  EXPECT_EQ(cells[0][9], "EMA val acc");
+  EXPECT_EQ(cells[0][10], "Report's acc");
+  EXPECT_EQ(cells[1][8], "0.8100 ± 0.0141");
+  EXPECT_EQ(cells[1][9], "0.8700 ± 0.0141");
+  EXPECT_EQ(cells[1][10], "0.8813");
+  EXPECT_EQ(cells[2][9], "—");
+  const std::string csv = cyg::runs::grouped_table_csv(groups);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
+            "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,"
+            "ema_val_acc_mean,ema_val_acc_sd,ema_val_acc_runs,report_val_acc");
+  EXPECT_NE(csv.find(",2,0.87,0.01414213562373"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nrow4,1,0.01,0.1,0.85,0.95,10,50,50,9,,1,0.5,,1,,,0,\n"), std::string::npos) << csv;
+}
+
 TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   const fs::path root = fresh_dir("seeds");
   std::vector<cyg::runs::RunRecord> runs;
