@@ -48,7 +48,7 @@ std::vector<Tensor> WeightAverage::model_values() const {
   for (size_t i = 0; i < names_.size(); ++i) {
     auto it = by_name.find(names_[i]);
     CYG_CHECK(it != by_name.end() && it->second.shape() == averages_[i].shape() &&
-                  it->second.device() == averages_[i].device(),
+                  it->second.device() == averages_[i].device() && it->second.is_contiguous(),
               "the model's '", names_[i], "' is not the tensor its moving average was made for");
     values.push_back(it->second);
   }
