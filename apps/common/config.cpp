@@ -641,8 +641,9 @@ const std::vector<KeyHelp>& key_help() {
        "get_ema_multi_avg_fn, timm's ModelEma): after each step average = decay * average + (1 - decay) * "
        "weight; each epoch evaluates it too, and ema.safetensors keeps it; training apps; 0: none"},
       {"train.ema_warmup", nullptr,
-       "the moving average's decay at its n-th update is min(train.ema_decay, (1 + n) / (10 + n)), as "
-       "TensorFlow's ExponentialMovingAverage with num_updates: early averages forget the first weights"},
+       "the moving average's decay at its n-th update (n from 1; the first copies the weights) is "
+       "min(train.ema_decay, (1 + n) / (10 + n)), as TensorFlow's ExponentialMovingAverage with num_updates: "
+       "early averages forget the first weights"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

@@ -125,7 +125,8 @@ void read_summary(const std::string& path, RunRecord& run) {
   run.final_val_loss = number("final_val_loss");
   run.final_val_acc = number("final_val_acc");
   run.best_val_acc = number("best_val_acc");
-  if (summary.contains("final_ema_val_acc")) run.final_ema_val_acc = number("final_ema_val_acc");
+  run.kept_average = summary.contains("final_ema_val_acc");
+  if (run.kept_average) run.final_ema_val_acc = number("final_ema_val_acc");
 }
 
 // ---- Table I ----
@@ -346,8 +347,7 @@ std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecor
 namespace {
 // Whether a run of the group kept a moving average of its weights.
 bool averaged(const std::vector<RunRecord>& group) {
-  return std::any_of(group.begin(), group.end(),
-                     [](const RunRecord& run) { return !std::isnan(run.final_ema_val_acc); });
+  return std::any_of(group.begin(), group.end(), [](const RunRecord& run) { return run.kept_average; });
 }
 
 // Whether any did: the table has its column then.

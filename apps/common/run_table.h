@@ -38,7 +38,8 @@ struct RunRecord {
   // summary.json; NaN where the run recorded null (a diverged loss).
   double final_val_loss = 0.0, final_val_acc = 0.0, best_val_acc = 0.0;
   // summary.json's final_ema_val_acc: the moving average of the weights (train.ema_decay);
-  // NaN where the run kept none.
+  // NaN where the run kept none (kept_average false) or it diverged (null).
+  bool kept_average = false;
   double final_ema_val_acc = std::numeric_limits<double>::quiet_NaN();
 };
 

@@ -226,14 +226,10 @@ TEST(RunTable, ARunThatRecordedNoEpochIsARowOfItsOwn) {
   EXPECT_EQ(cyg::runs::find_run_dirs({root.string()}).size(), 4u);
 }
 
-// A row over seeds: runs that differ in their seed (and name, folder) alone share a row
-// with the mean and sample standard deviation of their final loss and accuracy; a run of
-// other settings keeps its own row, in the order of each row's first run. Values here:
-// accuracies 0.80, 0.82, 0.84 (mean 0.82, sd 0.02), losses 1, 2, 3 (mean 2, sd 1).
 // Runs that kept a moving average of their weights (train.ema_decay): its final accuracy
 // from summary.json gets a column before the report's, a row's mean ± sd over its seeds,
-// "—" for a run without one; the CSV gains ema_val_acc_mean/_sd/_runs. Tables without
-// such a run keep their columns (the test above).
+// "—" for a run without one, "nan" for one whose average diverged; the CSV gains
+// ema_val_acc_mean/_sd/_runs. Tables without such a run keep their columns (the next test).
 TEST(RunTable, AveragedWeightsGetAColumnWhereARunKeptThem) {
   const fs::path root = fresh_dir("averaged");
   auto with_average = [](const fs::path& dir, const std::string& acc) {
@@ -268,8 +264,21 @@ TEST(RunTable, AveragedWeightsGetAColumnWhereARunKeptThem) {
             "ema_val_acc_mean,ema_val_acc_sd,ema_val_acc_runs,report_val_acc");
   EXPECT_NE(csv.find(",2,0.87,0.01414213562373"), std::string::npos) << csv;
   EXPECT_NE(csv.find("\nrow4,1,0.01,0.1,0.85,0.95,10,50,50,9,,1,0.5,,1,,,0,\n"), std::string::npos) << csv;
+  // A run whose average diverged (null in its summary) kept one: "nan", as its other values.
+  runs.push_back(cyg::runs::read_run(
+      with_average(write_one_cycle(root / "diverged", "row5", "0.01", "0.1", "30", "9", "0.5", true, 0), "null")
+          .string()));
+  EXPECT_TRUE(runs.back().kept_average);
+  EXPECT_FALSE(runs[2].kept_average);
+  const auto with_diverged = cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(runs));
+  ASSERT_EQ(with_diverged.size(), 4u);
+  EXPECT_EQ(with_diverged[3][9], "nan");
 }
 
+// A row over seeds: runs that differ in their seed (and name, folder) alone share a row
+// with the mean and sample standard deviation of their final loss and accuracy; a run of
+// other settings keeps its own row, in the order of each row's first run. Values here:
+// accuracies 0.80, 0.82, 0.84 (mean 0.82, sd 0.02), losses 1, 2, 3 (mean 2, sd 1).
 TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   const fs::path root = fresh_dir("seeds");
   std::vector<cyg::runs::RunRecord> runs;

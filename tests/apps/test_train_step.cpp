@@ -340,6 +340,7 @@ TEST(StepRunner, AReplayedStepIsOneLaunchThatAllocatesAndWaitsForNothing) {
   Trainer t("resnet18", StepGraphs::On, false);
   const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
   const cyg::DeviceCounts c = counts_of_a_replay(t, before);
+  ASSERT_TRUE(t.runner->replaying());
   EXPECT_EQ(c.total_launches(), 1u);
   EXPECT_EQ(c.launches.at("cuda graph"), 1u);
   EXPECT_EQ(c.total_library_calls(), 0u) << "cuDNN and cuBLAS run inside the graph";
@@ -358,6 +359,7 @@ TEST(StepRunner, AReplayedStepWithAMovingAverageIsStillOneLaunch) {
   Trainer t("small_cnn", StepGraphs::On, false, 0.0, 1, false, 0.99);
   const int before = cyg::app::StepRunner::kMaxWarmUps + 1;
   const cyg::DeviceCounts c = counts_of_a_replay(t, before);
+  ASSERT_TRUE(t.runner->replaying());
   EXPECT_EQ(c.total_launches(), 1u);
   EXPECT_EQ(c.allocations, 0u);
   EXPECT_EQ(c.synchronizations, 0u);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -114,19 +115,20 @@ TEST(WeightAverage, FollowsAveragedModelsRuleForParametersAndRunningStatistics) 
 TEST(WeightAverage, WarmUpUsesTensorFlowsDecayOfTheUpdateCount) {
   auto model = small_model();
   cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
-  cyg::WeightAverage plain(*model, 0.9), warmed(*model, 0.9, true);
+  cyg::WeightAverage plain(*model, 0.9), capped(*model, 0.9, true), warmed(*model, 0.5, true);
   EXPECT_FALSE(plain.warm_up());
-  EXPECT_TRUE(warmed.warm_up());
+  EXPECT_TRUE(capped.warm_up());
   EXPECT_EQ(plain.decay_of_update(2), 0.9);
-  EXPECT_EQ(warmed.decay_of_update(2), 3.0 / 12.0);
-  EXPECT_EQ(warmed.decay_of_update(50), 51.0 / 60.0);
-  EXPECT_EQ(warmed.decay_of_update(80), 0.9);  // 81/90 = 0.9 exactly: the decay from here on
-  EXPECT_EQ(warmed.decay_of_update(1000), 0.9);
+  EXPECT_EQ(capped.decay_of_update(2), 3.0 / 12.0);
+  EXPECT_EQ(capped.decay_of_update(50), 51.0 / 60.0);
+  EXPECT_EQ(capped.decay_of_update(80), 0.9);  // 81/90 = 0.9 exactly: the decay from here on
+  EXPECT_EQ(capped.decay_of_update(1000), 0.9);
+  // 0.5 caps the warm-up from update 8 (9/18) on: 12 updates cross it.
   std::map<std::string, std::vector<double>> expected;
-  for (int n = 1; n <= 4; ++n) {
+  for (int n = 1; n <= 12; ++n) {
     train_step(*model, optimizer, n);
     warmed.update();
-    const double d = std::min(0.9, (1.0 + n) / (10.0 + n));
+    const double d = std::min(0.5, (1.0 + n) / (10.0 + n));
     for (const auto& [name, value] : values_of(model->state_dict())) {
       if (std::find(warmed.names().begin(), warmed.names().end(), name) == warmed.names().end()) continue;
       std::vector<double>& e = expected[name];
@@ -141,6 +143,27 @@ TEST(WeightAverage, WarmUpUsesTensorFlowsDecayOfTheUpdateCount) {
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], want[i], 1e-6 * (1 + std::fabs(want[i]))) << warmed.names()[k] << " [" << i << "]";
   }
+}
+
+// The guard puts the model's weights back when what runs in between throws.
+TEST(WeightAverage, TheGuardPutsTheWeightsBackOnAnError) {
+  auto model = small_model();
+  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  cyg::WeightAverage average(*model, 0.5);
+  for (int step = 0; step < 2; ++step) {
+    train_step(*model, optimizer, step);
+    average.update();
+  }
+  const auto before = values_of(model->state_dict());
+  const auto averaged = values_of(average.state_dict());
+  try {
+    const cyg::WeightAverage::InModel in_model(average);
+    EXPECT_EQ(values_of(model->state_dict()), averaged);
+    throw std::runtime_error("an evaluation failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(values_of(model->state_dict()), before);
+  EXPECT_EQ(values_of(average.state_dict()), averaged);
 }
 
 TEST(WeightAverage, SwapsWithTheModelAndBackBitForBit) {
