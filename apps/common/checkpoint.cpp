@@ -154,18 +154,27 @@ bool has_checkpoint(const std::string& dir, const std::string& tag) {
   return exists(p.weights) && exists(p.state);
 }
 
-void load_weights(const std::string& path, nn::Module& model) {
-  const SafetensorsContent file = load_safetensors(path);
-  nn::NamedTensors state(file.tensors.begin(), file.tensors.end());
+namespace {
+void load_state_into(const std::string& path, const nn::NamedTensors& state, nn::Module& model) {
   try {
     model.load_state_dict(state);
   } catch (const Error& e) {
     throw Error("weights '" + path + "' do not fit this model: " + e.what());
   }
 }
+}  // namespace
 
-LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer) {
+void load_weights(const std::string& path, nn::Module& model) {
+  const SafetensorsContent file = load_safetensors(path);
+  load_state_into(path, nn::NamedTensors(file.tensors.begin(), file.tensors.end()), model);
+}
+
+void restore_training(const LoadedCheckpoint& checkpoint, nn::Module& model, Optimizer& optimizer) {
+  load_state_into(checkpoint.weights_path, checkpoint.weights, model);
+  optimizer.load_state_dict(checkpoint.optimizer);
+}
+
+LoadedCheckpoint read_checkpoint(const std::string& dir, const std::string& tag) {
   const PairPaths p = pair_paths(dir, tag);
   complete_interrupted_write(p);
   const std::string& weights_path = p.weights;
@@ -180,21 +189,19 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag,
   CYG_INPUT_CHECK(step_of(state_file, state_path) == step_of(weights_file, weights_path), "checkpoint '", weights_path,
                   "' (step ", step_of(weights_file, weights_path), ") and '", state_path, "' (step ",
                   step_of(state_file, state_path), ") are from different steps");
-  load_weights(weights_path, model);
-  StateDict opt;
-  nn::NamedTensors averages;
+  LoadedCheckpoint out;
+  out.weights_path = weights_path;
+  out.weights.assign(weights_file.tensors.begin(), weights_file.tensors.end());
   for (const auto& [name, t] : state_file.tensors) {
-    if (name.rfind("optimizer.", 0) == 0) opt[name.substr(10)] = t;
-    if (name.rfind(kAveragePrefix, 0) == 0) averages.emplace_back(name.substr(kAveragePrefix.size()), t);
+    if (name.rfind("optimizer.", 0) == 0) out.optimizer[name.substr(10)] = t;
+    if (name.rfind(kAveragePrefix, 0) == 0) out.averages.emplace_back(name.substr(kAveragePrefix.size()), t);
   }
-  optimizer.load_state_dict(opt);
   auto text = [&](const char* key) {
     auto it = state_file.metadata.find(key);
     CYG_INPUT_CHECK(it != state_file.metadata.end(), "'", state_path, "' has no ", key,
                     " (a checkpoint from an older version cannot be resumed)");
     return it->second;
   };
-  LoadedCheckpoint out;
   try {
     out.loop = from_json(nlohmann::json::parse(text("loop")));
   } catch (const nlohmann::json::exception& e) {
@@ -202,7 +209,6 @@ LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag,
   }
   out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment")};
   out.state_path = state_path;
-  out.averages = std::move(averages);
   const auto updates = state_file.metadata.find("average_updates");
   if (updates != state_file.metadata.end()) {
     const std::string& count = updates->second;

@@ -48,7 +48,9 @@ void save_checkpoint(const std::string& dir, const std::string& tag, const nn::M
 struct LoadedCheckpoint {
   LoopState loop;
   CheckpointExtras extras;
-  std::string state_path;
+  std::string weights_path, state_path;
+  nn::NamedTensors weights;  // the model's state dict
+  StateDict optimizer;       // the optimizer's state
   // The moving average of the weights, where the run kept one (average_updates -1: none).
   nn::NamedTensors averages;
   int64_t average_updates = -1;
@@ -66,11 +68,14 @@ void load_weights(const std::string& path, nn::Module& model);
 // Whether <dir> holds a checkpoint <tag> (completing one whose second rename was cut).
 bool has_checkpoint(const std::string& dir, const std::string& tag);
 
-// Reads <dir>/<tag>.safetensors and <dir>/<tag>.state.safetensors into the model and
-// optimizer (completing a write cut between its renames first) and returns the loop
-// state and the extras.
-LoadedCheckpoint load_checkpoint(const std::string& dir, const std::string& tag, nn::Module& model,
-                                 Optimizer& optimizer);
+// Reads <dir>/<tag>.safetensors and <dir>/<tag>.state.safetensors (completing a write
+// cut between its renames first): the two files must be of one step. A resume compares
+// the extras' experiment with its configuration before it puts anything in place.
+LoadedCheckpoint read_checkpoint(const std::string& dir, const std::string& tag);
+
+// Puts the checkpoint's weights into the model and its state into the optimizer; an error
+// names the file whose tensors do not fit.
+void restore_training(const LoadedCheckpoint& checkpoint, nn::Module& model, Optimizer& optimizer);
 
 // Puts the checkpoint's moving average of the weights into `average`; an error names the
 // state file when it holds none or one that does not fit.

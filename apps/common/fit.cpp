@@ -371,12 +371,13 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     CYG_INPUT_CHECK(has_checkpoint(dir, "last"), "'", dir, "' has no checkpoint to resume from: the run stopped "
                     "before its first one (written at each epoch's end and on Ctrl-C). Start it again with: cygnet_",
                     app_name(e.kind), " --config ", dir, "/config.yaml");
-    const LoadedCheckpoint checkpoint = load_checkpoint(dir, "last", *e.model, *e.optimizer);
+    const LoadedCheckpoint checkpoint = read_checkpoint(dir, "last");
     const std::string now = experiment_yaml(e.config);
     const std::string then = current_experiment_yaml(checkpoint.extras.experiment, e.kind);
     CYG_INPUT_CHECK(then == now, "'", dir, "/config.yaml' is not the configuration its "
                     "checkpoint was trained with (", first_difference(then, now),
                     "): put it back, or start a new run");
+    restore_training(checkpoint, *e.model, *e.optimizer);
     if (e.ema) restore_average(checkpoint, *e.ema);
     st = checkpoint.loop;
     CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",

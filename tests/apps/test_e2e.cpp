@@ -1066,6 +1066,17 @@ TEST_F(EndToEnd, ResumeRefusesWhatItCannotContinue) {
   std::ofstream(edited + "/config.yaml") << config;
   expect_one_line_error(run("onecycle", {"resume=" + edited}, BaseArgs::None),
                         "config.yaml' is not the configuration its checkpoint was trained with (checkpoint '  batch_size: 64'");
+  // A model setting edited, whose weights would not fit: the configuration is what is
+  // named, before any tensor is loaded.
+  const std::string wider = root_ + "/runs/wider";
+  fs::copy(base, wider);
+  config = read_file(wider + "/config.yaml");
+  const size_t width = config.find("width: 0");
+  ASSERT_NE(width, std::string::npos) << config;
+  config.replace(width, 8, "width: 4");
+  std::ofstream(wider + "/config.yaml") << config;
+  expect_one_line_error(run("onecycle", {"resume=" + wider}, BaseArgs::None),
+                        "config.yaml' is not the configuration its checkpoint was trained with (checkpoint '  width: 0'");
 
   // The loop state edited in the state file's metadata.
   auto tampered = [&](const std::string& name, const std::string& key, const nlohmann::json& value) {
