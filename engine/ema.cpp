@@ -23,22 +23,26 @@ nn::NamedTensors averaged_tensors(const nn::Module& model) {
   return out;
 }
 
+// The device of the model's first averaged tensor, where all of them must be.
+Device averaged_device(const nn::NamedTensors& tensors) {
+  CYG_CHECK(!tensors.empty(), "a moving average needs a model with parameters");
+  return tensors.front().second.device();
+}
+
 }  // namespace
 
 WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up)
-    : model_(model), decay_(decay), warm_up_(warm_up), table_(Device::cpu()) {
+    : model_(model), decay_(decay), warm_up_(warm_up), table_(averaged_device(averaged_tensors(model))) {
   CYG_CHECK(std::isfinite(decay) && decay > 0 && decay < 1, "moving average decay = ", decay,
             ": expected a value in (0, 1)");
   const nn::NamedTensors tensors = averaged_tensors(model);
-  CYG_CHECK(!tensors.empty(), "a moving average needs a model with parameters");
-  const Device device = tensors.front().second.device();
+  const Device device = averaged_device(tensors);
   for (const auto& [name, t] : tensors) {
     CYG_CHECK(t.device() == device && t.is_contiguous(), "'", name, "' is not a contiguous tensor on ",
               device.str());
     names_.push_back(name);
     averages_.push_back(t.clone());
   }
-  table_ = MultiTensorTable(device);
 }
 
 std::vector<Tensor> WeightAverage::model_values() const {

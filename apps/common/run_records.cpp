@@ -1,6 +1,7 @@
 // The column lists of the run tables and the CSV writing and reading they drive.
 #include "apps/common/run_records.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -91,10 +92,10 @@ std::vector<Column<Record>> written_columns(const std::vector<Record>& rows) {
   for (const Column<Record>& c : Record::columns()) {
     CYG_CHECK(!c.optional || std::holds_alternative<double Record::*>(c.field), "column '", c.name,
               "': an optional column holds numbers (NaN where absent)");
-    bool written = !c.optional;
-    for (const Record& row : rows)
-      if (!written) written = !std::isnan(row.*std::get<double Record::*>(c.field));
-    if (written) out.push_back(c);
+    if (!c.optional || std::any_of(rows.begin(), rows.end(), [&](const Record& row) {
+          return !std::isnan(row.*std::get<double Record::*>(c.field));
+        }))
+      out.push_back(c);
   }
   return out;
 }

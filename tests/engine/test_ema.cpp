@@ -39,6 +39,15 @@ void train_step(cyg::nn::Module& model, cyg::Optimizer& optimizer, int step) {
   optimizer.step();
 }
 
+// Two large SGD steps of `model`, `average` updated after each.
+void two_averaged_steps(cyg::nn::Module& model, cyg::WeightAverage& average) {
+  cyg::SGD optimizer(model.parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  for (int step = 0; step < 2; ++step) {
+    train_step(model, optimizer, step);
+    average.update();
+  }
+}
+
 std::map<std::string, std::vector<float>> values_of(const cyg::nn::NamedTensors& tensors) {
   std::map<std::string, std::vector<float>> out;
   for (const auto& [name, t] : tensors) out[name] = t.to_vector();
@@ -148,12 +157,8 @@ TEST(WeightAverage, WarmUpUsesTensorFlowsDecayOfTheUpdateCount) {
 // The guard puts the model's weights back when what runs in between throws.
 TEST(WeightAverage, TheGuardPutsTheWeightsBackOnAnError) {
   auto model = small_model();
-  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
   cyg::WeightAverage average(*model, 0.5);
-  for (int step = 0; step < 2; ++step) {
-    train_step(*model, optimizer, step);
-    average.update();
-  }
+  two_averaged_steps(*model, average);
   const auto before = values_of(model->state_dict());
   const auto averaged = values_of(average.state_dict());
   try {
@@ -168,12 +173,8 @@ TEST(WeightAverage, TheGuardPutsTheWeightsBackOnAnError) {
 
 TEST(WeightAverage, SwapsWithTheModelAndBackBitForBit) {
   auto model = small_model();
-  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
   cyg::WeightAverage average(*model, 0.5);
-  for (int step = 0; step < 2; ++step) {
-    train_step(*model, optimizer, step);
-    average.update();
-  }
+  two_averaged_steps(*model, average);
   const auto before = values_of(model->state_dict());
   const auto averaged = values_of(average.state_dict());
   EXPECT_NE(before, averaged);
@@ -186,12 +187,8 @@ TEST(WeightAverage, SwapsWithTheModelAndBackBitForBit) {
 
 TEST(WeightAverage, LoadsItsTensorsAndRefusesOnesThatDoNotFit) {
   auto model = small_model();
-  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
   cyg::WeightAverage average(*model, 0.9);
-  train_step(*model, optimizer, 0);
-  average.update();
-  train_step(*model, optimizer, 1);
-  average.update();
+  two_averaged_steps(*model, average);
 
   auto other_model = small_model();
   cyg::WeightAverage restored(*other_model, 0.9);
