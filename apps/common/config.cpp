@@ -105,6 +105,9 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.target_val_acc", Kind::Double, &c.train.target_val_acc},
       {"train.ema_decay", Kind::Double, &c.train.ema_decay},
       {"train.ema_warmup", Kind::Bool, &c.train.ema_warmup},
+      {"train.early_stopping_patience", Kind::Int, &c.train.early_stopping_patience, 0, 1000000},
+      {"train.early_stopping_monitor", Kind::String, &c.train.early_stopping_monitor},
+      {"train.early_stopping_min_delta", Kind::Double, &c.train.early_stopping_min_delta},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -269,6 +272,14 @@ void validate_train(const TrainConfig& t) {
                   ": expected a decay in (0, 1), such as 0.999 (0: no moving average)");
   CYG_INPUT_CHECK(!t.ema_warmup || t.ema_decay > 0, "'train.ema_warmup' warms up the moving average of the "
                   "weights, and 'train.ema_decay' is 0 (none): give it a decay, such as 0.999");
+  check_one_of("train.early_stopping_monitor", t.early_stopping_monitor, early_stopping_monitors());
+  CYG_INPUT_CHECK(t.early_stopping_monitor.rfind("ema_", 0) != 0 || t.early_stopping_patience == 0 ||
+                      t.ema_decay > 0,
+                  "'train.early_stopping_monitor' = '", t.early_stopping_monitor, "' watches the moving average of "
+                  "the weights, and 'train.ema_decay' is 0 (none): give it a decay, or watch val_loss or val_acc");
+  CYG_INPUT_CHECK(std::isfinite(t.early_stopping_min_delta) && t.early_stopping_min_delta >= 0,
+                  "'train.early_stopping_min_delta' = ", t.early_stopping_min_delta,
+                  ": expected 0 or a finite positive change of the monitored metric");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
 }
@@ -444,6 +455,11 @@ const std::vector<std::string>& precision_names() {
   return names;
 }
 
+const std::vector<std::string>& early_stopping_monitors() {
+  static const std::vector<std::string> names = {"val_loss", "val_acc", "ema_val_loss", "ema_val_acc"};
+  return names;
+}
+
 const std::vector<std::string>& distributed_names() {
   static const std::vector<std::string> names = {"auto", "true", "false"};
   return names;
@@ -577,6 +593,7 @@ struct KeyHelp {
 std::vector<std::string> device_choices() { return {"auto", "cpu", "cuda", "cuda:N", "emu"}; }
 std::vector<std::string> distributed_choices() { return distributed_names(); }
 std::vector<std::string> precision_choices() { return precision_names(); }
+std::vector<std::string> monitor_choices() { return early_stopping_monitors(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 
 const std::vector<KeyHelp>& key_help() {
@@ -644,6 +661,17 @@ const std::vector<KeyHelp>& key_help() {
        "the moving average's decay at its n-th update (n from 1; the first copies the weights) is "
        "min(train.ema_decay, (1 + n) / (10 + n)), as TensorFlow's ExponentialMovingAverage with num_updates: "
        "early averages forget the first weights"},
+      {"train.early_stopping_patience", nullptr,
+       "early stopping (Lightning's EarlyStopping, checked at each epoch's end): the run ends once "
+       "train.early_stopping_monitor has not improved by more than train.early_stopping_min_delta for this "
+       "many epochs in a row, or at once when it is not finite (best.safetensors stays the best "
+       "accuracy's weights); training apps; 0: none"},
+      {"train.early_stopping_monitor", monitor_choices,
+       "the validation metric early stopping watches: a loss improves downwards, an accuracy upwards; "
+       "ema_*: the averaged weights' (train.ema_decay)"},
+      {"train.early_stopping_min_delta", nullptr,
+       "the least change of the monitored metric that counts as an improvement (a loss, or an accuracy "
+       "as a fraction)"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

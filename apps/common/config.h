@@ -43,6 +43,11 @@ struct TrainConfig {
   double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
   double ema_decay = 0.0;       // a moving average of the weights, evaluated each epoch; 0: none
   bool ema_warmup = false;      // its decay min(ema_decay, (1 + n) / (10 + n)) at update n
+  // Early stopping (Lightning's EarlyStopping): the run ends after `patience` epochs in a
+  // row without the monitored metric improving by more than min_delta; 0: none.
+  int64_t early_stopping_patience = 0;
+  std::string early_stopping_monitor = "val_loss";  // early_stopping_monitors()
+  double early_stopping_min_delta = 0.0;
 };
 
 struct OptimizerConfig {
@@ -130,6 +135,8 @@ struct RunConfig {
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& memory_format_names();
 const std::vector<std::string>& distributed_names();
+// What early stopping may watch: val_loss, val_acc, ema_val_loss, ema_val_acc.
+const std::vector<std::string>& early_stopping_monitors();
 
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA

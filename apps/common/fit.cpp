@@ -11,6 +11,7 @@
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/command_line.h"
+#include "apps/common/early_stopping.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/interrupt.h"
 #include "apps/common/metrics_ring.h"
@@ -123,6 +124,11 @@ class FitLoop {
   // Ctrl-C on any rank stops every rank at the same step (data parallelism: a collective).
   bool stop_requested() const;
   bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
+  // Early stopping has ended the run at one of its complete epochs (on any rank: the
+  // ranks stop together even if their reduced metrics differed in a last bit).
+  bool ended_by_early_stopping() const {
+    return early_stop_.on() && e_.any_rank(early_stopping(report_.epochs, early_stop_, st_.epoch).stopped_epoch > 0);
+  }
   StepSettings settings_of_last_step() const;
   StepSettings apply_schedule(int64_t step);
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
@@ -144,13 +150,16 @@ class FitLoop {
   StepTally tally_;
   StepRunner runner_;
   const StopOnInterrupt interrupt_;
+  const EarlyStoppingRule early_stop_ = EarlyStoppingRule::of(e_.config.train);
+  bool ended_by_rule_ = false;  // early stopping ended the run at the epoch just ended
   const double seconds_before_;  // spent on the run before it was resumed
   const Clock::time_point started_ = Clock::now();
 };
 
 int FitLoop::run() {
   const TrainConfig& train = e_.config.train;
-  for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached(); ++epoch) {
+  for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached() && !ended_by_early_stopping();
+       ++epoch) {
     const EpochClock clock{st_.epoch_seconds};
     e_.train_loader->start_epoch(epoch, st_.batch_in_epoch);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(train.epochs), e_.steps_per_epoch,
@@ -179,13 +188,19 @@ int FitLoop::run() {
     progress.finish();
     const bool last_epoch = epoch + 1 == train.epochs;
     end_epoch(epoch, settings, clock.seconds(), stopping && !last_epoch);
-    if (stopping && !last_epoch) return stopped();
+    // A stop asked at the end of the epoch that early stopping ended: the run is finished.
+    if (stopping && !last_epoch && !ended_by_rule_) return stopped();
   }
   const std::string best = st_.best_epoch < 0 ? "no full epoch, so no best val acc"
                                                : "best val acc " + format_number(st_.best_val_acc) + " (epoch " +
                                                      std::to_string(st_.best_epoch) + ")";
-  report_.log("done: " + std::to_string(st_.step) + " steps, " + best + ", " + format_duration(st_.total_seconds) +
-              "; outputs in " + report_.path());
+  const std::string early =
+      st_.epoch < train.epochs && ended_by_early_stopping()
+          ? "ended by early stopping after epoch " + std::to_string(st_.epoch) + " of " + std::to_string(train.epochs) +
+                ", "
+          : "";
+  report_.log("done: " + std::to_string(st_.step) + " steps, " + best + ", " + early +
+              format_duration(st_.total_seconds) + "; outputs in " + report_.path());
   return 0;
 }
 
@@ -252,7 +267,7 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
     if (report_.writes()) save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
   }
   save_last(partial ? epoch_seconds : 0.0);
-  report_.write(st_, partial || stopping ? StoppedEarly::Yes : StoppedEarly::No);
+  report_.write(st_, partial || (stopping && !ended_by_rule_) ? StoppedEarly::Yes : StoppedEarly::No);
 }
 
 EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, double epoch_seconds) {
@@ -300,6 +315,20 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
       std::snprintf(line, sizeof line, "reached val acc %s (train.target_val_acc) at epoch %lld, after %.1f s of training",
                     format_number(target).c_str(), static_cast<long long>(reached->epoch), reached->seconds);
       report_.log(line);
+    }
+  }
+  // Early stopping ends the run after this epoch: its log line, and the final weights'
+  // evaluation by class that the last epoch would have made.
+  if (early_stop_.on() && complete && !last_epoch) {
+    const EarlyStoppingState stop = early_stopping(report_.epochs, early_stop_, row.epoch);
+    ended_by_rule_ = e_.any_rank(stop.stopped_epoch == row.epoch);
+    if (ended_by_rule_) {
+      report_.log("early stopping (train.early_stopping_patience " + std::to_string(early_stop_.patience) +
+                  "): " + stop.reason + "; the run ends after epoch " + std::to_string(row.epoch) + " of " +
+                  std::to_string(e_.config.train.epochs));
+      Predictions final_predictions;
+      evaluate(*e_.model, *e_.val_loader, &final_predictions, e_.comm.get());
+      report_.final_confusion = confusion_of(final_predictions, e_.data.val.num_classes, e_.comm.get());
     }
   }
   return row;
@@ -391,8 +420,22 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     keep_first(report.steps, st.step);
     // The files as the checkpoint has them, at once: a kill may have left them behind it,
     // and a run killed after its last checkpoint has no epoch left to write them.
-    report.write(st, st.epoch < e.config.train.epochs ? StoppedEarly::Yes : StoppedEarly::No);
-    if (st.epoch < e.config.train.epochs) {
+    const EarlyStoppingState early = early_stopping(report.epochs, EarlyStoppingRule::of(e.config.train), st.epoch);
+    const bool ended = st.epoch >= e.config.train.epochs || early.stopped_epoch > 0;
+    if (ended) {
+      // The final weights' evaluation by class, which the summary and page of a finished
+      // run show: the last epoch made it, and this process has not.
+      Predictions predictions;
+      evaluate(*e.model, *e.val_loader, &predictions, e.comm.get());
+      report.final_confusion = confusion_of(predictions, e.data.val.num_classes, e.comm.get());
+    }
+    report.write(st, ended ? StoppedEarly::No : StoppedEarly::Yes);
+    if (early.stopped_epoch > 0 && st.epoch < e.config.train.epochs) {
+      // A job restarted after early stopping ended its run.
+      report.log("resuming " + report.path() + ": early stopping (train.early_stopping_patience) ended it after "
+                 "epoch " + std::to_string(early.stopped_epoch) + " of " + std::to_string(e.config.train.epochs) +
+                 "; nothing to continue");
+    } else if (st.epoch < e.config.train.epochs) {
       report.log("resuming " + report.path() + " at step " + std::to_string(st.step) + " (epoch " +
                  std::to_string(st.epoch + 1) + ", batch " + std::to_string(st.batch_in_epoch) + ")");
     } else {

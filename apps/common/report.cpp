@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/early_stopping.h"
 #include "apps/common/html_page.h"
 #include "apps/common/plot.h"
 #include "apps/common/tensorboard.h"
@@ -237,6 +238,20 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                  : "not reached"});
     }
   }
+  if (const EarlyStoppingRule rule = EarlyStoppingRule::of(c.train); rule.on() && !is_range_test()) {
+    const EarlyStoppingState early = early_stopping(epochs, rule, state.epoch);
+    const std::string title = "early stopping (" + rule.monitor + ", patience " + std::to_string(rule.patience) +
+                              (rule.min_delta > 0 ? ", min_delta " + format_number(rule.min_delta) : "") + ")";
+    if (early.stopped_epoch > 0 && early.stopped_epoch < c.train.epochs)
+      results.push_back({title, "ended the run after epoch " + std::to_string(early.stopped_epoch) + " of " +
+                                    std::to_string(c.train.epochs) + ": " + early.reason});
+    else
+      results.push_back({title, early.best_epoch > 0
+                                    ? "has not ended the run (best " + format_number(early.best) + " at epoch " +
+                                          std::to_string(early.best_epoch) + ", " + std::to_string(early.wait) +
+                                          " of " + std::to_string(rule.patience) + " epochs without an improvement)"
+                                    : "no full epoch yet"});
+  }
   body += "<h2>Results</h2>\n" + html::table(results);
   if (final_confusion.classes > 0 && final_confusion.classes <= 100) {
     std::vector<std::vector<std::string>> by_class = {{"class", "validation accuracy", "correct of images"}};
@@ -300,6 +315,23 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["target_val_acc"] = target;
     j["epoch_reached_target"] = reached ? nlohmann::ordered_json(reached->epoch) : nlohmann::ordered_json();
     j["seconds_to_target"] = reached ? nlohmann::ordered_json(reached->seconds) : nlohmann::ordered_json();
+  }
+  if (const EarlyStoppingRule rule = EarlyStoppingRule::of(experiment_.config.train); rule.on() && !is_range_test()) {
+    // Lightning's EarlyStopping state, from the epochs' rows; stopped_epoch is null unless
+    // it ended the run before its last epoch.
+    const EarlyStoppingState early = early_stopping(epochs, rule, state.epoch);
+    const auto or_null = [](bool has, const nlohmann::ordered_json& v) { return has ? v : nlohmann::ordered_json(); };
+    const bool ended = early.stopped_epoch > 0 && early.stopped_epoch < experiment_.config.train.epochs;
+    nlohmann::ordered_json es;
+    es["monitor"] = rule.monitor;
+    es["patience"] = rule.patience;
+    es["min_delta"] = rule.min_delta;
+    es["best"] = or_null(early.best_epoch > 0, early.best);
+    es["best_epoch"] = or_null(early.best_epoch > 0, early.best_epoch);
+    es["wait"] = early.wait;
+    es["stopped_epoch"] = or_null(ended, early.stopped_epoch);
+    es["reason"] = or_null(ended, early.reason);
+    j["early_stopping"] = es;
   }
   if (final_confusion.classes > 0) {
     nlohmann::ordered_json by_class;

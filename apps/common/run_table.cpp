@@ -125,6 +125,13 @@ void read_summary(const std::string& path, RunRecord& run) {
   run.final_val_loss = number("final_val_loss");
   run.final_val_acc = number("final_val_acc");
   run.best_val_acc = number("best_val_acc");
+  if (const auto it = summary.find("early_stopping"); it != summary.end()) {
+    if (!it->is_object()) fail(path, "'early_stopping' should be an object, got " + it->dump());
+    const auto stopped = it->find("stopped_epoch");
+    if (stopped != it->end() && !stopped->is_null() && !stopped->is_number_integer())
+      fail(path, "'early_stopping.stopped_epoch' should be an epoch or null, got " + stopped->dump());
+    run.early_stopped = stopped != it->end() && !stopped->is_null();
+  }
   run.kept_average = summary.contains("final_ema_val_acc");
   if (run.kept_average) run.final_ema_val_acc = number("final_ema_val_acc");
 }
@@ -251,21 +258,30 @@ std::optional<double> report_accuracy(const RunRecord& run) {
 namespace {
 // The configured epochs, or "13 of 70" for a run that stopped before its end, so that an
 // unfinished run is not read as the report's finished one.
+// A run ended by early stopping finished: its cell says so.
 std::string epochs_cell(const RunRecord& run) {
   if (run.epochs_completed && *run.epochs_completed < run.epochs)
-    return std::to_string(*run.epochs_completed) + " of " + std::to_string(run.epochs);
+    return std::to_string(*run.epochs_completed) + " of " + std::to_string(run.epochs) +
+           (run.early_stopped ? ", early stopping" : "");
   return std::to_string(run.epochs);
 }
 
 // The epochs a run completed (an older record without the count: all of them).
 int64_t completed(const RunRecord& run) { return run.epochs_completed.value_or(run.epochs); }
 
+// How far a run got towards its end: a run early stopping ended is as finished as one
+// that ran all its epochs.
+int64_t progress(const RunRecord& run) { return run.early_stopped ? run.epochs : completed(run); }
+
 // The run of a group that got furthest: the others stopped early (interrupted, out of
-// time), and their values are not the experiment's.
+// time), and their values are not the experiment's. Among finished runs, one that ran
+// the most epochs.
 const RunRecord& furthest(const std::vector<RunRecord>& group) {
   const RunRecord* best = &group.front();
   for (const RunRecord& run : group)
-    if (run.recorded && (!best->recorded || completed(run) > completed(*best))) best = &run;
+    if (run.recorded && (!best->recorded || progress(run) > progress(*best) ||
+                         (progress(run) == progress(*best) && completed(run) > completed(*best))))
+      best = &run;
   return *best;
 }
 
@@ -284,10 +300,10 @@ GroupValue group_value(const std::vector<RunRecord>& group, double RunRecord::*v
     if (group.front().recorded) out = {group.front().*value, std::numeric_limits<double>::quiet_NaN(), 1};
     return out;
   }
-  const int64_t epochs = completed(furthest(group));
+  const int64_t epochs = progress(furthest(group));
   std::vector<double> finite;
   for (const RunRecord& run : group)
-    if (run.recorded && completed(run) == epochs && std::isfinite(run.*value)) finite.push_back(run.*value);
+    if (run.recorded && progress(run) == epochs && std::isfinite(run.*value)) finite.push_back(run.*value);
   out.used = finite.size();
   if (finite.empty()) return out;
   out.mean = 0;
@@ -329,8 +345,16 @@ std::string group_name(const std::vector<RunRecord>& group) {
   return name + " (" + std::to_string(group.size()) + (seeds.size() == group.size() ? " seeds)" : " runs)");
 }
 
-// A group's epochs: those of its furthest run, whose values the row gives.
-std::string group_epochs_cell(const std::vector<RunRecord>& group) { return epochs_cell(furthest(group)); }
+// A group's epochs: those of its furthest run, whose values the row gives, and how many of
+// its finished runs early stopping ended.
+std::string group_epochs_cell(const std::vector<RunRecord>& group) {
+  const RunRecord& run = furthest(group);
+  const int64_t ended = std::count_if(group.begin(), group.end(), [&](const RunRecord& r) {
+    return r.recorded && r.early_stopped && progress(r) == progress(run);
+  });
+  if (run.early_stopped || ended == 0) return epochs_cell(run);
+  return epochs_cell(run) + " (" + std::to_string(ended) + " ended by early stopping)";
+}
 }  // namespace
 
 std::vector<std::vector<RunRecord>> group_by_settings(const std::vector<RunRecord>& runs) {

@@ -32,6 +32,9 @@ struct RunRecord {
   // summary.json's `epochs_completed`: fewer than `epochs` when the run stopped before
   // its end (interrupted, out of time, train.max_steps); absent in older records.
   std::optional<int64_t> epochs_completed;
+  // Early stopping (train.early_stopping_patience) ended the run after epochs_completed:
+  // a finished run, not an interrupted one.
+  bool early_stopped = false;
   // Whether the run recorded its values: not when it was stopped during its first epoch.
   bool recorded = true;
   std::vector<app::EpochMetrics> metrics;

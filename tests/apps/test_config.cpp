@@ -70,7 +70,9 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, drop_last, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, micro_batches"});
+                "valid keys under 'train': batch_size, drop_last, early_stopping_min_delta, early_stopping_monitor, "
+                "early_stopping_patience, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, "
+                "micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -378,6 +380,9 @@ RunConfig config_without_defaults() {
   c.train.target_val_acc = 0.94;
   c.train.ema_decay = 0.999;
   c.train.ema_warmup = true;
+  c.train.early_stopping_patience = 3;
+  c.train.early_stopping_monitor = "ema_val_acc";
+  c.train.early_stopping_min_delta = 0.002;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -470,6 +475,9 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.target_val_acc);
   EXPECT_FIELD(train.ema_decay);
   EXPECT_FIELD(train.ema_warmup);
+  EXPECT_FIELD(train.early_stopping_patience);
+  EXPECT_FIELD(train.early_stopping_monitor);
+  EXPECT_FIELD(train.early_stopping_min_delta);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -609,6 +617,23 @@ TEST(Config, LrMaxFromIsChecked) {
                                          "[{\"rule\": \"valley\", \"lr\": 0.03}]}}";
   expect_error([&] { cyg::app::suggested_lr(d, "valley", 0.0005); }, {"the range test was stopped before its end"});
 }
+// Early stopping: a patience in epochs, a metric the run has, a change that is not negative.
+TEST(Config, EarlyStoppingKeysAreChecked) {
+  expect_invalid({"train.early_stopping_patience=-1"},
+                 {"'train.early_stopping_patience' = -1: expected an integer in [0, 1000000]"});
+  expect_invalid({"train.early_stopping_monitor=val_los"},
+                 {"'train.early_stopping_monitor' = 'val_los'", "val_loss, val_acc, ema_val_loss, ema_val_acc"});
+  expect_invalid({"train.early_stopping_patience=3", "train.early_stopping_monitor=ema_val_acc"},
+                 {"'train.early_stopping_monitor' = 'ema_val_acc' watches the moving average", "'train.ema_decay' is 0"});
+  expect_invalid({"train.early_stopping_min_delta=-0.01"}, {"'train.early_stopping_min_delta' = -0.01"});
+  expect_invalid({"train.early_stopping_min_delta=.inf"}, {"'train.early_stopping_min_delta' = inf"});
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(overridden({"train.early_stopping_patience=3", "train.ema_decay=0.99",
+                                             "train.early_stopping_monitor=ema_val_acc",
+                                             "train.early_stopping_min_delta=0.001"}));
+            }),
+            "(no error)");
+}
 
 // Data parallelism's keys: a value outside their range names the key and what it takes.
 TEST(Config, DistributedKeysAreChecked) {
@@ -626,7 +651,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 79) << keys;
+  EXPECT_EQ(named, 82) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

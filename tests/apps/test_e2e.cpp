@@ -205,6 +205,80 @@ TEST_F(EndToEnd, ARunReportsItsTimeToTheTargetAccuracy) {
   EXPECT_NE(read_file(never + "/index.html").find("not reached"), std::string::npos);
 }
 
+// Early stopping (train.early_stopping_patience, Lightning's EarlyStopping): with a
+// min_delta no accuracy can beat, epoch 1 is the best and the run ends after the
+// patience's two more epochs, however training goes. The run is finished (not stopped
+// early): its summary, page, log and by-class evaluation say so, and a resume continues
+// nothing. A run stopped inside epoch 2 and resumed ends after the same epoch, with the
+// same rows: the rule replays the history it resumes with.
+TEST_F(EndToEnd, EarlyStoppingEndsTheRunAndAResumeReplaysItsHistory) {
+  const std::vector<std::string> args = {"train.epochs=6", "schedule.lr_min=0.01", "schedule.lr_max=0.2",
+                                         "train.early_stopping_patience=2", "train.early_stopping_monitor=val_acc",
+                                         "train.early_stopping_min_delta=1"};
+  const Result r = run("onecycle", joined(args, {"name=early"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("onecycle-early-");
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 3u) << read_file(dir + "/metrics.csv");
+  const auto s = summary(dir);
+  EXPECT_EQ(s["epochs_completed"].get<int64_t>(), 3);
+  EXPECT_EQ(s["steps"].get<int64_t>(), 48);
+  EXPECT_FALSE(s["stopped_early"].get<bool>()) << "ended by its rule, the run is finished: nothing to resume";
+  const auto& es = s["early_stopping"];
+  EXPECT_EQ(es["monitor"].get<std::string>(), "val_acc");
+  EXPECT_EQ(es["patience"].get<int64_t>(), 2);
+  EXPECT_EQ(es["best_epoch"].get<int64_t>(), 1);
+  EXPECT_EQ(es["best"].get<double>(), rows[0].val_acc);
+  EXPECT_EQ(es["stopped_epoch"].get<int64_t>(), 3);
+  EXPECT_EQ(es["wait"].get<int64_t>(), 2);
+  EXPECT_TRUE(s.contains("final_val_acc_by_class")) << "the final weights' evaluation by class, as a last epoch's";
+  EXPECT_NE(r.out.find("early stopping (train.early_stopping_patience 2): val_acc has not improved by more than 1 "
+                       "for 2 epochs"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("the run ends after epoch 3 of 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ended by early stopping after epoch 3 of 6"), std::string::npos) << r.out;
+  const std::string page = read_file(dir + "/index.html");
+  EXPECT_NE(page.find("ended the run after epoch 3 of 6"), std::string::npos);
+  EXPECT_NE(page.find("By class"), std::string::npos);
+  EXPECT_EQ(page.find("stopped early"), std::string::npos) << "no resume is offered";
+  // A job restarted after the rule ended it: nothing to continue, nothing changed.
+  const std::string metrics = read_file(dir + "/metrics.csv");
+  const Result again = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("early stopping (train.early_stopping_patience) ended it after epoch 3 of 6; nothing to "
+                           "continue"),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(read_file(dir + "/metrics.csv"), metrics);
+  EXPECT_EQ(summary(dir)["steps"].get<int64_t>(), 48);
+  EXPECT_EQ(summary(dir)["final_val_acc_by_class"], s["final_val_acc_by_class"]) << "the final weights, evaluated again";
+  EXPECT_NE(read_file(dir + "/index.html").find("By class"), std::string::npos);
+
+  // Stopped at step 20 (inside epoch 2), then resumed: epoch 1's row is replayed, so the
+  // rule ends the run after epoch 3, not after a fresh count of two more epochs.
+  ASSERT_EQ(run("onecycle", joined(args, {"name=split", "train.max_steps=20"})).exit_code, 0);
+  const std::string split = run_dir("onecycle-split-");
+  EXPECT_TRUE(summary(split)["early_stopping"]["stopped_epoch"].is_null());
+  const Result resumed = run("onecycle", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(metrics_without_timing(split), metrics_without_timing(dir));
+  EXPECT_EQ(summary(split)["early_stopping"]["stopped_epoch"].get<int64_t>(), 3);
+
+  // Without a trigger the run goes its whole length, and says what the rule saw.
+  ASSERT_EQ(run("onecycle", {"name=patient", "train.epochs=2", "train.early_stopping_patience=5"}).exit_code, 0);
+  const auto patient = summary(run_dir("onecycle-patient-"));
+  EXPECT_EQ(patient["epochs_completed"].get<int64_t>(), 2);
+  EXPECT_TRUE(patient["early_stopping"]["stopped_epoch"].is_null());
+  EXPECT_EQ(patient["early_stopping"]["monitor"].get<std::string>(), "val_loss");
+
+  // The range test has its own end; the averaged weights' metrics need an average.
+  expect_one_line_error(run("lr_find", {"train.early_stopping_patience=2"}),
+                        "'train.early_stopping_patience' ends a training run early");
+  expect_one_line_error(run("onecycle", {"train.early_stopping_patience=2", "train.early_stopping_monitor=ema_val_loss"}),
+                        "'train.early_stopping_monitor' = 'ema_val_loss' watches the moving average of the weights");
+}
+
 // train.ema_decay: the moving average of the weights is evaluated every epoch (the log,
 // metrics.csv's optional columns, summary.json, the page), written as ema.safetensors,
 // which cygnet_evaluate scores as the run did; a run stopped mid-epoch and resumed ends
@@ -394,10 +468,12 @@ enum class SignalAt { FirstStep, SetUp };
 // Starts app `app` (a 2-epoch 1cycle run, or a range test) named `name`, sends it
 // `signal_number` `times` times, each once the one before has been taken, and returns
 // its exit status, or minus the signal that ended it; its stdout goes to root_/<name>.out.
+// With more_args starting "resume=", the app gets those alone: a resume takes its run's.
 int stop_run_with(const std::string& root, const std::string& name, int signal_number, int times = 1,
                   SignalAt at = SignalAt::FirstStep, const std::string& app = "onecycle",
                   const std::vector<std::string>& more_args = {}) {
-  const std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_" + app,
+  const bool resuming = !more_args.empty() && more_args.front().rfind("resume=", 0) == 0;
+  std::vector<std::string> args = {std::string(CYGNET_APPS_DIR) + "/cygnet_" + app,
                                          "device=cpu",
                                          "run_root=" + root + "/runs",
                                          "data.dataset=synthetic",
@@ -409,6 +485,7 @@ int stop_run_with(const std::string& root, const std::string& name, int signal_n
                                          "train.epochs=2",
                                          "train.log_every=1",
                                          "name=" + name};
+  if (resuming) args.resize(1);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   for (const auto& a : more_args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -525,6 +602,27 @@ TEST_F(EndToEnd, AStopOnAnEpochsLastStepResumes) {
   const Result resumed = run("onecycle", {"resume=" + dir}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(summary(dir)["epochs_completed"].get<int>(), 300) << summary(dir).dump();
+}
+
+// Ctrl-C on the last step of the epoch that early stopping ends (one step an epoch, the
+// signal sent during the resume's set-up, so taken at its first step): the run is
+// finished, not stopped, and offers no resume.
+TEST_F(EndToEnd, AStopOnTheEpochEarlyStoppingEndsFinishesTheRun) {
+  ASSERT_EQ(run("onecycle", {"name=signalled", "data.synthetic_train=64", "train.epochs=6", "train.max_steps=1",
+                             "train.early_stopping_patience=1", "train.early_stopping_monitor=val_acc",
+                             "train.early_stopping_min_delta=1"})
+                .exit_code,
+            0);
+  const std::string signalled = run_dir("onecycle-signalled-");
+  ASSERT_EQ(summary(signalled)["epochs_completed"].get<int64_t>(), 1) << "the step limit after epoch 1";
+  const int code = stop_run_with(root_, "signalled", SIGINT, 1, SignalAt::SetUp, "onecycle",
+                                 {"resume=" + signalled, "train.max_steps=0"});
+  const std::string out = read_file(root_ + "/signalled.out");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("the run ends after epoch 2 of 6"), std::string::npos) << out;
+  EXPECT_EQ(out.find("continue with"), std::string::npos) << out;
+  EXPECT_FALSE(summary(signalled)["stopped_early"].get<bool>());
+  EXPECT_EQ(summary(signalled)["epochs_completed"].get<int64_t>(), 2);
 }
 
 // The range test too: a stop during its set-up ends its sweep at the first step, with

@@ -375,6 +375,48 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   EXPECT_NE(each.series[3].color, each.series[0].color);
 }
 
+// A run that early stopping ended (train.early_stopping_patience) finished: it counts in
+// its row's mean beside runs that went all their epochs, where an interrupted run at the
+// same epoch does not, and its cell says why it is short.
+TEST(RunTable, RunsEndedByEarlyStoppingAreFinishedRuns) {
+  const fs::path root = fresh_dir("early");
+  const auto ended_at = [&](const fs::path& dir, int epoch, const std::string& acc, bool by_rule) {
+    write(dir / "summary.json",
+          "{\"final_val_loss\": 1, \"final_val_acc\": " + acc + ", \"best_val_acc\": 0.9, \"epochs_completed\": " +
+              std::to_string(epoch) + ", \"early_stopping\": {\"monitor\": \"val_loss\", \"patience\": 2, " +
+              "\"stopped_epoch\": " + (by_rule ? std::to_string(epoch) : std::string("null")) + "}}\n");
+    return cyg::runs::read_run(dir.string());
+  };
+  std::vector<cyg::runs::RunRecord> runs;
+  runs.push_back(cyg::runs::read_run(write_one_cycle(root / "s0", "row", "0.01", "0.1", "10", "1", "0.80", true, 0).string()));
+  write_one_cycle(root / "s1", "row", "0.01", "0.1", "10", "1", "0", true, 1);
+  runs.push_back(ended_at(root / "s1", 4, "0.70", true));
+  write_one_cycle(root / "s2", "row", "0.01", "0.1", "10", "1", "0", true, 2);
+  runs.push_back(ended_at(root / "s2", 6, "0.30", false));
+  EXPECT_TRUE(runs[1].early_stopped);
+  EXPECT_FALSE(runs[2].early_stopped) << "a null stopped_epoch: the rule was on and did not end the run";
+  const auto cells = cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(runs));
+  EXPECT_EQ(cells[1][6], "10 (1 ended by early stopping)");
+  EXPECT_EQ(cells[1][8], "0.7500 ± 0.0707 (2 of 3)") << "0.80 and 0.70; the run interrupted at epoch 6 left out";
+  const std::string csv = cyg::runs::grouped_table_csv(cyg::runs::group_by_settings(runs));
+  EXPECT_NE(csv.find(",10,10,1,0,2,0.75,"), std::string::npos) << csv;
+  // Run by run, and a row of early-stopped runs alone: the epochs they ran.
+  const auto each = cyg::runs::table_cells(runs);
+  EXPECT_EQ(each[2][6], "4 of 10, early stopping");
+  EXPECT_EQ(each[3][6], "6 of 10");
+  runs.erase(runs.begin());
+  runs[1] = ended_at(root / "s2", 6, "0.30", true);
+  const auto ended = cyg::runs::grouped_table_cells(cyg::runs::group_by_settings(runs));
+  EXPECT_EQ(ended[1][6], "6 of 10, early stopping");
+  EXPECT_EQ(ended[1][8], "0.5000 ± 0.2828");
+  // A summary whose early_stopping is not what the app writes is named.
+  write(root / "s2" / "summary.json", "{\"final_val_loss\": 1, \"final_val_acc\": 0.3, \"best_val_acc\": 0.9, "
+                                      "\"early_stopping\": {\"stopped_epoch\": \"six\"}}\n");
+  const std::string bad = error_of([&] { cyg::runs::read_run((root / "s2").string()); });
+  EXPECT_NE(bad.find("'early_stopping.stopped_epoch' should be an epoch or null, got \"six\""), std::string::npos)
+      << bad;
+}
+
 // PyTorch's OneCycleLR in the table: it starts at lr_max / div_factor and has no
 // annealing share; the report has no row for it.
 TEST(RunTable, PyTorchOneCycleShowsItsFirstAndPeakLr) {

@@ -9,7 +9,8 @@
 #     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
-#     same slices, each normalised by its own statistics, gradients summed);
+#     same slices, each normalised by its own statistics, gradients summed); early
+#     stopping ends every rank after the same epoch, as a finished run;
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
 #     uninterrupted run ends;
@@ -87,6 +88,19 @@ PY
 grep -q "of 2 micro-batches" plain-micro.log || fail "the micro-batch run does not say so"
 python3 "$compare" "$(only_run plain-micro)" "$dir" --rtol 1e-5 --parameters-only ||
   fail "2 micro-batches differ from 2 ranks"
+
+# Early stopping (a min_delta no accuracy beats: epoch 1 stays the best) ends both ranks
+# after epoch 2, the run finished and its line printed once.
+"${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" train.epochs=5 train.early_stopping_patience=1 \
+  train.early_stopping_monitor=val_acc train.early_stopping_min_delta=1 distributed_timeout=60 run_root=plain-early \
+  > plain-early.log 2>&1 || { cat plain-early.log; fail "2 ranks with early stopping"; }
+[ "$(grep -c "the run ends after epoch 2 of 5" plain-early.log)" -eq 1 ] || fail "early stopping's line, not once"
+python3 - "$(only_run plain-early)/summary.json" <<'PY' || fail "the early-stopped run's summary"
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"early stopping: {s['epochs_completed']} epochs, stopped_epoch {s['early_stopping']['stopped_epoch']}")
+sys.exit(0 if s["epochs_completed"] == 2 and not s["stopped_early"] and s["early_stopping"]["stopped_epoch"] == 2 else 1)
+PY
 
 echo "== 3. a rank killed mid-run"
 long=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=8192 train.epochs=30 train.batch_size=64

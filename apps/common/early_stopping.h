@@ -1,0 +1,46 @@
+// Early stopping, as Lightning's EarlyStopping callback with check_finite on, checked at
+// each complete epoch's end: the run ends once the monitored validation metric has not
+// improved by more than min_delta for `patience` epochs in a row, or at once when it is
+// not finite. Its state is a function of the epochs' rows, so a resumed run replays its
+// history rather than keeping a counter in its checkpoint.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/common/config.h"
+#include "apps/common/run_records.h"
+
+namespace cyg::app {
+
+struct EarlyStoppingRule {
+  std::string monitor = "val_loss";  // early_stopping_monitors()
+  int64_t patience = 0;              // 0: none
+  double min_delta = 0.0;
+
+  static EarlyStoppingRule of(const TrainConfig& train) {
+    return {train.early_stopping_monitor, train.early_stopping_patience, train.early_stopping_min_delta};
+  }
+  bool on() const { return patience > 0; }
+  // Losses improve downwards, accuracies upwards.
+  bool lower_is_better() const;
+};
+
+struct EarlyStoppingState {
+  int64_t best_epoch = 0;  // 0: no epoch yet
+  double best = 0.0;       // the monitored value at best_epoch
+  int64_t wait = 0;        // epochs since best_epoch without an improvement
+  int64_t stopped_epoch = 0;  // the epoch after which the run ends; 0: it goes on
+  std::string reason;         // why it ends, for the log and the run's page
+};
+
+// The monitored metric of one epoch's row (NaN where the row lacks it).
+double monitored_value(const EpochMetrics& row, const std::string& monitor);
+
+// The rule applied to the first `complete_epochs` epochs' rows in order (a partial
+// epoch's row, a step limit inside it, does not count: a resume continues that epoch).
+// Rows after the one that stops the run are not looked at.
+EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const EarlyStoppingRule& rule,
+                                  int64_t complete_epochs);
+
+}  // namespace cyg::app
