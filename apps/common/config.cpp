@@ -137,6 +137,12 @@ std::vector<Field> fields(RunConfig& c) {
       {"schedule.gamma", Kind::Double, &c.schedule.gamma},
       {"schedule.min_lr", Kind::Double, &c.schedule.min_lr},
       {"schedule.warmup_steps", Kind::Int, &c.schedule.warmup_steps, 0, 1000000000000},
+      {"schedule.plateau_monitor", Kind::String, &c.schedule.plateau_monitor},
+      {"schedule.plateau_factor", Kind::Double, &c.schedule.plateau_factor},
+      {"schedule.plateau_patience", Kind::Int, &c.schedule.plateau_patience, 0, 1000000},
+      {"schedule.plateau_threshold", Kind::Double, &c.schedule.plateau_threshold},
+      {"schedule.plateau_threshold_mode", Kind::String, &c.schedule.plateau_threshold_mode},
+      {"schedule.plateau_cooldown", Kind::Int, &c.schedule.plateau_cooldown, 0, 1000000},
       {"lr_find.start_lr", Kind::Double, &c.lr_find.start_lr},
       {"lr_find.end_lr", Kind::Double, &c.lr_find.end_lr},
       {"lr_find.steps", Kind::Int, &c.lr_find.steps, 0, 10000000},
@@ -333,6 +339,13 @@ void validate_schedule(const ScheduleConfig& s) {
   check_positive("schedule.gamma", s.gamma);
   CYG_INPUT_CHECK(s.min_lr >= 0, "'schedule.min_lr' = ", s.min_lr, ": expected 0 or more");
   CYG_INPUT_CHECK(s.warmup_steps >= 0, "'schedule.warmup_steps' = ", s.warmup_steps, ": expected 0 or more");
+  check_one_of("schedule.plateau_monitor", s.plateau_monitor, early_stopping_monitors());
+  CYG_INPUT_CHECK(std::isfinite(s.plateau_factor) && s.plateau_factor > 0 && s.plateau_factor < 1,
+                  "'schedule.plateau_factor' = ", s.plateau_factor, ": expected a factor in (0, 1), such as 0.1");
+  CYG_INPUT_CHECK(std::isfinite(s.plateau_threshold) && s.plateau_threshold >= 0, "'schedule.plateau_threshold' = ",
+                  s.plateau_threshold, ": expected 0 or a finite positive change of the monitored metric");
+  check_one_of("schedule.plateau_threshold_mode", s.plateau_threshold_mode, plateau_threshold_modes());
+  CYG_INPUT_CHECK(std::isfinite(s.min_lr), "'schedule.min_lr' = ", s.min_lr, ": expected a finite learning rate");
   for (size_t i = 0; i < s.milestones.size(); ++i)
     CYG_INPUT_CHECK(s.milestones[i] > 0 && (i == 0 || s.milestones[i] > s.milestones[i - 1]),
                     "'schedule.milestones': expected positive, increasing epochs");
@@ -455,6 +468,11 @@ const std::vector<std::string>& precision_names() {
   return names;
 }
 
+const std::vector<std::string>& plateau_threshold_modes() {
+  static const std::vector<std::string> names = {"rel", "abs"};
+  return names;
+}
+
 const std::vector<std::string>& early_stopping_monitors() {
   static const std::vector<std::string> names = {"val_loss", "val_acc", "ema_val_loss", "ema_val_acc"};
   return names;
@@ -493,6 +511,10 @@ void validate(const RunConfig& c) {
   const std::string width_problem = models::width_problem(c.model.name, c.model.width);
   CYG_INPUT_CHECK(width_problem.empty(), "'model.width' = ", c.model.width, ": ", width_problem);
   validate_schedule(c.schedule);
+  CYG_INPUT_CHECK(c.schedule.name != "plateau" || c.schedule.plateau_monitor.rfind("ema_", 0) != 0 ||
+                      c.train.ema_decay > 0,
+                  "'schedule.plateau_monitor' = '", c.schedule.plateau_monitor, "' watches the moving average of the "
+                  "weights, and 'train.ema_decay' is 0 (none): give it a decay, or watch val_loss or val_acc");
   validate_lr_find(c.lr_find);
   validate_bounds(c);
   // The synthetic images are held in memory as bytes.
@@ -594,6 +616,7 @@ std::vector<std::string> device_choices() { return {"auto", "cpu", "cuda", "cuda
 std::vector<std::string> distributed_choices() { return distributed_names(); }
 std::vector<std::string> precision_choices() { return precision_names(); }
 std::vector<std::string> monitor_choices() { return early_stopping_monitors(); }
+std::vector<std::string> plateau_mode_choices() { return plateau_threshold_modes(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 
 const std::vector<KeyHelp>& key_help() {
@@ -716,8 +739,18 @@ const std::vector<KeyHelp>& key_help() {
        "pytorch_one_cycle: the shape of its phases (PyTorch's anneal_strategy, cos by default)"},
       {"schedule.milestones", nullptr, "step schedule: the epochs at which the lr is multiplied by gamma"},
       {"schedule.gamma", nullptr, "step schedule: that factor"},
-      {"schedule.min_lr", nullptr, "cosine: the final learning rate"},
+      {"schedule.min_lr", nullptr, "cosine: the final learning rate; plateau: the lowest"},
       {"schedule.warmup_steps", nullptr, "a linear warm-up from 1/100 of the first lr over this many steps; 0: none"},
+      {"schedule.plateau_monitor", monitor_choices,
+       "plateau: the validation metric it watches at each epoch's end (a loss improves downwards, an "
+       "accuracy upwards; ema_*: the averaged weights', with train.ema_decay)"},
+      {"schedule.plateau_factor", nullptr, "plateau: the lr is multiplied by this at each reduction"},
+      {"schedule.plateau_patience", nullptr,
+       "plateau: epochs without an improvement allowed; the next one reduces the lr"},
+      {"schedule.plateau_threshold", nullptr,
+       "plateau: the least improvement that counts, a fraction of the best (rel) or a change (abs)"},
+      {"schedule.plateau_threshold_mode", plateau_mode_choices, "plateau: how the threshold is read"},
+      {"schedule.plateau_cooldown", nullptr, "plateau: epochs after a reduction that count no bad epoch"},
       {"lr_find.start_lr", nullptr, "range test: the first learning rate"},
       {"lr_find.end_lr", nullptr, "range test: the last learning rate"},
       {"lr_find.steps", nullptr, "range test: steps of the sweep; 0: one epoch"},

@@ -83,8 +83,16 @@ struct ScheduleConfig {
   bool cycle_momentum = true;            // drive momentum (Adam: beta1) from the cycle
   std::vector<int64_t> milestones;       // step: epochs at which lr *= gamma
   double gamma = 0.1;
-  double min_lr = 0.0;  // cosine
+  double min_lr = 0.0;  // cosine: the final lr; plateau: the lowest
   int64_t warmup_steps = 0;
+  // plateau: PyTorch's ReduceLROnPlateau stepped at each epoch's end with the metric
+  // plateau_monitor (early_stopping_monitors()); the lr starts at optimizer.lr.
+  std::string plateau_monitor = "val_loss";
+  double plateau_factor = 0.1;
+  int64_t plateau_patience = 10;
+  double plateau_threshold = 1e-4;
+  std::string plateau_threshold_mode = "rel";  // rel or abs
+  int64_t plateau_cooldown = 0;
 };
 
 struct LrFindConfig {
@@ -137,6 +145,8 @@ const std::vector<std::string>& memory_format_names();
 const std::vector<std::string>& distributed_names();
 // What early stopping may watch: val_loss, val_acc, ema_val_loss, ema_val_acc.
 const std::vector<std::string>& early_stopping_monitors();
+// How schedule.plateau_threshold is read: rel (a fraction of the best) or abs.
+const std::vector<std::string>& plateau_threshold_modes();
 
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA

@@ -11,7 +11,7 @@
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/command_line.h"
-#include "apps/common/early_stopping.h"
+#include "apps/common/epoch_rules.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/interrupt.h"
 #include "apps/common/metrics_ring.h"
@@ -116,6 +116,7 @@ class FitLoop {
     st_.processes = experiment.comm->size();
     runner_.set_micro_batches(experiment.config.train.micro_batches);
     runner_.set_weight_average(experiment.ema.get());
+    lr_scale_ = agreed_lr_scale(st_.epoch + 1);
   }
 
   int run();
@@ -130,6 +131,9 @@ class FitLoop {
     return early_stop_.on() && e_.any_rank(early_stopping(report_.epochs, early_stop_, st_.epoch).stopped_epoch > 0);
   }
   StepSettings settings_of_last_step() const;
+  // The plateau rule's scale of the lr in epoch `epoch` (1-based), rank 0's on every rank:
+  // the ranks' lr must not part over a last bit of their reduced metrics.
+  double agreed_lr_scale(int64_t epoch);
   StepSettings apply_schedule(int64_t step);
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
@@ -152,6 +156,8 @@ class FitLoop {
   const StopOnInterrupt interrupt_;
   const EarlyStoppingRule early_stop_ = EarlyStoppingRule::of(e_.config.train);
   bool ended_by_rule_ = false;  // early stopping ended the run at the epoch just ended
+  // schedule.name plateau: what the schedule's lr is multiplied by in the current epoch.
+  double lr_scale_ = 1.0;
   const double seconds_before_;  // spent on the run before it was resumed
   const Clock::time_point started_ = Clock::now();
 };
@@ -210,14 +216,21 @@ bool FitLoop::stop_requested() const { return e_.any_rank(interrupt_.requested()
 StepSettings FitLoop::settings_of_last_step() const {
   StepSettings s{e_.optimizer->lr(), e_.optimizer->momentum()};
   if (st_.step == 0) return s;
-  s.lr = e_.schedule->lr(st_.step - 1);
+  s.lr = e_.schedule->lr(st_.step - 1) *
+         plateau_scale(report_.epochs, e_.config, (st_.step - 1) / e_.steps_per_epoch + 1);
   const std::optional<double> momentum = e_.schedule->momentum(st_.step - 1);
   if (momentum && e_.config.schedule.cycle_momentum) s.momentum = *momentum;
   return s;
 }
 
+double FitLoop::agreed_lr_scale(int64_t epoch) {
+  double scale = plateau_scale(report_.epochs, e_.config, epoch);
+  if (e_.config.schedule.name == "plateau" && e_.data_parallel()) e_.comm->broadcast(&scale, sizeof scale, 0);
+  return scale;
+}
+
 StepSettings FitLoop::apply_schedule(int64_t step) {
-  const double lr = e_.schedule->lr(step);
+  const double lr = e_.schedule->lr(step) * lr_scale_;
   e_.optimizer->set_lr(lr);
   const std::optional<double> momentum = e_.schedule->momentum(step);
   if (momentum && e_.config.schedule.cycle_momentum) e_.optimizer->set_momentum(*momentum);
@@ -315,6 +328,20 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
       std::snprintf(line, sizeof line, "reached val acc %s (train.target_val_acc) at epoch %lld, after %.1f s of training",
                     format_number(target).c_str(), static_cast<long long>(reached->epoch), reached->seconds);
       report_.log(line);
+    }
+  }
+  // Reduce on plateau: the lr the next epoch takes, and a line where this epoch cut it.
+  if (e_.config.schedule.name == "plateau" && complete) {
+    const double before = lr_scale_;
+    lr_scale_ = agreed_lr_scale(row.epoch + 1);
+    if (lr_scale_ != before && !last_epoch) {
+      const ScheduleConfig& s = e_.config.schedule;
+      report_.log("plateau (schedule.plateau_patience " + std::to_string(s.plateau_patience) + "): " +
+                  s.plateau_monitor + " has not improved by more than " + format_number(s.plateau_threshold) +
+                  (s.plateau_threshold_mode == "rel" ? " of its best" : "") + " for " +
+                  std::to_string(s.plateau_patience + 1) + " epoch" + (s.plateau_patience == 0 ? "" : "s") + "; lr " +
+                  format_number(e_.config.optimizer.lr * before) + " -> " +
+                  format_number(e_.config.optimizer.lr * lr_scale_) + " from epoch " + std::to_string(row.epoch + 1));
     }
   }
   // Early stopping ends the run after this epoch: its log line, and the final weights'

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "apps/common/early_stopping.h"
+#include "apps/common/epoch_rules.h"
 #include "apps/common/html_page.h"
 #include "apps/common/plot.h"
 #include "apps/common/tensorboard.h"
@@ -238,6 +238,19 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                  : "not reached"});
     }
   }
+  if (c.schedule.name == "plateau" && !is_range_test()) {
+    const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, c, state.epoch);
+    std::string reduced;
+    int cuts = 0;
+    for (size_t k = 0; k < history.size(); ++k)
+      if (history[k].reduced) reduced += (cuts++ == 0 ? "" : ", ") + std::to_string(k + 1);
+    results.push_back({"reduce on plateau (" + c.schedule.plateau_monitor + ", factor " +
+                           format_number(c.schedule.plateau_factor) + ", patience " +
+                           std::to_string(c.schedule.plateau_patience) + ")",
+                       (cuts == 0 ? "the lr was not reduced"
+                                 : "the lr was reduced after epoch" + std::string(cuts > 1 ? "s " : " ") + reduced) +
+                           "; lr now " + format_number(history.empty() ? c.optimizer.lr : history.back().lr)});
+  }
   if (const EarlyStoppingRule rule = EarlyStoppingRule::of(c.train); rule.on() && !is_range_test()) {
     const EarlyStoppingState early = early_stopping(epochs, rule, state.epoch);
     const std::string title = "early stopping (" + rule.monitor + ", patience " + std::to_string(rule.patience) +
@@ -315,6 +328,18 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["target_val_acc"] = target;
     j["epoch_reached_target"] = reached ? nlohmann::ordered_json(reached->epoch) : nlohmann::ordered_json();
     j["seconds_to_target"] = reached ? nlohmann::ordered_json(reached->seconds) : nlohmann::ordered_json();
+  }
+  if (experiment_.config.schedule.name == "plateau" && !is_range_test()) {
+    // Reduce on plateau: the epochs after which the lr was cut, and the lr the next epoch takes.
+    const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, experiment_.config, state.epoch);
+    nlohmann::ordered_json reduced = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < history.size(); ++k)
+      if (history[k].reduced) reduced.push_back(static_cast<int64_t>(k) + 1);
+    nlohmann::ordered_json plateau;
+    plateau["monitor"] = experiment_.config.schedule.plateau_monitor;
+    plateau["reduced_after_epochs"] = reduced;
+    plateau["lr"] = history.empty() ? experiment_.config.optimizer.lr : history.back().lr;
+    j["plateau"] = plateau;
   }
   if (const EarlyStoppingRule rule = EarlyStoppingRule::of(experiment_.config.train); rule.on() && !is_range_test()) {
     // Lightning's EarlyStopping state, from the epochs' rows; stopped_epoch is null unless

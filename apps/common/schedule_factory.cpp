@@ -111,6 +111,8 @@ const std::vector<Named<ScheduleMaker>>& schedules() {
       {"step", make_step},
       {"cosine", make_cosine},
       {"pytorch_one_cycle", make_pytorch_one_cycle},
+      // optimizer.lr, which the fit loop scales by what the plateau rule says (fit.cpp).
+      {"plateau", make_constant},
   };
   return table;
 }

@@ -269,7 +269,8 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
 // validate() and the factories read one list: every name validate() takes builds, and
 // a name it refuses is refused by the factory too (never a silent default).
 TEST(Config, FactoriesBuildEveryNameValidateTakes) {
-  EXPECT_EQ(cyg::app::schedule_names(), (std::vector<std::string>{"constant", "one_cycle", "step", "cosine", "pytorch_one_cycle"}));
+  EXPECT_EQ(cyg::app::schedule_names(),
+            (std::vector<std::string>{"constant", "one_cycle", "step", "cosine", "pytorch_one_cycle", "plateau"}));
   for (const std::string& name : cyg::app::schedule_names()) {
     RunConfig c = overridden({"schedule.name=" + name, "schedule.milestones=[1]"});
     cyg::app::validate(c);
@@ -383,6 +384,12 @@ RunConfig config_without_defaults() {
   c.train.early_stopping_patience = 3;
   c.train.early_stopping_monitor = "ema_val_acc";
   c.train.early_stopping_min_delta = 0.002;
+  c.schedule.plateau_monitor = "val_acc";
+  c.schedule.plateau_factor = 0.5;
+  c.schedule.plateau_patience = 4;
+  c.schedule.plateau_threshold = 0.01;
+  c.schedule.plateau_threshold_mode = "abs";
+  c.schedule.plateau_cooldown = 2;
   c.optimizer.name = "adamw";
   c.optimizer.lr = 0.003;
   c.optimizer.momentum = 0.8;
@@ -507,6 +514,12 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(schedule.gamma);
   EXPECT_FIELD(schedule.min_lr);
   EXPECT_FIELD(schedule.warmup_steps);
+  EXPECT_FIELD(schedule.plateau_monitor);
+  EXPECT_FIELD(schedule.plateau_factor);
+  EXPECT_FIELD(schedule.plateau_patience);
+  EXPECT_FIELD(schedule.plateau_threshold);
+  EXPECT_FIELD(schedule.plateau_threshold_mode);
+  EXPECT_FIELD(schedule.plateau_cooldown);
   EXPECT_FIELD(lr_find.start_lr);
   EXPECT_FIELD(lr_find.end_lr);
   EXPECT_FIELD(lr_find.steps);
@@ -635,6 +648,26 @@ TEST(Config, EarlyStoppingKeysAreChecked) {
             "(no error)");
 }
 
+// Reduce on plateau: PyTorch's ranges, a metric the run has.
+TEST(Config, PlateauKeysAreChecked) {
+  expect_invalid({"schedule.plateau_factor=1"}, {"'schedule.plateau_factor' = 1: expected a factor in (0, 1)"});
+  expect_invalid({"schedule.plateau_factor=0"}, {"'schedule.plateau_factor' = 0"});
+  expect_invalid({"schedule.plateau_patience=-1"}, {"'schedule.plateau_patience' = -1"});
+  expect_invalid({"schedule.plateau_cooldown=-2"}, {"'schedule.plateau_cooldown' = -2"});
+  expect_invalid({"schedule.plateau_threshold=-0.1"}, {"'schedule.plateau_threshold' = -0.1"});
+  expect_invalid({"schedule.plateau_threshold_mode=relative"},
+                 {"'schedule.plateau_threshold_mode' = 'relative'", "rel, abs"});
+  expect_invalid({"schedule.plateau_monitor=loss"}, {"'schedule.plateau_monitor' = 'loss'", "val_loss, val_acc"});
+  expect_invalid({"schedule.name=plateau", "schedule.plateau_monitor=ema_val_loss"},
+                 {"'schedule.plateau_monitor' = 'ema_val_loss' watches the moving average"});
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(overridden({"schedule.name=plateau", "schedule.plateau_monitor=ema_val_loss",
+                                             "train.ema_decay=0.99", "schedule.plateau_factor=0.2",
+                                             "schedule.plateau_threshold_mode=abs"}));
+            }),
+            "(no error)");
+}
+
 // Data parallelism's keys: a value outside their range names the key and what it takes.
 TEST(Config, DistributedKeysAreChecked) {
   expect_invalid({"distributed=maybe"}, {"'distributed' = 'maybe'", "auto, true, false"});
@@ -651,7 +684,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 82) << keys;
+  EXPECT_EQ(named, 88) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -279,6 +279,47 @@ TEST_F(EndToEnd, EarlyStoppingEndsTheRunAndAResumeReplaysItsHistory) {
                         "'train.early_stopping_monitor' = 'ema_val_loss' watches the moving average of the weights");
 }
 
+// Reduce on plateau (schedule.name plateau, PyTorch's ReduceLROnPlateau stepped at each
+// epoch's end): with patience 0 and a threshold no accuracy beats, every epoch after the
+// first halves the lr for the next. steps.csv holds the lrs each step took; the log,
+// summary.json and the page name the cuts; a run stopped inside epoch 3 and resumed
+// replays its history and takes the uninterrupted run's lrs.
+TEST_F(EndToEnd, ReduceOnPlateauCutsTheLrAndAResumeReplaysIt) {
+  const std::vector<std::string> args = {
+      "train.epochs=4", "optimizer.name=sgd", "optimizer.lr=0.08", "schedule.name=plateau",
+      "schedule.plateau_patience=0", "schedule.plateau_factor=0.5", "schedule.plateau_monitor=val_acc",
+      "schedule.plateau_threshold=1", "schedule.plateau_threshold_mode=abs"};
+  const Result r = run("baseline", joined(args, {"name=plateau"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string dir = run_dir("baseline-plateau-");
+  const auto steps = cyg::app::read_csv<cyg::app::StepRecord>(dir + "/steps.csv");
+  ASSERT_EQ(steps.size(), 64u);
+  const double expected[] = {0.08, 0.08, 0.04, 0.02};
+  for (const auto& row : steps) EXPECT_EQ(row.lr, expected[row.epoch - 1]) << "step " << row.step;
+  EXPECT_NE(r.out.find("plateau (schedule.plateau_patience 0): val_acc has not improved by more than 1 for 1 epoch; "
+                       "lr 0.08 -> 0.04 from epoch 3"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("lr 0.04 -> 0.02 from epoch 4"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("from epoch 5"), std::string::npos) << "no line for an epoch the run does not have";
+  const auto s = summary(dir)["plateau"];
+  EXPECT_EQ(s["monitor"].get<std::string>(), "val_acc");
+  EXPECT_EQ(s["reduced_after_epochs"], nlohmann::json::parse("[2, 3, 4]"));
+  EXPECT_EQ(s["lr"].get<double>(), 0.01);
+  EXPECT_NE(read_file(dir + "/index.html").find("the lr was reduced after epochs 2, 3, 4; lr now 0.01"),
+            std::string::npos);
+
+  ASSERT_EQ(run("baseline", joined(args, {"name=split", "train.max_steps=40"})).exit_code, 0);
+  const std::string split = run_dir("baseline-split-");
+  const Result resumed = run("baseline", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_file(split + "/steps.csv"), read_file(dir + "/steps.csv"));
+  EXPECT_EQ(metrics_without_timing(split), metrics_without_timing(dir));
+
+  expect_one_line_error(run("baseline", {"schedule.name=plateau", "schedule.plateau_factor=2"}),
+                        "'schedule.plateau_factor' = 2: expected a factor in (0, 1)");
+}
+
 // train.ema_decay: the moving average of the weights is evaluated every epoch (the log,
 // metrics.csv's optional columns, summary.json, the page), written as ema.safetensors,
 // which cygnet_evaluate scores as the run did; a run stopped mid-epoch and resumed ends

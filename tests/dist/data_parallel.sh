@@ -5,7 +5,7 @@
 #     they exceed: each rank clips the averaged gradients; a moving average of its weights
 #     kept) and ResNet-18 at width 8 train as one process does: the step losses and the
 #     final parameters and statistics (and small_cnn's averages) within 1e-5 relative
-#     (scripts/compare_runs.py);
+#     (scripts/compare_runs.py); the same for a run whose lr a plateau rule cuts;
 #     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
@@ -53,7 +53,13 @@ small=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_tra
        train.max_steps=20 train.log_every=5 sync_batchnorm=true optimizer.clip_grad_norm=0.5 train.ema_decay=0.8)
 resnet=(device=cpu model.name=resnet18 model.width=8 data.dataset=synthetic data.synthetic_size=8 train.batch_size=64
         train.max_steps=20 train.log_every=10 sync_batchnorm=true schedule.name=constant optimizer.lr=0.002)
-for model in small resnet; do
+# Reduce on plateau (patience 0, a threshold no accuracy beats: epoch 1 is the best, and
+# epoch 2 halves the lr for epoch 3) on every rank, as in one process.
+plateau=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=1000 train.epochs=3
+         train.batch_size=63 train.max_steps=40 train.log_every=5 sync_batchnorm=true schedule.name=plateau
+         optimizer.lr=0.01 schedule.plateau_patience=0 schedule.plateau_factor=0.5 schedule.plateau_monitor=val_acc
+         schedule.plateau_threshold=1 schedule.plateau_threshold_mode=abs)
+for model in small resnet plateau; do
   declare -n args=$model
   "$apps/cygnet_onecycle" "${args[@]}" threads=1 run_root="$model-1" > "$model-1.log" 2>&1 ||
     { cat "$model-1.log"; fail "one process, $model"; }
@@ -63,6 +69,7 @@ for model in small resnet; do
   echo "-- $model"
   python3 "$compare" "$(only_run "$model-1")" "$(only_run "$model-2")" --rtol 1e-5 || fail "$model: 2 ranks differ"
 done
+grep -q "lr 0.01 -> 0.005 from epoch 3" plateau-2.log || fail "the 2-rank plateau run did not cut its lr after epoch 2"
 
 # In micro-batches, the ranks' slices of 31 and 32 images both take 15 parts (the smaller
 # slice's count: a synchronised batchnorm's sums are collectives, which every rank makes).

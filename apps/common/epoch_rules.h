@@ -1,8 +1,11 @@
-// Early stopping, as Lightning's EarlyStopping callback with check_finite on, checked at
-// each complete epoch's end: the run ends once the monitored validation metric has not
-// improved by more than min_delta for `patience` epochs in a row, or at once when it is
-// not finite. Its state is a function of the epochs' rows, so a resumed run replays its
-// history rather than keeping a counter in its checkpoint.
+// The rules a training run applies at each complete epoch's end to a validation metric.
+// Each is a function of the epochs' rows, so a resumed run replays its history rather
+// than keeping a counter in its checkpoint.
+//  - Early stopping, as Lightning's EarlyStopping callback with check_finite on: the run
+//    ends once the monitored metric has not improved by more than min_delta for
+//    `patience` epochs in a row, or at once when it is not finite.
+//  - Reduce on plateau (schedule.name plateau), PyTorch's ReduceLROnPlateau: the lr each
+//    epoch trains with (schedules/plateau.h on the monitored metric's history).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +13,7 @@
 
 #include "apps/common/config.h"
 #include "apps/common/run_records.h"
+#include "schedules/plateau.h"
 
 namespace cyg::app {
 
@@ -42,5 +46,14 @@ double monitored_value(const EpochMetrics& row, const std::string& monitor);
 // Rows after the one that stops the run are not looked at.
 EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const EarlyStoppingRule& rule,
                                   int64_t complete_epochs);
+
+// schedule.name plateau: the rule's state after each of the first `complete_epochs`
+// epochs, from optimizer.lr (empty for any other schedule).
+std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>& epochs, const RunConfig& config,
+                                                 int64_t complete_epochs);
+
+// What a plateau schedule multiplies the schedule's lr by in epoch `epoch` (1-based): its
+// lr after the epochs before it over optimizer.lr; 1 for any other schedule.
+double plateau_scale(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t epoch);
 
 }  // namespace cyg::app

@@ -1,4 +1,4 @@
-// Early stopping's rule (apps/common/early_stopping.h) on hand-made histories, each
+// Early stopping's rule (apps/common/epoch_rules.h) on hand-made histories, each
 // decision worked out by hand from Lightning's EarlyStopping: an epoch improves when it
 // beats the best by more than min_delta (a loss downwards, an accuracy upwards), the
 // wait counts the epochs since, the run ends when it reaches the patience, and a value
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/early_stopping.h"
+#include "apps/common/epoch_rules.h"
 
 namespace {
 

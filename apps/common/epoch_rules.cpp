@@ -1,4 +1,4 @@
-#include "apps/common/early_stopping.h"
+#include "apps/common/epoch_rules.h"
 
 #include <cmath>
 #include <cstdio>
@@ -7,7 +7,13 @@
 
 namespace cyg::app {
 
-bool EarlyStoppingRule::lower_is_better() const { return monitor == "val_loss" || monitor == "ema_val_loss"; }
+namespace {
+
+bool loss_monitor(const std::string& monitor) { return monitor == "val_loss" || monitor == "ema_val_loss"; }
+
+}  // namespace
+
+bool EarlyStoppingRule::lower_is_better() const { return loss_monitor(monitor); }
 
 double monitored_value(const EpochMetrics& row, const std::string& monitor) {
   if (monitor == "val_loss") return row.val_loss;
@@ -60,6 +66,29 @@ EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const
     }
   }
   return s;
+}
+
+std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>& epochs, const RunConfig& config,
+                                                 int64_t complete_epochs) {
+  if (config.schedule.name != "plateau") return {};
+  const ScheduleConfig& s = config.schedule;
+  sched::PlateauParams p;
+  p.lower_is_better = loss_monitor(s.plateau_monitor);
+  p.factor = s.plateau_factor;
+  p.patience = s.plateau_patience;
+  p.threshold = s.plateau_threshold;
+  p.relative = s.plateau_threshold_mode == "rel";
+  p.cooldown = s.plateau_cooldown;
+  p.min_lr = s.min_lr;
+  std::vector<double> metrics;
+  for (const EpochMetrics& row : epochs)
+    if (row.epoch <= complete_epochs) metrics.push_back(monitored_value(row, s.plateau_monitor));
+  return sched::plateau_lrs(config.optimizer.lr, metrics, p);
+}
+
+double plateau_scale(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t epoch) {
+  const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, config, epoch - 1);
+  return history.empty() ? 1.0 : history.back().lr / config.optimizer.lr;
 }
 
 }  // namespace cyg::app
