@@ -32,12 +32,14 @@ std::vector<PlateauEpoch> plateau_lrs(double lr, const std::vector<double>& metr
 
   const double infinity = std::numeric_limits<double>::infinity();
   double best = p.lower_is_better ? infinity : -infinity;
-  int64_t bad_epochs = 0, cooldown_left = 0;
+  int64_t bad_epochs = 0, cooldown_left = 0, best_epoch = 0, epoch = 0;
   std::vector<PlateauEpoch> out;
   out.reserve(metrics.size());
   for (double value : metrics) {
+    ++epoch;
     if (is_better(value, best, p)) {
       best = value;
+      best_epoch = epoch;
       bad_epochs = 0;
     } else {
       ++bad_epochs;
@@ -56,7 +58,7 @@ std::vector<PlateauEpoch> plateau_lrs(double lr, const std::vector<double>& metr
       cooldown_left = p.cooldown;
       bad_epochs = 0;
     }
-    out.push_back({lr, reduced});
+    out.push_back({lr, reduced, best, best_epoch});
   }
   return out;
 }

@@ -24,6 +24,8 @@ struct PlateauParams {
 struct PlateauEpoch {
   double lr;
   bool reduced;
+  double best;           // the best value so far (+-inf before any improvement)
+  int64_t best_epoch;    // its epoch, 1-based (0: none yet)
 };
 
 // The rule applied to `metrics` (one value per epoch, in order) starting from `lr`:

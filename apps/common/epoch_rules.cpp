@@ -20,7 +20,7 @@ double monitored_value(const EpochMetrics& row, const std::string& monitor) {
   if (monitor == "val_acc") return row.val_acc;
   if (monitor == "ema_val_loss") return row.ema_val_loss;
   if (monitor == "ema_val_acc") return row.ema_val_acc;
-  CYG_CHECK(false, "early stopping: unknown monitor '", monitor, "'");
+  CYG_CHECK(false, "unknown validation metric '", monitor, "'");
   return NAN;
 }
 
@@ -89,6 +89,16 @@ std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>
 double plateau_scale(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t epoch) {
   const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, config, epoch - 1);
   return history.empty() ? 1.0 : history.back().lr / config.optimizer.lr;
+}
+
+PlateauCuts plateau_cuts(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t complete_epochs,
+                         bool finished) {
+  const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, config, complete_epochs);
+  PlateauCuts cuts;
+  for (size_t k = 0; k < history.size(); ++k)
+    if (history[k].reduced && !(finished && k + 1 == history.size())) cuts.after_epochs.push_back(k + 1);
+  cuts.last_lr = history.size() < 2 ? config.optimizer.lr : history[history.size() - 2].lr;
+  return cuts;
 }
 
 }  // namespace cyg::app

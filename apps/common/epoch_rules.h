@@ -56,4 +56,14 @@ std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>
 // lr after the epochs before it over optimizer.lr; 1 for any other schedule.
 double plateau_scale(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t epoch);
 
+// What a plateau schedule did over the first `complete_epochs` epochs: the epochs after
+// which it cut the lr for the epochs after them (in a finished run, not the cut after its
+// last epoch, which no epoch takes), and the lr the last of them trained at.
+struct PlateauCuts {
+  std::vector<int64_t> after_epochs;
+  double last_lr = 0.0;
+};
+PlateauCuts plateau_cuts(const std::vector<EpochMetrics>& epochs, const RunConfig& config, int64_t complete_epochs,
+                         bool finished);
+
 }  // namespace cyg::app

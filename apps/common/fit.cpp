@@ -330,20 +330,6 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
       report_.log(line);
     }
   }
-  // Reduce on plateau: the lr the next epoch takes, and a line where this epoch cut it.
-  if (e_.config.schedule.name == "plateau" && complete) {
-    const double before = lr_scale_;
-    lr_scale_ = agreed_lr_scale(row.epoch + 1);
-    if (lr_scale_ != before && !last_epoch) {
-      const ScheduleConfig& s = e_.config.schedule;
-      report_.log("plateau (schedule.plateau_patience " + std::to_string(s.plateau_patience) + "): " +
-                  s.plateau_monitor + " has not improved by more than " + format_number(s.plateau_threshold) +
-                  (s.plateau_threshold_mode == "rel" ? " of its best" : "") + " for " +
-                  std::to_string(s.plateau_patience + 1) + " epoch" + (s.plateau_patience == 0 ? "" : "s") + "; lr " +
-                  format_number(e_.config.optimizer.lr * before) + " -> " +
-                  format_number(e_.config.optimizer.lr * lr_scale_) + " from epoch " + std::to_string(row.epoch + 1));
-    }
-  }
   // Early stopping ends the run after this epoch: its log line, and the final weights'
   // evaluation by class that the last epoch would have made.
   if (early_stop_.on() && complete && !last_epoch) {
@@ -356,6 +342,27 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
       Predictions final_predictions;
       evaluate(*e_.model, *e_.val_loader, &final_predictions, e_.comm.get());
       report_.final_confusion = confusion_of(final_predictions, e_.data.val.num_classes, e_.comm.get());
+    }
+  }
+  // Reduce on plateau: the lr the next epoch takes (on every rank: a collective), and a
+  // line where this epoch cut it for an epoch the run goes on to.
+  if (e_.config.schedule.name == "plateau" && complete) {
+    const double before = lr_scale_;
+    lr_scale_ = agreed_lr_scale(row.epoch + 1);
+    if (lr_scale_ != before && !last_epoch && !ended_by_rule_) {
+      const ScheduleConfig& s = e_.config.schedule;
+      const std::vector<sched::PlateauEpoch> history = plateau_history(report_.epochs, e_.config, row.epoch);
+      const sched::PlateauEpoch& now = history.back();
+      report_.log("plateau (schedule.plateau_patience " + std::to_string(s.plateau_patience) + "): " +
+                  s.plateau_monitor + " has not improved on its best (" + format_significant(now.best) + ", epoch " +
+                  std::to_string(now.best_epoch) + ") by more than " + format_number(s.plateau_threshold) +
+                  (s.plateau_threshold_mode == "rel" ? " of it" : "") +
+                  (s.plateau_patience == 0 ? std::string(" for an epoch")
+                                           : " for more than " + std::to_string(s.plateau_patience) + " epoch" +
+                                                 (s.plateau_patience == 1 ? "" : "s")) +
+                  "; lr " +
+                  format_number(e_.config.optimizer.lr * before) + " -> " +
+                  format_number(e_.config.optimizer.lr * lr_scale_) + " from epoch " + std::to_string(row.epoch + 1));
     }
   }
   return row;

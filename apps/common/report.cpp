@@ -239,17 +239,17 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     }
   }
   if (c.schedule.name == "plateau" && !is_range_test()) {
-    const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, c, state.epoch);
-    std::string reduced;
-    int cuts = 0;
-    for (size_t k = 0; k < history.size(); ++k)
-      if (history[k].reduced) reduced += (cuts++ == 0 ? "" : ", ") + std::to_string(k + 1);
+    const PlateauCuts cuts = plateau_cuts(epochs, c, state.epoch, stopped == StoppedEarly::No);
+    std::string after;
+    for (size_t k = 0; k < cuts.after_epochs.size(); ++k)
+      after += (k == 0 ? "" : ", ") + std::to_string(cuts.after_epochs[k]);
     results.push_back({"reduce on plateau (" + c.schedule.plateau_monitor + ", factor " +
                            format_number(c.schedule.plateau_factor) + ", patience " +
                            std::to_string(c.schedule.plateau_patience) + ")",
-                       (cuts == 0 ? "the lr was not reduced"
-                                 : "the lr was reduced after epoch" + std::string(cuts > 1 ? "s " : " ") + reduced) +
-                           "; lr now " + format_number(history.empty() ? c.optimizer.lr : history.back().lr)});
+                       (after.empty() ? std::string("the lr was not reduced")
+                                      : "the lr was reduced after epoch" +
+                                            std::string(cuts.after_epochs.size() > 1 ? "s " : " ") + after) +
+                           "; the last epoch trained at lr " + format_number(cuts.last_lr)});
   }
   if (const EarlyStoppingRule rule = EarlyStoppingRule::of(c.train); rule.on() && !is_range_test()) {
     const EarlyStoppingState early = early_stopping(epochs, rule, state.epoch);
@@ -330,15 +330,13 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["seconds_to_target"] = reached ? nlohmann::ordered_json(reached->seconds) : nlohmann::ordered_json();
   }
   if (experiment_.config.schedule.name == "plateau" && !is_range_test()) {
-    // Reduce on plateau: the epochs after which the lr was cut, and the lr the next epoch takes.
-    const std::vector<sched::PlateauEpoch> history = plateau_history(epochs, experiment_.config, state.epoch);
-    nlohmann::ordered_json reduced = nlohmann::ordered_json::array();
-    for (size_t k = 0; k < history.size(); ++k)
-      if (history[k].reduced) reduced.push_back(static_cast<int64_t>(k) + 1);
+    // Reduce on plateau: the epochs after which the lr was cut for the epochs after them,
+    // and the lr the last complete epoch trained at.
+    const PlateauCuts cuts = plateau_cuts(epochs, experiment_.config, state.epoch, stopped == StoppedEarly::No);
     nlohmann::ordered_json plateau;
     plateau["monitor"] = experiment_.config.schedule.plateau_monitor;
-    plateau["reduced_after_epochs"] = reduced;
-    plateau["lr"] = history.empty() ? experiment_.config.optimizer.lr : history.back().lr;
+    plateau["reduced_after_epochs"] = cuts.after_epochs;
+    plateau["lr"] = cuts.last_lr;
     j["plateau"] = plateau;
   }
   if (const EarlyStoppingRule rule = EarlyStoppingRule::of(experiment_.config.train); rule.on() && !is_range_test()) {

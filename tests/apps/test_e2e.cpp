@@ -296,17 +296,17 @@ TEST_F(EndToEnd, ReduceOnPlateauCutsTheLrAndAResumeReplaysIt) {
   ASSERT_EQ(steps.size(), 64u);
   const double expected[] = {0.08, 0.08, 0.04, 0.02};
   for (const auto& row : steps) EXPECT_EQ(row.lr, expected[row.epoch - 1]) << "step " << row.step;
-  EXPECT_NE(r.out.find("plateau (schedule.plateau_patience 0): val_acc has not improved by more than 1 for 1 epoch; "
-                       "lr 0.08 -> 0.04 from epoch 3"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("plateau (schedule.plateau_patience 0): val_acc has not improved on its best ("), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(", epoch 1) by more than 1 for an epoch; lr 0.08 -> 0.04 from epoch 3"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("lr 0.04 -> 0.02 from epoch 4"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("from epoch 5"), std::string::npos) << "no line for an epoch the run does not have";
   const auto s = summary(dir)["plateau"];
   EXPECT_EQ(s["monitor"].get<std::string>(), "val_acc");
-  EXPECT_EQ(s["reduced_after_epochs"], nlohmann::json::parse("[2, 3, 4]"));
-  EXPECT_EQ(s["lr"].get<double>(), 0.01);
-  EXPECT_NE(read_file(dir + "/index.html").find("the lr was reduced after epochs 2, 3, 4; lr now 0.01"),
+  EXPECT_EQ(s["reduced_after_epochs"], nlohmann::json::parse("[2, 3]")) << "epoch 4's cut: no epoch takes it";
+  EXPECT_EQ(s["lr"].get<double>(), 0.02) << "the lr of the last epoch";
+  EXPECT_NE(read_file(dir + "/index.html").find("the lr was reduced after epochs 2, 3; the last epoch trained at lr 0.02"),
             std::string::npos);
 
   ASSERT_EQ(run("baseline", joined(args, {"name=split", "train.max_steps=40"})).exit_code, 0);
@@ -315,6 +315,16 @@ TEST_F(EndToEnd, ReduceOnPlateauCutsTheLrAndAResumeReplaysIt) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(read_file(split + "/steps.csv"), read_file(dir + "/steps.csv"));
   EXPECT_EQ(metrics_without_timing(split), metrics_without_timing(dir));
+
+  // With early stopping ending the run after epoch 3, no cut is announced for epoch 4.
+  const Result both = run("baseline", joined(args, {"name=both", "train.early_stopping_patience=2",
+                                                    "train.early_stopping_monitor=val_acc",
+                                                    "train.early_stopping_min_delta=1"}));
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_NE(both.out.find("lr 0.08 -> 0.04 from epoch 3"), std::string::npos) << both.out;
+  EXPECT_EQ(both.out.find("from epoch 4"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("the run ends after epoch 3 of 4"), std::string::npos) << both.out;
+  EXPECT_EQ(summary(run_dir("baseline-both-"))["plateau"]["reduced_after_epochs"], nlohmann::json::parse("[2]"));
 
   expect_one_line_error(run("baseline", {"schedule.name=plateau", "schedule.plateau_factor=2"}),
                         "'schedule.plateau_factor' = 2: expected a factor in (0, 1)");

@@ -127,4 +127,42 @@ TEST(EarlyStopping, TheAveragedWeightsMetricsAreTheirOwnColumns) {
   EXPECT_EQ(early_stopping(rows, rule("val_acc", 5), 3).best, 0.0) << "val_acc left at its default, 0";
 }
 
+// A run's plateau schedule from its rows: the monitor's direction, the keys mapped to
+// PyTorch's arguments, partial epochs left out, and what a finished run reports.
+TEST(PlateauOfARun, TheRunsKeysAndRowsReachTheRule) {
+  cyg::app::RunConfig c;
+  c.schedule.name = "plateau";
+  c.optimizer.lr = 0.1;
+  c.schedule.plateau_patience = 0;
+  c.schedule.plateau_factor = 0.5;
+  c.schedule.plateau_threshold = 0;
+  c.schedule.plateau_monitor = "val_acc";
+  // A rising accuracy never cuts; the same numbers as a loss cut after each epoch but the first.
+  auto rows = history({0.1, 0.2, 0.3, 0.4}, &EpochMetrics::val_acc);
+  for (auto& row : rows) row.val_loss = row.val_acc;
+  EXPECT_TRUE(cyg::app::plateau_cuts(rows, c, 4, false).after_epochs.empty());
+  c.schedule.plateau_monitor = "val_loss";
+  EXPECT_EQ(cyg::app::plateau_cuts(rows, c, 4, false).after_epochs, (std::vector<int64_t>{2, 3, 4}));
+  // A finished run: no epoch takes the cut after its last; the last epoch trained at 0.025.
+  const auto finished = cyg::app::plateau_cuts(rows, c, 4, true);
+  EXPECT_EQ(finished.after_epochs, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(finished.last_lr, 0.025);
+  // Epoch 4's row is a partial epoch's: it does not count.
+  EXPECT_EQ(cyg::app::plateau_cuts(rows, c, 3, false).after_epochs, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(cyg::app::plateau_scale(rows, c, 1), 1.0);
+  EXPECT_EQ(cyg::app::plateau_scale(rows, c, 3), 0.5) << "the lr of epoch 3: cut after epoch 2";
+  // Cooldown and min_lr reach the rule: epoch 2 cuts to 0.05, 3 and 4 cool down.
+  c.schedule.plateau_cooldown = 2;
+  c.schedule.min_lr = 0.04;
+  EXPECT_EQ(cyg::app::plateau_cuts(rows, c, 4, false).after_epochs, (std::vector<int64_t>{2}));
+  c.schedule.plateau_cooldown = 0;
+  const auto floor = cyg::app::plateau_history(rows, c, 4);
+  EXPECT_EQ(floor[2].lr, 0.04) << "0.025 is below min_lr";
+  EXPECT_FALSE(floor[3].reduced);
+  // Another schedule: no rule, a scale of 1.
+  c.schedule.name = "constant";
+  EXPECT_TRUE(cyg::app::plateau_history(rows, c, 4).empty());
+  EXPECT_EQ(cyg::app::plateau_scale(rows, c, 4), 1.0);
+}
+
 }  // namespace

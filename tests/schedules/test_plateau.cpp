@@ -44,19 +44,24 @@ TEST(Plateau, TheThresholdIsRelativeOrAbsolute) {
   p.patience = 0;
   p.factor = 0.1;
   p.threshold = 0.1;
-  // Relative: 0.95 is not below 1.0 * 0.9, 0.85 is below 0.9.
-  EXPECT_EQ(lrs(1.0, {1.0, 0.95, 0.85}, p), (std::vector<double>{1, 0.1, 0.1}));
-  // Absolute: 0.95 is not below 1.0 - 0.1; 0.89 is.
+  // From a best of 2: relative, an improvement is below 2 * 0.9 = 1.8; absolute, below
+  // 2 - 0.1 = 1.9. 1.85 is one in abs mode only.
+  EXPECT_EQ(lrs(1.0, {2.0, 1.85}, p), (std::vector<double>{1, 0.1}));
+  EXPECT_EQ(lrs(1.0, {2.0, 1.75}, p), (std::vector<double>{1, 1}));
   p.relative = false;
-  const auto abs = lrs(1.0, {1.0, 0.95, 0.89}, p);
-  EXPECT_EQ(abs[1], 0.1);
-  EXPECT_EQ(abs[2], 0.1);
+  EXPECT_EQ(lrs(1.0, {2.0, 1.85}, p), (std::vector<double>{1, 1}));
+  EXPECT_EQ(lrs(1.0, {2.0, 1.95}, p), (std::vector<double>{1, 0.1}));
+  const auto best = plateau_lrs(1.0, {2.0, 1.85, 1.9}, p);
+  EXPECT_EQ(best[2].best, 1.85);
+  EXPECT_EQ(best[2].best_epoch, 2);
   // An accuracy (mode max): 0.55 is not above 0.5 + 0.1, 0.61 is; relative: above 0.5 * 1.1.
+  // An accuracy (mode max), from a best of 0.5: absolute, above 0.6; relative, above 0.55.
   p.lower_is_better = false;
-  EXPECT_EQ(lrs(1.0, {0.5, 0.55, 0.61}, p), (std::vector<double>{1, 0.1, 0.1}));
+  EXPECT_EQ(lrs(1.0, {0.5, 0.58}, p), (std::vector<double>{1, 0.1}));
   EXPECT_EQ(lrs(1.0, {0.5, 0.61, 0.4}, p), (std::vector<double>{1, 1, 0.1}));
   p.relative = true;
-  EXPECT_EQ(lrs(1.0, {0.5, 0.54, 0.56}, p), (std::vector<double>{1, 0.1, 0.1}));
+  EXPECT_EQ(lrs(1.0, {0.5, 0.58}, p), (std::vector<double>{1, 1}));
+  EXPECT_EQ(lrs(1.0, {0.5, 0.54}, p), (std::vector<double>{1, 0.1}));
 }
 
 TEST(Plateau, NoBadEpochCountsDuringTheCooldown) {
