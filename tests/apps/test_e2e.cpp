@@ -330,6 +330,24 @@ TEST_F(EndToEnd, ReduceOnPlateauCutsTheLrAndAResumeReplaysIt) {
                         "'schedule.plateau_factor' = 2: expected a factor in (0, 1)");
 }
 
+// Every configuration the repository ships reads and validates in the app it is for
+// (the range test's in cygnet_lr_find, the baselines' in cygnet_baseline, the rest in
+// cygnet_onecycle), and prints its name back.
+TEST_F(EndToEnd, EveryShippedConfigurationIsValid) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(CYGNET_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string file = entry.path().filename().string();
+    const std::string app = file.rfind("lr_find", 0) == 0 ? "lr_find" : file.rfind("baseline", 0) == 0 ? "baseline"
+                                                                                                         : "onecycle";
+    const Result r = run(app, {"--config", entry.path().string(), "--print-config"}, BaseArgs::None);
+    EXPECT_EQ(r.exit_code, 0) << entry.path() << ": " << r.err;
+    EXPECT_NE(r.out.find("name: "), std::string::npos) << entry.path();
+    ++checked;
+  }
+  EXPECT_GE(checked, 12) << "quickstart, the baselines, the range test and Table I's eight rows";
+}
+
 // train.ema_decay: the moving average of the weights is evaluated every epoch (the log,
 // metrics.csv's optional columns, summary.json, the page), written as ema.safetensors,
 // which cygnet_evaluate scores as the run did; a run stopped mid-epoch and resumed ends
