@@ -702,7 +702,8 @@ const std::vector<KeyHelp>& key_help() {
        "two images); 1: none"},
       {"optimizer.name", optimizer_names, "the optimizer (adamw: Adam with decoupled weight decay)"},
       {"optimizer.lr", nullptr,
-       "learning rate of the constant, step and cosine schedules (1cycle and the range test set their own)"},
+       "learning rate of the constant, step, cosine and plateau schedules (1cycle and the range test set "
+       "their own)"},
       {"optimizer.momentum", nullptr, "SGD's momentum; Adam's beta1"},
       {"optimizer.beta2", nullptr, "Adam's beta2"},
       {"optimizer.eps", nullptr, "Adam's epsilon"},
@@ -714,7 +715,9 @@ const std::vector<KeyHelp>& key_help() {
       {"optimizer.decay_bias_and_norm", nullptr,
        "weight decay on biases and batchnorm's weight and bias too (PyTorch's default, the report's); "
        "false: on convolution and linear weights only (timm's default, fastai's wd_bn_bias=False)"},
-      {"schedule.name", schedule_names, "how the learning rate (and momentum) change over the run"},
+      {"schedule.name", schedule_names,
+       "how the learning rate (and momentum) change over the run; plateau: optimizer.lr, cut when a "
+       "validation metric stalls (PyTorch's ReduceLROnPlateau, schedule.plateau_*)"},
       {"schedule.lr_min", nullptr, "one_cycle: learning rate at the cycle's start and end"},
       {"schedule.lr_max", nullptr, "1cycle: the peak learning rate (one_cycle: at the cycle's middle; pytorch_one_cycle: max_lr)"},
       {"schedule.lr_max_from", nullptr,
