@@ -108,6 +108,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.early_stopping_patience", Kind::Int, &c.train.early_stopping_patience, 0, 1000000},
       {"train.early_stopping_monitor", Kind::String, &c.train.early_stopping_monitor},
       {"train.early_stopping_min_delta", Kind::Double, &c.train.early_stopping_min_delta},
+      {"train.best_monitor", Kind::String, &c.train.best_monitor},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -279,6 +280,7 @@ void validate_train(const TrainConfig& t) {
   CYG_INPUT_CHECK(!t.ema_warmup || t.ema_decay > 0, "'train.ema_warmup' warms up the moving average of the "
                   "weights, and 'train.ema_decay' is 0 (none): give it a decay, such as 0.999");
   check_one_of("train.early_stopping_monitor", t.early_stopping_monitor, early_stopping_monitors());
+  check_one_of("train.best_monitor", t.best_monitor, best_monitors());
   CYG_INPUT_CHECK(t.early_stopping_monitor.rfind("ema_", 0) != 0 || t.early_stopping_patience == 0 ||
                       t.ema_decay > 0,
                   "'train.early_stopping_monitor' = '", t.early_stopping_monitor, "' watches the moving average of "
@@ -468,6 +470,11 @@ const std::vector<std::string>& precision_names() {
   return names;
 }
 
+const std::vector<std::string>& best_monitors() {
+  static const std::vector<std::string> names = {"val_acc", "val_loss"};
+  return names;
+}
+
 const std::vector<std::string>& plateau_threshold_modes() {
   static const std::vector<std::string> names = {"rel", "abs"};
   return names;
@@ -617,6 +624,7 @@ std::vector<std::string> distributed_choices() { return distributed_names(); }
 std::vector<std::string> precision_choices() { return precision_names(); }
 std::vector<std::string> monitor_choices() { return early_stopping_monitors(); }
 std::vector<std::string> plateau_mode_choices() { return plateau_threshold_modes(); }
+std::vector<std::string> best_monitor_choices() { return best_monitors(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 
 const std::vector<KeyHelp>& key_help() {
@@ -687,11 +695,14 @@ const std::vector<KeyHelp>& key_help() {
       {"train.early_stopping_patience", nullptr,
        "early stopping (Lightning's EarlyStopping, checked at each epoch's end): the run ends once "
        "train.early_stopping_monitor has not improved by more than train.early_stopping_min_delta for this "
-       "many epochs in a row, or at once when it is not finite (best.safetensors stays the best "
-       "accuracy's weights); training apps; 0: none"},
+       "many epochs in a row, or at once when it is not finite (best.safetensors stays the best epoch's "
+       "by train.best_monitor); training apps; 0: none"},
       {"train.early_stopping_monitor", monitor_choices,
        "the validation metric early stopping watches: a loss improves downwards, an accuracy upwards; "
        "ema_*: the averaged weights' (train.ema_decay)"},
+      {"train.best_monitor", best_monitor_choices,
+       "what picks best.safetensors and the run's best epoch (Lightning's ModelCheckpoint monitor): the "
+       "highest validation accuracy or the lowest validation loss"},
       {"train.early_stopping_min_delta", nullptr,
        "the least change of the monitored metric that counts as an improvement (a loss, or an accuracy "
        "as a fraction)"},

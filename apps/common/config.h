@@ -48,6 +48,9 @@ struct TrainConfig {
   int64_t early_stopping_patience = 0;
   std::string early_stopping_monitor = "val_loss";  // early_stopping_monitors()
   double early_stopping_min_delta = 0.0;
+  // What picks best.safetensors (Lightning's ModelCheckpoint monitor): the highest
+  // val_acc or the lowest val_loss of the complete epochs.
+  std::string best_monitor = "val_acc";
 };
 
 struct OptimizerConfig {
@@ -145,6 +148,8 @@ const std::vector<std::string>& memory_format_names();
 const std::vector<std::string>& distributed_names();
 // What early stopping may watch: val_loss, val_acc, ema_val_loss, ema_val_acc.
 const std::vector<std::string>& early_stopping_monitors();
+// What may pick best.safetensors: val_acc, val_loss.
+const std::vector<std::string>& best_monitors();
 // How schedule.plateau_threshold is read: rel (a fraction of the best) or abs.
 const std::vector<std::string>& plateau_threshold_modes();
 

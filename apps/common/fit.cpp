@@ -197,9 +197,12 @@ int FitLoop::run() {
     // A stop asked at the end of the epoch that early stopping ended: the run is finished.
     if (stopping && !last_epoch && !ended_by_rule_) return stopped();
   }
-  const std::string best = st_.best_epoch < 0 ? "no full epoch, so no best val acc"
-                                               : "best val acc " + format_number(st_.best_val_acc) + " (epoch " +
-                                                     std::to_string(st_.best_epoch) + ")";
+  const bool by_loss = train.best_monitor == "val_loss";
+  const std::string best =
+      st_.best_epoch < 0 ? std::string("no full epoch, so no best ") + (by_loss ? "val loss" : "val acc")
+      : by_loss ? "best val loss " + format_number(st_.best_val_loss) + " (epoch " + std::to_string(st_.best_epoch) +
+                      ", val acc " + format_number(st_.best_val_acc) + ")"
+                : "best val acc " + format_number(st_.best_val_acc) + " (epoch " + std::to_string(st_.best_epoch) + ")";
   const std::string early =
       st_.epoch < train.epochs && ended_by_early_stopping()
           ? "ended by early stopping after epoch " + std::to_string(st_.epoch) + " of " + std::to_string(train.epochs) +
@@ -273,7 +276,12 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
   const bool partial = st_.batch_in_epoch < e_.steps_per_epoch;
   if (!partial) start_next_epoch(epoch + 1);
   st_.total_seconds = total_seconds();
-  if (!partial && row.val_acc > st_.best_val_acc) {
+  // The best epoch by train.best_monitor: the first with the highest accuracy, or the
+  // lowest (finite) loss.
+  const bool by_loss = e_.config.train.best_monitor == "val_loss";
+  const bool better = by_loss ? std::isfinite(row.val_loss) && (st_.best_epoch < 0 || row.val_loss < st_.best_val_loss)
+                              : row.val_acc > st_.best_val_acc;
+  if (!partial && better) {
     st_.best_val_acc = row.val_acc;
     st_.best_val_loss = row.val_loss;
     st_.best_epoch = row.epoch;

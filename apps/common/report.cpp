@@ -226,10 +226,17 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                              format_number(c.train.ema_decay) + (c.train.ema_warmup ? ", warmed up" : "") +
                              ", ema.safetensors)",
                          fixed(100.0 * last.ema_val_acc, 2) + "%, loss " + fixed(last.ema_val_loss, 4)});
-    results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
-                                                                               "% (epoch " +
-                                                                               std::to_string(state.best_epoch) + ")"
-                                                                         : "no full epoch yet"});
+    if (c.train.best_monitor == "val_loss")
+      results.push_back({"best epoch (lowest validation loss, best.safetensors)",
+                         state.best_epoch >= 0 ? "epoch " + std::to_string(state.best_epoch) + ": loss " +
+                                                     fixed(state.best_val_loss, 4) + ", accuracy " +
+                                                     fixed(100.0 * state.best_val_acc, 2) + "%"
+                                               : "no full epoch yet"});
+    else
+      results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
+                                                                                 "% (epoch " +
+                                                                                 std::to_string(state.best_epoch) + ")"
+                                                                           : "no full epoch yet"});
     if (const double target = c.train.target_val_acc; target > 0) {
       const std::optional<TargetReached> reached = first_reaching(epochs, target, state.epoch);
       results.push_back({"time to " + fixed(100.0 * target, 2) + "% validation accuracy",
@@ -321,6 +328,8 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     j["best_val_acc"] = best ? nlohmann::ordered_json(state.best_val_acc) : nlohmann::ordered_json();
     j["best_val_loss"] = best ? nlohmann::ordered_json(state.best_val_loss) : nlohmann::ordered_json();
     j["best_epoch"] = best ? nlohmann::ordered_json(state.best_epoch) : nlohmann::ordered_json();
+    // What picked the best epoch (and best.safetensors): train.best_monitor.
+    j["best_monitor"] = experiment_.config.train.best_monitor;
   }
   if (const double target = experiment_.config.train.target_val_acc; target > 0 && !is_range_test()) {
     // Time to accuracy, from the epochs' rows (so a resumed run counts its whole history).

@@ -70,7 +70,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, drop_last, early_stopping_min_delta, early_stopping_monitor, "
+                "valid keys under 'train': batch_size, best_monitor, drop_last, early_stopping_min_delta, "
+                "early_stopping_monitor, "
                 "early_stopping_patience, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, "
                 "micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
@@ -384,6 +385,7 @@ RunConfig config_without_defaults() {
   c.train.early_stopping_patience = 3;
   c.train.early_stopping_monitor = "ema_val_acc";
   c.train.early_stopping_min_delta = 0.002;
+  c.train.best_monitor = "val_loss";
   c.schedule.plateau_monitor = "val_acc";
   c.schedule.plateau_factor = 0.5;
   c.schedule.plateau_patience = 4;
@@ -485,6 +487,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.early_stopping_patience);
   EXPECT_FIELD(train.early_stopping_monitor);
   EXPECT_FIELD(train.early_stopping_min_delta);
+  EXPECT_FIELD(train.best_monitor);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -639,6 +642,7 @@ TEST(Config, EarlyStoppingKeysAreChecked) {
   expect_invalid({"train.early_stopping_patience=3", "train.early_stopping_monitor=ema_val_acc"},
                  {"'train.early_stopping_monitor' = 'ema_val_acc' watches the moving average", "'train.ema_decay' is 0"});
   expect_invalid({"train.early_stopping_min_delta=-0.01"}, {"'train.early_stopping_min_delta' = -0.01"});
+  expect_invalid({"train.best_monitor=ema_val_acc"}, {"'train.best_monitor' = 'ema_val_acc'", "val_acc, val_loss"});
   expect_invalid({"train.early_stopping_min_delta=.inf"}, {"'train.early_stopping_min_delta' = inf"});
   EXPECT_EQ(error_of([&] {
               cyg::app::validate(overridden({"train.early_stopping_patience=3", "train.ema_decay=0.99",
@@ -684,7 +688,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 88) << keys;
+  EXPECT_EQ(named, 89) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

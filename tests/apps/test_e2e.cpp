@@ -330,6 +330,44 @@ TEST_F(EndToEnd, ReduceOnPlateauCutsTheLrAndAResumeReplaysIt) {
                         "'schedule.plateau_factor' = 2: expected a factor in (0, 1)");
 }
 
+// train.best_monitor=val_loss (Lightning's ModelCheckpoint(monitor="val_loss")): the best
+// epoch, and best.safetensors, are the lowest validation loss's, found here from
+// metrics.csv. This run reaches accuracy 1 at epoch 3 and its loss keeps falling, so the
+// two monitors pick different epochs; cygnet_evaluate scores best.safetensors at that
+// epoch's loss.
+TEST_F(EndToEnd, TheBestEpochIsTheMonitoredMetricsBest) {
+  const std::vector<std::string> args = {"train.epochs=6", "optimizer.name=sgd", "optimizer.lr=0.05"};
+  ASSERT_EQ(run("baseline", joined(args, {"name=by_loss", "train.best_monitor=val_loss"})).exit_code, 0);
+  const std::string dir = run_dir("baseline-by_loss-");
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 6u);
+  size_t lowest = 0, highest = 0;
+  for (size_t k = 1; k < rows.size(); ++k) {
+    if (rows[k].val_loss < rows[lowest].val_loss) lowest = k;
+    if (rows[k].val_acc > rows[highest].val_acc) highest = k;
+  }
+  ASSERT_NE(lowest, highest) << "the run no longer tells the monitors apart: " << read_file(dir + "/metrics.csv");
+  const auto s = summary(dir);
+  EXPECT_EQ(s["best_monitor"].get<std::string>(), "val_loss");
+  EXPECT_EQ(s["best_epoch"].get<int64_t>(), rows[lowest].epoch);
+  EXPECT_EQ(s["best_val_loss"].get<double>(), rows[lowest].val_loss);
+  EXPECT_EQ(s["best_val_acc"].get<double>(), rows[lowest].val_acc) << "the accuracy of that epoch";
+  const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "loss %.6f", rows[lowest].val_loss);
+  EXPECT_NE(r.out.find(expected), std::string::npos) << r.out << " vs the epoch's loss " << rows[lowest].val_loss;
+  EXPECT_NE(read_file(dir + "/index.html").find("best epoch (lowest validation loss, best.safetensors)"),
+            std::string::npos);
+  // The default, val_acc, on the same run: the first epoch with the highest accuracy.
+  ASSERT_EQ(run("baseline", joined(args, {"name=by_acc"})).exit_code, 0);
+  const auto by_acc = summary(run_dir("baseline-by_acc-"));
+  EXPECT_EQ(by_acc["best_monitor"].get<std::string>(), "val_acc");
+  EXPECT_EQ(by_acc["best_epoch"].get<int64_t>(), rows[highest].epoch);
+  expect_one_line_error(run("baseline", {"train.best_monitor=val_los"}),
+                        "'train.best_monitor' = 'val_los': expected one of val_acc, val_loss");
+}
+
 // Every configuration the repository ships reads and validates in the app it is for
 // (the range test's in cygnet_lr_find, the baselines' in cygnet_baseline, the rest in
 // cygnet_onecycle), and prints its name back.
