@@ -1,6 +1,8 @@
 // Checkpoint files: weights (PyTorch-loadable) and the training state beside them.
 #include "apps/common/checkpoint.h"
 
+#include <cmath>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -38,7 +40,8 @@ LoopState from_json(const nlohmann::json& j) {
   s.train_seen = j.at("train_seen").get<int64_t>();
   s.epoch_seconds = j.at("epoch_seconds").get<double>();
   s.best_val_acc = j.at("best_val_acc").get<double>();
-  s.best_val_loss = j.at("best_val_loss").get<double>();
+  // JSON has no NaN: a best epoch (by accuracy) whose loss was not finite is written null.
+  s.best_val_loss = j.at("best_val_loss").is_null() ? NAN : j.at("best_val_loss").get<double>();
   s.best_epoch = j.at("best_epoch").get<int64_t>();
   s.total_seconds = j.at("total_seconds").get<double>();
   s.processes = j.value("processes", int64_t(1));  // checkpoints from before data parallelism: one

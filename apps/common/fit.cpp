@@ -199,7 +199,9 @@ int FitLoop::run() {
   }
   const bool by_loss = train.best_monitor == "val_loss";
   const std::string best =
-      st_.best_epoch < 0 ? std::string("no full epoch, so no best ") + (by_loss ? "val loss" : "val acc")
+      st_.best_epoch < 0 ? (st_.epoch > 0 && by_loss ? std::string("no epoch with a finite val loss, so no best")
+                                                     : std::string("no full epoch, so no best ") +
+                                                           (by_loss ? "val loss" : "val acc"))
       : by_loss ? "best val loss " + format_number(st_.best_val_loss) + " (epoch " + std::to_string(st_.best_epoch) +
                       ", val acc " + format_number(st_.best_val_acc) + ")"
                 : "best val acc " + format_number(st_.best_val_acc) + " (epoch " + std::to_string(st_.best_epoch) + ")";
@@ -458,6 +460,16 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
     report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
     check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
+    // The best record is its epoch's row (best_monitor picks the epoch; both values are
+    // that row's, as written).
+    if (st.best_epoch >= 1) {
+      const EpochMetrics& row = report.epochs[static_cast<size_t>(st.best_epoch - 1)];
+      const auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+      CYG_INPUT_CHECK(row.epoch == st.best_epoch && same(row.val_acc, st.best_val_acc) &&
+                          same(row.val_loss, st.best_val_loss),
+                      "'", dir, "/last.state.safetensors': its best epoch ", st.best_epoch, " (val acc ",
+                      st.best_val_acc, ", val loss ", st.best_val_loss, ") is not that epoch's row of its metrics");
+    }
     keep_first(report.epochs, st.epoch);
     keep_first(report.steps, st.step);
     // The files as the checkpoint has them, at once: a kill may have left them behind it,

@@ -231,7 +231,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                          state.best_epoch >= 0 ? "epoch " + std::to_string(state.best_epoch) + ": loss " +
                                                      fixed(state.best_val_loss, 4) + ", accuracy " +
                                                      fixed(100.0 * state.best_val_acc, 2) + "%"
-                                               : "no full epoch yet"});
+                         : state.epoch > 0 ? "no epoch with a finite validation loss"
+                                           : "no full epoch yet"});
     else
       results.push_back({"best validation accuracy", state.best_epoch >= 0 ? fixed(100.0 * state.best_val_acc, 2) +
                                                                                  "% (epoch " +

@@ -359,6 +359,14 @@ TEST_F(EndToEnd, TheBestEpochIsTheMonitoredMetricsBest) {
   EXPECT_NE(r.out.find(expected), std::string::npos) << r.out << " vs the epoch's loss " << rows[lowest].val_loss;
   EXPECT_NE(read_file(dir + "/index.html").find("best epoch (lowest validation loss, best.safetensors)"),
             std::string::npos);
+  // Stopped inside epoch 3 and resumed: the same monitor picks the same epoch.
+  ASSERT_EQ(run("baseline", joined(args, {"name=by_loss_split", "train.best_monitor=val_loss", "train.max_steps=40"}))
+                .exit_code,
+            0);
+  const std::string split = run_dir("baseline-by_loss_split-");
+  ASSERT_EQ(run("baseline", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
+  EXPECT_EQ(summary(split)["best_epoch"].get<int64_t>(), rows[lowest].epoch);
+  EXPECT_EQ(summary(split)["best_val_loss"].get<double>(), rows[lowest].val_loss);
   // The default, val_acc, on the same run: the first epoch with the highest accuracy.
   ASSERT_EQ(run("baseline", joined(args, {"name=by_acc"})).exit_code, 0);
   const auto by_acc = summary(run_dir("baseline-by_acc-"));
@@ -1300,6 +1308,7 @@ TEST_F(EndToEnd, ResumeRefusesWhatItCannotContinue) {
   expect_one_line_error(tampered("epoch", "epoch", 1000), "epoch 1000 is outside [0, 3]");
   expect_one_line_error(tampered("step", "step", -5), "step -5 is not epoch 1 times 16 steps plus batch 4");
   expect_one_line_error(tampered("best", "best_val_acc", 2), "with accuracy 2 is not a valid record");
+  expect_one_line_error(tampered("best_loss", "best_val_loss", 0.125), "is not that epoch's row of its metrics");
 }
 
 // Under an address-space limit (ulimit -v, in KiB) too small for the model, the run is
