@@ -1,8 +1,8 @@
 #include "apps/common/epoch_rules.h"
 
 #include <cmath>
-#include <cstdio>
 
+#include "apps/common/run_dir.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -24,16 +24,6 @@ double monitored_value(const EpochMetrics& row, const std::string& monitor) {
   return NAN;
 }
 
-namespace {
-
-std::string number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", v);
-  return text;
-}
-
-}  // namespace
-
 EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const EarlyStoppingRule& rule,
                                   int64_t complete_epochs) {
   EarlyStoppingState s;
@@ -43,9 +33,11 @@ EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const
     const double value = monitored_value(row, rule.monitor);
     if (!std::isfinite(value)) {
       s.stopped_epoch = row.epoch;
-      s.reason = rule.monitor + " is " + number(value) + " at epoch " + std::to_string(row.epoch) + ", not finite" +
-                 (s.best_epoch > 0 ? " (best " + number(s.best) + " at epoch " + std::to_string(s.best_epoch) + ")"
-                                   : std::string());
+      const std::string best = s.best_epoch > 0 ? " (best " + format_significant(s.best) + " at epoch " +
+                                                      std::to_string(s.best_epoch) + ")"
+                                                : std::string();
+      s.reason = rule.monitor + " is " + format_significant(value) + " at epoch " + std::to_string(row.epoch) +
+                 ", not finite" + best;
       break;
     }
     // An improvement beats the best by more than min_delta (Lightning: current - min_delta
@@ -60,9 +52,9 @@ EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const
     }
     if (++s.wait >= rule.patience) {
       s.stopped_epoch = row.epoch;
-      s.reason = rule.monitor + " has not improved by more than " + number(rule.min_delta) + " for " +
-                 std::to_string(s.wait) + " epoch" + (s.wait == 1 ? "" : "s") + " (best " + number(s.best) +
-                 " at epoch " + std::to_string(s.best_epoch) + ")";
+      s.reason = rule.monitor + " has not improved by more than " + format_number(rule.min_delta) + " for " +
+                 std::to_string(s.wait) + " epoch" + (s.wait == 1 ? "" : "s") + " (best " +
+                 format_significant(s.best) + " at epoch " + std::to_string(s.best_epoch) + ")";
     }
   }
   return s;

@@ -117,6 +117,8 @@ class FitLoop {
     runner_.set_micro_batches(experiment.config.train.micro_batches);
     runner_.set_weight_average(experiment.ema.get());
     lr_scale_ = agreed_lr_scale(st_.epoch + 1);
+    ended_by_rule_ = early_stop_.on() && st_.epoch < e_.config.train.epochs &&
+                     e_.any_rank(early_stopping(report_.epochs, early_stop_, st_.epoch).stopped_epoch > 0);
   }
 
   int run();
@@ -125,11 +127,6 @@ class FitLoop {
   // Ctrl-C on any rank stops every rank at the same step (data parallelism: a collective).
   bool stop_requested() const;
   bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
-  // Early stopping has ended the run at one of its complete epochs (on any rank: the
-  // ranks stop together even if their reduced metrics differed in a last bit).
-  bool ended_by_early_stopping() const {
-    return early_stop_.on() && e_.any_rank(early_stopping(report_.epochs, early_stop_, st_.epoch).stopped_epoch > 0);
-  }
   StepSettings settings_of_last_step() const;
   // The plateau rule's scale of the lr in epoch `epoch` (1-based), rank 0's on every rank:
   // the ranks' lr must not part over a last bit of their reduced metrics.
@@ -155,7 +152,10 @@ class FitLoop {
   StepRunner runner_;
   const StopOnInterrupt interrupt_;
   const EarlyStoppingRule early_stop_ = EarlyStoppingRule::of(e_.config.train);
-  bool ended_by_rule_ = false;  // early stopping ended the run at the epoch just ended
+  // Early stopping has ended the run before its last epoch: at the epoch just ended, or in
+  // the history it resumed with (on any rank: the ranks stop together even if their
+  // reduced metrics differed in a last bit).
+  bool ended_by_rule_ = false;
   // schedule.name plateau: what the schedule's lr is multiplied by in the current epoch.
   double lr_scale_ = 1.0;
   const double seconds_before_;  // spent on the run before it was resumed
@@ -164,8 +164,7 @@ class FitLoop {
 
 int FitLoop::run() {
   const TrainConfig& train = e_.config.train;
-  for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached() && !ended_by_early_stopping();
-       ++epoch) {
+  for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached() && !ended_by_rule_; ++epoch) {
     const EpochClock clock{st_.epoch_seconds};
     e_.train_loader->start_epoch(epoch, st_.batch_in_epoch);
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(train.epochs), e_.steps_per_epoch,
@@ -205,11 +204,9 @@ int FitLoop::run() {
       : by_loss ? "best val loss " + format_number(st_.best_val_loss) + " (epoch " + std::to_string(st_.best_epoch) +
                       ", val acc " + format_number(st_.best_val_acc) + ")"
                 : "best val acc " + format_number(st_.best_val_acc) + " (epoch " + std::to_string(st_.best_epoch) + ")";
-  const std::string early =
-      st_.epoch < train.epochs && ended_by_early_stopping()
-          ? "ended by early stopping after epoch " + std::to_string(st_.epoch) + " of " + std::to_string(train.epochs) +
-                ", "
-          : "";
+  const std::string early = ended_by_rule_ ? "ended by early stopping after epoch " + std::to_string(st_.epoch) +
+                                                 " of " + std::to_string(train.epochs) + ", "
+                                           : "";
   report_.log("done: " + std::to_string(st_.step) + " steps, " + best + ", " + early +
               format_duration(st_.total_seconds) + "; outputs in " + report_.path());
   return 0;
