@@ -268,7 +268,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                     std::to_string(c.train.epochs) + ": " + early.reason});
     else
       results.push_back({title, early.best_epoch > 0
-                                    ? "has not ended the run (best " + format_number(early.best) + " at epoch " +
+                                    ? "has not ended the run (best " + format_significant(early.best) + " at epoch " +
                                           std::to_string(early.best_epoch) + ", " + std::to_string(early.wait) +
                                           " of " + std::to_string(rule.patience) + " epochs without an improvement)"
                                     : "no full epoch yet"});
