@@ -45,6 +45,14 @@ WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up)
   }
 }
 
+std::unique_ptr<WeightAverage> WeightAverage::equal_average(nn::Module& model) {
+  // Made as an average of any decay, then its updates' weights are 1/n (decay_of_update).
+  std::unique_ptr<WeightAverage> average(new WeightAverage(model, 0.5));
+  average->equal_ = true;
+  average->decay_ = 0.0;
+  return average;
+}
+
 std::vector<Tensor> WeightAverage::model_values() const {
   std::map<std::string, Tensor> by_name;
   for (auto& [name, t] : averaged_tensors(model_)) by_name.emplace(name, t);
@@ -60,6 +68,7 @@ std::vector<Tensor> WeightAverage::model_values() const {
 }
 
 double WeightAverage::decay_of_update(int64_t n) const {
+  if (equal_) return 1.0 - 1.0 / static_cast<double>(std::max<int64_t>(n, 1));
   if (!warm_up_) return decay_;
   const double warming = (1.0 + static_cast<double>(n)) / (10.0 + static_cast<double>(n));
   return std::min(decay_, warming);
@@ -79,7 +88,8 @@ void WeightAverage::prepare_update() {
     slots[i].numel = values[i].numel();
   }
   EmaHyper h;
-  h.weight = static_cast<float>(1.0 - decay_of_update(updates_ + 1));
+  h.weight = static_cast<float>(equal_ ? 1.0 / static_cast<double>(updates_ + 1)
+                                       : 1.0 - decay_of_update(updates_ + 1));
   h.copy = updates_ == 0 ? 1 : 0;
   table_.set(std::move(slots), h);
   kernels_for(averages_.front().device()).upload_tensor_table(table_);

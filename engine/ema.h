@@ -12,8 +12,13 @@
 // With warm-up, the n-th update (n = 2, 3, ...) uses min(decay, (1 + n) / (10 + n)), as
 // TensorFlow's ExponentialMovingAverage with num_updates does: early averages forget the
 // first weights quickly, so a decay of 0.999 is of use in a run of a few thousand steps.
+//
+// equal_average() makes PyTorch's default AveragedModel instead (stochastic weight
+// averaging): the n-th update's weight is 1/n, so the average is the mean of every value
+// given, average += (value - average) / n.
 #pragma once
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,10 +31,14 @@ class WeightAverage {
  public:
   // The averages start as copies of the model's values, on its device; decay in (0, 1).
   WeightAverage(nn::Module& model, double decay, bool warm_up = false);
+  // The mean of every update's values (PyTorch's AveragedModel(model) with its default
+  // averaging function).
+  static std::unique_ptr<WeightAverage> equal_average(nn::Module& model);
   WeightAverage(const WeightAverage&) = delete;
   WeightAverage& operator=(const WeightAverage&) = delete;
 
-  double decay() const { return decay_; }
+  bool equal() const { return equal_; }
+  double decay() const { return decay_; }  // 0 for an equal average
   bool warm_up() const { return warm_up_; }
   // The decay of the n-th update (from 1; the first copies the values).
   double decay_of_update(int64_t n) const;
@@ -87,6 +96,7 @@ class WeightAverage {
   nn::Module& model_;
   double decay_;
   bool warm_up_;
+  bool equal_ = false;
   int64_t updates_ = 0;
   std::vector<std::string> names_;
   std::vector<Tensor> averages_;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "engine/autograd.h"
 #include "engine/functional.h"
 #include "engine/ops.h"
 #include "engine/profiling.h"
@@ -108,6 +109,15 @@ void Module::count_replayed_forward() {
   for (auto& [name, child] : children_) child->count_replayed_forward();
 }
 
+std::vector<Module*> Module::modules() {
+  std::vector<Module*> out{this};
+  for (auto& [name, child] : children_) {
+    const std::vector<Module*> below = child->modules();
+    out.insert(out.end(), below.begin(), below.end());
+  }
+  return out;
+}
+
 void Module::to(Device device) {
   for (auto& [name, v] : params_) v.to_device(device);
   for (Buffer& b : buffers_)
@@ -168,10 +178,44 @@ Variable BatchNorm2d::forward_add_relu(const Variable& x, const Variable& residu
 
 void BatchNorm2d::count_replayed_forward() { increment_(num_batches_tracked_, 1); }
 
+void BatchNorm2d::reset_running_stats() {
+  running_mean_.copy_(Tensor::zeros(running_mean_.shape(), DType::F32, running_mean_.device()));
+  running_var_.copy_(Tensor::ones(running_var_.shape(), DType::F32, running_var_.device()));
+  num_batches_tracked_.copy_(Tensor::zeros({}, DType::I64));
+}
+
 Variable BatchNorm2d::apply(const Variable& x, fn::BatchNormThen then, const Variable& residual) {
   if (is_training()) increment_(num_batches_tracked_, 1);
   const fn::BatchNormMode mode = is_training() ? fn::BatchNormMode::Train : fn::BatchNormMode::Eval;
-  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, mode, momentum_, eps_, then, residual);
+  // momentum=None: the batch counted just above is the n-th since the reset.
+  const double momentum =
+      cumulative_ && is_training() ? 1.0 / static_cast<double>(num_batches_tracked_.data<int64_t>()[0]) : momentum_;
+  return fn::batch_norm(x, weight_, bias_, running_mean_, running_var_, mode, momentum, eps_, then, residual);
+}
+
+void recompute_batchnorm_statistics(Module& model, const std::function<bool(Tensor& images)>& next) {
+  std::vector<BatchNorm2d*> norms;
+  for (Module* m : model.modules())
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(m)) norms.push_back(bn);
+  if (norms.empty()) return;
+  const bool was_training = model.is_training();
+  struct Restore {
+    Module& model;
+    const std::vector<BatchNorm2d*>& norms;
+    bool training;
+    ~Restore() {
+      for (BatchNorm2d* bn : norms) bn->set_cumulative_average(false);
+      model.train(training);
+    }
+  } restore{model, norms, was_training};
+  for (BatchNorm2d* bn : norms) {
+    bn->reset_running_stats();
+    bn->set_cumulative_average(true);
+  }
+  NoGradGuard no_grad;
+  model.train();
+  Tensor images;
+  while (next(images)) model(Variable(images));
 }
 
 Linear::Linear(const LinearOptions& o, InitSeeds& seeds) {

@@ -4,6 +4,7 @@
 // Layers initialise as PyTorch does by default, from a seed.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -58,6 +59,9 @@ class Module {
   // A training forward ran on the device without its host code (a replayed CUDA graph):
   // the host-side counters a forward keeps (num_batches_tracked) count it.
   virtual void count_replayed_forward();
+  // This module and every one below it, depth first in registration order (PyTorch's
+  // modules()).
+  std::vector<Module*> modules();
   bool is_training() const { return training_; }
   // Moves every parameter (with its gradient) and buffer to the device.
   void to(Device device);
@@ -133,6 +137,12 @@ class BatchNorm2d : public Module {
   Variable forward_relu(const Variable& x);
   Variable forward_add_relu(const Variable& x, const Variable& residual);
   void count_replayed_forward() override;
+  // PyTorch's reset_running_stats(): running mean 0, variance 1, no batches tracked.
+  void reset_running_stats();
+  // PyTorch's momentum=None while on: each training forward's statistics enter the running
+  // ones with the factor 1 / num_batches_tracked, so that they are the mean of every batch's
+  // since the last reset. Off: the module's momentum, as constructed.
+  void set_cumulative_average(bool on) { cumulative_ = on; }
 
  private:
   Variable apply(const Variable& x, fn::BatchNormThen then, const Variable& residual);
@@ -140,7 +150,15 @@ class BatchNorm2d : public Module {
   Variable weight_, bias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
   double eps_, momentum_;
+  bool cumulative_ = false;
 };
+
+// PyTorch's torch.optim.swa_utils.update_bn: every batchnorm's running statistics
+// recomputed as the mean, over the batches `next` gives (false: no more), of each batch's
+// (training-mode forwards without gradients, momentum=None). The model's mode and the
+// modules' momentum are back as they were after, also when a forward throws. For weights
+// whose statistics were never seen, such as an average of several epochs' weights.
+void recompute_batchnorm_statistics(Module& model, const std::function<bool(Tensor& images)>& next);
 
 // What a Linear is: nn::LinearOptions(in, out), with .bias(false) or .init(...) where
 // it differs from PyTorch's defaults.

@@ -140,13 +140,23 @@ void save_averaged_weights(const std::string& dir, const WeightAverage& average,
                     {"ema_decay", format_number(average.decay())}});
 }
 
+void save_swa_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
+                      int64_t first_epoch, int64_t last_epoch) {
+  save_safetensors(dir + "/swa.safetensors", model.state_dict(),
+                   {{"format", "pt"},
+                    {"model", model_name},
+                    {"step", std::to_string(step)},
+                    {"swa_epochs", std::to_string(first_epoch) + "-" + std::to_string(last_epoch)}});
+}
+
 void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average) {
   CYG_INPUT_CHECK(checkpoint.average_updates >= 0 && !checkpoint.averages.empty(), "'", checkpoint.state_path,
-                  "' holds no moving average of the weights, which this run keeps (train.ema_decay)");
+                  "' holds no average of the weights, which this run keeps (",
+                  average.equal() ? "train.swa_start_epoch" : "train.ema_decay", ")");
   try {
     average.load(checkpoint.averages, checkpoint.average_updates);
   } catch (const Error& e) {
-    throw Error("'" + checkpoint.state_path + "': its moving average of the weights does not fit this model: " +
+    throw Error("'" + checkpoint.state_path + "': its average of the weights does not fit this model: " +
                 e.what());
   }
 }

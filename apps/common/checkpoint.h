@@ -77,6 +77,11 @@ LoadedCheckpoint read_checkpoint(const std::string& dir, const std::string& tag)
 // names the file whose tensors do not fit.
 void restore_training(const LoadedCheckpoint& checkpoint, nn::Module& model, Optimizer& optimizer);
 
+// <dir>/swa.safetensors: the model's state dict (PyTorch's names), holding stochastic
+// weight averaging's average of epochs first_epoch..last_epoch and the batchnorm
+// statistics recomputed for it.
+void save_swa_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
+                      int64_t first_epoch, int64_t last_epoch);
 // Puts the checkpoint's moving average of the weights into `average`; an error names the
 // state file when it holds none or one that does not fit.
 void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average);

@@ -109,6 +109,10 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.early_stopping_monitor", Kind::String, &c.train.early_stopping_monitor},
       {"train.early_stopping_min_delta", Kind::Double, &c.train.early_stopping_min_delta},
       {"train.best_monitor", Kind::String, &c.train.best_monitor},
+      {"train.swa_start_epoch", Kind::Int, &c.train.swa_start_epoch, 0, 1000000},
+      {"train.swa_lr", Kind::Double, &c.train.swa_lr},
+      {"train.swa_anneal_epochs", Kind::Int, &c.train.swa_anneal_epochs, 0, 1000000},
+      {"train.swa_anneal_strategy", Kind::String, &c.train.swa_anneal_strategy},
       {"optimizer.name", Kind::String, &c.optimizer.name},
       {"optimizer.lr", Kind::Double, &c.optimizer.lr},
       {"optimizer.momentum", Kind::Double, &c.optimizer.momentum},
@@ -290,6 +294,16 @@ void validate_train(const TrainConfig& t) {
                   ": expected 0 or a finite positive change of the monitored metric");
   CYG_INPUT_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1, "'train.label_smoothing' = ", t.label_smoothing,
                   ": expected a value in [0, 1)");
+  CYG_INPUT_CHECK(t.swa_start_epoch <= t.epochs, "'train.swa_start_epoch' = ", t.swa_start_epoch,
+                  ": expected 0 (none) or an epoch from 1 to train.epochs (", t.epochs, ")");
+  CYG_INPUT_CHECK(std::isfinite(t.swa_lr) && t.swa_lr >= 0, "'train.swa_lr' = ", t.swa_lr,
+                  ": expected 0 (the schedule's lr stays) or a finite positive lr");
+  check_one_of("train.swa_anneal_strategy", t.swa_anneal_strategy, swa_anneal_strategies());
+  CYG_INPUT_CHECK(t.swa_start_epoch > 0 || t.swa_lr == 0, "'train.swa_lr' = ", t.swa_lr,
+                  " is the lr of stochastic weight averaging, and 'train.swa_start_epoch' is 0 (none): give the "
+                  "epoch it starts at");
+  CYG_INPUT_CHECK(t.swa_start_epoch == 0 || t.ema_decay == 0, "'train.swa_start_epoch' = ", t.swa_start_epoch,
+                  " and 'train.ema_decay' = ", t.ema_decay, " each keep an average of the weights: use one");
 }
 
 void validate_optimizer(const OptimizerConfig& o) {
@@ -475,6 +489,11 @@ const std::vector<std::string>& best_monitors() {
   return names;
 }
 
+const std::vector<std::string>& swa_anneal_strategies() {
+  static const std::vector<std::string> names = {"cos", "linear"};
+  return names;
+}
+
 const std::vector<std::string>& plateau_threshold_modes() {
   static const std::vector<std::string> names = {"rel", "abs"};
   return names;
@@ -522,6 +541,9 @@ void validate(const RunConfig& c) {
                       c.train.ema_decay > 0,
                   "'schedule.plateau_monitor' = '", c.schedule.plateau_monitor, "' watches the moving average of the "
                   "weights, and 'train.ema_decay' is 0 (none): give it a decay, or watch val_loss or val_acc");
+  CYG_INPUT_CHECK(c.train.swa_lr == 0 || c.schedule.name != "plateau", "'train.swa_lr' = ", c.train.swa_lr,
+                  " sets the lr from train.swa_start_epoch on, and schedule.name plateau cuts it too: use one (or "
+                  "train.swa_lr=0, averaging under the plateau rule's lr)");
   validate_lr_find(c.lr_find);
   validate_bounds(c);
   // The synthetic images are held in memory as bytes.
@@ -625,6 +647,7 @@ std::vector<std::string> precision_choices() { return precision_names(); }
 std::vector<std::string> monitor_choices() { return early_stopping_monitors(); }
 std::vector<std::string> plateau_mode_choices() { return plateau_threshold_modes(); }
 std::vector<std::string> best_monitor_choices() { return best_monitors(); }
+std::vector<std::string> swa_anneal_choices() { return swa_anneal_strategies(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 
 const std::vector<KeyHelp>& key_help() {
@@ -706,6 +729,17 @@ const std::vector<KeyHelp>& key_help() {
       {"train.early_stopping_min_delta", nullptr,
        "the least change of the monitored metric that counts as an improvement (a loss, or an accuracy "
        "as a fraction)"},
+      {"train.swa_start_epoch", nullptr,
+       "stochastic weight averaging (Lightning's StochasticWeightAveraging, PyTorch's swa_utils): the "
+       "weights at the end of this epoch and of every later one are averaged with equal weights; when the "
+       "run ends, the average's batchnorm statistics are recomputed over the training images (update_bn) "
+       "and it is evaluated and kept in swa.safetensors; training apps; 0: none"},
+      {"train.swa_lr", nullptr,
+       "SWALR: from train.swa_start_epoch on, each epoch's lr anneals from the schedule's lr at that "
+       "epoch's start to this one over train.swa_anneal_epochs epochs, momentum held; 0: the schedule "
+       "goes on"},
+      {"train.swa_anneal_epochs", nullptr, "SWALR's anneal_epochs: epochs to reach train.swa_lr; 0: at once"},
+      {"train.swa_anneal_strategy", swa_anneal_choices, "SWALR's anneal_strategy: the shape of the annealing"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "

@@ -51,6 +51,14 @@ struct TrainConfig {
   // What picks best.safetensors (Lightning's ModelCheckpoint monitor): the highest
   // val_acc or the lowest val_loss of the complete epochs.
   std::string best_monitor = "val_acc";
+  // Stochastic weight averaging (Lightning's StochasticWeightAveraging, PyTorch's
+  // swa_utils): the weights at the end of this epoch (1-based) and of each one after join
+  // an equal average, evaluated when the run ends with its batchnorm statistics
+  // recomputed over the training images; 0: none.
+  int64_t swa_start_epoch = 0;
+  double swa_lr = 0.0;  // SWALR's target lr from swa_start_epoch on; 0: the schedule's lr stays
+  int64_t swa_anneal_epochs = 10;           // SWALR's anneal_epochs
+  std::string swa_anneal_strategy = "cos";  // swa_anneal_strategies()
 };
 
 struct OptimizerConfig {
@@ -152,6 +160,8 @@ const std::vector<std::string>& early_stopping_monitors();
 const std::vector<std::string>& best_monitors();
 // How schedule.plateau_threshold is read: rel (a fraction of the best) or abs.
 const std::vector<std::string>& plateau_threshold_modes();
+// How SWALR anneals to train.swa_lr: cos or linear.
+const std::vector<std::string>& swa_anneal_strategies();
 
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA

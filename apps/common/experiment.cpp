@@ -99,11 +99,11 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
   const int64_t parts = micro_batch_count(c.train.micro_batches, batch);
   const int64_t step_images = std::max<int64_t>(2, (batch + parts - 1) / parts);
   // The step, the optimizer's state (at most two buffers per weight, as the gradients are
-  // counted in the step), the weights' moving average (train.ema_decay) and the loader's
-  // batches (a few copies of one in floats).
+  // counted in the step), the weights' average (train.ema_decay or train.swa_start_epoch)
+  // and the loader's batches (a few copies of one in floats).
   double parameters = 0;
   for (const Variable& p : model.parameters()) parameters += 4.0 * static_cast<double>(p.data().numel());
-  const int weight_copies = (parts > 1 ? 3 : 2) + (c.train.ema_decay > 0 ? 1 : 0);
+  const int weight_copies = (parts > 1 ? 3 : 2) + (c.train.ema_decay > 0 || c.train.swa_start_epoch > 0 ? 1 : 0);
   const double needed = two + per_image * static_cast<double>(step_images - 2) + weight_copies * parameters +
                         4.0 * 4.0 * static_cast<double>(batch * C * H * W);
   long pages = 0;
@@ -245,6 +245,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   optimizer = make_optimizer(config.optimizer, model->parameters());
   if (config.train.ema_decay > 0 && (kind == AppKind::Baseline || kind == AppKind::OneCycle))
     ema = std::make_unique<WeightAverage>(*model, config.train.ema_decay, config.train.ema_warmup);
+  if (config.train.swa_start_epoch > 0 && (kind == AppKind::Baseline || kind == AppKind::OneCycle))
+    swa = WeightAverage::equal_average(*model);
   steps_per_epoch = train_loader->batches_per_epoch();
   CYG_INPUT_CHECK(steps_per_epoch > 0, "the training set (", data.train.size(), " images) gives no batch of ",
                   config.train.batch_size, " (train.drop_last is on)");
@@ -333,6 +335,12 @@ std::string Experiment::header_line() const {
      << micro_batches_said(kind, config, comm->size(), data.train.size())
      << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) +
                    (ema->warm_up() ? ", warmed up" : "") + ")"
+             : "")
+     << (swa ? ", stochastic weight averaging from epoch " + std::to_string(config.train.swa_start_epoch) +
+                   (config.train.swa_lr > 0 ? " (lr to " + format_number(config.train.swa_lr) + " over " +
+                                                  std::to_string(config.train.swa_anneal_epochs) + " epochs, " +
+                                                  config.train.swa_anneal_strategy + ")"
+                                            : "")
              : "");
   return os.str();
 }

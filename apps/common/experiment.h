@@ -68,6 +68,12 @@ struct Experiment {
   std::unique_ptr<Optimizer> optimizer;
   // The moving average of the weights (train.ema_decay) of a training app; null without.
   std::unique_ptr<WeightAverage> ema;
+  // Stochastic weight averaging's equal average (train.swa_start_epoch) of a training app;
+  // null without. A run keeps at most one of the two.
+  std::unique_ptr<WeightAverage> swa;
+  // The average a checkpoint holds: ema or swa, or null.
+  const WeightAverage* average() const { return ema ? ema.get() : swa.get(); }
+  WeightAverage* average() { return ema ? ema.get() : swa.get(); }
   std::shared_ptr<const sched::Schedule> schedule;
   int64_t steps_per_epoch = 0;
 };

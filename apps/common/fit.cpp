@@ -21,6 +21,7 @@
 #include "engine/communicator.h"
 #include "engine/data_parallel.h"
 #include "kernels/error.h"
+#include "schedules/swa.h"
 
 namespace cyg::app {
 
@@ -131,7 +132,13 @@ class FitLoop {
   // The plateau rule's scale of the lr in epoch `epoch` (1-based), rank 0's on every rank:
   // the ranks' lr must not part over a last bit of their reduced metrics.
   double agreed_lr_scale(int64_t epoch);
+  // The lr and momentum of a step: the schedule's, times the plateau rule's scale, or
+  // SWALR's from train.swa_start_epoch with train.swa_lr.
+  StepSettings scheduled(int64_t step, double lr_scale) const;
   StepSettings apply_schedule(int64_t step);
+  // Stochastic weight averaging at the run's end: the average with batchnorm statistics
+  // recomputed over the training images, evaluated and written to swa.safetensors.
+  void finish_swa();
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
   // A stop in the middle of an epoch: its checkpoint and summary, then stopped().
@@ -196,6 +203,7 @@ int FitLoop::run() {
     // A stop asked at the end of the epoch that early stopping ended: the run is finished.
     if (stopping && !last_epoch && !ended_by_rule_) return stopped();
   }
+  if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_)) finish_swa();
   const bool by_loss = train.best_monitor == "val_loss";
   const std::string best =
       st_.best_epoch < 0 ? (st_.epoch > 0 && by_loss ? std::string("no epoch with a finite val loss, so no best")
@@ -212,16 +220,67 @@ int FitLoop::run() {
   return 0;
 }
 
+void FitLoop::finish_swa() {
+  const int64_t first = e_.config.train.swa_start_epoch;
+  if (e_.swa->updates() == 0) {
+    report_.log("stochastic weight averaging (train.swa_start_epoch " + std::to_string(first) +
+                "): the run ended after epoch " + std::to_string(st_.epoch) + ", before it; nothing averaged");
+    return;
+  }
+  const int64_t last = first + e_.swa->updates() - 1;
+  // The average in the model, its batchnorm statistics recomputed over one pass of the
+  // training batches (PyTorch's update_bn; under sync_batchnorm those of each global
+  // batch, else rank 0's), then the model's own state back.
+  const nn::NamedTensors own = [&] {
+    nn::NamedTensors copy;
+    for (const auto& [name, t] : e_.model->state_dict()) copy.emplace_back(name, t.clone());
+    return copy;
+  }();
+  e_.model->load_state_dict(e_.swa->state_dict());
+  Loader& loader = *e_.train_loader;
+  loader.start_epoch(e_.config.train.epochs);
+  Batch batch;
+  recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
+    if (!loader.next(batch)) return false;
+    images = batch.images;
+    return true;
+  });
+  if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
+  const Evaluation val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
+  if (report_.writes()) save_swa_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, first, last);
+  e_.model->load_state_dict(own);
+  report_.swa = {first, last, val.loss, val.accuracy};
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "stochastic weight averaging (train.swa_start_epoch %lld): the average of epochs %lld-%lld, "
+                "batchnorm statistics recomputed: val loss %.4f acc %.4f (swa.safetensors)",
+                static_cast<long long>(first), static_cast<long long>(first), static_cast<long long>(last), val.loss,
+                val.accuracy);
+  report_.log(line);
+  report_.write(st_, StoppedEarly::No);
+}
+
 bool FitLoop::stop_requested() const { return e_.any_rank(interrupt_.requested()); }
 
 // What an epoch's row reports when all its steps were taken before a resume.
 StepSettings FitLoop::settings_of_last_step() const {
-  StepSettings s{e_.optimizer->lr(), e_.optimizer->momentum()};
-  if (st_.step == 0) return s;
-  s.lr = e_.schedule->lr(st_.step - 1) *
-         plateau_scale(report_.epochs, e_.config, (st_.step - 1) / e_.steps_per_epoch + 1);
-  const std::optional<double> momentum = e_.schedule->momentum(st_.step - 1);
+  if (st_.step == 0) return {e_.optimizer->lr(), e_.optimizer->momentum()};
+  return scheduled(st_.step - 1, plateau_scale(report_.epochs, e_.config, (st_.step - 1) / e_.steps_per_epoch + 1));
+}
+
+StepSettings FitLoop::scheduled(int64_t step, double lr_scale) const {
+  const TrainConfig& train = e_.config.train;
+  const int64_t epoch = step / e_.steps_per_epoch + 1;
+  // SWALR, made at the start of epoch swa_start_epoch from the lr and momentum the
+  // schedule gives its first step, and stepped once per epoch.
+  const bool swalr = train.swa_lr > 0 && epoch >= train.swa_start_epoch;
+  const int64_t from = swalr ? (train.swa_start_epoch - 1) * e_.steps_per_epoch : step;
+  StepSettings s{e_.schedule->lr(from) * lr_scale, e_.optimizer->momentum()};
+  const std::optional<double> momentum = e_.schedule->momentum(from);
   if (momentum && e_.config.schedule.cycle_momentum) s.momentum = *momentum;
+  if (swalr)
+    s.lr = sched::swa_lr(s.lr, train.swa_lr, train.swa_anneal_epochs, sched::anneal_of(train.swa_anneal_strategy),
+                         epoch - train.swa_start_epoch);
   return s;
 }
 
@@ -232,11 +291,10 @@ double FitLoop::agreed_lr_scale(int64_t epoch) {
 }
 
 StepSettings FitLoop::apply_schedule(int64_t step) {
-  const double lr = e_.schedule->lr(step) * lr_scale_;
-  e_.optimizer->set_lr(lr);
-  const std::optional<double> momentum = e_.schedule->momentum(step);
-  if (momentum && e_.config.schedule.cycle_momentum) e_.optimizer->set_momentum(*momentum);
-  return {lr, e_.optimizer->momentum()};
+  const StepSettings s = scheduled(step, lr_scale_);
+  e_.optimizer->set_lr(s.lr);
+  if (s.momentum != e_.optimizer->momentum()) e_.optimizer->set_momentum(s.momentum);
+  return s;
 }
 
 void FitLoop::record(int64_t images, int64_t epoch, const StepSettings& settings) {
@@ -322,6 +380,9 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
     row.ema_val_acc = averaged.accuracy;
     if (report_.writes()) save_averaged_weights(report_.path(), *e_.ema, st_.step, e_.config.model.name);
   }
+  // Stochastic weight averaging: each complete epoch's final weights from the start epoch.
+  if (e_.swa && st_.batch_in_epoch >= e_.steps_per_epoch && row.epoch >= e_.config.train.swa_start_epoch)
+    e_.swa->update();
   row.epoch_seconds = epoch_seconds;
   row.images_per_second = epoch_seconds > 0 ? seen / epoch_seconds : 0.0;
   report_.epochs.push_back(row);
@@ -394,7 +455,7 @@ LoopState FitLoop::save_last(double epoch_seconds) {
   CheckpointWriteGuard guard;
   const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config)};
   save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras,
-                  e_.ema.get());
+                  e_.average());
   return s;
 }
 
@@ -448,8 +509,16 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
                     "checkpoint was trained with (", first_difference(then, now),
                     "): put it back, or start a new run");
     restore_training(checkpoint, *e.model, *e.optimizer);
-    if (e.ema) restore_average(checkpoint, *e.ema);
+    if (e.average()) restore_average(checkpoint, *e.average());
     st = checkpoint.loop;
+    // Stochastic weight averaging's average holds one update per complete epoch from
+    // train.swa_start_epoch.
+    if (e.swa) {
+      const int64_t averaged = std::max<int64_t>(0, st.epoch - e.config.train.swa_start_epoch + 1);
+      CYG_INPUT_CHECK(e.swa->updates() == averaged, "'", dir, "/last.state.safetensors': its average of the weights "
+                      "holds ", e.swa->updates(), " epochs, and after ", st.epoch, " complete epochs averaging from "
+                      "epoch ", e.config.train.swa_start_epoch, " (train.swa_start_epoch) has ", averaged);
+    }
     CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
                     "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "
                     "differ; resume it with ", st.processes == 1 ? std::string("one process (no mpirun)") :

@@ -273,6 +273,24 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                                           " of " + std::to_string(rule.patience) + " epochs without an improvement)"
                                     : "no full epoch yet"});
   }
+  if (experiment_.swa && !is_range_test()) {
+    const int64_t averaged = experiment_.swa->updates();
+    const std::string title =
+        "stochastic weight averaging (from epoch " + std::to_string(c.train.swa_start_epoch) +
+        (c.train.swa_lr > 0 ? ", lr to " + format_number(c.train.swa_lr) + " over " +
+                                  std::to_string(c.train.swa_anneal_epochs) + " epochs, " + c.train.swa_anneal_strategy
+                            : std::string()) +
+        ")";
+    results.push_back(
+        {title, swa.first_epoch > 0
+                    ? "epochs " + std::to_string(swa.first_epoch) + "-" + std::to_string(swa.last_epoch) +
+                          " averaged, batchnorm statistics recomputed (swa.safetensors): validation accuracy " +
+                          fixed(100.0 * swa.val_acc, 2) + "%, loss " + fixed(swa.val_loss, 4)
+                : stopped == StoppedEarly::No && state.epoch > 0 && averaged == 0
+                    ? "the run ended after epoch " + std::to_string(state.epoch) + ", before averaging started"
+                    : std::to_string(averaged) + " epoch" + (averaged == 1 ? "" : "s") +
+                          " averaged so far; the average is evaluated when the run ends"});
+  }
   body += "<h2>Results</h2>\n" + html::table(results);
   if (final_confusion.classes > 0 && final_confusion.classes <= 100) {
     std::vector<std::vector<std::string>> by_class = {{"class", "validation accuracy", "correct of images"}};
@@ -299,7 +317,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     body += "<figure>" + html::inline_svg(plot::render_svg(chart)) + "</figure>\n";
   body += "<h2>Configuration</h2>\n<pre>" + html::escape(to_yaml(c)) + "</pre>\n";
   body += "<h2>Files</h2>\n<p>";
-  for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors"})
+  for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors",
+                        "swa.safetensors"})
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
   body += "</p>\n";
   dir_.write("index.html", html::page("cygnet " + c.name, body));
@@ -365,6 +384,22 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     es["stopped_epoch"] = or_null(ended, early.stopped_epoch);
     es["reason"] = or_null(ended, early.reason);
     j["early_stopping"] = es;
+  }
+  if (experiment_.swa && !is_range_test()) {
+    // Stochastic weight averaging: its settings, the epochs averaged so far and, once the
+    // run has ended, the average's validation loss and accuracy (null before).
+    const TrainConfig& t = experiment_.config.train;
+    const auto or_null = [](bool has, const nlohmann::ordered_json& v) { return has ? v : nlohmann::ordered_json(); };
+    const bool evaluated = swa.first_epoch > 0;
+    nlohmann::ordered_json o;
+    o["start_epoch"] = t.swa_start_epoch;
+    o["swa_lr"] = or_null(t.swa_lr > 0, t.swa_lr);
+    o["anneal_epochs"] = t.swa_anneal_epochs;
+    o["anneal_strategy"] = t.swa_anneal_strategy;
+    o["averaged_epochs"] = experiment_.swa->updates();
+    o["val_loss"] = or_null(evaluated, swa.val_loss);
+    o["val_acc"] = or_null(evaluated, swa.val_acc);
+    j["swa"] = o;
   }
   if (final_confusion.classes > 0) {
     nlohmann::ordered_json by_class;

@@ -46,6 +46,13 @@ class RunReport {
   std::vector<RangeTestStep> range_steps;
   nlohmann::json range_test;  // summary.json's "lr_find": the sweep, why it stopped, the suggestions
   Confusion final_confusion;  // the last epoch's validation, by class (classes 0: none yet)
+  // Stochastic weight averaging's average, evaluated when the run ended with its batchnorm
+  // statistics recomputed (train.swa_start_epoch); epochs 0: not evaluated.
+  struct SwaResult {
+    int64_t first_epoch = 0, last_epoch = 0;  // the epochs averaged
+    double val_loss = 0, val_acc = 0;
+  };
+  SwaResult swa;
 
  private:
   bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }

@@ -386,6 +386,10 @@ RunConfig config_without_defaults() {
   c.train.early_stopping_monitor = "ema_val_acc";
   c.train.early_stopping_min_delta = 0.002;
   c.train.best_monitor = "val_loss";
+  c.train.swa_start_epoch = 9;
+  c.train.swa_lr = 0.02;
+  c.train.swa_anneal_epochs = 2;
+  c.train.swa_anneal_strategy = "linear";
   c.schedule.plateau_monitor = "val_acc";
   c.schedule.plateau_factor = 0.5;
   c.schedule.plateau_patience = 4;
@@ -488,6 +492,10 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.early_stopping_monitor);
   EXPECT_FIELD(train.early_stopping_min_delta);
   EXPECT_FIELD(train.best_monitor);
+  EXPECT_FIELD(train.swa_start_epoch);
+  EXPECT_FIELD(train.swa_lr);
+  EXPECT_FIELD(train.swa_anneal_epochs);
+  EXPECT_FIELD(train.swa_anneal_strategy);
   EXPECT_FIELD(optimizer.name);
   EXPECT_FIELD(optimizer.lr);
   EXPECT_FIELD(optimizer.momentum);
@@ -553,7 +561,8 @@ TEST(Config, ACheckpointsExperimentFromBeforeANewKeyReadsWithItsDefault) {
     }
     older += line + "\n";
   }
-  ASSERT_EQ(dropped, 13) << now;  // "div_factor:" matches final_div_factor too
+  // "div_factor:" matches final_div_factor too, "anneal_strategy:" swa_anneal_strategy.
+  ASSERT_EQ(dropped, 14) << now;
   ASSERT_NE(older, now);
   EXPECT_EQ(cyg::app::current_experiment_yaml(older, cyg::app::AppKind::OneCycle), now);
   cyg::app::RunConfig micro = config;
@@ -652,6 +661,33 @@ TEST(Config, EarlyStoppingKeysAreChecked) {
             "(no error)");
 }
 
+// Stochastic weight averaging: a start within the run, SWALR's ranges, and one average
+// of the weights (and one rule for the lr) at a time.
+TEST(Config, SwaKeysAreChecked) {
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=6"},
+                 {"'train.swa_start_epoch' = 6: expected 0 (none) or an epoch from 1 to train.epochs (5)"});
+  expect_invalid({"train.swa_start_epoch=-1"}, {"'train.swa_start_epoch' = -1"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=-0.1"}, {"'train.swa_lr' = -0.1"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=.nan"}, {"'train.swa_lr' = nan"});
+  expect_invalid({"train.swa_lr=0.05"}, {"'train.swa_lr' = 0.05", "'train.swa_start_epoch' is 0 (none)"});
+  expect_invalid({"train.swa_anneal_epochs=-1"}, {"'train.swa_anneal_epochs' = -1"});
+  expect_invalid({"train.swa_anneal_strategy=cosine"}, {"'train.swa_anneal_strategy' = 'cosine'", "cos, linear"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.ema_decay=0.99"},
+                 {"'train.swa_start_epoch' = 2 and 'train.ema_decay' = 0.99 each keep an average", "use one"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=0.05", "schedule.name=plateau"},
+                 {"'train.swa_lr' = 0.05", "schedule.name plateau cuts it too"});
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(overridden({"train.epochs=5", "train.swa_start_epoch=5", "train.swa_lr=0.05",
+                                             "train.swa_anneal_epochs=0", "train.swa_anneal_strategy=linear"}));
+            }),
+            "(no error)");
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(
+                  overridden({"train.epochs=5", "train.swa_start_epoch=2", "schedule.name=plateau"}));
+            }),
+            "(no error)");
+}
+
 // Reduce on plateau: PyTorch's ranges, a metric the run has.
 TEST(Config, PlateauKeysAreChecked) {
   expect_invalid({"schedule.plateau_factor=1"}, {"'schedule.plateau_factor' = 1: expected a factor in (0, 1)"});
@@ -688,7 +724,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 89) << keys;
+  EXPECT_EQ(named, 93) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that
