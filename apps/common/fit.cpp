@@ -240,7 +240,7 @@ void FitLoop::finish_swa() {
   Loader& loader = *e_.train_loader;
   loader.start_epoch(e_.config.train.epochs);
   Batch batch;
-  recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
+  nn::recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
     if (!loader.next(batch)) return false;
     images = batch.images;
     return true;

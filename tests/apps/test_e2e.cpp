@@ -474,6 +474,103 @@ TEST_F(EndToEnd, AMovingAverageOfTheWeightsIsEvaluatedSavedAndResumed) {
   expect_one_line_error(run("onecycle", {"name=no", "train.ema_decay=1"}), "'train.ema_decay' = 1");
 }
 
+// train.swa_start_epoch: stochastic weight averaging. At a constant lr, a 2-epoch run's
+// final weights are a 3-epoch run's epoch-2 weights, so swa.safetensors of the 3-epoch run
+// averaging from epoch 2 must hold the mean of the two runs' final parameters; its
+// batchnorm statistics come from one pass over the 16 training batches (num_batches_tracked
+// 16), and cygnet_evaluate scores the file as the run's summary says. SWALR sets epoch 3's
+// lr (linear, 2 epochs: halfway from 0.003 to 0.001). A run stopped inside epoch 3 and
+// resumed ends with the same average, bit for bit.
+TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) {
+  const std::vector<std::string> recipe = {"optimizer.name=adam", "optimizer.lr=0.003", "schedule.name=constant"};
+  const std::vector<std::string> swa = {"train.epochs=3", "train.swa_start_epoch=2", "train.swa_lr=0.001",
+                                        "train.swa_anneal_epochs=2", "train.swa_anneal_strategy=linear"};
+  const Result r = run("baseline", joined(joined(recipe, swa), {"name=swa"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(", stochastic weight averaging from epoch 2 (lr to 0.001 over 2 epochs, linear)"),
+            std::string::npos)
+      << r.out.substr(0, r.out.find('\n'));
+  ASSERT_EQ(run("baseline", joined(recipe, {"train.epochs=2", "name=two"})).exit_code, 0);
+  const std::string dir = run_dir("baseline-swa-"), two = run_dir("baseline-two-");
+
+  // SWALR: epochs 1 and 2 at the schedule's lr, epoch 3 halfway to train.swa_lr.
+  for (const auto& step : cyg::app::read_csv<cyg::app::StepRecord>(dir + "/steps.csv"))
+    EXPECT_NEAR(step.lr, step.epoch < 3 ? 0.003 : 0.002, 1e-12) << "step " << step.step;
+
+  // The average of epochs 2 and 3: the parameters are the two runs' final ones' mean.
+  const cyg::SafetensorsContent averaged = cyg::load_safetensors(dir + "/swa.safetensors");
+  const cyg::SafetensorsContent third = cyg::load_safetensors(dir + "/last.safetensors");
+  const cyg::SafetensorsContent second = cyg::load_safetensors(two + "/last.safetensors");
+  ASSERT_EQ(averaged.tensors.size(), third.tensors.size());
+  ASSERT_EQ(second.tensors.size(), third.tensors.size());
+  EXPECT_EQ(averaged.metadata.at("swa_epochs"), "2-3");
+  int parameters = 0, statistics = 0;
+  for (size_t i = 0; i < averaged.tensors.size(); ++i) {
+    const std::string& name = averaged.tensors[i].first;
+    ASSERT_EQ(name, third.tensors[i].first);
+    if (name.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(averaged.tensors[i].second.item(), 16) << name << ": one pass over the 16 training batches";
+      continue;
+    }
+    const std::vector<float> got = averaged.tensors[i].second.to_vector(), a = second.tensors[i].second.to_vector(),
+                             b = third.tensors[i].second.to_vector();
+    ASSERT_EQ(got.size(), a.size()) << name;
+    const bool running = name.find("running_") != std::string::npos;
+    bool mean_everywhere = true;
+    for (size_t k = 0; k < got.size(); ++k) {
+      const double mean = (static_cast<double>(a[k]) + b[k]) / 2;
+      mean_everywhere = mean_everywhere && std::fabs(got[k] - mean) <= 1e-6 * (1 + std::fabs(mean));
+    }
+    if (running) {
+      ++statistics;
+      EXPECT_FALSE(mean_everywhere) << name << ": recomputed, not averaged";
+    } else {
+      ++parameters;
+      EXPECT_TRUE(mean_everywhere) << name;
+    }
+  }
+  EXPECT_GT(parameters, 0);
+  EXPECT_GT(statistics, 0);
+
+  // The log, the summary and the page; the file scores as the summary says.
+  EXPECT_NE(r.out.find("stochastic weight averaging (train.swa_start_epoch 2): the average of epochs 2-3, batchnorm "
+                       "statistics recomputed: val loss "),
+            std::string::npos)
+      << r.out;
+  const auto s = summary(dir)["swa"];
+  EXPECT_EQ(s["start_epoch"], 2);
+  EXPECT_EQ(s["swa_lr"], 0.001);
+  EXPECT_EQ(s["averaged_epochs"], 2);
+  const double acc = s["val_acc"].get<double>(), loss = s["val_loss"].get<double>();
+  EXPECT_GT(acc, 0.5) << "the average of a run that learns learns too";
+  EXPECT_NE(read_file(dir + "/index.html").find("epochs 2-3 averaged, batchnorm statistics recomputed"),
+            std::string::npos);
+  const Result scored = run("evaluate", {"--checkpoint", dir + "/swa.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  char expected[48];
+  std::snprintf(expected, sizeof expected, "loss %.6f, accuracy %.4f", loss, acc);
+  EXPECT_NE(scored.out.find(expected), std::string::npos) << scored.out << " vs " << expected;
+
+  // Stopped inside epoch 3 (step 40), resumed: the same average, bit for bit.
+  const Result part = run("baseline", joined(joined(recipe, swa), {"name=split", "train.max_steps=40"}));
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  const std::string split = run_dir("baseline-split-");
+  EXPECT_FALSE(std::ifstream(split + "/swa.safetensors").good()) << "evaluated before the run ended";
+  EXPECT_TRUE(summary(split)["swa"]["val_acc"].is_null());
+  EXPECT_EQ(summary(split)["swa"]["averaged_epochs"], 1);
+  const Result resumed = run("baseline", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const cyg::SafetensorsContent again = cyg::load_safetensors(split + "/swa.safetensors");
+  ASSERT_EQ(again.tensors.size(), averaged.tensors.size());
+  for (size_t i = 0; i < again.tensors.size(); ++i)
+    EXPECT_EQ(again.tensors[i].second.to_vector(), averaged.tensors[i].second.to_vector()) << again.tensors[i].first;
+  EXPECT_EQ(summary(split)["swa"]["val_acc"].get<double>(), acc);
+
+  expect_one_line_error(run("lr_find", {"name=no", "train.swa_start_epoch=1"}), "'train.swa_start_epoch'");
+  expect_one_line_error(run("baseline", {"name=no", "train.epochs=2", "train.swa_start_epoch=3"}),
+                        "'train.swa_start_epoch' = 3");
+}
+
 // The header line says what the optimizer does besides its name: clipping and a weight
 // decay kept off biases and batchnorm, together; neither for a plain run.
 TEST_F(EndToEnd, TheHeaderLineSaysHowTheOptimizerIsSet) {

@@ -209,3 +209,104 @@ TEST(WeightAverage, LoadsItsTensorsAndRefusesOnesThatDoNotFit) {
 }
 
 }  // namespace
+
+// Stochastic weight averaging's equal average (PyTorch's AveragedModel with its default
+// averaging function): after n updates every averaged tensor is the mean of the n values
+// it was given, computed here in double from copies of the model's state.
+TEST(WeightAverage, AnEqualAverageIsTheMeanOfEveryUpdatesValues) {
+  auto model = small_model();
+  cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
+  const std::unique_ptr<cyg::WeightAverage> average = cyg::WeightAverage::equal_average(*model);
+  EXPECT_TRUE(average->equal());
+  EXPECT_EQ(average->decay_of_update(1), 0.0);
+  EXPECT_EQ(average->decay_of_update(4), 0.75);
+  std::map<std::string, std::vector<double>> sums;
+  const int updates = 4;
+  for (int step = 0; step < updates; ++step) {
+    train_step(*model, optimizer, step);
+    average->update();
+    for (const auto& [name, value] : values_of(model->state_dict())) {
+      std::vector<double>& sum = sums[name];
+      sum.resize(value.size());
+      for (size_t i = 0; i < value.size(); ++i) sum[i] += value[i];
+    }
+  }
+  EXPECT_EQ(average->updates(), updates);
+  const std::map<std::string, std::vector<float>> last = values_of(model->state_dict());
+  for (size_t k = 0; k < average->names().size(); ++k) {
+    const std::string& name = average->names()[k];
+    const std::vector<float> got = average->averages()[k].to_vector();
+    const std::vector<double>& sum = sums.at(name);
+    ASSERT_EQ(got.size(), sum.size()) << name;
+    double from_last = 0;  // the mean of four values is not the last of them
+    for (size_t i = 0; i < got.size(); ++i) {
+      const double mean = sum[i] / updates;
+      EXPECT_NEAR(got[i], mean, 1e-6 * (1 + std::fabs(mean))) << name << " [" << i << "]";
+      from_last = std::max(from_last, std::fabs(static_cast<double>(got[i]) - last.at(name)[i]));
+    }
+    if (name.find("weight") != std::string::npos) {
+      EXPECT_GT(from_last, 1e-4) << name;
+    }
+  }
+}
+
+// PyTorch's update_bn: the running statistics become the mean over the batches of each
+// batch's mean and unbiased variance (momentum=None), whatever they were before, and the
+// module's mode and momentum are back after: worked out here from the images themselves.
+TEST(BatchNormStatistics, RecomputedAsTheMeanOfEveryBatchsStatistics) {
+  cyg::nn::Sequential model;
+  auto bn = std::make_shared<cyg::nn::BatchNorm2d>(3);
+  model.append(bn);
+  // Stale statistics, as an average of weights would have.
+  model.train();
+  model(Variable(Tensor::normal({4, 3, 2, 2}, 5, 3, 9)));
+  model.eval();
+  const int batches = 3;
+  const int64_t n = 5, hw = 6;  // images of 2 x 3
+  std::vector<Tensor> data;
+  for (int b = 0; b < batches; ++b) data.push_back(Tensor::normal({n, 3, 2, 3}, 0.5 * b, 1 + b, 20 + b));
+  int next = 0;
+  cyg::nn::recompute_batchnorm_statistics(model, [&](Tensor& images) {
+    if (next == batches) return false;
+    images = data[static_cast<size_t>(next++)];
+    return true;
+  });
+  EXPECT_EQ(next, batches);
+  EXPECT_FALSE(model.is_training()) << "the model's mode is back";
+  std::vector<double> mean(3, 0.0), var(3, 0.0);
+  for (const Tensor& images : data) {
+    const std::vector<float> x = images.to_vector();
+    for (int64_t c = 0; c < 3; ++c) {
+      double s = 0, ss = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < hw; ++k) s += x[static_cast<size_t>((i * 3 + c) * hw + k)];
+      const double m = s / (n * hw);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < hw; ++k) {
+          const double d = x[static_cast<size_t>((i * 3 + c) * hw + k)] - m;
+          ss += d * d;
+        }
+      mean[static_cast<size_t>(c)] += m / batches;
+      var[static_cast<size_t>(c)] += ss / (n * hw - 1) / batches;
+    }
+  }
+  std::map<std::string, std::vector<float>> state = values_of(model.state_dict());
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_NEAR(state.at("0.running_mean")[c], mean[c], 1e-5 * (1 + std::fabs(mean[c]))) << c;
+    EXPECT_NEAR(state.at("0.running_var")[c], var[c], 1e-5 * (1 + var[c])) << c;
+  }
+  // The momentum is the module's again: a training forward moves the statistics by 0.1.
+  const std::vector<float> before = state.at("0.running_mean");
+  const Tensor more = Tensor::normal({n, 3, 2, 3}, 4, 1, 77);
+  model.train();
+  model(Variable(more));
+  const std::vector<float> x = more.to_vector();
+  const std::vector<float> after = values_of(model.state_dict()).at("0.running_mean");
+  for (int64_t c = 0; c < 3; ++c) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < hw; ++k) s += x[static_cast<size_t>((i * 3 + c) * hw + k)];
+    const double want = 0.9 * before[static_cast<size_t>(c)] + 0.1 * s / (n * hw);
+    EXPECT_NEAR(after[static_cast<size_t>(c)], want, 1e-5 * (1 + std::fabs(want))) << c;
+  }
+}
