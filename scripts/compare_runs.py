@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compares two run directories of the same experiment: the step losses of steps.csv and
 the tensors of last.safetensors (and of ema.safetensors, the moving average of the
-weights, where the runs kept one), each within a relative tolerance. Used to check that a
+weights, and swa.safetensors, stochastic weight averaging's, where the runs kept one),
+each within a relative tolerance. Used to check that a
 data-parallel run (mpirun -np N) trains as one process does. Standard library only.
 
   python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5] [--parameters-only]
@@ -120,12 +121,14 @@ def main():
     what = "parameters" if args.parameters_only else "parameters and statistics"
     worst.append((f"{what} (L2)", compare_weights(args.run_a, args.run_b, "last.safetensors", args.parameters_only,
                                                   tensors)))
-    has_a, has_b = (os.path.isfile(os.path.join(d, "ema.safetensors")) for d in (args.run_a, args.run_b))
-    if has_a != has_b:
-        fail("one run has a moving average of its weights (ema.safetensors), the other none")
-    if has_a:
-        worst.append((f"averaged {what} (L2)", compare_weights(args.run_a, args.run_b, "ema.safetensors",
-                                                               args.parameters_only, [])))
+    for average, title in (("ema.safetensors", "a moving average of its weights"),
+                           ("swa.safetensors", "stochastic weight averaging's average")):
+        has_a, has_b = (os.path.isfile(os.path.join(d, average)) for d in (args.run_a, args.run_b))
+        if has_a != has_b:
+            fail(f"one run has {title} ({average}), the other none")
+        if has_a:
+            worst.append((f"{average[:3]}: {what} (L2)",
+                          compare_weights(args.run_a, args.run_b, average, args.parameters_only, [])))
 
     worst.sort(key=lambda item: -item[1])
     tensors.sort(key=lambda item: -item[1])

@@ -5,7 +5,8 @@
 #     they exceed: each rank clips the averaged gradients; a moving average of its weights
 #     kept) and ResNet-18 at width 8 train as one process does: the step losses and the
 #     final parameters and statistics (and small_cnn's averages) within 1e-5 relative
-#     (scripts/compare_runs.py); the same for a run whose lr a plateau rule cuts;
+#     (scripts/compare_runs.py); the same for a run whose lr a plateau rule cuts, and for
+#     stochastic weight averaging's average, its batchnorm statistics recomputed;
 #     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
@@ -59,7 +60,12 @@ plateau=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_t
          train.batch_size=63 train.max_steps=40 train.log_every=5 sync_batchnorm=true schedule.name=plateau
          optimizer.lr=0.01 schedule.plateau_patience=0 schedule.plateau_factor=0.5 schedule.plateau_monitor=val_acc
          schedule.plateau_threshold=1 schedule.plateau_threshold_mode=abs)
-for model in small resnet plateau; do
+# Stochastic weight averaging of epochs 2 and 3 with SWALR: the average's batchnorm pass
+# on 2 ranks takes each global batch's statistics, as one process does.
+swa=(device=cpu model.name=small_cnn data.dataset=synthetic data.synthetic_train=1000 train.epochs=3
+     train.batch_size=63 train.log_every=8 sync_batchnorm=true optimizer.lr=0.01 schedule.name=constant
+     train.swa_start_epoch=2 train.swa_lr=0.005 train.swa_anneal_epochs=1)
+for model in small resnet plateau swa; do
   declare -n args=$model
   "$apps/cygnet_onecycle" "${args[@]}" threads=1 run_root="$model-1" > "$model-1.log" 2>&1 ||
     { cat "$model-1.log"; fail "one process, $model"; }
@@ -70,6 +76,8 @@ for model in small resnet plateau; do
   python3 "$compare" "$(only_run "$model-1")" "$(only_run "$model-2")" --rtol 1e-5 || fail "$model: 2 ranks differ"
 done
 grep -q "lr 0.01 -> 0.005 from epoch 3" plateau-2.log || fail "the 2-rank plateau run did not cut its lr after epoch 2"
+grep -q "the average of epochs 2-3, batchnorm statistics recomputed" swa-2.log ||
+  fail "the 2-rank run did not evaluate its weights' average"
 
 # In micro-batches, the ranks' slices of 31 and 32 images both take 15 parts (the smaller
 # slice's count: a synchronised batchnorm's sums are collectives, which every rank makes).
