@@ -134,6 +134,14 @@ void read_summary(const std::string& path, RunRecord& run) {
   }
   run.kept_average = summary.contains("final_ema_val_acc");
   if (run.kept_average) run.final_ema_val_acc = number("final_ema_val_acc");
+  if (const auto it = summary.find("swa"); it != summary.end()) {
+    if (!it->is_object()) fail(path, "'swa' should be an object, got " + it->dump());
+    const auto acc = it->find("val_acc");
+    if (acc == it->end() || !(acc->is_null() || acc->is_number()))
+      fail(path, "'swa.val_acc' should be an accuracy or null, got " + (acc == it->end() ? "nothing" : acc->dump()));
+    run.kept_swa = true;
+    if (acc->is_number()) run.swa_val_acc = acc->get<double>();
+  }
 }
 
 // ---- Table I ----
@@ -378,6 +386,21 @@ bool averaged(const std::vector<RunRecord>& group) {
 bool any_averaged(const std::vector<std::vector<RunRecord>>& groups) {
   return std::any_of(groups.begin(), groups.end(), averaged);
 }
+
+// Whether a run of the group kept stochastic weight averaging's average, and any group's.
+bool swa_kept(const std::vector<RunRecord>& group) {
+  return std::any_of(group.begin(), group.end(), [](const RunRecord& run) { return run.kept_swa; });
+}
+bool any_swa(const std::vector<std::vector<RunRecord>>& groups) {
+  return std::any_of(groups.begin(), groups.end(), swa_kept);
+}
+// The group's SWA accuracy: a run that has not evaluated its average (null) has none, even
+// alone (group_value keeps a lone run's value, which for the others is a diverged "nan").
+GroupValue swa_value(const std::vector<RunRecord>& group) {
+  GroupValue v = group_value(group, &RunRecord::swa_val_acc);
+  if (group.size() == 1 && !std::isfinite(v.mean)) v = GroupValue{};
+  return v;
+}
 }  // namespace
 
 std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std::vector<RunRecord>>& groups) {
@@ -385,6 +408,8 @@ std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std:
   std::vector<std::vector<std::string>> rows = {
       {"Run", "LR min", "LR max", "Mom min", "Mom max", "Ann %", "Epochs", "Val loss", "Val acc", "Report's acc"}};
   if (with_averages) rows.front().insert(rows.front().end() - 1, "EMA val acc");
+  const bool with_swa = any_swa(groups);
+  if (with_swa) rows.front().insert(rows.front().end() - 1, "SWA val acc");
   std::vector<std::string> names;  // rows of one name, to tell apart by their seed
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
@@ -407,6 +432,10 @@ std::vector<std::vector<std::string>> grouped_table_cells(const std::vector<std:
     if (with_averages)
       rows.back().insert(rows.back().end() - 1,
                          averaged(group) ? group_value_cell(group, &RunRecord::final_ema_val_acc, 4) : kAbsent);
+    if (with_swa)
+      rows.back().insert(rows.back().end() - 1,
+                         swa_kept(group) && swa_value(group).used > 0 ? group_value_cell(group, &RunRecord::swa_val_acc, 4)
+                                                                       : kAbsent);
   }
   return rows;
 }
@@ -461,7 +490,9 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
   std::string out =
       "run,runs,lr_min,lr_max,momentum_min,momentum_max,anneal_percent,epochs,epochs_completed,"
       "val_loss_mean,val_loss_sd,val_loss_runs,val_acc_mean,val_acc_sd,val_acc_runs,";
-  out += std::string(with_averages ? "ema_val_acc_mean,ema_val_acc_sd,ema_val_acc_runs," : "") + "report_val_acc\n";
+  const bool with_swa = any_swa(groups);
+  out += std::string(with_averages ? "ema_val_acc_mean,ema_val_acc_sd,ema_val_acc_runs," : "") +
+         (with_swa ? "swa_val_acc_mean,swa_val_acc_sd,swa_val_acc_runs," : "") + "report_val_acc\n";
   for (const std::vector<RunRecord>& group : groups) {
     CYG_CHECK(!group.empty(), "a table row needs at least one run");
     const RunRecord& run = group.front();
@@ -480,6 +511,10 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
     if (with_averages) {
       const GroupValue ema = averaged(group) ? group_value(group, &RunRecord::final_ema_val_acc) : GroupValue{};
       out += number(ema.mean) + "," + number(ema.sd) + "," + std::to_string(ema.used) + ",";
+    }
+    if (with_swa) {
+      const GroupValue swa = swa_kept(group) ? swa_value(group) : GroupValue{};
+      out += number(swa.mean) + "," + number(swa.sd) + "," + std::to_string(swa.used) + ",";
     }
     out += (report ? number(*report) : std::string()) + "\n";
   }

@@ -44,6 +44,11 @@ struct RunRecord {
   // NaN where the run kept none (kept_average false) or it diverged (null).
   bool kept_average = false;
   double final_ema_val_acc = std::numeric_limits<double>::quiet_NaN();
+  // summary.json's swa.val_acc: stochastic weight averaging's average (train.swa_start_epoch);
+  // NaN where the run kept none (kept_swa false) or has not evaluated it (null: the run has
+  // not ended, or ended before averaging started).
+  bool kept_swa = false;
+  double swa_val_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Reads dir/config.yaml (through the config registry: an unknown key or a value of the
@@ -82,13 +87,15 @@ std::string grouped_table_markdown(const std::vector<std::vector<RunRecord>>& gr
 // quoted where needed), runs, the settings, epochs and the furthest run's
 // epochs_completed, val_loss_mean/_sd/_runs, val_acc_mean/_sd/_runs (the mean and sd over
 // that many runs; sd empty for one), ema_val_acc_mean/_sd/_runs where a run kept a moving
-// average of its weights, report_val_acc; every number as the shortest decimal that reads
+// average of its weights, swa_val_acc_mean/_sd/_runs where one averaged them by stochastic
+// weight averaging, report_val_acc; every number as the shortest decimal that reads
 // back, empty where there is none.
 std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups);
 
 // Table I of the seed report as Markdown, one row per run in the given order:
 // Run | LR min | LR max | Mom min | Mom max | Ann % | Epochs | Val loss | Val acc | Report's acc
-// (with "EMA val acc" before the report's where a run kept a moving average of its weights).
+// (with "EMA val acc" before the report's where a run kept a moving average of its weights,
+// and "SWA val acc" where one kept stochastic weight averaging's).
 // A constant schedule (the Adam baseline) shows optimizer.lr in both LR columns,
 // another non-1cycle schedule shows it as LR max; a value the run doesn't have
 // shows as "—".

@@ -275,6 +275,54 @@ TEST(RunTable, AveragedWeightsGetAColumnWhereARunKeptThem) {
   EXPECT_EQ(with_diverged[3][9], "nan");
 }
 
+// Runs that kept stochastic weight averaging's average (train.swa_start_epoch): its
+// accuracy from summary.json's swa object gets a column before the report's, a row's mean
+// ± sd over its seeds, "—" for a run without one or one that has not evaluated it (null);
+// the CSV gains swa_val_acc_mean/_sd/_runs. A swa entry of the wrong shape is an error.
+TEST(RunTable, StochasticWeightAveragingGetsAColumnWhereARunKeptIt) {
+  const fs::path root = fresh_dir("swa");
+  auto with_swa = [](const fs::path& dir, const std::string& acc) {
+    std::string summary = read_text(dir / "summary.json");
+    summary.insert(summary.rfind('}'), ", \"swa\": {\"start_epoch\": 5, \"val_acc\": " + acc + "}");
+    write(dir / "summary.json", summary);
+    return dir;
+  };
+  std::vector<cyg::runs::RunRecord> runs;
+  runs.push_back(cyg::runs::read_run(
+      with_swa(write_one_cycle(root / "s0", "row3", "0.01", "0.1", "70", "1", "0.80", true, 0), "0.90").string()));
+  runs.push_back(cyg::runs::read_run(
+      with_swa(write_one_cycle(root / "s1", "row3", "0.01", "0.1", "70", "2", "0.82", true, 1), "0.94").string()));
+  runs.push_back(cyg::runs::read_run(
+      write_one_cycle(root / "plain", "row4", "0.01", "0.1", "50", "9", "0.5", true, 0).string()));
+  runs.push_back(cyg::runs::read_run(
+      with_swa(write_one_cycle(root / "pending", "row5", "0.01", "0.1", "30", "9", "0.5", true, 0), "null").string()));
+  EXPECT_TRUE(runs[0].kept_swa);
+  EXPECT_EQ(runs[1].swa_val_acc, 0.94);
+  EXPECT_FALSE(runs[2].kept_swa);
+  EXPECT_TRUE(runs[3].kept_swa);
+  EXPECT_TRUE(std::isnan(runs[3].swa_val_acc));
+  const auto groups = cyg::runs::group_by_settings(runs);
+  ASSERT_EQ(groups.size(), 3u);
+  const auto cells = cyg::runs::grouped_table_cells(groups);
+  ASSERT_EQ(cells[0].size(), 11u);
+  EXPECT_EQ(cells[0][9], "SWA val acc");
+  EXPECT_EQ(cells[1][9], "0.9200 ± 0.0283");
+  EXPECT_EQ(cells[2][9], "—");
+  EXPECT_EQ(cells[3][9], "—") << "not evaluated yet";
+  const std::string csv = cyg::runs::grouped_table_csv(groups);
+  EXPECT_NE(csv.find("val_acc_runs,swa_val_acc_mean,swa_val_acc_sd,swa_val_acc_runs,report_val_acc\n"),
+            std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find(",2,0.91999999999999993,0.028284271247461849,2,0.8813\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nrow5,1,0.01,0.1,0.85,0.95,10,30,30,9,,1,0.5,,1,,,0,\n"), std::string::npos) << csv;
+
+  const fs::path bad = with_swa(write_one_cycle(root / "bad", "row6", "0.01", "0.1", "30", "9", "0.5", true, 0),
+                                "\"high\"");
+  EXPECT_NE(error_of([&] { cyg::runs::read_run(bad.string()); })
+                .find("'swa.val_acc' should be an accuracy or null, got \"high\""),
+            std::string::npos);
+}
+
 // A row over seeds: runs that differ in their seed (and name, folder) alone share a row
 // with the mean and sample standard deviation of their final loss and accuracy; a run of
 // other settings keeps its own row, in the order of each row's first run. Values here:
