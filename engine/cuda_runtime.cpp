@@ -9,6 +9,7 @@
 #include "engine/device.h"
 #include "engine/profiling.h"
 #include "engine/runtime.h"
+#include "kernels/conv.h"
 #include "kernels/cuda/check.h"
 
 namespace cyg {
@@ -167,11 +168,13 @@ class CudaRuntime final : public DeviceRuntime {
   void begin_capture(void* stream) override {
     CYG_CUDA_CHECK(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal));
     t_capturing = true;
+    cuda::conv2d_capturing(true);
   }
 
   // The graph is instantiated at once: what is launched is the executable graph.
   void* end_capture(void* stream) override {
     t_capturing = false;
+    cuda::conv2d_capturing(false);
     cudaGraph_t graph = nullptr;
     CYG_CUDA_CHECK(cudaStreamEndCapture(as_stream(stream), &graph));
     cudaGraphExec_t exec = nullptr;

@@ -1,6 +1,8 @@
 // Streams and events over the device runtimes of engine/runtime.h.
 #include "engine/stream.h"
 
+#include <exception>
+
 #include "engine/allocator.h"
 #include "engine/runtime.h"
 
@@ -18,6 +20,11 @@ Stream::Stream(Device device, bool non_blocking)
 // The stream's blocks go to the default stream once its work is done, so that memory
 // outliving the stream is neither lost nor released onto a stream that no longer exists.
 Stream::~Stream() {
+  // An error on its way out (a collective whose peer died, a failed step): no wait, since
+  // the work queued may never end and the error must reach the user. The stream and its
+  // blocks are left as they are; the blocks stay this stream's, so nothing reuses them
+  // while its work may still run.
+  if (std::uncaught_exceptions() > 0) return;
   try {
     DeviceRuntime& runtime = runtime_for(device_);
     runtime.stream_synchronize(handle_);

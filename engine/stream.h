@@ -11,6 +11,9 @@ class Stream {
  public:
   // A new stream, ordered with the default stream; with `non_blocking`, only by events.
   explicit Stream(Device device, bool non_blocking = false);
+  // Waits for the stream's work, gives its blocks to the default stream and destroys it;
+  // while an exception unwinds, leaves it (and its blocks) as it is instead: its work may
+  // never end.
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

@@ -275,11 +275,16 @@ std::string current_gpu_name() {
   return prop.name;
 }
 
-// Whether a blocking stream of this device is being captured into a CUDA graph (the
-// engine captures on blocking streams). Asked of the legacy default stream, which then
-// answers cudaErrorStreamCaptureImplicit rather than a status; the query itself is legal
-// during a capture and does not invalidate it.
-bool blocking_stream_capturing() {
+// This thread's capture, as the runtime says (conv2d_capturing): the engine captures a
+// step on a non-blocking stream, which the legacy stream's answer below does not see.
+thread_local bool t_capturing = false;
+
+// Whether this thread is capturing a graph: as the runtime said, or a blocking stream of
+// this device being captured, which the legacy default stream then answers with
+// cudaErrorStreamCaptureImplicit rather than a status (the query itself is legal during a
+// capture and does not invalidate it).
+bool capturing_graph() {
+  if (t_capturing) return true;
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   const cudaError_t e = cudaStreamIsCapturing(cudaStreamLegacy, &status);
   if (e == cudaErrorStreamCaptureImplicit) {
@@ -400,7 +405,7 @@ class Chooser {
   // captured: an eager step first makes every plan.
   template <ConvDirection D>
   bool search(Step& step) {
-    CYG_CHECK(!blocking_stream_capturing(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
+    CYG_CHECK(!capturing_graph(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
               shape_.H, "x", shape_.W, ", ", shape_.OC, " filters) inside a CUDA graph capture: its algorithm search ",
               "synchronises and allocates, which a capture forbids; run the step once eagerly before capturing it");
     if (!buffers_) {
@@ -493,6 +498,7 @@ void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
 int64_t conv2d_searches() { return g_searches.load(); }
+void conv2d_capturing(bool capturing) { t_capturing = capturing; }
 
 void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   CYG_CHECK(path.empty() || write != nullptr, "conv2d_algorithm_cache: no writer for '", path, "'");

@@ -13,6 +13,8 @@
 #include "engine/atomic_file.h"
 #include "engine/device.h"
 #include "engine/functional.h"
+#include "engine/graph.h"
+#include "engine/stream.h"
 #include "engine/tensor.h"
 #include "kernels/conv.h"
 #include "kernels/conv_algo_cache.h"
@@ -169,6 +171,27 @@ TEST(ConvAutotune, ASecondCallOfAShapeDoesNotSearchAgain) {
   fn::set_cudnn_benchmark(false);
   expect_matches_cpu({{2, 3, 13, 11}, {5, 3, 3, 3}, 1, 1, false}, 300);
   EXPECT_EQ(searches() - before, 3) << "the heuristics searched";
+}
+
+// A convolution of a new shape inside a graph capture on a non-blocking stream (as the
+// training step is captured): its search would synchronise and break the capture, so it
+// is refused with the message that says what to do; the device works on after it.
+TEST(ConvAutotune, ASearchInsideACaptureIsRefusedWithAMessage) {
+  REQUIRE_GPU();
+  const ConvSwitches switches(true, false);
+  const Variable x(Tensor::uniform({2, 3, 7, 9}, -1, 1, 5).to(Device::cuda()));  // a shape no other test uses
+  const Variable w(Tensor::uniform({4, 3, 3, 3}, -0.3, 0.3, 6).to(Device::cuda()));
+  const cyg::Stream stream(Device::cuda(), true);
+  cyg::Graph graph(stream);
+  std::string error = "(no error)";
+  try {
+    graph.capture([&] { fn::conv2d(x, w, Variable(), 1, 1); });
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("inside a CUDA graph capture"), std::string::npos) << error;
+  EXPECT_NE(error.find("run the step once eagerly"), std::string::npos) << error;
+  expect_matches_cpu({{2, 3, 7, 9}, {4, 3, 3, 3}, 1, 1, false}, 400);
 }
 
 TEST(ConvAutotune, TheAlgorithmFileKeepsChoicesAcrossRuns) {
