@@ -268,6 +268,57 @@ TEST(GPU_PATH_SUITE, MovingAverageOfTheWeightsMatchesTheCpu) {
   EXPECT_GT(largest_lag, 1e-2) << "the average should lag the weights";
 }
 
+// Stochastic weight averaging on the device: the equal average of three steps' weights,
+// put in the model, and the batchnorm statistics recomputed for it over three batches
+// (training-mode forwards with momentum=None) are the CPU's.
+TEST(GPU_PATH_SUITE, StochasticWeightAveragingMatchesTheCpu) {
+  REQUIRE_DEVICE();
+  const ModelSpec spec{"small_cnn", 8, 12, 8};
+  const auto averaged = [&spec](Device device) {
+    cyg::models::ModelOptions options;
+    options.width = spec.width;
+    options.seed = 5;
+    auto model = cyg::models::make_model(spec.name, options);
+    model->to(device);
+    auto optimizer = sgd_momentum(0.2)(model->parameters());
+    const std::unique_ptr<cyg::WeightAverage> average = cyg::WeightAverage::equal_average(*model);
+    for (int step = 0; step < 3; ++step) {
+      const Tensor images =
+          Tensor::normal({spec.batch, 3, spec.image, spec.image}, 0, 1, 300 + static_cast<uint64_t>(step)).to(device);
+      Tensor labels = Tensor::empty({spec.batch}, cyg::DType::I32);
+      for (int64_t i = 0; i < spec.batch; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
+      optimizer->zero_grad();
+      cyg::backward(cyg::fn::cross_entropy((*model)(Variable(images)), labels.to(device)).loss);
+      optimizer->step();
+      average->update();
+    }
+    model->load_state_dict(average->state_dict());
+    int batch = 0;
+    cyg::nn::recompute_batchnorm_statistics(*model, [&](Tensor& images) {
+      if (batch == 3) return false;
+      images = Tensor::normal({spec.batch, 3, spec.image, spec.image}, 0.5, 2, 400 + static_cast<uint64_t>(batch++))
+                   .to(device);
+      return true;
+    });
+    cyg::nn::NamedTensors out;
+    for (const auto& [name, t] : model->state_dict()) out.emplace_back(name, t.to(Device::cpu()));
+    return out;
+  };
+  const cyg::nn::NamedTensors on_device = averaged(kDevice), cpu = averaged(Device::cpu());
+  ASSERT_EQ(on_device.size(), cpu.size());
+  int statistics = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    ASSERT_EQ(on_device[i].first, cpu[i].first);
+    EXPECT_LE(relative_difference(on_device[i].second.to_vector(), cpu[i].second.to_vector()), kRelative)
+        << cpu[i].first;
+    if (cpu[i].first.find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(cpu[i].second.item(), 3) << cpu[i].first << ": one count per batch of the pass";
+      ++statistics;
+    }
+  }
+  EXPECT_GT(statistics, 0);
+}
+
 TEST(GPU_PATH_SUITE, AdamThroughTheDeviceTablesMatchesTheCpu) {
   REQUIRE_DEVICE();
   const ModelSpec spec{"small_cnn", 8, 12, 8};
