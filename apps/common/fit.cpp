@@ -250,13 +250,10 @@ void FitLoop::finish_swa() {
   if (report_.writes()) save_swa_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, first, last);
   e_.model->load_state_dict(own);
   report_.swa = {first, last, val.loss, val.accuracy};
-  char line[200];
-  std::snprintf(line, sizeof line,
-                "stochastic weight averaging (train.swa_start_epoch %lld): the average of epochs %lld-%lld, "
-                "batchnorm statistics recomputed: val loss %.4f acc %.4f (swa.safetensors)",
-                static_cast<long long>(first), static_cast<long long>(first), static_cast<long long>(last), val.loss,
-                val.accuracy);
-  report_.log(line);
+  char metrics[64];
+  std::snprintf(metrics, sizeof metrics, "val loss %.4f acc %.4f", val.loss, val.accuracy);
+  report_.log("stochastic weight averaging (train.swa_start_epoch " + std::to_string(first) + "): the average of " +
+              format_epochs(first, last) + ", batchnorm statistics recomputed: " + metrics + " (swa.safetensors)");
   report_.write(st_, StoppedEarly::No);
 }
 

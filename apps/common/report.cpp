@@ -192,6 +192,15 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
                                              &EpochMetrics::val_acc, &EpochMetrics::ema_val_acc)});
   out.push_back({"loss.svg", epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss,
                                          &EpochMetrics::val_loss, &EpochMetrics::ema_val_loss)});
+  if (swa.first_epoch > 0) {
+    // Stochastic weight averaging's result, evaluated at the run's end: a level line over
+    // the epochs it averages (half an epoch wide for one).
+    const std::vector<double> x = {swa.first_epoch == swa.last_epoch ? swa.last_epoch - 0.5 : swa.first_epoch * 1.0,
+                                   swa.last_epoch * 1.0};
+    const std::string label = "validation, SWA average of " + format_epochs(swa.first_epoch, swa.last_epoch);
+    out[1].second.series.push_back({label, x, {swa.val_acc, swa.val_acc}, plot::LineStyle::Solid, plot::Axis::Left, ""});
+    out[2].second.series.push_back({label, x, {swa.val_loss, swa.val_loss}, plot::LineStyle::Solid, plot::Axis::Left, ""});
+  }
   return out;
 }
 
@@ -283,7 +292,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
         ")";
     results.push_back(
         {title, swa.first_epoch > 0
-                    ? "epochs " + std::to_string(swa.first_epoch) + "-" + std::to_string(swa.last_epoch) +
+                    ? format_epochs(swa.first_epoch, swa.last_epoch) +
                           " averaged, batchnorm statistics recomputed (swa.safetensors): validation accuracy " +
                           fixed(100.0 * swa.val_acc, 2) + "%, loss " + fixed(swa.val_loss, 4)
                 : stopped == StoppedEarly::No && state.epoch > 0 && averaged == 0

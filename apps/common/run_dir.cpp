@@ -40,6 +40,11 @@ std::string format_significant(double v) {
   return text;
 }
 
+std::string format_epochs(int64_t first, int64_t last) {
+  return first == last ? "epoch " + std::to_string(first)
+                       : "epochs " + std::to_string(first) + "-" + std::to_string(last);
+}
+
 std::string format_number(double v) {
   char buf[32];
   for (int precision = 1; precision <= 17; ++precision) {

@@ -3,6 +3,7 @@
 // and train.log. Files are rewritten whole and atomically, so each is always complete;
 // the log is appended line by line.
 #pragma once
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -13,6 +14,8 @@ namespace cyg::app {
 std::string format_number(double v);
 // A value to 4 significant digits, for reading (0.01421), not for reading back.
 std::string format_significant(double v);
+// Epochs first to last, for reading: "epoch 4", "epochs 4-9".
+std::string format_epochs(int64_t first, int64_t last);
 
 // A run file opened for reading; the error names it and says why not (a missing file,
 // not a regular file, or the system's reason).

@@ -545,6 +545,7 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
   EXPECT_GT(acc, 0.5) << "the average of a run that learns learns too";
   EXPECT_NE(read_file(dir + "/index.html").find("epochs 2-3 averaged, batchnorm statistics recomputed"),
             std::string::npos);
+  EXPECT_NE(read_file(dir + "/accuracy.svg").find("validation, SWA average of epochs 2-3"), std::string::npos);
   const Result scored = run("evaluate", {"--checkpoint", dir + "/swa.safetensors"}, BaseArgs::None);
   ASSERT_EQ(scored.exit_code, 0) << scored.err;
   char expected[48];
