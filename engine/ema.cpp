@@ -32,8 +32,15 @@ Device averaged_device(const nn::NamedTensors& tensors) {
 }  // namespace
 
 WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up)
-    : model_(model), decay_(decay), warm_up_(warm_up), table_(averaged_device(averaged_tensors(model))) {
-  CYG_CHECK(std::isfinite(decay) && decay > 0 && decay < 1, "moving average decay = ", decay,
+    : WeightAverage(model, decay, warm_up, false) {}
+
+WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up, bool equal)
+    : model_(model),
+      decay_(decay),
+      warm_up_(warm_up),
+      equal_(equal),
+      table_(averaged_device(averaged_tensors(model))) {
+  CYG_CHECK(equal || (std::isfinite(decay) && decay > 0 && decay < 1), "moving average decay = ", decay,
             ": expected a value in (0, 1)");
   const nn::NamedTensors tensors = averaged_tensors(model);
   const Device device = averaged_device(tensors);
@@ -46,11 +53,7 @@ WeightAverage::WeightAverage(nn::Module& model, double decay, bool warm_up)
 }
 
 std::unique_ptr<WeightAverage> WeightAverage::equal_average(nn::Module& model) {
-  // Made as an average of any decay, then its updates' weights are 1/n (decay_of_update).
-  std::unique_ptr<WeightAverage> average(new WeightAverage(model, 0.5));
-  average->equal_ = true;
-  average->decay_ = 0.0;
-  return average;
+  return std::unique_ptr<WeightAverage>(new WeightAverage(model, 0.0, false, true));
 }
 
 std::vector<Tensor> WeightAverage::model_values() const {
@@ -67,8 +70,12 @@ std::vector<Tensor> WeightAverage::model_values() const {
   return values;
 }
 
+double WeightAverage::weight_of_update(int64_t n) const {
+  return equal_ ? 1.0 / static_cast<double>(std::max<int64_t>(n, 1)) : 1.0 - decay_of_update(n);
+}
+
 double WeightAverage::decay_of_update(int64_t n) const {
-  if (equal_) return 1.0 - 1.0 / static_cast<double>(std::max<int64_t>(n, 1));
+  if (equal_) return 1.0 - weight_of_update(n);
   if (!warm_up_) return decay_;
   const double warming = (1.0 + static_cast<double>(n)) / (10.0 + static_cast<double>(n));
   return std::min(decay_, warming);
@@ -88,8 +95,7 @@ void WeightAverage::prepare_update() {
     slots[i].numel = values[i].numel();
   }
   EmaHyper h;
-  h.weight = static_cast<float>(equal_ ? 1.0 / static_cast<double>(updates_ + 1)
-                                       : 1.0 - decay_of_update(updates_ + 1));
+  h.weight = static_cast<float>(weight_of_update(updates_ + 1));
   h.copy = updates_ == 0 ? 1 : 0;
   table_.set(std::move(slots), h);
   kernels_for(averages_.front().device()).upload_tensor_table(table_);

@@ -42,6 +42,9 @@ class WeightAverage {
   bool warm_up() const { return warm_up_; }
   // The decay of the n-th update (from 1; the first copies the values).
   double decay_of_update(int64_t n) const;
+  // The weight the n-th update gives the values, average = lerp(average, value, weight):
+  // 1 - decay_of_update(n), or 1/n for an equal average.
+  double weight_of_update(int64_t n) const;
   // The updates taken (PyTorch's n_averaged).
   int64_t updates() const { return updates_; }
 
@@ -90,6 +93,7 @@ class WeightAverage {
   };
 
  private:
+  WeightAverage(nn::Module& model, double decay, bool warm_up, bool equal);
   // The model's averaged tensors in names_' order, as they are now.
   std::vector<Tensor> model_values() const;
 

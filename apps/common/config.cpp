@@ -302,6 +302,10 @@ void validate_train(const TrainConfig& t) {
   CYG_INPUT_CHECK(t.swa_start_epoch > 0 || t.swa_lr == 0, "'train.swa_lr' = ", t.swa_lr,
                   " is the lr of stochastic weight averaging, and 'train.swa_start_epoch' is 0 (none): give the "
                   "epoch it starts at");
+  CYG_INPUT_CHECK(t.swa_lr > 0 || (t.swa_anneal_epochs == TrainConfig{}.swa_anneal_epochs &&
+                                    t.swa_anneal_strategy == TrainConfig{}.swa_anneal_strategy),
+                  "'train.swa_anneal_epochs' and 'train.swa_anneal_strategy' shape SWALR's annealing to "
+                  "'train.swa_lr', which is 0 (the schedule's lr stays): give train.swa_lr, or leave them");
   CYG_INPUT_CHECK(t.swa_start_epoch == 0 || t.ema_decay == 0, "'train.swa_start_epoch' = ", t.swa_start_epoch,
                   " and 'train.ema_decay' = ", t.ema_decay, " each keep an average of the weights: use one");
 }
@@ -735,9 +739,9 @@ const std::vector<KeyHelp>& key_help() {
        "run ends, the average's batchnorm statistics are recomputed over the training images (update_bn) "
        "and it is evaluated and kept in swa.safetensors; training apps; 0: none"},
       {"train.swa_lr", nullptr,
-       "SWALR: from train.swa_start_epoch on, each epoch's lr anneals from the schedule's lr at that "
-       "epoch's start to this one over train.swa_anneal_epochs epochs, momentum held; 0: the schedule "
-       "goes on"},
+       "SWALR: from train.swa_start_epoch on, the lr anneals epoch by epoch from the schedule's lr at the "
+       "first step of train.swa_start_epoch to this one over train.swa_anneal_epochs epochs, then stays; "
+       "momentum is held at the schedule's value there; 0: the schedule goes on"},
       {"train.swa_anneal_epochs", nullptr, "SWALR's anneal_epochs: epochs to reach train.swa_lr; 0: at once"},
       {"train.swa_anneal_strategy", swa_anneal_choices, "SWALR's anneal_strategy: the shape of the annealing"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},

@@ -103,6 +103,30 @@ void keep_first(std::vector<Record>& rows, int64_t count) {
   rows.resize(std::min(rows.size(), static_cast<size_t>(count)));
 }
 
+// A module's integer buffers (batchnorm's num_batches_tracked, counted on the host) as
+// they are now, put back when this goes, also on an error.
+class CountersKept {
+ public:
+  explicit CountersKept(nn::Module& model) {
+    for (auto& [name, t] : model.named_buffers())
+      if (t.dtype() == DType::I64) kept_.emplace_back(t, t.clone());
+  }
+  ~CountersKept() {
+    for (auto& [counter, value] : kept_) {
+      try {
+        counter.copy_(value);
+      } catch (...) {
+        // Only a failing device; the error on its way is the one to report.
+      }
+    }
+  }
+  CountersKept(const CountersKept&) = delete;
+  CountersKept& operator=(const CountersKept&) = delete;
+
+ private:
+  std::vector<std::pair<Tensor, Tensor>> kept_;  // the counter (sharing its storage) and its value
+};
+
 class FitLoop {
  public:
   FitLoop(Experiment& experiment, RunReport& report, const LoopState& state)
@@ -225,30 +249,31 @@ void FitLoop::finish_swa() {
   if (e_.swa->updates() == 0) {
     report_.log("stochastic weight averaging (train.swa_start_epoch " + std::to_string(first) +
                 "): the run ended after epoch " + std::to_string(st_.epoch) + ", before it; nothing averaged");
+    report_.write(st_, StoppedEarly::No);
     return;
   }
   const int64_t last = first + e_.swa->updates() - 1;
-  // The average in the model, its batchnorm statistics recomputed over one pass of the
-  // training batches (PyTorch's update_bn; under sync_batchnorm those of each global
-  // batch, else rank 0's), then the model's own state back.
-  const nn::NamedTensors own = [&] {
-    nn::NamedTensors copy;
-    for (const auto& [name, t] : e_.model->state_dict()) copy.emplace_back(name, t.clone());
-    return copy;
-  }();
-  e_.model->load_state_dict(e_.swa->state_dict());
-  Loader& loader = *e_.train_loader;
-  loader.start_epoch(e_.config.train.epochs);
-  Batch batch;
-  nn::recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
-    if (!loader.next(batch)) return false;
-    images = batch.images;
-    return true;
-  });
-  if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
-  const Evaluation val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
-  if (report_.writes()) save_swa_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, first, last);
-  e_.model->load_state_dict(own);
+  // The average in the model (exchanged with the model's own values, which come back when
+  // the guard goes, also on an error), its batchnorm statistics recomputed over one pass
+  // of the training batches (PyTorch's update_bn; under sync_batchnorm each global
+  // batch's, else rank 0's), evaluated and saved. The pass counts num_batches_tracked,
+  // which the average does not hold: the model's counts come back too.
+  Evaluation val;
+  {
+    const CountersKept counters(*e_.model);
+    const WeightAverage::InModel in_model(*e_.swa);
+    Loader& loader = *e_.train_loader;
+    loader.start_epoch(e_.config.train.epochs);
+    Batch batch;
+    nn::recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
+      if (!loader.next(batch)) return false;
+      images = batch.images;
+      return true;
+    });
+    if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
+    val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
+    if (report_.writes()) save_swa_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, first, last);
+  }
   report_.swa = {first, last, val.loss, val.accuracy};
   char metrics[64];
   std::snprintf(metrics, sizeof metrics, "val loss %.4f acc %.4f", val.loss, val.accuracy);
@@ -508,6 +533,13 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     restore_training(checkpoint, *e.model, *e.optimizer);
     if (e.average()) restore_average(checkpoint, *e.average());
     st = checkpoint.loop;
+    CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
+                    "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "
+                    "differ; resume it with ", st.processes == 1 ? std::string("one process (no mpirun)") :
+                    launcher_command(static_cast<int>(st.processes)));
+    report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
+    report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
+    check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
     // Stochastic weight averaging's average holds one update per complete epoch from
     // train.swa_start_epoch.
     if (e.swa) {
@@ -516,13 +548,6 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
                       "holds ", e.swa->updates(), " epochs, and after ", st.epoch, " complete epochs averaging from "
                       "epoch ", e.config.train.swa_start_epoch, " (train.swa_start_epoch) has ", averaged);
     }
-    CYG_INPUT_CHECK(st.processes == e.comm->size(), "'", dir, "' was trained on ", st.processes, " rank(s) and ",
-                    "this resume runs on ", e.comm->size(), ": the slices of each batch, and so the run, would "
-                    "differ; resume it with ", st.processes == 1 ? std::string("one process (no mpirun)") :
-                    launcher_command(static_cast<int>(st.processes)));
-    report.epochs = parse_csv<EpochMetrics>(checkpoint.extras.metrics_csv, dir + "/last.state.safetensors (metrics)");
-    report.steps = parse_csv<StepRecord>(checkpoint.extras.steps_csv, dir + "/last.state.safetensors (steps)");
-    check_loop_state(st, e, report.epochs.size(), report.steps.size(), dir);
     // The best record is its epoch's row (best_monitor picks the epoch; both values are
     // that row's, as written).
     if (st.best_epoch >= 1) {
@@ -546,7 +571,10 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
       evaluate(*e.model, *e.val_loader, &predictions, e.comm.get());
       report.final_confusion = confusion_of(predictions, e.data.val.num_classes, e.comm.get());
     }
-    report.write(st, ended ? StoppedEarly::No : StoppedEarly::Yes);
+    // An ended run with stochastic weight averaging evaluates its average once more as the
+    // loop ends, which writes every file then: until it has, the files stay as they were,
+    // its result with them.
+    if (!(ended && e.swa)) report.write(st, ended ? StoppedEarly::No : StoppedEarly::Yes);
     if (early.stopped_epoch > 0 && st.epoch < e.config.train.epochs) {
       // A job restarted after early stopping ended its run.
       report.log("resuming " + report.path() + ": early stopping (train.early_stopping_patience) ended it after "

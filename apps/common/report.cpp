@@ -295,8 +295,11 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                     ? format_epochs(swa.first_epoch, swa.last_epoch) +
                           " averaged, batchnorm statistics recomputed (swa.safetensors): validation accuracy " +
                           fixed(100.0 * swa.val_acc, 2) + "%, loss " + fixed(swa.val_loss, 4)
-                : stopped == StoppedEarly::No && state.epoch > 0 && averaged == 0
+                : run_ended(state, stopped) && averaged == 0
                     ? "the run ended after epoch " + std::to_string(state.epoch) + ", before averaging started"
+                : run_ended(state, stopped)
+                    ? format_epochs(c.train.swa_start_epoch, c.train.swa_start_epoch + averaged - 1) +
+                          " averaged, not evaluated yet (resume=" + path() + " evaluates it)"
                     : std::to_string(averaged) + " epoch" + (averaged == 1 ? "" : "s") +
                           " averaged so far; the average is evaluated when the run ends"});
   }
@@ -331,6 +334,18 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
   body += "</p>\n";
   dir_.write("index.html", html::page("cygnet " + c.name, body));
+}
+
+namespace {
+// A summary value, or null where there is none (yet).
+nlohmann::ordered_json or_null(bool has, const nlohmann::ordered_json& v) { return has ? v : nlohmann::ordered_json(); }
+}  // namespace
+
+bool RunReport::run_ended(const LoopState& state, StoppedEarly stopped) const {
+  const RunConfig& c = experiment_.config;
+  return stopped == StoppedEarly::No &&
+         (state.epoch >= c.train.epochs ||
+          early_stopping(epochs, EarlyStoppingRule::of(c.train), state.epoch).stopped_epoch > 0);
 }
 
 void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
@@ -381,7 +396,6 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     // Lightning's EarlyStopping state, from the epochs' rows; stopped_epoch is null unless
     // it ended the run before its last epoch.
     const EarlyStoppingState early = early_stopping(epochs, rule, state.epoch);
-    const auto or_null = [](bool has, const nlohmann::ordered_json& v) { return has ? v : nlohmann::ordered_json(); };
     const bool ended = early.stopped_epoch > 0 && early.stopped_epoch < experiment_.config.train.epochs;
     nlohmann::ordered_json es;
     es["monitor"] = rule.monitor;
@@ -398,7 +412,6 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     // Stochastic weight averaging: its settings, the epochs averaged so far and, once the
     // run has ended, the average's validation loss and accuracy (null before).
     const TrainConfig& t = experiment_.config.train;
-    const auto or_null = [](bool has, const nlohmann::ordered_json& v) { return has ? v : nlohmann::ordered_json(); };
     const bool evaluated = swa.first_epoch > 0;
     nlohmann::ordered_json o;
     o["start_epoch"] = t.swa_start_epoch;

@@ -60,6 +60,8 @@ class RunReport {
   void write_plots();
   void write_summary(const LoopState& state, StoppedEarly stopped);
   void write_page(const LoopState& state, StoppedEarly stopped);
+  // Whether the run has ended: its last epoch, or early stopping (not a stop it resumes from).
+  bool run_ended(const LoopState& state, StoppedEarly stopped) const;
   // The run's plots: file name and chart.
   std::vector<std::pair<std::string, plot::Chart>> charts() const;
 

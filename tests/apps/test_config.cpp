@@ -670,8 +670,14 @@ TEST(Config, SwaKeysAreChecked) {
   expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=-0.1"}, {"'train.swa_lr' = -0.1"});
   expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=.nan"}, {"'train.swa_lr' = nan"});
   expect_invalid({"train.swa_lr=0.05"}, {"'train.swa_lr' = 0.05", "'train.swa_start_epoch' is 0 (none)"});
-  expect_invalid({"train.swa_anneal_epochs=-1"}, {"'train.swa_anneal_epochs' = -1"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=0.05", "train.swa_anneal_epochs=-1"},
+                 {"'train.swa_anneal_epochs' = -1"});
   expect_invalid({"train.swa_anneal_strategy=cosine"}, {"'train.swa_anneal_strategy' = 'cosine'", "cos, linear"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_anneal_epochs=3"},
+                 {"'train.swa_anneal_epochs' and 'train.swa_anneal_strategy' shape SWALR",
+                  "'train.swa_lr', which is 0"});
+  expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_anneal_strategy=linear"},
+                 {"'train.swa_lr', which is 0"});
   expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.ema_decay=0.99"},
                  {"'train.swa_start_epoch' = 2 and 'train.ema_decay' = 0.99 each keep an average", "use one"});
   expect_invalid({"train.epochs=5", "train.swa_start_epoch=2", "train.swa_lr=0.05", "schedule.name=plateau"},

@@ -559,6 +559,20 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
   EXPECT_FALSE(std::ifstream(split + "/swa.safetensors").good()) << "evaluated before the run ended";
   EXPECT_TRUE(summary(split)["swa"]["val_acc"].is_null());
   EXPECT_EQ(summary(split)["swa"]["averaged_epochs"], 1);
+  // Its checkpoint with a count of averaged epochs that its epochs do not make: refused.
+  const std::string damaged = root_ + "/runs/swa-damaged";
+  std::filesystem::copy(split, damaged);
+  {
+    const cyg::SafetensorsContent file = cyg::load_safetensors(damaged + "/last.state.safetensors");
+    std::map<std::string, std::string> metadata = file.metadata;
+    ASSERT_EQ(metadata.at("average_updates"), "1");
+    metadata["average_updates"] = "2";
+    cyg::save_safetensors(damaged + "/last.state.safetensors",
+                          cyg::NamedTensorList(file.tensors.begin(), file.tensors.end()), metadata);
+  }
+  expect_one_line_error(run("baseline", {"resume=" + damaged, "train.max_steps=0"}, BaseArgs::None),
+                        "its average of the weights holds 2 epochs, and after 2 complete epochs averaging from epoch 2 "
+                        "(train.swa_start_epoch) has 1");
   const Result resumed = run("baseline", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   const cyg::SafetensorsContent again = cyg::load_safetensors(split + "/swa.safetensors");
@@ -567,9 +581,64 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
     EXPECT_EQ(again.tensors[i].second.to_vector(), averaged.tensors[i].second.to_vector()) << again.tensors[i].first;
   EXPECT_EQ(summary(split)["swa"]["val_acc"].get<double>(), acc);
 
+  // A job restarted after the run ended evaluates the average again: the same result.
+  const Result restarted = run("baseline", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  EXPECT_NE(restarted.out.find("nothing to continue"), std::string::npos) << restarted.out;
+  EXPECT_NE(restarted.out.find("the average of epochs 2-3, batchnorm statistics recomputed"), std::string::npos)
+      << restarted.out;
+  EXPECT_EQ(summary(dir)["swa"]["val_acc"].get<double>(), acc);
+  EXPECT_EQ(summary(dir)["swa"]["val_loss"].get<double>(), loss);
+
+  // Early stopping ends the run after epoch 2, before averaging starts at epoch 3: nothing
+  // averaged, no file, and the summary and page say so.
+  const Result early = run("baseline", joined(recipe, {"name=early", "train.epochs=4", "train.swa_start_epoch=3",
+                                                       "train.early_stopping_patience=1",
+                                                       "train.early_stopping_monitor=val_acc",
+                                                       "train.early_stopping_min_delta=1"}));
+  ASSERT_EQ(early.exit_code, 0) << early.err;
+  EXPECT_NE(early.out.find("stochastic weight averaging (train.swa_start_epoch 3): the run ended after epoch 2, "
+                           "before it; nothing averaged"),
+            std::string::npos)
+      << early.out;
+  const std::string early_dir = run_dir("baseline-early-");
+  EXPECT_FALSE(std::ifstream(early_dir + "/swa.safetensors").good());
+  EXPECT_EQ(summary(early_dir)["swa"]["averaged_epochs"], 0);
+  EXPECT_TRUE(summary(early_dir)["swa"]["val_acc"].is_null());
+  EXPECT_NE(read_file(early_dir + "/index.html").find("the run ended after epoch 2, before averaging started"),
+            std::string::npos);
+
   expect_one_line_error(run("lr_find", {"name=no", "train.swa_start_epoch=1"}), "'train.swa_start_epoch'");
   expect_one_line_error(run("baseline", {"name=no", "train.epochs=2", "train.swa_start_epoch=3"}),
                         "'train.swa_start_epoch' = 3");
+}
+
+// SWALR over a 1cycle schedule: epoch 1 is the schedule's, lr and momentum; from epoch 2
+// (train.swa_start_epoch) the momentum is held at the schedule's value of epoch 2's first
+// step, and the lr starts there and anneals (linear, 2 epochs) halfway to train.swa_lr in
+// epoch 3. The schedule's values come from a run without SWA.
+TEST_F(EndToEnd, SwalrStartsFromTheSchedulesLrAndHoldsItsMomentum) {
+  ASSERT_EQ(run("onecycle", {"name=cycle", "train.epochs=3"}).exit_code, 0);
+  const Result r = run("onecycle", {"name=swalr", "train.epochs=3", "train.swa_start_epoch=2", "train.swa_lr=0.001",
+                                    "train.swa_anneal_epochs=2", "train.swa_anneal_strategy=linear"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto plain = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-cycle-") + "/steps.csv");
+  const auto swalr = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-swalr-") + "/steps.csv");
+  ASSERT_EQ(plain.size(), 48u);
+  ASSERT_EQ(swalr.size(), 48u);
+  const double lr0 = plain[16].lr, momentum0 = plain[16].momentum;
+  bool momentum_moves = false;
+  for (size_t i = 0; i < swalr.size(); ++i) {
+    if (swalr[i].epoch == 1) {
+      EXPECT_EQ(swalr[i].lr, plain[i].lr) << "step " << i + 1;
+      EXPECT_EQ(swalr[i].momentum, plain[i].momentum) << "step " << i + 1;
+      continue;
+    }
+    EXPECT_NEAR(swalr[i].lr, swalr[i].epoch == 2 ? lr0 : (lr0 + 0.001) / 2, 1e-12) << "step " << i + 1;
+    EXPECT_EQ(swalr[i].momentum, momentum0) << "step " << i + 1;
+    momentum_moves = momentum_moves || plain[i].momentum != momentum0;
+  }
+  EXPECT_TRUE(momentum_moves) << "the schedule's momentum moves in epochs 2 and 3, SWALR's does not";
 }
 
 // The header line says what the optimizer does besides its name: clipping and a weight

@@ -85,11 +85,16 @@ grep -q "the average of epochs 2-3, batchnorm statistics recomputed" swa-2.log |
   run_root=small-micro > small-micro.log 2>&1 || { cat small-micro.log; fail "2 ranks in micro-batches, synchronised"; }
 
 echo "== 2. two ranks, batchnorm per rank: learns, one run directory, as one process in micro-batches"
-plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16)
+# Stochastic weight averaging of epochs 2 and 3 too: its batchnorm pass takes rank 0's
+# statistics, as the run's own; its averaged parameters are one process's.
+plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16
+       train.swa_start_epoch=2)
 "${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" run_root=plain > plain.log 2>&1 || { cat plain.log; fail "plain run"; }
 dir=$(only_run plain)
 [ "$(grep -c "^epoch 3/3:" plain.log)" -eq 1 ] || fail "the last epoch's line is not printed exactly once"
 [ "$(grep -c "^epoch 3/3:" "$dir/train.log")" -eq 1 ] || fail "train.log does not hold the last epoch once"
+[ "$(grep -c "^stochastic weight averaging" plain.log)" -eq 1 ] && [ -f "$dir/swa.safetensors" ] ||
+  fail "the weights' average is not evaluated and written once"
 python3 - "$dir/metrics.csv" <<'PY' || fail "the plain run did not learn"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

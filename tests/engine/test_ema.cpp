@@ -218,8 +218,9 @@ TEST(WeightAverage, AnEqualAverageIsTheMeanOfEveryUpdatesValues) {
   cyg::SGD optimizer(model->parameters(), cyg::SgdOptions{0.5, 0.9, 0.0, false});
   const std::unique_ptr<cyg::WeightAverage> average = cyg::WeightAverage::equal_average(*model);
   EXPECT_TRUE(average->equal());
-  EXPECT_EQ(average->decay_of_update(1), 0.0);
-  EXPECT_EQ(average->decay_of_update(4), 0.75);
+  EXPECT_EQ(average->weight_of_update(1), 1.0);
+  EXPECT_EQ(average->weight_of_update(4), 0.25);
+  EXPECT_EQ(average->weight_of_update(3), 1.0 / 3);
   std::map<std::string, std::vector<double>> sums;
   const int updates = 4;
   for (int step = 0; step < updates; ++step) {
