@@ -120,7 +120,9 @@ void save_checkpoint(const std::string& dir, const std::string& tag, const nn::M
                                                  {"metrics_csv", extras.metrics_csv},
                                                  {"steps_csv", extras.steps_csv},
                                                  {"experiment", extras.experiment}};
-  if (average) {
+  // An equal average (stochastic weight averaging) before its first epoch holds nothing
+  // yet: not written, so that the state file is no larger than the run's.
+  if (average && (average->updates() > 0 || !average->equal())) {
     for (size_t i = 0; i < average->names().size(); ++i)
       opt.emplace_back(kAveragePrefix + average->names()[i], average->averages()[i]);
     metadata["average_updates"] = std::to_string(average->updates());
@@ -150,6 +152,9 @@ void save_swa_weights(const std::string& dir, const nn::Module& model, int64_t s
 }
 
 void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average) {
+  // Stochastic weight averaging's average is written once it has an epoch: until then,
+  // none (the resume checks the count against the epochs).
+  if (average.equal() && checkpoint.average_updates < 0 && checkpoint.averages.empty()) return;
   CYG_INPUT_CHECK(checkpoint.average_updates >= 0 && !checkpoint.averages.empty(), "'", checkpoint.state_path,
                   "' holds no average of the weights, which this run keeps (",
                   average.equal() ? "train.swa_start_epoch" : "train.ema_decay", ")");

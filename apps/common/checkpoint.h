@@ -40,7 +40,7 @@ struct CheckpointExtras {
 };
 
 // `average`, where given, goes into the state too (its tensors as "average.<name>", its
-// update count in the metadata).
+// update count in the metadata); an equal average with no update yet does not.
 void save_checkpoint(const std::string& dir, const std::string& tag, const nn::Module& model,
                      const Optimizer* optimizer, const LoopState& state, const std::string& model_name,
                      const CheckpointExtras& extras = {}, const WeightAverage* average = nullptr);
@@ -82,8 +82,9 @@ void restore_training(const LoadedCheckpoint& checkpoint, nn::Module& model, Opt
 // statistics recomputed for it.
 void save_swa_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
                       int64_t first_epoch, int64_t last_epoch);
-// Puts the checkpoint's moving average of the weights into `average`; an error names the
-// state file when it holds none or one that does not fit.
+// Puts the checkpoint's average of the weights into `average`; an error names the state
+// file when it holds none (an equal average may hold none: no update yet) or one that does
+// not fit.
 void restore_average(const LoadedCheckpoint& checkpoint, WeightAverage& average);
 
 }  // namespace cyg::app

@@ -581,6 +581,20 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
     EXPECT_EQ(again.tensors[i].second.to_vector(), averaged.tensors[i].second.to_vector()) << again.tensors[i].first;
   EXPECT_EQ(summary(split)["swa"]["val_acc"].get<double>(), acc);
 
+  // Stopped inside epoch 2 (step 20), before its first update: the state file holds no
+  // average yet (no extra copy of the weights), and the resume ends with the same average.
+  ASSERT_EQ(run("baseline", joined(joined(recipe, swa), {"name=before", "train.max_steps=20"})).exit_code, 0);
+  const std::string early_split = run_dir("baseline-before-");
+  const cyg::SafetensorsContent state = cyg::load_safetensors(early_split + "/last.state.safetensors");
+  for (const auto& [name, t] : state.tensors) EXPECT_NE(name.rfind("average.", 0), 0u) << name;
+  EXPECT_EQ(state.metadata.count("average_updates"), 0u);
+  ASSERT_EQ(run("baseline", {"resume=" + early_split, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
+  const cyg::SafetensorsContent from_early = cyg::load_safetensors(early_split + "/swa.safetensors");
+  ASSERT_EQ(from_early.tensors.size(), averaged.tensors.size());
+  for (size_t i = 0; i < from_early.tensors.size(); ++i)
+    EXPECT_EQ(from_early.tensors[i].second.to_vector(), averaged.tensors[i].second.to_vector())
+        << from_early.tensors[i].first;
+
   // A job restarted after the run ended evaluates the average again: the same result.
   const Result restarted = run("baseline", {"resume=" + dir}, BaseArgs::None);
   ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
