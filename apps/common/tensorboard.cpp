@@ -111,7 +111,7 @@ std::string scalar_event(const std::string& tag, float value, int64_t step, doub
 }
 
 std::string training_events(const std::vector<StepRecord>& steps, const std::vector<EpochMetrics>& epochs,
-                            double wall_time) {
+                            double wall_time, const std::vector<FinalScalar>& final_scalars) {
   std::string out = record(file_version_event(wall_time));
   auto scalar = [&](const char* tag, double value, int64_t step) {
     out += record(scalar_event(tag, static_cast<float>(value), step, wall_time));
@@ -139,6 +139,8 @@ std::string training_events(const std::vector<StepRecord>& steps, const std::vec
       epoch_scalars(epochs[next_epoch]);
   }
   for (; next_epoch < epochs.size(); ++next_epoch) epoch_scalars(epochs[next_epoch]);
+  const int64_t last_step = steps.empty() ? 0 : steps.back().step;
+  for (const FinalScalar& f : final_scalars) scalar(f.tag.c_str(), f.value, last_step);
   return out;
 }
 

@@ -28,10 +28,15 @@ std::string scalar_event(const std::string& tag, float value, int64_t step, doub
 
 // The event file of a training run: per step its loss, lr and momentum (train/loss,
 // train/lr, train/momentum), per epoch its four metrics (epoch/train_loss,
-// epoch/train_acc, epoch/val_loss, epoch/val_acc) at the epoch's last step. wall_time
-// stamps every event.
+// epoch/train_acc, epoch/val_loss, epoch/val_acc) at the epoch's last step, then
+// `final_scalars` (a run's end: stochastic weight averaging's swa/val_loss, swa/val_acc)
+// at the last step. wall_time stamps every event.
+struct FinalScalar {
+  std::string tag;
+  double value;
+};
 std::string training_events(const std::vector<StepRecord>& steps, const std::vector<EpochMetrics>& epochs,
-                            double wall_time);
+                            double wall_time, const std::vector<FinalScalar>& final_scalars = {});
 
 // The file's name in the run directory (TensorBoard reads every file whose name holds
 // "tfevents"); one file per run, rewritten whole as the tables grow.

@@ -89,6 +89,10 @@ TEST(TensorBoard, TrainingEventsHoldEveryStepAndEpochScalarInStepOrder) {
   EXPECT_EQ(payloads[6], tb::scalar_event("train/momentum", 0.9f, 2, 10.0));
   EXPECT_EQ(payloads[10], tb::scalar_event("epoch/val_acc", 0.5f, 2, 10.0)) << "epoch 1 after step 2";
   EXPECT_EQ(payloads.back(), tb::scalar_event("epoch/val_acc", 0.75f, 4, 10.0));
+  // A run's final scalars (stochastic weight averaging's) come last, at the last step.
+  const std::string with_final = tb::training_events(steps, epochs, 10.0, {{"swa/val_acc", 0.875}});
+  ASSERT_EQ(with_final.substr(0, file.size()), file);
+  EXPECT_EQ(with_final.substr(file.size()), tb::record(tb::scalar_event("swa/val_acc", 0.875f, 4, 10.0)));
 }
 
 }  // namespace
