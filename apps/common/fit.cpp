@@ -161,8 +161,9 @@ class FitLoop {
   StepSettings scheduled(int64_t step, double lr_scale) const;
   StepSettings apply_schedule(int64_t step);
   // Stochastic weight averaging at the run's end: the average with batchnorm statistics
-  // recomputed over the training images, evaluated and written to swa.safetensors.
-  void finish_swa();
+  // recomputed over the training images, evaluated and written to swa.safetensors. False
+  // when a stop (Ctrl-C) came during the batchnorm pass: nothing evaluated or written.
+  bool finish_swa();
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
   // A stop in the middle of an epoch: its checkpoint and summary, then stopped().
@@ -227,7 +228,11 @@ int FitLoop::run() {
     // A stop asked at the end of the epoch that early stopping ended: the run is finished.
     if (stopping && !last_epoch && !ended_by_rule_) return stopped();
   }
-  if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_)) finish_swa();
+  if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_) && !finish_swa()) {
+    report_.log("stopped during stochastic weight averaging's batchnorm pass: the average is not evaluated; a "
+                "restart evaluates it");
+    return stopped();
+  }
   const bool by_loss = train.best_monitor == "val_loss";
   const std::string best =
       st_.best_epoch < 0 ? (st_.epoch > 0 && by_loss ? std::string("no epoch with a finite val loss, so no best")
@@ -244,13 +249,13 @@ int FitLoop::run() {
   return 0;
 }
 
-void FitLoop::finish_swa() {
+bool FitLoop::finish_swa() {
   const int64_t first = e_.config.train.swa_start_epoch;
   if (e_.swa->updates() == 0) {
     report_.log("stochastic weight averaging (train.swa_start_epoch " + std::to_string(first) +
                 "): the run ended after epoch " + std::to_string(st_.epoch) + ", before it; nothing averaged");
     report_.write(st_, StoppedEarly::No);
-    return;
+    return true;
   }
   const int64_t last = first + e_.swa->updates() - 1;
   // The average in the model (exchanged with the model's own values, which come back when
@@ -265,11 +270,14 @@ void FitLoop::finish_swa() {
     Loader& loader = *e_.train_loader;
     loader.start_epoch(e_.config.train.epochs);
     Batch batch;
+    bool stopping = false;  // Ctrl-C on any rank, asked before each batch (a collective)
     nn::recompute_batchnorm_statistics(*e_.model, [&](Tensor& images) {
-      if (!loader.next(batch)) return false;
+      stopping = stop_requested();
+      if (stopping || !loader.next(batch)) return false;
       images = batch.images;
       return true;
     });
+    if (stopping) return false;
     if (e_.data_parallel() && !e_.config.sync_batchnorm) broadcast_buffers(*e_.model, *e_.comm);
     val = evaluate(*e_.model, *e_.val_loader, nullptr, e_.comm.get());
     if (report_.writes()) save_swa_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, first, last);
@@ -280,6 +288,7 @@ void FitLoop::finish_swa() {
   report_.log("stochastic weight averaging (train.swa_start_epoch " + std::to_string(first) + "): the average of " +
               format_epochs(first, last) + ", batchnorm statistics recomputed: " + metrics + " (swa.safetensors)");
   report_.write(st_, StoppedEarly::No);
+  return true;
 }
 
 bool FitLoop::stop_requested() const { return e_.any_rank(interrupt_.requested()); }

@@ -921,6 +921,24 @@ TEST_F(EndToEnd, AStopOnTheEpochEarlyStoppingEndsFinishesTheRun) {
   EXPECT_EQ(summary(signalled)["epochs_completed"].get<int64_t>(), 2);
 }
 
+// A stop during stochastic weight averaging's batchnorm pass (a Ctrl-C as a restarted
+// ended run begins it): exit 130, nothing evaluated or written, the run's files as they
+// were; a later restart evaluates the average.
+TEST_F(EndToEnd, AStopDuringTheAveragesBatchnormPassLeavesTheRunsFiles) {
+  ASSERT_EQ(run("baseline", {"name=swa_stop", "train.epochs=2", "train.swa_start_epoch=1"}).exit_code, 0);
+  const std::string dir = run_dir("baseline-swa_stop-");
+  const nlohmann::json before = summary(dir)["swa"];
+  ASSERT_FALSE(before["val_acc"].is_null());
+  const std::string weights = read_file(dir + "/swa.safetensors");
+  const int code = stop_run_with(root_, "swa_stop", SIGINT, 1, SignalAt::SetUp, "baseline", {"resume=" + dir});
+  const std::string out = read_file(root_ + "/swa_stop.out");
+  EXPECT_EQ(code, 130) << out;
+  EXPECT_NE(out.find("stopped during stochastic weight averaging's batchnorm pass"), std::string::npos) << out;
+  EXPECT_EQ(out.find("batchnorm statistics recomputed:"), std::string::npos) << out;
+  EXPECT_EQ(summary(dir)["swa"], before);
+  EXPECT_EQ(read_file(dir + "/swa.safetensors"), weights);
+}
+
 // The range test too: a stop during its set-up ends its sweep at the first step, with
 // that sweep reported.
 TEST_F(EndToEnd, AStopSignalDuringTheRangeTestsSetUpReportsItsFirstStep) {
