@@ -152,6 +152,9 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   CYG_INPUT_CHECK(cl.config.train.early_stopping_patience == 0 || kind != AppKind::LrFind,
                   "'train.early_stopping_patience' ends a training run early (cygnet_baseline, cygnet_onecycle); "
                   "the range test, cygnet_lr_find, runs its own sweep and does not take it");
+  CYG_INPUT_CHECK(cl.config.train.max_time.empty() || kind != AppKind::LrFind,
+                  "'train.max_time' limits a training run's time (cygnet_baseline, cygnet_onecycle); the range test, "
+                  "cygnet_lr_find, runs its own sweep and does not take it");
   CYG_INPUT_CHECK(cl.config.train.swa_start_epoch == 0 || kind != AppKind::LrFind,
                   "'train.swa_start_epoch' averages a training run's weights (cygnet_baseline, cygnet_onecycle); "
                   "the range test, cygnet_lr_find, does not take it");

@@ -99,6 +99,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
       {"train.max_steps", Kind::Int, &c.train.max_steps, 0, 1000000000000},
+      {"train.max_time", Kind::String, &c.train.max_time},
       {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
       {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
       {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
@@ -273,6 +274,7 @@ void validate_train(const TrainConfig& t) {
   CYG_INPUT_CHECK(t.epochs >= 1, "'train.epochs' = ", t.epochs, ": expected at least 1");
   CYG_INPUT_CHECK(t.batch_size >= 1, "'train.batch_size' = ", t.batch_size, ": expected at least 1");
   CYG_INPUT_CHECK(t.max_steps >= 0, "'train.max_steps' = ", t.max_steps, ": expected 0 (no limit) or more");
+  max_time_seconds(t);
   CYG_INPUT_CHECK(t.log_every >= 1, "'train.log_every' = ", t.log_every, ": expected at least 1");
   CYG_INPUT_CHECK(t.micro_batches == 1 || (t.micro_batches >= 1 && 2 * t.micro_batches <= t.batch_size),
                   "'train.micro_batches' = ", t.micro_batches, ": expected 1 to half of train.batch_size (",
@@ -597,9 +599,34 @@ std::string to_yaml(const RunConfig& config) {
   return std::string(out.c_str()) + "\n";
 }
 
+double max_time_seconds(const TrainConfig& train) {
+  if (train.max_time.empty()) return 0;
+  std::vector<int64_t> parts;
+  bool whole = true;
+  std::string field;
+  std::istringstream fields(train.max_time);
+  while (std::getline(fields, field, ':')) {
+    const bool digits = !field.empty() && field.size() <= 9 &&
+                        std::all_of(field.begin(), field.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    whole = whole && digits;
+    parts.push_back(digits ? std::stoll(field) : 0);
+  }
+  whole = whole && (parts.size() == 3 || parts.size() == 4) && train.max_time.back() != ':';
+  if (parts.size() == 3) parts.insert(parts.begin(), 0);
+  const double seconds =
+      whole ? ((static_cast<double>(parts[0]) * 24 + static_cast<double>(parts[1])) * 60 + static_cast<double>(parts[2])) *
+                      60 +
+                  static_cast<double>(parts[3])
+            : 0.0;
+  CYG_INPUT_CHECK(whole && seconds > 0, "'train.max_time' = '", train.max_time,
+                  "': expected a time of training as DD:HH:MM:SS (Lightning's max_time) or HH:MM:SS, such as "
+                  "00:11:30:00, more than zero (leave it empty for no limit)");
+  return seconds;
+}
+
 const std::vector<std::string>& keys_changeable_on_resume() {
-  static const std::vector<std::string> keys = {"train.max_steps", "train.log_every", "device",     "cudnn_benchmark",
-                                                "cudnn_cache",     "cuda_graphs",     "threads",
+  static const std::vector<std::string> keys = {"train.max_steps", "train.max_time", "train.log_every", "device",
+                                                "cudnn_benchmark", "cudnn_cache",     "cuda_graphs",     "threads",
                                                 "memory_format",   "tensorboard",     "distributed",
                                                 "distributed_timeout", "train.target_val_acc"};
   return keys;
@@ -707,6 +734,10 @@ const std::vector<KeyHelp>& key_help() {
       {"train.batch_size", nullptr, "images per step"},
       {"train.drop_last", nullptr, "drop each epoch's last, partial batch"},
       {"train.max_steps", nullptr, "stop after this many steps; 0: no limit"},
+      {"train.max_time", nullptr,
+       "stop once the run has trained this long, DD:HH:MM:SS (Lightning's max_time) or HH:MM:SS, its time "
+       "counted over every resume: as train.max_steps, the epoch so far is evaluated and checkpointed, and "
+       "a resume (which may give a longer time) continues; empty: no limit"},
       {"train.label_smoothing", nullptr, "cross-entropy label smoothing, in [0, 1)"},
       {"train.target_val_acc", nullptr,
        "time to accuracy (DAWNBench's measure): the first epoch whose validation accuracy reaches this "

@@ -37,6 +37,9 @@ struct TrainConfig {
   int64_t batch_size = 128;
   bool drop_last = false;
   int64_t max_steps = 0;  // stop after this many steps (0: no limit)
+  // Lightning's max_time, "DD:HH:MM:SS" (or "HH:MM:SS"): stop, resumably, once the run has
+  // trained this long (its training time over every resume); "": no limit.
+  std::string max_time;
   double label_smoothing = 0.0;
   int64_t log_every = 50;  // steps between progress lines and metric reads
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
@@ -166,6 +169,10 @@ const std::vector<std::string>& swa_anneal_strategies();
 // A resumed run must stay the experiment it was. How far it goes, how often it reports,
 // where it runs, how it picks convolution algorithms and whether its steps are CUDA
 // graphs: none of these makes it another experiment, so these keys may change.
+// train.max_time in seconds (0: no limit); a value that is not "DD:HH:MM:SS" or "HH:MM:SS"
+// of whole numbers, or a zero time, is an error naming the key.
+double max_time_seconds(const TrainConfig& train);
+
 const std::vector<std::string>& keys_changeable_on_resume();
 // The configuration as an experiment: its YAML with those keys, the name and run_root
 // at their defaults and no resume key. A checkpoint keeps it, so that a resume of an edited run is refused.

@@ -151,7 +151,15 @@ class FitLoop {
  private:
   // Ctrl-C on any rank stops every rank at the same step (data parallelism: a collective).
   bool stop_requested() const;
-  bool step_limit_reached() const { return e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps; }
+  // Ctrl-C, and train.max_time reached, each on any rank: one collective for both.
+  struct Stops {
+    bool interrupt = false, out_of_time = false;
+  };
+  Stops poll_stops() const;
+  // train.max_steps reached, or train.max_time: the epoch so far ends the run, resumably.
+  bool step_limit_reached() const {
+    return out_of_time_ || (e_.config.train.max_steps > 0 && st_.step >= e_.config.train.max_steps);
+  }
   StepSettings settings_of_last_step() const;
   // The plateau rule's scale of the lr in epoch `epoch` (1-based), rank 0's on every rank:
   // the ranks' lr must not part over a last bit of their reduced metrics.
@@ -190,12 +198,17 @@ class FitLoop {
   bool ended_by_rule_ = false;
   // schedule.name plateau: what the schedule's lr is multiplied by in the current epoch.
   double lr_scale_ = 1.0;
+  // train.max_time (seconds; 0: none) and whether this process has reached it.
+  const double max_time_ = max_time_seconds(e_.config.train);
+  bool out_of_time_ = false;
   const double seconds_before_;  // spent on the run before it was resumed
   const Clock::time_point started_ = Clock::now();
 };
 
 int FitLoop::run() {
   const TrainConfig& train = e_.config.train;
+  // A run resumed with no time left trains no step (every rank's clock agreeing).
+  if (max_time_ > 0) out_of_time_ = e_.any_rank(total_seconds() >= max_time_);
   for (int64_t epoch = st_.epoch; epoch < train.epochs && !step_limit_reached() && !ended_by_rule_; ++epoch) {
     const EpochClock clock{st_.epoch_seconds};
     e_.train_loader->start_epoch(epoch, st_.batch_in_epoch);
@@ -211,7 +224,9 @@ int FitLoop::run() {
       runner_.run(batch.images, batch.labels, batch.global_size);
       // Record: each step's loss is read back once per log interval.
       record(batch.global_size, epoch, settings);
-      stopping = stop_requested();
+      const Stops stops = poll_stops();
+      stopping = stops.interrupt;
+      out_of_time_ = stops.out_of_time;
       if (flush_due(stopping)) tally_.flush(report_.steps, progress, st_.batch_in_epoch, *e_.optimizer);
       // Ctrl-C stops here, resumably; on the epoch's last step the epoch ends first, so
       // that its checkpoint starts the next one. The step limit ends the epoch early.
@@ -227,6 +242,12 @@ int FitLoop::run() {
     end_epoch(epoch, settings, clock.seconds(), stopping && !last_epoch);
     // A stop asked at the end of the epoch that early stopping ended: the run is finished.
     if (stopping && !last_epoch && !ended_by_rule_) return stopped();
+  }
+  if (out_of_time_ && st_.epoch < train.epochs && !ended_by_rule_) {
+    const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
+    report_.log("train.max_time " + train.max_time + " reached after " + format_duration(st_.total_seconds) +
+                " of training, at step " + std::to_string(st_.step) + "; continue with: " + launcher +
+                invoked_as(e_.kind) + " resume=" + report_.path() + " train.max_time=<a longer time, or empty>");
   }
   if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_) && !finish_swa()) {
     report_.log("stopped during stochastic weight averaging's batchnorm pass: the average is not evaluated; a "
@@ -292,6 +313,12 @@ bool FitLoop::finish_swa() {
 }
 
 bool FitLoop::stop_requested() const { return e_.any_rank(interrupt_.requested()); }
+
+FitLoop::Stops FitLoop::poll_stops() const {
+  double flags[2] = {interrupt_.requested() ? 1.0 : 0.0, max_time_ > 0 && total_seconds() >= max_time_ ? 1.0 : 0.0};
+  if (e_.data_parallel()) e_.comm->all_reduce_sum(flags, 2);
+  return {flags[0] > 0, flags[1] > 0};
+}
 
 // What an epoch's row reports when all its steps were taken before a resume.
 StepSettings FitLoop::settings_of_last_step() const {

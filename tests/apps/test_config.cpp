@@ -73,7 +73,7 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
                 "valid keys under 'train': batch_size, best_monitor, drop_last, early_stopping_min_delta, "
                 "early_stopping_monitor, "
                 "early_stopping_patience, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, "
-                "micro_batches"});
+                "max_time, micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -376,6 +376,7 @@ RunConfig config_without_defaults() {
   c.train.batch_size = 64;
   c.train.drop_last = true;
   c.train.max_steps = 99;
+  c.train.max_time = "00:01:30:00";
   c.train.label_smoothing = 0.1;
   c.train.log_every = 7;
   c.train.micro_batches = 4;
@@ -482,6 +483,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.batch_size);
   EXPECT_FIELD(train.drop_last);
   EXPECT_FIELD(train.max_steps);
+  EXPECT_FIELD(train.max_time);
   EXPECT_FIELD(train.label_smoothing);
   EXPECT_FIELD(train.log_every);
   EXPECT_FIELD(train.micro_batches);
@@ -661,6 +663,29 @@ TEST(Config, EarlyStoppingKeysAreChecked) {
             "(no error)");
 }
 
+// train.max_time: Lightning's DD:HH:MM:SS, or HH:MM:SS, in seconds; anything else, or no
+// time at all, is one error naming the key and the format.
+TEST(Config, MaxTimeIsDaysHoursMinutesSeconds) {
+  const auto seconds = [](const std::string& text) {
+    cyg::app::TrainConfig t;
+    t.max_time = text;
+    return cyg::app::max_time_seconds(t);
+  };
+  EXPECT_EQ(seconds(""), 0);
+  EXPECT_EQ(seconds("00:01:30:05"), 5405);
+  EXPECT_EQ(seconds("2:00:00:00"), 172800);
+  EXPECT_EQ(seconds("01:00:00"), 3600);
+  EXPECT_EQ(seconds("00:00:90"), 90);
+  for (const char* bad : {"1h", "00:00:00", "0:00:00:00", "1:2", "a:b:c", "1:2:3:4:5", ":1:2", "1:2:3:", "1::2",
+                          "-1:00:00", "1.5:00:00"})
+    EXPECT_NE(error_of([&] { seconds(bad); })
+                  .find("'train.max_time' = '" + std::string(bad) + "': expected a time of training as DD:HH:MM:SS"),
+              std::string::npos)
+        << bad;
+  expect_invalid({"train.max_time=1h"}, {"'train.max_time' = '1h': expected a time of training as DD:HH:MM:SS "
+                                         "(Lightning's max_time) or HH:MM:SS"});
+}
+
 // Stochastic weight averaging: a start within the run, SWALR's ranges, and one average
 // of the weights (and one rule for the lr) at a time.
 TEST(Config, SwaKeysAreChecked) {
@@ -730,7 +755,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 93) << keys;
+  EXPECT_EQ(named, 94) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

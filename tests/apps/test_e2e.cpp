@@ -939,6 +939,32 @@ TEST_F(EndToEnd, AStopDuringTheAveragesBatchnormPassLeavesTheRunsFiles) {
   EXPECT_EQ(read_file(dir + "/swa.safetensors"), weights);
 }
 
+// train.max_time (Lightning's max_time): a run far longer than a second stops after one
+// second of training, resumably, exit 0 and a line saying how to go on; a resume with the
+// same time left trains no step, one with a longer time trains on, its time counted over
+// both parts; the range test refuses the key.
+TEST_F(EndToEnd, MaxTimeStopsTheRunResumably) {
+  const Result r = run("onecycle", {"name=timed", "train.epochs=300", "train.max_time=00:00:01"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("train.max_time 00:00:01 reached after "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("train.max_time=<a longer time, or empty>"), std::string::npos) << r.out;
+  const std::string dir = run_dir("onecycle-timed-");
+  const auto first = summary(dir);
+  const int64_t steps = first["steps"].get<int64_t>();
+  EXPECT_GE(steps, 1);
+  EXPECT_LT(steps, 300 * 16) << "the whole run in a second";
+  EXPECT_GE(first["total_seconds"].get<double>(), 1.0);
+  const Result again = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("train.max_time 00:00:01 reached"), std::string::npos) << again.out;
+  EXPECT_EQ(summary(dir)["steps"].get<int64_t>(), steps) << "no time left, no step";
+  const Result longer = run("onecycle", {"resume=" + dir, "train.max_time=00:00:02"}, BaseArgs::None);
+  ASSERT_EQ(longer.exit_code, 0) << longer.err;
+  EXPECT_GT(summary(dir)["steps"].get<int64_t>(), steps);
+  EXPECT_GE(summary(dir)["total_seconds"].get<double>(), 2.0);
+  expect_one_line_error(run("lr_find", {"name=no", "train.max_time=00:01:00"}), "'train.max_time'");
+}
+
 // The range test too: a stop during its set-up ends its sweep at the first step, with
 // that sweep reported.
 TEST_F(EndToEnd, AStopSignalDuringTheRangeTestsSetUpReportsItsFirstStep) {

@@ -102,6 +102,11 @@ first, last = float(rows[0]["train_loss"]), float(rows[-1]["train_loss"])
 print(f"train loss {first:.4f} -> {last:.4f}, val acc {float(rows[-1]['val_acc']):.4f}")
 sys.exit(0 if len(rows) == 3 and last < 0.8 * first else 1)
 PY
+# train.max_time: the ranks' clocks differ, and every rank stops at the same step (a
+# rank that went on would wait in a collective until the timeout).
+"${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" train.epochs=400 train.max_time=00:00:01 distributed_timeout=60 \
+  run_root=timed > timed.log 2>&1 || { cat timed.log; fail "2 ranks with a time limit"; }
+[ "$(grep -c "train.max_time 00:00:01 reached" timed.log)" -eq 1 ] || fail "the time limit is not reported once"
 # Gradient accumulation is data parallelism in time: the same slices, one after another.
 "$apps/cygnet_onecycle" "${plain[@]}" train.micro_batches=2 threads=1 run_root=plain-micro > plain-micro.log 2>&1 ||
   { cat plain-micro.log; fail "one process in micro-batches"; }
