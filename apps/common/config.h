@@ -166,13 +166,13 @@ const std::vector<std::string>& plateau_threshold_modes();
 // How SWALR anneals to train.swa_lr: cos or linear.
 const std::vector<std::string>& swa_anneal_strategies();
 
-// A resumed run must stay the experiment it was. How far it goes, how often it reports,
-// where it runs, how it picks convolution algorithms and whether its steps are CUDA
-// graphs: none of these makes it another experiment, so these keys may change.
 // train.max_time in seconds (0: no limit); a value that is not "DD:HH:MM:SS" or "HH:MM:SS"
 // of whole numbers, or a zero time, is an error naming the key.
 double max_time_seconds(const TrainConfig& train);
 
+// A resumed run must stay the experiment it was. How far it goes, how often it reports,
+// where it runs, how it picks convolution algorithms and whether its steps are CUDA
+// graphs: none of these makes it another experiment, so these keys may change.
 const std::vector<std::string>& keys_changeable_on_resume();
 // The configuration as an experiment: its YAML with those keys, the name and run_root
 // at their defaults and no resume key. A checkpoint keeps it, so that a resume of an edited run is refused.

@@ -170,7 +170,8 @@ class FitLoop {
   StepSettings apply_schedule(int64_t step);
   // Stochastic weight averaging at the run's end: the average with batchnorm statistics
   // recomputed over the training images, evaluated and written to swa.safetensors. False
-  // when a stop (Ctrl-C) came during the batchnorm pass: nothing evaluated or written.
+  // when a stop (Ctrl-C) was asked, before the pass or during it: nothing evaluated or
+  // written (a restart of the finished run does it).
   bool finish_swa();
   void record(int64_t images, int64_t epoch, const StepSettings& settings);
   bool flush_due(bool stopping) const;
@@ -239,9 +240,18 @@ int FitLoop::run() {
     // End of the epoch (or of the step limit): validate, report, checkpoint.
     progress.finish();
     const bool last_epoch = epoch + 1 == train.epochs;
-    end_epoch(epoch, settings, clock.seconds(), stopping && !last_epoch);
+    // A limit (train.max_steps, train.max_time) on an epoch's last step leaves a run to
+    // resume, as a stop does.
+    end_epoch(epoch, settings, clock.seconds(), (stopping || step_limit_reached()) && !last_epoch);
     // A stop asked at the end of the epoch that early stopping ended: the run is finished.
     if (stopping && !last_epoch && !ended_by_rule_) return stopped();
+    // The time the epoch's validation took counts too, as its checkpoint has it (which a
+    // resume counts on): a limit it passes ends the run here, not one step into the next
+    // epoch.
+    if (max_time_ > 0 && !out_of_time_ && !last_epoch && !ended_by_rule_) {
+      out_of_time_ = e_.any_rank(st_.total_seconds >= max_time_);
+      if (out_of_time_) report_.write(st_, StoppedEarly::Yes);
+    }
   }
   if (out_of_time_ && st_.epoch < train.epochs && !ended_by_rule_) {
     const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
@@ -250,8 +260,8 @@ int FitLoop::run() {
                 invoked_as(e_.kind) + " resume=" + report_.path() + " train.max_time=<a longer time, or empty>");
   }
   if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_) && !finish_swa()) {
-    report_.log("stopped during stochastic weight averaging's batchnorm pass: the average is not evaluated; a "
-                "restart evaluates it");
+    report_.log("stopped (a stop asked on the run's last epoch, or during the batchnorm pass) before stochastic "
+                "weight averaging's average was evaluated; the run is finished, and a restart evaluates it");
     return stopped();
   }
   const bool by_loss = train.best_monitor == "val_loss";
@@ -402,7 +412,8 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
     st_.best_epoch = row.epoch;
     if (report_.writes()) save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
   }
-  save_last(partial ? epoch_seconds : 0.0);
+  // The summary's time is the checkpoint's, which a resume (and train.max_time) counts on.
+  st_.total_seconds = save_last(partial ? epoch_seconds : 0.0).total_seconds;
   report_.write(st_, partial || (stopping && !ended_by_rule_) ? StoppedEarly::Yes : StoppedEarly::No);
 }
 

@@ -684,6 +684,11 @@ TEST(Config, MaxTimeIsDaysHoursMinutesSeconds) {
         << bad;
   expect_invalid({"train.max_time=1h"}, {"'train.max_time' = '1h': expected a time of training as DD:HH:MM:SS "
                                          "(Lightning's max_time) or HH:MM:SS"});
+  // Unquoted in a YAML file, the time stays the text it is (not YAML 1.1's base-60 3600).
+  RunConfig from_file;
+  cyg::app::apply_yaml_file(from_file, write_yaml("max_time.yaml", "train:\n  max_time: 01:00:00\n"));
+  EXPECT_EQ(from_file.train.max_time, "01:00:00");
+  EXPECT_EQ(cyg::app::max_time_seconds(from_file.train), 3600);
 }
 
 // Stochastic weight averaging: a start within the run, SWALR's ranges, and one average

@@ -485,7 +485,7 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
   const std::vector<std::string> recipe = {"optimizer.name=adam", "optimizer.lr=0.003", "schedule.name=constant"};
   const std::vector<std::string> swa = {"train.epochs=3", "train.swa_start_epoch=2", "train.swa_lr=0.001",
                                         "train.swa_anneal_epochs=2", "train.swa_anneal_strategy=linear"};
-  const Result r = run("baseline", joined(joined(recipe, swa), {"name=swa"}));
+  const Result r = run("baseline", joined(joined(recipe, swa), {"name=swa", "tensorboard=true"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(", stochastic weight averaging from epoch 2 (lr to 0.001 over 2 epochs, linear)"),
             std::string::npos)
@@ -546,6 +546,7 @@ TEST_F(EndToEnd, StochasticWeightAveragingAveragesEpochsAndRecomputesBatchnorm) 
   EXPECT_NE(read_file(dir + "/index.html").find("epochs 2-3 averaged, batchnorm statistics recomputed"),
             std::string::npos);
   EXPECT_NE(read_file(dir + "/accuracy.svg").find("validation, SWA average of epochs 2-3"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/events.out.tfevents.cygnet").find("swa/val_acc"), std::string::npos);
   const Result scored = run("evaluate", {"--checkpoint", dir + "/swa.safetensors"}, BaseArgs::None);
   ASSERT_EQ(scored.exit_code, 0) << scored.err;
   char expected[48];
@@ -921,9 +922,9 @@ TEST_F(EndToEnd, AStopOnTheEpochEarlyStoppingEndsFinishesTheRun) {
   EXPECT_EQ(summary(signalled)["epochs_completed"].get<int64_t>(), 2);
 }
 
-// A stop during stochastic weight averaging's batchnorm pass (a Ctrl-C as a restarted
-// ended run begins it): exit 130, nothing evaluated or written, the run's files as they
-// were; a later restart evaluates the average.
+// A stop asked before stochastic weight averaging's batchnorm pass, or during it (here a
+// Ctrl-C as a restarted ended run begins): exit 130, nothing evaluated or written, the
+// run's files as they were; a later restart evaluates the average.
 TEST_F(EndToEnd, AStopDuringTheAveragesBatchnormPassLeavesTheRunsFiles) {
   ASSERT_EQ(run("baseline", {"name=swa_stop", "train.epochs=2", "train.swa_start_epoch=1"}).exit_code, 0);
   const std::string dir = run_dir("baseline-swa_stop-");
@@ -933,7 +934,7 @@ TEST_F(EndToEnd, AStopDuringTheAveragesBatchnormPassLeavesTheRunsFiles) {
   const int code = stop_run_with(root_, "swa_stop", SIGINT, 1, SignalAt::SetUp, "baseline", {"resume=" + dir});
   const std::string out = read_file(root_ + "/swa_stop.out");
   EXPECT_EQ(code, 130) << out;
-  EXPECT_NE(out.find("stopped during stochastic weight averaging's batchnorm pass"), std::string::npos) << out;
+  EXPECT_NE(out.find("before stochastic weight averaging's average was evaluated"), std::string::npos) << out;
   EXPECT_EQ(out.find("batchnorm statistics recomputed:"), std::string::npos) << out;
   EXPECT_EQ(summary(dir)["swa"], before);
   EXPECT_EQ(read_file(dir + "/swa.safetensors"), weights);
@@ -949,19 +950,34 @@ TEST_F(EndToEnd, MaxTimeStopsTheRunResumably) {
   EXPECT_NE(r.out.find("train.max_time 00:00:01 reached after "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("train.max_time=<a longer time, or empty>"), std::string::npos) << r.out;
   const std::string dir = run_dir("onecycle-timed-");
+  EXPECT_NE(r.out.find("resume=" + dir + " train.max_time="), std::string::npos) << r.out;
   const auto first = summary(dir);
   const int64_t steps = first["steps"].get<int64_t>();
   EXPECT_GE(steps, 1);
   EXPECT_LT(steps, 300 * 16) << "the whole run in a second";
   EXPECT_GE(first["total_seconds"].get<double>(), 1.0);
+  EXPECT_TRUE(first["stopped_early"].get<bool>()) << "a run to resume, also when the limit fell on an epoch's end";
+  EXPECT_LT(first["epochs_completed"].get<int64_t>(), 300);
+  // The epoch so far is evaluated: its row ends at the last step.
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.back().step, steps);
   const Result again = run("onecycle", {"resume=" + dir}, BaseArgs::None);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("train.max_time 00:00:01 reached"), std::string::npos) << again.out;
   EXPECT_EQ(summary(dir)["steps"].get<int64_t>(), steps) << "no time left, no step";
   const Result longer = run("onecycle", {"resume=" + dir, "train.max_time=00:00:02"}, BaseArgs::None);
   ASSERT_EQ(longer.exit_code, 0) << longer.err;
-  EXPECT_GT(summary(dir)["steps"].get<int64_t>(), steps);
+  const int64_t later = summary(dir)["steps"].get<int64_t>();
+  EXPECT_GT(later, steps);
   EXPECT_GE(summary(dir)["total_seconds"].get<double>(), 2.0);
+  // An empty time is no limit: with more than 2 s trained, only the step limit stops it.
+  const Result unlimited =
+      run("onecycle", {"resume=" + dir, "train.max_time=", "train.max_steps=" + std::to_string(later + 5)},
+          BaseArgs::None);
+  ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
+  EXPECT_EQ(summary(dir)["steps"].get<int64_t>(), later + 5);
+  EXPECT_EQ(unlimited.out.find("train.max_time"), std::string::npos) << unlimited.out;
   expect_one_line_error(run("lr_find", {"name=no", "train.max_time=00:01:00"}), "'train.max_time'");
 }
 
