@@ -60,6 +60,11 @@ EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const
   return s;
 }
 
+bool run_has_ended(const std::vector<EpochMetrics>& epochs, const TrainConfig& train, int64_t complete_epochs) {
+  return complete_epochs >= train.epochs ||
+         early_stopping(epochs, EarlyStoppingRule::of(train), complete_epochs).stopped_epoch > 0;
+}
+
 std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>& epochs, const RunConfig& config,
                                                  int64_t complete_epochs) {
   if (config.schedule.name != "plateau") return {};

@@ -47,6 +47,10 @@ double monitored_value(const EpochMetrics& row, const std::string& monitor);
 EarlyStoppingState early_stopping(const std::vector<EpochMetrics>& epochs, const EarlyStoppingRule& rule,
                                   int64_t complete_epochs);
 
+// Whether a run with `complete_epochs` full epochs has ended: all of train.epochs, or
+// early stopping ended it after one of them (a run stopped by a limit or a signal has not).
+bool run_has_ended(const std::vector<EpochMetrics>& epochs, const TrainConfig& train, int64_t complete_epochs);
+
 // schedule.name plateau: the rule's state after each of the first `complete_epochs`
 // epochs, from optimizer.lr (empty for any other schedule).
 std::vector<sched::PlateauEpoch> plateau_history(const std::vector<EpochMetrics>& epochs, const RunConfig& config,

@@ -199,6 +199,8 @@ class FitLoop {
   bool ended_by_rule_ = false;
   // schedule.name plateau: what the schedule's lr is multiplied by in the current epoch.
   double lr_scale_ = 1.0;
+  // SWALR's annealing shape (train.swa_anneal_strategy).
+  const sched::Interpolation swa_anneal_ = sched::anneal_of(e_.config.train.swa_anneal_strategy);
   // train.max_time (seconds; 0: none) and whether this process has reached it.
   const double max_time_ = max_time_seconds(e_.config.train);
   bool out_of_time_ = false;
@@ -347,8 +349,7 @@ StepSettings FitLoop::scheduled(int64_t step, double lr_scale) const {
   const std::optional<double> momentum = e_.schedule->momentum(from);
   if (momentum && e_.config.schedule.cycle_momentum) s.momentum = *momentum;
   if (swalr)
-    s.lr = sched::swa_lr(s.lr, train.swa_lr, train.swa_anneal_epochs, sched::anneal_of(train.swa_anneal_strategy),
-                         epoch - train.swa_start_epoch);
+    s.lr = sched::swa_lr(s.lr, train.swa_lr, train.swa_anneal_epochs, swa_anneal_, epoch - train.swa_start_epoch);
   return s;
 }
 
@@ -610,7 +611,7 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     // The files as the checkpoint has them, at once: a kill may have left them behind it,
     // and a run killed after its last checkpoint has no epoch left to write them.
     const EarlyStoppingState early = early_stopping(report.epochs, EarlyStoppingRule::of(e.config.train), st.epoch);
-    const bool ended = st.epoch >= e.config.train.epochs || early.stopped_epoch > 0;
+    const bool ended = run_has_ended(report.epochs, e.config.train, st.epoch);
     if (ended) {
       // The final weights' evaluation by class, which the summary and page of a finished
       // run show: the last epoch made it, and this process has not.

@@ -200,8 +200,11 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
     const std::vector<double> x = {swa.first_epoch == swa.last_epoch ? swa.last_epoch - 0.5 : swa.first_epoch * 1.0,
                                    swa.last_epoch * 1.0};
     const std::string label = "validation, SWA average of " + format_epochs(swa.first_epoch, swa.last_epoch);
-    out[1].second.series.push_back({label, x, {swa.val_acc, swa.val_acc}, plot::LineStyle::Solid, plot::Axis::Left, ""});
-    out[2].second.series.push_back({label, x, {swa.val_loss, swa.val_loss}, plot::LineStyle::Solid, plot::Axis::Left, ""});
+    for (auto& [file, chart] : out) {
+      if (file != "accuracy.svg" && file != "loss.svg") continue;
+      const double level = file == "accuracy.svg" ? swa.val_acc : swa.val_loss;
+      chart.series.push_back({label, x, {level, level}, plot::LineStyle::Solid, plot::Axis::Left, ""});
+    }
   }
   return out;
 }
@@ -344,10 +347,7 @@ nlohmann::ordered_json or_null(bool has, const nlohmann::ordered_json& v) { retu
 }  // namespace
 
 bool RunReport::run_ended(const LoopState& state, StoppedEarly stopped) const {
-  const RunConfig& c = experiment_.config;
-  return stopped == StoppedEarly::No &&
-         (state.epoch >= c.train.epochs ||
-          early_stopping(epochs, EarlyStoppingRule::of(c.train), state.epoch).stopped_epoch > 0);
+  return stopped == StoppedEarly::No && run_has_ended(epochs, experiment_.config.train, state.epoch);
 }
 
 void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
