@@ -23,9 +23,12 @@ inline Normalization fashion_mnist_normalization() { return {{0.2860f}, {0.3530f
 // zero pixels on every side and a window of the original size is cut at a random offset
 // (torchvision's RandomCrop(size, padding=p)); with horizontal_flip, half the images are
 // mirrored. Both are drawn per sample from the loader's seed and the sample's position.
+// mirror_every_image mirrors them all instead: the second view of flip test-time
+// augmentation.
 struct Augmentation {
   int64_t crop_padding = 0;
   bool horizontal_flip = false;
+  bool mirror_every_image = false;
 };
 
 }  // namespace cyg

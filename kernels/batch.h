@@ -16,17 +16,22 @@ struct AugmentChoice {
   bool flip = false;
 };
 
+// The flip argument of batch assembly: no image mirrored, each at random (half of them),
+// or every one (the second view of flip test-time augmentation).
+enum BatchFlip : int { kFlipNone = 0, kFlipRandom = 1, kFlipEvery = 2 };
+
 // One draw per sample, from (seed, sample_counter) alone, so every device and every
 // resumed run makes the same choice. Disjoint bit fields: y from bits 0-23, x from bits
 // 24-47, the flip from bit 63.
 CYG_HD AugmentChoice batch_augment_choice(uint64_t seed, uint64_t sample_counter, int64_t crop_padding, int flip) {
   AugmentChoice choice;
-  if (crop_padding == 0 && !flip) return choice;
+  choice.flip = flip == kFlipEvery;
+  if (crop_padding == 0 && flip != kFlipRandom) return choice;
   const uint64_t bits = random_bits(seed, sample_counter);
   const uint64_t span = static_cast<uint64_t>(2 * crop_padding + 1);
   choice.offset_y = static_cast<int64_t>((bits & 0xffffffull) % span);
   choice.offset_x = static_cast<int64_t>(((bits >> 24) & 0xffffffull) % span);
-  choice.flip = flip != 0 && (bits >> 63) != 0;
+  if (flip == kFlipRandom) choice.flip = (bits >> 63) != 0;
   return choice;
 }
 
@@ -69,16 +74,19 @@ CYG_HD float assemble_batch_element(const uint8_t* images, const int64_t* indice
   return assemble_batch_pixel(images + indices[b] * C * H * W, c, y, x, H, W, choice, crop_padding, mean, inv_std);
 }
 
-inline void check_assemble_batch_args(int64_t batch, int64_t C, int64_t H, int64_t W, int64_t crop_padding) {
+inline void check_assemble_batch_args(int64_t batch, int64_t C, int64_t H, int64_t W, int64_t crop_padding,
+                                      int flip) {
   CYG_CHECK(batch >= 0 && C > 0 && H > 0 && W > 0, "assemble_batch of ", batch, " images of ", C, "x", H, "x", W);
   CYG_CHECK(crop_padding >= 0, "assemble_batch with crop padding ", crop_padding);
+  CYG_CHECK(flip == kFlipNone || flip == kFlipRandom || flip == kFlipEvery, "assemble_batch with flip ", flip,
+            ": expected 0 (none), 1 (at random) or 2 (every image)");
 }
 
 // images: u8 [N, C, H, W] (the whole dataset), labels: i32 [N], indices: the batch's
 // `batch` dataset indices (each in [0, N), unchecked); mean, inv_std: C floats.
 // out: f32 [batch, C, H, W], dense NCHW, or NHWC with channels_last; out_labels: i32
-// [batch]. Sample b draws its crop and flip from (seed, sample_counter_base + b). For the
-// CUDA wrapper every pointer is device memory.
+// [batch]. flip: a BatchFlip. Sample b draws its crop and flip from (seed,
+// sample_counter_base + b). For the CUDA wrapper every pointer is device memory.
 void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
                         int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
                         uint64_t seed, uint64_t sample_counter_base, int channels_last, float* out,

@@ -32,7 +32,9 @@ std::string describe(AppKind kind) {
     case AppKind::Evaluate:
       return "Loss and accuracy of a checkpoint on the validation split, each class's accuracy and the confusion\n"
              "matrix; optionally each image's prediction and logits (--predictions) and the matrix (--confusion)\n"
-             "as CSV files.\n";
+             "as CSV files. --tta adds flip test-time augmentation: each image's class probabilities averaged\n"
+             "with its mirror's; the per-class figures and the files are then those of the average (the\n"
+             "logits written are the log of the averaged probabilities).\n";
   }
   return "";
 }
@@ -59,6 +61,8 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.predictions = value();
     } else if (kind == AppKind::Evaluate && arg == "--confusion") {
       cl.confusion = value();
+    } else if (kind == AppKind::Evaluate && arg == "--tta") {
+      cl.tta = true;
     } else if (arg.find('=') != std::string::npos && arg[0] != '-') {
       args.overrides.push_back(arg);
     } else {
@@ -106,7 +110,7 @@ std::string usage(AppKind kind) {
   os << "usage: " << name << " [--config FILE.yaml] [key.sub=value ...] [--print-config] [--help]\n";
   if (kind == AppKind::Evaluate)
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
-       << "                      [--confusion FILE.csv]\n"
+       << "                      [--confusion FILE.csv] [--tta]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";

@@ -13,6 +13,7 @@ struct CommandLine {
   bool show_help = false;
   bool print_config = false;
   std::string checkpoint, predictions, confusion;  // evaluate
+  bool tta = false;                                // evaluate --tta
 };
 
 // Stops at --help (show_help, nothing else read). Errors are cyg::Error naming the

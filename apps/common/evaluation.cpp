@@ -2,6 +2,7 @@
 #include "apps/common/evaluation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -172,14 +173,72 @@ Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions,
   return e;
 }
 
+Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t classes, Predictions* averaged) {
+  CYG_CHECK(classes > 0 && a.labels == b.labels && a.logits.size() == b.logits.size() &&
+                a.logits.size() == a.labels.size() * static_cast<size_t>(classes),
+            "average_of_views: two views of ", a.labels.size(), " and ", b.labels.size(),
+            " images whose labels or logits do not match");
+  Evaluation e;
+  e.images = static_cast<int64_t>(a.labels.size());
+  std::vector<float> row(static_cast<size_t>(classes));
+  double loss_sum = 0;
+  int64_t correct = 0;
+  // Each view's log-softmax, then log((p + q) / 2) as log(1/2) + logaddexp: finite
+  // wherever either view's probability is.
+  auto log_softmax = [classes](const float* logits, std::vector<double>& out) {
+    double top = -INFINITY;
+    for (int64_t c = 0; c < classes; ++c) top = std::max(top, static_cast<double>(logits[c]));
+    double sum = 0;
+    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(logits[c]) - top);
+    const double log_sum = top + std::log(sum);
+    for (int64_t c = 0; c < classes; ++c) out[static_cast<size_t>(c)] = static_cast<double>(logits[c]) - log_sum;
+  };
+  std::vector<double> la(static_cast<size_t>(classes)), lb(static_cast<size_t>(classes));
+  if (averaged != nullptr) {
+    averaged->labels = a.labels;
+    averaged->logits.assign(a.logits.size(), 0.0f);
+  }
+  for (size_t i = 0; i < a.labels.size(); ++i) {
+    log_softmax(a.logits.data() + i * static_cast<size_t>(classes), la);
+    log_softmax(b.logits.data() + i * static_cast<size_t>(classes), lb);
+    double log_p_label = 0;
+    for (int64_t c = 0; c < classes; ++c) {
+      const double hi = std::max(la[static_cast<size_t>(c)], lb[static_cast<size_t>(c)]);
+      const double lo = std::min(la[static_cast<size_t>(c)], lb[static_cast<size_t>(c)]);
+      const double log_p = std::log(0.5) + hi + std::log1p(std::exp(lo - hi));
+      row[static_cast<size_t>(c)] = static_cast<float>(log_p);
+      if (c == a.labels[i]) log_p_label = log_p;
+    }
+    loss_sum -= log_p_label;
+    correct += row_argmax(row.data(), classes) == a.labels[i];
+    if (averaged != nullptr) std::copy(row.begin(), row.end(), averaged->logits.begin() + i * static_cast<size_t>(classes));
+  }
+  if (e.images > 0) {
+    e.loss = loss_sum / static_cast<double>(e.images);
+    e.accuracy = static_cast<double>(correct) / static_cast<double>(e.images);
+  }
+  return e;
+}
+
 int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
-                        const std::string& confusion_path) {
+                        const std::string& confusion_path, bool tta) {
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
   const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);
   const Dataset& val = experiment.data.val;
   std::printf("%s on %s (%lld images): loss %.6f, accuracy %.4f\n", checkpoint.c_str(), val.name.c_str(),
               static_cast<long long>(e.images), e.loss, e.accuracy);
+  if (tta) {
+    // The plain view's logits are those just computed; the mirror's come from one more pass.
+    Predictions mirrored, averaged;
+    evaluate(*experiment.model, *experiment.mirrored_val_loader(), &mirrored);
+    const Evaluation t = average_of_views(predictions, mirrored, val.num_classes, &averaged);
+    std::printf("with flip test-time augmentation (image and mirror, probabilities averaged): loss %.6f, "
+                "accuracy %.4f (%+.4f)\n",
+                t.loss, t.accuracy, t.accuracy - e.accuracy);
+    std::printf("the figures below are those of the average\n");
+    predictions = std::move(averaged);
+  }
   const Confusion confusion = confusion_of(predictions, val.num_classes);
   std::printf("%s", confusion_report(confusion, val.class_names).c_str());
   if (!predictions_path.empty()) {

@@ -28,6 +28,14 @@ struct Predictions {
 Evaluation evaluate(nn::Module& model, Loader& loader, Predictions* predictions = nullptr,
                     Communicator* communicator = nullptr);
 
+// Test-time augmentation (fastai's tta): two views' predictions of the same images, in
+// the same order (their labels must agree), combined by averaging each image's class
+// probabilities. The loss is the mean over images of -log of the true class's averaged
+// probability; the prediction is the average's argmax. averaged, when given, receives
+// each image's log of the averaged probabilities: logits whose softmax is the average.
+// The evaluate app's --tta takes each image and its mirror (Experiment::mirrored_val_loader).
+Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t classes, Predictions* averaged);
+
 // Each class's images and how they were predicted: counts[label * classes + pred], the
 // prediction being the row's argmax as the correct count takes it (kernels/loss.h).
 struct Confusion {
@@ -50,8 +58,10 @@ std::string confusion_csv(const Confusion& c, const std::vector<std::string>& na
 // Loads the checkpoint into the experiment's model, prints its loss and accuracy on the
 // validation split, each class's accuracy and the confusion matrix, and writes the
 // predictions (index,label,pred,logit_0,...) and the matrix (confusion_csv) where their
-// paths are not empty. Returns the exit code.
+// paths are not empty. With tta it also prints the flip test-time augmentation's loss and
+// accuracy (average_of_views of each image and its mirror), and the per-class figures and the files are the
+// average's. Returns the exit code.
 int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
-                        const std::string& confusion_path);
+                        const std::string& confusion_path, bool tta = false);
 
 }  // namespace cyg::app

@@ -224,14 +224,10 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   CYG_INPUT_CHECK(config.data.crop_padding < std::min(height, width), "'data.crop_padding' = ",
                   config.data.crop_padding, ": expected less than the side of the ", height, "x", width,
                   " images, so that every crop holds part of the image");
-  const LoaderOptions batches = LoaderOptions(config.train.batch_size)
-                                    .seed(static_cast<uint64_t>(config.seed))
-                                    .normalization(data.normalization)
-                                    .device(device)
-                                    .shard(comm->rank(), comm->size())
-                                    // The batch in the layout the first convolution takes.
-                                    .channels_last(memory_format == "channels_last");
-  const Augmentation augmentation{config.data.crop_padding, config.data.flip};
+  const LoaderOptions batches = loader_options();
+  Augmentation augmentation;
+  augmentation.crop_padding = config.data.crop_padding;
+  augmentation.horizontal_flip = config.data.flip;
   train_loader = std::make_unique<Loader>(
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
   val_loader = std::make_unique<Loader>(data.val, batches);
@@ -310,6 +306,22 @@ std::string optimizer_said(AppKind kind, const OptimizerConfig& optimizer) {
   return out + ")";
 }
 }  // namespace
+
+LoaderOptions Experiment::loader_options() const {
+  return LoaderOptions(config.train.batch_size)
+      .seed(static_cast<uint64_t>(config.seed))
+      .normalization(data.normalization)
+      .device(device)
+      .shard(comm->rank(), comm->size())
+      // The batch in the layout the first convolution takes.
+      .channels_last(memory_format == "channels_last");
+}
+
+std::unique_ptr<Loader> Experiment::mirrored_val_loader() const {
+  Augmentation mirror;
+  mirror.mirror_every_image = true;
+  return std::make_unique<Loader>(data.val, loader_options().augmentation(mirror));
+}
 
 std::string Experiment::header_line() const {
   std::ostringstream os;

@@ -64,6 +64,12 @@ struct Experiment {
   fn::ChannelsLast channels_last;
   DataSplits data;
   std::unique_ptr<Loader> train_loader, val_loader;
+  // What both loaders share: the batch size, seed, normalisation, device, this rank's
+  // shard and the layout the first convolution takes.
+  LoaderOptions loader_options() const;
+  // The validation images in val_loader's batches, every one mirrored: the second view
+  // of flip test-time augmentation.
+  std::unique_ptr<Loader> mirrored_val_loader() const;
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<Optimizer> optimizer;
   // The moving average of the weights (train.ema_decay) of a training app; null without.

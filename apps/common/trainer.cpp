@@ -61,7 +61,7 @@ int run_app(AppKind kind, int argc, char** argv) {
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
       case AppKind::Evaluate:
-        return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions, cl.confusion);
+        return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions, cl.confusion, cl.tta);
       default: return fit(experiment);
     }
   } catch (const std::exception& caught) {

@@ -7,7 +7,7 @@ void assemble_batch_cpu(const uint8_t* images, const int32_t* labels, const int6
                         int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
                         uint64_t seed, uint64_t sample_counter_base, int channels_last, float* out,
                         int32_t* out_labels) {
-  check_assemble_batch_args(batch, C, H, W, crop_padding);
+  check_assemble_batch_args(batch, C, H, W, crop_padding, flip);
   const int64_t per_image = C * H * W;
 #pragma omp parallel for if (batch * per_image > 65536)
   for (int64_t b = 0; b < batch; ++b) {

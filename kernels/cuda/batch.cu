@@ -25,7 +25,7 @@ void assemble_batch_cuda(const uint8_t* images, const int32_t* labels, const int
                          int64_t C, int64_t H, int64_t W, const float* mean, const float* inv_std,
                          int64_t crop_padding, int flip, uint64_t seed, uint64_t sample_counter_base,
                          int channels_last, float* out, int32_t* out_labels, const LaunchConfig& cfg) {
-  check_assemble_batch_args(batch, C, H, W, crop_padding);
+  check_assemble_batch_args(batch, C, H, W, crop_padding, flip);
   if (batch == 0) return;
   const int64_t n = batch * C * H * W;
   // u8 pixels, indices and labels in; f32 pixels and labels out.

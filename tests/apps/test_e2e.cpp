@@ -1220,6 +1220,95 @@ TEST_F(EndToEnd, EvaluateReproducesTheCheckpointsAccuracy) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 257);
 }
 
+// Flip test-time augmentation (--tta): the plain figures are printed unchanged, then the
+// average's; its predictions file holds log-probabilities whose mean over the true
+// classes is the printed loss and whose argmax gives the printed accuracy; each image's
+// mirror probability implied by the average and the plain view (2 p_avg - p_plain) is a
+// probability; and the matrix is the average's.
+TEST_F(EndToEnd, EvaluateWithTtaAveragesEachImageWithItsMirror) {
+  ASSERT_EQ(run("onecycle", {"name=tta", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-tta-");
+  const std::string plain_csv = root_ + "/plain.csv", tta_csv = root_ + "/tta.csv", confusion = root_ + "/tta-confusion.csv";
+  const Result plain =
+      run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", plain_csv}, BaseArgs::None);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const Result tta = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--tta", "--predictions", tta_csv,
+                                      "--confusion", confusion}, BaseArgs::None);
+  ASSERT_EQ(tta.exit_code, 0) << tta.err;
+  EXPECT_EQ(tta.out.substr(0, tta.out.find('\n')), plain.out.substr(0, plain.out.find('\n')));
+  const size_t line_at = tta.out.find("with flip test-time augmentation");
+  ASSERT_NE(line_at, std::string::npos) << tta.out;
+  double printed_loss = 0, printed_accuracy = 0;
+  ASSERT_EQ(std::sscanf(tta.out.c_str() + tta.out.find("loss", line_at), "loss %lf, accuracy %lf", &printed_loss,
+                        &printed_accuracy),
+            2)
+      << tta.out;
+  // Rows of index,label,pred,logit_0..logit_9.
+  auto rows_of = [](const std::string& text) {
+    std::vector<std::vector<double>> rows;
+    std::istringstream in(text);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::vector<double> row;
+      std::istringstream fields(line);
+      std::string field;
+      while (std::getline(fields, field, ',')) row.push_back(std::stod(field));
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  const auto plain_rows = rows_of(read_file(plain_csv)), tta_rows = rows_of(read_file(tta_csv));
+  ASSERT_EQ(tta_rows.size(), 256u);
+  ASSERT_EQ(plain_rows.size(), 256u);
+  double loss = 0;
+  int64_t correct = 0, changed = 0;
+  std::vector<int64_t> right_by_class(10, 0), images_by_class(10, 0);
+  for (size_t i = 0; i < tta_rows.size(); ++i) {
+    const std::vector<double>& t = tta_rows[i];
+    const std::vector<double>& p = plain_rows[i];
+    ASSERT_EQ(t.size(), 13u);
+    ASSERT_EQ(t[1], p[1]) << "the same image at row " << i;
+    const int64_t label = static_cast<int64_t>(t[1]);
+    double sum = 0, plain_top = -INFINITY, plain_sum = 0;
+    int64_t argmax = 0;
+    for (int k = 0; k < 10; ++k) {
+      sum += std::exp(t[3 + k]);
+      if (t[3 + k] > t[3 + argmax]) argmax = k;
+      plain_top = std::max(plain_top, p[3 + k]);
+    }
+    for (int k = 0; k < 10; ++k) plain_sum += std::exp(p[3 + k] - plain_top);
+    EXPECT_NEAR(sum, 1.0, 1e-5) << "row " << i << ": log-probabilities";
+    EXPECT_EQ(static_cast<int64_t>(t[2]), argmax) << "row " << i;
+    for (int k = 0; k < 10; ++k) {
+      const double mirror = 2 * std::exp(t[3 + k]) - std::exp(p[3 + k] - plain_top) / plain_sum;
+      EXPECT_GE(mirror, -1e-5) << "row " << i << " class " << k;
+      EXPECT_LE(mirror, 1 + 1e-5) << "row " << i << " class " << k;
+    }
+    loss -= t[3 + label];
+    correct += argmax == label;
+    right_by_class[static_cast<size_t>(label)] += argmax == label;
+    ++images_by_class[static_cast<size_t>(label)];
+    changed += std::abs(std::exp(t[3 + label]) - std::exp(p[3 + label] - plain_top) / plain_sum) > 1e-4;
+  }
+  EXPECT_NEAR(printed_loss, loss / 256, 2e-5);
+  EXPECT_NEAR(printed_accuracy, static_cast<double>(correct) / 256, 1e-4);
+  EXPECT_GT(changed, 128) << "the mirror is another view of most images";
+  const std::string matrix = read_file(confusion);
+  for (int64_t k = 0; k < 10; ++k) {
+    std::istringstream lines(matrix);
+    std::string line;
+    for (int64_t skip = 0; skip <= k + 1; ++skip) std::getline(lines, line);
+    std::vector<double> fields;
+    std::istringstream cells(line);
+    std::string cell;
+    while (std::getline(cells, cell, ',')) fields.push_back(cell == "class " + std::to_string(k) ? -1.0 : std::stod(cell));
+    ASSERT_EQ(fields.size(), 14u) << line;
+    EXPECT_EQ(fields[static_cast<size_t>(2 + k)], right_by_class[static_cast<size_t>(k)]) << line;
+    EXPECT_EQ(fields[12], images_by_class[static_cast<size_t>(k)]) << line;
+  }
+}
+
 // The confusion matrix and the per-class accuracies agree with the predictions file,
 // counted here from its label and pred columns, and with the overall accuracy.
 TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {

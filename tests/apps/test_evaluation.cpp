@@ -1,7 +1,9 @@
 // The evaluate app's per-class report (apps/common/evaluation.h): the confusion matrix
-// counted from predictions, each class's accuracy and the matrix as printed, and its CSV.
+// counted from predictions, each class's accuracy and the matrix as printed, and its CSV;
+// test-time augmentation's average of two views.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,33 @@ TEST(Confusion, ManyClassesShowTheFiveWithTheLowestAccuracy) {
             "  class 1  0.5000  (1 of 2)\n"
             "  class 11 0.5000  (1 of 2)\n"
             "  class 20 0.5000  (1 of 2)\n");
+}
+
+// Two views of three images of two classes, the averaged probabilities worked out by
+// hand: (1/2, 1/2) and (3/4, 1/4) average to (5/8, 3/8); (e^2, 1)/(e^2 + 1) and its
+// reverse to (1/2, 1/2), a tie the first class takes, as argmax does; two views each
+// certain of another class (logits 1000 apart) to (1/2, 1/2), finite.
+TEST(TestTimeAugmentation, AveragesEachImagesProbabilitiesOverTheViews) {
+  Predictions a, b;
+  a.labels = b.labels = {1, 1, 0};
+  a.logits = {0.0f, 0.0f, 2.0f, 0.0f, 1000.0f, 0.0f};
+  b.logits = {std::log(3.0f), 0.0f, -2.0f, 0.0f, 0.0f, 1000.0f};
+  Predictions averaged;
+  const cyg::app::Evaluation e = cyg::app::average_of_views(a, b, 2, &averaged);
+  EXPECT_EQ(e.images, 3);
+  const double want_loss = (-std::log(3.0 / 8) - std::log(0.5) - std::log(0.5)) / 3;
+  EXPECT_NEAR(e.loss, want_loss, 1e-6);
+  EXPECT_DOUBLE_EQ(e.accuracy, 1.0 / 3) << "image 2 is a tie (class 0, wrong); image 3's tie is right";
+  EXPECT_EQ(averaged.labels, a.labels);
+  const std::vector<double> want = {std::log(5.0 / 8), std::log(3.0 / 8), std::log(0.5), std::log(0.5),
+                                    std::log(0.5),     std::log(0.5)};
+  ASSERT_EQ(averaged.logits.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(averaged.logits[i], want[i], 1e-6) << "logit " << i;
+  // The views must be of the same images.
+  Predictions other = b;
+  other.labels = {1, 0, 0};
+  EXPECT_THROW(cyg::app::average_of_views(a, other, 2, nullptr), cyg::Error);
+  EXPECT_THROW(cyg::app::average_of_views(a, b, 3, nullptr), cyg::Error);
 }
 
 }  // namespace

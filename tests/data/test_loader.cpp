@@ -327,6 +327,48 @@ TEST(Loader, FlipMirrorsAboutHalfTheImages) {
   EXPECT_EQ(std::count(unchanged.begin(), unchanged.end(), 0), 64);
 }
 
+// mirror_every_image (test-time augmentation's second view): the batches of the same
+// images mirrored here, row by row, on every device and in both layouts, the random flip
+// and the crop of the training augmentation not drawn.
+TEST(Loader, MirrorEveryImageGivesTheMirroredImagesBatches) {
+  Dataset d;
+  d.name = "rgb";
+  d.num_classes = 5;
+  d.images = Tensor::empty({11, 3, 5, 4}, DType::U8);
+  d.labels = Tensor::empty({11}, DType::I32);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 251);
+  for (int64_t i = 0; i < 11; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 5);
+  Dataset mirrored = d;
+  mirrored.images = Tensor::empty({11, 3, 5, 4}, DType::U8);
+  for (int64_t row = 0; row < 11 * 3 * 5; ++row)
+    for (int64_t x = 0; x < 4; ++x)
+      mirrored.images.data<uint8_t>()[row * 4 + x] = d.images.data<uint8_t>()[row * 4 + 3 - x];
+  const Normalization norm{{0.1f, 0.2f, 0.3f}, {0.5f, 0.25f, 2.0f}};
+  Augmentation mirror;
+  mirror.mirror_every_image = true;
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()})
+    for (bool channels_last : {false, true}) {
+      SCOPED_TRACE(device.str() + (channels_last ? " channels_last" : " nchw"));
+      const LoaderOptions options =
+          LoaderOptions(4).seed(9).normalization(norm).device(device).channels_last(channels_last);
+      Loader under_test(d, LoaderOptions(options).augmentation(mirror)), reference(mirrored, options);
+      Loader plain(d, options);
+      Batch a, b, c;
+      int64_t batches = 0;
+      bool differs_from_plain = false;
+      while (under_test.next(a)) {
+        ASSERT_TRUE(reference.next(b));
+        ASSERT_TRUE(plain.next(c));
+        EXPECT_EQ(a.images.contiguous().to_vector(), b.images.contiguous().to_vector()) << "batch " << batches;
+        EXPECT_EQ(a.labels.to_vector(), b.labels.to_vector());
+        differs_from_plain |= a.images.contiguous().to_vector() != c.images.contiguous().to_vector();
+        ++batches;
+      }
+      EXPECT_EQ(batches, 3);
+      EXPECT_TRUE(differs_from_plain);
+    }
+}
+
 TEST(Loader, CropShiftsWithinThePaddingAndFillsZeros) {
   Bytes image;
   const Dataset d = copies_of_one_image(64, &image);
