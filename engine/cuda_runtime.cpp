@@ -11,6 +11,7 @@
 #include "engine/runtime.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/check.h"
+#include "kernels/gemm.h"
 
 namespace cyg {
 
@@ -165,10 +166,15 @@ class CudaRuntime final : public DeviceRuntime {
     return true;
   }
 
+  // The thread's cuDNN and cuBLAS handles are made first (conv2d_capturing(true) makes
+  // cuDNN's): creating one allocates device memory, which the capture would forbid.
   void begin_capture(void* stream) override {
-    CYG_CUDA_CHECK(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal));
-    t_capturing = true;
+    cuda::gemm_prepare_thread();
     cuda::conv2d_capturing(true);
+    const cudaError_t begun = cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal);
+    if (begun != cudaSuccess) cuda::conv2d_capturing(false);
+    CYG_CUDA_CHECK(begun);
+    t_capturing = true;
   }
 
   // The graph is instantiated at once: what is launched is the executable graph.
@@ -176,9 +182,14 @@ class CudaRuntime final : public DeviceRuntime {
     t_capturing = false;
     cuda::conv2d_capturing(false);
     cudaGraph_t graph = nullptr;
-    CYG_CUDA_CHECK(cudaStreamEndCapture(as_stream(stream), &graph));
+    const cudaError_t ended = cudaStreamEndCapture(as_stream(stream), &graph);
+    // A capture that failed leaves its error as the runtime's last one: cleared here, so
+    // that the next launch's check does not report it against an unrelated kernel.
+    if (ended != cudaSuccess) cudaGetLastError();
+    CYG_CUDA_CHECK(ended);
     cudaGraphExec_t exec = nullptr;
     const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+    if (instantiated != cudaSuccess) cudaGetLastError();
     const cudaError_t destroyed = cudaGraphDestroy(graph);
     CYG_CUDA_CHECK(instantiated);
     CYG_CUDA_CHECK(destroyed);

@@ -16,6 +16,10 @@ void gemm_cpu(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_
 
 CYG_CUDA_DECL(void gemm_cublas(Transpose trans_a, Transpose trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                                const float* A, const float* B, float beta, float* C, void* stream = nullptr))
+// Makes this thread's cuBLAS handle, if it has none yet. The runtime calls it before a
+// CUDA graph capture begins: creating a handle allocates device memory, which a capture
+// forbids, so a thread whose first product is captured would otherwise fail there.
+CYG_CUDA_DECL(void gemm_prepare_thread())
 
 // bf16 operands (bf16 autocast), products accumulated in fp32, C either f32 or bf16
 // (rounded once). The CPU twin widens, runs the f32 gemm and stores.

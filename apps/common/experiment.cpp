@@ -177,6 +177,15 @@ Device device_of_rank(const RunConfig& c, const Communicator& comm) {
   return parse_device(c.device);
 }
 
+// Whether this rank's GPU is another rank's too: ranks of one node on a GPU named with its
+// index, or more ranks on the node than it has GPUs. NCCL refuses two ranks on one GPU
+// ("Duplicate GPU detected").
+bool gpu_shared_with_another_rank(const RunConfig& c, const Communicator& comm) {
+  if (comm.local_size() <= 1) return false;
+  const bool unindexed_gpu = c.device == "cuda" || c.device == "auto";
+  return !unindexed_gpu || comm.local_size() > cuda_device_count();
+}
+
 // Every core by default; the ranks sharing a node share its cores (no oversubscription),
 // unless OMP_NUM_THREADS says otherwise.
 int64_t threads_of_rank(const RunConfig& c, const Communicator& comm) {
@@ -249,8 +258,14 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   schedule = make_schedule(config, steps_per_epoch, config.train.epochs * steps_per_epoch);
   distributed = kind != AppKind::Evaluate && (data_parallel() || config.distributed == "true");
   // Gradients on a GPU are summed by NCCL; elsewhere (the emulated device, a build
-  // without NCCL) through the host.
-  if (distributed && device.is_cuda() && has_nccl()) {
+  // without NCCL, ranks sharing a GPU, which NCCL refuses) through the host. Every rank
+  // takes the same road: whether any rank shares its GPU is agreed on together.
+  const bool shared_gpu = device.is_cuda() && any_rank(gpu_shared_with_another_rank(config, *comm));
+  if (shared_gpu && is_root())
+    std::fprintf(stderr, "cygnet: warning: ranks share a GPU (%d on this node; it has %d), which NCCL refuses: "
+                         "gradients are summed through the host (MPI) instead\n",
+                 static_cast<int>(comm->local_size()), cuda_device_count());
+  if (distributed && device.is_cuda() && has_nccl() && !shared_gpu) {
     device_comm = nccl_communicator(*comm, device.index, config.distributed_timeout);
   } else if (data_parallel() && !device.is_cpu()) {
     device_comm = host_staged_communicator(*comm, device);

@@ -19,6 +19,11 @@ cublasHandle_t handle_for_this_thread() {
   thread_local Handle handle;
   return handle.h;
 }
+}  // namespace
+
+void gemm_prepare_thread() { handle_for_this_thread(); }
+
+namespace {
 // A row-major C[M, N] = op(A) op(B) as cuBLAS's column-major C^T = op(B)^T op(A)^T: the
 // handle bound to the stream, and the operations, sizes and leading dimensions in
 // cuBLAS's order (B first). Null when C is empty.

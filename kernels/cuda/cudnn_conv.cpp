@@ -63,9 +63,13 @@ struct Settings {
 };
 
 // TF32 off keeps float convolutions strict FP32 (CUDNN_FMA_MATH); on, cuDNN may use TF32
-// tensor cores (PyTorch's default for cuDNN). bf16 convolutions use tensor cores either way.
+// tensor cores (PyTorch's default for cuDNN). bf16 convolutions are planned with tensor
+// cores permitted in so many words (CUDNN_TENSOR_OP_MATH, as frameworks set it for 16-bit
+// data before asking for algorithms), so that the heuristics and the search offer them;
+// the algorithm chosen brings its own math type (adopt).
 cudnnMathType_t default_math(const Settings& settings, ConvData data) {
-  return settings.allow_tf32 || data == ConvData::BF16 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  if (data == ConvData::BF16) return CUDNN_TENSOR_OP_MATH;
+  return settings.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
 }
 
 cudnnDataType_t cudnn_type(ConvData data) {
@@ -498,7 +502,10 @@ void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
 int64_t conv2d_searches() { return g_searches.load(); }
-void conv2d_capturing(bool capturing) { t_capturing = capturing; }
+void conv2d_capturing(bool capturing) {
+  if (capturing) handle_for_this_thread();
+  t_capturing = capturing;
+}
 
 void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   CYG_CHECK(path.empty() || write != nullptr, "conv2d_algorithm_cache: no writer for '", path, "'");

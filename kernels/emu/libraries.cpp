@@ -66,6 +66,7 @@ void conv2d_deterministic(bool) {}
 void conv2d_benchmark(bool) {}
 int64_t conv2d_searches() { return 0; }
 void conv2d_capturing(bool) {}
+void gemm_prepare_thread() {}
 void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}
 
 // The reference needs no workspace; one byte still goes through the allocator, as a
