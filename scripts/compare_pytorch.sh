@@ -16,7 +16,8 @@
 #   --quick        one round, 2 timed steps, epochs over the first 4 batches of images (to
 #                  try it on a CPU: --device cpu --quick --batches "16 32")
 #   --compile      auto (default): torch.compile until a run says it failed, or the first
-#                  compiled run takes over 240 s (600 with --quick); off: never
+#                  compiled run takes over 240 s (600 with --quick; at most half of what
+#                  --seconds leave); off: never
 #   --seconds S    no run goes past S seconds (one cut short is dropped); rows take the rounds done
 #   --summary FILE the rows as tab-separated lines (name, ok|not-runnable|failed, note)
 #   --cygnet-*-arg extra arguments for cygnet_bench / config overrides for cygnet_onecycle
@@ -143,6 +144,7 @@ done
 declare -A values failure runs_done
 compile_note=""
 compile_seen=0
+first_compile_cap=$compile_cap
 pytorch_options=""
 current=""
 interrupted=0
@@ -242,8 +244,17 @@ run_pytorch() {  # bench batch round
     args+=(--epoch --cifar10 "$cifar10")
     [ "$epoch_limit" -gt 0 ] && args+=(--limit "$epoch_limit")
   fi
-  local cap=$run_cap
-  [ "$compile" = auto ] && [ "$compile_seen" = 0 ] && cap=$compile_cap
+  local cap=$run_cap left
+  if [ "$compile" = auto ] && [ "$compile_seen" = 0 ]; then
+    # The first compiled run gets at most half of what --seconds leave, so that one cut
+    # by its cap still leaves time to run it eagerly.
+    cap=$compile_cap
+    if [ "$seconds" -gt 0 ]; then
+      left=$((seconds - ($(date +%s) - started)))
+      [ $((left / 2)) -lt "$cap" ] && cap=$((left / 2 > 30 ? left / 2 : 30))
+    fi
+    first_compile_cap=$cap
+  fi
   run_logged "$run_log" "$cap" env PYTHONUNBUFFERED=1 "$python" scripts/bench_pytorch.py "${args[@]}"
   [ "$run_rc" = 0 ] && run_value=$(sed -n 's/^pytorch .*: \([0-9.]*\) images\/s.*/\1/p' "$run_log" | head -1)
   return 0
@@ -275,7 +286,8 @@ keep_result() {  # key side
 echo "== cygnet vs PyTorch ${torch_version:+$torch_version }on $device ($device_name): $rounds round(s), batches $batches; logs in $logs"
 for round in $(seq 1 "$rounds"); do
   for batch in $batches; do
-    for bench in epoch step; do
+    # The step first: short, so that a budget cut short still has one pair of figures.
+    for bench in step epoch; do
       [ -n "$(row_blocker "$bench")" ] && continue
       key="$bench/$batch"
       run_cygnet "$bench" "$batch" "$round"
@@ -287,7 +299,7 @@ for round in $(seq 1 "$rounds"); do
         if [ "$compile" = auto ] && [ "$compile_seen" = 0 ] && [ "$run_cut" = 0 ] &&
           { [ "$run_rc" = 124 ] || [ "$run_rc" = 137 ]; }; then
           compile=off
-          compile_note="torch.compile: the first compiled run took over $compile_cap s; eager from there on"
+          compile_note="torch.compile: the first compiled run took over $first_compile_cap s; eager from there on"
           mv "$run_log" "${run_log%.log}.compile.log"
           run_pytorch "$bench" "$batch" "$round"
         fi

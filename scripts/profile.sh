@@ -10,7 +10,10 @@
 #   2. Nsight Compute (ncu) on every launch of the three heaviest of our kernels in one
 #      step: DRAM bytes read and written, time, achieved bandwidth against the peak.
 #   scripts/profile.sh [--bin-dir DIR] [--batch N] [--steps N] [--top N] [--out DIR] [--quick]
+#       [--seconds S]
 #   --quick   5 timed steps and no ncu bandwidth pass
+#   --seconds S  every profiler run cut to what is left of S seconds (a pass with under 10 s
+#             left is not started), so that the last line comes within S
 # Binaries from build/apps ($CYGNET_BUILD_DIR); reports in profile-out/ (cygnet.nsys-rep,
 # the CSVs, the .ncu-rep files). Without a GPU, or without nsys and ncu, or where the
 # profilers cannot read the GPU, it says so and exits 0. Ends with one line "profile: ...".
@@ -21,11 +24,12 @@ die() { echo "profile: $*" >&2; exit 2; }
 finish() { echo "profile: $*"; exit 0; }
 joined() { local text; text=$(printf '%s; ' "$@"); echo "${text%; }"; }
 
-bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0
+bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0 seconds=0
+started=$(date +%s)
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; steps=5 ;;
-    --bin-dir | --batch | --steps | --top | --out)
+    --bin-dir | --batch | --steps | --top | --out | --seconds)
       [ $# -ge 2 ] || die "$1 needs a value (try --help)"
       case "$1" in
         --bin-dir) bin_dir=$2 ;;
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
         --steps) steps=$2 ;;
         --top) top=$2 ;;
         --out) out=$2 ;;
+        --seconds) seconds=$2 ;;
       esac
       shift ;;
     -h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
@@ -41,6 +46,19 @@ while [ $# -gt 0 ]; do
   shift
 done
 for n in "$batch" "$steps" "$top"; do [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "expected a positive whole number, got '$n'"; done
+[[ "$seconds" =~ ^[0-9]+$ ]] || die "--seconds takes a whole number, not '$seconds'"
+
+# A profiler run's limit: its own, cut to what --seconds leave less 5 s for the last line;
+# under 10 s, 0 (not started).
+limit() {  # own seconds
+  local left
+  [ "$seconds" -gt 0 ] || { echo "$1"; return; }
+  left=$((seconds - ($(date +%s) - started) - 5))
+  if [ "$left" -lt 10 ]; then echo 0
+  elif [ "$left" -lt "$1" ]; then echo "$left"
+  else echo "$1"
+  fi
+}
 
 bench=""
 for p in "$bin_dir/apps/cygnet_bench" "$bin_dir/cygnet_bench"; do [ -x "$p" ] && { bench=$p; break; }; done
@@ -55,6 +73,14 @@ elif ! nvidia-smi -L > "$out/nvidia-smi.log" 2>&1 || ! grep -q '^GPU ' "$out/nvi
   finish "not runnable here: no GPU answers ($(head -1 "$out/nvidia-smi.log" | cut -c1-80))"
 fi
 echo "== $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
+# An nsys that cannot make a report: its QdstrmImporter (which turns the raw .qdstrm
+# into a report) is in none of the folders near it, as with the copy Nsight Compute
+# ships for its own use. Using it would spend a minute on a timeline that never comes.
+nsys_lacks_importer() {  # path
+  local root
+  root=$(dirname "$(readlink -f "$1")")/..
+  [ -z "$(find "$root" "$root/.." -maxdepth 3 -name 'QdstrmImporter*' -type f 2>/dev/null | head -1)" ]
+}
 find_tool() {  # name -> the first executable found on PATH or in the usual install folders
   local p
   command -v "$1" 2>/dev/null && return
@@ -66,7 +92,12 @@ find_tool() {  # name -> the first executable found on PATH or in the usual inst
 }
 nsys=$(find_tool nsys)
 ncu=$(find_tool ncu)
-echo "nsys: ${nsys:-not found}"
+nsys_note=""
+if [ -n "$nsys" ] && nsys_lacks_importer "$nsys"; then
+  nsys_note="$nsys has no QdstrmImporter beside it (it would write only a .qdstrm)"
+  nsys=""
+fi
+echo "nsys: ${nsys:-not found${nsys_note:+: $nsys_note}}"
 echo "ncu:  ${ncu:-not found}"
 [ -z "$nsys" ] && [ -z "$ncu" ] &&
   finish "not runnable here: neither nsys nor ncu found (PATH, /usr/local/cuda*/, /opt/nvidia/)"
@@ -78,17 +109,21 @@ summary=()
 
 # ---- 1. the timeline and the top kernels ----
 timeline=""
-if [ -n "$nsys" ]; then
+[ -n "$nsys_note" ] && summary+=("nsys: not used ($nsys_note)")
+if [ -n "$nsys" ] && [ "$(limit 60)" = 0 ]; then
+  summary+=("nsys: not run (the --seconds are spent)")
+elif [ -n "$nsys" ]; then
   echo "== nsys: $steps steps of ResNet-18 at batch $batch (after 5 warm-up steps)"
   rm -f "$out"/cygnet.nsys-rep "$out"/cygnet.qdrep "$out"/cygnet.qdstrm "$out"/cygnet.sqlite
-  timeout --kill-after=10 60 "$nsys" profile --trace=cuda,nvtx,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
+  nsys_limit=$(limit 60)
+  timeout --kill-after=3 "$nsys_limit" "$nsys" profile --trace=cuda,nvtx,cudnn,cublas --sample=none --cpuctxsw=none --force-overwrite=true \
     --output="$out/cygnet" "$bench" "${bench_args[@]}" --warmup 5 --steps "$steps" > "$out/nsys-profile.log" 2>&1
   rc=$?
   grep '^cygnet ' "$out/nsys-profile.log"
   report=$(ls "$out"/cygnet.nsys-rep "$out"/cygnet.qdrep 2>/dev/null | head -1)
   if [ -z "$report" ]; then
     why=$(grep -v '^$' "$out/nsys-profile.log" | tail -1 | cut -c1-100)
-    { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && why="it ran past 60 s"
+    { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && why="it ran past $nsys_limit s"
     [ -f "$out/cygnet.qdstrm" ] && why="it wrote only cygnet.qdstrm (no importer to turn it into a report)"
     echo "nsys made no report (exit $rc): $why"
     summary+=("nsys: no report ($why)")
@@ -125,12 +160,18 @@ ncu_refused() {  # log -> the reason, or nothing
 }
 # Runs ncu into a report and prints it as CSV in base units; returns 1 when it failed.
 run_ncu() {  # name ncu-options... application arguments...
-  local name=$1
+  local name=$1 ncu_limit
   shift
   rm -f "$out/$name.ncu-rep"
-  timeout --kill-after=10 90 "$ncu" --clock-control none --force-overwrite --export "$out/$name" "$@" > "$out/$name.log" 2>&1
+  ncu_limit=$(limit 90)
+  if [ "$ncu_limit" = 0 ]; then
+    echo "not run: the --seconds are spent" > "$out/$name.log"
+    echo "ncu not run: the --seconds are spent"
+    return 1
+  fi
+  timeout --kill-after=3 "$ncu_limit" "$ncu" --clock-control none --force-overwrite --export "$out/$name" "$@" > "$out/$name.log" 2>&1
   local rc=$?
-  { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && echo "ncu ran past 90 s" >> "$out/$name.log"
+  { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && echo "ncu ran past $ncu_limit s" >> "$out/$name.log"
   if [ ! -f "$out/$name.ncu-rep" ]; then
     echo "ncu made no report (exit $rc): $(ncu_refused "$out/$name.log" || grep -v '^$' "$out/$name.log" | tail -1 | cut -c1-100)"
     return 1
