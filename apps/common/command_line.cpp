@@ -2,6 +2,7 @@
 #include "apps/common/command_line.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -34,7 +35,9 @@ std::string describe(AppKind kind) {
              "matrix; optionally each image's prediction and logits (--predictions) and the matrix (--confusion)\n"
              "as CSV files. --tta adds flip test-time augmentation: each image's class probabilities averaged\n"
              "with its mirror's; the per-class figures and the files are then those of the average (the\n"
-             "logits written are the log of the averaged probabilities).\n";
+             "logits written are the log of the averaged probabilities). --top-losses N lists the N images with the\n"
+             "highest loss (fastai's plot_top_losses), and --top-losses-svg draws them (16 unless --top-losses\n"
+             "says).\n";
   }
   return "";
 }
@@ -63,6 +66,15 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.confusion = value();
     } else if (kind == AppKind::Evaluate && arg == "--tta") {
       cl.tta = true;
+    } else if (kind == AppKind::Evaluate && arg == "--top-losses") {
+      const std::string n = value();
+      char* end = nullptr;
+      const long long count = std::strtoll(n.c_str(), &end, 10);
+      CYG_INPUT_CHECK(!n.empty() && *end == '\0' && count >= 1 && count <= 10000, "--top-losses: expected a whole ",
+                      "number of images from 1 to 10000, got '", n, "'");
+      cl.top_losses = count;
+    } else if (kind == AppKind::Evaluate && arg == "--top-losses-svg") {
+      cl.top_losses_svg = value();
     } else if (arg.find('=') != std::string::npos && arg[0] != '-') {
       args.overrides.push_back(arg);
     } else {
@@ -110,7 +122,7 @@ std::string usage(AppKind kind) {
   os << "usage: " << name << " [--config FILE.yaml] [key.sub=value ...] [--print-config] [--help]\n";
   if (kind == AppKind::Evaluate)
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
-       << "                      [--confusion FILE.csv] [--tta]\n"
+       << "                      [--confusion FILE.csv] [--tta] [--top-losses N] [--top-losses-svg FILE.svg]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";
@@ -135,6 +147,8 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   cl.config = default_config(kind);
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
+  // A picture of the top losses without a count draws fastai's default of 16.
+  if (!cl.top_losses_svg.empty() && cl.top_losses == 0) cl.top_losses = 16;
   std::string resume;
   for (const auto& o : args.overrides)
     if (o.rfind("resume=", 0) == 0) resume = o.substr(7);

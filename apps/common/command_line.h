@@ -14,6 +14,8 @@ struct CommandLine {
   bool print_config = false;
   std::string checkpoint, predictions, confusion;  // evaluate
   bool tta = false;                                // evaluate --tta
+  int64_t top_losses = 0;                          // evaluate --top-losses N
+  std::string top_losses_svg;                      // evaluate --top-losses-svg FILE
 };
 
 // Stops at --help (show_help, nothing else read). Errors are cyg::Error naming the

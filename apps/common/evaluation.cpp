@@ -9,6 +9,7 @@
 #include "apps/common/checkpoint.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
+#include "apps/common/top_losses.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/functional.h"
@@ -220,8 +221,10 @@ Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t 
   return e;
 }
 
-int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
-                        const std::string& confusion_path, bool tta) {
+int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) {
+  const std::string& checkpoint = request.checkpoint;
+  const std::string &predictions_path = request.predictions, &confusion_path = request.confusion;
+  const bool tta = request.tta;
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
   const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);
@@ -248,6 +251,17 @@ int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, c
   if (!confusion_path.empty()) {
     write_file_atomically(confusion_path, confusion_csv(confusion, val.class_names));
     std::printf("confusion matrix: %s\n", confusion_path.c_str());
+  }
+  if (request.top_losses > 0) {
+    const std::vector<TopLoss> top = top_losses(predictions, val.num_classes, request.top_losses);
+    std::printf("%s", top_losses_report(top, val.class_names).c_str());
+    if (!request.top_losses_svg.empty()) {
+      const std::string title = "The " + std::to_string(top.size()) + " highest losses on " + val.name +
+                                (tta ? ", flip test-time augmentation" : "");
+      write_file_atomically(request.top_losses_svg,
+                            top_losses_svg(top, val.images, val.class_names, title, checkpoint));
+      std::printf("top losses: %s\n", request.top_losses_svg.c_str());
+    }
   }
   return 0;
 }

@@ -55,13 +55,21 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
 // label,name,pred_0,...,images,accuracy: one row per true class.
 std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names);
 
-// Loads the checkpoint into the experiment's model, prints its loss and accuracy on the
-// validation split, each class's accuracy and the confusion matrix, and writes the
-// predictions (index,label,pred,logit_0,...) and the matrix (confusion_csv) where their
-// paths are not empty. With tta it also prints the flip test-time augmentation's loss and
-// accuracy (average_of_views of each image and its mirror), and the per-class figures and the files are the
-// average's. Returns the exit code.
-int evaluate_checkpoint(Experiment& experiment, const std::string& checkpoint, const std::string& predictions_path,
-                        const std::string& confusion_path, bool tta = false);
+// What the evaluate app does besides printing the loss, the accuracy, each class's
+// accuracy and the confusion matrix.
+struct EvaluateRequest {
+  std::string checkpoint;
+  std::string predictions, confusion;  // CSV files to write, where not empty
+  // Flip test-time augmentation: also the average of each image and its mirror
+  // (average_of_views); the per-class figures, the files and the top losses are then the
+  // average's.
+  bool tta = false;
+  int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
+  std::string top_losses_svg;  // and to draw, where not empty
+};
+
+// Loads the checkpoint into the experiment's model and evaluates it on the validation
+// split as `request` says. Returns the exit code.
+int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request);
 
 }  // namespace cyg::app

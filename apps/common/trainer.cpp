@@ -61,7 +61,16 @@ int run_app(AppKind kind, int argc, char** argv) {
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
       case AppKind::Evaluate:
-        return evaluate_checkpoint(experiment, cl.checkpoint, cl.predictions, cl.confusion, cl.tta);
+        {
+          EvaluateRequest request;
+          request.checkpoint = cl.checkpoint;
+          request.predictions = cl.predictions;
+          request.confusion = cl.confusion;
+          request.tta = cl.tta;
+          request.top_losses = cl.top_losses;
+          request.top_losses_svg = cl.top_losses_svg;
+          return evaluate_checkpoint(experiment, request);
+        }
       default: return fit(experiment);
     }
   } catch (const std::exception& caught) {

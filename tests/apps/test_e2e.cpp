@@ -1309,6 +1309,67 @@ TEST_F(EndToEnd, EvaluateWithTtaAveragesEachImageWithItsMirror) {
   }
 }
 
+// --top-losses N lists the N images whose loss, worked out here from the predictions
+// file's logits, is highest, highest first; --top-losses-svg draws them; bad counts are
+// refused naming the flag.
+TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
+  ASSERT_EQ(run("onecycle", {"name=top", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-top-");
+  const std::string csv = root_ + "/predictions.csv", svg = root_ + "/top.svg";
+  const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", csv, "--top-losses",
+                                    "5", "--top-losses-svg", svg}, BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::pair<double, int64_t>> losses;  // (-loss, index): sorted, the highest first
+  std::istringstream rows(read_file(csv));
+  std::string line;
+  std::getline(rows, line);
+  while (std::getline(rows, line)) {
+    std::vector<double> f;
+    std::istringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, ',')) f.push_back(std::stod(field));
+    ASSERT_EQ(f.size(), 13u);
+    double top = -INFINITY, sum = 0;
+    for (int k = 0; k < 10; ++k) top = std::max(top, f[3 + k]);
+    for (int k = 0; k < 10; ++k) sum += std::exp(f[3 + k] - top);
+    losses.push_back({-(top + std::log(sum) - f[3 + static_cast<size_t>(f[1])]), static_cast<int64_t>(f[0])});
+  }
+  ASSERT_EQ(losses.size(), 256u);
+  std::sort(losses.begin(), losses.end());
+  EXPECT_NE(r.out.find("the 5 images with the highest loss"), std::string::npos) << r.out;
+  size_t at = r.out.find("the 5 images with the highest loss");
+  for (int rank = 0; rank < 5; ++rank) {
+    char want[64];
+    std::snprintf(want, sizeof want, "%3d. image %-6lld", rank + 1, static_cast<long long>(losses[static_cast<size_t>(rank)].second));
+    const size_t found = r.out.find(want, at);
+    ASSERT_NE(found, std::string::npos) << r.out << "\nlacks " << want;
+    double loss = 0;
+    ASSERT_EQ(std::sscanf(r.out.c_str() + r.out.find("loss", found), "loss %lf", &loss), 1);
+    EXPECT_NEAR(loss, -losses[static_cast<size_t>(rank)].first, 1e-3) << want;
+    at = found;
+  }
+  const std::string picture = read_file(svg);
+  size_t images = 0;
+  for (size_t p = picture.find("<image "); p != std::string::npos; p = picture.find("<image ", p + 1)) ++images;
+  EXPECT_EQ(images, 5u);
+  EXPECT_NE(picture.find("The 5 highest losses on synthetic"), std::string::npos);
+
+  for (const char* bad : {"0", "-3", "x", "4.5", "10001"}) {
+    const Result refused = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--top-losses", bad},
+                               BaseArgs::None);
+    EXPECT_NE(refused.exit_code, 0) << bad;
+    EXPECT_NE(refused.err.find("--top-losses: expected a whole number of images from 1 to 10000, got '" +
+                               std::string(bad) + "'"),
+              std::string::npos)
+        << refused.err;
+  }
+  // The picture alone draws 16.
+  const Result picture_only =
+      run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--top-losses-svg", svg}, BaseArgs::None);
+  ASSERT_EQ(picture_only.exit_code, 0) << picture_only.err;
+  EXPECT_NE(read_file(svg).find("The 16 highest losses"), std::string::npos);
+}
+
 // The confusion matrix and the per-class accuracies agree with the predictions file,
 // counted here from its label and pred columns, and with the overall accuracy.
 TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {

@@ -1,13 +1,18 @@
 // The evaluate app's per-class report (apps/common/evaluation.h): the confusion matrix
 // counted from predictions, each class's accuracy and the matrix as printed, and its CSV;
-// test-time augmentation's average of two views.
+// test-time augmentation's average of two views; the top losses, and the PNG and base64
+// their picture is made of.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "apps/common/evaluation.h"
+#include "apps/common/png.h"
+#include "apps/common/top_losses.h"
 
 namespace {
 
@@ -89,6 +94,143 @@ TEST(TestTimeAugmentation, AveragesEachImagesProbabilitiesOverTheViews) {
   other.labels = {1, 0, 0};
   EXPECT_THROW(cyg::app::average_of_views(a, other, 2, nullptr), cyg::Error);
   EXPECT_THROW(cyg::app::average_of_views(a, b, 3, nullptr), cyg::Error);
+}
+
+// RFC 4648's test vectors.
+TEST(Png, Base64IsRfc4648s) {
+  EXPECT_EQ(cyg::app::base64(""), "");
+  EXPECT_EQ(cyg::app::base64("f"), "Zg==");
+  EXPECT_EQ(cyg::app::base64("fo"), "Zm8=");
+  EXPECT_EQ(cyg::app::base64("foo"), "Zm9v");
+  EXPECT_EQ(cyg::app::base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(cyg::app::base64("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(cyg::app::base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(cyg::app::base64(std::string("\xff\xfe\x00", 3)), "//4A");
+}
+
+// CRC-32 as PNG defines it (ISO 3309, reflected polynomial 0xedb88320), bit by bit:
+// written here, independent of zlib's table-driven one the encoder uses.
+uint32_t crc32_bitwise(const std::string& bytes) {
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return crc ^ 0xffffffffu;
+}
+
+uint32_t be32(const std::string& s, size_t at) {
+  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |
+         uint32_t(uint8_t(s[at + 3]));
+}
+
+// The file read back by the PNG specification: the signature, IHDR's fields, each chunk's
+// CRC, and IDAT inflated to the rows, each a filter byte 0 and the samples given.
+TEST(Png, AnRgbAndAGrayImageReadBackByTheSpecification) {
+  for (int channels : {1, 3}) {
+    SCOPED_TRACE(channels);
+    const int64_t W = 5, H = 3;
+    std::vector<uint8_t> pixels(static_cast<size_t>(W * H * channels));
+    for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 37 + 11);
+    const std::string png = cyg::app::png_bytes(pixels.data(), W, H, channels);
+    ASSERT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    std::vector<std::string> types;
+    std::string idat;
+    size_t at = 8;
+    while (at < png.size()) {
+      ASSERT_LE(at + 12, png.size());
+      const uint32_t length = be32(png, at);
+      const std::string type = png.substr(at + 4, 4), data = png.substr(at + 8, length);
+      EXPECT_EQ(be32(png, at + 8 + length), crc32_bitwise(type + data)) << type;
+      types.push_back(type);
+      if (type == "IHDR") {
+        ASSERT_EQ(length, 13u);
+        EXPECT_EQ(be32(data, 0), 5u);
+        EXPECT_EQ(be32(data, 4), 3u);
+        EXPECT_EQ(data[8], 8) << "bit depth";
+        EXPECT_EQ(data[9], channels == 1 ? 0 : 2) << "colour type";
+        EXPECT_EQ(data.substr(10), std::string(3, '\0'));
+      }
+      if (type == "IDAT") idat += data;
+      at += 12 + length;
+    }
+    EXPECT_EQ(types, (std::vector<std::string>{"IHDR", "IDAT", "IEND"}));
+    std::vector<uint8_t> rows(static_cast<size_t>(H * (1 + W * channels)));
+    uLongf size = rows.size();
+    ASSERT_EQ(uncompress(rows.data(), &size, reinterpret_cast<const Bytef*>(idat.data()), idat.size()), Z_OK);
+    ASSERT_EQ(size, rows.size());
+    for (int64_t y = 0; y < H; ++y) {
+      const uint8_t* row = rows.data() + y * (1 + W * channels);
+      EXPECT_EQ(row[0], 0) << "filter of row " << y;
+      EXPECT_EQ(std::memcmp(row + 1, pixels.data() + y * W * channels, static_cast<size_t>(W * channels)), 0)
+          << "row " << y;
+    }
+  }
+  EXPECT_THROW(cyg::app::png_bytes(nullptr, 0, 3, 1), cyg::Error);
+  const uint8_t pixel[4] = {1, 2, 3, 4};
+  EXPECT_THROW(cyg::app::png_bytes(pixel, 1, 1, 4), cyg::Error);
+}
+
+// Three images of three classes, the losses worked out by hand: logits (0, 0, 0) give
+// each class 1/3 (loss ln 3); (ln 8, 0, 0) give the first 8/10 (label 1: loss ln 10,
+// predicted 0 with 0.8); (0, 0, ln 2) with label 2 give 1/2 (loss ln 2). A fourth image
+// ties the first.
+TEST(TopLosses, TheHighestLossesFirstTiesInIndexOrder) {
+  Predictions p;
+  p.labels = {0, 1, 2, 1};
+  p.logits = {0, 0, 0, std::log(8.0f), 0, 0, 0, 0, std::log(2.0f), 0, 0, 0};
+  const std::vector<cyg::app::TopLoss> top = cyg::app::top_losses(p, 3, 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].index, 1);
+  EXPECT_NEAR(top[0].loss, std::log(10.0), 1e-6);
+  EXPECT_EQ(top[0].label, 1);
+  EXPECT_EQ(top[0].pred, 0);
+  EXPECT_NEAR(top[0].label_probability, 0.1, 1e-7);
+  EXPECT_NEAR(top[0].pred_probability, 0.8, 1e-7);
+  EXPECT_EQ(top[1].index, 0) << "a tie at ln 3 is taken in index order";
+  EXPECT_EQ(top[2].index, 3);
+  EXPECT_NEAR(top[1].loss, std::log(3.0), 1e-6);
+  EXPECT_EQ(cyg::app::top_losses(p, 3, 10).size(), 4u) << "all of them where there are fewer";
+  EXPECT_EQ(cyg::app::top_losses(p, 3, 10).back().index, 2);
+  const std::string report = cyg::app::top_losses_report(top, {"cat", "dog", "owl"});
+  EXPECT_NE(report.find("1. image 1      dog            as cat            loss  2.3026  p(true) 0.1000  p(pred) 0.8000"),
+            std::string::npos)
+      << report;
+  EXPECT_THROW(cyg::app::top_losses(p, 4, 3), cyg::Error) << "logits of another class count";
+}
+
+// The picture: one image each, in rank order, each the image's PNG enlarged by whole
+// pixels to about 96 a side, and the captions escaped.
+TEST(TopLosses, ThePictureHoldsEachImageEnlargedWithItsCaption) {
+  const int64_t N = 4, C = 1, H = 28, W = 28;
+  cyg::Tensor images = cyg::Tensor::empty({N, C, H, W}, cyg::DType::U8);
+  for (int64_t i = 0; i < images.numel(); ++i) images.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7);
+  Predictions p;
+  p.labels = {0, 1, 0, 1};
+  p.logits = {5, 0, 0, 5, 0, 3, 1, 0};  // losses: ~0, ~0, 3.05, 1.31
+  const std::vector<cyg::app::TopLoss> top = cyg::app::top_losses(p, 2, 2);
+  const std::string svg = cyg::app::top_losses_svg(top, images, {"a<b", "c&d"}, "title", "ckpt");
+  EXPECT_EQ(svg.rfind("<svg ", 0), 0u);
+  size_t count = 0, at = 0;
+  std::vector<std::string> uris;
+  while ((at = svg.find("href=\"data:image/png;base64,", at)) != std::string::npos) {
+    at += std::strlen("href=\"data:image/png;base64,");
+    uris.push_back(svg.substr(at, svg.find('"', at) - at));
+    ++count;
+  }
+  ASSERT_EQ(count, 2u);
+  // 28 x 3 = 84 pixels a side: image 2's PNG is its pixels, each repeated 3 x 3.
+  std::vector<uint8_t> enlarged(84 * 84);
+  for (int64_t y = 0; y < 84; ++y)
+    for (int64_t x = 0; x < 84; ++x)
+      enlarged[static_cast<size_t>(y * 84 + x)] = images.data<uint8_t>()[2 * H * W + (y / 3) * W + x / 3];
+  EXPECT_EQ(uris[0], cyg::app::base64(cyg::app::png_bytes(enlarged.data(), 84, 84, 1)));
+  EXPECT_NE(svg.find("a&lt;b as <tspan fill=\"#c0392b\">c&amp;d</tspan>"), std::string::npos) << "image 2's caption";
+  EXPECT_NE(svg.find("#1, image 2"), std::string::npos);
+  EXPECT_NE(svg.find("#2, image 3"), std::string::npos);
+  cyg::app::TopLoss outside;
+  outside.index = 9;
+  EXPECT_THROW(cyg::app::top_losses_svg({outside}, images, {}, "t", "s"), cyg::Error);
 }
 
 }  // namespace

@@ -1,0 +1,120 @@
+// The highest-loss images (apps/common/top_losses.h).
+#include "apps/common/top_losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "apps/common/plot.h"
+#include "apps/common/png.h"
+#include "kernels/error.h"
+#include "kernels/loss.h"
+
+namespace cyg::app {
+
+std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count) {
+  CYG_CHECK(classes > 0 && predictions.logits.size() == predictions.labels.size() * static_cast<size_t>(classes),
+            "top_losses: ", predictions.logits.size(), " logits for ", predictions.labels.size(), " images of ",
+            classes, " classes");
+  CYG_CHECK(count >= 0, "top_losses: count ", count);
+  std::vector<TopLoss> all;
+  all.reserve(predictions.labels.size());
+  for (size_t i = 0; i < predictions.labels.size(); ++i) {
+    const float* row = predictions.logits.data() + i * static_cast<size_t>(classes);
+    double top = -INFINITY;
+    for (int64_t c = 0; c < classes; ++c) top = std::max(top, static_cast<double>(row[c]));
+    double sum = 0;
+    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c]) - top);
+    const double log_sum = top + std::log(sum);
+    TopLoss t;
+    t.index = static_cast<int64_t>(i);
+    t.label = predictions.labels[i];
+    CYG_CHECK(t.label >= 0 && t.label < classes, "top_losses: label ", t.label, " outside the ", classes, " classes");
+    t.pred = row_argmax(row, classes);
+    t.loss = log_sum - static_cast<double>(row[t.label]);
+    t.label_probability = std::exp(-t.loss);
+    t.pred_probability = std::exp(static_cast<double>(row[t.pred]) - log_sum);
+    all.push_back(t);
+  }
+  const size_t kept = std::min(all.size(), static_cast<size_t>(count));
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(),
+                    [](const TopLoss& a, const TopLoss& b) { return a.loss > b.loss || (a.loss == b.loss && a.index < b.index); });
+  all.resize(kept);
+  return all;
+}
+
+std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names) {
+  std::ostringstream os;
+  os << "the " << top.size() << " image" << (top.size() == 1 ? "" : "s")
+     << " with the highest loss (true class, predicted class, loss, probability of each):\n";
+  char line[256];
+  for (size_t r = 0; r < top.size(); ++r) {
+    const TopLoss& t = top[r];
+    std::snprintf(line, sizeof line, "  %3zu. image %-6lld %-14s as %-14s loss %7.4f  p(true) %.4f  p(pred) %.4f\n",
+                  r + 1, static_cast<long long>(t.index), class_name(names, t.label).substr(0, 14).c_str(),
+                  class_name(names, t.pred).substr(0, 14).c_str(), t.loss, t.label_probability, t.pred_probability);
+    os << line;
+  }
+  return os.str();
+}
+
+namespace {
+
+// The image's pixels enlarged `scale` times by repetition, as HWC rows for png_bytes.
+std::string enlarged_png(const Tensor& images, int64_t index, int64_t scale) {
+  const int64_t C = images.size(1), H = images.size(2), W = images.size(3);
+  const uint8_t* src = images.data<uint8_t>() + index * C * H * W;
+  std::vector<uint8_t> out(static_cast<size_t>(H * scale * W * scale * C));
+  for (int64_t y = 0; y < H * scale; ++y)
+    for (int64_t x = 0; x < W * scale; ++x)
+      for (int64_t c = 0; c < C; ++c)
+        out[static_cast<size_t>((y * W * scale + x) * C + c)] = src[(c * H + y / scale) * W + x / scale];
+  return png_bytes(out.data(), W * scale, H * scale, static_cast<int>(C));
+}
+
+}  // namespace
+
+std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images, const std::vector<std::string>& names,
+                           const std::string& title, const std::string& subtitle) {
+  CYG_CHECK(images.defined() && images.dim() == 4 && images.dtype() == DType::U8 &&
+                (images.size(1) == 1 || images.size(1) == 3),
+            "top_losses_svg: images must be u8 [N, C, H, W] with 1 or 3 channels");
+  const int64_t H = images.size(2), W = images.size(3);
+  const int64_t scale = std::max<int64_t>(1, 96 / std::max(H, W));
+  const int64_t image_w = W * scale, image_h = H * scale;
+  const int64_t n = static_cast<int64_t>(top.size());
+  const int64_t columns = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+  const int64_t rows = n == 0 ? 0 : (n + columns - 1) / columns;
+  const int64_t cell_w = std::max<int64_t>(image_w, 150) + 16, cell_h = image_h + 62, top_margin = 58;
+  const int64_t width = std::max<int64_t>(columns * cell_w, 360), height = top_margin + rows * cell_h + 8;
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+     << "\" viewBox=\"0 0 " << width << " " << height << "\" font-family=\"sans-serif\">\n";
+  os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  os << "<text x=\"8\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" << plot::escape_xml(title) << "</text>\n";
+  os << "<text x=\"8\" y=\"40\" font-size=\"11\" fill=\"#666\">" << plot::escape_xml(subtitle) << "</text>\n";
+  char number[64];
+  for (int64_t k = 0; k < n; ++k) {
+    const TopLoss& t = top[static_cast<size_t>(k)];
+    CYG_CHECK(t.index >= 0 && t.index < images.size(0), "top_losses_svg: image ", t.index, " of ", images.size(0));
+    const int64_t x = (k % columns) * cell_w + 8, y = top_margin + (k / columns) * cell_h;
+    const int64_t image_x = x + (cell_w - 16 - image_w) / 2;
+    os << "<image x=\"" << image_x << "\" y=\"" << y << "\" width=\"" << image_w << "\" height=\"" << image_h
+       << "\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,"
+       << base64(enlarged_png(images, t.index, scale)) << "\"/>\n";
+    const int64_t text_x = x + (cell_w - 16) / 2;
+    os << "<text x=\"" << text_x << "\" y=\"" << y + image_h + 16 << "\" font-size=\"12\" text-anchor=\"middle\">"
+       << plot::escape_xml(class_name(names, t.label)) << " as <tspan fill=\"#c0392b\">"
+       << plot::escape_xml(class_name(names, t.pred)) << "</tspan></text>\n";
+    std::snprintf(number, sizeof number, "loss %.2f, p(true) %.4f", t.loss, t.label_probability);
+    os << "<text x=\"" << text_x << "\" y=\"" << y + image_h + 32 << "\" font-size=\"11\" text-anchor=\"middle\" "
+       << "fill=\"#444\">" << number << "</text>\n";
+    os << "<text x=\"" << text_x << "\" y=\"" << y + image_h + 47 << "\" font-size=\"11\" text-anchor=\"middle\" "
+       << "fill=\"#888\">#" << k + 1 << ", image " << t.index << "</text>\n";
+  }
+  os << "</svg>\n";
+  return os.str();
+}
+
+}  // namespace cyg::app

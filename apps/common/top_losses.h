@@ -1,0 +1,38 @@
+// The images a model gets most wrong (fastai's plot_top_losses): each validation image's
+// loss from its logits, the highest first, as a table and as an SVG of the images with
+// their true and predicted classes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/common/evaluation.h"
+#include "data/datasets.h"
+
+namespace cyg::app {
+
+struct TopLoss {
+  int64_t index = 0;  // the image's place in the predictions (the validation split's order)
+  int64_t label = 0, pred = 0;
+  double loss = 0;              // -log of the softmax probability of the true class
+  double label_probability = 0, pred_probability = 0;
+};
+
+// The `count` images with the highest loss (all of them where there are fewer), highest
+// first, ties in index order. The loss is the cross-entropy of the image's logits (for
+// test-time augmentation's predictions, whose logits are log-probabilities, that of the
+// averaged probabilities).
+std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count);
+
+// One line per image: rank, index, true and predicted class (by name where the dataset
+// has names), loss and the two probabilities.
+std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names);
+
+// A self-contained SVG: each image (from `images`, u8 [N, C, H, W] with C 1 or 3, indexed
+// by TopLoss::index) enlarged to about 96 pixels a side without smoothing, under it its
+// true and predicted classes, the loss and the true class's probability; `title` above,
+// and `subtitle` (smaller: the checkpoint, say) under it.
+std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images, const std::vector<std::string>& names,
+                           const std::string& title, const std::string& subtitle);
+
+}  // namespace cyg::app
