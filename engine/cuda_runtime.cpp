@@ -11,6 +11,7 @@
 #include "engine/runtime.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/gemm.h"
 
 namespace cyg {
@@ -77,8 +78,9 @@ namespace {
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 cudaEvent_t as_event(void* event) { return static_cast<cudaEvent_t>(event); }
 
-// Whether this thread is capturing a stream into a graph (begin_capture to end_capture).
-thread_local bool t_capturing = false;
+// Whether this thread is capturing a stream into a graph (begin_capture to end_capture):
+// cuda::capture_open_on_this_thread(), which the launch check reads too.
+bool capturing_on_this_thread() { return cuda::capture_open_on_this_thread(); }
 
 class CudaRuntime final : public DeviceRuntime {
  public:
@@ -88,7 +90,7 @@ class CudaRuntime final : public DeviceRuntime {
     // captured step that needs one more block gets it in the graph's pool, and memory
     // that runs out is reported as such.
     cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-    const bool relax = t_capturing;
+    const bool relax = capturing_on_this_thread();
     if (relax) CYG_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
     void* p = nullptr;
     const cudaError_t status = cudaMalloc(&p, bytes);
@@ -174,12 +176,12 @@ class CudaRuntime final : public DeviceRuntime {
     const cudaError_t begun = cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal);
     if (begun != cudaSuccess) cuda::conv2d_capturing(false);
     CYG_CUDA_CHECK(begun);
-    t_capturing = true;
+    cuda::capture_open_on_this_thread() = true;
   }
 
   // The graph is instantiated at once: what is launched is the executable graph.
   void* end_capture(void* stream) override {
-    t_capturing = false;
+    cuda::capture_open_on_this_thread() = false;
     cuda::conv2d_capturing(false);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(as_stream(stream), &graph);

@@ -50,11 +50,20 @@ inline bool sync_launches() {
   return on;
 }
 
-// The launch's own error, then, unless the stream is being captured into a graph (where
-// a synchronisation is illegal), whatever the kernel did on the device.
+// Whether this thread has a CUDA graph capture open: the runtime's begin and end of a
+// capture set it (engine/cuda_runtime.cpp). Captures are thread-local, so while one is
+// open a synchronisation invalidates it, whatever stream the launch was on.
+inline bool& capture_open_on_this_thread() {
+  static thread_local bool open = false;
+  return open;
+}
+
+// The launch's own error, then, unless this thread is capturing a graph or the stream is
+// being captured (where a synchronisation is illegal), whatever the kernel did on the
+// device.
 inline void check_synchronised_launch(const char* kernel, cudaStream_t stream, const char* file, int line) {
   cudaError_t status = cudaGetLastError();
-  if (status == cudaSuccess) {
+  if (status == cudaSuccess && !capture_open_on_this_thread()) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     status = cudaStreamIsCapturing(stream, &capture);
     if (status == cudaSuccess && capture == cudaStreamCaptureStatusNone) status = cudaDeviceSynchronize();

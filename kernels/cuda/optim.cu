@@ -95,6 +95,7 @@ int chunk_grid(int64_t num_chunks, const LaunchConfig& cfg) { return static_cast
 
 void grad_norm_clip_cuda(const TensorSlot* slots, const TensorChunk* chunks, int64_t num_chunks, float max_norm,
                          double* partials, float* out, const LaunchConfig& cfg) {
+  check_block_reduce_size(block_size(cfg));  // both kernels reduce over whole warps
   const int blocks = static_cast<int>(grad_norm_partials_count(num_chunks, cfg));
   if (num_chunks > 0) {
     CYG_LAUNCH(grad_norm_partials_kernel, blocks, block_size(cfg), 0, stream_of(cfg), slots, chunks, num_chunks,

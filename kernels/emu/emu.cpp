@@ -237,7 +237,7 @@ class BlockRunner {
       }
       if (std::all_of(fibers_.begin(), fibers_.begin() + n, [](const Fiber& f) { return f.state == State::Done; }))
         return;
-      if (release_warp_collectives()) continue;
+      if (release_warp_collectives(name, block_index)) continue;
       if (release_barrier(name, block_index)) continue;
       report_deadlock(name, block_index);
     }
@@ -319,7 +319,7 @@ class BlockRunner {
 #endif
   }
 
-  bool release_warp_collectives() {
+  bool release_warp_collectives(const char* name, uint3 block_index) {
     bool released = false;
     const unsigned n = thread_count();
     for (unsigned base = 0; base < n; base += 32) {
@@ -328,6 +328,18 @@ class BlockRunner {
         Fiber& leader = fibers_[base + l];
         if (leader.state != State::AtWarp) continue;
         const unsigned mask = leader.mask;
+        // A mask naming lanes past the block's last thread: on a GPU those lanes do not
+        // exist, and the collective's result is undefined (the hardware may hang).
+        if (lanes < 32 && (mask >> lanes) != 0u) {
+          std::ostringstream os;
+          os << "emulation: kernel " << name << " block (" << block_index.x << "," << block_index.y << ","
+             << block_index.z << "): a warp " << (leader.op == detail::WarpOp::Ballot ? "vote" : "shuffle")
+             << " with mask 0x" << std::hex << mask << std::dec << " in the partial warp of threads " << base << "-"
+             << base + lanes - 1 << " (a block of " << n
+             << " threads): the mask names lanes that do not exist, undefined on a GPU; use a block that is a "
+                "multiple of 32, or a mask of the lanes that are there";
+          throw Error(os.str());
+        }
         bool complete = true;
         for (unsigned m = 0; m < lanes; ++m) {
           if (!(mask >> m & 1u)) continue;

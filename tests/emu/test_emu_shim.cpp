@@ -105,6 +105,24 @@ TEST_F(EmuShim, WarpShufflesAndBallot) {
   }
 }
 
+// A full-mask shuffle in a block of 48 threads: its second warp has 16 lanes, and the
+// mask names 16 that do not exist. Undefined on a GPU; a clear error here.
+TEST_F(EmuShim, AFullMaskShuffleInAPartialWarpIsAnError) {
+  const int threads = 48;
+  std::vector<int> in(threads, 1), down(threads), xo(threads), lane3(threads);
+  std::vector<unsigned> ballot(threads);
+  try {
+    cyg::emu::probe_warp_ops(in.data(), down.data(), xo.data(), lane3.data(), ballot.data(), 1, threads);
+    FAIL() << "a full-mask shuffle over 16 lanes ran";
+  } catch (const cyg::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("mask 0xffffffff in the partial warp of threads 32-47 (a block of 48 threads)"),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("warp_ops_kernel"), std::string::npos) << what;
+  }
+}
+
 TEST_F(EmuShim, DynamicSharedMemoryAndBarrier) {
   const int blocks = 5, threads = 96;
   const std::vector<float> in = ramp(blocks * threads);
