@@ -123,6 +123,7 @@ bool Loader::next(Batch& out) {
   out.labels = std::move(labels);
   out.index_in_epoch = next_batch_++;
   out.global_size = global_count;
+  out.first_position = first;
   return true;
 }
 

@@ -17,6 +17,9 @@ struct Batch {
   int64_t index_in_epoch = 0;
   // The images of the whole batch this one is a slice of (a sharded loader's), else B.
   int64_t global_size = 0;
+  // Where its first image stands in the epoch's order (its slice's, when sharded): for a
+  // loader without shuffle, that image's index in the dataset.
+  int64_t first_position = 0;
 };
 
 // The order in which an epoch visits a dataset of n samples: a Fisher-Yates shuffle whose

@@ -2,14 +2,15 @@
 """Compares two run directories of the same experiment: the step losses of steps.csv and
 the tensors of last.safetensors (and of ema.safetensors, the moving average of the
 weights, and swa.safetensors, stochastic weight averaging's, where the runs kept one),
-each within a relative tolerance. Used to check that a
+each within a relative tolerance; and, where both runs finished, summary.json's highest
+validation losses (the same images, in the same order, their losses within it). Used to check that a
 data-parallel run (mpirun -np N) trains as one process does. Standard library only.
 
   python3 scripts/compare_runs.py RUN_A RUN_B [--rtol 1e-5] [--parameters-only]
 
---parameters-only leaves batchnorm's running statistics and counters out: a run in
-micro-batches updates them once a micro-batch, and 2 ranks without synchronised
-batchnorm keep rank 0's.
+--parameters-only leaves batchnorm's running statistics and counters out (and so the
+losses, which depend on them): a run in micro-batches updates them once a micro-batch,
+and 2 ranks without synchronised batchnorm keep rank 0's.
 
 Prints the largest differences; exits 1 when one is past the tolerance, 2 on bad input.
 """
@@ -60,6 +61,22 @@ def read_losses(path):
             return [float(row["loss"]) for row in csv.DictReader(f)]
     except (OSError, KeyError, ValueError) as e:
         fail(f"cannot read the losses of '{path}': {e}")
+
+
+def read_top_losses(run):
+    """summary.json's final_top_losses as (image, loss) pairs, or None where it has none."""
+    path = os.path.join(run, "summary.json")
+    try:
+        with open(path) as f:
+            top = json.load(f).get("final_top_losses")
+    except (OSError, ValueError) as e:
+        fail(f"cannot read '{path}': {e}")
+    if top is None:
+        return None
+    try:
+        return [(int(t["image"]), float(t["loss"])) for t in top]
+    except (KeyError, TypeError, ValueError):
+        fail(f"'{path}': final_top_losses is not a list of images and losses")
 
 
 def relative(a, b):
@@ -129,6 +146,16 @@ def main():
         if has_a:
             worst.append((f"{average[:3]}: {what} (L2)",
                           compare_weights(args.run_a, args.run_b, average, args.parameters_only, [])))
+
+    top_a, top_b = read_top_losses(args.run_a), read_top_losses(args.run_b)
+    if (top_a is None) != (top_b is None):
+        fail("one run's summary has its highest losses (final_top_losses), the other's none")
+    if top_a is not None and not args.parameters_only:
+        images_a, images_b = [i for i, _ in top_a], [i for i, _ in top_b]
+        if images_a != images_b:
+            fail(f"the runs' highest-loss images differ: {images_a} and {images_b}")
+        worst.append(("highest validation losses",
+                      max((relative(a, b) for (_, a), (_, b) in zip(top_a, top_b)), default=0.0)))
 
     worst.sort(key=lambda item: -item[1])
     tensors.sort(key=lambda item: -item[1])

@@ -59,22 +59,22 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
     } else if (arg == "--print-config") {
       cl.print_config = true;
     } else if (kind == AppKind::Evaluate && arg == "--checkpoint") {
-      cl.checkpoint = value();
+      cl.evaluate.checkpoint = value();
     } else if (kind == AppKind::Evaluate && arg == "--predictions") {
-      cl.predictions = value();
+      cl.evaluate.predictions = value();
     } else if (kind == AppKind::Evaluate && arg == "--confusion") {
-      cl.confusion = value();
+      cl.evaluate.confusion = value();
     } else if (kind == AppKind::Evaluate && arg == "--tta") {
-      cl.tta = true;
+      cl.evaluate.tta = true;
     } else if (kind == AppKind::Evaluate && arg == "--top-losses") {
       const std::string n = value();
       char* end = nullptr;
       const long long count = std::strtoll(n.c_str(), &end, 10);
       CYG_INPUT_CHECK(!n.empty() && *end == '\0' && count >= 1 && count <= 10000, "--top-losses: expected a whole ",
                       "number of images from 1 to 10000, got '", n, "'");
-      cl.top_losses = count;
+      cl.evaluate.top_losses = count;
     } else if (kind == AppKind::Evaluate && arg == "--top-losses-svg") {
-      cl.top_losses_svg = value();
+      cl.evaluate.top_losses_svg = value();
     } else if (arg.find('=') != std::string::npos && arg[0] != '-') {
       args.overrides.push_back(arg);
     } else {
@@ -94,11 +94,12 @@ std::string config_file_for(AppKind kind, const Arguments& args, const std::stri
     CYG_INPUT_CHECK(file_exists(config_file), "resume: '", resume, "' is not a run directory (no config.yaml)");
   }
   if (kind == AppKind::Evaluate) {
-    CYG_INPUT_CHECK(!cl.checkpoint.empty(), "evaluate needs --checkpoint WEIGHTS.safetensors (try --help)");
-    CYG_INPUT_CHECK(file_exists(cl.checkpoint), "checkpoint '", cl.checkpoint, "' not found");
+    CYG_INPUT_CHECK(!cl.evaluate.checkpoint.empty(), "evaluate needs --checkpoint WEIGHTS.safetensors (try --help)");
+    CYG_INPUT_CHECK(file_exists(cl.evaluate.checkpoint), "checkpoint '", cl.evaluate.checkpoint, "' not found");
     if (config_file.empty()) {
-      const size_t slash = cl.checkpoint.rfind('/');
-      const std::string beside = (slash == std::string::npos ? "." : cl.checkpoint.substr(0, slash)) + "/config.yaml";
+      const std::string& checkpoint = cl.evaluate.checkpoint;
+      const size_t slash = checkpoint.rfind('/');
+      const std::string beside = (slash == std::string::npos ? "." : checkpoint.substr(0, slash)) + "/config.yaml";
       if (file_exists(beside)) config_file = beside;
     }
   }
@@ -148,7 +149,7 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
   // A picture of the top losses without a count draws fastai's default of 16.
-  if (!cl.top_losses_svg.empty() && cl.top_losses == 0) cl.top_losses = 16;
+  if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = 16;
   std::string resume;
   for (const auto& o : args.overrides)
     if (o.rfind("resume=", 0) == 0) resume = o.substr(7);

@@ -1,21 +1,32 @@
-// The training apps' command line: --config FILE.yaml, key.sub=value overrides,
-// resume=<run dir>, --print-config, --help, and for evaluate --checkpoint and
-// --predictions.
+// The apps' command line: --config FILE.yaml, key.sub=value overrides, resume=<run dir>,
+// --print-config, --help, and the evaluate app's flags (--checkpoint, --predictions,
+// --confusion, --tta, --top-losses, --top-losses-svg).
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "apps/common/config.h"
 
 namespace cyg::app {
 
+// What the evaluate app is asked for besides printing the loss, the accuracy, each
+// class's accuracy and the confusion matrix (apps/common/evaluation.h).
+struct EvaluateRequest {
+  std::string checkpoint;
+  std::string predictions, confusion;  // CSV files to write, where not empty
+  // Flip test-time augmentation: also the average of each image and its mirror
+  // (average_of_views); the per-class figures, the files and the top losses are then the
+  // average's.
+  bool tta = false;
+  int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
+  std::string top_losses_svg;  // and to draw, where not empty (16 unless top_losses says)
+};
+
 struct CommandLine {
   RunConfig config;  // resolved and validated (unless show_help)
   bool show_help = false;
   bool print_config = false;
-  std::string checkpoint, predictions, confusion;  // evaluate
-  bool tta = false;                                // evaluate --tta
-  int64_t top_losses = 0;                          // evaluate --top-losses N
-  std::string top_losses_svg;                      // evaluate --top-losses-svg FILE
+  EvaluateRequest evaluate;  // the evaluate app's flags
 };
 
 // Stops at --help (show_help, nothing else read). Errors are cyg::Error naming the

@@ -25,6 +25,7 @@ void append_predictions(const Variable& logits, const Batch& batch, Predictions&
   out.logits.insert(out.logits.end(), values.begin(), values.end());
   const Tensor labels = batch.labels.to(Device::cpu());
   out.labels.insert(out.labels.end(), labels.data<int32_t>(), labels.data<int32_t>() + labels.numel());
+  for (int64_t i = 0; i < labels.numel(); ++i) out.positions.push_back(batch.first_position + i);
 }
 
 std::string predictions_csv(const Predictions& p, int64_t classes) {
@@ -197,6 +198,7 @@ Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t 
   std::vector<double> la(static_cast<size_t>(classes)), lb(static_cast<size_t>(classes));
   if (averaged != nullptr) {
     averaged->labels = a.labels;
+    averaged->positions = a.positions;
     averaged->logits.assign(a.logits.size(), 0.0f);
   }
   for (size_t i = 0; i < a.labels.size(); ++i) {

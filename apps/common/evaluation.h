@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/command_line.h"
 #include "apps/common/experiment.h"
 
 namespace cyg::app {
@@ -15,10 +16,13 @@ struct Evaluation {
   int64_t images = 0;
 };
 
-// Each image's label and logits, in the loader's order.
+// Each image's label and logits, in the loader's order, and where it stands in the
+// epoch's order (Batch::first_position on): for the unshuffled validation loader, the
+// image's index in the dataset, also when each rank evaluates its slice.
 struct Predictions {
   std::vector<float> logits;  // images x classes
   std::vector<int32_t> labels;
+  std::vector<int64_t> positions;
 };
 
 // One pass over the loader in eval mode and without gradients; the model is back in
@@ -54,19 +58,6 @@ std::string class_name(const std::vector<std::string>& names, int64_t label);
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names);
 // label,name,pred_0,...,images,accuracy: one row per true class.
 std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names);
-
-// What the evaluate app does besides printing the loss, the accuracy, each class's
-// accuracy and the confusion matrix.
-struct EvaluateRequest {
-  std::string checkpoint;
-  std::string predictions, confusion;  // CSV files to write, where not empty
-  // Flip test-time augmentation: also the average of each image and its mirror
-  // (average_of_views); the per-class figures, the files and the top losses are then the
-  // average's.
-  bool tta = false;
-  int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
-  std::string top_losses_svg;  // and to draw, where not empty
-};
 
 // Loads the checkpoint into the experiment's model and evaluates it on the validation
 // split as `request` says. Returns the exit code.

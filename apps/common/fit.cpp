@@ -17,6 +17,7 @@
 #include "apps/common/metrics_ring.h"
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
+#include "apps/common/top_losses.h"
 #include "apps/common/train_step.h"
 #include "engine/communicator.h"
 #include "engine/data_parallel.h"
@@ -101,6 +102,14 @@ std::string epoch_line(const EpochMetrics& row, int64_t epochs) {
 template <typename Record>
 void keep_first(std::vector<Record>& rows, int64_t count) {
   rows.resize(std::min(rows.size(), static_cast<size_t>(count)));
+}
+
+// The final weights' validation predictions as a finished run's page and summary show
+// them: by class, and the highest losses (collectives: every rank calls it).
+void record_final_predictions(const Predictions& predictions, const Experiment& e, RunReport& report) {
+  const int64_t classes = e.data.val.num_classes;
+  report.final_confusion = confusion_of(predictions, classes, e.comm.get());
+  report.final_top_losses = top_losses(predictions, classes, kRunTopLosses, e.comm.get());
 }
 
 // A module's integer buffers (batchnorm's num_batches_tracked, counted on the host) as
@@ -433,7 +442,7 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   const bool last_epoch = epoch + 1 == e_.config.train.epochs;
   Predictions predictions;
   const Evaluation val = evaluate(*e_.model, *e_.val_loader, last_epoch ? &predictions : nullptr, e_.comm.get());
-  if (last_epoch) report_.final_confusion = confusion_of(predictions, e_.data.val.num_classes, e_.comm.get());
+  if (last_epoch) record_final_predictions(predictions, e_, report_);
   row.val_loss = val.loss;
   row.val_acc = val.accuracy;
   if (e_.ema) {
@@ -479,7 +488,7 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
                   std::to_string(e_.config.train.epochs));
       Predictions final_predictions;
       evaluate(*e_.model, *e_.val_loader, &final_predictions, e_.comm.get());
-      report_.final_confusion = confusion_of(final_predictions, e_.data.val.num_classes, e_.comm.get());
+      record_final_predictions(final_predictions, e_, report_);
     }
   }
   // Reduce on plateau: the lr the next epoch takes (on every rank: a collective), and a
@@ -617,7 +626,7 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
       // run show: the last epoch made it, and this process has not.
       Predictions predictions;
       evaluate(*e.model, *e.val_loader, &predictions, e.comm.get());
-      report.final_confusion = confusion_of(predictions, e.data.val.num_classes, e.comm.get());
+      record_final_predictions(predictions, e, report);
     }
     // An ended run with stochastic weight averaging evaluates its average once more as the
     // loop ends, which writes every file then: until it has, the files stay as they were,

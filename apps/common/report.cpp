@@ -211,6 +211,17 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
 
 void RunReport::write_plots() {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
+  const std::string picture = top_losses_picture();
+  if (!picture.empty()) dir_.write("top_losses.svg", picture);
+}
+
+std::string RunReport::top_losses_picture() const {
+  if (final_top_losses.empty()) return "";
+  const Dataset& val = experiment_.data.val;
+  return top_losses_svg(final_top_losses, val.images, val.class_names,
+                        "The " + std::to_string(final_top_losses.size()) +
+                            " highest validation losses of the final weights",
+                        experiment_.config.name + ": " + val.name);
 }
 
 // index.html: the run on one page, to open in a browser.
@@ -319,6 +330,9 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
     }
     body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
   }
+  const std::string picture = top_losses_picture();
+  if (!picture.empty())
+    body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(picture) + "</figure>\n";
   if (is_range_test()) {
     std::vector<std::vector<std::string>> suggested = {{"weight decay", "rule", "suggested lr"}};
     const nlohmann::json sweeps =
@@ -434,6 +448,21 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
                 : nlohmann::ordered_json();
     }
     j["final_val_acc_by_class"] = by_class;
+  }
+  if (!final_top_losses.empty()) {
+    // The final weights' highest validation losses, highest first (top_losses.svg).
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (const TopLoss& t : final_top_losses) {
+      nlohmann::ordered_json o;
+      o["image"] = t.index;
+      o["label"] = class_name(experiment_.data.val.class_names, t.label);
+      o["predicted"] = class_name(experiment_.data.val.class_names, t.pred);
+      o["loss"] = t.loss;
+      o["p_label"] = t.label_probability;
+      o["p_predicted"] = t.pred_probability;
+      top.push_back(o);
+    }
+    j["final_top_losses"] = top;
   }
   if (is_range_test()) j["lr_find"] = range_test;
   dir_.write("summary.json", j.dump(2) + "\n");

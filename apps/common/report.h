@@ -14,6 +14,7 @@
 #include "apps/common/plot.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
+#include "apps/common/top_losses.h"
 
 namespace cyg::app {
 
@@ -46,6 +47,9 @@ class RunReport {
   std::vector<RangeTestStep> range_steps;
   nlohmann::json range_test;  // summary.json's "lr_find": the sweep, why it stopped, the suggestions
   Confusion final_confusion;  // the last epoch's validation, by class (classes 0: none yet)
+  // Its images with the highest loss (kRunTopLosses of them; none yet where empty): the
+  // page draws them, and top_losses.svg.
+  std::vector<TopLoss> final_top_losses;
   // Stochastic weight averaging's average, evaluated when the run ended with its batchnorm
   // statistics recomputed (train.swa_start_epoch); epochs 0: not evaluated.
   struct SwaResult {
@@ -64,6 +68,8 @@ class RunReport {
   bool run_ended(const LoopState& state, StoppedEarly stopped) const;
   // The run's plots: file name and chart.
   std::vector<std::pair<std::string, plot::Chart>> charts() const;
+  // final_top_losses drawn (top_losses.svg); "" where there are none.
+  std::string top_losses_picture() const;
 
   const Experiment& experiment_;
   RunDirectory dir_;

@@ -12,6 +12,18 @@
 #include "kernels/loss.h"
 
 namespace cyg::app {
+namespace {
+
+// The `count` highest losses of `all`, highest first, ties in index order.
+std::vector<TopLoss> highest(std::vector<TopLoss> all, int64_t count) {
+  const size_t kept = std::min(all.size(), static_cast<size_t>(count));
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(),
+                    [](const TopLoss& a, const TopLoss& b) { return a.loss > b.loss || (a.loss == b.loss && a.index < b.index); });
+  all.resize(kept);
+  return all;
+}
+
+}  // namespace
 
 std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count) {
   CYG_CHECK(classes > 0 && predictions.logits.size() == predictions.labels.size() * static_cast<size_t>(classes),
@@ -28,7 +40,8 @@ std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes,
     for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c]) - top);
     const double log_sum = top + std::log(sum);
     TopLoss t;
-    t.index = static_cast<int64_t>(i);
+    t.index = predictions.positions.size() == predictions.labels.size() ? predictions.positions[i]
+                                                                       : static_cast<int64_t>(i);
     t.label = predictions.labels[i];
     CYG_CHECK(t.label >= 0 && t.label < classes, "top_losses: label ", t.label, " outside the ", classes, " classes");
     t.pred = row_argmax(row, classes);
@@ -37,11 +50,40 @@ std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes,
     t.pred_probability = std::exp(static_cast<double>(row[t.pred]) - log_sum);
     all.push_back(t);
   }
-  const size_t kept = std::min(all.size(), static_cast<size_t>(count));
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(),
-                    [](const TopLoss& a, const TopLoss& b) { return a.loss > b.loss || (a.loss == b.loss && a.index < b.index); });
-  all.resize(kept);
-  return all;
+  return highest(std::move(all), count);
+}
+
+std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count,
+                                Communicator* communicator) {
+  std::vector<TopLoss> mine = top_losses(predictions, classes, count);
+  if (communicator == nullptr || communicator->size() == 1) return mine;
+  // Each rank's best `count`, in its own rows of one buffer summed over the ranks: a
+  // present flag and the six fields, as doubles (indices stay exact below 2^53).
+  constexpr int64_t kFields = 7;
+  const int64_t ranks = communicator->size();
+  std::vector<double> rows(static_cast<size_t>(ranks * count * kFields), 0.0);
+  for (size_t k = 0; k < mine.size(); ++k) {
+    double* row = rows.data() + (static_cast<size_t>(communicator->rank() * count) + k) * kFields;
+    const TopLoss& t = mine[k];
+    const double fields[kFields] = {1.0, static_cast<double>(t.index), static_cast<double>(t.label),
+                                    static_cast<double>(t.pred), t.loss, t.label_probability, t.pred_probability};
+    std::copy(fields, fields + kFields, row);
+  }
+  communicator->all_reduce_sum(rows.data(), static_cast<int64_t>(rows.size()));
+  std::vector<TopLoss> all;
+  for (int64_t r = 0; r < ranks * count; ++r) {
+    const double* row = rows.data() + r * kFields;
+    if (row[0] == 0.0) continue;
+    TopLoss t;
+    t.index = static_cast<int64_t>(row[1]);
+    t.label = static_cast<int64_t>(row[2]);
+    t.pred = static_cast<int64_t>(row[3]);
+    t.loss = row[4];
+    t.label_probability = row[5];
+    t.pred_probability = row[6];
+    all.push_back(t);
+  }
+  return highest(std::move(all), count);
 }
 
 std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names) {

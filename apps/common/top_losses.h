@@ -12,7 +12,9 @@
 namespace cyg::app {
 
 struct TopLoss {
-  int64_t index = 0;  // the image's place in the predictions (the validation split's order)
+  // The image's index in the validation split (Predictions::positions; its place in the
+  // predictions where they have none).
+  int64_t index = 0;
   int64_t label = 0, pred = 0;
   double loss = 0;              // -log of the softmax probability of the true class
   double label_probability = 0, pred_probability = 0;
@@ -23,6 +25,13 @@ struct TopLoss {
 // test-time augmentation's predictions, whose logits are log-probabilities, that of the
 // averaged probabilities).
 std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count);
+// The same over every rank's predictions (a collective: each rank calls it, and each gets
+// the result).
+std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count,
+                                Communicator* communicator);
+
+// How many a finished run's page and summary show (fastai's plot_top_losses of 16).
+constexpr int64_t kRunTopLosses = 16;
 
 // One line per image: rank, index, true and predicted class (by name where the dataset
 // has names), loss and the two probabilities.

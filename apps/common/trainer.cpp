@@ -60,17 +60,7 @@ int run_app(AppKind kind, int argc, char** argv) {
     Experiment experiment(kind, cl.config, comm);
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
-      case AppKind::Evaluate:
-        {
-          EvaluateRequest request;
-          request.checkpoint = cl.checkpoint;
-          request.predictions = cl.predictions;
-          request.confusion = cl.confusion;
-          request.tta = cl.tta;
-          request.top_losses = cl.top_losses;
-          request.top_losses_svg = cl.top_losses_svg;
-          return evaluate_checkpoint(experiment, request);
-        }
+      case AppKind::Evaluate: return evaluate_checkpoint(experiment, cl.evaluate);
       default: return fit(experiment);
     }
   } catch (const std::exception& caught) {

@@ -43,6 +43,22 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// A CSV file's rows after its header, each field a number.
+std::vector<std::vector<double>> csv_numbers(const std::string& text) {
+  std::vector<std::vector<double>> rows;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::vector<double> row;
+    std::istringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, ',')) row.push_back(std::stod(field));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 // The arguments a run starts from: those of a fast synthetic run, or none.
 enum class BaseArgs { FastSynthetic, None };
 
@@ -1187,7 +1203,7 @@ TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
   EXPECT_EQ(std::count(page.begin(), page.end(), '<') - std::count(page.begin(), page.end(), '>'), 0);
   size_t svgs = 0;
   for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
-  EXPECT_EQ(svgs, 3u) << "schedule, accuracy and loss inline";
+  EXPECT_EQ(svgs, 4u) << "schedule, accuracy, loss and the finished run's highest losses inline";
   EXPECT_EQ(page.find("<script"), std::string::npos);
   // Nothing external: no source loaded, no link off the machine (the SVG namespace is a
   // name, not a link).
@@ -1244,21 +1260,7 @@ TEST_F(EndToEnd, EvaluateWithTtaAveragesEachImageWithItsMirror) {
             2)
       << tta.out;
   // Rows of index,label,pred,logit_0..logit_9.
-  auto rows_of = [](const std::string& text) {
-    std::vector<std::vector<double>> rows;
-    std::istringstream in(text);
-    std::string line;
-    std::getline(in, line);
-    while (std::getline(in, line)) {
-      std::vector<double> row;
-      std::istringstream fields(line);
-      std::string field;
-      while (std::getline(fields, field, ',')) row.push_back(std::stod(field));
-      rows.push_back(row);
-    }
-    return rows;
-  };
-  const auto plain_rows = rows_of(read_file(plain_csv)), tta_rows = rows_of(read_file(tta_csv));
+  const auto plain_rows = csv_numbers(read_file(plain_csv)), tta_rows = csv_numbers(read_file(tta_csv));
   ASSERT_EQ(tta_rows.size(), 256u);
   ASSERT_EQ(plain_rows.size(), 256u);
   double loss = 0;
@@ -1320,14 +1322,7 @@ TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
                                     "5", "--top-losses-svg", svg}, BaseArgs::None);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::pair<double, int64_t>> losses;  // (-loss, index): sorted, the highest first
-  std::istringstream rows(read_file(csv));
-  std::string line;
-  std::getline(rows, line);
-  while (std::getline(rows, line)) {
-    std::vector<double> f;
-    std::istringstream fields(line);
-    std::string field;
-    while (std::getline(fields, field, ',')) f.push_back(std::stod(field));
+  for (const std::vector<double>& f : csv_numbers(read_file(csv))) {
     ASSERT_EQ(f.size(), 13u);
     double top = -INFINITY, sum = 0;
     for (int k = 0; k < 10; ++k) top = std::max(top, f[3 + k]);
@@ -1458,6 +1453,27 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
   }
   const std::string page = read_file(dir + "/index.html");
   EXPECT_NE(page.find("By class (the final weights)"), std::string::npos);
+
+  // The highest losses: the 16 that the predictions' logits, worked out here, rank first.
+  std::vector<std::pair<double, int64_t>> losses;  // (-loss, image)
+  for (const std::vector<double>& f : csv_numbers(read_file(predictions))) {
+    double top = -INFINITY, sum = 0;
+    for (int k = 0; k < 10; ++k) top = std::max(top, f[3 + k]);
+    for (int k = 0; k < 10; ++k) sum += std::exp(f[3 + k] - top);
+    losses.push_back({-(top + std::log(sum) - f[3 + static_cast<size_t>(f[1])]), static_cast<int64_t>(f[0])});
+  }
+  std::sort(losses.begin(), losses.end());
+  const nlohmann::json top = summary(dir)["final_top_losses"];
+  ASSERT_EQ(top.size(), 16u) << summary(dir).dump();
+  for (size_t k = 0; k < 16; ++k) {
+    EXPECT_EQ(top[k]["image"].get<int64_t>(), losses[k].second) << "rank " << k + 1;
+    EXPECT_NEAR(top[k]["loss"].get<double>(), -losses[k].first, 1e-5) << "rank " << k + 1;
+  }
+  EXPECT_NE(page.find("The highest losses (the final weights)"), std::string::npos);
+  const std::string picture = read_file(dir + "/top_losses.svg");
+  size_t drawn = 0;
+  for (size_t at = picture.find("<image "); at != std::string::npos; at = picture.find("<image ", at + 1)) ++drawn;
+  EXPECT_EQ(drawn, 16u);
 }
 
 // The apps on the emulated device take the engine's whole GPU path (the caching

@@ -279,9 +279,8 @@ TEST(Loader, ShardsOfEveryBatchMakeTheWholeBatch) {
   EXPECT_THROW(Loader(d, LoaderOptions(options).shard(3, 3)), cyg::Error);
 }
 
-// Channels-last batches (LoaderOptions::channels_last) hold the NCHW batches' values,
-// laid out NHWC, with the same crops and flips; on the CPU and on the emulated device.
-TEST(Loader, ChannelsLastBatchesHoldTheSameValues) {
+// 11 RGB images of 5x4 pixels, of 5 classes, every byte different from its neighbours.
+Dataset small_rgb_dataset() {
   Dataset d;
   d.name = "rgb";
   d.num_classes = 5;
@@ -289,6 +288,13 @@ TEST(Loader, ChannelsLastBatchesHoldTheSameValues) {
   d.labels = Tensor::empty({11}, DType::I32);
   for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 251);
   for (int64_t i = 0; i < 11; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 5);
+  return d;
+}
+
+// Channels-last batches (LoaderOptions::channels_last) hold the NCHW batches' values,
+// laid out NHWC, with the same crops and flips; on the CPU and on the emulated device.
+TEST(Loader, ChannelsLastBatchesHoldTheSameValues) {
+  const Dataset d = small_rgb_dataset();
   const Normalization norm{{0.1f, 0.2f, 0.3f}, {0.5f, 0.25f, 2.0f}};
   for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
     SCOPED_TRACE(device.str());
@@ -331,13 +337,7 @@ TEST(Loader, FlipMirrorsAboutHalfTheImages) {
 // images mirrored here, row by row, on every device and in both layouts, the random flip
 // and the crop of the training augmentation not drawn.
 TEST(Loader, MirrorEveryImageGivesTheMirroredImagesBatches) {
-  Dataset d;
-  d.name = "rgb";
-  d.num_classes = 5;
-  d.images = Tensor::empty({11, 3, 5, 4}, DType::U8);
-  d.labels = Tensor::empty({11}, DType::I32);
-  for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 251);
-  for (int64_t i = 0; i < 11; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 5);
+  const Dataset d = small_rgb_dataset();
   Dataset mirrored = d;
   mirrored.images = Tensor::empty({11, 3, 5, 4}, DType::U8);
   for (int64_t row = 0; row < 11 * 3 * 5; ++row)
