@@ -49,6 +49,11 @@ CudaDeviceInfo cuda_device_info(int index) {
   info.compute_minor = prop.minor;
   info.multiprocessors = prop.multiProcessorCount;
   info.total_memory = prop.totalGlobalMem;
+  static const char kHex[] = "0123456789abcdef";
+  for (char byte : prop.uuid.bytes) {
+    info.uuid += kHex[(static_cast<unsigned char>(byte) >> 4) & 0xf];
+    info.uuid += kHex[static_cast<unsigned char>(byte) & 0xf];
+  }
   CYG_CUDA_CHECK(cudaDriverGetVersion(&info.driver_version));
   CYG_CUDA_CHECK(cudaRuntimeGetVersion(&info.runtime_version));
   return info;

@@ -47,6 +47,7 @@ struct CudaDeviceInfo {
   size_t total_memory = 0;
   int driver_version = 0;   // e.g. 13000
   int runtime_version = 0;  // e.g. 13000
+  std::string uuid;         // the GPU's UUID in hex: the same GPU however a process numbers it
 };
 CudaDeviceInfo cuda_device_info(int index = 0);
 // "CUDA runtime 13.0, cuDNN 9.x.y, cuBLAS 13.x.y" (what this build runs with), or

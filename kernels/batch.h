@@ -1,5 +1,6 @@
 // Batch assembly: gather images of a u8 NCHW dataset by an index list, crop each at a
-// random offset inside a zero-padded border, flip it horizontally at random, normalise
+// random offset inside a zero-padded border, flip it horizontally at random (or flip
+// every image: test-time augmentation's mirrored view), normalise
 // per channel ((x/255 - mean[c]) * inv_std[c]) into float NCHW or NHWC (channels-last:
 // what the network's first convolution takes there), and gather the labels.
 #pragma once

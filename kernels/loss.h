@@ -48,6 +48,16 @@ CYG_HD T logsumexp_from(T row_max, T sum_exp_shifted) {
   return row_max + log_of(sum_exp_shifted);
 }
 
+// A row of K float logits' logsumexp, in double: for what the host works out from logits
+// it has read back (the evaluate app's averages of views, the highest losses).
+inline double row_logsumexp(const float* z, int64_t K) {
+  double row_max = z[0];
+  for (int64_t k = 1; k < K; ++k) row_max = max_propagating_nan(row_max, static_cast<double>(z[k]));
+  double sum = 0;
+  for (int64_t k = 0; k < K; ++k) sum += exp_of(static_cast<double>(z[k]) - row_max);
+  return logsumexp_from(row_max, sum);
+}
+
 template <typename T>
 CYG_HD T smoothed_target(bool is_label, int64_t K, T smoothing) {
   return (is_label ? T(1) - smoothing : T(0)) + smoothing / T(K);

@@ -242,7 +242,7 @@ carry_hint="carry .deps from scripts/pack_gpu_check.sh"
 [ -f .deps/prefix/include/yaml-cpp/yaml.h ] || [ -f /usr/include/yaml-cpp/yaml.h ] || missing+=("yaml-cpp ($carry_hint)")
 [ -d .deps/googletest ] || [ -f /usr/include/gtest/gtest.h ] || [ -d /usr/src/googletest ] ||
   missing+=("GoogleTest ($carry_hint)")
-[ -f .deps/prefix/lib/libopenblas.so.0.gz ] || ldconfig -p 2>/dev/null | grep -q -E 'lib(open)?blas\.so' ||
+[ -f .deps/prefix/lib/libopenblas.so.0.gz ] || grep -q -E 'lib(open)?blas\.so' < <(ldconfig -p 2>/dev/null) ||
   missing+=("a BLAS ($carry_hint)")
 if [ "${#missing[@]}" -gt 0 ]; then
   printf '  missing:     %s\n' "${missing[@]}"

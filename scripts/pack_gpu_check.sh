@@ -62,7 +62,10 @@ check_travel_size() {
   local mib
   mib=$(travel_mib)
   echo "pack_gpu_check: .deps and the tracked files come to $mib MiB (the limit is 64)"
-  [ "$mib" -le 62 ] || { echo "pack_gpu_check: too large to carry; try --no-binaries" >&2; exit 1; }
+  [ "$mib" -le 62 ] || {
+    echo "pack_gpu_check: too large to carry$([ "$binaries" -eq 1 ] && echo "; try --no-binaries")" >&2
+    exit 1
+  }
 }
 
 if [ "$binaries" -eq 0 ]; then

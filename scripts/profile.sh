@@ -12,8 +12,8 @@
 #   scripts/profile.sh [--bin-dir DIR] [--batch N] [--steps N] [--top N] [--out DIR] [--quick]
 #       [--seconds S]
 #   --quick   5 timed steps and no ncu bandwidth pass
-#   --seconds S  every profiler run cut to what is left of S seconds (a pass with under 10 s
-#             left is not started), so that the last line comes within S
+#   --seconds S  every profiler run and report cut to what is left of S seconds (one with
+#             under 10 s left is not started), so that the last line comes within S
 # Binaries from build/apps ($CYGNET_BUILD_DIR); reports in profile-out/ (cygnet.nsys-rep,
 # the CSVs, the .ncu-rep files). Without a GPU, or without nsys and ncu, or where the
 # profilers cannot read the GPU, it says so and exits 0. Ends with one line "profile: ...".
@@ -130,16 +130,19 @@ elif [ -n "$nsys" ]; then
   else
     # The report names differ between versions: cuda_gpu_kern_sum / nvtx_sum now,
     # gpukernsum / nvtxsum before 2022.
-    "$nsys" stats --help-reports > "$out/nsys-reports.txt" 2>&1
+    : > "$out/nsys-reports.txt"
+    [ "$(limit 20)" != 0 ] && timeout --kill-after=3 "$(limit 20)" "$nsys" stats --help-reports > "$out/nsys-reports.txt" 2>&1
     pick_report() { local r; for r in "$@"; do grep -q -w -- "$r" "$out/nsys-reports.txt" && { echo "$r"; return; }; done; }
     kern_report=$(pick_report cuda_gpu_kern_sum gpukernsum)
     nvtx_report=$(pick_report nvtx_sum nvtx_pushpop_sum nvtxsum)
     if [ -z "$kern_report" ]; then
       echo "nsys stats knows no kernel summary report (see $out/nsys-reports.txt)"
       summary+=("nsys: no kernel summary report")
-    elif "$nsys" stats --report "$kern_report" --format csv --output - "$report" > "$out/kernels.csv" 2> "$out/nsys-stats.log"; then
+    elif [ "$(limit 30)" != 0 ] && timeout --kill-after=3 "$(limit 30)" "$nsys" stats --report "$kern_report" --format csv \
+      --output - "$report" > "$out/kernels.csv" 2> "$out/nsys-stats.log"; then
       nvtx_csv=()
-      [ -n "$nvtx_report" ] && "$nsys" stats --report "$nvtx_report" --format csv --output - "$report" > "$out/nvtx.csv" 2>> "$out/nsys-stats.log" &&
+      [ -n "$nvtx_report" ] && [ "$(limit 20)" != 0 ] && timeout --kill-after=3 "$(limit 20)" "$nsys" stats \
+        --report "$nvtx_report" --format csv --output - "$report" > "$out/nvtx.csv" 2>> "$out/nsys-stats.log" &&
         nvtx_csv=(--nvtx "$out/nvtx.csv")
       echo "== nsys stats --report $kern_report${nvtx_report:+ and $nvtx_report}"
       if python3 scripts/profile_report.py nsys --kernels "$out/kernels.csv" "${nvtx_csv[@]}" --top "$top" \

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/common/lr_max_from.h"
+#include "apps/common/top_losses.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -49,6 +50,7 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
       CYG_INPUT_CHECK(i + 1 < argc, arg, ": missing value (try --help)");
+      CYG_INPUT_CHECK(argv[i + 1][0] != '\0', arg, ": an empty value (try --help)");
       return argv[++i];
     };
     if (arg == "--help" || arg == "-h") {
@@ -70,8 +72,8 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       const std::string n = value();
       char* end = nullptr;
       const long long count = std::strtoll(n.c_str(), &end, 10);
-      CYG_INPUT_CHECK(!n.empty() && *end == '\0' && count >= 1 && count <= 10000, "--top-losses: expected a whole ",
-                      "number of images from 1 to 10000, got '", n, "'");
+      CYG_INPUT_CHECK(!n.empty() && *end == '\0' && count >= 1 && count <= kMostTopLosses, "--top-losses: expected a ",
+                      "whole number of images from 1 to ", kMostTopLosses, ", got '", n, "'");
       cl.evaluate.top_losses = count;
     } else if (kind == AppKind::Evaluate && arg == "--top-losses-svg") {
       cl.evaluate.top_losses_svg = value();
@@ -149,7 +151,7 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
   // A picture of the top losses without a count draws fastai's default of 16.
-  if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = 16;
+  if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = kRunTopLosses;
   std::string resume;
   for (const auto& o : args.overrides)
     if (o.rfind("resume=", 0) == 0) resume = o.substr(7);

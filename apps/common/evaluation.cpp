@@ -188,11 +188,7 @@ Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t 
   // Each view's log-softmax, then log((p + q) / 2) as log(1/2) + logaddexp: finite
   // wherever either view's probability is.
   auto log_softmax = [classes](const float* logits, std::vector<double>& out) {
-    double top = -INFINITY;
-    for (int64_t c = 0; c < classes; ++c) top = std::max(top, static_cast<double>(logits[c]));
-    double sum = 0;
-    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(logits[c]) - top);
-    const double log_sum = top + std::log(sum);
+    const double log_sum = row_logsumexp(logits, classes);
     for (int64_t c = 0; c < classes; ++c) out[static_cast<size_t>(c)] = static_cast<double>(logits[c]) - log_sum;
   };
   std::vector<double> la(static_cast<size_t>(classes)), lb(static_cast<size_t>(classes));

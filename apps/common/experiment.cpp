@@ -177,13 +177,12 @@ Device device_of_rank(const RunConfig& c, const Communicator& comm) {
   return parse_device(c.device);
 }
 
-// Whether this rank's GPU is another rank's too: ranks of one node on a GPU named with its
-// index, or more ranks on the node than it has GPUs. NCCL refuses two ranks on one GPU
-// ("Duplicate GPU detected").
-bool gpu_shared_with_another_rank(const RunConfig& c, const Communicator& comm) {
-  if (comm.local_size() <= 1) return false;
-  const bool unindexed_gpu = c.device == "cuda" || c.device == "auto";
-  return !unindexed_gpu || comm.local_size() > cuda_device_count();
+// A GPU's UUID as a whole number below 2^52, never 0 (FNV-1a, its low 52 bits): exact in
+// a double, so ranks can compare GPUs through a sum of doubles.
+double gpu_identity(const std::string& uuid) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : uuid) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return static_cast<double>((h & ((uint64_t{1} << 52) - 1)) | 1u);
 }
 
 // Every core by default; the ranks sharing a node share its cores (no oversubscription),
@@ -195,6 +194,20 @@ int64_t threads_of_rank(const RunConfig& c, const Communicator& comm) {
 }
 
 }  // namespace
+
+std::vector<double> gpu_of_each_rank(Communicator& comm, double mine) {
+  std::vector<double> gpus(static_cast<size_t>(comm.size()), 0.0);
+  gpus[static_cast<size_t>(comm.rank())] = mine;
+  comm.all_reduce_sum(gpus.data(), static_cast<int64_t>(gpus.size()));
+  return gpus;
+}
+
+std::optional<std::pair<int64_t, int64_t>> ranks_sharing_a_gpu(const std::vector<double>& gpus) {
+  for (size_t b = 1; b < gpus.size(); ++b)
+    for (size_t a = 0; a < b; ++a)
+      if (gpus[a] != 0 && gpus[a] == gpus[b]) return std::make_pair(static_cast<int64_t>(a), static_cast<int64_t>(b));
+  return std::nullopt;
+}
 
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& c) {
   const bool ranks = c.distributed == "true" || (c.distributed == "auto" && launched_as_ranks());
@@ -259,12 +272,22 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   distributed = kind != AppKind::Evaluate && (data_parallel() || config.distributed == "true");
   // Gradients on a GPU are summed by NCCL; elsewhere (the emulated device, a build
   // without NCCL, ranks sharing a GPU, which NCCL refuses) through the host. Every rank
-  // takes the same road: whether any rank shares its GPU is agreed on together.
-  const bool shared_gpu = device.is_cuda() && any_rank(gpu_shared_with_another_rank(config, *comm));
-  if (shared_gpu && is_root())
-    std::fprintf(stderr, "cygnet: warning: ranks share a GPU (%d on this node; it has %d), which NCCL refuses: "
-                         "gradients are summed through the host (MPI) instead\n",
-                 static_cast<int>(comm->local_size()), cuda_device_count());
+  // takes the same road, agreed on in one collective.
+  bool shared_gpu = false;
+  if (data_parallel()) {
+    const std::vector<double> gpus = gpu_of_each_rank(
+        *comm, device.is_cuda() ? gpu_identity(cuda_device_info(device.index).uuid) : 0.0);
+    const int64_t on_gpus = static_cast<int64_t>(std::count_if(gpus.begin(), gpus.end(), [](double g) { return g != 0; }));
+    CYG_INPUT_CHECK(on_gpus == 0 || on_gpus == comm->size(), "'device' = '", config.device, "': ", on_gpus, " of the ",
+                    comm->size(), " ranks run on a GPU and the others do not; give every rank a GPU (device=cuda) ",
+                    "or none (device=cpu)");
+    const std::optional<std::pair<int64_t, int64_t>> pair = ranks_sharing_a_gpu(gpus);
+    shared_gpu = pair.has_value();
+    if (shared_gpu && is_root())
+      std::fprintf(stderr, "cygnet: warning: ranks %lld and %lld run on the same GPU, which NCCL refuses: gradients "
+                           "are summed through the host (MPI) instead\n",
+                   static_cast<long long>(pair->first), static_cast<long long>(pair->second));
+  }
   if (distributed && device.is_cuda() && has_nccl() && !shared_gpu) {
     device_comm = nccl_communicator(*comm, device.index, config.distributed_timeout);
   } else if (data_parallel() && !device.is_cpu()) {

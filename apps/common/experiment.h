@@ -4,7 +4,10 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "apps/common/config.h"
 #include "engine/functional.h"
@@ -25,6 +28,13 @@ namespace cyg::app {
 // distributed_timeout.
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& config);
 
+// Each rank's GPU, as a number that names it whatever a process numbers it (from its
+// UUID; 0: no GPU), in rank order: a collective, one all-reduce.
+std::vector<double> gpu_of_each_rank(Communicator& comm, double mine);
+// The first two ranks (in rank order) on one GPU, by gpu_of_each_rank's numbers; none
+// where every GPU is one rank's (ranks without a GPU never share).
+std::optional<std::pair<int64_t, int64_t>> ranks_sharing_a_gpu(const std::vector<double>& gpus);
+
 struct Experiment {
   // Reads the data and builds everything; model.init_from loads its weights unless the
   // run resumes. Errors name the key or file at fault. communicator: the ranks
@@ -33,6 +43,12 @@ struct Experiment {
 
   // The run's first log line: app, name, model, data, device, optimizer, schedule.
   std::string header_line() const;
+  // What both loaders share: the batch size, seed, normalisation, device, this rank's
+  // shard and the layout the first convolution takes.
+  LoaderOptions loader_options() const;
+  // The validation images in val_loader's batches, every one mirrored: the second view
+  // of flip test-time augmentation.
+  std::unique_ptr<Loader> mirrored_val_loader() const;
 
   AppKind kind;
   RunConfig config;
@@ -64,12 +80,6 @@ struct Experiment {
   fn::ChannelsLast channels_last;
   DataSplits data;
   std::unique_ptr<Loader> train_loader, val_loader;
-  // What both loaders share: the batch size, seed, normalisation, device, this rank's
-  // shard and the layout the first convolution takes.
-  LoaderOptions loader_options() const;
-  // The validation images in val_loader's batches, every one mirrored: the second view
-  // of flip test-time augmentation.
-  std::unique_ptr<Loader> mirrored_val_loader() const;
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<Optimizer> optimizer;
   // The moving average of the weights (train.ema_decay) of a training app; null without.

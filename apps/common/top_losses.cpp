@@ -14,11 +14,17 @@
 namespace cyg::app {
 namespace {
 
-// The `count` highest losses of `all`, highest first, ties in index order.
+// The `count` highest losses of `all`, highest first (a NaN loss, of NaN logits, counts as
+// the highest), ties in index order.
 std::vector<TopLoss> highest(std::vector<TopLoss> all, int64_t count) {
   const size_t kept = std::min(all.size(), static_cast<size_t>(count));
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(),
-                    [](const TopLoss& a, const TopLoss& b) { return a.loss > b.loss || (a.loss == b.loss && a.index < b.index); });
+  auto first = [](const TopLoss& a, const TopLoss& b) {
+    const bool a_nan = std::isnan(a.loss), b_nan = std::isnan(b.loss);
+    if (a_nan != b_nan) return a_nan;
+    if (!a_nan && a.loss != b.loss) return a.loss > b.loss;
+    return a.index < b.index;
+  };
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kept), all.end(), first);
   all.resize(kept);
   return all;
 }
@@ -34,11 +40,7 @@ std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes,
   all.reserve(predictions.labels.size());
   for (size_t i = 0; i < predictions.labels.size(); ++i) {
     const float* row = predictions.logits.data() + i * static_cast<size_t>(classes);
-    double top = -INFINITY;
-    for (int64_t c = 0; c < classes; ++c) top = std::max(top, static_cast<double>(row[c]));
-    double sum = 0;
-    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c]) - top);
-    const double log_sum = top + std::log(sum);
+    const double log_sum = row_logsumexp(row, classes);
     TopLoss t;
     t.index = predictions.positions.size() == predictions.labels.size() ? predictions.positions[i]
                                                                        : static_cast<int64_t>(i);
@@ -120,8 +122,8 @@ std::string enlarged_png(const Tensor& images, int64_t index, int64_t scale) {
 std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images, const std::vector<std::string>& names,
                            const std::string& title, const std::string& subtitle) {
   CYG_CHECK(images.defined() && images.dim() == 4 && images.dtype() == DType::U8 &&
-                (images.size(1) == 1 || images.size(1) == 3),
-            "top_losses_svg: images must be u8 [N, C, H, W] with 1 or 3 channels");
+                (images.size(1) == 1 || images.size(1) == 3) && images.device().is_cpu() && images.is_contiguous(),
+            "top_losses_svg: images must be u8 [N, C, H, W] with 1 or 3 channels, contiguous on the CPU");
   const int64_t H = images.size(2), W = images.size(3);
   const int64_t scale = std::max<int64_t>(1, 96 / std::max(H, W));
   const int64_t image_w = W * scale, image_h = H * scale;

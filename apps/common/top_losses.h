@@ -21,7 +21,7 @@ struct TopLoss {
 };
 
 // The `count` images with the highest loss (all of them where there are fewer), highest
-// first, ties in index order. The loss is the cross-entropy of the image's logits (for
+// first (a NaN loss, from NaN logits, first of all), ties in index order. The loss is the cross-entropy of the image's logits (for
 // test-time augmentation's predictions, whose logits are log-probabilities, that of the
 // averaged probabilities).
 std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count);
@@ -30,8 +30,10 @@ std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes,
 std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes, int64_t count,
                                 Communicator* communicator);
 
-// How many a finished run's page and summary show (fastai's plot_top_losses of 16).
+// How many a finished run's page and summary show, and the evaluate app's picture unless
+// --top-losses says; and the most the app lists.
 constexpr int64_t kRunTopLosses = 16;
+constexpr int64_t kMostTopLosses = 10000;
 
 // One line per image: rank, index, true and predicted class (by name where the dataset
 // has names), loss and the two probabilities.

@@ -1358,6 +1358,10 @@ TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
               std::string::npos)
         << refused.err;
   }
+  const Result empty = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--top-losses-svg", ""},
+                           BaseArgs::None);
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("--top-losses-svg: an empty value"), std::string::npos) << empty.err;
   // The picture alone draws 16.
   const Result picture_only =
       run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--top-losses-svg", svg}, BaseArgs::None);

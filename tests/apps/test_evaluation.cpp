@@ -197,6 +197,14 @@ TEST(TopLosses, TheHighestLossesFirstTiesInIndexOrder) {
             std::string::npos)
       << report;
   EXPECT_THROW(cyg::app::top_losses(p, 4, 3), cyg::Error) << "logits of another class count";
+  // A NaN logit's image (its loss NaN) comes first, whatever the others' losses.
+  Predictions with_nan = p;
+  with_nan.logits[static_cast<size_t>(2 * 3 + 1)] = std::nanf("");
+  const std::vector<cyg::app::TopLoss> nan_first = cyg::app::top_losses(with_nan, 3, 2);
+  ASSERT_EQ(nan_first.size(), 2u);
+  EXPECT_EQ(nan_first[0].index, 2);
+  EXPECT_TRUE(std::isnan(nan_first[0].loss));
+  EXPECT_EQ(nan_first[1].index, 1);
 }
 
 // The picture: one image each, in rank order, each the image's PNG enlarged by whole

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <numeric>
 #include <set>
 #include <vector>
 
@@ -277,6 +278,34 @@ TEST(Loader, ShardsOfEveryBatchMakeTheWholeBatch) {
     }
   }
   EXPECT_THROW(Loader(d, LoaderOptions(options).shard(3, 3)), cyg::Error);
+}
+
+// Without shuffle, each batch's first_position is its first image's index in the dataset,
+// also for each rank's slice (an odd last batch split unevenly): every image once, the
+// ranks' slices in rank order, each image (its first byte is its index) where it says.
+TEST(Loader, FirstPositionIsTheImagesIndexInEveryShard) {
+  const Dataset d = indexed_dataset(11);
+  const LoaderOptions options = LoaderOptions(4).normalization(kIdentity);
+  std::vector<int64_t> seen;
+  for (int64_t ranks : {1, 2, 3}) {
+    SCOPED_TRACE(ranks);
+    seen.clear();
+    std::vector<Loader> shards;
+    for (int64_t r = 0; r < ranks; ++r) shards.emplace_back(d, LoaderOptions(options).shard(r, ranks));
+    for (int64_t b = 0; b < shards[0].batches_per_epoch(); ++b)
+      for (Loader& s : shards) {
+        Batch part;
+        ASSERT_TRUE(s.next(part));
+        const std::vector<float> pixels = part.images.to_vector();
+        for (int64_t i = 0; i < part.labels.numel(); ++i) {
+          EXPECT_EQ(pixels[static_cast<size_t>(2 * i)], static_cast<float>(part.first_position + i) / 255.0f);
+          seen.push_back(part.first_position + i);
+        }
+      }
+    std::vector<int64_t> all(11);
+    std::iota(all.begin(), all.end(), 0);
+    EXPECT_EQ(seen, all);
+  }
 }
 
 // 11 RGB images of 5x4 pixels, of 5 classes, every byte different from its neighbours.

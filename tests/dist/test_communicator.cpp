@@ -14,6 +14,7 @@
 #include <cmath>
 #include <thread>
 
+#include "apps/common/experiment.h"
 #include "engine/communicator.h"
 #include "engine/autograd.h"
 #include "engine/data_parallel.h"
@@ -55,6 +56,29 @@ TEST(Communicator, TheLauncherCommandIsTheOneThatStartedTheRanks) {
     ScopedEnv batch("SLURM_STEP_ID", ""), mpirun("OMPI_COMM_WORLD_SIZE", std::nullopt);
     EXPECT_EQ(cyg::launcher_command(2), "mpirun -np 2") << "an empty step id is none";
   }
+}
+
+// Which ranks share a GPU, by the numbers gpu_of_each_rank gathers (0: a rank without one).
+TEST(Communicator, RanksSharingAGpuAreFoundByItsIdentity) {
+  using cyg::app::ranks_sharing_a_gpu;
+  EXPECT_FALSE(ranks_sharing_a_gpu({}).has_value());
+  EXPECT_FALSE(ranks_sharing_a_gpu({7}).has_value());
+  EXPECT_FALSE(ranks_sharing_a_gpu({7, 9, 11, 13}).has_value()) << "a GPU each";
+  EXPECT_FALSE(ranks_sharing_a_gpu({0, 0, 0}).has_value()) << "no GPU: nothing shared";
+  EXPECT_EQ(ranks_sharing_a_gpu({7, 9, 7, 9}), std::make_optional(std::make_pair<int64_t, int64_t>(0, 2)));
+  EXPECT_EQ(ranks_sharing_a_gpu({5, 9, 11, 9}), std::make_optional(std::make_pair<int64_t, int64_t>(1, 3)));
+  // One process: its own number, gathered without MPI.
+  const auto single = cyg::single_process_communicator();
+  EXPECT_EQ(cyg::app::gpu_of_each_rank(*single, 42.0), std::vector<double>{42.0});
+}
+
+TEST(Communicator, MpiRanksGatherTheirGpusInRankOrder) {
+  if (!cyg::launched_as_ranks()) GTEST_SKIP() << "not started by mpirun: the 2-rank run is its own ctest entry (Mpi.*)";
+  const auto c = cyg::mpi_communicator();
+  std::vector<double> want;
+  for (int r = 0; r < c->size(); ++r) want.push_back(1000.0 + r % 2);
+  EXPECT_EQ(cyg::app::gpu_of_each_rank(*c, 1000.0 + c->rank() % 2), want);
+  EXPECT_EQ(cyg::app::ranks_sharing_a_gpu(want).has_value(), c->size() > 2);
 }
 
 TEST(Communicator, MpiRanksSumBroadcastAndMeet) {

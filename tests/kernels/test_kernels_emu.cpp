@@ -35,5 +35,6 @@ const std::vector<ThreadOrder>& thread_orders() {
 
 #define KNS cyg::emu
 #define KSUITE(name) Emulated##name
+#define KREAL_GPU 0
 #define BACKEND_READY() (void)0
 #include "tests/kernels/all_cases.inc"

@@ -50,6 +50,7 @@ const std::vector<ThreadOrder>& thread_orders() {
 
 #define KNS cyg::cuda
 #define KSUITE(name) Gpu##name
+#define KREAL_GPU 1
 #define BACKEND_READY() \
   if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
 #include "tests/kernels/all_cases.inc"
