@@ -77,6 +77,20 @@ Confusion confusion_of(const Predictions& predictions, int64_t classes) {
   return c;
 }
 
+std::vector<ConfusedPair> most_confused(const Confusion& c, int64_t count) {
+  std::vector<ConfusedPair> pairs;
+  for (int64_t k = 0; k < c.classes; ++k)
+    for (int64_t p = 0; p < c.classes; ++p) {
+      const int64_t n = c.counts[static_cast<size_t>(k * c.classes + p)];
+      if (p != k && n > 0) pairs.push_back({k, p, n});
+    }
+  // Built in (true, predicted) order, so a stable sort by count keeps ties in it.
+  std::stable_sort(pairs.begin(), pairs.end(),
+                   [](const ConfusedPair& a, const ConfusedPair& b) { return a.images > b.images; });
+  if (static_cast<int64_t>(pairs.size()) > count) pairs.resize(static_cast<size_t>(std::max<int64_t>(count, 0)));
+  return pairs;
+}
+
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names) {
   std::ostringstream os;
   size_t width = 5;
@@ -108,6 +122,12 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
                     static_cast<long long>(c.correct_of(k)), static_cast<long long>(n));
     }
     os << line;
+  }
+  const std::vector<ConfusedPair> confused = most_confused(c, 5);
+  if (!confused.empty()) {
+    os << "most confused (true class as predicted class: images):\n";
+    for (const ConfusedPair& p : confused)
+      os << "  " << class_name(names, p.label) << " as " << class_name(names, p.pred) << ": " << p.images << "\n";
   }
   if (c.classes > 12) return os.str();
   int64_t largest = 0;

@@ -51,10 +51,17 @@ struct Confusion {
 Confusion confusion_of(const Predictions& predictions, int64_t classes);
 // The same over every rank's predictions (a collective: each rank calls it).
 Confusion confusion_of(const Predictions& predictions, int64_t classes, Communicator* communicator);
+// The most frequent mistakes (fastai's most_confused): up to `count` (true, predicted)
+// pairs of different classes, each made at least once, the most images first, ties in
+// (true, predicted) order.
+struct ConfusedPair {
+  int64_t label = 0, pred = 0, images = 0;
+};
+std::vector<ConfusedPair> most_confused(const Confusion& c, int64_t count);
 // A class's name: the dataset's, or "class k".
 std::string class_name(const std::vector<std::string>& names, int64_t label);
-// The per-class accuracies and, for up to 12 classes, the matrix, as printed; names
-// where the dataset has them.
+// The per-class accuracies, the five most confused pairs and, for up to 12 classes, the
+// matrix, as printed; names where the dataset has them.
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names);
 // label,name,pred_0,...,images,accuracy: one row per true class.
 std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names);

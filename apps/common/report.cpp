@@ -329,6 +329,14 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
                           std::to_string(right) + " of " + std::to_string(n)});
     }
     body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
+    const std::vector<ConfusedPair> confused = most_confused(final_confusion, 5);
+    if (!confused.empty()) {
+      std::vector<std::vector<std::string>> rows = {{"true class", "predicted as", "images"}};
+      for (const ConfusedPair& p : confused)
+        rows.push_back({class_name(experiment_.data.val.class_names, p.label),
+                        class_name(experiment_.data.val.class_names, p.pred), std::to_string(p.images)});
+      body += "<h2>Most confused (the final weights)</h2>\n" + html::table(rows);
+    }
   }
   const std::string picture = top_losses_picture();
   if (!picture.empty())

@@ -1457,6 +1457,19 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
   }
   const std::string page = read_file(dir + "/index.html");
   EXPECT_NE(page.find("By class (the final weights)"), std::string::npos);
+  // The most confused pair, counted here from the predictions, heads its table.
+  std::map<std::pair<int64_t, int64_t>, int64_t> mistakes;
+  for (const std::vector<double>& f : csv_numbers(read_file(predictions)))
+    if (f[1] != f[2]) ++mistakes[{static_cast<int64_t>(f[1]), static_cast<int64_t>(f[2])}];
+  std::pair<std::pair<int64_t, int64_t>, int64_t> most{{0, 0}, 0};
+  for (const auto& [pair, n] : mistakes)
+    if (n > most.second) most = {pair, n};  // the map's order: ties to the first (true, predicted)
+  ASSERT_GT(most.second, 0);
+  const std::string head = "<tr><th>true class</th><th>predicted as</th><th>images</th></tr>\n<tr><td>class " +
+                           std::to_string(most.first.first) + "</td><td>class " + std::to_string(most.first.second) +
+                           "</td><td>" + std::to_string(most.second) + "</td></tr>";
+  EXPECT_NE(page.find("Most confused (the final weights)</h2>\n<table>\n" + head), std::string::npos)
+      << "expected " << head;
 
   // The highest losses: the 16 that the predictions' logits, worked out here, rank first.
   std::vector<std::pair<double, int64_t>> losses;  // (-loss, image)

@@ -40,6 +40,9 @@ TEST(Confusion, CountsEachLabelsPredictionsAndPrintsTheMatrix) {
   EXPECT_NE(report.find("  dog   0.6667  (2 of 3)\n"), std::string::npos) << report;
   EXPECT_NE(report.find("  owl   0.0000  (0 of 1)\n"), std::string::npos) << report;
   EXPECT_NE(report.find("  dog     0   2   1  1\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("most confused (true class as predicted class: images):\n  dog as owl: 1\n  owl as cat: 1\n"),
+            std::string::npos)
+      << report;
   EXPECT_EQ(cyg::app::confusion_csv(c, {"cat", "dog, a \"good\" one"}),
             "label,name,pred_0,pred_1,pred_2,images,accuracy\n"
             "0,cat,2,0,0,2,1\n"
@@ -66,7 +69,37 @@ TEST(Confusion, ManyClassesShowTheFiveWithTheLowestAccuracy) {
             "  class 7  0.0000  (0 of 2)\n"
             "  class 1  0.5000  (1 of 2)\n"
             "  class 11 0.5000  (1 of 2)\n"
-            "  class 20 0.5000  (1 of 2)\n");
+            "  class 20 0.5000  (1 of 2)\n"
+            "most confused (true class as predicted class: images):\n"
+            "  class 3 as class 4: 2\n"
+            "  class 7 as class 8: 2\n"
+            "  class 1 as class 2: 1\n"
+            "  class 11 as class 12: 1\n"
+            "  class 20 as class 21: 1\n");
+}
+
+// fastai's most_confused: the most images first, ties in (true, predicted) order, the
+// diagonal and empty cells left out, at most the count asked for.
+TEST(Confusion, MostConfusedPairsTheMostImagesFirst) {
+  Confusion c;
+  c.classes = 3;
+  c.counts = {9, 1, 4,   // true 0: 1 as 1, 4 as 2
+              4, 7, 0,   // true 1: 4 as 0
+              0, 2, 5};  // true 2: 2 as 1
+  const std::vector<cyg::app::ConfusedPair> all = cyg::app::most_confused(c, 10);
+  ASSERT_EQ(all.size(), 4u);
+  const std::vector<std::vector<int64_t>> want = {{0, 2, 4}, {1, 0, 4}, {2, 1, 2}, {0, 1, 1}};
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(all[k].label, want[k][0]) << k;
+    EXPECT_EQ(all[k].pred, want[k][1]) << k;
+    EXPECT_EQ(all[k].images, want[k][2]) << k;
+  }
+  EXPECT_EQ(cyg::app::most_confused(c, 2).size(), 2u);
+  EXPECT_TRUE(cyg::app::most_confused(c, 0).empty());
+  Confusion perfect;
+  perfect.classes = 2;
+  perfect.counts = {3, 0, 0, 4};
+  EXPECT_TRUE(cyg::app::most_confused(perfect, 5).empty());
 }
 
 // Two views of three images of two classes, the averaged probabilities worked out by
