@@ -112,12 +112,15 @@ bool Loader::next(Batch& out) {
   const int64_t* indices = order_.data<int64_t>() + first;
   const uint64_t augmentation_seed = random_bits(seed_, kAugmentationStream);
   const uint64_t counter = (static_cast<uint64_t>(epoch_) << 32) + static_cast<uint64_t>(first);
-  const int flip = augmentation_.mirror_every_image ? kFlipEvery
-                   : augmentation_.horizontal_flip    ? kFlipRandom
-                                                      : kFlipNone;
+  BatchAugment augment;
+  augment.crop_padding = augmentation_.crop_padding;
+  augment.flip = augmentation_.mirror_every_image ? kFlipEvery
+                 : augmentation_.horizontal_flip    ? kFlipRandom
+                                                    : kFlipNone;
+  augment.cutout = augmentation_.cutout;
   kernels_for(device_).assemble_batch(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
                                       height_, width_, mean_.data<float>(), inv_std_.data<float>(),
-                                      augmentation_.crop_padding, flip, augmentation_seed, counter,
+                                      augment, augmentation_seed, counter,
                                       channels_last_ ? 1 : 0, images.data<float>(), labels.data<int32_t>());
   out.images = std::move(images);
   out.labels = std::move(labels);

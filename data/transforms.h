@@ -24,11 +24,13 @@ inline Normalization fashion_mnist_normalization() { return {{0.2860f}, {0.3530f
 // (torchvision's RandomCrop(size, padding=p)); with horizontal_flip, half the images are
 // mirrored. Both are drawn per sample from the loader's seed and the sample's position.
 // mirror_every_image mirrors them all instead: the second view of flip test-time
-// augmentation.
+// augmentation. With cutout s, a square of side s, its centre anywhere in the image,
+// is set to 0 after normalisation (the channel's mean; DeVries and Taylor's cutout).
 struct Augmentation {
   int64_t crop_padding = 0;
   bool horizontal_flip = false;
   bool mirror_every_image = false;
+  int64_t cutout = 0;
 };
 
 }  // namespace cyg

@@ -14,6 +14,7 @@
 
 #include "engine/device.h"
 #include "engine/dtype.h"
+#include "kernels/batch.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
 #include "kernels/copy.h"
@@ -188,8 +189,8 @@ struct Kernels {
 
   // A training batch from the u8 dataset (kernels/batch.h).
   Kernel<void(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,
-              int64_t H, int64_t W, const float* mean, const float* inv_std, int64_t crop_padding, int flip,
-              uint64_t seed, uint64_t sample_counter_base, int channels_last, float* out, int32_t* out_labels)>
+              int64_t H, int64_t W, const float* mean, const float* inv_std, BatchAugment augment, uint64_t seed,
+              uint64_t sample_counter_base, int channels_last, float* out, int32_t* out_labels)>
       assemble_batch{entries, "assemble_batch"};
 
   // One fused optimizer update of every tensor of the table, with the table's

@@ -88,6 +88,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.std", Kind::DoubleList, &c.data.std},
       {"data.crop_padding", Kind::Int, &c.data.crop_padding, 0, 1024},
       {"data.flip", Kind::Bool, &c.data.flip},
+      {"data.cutout", Kind::Int, &c.data.cutout, 0, 1024},
       {"data.limit_train", Kind::Int, &c.data.limit_train, 0, 1000000000},
       {"data.limit_val", Kind::Int, &c.data.limit_val, 0, 1000000000},
       {"data.synthetic_train", Kind::Int, &c.data.synthetic_train, 1, 10000000},
@@ -723,6 +724,9 @@ const std::vector<KeyHelp>& key_help() {
       {"data.crop_padding", nullptr,
        "random crops after zero padding of this many pixels, fewer than the images' side; 0: none (the report's)"},
       {"data.flip", nullptr, "random horizontal flips (the report uses none)"},
+      {"data.cutout", nullptr,
+       "cutout (DeVries and Taylor): in each training image a square of this side, its centre drawn anywhere in "
+       "the image, set to the mean (0 after normalisation); smaller than the images' side; 0: none (the report's)"},
       {"data.limit_train", nullptr, "use the first N training images; 0: all"},
       {"data.limit_val", nullptr, "use the first N validation images; 0: all"},
       {"data.synthetic_train", nullptr, "synthetic dataset: training images"},

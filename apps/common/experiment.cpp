@@ -243,6 +243,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   data = load_data(config);
   // A crop from padding as wide as the image can miss the image entirely: a blank input.
   const int64_t height = data.train.images.size(2), width = data.train.images.size(3);
+  CYG_INPUT_CHECK(config.data.cutout < std::min(height, width), "'data.cutout' = ", config.data.cutout,
+                  ": expected less than the side of the ", height, "x", width, " images, so that no image is cut whole");
   CYG_INPUT_CHECK(config.data.crop_padding < std::min(height, width), "'data.crop_padding' = ",
                   config.data.crop_padding, ": expected less than the side of the ", height, "x", width,
                   " images, so that every crop holds part of the image");
@@ -250,6 +252,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   Augmentation augmentation;
   augmentation.crop_padding = config.data.crop_padding;
   augmentation.horizontal_flip = config.data.flip;
+  augmentation.cutout = config.data.cutout;
   train_loader = std::make_unique<Loader>(
       data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
   val_loader = std::make_unique<Loader>(data.val, batches);

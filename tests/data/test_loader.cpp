@@ -240,7 +240,10 @@ TEST(Loader, ShardsOfEveryBatchMakeTheWholeBatch) {
     d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 4);
   }
   d.num_classes = 4;
-  const Augmentation augmentation{1, true};
+  Augmentation augmentation;
+  augmentation.crop_padding = 1;
+  augmentation.horizontal_flip = true;
+  augmentation.cutout = 2;  // each slice cuts the squares the whole batch would
   const LoaderOptions options =
       LoaderOptions(8).shuffle(true).seed(5).normalization(kIdentity).augmentation(augmentation);
   Loader whole(d, options);
@@ -426,6 +429,57 @@ TEST(Loader, CropShiftsWithinThePaddingAndFillsZeros) {
   Batch other;
   ASSERT_TRUE(loader.next(other));
   EXPECT_NE(other.images.to_vector(), full[0].images.to_vector()) << "epochs 2 and 3 drew the same crops";
+}
+
+// Cutout: in each image one square of zeros (the normalised mean), of side 4 wherever it
+// lies wholly inside the 9x9 image and clipped at the edges elsewhere, its place drawn
+// anew per image; the rest of the image as it was, and the crops and flips drawn as
+// without cutout.
+TEST(Loader, CutoutZeroesOneSquareAtARandomPlace) {
+  const int64_t n = 300, side = 9, s = 4;
+  Dataset d;
+  d.name = "bright";
+  d.num_classes = 1;
+  d.images = Tensor::empty({n, 1, side, side}, DType::U8);
+  d.labels = Tensor::zeros({n}, DType::I32);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>(1 + (i * 7) % 250);
+  Augmentation with, without;
+  with.crop_padding = without.crop_padding = 2;
+  with.horizontal_flip = without.horizontal_flip = true;
+  with.cutout = s;
+  Loader cut(d, LoaderOptions(32).seed(3).normalization(kIdentity).augmentation(with));
+  Loader plain(d, LoaderOptions(32).seed(3).normalization(kIdentity).augmentation(without));
+  std::set<std::pair<int64_t, int64_t>> corners;
+  int64_t whole = 0, clipped = 0, images = 0;
+  for (Batch a, b; cut.next(a);) {
+    ASSERT_TRUE(plain.next(b));
+    const std::vector<float> x = a.images.to_vector(), y = b.images.to_vector();
+    for (int64_t k = 0; k < a.labels.numel(); ++k, ++images) {
+      // The pixels that differ from the uncut batch (a crop's padding is 0 in both).
+      int64_t top = side, left = side, bottom = -1, right = -1;
+      for (int64_t r = 0; r < side; ++r)
+        for (int64_t c = 0; c < side; ++c) {
+          const size_t at = static_cast<size_t>((k * side + r) * side + c);
+          if (x[at] == y[at]) continue;
+          ASSERT_EQ(x[at], 0.0f) << "image " << images << " pixel " << r << "," << c;
+          top = std::min(top, r), left = std::min(left, c), bottom = std::max(bottom, r), right = std::max(right, c);
+        }
+      if (bottom < 0) continue;  // the square fell on the crop's padding alone
+      // Every pixel of the bounding box is cut: one rectangle, at most s x s.
+      for (int64_t r = top; r <= bottom; ++r)
+        for (int64_t c = left; c <= right; ++c)
+          ASSERT_EQ(x[static_cast<size_t>((k * side + r) * side + c)], 0.0f) << "image " << images;
+      ASSERT_LE(bottom - top + 1, s);
+      ASSERT_LE(right - left + 1, s);
+      if (bottom - top + 1 == s && right - left + 1 == s) ++whole;
+      if (top == 0 || left == 0 || bottom == side - 1 || right == side - 1) ++clipped;
+      corners.insert({top, left});
+    }
+  }
+  EXPECT_EQ(images, n);
+  EXPECT_GT(whole, n / 4) << "squares wholly inside";
+  EXPECT_GT(clipped, n / 4) << "squares at the edges";
+  EXPECT_GE(corners.size(), 30u) << "places drawn per image";
 }
 
 TEST(Loader, CudaBatchesMatchTheCpu) {
