@@ -18,6 +18,15 @@ namespace {
 constexpr uint64_t kPermutationStream = 1ull << 63;
 constexpr uint64_t kAugmentationStream = (1ull << 63) + 1;
 constexpr int64_t kMaxSamples = int64_t(1) << 32;
+
+// The batch kernel's augmentation for the loader's.
+BatchAugment batch_augment_of(const Augmentation& a) {
+  BatchAugment b;
+  b.crop_padding = a.crop_padding;
+  b.flip = a.mirror_every_image ? kFlipEvery : a.horizontal_flip ? kFlipRandom : kFlipNone;
+  b.cutout = a.cutout;
+  return b;
+}
 }  // namespace
 
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
@@ -42,7 +51,7 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
       shuffle_(options.shuffle_),
       channels_last_(options.channels_last_),
       seed_(options.seed_),
-      augmentation_(options.augmentation_),
+      augment_(batch_augment_of(options.augmentation_)),
       device_(options.device_) {
   const Normalization& normalization = options.normalization_;
   const int64_t batch_size = batch_size_;
@@ -56,7 +65,8 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
   CYG_CHECK(ranks_ >= 1 && rank_ >= 0 && rank_ < ranks_, "loader shard ", rank_, " of ", ranks_);
   CYG_CHECK(size_ < kMaxSamples, "dataset '", dataset.name, "' of ", size_,
             " samples: the loader takes fewer than 2^32");
-  CYG_CHECK(augmentation_.crop_padding >= 0, "crop padding ", augmentation_.crop_padding);
+  CYG_CHECK(augment_.crop_padding >= 0 && augment_.cutout >= 0, "crop padding ", augment_.crop_padding, ", cutout ",
+            augment_.cutout);
   channels_ = images.size(1);
   height_ = images.size(2);
   width_ = images.size(3);
@@ -112,15 +122,9 @@ bool Loader::next(Batch& out) {
   const int64_t* indices = order_.data<int64_t>() + first;
   const uint64_t augmentation_seed = random_bits(seed_, kAugmentationStream);
   const uint64_t counter = (static_cast<uint64_t>(epoch_) << 32) + static_cast<uint64_t>(first);
-  BatchAugment augment;
-  augment.crop_padding = augmentation_.crop_padding;
-  augment.flip = augmentation_.mirror_every_image ? kFlipEvery
-                 : augmentation_.horizontal_flip    ? kFlipRandom
-                                                    : kFlipNone;
-  augment.cutout = augmentation_.cutout;
   kernels_for(device_).assemble_batch(images_.data<uint8_t>(), labels_.data<int32_t>(), indices, count, channels_,
                                       height_, width_, mean_.data<float>(), inv_std_.data<float>(),
-                                      augment, augmentation_seed, counter,
+                                      augment_, augmentation_seed, counter,
                                       channels_last_ ? 1 : 0, images.data<float>(), labels.data<int32_t>());
   out.images = std::move(images);
   out.labels = std::move(labels);

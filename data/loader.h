@@ -8,6 +8,7 @@
 #include "data/datasets.h"
 #include "data/transforms.h"
 #include "engine/tensor.h"
+#include "kernels/batch.h"
 
 namespace cyg {
 
@@ -97,7 +98,7 @@ class Loader {
   int64_t rank_, ranks_;
   bool drop_last_, shuffle_, channels_last_;
   uint64_t seed_;
-  Augmentation augmentation_;
+  BatchAugment augment_;  // the options' augmentation, as the batch kernel takes it
   Device device_;
   int64_t channels_, height_, width_;
   Tensor images_, labels_;  // the dataset, on device_

@@ -173,21 +173,18 @@ class CudaRuntime final : public DeviceRuntime {
     return true;
   }
 
-  // The thread's cuDNN and cuBLAS handles are made first (conv2d_capturing(true) makes
-  // cuDNN's): creating one allocates device memory, which the capture would forbid.
+  // The thread's cuDNN and cuBLAS handles are made first: creating one allocates device
+  // memory, which the capture would forbid.
   void begin_capture(void* stream) override {
     cuda::gemm_prepare_thread();
-    cuda::conv2d_capturing(true);
-    const cudaError_t begun = cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal);
-    if (begun != cudaSuccess) cuda::conv2d_capturing(false);
-    CYG_CUDA_CHECK(begun);
+    cuda::conv2d_prepare_thread();
+    CYG_CUDA_CHECK(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeThreadLocal));
     cuda::capture_open_on_this_thread() = true;
   }
 
   // The graph is instantiated at once: what is launched is the executable graph.
   void* end_capture(void* stream) override {
     cuda::capture_open_on_this_thread() = false;
-    cuda::conv2d_capturing(false);
     cudaGraph_t graph = nullptr;
     const cudaError_t ended = cudaStreamEndCapture(as_stream(stream), &graph);
     // A capture that failed leaves its error as the runtime's last one: cleared here, so

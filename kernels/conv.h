@@ -74,12 +74,12 @@ CYG_CUDA_DECL(void conv2d_deterministic(bool deterministic))
 CYG_CUDA_DECL(void conv2d_benchmark(bool benchmark))
 // Searches run by this process so far: one per direction of each shape searched.
 CYG_CUDA_DECL(int64_t conv2d_searches())
-// Whether this thread is capturing a CUDA graph, as the runtime's begin and end of a
-// capture say: a search of a new shape then, which synchronises and allocates, is refused
-// with a message (run the step once eagerly first) instead of invalidating the capture.
-// The runtime says true before the capture begins: that also makes this thread's cuDNN
-// handle, whose creation allocates device memory, which a capture forbids.
-CYG_CUDA_DECL(void conv2d_capturing(bool capturing))
+// Makes this thread's cuDNN handle, if it has none yet. The runtime calls it before a
+// CUDA graph capture begins: creating a handle allocates device memory, which a capture
+// forbids. During a capture (cuda::capture_open_on_this_thread) a search of a new shape,
+// which synchronises and allocates, is refused with a message (run the step once eagerly
+// first) instead of invalidating the capture.
+CYG_CUDA_DECL(void conv2d_prepare_thread())
 // Keeps the searches' choices in a file across runs ("" for none; kernels/conv_algo_cache.h):
 // reads it now (a file it cannot use is ignored with a one-line warning on stderr) and,
 // after each shape that needed a search, has `write` replace it whole (an atomic writer).

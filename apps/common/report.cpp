@@ -156,9 +156,10 @@ void RunReport::save_config() {
 void RunReport::write(const LoopState& state, StoppedEarly stopped) {
   if (!dir_.writes()) return;
   write_tables();
-  write_plots();
+  const std::string picture = top_losses_picture();  // drawn once: the file and the page
+  write_plots(picture);
   write_summary(state, stopped);
-  write_page(state, stopped);
+  write_page(state, stopped, picture);
 }
 
 // The range test has no epochs to report: steps.csv only.
@@ -209,10 +210,9 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
   return out;
 }
 
-void RunReport::write_plots() {
+void RunReport::write_plots(const std::string& top_losses) {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
-  const std::string picture = top_losses_picture();
-  if (!picture.empty()) dir_.write("top_losses.svg", picture);
+  if (!top_losses.empty()) dir_.write("top_losses.svg", top_losses);
 }
 
 std::string RunReport::top_losses_picture() const {
@@ -225,7 +225,7 @@ std::string RunReport::top_losses_picture() const {
 }
 
 // index.html: the run on one page, to open in a browser.
-void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
+void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const std::string& top_losses) {
   const RunConfig& c = experiment_.config;
   std::string body = "<h1>" + html::escape(std::string("cygnet_") + app_name(experiment_.kind) + ": " + c.name) +
                      "</h1>\n<p class=\"header\">" + html::escape(experiment_.header_line()) + "</p>\n";
@@ -338,9 +338,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped) {
       body += "<h2>Most confused (the final weights)</h2>\n" + html::table(rows);
     }
   }
-  const std::string picture = top_losses_picture();
-  if (!picture.empty())
-    body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(picture) + "</figure>\n";
+  if (!top_losses.empty())
+    body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(top_losses) + "</figure>\n";
   if (is_range_test()) {
     std::vector<std::vector<std::string>> suggested = {{"weight decay", "rule", "suggested lr"}};
     const nlohmann::json sweeps =

@@ -61,9 +61,10 @@ class RunReport {
  private:
   bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }
   void write_tables();
-  void write_plots();
+  // top_losses: top_losses_picture()'s SVG ("": none).
+  void write_plots(const std::string& top_losses);
   void write_summary(const LoopState& state, StoppedEarly stopped);
-  void write_page(const LoopState& state, StoppedEarly stopped);
+  void write_page(const LoopState& state, StoppedEarly stopped, const std::string& top_losses);
   // Whether the run has ended: its last epoch, or early stopping (not a stop it resumes from).
   bool run_ended(const LoopState& state, StoppedEarly stopped) const;
   // The run's plots: file name and chart.

@@ -20,6 +20,7 @@
 #include "kernels/conv.h"
 #include "kernels/conv_algo_cache.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
 
 namespace cyg::cuda {
 namespace {
@@ -279,16 +280,14 @@ std::string current_gpu_name() {
   return prop.name;
 }
 
-// This thread's capture, as the runtime says (conv2d_capturing): the engine captures a
-// step on a non-blocking stream, which the legacy stream's answer below does not see.
-thread_local bool t_capturing = false;
-
-// Whether this thread is capturing a graph: as the runtime said, or a blocking stream of
+// Whether this thread is capturing a graph: as the runtime says (the engine captures a
+// step on a non-blocking stream, which the legacy stream's answer below does not see), or
+// a blocking stream of
 // this device being captured, which the legacy default stream then answers with
 // cudaErrorStreamCaptureImplicit rather than a status (the query itself is legal during a
 // capture and does not invalidate it).
 bool capturing_graph() {
-  if (t_capturing) return true;
+  if (capture_open_on_this_thread()) return true;
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   const cudaError_t e = cudaStreamIsCapturing(cudaStreamLegacy, &status);
   if (e == cudaErrorStreamCaptureImplicit) {
@@ -502,10 +501,7 @@ void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
 int64_t conv2d_searches() { return g_searches.load(); }
-void conv2d_capturing(bool capturing) {
-  if (capturing) handle_for_this_thread();
-  t_capturing = capturing;
-}
+void conv2d_prepare_thread() { handle_for_this_thread(); }
 
 void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   CYG_CHECK(path.empty() || write != nullptr, "conv2d_algorithm_cache: no writer for '", path, "'");

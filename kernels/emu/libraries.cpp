@@ -65,7 +65,7 @@ void conv2d_allow_tf32(bool) {}
 void conv2d_deterministic(bool) {}
 void conv2d_benchmark(bool) {}
 int64_t conv2d_searches() { return 0; }
-void conv2d_capturing(bool) {}
+void conv2d_prepare_thread() {}
 void gemm_prepare_thread() {}
 void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}
 
