@@ -16,6 +16,7 @@
 #include "kernels/pool.h"
 #include "kernels/reduce.h"
 #include "kernels/relu.h"
+#include "kernels/mix.h"
 #include "kernels/scale.h"
 
 namespace cyg {
@@ -91,9 +92,12 @@ struct CpuKernels : Kernels {
 
     cross_entropy_forward = cross_entropy_forward_cpu<float>;
     cross_entropy_backward = [](const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N,
-                                int64_t K, float label_smoothing, const float* grad_loss, float* dlogits) {
-      cross_entropy_backward_cpu<float>(logits, labels, row_logsumexp, N, K, label_smoothing, *grad_loss, dlogits);
+                                int64_t K, float label_smoothing, const float* grad_loss, float* dlogits,
+                                LabelMix mix) {
+      cross_entropy_backward_cpu<float>(logits, labels, row_logsumexp, N, K, label_smoothing, *grad_loss, dlogits,
+                                        mix);
     };
+    mix_images = mix_images_cpu;
 
     assemble_batch = assemble_batch_cpu;
 

@@ -19,6 +19,7 @@
 #include "kernels/conv.h"
 #include "kernels/copy.h"
 #include "kernels/error.h"
+#include "kernels/loss.h"
 #include "kernels/metrics.h"
 #include "kernels/optim.h"
 
@@ -180,12 +181,16 @@ struct Kernels {
 
   // Softmax cross-entropy with the correct count; the backward reads the upstream
   // gradient where it is (device memory on a GPU: no synchronisation in the step).
+  // With MixUp's targets where the LabelMix is on (kernels/loss.h).
   Kernel<void(const float* logits, const int32_t* labels, int64_t N, int64_t K, float label_smoothing, float* loss,
-              int64_t* correct, float* row_logsumexp)>
+              int64_t* correct, float* row_logsumexp, LabelMix mix)>
       cross_entropy_forward{entries, "cross_entropy_forward"};
   Kernel<void(const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N, int64_t K,
-              float label_smoothing, const float* grad_loss, float* dlogits)>
+              float label_smoothing, const float* grad_loss, float* dlogits, LabelMix mix)>
       cross_entropy_backward{entries, "cross_entropy_backward"};
+  // MixUp's blend of a batch's images (kernels/mix.h).
+  Kernel<void(const float* x, const int32_t* partner, const float* weight, int64_t N, int64_t image_size, float* y)>
+      mix_images{entries, "mix_images"};
 
   // A training batch from the u8 dataset (kernels/batch.h).
   Kernel<void(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,

@@ -837,7 +837,31 @@ Variable global_avg_pool2d(const Variable& x) {
                                    : global_avg_pool2d_as<float>(x, xs, format);
 }
 
-CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing) {
+Mixing Mixing::slice(int64_t begin, int64_t end) const {
+  if (!on()) return {};
+  return {partner.slice(begin, end), weight.slice(begin, end)};
+}
+
+namespace {
+// A mixing's tensors checked against a batch of N on `dev`, made contiguous.
+Mixing checked_mixing(const Mixing& mixing, int64_t N, Device dev, const char* op) {
+  if (!mixing.on()) return {};
+  CYG_CHECK(mixing.partner.dtype() == DType::I32 && mixing.partner.shape() == Shape{N} &&
+                mixing.weight.defined() && mixing.weight.dtype() == DType::F32 && mixing.weight.shape() == Shape{N},
+            op, ": a mixing of a batch of ", N, " needs i32 [", N, "] partners and f32 [", N, "] weights");
+  CYG_CHECK(mixing.partner.device() == dev && mixing.weight.device() == dev, op, ": mixing on ",
+            mixing.partner.device().str(), ", the batch on ", dev.str());
+  return {mixing.partner.contiguous(), mixing.weight.contiguous()};
+}
+
+LabelMix label_mix_of(const Mixing& m) {
+  if (!m.on()) return {};
+  return {m.partner.data<int32_t>(), m.weight.data<float>()};
+}
+}  // namespace
+
+CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing,
+                           const Mixing& mixing) {
   check_activation(logits, "cross_entropy");
   const Tensor z = logits.data().contiguous();
   CYG_CHECK(z.dim() == 2, "cross_entropy: logits ", shape_str(z.shape()), " are not [N, K]");
@@ -847,19 +871,37 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
   const Device dev = z.device();
   CYG_CHECK(labels.device() == dev, "cross_entropy: logits on ", dev.str(), ", labels on ", labels.device().str());
   const Tensor y = labels.contiguous();
+  const Mixing mix = checked_mixing(mixing, N, dev, "cross_entropy");
   const float s = static_cast<float>(label_smoothing);
   Tensor loss = Tensor::empty({}, DType::F32, dev);
   Tensor correct = Tensor::empty({}, DType::I64, dev);
   Tensor lse = Tensor::empty({N}, DType::F32, dev);
   kernels_for(dev).cross_entropy_forward(z.data<float>(), y.data<int32_t>(), N, K, s, loss.data<float>(),
-                                         correct.data<int64_t>(), lse.data<float>());
+                                         correct.data<int64_t>(), lse.data<float>(), label_mix_of(mix));
   Variable out = make_result(loss, {logits}, "cross_entropy", [=](const Tensor& grad, const GradientSinks& sinks) {
     Tensor dz = sinks.output(0, {N, K}, dev);
     kernels_for(dev).cross_entropy_backward(z.data<float>(), y.data<int32_t>(), lse.data<float>(), N, K, s,
-                                            grad.contiguous().data<float>(), dz.data<float>());
+                                            grad.contiguous().data<float>(), dz.data<float>(), label_mix_of(mix));
     return std::vector<Tensor>{dz};
   });
   return {out, correct};
+}
+
+Tensor mix_images(const Tensor& images, const Mixing& mixing) {
+  CYG_CHECK(images.defined() && images.dtype() == DType::F32 && images.dim() >= 1,
+            "mix_images: images must be an f32 tensor [N, ...]");
+  const int64_t N = images.size(0);
+  const Mixing mix = checked_mixing(mixing, N, images.device(), "mix_images");
+  CYG_CHECK(mix.on(), "mix_images: no mixing given");
+  // Each image is one block of values in either layout: keep the batch's.
+  const MemoryFormat format = images.dim() == 4 && images.memory_format() == MemoryFormat::ChannelsLast
+                                  ? MemoryFormat::ChannelsLast
+                                  : MemoryFormat::Contiguous;
+  const Tensor x = images.contiguous(format);
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), format);
+  kernels_for(x.device()).mix_images(x.data<float>(), mix.partner.data<int32_t>(), mix.weight.data<float>(), N,
+                                     N > 0 ? x.numel() / N : 0, y.data<float>());
+  return y;
 }
 
 Variable subsample_pad_channels(const Variable& x, int64_t stride, int64_t pad_before, int64_t pad_after) {

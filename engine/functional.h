@@ -123,7 +123,28 @@ struct CrossEntropy {
   Variable loss;
   Tensor correct;
 };
-CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0);
+
+// MixUp's pairing of a batch (Zhang et al. 2018; fastai's MixUp): image and row i are
+// blended with image and row partner[i] of the same batch, weight[i] being the share of
+// its own (i32 [N] and f32 [N] on the batch's device). Undefined: no mixing.
+struct Mixing {
+  Tensor partner, weight;
+  bool on() const { return partner.defined(); }
+  // Rows [begin, end), for a slice of the batch whose partners all lie in it (partner
+  // values count from the slice's start).
+  Mixing slice(int64_t begin, int64_t end) const;
+};
+
+// With `mixing` on, row r's target is weight[r] of its label's and 1 - weight[r] of row
+// partner[r]'s (each smoothed as above): fastai's MixUp loss; `correct` counts the rows
+// whose prediction is their own label.
+CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double label_smoothing = 0.0,
+                           const Mixing& mixing = {});
+
+// MixUp's images: y_i = x_p + w_i (x_i - x_p), p = partner[i] (kernels/mix.h), for an f32
+// batch [N, ...] in either layout; a new tensor of the same shape and layout. Not
+// differentiated: it is applied to the data.
+Tensor mix_images(const Tensor& images, const Mixing& mixing);
 
 // The parameter-free shortcut of He et al.'s CIFAR ResNets ("option A"): every
 // stride-th pixel, with pad_before/pad_after zero channels around the input's.

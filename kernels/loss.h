@@ -4,6 +4,10 @@
 // loss = mean of the row losses. A row is correct when its argmax (NaN counts as the
 // largest, ties go to the lowest index, as torch.argmax) equals its label.
 // Backward: dlogits = grad_loss / N * (softmax(z) - target), from the saved logsumexp.
+// With MixUp (LabelMix) a row's one-hot is shared between its own label and its partner
+// row's: w onehot(label) + (1 - w) onehot(label of partner), the loss fastai's MixUp
+// computes as torch.lerp(loss(z, y[shuffle]), loss(z, y), lam) row by row; the row is
+// correct when its argmax is its own label (w >= 1/2 in MixUp: the larger share).
 #pragma once
 #include <cmath>
 
@@ -42,6 +46,27 @@ CYG_HD int64_t row_argmax(const T* z, int64_t K) {
 
 CYG_HD bool label_in_range(int32_t label, int64_t K) { return label >= 0 && label < K; }
 
+// MixUp's targets: row r's label has weight[r] of the one-hot and row partner[r]'s label
+// (partner[r] in [0, N)) the rest. Both null (the default): every row its own label.
+struct LabelMix {
+  const int32_t* partner = nullptr;
+  const float* weight = nullptr;
+  CYG_HD bool on() const { return partner != nullptr; }
+};
+
+// The label's logit as a mixed target weighs it: w z_label + (1 - w) z_partner_label.
+template <typename T>
+CYG_HD T mixed_label_logit(T z_label, T z_partner_label, T weight) {
+  return weight * z_label + (T(1) - weight) * z_partner_label;
+}
+
+// A class's share of a mixed, smoothed target.
+template <typename T>
+CYG_HD T mixed_target(bool is_label, bool is_partner_label, T weight, int64_t K, T smoothing) {
+  const T share = (is_label ? weight : T(0)) + (is_partner_label ? T(1) - weight : T(0));
+  return (T(1) - smoothing) * share + smoothing / T(K);
+}
+
 // sum_exp_shifted = sum_k exp(z_k - row_max): shifting by the maximum keeps exp <= 1.
 template <typename T>
 CYG_HD T logsumexp_from(T row_max, T sum_exp_shifted) {
@@ -63,8 +88,9 @@ CYG_HD T smoothed_target(bool is_label, int64_t K, T smoothing) {
   return (is_label ? T(1) - smoothing : T(0)) + smoothing / T(K);
 }
 
-// sum_k target_k z_k needs only the label's logit and the row's sum of logits. Without
-// smoothing sum_z is not read, so the kernel may skip that reduction.
+// sum_k target_k z_k needs only the label's logit (mixed_label_logit with MixUp) and the
+// row's sum of logits. Without smoothing sum_z is not read, so the kernel may skip that
+// reduction.
 template <typename T>
 CYG_HD T cross_entropy_row_loss(T logsumexp, T z_label, T sum_z, int64_t K, T smoothing) {
   if (smoothing == T(0)) return logsumexp - z_label;
@@ -78,30 +104,33 @@ CYG_HD T cross_entropy_grad(T z, T logsumexp, T target, T scale) {
 }
 
 // CPU reference, T = float or double (double for the finite-difference checks); sums
-// in double. N >= 1, K >= 1, 0 <= label_smoothing < 1, and every label in [0, K), else
-// cyg::Error (a bad label is named with its row). row_logsumexp [N] is kept for backward.
+// in double. N >= 1, K >= 1, 0 <= label_smoothing < 1, every label in [0, K), and with a
+// LabelMix every partner in [0, N) and weight in [0, 1], else cyg::Error (a bad label,
+// partner or weight is named with its row). row_logsumexp [N] is kept for backward.
 template <typename T>
 void cross_entropy_forward_cpu(const T* logits, const int32_t* labels, int64_t N, int64_t K, T label_smoothing,
-                               T* loss_out, int64_t* correct_out, T* row_logsumexp);
+                               T* loss_out, int64_t* correct_out, T* row_logsumexp, LabelMix mix = {});
 template <typename T>
 void cross_entropy_backward_cpu(const T* logits, const int32_t* labels, const T* row_logsumexp, int64_t N, int64_t K,
-                                T label_smoothing, T grad_loss, T* dlogits);
+                                T label_smoothing, T grad_loss, T* dlogits, LabelMix mix = {});
 
 // CUDA. The forward needs cross_entropy_workspace_floats(N) floats of device memory (the
 // row losses, then the rows' correct flags); the mean and the count come from one block
 // in a fixed order, so they are the same on every run. loss_out, correct_out and
 // grad_loss are device pointers: nothing waits for the host.
 // A label outside [0, K) is never used as an index: its row's loss (so the mean loss)
-// and its row of dlogits are NaN, and it is not counted correct. The NaN loss is the
-// signal; the host sees it when it reads the loss.
+// and its row of dlogits are NaN, and it is not counted correct; so is a row whose
+// partner is outside [0, N) or whose partner's label is outside [0, K). The NaN loss is
+// the signal; the host sees it when it reads the loss.
 inline int64_t cross_entropy_workspace_floats(int64_t N) { return 2 * N; }
 
 CYG_CUDA_DECL(void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int64_t N, int64_t K,
                                               float label_smoothing, float* loss_out, int64_t* correct_out,
-                                              float* row_logsumexp, float* workspace, const LaunchConfig& cfg = {}))
+                                              float* row_logsumexp, float* workspace, const LaunchConfig& cfg = {},
+                                              LabelMix mix = {}))
 CYG_CUDA_DECL(void cross_entropy_backward_cuda(const float* logits, const int32_t* labels,
                                                const float* row_logsumexp, int64_t N, int64_t K,
                                                float label_smoothing, const float* grad_loss, float* dlogits,
-                                               const LaunchConfig& cfg = {}))
+                                               const LaunchConfig& cfg = {}, LabelMix mix = {}))
 
 }  // namespace cyg

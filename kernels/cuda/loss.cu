@@ -7,8 +7,17 @@
 
 namespace cyg::CYG_KNS {
 namespace {
+// Row r's partner's label, or -1 where the partner or its label is out of range (the row
+// is then NaN, as for a bad label of its own).
+__device__ int32_t partner_label_of(const int32_t* labels, LabelMix mix, int64_t r, int64_t N, int64_t K) {
+  const int32_t partner = mix.partner[r];
+  if (partner < 0 || partner >= N) return -1;
+  const int32_t label = labels[partner];
+  return label_in_range(label, K) ? label : -1;
+}
+
 __global__ void CYG_LAUNCH_BOUNDS cross_entropy_rows_kernel(const float* logits, const int32_t* labels, int64_t N, int64_t K,
-                                          float smoothing, float* row_logsumexp, float* row_loss,
+                                          float smoothing, LabelMix mix, float* row_logsumexp, float* row_loss,
                                           float* row_correct) {
   for (int64_t r = blockIdx.x; r < N; r += gridDim.x) {
     const float* z = logits + r * K;
@@ -31,8 +40,14 @@ __global__ void CYG_LAUNCH_BOUNDS cross_entropy_rows_kernel(const float* logits,
       const int32_t label = labels[r];
       const float lse = logsumexp_from(row_max, sum_exp);
       row_logsumexp[r] = lse;
-      const bool valid = label_in_range(label, K);
-      row_loss[r] = valid ? cross_entropy_row_loss(lse, z[label], sum_z, K, smoothing) : NAN;
+      bool valid = label_in_range(label, K);
+      float z_label = valid ? z[label] : NAN;
+      if (mix.on()) {
+        const int32_t partner_label = partner_label_of(labels, mix, r, N, K);
+        valid = valid && partner_label >= 0;
+        if (valid) z_label = mixed_label_logit(z_label, z[partner_label], mix.weight[r]);
+      }
+      row_loss[r] = valid ? cross_entropy_row_loss(lse, z_label, sum_z, K, smoothing) : NAN;
       row_correct[r] = valid && argmax == label ? 1.0f : 0.0f;
     }
   }
@@ -56,24 +71,28 @@ __global__ void CYG_LAUNCH_BOUNDS cross_entropy_mean_kernel(const float* row_los
 
 __global__ void CYG_LAUNCH_BOUNDS cross_entropy_backward_kernel(const float* logits, const int32_t* labels,
                                               const float* row_logsumexp, int64_t N, int64_t K, float smoothing,
-                                              const float* grad_loss, float* dlogits) {
+                                              LabelMix mix, const float* grad_loss, float* dlogits) {
   const float scale = *grad_loss / static_cast<float>(N);
   CYG_GRID_STRIDE_LOOP(i, N * K) {
     const int64_t r = i / K;
     const int32_t label = labels[r];
-    if (!label_in_range(label, K)) {
+    const int32_t partner_label = mix.on() ? partner_label_of(labels, mix, r, N, K) : 0;
+    if (!label_in_range(label, K) || partner_label < 0) {
       dlogits[i] = NAN;
       continue;
     }
-    const float target = smoothed_target(i - r * K == label, K, smoothing);
+    const int64_t k = i - r * K;
+    const float target = mix.on() ? mixed_target(k == label, k == partner_label, mix.weight[r], K, smoothing)
+                                  : smoothed_target(k == label, K, smoothing);
     dlogits[i] = cross_entropy_grad(logits[i], row_logsumexp[r], target, scale);
   }
 }
 
-void check_arguments(int64_t N, int64_t K, float label_smoothing) {
+void check_arguments(int64_t N, int64_t K, float label_smoothing, LabelMix mix) {
   CYG_CHECK(N >= 1 && K >= 1, "cross-entropy of ", N, " rows of ", K, " classes: both must be at least 1");
   CYG_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f, "label smoothing ", label_smoothing,
             " is outside [0, 1)");
+  CYG_CHECK((mix.partner == nullptr) == (mix.weight == nullptr), "a label mix needs both partners and weights");
 }
 
 // Unless the caller says, a block as wide as the row (whole warps), capped: ten classes
@@ -87,10 +106,11 @@ int row_block(int64_t K, const LaunchConfig& cfg) {
 
 void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int64_t N, int64_t K,
                                 float label_smoothing, float* loss_out, int64_t* correct_out, float* row_logsumexp,
-                                float* workspace, const LaunchConfig& cfg) {
-  check_arguments(N, K, label_smoothing);
-  // Logits and labels in; per-row log-sum-exp, loss and hit out, then their means.
-  count_traffic(__func__, 4 * N * K + 4 * N + 8 * N, 4 * N + 8 * N + 4 + 8);
+                                float* workspace, const LaunchConfig& cfg, LabelMix mix) {
+  check_arguments(N, K, label_smoothing, mix);
+  // Logits and labels (and a mix's partners, weights and partners' labels) in; per-row
+  // log-sum-exp, loss and hit out, then their means.
+  count_traffic(__func__, 4 * N * K + 4 * N + 8 * N + (mix.on() ? 12 * N : 0), 4 * N + 8 * N + 4 + 8);
   const int block = row_block(K, cfg);
   check_block_reduce_size(block);
   check_block_reduce_size(block_size(cfg));
@@ -98,7 +118,7 @@ void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int6
   const int grid = static_cast<int>(N < cap ? N : cap);
   float* row_loss = workspace;
   float* row_correct = workspace + N;
-  CYG_LAUNCH(cross_entropy_rows_kernel, grid, block, 0, stream_of(cfg), logits, labels, N, K, label_smoothing,
+  CYG_LAUNCH(cross_entropy_rows_kernel, grid, block, 0, stream_of(cfg), logits, labels, N, K, label_smoothing, mix,
              row_logsumexp, row_loss, row_correct);
   CYG_CHECK_LAUNCH();
   CYG_LAUNCH(cross_entropy_mean_kernel, 1, block_size(cfg), 0, stream_of(cfg), row_loss, row_correct, N, loss_out,
@@ -108,11 +128,11 @@ void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int6
 
 void cross_entropy_backward_cuda(const float* logits, const int32_t* labels, const float* row_logsumexp, int64_t N,
                                  int64_t K, float label_smoothing, const float* grad_loss, float* dlogits,
-                                 const LaunchConfig& cfg) {
-  check_arguments(N, K, label_smoothing);
-  count_traffic(__func__, 4 * N * K + 8 * N + 4, 4 * N * K);
+                                 const LaunchConfig& cfg, LabelMix mix) {
+  check_arguments(N, K, label_smoothing, mix);
+  count_traffic(__func__, 4 * N * K + 8 * N + 4 + (mix.on() ? 12 * N : 0), 4 * N * K);
   CYG_LAUNCH(cross_entropy_backward_kernel, grid_size(N * K, cfg), block_size(cfg), 0, stream_of(cfg), logits, labels,
-             row_logsumexp, N, K, label_smoothing, grad_loss, dlogits);
+             row_logsumexp, N, K, label_smoothing, mix, grad_loss, dlogits);
   CYG_CHECK_LAUNCH();
 }
 

@@ -1,0 +1,24 @@
+// mix_images: MixUp's blend of a batch (Zhang et al., "mixup: Beyond Empirical Risk
+// Minimization", 2018, as fastai's MixUp callback does it): image i becomes
+// y_i = x_p + w_i (x_i - x_p), p = partner[i], torch.lerp(x[shuffle], x, lam) with w_i the
+// weight of its own pixels (and of its own label: kernels/loss.h's LabelMix). An image is
+// a contiguous block of image_size values in NCHW and NHWC alike, so one kernel serves
+// both layouts. y must not overlap x (a partner may be read after its own image is
+// written).
+#pragma once
+#include "kernels/common.h"
+
+namespace cyg {
+
+CYG_HD float mix_op(float own, float partner, float weight) { return partner + weight * (own - partner); }
+
+CYG_HD bool partner_in_range(int32_t partner, int64_t N) { return partner >= 0 && partner < N; }
+
+// CPU reference: every partner in [0, N), else cyg::Error naming the image.
+void mix_images_cpu(const float* x, const int32_t* partner, const float* weight, int64_t N, int64_t image_size,
+                    float* y);
+// CUDA: an image whose partner is outside [0, N) is never read through: it becomes NaN.
+CYG_CUDA_DECL(void mix_images_cuda(const float* x, const int32_t* partner, const float* weight, int64_t N,
+                                   int64_t image_size, float* y, const LaunchConfig& cfg = {}))
+
+}  // namespace cyg
