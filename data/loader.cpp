@@ -3,9 +3,11 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <utility>
 
+#include "data/mixup.h"
 #include "engine/dispatch.h"
 #include "engine/random.h"
 #include "kernels/batch.h"
@@ -52,7 +54,9 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
       channels_last_(options.channels_last_),
       seed_(options.seed_),
       augment_(batch_augment_of(options.augmentation_)),
-      device_(options.device_) {
+      device_(options.device_),
+      mixup_alpha_(options.mixup_alpha_),
+      mixup_micro_batches_(options.mixup_micro_batches_) {
   const Normalization& normalization = options.normalization_;
   const int64_t batch_size = batch_size_;
   const Tensor& images = dataset.images;
@@ -67,6 +71,8 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
             " samples: the loader takes fewer than 2^32");
   CYG_CHECK(augment_.crop_padding >= 0 && augment_.cutout >= 0, "crop padding ", augment_.crop_padding, ", cutout ",
             augment_.cutout);
+  CYG_CHECK(mixup_alpha_ >= 0.0 && std::isfinite(mixup_alpha_) && mixup_micro_batches_ >= 1, "mixup alpha ",
+            mixup_alpha_, " (0: none) with ", mixup_micro_batches_, " micro-batch(es)");
   channels_ = images.size(1);
   height_ = images.size(2);
   width_ = images.size(3);
@@ -105,6 +111,13 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
   Tensor host = Tensor::empty({size_}, DType::I64);
   std::copy(order.begin(), order.end(), host.data<int64_t>());
   order_ = host.to(device_);
+  if (mixup_alpha_ > 0.0) {
+    const MixUpPlan plan = mixup_plan(seed_, epoch, mixup_alpha_,
+                                      BatchParts{size_, batch_size_, drop_last_, ranks_, mixup_micro_batches_});
+    Tensor partner = Tensor::empty({size_}, DType::I32);
+    std::copy(plan.partner.begin(), plan.partner.end(), partner.data<int32_t>());
+    mixing_ = {partner.to(device_), Tensor::from_vector(plan.weight, {size_}, device_)};
+  }
   epoch_ = epoch;
   next_batch_ = skip_batches;
 }
@@ -131,6 +144,7 @@ bool Loader::next(Batch& out) {
   out.index_in_epoch = next_batch_++;
   out.global_size = global_count;
   out.first_position = first;
+  out.mixing = mixing_.slice(first, first + count);
   return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include "data/datasets.h"
 #include "data/transforms.h"
+#include "engine/functional.h"
 #include "engine/tensor.h"
 #include "kernels/batch.h"
 
@@ -21,6 +22,9 @@ struct Batch {
   // Where its first image stands in the epoch's order (its slice's, when sharded): for a
   // loader without shuffle, that image's index in the dataset.
   int64_t first_position = 0;
+  // With MixUp: each image's partner in its part (counted from the part's start) and
+  // weight, on the loader's device (data/mixup.h). Off otherwise.
+  fn::Mixing mixing;
 };
 
 // The order in which an epoch visits a dataset of n samples: a Fisher-Yates shuffle whose
@@ -58,6 +62,13 @@ struct LoaderOptions {
   // Batches laid out channels-last (NHWC), as a channels-last network's first
   // convolution takes them; the same values either way.
   LoaderOptions& channels_last(bool on) { channels_last_ = on; return *this; }
+  // MixUp's draws with Beta(alpha, alpha) (0: none) for a training step that runs each
+  // slice in micro_batches parts (data/mixup.h): every batch carries its Mixing.
+  LoaderOptions& mixup(double alpha, int64_t micro_batches = 1) {
+    mixup_alpha_ = alpha;
+    mixup_micro_batches_ = micro_batches;
+    return *this;
+  }
 
   int64_t batch_size_;
   bool shuffle_ = false;
@@ -68,6 +79,8 @@ struct LoaderOptions {
   Device device_ = Device::cpu();
   int64_t rank_ = 0, ranks_ = 1;
   bool channels_last_ = false;
+  double mixup_alpha_ = 0.0;
+  int64_t mixup_micro_batches_ = 1;
 };
 
 class Loader {
@@ -104,6 +117,9 @@ class Loader {
   Tensor images_, labels_;  // the dataset, on device_
   Tensor mean_, inv_std_;   // f32 [C] on device_
   Tensor order_;            // i64 [size_] on device_: this epoch's dataset indices
+  double mixup_alpha_;
+  int64_t mixup_micro_batches_;
+  fn::Mixing mixing_;       // MixUp's draws of this epoch by position, on device_
   int64_t epoch_ = 0, next_batch_ = 0;
 };
 

@@ -89,6 +89,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.crop_padding", Kind::Int, &c.data.crop_padding, 0, 1024},
       {"data.flip", Kind::Bool, &c.data.flip},
       {"data.cutout", Kind::Int, &c.data.cutout, 0, 1024},
+      {"data.mixup_alpha", Kind::Double, &c.data.mixup_alpha},
       {"data.limit_train", Kind::Int, &c.data.limit_train, 0, 1000000000},
       {"data.limit_val", Kind::Int, &c.data.limit_val, 0, 1000000000},
       {"data.synthetic_train", Kind::Int, &c.data.synthetic_train, 1, 10000000},
@@ -258,6 +259,8 @@ void validate_data(const DataConfig& d) {
   check_one_of("data.dataset", d.dataset, dataset_names());
   CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
                   d.std.size());
+  CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && d.mixup_alpha >= 0, "'data.mixup_alpha' = ", d.mixup_alpha,
+                  ": expected MixUp's alpha, a number above 0 (fastai's default 0.4), or 0 for none");
   // Pixel values lie in [0, 1]: a mean or std far outside is a mistake (NaN included).
   for (double m : d.mean) check_range("data.mean", m, -1000, 1000);
   for (double s : d.std) {
@@ -727,6 +730,9 @@ const std::vector<KeyHelp>& key_help() {
       {"data.cutout", nullptr,
        "cutout (DeVries and Taylor): in each training image a square of this side, its centre drawn anywhere in "
        "the image, set to the mean (0 after normalisation); smaller than the images' side; 0: none (the report's)"},
+      {"data.mixup_alpha", nullptr,
+       "MixUp (Zhang et al.; fastai's MixUp(alpha)): each training image blended with a partner from its batch, "
+       "weights max(l, 1 - l) with l ~ Beta(alpha, alpha) on the pixels and the labels; 0: none (the report's)"},
       {"data.limit_train", nullptr, "use the first N training images; 0: all"},
       {"data.limit_val", nullptr, "use the first N validation images; 0: all"},
       {"data.synthetic_train", nullptr, "synthetic dataset: training images"},

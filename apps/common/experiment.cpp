@@ -254,7 +254,11 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   augmentation.horizontal_flip = config.data.flip;
   augmentation.cutout = config.data.cutout;
   train_loader = std::make_unique<Loader>(
-      data.train, LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation));
+      data.train, LoaderOptions(batches)
+                      .shuffle(true)
+                      .drop_last(config.train.drop_last)
+                      .augmentation(augmentation)
+                      .mixup(config.data.mixup_alpha, config.train.micro_batches));
   val_loader = std::make_unique<Loader>(data.val, batches);
   model = make_model(config, data.train);
   if (device.is_cpu() && kind != AppKind::Evaluate)
@@ -386,6 +390,9 @@ std::string Experiment::header_line() const {
              : "")
      << ", " << steps_per_epoch << " steps per epoch"
      << micro_batches_said(kind, config, comm->size(), data.train.size())
+     << (config.data.mixup_alpha > 0 && kind != AppKind::Evaluate
+             ? ", MixUp (data.mixup_alpha " + format_number(config.data.mixup_alpha) + ")"
+             : "")
      << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) +
                    (ema->warm_up() ? ", warmed up" : "") + ")"
              : "")

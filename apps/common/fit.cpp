@@ -233,7 +233,7 @@ int FitLoop::run() {
       // Schedule: this step's lr and momentum.
       settings = apply_schedule(st_.step);
       // Step: its loss and correct count go to sums on the device.
-      runner_.run(batch.images, batch.labels, batch.global_size);
+      runner_.run(batch.images, batch.labels, batch.global_size, batch.mixing);
       // Record: each step's loss is read back once per log interval.
       record(batch.global_size, epoch, settings);
       const Stops stops = poll_stops();

@@ -106,7 +106,7 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
       const double lr = sweep.lr(step);
       e.optimizer->set_lr(lr);
       // Step; its loss stays on the device until the ring is read.
-      runner.run(batch.images, batch.labels, batch.global_size);
+      runner.run(batch.images, batch.labels, batch.global_size, batch.mixing);
       pending.push_back({step + 1, epoch + 1, lr, e.optimizer->momentum()});
       ++step;
       // Ctrl-C on any rank stops every rank at the same step (data parallelism).

@@ -13,17 +13,19 @@ namespace cyg::app {
 namespace {
 
 // Forward and loss, backward, the gradients added to the parameters' (which the caller
-// cleared): what a step does before its optimizer update, or one micro-batch of it. The
+// cleared): what a step does before its optimizer update, or one micro-batch of it (with
+// MixUp, its images blended and its targets shared as `mixing` pairs them). The
 // loss's gradient starts from `seed` (a part's share of the step's whole batch, over all
 // ranks; undefined: 1), and the reducer, where given, sums each bucket of gradients over
 // the ranks as soon as the backward has finished it.
 fn::CrossEntropy forward_backward(nn::Module& model, const Tensor& images, const Tensor& labels,
                                   double label_smoothing, const Tensor& seed = Tensor(),
-                                  GradientReducer* reducer = nullptr) {
+                                  GradientReducer* reducer = nullptr, const fn::Mixing& mixing = {}) {
   fn::CrossEntropy ce;
   {
     NvtxRange range("forward");
-    ce = fn::cross_entropy(model(Variable(images)), labels, label_smoothing);
+    const Tensor input = mixing.on() ? fn::mix_images(images, mixing) : images;
+    ce = fn::cross_entropy(model(Variable(input)), labels, label_smoothing, mixing);
   }
   {
     NvtxRange range("backward");
@@ -38,10 +40,6 @@ fn::CrossEntropy forward_backward(nn::Module& model, const Tensor& images, const
 }
 
 }  // namespace
-
-int64_t micro_batch_count(int64_t asked, int64_t images) {
-  return std::max<int64_t>(1, std::min(asked, images / 2));
-}
 
 fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                             double label_smoothing) {
@@ -71,14 +69,16 @@ StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& rin
                                                  GradientReducer::kDefaultBucketBytes, device_communicator);
 }
 
-void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images) {
+void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images, const fn::Mixing& mixing) {
+  CYG_CHECK(!stepped_ || mixing.on() == mixed_, "a run's steps are all mixed (MixUp) or none");
+  mixed_ = mixing.on();
   const bool fits_the_graph = !images_.defined() || images.shape() == images_.shape();
-  if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels);
+  if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels, mixing);
   NvtxRange step_range("step");
   stepped_ = true;
   optimizer_.prepare_step();
   if (average_) average_->prepare_update();
-  device_part(images, labels, global_images);
+  device_part(images, labels, mixing, global_images);
 }
 
 void StepRunner::set_weight_average(WeightAverage* average) {
@@ -109,7 +109,8 @@ Tensor StepRunner::aligned_slice(const Tensor& images, int64_t begin, int64_t en
   return slice.clone();
 }
 
-void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t global_images) {
+void StepRunner::device_part(const Tensor& images, const Tensor& labels, const fn::Mixing& mixing,
+                             int64_t global_images) {
   const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
   // Micro-batches: contiguous slices, sizes differing by at most one (as the ranks'
   // slices of a batch), each's gradient scaled by its share of the whole batch and added
@@ -123,8 +124,9 @@ void StepRunner::device_part(const Tensor& images, const Tensor& labels, int64_t
     const bool last = p == parts - 1;
     // Its share of the images whose mean loss the update follows: the ranks' whole batch.
     const Tensor& seed = seed_for(loss_scale(n, reducer_ ? global : local));
-    const fn::CrossEntropy ce = forward_backward(model_, aligned_slice(images, begin, end), labels.slice(begin, end),
-                                                 label_smoothing_, seed, last ? reducer_.get() : nullptr);
+    const fn::CrossEntropy ce =
+        forward_backward(model_, aligned_slice(images, begin, end), labels.slice(begin, end), label_smoothing_, seed,
+                         last ? reducer_.get() : nullptr, mixing.slice(begin, end));
     ring_.add_part(ce, static_cast<int>(p), static_cast<int>(parts), n, local, global);
   }
   NvtxRange range("optimizer");
@@ -139,7 +141,7 @@ void StepRunner::give_up_graphs() {
   graphs_ = StepGraphs::Off;
 }
 
-void StepRunner::run_graphed(const Tensor& images, const Tensor& labels) {
+void StepRunner::run_graphed(const Tensor& images, const Tensor& labels, const fn::Mixing& mixing) {
   NvtxRange step_range("step");
   if (!graph_) {
     // Captured on a stream the legacy default stream does not order, as PyTorch captures
@@ -151,13 +153,19 @@ void StepRunner::run_graphed(const Tensor& images, const Tensor& labels) {
     graph_ = std::make_unique<Graph>(*stream_);
     images_ = Tensor::empty(images.shape(), images.dtype(), device_);
     labels_ = Tensor::empty(labels.shape(), labels.dtype(), device_);
+    if (mixing.on())
+      mixing_ = {Tensor::empty(labels.shape(), DType::I32, device_), Tensor::empty(labels.shape(), DType::F32, device_)};
   }
   images_.copy_(images);
   labels_.copy_(labels);
+  if (mixing.on()) {
+    mixing_.partner.copy_(mixing.partner);
+    mixing_.weight.copy_(mixing.weight);
+  }
   stepped_ = true;
   optimizer_.prepare_step();
   if (average_) average_->prepare_update();
-  auto step = [&] { device_part(images_, labels_); };
+  auto step = [&] { device_part(images_, labels_, mixing_); };
   if (!settled_) {
     settled_ = graph_->warm_up(step);
     if (!settled_ && ++warm_ups_ == kMaxWarmUps) give_up_graphs();

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "apps/common/metrics_ring.h"
+#include "data/mixup.h"  // micro_batch_count
 #include "engine/data_parallel.h"
 #include "engine/ema.h"
 #include "engine/functional.h"
@@ -20,11 +21,6 @@ namespace cyg::app {
 // for the device.
 fn::CrossEntropy train_step(nn::Module& model, Optimizer& optimizer, const Tensor& images, const Tensor& labels,
                             double label_smoothing);
-
-// The micro-batches a batch of `images` runs in when `asked` for: at least two images
-// each (batchnorm's statistics need two values a channel, and a ResNet's last stage has
-// one pixel), so a batch too small runs in fewer; at least one.
-int64_t micro_batch_count(int64_t asked, int64_t images);
 
 // Whether a run's steps go through a CUDA graph.
 enum class StepGraphs { Off, On };
@@ -48,8 +44,11 @@ class StepRunner {
  public:
   StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing, StepGraphs graphs,
              Device device, Communicator* communicator = nullptr, DeviceCommunicator* device_communicator = nullptr);
-  // global_images: the images of the whole batch (0: this one's).
-  void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
+  // global_images: the images of the whole batch (0: this one's). With `mixing` on
+  // (MixUp: the loader's Batch::mixing, whose partners lie in each micro-batch), each
+  // micro-batch's images are blended and its targets shared as it pairs them; a run
+  // mixes every step or none.
+  void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0, const fn::Mixing& mixing = {});
   // Each step's batch in this many micro-batches (at most one per image), run one after
   // another with their gradients summed before the one update (gradient accumulation):
   // the same step in less memory, but batchnorm normalises each micro-batch by its own
@@ -68,8 +67,8 @@ class StepRunner {
 
  private:
   // What the graph captures: everything of a step but the optimizer's host half.
-  void device_part(const Tensor& images, const Tensor& labels, int64_t global_images = 0);
-  void run_graphed(const Tensor& images, const Tensor& labels);
+  void device_part(const Tensor& images, const Tensor& labels, const fn::Mixing& mixing, int64_t global_images = 0);
+  void run_graphed(const Tensor& images, const Tensor& labels, const fn::Mixing& mixing);
   void give_up_graphs();
 
   nn::Module& model_;
@@ -82,6 +81,8 @@ class StepRunner {
   std::unique_ptr<Stream> stream_;  // a capture cannot use the legacy default stream
   std::unique_ptr<Graph> graph_;
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses
+  fn::Mixing mixing_;               // and MixUp's pairing, with them
+  bool mixed_ = false;              // the steps are mixed
   // The loss gradient's seeds by share: 1, or a rank's or micro-batch's share of the batch.
   const Tensor& seed_for(double share);
   Tensor aligned_slice(const Tensor& images, int64_t begin, int64_t end) const;

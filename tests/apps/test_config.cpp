@@ -190,6 +190,8 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
   expect_invalid({"data.crop_padding=9223372036854775807"},
                  {"'data.crop_padding' = 9223372036854775807: expected an integer in [0, 1024]"});
   expect_invalid({"data.cutout=-1"}, {"'data.cutout' = -1: expected an integer in [0, 1024]"});
+  expect_invalid({"data.mixup_alpha=-0.4"}, {"'data.mixup_alpha' = -0.4: expected MixUp's alpha"});
+  expect_invalid({"data.mixup_alpha=nan"}, {"'data.mixup_alpha' must be a number, got 'nan'"});
   expect_invalid({"train.epochs=9223372036854775807"},
                  {"'train.epochs' = 9223372036854775807: expected an integer in [1, 100000]"});
   expect_invalid({"model.width=1000000000"}, {"'model.width' = 1000000000: expected an integer in [0, 4096]"});
@@ -367,6 +369,7 @@ RunConfig config_without_defaults() {
   c.data.crop_padding = 4;
   c.data.flip = true;
   c.data.cutout = 8;
+  c.data.mixup_alpha = 0.375;
   c.data.limit_train = 100;
   c.data.limit_val = 50;
   c.data.synthetic_train = 300;
@@ -475,6 +478,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.crop_padding);
   EXPECT_FIELD(data.flip);
   EXPECT_FIELD(data.cutout);
+  EXPECT_FIELD(data.mixup_alpha);
   EXPECT_FIELD(data.limit_train);
   EXPECT_FIELD(data.limit_val);
   EXPECT_FIELD(data.synthetic_train);
@@ -763,7 +767,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 95) << keys;
+  EXPECT_EQ(named, 96) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -1,0 +1,46 @@
+// MixUp's random draws (Zhang et al., "mixup: Beyond Empirical Risk Minimization", 2018,
+// as fastai's MixUp(alpha) callback draws them): each training image gets
+//   - the weight of its own pixels and label, w = max(l, 1 - l) with l ~ Beta(alpha, alpha)
+//     (fastai's choice, so an image keeps the larger share), and
+//   - a partner in the same part of the same batch: a shuffle of the part (fastai's
+//     torch.randperm over the batch), so an image may be paired with itself.
+// A part is a rank's slice of a global batch, or a micro-batch of it: the images one
+// forward pass sees, so the partners are in memory together, and 2 ranks pair images as
+// one process running 2 micro-batches does. The draws are counter-based: those of
+// (seed, epoch) depend on nothing else, so a resumed run, a sharded run and every device
+// see the same.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace cyg {
+
+// A draw of Beta(alpha, alpha), alpha > 0, from the random bits of `key` at counters 0,
+// 1, ... (two gamma draws, Marsaglia and Tsang's method, in logarithms so that small
+// alphas do not underflow).
+double beta_symmetric_draw(uint64_t key, double alpha);
+
+// The micro-batches a batch of `images` runs in when `asked` for: at least two images
+// each (batchnorm's statistics need two values a channel, and a ResNet's last stage has
+// one pixel), so a batch too small runs in fewer; at least one.
+int64_t micro_batch_count(int64_t asked, int64_t images);
+
+// How an epoch's batches split into parts: n samples in batches of batch_size (the last
+// one smaller, or dropped with drop_last), each cut into `ranks` contiguous slices (sizes
+// differing by at most one), each of those into micro_batch_count(micro_batches, the
+// batch's smallest slice) contiguous parts.
+struct BatchParts {
+  int64_t n = 0, batch_size = 1;
+  bool drop_last = false;
+  int64_t ranks = 1, micro_batches = 1;
+};
+
+// An epoch's draws by position in its order: partner[q] counts from the start of q's
+// part; a position no batch takes (drop_last) is its own partner with weight 1.
+struct MixUpPlan {
+  std::vector<int32_t> partner;
+  std::vector<float> weight;
+};
+MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& parts);
+
+}  // namespace cyg
