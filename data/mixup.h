@@ -36,7 +36,7 @@ struct BatchParts {
 };
 
 // An epoch's draws by position in its order: partner[q] counts from the start of q's
-// part; a position no batch takes (drop_last) is its own partner with weight 1.
+// part; a position no batch takes (drop_last) has partner 0 and weight 1, never read.
 struct MixUpPlan {
   std::vector<int32_t> partner;
   std::vector<float> weight;

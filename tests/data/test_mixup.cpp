@@ -1,0 +1,191 @@
+// MixUp's draws (data/mixup.h): the Beta weights against the distribution's CDF worked
+// out by quadrature, the partners as shuffles of each part, the same pairs for 2 ranks as
+// for one process in 2 micro-batches, and the loader's batches carrying their epoch's
+// draws on the CPU and the emulated device, sharded and resumed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "data/loader.h"
+#include "data/mixup.h"
+#include "kernels/random.h"
+#include "tests/data/data_helpers.h"
+
+namespace {
+
+using cyg::BatchParts;
+using cyg::MixUpPlan;
+
+// P(X <= x) for X ~ Beta(a, a), by Simpson's rule on the density from 1/2 (the symmetric
+// distribution's median), where the density is finite for every a.
+double beta_cdf(double x, double a) {
+  if (x < 0.5) return 1.0 - beta_cdf(1.0 - x, a);
+  const double log_norm = std::lgamma(2 * a) - 2 * std::lgamma(a);
+  auto density = [&](double t) { return std::exp(log_norm + (a - 1) * (std::log(t) + std::log(1 - t))); };
+  const int steps = 20000;
+  const double h = (x - 0.5) / steps;
+  double sum = density(0.5) + density(x);
+  for (int i = 1; i < steps; ++i) sum += density(0.5 + i * h) * (i % 2 ? 4 : 2);
+  return 0.5 + sum * h / 3;
+}
+
+TEST(MixUp, BetaDrawsFollowTheirDistribution) {
+  const int n = 40000;
+  for (double alpha : {0.4, 1.0, 2.0}) {
+    SCOPED_TRACE(alpha);
+    std::vector<double> draws(n);
+    for (int i = 0; i < n; ++i) draws[static_cast<size_t>(i)] = cyg::beta_symmetric_draw(cyg::random_bits(7, i), alpha);
+    double mean = 0, var = 0;
+    for (double d : draws) {
+      ASSERT_TRUE(d >= 0 && d <= 1) << d;
+      mean += d / n;
+    }
+    for (double d : draws) var += (d - mean) * (d - mean) / n;
+    EXPECT_NEAR(mean, 0.5, 0.01);
+    EXPECT_NEAR(var, 1 / (4 * (2 * alpha + 1)), 0.01 * var + 0.002);  // Beta(a, a)'s variance
+    // The empirical CDF within 4 standard errors (0.0025 at most) of the true one.
+    std::sort(draws.begin(), draws.end());
+    for (double x : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95}) {
+      const double empirical =
+          static_cast<double>(std::upper_bound(draws.begin(), draws.end(), x) - draws.begin()) / n;
+      EXPECT_NEAR(empirical, beta_cdf(x, alpha), 0.01) << "at " << x;
+    }
+  }
+  // A tiny alpha puts nearly every draw at an end, without NaN from underflow.
+  int ends = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const double d = cyg::beta_symmetric_draw(cyg::random_bits(8, i), 0.01);
+    ASSERT_TRUE(d >= 0 && d <= 1) << d;
+    ends += d < 1e-3 || d > 1 - 1e-3;
+  }
+  EXPECT_GT(ends, 900);
+  cyg::test::expect_error([] { cyg::beta_symmetric_draw(1, 0.0); }, {"finite alpha > 0"});
+}
+
+// Each part's partners are a permutation of its places, its weights in [1/2, 1], for
+// parts cut as the step cuts them.
+void expect_shuffled_parts(const MixUpPlan& plan, const BatchParts& p) {
+  const int64_t batches = p.drop_last ? p.n / p.batch_size : (p.n + p.batch_size - 1) / p.batch_size;
+  int64_t covered = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t first = b * p.batch_size, global = std::min(p.batch_size, p.n - first);
+    const int64_t parts = cyg::micro_batch_count(p.micro_batches, global / p.ranks);
+    for (int64_t r = 0; r < p.ranks; ++r) {
+      const int64_t s0 = first + global * r / p.ranks, slice = first + global * (r + 1) / p.ranks - s0;
+      for (int64_t k = 0; k < parts; ++k) {
+        const int64_t begin = s0 + slice * k / parts, m = s0 + slice * (k + 1) / parts - begin;
+        std::vector<int32_t> got(plan.partner.begin() + begin, plan.partner.begin() + begin + m), all(m);
+        std::sort(got.begin(), got.end());
+        std::iota(all.begin(), all.end(), 0);
+        EXPECT_EQ(got, all) << "batch " << b << " rank " << r << " part " << k;
+        for (int64_t q = begin; q < begin + m; ++q) {
+          EXPECT_GE(plan.weight[static_cast<size_t>(q)], 0.5f);
+          EXPECT_LE(plan.weight[static_cast<size_t>(q)], 1.0f);
+        }
+        covered += m;
+      }
+    }
+  }
+  EXPECT_EQ(covered, batches * p.batch_size - (p.drop_last ? 0 : batches * p.batch_size - p.n));
+}
+
+TEST(MixUp, PartnersAreAShuffleOfEachPart) {
+  for (const BatchParts& p : {BatchParts{11, 4, false, 1, 1}, BatchParts{11, 4, false, 2, 1},
+                              BatchParts{11, 4, true, 1, 2}, BatchParts{100, 32, false, 3, 2},
+                              BatchParts{1, 1, false, 1, 1}}) {
+    SCOPED_TRACE(::testing::Message() << p.n << " in " << p.batch_size << ", " << p.ranks << " ranks, "
+                                      << p.micro_batches << " micro-batches");
+    const MixUpPlan plan = cyg::mixup_plan(3, 1, 0.4, p);
+    ASSERT_EQ(plan.partner.size(), static_cast<size_t>(p.n));
+    expect_shuffled_parts(plan, p);
+  }
+  // The weights are not all one: 0.4 puts few draws at the ends.
+  const MixUpPlan plan = cyg::mixup_plan(3, 1, 0.4, BatchParts{100, 32, false, 1, 1});
+  EXPECT_GT(std::count_if(plan.weight.begin(), plan.weight.end(), [](float w) { return w < 0.9f; }), 30);
+  // And the partners are not the identity.
+  int64_t moved = 0;
+  for (int64_t q = 0; q < 96; ++q) moved += plan.partner[static_cast<size_t>(q)] != q % 32;
+  EXPECT_GT(moved, 60);
+}
+
+TEST(MixUp, AnEpochsDrawsDependOnItsSeedAndNumberOnly) {
+  const BatchParts p{50, 8, false, 1, 1};
+  const MixUpPlan a = cyg::mixup_plan(5, 2, 0.4, p), b = cyg::mixup_plan(5, 2, 0.4, p);
+  EXPECT_EQ(a.partner, b.partner);
+  EXPECT_EQ(a.weight, b.weight);
+  EXPECT_NE(cyg::mixup_plan(5, 3, 0.4, p).weight, a.weight);
+  EXPECT_NE(cyg::mixup_plan(6, 2, 0.4, p).weight, a.weight);
+  EXPECT_NE(cyg::mixup_plan(5, 3, 0.4, p).partner, a.partner);
+}
+
+// 2 ranks pair images as one process in 2 micro-batches does (the same parts), so a
+// data-parallel run is the same experiment; 3 micro-batches are other parts.
+TEST(MixUp, TwoRanksPairAsTwoMicroBatches) {
+  for (int64_t n : {16, 24}) {  // last batches of 4 and of 6: two images a part at least
+    const MixUpPlan ranks = cyg::mixup_plan(9, 0, 0.4, BatchParts{n, 6, false, 2, 1});
+    const MixUpPlan micro = cyg::mixup_plan(9, 0, 0.4, BatchParts{n, 6, false, 1, 2});
+    EXPECT_EQ(ranks.partner, micro.partner);
+    EXPECT_EQ(ranks.weight, micro.weight);
+    EXPECT_NE(cyg::mixup_plan(9, 0, 0.4, BatchParts{n, 6, false, 1, 3}).partner, micro.partner);
+  }
+}
+
+// A dataset of n 1x1 images whose pixel is its index.
+cyg::Dataset indexed(int64_t n) {
+  cyg::Dataset d;
+  d.name = "indexed";
+  d.num_classes = 10;
+  d.images = cyg::Tensor::empty({n, 1, 1, 1}, cyg::DType::U8);
+  d.labels = cyg::Tensor::empty({n}, cyg::DType::I32);
+  for (int64_t i = 0; i < n; ++i) {
+    d.images.data<uint8_t>()[i] = static_cast<uint8_t>(i);
+    d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  }
+  return d;
+}
+
+// The loader's batches carry their epoch's draws at their positions, on every device,
+// in every shard and after a resume; without MixUp, none.
+TEST(Loader, MixUpBatchesCarryTheirEpochsDraws) {
+  const cyg::Dataset d = indexed(23);
+  const cyg::Normalization identity{{0.0f}, {1.0f}};
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
+    SCOPED_TRACE(device.str());
+    for (int64_t ranks : {1, 2}) {
+      const cyg::LoaderOptions options =
+          cyg::LoaderOptions(8).shuffle(true).seed(4).normalization(identity).device(device).mixup(0.4, 2);
+      const MixUpPlan plan = cyg::mixup_plan(4, 1, 0.4, BatchParts{23, 8, false, ranks, 2});
+      for (int64_t r = 0; r < ranks; ++r) {
+        cyg::Loader loader(d, cyg::LoaderOptions(options).shard(r, ranks));
+        loader.start_epoch(1, 1);  // resumed at the second batch
+        cyg::Batch batch;
+        int64_t batches = 0;
+        while (loader.next(batch)) {
+          ++batches;
+          ASSERT_TRUE(batch.mixing.on());
+          const int64_t n = batch.labels.numel();
+          const cyg::Tensor partner = batch.mixing.partner.to(cyg::Device::cpu());
+          const std::vector<float> weight = batch.mixing.weight.to_vector();
+          ASSERT_EQ(weight.size(), static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i) {
+            const auto q = static_cast<size_t>(batch.first_position + i);
+            EXPECT_EQ(partner.data<int32_t>()[i], plan.partner[q]) << "position " << q;
+            EXPECT_EQ(weight[static_cast<size_t>(i)], plan.weight[q]) << "position " << q;
+          }
+        }
+        EXPECT_EQ(batches, 2);
+      }
+    }
+    cyg::Loader plain(d, cyg::LoaderOptions(8).normalization(identity).device(device));
+    cyg::Batch batch;
+    ASSERT_TRUE(plain.next(batch));
+    EXPECT_FALSE(batch.mixing.on());
+  }
+  cyg::test::expect_error([&] { cyg::Loader(d, cyg::LoaderOptions(8).normalization(identity).mixup(-1)); },
+                          {"mixup alpha -1"});
+}
+
+}  // namespace
