@@ -67,9 +67,21 @@ struct Trace {
   cyg::nn::NamedTensors averaged;  // the moving average's state dict, where one was kept
 };
 
-// ema_decay > 0: a moving average of the weights is updated after every step.
+// MixUp's pairing for a step: partners anywhere in the batch, weights in [1/2, 1].
+cyg::fn::Mixing mixing_for(int64_t batch, int step, Device device) {
+  Tensor partner = Tensor::empty({batch}, cyg::DType::I32);
+  std::vector<float> weight(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) {
+    partner.data<int32_t>()[i] = static_cast<int32_t>((i * 5 + step) % batch);
+    weight[static_cast<size_t>(i)] = 0.5f + 0.05f * static_cast<float>((i * 7 + step) % 11);
+  }
+  return {partner.to(device), Tensor::from_vector(weight, {batch}, device)};
+}
+
+// ema_decay > 0: a moving average of the weights is updated after every step. mixup:
+// each step's images blended and targets shared (MixUp).
 Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer& make_optimizer,
-            const BetweenSteps& between = {}, double ema_decay = 0.0) {
+            const BetweenSteps& between = {}, double ema_decay = 0.0, bool mixup = false) {
   cyg::models::ModelOptions options;
   options.width = spec.width;
   options.seed = 5;
@@ -85,7 +97,9 @@ Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer
     Tensor labels = Tensor::empty({spec.batch}, cyg::DType::I32);
     for (int64_t i = 0; i < spec.batch; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
     optimizer->zero_grad();
-    const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy((*model)(Variable(images)), labels.to(device));
+    const cyg::fn::Mixing mixing = mixup ? mixing_for(spec.batch, step, device) : cyg::fn::Mixing{};
+    const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy(
+        (*model)(Variable(mixup ? cyg::fn::mix_images(images, mixing) : images)), labels.to(device), 0.0, mixing);
     cyg::backward(ce.loss);
     optimizer->step();
     if (average) average->update();
@@ -198,6 +212,17 @@ TEST(GPU_PATH_SUITE, GradientClippingMatchesTheCpu) {
                                                       cpu.state[i].second.to_vector()));
     EXPECT_GT(largest, 1e-3);
   }
+}
+
+// MixUp: the device's blend and mixed loss against the CPU's, over ResNet-18's steps.
+TEST(GPU_PATH_SUITE, MixUpMatchesTheCpu) {
+  REQUIRE_DEVICE();
+  const ModelSpec spec{"resnet18", 8, 16, 8};
+  const Trace cpu = train(Device::cpu(), spec, 5, sgd_momentum(0.005), {}, 0.0, true);
+  expect_same_training(train(kDevice, spec, 5, sgd_momentum(0.005), {}, 0.0, true), cpu);
+  // The mixing took effect: the unmixed run's losses differ.
+  const Trace unmixed = train(Device::cpu(), spec, 5, sgd_momentum(0.005));
+  EXPECT_GT(std::fabs(unmixed.losses[0] - cpu.losses[0]), 1e-3);
 }
 
 // Biases and batchnorm weights exempt from weight decay: the scales travel in the
