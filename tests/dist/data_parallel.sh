@@ -10,7 +10,8 @@
 #     The same in 16 micro-batches runs (every rank makes as many);
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
-#     same slices, each normalised by its own statistics, gradients summed); early
+#     same slices, each normalised by its own statistics, gradients summed), with MixUp
+#     too (the images paired within each slice as within each micro-batch); early
 #     stopping ends every rank after the same epoch, as a finished run;
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
@@ -113,6 +114,14 @@ PY
 grep -q "of 2 micro-batches" plain-micro.log || fail "the micro-batch run does not say so"
 python3 "$compare" "$(only_run plain-micro)" "$dir" --rtol 1e-5 --parameters-only ||
   fail "2 micro-batches differ from 2 ranks"
+# MixUp pairs the images of each rank's slice, as one process pairs each micro-batch's.
+mixup=("${plain[@]}" train.epochs=1 train.swa_start_epoch=0 data.mixup_alpha=0.4)
+"${launch[@]}" "$apps/cygnet_onecycle" "${mixup[@]}" run_root=mix > mix.log 2>&1 || { cat mix.log; fail "2 ranks, MixUp"; }
+grep -q "MixUp (data.mixup_alpha 0.4)" mix.log || fail "the MixUp run does not say so"
+"$apps/cygnet_onecycle" "${mixup[@]}" train.micro_batches=2 threads=1 run_root=mix-micro > mix-micro.log 2>&1 ||
+  { cat mix-micro.log; fail "one process in micro-batches, MixUp"; }
+python3 "$compare" "$(only_run mix-micro)" "$(only_run mix)" --rtol 1e-5 --parameters-only ||
+  fail "MixUp: 2 micro-batches differ from 2 ranks"
 
 # Early stopping (a min_delta no accuracy beats: epoch 1 stays the best) ends both ranks
 # after epoch 2, the run finished and its line printed once.
