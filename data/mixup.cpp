@@ -61,7 +61,7 @@ int64_t micro_batch_count(int64_t asked, int64_t images) {
 }
 
 MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& p) {
-  CYG_CHECK(p.n >= 0 && p.n < (int64_t(1) << 31) && p.batch_size >= 1 && p.ranks >= 1 && p.micro_batches >= 1 &&
+  CYG_CHECK(p.n >= 0 && p.n < (int64_t(1) << 32) && p.batch_size >= 1 && p.batch_size < (int64_t(1) << 31) && p.ranks >= 1 && p.micro_batches >= 1 &&
                 epoch >= 0,
             "mixup_plan of ", p.n, " samples in batches of ", p.batch_size, " over ", p.ranks, " rank(s), ",
             p.micro_batches, " micro-batch(es), epoch ", epoch);
@@ -94,6 +94,9 @@ MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchPart
           plan.partner[q] = order[static_cast<size_t>(i)];
           const double l = beta_symmetric_draw(random_bits(weight_key, counter_of(epoch, begin + i)), alpha);
           plan.weight[q] = static_cast<float>(std::max(l, 1.0 - l));
+          // The device's kernels take the weights as given: none may leave [1/2, 1].
+          CYG_CHECK(plan.weight[q] >= 0.5f && plan.weight[q] <= 1.0f, "MixUp weight ", plan.weight[q], " drawn with alpha ",
+                    alpha, " at position ", q, " of epoch ", epoch, ": expected a value in [1/2, 1]");
         }
       }
     }

@@ -20,6 +20,10 @@ namespace cyg {
 // alphas do not underflow).
 double beta_symmetric_draw(uint64_t key, double alpha);
 
+// The smallest alpha a run takes (data.mixup_alpha): below it nearly every draw is 0 or 1,
+// and far below it the gamma draws underflow.
+constexpr double kMinMixUpAlpha = 1e-3;
+
 // The micro-batches a batch of `images` runs in when `asked` for: at least two images
 // each (batchnorm's statistics need two values a channel, and a ResNet's last stage has
 // one pixel), so a batch too small runs in fewer; at least one.

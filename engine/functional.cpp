@@ -839,6 +839,7 @@ Variable global_avg_pool2d(const Variable& x) {
 
 Mixing Mixing::slice(int64_t begin, int64_t end) const {
   if (!on()) return {};
+  CYG_CHECK(weight.defined(), "a mixing (MixUp) needs both partners and weights; it has no weights");
   return {partner.slice(begin, end), weight.slice(begin, end)};
 }
 
@@ -846,8 +847,8 @@ namespace {
 // A mixing's tensors checked against a batch of N on `dev`, made contiguous.
 Mixing checked_mixing(const Mixing& mixing, int64_t N, Device dev, const char* op) {
   if (!mixing.on()) return {};
-  CYG_CHECK(mixing.partner.dtype() == DType::I32 && mixing.partner.shape() == Shape{N} &&
-                mixing.weight.defined() && mixing.weight.dtype() == DType::F32 && mixing.weight.shape() == Shape{N},
+  CYG_CHECK(mixing.weight.defined(), op, ": a mixing (MixUp) needs both partners and weights; it has no weights");
+  CYG_CHECK(mixing.partner.dtype() == DType::I32 && mixing.partner.shape() == Shape{N} && mixing.weight.dtype() == DType::F32 && mixing.weight.shape() == Shape{N},
             op, ": a mixing of a batch of ", N, " needs i32 [", N, "] partners and f32 [", N, "] weights");
   CYG_CHECK(mixing.partner.device() == dev && mixing.weight.device() == dev, op, ": mixing on ",
             mixing.partner.device().str(), ", the batch on ", dev.str());

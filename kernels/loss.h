@@ -121,7 +121,8 @@ void cross_entropy_backward_cpu(const T* logits, const int32_t* labels, const T*
 // A label outside [0, K) is never used as an index: its row's loss (so the mean loss)
 // and its row of dlogits are NaN, and it is not counted correct; so is a row whose
 // partner is outside [0, N) or whose partner's label is outside [0, K). The NaN loss is
-// the signal; the host sees it when it reads the loss.
+// the signal; the host sees it when it reads the loss. A LabelMix's weights are taken as
+// given (the draws check them: data/mixup.h).
 inline int64_t cross_entropy_workspace_floats(int64_t N) { return 2 * N; }
 
 CYG_CUDA_DECL(void cross_entropy_forward_cuda(const float* logits, const int32_t* labels, int64_t N, int64_t K,

@@ -18,6 +18,7 @@ CYG_HD bool partner_in_range(int32_t partner, int64_t N) { return partner >= 0 &
 void mix_images_cpu(const float* x, const int32_t* partner, const float* weight, int64_t N, int64_t image_size,
                     float* y);
 // CUDA: an image whose partner is outside [0, N) is never read through: it becomes NaN.
+// The weights are taken as given (the draws check them: data/mixup.h).
 CYG_CUDA_DECL(void mix_images_cuda(const float* x, const int32_t* partner, const float* weight, int64_t N,
                                    int64_t image_size, float* y, const LaunchConfig& cfg = {}))
 

@@ -2,6 +2,8 @@
 // overriding, printing and the list of valid keys, so they cannot disagree.
 #include "apps/common/config.h"
 
+#include "data/mixup.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/schedule_factory.h"
+#include "data/mixup.h"
 #include "engine/device.h"
 #include "kernels/error.h"
 #include "models/registry.h"
@@ -259,8 +262,9 @@ void validate_data(const DataConfig& d) {
   check_one_of("data.dataset", d.dataset, dataset_names());
   CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
                   d.std.size());
-  CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && d.mixup_alpha >= 0, "'data.mixup_alpha' = ", d.mixup_alpha,
-                  ": expected MixUp's alpha, a number above 0 (fastai's default 0.4), or 0 for none");
+  CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && (d.mixup_alpha == 0 || d.mixup_alpha >= kMinMixUpAlpha),
+                  "'data.mixup_alpha' = ", d.mixup_alpha, ": expected MixUp's alpha, at least ", kMinMixUpAlpha,
+                  " (fastai's default 0.4), or 0 for none");
   // Pixel values lie in [0, 1]: a mean or std far outside is a mistake (NaN included).
   for (double m : d.mean) check_range("data.mean", m, -1000, 1000);
   for (double s : d.std) {

@@ -191,6 +191,7 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
                  {"'data.crop_padding' = 9223372036854775807: expected an integer in [0, 1024]"});
   expect_invalid({"data.cutout=-1"}, {"'data.cutout' = -1: expected an integer in [0, 1024]"});
   expect_invalid({"data.mixup_alpha=-0.4"}, {"'data.mixup_alpha' = -0.4: expected MixUp's alpha"});
+  expect_invalid({"data.mixup_alpha=1e-310"}, {"'data.mixup_alpha' = 1e-310: expected MixUp's alpha, at least 0.001"});
   expect_invalid({"data.mixup_alpha=nan"}, {"'data.mixup_alpha' must be a number, got 'nan'"});
   expect_invalid({"train.epochs=9223372036854775807"},
                  {"'train.epochs' = 9223372036854775807: expected an integer in [1, 100000]"});

@@ -795,6 +795,13 @@ TEST_F(EndToEnd, MixUpTrainsResumesAndAgreesOnTheEmulatedDevice) {
   const Result sweep = run("lr_find", joined(tiny, {"name=sweep", "lr_find.steps=4"}));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
   EXPECT_NE(sweep.out.find(", MixUp (data.mixup_alpha 0.4)"), std::string::npos) << sweep.out;
+  const Result plain_sweep = run("lr_find", joined(tiny, {"name=plain-sweep", "lr_find.steps=4", "data.mixup_alpha=0"}));
+  ASSERT_EQ(plain_sweep.exit_code, 0) << plain_sweep.err;
+  const auto mixed_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-sweep-") + "/steps.csv");
+  const auto unmixed_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-plain-sweep-") + "/steps.csv");
+  ASSERT_FALSE(mixed_sweep.empty());
+  ASSERT_EQ(mixed_sweep.size(), unmixed_sweep.size());
+  EXPECT_NE(mixed_sweep[0].loss, unmixed_sweep[0].loss) << "the range test's steps are mixed";
 }
 
 TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {

@@ -46,7 +46,8 @@ TEST(MixUp, BetaDrawsFollowTheirDistribution) {
     for (double d : draws) var += (d - mean) * (d - mean) / n;
     EXPECT_NEAR(mean, 0.5, 0.01);
     EXPECT_NEAR(var, 1 / (4 * (2 * alpha + 1)), 0.01 * var + 0.002);  // Beta(a, a)'s variance
-    // The empirical CDF within 4 standard errors (0.0025 at most) of the true one.
+    // The empirical CDF within 4 standard errors of the true one (a standard error is at
+    // most sqrt(1/4 / 40000) = 0.0025).
     std::sort(draws.begin(), draws.end());
     for (double x : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95}) {
       const double empirical =
@@ -62,6 +63,9 @@ TEST(MixUp, BetaDrawsFollowTheirDistribution) {
     ends += d < 1e-3 || d > 1 - 1e-3;
   }
   EXPECT_GT(ends, 900);
+  // The smallest alpha a run takes still draws weights in [1/2, 1].
+  const MixUpPlan smallest = cyg::mixup_plan(1, 0, cyg::kMinMixUpAlpha, BatchParts{1000, 100, false, 1, 1});
+  for (float w : smallest.weight) ASSERT_TRUE(w >= 0.5f && w <= 1.0f) << w;
   cyg::test::expect_error([] { cyg::beta_symmetric_draw(1, 0.0); }, {"finite alpha > 0"});
 }
 
