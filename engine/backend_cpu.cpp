@@ -98,6 +98,7 @@ struct CpuKernels : Kernels {
                                         mix);
     };
     mix_images = mix_images_cpu;
+    cutmix_images = cutmix_images_cpu;
 
     assemble_batch = assemble_batch_cpu;
 

@@ -191,6 +191,10 @@ struct Kernels {
   // MixUp's blend of a batch's images (kernels/mix.h).
   Kernel<void(const float* x, const int32_t* partner, const float* weight, int64_t N, int64_t image_size, float* y)>
       mix_images{entries, "mix_images"};
+  // CutMix's paste of each image's box from its partner (kernels/mix.h).
+  Kernel<void(const float* x, const int32_t* partner, const int32_t* box, int64_t N, int64_t C, int64_t H, int64_t W,
+              int channels_last, float* y)>
+      cutmix_images{entries, "cutmix_images"};
 
   // A training batch from the u8 dataset (kernels/batch.h).
   Kernel<void(const uint8_t* images, const int32_t* labels, const int64_t* indices, int64_t batch, int64_t C,

@@ -840,7 +840,7 @@ Variable global_avg_pool2d(const Variable& x) {
 Mixing Mixing::slice(int64_t begin, int64_t end) const {
   if (!on()) return {};
   CYG_CHECK(weight.defined(), "a mixing (MixUp) needs both partners and weights; it has no weights");
-  return {partner.slice(begin, end), weight.slice(begin, end)};
+  return {partner.slice(begin, end), weight.slice(begin, end), cuts() ? box.slice(begin, end) : Tensor()};
 }
 
 namespace {
@@ -852,7 +852,11 @@ Mixing checked_mixing(const Mixing& mixing, int64_t N, Device dev, const char* o
             op, ": a mixing of a batch of ", N, " needs i32 [", N, "] partners and f32 [", N, "] weights");
   CYG_CHECK(mixing.partner.device() == dev && mixing.weight.device() == dev, op, ": mixing on ",
             mixing.partner.device().str(), ", the batch on ", dev.str());
-  return {mixing.partner.contiguous(), mixing.weight.contiguous()};
+  if (mixing.cuts())
+    CYG_CHECK(mixing.box.dtype() == DType::I32 && mixing.box.shape() == (Shape{N, 4}) && mixing.box.device() == dev,
+              op, ": CutMix's boxes of a batch of ", N, " must be i32 [", N, ", 4] on ", dev.str());
+  return {mixing.partner.contiguous(), mixing.weight.contiguous(),
+          mixing.cuts() ? mixing.box.contiguous() : Tensor()};
 }
 
 LabelMix label_mix_of(const Mixing& m) {
@@ -900,6 +904,13 @@ Tensor mix_images(const Tensor& images, const Mixing& mixing) {
                                   : MemoryFormat::Contiguous;
   const Tensor x = images.contiguous(format);
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device(), format);
+  if (mix.cuts()) {
+    CYG_CHECK(x.dim() == 4, "cutmix: images ", shape_str(x.shape()), " are not [N, C, H, W]");
+    kernels_for(x.device()).cutmix_images(x.data<float>(), mix.partner.data<int32_t>(), mix.box.data<int32_t>(), N,
+                                          x.size(1), x.size(2), x.size(3),
+                                          format == MemoryFormat::ChannelsLast ? 1 : 0, y.data<float>());
+    return y;
+  }
   kernels_for(x.device()).mix_images(x.data<float>(), mix.partner.data<int32_t>(), mix.weight.data<float>(), N,
                                      N > 0 ? x.numel() / N : 0, y.data<float>());
   return y;

@@ -126,10 +126,13 @@ struct CrossEntropy {
 
 // MixUp's pairing of a batch (Zhang et al. 2018; fastai's MixUp): image and row i are
 // blended with image and row partner[i] of the same batch, weight[i] being the share of
-// its own (i32 [N] and f32 [N] on the batch's device). Undefined: no mixing.
+// its own (i32 [N] and f32 [N] on the batch's device). With `box` (i32 [N, 4]: top, left,
+// height, width), CutMix's instead: image i takes its partner's pixels inside its box, and
+// weight[i] is the share of its own pixels. Undefined: no mixing.
 struct Mixing {
-  Tensor partner, weight;
+  Tensor partner, weight, box;
   bool on() const { return partner.defined(); }
+  bool cuts() const { return box.defined(); }
   // Rows [begin, end), for a slice of the batch whose partners all lie in it (partner
   // values count from the slice's start).
   Mixing slice(int64_t begin, int64_t end) const;
@@ -142,7 +145,8 @@ CrossEntropy cross_entropy(const Variable& logits, const Tensor& labels, double 
                            const Mixing& mixing = {});
 
 // MixUp's images: y_i = x_p + w_i (x_i - x_p), p = partner[i] (kernels/mix.h), for an f32
-// batch [N, ...] in either layout; a new tensor of the same shape and layout. Not
+// batch [N, ...] in either layout; with a box, CutMix's (an f32 [N, C, H, W] batch): its
+// partner's pixels inside the box. A new tensor of the same shape and layout. Not
 // differentiated: it is applied to the data.
 Tensor mix_images(const Tensor& images, const Mixing& mixing);
 

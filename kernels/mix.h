@@ -22,4 +22,24 @@ void mix_images_cpu(const float* x, const int32_t* partner, const float* weight,
 CYG_CUDA_DECL(void mix_images_cuda(const float* x, const int32_t* partner, const float* weight, int64_t N,
                                    int64_t image_size, float* y, const LaunchConfig& cfg = {}))
 
+// cutmix_images: CutMix's paste (Yun et al., "CutMix: Regularization Strategy to Train
+// Strong Classifiers with Localizable Features", 2019, as fastai's CutMix callback does
+// it, with a box per image): image i takes the pixels of its partner p inside its box
+// (rows [top, top + height), columns [left, left + width) of every channel) and keeps its
+// own elsewhere. box [N, 4] holds (top, left, height, width), inside the image (the draws
+// clip it); an empty box copies the image. x is [N, C, H, W], NCHW or (channels_last)
+// NHWC. Only copies, so every device gives the same bits. y must not overlap x.
+CYG_HD bool inside_box(const int32_t* box, int64_t h, int64_t w) {
+  return h >= box[0] && h < box[0] + box[2] && w >= box[1] && w < box[1] + box[3];
+}
+
+// CPU: every partner in [0, N) and every box inside the image, else cyg::Error naming
+// the image. CUDA: an image whose partner is outside [0, N) becomes NaN; a box is only
+// compared, never used to index.
+void cutmix_images_cpu(const float* x, const int32_t* partner, const int32_t* box, int64_t N, int64_t C, int64_t H,
+                       int64_t W, int channels_last, float* y);
+CYG_CUDA_DECL(void cutmix_images_cuda(const float* x, const int32_t* partner, const int32_t* box, int64_t N, int64_t C,
+                                      int64_t H, int64_t W, int channels_last, float* y,
+                                      const LaunchConfig& cfg = {}))
+
 }  // namespace cyg

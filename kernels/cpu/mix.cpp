@@ -19,4 +19,29 @@ void mix_images_cpu(const float* x, const int32_t* partner, const float* weight,
   }
 }
 
+void cutmix_images_cpu(const float* x, const int32_t* partner, const int32_t* box, int64_t N, int64_t C, int64_t H,
+                       int64_t W, int channels_last, float* y) {
+  CYG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0, "cutmix_images of ", N, " images of ", C, "x", H, "x", W);
+  for (int64_t i = 0; i < N; ++i) {
+    CYG_CHECK(partner_in_range(partner[i], N), "cutmix_images: image ", i, " has partner ", partner[i],
+              ", outside [0, ", N, ")");
+    const int32_t* b = box + 4 * i;
+    CYG_CHECK(b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[3] >= 0 && b[0] + b[2] <= H && b[1] + b[3] <= W,
+              "cutmix_images: image ", i, " has box (top ", b[0], ", left ", b[1], ", height ", b[2], ", width ", b[3],
+              "), not inside its ", H, "x", W, " pixels");
+  }
+  const int64_t image = C * H * W;
+#pragma omp parallel for if (N * image > 65536)
+  for (int64_t i = 0; i < N; ++i) {
+    const float* own = x + i * image;
+    const float* other = x + static_cast<int64_t>(partner[i]) * image;
+    for (int64_t e = 0; e < image; ++e) {
+      // The pixel's row and column in either layout.
+      const int64_t h = channels_last ? e / (W * C) : (e / W) % H;
+      const int64_t w = channels_last ? (e / C) % W : e % W;
+      y[i * image + e] = inside_box(box + 4 * i, h, w) ? other[e] : own[e];
+    }
+  }
+}
+
 }  // namespace cyg

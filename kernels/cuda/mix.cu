@@ -16,7 +16,33 @@ __global__ void CYG_LAUNCH_BOUNDS mix_images_kernel(const float* x, const int32_
                                   : NAN;
   }
 }
+
+__global__ void CYG_LAUNCH_BOUNDS cutmix_images_kernel(const float* x, const int32_t* partner, const int32_t* box,
+                                                       int64_t N, int64_t C, int64_t H, int64_t W, int channels_last,
+                                                       float* y) {
+  const int64_t image_size = C * H * W;
+  CYG_GRID_STRIDE_LOOP(i, N * image_size) {
+    const int64_t image = i / image_size, e = i - image * image_size;
+    const int32_t p = partner[image];
+    const int64_t h = channels_last ? e / (W * C) : (e / W) % H;
+    const int64_t w = channels_last ? (e / C) % W : e % W;
+    y[i] = !partner_in_range(p, N)           ? NAN
+           : inside_box(box + 4 * image, h, w) ? x[static_cast<int64_t>(p) * image_size + e]
+                                               : x[i];
+  }
+}
 }  // namespace
+
+void cutmix_images_cuda(const float* x, const int32_t* partner, const int32_t* box, int64_t N, int64_t C, int64_t H,
+                        int64_t W, int channels_last, float* y, const LaunchConfig& cfg) {
+  CYG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0, "cutmix_images of ", N, " images of ", C, "x", H, "x", W);
+  const int64_t n = N * C * H * W;
+  if (n == 0) return;
+  count_traffic(__func__, 8 * n + 20 * N, 4 * n);
+  CYG_LAUNCH(cutmix_images_kernel, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), x, partner, box, N, C, H,
+             W, channels_last, y);
+  CYG_CHECK_LAUNCH();
+}
 
 void mix_images_cuda(const float* x, const int32_t* partner, const float* weight, int64_t N, int64_t image_size,
                      float* y, const LaunchConfig& cfg) {
