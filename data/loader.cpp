@@ -56,7 +56,8 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
       augment_(batch_augment_of(options.augmentation_)),
       device_(options.device_),
       mixup_alpha_(options.mixup_alpha_),
-      mixup_micro_batches_(options.mixup_micro_batches_) {
+      mixup_micro_batches_(options.mixup_micro_batches_),
+      cutmix_(options.cutmix_) {
   const Normalization& normalization = options.normalization_;
   const int64_t batch_size = batch_size_;
   const Tensor& images = dataset.images;
@@ -112,11 +113,16 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
   std::copy(order.begin(), order.end(), host.data<int64_t>());
   order_ = host.to(device_);
   if (mixup_alpha_ > 0.0) {
-    const MixUpPlan plan = mixup_plan(seed_, epoch, mixup_alpha_,
-                                      BatchParts{size_, batch_size_, drop_last_, ranks_, mixup_micro_batches_});
-    Tensor partner = Tensor::empty({size_}, DType::I32);
-    std::copy(plan.partner.begin(), plan.partner.end(), partner.data<int32_t>());
-    mixing_ = {partner.to(device_), Tensor::from_vector(plan.weight, {size_}, device_)};
+    const BatchParts parts{size_, batch_size_, drop_last_, ranks_, mixup_micro_batches_};
+    const MixUpPlan plan = cutmix_ ? cutmix_plan(seed_, epoch, mixup_alpha_, parts, height_, width_)
+                                   : mixup_plan(seed_, epoch, mixup_alpha_, parts);
+    auto i32 = [&](const std::vector<int32_t>& values, const Shape& shape) {
+      Tensor host = Tensor::empty(shape, DType::I32);
+      std::copy(values.begin(), values.end(), host.data<int32_t>());
+      return host.to(device_);
+    };
+    mixing_ = {i32(plan.partner, {size_}), Tensor::from_vector(plan.weight, {size_}, device_),
+               cutmix_ ? i32(plan.box, {size_, 4}) : Tensor()};
   }
   epoch_ = epoch;
   next_batch_ = skip_batches;

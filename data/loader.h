@@ -22,8 +22,9 @@ struct Batch {
   // Where its first image stands in the epoch's order (its slice's, when sharded): for a
   // loader without shuffle, that image's index in the dataset.
   int64_t first_position = 0;
-  // With MixUp: each image's partner in its part (counted from the part's start) and
-  // weight, on the loader's device (data/mixup.h). Off otherwise.
+  // With MixUp or CutMix: each image's partner in its part (counted from the part's
+  // start), weight (and CutMix's box), on the loader's device (data/mixup.h). Off
+  // otherwise.
   fn::Mixing mixing;
 };
 
@@ -67,6 +68,13 @@ struct LoaderOptions {
   LoaderOptions& mixup(double alpha, int64_t micro_batches = 1) {
     mixup_alpha_ = alpha;
     mixup_micro_batches_ = micro_batches;
+    cutmix_ = false;
+    return *this;
+  }
+  // CutMix's draws instead (a box per image), the same way.
+  LoaderOptions& cutmix(double alpha, int64_t micro_batches = 1) {
+    mixup(alpha, micro_batches);
+    cutmix_ = alpha > 0;
     return *this;
   }
 
@@ -81,6 +89,7 @@ struct LoaderOptions {
   bool channels_last_ = false;
   double mixup_alpha_ = 0.0;
   int64_t mixup_micro_batches_ = 1;
+  bool cutmix_ = false;
 };
 
 class Loader {
@@ -119,7 +128,8 @@ class Loader {
   Tensor order_;            // i64 [size_] on device_: this epoch's dataset indices
   double mixup_alpha_;
   int64_t mixup_micro_batches_;
-  fn::Mixing mixing_;       // MixUp's draws of this epoch by position, on device_
+  bool cutmix_;
+  fn::Mixing mixing_;       // MixUp's (CutMix's) draws of this epoch by position, on device_
   int64_t epoch_ = 0, next_batch_ = 0;
 };
 

@@ -13,6 +13,7 @@ namespace {
 // Keys of MixUp's two kinds of draw, at counters the loader's streams do not use.
 constexpr uint64_t kMixUpWeightStream = (1ull << 63) + 2;
 constexpr uint64_t kMixUpPartnerStream = (1ull << 63) + 3;
+constexpr uint64_t kCutMixBoxStream = (1ull << 63) + 4;
 
 // Uniform draws in (0, 1) from successive counters of one key.
 struct Draws {
@@ -60,15 +61,14 @@ int64_t micro_batch_count(int64_t asked, int64_t images) {
   return std::max<int64_t>(1, std::min(asked, images / 2));
 }
 
-MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& p) {
-  CYG_CHECK(p.n >= 0 && p.n < (int64_t(1) << 32) && p.batch_size >= 1 && p.batch_size < (int64_t(1) << 31) && p.ranks >= 1 && p.micro_batches >= 1 &&
-                epoch >= 0,
-            "mixup_plan of ", p.n, " samples in batches of ", p.batch_size, " over ", p.ranks, " rank(s), ",
+namespace {
+// Visits every part of an epoch: on_part(first position, images, shuffle of [0, images)).
+template <typename OnPart>
+void for_each_part(uint64_t seed, int64_t epoch, const BatchParts& p, OnPart on_part) {
+  CYG_CHECK(p.n >= 0 && p.n < (int64_t(1) << 32) && p.batch_size >= 1 && p.batch_size < (int64_t(1) << 31) &&
+                p.ranks >= 1 && p.micro_batches >= 1 && epoch >= 0,
+            "mixing draws of ", p.n, " samples in batches of ", p.batch_size, " over ", p.ranks, " rank(s), ",
             p.micro_batches, " micro-batch(es), epoch ", epoch);
-  MixUpPlan plan;
-  plan.partner.assign(static_cast<size_t>(p.n), 0);
-  plan.weight.assign(static_cast<size_t>(p.n), 1.0f);
-  const uint64_t weight_key = random_bits(seed, kMixUpWeightStream);
   const uint64_t partner_key = random_bits(seed, kMixUpPartnerStream);
   const int64_t batches = p.drop_last ? p.n / p.batch_size : (p.n + p.batch_size - 1) / p.batch_size;
   std::vector<int32_t> order;
@@ -89,18 +89,71 @@ MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchPart
           const auto j = static_cast<int64_t>(random_bits(key, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1));
           std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
         }
-        for (int64_t i = 0; i < m; ++i) {
-          const auto q = static_cast<size_t>(begin + i);
-          plan.partner[q] = order[static_cast<size_t>(i)];
-          const double l = beta_symmetric_draw(random_bits(weight_key, counter_of(epoch, begin + i)), alpha);
-          plan.weight[q] = static_cast<float>(std::max(l, 1.0 - l));
-          // The device's kernels take the weights as given: none may leave [1/2, 1].
-          CYG_CHECK(plan.weight[q] >= 0.5f && plan.weight[q] <= 1.0f, "MixUp weight ", plan.weight[q], " drawn with alpha ",
-                    alpha, " at position ", q, " of epoch ", epoch, ": expected a value in [1/2, 1]");
-        }
+        on_part(begin, m, order);
       }
     }
   }
+}
+
+MixUpPlan empty_plan(int64_t n) {
+  MixUpPlan plan;
+  plan.partner.assign(static_cast<size_t>(std::max<int64_t>(n, 0)), 0);
+  plan.weight.assign(static_cast<size_t>(std::max<int64_t>(n, 0)), 1.0f);
+  return plan;
+}
+}  // namespace
+
+MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& p) {
+  MixUpPlan plan = empty_plan(p.n);
+  const uint64_t weight_key = random_bits(seed, kMixUpWeightStream);
+  for_each_part(seed, epoch, p, [&](int64_t begin, int64_t m, const std::vector<int32_t>& order) {
+    for (int64_t i = 0; i < m; ++i) {
+      const auto q = static_cast<size_t>(begin + i);
+      plan.partner[q] = order[static_cast<size_t>(i)];
+      const double l = beta_symmetric_draw(random_bits(weight_key, counter_of(epoch, begin + i)), alpha);
+      plan.weight[q] = static_cast<float>(std::max(l, 1.0 - l));
+      // The device's kernels take the weights as given: none may leave [1/2, 1].
+      CYG_CHECK(plan.weight[q] >= 0.5f && plan.weight[q] <= 1.0f, "MixUp weight ", plan.weight[q],
+                " drawn with alpha ", alpha, " at position ", q, " of epoch ", epoch, ": expected a value in [1/2, 1]");
+    }
+  });
+  return plan;
+}
+
+CutBox cutmix_box(uint64_t key, double alpha, int64_t height, int64_t width) {
+  CYG_CHECK(height >= 1 && width >= 1, "a CutMix box in ", height, "x", width, " images");
+  const double l = beta_symmetric_draw(random_bits(key, 0), alpha);
+  const double side = std::sqrt(1.0 - l);
+  const auto cut_h = static_cast<int64_t>(std::nearbyint(static_cast<double>(height) * side));
+  const auto cut_w = static_cast<int64_t>(std::nearbyint(static_cast<double>(width) * side));
+  // The centre anywhere in the image, from a key of its own.
+  const uint64_t centre_key = random_bits(key, ~0ull);
+  const auto cy = static_cast<int64_t>(random_bits(centre_key, 0) % static_cast<uint64_t>(height));
+  const auto cx = static_cast<int64_t>(random_bits(centre_key, 1) % static_cast<uint64_t>(width));
+  const int64_t top = std::clamp<int64_t>(cy - cut_h / 2, 0, height), bottom = std::clamp<int64_t>(cy + cut_h / 2, 0, height);
+  const int64_t left = std::clamp<int64_t>(cx - cut_w / 2, 0, width), right = std::clamp<int64_t>(cx + cut_w / 2, 0, width);
+  return {static_cast<int32_t>(top), static_cast<int32_t>(left), static_cast<int32_t>(bottom - top),
+          static_cast<int32_t>(right - left)};
+}
+
+MixUpPlan cutmix_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& p, int64_t height,
+                      int64_t width) {
+  CYG_CHECK(height >= 1 && width >= 1 && height < (int64_t(1) << 30) && width < (int64_t(1) << 30),
+            "CutMix's draws for ", height, "x", width, " images");
+  MixUpPlan plan = empty_plan(p.n);
+  plan.box.assign(static_cast<size_t>(4 * p.n), 0);
+  const uint64_t box_key = random_bits(seed, kCutMixBoxStream);
+  const double pixels = static_cast<double>(height) * static_cast<double>(width);
+  for_each_part(seed, epoch, p, [&](int64_t begin, int64_t m, const std::vector<int32_t>& order) {
+    for (int64_t i = 0; i < m; ++i) {
+      const auto q = static_cast<size_t>(begin + i);
+      plan.partner[q] = order[static_cast<size_t>(i)];
+      const CutBox b = cutmix_box(random_bits(box_key, counter_of(epoch, begin + i)), alpha, height, width);
+      plan.box[4 * q] = b.top, plan.box[4 * q + 1] = b.left, plan.box[4 * q + 2] = b.height, plan.box[4 * q + 3] = b.width;
+      // The own image's share of the pixels, as fastai recomputes lam from the clipped box.
+      plan.weight[q] = static_cast<float>(1.0 - static_cast<double>(b.height) * static_cast<double>(b.width) / pixels);
+    }
+  });
   return plan;
 }
 

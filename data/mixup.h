@@ -40,11 +40,25 @@ struct BatchParts {
 };
 
 // An epoch's draws by position in its order: partner[q] counts from the start of q's
-// part; a position no batch takes (drop_last) has partner 0 and weight 1, never read.
+// part; a position no batch takes (drop_last) has partner 0 and weight 1 (and an empty
+// box), never read. box: CutMix's, 4 values a position (top, left, height, width).
 struct MixUpPlan {
   std::vector<int32_t> partner;
   std::vector<float> weight;
+  std::vector<int32_t> box;  // CutMix's plans only
 };
 MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& parts);
+
+// CutMix (Yun et al. 2019, as fastai's CutMix(alpha) draws it, a box per image): l ~
+// Beta(alpha, alpha) gives a box of round(H sqrt(1 - l)) x round(W sqrt(1 - l)) pixels,
+// its centre drawn anywhere in the image, clipped at the edges (fastai's rand_bbox); the
+// weight is the share of the image's own pixels left, 1 - box area / (H W), as fastai
+// recomputes lam. Partners as MixUp's.
+struct CutBox {
+  int32_t top, left, height, width;
+};
+CutBox cutmix_box(uint64_t key, double alpha, int64_t height, int64_t width);
+MixUpPlan cutmix_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& parts, int64_t height,
+                      int64_t width);
 
 }  // namespace cyg

@@ -93,6 +93,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.flip", Kind::Bool, &c.data.flip},
       {"data.cutout", Kind::Int, &c.data.cutout, 0, 1024},
       {"data.mixup_alpha", Kind::Double, &c.data.mixup_alpha},
+      {"data.cutmix_alpha", Kind::Double, &c.data.cutmix_alpha},
       {"data.limit_train", Kind::Int, &c.data.limit_train, 0, 1000000000},
       {"data.limit_val", Kind::Int, &c.data.limit_val, 0, 1000000000},
       {"data.synthetic_train", Kind::Int, &c.data.synthetic_train, 1, 10000000},
@@ -265,6 +266,11 @@ void validate_data(const DataConfig& d) {
   CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && (d.mixup_alpha == 0 || d.mixup_alpha >= kMinMixUpAlpha),
                   "'data.mixup_alpha' = ", d.mixup_alpha, ": expected MixUp's alpha, at least ", kMinMixUpAlpha,
                   " (fastai's default 0.4), or 0 for none");
+  CYG_INPUT_CHECK(std::isfinite(d.cutmix_alpha) && (d.cutmix_alpha == 0 || d.cutmix_alpha >= kMinMixUpAlpha),
+                  "'data.cutmix_alpha' = ", d.cutmix_alpha, ": expected CutMix's alpha, at least ", kMinMixUpAlpha,
+                  " (fastai's default 1), or 0 for none");
+  CYG_INPUT_CHECK(d.mixup_alpha == 0 || d.cutmix_alpha == 0, "'data.mixup_alpha' = ", d.mixup_alpha,
+                  " and 'data.cutmix_alpha' = ", d.cutmix_alpha, " each pair a batch's images: use one");
   // Pixel values lie in [0, 1]: a mean or std far outside is a mistake (NaN included).
   for (double m : d.mean) check_range("data.mean", m, -1000, 1000);
   for (double s : d.std) {
@@ -737,6 +743,9 @@ const std::vector<KeyHelp>& key_help() {
       {"data.mixup_alpha", nullptr,
        "MixUp (Zhang et al.; fastai's MixUp(alpha)): each training image blended with a partner from its batch, "
        "weights max(l, 1 - l) with l ~ Beta(alpha, alpha) on the pixels and the labels; 0: none (the report's)"},
+      {"data.cutmix_alpha", nullptr,
+       "CutMix (Yun et al.; fastai's CutMix(alpha)): in each training image a box of its partner's pixels, of "
+       "1 - l of the area with l ~ Beta(alpha, alpha), the labels weighted by the pixels' shares; 0: none"},
       {"data.limit_train", nullptr, "use the first N training images; 0: all"},
       {"data.limit_val", nullptr, "use the first N validation images; 0: all"},
       {"data.synthetic_train", nullptr, "synthetic dataset: training images"},

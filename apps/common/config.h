@@ -29,6 +29,7 @@ struct DataConfig {
   bool flip = false;                // random horizontal flip
   int64_t cutout = 0;               // cutout: a square of this side set to the mean (0: off)
   double mixup_alpha = 0.0;         // MixUp with Beta(alpha, alpha) weights (0: off)
+  double cutmix_alpha = 0.0;        // CutMix with Beta(alpha, alpha) box areas (0: off)
   int64_t limit_train = 0, limit_val = 0;  // use the first N images (0: all)
   int64_t synthetic_train = 2048, synthetic_val = 512, synthetic_size = 16, synthetic_channels = 3,
           synthetic_classes = 10;

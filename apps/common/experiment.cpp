@@ -258,7 +258,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
                       .shuffle(true)
                       .drop_last(config.train.drop_last)
                       .augmentation(augmentation)
-                      .mixup(config.data.mixup_alpha, config.train.micro_batches));
+                      .mixup(config.data.mixup_alpha, config.train.micro_batches)
+                      .cutmix(config.data.cutmix_alpha, config.train.micro_batches));
   val_loader = std::make_unique<Loader>(data.val, batches);
   model = make_model(config, data.train);
   if (device.is_cpu() && kind != AppKind::Evaluate)
@@ -392,6 +393,9 @@ std::string Experiment::header_line() const {
      << micro_batches_said(kind, config, comm->size(), data.train.size())
      << (config.data.mixup_alpha > 0 && kind != AppKind::Evaluate
              ? ", MixUp (data.mixup_alpha " + format_number(config.data.mixup_alpha) + ")"
+             : "")
+     << (config.data.cutmix_alpha > 0 && kind != AppKind::Evaluate
+             ? ", CutMix (data.cutmix_alpha " + format_number(config.data.cutmix_alpha) + ")"
              : "")
      << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) +
                    (ema->warm_up() ? ", warmed up" : "") + ")"

@@ -70,8 +70,10 @@ StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& rin
 }
 
 void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images, const fn::Mixing& mixing) {
-  CYG_CHECK(!stepped_ || mixing.on() == mixed_, "a run's steps are all mixed (MixUp) or none");
+  CYG_CHECK(!stepped_ || (mixing.on() == mixed_ && mixing.cuts() == cut_),
+            "a run's steps are all mixed (MixUp), all cut (CutMix) or none");
   mixed_ = mixing.on();
+  cut_ = mixing.cuts();
   const bool fits_the_graph = !images_.defined() || images.shape() == images_.shape();
   if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels, mixing);
   NvtxRange step_range("step");
@@ -154,13 +156,15 @@ void StepRunner::run_graphed(const Tensor& images, const Tensor& labels, const f
     images_ = Tensor::empty(images.shape(), images.dtype(), device_);
     labels_ = Tensor::empty(labels.shape(), labels.dtype(), device_);
     if (mixing.on())
-      mixing_ = {Tensor::empty(labels.shape(), DType::I32, device_), Tensor::empty(labels.shape(), DType::F32, device_)};
+      mixing_ = {Tensor::empty(labels.shape(), DType::I32, device_), Tensor::empty(labels.shape(), DType::F32, device_),
+                 mixing.cuts() ? Tensor::empty(mixing.box.shape(), DType::I32, device_) : Tensor()};
   }
   images_.copy_(images);
   labels_.copy_(labels);
   if (mixing.on()) {
     mixing_.partner.copy_(mixing.partner);
     mixing_.weight.copy_(mixing.weight);
+    if (mixing.cuts()) mixing_.box.copy_(mixing.box);
   }
   stepped_ = true;
   optimizer_.prepare_step();

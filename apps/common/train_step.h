@@ -45,9 +45,9 @@ class StepRunner {
   StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& ring, double label_smoothing, StepGraphs graphs,
              Device device, Communicator* communicator = nullptr, DeviceCommunicator* device_communicator = nullptr);
   // global_images: the images of the whole batch (0: this one's). With `mixing` on
-  // (MixUp: the loader's Batch::mixing, whose partners lie in each micro-batch), each
-  // micro-batch's images are blended and its targets shared as it pairs them; a run
-  // mixes every step or none.
+  // (MixUp or CutMix: the loader's Batch::mixing, whose partners lie in each
+  // micro-batch), each micro-batch's images are blended (or pasted) and its targets
+  // shared as it pairs them; a run mixes every step alike or none.
   void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0, const fn::Mixing& mixing = {});
   // Each step's batch in this many micro-batches (at most one per image), run one after
   // another with their gradients summed before the one update (gradient accumulation):
@@ -83,6 +83,7 @@ class StepRunner {
   Tensor images_, labels_;          // the graph's inputs, at fixed addresses
   fn::Mixing mixing_;               // and MixUp's pairing, with them
   bool mixed_ = false;              // the steps are mixed
+  bool cut_ = false;                // by CutMix
   // The loss gradient's seeds by share: 1, or a rank's or micro-batch's share of the batch.
   const Tensor& seed_for(double share);
   Tensor aligned_slice(const Tensor& images, int64_t begin, int64_t end) const;

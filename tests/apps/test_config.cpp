@@ -192,6 +192,9 @@ TEST(Config, EveryIntegerKeyHasAnUpperBound) {
   expect_invalid({"data.cutout=-1"}, {"'data.cutout' = -1: expected an integer in [0, 1024]"});
   expect_invalid({"data.mixup_alpha=-0.4"}, {"'data.mixup_alpha' = -0.4: expected MixUp's alpha"});
   expect_invalid({"data.mixup_alpha=1e-310"}, {"'data.mixup_alpha' = 1e-310: expected MixUp's alpha, at least 0.001"});
+  expect_invalid({"data.cutmix_alpha=-1"}, {"'data.cutmix_alpha' = -1: expected CutMix's alpha"});
+  expect_invalid({"data.cutmix_alpha=1", "data.mixup_alpha=0.4"},
+                 {"'data.mixup_alpha' = 0.4 and 'data.cutmix_alpha' = 1 each pair a batch's images: use one"});
   expect_invalid({"data.mixup_alpha=nan"}, {"'data.mixup_alpha' must be a number, got 'nan'"});
   expect_invalid({"train.epochs=9223372036854775807"},
                  {"'train.epochs' = 9223372036854775807: expected an integer in [1, 100000]"});
@@ -371,6 +374,7 @@ RunConfig config_without_defaults() {
   c.data.flip = true;
   c.data.cutout = 8;
   c.data.mixup_alpha = 0.375;
+  c.data.cutmix_alpha = 0.625;
   c.data.limit_train = 100;
   c.data.limit_val = 50;
   c.data.synthetic_train = 300;
@@ -480,6 +484,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.flip);
   EXPECT_FIELD(data.cutout);
   EXPECT_FIELD(data.mixup_alpha);
+  EXPECT_FIELD(data.cutmix_alpha);
   EXPECT_FIELD(data.limit_train);
   EXPECT_FIELD(data.limit_val);
   EXPECT_FIELD(data.synthetic_train);
@@ -768,7 +773,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 96) << keys;
+  EXPECT_EQ(named, 97) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

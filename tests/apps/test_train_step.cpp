@@ -31,21 +31,32 @@ struct Batch {
   cyg::fn::Mixing mixing;  // MixUp's pairing, when on
 };
 
-// MixUp's draws for a batch of n run in `micro_batches` parts (data/mixup.h).
-cyg::fn::Mixing mixing_of(int64_t n, uint64_t seed, int64_t micro_batches) {
-  const cyg::MixUpPlan plan = cyg::mixup_plan(seed, 0, 0.4, cyg::BatchParts{n, n, false, 1, micro_batches});
-  Tensor partner = Tensor::empty({n}, cyg::DType::I32);
-  std::copy(plan.partner.begin(), plan.partner.end(), partner.data<int32_t>());
-  return {partner.to(kEmu), Tensor::from_vector(plan.weight, {n}, kEmu)};
+Tensor i32_on_emu(const std::vector<int32_t>& values, const cyg::Shape& shape) {
+  Tensor t = Tensor::empty(shape, cyg::DType::I32);
+  std::copy(values.begin(), values.end(), t.data<int32_t>());
+  return t.to(kEmu);
 }
 
-Batch batch(int64_t n, uint64_t seed, int64_t side = 8, int64_t mixup_micro_batches = 0) {
+// How a batch is paired: not, MixUp's or CutMix's draws.
+enum class Pairing { None, MixUp, CutMix };
+
+// The draws for a batch of n images of side x side run in `micro_batches` parts (data/mixup.h).
+cyg::fn::Mixing mixing_of(int64_t n, uint64_t seed, int64_t micro_batches, Pairing pairing, int64_t side) {
+  const cyg::BatchParts parts{n, n, false, 1, micro_batches};
+  const cyg::MixUpPlan plan = pairing == Pairing::CutMix ? cyg::cutmix_plan(seed, 0, 1.0, parts, side, side)
+                                                         : cyg::mixup_plan(seed, 0, 0.4, parts);
+  return {i32_on_emu(plan.partner, {n}), Tensor::from_vector(plan.weight, {n}, kEmu),
+          pairing == Pairing::CutMix ? i32_on_emu(plan.box, {n, 4}) : Tensor()};
+}
+
+Batch batch(int64_t n, uint64_t seed, int64_t side = 8, int64_t micro_batches = 1,
+            Pairing pairing = Pairing::None) {
   Batch b;
   b.images = Tensor::normal({n, 3, side, side}, 0, 1, seed).to(kEmu);
   Tensor labels = Tensor::empty({n}, cyg::DType::I32);
   for (int64_t i = 0; i < n; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i * 7 + seed) % 10);
   b.labels = labels.to(kEmu);
-  if (mixup_micro_batches > 0) b.mixing = mixing_of(n, seed, mixup_micro_batches);
+  if (pairing != Pairing::None) b.mixing = mixing_of(n, seed, micro_batches, pairing, side);
   return b;
 }
 
@@ -117,12 +128,12 @@ Tensor named(const cyg::nn::NamedTensors& state, const std::string& name) {
 // Steps of 4 images, then a partial batch of 3 (eager in both), then full ones again.
 void expect_graphs_change_nothing(const std::string& model_name, bool adam, double clip_grad_norm = 0.0,
                                   int64_t micro_batches = 1, bool decay_weights_only = false, double ema_decay = 0.0,
-                                  bool mixup = false) {
+                                  Pairing pairing = Pairing::None) {
   Trainer eager(model_name, StepGraphs::Off, adam, clip_grad_norm, micro_batches, decay_weights_only, ema_decay);
   Trainer graphed(model_name, StepGraphs::On, adam, clip_grad_norm, micro_batches, decay_weights_only, ema_decay);
   const std::vector<int64_t> sizes = {4, 4, 4, 4, 3, 4, 4};
   for (size_t k = 0; k < sizes.size(); ++k) {
-    const Batch b = batch(sizes[k], 100 + k, 8, mixup ? micro_batches : 0);
+    const Batch b = batch(sizes[k], 100 + k, 8, micro_batches, pairing);
     eager.step(b, static_cast<int64_t>(k));
     graphed.step(b, static_cast<int64_t>(k));
   }
@@ -189,20 +200,30 @@ TEST(StepRunner, GraphedStepsEqualEagerStepsWithMicroBatches) {
 // MixUp: the graph blends each micro-batch's images and shares its targets from the
 // pairing copied into its input buffers before each replay.
 TEST(StepRunner, GraphedStepsEqualEagerStepsWithMixUp) {
-  expect_graphs_change_nothing("small_cnn", false, 0.0, 1, false, 0.0, true);
-  expect_graphs_change_nothing("resnet18", true, 0.0, 2, false, 0.0, true);
+  expect_graphs_change_nothing("small_cnn", false, 0.0, 1, false, 0.0, Pairing::MixUp);
+  expect_graphs_change_nothing("resnet18", true, 0.0, 2, false, 0.0, Pairing::MixUp);
 }
 
-// A MixUp step is the step on the blended images with the loss w CE(y) + (1 - w) CE(y of
-// the partner): with every weight 3/4, worked out here from two plain cross-entropies
-// on images blended in the test, backpropagated with seeds 3/4 and 1/4.
-TEST(StepRunner, AMixUpStepIsTheStepOnBlendedImagesWithSharedTargets) {
+// CutMix: the graph pastes each micro-batch's boxes from the buffers refreshed before
+// each replay.
+TEST(StepRunner, GraphedStepsEqualEagerStepsWithCutMix) {
+  expect_graphs_change_nothing("small_cnn", false, 0.0, 1, false, 0.0, Pairing::CutMix);
+  expect_graphs_change_nothing("resnet18", true, 0.0, 2, false, 0.0, Pairing::CutMix);
+}
+
+// A mixed step is the step on the mixed images with the loss w CE(y) + (1 - w) CE(y of
+// the partner): with every weight 3/4, worked out here from two plain cross-entropies on
+// images mixed in the test, backpropagated with seeds 3/4 and 1/4. MixUp blends the
+// images; CutMix pastes a 4x4 box (a quarter of the 8x8 image) at a place of its own in
+// each.
+void expect_a_mixed_step_as_worked_out(Pairing pairing) {
   const Batch b = batch(6, 77);
   const std::vector<int32_t> perm = {2, 0, 1, 5, 3, 4};
-  Tensor partner = Tensor::empty({6}, cyg::DType::I32);
-  std::copy(perm.begin(), perm.end(), partner.data<int32_t>());
+  std::vector<int32_t> boxes;
+  for (int32_t i = 0; i < 6; ++i) boxes.insert(boxes.end(), {i % 5, (3 * i) % 5, 4, 4});
   Batch mixed = b;
-  mixed.mixing = {partner.to(kEmu), Tensor::full({6}, 0.75, cyg::DType::F32, kEmu)};
+  mixed.mixing = {i32_on_emu(perm, {6}), Tensor::full({6}, 0.75, cyg::DType::F32, kEmu),
+                  pairing == Pairing::CutMix ? i32_on_emu(boxes, {6, 4}) : Tensor()};
   Trainer runner("small_cnn", StepGraphs::Off, false);
   runner.step(mixed, 0);
 
@@ -212,22 +233,30 @@ TEST(StepRunner, AMixUpStepIsTheStepOnBlendedImagesWithSharedTargets) {
   const std::vector<float> x = b.images.to_vector();
   const Tensor host_labels = b.labels.to(Device::cpu());
   const int32_t* y = host_labels.data<int32_t>();
-  const size_t image = x.size() / 6;
+  const size_t image = x.size() / 6;  // 3 channels of 8x8, NCHW
   std::vector<float> blended(x.size());
   std::vector<int32_t> partner_labels(6);
   for (size_t i = 0; i < 6; ++i) {
     const size_t p = static_cast<size_t>(perm[i]);
     partner_labels[i] = y[p];
-    for (size_t e = 0; e < image; ++e) blended[i * image + e] = x[p * image + e] + 0.75f * (x[i * image + e] - x[p * image + e]);
+    for (size_t e = 0; e < image; ++e) {
+      const float own = x[i * image + e], other = x[p * image + e];
+      if (pairing == Pairing::MixUp) {
+        blended[i * image + e] = other + 0.75f * (own - other);
+      } else {
+        const int32_t h = static_cast<int32_t>(e / 8 % 8), w = static_cast<int32_t>(e % 8);
+        const int32_t* box = boxes.data() + 4 * i;
+        const bool inside = h >= box[0] && h < box[0] + 4 && w >= box[1] && w < box[1] + 4;
+        blended[i * image + e] = inside ? other : own;
+      }
+    }
   }
   const Tensor images = Tensor::from_vector(blended, b.images.shape(), kEmu);
-  Tensor other = Tensor::empty({6}, cyg::DType::I32);
-  std::copy(partner_labels.begin(), partner_labels.end(), other.data<int32_t>());
   by_hand.optimizer->zero_grad();
   const cyg::fn::CrossEntropy own = cyg::fn::cross_entropy((*by_hand.model)(cyg::Variable(images)), b.labels, 0.1);
   cyg::backward(own.loss, Tensor::full({}, 0.75, cyg::DType::F32, kEmu));
   const cyg::fn::CrossEntropy theirs =
-      cyg::fn::cross_entropy((*by_hand.model)(cyg::Variable(images)), other.to(kEmu), 0.1);
+      cyg::fn::cross_entropy((*by_hand.model)(cyg::Variable(images)), i32_on_emu(partner_labels, {6}), 0.1);
   cyg::backward(theirs.loss, Tensor::full({}, 0.25, cyg::DType::F32, kEmu));
   by_hand.optimizer->step();
 
@@ -247,6 +276,14 @@ TEST(StepRunner, AMixUpStepIsTheStepOnBlendedImagesWithSharedTargets) {
   plain.step(b, 0);
   EXPECT_NE(named(plain.model->state_dict(), "linear.weight").to_vector(),
             named(runner.model->state_dict(), "linear.weight").to_vector());
+}
+
+TEST(StepRunner, AMixUpStepIsTheStepOnBlendedImagesWithSharedTargets) {
+  expect_a_mixed_step_as_worked_out(Pairing::MixUp);
+}
+
+TEST(StepRunner, ACutMixStepIsTheStepOnPastedImagesWithSharedTargets) {
+  expect_a_mixed_step_as_worked_out(Pairing::CutMix);
 }
 
 // Micro-batches of 5x5 images (300 bytes each in f32) start where no allocation would:

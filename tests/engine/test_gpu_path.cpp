@@ -67,21 +67,31 @@ struct Trace {
   cyg::nn::NamedTensors averaged;  // the moving average's state dict, where one was kept
 };
 
-// MixUp's pairing for a step: partners anywhere in the batch, weights in [1/2, 1].
-cyg::fn::Mixing mixing_for(int64_t batch, int step, Device device) {
+enum class Pairing { None, MixUp, CutMix };
+
+// MixUp's pairing for a step: partners anywhere in the batch, weights in [1/2, 1]; or
+// CutMix's: boxes of all sizes and places inside side x side images, weights their shares.
+cyg::fn::Mixing mixing_for(int64_t batch, int step, Device device, Pairing pairing, int64_t side) {
   Tensor partner = Tensor::empty({batch}, cyg::DType::I32);
+  Tensor box = Tensor::empty({batch, 4}, cyg::DType::I32);
   std::vector<float> weight(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) {
     partner.data<int32_t>()[i] = static_cast<int32_t>((i * 5 + step) % batch);
     weight[static_cast<size_t>(i)] = 0.5f + 0.05f * static_cast<float>((i * 7 + step) % 11);
+    int32_t* b = box.data<int32_t>() + 4 * i;
+    b[0] = static_cast<int32_t>((i + step) % side), b[1] = static_cast<int32_t>((3 * i) % side);
+    b[2] = static_cast<int32_t>((i * 7 + step) % (side - b[0] + 1)), b[3] = static_cast<int32_t>((i + 2) % (side - b[1] + 1));
+    if (pairing == Pairing::CutMix)
+      weight[static_cast<size_t>(i)] = 1.0f - static_cast<float>(b[2] * b[3]) / static_cast<float>(side * side);
   }
-  return {partner.to(device), Tensor::from_vector(weight, {batch}, device)};
+  return {partner.to(device), Tensor::from_vector(weight, {batch}, device),
+          pairing == Pairing::CutMix ? box.to(device) : Tensor()};
 }
 
-// ema_decay > 0: a moving average of the weights is updated after every step. mixup:
-// each step's images blended and targets shared (MixUp).
+// ema_decay > 0: a moving average of the weights is updated after every step. pairing:
+// each step's images blended (MixUp) or pasted (CutMix) and targets shared.
 Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer& make_optimizer,
-            const BetweenSteps& between = {}, double ema_decay = 0.0, bool mixup = false) {
+            const BetweenSteps& between = {}, double ema_decay = 0.0, Pairing pairing = Pairing::None) {
   cyg::models::ModelOptions options;
   options.width = spec.width;
   options.seed = 5;
@@ -97,9 +107,10 @@ Trace train(Device device, const ModelSpec& spec, int steps, const MakeOptimizer
     Tensor labels = Tensor::empty({spec.batch}, cyg::DType::I32);
     for (int64_t i = 0; i < spec.batch; ++i) labels.data<int32_t>()[i] = static_cast<int32_t>((i + step) % 10);
     optimizer->zero_grad();
-    const cyg::fn::Mixing mixing = mixup ? mixing_for(spec.batch, step, device) : cyg::fn::Mixing{};
+    const cyg::fn::Mixing mixing =
+        pairing != Pairing::None ? mixing_for(spec.batch, step, device, pairing, spec.image) : cyg::fn::Mixing{};
     const cyg::fn::CrossEntropy ce = cyg::fn::cross_entropy(
-        (*model)(Variable(mixup ? cyg::fn::mix_images(images, mixing) : images)), labels.to(device), 0.0, mixing);
+        (*model)(Variable(mixing.on() ? cyg::fn::mix_images(images, mixing) : images)), labels.to(device), 0.0, mixing);
     cyg::backward(ce.loss);
     optimizer->step();
     if (average) average->update();
@@ -214,15 +225,19 @@ TEST(GPU_PATH_SUITE, GradientClippingMatchesTheCpu) {
   }
 }
 
-// MixUp: the device's blend and mixed loss against the CPU's, over ResNet-18's steps.
-TEST(GPU_PATH_SUITE, MixUpMatchesTheCpu) {
+// MixUp and CutMix: the device's blend or paste and mixed loss against the CPU's, over
+// ResNet-18's steps.
+TEST(GPU_PATH_SUITE, MixUpAndCutMixMatchTheCpu) {
   REQUIRE_DEVICE();
   const ModelSpec spec{"resnet18", 8, 16, 8};
-  const Trace cpu = train(Device::cpu(), spec, 5, sgd_momentum(0.005), {}, 0.0, true);
-  expect_same_training(train(kDevice, spec, 5, sgd_momentum(0.005), {}, 0.0, true), cpu);
-  // The mixing took effect: the unmixed run's losses differ.
   const Trace unmixed = train(Device::cpu(), spec, 5, sgd_momentum(0.005));
-  EXPECT_GT(std::fabs(unmixed.losses[0] - cpu.losses[0]), 1e-3);
+  for (Pairing pairing : {Pairing::MixUp, Pairing::CutMix}) {
+    SCOPED_TRACE(pairing == Pairing::MixUp ? "MixUp" : "CutMix");
+    const Trace cpu = train(Device::cpu(), spec, 5, sgd_momentum(0.005), {}, 0.0, pairing);
+    expect_same_training(train(kDevice, spec, 5, sgd_momentum(0.005), {}, 0.0, pairing), cpu);
+    // The mixing took effect: the unmixed run's losses differ.
+    EXPECT_GT(std::fabs(unmixed.losses[0] - cpu.losses[0]), 1e-3);
+  }
 }
 
 // Biases and batchnorm weights exempt from weight decay: the scales travel in the
