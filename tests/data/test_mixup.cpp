@@ -137,6 +137,38 @@ TEST(MixUp, TwoRanksPairAsTwoMicroBatches) {
   }
 }
 
+// CutMix's boxes lie inside the image, each weight is the own pixels' share, and the
+// mean share matches fastai's rule worked out by quadrature: with alpha 1, l is uniform,
+// the side round(32 sqrt(1 - l)) and the centre uniform, so the expected box fraction is
+// the integral over l of (mean clipped length / 32)^2.
+TEST(CutMix, BoxesFollowFastaisRule) {
+  const int64_t side = 32;
+  const BatchParts parts{20000, 100, false, 1, 1};
+  const MixUpPlan plan = cyg::cutmix_plan(2, 0, 1.0, parts, side, side);
+  ASSERT_EQ(plan.box.size(), 4u * 20000);
+  double mean_weight = 0;
+  for (size_t q = 0; q < 20000; ++q) {
+    const int32_t* b = plan.box.data() + 4 * q;
+    ASSERT_TRUE(b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[3] >= 0 && b[0] + b[2] <= side && b[1] + b[3] <= side)
+        << "box " << q;
+    ASSERT_EQ(plan.weight[q], static_cast<float>(1.0 - static_cast<double>(b[2]) * b[3] / (side * side))) << q;
+    mean_weight += plan.weight[q] / 20000.0;
+  }
+  const int steps = 4000;
+  double expected_fraction = 0;
+  for (int k = 0; k < steps; ++k) {
+    const double l = (k + 0.5) / steps;
+    const auto cut = static_cast<int64_t>(std::nearbyint(side * std::sqrt(1 - l)));
+    double length = 0;  // the clipped length, averaged over the centre's places
+    for (int64_t c = 0; c < side; ++c)
+      length += static_cast<double>(std::min(c + cut / 2, side) - std::max<int64_t>(c - cut / 2, 0)) / side;
+    expected_fraction += (length / side) * (length / side) / steps;
+  }
+  EXPECT_NEAR(mean_weight, 1 - expected_fraction, 0.006);  // a standard error is about 0.002
+  // Partners as MixUp's: the same shuffles.
+  EXPECT_EQ(plan.partner, cyg::mixup_plan(2, 0, 1.0, parts).partner);
+}
+
 // A dataset of n 1x1 images whose pixel is its index.
 cyg::Dataset indexed(int64_t n) {
   cyg::Dataset d;
@@ -152,42 +184,51 @@ cyg::Dataset indexed(int64_t n) {
 }
 
 // The loader's batches carry their epoch's draws at their positions, on every device,
-// in every shard and after a resume; without MixUp, none.
+// in every shard and after a resume, MixUp's and CutMix's; without either, none.
 TEST(Loader, MixUpBatchesCarryTheirEpochsDraws) {
   const cyg::Dataset d = indexed(23);
   const cyg::Normalization identity{{0.0f}, {1.0f}};
-  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
-    SCOPED_TRACE(device.str());
-    for (int64_t ranks : {1, 2}) {
-      const cyg::LoaderOptions options =
-          cyg::LoaderOptions(8).shuffle(true).seed(4).normalization(identity).device(device).mixup(0.4, 2);
-      const MixUpPlan plan = cyg::mixup_plan(4, 1, 0.4, BatchParts{23, 8, false, ranks, 2});
-      for (int64_t r = 0; r < ranks; ++r) {
-        cyg::Loader loader(d, cyg::LoaderOptions(options).shard(r, ranks));
-        loader.start_epoch(1, 1);  // resumed at the second batch
-        cyg::Batch batch;
-        int64_t batches = 0;
-        while (loader.next(batch)) {
-          ++batches;
-          ASSERT_TRUE(batch.mixing.on());
-          const int64_t n = batch.labels.numel();
-          const cyg::Tensor partner = batch.mixing.partner.to(cyg::Device::cpu());
-          const std::vector<float> weight = batch.mixing.weight.to_vector();
-          ASSERT_EQ(weight.size(), static_cast<size_t>(n));
-          for (int64_t i = 0; i < n; ++i) {
-            const auto q = static_cast<size_t>(batch.first_position + i);
-            EXPECT_EQ(partner.data<int32_t>()[i], plan.partner[q]) << "position " << q;
-            EXPECT_EQ(weight[static_cast<size_t>(i)], plan.weight[q]) << "position " << q;
+  for (bool cut : {false, true})
+    for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
+      SCOPED_TRACE(::testing::Message() << device.str() << (cut ? ", CutMix" : ", MixUp"));
+      for (int64_t ranks : {1, 2}) {
+        const cyg::LoaderOptions base =
+            cyg::LoaderOptions(8).shuffle(true).seed(4).normalization(identity).device(device);
+        const cyg::LoaderOptions options = cut ? cyg::LoaderOptions(base).cutmix(1.0, 2)
+                                               : cyg::LoaderOptions(base).mixup(0.4, 2);
+        const BatchParts parts{23, 8, false, ranks, 2};
+        const MixUpPlan plan = cut ? cyg::cutmix_plan(4, 1, 1.0, parts, 1, 1) : cyg::mixup_plan(4, 1, 0.4, parts);
+        for (int64_t r = 0; r < ranks; ++r) {
+          cyg::Loader loader(d, cyg::LoaderOptions(options).shard(r, ranks));
+          loader.start_epoch(1, 1);  // resumed at the second batch
+          cyg::Batch batch;
+          int64_t batches = 0;
+          while (loader.next(batch)) {
+            ++batches;
+            ASSERT_TRUE(batch.mixing.on());
+            ASSERT_EQ(batch.mixing.cuts(), cut);
+            const int64_t n = batch.labels.numel();
+            const cyg::Tensor partner = batch.mixing.partner.to(cyg::Device::cpu());
+            const std::vector<float> weight = batch.mixing.weight.to_vector();
+            ASSERT_EQ(weight.size(), static_cast<size_t>(n));
+            const cyg::Tensor box = cut ? batch.mixing.box.to(cyg::Device::cpu()) : cyg::Tensor();
+            for (int64_t i = 0; i < n; ++i) {
+              const auto q = static_cast<size_t>(batch.first_position + i);
+              EXPECT_EQ(partner.data<int32_t>()[i], plan.partner[q]) << "position " << q;
+              EXPECT_EQ(weight[static_cast<size_t>(i)], plan.weight[q]) << "position " << q;
+              if (cut) {
+                for (size_t k = 0; k < 4; ++k) EXPECT_EQ(box.data<int32_t>()[4 * i + k], plan.box[4 * q + k]);
+              }
+            }
           }
+          EXPECT_EQ(batches, 2);
         }
-        EXPECT_EQ(batches, 2);
       }
+      cyg::Loader plain(d, cyg::LoaderOptions(8).normalization(identity).device(device));
+      cyg::Batch batch;
+      ASSERT_TRUE(plain.next(batch));
+      EXPECT_FALSE(batch.mixing.on());
     }
-    cyg::Loader plain(d, cyg::LoaderOptions(8).normalization(identity).device(device));
-    cyg::Batch batch;
-    ASSERT_TRUE(plain.next(batch));
-    EXPECT_FALSE(batch.mixing.on());
-  }
   cyg::test::expect_error([&] { cyg::Loader(d, cyg::LoaderOptions(8).normalization(identity).mixup(-1)); },
                           {"mixup alpha -1"});
 }
