@@ -64,7 +64,8 @@ struct LoaderOptions {
   // convolution takes them; the same values either way.
   LoaderOptions& channels_last(bool on) { channels_last_ = on; return *this; }
   // MixUp's draws with Beta(alpha, alpha) (0: none) for a training step that runs each
-  // slice in micro_batches parts (data/mixup.h): every batch carries its Mixing.
+  // slice in micro_batches parts (data/mixup.h): every batch carries its Mixing. Of
+  // mixup and cutmix, the last call counts.
   LoaderOptions& mixup(double alpha, int64_t micro_batches = 1) {
     mixup_alpha_ = alpha;
     mixup_micro_batches_ = micro_batches;

@@ -253,13 +253,14 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   augmentation.crop_padding = config.data.crop_padding;
   augmentation.horizontal_flip = config.data.flip;
   augmentation.cutout = config.data.cutout;
-  train_loader = std::make_unique<Loader>(
-      data.train, LoaderOptions(batches)
-                      .shuffle(true)
-                      .drop_last(config.train.drop_last)
-                      .augmentation(augmentation)
-                      .mixup(config.data.mixup_alpha, config.train.micro_batches)
-                      .cutmix(config.data.cutmix_alpha, config.train.micro_batches));
+  LoaderOptions training =
+      LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation);
+  // One pairing at most (validate refuses both).
+  if (config.data.cutmix_alpha > 0)
+    training.cutmix(config.data.cutmix_alpha, config.train.micro_batches);
+  else
+    training.mixup(config.data.mixup_alpha, config.train.micro_batches);
+  train_loader = std::make_unique<Loader>(data.train, training);
   val_loader = std::make_unique<Loader>(data.val, batches);
   model = make_model(config, data.train);
   if (device.is_cpu() && kind != AppKind::Evaluate)

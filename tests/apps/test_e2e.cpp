@@ -804,6 +804,43 @@ TEST_F(EndToEnd, MixUpTrainsResumesAndAgreesOnTheEmulatedDevice) {
   EXPECT_NE(mixed_sweep[0].loss, unmixed_sweep[0].loss) << "the range test's steps are mixed";
 }
 
+// CutMix (data.cutmix_alpha): the run says so, learns, resumes to the uninterrupted
+// run's steps, and the emulated device (channels-last batches) pastes as the CPU does.
+TEST_F(EndToEnd, CutMixTrainsResumesAndAgreesOnTheEmulatedDevice) {
+  const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1",
+                                           "data.cutmix_alpha=1"};
+  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
+  const Result straight = run("onecycle", with({"name=straight"}));
+  ASSERT_EQ(straight.exit_code, 0) << straight.err;
+  EXPECT_NE(straight.out.find(", CutMix (data.cutmix_alpha 1)"), std::string::npos) << straight.out;
+  const std::string straight_dir = run_dir("onecycle-straight-");
+  EXPECT_GT(summary(straight_dir)["final_val_acc"].get<double>(), 0.5) << "10 classes: chance is 0.1";
+  ASSERT_EQ(run("onecycle", with({"name=stopped", "train.max_steps=20"})).exit_code, 0);
+  const std::string dir = run_dir("onecycle-stopped-");
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight_dir + "/steps.csv"));
+  ASSERT_EQ(run("onecycle", {"name=unmixed", "train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"})
+                .exit_code,
+            0);
+  const auto cut_steps = cyg::app::read_csv<cyg::app::StepRecord>(straight_dir + "/steps.csv");
+  const auto plain_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-unmixed-") + "/steps.csv");
+  ASSERT_EQ(cut_steps.size(), plain_steps.size());
+  EXPECT_NE(cut_steps[0].loss, plain_steps[0].loss);
+
+  const std::vector<std::string> tiny = {"data.synthetic_train=256", "data.synthetic_val=128", "data.synthetic_size=8",
+                                         "train.epochs=1", "train.log_every=2", "data.cutmix_alpha=1"};
+  ASSERT_EQ(run("onecycle", joined(tiny, {"name=tiny-cpu"})).exit_code, 0);
+  const Result on_emu = run("onecycle", joined(tiny, {"name=tiny-emu", "device=emu"}));
+  ASSERT_EQ(on_emu.exit_code, 0) << on_emu.err;
+  const auto emu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-emu-") + "/steps.csv");
+  const auto cpu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-cpu-") + "/steps.csv");
+  ASSERT_EQ(emu_steps.size(), cpu_steps.size());
+  ASSERT_EQ(cpu_steps.size(), 4u);
+  for (size_t i = 0; i < cpu_steps.size(); ++i)
+    EXPECT_NEAR(emu_steps[i].loss, cpu_steps[i].loss, 1e-4 * cpu_steps[i].loss) << "step " << i + 1;
+}
+
 TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {
   ASSERT_EQ(run("onecycle", {"name=keep", "train.epochs=2", "train.max_steps=5"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-keep-");

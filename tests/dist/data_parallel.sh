@@ -11,7 +11,7 @@
 #  2. without it, a run learns and writes one run directory, its lines once, and equals
 #     one process that takes each batch in two micro-batches (train.micro_batches=2: the
 #     same slices, each normalised by its own statistics, gradients summed), with MixUp
-#     too (the images paired within each slice as within each micro-batch); early
+#     and CutMix too (the images paired within each slice as within each micro-batch); early
 #     stopping ends every rank after the same epoch, as a finished run;
 #  3. a rank killed (SIGKILL) mid-run stops the other within 60 s with a message; the
 #     run refuses a resume on another number of ranks, resumes on 2, and ends where an
@@ -122,6 +122,14 @@ grep -q "MixUp (data.mixup_alpha 0.4)" mix.log || fail "the MixUp run does not s
   { cat mix-micro.log; fail "one process in micro-batches, MixUp"; }
 python3 "$compare" "$(only_run mix-micro)" "$(only_run mix)" --rtol 1e-5 --parameters-only ||
   fail "MixUp: 2 micro-batches differ from 2 ranks"
+# CutMix too: each rank pastes boxes from its own slice's images.
+cutmix=("${plain[@]}" train.epochs=1 train.swa_start_epoch=0 data.cutmix_alpha=1)
+"${launch[@]}" "$apps/cygnet_onecycle" "${cutmix[@]}" run_root=cut > cut.log 2>&1 || { cat cut.log; fail "2 ranks, CutMix"; }
+grep -q "CutMix (data.cutmix_alpha 1)" cut.log || fail "the CutMix run does not say so"
+"$apps/cygnet_onecycle" "${cutmix[@]}" train.micro_batches=2 threads=1 run_root=cut-micro > cut-micro.log 2>&1 ||
+  { cat cut-micro.log; fail "one process in micro-batches, CutMix"; }
+python3 "$compare" "$(only_run cut-micro)" "$(only_run cut)" --rtol 1e-5 --parameters-only ||
+  fail "CutMix: 2 micro-batches differ from 2 ranks"
 
 # Early stopping (a min_delta no accuracy beats: epoch 1 stays the best) ends both ranks
 # after epoch 2, the run finished and its line printed once.
