@@ -46,8 +46,8 @@ CYG_HD int64_t row_argmax(const T* z, int64_t K) {
 
 CYG_HD bool label_in_range(int32_t label, int64_t K) { return label >= 0 && label < K; }
 
-// MixUp's targets: row r's label has weight[r] of the one-hot and row partner[r]'s label
-// (partner[r] in [0, N)) the rest. Both null (the default): every row its own label.
+// MixUp's (and CutMix's) targets: row r's label has weight[r] of the one-hot and row
+// partner[r]'s label (partner[r] in [0, N)) the rest. Both null (the default): every row its own label.
 struct LabelMix {
   const int32_t* partner = nullptr;
   const float* weight = nullptr;
