@@ -72,7 +72,7 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
             " samples: the loader takes fewer than 2^32");
   CYG_CHECK(augment_.crop_padding >= 0 && augment_.cutout >= 0, "crop padding ", augment_.crop_padding, ", cutout ",
             augment_.cutout);
-  CYG_CHECK(mixup_alpha_ >= 0.0 && std::isfinite(mixup_alpha_) && mixup_micro_batches_ >= 1, "mixup alpha ",
+  CYG_CHECK(mixup_alpha_ >= 0.0 && std::isfinite(mixup_alpha_) && mixup_micro_batches_ >= 1, cutmix_ ? "cutmix alpha " : "mixup alpha ",
             mixup_alpha_, " (0: none) with ", mixup_micro_batches_, " micro-batch(es)");
   channels_ = images.size(1);
   height_ = images.size(2);

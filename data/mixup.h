@@ -50,8 +50,9 @@ struct MixUpPlan {
 MixUpPlan mixup_plan(uint64_t seed, int64_t epoch, double alpha, const BatchParts& parts);
 
 // CutMix (Yun et al. 2019, as fastai's CutMix(alpha) draws it, a box per image): l ~
-// Beta(alpha, alpha) gives a box of round(H sqrt(1 - l)) x round(W sqrt(1 - l)) pixels,
-// its centre drawn anywhere in the image, clipped at the edges (fastai's rand_bbox); the
+// Beta(alpha, alpha) gives cut = round(H sqrt(1 - l)) rows (and so for columns), the box
+// reaching cut / 2 (rounded down) either side of a centre drawn anywhere in the image,
+// clipped at the edges (fastai's rand_bbox: about H sqrt(1 - l) before clipping); the
 // weight is the share of the image's own pixels left, 1 - box area / (H W), as fastai
 // recomputes lam. Partners as MixUp's.
 struct CutBox {

@@ -7,7 +7,8 @@
 // With MixUp (LabelMix) a row's one-hot is shared between its own label and its partner
 // row's: w onehot(label) + (1 - w) onehot(label of partner), the loss fastai's MixUp
 // computes as torch.lerp(loss(z, y[shuffle]), loss(z, y), lam) row by row; the row is
-// correct when its argmax is its own label (w >= 1/2 in MixUp: the larger share).
+// correct when its argmax is its own label (w >= 1/2 in MixUp: the larger share; CutMix's
+// box may leave the image less than half of its own pixels).
 #pragma once
 #include <cmath>
 

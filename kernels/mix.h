@@ -30,7 +30,7 @@ CYG_CUDA_DECL(void mix_images_cuda(const float* x, const int32_t* partner, const
 // clip it); an empty box copies the image. x is [N, C, H, W], NCHW or (channels_last)
 // NHWC. Only copies, so every device gives the same bits. y must not overlap x.
 CYG_HD bool inside_box(const int32_t* box, int64_t h, int64_t w) {
-  return h >= box[0] && h < box[0] + box[2] && w >= box[1] && w < box[1] + box[3];
+  return h >= box[0] && h < int64_t(box[0]) + box[2] && w >= box[1] && w < int64_t(box[1]) + box[3];
 }
 
 // CPU: every partner in [0, N) and every box inside the image, else cyg::Error naming

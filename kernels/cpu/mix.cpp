@@ -26,7 +26,8 @@ void cutmix_images_cpu(const float* x, const int32_t* partner, const int32_t* bo
     CYG_CHECK(partner_in_range(partner[i], N), "cutmix_images: image ", i, " has partner ", partner[i],
               ", outside [0, ", N, ")");
     const int32_t* b = box + 4 * i;
-    CYG_CHECK(b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[3] >= 0 && b[0] + b[2] <= H && b[1] + b[3] <= W,
+    CYG_CHECK(b[0] >= 0 && b[1] >= 0 && b[2] >= 0 && b[3] >= 0 && int64_t(b[0]) + b[2] <= H &&
+                  int64_t(b[1]) + b[3] <= W,
               "cutmix_images: image ", i, " has box (top ", b[0], ", left ", b[1], ", height ", b[2], ", width ", b[3],
               "), not inside its ", H, "x", W, " pixels");
   }

@@ -169,17 +169,15 @@ TEST(CutMix, BoxesFollowFastaisRule) {
   EXPECT_EQ(plan.partner, cyg::mixup_plan(2, 0, 1.0, parts).partner);
 }
 
-// A dataset of n 1x1 images whose pixel is its index.
+// A dataset of n images of 1 channel of 6x9 pixels, each pixel its image's index.
 cyg::Dataset indexed(int64_t n) {
   cyg::Dataset d;
   d.name = "indexed";
   d.num_classes = 10;
-  d.images = cyg::Tensor::empty({n, 1, 1, 1}, cyg::DType::U8);
+  d.images = cyg::Tensor::empty({n, 1, 6, 9}, cyg::DType::U8);
   d.labels = cyg::Tensor::empty({n}, cyg::DType::I32);
-  for (int64_t i = 0; i < n; ++i) {
-    d.images.data<uint8_t>()[i] = static_cast<uint8_t>(i);
-    d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
-  }
+  for (int64_t i = 0; i < n * 54; ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>(i / 54);
+  for (int64_t i = 0; i < n; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
   return d;
 }
 
@@ -197,7 +195,8 @@ TEST(Loader, MixUpBatchesCarryTheirEpochsDraws) {
         const cyg::LoaderOptions options = cut ? cyg::LoaderOptions(base).cutmix(1.0, 2)
                                                : cyg::LoaderOptions(base).mixup(0.4, 2);
         const BatchParts parts{23, 8, false, ranks, 2};
-        const MixUpPlan plan = cut ? cyg::cutmix_plan(4, 1, 1.0, parts, 1, 1) : cyg::mixup_plan(4, 1, 0.4, parts);
+        const MixUpPlan plan = cut ? cyg::cutmix_plan(4, 1, 1.0, parts, 6, 9) : cyg::mixup_plan(4, 1, 0.4, parts);
+        int64_t boxes = 0;  // non-empty ones seen
         for (int64_t r = 0; r < ranks; ++r) {
           cyg::Loader loader(d, cyg::LoaderOptions(options).shard(r, ranks));
           loader.start_epoch(1, 1);  // resumed at the second batch
@@ -218,11 +217,13 @@ TEST(Loader, MixUpBatchesCarryTheirEpochsDraws) {
               EXPECT_EQ(weight[static_cast<size_t>(i)], plan.weight[q]) << "position " << q;
               if (cut) {
                 for (size_t k = 0; k < 4; ++k) EXPECT_EQ(box.data<int32_t>()[4 * i + k], plan.box[4 * q + k]);
+                boxes += box.data<int32_t>()[4 * i + 2] > 0 && box.data<int32_t>()[4 * i + 3] > 0;
               }
             }
           }
           EXPECT_EQ(batches, 2);
         }
+        if (cut) EXPECT_GT(boxes, 4) << "boxes of 6x9 images, most of them not empty";
       }
       cyg::Loader plain(d, cyg::LoaderOptions(8).normalization(identity).device(device));
       cyg::Batch batch;
