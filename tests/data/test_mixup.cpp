@@ -223,7 +223,9 @@ TEST(Loader, MixUpBatchesCarryTheirEpochsDraws) {
           }
           EXPECT_EQ(batches, 2);
         }
-        if (cut) EXPECT_GT(boxes, 4) << "boxes of 6x9 images, most of them not empty";
+        if (cut) {
+          EXPECT_GT(boxes, 4) << "boxes of 6x9 images, most of them not empty";
+        }
       }
       cyg::Loader plain(d, cyg::LoaderOptions(8).normalization(identity).device(device));
       cyg::Batch batch;
