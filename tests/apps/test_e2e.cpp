@@ -63,7 +63,7 @@ std::vector<std::vector<double>> csv_numbers(const std::string& text) {
 enum class BaseArgs { FastSynthetic, None };
 
 class EndToEnd : public ::testing::Test {
- protected:
+ public:  // shared helpers of the tests below call it too
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     scratch_ = std::make_unique<cyg::test::ScratchDir>(std::string("e2e_") + info->name());
@@ -752,93 +752,63 @@ TEST_F(EndToEnd, ResumeGivesTheMetricsOfAnUninterruptedRun) {
   EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(run_dir("onecycle-straight-") + "/steps.csv"));
 }
 
-// MixUp (data.mixup_alpha): the run says so, learns, trains otherwise than without it,
-// and a run stopped mid-epoch resumes to the uninterrupted run's steps (the draws are the
-// epoch's); the emulated device's steps are the CPU's, and the range test mixes too.
-TEST_F(EndToEnd, MixUpTrainsResumesAndAgreesOnTheEmulatedDevice) {
-  const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1",
-                                           "data.mixup_alpha=0.4"};
-  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
-  const Result straight = run("onecycle", with({"name=straight"}));
+// A pairing of the batch's images (MixUp's or CutMix's `key`=`alpha`): the run says so
+// (`said`), learns, trains otherwise than without it, and a run stopped mid-epoch resumes
+// to the uninterrupted run's steps (the draws are the epoch's); the emulated device's
+// steps (channels-last batches, CUDA graphs) are the CPU's; the range test pairs too.
+void expect_a_pairing_to_train(EndToEnd& t, const std::string& key, const std::string& alpha,
+                               const std::string& said) {
+  const std::vector<std::string> plain = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  const std::vector<std::string> common = EndToEnd::joined(plain, {key + "=" + alpha});
+  const Result straight = t.run("onecycle", EndToEnd::joined(common, {"name=straight"}));
   ASSERT_EQ(straight.exit_code, 0) << straight.err;
-  EXPECT_NE(straight.out.find(", MixUp (data.mixup_alpha 0.4)"), std::string::npos) << straight.out;
-  const std::string straight_dir = run_dir("onecycle-straight-");
-  EXPECT_GT(summary(straight_dir)["final_val_acc"].get<double>(), 0.5) << "10 classes: chance is 0.1";
-  const Result first = run("onecycle", with({"name=stopped", "train.max_steps=20"}));
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  const std::string dir = run_dir("onecycle-stopped-");
-  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+  EXPECT_NE(straight.out.find(said), std::string::npos) << straight.out;
+  const std::string straight_dir = t.run_dir("onecycle-straight-");
+  EXPECT_GT(EndToEnd::summary(straight_dir)["final_val_acc"].get<double>(), 0.5) << "10 classes: chance is 0.1";
+  ASSERT_EQ(t.run("onecycle", EndToEnd::joined(common, {"name=stopped", "train.max_steps=20"})).exit_code, 0);
+  const std::string dir = t.run_dir("onecycle-stopped-");
+  const Result resumed = t.run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight_dir + "/steps.csv"));
-  EXPECT_EQ(metrics_without_timing(dir), metrics_without_timing(straight_dir));
-
-  ASSERT_EQ(run("onecycle", {"name=unmixed", "train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"})
-                .exit_code,
-            0);
+  EXPECT_EQ(EndToEnd::metrics_without_timing(dir), EndToEnd::metrics_without_timing(straight_dir));
+  ASSERT_EQ(t.run("onecycle", EndToEnd::joined(plain, {"name=unmixed"})).exit_code, 0);
   const auto mixed_steps = cyg::app::read_csv<cyg::app::StepRecord>(straight_dir + "/steps.csv");
-  const auto plain_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-unmixed-") + "/steps.csv");
+  const auto plain_steps = cyg::app::read_csv<cyg::app::StepRecord>(t.run_dir("onecycle-unmixed-") + "/steps.csv");
   ASSERT_EQ(mixed_steps.size(), plain_steps.size());
   EXPECT_NE(mixed_steps[0].loss, plain_steps[0].loss);
 
   const std::vector<std::string> tiny = {"data.synthetic_train=256", "data.synthetic_val=128", "data.synthetic_size=8",
-                                         "train.epochs=1", "train.log_every=2", "data.mixup_alpha=0.4"};
-  ASSERT_EQ(run("onecycle", joined(tiny, {"name=tiny-cpu"})).exit_code, 0);
-  const Result on_emu = run("onecycle", joined(tiny, {"name=tiny-emu", "device=emu"}));
+                                         "train.epochs=1", "train.log_every=2", key + "=" + alpha};
+  ASSERT_EQ(t.run("onecycle", EndToEnd::joined(tiny, {"name=tiny-cpu"})).exit_code, 0);
+  const Result on_emu = t.run("onecycle", EndToEnd::joined(tiny, {"name=tiny-emu", "device=emu"}));
   ASSERT_EQ(on_emu.exit_code, 0) << on_emu.err;
-  const auto emu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-emu-") + "/steps.csv");
-  const auto cpu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-cpu-") + "/steps.csv");
+  const auto emu_steps = cyg::app::read_csv<cyg::app::StepRecord>(t.run_dir("onecycle-tiny-emu-") + "/steps.csv");
+  const auto cpu_steps = cyg::app::read_csv<cyg::app::StepRecord>(t.run_dir("onecycle-tiny-cpu-") + "/steps.csv");
   ASSERT_EQ(emu_steps.size(), cpu_steps.size());
   ASSERT_EQ(cpu_steps.size(), 4u);
   for (size_t i = 0; i < cpu_steps.size(); ++i)
     EXPECT_NEAR(emu_steps[i].loss, cpu_steps[i].loss, 1e-4 * cpu_steps[i].loss) << "step " << i + 1;
 
-  const Result sweep = run("lr_find", joined(tiny, {"name=sweep", "lr_find.steps=4"}));
+  const Result sweep = t.run("lr_find", EndToEnd::joined(tiny, {"name=sweep", "lr_find.steps=4"}));
   ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
-  EXPECT_NE(sweep.out.find(", MixUp (data.mixup_alpha 0.4)"), std::string::npos) << sweep.out;
-  const Result plain_sweep = run("lr_find", joined(tiny, {"name=plain-sweep", "lr_find.steps=4", "data.mixup_alpha=0"}));
+  EXPECT_NE(sweep.out.find(said), std::string::npos) << sweep.out;
+  const Result plain_sweep =
+      t.run("lr_find", EndToEnd::joined(tiny, {"name=plain-sweep", "lr_find.steps=4", key + "=0"}));
   ASSERT_EQ(plain_sweep.exit_code, 0) << plain_sweep.err;
-  const auto mixed_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-sweep-") + "/steps.csv");
-  const auto unmixed_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(run_dir("lr_find-plain-sweep-") + "/steps.csv");
+  const auto mixed_sweep = cyg::app::read_csv<cyg::app::RangeTestStep>(t.run_dir("lr_find-sweep-") + "/steps.csv");
+  const auto unmixed_sweep =
+      cyg::app::read_csv<cyg::app::RangeTestStep>(t.run_dir("lr_find-plain-sweep-") + "/steps.csv");
   ASSERT_FALSE(mixed_sweep.empty());
   ASSERT_EQ(mixed_sweep.size(), unmixed_sweep.size());
-  EXPECT_NE(mixed_sweep[0].loss, unmixed_sweep[0].loss) << "the range test's steps are mixed";
+  EXPECT_NE(mixed_sweep[0].loss, unmixed_sweep[0].loss) << "the range test's steps are paired";
 }
 
-// CutMix (data.cutmix_alpha): the run says so, learns, resumes to the uninterrupted
-// run's steps, and the emulated device (channels-last batches) pastes as the CPU does.
-TEST_F(EndToEnd, CutMixTrainsResumesAndAgreesOnTheEmulatedDevice) {
-  const std::vector<std::string> common = {"train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1",
-                                           "data.cutmix_alpha=1"};
-  auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
-  const Result straight = run("onecycle", with({"name=straight"}));
-  ASSERT_EQ(straight.exit_code, 0) << straight.err;
-  EXPECT_NE(straight.out.find(", CutMix (data.cutmix_alpha 1)"), std::string::npos) << straight.out;
-  const std::string straight_dir = run_dir("onecycle-straight-");
-  EXPECT_GT(summary(straight_dir)["final_val_acc"].get<double>(), 0.5) << "10 classes: chance is 0.1";
-  ASSERT_EQ(run("onecycle", with({"name=stopped", "train.max_steps=20"})).exit_code, 0);
-  const std::string dir = run_dir("onecycle-stopped-");
-  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight_dir + "/steps.csv"));
-  ASSERT_EQ(run("onecycle", {"name=unmixed", "train.epochs=3", "schedule.lr_min=0.01", "schedule.lr_max=0.1"})
-                .exit_code,
-            0);
-  const auto cut_steps = cyg::app::read_csv<cyg::app::StepRecord>(straight_dir + "/steps.csv");
-  const auto plain_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-unmixed-") + "/steps.csv");
-  ASSERT_EQ(cut_steps.size(), plain_steps.size());
-  EXPECT_NE(cut_steps[0].loss, plain_steps[0].loss);
+TEST_F(EndToEnd, MixUpTrainsResumesAndAgreesOnTheEmulatedDevice) {
+  expect_a_pairing_to_train(*this, "data.mixup_alpha", "0.4", ", MixUp (data.mixup_alpha 0.4)");
+}
 
-  const std::vector<std::string> tiny = {"data.synthetic_train=256", "data.synthetic_val=128", "data.synthetic_size=8",
-                                         "train.epochs=1", "train.log_every=2", "data.cutmix_alpha=1"};
-  ASSERT_EQ(run("onecycle", joined(tiny, {"name=tiny-cpu"})).exit_code, 0);
-  const Result on_emu = run("onecycle", joined(tiny, {"name=tiny-emu", "device=emu"}));
-  ASSERT_EQ(on_emu.exit_code, 0) << on_emu.err;
-  const auto emu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-emu-") + "/steps.csv");
-  const auto cpu_steps = cyg::app::read_csv<cyg::app::StepRecord>(run_dir("onecycle-tiny-cpu-") + "/steps.csv");
-  ASSERT_EQ(emu_steps.size(), cpu_steps.size());
-  ASSERT_EQ(cpu_steps.size(), 4u);
-  for (size_t i = 0; i < cpu_steps.size(); ++i)
-    EXPECT_NEAR(emu_steps[i].loss, cpu_steps[i].loss, 1e-4 * cpu_steps[i].loss) << "step " << i + 1;
+TEST_F(EndToEnd, CutMixTrainsResumesAndAgreesOnTheEmulatedDevice) {
+  expect_a_pairing_to_train(*this, "data.cutmix_alpha", "1", ", CutMix (data.cutmix_alpha 1)");
 }
 
 TEST_F(EndToEnd, ResumeKeepsTheExperimentAsItWas) {

@@ -114,22 +114,19 @@ PY
 grep -q "of 2 micro-batches" plain-micro.log || fail "the micro-batch run does not say so"
 python3 "$compare" "$(only_run plain-micro)" "$dir" --rtol 1e-5 --parameters-only ||
   fail "2 micro-batches differ from 2 ranks"
-# MixUp pairs the images of each rank's slice, as one process pairs each micro-batch's.
-mixup=("${plain[@]}" train.epochs=1 train.swa_start_epoch=0 data.mixup_alpha=0.4)
-"${launch[@]}" "$apps/cygnet_onecycle" "${mixup[@]}" run_root=mix > mix.log 2>&1 || { cat mix.log; fail "2 ranks, MixUp"; }
-grep -q "MixUp (data.mixup_alpha 0.4)" mix.log || fail "the MixUp run does not say so"
-"$apps/cygnet_onecycle" "${mixup[@]}" train.micro_batches=2 threads=1 run_root=mix-micro > mix-micro.log 2>&1 ||
-  { cat mix-micro.log; fail "one process in micro-batches, MixUp"; }
-python3 "$compare" "$(only_run mix-micro)" "$(only_run mix)" --rtol 1e-5 --parameters-only ||
-  fail "MixUp: 2 micro-batches differ from 2 ranks"
-# CutMix too: each rank pastes boxes from its own slice's images.
-cutmix=("${plain[@]}" train.epochs=1 train.swa_start_epoch=0 data.cutmix_alpha=1)
-"${launch[@]}" "$apps/cygnet_onecycle" "${cutmix[@]}" run_root=cut > cut.log 2>&1 || { cat cut.log; fail "2 ranks, CutMix"; }
-grep -q "CutMix (data.cutmix_alpha 1)" cut.log || fail "the CutMix run does not say so"
-"$apps/cygnet_onecycle" "${cutmix[@]}" train.micro_batches=2 threads=1 run_root=cut-micro > cut-micro.log 2>&1 ||
-  { cat cut-micro.log; fail "one process in micro-batches, CutMix"; }
-python3 "$compare" "$(only_run cut-micro)" "$(only_run cut)" --rtol 1e-5 --parameters-only ||
-  fail "CutMix: 2 micro-batches differ from 2 ranks"
+# MixUp and CutMix pair the images of each rank's slice, as one process pairs each
+# micro-batch's.
+for pairing in "MixUp data.mixup_alpha 0.4" "CutMix data.cutmix_alpha 1"; do
+  read -r name key alpha <<< "$pairing"
+  paired=("${plain[@]}" train.epochs=1 train.swa_start_epoch=0 "$key=$alpha")
+  "${launch[@]}" "$apps/cygnet_onecycle" "${paired[@]}" run_root="$name" > "$name.log" 2>&1 ||
+    { cat "$name.log"; fail "2 ranks, $name"; }
+  grep -q "$name ($key $alpha)" "$name.log" || fail "the $name run does not say so"
+  "$apps/cygnet_onecycle" "${paired[@]}" train.micro_batches=2 threads=1 run_root="$name-micro" > "$name-micro.log" 2>&1 ||
+    { cat "$name-micro.log"; fail "one process in micro-batches, $name"; }
+  python3 "$compare" "$(only_run "$name-micro")" "$(only_run "$name")" --rtol 1e-5 --parameters-only ||
+    fail "$name: 2 micro-batches differ from 2 ranks"
+done
 
 # Early stopping (a min_delta no accuracy beats: epoch 1 stays the best) ends both ranks
 # after epoch 2, the run finished and its line printed once.
