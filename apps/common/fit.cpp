@@ -17,6 +17,7 @@
 #include "apps/common/metrics_ring.h"
 #include "apps/common/progress.h"
 #include "apps/common/report.h"
+#include "apps/common/show_batch.h"
 #include "apps/common/top_losses.h"
 #include "apps/common/train_step.h"
 #include "engine/communicator.h"
@@ -156,6 +157,8 @@ class FitLoop {
   }
 
   int run();
+  // Draws the batch for batch.svg and the page.
+  void show(const Batch& batch, int64_t epoch);
 
  private:
   // Ctrl-C on any rank stops every rank at the same step (data parallelism: a collective).
@@ -217,6 +220,19 @@ class FitLoop {
   const Clock::time_point started_ = Clock::now();
 };
 
+void FitLoop::show(const Batch& batch, int64_t epoch) {
+  const int64_t parts = runner_.parts(batch.labels.numel(), batch.global_size);
+  const DataConfig& d = e_.config.data;
+  std::string how = d.mixup_alpha > 0    ? ", MixUp (data.mixup_alpha " + format_number(d.mixup_alpha) + ")"
+                    : d.cutmix_alpha > 0 ? ", CutMix (data.cutmix_alpha " + format_number(d.cutmix_alpha) + ")"
+                                         : "";
+  report_.batch_picture = batch_svg(
+      batch, parts, e_.data.normalization, e_.data.train.class_names,
+      "A training batch as the network sees it: epoch " + std::to_string(epoch + 1) + ", batch " +
+          std::to_string(batch.index_in_epoch + 1) + (parts > 1 ? ", its first micro-batch" : ""),
+      e_.config.name + ": " + e_.data.train.name + how);
+}
+
 int FitLoop::run() {
   const TrainConfig& train = e_.config.train;
   // A run resumed with no time left trains no step (every rank's clock agreeing).
@@ -234,6 +250,8 @@ int FitLoop::run() {
       settings = apply_schedule(st_.step);
       // Step: its loss and correct count go to sums on the device.
       runner_.run(batch.images, batch.labels, batch.global_size, batch.mixing);
+      // The first batch this process trains, as the network saw it (batch.svg, the page).
+      if (report_.writes() && report_.batch_picture.empty()) show(batch, epoch);
       // Record: each step's loss is read back once per log interval.
       record(batch.global_size, epoch, settings);
       const Stops stops = poll_stops();

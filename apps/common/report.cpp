@@ -213,6 +213,7 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
 void RunReport::write_plots(const std::string& top_losses) {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
   if (!top_losses.empty()) dir_.write("top_losses.svg", top_losses);
+  if (!batch_picture.empty()) dir_.write("batch.svg", batch_picture);
 }
 
 std::string RunReport::top_losses_picture() const {
@@ -340,6 +341,9 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
   }
   if (!top_losses.empty())
     body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(top_losses) + "</figure>\n";
+  if (!batch_picture.empty())
+    body += "<h2>A training batch, as the network sees it</h2>\n<figure>" + html::inline_svg(batch_picture) +
+            "</figure>\n";
   if (is_range_test()) {
     std::vector<std::vector<std::string>> suggested = {{"weight decay", "rule", "suggested lr"}};
     const nlohmann::json sweeps =

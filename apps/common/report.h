@@ -50,6 +50,9 @@ class RunReport {
   // Its images with the highest loss (kRunTopLosses of them; none yet where empty): the
   // page draws them, and top_losses.svg.
   std::vector<TopLoss> final_top_losses;
+  // The first training batch this process ran, as the network saw it (show_batch.h's
+  // SVG; "": none yet): batch.svg and the page.
+  std::string batch_picture;
   // Stochastic weight averaging's average, evaluated when the run ended with its batchnorm
   // statistics recomputed (train.swa_start_epoch); epochs 0: not evaluated.
   struct SwaResult {

@@ -111,6 +111,11 @@ Tensor StepRunner::aligned_slice(const Tensor& images, int64_t begin, int64_t en
   return slice.clone();
 }
 
+int64_t StepRunner::parts(int64_t local, int64_t global_images) const {
+  const int64_t global = global_images > 0 ? global_images : local;
+  return micro_batch_count(micro_batches_, ranks_ > 1 ? global / ranks_ : local);
+}
+
 void StepRunner::device_part(const Tensor& images, const Tensor& labels, const fn::Mixing& mixing,
                              int64_t global_images) {
   const int64_t local = labels.numel(), global = global_images > 0 ? global_images : local;
@@ -119,7 +124,7 @@ void StepRunner::device_part(const Tensor& images, const Tensor& labels, const f
   // up; the ranks' sum comes after the last one's backward.
   // Every rank makes as many (a synchronised batchnorm's sums are collectives): the
   // count is the smallest slice's.
-  const int64_t parts = micro_batch_count(micro_batches_, ranks_ > 1 ? global / ranks_ : local);
+  const int64_t parts = this->parts(local, global);
   optimizer_.zero_grad();
   for (int64_t p = 0; p < parts; ++p) {
     const int64_t begin = local * p / parts, end = local * (p + 1) / parts, n = end - begin;

@@ -58,6 +58,9 @@ class StepRunner {
   // A moving average of the weights updated after every optimizer update, in the step (a
   // CUDA graph captures it too). Before the first step; none by default.
   void set_weight_average(WeightAverage* average);
+  // The micro-batches a batch of `local` images (of a whole batch of global_images; 0:
+  // local) runs in: every rank makes as many, the smallest slice's count.
+  int64_t parts(int64_t local, int64_t global_images = 0) const;
   // Whether the steps of the batch size seen first are (or will be) graph replays.
   bool graphed() const { return graphs_ == StepGraphs::On; }
   // Whether the step has been captured: the next full batch is a replay.

@@ -131,8 +131,17 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string dir = run_dir("onecycle-learn-");
   for (const char* f : {"config.yaml", "metrics.csv", "steps.csv", "summary.json", "train.log", "schedule.svg",
-                        "accuracy.svg", "loss.svg", "last.safetensors", "last.state.safetensors", "best.safetensors"})
+                        "accuracy.svg", "loss.svg", "last.safetensors", "last.state.safetensors", "best.safetensors",
+                        "batch.svg"})
     EXPECT_TRUE(std::ifstream(dir + "/" + f).good()) << f;
+  // The first batch as the network saw it: 16 images, each with its class.
+  const std::string batch = read_file(dir + "/batch.svg");
+  size_t images = 0;
+  for (size_t at = 0; (at = batch.find("<image ", at)) != std::string::npos; ++at) ++images;
+  EXPECT_EQ(images, 16u) << batch.substr(0, 300);
+  EXPECT_NE(batch.find("A training batch as the network sees it: epoch 1, batch 1"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/index.html").find("<h2>A training batch, as the network sees it</h2>"),
+            std::string::npos);
   const auto s = summary(dir);
   EXPECT_GT(s["final_val_acc"].get<double>(), 0.8) << "10 classes: chance is 0.1";
   EXPECT_EQ(s["steps"].get<int>(), 32);
@@ -771,6 +780,12 @@ void expect_a_pairing_to_train(EndToEnd& t, const std::string& key, const std::s
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(read_file(dir + "/steps.csv"), read_file(straight_dir + "/steps.csv"));
   EXPECT_EQ(EndToEnd::metrics_without_timing(dir), EndToEnd::metrics_without_timing(straight_dir));
+  // Its picture of the first batch gives each image's share and its partner's.
+  const std::string batch = read_file(straight_dir + "/batch.svg");
+  size_t shares = 0;
+  for (size_t at = 0; (at = batch.find("%</text>", at)) != std::string::npos; ++at) ++shares;
+  EXPECT_EQ(shares, 32u) << "16 images, two shares each";
+  EXPECT_NE(batch.find(said.substr(2)), std::string::npos) << "the subtitle names the pairing";
   ASSERT_EQ(t.run("onecycle", EndToEnd::joined(plain, {"name=unmixed"})).exit_code, 0);
   const auto mixed_steps = cyg::app::read_csv<cyg::app::StepRecord>(straight_dir + "/steps.csv");
   const auto plain_steps = cyg::app::read_csv<cyg::app::StepRecord>(t.run_dir("onecycle-unmixed-") + "/steps.csv");
@@ -1262,7 +1277,7 @@ TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
   EXPECT_EQ(std::count(page.begin(), page.end(), '<') - std::count(page.begin(), page.end(), '>'), 0);
   size_t svgs = 0;
   for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
-  EXPECT_EQ(svgs, 4u) << "schedule, accuracy, loss and the finished run's highest losses inline";
+  EXPECT_EQ(svgs, 5u) << "schedule, accuracy, loss, the finished run's highest losses and a training batch inline";
   EXPECT_EQ(page.find("<script"), std::string::npos);
   // Nothing external: no source loaded, no link off the machine (the SVG namespace is a
   // name, not a link).

@@ -12,6 +12,8 @@
 
 #include "apps/common/evaluation.h"
 #include "apps/common/png.h"
+#include "apps/common/show_batch.h"
+#include "data/loader.h"
 #include "apps/common/top_losses.h"
 
 namespace {
@@ -275,3 +277,102 @@ TEST(TopLosses, ThePictureHoldsEachImageEnlargedWithItsCaption) {
 }
 
 }  // namespace
+
+namespace {
+
+// 6 RGB images of 5x4 pixels, every byte different from its neighbours, labels 0..5.
+cyg::Dataset rgb_dataset() {
+  cyg::Dataset d;
+  d.name = "rgb";
+  d.num_classes = 6;
+  d.images = cyg::Tensor::empty({6, 3, 5, 4}, cyg::DType::U8);
+  d.labels = cyg::Tensor::empty({6}, cyg::DType::I32);
+  for (int64_t i = 0; i < d.images.numel(); ++i) d.images.data<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 251);
+  for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  return d;
+}
+
+// The pixels of the PNG the picture inlines for its k-th image (the base64 decoded by the
+// test, the PNG inflated by zlib): RGB rows, each pixel repeated `scale` times.
+std::string kth_uri(const std::string& svg, size_t k) {
+  size_t at = 0;
+  for (size_t i = 0; i <= k; ++i) {
+    at = svg.find("href=\"data:image/png;base64,", at);
+    if (at == std::string::npos) return "";
+    at += std::strlen("href=\"data:image/png;base64,");
+  }
+  return svg.substr(at, svg.find('"', at) - at);
+}
+
+}  // namespace
+
+// A normalised batch, in either layout, on the CPU and the emulated device, comes back
+// to its bytes exactly.
+TEST(ShowBatch, PixelsOfANormalisedBatchAreItsBytes) {
+  const cyg::Dataset d = rgb_dataset();
+  const cyg::Normalization norm{{0.1f, 0.2f, 0.3f}, {0.5f, 0.25f, 2.0f}};
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()})
+    for (bool channels_last : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << device.str() << (channels_last ? " NHWC" : " NCHW"));
+      cyg::Loader loader(d, cyg::LoaderOptions(6).normalization(norm).device(device).channels_last(channels_last));
+      cyg::Batch batch;
+      ASSERT_TRUE(loader.next(batch));
+      const cyg::Tensor pixels = cyg::app::pixels_of(batch.images, norm);
+      ASSERT_EQ(pixels.shape(), d.images.shape());
+      for (int64_t i = 0; i < pixels.numel(); ++i)
+        ASSERT_EQ(pixels.data<uint8_t>()[i], d.images.data<uint8_t>()[i]) << "byte " << i;
+    }
+}
+
+// The batch's picture: its first part's images mixed as the step mixes them (MixUp's
+// blend of the bytes, within a rounding), each captioned with its class and share and its
+// partner's; unpaired, the class alone.
+TEST(ShowBatch, ThePictureShowsTheMixedImagesWithTheirShares) {
+  const cyg::Dataset d = rgb_dataset();
+  const cyg::Normalization norm{{0.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f}};
+  cyg::Loader loader(d, cyg::LoaderOptions(6).normalization(norm).mixup(0.4, 2));
+  cyg::Batch batch;
+  ASSERT_TRUE(loader.next(batch));
+  const std::vector<std::string> names = {"zero", "one", "two", "three", "four", "five"};
+  const std::string svg = cyg::app::batch_svg(batch, 2, norm, names, "title", "sub");
+  // The first micro-batch: images 0-2, partners among them.
+  auto shares = [](const std::string& text) {  // the captions' percentages
+    size_t n = 0;
+    for (size_t at = 0; (at = text.find("%</text>", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_EQ(shares(svg), 6u) << svg;
+  const cyg::Tensor partner = batch.mixing.partner.to(cyg::Device::cpu());
+  const std::vector<float> weight = batch.mixing.weight.to_vector();
+  for (int64_t i = 0; i < 3; ++i) {
+    const int32_t p = partner.data<int32_t>()[i];
+    ASSERT_TRUE(p >= 0 && p < 3) << "a partner in the first micro-batch";
+    char caption[64];
+    std::snprintf(caption, sizeof caption, "%s %.0f%%", names[static_cast<size_t>(i)].c_str(), 100.0 * weight[i]);
+    EXPECT_NE(svg.find(caption), std::string::npos) << caption;
+    std::snprintf(caption, sizeof caption, "+ %s %.0f%%", names[static_cast<size_t>(p)].c_str(),
+                  100.0 * (1.0 - weight[i]));
+    EXPECT_NE(svg.find(caption), std::string::npos) << caption;
+    // The image: each byte its own and its partner's, blended, enlarged 19 times (96 / 5).
+    std::vector<uint8_t> enlarged(static_cast<size_t>(95 * 76 * 3));
+    const uint8_t* x = d.images.data<uint8_t>();
+    for (int64_t y = 0; y < 95; ++y)
+      for (int64_t c2 = 0; c2 < 76; ++c2)
+        for (int64_t c = 0; c < 3; ++c) {
+          const int64_t at = (c * 5 + y / 19) * 4 + c2 / 19;
+          const double own = x[i * 60 + at] / 255.0, other = x[p * 60 + at] / 255.0;
+          const double v = other + weight[static_cast<size_t>(i)] * (own - other);
+          enlarged[static_cast<size_t>((y * 76 + c2) * 3 + c)] = static_cast<uint8_t>(std::nearbyint(v * 255.0));
+        }
+    EXPECT_EQ(kth_uri(svg, static_cast<size_t>(i)), cyg::app::base64(cyg::app::png_bytes(enlarged.data(), 76, 95, 3)))
+        << "image " << i;
+  }
+  EXPECT_EQ(kth_uri(svg, 3), "") << "three images: the first micro-batch's";
+
+  cyg::Loader plain(d, cyg::LoaderOptions(6).normalization(norm));
+  ASSERT_TRUE(plain.next(batch));
+  const std::string unpaired = cyg::app::batch_svg(batch, 1, norm, names, "title", "sub", 4);
+  EXPECT_EQ(shares(unpaired), 0u);
+  EXPECT_NE(unpaired.find(">three</text>"), std::string::npos);
+  EXPECT_EQ(kth_uri(unpaired, 4), "") << "four asked for";
+}
