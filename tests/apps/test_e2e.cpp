@@ -1728,10 +1728,13 @@ TEST_F(EndToEnd, AKillAtEveryFileOperationResumesOrRefusesClearly) {
 // A full disk, as a file-size limit (ulimit -f, in 512-byte blocks) that the first
 // checkpoint fits and the second does not (its state carries more of the run's steps):
 // the run stops with one line naming the file, leaves no temporary file, and its first
-// checkpoint resumes, without the limit, to the uninterrupted run.
+// checkpoint resumes, without the limit, to the uninterrupted run. The model is wide
+// enough (width 32: 85 KB of state) that the run's other files (its page, batch.svg)
+// fit the limit the checkpoints set.
 TEST_F(EndToEnd, AFullDiskStopsTheRunAndKeepsItsLastCheckpoint) {
   namespace fs = std::filesystem;
-  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1"};
+  const std::vector<std::string> common = {"train.epochs=2", "schedule.lr_min=0.01", "schedule.lr_max=0.1",
+                                           "model.width=32"};
   auto with = [&](std::vector<std::string> extra) { return joined(common, std::move(extra)); };
   ASSERT_EQ(run("onecycle", with({"name=straight"})).exit_code, 0);
   ASSERT_EQ(run("onecycle", with({"name=probe", "train.max_steps=16"})).exit_code, 0);
