@@ -116,13 +116,9 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
     const BatchParts parts{size_, batch_size_, drop_last_, ranks_, mixup_micro_batches_};
     const MixUpPlan plan = cutmix_ ? cutmix_plan(seed_, epoch, mixup_alpha_, parts, height_, width_)
                                    : mixup_plan(seed_, epoch, mixup_alpha_, parts);
-    auto i32 = [&](const std::vector<int32_t>& values, const Shape& shape) {
-      Tensor host = Tensor::empty(shape, DType::I32);
-      std::copy(values.begin(), values.end(), host.data<int32_t>());
-      return host.to(device_);
-    };
-    mixing_ = {i32(plan.partner, {size_}), Tensor::from_vector(plan.weight, {size_}, device_),
-               cutmix_ ? i32(plan.box, {size_, 4}) : Tensor()};
+    mixing_ = {Tensor::from_vector_i32(plan.partner, {size_}, device_),
+               Tensor::from_vector(plan.weight, {size_}, device_),
+               cutmix_ ? Tensor::from_vector_i32(plan.box, {size_, 4}, device_) : Tensor()};
   }
   epoch_ = epoch;
   next_batch_ = skip_batches;

@@ -102,12 +102,23 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
 Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 
-Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
+namespace {
+template <typename T>
+Tensor tensor_of(const std::vector<T>& values, const Shape& shape, DType dtype, Device device) {
   CYG_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ", values.size(),
             " values for shape ", shape_str(shape));
-  Tensor t = empty(shape, DType::F32, Device::cpu());
-  if (!values.empty()) std::memcpy(t.data_ptr(), values.data(), values.size() * sizeof(float));
+  Tensor t = Tensor::empty(shape, dtype, Device::cpu());
+  if (!values.empty()) std::memcpy(t.data_ptr(), values.data(), values.size() * sizeof(T));
   return t.to(device);
+}
+}  // namespace
+
+Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape, Device device) {
+  return tensor_of(values, shape, DType::F32, device);
+}
+
+Tensor Tensor::from_vector_i32(const std::vector<int32_t>& values, const Shape& shape, Device device) {
+  return tensor_of(values, shape, DType::I32, device);
 }
 
 namespace {

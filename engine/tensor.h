@@ -56,6 +56,9 @@ class Tensor {
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape, Device device = Device::cpu());
+  // The same for i32 values (labels, indices); its own name, so that a braced list of
+  // numbers still means floats.
+  static Tensor from_vector_i32(const std::vector<int32_t>& values, const Shape& shape, Device device = Device::cpu());
   // Seeded; the same seed gives the same values on every device.
   static Tensor uniform(const Shape& shape, double low, double high, uint64_t seed, DType dtype = DType::F32,
                         Device device = Device::cpu());

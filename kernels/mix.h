@@ -33,6 +33,13 @@ CYG_HD bool inside_box(const int32_t* box, int64_t h, int64_t w) {
   return h >= box[0] && h < int64_t(box[0]) + box[2] && w >= box[1] && w < int64_t(box[1]) + box[3];
 }
 
+// Whether value e of a C x H x W image (NCHW, or NHWC with channels_last) lies in the box.
+CYG_HD bool value_in_box(const int32_t* box, int64_t e, int64_t C, int64_t H, int64_t W, int channels_last) {
+  const int64_t h = channels_last ? e / (W * C) : (e / W) % H;
+  const int64_t w = channels_last ? (e / C) % W : e % W;
+  return inside_box(box, h, w);
+}
+
 // CPU: every partner in [0, N) and every box inside the image, else cyg::Error naming
 // the image. CUDA: an image whose partner is outside [0, N) becomes NaN; a box is only
 // compared, never used to index.

@@ -209,6 +209,12 @@ std::optional<std::pair<int64_t, int64_t>> ranks_sharing_a_gpu(const std::vector
   return std::nullopt;
 }
 
+std::string pairing_said(const DataConfig& d) {
+  if (d.mixup_alpha > 0) return ", MixUp (data.mixup_alpha " + format_number(d.mixup_alpha) + ")";
+  if (d.cutmix_alpha > 0) return ", CutMix (data.cutmix_alpha " + format_number(d.cutmix_alpha) + ")";
+  return "";
+}
+
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& c) {
   const bool ranks = c.distributed == "true" || (c.distributed == "auto" && launched_as_ranks());
   if (!ranks || kind == AppKind::Evaluate) return single_process_communicator();
@@ -392,12 +398,7 @@ std::string Experiment::header_line() const {
              : "")
      << ", " << steps_per_epoch << " steps per epoch"
      << micro_batches_said(kind, config, comm->size(), data.train.size())
-     << (config.data.mixup_alpha > 0 && kind != AppKind::Evaluate
-             ? ", MixUp (data.mixup_alpha " + format_number(config.data.mixup_alpha) + ")"
-             : "")
-     << (config.data.cutmix_alpha > 0 && kind != AppKind::Evaluate
-             ? ", CutMix (data.cutmix_alpha " + format_number(config.data.cutmix_alpha) + ")"
-             : "")
+     << (kind != AppKind::Evaluate ? pairing_said(config.data) : "")
      << (ema ? ", weights averaged (train.ema_decay " + format_number(ema->decay()) +
                    (ema->warm_up() ? ", warmed up" : "") + ")"
              : "")

@@ -28,6 +28,10 @@ namespace cyg::app {
 // distributed_timeout.
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& config);
 
+// How the training batches are paired, as the header line and batch.svg say it
+// (", MixUp (data.mixup_alpha 0.4)"), or "" for none.
+std::string pairing_said(const DataConfig& data);
+
 // Each rank's GPU, as a number that names it whatever a process numbers it (from its
 // UUID; 0: no GPU), in rank order: a collective, one all-reduce.
 std::vector<double> gpu_of_each_rank(Communicator& comm, double mine);

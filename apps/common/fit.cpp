@@ -222,15 +222,11 @@ class FitLoop {
 
 void FitLoop::show(const Batch& batch, int64_t epoch) {
   const int64_t parts = runner_.parts(batch.labels.numel(), batch.global_size);
-  const DataConfig& d = e_.config.data;
-  std::string how = d.mixup_alpha > 0    ? ", MixUp (data.mixup_alpha " + format_number(d.mixup_alpha) + ")"
-                    : d.cutmix_alpha > 0 ? ", CutMix (data.cutmix_alpha " + format_number(d.cutmix_alpha) + ")"
-                                         : "";
   report_.batch_picture = batch_svg(
       batch, parts, e_.data.normalization, e_.data.train.class_names,
       "A training batch as the network sees it: epoch " + std::to_string(epoch + 1) + ", batch " +
           std::to_string(batch.index_in_epoch + 1) + (parts > 1 ? ", its first micro-batch" : ""),
-      e_.config.name + ": " + e_.data.train.name + how);
+      e_.config.name + ": " + e_.data.train.name + pairing_said(e_.config.data));
 }
 
 int FitLoop::run() {

@@ -36,12 +36,8 @@ void cutmix_images_cpu(const float* x, const int32_t* partner, const int32_t* bo
   for (int64_t i = 0; i < N; ++i) {
     const float* own = x + i * image;
     const float* other = x + static_cast<int64_t>(partner[i]) * image;
-    for (int64_t e = 0; e < image; ++e) {
-      // The pixel's row and column in either layout.
-      const int64_t h = channels_last ? e / (W * C) : (e / W) % H;
-      const int64_t w = channels_last ? (e / C) % W : e % W;
-      y[i * image + e] = inside_box(box + 4 * i, h, w) ? other[e] : own[e];
-    }
+    for (int64_t e = 0; e < image; ++e)
+      y[i * image + e] = value_in_box(box + 4 * i, e, C, H, W, channels_last) ? other[e] : own[e];
   }
 }
 

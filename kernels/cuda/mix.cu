@@ -24,11 +24,9 @@ __global__ void CYG_LAUNCH_BOUNDS cutmix_images_kernel(const float* x, const int
   CYG_GRID_STRIDE_LOOP(i, N * image_size) {
     const int64_t image = i / image_size, e = i - image * image_size;
     const int32_t p = partner[image];
-    const int64_t h = channels_last ? e / (W * C) : (e / W) % H;
-    const int64_t w = channels_last ? (e / C) % W : e % W;
-    y[i] = !partner_in_range(p, N)           ? NAN
-           : inside_box(box + 4 * image, h, w) ? x[static_cast<int64_t>(p) * image_size + e]
-                                               : x[i];
+    y[i] = !partner_in_range(p, N)                                         ? NAN
+           : value_in_box(box + 4 * image, e, C, H, W, channels_last) ? x[static_cast<int64_t>(p) * image_size + e]
+                                                                          : x[i];
   }
 }
 }  // namespace

@@ -32,9 +32,7 @@ struct Batch {
 };
 
 Tensor i32_on_emu(const std::vector<int32_t>& values, const cyg::Shape& shape) {
-  Tensor t = Tensor::empty(shape, cyg::DType::I32);
-  std::copy(values.begin(), values.end(), t.data<int32_t>());
-  return t.to(kEmu);
+  return Tensor::from_vector_i32(values, shape, kEmu);
 }
 
 // How a batch is paired: not, MixUp's or CutMix's draws.

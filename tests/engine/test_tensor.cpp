@@ -22,6 +22,21 @@ Tensor arange(int64_t n, const cyg::Shape& shape) {
   return Tensor::from_vector(v, shape);
 }
 
+// i32 values keep their bits (beyond float's 24-bit mantissa too), on the CPU and the
+// emulated device; a count that is not the shape's is refused.
+TEST(Tensor, FromVectorI32KeepsItsValues) {
+  const std::vector<int32_t> values = {0, -1, 16777217, 2147483647, -2147483647 - 1, 7};
+  for (cyg::Device device : {cyg::Device::cpu(), cyg::Device::emu()}) {
+    const Tensor t = Tensor::from_vector_i32(values, {2, 3}, device);
+    EXPECT_EQ(t.dtype(), cyg::DType::I32);
+    EXPECT_EQ(t.shape(), (cyg::Shape{2, 3}));
+    EXPECT_EQ(t.device(), device);
+    const Tensor host = t.to(cyg::Device::cpu());
+    EXPECT_EQ(std::vector<int32_t>(host.data<int32_t>(), host.data<int32_t>() + 6), values);
+  }
+  EXPECT_THROW(Tensor::from_vector_i32(values, {4}), cyg::Error);
+}
+
 TEST(Tensor, ContiguousStrides) {
   const Tensor t = Tensor::empty({2, 3, 4});
   EXPECT_EQ(t.strides(), (std::vector<int64_t>{12, 4, 1}));
