@@ -1,6 +1,7 @@
 // Checkpoint files: weights (PyTorch-loadable) and the training state beside them.
 #include "apps/common/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <filesystem>
@@ -140,6 +141,22 @@ void save_averaged_weights(const std::string& dir, const WeightAverage& average,
                     {"model", model_name},
                     {"step", std::to_string(step)},
                     {"ema_decay", format_number(average.decay())}});
+}
+
+std::string epoch_weights_file(int64_t epoch, int64_t epochs) {
+  const int digits = std::max(3, static_cast<int>(std::to_string(std::max<int64_t>(epochs, 0)).size()));
+  const std::string number = std::to_string(epoch);
+  return "epoch-" + std::string(number.size() < static_cast<size_t>(digits) ? digits - number.size() : 0, '0') +
+         number + ".safetensors";
+}
+
+void save_epoch_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
+                        int64_t epoch, int64_t epochs) {
+  save_safetensors(dir + "/" + epoch_weights_file(epoch, epochs), model.state_dict(),
+                   {{"format", "pt"},
+                    {"model", model_name},
+                    {"step", std::to_string(step)},
+                    {"epoch", std::to_string(epoch)}});
 }
 
 void save_swa_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,

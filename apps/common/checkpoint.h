@@ -61,6 +61,15 @@ struct LoadedCheckpoint {
 void save_averaged_weights(const std::string& dir, const WeightAverage& average, int64_t step,
                            const std::string& model_name);
 
+// A snapshot's file name (train.save_every_n_epochs): epoch-<e>.safetensors, e padded with
+// zeros to at least 3 digits and to the digits of the run's epochs, so that the names sort
+// in epoch order.
+std::string epoch_weights_file(int64_t epoch, int64_t epochs);
+// <dir>/epoch_weights_file(epoch, epochs): the model's state dict (PyTorch's names) at the
+// end of that epoch, written atomically; its metadata holds the epoch and the step.
+void save_epoch_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
+                        int64_t epoch, int64_t epochs);
+
 // Loads weights from a .safetensors into the model; the error names the file and the
 // first key that does not fit (a checkpoint of another model, say).
 void load_weights(const std::string& path, nn::Module& model);

@@ -179,6 +179,9 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   CYG_INPUT_CHECK(cl.config.train.swa_start_epoch == 0 || kind != AppKind::LrFind,
                   "'train.swa_start_epoch' averages a training run's weights (cygnet_baseline, cygnet_onecycle); "
                   "the range test, cygnet_lr_find, does not take it");
+  CYG_INPUT_CHECK(cl.config.train.save_every_n_epochs == 0 || kind != AppKind::LrFind,
+                  "'train.save_every_n_epochs' keeps a training run's weights by epoch (cygnet_baseline, "
+                  "cygnet_onecycle); the range test, cygnet_lr_find, has no epochs and does not take it");
   if (resume.empty() && kind == AppKind::OneCycle) {
     resolve_lr_max_from(cl.config);
     validate(cl.config);

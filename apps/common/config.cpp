@@ -116,6 +116,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.early_stopping_monitor", Kind::String, &c.train.early_stopping_monitor},
       {"train.early_stopping_min_delta", Kind::Double, &c.train.early_stopping_min_delta},
       {"train.best_monitor", Kind::String, &c.train.best_monitor},
+      {"train.save_every_n_epochs", Kind::Int, &c.train.save_every_n_epochs, 0, 1000000},
       {"train.swa_start_epoch", Kind::Int, &c.train.swa_start_epoch, 0, 1000000},
       {"train.swa_lr", Kind::Double, &c.train.swa_lr},
       {"train.swa_anneal_epochs", Kind::Int, &c.train.swa_anneal_epochs, 0, 1000000},
@@ -305,6 +306,9 @@ void validate_train(const TrainConfig& t) {
                       t.ema_decay > 0,
                   "'train.early_stopping_monitor' = '", t.early_stopping_monitor, "' watches the moving average of "
                   "the weights, and 'train.ema_decay' is 0 (none): give it a decay, or watch val_loss or val_acc");
+  CYG_INPUT_CHECK(t.save_every_n_epochs <= t.epochs, "'train.save_every_n_epochs' = ", t.save_every_n_epochs,
+                  ": expected 0 (no snapshots) or a number of epochs from 1 to train.epochs (", t.epochs,
+                  "), or the run would keep none");
   CYG_INPUT_CHECK(std::isfinite(t.early_stopping_min_delta) && t.early_stopping_min_delta >= 0,
                   "'train.early_stopping_min_delta' = ", t.early_stopping_min_delta,
                   ": expected 0 or a finite positive change of the monitored metric");
@@ -642,7 +646,8 @@ const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.max_time", "train.log_every", "device",
                                                 "cudnn_benchmark", "cudnn_cache",     "cuda_graphs",     "threads",
                                                 "memory_format",   "tensorboard",     "distributed",
-                                                "distributed_timeout", "train.target_val_acc"};
+                                                "distributed_timeout", "train.target_val_acc",
+                                                "train.save_every_n_epochs"};
   return keys;
 }
 
@@ -784,6 +789,10 @@ const std::vector<KeyHelp>& key_help() {
       {"train.best_monitor", best_monitor_choices,
        "what picks best.safetensors and the run's best epoch (Lightning's ModelCheckpoint monitor): the "
        "highest validation accuracy or the lowest validation loss"},
+      {"train.save_every_n_epochs", nullptr,
+       "snapshots (Lightning's ModelCheckpoint with every_n_epochs and save_top_k=-1): the model's weights "
+       "at the end of every n-th epoch are kept as epoch-<e>.safetensors (PyTorch's names, as "
+       "best.safetensors), for cygnet_evaluate or PyTorch; training apps; may be given with resume; 0: none"},
       {"train.early_stopping_min_delta", nullptr,
        "the least change of the monitored metric that counts as an improvement (a loss, or an accuracy "
        "as a fraction)"},

@@ -57,6 +57,9 @@ struct TrainConfig {
   // What picks best.safetensors (Lightning's ModelCheckpoint monitor): the highest
   // val_acc or the lowest val_loss of the complete epochs.
   std::string best_monitor = "val_acc";
+  // Snapshots (Lightning's ModelCheckpoint(every_n_epochs=n, save_top_k=-1)): the weights at
+  // the end of every n-th complete epoch, kept as epoch-<e>.safetensors; 0: none.
+  int64_t save_every_n_epochs = 0;
   // Stochastic weight averaging (Lightning's StochasticWeightAveraging, PyTorch's
   // swa_utils): the weights at the end of this epoch (1-based) and of each one after join
   // an equal average, evaluated when the run ends with its batchnorm statistics

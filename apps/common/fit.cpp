@@ -436,6 +436,10 @@ void FitLoop::end_epoch(int64_t epoch, const StepSettings& last, double epoch_se
     st_.best_epoch = row.epoch;
     if (report_.writes()) save_checkpoint(report_.path(), "best", *e_.model, nullptr, st_, e_.config.model.name);
   }
+  // Snapshots (train.save_every_n_epochs): every n-th complete epoch's weights.
+  const int64_t every = e_.config.train.save_every_n_epochs;
+  if (!partial && every > 0 && row.epoch % every == 0 && report_.writes())
+    save_epoch_weights(report_.path(), *e_.model, st_.step, e_.config.model.name, row.epoch, e_.config.train.epochs);
   // The summary's time is the checkpoint's, which a resume (and train.max_time) counts on.
   st_.total_seconds = save_last(partial ? epoch_seconds : 0.0).total_seconds;
   report_.write(st_, partial || (stopping && !ended_by_rule_) ? StoppedEarly::Yes : StoppedEarly::No);

@@ -362,6 +362,12 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
   for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors",
                         "swa.safetensors"})
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
+  // The snapshots (train.save_every_n_epochs) of the epochs so far.
+  if (const int64_t every = c.train.save_every_n_epochs; every > 0)
+    for (int64_t e = every; e <= c.train.epochs; e += every) {
+      const std::string f = epoch_weights_file(e, c.train.epochs);
+      if (fs_exists(dir_.file(f))) body += "<a href=\"" + f + "\">" + f + "</a> ";
+    }
   body += "</p>\n";
   dir_.write("index.html", html::page("cygnet " + c.name, body));
 }

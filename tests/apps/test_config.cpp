@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/checkpoint.h"
 #include "apps/common/config.h"
 #include "apps/common/dataset_factory.h"
 #include "apps/common/lr_max_from.h"
@@ -397,6 +398,7 @@ RunConfig config_without_defaults() {
   c.train.early_stopping_monitor = "ema_val_acc";
   c.train.early_stopping_min_delta = 0.002;
   c.train.best_monitor = "val_loss";
+  c.train.save_every_n_epochs = 3;
   c.train.swa_start_epoch = 9;
   c.train.swa_lr = 0.02;
   c.train.swa_anneal_epochs = 2;
@@ -507,6 +509,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.early_stopping_monitor);
   EXPECT_FIELD(train.early_stopping_min_delta);
   EXPECT_FIELD(train.best_monitor);
+  EXPECT_FIELD(train.save_every_n_epochs);
   EXPECT_FIELD(train.swa_start_epoch);
   EXPECT_FIELD(train.swa_lr);
   EXPECT_FIELD(train.swa_anneal_epochs);
@@ -757,6 +760,25 @@ TEST(Config, PlateauKeysAreChecked) {
             "(no error)");
 }
 
+// Snapshots: every n-th epoch, n at most the run's epochs (or the run would keep none).
+TEST(Config, SnapshotKeyIsChecked) {
+  expect_invalid({"train.save_every_n_epochs=-1"}, {"'train.save_every_n_epochs' = -1: expected an integer in [0, "});
+  expect_invalid({"train.epochs=4", "train.save_every_n_epochs=5"},
+                 {"'train.save_every_n_epochs' = 5: expected 0 (no snapshots) or a number of epochs from 1 to "
+                  "train.epochs (4)"});
+  EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"train.epochs=4", "train.save_every_n_epochs=4"})); }),
+            "(no error)");
+}
+
+// The snapshots' names sort in epoch order: padded to 3 digits, or to the run's epochs'.
+TEST(Config, SnapshotNamesSortInEpochOrder) {
+  EXPECT_EQ(cyg::app::epoch_weights_file(2, 30), "epoch-002.safetensors");
+  EXPECT_EQ(cyg::app::epoch_weights_file(30, 30), "epoch-030.safetensors");
+  EXPECT_EQ(cyg::app::epoch_weights_file(999, 999), "epoch-999.safetensors");
+  EXPECT_EQ(cyg::app::epoch_weights_file(7, 1500), "epoch-0007.safetensors");
+  EXPECT_EQ(cyg::app::epoch_weights_file(1500, 1500), "epoch-1500.safetensors");
+}
+
 // Data parallelism's keys: a value outside their range names the key and what it takes.
 TEST(Config, DistributedKeysAreChecked) {
   expect_invalid({"distributed=maybe"}, {"'distributed' = 'maybe'", "auto, true, false"});
@@ -773,7 +795,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 97) << keys;
+  EXPECT_EQ(named, 98) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -399,6 +400,66 @@ TEST_F(EndToEnd, TheBestEpochIsTheMonitoredMetricsBest) {
   EXPECT_EQ(by_acc["best_epoch"].get<int64_t>(), rows[highest].epoch);
   expect_one_line_error(run("baseline", {"train.best_monitor=val_los"}),
                         "'train.best_monitor' = 'val_los': expected one of val_acc, val_loss");
+}
+
+// train.save_every_n_epochs (Lightning's ModelCheckpoint(every_n_epochs=2, save_top_k=-1)):
+// epochs 2 and 4 of 5 are kept. Each snapshot holds what a run stopped at that epoch's
+// end holds (its last.safetensors) and scores that epoch's validation loss; a resume may
+// switch snapshots on, and its snapshot equals the uninterrupted run's.
+TEST_F(EndToEnd, SnapshotsKeepEveryNthEpochsWeights) {
+  const std::vector<std::string> args = {"train.epochs=5", "optimizer.name=sgd", "optimizer.lr=0.05"};
+  ASSERT_EQ(run("baseline", joined(args, {"name=snap", "train.save_every_n_epochs=2"})).exit_code, 0);
+  const std::string dir = run_dir("baseline-snap-");
+  std::vector<std::string> snapshots;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().rfind("epoch-", 0) == 0) snapshots.push_back(entry.path().filename().string());
+  std::sort(snapshots.begin(), snapshots.end());
+  EXPECT_EQ(snapshots, (std::vector<std::string>{"epoch-002.safetensors", "epoch-004.safetensors"}));
+  const auto rows = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 5u);
+  for (int epoch : {2, 4}) {
+    const std::string file = dir + "/epoch-00" + std::to_string(epoch) + ".safetensors";
+    const cyg::SafetensorsContent snapshot = cyg::load_safetensors(file);
+    EXPECT_EQ(snapshot.metadata.at("epoch"), std::to_string(epoch));
+    EXPECT_EQ(snapshot.metadata.at("step"), std::to_string(16 * epoch)) << "1024 images in batches of 64";
+    const Result r = run("evaluate", {"--checkpoint", file}, BaseArgs::None);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    char expected[32];
+    std::snprintf(expected, sizeof expected, "loss %.6f", rows[epoch - 1].val_loss);
+    EXPECT_NE(r.out.find(expected), std::string::npos) << r.out << " vs epoch " << epoch << "'s " << expected;
+  }
+  EXPECT_NE(read_file(dir + "/index.html").find("<a href=\"epoch-004.safetensors\">"), std::string::npos);
+  EXPECT_NE(rows[1].val_loss, rows[3].val_loss) << "the two snapshots are of different weights";
+
+  // Stopped at the end of epoch 2 without snapshots: its last weights are the snapshot's.
+  ASSERT_EQ(run("baseline", joined(args, {"name=stop", "train.max_steps=32"})).exit_code, 0);
+  const std::string stop = run_dir("baseline-stop-");
+  EXPECT_FALSE(std::filesystem::exists(stop + "/epoch-002.safetensors"));
+  const cyg::SafetensorsContent last = cyg::load_safetensors(stop + "/last.safetensors");
+  const cyg::SafetensorsContent second = cyg::load_safetensors(dir + "/epoch-002.safetensors");
+  ASSERT_EQ(last.tensors.size(), second.tensors.size());
+  for (size_t i = 0; i < last.tensors.size(); ++i) {
+    EXPECT_EQ(second.tensors[i].first, last.tensors[i].first);
+    EXPECT_EQ(second.tensors[i].second.to_vector(), last.tensors[i].second.to_vector()) << last.tensors[i].first;
+  }
+  // Resumed with snapshots on: epoch 4's, as the uninterrupted run kept it; none of epoch 2.
+  const Result resumed =
+      run("baseline", {"resume=" + stop, "train.max_steps=0", "train.save_every_n_epochs=2"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_FALSE(std::filesystem::exists(stop + "/epoch-002.safetensors"));
+  const cyg::SafetensorsContent again = cyg::load_safetensors(stop + "/epoch-004.safetensors");
+  const cyg::SafetensorsContent fourth = cyg::load_safetensors(dir + "/epoch-004.safetensors");
+  ASSERT_EQ(again.tensors.size(), fourth.tensors.size());
+  for (size_t i = 0; i < again.tensors.size(); ++i)
+    EXPECT_EQ(again.tensors[i].second.to_vector(), fourth.tensors[i].second.to_vector()) << again.tensors[i].first;
+
+  expect_one_line_error(run("baseline", joined(args, {"train.save_every_n_epochs=6"})),
+                        "'train.save_every_n_epochs' = 6: expected 0 (no snapshots) or a number of epochs from 1 to "
+                        "train.epochs (5)");
+  expect_one_line_error(run("baseline", joined(args, {"train.save_every_n_epochs=-1"})),
+                        "'train.save_every_n_epochs' = -1");
+  expect_one_line_error(run("lr_find", {"train.save_every_n_epochs=1"}),
+                        "'train.save_every_n_epochs' keeps a training run's weights by epoch");
 }
 
 // Every configuration the repository ships reads and validates in the app it is for
