@@ -34,7 +34,8 @@ std::string describe(AppKind kind) {
     case AppKind::Evaluate:
       return "Loss and accuracy of a checkpoint on the validation split, each class's accuracy and the confusion\n"
              "matrix; optionally each image's prediction and logits (--predictions) and the matrix (--confusion)\n"
-             "as CSV files. --tta adds flip test-time augmentation: each image's class probabilities averaged\n"
+             "as CSV files, and the matrix as a picture (--confusion-svg, fastai's plot_confusion_matrix: each\n"
+             "cell shaded by its share of the true class, up to 40 classes). --tta adds flip test-time augmentation: each image's class probabilities averaged\n"
              "with its mirror's; the per-class figures and the files are then those of the average (the\n"
              "logits written are the log of the averaged probabilities). --top-losses N lists the N images with the\n"
              "highest loss (fastai's plot_top_losses), and --top-losses-svg draws them (16 unless --top-losses\n"
@@ -66,6 +67,8 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.evaluate.predictions = value();
     } else if (kind == AppKind::Evaluate && arg == "--confusion") {
       cl.evaluate.confusion = value();
+    } else if (kind == AppKind::Evaluate && arg == "--confusion-svg") {
+      cl.evaluate.confusion_svg = value();
     } else if (kind == AppKind::Evaluate && arg == "--tta") {
       cl.evaluate.tta = true;
     } else if (kind == AppKind::Evaluate && arg == "--top-losses") {
@@ -125,7 +128,8 @@ std::string usage(AppKind kind) {
   os << "usage: " << name << " [--config FILE.yaml] [key.sub=value ...] [--print-config] [--help]\n";
   if (kind == AppKind::Evaluate)
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
-       << "                      [--confusion FILE.csv] [--tta] [--top-losses N] [--top-losses-svg FILE.svg]\n"
+       << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
+       << "                      [--top-losses-svg FILE.svg]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";

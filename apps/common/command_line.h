@@ -20,6 +20,7 @@ struct EvaluateRequest {
   bool tta = false;
   int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
   std::string top_losses_svg;  // and to draw, where not empty (16 unless top_losses says)
+  std::string confusion_svg;   // the confusion matrix drawn (confusion_plot.h), where not empty
 };
 
 struct CommandLine {

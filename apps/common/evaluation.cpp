@@ -1,12 +1,15 @@
 // Evaluation passes and the predictions CSV.
 #include "apps/common/evaluation.h"
 
+#include "apps/common/confusion_plot.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
+#include "apps/common/confusion_plot.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
 #include "apps/common/top_losses.h"
@@ -243,10 +246,13 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   const std::string& checkpoint = request.checkpoint;
   const std::string &predictions_path = request.predictions, &confusion_path = request.confusion;
   const bool tta = request.tta;
+  const Dataset& val = experiment.data.val;
+  CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
+                  "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",
+                  val.num_classes, ": use --confusion FILE.csv for the counts");
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
   const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);
-  const Dataset& val = experiment.data.val;
   std::printf("%s on %s (%lld images): loss %.6f, accuracy %.4f\n", checkpoint.c_str(), val.name.c_str(),
               static_cast<long long>(e.images), e.loss, e.accuracy);
   if (tta) {
@@ -269,6 +275,13 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   if (!confusion_path.empty()) {
     write_file_atomically(confusion_path, confusion_csv(confusion, val.class_names));
     std::printf("confusion matrix: %s\n", confusion_path.c_str());
+  }
+  if (!request.confusion_svg.empty()) {
+    write_file_atomically(request.confusion_svg,
+                          confusion_svg(confusion, val.class_names,
+                                        "Confusion matrix on " + val.name + (tta ? ", flip test-time augmentation" : ""),
+                                        checkpoint));
+    std::printf("confusion matrix picture: %s\n", request.confusion_svg.c_str());
   }
   if (request.top_losses > 0) {
     const std::vector<TopLoss> top = top_losses(predictions, val.num_classes, request.top_losses);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/confusion_plot.h"
 #include "apps/common/epoch_rules.h"
 #include "apps/common/html_page.h"
 #include "apps/common/plot.h"
@@ -213,6 +214,7 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
 void RunReport::write_plots(const std::string& top_losses) {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
   if (!top_losses.empty()) dir_.write("top_losses.svg", top_losses);
+  if (const std::string confusion = confusion_picture(); !confusion.empty()) dir_.write("confusion.svg", confusion);
   if (!batch_picture.empty()) dir_.write("batch.svg", batch_picture);
 }
 
@@ -223,6 +225,13 @@ std::string RunReport::top_losses_picture() const {
                         "The " + std::to_string(final_top_losses.size()) +
                             " highest validation losses of the final weights",
                         experiment_.config.name + ": " + val.name);
+}
+
+std::string RunReport::confusion_picture() const {
+  if (final_confusion.classes < 1 || final_confusion.classes > kMostConfusionPictureClasses) return "";
+  const Dataset& val = experiment_.data.val;
+  return confusion_svg(final_confusion, val.class_names, "Confusion matrix of the final weights",
+                       experiment_.config.name + ": " + val.name);
 }
 
 // index.html: the run on one page, to open in a browser.
@@ -330,6 +339,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
                           std::to_string(right) + " of " + std::to_string(n)});
     }
     body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
+    if (const std::string picture = confusion_picture(); !picture.empty())
+      body += "<figure>" + html::inline_svg(picture) + "</figure>\n";
     const std::vector<ConfusedPair> confused = most_confused(final_confusion, 5);
     if (!confused.empty()) {
       std::vector<std::vector<std::string>> rows = {{"true class", "predicted as", "images"}};

@@ -74,6 +74,9 @@ class RunReport {
   std::vector<std::pair<std::string, plot::Chart>> charts() const;
   // final_top_losses drawn (top_losses.svg); "" where there are none.
   std::string top_losses_picture() const;
+  // final_confusion drawn (confusion.svg); "" where there is none yet, or where the
+  // dataset has more classes than the picture draws.
+  std::string confusion_picture() const;
 
   const Experiment& experiment_;
   RunDirectory dir_;

@@ -1510,8 +1510,9 @@ TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   ASSERT_EQ(run("onecycle", {"name=confusion", "train.epochs=1"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-confusion-");
   const std::string predictions = root_ + "/predictions.csv", confusion = root_ + "/confusion.csv";
+  const std::string picture = root_ + "/confusion.svg";
   const Result r = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions,
-                                    "--confusion", confusion}, BaseArgs::None);
+                                    "--confusion", confusion, "--confusion-svg", picture}, BaseArgs::None);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::vector<int64_t>> counted(10, std::vector<int64_t>(10, 0));
   std::istringstream rows(read_file(predictions));
@@ -1554,6 +1555,23 @@ TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   std::snprintf(overall, sizeof overall, "accuracy %.4f", static_cast<double>(correct) / 256.0);
   EXPECT_NE(r.out.find(overall), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("confusion matrix (rows: true class, columns: predicted class):"), std::string::npos);
+  // The picture: each cell's tooltip holds the count worked out here from the predictions.
+  const std::string svg = read_file(picture);
+  for (int64_t k = 0; k < 10; ++k) {
+    int64_t n = 0;
+    for (int64_t p = 0; p < 10; ++p) n += counted[static_cast<size_t>(k)][static_cast<size_t>(p)];
+    for (int64_t p = 0; p < 10; ++p) {
+      const std::string cell = "<title>class " + std::to_string(k) +
+                               (k == p ? " predicted right: " : " predicted as class " + std::to_string(p) + ": ") +
+                               std::to_string(counted[static_cast<size_t>(k)][static_cast<size_t>(p)]) + " of " +
+                               std::to_string(n) + " (";
+      EXPECT_NE(svg.find(cell), std::string::npos) << "lacks " << cell;
+    }
+  }
+  EXPECT_NE(r.out.find("confusion matrix picture: " + picture), std::string::npos) << r.out;
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--confusion-svg", picture,
+                                         "data.synthetic_classes=41"}, BaseArgs::None),
+                        "--confusion-svg draws up to 40 classes, and ");
 
   const Result unwritable = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--confusion",
                                              root_ + "/no-such-folder/confusion.csv"}, BaseArgs::None);
@@ -1592,6 +1610,16 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
   }
   const std::string page = read_file(dir + "/index.html");
   EXPECT_NE(page.find("By class (the final weights)"), std::string::npos);
+  // confusion.svg, on the page too: each class's correct count, counted here.
+  const std::string matrix = read_file(dir + "/confusion.svg");
+  for (int k = 0; k < 10; ++k) {
+    const std::string cell = "<title>class " + std::to_string(k) + " predicted right: " +
+                             std::to_string(correct[static_cast<size_t>(k)]) + " of " +
+                             std::to_string(images[static_cast<size_t>(k)]) + " (";
+    EXPECT_NE(matrix.find(cell), std::string::npos) << "lacks " << cell;
+    EXPECT_NE(page.find(cell), std::string::npos) << "the page lacks " << cell;
+  }
+  EXPECT_NE(matrix.find("Confusion matrix of the final weights"), std::string::npos);
   // The most confused pair, counted here from the predictions, heads its table.
   std::map<std::pair<int64_t, int64_t>, int64_t> mistakes;
   for (const std::vector<double>& f : csv_numbers(read_file(predictions)))

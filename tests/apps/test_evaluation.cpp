@@ -7,9 +7,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "apps/common/confusion_plot.h"
 #include "apps/common/evaluation.h"
 #include "apps/common/png.h"
 #include "apps/common/show_batch.h"
@@ -50,6 +52,84 @@ TEST(Confusion, CountsEachLabelsPredictionsAndPrintsTheMatrix) {
             "0,cat,2,0,0,2,1\n"
             "1,\"dog, a \"\"good\"\" one\",0,2,1,3,0.6666666666666666\n"
             "2,class 2,1,0,0,1,0\n");
+}
+
+// The picture's shade: matplotlib's "Blues" ends and middle, linear between, worked out
+// by hand.
+TEST(ConfusionPicture, TheShadeRunsFromWhiteThroughLightToDarkBlue) {
+  EXPECT_EQ(cyg::app::confusion_shade(0.0), "#f7fbff");
+  EXPECT_EQ(cyg::app::confusion_shade(0.5), "#6baed6");
+  EXPECT_EQ(cyg::app::confusion_shade(1.0), "#08306b");
+  // 1/4: halfway from (247, 251, 255) to (107, 174, 214): (177, 212.5, 234.5), rounded away.
+  EXPECT_EQ(cyg::app::confusion_shade(0.25), "#b1d5eb");
+  // 3/4: halfway from (107, 174, 214) to (8, 48, 107): (57.5, 111, 160.5).
+  EXPECT_EQ(cyg::app::confusion_shade(0.75), "#3a6fa1");
+  EXPECT_EQ(cyg::app::confusion_shade(-1.0), "#f7fbff");
+  EXPECT_EQ(cyg::app::confusion_shade(7.0), "#08306b");
+  EXPECT_EQ(cyg::app::confusion_shade(std::nan("")), "#f7fbff");
+}
+
+// Each cell: its fill by its share of the true class (worked out by hand), its tooltip,
+// its count; each row's accuracy; names escaped; a class without images; the limits.
+TEST(ConfusionPicture, EachCellIsShadedByItsShareOfTheTrueClass) {
+  // 0 -> 0, 0; 1 -> 2, 1, 1; 2 -> 0; class 3 has no images.
+  const Confusion c = cyg::app::confusion_of(predictions_of(4, {0, 0, 1, 1, 1, 2}, {0, 0, 2, 1, 1, 0}), 4);
+  const std::string svg = cyg::app::confusion_svg(c, {"cat", "d<g", "owl"}, "title & more", "ckpt");
+  EXPECT_EQ(svg.rfind("<svg ", 0), 0u);
+  EXPECT_NE(svg.find(">title &amp; more</text>"), std::string::npos);
+  const std::regex cell("fill=\"(#[0-9a-f]{6})\" stroke=\"#ddd\" stroke-width=\"0.5\"><title>([^<]*)</title>");
+  std::vector<std::pair<std::string, std::string>> cells;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), cell); it != std::sregex_iterator(); ++it)
+    cells.emplace_back((*it)[1].str(), (*it)[2].str());
+  ASSERT_EQ(cells.size(), 16u);
+  const std::string white = "#f7fbff", dark = "#08306b";
+  // Row d<g: 0 of 3, 2 of 3 (t = 1/3 from light to dark: (74, 132, 178.3)), 1 of 3 (t = 2/3
+  // from white to light: (153.7, 199.7, 227.7)).
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {dark, "cat predicted right: 2 of 2 (100.0%)"},
+      {white, "cat predicted as d&lt;g: 0 of 2 (0.0%)"},
+      {white, "cat predicted as owl: 0 of 2 (0.0%)"},
+      {white, "cat predicted as class 3: 0 of 2 (0.0%)"},
+      {white, "d&lt;g predicted as cat: 0 of 3 (0.0%)"},
+      {"#4a84b2", "d&lt;g predicted right: 2 of 3 (66.7%)"},
+      {"#9ac8e4", "d&lt;g predicted as owl: 1 of 3 (33.3%)"},
+      {white, "d&lt;g predicted as class 3: 0 of 3 (0.0%)"},
+      {dark, "owl predicted as cat: 1 of 1 (100.0%)"},
+      {white, "owl predicted as d&lt;g: 0 of 1 (0.0%)"},
+      {white, "owl predicted right: 0 of 1 (0.0%)"},
+      {white, "owl predicted as class 3: 0 of 1 (0.0%)"},
+      {white, "class 3 predicted as cat: 0 of 0 (—)"},
+      {white, "class 3 predicted as d&lt;g: 0 of 0 (—)"},
+      {white, "class 3 predicted as owl: 0 of 0 (—)"},
+      {white, "class 3 predicted right: 0 of 0 (—)"},
+  };
+  EXPECT_EQ(cells, expected);
+  // The counts, white on the dark cells; the rows' accuracies.
+  const std::regex count("fill=\"(white|#222)\">([0-9]+)</text>");
+  std::vector<std::string> counts;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), count); it != std::sregex_iterator(); ++it)
+    counts.push_back((*it)[1].str() + " " + (*it)[2].str());
+  EXPECT_EQ(counts, (std::vector<std::string>{"white 2", "#222 0", "#222 0", "#222 0", "#222 0", "white 2", "#222 1",
+                                              "#222 0", "white 1", "#222 0", "#222 0", "#222 0", "#222 0", "#222 0",
+                                              "#222 0", "#222 0"}));
+  const std::regex accuracy("fill=\"#444\">([^<]*)</text>");
+  std::vector<std::string> accuracies;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), accuracy); it != std::sregex_iterator(); ++it)
+    accuracies.push_back((*it)[1].str());
+  EXPECT_EQ(accuracies, (std::vector<std::string>{"100.0%", "66.7%", "0.0%", "—"}));
+
+  // Beyond 20 classes the cells hold no counts; beyond 40 there is no picture.
+  Confusion many;
+  many.classes = 21;
+  many.counts.assign(21 * 21, 1);
+  const std::string crowded = cyg::app::confusion_svg(many, {}, "t", "s");
+  EXPECT_NE(crowded.find("class 20 predicted right: 1 of 21 (4.8%)"), std::string::npos);
+  EXPECT_FALSE(std::regex_search(crowded, count));
+  many.classes = 41;
+  many.counts.assign(41 * 41, 1);
+  EXPECT_THROW(cyg::app::confusion_svg(many, {}, "t", "s"), cyg::Error);
+  many.classes = 3;
+  EXPECT_THROW(cyg::app::confusion_svg(many, {}, "t", "s"), cyg::Error) << "counts of another size";
 }
 
 TEST(Confusion, ManyClassesShowTheFiveWithTheLowestAccuracy) {
