@@ -520,6 +520,25 @@ std::vector<double> decade_ticks(double lo, double hi) {
   return ticks;
 }
 
+std::vector<double> centred_mean(const std::vector<double>& values, std::size_t half) {
+  // Each window summed afresh: running sums would let one huge loss (a spike before a
+  // divergence) cancel the small ones after it.
+  const std::size_t n = values.size();
+  std::vector<double> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t lo = i >= half ? i - half : 0, hi = std::min(n, i + half + 1);
+    double sum = 0;
+    std::size_t finite = 0;
+    for (std::size_t k = lo; k < hi; ++k)
+      if (std::isfinite(values[k])) {
+        sum += values[k];
+        ++finite;
+      }
+    out[i] = finite > 0 ? sum / static_cast<double>(finite) : std::nan("");
+  }
+  return out;
+}
+
 std::string palette_color(std::size_t index) { return kPalette[index % kPalette.size()]; }
 
 std::string escape_xml(std::string_view text) {

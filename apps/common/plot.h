@@ -64,6 +64,11 @@ std::vector<double> linear_ticks(double lo, double hi);
 // or below lo to the one at or above hi (at least two).
 std::vector<double> decade_ticks(double lo, double hi);
 
+// A centred moving mean, for a noisy curve drawn after the fact (no lag, unlike a moving
+// average of the past): each point the mean of the finite values among the `half` points
+// either side of it and itself (fewer at the ends); NaN where none is finite.
+std::vector<double> centred_mean(const std::vector<double>& values, std::size_t half);
+
 // The colour-blind-safe palette (Paul Tol's "muted"), repeating after its 9 colours.
 std::string palette_color(std::size_t index);
 

@@ -136,6 +136,34 @@ plot::Chart epoch_chart(const std::string& title, const std::string& y_label, co
   return chart;
 }
 
+// How many steps either side the step-loss curve's mean takes: a fiftieth of the run
+// (at least 1, at most 100).
+std::size_t step_loss_half_window(std::size_t steps) { return std::clamp<std::size_t>(steps / 50, 1, 100); }
+
+// fastai's recorder.plot_loss: each step's training loss (faint), the same smoothed, and
+// the validation loss at each epoch's last step, against the step. fastai draws a moving
+// average of the past, which lags the loss by tens of steps where it falls fast; drawn
+// after the fact, a centred mean does not.
+plot::Chart step_loss_chart(const std::string& name, const std::vector<StepRecord>& steps,
+                            const std::vector<EpochMetrics>& epochs) {
+  plot::Chart chart;
+  chart.title = "Loss by step: " + name;
+  chart.x_label = "step";
+  chart.y_label = "cross-entropy";
+  const std::vector<double> x = values(steps, &StepRecord::step), loss = values(steps, &StepRecord::loss);
+  const std::size_t half = step_loss_half_window(loss.size());
+  const std::vector<double> smoothed = plot::centred_mean(loss, half);
+  chart.series = {
+      {"training, each step", x, loss, plot::LineStyle::Solid, plot::Axis::Left, "#cccccc"},
+      {"training, mean of " + std::to_string(2 * half + 1) + " steps", x, smoothed, plot::LineStyle::Solid, plot::Axis::Left, plot::palette_color(0)},
+      {"validation", values(epochs, &EpochMetrics::step), values(epochs, &EpochMetrics::val_loss),
+       plot::LineStyle::Solid, plot::Axis::Left, plot::palette_color(1)}};
+  std::vector<double> all = loss;
+  for (const EpochMetrics& e : epochs) all.push_back(e.val_loss);
+  chart.log_y = spans_decades(all);
+  return chart;
+}
+
 bool fs_exists(const std::string& path) {
   std::error_code error;
   return std::filesystem::exists(path, error);
@@ -196,6 +224,7 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
                                              &EpochMetrics::val_acc, &EpochMetrics::ema_val_acc)});
   out.push_back({"loss.svg", epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss,
                                          &EpochMetrics::val_loss, &EpochMetrics::ema_val_loss)});
+  if (!steps.empty()) out.push_back({"loss_by_step.svg", step_loss_chart(name, steps, epochs)});
   if (swa.first_epoch > 0) {
     // Stochastic weight averaging's result, evaluated at the run's end: a level line over
     // the epochs it averages (half an epoch wide for one).

@@ -133,8 +133,11 @@ TEST_F(EndToEnd, OneCycleOnSyntheticDataLearnsAndWritesTheRunDirectory) {
   const std::string dir = run_dir("onecycle-learn-");
   for (const char* f : {"config.yaml", "metrics.csv", "steps.csv", "summary.json", "train.log", "schedule.svg",
                         "accuracy.svg", "loss.svg", "last.safetensors", "last.state.safetensors", "best.safetensors",
-                        "batch.svg"})
+                        "batch.svg", "loss_by_step.svg", "confusion.svg"})
     EXPECT_TRUE(std::ifstream(dir + "/" + f).good()) << f;
+  // The loss by step: 32 steps, each point the mean of it and 1 step either side.
+  EXPECT_NE(read_file(dir + "/loss_by_step.svg").find("training, mean of 3 steps"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/index.html").find("Loss by step: learn"), std::string::npos);
   // The first batch as the network saw it: 16 images, each with its class.
   const std::string batch = read_file(dir + "/batch.svg");
   size_t images = 0;

@@ -285,6 +285,24 @@ TEST(Plot, TextIsEscaped) {
   EXPECT_EQ(cyg::plot::escape_xml("<&>"), "&lt;&amp;&gt;");
 }
 
+// The centred mean, worked out by hand: windows cut at the ends, non-finite values left
+// out, and a huge value that does not disturb the windows without it.
+TEST(Plot, CentredMeanAveragesEachPointsNeighbours) {
+  const std::vector<double> got = cyg::plot::centred_mean({1, 2, 3, 4, 100}, 1);
+  const std::vector<double> want = {1.5, 2, 3, 107.0 / 3.0, 52};
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(got[i], want[i]) << i;
+  EXPECT_EQ(cyg::plot::centred_mean({1, 2, 3, 4, 100}, 2), (std::vector<double>{2, 2.5, 22, 27.25, 107.0 / 3.0}));
+  EXPECT_EQ(cyg::plot::centred_mean({5, 7, 9}, 0), (std::vector<double>{5, 7, 9}));
+  EXPECT_EQ(cyg::plot::centred_mean({5, 7, 9}, 10), (std::vector<double>{7, 7, 7}));
+  EXPECT_EQ(cyg::plot::centred_mean({NAN, 2, INFINITY, 4}, 1), (std::vector<double>{2, 2, 3, 4}));
+  const std::vector<double> none = cyg::plot::centred_mean({NAN, NAN, 1}, 0);
+  EXPECT_TRUE(std::isnan(none[0]) && std::isnan(none[1]));
+  EXPECT_EQ(none[2], 1);
+  EXPECT_EQ(cyg::plot::centred_mean({1e300, 1, 1, 1, 0.5}, 1)[3], 2.5 / 3.0);
+  EXPECT_TRUE(cyg::plot::centred_mean({}, 3).empty());
+}
+
 TEST(Plot, PaletteColoursAreDistinct) {
   for (std::size_t i = 0; i < 9; ++i)
     for (std::size_t j = i + 1; j < 9; ++j) EXPECT_NE(cyg::plot::palette_color(i), cyg::plot::palette_color(j));
