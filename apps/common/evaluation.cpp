@@ -94,6 +94,46 @@ std::vector<ConfusedPair> most_confused(const Confusion& c, int64_t count) {
   return pairs;
 }
 
+ClassScores class_scores(const Confusion& c, int64_t label) {
+  ClassScores s;
+  s.support = c.images_of(label);
+  for (int64_t t = 0; t < c.classes; ++t) s.predicted += c.counts[static_cast<size_t>(t * c.classes + label)];
+  const auto right = static_cast<double>(c.correct_of(label));
+  s.precision = s.predicted > 0 ? right / static_cast<double>(s.predicted) : 0.0;
+  s.recall = s.support > 0 ? right / static_cast<double>(s.support) : 0.0;
+  s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+  return s;
+}
+
+namespace {
+// The average of the scores of the classes with images or predictions, each weighing 1
+// (macro) or its support.
+ClassScores averaged_scores(const Confusion& c, bool by_support) {
+  ClassScores mean;
+  double weights = 0;
+  for (int64_t k = 0; k < c.classes; ++k) {
+    const ClassScores s = class_scores(c, k);
+    if (s.support == 0 && s.predicted == 0) continue;
+    const double w = by_support ? static_cast<double>(s.support) : 1.0;
+    mean.precision += w * s.precision;
+    mean.recall += w * s.recall;
+    mean.f1 += w * s.f1;
+    mean.support += s.support;
+    mean.predicted += s.predicted;
+    weights += w;
+  }
+  if (weights > 0) {
+    mean.precision /= weights;
+    mean.recall /= weights;
+    mean.f1 /= weights;
+  }
+  return mean;
+}
+}  // namespace
+
+ClassScores macro_average(const Confusion& c) { return averaged_scores(c, false); }
+ClassScores weighted_average(const Confusion& c) { return averaged_scores(c, true); }
+
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names) {
   std::ostringstream os;
   size_t width = 5;
@@ -126,6 +166,21 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
     }
     os << line;
   }
+  // scikit-learn's classification_report: the classes (up to 20), then the averages.
+  os << "classification report (precision, recall, F1, support):\n";
+  const int label_width = static_cast<int>(std::max<size_t>(width, 12));
+  auto score_line = [&](const std::string& label, const ClassScores& s) {
+    std::snprintf(line, sizeof line, "  %-*s %9.4f %7.4f %7.4f %8lld\n", label_width, label.c_str(), s.precision,
+                  s.recall, s.f1, static_cast<long long>(s.support));
+    os << line;
+  };
+  std::snprintf(line, sizeof line, "  %-*s %9s %7s %7s %8s\n", label_width, "", "precision", "recall", "f1",
+                "support");
+  os << line;
+  if (c.classes <= 20)
+    for (int64_t k = 0; k < c.classes; ++k) score_line(class_name(names, k).substr(0, width), class_scores(c, k));
+  score_line("macro avg", macro_average(c));
+  score_line("weighted avg", weighted_average(c));
   const std::vector<ConfusedPair> confused = most_confused(c, 5);
   if (!confused.empty()) {
     os << "most confused (true class as predicted class: images):\n";
@@ -158,13 +213,14 @@ std::string confusion_csv(const Confusion& c, const std::vector<std::string>& na
   std::ostringstream os;
   os << "label,name";
   for (int64_t p = 0; p < c.classes; ++p) os << ",pred_" << p;
-  os << ",images,accuracy\n";
+  os << ",images,accuracy,precision,f1\n";
   for (int64_t k = 0; k < c.classes; ++k) {
     os << k << "," << csv_field(class_name(names, k));
     for (int64_t p = 0; p < c.classes; ++p) os << "," << c.counts[static_cast<size_t>(k * c.classes + p)];
     const int64_t n = c.images_of(k);
+    const ClassScores scores = class_scores(c, k);
     os << "," << n << "," << (n > 0 ? format_number(static_cast<double>(c.correct_of(k)) / static_cast<double>(n)) : "")
-       << "\n";
+       << "," << format_number(scores.precision) << "," << format_number(scores.f1) << "\n";
   }
   return os.str();
 }

@@ -49,6 +49,20 @@ struct Confusion {
   int64_t correct_of(int64_t label) const { return counts[static_cast<size_t>(label * classes + label)]; }
 };
 Confusion confusion_of(const Predictions& predictions, int64_t classes);
+// A class's scores as scikit-learn's classification_report gives them: precision (of the
+// images predicted as the class, the share that are), recall (of the class's images, the
+// share predicted as it: its accuracy), F1 (their harmonic mean) and support (its
+// images). A ratio with nothing to divide by is 0, as sklearn's zero_division default
+// makes it.
+struct ClassScores {
+  double precision = 0, recall = 0, f1 = 0;
+  int64_t support = 0, predicted = 0;
+};
+ClassScores class_scores(const Confusion& c, int64_t label);
+// Their averages over the classes that have images or predictions (sklearn's labels):
+// unweighted (macro) and weighted by support; support: all the images.
+ClassScores macro_average(const Confusion& c);
+ClassScores weighted_average(const Confusion& c);
 // The same over every rank's predictions (a collective: each rank calls it).
 Confusion confusion_of(const Predictions& predictions, int64_t classes, Communicator* communicator);
 // The most frequent mistakes (fastai's most_confused): up to `count` (true, predicted)
@@ -60,10 +74,12 @@ struct ConfusedPair {
 std::vector<ConfusedPair> most_confused(const Confusion& c, int64_t count);
 // A class's name: the dataset's, or "class k".
 std::string class_name(const std::vector<std::string>& names, int64_t label);
-// The per-class accuracies, the five most confused pairs and, for up to 12 classes, the
-// matrix, as printed; names where the dataset has them.
+// The per-class accuracies, the classification report (precision, recall, F1 and support
+// per class up to 20 classes, and their macro and weighted averages), the five most
+// confused pairs and, for up to 12 classes, the matrix, as printed; names where the
+// dataset has them.
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names);
-// label,name,pred_0,...,images,accuracy: one row per true class.
+// label,name,pred_0,...,images,accuracy,precision,f1: one row per true class.
 std::string confusion_csv(const Confusion& c, const std::vector<std::string>& names);
 
 // Loads the checkpoint into the experiment's model and evaluates it on the validation

@@ -360,13 +360,19 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
   }
   body += "<h2>Results</h2>\n" + html::table(results);
   if (final_confusion.classes > 0 && final_confusion.classes <= 100) {
-    std::vector<std::vector<std::string>> by_class = {{"class", "validation accuracy", "correct of images"}};
+    std::vector<std::vector<std::string>> by_class = {
+        {"class", "validation accuracy (recall)", "correct of images", "precision", "F1"}};
     for (int64_t k = 0; k < final_confusion.classes; ++k) {
       const int64_t n = final_confusion.images_of(k), right = final_confusion.correct_of(k);
+      const ClassScores scores = class_scores(final_confusion, k);
       by_class.push_back({class_name(experiment_.data.val.class_names, k),
                           n > 0 ? fixed(100.0 * static_cast<double>(right) / static_cast<double>(n), 2) + "%" : "—",
-                          std::to_string(right) + " of " + std::to_string(n)});
+                          std::to_string(right) + " of " + std::to_string(n), fixed(scores.precision, 4),
+                          fixed(scores.f1, 4)});
     }
+    const ClassScores macro = macro_average(final_confusion);
+    by_class.push_back({"macro average", fixed(100.0 * macro.recall, 2) + "%", "", fixed(macro.precision, 4),
+                        fixed(macro.f1, 4)});
     body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
     if (const std::string picture = confusion_picture(); !picture.empty())
       body += "<figure>" + html::inline_svg(picture) + "</figure>\n";

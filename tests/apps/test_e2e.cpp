@@ -1535,7 +1535,7 @@ TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   ASSERT_EQ(images, 256);
   std::istringstream matrix(read_file(confusion));
   std::getline(matrix, line);
-  EXPECT_EQ(line, "label,name,pred_0,pred_1,pred_2,pred_3,pred_4,pred_5,pred_6,pred_7,pred_8,pred_9,images,accuracy");
+  EXPECT_EQ(line, "label,name,pred_0,pred_1,pred_2,pred_3,pred_4,pred_5,pred_6,pred_7,pred_8,pred_9,images,accuracy,precision,f1");
   for (int64_t k = 0; k < 10; ++k) {
     ASSERT_TRUE(static_cast<bool>(std::getline(matrix, line))) << "row " << k;
     std::ostringstream want;
@@ -1594,7 +1594,7 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
   const Result r = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--predictions", predictions},
                        BaseArgs::None);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<int64_t> images(10, 0), correct(10, 0);
+  std::vector<int64_t> images(10, 0), correct(10, 0), predicted(10, 0);
   std::istringstream rows(read_file(predictions));
   std::string line;
   std::getline(rows, line);
@@ -1602,6 +1602,7 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
     long long index = 0, label = 0, pred = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), "%lld,%lld,%lld", &index, &label, &pred), 3) << line;
     ++images[static_cast<size_t>(label)];
+    ++predicted[static_cast<size_t>(pred)];
     correct[static_cast<size_t>(label)] += label == pred;
   }
   for (int k = 0; k < 10; ++k) {
@@ -1613,6 +1614,17 @@ TEST_F(EndToEnd, AFinishedRunReportsItsAccuracyByClass) {
   }
   const std::string page = read_file(dir + "/index.html");
   EXPECT_NE(page.find("By class (the final weights)"), std::string::npos);
+  // Each class's row: accuracy (recall), precision and F1, worked out here.
+  for (int k = 0; k < 10; ++k) {
+    const auto i = static_cast<size_t>(k);
+    const double recall = static_cast<double>(correct[i]) / static_cast<double>(images[i]);
+    const double precision = predicted[i] > 0 ? static_cast<double>(correct[i]) / static_cast<double>(predicted[i]) : 0;
+    const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+    char row[200];
+    std::snprintf(row, sizeof row, "<tr><td>class %d</td><td>%.2f%%</td><td>%lld of %lld</td><td>%.4f</td><td>%.4f</td></tr>",
+                  k, 100 * recall, static_cast<long long>(correct[i]), static_cast<long long>(images[i]), precision, f1);
+    EXPECT_NE(page.find(row), std::string::npos) << "lacks " << row;
+  }
   // confusion.svg, on the page too: each class's correct count, counted here.
   const std::string matrix = read_file(dir + "/confusion.svg");
   for (int k = 0; k < 10; ++k) {

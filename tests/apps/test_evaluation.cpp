@@ -48,10 +48,46 @@ TEST(Confusion, CountsEachLabelsPredictionsAndPrintsTheMatrix) {
             std::string::npos)
       << report;
   EXPECT_EQ(cyg::app::confusion_csv(c, {"cat", "dog, a \"good\" one"}),
-            "label,name,pred_0,pred_1,pred_2,images,accuracy\n"
-            "0,cat,2,0,0,2,1\n"
-            "1,\"dog, a \"\"good\"\" one\",0,2,1,3,0.6666666666666666\n"
-            "2,class 2,1,0,0,1,0\n");
+            "label,name,pred_0,pred_1,pred_2,images,accuracy,precision,f1\n"
+            "0,cat,2,0,0,2,1,0.6666666666666666,0.8\n"
+            "1,\"dog, a \"\"good\"\" one\",0,2,1,3,0.6666666666666666,1,0.8\n"
+            "2,class 2,1,0,0,1,0,0,0\n");
+}
+
+// scikit-learn's classification_report on the matrix above, worked out by hand: cat is
+// predicted 3 times, 2 of them right (precision 2/3, recall 1, F1 0.8); dog 2 times,
+// both right (1, 2/3, 0.8); owl once (a dog), never right (0, 0, 0). A fourth class
+// with no images and no predictions stays out of the averages, as sklearn leaves out
+// labels it does not see.
+TEST(Confusion, PrecisionRecallAndF1AsScikitLearnGivesThem) {
+  const Confusion c = cyg::app::confusion_of(predictions_of(4, {0, 0, 1, 1, 1, 2}, {0, 0, 2, 1, 1, 0}), 4);
+  const cyg::app::ClassScores cat = cyg::app::class_scores(c, 0), dog = cyg::app::class_scores(c, 1),
+                              owl = cyg::app::class_scores(c, 2), none = cyg::app::class_scores(c, 3);
+  EXPECT_DOUBLE_EQ(cat.precision, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(cat.recall, 1.0);
+  EXPECT_DOUBLE_EQ(cat.f1, 0.8);
+  EXPECT_EQ(cat.support, 2);
+  EXPECT_EQ(cat.predicted, 3);
+  EXPECT_DOUBLE_EQ(dog.precision, 1.0);
+  EXPECT_DOUBLE_EQ(dog.recall, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(dog.f1, 0.8);
+  EXPECT_EQ(owl.precision, 0.0);
+  EXPECT_EQ(owl.recall, 0.0);
+  EXPECT_EQ(owl.f1, 0.0);
+  EXPECT_EQ(owl.predicted, 1);
+  EXPECT_EQ(none.support + none.predicted, 0);
+  const cyg::app::ClassScores macro = cyg::app::macro_average(c), weighted = cyg::app::weighted_average(c);
+  EXPECT_DOUBLE_EQ(macro.precision, 5.0 / 9.0);
+  EXPECT_DOUBLE_EQ(macro.recall, 5.0 / 9.0);
+  EXPECT_DOUBLE_EQ(macro.f1, 1.6 / 3.0);
+  EXPECT_EQ(macro.support, 6);
+  EXPECT_DOUBLE_EQ(weighted.precision, 13.0 / 18.0);  // (2 * 2/3 + 3 * 1 + 1 * 0) / 6
+  EXPECT_DOUBLE_EQ(weighted.recall, 2.0 / 3.0);       // the accuracy
+  EXPECT_DOUBLE_EQ(weighted.f1, 4.0 / 6.0);
+  const std::string report = cyg::app::confusion_report(c, {"cat", "dog", "owl"});
+  EXPECT_NE(report.find("  cat             0.6667  1.0000  0.8000        2\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("  macro avg       0.5556  0.5556  0.5333        6\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("  weighted avg    0.7222  0.6667  0.6667        6\n"), std::string::npos) << report;
 }
 
 // The picture's shade: matplotlib's "Blues" ends and middle, linear between, worked out
@@ -152,6 +188,15 @@ TEST(Confusion, ManyClassesShowTheFiveWithTheLowestAccuracy) {
             "  class 1  0.5000  (1 of 2)\n"
             "  class 11 0.5000  (1 of 2)\n"
             "  class 20 0.5000  (1 of 2)\n"
+            // Over 20 classes, the averages alone. Recall: 20 classes 1, three 1/2, two 0:
+            // 21.5/25. Precision: 18 classes 1 (15 untouched; 1, 11 and 20, predicted once,
+            // rightly), 4 and 8 1/2, 2, 12 and 21 2/3, 3 and 7 never predicted (0): 21/25.
+            // F1: 15 of 1, five of 2/3, three of 0.8, two of 0: 20.7333/25. Equal supports:
+            // the weighted average is the macro one.
+            "classification report (precision, recall, F1, support):\n"
+            "               precision  recall      f1  support\n"
+            "  macro avg       0.8400  0.8600  0.8293       50\n"
+            "  weighted avg    0.8400  0.8600  0.8293       50\n"
             "most confused (true class as predicted class: images):\n"
             "  class 3 as class 4: 2\n"
             "  class 7 as class 8: 2\n"
