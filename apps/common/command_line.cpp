@@ -32,14 +32,15 @@ std::string describe(AppKind kind) {
     case AppKind::LrFind:
       return "The LR range test: lr grows over one epoch while the loss is recorded; suggests an lr.\n";
     case AppKind::Evaluate:
-      return "Loss and accuracy of a checkpoint on the validation split, each class's accuracy and the confusion\n"
-             "matrix; optionally each image's prediction and logits (--predictions) and the matrix (--confusion)\n"
-             "as CSV files, and the matrix as a picture (--confusion-svg, fastai's plot_confusion_matrix: each\n"
-             "cell shaded by its share of the true class, up to 40 classes). --tta adds flip test-time augmentation: each image's class probabilities averaged\n"
-             "with its mirror's; the per-class figures and the files are then those of the average (the\n"
-             "logits written are the log of the averaged probabilities). --top-losses N lists the N images with the\n"
-             "highest loss (fastai's plot_top_losses), and --top-losses-svg draws them (16 unless --top-losses\n"
-             "says).\n";
+      return "Loss and accuracy of a checkpoint on the validation split, each class's accuracy, precision,\n"
+             "recall and F1 (scikit-learn's classification_report) and the confusion matrix; optionally each\n"
+             "image's prediction and logits (--predictions) and the matrix (--confusion) as CSV files, and the\n"
+             "matrix as a picture (--confusion-svg, fastai's plot_confusion_matrix: each cell shaded by its\n"
+             "share of the true class, up to 40 classes). --tta adds flip test-time augmentation: each image's\n"
+             "class probabilities averaged with its mirror's; the per-class figures and the files are then those\n"
+             "of the average (the logits written are the log of the averaged probabilities). --top-losses N\n"
+             "lists the N images with the highest loss (fastai's plot_top_losses), and --top-losses-svg draws\n"
+             "them (16 unless --top-losses says).\n";
   }
   return "";
 }

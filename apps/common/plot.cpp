@@ -32,9 +32,8 @@ constexpr double kGlyphAdvance = 0.57;
 // More labelled decades than this crowd the axis; the rest keep grid lines only.
 constexpr int kMaxDecadeLabels = 10;
 
-using Point = std::pair<double, double>;
+}  // namespace
 
-// Pixel coordinates with at most two decimals and no trailing zeros.
 std::string num(double v) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.2f", v);
@@ -45,6 +44,16 @@ std::string num(double v) {
   }
   return s == "-0" ? "0" : s;
 }
+
+double text_width(const std::string& utf8, double font_size) {
+  const auto glyphs = std::count_if(utf8.begin(), utf8.end(),
+                                    [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+  return static_cast<double>(glyphs) * kGlyphAdvance * font_size;
+}
+
+namespace {
+
+using Point = std::pair<double, double>;
 
 std::string fixed(double v, int decimals) {
   char buffer[400];
@@ -60,11 +69,6 @@ std::string strip_zeros(std::string s) {
   return s == "-0" ? "0" : s;
 }
 
-double text_width(const std::string& utf8, double font_size) {
-  const auto glyphs = std::count_if(utf8.begin(), utf8.end(),
-                                    [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-  return static_cast<double>(glyphs) * kGlyphAdvance * font_size;
-}
 
 // Labels of linear ticks: the fewest decimals that still tell every tick apart and
 // round-trip, trailing zeros dropped per label ("0, 0.2, 0.4"); scientific notation

@@ -69,6 +69,13 @@ std::vector<double> decade_ticks(double lo, double hi);
 // either side of it and itself (fewer at the ends); NaN where none is finite.
 std::vector<double> centred_mean(const std::vector<double>& values, std::size_t half);
 
+// A pixel coordinate as SVG text: at most two decimals, no trailing zeros ("12.5", "3").
+std::string num(double v);
+
+// About how wide a line of sans-serif text is, in pixels, at `font_size` (UTF-8: one
+// glyph per character; generous, so that an estimated box contains its text).
+double text_width(const std::string& utf8, double font_size);
+
 // The colour-blind-safe palette (Paul Tol's "muted"), repeating after its 9 colours.
 std::string palette_color(std::size_t index);
 

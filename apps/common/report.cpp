@@ -185,10 +185,10 @@ void RunReport::save_config() {
 void RunReport::write(const LoopState& state, StoppedEarly stopped) {
   if (!dir_.writes()) return;
   write_tables();
-  const std::string picture = top_losses_picture();  // drawn once: the file and the page
-  write_plots(picture);
+  const Pictures pictures{top_losses_picture(), confusion_picture()};  // drawn once: the files and the page
+  write_plots(pictures);
   write_summary(state, stopped);
-  write_page(state, stopped, picture);
+  write_page(state, stopped, pictures);
 }
 
 // The range test has no epochs to report: steps.csv only.
@@ -240,10 +240,10 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
   return out;
 }
 
-void RunReport::write_plots(const std::string& top_losses) {
+void RunReport::write_plots(const Pictures& pictures) {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
-  if (!top_losses.empty()) dir_.write("top_losses.svg", top_losses);
-  if (const std::string confusion = confusion_picture(); !confusion.empty()) dir_.write("confusion.svg", confusion);
+  if (!pictures.top_losses.empty()) dir_.write("top_losses.svg", pictures.top_losses);
+  if (!pictures.confusion.empty()) dir_.write("confusion.svg", pictures.confusion);
   if (!batch_picture.empty()) dir_.write("batch.svg", batch_picture);
 }
 
@@ -264,7 +264,7 @@ std::string RunReport::confusion_picture() const {
 }
 
 // index.html: the run on one page, to open in a browser.
-void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const std::string& top_losses) {
+void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const Pictures& pictures) {
   const RunConfig& c = experiment_.config;
   std::string body = "<h1>" + html::escape(std::string("cygnet_") + app_name(experiment_.kind) + ": " + c.name) +
                      "</h1>\n<p class=\"header\">" + html::escape(experiment_.header_line()) + "</p>\n";
@@ -374,8 +374,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
     by_class.push_back({"macro average", fixed(100.0 * macro.recall, 2) + "%", "", fixed(macro.precision, 4),
                         fixed(macro.f1, 4)});
     body += "<h2>By class (the final weights)</h2>\n" + html::table(by_class);
-    if (const std::string picture = confusion_picture(); !picture.empty())
-      body += "<figure>" + html::inline_svg(picture) + "</figure>\n";
+    if (!pictures.confusion.empty()) body += "<figure>" + html::inline_svg(pictures.confusion) + "</figure>\n";
     const std::vector<ConfusedPair> confused = most_confused(final_confusion, 5);
     if (!confused.empty()) {
       std::vector<std::vector<std::string>> rows = {{"true class", "predicted as", "images"}};
@@ -385,8 +384,9 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
       body += "<h2>Most confused (the final weights)</h2>\n" + html::table(rows);
     }
   }
-  if (!top_losses.empty())
-    body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(top_losses) + "</figure>\n";
+  if (!pictures.top_losses.empty())
+    body += "<h2>The highest losses (the final weights)</h2>\n<figure>" + html::inline_svg(pictures.top_losses) +
+            "</figure>\n";
   if (!batch_picture.empty())
     body += "<h2>A training batch, as the network sees it</h2>\n<figure>" + html::inline_svg(batch_picture) +
             "</figure>\n";
@@ -408,12 +408,12 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const s
   for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors",
                         "swa.safetensors"})
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
-  // The snapshots (train.save_every_n_epochs) of the epochs so far.
-  if (const int64_t every = c.train.save_every_n_epochs; every > 0)
-    for (int64_t e = every; e <= c.train.epochs; e += every) {
-      const std::string f = epoch_weights_file(e, c.train.epochs);
-      if (fs_exists(dir_.file(f))) body += "<a href=\"" + f + "\">" + f + "</a> ";
-    }
+  // The snapshots (train.save_every_n_epochs) of the complete epochs, whatever the key
+  // says now (a resume may change it).
+  for (int64_t e = 1; e <= state.epoch; ++e) {
+    const std::string f = epoch_weights_file(e, c.train.epochs);
+    if (fs_exists(dir_.file(f))) body += "<a href=\"" + f + "\">" + f + "</a> ";
+  }
   body += "</p>\n";
   dir_.write("index.html", html::page("cygnet " + c.name, body));
 }

@@ -64,10 +64,14 @@ class RunReport {
  private:
   bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }
   void write_tables();
-  // top_losses: top_losses_picture()'s SVG ("": none).
-  void write_plots(const std::string& top_losses);
+  // The pictures drawn once for the files and the page ("": none): top_losses_picture()
+  // and confusion_picture().
+  struct Pictures {
+    std::string top_losses, confusion;
+  };
+  void write_plots(const Pictures& pictures);
   void write_summary(const LoopState& state, StoppedEarly stopped);
-  void write_page(const LoopState& state, StoppedEarly stopped, const std::string& top_losses);
+  void write_page(const LoopState& state, StoppedEarly stopped, const Pictures& pictures);
   // Whether the run has ended: its last epoch, or early stopping (not a stop it resumes from).
   bool run_ended(const LoopState& state, StoppedEarly stopped) const;
   // The run's plots: file name and chart.

@@ -456,6 +456,25 @@ TEST_F(EndToEnd, SnapshotsKeepEveryNthEpochsWeights) {
   for (size_t i = 0; i < again.tensors.size(); ++i)
     EXPECT_EQ(again.tensors[i].second.to_vector(), fourth.tensors[i].second.to_vector()) << again.tensors[i].first;
 
+  // Stopped inside epoch 2 (step 24 of 32): no snapshot of a partial epoch; the resume
+  // keeps epochs 2 and 4 as the uninterrupted run did.
+  ASSERT_EQ(run("baseline", joined(args, {"name=mid", "train.max_steps=24", "train.save_every_n_epochs=2"})).exit_code,
+            0);
+  const std::string mid = run_dir("baseline-mid-");
+  EXPECT_FALSE(std::filesystem::exists(mid + "/epoch-002.safetensors"));
+  ASSERT_EQ(run("baseline", {"resume=" + mid, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
+  for (const char* file : {"/epoch-002.safetensors", "/epoch-004.safetensors"}) {
+    const cyg::SafetensorsContent resumed_snapshot = cyg::load_safetensors(mid + file);
+    const cyg::SafetensorsContent uninterrupted = cyg::load_safetensors(dir + file);
+    ASSERT_EQ(resumed_snapshot.tensors.size(), uninterrupted.tensors.size());
+    for (size_t i = 0; i < uninterrupted.tensors.size(); ++i)
+      EXPECT_EQ(resumed_snapshot.tensors[i].second.to_vector(), uninterrupted.tensors[i].second.to_vector())
+          << file << " " << uninterrupted.tensors[i].first;
+  }
+  // The page links the snapshots on disk, also after a resume that switches them off.
+  ASSERT_EQ(run("baseline", {"resume=" + mid, "train.save_every_n_epochs=0"}, BaseArgs::None).exit_code, 0);
+  EXPECT_NE(read_file(mid + "/index.html").find("<a href=\"epoch-002.safetensors\">"), std::string::npos);
+
   expect_one_line_error(run("baseline", joined(args, {"train.save_every_n_epochs=6"})),
                         "'train.save_every_n_epochs' = 6: expected 0 (no snapshots) or a number of epochs from 1 to "
                         "train.epochs (5)");
