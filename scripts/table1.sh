@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # All of the seed report's Table I in one sitting: the Adam baseline
 # (configs/baseline_adam.yaml) and the eight 1cycle rows (configs/table1/row1..8.yaml) back
-# to back on one device into one run root, then cygnet_table over them (table1.md and
-# val_accuracy.svg in the run root; the table is printed last).
+# to back on one device into one run root, then cygnet_table over them (table1.md,
+# val_accuracy.svg and val_loss.svg in the run root; the table is printed last).
 #   scripts/table1.sh [--data DIR] [--device auto|cpu|cuda|emu] [--run-root DIR]
 #                     [--bin-dir DIR] [--quick [STEPS]] [--synthetic] [--seeds S,S,...]
 #                     [KEY=VALUE...]
@@ -191,6 +191,6 @@ done
 
 echo "== Table I ($((SECONDS - started)) s of training)"
 "$table_bin" --out "$run_root" "$run_root"
-echo "table1: table1.md and val_accuracy.svg in $run_root"
+echo "table1: table1.md, val_accuracy.svg and val_loss.svg in $run_root"
 report_failed
 [ "${#failed[@]}" -eq 0 ] || exit 1

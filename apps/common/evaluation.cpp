@@ -1,8 +1,6 @@
 // Evaluation passes and the predictions CSV.
 #include "apps/common/evaluation.h"
 
-#include "apps/common/confusion_plot.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -45,6 +45,19 @@ std::string num(double v) {
   return s == "-0" ? "0" : s;
 }
 
+bool spans_decades(const std::vector<double>& values) {
+  double lo = 0, hi = 0;
+  bool any = false;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    if (v <= 0) return false;
+    lo = any ? std::min(lo, v) : v;
+    hi = any ? std::max(hi, v) : v;
+    any = true;
+  }
+  return any && hi > 10.0 * lo;
+}
+
 double text_width(const std::string& utf8, double font_size) {
   const auto glyphs = std::count_if(utf8.begin(), utf8.end(),
                                     [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });

@@ -69,6 +69,10 @@ std::vector<double> decade_ticks(double lo, double hi);
 // either side of it and itself (fewer at the ends); NaN where none is finite.
 std::vector<double> centred_mean(const std::vector<double>& values, std::size_t half);
 
+// Whether values spread over more than a decade (all the finite ones positive): then an
+// axis in decades keeps both ends readable (a loss spike, a 0.1 -> 3 cycle, a range test).
+bool spans_decades(const std::vector<double>& values);
+
 // A pixel coordinate as SVG text: at most two decimals, no trailing zeros ("12.5", "3").
 std::string num(double v);
 

@@ -80,21 +80,6 @@ plot::Chart range_test_chart(const std::string& name, const std::vector<RangeTes
   return chart;
 }
 
-// Whether values spread over more than a decade (all of them positive): then an axis in
-// decades keeps both ends readable (a loss spike, a 0.1 -> 3 cycle, a range test).
-bool spans_decades(const std::vector<double>& values) {
-  double lo = 0, hi = 0;
-  bool any = false;
-  for (double v : values) {
-    if (!std::isfinite(v)) continue;
-    if (v <= 0) return false;
-    lo = any ? std::min(lo, v) : v;
-    hi = any ? std::max(hi, v) : v;
-    any = true;
-  }
-  return any && hi > 10.0 * lo;
-}
-
 // Fig. 1: lr (left axis) and momentum (right axis, dashed) against the step.
 template <typename Record>
 plot::Chart schedule_chart(const std::string& name, const std::vector<Record>& rows) {
@@ -104,7 +89,7 @@ plot::Chart schedule_chart(const std::string& name, const std::vector<Record>& r
   chart.y_label = "learning rate";
   chart.y2_label = "momentum";
   const auto steps = values(rows, &Record::step);
-  chart.log_y = spans_decades(values(rows, &Record::lr));
+  chart.log_y = plot::spans_decades(values(rows, &Record::lr));
   chart.series = {{"learning rate", steps, values(rows, &Record::lr), plot::LineStyle::Solid, plot::Axis::Left, ""},
                   {"momentum", steps, values(rows, &Record::momentum), plot::LineStyle::Dashed, plot::Axis::Right, ""}};
   return chart;
@@ -132,7 +117,7 @@ plot::Chart epoch_chart(const std::string& title, const std::string& y_label, co
   for (double v : values(rows, validation)) all.push_back(v);
   if (has_averages)
     for (double v : averages) all.push_back(v);
-  chart.log_y = spans_decades(all);
+  chart.log_y = plot::spans_decades(all);
   return chart;
 }
 
@@ -160,7 +145,7 @@ plot::Chart step_loss_chart(const std::string& name, const std::vector<StepRecor
        plot::LineStyle::Solid, plot::Axis::Left, plot::palette_color(1)}};
   std::vector<double> all = loss;
   for (const EpochMetrics& e : epochs) all.push_back(e.val_loss);
-  chart.log_y = spans_decades(all);
+  chart.log_y = plot::spans_decades(all);
   return chart;
 }
 

@@ -530,14 +530,21 @@ plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs, TrainingAccurac
   return grouped_accuracy_overlay(one_run_each(runs), training);
 }
 
-plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& groups, TrainingAccuracy training) {
+namespace {
+
+// One metric's overlay: validation solid, training (where asked) dashed in the run's
+// colour, a row's runs in one colour under one legend entry.
+plot::Chart grouped_overlay(const std::vector<std::vector<RunRecord>>& groups, TrainingAccuracy training,
+                            const std::string& what, const std::string& y_label, double app::EpochMetrics::*train_metric,
+                            double app::EpochMetrics::*val_metric) {
   const bool with_train = training == TrainingAccuracy::Dashed;
   plot::Chart chart;
-  chart.title = with_train ? "Training (dashed) and validation accuracy" : "Validation accuracy";
+  chart.title = with_train ? "Training (dashed) and validation " + what : "Validation " + what;
   chart.x_label = "epoch";
-  chart.y_label = "accuracy";
+  chart.y_label = y_label;
   std::vector<RunRecord> all;  // runs of one name, to tell apart by their seed
   for (const std::vector<RunRecord>& group : groups) all.insert(all.end(), group.begin(), group.end());
+  std::vector<double> drawn;  // every value drawn, for the axis
   for (std::size_t g = 0; g < groups.size(); ++g) {
     for (std::size_t k = 0; k < groups[g].size(); ++k) {
       const RunRecord& run = groups[g][k];
@@ -549,9 +556,11 @@ plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& 
       training.style = plot::LineStyle::Dashed;
       for (const app::EpochMetrics& m : run.metrics) {
         validation.x.push_back(static_cast<double>(m.epoch));
-        validation.y.push_back(m.val_acc);
+        validation.y.push_back(m.*val_metric);
         training.x.push_back(static_cast<double>(m.epoch));
-        training.y.push_back(m.train_acc);
+        training.y.push_back(m.*train_metric);
+        drawn.push_back(m.*val_metric);
+        if (with_train) drawn.push_back(m.*train_metric);
       }
       chart.series.push_back(std::move(validation));
       if (with_train) chart.series.push_back(std::move(training));
@@ -569,7 +578,25 @@ plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& 
     chart.series.push_back(std::move(solid));
     chart.series.push_back(std::move(dashed));
   }
+  // A loss that spikes at a very high lr (Fig. 5) would flatten every other run's curve.
+  chart.log_y = val_metric == &app::EpochMetrics::val_loss && plot::spans_decades(drawn);
   return chart;
+}
+
+}  // namespace
+
+plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& groups, TrainingAccuracy training) {
+  return grouped_overlay(groups, training, "accuracy", "accuracy", &app::EpochMetrics::train_acc,
+                         &app::EpochMetrics::val_acc);
+}
+
+plot::Chart loss_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training) {
+  return grouped_loss_overlay(one_run_each(runs), training);
+}
+
+plot::Chart grouped_loss_overlay(const std::vector<std::vector<RunRecord>>& groups, TrainingAccuracy training) {
+  return grouped_overlay(groups, training, "loss", "cross-entropy", &app::EpochMetrics::train_loss,
+                         &app::EpochMetrics::val_loss);
 }
 
 }  // namespace cyg::runs

@@ -1,5 +1,6 @@
 // Run directories (config.yaml, metrics.csv, summary.json) read back into records,
-// and the seed report's Table I and accuracy overlay (Fig. 4a) built from them.
+// and the seed report's Table I and its accuracy and loss overlays (Figs. 4a and 4b) built
+// from them.
 #pragma once
 
 #include <cstdint>
@@ -101,8 +102,8 @@ std::string grouped_table_csv(const std::vector<std::vector<RunRecord>>& groups)
 // shows as "—".
 std::string table_markdown(const std::vector<RunRecord>& runs);
 
-// Whether the overlay also draws each run's training accuracy (dashed, in the run's
-// colour).
+// Whether an overlay also draws each run's training curve (accuracy or loss: dashed, in
+// the run's colour).
 enum class TrainingAccuracy { Omitted, Dashed };
 
 // A run's name, with " (seed N)" where another of `runs` has that name too.
@@ -115,5 +116,10 @@ plot::Chart accuracy_overlay(const std::vector<RunRecord>& runs,
 // under one legend entry, "name (n seeds)".
 plot::Chart grouped_accuracy_overlay(const std::vector<std::vector<RunRecord>>& groups,
                                      TrainingAccuracy training = TrainingAccuracy::Omitted);
+// Validation loss against epoch, in the same way (Fig. 4b); the axis in decades where the
+// losses span more than one (a very high lr's spike, Fig. 5).
+plot::Chart loss_overlay(const std::vector<RunRecord>& runs, TrainingAccuracy training = TrainingAccuracy::Omitted);
+plot::Chart grouped_loss_overlay(const std::vector<std::vector<RunRecord>>& groups,
+                                 TrainingAccuracy training = TrainingAccuracy::Omitted);
 
 }  // namespace cyg::runs

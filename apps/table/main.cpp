@@ -1,5 +1,6 @@
 // cygnet_table: gathers run directories into the seed report's Table I (Markdown, and
-// a page beside the report's own numbers) and the validation-accuracy overlay (Fig. 4a).
+// a page beside the report's own numbers) and the validation accuracy and loss overlays
+// (Figs. 4a and 4b).
 //   cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR|PARENT_DIR...
 #include <cctype>
 #include <cstdio>
@@ -19,9 +20,9 @@ const char* const kUsage =
     "usage: cygnet_table [--out DIR] [--with-train] [--each-run] RUN_DIR...\n"
     "  RUN_DIR     a run directory (config.yaml, metrics.csv, summary.json), or a folder\n"
     "              whose subfolders are run directories (taken in name order)\n"
-    "  --out DIR   where to write table1.md, table1.csv, val_accuracy.svg and table1.html\n"
-    "              (default: .)\n"
-    "  --with-train  also draw each run's training accuracy, dashed\n"
+    "  --out DIR   where to write table1.md, table1.csv, val_accuracy.svg, val_loss.svg and\n"
+    "              table1.html (default: .)\n"
+    "  --with-train  also draw each run's training accuracy and loss, dashed\n"
     "  --each-run  one row per run; by default runs that differ in their seed alone (and\n"
     "              their name) share a row: the mean and sample standard deviation of\n"
     "              their final validation loss and accuracy, and how many seeds\n"
@@ -46,10 +47,10 @@ std::string percent_encoded(const std::string& path) {
   return out;
 }
 
-// table1.html: the table beside the report's numbers, the overlay, and each run's page.
+// table1.html: the table beside the report's numbers, the overlays, and each run's page.
 std::string page(const std::vector<cyg::runs::RunRecord>& runs,
-                 const std::vector<std::vector<cyg::runs::RunRecord>>& rows, const cyg::plot::Chart& overlay,
-                 const std::filesystem::path& out) {
+                 const std::vector<std::vector<cyg::runs::RunRecord>>& rows, const cyg::plot::Chart& accuracy,
+                 const cyg::plot::Chart& loss, const std::filesystem::path& out) {
   std::string body = "<h1>Table I: the runs beside the report</h1>\n"
                      "<p>Each run's settings, its final validation loss and accuracy, and the validation accuracy the "
                      "report gives for the same settings (&ldquo;Experiments on Super-Convergence&rdquo;, Table I "
@@ -59,7 +60,8 @@ std::string page(const std::vector<cyg::runs::RunRecord>& runs,
                             "deviation of their final values, over the runs that recorded one.</p>\n"
                           : std::string()) +
                      html::table(cyg::runs::grouped_table_cells(rows));
-  body += "<h2>Validation accuracy (Fig. 4a)</h2>\n<figure>" + html::inline_svg(cyg::plot::render_svg(overlay)) +
+  body += "<h2>Validation accuracy (Fig. 4a)</h2>\n<figure>" + html::inline_svg(cyg::plot::render_svg(accuracy)) +
+          "</figure>\n<h2>Validation loss (Fig. 4b)</h2>\n<figure>" + html::inline_svg(cyg::plot::render_svg(loss)) +
           "</figure>\n<h2>Runs</h2>\n<ul>\n";
   for (const cyg::runs::RunRecord& run : runs) {
     // A link relative to the page, so the folder can move as a whole.
@@ -127,9 +129,11 @@ int main(int argc, char** argv) {
     }
     cyg::write_file_atomically((out / "table1.md").string(), table);
     cyg::write_file_atomically((out / "table1.csv").string(), cyg::runs::grouped_table_csv(rows));
-    const cyg::plot::Chart overlay = cyg::runs::grouped_accuracy_overlay(rows, training);
-    cyg::plot::write_svg((out / "val_accuracy.svg").string(), overlay);
-    cyg::write_file_atomically((out / "table1.html").string(), page(runs, rows, overlay, out));
+    const cyg::plot::Chart accuracy = cyg::runs::grouped_accuracy_overlay(rows, training);
+    const cyg::plot::Chart loss = cyg::runs::grouped_loss_overlay(rows, training);
+    cyg::plot::write_svg((out / "val_accuracy.svg").string(), accuracy);
+    cyg::plot::write_svg((out / "val_loss.svg").string(), loss);
+    cyg::write_file_atomically((out / "table1.html").string(), page(runs, rows, accuracy, loss, out));
     std::fputs(table.c_str(), stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/table1.sh as a user runs it, on the CPU with synthetic images:
 #  1. --quick: the Adam baseline and the eight rows, one run directory each, then the
-#     table (table1.md with a row per run in order, val_accuracy.svg, table1.html);
+#     table (table1.md with a row per run in order, val_accuracy.svg, val_loss.svg, table1.html);
 #  2. SIGTERM to the script alone (kill, timeout): the run under way stops cleanly (exit
 #     130, a checkpoint, fewer epochs than its config), the script says which run it
 #     stopped and starts no other, and no run is left behind;
@@ -27,7 +27,7 @@ bash "${table1[@]}" --quick 2 --run-root "$work/quick" threads=1 > "$work/quick.
 tail -12 "$work/quick.log"
 runs=("$work/quick"/*/)
 [ ${#runs[@]} -eq 9 ] || fail "${#runs[@]} run directories, not 9"
-for f in table1.md val_accuracy.svg table1.html; do [ -s "$work/quick/$f" ] || fail "no $f"; done
+for f in table1.md val_accuracy.svg val_loss.svg table1.html; do [ -s "$work/quick/$f" ] || fail "no $f"; done
 names=$(awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }' "$work/quick/table1.md" | paste -sd' ')
 [ "$names" = "baseline-adam table1-row1 table1-row2 table1-row3 table1-row4 table1-row5 table1-row6 table1-row7 table1-row8" ] ||
   fail "the table's rows: $names"

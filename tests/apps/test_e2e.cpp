@@ -795,6 +795,8 @@ TEST_F(EndToEnd, TableGathersRealRunDirectories) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;  // header, rule, three rows
   EXPECT_TRUE(std::ifstream(root_ + "/report/table1.md").good());
   EXPECT_TRUE(std::ifstream(root_ + "/report/val_accuracy.svg").good());
+  EXPECT_NE(read_file(root_ + "/report/val_loss.svg").find("Validation loss"), std::string::npos);
+  EXPECT_NE(read_file(root_ + "/report/table1.html").find("<h2>Validation loss (Fig. 4b)</h2>"), std::string::npos);
   // table1.csv: the header and a line per row, each run's final accuracy to every digit
   // of its summary.json.
   const std::string csv = read_file(root_ + "/report/table1.csv");
@@ -1360,7 +1362,8 @@ TEST_F(EndToEnd, RunsAndTablesHaveSelfContainedPages) {
   EXPECT_EQ(std::count(page.begin(), page.end(), '<') - std::count(page.begin(), page.end(), '>'), 0);
   size_t svgs = 0;
   for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
-  EXPECT_EQ(svgs, 5u) << "schedule, accuracy, loss, the finished run's highest losses and a training batch inline";
+  EXPECT_EQ(svgs, 7u) << "schedule, accuracy, loss, loss by step, the finished run's confusion matrix and highest "
+                         "losses, and a training batch inline";
   EXPECT_EQ(page.find("<script"), std::string::npos);
   // Nothing external: no source loaded, no link off the machine (the SVG namespace is a
   // name, not a link).
@@ -1462,7 +1465,7 @@ TEST_F(EndToEnd, EvaluateWithTtaAveragesEachImageWithItsMirror) {
     std::istringstream cells(line);
     std::string cell;
     while (std::getline(cells, cell, ',')) fields.push_back(cell == "class " + std::to_string(k) ? -1.0 : std::stod(cell));
-    ASSERT_EQ(fields.size(), 14u) << line;
+    ASSERT_EQ(fields.size(), 16u) << line;  // label, name, 10 counts, images, accuracy, precision, f1
     EXPECT_EQ(fields[static_cast<size_t>(2 + k)], right_by_class[static_cast<size_t>(k)]) << line;
     EXPECT_EQ(fields[12], images_by_class[static_cast<size_t>(k)]) << line;
   }

@@ -303,6 +303,17 @@ TEST(Plot, CentredMeanAveragesEachPointsNeighbours) {
   EXPECT_TRUE(cyg::plot::centred_mean({}, 3).empty());
 }
 
+// Decades on an axis: once the finite values, all positive, spread past ten times.
+TEST(Plot, SpansDecadesPastTenTimes) {
+  EXPECT_FALSE(cyg::plot::spans_decades({1, 10}));
+  EXPECT_TRUE(cyg::plot::spans_decades({1, 10.5}));
+  EXPECT_TRUE(cyg::plot::spans_decades({NAN, 20, INFINITY, 1}));
+  EXPECT_FALSE(cyg::plot::spans_decades({0, 5}));
+  EXPECT_FALSE(cyg::plot::spans_decades({-1, 50}));
+  EXPECT_FALSE(cyg::plot::spans_decades({}));
+  EXPECT_FALSE(cyg::plot::spans_decades({NAN}));
+}
+
 TEST(Plot, PaletteColoursAreDistinct) {
   for (std::size_t i = 0; i < 9; ++i)
     for (std::size_t j = i + 1; j < 9; ++j) EXPECT_NE(cyg::plot::palette_color(i), cyg::plot::palette_color(j));

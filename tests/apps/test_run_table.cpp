@@ -551,6 +551,34 @@ TEST(RunTable, AccuracyOverlayHasOneLinePerRun) {
   EXPECT_TRUE(both.series[7].x.empty());
 }
 
+// Fig. 4b: the validation loss, a line per run, the training loss dashed where asked;
+// decades on the axis once a run's loss spikes past ten times another's.
+TEST(RunTable, LossOverlayHasOneLinePerRunAndDecadesForASpike) {
+  std::vector<cyg::runs::RunRecord> runs;
+  for (const fs::path& dir : write_three_runs(fresh_dir("loss_overlay")))
+    runs.push_back(cyg::runs::read_run(dir.string()));
+  const cyg::plot::Chart chart = cyg::runs::loss_overlay(runs);
+  ASSERT_EQ(chart.series.size(), 3u);
+  EXPECT_EQ(chart.title, "Validation loss");
+  EXPECT_EQ(chart.y_label, "cross-entropy");
+  EXPECT_EQ(chart.series[0].name, "onecycle_a");
+  EXPECT_EQ(chart.series[0].x, (std::vector<double>{1.0, 2.0}));
+  EXPECT_EQ(chart.series[0].y, (std::vector<double>{1.7, 1.1}));  // metrics.csv's val_loss
+  EXPECT_EQ(chart.series[2].y, (std::vector<double>{1.3}));
+  EXPECT_FALSE(chart.log_y) << "1.1 to 1.7";
+  const cyg::plot::Chart both = cyg::runs::loss_overlay(runs, cyg::runs::TrainingAccuracy::Dashed);
+  ASSERT_EQ(both.series.size(), 8u);
+  EXPECT_EQ(both.title, "Training (dashed) and validation loss");
+  EXPECT_EQ(both.series[1].y, (std::vector<double>{1.9, 1.2}));  // train_loss
+  EXPECT_EQ(both.series[1].style, cyg::plot::LineStyle::Dashed);
+  EXPECT_EQ(both.series[1].color, both.series[0].color);
+  runs[1].metrics[0].val_loss = 40;  // a very high lr's spike, against 1.1
+  EXPECT_TRUE(cyg::runs::loss_overlay(runs).log_y);
+  EXPECT_FALSE(cyg::runs::accuracy_overlay(runs).log_y);
+  // By row: the same lines, as the accuracy's.
+  EXPECT_EQ(cyg::runs::grouped_loss_overlay(cyg::runs::group_by_settings(runs)).series.size(), 3u);
+}
+
 TEST(RunTable, MissingMetricsIsNamed) {
   const fs::path dir = write_adam(fresh_dir("no_metrics") / "a");
   fs::remove(dir / "metrics.csv");
