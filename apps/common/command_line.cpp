@@ -40,7 +40,9 @@ std::string describe(AppKind kind) {
              "class probabilities averaged with its mirror's; the per-class figures and the files are then those\n"
              "of the average (the logits written are the log of the averaged probabilities). --top-losses N\n"
              "lists the N images with the highest loss (fastai's plot_top_losses), and --top-losses-svg draws\n"
-             "them (16 unless --top-losses says).\n";
+             "them (16 unless --top-losses says). --image FILE.png (as many as wanted) predicts those images\n"
+             "instead (fastai's learn.predict): each made like the dataset's (its channels and size) and\n"
+             "listed with its three most likely classes.\n";
   }
   return "";
 }
@@ -68,6 +70,8 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.evaluate.predictions = value();
     } else if (kind == AppKind::Evaluate && arg == "--confusion") {
       cl.evaluate.confusion = value();
+    } else if (kind == AppKind::Evaluate && arg == "--image") {
+      cl.evaluate.images.push_back(value());
     } else if (kind == AppKind::Evaluate && arg == "--confusion-svg") {
       cl.evaluate.confusion_svg = value();
     } else if (kind == AppKind::Evaluate && arg == "--tta") {
@@ -131,6 +135,7 @@ std::string usage(AppKind kind) {
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
        << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
        << "                      [--top-losses-svg FILE.svg]\n"
+       << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png [--image FILE.png ...]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";
@@ -156,6 +161,12 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
   // A picture of the top losses without a count draws fastai's default of 16.
+  CYG_INPUT_CHECK(cl.evaluate.images.empty() ||
+                      (!cl.evaluate.tta && cl.evaluate.predictions.empty() && cl.evaluate.confusion.empty() &&
+                       cl.evaluate.confusion_svg.empty() && cl.evaluate.top_losses == 0 &&
+                       cl.evaluate.top_losses_svg.empty()),
+                  "--image predicts the image files given; --predictions, --confusion, --confusion-svg, --tta and "
+                  "--top-losses score the validation split: give one or the other");
   if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = kRunTopLosses;
   std::string resume;
   for (const auto& o : args.overrides)

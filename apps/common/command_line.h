@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "apps/common/config.h"
 
@@ -21,6 +22,9 @@ struct EvaluateRequest {
   int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
   std::string top_losses_svg;  // and to draw, where not empty (16 unless top_losses says)
   std::string confusion_svg;   // the confusion matrix drawn (confusion_plot.h), where not empty
+  // Image files (PNG) to predict instead of scoring the validation split (fastai's
+  // learn.predict): each one's most likely classes.
+  std::vector<std::string> images;
 };
 
 struct CommandLine {

@@ -8,6 +8,7 @@
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/confusion_plot.h"
+#include "apps/common/image_input.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
 #include "apps/common/top_losses.h"
@@ -296,10 +297,51 @@ Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t 
   return e;
 }
 
+namespace {
+
+// fastai's learn.predict: each image file, made like the validation images, with its
+// most likely classes and their probabilities.
+int predict_images(Experiment& experiment, const EvaluateRequest& request) {
+  const Dataset& val = experiment.data.val;
+  const Dataset files = images_like(request.images, val);
+  load_weights(request.checkpoint, *experiment.model);
+  Loader loader(files, experiment.loader_options());
+  Predictions predictions;
+  evaluate(*experiment.model, loader, &predictions);
+  const int64_t classes = val.num_classes, C = val.images.size(1);
+  std::printf("%s on %zu image file%s, each made %lldx%lld %s as %s's images are:\n", request.checkpoint.c_str(),
+              request.images.size(), request.images.size() == 1 ? "" : "s",
+              static_cast<long long>(val.images.size(2)), static_cast<long long>(val.images.size(3)),
+              C == 1 ? "grayscale" : "RGB", val.name.c_str());
+  for (size_t row = 0; row < predictions.labels.size(); ++row) {
+    const float* logits = predictions.logits.data() + row * static_cast<size_t>(classes);
+    double top = -INFINITY, sum = 0;
+    for (int64_t k = 0; k < classes; ++k) top = std::max(top, static_cast<double>(logits[k]));
+    std::vector<std::pair<double, int64_t>> ranked;  // (probability, class), the highest first
+    for (int64_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(logits[k]) - top);
+    for (int64_t k = 0; k < classes; ++k) ranked.push_back({std::exp(static_cast<double>(logits[k]) - top) / sum, k});
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    const auto index = static_cast<size_t>(predictions.positions.empty() ? static_cast<int64_t>(row)
+                                                                         : predictions.positions[row]);
+    std::string line = "  " + request.images[index] + ":";
+    for (size_t k = 0; k < std::min<size_t>(3, ranked.size()); ++k) {
+      char part[96];
+      std::snprintf(part, sizeof part, "%s %s %.4f", k == 0 ? "" : ",", class_name(val.class_names, ranked[k].second).c_str(),
+                    ranked[k].first);
+      line += part;
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
 int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) {
   const std::string& checkpoint = request.checkpoint;
   const std::string &predictions_path = request.predictions, &confusion_path = request.confusion;
   const bool tta = request.tta;
+  if (!request.images.empty()) return predict_images(experiment, request);
   const Dataset& val = experiment.data.val;
   CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
                   "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",

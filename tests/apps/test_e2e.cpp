@@ -26,6 +26,9 @@
 #include <utility>
 #include <vector>
 
+#include "apps/common/config.h"
+#include "apps/common/dataset_factory.h"
+#include "apps/common/png.h"
 #include "apps/common/run_records.h"
 #include "engine/safetensors.h"
 #include "tests/scratch_dir.h"
@@ -1531,6 +1534,89 @@ TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
 
 // The confusion matrix and the per-class accuracies agree with the predictions file,
 // counted here from its label and pred columns, and with the overall accuracy.
+// --image (fastai's learn.predict): validation images written as PNG files here get the
+// classes and probabilities that the checkpoint's logits for them (--predictions), worked
+// out here, give; a grayscale copy, twice the size, is made RGB and 16x16 again and
+// predicted too; bad files and flags get one line.
+TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
+  ASSERT_EQ(run("onecycle", {"name=predict", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-predict-");
+  const std::string predictions = root_ + "/val.csv";
+  ASSERT_EQ(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--predictions", predictions}, BaseArgs::None)
+                .exit_code,
+            0);
+  // The validation images as the app makes them (the run's configuration), as PNG files.
+  cyg::app::RunConfig config;
+  config.data.dataset = "synthetic";
+  config.data.synthetic_train = 1024;
+  config.data.synthetic_val = 256;
+  const cyg::Dataset val = cyg::app::load_data(config).val;
+  const int64_t C = val.images.size(1), H = val.images.size(2), W = val.images.size(3);
+  ASSERT_EQ(C, 3);
+  std::vector<std::string> files;
+  for (int64_t i : {5, 0, 77}) {
+    std::vector<uint8_t> hwc(static_cast<size_t>(H * W * C));
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < H * W; ++p)
+        hwc[static_cast<size_t>(p * C + c)] = val.images.data<uint8_t>()[(i * C + c) * H * W + p];
+    files.push_back(root_ + "/image" + std::to_string(i) + ".png");
+    std::ofstream(files.back(), std::ios::binary) << cyg::app::png_bytes(hwc.data(), W, H, static_cast<int>(C));
+  }
+  // Image 5 in gray, each pixel repeated 2x2.
+  std::vector<uint8_t> gray(static_cast<size_t>(4 * H * W));
+  for (int64_t y = 0; y < 2 * H; ++y)
+    for (int64_t x = 0; x < 2 * W; ++x)
+      gray[static_cast<size_t>(y * 2 * W + x)] = val.images.data<uint8_t>()[(5 * C) * H * W + (y / 2) * W + x / 2];
+  const std::string big_gray = root_ + "/gray.png";
+  std::ofstream(big_gray, std::ios::binary) << cyg::app::png_bytes(gray.data(), 2 * W, 2 * H, 1);
+
+  std::vector<std::string> args = {"--checkpoint", dir + "/best.safetensors"};
+  for (const std::string& f : files) args.insert(args.end(), {"--image", f});
+  args.insert(args.end(), {"--image", big_gray});
+  const Result r = run("evaluate", args, BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("on 4 image files, each made 16x16 RGB as synthetic's images are:"), std::string::npos)
+      << r.out;
+  const std::vector<std::vector<double>> rows = csv_numbers(read_file(predictions));
+  const std::vector<int64_t> indices = {5, 0, 77};
+  for (size_t n = 0; n < indices.size(); ++n) {
+    const std::vector<double>& f = rows[static_cast<size_t>(indices[n])];
+    ASSERT_EQ(static_cast<int64_t>(f[0]), indices[n]);
+    double top = -INFINITY, sum = 0;
+    for (int k = 0; k < 10; ++k) top = std::max(top, f[3 + static_cast<size_t>(k)]);
+    std::vector<std::pair<double, int>> ranked;
+    for (int k = 0; k < 10; ++k) sum += std::exp(f[3 + static_cast<size_t>(k)] - top);
+    for (int k = 0; k < 10; ++k) ranked.push_back({-std::exp(f[3 + static_cast<size_t>(k)] - top) / sum, k});
+    std::sort(ranked.begin(), ranked.end());
+    // The line: "  <file>: class a p, class b q, class c r".
+    const size_t at = r.out.find("  " + files[n] + ": ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    std::istringstream parts(line.substr(line.find(": ") + 2));
+    size_t k = 0;
+    for (std::string part; std::getline(parts, part, ','); ++k) {
+      int cls = -1;
+      double probability = -1;
+      ASSERT_EQ(std::sscanf(part.c_str(), " class %d %lf", &cls, &probability), 2) << line;
+      ASSERT_LT(k, 3u) << line;
+      EXPECT_EQ(cls, ranked[k].second) << line;
+      EXPECT_NEAR(probability, -ranked[k].first, 2e-4) << line;
+    }
+    EXPECT_EQ(k, 3u) << "the three most likely classes: " << line;
+  }
+  EXPECT_NE(r.out.find("  " + big_gray + ": class "), std::string::npos) << r.out;
+
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/none.png"},
+                            BaseArgs::None),
+                        "image '" + root_ + "/none.png' not found");
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", dir + "/config.yaml"},
+                            BaseArgs::None),
+                        "config.yaml' is not a PNG file");
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", files[0], "--tta"},
+                            BaseArgs::None),
+                        "--image predicts the image files given");
+}
+
 TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   ASSERT_EQ(run("onecycle", {"name=confusion", "train.epochs=1"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-confusion-");

@@ -1,11 +1,12 @@
-// A mutation fuzzer for the four readers of outside input: CIFAR-10 binary batches, IDX
-// files (plain and gzipped), safetensors and YAML configs (read and validated). It starts
+// A mutation fuzzer for the five readers of outside input: CIFAR-10 binary batches, IDX
+// files (plain and gzipped), safetensors, YAML configs (read and validated) and PNG
+// images (decoded and made a dataset's image). It starts
 // from the seed corpus in tests/fuzz/corpus/<target>/, mutates the inputs (bit flips,
 // interesting bytes, cuts, copies, splices, and for YAML interesting numbers) and hands each
 // to the reader. A cyg::Error is a clean refusal; any other exception is a finding, as is a
 // crash, which ctest reports. Deterministic for a given seed and number of runs.
 //
-//   cygnet_fuzz TARGET SECONDS CORPUS_DIR [SEED]      TARGET: cifar10 | idx | safetensors | config
+//   cygnet_fuzz TARGET SECONDS CORPUS_DIR [SEED]      TARGET: cifar10 | idx | safetensors | config | png
 //
 // The input under test is written to a file in a fresh temporary folder, whose path is
 // printed first: after a crash it holds the input that caused it. Findings are written
@@ -94,7 +95,7 @@ void mutate_once(Bytes& b, const std::vector<Seed>& others, bool text, std::mt19
 using Reader = std::function<void(const fs::path& dir, const std::string& seed, const Bytes& input)>;
 
 int usage() {
-  std::fputs("usage: cygnet_fuzz cifar10|idx|safetensors|config SECONDS CORPUS_DIR [SEED]\n", stderr);
+  std::fputs("usage: cygnet_fuzz cifar10|idx|safetensors|config|png SECONDS CORPUS_DIR [SEED]\n", stderr);
   return 2;
 }
 
@@ -128,6 +129,8 @@ int main(int argc, char** argv) {
   } else if (target == "config") {
     read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_config(dir, input); };
     text = true;
+  } else if (target == "png") {
+    read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_png(dir, input); };
   } else {
     return usage();
   }

@@ -19,7 +19,7 @@
 #include "tests/fuzz/readers.h"
 
 #ifndef CYGNET_FUZZ_TARGET
-#error "CYGNET_FUZZ_TARGET names the reader: cifar10, idx, safetensors or config"
+#error "CYGNET_FUZZ_TARGET names the reader: cifar10, idx, safetensors, config or png"
 #endif
 #ifndef CYGNET_FUZZ_CORPUS
 #error "CYGNET_FUZZ_CORPUS is the seed corpus folder (the IDX target takes the other file of a pair from it)"
@@ -49,6 +49,8 @@ void read(const cyg::fuzz::Bytes& input) {
     }
   } else if (kTarget == "safetensors") {
     cyg::fuzz::read_safetensors(g_dir, input);
+  } else if (kTarget == "png") {
+    cyg::fuzz::read_png(g_dir, input);
   } else {
     cyg::fuzz::read_config(g_dir, input);
   }
@@ -57,7 +59,8 @@ void read(const cyg::fuzz::Bytes& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  if (kTarget != "cifar10" && kTarget != "idx" && kTarget != "safetensors" && kTarget != "config") {
+  if (kTarget != "cifar10" && kTarget != "idx" && kTarget != "safetensors" && kTarget != "config" &&
+      kTarget != "png") {
     std::fprintf(stderr, "libFuzzer target: unknown reader '%s'\n", kTarget.c_str());
     std::exit(2);
   }

@@ -1,4 +1,4 @@
-// The four readers of outside input as fuzz targets see them: each takes one input's
+// The readers of outside input as fuzz targets see them: each takes one input's
 // bytes, writes them where its reader looks (in `dir`) and reads them. A cyg::Error is a
 // clean refusal; anything else escaping is a finding. Shared by the plain mutation driver
 // (fuzz_parsers.cpp) and the libFuzzer targets (libfuzzer_target.cpp).
@@ -29,5 +29,9 @@ void read_idx(const std::filesystem::path& dir, const Bytes& input, bool images,
               const std::vector<Seed>& seeds);
 void read_safetensors(const std::filesystem::path& dir, const Bytes& input);
 void read_config(const std::filesystem::path& dir, const Bytes& input);
+// An image a user asks a model about: decoded, then made a 32x32 RGB and a 7x45 gray
+// image (channels and size changed, as cygnet_evaluate --image does); read as it is and
+// with every chunk's CRC made right, so that mutations get past the CRCs.
+void read_png(const std::filesystem::path& dir, const Bytes& input);
 
 }  // namespace cyg::fuzz

@@ -1,0 +1,122 @@
+// Image files made into a dataset's images (apps/common/image_input.h).
+#include "apps/common/image_input.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include "kernels/error.h"
+
+namespace cyg::app {
+namespace {
+
+// The taps of one axis: for each output position, the first input index and the
+// normalised weights of the inputs from it on.
+struct Taps {
+  std::vector<int64_t> first;
+  std::vector<std::vector<double>> weights;
+};
+
+Taps taps_for(int64_t in, int64_t out) {
+  Taps taps;
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double radius = std::max(scale, 1.0);  // the triangle's half-width, in input pixels
+  for (int64_t i = 0; i < out; ++i) {
+    const double centre = (static_cast<double>(i) + 0.5) * scale;
+    const auto lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(centre - radius)));
+    const auto hi = std::min<int64_t>(in, static_cast<int64_t>(std::ceil(centre + radius)));
+    std::vector<double> w;
+    double sum = 0;
+    for (int64_t j = lo; j < hi; ++j) {
+      const double d = std::abs((static_cast<double>(j) + 0.5 - centre) / radius);
+      w.push_back(std::max(0.0, 1.0 - d));
+      sum += w.back();
+    }
+    for (double& v : w) v /= sum;  // the input pixel nearest the centre always weighs more than 0
+    taps.first.push_back(lo);
+    taps.weights.push_back(std::move(w));
+  }
+  return taps;
+}
+
+}  // namespace
+
+std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t width, int64_t out_height,
+                                  int64_t out_width) {
+  CYG_CHECK(height > 0 && width > 0 && out_height > 0 && out_width > 0, "resize_plane: ", height, "x", width, " to ",
+            out_height, "x", out_width);
+  const Taps across = taps_for(width, out_width), down = taps_for(height, out_height);
+  // Across each row first (height x out_width), then down each column.
+  std::vector<double> rows(static_cast<size_t>(height * out_width));
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < out_width; ++x) {
+      double v = 0;
+      const std::vector<double>& w = across.weights[static_cast<size_t>(x)];
+      for (size_t k = 0; k < w.size(); ++k)
+        v += w[k] * plane[y * width + across.first[static_cast<size_t>(x)] + static_cast<int64_t>(k)];
+      rows[static_cast<size_t>(y * out_width + x)] = v;
+    }
+  std::vector<uint8_t> out(static_cast<size_t>(out_height * out_width));
+  for (int64_t y = 0; y < out_height; ++y)
+    for (int64_t x = 0; x < out_width; ++x) {
+      double v = 0;
+      const std::vector<double>& w = down.weights[static_cast<size_t>(y)];
+      for (size_t k = 0; k < w.size(); ++k)
+        v += w[k] * rows[static_cast<size_t>((down.first[static_cast<size_t>(y)] + static_cast<int64_t>(k)) * out_width + x)];
+      out[static_cast<size_t>(y * out_width + x)] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+    }
+  return out;
+}
+
+std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int64_t height, int64_t width) {
+  CYG_CHECK(channels == 1 || channels == 3, "dataset_image: ", channels, " channels (expected 1 or 3)");
+  CYG_CHECK(image.channels >= 1 && image.channels <= 4 &&
+                image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels),
+            "dataset_image: a malformed image");
+  const int64_t pixels = image.width * image.height;
+  const bool colour = image.channels >= 3;
+  // The image's planes in the dataset's channels, at the image's size.
+  std::vector<uint8_t> planes(static_cast<size_t>(channels * pixels));
+  for (int64_t p = 0; p < pixels; ++p) {
+    const uint8_t* px = image.pixels.data() + static_cast<size_t>(p * image.channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      uint8_t v;
+      if (channels == 3)
+        v = colour ? px[c] : px[0];
+      else
+        v = colour ? static_cast<uint8_t>((px[0] * 19595u + px[1] * 38470u + px[2] * 7471u + 0x8000u) >> 16) : px[0];
+      planes[static_cast<size_t>(c * pixels + p)] = v;
+    }
+  }
+  if (image.height == height && image.width == width) return planes;
+  std::vector<uint8_t> out;
+  out.reserve(static_cast<size_t>(channels * height * width));
+  for (int64_t c = 0; c < channels; ++c) {
+    const std::vector<uint8_t> resized = resize_plane(planes.data() + c * pixels, image.height, image.width, height, width);
+    out.insert(out.end(), resized.begin(), resized.end());
+  }
+  return out;
+}
+
+Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) {
+  CYG_CHECK(like.images.defined() && like.images.dim() == 4, "images_like: a dataset without images");
+  const int64_t C = like.images.size(1), H = like.images.size(2), W = like.images.size(3);
+  Dataset d;
+  d.name = std::to_string(paths.size()) + " image file" + (paths.size() == 1 ? "" : "s");
+  d.num_classes = like.num_classes;
+  d.class_names = like.class_names;
+  d.images = Tensor::empty({static_cast<int64_t>(paths.size()), C, H, W}, DType::U8);
+  d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::ifstream in(paths[i], std::ios::binary);
+    CYG_INPUT_CHECK(in.good(), "image '", paths[i], "' not found or not readable");
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CYG_INPUT_CHECK(!in.bad(), "image '", paths[i], "' could not be read");
+    const std::vector<uint8_t> pixels = dataset_image(png_decode(bytes, paths[i]), C, H, W);
+    std::copy(pixels.begin(), pixels.end(), d.images.data<uint8_t>() + static_cast<int64_t>(i) * C * H * W);
+  }
+  return d;
+}
+
+}  // namespace cyg::app

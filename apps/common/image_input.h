@@ -1,0 +1,31 @@
+// Image files made into a dataset's images, for asking a model about them (fastai's
+// learn.predict): a PNG's channels converted to the dataset's and its size changed to
+// the dataset's, as u8 CHW, ready for the loader's batches.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/common/png.h"
+#include "data/datasets.h"
+
+namespace cyg::app {
+
+// One channel plane of height x width bytes resized to out_height x out_width with a
+// triangle (bilinear) filter whose radius grows with the scale where the image shrinks
+// (antialiased: each output pixel averages the input it covers, as PIL's BILINEAR does),
+// pixel centres at half-integers; each value rounded to the nearest byte. The same size
+// gives the plane back.
+std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t width, int64_t out_height,
+                                  int64_t out_width);
+
+// The image with `channels` (1 or 3) channels, CHW: an alpha channel dropped, RGB made
+// grayscale by ITU-R 601-2 luma (0.299 R + 0.587 G + 0.114 B, in 16-bit fixed point),
+// grayscale repeated into R, G and B; then each channel resized to height x width.
+std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int64_t height, int64_t width);
+
+// A dataset of the given PNG files in order, each made like `like`'s images (its channels
+// and size), with its class names; every label 0 (unknown). An error names the file.
+Dataset images_like(const std::vector<std::string>& paths, const Dataset& like);
+
+}  // namespace cyg::app

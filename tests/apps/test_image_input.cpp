@@ -1,0 +1,240 @@
+// The PNG reader (apps/common/png.h) against files built here by the specification's
+// rules (every filter type, colour type and depth it takes, and the damage it refuses),
+// and the making of a file's image into a dataset's (apps/common/image_input.h): its
+// channels and its size, worked out by hand.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "apps/common/image_input.h"
+#include "apps/common/png.h"
+#include "kernels/error.h"
+
+namespace {
+
+using cyg::app::PngImage;
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// A chunk as the specification lays it out: length, type, data, CRC-32 of type and data.
+std::string chunk(const std::string& type, const std::string& data) {
+  std::string out;
+  put_u32(out, static_cast<uint32_t>(data.size()));
+  const std::string typed = type + data;
+  out += typed;
+  put_u32(out, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(typed.data()),
+                                           static_cast<uInt>(typed.size()))));
+  return out;
+}
+
+std::string ihdr(uint32_t width, uint32_t height, int depth, int color, int interlace = 0) {
+  std::string data;
+  put_u32(data, width);
+  put_u32(data, height);
+  data += {static_cast<char>(depth), static_cast<char>(color), 0, 0, static_cast<char>(interlace)};
+  return chunk("IHDR", data);
+}
+
+std::string deflated(const std::string& raw) {
+  uLongf size = compressBound(static_cast<uLong>(raw.size()));
+  std::string out(size, '\0');
+  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(&out[0]), &size, reinterpret_cast<const Bytef*>(raw.data()),
+                     static_cast<uLong>(raw.size())),
+            Z_OK);
+  out.resize(size);
+  return out;
+}
+
+int paeth(int a, int b, int c) {
+  const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+// Rows of `row_bytes` bytes each filtered with filters[y % filters.size()], as an encoder
+// does (filtered = byte - predictor, mod 256), each led by its filter type.
+std::string filtered(const std::vector<uint8_t>& rows, size_t row_bytes, size_t pixel_bytes,
+                     const std::vector<int>& filters) {
+  std::string out;
+  const size_t height = rows.size() / row_bytes;
+  for (size_t y = 0; y < height; ++y) {
+    const int f = filters[y % filters.size()];
+    out.push_back(static_cast<char>(f));
+    for (size_t i = 0; i < row_bytes; ++i) {
+      const int x = rows[y * row_bytes + i], a = i >= pixel_bytes ? rows[y * row_bytes + i - pixel_bytes] : 0,
+                b = y > 0 ? rows[(y - 1) * row_bytes + i] : 0,
+                c = y > 0 && i >= pixel_bytes ? rows[(y - 1) * row_bytes + i - pixel_bytes] : 0;
+      const int p = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : paeth(a, b, c);
+      out.push_back(static_cast<char>((x - p) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string png(const std::string& header, const std::string& raw, const std::string& extra = "") {
+  return "\x89PNG\r\n\x1a\n" + header + extra + chunk("IDAT", deflated(raw)) + chunk("IEND", "");
+}
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+std::string error_of(const std::string& bytes) {
+  try {
+    cyg::app::png_decode(bytes, "pic.png");
+  } catch (const cyg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// 8-bit RGB, RGBA, gray and gray+alpha, rows filtered with each of the five filters in
+// turn (the Paeth and average predictors against their neighbours in every row).
+TEST(Png, DecodeUndoesEveryFilterInEveryEightBitColourType) {
+  const uint32_t W = 7, H = 10;
+  for (const auto& [color, samples] : std::vector<std::pair<int, int>>{{2, 3}, {6, 4}, {0, 1}, {4, 2}}) {
+    const size_t row = W * static_cast<size_t>(samples);
+    const std::vector<uint8_t> pixels = random_bytes(row * H, 7u + static_cast<uint32_t>(color));
+    const PngImage image = cyg::app::png_decode(
+        png(ihdr(W, H, 8, color), filtered(pixels, row, static_cast<size_t>(samples), {0, 1, 2, 3, 4})), "x.png");
+    EXPECT_EQ(image.width, W);
+    EXPECT_EQ(image.height, H);
+    EXPECT_EQ(image.channels, samples);
+    EXPECT_EQ(image.pixels, pixels) << "colour type " << color;
+  }
+}
+
+// 16 bits keep their high byte; a palette image is its entries; gray below 8 bits is
+// scaled to 0..255 (1 bit: 0 or 255; 2 bits: 0, 85, 170, 255).
+TEST(Png, DecodeReadsSixteenBitsPalettesAndPackedGray) {
+  // 16-bit RGB, 3x2: high bytes from one set, low bytes random.
+  const std::vector<uint8_t> high = random_bytes(18, 1), low = random_bytes(18, 2);
+  std::vector<uint8_t> wide;
+  for (size_t i = 0; i < high.size(); ++i) {
+    wide.push_back(high[i]);
+    wide.push_back(low[i]);
+  }
+  EXPECT_EQ(cyg::app::png_decode(png(ihdr(3, 2, 16, 2), filtered(wide, 18, 6, {4, 3})), "x").pixels, high);
+
+  // A 2-bit palette image 5x2: indices 0..3 packed four to a byte, most significant first.
+  const std::string palette = chunk("PLTE", std::string("\x0a\x0b\x0c\x14\x15\x16\x1e\x1f\x20\x28\x29\x2a", 12));
+  const std::vector<int> indices = {0, 1, 2, 3, 1, 3, 2, 1, 0, 0};
+  std::vector<uint8_t> packed;
+  for (int y = 0; y < 2; ++y) {
+    uint8_t byte0 = 0, byte1 = 0;
+    for (int x = 0; x < 4; ++x) byte0 = static_cast<uint8_t>(byte0 | indices[y * 5 + x] << (6 - 2 * x));
+    byte1 = static_cast<uint8_t>(indices[y * 5 + 4] << 6);
+    packed.push_back(byte0);
+    packed.push_back(byte1);
+  }
+  const PngImage indexed = cyg::app::png_decode(png(ihdr(5, 2, 2, 3), filtered(packed, 2, 1, {0, 2}), palette), "x");
+  ASSERT_EQ(indexed.channels, 3);
+  std::vector<uint8_t> expected;
+  for (int i : indices)
+    for (int k = 0; k < 3; ++k) expected.push_back(static_cast<uint8_t>(10 * (i + 1) + k));
+  EXPECT_EQ(indexed.pixels, expected);
+
+  // 1-bit gray, 9 wide: two bytes a row, the last 7 bits padding.
+  const std::vector<uint8_t> bits = {0b10110010, 0b10000000, 0b01001101, 0b00000000};
+  const PngImage mono = cyg::app::png_decode(png(ihdr(9, 2, 1, 0), filtered(bits, 2, 1, {1, 2})), "x");
+  EXPECT_EQ(mono.pixels, (std::vector<uint8_t>{255, 0, 255, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 0, 255, 0}));
+  // 2-bit gray: the four levels.
+  const PngImage levels = cyg::app::png_decode(png(ihdr(4, 1, 2, 0), filtered({0b00011011}, 1, 1, {0})), "x");
+  EXPECT_EQ(levels.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
+}
+
+// What this project writes, it reads back.
+TEST(Png, DecodeReadsWhatPngBytesWrites) {
+  const std::vector<uint8_t> rgb = random_bytes(5 * 4 * 3, 3), gray = random_bytes(5 * 4, 4);
+  EXPECT_EQ(cyg::app::png_decode(cyg::app::png_bytes(rgb.data(), 5, 4, 3), "x").pixels, rgb);
+  EXPECT_EQ(cyg::app::png_decode(cyg::app::png_bytes(gray.data(), 5, 4, 1), "x").pixels, gray);
+}
+
+// Damage and what the reader does not take: one error, naming the file and the trouble.
+TEST(Png, DecodeRefusesDamagedAndUnsupportedFiles) {
+  const std::vector<uint8_t> pixels = random_bytes(4 * 3 * 3, 5);
+  const std::string good = png(ihdr(4, 3, 8, 2), filtered(pixels, 12, 3, {0}));
+  ASSERT_EQ(error_of(good), "(no error)");
+  auto expect = [](const std::string& bytes, const std::string& part) {
+    const std::string e = error_of(bytes);
+    EXPECT_NE(e.find("pic.png"), std::string::npos) << e;
+    EXPECT_NE(e.find(part), std::string::npos) << e << "\n  lacks: " << part;
+  };
+  expect("GIF89a" + good.substr(6), "is not a PNG file");
+  expect(good.substr(0, good.size() - 12), "cut short: no IEND chunk");  // IEND gone
+  std::string flipped = good;
+  flipped[42] = static_cast<char>(flipped[42] ^ 1);  // inside IDAT's data (IDAT's header: bytes 33 to 40)
+  expect(flipped, "fails its CRC check");
+  expect(png(ihdr(4, 3, 8, 2, 1), filtered(pixels, 12, 3, {0})), "interlaced");
+  expect(png(ihdr(4, 3, 16, 3), filtered(pixels, 12, 3, {0})), "colour type 3 with 16-bit samples");
+  expect(png(ihdr(4, 3, 8, 5), filtered(pixels, 12, 3, {0})), "colour type 5");
+  expect(png(ihdr(4, 3, 8, 2), filtered(pixels, 12, 3, {0}), chunk("ABCD", "x")), "unknown critical chunk 'ABCD'");
+  expect(png(ihdr(4, 3, 8, 2), filtered(pixels, 12, 3, {0}).substr(13)), "does not inflate to the 39 bytes");
+  std::string bad_filter = filtered(pixels, 12, 3, {0});
+  bad_filter[13] = 5;  // row 1's filter type
+  expect(png(ihdr(4, 3, 8, 2), bad_filter), "row 1 has filter type 5");
+  expect(png(ihdr(1u << 13, 1u << 12, 8, 0), ""), "at most 16777216 pixels");
+  expect(png(ihdr(0xffffffffu, 0xffffffffu, 8, 0), ""), "at most 16777216 pixels");
+  expect(png(ihdr(2, 1, 8, 3), std::string("\0\0\1", 3), chunk("PLTE", "abc")), "palette entry 1, and the palette has 1");
+  expect(png(ihdr(2, 1, 8, 3), std::string("\0\0\0", 3)), "without a PLTE chunk");
+  expect("\x89PNG\r\n\x1a\n" + chunk("IDAT", deflated("\0")) + chunk("IEND", ""), "the first chunk is IDAT");
+  std::string huge = good.substr(0, 8);
+  put_u32(huge, 0x7fffffffu);
+  expect(huge + "IHDR" + std::string(20, '\0'), "claims 2147483647 bytes");
+}
+
+// Resizing, worked out by hand: the triangle's taps at half-integer centres.
+TEST(ImageInput, ResizeAveragesWhatEachPixelCovers) {
+  // [0 0 100 100] to 2: centres 1 and 3, radius 2: taps 0.75 0.75 0.25 (and 0.25 0.75
+  // 0.75), normalised by 1.75: 25/1.75 = 14.3 and 150/1.75 = 85.7.
+  const std::vector<uint8_t> row = {0, 0, 100, 100};
+  EXPECT_EQ(cyg::app::resize_plane(row.data(), 1, 4, 1, 2), (std::vector<uint8_t>{14, 86}));
+  // [0 100] to 4: centres 0.25 .. 1.75, radius 1: bilinear with the ends held.
+  const std::vector<uint8_t> two = {0, 100};
+  EXPECT_EQ(cyg::app::resize_plane(two.data(), 1, 2, 1, 4), (std::vector<uint8_t>{0, 25, 75, 100}));
+  // The same size: the plane as it is.
+  const std::vector<uint8_t> any = random_bytes(6 * 5, 6);
+  EXPECT_EQ(cyg::app::resize_plane(any.data(), 6, 5, 6, 5), any);
+  // Separable: a column resized as the row was.
+  EXPECT_EQ(cyg::app::resize_plane(row.data(), 4, 1, 2, 1), (std::vector<uint8_t>{14, 86}));
+  // A constant stays constant at any scale.
+  const std::vector<uint8_t> flat(9 * 7, 200);
+  EXPECT_EQ(cyg::app::resize_plane(flat.data(), 9, 7, 4, 11), std::vector<uint8_t>(4 * 11, 200));
+}
+
+// Channels: alpha dropped, RGB to luma (0.299, 0.587, 0.114), gray repeated into RGB; the
+// result CHW.
+TEST(ImageInput, ChannelsBecomeTheDatasets) {
+  PngImage rgba;
+  rgba.width = 2;
+  rgba.height = 1;
+  rgba.channels = 4;
+  rgba.pixels = {255, 0, 0, 9, 0, 255, 0, 9};
+  // Red: 0.299 * 255 = 76.2; green: 0.587 * 255 = 149.7, in fixed point 150.
+  EXPECT_EQ(cyg::app::dataset_image(rgba, 1, 1, 2), (std::vector<uint8_t>{76, 150}));
+  EXPECT_EQ(cyg::app::dataset_image(rgba, 3, 1, 2), (std::vector<uint8_t>{255, 0, 0, 255, 0, 0}));
+  PngImage gray_alpha;
+  gray_alpha.width = 1;
+  gray_alpha.height = 2;
+  gray_alpha.channels = 2;
+  gray_alpha.pixels = {10, 255, 20, 0};
+  EXPECT_EQ(cyg::app::dataset_image(gray_alpha, 3, 2, 1), (std::vector<uint8_t>{10, 20, 10, 20, 10, 20}));
+  EXPECT_EQ(cyg::app::dataset_image(gray_alpha, 1, 2, 1), (std::vector<uint8_t>{10, 20}));
+  // Then the size: [0 0 100 100] in both channel orders' first plane.
+  PngImage wide;
+  wide.width = 4;
+  wide.height = 1;
+  wide.channels = 1;
+  wide.pixels = {0, 0, 100, 100};
+  EXPECT_EQ(cyg::app::dataset_image(wide, 1, 1, 2), (std::vector<uint8_t>{14, 86}));
+}
+
+}  // namespace
