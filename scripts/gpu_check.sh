@@ -22,7 +22,8 @@
 # step the budget leaves no time for is noted "not run". CYGNET_GPU_CHECK_SECONDS sets the
 # budget (on a slower machine, or with a longer command), and every step's limit follows
 # in proportion. Exits non-zero on any failure, a GPU test skipped included
-# (on the machine this is for, a GPU must answer). Logs in gpu-check-logs/; when $OUT
+# (on the machine this is for, a GPU must answer); with 3 when nothing failed but the
+# budget's end cut a step short (the table says "incomplete"). Logs in gpu-check-logs/; when $OUT
 # names a folder, also there after every step, as gpu-check-logs.tar.gz with the table so
 # far in gpu-check-summary.txt, so a check killed from outside still leaves its finished
 # steps. Where one command may run for less than the budget, set the budget below it.
@@ -58,6 +59,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 rows=()
 failed_any=0
+cut_steps=0  # steps the budget's end cut short: the check is then incomplete
 libraries=""
 gpu_name=""
 
@@ -80,6 +82,7 @@ save_to_out() {
 }
 summary_table() {
   echo "== gpu_check summary ($mode, $(( $(date +%s) - started )) s of $budget)"
+  [ "$cut_steps" -gt 0 ] && echo "incomplete: $cut_steps step(s) cut short by the budget's end (exit 3 unless a step failed)"
   echo "device: ${gpu_name:-no GPU answered}"
   [ -n "$libraries" ] && echo "libraries: $libraries"
   printf '%-26s %6s %6s %5s  %s\n' "step" "passed" "failed" "s" "note"
@@ -149,10 +152,10 @@ step_cut=0
 echo "== device"
 gpu_present=0
 # A wedged driver can hang nvidia-smi: each call has a time limit.
-if command -v nvidia-smi >/dev/null && timeout 20 nvidia-smi -L > "$logs/nvidia-smi.log" 2>&1 &&
+if command -v nvidia-smi >/dev/null && timeout -k 5 20 nvidia-smi -L > "$logs/nvidia-smi.log" 2>&1 &&
   grep -q '^GPU ' "$logs/nvidia-smi.log"; then
   gpu_present=1
-  gpu_name=$(timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader | head -1)
+  gpu_name=$(timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader | head -1)
   echo "$gpu_name"
   record "device" 1 0 0 "$gpu_name"
 else
@@ -163,8 +166,9 @@ fi
 
 # ---- toolchain: what the build needs, and where it was found ----
 echo "== toolchain"
-nvcc=$(command -v nvcc || for c in /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc; do
-  [ -x "$c" ] && { echo "$c"; break; }; done || true)
+# PATH's, else the toolkit /usr/local/cuda points at, else the newest /usr/local/cuda-*.
+nvcc=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } ||
+  ls -d /usr/local/cuda-*/bin/nvcc 2>/dev/null | sort -V | tail -1 || true)
 [ -n "$nvcc" ] && export PATH="$(dirname "$nvcc"):$PATH"
 missing=()
 found() { printf '  %-12s %s\n' "$1" "$2"; }
@@ -265,7 +269,7 @@ fi
 # ---- build: this GPU's architecture only ----
 arch=90
 if [ "$gpu_present" = 1 ]; then
-  cap=$(timeout 20 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  cap=$(timeout -k 5 20 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
   case "$cap" in [0-9][0-9]|[0-9][0-9][0-9]) arch=$cap ;; *) arch=native ;; esac
 fi
 targets=(test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu test_launch_sync cygnet_demo)
@@ -335,7 +339,15 @@ run_gtest() {  # step seconds binary [filter]
   note=""
   [ "$step_rc" != 0 ] && note="exit $step_rc; "
   timed_out && note="$(tail -1 "$log"); "
-  cut_by_budget && note="cut by the check's budget after $step_s s (not a failure); "
+  if cut_by_budget; then
+    # No summary line: the tests that finished before the cut count, each by its own line
+    # (a test that failed or skipped then is still a failure).
+    passed=$(grep -cE '^\[       OK \] [A-Za-z]' "$log")
+    failed=$(grep -cE '^\[  FAILED  \] [A-Za-z][^ ]* \(' "$log")
+    skipped=$(grep -cE '^\[  SKIPPED \] [A-Za-z][^ ]* \(' "$log")
+    note="cut by the check's budget after $step_s s; "
+    cut_steps=$((cut_steps + 1))
+  fi
   if [ "$skipped" != "0" ]; then
     note="$note$skipped skipped ($(grep -m1 -o 'no GPU answers: [^(]*' "$log" | sed 's/ *$//'))"
     failed=$((failed + skipped))
@@ -356,7 +368,8 @@ run_command() {  # step seconds log note-pattern command...
   elif [ "$step_rc" = 0 ]; then
     record "$step" 1 0 "$step_s" "$(grep -m1 -o -E "$pattern" "$log")"
   elif cut_by_budget; then
-    record "$step" 0 0 "$step_s" "cut by the check's budget after $step_s s (not a failure)"
+    cut_steps=$((cut_steps + 1))
+    record "$step" 0 0 "$step_s" "cut by the check's budget after $step_s s (incomplete, not a failure)"
   else
     why="exit $step_rc"
     timed_out && why=$(tail -1 "$log")
@@ -495,6 +508,11 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
       data.synthetic_val=1024 model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
     grep -m1 "^onecycle" "$logs/train_dp_$dp.log" || true
     tail -2 "$logs/train_dp_$dp.log"
+    # A build without NCCL would train this run as one plain process: its header says which.
+    if [ "$dp" = true ] && [ "$step_rc" = 0 ] && ! grep -q '1 rank (NCCL)' "$logs/train_dp_$dp.log"; then
+      record "nccl in that run" 0 1 0 "the run did not sum its gradients by NCCL: $(grep -m1 -o '[^,]*1 rank ([^)]*)' \
+        "$logs/train_dp_$dp.log" || echo 'no rank in its header')"
+    fi
   done
   echo "== demo on cuda"
   run_command "demo --device cuda" 60 "$logs/demo.log" '[0-9.]+ ms on cuda:0' \
@@ -597,4 +615,5 @@ elif [ -n "$bin_dir" ] && [ "$mode" = table1 ]; then
   fi
 fi
 
+[ "$failed_any" = 0 ] && [ "$cut_steps" -gt 0 ] && exit 3
 exit "$failed_any"
