@@ -160,13 +160,13 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   cl.config = default_config(kind);
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
-  // A picture of the top losses without a count draws fastai's default of 16.
   CYG_INPUT_CHECK(cl.evaluate.images.empty() ||
                       (!cl.evaluate.tta && cl.evaluate.predictions.empty() && cl.evaluate.confusion.empty() &&
                        cl.evaluate.confusion_svg.empty() && cl.evaluate.top_losses == 0 &&
                        cl.evaluate.top_losses_svg.empty()),
                   "--image predicts the image files given; --predictions, --confusion, --confusion-svg, --tta and "
                   "--top-losses score the validation split: give one or the other");
+  // A picture of the top losses without a count draws fastai's default of 16.
   if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = kRunTopLosses;
   std::string resume;
   for (const auto& o : args.overrides)

@@ -67,10 +67,10 @@ PngImage png_decode(const std::string& bytes, const std::string& what) {
       height = get_u32(data, 4);
       depth = static_cast<uint8_t>(data[8]);
       color = static_cast<uint8_t>(data[9]);
-      CYG_INPUT_CHECK(width > 0 && height > 0 && width <= kMostPngPixels && height <= kMostPngPixels &&
+      CYG_INPUT_CHECK(width > 0 && height > 0 && width <= kMostPngSide && height <= kMostPngSide &&
                           width * height <= kMostPngPixels,
-                      "'", what, "': an image of ",
-                      width, "x", height, " pixels (at most ", kMostPngPixels, " pixels are read)");
+                      "'", what, "': an image of ", width, "x", height, " pixels (at most ", kMostPngPixels,
+                      " pixels, and ", kMostPngSide, " a side, are read)");
       const bool depth_ok = color == 0   ? depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16
                             : color == 3 ? depth == 1 || depth == 2 || depth == 4 || depth == 8
                             : color == 2 || color == 4 || color == 6 ? depth == 8 || depth == 16
@@ -98,13 +98,19 @@ PngImage png_decode(const std::string& bytes, const std::string& what) {
   const int samples = color == 0 ? 1 : color == 2 ? 3 : color == 3 ? 1 : color == 4 ? 2 : 4;
   const size_t row_bytes = (static_cast<size_t>(width) * static_cast<size_t>(samples * depth) + 7) / 8;
   const size_t pixel_bytes = std::max<size_t>(1, static_cast<size_t>(samples * depth) / 8);
-  std::vector<uint8_t> raw(static_cast<size_t>(height) * (row_bytes + 1));
+  const size_t raw_bytes = static_cast<size_t>(height) * (row_bytes + 1);
+  // Deflate packs at most about 1032 bytes into one: less data than that cannot be the
+  // image, and is refused before the image's memory is taken.
+  CYG_INPUT_CHECK(packed.size() * 1032 + 64 >= raw_bytes, "'", what, "': ", packed.size(),
+                  " bytes of image data cannot inflate to the ", raw_bytes, " bytes a ", width, "x", height,
+                  " image has");
+  std::vector<uint8_t> raw(raw_bytes);
   uLongf raw_size = static_cast<uLongf>(raw.size());
   const int rc = uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(packed.data()),
                             static_cast<uLong>(packed.size()));
   CYG_INPUT_CHECK(rc == Z_OK && raw_size == raw.size(), "'", what, "': its image data does not inflate to the ",
                   raw.size(), " bytes a ", width, "x", height, " image has (zlib: ",
-                  rc == Z_OK ? "too few bytes" : rc == Z_BUF_ERROR ? "too many bytes, or cut short" : "damaged data",
+                  rc == Z_OK ? "too few bytes" : rc == Z_BUF_ERROR ? "too many bytes" : "damaged or cut short",
                   ")");
   // Undo each row's filter, in place: the row before is already unfiltered.
   for (int64_t y = 0; y < height; ++y) {

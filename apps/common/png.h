@@ -22,9 +22,10 @@ struct PngImage {
   std::vector<uint8_t> pixels;
 };
 
-// The most pixels png_decode accepts (a 4096 x 4096 image): more is refused before any
-// memory is taken for it.
+// The most pixels png_decode accepts (a 4096 x 4096 image), and the longest side: more is
+// refused before any memory is taken for it.
 constexpr int64_t kMostPngPixels = int64_t{1} << 24;
+constexpr int64_t kMostPngSide = 16384;
 
 // Reads a PNG file's bytes (the PNG specification, third edition): grayscale (1, 2, 4, 8
 // or 16 bits; below 8 scaled to 0..255), RGB, grayscale with alpha and RGBA (8 or 16 bits;

@@ -1532,8 +1532,6 @@ TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
   EXPECT_NE(read_file(svg).find("The 16 highest losses"), std::string::npos);
 }
 
-// The confusion matrix and the per-class accuracies agree with the predictions file,
-// counted here from its label and pred columns, and with the overall accuracy.
 // --image (fastai's learn.predict): validation images written as PNG files here get the
 // classes and probabilities that the checkpoint's logits for them (--predictions), worked
 // out here, give; a grayscale copy, twice the size, is made RGB and 16x16 again and
@@ -1605,6 +1603,29 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
     EXPECT_EQ(k, 3u) << "the three most likely classes: " << line;
   }
   EXPECT_NE(r.out.find("  " + big_gray + ": class "), std::string::npos) << r.out;
+  // The emulated device in channels-last (the GPU's path, in every build): the same
+  // classes, the probabilities within float rounding.
+  std::vector<std::string> on_emu = args;
+  on_emu.insert(on_emu.end(), {"device=emu", "memory_format=channels_last"});
+  const Result emu = run("evaluate", on_emu, BaseArgs::None);
+  ASSERT_EQ(emu.exit_code, 0) << emu.err;
+  for (const std::string& f : {files[0], files[1], files[2], big_gray}) {
+    auto line_of = [&](const std::string& out) {
+      const size_t at = out.find("  " + f + ": ");
+      return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+    };
+    const std::string cpu_line = line_of(r.out), emu_line = line_of(emu.out);
+    ASSERT_FALSE(emu_line.empty()) << emu.out;
+    std::istringstream a(cpu_line.substr(cpu_line.find(": ") + 2)), b(emu_line.substr(emu_line.find(": ") + 2));
+    for (std::string pa, pb; std::getline(a, pa, ',') && std::getline(b, pb, ',');) {
+      int ca = -1, cb = -2;
+      double qa = -1, qb = -2;
+      ASSERT_EQ(std::sscanf(pa.c_str(), " class %d %lf", &ca, &qa), 2) << cpu_line;
+      ASSERT_EQ(std::sscanf(pb.c_str(), " class %d %lf", &cb, &qb), 2) << emu_line;
+      EXPECT_EQ(ca, cb) << cpu_line << " vs " << emu_line;
+      EXPECT_NEAR(qa, qb, 2e-4) << cpu_line << " vs " << emu_line;
+    }
+  }
 
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/none.png"},
                             BaseArgs::None),
@@ -1617,6 +1638,8 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
                         "--image predicts the image files given");
 }
 
+// The confusion matrix and the per-class accuracies agree with the predictions file,
+// counted here from its label and pred columns, and with the overall accuracy.
 TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
   ASSERT_EQ(run("onecycle", {"name=confusion", "train.epochs=1"}).exit_code, 0);
   const std::string dir = run_dir("onecycle-confusion-");

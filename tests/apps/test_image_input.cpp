@@ -17,6 +17,7 @@
 namespace {
 
 using cyg::app::PngImage;
+constexpr uint32_t kMostSide = static_cast<uint32_t>(cyg::app::kMostPngSide);
 
 void put_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -151,6 +152,67 @@ TEST(Png, DecodeReadsSixteenBitsPalettesAndPackedGray) {
   EXPECT_EQ(levels.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
 }
 
+// Rows whose first filter is Up or Average (their missing row above is zeros), 4-bit gray
+// (each level times 17), an 8-bit palette, 16-bit gray with alpha.
+TEST(Png, DecodeReadsUpAndAverageFirstRowsAndTheOtherDepths) {
+  for (const std::vector<int>& filters : std::vector<std::vector<int>>{{2, 3, 4}, {3, 4, 2}, {4, 0}}) {
+    const std::vector<uint8_t> pixels = random_bytes(6 * 4 * 3, 9);
+    EXPECT_EQ(cyg::app::png_decode(png(ihdr(6, 4, 8, 2), filtered(pixels, 18, 3, filters)), "x").pixels, pixels)
+        << "first filter " << filters[0];
+  }
+  // 4-bit gray, 3 wide: levels 0, 7, 15 and 1, 8, 14; the last byte's low half padding.
+  const std::vector<uint8_t> nibbles = {0x07, 0xf0, 0x18, 0xe0};
+  EXPECT_EQ(cyg::app::png_decode(png(ihdr(3, 2, 4, 0), filtered(nibbles, 2, 1, {0, 1})), "x").pixels,
+            (std::vector<uint8_t>{0, 119, 255, 17, 136, 238}));
+  // An 8-bit palette of 200 entries (entry k: k, 255 - k, k / 2).
+  std::string entries;
+  for (int k = 0; k < 200; ++k) entries += {static_cast<char>(k), static_cast<char>(255 - k), static_cast<char>(k / 2)};
+  const std::vector<uint8_t> indices = {0, 199, 57, 3, 100, 150};
+  std::vector<uint8_t> expected;
+  for (uint8_t i : indices) expected.insert(expected.end(), {i, static_cast<uint8_t>(255 - i), static_cast<uint8_t>(i / 2)});
+  EXPECT_EQ(cyg::app::png_decode(png(ihdr(3, 2, 8, 3), filtered(indices, 3, 1, {1, 4}), chunk("PLTE", entries)), "x")
+                .pixels,
+            expected);
+  // 16-bit gray with alpha, 2x2: the high bytes of each sample.
+  const std::vector<uint8_t> wide = random_bytes(2 * 2 * 4, 10);
+  std::vector<uint8_t> high;
+  for (size_t i = 0; i < wide.size(); i += 2) high.push_back(wide[i]);
+  const PngImage gray_alpha = cyg::app::png_decode(png(ihdr(2, 2, 16, 4), filtered(wide, 8, 4, {3, 4})), "x");
+  EXPECT_EQ(gray_alpha.channels, 2);
+  EXPECT_EQ(gray_alpha.pixels, high);
+}
+
+// The image data split over several IDAT chunks, ancillary chunks before, between and
+// after, and bytes after IEND: the same pixels.
+TEST(Png, DecodeJoinsIdatChunksAndSkipsAncillaryOnes) {
+  const std::vector<uint8_t> pixels = random_bytes(9 * 7 * 4, 12);
+  const std::string packed = deflated(filtered(pixels, 36, 4, {4, 1, 2, 3, 0}));
+  const size_t third = packed.size() / 3;
+  const std::string file = "\x89PNG\r\n\x1a\n" + ihdr(9, 7, 8, 6) + chunk("gAMA", std::string("\0\0\xb1\x8f", 4)) +
+                           chunk("IDAT", packed.substr(0, third)) + chunk("IDAT", packed.substr(third, third)) +
+                           chunk("IDAT", packed.substr(2 * third)) + chunk("tEXt", std::string("Comment\0x", 9)) +
+                           chunk("IEND", "") + "trailing bytes";
+  EXPECT_EQ(cyg::app::png_decode(file, "x").pixels, pixels);
+}
+
+// A file from another encoder (Pillow 13.0.0, optimize=True: its own filter choices,
+// Sub then None), with the pixels Pillow reads from it.
+TEST(Png, DecodeReadsAnotherEncodersFile) {
+  const std::string file(
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x04\x00\x00\x00\x03\x08\x02"
+      "\x00\x00\x00\x3b\x96\x39\x91\x00\x00\x00\x32\x49\x44\x41\x54\x78\xda\x01\x27\x00\xd8\xff\x01\xe7\xee\xe7"
+      "\x7a\x70\x0c\xfe\xd2\xf1\x3c\x18\x4a\x00\x15\xca\xe7\x50\x07\x20\x1e\x12\x61\x7b\x0f\xed\x00\xa7\xe1\x64"
+      "\x77\x96\xff\x02\x2b\xea\x8e\xd0\x2a\x6d\xae\x11\xef\x90\xcb\x46\xeb\x00\x00\x00\x00\x49\x45\x4e\x44\xae"
+      "\x42\x60\x82",
+      107);
+  const PngImage image = cyg::app::png_decode(file, "pillow.png");
+  EXPECT_EQ(image.width, 4);
+  EXPECT_EQ(image.height, 3);
+  EXPECT_EQ(image.pixels, (std::vector<uint8_t>{231, 238, 231, 97,  94,  243, 95, 48,  228, 155, 72, 46,
+                                                21,  202, 231, 80, 7,   32,  30, 18,  97,  123, 15, 237,
+                                                167, 225, 100, 119, 150, 255, 2, 43, 234, 142, 208, 42}));
+}
+
 // What this project writes, it reads back.
 TEST(Png, DecodeReadsWhatPngBytesWrites) {
   const std::vector<uint8_t> rgb = random_bytes(5 * 4 * 3, 3), gray = random_bytes(5 * 4, 4);
@@ -185,6 +247,10 @@ TEST(Png, DecodeRefusesDamagedAndUnsupportedFiles) {
   expect(png(ihdr(0xffffffffu, 0xffffffffu, 8, 0), ""), "at most 16777216 pixels");
   expect(png(ihdr(2, 1, 8, 3), std::string("\0\0\1", 3), chunk("PLTE", "abc")), "palette entry 1, and the palette has 1");
   expect(png(ihdr(2, 1, 8, 3), std::string("\0\0\0", 3)), "without a PLTE chunk");
+  expect(png(ihdr(2, 1, 8, 3), std::string("\0\0\0", 3), chunk("PLTE", "abcd")), "a palette of 4 bytes");
+  expect(png(ihdr(4, 3, 8, 2), filtered(pixels, 12, 3, {0}), ihdr(4, 3, 8, 2)), "a misplaced or malformed IHDR");
+  expect(png(ihdr(1, kMostSide + 1, 8, 0), ""), "16384 a side");
+  expect(png(ihdr(4096, 4096, 16, 6), std::string(100, '\0')), "cannot inflate to the");
   expect("\x89PNG\r\n\x1a\n" + chunk("IDAT", deflated("\0")) + chunk("IEND", ""), "the first chunk is IDAT");
   std::string huge = good.substr(0, 8);
   put_u32(huge, 0x7fffffffu);
