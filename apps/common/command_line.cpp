@@ -40,9 +40,9 @@ std::string describe(AppKind kind) {
              "class probabilities averaged with its mirror's; the per-class figures and the files are then those\n"
              "of the average (the logits written are the log of the averaged probabilities). --top-losses N\n"
              "lists the N images with the highest loss (fastai's plot_top_losses), and --top-losses-svg draws\n"
-             "them (16 unless --top-losses says). --image FILE.png (as many as wanted) predicts those images\n"
-             "instead (fastai's learn.predict): each made like the dataset's (its channels and size) and\n"
-             "listed with its three most likely classes.\n";
+             "them (16 unless --top-losses says). --image FILE.png (as many as wanted; a folder: its .png files)\n"
+             "predicts those images instead (fastai's learn.predict): each made like the dataset's (its\n"
+             "channels and size) and listed with its three most likely classes.\n";
   }
   return "";
 }
@@ -135,7 +135,7 @@ std::string usage(AppKind kind) {
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
        << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
        << "                      [--top-losses-svg FILE.svg]\n"
-       << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png [--image FILE.png ...]\n"
+       << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png|FOLDER [--image ...]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";

@@ -303,14 +303,15 @@ namespace {
 // most likely classes and their probabilities.
 int predict_images(Experiment& experiment, const EvaluateRequest& request) {
   const Dataset& val = experiment.data.val;
-  const Dataset files = images_like(request.images, val);
+  const std::vector<std::string> paths = image_files(request.images);
+  const Dataset files = images_like(paths, val);
   load_weights(request.checkpoint, *experiment.model);
   Loader loader(files, experiment.loader_options());
   Predictions predictions;
   evaluate(*experiment.model, loader, &predictions);
   const int64_t classes = val.num_classes, C = val.images.size(1);
   std::printf("%s on %zu image file%s, each made %lldx%lld %s as %s's images are:\n", request.checkpoint.c_str(),
-              request.images.size(), request.images.size() == 1 ? "" : "s",
+              paths.size(), paths.size() == 1 ? "" : "s",
               static_cast<long long>(val.images.size(2)), static_cast<long long>(val.images.size(3)),
               C == 1 ? "grayscale" : "RGB", val.name.c_str());
   for (size_t row = 0; row < predictions.labels.size(); ++row) {
@@ -323,7 +324,7 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     const auto index = static_cast<size_t>(predictions.positions.empty() ? static_cast<int64_t>(row)
                                                                          : predictions.positions[row]);
-    std::string line = "  " + request.images[index] + ":";
+    std::string line = "  " + paths[index] + ":";
     for (size_t k = 0; k < std::min<size_t>(3, ranked.size()); ++k) {
       char part[96];
       std::snprintf(part, sizeof part, "%s %s %.4f", k == 0 ? "" : ",", class_name(val.class_names, ranked[k].second).c_str(),

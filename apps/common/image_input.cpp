@@ -2,7 +2,9 @@
 #include "apps/common/image_input.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -97,6 +99,29 @@ std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int6
     out.insert(out.end(), resized.begin(), resized.end());
   }
   return out;
+}
+
+std::vector<std::string> image_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+      std::string extension = entry.path().extension().string();
+      std::transform(extension.begin(), extension.end(), extension.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (extension == ".png" && entry.is_regular_file(error)) found.push_back(entry.path().string());
+    }
+    CYG_INPUT_CHECK(!error, "image folder '", path, "' could not be read: ", error.message());
+    CYG_INPUT_CHECK(!found.empty(), "image folder '", path, "' holds no .png file");
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
 }
 
 Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) {

@@ -24,6 +24,10 @@ std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t 
 // grayscale repeated into R, G and B; then each channel resized to height x width.
 std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int64_t height, int64_t width);
 
+// The files the paths name, in order: a folder stands for the .png files in it (not its
+// subfolders), sorted by name; an error names a folder that has none.
+std::vector<std::string> image_files(const std::vector<std::string>& paths);
+
 // A dataset of the given PNG files in order, each made like `like`'s images (its channels
 // and size), with its class names; every label 0 (unknown). An error names the file.
 Dataset images_like(const std::vector<std::string>& paths, const Dataset& like);

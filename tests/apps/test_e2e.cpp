@@ -1627,6 +1627,28 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
     }
   }
 
+  // A folder: its .png files in name order (gray.png, image0.png, image5.png, image77.png).
+  const std::string folder = root_ + "/pictures";
+  std::filesystem::create_directories(folder + "/inner");
+  for (const std::string& f : {files[0], files[1], files[2], big_gray})
+    std::filesystem::copy_file(f, folder + "/" + std::filesystem::path(f).filename().string());
+  std::ofstream(folder + "/notes.txt") << "not an image";
+  std::filesystem::copy_file(files[0], folder + "/inner/deeper.png");
+  const Result in_folder = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", folder}, BaseArgs::None);
+  ASSERT_EQ(in_folder.exit_code, 0) << in_folder.err;
+  EXPECT_NE(in_folder.out.find("on 4 image files"), std::string::npos) << in_folder.out;
+  size_t previous = 0;
+  for (const char* name : {"/gray.png: ", "/image0.png: ", "/image5.png: ", "/image77.png: "}) {
+    const size_t at = in_folder.out.find(folder + name);
+    ASSERT_NE(at, std::string::npos) << in_folder.out;
+    EXPECT_GT(at, previous) << name << " out of order: " << in_folder.out;
+    previous = at;
+  }
+  std::filesystem::create_directories(root_ + "/empty");
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/empty"},
+                            BaseArgs::None),
+                        "image folder '" + root_ + "/empty' holds no .png file");
+
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/none.png"},
                             BaseArgs::None),
                         "image '" + root_ + "/none.png' not found");
