@@ -189,7 +189,6 @@ bool has_checkpoint(const std::string& dir, const std::string& tag) {
   return exists(p.weights) && exists(p.state);
 }
 
-namespace {
 void load_state_into(const std::string& path, const nn::NamedTensors& state, nn::Module& model) {
   try {
     model.load_state_dict(state);
@@ -197,7 +196,6 @@ void load_state_into(const std::string& path, const nn::NamedTensors& state, nn:
     throw Error("weights '" + path + "' do not fit this model: " + e.what());
   }
 }
-}  // namespace
 
 void load_weights(const std::string& path, nn::Module& model) {
   const SafetensorsContent file = load_safetensors(path);

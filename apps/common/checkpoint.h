@@ -70,6 +70,10 @@ std::string epoch_weights_file(int64_t epoch, int64_t epochs);
 void save_epoch_weights(const std::string& dir, const nn::Module& model, int64_t step, const std::string& model_name,
                         int64_t epoch, int64_t epochs);
 
+// Puts a state dict into the model; an error names `path` (where the weights came from)
+// and the first key that does not fit.
+void load_state_into(const std::string& path, const nn::NamedTensors& state, nn::Module& model);
+
 // Loads weights from a .safetensors into the model; the error names the file and the
 // first key that does not fit (a checkpoint of another model, say).
 void load_weights(const std::string& path, nn::Module& model);

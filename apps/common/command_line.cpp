@@ -42,7 +42,10 @@ std::string describe(AppKind kind) {
              "lists the N images with the highest loss (fastai's plot_top_losses), and --top-losses-svg draws\n"
              "them (16 unless --top-losses says). --image FILE.png (as many as wanted; a folder: its .png files)\n"
              "predicts those images instead (fastai's learn.predict): each made like the dataset's (its\n"
-             "channels and size) and listed with its three most likely classes.\n";
+             "channels and size) and listed with its three most likely classes. --interpolate B.safetensors\n"
+             "evaluates the weights on the line from the checkpoint (t = 0) to B (t = 1) at --points values\n"
+             "of t (11), batchnorm's statistics interpolated or, with --recompute-bn, recomputed over the\n"
+             "training images at each point (Goodfellow et al.'s linear interpolation).\n";
   }
   return "";
 }
@@ -70,6 +73,21 @@ Arguments scan(AppKind kind, int argc, char** argv, CommandLine& cl) {
       cl.evaluate.predictions = value();
     } else if (kind == AppKind::Evaluate && arg == "--confusion") {
       cl.evaluate.confusion = value();
+    } else if (kind == AppKind::Evaluate && arg == "--interpolate") {
+      cl.evaluate.interpolate = value();
+    } else if (kind == AppKind::Evaluate && arg == "--points") {
+      const std::string n = value();
+      char* end = nullptr;
+      const long long count = std::strtoll(n.c_str(), &end, 10);
+      CYG_INPUT_CHECK(!n.empty() && *end == '\0' && count >= 2 && count <= 1001,
+                      "--points: expected a whole number of points from 2 to 1001, got '", n, "'");
+      cl.evaluate.points = count;
+    } else if (kind == AppKind::Evaluate && arg == "--recompute-bn") {
+      cl.evaluate.recompute_bn = true;
+    } else if (kind == AppKind::Evaluate && arg == "--interpolation-csv") {
+      cl.evaluate.interpolation_csv = value();
+    } else if (kind == AppKind::Evaluate && arg == "--interpolation-svg") {
+      cl.evaluate.interpolation_svg = value();
     } else if (kind == AppKind::Evaluate && arg == "--image") {
       cl.evaluate.images.push_back(value());
     } else if (kind == AppKind::Evaluate && arg == "--confusion-svg") {
@@ -136,6 +154,8 @@ std::string usage(AppKind kind) {
        << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
        << "                      [--top-losses-svg FILE.svg]\n"
        << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png|FOLDER [--image ...]\n"
+       << "       " << name << " --checkpoint A.safetensors --interpolate B.safetensors [--points N] [--recompute-bn]\n"
+       << "                      [--interpolation-csv FILE.csv] [--interpolation-svg FILE.svg]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";
@@ -166,6 +186,21 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
                        cl.evaluate.top_losses_svg.empty()),
                   "--image predicts the image files given; --predictions, --confusion, --confusion-svg, --tta and "
                   "--top-losses score the validation split: give one or the other");
+  {
+    const EvaluateRequest& e = cl.evaluate;
+    const bool interpolating = !e.interpolate.empty();
+    CYG_INPUT_CHECK(interpolating || (e.points == EvaluateRequest{}.points && !e.recompute_bn &&
+                                      e.interpolation_csv.empty() && e.interpolation_svg.empty()),
+                    "--points, --recompute-bn, --interpolation-csv and --interpolation-svg shape --interpolate, "
+                    "which is not given");
+    CYG_INPUT_CHECK(!interpolating || (e.images.empty() && !e.tta && e.predictions.empty() && e.confusion.empty() &&
+                                       e.confusion_svg.empty() && e.top_losses == 0 && e.top_losses_svg.empty()),
+                    "--interpolate evaluates the weights between two checkpoints; --image, --predictions, "
+                    "--confusion, --confusion-svg, --tta and --top-losses are for one checkpoint: give one or the "
+                    "other");
+    CYG_INPUT_CHECK(!interpolating || file_exists(e.interpolate), "checkpoint '", e.interpolate,
+                    "' (--interpolate) not found");
+  }
   // A picture of the top losses without a count draws fastai's default of 16.
   if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = kRunTopLosses;
   std::string resume;

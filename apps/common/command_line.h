@@ -25,6 +25,14 @@ struct EvaluateRequest {
   // Image files (PNG) to predict instead of scoring the validation split (fastai's
   // learn.predict): each one's most likely classes.
   std::vector<std::string> images;
+  // The loss landscape along a line (Goodfellow et al.'s linear interpolation): the
+  // weights (1 - t) checkpoint + t interpolate, evaluated at `points` values of t from 0
+  // to 1; batchnorm's statistics interpolated too, or recomputed over the training images
+  // at each point (recompute_bn, as SWA's update_bn). A CSV and a picture where named.
+  std::string interpolate;
+  int64_t points = 11;
+  bool recompute_bn = false;
+  std::string interpolation_csv, interpolation_svg;
 };
 
 struct CommandLine {

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
 #include "apps/common/confusion_plot.h"
 #include "apps/common/image_input.h"
+#include "apps/common/plot.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
 #include "apps/common/top_losses.h"
@@ -16,6 +18,7 @@
 #include "engine/autograd.h"
 #include "engine/functional.h"
 #include "engine/ops.h"
+#include "engine/safetensors.h"
 #include "kernels/loss.h"
 
 namespace cyg::app {
@@ -336,6 +339,84 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
   return 0;
 }
 
+// Goodfellow et al.'s linear interpolation: the validation loss and accuracy of the
+// weights (1 - t) A + t B at evenly spaced t from 0 to 1.
+int interpolate_checkpoints(Experiment& experiment, const EvaluateRequest& request) {
+  const SafetensorsContent a = load_safetensors(request.checkpoint), b = load_safetensors(request.interpolate);
+  CYG_INPUT_CHECK(a.tensors.size() == b.tensors.size(), "'", request.interpolate, "' holds ", b.tensors.size(),
+                  " tensors and '", request.checkpoint, "' ", a.tensors.size(), ": not the same model's weights");
+  std::vector<Tensor> partner;  // B's tensor of each of A's names
+  for (const auto& [name, tensor] : a.tensors) {
+    const auto it = std::find_if(b.tensors.begin(), b.tensors.end(), [&](const auto& e) { return e.first == name; });
+    CYG_INPUT_CHECK(it != b.tensors.end(), "'", request.interpolate, "' has no tensor '", name, "', which '",
+                    request.checkpoint, "' has: not the same model's weights");
+    CYG_INPUT_CHECK(it->second.shape() == tensor.shape() && it->second.dtype() == tensor.dtype(), "tensor '", name,
+                    "' differs in shape or type between '", request.checkpoint, "' and '", request.interpolate, "'");
+    partner.push_back(it->second);
+  }
+  // Without augmentation, in order: the statistics of the training images as they are.
+  Loader train(experiment.data.train, experiment.loader_options());
+  const std::string statistics = request.recompute_bn ? "recomputed over the training images at each point"
+                                                      : "interpolated with the weights";
+  std::printf("the line from %s (t = 0) to %s (t = 1), %lld points on %s, batchnorm statistics %s:\n",
+              request.checkpoint.c_str(), request.interpolate.c_str(), static_cast<long long>(request.points),
+              experiment.data.val.name.c_str(), statistics.c_str());
+  std::printf("  %-8s %10s %9s\n", "t", "loss", "accuracy");
+  std::string csv = "t,val_loss,val_acc\n";
+  std::vector<double> ts, losses, accuracies;
+  for (int64_t k = 0; k < request.points; ++k) {
+    const double t = static_cast<double>(k) / static_cast<double>(request.points - 1);
+    nn::NamedTensors state;
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+      const Tensor& from = a.tensors[i].second;
+      if (from.dtype() != DType::F32) {  // num_batches_tracked: the first checkpoint's
+        state.push_back(a.tensors[i]);
+        continue;
+      }
+      Tensor mixed = Tensor::empty(from.shape(), DType::F32);
+      const float *x = from.data<float>(), *y = partner[i].data<float>();
+      float* out = mixed.data<float>();
+      for (int64_t j = 0; j < from.numel(); ++j)
+        out[j] = static_cast<float>((1.0 - t) * static_cast<double>(x[j]) + t * static_cast<double>(y[j]));
+      state.emplace_back(a.tensors[i].first, mixed);
+    }
+    load_state_into(request.checkpoint + " and " + request.interpolate, state, *experiment.model);
+    if (request.recompute_bn) {
+      train.start_epoch(0);
+      Batch batch;
+      nn::recompute_batchnorm_statistics(*experiment.model, [&](Tensor& images) {
+        if (!train.next(batch)) return false;
+        images = batch.images;
+        return true;
+      });
+    }
+    const Evaluation e = evaluate(*experiment.model, *experiment.val_loader);
+    std::printf("  %-8.4f %10.6f %9.4f\n", t, e.loss, e.accuracy);
+    csv += format_number(t) + "," + format_number(e.loss) + "," + format_number(e.accuracy) + "\n";
+    ts.push_back(t);
+    losses.push_back(e.loss);
+    accuracies.push_back(e.accuracy);
+  }
+  if (!request.interpolation_csv.empty()) {
+    write_file_atomically(request.interpolation_csv, csv);
+    std::printf("interpolation: %s\n", request.interpolation_csv.c_str());
+  }
+  if (!request.interpolation_svg.empty()) {
+    plot::Chart chart;
+    chart.title = "Between two checkpoints: (1 - t) A + t B";
+    chart.x_label = "t (0: " + std::filesystem::path(request.checkpoint).filename().string() + ", 1: " +
+                    std::filesystem::path(request.interpolate).filename().string() + ")";
+    chart.y_label = "validation loss";
+    chart.y2_label = "validation accuracy";
+    chart.log_y = plot::spans_decades(losses);
+    chart.series = {{"loss", ts, losses, plot::LineStyle::Solid, plot::Axis::Left, ""},
+                    {"accuracy", ts, accuracies, plot::LineStyle::Dashed, plot::Axis::Right, ""}};
+    plot::write_svg(request.interpolation_svg, chart);
+    std::printf("interpolation picture: %s\n", request.interpolation_svg.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) {
@@ -343,6 +424,7 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   const std::string &predictions_path = request.predictions, &confusion_path = request.confusion;
   const bool tta = request.tta;
   if (!request.images.empty()) return predict_images(experiment, request);
+  if (!request.interpolate.empty()) return interpolate_checkpoints(experiment, request);
   const Dataset& val = experiment.data.val;
   CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
                   "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",

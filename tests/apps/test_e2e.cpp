@@ -1660,6 +1660,78 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
                         "--image predicts the image files given");
 }
 
+// --interpolate (Goodfellow et al.'s linear interpolation) between epoch 1's and epoch 2's
+// snapshots: the ends score as the run scored those epochs (metrics.csv), and the middle
+// as the midpoint weights, worked out and written here, score through a plain evaluate.
+TEST_F(EndToEnd, EvaluateInterpolatesBetweenTwoCheckpoints) {
+  ASSERT_EQ(run("onecycle", {"name=line", "train.epochs=2", "train.save_every_n_epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-line-");
+  const std::string a = dir + "/epoch-001.safetensors", b = dir + "/epoch-002.safetensors";
+  const std::string csv = root_ + "/line.csv", svg = root_ + "/line.svg";
+  const Result r = run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "3", "--interpolation-csv", csv,
+                                    "--interpolation-svg", svg},
+                       BaseArgs::None);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 points on synthetic, batchnorm statistics interpolated with the weights"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_file(csv).rfind("t,val_loss,val_acc\n", 0), 0u);
+  const std::vector<std::vector<double>> line = csv_numbers(read_file(csv));
+  ASSERT_EQ(line.size(), 3u);
+  EXPECT_EQ(line[0][0], 0.0);
+  EXPECT_EQ(line[1][0], 0.5);
+  EXPECT_EQ(line[2][0], 1.0);
+  const auto epochs = cyg::app::read_csv<cyg::app::EpochMetrics>(dir + "/metrics.csv");
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(line[0][1], epochs[0].val_loss);
+  EXPECT_EQ(line[0][2], epochs[0].val_acc);
+  EXPECT_EQ(line[2][1], epochs[1].val_loss);
+  EXPECT_EQ(line[2][2], epochs[1].val_acc);
+  // The midpoint, made here: each float tensor's mean, num_batches_tracked epoch 1's.
+  const cyg::SafetensorsContent first = cyg::load_safetensors(a), second = cyg::load_safetensors(b);
+  ASSERT_EQ(first.tensors.size(), second.tensors.size());
+  cyg::NamedTensorList middle;
+  for (size_t i = 0; i < first.tensors.size(); ++i) {
+    const cyg::Tensor& x = first.tensors[i].second;
+    ASSERT_EQ(first.tensors[i].first, second.tensors[i].first);
+    if (x.dtype() != cyg::DType::F32) {
+      middle.push_back(first.tensors[i]);
+      continue;
+    }
+    std::vector<float> values = x.to_vector(), other = second.tensors[i].second.to_vector();
+    for (size_t j = 0; j < values.size(); ++j)
+      values[j] = static_cast<float>(0.5 * static_cast<double>(values[j]) + 0.5 * static_cast<double>(other[j]));
+    middle.emplace_back(first.tensors[i].first, cyg::Tensor::from_vector(values, x.shape()));
+  }
+  cyg::save_safetensors(root_ + "/middle.safetensors", middle);
+  std::filesystem::copy_file(dir + "/config.yaml", root_ + "/config.yaml");
+  const Result mid = run("evaluate", {"--checkpoint", root_ + "/middle.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(mid.exit_code, 0) << mid.err;
+  char expected[48];
+  std::snprintf(expected, sizeof expected, "loss %.6f, accuracy %.4f", line[1][1], line[1][2]);
+  EXPECT_NE(mid.out.find(expected), std::string::npos) << mid.out << " vs " << expected;
+  EXPECT_NE(read_file(svg).find("Between two checkpoints"), std::string::npos);
+  // With the statistics recomputed at each point.
+  const Result recomputed = run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "2", "--recompute-bn"},
+                                BaseArgs::None);
+  ASSERT_EQ(recomputed.exit_code, 0) << recomputed.err;
+  EXPECT_NE(recomputed.out.find("batchnorm statistics recomputed over the training images at each point"),
+            std::string::npos);
+
+  cyg::save_safetensors(root_ + "/other.safetensors", {middle.front()});
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", root_ + "/other.safetensors"},
+                            BaseArgs::None),
+                        "holds 1 tensors");
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "1"}, BaseArgs::None),
+                        "--points: expected a whole number of points from 2 to 1001, got '1'");
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--points", "5"}, BaseArgs::None),
+                        "shape --interpolate, which is not given");
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", b, "--tta"}, BaseArgs::None),
+                        "--interpolate evaluates the weights between two checkpoints");
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", root_ + "/none.safetensors"},
+                            BaseArgs::None),
+                        "none.safetensors' (--interpolate) not found");
+}
+
 // The confusion matrix and the per-class accuracies agree with the predictions file,
 // counted here from its label and pred columns, and with the overall accuracy.
 TEST_F(EndToEnd, EvaluateGivesTheConfusionMatrixOfItsPredictions) {
