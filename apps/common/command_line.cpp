@@ -154,8 +154,8 @@ std::string usage(AppKind kind) {
        << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
        << "                      [--top-losses-svg FILE.svg]\n"
        << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png|FOLDER [--image ...]\n"
-       << "       " << name << " --checkpoint A.safetensors --interpolate B.safetensors [--points N] [--recompute-bn]\n"
-       << "                      [--interpolation-csv FILE.csv] [--interpolation-svg FILE.svg]\n"
+       << "       " << name << " --checkpoint A.safetensors --interpolate B.safetensors [--points N]\n"
+       << "                      [--recompute-bn] [--interpolation-csv FILE.csv] [--interpolation-svg FILE.svg]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
   os << "\n" << describe(kind);
   if (kind != AppKind::Evaluate) os << "Continue a stopped run with resume=runs/<dir>.\n";
@@ -189,7 +189,7 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   {
     const EvaluateRequest& e = cl.evaluate;
     const bool interpolating = !e.interpolate.empty();
-    CYG_INPUT_CHECK(interpolating || (e.points == EvaluateRequest{}.points && !e.recompute_bn &&
+    CYG_INPUT_CHECK(interpolating || (e.points == 0 && !e.recompute_bn &&
                                       e.interpolation_csv.empty() && e.interpolation_svg.empty()),
                     "--points, --recompute-bn, --interpolation-csv and --interpolation-svg shape --interpolate, "
                     "which is not given");

@@ -12,6 +12,9 @@ namespace cyg::app {
 
 // What the evaluate app is asked for besides printing the loss, the accuracy, each
 // class's accuracy and the confusion matrix (apps/common/evaluation.h).
+// The points --interpolate takes unless --points says.
+constexpr int64_t kInterpolationPoints = 11;
+
 struct EvaluateRequest {
   std::string checkpoint;
   std::string predictions, confusion;  // CSV files to write, where not empty
@@ -30,7 +33,7 @@ struct EvaluateRequest {
   // to 1; batchnorm's statistics interpolated too, or recomputed over the training images
   // at each point (recompute_bn, as SWA's update_bn). A CSV and a picture where named.
   std::string interpolate;
-  int64_t points = 11;
+  int64_t points = 0;  // 0: not given (kInterpolationPoints)
   bool recompute_bn = false;
   std::string interpolation_csv, interpolation_svg;
 };

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
@@ -342,9 +343,12 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
 // Goodfellow et al.'s linear interpolation: the validation loss and accuracy of the
 // weights (1 - t) A + t B at evenly spaced t from 0 to 1.
 int interpolate_checkpoints(Experiment& experiment, const EvaluateRequest& request) {
+  // A first on its own: a checkpoint of another model is named as such before anything.
+  load_weights(request.checkpoint, *experiment.model);
   const SafetensorsContent a = load_safetensors(request.checkpoint), b = load_safetensors(request.interpolate);
-  CYG_INPUT_CHECK(a.tensors.size() == b.tensors.size(), "'", request.interpolate, "' holds ", b.tensors.size(),
-                  " tensors and '", request.checkpoint, "' ", a.tensors.size(), ": not the same model's weights");
+  auto tensors = [](size_t n) { return std::to_string(n) + (n == 1 ? " tensor" : " tensors"); };
+  CYG_INPUT_CHECK(a.tensors.size() == b.tensors.size(), "'", request.interpolate, "' has ", tensors(b.tensors.size()),
+                  " and '", request.checkpoint, "' ", tensors(a.tensors.size()), ": not the same model's weights");
   std::vector<Tensor> partner;  // B's tensor of each of A's names
   for (const auto& [name, tensor] : a.tensors) {
     const auto it = std::find_if(b.tensors.begin(), b.tensors.end(), [&](const auto& e) { return e.first == name; });
@@ -352,24 +356,36 @@ int interpolate_checkpoints(Experiment& experiment, const EvaluateRequest& reque
                     request.checkpoint, "' has: not the same model's weights");
     CYG_INPUT_CHECK(it->second.shape() == tensor.shape() && it->second.dtype() == tensor.dtype(), "tensor '", name,
                     "' differs in shape or type between '", request.checkpoint, "' and '", request.interpolate, "'");
+    CYG_INPUT_CHECK(tensor.dtype() == DType::F32 || tensor.dtype() == DType::I64 || tensor.dtype() == DType::I32,
+                    "tensor '", name, "' of '", request.checkpoint, "' is ", dtype_name(tensor.dtype()),
+                    ": the line takes fp32 weights (and integer counters, kept from the first checkpoint)");
     partner.push_back(it->second);
   }
-  // Without augmentation, in order: the statistics of the training images as they are.
-  Loader train(experiment.data.train, experiment.loader_options());
+  const int64_t points = request.points > 0 ? request.points : kInterpolationPoints;
+  // The training images for the statistics, without augmentation, in order, the last
+  // batch kept or dropped as training does (a batch of one has no variance).
+  std::optional<Loader> train;
+  if (request.recompute_bn)
+    train.emplace(experiment.data.train, experiment.loader_options().drop_last(experiment.config.train.drop_last));
   const std::string statistics = request.recompute_bn ? "recomputed over the training images at each point"
                                                       : "interpolated with the weights";
   std::printf("the line from %s (t = 0) to %s (t = 1), %lld points on %s, batchnorm statistics %s:\n",
-              request.checkpoint.c_str(), request.interpolate.c_str(), static_cast<long long>(request.points),
+              request.checkpoint.c_str(), request.interpolate.c_str(), static_cast<long long>(points),
               experiment.data.val.name.c_str(), statistics.c_str());
   std::printf("  %-8s %10s %9s\n", "t", "loss", "accuracy");
   std::string csv = "t,val_loss,val_acc\n";
   std::vector<double> ts, losses, accuracies;
-  for (int64_t k = 0; k < request.points; ++k) {
-    const double t = static_cast<double>(k) / static_cast<double>(request.points - 1);
+  for (int64_t k = 0; k < points; ++k) {
+    const double t = static_cast<double>(k) / static_cast<double>(points - 1);
     nn::NamedTensors state;
     for (size_t i = 0; i < a.tensors.size(); ++i) {
       const Tensor& from = a.tensors[i].second;
-      if (from.dtype() != DType::F32) {  // num_batches_tracked: the first checkpoint's
+      // The ends as they are (a weight that is not finite stays so); counters A's.
+      if (k == points - 1 && from.dtype() == DType::F32) {
+        state.emplace_back(a.tensors[i].first, partner[i]);
+        continue;
+      }
+      if (k == 0 || from.dtype() != DType::F32) {
         state.push_back(a.tensors[i]);
         continue;
       }
@@ -380,12 +396,12 @@ int interpolate_checkpoints(Experiment& experiment, const EvaluateRequest& reque
         out[j] = static_cast<float>((1.0 - t) * static_cast<double>(x[j]) + t * static_cast<double>(y[j]));
       state.emplace_back(a.tensors[i].first, mixed);
     }
-    load_state_into(request.checkpoint + " and " + request.interpolate, state, *experiment.model);
-    if (request.recompute_bn) {
-      train.start_epoch(0);
+    load_state_into(request.interpolate, state, *experiment.model);
+    if (train) {
+      train->start_epoch(0);
       Batch batch;
       nn::recompute_batchnorm_statistics(*experiment.model, [&](Tensor& images) {
-        if (!train.next(batch)) return false;
+        if (!train->next(batch)) return false;
         images = batch.images;
         return true;
       });

@@ -1711,19 +1711,30 @@ TEST_F(EndToEnd, EvaluateInterpolatesBetweenTwoCheckpoints) {
   EXPECT_NE(mid.out.find(expected), std::string::npos) << mid.out << " vs " << expected;
   EXPECT_NE(read_file(svg).find("Between two checkpoints"), std::string::npos);
   // With the statistics recomputed at each point.
-  const Result recomputed = run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "2", "--recompute-bn"},
+  // With the statistics recomputed at each point: other statistics than the run's, so
+  // other scores at the ends (finite ones).
+  const std::string recomputed_csv = root_ + "/recomputed.csv";
+  const Result recomputed = run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "2", "--recompute-bn",
+                                             "--interpolation-csv", recomputed_csv},
                                 BaseArgs::None);
   ASSERT_EQ(recomputed.exit_code, 0) << recomputed.err;
   EXPECT_NE(recomputed.out.find("batchnorm statistics recomputed over the training images at each point"),
             std::string::npos);
+  const std::vector<std::vector<double>> again = csv_numbers(read_file(recomputed_csv));
+  ASSERT_EQ(again.size(), 2u);
+  for (const std::vector<double>& row : again) EXPECT_TRUE(std::isfinite(row[1])) << row[1];
+  EXPECT_NE(again[0][1], epochs[0].val_loss) << "the recomputed statistics are the run's";
+  EXPECT_NE(again[1][1], epochs[1].val_loss) << "the recomputed statistics are the run's";
 
   cyg::save_safetensors(root_ + "/other.safetensors", {middle.front()});
   expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", root_ + "/other.safetensors"},
                             BaseArgs::None),
-                        "holds 1 tensors");
+                        "other.safetensors' has 1 tensor and '");
   expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", b, "--points", "1"}, BaseArgs::None),
                         "--points: expected a whole number of points from 2 to 1001, got '1'");
   expect_one_line_error(run("evaluate", {"--checkpoint", a, "--points", "5"}, BaseArgs::None),
+                        "shape --interpolate, which is not given");
+  expect_one_line_error(run("evaluate", {"--checkpoint", a, "--points", "11"}, BaseArgs::None),
                         "shape --interpolate, which is not given");
   expect_one_line_error(run("evaluate", {"--checkpoint", a, "--interpolate", b, "--tta"}, BaseArgs::None),
                         "--interpolate evaluates the weights between two checkpoints");
