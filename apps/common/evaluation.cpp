@@ -350,7 +350,9 @@ int interpolate_checkpoints(Experiment& experiment, const EvaluateRequest& reque
   CYG_INPUT_CHECK(a.tensors.size() == b.tensors.size(), "'", request.interpolate, "' has ", tensors(b.tensors.size()),
                   " and '", request.checkpoint, "' ", tensors(a.tensors.size()), ": not the same model's weights");
   std::vector<Tensor> partner;  // B's tensor of each of A's names
-  for (const auto& [name, tensor] : a.tensors) {
+  for (const auto& entry : a.tensors) {
+    const std::string& name = entry.first;
+    const Tensor& tensor = entry.second;
     const auto it = std::find_if(b.tensors.begin(), b.tensors.end(), [&](const auto& e) { return e.first == name; });
     CYG_INPUT_CHECK(it != b.tensors.end(), "'", request.interpolate, "' has no tensor '", name, "', which '",
                     request.checkpoint, "' has: not the same model's weights");
