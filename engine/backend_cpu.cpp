@@ -42,6 +42,8 @@ struct CpuKernels : Kernels {
     mean = mean_cpu;
     sum_dim = sum_dim_cpu;
     mean_dim = mean_dim_cpu;
+    moments = moments_cpu;
+    moments_bf16 = moments_bf16_cpu;
 
     accumulate_metrics = accumulate_metrics_cpu;
 

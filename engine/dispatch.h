@@ -95,6 +95,11 @@ struct Kernels {
   Kernel<void(const float* x, int64_t n, float* out)> mean{entries, "mean"};
   Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> sum_dim{entries, "sum_dim"};
   Kernel<void(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out)> mean_dim{entries, "mean_dim"};
+  // Each chunk's sum, sum of squares about a shift and count at or below a threshold
+  // (kernels/reduce.h).
+  Kernel<void(const float* x, int64_t n, float shift, float threshold, float* chunks)> moments{entries, "moments"};
+  Kernel<void(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks)> moments_bf16{
+      entries, "moments_bf16"};
 
   // Training metrics kept on the device (kernels/metrics.h).
   Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot, int64_t capacity,

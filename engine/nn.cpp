@@ -22,7 +22,7 @@ Variable Module::forward(const Variable&) {
 
 Variable Module::operator()(const Variable& x) {
   NvtxRange range(name_.c_str());
-  return forward(x);
+  return hooked(forward(x), "");
 }
 
 Variable Module::register_parameter(const std::string& name, Tensor value) {
@@ -110,11 +110,15 @@ void Module::count_replayed_forward() {
 }
 
 std::vector<Module*> Module::modules() {
-  std::vector<Module*> out{this};
-  for (auto& [name, child] : children_) {
-    const std::vector<Module*> below = child->modules();
-    out.insert(out.end(), below.begin(), below.end());
-  }
+  std::vector<Module*> out;
+  for (auto& [name, module] : named_modules()) out.push_back(module);
+  return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (auto& [name, child] : children_)
+    for (auto& [below, module] : child->named_modules()) out.emplace_back(below.empty() ? name : name + "." + below, module);
   return out;
 }
 
@@ -168,12 +172,12 @@ Variable BatchNorm2d::forward(const Variable& x) { return apply(x, fn::BatchNorm
 
 Variable BatchNorm2d::forward_relu(const Variable& x) {
   NvtxRange range(name().c_str());
-  return apply(x, fn::BatchNormThen::Relu, Variable());
+  return hooked(apply(x, fn::BatchNormThen::Relu, Variable()), "+relu");
 }
 
 Variable BatchNorm2d::forward_add_relu(const Variable& x, const Variable& residual) {
   NvtxRange range(name().c_str());
-  return apply(x, fn::BatchNormThen::AddRelu, residual);
+  return hooked(apply(x, fn::BatchNormThen::AddRelu, residual), "+add+relu");
 }
 
 void BatchNorm2d::count_replayed_forward() { increment_(num_batches_tracked_, 1); }
@@ -235,7 +239,7 @@ void Sequential::append(std::shared_ptr<Module> module) {
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (auto& layer : layers_) h = (*layer)(h);
   return h;
 }
 

@@ -43,6 +43,16 @@ class Module {
   // The module's name in its parent ("conv1", "0", ...), which names its NVTX range.
   const std::string& name() const { return name_; }
 
+  // PyTorch's register_forward_hook, one per module: called with each output of the
+  // module's forward, and `fused` saying what the forward applied after the module's own
+  // op ("": nothing; BatchNorm2d's forward_relu "+relu", forward_add_relu "+add+relu").
+  // An empty function removes it. Not called in a replayed CUDA graph (no host code runs).
+  using ForwardHook = std::function<void(const Variable& output, const char* fused)>;
+  void set_forward_hook(ForwardHook hook) { hook_ = std::move(hook); }
+  // Whether the module holds parameters itself, not only below it (fastai's has_params:
+  // a convolution, a batchnorm, a linear layer).
+  bool has_own_parameters() const { return !params_.empty(); }
+
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<Variable> parameters() const;
   NamedTensors named_buffers() const;
@@ -62,6 +72,9 @@ class Module {
   // This module and every one below it, depth first in registration order (PyTorch's
   // modules()).
   std::vector<Module*> modules();
+  // The same with their qualified names ("", "conv1", "layer1.0.bn1", ...: PyTorch's
+  // named_modules(), the prefixes of the state dict's names).
+  std::vector<std::pair<std::string, Module*>> named_modules();
   bool is_training() const { return training_; }
   // Moves every parameter (with its gradient) and buffer to the device.
   void to(Device device);
@@ -73,6 +86,11 @@ class Module {
   enum class BufferPlace { WithModule, Host };
   // The module keeps the tensor as a member and registers its address.
   void register_buffer(const std::string& name, Tensor* buffer, BufferPlace place = BufferPlace::WithModule);
+  // Calls the forward hook, where one is set, and returns the output.
+  Variable hooked(const Variable& output, const char* fused) const {
+    if (hook_) hook_(output, fused);
+    return output;
+  }
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> child) {
     child->name_ = name;
@@ -94,6 +112,7 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::string name_ = "model";
   bool training_ = true;
+  ForwardHook hook_;
 };
 
 // How a layer's weights start: PyTorch's default (Kaiming-uniform with a = sqrt(5),

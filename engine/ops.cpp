@@ -130,4 +130,31 @@ Tensor mean(const Tensor& x) { return reduce_all(x, Reduction::Mean); }
 Tensor sum(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Sum); }
 Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Mean); }
 
+Moments moments(const Tensor& x, float threshold) {
+  CYG_CHECK(x.defined() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16),
+            "moments: expected an f32 or bf16 tensor");
+  // The values' order does not matter: a dense tensor (NCHW or NHWC) is read as it lies.
+  const Tensor xc = x.is_dense() ? x : x.contiguous();
+  const int64_t n = xc.numel();
+  Moments m;
+  m.count = static_cast<double>(n);
+  if (n == 0) return m;
+  Tensor chunks = Tensor::empty({kMomentsPerChunk * moment_chunks(n)}, DType::F32, x.device());
+  const Kernels& k = kernels_for(x);
+  // One pass: each chunk's (sum, squares about shift, count at or below), added in double.
+  const auto pass = [&](float shift) {
+    if (xc.dtype() == DType::BF16) k.moments_bf16(xc.data<uint16_t>(), n, shift, threshold, chunks.data<float>());
+    else k.moments(xc.data<float>(), n, shift, threshold, chunks.data<float>());
+    double totals[kMomentsPerChunk] = {};
+    const std::vector<float> sums = chunks.to_vector();
+    for (size_t c = 0; c < sums.size(); ++c) totals[c % kMomentsPerChunk] += sums[c];
+    return std::vector<double>(totals, totals + kMomentsPerChunk);
+  };
+  const std::vector<double> first = pass(0.0f);
+  m.sum = first[0];
+  m.at_or_below = first[2];
+  m.centred_squares = pass(static_cast<float>(m.sum / m.count))[1];
+  return m;
+}
+
 }  // namespace cyg

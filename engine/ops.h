@@ -22,4 +22,14 @@ Tensor mean(const Tensor& x);                                  // 0-D
 Tensor sum(const Tensor& x, int64_t dim);                      // that dimension removed
 Tensor mean(const Tensor& x, int64_t dim);
 
+// The moments of x's values (f32 or bf16, in any layout, on any device), for a layer's
+// output statistics: their count, sum, sum of squares about their mean and count at or
+// below `threshold`. Two passes of one kernel (kernels/reduce.h: the sums, then the
+// squares about the first pass's mean), each chunk's sums added here in double after a
+// wait for the device.
+struct Moments {
+  double count = 0, sum = 0, centred_squares = 0, at_or_below = 0;
+};
+Moments moments(const Tensor& x, float threshold);
+
 }  // namespace cyg

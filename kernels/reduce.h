@@ -24,6 +24,36 @@ CYG_CUDA_DECL(void sum_cuda(const float* x, int64_t n, float* out, float* worksp
 CYG_CUDA_DECL(void mean_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg = {}))
 CYG_CUDA_DECL(void sum_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                                 const LaunchConfig& cfg = {}))
+// Moments of a tensor's values, for a layer's output statistics (fastai's ActivationStats:
+// mean, standard deviation, share at or below a threshold): for each chunk of
+// kMomentChunk consecutive elements, three floats, its sum, its sum of squares about
+// `shift` and its count of values at or below `threshold` (exact: a chunk is far below
+// 2^24). The caller adds the chunks in double, so the rounding of a whole tensor's sums
+// stays one chunk's, and takes the squares about the mean (a second pass with the first's
+// mean as the shift), so a near-constant output loses nothing to cancellation. `chunks`
+// holds kMomentsPerChunk * moment_chunks(n) floats. The elements' order does not matter:
+// any layout of an activation (NCHW, NHWC) gives its moments.
+inline constexpr int64_t kMomentChunk = 4096;
+inline constexpr int64_t kMomentsPerChunk = 3;
+CYG_HD int64_t moment_chunks(int64_t n) { return (n + kMomentChunk - 1) / kMomentChunk; }
+
+// One value into a chunk's three sums (Acc: float on the device, double in the reference).
+template <typename Acc>
+CYG_HD void add_moments(float x, float shift, float threshold, Acc& sum, Acc& squares, Acc& at_or_below) {
+  const Acc d = static_cast<Acc>(x) - static_cast<Acc>(shift);
+  sum += x;
+  squares += d * d;
+  at_or_below += x <= threshold ? Acc(1) : Acc(0);
+}
+
+void moments_cpu(const float* x, int64_t n, float shift, float threshold, float* chunks);
+void moments_bf16_cpu(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks);
+// One block per chunk (grid-stride over the chunks); no atomics, the same bits every run.
+CYG_CUDA_DECL(void moments_cuda(const float* x, int64_t n, float shift, float threshold, float* chunks,
+                                const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void moments_bf16_cuda(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks,
+                                     const LaunchConfig& cfg = {}))
+
 CYG_CUDA_DECL(void mean_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                                  const LaunchConfig& cfg = {}))
 

@@ -121,6 +121,7 @@ void save_checkpoint(const std::string& dir, const std::string& tag, const nn::M
                                                  {"metrics_csv", extras.metrics_csv},
                                                  {"steps_csv", extras.steps_csv},
                                                  {"experiment", extras.experiment}};
+  if (!extras.activation_stats_csv.empty()) metadata["activation_stats_csv"] = extras.activation_stats_csv;
   // An equal average (stochastic weight averaging) before its first epoch holds nothing
   // yet: not written, so that the state file is no larger than the run's.
   if (average && (average->updates() > 0 || !average->equal())) {
@@ -240,7 +241,9 @@ LoadedCheckpoint read_checkpoint(const std::string& dir, const std::string& tag)
   } catch (const nlohmann::json::exception& e) {
     CYG_INPUT_CHECK(false, "'", state_path, "': malformed loop state (", e.what(), ")");
   }
-  out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment")};
+  out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment"), ""};
+  const auto activations = state_file.metadata.find("activation_stats_csv");
+  if (activations != state_file.metadata.end()) out.extras.activation_stats_csv = activations->second;
   out.state_path = state_path;
   const auto updates = state_file.metadata.find("average_updates");
   if (updates != state_file.metadata.end()) {

@@ -37,6 +37,7 @@ struct LoopState {
 struct CheckpointExtras {
   std::string metrics_csv, steps_csv;  // the run's tables at the checkpoint's step
   std::string experiment;              // experiment_yaml() of the run's configuration
+  std::string activation_stats_csv;    // train.activation_stats_every's table ("": none)
 };
 
 // `average`, where given, goes into the state too (its tensors as "average.<name>", its

@@ -233,6 +233,9 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   CYG_INPUT_CHECK(cl.config.train.save_every_n_epochs == 0 || kind != AppKind::LrFind,
                   "'train.save_every_n_epochs' keeps a training run's weights by epoch (cygnet_baseline, "
                   "cygnet_onecycle); the range test, cygnet_lr_find, has no epochs and does not take it");
+  CYG_INPUT_CHECK(cl.config.train.activation_stats_every == 0 || kind != AppKind::LrFind,
+                  "'train.activation_stats_every' records the activations of a training run (cygnet_baseline, "
+                  "cygnet_onecycle); the range test, cygnet_lr_find, does not take it");
   if (resume.empty() && kind == AppKind::OneCycle) {
     resolve_lr_max_from(cl.config);
     validate(cl.config);

@@ -108,6 +108,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"train.max_time", Kind::String, &c.train.max_time},
       {"train.label_smoothing", Kind::Double, &c.train.label_smoothing},
       {"train.log_every", Kind::Int, &c.train.log_every, 1, 1000000},
+      {"train.activation_stats_every", Kind::Int, &c.train.activation_stats_every, 0, 1000000000},
       {"train.micro_batches", Kind::Int, &c.train.micro_batches, 1, 65536},
       {"train.target_val_acc", Kind::Double, &c.train.target_val_acc},
       {"train.ema_decay", Kind::Double, &c.train.ema_decay},
@@ -647,7 +648,7 @@ const std::vector<std::string>& keys_changeable_on_resume() {
                                                 "cudnn_benchmark", "cudnn_cache",     "cuda_graphs",     "threads",
                                                 "memory_format",   "tensorboard",     "distributed",
                                                 "distributed_timeout", "train.target_val_acc",
-                                                "train.save_every_n_epochs"};
+                                                "train.save_every_n_epochs", "train.activation_stats_every"};
   return keys;
 }
 
@@ -808,6 +809,11 @@ const std::vector<KeyHelp>& key_help() {
       {"train.swa_anneal_epochs", nullptr, "SWALR's anneal_epochs: epochs to reach train.swa_lr; 0: at once"},
       {"train.swa_anneal_strategy", swa_anneal_choices, "SWALR's anneal_strategy: the shape of the annealing"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
+      {"train.activation_stats_every", nullptr,
+       "fastai's ActivationStats: every n-th step, the mean, standard deviation and share at or below "
+       "0.05 of each layer's output (convolutions, batchnorms after their ReLU, the linear layer), in "
+       "activation_stats.csv and drawn on the run's page; each recorded layer is read back, and on a GPU "
+       "the steps run eagerly (no CUDA graphs); training apps; may be given with resume; 0: none"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "
        "gradients summed into one update (less memory; batchnorm sees each micro-batch, of at least "

@@ -45,6 +45,9 @@ struct TrainConfig {
   std::string max_time;
   double label_smoothing = 0.0;
   int64_t log_every = 50;  // steps between progress lines and metric reads
+  // fastai's ActivationStats: every n-th step, the mean, std and share near zero of each
+  // layer's output (activation_stats.csv and the page's pictures); 0: none.
+  int64_t activation_stats_every = 0;
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
   double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
   double ema_decay = 0.0;       // a moving average of the weights, evaluated each epoch; 0: none

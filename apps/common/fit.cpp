@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "apps/common/activation_stats.h"
 #include "apps/common/checkpoint.h"
 #include "apps/common/command_line.h"
 #include "apps/common/epoch_rules.h"
@@ -145,8 +146,9 @@ class FitLoop {
         st_(state),
         tally_(state, experiment.config.train.log_every, experiment.device, experiment.comm.get()),
         runner_(*experiment.model, *experiment.optimizer, tally_.ring(), experiment.config.train.label_smoothing,
-                experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device,
+                experiment.graphed_steps() ? StepGraphs::On : StepGraphs::Off, experiment.device,
                 experiment.comm.get(), experiment.device_comm.get()),
+        activations_(*experiment.model, report.writes() ? experiment.config.train.activation_stats_every : 0),
         seconds_before_(state.total_seconds) {
     st_.processes = experiment.comm->size();
     runner_.set_micro_batches(experiment.config.train.micro_batches);
@@ -203,6 +205,8 @@ class FitLoop {
   LoopState st_;
   StepTally tally_;
   StepRunner runner_;
+  // train.activation_stats_every: the layers' outputs, on rank 0's slice of the batch.
+  ActivationRecorder activations_;
   const StopOnInterrupt interrupt_;
   const EarlyStoppingRule early_stop_ = EarlyStoppingRule::of(e_.config.train);
   // Early stopping has ended the run before its last epoch: at the epoch just ended, or in
@@ -244,8 +248,11 @@ int FitLoop::run() {
     while (e_.train_loader->next(batch)) {
       // Schedule: this step's lr and momentum.
       settings = apply_schedule(st_.step);
-      // Step: its loss and correct count go to sums on the device.
+      // Step: its loss and correct count go to sums on the device (and, every
+      // train.activation_stats_every steps, the layers' statistics to the host).
+      activations_.start_step(st_.step + 1);
       runner_.run(batch.images, batch.labels, batch.global_size, batch.mixing);
+      activations_.end_step(report_.activation_stats);
       // The first batch this process trains, as the network saw it (batch.svg, the page).
       if (report_.writes() && report_.batch_picture.empty()) show(batch, epoch);
       // Record: each step's loss is read back once per log interval.
@@ -550,7 +557,8 @@ LoopState FitLoop::save_last(double epoch_seconds) {
   s.processes = e_.comm->size();
   if (!report_.writes()) return s;
   CheckpointWriteGuard guard;
-  const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config)};
+  const CheckpointExtras extras{csv_text(report_.epochs), csv_text(report_.steps), experiment_yaml(e_.config),
+                                report_.activation_stats.empty() ? "" : csv_text(report_.activation_stats)};
   save_checkpoint(report_.path(), "last", *e_.model, e_.optimizer.get(), s, e_.config.model.name, extras,
                   e_.average());
   return s;
@@ -635,6 +643,13 @@ LoopState start_or_resume(Experiment& e, RunReport& report) {
     }
     keep_first(report.epochs, st.epoch);
     keep_first(report.steps, st.step);
+    if (!checkpoint.extras.activation_stats_csv.empty()) {
+      report.activation_stats = parse_csv<ActivationStat>(checkpoint.extras.activation_stats_csv,
+                                                          dir + "/last.state.safetensors (activation stats)");
+      std::vector<ActivationStat>& rows = report.activation_stats;
+      rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const ActivationStat& r) { return r.step > st.step; }),
+                 rows.end());
+    }
     // The files as the checkpoint has them, at once: a kill may have left them behind it,
     // and a run killed after its last checkpoint has no epoch left to write them.
     const EarlyStoppingState early = early_stopping(report.epochs, EarlyStoppingRule::of(e.config.train), st.epoch);

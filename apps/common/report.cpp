@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/activation_stats.h"
 #include "apps/common/confusion_plot.h"
 #include "apps/common/epoch_rules.h"
 #include "apps/common/html_page.h"
@@ -184,6 +185,7 @@ void RunReport::write_tables() {
   }
   dir_.write("metrics.csv", csv_text(epochs));
   dir_.write("steps.csv", csv_text(steps));
+  if (!activation_stats.empty()) dir_.write("activation_stats.csv", csv_text(activation_stats));
   if (experiment_.config.tensorboard) {
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -210,6 +212,7 @@ std::vector<std::pair<std::string, plot::Chart>> RunReport::charts() const {
   out.push_back({"loss.svg", epoch_chart("Loss", "cross-entropy", name, epochs, &EpochMetrics::train_loss,
                                          &EpochMetrics::val_loss, &EpochMetrics::ema_val_loss)});
   if (!steps.empty()) out.push_back({"loss_by_step.svg", step_loss_chart(name, steps, epochs)});
+  for (auto& chart : activation_charts(name, activation_stats)) out.push_back(std::move(chart));
   if (swa.first_epoch > 0) {
     // Stochastic weight averaging's result, evaluated at the run's end: a level line over
     // the epochs it averages (half an epoch wide for one).
@@ -390,8 +393,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const P
     body += "<figure>" + html::inline_svg(plot::render_svg(chart)) + "</figure>\n";
   body += "<h2>Configuration</h2>\n<pre>" + html::escape(to_yaml(c)) + "</pre>\n";
   body += "<h2>Files</h2>\n<p>";
-  for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv", "best.safetensors",
-                        "swa.safetensors"})
+  for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv",
+                        "activation_stats.csv", "best.safetensors", "swa.safetensors"})
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
   // The snapshots (train.save_every_n_epochs) of the complete epochs, whatever the key
   // says now (a resume may change it).

@@ -45,6 +45,8 @@ class RunReport {
   std::vector<EpochMetrics> epochs;
   std::vector<StepRecord> steps;
   std::vector<RangeTestStep> range_steps;
+  // activation_stats.csv (train.activation_stats_every; none where empty).
+  std::vector<ActivationStat> activation_stats;
   nlohmann::json range_test;  // summary.json's "lr_find": the sweep, why it stopped, the suggestions
   Confusion final_confusion;  // the last epoch's validation, by class (classes 0: none yet)
   // Its images with the highest loss (kRunTopLosses of them; none yet where empty): the

@@ -67,6 +67,14 @@ const std::vector<Column<RangeTestStep>>& RangeTestStep::columns() {
   return list;
 }
 
+const std::vector<Column<ActivationStat>>& ActivationStat::columns() {
+  static const std::vector<Column<ActivationStat>> list = {
+      {"step", &ActivationStat::step}, {"layer", &ActivationStat::layer}, {"mean", &ActivationStat::mean},
+      {"std", &ActivationStat::std},   {"near_zero", &ActivationStat::near_zero},
+  };
+  return list;
+}
+
 namespace {
 
 std::string trim(const std::string& s) {
@@ -106,6 +114,7 @@ std::string format_row(const Record& row, const std::vector<Column<Record>>& col
   for (const Column<Record>& c : columns) {
     if (!line.empty()) line += ',';
     if (const auto* integer = std::get_if<int64_t Record::*>(&c.field)) line += std::to_string(row.**integer);
+    else if (const auto* text = std::get_if<std::string Record::*>(&c.field)) line += csv_field(row.**text);
     else line += format_number(row.*std::get<double Record::*>(c.field));
   }
   return line;
@@ -134,6 +143,12 @@ std::vector<size_t> column_positions(const std::string& path, const std::string&
 // One cell into its field; the error names the file, line and column.
 template <typename Record>
 void parse_cell(const std::string& cell, const Column<Record>& column, Record& row, const std::string& where) {
+  if (const auto* text = std::get_if<std::string Record::*>(&column.field)) {
+    CYG_INPUT_CHECK(!cell.empty() && cell.find('"') == std::string::npos, where, ", column '", column.name, "': '",
+                    cell, "' is not a name");
+    row.**text = cell;
+    return;
+  }
   char* end = nullptr;
   const double value = std::strtod(cell.c_str(), &end);
   CYG_INPUT_CHECK(!cell.empty() && *end == '\0', where, ", column '", column.name, "': '", cell, "' is not a number");
@@ -208,5 +223,9 @@ template std::vector<StepRecord> read_csv<StepRecord>(const std::string&);
 template std::vector<RangeTestStep> read_csv<RangeTestStep>(const std::string&);
 template std::vector<EpochMetrics> parse_csv<EpochMetrics>(const std::string&, const std::string&);
 template std::vector<StepRecord> parse_csv<StepRecord>(const std::string&, const std::string&);
+template std::string csv_header<ActivationStat>();
+template std::string csv_text(const std::vector<ActivationStat>&);
+template std::vector<ActivationStat> read_csv<ActivationStat>(const std::string&);
+template std::vector<ActivationStat> parse_csv<ActivationStat>(const std::string&, const std::string&);
 
 }  // namespace cyg::app

@@ -12,13 +12,14 @@
 
 namespace cyg::app {
 
-// A column of Record's table: integers print as integers, numbers as format_number. An
-// optional column (a number) is written only where some row has a value (not NaN), and
-// reads as NaN from a file without it: what a run has only with a setting on.
+// A column of Record's table: integers print as integers, numbers as format_number, names
+// as they are (CSV-quoted where they need it). An optional column (a number) is written
+// only where some row has a value (not NaN), and reads as NaN from a file without it: what
+// a run has only with a setting on.
 template <typename Record>
 struct Column {
   const char* name;
-  std::variant<int64_t Record::*, double Record::*> field;
+  std::variant<int64_t Record::*, double Record::*, std::string Record::*> field;
   bool optional = false;
 };
 
@@ -61,6 +62,17 @@ struct RangeTestStep {
   double lr = 0.0, momentum = 0.0, loss = 0.0, smoothed_loss = 0.0;
   double weight_decay = 0.0;  // the sweep's (lr_find.weight_decays)
   static const std::vector<Column<RangeTestStep>>& columns();
+};
+
+// activation_stats.csv (train.activation_stats_every, fastai's ActivationStats): one row
+// per recorded step and layer, the statistics of the layer's output on the step's first
+// (micro-)batch. `layer` is the module's qualified name, "+relu" or "+add+relu" after a
+// batchnorm whose forward applied them.
+struct ActivationStat {
+  int64_t step = 0;
+  std::string layer;
+  double mean = 0.0, std = 0.0, near_zero = 0.0;
+  static const std::vector<Column<ActivationStat>>& columns();
 };
 
 // A CSV field: quoted where it holds a comma, a quote or a line break (RFC 4180).

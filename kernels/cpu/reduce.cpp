@@ -2,6 +2,8 @@
 // than any float order of summation the GPU may use.
 #include "kernels/reduce.h"
 
+#include <algorithm>
+
 namespace cyg {
 
 void sum_cpu(const float* x, int64_t n, float* out) {
@@ -28,6 +30,29 @@ void sum_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, 
 void mean_dim_cpu(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out) {
   sum_dim_cpu(x, outer, reduced, inner, out);
   for (int64_t k = 0; k < outer * inner; ++k) out[k] = mean_from_sum(out[k], reduced);
+}
+
+namespace {
+// The reference: each chunk's sums in double, stored as the device's floats.
+template <typename T>
+void moments_reference(const T* x, int64_t n, float shift, float threshold, float* chunks) {
+  for (int64_t c = 0; c < moment_chunks(n); ++c) {
+    double sum = 0.0, squares = 0.0, at_or_below = 0.0;
+    const int64_t end = std::min(n, (c + 1) * kMomentChunk);
+    for (int64_t i = c * kMomentChunk; i < end; ++i) add_moments(widen(x[i]), shift, threshold, sum, squares, at_or_below);
+    chunks[kMomentsPerChunk * c] = static_cast<float>(sum);
+    chunks[kMomentsPerChunk * c + 1] = static_cast<float>(squares);
+    chunks[kMomentsPerChunk * c + 2] = static_cast<float>(at_or_below);
+  }
+}
+}  // namespace
+
+void moments_cpu(const float* x, int64_t n, float shift, float threshold, float* chunks) {
+  moments_reference(x, n, shift, threshold, chunks);
+}
+
+void moments_bf16_cpu(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks) {
+  moments_reference(x, n, shift, threshold, chunks);
 }
 
 }  // namespace cyg

@@ -1,6 +1,7 @@
 // Reductions. sum/mean over all elements: pass 1, each block sums a grid-stride share
 // into workspace[block]; pass 2, one block sums the partials. Over one axis: one block
 // per output element (grid-stride over outputs), threads stride over the reduced axis.
+// Moments (a layer's output statistics): one block per chunk, three sums each.
 // Bound by memory bandwidth; block sizes must be multiples of 32.
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/reduce.h"
@@ -32,6 +33,27 @@ __global__ void CYG_LAUNCH_BOUNDS axis_sum_kernel(const float* x, int64_t outer,
   }
 }
 
+// Block c sums chunk c (and c + gridDim.x, ...): its threads stride through the chunk,
+// then three block reductions; every thread of a block runs the same chunks.
+template <typename T>
+__global__ void CYG_LAUNCH_BOUNDS moments_kernel(const T* x, int64_t n, float shift, float threshold, float* chunks) {
+  const int64_t count = moment_chunks(n);
+  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
+    const int64_t begin = c * kMomentChunk, end = n < begin + kMomentChunk ? n : begin + kMomentChunk;
+    float sum = 0.0f, squares = 0.0f, at_or_below = 0.0f;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+      add_moments(widen(x[i]), shift, threshold, sum, squares, at_or_below);
+    sum = block_reduce_sum(sum);
+    squares = block_reduce_sum(squares);
+    at_or_below = block_reduce_sum(at_or_below);
+    if (threadIdx.x == 0) {
+      chunks[kMomentsPerChunk * c] = sum;
+      chunks[kMomentsPerChunk * c + 1] = squares;
+      chunks[kMomentsPerChunk * c + 2] = at_or_below;
+    }
+  }
+}
+
 void check_reduce_block(int block) {
   CYG_CHECK(block % 32 == 0 && block <= 1024, "reduction block size ", block,
             " must be a multiple of 32, at most 1024");
@@ -60,7 +82,30 @@ void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t in
              r == Reduction::Mean ? reduced : int64_t(0));
   CYG_CHECK_LAUNCH();
 }
+
+template <typename T>
+void launch_moments(const T* x, int64_t n, float shift, float threshold, float* chunks, const LaunchConfig& cfg) {
+  const int64_t count = moment_chunks(n);
+  if (count == 0) return;
+  const int block = block_size(cfg);
+  check_reduce_block(block);
+  const int64_t cap = cfg.max_blocks > 0 ? cfg.max_blocks : 65535;
+  CYG_LAUNCH(moments_kernel<T>, static_cast<int>(count < cap ? count : cap), block, 0, stream_of(cfg), x, n,
+             shift, threshold, chunks);
+  CYG_CHECK_LAUNCH();
+}
 }  // namespace
+
+void moments_cuda(const float* x, int64_t n, float shift, float threshold, float* chunks, const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * n, 4 * kMomentsPerChunk * moment_chunks(n));
+  launch_moments(x, n, shift, threshold, chunks, cfg);
+}
+
+void moments_bf16_cuda(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks,
+                       const LaunchConfig& cfg) {
+  count_traffic(__func__, 2 * n, 4 * kMomentsPerChunk * moment_chunks(n));
+  launch_moments(x, n, shift, threshold, chunks, cfg);
+}
 
 void sum_cuda(const float* x, int64_t n, float* out, float* workspace, const LaunchConfig& cfg) {
   count_traffic(__func__, 4 * n, 4);

@@ -71,10 +71,9 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   RunConfig c;
   expect_error([&] { cyg::app::apply_yaml_file(c, path); },
                {path + ": unknown key 'train.epochz'",
-                "valid keys under 'train': batch_size, best_monitor, drop_last, early_stopping_min_delta, "
-                "early_stopping_monitor, "
-                "early_stopping_patience, ema_decay, ema_warmup, epochs, label_smoothing, log_every, max_steps, "
-                "max_time, micro_batches"});
+                "valid keys under 'train': activation_stats_every, batch_size, best_monitor, drop_last, "
+                "early_stopping_min_delta, early_stopping_monitor, early_stopping_patience, ema_decay, ema_warmup, "
+                "epochs, label_smoothing, log_every, max_steps, max_time, micro_batches"});
   const std::string top = write_yaml("unknown_top.yaml", "trainn:\n  epochs: 2\n");
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
@@ -399,6 +398,7 @@ RunConfig config_without_defaults() {
   c.train.early_stopping_min_delta = 0.002;
   c.train.best_monitor = "val_loss";
   c.train.save_every_n_epochs = 3;
+  c.train.activation_stats_every = 25;
   c.train.swa_start_epoch = 9;
   c.train.swa_lr = 0.02;
   c.train.swa_anneal_epochs = 2;
@@ -510,6 +510,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(train.early_stopping_min_delta);
   EXPECT_FIELD(train.best_monitor);
   EXPECT_FIELD(train.save_every_n_epochs);
+  EXPECT_FIELD(train.activation_stats_every);
   EXPECT_FIELD(train.swa_start_epoch);
   EXPECT_FIELD(train.swa_lr);
   EXPECT_FIELD(train.swa_anneal_epochs);
@@ -763,6 +764,8 @@ TEST(Config, PlateauKeysAreChecked) {
 // Snapshots: every n-th epoch, n at most the run's epochs (or the run would keep none).
 TEST(Config, SnapshotKeyIsChecked) {
   expect_invalid({"train.save_every_n_epochs=-1"}, {"'train.save_every_n_epochs' = -1: expected an integer in [0, "});
+  expect_invalid({"train.activation_stats_every=-1"},
+                 {"'train.activation_stats_every' = -1: expected an integer in [0, "});
   expect_invalid({"train.epochs=4", "train.save_every_n_epochs=5"},
                  {"'train.save_every_n_epochs' = 5: expected 0 (no snapshots) or a number of epochs from 1 to "
                   "train.epochs (4)"});
@@ -795,7 +798,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 98) << keys;
+  EXPECT_EQ(named, 99) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

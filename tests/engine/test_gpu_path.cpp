@@ -17,6 +17,7 @@
 #include "engine/device.h"
 #include "engine/ema.h"
 #include "engine/functional.h"
+#include "engine/ops.h"
 #include "engine/optim.h"
 #include "models/registry.h"
 
@@ -414,6 +415,23 @@ TEST(GPU_PATH_SUITE, FusedBatchNormEqualsTheUnfusedChain) {
     EXPECT_EQ(fused.dgamma, chain.dgamma);
     EXPECT_EQ(fused.dbeta, chain.dbeta);
     EXPECT_EQ(fused.dresidual, chain.dresidual);
+  }
+}
+
+// A layer's output moments (train.activation_stats_every) on the device: the CPU's counts
+// exactly, and its sums to float rounding, for f32 values and bf16 ones lying channels-last,
+// over several chunks.
+TEST(GPU_PATH_SUITE, MomentsMatchTheCpu) {
+  REQUIRE_DEVICE();
+  const Tensor x = Tensor::uniform({5, 7, 31, 13}, -1, 2, 46);
+  for (const Tensor& values : {x, x.contiguous(cyg::MemoryFormat::ChannelsLast).to(cyg::DType::BF16)}) {
+    SCOPED_TRACE(values.dtype() == cyg::DType::BF16 ? "bf16, channels-last" : "f32");
+    const cyg::Moments cpu = cyg::moments(values, 0.05f), device = cyg::moments(values.to(kDevice), 0.05f);
+    EXPECT_EQ(device.count, cpu.count);
+    EXPECT_EQ(device.at_or_below, cpu.at_or_below);
+    EXPECT_GT(cpu.at_or_below, 0);
+    EXPECT_NEAR(device.sum, cpu.sum, 1e-5 * cpu.count);
+    EXPECT_NEAR(device.centred_squares, cpu.centred_squares, 1e-5 * cpu.centred_squares);
   }
 }
 

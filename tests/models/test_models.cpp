@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "engine/functional.h"
 #include "kernels/error.h"
@@ -75,6 +77,47 @@ TEST(Models, ForwardShapesAndOptions) {
   auto small = cyg::models::make_model("resnet20", o);
   EXPECT_EQ((*small)(Variable(Tensor::uniform({3, 1, 16, 16}, -1, 1, 1))).data().shape(), (cyg::Shape{3, 7}));
   EXPECT_THROW(cyg::models::make_model("vgg", o), cyg::Error);
+}
+
+// Forward hooks (PyTorch's register_forward_hook) on every layer that holds parameters:
+// each is called once per forward with its output, in the order the layers run (a block's
+// shortcut before its second convolution), batchnorms with what their forward fused; the
+// last is the logits the model returns. named_modules names them as the state dict does.
+TEST(Models, ForwardHooksSeeEachLayersOutputInOrder) {
+  cyg::models::ModelOptions o;
+  o.width = 4;
+  auto model = cyg::models::make_model("resnet18", o);
+  std::vector<std::string> seen;
+  Tensor last;
+  int hooked = 0;
+  for (auto& [name, module] : model->named_modules()) {
+    if (!module->has_own_parameters()) continue;
+    ++hooked;
+    module->set_forward_hook([&seen, &last, name = name](const Variable& out, const char* fused) {
+      seen.push_back(name + fused);
+      last = out.data();
+    });
+  }
+  EXPECT_EQ(hooked, 20 + 20 + 1);  // ResNet-18: 20 convolutions (3 shortcuts), 20 batchnorms, 1 linear
+  const Variable y = (*model)(Variable(Tensor::uniform({2, 3, 8, 8}, -1, 1, 1)));
+  ASSERT_EQ(seen.size(), 41u);
+  const std::vector<std::string> first = {"conv1",          "bn1+relu",          "layer1.0.conv1",
+                                          "layer1.0.bn1+relu", "layer1.0.conv2", "layer1.0.bn2+add+relu"};
+  EXPECT_EQ(std::vector<std::string>(seen.begin(), seen.begin() + 6), first);
+  const auto at = [&](const std::string& layer) { return std::find(seen.begin(), seen.end(), layer) - seen.begin(); };
+  EXPECT_LT(at("layer2.0.bn1+relu"), at("layer2.0.shortcut.0"));
+  EXPECT_EQ(at("layer2.0.shortcut.0") + 1, at("layer2.0.shortcut.1"));  // a plain batchnorm: nothing fused
+  EXPECT_LT(at("layer2.0.shortcut.1"), at("layer2.0.conv2"));
+  EXPECT_EQ(seen.back(), "linear");
+  EXPECT_EQ(last.to_vector(), y.data().to_vector());
+  // Removed, a hook is not called.
+  for (cyg::nn::Module* module : model->modules()) module->set_forward_hook(nullptr);
+  (*model)(Variable(Tensor::uniform({2, 3, 8, 8}, -1, 1, 2)));
+  EXPECT_EQ(seen.size(), 41u);
+  std::vector<std::string> names;
+  for (auto& [name, module] : model->named_modules()) names.push_back(name);
+  EXPECT_EQ(names.front(), "");
+  EXPECT_NE(std::find(names.begin(), names.end(), "layer4.1.bn2"), names.end());
 }
 
 TEST(Models, SameSeedSameWeights) {

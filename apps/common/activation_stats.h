@@ -1,0 +1,66 @@
+// fastai's ActivationStats (train.activation_stats_every): the mean, standard deviation
+// and share near zero of each layer's output, every n-th training step, to see how the
+// activations of a network behave through a schedule (a layer whose outputs die or blow
+// up at a high learning rate). Recorded by forward hooks on the layers that hold
+// parameters (fastai's has_params: convolutions, batchnorms, the linear layer), on the
+// step's first (micro-)batch: one kernel sums each output where it lies (engine/ops.h's
+// moments), and the host waits for its few sums.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apps/common/plot.h"
+#include "apps/common/run_records.h"
+#include "engine/nn.h"
+#include "engine/ops.h"
+
+namespace cyg::app {
+
+// fastai's threshold: an activation at or below it counts as near zero.
+inline constexpr double kNearZero = 0.05;
+
+struct LayerStats {
+  double mean = 0.0, std = 0.0, near_zero = 0.0;
+};
+// From one output's moments, as fastai computes them: the mean, the standard deviation
+// (with n - 1, as torch.std; about the mean, as a two-pass one), and the share of values
+// at or below kNearZero. NaN where there is nothing to average (the std of one value too).
+LayerStats layer_stats(const Moments& m);
+
+class ActivationRecorder {
+ public:
+  // Hooks the model's layers that hold parameters when `every` > 0 (0: none hooked).
+  ActivationRecorder(nn::Module& model, int64_t every);
+  ~ActivationRecorder();
+  ActivationRecorder(const ActivationRecorder&) = delete;
+  ActivationRecorder& operator=(const ActivationRecorder&) = delete;
+
+  // Before step `step` (1-based): the hooks record its forward where step is a multiple
+  // of every, each layer once (the first micro-batch).
+  void start_step(int64_t step);
+  // After it: the step's rows appended to `rows` in the order the layers ran; disarmed.
+  void end_step(std::vector<ActivationStat>& rows);
+
+ private:
+  struct Layer {
+    std::string name;
+    nn::Module* module;
+  };
+  std::vector<Layer> layers_;
+  int64_t every_ = 0, step_ = 0;
+  bool armed_ = false;
+  std::vector<ActivationStat> pending_;
+  std::vector<bool> recorded_;  // by layer, in the armed step
+};
+
+// The run page's pictures of the rows (fastai's plot_layer_stats, every layer at once):
+// activations_mean.svg, activations_std.svg and activations_near_zero.svg against the
+// step, a line per layer from light (first) to dark (last). Where the net has
+// batchnorms with a fused ReLU, only their outputs (the activations after each ReLU) are
+// drawn; the CSV has every layer. None where there are no rows.
+std::vector<std::pair<std::string, plot::Chart>> activation_charts(const std::string& run_name,
+                                                                   const std::vector<ActivationStat>& rows);
+
+}  // namespace cyg::app

@@ -1,0 +1,114 @@
+// train.activation_stats_every (fastai's ActivationStats): the statistics from a layer's
+// moments, the recorder's hooks on a layer whose outputs are worked out by hand, and the
+// pictures' lines.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "apps/common/activation_stats.h"
+
+namespace {
+
+using cyg::Tensor;
+using cyg::Variable;
+using cyg::app::ActivationStat;
+
+// The textbook two-pass statistics of `values`: mean, standard deviation with n - 1, and
+// the share at or below 0.05.
+cyg::app::LayerStats two_pass(const std::vector<float>& values) {
+  double sum = 0;
+  int below = 0;
+  for (float v : values) {
+    sum += v;
+    below += v <= 0.05f;
+  }
+  const double n = static_cast<double>(values.size()), mean = sum / n;
+  double squares = 0;
+  for (float v : values) squares += (v - mean) * (v - mean);
+  return {mean, std::sqrt(squares / (n - 1)), below / n};
+}
+
+TEST(ActivationStats, LayerStatsAreFastaisFromTheMoments) {
+  const std::vector<float> values = {1, 2, 2, -1, 0.5f, -1.5f, 0.05f, 7};
+  const cyg::app::LayerStats got =
+      cyg::app::layer_stats(cyg::moments(Tensor::from_vector(values, {8}), 0.05f)), want = two_pass(values);
+  EXPECT_NEAR(got.mean, want.mean, 1e-7);  // the chunk's sum is a float
+  EXPECT_NEAR(got.std, want.std, 1e-7);  // the squares' chunk sum is a float
+  EXPECT_EQ(got.near_zero, 3.0 / 8);  // -1, -1.5 and 0.05 itself
+  // A constant output has a std of 0, not the square root of a rounding below 0.
+  const std::vector<float> constant(5000, 0.1f);
+  EXPECT_EQ(cyg::app::layer_stats(cyg::moments(Tensor::from_vector(constant, {5000}), 0.05f)).std, 0.0);
+  EXPECT_TRUE(std::isnan(cyg::app::layer_stats(cyg::moments(Tensor::from_vector({3}, {1}), 0.05f)).std));
+  EXPECT_TRUE(std::isnan(cyg::app::layer_stats(cyg::Moments{}).mean));
+}
+
+// A linear layer y = W x + b with W = [[1, 0], [0, 1], [1, 1]], b = [0, 0, -1]: on
+// x = [[1, 2], [-1, 0.5]] its outputs are [1, 2, 2] and [-1, 0.5, -1.5].
+TEST(ActivationStats, RecorderHooksEveryNthStepsFirstForwardOnly) {
+  cyg::nn::InitSeeds seeds(1);
+  auto model = std::make_shared<cyg::nn::Sequential>();
+  model->append(std::make_shared<cyg::nn::Linear>(cyg::nn::LinearOptions(2, 3), seeds));
+  model->load_state_dict({{"0.weight", Tensor::from_vector({1, 0, 0, 1, 1, 1}, {3, 2})},
+                          {"0.bias", Tensor::from_vector({0, 0, -1}, {3})}});
+  const Variable x(Tensor::from_vector({1, 2, -1, 0.5f}, {2, 2}));
+  const Variable other(Tensor::from_vector({5, 5, 5, 5}, {2, 2}));
+  std::vector<ActivationStat> rows;
+  {
+    cyg::app::ActivationRecorder recorder(*model, 2);
+    for (int64_t step = 1; step <= 4; ++step) {
+      recorder.start_step(step);
+      (*model)(x);
+      (*model)(other);  // a second micro-batch: not recorded
+      recorder.end_step(rows);
+    }
+    (*model)(x);  // outside a step: not recorded
+  }
+  (*model)(x);  // the recorder gone, its hooks with it
+  ASSERT_EQ(rows.size(), 2u);
+  const cyg::app::LayerStats want = two_pass({1, 2, 2, -1, 0.5f, -1.5f});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].step, 2 * static_cast<int64_t>(i + 1));
+    EXPECT_EQ(rows[i].layer, "0");
+    EXPECT_NEAR(rows[i].mean, 0.5, 1e-12);
+    EXPECT_NEAR(rows[i].std, want.std, 1e-7);
+    EXPECT_NEAR(rows[i].std, std::sqrt(2.2), 1e-7);
+    EXPECT_EQ(rows[i].near_zero, 2.0 / 6);
+  }
+  // every 0: nothing hooked, nothing recorded.
+  cyg::app::ActivationRecorder off(*model, 0);
+  off.start_step(2);
+  (*model)(x);
+  off.end_step(rows);
+  EXPECT_EQ(rows.size(), 2u);
+}
+
+TEST(ActivationStats, PicturesDrawTheActivationsAfterEachReluFromLightToDark) {
+  std::vector<ActivationStat> rows;
+  for (int64_t step : {5, 10})
+    for (const char* layer : {"conv1", "bn1+relu", "layer1.0.conv1", "layer1.0.bn2+add+relu", "linear"})
+      rows.push_back({step, layer, 0.1 * static_cast<double>(step), 1.0 + static_cast<double>(step), 0.5});
+  const auto charts = cyg::app::activation_charts("run", rows);
+  ASSERT_EQ(charts.size(), 3u);
+  EXPECT_EQ(charts[0].first, "activations_mean.svg");
+  EXPECT_EQ(charts[1].first, "activations_std.svg");
+  EXPECT_EQ(charts[2].first, "activations_near_zero.svg");
+  for (const auto& [file, chart] : charts) {
+    ASSERT_EQ(chart.series.size(), 2u) << file;  // the two outputs after a ReLU
+    EXPECT_EQ(chart.series[0].name, "bn1+relu (first)");
+    EXPECT_EQ(chart.series[1].name, "layer1.0.bn2+add+relu (last)");
+    EXPECT_EQ(chart.series[0].color, "#9ecae1");
+    EXPECT_EQ(chart.series[1].color, "#08306b");
+    EXPECT_EQ(chart.series[0].x, (std::vector<double>{5, 10}));
+  }
+  EXPECT_EQ(charts[0].second.series[1].y, (std::vector<double>{0.5, 1.0}));
+  EXPECT_EQ(charts[1].second.series[1].y, (std::vector<double>{6, 11}));
+  EXPECT_EQ(charts[2].second.series[1].y, (std::vector<double>{0.5, 0.5}));
+  // A net without fused ReLUs: every layer.
+  std::vector<ActivationStat> plain = {{1, "fc1", 0, 1, 0}, {1, "fc2", 0, 1, 0}, {1, "fc3", 0, 1, 0}};
+  EXPECT_EQ(cyg::app::activation_charts("run", plain)[0].second.series.size(), 3u);
+  EXPECT_TRUE(cyg::app::activation_charts("run", {}).empty());
+}
+
+}  // namespace
