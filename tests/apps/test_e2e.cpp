@@ -487,6 +487,115 @@ TEST_F(EndToEnd, SnapshotsKeepEveryNthEpochsWeights) {
                         "'train.save_every_n_epochs' keeps a training run's weights by epoch");
 }
 
+// activation_stats.csv's rows: (step, layer, mean, std, near_zero).
+struct ActivationRow {
+  int64_t step;
+  std::string layer;
+  double mean, std, near_zero;
+};
+std::vector<ActivationRow> activation_rows(const std::string& text) {
+  std::vector<ActivationRow> rows;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "step,layer,mean,std,near_zero");
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string step, layer, mean, std, near_zero;
+    std::getline(fields, step, ',');
+    std::getline(fields, layer, ',');
+    std::getline(fields, mean, ',');
+    std::getline(fields, std, ',');
+    std::getline(fields, near_zero, ',');
+    rows.push_back({std::stoll(step), layer, std::stod(mean), std::stod(std), std::stod(near_zero)});
+  }
+  return rows;
+}
+
+// train.activation_stats_every=n (fastai's ActivationStats): every n-th step, one row per
+// layer that holds parameters (ResNet-18: 41) with its output's mean, std and share at or
+// below 0.05; the file survives a stop and resume unchanged; the page draws it; the
+// emulated device gives the CPU's rows, its steps run eagerly; the range test refuses it.
+TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
+  const std::vector<std::string> args = {"model.name=resnet18", "model.width=4", "train.epochs=2",
+                                         "train.activation_stats_every=5"};
+  ASSERT_EQ(run("onecycle", joined(args, {"name=whole"})).exit_code, 0);
+  const std::string whole = run_dir("onecycle-whole-");
+  const std::string csv = read_file(whole + "/activation_stats.csv");
+  const std::vector<ActivationRow> rows = activation_rows(csv);
+  ASSERT_EQ(rows.size(), 6u * 41u);  // 32 steps: 5, 10, ..., 30
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].step, 5 * static_cast<int64_t>(i / 41 + 1));
+    EXPECT_EQ(rows[i].layer, rows[i % 41].layer) << "every step has the layers in the same order";
+    EXPECT_TRUE(std::isfinite(rows[i].mean) && rows[i].std > 0 && rows[i].near_zero >= 0 && rows[i].near_zero <= 1);
+    // After a ReLU nothing is negative, so the mean is at least 0.
+    if (rows[i].layer.size() > 4 && rows[i].layer.substr(rows[i].layer.size() - 4) == "relu") {
+      EXPECT_GE(rows[i].mean, 0) << rows[i].layer;
+    }
+  }
+  EXPECT_EQ(rows[0].layer, "conv1");
+  EXPECT_EQ(rows[1].layer, "bn1+relu");
+  EXPECT_EQ(rows[40].layer, "linear");
+  const std::string page = read_file(whole + "/index.html");
+  for (const char* text : {"Mean of each layer", "Standard deviation of each layer", "Share of each layer",
+                           "href=\"activation_stats.csv\""})
+    EXPECT_NE(page.find(text), std::string::npos) << text;
+  for (const char* f : {"activations_mean.svg", "activations_std.svg", "activations_near_zero.svg"})
+    EXPECT_TRUE(std::filesystem::exists(whole + "/" + f)) << f;
+  // Recording reads the outputs only: the same run without it takes the same steps.
+  ASSERT_EQ(run("onecycle", joined(args, {"name=plain", "train.activation_stats_every=0"})).exit_code, 0);
+  EXPECT_EQ(read_file(run_dir("onecycle-plain-") + "/steps.csv"), read_file(whole + "/steps.csv"));
+  EXPECT_FALSE(std::filesystem::exists(run_dir("onecycle-plain-") + "/activation_stats.csv"));
+
+  // Stopped at step 12 (inside epoch 1), then resumed: the uninterrupted run's file.
+  ASSERT_EQ(run("onecycle", joined(args, {"name=split", "train.max_steps=12"})).exit_code, 0);
+  const std::string split = run_dir("onecycle-split-");
+  EXPECT_EQ(activation_rows(read_file(split + "/activation_stats.csv")).size(), 2u * 41u);
+  ASSERT_EQ(run("onecycle", {"resume=" + split, "train.max_steps=0"}, BaseArgs::None).exit_code, 0);
+  EXPECT_EQ(read_file(split + "/activation_stats.csv"), csv);
+
+  // Step 1, the initial weights: a batchnorm without a ReLU (the shortcut's) gives its
+  // bias, 0, as the mean, and its weight, 1, as the standard deviation (of the batch it
+  // normalises).
+  ASSERT_EQ(run("onecycle", joined(args, {"name=first", "train.activation_stats_every=1", "train.max_steps=1"}))
+                .exit_code,
+            0);
+  bool seen = false;
+  for (const ActivationRow& r : activation_rows(read_file(run_dir("onecycle-first-") + "/activation_stats.csv"))) {
+    if (r.layer != "layer2.0.shortcut.1") continue;
+    seen = true;
+    EXPECT_EQ(r.step, 1);
+    EXPECT_NEAR(r.mean, 0, 1e-5);
+    EXPECT_NEAR(r.std, 1, 1e-3);
+  }
+  EXPECT_TRUE(seen);
+
+  // The emulated device (small_cnn: conv1, bn1+relu, conv2, bn2+relu, linear): the CPU's
+  // rows, to float rounding, with its steps eager.
+  const std::vector<std::string> small = {"train.activation_stats_every=4", "train.max_steps=8"};
+  ASSERT_EQ(run("baseline", joined(small, {"name=cpu"})).exit_code, 0);
+  const Result emu = run("baseline", joined(small, {"name=emu", "device=emu"}));
+  ASSERT_EQ(emu.exit_code, 0) << emu.err;
+  EXPECT_NE(emu.out.find("emu (eager steps)"), std::string::npos) << emu.out;
+  const std::vector<ActivationRow> on_cpu = activation_rows(read_file(run_dir("baseline-cpu-") + "/activation_stats.csv"));
+  const std::vector<ActivationRow> on_emu = activation_rows(read_file(run_dir("baseline-emu-") + "/activation_stats.csv"));
+  ASSERT_EQ(on_cpu.size(), 2u * 5u);
+  ASSERT_EQ(on_emu.size(), on_cpu.size());
+  for (size_t i = 0; i < on_cpu.size(); ++i) {
+    EXPECT_EQ(on_emu[i].step, on_cpu[i].step);
+    EXPECT_EQ(on_emu[i].layer, on_cpu[i].layer);
+    EXPECT_NEAR(on_emu[i].mean, on_cpu[i].mean, 1e-4 * (1 + std::fabs(on_cpu[i].mean))) << on_cpu[i].layer;
+    EXPECT_NEAR(on_emu[i].std, on_cpu[i].std, 1e-4 * on_cpu[i].std) << on_cpu[i].layer;
+    EXPECT_NEAR(on_emu[i].near_zero, on_cpu[i].near_zero, 1e-3) << on_cpu[i].layer;
+  }
+  EXPECT_EQ(on_cpu[4].layer, "linear");
+
+  // The range test refuses the key.
+  expect_one_line_error(run("lr_find", {"train.activation_stats_every=5"}),
+                        "'train.activation_stats_every' records the activations of a training run");
+  expect_one_line_error(run("onecycle", {"train.activation_stats_every=-1"}), "'train.activation_stats_every' = -1");
+}
+
 // Every configuration the repository ships reads and validates in the app it is for
 // (the range test's in cygnet_lr_find, the baselines' in cygnet_baseline, the rest in
 // cygnet_onecycle), and prints its name back.
