@@ -25,6 +25,11 @@ Variable Module::operator()(const Variable& x) {
   return hooked(forward(x), "");
 }
 
+void Module::set_forward_hook(ForwardHook hook) {
+  CYG_CHECK(!hook || !hook_, "module '", name_, "' already has a forward hook; remove it first");
+  hook_ = std::move(hook);
+}
+
 Variable Module::register_parameter(const std::string& name, Tensor value) {
   Variable v(std::move(value), RequiresGrad::Yes);
   params_.emplace_back(name, v);

@@ -46,9 +46,10 @@ class Module {
   // PyTorch's register_forward_hook, one per module: called with each output of the
   // module's forward, and `fused` saying what the forward applied after the module's own
   // op ("": nothing; BatchNorm2d's forward_relu "+relu", forward_add_relu "+add+relu").
-  // An empty function removes it. Not called in a replayed CUDA graph (no host code runs).
+  // An empty function removes it; setting one where one is set is an error (its owner
+  // would lose it). Not called in a replayed CUDA graph (no host code runs).
   using ForwardHook = std::function<void(const Variable& output, const char* fused)>;
-  void set_forward_hook(ForwardHook hook) { hook_ = std::move(hook); }
+  void set_forward_hook(ForwardHook hook);
   // Whether the module holds parameters itself, not only below it (fastai's has_params:
   // a convolution, a batchnorm, a linear layer).
   bool has_own_parameters() const { return !params_.empty(); }

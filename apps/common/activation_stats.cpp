@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace cyg::app {
 
@@ -17,7 +18,7 @@ LayerStats layer_stats(const Moments& m) {
 ActivationRecorder::ActivationRecorder(nn::Module& model, int64_t every) : every_(every) {
   if (every_ <= 0) return;
   for (auto& [name, module] : model.named_modules())
-    if (module->has_own_parameters()) layers_.push_back({name, module});
+    if (module->has_own_parameters()) layers_.push_back({name.empty() ? "model" : name, module});
   recorded_.assign(layers_.size(), false);
   for (size_t i = 0; i < layers_.size(); ++i) {
     layers_[i].module->set_forward_hook([this, i](const Variable& output, const char* fused) {
@@ -34,7 +35,7 @@ ActivationRecorder::~ActivationRecorder() {
 }
 
 void ActivationRecorder::start_step(int64_t step) {
-  armed_ = every_ > 0 && step % every_ == 0;
+  armed_ = records(step);
   step_ = step;
   std::fill(recorded_.begin(), recorded_.end(), false);
 }
@@ -46,6 +47,8 @@ void ActivationRecorder::end_step(std::vector<ActivationStat>& rows) {
 }
 
 namespace {
+
+constexpr size_t kMaxPoints = 400;
 
 bool is_activation(const std::string& layer) {
   const std::string suffix = "relu";
@@ -73,8 +76,18 @@ std::vector<std::pair<std::string, plot::Chart>> activation_charts(const std::st
   // The layers in the order they ran (the first recorded step's order), and their rows.
   std::vector<std::string> order;
   std::map<std::string, std::vector<const ActivationStat*>> by_layer;
+  // At most kMaxPoints recorded steps a line (every k-th), so that a long run's page stays
+  // light; the CSV keeps them all.
+  std::vector<int64_t> steps;
+  for (const ActivationStat& r : rows)
+    if (steps.empty() || r.step != steps.back()) steps.push_back(r.step);
+  const size_t stride = (steps.size() + kMaxPoints - 1) / kMaxPoints;
+  std::set<int64_t> drawn;
+  for (size_t i = 0; i < steps.size(); i += stride) drawn.insert(steps[i]);
+  drawn.insert(steps.back());
   for (const ActivationStat& r : rows) {
     if (only_activations && !is_activation(r.layer)) continue;
+    if (!drawn.count(r.step)) continue;
     auto& list = by_layer[r.layer];
     if (list.empty()) order.push_back(r.layer);
     list.push_back(&r);

@@ -37,8 +37,11 @@ class ActivationRecorder {
   ActivationRecorder(const ActivationRecorder&) = delete;
   ActivationRecorder& operator=(const ActivationRecorder&) = delete;
 
-  // Before step `step` (1-based): the hooks record its forward where step is a multiple
-  // of every, each layer once (the first micro-batch).
+  // Whether step `step` (1-based) is recorded: a multiple of every.
+  bool records(int64_t step) const { return every_ > 0 && step % every_ == 0; }
+  // Before step `step`: the hooks record its forward where records(step), each layer once
+  // (the first micro-batch). The step must run eagerly (hooks do not run in a replayed
+  // CUDA graph).
   void start_step(int64_t step);
   // After it: the step's rows appended to `rows` in the order the layers ran; disarmed.
   void end_step(std::vector<ActivationStat>& rows);
@@ -57,7 +60,8 @@ class ActivationRecorder {
 
 // The run page's pictures of the rows (fastai's plot_layer_stats, every layer at once):
 // activations_mean.svg, activations_std.svg and activations_near_zero.svg against the
-// step, a line per layer from light (first) to dark (last). Where the net has
+// step, a line per layer from light (first) to dark (last), at most 400 recorded steps
+// a line (every k-th, and the last). Where the net has
 // batchnorms with a fused ReLU, only their outputs (the activations after each ReLU) are
 // drawn; the CSV has every layer. None where there are no rows.
 std::vector<std::pair<std::string, plot::Chart>> activation_charts(const std::string& run_name,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -53,6 +54,8 @@ LoopState from_json(const nlohmann::json& j) {
 namespace {
 // The state file's names of a moving average's tensors.
 const std::string kAveragePrefix = "average.";
+// train.activation_stats_every's table in a state file (apps/common/activation_stats.h).
+const std::string kActivationStats = "activation_stats_csv";
 
 struct PairPaths {
   std::string weights, state, next_weights, next_state;
@@ -121,7 +124,14 @@ void save_checkpoint(const std::string& dir, const std::string& tag, const nn::M
                                                  {"metrics_csv", extras.metrics_csv},
                                                  {"steps_csv", extras.steps_csv},
                                                  {"experiment", extras.experiment}};
-  if (!extras.activation_stats_csv.empty()) metadata["activation_stats_csv"] = extras.activation_stats_csv;
+  // The activation statistics' table grows with the run: its text as bytes, in a tensor,
+  // since the file's header (metadata) is bounded.
+  if (!extras.activation_stats_csv.empty()) {
+    const std::string& text = extras.activation_stats_csv;
+    Tensor bytes = Tensor::empty({static_cast<int64_t>(text.size())}, DType::U8);
+    std::memcpy(bytes.data<uint8_t>(), text.data(), text.size());
+    opt.emplace_back(kActivationStats, bytes);
+  }
   // An equal average (stochastic weight averaging) before its first epoch holds nothing
   // yet: not written, so that the state file is no larger than the run's.
   if (average && (average->updates() > 0 || !average->equal())) {
@@ -242,8 +252,13 @@ LoadedCheckpoint read_checkpoint(const std::string& dir, const std::string& tag)
     CYG_INPUT_CHECK(false, "'", state_path, "': malformed loop state (", e.what(), ")");
   }
   out.extras = {text("metrics_csv"), text("steps_csv"), text("experiment"), ""};
-  const auto activations = state_file.metadata.find("activation_stats_csv");
-  if (activations != state_file.metadata.end()) out.extras.activation_stats_csv = activations->second;
+  for (const auto& [name, t] : state_file.tensors) {
+    if (name != kActivationStats) continue;
+    CYG_INPUT_CHECK(t.dtype() == DType::U8 && t.dim() == 1, "'", state_path, "': its ", kActivationStats,
+                    " is not a table's text (1-D U8)");
+    out.extras.activation_stats_csv.assign(reinterpret_cast<const char*>(t.data<uint8_t>()),
+                                           static_cast<size_t>(t.numel()));
+  }
   out.state_path = state_path;
   const auto updates = state_file.metadata.find("average_updates");
   if (updates != state_file.metadata.end()) {

@@ -380,7 +380,7 @@ std::string Experiment::header_line() const {
   std::ostringstream os;
   std::string where = device.str();
   if (config.device == "auto" && !device.is_cuda()) where += " (no GPU answered: " + cuda_unavailable_reason() + ")";
-  if (!device.is_cpu() && kind != AppKind::Evaluate) where += graphed_steps() ? " (CUDA graphs)" : " (eager steps)";
+  if (!device.is_cpu() && kind != AppKind::Evaluate) where += config.cuda_graphs ? " (CUDA graphs)" : " (eager steps)";
   if (device.is_cpu()) where += " (" + std::to_string(fn::cpu_threads()) + " threads)";
   if (distributed && !data_parallel()) where += ", 1 rank (" + std::string(device_comm ? "NCCL" : comm->name()) + ")";
   if (data_parallel())

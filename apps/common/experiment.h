@@ -67,9 +67,6 @@ struct Experiment {
   bool distributed = false;
   bool is_root() const { return comm->rank() == 0; }
   bool data_parallel() const { return comm->size() > 1; }
-  // Whether the training steps are CUDA graphs (cuda_graphs; on a CPU, ignored): not while
-  // train.activation_stats_every records the layers' outputs, whose hooks run on the host.
-  bool graphed_steps() const { return config.cuda_graphs && config.train.activation_stats_every == 0; }
   // Whether `flag` holds on any rank (a collective when data parallel): for decisions
   // every rank must take together, such as stopping after a Ctrl-C.
   bool any_rank(bool flag) const;

@@ -146,7 +146,7 @@ class FitLoop {
         st_(state),
         tally_(state, experiment.config.train.log_every, experiment.device, experiment.comm.get()),
         runner_(*experiment.model, *experiment.optimizer, tally_.ring(), experiment.config.train.label_smoothing,
-                experiment.graphed_steps() ? StepGraphs::On : StepGraphs::Off, experiment.device,
+                experiment.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, experiment.device,
                 experiment.comm.get(), experiment.device_comm.get()),
         activations_(*experiment.model, report.writes() ? experiment.config.train.activation_stats_every : 0),
         seconds_before_(state.total_seconds) {
@@ -250,8 +250,9 @@ int FitLoop::run() {
       settings = apply_schedule(st_.step);
       // Step: its loss and correct count go to sums on the device (and, every
       // train.activation_stats_every steps, the layers' statistics to the host).
+      // A recorded step runs eagerly: its hooks run on the host, which a graph replay skips.
       activations_.start_step(st_.step + 1);
-      runner_.run(batch.images, batch.labels, batch.global_size, batch.mixing);
+      runner_.run(batch.images, batch.labels, batch.global_size, batch.mixing, activations_.records(st_.step + 1));
       activations_.end_step(report_.activation_stats);
       // The first batch this process trains, as the network saw it (batch.svg, the page).
       if (report_.writes() && report_.batch_picture.empty()) show(batch, epoch);

@@ -92,7 +92,7 @@ SweepResult sweep_lr(Experiment& e, const sched::RangeSweep& sweep, int64_t tota
   Progress progress(label, total, e.config.train.log_every);
   MetricsRing ring(e.config.train.log_every, e.device, 0.0, 0, e.comm.get());
   StepRunner runner(*e.model, *e.optimizer, ring, e.config.train.label_smoothing,
-                    e.graphed_steps() ? StepGraphs::On : StepGraphs::Off, e.device, e.comm.get(), e.device_comm.get());
+                    e.config.cuda_graphs ? StepGraphs::On : StepGraphs::Off, e.device, e.comm.get(), e.device_comm.get());
   runner.set_micro_batches(e.config.train.micro_batches);
   std::vector<PendingStep> pending;
   int64_t step = 0;

@@ -185,7 +185,13 @@ void RunReport::write_tables() {
   }
   dir_.write("metrics.csv", csv_text(epochs));
   dir_.write("steps.csv", csv_text(steps));
-  if (!activation_stats.empty()) dir_.write("activation_stats.csv", csv_text(activation_stats));
+  // The table as the run has it: none (a resume from before its first row) leaves no file.
+  if (!activation_stats.empty()) {
+    dir_.write("activation_stats.csv", csv_text(activation_stats));
+  } else {
+    std::error_code ignored;
+    std::filesystem::remove(dir_.file("activation_stats.csv"), ignored);
+  }
   if (experiment_.config.tensorboard) {
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -69,13 +69,14 @@ StepRunner::StepRunner(nn::Module& model, Optimizer& optimizer, MetricsRing& rin
                                                  GradientReducer::kDefaultBucketBytes, device_communicator);
 }
 
-void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images, const fn::Mixing& mixing) {
+void StepRunner::run(const Tensor& images, const Tensor& labels, int64_t global_images, const fn::Mixing& mixing,
+                     bool eager) {
   CYG_CHECK(!stepped_ || (mixing.on() == mixed_ && mixing.cuts() == cut_),
             "a run's steps are all mixed (MixUp), all cut (CutMix) or none");
   mixed_ = mixing.on();
   cut_ = mixing.cuts();
   const bool fits_the_graph = !images_.defined() || images.shape() == images_.shape();
-  if (graphs_ == StepGraphs::On && fits_the_graph) return run_graphed(images, labels, mixing);
+  if (graphs_ == StepGraphs::On && fits_the_graph && !eager) return run_graphed(images, labels, mixing);
   NvtxRange step_range("step");
   stepped_ = true;
   optimizer_.prepare_step();

@@ -48,7 +48,10 @@ class StepRunner {
   // (MixUp or CutMix: the loader's Batch::mixing, whose partners lie in each
   // micro-batch), each micro-batch's images are blended (or pasted) and its targets
   // shared as it pairs them; a run mixes every step alike or none.
-  void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0, const fn::Mixing& mixing = {});
+  // eager: this step runs as it is even where later ones replay a graph (a step whose
+  // forward hooks must run on the host: train.activation_stats_every); the same results.
+  void run(const Tensor& images, const Tensor& labels, int64_t global_images = 0, const fn::Mixing& mixing = {},
+           bool eager = false);
   // Each step's batch in this many micro-batches (at most one per image), run one after
   // another with their gradients summed before the one update (gradient accumulation):
   // the same step in less memory, but batchnorm normalises each micro-batch by its own

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/common/activation_stats.h"
+#include "kernels/error.h"
 
 namespace {
 
@@ -109,6 +110,31 @@ TEST(ActivationStats, PicturesDrawTheActivationsAfterEachReluFromLightToDark) {
   std::vector<ActivationStat> plain = {{1, "fc1", 0, 1, 0}, {1, "fc2", 0, 1, 0}, {1, "fc3", 0, 1, 0}};
   EXPECT_EQ(cyg::app::activation_charts("run", plain)[0].second.series.size(), 3u);
   EXPECT_TRUE(cyg::app::activation_charts("run", {}).empty());
+  // A long run: at most 400 points a line, every k-th recorded step from the first, and the last.
+  std::vector<ActivationStat> many;
+  for (int64_t step = 10; step <= 10000; step += 10) many.push_back({step, "bn1+relu", 0, 1, 0});
+  const cyg::plot::Series& line = cyg::app::activation_charts("run", many)[0].second.series[0];
+  ASSERT_LE(line.x.size(), 401u);
+  ASSERT_GE(line.x.size(), 300u);
+  EXPECT_EQ(line.x.front(), 10);
+  EXPECT_EQ(line.x[1], 40);  // 1000 recorded steps: every 3rd
+  EXPECT_EQ(line.x.back(), 10000);
+}
+
+TEST(ActivationStats, AModuleHoldsOneHookAndARootLayerIsCalledModel) {
+  cyg::nn::InitSeeds seeds(1);
+  cyg::nn::Linear layer(cyg::nn::LinearOptions(2, 2), seeds);
+  std::vector<ActivationStat> rows;
+  {
+    cyg::app::ActivationRecorder recorder(layer, 1);
+    EXPECT_THROW(layer.set_forward_hook([](const Variable&, const char*) {}), cyg::Error);
+    recorder.start_step(1);
+    layer(Variable(Tensor::from_vector({1, 2}, {1, 2})));
+    recorder.end_step(rows);
+  }
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].layer, "model");
+  layer.set_forward_hook([](const Variable&, const char*) {});  // the recorder's is gone
 }
 
 }  // namespace

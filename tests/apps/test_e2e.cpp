@@ -515,7 +515,7 @@ std::vector<ActivationRow> activation_rows(const std::string& text) {
 // train.activation_stats_every=n (fastai's ActivationStats): every n-th step, one row per
 // layer that holds parameters (ResNet-18: 41) with its output's mean, std and share at or
 // below 0.05; the file survives a stop and resume unchanged; the page draws it; the
-// emulated device gives the CPU's rows, its steps run eagerly; the range test refuses it.
+// emulated device gives the CPU's rows between graph replays; the range test refuses it.
 TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
   const std::vector<std::string> args = {"model.name=resnet18", "model.width=4", "train.epochs=2",
                                          "train.activation_stats_every=5"};
@@ -571,15 +571,16 @@ TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
   EXPECT_TRUE(seen);
 
   // The emulated device (small_cnn: conv1, bn1+relu, conv2, bn2+relu, linear): the CPU's
-  // rows, to float rounding, with its steps eager.
-  const std::vector<std::string> small = {"train.activation_stats_every=4", "train.max_steps=8"};
+  // rows, to float rounding; its steps stay CUDA graphs (replays from step 4), the
+  // recorded ones run eagerly between replays.
+  const std::vector<std::string> small = {"train.activation_stats_every=4", "train.max_steps=12"};
   ASSERT_EQ(run("baseline", joined(small, {"name=cpu"})).exit_code, 0);
   const Result emu = run("baseline", joined(small, {"name=emu", "device=emu"}));
   ASSERT_EQ(emu.exit_code, 0) << emu.err;
-  EXPECT_NE(emu.out.find("emu (eager steps)"), std::string::npos) << emu.out;
+  EXPECT_NE(emu.out.find("emu (CUDA graphs)"), std::string::npos) << emu.out;
   const std::vector<ActivationRow> on_cpu = activation_rows(read_file(run_dir("baseline-cpu-") + "/activation_stats.csv"));
   const std::vector<ActivationRow> on_emu = activation_rows(read_file(run_dir("baseline-emu-") + "/activation_stats.csv"));
-  ASSERT_EQ(on_cpu.size(), 2u * 5u);
+  ASSERT_EQ(on_cpu.size(), 3u * 5u);
   ASSERT_EQ(on_emu.size(), on_cpu.size());
   for (size_t i = 0; i < on_cpu.size(); ++i) {
     EXPECT_EQ(on_emu[i].step, on_cpu[i].step);

@@ -163,6 +163,37 @@ void expect_graphs_change_nothing(const std::string& model_name, bool adam, doub
   EXPECT_NE(named(fresh.model->state_dict(), last).to_vector(), named(graphed.model->state_dict(), last).to_vector());
 }
 
+// A step asked to run eagerly between replays (train.activation_stats_every's recorded
+// steps) gives the same results, and runs the model's host code, forward hooks included,
+// which a replay does not.
+TEST(StepRunner, AnEagerStepBetweenReplaysChangesNothingAndRunsTheHooks) {
+  Trainer eager("small_cnn", StepGraphs::Off, false);
+  Trainer graphed("small_cnn", StepGraphs::On, false);
+  int calls = 0;
+  for (auto& [name, module] : graphed.model->named_modules())
+    if (name == "linear") module->set_forward_hook([&calls](const cyg::Variable&, const char*) { ++calls; });
+  for (int64_t k = 0; k < 8; ++k) {
+    const Batch b = batch(4, 300 + static_cast<uint64_t>(k));
+    eager.step(b, k);
+    const bool replays_before = graphed.runner->replaying();
+    const int calls_before = calls;
+    graphed.optimizer->set_lr(0.05 / (1.0 + static_cast<double>(k)));
+    graphed.optimizer->set_momentum(0.85 + 0.01 * static_cast<double>(k % 5));
+    graphed.runner->run(b.images, b.labels, 0, b.mixing, /*eager=*/k == 5);
+    if (k == 5) {
+      ASSERT_TRUE(replays_before) << "step 6 comes after the capture";
+      EXPECT_EQ(calls, calls_before + 1) << "the eager step ran the forward's host code";
+    }
+    if (k >= 6) {
+      EXPECT_EQ(calls, calls_before) << "a replay runs no host code";
+    }
+  }
+  EXPECT_TRUE(graphed.runner->replaying());
+  EXPECT_EQ(graphed.ring.read_losses(), eager.ring.read_losses());
+  expect_same_tensors(graphed.model->state_dict(), eager.model->state_dict(), "state");
+  expect_same_tensors(graphed.optimizer->state_dict(), eager.optimizer->state_dict(), "optimizer");
+}
+
 TEST(StepRunner, GraphedStepsEqualEagerStepsForTheSmallCnnWithSgd) { expect_graphs_change_nothing("small_cnn", false); }
 
 TEST(StepRunner, GraphedStepsEqualEagerStepsForResNet18WithAdam) { expect_graphs_change_nothing("resnet18", true); }
