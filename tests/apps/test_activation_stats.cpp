@@ -113,7 +113,8 @@ TEST(ActivationStats, PicturesDrawTheActivationsAfterEachReluFromLightToDark) {
   // A long run: at most 400 points a line, every k-th recorded step from the first, and the last.
   std::vector<ActivationStat> many;
   for (int64_t step = 10; step <= 10000; step += 10) many.push_back({step, "bn1+relu", 0, 1, 0});
-  const cyg::plot::Series& line = cyg::app::activation_charts("run", many)[0].second.series[0];
+  const auto long_run = cyg::app::activation_charts("run", many);
+  const cyg::plot::Series& line = long_run[0].second.series[0];
   ASSERT_LE(line.x.size(), 401u);
   ASSERT_GE(line.x.size(), 300u);
   EXPECT_EQ(line.x.front(), 10);
