@@ -88,9 +88,11 @@ grep -q "the average of epochs 2-3, batchnorm statistics recomputed" swa-2.log |
 echo "== 2. two ranks, batchnorm per rank: learns, one run directory, as one process in micro-batches"
 # Stochastic weight averaging of epochs 2 and 3 too: its batchnorm pass takes rank 0's
 # statistics, as the run's own; its averaged parameters are one process's. Each epoch's
-# snapshot is kept (train.save_every_n_epochs=1), in the one run directory.
+# snapshot is kept (train.save_every_n_epochs=1), in the one run directory. Rank 0 records
+# the activation statistics of its slice (train.activation_stats_every), which one process
+# in two micro-batches records of its first.
 plain=(device=cpu model.name=small_cnn data.dataset=synthetic train.epochs=3 train.batch_size=64 train.log_every=16
-       train.swa_start_epoch=2 train.save_every_n_epochs=1)
+       train.swa_start_epoch=2 train.save_every_n_epochs=1 train.activation_stats_every=10)
 "${launch[@]}" "$apps/cygnet_onecycle" "${plain[@]}" run_root=plain > plain.log 2>&1 || { cat plain.log; fail "plain run"; }
 dir=$(only_run plain)
 [ "$(grep -c "^epoch 3/3:" plain.log)" -eq 1 ] || fail "the last epoch's line is not printed exactly once"
@@ -117,6 +119,21 @@ PY
 grep -q "of 2 micro-batches" plain-micro.log || fail "the micro-batch run does not say so"
 python3 "$compare" "$(only_run plain-micro)" "$dir" --rtol 1e-5 --parameters-only ||
   fail "2 micro-batches differ from 2 ranks"
+python3 - "$(only_run plain-micro)/activation_stats.csv" "$dir/activation_stats.csv" "$dir/summary.json" <<'PY' ||
+import csv, json, sys
+one, two = (list(csv.DictReader(open(f))) for f in sys.argv[1:3])
+steps = json.load(open(sys.argv[3]))["steps"]
+layers = ["conv1", "bn1+relu", "conv2", "bn2+relu", "linear"]
+assert len(two) == len(layers) * (steps // 10), f"{len(two)} rows for {steps} steps"
+assert [r["layer"] for r in two] == layers * (steps // 10)
+assert [(r["step"], r["layer"]) for r in one] == [(r["step"], r["layer"]) for r in two]
+for a, b in zip(one, two):
+    for k in ("mean", "std", "near_zero"):
+        x, y = float(a[k]), float(b[k])
+        assert abs(x - y) <= 1e-4 * abs(x) + 1e-6, f"step {a['step']} {a['layer']} {k}: {x} and {y}"
+print(f"activation statistics: {len(two)} rows, rank 0's slice as the first micro-batch")
+PY
+  fail "2 ranks' activation statistics are not the first micro-batch's"
 # MixUp and CutMix pair the images of each rank's slice, as one process pairs each
 # micro-batch's.
 for pairing in "MixUp data.mixup_alpha 0.4" "CutMix data.cutmix_alpha 1"; do
