@@ -44,6 +44,8 @@ struct CpuKernels : Kernels {
     mean_dim = mean_dim_cpu;
     moments = moments_cpu;
     moments_bf16 = moments_bf16_cpu;
+    histogram = histogram_cpu;
+    histogram_bf16 = histogram_bf16_cpu;
 
     accumulate_metrics = accumulate_metrics_cpu;
 

@@ -100,6 +100,11 @@ struct Kernels {
   Kernel<void(const float* x, int64_t n, float shift, float threshold, float* chunks)> moments{entries, "moments"};
   Kernel<void(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks)> moments_bf16{
       entries, "moments_bf16"};
+  // Counts of values in equal bins over [lo, hi], added to counts (kernels/reduce.h).
+  Kernel<void(const float* x, int64_t n, float lo, float hi, int bins, int64_t* counts)> histogram{entries,
+                                                                                                    "histogram"};
+  Kernel<void(const uint16_t* x, int64_t n, float lo, float hi, int bins, int64_t* counts)> histogram_bf16{
+      entries, "histogram_bf16"};
 
   // Training metrics kept on the device (kernels/metrics.h).
   Kernel<void(float* loss_sum, int64_t* correct_sum, float* step_losses, int64_t* next_slot, int64_t capacity,

@@ -130,6 +130,22 @@ Tensor mean(const Tensor& x) { return reduce_all(x, Reduction::Mean); }
 Tensor sum(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Sum); }
 Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction::Mean); }
 
+std::vector<int64_t> histogram(const Tensor& x, float lo, float hi, int bins) {
+  CYG_CHECK(x.defined() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16),
+            "histogram: expected an f32 or bf16 tensor");
+  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi, "histogram of ", bins, " bins over [", lo, ", ", hi,
+            "]: expected 1 to ", kMaxHistogramBins, " bins and lo < hi");
+  const Tensor xc = x.is_dense() ? x : x.contiguous();
+  Tensor counts = Tensor::zeros({bins}, DType::I64, x.device());
+  const Kernels& k = kernels_for(x);
+  if (xc.numel() > 0) {
+    if (xc.dtype() == DType::BF16) k.histogram_bf16(xc.data<uint16_t>(), xc.numel(), lo, hi, bins, counts.data<int64_t>());
+    else k.histogram(xc.data<float>(), xc.numel(), lo, hi, bins, counts.data<int64_t>());
+  }
+  const Tensor host = counts.to(Device::cpu());
+  return std::vector<int64_t>(host.data<int64_t>(), host.data<int64_t>() + bins);
+}
+
 Moments moments(const Tensor& x, float threshold) {
   CYG_CHECK(x.defined() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16),
             "moments: expected an f32 or bf16 tensor");

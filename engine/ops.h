@@ -1,6 +1,8 @@
 // Functional ops on f32 tensors, dispatched to the CPU reference or the CUDA kernels by
 // the tensors' device. (Autograd-aware versions build on these.)
 #pragma once
+#include <vector>
+
 #include "engine/tensor.h"
 #include "kernels/metrics.h"
 
@@ -31,5 +33,10 @@ struct Moments {
   double count = 0, sum = 0, centred_squares = 0, at_or_below = 0;
 };
 Moments moments(const Tensor& x, float threshold);
+
+// torch.histc(x, bins, lo, hi) of x's values (f32 or bf16, in any layout, on any device):
+// the counts of `bins` equal bins over [lo, hi] (a value equal to hi in the last; values
+// outside and NaN in none), read back to the host.
+std::vector<int64_t> histogram(const Tensor& x, float lo, float hi, int bins);
 
 }  // namespace cyg

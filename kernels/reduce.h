@@ -54,6 +54,25 @@ CYG_CUDA_DECL(void moments_cuda(const float* x, int64_t n, float shift, float th
 CYG_CUDA_DECL(void moments_bf16_cuda(const uint16_t* x, int64_t n, float shift, float threshold, float* chunks,
                                      const LaunchConfig& cfg = {}))
 
+// A histogram of a tensor's values, as torch.histc(x, bins, lo, hi) counts them (fastai's
+// ActivationStats(with_hist=True)): `bins` equal bins over [lo, hi], a value equal to hi
+// in the last, values outside [lo, hi] and NaN in none. Each value's bin is added to
+// counts[bins] (the caller zeroes them); integer counts, so the same on every run.
+inline constexpr int kMaxHistogramBins = 64;
+CYG_HD int histogram_bin(float x, float lo, float hi, int bins) {
+  if (!(x >= lo && x <= hi)) return -1;  // NaN too
+  const int b = static_cast<int>((x - lo) * static_cast<float>(bins) / (hi - lo));
+  return b < bins ? b : bins - 1;
+}
+void histogram_cpu(const float* x, int64_t n, float lo, float hi, int bins, int64_t* counts);
+void histogram_bf16_cpu(const uint16_t* x, int64_t n, float lo, float hi, int bins, int64_t* counts);
+// Each block counts its grid-stride share in shared memory, then adds its counts to
+// `counts` with integer atomics. bins at most kMaxHistogramBins.
+CYG_CUDA_DECL(void histogram_cuda(const float* x, int64_t n, float lo, float hi, int bins, int64_t* counts,
+                                  const LaunchConfig& cfg = {}))
+CYG_CUDA_DECL(void histogram_bf16_cuda(const uint16_t* x, int64_t n, float lo, float hi, int bins, int64_t* counts,
+                                       const LaunchConfig& cfg = {}))
+
 CYG_CUDA_DECL(void mean_dim_cuda(const float* x, int64_t outer, int64_t reduced, int64_t inner, float* out,
                                  const LaunchConfig& cfg = {}))
 

@@ -3,8 +3,8 @@
 // activations of a network behave through a schedule (a layer whose outputs die or blow
 // up at a high learning rate). Recorded by forward hooks on the layers that hold
 // parameters (fastai's has_params: convolutions, batchnorms, the linear layer), on the
-// step's first (micro-)batch: one kernel sums each output where it lies (engine/ops.h's
-// moments), and the host waits for its few sums.
+// step's first (micro-)batch: kernels sum and count each output where it lies
+// (engine/ops.h's moments and histogram), and the host waits for their few sums.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -20,6 +20,10 @@ namespace cyg::app {
 
 // fastai's threshold: an activation at or below it counts as near zero.
 inline constexpr double kNearZero = 0.05;
+// fastai's histogram (ActivationStats(with_hist=True), torch.histc(40, 0, 10)): 40 bins
+// of 0.25 over [0, 10]; values outside are not counted.
+inline constexpr int kHistBins = 40;
+inline constexpr float kHistLow = 0.0f, kHistHigh = 10.0f;
 
 struct LayerStats {
   double mean = 0.0, std = 0.0, near_zero = 0.0;
@@ -66,5 +70,14 @@ class ActivationRecorder {
 // drawn; the CSV has every layer. None where there are no rows.
 std::vector<std::pair<std::string, plot::Chart>> activation_charts(const std::string& run_name,
                                                                    const std::vector<ActivationStat>& rows);
+
+// A row's histogram counts (ActivationStat::hist: counts separated by spaces).
+std::vector<int64_t> histogram_counts(const std::string& hist);
+
+// fastai's color_dim, every drawn layer at once (activations_hist.svg): a panel per layer
+// (the same layers and steps as activation_charts), each column a recorded step and each
+// row one of the kHistBins bins from 0 (bottom) to 10 (top), white for none to dark blue
+// for the panel's most, on a log scale (log1p, as fastai). "" where there are no rows.
+std::string activation_histograms_svg(const std::string& run_name, const std::vector<ActivationStat>& rows);
 
 }  // namespace cyg::app

@@ -171,7 +171,9 @@ void RunReport::save_config() {
 void RunReport::write(const LoopState& state, StoppedEarly stopped) {
   if (!dir_.writes()) return;
   write_tables();
-  const Pictures pictures{top_losses_picture(), confusion_picture()};  // drawn once: the files and the page
+  // Drawn once: the files and the page.
+  const Pictures pictures{top_losses_picture(), confusion_picture(),
+                          activation_histograms_svg(experiment_.config.name, activation_stats)};
   write_plots(pictures);
   write_summary(state, stopped);
   write_page(state, stopped, pictures);
@@ -238,6 +240,7 @@ void RunReport::write_plots(const Pictures& pictures) {
   for (const auto& [file, chart] : charts()) plot::write_svg(dir_.file(file), chart);
   if (!pictures.top_losses.empty()) dir_.write("top_losses.svg", pictures.top_losses);
   if (!pictures.confusion.empty()) dir_.write("confusion.svg", pictures.confusion);
+  if (!pictures.activation_histograms.empty()) dir_.write("activations_hist.svg", pictures.activation_histograms);
   if (!batch_picture.empty()) dir_.write("batch.svg", batch_picture);
 }
 
@@ -397,6 +400,8 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const P
   body += "<h2>Plots</h2>\n";
   for (const auto& [file, chart] : charts())
     body += "<figure>" + html::inline_svg(plot::render_svg(chart)) + "</figure>\n";
+  if (!pictures.activation_histograms.empty())
+    body += "<figure>" + html::inline_svg(pictures.activation_histograms) + "</figure>\n";
   body += "<h2>Configuration</h2>\n<pre>" + html::escape(to_yaml(c)) + "</pre>\n";
   body += "<h2>Files</h2>\n<p>";
   for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv",

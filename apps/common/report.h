@@ -66,10 +66,10 @@ class RunReport {
  private:
   bool is_range_test() const { return experiment_.kind == AppKind::LrFind; }
   void write_tables();
-  // The pictures drawn once for the files and the page ("": none): top_losses_picture()
-  // and confusion_picture().
+  // The pictures drawn once for the files and the page ("": none): top_losses_picture(),
+  // confusion_picture() and activation_histograms_svg().
   struct Pictures {
-    std::string top_losses, confusion;
+    std::string top_losses, confusion, activation_histograms;
   };
   void write_plots(const Pictures& pictures);
   void write_summary(const LoopState& state, StoppedEarly stopped);

@@ -71,6 +71,7 @@ const std::vector<Column<ActivationStat>>& ActivationStat::columns() {
   static const std::vector<Column<ActivationStat>> list = {
       {"step", &ActivationStat::step}, {"layer", &ActivationStat::layer}, {"mean", &ActivationStat::mean},
       {"std", &ActivationStat::std},   {"near_zero", &ActivationStat::near_zero},
+      {"hist", &ActivationStat::hist},
   };
   return list;
 }

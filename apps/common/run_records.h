@@ -67,11 +67,13 @@ struct RangeTestStep {
 // activation_stats.csv (train.activation_stats_every, fastai's ActivationStats): one row
 // per recorded step and layer, the statistics of the layer's output on the step's first
 // (micro-)batch. `layer` is the module's qualified name, "+relu" or "+add+relu" after a
-// batchnorm whose forward applied them.
+// batchnorm whose forward applied them; `hist` the counts of its histogram's bins
+// (apps/common/activation_stats.h), separated by spaces.
 struct ActivationStat {
   int64_t step = 0;
   std::string layer;
   double mean = 0.0, std = 0.0, near_zero = 0.0;
+  std::string hist;
   static const std::vector<Column<ActivationStat>>& columns();
 };
 

@@ -47,6 +47,24 @@ void moments_reference(const T* x, int64_t n, float shift, float threshold, floa
 }
 }  // namespace
 
+namespace {
+template <typename T>
+void histogram_reference(const T* x, int64_t n, float lo, float hi, int bins, int64_t* counts) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int b = histogram_bin(widen(x[i]), lo, hi, bins);
+    if (b >= 0) ++counts[b];
+  }
+}
+}  // namespace
+
+void histogram_cpu(const float* x, int64_t n, float lo, float hi, int bins, int64_t* counts) {
+  histogram_reference(x, n, lo, hi, bins, counts);
+}
+
+void histogram_bf16_cpu(const uint16_t* x, int64_t n, float lo, float hi, int bins, int64_t* counts) {
+  histogram_reference(x, n, lo, hi, bins, counts);
+}
+
 void moments_cpu(const float* x, int64_t n, float shift, float threshold, float* chunks) {
   moments_reference(x, n, shift, threshold, chunks);
 }

@@ -1,7 +1,8 @@
 // Reductions. sum/mean over all elements: pass 1, each block sums a grid-stride share
 // into workspace[block]; pass 2, one block sums the partials. Over one axis: one block
 // per output element (grid-stride over outputs), threads stride over the reduced axis.
-// Moments (a layer's output statistics): one block per chunk, three sums each.
+// Moments (a layer's output statistics): one block per chunk, three sums each. Histograms:
+// each block's counts in shared memory, added to the total with integer atomics.
 // Bound by memory bandwidth; block sizes must be multiples of 32.
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/reduce.h"
@@ -54,6 +55,21 @@ __global__ void CYG_LAUNCH_BOUNDS moments_kernel(const T* x, int64_t n, float sh
   }
 }
 
+template <typename T>
+__global__ void CYG_LAUNCH_BOUNDS histogram_kernel(const T* x, int64_t n, float lo, float hi, int bins,
+                                                   unsigned long long* counts) {
+  __shared__ unsigned int block_counts[kMaxHistogramBins];
+  for (int b = threadIdx.x; b < bins; b += blockDim.x) block_counts[b] = 0u;
+  __syncthreads();
+  CYG_GRID_STRIDE_LOOP(i, n) {
+    const int b = histogram_bin(widen(x[i]), lo, hi, bins);
+    if (b >= 0) atomicAdd(&block_counts[b], 1u);
+  }
+  __syncthreads();
+  for (int b = threadIdx.x; b < bins; b += blockDim.x)
+    if (block_counts[b] != 0u) atomicAdd(&counts[b], static_cast<unsigned long long>(block_counts[b]));
+}
+
 void check_reduce_block(int block) {
   CYG_CHECK(block % 32 == 0 && block <= 1024, "reduction block size ", block,
             " must be a multiple of 32, at most 1024");
@@ -84,6 +100,18 @@ void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t in
 }
 
 template <typename T>
+void launch_histogram(const T* x, int64_t n, float lo, float hi, int bins, int64_t* counts, const LaunchConfig& cfg) {
+  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi, "histogram of ", bins, " bins over [", lo, ", ", hi,
+            "]: expected 1 to ", kMaxHistogramBins, " bins and lo < hi");
+  if (n == 0) return;
+  // A block counts at most 2^32 - 1 values in its shared counters.
+  CYG_CHECK(n / grid_size(n, cfg) < (int64_t{1} << 31), "histogram of ", n, " values: too many for each block");
+  CYG_LAUNCH(histogram_kernel<T>, grid_size(n, cfg), block_size(cfg), 0, stream_of(cfg), x, n, lo, hi, bins,
+             reinterpret_cast<unsigned long long*>(counts));
+  CYG_CHECK_LAUNCH();
+}
+
+template <typename T>
 void launch_moments(const T* x, int64_t n, float shift, float threshold, float* chunks, const LaunchConfig& cfg) {
   const int64_t count = moment_chunks(n);
   if (count == 0) return;
@@ -95,6 +123,18 @@ void launch_moments(const T* x, int64_t n, float shift, float threshold, float* 
   CYG_CHECK_LAUNCH();
 }
 }  // namespace
+
+void histogram_cuda(const float* x, int64_t n, float lo, float hi, int bins, int64_t* counts,
+                    const LaunchConfig& cfg) {
+  count_traffic(__func__, 4 * n, 8 * bins);
+  launch_histogram(x, n, lo, hi, bins, counts, cfg);
+}
+
+void histogram_bf16_cuda(const uint16_t* x, int64_t n, float lo, float hi, int bins, int64_t* counts,
+                         const LaunchConfig& cfg) {
+  count_traffic(__func__, 2 * n, 8 * bins);
+  launch_histogram(x, n, lo, hi, bins, counts, cfg);
+}
 
 void moments_cuda(const float* x, int64_t n, float shift, float threshold, float* chunks, const LaunchConfig& cfg) {
   count_traffic(__func__, 4 * n, 4 * kMomentsPerChunk * moment_chunks(n));

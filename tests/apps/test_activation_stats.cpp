@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "apps/common/activation_stats.h"
+#include "apps/common/png.h"
 #include "kernels/error.h"
 
 namespace {
@@ -76,6 +78,12 @@ TEST(ActivationStats, RecorderHooksEveryNthStepsFirstForwardOnly) {
     EXPECT_NEAR(rows[i].std, want.std, 1e-7);
     EXPECT_NEAR(rows[i].std, std::sqrt(2.2), 1e-7);
     EXPECT_EQ(rows[i].near_zero, 2.0 / 6);
+    // 40 bins of 0.25 over [0, 10]: 0.5 in bin 2, 1 in bin 4, 2 twice in bin 8; -1 and -1.5 in none.
+    std::vector<int64_t> hist(40, 0);
+    hist[2] = 1;
+    hist[4] = 1;
+    hist[8] = 2;
+    EXPECT_EQ(cyg::app::histogram_counts(rows[i].hist), hist) << rows[i].hist;
   }
   // every 0: nothing hooked, nothing recorded.
   cyg::app::ActivationRecorder off(*model, 0);
@@ -89,7 +97,7 @@ TEST(ActivationStats, PicturesDrawTheActivationsAfterEachReluFromLightToDark) {
   std::vector<ActivationStat> rows;
   for (int64_t step : {5, 10})
     for (const char* layer : {"conv1", "bn1+relu", "layer1.0.conv1", "layer1.0.bn2+add+relu", "linear"})
-      rows.push_back({step, layer, 0.1 * static_cast<double>(step), 1.0 + static_cast<double>(step), 0.5});
+      rows.push_back({step, layer, 0.1 * static_cast<double>(step), 1.0 + static_cast<double>(step), 0.5, "1"});
   const auto charts = cyg::app::activation_charts("run", rows);
   ASSERT_EQ(charts.size(), 3u);
   EXPECT_EQ(charts[0].first, "activations_mean.svg");
@@ -107,12 +115,12 @@ TEST(ActivationStats, PicturesDrawTheActivationsAfterEachReluFromLightToDark) {
   EXPECT_EQ(charts[1].second.series[1].y, (std::vector<double>{6, 11}));
   EXPECT_EQ(charts[2].second.series[1].y, (std::vector<double>{0.5, 0.5}));
   // A net without fused ReLUs: every layer.
-  std::vector<ActivationStat> plain = {{1, "fc1", 0, 1, 0}, {1, "fc2", 0, 1, 0}, {1, "fc3", 0, 1, 0}};
+  std::vector<ActivationStat> plain = {{1, "fc1", 0, 1, 0, "1"}, {1, "fc2", 0, 1, 0, "1"}, {1, "fc3", 0, 1, 0, "1"}};
   EXPECT_EQ(cyg::app::activation_charts("run", plain)[0].second.series.size(), 3u);
   EXPECT_TRUE(cyg::app::activation_charts("run", {}).empty());
   // A long run: at most 400 points a line, every k-th recorded step from the first, and the last.
   std::vector<ActivationStat> many;
-  for (int64_t step = 10; step <= 10000; step += 10) many.push_back({step, "bn1+relu", 0, 1, 0});
+  for (int64_t step = 10; step <= 10000; step += 10) many.push_back({step, "bn1+relu", 0, 1, 0, "1"});
   const auto long_run = cyg::app::activation_charts("run", many);
   const cyg::plot::Series& line = long_run[0].second.series[0];
   ASSERT_LE(line.x.size(), 401u);
@@ -136,6 +144,64 @@ TEST(ActivationStats, AModuleHoldsOneHookAndARootLayerIsCalledModel) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].layer, "model");
   layer.set_forward_hook([](const Variable&, const char*) {});  // the recorder's is gone
+}
+
+// RFC 4648 base64 back to bytes (the pictures' PNG panels).
+std::string unbase64(const std::string& text) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int held = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    bits = (bits << 6) | static_cast<uint32_t>(alphabet.find(c));
+    held += 6;
+    if (held >= 8) {
+      held -= 8;
+      out += static_cast<char>((bits >> held) & 0xff);
+    }
+  }
+  return out;
+}
+
+// fastai's color_dim: a panel per output after a ReLU, each column a step, each row a bin
+// from 0 (bottom) to 10 (top); the most counted bin dark blue, an empty one white.
+TEST(ActivationStats, HistogramPanelsDrawEachStepsBinsFromTheBottom) {
+  std::vector<std::string> low(40, "0"), high(40, "0");
+  low[0] = "500";   // every value in the first bin, [0, 0.25)
+  high[39] = "500"; // every value in the last, [9.75, 10]
+  std::string low_text, high_text;
+  for (int b = 0; b < 40; ++b) {
+    low_text += (b ? " " : "") + low[b];
+    high_text += (b ? " " : "") + high[b];
+  }
+  const std::vector<ActivationStat> rows = {{1, "conv1", 0, 1, 0, low_text},
+                                            {1, "bn1+relu", 0, 1, 0, low_text},
+                                            {2, "conv1", 0, 1, 0, low_text},
+                                            {2, "bn1+relu", 0, 1, 0, high_text}};
+  const std::string svg = cyg::app::activation_histograms_svg("run", rows);
+  EXPECT_NE(svg.find("Histograms of each layer&apos;s output after its ReLU: run"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">bn1+relu</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">conv1</text>"), std::string::npos) << "only the outputs after a ReLU";
+  EXPECT_NE(svg.find(">step 1</text>"), std::string::npos);
+  const std::string key = "href=\"data:image/png;base64,";
+  const size_t at = svg.find(key);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(svg.find(key, at + 1), std::string::npos) << "one panel";
+  const size_t begin = at + key.size(), end = svg.find('"', begin);
+  const cyg::app::PngImage panel = cyg::app::png_decode(unbase64(svg.substr(begin, end - begin)), "panel");
+  ASSERT_EQ(panel.channels, 3);
+  const auto pixel = [&](int64_t x, int64_t y) {
+    const size_t i = static_cast<size_t>((y * panel.width + x) * 3);
+    return std::vector<int>{panel.pixels[i], panel.pixels[i + 1], panel.pixels[i + 2]};
+  };
+  const std::vector<int> white = {255, 255, 255}, dark = {8, 48, 107};
+  const int64_t left = 0, right = panel.width - 1, bottom_row = panel.height - 1, top_row = 0;
+  EXPECT_EQ(pixel(left, bottom_row), dark) << "step 1: bin 0";
+  EXPECT_EQ(pixel(left, top_row), white);
+  EXPECT_EQ(pixel(right, top_row), dark) << "step 2: bin 39";
+  EXPECT_EQ(pixel(right, bottom_row), white);
+  EXPECT_EQ(cyg::app::activation_histograms_svg("run", {}), "");
 }
 
 }  // namespace

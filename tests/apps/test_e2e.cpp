@@ -492,22 +492,27 @@ struct ActivationRow {
   int64_t step;
   std::string layer;
   double mean, std, near_zero;
+  std::vector<int64_t> hist;
 };
 std::vector<ActivationRow> activation_rows(const std::string& text) {
   std::vector<ActivationRow> rows;
   std::istringstream in(text);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "step,layer,mean,std,near_zero");
+  EXPECT_EQ(line, "step,layer,mean,std,near_zero,hist");
   while (std::getline(in, line)) {
     std::istringstream fields(line);
-    std::string step, layer, mean, std, near_zero;
+    std::string step, layer, mean, std, near_zero, hist;
     std::getline(fields, step, ',');
     std::getline(fields, layer, ',');
     std::getline(fields, mean, ',');
     std::getline(fields, std, ',');
     std::getline(fields, near_zero, ',');
-    rows.push_back({std::stoll(step), layer, std::stod(mean), std::stod(std), std::stod(near_zero)});
+    std::getline(fields, hist, ',');
+    std::vector<int64_t> counts;
+    std::istringstream bins(hist);
+    for (int64_t c; bins >> c;) counts.push_back(c);
+    rows.push_back({std::stoll(step), layer, std::stod(mean), std::stod(std), std::stod(near_zero), counts});
   }
   return rows;
 }
@@ -528,9 +533,16 @@ TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
     EXPECT_EQ(rows[i].step, 5 * static_cast<int64_t>(i / 41 + 1));
     EXPECT_EQ(rows[i].layer, rows[i % 41].layer) << "every step has the layers in the same order";
     EXPECT_TRUE(std::isfinite(rows[i].mean) && rows[i].std > 0 && rows[i].near_zero >= 0 && rows[i].near_zero <= 1);
-    // After a ReLU nothing is negative, so the mean is at least 0.
+    ASSERT_EQ(rows[i].hist.size(), 40u) << "fastai's 40 bins over [0, 10]";
+    // After a ReLU nothing is negative, so the mean is at least 0, and the values at or
+    // below 0.05 all lie in the first bin, [0, 0.25) (of the values counted: those <= 10).
     if (rows[i].layer.size() > 4 && rows[i].layer.substr(rows[i].layer.size() - 4) == "relu") {
       EXPECT_GE(rows[i].mean, 0) << rows[i].layer;
+      int64_t counted = 0;
+      for (int64_t c : rows[i].hist) counted += c;
+      EXPECT_GT(counted, 0);
+      EXPECT_LE(rows[i].near_zero * static_cast<double>(counted), static_cast<double>(rows[i].hist[0]) + 0.5)
+          << rows[i].layer << " at step " << rows[i].step;
     }
   }
   EXPECT_EQ(rows[0].layer, "conv1");
@@ -540,7 +552,9 @@ TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
   for (const char* text : {"Mean of each layer", "Standard deviation of each layer", "Share of each layer",
                            "href=\"activation_stats.csv\""})
     EXPECT_NE(page.find(text), std::string::npos) << text;
-  for (const char* f : {"activations_mean.svg", "activations_std.svg", "activations_near_zero.svg"})
+  EXPECT_NE(page.find("Histograms of each layer"), std::string::npos);
+  for (const char* f : {"activations_mean.svg", "activations_std.svg", "activations_near_zero.svg",
+                        "activations_hist.svg"})
     EXPECT_TRUE(std::filesystem::exists(whole + "/" + f)) << f;
   // Recording reads the outputs only: the same run without it takes the same steps.
   ASSERT_EQ(run("onecycle", joined(args, {"name=plain", "train.activation_stats_every=0"})).exit_code, 0);
@@ -588,6 +602,10 @@ TEST_F(EndToEnd, ActivationStatsRecordEveryNthStepAndSurviveAResume) {
     EXPECT_NEAR(on_emu[i].mean, on_cpu[i].mean, 1e-4 * (1 + std::fabs(on_cpu[i].mean))) << on_cpu[i].layer;
     EXPECT_NEAR(on_emu[i].std, on_cpu[i].std, 1e-4 * on_cpu[i].std) << on_cpu[i].layer;
     EXPECT_NEAR(on_emu[i].near_zero, on_cpu[i].near_zero, 1e-3) << on_cpu[i].layer;
+    // Counts of bins of 0.25: float rounding moves a value across an edge rarely.
+    ASSERT_EQ(on_emu[i].hist.size(), on_cpu[i].hist.size());
+    for (size_t b = 0; b < on_cpu[i].hist.size(); ++b)
+      EXPECT_NEAR(on_emu[i].hist[b], on_cpu[i].hist[b], 2 + on_cpu[i].hist[b] / 1000) << on_cpu[i].layer;
   }
   EXPECT_EQ(on_cpu[4].layer, "linear");
 

@@ -418,9 +418,9 @@ TEST(GPU_PATH_SUITE, FusedBatchNormEqualsTheUnfusedChain) {
   }
 }
 
-// A layer's output moments (train.activation_stats_every) on the device: the CPU's counts
-// exactly, and its sums to float rounding, for f32 values and bf16 ones lying channels-last,
-// over several chunks.
+// A layer's output moments and histogram (train.activation_stats_every) on the device: the
+// CPU's counts exactly, and its sums to float rounding, for f32 values and bf16 ones lying
+// channels-last, over several chunks.
 TEST(GPU_PATH_SUITE, MomentsMatchTheCpu) {
   REQUIRE_DEVICE();
   const Tensor x = Tensor::uniform({5, 7, 31, 13}, -1, 2, 46);
@@ -432,6 +432,7 @@ TEST(GPU_PATH_SUITE, MomentsMatchTheCpu) {
     EXPECT_GT(cpu.at_or_below, 0);
     EXPECT_NEAR(device.sum, cpu.sum, 1e-5 * cpu.count);
     EXPECT_NEAR(device.centred_squares, cpu.centred_squares, 1e-5 * cpu.centred_squares);
+    EXPECT_EQ(cyg::histogram(values.to(kDevice), -0.5f, 1.5f, 40), cyg::histogram(values, -0.5f, 1.5f, 40));
   }
 }
 

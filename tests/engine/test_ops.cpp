@@ -1,6 +1,9 @@
 // The functional ops on CPU tensors, against values worked out by hand.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "engine/ops.h"
 #include "kernels/error.h"
 
@@ -53,6 +56,25 @@ TEST(Ops, MomentsByHand) {
   EXPECT_EQ(b.at_or_below, 3);
   EXPECT_EQ(cyg::moments(Tensor::from_vector({}, {0}), 0.05f).count, 0);
   EXPECT_THROW(cyg::moments(Tensor(), 0.05f), cyg::Error);
+}
+
+// histogram as torch.histc(x, 40, 0, 10): bins of 0.25, a value on a bin's edge in the
+// bin above, 10 itself in the last, values outside and NaN in none; bf16 channels-last too.
+TEST(Ops, HistogramByHand) {
+  const std::vector<float> values = {0, 0.1f, 0.25f, 9.99f, 10, 10.01f, -0.01f, NAN, 5, 5};
+  std::vector<int64_t> want(40, 0);
+  want[0] = 2;   // 0 and 0.1
+  want[1] = 1;   // 0.25
+  want[20] = 2;  // 5 twice
+  want[39] = 2;  // 9.99 and 10
+  EXPECT_EQ(cyg::histogram(Tensor::from_vector(values, {10}), 0, 10, 40), want);
+  const Tensor x = Tensor::from_vector({0.5f, -1, 2, 0, 0.25f, 3, -0.5f, 1}, {1, 2, 2, 2})
+                       .contiguous(cyg::MemoryFormat::ChannelsLast)
+                       .to(cyg::DType::BF16);
+  // Bins of 1 over [0, 4]: 0.5, 0 and 0.25; 1; 2; 3 (-1 and -0.5 below).
+  EXPECT_EQ(cyg::histogram(x, 0, 4, 4), (std::vector<int64_t>{3, 1, 1, 1}));
+  EXPECT_THROW(cyg::histogram(x, 1, 1, 4), cyg::Error);
+  EXPECT_THROW(cyg::histogram(x, 0, 1, 65), cyg::Error);
 }
 
 TEST(Ops, OpsTakeNonContiguousInputs) {
