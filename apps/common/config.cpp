@@ -810,10 +810,11 @@ const std::vector<KeyHelp>& key_help() {
       {"train.swa_anneal_strategy", swa_anneal_choices, "SWALR's anneal_strategy: the shape of the annealing"},
       {"train.log_every", nullptr, "steps between progress lines (and reads of the metrics from the device)"},
       {"train.activation_stats_every", nullptr,
-       "fastai's ActivationStats: every n-th step, the mean, standard deviation and share at or below "
-       "0.05 of each layer's output (convolutions, batchnorms after their ReLU, the linear layer), in "
-       "activation_stats.csv and drawn on the run's page; each recorded layer is read back, and on a GPU "
-       "the steps run eagerly (no CUDA graphs); training apps; may be given with resume; 0: none"},
+       "fastai's ActivationStats(with_hist=True): every n-th step, the mean, standard deviation, share at "
+       "or below 0.05 and histogram (40 bins over [0, 10]) of each layer's output (convolutions, "
+       "batchnorms after their ReLU, the linear layer), in activation_stats.csv and drawn on the run's "
+       "page; a recorded step runs eagerly between CUDA graph replays; training apps; may be given with "
+       "resume; 0: none"},
       {"train.micro_batches", nullptr,
        "gradient accumulation: each batch in this many micro-batches, run one after another, their "
        "gradients summed into one update (less memory; batchnorm sees each micro-batch, of at least "

@@ -45,8 +45,9 @@ struct TrainConfig {
   std::string max_time;
   double label_smoothing = 0.0;
   int64_t log_every = 50;  // steps between progress lines and metric reads
-  // fastai's ActivationStats: every n-th step, the mean, std and share near zero of each
-  // layer's output (activation_stats.csv and the page's pictures); 0: none.
+  // fastai's ActivationStats(with_hist=True): every n-th step, the mean, std, share near
+  // zero and histogram of each layer's output (activation_stats.csv and the page's
+  // pictures); 0: none.
   int64_t activation_stats_every = 0;
   int64_t micro_batches = 1;  // each batch in this many parts, gradients accumulated
   double target_val_acc = 0.0;  // time to accuracy: the first epoch reaching it; 0: none
