@@ -3,6 +3,7 @@
 #include "kernels/reduce.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace cyg {
 
@@ -36,6 +37,8 @@ namespace {
 // The reference: each chunk's sums in double, stored as the device's floats.
 template <typename T>
 void moments_reference(const T* x, int64_t n, float shift, float threshold, float* chunks) {
+  // The chunks are independent: the same sums on any number of threads.
+#pragma omp parallel for if (n > 65536)
   for (int64_t c = 0; c < moment_chunks(n); ++c) {
     double sum = 0.0, squares = 0.0, at_or_below = 0.0;
     const int64_t end = std::min(n, (c + 1) * kMomentChunk);
@@ -48,11 +51,20 @@ void moments_reference(const T* x, int64_t n, float shift, float threshold, floa
 }  // namespace
 
 namespace {
+// Each thread counts its share, then adds its counts: integers, so any order gives the
+// same totals.
 template <typename T>
 void histogram_reference(const T* x, int64_t n, float lo, float hi, int bins, int64_t* counts) {
-  for (int64_t i = 0; i < n; ++i) {
-    const int b = histogram_bin(widen(x[i]), lo, hi, bins);
-    if (b >= 0) ++counts[b];
+#pragma omp parallel if (n > 65536)
+  {
+    std::vector<int64_t> mine(static_cast<size_t>(bins), 0);
+#pragma omp for
+    for (int64_t i = 0; i < n; ++i) {
+      const int b = histogram_bin(widen(x[i]), lo, hi, bins);
+      if (b >= 0) ++mine[static_cast<size_t>(b)];
+    }
+#pragma omp critical
+    for (int b = 0; b < bins; ++b) counts[b] += mine[static_cast<size_t>(b)];
   }
 }
 }  // namespace
