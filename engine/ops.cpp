@@ -2,6 +2,8 @@
 // the tensors' backend (engine/dispatch.h).
 #include "engine/ops.h"
 
+#include <cmath>
+
 #include "engine/dispatch.h"
 #include "kernels/error.h"
 #include "kernels/reduce.h"
@@ -133,8 +135,9 @@ Tensor mean(const Tensor& x, int64_t dim) { return reduce_dim(x, dim, Reduction:
 std::vector<int64_t> histogram(const Tensor& x, float lo, float hi, int bins) {
   CYG_CHECK(x.defined() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16),
             "histogram: expected an f32 or bf16 tensor");
-  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi, "histogram of ", bins, " bins over [", lo, ", ", hi,
-            "]: expected 1 to ", kMaxHistogramBins, " bins and lo < hi");
+  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi && std::isfinite((hi - lo) * static_cast<float>(bins)),
+            "histogram of ", bins, " bins over [", lo, ", ", hi, "]: expected 1 to ", kMaxHistogramBins,
+            " bins over a finite range, lo < hi");
   const Tensor xc = x.is_dense() ? x : x.contiguous();
   Tensor counts = Tensor::zeros({bins}, DType::I64, x.device());
   const Kernels& k = kernels_for(x);

@@ -187,12 +187,16 @@ void RunReport::write_tables() {
   }
   dir_.write("metrics.csv", csv_text(epochs));
   dir_.write("steps.csv", csv_text(steps));
-  // The table as the run has it: none (a resume from before its first row) leaves no file.
+  // The table as the run has it: none (a resume from before its first row) leaves no file,
+  // nor its pictures.
   if (!activation_stats.empty()) {
     dir_.write("activation_stats.csv", csv_text(activation_stats));
   } else {
-    std::error_code ignored;
-    std::filesystem::remove(dir_.file("activation_stats.csv"), ignored);
+    for (const char* f : {"activation_stats.csv", "activations_mean.svg", "activations_std.svg",
+                          "activations_near_zero.svg", "activations_hist.svg"}) {
+      std::error_code ignored;
+      std::filesystem::remove(dir_.file(f), ignored);
+    }
   }
   if (experiment_.config.tensorboard) {
     const double now =

@@ -4,6 +4,8 @@
 // Moments (a layer's output statistics): one block per chunk, three sums each. Histograms:
 // each block's counts in shared memory, added to the total with integer atomics.
 // Bound by memory bandwidth; block sizes must be multiples of 32.
+#include <cmath>
+
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/reduce.h"
 
@@ -101,8 +103,9 @@ void axis_sum_or_mean(const float* x, int64_t outer, int64_t reduced, int64_t in
 
 template <typename T>
 void launch_histogram(const T* x, int64_t n, float lo, float hi, int bins, int64_t* counts, const LaunchConfig& cfg) {
-  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi, "histogram of ", bins, " bins over [", lo, ", ", hi,
-            "]: expected 1 to ", kMaxHistogramBins, " bins and lo < hi");
+  CYG_CHECK(bins >= 1 && bins <= kMaxHistogramBins && lo < hi && std::isfinite((hi - lo) * static_cast<float>(bins)),
+            "histogram of ", bins, " bins over [", lo, ", ", hi, "]: expected 1 to ", kMaxHistogramBins,
+            " bins over a finite range, lo < hi");
   if (n == 0) return;
   // A block counts at most 2^32 - 1 values in its shared counters.
   CYG_CHECK(n / grid_size(n, cfg) < (int64_t{1} << 31), "histogram of ", n, " values: too many for each block");

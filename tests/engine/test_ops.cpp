@@ -75,6 +75,7 @@ TEST(Ops, HistogramByHand) {
   EXPECT_EQ(cyg::histogram(x, 0, 4, 4), (std::vector<int64_t>{3, 1, 1, 1}));
   EXPECT_THROW(cyg::histogram(x, 1, 1, 4), cyg::Error);
   EXPECT_THROW(cyg::histogram(x, 0, 1, 65), cyg::Error);
+  EXPECT_THROW(cyg::histogram(x, -INFINITY, 1, 4), cyg::Error);
 }
 
 TEST(Ops, OpsTakeNonContiguousInputs) {
