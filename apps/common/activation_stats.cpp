@@ -13,6 +13,11 @@
 
 namespace cyg::app {
 
+bool after_relu(const std::string& layer) {
+  const std::string suffix = "relu";
+  return layer.size() >= suffix.size() && layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 LayerStats layer_stats(const Moments& m) {
   if (m.count < 1) return {NAN, NAN, NAN};
   const double mean = m.sum / m.count;
@@ -57,10 +62,6 @@ namespace {
 
 constexpr size_t kMaxPoints = 400;
 
-bool is_activation(const std::string& layer) {
-  const std::string suffix = "relu";
-  return layer.size() >= suffix.size() && layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // From light blue (t = 0, the first layer) to dark blue (t = 1, the last).
 std::string depth_color(double t) {
@@ -89,7 +90,7 @@ struct DrawnLayers {
 DrawnLayers drawn_layers(const std::vector<ActivationStat>& rows) {
   DrawnLayers d;
   d.only_activations =
-      std::any_of(rows.begin(), rows.end(), [](const ActivationStat& r) { return is_activation(r.layer); });
+      std::any_of(rows.begin(), rows.end(), [](const ActivationStat& r) { return after_relu(r.layer); });
   std::vector<int64_t> steps;
   for (const ActivationStat& r : rows)
     if (steps.empty() || r.step != steps.back()) steps.push_back(r.step);
@@ -99,7 +100,7 @@ DrawnLayers drawn_layers(const std::vector<ActivationStat>& rows) {
   for (size_t i = 0; i < steps.size(); i += stride) drawn.insert(steps[i]);
   drawn.insert(steps.back());
   for (const ActivationStat& r : rows) {
-    if ((d.only_activations && !is_activation(r.layer)) || !drawn.count(r.step)) continue;
+    if ((d.only_activations && !after_relu(r.layer)) || !drawn.count(r.step)) continue;
     auto& list = d.rows[r.layer];
     if (list.empty()) d.order.push_back(r.layer);
     list.push_back(&r);

@@ -71,6 +71,9 @@ class ActivationRecorder {
 std::vector<std::pair<std::string, plot::Chart>> activation_charts(const std::string& run_name,
                                                                    const std::vector<ActivationStat>& rows);
 
+// Whether a layer's rows are an output after a ReLU ("bn1+relu", "layer1.0.bn2+add+relu").
+bool after_relu(const std::string& layer);
+
 // A row's histogram counts (ActivationStat::hist: counts separated by spaces).
 std::vector<int64_t> histogram_counts(const std::string& hist);
 

@@ -203,7 +203,8 @@ void RunReport::write_tables() {
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::vector<tensorboard::FinalScalar> final_scalars;
     if (swa.first_epoch > 0) final_scalars = {{"swa/val_loss", swa.val_loss}, {"swa/val_acc", swa.val_acc}};
-    dir_.write(tensorboard::kEventFile, tensorboard::training_events(steps, epochs, now, final_scalars));
+    dir_.write(tensorboard::kEventFile,
+               tensorboard::training_events(steps, epochs, now, final_scalars, activation_stats));
   }
 }
 

@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cstring>
+#include <limits>
+
+#include "apps/common/activation_stats.h"
 
 namespace cyg::app::tensorboard {
 
@@ -110,11 +113,67 @@ std::string scalar_event(const std::string& tag, float value, int64_t step, doub
   return e;
 }
 
+std::string histogram_event(const std::string& tag, const std::vector<int64_t>& counts, double lo, double hi,
+                            int64_t step, double wall_time) {
+  const double width = (hi - lo) / static_cast<double>(counts.size());
+  double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;
+  std::string limits, buckets;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    const double left = lo + width * static_cast<double>(b), right = left + width, centre = left + width / 2;
+    const auto c = static_cast<double>(counts[b]);
+    if (c > 0) {
+      if (num == 0) min = left;
+      max = right;
+    }
+    num += c;
+    sum += c * centre;
+    sum_squares += c * centre * centre;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &right, sizeof bits);
+    append_little_endian(limits, bits, 8);
+    std::memcpy(&bits, &c, sizeof bits);
+    append_little_endian(buckets, bits, 8);
+  }
+  // HistogramProto: min = 1, max = 2, num = 3, sum = 4, sum_squares = 5 (doubles),
+  // bucket_limit = 6, bucket = 7 (packed doubles).
+  std::string h;
+  append_double_field(h, 1, min);
+  append_double_field(h, 2, max);
+  append_double_field(h, 3, num);
+  append_double_field(h, 4, sum);
+  append_double_field(h, 5, sum_squares);
+  append_bytes_field(h, 6, limits);
+  append_bytes_field(h, 7, buckets);
+  // Summary.Value: tag = 1, histo = 5; Summary: value = 1 (repeated).
+  std::string v;
+  append_bytes_field(v, 1, tag);
+  append_bytes_field(v, 5, h);
+  std::string summary;
+  append_bytes_field(summary, 1, v);
+  std::string e = event_header(wall_time, step);
+  append_bytes_field(e, 5, summary);
+  return e;
+}
+
 std::string training_events(const std::vector<StepRecord>& steps, const std::vector<EpochMetrics>& epochs,
-                            double wall_time, const std::vector<FinalScalar>& final_scalars) {
+                            double wall_time, const std::vector<FinalScalar>& final_scalars,
+                            const std::vector<ActivationStat>& activations) {
   std::string out = record(file_version_event(wall_time));
-  auto scalar = [&](const char* tag, double value, int64_t step) {
+  auto scalar = [&](const std::string& tag, double value, int64_t step) {
     out += record(scalar_event(tag, static_cast<float>(value), step, wall_time));
+  };
+  // The activation rows of the steps up to `step` not yet written.
+  size_t next_activation = 0;
+  auto activations_to = [&](int64_t step) {
+    for (; next_activation < activations.size() && activations[next_activation].step <= step; ++next_activation) {
+      const ActivationStat& a = activations[next_activation];
+      scalar("activations_mean/" + a.layer, a.mean, a.step);
+      scalar("activations_std/" + a.layer, a.std, a.step);
+      scalar("activations_near_zero/" + a.layer, a.near_zero, a.step);
+      if (after_relu(a.layer))
+        out += record(histogram_event("activations_hist/" + a.layer, histogram_counts(a.hist), kHistLow, kHistHigh,
+                                      a.step, wall_time));
+    }
   };
   auto epoch_scalars = [&](const EpochMetrics& m) {
     scalar("epoch/train_loss", m.train_loss, m.step);
@@ -134,10 +193,12 @@ std::string training_events(const std::vector<StepRecord>& steps, const std::vec
     scalar("train/loss", s.loss, s.step);
     scalar("train/lr", s.lr, s.step);
     scalar("train/momentum", s.momentum, s.step);
+    activations_to(s.step);
     // An epoch's metrics right after its last step.
     for (; next_epoch < epochs.size() && epochs[next_epoch].step == s.step; ++next_epoch)
       epoch_scalars(epochs[next_epoch]);
   }
+  activations_to(std::numeric_limits<int64_t>::max());
   for (; next_epoch < epochs.size(); ++next_epoch) epoch_scalars(epochs[next_epoch]);
   const int64_t last_step = steps.empty() ? 0 : steps.back().step;
   for (const FinalScalar& f : final_scalars) scalar(f.tag.c_str(), f.value, last_step);

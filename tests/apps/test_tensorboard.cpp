@@ -95,4 +95,53 @@ TEST(TensorBoard, TrainingEventsHoldEveryStepAndEpochScalarInStepOrder) {
   EXPECT_EQ(with_final.substr(file.size()), tb::record(tb::scalar_event("swa/val_acc", 0.875f, 4, 10.0)));
 }
 
+// A histogram of 2 bins over [0, 1] with counts {0, 3}: min 0.5 and max 1 (the edges of
+// the one bin holding values), num 3, sum 3 x 0.75, sum_squares 3 x 0.5625, the bins'
+// upper edges {0.5, 1} and their counts {0, 3} packed.
+TEST(TensorBoard, HistogramEventIsTheHistogramProtoWorkedOutByHand) {
+  const auto le = [](double v) {
+    std::string bytes(8, '\0');
+    std::memcpy(&bytes[0], &v, 8);  // x86: little-endian, as the wire format
+    return bytes;
+  };
+  std::string histo;
+  histo += "\x09" + le(0.5) + "\x11" + le(1.0) + "\x19" + le(3.0) + "\x21" + le(2.25) + "\x29" + le(1.6875);
+  histo += "\x32\x10" + le(0.5) + le(1.0);  // bucket_limit (6), packed, 16 bytes
+  histo += "\x3A\x10" + le(0.0) + le(3.0);  // bucket (7), packed
+  ASSERT_EQ(histo.size(), 5u * 9u + 2u * 18u);
+  std::string value = std::string("\x0A\x01") + "h" + "\x2A" + static_cast<char>(histo.size()) + histo;
+  std::string summary = "\x0A" + std::string(1, static_cast<char>(value.size())) + value;
+  std::string want = "\x09" + le(1.5) + "\x10\x07" + "\x2A" + std::string(1, static_cast<char>(summary.size())) + summary;
+  EXPECT_EQ(tb::histogram_event("h", {0, 3}, 0.0, 1.0, 7, 1.5), want);
+}
+
+// The activation statistics' rows go in at their step, after that step's scalars: three
+// scalars a layer, and a histogram for the outputs after a ReLU.
+TEST(TensorBoard, ActivationStatisticsGoInAtTheirStep) {
+  std::vector<cyg::app::StepRecord> steps;
+  for (int64_t s = 1; s <= 2; ++s) steps.push_back({s, 1, 0.1, 0.9, 1.0});
+  std::string hist = "5";
+  for (int b = 1; b < 40; ++b) hist += " 0";
+  const std::vector<cyg::app::ActivationStat> rows = {{1, "conv1", 0.5, 1.0, 0.25, hist},
+                                                      {1, "bn1+relu", 0.75, 0.5, 0.5, hist}};
+  const std::string file = tb::training_events(steps, {}, 3.0, {}, rows);
+  std::string want = tb::record(tb::file_version_event(3.0));
+  for (const char* tag : {"train/loss", "train/lr", "train/momentum"})
+    want += tb::record(tb::scalar_event(tag, tag == std::string("train/loss") ? 1.0f : tag == std::string("train/lr")
+                                                                                         ? 0.1f
+                                                                                         : 0.9f,
+                                        1, 3.0));
+  want += tb::record(tb::scalar_event("activations_mean/conv1", 0.5f, 1, 3.0));
+  want += tb::record(tb::scalar_event("activations_std/conv1", 1.0f, 1, 3.0));
+  want += tb::record(tb::scalar_event("activations_near_zero/conv1", 0.25f, 1, 3.0));
+  want += tb::record(tb::scalar_event("activations_mean/bn1+relu", 0.75f, 1, 3.0));
+  want += tb::record(tb::scalar_event("activations_std/bn1+relu", 0.5f, 1, 3.0));
+  want += tb::record(tb::scalar_event("activations_near_zero/bn1+relu", 0.5f, 1, 3.0));
+  std::vector<int64_t> counts(40, 0);
+  counts[0] = 5;
+  want += tb::record(tb::histogram_event("activations_hist/bn1+relu", counts, 0.0, 10.0, 1, 3.0));
+  ASSERT_LE(want.size(), file.size());
+  EXPECT_EQ(file.substr(0, want.size()), want);
+}
+
 }  // namespace
