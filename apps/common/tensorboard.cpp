@@ -101,16 +101,25 @@ std::string file_version_event(double wall_time) {
   return e;
 }
 
-std::string scalar_event(const std::string& tag, float value, int64_t step, double wall_time) {
-  // Summary.Value: tag = 1, simple_value = 2; Summary: value = 1 (repeated).
+namespace {
+// An Event whose summary holds one Summary.Value: its tag (field 1), then `value_fields`,
+// the value's own (Summary: value = 1, repeated; Event: summary = 5).
+std::string summary_event(const std::string& tag, const std::string& value_fields, int64_t step, double wall_time) {
   std::string v;
   append_bytes_field(v, 1, tag);
-  append_float_field(v, 2, value);
+  v += value_fields;
   std::string summary;
   append_bytes_field(summary, 1, v);
   std::string e = event_header(wall_time, step);
   append_bytes_field(e, 5, summary);
   return e;
+}
+}  // namespace
+
+std::string scalar_event(const std::string& tag, float value, int64_t step, double wall_time) {
+  std::string simple_value;  // Summary.Value's simple_value = 2
+  append_float_field(simple_value, 2, value);
+  return summary_event(tag, simple_value, step, wall_time);
 }
 
 std::string histogram_event(const std::string& tag, const std::vector<int64_t>& counts, double lo, double hi,
@@ -144,15 +153,9 @@ std::string histogram_event(const std::string& tag, const std::vector<int64_t>& 
   append_double_field(h, 5, sum_squares);
   append_bytes_field(h, 6, limits);
   append_bytes_field(h, 7, buckets);
-  // Summary.Value: tag = 1, histo = 5; Summary: value = 1 (repeated).
-  std::string v;
-  append_bytes_field(v, 1, tag);
-  append_bytes_field(v, 5, h);
-  std::string summary;
-  append_bytes_field(summary, 1, v);
-  std::string e = event_header(wall_time, step);
-  append_bytes_field(e, 5, summary);
-  return e;
+  std::string histo;  // Summary.Value's histo = 5
+  append_bytes_field(histo, 5, h);
+  return summary_event(tag, histo, step, wall_time);
 }
 
 std::string training_events(const std::vector<StepRecord>& steps, const std::vector<EpochMetrics>& epochs,
