@@ -72,6 +72,21 @@ if(NOT CYGNET_MPI STREQUAL "OFF")
   endif()
 endif()
 
+# libjpeg (optional, libjpeg-turbo's libjpeg API) for JPEG images in image-folder datasets
+# and in the images a model is asked about; without it they are read from PNG only.
+set(CYGNET_HAVE_JPEG OFF)
+if(NOT CYGNET_JPEG STREQUAL "OFF")
+  find_package(JPEG QUIET)
+  if(JPEG_FOUND)
+    set(CYGNET_HAVE_JPEG ON)
+  elseif(CYGNET_JPEG STREQUAL "ON")
+    message(FATAL_ERROR "CYGNET_JPEG=ON but libjpeg was not found: install libjpeg-dev (scripts/install_deps.sh), "
+                        "or configure with -DCYGNET_JPEG=AUTO|OFF")
+  else()
+    message(STATUS "cygnet: libjpeg not found, image folders are read from PNG files only")
+  endif()
+endif()
+
 # nlohmann/json (header-only) for safetensors headers and run summaries.
 find_path(NLOHMANN_JSON_INCLUDE_DIR NAMES nlohmann/json.hpp)
 if(NOT NLOHMANN_JSON_INCLUDE_DIR)

@@ -5,14 +5,14 @@
 # CPU-only (the CUDA kernels still run through the emulation shim in the tests).
 set -euo pipefail
 
-# Each one is used: the toolchain; GoogleTest, yaml-cpp, OpenBLAS, oneDNN, zlib and
-# nlohmann-json by the build (OpenMP is GCC's own libgomp); OpenMPI by runs over several
-# processes and their 2-rank test; python3 and python3-venv by
+# Each one is used: the toolchain; GoogleTest, yaml-cpp, OpenBLAS, oneDNN, zlib,
+# nlohmann-json and libjpeg (JPEG images in image folders) by the build (OpenMP is GCC's
+# own libgomp); OpenMPI by runs over several processes and their 2-rank test; python3 and python3-venv by
 # the test that reads a run back with TensorBoard's reader (installed from PyPI into the
 # build folder); Fashion-MNIST by the quickstart.
 packages=(
   build-essential cmake ninja-build pkg-config
-  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
+  libgtest-dev libyaml-cpp-dev libopenblas-dev libdnnl-dev zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin libjpeg-dev
   python3 python3-venv dataset-fashion-mnist
 )
 

@@ -101,6 +101,10 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.synthetic_size", Kind::Int, &c.data.synthetic_size, 1, 4096},
       {"data.synthetic_channels", Kind::Int, &c.data.synthetic_channels, 1, 64},
       {"data.synthetic_classes", Kind::Int, &c.data.synthetic_classes, 2, 100000},
+      {"data.train_folder", Kind::String, &c.data.train_folder},
+      {"data.valid_folder", Kind::String, &c.data.valid_folder},
+      {"data.image_size", Kind::Int, &c.data.image_size, 0, 4096},
+      {"data.channels", Kind::Int, &c.data.channels, 1, 3},
       {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
@@ -284,6 +288,23 @@ void validate_data(const DataConfig& d) {
   CYG_INPUT_CHECK(d.synthetic_train > 0 && d.synthetic_val > 0 && d.synthetic_size > 0 && d.synthetic_channels > 0 &&
                       d.synthetic_classes > 1,
                   "'data.synthetic_*' sizes must be positive (and at least 2 classes)");
+  CYG_INPUT_CHECK(d.channels == 1 || d.channels == 3, "'data.channels' = ", d.channels,
+                  ": expected 3 (RGB) or 1 (grayscale)");
+  CYG_INPUT_CHECK(d.image_size >= 0 && d.image_size <= 4096, "'data.image_size' = ", d.image_size,
+                  ": expected a side of 1 to 4096 pixels, or 0 for the images' own size");
+  if (d.dataset == "folder") {
+    CYG_INPUT_CHECK(!d.root.empty(), "'data.dataset' = folder needs 'data.root': a folder holding ", d.train_folder,
+                    "/ and valid/ (or val/ or test/), each with a folder of images per class");
+    CYG_INPUT_CHECK(!d.train_folder.empty() && d.train_folder != d.valid_folder, "'data.train_folder' = '",
+                    d.train_folder, "' and 'data.valid_folder' = '", d.valid_folder,
+                    "': expected two different folders under data.root");
+  } else {
+    const DataConfig defaults;
+    CYG_INPUT_CHECK(d.train_folder == defaults.train_folder && d.valid_folder == defaults.valid_folder &&
+                        d.image_size == defaults.image_size && d.channels == defaults.channels,
+                    "'data.train_folder', 'data.valid_folder', 'data.image_size' and 'data.channels' apply to "
+                    "'data.dataset' = folder, not ", d.dataset);
+  }
 }
 
 void validate_train(const TrainConfig& t) {
@@ -736,7 +757,8 @@ const std::vector<KeyHelp>& key_help() {
       {"model.name", models::model_names, "the network (resnet18: the kuangliu CIFAR ResNet-18 of the report)"},
       {"model.width", nullptr, "channels of the first stage, doubled at each later one; 0: the model's own"},
       {"model.init_from", nullptr, "a .safetensors file (path) of weights to start from; empty: random weights"},
-      {"data.dataset", dataset_names, "the dataset (synthetic: random images, for trying things out)"},
+      {"data.dataset", dataset_names, "the dataset (folder: your own images, a folder per class under data.root/train and data.root/valid; "
+       "synthetic: random images, for trying things out)"},
       {"data.root", nullptr, "the dataset's folder (path); empty: its default"},
       {"data.mean", nullptr, "per-channel mean subtracted from pixels scaled to [0, 1]; empty: the dataset's"},
       {"data.std", nullptr, "per-channel standard deviation the pixels are divided by; empty: the dataset's"},
@@ -759,6 +781,11 @@ const std::vector<KeyHelp>& key_help() {
       {"data.synthetic_size", nullptr, "synthetic dataset: image side (pixels)"},
       {"data.synthetic_channels", nullptr, "synthetic dataset: channels per pixel"},
       {"data.synthetic_classes", nullptr, "synthetic dataset: classes"},
+      {"data.train_folder", nullptr, "folder dataset: the training split's folder under data.root"},
+      {"data.valid_folder", nullptr,
+       "folder dataset: the validation split's folder under data.root; empty: valid, val or test, the first found"},
+      {"data.image_size", nullptr, "folder dataset: each image resized to this side; 0: the images' own (one size)"},
+      {"data.channels", nullptr, "folder dataset: 3 (RGB) or 1 (grayscale) channels"},
       {"train.epochs", nullptr, "passes over the training set"},
       {"train.batch_size", nullptr, "images per step"},
       {"train.drop_last", nullptr, "drop each epoch's last, partial batch"},

@@ -33,6 +33,11 @@ struct DataConfig {
   int64_t limit_train = 0, limit_val = 0;  // use the first N images (0: all)
   int64_t synthetic_train = 2048, synthetic_val = 512, synthetic_size = 16, synthetic_channels = 3,
           synthetic_classes = 10;
+  // dataset "folder" (image_folder.h): root/<train_folder>/<class>/<image>, the validation
+  // split likewise (empty valid_folder: valid, val or test, the first found); each image
+  // made `channels` (3 or 1) and image_size x image_size (0: the images' own size).
+  std::string train_folder = "train", valid_folder;
+  int64_t image_size = 0, channels = 3;
 };
 
 struct TrainConfig {

@@ -1,6 +1,7 @@
 // Datasets read by name.
 #include "apps/common/dataset_factory.h"
 
+#include "apps/common/image_folder.h"
 #include "apps/common/name_table.h"
 #include "kernels/error.h"
 
@@ -22,6 +23,31 @@ DataSplits load_fashion_mnist_splits(const RunConfig& c) {
           load_fashion_mnist(root, Split::Test, c.data.limit_val), fashion_mnist_normalization()};
 }
 
+// The training split's classes are the validation split's, and its images give the
+// normalisation.
+DataSplits load_folder_splits(const RunConfig& c) {
+  const DataConfig& d = c.data;
+  ImageFolderOptions o;
+  o.root = d.root;
+  o.channels = d.channels;
+  o.size = d.image_size;
+  o.split = d.train_folder;
+  o.limit = d.limit_train;
+  DataSplits splits;
+  splits.train = load_image_folder(o);
+  o.split = validation_folder(d.root, d.valid_folder);
+  o.limit = d.limit_val;
+  o.classes = splits.train.class_names;
+  splits.val = load_image_folder(o);
+  CYG_INPUT_CHECK(d.image_size > 0 || (splits.val.images.size(2) == splits.train.images.size(2) &&
+                                       splits.val.images.size(3) == splits.train.images.size(3)),
+                  "the validation images under '", d.root, "/", o.split, "' are ", splits.val.images.size(3), "x",
+                  splits.val.images.size(2), " pixels and the training images ", splits.train.images.size(3), "x",
+                  splits.train.images.size(2), ": set data.image_size to resize them to one size");
+  splits.normalization = normalization_of(splits.train);
+  return splits;
+}
+
 // The validation split is drawn from the next seed, so it holds other images.
 DataSplits make_synthetic_splits(const RunConfig& c) {
   const DataConfig& d = c.data;
@@ -41,6 +67,7 @@ const std::vector<Named<DatasetLoader>>& datasets() {
   static const std::vector<Named<DatasetLoader>> table = {
       {"cifar10", load_cifar10_splits},
       {"fashion_mnist", load_fashion_mnist_splits},
+      {"folder", load_folder_splits},
       {"synthetic", make_synthetic_splits},
   };
   return table;

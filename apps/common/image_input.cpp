@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "apps/common/jpeg.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -71,7 +72,7 @@ std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t 
   return out;
 }
 
-std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int64_t height, int64_t width) {
+std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, int64_t height, int64_t width) {
   CYG_CHECK(channels == 1 || channels == 3, "dataset_image: ", channels, " channels (expected 1 or 3)");
   CYG_CHECK(image.channels >= 1 && image.channels <= 4 &&
                 image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels),
@@ -101,6 +102,24 @@ std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int6
   return out;
 }
 
+DecodedImage read_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CYG_INPUT_CHECK(in.good(), "image '", path, "' not found or not readable");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CYG_INPUT_CHECK(!in.bad(), "image '", path, "' could not be read");
+  if (looks_like_jpeg(bytes)) return jpeg_decode(bytes, path);
+  CYG_INPUT_CHECK(bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0, "image '", path,
+                  "' is neither a PNG nor a JPEG file (by its first bytes)");
+  return png_decode(bytes, path);
+}
+
+bool is_image_file_name(const std::string& name) {
+  std::string extension = std::filesystem::path(name).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".png" || extension == ".jpg" || extension == ".jpeg";
+}
+
 std::vector<std::string> image_files(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const std::string& path : paths) {
@@ -111,13 +130,11 @@ std::vector<std::string> image_files(const std::vector<std::string>& paths) {
     }
     std::vector<std::string> found;
     for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
-      std::string extension = entry.path().extension().string();
-      std::transform(extension.begin(), extension.end(), extension.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (extension == ".png" && entry.is_regular_file(error)) found.push_back(entry.path().string());
+      if (is_image_file_name(entry.path().string()) && entry.is_regular_file(error))
+        found.push_back(entry.path().string());
     }
     CYG_INPUT_CHECK(!error, "image folder '", path, "' could not be read: ", error.message());
-    CYG_INPUT_CHECK(!found.empty(), "image folder '", path, "' holds no .png file");
+    CYG_INPUT_CHECK(!found.empty(), "image folder '", path, "' holds no image file (.png, .jpg or .jpeg)");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }
@@ -134,11 +151,7 @@ Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) 
   d.images = Tensor::empty({static_cast<int64_t>(paths.size()), C, H, W}, DType::U8);
   d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
   for (size_t i = 0; i < paths.size(); ++i) {
-    std::ifstream in(paths[i], std::ios::binary);
-    CYG_INPUT_CHECK(in.good(), "image '", paths[i], "' not found or not readable");
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    CYG_INPUT_CHECK(!in.bad(), "image '", paths[i], "' could not be read");
-    const std::vector<uint8_t> pixels = dataset_image(png_decode(bytes, paths[i]), C, H, W);
+    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i]), C, H, W);
     std::copy(pixels.begin(), pixels.end(), d.images.data<uint8_t>() + static_cast<int64_t>(i) * C * H * W);
   }
   return d;

@@ -1,5 +1,5 @@
 // Image files made into a dataset's images, for asking a model about them (fastai's
-// learn.predict): a PNG's channels converted to the dataset's and its size changed to
+// learn.predict) and for image-folder datasets: a PNG's or JPEG's channels converted to the dataset's and its size changed to
 // the dataset's, as u8 CHW, ready for the loader's batches.
 #pragma once
 #include <cstdint>
@@ -22,13 +22,20 @@ std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t 
 // The image with `channels` (1 or 3) channels, CHW: an alpha channel dropped, RGB made
 // grayscale by ITU-R 601-2 luma (0.299 R + 0.587 G + 0.114 B, in 16-bit fixed point),
 // grayscale repeated into R, G and B; then each channel resized to height x width.
-std::vector<uint8_t> dataset_image(const PngImage& image, int64_t channels, int64_t height, int64_t width);
+std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, int64_t height, int64_t width);
 
-// The files the paths name, in order: a folder stands for the .png files in it (not its
-// subfolders), sorted by name; an error names a folder that has none.
+// The image file at `path`, decoded as what its first bytes say it is: a PNG file
+// (png_decode) or a JPEG file (jpeg_decode). The errors name the file.
+DecodedImage read_image(const std::string& path);
+
+// Whether a file name ends as an image file's: .png, .jpg or .jpeg, in any case.
+bool is_image_file_name(const std::string& name);
+
+// The files the paths name, in order: a folder stands for the image files in it (.png,
+// .jpg, .jpeg; not its subfolders), sorted by name; an error names a folder that has none.
 std::vector<std::string> image_files(const std::vector<std::string>& paths);
 
-// A dataset of the given PNG files in order, each made like `like`'s images (its channels
+// A dataset of the given image files in order, each made like `like`'s images (its channels
 // and size), with its class names; every label 0 (unknown). An error names the file.
 Dataset images_like(const std::vector<std::string>& paths, const Dataset& like);
 

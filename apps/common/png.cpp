@@ -40,7 +40,7 @@ uint8_t paeth(int a, int b, int c) {
 
 }  // namespace
 
-PngImage png_decode(const std::string& bytes, const std::string& what) {
+DecodedImage png_decode(const std::string& bytes, const std::string& what) {
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
   CYG_INPUT_CHECK(bytes.size() >= 8 && std::memcmp(bytes.data(), kSignature, 8) == 0, "'", what,
                   "' is not a PNG file (its first 8 bytes are not PNG's signature)");
@@ -67,10 +67,10 @@ PngImage png_decode(const std::string& bytes, const std::string& what) {
       height = get_u32(data, 4);
       depth = static_cast<uint8_t>(data[8]);
       color = static_cast<uint8_t>(data[9]);
-      CYG_INPUT_CHECK(width > 0 && height > 0 && width <= kMostPngSide && height <= kMostPngSide &&
-                          width * height <= kMostPngPixels,
-                      "'", what, "': an image of ", width, "x", height, " pixels (at most ", kMostPngPixels,
-                      " pixels, and ", kMostPngSide, " a side, are read)");
+      CYG_INPUT_CHECK(width > 0 && height > 0 && width <= kMostImageSide && height <= kMostImageSide &&
+                          width * height <= kMostImagePixels,
+                      "'", what, "': an image of ", width, "x", height, " pixels (at most ", kMostImagePixels,
+                      " pixels, and ", kMostImageSide, " a side, are read)");
       const bool depth_ok = color == 0   ? depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16
                             : color == 3 ? depth == 1 || depth == 2 || depth == 4 || depth == 8
                             : color == 2 || color == 4 || color == 6 ? depth == 8 || depth == 16
@@ -126,7 +126,7 @@ PngImage png_decode(const std::string& bytes, const std::string& what) {
       cur[i] = static_cast<uint8_t>(cur[i] + predicted);
     }
   }
-  PngImage image;
+  DecodedImage image;
   image.width = width;
   image.height = height;
   image.channels = color == 3 ? 3 : samples;

@@ -189,7 +189,7 @@ TEST(ActivationStats, HistogramPanelsDrawEachStepsBinsFromTheBottom) {
   ASSERT_NE(at, std::string::npos);
   EXPECT_EQ(svg.find(key, at + 1), std::string::npos) << "one panel";
   const size_t begin = at + key.size(), end = svg.find('"', begin);
-  const cyg::app::PngImage panel = cyg::app::png_decode(unbase64(svg.substr(begin, end - begin)), "panel");
+  const cyg::app::DecodedImage panel = cyg::app::png_decode(unbase64(svg.substr(begin, end - begin)), "panel");
   ASSERT_EQ(panel.channels, 3);
   const auto pixel = [&](int64_t x, int64_t y) {
     const size_t i = static_cast<size_t>((y * panel.width + x) * 3);

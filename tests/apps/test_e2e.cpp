@@ -1775,14 +1775,14 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
   std::filesystem::create_directories(root_ + "/empty");
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/empty"},
                             BaseArgs::None),
-                        "image folder '" + root_ + "/empty' holds no .png file");
+                        "image folder '" + root_ + "/empty' holds no image file (.png, .jpg or .jpeg)");
 
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", root_ + "/none.png"},
                             BaseArgs::None),
                         "image '" + root_ + "/none.png' not found");
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", dir + "/config.yaml"},
                             BaseArgs::None),
-                        "config.yaml' is not a PNG file");
+                        "config.yaml' is neither a PNG nor a JPEG file (by its first bytes)");
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", files[0], "--tta"},
                             BaseArgs::None),
                         "--image predicts the image files given");

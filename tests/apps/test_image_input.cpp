@@ -16,8 +16,8 @@
 
 namespace {
 
-using cyg::app::PngImage;
-constexpr uint32_t kMostSide = static_cast<uint32_t>(cyg::app::kMostPngSide);
+using cyg::app::DecodedImage;
+constexpr uint32_t kMostSide = static_cast<uint32_t>(cyg::app::kMostImageSide);
 
 void put_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -104,7 +104,7 @@ TEST(Png, DecodeUndoesEveryFilterInEveryEightBitColourType) {
   for (const auto& [color, samples] : std::vector<std::pair<int, int>>{{2, 3}, {6, 4}, {0, 1}, {4, 2}}) {
     const size_t row = W * static_cast<size_t>(samples);
     const std::vector<uint8_t> pixels = random_bytes(row * H, 7u + static_cast<uint32_t>(color));
-    const PngImage image = cyg::app::png_decode(
+    const DecodedImage image = cyg::app::png_decode(
         png(ihdr(W, H, 8, color), filtered(pixels, row, static_cast<size_t>(samples), {0, 1, 2, 3, 4})), "x.png");
     EXPECT_EQ(image.width, W);
     EXPECT_EQ(image.height, H);
@@ -136,7 +136,7 @@ TEST(Png, DecodeReadsSixteenBitsPalettesAndPackedGray) {
     packed.push_back(byte0);
     packed.push_back(byte1);
   }
-  const PngImage indexed = cyg::app::png_decode(png(ihdr(5, 2, 2, 3), filtered(packed, 2, 1, {0, 2}), palette), "x");
+  const DecodedImage indexed = cyg::app::png_decode(png(ihdr(5, 2, 2, 3), filtered(packed, 2, 1, {0, 2}), palette), "x");
   ASSERT_EQ(indexed.channels, 3);
   std::vector<uint8_t> expected;
   for (int i : indices)
@@ -145,10 +145,10 @@ TEST(Png, DecodeReadsSixteenBitsPalettesAndPackedGray) {
 
   // 1-bit gray, 9 wide: two bytes a row, the last 7 bits padding.
   const std::vector<uint8_t> bits = {0b10110010, 0b10000000, 0b01001101, 0b00000000};
-  const PngImage mono = cyg::app::png_decode(png(ihdr(9, 2, 1, 0), filtered(bits, 2, 1, {1, 2})), "x");
+  const DecodedImage mono = cyg::app::png_decode(png(ihdr(9, 2, 1, 0), filtered(bits, 2, 1, {1, 2})), "x");
   EXPECT_EQ(mono.pixels, (std::vector<uint8_t>{255, 0, 255, 255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 0, 255, 0}));
   // 2-bit gray: the four levels.
-  const PngImage levels = cyg::app::png_decode(png(ihdr(4, 1, 2, 0), filtered({0b00011011}, 1, 1, {0})), "x");
+  const DecodedImage levels = cyg::app::png_decode(png(ihdr(4, 1, 2, 0), filtered({0b00011011}, 1, 1, {0})), "x");
   EXPECT_EQ(levels.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
 }
 
@@ -177,7 +177,7 @@ TEST(Png, DecodeReadsUpAndAverageFirstRowsAndTheOtherDepths) {
   const std::vector<uint8_t> wide = random_bytes(2 * 2 * 4, 10);
   std::vector<uint8_t> high;
   for (size_t i = 0; i < wide.size(); i += 2) high.push_back(wide[i]);
-  const PngImage gray_alpha = cyg::app::png_decode(png(ihdr(2, 2, 16, 4), filtered(wide, 8, 4, {3, 4})), "x");
+  const DecodedImage gray_alpha = cyg::app::png_decode(png(ihdr(2, 2, 16, 4), filtered(wide, 8, 4, {3, 4})), "x");
   EXPECT_EQ(gray_alpha.channels, 2);
   EXPECT_EQ(gray_alpha.pixels, high);
 }
@@ -205,7 +205,7 @@ TEST(Png, DecodeReadsAnotherEncodersFile) {
       "\x77\x96\xff\x02\x2b\xea\x8e\xd0\x2a\x6d\xae\x11\xef\x90\xcb\x46\xeb\x00\x00\x00\x00\x49\x45\x4e\x44\xae"
       "\x42\x60\x82",
       107);
-  const PngImage image = cyg::app::png_decode(file, "pillow.png");
+  const DecodedImage image = cyg::app::png_decode(file, "pillow.png");
   EXPECT_EQ(image.width, 4);
   EXPECT_EQ(image.height, 3);
   EXPECT_EQ(image.pixels, (std::vector<uint8_t>{231, 238, 231, 97,  94,  243, 95, 48,  228, 155, 72, 46,
@@ -279,7 +279,7 @@ TEST(ImageInput, ResizeAveragesWhatEachPixelCovers) {
 // Channels: alpha dropped, RGB to luma (0.299, 0.587, 0.114), gray repeated into RGB; the
 // result CHW.
 TEST(ImageInput, ChannelsBecomeTheDatasets) {
-  PngImage rgba;
+  DecodedImage rgba;
   rgba.width = 2;
   rgba.height = 1;
   rgba.channels = 4;
@@ -287,7 +287,7 @@ TEST(ImageInput, ChannelsBecomeTheDatasets) {
   // Red: 0.299 * 255 = 76.2; green: 0.587 * 255 = 149.7, in fixed point 150.
   EXPECT_EQ(cyg::app::dataset_image(rgba, 1, 1, 2), (std::vector<uint8_t>{76, 150}));
   EXPECT_EQ(cyg::app::dataset_image(rgba, 3, 1, 2), (std::vector<uint8_t>{255, 0, 0, 255, 0, 0}));
-  PngImage gray_alpha;
+  DecodedImage gray_alpha;
   gray_alpha.width = 1;
   gray_alpha.height = 2;
   gray_alpha.channels = 2;
@@ -295,7 +295,7 @@ TEST(ImageInput, ChannelsBecomeTheDatasets) {
   EXPECT_EQ(cyg::app::dataset_image(gray_alpha, 3, 2, 1), (std::vector<uint8_t>{10, 20, 10, 20, 10, 20}));
   EXPECT_EQ(cyg::app::dataset_image(gray_alpha, 1, 2, 1), (std::vector<uint8_t>{10, 20}));
   // Then the size: [0 0 100 100] in both channel orders' first plane.
-  PngImage wide;
+  DecodedImage wide;
   wide.width = 4;
   wide.height = 1;
   wide.channels = 1;

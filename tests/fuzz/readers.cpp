@@ -95,7 +95,7 @@ void read_png(const fs::path& dir, const Bytes& input) {
   for (const Bytes& bytes : {input, with_crcs_made_right(input)}) {
     write_file(dir / "input.png", bytes);
     try {
-      const app::PngImage image = app::png_decode(read_file(dir / "input.png"), (dir / "input.png").string());
+      const app::DecodedImage image = app::png_decode(read_file(dir / "input.png"), (dir / "input.png").string());
       app::dataset_image(image, 3, 32, 32);
       app::dataset_image(image, 1, 7, 45);
     } catch (const Error&) {

@@ -1,0 +1,179 @@
+// Image-folder datasets (apps/common/image_folder.h).
+#include "apps/common/image_folder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "apps/common/image_input.h"
+#include "kernels/error.h"
+
+namespace cyg::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool hidden(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return !name.empty() && name[0] == '.';
+}
+
+// The entries of a folder that pass `keep`, sorted by name.
+template <typename Keep>
+std::vector<fs::path> entries(const fs::path& folder, Keep keep) {
+  std::error_code error;
+  std::vector<fs::path> found;
+  fs::directory_iterator it(folder, error), end;
+  CYG_INPUT_CHECK(!error, "image folder '", folder.string(), "' could not be read: ", error.message());
+  for (; it != end; it.increment(error)) {
+    CYG_INPUT_CHECK(!error, "image folder '", folder.string(), "' could not be read: ", error.message());
+    if (!hidden(it->path()) && keep(*it)) found.push_back(it->path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+struct Item {
+  std::string path;
+  int32_t label;
+};
+
+}  // namespace
+
+Dataset load_image_folder(const ImageFolderOptions& o) {
+  CYG_CHECK(o.channels == 1 || o.channels == 3, "load_image_folder: ", o.channels, " channels");
+  CYG_CHECK(o.size >= 0 && o.limit >= 0, "load_image_folder: size ", o.size, ", limit ", o.limit);
+  const fs::path folder = fs::path(o.root) / o.split;
+  std::error_code error;
+  CYG_INPUT_CHECK(fs::is_directory(folder, error), "image folder '", folder.string(),
+                  "' not found: an image-folder dataset holds its splits as folders of class folders (",
+                  (fs::path(o.root) / o.split / "<class>" / "<image>.png").string(), ")");
+  const std::vector<fs::path> class_folders =
+      entries(folder, [](const fs::directory_entry& e) { std::error_code ec; return e.is_directory(ec); });
+  CYG_INPUT_CHECK(!class_folders.empty(), "image folder '", folder.string(),
+                  "' holds no class folder (expected one folder of images per class)");
+  std::vector<std::string> classes = o.classes;
+  const bool own_classes = classes.empty();
+  if (own_classes)
+    for (const fs::path& p : class_folders) classes.push_back(p.filename().string());
+  CYG_INPUT_CHECK(!own_classes || classes.size() >= 2, "image folder '", folder.string(), "' holds 1 class folder ('",
+                  classes[0], "'); a classifier needs at least 2");
+
+  // Each class's files in name order.
+  std::vector<std::vector<std::string>> files(classes.size());
+  for (const fs::path& class_folder : class_folders) {
+    const std::string name = class_folder.filename().string();
+    const auto at = std::find(classes.begin(), classes.end(), name);
+    CYG_INPUT_CHECK(at != classes.end(), "image folder '", folder.string(), "' has a class folder '", name,
+                    "' that the training split has not (its classes: ", [&] {
+                      std::string all;
+                      for (const std::string& c : classes) all += (all.empty() ? "" : ", ") + c;
+                      return all;
+                    }(), ")");
+    std::vector<std::string>& mine = files[static_cast<size_t>(at - classes.begin())];
+    for (const fs::path& p : entries(class_folder, [](const fs::directory_entry& e) {
+           std::error_code ec;
+           return e.is_regular_file(ec) && is_image_file_name(e.path().string());
+         }))
+      mine.push_back(p.string());
+    CYG_INPUT_CHECK(!mine.empty(), "class folder '", class_folder.string(), "' holds no .png, .jpg or .jpeg file");
+  }
+
+  // Which files: all, or `limit` of them taken from the classes in turn.
+  size_t total = 0;
+  for (const auto& f : files) total += f.size();
+  std::vector<size_t> taken(classes.size(), 0);
+  if (o.limit > 0 && static_cast<size_t>(o.limit) < total) {
+    for (size_t n = 0; n < static_cast<size_t>(o.limit);)
+      for (size_t c = 0; c < classes.size() && n < static_cast<size_t>(o.limit); ++c)
+        if (taken[c] < files[c].size()) ++taken[c], ++n;
+  } else {
+    for (size_t c = 0; c < classes.size(); ++c) taken[c] = files[c].size();
+  }
+  std::vector<Item> items;
+  for (size_t c = 0; c < classes.size(); ++c)
+    for (size_t i = 0; i < taken[c]; ++i) items.push_back({files[c][i], static_cast<int32_t>(c)});
+
+  // The size every image is made: data.image_size, or the first image's.
+  int64_t height = o.size, width = o.size;
+  if (o.size == 0) {
+    const DecodedImage first = read_image(items[0].path);
+    height = first.height;
+    width = first.width;
+  }
+  const auto n = static_cast<int64_t>(items.size());
+  const int64_t plane = o.channels * height * width;
+  Dataset d;
+  d.name = fs::path(o.root).filename().string();
+  if (d.name.empty()) d.name = fs::path(o.root).parent_path().filename().string();
+  d.name += "-" + o.split;
+  d.num_classes = static_cast<int64_t>(classes.size());
+  d.class_names = classes;
+  d.images = Tensor::empty({n, o.channels, height, width}, DType::U8);
+  d.labels = Tensor::empty({n}, DType::I32);
+  uint8_t* images = d.images.data<uint8_t>();
+  int32_t* labels = d.labels.data<int32_t>();
+  // Decoded in parallel; the first failure by position is the one reported.
+  std::vector<std::string> failures(items.size());
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < n; ++i) {
+    const Item& item = items[static_cast<size_t>(i)];
+    try {
+      const DecodedImage image = read_image(item.path);
+      CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
+                      image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
+                      ": set data.image_size to resize every image to one size");
+      const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width);
+      std::copy(pixels.begin(), pixels.end(), images + i * plane);
+      labels[i] = item.label;
+    } catch (const std::exception& e) {
+      failures[static_cast<size_t>(i)] = e.what();
+    }
+  }
+  for (const std::string& failure : failures)
+    if (!failure.empty()) throw Error(failure);
+  return d;
+}
+
+std::string validation_folder(const std::string& root, const std::string& given) {
+  if (!given.empty()) return given;
+  std::error_code error;
+  for (const char* name : {"valid", "val", "test"})
+    if (fs::is_directory(fs::path(root) / name, error)) return name;
+  throw Error(detail::concat("image folder '", root,
+                             "' has no validation split: expected a folder valid, val or test in it (or set "
+                             "data.valid_folder)"));
+}
+
+Normalization normalization_of(const Dataset& train) {
+  CYG_CHECK(train.images.defined() && train.images.dim() == 4 && train.images.dtype() == DType::U8,
+            "normalization_of: u8 NCHW images");
+  const int64_t n = train.images.size(0), channels = train.images.size(1),
+                pixels = train.images.size(2) * train.images.size(3);
+  const uint8_t* data = train.images.data<uint8_t>();
+  Normalization norm;
+  for (int64_t c = 0; c < channels; ++c) {
+    // Counts of each byte value, then the moments from them: exact, and in any order.
+    std::vector<uint64_t> counts(256, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t* p = data + (i * channels + c) * pixels;
+      for (int64_t k = 0; k < pixels; ++k) ++counts[p[k]];
+    }
+    double count = 0, sum = 0;
+    for (int v = 0; v < 256; ++v) count += static_cast<double>(counts[static_cast<size_t>(v)]),
+                                  sum += static_cast<double>(counts[static_cast<size_t>(v)]) * v / 255.0;
+    const double mean = sum / count;
+    double squares = 0;
+    for (int v = 0; v < 256; ++v) {
+      const double d = v / 255.0 - mean;
+      squares += static_cast<double>(counts[static_cast<size_t>(v)]) * d * d;
+    }
+    norm.mean.push_back(static_cast<float>(mean));
+    // A channel of one value everywhere has nothing to scale: it is only centred.
+    const double std = std::sqrt(squares / count);
+    norm.std.push_back(static_cast<float>(std > 0 ? std : 1.0));
+  }
+  return norm;
+}
+
+}  // namespace cyg::app

@@ -1,0 +1,51 @@
+// A dataset of image files in a folder per class, as torchvision's ImageFolder and
+// fastai's ImageDataLoaders.from_folder read one (data.dataset=folder):
+//
+//   root/train/<class>/*.png|*.jpg|*.jpeg
+//   root/valid/<class>/...   (or val/ or test/: the validation split)
+//
+// Each file is decoded (PNG here, JPEG through libjpeg), made the dataset's channels and
+// size as the images a model is asked about are (image_input.h), and held in memory as u8
+// CHW, as the other datasets are.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/datasets.h"
+#include "data/transforms.h"
+
+namespace cyg::app {
+
+struct ImageFolderOptions {
+  std::string root;   // the dataset's folder
+  std::string split;  // the split's folder under root ("train", "valid", ...)
+  // The class names, in label order. Empty: the split's own subfolders, sorted by name
+  // (the training split's). Given (the training split's, for the validation split): a
+  // subfolder of another name is an error; a class may have no subfolder.
+  std::vector<std::string> classes;
+  int64_t channels = 3;  // 3: RGB (gray repeated); 1: grayscale (RGB by ITU-R 601-2 luma)
+  // Each image resized to size x size; 0: as they are, which must then be one size.
+  int64_t size = 0;
+  // > 0: that many images, taken from the classes in turn (each class's files in name
+  // order), so a small limit still sees every class.
+  int64_t limit = 0;
+};
+
+// The split's images, ordered by class and then file name (torchvision's order), each
+// labelled with its folder's class. The errors (cyg::Error) name the folder or file: a
+// missing folder, no class folder, a class folder without image files, an unknown class,
+// a file that is not a PNG or JPEG or is damaged, and, without a size, images of another
+// size than the first (with the key that resizes them).
+Dataset load_image_folder(const ImageFolderOptions& options);
+
+// The validation split's folder under root: `given` when not empty, else the first of
+// valid, val and test that exists. An error names root and the folders looked for.
+std::string validation_folder(const std::string& root, const std::string& given);
+
+// Each channel's mean and standard deviation (over every pixel, the population's) of the
+// images scaled to [0, 1], in double: the normalisation of a dataset that has no
+// documented one, as a user computes it from the training images.
+Normalization normalization_of(const Dataset& train);
+
+}  // namespace cyg::app
