@@ -290,8 +290,6 @@ void validate_data(const DataConfig& d) {
                   "'data.synthetic_*' sizes must be positive (and at least 2 classes)");
   CYG_INPUT_CHECK(d.channels == 1 || d.channels == 3, "'data.channels' = ", d.channels,
                   ": expected 3 (RGB) or 1 (grayscale)");
-  CYG_INPUT_CHECK(d.image_size >= 0 && d.image_size <= 4096, "'data.image_size' = ", d.image_size,
-                  ": expected a side of 1 to 4096 pixels, or 0 for the images' own size");
   if (d.dataset == "folder") {
     CYG_INPUT_CHECK(!d.root.empty(), "'data.dataset' = folder needs 'data.root': a folder holding ", d.train_folder,
                     "/ and valid/ (or val/ or test/), each with a folder of images per class");

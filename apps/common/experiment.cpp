@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <new>
+#include <iomanip>
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
@@ -215,6 +216,24 @@ std::string pairing_said(const DataConfig& d) {
   return "";
 }
 
+// An image folder's classes and the normalisation computed from its training images (a
+// dataset of one's own has no documented one).
+std::string folder_said(const DataConfig& d, const DataSplits& data) {
+  if (d.dataset != "folder") return "";
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(4) << data.train.num_classes << " classes, ";
+  if (!d.mean.empty()) return os.str();
+  auto list = [&](const std::vector<float>& values) {
+    std::ostringstream l;
+    l << std::fixed << std::setprecision(4);
+    for (size_t i = 0; i < values.size(); ++i) l << (i ? ", " : "") << values[i];
+    return l.str();
+  };
+  os << "normalised by its training images' mean (" << list(data.normalization.mean) << ") and std ("
+     << list(data.normalization.std) << "), ";
+  return os.str();
+}
+
 std::shared_ptr<Communicator> make_communicator(AppKind kind, const RunConfig& c) {
   const bool ranks = c.distributed == "true" || (c.distributed == "auto" && launched_as_ranks());
   if (!ranks || kind == AppKind::Evaluate) return single_process_communicator();
@@ -389,7 +408,7 @@ std::string Experiment::header_line() const {
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
+     << folder_said(config.data, data) << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << (kind == AppKind::OneCycle && !config.schedule.lr_max_from.empty()

@@ -172,6 +172,23 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"schedule.milestones=[60, 30]"}, {"'schedule.milestones': expected positive, increasing epochs"});
   expect_invalid({"lr_find.start_lr=10", "lr_find.end_lr=1"}, {"'lr_find.start_lr' = 10 must be below"});
   expect_invalid({"data.mean=[0.5]"}, {"'data.mean' has 1 values, 'data.std' 0"});
+  expect_invalid({"data.dataset=folder"},
+                 {"'data.dataset' = folder needs 'data.root': a folder holding train/ and valid/ (or val/ or test/), "
+                  "each with a folder of images per class"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_folder=train"},
+                 {"'data.train_folder' = 'train' and 'data.valid_folder' = 'train': expected two different folders"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.channels=2"},
+                 {"'data.channels' = 2: expected 3 (RGB) or 1 (grayscale)"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.image_size=5000"},
+                 {"'data.image_size' = 5000: expected an integer in [0, 4096]"});
+  expect_invalid({"data.dataset=cifar10", "data.image_size=64"},
+                 {"'data.train_folder', 'data.valid_folder', 'data.image_size' and 'data.channels' apply to "
+                  "'data.dataset' = folder, not cifar10"});
+  EXPECT_EQ(error_of([&] {
+              cyg::app::validate(overridden({"data.dataset=folder", "data.root=pics", "data.image_size=64",
+                                             "data.channels=1", "data.valid_folder=holdout"}));
+            }),
+            "(no error)");
   expect_invalid({"model.name=resnet20", "model.width=5"}, {"'model.width' = 5", "need an even width"});
   expect_invalid({"name=a/b"}, {"'name' = 'a/b'"});
 }
@@ -256,7 +273,7 @@ TEST(Config, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_invalid({"schedule.name=warmup_cosine"},
                  {"'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine, pytorch_one_cycle"});
   expect_invalid({"data.dataset=imagenet"},
-                 {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
+                 {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, folder, synthetic"});
   expect_invalid({"optimizer.name=rmsprop"}, {"'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw"});
   expect_invalid({"model.name=vgg16"},
                  {"'model.name' = 'vgg16': expected one of resnet18, resnet20, resnet56, small_cnn"});
@@ -318,12 +335,12 @@ TEST(Config, FactoriesBuildEveryNameValidateTakes) {
     EXPECT_EQ(exempt, decay_all ? 0 : 41);
   }
 
-  EXPECT_EQ(cyg::app::dataset_names(), (std::vector<std::string>{"cifar10", "fashion_mnist", "synthetic"}));
+  EXPECT_EQ(cyg::app::dataset_names(), (std::vector<std::string>{"cifar10", "fashion_mnist", "folder", "synthetic"}));
   const RunConfig synthetic =
       overridden({"data.dataset=synthetic", "data.synthetic_train=20", "data.synthetic_val=10"});
   EXPECT_EQ(cyg::app::load_data(synthetic).train.size(), 20);
   expect_error([] { cyg::app::load_data(overridden({"data.dataset=imagenet"})); },
-               {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic"});
+               {"'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, folder, synthetic"});
   for (const std::string& name : cyg::models::model_names())
     EXPECT_EQ(error_of([&] { cyg::app::validate(overridden({"model.name=" + name, "model.width=8"})); }), "(no error)");
 }
@@ -382,6 +399,10 @@ RunConfig config_without_defaults() {
   c.data.synthetic_size = 8;
   c.data.synthetic_channels = 1;
   c.data.synthetic_classes = 4;
+  c.data.train_folder = "training";
+  c.data.valid_folder = "holdout";
+  c.data.image_size = 48;
+  c.data.channels = 1;
   c.train.epochs = 12;
   c.train.batch_size = 64;
   c.train.drop_last = true;
@@ -494,6 +515,10 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.synthetic_size);
   EXPECT_FIELD(data.synthetic_channels);
   EXPECT_FIELD(data.synthetic_classes);
+  EXPECT_FIELD(data.train_folder);
+  EXPECT_FIELD(data.valid_folder);
+  EXPECT_FIELD(data.image_size);
+  EXPECT_FIELD(data.channels);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
   EXPECT_FIELD(train.drop_last);
@@ -798,7 +823,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 99) << keys;
+  EXPECT_EQ(named, 103) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

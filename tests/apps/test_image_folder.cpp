@@ -1,0 +1,303 @@
+// JPEG files (apps/common/jpeg.h) and image-folder datasets (apps/common/image_folder.h):
+// the decoder against images it was given to encode, and the datasets against folders
+// built here, with their order, labels, limits, sizes and every error worked out by hand.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "apps/common/image_folder.h"
+#include "apps/common/image_input.h"
+#include "apps/common/jpeg.h"
+#include "apps/common/png.h"
+#include "data/datasets.h"
+#include "kernels/error.h"
+#include "tests/scratch_dir.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using cyg::app::DecodedImage;
+using cyg::app::ImageFolderOptions;
+
+#define SKIP_WITHOUT_JPEG() \
+  if (!cyg::app::jpeg_available()) GTEST_SKIP() << "this build has no libjpeg (CYGNET_JPEG=OFF or not found)"
+
+// A smooth HWC image: ramps in x and y, a different mix per channel, within 30..240.
+std::vector<uint8_t> smooth(int64_t width, int64_t height, int channels) {
+  std::vector<uint8_t> px(static_cast<size_t>(width * height * channels));
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c)
+        px[static_cast<size_t>((y * width + x) * channels + c)] =
+            static_cast<uint8_t>(30 + (c + 1) * 50 * x / std::max<int64_t>(1, width - 1) + (3 - c) * 20 * y / height);
+  return px;
+}
+
+void write(const fs::path& path, const std::string& bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const cyg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// The decoder gives back, to JPEG's loss at quality 100, the pixels it was given: RGB
+// (4:2:0 chroma, libjpeg's default) and grayscale, of sizes that are not multiples of
+// the 8 or 16 pixel blocks.
+TEST(Jpeg, DecodeGivesBackWhatWasEncoded) {
+  SKIP_WITHOUT_JPEG();
+  for (int channels : {1, 3})
+    for (auto [w, h] : {std::pair<int64_t, int64_t>{32, 32}, {37, 19}, {1, 1}}) {
+      const std::vector<uint8_t> px = smooth(w, h, channels);
+      const std::string bytes = cyg::app::jpeg_bytes(px.data(), w, h, channels, 100);
+      ASSERT_TRUE(cyg::app::looks_like_jpeg(bytes));
+      const DecodedImage image = cyg::app::jpeg_decode(bytes, "x.jpg");
+      ASSERT_EQ(image.width, w);
+      ASSERT_EQ(image.height, h);
+      ASSERT_EQ(image.channels, channels);
+      ASSERT_EQ(image.pixels.size(), px.size());
+      int worst = 0;
+      double total = 0;
+      for (size_t i = 0; i < px.size(); ++i) {
+        const int d = std::abs(int{image.pixels[i]} - int{px[i]});
+        worst = std::max(worst, d);
+        total += d;
+      }
+      // Grayscale at quality 100 loses only rounding; colour also its chroma's
+      // subsampling, which a smooth image barely feels.
+      EXPECT_LE(worst, channels == 1 ? 2 : 6) << channels << " channels, " << w << "x" << h;
+      EXPECT_LE(total / static_cast<double>(px.size()), channels == 1 ? 0.6 : 1.5) << channels << " channels";
+    }
+  // A flat colour comes back flat, to one level.
+  const std::vector<uint8_t> flat = {200, 30, 90};
+  std::vector<uint8_t> px;
+  for (int i = 0; i < 16 * 16; ++i) px.insert(px.end(), flat.begin(), flat.end());
+  const DecodedImage image = cyg::app::jpeg_decode(cyg::app::jpeg_bytes(px.data(), 16, 16, 3, 100), "flat.jpg");
+  for (size_t i = 0; i < image.pixels.size(); ++i) ASSERT_NEAR(image.pixels[i], flat[i % 3], 1) << i;
+}
+
+// A lower quality loses more: the decoder reads the file, not a cache of what went in.
+// Grayscale noise, which no chroma subsampling blurs.
+TEST(Jpeg, LowerQualityLosesMore) {
+  SKIP_WITHOUT_JPEG();
+  std::vector<uint8_t> px(64 * 64);
+  uint32_t state = 7;
+  for (uint8_t& v : px) v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);  // noise
+  auto error_at = [&](int quality) {
+    const DecodedImage image = cyg::app::jpeg_decode(cyg::app::jpeg_bytes(px.data(), 64, 64, 1, quality), "n.jpg");
+    double total = 0;
+    for (size_t i = 0; i < px.size(); ++i) total += std::abs(int{image.pixels[i]} - int{px[i]});
+    return total / static_cast<double>(px.size());
+  };
+  const double q95 = error_at(95), q25 = error_at(25);
+  EXPECT_GT(q25, 2 * q95);
+  EXPECT_GT(q95, 0.5);
+}
+
+// Damage is an error naming the file, never an image with gray where the data ran out.
+TEST(Jpeg, DamagedFilesAreErrors) {
+  SKIP_WITHOUT_JPEG();
+  const std::vector<uint8_t> px = smooth(40, 40, 3);
+  const std::string good = cyg::app::jpeg_bytes(px.data(), 40, 40, 3, 90);
+  EXPECT_EQ(error_of([&] { cyg::app::jpeg_decode("GIF89a....", "a.jpg"); }),
+            "'a.jpg' is not a JPEG file (it does not begin with FF D8 FF)");
+  const std::string cut = error_of([&] { cyg::app::jpeg_decode(good.substr(0, good.size() - 50), "cut.jpg"); });
+  EXPECT_EQ(cut.rfind("'cut.jpg' is a damaged JPEG file: ", 0), 0u) << cut;
+  const std::string headless = error_of([&] { cyg::app::jpeg_decode(good.substr(0, 40), "head.jpg"); });
+  EXPECT_EQ(headless.rfind("'head.jpg' ", 0), 0u) << headless;
+  EXPECT_NE(headless, "(no error)");
+  // Scrambled entropy-coded data after the headers.
+  std::string scrambled = good;
+  for (size_t i = scrambled.size() / 2; i < scrambled.size() - 2; i += 3) scrambled[i] = static_cast<char>(0xFF);
+  const std::string bad = error_of([&] { cyg::app::jpeg_decode(scrambled, "s.jpg"); });
+  EXPECT_EQ(bad.rfind("'s.jpg' ", 0), 0u) << bad;
+  EXPECT_NE(bad, "(no error)");
+}
+
+// A folder of three classes, built by hand: PNG and JPEG files, an upper-case extension,
+// and files that are not images or are hidden, which are passed over.
+class ImageFolder : public ::testing::Test {
+ protected:
+  cyg::test::ScratchDir scratch_{"image_folder"};
+  fs::path root_ = scratch_.path();
+
+  // A w x h RGB PNG whose pixels are all `value`.
+  static std::string flat_png(int64_t w, int64_t h, uint8_t value) {
+    const std::vector<uint8_t> px(static_cast<size_t>(w * h * 3), value);
+    return cyg::app::png_bytes(px.data(), w, h, 3);
+  }
+  ImageFolderOptions options(const std::string& split) const {
+    ImageFolderOptions o;
+    o.root = root_.string();
+    o.split = split;
+    return o;
+  }
+};
+
+TEST_F(ImageFolder, ClassesAreSortedFolderNamesAndImagesFollowByName) {
+  // cat: 3 files, bird: 1, dog: 2 (one of them JPEG when this build reads JPEG).
+  write(root_ / "train" / "cat" / "b.png", flat_png(4, 4, 30));
+  write(root_ / "train" / "cat" / "a.PNG", flat_png(4, 4, 20));
+  write(root_ / "train" / "cat" / "c.png", flat_png(4, 4, 40));
+  write(root_ / "train" / "cat" / "notes.txt", "not an image");
+  write(root_ / "train" / "cat" / ".hidden.png", "not read");
+  write(root_ / "train" / "bird" / "z.png", flat_png(4, 4, 10));
+  write(root_ / "train" / "dog" / "x.png", flat_png(4, 4, 50));
+  if (cyg::app::jpeg_available()) {
+    std::vector<uint8_t> px(4 * 4 * 3, 60);
+    write(root_ / "train" / "dog" / "y.jpeg", cyg::app::jpeg_bytes(px.data(), 4, 4, 3, 100));
+  } else {
+    write(root_ / "train" / "dog" / "y.png", flat_png(4, 4, 60));
+  }
+  write(root_ / "train" / "README", "a file beside the class folders");
+  const cyg::Dataset d = cyg::app::load_image_folder(options("train"));
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"bird", "cat", "dog"}));
+  EXPECT_EQ(d.num_classes, 3);
+  ASSERT_EQ(d.size(), 6);
+  ASSERT_EQ(d.images.shape(), (std::vector<int64_t>{6, 3, 4, 4}));
+  // By class, then by file name ("a.PNG" < "b.png" < "c.png"): each image's value.
+  const std::vector<int32_t> labels = {0, 1, 1, 1, 2, 2};
+  const std::vector<int> values = {10, 20, 30, 40, 50, 60};
+  for (int64_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(d.labels.data<int32_t>()[i], labels[static_cast<size_t>(i)]) << i;
+    for (int64_t k = 0; k < 48; ++k)
+      ASSERT_NEAR(d.images.data<uint8_t>()[i * 48 + k], values[static_cast<size_t>(i)], 1) << i << " " << k;
+  }
+
+  // A limit takes the classes in turn: bird z, cat a, dog x, then cat b.
+  ImageFolderOptions limited = options("train");
+  limited.limit = 4;
+  const cyg::Dataset l = cyg::app::load_image_folder(limited);
+  ASSERT_EQ(l.size(), 4);
+  const std::vector<int> limited_values = {10, 20, 30, 50};
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(l.images.data<uint8_t>()[i * 48], limited_values[static_cast<size_t>(i)]);
+  EXPECT_EQ(l.class_names, d.class_names);
+
+  // The validation split takes the training classes: one missing is fine, and labels
+  // follow the training split's numbering.
+  write(root_ / "val" / "dog" / "v.png", flat_png(4, 4, 70));
+  EXPECT_EQ(cyg::app::validation_folder(root_.string(), ""), "val");
+  ImageFolderOptions val = options("val");
+  val.classes = d.class_names;
+  const cyg::Dataset v = cyg::app::load_image_folder(val);
+  ASSERT_EQ(v.size(), 1);
+  EXPECT_EQ(v.labels.data<int32_t>()[0], 2);
+  EXPECT_EQ(v.class_names, d.class_names);
+  // "valid" comes first when both are there; a given name wins.
+  write(root_ / "valid" / "cat" / "w.png", flat_png(4, 4, 70));
+  EXPECT_EQ(cyg::app::validation_folder(root_.string(), ""), "valid");
+  EXPECT_EQ(cyg::app::validation_folder(root_.string(), "holdout"), "holdout");
+  // A class the training split has not is an error naming it.
+  write(root_ / "val" / "fox" / "f.png", flat_png(4, 4, 70));
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(val); }),
+            "image folder '" + (root_ / "val").string() +
+                "' has a class folder 'fox' that the training split has not (its classes: bird, cat, dog)");
+}
+
+// Without a size every image must have the first one's; with one, each is resized as the
+// images a model is asked about are, and made grayscale by luma when asked.
+TEST_F(ImageFolder, SizesAndChannels) {
+  std::vector<uint8_t> px = smooth(6, 5, 3);
+  write(root_ / "train" / "a" / "0.png", cyg::app::png_bytes(px.data(), 6, 5, 3));
+  write(root_ / "train" / "b" / "1.png", flat_png(3, 3, 90));
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "image '" + (root_ / "train" / "b" / "1.png").string() + "' is 3x3 pixels where '" +
+                (root_ / "train" / "a" / "0.png").string() +
+                "' is 6x5: set data.image_size to resize every image to one size");
+  ImageFolderOptions o = options("train");
+  o.size = 4;
+  o.channels = 1;
+  const cyg::Dataset d = cyg::app::load_image_folder(o);
+  ASSERT_EQ(d.images.shape(), (std::vector<int64_t>{2, 1, 4, 4}));
+  DecodedImage first;
+  first.width = 6;
+  first.height = 5;
+  first.channels = 3;
+  first.pixels = px;
+  const std::vector<uint8_t> expected = cyg::app::dataset_image(first, 1, 4, 4);
+  EXPECT_EQ(std::vector<uint8_t>(d.images.data<uint8_t>(), d.images.data<uint8_t>() + 16), expected);
+  for (int64_t k = 16; k < 32; ++k) EXPECT_EQ(d.images.data<uint8_t>()[k], 90);
+}
+
+// The images of a dataset written out as PNG files, a folder per class, come back as the
+// dataset's images, ordered by class and file name, with their labels.
+TEST_F(ImageFolder, ADatasetWrittenAsFilesReadsBack) {
+  const cyg::Dataset s = cyg::make_synthetic(30, 3, 8, 3, 5);
+  for (int64_t i = 0; i < s.size(); ++i) {
+    const int32_t label = s.labels.data<int32_t>()[i];
+    std::vector<uint8_t> hwc(8 * 8 * 3);
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t p = 0; p < 64; ++p) hwc[static_cast<size_t>(p * 3 + c)] = s.images.data<uint8_t>()[i * 192 + c * 64 + p];
+    char name[16];
+    std::snprintf(name, sizeof name, "%03d.png", static_cast<int>(i));
+    write(root_ / "train" / ("class" + std::to_string(label)) / name, cyg::app::png_bytes(hwc.data(), 8, 8, 3));
+  }
+  const cyg::Dataset d = cyg::app::load_image_folder(options("train"));
+  ASSERT_EQ(d.size(), 30);
+  int64_t row = 0;
+  for (int32_t label = 0; label < 3; ++label)
+    for (int64_t i = 0; i < s.size(); ++i) {
+      if (s.labels.data<int32_t>()[i] != label) continue;
+      EXPECT_EQ(d.labels.data<int32_t>()[row], label);
+      ASSERT_TRUE(std::equal(d.images.data<uint8_t>() + row * 192, d.images.data<uint8_t>() + (row + 1) * 192,
+                             s.images.data<uint8_t>() + i * 192))
+          << "image " << i << " at row " << row;
+      ++row;
+    }
+}
+
+TEST_F(ImageFolder, BadFoldersAreErrorsNamingThem) {
+  const std::string train = (root_ / "train").string();
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "image folder '" + train +
+                "' not found: an image-folder dataset holds its splits as folders of class folders (" + train +
+                "/<class>/<image>.png)");
+  fs::create_directories(root_ / "train");
+  write(root_ / "train" / "loose.png", flat_png(2, 2, 1));
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "image folder '" + train + "' holds no class folder (expected one folder of images per class)");
+  write(root_ / "train" / "only" / "a.png", flat_png(2, 2, 1));
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "image folder '" + train + "' holds 1 class folder ('only'); a classifier needs at least 2");
+  fs::create_directories(root_ / "train" / "empty");
+  write(root_ / "train" / "empty" / "list.txt", "no images");
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "class folder '" + (root_ / "train" / "empty").string() + "' holds no .png, .jpg or .jpeg file");
+  write(root_ / "train" / "empty" / "bad.jpg", "this is text in a .jpg file");
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(options("train")); }),
+            "image '" + (root_ / "train" / "empty" / "bad.jpg").string() +
+                "' is neither a PNG nor a JPEG file (by its first bytes)");
+  EXPECT_EQ(error_of([&] { cyg::app::validation_folder(root_.string(), ""); }),
+            "image folder '" + root_.string() +
+                "' has no validation split: expected a folder valid, val or test in it (or set data.valid_folder)");
+}
+
+// Each channel's mean and population standard deviation of the pixels scaled to [0, 1],
+// by hand; a channel of one value is centred and not scaled.
+TEST(ImageFolderNormalization, EachChannelsMeanAndStd) {
+  cyg::Dataset d;
+  d.images = cyg::Tensor::empty({2, 2, 1, 2}, cyg::DType::U8);
+  // Channel 0: 0, 255, 255, 255 -> mean 0.75, std sqrt(0.1875); channel 1: all 51.
+  const std::vector<uint8_t> values = {0, 255, 51, 51, 255, 255, 51, 51};
+  std::copy(values.begin(), values.end(), d.images.data<uint8_t>());
+  const cyg::Normalization n = cyg::app::normalization_of(d);
+  ASSERT_EQ(n.mean.size(), 2u);
+  EXPECT_FLOAT_EQ(n.mean[0], 0.75f);
+  EXPECT_FLOAT_EQ(n.std[0], static_cast<float>(std::sqrt(0.1875)));
+  EXPECT_FLOAT_EQ(n.mean[1], 0.2f);
+  EXPECT_FLOAT_EQ(n.std[1], 1.0f);
+}
+
+}  // namespace
