@@ -42,7 +42,7 @@ if [ "${1:-}" = --engine ]; then
 fi
 seconds="${1:-300}"
 seed="${2:-1}"
-targets=(cifar10 idx safetensors config png)
+targets=(cifar10 idx safetensors config png jpeg)
 status=0
 
 case "$(engine)" in

@@ -6,7 +6,7 @@
 // to the reader. A cyg::Error is a clean refusal; any other exception is a finding, as is a
 // crash, which ctest reports. Deterministic for a given seed and number of runs.
 //
-//   cygnet_fuzz TARGET SECONDS CORPUS_DIR [SEED]      TARGET: cifar10 | idx | safetensors | config | png
+//   cygnet_fuzz TARGET SECONDS CORPUS_DIR [SEED]      TARGET: cifar10 | idx | safetensors | config | png | jpeg
 //
 // The input under test is written to a file in a fresh temporary folder, whose path is
 // printed first: after a crash it holds the input that caused it. Findings are written
@@ -95,7 +95,7 @@ void mutate_once(Bytes& b, const std::vector<Seed>& others, bool text, std::mt19
 using Reader = std::function<void(const fs::path& dir, const std::string& seed, const Bytes& input)>;
 
 int usage() {
-  std::fputs("usage: cygnet_fuzz cifar10|idx|safetensors|config|png SECONDS CORPUS_DIR [SEED]\n", stderr);
+  std::fputs("usage: cygnet_fuzz cifar10|idx|safetensors|config|png|jpeg SECONDS CORPUS_DIR [SEED]\n", stderr);
   return 2;
 }
 
@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
     text = true;
   } else if (target == "png") {
     read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_png(dir, input); };
+  } else if (target == "jpeg") {
+    read = [](const fs::path& dir, const std::string&, const Bytes& input) { cyg::fuzz::read_jpeg(dir, input); };
   } else {
     return usage();
   }

@@ -19,7 +19,7 @@
 #include "tests/fuzz/readers.h"
 
 #ifndef CYGNET_FUZZ_TARGET
-#error "CYGNET_FUZZ_TARGET names the reader: cifar10, idx, safetensors, config or png"
+#error "CYGNET_FUZZ_TARGET names the reader: cifar10, idx, safetensors, config, png or jpeg"
 #endif
 #ifndef CYGNET_FUZZ_CORPUS
 #error "CYGNET_FUZZ_CORPUS is the seed corpus folder (the IDX target takes the other file of a pair from it)"
@@ -51,6 +51,8 @@ void read(const cyg::fuzz::Bytes& input) {
     cyg::fuzz::read_safetensors(g_dir, input);
   } else if (kTarget == "png") {
     cyg::fuzz::read_png(g_dir, input);
+  } else if (kTarget == "jpeg") {
+    cyg::fuzz::read_jpeg(g_dir, input);
   } else {
     cyg::fuzz::read_config(g_dir, input);
   }
@@ -60,7 +62,7 @@ void read(const cyg::fuzz::Bytes& input) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (kTarget != "cifar10" && kTarget != "idx" && kTarget != "safetensors" && kTarget != "config" &&
-      kTarget != "png") {
+      kTarget != "png" && kTarget != "jpeg") {
     std::fprintf(stderr, "libFuzzer target: unknown reader '%s'\n", kTarget.c_str());
     std::exit(2);
   }

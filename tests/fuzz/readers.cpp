@@ -105,4 +105,11 @@ void read_png(const fs::path& dir, const Bytes& input) {
   }
 }
 
+void read_jpeg(const fs::path& dir, const Bytes& input) {
+  write_file(dir / "input.jpg", input);
+  const app::DecodedImage image = app::read_image((dir / "input.jpg").string());
+  app::dataset_image(image, 3, 32, 32);
+  app::dataset_image(image, 1, 7, 45);
+}
+
 }  // namespace cyg::fuzz

@@ -33,5 +33,8 @@ void read_config(const std::filesystem::path& dir, const Bytes& input);
 // image (channels and size changed, as cygnet_evaluate --image does); read as it is and
 // with every chunk's CRC made right, so that mutations get past the CRCs.
 void read_png(const std::filesystem::path& dir, const Bytes& input);
+// A JPEG file as an image folder or cygnet_evaluate --image reads one (by what its first
+// bytes say it is), then made a 32x32 RGB and a 7x45 gray image.
+void read_jpeg(const std::filesystem::path& dir, const Bytes& input);
 
 }  // namespace cyg::fuzz
