@@ -16,6 +16,7 @@ struct Dataset {
   Tensor labels;     // i32 [N], CPU, each in [0, num_classes)
   int64_t num_classes = 0;
   std::vector<std::string> class_names;  // the labels' names, where the dataset has them
+  std::vector<std::string> files;        // each image's file, where it was read from one (else empty)
   int64_t size() const { return labels.defined() ? labels.numel() : 0; }
 };
 

@@ -772,8 +772,8 @@ const std::vector<KeyHelp>& key_help() {
       {"data.cutmix_alpha", nullptr,
        "CutMix (Yun et al.; fastai's CutMix(alpha)): in each training image a box of its partner's pixels, of "
        "1 - l of the area with l ~ Beta(alpha, alpha), the labels weighted by the pixels' shares; 0: none"},
-      {"data.limit_train", nullptr, "use the first N training images; 0: all"},
-      {"data.limit_val", nullptr, "use the first N validation images; 0: all"},
+      {"data.limit_train", nullptr, "use the first N training images (folder: N from the classes in turn); 0: all"},
+      {"data.limit_val", nullptr, "use the first N validation images (folder: N from the classes in turn); 0: all"},
       {"data.synthetic_train", nullptr, "synthetic dataset: training images"},
       {"data.synthetic_val", nullptr, "synthetic dataset: validation images"},
       {"data.synthetic_size", nullptr, "synthetic dataset: image side (pixels)"},

@@ -482,7 +482,7 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   }
   if (request.top_losses > 0) {
     const std::vector<TopLoss> top = top_losses(predictions, val.num_classes, request.top_losses);
-    std::printf("%s", top_losses_report(top, val.class_names).c_str());
+    std::printf("%s", top_losses_report(top, val.class_names, val.files).c_str());
     if (!request.top_losses_svg.empty()) {
       const std::string title = "The " + std::to_string(top.size()) + " highest losses on " + val.name +
                                 (tta ? ", flip test-time augmentation" : "");

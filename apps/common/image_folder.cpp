@@ -111,6 +111,7 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
   d.class_names = classes;
   d.images = Tensor::empty({n, o.channels, height, width}, DType::U8);
   d.labels = Tensor::empty({n}, DType::I32);
+  for (const Item& item : items) d.files.push_back(item.path);
   uint8_t* images = d.images.data<uint8_t>();
   int32_t* labels = d.labels.data<int32_t>();
   // Decoded in parallel; the first failure by position is the one reported.

@@ -522,6 +522,8 @@ void RunReport::write_summary(const LoopState& state, StoppedEarly stopped) {
     for (const TopLoss& t : final_top_losses) {
       nlohmann::ordered_json o;
       o["image"] = t.index;
+      const std::vector<std::string>& files = experiment_.data.val.files;
+      if (t.index >= 0 && static_cast<size_t>(t.index) < files.size()) o["file"] = files[static_cast<size_t>(t.index)];
       o["label"] = class_name(experiment_.data.val.class_names, t.label);
       o["predicted"] = class_name(experiment_.data.val.class_names, t.pred);
       o["loss"] = t.loss;

@@ -88,17 +88,20 @@ std::vector<TopLoss> top_losses(const Predictions& predictions, int64_t classes,
   return highest(std::move(all), count);
 }
 
-std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names) {
+std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names,
+                              const std::vector<std::string>& files) {
   std::ostringstream os;
   os << "the " << top.size() << " image" << (top.size() == 1 ? "" : "s")
      << " with the highest loss (true class, predicted class, loss, probability of each):\n";
   char line[256];
   for (size_t r = 0; r < top.size(); ++r) {
     const TopLoss& t = top[r];
-    std::snprintf(line, sizeof line, "  %3zu. image %-6lld %-14s as %-14s loss %7.4f  p(true) %.4f  p(pred) %.4f\n",
+    std::snprintf(line, sizeof line, "  %3zu. image %-6lld %-14s as %-14s loss %7.4f  p(true) %.4f  p(pred) %.4f",
                   r + 1, static_cast<long long>(t.index), class_name(names, t.label).substr(0, 14).c_str(),
                   class_name(names, t.pred).substr(0, 14).c_str(), t.loss, t.label_probability, t.pred_probability);
     os << line;
+    if (t.index >= 0 && static_cast<size_t>(t.index) < files.size()) os << "  " << files[static_cast<size_t>(t.index)];
+    os << "\n";
   }
   return os.str();
 }

@@ -36,8 +36,10 @@ constexpr int64_t kRunTopLosses = 16;
 constexpr int64_t kMostTopLosses = 10000;
 
 // One line per image: rank, index, true and predicted class (by name where the dataset
-// has names), loss and the two probabilities.
-std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names);
+// has names), loss and the two probabilities, and the image's file where `files` (by
+// index, a dataset's) has them.
+std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector<std::string>& names,
+                              const std::vector<std::string>& files = {});
 
 // A self-contained SVG: each image (from `images`, u8 [N, C, H, W] with C 1 or 3, indexed
 // by TopLoss::index) enlarged to about 96 pixels a side without smoothing, under it its

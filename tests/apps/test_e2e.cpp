@@ -2598,6 +2598,13 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   const nlohmann::json by_class = s["final_val_acc_by_class"];
   ASSERT_EQ(by_class.size(), 10u) << s.dump();
   for (int k = 0; k < 10; ++k) EXPECT_TRUE(by_class.contains("shape_" + std::to_string(k))) << by_class.dump();
+  // The images with the highest loss name their files, each in its true class's folder.
+  ASSERT_FALSE(s["final_top_losses"].empty());
+  for (const auto& t : s["final_top_losses"]) {
+    const std::filesystem::path file = t["file"].get<std::string>();
+    EXPECT_TRUE(std::filesystem::exists(file)) << file;
+    EXPECT_EQ(file.parent_path().filename().string(), t["label"].get<std::string>()) << t.dump();
+  }
 
   const Result e = run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None);
   ASSERT_EQ(e.exit_code, 0) << e.err;

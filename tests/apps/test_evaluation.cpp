@@ -356,6 +356,12 @@ TEST(TopLosses, TheHighestLossesFirstTiesInIndexOrder) {
   EXPECT_NE(report.find("1. image 1      dog            as cat            loss  2.3026  p(true) 0.1000  p(pred) 0.8000"),
             std::string::npos)
       << report;
+  // With the dataset's files, each line ends with its image's.
+  const std::string with_files =
+      cyg::app::top_losses_report(top, {"cat", "dog", "owl"}, {"a/0.png", "b/1.jpg", "c/2.png", "b/3.png"});
+  EXPECT_NE(with_files.find("p(pred) 0.8000  b/1.jpg\n"), std::string::npos) << with_files;
+  EXPECT_NE(with_files.find("p(pred) 0.3333  a/0.png\n"), std::string::npos) << with_files;
+  EXPECT_NE(with_files.find("p(pred) 0.3333  b/3.png\n"), std::string::npos) << with_files;
   EXPECT_THROW(cyg::app::top_losses(p, 4, 3), cyg::Error) << "logits of another class count";
   // A NaN logit's image (its loss NaN) comes first, whatever the others' losses.
   Predictions with_nan = p;
