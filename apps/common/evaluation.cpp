@@ -487,7 +487,7 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
       const std::string title = "The " + std::to_string(top.size()) + " highest losses on " + val.name +
                                 (tta ? ", flip test-time augmentation" : "");
       write_file_atomically(request.top_losses_svg,
-                            top_losses_svg(top, val.images, val.class_names, title, checkpoint));
+                            top_losses_svg(top, val.images, val.class_names, title, checkpoint, val.files));
       std::printf("top losses: %s\n", request.top_losses_svg.c_str());
     }
   }

@@ -255,7 +255,7 @@ std::string RunReport::top_losses_picture() const {
   return top_losses_svg(final_top_losses, val.images, val.class_names,
                         "The " + std::to_string(final_top_losses.size()) +
                             " highest validation losses of the final weights",
-                        experiment_.config.name + ": " + val.name);
+                        experiment_.config.name + ": " + val.name, val.files);
 }
 
 std::string RunReport::confusion_picture() const {

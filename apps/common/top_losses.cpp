@@ -106,8 +106,28 @@ std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector
   return os.str();
 }
 
+namespace {
+
+// "image 12", or the image's file name (its last 16 characters, an ellipsis before).
+std::string image_said(int64_t index, const std::vector<std::string>& files) {
+  if (index < 0 || static_cast<size_t>(index) >= files.size()) return "image " + std::to_string(index);
+  std::string name = files[static_cast<size_t>(index)];
+  const size_t slash = name.find_last_of('/');
+  if (slash != std::string::npos) name = name.substr(slash + 1);
+  // Cut on a UTF-8 character's first byte.
+  if (name.size() > 16) {
+    size_t from = name.size() - 15;
+    while (from < name.size() && (static_cast<unsigned char>(name[from]) & 0xC0) == 0x80) ++from;
+    name = "\u2026" + name.substr(from);
+  }
+  return name;
+}
+
+}  // namespace
+
 std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images, const std::vector<std::string>& names,
-                           const std::string& title, const std::string& subtitle) {
+                           const std::string& title, const std::string& subtitle,
+                           const std::vector<std::string>& files) {
   std::vector<GridCell> cells;
   char number[64];
   for (size_t k = 0; k < top.size(); ++k) {
@@ -118,7 +138,7 @@ std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images
                            plot::escape_xml(class_name(names, t.pred)) + "</tspan>",
                        12, "#000"},
                       {number, 11, "#444"},
-                      {"#" + std::to_string(k + 1) + ", image " + std::to_string(t.index), 11, "#888"}}});
+                      {"#" + std::to_string(k + 1) + ", " + plot::escape_xml(image_said(t.index, files)), 11, "#888"}}});
   }
   return image_grid_svg(cells, images, title, subtitle);
 }

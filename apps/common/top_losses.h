@@ -44,8 +44,11 @@ std::string top_losses_report(const std::vector<TopLoss>& top, const std::vector
 // A self-contained SVG: each image (from `images`, u8 [N, C, H, W] with C 1 or 3, indexed
 // by TopLoss::index) enlarged to about 96 pixels a side without smoothing, under it its
 // true and predicted classes, the loss and the true class's probability; `title` above,
-// and `subtitle` (smaller: the checkpoint, say) under it.
+// and `subtitle` (smaller: the checkpoint, say) under it. Where `files` (by index, a
+// dataset's) has the images' files, each is named by its file's name (its last 16
+// characters) instead of its index.
 std::string top_losses_svg(const std::vector<TopLoss>& top, const Tensor& images, const std::vector<std::string>& names,
-                           const std::string& title, const std::string& subtitle);
+                           const std::string& title, const std::string& subtitle,
+                           const std::vector<std::string>& files = {});
 
 }  // namespace cyg::app

@@ -402,6 +402,14 @@ TEST(TopLosses, ThePictureHoldsEachImageEnlargedWithItsCaption) {
   EXPECT_NE(svg.find("a&lt;b as <tspan fill=\"#c0392b\">c&amp;d</tspan>"), std::string::npos) << "image 2's caption";
   EXPECT_NE(svg.find("#1, image 2"), std::string::npos);
   EXPECT_NE(svg.find("#2, image 3"), std::string::npos);
+  // With the images' files: each named by its file's name, a long one by its last 16
+  // characters, escaped.
+  const std::string named = cyg::app::top_losses_svg(
+      top, images, {"a<b", "c&d"}, "title", "ckpt",
+      {"x/0.png", "x/1.png", "pics/cat/a&b.jpg", "pics/dog/a_rather_long_name_0003.png"});
+  EXPECT_NE(named.find("#1, a&amp;b.jpg<"), std::string::npos) << named;
+  EXPECT_NE(named.find("#2, \u2026g_name_0003.png<"), std::string::npos) << named;
+  EXPECT_EQ(named.find("image 2"), std::string::npos);
   cyg::app::TopLoss outside;
   outside.index = 9;
   EXPECT_THROW(cyg::app::top_losses_svg({outside}, images, {}, "t", "s"), cyg::Error);
