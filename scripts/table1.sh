@@ -6,7 +6,10 @@
 #   scripts/table1.sh [--data DIR] [--device auto|cpu|cuda|emu] [--run-root DIR]
 #                     [--bin-dir DIR] [--quick [STEPS]] [--synthetic] [--seeds S,S,...]
 #                     [KEY=VALUE...]
-#   --data DIR     CIFAR-10 in the official binary layout (default data/cifar-10-batches-bin)
+#   --data DIR     CIFAR-10 in the official binary layout (default data/cifar-10-batches-bin),
+#                  or as image files, a folder per class under DIR/train and DIR/test (the
+#                  JPEG copy unpacked: data.dataset=folder, with CIFAR-10's documented
+#                  normalisation, as the binary files get)
 #   --quick [N]    each run stops after N steps (default 4), reads the first 256 training
 #                  and 256 validation images, and trains ResNet-18 at width 8 (model.width=64
 #                  after it restores the width): the whole chain end to end in minutes on a CPU
@@ -75,11 +78,17 @@ table_bin=$(find_bin cygnet_table)
 common=(device="$device")
 if [ "$synthetic" = 1 ]; then
   common+=(data.dataset=synthetic data.synthetic_size=32 data.synthetic_channels=3 data.synthetic_classes=10)
+elif [ -d "$data/train" ]; then
+  # Image files, a folder per class (cygnet reads a missing or damaged one as an error
+  # naming it), normalised as the binary files are.
+  common+=(data.dataset=folder data.root="$data" "data.mean=[0.4914, 0.4822, 0.4465]"
+    "data.std=[0.2470, 0.2435, 0.2616]")
 else
   for f in data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
     if [ ! -s "$data/$f" ]; then
-      echo "table1: no CIFAR-10 in $data ($f missing): get the binary version, or make it with" \
-        "python3 ../shared/datasets/cifar10/make_cifar10_bin.py $data, or try --synthetic" >&2
+      echo "table1: no CIFAR-10 in $data ($f missing): get the binary version, make it with" \
+        "python3 ../shared/datasets/cifar10/make_cifar10_bin.py $data, unpack the JPEG copy" \
+        "(tar xzf ../shared/datasets/cifar10/cifar10-jpeg-q75.tar.gz -C $data), or try --synthetic" >&2
       exit 1
     fi
   done
