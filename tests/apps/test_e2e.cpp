@@ -2467,7 +2467,7 @@ TEST_F(EndToEnd, UnknownNamesAreRefusedWithTheValidOnes) {
   expect_one_line_error(run("onecycle", {"schedule.name=warmup_cosine"}),
                         "'schedule.name' = 'warmup_cosine': expected one of constant, one_cycle, step, cosine, pytorch_one_cycle");
   expect_one_line_error(run("onecycle", {"data.dataset=imagenet"}),
-                        "'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, synthetic");
+                        "'data.dataset' = 'imagenet': expected one of cifar10, fashion_mnist, folder, synthetic");
   expect_one_line_error(run("baseline", {"optimizer.name=rmsprop"}),
                         "'optimizer.name' = 'rmsprop': expected one of sgd, adam, adamw");
   expect_one_line_error(run("onecycle", {"model.name=vgg16"}),
