@@ -35,7 +35,7 @@ DataSplits load_folder_splits(const RunConfig& c) {
   o.limit = d.limit_train;
   DataSplits splits;
   splits.train = load_image_folder(o);
-  o.split = validation_folder(d.root, d.valid_folder);
+  o.split = validation_folder(d.root, d.valid_folder, d.train_folder);
   o.limit = d.limit_val;
   o.classes = splits.train.class_names;
   splits.val = load_image_folder(o);

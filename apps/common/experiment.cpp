@@ -218,11 +218,11 @@ std::string pairing_said(const DataConfig& d) {
 
 // An image folder's classes and the normalisation computed from its training images (a
 // dataset of one's own has no documented one).
-std::string folder_said(const DataConfig& d, const DataSplits& data) {
+std::string folder_said(const DataConfig& d, const DataSplits& data, bool computed) {
   if (d.dataset != "folder") return "";
   std::ostringstream os;
   os << std::fixed << std::setprecision(4) << data.train.num_classes << " classes, ";
-  if (!d.mean.empty()) return os.str();
+  if (!computed) return os.str();
   auto list = [&](const std::vector<float>& values) {
     std::ostringstream l;
     l << std::fixed << std::setprecision(4);
@@ -266,6 +266,14 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   // The cache file is rank 0's to write (the others search for themselves).
   if (device.is_cuda() && comm->rank() == 0) fn::set_cudnn_cache(config.cudnn_cache);
   data = load_data(config);
+  // A folder's normalisation, computed from its training images, is recorded in the run's
+  // configuration (config.yaml, the checkpoint): an evaluation or a resume then normalises
+  // as the training did, whatever has changed in the folder since.
+  if (config.data.dataset == "folder" && config.data.mean.empty()) {
+    normalisation_computed = true;
+    config.data.mean.assign(data.normalization.mean.begin(), data.normalization.mean.end());
+    config.data.std.assign(data.normalization.std.begin(), data.normalization.std.end());
+  }
   // A crop from padding as wide as the image can miss the image entirely: a blank input.
   const int64_t height = data.train.images.size(2), width = data.train.images.size(3);
   CYG_INPUT_CHECK(config.data.cutout < std::min(height, width), "'data.cutout' = ", config.data.cutout,
@@ -408,7 +416,7 @@ std::string Experiment::header_line() const {
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << folder_said(config.data, data) << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
+     << folder_said(config.data, data, normalisation_computed) << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << (kind == AppKind::OneCycle && !config.schedule.lr_max_from.empty()

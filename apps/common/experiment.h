@@ -83,6 +83,9 @@ struct Experiment {
   std::string memory_format;
   fn::ChannelsLast channels_last;
   DataSplits data;
+  // An image folder's normalisation was computed from its training images (and is now in
+  // config.data.mean and std, so config.yaml and the checkpoint record it).
+  bool normalisation_computed = false;
   std::unique_ptr<Loader> train_loader, val_loader;
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<Optimizer> optimizer;

@@ -1,9 +1,13 @@
 // Image-folder datasets (apps/common/image_folder.h).
 #include "apps/common/image_folder.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
+#include <new>
 
 #include "apps/common/image_input.h"
 #include "kernels/error.h"
@@ -31,6 +35,33 @@ std::vector<fs::path> entries(const fs::path& folder, Keep keep) {
   }
   std::sort(found.begin(), found.end());
   return found;
+}
+
+// The image files in a class folder and the folders under it (as torchvision walks them),
+// hidden ones passed over, sorted by path. Links to folders are not followed (a link may
+// lead back up); links to files are.
+std::vector<std::string> image_files_under(const fs::path& folder) {
+  std::vector<std::string> found;
+  std::error_code error;
+  fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, error), end;
+  CYG_INPUT_CHECK(!error, "image folder '", folder.string(), "' could not be read: ", error.message());
+  for (; it != end; it.increment(error)) {
+    CYG_INPUT_CHECK(!error, "image folder '", folder.string(), "' could not be read: ", error.message());
+    if (hidden(it->path())) {
+      if (it->is_directory(error)) it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code ec;
+    if (it->is_regular_file(ec) && is_image_file_name(it->path().string())) found.push_back(it->path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// The bytes of physical memory, or 0 where the system does not say.
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
 
 struct Item {
@@ -71,11 +102,7 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
                       return all;
                     }(), ")");
     std::vector<std::string>& mine = files[static_cast<size_t>(at - classes.begin())];
-    for (const fs::path& p : entries(class_folder, [](const fs::directory_entry& e) {
-           std::error_code ec;
-           return e.is_regular_file(ec) && is_image_file_name(e.path().string());
-         }))
-      mine.push_back(p.string());
+    mine = image_files_under(class_folder);
     CYG_INPUT_CHECK(!mine.empty(), "class folder '", class_folder.string(), "' holds no .png, .jpg or .jpeg file");
   }
 
@@ -103,6 +130,10 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
   }
   const auto n = static_cast<int64_t>(items.size());
   const int64_t plane = o.channels * height * width;
+  const double bytes = static_cast<double>(n) * static_cast<double>(plane), memory = physical_memory_bytes();
+  CYG_INPUT_CHECK(memory == 0 || bytes < 0.8 * memory, "image folder '", folder.string(), "': its ", n, " images of ",
+                  o.channels, "x", height, "x", width, " would take ", bytes / (1 << 30), " GiB of the machine's ",
+                  memory / (1 << 30), ": set data.image_size (smaller), or data.limit_train and data.limit_val");
   Dataset d;
   d.name = fs::path(o.root).filename().string();
   if (d.name.empty()) d.name = fs::path(o.root).parent_path().filename().string();
@@ -114,33 +145,54 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
   for (const Item& item : items) d.files.push_back(item.path);
   uint8_t* images = d.images.data<uint8_t>();
   int32_t* labels = d.labels.data<int32_t>();
-  // Decoded in parallel; the first failure by position is the one reported.
-  std::vector<std::string> failures(items.size());
+  // Decoded in parallel. Every failure is kept (nothing may leave the parallel loop); the
+  // first by position is the one thrown, with a count of the others.
+  std::vector<std::exception_ptr> failures(items.size());
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
     const Item& item = items[static_cast<size_t>(i)];
     try {
-      const DecodedImage image = read_image(item.path);
+      const DecodedImage image = read_image(item.path, /*shrink=*/o.size > 0);
       CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
                       image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
                       ": set data.image_size to resize every image to one size");
       const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width);
       std::copy(pixels.begin(), pixels.end(), images + i * plane);
       labels[i] = item.label;
-    } catch (const std::exception& e) {
-      failures[static_cast<size_t>(i)] = e.what();
+    } catch (const Error&) {
+      failures[static_cast<size_t>(i)] = std::current_exception();
+    } catch (const std::bad_alloc&) {
+      failures[static_cast<size_t>(i)] = std::current_exception();  // the apps' out-of-memory advice
+    } catch (...) {
+      failures[static_cast<size_t>(i)] = std::current_exception();
     }
   }
-  for (const std::string& failure : failures)
-    if (!failure.empty()) throw Error(failure);
-  return d;
+  std::vector<size_t> failed;
+  for (size_t i = 0; i < failures.size(); ++i)
+    if (failures[i]) failed.push_back(i);
+  if (failed.empty()) return d;
+  try {
+    std::rethrow_exception(failures[failed[0]]);
+  } catch (const Error& e) {
+    std::string more;
+    if (failed.size() > 1) {
+      more = detail::concat(" (", failed.size() - 1, " more of the ", n, " files failed too: ");
+      for (size_t k = 1; k < failed.size() && k <= 3; ++k) more += (k > 1 ? ", '" : "'") + items[failed[k]].path + "'";
+      more += failed.size() > 4 ? ", ...)" : ")";
+    }
+    throw Error(e.what() + more);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(detail::concat("image '", items[failed[0]].path, "': ", e.what()));
+  }
 }
 
-std::string validation_folder(const std::string& root, const std::string& given) {
+std::string validation_folder(const std::string& root, const std::string& given, const std::string& train) {
   if (!given.empty()) return given;
   std::error_code error;
   for (const char* name : {"valid", "val", "test"})
-    if (fs::is_directory(fs::path(root) / name, error)) return name;
+    if (name != train && fs::is_directory(fs::path(root) / name, error)) return name;
   throw Error(detail::concat("image folder '", root,
                              "' has no validation split: expected a folder valid, val or test in it (or set "
                              "data.valid_folder)"));

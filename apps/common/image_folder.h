@@ -40,8 +40,9 @@ struct ImageFolderOptions {
 Dataset load_image_folder(const ImageFolderOptions& options);
 
 // The validation split's folder under root: `given` when not empty, else the first of
-// valid, val and test that exists. An error names root and the folders looked for.
-std::string validation_folder(const std::string& root, const std::string& given);
+// valid, val and test that exists and is not the training split's `train`. An error names
+// root and the folders looked for.
+std::string validation_folder(const std::string& root, const std::string& given, const std::string& train = "train");
 
 // Each channel's mean and standard deviation (over every pixel, the population's) of the
 // images scaled to [0, 1], in double: the normalisation of a dataset that has no

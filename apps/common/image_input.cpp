@@ -102,12 +102,12 @@ std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, 
   return out;
 }
 
-DecodedImage read_image(const std::string& path) {
+DecodedImage read_image(const std::string& path, bool shrink) {
   std::ifstream in(path, std::ios::binary);
   CYG_INPUT_CHECK(in.good(), "image '", path, "' not found or not readable");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CYG_INPUT_CHECK(!in.bad(), "image '", path, "' could not be read");
-  if (looks_like_jpeg(bytes)) return jpeg_decode(bytes, path);
+  if (looks_like_jpeg(bytes)) return jpeg_decode(bytes, path, shrink);
   CYG_INPUT_CHECK(bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0, "image '", path,
                   "' is neither a PNG nor a JPEG file (by its first bytes)");
   return png_decode(bytes, path);
@@ -151,7 +151,7 @@ Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) 
   d.images = Tensor::empty({static_cast<int64_t>(paths.size()), C, H, W}, DType::U8);
   d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
   for (size_t i = 0; i < paths.size(); ++i) {
-    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i]), C, H, W);
+    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i], /*shrink=*/true), C, H, W);
     std::copy(pixels.begin(), pixels.end(), d.images.data<uint8_t>() + static_cast<int64_t>(i) * C * H * W);
   }
   return d;

@@ -25,8 +25,10 @@ std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t 
 std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, int64_t height, int64_t width);
 
 // The image file at `path`, decoded as what its first bytes say it is: a PNG file
-// (png_decode) or a JPEG file (jpeg_decode). The errors name the file.
-DecodedImage read_image(const std::string& path);
+// (png_decode) or a JPEG file (jpeg_decode, with `shrink`: for an image about to be
+// resized, a JPEG over the size limits is decoded at 1/2, 1/4 or 1/8 of its size). The
+// errors name the file.
+DecodedImage read_image(const std::string& path, bool shrink = false);
 
 // Whether a file name ends as an image file's: .png, .jpg or .jpeg, in any case.
 bool is_image_file_name(const std::string& name);

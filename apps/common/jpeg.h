@@ -18,15 +18,19 @@ bool looks_like_jpeg(const std::string& bytes);
 
 // Decodes a baseline or progressive JPEG file's bytes as libjpeg does by default (the
 // accurate integer DCT and smooth chroma upsampling, as Pillow decodes): a grayscale file
-// gives 1 channel, a YCbCr or RGB one 3 (RGB). `what` names the input (a file's path) in
-// the errors, cyg::Error: not a JPEG file, CMYK or YCCK colour, more than kMostImagePixels
-// pixels or kMostImageSide a side, corrupt or cut-short data (libjpeg's warnings are
-// errors here: it would fill what is missing with gray), or a build without libjpeg.
-DecodedImage jpeg_decode(const std::string& bytes, const std::string& what);
+// gives 1 channel, a YCbCr or RGB one 3 (RGB). With `shrink` (for an image about to be
+// resized), one over kMostImagePixels pixels or kMostImageSide a side is decoded at 1/2,
+// 1/4 or 1/8 of its size, the largest that fits (libjpeg's DCT scaling). `what` names the
+// input (a file's path) in the errors, cyg::Error: not a JPEG file, CMYK or YCCK colour,
+// too large, damaged or cut-short data (libjpeg's warnings about the image data are errors
+// here: it would fill what is missing with gray; those about headers alone, such as stray
+// bytes between markers or an unknown JFIF revision, pass, as Pillow lets them), or a
+// build without libjpeg. Out of memory is std::bad_alloc.
+DecodedImage jpeg_decode(const std::string& bytes, const std::string& what, bool shrink = false);
 
 // The JPEG file (baseline, 4:2:0 chroma for RGB, as libjpeg's defaults) of a width x
-// height image of `channels` (1 or 3) 8-bit samples given row by row, HWC, at `quality`
-// (1..100).
+// height image of `channels` (1: grayscale, 3: RGB, 4: CMYK, for tests) 8-bit samples
+// given row by row, HWC, at `quality` (1..100).
 std::string jpeg_bytes(const uint8_t* pixels, int64_t width, int64_t height, int channels, int quality);
 
 }  // namespace cyg::app

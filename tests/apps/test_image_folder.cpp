@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/config.h"
+#include "apps/common/dataset_factory.h"
 #include "apps/common/image_folder.h"
 #include "apps/common/image_input.h"
 #include "apps/common/jpeg.h"
@@ -126,6 +128,43 @@ TEST(Jpeg, DamagedFilesAreErrors) {
   EXPECT_NE(bad, "(no error)");
 }
 
+// CMYK is refused by name; warnings about headers alone (an unknown JFIF revision, stray
+// bytes between markers) pass, with the pixels the clean file gives.
+TEST(Jpeg, CmykIsRefusedAndHarmlessWarningsPass) {
+  SKIP_WITHOUT_JPEG();
+  const std::vector<uint8_t> cmyk(8 * 8 * 4, 100);
+  EXPECT_EQ(error_of([&] { cyg::app::jpeg_decode(cyg::app::jpeg_bytes(cmyk.data(), 8, 8, 4, 90), "c.jpg"); }),
+            "'c.jpg' is a CMYK JPEG file; only grayscale and RGB (YCbCr) ones are read: save it as RGB");
+  const std::vector<uint8_t> px = smooth(24, 16, 3);
+  const std::string clean = cyg::app::jpeg_bytes(px.data(), 24, 16, 3, 90);
+  const DecodedImage reference = cyg::app::jpeg_decode(clean, "clean.jpg");
+  // SOI, then the JFIF APP0 segment: FF E0, length 16, "JFIF\0", version 1.01.
+  ASSERT_EQ(clean.substr(2, 11), std::string("\xFF\xE0\x00\x10JFIF\x00\x01\x01", 11));
+  std::string revision = clean;
+  revision[11] = 2;  // JFIF 2.01
+  EXPECT_EQ(cyg::app::jpeg_decode(revision, "v2.jpg").pixels, reference.pixels);
+  std::string stray = clean;
+  stray.insert(20, "junk");  // before the marker after APP0
+  ASSERT_EQ(static_cast<unsigned char>(clean[20]), 0xFF);
+  EXPECT_EQ(cyg::app::jpeg_decode(stray, "stray.jpg").pixels, reference.pixels);
+}
+
+// An image over the limit is refused, or, about to be resized, decoded at the largest of
+// 1/2, 1/4 and 1/8 of its size that fits: 4100 x 4100 (16,810,000 pixels, over 2^24) at
+// 1/2 is 2050 x 2050.
+TEST(Jpeg, AnImageOverTheLimitIsRefusedOrShrunk) {
+  SKIP_WITHOUT_JPEG();
+  const std::vector<uint8_t> px(4100 * 4100, 77);
+  const std::string big = cyg::app::jpeg_bytes(px.data(), 4100, 4100, 1, 50);
+  EXPECT_EQ(error_of([&] { cyg::app::jpeg_decode(big, "big.jpg"); }),
+            "'big.jpg': an image of 4100x4100 pixels (at most 16777216 pixels, and 16384 a side, are read)");
+  const DecodedImage half = cyg::app::jpeg_decode(big, "big.jpg", /*shrink=*/true);
+  EXPECT_EQ(half.width, 2050);
+  EXPECT_EQ(half.height, 2050);
+  ASSERT_EQ(half.channels, 1);
+  for (size_t i = 0; i < half.pixels.size(); i += 997) ASSERT_NEAR(half.pixels[i], 77, 1) << i;
+}
+
 // A folder of three classes, built by hand: PNG and JPEG files, an upper-case extension,
 // and files that are not images or are hidden, which are passed over.
 class ImageFolder : public ::testing::Test {
@@ -229,6 +268,15 @@ TEST_F(ImageFolder, SizesAndChannels) {
   const std::vector<uint8_t> expected = cyg::app::dataset_image(first, 1, 4, 4);
   EXPECT_EQ(std::vector<uint8_t>(d.images.data<uint8_t>(), d.images.data<uint8_t>() + 16), expected);
   for (int64_t k = 16; k < 32; ++k) EXPECT_EQ(d.images.data<uint8_t>()[k], 90);
+
+  // By hand: a flat (200, 100, 50) image is flat at any size, and its luma is
+  // (200 * 19595 + 100 * 38470 + 50 * 7471 + 32768) >> 16 = 8172318 >> 16 = 124.
+  const std::vector<uint8_t> orange = {200, 100, 50};
+  std::vector<uint8_t> flat;
+  for (int k = 0; k < 9; ++k) flat.insert(flat.end(), orange.begin(), orange.end());
+  write(root_ / "train" / "b" / "1.png", cyg::app::png_bytes(flat.data(), 3, 3, 3));
+  const cyg::Dataset gray = cyg::app::load_image_folder(o);
+  for (int64_t k = 16; k < 32; ++k) EXPECT_EQ(gray.images.data<uint8_t>()[k], 124) << k;
 }
 
 // The images of a dataset written out as PNG files, a folder per class, come back as the
@@ -256,6 +304,65 @@ TEST_F(ImageFolder, ADatasetWrittenAsFilesReadsBack) {
           << "image " << i << " at row " << row;
       ++row;
     }
+}
+
+// Image files in folders under a class folder count (torchvision walks them); hidden
+// folders and files do not.
+TEST_F(ImageFolder, FilesInFoldersUnderAClassCount) {
+  write(root_ / "train" / "a" / "0.png", flat_png(2, 2, 10));
+  write(root_ / "train" / "a" / "more" / "1.png", flat_png(2, 2, 20));
+  write(root_ / "train" / "a" / "more" / "deeper" / "2.png", flat_png(2, 2, 30));
+  write(root_ / "train" / "a" / ".cache" / "3.png", flat_png(2, 2, 99));
+  write(root_ / "train" / "b" / "sub" / "4.png", flat_png(2, 2, 40));
+  const cyg::Dataset d = cyg::app::load_image_folder(options("train"));
+  ASSERT_EQ(d.size(), 4);
+  EXPECT_EQ(d.files, (std::vector<std::string>{(root_ / "train" / "a" / "0.png").string(),
+                                              (root_ / "train" / "a" / "more" / "1.png").string(),
+                                              (root_ / "train" / "a" / "more" / "deeper" / "2.png").string(),
+                                              (root_ / "train" / "b" / "sub" / "4.png").string()}));
+  const std::vector<int> values = {10, 20, 30, 40};
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(d.images.data<uint8_t>()[i * 12], values[static_cast<size_t>(i)]);
+  EXPECT_EQ(d.labels.data<int32_t>()[3], 1);
+}
+
+// Hundreds of files decoded on every thread: the failure reported is the first by
+// position, with a count of the others, whichever thread met it first.
+TEST_F(ImageFolder, TheFirstBadFileIsReportedWithTheOthersCounted) {
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 100; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "%03d.png", i);
+      write(root_ / "train" / ("c" + std::to_string(c)) / name, flat_png(3, 3, static_cast<uint8_t>(i)));
+    }
+  const fs::path first = root_ / "train" / "c0" / "071.png", second = root_ / "train" / "c1" / "003.png",
+                 third = root_ / "train" / "c2" / "099.png";
+  write(second, "not an image");
+  write(third, "not an image either");
+  write(first, "\x89PNG\r\n\x1a\n cut short");
+  const std::string error = error_of([&] { cyg::app::load_image_folder(options("train")); });
+  EXPECT_EQ(error.rfind("'" + first.string() + "'", 0), 0u) << error;
+  EXPECT_NE(error.find(" (2 more of the 300 files failed too: '" + second.string() + "', '" + third.string() + "')"),
+            std::string::npos)
+      << error;
+}
+
+// The validation split may not be the training split's folder, and must have its size.
+TEST_F(ImageFolder, TheValidationSplitIsAnotherFolderOfTheSameSize) {
+  write(root_ / "valid" / "a" / "0.png", flat_png(4, 4, 1));
+  write(root_ / "valid" / "b" / "0.png", flat_png(4, 4, 1));
+  write(root_ / "val" / "a" / "0.png", flat_png(5, 5, 1));
+  EXPECT_EQ(cyg::app::validation_folder(root_.string(), "", "valid"), "val");
+  cyg::app::RunConfig c;
+  c.data.dataset = "folder";
+  c.data.root = root_.string();
+  c.data.train_folder = "valid";
+  EXPECT_EQ(error_of([&] { cyg::app::load_data(c); }),
+            "the validation images under '" + root_.string() +
+                "/val' are 5x5 pixels and the training images 4x4: set data.image_size to resize them to one size");
+  c.data.image_size = 3;
+  const cyg::app::DataSplits resized = cyg::app::load_data(c);
+  EXPECT_EQ(resized.val.images.shape(), (std::vector<int64_t>{1, 3, 3, 3}));
+  EXPECT_EQ(resized.val.labels.data<int32_t>()[0], 0);
 }
 
 TEST_F(ImageFolder, BadFoldersAreErrorsNamingThem) {

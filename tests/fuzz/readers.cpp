@@ -106,10 +106,23 @@ void read_png(const fs::path& dir, const Bytes& input) {
 }
 
 void read_jpeg(const fs::path& dir, const Bytes& input) {
-  write_file(dir / "input.jpg", input);
-  const app::DecodedImage image = app::read_image((dir / "input.jpg").string());
-  app::dataset_image(image, 3, 32, 32);
-  app::dataset_image(image, 1, 7, 45);
+  // As it is, then with JPEG's first three bytes, so that a mutation there still reaches
+  // the decoder; each also shrunk as an image about to be resized is.
+  Bytes signed_input = input;
+  for (size_t k = 0; k < 3 && k < signed_input.size(); ++k) signed_input[k] = "\xFF\xD8\xFF"[k];
+  const Bytes* const tries[] = {&input, &signed_input};
+  for (const Bytes* bytes : tries) {
+    write_file(dir / "input.jpg", *bytes);
+    for (bool shrink : {false, true}) {
+      try {
+        const app::DecodedImage image = app::read_image((dir / "input.jpg").string(), shrink);
+        app::dataset_image(image, 3, 32, 32);
+        app::dataset_image(image, 1, 7, 45);
+      } catch (const Error&) {
+        if (bytes == &signed_input && shrink) throw;  // the last try's refusal is the input's
+      }
+    }
+  }
 }
 
 }  // namespace cyg::fuzz

@@ -34,7 +34,8 @@ void read_config(const std::filesystem::path& dir, const Bytes& input);
 // with every chunk's CRC made right, so that mutations get past the CRCs.
 void read_png(const std::filesystem::path& dir, const Bytes& input);
 // A JPEG file as an image folder or cygnet_evaluate --image reads one (by what its first
-// bytes say it is), then made a 32x32 RGB and a 7x45 gray image.
+// bytes say it is, as it is and shrunk), then made a 32x32 RGB and a 7x45 gray image; read
+// as it is and with JPEG's first three bytes, so that mutations there reach the decoder.
 void read_jpeg(const std::filesystem::path& dir, const Bytes& input);
 
 }  // namespace cyg::fuzz
