@@ -32,11 +32,14 @@ struct ImageFolderOptions {
   int64_t limit = 0;
 };
 
-// The split's images, ordered by class and then file name (torchvision's order), each
-// labelled with its folder's class. The errors (cyg::Error) name the folder or file: a
-// missing folder, no class folder, a class folder without image files, an unknown class,
-// a file that is not a PNG or JPEG or is damaged, and, without a size, images of another
-// size than the first (with the key that resizes them).
+// The split's images, ordered by class and then path (torchvision's order; image files in
+// folders under a class folder count, hidden files and folders do not), each labelled
+// with its folder's class, and their files in Dataset::files. The errors (cyg::Error)
+// name the folder or file: a missing folder, no class folder, a class folder without
+// image files, an unknown class, more images than 80% of the machine's memory holds, and,
+// for the first file by position that fails (with a count of the others): not a PNG or
+// JPEG, damaged, or, without a size, of another size than the first image (with the key
+// that resizes them). Out of memory while decoding stays std::bad_alloc.
 Dataset load_image_folder(const ImageFolderOptions& options);
 
 // The validation split's folder under root: `given` when not empty, else the first of

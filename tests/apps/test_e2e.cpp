@@ -31,6 +31,7 @@
 #include "apps/common/dataset_factory.h"
 #include "apps/common/jpeg.h"
 #include "apps/common/png.h"
+#include "apps/common/run_dir.h"
 #include "apps/common/run_records.h"
 #include "engine/safetensors.h"
 #include "tests/scratch_dir.h"
@@ -2612,6 +2613,21 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   std::snprintf(expected, sizeof expected, "on pics-valid (256 images): loss %.6f, accuracy %.4f",
                 s["final_val_loss"].get<double>(), s["final_val_acc"].get<double>());
   EXPECT_NE(e.out.find(expected), std::string::npos) << e.out << "\nexpected: " << expected;
+
+  // The normalisation is recorded in the run's configuration: with training images gone
+  // from the folder (which would change it), the evaluation is still the run's.
+  const std::string saved = read_file(dir + "/config.yaml");
+  std::ostringstream recorded;
+  recorded << "mean: [" << cyg::app::format_number(static_cast<float>(means[0])) << ", "
+           << cyg::app::format_number(static_cast<float>(means[1])) << ", "
+           << cyg::app::format_number(static_cast<float>(means[2])) << "]";
+  EXPECT_NE(saved.find(recorded.str()), std::string::npos) << saved << "\nexpected: " << recorded.str();
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(pics + "/train/shape_3"))
+    if (removed++ < 60) std::filesystem::remove(entry.path());
+  const Result again = run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find(expected), std::string::npos) << again.out << "\nexpected: " << expected;
 
   // Resized to 8x8 and made grayscale: the first convolution takes one channel.
   ASSERT_EQ(run("onecycle", joined(folder, {"name=gray", "train.max_steps=4", "data.image_size=8", "data.channels=1"}))
