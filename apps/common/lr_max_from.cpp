@@ -24,6 +24,16 @@ void expect_same_setup(const std::string& config_path, const RunConfig& test, co
   compare("model.name", test.model.name, run.model.name);
   compare("model.width", std::to_string(test.model.width), std::to_string(run.model.width));
   compare("data.dataset", test.data.dataset, run.data.dataset);
+  if (test.data.dataset == "folder" && run.data.dataset == "folder") {  // one's own images: which, and how made
+    auto where = [](const std::string& root) {
+      std::error_code error;
+      const std::filesystem::path canonical = std::filesystem::weakly_canonical(root, error);
+      return error ? root : canonical.string();
+    };
+    compare("data.root", where(test.data.root), where(run.data.root));
+    compare("data.image_size", std::to_string(test.data.image_size), std::to_string(run.data.image_size));
+    compare("data.channels", std::to_string(test.data.channels), std::to_string(run.data.channels));
+  }
   compare("train.batch_size", std::to_string(test.train.batch_size), std::to_string(run.train.batch_size));
   compare("optimizer.name", test.optimizer.name, run.optimizer.name);
   CYG_INPUT_CHECK(differ.empty(), "schedule.lr_max_from: the range test in '", config_path,

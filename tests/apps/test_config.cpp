@@ -680,6 +680,28 @@ TEST(Config, LrMaxFromIsChecked) {
   c.train.batch_size = 128;
   expect_error([&] { cyg::app::resolve_lr_max_from(c); },
                {"ran another setup: model.width 8 (this run: 16), train.batch_size 64 (this run: 128)"});
+  // Image folders: the same folder (however the path is written) at the same size.
+  const fs::path pics = fs::absolute(dir / "pics");
+  fs::create_directories(pics);
+  std::ofstream(dir / "config.yaml") << "model: {name: resnet18, width: 8}\ndata: {dataset: folder, root: \""
+                                     << pics.string() << "\", image_size: 32}\ntrain: {batch_size: 64}\n"
+                                        "optimizer: {weight_decay: 0.0005}\n";
+  c.model.width = 8;
+  c.train.batch_size = 64;
+  c.data.dataset = "folder";
+  c.data.root = (pics / ".." / "pics").string();
+  c.data.image_size = 32;
+  cyg::app::resolve_lr_max_from(c);
+  EXPECT_EQ(c.schedule.lr_max, 0.03);
+  c.data.root = (dir / "elsewhere").string();
+  c.data.image_size = 64;
+  expect_error([&] { cyg::app::resolve_lr_max_from(c); },
+               {"ran another setup: data.root " + pics.string() + " (this run: " +
+                fs::absolute(dir / "elsewhere").string() + "), data.image_size 32 (this run: 64)"});
+  std::ofstream(dir / "config.yaml") << "model: {name: resnet18, width: 8}\ndata: {dataset: synthetic}\n"
+                                        "train: {batch_size: 64}\noptimizer: {weight_decay: 0.0005}\n";
+  c.data = cyg::app::DataConfig{};
+  c.data.dataset = "synthetic";
   // A range test stopped before its end (Ctrl-C) suggests from part of its sweep.
   std::ofstream(dir / "summary.json") << "{\"stopped_early\": true, \"lr_find\": {\"weight_decay\": 0.0005, "
                                          "\"stop_reason\": \"interrupted\", \"suggestions\": "
