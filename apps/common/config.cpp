@@ -105,6 +105,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.valid_folder", Kind::String, &c.data.valid_folder},
       {"data.image_size", Kind::Int, &c.data.image_size, 0, 4096},
       {"data.channels", Kind::Int, &c.data.channels, 1, 3},
+      {"data.valid_pct", Kind::Double, &c.data.valid_pct},
       {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
@@ -296,12 +297,18 @@ void validate_data(const DataConfig& d) {
     CYG_INPUT_CHECK(!d.train_folder.empty() && d.train_folder != d.valid_folder, "'data.train_folder' = '",
                     d.train_folder, "' and 'data.valid_folder' = '", d.valid_folder,
                     "': expected two different folders under data.root");
+    CYG_INPUT_CHECK(std::isfinite(d.valid_pct) && d.valid_pct >= 0 && d.valid_pct < 1, "'data.valid_pct' = ",
+                    d.valid_pct, ": expected a share in [0, 1), such as 0.2 (fastai's default; 0: a validation folder)");
+    CYG_INPUT_CHECK(d.valid_pct == 0 || d.valid_folder.empty(), "'data.valid_pct' = ", d.valid_pct,
+                    " holds the validation images out of ", d.train_folder, "/, and 'data.valid_folder' = '",
+                    d.valid_folder, "' names a folder of them: use one");
   } else {
     const DataConfig defaults;
     CYG_INPUT_CHECK(d.train_folder == defaults.train_folder && d.valid_folder == defaults.valid_folder &&
-                        d.image_size == defaults.image_size && d.channels == defaults.channels,
-                    "'data.train_folder', 'data.valid_folder', 'data.image_size' and 'data.channels' apply to "
-                    "'data.dataset' = folder, not ", d.dataset);
+                        d.image_size == defaults.image_size && d.channels == defaults.channels &&
+                        d.valid_pct == defaults.valid_pct,
+                    "'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels' and "
+                    "'data.valid_pct' apply to 'data.dataset' = folder, not ", d.dataset);
   }
 }
 
@@ -784,6 +791,9 @@ const std::vector<KeyHelp>& key_help() {
        "folder dataset: the validation split's folder under data.root; empty: valid, val or test, the first found"},
       {"data.image_size", nullptr, "folder dataset: each image resized to this side; 0: the images' own (one size)"},
       {"data.channels", nullptr, "folder dataset: 3 (RGB) or 1 (grayscale) channels"},
+      {"data.valid_pct", nullptr,
+       "folder dataset: the validation images held out of the training folder, this share of them drawn from "
+       "the seed (fastai's valid_pct); 0: a validation folder"},
       {"train.epochs", nullptr, "passes over the training set"},
       {"train.batch_size", nullptr, "images per step"},
       {"train.drop_last", nullptr, "drop each epoch's last, partial batch"},

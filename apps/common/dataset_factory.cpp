@@ -33,9 +33,12 @@ DataSplits load_folder_splits(const RunConfig& c) {
   o.size = d.image_size;
   o.split = d.train_folder;
   o.limit = d.limit_train;
+  o.holdout = d.valid_pct;
+  o.holdout_seed = static_cast<uint64_t>(c.seed);
   DataSplits splits;
   splits.train = load_image_folder(o);
-  o.split = validation_folder(d.root, d.valid_folder, d.train_folder);
+  o.split = d.valid_pct > 0 ? d.train_folder : validation_folder(d.root, d.valid_folder, d.train_folder);
+  o.held_out = true;
   o.limit = d.limit_val;
   o.classes = splits.train.class_names;
   splits.val = load_image_folder(o);

@@ -10,6 +10,7 @@
 #include <new>
 
 #include "apps/common/image_input.h"
+#include "data/loader.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -64,6 +65,10 @@ double physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
 
+// The stream of draws the held-out part comes from: an epoch no run reaches, so the
+// division is independent of every epoch's order.
+constexpr int64_t kHoldoutStream = int64_t{1} << 40;
+
 struct Item {
   std::string path;
   int32_t label;
@@ -106,6 +111,25 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
     CYG_INPUT_CHECK(!mine.empty(), "class folder '", class_folder.string(), "' holds no .png, .jpg or .jpeg file");
   }
 
+  // The held-out part, or the rest.
+  if (o.holdout > 0) {
+    CYG_CHECK(o.holdout < 1, "load_image_folder: holdout ", o.holdout);
+    std::vector<std::pair<size_t, size_t>> all;  // (class, file), in class order
+    for (size_t c = 0; c < files.size(); ++c)
+      for (size_t i = 0; i < files[c].size(); ++i) all.emplace_back(c, i);
+    const auto count = static_cast<int64_t>(all.size());
+    const auto cut = static_cast<int64_t>(o.holdout * static_cast<double>(count));  // int(), as fastai
+    CYG_INPUT_CHECK(cut >= 1 && cut < count, "image folder '", folder.string(), "': data.valid_pct = ", o.holdout,
+                    " of its ", count, " images holds out ", cut, ": expected at least one image in each part");
+    std::vector<char> held(all.size(), 0);
+    const std::vector<int64_t> order = epoch_permutation(count, o.holdout_seed, kHoldoutStream);
+    for (int64_t k = 0; k < cut; ++k) held[static_cast<size_t>(order[static_cast<size_t>(k)])] = 1;
+    std::vector<std::vector<std::string>> part(files.size());
+    for (size_t k = 0; k < all.size(); ++k)
+      if (static_cast<bool>(held[k]) == o.held_out) part[all[k].first].push_back(files[all[k].first][all[k].second]);
+    files = std::move(part);
+  }
+
   // Which files: all, or `limit` of them taken from the classes in turn.
   size_t total = 0;
   for (const auto& f : files) total += f.size();
@@ -137,7 +161,7 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
   Dataset d;
   d.name = fs::path(o.root).filename().string();
   if (d.name.empty()) d.name = fs::path(o.root).parent_path().filename().string();
-  d.name += "-" + o.split;
+  d.name += "-" + o.split + (o.holdout > 0 && o.held_out ? "-held-out" : "");
   d.num_classes = static_cast<int64_t>(classes.size());
   d.class_names = classes;
   d.images = Tensor::empty({n, o.channels, height, width}, DType::U8);

@@ -30,6 +30,13 @@ struct ImageFolderOptions {
   // > 0: that many images, taken from the classes in turn (each class's files in name
   // order), so a small limit still sees every class.
   int64_t limit = 0;
+  // In (0, 1): the split's images are divided as fastai's RandomSplitter(valid_pct, seed)
+  // divides them: a shuffle of all of them drawn from holdout_seed, its first
+  // int(holdout * n) held out. `held_out` picks that part; otherwise the rest. The limit
+  // applies to the part.
+  double holdout = 0;
+  bool held_out = false;
+  uint64_t holdout_seed = 0;
 };
 
 // The split's images, ordered by class and then path (torchvision's order; image files in

@@ -182,8 +182,15 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.image_size=5000"},
                  {"'data.image_size' = 5000: expected an integer in [0, 4096]"});
   expect_invalid({"data.dataset=cifar10", "data.image_size=64"},
-                 {"'data.train_folder', 'data.valid_folder', 'data.image_size' and 'data.channels' apply to "
-                  "'data.dataset' = folder, not cifar10"});
+                 {"'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels' and "
+                  "'data.valid_pct' apply to 'data.dataset' = folder, not cifar10"});
+  expect_invalid({"data.dataset=synthetic", "data.valid_pct=0.2"}, {"apply to 'data.dataset' = folder, not synthetic"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=1"},
+                 {"'data.valid_pct' = 1: expected a share in [0, 1), such as 0.2"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=-0.1"}, {"'data.valid_pct' = -0.1"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=0.2", "data.valid_folder=val"},
+                 {"'data.valid_pct' = 0.2 holds the validation images out of train/, and 'data.valid_folder' = "
+                  "'val' names a folder of them: use one"});
   EXPECT_EQ(error_of([&] {
               cyg::app::validate(overridden({"data.dataset=folder", "data.root=pics", "data.image_size=64",
                                              "data.channels=1", "data.valid_folder=holdout"}));
@@ -403,6 +410,7 @@ RunConfig config_without_defaults() {
   c.data.valid_folder = "holdout";
   c.data.image_size = 48;
   c.data.channels = 1;
+  c.data.valid_pct = 0.25;
   c.train.epochs = 12;
   c.train.batch_size = 64;
   c.train.drop_last = true;
@@ -519,6 +527,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.valid_folder);
   EXPECT_FIELD(data.image_size);
   EXPECT_FIELD(data.channels);
+  EXPECT_FIELD(data.valid_pct);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
   EXPECT_FIELD(train.drop_last);
@@ -845,7 +854,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 103) << keys;
+  EXPECT_EQ(named, 104) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

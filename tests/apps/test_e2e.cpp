@@ -2648,4 +2648,9 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   EXPECT_EQ(run("onecycle", joined(folder, {"name=elsewhere", "train.max_steps=2", "data.valid_folder=elsewhere"}))
                 .exit_code,
             0);
+  // Or held out of the training folder, as fastai's valid_pct: of the 1024 - 60 = 964
+  // images left, int(0.2 * 964) = 192.
+  const Result held = run("onecycle", joined(folder, {"name=held", "train.max_steps=2", "data.valid_pct=0.2"}));
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  EXPECT_NE(held.out.find(", 772 train, 192 val images)"), std::string::npos) << held.out;
 }

@@ -18,6 +18,7 @@
 #include "apps/common/jpeg.h"
 #include "apps/common/png.h"
 #include "data/datasets.h"
+#include "data/loader.h"
 #include "kernels/error.h"
 #include "tests/scratch_dir.h"
 
@@ -304,6 +305,55 @@ TEST_F(ImageFolder, ADatasetWrittenAsFilesReadsBack) {
           << "image " << i << " at row " << row;
       ++row;
     }
+}
+
+// data.valid_pct: fastai's RandomSplitter. The held-out part is the first int(0.3 * 20) = 6
+// images of a shuffle drawn from the seed; the rest train; together they are the folder;
+// another seed holds out others; a limit applies to its part.
+TEST_F(ImageFolder, AShareHeldOutOfTheTrainingFolder) {
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < 10; ++i)
+      write(root_ / "train" / ("c" + std::to_string(c)) / (std::to_string(i) + ".png"),
+            flat_png(2, 2, static_cast<uint8_t>(10 * c + i)));
+  auto values = [](const cyg::Dataset& d) {
+    std::vector<int> v;
+    for (int64_t i = 0; i < d.size(); ++i) {
+      v.push_back(d.images.data<uint8_t>()[i * 12]);
+      EXPECT_EQ(d.labels.data<int32_t>()[i], v.back() / 10) << "its folder's class";
+    }
+    return v;
+  };
+  ImageFolderOptions o = options("train");
+  o.holdout = 0.3;
+  o.holdout_seed = 7;
+  const cyg::Dataset rest = cyg::app::load_image_folder(o);
+  o.held_out = true;
+  const cyg::Dataset held = cyg::app::load_image_folder(o);
+  ASSERT_EQ(held.size(), 6);
+  ASSERT_EQ(rest.size(), 14);
+  EXPECT_EQ(held.name, root_.filename().string() + "-train-held-out");
+  std::vector<int> together = values(rest), held_values = values(held);
+  together.insert(together.end(), held_values.begin(), held_values.end());
+  std::sort(together.begin(), together.end());
+  for (int k = 0; k < 20; ++k) EXPECT_EQ(together[static_cast<size_t>(k)], k) << "each image in one part";
+  // In class order, the files indexed 0..19: the first 6 of the seed's shuffle.
+  std::vector<int64_t> order = cyg::epoch_permutation(20, 7, int64_t{1} << 40);
+  std::vector<int> expected(order.begin(), order.begin() + 6);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(held_values, expected);
+  o.holdout_seed = 8;
+  EXPECT_NE(values(cyg::app::load_image_folder(o)), held_values) << "another seed";
+  o.held_out = false;
+  o.limit = 4;
+  const cyg::Dataset limited = cyg::app::load_image_folder(o);
+  ASSERT_EQ(limited.size(), 4);
+  EXPECT_EQ(limited.labels.data<int32_t>()[1], 0);
+  EXPECT_EQ(limited.labels.data<int32_t>()[2], 1) << "two of each class";
+  o.limit = 0;
+  o.holdout = 0.01;
+  EXPECT_EQ(error_of([&] { cyg::app::load_image_folder(o); }),
+            "image folder '" + (root_ / "train").string() +
+                "': data.valid_pct = 0.01 of its 20 images holds out 0: expected at least one image in each part");
 }
 
 // Image files in folders under a class folder count (torchvision walks them); hidden
