@@ -40,9 +40,11 @@ std::string describe(AppKind kind) {
              "class probabilities averaged with its mirror's; the per-class figures and the files are then those\n"
              "of the average (the logits written are the log of the averaged probabilities). --top-losses N\n"
              "lists the N images with the highest loss (fastai's plot_top_losses), and --top-losses-svg draws\n"
-             "them (16 unless --top-losses says). --image FILE.png (as many as wanted; a folder: its .png files)\n"
-             "predicts those images instead (fastai's learn.predict): each made like the dataset's (its\n"
-             "channels and size) and listed with its three most likely classes. --interpolate B.safetensors\n"
+             "them (16 unless --top-losses says). --image FILE (PNG or JPEG, as many as wanted; a folder: its\n"
+             "image files) predicts those images instead (fastai's learn.predict): each made like the dataset's\n"
+             "(its channels and size) and listed with its three most likely classes; with --predictions, every\n"
+             "image's path, class, probability and logits go to that CSV file (fastai's get_preds on a test_dl;\n"
+             "the first 20 are listed), and --tta averages each image with its mirror. --interpolate B.safetensors\n"
              "evaluates the weights on the line from the checkpoint (t = 0) to B (t = 1) at --points values\n"
              "of t (11), batchnorm's statistics interpolated or, with --recompute-bn, recomputed over the\n"
              "training images at each point (Goodfellow et al.'s linear interpolation).\n";
@@ -153,7 +155,8 @@ std::string usage(AppKind kind) {
     os << "       " << name << " --checkpoint WEIGHTS.safetensors [--config FILE.yaml] [--predictions FILE.csv]\n"
        << "                      [--confusion FILE.csv] [--confusion-svg FILE.svg] [--tta] [--top-losses N]\n"
        << "                      [--top-losses-svg FILE.svg]\n"
-       << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE.png|FOLDER [--image ...]\n"
+       << "       " << name << " --checkpoint WEIGHTS.safetensors --image FILE|FOLDER [--image ...]\n"
+       << "                      [--predictions FILE.csv] [--tta]\n"
        << "       " << name << " --checkpoint A.safetensors --interpolate B.safetensors [--points N]\n"
        << "                      [--recompute-bn] [--interpolation-csv FILE.csv] [--interpolation-svg FILE.svg]\n"
        << "       (the config defaults to config.yaml beside the checkpoint)\n";
@@ -181,10 +184,9 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
   const Arguments args = scan(kind, argc, argv, cl);
   if (cl.show_help) return cl;
   CYG_INPUT_CHECK(cl.evaluate.images.empty() ||
-                      (!cl.evaluate.tta && cl.evaluate.predictions.empty() && cl.evaluate.confusion.empty() &&
-                       cl.evaluate.confusion_svg.empty() && cl.evaluate.top_losses == 0 &&
-                       cl.evaluate.top_losses_svg.empty()),
-                  "--image predicts the image files given; --predictions, --confusion, --confusion-svg, --tta and "
+                      (cl.evaluate.confusion.empty() && cl.evaluate.confusion_svg.empty() &&
+                       cl.evaluate.top_losses == 0 && cl.evaluate.top_losses_svg.empty()),
+                  "--image predicts the image files given, which have no labels; --confusion, --confusion-svg and "
                   "--top-losses score the validation split: give one or the other");
   {
     const EvaluateRequest& e = cl.evaluate;

@@ -25,8 +25,9 @@ struct EvaluateRequest {
   int64_t top_losses = 0;      // images with the highest loss to list (top_losses.h)
   std::string top_losses_svg;  // and to draw, where not empty (16 unless top_losses says)
   std::string confusion_svg;   // the confusion matrix drawn (confusion_plot.h), where not empty
-  // Image files (PNG) to predict instead of scoring the validation split (fastai's
-  // learn.predict): each one's most likely classes.
+  // Image files (PNG, JPEG) to predict instead of scoring the validation split (fastai's
+  // learn.predict): each one's most likely classes; with `predictions`, every image's
+  // prediction to that CSV file, and with `tta`, each image averaged with its mirror.
   std::vector<std::string> images;
   // The loss landscape along a line (Goodfellow et al.'s linear interpolation): the
   // weights (1 - t) checkpoint + t interpolate, evaluated at `points` values of t from 0

@@ -303,9 +303,34 @@ Evaluation average_of_views(const Predictions& a, const Predictions& b, int64_t 
 
 namespace {
 
-// fastai's learn.predict: each image file, made like the validation images, with its
-// most likely classes and their probabilities.
+// The predictions of image files without labels (fastai's get_preds on a test_dl): per
+// image its path, the predicted class, its name, its probability and the logits (with
+// flip test-time augmentation, the log of the averaged probabilities).
+std::string image_predictions_csv(const Predictions& p, const std::vector<std::string>& paths,
+                                  const std::vector<std::string>& class_names, int64_t classes) {
+  std::ostringstream os;
+  os << "file,pred,class,probability";
+  for (int64_t c = 0; c < classes; ++c) os << ",logit_" << c;
+  os << "\n";
+  for (size_t row = 0; row < p.labels.size(); ++row) {
+    const float* logits = p.logits.data() + row * static_cast<size_t>(classes);
+    const int64_t pred = row_argmax(logits, classes);
+    const double probability = std::exp(static_cast<double>(logits[pred]) - row_logsumexp(logits, classes));
+    const auto index = static_cast<size_t>(p.positions.empty() ? static_cast<int64_t>(row) : p.positions[row]);
+    os << csv_field(paths[index]) << "," << pred << "," << csv_field(class_name(class_names, pred)) << ","
+       << format_number(probability);
+    for (int64_t c = 0; c < classes; ++c) os << "," << format_number(logits[c]);
+    os << "\n";
+  }
+  return os.str();
+}
+
+// fastai's learn.predict (and, with --predictions, get_preds on a test_dl): each image
+// file, made like the validation images, with its most likely classes and their
+// probabilities; with --tta, those of the image and its mirror averaged.
 int predict_images(Experiment& experiment, const EvaluateRequest& request) {
+  // Lines printed when the predictions also go to a file; the file holds them all.
+  constexpr size_t kMostLinesBesideFile = 20;
   const Dataset& val = experiment.data.val;
   const std::vector<std::string> paths = image_files(request.images);
   const Dataset files = images_like(paths, val);
@@ -314,10 +339,22 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
   Predictions predictions;
   evaluate(*experiment.model, loader, &predictions);
   const int64_t classes = val.num_classes, C = val.images.size(1);
-  std::printf("%s on %zu image file%s, each made %lldx%lld %s as %s's images are:\n", request.checkpoint.c_str(),
+  if (request.tta) {
+    Augmentation mirror;
+    mirror.mirror_every_image = true;
+    Loader mirrored_loader(files, experiment.loader_options().augmentation(mirror));
+    Predictions mirrored, averaged;
+    evaluate(*experiment.model, mirrored_loader, &mirrored);
+    average_of_views(predictions, mirrored, classes, &averaged);
+    predictions = std::move(averaged);
+  }
+  std::printf("%s on %zu image file%s, each made %lldx%lld %s as %s's images are%s:\n", request.checkpoint.c_str(),
               paths.size(), paths.size() == 1 ? "" : "s",
               static_cast<long long>(val.images.size(2)), static_cast<long long>(val.images.size(3)),
-              C == 1 ? "grayscale" : "RGB", val.name.c_str());
+              C == 1 ? "grayscale" : "RGB", val.name.c_str(),
+              request.tta ? ", with flip test-time augmentation (image and mirror, probabilities averaged)" : "");
+  const bool to_file = !request.predictions.empty();
+  std::vector<int64_t> per_class(static_cast<size_t>(classes), 0);
   for (size_t row = 0; row < predictions.labels.size(); ++row) {
     const float* logits = predictions.logits.data() + row * static_cast<size_t>(classes);
     double top = -INFINITY, sum = 0;
@@ -326,6 +363,8 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
     for (int64_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(logits[k]) - top);
     for (int64_t k = 0; k < classes; ++k) ranked.push_back({std::exp(static_cast<double>(logits[k]) - top) / sum, k});
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    ++per_class[static_cast<size_t>(ranked[0].second)];
+    if (to_file && row >= kMostLinesBesideFile) continue;
     const auto index = static_cast<size_t>(predictions.positions.empty() ? static_cast<int64_t>(row)
                                                                          : predictions.positions[row]);
     std::string line = "  " + paths[index] + ":";
@@ -337,6 +376,24 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
     }
     std::printf("%s\n", line.c_str());
   }
+  if (!to_file) return 0;
+  if (paths.size() > kMostLinesBesideFile)
+    std::printf("  ... and %zu more, in %s\n", paths.size() - kMostLinesBesideFile, request.predictions.c_str());
+  // How many images each class got, the most first (a check on a test set's balance).
+  std::vector<int64_t> order(static_cast<size_t>(classes));
+  for (int64_t c = 0; c < classes; ++c) order[static_cast<size_t>(c)] = c;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return per_class[static_cast<size_t>(a)] > per_class[static_cast<size_t>(b)]; });
+  std::string counts;
+  for (int64_t c : order) {
+    if (per_class[static_cast<size_t>(c)] == 0) break;
+    counts += (counts.empty() ? "" : ", ") + class_name(val.class_names, c) + " " +
+              std::to_string(per_class[static_cast<size_t>(c)]);
+  }
+  std::printf("predicted classes: %s\n", counts.c_str());
+  write_file_atomically(request.predictions,
+                        image_predictions_csv(predictions, paths, val.class_names, classes));
+  std::printf("predictions: %s\n", request.predictions.c_str());
   return 0;
 }
 

@@ -5,9 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <filesystem>
-#include <new>
 
 #include "apps/common/image_input.h"
 #include "data/loader.h"
@@ -169,47 +167,18 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
   for (const Item& item : items) d.files.push_back(item.path);
   uint8_t* images = d.images.data<uint8_t>();
   int32_t* labels = d.labels.data<int32_t>();
-  // Decoded in parallel. Every failure is kept (nothing may leave the parallel loop); the
-  // first by position is the one thrown, with a count of the others.
-  std::vector<std::exception_ptr> failures(items.size());
-#pragma omp parallel for schedule(dynamic, 16)
-  for (int64_t i = 0; i < n; ++i) {
-    const Item& item = items[static_cast<size_t>(i)];
-    try {
-      const DecodedImage image = read_image(item.path, /*shrink=*/o.size > 0);
-      CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
-                      image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
-                      ": set data.image_size to resize every image to one size");
-      const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width);
-      std::copy(pixels.begin(), pixels.end(), images + i * plane);
-      labels[i] = item.label;
-    } catch (const Error&) {
-      failures[static_cast<size_t>(i)] = std::current_exception();
-    } catch (const std::bad_alloc&) {
-      failures[static_cast<size_t>(i)] = std::current_exception();  // the apps' out-of-memory advice
-    } catch (...) {
-      failures[static_cast<size_t>(i)] = std::current_exception();
-    }
-  }
-  std::vector<size_t> failed;
-  for (size_t i = 0; i < failures.size(); ++i)
-    if (failures[i]) failed.push_back(i);
-  if (failed.empty()) return d;
-  try {
-    std::rethrow_exception(failures[failed[0]]);
-  } catch (const Error& e) {
-    std::string more;
-    if (failed.size() > 1) {
-      more = detail::concat(" (", failed.size() - 1, " more of the ", n, " files failed too: ");
-      for (size_t k = 1; k < failed.size() && k <= 3; ++k) more += (k > 1 ? ", '" : "'") + items[failed[k]].path + "'";
-      more += failed.size() > 4 ? ", ...)" : ")";
-    }
-    throw Error(e.what() + more);
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Error(detail::concat("image '", items[failed[0]].path, "': ", e.what()));
-  }
+  // Decoded in parallel; the first bad file by position is reported, the others counted.
+  for_each_file_in_parallel(d.files, [&](size_t i) {
+    const Item& item = items[i];
+    const DecodedImage image = read_image(item.path, /*shrink=*/o.size > 0);
+    CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
+                    image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
+                    ": set data.image_size to resize every image to one size");
+    const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width);
+    std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * plane);
+    labels[i] = item.label;
+  });
+  return d;
 }
 
 std::string validation_folder(const std::string& root, const std::string& given, const std::string& train) {

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 
 #include "apps/common/jpeg.h"
 #include "kernels/error.h"
@@ -141,6 +143,38 @@ std::vector<std::string> image_files(const std::vector<std::string>& paths) {
   return files;
 }
 
+void for_each_file_in_parallel(const std::vector<std::string>& paths, const std::function<void(size_t)>& work) {
+  const auto n = static_cast<int64_t>(paths.size());
+  std::vector<std::exception_ptr> failures(paths.size());  // nothing may leave the parallel loop
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      work(static_cast<size_t>(i));
+    } catch (...) {
+      failures[static_cast<size_t>(i)] = std::current_exception();
+    }
+  }
+  std::vector<size_t> failed;
+  for (size_t i = 0; i < failures.size(); ++i)
+    if (failures[i]) failed.push_back(i);
+  if (failed.empty()) return;
+  try {
+    std::rethrow_exception(failures[failed[0]]);
+  } catch (const Error& e) {
+    std::string more;
+    if (failed.size() > 1) {
+      more = detail::concat(" (", failed.size() - 1, " more of the ", n, " files failed too: ");
+      for (size_t k = 1; k < failed.size() && k <= 3; ++k) more += (k > 1 ? ", '" : "'") + paths[failed[k]] + "'";
+      more += failed.size() > 4 ? ", ...)" : ")";
+    }
+    throw Error(e.what() + more);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(detail::concat("image '", paths[failed[0]], "': ", e.what()));
+  }
+}
+
 Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) {
   CYG_CHECK(like.images.defined() && like.images.dim() == 4, "images_like: a dataset without images");
   const int64_t C = like.images.size(1), H = like.images.size(2), W = like.images.size(3);
@@ -148,12 +182,14 @@ Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) 
   d.name = std::to_string(paths.size()) + " image file" + (paths.size() == 1 ? "" : "s");
   d.num_classes = like.num_classes;
   d.class_names = like.class_names;
+  d.files = paths;
   d.images = Tensor::empty({static_cast<int64_t>(paths.size()), C, H, W}, DType::U8);
   d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
-  for (size_t i = 0; i < paths.size(); ++i) {
+  uint8_t* images = d.images.data<uint8_t>();
+  for_each_file_in_parallel(paths, [&](size_t i) {
     const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i], /*shrink=*/true), C, H, W);
-    std::copy(pixels.begin(), pixels.end(), d.images.data<uint8_t>() + static_cast<int64_t>(i) * C * H * W);
-  }
+    std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * C * H * W);
+  });
   return d;
 }
 

@@ -3,6 +3,7 @@
 // the dataset's, as u8 CHW, ready for the loader's batches.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,16 @@ bool is_image_file_name(const std::string& name);
 // .jpg, .jpeg; not its subfolders), sorted by name; an error names a folder that has none.
 std::vector<std::string> image_files(const std::vector<std::string>& paths);
 
+// Calls work(i) for every file i of `paths`, on every core (OpenMP). Every failure is
+// kept; the first by position is thrown, its message followed by a count of the others and
+// the next three files' names, so that all of them can be fixed at once. An out-of-memory
+// error stays std::bad_alloc (the apps' advice about memory).
+void for_each_file_in_parallel(const std::vector<std::string>& paths, const std::function<void(size_t)>& work);
+
 // A dataset of the given image files in order, each made like `like`'s images (its channels
-// and size), with its class names; every label 0 (unknown). An error names the file.
+// and size), with its class names and the paths as its files; every label 0 (unknown).
+// Decoded on every core; an error names the file (the first bad one, with the others
+// counted).
 Dataset images_like(const std::vector<std::string>& paths, const Dataset& like);
 
 }  // namespace cyg::app

@@ -1663,6 +1663,47 @@ TEST_F(EndToEnd, EvaluateListsAndDrawsTheTopLosses) {
   EXPECT_NE(read_file(svg).find("The 16 highest losses"), std::string::npos);
 }
 
+// The validation split of the fast synthetic runs, as the apps make it.
+cyg::Dataset fast_synthetic_val() {
+  cyg::app::RunConfig config;
+  config.data.dataset = "synthetic";
+  config.data.synthetic_train = 1024;
+  config.data.synthetic_val = 256;
+  return cyg::app::load_data(config).val;
+}
+
+// Image i of an RGB u8 NCHW dataset written as a PNG file, mirrored left to right if asked.
+void write_png_of(const cyg::Dataset& d, int64_t i, const std::string& path, bool mirrored = false) {
+  const int64_t C = d.images.size(1), H = d.images.size(2), W = d.images.size(3);
+  std::vector<uint8_t> hwc(static_cast<size_t>(H * W * C));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        hwc[static_cast<size_t>((y * W + (mirrored ? W - 1 - x : x)) * C + c)] =
+            d.images.data<uint8_t>()[((i * C + c) * H + y) * W + x];
+  std::ofstream(path, std::ios::binary) << cyg::app::png_bytes(hwc.data(), W, H, static_cast<int>(C));
+}
+
+// A CSV line's fields, a quoted field (RFC 4180) unquoted.
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t k = 0; k < line.size(); ++k) {
+    const char c = line[k];
+    if (quoted && c == '"' && k + 1 < line.size() && line[k + 1] == '"') {
+      fields.back() += '"';
+      ++k;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
 // --image (fastai's learn.predict): validation images written as PNG files here get the
 // classes and probabilities that the checkpoint's logits for them (--predictions), worked
 // out here, give; a grayscale copy, twice the size, is made RGB and 16x16 again and
@@ -1675,21 +1716,13 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
                 .exit_code,
             0);
   // The validation images as the app makes them (the run's configuration), as PNG files.
-  cyg::app::RunConfig config;
-  config.data.dataset = "synthetic";
-  config.data.synthetic_train = 1024;
-  config.data.synthetic_val = 256;
-  const cyg::Dataset val = cyg::app::load_data(config).val;
+  const cyg::Dataset val = fast_synthetic_val();
   const int64_t C = val.images.size(1), H = val.images.size(2), W = val.images.size(3);
   ASSERT_EQ(C, 3);
   std::vector<std::string> files;
   for (int64_t i : {5, 0, 77}) {
-    std::vector<uint8_t> hwc(static_cast<size_t>(H * W * C));
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < H * W; ++p)
-        hwc[static_cast<size_t>(p * C + c)] = val.images.data<uint8_t>()[(i * C + c) * H * W + p];
     files.push_back(root_ + "/image" + std::to_string(i) + ".png");
-    std::ofstream(files.back(), std::ios::binary) << cyg::app::png_bytes(hwc.data(), W, H, static_cast<int>(C));
+    write_png_of(val, i, files.back());
   }
   // Image 5 in gray, each pixel repeated 2x2.
   std::vector<uint8_t> gray(static_cast<size_t>(4 * H * W));
@@ -1786,9 +1819,142 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", dir + "/config.yaml"},
                             BaseArgs::None),
                         "config.yaml' is neither a PNG nor a JPEG file (by its first bytes)");
-  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", files[0], "--tta"},
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", files[0], "--confusion",
+                                         root_ + "/c.csv"},
                             BaseArgs::None),
-                        "--image predicts the image files given");
+                        "--image predicts the image files given, which have no labels");
+}
+
+// --image FOLDER --predictions FILE.csv (fastai's get_preds on a test_dl), and --tta: 26
+// validation images written as PNG files here, and image 5's mirror image. Each CSV row
+// holds the logits that scoring the validation split gives that image (plain, or with
+// --tta), its class and probability from them, and its path (quoted where it holds a
+// comma); the printed counts of each class are those of the file. With --tta, image 5 and
+// its mirror (a file of its own) get the same averaged probabilities, where plainly they
+// differ. A folder with two bad files names the first and counts the other.
+TEST_F(EndToEnd, EvaluatePredictsAFolderOfImagesIntoACsvFile) {
+  ASSERT_EQ(run("onecycle", {"name=test-set", "train.epochs=1"}).exit_code, 0);
+  const std::string dir = run_dir("onecycle-test-set-");
+  const std::string checkpoint = dir + "/best.safetensors";
+  const std::string val_csv = root_ + "/val.csv", val_tta_csv = root_ + "/val-tta.csv";
+  ASSERT_EQ(run("evaluate", {"--checkpoint", checkpoint, "--predictions", val_csv}, BaseArgs::None).exit_code, 0);
+  ASSERT_EQ(run("evaluate", {"--checkpoint", checkpoint, "--predictions", val_tta_csv, "--tta"}, BaseArgs::None).exit_code,
+            0);
+  const auto val_rows = csv_numbers(read_file(val_csv)), val_tta_rows = csv_numbers(read_file(val_tta_csv));
+  ASSERT_EQ(val_rows.size(), 256u);
+
+  const cyg::Dataset val = fast_synthetic_val();
+  const std::string folder = root_ + "/test-set";
+  std::filesystem::create_directories(folder);
+  std::map<std::string, int64_t> image_of;  // each file's validation image
+  for (int64_t i = 0; i < 25; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/img_%02lld.png", static_cast<long long>(i));
+    image_of[folder + name] = i;
+  }
+  image_of[folder + "/a,\"b\".png"] = 25;
+  for (const auto& [path, i] : image_of) write_png_of(val, i, path);
+  const std::string mirror = folder + "/mirror_05.png";
+  write_png_of(val, 5, mirror, /*mirrored=*/true);
+
+  struct Row {
+    int64_t pred = -1;
+    std::string name;
+    double probability = -1;
+    std::vector<double> logits;
+  };
+  // The CSV's rows by file, in the file's order; its header checked.
+  auto rows_of = [&](const std::string& text, std::vector<std::string>& order) {
+    std::map<std::string, Row> rows;
+    std::istringstream in(text);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line.substr(0, 38), "file,pred,class,probability,logit_0,lo") << line;
+    while (std::getline(in, line)) {
+      const std::vector<std::string> f = csv_fields(line);
+      EXPECT_EQ(f.size(), 14u) << line;
+      if (f.size() != 14u) continue;
+      Row row;
+      row.pred = std::stoll(f[1]);
+      row.name = f[2];
+      row.probability = std::stod(f[3]);
+      for (size_t k = 4; k < 14; ++k) row.logits.push_back(std::stod(f[k]));
+      order.push_back(f[0]);
+      rows[f[0]] = row;
+    }
+    return rows;
+  };
+  for (const bool tta : {false, true}) {
+    SCOPED_TRACE(tta ? "--tta" : "plain");
+    const std::string csv = root_ + (tta ? "/test-tta.csv" : "/test.csv");
+    std::vector<std::string> args = {"--checkpoint", checkpoint, "--image", folder, "--predictions", csv};
+    if (tta) args.push_back("--tta");
+    const Result r = run("evaluate", args, BaseArgs::None);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(std::string("on 27 image files, each made 16x16 RGB as synthetic's images are") +
+                         (tta ? ", with flip test-time augmentation" : ":")),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  ... and 7 more, in " + csv), std::string::npos) << r.out;
+    std::vector<std::string> order;
+    const std::map<std::string, Row> rows = rows_of(read_file(csv), order);
+    ASSERT_EQ(rows.size(), 27u);
+    std::vector<std::string> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(order, sorted) << "the files in name order";
+    std::map<std::string, int64_t> per_class;
+    for (const auto& [path, row] : rows) {
+      ++per_class[row.name];
+      int64_t argmax = 0;
+      double top = -INFINITY, sum = 0;
+      for (size_t k = 0; k < 10; ++k) {
+        if (row.logits[k] > row.logits[static_cast<size_t>(argmax)]) argmax = static_cast<int64_t>(k);
+        top = std::max(top, row.logits[k]);
+      }
+      for (size_t k = 0; k < 10; ++k) sum += std::exp(row.logits[k] - top);
+      EXPECT_EQ(row.pred, argmax) << path;
+      EXPECT_EQ(row.name, "class " + std::to_string(argmax)) << path;
+      EXPECT_NEAR(row.probability, std::exp(row.logits[static_cast<size_t>(argmax)] - top) / sum, 1e-6) << path;
+      if (path == mirror) continue;
+      const std::vector<double>& v = (tta ? val_tta_rows : val_rows)[static_cast<size_t>(image_of.at(path))];
+      for (size_t k = 0; k < 10; ++k)
+        EXPECT_NEAR(row.logits[k], v[3 + k], 1e-4 * std::max(1.0, std::abs(v[3 + k]))) << path << " class " << k;
+    }
+    // "predicted classes: class 3 9, class 0 7, ...": the file's counts, the most first.
+    const size_t at = r.out.find("predicted classes: ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    std::istringstream counts(r.out.substr(at + 19, r.out.find('\n', at) - at - 19));
+    int64_t listed = 0, previous = 1 << 30;
+    for (std::string part; std::getline(counts, part, ',');) {
+      int cls = -1;
+      long long n = -1;
+      ASSERT_EQ(std::sscanf(part.c_str(), " class %d %lld", &cls, &n), 2) << part;
+      EXPECT_EQ(per_class["class " + std::to_string(cls)], n) << part;
+      EXPECT_LE(n, previous) << part;
+      previous = n;
+      listed += n;
+    }
+    EXPECT_EQ(listed, 27);
+    const Row& plain5 = rows.at(folder + "/img_05.png");
+    const Row& mirrored5 = rows.at(mirror);
+    double largest = 0;
+    for (size_t k = 0; k < 10; ++k) largest = std::max(largest, std::abs(plain5.logits[k] - mirrored5.logits[k]));
+    if (tta)
+      EXPECT_LT(largest, 1e-4) << "an image and its mirror average to the same probabilities";
+    else
+      EXPECT_GT(largest, 1e-3) << "the mirror is another view";
+  }
+
+  const std::string bad = root_ + "/bad-set";
+  std::filesystem::create_directories(bad);
+  for (int64_t i = 0; i < 40; ++i) write_png_of(val, i, bad + "/" + std::to_string(100 + i) + ".png");
+  std::ofstream(bad + "/120.png") << "not a PNG";
+  std::ofstream(bad + "/131.png") << "not a PNG either";
+  expect_one_line_error(run("evaluate", {"--checkpoint", checkpoint, "--image", bad, "--predictions", root_ + "/x.csv"},
+                            BaseArgs::None),
+                        "120.png' is neither a PNG nor a JPEG file (by its first bytes) (1 more of the 40 files failed "
+                        "too: '" + bad + "/131.png')");
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/x.csv"));
 }
 
 // --interpolate (Goodfellow et al.'s linear interpolation) between epoch 1's and epoch 2's
