@@ -21,6 +21,7 @@
 #include "engine/nn.h"
 #include "kernels/error.h"
 #include "models/registry.h"
+#include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 
 namespace {
@@ -28,14 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using cyg::app::RunConfig;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cyg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using cyg::test::error_of;
 
 // Expects `f` to throw a cyg::Error containing every one of `parts`.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {

@@ -20,6 +20,7 @@
 #include "data/datasets.h"
 #include "data/loader.h"
 #include "kernels/error.h"
+#include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 
 namespace {
@@ -47,14 +48,7 @@ void write(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const cyg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using cyg::test::error_of;
 
 // The decoder gives back, to JPEG's loss at quality 100, the pixels it was given: RGB
 // (4:2:0 chroma, libjpeg's default) and grayscale, of sizes that are not multiples of

@@ -13,6 +13,7 @@
 #include "apps/common/image_input.h"
 #include "apps/common/png.h"
 #include "kernels/error.h"
+#include "tests/error_of.h"
 
 namespace {
 
@@ -89,12 +90,7 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
 }
 
 std::string error_of(const std::string& bytes) {
-  try {
-    cyg::app::png_decode(bytes, "pic.png");
-  } catch (const cyg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return cyg::test::error_of([&] { cyg::app::png_decode(bytes, "pic.png"); });
 }
 
 // 8-bit RGB, RGBA, gray and gray+alpha, rows filtered with each of the five filters in

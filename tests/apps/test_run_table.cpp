@@ -14,6 +14,7 @@
 
 #include "apps/common/run_records.h"
 #include "apps/common/run_table.h"
+#include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 
 namespace {
@@ -83,14 +84,7 @@ std::vector<fs::path> write_three_runs(const fs::path& root) {
           write_adam(root / "adam")};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using cyg::test::error_of;
 
 TEST(RunTable, ReadsARunDirectory) {
   const fs::path dir = write_one_cycle(fresh_dir("read") / "r", "onecycle_a", "0.001", "0.01", "90", "0.004281",

@@ -12,6 +12,7 @@
 
 #include "kernels/emu/emu.h"
 #include "kernels/error.h"
+#include "tests/error_of.h"
 
 namespace cyg::emu {
 void probe_tree_sum(const float* x, float* out, int threads, bool with_barrier);
@@ -167,14 +168,7 @@ TEST_F(EmuShim, BadLaunchConfigurationIsAnErrorNamingTheCall) {
 // and smaller ones (the rest parked, or stuck from a failed block) all leave the next
 // launch right and its error messages about its own threads only.
 TEST_F(EmuShim, FibersCarryOnAfterFailedBlocksAndAcrossBlockSizes) {
-  auto error_of = [](const std::function<void()>& launch) -> std::string {
-    try {
-      launch();
-    } catch (const cyg::Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
+  using cyg::test::error_of;
   auto tree_sum_is_exact = [](int threads) {
     const std::vector<float> x = ramp(threads);
     float sum = 0;
