@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "apps/common/dataset_factory.h"
+#include "apps/common/image_input.h"
 #include "apps/common/name_table.h"
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/run_dir.h"
@@ -105,6 +106,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.valid_folder", Kind::String, &c.data.valid_folder},
       {"data.image_size", Kind::Int, &c.data.image_size, 0, 4096},
       {"data.channels", Kind::Int, &c.data.channels, 1, 3},
+      {"data.resize_method", Kind::String, &c.data.resize_method},
       {"data.valid_pct", Kind::Double, &c.data.valid_pct},
       {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
@@ -268,6 +270,7 @@ void check_range(const std::string& key, double v, double lo, double hi) {
 
 void validate_data(const DataConfig& d) {
   check_one_of("data.dataset", d.dataset, dataset_names());
+  check_one_of("data.resize_method", d.resize_method, resize_method_names());
   CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
                   d.std.size());
   CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && (d.mixup_alpha == 0 || d.mixup_alpha >= kMinMixUpAlpha),
@@ -726,6 +729,7 @@ std::vector<std::string> plateau_mode_choices() { return plateau_threshold_modes
 std::vector<std::string> best_monitor_choices() { return best_monitors(); }
 std::vector<std::string> swa_anneal_choices() { return swa_anneal_strategies(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
+std::vector<std::string> resize_method_choices() { return resize_method_names(); }
 
 const std::vector<KeyHelp>& key_help() {
   static const std::vector<KeyHelp> help = {
@@ -791,6 +795,9 @@ const std::vector<KeyHelp>& key_help() {
        "folder dataset: the validation split's folder under data.root; empty: valid, val or test, the first found"},
       {"data.image_size", nullptr, "folder dataset: each image resized to this side; 0: the images' own (one size)"},
       {"data.channels", nullptr, "folder dataset: 3 (RGB) or 1 (grayscale) channels"},
+      {"data.resize_method", resize_method_choices,
+       "how an image of another aspect ratio is made square, as fastai's Resize: squish (stretched), crop (its "
+       "centre) or pad (black bars); folder images with data.image_size, and cygnet_evaluate --image files"},
       {"data.valid_pct", nullptr,
        "folder dataset: the validation images held out of the training folder, this share of them drawn from "
        "the seed (fastai's valid_pct); 0: a validation folder"},

@@ -38,6 +38,9 @@ struct DataConfig {
   // made `channels` (3 or 1) and image_size x image_size (0: the images' own size).
   std::string train_folder = "train", valid_folder;
   int64_t image_size = 0, channels = 3;
+  // How an image of another aspect ratio is made square (fastai's Resize method): squish,
+  // crop (the centre) or pad (with black); for folder images and cygnet_evaluate --image.
+  std::string resize_method = "squish";
   // In (0, 1): the validation split is held out of train_folder instead, as fastai's
   // valid_pct: a shuffle drawn from `seed`, its first int(valid_pct * n) images; 0: none.
   double valid_pct = 0;

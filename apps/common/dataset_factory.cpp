@@ -31,6 +31,7 @@ DataSplits load_folder_splits(const RunConfig& c) {
   o.root = d.root;
   o.channels = d.channels;
   o.size = d.image_size;
+  o.resize = resize_method_named(d.resize_method);
   o.split = d.train_folder;
   o.limit = d.limit_train;
   o.holdout = d.valid_pct;

@@ -333,7 +333,7 @@ int predict_images(Experiment& experiment, const EvaluateRequest& request) {
   constexpr size_t kMostLinesBesideFile = 20;
   const Dataset& val = experiment.data.val;
   const std::vector<std::string> paths = image_files(request.images);
-  const Dataset files = images_like(paths, val);
+  const Dataset files = images_like(paths, val, resize_method_named(experiment.config.data.resize_method));
   load_weights(request.checkpoint, *experiment.model);
   Loader loader(files, experiment.loader_options());
   Predictions predictions;

@@ -222,6 +222,7 @@ std::string folder_said(const DataConfig& d, const DataSplits& data, bool comput
   if (d.dataset != "folder") return "";
   std::ostringstream os;
   os << std::fixed << std::setprecision(4) << data.train.num_classes << " classes, ";
+  if (d.image_size > 0) os << "resized to " << d.image_size << "x" << d.image_size << " (" << d.resize_method << "), ";
   if (!computed) return os.str();
   auto list = [&](const std::vector<float>& values) {
     std::ostringstream l;

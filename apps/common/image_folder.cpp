@@ -174,7 +174,7 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
     CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
                     image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
                     ": set data.image_size to resize every image to one size");
-    const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width);
+    const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width, o.resize);
     std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * plane);
     labels[i] = item.label;
   });

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/image_input.h"
 #include "data/datasets.h"
 #include "data/transforms.h"
 
@@ -27,6 +28,7 @@ struct ImageFolderOptions {
   int64_t channels = 3;  // 3: RGB (gray repeated); 1: grayscale (RGB by ITU-R 601-2 luma)
   // Each image resized to size x size; 0: as they are, which must then be one size.
   int64_t size = 0;
+  ResizeMethod resize = ResizeMethod::Squish;  // how an image of another aspect ratio is made square
   // > 0: that many images, taken from the classes in turn (each class's files in name
   // order), so a small limit still sees every class.
   int64_t limit = 0;

@@ -74,7 +74,37 @@ std::vector<uint8_t> resize_plane(const uint8_t* plane, int64_t height, int64_t 
   return out;
 }
 
-std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, int64_t height, int64_t width) {
+const std::vector<std::string>& resize_method_names() {
+  static const std::vector<std::string> names = {"squish", "crop", "pad"};
+  return names;
+}
+
+ResizeMethod resize_method_named(const std::string& name) {
+  const std::vector<std::string>& names = resize_method_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<ResizeMethod>(i);
+  throw Error("resize method '" + name + "': expected squish, crop or pad");
+}
+
+ResizeBox resize_box(int64_t height, int64_t width, int64_t height_out, int64_t width_out, ResizeMethod method) {
+  CYG_CHECK(height >= 1 && width >= 1 && height_out >= 1 && width_out >= 1, "resize_box: an empty image or target");
+  ResizeBox box{0, 0, height, width};
+  // The image is wider than the target's aspect ratio where width / height > width_out / height_out.
+  const bool wider = width * height_out > height * width_out, taller = width * height_out < height * width_out;
+  auto floored = [](int64_t num, int64_t den) { return std::max<int64_t>(1, num / den); };
+  if ((method == ResizeMethod::Crop && wider) || (method == ResizeMethod::Pad && taller))
+    box.width = floored(height * width_out, height_out);  // the height kept, the width made to the ratio
+  else if ((method == ResizeMethod::Crop && taller) || (method == ResizeMethod::Pad && wider))
+    box.height = floored(width * height_out, width_out);
+  // Halves of the difference truncated towards zero: a crop's odd pixel is left at the
+  // bottom or right, a pad's odd row or column goes there too.
+  box.top = (height - box.height) / 2;
+  box.left = (width - box.width) / 2;
+  return box;
+}
+
+std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, int64_t height, int64_t width,
+                                   ResizeMethod method) {
   CYG_CHECK(channels == 1 || channels == 3, "dataset_image: ", channels, " channels (expected 1 or 3)");
   CYG_CHECK(image.channels >= 1 && image.channels <= 4 &&
                 image.pixels.size() == static_cast<size_t>(image.width * image.height * image.channels),
@@ -94,11 +124,30 @@ std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, 
       planes[static_cast<size_t>(c * pixels + p)] = v;
     }
   }
-  if (image.height == height && image.width == width) return planes;
+  const ResizeBox box = resize_box(image.height, image.width, height, width, method);
+  int64_t h = image.height, w = image.width;
+  if (box.height != h || box.width != w) {  // the box's pixels: the image's inside it, zeros outside
+    std::vector<uint8_t> boxed(static_cast<size_t>(channels * box.height * box.width), 0);
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t y = 0; y < box.height; ++y) {
+        const int64_t sy = y + box.top;
+        if (sy < 0 || sy >= h) continue;
+        for (int64_t x = 0; x < box.width; ++x) {
+          const int64_t sx = x + box.left;
+          if (sx >= 0 && sx < w)
+            boxed[static_cast<size_t>((c * box.height + y) * box.width + x)] =
+                planes[static_cast<size_t>((c * h + sy) * w + sx)];
+        }
+      }
+    planes = std::move(boxed);
+    h = box.height;
+    w = box.width;
+  }
+  if (h == height && w == width) return planes;
   std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(channels * height * width));
   for (int64_t c = 0; c < channels; ++c) {
-    const std::vector<uint8_t> resized = resize_plane(planes.data() + c * pixels, image.height, image.width, height, width);
+    const std::vector<uint8_t> resized = resize_plane(planes.data() + c * h * w, h, w, height, width);
     out.insert(out.end(), resized.begin(), resized.end());
   }
   return out;
@@ -175,7 +224,7 @@ void for_each_file_in_parallel(const std::vector<std::string>& paths, const std:
   }
 }
 
-Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) {
+Dataset images_like(const std::vector<std::string>& paths, const Dataset& like, ResizeMethod method) {
   CYG_CHECK(like.images.defined() && like.images.dim() == 4, "images_like: a dataset without images");
   const int64_t C = like.images.size(1), H = like.images.size(2), W = like.images.size(3);
   Dataset d;
@@ -187,7 +236,7 @@ Dataset images_like(const std::vector<std::string>& paths, const Dataset& like) 
   d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
   uint8_t* images = d.images.data<uint8_t>();
   for_each_file_in_parallel(paths, [&](size_t i) {
-    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i], /*shrink=*/true), C, H, W);
+    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i], /*shrink=*/true), C, H, W, method);
     std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * C * H * W);
   });
   return d;

@@ -33,6 +33,7 @@ void expect_same_setup(const std::string& config_path, const RunConfig& test, co
     compare("data.root", where(test.data.root), where(run.data.root));
     compare("data.image_size", std::to_string(test.data.image_size), std::to_string(run.data.image_size));
     compare("data.channels", std::to_string(test.data.channels), std::to_string(run.data.channels));
+    if (test.data.image_size > 0) compare("data.resize_method", test.data.resize_method, run.data.resize_method);
     compare("data.valid_pct", format_number(test.data.valid_pct), format_number(run.data.valid_pct));
   }
   compare("train.batch_size", std::to_string(test.train.batch_size), std::to_string(run.train.batch_size));

@@ -179,6 +179,8 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels' and "
                   "'data.valid_pct' apply to 'data.dataset' = folder, not cifar10"});
   expect_invalid({"data.dataset=synthetic", "data.valid_pct=0.2"}, {"apply to 'data.dataset' = folder, not synthetic"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.resize_method=zoom"},
+                 {"'data.resize_method' = 'zoom'", "squish", "crop", "pad"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=1"},
                  {"'data.valid_pct' = 1: expected a share in [0, 1), such as 0.2"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=-0.1"}, {"'data.valid_pct' = -0.1"});
@@ -404,6 +406,7 @@ RunConfig config_without_defaults() {
   c.data.valid_folder = "holdout";
   c.data.image_size = 48;
   c.data.channels = 1;
+  c.data.resize_method = "crop";
   c.data.valid_pct = 0.25;
   c.train.epochs = 12;
   c.train.batch_size = 64;
@@ -521,6 +524,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.valid_folder);
   EXPECT_FIELD(data.image_size);
   EXPECT_FIELD(data.channels);
+  EXPECT_FIELD(data.resize_method);
   EXPECT_FIELD(data.valid_pct);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
@@ -701,6 +705,12 @@ TEST(Config, LrMaxFromIsChecked) {
   expect_error([&] { cyg::app::resolve_lr_max_from(c); },
                {"ran another setup: data.root " + pics.string() + " (this run: " +
                 fs::absolute(dir / "elsewhere").string() + "), data.image_size 32 (this run: 64)"});
+  // The same images made square another way.
+  c.data.root = pics.string();
+  c.data.image_size = 32;
+  c.data.resize_method = "pad";
+  expect_error([&] { cyg::app::resolve_lr_max_from(c); },
+               {"ran another setup: data.resize_method squish (this run: pad)"});
   std::ofstream(dir / "config.yaml") << "model: {name: resnet18, width: 8}\ndata: {dataset: synthetic}\n"
                                         "train: {batch_size: 64}\noptimizer: {weight_decay: 0.0005}\n";
   c.data = cyg::app::DataConfig{};
@@ -848,7 +858,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 104) << keys;
+  EXPECT_EQ(named, 105) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -1945,6 +1945,35 @@ TEST_F(EndToEnd, EvaluatePredictsAFolderOfImagesIntoACsvFile) {
       EXPECT_GT(largest, 1e-3) << "the mirror is another view";
   }
 
+  // data.resize_method=crop: image 5 in the middle of a picture three times as wide (the
+  // sides noise) is cropped back to image 5, where squishing it gives another image.
+  {
+    const int64_t C = 3, H = 16, W = 16;
+    std::vector<uint8_t> hwc(static_cast<size_t>(H * 3 * W * C));
+    uint32_t state = 12345;
+    for (uint8_t& v : hwc) v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x)
+          hwc[static_cast<size_t>((y * 3 * W + W + x) * C + c)] = val.images.data<uint8_t>()[((5 * C + c) * H + y) * W + x];
+    const std::string wide = root_ + "/wide.png";
+    std::ofstream(wide, std::ios::binary) << cyg::app::png_bytes(hwc.data(), 3 * W, H, static_cast<int>(C));
+    for (const std::string method : {"crop", "squish"}) {
+      const std::string csv = root_ + "/wide-" + method + ".csv";
+      const Result r = run("evaluate", {"--checkpoint", checkpoint, "--image", wide, "--predictions", csv,
+                                        "data.resize_method=" + method}, BaseArgs::None);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      std::vector<std::string> order;
+      const Row row = rows_of(read_file(csv), order).at(wide);
+      double largest = 0;
+      for (size_t k = 0; k < 10; ++k) largest = std::max(largest, std::abs(row.logits[k] - val_rows[5][3 + k]));
+      if (method == "crop")
+        EXPECT_LT(largest, 1e-4) << "cropped back to image 5";
+      else
+        EXPECT_GT(largest, 1e-3) << "squished, another image";
+    }
+  }
+
   const std::string bad = root_ + "/bad-set";
   std::filesystem::create_directories(bad);
   for (int64_t i = 0; i < 40; ++i) write_png_of(val, i, bad + "/" + std::to_string(100 + i) + ".png");

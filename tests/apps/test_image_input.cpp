@@ -300,3 +300,63 @@ TEST(ImageInput, ChannelsBecomeTheDatasets) {
 }
 
 }  // namespace
+
+// fastai's Resize methods: the box each makes of an image before resizing, worked out by
+// hand (the kept side whole, the other floor(kept x the target's ratio), the offsets half
+// the difference truncated towards zero), and the pixels: a crop is the image's centre, a
+// pad the image between black bars, each then resized as resize_plane resizes.
+TEST(ImageInput, CropAndPadMakeTheAspectRatioBeforeResizing) {
+  using cyg::app::ResizeMethod;
+  auto box = [](int64_t h, int64_t w, int64_t ho, int64_t wo, ResizeMethod m) {
+    const cyg::app::ResizeBox b = cyg::app::resize_box(h, w, ho, wo, m);
+    return std::vector<int64_t>{b.top, b.left, b.height, b.width};
+  };
+  // 6 wide, 2 high, made 2x2: the middle two columns, or two black rows above and below.
+  EXPECT_EQ(box(2, 6, 2, 2, ResizeMethod::Squish), (std::vector<int64_t>{0, 0, 2, 6}));
+  EXPECT_EQ(box(2, 6, 2, 2, ResizeMethod::Crop), (std::vector<int64_t>{0, 2, 2, 2}));
+  EXPECT_EQ(box(2, 6, 2, 2, ResizeMethod::Pad), (std::vector<int64_t>{-2, 0, 6, 6}));
+  // 5 wide: the odd column cut on the right; the odd black row added below.
+  EXPECT_EQ(box(2, 5, 2, 2, ResizeMethod::Crop), (std::vector<int64_t>{0, 1, 2, 2}));
+  EXPECT_EQ(box(2, 5, 2, 2, ResizeMethod::Pad), (std::vector<int64_t>{-1, 0, 5, 5}));
+  // Tall, 3 wide and 7 high, made 4 high and 2 wide (ratio 1/2): a crop keeps the width
+  // and 6 rows; a pad would be 3.5 wide, floored to the image's own 3.
+  EXPECT_EQ(box(7, 3, 4, 2, ResizeMethod::Crop), (std::vector<int64_t>{0, 0, 6, 3}));
+  EXPECT_EQ(box(7, 3, 4, 2, ResizeMethod::Pad), (std::vector<int64_t>{0, 0, 7, 3}));
+  EXPECT_EQ(box(9, 2, 2, 2, ResizeMethod::Pad), (std::vector<int64_t>{0, -3, 9, 9}));
+  // The target's ratio already: the image itself.
+  for (ResizeMethod m : {ResizeMethod::Squish, ResizeMethod::Crop, ResizeMethod::Pad})
+    EXPECT_EQ(box(4, 8, 16, 32, m), (std::vector<int64_t>{0, 0, 4, 8}));
+
+  DecodedImage wide;  // gray, 6 wide and 2 high: 10..15 over 20..25
+  wide.width = 6;
+  wide.height = 2;
+  wide.channels = 1;
+  wide.pixels = {10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25};
+  EXPECT_EQ(cyg::app::dataset_image(wide, 1, 2, 2, ResizeMethod::Crop), (std::vector<uint8_t>{12, 13, 22, 23}));
+  std::vector<uint8_t> padded(36, 0);  // 6x6: two black rows, the image, two black rows
+  std::copy(wide.pixels.begin(), wide.pixels.end(), padded.begin() + 12);
+  EXPECT_EQ(cyg::app::dataset_image(wide, 1, 2, 2, ResizeMethod::Pad), cyg::app::resize_plane(padded.data(), 6, 6, 2, 2));
+  EXPECT_EQ(cyg::app::dataset_image(wide, 1, 2, 2, ResizeMethod::Squish),
+            cyg::app::resize_plane(wide.pixels.data(), 2, 6, 2, 2));
+  EXPECT_NE(cyg::app::dataset_image(wide, 1, 2, 2, ResizeMethod::Pad),
+            cyg::app::dataset_image(wide, 1, 2, 2, ResizeMethod::Squish));
+  // RGB, 1 wide and 3 high, padded to 3x3 (a black column each side) and kept at 3x3:
+  // every channel alike.
+  DecodedImage tall;
+  tall.width = 1;
+  tall.height = 3;
+  tall.channels = 3;
+  tall.pixels = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  EXPECT_EQ(cyg::app::dataset_image(tall, 3, 3, 3, ResizeMethod::Pad),
+            (std::vector<uint8_t>{0, 1, 0, 0, 4, 0, 0, 7, 0,    // R
+                                  0, 2, 0, 0, 5, 0, 0, 8, 0,    // G
+                                  0, 3, 0, 0, 6, 0, 0, 9, 0}));  // B
+  // Cropped to its middle pixel, then made 2x2.
+  EXPECT_EQ(cyg::app::dataset_image(tall, 1, 2, 2, ResizeMethod::Crop).size(), 4u);
+  const uint8_t middle_luma = static_cast<uint8_t>((4 * 19595u + 5 * 38470u + 6 * 7471u + 0x8000u) >> 16);
+  EXPECT_EQ(cyg::app::dataset_image(tall, 1, 2, 2, ResizeMethod::Crop), std::vector<uint8_t>(4, middle_luma));
+
+  EXPECT_EQ(cyg::app::resize_method_named("pad"), ResizeMethod::Pad);
+  EXPECT_EQ(cyg::test::error_of([] { cyg::app::resize_method_named("zoom"); }),
+            "resize method 'zoom': expected squish, crop or pad");
+}
