@@ -272,6 +272,21 @@ TEST_F(ImageFolder, SizesAndChannels) {
   write(root_ / "train" / "b" / "1.png", cyg::app::png_bytes(flat.data(), 3, 3, 3));
   const cyg::Dataset gray = cyg::app::load_image_folder(o);
   for (int64_t k = 16; k < 32; ++k) EXPECT_EQ(gray.images.data<uint8_t>()[k], 124) << k;
+
+  // data.resize_method: a gray 12x4 image whose middle 4x4 is 0..15 (its sides 255) is,
+  // cropped, that middle; padded to 12x12 (black rows 0-3 and 8-11) and made 4x4, its
+  // first and last rows black.
+  std::vector<uint8_t> wide(48, 255);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 4; ++x) wide[static_cast<size_t>(y * 12 + 4 + x)] = static_cast<uint8_t>(y * 4 + x);
+  write(root_ / "train" / "a" / "0.png", cyg::app::png_bytes(wide.data(), 12, 4, 1));
+  o.resize = cyg::app::ResizeMethod::Crop;
+  const cyg::Dataset cropped = cyg::app::load_image_folder(o);
+  for (int64_t k = 0; k < 16; ++k) EXPECT_EQ(cropped.images.data<uint8_t>()[k], k) << k;
+  o.resize = cyg::app::ResizeMethod::Pad;
+  const cyg::Dataset padded = cyg::app::load_image_folder(o);
+  for (int64_t k : {0, 1, 2, 3, 12, 13, 14, 15}) EXPECT_EQ(padded.images.data<uint8_t>()[k], 0) << k;
+  for (int64_t k = 4; k < 12; ++k) EXPECT_GT(padded.images.data<uint8_t>()[k], 0) << k;
 }
 
 // The images of a dataset written out as PNG files, a folder per class, come back as the
