@@ -19,6 +19,7 @@ namespace {
 // so the shuffle and the augmentation are independent streams.
 constexpr uint64_t kPermutationStream = 1ull << 63;
 constexpr uint64_t kAugmentationStream = (1ull << 63) + 1;
+constexpr uint64_t kBalancedStream = (1ull << 63) + 2;
 constexpr int64_t kMaxSamples = int64_t(1) << 32;
 
 // The batch kernel's augmentation for the loader's.
@@ -40,6 +41,27 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
   for (int64_t i = n - 1; i > 0; --i) {
     const auto j = static_cast<int64_t>(random_bits(key, static_cast<uint64_t>(i)) % static_cast<uint64_t>(i + 1));
     std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+std::vector<int64_t> balanced_epoch_sample(const std::vector<int32_t>& labels, uint64_t seed, int64_t epoch) {
+  CYG_CHECK(epoch >= 0, "balanced_epoch_sample for epoch ", epoch);
+  std::vector<std::vector<int64_t>> by_class;  // each class's images (a class without any: none)
+  for (size_t i = 0; i < labels.size(); ++i) {
+    CYG_CHECK(labels[i] >= 0, "balanced_epoch_sample: label ", labels[i], " of image ", i);
+    const auto c = static_cast<size_t>(labels[i]);
+    if (c >= by_class.size()) by_class.resize(c + 1);
+    by_class[c].push_back(static_cast<int64_t>(i));
+  }
+  by_class.erase(std::remove_if(by_class.begin(), by_class.end(), [](const auto& v) { return v.empty(); }),
+                 by_class.end());
+  std::vector<int64_t> order(labels.size());
+  const uint64_t key = random_bits(random_bits(seed, kBalancedStream), static_cast<uint64_t>(epoch));
+  for (size_t p = 0; p < order.size(); ++p) {
+    const std::vector<int64_t>& images =
+        by_class[random_bits(key, 2 * static_cast<uint64_t>(p)) % static_cast<uint64_t>(by_class.size())];
+    order[p] = images[random_bits(key, 2 * static_cast<uint64_t>(p) + 1) % static_cast<uint64_t>(images.size())];
   }
   return order;
 }
@@ -88,6 +110,10 @@ Loader::Loader(const Dataset& dataset, const LoaderOptions& options)
   }
   images_ = images.contiguous().to(device_);
   labels_ = dataset.labels.contiguous().to(device_);
+  if (options.balanced_) {
+    const Tensor host = dataset.labels.contiguous().to(Device::cpu());
+    balanced_labels_.assign(host.data<int32_t>(), host.data<int32_t>() + host.numel());
+  }
   mean_ = Tensor::from_vector(normalization.mean, {channels_}, device_);
   inv_std_ = Tensor::from_vector(inv_std, {channels_}, device_);
   start_epoch(0);
@@ -108,7 +134,10 @@ void Loader::start_epoch(int64_t epoch, int64_t skip_batches) {
             " batches of an epoch of ", batches_per_epoch());
   std::vector<int64_t> order(static_cast<size_t>(size_));
   std::iota(order.begin(), order.end(), int64_t(0));
-  if (shuffle_) order = epoch_permutation(size_, seed_, epoch);
+  if (!balanced_labels_.empty())
+    order = balanced_epoch_sample(balanced_labels_, seed_, epoch);
+  else if (shuffle_)
+    order = epoch_permutation(size_, seed_, epoch);
   Tensor host = Tensor::empty({size_}, DType::I64);
   std::copy(order.begin(), order.end(), host.data<int64_t>());
   order_ = host.to(device_);

@@ -33,6 +33,14 @@ struct Batch {
 // else (device, thread count, earlier epochs).
 std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 
+// A class-balanced epoch of as many draws as there are labels, as PyTorch's
+// WeightedRandomSampler(1 / count of each image's class, num_samples=n, replacement=True)
+// draws one: at each position a class drawn uniformly from those that have images, then
+// one of its images uniformly, so every class is drawn equally often on average and a rare
+// class's images repeat. The draws are random_bits of a key derived from (seed, epoch) on
+// a stream of their own, so they depend on nothing else. Every label must be >= 0.
+std::vector<int64_t> balanced_epoch_sample(const std::vector<int32_t>& labels, uint64_t seed, int64_t epoch);
+
 // Feeds one pass over a dataset per epoch in batches. On CUDA the dataset's u8 images and
 // labels are uploaded once, at construction, and each epoch's order once per epoch; a
 // batch is then one kernel launch on the current stream, with no host synchronisation.
@@ -50,6 +58,8 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
 struct LoaderOptions {
   explicit LoaderOptions(int64_t batch_size) : batch_size_(batch_size) {}
   LoaderOptions& shuffle(bool on) { shuffle_ = on; return *this; }
+  // Each epoch a class-balanced sample (balanced_epoch_sample) in place of the shuffle.
+  LoaderOptions& balanced(bool on) { balanced_ = on; return *this; }
   LoaderOptions& drop_last(bool on) { drop_last_ = on; return *this; }
   LoaderOptions& seed(uint64_t s) { seed_ = s; return *this; }
   // One mean and one std per channel of the dataset.
@@ -81,6 +91,7 @@ struct LoaderOptions {
 
   int64_t batch_size_;
   bool shuffle_ = false;
+  bool balanced_ = false;
   bool drop_last_ = false;
   uint64_t seed_ = 0;
   Normalization normalization_;
@@ -120,6 +131,7 @@ class Loader {
   int64_t size_, batch_size_;
   int64_t rank_, ranks_;
   bool drop_last_, shuffle_, channels_last_;
+  std::vector<int32_t> balanced_labels_;  // with balanced(true): the labels, for each epoch's draws
   uint64_t seed_;
   BatchAugment augment_;  // the options' augmentation, as the batch kernel takes it
   Device device_;

@@ -97,6 +97,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.cutmix_alpha", Kind::Double, &c.data.cutmix_alpha},
       {"data.limit_train", Kind::Int, &c.data.limit_train, 0, 1000000000},
       {"data.limit_val", Kind::Int, &c.data.limit_val, 0, 1000000000},
+      {"data.sampler", Kind::String, &c.data.sampler},
       {"data.synthetic_train", Kind::Int, &c.data.synthetic_train, 1, 10000000},
       {"data.synthetic_val", Kind::Int, &c.data.synthetic_val, 1, 10000000},
       {"data.synthetic_size", Kind::Int, &c.data.synthetic_size, 1, 4096},
@@ -268,9 +269,19 @@ void check_range(const std::string& key, double v, double lo, double hi) {
             "]");
 }
 
+}  // namespace
+
+const std::vector<std::string>& sampler_names() {
+  static const std::vector<std::string> names = {"shuffle", "balanced"};
+  return names;
+}
+
+namespace {
+
 void validate_data(const DataConfig& d) {
   check_one_of("data.dataset", d.dataset, dataset_names());
   check_one_of("data.resize_method", d.resize_method, resize_method_names());
+  check_one_of("data.sampler", d.sampler, sampler_names());
   CYG_INPUT_CHECK(d.mean.size() == d.std.size(), "'data.mean' has ", d.mean.size(), " values, 'data.std' ",
                   d.std.size());
   CYG_INPUT_CHECK(std::isfinite(d.mixup_alpha) && (d.mixup_alpha == 0 || d.mixup_alpha >= kMinMixUpAlpha),
@@ -730,6 +741,7 @@ std::vector<std::string> best_monitor_choices() { return best_monitors(); }
 std::vector<std::string> swa_anneal_choices() { return swa_anneal_strategies(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
 std::vector<std::string> resize_method_choices() { return resize_method_names(); }
+std::vector<std::string> sampler_choices() { return sampler_names(); }
 
 const std::vector<KeyHelp>& key_help() {
   static const std::vector<KeyHelp> help = {
@@ -785,6 +797,10 @@ const std::vector<KeyHelp>& key_help() {
        "1 - l of the area with l ~ Beta(alpha, alpha), the labels weighted by the pixels' shares; 0: none"},
       {"data.limit_train", nullptr, "use the first N training images (folder: N from the classes in turn); 0: all"},
       {"data.limit_val", nullptr, "use the first N validation images (folder: N from the classes in turn); 0: all"},
+      {"data.sampler", sampler_choices,
+       "how each training epoch visits the images: shuffle (each once, in a seeded order) or balanced (as many "
+       "draws, every class equally likely: PyTorch's WeightedRandomSampler by inverse class counts, for "
+       "imbalanced data)"},
       {"data.synthetic_train", nullptr, "synthetic dataset: training images"},
       {"data.synthetic_val", nullptr, "synthetic dataset: validation images"},
       {"data.synthetic_size", nullptr, "synthetic dataset: image side (pixels)"},

@@ -21,6 +21,9 @@ struct ModelConfig {
   std::string init_from;  // a .safetensors of weights to start from
 };
 
+// The values of data.sampler: "shuffle" and "balanced".
+const std::vector<std::string>& sampler_names();
+
 struct DataConfig {
   std::string dataset = "cifar10";  // dataset_names()
   std::string root;                 // empty: the dataset's default folder
@@ -31,6 +34,10 @@ struct DataConfig {
   double mixup_alpha = 0.0;         // MixUp with Beta(alpha, alpha) weights (0: off)
   double cutmix_alpha = 0.0;        // CutMix with Beta(alpha, alpha) box areas (0: off)
   int64_t limit_train = 0, limit_val = 0;  // use the first N images (0: all)
+  // How each training epoch visits the images (sampler_names()): "shuffle", each once in a
+  // seeded order; "balanced", as many draws with every class equally likely
+  // (balanced_epoch_sample: PyTorch's WeightedRandomSampler by inverse class counts).
+  std::string sampler = "shuffle";
   int64_t synthetic_train = 2048, synthetic_val = 512, synthetic_size = 16, synthetic_channels = 3,
           synthetic_classes = 10;
   // dataset "folder" (image_folder.h): root/<train_folder>/<class>/<image>, the validation

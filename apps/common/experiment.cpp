@@ -288,7 +288,8 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   augmentation.horizontal_flip = config.data.flip;
   augmentation.cutout = config.data.cutout;
   LoaderOptions training =
-      LoaderOptions(batches).shuffle(true).drop_last(config.train.drop_last).augmentation(augmentation);
+      LoaderOptions(batches).shuffle(true).balanced(config.data.sampler == "balanced")
+          .drop_last(config.train.drop_last).augmentation(augmentation);
   // One pairing at most (validate refuses both).
   if (config.data.cutmix_alpha > 0)
     training.cutmix(config.data.cutmix_alpha, config.train.micro_batches);
@@ -417,7 +418,8 @@ std::string Experiment::header_line() const {
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << folder_said(config.data, data, normalisation_computed) << data.train.size() << " train, " << data.val.size() << " val images), " << where << ", " << precision << ", " << memory_format << ", "
+     << folder_said(config.data, data, normalisation_computed) << data.train.size() << " train, " << data.val.size() << " val images"
+     << (config.data.sampler == "balanced" ? ", each class drawn equally often" : "") << "), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)
      << (kind == AppKind::OneCycle && !config.schedule.lr_max_from.empty()

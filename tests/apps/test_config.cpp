@@ -181,6 +181,7 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"data.dataset=synthetic", "data.valid_pct=0.2"}, {"apply to 'data.dataset' = folder, not synthetic"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.resize_method=zoom"},
                  {"'data.resize_method' = 'zoom'", "squish", "crop", "pad"});
+  expect_invalid({"data.sampler=weighted"}, {"'data.sampler' = 'weighted'", "shuffle", "balanced"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=1"},
                  {"'data.valid_pct' = 1: expected a share in [0, 1), such as 0.2"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_pct=-0.1"}, {"'data.valid_pct' = -0.1"});
@@ -407,6 +408,7 @@ RunConfig config_without_defaults() {
   c.data.image_size = 48;
   c.data.channels = 1;
   c.data.resize_method = "crop";
+  c.data.sampler = "balanced";
   c.data.valid_pct = 0.25;
   c.train.epochs = 12;
   c.train.batch_size = 64;
@@ -525,6 +527,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.image_size);
   EXPECT_FIELD(data.channels);
   EXPECT_FIELD(data.resize_method);
+  EXPECT_FIELD(data.sampler);
   EXPECT_FIELD(data.valid_pct);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
@@ -858,7 +861,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 105) << keys;
+  EXPECT_EQ(named, 106) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <map>
 #include <numeric>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -141,6 +143,59 @@ TEST(Loader, OrderDependsOnSeedAndEpochOnly) {
   Batch first;
   ASSERT_TRUE(fresh.next(first));
   EXPECT_EQ(std::lround(first.images.to_vector()[0] * 255.0f), a0[0]);
+}
+
+// data.sampler=balanced: on labels of 900, 100 and 10 images (and a class number with
+// none), each class is drawn a third of the time, each image of the rarest class about
+// equally often; the draws depend on the seed and epoch only; and a loader with
+// balanced(true) hands out those draws' images, in that order.
+TEST(Loader, ABalancedSampleDrawsEveryClassEquallyOften) {
+  std::vector<int32_t> labels;
+  for (int k = 0; k < 900; ++k) labels.push_back(0);
+  for (int k = 0; k < 100; ++k) labels.push_back(3);
+  for (int k = 0; k < 10; ++k) labels.push_back(1);
+  std::shuffle(labels.begin(), labels.end(), std::mt19937(5));
+  const int64_t epochs = 20, draws = epochs * static_cast<int64_t>(labels.size());
+  std::map<int32_t, int64_t> per_class;
+  std::map<int64_t, int64_t> per_rare_image;
+  for (int64_t e = 0; e < epochs; ++e) {
+    const std::vector<int64_t> order = cyg::balanced_epoch_sample(labels, 42, e);
+    ASSERT_EQ(order.size(), labels.size());
+    for (int64_t i : order) {
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, static_cast<int64_t>(labels.size()));
+      ++per_class[labels[static_cast<size_t>(i)]];
+      if (labels[static_cast<size_t>(i)] == 1) ++per_rare_image[i];
+    }
+  }
+  EXPECT_EQ(per_class.count(2), 0u) << "a class without images is never drawn";
+  // Binomial(20200, 1/3): sd 67; five of them.
+  for (int32_t c : {0, 1, 3}) EXPECT_NEAR(static_cast<double>(per_class[c]), draws / 3.0, 5 * 67.0) << "class " << c;
+  // Each of the rare class's 10 images: about 673 draws, sd 25.
+  ASSERT_EQ(per_rare_image.size(), 10u);
+  for (const auto& [i, n] : per_rare_image) EXPECT_NEAR(static_cast<double>(n), draws / 30.0, 5 * 25.0) << "image " << i;
+  EXPECT_EQ(cyg::balanced_epoch_sample(labels, 42, 3), cyg::balanced_epoch_sample(labels, 42, 3));
+  EXPECT_NE(cyg::balanced_epoch_sample(labels, 42, 3), cyg::balanced_epoch_sample(labels, 42, 4));
+  EXPECT_NE(cyg::balanced_epoch_sample(labels, 42, 3), cyg::balanced_epoch_sample(labels, 43, 3));
+
+  // The loader: indexed_dataset's labels are i % 3; make class 0 rare (6 of 60 images).
+  Dataset d = indexed_dataset(60);
+  for (int64_t i = 0; i < 60; ++i) d.labels.data<int32_t>()[i] = i % 10 == 0 ? 0 : 1 + static_cast<int32_t>(i % 2);
+  std::vector<int32_t> dataset_labels(d.labels.data<int32_t>(), d.labels.data<int32_t>() + 60);
+  Loader loader(d, LoaderOptions(16).shuffle(true).balanced(true).seed(7).normalization(kIdentity));
+  loader.start_epoch(2);
+  std::vector<int64_t> seen;
+  Batch b;
+  while (loader.next(b)) {
+    const std::vector<float> px = b.images.to_vector(), batch_labels = b.labels.to_vector();
+    for (size_t s = 0; s < batch_labels.size(); ++s) {
+      const auto i = static_cast<int64_t>(std::lround(px[2 * s] * 255.0f));
+      EXPECT_EQ(batch_labels[s], static_cast<float>(dataset_labels[static_cast<size_t>(i)]));
+      seen.push_back(i);
+    }
+  }
+  EXPECT_EQ(seen, cyg::balanced_epoch_sample(dataset_labels, 7, 2));
+  EXPECT_NE(seen, cyg::epoch_permutation(60, 7, 2));
 }
 
 TEST(Loader, SkipBatchesResumesWithTheSameBatches) {
