@@ -226,7 +226,36 @@ void backward_data(const float* dy, const float* w, const Conv2dShape& s, float*
   });
 }
 
+// oneDNN 2.6's jit_1x1 backward-weights kernel, for a 1x1 convolution with a stride
+// and fewer input channels than its 16-wide blocks (ResNet's shortcut at widths under 16),
+// corrupts the heap or never returns when several threads share the batch: a batch of 3
+// on 2 threads, of 2 on 4. Such a convolution's weight gradient is that of the unstrided
+// 1x1 convolution of every stride-th pixel of its input, which that kernel computes
+// right; tests/kernels/test_onednn_conv.cpp checks both on several thread counts.
+bool strided_pointwise_of_few_channels(const Conv2dShape& s) {
+  return s.KH == 1 && s.KW == 1 && (s.stride_h > 1 || s.stride_w > 1) && s.pad_h == 0 && s.pad_w == 0 &&
+         s.C % 16 != 0;
+}
+
 void backward_filter(const float* dy, const float* x, const Conv2dShape& s, float* dw, bool nhwc) {
+  if (strided_pointwise_of_few_channels(s)) {
+    Conv2dShape unstrided = s;
+    unstrided.H = s.OH();
+    unstrided.W = s.OW();
+    unstrided.stride_h = unstrided.stride_w = 1;
+    const int64_t OH = s.OH(), OW = s.OW();
+    std::vector<float> sampled(static_cast<size_t>(s.N * s.C * OH * OW));
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow)
+          for (int64_t c = 0; c < s.C; ++c) {
+            const int64_t h = oh * s.stride_h, w = ow * s.stride_w;
+            sampled[static_cast<size_t>(nhwc ? ((n * OH + oh) * OW + ow) * s.C + c : ((n * s.C + c) * OH + oh) * OW + ow)] =
+                x[nhwc ? ((n * s.H + h) * s.W + w) * s.C + c : ((n * s.C + c) * s.H + h) * s.W + w];
+          }
+    backward_filter(dy, sampled.data(), unstrided, dw, nhwc);
+    return;
+  }
   on_plan("convolution backward weights", s, nhwc, true, [&](Plan& p, dnnl::stream& stream) {
     p.backward_weights.execute(stream, {{DNNL_ARG_SRC, p.bwd_weights_src.in(stream, x)},
                                         {DNNL_ARG_DIFF_DST, p.bwd_weights_diff_dst.in(stream, dy)},

@@ -3,6 +3,7 @@
 // padding, 1x1 (the ResNet shortcut), a batch of one, odd sizes, channel counts that
 // do and do not fill oneDNN's blocks, and a kernel that is not square.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <string>
 #include <vector>
@@ -110,6 +111,25 @@ TEST(OneDnnConv, ChannelsLastAtOddShapes) {
   check_all_directions_nhwc(shape(2, 16, 8, 8, 32, 1, 1, 2, 0));
   check_all_directions_nhwc(shape(1, 3, 11, 13, 8, 3, 3, 1, 1));
   check_all_directions_nhwc(shape(2, 32, 10, 10, 48, 3, 3, 1, 1));
+}
+
+// ResNet's shortcut at widths under 16 (a strided 1x1 convolution of fewer input channels
+// than oneDNN's blocks), whose backward weights once corrupted the heap or hung on several
+// threads (a batch of 3 on 2 threads, of 2 on 4): every direction, in both layouts, at
+// batches of 1 to 5 on 2 to 8 threads.
+TEST(OneDnnConv, StridedShortcutsOfFewChannelsOnSeveralThreads) {
+  const int threads_before = omp_get_max_threads();
+  for (int threads : {2, 3, 4, 8}) {
+    omp_set_num_threads(threads);
+    SCOPED_TRACE(::testing::Message() << threads << " threads");
+    for (int64_t n : {1, 2, 3, 5})
+      for (int64_t c : {1, 6, 8, 12}) {
+        check_all_directions_nhwc(shape(n, c, 16, 16, 16, 1, 1, 2, 0));
+        check_all_directions(shape(n, c, 16, 16, 16, 1, 1, 2, 0));
+      }
+  }
+  check_all_directions_nhwc(shape(3, 8, 15, 9, 24, 1, 1, 3, 0));  // odd sides, stride 3
+  omp_set_num_threads(threads_before);
 }
 
 TEST(OneDnnConv, Stride2WithPadding) { check_all_directions(shape(3, 5, 9, 7, 4, 3, 3, 2, 1)); }
