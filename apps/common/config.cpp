@@ -308,7 +308,9 @@ void validate_data(const DataConfig& d) {
   if (d.dataset == "folder") {
     CYG_INPUT_CHECK(!d.root.empty(), "'data.dataset' = folder needs 'data.root': a folder holding ", d.train_folder,
                     "/ and valid/ (or val/ or test/), each with a folder of images per class");
-    CYG_INPUT_CHECK(!d.train_folder.empty() && d.train_folder != d.valid_folder, "'data.train_folder' = '",
+    CYG_INPUT_CHECK(!d.train_folder.empty(), "'data.train_folder' is empty: expected the training images' folder "
+                    "under data.root (train by default)");
+    CYG_INPUT_CHECK(d.train_folder != d.valid_folder, "'data.train_folder' = '",
                     d.train_folder, "' and 'data.valid_folder' = '", d.valid_folder,
                     "': expected two different folders under data.root");
     CYG_INPUT_CHECK(std::isfinite(d.valid_pct) && d.valid_pct >= 0 && d.valid_pct < 1, "'data.valid_pct' = ",

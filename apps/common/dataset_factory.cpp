@@ -1,6 +1,9 @@
 // Datasets read by name.
 #include "apps/common/dataset_factory.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "apps/common/image_folder.h"
 #include "apps/common/name_table.h"
 #include "kernels/error.h"
@@ -39,6 +42,14 @@ DataSplits load_folder_splits(const RunConfig& c) {
   DataSplits splits;
   splits.train = load_image_folder(o);
   o.split = d.valid_pct > 0 ? d.train_folder : validation_folder(d.root, d.valid_folder, d.train_folder);
+  if (d.valid_pct == 0) {  // another name may still be the same folder: ./train, train/, a link
+    std::error_code error;
+    const std::filesystem::path train = std::filesystem::path(d.root) / d.train_folder,
+                                val = std::filesystem::path(d.root) / o.split;
+    CYG_INPUT_CHECK(!std::filesystem::equivalent(train, val, error), "'data.valid_folder' = '", o.split,
+                    "' is the training folder '", train.string(),
+                    "' itself: expected the validation images in another folder (or data.valid_pct)");
+  }
   o.held_out = true;
   o.limit = d.limit_val;
   o.classes = splits.train.class_names;

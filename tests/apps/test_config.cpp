@@ -171,6 +171,8 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                   "each with a folder of images per class"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.valid_folder=train"},
                  {"'data.train_folder' = 'train' and 'data.valid_folder' = 'train': expected two different folders"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.train_folder="},
+                 {"'data.train_folder' is empty: expected the training images' folder under data.root"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.channels=2"},
                  {"'data.channels' = 2: expected 3 (RGB) or 1 (grayscale)"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.image_size=5000"},

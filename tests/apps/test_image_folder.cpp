@@ -422,6 +422,14 @@ TEST_F(ImageFolder, TheValidationSplitIsAnotherFolderOfTheSameSize) {
   const cyg::app::DataSplits resized = cyg::app::load_data(c);
   EXPECT_EQ(resized.val.images.shape(), (std::vector<int64_t>{1, 3, 3, 3}));
   EXPECT_EQ(resized.val.labels.data<int32_t>()[0], 0);
+  // The training folder under another name is refused: ./valid, valid/, a link to it.
+  fs::create_directory_symlink(root_ / "valid", root_ / "link");
+  for (const std::string name : {"./valid", "valid/", "link"}) {
+    c.data.valid_folder = name;
+    EXPECT_EQ(error_of([&] { cyg::app::load_data(c); }),
+              "'data.valid_folder' = '" + name + "' is the training folder '" + (root_ / "valid").string() +
+                  "' itself: expected the validation images in another folder (or data.valid_pct)");
+  }
 }
 
 TEST_F(ImageFolder, BadFoldersAreErrorsNamingThem) {
