@@ -181,7 +181,10 @@ std::vector<std::string> image_files(const std::vector<std::string>& paths) {
     }
     std::vector<std::string> found;
     for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
-      if (is_image_file_name(entry.path().string()) && entry.is_regular_file(error))
+      // Hidden files (macOS's ._ resource forks among them) are passed over, as the
+      // image-folder dataset passes them over.
+      if (is_image_file_name(entry.path().string()) && entry.path().filename().string()[0] != '.' &&
+          entry.is_regular_file(error))
         found.push_back(entry.path().string());
     }
     CYG_INPUT_CHECK(!error, "image folder '", path, "' could not be read: ", error.message());

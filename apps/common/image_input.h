@@ -60,7 +60,8 @@ DecodedImage read_image(const std::string& path, bool shrink = false);
 bool is_image_file_name(const std::string& name);
 
 // The files the paths name, in order: a folder stands for the image files in it (.png,
-// .jpg, .jpeg; not its subfolders), sorted by name; an error names a folder that has none.
+// .jpg, .jpeg; not its subfolders nor its hidden files), sorted by name; an error names a
+// folder that has none.
 std::vector<std::string> image_files(const std::vector<std::string>& paths);
 
 // Calls work(i) for every file i of `paths`, on every core (OpenMP). Every failure is

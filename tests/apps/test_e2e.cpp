@@ -1797,6 +1797,7 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
   for (const std::string& f : {files[0], files[1], files[2], big_gray})
     std::filesystem::copy_file(f, folder + "/" + std::filesystem::path(f).filename().string());
   std::ofstream(folder + "/notes.txt") << "not an image";
+  std::ofstream(folder + "/._image0.png") << "a macOS resource fork, not an image";
   std::filesystem::copy_file(files[0], folder + "/inner/deeper.png");
   const Result in_folder = run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", folder}, BaseArgs::None);
   ASSERT_EQ(in_folder.exit_code, 0) << in_folder.err;
