@@ -2,9 +2,12 @@
 #include "apps/common/command_line.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 #include "apps/common/lr_max_from.h"
@@ -125,12 +128,20 @@ std::string config_file_for(AppKind kind, const Arguments& args, const std::stri
   }
   if (kind == AppKind::Evaluate) {
     CYG_INPUT_CHECK(!cl.evaluate.checkpoint.empty(), "evaluate needs --checkpoint WEIGHTS.safetensors (try --help)");
-    CYG_INPUT_CHECK(file_exists(cl.evaluate.checkpoint), "checkpoint '", cl.evaluate.checkpoint, "' not found");
+    const std::string& checkpoint = cl.evaluate.checkpoint;
+    std::error_code error;
+    CYG_INPUT_CHECK(!std::filesystem::is_directory(checkpoint, error), "--checkpoint '", checkpoint,
+                    "' is a folder: give a weights file in it (such as ", checkpoint,
+                    checkpoint.back() == '/' ? "" : "/", "best.safetensors)");
+    CYG_INPUT_CHECK(file_exists(checkpoint), "checkpoint '", checkpoint, "' not found");
     if (config_file.empty()) {
-      const std::string& checkpoint = cl.evaluate.checkpoint;
       const size_t slash = checkpoint.rfind('/');
       const std::string beside = (slash == std::string::npos ? "." : checkpoint.substr(0, slash)) + "/config.yaml";
-      if (file_exists(beside)) config_file = beside;
+      if (file_exists(beside))
+        config_file = beside;
+      else  // the defaults, and the keys given; said, so that a missing dataset is understood
+        std::printf("no config.yaml beside '%s': the default configuration with the keys given (--config FILE.yaml "
+                    "names the run's)\n", checkpoint.c_str());
     }
   }
   return config_file;

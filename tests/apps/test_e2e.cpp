@@ -1820,6 +1820,22 @@ TEST_F(EndToEnd, EvaluatePredictsImageFiles) {
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", dir + "/config.yaml"},
                             BaseArgs::None),
                         "config.yaml' is neither a PNG nor a JPEG file (by its first bytes)");
+  // A run directory given as the checkpoint is named as such; a checkpoint without its
+  // config.yaml is evaluated with the defaults, which the first line says.
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir, "--image", files[0]}, BaseArgs::None),
+                        "--checkpoint '" + dir + "' is a folder: give a weights file in it (such as " + dir +
+                            "/best.safetensors)");
+  std::filesystem::create_directories(root_ + "/lone");
+  std::filesystem::copy_file(dir + "/best.safetensors", root_ + "/lone/best.safetensors");
+  const Result lone = run("evaluate", {"--checkpoint", root_ + "/lone/best.safetensors", "--image", files[0],
+                                       "data.dataset=synthetic", "model.name=small_cnn"},
+                          BaseArgs::None);
+  EXPECT_EQ(lone.exit_code, 0) << lone.err;
+  EXPECT_NE(lone.out.find("  " + files[0] + ": class "), std::string::npos) << lone.out;
+  EXPECT_EQ(lone.out.rfind("no config.yaml beside '" + root_ + "/lone/best.safetensors': the default configuration "
+                           "with the keys given", 0),
+            0u)
+      << lone.out << lone.err;
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/best.safetensors", "--image", files[0], "--confusion",
                                          root_ + "/c.csv"},
                             BaseArgs::None),
