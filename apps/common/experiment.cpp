@@ -418,7 +418,7 @@ std::string Experiment::header_line() const {
              std::to_string(config.train.batch_size) + " over all, batchnorm " +
              (config.sync_batchnorm ? "synchronised" : "per rank") + ")";
   os << app_name(kind) << " '" << config.name << "': " << config.model.name << " on " << data.train.name << " ("
-     << folder_said(config.data, data, normalisation_computed) << data.train.size() << " train, " << data.val.size() << " val images"
+     << folder_said(config.data, data, normalisation_computed) << data.train.size() << " train, " << data.val.size() << (data.val.size() == 1 ? " val image" : " val images")
      << (config.data.sampler == "balanced" ? ", each class drawn equally often" : "") << "), " << where << ", " << precision << ", " << memory_format << ", "
      << config.optimizer.name << optimizer_said(kind, config.optimizer)
      << ", schedule " << (kind == AppKind::LrFind ? "range sweep" : config.schedule.name)

@@ -298,13 +298,18 @@ int FitLoop::run() {
     return stopped();
   }
   const bool by_loss = train.best_monitor == "val_loss";
+  auto four = [](double v) {  // as the epoch lines print them
+    char text[32];
+    std::snprintf(text, sizeof text, "%.4f", v);
+    return std::string(text);
+  };
   const std::string best =
       st_.best_epoch < 0 ? (st_.epoch > 0 && by_loss ? std::string("no epoch with a finite val loss, so no best")
                                                      : std::string("no full epoch, so no best ") +
                                                            (by_loss ? "val loss" : "val acc"))
-      : by_loss ? "best val loss " + format_number(st_.best_val_loss) + " (epoch " + std::to_string(st_.best_epoch) +
-                      ", val acc " + format_number(st_.best_val_acc) + ")"
-                : "best val acc " + format_number(st_.best_val_acc) + " (epoch " + std::to_string(st_.best_epoch) + ")";
+      : by_loss ? "best val loss " + four(st_.best_val_loss) + " (epoch " + std::to_string(st_.best_epoch) +
+                      ", val acc " + four(st_.best_val_acc) + ")"
+                : "best val acc " + four(st_.best_val_acc) + " (epoch " + std::to_string(st_.best_epoch) + ")";
   const std::string early = ended_by_rule_ ? "ended by early stopping after epoch " + std::to_string(st_.epoch) +
                                                  " of " + std::to_string(train.epochs) + ", "
                                            : "";
