@@ -39,7 +39,7 @@ const char* app_name(AppKind kind) {
 
 namespace {
 
-enum class Kind { Int, Double, Bool, String, DoubleList, IntList };
+enum class Kind { Int, Double, Bool, String, DoubleList, IntList, StringList };
 
 // An integer key (or each value of an integer list) must lie in [lo, hi]: the upper
 // bounds keep every size derived from the config far from overflow and from
@@ -60,6 +60,7 @@ const char* kind_name(Kind k) {
     case Kind::String: return "a string";
     case Kind::DoubleList: return "a list of numbers";
     case Kind::IntList: return "a list of integers";
+    case Kind::StringList: return "a list of strings";
   }
   return "?";
 }
@@ -109,6 +110,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.channels", Kind::Int, &c.data.channels, 1, 3},
       {"data.resize_method", Kind::String, &c.data.resize_method},
       {"data.valid_pct", Kind::Double, &c.data.valid_pct},
+      {"data.classes", Kind::StringList, &c.data.classes},
       {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
@@ -226,6 +228,12 @@ void set_field(const Field& f, const YAML::Node& node, const std::string& where)
         if (!node.IsSequence()) fail("");
         *static_cast<std::vector<int64_t>*>(f.target) = node.as<std::vector<int64_t>>();
         break;
+      case Kind::StringList:
+        if (!node.IsSequence()) fail("");
+        for (const YAML::Node& item : node)
+          if (!item.IsScalar()) fail("");
+        *static_cast<std::vector<std::string>*>(f.target) = node.as<std::vector<std::string>>();
+        break;
     }
   } catch (const YAML::Exception&) {
     fail(node.IsScalar() ? ", got '" + node.Scalar() + "'" : "");
@@ -315,6 +323,15 @@ void validate_data(const DataConfig& d) {
                     "': expected two different folders under data.root");
     CYG_INPUT_CHECK(std::isfinite(d.valid_pct) && d.valid_pct >= 0 && d.valid_pct < 1, "'data.valid_pct' = ",
                     d.valid_pct, ": expected a share in [0, 1), such as 0.2 (fastai's default; 0: a validation folder)");
+    for (size_t i = 0; i < d.classes.size(); ++i) {
+      CYG_INPUT_CHECK(!d.classes[i].empty() && d.classes[i].find('/') == std::string::npos, "'data.classes' has '",
+                      d.classes[i], "': expected class folders' names");
+      CYG_INPUT_CHECK(std::find(d.classes.begin(), d.classes.begin() + static_cast<std::ptrdiff_t>(i), d.classes[i]) ==
+                          d.classes.begin() + static_cast<std::ptrdiff_t>(i),
+                      "'data.classes' names '", d.classes[i], "' twice");
+    }
+    CYG_INPUT_CHECK(d.classes.size() != 1, "'data.classes' names 1 class ('", d.classes.empty() ? "" : d.classes[0],
+                    "'); a classifier needs at least 2");
     CYG_INPUT_CHECK(d.valid_pct == 0 || d.valid_folder.empty(), "'data.valid_pct' = ", d.valid_pct,
                     " holds the validation images out of ", d.train_folder, "/, and 'data.valid_folder' = '",
                     d.valid_folder, "' names a folder of them: use one");
@@ -322,9 +339,9 @@ void validate_data(const DataConfig& d) {
     const DataConfig defaults;
     CYG_INPUT_CHECK(d.train_folder == defaults.train_folder && d.valid_folder == defaults.valid_folder &&
                         d.image_size == defaults.image_size && d.channels == defaults.channels &&
-                        d.valid_pct == defaults.valid_pct,
-                    "'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels' and "
-                    "'data.valid_pct' apply to 'data.dataset' = folder, not ", d.dataset);
+                        d.valid_pct == defaults.valid_pct && d.classes.empty(),
+                    "'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels', "
+                    "'data.valid_pct' and 'data.classes' apply to 'data.dataset' = folder, not ", d.dataset);
   }
 }
 
@@ -653,6 +670,11 @@ std::string to_yaml(const RunConfig& config) {
         for (int64_t v : *static_cast<std::vector<int64_t>*>(f.target)) out << v;
         out << YAML::EndSeq;
         break;
+      case Kind::StringList:
+        out << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& v : *static_cast<std::vector<std::string>*>(f.target)) out << YAML::DoubleQuoted << v;
+        out << YAML::EndSeq;
+        break;
     }
   }
   if (!open_section.empty()) out << YAML::EndMap;
@@ -715,6 +737,10 @@ std::string experiment_yaml(const RunConfig& config) {
         break;
       case Kind::IntList:
         *static_cast<std::vector<int64_t>*>(to[i].target) = *static_cast<std::vector<int64_t>*>(from[i].target);
+        break;
+      case Kind::StringList:
+        *static_cast<std::vector<std::string>*>(to[i].target) =
+            *static_cast<std::vector<std::string>*>(from[i].target);
         break;
     }
   }
@@ -816,6 +842,9 @@ const std::vector<KeyHelp>& key_help() {
       {"data.resize_method", resize_method_choices,
        "how an image of another aspect ratio is made square, as fastai's Resize: squish (stretched), crop (its "
        "centre) or pad (black bars); folder images with data.image_size, and cygnet_evaluate --image files"},
+      {"data.classes", nullptr,
+       "folder dataset: the class names in label order; empty: the training folder's subfolders, sorted, which a "
+       "run records here, so that a resume or an evaluation refuses a folder whose classes have changed"},
       {"data.valid_pct", nullptr,
        "folder dataset: the validation images held out of the training folder, this share of them drawn from "
        "the seed (fastai's valid_pct); 0: a validation folder"},
@@ -977,6 +1006,12 @@ std::string value_text(const Field& f) {
       std::string out;
       for (int64_t v : *static_cast<const std::vector<int64_t>*>(f.target))
         out += (out.empty() ? "" : ", ") + std::to_string(v);
+      return "[" + out + "]";
+    }
+    case Kind::StringList: {
+      std::string out;
+      for (const std::string& v : *static_cast<const std::vector<std::string>*>(f.target))
+        out += (out.empty() ? "" : ", ") + v;
       return "[" + out + "]";
     }
   }

@@ -51,6 +51,9 @@ struct DataConfig {
   // In (0, 1): the validation split is held out of train_folder instead, as fastai's
   // valid_pct: a shuffle drawn from `seed`, its first int(valid_pct * n) images; 0: none.
   double valid_pct = 0;
+  // The class names in label order; empty: the training folder's subfolders, sorted (what
+  // a run records here). Given, the training folder's class folders must be these.
+  std::vector<std::string> classes;
 };
 
 struct TrainConfig {

@@ -39,8 +39,15 @@ DataSplits load_folder_splits(const RunConfig& c) {
   o.limit = d.limit_train;
   o.holdout = d.valid_pct;
   o.holdout_seed = static_cast<uint64_t>(c.seed);
+  if (!d.classes.empty()) {  // the run's, recorded: the folder must still hold them
+    o.classes = d.classes;
+    o.classes_from = "data.classes (the classes the run was trained on)";
+    o.every_class = true;
+  }
   DataSplits splits;
   splits.train = load_image_folder(o);
+  o.classes_from = "the training split";
+  o.every_class = false;
   o.split = d.valid_pct > 0 ? d.train_folder : validation_folder(d.root, d.valid_folder, d.train_folder);
   if (d.valid_pct == 0) {  // another name may still be the same folder: ./train, train/, a link
     std::error_code error;

@@ -275,6 +275,9 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
     config.data.mean.assign(data.normalization.mean.begin(), data.normalization.mean.end());
     config.data.std.assign(data.normalization.std.begin(), data.normalization.std.end());
   }
+  // So are its classes: a class folder added, removed or renamed since is then an error,
+  // not labels that silently mean other classes.
+  if (config.data.dataset == "folder" && config.data.classes.empty()) config.data.classes = data.train.class_names;
   // A crop from padding as wide as the image can miss the image entirely: a blank input.
   const int64_t height = data.train.images.size(2), width = data.train.images.size(3);
   CYG_INPUT_CHECK(config.data.cutout < std::min(height, width), "'data.cutout' = ", config.data.cutout,

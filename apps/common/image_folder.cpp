@@ -67,6 +67,12 @@ double physical_memory_bytes() {
 // division is independent of every epoch's order.
 constexpr int64_t kHoldoutStream = int64_t{1} << 40;
 
+std::string listed(const std::vector<std::string>& names) {
+  std::string all;
+  for (const std::string& c : names) all += (all.empty() ? "" : ", ") + c;
+  return all;
+}
+
 struct Item {
   std::string path;
   int32_t label;
@@ -99,15 +105,16 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
     const std::string name = class_folder.filename().string();
     const auto at = std::find(classes.begin(), classes.end(), name);
     CYG_INPUT_CHECK(at != classes.end(), "image folder '", folder.string(), "' has a class folder '", name,
-                    "' that the training split has not (its classes: ", [&] {
-                      std::string all;
-                      for (const std::string& c : classes) all += (all.empty() ? "" : ", ") + c;
-                      return all;
-                    }(), ")");
+                    "' that ", o.classes_from, " has not (its classes: ", listed(classes), ")");
     std::vector<std::string>& mine = files[static_cast<size_t>(at - classes.begin())];
     mine = image_files_under(class_folder);
     CYG_INPUT_CHECK(!mine.empty(), "class folder '", class_folder.string(), "' holds no .png, .jpg or .jpeg file");
   }
+
+  if (o.every_class)
+    for (size_t c = 0; c < classes.size(); ++c)
+      CYG_INPUT_CHECK(!files[c].empty(), "image folder '", folder.string(), "' has no class folder '", classes[c],
+                      "', which ", o.classes_from, " has (its classes: ", listed(classes), ")");
 
   // The held-out part, or the rest.
   if (o.holdout > 0) {

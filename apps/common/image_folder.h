@@ -25,6 +25,11 @@ struct ImageFolderOptions {
   // (the training split's). Given (the training split's, for the validation split): a
   // subfolder of another name is an error; a class may have no subfolder.
   std::vector<std::string> classes;
+  // With `classes` given: whose they are, for the errors ("the training split"), and
+  // whether each must have a folder (the run's own classes, data.classes, for its
+  // training split).
+  std::string classes_from = "the training split";
+  bool every_class = false;
   int64_t channels = 3;  // 3: RGB (gray repeated); 1: grayscale (RGB by ITU-R 601-2 luma)
   // Each image resized to size x size; 0: as they are, which must then be one size.
   int64_t size = 0;

@@ -178,8 +178,17 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.image_size=5000"},
                  {"'data.image_size' = 5000: expected an integer in [0, 4096]"});
   expect_invalid({"data.dataset=cifar10", "data.image_size=64"},
-                 {"'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels' and "
-                  "'data.valid_pct' apply to 'data.dataset' = folder, not cifar10"});
+                 {"'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels', "
+                  "'data.valid_pct' and 'data.classes' apply to 'data.dataset' = folder, not cifar10"});
+  expect_invalid({"data.dataset=cifar10", "data.classes=[a, b]"}, {"apply to 'data.dataset' = folder, not cifar10"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=[cat, dog, cat]"},
+                 {"'data.classes' names 'cat' twice"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=[cat]"},
+                 {"'data.classes' names 1 class ('cat'); a classifier needs at least 2"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=[cat, a/b]"},
+                 {"'data.classes' has 'a/b': expected class folders' names"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=cat"},
+                 {"'data.classes' must be a list of strings"});
   expect_invalid({"data.dataset=synthetic", "data.valid_pct=0.2"}, {"apply to 'data.dataset' = folder, not synthetic"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.resize_method=zoom"},
                  {"'data.resize_method' = 'zoom'", "squish", "crop", "pad"});
@@ -411,6 +420,7 @@ RunConfig config_without_defaults() {
   c.data.channels = 1;
   c.data.resize_method = "crop";
   c.data.sampler = "balanced";
+  c.data.classes = {"cat", "dog", "a \"b\", c"};
   c.data.valid_pct = 0.25;
   c.train.epochs = 12;
   c.train.batch_size = 64;
@@ -530,6 +540,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.channels);
   EXPECT_FIELD(data.resize_method);
   EXPECT_FIELD(data.sampler);
+  EXPECT_FIELD(data.classes);
   EXPECT_FIELD(data.valid_pct);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
@@ -863,7 +874,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 106) << keys;
+  EXPECT_EQ(named, 107) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -2840,6 +2840,18 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   const Result again = run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find(expected), std::string::npos) << again.out << "\nexpected: " << expected;
+  // So are its classes: a class folder added since is refused by name, for an evaluation
+  // and for a resume, where it would have shifted the labels of the classes after it.
+  EXPECT_NE(saved.find("classes: [\"shape_0\", \"shape_1\", \"shape_2\""), std::string::npos) << saved;
+  std::filesystem::create_directories(pics + "/train/a_new_class");
+  std::filesystem::copy_file(pics + "/train/shape_3/" + std::filesystem::directory_iterator(pics + "/train/shape_3")
+                                                             ->path().filename().string(),
+                             pics + "/train/a_new_class/0.png");
+  const std::string added = "image folder '" + pics + "/train' has a class folder 'a_new_class' that data.classes "
+                            "(the classes the run was trained on) has not (its classes: shape_0, shape_1, shape_2, ";
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None), added);
+  expect_one_line_error(run("onecycle", {"resume=" + dir}, BaseArgs::None), added);
+  std::filesystem::remove_all(pics + "/train/a_new_class");
 
   // Resized to 8x8 and made grayscale: the first convolution takes one channel.
   ASSERT_EQ(run("onecycle", joined(folder, {"name=gray", "train.max_steps=4", "data.image_size=8", "data.channels=1"}))

@@ -289,6 +289,40 @@ TEST_F(ImageFolder, SizesAndChannels) {
   for (int64_t k = 4; k < 12; ++k) EXPECT_GT(padded.images.data<uint8_t>()[k], 0) << k;
 }
 
+// A run's recorded classes (data.classes): the folder must still hold exactly those class
+// folders, so that a class added, removed or renamed since is an error naming it, not
+// labels that mean other classes; given in the folder's own order, the same dataset.
+TEST_F(ImageFolder, TheRunsClassesMustStillBeTheFolders) {
+  for (const char* name : {"cat", "dog", "ship"}) {
+    write(root_ / "train" / name / "0.png", flat_png(4, 4, 10));
+    write(root_ / "val" / name / "0.png", flat_png(4, 4, 10));
+  }
+  cyg::app::RunConfig c;
+  c.data.dataset = "folder";
+  c.data.root = root_.string();
+  c.data.classes = {"cat", "dog", "ship"};
+  const cyg::app::DataSplits same = cyg::app::load_data(c);
+  EXPECT_EQ(same.train.class_names, c.data.classes);
+  EXPECT_EQ(same.val.class_names, c.data.classes);
+  const std::string train = (root_ / "train").string();
+  // A class added.
+  write(root_ / "train" / "zebra" / "0.png", flat_png(4, 4, 10));
+  EXPECT_EQ(error_of([&] { cyg::app::load_data(c); }),
+            "image folder '" + train + "' has a class folder 'zebra' that data.classes (the classes the run was "
+            "trained on) has not (its classes: cat, dog, ship)");
+  fs::remove_all(root_ / "train" / "zebra");
+  // Renamed: ship is now airplane (the first by name, which would have taken label 0).
+  fs::rename(root_ / "train" / "ship", root_ / "train" / "airplane");
+  EXPECT_EQ(error_of([&] { cyg::app::load_data(c); }),
+            "image folder '" + train + "' has a class folder 'airplane' that data.classes (the classes the run was "
+            "trained on) has not (its classes: cat, dog, ship)");
+  // Removed.
+  fs::remove_all(root_ / "train" / "airplane");
+  EXPECT_EQ(error_of([&] { cyg::app::load_data(c); }),
+            "image folder '" + train + "' has no class folder 'ship', which data.classes (the classes the run was "
+            "trained on) has (its classes: cat, dog, ship)");
+}
+
 // The images of a dataset written out as PNG files, a folder per class, come back as the
 // dataset's images, ordered by class and file name, with their labels.
 TEST_F(ImageFolder, ADatasetWrittenAsFilesReadsBack) {
