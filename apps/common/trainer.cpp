@@ -57,7 +57,14 @@ int run_app(AppKind kind, int argc, char** argv) {
     // Data parallelism: rank 0 speaks for the run; the others print only their errors.
     if (comm->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
       std::fprintf(stderr, "%s: note: rank %d could not silence its output\n", name.c_str(), comm->rank());
-    Experiment experiment(kind, cl.config, comm);
+    RunConfig config = cl.config;
+    // Asking about image files takes the dataset's classes, image shape and normalisation
+    // alone: of an image folder whose run recorded its classes and normalisation, one
+    // image of each split is read, not all of them.
+    if (kind == AppKind::Evaluate && !cl.evaluate.images.empty() && config.data.dataset == "folder" &&
+        !config.data.mean.empty() && !config.data.classes.empty())
+      config.data.limit_train = config.data.limit_val = 1;
+    Experiment experiment(kind, config, comm);
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);
       case AppKind::Evaluate: return evaluate_checkpoint(experiment, cl.evaluate);

@@ -2852,6 +2852,18 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None), added);
   expect_one_line_error(run("onecycle", {"resume=" + dir}, BaseArgs::None), added);
   std::filesystem::remove_all(pics + "/train/a_new_class");
+  // Asking about an image file reads one image of each split, not the folder: a damaged
+  // training file stops a scoring of the validation split, not a prediction.
+  std::ofstream(pics + "/train/shape_5/zzz.png") << "damaged";
+  expect_one_line_error(run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None),
+                        "shape_5/zzz.png' is neither a PNG nor a JPEG file (by its first bytes)");
+  const std::string a_validation_image =
+      std::filesystem::directory_iterator(pics + "/valid/shape_2")->path().string();
+  const Result asked = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--image", a_validation_image},
+                           BaseArgs::None);
+  ASSERT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_NE(asked.out.find("  " + a_validation_image + ": shape_"), std::string::npos) << asked.out;
+  std::filesystem::remove(pics + "/train/shape_5/zzz.png");
 
   // Resized to 8x8 and made grayscale: the first convolution takes one channel.
   ASSERT_EQ(run("onecycle", joined(folder, {"name=gray", "train.max_steps=4", "data.image_size=8", "data.channels=1"}))
