@@ -2,6 +2,7 @@
 #include "engine/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,18 @@ void file_operation_point() {
   }();
   static std::atomic<long> operations{0};
   if (kill_at > 0 && ++operations == kill_at) ::_exit(137);
+}
+
+void check_writable(const std::string& path) {
+  CYG_INPUT_CHECK(!path.empty() && path.back() != '/', "cannot write '", path, "': a folder, not a file");
+  struct stat info {};
+  CYG_INPUT_CHECK(::stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode), "cannot write '", path,
+                  "': a folder, not a file");
+  const std::string temporary = temporary_path_for(path);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  CYG_INPUT_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
+  ::close(fd);
+  std::remove(temporary.c_str());
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

@@ -10,6 +10,12 @@ namespace cyg {
 // removed and a cyg::Error names `path` and the reason.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
+// Whether write_file_atomically(path, ...) could write there now, checked before the work
+// that makes the bytes: a cyg::Error names `path` and the reason (the same words a failed
+// write gives) where it is a folder or its folder takes no new file. It creates and
+// removes a temporary file beside `path`, and leaves `path` as it was.
+void check_writable(const std::string& path);
+
 // Fault injection for tests: every file operation of the run's writers (an atomic write's
 // start and its rename, a checkpoint's renames) calls this first. With
 // CYGNET_KILL_AT_FILE_OP=k in the environment, the k-th call ends the process at once,

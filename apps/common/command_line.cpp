@@ -12,6 +12,7 @@
 
 #include "apps/common/lr_max_from.h"
 #include "apps/common/top_losses.h"
+#include "engine/atomic_file.h"
 #include "kernels/error.h"
 
 namespace cyg::app {
@@ -213,6 +214,17 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
                     "other");
     CYG_INPUT_CHECK(!interpolating || file_exists(e.interpolate), "checkpoint '", e.interpolate,
                     "' (--interpolate) not found");
+    // Every file to write, checked before the work: an unwritable one is named now, not
+    // after the evaluation, with the files before it written.
+    std::vector<std::string> outputs;
+    for (const std::string* path : {&e.predictions, &e.confusion, &e.confusion_svg, &e.top_losses_svg,
+                                    &e.interpolation_csv, &e.interpolation_svg})
+      if (!path->empty()) {
+        CYG_INPUT_CHECK(std::find(outputs.begin(), outputs.end(), *path) == outputs.end(), "'", *path,
+                        "' is named for two outputs: give each its own file");
+        outputs.push_back(*path);
+        check_writable(*path);
+      }
   }
   // A picture of the top losses without a count draws fastai's default of 16.
   if (!cl.evaluate.top_losses_svg.empty() && cl.evaluate.top_losses == 0) cl.evaluate.top_losses = kRunTopLosses;

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -1989,6 +1990,33 @@ TEST_F(EndToEnd, EvaluatePredictsAFolderOfImagesIntoACsvFile) {
       else
         EXPECT_GT(largest, 1e-3) << "squished, another image";
     }
+  }
+
+  // Every output is checked before the work: one line naming the file that cannot be
+  // written, nothing evaluated, and the other outputs neither written nor touched.
+  {
+    const std::string kept = root_ + "/kept.csv", fresh = root_ + "/fresh.csv";
+    std::ofstream(kept) << "an earlier file";
+    for (const auto& [flag, path, why] :
+         std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"--confusion-svg", root_ + "/missing/c.svg", "No such file or directory"},
+             {"--confusion-svg", folder, "a folder, not a file"},
+             {"--confusion", kept, ""}}) {
+      const Result r = run("evaluate", {"--checkpoint", checkpoint, "--predictions", kept, "--top-losses-svg", fresh,
+                                        flag, path},
+                           BaseArgs::None);
+      if (why.empty())
+        expect_one_line_error(r, "'" + kept + "' is named for two outputs: give each its own file");
+      else
+        expect_one_line_error(r, "cannot write '" + path + "': " + why);
+      EXPECT_EQ(r.out.find("accuracy"), std::string::npos) << "evaluated before the check: " << r.out;
+      EXPECT_EQ(read_file(kept), "an earlier file");
+      EXPECT_FALSE(std::filesystem::exists(fresh));
+    }
+    std::vector<std::string> left;  // the checks' temporary files are gone
+    for (const auto& entry : std::filesystem::directory_iterator(root_))
+      if (entry.path().filename().string().find(".tmp.") != std::string::npos) left.push_back(entry.path());
+    EXPECT_TRUE(left.empty()) << left.front();
   }
 
   const std::string bad = root_ + "/bad-set";
