@@ -111,6 +111,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"data.resize_method", Kind::String, &c.data.resize_method},
       {"data.valid_pct", Kind::Double, &c.data.valid_pct},
       {"data.classes", Kind::StringList, &c.data.classes},
+      {"data.train_files", Kind::String, &c.data.train_files},
       {"train.epochs", Kind::Int, &c.train.epochs, 1, 100000},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1048576},
       {"train.drop_last", Kind::Bool, &c.train.drop_last},
@@ -339,9 +340,10 @@ void validate_data(const DataConfig& d) {
     const DataConfig defaults;
     CYG_INPUT_CHECK(d.train_folder == defaults.train_folder && d.valid_folder == defaults.valid_folder &&
                         d.image_size == defaults.image_size && d.channels == defaults.channels &&
-                        d.valid_pct == defaults.valid_pct && d.classes.empty(),
+                        d.valid_pct == defaults.valid_pct && d.classes.empty() && d.train_files.empty(),
                     "'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels', "
-                    "'data.valid_pct' and 'data.classes' apply to 'data.dataset' = folder, not ", d.dataset);
+                    "'data.valid_pct', 'data.classes' and 'data.train_files' apply to 'data.dataset' = folder, not ",
+                    d.dataset);
   }
 }
 
@@ -845,6 +847,10 @@ const std::vector<KeyHelp>& key_help() {
       {"data.classes", nullptr,
        "folder dataset: the class names in label order; empty: the training folder's subfolders, sorted, which a "
        "run records here, so that a resume or an evaluation refuses a folder whose classes have changed"},
+      {"data.train_files", nullptr,
+       "folder dataset: what a run records of its training folder (the image files' count and a hash of their "
+       "paths), so that a resume, and an evaluation whose validation images data.valid_pct draws from that "
+       "folder, refuse it once files were added, removed or moved"},
       {"data.valid_pct", nullptr,
        "folder dataset: the validation images held out of the training folder, this share of them drawn from "
        "the seed (fastai's valid_pct); 0: a validation folder"},

@@ -54,6 +54,9 @@ struct DataConfig {
   // The class names in label order; empty: the training folder's subfolders, sorted (what
   // a run records here). Given, the training folder's class folders must be these.
   std::vector<std::string> classes;
+  // What the run recorded of its training folder's files (folder_fingerprint); a resume,
+  // and a scoring with valid_pct (whose split it decides), refuse a folder that differs.
+  std::string train_files;
 };
 
 struct TrainConfig {

@@ -97,6 +97,17 @@ const std::vector<Named<DatasetLoader>>& datasets() {
 
 }  // namespace
 
+void check_training_files(const DataConfig& d, const std::string& now, const std::string& why) {
+  if (d.train_files.empty() || d.train_files == now) return;
+  const int64_t then = fingerprint_files(d.train_files), files = fingerprint_files(now);
+  const std::string how = then == files ? "the same number of image files (" + std::to_string(files) +
+                                              ") but not the same ones (renamed or moved to another class)"
+                                        : std::to_string(files) + " image files where the run had " +
+                                              std::to_string(then);
+  throw Error("the training folder '" + (std::filesystem::path(d.root) / d.train_folder).string() +
+              "' has changed since the run: " + how + " (data.train_files: " + d.train_files + "); " + why);
+}
+
 std::vector<std::string> dataset_names() { return names_of(datasets()); }
 
 DataSplits load_data(const RunConfig& config) {

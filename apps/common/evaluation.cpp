@@ -504,6 +504,11 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
                   "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",
                   val.num_classes, ": use --confusion FILE.csv for the counts");
+  if (experiment.config.data.valid_pct > 0)
+    check_training_files(experiment.config.data, experiment.train_files_now,
+                         "data.valid_pct draws the validation images from that folder, and would now draw others, "
+                         "training images among them: put the folder back as it was, or score a validation folder "
+                         "(data.valid_pct=0 data.valid_folder=NAME)");
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
   const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "apps/common/checkpoint.h"
+#include "apps/common/image_folder.h"
 #include "apps/common/optimizer_factory.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/schedule_factory.h"
@@ -278,6 +279,17 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   // So are its classes: a class folder added, removed or renamed since is then an error,
   // not labels that silently mean other classes.
   if (config.data.dataset == "folder" && config.data.classes.empty()) config.data.classes = data.train.class_names;
+  // And its training files: a resume refuses a folder whose files were added, removed or
+  // moved since (the epochs' order, the held-out split and the statistics would differ).
+  if (config.data.dataset == "folder") {
+    train_files_now = folder_fingerprint(config.data.root, config.data.train_folder);
+    if (!config.resume.empty())
+      check_training_files(config.data, train_files_now,
+                           "a resumed run trains on the images it started with: put the folder back as it was, or "
+                           "start a new run");
+    if (config.data.train_files.empty() || (kind != AppKind::Evaluate && config.resume.empty()))
+      config.data.train_files = train_files_now;
+  }
   // A crop from padding as wide as the image can miss the image entirely: a blank input.
   const int64_t height = data.train.images.size(2), width = data.train.images.size(3);
   CYG_INPUT_CHECK(config.data.cutout < std::min(height, width), "'data.cutout' = ", config.data.cutout,

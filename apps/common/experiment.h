@@ -86,6 +86,9 @@ struct Experiment {
   // An image folder's normalisation was computed from its training images (and is now in
   // config.data.mean and std, so config.yaml and the checkpoint record it).
   bool normalisation_computed = false;
+  // An image folder's training files as they are now (folder_fingerprint); a new run
+  // records it in config.data.train_files, a resume and an evaluation keep the run's.
+  std::string train_files_now;
   std::unique_ptr<Loader> train_loader, val_loader;
   std::shared_ptr<nn::Module> model;
   std::unique_ptr<Optimizer> optimizer;

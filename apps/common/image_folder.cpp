@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "apps/common/image_input.h"
@@ -186,6 +188,30 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
     labels[i] = item.label;
   });
   return d;
+}
+
+std::string folder_fingerprint(const std::string& root, const std::string& split) {
+  const fs::path folder = fs::path(root) / split;
+  const std::vector<fs::path> class_folders =
+      entries(folder, [](const fs::directory_entry& e) { std::error_code ec; return e.is_directory(ec); });
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  int64_t count = 0;
+  const size_t prefix = folder.string().size() + 1;
+  for (const fs::path& class_folder : class_folders)
+    for (const std::string& file : image_files_under(class_folder)) {
+      for (const char c : file.substr(prefix) + "\n") hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      ++count;
+    }
+  char text[64];
+  std::snprintf(text, sizeof text, "%lld files, fnv1a %016llx", static_cast<long long>(count),
+                static_cast<unsigned long long>(hash));
+  return text;
+}
+
+int64_t fingerprint_files(const std::string& fingerprint) {
+  char* end = nullptr;
+  const long long n = std::strtoll(fingerprint.c_str(), &end, 10);
+  return end != fingerprint.c_str() && n >= 0 ? n : -1;
 }
 
 std::string validation_folder(const std::string& root, const std::string& given, const std::string& train) {

@@ -56,6 +56,16 @@ struct ImageFolderOptions {
 // that resizes them). Out of memory while decoding stays std::bad_alloc.
 Dataset load_image_folder(const ImageFolderOptions& options);
 
+// What a run records of its training folder (data.train_files): "<n> files, fnv1a
+// <16 hex digits>", the count of the image files under root/split's class folders and
+// the 64-bit FNV-1a hash of their paths relative to that folder (class folder included),
+// one a line in the dataset's order. Files added, removed, renamed or moved to another
+// class change it; their contents do not.
+std::string folder_fingerprint(const std::string& root, const std::string& split);
+
+// The file count of a fingerprint (its leading number), or -1.
+int64_t fingerprint_files(const std::string& fingerprint);
+
 // The validation split's folder under root: `given` when not empty, else the first of
 // valid, val and test that exists and is not the training split's `train`. An error names
 // root and the folders looked for.

@@ -179,7 +179,8 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'data.image_size' = 5000: expected an integer in [0, 4096]"});
   expect_invalid({"data.dataset=cifar10", "data.image_size=64"},
                  {"'data.train_folder', 'data.valid_folder', 'data.image_size', 'data.channels', "
-                  "'data.valid_pct' and 'data.classes' apply to 'data.dataset' = folder, not cifar10"});
+                  "'data.valid_pct', 'data.classes' and 'data.train_files' apply to 'data.dataset' = folder, not "
+                  "cifar10"});
   expect_invalid({"data.dataset=cifar10", "data.classes=[a, b]"}, {"apply to 'data.dataset' = folder, not cifar10"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=[cat, dog, cat]"},
                  {"'data.classes' names 'cat' twice"});
@@ -421,6 +422,7 @@ RunConfig config_without_defaults() {
   c.data.resize_method = "crop";
   c.data.sampler = "balanced";
   c.data.classes = {"cat", "dog", "a \"b\", c"};
+  c.data.train_files = "12 files, fnv1a 0123456789abcdef";
   c.data.valid_pct = 0.25;
   c.train.epochs = 12;
   c.train.batch_size = 64;
@@ -541,6 +543,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(data.resize_method);
   EXPECT_FIELD(data.sampler);
   EXPECT_FIELD(data.classes);
+  EXPECT_FIELD(data.train_files);
   EXPECT_FIELD(data.valid_pct);
   EXPECT_FIELD(train.epochs);
   EXPECT_FIELD(train.batch_size);
@@ -874,7 +877,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 107) << keys;
+  EXPECT_EQ(named, 108) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that

@@ -2917,4 +2917,28 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   const Result held = run("onecycle", joined(folder, {"name=held", "train.max_steps=2", "data.valid_pct=0.2"}));
   ASSERT_EQ(held.exit_code, 0) << held.err;
   EXPECT_NE(held.out.find(", 772 train, 192 val images)"), std::string::npos) << held.out;
+  // The run records its training files. Scored again as they were, the same figures;
+  // with one file moved to another class, an evaluation (whose validation images the
+  // split draws from that folder) and a resume are refused, saying how the folder
+  // changed; a new image is still predicted; with a file removed, the count is said.
+  const std::string held_dir = run_dir("onecycle-held-");
+  EXPECT_NE(read_file(held_dir + "/config.yaml").find("train_files: \"964 files, fnv1a "), std::string::npos);
+  const Result scored = run("evaluate", {"--checkpoint", held_dir + "/last.safetensors"}, BaseArgs::None);
+  ASSERT_EQ(scored.exit_code, 0) << scored.err;
+  EXPECT_NE(scored.out.find("on pics-train-held-out (192 images)"), std::string::npos) << scored.out;
+  const std::filesystem::path moved = std::filesystem::directory_iterator(pics + "/train/shape_1")->path();
+  std::filesystem::rename(moved, pics + "/train/shape_2/" + moved.filename().string());
+  const std::string changed = "the training folder '" + pics + "/train' has changed since the run: the same number "
+                              "of image files (964) but not the same ones (renamed or moved to another class)";
+  expect_one_line_error(run("evaluate", {"--checkpoint", held_dir + "/last.safetensors"}, BaseArgs::None),
+                        changed);
+  expect_one_line_error(run("onecycle", {"resume=" + held_dir, "train.max_steps=4"}, BaseArgs::None), changed);
+  const Result predicted = run("evaluate", {"--checkpoint", held_dir + "/last.safetensors", "--image",
+                                            pics + "/train/shape_2/" + moved.filename().string()},
+                               BaseArgs::None);
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.err;
+  std::filesystem::remove(pics + "/train/shape_2/" + moved.filename().string());
+  expect_one_line_error(run("evaluate", {"--checkpoint", held_dir + "/last.safetensors"}, BaseArgs::None),
+                        "has changed since the run: 963 image files where the run had 964 (data.train_files: 964 "
+                        "files, fnv1a ");
 }
