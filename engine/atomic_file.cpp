@@ -52,8 +52,12 @@ void check_writable(const std::string& path) {
   struct stat info {};
   CYG_INPUT_CHECK(::stat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode), "cannot write '", path,
                   "': a folder, not a file");
-  const std::string temporary = temporary_path_for(path);
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  std::string temporary = temporary_path_for(path);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  for (int tries = 1; fd < 0 && errno == EEXIST && tries < 100; ++tries) {  // a leftover of an earlier process
+    temporary = temporary_path_for(path);
+    fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  }
   CYG_INPUT_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
   ::close(fd);
   std::remove(temporary.c_str());

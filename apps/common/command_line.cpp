@@ -216,14 +216,16 @@ CommandLine parse_command_line(AppKind kind, int argc, char** argv) {
                     "' (--interpolate) not found");
     // Every file to write, checked before the work: an unwritable one is named now, not
     // after the evaluation, with the files before it written.
-    std::vector<std::string> outputs;
+    std::vector<std::string> outputs;  // as files: a.csv and ./a.csv are one
     for (const std::string* path : {&e.predictions, &e.confusion, &e.confusion_svg, &e.top_losses_svg,
                                     &e.interpolation_csv, &e.interpolation_svg})
       if (!path->empty()) {
-        CYG_INPUT_CHECK(std::find(outputs.begin(), outputs.end(), *path) == outputs.end(), "'", *path,
-                        "' is named for two outputs: give each its own file");
-        outputs.push_back(*path);
         check_writable(*path);
+        std::error_code error;
+        const std::string file = std::filesystem::weakly_canonical(*path, error).string();
+        CYG_INPUT_CHECK(std::find(outputs.begin(), outputs.end(), error ? *path : file) == outputs.end(), "'", *path,
+                        "' is named for two outputs: give each its own file");
+        outputs.push_back(error ? *path : file);
       }
   }
   // A picture of the top losses without a count draws fastai's default of 16.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -330,6 +331,17 @@ void validate_data(const DataConfig& d) {
       CYG_INPUT_CHECK(std::find(d.classes.begin(), d.classes.begin() + static_cast<std::ptrdiff_t>(i), d.classes[i]) ==
                           d.classes.begin() + static_cast<std::ptrdiff_t>(i),
                       "'data.classes' names '", d.classes[i], "' twice");
+    }
+    {
+      long long files = -1;
+      char hex[17] = {0};
+      int used = 0;
+      CYG_INPUT_CHECK(d.train_files.empty() ||
+                          (std::sscanf(d.train_files.c_str(), "%lld files, fnv1a %16[0-9a-f]%n", &files, hex, &used) == 2 &&
+                           files >= 0 && std::string(hex).size() == 16 &&
+                           static_cast<size_t>(used) == d.train_files.size()),
+                      "'data.train_files' = '", d.train_files,
+                      "': expected what a run records there (\"<n> files, fnv1a <16 hex digits>\"), or nothing");
     }
     CYG_INPUT_CHECK(d.classes.size() != 1, "'data.classes' names 1 class ('", d.classes.empty() ? "" : d.classes[0],
                     "'); a classifier needs at least 2");

@@ -194,20 +194,24 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   int64_t largest = 0;
   for (int64_t v : c.counts) largest = std::max(largest, v);
   const int column = std::max(3, static_cast<int>(std::to_string(largest).size())) + 1;
-  os << "confusion matrix (rows: true class, columns: predicted class):\n  " << std::string(width, ' ');
+  // Each row starts with its class's number, the number its column has.
+  const int number = static_cast<int>(std::to_string(c.classes - 1).size());
+  os << "confusion matrix (rows: true class, columns: predicted class):\n  "
+     << std::string(static_cast<size_t>(number + 1) + width, ' ');
   for (int64_t p = 0; p < c.classes; ++p) {
     const std::string label = std::to_string(p);
     os << std::string(static_cast<size_t>(column) - label.size(), ' ') << label;
   }
   os << "\n";
   for (int64_t k = 0; k < c.classes; ++k) {
-    std::snprintf(line, sizeof line, "  %-*s", static_cast<int>(width), class_name(names, k).substr(0, width).c_str());
+    std::snprintf(line, sizeof line, "  %*lld %-*s", number, static_cast<long long>(k), static_cast<int>(width),
+                  class_name(names, k).substr(0, width).c_str());
     os << line;
     for (int64_t p = 0; p < c.classes; ++p) {
       const std::string v = std::to_string(c.counts[static_cast<size_t>(k * c.classes + p)]);
       os << std::string(static_cast<size_t>(column) - v.size(), ' ') << v;
     }
-    os << "  " << k << "\n";
+    os << "\n";
   }
   return os.str();
 }
@@ -499,16 +503,18 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   const std::string &predictions_path = request.predictions, &confusion_path = request.confusion;
   const bool tta = request.tta;
   if (!request.images.empty()) return predict_images(experiment, request);
-  if (!request.interpolate.empty()) return interpolate_checkpoints(experiment, request);
-  const Dataset& val = experiment.data.val;
-  CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
-                  "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",
-                  val.num_classes, ": use --confusion FILE.csv for the counts");
+  // The validation images data.valid_pct draws from the training folder are the run's only
+  // while that folder is as the run recorded it.
   if (experiment.config.data.valid_pct > 0)
     check_training_files(experiment.config.data, experiment.train_files_now,
                          "data.valid_pct draws the validation images from that folder, and would now draw others, "
                          "training images among them: put the folder back as it was, or score a validation folder "
                          "(data.valid_pct=0 data.valid_folder=NAME)");
+  if (!request.interpolate.empty()) return interpolate_checkpoints(experiment, request);
+  const Dataset& val = experiment.data.val;
+  CYG_INPUT_CHECK(request.confusion_svg.empty() || val.num_classes <= kMostConfusionPictureClasses,
+                  "--confusion-svg draws up to ", kMostConfusionPictureClasses, " classes, and ", val.name, " has ",
+                  val.num_classes, ": use --confusion FILE.csv for the counts");
   load_weights(checkpoint, *experiment.model);
   Predictions predictions;
   const Evaluation e = evaluate(*experiment.model, *experiment.val_loader, &predictions);

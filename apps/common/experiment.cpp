@@ -278,7 +278,9 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
   }
   // So are its classes: a class folder added, removed or renamed since is then an error,
   // not labels that silently mean other classes.
-  if (config.data.dataset == "folder" && config.data.classes.empty()) config.data.classes = data.train.class_names;
+  // (A resumed run keeps what it recorded: nothing, for a run made before these keys.)
+  if (config.data.dataset == "folder" && config.data.classes.empty() && config.resume.empty())
+    config.data.classes = data.train.class_names;
   // And its training files: a resume refuses a folder whose files were added, removed or
   // moved since (the epochs' order, the held-out split and the statistics would differ).
   if (config.data.dataset == "folder") {
@@ -287,7 +289,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
       check_training_files(config.data, train_files_now,
                            "a resumed run trains on the images it started with: put the folder back as it was, or "
                            "start a new run");
-    if (config.data.train_files.empty() || (kind != AppKind::Evaluate && config.resume.empty()))
+    if (config.resume.empty() && (config.data.train_files.empty() || kind != AppKind::Evaluate))
       config.data.train_files = train_files_now;
   }
   // A crop from padding as wide as the image can miss the image entirely: a blank input.

@@ -183,7 +183,12 @@ Dataset load_image_folder(const ImageFolderOptions& o) {
     CYG_INPUT_CHECK(o.size > 0 || (image.height == height && image.width == width), "image '", item.path, "' is ",
                     image.width, "x", image.height, " pixels where '", items[0].path, "' is ", width, "x", height,
                     ": set data.image_size to resize every image to one size");
-    const std::vector<uint8_t> pixels = dataset_image(image, o.channels, height, width, o.resize);
+    std::vector<uint8_t> pixels;
+    try {
+      pixels = dataset_image(image, o.channels, height, width, o.resize);
+    } catch (const Error& e) {
+      throw Error("image '" + item.path + "': " + e.what());
+    }
     std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * plane);
     labels[i] = item.label;
   });
@@ -196,10 +201,12 @@ std::string folder_fingerprint(const std::string& root, const std::string& split
       entries(folder, [](const fs::directory_entry& e) { std::error_code ec; return e.is_directory(ec); });
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
   int64_t count = 0;
-  const size_t prefix = folder.string().size() + 1;
   for (const fs::path& class_folder : class_folders)
     for (const std::string& file : image_files_under(class_folder)) {
-      for (const char c : file.substr(prefix) + "\n") hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      // <class>/<path under it>, however the folder was spelled (train, ./train, train/).
+      const std::string line =
+          class_folder.filename().string() + "/" + fs::path(file).lexically_relative(class_folder).generic_string();
+      for (const char c : line + "\n") hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
       ++count;
     }
   char text[64];

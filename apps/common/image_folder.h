@@ -58,8 +58,8 @@ Dataset load_image_folder(const ImageFolderOptions& options);
 
 // What a run records of its training folder (data.train_files): "<n> files, fnv1a
 // <16 hex digits>", the count of the image files under root/split's class folders and
-// the 64-bit FNV-1a hash of their paths relative to that folder (class folder included),
-// one a line in the dataset's order. Files added, removed, renamed or moved to another
+// the 64-bit FNV-1a hash of their paths as <class folder>/<path under it>, one a line, the
+// class folders and the files under each sorted by name. Files added, removed, renamed or moved to another
 // class change it; their contents do not.
 std::string folder_fingerprint(const std::string& root, const std::string& split);
 

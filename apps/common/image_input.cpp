@@ -126,6 +126,9 @@ std::vector<uint8_t> dataset_image(const DecodedImage& image, int64_t channels, 
   }
   const ResizeBox box = resize_box(image.height, image.width, height, width, method);
   int64_t h = image.height, w = image.width;
+  // A pad grows the image (a panorama to a square): held to the decoders' limit.
+  CYG_INPUT_CHECK(box.height * box.width <= kMostImagePixels, "a ", w, "x", h, " image padded to ", box.width, "x",
+                  box.height, " is over the ", kMostImagePixels, "-pixel limit: use data.resize_method=crop or squish");
   if (box.height != h || box.width != w) {  // the box's pixels: the image's inside it, zeros outside
     std::vector<uint8_t> boxed(static_cast<size_t>(channels * box.height * box.width), 0);
     for (int64_t c = 0; c < channels; ++c)
@@ -239,7 +242,13 @@ Dataset images_like(const std::vector<std::string>& paths, const Dataset& like, 
   d.labels = Tensor::zeros({static_cast<int64_t>(paths.size())}, DType::I32);
   uint8_t* images = d.images.data<uint8_t>();
   for_each_file_in_parallel(paths, [&](size_t i) {
-    const std::vector<uint8_t> pixels = dataset_image(read_image(paths[i], /*shrink=*/true), C, H, W, method);
+    const DecodedImage image = read_image(paths[i], /*shrink=*/true);
+    std::vector<uint8_t> pixels;
+    try {
+      pixels = dataset_image(image, C, H, W, method);
+    } catch (const Error& e) {
+      throw Error("image '" + paths[i] + "': " + e.what());
+    }
     std::copy(pixels.begin(), pixels.end(), images + static_cast<int64_t>(i) * C * H * W);
   });
   return d;

@@ -63,7 +63,10 @@ int run_app(AppKind kind, int argc, char** argv) {
     // image of each split is read, not all of them.
     if (kind == AppKind::Evaluate && !cl.evaluate.images.empty() && config.data.dataset == "folder" &&
         !config.data.mean.empty() && !config.data.classes.empty())
+    {
       config.data.limit_train = config.data.limit_val = 1;
+      config.train.drop_last = false;  // a training set of one image still makes its batch
+    }
     Experiment experiment(kind, config, comm);
     switch (kind) {
       case AppKind::LrFind: return range_test(experiment);

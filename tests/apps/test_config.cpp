@@ -188,6 +188,11 @@ TEST(Config, ValuesOutOfRangeNameTheKeyAndTheRange) {
                  {"'data.classes' names 1 class ('cat'); a classifier needs at least 2"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=[cat, a/b]"},
                  {"'data.classes' has 'a/b': expected class folders' names"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.train_files=many"},
+                 {"'data.train_files' = 'many': expected what a run records there (\"<n> files, fnv1a <16 hex "
+                  "digits>\"), or nothing"});
+  expect_invalid({"data.dataset=folder", "data.root=pics", "data.train_files=12 files, fnv1a 0123"},
+                 {"'data.train_files' = '12 files, fnv1a 0123'"});
   expect_invalid({"data.dataset=folder", "data.root=pics", "data.classes=cat"},
                  {"'data.classes' must be a list of strings"});
   expect_invalid({"data.dataset=synthetic", "data.valid_pct=0.2"}, {"apply to 'data.dataset' = folder, not synthetic"});

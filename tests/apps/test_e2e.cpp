@@ -19,12 +19,12 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
-#include <tuple>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -2001,12 +2001,12 @@ TEST_F(EndToEnd, EvaluatePredictsAFolderOfImagesIntoACsvFile) {
          std::vector<std::tuple<std::string, std::string, std::string>>{
              {"--confusion-svg", root_ + "/missing/c.svg", "No such file or directory"},
              {"--confusion-svg", folder, "a folder, not a file"},
-             {"--confusion", kept, ""}}) {
+             {"--confusion", root_ + "/./kept.csv", ""}}) {
       const Result r = run("evaluate", {"--checkpoint", checkpoint, "--predictions", kept, "--top-losses-svg", fresh,
                                         flag, path},
                            BaseArgs::None);
       if (why.empty())
-        expect_one_line_error(r, "'" + kept + "' is named for two outputs: give each its own file");
+        expect_one_line_error(r, "'" + path + "' is named for two outputs: give each its own file");
       else
         expect_one_line_error(r, "cannot write '" + path + "': " + why);
       EXPECT_EQ(r.out.find("accuracy"), std::string::npos) << "evaluated before the check: " << r.out;
@@ -2029,6 +2029,51 @@ TEST_F(EndToEnd, EvaluatePredictsAFolderOfImagesIntoACsvFile) {
                         "120.png' is neither a PNG nor a JPEG file (by its first bytes) (1 more of the 40 files failed "
                         "too: '" + bad + "/131.png')");
   EXPECT_FALSE(std::filesystem::exists(root_ + "/x.csv"));
+}
+
+// A folder run made before runs recorded data.classes and data.train_files (its
+// config.yaml and checkpoint without them) resumes as before, recording nothing; and a
+// run with train.drop_last predicts an image file, though the one training image the
+// prediction reads makes no full batch.
+TEST_F(EndToEnd, AFolderRunMadeBeforeItsRecordsResumes) {
+  const cyg::Dataset val = fast_synthetic_val();
+  const std::string pics = root_ + "/old-pics";
+  for (int64_t i = 0; i < 48; ++i) {
+    const int32_t label = val.labels.data<int32_t>()[i];
+    const std::string folder = pics + (i < 32 ? "/train/" : "/valid/") + "c" + std::to_string(label % 2);
+    std::filesystem::create_directories(folder);
+    write_png_of(val, i, folder + "/" + std::to_string(i) + ".png");
+  }
+  const std::vector<std::string> folder = {"data.dataset=folder", "data.root=" + pics, "train.batch_size=8"};
+  ASSERT_EQ(run("onecycle", joined(folder, {"name=old", "train.max_steps=2", "train.drop_last=true"})).exit_code, 0);
+  const std::string dir = run_dir("onecycle-old-");
+  auto without_records = [](const std::string& yaml) {
+    std::istringstream in(yaml);
+    std::string out;
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("  classes:", 0) != 0 && line.rfind("  train_files:", 0) != 0) out += line + "\n";
+    return out;
+  };
+  const std::string config = read_file(dir + "/config.yaml");
+  ASSERT_NE(config.find("  classes: [\"c0\", \"c1\"]"), std::string::npos) << config;
+  ASSERT_NE(config.find("  train_files: \"32 files, fnv1a "), std::string::npos) << config;
+  std::ofstream(dir + "/config.yaml") << without_records(config);
+  cyg::SafetensorsContent state = cyg::load_safetensors(dir + "/last.state.safetensors");
+  ASSERT_NE(state.metadata["experiment"].find("  classes:"), std::string::npos);
+  state.metadata["experiment"] = without_records(state.metadata["experiment"]);
+  cyg::save_safetensors(dir + "/last.state.safetensors", state.tensors, state.metadata);
+
+  const Result resumed = run("onecycle", {"resume=" + dir, "train.max_steps=4"}, BaseArgs::None);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const std::string after = read_file(dir + "/config.yaml");
+  EXPECT_NE(after.find("  classes: []\n"), std::string::npos) << after;
+  EXPECT_NE(after.find("  train_files: \"\"\n"), std::string::npos) << after;
+
+  const std::string image = pics + "/valid/c1/" + std::filesystem::directory_iterator(pics + "/valid/c1")
+                                                      ->path().filename().string();
+  const Result asked = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--image", image}, BaseArgs::None);
+  ASSERT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_NE(asked.out.find("  " + image + ": c"), std::string::npos) << asked.out;
 }
 
 // --interpolate (Goodfellow et al.'s linear interpolation) between epoch 1's and epoch 2's
@@ -2926,6 +2971,12 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   const Result scored = run("evaluate", {"--checkpoint", held_dir + "/last.safetensors"}, BaseArgs::None);
   ASSERT_EQ(scored.exit_code, 0) << scored.err;
   EXPECT_NE(scored.out.find("on pics-train-held-out (192 images)"), std::string::npos) << scored.out;
+  // The same folder spelled another way is the same files.
+  for (const std::string spelled : {"./train", "train/"}) {
+    const Result same = run("evaluate", {"--checkpoint", held_dir + "/last.safetensors", "data.train_folder=" + spelled},
+                            BaseArgs::None);
+    EXPECT_EQ(same.exit_code, 0) << spelled << ": " << same.err;
+  }
   const std::filesystem::path moved = std::filesystem::directory_iterator(pics + "/train/shape_1")->path();
   std::filesystem::rename(moved, pics + "/train/shape_2/" + moved.filename().string());
   const std::string changed = "the training folder '" + pics + "/train' has changed since the run: the same number "
@@ -2933,6 +2984,10 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
   expect_one_line_error(run("evaluate", {"--checkpoint", held_dir + "/last.safetensors"}, BaseArgs::None),
                         changed);
   expect_one_line_error(run("onecycle", {"resume=" + held_dir, "train.max_steps=4"}, BaseArgs::None), changed);
+  expect_one_line_error(run("evaluate", {"--checkpoint", held_dir + "/last.safetensors", "--interpolate",
+                                         held_dir + "/last.safetensors", "--points", "2"},
+                            BaseArgs::None),
+                        changed);
   const Result predicted = run("evaluate", {"--checkpoint", held_dir + "/last.safetensors", "--image",
                                             pics + "/train/shape_2/" + moved.filename().string()},
                                BaseArgs::None);

@@ -43,7 +43,10 @@ TEST(Confusion, CountsEachLabelsPredictionsAndPrintsTheMatrix) {
   EXPECT_NE(report.find("  cat   1.0000  (2 of 2)\n"), std::string::npos) << report;
   EXPECT_NE(report.find("  dog   0.6667  (2 of 3)\n"), std::string::npos) << report;
   EXPECT_NE(report.find("  owl   0.0000  (0 of 1)\n"), std::string::npos) << report;
-  EXPECT_NE(report.find("  dog     0   2   1  1\n"), std::string::npos) << report;
+  // Each row numbered as its column is: dog is class 1.
+  EXPECT_NE(report.find("           0   1   2\n  0 cat     2   0   0\n  1 dog     0   2   1\n  2 owl     1   0   0\n"),
+            std::string::npos)
+      << report;
   EXPECT_NE(report.find("most confused (true class as predicted class: images):\n  dog as owl: 1\n  owl as cat: 1\n"),
             std::string::npos)
       << report;

@@ -356,6 +356,17 @@ TEST(ImageInput, CropAndPadMakeTheAspectRatioBeforeResizing) {
   const uint8_t middle_luma = static_cast<uint8_t>((4 * 19595u + 5 * 38470u + 6 * 7471u + 0x8000u) >> 16);
   EXPECT_EQ(cyg::app::dataset_image(tall, 1, 2, 2, ResizeMethod::Crop), std::vector<uint8_t>(4, middle_luma));
 
+  // A pad that would grow past the decoders' limit (4097x1 to 4097x4097) is refused.
+  DecodedImage line;
+  line.width = 4097;
+  line.height = 1;
+  line.channels = 1;
+  line.pixels.assign(4097, 7);
+  EXPECT_EQ(cyg::test::error_of([&] { cyg::app::dataset_image(line, 1, 8, 8, ResizeMethod::Pad); }),
+            "a 4097x1 image padded to 4097x4097 is over the 16777216-pixel limit: use data.resize_method=crop or "
+            "squish");
+  EXPECT_EQ(cyg::app::dataset_image(line, 1, 8, 8, ResizeMethod::Squish), std::vector<uint8_t>(64, 7));
+
   EXPECT_EQ(cyg::app::resize_method_named("pad"), ResizeMethod::Pad);
   EXPECT_EQ(cyg::test::error_of([] { cyg::app::resize_method_named("zoom"); }),
             "resize method 'zoom': expected squish, crop or pad");
