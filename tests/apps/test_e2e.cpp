@@ -2047,6 +2047,12 @@ TEST_F(EndToEnd, AFolderRunMadeBeforeItsRecordsResumes) {
   const std::vector<std::string> folder = {"data.dataset=folder", "data.root=" + pics, "train.batch_size=8"};
   ASSERT_EQ(run("onecycle", joined(folder, {"name=old", "train.max_steps=2", "train.drop_last=true"})).exit_code, 0);
   const std::string dir = run_dir("onecycle-old-");
+  const std::string image = pics + "/valid/c1/" + std::filesystem::directory_iterator(pics + "/valid/c1")
+                                                      ->path().filename().string();
+  const Result asked = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--image", image}, BaseArgs::None);
+  ASSERT_EQ(asked.exit_code, 0) << asked.err;
+  EXPECT_NE(asked.out.find("  " + image + ": c"), std::string::npos) << asked.out;
+
   auto without_records = [](const std::string& yaml) {
     std::istringstream in(yaml);
     std::string out;
@@ -2069,11 +2075,6 @@ TEST_F(EndToEnd, AFolderRunMadeBeforeItsRecordsResumes) {
   EXPECT_NE(after.find("  classes: []\n"), std::string::npos) << after;
   EXPECT_NE(after.find("  train_files: \"\"\n"), std::string::npos) << after;
 
-  const std::string image = pics + "/valid/c1/" + std::filesystem::directory_iterator(pics + "/valid/c1")
-                                                      ->path().filename().string();
-  const Result asked = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--image", image}, BaseArgs::None);
-  ASSERT_EQ(asked.exit_code, 0) << asked.err;
-  EXPECT_NE(asked.out.find("  " + image + ": c"), std::string::npos) << asked.out;
 }
 
 // --interpolate (Goodfellow et al.'s linear interpolation) between epoch 1's and epoch 2's
