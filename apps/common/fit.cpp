@@ -88,16 +88,21 @@ class StepTally {
   std::vector<StepRecord> pending_;
 };
 
-std::string epoch_line(const EpochMetrics& row, int64_t epochs) {
+// `steps` of the epoch's `steps_per_epoch` ran (fewer where a limit stopped it).
+std::string epoch_line(const EpochMetrics& row, int64_t epochs, int64_t steps, int64_t steps_per_epoch) {
   char average[96] = "";
   if (!std::isnan(row.ema_val_acc))
     std::snprintf(average, sizeof average, " (averaged weights: loss %.4f acc %.4f)", row.ema_val_loss,
                   row.ema_val_acc);
-  char line[320];
+  char part[64] = "";
+  if (steps < steps_per_epoch)
+    std::snprintf(part, sizeof part, " (%lld of its %lld steps)", static_cast<long long>(steps),
+                  static_cast<long long>(steps_per_epoch));
+  char line[384];
   std::snprintf(line, sizeof line,
-                "epoch %lld/%lld: train loss %.4f acc %.4f, val loss %.4f acc %.4f%s, %.1f s, %.0f images/s",
-                static_cast<long long>(row.epoch), static_cast<long long>(epochs), row.train_loss, row.train_acc,
-                row.val_loss, row.val_acc, average, row.epoch_seconds, row.images_per_second);
+                "epoch %lld/%lld%s: train loss %.4f acc %.4f, val loss %.4f acc %.4f%s, %.1f s, %.0f images/s",
+                static_cast<long long>(row.epoch), static_cast<long long>(epochs), part, row.train_loss,
+                row.train_acc, row.val_loss, row.val_acc, average, row.epoch_seconds, row.images_per_second);
   return line;
 }
 
@@ -291,6 +296,14 @@ int FitLoop::run() {
     report_.log("train.max_time " + train.max_time + " reached after " + format_duration(st_.total_seconds) +
                 " of training, at step " + std::to_string(st_.step) + "; continue with: " + launcher +
                 invoked_as(e_.kind) + " resume=" + report_.path() + " train.max_time=<a longer time, or empty>");
+  }
+  const int64_t all_steps = train.epochs * e_.steps_per_epoch;
+  if (!out_of_time_ && train.max_steps > 0 && st_.step >= train.max_steps && st_.step < all_steps &&
+      !ended_by_rule_) {
+    const std::string launcher = e_.data_parallel() ? launcher_command(e_.comm->size()) + " " : "";
+    report_.log("train.max_steps " + std::to_string(train.max_steps) + " reached at step " + std::to_string(st_.step) +
+                " of " + std::to_string(all_steps) + "; continue with: " + launcher + invoked_as(e_.kind) +
+                " resume=" + report_.path() + " train.max_steps=<more steps, or 0 for no limit>");
   }
   if (e_.swa && (st_.epoch >= train.epochs || ended_by_rule_) && !finish_swa()) {
     report_.log("stopped (a stop asked on the run's last epoch, or during the batchnorm pass) before stochastic "
@@ -496,7 +509,7 @@ EpochMetrics FitLoop::record_epoch(int64_t epoch, const StepSettings& last, doub
   row.epoch_seconds = epoch_seconds;
   row.images_per_second = epoch_seconds > 0 ? seen / epoch_seconds : 0.0;
   report_.epochs.push_back(row);
-  report_.log(epoch_line(row, e_.config.train.epochs));
+  report_.log(epoch_line(row, e_.config.train.epochs, st_.batch_in_epoch, e_.steps_per_epoch));
   const double target = e_.config.train.target_val_acc;
   const bool complete = st_.batch_in_epoch >= e_.steps_per_epoch;  // not a step limit inside it
   if (target > 0 && complete) {

@@ -2391,6 +2391,21 @@ TEST_F(EndToEnd, NoFullEpochMeansNoBestAndNoSentinel) {
   for (size_t at; (at = shown.find(dir)) != std::string::npos;) shown.erase(at, dir.size());
   EXPECT_EQ(shown.find("-1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no full epoch, so no best val acc"), std::string::npos) << r.out;
+  // The partial epoch says so, and the stop says how to go on; a resume at the same limit
+  // trains nothing and says it again.
+  EXPECT_NE(r.out.find("epoch 1/1 (5 of its 16 steps): train loss"), std::string::npos) << r.out;
+  const std::string go_on = "train.max_steps 5 reached at step 5 of 16; continue with: ";
+  EXPECT_NE(r.out.find(go_on), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cygnet_onecycle resume=" + dir + " train.max_steps=<more steps, or 0 for no limit>"),
+            std::string::npos)
+      << r.out;
+  const Result again = run("onecycle", {"resume=" + dir}, BaseArgs::None);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find(go_on), std::string::npos) << again.out;
+  const Result on = run("onecycle", {"resume=" + dir, "train.max_steps=0"}, BaseArgs::None);
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_EQ(on.out.find("reached at step"), std::string::npos) << on.out;
+  EXPECT_NE(on.out.find("done: 16 steps, best val acc"), std::string::npos) << on.out;
 }
 
 // A checkpoint is one unit with the run's tables. Three runs of the same experiment: one
