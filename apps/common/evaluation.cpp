@@ -137,10 +137,38 @@ ClassScores averaged_scores(const Confusion& c, bool by_support) {
 ClassScores macro_average(const Confusion& c) { return averaged_scores(c, false); }
 ClassScores weighted_average(const Confusion& c) { return averaged_scores(c, true); }
 
+namespace {
+
+// Characters (UTF-8 code points) in a name: a column's width, where bytes would count
+// "ünï" as 5.
+size_t characters_in(const std::string& s) {
+  size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// A name in a column of `width` characters: cut to that many (never inside a character)
+// and padded with spaces.
+std::string in_column(const std::string& name, size_t width) {
+  std::string out;
+  size_t characters = 0;
+  for (size_t i = 0; i < name.size();) {
+    size_t end = i + 1;
+    while (end < name.size() && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) ++end;
+    if (characters == width) break;
+    out.append(name, i, end - i);
+    ++characters;
+    i = end;
+  }
+  return out + std::string(width - characters, ' ');
+}
+
+}  // namespace
+
 std::string confusion_report(const Confusion& c, const std::vector<std::string>& names) {
   std::ostringstream os;
   size_t width = 5;
-  for (int64_t k = 0; k < c.classes; ++k) width = std::max(width, class_name(names, k).size());
+  for (int64_t k = 0; k < c.classes; ++k) width = std::max(width, characters_in(class_name(names, k)));
   width = std::min<size_t>(width, 14);
   char line[160];
   // Up to 20 classes each; more, the five with the lowest accuracy (--confusion has all).
@@ -159,11 +187,11 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   }
   for (int64_t k : shown) {
     const int64_t n = c.images_of(k);
-    const std::string name = class_name(names, k).substr(0, width);
+    const std::string name = in_column(class_name(names, k), width);
     if (n == 0) {
-      std::snprintf(line, sizeof line, "  %-*s      -  (no images)\n", static_cast<int>(width), name.c_str());
+      std::snprintf(line, sizeof line, "  %s      -  (no images)\n", name.c_str());
     } else {
-      std::snprintf(line, sizeof line, "  %-*s %6.4f  (%lld of %lld)\n", static_cast<int>(width), name.c_str(),
+      std::snprintf(line, sizeof line, "  %s %6.4f  (%lld of %lld)\n", name.c_str(),
                     static_cast<double>(c.correct_of(k)) / static_cast<double>(n),
                     static_cast<long long>(c.correct_of(k)), static_cast<long long>(n));
     }
@@ -173,15 +201,16 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   os << "classification report (precision, recall, F1, support):\n";
   const int label_width = static_cast<int>(std::max<size_t>(width, 12));
   auto score_line = [&](const std::string& label, const ClassScores& s) {
-    std::snprintf(line, sizeof line, "  %-*s %9.4f %7.4f %7.4f %8lld\n", label_width, label.c_str(), s.precision,
-                  s.recall, s.f1, static_cast<long long>(s.support));
+    std::snprintf(line, sizeof line, "  %s %9.4f %7.4f %7.4f %8lld\n",
+                  in_column(label, static_cast<size_t>(label_width)).c_str(), s.precision, s.recall, s.f1,
+                  static_cast<long long>(s.support));
     os << line;
   };
   std::snprintf(line, sizeof line, "  %-*s %9s %7s %7s %8s\n", label_width, "", "precision", "recall", "f1",
                 "support");
   os << line;
   if (c.classes <= 20)
-    for (int64_t k = 0; k < c.classes; ++k) score_line(class_name(names, k).substr(0, width), class_scores(c, k));
+    for (int64_t k = 0; k < c.classes; ++k) score_line(in_column(class_name(names, k), width), class_scores(c, k));
   score_line("macro avg", macro_average(c));
   score_line("weighted avg", weighted_average(c));
   const std::vector<ConfusedPair> confused = most_confused(c, 5);
@@ -204,8 +233,8 @@ std::string confusion_report(const Confusion& c, const std::vector<std::string>&
   }
   os << "\n";
   for (int64_t k = 0; k < c.classes; ++k) {
-    std::snprintf(line, sizeof line, "  %*lld %-*s", number, static_cast<long long>(k), static_cast<int>(width),
-                  class_name(names, k).substr(0, width).c_str());
+    std::snprintf(line, sizeof line, "  %*lld %s", number, static_cast<long long>(k),
+                  in_column(class_name(names, k), width).c_str());
     os << line;
     for (int64_t p = 0; p < c.classes; ++p) {
       const std::string v = std::to_string(c.counts[static_cast<size_t>(k * c.classes + p)]);

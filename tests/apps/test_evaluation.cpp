@@ -518,3 +518,26 @@ TEST(ShowBatch, ThePictureShowsTheMixedImagesWithTheirShares) {
   EXPECT_NE(unpaired.find(">three</text>"), std::string::npos);
   EXPECT_EQ(kth_uri(unpaired, 4), "") << "four asked for";
 }
+
+// Class names beyond ASCII line up by characters, not bytes, and a long one is cut
+// between characters (never inside one): each column starts at the same character.
+TEST(Confusion, NamesBeyondAsciiLineUpByCharacters) {
+  const Predictions p = predictions_of(3, {0, 1, 2}, {0, 1, 2});
+  const Confusion c = cyg::app::confusion_of(p, 3);
+  const std::string long_name = "éééééééééééééééééé";  // 18 characters, 36 bytes
+  const std::string report = cyg::app::confusion_report(c, {"ünï cödé", "b", long_name});
+  auto characters = [](const std::string& s) {
+    size_t n = 0;
+    for (const char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+    return n;
+  };
+  // "  <name in 14 characters> 1.0000  (1 of 1)": the accuracy at character 17 of each line.
+  const std::string cut = "éééééééééééééé";  // 14 characters
+  for (const std::string& name : {std::string("ünï cödé      "), std::string("b             "), cut}) {
+    const std::string line = "  " + name + " 1.0000  (1 of 1)\n";
+    EXPECT_NE(report.find(line), std::string::npos) << report << "\nlacks: " << line;
+    EXPECT_EQ(characters(line.substr(0, line.find("1.0000"))), 17u) << line;
+  }
+  EXPECT_EQ(report.find(long_name), std::string::npos) << "cut to 14 characters";
+  EXPECT_NE(report.find("  2 " + cut + "   0   0   1\n"), std::string::npos) << report;
+}
