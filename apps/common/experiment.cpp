@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -72,20 +73,37 @@ models::ModelOptions model_options(const RunConfig& c, const Dataset& train) {
 }
 
 // Under an address-space limit (ulimit -v), a CPU step that does not fit fails inside a
-// library (oneDNN's code generator crashed, OpenBLAS spun forever) instead of saying so.
-// So where a limit is set, the step's host memory is measured on a fresh copy of the model
-// at batches of 2 and 4 images, extrapolated to this rank's batch, and a batch that would
-// not fit beside what the process already maps is refused before the first step.
+// library (oneDNN's code generator crashed, OpenBLAS spun forever) instead of saying so;
+// without one, a step larger than the machine's memory gets the process killed with no
+// word. So the step's host memory is measured on a fresh copy of the model at batches of
+// 2 and 4 images, extrapolated to this rank's batch, and a batch that would not fit
+// beside what the process already maps is refused before the first step: under a limit
+// with room to spare, without one only past the machine's whole memory.
 void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model, const std::string& memory_format,
                      int ranks) {
   rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const bool limited = getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+  const long machine_pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  const double machine =
+      machine_pages > 0 && page_size > 0 ? static_cast<double>(machine_pages) * static_cast<double>(page_size) : 0.0;
+  if (!limited && machine == 0) return;
   const models::ModelOptions options = model_options(c, train);
   const int64_t C = train.images.size(1), H = train.images.size(2), W = train.images.size(3);
+  // Images over 64x64 are measured at about 64x64 of the same shape, and the memory that
+  // grows with the batch scaled by the pixels (the models are fully convolutional): a
+  // measure at full size could itself take the memory it guards.
+  constexpr int64_t kProbePixels = 64 * 64;
+  int64_t probe_h = H, probe_w = W;
+  if (H * W > kProbePixels) {
+    const double f = std::sqrt(static_cast<double>(kProbePixels) / static_cast<double>(H * W));
+    probe_h = std::max<int64_t>(8, std::lround(static_cast<double>(H) * f));
+    probe_w = std::max<int64_t>(8, std::lround(static_cast<double>(W) * f));
+  }
+  const double pixels_scale = static_cast<double>(H * W) / static_cast<double>(probe_h * probe_w);
   auto step_bytes = [&](int64_t batch) {
     const fn::SyncBatchNorm local(nullptr);  // this rank's measure alone: no collective
     const std::shared_ptr<nn::Module> probe = models::make_model(c.model.name, options);
-    Tensor images = Tensor::zeros({batch, C, H, W});
+    Tensor images = Tensor::zeros({batch, C, probe_h, probe_w});
     if (memory_format == "channels_last") images = images.contiguous(MemoryFormat::ChannelsLast);
     const Tensor labels = Tensor::zeros({batch}, DType::I32);
     const size_t before = cpu_bytes_in_use();
@@ -93,7 +111,9 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
     backward(fn::cross_entropy((*probe)(Variable(images)), labels).loss);
     return static_cast<double>(cpu_peak_bytes_in_use() - before);
   };
-  const double two = step_bytes(2), per_image = std::max(0.0, (step_bytes(4) - two) / 2);
+  const double two = step_bytes(2), per_image_probed = std::max(0.0, (step_bytes(4) - two) / 2);
+  const double fixed = std::max(0.0, two - 2 * per_image_probed);  // the weights' gradients and the like
+  const double per_image = per_image_probed * pixels_scale;
   const int64_t batch =
       std::max<int64_t>(1, std::min<int64_t>(c.train.batch_size, train.size()) / std::max(1, ranks));
   // In micro-batches a step holds one micro-batch's activations at a time, and the
@@ -106,19 +126,32 @@ void check_step_fits(const RunConfig& c, const Dataset& train, nn::Module& model
   double parameters = 0;
   for (const Variable& p : model.parameters()) parameters += 4.0 * static_cast<double>(p.data().numel());
   const int weight_copies = (parts > 1 ? 3 : 2) + (c.train.ema_decay > 0 || c.train.swa_start_epoch > 0 ? 1 : 0);
-  const double needed = two + per_image * static_cast<double>(step_images - 2) + weight_copies * parameters +
+  const double needed = fixed + per_image * static_cast<double>(step_images) + weight_copies * parameters +
                         4.0 * 4.0 * static_cast<double>(batch * C * H * W);
-  long pages = 0;
-  std::ifstream("/proc/self/statm") >> pages;
+  long pages = 0, resident_pages = 0;  // mapped (what ulimit -v counts), and in memory
+  std::ifstream("/proc/self/statm") >> pages >> resident_pages;
   const double mapped = static_cast<double>(pages) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  const double resident = static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  const std::string measured = pixels_scale > 1 ? "measured on a batch of 2 and 4 at " + std::to_string(probe_w) + "x" +
+                                                      std::to_string(probe_h) + " and scaled by the pixels"
+                                                : std::string("measured on a batch of 2 and 4");
+  if (!limited) {
+    CYG_INPUT_CHECK(resident + needed <= machine, "'train.batch_size' = ", c.train.batch_size,
+                    ": a training step of ", c.model.name, " on ", H, "x", W, " images needs about ", needed / kGiB,
+                    " GiB at this batch (", measured, "), more than this machine's ", machine / kGiB,
+                    " GiB of memory (", resident / kGiB, " GiB of it already taken by this process): a smaller "
+                    "batch, or the batch in more "
+                    "train.micro_batches (", parts, " now), or smaller images (data.image_size)");
+    return;
+  }
   const double allowed = static_cast<double>(limit.rlim_cur);
   // Twice what the tensors hold, plus an eighth of a GiB: what a step maps beyond them
   // (oneDNN's own buffers, the heap's fragments). Measured on ResNet-18 (width 16, 28x28)
   // under a 2.86 GiB limit with 1.35 GiB mapped: batch 768 trains, 1024 runs out.
   CYG_INPUT_CHECK(mapped + 2 * needed + 0.125 * kGiB <= allowed, "'train.batch_size' = ", c.train.batch_size,
                   ": a training step of ", c.model.name, " on ", H, "x", W, " images needs about ", needed / kGiB,
-                  " GiB at this batch (measured on a batch of 2 and 4); this process may use ", allowed / kGiB,
+                  " GiB at this batch (", measured, "); this process may use ", allowed / kGiB,
                   " GiB (ulimit -v), ", mapped / kGiB,
                   " GiB of it already mapped: a smaller batch fits, or the batch in more train.micro_batches (",
                   parts, " now), or a higher limit (the estimate errs on the side of room)");

@@ -2623,6 +2623,26 @@ TEST_F(EndToEnd, AStepTooLargeForTheAddressSpaceLimitIsRefused) {
   EXPECT_EQ(small.exit_code, 0) << small.err;
 }
 
+// Without an address-space limit, a step larger than the whole machine's memory (the OOM
+// killer's, with no word) is refused the same way: large images are measured at about
+// 64x64 and scaled by their pixels. About a terabyte here (64 images of 1024x1024
+// through ResNet-18 at width 128); the same images at batch 1 with a small model train.
+TEST_F(EndToEnd, AStepLargerThanTheMachineIsRefused) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator keeps freed memory in quarantine: the measure would not be the step's";
+#endif
+  const std::vector<std::string> args = {"data.synthetic_size=1024", "data.synthetic_train=64", "data.synthetic_val=2",
+                                         "train.max_steps=1"};
+  const Result huge = run("onecycle", joined(args, {"model.name=resnet18", "model.width=128", "train.batch_size=64"}));
+  expect_one_line_error(huge, "'train.batch_size' = 64: a training step of resnet18 on 1024x1024 images needs about ");
+  EXPECT_NE(huge.err.find("GiB at this batch (measured on a batch of 2 and 4 at 64x64 and scaled by the pixels), "
+                          "more than this machine's "),
+            std::string::npos)
+      << huge.err;
+  const Result fits = run("onecycle", joined(args, {"train.batch_size=1", "name=fits"}));
+  EXPECT_EQ(fits.exit_code, 0) << fits.err;
+}
+
 // Crop padding as wide as the images would give crops that miss the image entirely
 // (blank inputs): refused, naming the images' size; one pixel less trains.
 TEST_F(EndToEnd, CropPaddingAsWideAsTheImagesIsRefused) {
