@@ -4,11 +4,16 @@
 #pragma once
 #include "kernels/error.h"
 
+// The runtime also keeps a failed call's error as its "last error", which the next
+// launch check (cudaGetLastError) would report as its own: a failure that throws here
+// clears it, so that a caller who catches the error starts clean.
 #define CYG_CUDA_CHECK(expr)                                                                   \
   do {                                                                                         \
     const auto cyg_status_ = (expr);                                                           \
-    if (cyg_status_ != cudaSuccess)                                                            \
+    if (cyg_status_ != cudaSuccess) {                                                          \
+      cudaGetLastError();                                                                      \
       ::cyg::throw_error("CUDA", cudaGetErrorString(cyg_status_), #expr, __FILE__, __LINE__); \
+    }                                                                                          \
   } while (0)
 
 #define CYG_CUDNN_CHECK(expr)                                                                     \

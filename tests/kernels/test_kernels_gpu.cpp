@@ -14,8 +14,10 @@ template <typename T>
 class Buffer {
  public:
   explicit Buffer(const std::vector<T>& host) : size_(host.size()) {
-    CYG_CUDA_CHECK(cudaMalloc(&ptr_, bytes()));
-    CYG_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
+    // At least one byte, so that an empty buffer still has an address; only the values
+    // are copied (an empty vector's data() may be null, which cudaMemcpy refuses).
+    CYG_CUDA_CHECK(cudaMalloc(&ptr_, bytes() + 1));
+    if (bytes() > 0) CYG_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), bytes(), cudaMemcpyHostToDevice));
   }
   ~Buffer() { cudaFree(ptr_); }
   Buffer(Buffer&& other) noexcept : ptr_(other.ptr_), size_(other.size_) { other.ptr_ = nullptr; }
@@ -25,12 +27,12 @@ class Buffer {
   std::vector<T> download() const {
     CYG_CUDA_CHECK(cudaDeviceSynchronize());
     std::vector<T> host(size_);
-    CYG_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
+    if (bytes() > 0) CYG_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
     return host;
   }
 
  private:
-  size_t bytes() const { return size_ * sizeof(T) + (size_ == 0); }
+  size_t bytes() const { return size_ * sizeof(T); }
   void* ptr_ = nullptr;
   size_t size_;
 };
@@ -54,3 +56,14 @@ const std::vector<ThreadOrder>& thread_orders() {
 #define BACKEND_READY() \
   if (!cyg::cuda_available()) GTEST_SKIP() << "no GPU answers: " << cyg::cuda_unavailable_reason()
 #include "tests/kernels/all_cases.inc"
+
+// A failed runtime call that CYG_CUDA_CHECK turns into an error does not stay behind as
+// the runtime's last error, where the next launch check would report it as its own.
+TEST(GpuLibraryErrors, AFailedCallLeavesNoErrorForTheNextLaunchCheck) {
+  BACKEND_READY();
+  void* device = nullptr;
+  CYG_CUDA_CHECK(cudaMalloc(&device, 16));
+  EXPECT_THROW(CYG_CUDA_CHECK(cudaMemcpy(device, nullptr, 16, cudaMemcpyHostToDevice)), cyg::Error);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  CYG_CUDA_CHECK(cudaFree(device));
+}
