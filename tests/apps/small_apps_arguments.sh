@@ -43,4 +43,12 @@ refused "$bench" "cygnet_bench: --width 7: the option-A shortcuts of resnet20 ne
 refused "$bench" "cygnet_bench: --classes 1: expected 2 to 100000" --classes 1
 refused "$bench" "cygnet_bench: --width 5000: expected 0 (the model's own) to 4096" --width 5000
 refused "$bench" "cygnet_bench: --graphs: expected on or off, got 'maybe'" --graphs maybe
-echo "summary and bench: parameter counts and bad arguments as expected"
+
+# The counted step after timed CUDA graph replays (the emulated device's) is an eager one
+# on a warm cache: no allocation reaches the runtime, as after eager steps.
+for graphs in on off; do
+  out=$("$bench" --model small_cnn --width 4 --batch 4 --image 8 --device emu --warmup 1 --steps 1 --graphs "$graphs" \
+    --counters 2>&1) || fail "bench --counters --graphs $graphs: exit $?: $out"
+  grep -q -E "^device allocations from the runtime +0 " <<< "$out" || fail "bench --counters --graphs $graphs: $out"
+done
+echo "summary and bench: parameter counts, bad arguments and a step's allocations as expected"
