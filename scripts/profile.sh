@@ -5,8 +5,10 @@
 #      of cygnet_bench: 5 warm-up and 20 timed steps at batch 128; then `nsys stats`: the
 #      NVTX ranges and the top kernels by GPU time, ours marked, and our kernels' share of
 #      the kernel time and of the median step. Where nsys is missing or makes no report,
-#      the kernel table comes from Nsight Compute instead (each kernel of 2 steps timed
-#      alone, serialised: a table of kernel times, without the gaps between them);
+#      the kernel table comes from Nsight Compute instead (each kernel of 2 eager steps
+#      timed alone, serialised: a table of kernel times, without the gaps between them);
+#      cuDNN's algorithm choices are made by a run before and read from a file
+#      (cygnet_bench --cudnn-cache), so that no profiled step holds the search;
 #   2. Nsight Compute (ncu) on every launch of the three heaviest of our kernels in one
 #      step: DRAM bytes read and written, time, achieved bandwidth against the peak.
 #   scripts/profile.sh [--bin-dir DIR] [--batch N] [--steps N] [--top N] [--out DIR] [--quick]
@@ -102,7 +104,12 @@ echo "ncu:  ${ncu:-not found}"
 [ -z "$nsys" ] && [ -z "$ncu" ] &&
   finish "not runnable here: neither nsys nor ncu found (PATH, /usr/local/cuda*/, /opt/nvidia/)"
 
-bench_args=(--model resnet18 --batch "$batch" --device cuda)
+# cuDNN's algorithm choices in a file that every run below reads and the first writes,
+# so that the search (each shape's algorithms tried one by one, slow ones included) falls
+# in no profiled step.
+choices="$out/cudnn-choices.txt"
+rm -f "$choices"
+bench_args=(--model resnet18 --batch "$batch" --device cuda --cudnn-cache "$choices")
 ours="$out/ours.txt"
 rm -f "$ours"
 summary=()
@@ -183,8 +190,14 @@ run_ncu() {  # name ncu-options... application arguments...
 }
 
 if [ -z "$timeline" ] && [ -n "$ncu" ]; then
-  echo "== ncu: every kernel of 2 steps (1 warm-up), timed one at a time"
-  if run_ncu timing --metrics gpu__time_duration.sum "$bench" "${bench_args[@]}" --warmup 1 --steps 1 &&
+  # A plain run first where nsys made none: it searches every shape and writes the choices.
+  if [ ! -s "$choices" ] && [ "$(limit 60)" != 0 ]; then
+    timeout --kill-after=3 "$(limit 60)" "$bench" "${bench_args[@]}" --warmup 1 --steps 1 > "$out/choices.log" 2>&1
+  fi
+  # Eager steps (--graphs off): exactly the 2 steps asked for, where graphs would add
+  # warm-up steps until the capture.
+  echo "== ncu: every kernel of 2 eager steps (1 warm-up), timed one at a time; cuDNN's choices from a run before"
+  if run_ncu timing --metrics gpu__time_duration.sum "$bench" "${bench_args[@]}" --graphs off --warmup 1 --steps 1 &&
     python3 scripts/profile_report.py ncu-time --csv "$out/timing.csv" --steps 2 --top "$top" --ours-out "$ours" |
     tee "$out/kernels.txt"; then
     timeline=ncu
@@ -209,7 +222,7 @@ else
   regex="::($(IFS='|'; echo "${heaviest[*]}"))[<(]"
   if run_ncu dram --kernel-name-base demangled --kernel-name "regex:$regex" \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed \
-    "$bench" "${bench_args[@]}" --warmup 0 --steps 1 &&
+    "$bench" "${bench_args[@]}" --graphs off --warmup 0 --steps 1 &&
     python3 scripts/profile_report.py ncu-dram --csv "$out/dram.csv" | tee "$out/dram.txt"; then
     summary+=("ncu bandwidth: $(awk 'NR > 1 && !/^DRAM/ { printf "%s%s %s%%", sep, $1, $NF; sep = ", " }' "$out/dram.txt") of peak")
   else

@@ -41,18 +41,15 @@ OURS = our_kernel_names()
 
 
 def base_name(name):
-    """`void cyg::cuda::(anonymous namespace)::k<float, 4>(const float *, int)` -> `k`."""
-    name = name.replace("(anonymous namespace)", "")
-    depth, out = 0, []
-    for ch in name:  # drop template arguments
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(depth - 1, 0)
-        elif depth == 0:
-            out.append(ch)
-    name = "".join(out).split("(")[0].strip()
-    return name.split()[-1].split("::")[-1] if name else name
+    """`void cyg::cuda::(anonymous namespace)::k<float, 4>(const float *, int)` -> `k`: the
+    identifier after the namespaces, before its template arguments and parameters.
+
+    ncu's demangled names spell the anonymous namespace `<unnamed>` (in its CSV with the
+    first `<` lost: `void unnamed>::k<unnamed>::T<int>>(...)`), whose brackets would
+    unbalance a count of template brackets: the name is read from the front instead."""
+    name = re.sub(r"^\s*void\s+", "", name.replace("(anonymous namespace)", "<unnamed>"))
+    m = re.match(r"(?:<?unnamed>::|\w+::)*(\w+)", name)
+    return m.group(1) if m else name.strip()
 
 
 def is_ours(name):

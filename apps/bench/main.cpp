@@ -45,6 +45,7 @@ namespace {
 
 struct Options {
   std::string model = "resnet18", device = "auto", precision = "auto", memory_format = "auto";
+  std::string cudnn_cache;  // cuDNN's algorithm choices kept across runs (CUDA; "" for none)
   int64_t batch = 64, warmup = 2, steps = 5, image = 32, channels = 3, classes = 10, width = 0;
   int64_t threads = 0;      // CPU threads (0: OMP_NUM_THREADS, else every core)
   bool show_help = false;
@@ -60,7 +61,7 @@ std::string usage() {
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
          "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
          "                    [--precision auto|fp32|tf32|bf16] [--memory-format auto|channels_last|nchw]\n" +
-         "                    [--threads N (CPU; 0: every core)]\n";
+         "                    [--threads N (CPU; 0: every core)] [--cudnn-cache FILE (CUDA)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -97,7 +98,10 @@ Options parse(int argc, char** argv) {
     else if (flag == "--channels") o.channels = parse_int("--channels", v);
     else if (flag == "--classes") o.classes = parse_int("--classes", v);
     else if (flag == "--width") o.width = parse_int("--width", v);
-    else if (flag == "--threads") {
+    else if (flag == "--cudnn-cache") {
+      CYG_INPUT_CHECK(*v != '\0', "--cudnn-cache: expected a file name, got ''");
+      o.cudnn_cache = v;
+    } else if (flag == "--threads") {
       o.threads = parse_int("--threads", v);
       CYG_INPUT_CHECK(o.threads <= 4096, "--threads: expected at most 4096, got ", o.threads);
     }
@@ -224,6 +228,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     const cyg::Device device = cyg::parse_device(o.device);
+    // The choices of an earlier run, so that this one searches no shape it already knows
+    // (scripts/profile.sh profiles a step with no search in it).
+    if (device.is_cuda() && !o.cudnn_cache.empty()) cyg::fn::set_cudnn_cache(o.cudnn_cache);
     CYG_INPUT_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
     cyg::fn::set_cpu_threads(o.threads);
