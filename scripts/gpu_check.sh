@@ -12,6 +12,9 @@
 #                                  560 s, and the figures against PyTorch come first.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
 #                                  the golden ResNet-18. Under 4 minutes.
+#   scripts/gpu_check.sh --profile the build and the profile (scripts/profile.sh) of a
+#                                  ResNet-18 step at batch 128 and 512, each with the
+#                                  benchmark's step counters beside it. Under 3 minutes.
 #   scripts/gpu_check.sh --table1  the build and all of Table I on CIFAR-10 (scripts/table1.sh:
 #                                  the Adam baseline and the eight 1cycle rows, 690 epochs),
 #                                  tabled with what finished within the budget (570 s).
@@ -41,8 +44,9 @@ mode=full
 case "${1:-}" in
   --quick) mode=quick ;;
   --table1) mode=table1 ;;
+  --profile) mode=profile ;;
   "") ;;
-  *) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
 esac
 # The steps' own limits are planned for a budget of planned_budget seconds and scale with
 # the budget given. The whole check's default (560 s) fits one command of a lent machine
@@ -50,6 +54,7 @@ esac
 case "$mode" in
   quick) planned_budget=240 default_budget=240 ;;
   table1) planned_budget=570 default_budget=570 ;;
+  profile) planned_budget=170 default_budget=170 ;;
   *) planned_budget=720 default_budget=560 ;;
 esac
 budget=${CYGNET_GPU_CHECK_SECONDS:-$default_budget}
@@ -275,6 +280,7 @@ fi
 targets=(test_kernels_gpu test_engine_gpu test_gpu_path_on_cuda test_golden_gpu test_launch_sync cygnet_demo)
 [ "$mode" = full ] && targets+=(test_library_errors test_kernels_emu cygnet_bench cygnet_onecycle)
 [ "$mode" = table1 ] && targets=(cygnet_baseline cygnet_onecycle cygnet_table cygnet_demo)
+[ "$mode" = profile ] && targets=(cygnet_bench cygnet_demo)
 echo "== build (CUDA, architecture $arch; logs in $logs/configure.log and build.log)"
 bin_dir=""
 # Warnings stay warnings: a compiler newer than CI's may warn where CI's does not, and a
@@ -297,7 +303,7 @@ run_limited 90 "$build_log" cmake --fresh -S . -B build-gpu "${generator[@]}" "$
 build_s=$step_s
 if [ "$step_rc" = 0 ]; then
   build_log=$logs/build.log
-  run_limited "$(case "$mode" in quick) echo 180 ;; table1) echo 240 ;; *) echo 420 ;; esac)" "$build_log" \
+  run_limited "$(case "$mode" in quick) echo 180 ;; table1) echo 240 ;; profile) echo 90 ;; *) echo 420 ;; esac)" "$build_log" \
     cmake --build build-gpu -j "$(nproc)" --target "${targets[@]}"
   build_s=$(( build_s + step_s ))
 fi
@@ -444,7 +450,26 @@ if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
   echo "== libraries: $libraries"
 fi
 
-if [ -n "$bin_dir" ] && [ "$mode" != table1 ]; then
+if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
+  # The step's counters (launches, bytes, library calls) beside each profile.
+  for batch in 128 512; do
+    echo "== profile and counters: ResNet-18 at batch $batch"
+    run_command "counters b$batch (cuda)" 30 "$logs/counters_b$batch.log" '[0-9.]+ images/s' \
+      "$(find_bin cygnet_bench)" --model resnet18 --batch "$batch" --device cuda --warmup 3 --steps 10 --counters
+    cat "$logs/counters_b$batch.log"
+    profile_limit=$(limit_for 60)
+    run_within "$profile_limit" "$logs/profile_b$batch.log" bash scripts/profile.sh --bin-dir "$bin_dir" \
+      --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit > 15 ? profile_limit - 10 : 5))
+    cat "$logs/profile_b$batch.log"
+    note=$(sed -n 's/^profile: //p' "$logs/profile_b$batch.log" | tail -1 | cut -c1-150)
+    if [ "$step_rc" = 0 ] && [[ "$note" == "not runnable here"* ]]; then record "profile b$batch" 0 0 "$step_s" "$note"
+    elif [ "$step_rc" = 0 ] && [ -n "$note" ]; then record "profile b$batch" 1 0 "$step_s" "$note"
+    else record "profile b$batch" 0 1 "$step_s" "exit $step_rc: ${note:-$(grep -v '^$' "$logs/profile_b$batch.log" | tail -1 | cut -c1-100)}"
+    fi
+  done
+fi
+
+if [ -n "$bin_dir" ] && [ "$mode" != table1 ] && [ "$mode" != profile ]; then
   echo "== correctness: GPU tests and the golden ResNet-18"
   run_gtest "gpu kernels vs cpu" 90 test_kernels_gpu
   run_gtest "gpu engine" 45 test_engine_gpu
