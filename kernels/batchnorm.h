@@ -242,8 +242,13 @@ inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const Lau
   if (slices > by_work) slices = by_work;
   return slices < 1 ? 1 : slices;
 }
+// The workspace: the slices' partials (2 C slices doubles), the channels' totals (2 C),
+// then a counter per channel group (uint32, two to a double), which the call zeroes: the
+// last block of a group to finish its partials adds them up once, for every block of the
+// second pass to read.
 inline int64_t batchnorm_nhwc_workspace_doubles(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg = {}) {
-  return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg);
+  const int64_t groups = ceil_div(C, batchnorm_nhwc_lanes(C));
+  return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg) + 2 * C + ceil_div(groups, 2);
 }
 
 // S = float or uint16_t (bf16 bits): the activations' storage; everything else is f32.

@@ -4,8 +4,12 @@
 // rows (kernels/batchnorm.h, batchnorm_nhwc_lanes), so a warp reads whole runs of a row,
 // or several whole short rows: coalesced. Each thread sums its channel over every
 // (block/lanes)-th row of its slice in double; the row columns are then added in shared
-// memory by a fixed tree, and the slices' partials finished in a fixed order as in the
-// NCHW kernels (batchnorm_common.cuh), so the result has the same bits on every run.
+// memory by a fixed tree, and the slices' partials finished in a fixed order, so the
+// result has the same bits on every run. The last block of a channel group to write its
+// partials (a counter per group, zeroed by the launch wrapper) adds them up, once, into
+// the channels' totals, which every block of the second launch reads: each block adding
+// up every slice itself (as the NCHW kernels do, whose slices are few) cost the square of
+// the slices here (512 for 64 channels), and on an H200 made these the heaviest kernels.
 // Training takes two launches each way, as NCHW; evaluation is element-wise.
 #include "kernels/cuda/batchnorm_common.cuh"
 
@@ -25,12 +29,25 @@ inline NhwcPlan nhwc_plan(const BatchNormLayoutNhwc &layout, const LaunchConfig 
   return {static_cast<int>(lanes), slices, batchnorm_detail::slice_grid(slices, ceil_div(layout.C, lanes))};
 }
 
+// Where the workspace keeps the totals and the counters (kernels/batchnorm.h).
+struct NhwcWorkspace {
+  double *partials, *totals;
+  unsigned int *counters;
+  int64_t groups;
+};
+inline NhwcWorkspace nhwc_workspace(double *workspace, int64_t C, int64_t slices, int lanes) {
+  double *totals = workspace + 2 * C * slices;
+  return {workspace, totals, reinterpret_cast<unsigned int *>(totals + 2 * C), ceil_div(C, int64_t(lanes))};
+}
+
 }  // namespace batchnorm_nhwc_detail
 
 namespace {
 using namespace batchnorm_detail;
 using batchnorm_nhwc_detail::NhwcPlan;
 using batchnorm_nhwc_detail::nhwc_plan;
+using batchnorm_nhwc_detail::NhwcWorkspace;
+using batchnorm_nhwc_detail::nhwc_workspace;
 
 constexpr int kMaxBlock = 1024;
 
@@ -66,11 +83,57 @@ __device__ void add_row_columns(double *a, double *b, const Tile &t, int lanes) 
   __syncthreads();  // the next channel group rewrites the shared sums
 }
 
+// The two sums of channel c over its slices' partials: each row column adds every
+// rows-th slice, then the columns are added by the fixed tree (the same bits whichever
+// block does it, and no thread adds a thousand partials alone). Valid in row column 0;
+// every thread of the block calls it. The partials are other blocks' writes of this
+// launch: read past this block's cache.
+__device__ void add_slice_partials(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t,
+                                   int lanes, double *a, double *b) {
+  const volatile double *p = partials;
+  *a = 0.0;
+  *b = 0.0;
+  if (active)
+    for (int64_t s = t.row; s < slices; s += t.rows) {
+      *a += p[2 * (c * slices + s)];
+      *b += p[2 * (c * slices + s) + 1];
+    }
+  add_row_columns(a, b, t, lanes);
+}
+
+// Whether this block is the last of its channel group to have written its partials
+// (the group's counter counts them); the same answer in every thread. Every thread of
+// the block calls it.
+__device__ bool last_block_of_group(unsigned int *counter, int64_t slices) {
+  __shared__ bool last;
+  __threadfence();  // this block's partials, visible to whichever block is last
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == static_cast<unsigned int>(slices - 1);
+  __syncthreads();
+  if (last) __threadfence();  // and the others' visible to this one
+  return last;
+}
+
+// In the group's last block: every slice's partials added up in the fixed order, into
+// totals[2 c] and [2 c + 1].
+__device__ void finish_group(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t, int lanes,
+                             unsigned int *counter, double *totals) {
+  if (!last_block_of_group(counter, slices)) return;
+  double a, b;
+  add_slice_partials(partials, c, active, slices, t, lanes, &a, &b);
+  if (active && t.row == 0) {
+    totals[2 * c] = a;
+    totals[2 * c + 1] = b;
+  }
+}
+
+
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
 __global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout, int lanes,
-                                          int64_t slices, double *partials) {
+                                          int64_t slices, double *partials, double *totals,
+                                          unsigned int *counters) {
   using Index = typename Types::Index;
   const Tile t = tile_of(lanes);
   int64_t begin, end;
@@ -93,32 +156,17 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types
       partials[2 * (c * slices + blockIdx.x)] = sum;
       partials[2 * (c * slices + blockIdx.x) + 1] = squares;
     }
+    finish_group(partials, c, active, slices, t, lanes, counters + group, totals);
   }
 }
 
-// The two sums of channel c over its slices' partials: each row column adds every
-// rows-th slice, then the columns are added by the fixed tree (the same bits in every
-// block of the channel, and no thread adds a thousand partials alone). Valid in row
-// column 0; every thread of the block calls it.
-__device__ void add_slice_partials(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t,
-                                   int lanes, double *a, double *b) {
-  *a = 0.0;
-  *b = 0.0;
-  if (active)
-    for (int64_t s = t.row; s < slices; s += t.rows) {
-      *a += partials[2 * (c * slices + s)];
-      *b += partials[2 * (c * slices + s) + 1];
-    }
-  add_row_columns(a, b, t, lanes);
-}
-
-// The channel group's statistics from the partials (row column 0, one channel each),
+// The channel group's statistics from the totals (row column 0, one channel each),
 // then the slice normalised with the fused epilogue. The slice-0 block also writes the
 // saved and the running statistics.
 template <typename Types>
 __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
                                              BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                             const double *partials, float eps, float momentum,
+                                             const double *totals, float eps, float momentum,
                                              BatchNormFusion<typename Types::S> fusion, typename Types::S *y,
                                              float *save_mean, float *save_invstd, float *running_mean,
                                              float *running_var) {
@@ -130,10 +178,9 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(const typename Ty
   for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
     const int64_t c = group * lanes + t.lane;
     const bool active = c < layout.C;
-    double sum, squares;
-    add_slice_partials(partials, c, active, slices, t, lanes, &sum, &squares);
     if (active && t.row == 0) {
-      const ChannelStats st = batchnorm_stats_from_sums(widen(x[c]), layout.per_channel(), sum, squares, eps);
+      const ChannelStats st =
+          batchnorm_stats_from_sums(widen(x[c]), layout.per_channel(), totals[2 * c], totals[2 * c + 1], eps);
       group_mean[t.lane] = st.mean;
       group_invstd[t.lane] = st.invstd;
       if (blockIdx.x == 0) {
@@ -166,7 +213,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(const typename Ty
                                              const float *mean_of, const float *spread, Spread spread_kind, float eps,
                                              BatchNormBackwardFusion<typename Types::S> fusion,
                                              BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                             double *partials) {
+                                             double *partials, double *totals, unsigned int *counters) {
   using Index = typename Types::Index;
   const Tile t = tile_of(lanes);
   int64_t begin, end;
@@ -191,17 +238,18 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(const typename Ty
       partials[2 * (c * slices + blockIdx.x)] = sum_dy;
       partials[2 * (c * slices + blockIdx.x) + 1] = sum_dy_xhat;
     }
+    finish_group(partials, c, active, slices, t, lanes, counters + group, totals);
   }
 }
 
-// The channel group's dgamma and dbeta from the partials, then dx of the slice. The
+// The channel group's dgamma and dbeta from the totals, then dx of the slice. The
 // slice-0 block also writes dgamma and dbeta.
 template <typename Types>
 __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
                                                const float *gamma, const float *save_mean, const float *save_invstd,
                                                BatchNormBackwardFusion<typename Types::S> fusion,
                                                BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                               const double *partials, float *dgamma, float *dbeta,
+                                               const double *totals, float *dgamma, float *dbeta,
                                                typename Types::S *dx) {
   using Index = typename Types::Index;
   __shared__ float group_dgamma[32], group_dbeta[32];
@@ -212,11 +260,9 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(const typename 
   for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
     const int64_t c = group * lanes + t.lane;
     const bool active = c < layout.C;
-    double sum_dy, sum_dy_xhat;
-    add_slice_partials(partials, c, active, slices, t, lanes, &sum_dy, &sum_dy_xhat);
     if (active && t.row == 0) {
-      group_dbeta[t.lane] = static_cast<float>(sum_dy);
-      group_dgamma[t.lane] = static_cast<float>(sum_dy_xhat);
+      group_dbeta[t.lane] = static_cast<float>(totals[2 * c]);
+      group_dgamma[t.lane] = static_cast<float>(totals[2 * c + 1]);
       if (blockIdx.x == 0) {
         dgamma[c] = group_dgamma[t.lane];
         dbeta[c] = group_dbeta[t.lane];
@@ -244,8 +290,11 @@ void launch_nhwc_backward_partials(const S *dy, const S *x, const float *mean, c
                                    const BatchNormLayoutNhwc &layout, const NhwcPlan &plan, double *workspace,
                                    const LaunchConfig &cfg) {
   using Types = KernelTypes<Index, S, BatchNormLayoutNhwc>;
+  const NhwcWorkspace w = nhwc_workspace(workspace, layout.C, plan.slices, plan.lanes);
+  zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
   CYG_LAUNCH(nhwc_backward_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), dy,
-             x, mean, spread, spread_kind, eps, fusion, layout, plan.lanes, plan.slices, workspace);
+             x, mean, spread, spread_kind, eps, fusion, layout, plan.lanes, plan.slices, w.partials, w.totals,
+             w.counters);
   CYG_CHECK_LAUNCH();
 }
 }  // namespace
@@ -267,13 +316,15 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
   const int64_t residual_bytes = fusion.residual != nullptr ? e * layout.numel() : 0;
   count_traffic(__func__, 2 * e * layout.numel() + residual_bytes + 16 * C + partial_bytes,
                 e * layout.numel() + 16 * C + partial_bytes);
+  const NhwcWorkspace w = nhwc_workspace(workspace, C, plan.slices, plan.lanes);
+  zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
   with_index_type(layout.numel(), [&](auto index) {
     using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;
     CYG_LAUNCH(nhwc_stats_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, layout, plan.lanes,
-               plan.slices, workspace);
+               plan.slices, w.partials, w.totals, w.counters);
     CYG_CHECK_LAUNCH();
     CYG_LAUNCH(nhwc_finish_normalise_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, gamma, beta,
-               layout, plan.lanes, plan.slices, workspace, eps, momentum, fusion, y, save_mean, save_invstd,
+               layout, plan.lanes, plan.slices, w.totals, eps, momentum, fusion, y, save_mean, save_invstd,
                running_mean, running_var);
     CYG_CHECK_LAUNCH();
   });
@@ -317,8 +368,8 @@ void batchnorm_backward_nhwc_cuda(const S *dy, const S *x, const float *gamma, c
                                             workspace, cfg);
     using Types = KernelTypes<Index, S, BatchNormLayoutNhwc>;
     CYG_LAUNCH(nhwc_finish_backward_dx_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg),
-               dy, x, gamma, save_mean, save_invstd, fusion, layout, plan.lanes, plan.slices, workspace, dgamma, dbeta,
-               dx);
+               dy, x, gamma, save_mean, save_invstd, fusion, layout, plan.lanes, plan.slices,
+               nhwc_workspace(workspace, C, plan.slices, plan.lanes).totals, dgamma, dbeta, dx);
     CYG_CHECK_LAUNCH();
   });
 }

@@ -84,4 +84,11 @@ namespace cyg::CYG_KNS {
 
 inline cudaStream_t stream_of(const LaunchConfig& cfg) { return static_cast<cudaStream_t>(cfg.stream); }
 
+#if !defined(CYGNET_EMU)
+// Zeroes `bytes` of device memory in stream order (a memset, not a kernel launch).
+inline void zero_async(void* p, size_t bytes, cudaStream_t stream) {
+  if (bytes > 0) CYG_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream));
+}
+#endif
+
 }  // namespace cyg::CYG_KNS

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <sstream>
@@ -549,6 +550,14 @@ void set_worker_count(int workers) { g_workers.store(workers); }
 void* dynamic_shared_memory() { return t_runner.dynamic_shared(); }
 
 void __syncthreads() { t_runner.yield(State::AtBarrier); }
+
+void zero_async(void* p, size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return;
+  if (stream == nullptr)
+    std::memset(p, 0, bytes);
+  else
+    memset_async(p, 0, bytes, stream);
+}
 
 cudaError_t cudaGetLastError() {
   const cudaError_t e = t_last_error;

@@ -198,6 +198,9 @@ T __ldg(const T* p) {
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidConfiguration = 9 };
 using cudaStream_t = EmuStream*;
 cudaError_t cudaGetLastError();
+// cudaMemsetAsync(p, 0, bytes, stream): queued on an emulated stream; with a null stream
+// at once, as a launch on it runs (the kernel tests, whose buffers are host memory).
+void zero_async(void* p, size_t bytes, cudaStream_t stream);
 const char* cudaGetErrorString(cudaError_t e);
 
 }  // namespace cyg::emu
