@@ -242,8 +242,11 @@ void set_field(const Field& f, const YAML::Node& node, const std::string& where)
   }
 }
 
+// `lines` holds the line of every key path met so far in the file: a key given twice
+// (`epochs:` twice under `train:`, `train:` twice, or `train.epochs:` beside `train:`
+// `epochs:`) is refused, where yaml-cpp would let the later one win in silence.
 void apply_node(RunConfig& config, const YAML::Node& node, const std::string& prefix, const std::string& where,
-                std::set<std::string>& given) {
+                std::set<std::string>& given, std::map<std::string, int>& lines) {
   auto fs = fields(config);
   for (auto it = node.begin(); it != node.end(); ++it) {
     // YAML allows any node as a key ("? a: b" makes a mapping one); a config's are names.
@@ -251,6 +254,10 @@ void apply_node(RunConfig& config, const YAML::Node& node, const std::string& pr
                     prefix.empty() ? "" : " under '" + prefix + "'", " is not a name");
     const std::string key = it->first.Scalar();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const int line = it->first.Mark().line + 1;
+    const auto [first, inserted] = lines.emplace(path, line);
+    CYG_INPUT_CHECK(inserted, where, ":", line, ": '", path, "' is given twice (also on line ", first->second,
+                    "); expected each key once");
     const Field* field = nullptr;
     bool is_section = false;
     for (const Field& f : fs) {
@@ -263,7 +270,7 @@ void apply_node(RunConfig& config, const YAML::Node& node, const std::string& pr
     } else if (is_section) {
       CYG_INPUT_CHECK(it->second.IsMap(), where, ": '", path, "' is a section (keys: ", keys_under(fs, path),
                 "), not a value");
-      apply_node(config, it->second, path, where, given);
+      apply_node(config, it->second, path, where, given, lines);
     } else {
       CYG_INPUT_CHECK(false, where, ": unknown key '", path, "' (valid keys", prefix.empty() ? "" : " under '" + prefix + "'",
                 ": ", keys_under(fs, prefix), ")");
@@ -524,7 +531,8 @@ std::string current_experiment_yaml(const std::string& stored, AppKind kind) {
     if (!root.IsMap()) return stored;
     RunConfig config = default_config(kind);
     std::set<std::string> given;
-    apply_node(config, root, "", "the checkpoint's experiment", given);
+    std::map<std::string, int> lines;
+    apply_node(config, root, "", "the checkpoint's experiment", given, lines);
     return experiment_yaml(config);
   } catch (const std::exception&) {
     return stored;  // not this version's configuration: the comparison says where it differs
@@ -547,7 +555,8 @@ std::set<std::string> apply_yaml_file(RunConfig& config, const std::string& path
   if (root.IsNull()) return given;
   CYG_INPUT_CHECK(root.IsMap(), path, ": expected a mapping of keys at the top level");
   try {
-    apply_node(config, root, "", path, given);
+    std::map<std::string, int> lines;
+    apply_node(config, root, "", path, given, lines);
   } catch (const YAML::Exception& e) {
     // What the checks above did not foresee still names the file and the place.
     CYG_INPUT_CHECK(false, path, ":", e.mark.line + 1, ": ", e.msg);

@@ -85,6 +85,28 @@ TEST(Config, UnknownOverrideKeyNamesItsSection) {
   expect_error([] { overridden({"=3"}); }, {"expected key=value"});
 }
 
+// yaml-cpp keeps both of two equal keys, and the later would win in silence: a key given
+// twice is refused with both lines, however it is spelled.
+TEST(Config, AKeyGivenTwiceIsRefusedWithBothLines) {
+  RunConfig c;
+  const std::string leaf = write_yaml("twice_leaf.yaml", "name: x\ntrain:\n  epochs: 3\n  batch_size: 64\n  epochs: 5\n");
+  expect_error([&] { cyg::app::apply_yaml_file(c, leaf); },
+               {leaf + ":5: 'train.epochs' is given twice (also on line 3); expected each key once"});
+  const std::string section = write_yaml("twice_section.yaml", "train:\n  epochs: 3\nname: x\ntrain:\n  batch_size: 8\n");
+  expect_error([&] { cyg::app::apply_yaml_file(c, section); }, {section + ":4: 'train' is given twice (also on line 1)"});
+  const std::string dotted = write_yaml("twice_dotted.yaml", "train:\n  epochs: 3\ntrain.epochs: 4\n");
+  expect_error([&] { cyg::app::apply_yaml_file(c, dotted); },
+               {dotted + ":3: 'train.epochs' is given twice (also on line 2)"});
+  const std::string top = write_yaml("twice_top.yaml", "name: a\nname: b\n");
+  expect_error([&] { cyg::app::apply_yaml_file(c, top); }, {top + ":2: 'name' is given twice (also on line 1)"});
+  // Each key once, in whatever order and spelling, is fine.
+  const std::string once = write_yaml("once.yaml", "train.epochs: 4\ntrain:\n  batch_size: 8\nname: a\n");
+  RunConfig d;
+  EXPECT_EQ(error_of([&] { cyg::app::apply_yaml_file(d, once); }), "(no error)");
+  EXPECT_EQ(d.train.epochs, 4);
+  EXPECT_EQ(d.train.batch_size, 8);
+}
+
 TEST(Config, SectionGivenAValueIsRefused) {
   const std::string path = write_yaml("section_value.yaml", "train: 5\n");
   RunConfig c;
