@@ -34,14 +34,21 @@ void append_predictions(const Variable& logits, const Batch& batch, Predictions&
   for (int64_t i = 0; i < labels.numel(); ++i) out.positions.push_back(batch.first_position + i);
 }
 
-std::string predictions_csv(const Predictions& p, int64_t classes) {
+// With the split's files (a folder dataset), each row also names its image's file, as
+// fastai's interpretation names its items.
+std::string predictions_csv(const Predictions& p, int64_t classes, const std::vector<std::string>& files) {
   std::ostringstream os;
-  os << "index,label,pred";
+  os << "index" << (files.empty() ? "" : ",file") << ",label,pred";
   for (int64_t c = 0; c < classes; ++c) os << ",logit_" << c;
   os << "\n";
   for (size_t i = 0; i < p.labels.size(); ++i) {
     const float* row = p.logits.data() + i * static_cast<size_t>(classes);
-    os << i << "," << p.labels[i] << "," << row_argmax(row, classes);
+    os << i;
+    if (!files.empty()) {
+      const auto position = static_cast<size_t>(p.positions.empty() ? static_cast<int64_t>(i) : p.positions[i]);
+      os << "," << csv_field(position < files.size() ? files[position] : std::string());
+    }
+    os << "," << p.labels[i] << "," << row_argmax(row, classes);
     for (int64_t c = 0; c < classes; ++c) os << "," << format_number(row[c]);
     os << "\n";
   }
@@ -563,7 +570,7 @@ int evaluate_checkpoint(Experiment& experiment, const EvaluateRequest& request) 
   const Confusion confusion = confusion_of(predictions, val.num_classes);
   std::printf("%s", confusion_report(confusion, val.class_names).c_str());
   if (!predictions_path.empty()) {
-    write_file_atomically(predictions_path, predictions_csv(predictions, val.num_classes));
+    write_file_atomically(predictions_path, predictions_csv(predictions, val.num_classes, val.files));
     std::printf("predictions: %s\n", predictions_path.c_str());
   }
   if (!confusion_path.empty()) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -2928,8 +2929,29 @@ TEST_F(EndToEnd, TrainsOnAFolderOfImageFiles) {
     EXPECT_EQ(file.parent_path().filename().string(), t["label"].get<std::string>()) << t.dump();
   }
 
-  const Result e = run("evaluate", {"--checkpoint", dir + "/last.safetensors"}, BaseArgs::None);
+  const std::string predictions = root_ + "/folder-predictions.csv";
+  const Result e = run("evaluate", {"--checkpoint", dir + "/last.safetensors", "--predictions", predictions},
+                       BaseArgs::None);
   ASSERT_EQ(e.exit_code, 0) << e.err;
+  // The predictions name each image's file: one of the validation files, once each, in
+  // the folder of the row's label.
+  {
+    std::istringstream in(read_file(predictions));
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line.rfind("index,file,label,pred,logit_0,", 0), 0u) << line;
+    std::set<std::string> seen;
+    while (std::getline(in, line)) {
+      const std::vector<std::string> f = csv_fields(line);
+      ASSERT_EQ(f.size(), 14u) << line;
+      const std::filesystem::path file = f[1];
+      EXPECT_TRUE(std::filesystem::exists(file)) << line;
+      EXPECT_EQ(file.parent_path().parent_path().filename().string(), "valid") << line;
+      EXPECT_EQ(file.parent_path().filename().string(), "shape_" + f[2]) << line;
+      seen.insert(f[1]);
+    }
+    EXPECT_EQ(seen.size(), 256u);
+  }
   char expected[96];
   std::snprintf(expected, sizeof expected, "on pics-valid (256 images): loss %.6f, accuracy %.4f",
                 s["final_val_loss"].get<double>(), s["final_val_acc"].get<double>());
