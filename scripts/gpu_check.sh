@@ -451,7 +451,9 @@ if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
 fi
 
 if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
-  # The step's counters (launches, bytes, library calls) beside each profile.
+  # The step's counters (launches, bytes, library calls) beside each profile. An nsys
+  # that made no report at batch 128 is not tried again at 512.
+  no_nsys=()
   for batch in 128 512; do
     echo "== profile and counters: ResNet-18 at batch $batch"
     run_command "counters b$batch (cuda)" 30 "$logs/counters_b$batch.log" '[0-9.]+ images/s' \
@@ -459,8 +461,10 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
     cat "$logs/counters_b$batch.log"
     profile_limit=$(limit_for 60)
     run_within "$profile_limit" "$logs/profile_b$batch.log" bash scripts/profile.sh --bin-dir "$bin_dir" \
-      --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit > 15 ? profile_limit - 10 : 5))
+      --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit > 15 ? profile_limit - 10 : 5)) \
+      "${no_nsys[@]}"
     cat "$logs/profile_b$batch.log"
+    grep -q "^nsys made no report" "$logs/profile_b$batch.log" && no_nsys=(--no-nsys)
     note=$(sed -n 's/^profile: //p' "$logs/profile_b$batch.log" | tail -1 | cut -c1-150)
     if [ "$step_rc" = 0 ] && [[ "$note" == "not runnable here"* ]]; then record "profile b$batch" 0 0 "$step_s" "$note"
     elif [ "$step_rc" = 0 ] && [ -n "$note" ]; then record "profile b$batch" 1 0 "$step_s" "$note"

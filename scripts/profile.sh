@@ -12,8 +12,10 @@
 #   2. Nsight Compute (ncu) on every launch of the three heaviest of our kernels in one
 #      step: DRAM bytes read and written, time, achieved bandwidth against the peak.
 #   scripts/profile.sh [--bin-dir DIR] [--batch N] [--steps N] [--top N] [--out DIR] [--quick]
-#       [--seconds S]
+#       [--seconds S] [--no-nsys]
 #   --quick   5 timed steps and no ncu bandwidth pass
+#   --no-nsys no timeline: the kernel table from ncu (where an earlier run found that nsys
+#             makes no report here)
 #   --seconds S  every profiler run and report cut to what is left of S seconds (one with
 #             under 10 s left is not started), so that the last line comes within S
 # Binaries from build/apps ($CYGNET_BUILD_DIR); reports in profile-out/ (cygnet.nsys-rep,
@@ -26,11 +28,12 @@ die() { echo "profile: $*" >&2; exit 2; }
 finish() { echo "profile: $*"; exit 0; }
 joined() { local text; text=$(printf '%s; ' "$@"); echo "${text%; }"; }
 
-bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0 seconds=0
+bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0 seconds=0 no_nsys=0
 started=$(date +%s)
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; steps=5 ;;
+    --no-nsys) no_nsys=1 ;;
     --bin-dir | --batch | --steps | --top | --out | --seconds)
       [ $# -ge 2 ] || die "$1 needs a value (try --help)"
       case "$1" in
@@ -95,7 +98,10 @@ find_tool() {  # name -> the first executable found on PATH or in the usual inst
 nsys=$(find_tool nsys)
 ncu=$(find_tool ncu)
 nsys_note=""
-if [ -n "$nsys" ] && nsys_lacks_importer "$nsys"; then
+if [ -n "$nsys" ] && [ "$no_nsys" = 1 ]; then
+  nsys_note="--no-nsys"
+  nsys=""
+elif [ -n "$nsys" ] && nsys_lacks_importer "$nsys"; then
   nsys_note="$nsys has no QdstrmImporter beside it (it would write only a .qdstrm)"
   nsys=""
 fi
