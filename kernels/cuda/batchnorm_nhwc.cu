@@ -127,7 +127,6 @@ __device__ void finish_group(const double *partials, int64_t c, bool active, int
   }
 }
 
-
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
