@@ -17,10 +17,24 @@ namespace {
 // The header names the format and its version; a file with another header is not ours
 // to read or to replace.
 constexpr const char* kFormat = "cygnet cudnn algorithm cache";
-constexpr int kVersion = 1;
-constexpr int kFields = 9;
+constexpr int kVersion = 2;
+constexpr int kFields = 11;
+// Version 1: no data nor layout fields, every line an f32 NCHW choice.
+constexpr int kVersion1Fields = 9;
 
-std::string header() { return std::string(kFormat) + " " + std::to_string(kVersion); }
+std::string header(int version = kVersion) { return std::string(kFormat) + " " + std::to_string(version); }
+
+ConvData data_named(const std::string& name) {
+  CYG_INPUT_CHECK(name == "f32" || name == "bf16", "data '", name, "' is not f32 or bf16");
+  return name == "bf16" ? ConvData::BF16 : ConvData::F32;
+}
+const char* data_name(ConvData data) { return data == ConvData::BF16 ? "bf16" : "f32"; }
+
+ConvLayout layout_named(const std::string& name) {
+  CYG_INPUT_CHECK(name == "nchw" || name == "nhwc", "layout '", name, "' is not nchw or nhwc");
+  return name == "nhwc" ? ConvLayout::NHWC : ConvLayout::NCHW;
+}
+const char* layout_name(ConvLayout layout) { return layout == ConvLayout::NHWC ? "nhwc" : "nchw"; }
 
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> parts;
@@ -77,7 +91,7 @@ std::string shape_field(const Conv2dShape& s) {
 auto tied(const ConvAlgoKey& k) {
   const Conv2dShape& s = k.shape;
   return std::tie(k.gpu, k.cudnn_version, s.N, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride_h, s.stride_w, s.pad_h,
-                  s.pad_w, k.allow_tf32, k.deterministic, k.direction);
+                  s.pad_w, k.allow_tf32, k.deterministic, k.direction, k.data, k.layout);
 }
 
 }  // namespace
@@ -115,8 +129,8 @@ std::string ConvAlgoCache::serialize() const {
   os << header() << "\n";
   for (const auto& [k, c] : choices_)
     os << k.gpu << '\t' << k.cudnn_version << '\t' << shape_field(k.shape) << '\t' << int(k.allow_tf32) << '\t'
-       << int(k.deterministic) << '\t' << conv_direction_name(k.direction) << '\t' << c.algorithm << '\t'
-       << c.math_type << '\t' << c.workspace_bytes << '\n';
+       << int(k.deterministic) << '\t' << conv_direction_name(k.direction) << '\t' << data_name(k.data) << '\t'
+       << layout_name(k.layout) << '\t' << c.algorithm << '\t' << c.math_type << '\t' << c.workspace_bytes << '\n';
   return os.str();
 }
 
@@ -125,13 +139,16 @@ ConvAlgoCache ConvAlgoCache::parse(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   int number_of_line = 0;
-  CYG_INPUT_CHECK(std::getline(in, line) && line == header(), "line 1 is not '", header(), "'");
+  CYG_INPUT_CHECK(std::getline(in, line) && (line == header() || line == header(1)), "line 1 is not '", header(),
+                  "'");
+  const bool version1 = line == header(1);
+  const size_t fields = version1 ? kVersion1Fields : kFields;
   ++number_of_line;
   while (std::getline(in, line)) {
     ++number_of_line;
     try {
       const std::vector<std::string> f = split(line, '\t');
-      CYG_INPUT_CHECK(f.size() == kFields, "expected ", kFields, " tab-separated fields, got ", f.size());
+      CYG_INPUT_CHECK(f.size() == fields, "expected ", fields, " tab-separated fields, got ", f.size());
       CYG_INPUT_CHECK(!f[0].empty(), "no GPU name");
       ConvAlgoKey key;
       key.gpu = f[0];
@@ -140,10 +157,15 @@ ConvAlgoCache ConvAlgoCache::parse(const std::string& text) {
       key.allow_tf32 = flag(f[3], "allow_tf32");
       key.deterministic = flag(f[4], "deterministic");
       key.direction = direction_named(f[5]);
+      size_t next = 6;
+      if (!version1) {
+        key.data = data_named(f[next++]);
+        key.layout = layout_named(f[next++]);
+      }
       ConvAlgoChoice choice;
-      choice.algorithm = number<int>(f[6], 0, "algorithm");
-      choice.math_type = number<int>(f[7], 0, "math type");
-      choice.workspace_bytes = number<size_t>(f[8], 0, "workspace size");
+      choice.algorithm = number<int>(f[next], 0, "algorithm");
+      choice.math_type = number<int>(f[next + 1], 0, "math type");
+      choice.workspace_bytes = number<size_t>(f[next + 2], 0, "workspace size");
       cache.insert(key, choice);
     } catch (const Error& e) {
       CYG_INPUT_CHECK(false, "line ", number_of_line, ": ", e.what());
@@ -162,7 +184,7 @@ ConvAlgoFile read_conv_algo_file(const std::string& path) {
   std::getline(in, first_line);
   if (first_line.empty() && in.eof()) return file;
   const std::string where = "cuDNN algorithm cache '" + path + "': ";
-  if (first_line != header()) {
+  if (first_line != header() && first_line != header(1)) {
     std::string shown = first_line.substr(0, 60);
     for (char& ch : shown)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';

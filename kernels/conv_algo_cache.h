@@ -4,10 +4,13 @@
 // takes the choice instead of searching again. Host code only (tested without a GPU):
 // kernels/cuda/cudnn_conv.cpp fills the cache and has it written atomically.
 //
-// The format is text: a header line, then one line per choice with tab-separated fields
+// The format is text: a header line ("cygnet cudnn algorithm cache 2"), then one line
+// per choice with tab-separated fields
 //   gpu  cudnn_version  N C H W OC KH KW stride_h stride_w pad_h pad_w  allow_tf32
-//   deterministic  direction  algorithm  math_type  workspace_bytes
-// (the shape's numbers separated by spaces, booleans as 0/1, cuDNN's enums as integers).
+//   deterministic  direction  data  layout  algorithm  math_type  workspace_bytes
+// (the shape's numbers separated by spaces, booleans as 0/1, data f32 or bf16, layout
+// nchw or nhwc, cuDNN's enums as integers). Version 1, whose lines had no data nor
+// layout and kept f32 NCHW choices only, is read as such and rewritten as version 2.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +30,8 @@ struct ConvAlgoKey {
   Conv2dShape shape;
   bool allow_tf32 = true, deterministic = false;
   ConvDirection direction = ConvDirection::Forward;
+  ConvData data = ConvData::F32;
+  ConvLayout layout = ConvLayout::NCHW;
   bool operator<(const ConvAlgoKey& o) const;
 };
 

@@ -342,8 +342,7 @@ class Chooser {
  private:
   enum class Source { Heuristics, Search };
 
-  // The file's lines have no element type nor layout: it keeps f32 NCHW choices only.
-  bool uses_file() const { return !g_file.path.empty() && data_ == ConvData::F32 && layout_ == ConvLayout::NCHW; }
+  bool uses_file() const { return !g_file.path.empty(); }
 
   // Never down-conversion of the inputs (CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION); with
   // TF32 off, FMA alone for f32.
@@ -362,6 +361,8 @@ class Chooser {
     key.allow_tf32 = settings_.allow_tf32;
     key.deterministic = settings_.deterministic;
     key.direction = direction;
+    key.data = data_;
+    key.layout = layout_;
     return key;
   }
 

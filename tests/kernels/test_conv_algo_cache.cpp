@@ -98,9 +98,35 @@ TEST_F(ConvAlgoFileTest, WrittenAtomicallyAndReadBack) {
 TEST_F(ConvAlgoFileTest, TheFormatIsOneHeaderAndOneLinePerChoice) {
   ConvAlgoCache cache;
   cache.insert(key_of(ConvDirection::BackwardFilter), {5, 1, 77});
+  ConvAlgoKey bf16 = key_of(ConvDirection::Forward);
+  bf16.data = cyg::ConvData::BF16;
+  bf16.layout = cyg::ConvLayout::NHWC;
+  cache.insert(bf16, {1, 1, 0});
   EXPECT_EQ(cache.serialize(),
-            "cygnet cudnn algorithm cache 1\n"
-            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_filter\t5\t1\t77\n");
+            "cygnet cudnn algorithm cache 2\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tbf16\tnhwc\t1\t1\t0\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_filter\tf32\tnchw\t5\t1\t77\n");
+}
+
+// A file of version 1 (lines without data nor layout, which kept f32 NCHW choices only)
+// is read as those, and a save writes it again as version 2.
+TEST_F(ConvAlgoFileTest, AVersion1FileIsReadAsFp32NchwAndRewrittenAsVersion2) {
+  const std::string file =
+      write_text("version1.txt", "cygnet cudnn algorithm cache 1\n"
+                                 "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t6\t0\t123\n");
+  const cyg::ConvAlgoFile read = cyg::read_conv_algo_file(file);
+  EXPECT_EQ(read.warning, "");
+  EXPECT_TRUE(read.may_overwrite);
+  ASSERT_NE(read.cache.find(key_of(ConvDirection::Forward)), nullptr);
+  EXPECT_EQ(read.cache.find(key_of(ConvDirection::Forward))->algorithm, 6);
+  ConvAlgoKey nhwc = key_of(ConvDirection::Forward);
+  nhwc.layout = cyg::ConvLayout::NHWC;
+  EXPECT_EQ(read.cache.find(nhwc), nullptr) << "version 1 held no channels-last choice";
+  EXPECT_EQ(read.cache.serialize().rfind("cygnet cudnn algorithm cache 2\n", 0), 0u);
+  // A version-1 line in a version-2 file is a damaged line.
+  read_ignored("mixed", "cygnet cudnn algorithm cache 2\n"
+                        "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t6\t0\t123\n",
+               "line 2: expected 11 tab-separated fields, got 9");
 }
 
 TEST_F(ConvAlgoFileTest, EveryPartOfTheKeyCounts) {
@@ -123,6 +149,12 @@ TEST_F(ConvAlgoFileTest, EveryPartOfTheKeyCounts) {
   k = key_of(ConvDirection::Forward);
   k.shape.N = 100;
   EXPECT_EQ(cache.find(k), nullptr) << "another batch size";
+  k = key_of(ConvDirection::Forward);
+  k.data = cyg::ConvData::BF16;
+  EXPECT_EQ(cache.find(k), nullptr) << "bf16";
+  k = key_of(ConvDirection::Forward);
+  k.layout = cyg::ConvLayout::NHWC;
+  EXPECT_EQ(cache.find(k), nullptr) << "channels-last";
 }
 
 TEST_F(ConvAlgoFileTest, AMissingOrEmptyFileIsAnEmptyCacheWithoutWarning) {
@@ -138,28 +170,34 @@ TEST_F(ConvAlgoFileTest, AMissingOrEmptyFileIsAnEmptyCacheWithoutWarning) {
 // cache starts empty, and the next save replaces the file.
 TEST_F(ConvAlgoFileTest, ADamagedFileIsIgnoredWithAWarningAndReplaced) {
   const std::string good = three_directions_on_two_gpus().serialize();
-  const std::string header = "cygnet cudnn algorithm cache 1\n";
-  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t4096\n";
+  const std::string header = "cygnet cudnn algorithm cache 2\n";
+  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t1\t0\t4096\n";
   struct Case {
     std::string name, text, expected;
   };
   const Case cases[] = {
       {"cut short", good.substr(0, good.size() - 5), "is cut short"},
-      {"fields missing", header + "NVIDIA H200\t91900\t1 2 3\n", "line 2: expected 9 tab-separated fields, got 3"},
-      {"not a number", header + line + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tfast\t0\t1\n",
+      {"fields missing", header + "NVIDIA H200\t91900\t1 2 3\n", "line 2: expected 11 tab-separated fields, got 3"},
+      {"not a number",
+       header + line + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\tfast\t0\t1\n",
        "line 3: algorithm 'fast' is not a number"},
-      {"negative", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t-1\t0\t1\n",
+      {"negative", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t-1\t0\t1\n",
        "line 2: algorithm '-1' is not a number of at least 0"},
-      {"short shape", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3\t1\t0\tforward\t1\t0\t1\n",
+      {"short shape", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3\t1\t0\tforward\tf32\tnchw\t1\t0\t1\n",
        "line 2: shape '128 64 32 32 128 3 3' does not have 11 numbers"},
-      {"zero size", header + "NVIDIA H200\t91900\t0 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t1\n",
+      {"zero size", header + "NVIDIA H200\t91900\t0 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t1\t0\t1\n",
        "line 2: shape size '0' is not a number of at least 1"},
-      {"bad flag", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\tyes\t0\tforward\t1\t0\t1\n",
+      {"bad flag", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\tyes\t0\tforward\tf32\tnchw\t1\t0\t1\n",
        "line 2: allow_tf32 'yes' is not 0 or 1"},
-      {"bad direction", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tsideways\t1\t0\t1\n",
+      {"bad direction", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tsideways\tf32\tnchw\t1\t0\t1\n",
        "line 2: direction 'sideways' is not forward, backward_data or backward_filter"},
-      {"no gpu", header + "\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t1\t0\t1\n", "line 2: no GPU name"},
-      {"binary junk", header + std::string("\0\x01\xff\n", 4), "line 2: expected 9 tab-separated fields"},
+      {"no gpu", header + "\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t1\t0\t1\n",
+       "line 2: no GPU name"},
+      {"binary junk", header + std::string("\0\x01\xff\n", 4), "line 2: expected 11 tab-separated fields"},
+      {"bad data", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tfp16\tnchw\t1\t0\t1\n",
+       "line 2: data 'fp16' is not f32 or bf16"},
+      {"bad layout", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnhcw\t1\t0\t1\n",
+       "line 2: layout 'nhcw' is not nchw or nhwc"},
   };
   for (const Case& c : cases) EXPECT_TRUE(read_ignored(c.name, c.text, c.expected).may_overwrite) << c.name;
 }
@@ -173,8 +211,8 @@ TEST_F(ConvAlgoFileTest, AForeignFileIsIgnoredAndLeftAlone) {
   };
   const Case cases[] = {
       {"yaml", "name: run\ntrain:\n  epochs: 3\n"},
-      {"newer version", "cygnet cudnn algorithm cache 2\n" + good_body},
-      {"windows line ends", "cygnet cudnn algorithm cache 1\r\n" + good_body},
+      {"newer version", "cygnet cudnn algorithm cache 3\n" + good_body},
+      {"windows line ends", "cygnet cudnn algorithm cache 2\r\n" + good_body},
       {"blank first line", "\n" + good_body},
   };
   for (const Case& c : cases) {
@@ -191,9 +229,9 @@ TEST_F(ConvAlgoFileTest, ALaterChoiceReplacesAnEarlierOne) {
   EXPECT_EQ(cache.size(), 1u);
   EXPECT_EQ(cache.find(key_of(ConvDirection::Forward))->algorithm, 2);
   // In a file, the later of two lines for one key.
-  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t";
+  const std::string line = "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t";
   const ConvAlgoCache parsed =
-      ConvAlgoCache::parse("cygnet cudnn algorithm cache 1\n" + line + "1\t0\t10\n" + line + "7\t1\t30\n");
+      ConvAlgoCache::parse("cygnet cudnn algorithm cache 2\n" + line + "1\t0\t10\n" + line + "7\t1\t30\n");
   EXPECT_EQ(parsed.find(key_of(ConvDirection::Forward))->algorithm, 7);
 }
 
