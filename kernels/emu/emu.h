@@ -142,35 +142,39 @@ inline int __all_sync(unsigned mask, int predicate) {
 inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
 
 // ---- atomics (blocks run on several worker threads) ----
+// Acquire-release: CUDA's atomics are relaxed, and a kernel that hands data from block to
+// block (the last block of a group adds up the others' partial sums) fences around them.
+// The fences here are real fences, which order the same; the stronger atomics also let
+// ThreadSanitizer, which does not model fences, see the hand-over.
 template <typename T>
 T atomicAdd(T* address, T v) {
   if constexpr (std::is_integral<T>::value) {
-    return __atomic_fetch_add(address, v, __ATOMIC_RELAXED);
+    return __atomic_fetch_add(address, v, __ATOMIC_ACQ_REL);
   } else {
     T old;
-    __atomic_load(address, &old, __ATOMIC_RELAXED);
+    __atomic_load(address, &old, __ATOMIC_ACQUIRE);
     T desired;
     do {
       desired = old + v;
-    } while (!__atomic_compare_exchange(address, &old, &desired, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    } while (!__atomic_compare_exchange(address, &old, &desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return old;
   }
 }
 template <typename T>
 T atomicMax(T* address, T v) {
   static_assert(std::is_integral<T>::value, "atomicMax of a floating type is not a CUDA operation");
-  T old = __atomic_load_n(address, __ATOMIC_RELAXED);
-  while (old < v && !__atomic_compare_exchange_n(address, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  T old = __atomic_load_n(address, __ATOMIC_ACQUIRE);
+  while (old < v && !__atomic_compare_exchange_n(address, &old, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
   }
   return old;
 }
 template <typename T>
 T atomicExch(T* address, T v) {
-  return __atomic_exchange_n(address, v, __ATOMIC_RELAXED);
+  return __atomic_exchange_n(address, v, __ATOMIC_ACQ_REL);
 }
 template <typename T>
 T atomicCAS(T* address, T compare, T v) {
-  __atomic_compare_exchange_n(address, &compare, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  __atomic_compare_exchange_n(address, &compare, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
   return compare;
 }
 
