@@ -227,7 +227,8 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
 // Channels-last: a block's threads form `lanes` columns of consecutive channels (a power
 // of two, at most 32: batchnorm_nhwc_lanes) by block/lanes columns of rows, so each warp
 // reads whole runs of a row; a grid of (row slices, channel groups), the slices' partials
-// finished in a fixed order as above.
+// added up in a fixed order by the last block of each group to finish (its second pass
+// reads the totals; see batchnorm_nhwc_workspace_doubles).
 CYG_HD int64_t batchnorm_nhwc_lanes(int64_t C) {
   int64_t lanes = 1;
   while (lanes < 32 && lanes < C) lanes *= 2;

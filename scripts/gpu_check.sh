@@ -466,7 +466,8 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
     cat "$logs/profile_b$batch.log"
     grep -q "^nsys made no report" "$logs/profile_b$batch.log" && no_nsys=(--no-nsys)
     note=$(sed -n 's/^profile: //p' "$logs/profile_b$batch.log" | tail -1 | cut -c1-150)
-    if [ "$step_rc" = 0 ] && [[ "$note" == "not runnable here"* ]]; then record "profile b$batch" 0 0 "$step_s" "$note"
+    if [ "$step_not_run" = 1 ]; then record "profile b$batch" 0 0 0 "$(head -1 "$logs/profile_b$batch.log")"
+    elif [ "$step_rc" = 0 ] && [[ "$note" == "not runnable here"* ]]; then record "profile b$batch" 0 0 "$step_s" "$note"
     elif [ "$step_rc" = 0 ] && [ -n "$note" ]; then record "profile b$batch" 1 0 "$step_s" "$note"
     else record "profile b$batch" 0 1 "$step_s" "exit $step_rc: ${note:-$(grep -v '^$' "$logs/profile_b$batch.log" | tail -1 | cut -c1-100)}"
     fi
