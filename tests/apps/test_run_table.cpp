@@ -393,9 +393,10 @@ TEST(RunTable, RunsOverSeedsShareARowWithMeanAndStandardDeviation) {
   const cyg::runs::RunRecord elsewhere = with_line(
       write_one_cycle(root / "s5", "row3", "0.01", "0.1", "70", "1", "0.80", true, 5), "data: {root: /staged/cifar}");
   EXPECT_EQ(elsewhere.settings, runs[0].settings);
+  // (train.max_steps written beside the train: mapping: a key given twice is refused.)
   const cyg::runs::RunRecord cut = with_line(
-      write_one_cycle(root / "s6", "row3", "0.01", "0.1", "70", "1", "0.80", true, 6), "train: {max_steps: 4}");
-  ASSERT_EQ(cut.epochs, 70) << "the second train: mapping adds to the first";
+      write_one_cycle(root / "s6", "row3", "0.01", "0.1", "70", "1", "0.80", true, 6), "train.max_steps: 4");
+  ASSERT_EQ(cut.epochs, 70) << "train.max_steps adds to the train: mapping";
   EXPECT_NE(cut.settings, runs[0].settings);
 
   // The overlay: a line per run. By row, a row's runs share a colour and one legend
