@@ -82,16 +82,27 @@ struct BatchNormBackwardFusion {
 // y[i] from the normalised value v, as the unfused add and ReLU would make it. S is the
 // activations' storage (float, double or bf16 bits); the math runs in T, and a bf16 y is
 // rounded once, after the epilogue.
+// The _of forms take the residual and y already read (the vectorised kernels read
+// several at once); the others read element i.
+template <typename T>
+CYG_HD T batchnorm_epilogue_of(T v, BatchNormEpilogue epilogue, T residual) {
+  if (epilogue == BatchNormEpilogue::AddRelu) v = v + residual;
+  return epilogue == BatchNormEpilogue::None ? v : relu_forward_op(v);
+}
 template <typename T, typename S>
 CYG_HD T batchnorm_epilogue(T v, const BatchNormFusion<S>& f, int64_t i) {
-  if (f.epilogue == BatchNormEpilogue::AddRelu) v = v + static_cast<T>(widen(f.residual[i]));
-  return f.epilogue == BatchNormEpilogue::None ? v : relu_forward_op(v);
+  return batchnorm_epilogue_of(
+      v, f.epilogue, f.epilogue == BatchNormEpilogue::AddRelu ? static_cast<T>(widen(f.residual[i])) : T(0));
 }
 
 // The gradient reaching the normalisation: dy through the fused ReLU's mask.
+template <typename T>
+CYG_HD T batchnorm_masked_dy_of(T dy, bool masked, T y) {
+  return masked ? relu_backward_op(dy, y) : dy;
+}
 template <typename T, typename S>
 CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
-  return f.y != nullptr ? relu_backward_op(dy, static_cast<T>(widen(f.y[i]))) : dy;
+  return batchnorm_masked_dy_of(dy, f.y != nullptr, f.y != nullptr ? static_cast<T>(widen(f.y[i])) : T(0));
 }
 
 template <typename T>
@@ -224,32 +235,56 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
   return 2 * C * batchnorm_slices(N, C, HW, cfg);
 }
 
-// Channels-last: a block's threads form `lanes` columns of consecutive channels (a power
-// of two, at most 32: batchnorm_nhwc_lanes) by block/lanes columns of rows, so each warp
-// reads whole runs of a row; a grid of (row slices, channel groups), the slices' partials
-// added up in a fixed order by the last block of each group to finish (its second pass
-// reads the totals; see batchnorm_nhwc_workspace_doubles).
-CYG_HD int64_t batchnorm_nhwc_lanes(int64_t C) {
+// Channels-last: the kernels read `width` consecutive channels of a row at once, 16 bytes
+// (8 bf16 or 4 f32 values: batchnorm_nhwc_width), where C is a multiple of that and every
+// activation pointer is 16-byte aligned, else one. A block's threads form `lanes` columns
+// of consecutive such units of channels (a power of two, at most 32: batchnorm_nhwc_lanes
+// of C / width) by block/lanes columns of rows, so each warp reads whole runs of a row; a
+// grid of (row slices, channel groups), the slices' partials added up in a fixed order by
+// the last block of each group to finish (its second pass reads the totals; see
+// batchnorm_nhwc_workspace_doubles).
+inline int64_t batchnorm_nhwc_width(int64_t C, int64_t element_bytes) {
+  const int64_t width = 16 / element_bytes;
+  return width > 1 && C % width == 0 ? width : 1;
+}
+CYG_HD int64_t batchnorm_nhwc_lanes(int64_t units) {
   int64_t lanes = 1;
-  while (lanes < 32 && lanes < C) lanes *= 2;
+  while (lanes < 32 && lanes < units) lanes *= 2;
   return lanes;
 }
-inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg) {
+inline int64_t batchnorm_nhwc_groups(int64_t C, int64_t width) {
+  const int64_t units = C / width;
+  return ceil_div(units, batchnorm_nhwc_lanes(units));
+}
+// A thread sums at most this many rows in float before its sums go on in double.
+constexpr int64_t kBatchNormNhwcRun = 64;
+inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg, int64_t width = 1) {
   const int64_t target = cfg.max_blocks > 0 ? cfg.max_blocks : 1024;  // blocks for the whole launch
-  const int64_t lanes = batchnorm_nhwc_lanes(C), groups = ceil_div(C, lanes);
+  const int64_t lanes = batchnorm_nhwc_lanes(C / width), groups = batchnorm_nhwc_groups(C, width);
   const int64_t rows = block_size(cfg) / lanes;  // a block's row columns (a block below 32 is refused later)
   const int64_t by_work = ceil_div(N * HW, rows > 0 ? rows : 1);  // no block without work
+  const int64_t by_run = ceil_div(by_work, kBatchNormNhwcRun);    // no thread's run over kBatchNormNhwcRun
   int64_t slices = groups > 0 ? target / groups : 1;
+  if (slices < by_run) slices = by_run;
   if (slices > by_work) slices = by_work;
   return slices < 1 ? 1 : slices;
 }
-// The workspace: the slices' partials (2 C slices doubles), the channels' totals (2 C),
-// then a counter per channel group (uint32, two to a double), which the call zeroes: the
-// last block of a group to finish its partials adds them up once, for every block of the
-// second pass to read.
+// The workspace of one width: the slices' partials (2 C slices doubles), the channels'
+// totals (2 C), then a counter per channel group (uint32, two to a double), which the call
+// zeroes: the last block of a group to finish its partials adds them up once, for every
+// block of the second pass to read.
+inline int64_t batchnorm_nhwc_workspace_doubles_of(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg,
+                                                   int64_t width) {
+  return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg, width) + 2 * C + ceil_div(batchnorm_nhwc_groups(C, width), 2);
+}
+// Enough for any width a call may take (f32 or bf16, aligned or not).
 inline int64_t batchnorm_nhwc_workspace_doubles(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg = {}) {
-  const int64_t groups = ceil_div(C, batchnorm_nhwc_lanes(C));
-  return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg) + 2 * C + ceil_div(groups, 2);
+  int64_t most = 0;
+  for (int64_t width : {int64_t(1), batchnorm_nhwc_width(C, 4), batchnorm_nhwc_width(C, 2)}) {
+    const int64_t doubles = batchnorm_nhwc_workspace_doubles_of(N, C, HW, cfg, width);
+    most = doubles > most ? doubles : most;
+  }
+  return most;
 }
 
 // S = float or uint16_t (bf16 bits): the activations' storage; everything else is f32.

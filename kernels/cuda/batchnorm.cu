@@ -14,6 +14,39 @@ namespace cyg::CYG_KNS {
 namespace {
 using namespace batchnorm_detail;
 
+// A channel's statistics from its slices' partials (sums of x - shift and of its
+// square over the channel's m values), added in a fixed order, so every block of the
+// channel computes the same bits.
+__device__ __forceinline__ ChannelStats channel_stats(double shift, int64_t m, int64_t c, int64_t slices,
+                                                      const double *partials, float eps) {
+  double sum = 0.0, squares = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum += partials[2 * (c * slices + s)];
+    squares += partials[2 * (c * slices + s) + 1];
+  }
+  return batchnorm_stats_from_sums(shift, m, sum, squares, eps);
+}
+
+// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed
+// order; as floats, they are dbeta and dgamma.
+__device__ __forceinline__ void channel_sums(const double *partials, int64_t c, int64_t slices, float *dgamma,
+                                             float *dbeta) {
+  double sum_dy = 0.0, sum_dy_xhat = 0.0;
+  for (int64_t s = 0; s < slices; ++s) {
+    sum_dy += partials[2 * (c * slices + s)];
+    sum_dy_xhat += partials[2 * (c * slices + s) + 1];
+  }
+  *dbeta = static_cast<float>(sum_dy);
+  *dgamma = static_cast<float>(sum_dy_xhat);
+}
+
+// dgamma and dbeta of every channel from the partials, a thread per channel.
+__global__ void CYG_LAUNCH_BOUNDS batchnorm_backward_finish_kernel(int64_t C, int64_t slices, const double *partials, float *dgamma,
+                                                 float *dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, C)
+  channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
+}
+
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = sum of (x -
 // shift)^2.
 template <typename Types>

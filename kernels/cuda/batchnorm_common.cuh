@@ -1,5 +1,5 @@
 // What the NCHW (batchnorm.cu) and channels-last (batchnorm_nhwc.cu) batchnorm kernels
-// share: the slices' partials and their fixed-order finish, the element-wise kernels
+// share: the slices' ranges and statistics type, the element-wise kernels
 // (evaluation forward, evaluation dx; a Layout says which channel an offset is in), and
 // the launch checks. partials[2 * (c * slices + s)] and [.. + 1] hold slice s's two sums
 // of channel c in either layout.
@@ -35,40 +35,7 @@ __device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s
   *end = *begin + per < m ? *begin + per : m;
 }
 
-// A channel's statistics from its slices' partials (sums of x - shift and of its
-// square over the channel's m values), added in a fixed order, so every block of the
-// channel computes the same bits.
 using ChannelStats = BatchNormStats<float>;
-
-__device__ __forceinline__ ChannelStats channel_stats(double shift, int64_t m, int64_t c, int64_t slices,
-                                                      const double *partials, float eps) {
-  double sum = 0.0, squares = 0.0;
-  for (int64_t s = 0; s < slices; ++s) {
-    sum += partials[2 * (c * slices + s)];
-    squares += partials[2 * (c * slices + s) + 1];
-  }
-  return batchnorm_stats_from_sums(shift, m, sum, squares, eps);
-}
-
-// A channel's sum of dy and of dy * xhat from its slices' partials, in a fixed
-// order; as floats, they are dbeta and dgamma.
-__device__ __forceinline__ void channel_sums(const double *partials, int64_t c, int64_t slices, float *dgamma,
-                                             float *dbeta) {
-  double sum_dy = 0.0, sum_dy_xhat = 0.0;
-  for (int64_t s = 0; s < slices; ++s) {
-    sum_dy += partials[2 * (c * slices + s)];
-    sum_dy_xhat += partials[2 * (c * slices + s) + 1];
-  }
-  *dbeta = static_cast<float>(sum_dy);
-  *dgamma = static_cast<float>(sum_dy_xhat);
-}
-
-// dgamma and dbeta of every channel from the partials, a thread per channel.
-__global__ void CYG_LAUNCH_BOUNDS batchnorm_backward_finish_kernel(int64_t C, int64_t slices, const double *partials, float *dgamma,
-                                                 float *dbeta) {
-  CYG_GRID_STRIDE_LOOP(c, C)
-  channel_sums(partials, c, slices, &dgamma[c], &dbeta[c]);
-}
 
 // Training normalises with the batch's invstd; eval derives it from the running
 // variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.

@@ -1,32 +1,45 @@
 // BatchNorm2d on channels-last (NHWC) activations: N*HW rows of C values, the channel
 // the fastest index. The reductions run on a grid of (row slices, channel groups). A
-// block's threads form `lanes` columns of consecutive channels by block/lanes columns of
-// rows (kernels/batchnorm.h, batchnorm_nhwc_lanes), so a warp reads whole runs of a row,
-// or several whole short rows: coalesced. Each thread sums its channel over every
-// (block/lanes)-th row of its slice in double; the row columns are then added in shared
-// memory by a fixed tree, and the slices' partials finished in a fixed order, so the
-// result has the same bits on every run. The last block of a channel group to write its
-// partials (a counter per group, zeroed by the launch wrapper) adds them up, once, into
-// the channels' totals, which every block of the second launch reads: each block adding
-// up every slice itself (as the NCHW kernels do, whose slices are few) cost the square of
-// the slices here (512 for 64 channels), and on an H200 made these the heaviest kernels.
-// Training takes two launches each way, as NCHW; evaluation is element-wise.
+// thread reads `width` consecutive channels of a row at once (16 bytes: 8 bf16 or 4 f32
+// values, where C is a multiple of that and every activation pointer is 16-byte aligned;
+// else one value, kernels/batchnorm.h, batchnorm_nhwc_width): a unit. A block's threads
+// form `lanes` columns of consecutive units by block/lanes columns of rows (kernels/
+// batchnorm.h, batchnorm_nhwc_lanes), so a warp reads whole runs of a row, or several
+// whole short rows: coalesced, and in 16-byte accesses where it can (2-byte ones made a
+// warp's bf16 load 64 bytes). Each thread sums its channels over every (block/lanes)-th
+// row of its slice, a run of at most kBatchNormNhwcRun rows, in float (as cheap on a
+// consumer GPU as double is dear, and half the registers); the runs are then added in
+// double, by a fixed tree over the row columns (warp shuffles, then the warps in order
+// through shared memory), and the slices' partials in a fixed order, so the result has
+// the same bits on every run. The last block
+// of a channel group to write its partials (a counter per group, zeroed by the launch
+// wrapper) adds them up, once, into the channels' totals, which every block of the second
+// launch reads: each block adding up every slice itself (as the NCHW kernels do, whose
+// slices are few) cost the square of the slices here (512 for 64 channels), and on an
+// H200 made these the heaviest kernels. Training takes two launches each way, as NCHW;
+// evaluation is element-wise.
 #include "kernels/cuda/batchnorm_common.cuh"
+
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <type_traits>
 
 namespace cyg::CYG_KNS {
 // Outside the anonymous namespace: the launches' lambdas capture it.
 namespace batchnorm_nhwc_detail {
-// The grid and tile of the two-pass kernels.
+// The grid and tile of the two-pass kernels, for a width.
 struct NhwcPlan {
-  int lanes;
+  int width, lanes;
   int64_t slices;
   dim3 grid;
 };
 
-inline NhwcPlan nhwc_plan(const BatchNormLayoutNhwc &layout, const LaunchConfig &cfg) {
-  const int64_t lanes = batchnorm_nhwc_lanes(layout.C);
-  const int64_t slices = batchnorm_nhwc_slices(layout.N, layout.C, layout.HW, cfg);
-  return {static_cast<int>(lanes), slices, batchnorm_detail::slice_grid(slices, ceil_div(layout.C, lanes))};
+inline NhwcPlan nhwc_plan(const BatchNormLayoutNhwc &layout, const LaunchConfig &cfg, int width) {
+  const int64_t lanes = batchnorm_nhwc_lanes(layout.C / width);
+  const int64_t slices = batchnorm_nhwc_slices(layout.N, layout.C, layout.HW, cfg, width);
+  return {width, static_cast<int>(lanes), slices,
+          batchnorm_detail::slice_grid(slices, batchnorm_nhwc_groups(layout.C, width))};
 }
 
 // Where the workspace keeps the totals and the counters (kernels/batchnorm.h).
@@ -35,9 +48,31 @@ struct NhwcWorkspace {
   unsigned int *counters;
   int64_t groups;
 };
-inline NhwcWorkspace nhwc_workspace(double *workspace, int64_t C, int64_t slices, int lanes) {
-  double *totals = workspace + 2 * C * slices;
-  return {workspace, totals, reinterpret_cast<unsigned int *>(totals + 2 * C), ceil_div(C, int64_t(lanes))};
+inline NhwcWorkspace nhwc_workspace(double *workspace, int64_t C, const NhwcPlan &plan) {
+  double *totals = workspace + 2 * C * plan.slices;
+  return {workspace, totals, reinterpret_cast<unsigned int *>(totals + 2 * C), batchnorm_nhwc_groups(C, plan.width)};
+}
+
+// The width a call takes: batchnorm_nhwc_width where every activation pointer it reads
+// or writes (null ones aside) is 16-byte aligned, else 1.
+template <typename S>
+int nhwc_width(int64_t C, std::initializer_list<const void *> pointers) {
+  for (const void *p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
+  return static_cast<int>(batchnorm_nhwc_width(C, sizeof(S)));
+}
+
+// Calls launch(std::integral_constant<int, V>) with V the plan's width: 1, or 16 bytes
+// of S; each kernel has an instance for each.
+template <typename S, typename Launch>
+void with_width(int width, Launch launch) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(S));
+  if (width == kWide) {
+    launch(std::integral_constant<int, kWide>{});
+  } else {
+    CYG_CHECK(width == 1, "batchnorm (channels-last): no kernel for a width of ", width);
+    launch(std::integral_constant<int, 1>{});
+  }
 }
 
 }  // namespace batchnorm_nhwc_detail
@@ -48,10 +83,50 @@ using batchnorm_nhwc_detail::NhwcPlan;
 using batchnorm_nhwc_detail::nhwc_plan;
 using batchnorm_nhwc_detail::NhwcWorkspace;
 using batchnorm_nhwc_detail::nhwc_workspace;
+using batchnorm_nhwc_detail::nhwc_width;
+using batchnorm_nhwc_detail::with_width;
 
 constexpr int kMaxBlock = 1024;
+constexpr unsigned kFullWarp = 0xffffffffu;
 
-// This thread's channel lane and row column, and the block's number of row columns.
+// V consecutive values of a row, read or written as one access (16 bytes when V is the
+// wide width). Under the emulation a misaligned one is an error, as the GPU faults on it.
+template <typename S, int V>
+struct alignas(sizeof(S) * V) Pack {
+  S v[V];
+};
+
+template <int V, typename S>
+__device__ __forceinline__ Pack<S, V> load_pack(const S *p) {
+#if defined(CYGNET_EMU)
+  CYG_CHECK(reinterpret_cast<uintptr_t>(p) % sizeof(Pack<S, V>) == 0, "misaligned ", sizeof(Pack<S, V>),
+            "-byte read at ", static_cast<const void *>(p));
+  Pack<S, V> out;
+  std::memcpy(&out, p, sizeof out);
+  return out;
+#else
+  return *reinterpret_cast<const Pack<S, V> *>(p);
+#endif
+}
+
+template <int V, typename S>
+__device__ __forceinline__ void store_pack(S *p, const Pack<S, V> &values) {
+#if defined(CYGNET_EMU)
+  CYG_CHECK(reinterpret_cast<uintptr_t>(p) % sizeof(Pack<S, V>) == 0, "misaligned ", sizeof(Pack<S, V>),
+            "-byte write at ", static_cast<const void *>(p));
+  std::memcpy(p, &values, sizeof values);
+#else
+  *reinterpret_cast<Pack<S, V> *>(p) = values;
+#endif
+}
+
+// A kernel's index type, storage and width, as one template argument.
+template <typename IndexType, typename Storage, int Width>
+struct NhwcTypes : KernelTypes<IndexType, Storage, BatchNormLayoutNhwc> {
+  static constexpr int V = Width;
+};
+
+// This thread's unit lane and row column, and the block's number of row columns.
 struct Tile {
   int lane, row, rows;
 };
@@ -61,44 +136,60 @@ __device__ __forceinline__ Tile tile_of(int lanes) {
           static_cast<int>(blockDim.x) / lanes};
 }
 
-// Adds a and b of the block's row columns, lane by lane, in a fixed tree (any number of
-// columns); the totals are valid in row column 0. Every thread of the block calls it.
-// (16 KB of static shared memory whatever the block: fine on the GPUs this targets.)
-__device__ void add_row_columns(double *a, double *b, const Tile &t, int lanes) {
+// Adds each of a[j] and b[j] over the block's row columns, lane by lane, in a fixed tree:
+// the row columns of a warp by shuffles (a butterfly, so that each of its threads holds
+// the warp's sum), then the warps' sums in warp order through shared memory (16 KB of
+// static shared memory whatever the block). The totals are valid in row column 0.
+// Every thread of the block calls it.
+template <int V>
+__device__ void add_row_columns(double (&a)[V], double (&b)[V], const Tile &t, int lanes) {
   __shared__ double shared_a[kMaxBlock], shared_b[kMaxBlock];
-  shared_a[threadIdx.x] = *a;
-  shared_b[threadIdx.x] = *b;
-  __syncthreads();
-  for (int span = t.rows; span > 1;) {
-    const int half = (span + 1) / 2;  // columns [half, span) fold onto [0, span - half)
-    if (t.row < span - half) {
-      shared_a[threadIdx.x] += shared_a[threadIdx.x + half * lanes];
-      shared_b[threadIdx.x] += shared_b[threadIdx.x + half * lanes];
+  for (int offset = lanes; offset < 32; offset *= 2)
+    for (int j = 0; j < V; ++j) {
+      a[j] += __shfl_xor_sync(kFullWarp, a[j], offset);
+      b[j] += __shfl_xor_sync(kFullWarp, b[j], offset);
+    }
+  const int warp = static_cast<int>(threadIdx.x) / 32, warps = static_cast<int>(blockDim.x) / 32;
+  const bool first_in_warp = static_cast<int>(threadIdx.x) % 32 < lanes;  // its warp's first row column
+  for (int j = 0; j < V; ++j) {
+    if (first_in_warp) {
+      shared_a[warp * lanes + t.lane] = a[j];
+      shared_b[warp * lanes + t.lane] = b[j];
     }
     __syncthreads();
-    span = half;
+    if (t.row == 0) {
+      double sa = 0.0, sb = 0.0;
+      for (int w = 0; w < warps; ++w) {
+        sa += shared_a[w * lanes + t.lane];
+        sb += shared_b[w * lanes + t.lane];
+      }
+      a[j] = sa;
+      b[j] = sb;
+    }
+    __syncthreads();  // the next component (or channel group) rewrites the shared sums
   }
-  *a = shared_a[threadIdx.x];
-  *b = shared_b[threadIdx.x];
-  __syncthreads();  // the next channel group rewrites the shared sums
 }
 
-// The two sums of channel c over its slices' partials: each row column adds every
-// rows-th slice, then the columns are added by the fixed tree (the same bits whichever
-// block does it, and no thread adds a thousand partials alone). Valid in row column 0;
-// every thread of the block calls it. The partials are other blocks' writes of this
-// launch: read past this block's cache.
-__device__ void add_slice_partials(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t,
-                                   int lanes, double *a, double *b) {
+// The two sums of channels c0 .. c0 + V - 1 over their slices' partials: each row column
+// adds every rows-th slice, then the columns are added by the fixed tree (the same bits
+// whichever block does it, and no thread adds a thousand partials alone). Valid in row
+// column 0; every thread of the block calls it. The partials are other blocks' writes of
+// this launch: read past this block's cache.
+template <int V>
+__device__ void add_slice_partials(const double *partials, int64_t c0, bool active, int64_t slices, const Tile &t,
+                                   int lanes, double (&a)[V], double (&b)[V]) {
   const volatile double *p = partials;
-  *a = 0.0;
-  *b = 0.0;
+  for (int j = 0; j < V; ++j) {
+    a[j] = 0.0;
+    b[j] = 0.0;
+  }
   if (active)
-    for (int64_t s = t.row; s < slices; s += t.rows) {
-      *a += p[2 * (c * slices + s)];
-      *b += p[2 * (c * slices + s) + 1];
-    }
-  add_row_columns(a, b, t, lanes);
+    for (int64_t s = t.row; s < slices; s += t.rows)
+      for (int j = 0; j < V; ++j) {
+        a[j] += p[2 * ((c0 + j) * slices + s)];
+        b[j] += p[2 * ((c0 + j) * slices + s) + 1];
+      }
+  add_row_columns<V>(a, b, t, lanes);
 }
 
 // Whether this block is the last of its channel group to have written its partials
@@ -114,90 +205,126 @@ __device__ bool last_block_of_group(unsigned int *counter, int64_t slices) {
   return last;
 }
 
-// In the group's last block: every slice's partials added up in the fixed order, into
-// totals[2 c] and [2 c + 1].
-__device__ void finish_group(const double *partials, int64_t c, bool active, int64_t slices, const Tile &t, int lanes,
-                             unsigned int *counter, double *totals) {
+// This block's sums of channels c0 .. c0 + V - 1 (valid in row column 0) as slice s's
+// partials; then, in the group's last block, every slice's partials added up in the fixed
+// order, into totals[2 c] and [2 c + 1].
+template <int V>
+__device__ void write_partials_and_finish(double (&a)[V], double (&b)[V], double *partials, int64_t c0, bool active,
+                                          int64_t slices, const Tile &t, int lanes, unsigned int *counter,
+                                          double *totals) {
+  if (active && t.row == 0)
+    for (int j = 0; j < V; ++j) {
+      partials[2 * ((c0 + j) * slices + blockIdx.x)] = a[j];
+      partials[2 * ((c0 + j) * slices + blockIdx.x) + 1] = b[j];
+    }
   if (!last_block_of_group(counter, slices)) return;
-  double a, b;
-  add_slice_partials(partials, c, active, slices, t, lanes, &a, &b);
-  if (active && t.row == 0) {
-    totals[2 * c] = a;
-    totals[2 * c + 1] = b;
-  }
+  add_slice_partials<V>(partials, c0, active, slices, t, lanes, a, b);
+  if (active && t.row == 0)
+    for (int j = 0; j < V; ++j) {
+      totals[2 * (c0 + j)] = a[j];
+      totals[2 * (c0 + j) + 1] = b[j];
+    }
+}
+
+// The first channel of this thread's unit in channel group `group`.
+__device__ __forceinline__ int64_t unit_channel(int64_t group, const Tile &t, int lanes, int V) {
+  return (group * lanes + t.lane) * V;
 }
 
 // partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
-__global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout, int lanes,
-                                          int64_t slices, double *partials, double *totals,
-                                          unsigned int *counters) {
+__global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout,
+                                                            int lanes, int64_t slices, double *partials,
+                                                            double *totals, unsigned int *counters) {
   using Index = typename Types::Index;
+  using S = typename Types::S;
+  constexpr int V = Types::V;
   const Tile t = tile_of(lanes);
   int64_t begin, end;
   slice_range(layout.per_channel(), slices, blockIdx.x, &begin, &end);
-  for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
-    const int64_t c = group * lanes + t.lane;
-    const bool active = c < layout.C;
-    double sum = 0.0, squares = 0.0;
+  for (int64_t group = blockIdx.y; group * lanes * V < layout.C; group += gridDim.y) {
+    const int64_t c0 = unit_channel(group, t, lanes, V);
+    const bool active = c0 < layout.C;
+    float run_sum[V], run_squares[V];  // this thread's run: at most kBatchNormNhwcRun rows
+    for (int j = 0; j < V; ++j) run_sum[j] = run_squares[j] = 0.0f;
     if (active) {
-      const double shift = widen(x[c]);
+      const Pack<S, V> first = load_pack<V>(x + c0);
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
-        const double d =
-            static_cast<double>(widen(x[layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k))])) - shift;
-        sum += d;
-        squares += d * d;
+        const Pack<S, V> row = load_pack<V>(x + layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k)));
+        for (int j = 0; j < V; ++j) {
+          const float d = widen(row.v[j]) - widen(first.v[j]);
+          run_sum[j] += d;
+          run_squares[j] += d * d;
+        }
       }
     }
-    add_row_columns(&sum, &squares, t, lanes);
-    if (active && t.row == 0) {
-      partials[2 * (c * slices + blockIdx.x)] = sum;
-      partials[2 * (c * slices + blockIdx.x) + 1] = squares;
+    double sum[V], squares[V];
+    for (int j = 0; j < V; ++j) {
+      sum[j] = run_sum[j];
+      squares[j] = run_squares[j];
     }
-    finish_group(partials, c, active, slices, t, lanes, counters + group, totals);
+    add_row_columns<V>(sum, squares, t, lanes);
+    write_partials_and_finish<V>(sum, squares, partials, c0, active, slices, t, lanes, counters + group, totals);
   }
 }
 
-// The channel group's statistics from the totals (row column 0, one channel each),
-// then the slice normalised with the fused epilogue. The slice-0 block also writes the
-// saved and the running statistics.
+// The channel group's statistics from the totals (row column 0, one unit each), then the
+// slice normalised with the fused epilogue. The slice-0 block also writes the saved and
+// the running statistics.
 template <typename Types>
-__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(const typename Types::S *x, const float *gamma, const float *beta,
-                                             BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                             const double *totals, float eps, float momentum,
-                                             BatchNormFusion<typename Types::S> fusion, typename Types::S *y,
-                                             float *save_mean, float *save_invstd, float *running_mean,
-                                             float *running_var) {
+__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(
+    const typename Types::S *x, const float *gamma, const float *beta, BatchNormLayoutNhwc layout, int lanes,
+    int64_t slices, const double *totals, float eps, float momentum, BatchNormFusion<typename Types::S> fusion,
+    typename Types::S *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var) {
   using Index = typename Types::Index;
-  __shared__ float group_mean[32], group_invstd[32];
+  using S = typename Types::S;
+  constexpr int V = Types::V;
+  __shared__ float group_mean[32 * V], group_invstd[32 * V];
   const Tile t = tile_of(lanes);
   int64_t begin, end;
   slice_range(layout.per_channel(), slices, blockIdx.x, &begin, &end);
-  for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
-    const int64_t c = group * lanes + t.lane;
-    const bool active = c < layout.C;
+  for (int64_t group = blockIdx.y; group * lanes * V < layout.C; group += gridDim.y) {
+    const int64_t c0 = unit_channel(group, t, lanes, V);
+    const bool active = c0 < layout.C;
     if (active && t.row == 0) {
-      const ChannelStats st =
-          batchnorm_stats_from_sums(widen(x[c]), layout.per_channel(), totals[2 * c], totals[2 * c + 1], eps);
-      group_mean[t.lane] = st.mean;
-      group_invstd[t.lane] = st.invstd;
-      if (blockIdx.x == 0) {
-        save_mean[c] = st.mean;
-        save_invstd[c] = st.invstd;
-        if (running_mean != nullptr) {
-          running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
-          running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
+      const Pack<S, V> first = load_pack<V>(x + c0);
+      for (int j = 0; j < V; ++j) {
+        const int64_t c = c0 + j;
+        const ChannelStats st =
+            batchnorm_stats_from_sums(widen(first.v[j]), layout.per_channel(), totals[2 * c], totals[2 * c + 1], eps);
+        group_mean[t.lane * V + j] = st.mean;
+        group_invstd[t.lane * V + j] = st.invstd;
+        if (blockIdx.x == 0) {
+          save_mean[c] = st.mean;
+          save_invstd[c] = st.invstd;
+          if (running_mean != nullptr) {
+            running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
+            running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
+          }
         }
       }
     }
     __syncthreads();
     if (active) {
-      const float mean = group_mean[t.lane], invstd = group_invstd[t.lane];
-      const float g = batchnorm_param(gamma, c, 1.0f), b = batchnorm_param(beta, c, 0.0f);
+      float mean[V], invstd[V], g[V], b[V];
+      for (int j = 0; j < V; ++j) {
+        mean[j] = group_mean[t.lane * V + j];
+        invstd[j] = group_invstd[t.lane * V + j];
+        g[j] = batchnorm_param(gamma, c0 + j, 1.0f);
+        b[j] = batchnorm_param(beta, c0 + j, 0.0f);
+      }
+      const bool add = fusion.epilogue == BatchNormEpilogue::AddRelu;
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
-        const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-        store(&y[i], batchnorm_epilogue(batchnorm_normalise(widen(x[i]), mean, invstd, g, b), fusion, i));
+        const Index i = layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k));
+        const Pack<S, V> in = load_pack<V>(x + i);
+        Pack<S, V> residual{};
+        if (add) residual = load_pack<V>(fusion.residual + i);
+        Pack<S, V> out;
+        for (int j = 0; j < V; ++j)
+          store(&out.v[j], batchnorm_epilogue_of(batchnorm_normalise(widen(in.v[j]), mean[j], invstd[j], g[j], b[j]),
+                                                 fusion.epilogue, add ? widen(residual.v[j]) : 0.0f));
+        store_pack<V>(y + i, out);
       }
     }
     __syncthreads();  // the next group overwrites the shared statistics
@@ -208,92 +335,127 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(const typename Ty
 // a fused ReLU (and written to dresidual when asked); xhat from the saved statistics
 // (training) or the running ones (Spread::Variance, evaluation).
 template <typename Types>
-__global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(const typename Types::S *dy, const typename Types::S *x,
-                                             const float *mean_of, const float *spread, Spread spread_kind, float eps,
-                                             BatchNormBackwardFusion<typename Types::S> fusion,
-                                             BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                             double *partials, double *totals, unsigned int *counters) {
+__global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(
+    const typename Types::S *dy, const typename Types::S *x, const float *mean_of, const float *spread,
+    Spread spread_kind, float eps, BatchNormBackwardFusion<typename Types::S> fusion, BatchNormLayoutNhwc layout,
+    int lanes, int64_t slices, double *partials, double *totals, unsigned int *counters) {
   using Index = typename Types::Index;
+  using S = typename Types::S;
+  constexpr int V = Types::V;
   const Tile t = tile_of(lanes);
   int64_t begin, end;
   slice_range(layout.per_channel(), slices, blockIdx.x, &begin, &end);
-  for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
-    const int64_t c = group * lanes + t.lane;
-    const bool active = c < layout.C;
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+  for (int64_t group = blockIdx.y; group * lanes * V < layout.C; group += gridDim.y) {
+    const int64_t c0 = unit_channel(group, t, lanes, V);
+    const bool active = c0 < layout.C;
+    float run_dy[V], run_dy_xhat[V];  // this thread's run: at most kBatchNormNhwcRun rows
+    for (int j = 0; j < V; ++j) run_dy[j] = run_dy_xhat[j] = 0.0f;
     if (active) {
-      const float mean = mean_of[c];
-      const float invstd = invstd_from(spread, c, spread_kind, eps);
+      float mean[V], invstd[V];
+      for (int j = 0; j < V; ++j) {
+        mean[j] = mean_of[c0 + j];
+        invstd[j] = invstd_from(spread, c0 + j, spread_kind, eps);
+      }
+      const bool masked = fusion.y != nullptr;
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
-        const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-        const float d = batchnorm_masked_dy(widen(dy[i]), fusion, i);
-        if (fusion.dresidual != nullptr) store(&fusion.dresidual[i], d);
-        sum_dy += d;
-        sum_dy_xhat += static_cast<double>(d * batchnorm_xhat(widen(x[i]), mean, invstd));
+        const Index i = layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k));
+        const Pack<S, V> g = load_pack<V>(dy + i), in = load_pack<V>(x + i);
+        Pack<S, V> out{};
+        if (masked) out = load_pack<V>(fusion.y + i);
+        for (int j = 0; j < V; ++j) {
+          const float d = batchnorm_masked_dy_of(widen(g.v[j]), masked, masked ? widen(out.v[j]) : 0.0f);
+          store(&out.v[j], d);
+          run_dy[j] += d;
+          run_dy_xhat[j] += d * batchnorm_xhat(widen(in.v[j]), mean[j], invstd[j]);
+        }
+        if (fusion.dresidual != nullptr) store_pack<V>(fusion.dresidual + i, out);
       }
     }
-    add_row_columns(&sum_dy, &sum_dy_xhat, t, lanes);
-    if (active && t.row == 0) {
-      partials[2 * (c * slices + blockIdx.x)] = sum_dy;
-      partials[2 * (c * slices + blockIdx.x) + 1] = sum_dy_xhat;
+    double sum_dy[V], sum_dy_xhat[V];
+    for (int j = 0; j < V; ++j) {
+      sum_dy[j] = run_dy[j];
+      sum_dy_xhat[j] = run_dy_xhat[j];
     }
-    finish_group(partials, c, active, slices, t, lanes, counters + group, totals);
+    add_row_columns<V>(sum_dy, sum_dy_xhat, t, lanes);
+    write_partials_and_finish<V>(sum_dy, sum_dy_xhat, partials, c0, active, slices, t, lanes, counters + group,
+                                 totals);
   }
 }
 
 // The channel group's dgamma and dbeta from the totals, then dx of the slice. The
 // slice-0 block also writes dgamma and dbeta.
 template <typename Types>
-__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(const typename Types::S *dy, const typename Types::S *x,
-                                               const float *gamma, const float *save_mean, const float *save_invstd,
-                                               BatchNormBackwardFusion<typename Types::S> fusion,
-                                               BatchNormLayoutNhwc layout, int lanes, int64_t slices,
-                                               const double *totals, float *dgamma, float *dbeta,
-                                               typename Types::S *dx) {
+__global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(
+    const typename Types::S *dy, const typename Types::S *x, const float *gamma, const float *save_mean,
+    const float *save_invstd, BatchNormBackwardFusion<typename Types::S> fusion, BatchNormLayoutNhwc layout,
+    int lanes, int64_t slices, const double *totals, float *dgamma, float *dbeta, typename Types::S *dx) {
   using Index = typename Types::Index;
-  __shared__ float group_dgamma[32], group_dbeta[32];
+  using S = typename Types::S;
+  constexpr int V = Types::V;
+  __shared__ float group_dgamma[32 * V], group_dbeta[32 * V];
   const Tile t = tile_of(lanes);
   const float mf = static_cast<float>(layout.per_channel());
   int64_t begin, end;
   slice_range(layout.per_channel(), slices, blockIdx.x, &begin, &end);
-  for (int64_t group = blockIdx.y; group * lanes < layout.C; group += gridDim.y) {
-    const int64_t c = group * lanes + t.lane;
-    const bool active = c < layout.C;
-    if (active && t.row == 0) {
-      group_dbeta[t.lane] = static_cast<float>(totals[2 * c]);
-      group_dgamma[t.lane] = static_cast<float>(totals[2 * c + 1]);
-      if (blockIdx.x == 0) {
-        dgamma[c] = group_dgamma[t.lane];
-        dbeta[c] = group_dbeta[t.lane];
+  for (int64_t group = blockIdx.y; group * lanes * V < layout.C; group += gridDim.y) {
+    const int64_t c0 = unit_channel(group, t, lanes, V);
+    const bool active = c0 < layout.C;
+    if (active && t.row == 0)
+      for (int j = 0; j < V; ++j) {
+        const int64_t c = c0 + j;
+        group_dbeta[t.lane * V + j] = static_cast<float>(totals[2 * c]);
+        group_dgamma[t.lane * V + j] = static_cast<float>(totals[2 * c + 1]);
+        if (blockIdx.x == 0) {
+          dgamma[c] = group_dgamma[t.lane * V + j];
+          dbeta[c] = group_dbeta[t.lane * V + j];
+        }
       }
-    }
     __syncthreads();
     if (active) {
-      const float mean = save_mean[c], invstd = save_invstd[c];
-      const float gamma_invstd = batchnorm_param(gamma, c, 1.0f) * invstd;
-      const float mean_dy = group_dbeta[t.lane] / mf, mean_dy_xhat = group_dgamma[t.lane] / mf;
+      float mean[V], invstd[V], gamma_invstd[V], mean_dy[V], mean_dy_xhat[V];
+      for (int j = 0; j < V; ++j) {
+        mean[j] = save_mean[c0 + j];
+        invstd[j] = save_invstd[c0 + j];
+        gamma_invstd[j] = batchnorm_param(gamma, c0 + j, 1.0f) * invstd[j];
+        mean_dy[j] = group_dbeta[t.lane * V + j] / mf;
+        mean_dy_xhat[j] = group_dgamma[t.lane * V + j] / mf;
+      }
+      const bool masked = fusion.y != nullptr;
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
-        const Index i = layout.offset<Index>(static_cast<Index>(c), static_cast<Index>(k));
-        store(&dx[i], batchnorm_backward_dx(batchnorm_masked_dy(widen(dy[i]), fusion, i),
-                                            batchnorm_xhat(widen(x[i]), mean, invstd), mean_dy, mean_dy_xhat,
-                                            gamma_invstd));
+        const Index i = layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k));
+        const Pack<S, V> g = load_pack<V>(dy + i), in = load_pack<V>(x + i);
+        Pack<S, V> out{};
+        if (masked) out = load_pack<V>(fusion.y + i);
+        for (int j = 0; j < V; ++j)
+          store(&out.v[j],
+                batchnorm_backward_dx(batchnorm_masked_dy_of(widen(g.v[j]), masked, masked ? widen(out.v[j]) : 0.0f),
+                                      batchnorm_xhat(widen(in.v[j]), mean[j], invstd[j]), mean_dy[j], mean_dy_xhat[j],
+                                      gamma_invstd[j]));
+        store_pack<V>(dx + i, out);
       }
     }
     __syncthreads();  // the next group overwrites the shared sums
   }
 }
 
-template <typename Index, typename S>
+// dgamma and dbeta of every channel from the totals the last blocks wrote.
+__global__ void CYG_LAUNCH_BOUNDS nhwc_totals_to_dgamma_dbeta_kernel(int64_t C, const double *totals, float *dgamma,
+                                                                     float *dbeta) {
+  CYG_GRID_STRIDE_LOOP(c, C) {
+    dbeta[c] = static_cast<float>(totals[2 * c]);
+    dgamma[c] = static_cast<float>(totals[2 * c + 1]);
+  }
+}
+
+template <typename Types, typename S>
 void launch_nhwc_backward_partials(const S *dy, const S *x, const float *mean, const float *spread,
                                    Spread spread_kind, float eps, const BatchNormBackwardFusion<S> &fusion,
                                    const BatchNormLayoutNhwc &layout, const NhwcPlan &plan, double *workspace,
                                    const LaunchConfig &cfg) {
-  using Types = KernelTypes<Index, S, BatchNormLayoutNhwc>;
-  const NhwcWorkspace w = nhwc_workspace(workspace, layout.C, plan.slices, plan.lanes);
+  const NhwcWorkspace w = nhwc_workspace(workspace, layout.C, plan);
   zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
-  CYG_LAUNCH(nhwc_backward_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), dy,
-             x, mean, spread, spread_kind, eps, fusion, layout, plan.lanes, plan.slices, w.partials, w.totals,
-             w.counters);
+  CYG_LAUNCH(nhwc_backward_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), dy, x, mean,
+             spread, spread_kind, eps, fusion, layout, plan.lanes, plan.slices, w.partials, w.totals, w.counters);
   CYG_CHECK_LAUNCH();
 }
 }  // namespace
@@ -307,7 +469,7 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
-  const NhwcPlan plan = nhwc_plan(layout, cfg);
+  const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {x, y, fusion.residual}));
   // x twice (statistics, then normalisation), y once; per-channel values and the
   // slices' double partials besides.
   const int64_t partial_bytes = 16 * C * plan.slices;
@@ -315,17 +477,19 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
   const int64_t residual_bytes = fusion.residual != nullptr ? e * layout.numel() : 0;
   count_traffic(__func__, 2 * e * layout.numel() + residual_bytes + 16 * C + partial_bytes,
                 e * layout.numel() + 16 * C + partial_bytes);
-  const NhwcWorkspace w = nhwc_workspace(workspace, C, plan.slices, plan.lanes);
+  const NhwcWorkspace w = nhwc_workspace(workspace, C, plan);
   zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
   with_index_type(layout.numel(), [&](auto index) {
-    using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;
-    CYG_LAUNCH(nhwc_stats_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, layout, plan.lanes,
-               plan.slices, w.partials, w.totals, w.counters);
-    CYG_CHECK_LAUNCH();
-    CYG_LAUNCH(nhwc_finish_normalise_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, gamma, beta,
-               layout, plan.lanes, plan.slices, w.totals, eps, momentum, fusion, y, save_mean, save_invstd,
-               running_mean, running_var);
-    CYG_CHECK_LAUNCH();
+    with_width<S>(plan.width, [&](auto width) {
+      using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
+      CYG_LAUNCH(nhwc_stats_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, layout,
+                 plan.lanes, plan.slices, w.partials, w.totals, w.counters);
+      CYG_CHECK_LAUNCH();
+      CYG_LAUNCH(nhwc_finish_normalise_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, gamma,
+                 beta, layout, plan.lanes, plan.slices, w.totals, eps, momentum, fusion, y, save_mean, save_invstd,
+                 running_mean, running_var);
+      CYG_CHECK_LAUNCH();
+    });
   });
 }
 
@@ -356,20 +520,23 @@ void batchnorm_backward_nhwc_cuda(const S *dy, const S *x, const float *gamma, c
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
-  const NhwcPlan plan = nhwc_plan(layout, cfg);
-  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual once.
+  const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {dy, x, dx, fusion.y, fusion.dresidual}));
+  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual once; the
+  // slices' double partials written, and read once by the last block of their group.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
-  count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
-                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
+  const int64_t partial_bytes = 16 * C * plan.slices;
+  count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C + partial_bytes,
+                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   with_index_type(layout.numel(), [&](auto index) {
-    using Index = decltype(index);
-    launch_nhwc_backward_partials<Index, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout, plan,
-                                            workspace, cfg);
-    using Types = KernelTypes<Index, S, BatchNormLayoutNhwc>;
-    CYG_LAUNCH(nhwc_finish_backward_dx_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg),
-               dy, x, gamma, save_mean, save_invstd, fusion, layout, plan.lanes, plan.slices,
-               nhwc_workspace(workspace, C, plan.slices, plan.lanes).totals, dgamma, dbeta, dx);
-    CYG_CHECK_LAUNCH();
+    with_width<S>(plan.width, [&](auto width) {
+      using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
+      launch_nhwc_backward_partials<Types, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout,
+                                              plan, workspace, cfg);
+      CYG_LAUNCH(nhwc_finish_backward_dx_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), dy, x,
+                 gamma, save_mean, save_invstd, fusion, layout, plan.lanes, plan.slices,
+                 nhwc_workspace(workspace, C, plan).totals, dgamma, dbeta, dx);
+      CYG_CHECK_LAUNCH();
+    });
   });
 }
 
@@ -382,21 +549,25 @@ void batchnorm_backward_eval_nhwc_cuda(const S *dy, const S *x, const float *gam
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
-  const NhwcPlan plan = nhwc_plan(layout, cfg);
-  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its dresidual once.
+  const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {dy, x, fusion.y, fusion.dresidual}));
+  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its dresidual once; the
+  // partials as in training.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
-  count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
-                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
+  const int64_t partial_bytes = 16 * C * plan.slices;
+  count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 36 * C + partial_bytes,
+                e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   with_index_type(layout.numel(), [&](auto index) {
-    using Index = decltype(index);
-    launch_nhwc_backward_partials<Index, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
-                                            plan, workspace, cfg);
-    CYG_LAUNCH(batchnorm_backward_finish_kernel, finish_grid(C), 128, 0, stream_of(cfg), C, plan.slices, workspace,
-               dgamma, dbeta);
+    with_width<S>(plan.width, [&](auto width) {
+      using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
+      launch_nhwc_backward_partials<Types, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
+                                              plan, workspace, cfg);
+    });
+    CYG_LAUNCH(nhwc_totals_to_dgamma_dbeta_kernel, finish_grid(C), 128, 0, stream_of(cfg), C,
+               nhwc_workspace(workspace, C, plan).totals, dgamma, dbeta);
     CYG_CHECK_LAUNCH();
-    using Types = KernelTypes<Index, S, BatchNormLayoutNhwc>;
-    CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0, stream_of(cfg), dy, gamma, running_var, eps, fusion,
-               layout, dx);
+    using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;
+    CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
+               stream_of(cfg), dy, gamma, running_var, eps, fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }
