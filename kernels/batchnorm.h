@@ -20,6 +20,8 @@
 //   masked dy, the residual's gradient. The values are those of the unfused chain.
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
 
 #include "kernels/common.h"
 #include "kernels/error.h"
@@ -246,6 +248,13 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
 inline int64_t batchnorm_nhwc_width(int64_t C, int64_t element_bytes) {
   const int64_t width = 16 / element_bytes;
   return width > 1 && C % width == 0 ? width : 1;
+}
+// The width a call takes: batchnorm_nhwc_width where every activation pointer it reads or
+// writes (null ones aside) is 16-byte aligned, else 1.
+inline int64_t batchnorm_nhwc_width_for(int64_t C, int64_t element_bytes, std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
+  return batchnorm_nhwc_width(C, element_bytes);
 }
 CYG_HD int64_t batchnorm_nhwc_lanes(int64_t units) {
   int64_t lanes = 1;

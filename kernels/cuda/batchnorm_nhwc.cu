@@ -53,13 +53,10 @@ inline NhwcWorkspace nhwc_workspace(double *workspace, int64_t C, const NhwcPlan
   return {workspace, totals, reinterpret_cast<unsigned int *>(totals + 2 * C), batchnorm_nhwc_groups(C, plan.width)};
 }
 
-// The width a call takes: batchnorm_nhwc_width where every activation pointer it reads
-// or writes (null ones aside) is 16-byte aligned, else 1.
+// The width a call takes (kernels/batchnorm.h).
 template <typename S>
 int nhwc_width(int64_t C, std::initializer_list<const void *> pointers) {
-  for (const void *p : pointers)
-    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
-  return static_cast<int>(batchnorm_nhwc_width(C, sizeof(S)));
+  return static_cast<int>(batchnorm_nhwc_width_for(C, sizeof(S), pointers));
 }
 
 // Calls launch(std::integral_constant<int, V>) with V the plan's width: 1, or 16 bytes
