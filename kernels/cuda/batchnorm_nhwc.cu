@@ -19,11 +19,7 @@
 // H200 made these the heaviest kernels. Training takes two launches each way, as NCHW;
 // evaluation is element-wise.
 #include "kernels/cuda/batchnorm_common.cuh"
-
-#include <cstdint>
-#include <cstring>
-#include <initializer_list>
-#include <type_traits>
+#include "kernels/cuda/vector.cuh"
 
 namespace cyg::CYG_KNS {
 // Outside the anonymous namespace: the launches' lambdas capture it.
@@ -59,19 +55,6 @@ int nhwc_width(int64_t C, std::initializer_list<const void *> pointers) {
   return static_cast<int>(batchnorm_nhwc_width_for(C, sizeof(S), pointers));
 }
 
-// Calls launch(std::integral_constant<int, V>) with V the plan's width: 1, or 16 bytes
-// of S; each kernel has an instance for each.
-template <typename S, typename Launch>
-void with_width(int width, Launch launch) {
-  constexpr int kWide = static_cast<int>(16 / sizeof(S));
-  if (width == kWide) {
-    launch(std::integral_constant<int, kWide>{});
-  } else {
-    CYG_CHECK(width == 1, "batchnorm (channels-last): no kernel for a width of ", width);
-    launch(std::integral_constant<int, 1>{});
-  }
-}
-
 }  // namespace batchnorm_nhwc_detail
 
 namespace {
@@ -81,41 +64,9 @@ using batchnorm_nhwc_detail::nhwc_plan;
 using batchnorm_nhwc_detail::NhwcWorkspace;
 using batchnorm_nhwc_detail::nhwc_workspace;
 using batchnorm_nhwc_detail::nhwc_width;
-using batchnorm_nhwc_detail::with_width;
 
 constexpr int kMaxBlock = 1024;
 constexpr unsigned kFullWarp = 0xffffffffu;
-
-// V consecutive values of a row, read or written as one access (16 bytes when V is the
-// wide width). Under the emulation a misaligned one is an error, as the GPU faults on it.
-template <typename S, int V>
-struct alignas(sizeof(S) * V) Pack {
-  S v[V];
-};
-
-template <int V, typename S>
-__device__ __forceinline__ Pack<S, V> load_pack(const S *p) {
-#if defined(CYGNET_EMU)
-  CYG_CHECK(reinterpret_cast<uintptr_t>(p) % sizeof(Pack<S, V>) == 0, "misaligned ", sizeof(Pack<S, V>),
-            "-byte read at ", static_cast<const void *>(p));
-  Pack<S, V> out;
-  std::memcpy(&out, p, sizeof out);
-  return out;
-#else
-  return *reinterpret_cast<const Pack<S, V> *>(p);
-#endif
-}
-
-template <int V, typename S>
-__device__ __forceinline__ void store_pack(S *p, const Pack<S, V> &values) {
-#if defined(CYGNET_EMU)
-  CYG_CHECK(reinterpret_cast<uintptr_t>(p) % sizeof(Pack<S, V>) == 0, "misaligned ", sizeof(Pack<S, V>),
-            "-byte write at ", static_cast<const void *>(p));
-  std::memcpy(p, &values, sizeof values);
-#else
-  *reinterpret_cast<Pack<S, V> *>(p) = values;
-#endif
-}
 
 // A kernel's index type, storage and width, as one template argument.
 template <typename IndexType, typename Storage, int Width>
@@ -477,7 +428,7 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
   const NhwcWorkspace w = nhwc_workspace(workspace, C, plan);
   zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
   with_index_type(layout.numel(), [&](auto index) {
-    with_width<S>(plan.width, [&](auto width) {
+    with_vector_width<S>(plan.width, [&](auto width) {
       using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
       CYG_LAUNCH(nhwc_stats_partial_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), x, layout,
                  plan.lanes, plan.slices, w.partials, w.totals, w.counters);
@@ -525,7 +476,7 @@ void batchnorm_backward_nhwc_cuda(const S *dy, const S *x, const float *gamma, c
   count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C + partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   with_index_type(layout.numel(), [&](auto index) {
-    with_width<S>(plan.width, [&](auto width) {
+    with_vector_width<S>(plan.width, [&](auto width) {
       using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
       launch_nhwc_backward_partials<Types, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout,
                                               plan, workspace, cfg);
@@ -554,7 +505,7 @@ void batchnorm_backward_eval_nhwc_cuda(const S *dy, const S *x, const float *gam
   count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 36 * C + partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   with_index_type(layout.numel(), [&](auto index) {
-    with_width<S>(plan.width, [&](auto width) {
+    with_vector_width<S>(plan.width, [&](auto width) {
       using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
       launch_nhwc_backward_partials<Types, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
                                               plan, workspace, cfg);
