@@ -240,10 +240,10 @@ inline int64_t batchnorm_workspace_doubles(int64_t N, int64_t C, int64_t HW, con
 // Channels-last: the kernels read `width` consecutive channels of a row at once, 16 bytes
 // (8 bf16 or 4 f32 values: batchnorm_nhwc_width), where C is a multiple of that and every
 // activation pointer is 16-byte aligned, else one. A block's threads form `lanes` columns
-// of consecutive such units of channels (a power of two, at most 32: batchnorm_nhwc_lanes
-// of C / width) by block/lanes columns of rows, so each warp reads whole runs of a row; a
-// grid of (row slices, channel groups), the slices' partials added up in a fixed order by
-// the last block of each group to finish (its second pass reads the totals; see
+// of consecutive such units of channels (batchnorm_nhwc_lanes: up to 32 channels, a group)
+// by block/lanes columns of rows, so each warp reads whole runs of a row; a grid of (row
+// slices, channel groups), the slices' partials added up in a fixed order by the last
+// block of each group to finish (its second pass reads the totals; see
 // batchnorm_nhwc_workspace_doubles).
 inline int64_t batchnorm_nhwc_width(int64_t C, int64_t element_bytes) {
   const int64_t width = 16 / element_bytes;
@@ -256,30 +256,36 @@ inline int64_t batchnorm_nhwc_width_for(int64_t C, int64_t element_bytes, std::i
     if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
   return batchnorm_nhwc_width(C, element_bytes);
 }
-CYG_HD int64_t batchnorm_nhwc_lanes(int64_t units) {
+// Lanes of `width` channels: a power of two, 32 channels in all at most (fewer where C
+// has fewer), so that a group's last block adds up the partials of 32 channels at most.
+CYG_HD int64_t batchnorm_nhwc_lanes(int64_t C, int64_t width) {
+  const int64_t units = C / width, most = 32 / width;
   int64_t lanes = 1;
-  while (lanes < 32 && lanes < units) lanes *= 2;
+  while (lanes < most && lanes < units) lanes *= 2;
   return lanes;
 }
 inline int64_t batchnorm_nhwc_groups(int64_t C, int64_t width) {
-  const int64_t units = C / width;
-  return ceil_div(units, batchnorm_nhwc_lanes(units));
+  return ceil_div(C / width, batchnorm_nhwc_lanes(C, width));
 }
 // A thread sums at most this many rows in float before its sums go on in double.
 constexpr int64_t kBatchNormNhwcRun = 64;
+// The slices of a channel group, at most, unless more are needed to keep each thread's
+// run within kBatchNormNhwcRun: its last block adds up this many partials per channel.
+constexpr int64_t kBatchNormNhwcMaxSlices = 256;
 inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg, int64_t width = 1) {
   const int64_t target = cfg.max_blocks > 0 ? cfg.max_blocks : 1024;  // blocks for the whole launch
-  const int64_t lanes = batchnorm_nhwc_lanes(C / width), groups = batchnorm_nhwc_groups(C, width);
+  const int64_t lanes = batchnorm_nhwc_lanes(C, width), groups = batchnorm_nhwc_groups(C, width);
   const int64_t rows = block_size(cfg) / lanes;  // a block's row columns (a block below 32 is refused later)
   const int64_t by_work = ceil_div(N * HW, rows > 0 ? rows : 1);  // no block without work
   const int64_t by_run = ceil_div(by_work, kBatchNormNhwcRun);    // no thread's run over kBatchNormNhwcRun
   int64_t slices = groups > 0 ? target / groups : 1;
+  if (slices > kBatchNormNhwcMaxSlices) slices = kBatchNormNhwcMaxSlices;
   if (slices < by_run) slices = by_run;
   if (slices > by_work) slices = by_work;
   return slices < 1 ? 1 : slices;
 }
-// The workspace of one width: the slices' partials (2 C slices doubles), the channels'
-// totals (2 C), then a counter per channel group (uint32, two to a double), which the call
+// The workspace of one width: the slices' partials (2 C slices doubles, slice by slice:
+// partials[2 (s C + c)] and [.. + 1]), the channels' totals (2 C), then a counter per channel group (uint32, two to a double), which the call
 // zeroes: the last block of a group to finish its partials adds them up once, for every
 // block of the second pass to read.
 inline int64_t batchnorm_nhwc_workspace_doubles_of(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg,

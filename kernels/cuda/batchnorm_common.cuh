@@ -2,7 +2,8 @@
 // share: the slices' ranges and statistics type, the element-wise kernels
 // (evaluation forward, evaluation dx; a Layout says which channel an offset is in), and
 // the launch checks. partials[2 * (c * slices + s)] and [.. + 1] hold slice s's two sums
-// of channel c in either layout.
+// of channel c for NCHW, partials[2 * (s * C + c)] for channels-last (whose last block
+// of a group then reads each slice's channels in one run).
 #pragma once
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/block_reduce.cuh"

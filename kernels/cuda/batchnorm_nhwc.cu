@@ -32,7 +32,7 @@ struct NhwcPlan {
 };
 
 inline NhwcPlan nhwc_plan(const BatchNormLayoutNhwc &layout, const LaunchConfig &cfg, int width) {
-  const int64_t lanes = batchnorm_nhwc_lanes(layout.C / width);
+  const int64_t lanes = batchnorm_nhwc_lanes(layout.C, width);
   const int64_t slices = batchnorm_nhwc_slices(layout.N, layout.C, layout.HW, cfg, width);
   return {width, static_cast<int>(lanes), slices,
           batchnorm_detail::slice_grid(slices, batchnorm_nhwc_groups(layout.C, width))};
@@ -124,8 +124,8 @@ __device__ void add_row_columns(double (&a)[V], double (&b)[V], const Tile &t, i
 // column 0; every thread of the block calls it. The partials are other blocks' writes of
 // this launch: read past this block's cache.
 template <int V>
-__device__ void add_slice_partials(const double *partials, int64_t c0, bool active, int64_t slices, const Tile &t,
-                                   int lanes, double (&a)[V], double (&b)[V]) {
+__device__ void add_slice_partials(const double *partials, int64_t C, int64_t c0, bool active, int64_t slices,
+                                   const Tile &t, int lanes, double (&a)[V], double (&b)[V]) {
   const volatile double *p = partials;
   for (int j = 0; j < V; ++j) {
     a[j] = 0.0;
@@ -134,8 +134,8 @@ __device__ void add_slice_partials(const double *partials, int64_t c0, bool acti
   if (active)
     for (int64_t s = t.row; s < slices; s += t.rows)
       for (int j = 0; j < V; ++j) {
-        a[j] += p[2 * ((c0 + j) * slices + s)];
-        b[j] += p[2 * ((c0 + j) * slices + s) + 1];
+        a[j] += p[2 * (s * C + c0 + j)];
+        b[j] += p[2 * (s * C + c0 + j) + 1];
       }
   add_row_columns<V>(a, b, t, lanes);
 }
@@ -157,16 +157,16 @@ __device__ bool last_block_of_group(unsigned int *counter, int64_t slices) {
 // partials; then, in the group's last block, every slice's partials added up in the fixed
 // order, into totals[2 c] and [2 c + 1].
 template <int V>
-__device__ void write_partials_and_finish(double (&a)[V], double (&b)[V], double *partials, int64_t c0, bool active,
-                                          int64_t slices, const Tile &t, int lanes, unsigned int *counter,
-                                          double *totals) {
+__device__ void write_partials_and_finish(double (&a)[V], double (&b)[V], double *partials, int64_t C, int64_t c0,
+                                          bool active, int64_t slices, const Tile &t, int lanes,
+                                          unsigned int *counter, double *totals) {
   if (active && t.row == 0)
     for (int j = 0; j < V; ++j) {
-      partials[2 * ((c0 + j) * slices + blockIdx.x)] = a[j];
-      partials[2 * ((c0 + j) * slices + blockIdx.x) + 1] = b[j];
+      partials[2 * (blockIdx.x * C + c0 + j)] = a[j];
+      partials[2 * (blockIdx.x * C + c0 + j) + 1] = b[j];
     }
   if (!last_block_of_group(counter, slices)) return;
-  add_slice_partials<V>(partials, c0, active, slices, t, lanes, a, b);
+  add_slice_partials<V>(partials, C, c0, active, slices, t, lanes, a, b);
   if (active && t.row == 0)
     for (int j = 0; j < V; ++j) {
       totals[2 * (c0 + j)] = a[j];
@@ -179,7 +179,7 @@ __device__ __forceinline__ int64_t unit_channel(int64_t group, const Tile &t, in
   return (group * lanes + t.lane) * V;
 }
 
-// partials[2 * (c * slices + s)] = sum of (x - shift), [.. + 1] = its squares, shift
+// partials[2 * (s * C + c)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
 __global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types::S *x, BatchNormLayoutNhwc layout,
@@ -213,7 +213,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_stats_partial_kernel(const typename Types
       squares[j] = run_squares[j];
     }
     add_row_columns<V>(sum, squares, t, lanes);
-    write_partials_and_finish<V>(sum, squares, partials, c0, active, slices, t, lanes, counters + group, totals);
+    write_partials_and_finish<V>(sum, squares, partials, layout.C, c0, active, slices, t, lanes, counters + group, totals);
   }
 }
 
@@ -279,7 +279,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(
   }
 }
 
-// partials[2 * (c * slices + s)] = sum of dy, [.. + 1] = sum of dy * xhat, dy masked by
+// partials[2 * (s * C + c)] = sum of dy, [.. + 1] = sum of dy * xhat, dy masked by
 // a fused ReLU (and written to dresidual when asked); xhat from the saved statistics
 // (training) or the running ones (Spread::Variance, evaluation).
 template <typename Types>
@@ -325,7 +325,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(
       sum_dy_xhat[j] = run_dy_xhat[j];
     }
     add_row_columns<V>(sum_dy, sum_dy_xhat, t, lanes);
-    write_partials_and_finish<V>(sum_dy, sum_dy_xhat, partials, c0, active, slices, t, lanes, counters + group,
+    write_partials_and_finish<V>(sum_dy, sum_dy_xhat, partials, layout.C, c0, active, slices, t, lanes, counters + group,
                                  totals);
   }
 }
