@@ -263,11 +263,13 @@ void batchnorm_backward_cuda(const S *dy, const S *x, const float *gamma, const 
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual
-  // once.
+  // dy (backward_dy_bytes) and x for the sums, again for dx; a fused ReLU's dresidual
+  // written once.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
-  count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
+  count_traffic(__func__,
+                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + 2 * e * n + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
+  const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
@@ -275,7 +277,8 @@ void batchnorm_backward_cuda(const S *dy, const S *x, const float *gamma, const 
     launch_backward_partials<Index, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout, slices,
                                        workspace, cfg);
     CYG_LAUNCH(batchnorm_finish_backward_dx_kernel<Types>, slice_grid(slices, C), block_size(cfg), 0, stream_of(cfg),
-               dy, x, gamma, save_mean, save_invstd, fusion, layout, slices, workspace, dgamma, dbeta, dx);
+               source.dy, x, gamma, save_mean, save_invstd, source.fusion, layout, slices, workspace, dgamma, dbeta,
+               dx);
     CYG_CHECK_LAUNCH();
   });
 }
@@ -289,18 +292,20 @@ void batchnorm_backward_eval_cuda(const S *dy, const S *x, const float *gamma, c
   check_block(cfg);
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
-  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its
-  // dresidual once.
+  // dy (backward_dy_bytes) and x for the sums, dy again for dx; a fused ReLU's dresidual
+  // written once.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
-  count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C,
+  count_traffic(__func__,
+                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + e * n + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
+  const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {
     using Index = decltype(index);
     using Types = KernelTypes<Index, S>;
     launch_backward_sums<Index, S>(dy, x, running_mean, running_var, Spread::Variance, eps, fusion, layout,
                                    batchnorm_slices(N, C, HW, cfg), workspace, dgamma, dbeta, cfg);
     CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, gamma, running_var, eps, fusion, layout, dx);
+               stream_of(cfg), source.dy, gamma, running_var, eps, source.fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }

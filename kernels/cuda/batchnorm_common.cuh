@@ -9,6 +9,28 @@
 #include "kernels/cuda/block_reduce.cuh"
 
 namespace cyg::CYG_KNS::batchnorm_detail {
+// Outside the anonymous namespace: the launches' lambdas capture it.
+// What the dx pass of a backward reads for dy: where the sums pass wrote the ReLU-masked
+// dy to dresidual (dy or 0, so its storage holds it exactly), that tensor alone, in place
+// of dy and the mask's y.
+template <typename S>
+struct DxSource {
+  const S *dy;
+  BatchNormBackwardFusion<S> fusion;
+};
+template <typename S>
+DxSource<S> dx_source(const S *dy, const BatchNormBackwardFusion<S> &fusion) {
+  if (fusion.y != nullptr && fusion.dresidual != nullptr) return {fusion.dresidual, {}};
+  return {dy, fusion};
+}
+
+// The bytes of dy and a fused ReLU's y that a backward reads: dy twice (the sums, then
+// dx), y once with each where the mask is fused, the masked dy in place of both in the
+// dx pass where the sums pass writes it (dx_source).
+inline int64_t backward_dy_bytes(int64_t bytes_of_tensor, bool mask, bool dresidual) {
+  return (mask ? (dresidual ? 3 : 4) : 2) * bytes_of_tensor;
+}
+
 // Internal linkage: each of the two files gets its own copy of the kernels below.
 namespace {
 

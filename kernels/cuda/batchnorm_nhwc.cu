@@ -469,19 +469,23 @@ void batchnorm_backward_nhwc_cuda(const S *dy, const S *x, const float *gamma, c
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
   const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {dy, x, dx, fusion.y, fusion.dresidual}));
-  // dy and x for the sums, again for dx; a fused ReLU's y twice, its dresidual once; the
-  // slices' double partials written, and read once by the last block of their group.
+  // dy (backward_dy_bytes) and x for the sums, again for dx; a fused ReLU's dresidual
+  // written once; the slices' double partials written, and read once by the last block
+  // of their group.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   const int64_t partial_bytes = 16 * C * plan.slices;
-  count_traffic(__func__, 4 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 20 * C + partial_bytes,
+  count_traffic(__func__,
+                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + 2 * e * n + 20 * C +
+                    partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
+  const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {
     with_vector_width<S>(plan.width, [&](auto width) {
       using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
       launch_nhwc_backward_partials<Types, S>(dy, x, save_mean, save_invstd, Spread::InvStd, 0.0f, fusion, layout,
                                               plan, workspace, cfg);
-      CYG_LAUNCH(nhwc_finish_backward_dx_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), dy, x,
-                 gamma, save_mean, save_invstd, fusion, layout, plan.lanes, plan.slices,
+      CYG_LAUNCH(nhwc_finish_backward_dx_kernel<Types>, plan.grid, block_size(cfg), 0, stream_of(cfg), source.dy,
+                 x, gamma, save_mean, save_invstd, source.fusion, layout, plan.lanes, plan.slices,
                  nhwc_workspace(workspace, C, plan).totals, dgamma, dbeta, dx);
       CYG_CHECK_LAUNCH();
     });
@@ -498,12 +502,15 @@ void batchnorm_backward_eval_nhwc_cuda(const S *dy, const S *x, const float *gam
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
   const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {dy, x, fusion.y, fusion.dresidual}));
-  // dy and x for the sums, dy again for dx; a fused ReLU's y twice, its dresidual once; the
-  // partials as in training.
+  // dy (backward_dy_bytes) and x for the sums, dy again for dx; a fused ReLU's dresidual
+  // written once; the partials as in training.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   const int64_t partial_bytes = 16 * C * plan.slices;
-  count_traffic(__func__, 3 * e * n + (fusion.y != nullptr ? 2 * e * n : 0) + 36 * C + partial_bytes,
+  count_traffic(__func__,
+                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + e * n + 36 * C +
+                    partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
+  const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {
     with_vector_width<S>(plan.width, [&](auto width) {
       using Types = NhwcTypes<decltype(index), S, decltype(width)::value>;
@@ -515,7 +522,7 @@ void batchnorm_backward_eval_nhwc_cuda(const S *dy, const S *x, const float *gam
     CYG_CHECK_LAUNCH();
     using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;
     CYG_LAUNCH(batchnorm_backward_dx_eval_kernel<Types>, grid_size(layout.numel(), cfg), block_size(cfg), 0,
-               stream_of(cfg), dy, gamma, running_var, eps, fusion, layout, dx);
+               stream_of(cfg), source.dy, gamma, running_var, eps, source.fusion, layout, dx);
     CYG_CHECK_LAUNCH();
   });
 }
