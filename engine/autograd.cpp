@@ -24,6 +24,15 @@ Tensor GradientSinks::output(size_t k, const Shape& shape, Device device, DType 
   return Tensor::empty(shape, dtype, device, format);
 }
 
+Tensor GradientSinks::accumulator(size_t k, const Shape& shape, Device device, DType dtype,
+                                  MemoryFormat format) const {
+  if (k < accumulators_.size() && accumulators_[k].defined() && accumulators_[k].shape() == shape &&
+      accumulators_[k].device() == device && accumulators_[k].dtype() == dtype &&
+      accumulators_[k].is_contiguous(format))
+    return accumulators_[k];
+  return Tensor();
+}
+
 Variable make_result(Tensor value, const std::vector<Variable>& inputs, const char* name, BackwardFn backward_fn) {
   bool needs_grad = false;
   if (t_grad_mode)
@@ -107,10 +116,18 @@ void backward(const Variable& root, const Tensor& grad, const LeafReady& leaf_re
     const Tensor grad_out = std::move(found->second);
     grads.erase(found);
     CYG_CHECK(node->backward, "backward through ", node->name, " a second time: the graph was freed");
-    std::vector<Tensor> sinks(node->next.size());
-    for (size_t k = 0; k < node->next.size(); ++k)
-      if (node->next[k].leaf.defined()) sinks[k] = node->next[k].leaf.gradient_sink();
-    std::vector<Tensor> input_grads = node->backward(grad_out, GradientSinks(sinks));
+    std::vector<Tensor> sinks(node->next.size()), accumulators(node->next.size());
+    for (size_t k = 0; k < node->next.size(); ++k) {
+      const Edge& e = node->next[k];
+      if (e.leaf.defined()) sinks[k] = e.leaf.gradient_sink();
+      // A gradient already summed for an inner node, held by the table alone: the
+      // backward may add into it (GradientSinks::accumulator).
+      if (e.active() && e.node) {
+        auto slot = grads.find(e.node.get());
+        if (slot != grads.end() && slot->second.sole_owner()) accumulators[k] = slot->second;
+      }
+    }
+    std::vector<Tensor> input_grads = node->backward(grad_out, GradientSinks(sinks, accumulators));
     CYG_CHECK(input_grads.size() == node->next.size(), node->name, " backward returned ", input_grads.size(),
               " gradients for ", node->next.size(), " inputs");
     for (size_t k = 0; k < node->next.size(); ++k) {
@@ -120,6 +137,9 @@ void backward(const Variable& root, const Tensor& grad, const LeafReady& leaf_re
         auto slot = grads.find(e.node.get());
         if (slot == grads.end()) {
           grads.emplace(e.node.get(), std::move(input_grads[k]));
+        } else if (accumulators[k].defined() && input_grads[k].shares_storage(accumulators[k]) &&
+                   input_grads[k].data_ptr() == slot->second.data_ptr()) {
+          // added in place by the backward
         } else {
           slot->second = add(slot->second, input_grads[k]);
         }

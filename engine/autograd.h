@@ -25,15 +25,23 @@ struct Edge {
 // lands in .grad with no copy.
 class GradientSinks {
  public:
-  explicit GradientSinks(std::vector<Tensor> sinks) : sinks_(std::move(sinks)) {}
+  explicit GradientSinks(std::vector<Tensor> sinks, std::vector<Tensor> accumulators = {})
+      : sinks_(std::move(sinks)), accumulators_(std::move(accumulators)) {}
   // For input k's gradient: its sink, or a new tensor of `shape` and `dtype` on `device`.
   // The backward must write every element.
   // `format`: the layout the backward writes (channels-last activations' gradients).
   Tensor output(size_t k, const Shape& shape, Device device, DType dtype = DType::F32,
                 MemoryFormat format = MemoryFormat::Contiguous) const;
+  // For input k's gradient, where the input's other consumers have already given it
+  // theirs: that sum, which the backward may add its own gradient into, in place, and
+  // return (the engine then adds nothing: a convolution's backward adds as it writes).
+  // Undefined unless the sum is a tensor of `shape`, `dtype` and `format` on `device`
+  // whose memory no other tensor shares.
+  Tensor accumulator(size_t k, const Shape& shape, Device device, DType dtype,
+                     MemoryFormat format = MemoryFormat::Contiguous) const;
 
  private:
-  std::vector<Tensor> sinks_;
+  std::vector<Tensor> sinks_, accumulators_;
 };
 
 // gradient of the output -> gradient of each input (undefined where the input needs none)

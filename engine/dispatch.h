@@ -256,6 +256,9 @@ struct Kernels {
   decltype(conv2d_forward_bf16) conv2d_forward_nhwc_bf16{optional_bf16_entries, "conv2d_forward_nhwc_bf16"};
   decltype(conv2d_backward_data_bf16) conv2d_backward_data_nhwc_bf16{optional_bf16_entries,
                                                                      "conv2d_backward_data_nhwc_bf16"};
+  // dx += the data gradient, in the convolution's own pass (GradientSinks::accumulator).
+  decltype(conv2d_backward_data_bf16) conv2d_backward_data_nhwc_bf16_accumulate{
+      optional_bf16_entries, "conv2d_backward_data_nhwc_bf16_accumulate"};
   decltype(conv2d_backward_filter_bf16) conv2d_backward_filter_nhwc_bf16{optional_bf16_entries,
                                                                          "conv2d_backward_filter_nhwc_bf16"};
   decltype(batchnorm_forward_train_bf16) batchnorm_forward_train_nhwc_bf16{optional_bf16_entries,

@@ -183,11 +183,23 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
     const Kernels& k = kernels_for(dev);
     Tensor dx, dw;
     if (need_dx) {
-      Tensor dxb = x_dtype == DType::BF16 ? sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16, format)
-                                          : Tensor::empty({s.N, s.C, s.H, s.W}, DType::BF16, dev, format);
-      (nhwc ? k.conv2d_backward_data_nhwc_bf16 : k.conv2d_backward_data_bf16)(
-          g.data<uint16_t>(), saved_w.data<uint16_t>(), s, dxb.data<uint16_t>());
-      dx = gradient_as(dxb, x_dtype, 0, sinks);
+      // Where x's other consumers have given it their gradients already (a residual
+      // block's input: the shortcut's), channels-last adds this one to theirs in the
+      // convolution's own pass.
+      const Tensor sum = x_dtype == DType::BF16 && nhwc
+                             ? sinks.accumulator(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16, format)
+                             : Tensor();
+      if (sum.defined()) {
+        k.conv2d_backward_data_nhwc_bf16_accumulate(g.data<uint16_t>(), saved_w.data<uint16_t>(), s,
+                                                    sum.data<uint16_t>());
+        dx = sum;
+      } else {
+        Tensor dxb = x_dtype == DType::BF16 ? sinks.output(0, {s.N, s.C, s.H, s.W}, dev, DType::BF16, format)
+                                            : Tensor::empty({s.N, s.C, s.H, s.W}, DType::BF16, dev, format);
+        (nhwc ? k.conv2d_backward_data_nhwc_bf16 : k.conv2d_backward_data_bf16)(
+            g.data<uint16_t>(), saved_w.data<uint16_t>(), s, dxb.data<uint16_t>());
+        dx = gradient_as(dxb, x_dtype, 0, sinks);
+      }
     }
     if (need_dw) {
       Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev, format);

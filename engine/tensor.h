@@ -80,6 +80,9 @@ class Tensor {
   bool is_dense() const;
   MemoryFormat memory_format() const;
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  // Whether this tensor is the only one holding its memory (no view, copy or saved
+  // tensor shares it), so that writing into it in place changes no other tensor.
+  bool sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
   // The storage itself (null when undefined), for its identity and version.
   Storage* storage() const { return storage_.get(); }
 

@@ -91,22 +91,23 @@ CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,
                                         void* workspace, size_t workspace_bytes, void* stream,
                                         ConvLayout layout = ConvLayout::NCHW))
+// backward_data with accumulate: dx += the data gradient (cuDNN's beta = 1), read and
+// written in one pass, where two gradients meet at a tensor (a residual block's input).
 CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx,
                                               void* workspace, size_t workspace_bytes, void* stream,
-                                              ConvLayout layout = ConvLayout::NCHW))
+                                              ConvLayout layout = ConvLayout::NCHW, bool accumulate = false))
 CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw,
                                                 void* workspace, size_t workspace_bytes, void* stream,
                                                 ConvLayout layout = ConvLayout::NCHW))
 
 // bf16 tensors (x, w, y, dx, dw all bf16; plans of their own, searched like the f32
-// ones but not kept in the algorithm file, whose lines have no element type; nor are
-// channels-last plans).
+// ones, and kept in the algorithm file under their element type and layout).
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_t* w, uint16_t* y,
                                         void* workspace, size_t workspace_bytes, void* stream,
                                         ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w,
                                               uint16_t* dx, void* workspace, size_t workspace_bytes, void* stream,
-                                              ConvLayout layout = ConvLayout::NCHW))
+                                              ConvLayout layout = ConvLayout::NCHW, bool accumulate = false))
 CYG_CUDA_DECL(void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x,
                                                 uint16_t* dw, void* workspace, size_t workspace_bytes, void* stream,
                                                 ConvLayout layout = ConvLayout::NCHW))

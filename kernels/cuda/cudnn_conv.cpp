@@ -529,13 +529,13 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
 }
 
 void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* w, void* dx,
-                   void* workspace, size_t workspace_bytes, void* stream) {
+                   void* workspace, size_t workspace_bytes, void* stream, bool accumulate) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
-                                               workspace_bytes, &zero, p.x, dx));
+                                               workspace_bytes, &beta, p.x, dx));
 }
 
 void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* x,
@@ -555,8 +555,8 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void* workspace,
-                                size_t workspace_bytes, void* stream, ConvLayout layout) {
-  backward_data(s, ConvData::F32, layout, dy, w, dx, workspace, workspace_bytes, stream);
+                                size_t workspace_bytes, void* stream, ConvLayout layout, bool accumulate) {
+  backward_data(s, ConvData::F32, layout, dy, w, dx, workspace, workspace_bytes, stream, accumulate);
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const float* dy, const float* x, float* dw, void* workspace,
@@ -570,8 +570,9 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w, uint16_t* dx,
-                                void* workspace, size_t workspace_bytes, void* stream, ConvLayout layout) {
-  backward_data(s, ConvData::BF16, layout, dy, w, dx, workspace, workspace_bytes, stream);
+                                void* workspace, size_t workspace_bytes, void* stream, ConvLayout layout,
+                                bool accumulate) {
+  backward_data(s, ConvData::BF16, layout, dy, w, dx, workspace, workspace_bytes, stream, accumulate);
 }
 
 void conv2d_backward_filter_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* x, uint16_t* dw,

@@ -57,6 +57,18 @@ void backward_filter_in(ConvLayout layout, const Conv2dShape& s, const T* dy, co
   run(dyc.data(), xc.data(), dwc.data());
   to_channels_last(dwc, s.OC, s.C, s.KH * s.KW, dw);
 }
+
+// backward_data's accumulate (cuDNN's beta = 1): the reference's gradient, in storage
+// precision, added to dx (in bf16 one rounding more than cuDNN's blend, which adds
+// before it rounds).
+template <typename T, typename Run>
+void backward_data_into(ConvLayout layout, const Conv2dShape& s, const T* dy, const T* w, T* dx, bool accumulate,
+                        Run run) {
+  if (!accumulate) return backward_data_in(layout, s, dy, w, dx, run);
+  std::vector<T> gradient(static_cast<size_t>(s.N * s.C * s.H * s.W));
+  backward_data_in(layout, s, dy, w, gradient.data(), run);
+  for (size_t i = 0; i < gradient.size(); ++i) store(&dx[i], widen(dx[i]) + widen(gradient[i]));
+}
 }  // namespace
 
 // The CPU reference computes in strict FP32 and always the same way: there is no
@@ -82,10 +94,10 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, 
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const float* dy, const float* w, float* dx, void*, size_t,
-                                void* stream, ConvLayout layout) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout] {
-    backward_data_in(layout, s, dy, w, dx,
-                     [&](const float* a, const float* b, float* out) { conv2d_backward_data_cpu<float>(a, b, s, out); });
+                                void* stream, ConvLayout layout, bool accumulate) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout, accumulate] {
+    backward_data_into(layout, s, dy, w, dx, accumulate,
+                       [&](const float* a, const float* b, float* out) { conv2d_backward_data_cpu<float>(a, b, s, out); });
   });
 }
 
@@ -112,9 +124,9 @@ void conv2d_forward_cudnn(const Conv2dShape& s, const uint16_t* x, const uint16_
 }
 
 void conv2d_backward_data_cudnn(const Conv2dShape& s, const uint16_t* dy, const uint16_t* w, uint16_t* dx, void*,
-                                size_t, void* stream, ConvLayout layout) {
-  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout] {
-    backward_data_in(layout, s, dy, w, dx, [&](const uint16_t* a, const uint16_t* b, uint16_t* out) {
+                                size_t, void* stream, ConvLayout layout, bool accumulate) {
+  enqueue(as_stream(stream), "cudnnConvolutionBackwardData", [s, dy, w, dx, layout, accumulate] {
+    backward_data_into(layout, s, dy, w, dx, accumulate, [&](const uint16_t* a, const uint16_t* b, uint16_t* out) {
       conv2d_backward_data_bf16_cpu(a, b, s, out);
     });
   });
