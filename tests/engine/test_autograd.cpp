@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,62 @@ TEST(Autograd, TheFirstGradientIsWrittenIntoTheKeptBufferAndLaterOnesAdded) {
   cyg::backward(fn::sum(fn::linear(x, w, Variable())));
   EXPECT_EQ(w.grad().data_ptr(), buffer);
   EXPECT_EQ(w.grad().to_vector(), std::vector<float>(12, 2.0f));
+}
+
+// y = factor * x, whose backward adds its gradient into the sum autograd offers
+// (GradientSinks::accumulator), as a convolution's does, and records whether it was
+// offered one.
+Variable scale_adding_in_place(const Variable& x, float factor, std::vector<bool>* offered) {
+  std::vector<float> y = x.data().to_vector();
+  for (float& v : y) v *= factor;
+  const cyg::Shape shape = x.data().shape();
+  return cyg::make_result(Tensor::from_vector(y, shape), {x}, "scale_adding_in_place",
+                          [=](const Tensor& grad, const cyg::GradientSinks& sinks) {
+                            const std::vector<float> g = grad.to_vector();
+                            Tensor sum = sinks.accumulator(0, shape, cyg::Device::cpu(), cyg::DType::F32);
+                            offered->push_back(sum.defined());
+                            if (sum.defined()) {
+                              float* p = sum.data<float>();
+                              for (size_t i = 0; i < g.size(); ++i) p[i] += factor * g[i];
+                              return std::vector<Tensor>{sum};
+                            }
+                            std::vector<float> dx(g.size());
+                            for (size_t i = 0; i < g.size(); ++i) dx[i] = factor * g[i];
+                            return std::vector<Tensor>{Tensor::from_vector(dx, shape)};
+                          });
+}
+
+// Two consumers of h: the one that runs second adds its gradient into the first one's,
+// in place, and nothing else adds them.
+TEST(Autograd, ASecondGradientIsAddedInPlaceWhereTheBackwardCan) {
+  Variable x(Tensor::from_vector({1, 2, -1}, {3}), RequiresGrad::Yes);
+  Variable h = fn::relu(x);
+  std::vector<bool> offered;
+  Variable loss = fn::sum(fn::add(scale_adding_in_place(h, 2.0f, &offered), scale_adding_in_place(h, 3.0f, &offered)));
+  cyg::backward(loss);
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{5, 5, 0}));
+  EXPECT_EQ(offered, (std::vector<bool>{false, true})) << "the second consumer is offered the first one's gradient";
+}
+
+// A gradient some other tensor also holds (here kept by an op's backward, as a view or a
+// saved tensor would) is never offered: adding into it would change that tensor too.
+TEST(Autograd, AGradientSharedWithAnotherTensorIsNotAddedIntoInPlace) {
+  Variable x(Tensor::from_vector({1, 2}, {2}), RequiresGrad::Yes);
+  Variable h = fn::relu(x);
+  auto kept = std::make_shared<std::vector<Tensor>>();
+  // Passes its gradient on as it is, and keeps it.
+  Variable passed = cyg::make_result(h.data(), {h}, "pass_and_keep", [kept](const Tensor& grad, const cyg::GradientSinks&) {
+    kept->push_back(grad);
+    return std::vector<Tensor>{grad};
+  });
+  std::vector<bool> offered;
+  // The sum's backward runs pass_and_keep first, then the scale.
+  Variable loss = fn::sum(fn::add(scale_adding_in_place(h, 3.0f, &offered), passed));
+  cyg::backward(loss);
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ(offered, (std::vector<bool>{false}));
+  EXPECT_EQ(kept->front().to_vector(), (std::vector<float>{1, 1})) << "the kept gradient was written into";
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 4}));
 }
 
 TEST(Autograd, GraphIsFreedAfterBackward) {
