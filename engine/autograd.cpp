@@ -1,6 +1,7 @@
 // The tape: recording results and running backward in reverse topological order.
 #include "engine/autograd.h"
 
+#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -26,9 +27,11 @@ Tensor GradientSinks::output(size_t k, const Shape& shape, Device device, DType 
 
 Tensor GradientSinks::accumulator(size_t k, const Shape& shape, Device device, DType dtype,
                                   MemoryFormat format) const {
+  // 16-byte aligned too, as a fresh allocation is (vectorised kernels and libraries may
+  // rely on it): a view the table alone holds can start anywhere.
   if (k < accumulators_.size() && accumulators_[k].defined() && accumulators_[k].shape() == shape &&
       accumulators_[k].device() == device && accumulators_[k].dtype() == dtype &&
-      accumulators_[k].is_contiguous(format))
+      accumulators_[k].is_contiguous(format) && reinterpret_cast<uintptr_t>(accumulators_[k].data_ptr()) % 16 == 0)
     return accumulators_[k];
   return Tensor();
 }

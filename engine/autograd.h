@@ -35,8 +35,8 @@ class GradientSinks {
   // For input k's gradient, where the input's other consumers have already given it
   // theirs: that sum, which the backward may add its own gradient into, in place, and
   // return (the engine then adds nothing: a convolution's backward adds as it writes).
-  // Undefined unless the sum is a tensor of `shape`, `dtype` and `format` on `device`
-  // whose memory no other tensor shares.
+  // Undefined unless the sum is a 16-byte aligned tensor of `shape`, `dtype` and `format`
+  // on `device` whose memory no other tensor shares.
   Tensor accumulator(size_t k, const Shape& shape, Device device, DType dtype,
                      MemoryFormat format = MemoryFormat::Contiguous) const;
 

@@ -3,6 +3,7 @@
 // ones each against the CPU in strict FP32; one search per direction of a new shape and
 // none after; and the algorithm file taken instead of a search. Each test skips with
 // the reason where no GPU answers.
+#include <cuda_runtime.h>
 #include <cudnn.h>
 #include <gtest/gtest.h>
 
@@ -144,6 +145,55 @@ TEST(ConvAutotune, EveryModeMatchesTheCpu) {
     const ConvSwitches switches(m.benchmark, m.deterministic);
     for (const ConvCase& c : kCases) expect_matches_cpu(c, seed += 10);
   }
+}
+
+// The data gradient added into what dx holds (cuDNN's beta = 1), as a channels-last bf16
+// backward sums the two gradients of a residual block's input: the same as the gradient
+// written alone (beta = 0) and then added, within the one rounding of bf16 that the
+// blend saves, for ResNet-18's shapes of that sum in every mode.
+TEST(ConvAutotune, BackwardDataWithBetaOneAddsToWhatDxHeld) {
+  REQUIRE_GPU();
+  const ConvCase cases[] = {
+      {{8, 64, 32, 32}, {64, 64, 3, 3}, 1, 1, false},   // layer1's conv1
+      {{8, 64, 32, 32}, {128, 64, 3, 3}, 2, 1, false},  // layer2's first conv1
+      {{8, 64, 32, 32}, {128, 64, 1, 1}, 2, 0, false},  // its shortcut
+      {{8, 256, 8, 8}, {512, 256, 3, 3}, 2, 1, false},  // layer4's first conv1
+  };
+  for (bool benchmark : {false, true})
+    for (bool deterministic : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "benchmark " << benchmark << ", deterministic " << deterministic);
+      const ConvSwitches switches(benchmark, deterministic);
+      uint64_t seed = 500;
+      for (const ConvCase& c : cases) {
+        const cyg::Conv2dShape s = shape_of(c);
+        SCOPED_TRACE(::testing::Message() << "C " << s.C << " OC " << s.OC << " kernel " << s.KH << " stride "
+                                          << c.stride);
+        // Raw NHWC and KRSC buffers: random values whatever their layout.
+        const Tensor dy = Tensor::uniform({s.N * s.OC * s.OH() * s.OW()}, -1, 1, seed += 10)
+                              .to(cyg::DType::BF16)
+                              .to(Device::cuda());
+        const Tensor w = Tensor::uniform({s.OC * s.C * s.KH * s.KW}, -0.3, 0.3, seed + 1)
+                             .to(cyg::DType::BF16)
+                             .to(Device::cuda());
+        const Tensor prior = Tensor::uniform({s.N * s.C * s.H * s.W}, -2, 2, seed + 2).to(cyg::DType::BF16);
+        Tensor alone = Tensor::empty(prior.shape(), cyg::DType::BF16, Device::cuda());
+        Tensor summed = prior.to(Device::cuda());
+        const size_t bytes =
+            cyg::cuda::conv2d_workspace_bytes_cudnn(s, cyg::ConvData::BF16, cyg::ConvLayout::NHWC);
+        Tensor workspace = Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, cyg::DType::U8, Device::cuda());
+        cyg::cuda::conv2d_backward_data_cudnn(s, dy.data<uint16_t>(), w.data<uint16_t>(), alone.data<uint16_t>(),
+                                              workspace.data_ptr(), bytes, nullptr, cyg::ConvLayout::NHWC, false);
+        cyg::cuda::conv2d_backward_data_cudnn(s, dy.data<uint16_t>(), w.data<uint16_t>(), summed.data<uint16_t>(),
+                                              workspace.data_ptr(), bytes, nullptr, cyg::ConvLayout::NHWC, true);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        const std::vector<float> a = alone.to(cyg::DType::F32).to_vector(), p = prior.to(cyg::DType::F32).to_vector(),
+                                 got = summed.to(cyg::DType::F32).to_vector();
+        std::vector<float> expected(a.size());
+        for (size_t i = 0; i < a.size(); ++i) expected[i] = a[i] + p[i];
+        // Two bf16 roundings apart at most (the gradient's, the sum's): 2^-7 of the larger.
+        EXPECT_TRUE(cyg::test::all_close(got, expected, 1e-2, 8e-3));
+      }
+    }
 }
 
 TEST(ConvAutotune, DeterministicAlgorithmsRepeatTheirBits) {
