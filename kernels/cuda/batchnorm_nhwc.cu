@@ -17,7 +17,8 @@
 // launch reads: each block adding up every slice itself (as the NCHW kernels do, whose
 // slices are few) cost the square of the slices here (512 for 64 channels), and on an
 // H200 made these the heaviest kernels. Training takes two launches each way, as NCHW;
-// evaluation is element-wise.
+// evaluation is element-wise (its forward by 16-byte packs where the training kernels'
+// width allows).
 #include "kernels/cuda/batchnorm_common.cuh"
 #include "kernels/cuda/vector.cuh"
 
@@ -386,6 +387,35 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(
   }
 }
 
+// Evaluation 16 bytes at a time (C a multiple of V): pack p holds channels (p V) % C to
+// that + V - 1 of one row; per element the math of batchnorm_normalise_kernel.
+template <typename Types>
+__global__ void CYG_LAUNCH_BOUNDS nhwc_normalise_eval_kernel(const typename Types::S *x, const float *gamma,
+                                                             const float *beta, const float *running_mean,
+                                                             const float *running_var, BatchNormLayoutNhwc layout,
+                                                             float eps, BatchNormFusion<typename Types::S> fusion,
+                                                             typename Types::S *y) {
+  using Index = typename Types::Index;
+  using S = typename Types::S;
+  constexpr int V = Types::V;
+  const Index C = static_cast<Index>(layout.C);
+  const bool add = fusion.epilogue == BatchNormEpilogue::AddRelu;
+  CYG_GRID_STRIDE_LOOP(p, layout.numel() / V) {
+    const Index i = static_cast<Index>(p) * V, c0 = i % C;
+    const Pack<S, V> in = load_pack<V>(x + i);
+    Pack<S, V> residual{};
+    if (add) residual = load_pack<V>(fusion.residual + i);
+    Pack<S, V> out;
+    for (int j = 0; j < V; ++j) {
+      const Index c = c0 + j;
+      const float v = batchnorm_normalise(widen(in.v[j]), running_mean[c], batchnorm_invstd(running_var[c], eps),
+                                          batchnorm_param(gamma, c, 1.0f), batchnorm_param(beta, c, 0.0f));
+      store(&out.v[j], batchnorm_epilogue_of(v, fusion.epilogue, add ? widen(residual.v[j]) : 0.0f));
+    }
+    store_pack<V>(y + i, out);
+  }
+}
+
 // dgamma and dbeta of every channel from the totals the last blocks wrote.
 __global__ void CYG_LAUNCH_BOUNDS nhwc_totals_to_dgamma_dbeta_kernel(int64_t C, const double *totals, float *dgamma,
                                                                      float *dbeta) {
@@ -450,7 +480,17 @@ void batchnorm_forward_eval_nhwc_cuda(const S *x, const float *gamma, const floa
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__, (fusion.residual != nullptr ? 2 * e : e) * layout.numel() + 16 * C, e * layout.numel());
+  const int width = nhwc_width<S>(C, {x, y, fusion.residual});
   with_index_type(layout.numel(), [&](auto index) {
+    if (width > 1) {
+      with_vector_width<S>(width, [&](auto w) {
+        using Types = NhwcTypes<decltype(index), S, decltype(w)::value>;
+        CYG_LAUNCH(nhwc_normalise_eval_kernel<Types>, grid_size(layout.numel() / width, cfg), block_size(cfg), 0,
+                   stream_of(cfg), x, gamma, beta, running_mean, running_var, layout, eps, fusion, y);
+        CYG_CHECK_LAUNCH();
+      });
+      return;
+    }
     using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;
     CYG_LAUNCH(batchnorm_normalise_kernel<Types>, grid_size(layout.numel(), cfg),
                block_size(cfg), 0, stream_of(cfg), x, gamma, beta, running_mean, running_var, Spread::Variance, layout,
