@@ -91,14 +91,7 @@ __global__ void CYG_LAUNCH_BOUNDS batchnorm_finish_normalise_kernel(const typena
       const ChannelStats st = channel_stats(widen(x[layout.plane(0, c)]), m, c, slices, partials, eps);
       channel_mean = st.mean;
       channel_invstd = st.invstd;
-      if (blockIdx.x == 0) {
-        save_mean[c] = st.mean;
-        save_invstd[c] = st.invstd;
-        if (running_mean != nullptr) {
-          running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
-          running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
-        }
-      }
+      if (blockIdx.x == 0) write_channel_stats(st, c, momentum, save_mean, save_invstd, running_mean, running_var);
     }
     __syncthreads();
     const float g = batchnorm_param(gamma, c, 1.0f), b = batchnorm_param(beta, c, 0.0f);

@@ -60,6 +60,19 @@ __device__ __forceinline__ void slice_range(int64_t m, int64_t slices, int64_t s
 
 using ChannelStats = BatchNormStats<float>;
 
+// A channel's saved statistics, and its running ones updated, as the slice-0 block of a
+// training forward writes them.
+__device__ __forceinline__ void write_channel_stats(const ChannelStats &st, int64_t c, float momentum,
+                                                    float *save_mean, float *save_invstd, float *running_mean,
+                                                    float *running_var) {
+  save_mean[c] = st.mean;
+  save_invstd[c] = st.invstd;
+  if (running_mean != nullptr) {
+    running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
+    running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
+  }
+}
+
 // Training normalises with the batch's invstd; eval derives it from the running
 // variance (Spread::Variance). The fused epilogue (residual add, ReLU) follows.
 template <typename Types>

@@ -244,14 +244,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(
             batchnorm_stats_from_sums(widen(first.v[j]), layout.per_channel(), totals[2 * c], totals[2 * c + 1], eps);
         group_mean[t.lane * V + j] = st.mean;
         group_invstd[t.lane * V + j] = st.invstd;
-        if (blockIdx.x == 0) {
-          save_mean[c] = st.mean;
-          save_invstd[c] = st.invstd;
-          if (running_mean != nullptr) {
-            running_mean[c] = batchnorm_running_update(running_mean[c], st.mean, momentum);
-            running_var[c] = batchnorm_running_update(running_var[c], st.unbiased_var, momentum);
-          }
-        }
+        if (blockIdx.x == 0) write_channel_stats(st, c, momentum, save_mean, save_invstd, running_mean, running_var);
       }
     }
     __syncthreads();
