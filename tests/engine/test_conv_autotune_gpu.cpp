@@ -181,6 +181,8 @@ TEST(ConvAutotune, BackwardDataWithBetaOneAddsToWhatDxHeld) {
         const size_t bytes =
             cyg::cuda::conv2d_workspace_bytes_cudnn(s, cyg::ConvData::BF16, cyg::ConvLayout::NHWC);
         Tensor workspace = Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, cyg::DType::U8, Device::cuda());
+        // The uploads ran on the engine's stream; the calls below use the default one.
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         cyg::cuda::conv2d_backward_data_cudnn(s, dy.data<uint16_t>(), w.data<uint16_t>(), alone.data<uint16_t>(),
                                               workspace.data_ptr(), bytes, nullptr, cyg::ConvLayout::NHWC, false);
         cyg::cuda::conv2d_backward_data_cudnn(s, dy.data<uint16_t>(), w.data<uint16_t>(), summed.data<uint16_t>(),
