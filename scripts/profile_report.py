@@ -33,7 +33,11 @@ def our_kernel_names():
     for path in glob.glob(os.path.join(REPO, "kernels", "cuda", "*.cu")):
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        names.update(re.findall(r"__global__\s+(?:__launch_bounds__\([^)]*\)\s+)?void\s+(\w+)\s*\(", text))
+        # `__global__ void CYG_LAUNCH_BOUNDS name(`: a bounds attribute or its macro may
+        # stand before the name or before `void`.
+        names.update(
+            re.findall(r"__global__\s+(?:__launch_bounds__\([^)]*\)\s+)?void\s+"
+                       r"(?:__launch_bounds__\([^)]*\)\s+|[A-Z][A-Z0-9_]*\s+)?(\w+)\s*\(", text))
     return names
 
 
