@@ -1,11 +1,11 @@
 // The tape: recording results and running backward in reverse topological order.
 #include "engine/autograd.h"
 
-#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "engine/ops.h"
+#include "kernels/common.h"
 #include "kernels/error.h"
 
 namespace cyg {
@@ -31,7 +31,7 @@ Tensor GradientSinks::accumulator(size_t k, const Shape& shape, Device device, D
   // rely on it): a view the table alone holds can start anywhere.
   if (k < accumulators_.size() && accumulators_[k].defined() && accumulators_[k].shape() == shape &&
       accumulators_[k].device() == device && accumulators_[k].dtype() == dtype &&
-      accumulators_[k].is_contiguous(format) && reinterpret_cast<uintptr_t>(accumulators_[k].data_ptr()) % 16 == 0)
+      accumulators_[k].is_contiguous(format) && aligned_16({accumulators_[k].data_ptr()}))
     return accumulators_[k];
   return Tensor();
 }

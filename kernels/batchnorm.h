@@ -20,8 +20,6 @@
 //   masked dy, the residual's gradient. The values are those of the unfused chain.
 #pragma once
 #include <cmath>
-#include <cstdint>
-#include <initializer_list>
 
 #include "kernels/common.h"
 #include "kernels/error.h"
@@ -252,9 +250,7 @@ inline int64_t batchnorm_nhwc_width(int64_t C, int64_t element_bytes) {
 // The width a call takes: batchnorm_nhwc_width where every activation pointer it reads or
 // writes (null ones aside) is 16-byte aligned, else 1.
 inline int64_t batchnorm_nhwc_width_for(int64_t C, int64_t element_bytes, std::initializer_list<const void*> pointers) {
-  for (const void* p : pointers)
-    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
-  return batchnorm_nhwc_width(C, element_bytes);
+  return aligned_16(pointers) ? batchnorm_nhwc_width(C, element_bytes) : 1;
 }
 // Lanes of `width` channels: a power of two, 32 channels in all at most (fewer where C
 // has fewer), so that a group's last block adds up the partials of 32 channels at most.
@@ -285,9 +281,10 @@ inline int64_t batchnorm_nhwc_slices(int64_t N, int64_t C, int64_t HW, const Lau
   return slices < 1 ? 1 : slices;
 }
 // The workspace of one width: the slices' partials (2 C slices doubles, slice by slice:
-// partials[2 (s C + c)] and [.. + 1]), the channels' totals (2 C), then a counter per channel group (uint32, two to a double), which the call
-// zeroes: the last block of a group to finish its partials adds them up once, for every
-// block of the second pass to read.
+// partials[2 (s C + c)] and [.. + 1]), the channels' totals (2 C), then a counter per
+// channel group (uint32, two to a double), which the call zeroes: the last block of a
+// group to finish its partials adds them up once, for every block of the second pass to
+// read.
 inline int64_t batchnorm_nhwc_workspace_doubles_of(int64_t N, int64_t C, int64_t HW, const LaunchConfig& cfg,
                                                    int64_t width) {
   return 2 * C * batchnorm_nhwc_slices(N, C, HW, cfg, width) + 2 * C + ceil_div(batchnorm_nhwc_groups(C, width), 2);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #if defined(__CUDACC__)
 #define CYG_HD __host__ __device__ __forceinline__
@@ -70,6 +71,14 @@ constexpr int kDefaultBlock = 256;
 constexpr int kDefaultMaxBlocks = 4096;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Whether every pointer (null ones aside) is 16-byte aligned, as a fresh allocation is:
+// what the kernels' 16-byte accesses (kernels/cuda/vector.cuh) need.
+inline bool aligned_16(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
 
 inline int block_size(const LaunchConfig& cfg) { return cfg.block > 0 ? cfg.block : kDefaultBlock; }
 

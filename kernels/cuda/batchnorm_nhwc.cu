@@ -11,12 +11,11 @@
 // consumer GPU as double is dear, and half the registers); the runs are then added in
 // double, by a fixed tree over the row columns (warp shuffles, then the warps in order
 // through shared memory), and the slices' partials in a fixed order, so the result has
-// the same bits on every run. The last block
-// of a channel group to write its partials (a counter per group, zeroed by the launch
-// wrapper) adds them up, once, into the channels' totals, which every block of the second
-// launch reads: each block adding up every slice itself (as the NCHW kernels do, whose
-// slices are few) cost the square of the slices here (512 for 64 channels), and on an
-// H200 made these the heaviest kernels. Training takes two launches each way, as NCHW;
+// the same bits on every run. The last block of a channel group to write its partials (a
+// counter per group, zeroed by the launch wrapper) adds them up, once, into the channels'
+// totals, which every block of the second launch reads: each block adding up every slice
+// itself (as the NCHW kernels do, whose slices are few) cost the square of the slices
+// here (512 for 64 channels), and on an H200 made these the heaviest kernels. Training takes two launches each way, as NCHW;
 // evaluation is element-wise (its forward by 16-byte packs where the training kernels'
 // width allows).
 #include "kernels/cuda/batchnorm_common.cuh"
@@ -473,15 +472,13 @@ void batchnorm_forward_eval_nhwc_cuda(const S *x, const float *gamma, const floa
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__, (fusion.residual != nullptr ? 2 * e : e) * layout.numel() + 16 * C, e * layout.numel());
-  const int width = nhwc_width<S>(C, {x, y, fusion.residual});
+  const bool packs = nhwc_width<S>(C, {x, y, fusion.residual}) == kPackWidth<S>;
   with_index_type(layout.numel(), [&](auto index) {
-    if (width > 1) {
-      with_vector_width<S>(width, [&](auto w) {
-        using Types = NhwcTypes<decltype(index), S, decltype(w)::value>;
-        CYG_LAUNCH(nhwc_normalise_eval_kernel<Types>, grid_size(layout.numel() / width, cfg), block_size(cfg), 0,
-                   stream_of(cfg), x, gamma, beta, running_mean, running_var, layout, eps, fusion, y);
-        CYG_CHECK_LAUNCH();
-      });
+    if (packs) {
+      using Types = NhwcTypes<decltype(index), S, kPackWidth<S>>;
+      CYG_LAUNCH(nhwc_normalise_eval_kernel<Types>, grid_size(layout.numel() / kPackWidth<S>, cfg), block_size(cfg),
+                 0, stream_of(cfg), x, gamma, beta, running_mean, running_var, layout, eps, fusion, y);
+      CYG_CHECK_LAUNCH();
       return;
     }
     using Types = KernelTypes<decltype(index), S, BatchNormLayoutNhwc>;

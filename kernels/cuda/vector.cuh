@@ -31,9 +31,7 @@ constexpr int kPackWidth = static_cast<int>(16 / sizeof(S));
 // kPackWidth<S> where every pointer (null ones aside) is 16-byte aligned, else 1.
 template <typename S>
 int vector_width(std::initializer_list<const void *> pointers) {
-  for (const void *p : pointers)
-    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return 1;
-  return kPackWidth<S>;
+  return aligned_16(pointers) ? kPackWidth<S> : 1;
 }
 
 // Calls launch(std::integral_constant<int, V>) with V = width: 1 or kPackWidth<S>, the two
