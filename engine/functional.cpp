@@ -11,6 +11,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/conv.h"
+#include "kernels/conv_algo_cache.h"
 #include "kernels/error.h"
 
 namespace cyg::fn {
@@ -158,6 +159,14 @@ void set_cudnn_cache(const std::string& path) {
   cuda::conv2d_algorithm_cache(path, &write_file_atomically);
 #else
   (void)path;
+#endif
+}
+
+std::string cudnn_choices_table() {
+#if CYGNET_HAVE_CUDA
+  return conv_choices_table(cuda::conv2d_choices());
+#else
+  return "";
 #endif
 }
 

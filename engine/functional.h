@@ -30,6 +30,9 @@ void set_cudnn_benchmark(bool benchmark);
 // A file that keeps those choices across runs ("" for none): read now, rewritten
 // atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
 void set_cudnn_cache(const std::string& path);
+// How each CUDA convolution of this process got its cuDNN algorithms (the file, a search
+// with each candidate's time, or the heuristics), as a table; "" where none was planned.
+std::string cudnn_choices_table();
 // CPU threads for every parallel CPU op: OpenMP's pool, which oneDNN shares (BLAS runs
 // one thread per call inside it, so nothing is oversubscribed). 0 restores OpenMP's
 // default: OMP_NUM_THREADS where set, else every core. cpu_threads() is the count in use.

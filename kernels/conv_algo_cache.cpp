@@ -3,6 +3,7 @@
 #include "kernels/conv_algo_cache.h"
 
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -201,6 +202,105 @@ ConvAlgoFile read_conv_algo_file(const std::string& path) {
     file.warning = where + e.what() + "; ignored, and replaced after the next search";
   }
   return file;
+}
+
+std::string conv_algorithm_name(ConvDirection direction, int algorithm) {
+  // cuDNN's enums (cudnn_ops.h), in their order; kernels/cuda/cudnn_conv.cpp checks the
+  // numbering against the header at compile time.
+  static const std::vector<std::string> forward = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM",     "DIRECT",
+                                                   "FFT",           "FFT_TILING",            "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const std::vector<std::string> data = {"ALGO_0",     "ALGO_1",   "FFT",
+                                                "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const std::vector<std::string> filter = {"ALGO_0",   "ALGO_1",            "FFT",       "ALGO_3",
+                                                  "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+  const std::vector<std::string>& names = direction == ConvDirection::Forward        ? forward
+                                          : direction == ConvDirection::BackwardData ? data
+                                                                                     : filter;
+  if (algorithm >= 0 && static_cast<size_t>(algorithm) < names.size()) return names[static_cast<size_t>(algorithm)];
+  return "algorithm " + std::to_string(algorithm);
+}
+
+int pick_conv_candidate(const std::vector<ConvCandidate>& candidates) {
+  int first_usable = -1, fastest = -1;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const ConvCandidate& c = candidates[i];
+    if (!c.usable) continue;
+    if (first_usable < 0) first_usable = static_cast<int>(i);
+    if (c.timed_ms >= 0 && (fastest < 0 || c.timed_ms < candidates[static_cast<size_t>(fastest)].timed_ms))
+      fastest = static_cast<int>(i);
+  }
+  return fastest >= 0 ? fastest : first_usable;
+}
+
+namespace {
+// cuDNN's math types (cudnnMathType_t) by number.
+std::string math_name(int math) {
+  switch (math) {
+    case 0: return "default";
+    case 1: return "tensor_op";
+    case 2: return "tensor_op_conv";
+    case 3: return "fma";
+  }
+  return "math " + std::to_string(math);
+}
+
+std::string milliseconds(double ms) {
+  if (ms < 0) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", ms);
+  return text;
+}
+}  // namespace
+
+std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
+  if (reports.empty()) return "";
+  std::ostringstream os;
+  os << "cuDNN algorithms, per convolution and direction (ms of one run: cuDNN's search, and ours, the fastest of "
+        "our timed runs after a warm-up)\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-40s %-15s %-10s %-22s %-14s %8s %9s %9s  %s\n", "shape (NxCxHxW > OC KHxKW)",
+                "direction", "source", "algorithm", "math", "work MB", "search", "ours", "others (ours ms)");
+  os << line;
+  double sums[3] = {0, 0, 0};
+  bool all_timed = true;
+  for (const ConvChoiceReport& r : reports) {
+    const Conv2dShape& s = r.key.shape;
+    char shape[96];
+    std::snprintf(shape, sizeof shape, "%lldx%lldx%lldx%lld > %lld %lldx%lld s%lld p%lld %s %s",
+                  static_cast<long long>(s.N), static_cast<long long>(s.C), static_cast<long long>(s.H),
+                  static_cast<long long>(s.W), static_cast<long long>(s.OC), static_cast<long long>(s.KH),
+                  static_cast<long long>(s.KW), static_cast<long long>(s.stride_h), static_cast<long long>(s.pad_h),
+                  r.key.data == ConvData::BF16 ? "bf16" : "f32", r.key.layout == ConvLayout::NHWC ? "nhwc" : "nchw");
+    double search_ms = -1, ours_ms = -1;
+    std::string others;
+    for (size_t i = 0; i < r.candidates.size(); ++i) {
+      const ConvCandidate& c = r.candidates[i];
+      if (static_cast<int>(i) == r.chosen) {
+        search_ms = c.search_ms;
+        ours_ms = c.timed_ms;
+        continue;
+      }
+      others += (others.empty() ? "" : ", ") + conv_algorithm_name(r.key.direction, c.choice.algorithm) + "/" +
+                math_name(c.choice.math_type) + " " + (c.usable ? milliseconds(c.timed_ms) : "not usable");
+    }
+    if (ours_ms >= 0)
+      sums[static_cast<int>(r.key.direction)] += ours_ms;
+    else
+      all_timed = false;
+    std::snprintf(line, sizeof line, "  %-40s %-15s %-10s %-22s %-14s %8.1f %9s %9s", shape,
+                  conv_direction_name(r.key.direction), r.source.c_str(),
+                  conv_algorithm_name(r.key.direction, r.choice.algorithm).c_str(),
+                  math_name(r.choice.math_type).c_str(), static_cast<double>(r.choice.workspace_bytes) / 1e6,
+                  milliseconds(search_ms).c_str(), milliseconds(ours_ms).c_str());
+    os << line << (others.empty() ? "" : "  " + others) << '\n';
+  }
+  std::snprintf(line, sizeof line,
+                "  the chosen algorithms' timed runs add up to %.3f ms (forward %.3f, backward_data %.3f, "
+                "backward_filter %.3f)%s\n",
+                sums[0] + sums[1] + sums[2], sums[0], sums[1], sums[2],
+                all_timed ? "" : "; choices from the file or the heuristics were not timed");
+  os << line;
+  return os.str();
 }
 
 }  // namespace cyg

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "kernels/conv.h"
 
@@ -67,5 +68,44 @@ struct ConvAlgoFile {
   std::string warning;  // empty when the file was read, or was not there
 };
 ConvAlgoFile read_conv_algo_file(const std::string& path);
+
+// cuDNN's name of an algorithm of a direction, as its enums spell it without their
+// prefix ("IMPLICIT_PRECOMP_GEMM", "ALGO_1", ...); "algorithm N" past the known ones.
+std::string conv_algorithm_name(ConvDirection direction, int algorithm);
+
+// One algorithm as an autotuning search saw it.
+struct ConvCandidate {
+  ConvAlgoChoice choice;
+  // Ran in cuDNN's search, within the workspace cap, of a math type the settings allow
+  // (and deterministic when asked).
+  bool usable = false;
+  double search_ms = -1.0;  // cuDNN's time in its search
+  double timed_ms = -1.0;   // the fastest of our own timed runs after a warm-up; < 0: none
+};
+
+// The candidate a search keeps: the usable one with the least timed_ms; where none was
+// timed, the first usable one (cuDNN lists a search's results fastest first); -1 when
+// none is usable. Our own timing is what decides, as cuDNN's runs each algorithm once,
+// the first call of a kernel included (with CUDA's lazy loading, a module load).
+int pick_conv_candidate(const std::vector<ConvCandidate>& candidates);
+
+// How one direction of one convolution got its algorithm: from the algorithm file, a
+// search, or cuDNN's heuristics.
+struct ConvChoiceReport {
+  ConvAlgoKey key;
+  std::string source;  // "file", "search" or "heuristics"
+  ConvAlgoChoice choice;
+  std::vector<ConvCandidate> candidates;  // a search's, in cuDNN's order; else empty
+  int chosen = -1;                        // the index of the choice among them
+};
+
+// The reports as a table, one line per convolution and direction in the order they were
+// planned, and the sum of the chosen algorithms' timed runs (a lower bound on the
+// convolutions' time in a step that runs each once).
+std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports);
+
+// The reports of this process' plans so far (cuda: kernels/cuda/cudnn_conv.cpp; the
+// emulated device has no cuDNN and reports none).
+CYG_CUDA_DECL(std::vector<ConvChoiceReport> conv2d_choices())
 
 }  // namespace cyg

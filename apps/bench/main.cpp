@@ -3,7 +3,8 @@
 // prints one line: images/s and ms per step (median of the timed steps), and peak
 // memory. scripts/bench_pytorch.py prints the same line for PyTorch, so the two can run
 // side by side. --counters then counts one more step: launches by kernel, library calls,
-// copies, host waits, allocations, declared bytes, and a modelled H200 time. On the
+// copies, host waits, allocations, declared bytes, and a modelled H200 time; on a GPU
+// also each convolution's cuDNN algorithms, with the times their search measured. On the
 // emulated device --count-only counts without running anything (full-size shapes).
 // On a GPU (and the emulated device) the timed steps are CUDA graph replays, as in the
 // apps (cuda_graphs), unless --graphs off; the counted step runs eagerly, so that its
@@ -268,7 +269,10 @@ int main(int argc, char** argv) {
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
                   peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str(),
                   channels_last ? "channels_last" : "nchw");
-    if (o.counters) std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
+    if (o.counters) {
+      std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
+      if (device.is_cuda()) std::fputs(cyg::fn::cudnn_choices_table().c_str(), stdout);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench: %s\n", e.what());

@@ -45,6 +45,22 @@ std::atomic<bool> g_deterministic{false};
 std::atomic<bool> g_benchmark{true};
 std::atomic<int64_t> g_searches{0};
 
+// conv_algorithm_name (kernels/conv_algo_cache.cpp) names the algorithms by these numbers.
+static_assert(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM == 1 && CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED == 7 &&
+                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT == 8,
+              "cuDNN's forward algorithms are numbered as conv_algorithm_name assumes");
+static_assert(CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 == 1 && CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED == 5 &&
+                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT == 6,
+              "cuDNN's backward-data algorithms are numbered as conv_algorithm_name assumes");
+static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 == 3 && CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING == 6 &&
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT == 7,
+              "cuDNN's backward-filter algorithms are numbered as conv_algorithm_name assumes");
+
+// Timed runs of each candidate in a search, after its warm-up run: kTimedRuns, or fewer
+// once they took kTimedBudgetMs (a slow candidate, such as an FFT at a large batch).
+constexpr int kTimedRuns = 3;
+constexpr double kTimedBudgetMs = 20.0;
+
 // Guards the plans and the algorithm file.
 std::mutex g_mutex;
 
@@ -57,6 +73,9 @@ struct AlgorithmFile {
   bool may_overwrite = true;
 };
 AlgorithmFile g_file;
+
+// How each plan's directions were chosen, in the order planned (conv2d_choices).
+std::vector<ConvChoiceReport> g_reports;
 
 // The settings a plan was made under: a change makes new plans.
 struct Settings {
@@ -203,6 +222,13 @@ struct Api<ConvDirection::Forward> {
     CYG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x, b.x, p.w, b.w, c, p.y, b.y, n, found, perf,
                                                            b.workspace, b.workspace_bytes));
   }
+  // One run on the search's buffers; the caller checks the status.
+  static cudnnStatus_t run(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b,
+                           int algo) {
+    const float one = 1.0f, zero = 0.0f;
+    return cudnnConvolutionForward(h, &one, p.x, b.x, p.w, b.w, c, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
+                                   b.workspace, b.workspace_bytes, &zero, p.y, b.y);
+  }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
                                  size_t* bytes) {
     return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, c, p.y, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
@@ -229,6 +255,12 @@ struct Api<ConvDirection::BackwardData> {
     CYG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, b.w, p.y, b.y, c, p.x, b.x, n, found, perf,
                                                                 b.workspace, b.workspace_bytes));
   }
+  static cudnnStatus_t run(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b,
+                           int algo) {
+    const float one = 1.0f, zero = 0.0f;
+    return cudnnConvolutionBackwardData(h, &one, p.w, b.w, p.y, b.y, c, static_cast<cudnnConvolutionBwdDataAlgo_t>(algo),
+                                        b.workspace, b.workspace_bytes, &zero, p.x, b.x);
+  }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
                                  size_t* bytes) {
     return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, c, p.x,
@@ -254,6 +286,13 @@ struct Api<ConvDirection::BackwardFilter> {
                    int* found, Perf* perf) {
     CYG_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, b.x, p.y, b.y, c, p.w, b.w, n, found, perf,
                                                                   b.workspace, b.workspace_bytes));
+  }
+  static cudnnStatus_t run(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, const SearchBuffers& b,
+                           int algo) {
+    const float one = 1.0f, zero = 0.0f;
+    return cudnnConvolutionBackwardFilter(h, &one, p.x, b.x, p.y, b.y, c,
+                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), b.workspace,
+                                          b.workspace_bytes, &zero, p.w, b.w);
   }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, cudnnConvolutionDescriptor_t c, int algo,
                                  size_t* bytes) {
@@ -316,7 +355,8 @@ class Chooser {
   void choose(Step& step) {
     if (settings_.benchmark) {
       const ConvAlgoChoice* known = uses_file() ? g_file.cache.find(file_key(D)) : nullptr;
-      if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) return;
+      if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known))
+        return report(D, "file", step, {}, -1);
       if (search<D>(step)) return;
     }
     using Perf = typename Api<D>::Perf;
@@ -325,6 +365,7 @@ class Chooser {
     Api<D>::heuristics(handle_, plan_, step.conv, static_cast<int>(perf.size()), &found, perf.data());
     CYG_CHECK(adopt_first<D>(step, perf.data(), found, Source::Heuristics), "cuDNN has no ",
               conv_direction_name(D), " algorithm for this convolution within the workspace cap");
+    report(D, "heuristics", step, {}, -1);
   }
 
   // Writes the file when this plan's searches chose something new; a failure is
@@ -385,28 +426,93 @@ class Chooser {
     return false;
   }
 
-  // The first result (cuDNN lists them best first) that ran, fits the cap and, when
-  // asked, computes deterministically (some backward algorithms add with atomics). A
-  // measured time holds only for the math type it was measured with, so a search's
-  // result must have an allowed one; the heuristics' choice runs with TF32 off in FMA.
+  // Whether a result ran, fits the cap and, when asked, computes deterministically (some
+  // backward algorithms add with atomics), and as what choice. A measured time holds only
+  // for the math type it was measured with, so a search's result must have an allowed
+  // one; the heuristics' choice runs with TF32 off in FMA.
+  template <typename Perf>
+  bool usable(const Perf& r, Source source, ConvAlgoChoice* choice) const {
+    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceCap) return false;
+    if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC) return false;
+    const bool keep_math = source == Source::Search || settings_.allow_tf32 || data_ == ConvData::BF16;
+    *choice = ConvAlgoChoice{static_cast<int>(r.algo), static_cast<int>(keep_math ? r.mathType : CUDNN_FMA_MATH),
+                             r.memory};
+    return math_allowed(choice->math_type);
+  }
+
+  // The first usable result (cuDNN lists them best first) that cuDNN accepts.
   template <ConvDirection D, typename Perf>
   bool adopt_first(Step& step, const Perf* perf, int count, Source source) {
-    for (int i = 0; i < count; ++i) {
-      const Perf& r = perf[i];
-      if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceCap) continue;
-      if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-      const bool keep_math = source == Source::Search || settings_.allow_tf32 || data_ == ConvData::BF16;
-      const ConvAlgoChoice choice{static_cast<int>(r.algo),
-                                  static_cast<int>(keep_math ? r.mathType : CUDNN_FMA_MATH), r.memory};
-      if (math_allowed(choice.math_type) && adopt<D>(step, choice)) return true;
-    }
+    ConvAlgoChoice choice;
+    for (int i = 0; i < count; ++i)
+      if (usable(perf[i], source, &choice) && adopt<D>(step, choice)) return true;
     return false;
   }
 
-  // Times every algorithm on scratch buffers and adopts the fastest usable one,
-  // remembering it for the file. False when there is no room for the search or no
-  // usable result. A search synchronises, so it must not happen while a CUDA graph is
-  // captured: an eager step first makes every plan.
+  // Runs one candidate on the search's buffers once (its warm-up, which also loads its
+  // kernels), then up to kTimedRuns times between two events; the fastest run in ms, or -1
+  // when cuDNN does not take it (math type, workspace) or does not run it.
+  template <ConvDirection D>
+  double time_candidate(Step& step, const ConvAlgoChoice& choice) {
+    if (cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) != CUDNN_STATUS_SUCCESS)
+      return -1.0;
+    size_t bytes = 0;
+    if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > buffers_->workspace_bytes)
+      return -1.0;
+    if (Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) != CUDNN_STATUS_SUCCESS) return refused();
+    struct Events {
+      cudaEvent_t start = nullptr, stop = nullptr;
+      Events() {
+        CYG_CUDA_CHECK(cudaEventCreate(&start));
+        CYG_CUDA_CHECK(cudaEventCreate(&stop));
+      }
+      ~Events() {
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
+      }
+    } events;
+    double fastest = -1.0, spent = 0.0;
+    for (int i = 0; i < kTimedRuns && spent < kTimedBudgetMs; ++i) {
+      // The search's buffers are on the legacy default stream, as the handle is bound.
+      CYG_CUDA_CHECK(cudaEventRecord(events.start, nullptr));
+      const cudnnStatus_t status = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm);
+      CYG_CUDA_CHECK(cudaEventRecord(events.stop, nullptr));
+      CYG_CUDA_CHECK(cudaEventSynchronize(events.stop));
+      if (status != CUDNN_STATUS_SUCCESS) return refused();
+      float ms = 0.0f;
+      CYG_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
+      if (fastest < 0.0 || ms < fastest) fastest = ms;
+      spent += ms;
+    }
+    return fastest;
+  }
+
+  // A candidate cuDNN did not run: its launch error, if any, is not the next launch
+  // check's to report (a fault that sticks is, and the next checked call reports it).
+  static double refused() {
+    cudaGetLastError();
+    return -1.0;
+  }
+
+  void report(ConvDirection direction, const char* source, const Step& step, std::vector<ConvCandidate> candidates,
+              int chosen) {
+    cudnnMathType_t math{};
+    CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
+    ConvChoiceReport r;
+    r.key = file_key(direction);
+    r.source = source;
+    r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace};
+    r.candidates = std::move(candidates);
+    r.chosen = chosen;
+    g_reports.push_back(std::move(r));
+  }
+
+  // Has cuDNN run every algorithm on scratch buffers (cudnnFind*AlgorithmEx), times each
+  // usable one again (time_candidate) and adopts the fastest, remembering it for the file.
+  // False when there is no room for the search or no usable result. A search
+  // synchronises, so it must not happen while a CUDA graph is captured: an eager step
+  // first makes every plan.
   template <ConvDirection D>
   bool search(Step& step) {
     CYG_CHECK(!capturing_graph(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
@@ -427,13 +533,36 @@ class Chooser {
     int found = 0;
     Api<D>::find(handle_, plan_, step.conv, *buffers_, static_cast<int>(perf.size()), &found, perf.data());
     g_searches.fetch_add(1);
-    if (!adopt_first<D>(step, perf.data(), found, Source::Search)) return false;
+    std::vector<ConvCandidate> candidates;
+    for (int i = 0; i < found; ++i) {
+      ConvCandidate c;
+      const Perf& r = perf[static_cast<size_t>(i)];
+      c.choice = ConvAlgoChoice{static_cast<int>(r.algo), static_cast<int>(r.mathType), r.memory};
+      c.usable = usable(r, Source::Search, &c.choice);
+      if (r.status == CUDNN_STATUS_SUCCESS) c.search_ms = r.time;
+      if (c.usable) {
+        c.timed_ms = time_candidate<D>(step, c.choice);
+        c.usable = c.timed_ms >= 0.0;
+      }
+      candidates.push_back(c);
+    }
+    int chosen = pick_conv_candidate(candidates);
+    // cuDNN took each candidate a moment ago; should it refuse the choice now, the next.
+    while (chosen >= 0 && !adopt<D>(step, candidates[static_cast<size_t>(chosen)].choice)) {
+      candidates[static_cast<size_t>(chosen)].usable = false;
+      chosen = pick_conv_candidate(candidates);
+    }
+    if (chosen < 0) {
+      CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_, data_)));
+      return false;
+    }
     cudnnMathType_t math{};
     CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
     if (uses_file()) {
       g_file.cache.insert(file_key(D), ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace});
       searched_ = true;
     }
+    report(D, "search", step, std::move(candidates), chosen);
     return true;
   }
 
@@ -502,6 +631,11 @@ void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
 int64_t conv2d_searches() { return g_searches.load(); }
+
+std::vector<ConvChoiceReport> conv2d_choices() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_reports;
+}
 void conv2d_prepare_thread() { handle_for_this_thread(); }
 
 void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {

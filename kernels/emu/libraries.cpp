@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_algo_cache.h"
 #include "kernels/emu/device.h"
 #include "kernels/gemm.h"
 
@@ -77,6 +78,7 @@ void conv2d_allow_tf32(bool) {}
 void conv2d_deterministic(bool) {}
 void conv2d_benchmark(bool) {}
 int64_t conv2d_searches() { return 0; }
+std::vector<ConvChoiceReport> conv2d_choices() { return {}; }
 void conv2d_prepare_thread() {}
 void gemm_prepare_thread() {}
 void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}

@@ -225,6 +225,48 @@ TEST(ConvAutotune, ASecondCallOfAShapeDoesNotSearchAgain) {
   EXPECT_EQ(searches() - before, 3) << "the heuristics searched";
 }
 
+// Each search is reported: every candidate cuDNN's search ran is timed again by ours, and
+// the choice is the usable candidate our timing found fastest (not cuDNN's first). The
+// heuristics' choice is reported untimed. The report's table names each shape once per
+// direction.
+TEST(ConvAutotune, ASearchReportsItsCandidatesAndKeepsTheFastestByOurTiming) {
+  REQUIRE_GPU();
+  const ConvSwitches switches(true, false);
+  const ConvCase fresh{{4, 16, 12, 10}, {24, 16, 3, 3}, 1, 1, false};  // a shape no other test uses
+  const size_t before = cyg::cuda::conv2d_choices().size();
+  expect_matches_cpu(fresh, 500);
+  fn::set_cudnn_benchmark(false);
+  const ConvCase heuristic{{4, 16, 10, 12}, {24, 16, 3, 3}, 1, 1, false};
+  expect_matches_cpu(heuristic, 600);
+  const std::vector<cyg::ConvChoiceReport> all = cyg::cuda::conv2d_choices();
+  ASSERT_EQ(all.size(), before + 6) << "one report per direction of each new shape";
+  for (size_t i = before; i < before + 3; ++i) {
+    const cyg::ConvChoiceReport& r = all[i];
+    SCOPED_TRACE(cyg::conv_direction_name(r.key.direction));
+    EXPECT_EQ(r.source, "search");
+    EXPECT_FALSE(r.key.shape < shape_of(fresh) || shape_of(fresh) < r.key.shape);
+    ASSERT_GE(r.chosen, 0);
+    ASSERT_LT(static_cast<size_t>(r.chosen), r.candidates.size());
+    const cyg::ConvCandidate& chosen = r.candidates[static_cast<size_t>(r.chosen)];
+    EXPECT_TRUE(chosen.usable);
+    EXPECT_EQ(chosen.choice.algorithm, r.choice.algorithm);
+    EXPECT_EQ(chosen.choice.math_type, r.choice.math_type);
+    EXPECT_GT(chosen.timed_ms, 0.0);
+    for (const cyg::ConvCandidate& c : r.candidates)
+      if (c.usable) {
+        EXPECT_GT(c.timed_ms, 0.0) << "a usable candidate went untimed";
+        EXPECT_LE(chosen.timed_ms, c.timed_ms) << cyg::conv_algorithm_name(r.key.direction, c.choice.algorithm);
+      }
+  }
+  for (size_t i = before + 3; i < before + 6; ++i) {
+    EXPECT_EQ(all[i].source, "heuristics");
+    EXPECT_TRUE(all[i].candidates.empty());
+  }
+  const std::string table = fn::cudnn_choices_table();
+  EXPECT_NE(table.find("4x16x12x10 > 24 3x3 s1 p1 f32 nchw"), std::string::npos) << table;
+  EXPECT_NE(table.find("4x16x10x12 > 24 3x3 s1 p1 f32 nchw"), std::string::npos) << table;
+}
+
 // A convolution of a new shape inside a graph capture on a non-blocking stream (as the
 // training step is captured): its search would synchronise and break the capture, so it
 // is refused with the message that says what to do; the device works on after it.

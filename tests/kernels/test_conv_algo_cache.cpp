@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "engine/atomic_file.h"
 #include "kernels/conv_algo_cache.h"
@@ -239,6 +240,90 @@ TEST_F(ConvAlgoFileTest, AGpuNameMustFitOnOneFieldOfALine) {
   ConvAlgoCache cache;
   EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward, "a\tb"), {1, 0, 0}), cyg::Error);
   EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward, ""), {1, 0, 0}), cyg::Error);
+}
+
+
+// ---- choosing among a search's candidates, and the report of the choices ----
+
+cyg::ConvCandidate candidate(int algorithm, bool usable, double search_ms, double timed_ms, int math = 1) {
+  cyg::ConvCandidate c;
+  c.choice = ConvAlgoChoice{algorithm, math, size_t(1) << 20};
+  c.usable = usable;
+  c.search_ms = search_ms;
+  c.timed_ms = timed_ms;
+  return c;
+}
+
+TEST(ConvCandidates, OurTimingDecidesWhereCuDnnsSearchOrderedOtherwise) {
+  // cuDNN's search ranked algorithm 0 first (its one run of algorithm 1 included a
+  // module load); our warm timings put algorithm 1 ahead.
+  const std::vector<cyg::ConvCandidate> c = {candidate(0, true, 0.60, 0.58), candidate(1, true, 2.10, 0.02),
+                                             candidate(2, true, 3.00, 0.90)};
+  EXPECT_EQ(cyg::pick_conv_candidate(c), 1);
+}
+
+TEST(ConvCandidates, AnUnusableCandidateIsNeverPickedHoweverFast) {
+  const std::vector<cyg::ConvCandidate> c = {candidate(0, true, 0.6, 0.5), candidate(1, false, 0.1, 0.01),
+                                             candidate(2, true, 0.7, 0.4)};
+  EXPECT_EQ(cyg::pick_conv_candidate(c), 2);
+}
+
+TEST(ConvCandidates, WithoutTimingsCuDnnsOrderStandsAndWithNoneUsableThereIsNoPick) {
+  EXPECT_EQ(cyg::pick_conv_candidate({candidate(3, false, 0.1, -1), candidate(5, true, 0.2, -1),
+                                      candidate(1, true, 0.3, -1)}),
+            1);
+  EXPECT_EQ(cyg::pick_conv_candidate({candidate(3, false, 0.1, 0.1)}), -1);
+  EXPECT_EQ(cyg::pick_conv_candidate({}), -1);
+  // A timed candidate beats an untimed one ahead of it.
+  EXPECT_EQ(cyg::pick_conv_candidate({candidate(5, true, 0.2, -1), candidate(1, true, 0.3, 0.3)}), 1);
+}
+
+TEST(ConvCandidates, AlgorithmsAreNamedAsCuDnnsEnumsPerDirection) {
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::Forward, 1), "IMPLICIT_PRECOMP_GEMM");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::Forward, 7), "WINOGRAD_NONFUSED");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::BackwardData, 3), "FFT_TILING");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::BackwardFilter, 3), "ALGO_3");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::BackwardFilter, 6), "FFT_TILING");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::BackwardData, 6), "algorithm 6");
+  EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::Forward, -1), "algorithm -1");
+}
+
+TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChosen) {
+  cyg::ConvChoiceReport searched;
+  searched.key = key_of(ConvDirection::BackwardFilter);
+  searched.key.data = cyg::ConvData::BF16;
+  searched.key.layout = cyg::ConvLayout::NHWC;
+  searched.source = "search";
+  searched.candidates = {candidate(0, true, 0.600, 0.580), candidate(1, true, 2.100, 0.020),
+                         candidate(3, false, 0.050, -1, 2)};
+  searched.chosen = 1;
+  searched.choice = searched.candidates[1].choice;
+  cyg::ConvChoiceReport from_file;
+  from_file.key = key_of(ConvDirection::Forward);
+  from_file.source = "file";
+  from_file.choice = ConvAlgoChoice{1, 1, 0};
+  const std::string table = cyg::conv_choices_table({searched, from_file});
+  std::istringstream lines(table);
+  std::string header, columns, first, second, total;
+  std::getline(lines, header);
+  std::getline(lines, columns);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  std::getline(lines, total);
+  EXPECT_NE(first.find("128x64x32x32 > 128 3x3 s2 p1 bf16 nhwc"), std::string::npos) << first;
+  EXPECT_NE(first.find("backward_filter"), std::string::npos) << first;
+  EXPECT_NE(first.find("ALGO_1"), std::string::npos) << first;
+  EXPECT_NE(first.find("2.100"), std::string::npos) << first;
+  EXPECT_NE(first.find("0.020"), std::string::npos) << first;
+  EXPECT_NE(first.find("ALGO_0/tensor_op 0.580"), std::string::npos) << first;
+  EXPECT_NE(first.find("ALGO_3/tensor_op_conv not usable"), std::string::npos) << first;
+  EXPECT_NE(second.find("file"), std::string::npos) << second;
+  EXPECT_NE(second.find("IMPLICIT_PRECOMP_GEMM"), std::string::npos) << second;
+  // Only the chosen algorithm's time counts, and the untimed choice is said to be missing.
+  EXPECT_NE(total.find("add up to 0.020 ms"), std::string::npos) << total;
+  EXPECT_NE(total.find("backward_filter 0.020"), std::string::npos) << total;
+  EXPECT_NE(total.find("not timed"), std::string::npos) << total;
+  EXPECT_EQ(cyg::conv_choices_table({}), "");
 }
 
 }  // namespace
