@@ -14,6 +14,10 @@ the printed line, "options: none" when none is on):
                         note says why and the step runs eagerly
     --fused-sgd         SGD's fused implementation (a note says when there is none)
 
+--kernels N (GPU) then runs --steps more steps under torch.profiler and prints the N kernels
+that took the most GPU time a step: its share, ms a step, launches a step and the mean
+launch, beside the same table of cygnet's own from scripts/profile.sh.
+
 --epoch times one CIFAR-10 training epoch instead: the 50,000 images of data_batch_1..5.bin
 in the official binary layout (--cifar10 DIR), resident on the device as uint8 tensors,
 shuffled, gathered and normalised per batch on the device (no DataLoader), the last
@@ -175,6 +179,36 @@ def time_step(a, device, step):
     print(f"pytorch {a.model} batch {a.batch} on {device_text(device)}: {1000 * a.batch / ms:.1f} images/s, "
           f"{ms:.1f} ms/step (median of {a.steps}), {peak_memory(device)}{threads_text(device)}; "
           f"{step.options_text()}", flush=True)
+    if a.kernels:
+        kernel_table(a, lambda: step(x, y), device)
+
+
+def kernel_table(a, one_step, device):
+    """--kernels: the GPU kernels of a.steps steps under torch.profiler, by time a step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    synchronize(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(a.steps):
+            one_step()
+        synchronize(device)
+    totals = {}
+    for e in prof.events():
+        if e.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        entry = totals.setdefault(e.name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += e.time_range.elapsed_us()
+    all_us = sum(t for _, t in totals.values())
+    if not totals or all_us <= 0:
+        note("torch.profiler recorded no GPU kernels")
+        return
+    print(f"pytorch kernels: {len(totals)} kernels, {all_us / 1000 / a.steps:.3f} ms of GPU time a step "
+          f"(torch.profiler, {a.steps} steps)")
+    print(f"{'time %':>6} {'ms/step':>8} {'launches/step':>13} {'avg us':>8}  kernel")
+    for name, (count, us) in sorted(totals.items(), key=lambda kv: -kv[1][1])[:a.kernels]:
+        print(f"{100 * us / all_us:6.1f} {us / 1000 / a.steps:8.3f} {count / a.steps:13.1f} {us / count:8.1f}  "
+              f"{name[:100]}")
 
 
 def load_cifar10_train(folder, limit):
@@ -257,7 +291,13 @@ def main():
     p.add_argument("--cifar10", metavar="DIR", help="folder of data_batch_1..5.bin (official binary layout)")
     p.add_argument("--limit", type=int, default=0, help="--epoch: the first N training images (0: all)")
     p.add_argument("--warmup-epochs", type=int, default=1, help="--epoch: untimed epochs first")
+    p.add_argument("--kernels", type=int, default=0, metavar="N",
+                   help="after the timing, the N kernels that took the most GPU time a step (torch.profiler)")
     a = p.parse_args()
+    if a.kernels < 0:
+        p.error(f"--kernels {a.kernels}: expected a count of kernels, 0 or more")
+    if a.kernels and (a.epoch or not a.device.startswith("cuda")):
+        p.error("--kernels profiles the step benchmark on a GPU: give --device cuda, without --epoch")
     if a.epoch and not a.cifar10:
         p.error("--epoch needs --cifar10 DIR")
     if a.epoch and (a.image != 32 or a.channels != 3):

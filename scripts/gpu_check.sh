@@ -7,22 +7,24 @@
 #                                  with the step counters, a short training run, a 1-rank
 #                                  NCCL run and the demo on CUDA; then, as the budget allows,
 #                                  compute-sanitizer, the library-error and emulation tests
-#                                  and a profile (scripts/profile.sh). Planned for 12 minutes on
+#                                  and a profile (scripts/profile.sh). Planned for 13 minutes on
 #                                  one H200 from a cold build folder; by default it gets
 #                                  560 s, and the figures against PyTorch come first.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
 #                                  the golden ResNet-18. Under 4 minutes.
 #   scripts/gpu_check.sh --profile the build and the profile (scripts/profile.sh) of a
 #                                  ResNet-18 step at batch 128 and 512, each with the
-#                                  benchmark's step counters beside it. Under 3 minutes.
+#                                  benchmark's step counters and cuDNN choices beside it,
+#                                  and PyTorch's kernels at the same batch (bench_pytorch.py
+#                                  --kernels). Under 5 minutes.
 #   scripts/gpu_check.sh --table1  the build and all of Table I on CIFAR-10 (scripts/table1.sh:
 #                                  the Adam baseline and the eight 1cycle rows, 690 epochs),
 #                                  tabled with what finished within the budget (570 s).
 # Prints the device and the toolchain it found first and one table (step, passed,
 # failed, seconds, note) last, also when a step fails or runs out of time; every step
 # has a time limit, and the check as a whole a budget: 560 s (its steps' limits are
-# planned for 720 and shrink in proportion), 240 s with --quick, 570 s with --table1; a
-# step the budget leaves no time for is noted "not run". CYGNET_GPU_CHECK_SECONDS sets the
+# planned for 780 and shrink in proportion), 240 s with --quick, 250 s with --profile,
+# 570 s with --table1; a step the budget leaves no time for is noted "not run". CYGNET_GPU_CHECK_SECONDS sets the
 # budget (on a slower machine, or with a longer command), and every step's limit follows
 # in proportion. Exits non-zero on any failure, a GPU test skipped included
 # (on the machine this is for, a GPU must answer); with 3 when nothing failed but the
@@ -54,8 +56,8 @@ esac
 case "$mode" in
   quick) planned_budget=240 default_budget=240 ;;
   table1) planned_budget=570 default_budget=570 ;;
-  profile) planned_budget=170 default_budget=170 ;;
-  *) planned_budget=720 default_budget=560 ;;
+  profile) planned_budget=250 default_budget=250 ;;
+  *) planned_budget=780 default_budget=560 ;;
 esac
 budget=${CYGNET_GPU_CHECK_SECONDS:-$default_budget}
 started=$(date +%s)
@@ -471,6 +473,16 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
     elif [ "$step_rc" = 0 ] && [ -n "$note" ]; then record "profile b$batch" 1 0 "$step_s" "$note"
     else record "profile b$batch" 0 1 "$step_s" "exit $step_rc: ${note:-$(grep -v '^$' "$logs/profile_b$batch.log" | tail -1 | cut -c1-100)}"
     fi
+    # PyTorch's kernels at the same batch, precision and layout (torch.profiler), beside ours.
+    run_limited 40 "$logs/pytorch_kernels_b$batch.log" python3 scripts/bench_pytorch.py --batch "$batch" --device cuda \
+      --warmup 5 --steps 10 --amp bf16 --channels-last --cudnn-benchmark --fused-sgd --kernels 25
+    cat "$logs/pytorch_kernels_b$batch.log"
+    if [ "$step_rc" = 0 ] && grep -q '^pytorch kernels: ' "$logs/pytorch_kernels_b$batch.log"; then
+      record "pytorch kernels b$batch" 1 0 "$step_s" "$(sed -n 's/^pytorch kernels: //p' "$logs/pytorch_kernels_b$batch.log")"
+    else
+      record "pytorch kernels b$batch" 0 0 "$step_s" \
+        "not runnable here (reference only): $(grep -v '^$' "$logs/pytorch_kernels_b$batch.log" | tail -1 | cut -c1-70)"
+    fi
   done
 fi
 
@@ -506,6 +518,10 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters
   cat "$logs/bench.log"
+  # Batch 512, where the goal is measured: its counters and cuDNN's choices at that size.
+  run_command "bench cygnet b512 (cuda)" 60 "$logs/bench_b512.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --counters
+  cat "$logs/bench_b512.log"
   # The default above is channels-last in bf16; NCHW beside it, the layout's own figure.
   run_command "bench cygnet nchw (cuda)" 90 "$logs/bench_nchw.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --memory-format nchw
