@@ -53,6 +53,7 @@ struct Options {
   bool counters = false;    // count one step after the timed ones
   bool count_only = false;  // the emulated device counts without running
   bool graphs = true;       // time CUDA graph replays (not on the CPU)
+  bool cudnn_benchmark = true;  // cuDNN's algorithms searched and timed (off: its heuristics)
 };
 
 std::string usage() {
@@ -62,7 +63,8 @@ std::string usage() {
          "                    [--warmup N] [--steps N] [--image PIXELS] [--channels N] [--classes N] [--width N]\n" +
          "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
          "                    [--precision auto|fp32|tf32|bf16] [--memory-format auto|channels_last|nchw]\n" +
-         "                    [--threads N (CPU; 0: every core)] [--cudnn-cache FILE (CUDA)]\n";
+         "                    [--threads N (CPU; 0: every core)] [--cudnn-cache FILE (CUDA)]\n" +
+         "                    [--cudnn-benchmark on|off (CUDA; off: cuDNN's heuristics choose)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -116,6 +118,10 @@ Options parse(int argc, char** argv) {
       CYG_INPUT_CHECK(f == "auto" || f == "channels_last" || f == "nchw",
                 "--memory-format: expected auto, channels_last or nchw, got '", f, "'");
       o.memory_format = f;
+    } else if (flag == "--cudnn-benchmark") {
+      CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0,
+                      "--cudnn-benchmark: expected on or off, got '", v, "'");
+      o.cudnn_benchmark = std::strcmp(v, "on") == 0;
     } else if (flag == "--graphs") {
       CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
@@ -232,6 +238,7 @@ int main(int argc, char** argv) {
     // The choices of an earlier run, so that this one searches no shape it already knows
     // (scripts/profile.sh profiles a step with no search in it).
     if (device.is_cuda() && !o.cudnn_cache.empty()) cyg::fn::set_cudnn_cache(o.cudnn_cache);
+    cyg::fn::set_cudnn_benchmark(o.cudnn_benchmark);
     CYG_INPUT_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
     cyg::fn::set_cpu_threads(o.threads);
@@ -264,11 +271,12 @@ int main(int argc, char** argv) {
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(cyg::fn::cpu_threads()) + " threads";
     const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
     if (!o.count_only)
-      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s, %s\n",
+      std::printf("cygnet  %s batch %lld on %s: %.1f images/s, %.1f ms/step (median of %lld), %s%s%s, %s, %s%s\n",
                   o.model.c_str(), static_cast<long long>(o.batch), device.str().c_str(),
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
                   peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str(),
-                  channels_last ? "channels_last" : "nchw");
+                  channels_last ? "channels_last" : "nchw",
+                  device.is_cuda() && !o.cudnn_benchmark ? ", cuDNN heuristics" : "");
     if (o.counters) {
       std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
       if (device.is_cuda()) std::fputs(cyg::fn::cudnn_choices_table().c_str(), stdout);

@@ -43,6 +43,7 @@ refused "$bench" "cygnet_bench: --width 7: the option-A shortcuts of resnet20 ne
 refused "$bench" "cygnet_bench: --classes 1: expected 2 to 100000" --classes 1
 refused "$bench" "cygnet_bench: --width 5000: expected 0 (the model's own) to 4096" --width 5000
 refused "$bench" "cygnet_bench: --graphs: expected on or off, got 'maybe'" --graphs maybe
+refused "$bench" "cygnet_bench: --cudnn-benchmark: expected on or off, got 'yes'" --cudnn-benchmark yes
 refused "$bench" "cygnet_bench: --cudnn-cache: expected a file name, got ''" --cudnn-cache ''
 
 # The counted step after timed CUDA graph replays (the emulated device's) is an eager one
