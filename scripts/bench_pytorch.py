@@ -194,7 +194,8 @@ def kernel_table(a, one_step, device):
         synchronize(device)
     totals = {}
     for e in prof.events():
-        if e.device_type != torch.autograd.DeviceType.CUDA:
+        # GPU work only: not the spans record_function draws over it (the optimizer's step).
+        if e.device_type != torch.autograd.DeviceType.CUDA or getattr(e, "is_user_annotation", False):
             continue
         entry = totals.setdefault(e.name, [0, 0.0])
         entry[0] += 1

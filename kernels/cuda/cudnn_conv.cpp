@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -28,6 +30,9 @@ namespace {
 // The most workspace one convolution may use, and so what a search offers: cuDNN marks
 // an algorithm that needs more CUDNN_STATUS_ALLOC_FAILED.
 constexpr size_t kWorkspaceCap = size_t(512) << 20;
+
+// The stream a search runs on: the default stream, as the memsets of its buffers.
+const cudaStream_t kSearchStream = nullptr;
 
 cudnnHandle_t handle_for_this_thread() {
   // One handle per host thread (cuDNN handles are not thread-safe), for the process.
@@ -56,8 +61,8 @@ static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 == 3 && CUDNN_CONVOLUTION_BWD_
                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT == 7,
               "cuDNN's backward-filter algorithms are numbered as conv_algorithm_name assumes");
 
-// Timed runs of each candidate in a search, after its warm-up run: kTimedRuns, or fewer
-// once they took kTimedBudgetMs (a slow candidate, such as an FFT at a large batch).
+// Timed runs of each candidate in a search, after its warm-up run: kTimedRuns, or one
+// where the warm-up took kTimedBudgetMs (a slow candidate, such as an FFT at a large batch).
 constexpr int kTimedRuns = 3;
 constexpr double kTimedBudgetMs = 20.0;
 
@@ -180,7 +185,7 @@ class SearchBuffers {
     // The searches block the host until done, but the memsets are queued on the legacy
     // default stream (and still there if no search ran). An error here would be a fault
     // of earlier work, which the next checked call reports.
-    cudaStreamSynchronize(nullptr);
+    cudaStreamSynchronize(kSearchStream);
     for (void* p : {x, w, y, workspace})
       if (p != nullptr) cudaFree(p);
   }
@@ -311,13 +316,56 @@ cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMat
   return d;
 }
 
+// The current device's name, asked of the runtime once per device (under g_mutex).
 std::string current_gpu_name() {
+  static std::map<int, std::string> names;
   int device = 0;
   CYG_CUDA_CHECK(cudaGetDevice(&device));
-  cudaDeviceProp prop{};
-  CYG_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-  return prop.name;
+  auto it = names.find(device);
+  if (it == names.end()) {
+    cudaDeviceProp prop{};
+    CYG_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    it = names.emplace(device, prop.name).first;
+  }
+  return it->second;
 }
+
+// One CUDA event, destroyed with its holder.
+struct Event {
+  cudaEvent_t e = nullptr;
+  Event() { CYG_CUDA_CHECK(cudaEventCreate(&e)); }
+  ~Event() { cudaEventDestroy(e); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+};
+
+// Holds the search's stream until opened, so that the runs queued behind it are
+// timed on the GPU alone: with the GPU idle, an event pair would also time cuDNN's host
+// work and the launch, which a CUDA graph replay does not pay. A host function queued
+// on the stream spins until the gate opens, or at most kGateMs (should a library call
+// wait for the stream, the queue then drains late rather than never). The destructor
+// opens the gate and waits for the stream, so the host function never outlives it.
+class StreamGate {
+ public:
+  static constexpr int kGateMs = 200;
+  StreamGate() { CYG_CUDA_CHECK(cudaLaunchHostFunc(kSearchStream, &StreamGate::hold, this)); }
+  void open() { open_.store(true, std::memory_order_release); }
+  ~StreamGate() {
+    open();
+    cudaStreamSynchronize(kSearchStream);  // an error here is the next checked call's to report
+  }
+  StreamGate(const StreamGate&) = delete;
+  StreamGate& operator=(const StreamGate&) = delete;
+
+ private:
+  static void CUDART_CB hold(void* self) {
+    const auto& gate = *static_cast<const StreamGate*>(self);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kGateMs);
+    while (!gate.open_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  }
+  std::atomic<bool> open_{false};
+};
 
 // Whether this thread is capturing a graph: as the runtime says (the engine captures a
 // step on a non-blocking stream, which the legacy stream's answer below does not see), or
@@ -366,6 +414,13 @@ class Chooser {
     CYG_CHECK(adopt_first<D>(step, perf.data(), found, Source::Heuristics), "cuDNN has no ",
               conv_direction_name(D), " algorithm for this convolution within the workspace cap");
     report(D, "heuristics", step, {}, -1);
+  }
+
+  // The three directions' reports, for conv2d_choices: once all three are chosen, so a
+  // plan that failed halfway (and is made again by the next call) leaves none.
+  void publish_reports() {
+    for (ConvChoiceReport& r : reports_) g_reports.push_back(std::move(r));
+    reports_.clear();
   }
 
   // Writes the file when this plan's searches chose something new; a failure is
@@ -450,8 +505,10 @@ class Chooser {
   }
 
   // Runs one candidate on the search's buffers once (its warm-up, which also loads its
-  // kernels), then up to kTimedRuns times between two events; the fastest run in ms, or -1
-  // when cuDNN does not take it (math type, workspace) or does not run it.
+  // kernels), then kTimedRuns times queued behind a StreamGate, an event between runs;
+  // the fastest run's GPU time in ms, or -1 when cuDNN does not take the candidate (math
+  // type, workspace) or does not run it. A warm-up of kTimedBudgetMs or more (a slow
+  // candidate, such as an FFT at a large batch) is timed once more only.
   template <ConvDirection D>
   double time_candidate(Step& step, const ConvAlgoChoice& choice) {
     if (cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) != CUDNN_STATUS_SUCCESS)
@@ -460,30 +517,30 @@ class Chooser {
     if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) != CUDNN_STATUS_SUCCESS ||
         bytes > buffers_->workspace_bytes)
       return -1.0;
+    const auto t0 = std::chrono::steady_clock::now();
     if (Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) != CUDNN_STATUS_SUCCESS) return refused();
-    struct Events {
-      cudaEvent_t start = nullptr, stop = nullptr;
-      Events() {
-        CYG_CUDA_CHECK(cudaEventCreate(&start));
-        CYG_CUDA_CHECK(cudaEventCreate(&stop));
+    CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
+    const double warm_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const int runs = warm_up_ms < kTimedBudgetMs ? kTimedRuns : 1;
+    if (events_.empty())
+      for (int i = 0; i <= kTimedRuns; ++i) events_.push_back(std::make_unique<Event>());
+    bool ran = true;
+    {
+      StreamGate gate;
+      CYG_CUDA_CHECK(cudaEventRecord(events_[0]->e, kSearchStream));
+      for (int i = 0; i < runs && ran; ++i) {
+        ran = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) == CUDNN_STATUS_SUCCESS;
+        CYG_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(i) + 1]->e, kSearchStream));
       }
-      ~Events() {
-        cudaEventDestroy(start);
-        cudaEventDestroy(stop);
-      }
-    } events;
-    double fastest = -1.0, spent = 0.0;
-    for (int i = 0; i < kTimedRuns && spent < kTimedBudgetMs; ++i) {
-      // The search's buffers are on the legacy default stream, as the handle is bound.
-      CYG_CUDA_CHECK(cudaEventRecord(events.start, nullptr));
-      const cudnnStatus_t status = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm);
-      CYG_CUDA_CHECK(cudaEventRecord(events.stop, nullptr));
-      CYG_CUDA_CHECK(cudaEventSynchronize(events.stop));
-      if (status != CUDNN_STATUS_SUCCESS) return refused();
+      gate.open();
+    }
+    if (!ran) return refused();
+    CYG_CUDA_CHECK(cudaGetLastError());
+    double fastest = -1.0;
+    for (int i = 0; i < runs; ++i) {
       float ms = 0.0f;
-      CYG_CUDA_CHECK(cudaEventElapsedTime(&ms, events.start, events.stop));
+      CYG_CUDA_CHECK(cudaEventElapsedTime(&ms, events_[static_cast<size_t>(i)]->e, events_[static_cast<size_t>(i) + 1]->e));
       if (fastest < 0.0 || ms < fastest) fastest = ms;
-      spent += ms;
     }
     return fastest;
   }
@@ -505,7 +562,7 @@ class Chooser {
     r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace};
     r.candidates = std::move(candidates);
     r.chosen = chosen;
-    g_reports.push_back(std::move(r));
+    reports_.push_back(std::move(r));
   }
 
   // Has cuDNN run every algorithm on scratch buffers (cudnnFind*AlgorithmEx), times each
@@ -525,7 +582,7 @@ class Chooser {
         std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
       // The buffers are this search's own: the legacy default stream orders it after
       // their memsets, and the caller's stream is bound again at its call.
-      CYG_CUDNN_CHECK(cudnnSetStream(handle_, nullptr));
+      CYG_CUDNN_CHECK(cudnnSetStream(handle_, kSearchStream));
     }
     if (!buffers_allocated_) return false;
     using Perf = typename Api<D>::Perf;
@@ -574,6 +631,8 @@ class Chooser {
   const cudnnHandle_t handle_;
   std::string gpu_;
   std::unique_ptr<SearchBuffers> buffers_;  // at the plan's first search
+  std::vector<std::unique_ptr<Event>> events_;  // the timed runs' bounds, at the first timing
+  std::vector<ConvChoiceReport> reports_;
   bool buffers_allocated_ = true;
   bool searched_ = false;
 };
@@ -603,6 +662,7 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   chooser.choose<ConvDirection::BackwardData>(p->bwd_data);
   chooser.choose<ConvDirection::BackwardFilter>(p->bwd_filter);
   chooser.save_new_choices();
+  chooser.publish_reports();
   return p;
 }
 
