@@ -273,9 +273,16 @@ struct Kernels {
                                                                            "global_avg_pool_forward_nhwc_bf16"};
   decltype(global_avg_pool_backward_bf16) global_avg_pool_backward_nhwc_bf16{optional_bf16_entries,
                                                                              "global_avg_pool_backward_nhwc_bf16"};
-  // A KRSC bf16 filter gradient widened into the OIHW f32 .grad (kernels/cast.h).
-  Kernel<void(const uint16_t* krsc, float* oihw, int64_t OC, int64_t C, int64_t area)> widen_krsc_filter{
-      optional_bf16_entries, "widen_krsc_filter"};
+  // A KRSC bf16 filter gradient (of a filter padded to krsc_C channels) widened into the
+  // OIHW f32 .grad (kernels/cast.h).
+  Kernel<void(const uint16_t* krsc, float* oihw, int64_t OC, int64_t C, int64_t area, int64_t krsc_C)>
+      widen_krsc_filter{optional_bf16_entries, "widen_krsc_filter"};
+  // Channels-last rows of C values into rows of padded_C bf16 values, zero past C: a
+  // convolution's input (f32 or bf16) and filter padded for cuDNN's tensor cores.
+  Kernel<void(const float* src, uint16_t* dst, int64_t rows, int64_t C, int64_t padded_C)> pad_channels_f32_to_bf16{
+      optional_bf16_entries, "pad_channels_f32_to_bf16"};
+  Kernel<void(const uint16_t* src, uint16_t* dst, int64_t rows, int64_t C, int64_t padded_C)> pad_channels_bf16{
+      optional_bf16_entries, "pad_channels_bf16"};
   bool has_channels_last_bf16() const;
   // Whether activations of `dtype` (f32, or bf16 under autocast) run channels-last here.
   bool has_channels_last(DType dtype) const;

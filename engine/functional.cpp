@@ -171,19 +171,48 @@ std::string cudnn_choices_table() {
 }
 
 namespace {
+// cuDNN's bf16 channels-last tensor-core kernels take channel counts that are multiples
+// of 8. A convolution with fewer input channels (an RGB input's 3) gets its input and its
+// filter padded with zero channels, which add nothing to any sum, so that it runs on them
+// too; only where x asks no gradient (the padding's would be thrown away). The padded
+// shape's C, or s.C where nothing is padded.
+int64_t padded_channels(const Variable& x, const Conv2dShape& s, bool nhwc) {
+  constexpr int64_t kMultiple = 8;
+  if (!nhwc || s.C % kMultiple == 0 || x.requires_grad()) return s.C;
+  return (s.C + kMultiple - 1) / kMultiple * kMultiple;
+}
+
 // conv2d under bf16 autocast: x cast to bf16 where it is f32, the weight's bf16 copy (cast
 // only when the weight changed other than by an optimizer that keeps the copy: see
 // Variable::bf16_value), y bf16; the weight's gradient widened into its .grad.
 // Channels-last (nhwc): x, y, dy and dx NHWC, and the filter and its gradient in KRSC
-// order, a channels-last copy of the weight's bf16 copy.
+// order, a channels-last copy of the weight's bf16 copy; both padded as padded_channels says.
 Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs, const Conv2dShape& s, bool nhwc) {
   const Device dev = xs.device();
   const DType x_dtype = xs.dtype();
   const MemoryFormat format = nhwc ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
-  const Tensor xb = xs.to(DType::BF16).contiguous(format), wb = weight.bf16_value(format);
-  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev, format);
   const Kernels& kernels = kernels_for(dev);
-  (nhwc ? kernels.conv2d_forward_nhwc_bf16 : kernels.conv2d_forward_bf16)(xb.data<uint16_t>(), wb.data<uint16_t>(), s,
+  const int64_t padded_C = padded_channels(x, s, nhwc);
+  Conv2dShape sp = s;  // the shape cuDNN sees
+  sp.C = padded_C;
+  Tensor xb, wb;
+  if (padded_C != s.C) {
+    // Cast (where x is f32) and padded in one pass each; the filter's KRSC rows likewise.
+    const Tensor xc = xs.contiguous(format);
+    xb = Tensor::empty({s.N, padded_C, s.H, s.W}, DType::BF16, dev, format);
+    if (x_dtype == DType::BF16)
+      kernels.pad_channels_bf16(xc.data<uint16_t>(), xb.data<uint16_t>(), s.N * s.H * s.W, s.C, padded_C);
+    else
+      kernels.pad_channels_f32_to_bf16(xc.data<float>(), xb.data<uint16_t>(), s.N * s.H * s.W, s.C, padded_C);
+    const Tensor w = weight.bf16_value(format);
+    wb = Tensor::empty({s.OC, padded_C, s.KH, s.KW}, DType::BF16, dev, format);
+    kernels.pad_channels_bf16(w.data<uint16_t>(), wb.data<uint16_t>(), s.OC * s.KH * s.KW, s.C, padded_C);
+  } else {
+    xb = xs.to(DType::BF16).contiguous(format);
+    wb = weight.bf16_value(format);
+  }
+  Tensor y = Tensor::empty({s.N, s.OC, s.OH(), s.OW()}, DType::BF16, dev, format);
+  (nhwc ? kernels.conv2d_forward_nhwc_bf16 : kernels.conv2d_forward_bf16)(xb.data<uint16_t>(), wb.data<uint16_t>(), sp,
                                                                           y.data<uint16_t>());
   const bool need_dx = x.requires_grad(), need_dw = weight.requires_grad();
   Tensor saved_x = need_dw ? xb : Tensor(), saved_w = need_dx ? wb : Tensor();
@@ -191,7 +220,7 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
     const Tensor g = incoming(grad, DType::BF16, format);
     const Kernels& k = kernels_for(dev);
     Tensor dx, dw;
-    if (need_dx) {
+    if (need_dx) {  // never padded
       // Where x's other consumers have given it their gradients already (a residual
       // block's input: the shortcut's), channels-last adds this one to theirs in the
       // convolution's own pass.
@@ -211,12 +240,12 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
       }
     }
     if (need_dw) {
-      Tensor dwb = Tensor::empty({s.OC, s.C, s.KH, s.KW}, DType::BF16, dev, format);
+      Tensor dwb = Tensor::empty({sp.OC, sp.C, sp.KH, sp.KW}, DType::BF16, dev, format);
       (nhwc ? k.conv2d_backward_filter_nhwc_bf16 : k.conv2d_backward_filter_bf16)(
-          g.data<uint16_t>(), saved_x.data<uint16_t>(), s, dwb.data<uint16_t>());
-      if (nhwc) {  // widened into the parameter's layout as it is read
+          g.data<uint16_t>(), saved_x.data<uint16_t>(), sp, dwb.data<uint16_t>());
+      if (nhwc) {  // widened into the parameter's layout as it is read, the padding left out
         dw = sinks.output(1, {s.OC, s.C, s.KH, s.KW}, dev);
-        k.widen_krsc_filter(dwb.data<uint16_t>(), dw.data<float>(), s.OC, s.C, s.KH * s.KW);
+        k.widen_krsc_filter(dwb.data<uint16_t>(), dw.data<float>(), s.OC, s.C, s.KH * s.KW, sp.C);
       } else {
         dw = gradient_as(dwb, DType::F32, 1, sinks);
       }

@@ -16,6 +16,7 @@
 #include "engine/dispatch.h"
 #include "engine/functional.h"
 #include "engine/optim.h"
+#include "kernels/counters.h"
 #include "models/registry.h"
 
 namespace {
@@ -188,6 +189,41 @@ TEST(ChannelsLast, Bf16BlockRunsChannelsLastOnTheEmulatedDevice) {
   EXPECT_LE(relative_difference(y.data().to(cyg::DType::F32).contiguous(), y2.data().to(cyg::DType::F32)), 1e-6);
   cyg::backward(cyg::fn::sum(cyg::fn::linear(cyg::fn::global_avg_pool2d(y2), head, Variable())));
   EXPECT_LE(relative_difference(w.grad(), w2.grad()), 1e-2);
+}
+
+// cuDNN's bf16 channels-last tensor-core kernels take multiples of 8 channels: an input
+// of 5 that asks no gradient (an image batch) is padded to 8, with the filter, and gives
+// the unpadded convolution's output and filter gradient (the zero channels add nothing;
+// the sums may be ordered differently, hence a bf16 rounding's bound). The padding's two
+// launches are counted; an input that asks its gradient is not padded.
+TEST(ChannelsLast, Bf16FewInputChannelsArePaddedToEightAndChangeNothing) {
+  const cyg::fn::ChannelsLast layout;
+  const cyg::fn::AutocastBf16 autocast;
+  const auto on = [](const Tensor& t) { return t.to(cyg::Device::emu()); };
+  const Tensor images = on(Tensor::normal({2, 5, 6, 7}, 0, 1, 4)), filter = on(Tensor::normal({4, 5, 3, 3}, 0, 0.2, 5));
+  const Tensor dy = on(Tensor::normal({2, 4, 6, 7}, 0, 1, 6));
+  struct Run {
+    Tensor y, dw;
+    uint64_t pads;
+  };
+  const auto run = [&](bool x_asks_gradient) {
+    Variable x(images.clone(), x_asks_gradient ? cyg::RequiresGrad::Yes : cyg::RequiresGrad::No);
+    Variable w(filter.clone(), cyg::RequiresGrad::Yes);
+    cyg::reset_counts();
+    cyg::set_counting(true);
+    const Variable y = cyg::fn::conv2d(x, w, Variable(), 1, 1);
+    cyg::set_counting(false);
+    const cyg::DeviceCounts counts = cyg::device_counts();
+    const auto pads = counts.launches.find("pad_channels_to_bf16_kernel<S>");
+    cyg::backward(y, dy);
+    return Run{y.data().to(cyg::DType::F32).contiguous(), w.grad().clone(),
+               pads == counts.launches.end() ? 0 : pads->second};
+  };
+  const Run padded = run(false), plain = run(true);
+  EXPECT_EQ(padded.pads, 2u) << "the input and the filter";
+  EXPECT_EQ(plain.pads, 0u);
+  EXPECT_LE(relative_difference(padded.y, plain.y), 4e-3);
+  EXPECT_LE(relative_difference(padded.dw, plain.dw), 4e-3);
 }
 
 // Under bf16 autocast the convolutions are bf16, which have no channels-last kernel on
