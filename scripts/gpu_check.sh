@@ -549,6 +549,15 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
     model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
   tail -3 "$logs/train.log"
+  # The run directory's table of cuDNN's choices, with the search's timings.
+  if [ "$step_rc" = 0 ]; then
+    choices_file=$(ls "$logs"/runs/onecycle-gpu-check-[0-9]*/cudnn_algorithms.txt 2>/dev/null | head -1)
+    if [ -n "$choices_file" ]; then
+      record "run's cudnn choices" 1 0 0 "$(tail -1 "$choices_file" | sed 's/^ *//' | cut -c1-110)"
+    else
+      record "run's cudnn choices" 0 1 0 "the training run's directory has no cudnn_algorithms.txt"
+    fi
+  fi
   # Data parallelism's plumbing on one GPU: one rank with NCCL summing every gradient
   # (distributed=true), beside the same eager steps without it: the all-reduce's cost.
   echo "== 1-rank NCCL training (distributed=true) beside the same eager run without it"

@@ -14,6 +14,7 @@
 #include "apps/common/html_page.h"
 #include "apps/common/plot.h"
 #include "apps/common/tensorboard.h"
+#include "engine/functional.h"
 
 namespace cyg::app {
 
@@ -181,6 +182,10 @@ void RunReport::write(const LoopState& state, StoppedEarly stopped) {
 
 // The range test has no epochs to report: steps.csv only.
 void RunReport::write_tables() {
+  // On a GPU: how each convolution got its cuDNN algorithms, with the search's timings
+  // (the process's plans so far; none elsewhere, and then no file).
+  const std::string cudnn = fn::cudnn_choices_table();
+  if (!cudnn.empty()) dir_.write("cudnn_algorithms.txt", cudnn);
   if (is_range_test()) {
     dir_.write("steps.csv", csv_text(range_steps));
     return;
@@ -410,7 +415,7 @@ void RunReport::write_page(const LoopState& state, StoppedEarly stopped, const P
   body += "<h2>Configuration</h2>\n<pre>" + html::escape(to_yaml(c)) + "</pre>\n";
   body += "<h2>Files</h2>\n<p>";
   for (const char* f : {"config.yaml", "summary.json", "train.log", "steps.csv", "metrics.csv",
-                        "activation_stats.csv", "best.safetensors", "swa.safetensors"})
+                        "activation_stats.csv", "cudnn_algorithms.txt", "best.safetensors", "swa.safetensors"})
     if (fs_exists(dir_.file(f))) body += "<a href=\"" + std::string(f) + "\">" + f + "</a> ";
   // The snapshots (train.save_every_n_epochs) of the complete epochs, whatever the key
   // says now (a resume may change it).
