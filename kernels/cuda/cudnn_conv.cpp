@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -23,6 +22,7 @@
 #include "kernels/conv_algo_cache.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/delay.h"
 
 namespace cyg::cuda {
 namespace {
@@ -65,6 +65,8 @@ static_assert(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 == 3 && CUDNN_CONVOLUTION_BWD_
 // where the warm-up took kTimedBudgetMs (a slow candidate, such as an FFT at a large batch).
 constexpr int kTimedRuns = 3;
 constexpr double kTimedBudgetMs = 20.0;
+// The longest GPU delay the timed runs wait behind.
+constexpr double kMaxDelayMs = 50.0;
 
 // Guards the plans and the algorithm file.
 std::mutex g_mutex;
@@ -339,34 +341,6 @@ struct Event {
   Event& operator=(const Event&) = delete;
 };
 
-// Holds the search's stream until opened, so that the runs queued behind it are
-// timed on the GPU alone: with the GPU idle, an event pair would also time cuDNN's host
-// work and the launch, which a CUDA graph replay does not pay. A host function queued
-// on the stream spins until the gate opens, or at most kGateMs (should a library call
-// wait for the stream, the queue then drains late rather than never). The destructor
-// opens the gate and waits for the stream, so the host function never outlives it.
-class StreamGate {
- public:
-  static constexpr int kGateMs = 200;
-  StreamGate() { CYG_CUDA_CHECK(cudaLaunchHostFunc(kSearchStream, &StreamGate::hold, this)); }
-  void open() { open_.store(true, std::memory_order_release); }
-  ~StreamGate() {
-    open();
-    cudaStreamSynchronize(kSearchStream);  // an error here is the next checked call's to report
-  }
-  StreamGate(const StreamGate&) = delete;
-  StreamGate& operator=(const StreamGate&) = delete;
-
- private:
-  static void CUDART_CB hold(void* self) {
-    const auto& gate = *static_cast<const StreamGate*>(self);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kGateMs);
-    while (!gate.open_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
-  }
-  std::atomic<bool> open_{false};
-};
-
 // Whether this thread is capturing a graph: as the runtime says (the engine captures a
 // step on a non-blocking stream, which the legacy stream's answer below does not see), or
 // a blocking stream of
@@ -505,10 +479,13 @@ class Chooser {
   }
 
   // Runs one candidate on the search's buffers once (its warm-up, which also loads its
-  // kernels), then kTimedRuns times queued behind a StreamGate, an event between runs;
-  // the fastest run's GPU time in ms, or -1 when cuDNN does not take the candidate (math
-  // type, workspace) or does not run it. A warm-up of kTimedBudgetMs or more (a slow
-  // candidate, such as an FFT at a large batch) is timed once more only.
+  // kernels), then kTimedRuns times queued behind a GPU delay (kernels/delay.h) long
+  // enough for the host to queue them all, an event between runs: the fastest run's GPU
+  // time in ms, as a CUDA graph replays it (without cuDNN's host work or the launch), or
+  // -1 when cuDNN does not take the candidate (math type, workspace) or does not run it.
+  // Should the host be slower than the delay, a run is timed with its host work, as
+  // without it. A warm-up of kTimedBudgetMs or more (a slow candidate, such as an FFT at
+  // a large batch) is timed once more only.
   template <ConvDirection D>
   double time_candidate(Step& step, const ConvAlgoChoice& choice) {
     if (cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) != CUDNN_STATUS_SUCCESS)
@@ -520,22 +497,23 @@ class Chooser {
     const auto t0 = std::chrono::steady_clock::now();
     if (Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) != CUDNN_STATUS_SUCCESS) return refused();
     CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
+    // The host and the GPU together: more than the host needs to queue one run.
     const double warm_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     const int runs = warm_up_ms < kTimedBudgetMs ? kTimedRuns : 1;
     if (events_.empty())
       for (int i = 0; i <= kTimedRuns; ++i) events_.push_back(std::make_unique<Event>());
+    LaunchConfig on_search_stream;
+    on_search_stream.stream = kSearchStream;
+    gpu_delay_cuda(static_cast<int64_t>(std::min(kMaxDelayMs, 2.0 * runs * warm_up_ms + 0.1) * 1000.0),
+                   on_search_stream);
+    CYG_CUDA_CHECK(cudaEventRecord(events_[0]->e, kSearchStream));
     bool ran = true;
-    {
-      StreamGate gate;
-      CYG_CUDA_CHECK(cudaEventRecord(events_[0]->e, kSearchStream));
-      for (int i = 0; i < runs && ran; ++i) {
-        ran = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) == CUDNN_STATUS_SUCCESS;
-        CYG_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(i) + 1]->e, kSearchStream));
-      }
-      gate.open();
+    for (int i = 0; i < runs && ran; ++i) {
+      ran = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) == CUDNN_STATUS_SUCCESS;
+      CYG_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(i) + 1]->e, kSearchStream));
     }
+    CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
     if (!ran) return refused();
-    CYG_CUDA_CHECK(cudaGetLastError());
     double fastest = -1.0;
     for (int i = 0; i < runs; ++i) {
       float ms = 0.0f;
