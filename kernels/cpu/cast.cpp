@@ -14,6 +14,7 @@ void cast_bf16_to_f32_cpu(const uint16_t* x, float* y, int64_t n) {
 }
 
 void widen_krsc_to_oihw_cpu(const uint16_t* krsc, float* oihw, int64_t OC, int64_t C, int64_t area, int64_t krsc_C) {
+  CYG_CHECK(krsc_C >= C, "a KRSC filter of ", krsc_C, " channels read as ", C);
   const int64_t n = OC * C * area;
   for (int64_t i = 0; i < n; ++i) oihw[i] = bf16_to_float(krsc[krsc_offset(i, C, area, krsc_C)]);
 }
