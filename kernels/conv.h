@@ -69,8 +69,9 @@ CYG_CUDA_DECL(void conv2d_allow_tf32(bool allow))
 // PyTorch's cudnn.deterministic = False).
 CYG_CUDA_DECL(void conv2d_deterministic(bool deterministic))
 // Autotuning, PyTorch's cudnn.benchmark (default here: on): each direction of each new
-// shape times cuDNN's algorithms once (cudnnFind*AlgorithmEx) and keeps the fastest that
-// the two settings above allow. Off: cuDNN's heuristics choose.
+// shape has cuDNN run its algorithms once (cudnnFind*AlgorithmEx), times those the two
+// settings above allow again on the GPU alone, and keeps the fastest. Off: cuDNN's
+// heuristics choose.
 CYG_CUDA_DECL(void conv2d_benchmark(bool benchmark))
 // Searches run by this process so far: one per direction of each shape searched.
 CYG_CUDA_DECL(int64_t conv2d_searches())

@@ -2,8 +2,9 @@
 // one algorithm per direction are chosen once and cached, each with the math type it was
 // chosen for; every call is checked; the caller provides the workspace. The algorithm is
 // the first of cuDNN's heuristics that fits the workspace cap or, with autotuning on, the
-// fastest that cudnnFind*AlgorithmEx measures on scratch buffers (or that an earlier
-// run's search chose, from the algorithm file of kernels/conv_algo_cache.h).
+// fastest of those cudnnFind*AlgorithmEx runs on scratch buffers, each timed again here
+// on the GPU alone (or that an earlier run's search chose, from the algorithm file of
+// kernels/conv_algo_cache.h). Every choice is reported (conv2d_choices).
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
