@@ -378,8 +378,10 @@ class Chooser {
   void choose(Step& step) {
     if (settings_.benchmark) {
       const ConvAlgoChoice* known = uses_file() ? g_file.cache.find(file_key(D)) : nullptr;
-      if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known))
-        return report(D, "file", step, {}, -1);
+      if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) {
+        report(D, "file", step, {}, -1);
+        return;
+      }
       if (search<D>(step)) return;
     }
     using Perf = typename Api<D>::Perf;
@@ -531,8 +533,9 @@ class Chooser {
     return -1.0;
   }
 
-  void report(ConvDirection direction, const char* source, const Step& step, std::vector<ConvCandidate> candidates,
-              int chosen) {
+  // Records how `step` was chosen, with its math type as the descriptor now holds it.
+  const ConvChoiceReport& report(ConvDirection direction, const char* source, const Step& step,
+                                 std::vector<ConvCandidate> candidates, int chosen) {
     cudnnMathType_t math{};
     CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
     ConvChoiceReport r;
@@ -542,6 +545,7 @@ class Chooser {
     r.candidates = std::move(candidates);
     r.chosen = chosen;
     reports_.push_back(std::move(r));
+    return reports_.back();
   }
 
   // Has cuDNN run every algorithm on scratch buffers (cudnnFind*AlgorithmEx), times each
@@ -592,13 +596,11 @@ class Chooser {
       CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_, data_)));
       return false;
     }
-    cudnnMathType_t math{};
-    CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
+    const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
     if (uses_file()) {
-      g_file.cache.insert(file_key(D), ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace});
+      g_file.cache.insert(made.key, made.choice);
       searched_ = true;
     }
-    report(D, "search", step, std::move(candidates), chosen);
     return true;
   }
 
