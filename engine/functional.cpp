@@ -197,16 +197,14 @@ Variable conv2d_bf16(const Variable& x, const Variable& weight, const Tensor& xs
   sp.C = padded_C;
   Tensor xb, wb;
   if (padded_C != s.C) {
-    // Cast (where x is f32) and padded in one pass each; the filter's KRSC rows likewise.
+    // Cast (where x is f32) and padded in one pass; the filter's copy is kept padded.
     const Tensor xc = xs.contiguous(format);
     xb = Tensor::empty({s.N, padded_C, s.H, s.W}, DType::BF16, dev, format);
     if (x_dtype == DType::BF16)
       kernels.pad_channels_bf16(xc.data<uint16_t>(), xb.data<uint16_t>(), s.N * s.H * s.W, s.C, padded_C);
     else
       kernels.pad_channels_f32_to_bf16(xc.data<float>(), xb.data<uint16_t>(), s.N * s.H * s.W, s.C, padded_C);
-    const Tensor w = weight.bf16_value(format);
-    wb = Tensor::empty({s.OC, padded_C, s.KH, s.KW}, DType::BF16, dev, format);
-    kernels.pad_channels_bf16(w.data<uint16_t>(), wb.data<uint16_t>(), s.OC * s.KH * s.KW, s.C, padded_C);
+    wb = weight.bf16_value(format, padded_C);  // kept padded, as the optimizer writes it
   } else {
     xb = xs.to(DType::BF16).contiguous(format);
     wb = weight.bf16_value(format);

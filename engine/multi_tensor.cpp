@@ -13,7 +13,8 @@ namespace {
 bool same_tensors(const TensorSlot& a, const TensorSlot& b) {
   return a.param == b.param && a.grad == b.grad && a.state1 == b.state1 && a.state2 == b.state2 &&
          a.numel == b.numel && a.weight_decay_scale == b.weight_decay_scale && a.param_bf16 == b.param_bf16 &&
-         a.bf16_channels == b.bf16_channels && a.bf16_area == b.bf16_area;
+         a.bf16_channels == b.bf16_channels && a.bf16_area == b.bf16_area &&
+         a.bf16_row_channels == b.bf16_row_channels;
 }
 
 bool same_tensors(const std::vector<TensorSlot>& a, const std::vector<TensorSlot>& b) {

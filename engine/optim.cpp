@@ -58,8 +58,10 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
     const Tensor& copy = params_[i].bf16_copy();
     slots[i].param_bf16 = copy.defined() && copy.device() == device_ ? copy.data<uint16_t>() : nullptr;
     if (slots[i].param_bf16 != nullptr && copy.dim() == 4 && copy.memory_format() == MemoryFormat::ChannelsLast) {
-      slots[i].bf16_channels = copy.size(1);  // a filter's copy in KRSC order (channels-last convolutions)
+      // A filter's copy in KRSC order (channels-last convolutions), its rows perhaps padded.
+      slots[i].bf16_channels = p.size(1);
       slots[i].bf16_area = copy.size(2) * copy.size(3);
+      slots[i].bf16_row_channels = copy.size(1);
     }
   }
   return slots;
@@ -75,7 +77,8 @@ void Optimizer::prepare_step() {
   // steps) is cast again here, on the host's side of the step: a replayed CUDA graph
   // reads the copies without checking them.
   for (const Variable& p : params_)
-    if (p.bf16_copy().defined()) p.bf16_value(p.bf16_copy().memory_format());  // in the layout it is kept in
+    if (const Tensor& copy = p.bf16_copy(); copy.defined())  // in the layout it is kept in, padding and all
+      p.bf16_value(copy.memory_format(), copy.dim() == 4 ? copy.size(1) : 0);
   ++steps_;
   set_hyper(tensors_);
   kernels_for(device_).upload_tensor_table(tensors_);

@@ -37,20 +37,34 @@ void Variable::to_device(Device device) {
   if (impl_->grad.defined()) impl_->grad = grad().to(device);
 }
 
-Tensor Variable::bf16_value(MemoryFormat format) const {
+Tensor Variable::bf16_value(MemoryFormat format, int64_t channels) const {
   CYG_CHECK(defined(), "bf16_value() of an undefined Variable");
   Impl& m = *impl_;
   const Tensor& d = m.data;
   CYG_CHECK(d.dtype() == DType::F32, "bf16_value() of a ", dtype_name(d.dtype()), " variable");
-  const bool laid_out = m.bf16.defined() && m.bf16.shape() == d.shape() && m.bf16.device() == d.device() &&
+  Shape shape = d.shape();
+  const bool padded = channels > 0 && !(d.dim() >= 2 && channels == d.size(1));
+  if (padded) {
+    CYG_CHECK(d.dim() == 4 && format == MemoryFormat::ChannelsLast && channels > d.size(1), "bf16_value: ",
+              channels, " channels asked of a ", shape_str(d.shape()), " variable in ",
+              format == MemoryFormat::ChannelsLast ? "channels-last" : "contiguous",
+              " order: expected a channels-last 4-D filter padded to more than its own channels");
+    shape[1] = channels;
+  }
+  const bool laid_out = m.bf16.defined() && m.bf16.shape() == shape && m.bf16.device() == d.device() &&
                         m.bf16.is_contiguous(format);
   const bool current = laid_out && m.bf16_source.shares_storage(d) &&
                        m.bf16_source.storage_offset() == d.storage_offset() && m.bf16_version == d.storage()->version();
   if (current) return m.bf16;
-  if (!laid_out) m.bf16 = Tensor::empty(d.shape(), DType::BF16, d.device(), format);
-  // The cast runs in memory order, so the source is laid out as the copy.
+  if (!laid_out) m.bf16 = Tensor::empty(shape, DType::BF16, d.device(), format);
+  // The cast runs in memory order, so the source is laid out as the copy; a padded copy's
+  // rows (one per filter position, KRSC) get their zero channels in the same pass.
   const Tensor src = d.contiguous(format);
-  kernels_for(d).cast_f32_to_bf16(src.data<float>(), m.bf16.data<uint16_t>(), d.numel());
+  if (padded)
+    kernels_for(d).pad_channels_f32_to_bf16(src.data<float>(), m.bf16.data<uint16_t>(),
+                                            d.size(0) * d.size(2) * d.size(3), d.size(1), channels);
+  else
+    kernels_for(d).cast_f32_to_bf16(src.data<float>(), m.bf16.data<uint16_t>(), d.numel());
   m.bf16_source = d;
   m.bf16_version = d.storage()->version();
   return m.bf16;

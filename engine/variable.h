@@ -61,7 +61,10 @@ class Variable {
   // `format`: the copy's layout. A channels-last copy of a 4-D filter is in cuDNN's KRSC
   // order, as channels-last convolutions read it; an optimizer writing the copy keeps
   // that order (kernels/optim.h). Asking for the other layout makes a new copy.
-  Tensor bf16_value(MemoryFormat format = MemoryFormat::Contiguous) const;
+  // `channels` > 0: a channels-last filter's copy of that many input channels, the
+  // channels past the filter's own zero (cuDNN's tensor cores take multiples of 8); an
+  // optimizer writing the copy leaves the padding as it is. 0: the filter's own count.
+  Tensor bf16_value(MemoryFormat format = MemoryFormat::Contiguous, int64_t channels = 0) const;
   // The copy's buffer (undefined until bf16_value() made one), for an optimizer to write.
   const Tensor& bf16_copy() const;
   // The value was changed by a kernel that did not also write the bf16 copy.

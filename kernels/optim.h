@@ -25,14 +25,17 @@ struct TensorSlot {
   float weight_decay_scale = 1.0f;
   uint16_t* param_bf16 = nullptr;  // bf16 autocast: receives the updated param in bf16 too
   // bf16_area > 0: the copy is a convolution filter's channels-last (KRSC) copy, of
-  // bf16_channels input channels and bf16_area = KH*KW (bf16_copy_offset).
+  // bf16_channels input channels and bf16_area = KH*KW (bf16_copy_offset), in rows of
+  // bf16_row_channels >= bf16_channels: a filter padded with zero channels for cuDNN's
+  // tensor cores (Variable::bf16_value), whose padding the update leaves as it is.
   int64_t bf16_channels = 0;
   int64_t bf16_area = 0;
+  int64_t bf16_row_channels = 0;
 };
 
 // Where the updated param[i] goes in the slot's bf16 copy.
 CYG_HD int64_t bf16_copy_offset(const TensorSlot& t, int64_t i) {
-  return t.bf16_area > 0 ? krsc_offset(i, t.bf16_channels, t.bf16_area) : i;
+  return t.bf16_area > 0 ? krsc_offset(i, t.bf16_channels, t.bf16_area, t.bf16_row_channels) : i;
 }
 
 // A contiguous piece [begin, end) of one tensor: the CUDA launch gives each block chunks.
