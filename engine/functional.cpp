@@ -468,11 +468,13 @@ struct BatchNormGrads {
         dgamma(a.affine ? sinks.output(1, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
         dbeta(a.affine ? sinks.output(2, {a.C}, a.dev) : Tensor::empty({a.C}, DType::F32, a.dev)),
         dresidual(residual_gradient ? sinks.output(3, a.xs.shape(), a.dev, a.xs.dtype(), a.format) : Tensor()) {}
-  // The fused ReLU's mask is the forward's output y.
+  // The fused ReLU's mask: the bits the forward wrote where it did (mask_bits), else
+  // its output y.
   template <typename S>
-  BatchNormBackwardFusion<S> fusion(const BatchNormArgs& a, const Tensor& y) const {
-    return {a.then == BatchNormThen::Nothing ? nullptr : y.data<S>(),
-            dresidual.defined() ? dresidual.data<S>() : nullptr};
+  BatchNormBackwardFusion<S> fusion(const BatchNormArgs& a, const Tensor& y, const Tensor& mask = Tensor()) const {
+    const bool relu = a.then != BatchNormThen::Nothing;
+    return {relu && !mask.defined() ? y.data<S>() : nullptr, dresidual.defined() ? dresidual.data<S>() : nullptr,
+            relu && mask.defined() ? mask.data<uint8_t>() : nullptr};
   }
   std::vector<Tensor> for_inputs(bool affine) const {
     return {dx, affine ? dgamma : Tensor(), affine ? dbeta : Tensor(), dresidual};
@@ -534,22 +536,36 @@ Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variab
       });
 }
 
+// The fused ReLU's mask as bits (BatchNormFusion::mask), for the backward to read in
+// place of y: 1 bit an element where y is 16. Written by the channels-last bf16 training
+// forward where its kernels read whole packs of 8 values; undefined elsewhere.
+template <typename S>
+Tensor mask_bits_for(const BatchNormArgs& a, const Tensor& y) {
+  if (!std::is_same_v<S, uint16_t> || !a.nhwc || a.then == BatchNormThen::Nothing ||
+      batchnorm_nhwc_width_for(a.C, sizeof(S), {a.xs.data_ptr(), y.data_ptr(), a.residual.defined() ? a.residual.data_ptr() : nullptr}) != 8)
+    return Tensor();
+  return Tensor::empty({relu_mask_bytes(a.xs.numel())}, DType::U8, a.dev);
+}
+
 template <typename S>
 Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Variable& weight, const Variable& bias,
                           const Variable& residual) {
   using Entries = BatchNormEntries<S>;
   Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
+  const Tensor mask = mask_bits_for<S>(a, y);
+  BatchNormFusion<S> fusion = a.fusion<S>();
+  fusion.mask = mask.defined() ? mask.data<uint8_t>() : nullptr;
   Entries::forward_train(kernels_for(a.dev), a.nhwc)(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,
                                              a.momentum, y.data<S>(), save_mean.data<float>(),
-                                             save_invstd.data<float>(), a.running_mean, a.running_var, a.fusion<S>());
+                                             save_invstd.data<float>(), a.running_mean, a.running_var, fusion);
   const bool residual_gradient = residual.requires_grad();
   return make_result(y, {x, weight, bias, residual}, "batch_norm", [=](const Tensor& grad, const GradientSinks& sinks) {
     const Tensor g = incoming(grad, a.xs.dtype(), a.format);
     BatchNormGrads d(a, residual_gradient, sinks);
     Entries::backward(kernels_for(a.dev), a.nhwc)(g.data<S>(), a.xs.data<S>(), data_or_null(a.gamma), save_mean.data<float>(),
                                           save_invstd.data<float>(), a.N, a.C, a.HW, d.dx.data<S>(),
-                                          d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y));
+                                          d.dgamma.data<float>(), d.dbeta.data<float>(), d.fusion<S>(a, y, mask));
     return d.for_inputs(a.affine);
   });
 }

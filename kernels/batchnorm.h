@@ -18,6 +18,8 @@
 //   forward's epilogue adds the residual and applies the ReLU as it writes y; the
 //   backward reads the ReLU's mask from that y (dy counts where y > 0) and can write the
 //   masked dy, the residual's gradient. The values are those of the unfused chain.
+//   Channels-last, the forward can also write the mask as bits (BatchNormFusion::mask),
+//   which the backward then reads in place of y: 1 bit an element where y costs 16 (bf16).
 #pragma once
 #include <cmath>
 
@@ -66,10 +68,27 @@ struct BatchNormLayoutNhwc {
 // What the normalisation is followed by in the same kernel.
 enum class BatchNormEpilogue { None, Relu, AddRelu };
 
+// The ReLU's mask as bits: bit i % 8 of byte i / 8 set where y[i] > 0, i the element's
+// offset in memory; ceil(numel / 8) bytes.
+CYG_HD bool relu_mask_bit(const uint8_t* mask, int64_t i) { return ((mask[i >> 3] >> (i & 7)) & 1) != 0; }
+// The bits of `count` (at most 8) consecutive outputs from the first, as a byte of the
+// mask holds them (the first in bit 0).
+template <typename T>
+CYG_HD uint8_t relu_mask_bits(const T* y, int count) {
+  unsigned bits = 0;
+  for (int k = 0; k < count; ++k) bits |= (widen(y[k]) > 0.0f ? 1u : 0u) << k;
+  return static_cast<uint8_t>(bits);
+}
+CYG_HD int64_t relu_mask_bytes(int64_t numel) { return (numel + 7) / 8; }
+
 template <typename T>
 struct BatchNormFusion {
   BatchNormEpilogue epilogue = BatchNormEpilogue::None;
   const T* residual = nullptr;  // AddRelu: added before the ReLU, laid out as y
+  // A ReLU epilogue's mask, written as bits (relu_mask_bit) besides y where set: the
+  // channels-last training forward, on the CUDA path where it reads whole packs of 8
+  // values (batchnorm_nhwc_width_for gives 8: bf16, C a multiple of 8, aligned).
+  uint8_t* mask = nullptr;
 };
 
 // The backward of a fused forward.
@@ -77,6 +96,8 @@ template <typename T>
 struct BatchNormBackwardFusion {
   const T* y = nullptr;    // the fused forward's output: the ReLU's mask (null: no ReLU)
   T* dresidual = nullptr;  // AddRelu: receives the masked dy, the residual's gradient
+  const uint8_t* mask = nullptr;  // the ReLU's mask as the forward wrote its bits, in place of y
+  CYG_HD bool masked() const { return y != nullptr || mask != nullptr; }
 };
 
 // y[i] from the normalised value v, as the unfused add and ReLU would make it. S is the
@@ -100,8 +121,14 @@ template <typename T>
 CYG_HD T batchnorm_masked_dy_of(T dy, bool masked, T y) {
   return masked ? relu_backward_op(dy, y) : dy;
 }
+// From a mask bit: y's sign as the bit records it, through the same op.
+template <typename T>
+CYG_HD T batchnorm_masked_dy_bit(T dy, bool bit) {
+  return relu_backward_op(dy, bit ? T(1) : T(0));
+}
 template <typename T, typename S>
 CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
+  if (f.mask != nullptr) return batchnorm_masked_dy_bit(dy, relu_mask_bit(f.mask, i));
   return batchnorm_masked_dy_of(dy, f.y != nullptr, f.y != nullptr ? static_cast<T>(widen(f.y[i])) : T(0));
 }
 

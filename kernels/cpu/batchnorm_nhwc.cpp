@@ -69,25 +69,44 @@ void normalise_rows(const S* x, BatchNormFusion<S> fusion, S* y, int64_t rows, i
   }
 }
 
-// dy after the fused ReLU's mask (kMask: the forward's y), as batchnorm_masked_dy.
-template <bool kMask, typename T, typename S>
-T masked(const S* dy, const S* y, int64_t i) {
+// Where a backward finds the fused ReLU's mask: none, the forward's y, or its bits.
+enum class MaskFrom { None, Y, Bits };
+
+template <typename S>
+MaskFrom mask_from(const BatchNormBackwardFusion<S>& f) {
+  return f.mask != nullptr ? MaskFrom::Bits : f.y != nullptr ? MaskFrom::Y : MaskFrom::None;
+}
+
+// dy after the fused ReLU's mask, as batchnorm_masked_dy.
+template <MaskFrom kMask, typename T, typename S>
+T masked(const S* dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
   const T d = widen(dy[i]);
-  if constexpr (kMask)
-    return relu_backward_op(d, static_cast<T>(widen(y[i])));
+  if constexpr (kMask == MaskFrom::Y)
+    return relu_backward_op(d, static_cast<T>(widen(f.y[i])));
+  else if constexpr (kMask == MaskFrom::Bits)
+    return batchnorm_masked_dy_bit(d, relu_mask_bit(f.mask, i));
   else
     return d;
+}
+
+// The forward's mask as bits (BatchNormFusion::mask), from the y it wrote.
+template <typename S>
+void write_mask_bits(const S* y, int64_t n, uint8_t* mask) {
+  const int64_t bytes = relu_mask_bytes(n);
+  for_rows(bytes, 8, [&](int64_t b) {
+    mask[b] = relu_mask_bits(y + 8 * b, static_cast<int>(std::min<int64_t>(8, n - 8 * b)));
+  });
 }
 
 // [0, C): sum(dy); [C, 2C): sum(dy * xhat), dy masked; kResidual: the masked dy is also
 // the residual's gradient, written as it goes. kEval: dx = dy * gamma_invstd too (the
 // evaluation backward, whose dx needs no sums).
-template <bool kMask, bool kResidual, bool kEval, typename T, typename S>
+template <MaskFrom kMask, bool kResidual, bool kEval, typename T, typename S>
 std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusion<S> f, int64_t rows, int64_t C,
                                   const T* mean, const T* invstd, S* eval_dx, const T* gamma_invstd) {
   return sum_rows(rows, 2 * C, [&](int64_t r, double* acc) {
     for (int64_t c = 0, i = r * C; c < C; ++c, ++i) {
-      const T d = masked<kMask, T>(dy, f.y, i);
+      const T d = masked<kMask, T>(dy, f, i);
       if constexpr (kResidual) store(&f.dresidual[i], d);
       acc[c] += static_cast<double>(d);
       acc[C + c] += static_cast<double>(d * batchnorm_xhat<T>(widen(x[i]), mean[c], invstd[c]));
@@ -99,20 +118,29 @@ std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusi
 template <bool kEval, typename T, typename S>
 std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusion<S> f, int64_t rows, int64_t C,
                                   const T* mean, const T* invstd, S* eval_dx, const T* gamma_invstd) {
-  const bool mask = f.y != nullptr, residual = f.dresidual != nullptr;
-  if (mask && residual)
-    return backward_sums<true, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
-  if (mask) return backward_sums<true, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
-  if (residual) return backward_sums<false, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
-  return backward_sums<false, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  const bool residual = f.dresidual != nullptr;
+  switch (mask_from(f)) {
+    case MaskFrom::Bits:
+      return residual ? backward_sums<MaskFrom::Bits, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
+                      : backward_sums<MaskFrom::Bits, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx,
+                                                                    gamma_invstd);
+    case MaskFrom::Y:
+      return residual ? backward_sums<MaskFrom::Y, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
+                      : backward_sums<MaskFrom::Y, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+    case MaskFrom::None:
+      break;
+  }
+  return residual ? backward_sums<MaskFrom::None, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
+                  : backward_sums<MaskFrom::None, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
 }
 
-template <bool kMask, typename T, typename S>
-void backward_dx_rows(const S* dy, const S* x, const S* y, S* dx, int64_t rows, int64_t C, const T* mean,
-                      const T* invstd, const T* mean_dy, const T* mean_dy_xhat, const T* gamma_invstd) {
+template <MaskFrom kMask, typename T, typename S>
+void backward_dx_rows(const S* dy, const S* x, const BatchNormBackwardFusion<S>& f, S* dx, int64_t rows, int64_t C,
+                      const T* mean, const T* invstd, const T* mean_dy, const T* mean_dy_xhat,
+                      const T* gamma_invstd) {
   for_rows(rows, C, [&](int64_t r) {
     for (int64_t c = 0, i = r * C; c < C; ++c, ++i)
-      store(&dx[i], batchnorm_backward_dx(masked<kMask, T>(dy, y, i), batchnorm_xhat<T>(widen(x[i]), mean[c], invstd[c]),
+      store(&dx[i], batchnorm_backward_dx(masked<kMask, T>(dy, f, i), batchnorm_xhat<T>(widen(x[i]), mean[c], invstd[c]),
                                           mean_dy[c], mean_dy_xhat[c], gamma_invstd[c]));
   });
 }
@@ -149,6 +177,11 @@ void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta,
   }
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
   normalise_rows(x, fusion, y, rows, C, save_mean, save_invstd, g.data(), b.data());
+  if (fusion.mask != nullptr) {
+    CYG_CHECK(fusion.epilogue != BatchNormEpilogue::None,
+              "batchnorm_forward_train_nhwc: a ReLU mask as bits without a ReLU epilogue");
+    write_mask_bits(y, rows * C, fusion.mask);
+  }
 }
 
 template <typename T, typename S>
@@ -156,6 +189,7 @@ void batchnorm_forward_eval_nhwc_cpu(const S* x, const T* gamma, const T* beta, 
                                      const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* y,
                                      BatchNormFusion<S> fusion) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
+  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval_nhwc: the ReLU mask as bits is a training forward's");
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
   std::vector<T> invstd(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) invstd[c] = batchnorm_invstd(running_var[c], eps);
@@ -180,12 +214,17 @@ void batchnorm_backward_nhwc_cpu(const S* dy, const S* x, const T* gamma, const 
     mean_dy_xhat[c] = static_cast<T>(sums[C + c] / static_cast<double>(rows));
     gamma_invstd[c] = batchnorm_param(gamma, c, T(1)) * save_invstd[c];
   }
-  if (fusion.y != nullptr)
-    backward_dx_rows<true>(dy, x, fusion.y, dx, rows, C, save_mean, save_invstd, mean_dy.data(), mean_dy_xhat.data(),
-                           gamma_invstd.data());
-  else
-    backward_dx_rows<false>(dy, x, fusion.y, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
-                            mean_dy_xhat.data(), gamma_invstd.data());
+  switch (mask_from(fusion)) {
+    case MaskFrom::Bits:
+      return backward_dx_rows<MaskFrom::Bits>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
+                                              mean_dy_xhat.data(), gamma_invstd.data());
+    case MaskFrom::Y:
+      return backward_dx_rows<MaskFrom::Y>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
+                                           mean_dy_xhat.data(), gamma_invstd.data());
+    case MaskFrom::None:
+      return backward_dx_rows<MaskFrom::None>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
+                                              mean_dy_xhat.data(), gamma_invstd.data());
+  }
 }
 
 template <typename T, typename S>

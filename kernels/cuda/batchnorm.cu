@@ -206,6 +206,7 @@ void batchnorm_forward_train_cuda(const S *x, const float *gamma, const float *b
                                   const LaunchConfig &cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
+  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_train: the ReLU mask as bits is written channels-last only");
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
@@ -234,6 +235,7 @@ void batchnorm_forward_eval_cuda(const S *x, const float *gamma, const float *be
                                  const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *y,
                                  BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
+  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval: the ReLU mask as bits is a training forward's");
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
@@ -260,7 +262,7 @@ void batchnorm_backward_cuda(const S *dy, const S *x, const float *gamma, const 
   // written once.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__,
-                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + 2 * e * n + 20 * C,
+                backward_dy_bytes(n, fusion) + 2 * e * n + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
   const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {
@@ -289,7 +291,7 @@ void batchnorm_backward_eval_cuda(const S *dy, const S *x, const float *gamma, c
   // written once.
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   count_traffic(__func__,
-                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + e * n + 20 * C,
+                backward_dy_bytes(n, fusion) + e * n + 20 * C,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C);
   const DxSource<S> source = dx_source(dy, fusion);
   with_index_type(layout.numel(), [&](auto index) {

@@ -20,15 +20,29 @@ struct DxSource {
 };
 template <typename S>
 DxSource<S> dx_source(const S *dy, const BatchNormBackwardFusion<S> &fusion) {
-  if (fusion.y != nullptr && fusion.dresidual != nullptr) return {fusion.dresidual, {}};
+  if (fusion.masked() && fusion.dresidual != nullptr) return {fusion.dresidual, {}};
   return {dy, fusion};
 }
 
-// The bytes of dy and a fused ReLU's y that a backward reads: dy twice (the sums, then
-// dx), y once with each where the mask is fused, the masked dy in place of both in the
-// dx pass where the sums pass writes it (dx_source).
-inline int64_t backward_dy_bytes(int64_t bytes_of_tensor, bool mask, bool dresidual) {
-  return (mask ? (dresidual ? 3 : 4) : 2) * bytes_of_tensor;
+// The bytes of dy and a fused ReLU's mask (y, or its bits) that a backward reads: dy
+// twice (the sums, then dx), the mask once with each where it is fused, the masked dy in
+// place of both in the dx pass where the sums pass writes it (dx_source).
+template <typename S>
+int64_t backward_dy_bytes(int64_t numel, const BatchNormBackwardFusion<S> &fusion) {
+  const int64_t tensor = numel * static_cast<int64_t>(sizeof(S));
+  if (!fusion.masked()) return 2 * tensor;
+  const int64_t mask = fusion.mask != nullptr ? relu_mask_bytes(numel) : tensor;
+  return fusion.dresidual != nullptr ? 2 * tensor + mask : 2 * tensor + 2 * mask;
+}
+
+// A forward that writes the mask as bits: only the channels-last training forward does,
+// in whole packs of 8 values (a byte each).
+template <typename S>
+void check_mask_bits(const BatchNormFusion<S> &fusion, int width, const char *where) {
+  if (fusion.mask == nullptr) return;
+  CYG_CHECK(fusion.epilogue != BatchNormEpilogue::None, where, ": a ReLU mask as bits without a ReLU epilogue");
+  CYG_CHECK(width == 8, where, ": the ReLU mask as bits is written 8 values at a time (bf16 channels-last, C a ",
+            "multiple of 8, 16-byte aligned pointers); this call reads ", width, " at a time");
 }
 
 // Internal linkage: each of the two files gets its own copy of the kernels below.

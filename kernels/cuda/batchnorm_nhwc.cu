@@ -179,6 +179,25 @@ __device__ __forceinline__ int64_t unit_channel(int64_t group, const Tile &t, in
   return (group * lanes + t.lane) * V;
 }
 
+// A fused ReLU's mask for the pack of V values at offset i (a multiple of V, which
+// divides 8): its bits (bit j for value j) where the forward wrote them, else y's pack
+// read into *y where fused.
+template <int V, typename S>
+__device__ __forceinline__ unsigned load_mask(const BatchNormBackwardFusion<S> &fusion, int64_t i, Pack<S, V> *y) {
+  static_assert(8 % V == 0, "a pack's mask bits lie in one byte");
+  if (fusion.mask != nullptr) return (static_cast<unsigned>(fusion.mask[i >> 3]) >> (i & 7)) & ((1u << V) - 1u);
+  if (fusion.y != nullptr) *y = load_pack<V>(fusion.y + i);
+  return 0;
+}
+
+// Value j's dy through the fused ReLU's mask (load_mask), as batchnorm_masked_dy.
+template <int V, typename S>
+__device__ __forceinline__ float masked_dy(float dy, const BatchNormBackwardFusion<S> &fusion, unsigned bits,
+                                           const Pack<S, V> &y, int j) {
+  if (fusion.mask != nullptr) return batchnorm_masked_dy_bit(dy, ((bits >> j) & 1u) != 0);
+  return batchnorm_masked_dy_of(dy, fusion.y != nullptr, fusion.y != nullptr ? widen(y.v[j]) : 0.0f);
+}
+
 // partials[2 * (s * C + c)] = sum of (x - shift), [.. + 1] = its squares, shift
 // the channel's first value.
 template <typename Types>
@@ -266,6 +285,9 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(
           store(&out.v[j], batchnorm_epilogue_of(batchnorm_normalise(widen(in.v[j]), mean[j], invstd[j], g[j], b[j]),
                                                  fusion.epilogue, add ? widen(residual.v[j]) : 0.0f));
         store_pack<V>(y + i, out);
+        if constexpr (V == 8) {  // i is a multiple of 8: the pack's byte of the mask
+          if (fusion.mask != nullptr) fusion.mask[i >> 3] = relu_mask_bits(out.v, V);
+        }
       }
     }
     __syncthreads();  // the next group overwrites the shared statistics
@@ -297,14 +319,13 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_backward_partial_kernel(
         mean[j] = mean_of[c0 + j];
         invstd[j] = invstd_from(spread, c0 + j, spread_kind, eps);
       }
-      const bool masked = fusion.y != nullptr;
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
         const Index i = layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k));
         const Pack<S, V> g = load_pack<V>(dy + i), in = load_pack<V>(x + i);
         Pack<S, V> out{};
-        if (masked) out = load_pack<V>(fusion.y + i);
+        const unsigned bits = load_mask<V>(fusion, i, &out);
         for (int j = 0; j < V; ++j) {
-          const float d = batchnorm_masked_dy_of(widen(g.v[j]), masked, masked ? widen(out.v[j]) : 0.0f);
+          const float d = masked_dy<V>(widen(g.v[j]), fusion, bits, out, j);
           store(&out.v[j], d);
           run_dy[j] += d;
           run_dy_xhat[j] += d * batchnorm_xhat(widen(in.v[j]), mean[j], invstd[j]);
@@ -361,17 +382,15 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_backward_dx_kernel(
         mean_dy[j] = group_dbeta[t.lane * V + j] / mf;
         mean_dy_xhat[j] = group_dgamma[t.lane * V + j] / mf;
       }
-      const bool masked = fusion.y != nullptr;
       for (int64_t k = begin + t.row; k < end; k += t.rows) {
         const Index i = layout.offset<Index>(static_cast<Index>(c0), static_cast<Index>(k));
         const Pack<S, V> g = load_pack<V>(dy + i), in = load_pack<V>(x + i);
         Pack<S, V> out{};
-        if (masked) out = load_pack<V>(fusion.y + i);
+        const unsigned bits = load_mask<V>(fusion, i, &out);
         for (int j = 0; j < V; ++j)
-          store(&out.v[j],
-                batchnorm_backward_dx(batchnorm_masked_dy_of(widen(g.v[j]), masked, masked ? widen(out.v[j]) : 0.0f),
-                                      batchnorm_xhat(widen(in.v[j]), mean[j], invstd[j]), mean_dy[j], mean_dy_xhat[j],
-                                      gamma_invstd[j]));
+          store(&out.v[j], batchnorm_backward_dx(masked_dy<V>(widen(g.v[j]), fusion, bits, out, j),
+                                                 batchnorm_xhat(widen(in.v[j]), mean[j], invstd[j]), mean_dy[j],
+                                                 mean_dy_xhat[j], gamma_invstd[j]));
         store_pack<V>(dx + i, out);
       }
     }
@@ -440,13 +459,15 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
   const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {x, y, fusion.residual}));
-  // x twice (statistics, then normalisation), y once; per-channel values and the
-  // slices' double partials besides.
+  check_mask_bits(fusion, plan.width, "batchnorm_forward_train_nhwc");
+  // x twice (statistics, then normalisation), y once (and the mask's bits); per-channel
+  // values and the slices' double partials besides.
   const int64_t partial_bytes = 16 * C * plan.slices;
   const int64_t e = static_cast<int64_t>(sizeof(S));
   const int64_t residual_bytes = fusion.residual != nullptr ? e * layout.numel() : 0;
+  const int64_t mask_bytes = fusion.mask != nullptr ? relu_mask_bytes(layout.numel()) : 0;
   count_traffic(__func__, 2 * e * layout.numel() + residual_bytes + 16 * C + partial_bytes,
-                e * layout.numel() + 16 * C + partial_bytes);
+                e * layout.numel() + mask_bytes + 16 * C + partial_bytes);
   const NhwcWorkspace w = nhwc_workspace(workspace, C, plan);
   zero_async(w.counters, sizeof(unsigned int) * static_cast<size_t>(w.groups), stream_of(cfg));
   with_index_type(layout.numel(), [&](auto index) {
@@ -468,6 +489,7 @@ void batchnorm_forward_eval_nhwc_cuda(const S *x, const float *gamma, const floa
                                       const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *y,
                                       BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
+  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval_nhwc: the ReLU mask as bits is a training forward's");
   const BatchNormLayoutNhwc layout{N, C, HW};
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
@@ -505,7 +527,7 @@ void batchnorm_backward_nhwc_cuda(const S *dy, const S *x, const float *gamma, c
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   const int64_t partial_bytes = 16 * C * plan.slices;
   count_traffic(__func__,
-                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + 2 * e * n + 20 * C +
+                backward_dy_bytes(n, fusion) + 2 * e * n + 20 * C +
                     partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   const DxSource<S> source = dx_source(dy, fusion);
@@ -537,7 +559,7 @@ void batchnorm_backward_eval_nhwc_cuda(const S *dy, const S *x, const float *gam
   const int64_t n = layout.numel(), e = static_cast<int64_t>(sizeof(S));
   const int64_t partial_bytes = 16 * C * plan.slices;
   count_traffic(__func__,
-                backward_dy_bytes(e * n, fusion.y != nullptr, fusion.dresidual != nullptr) + e * n + 36 * C +
+                backward_dy_bytes(n, fusion) + e * n + 36 * C +
                     partial_bytes,
                 e * n + (fusion.dresidual != nullptr ? e * n : 0) + 8 * C + partial_bytes);
   const DxSource<S> source = dx_source(dy, fusion);
