@@ -259,33 +259,58 @@ TEST_F(StepCounts, Bf16ChannelsLastKeepsKrscCopiesWithoutALaunch) {
 // the targets for an eager step in bf16: at most 120 of our launches, and our
 // kernels' bytes at most half of the first fp32 NCHW figure (3,444 MB read + 1,575 MB
 // written, README "Speed"), and well under today's fp32 figure, measured here.
-TEST(StepCountsBf16, ResNet18AtBatch128TakesAtMost120LaunchesAndHalfTheFirstFp32Bytes) {
+// One ResNet-18 training step at batch 128 on 32x32 images, counted without running.
+cyg::DeviceCounts count_resnet18_step(bool bf16, bool channels_last = false) {
   cyg::emu::set_running(false);
-  auto count = [](bool bf16) {
-    const cyg::fn::AutocastBf16 autocast(bf16);
-    auto model = cyg::models::make_model("resnet18", cyg::models::ModelOptions{});
-    model->to(Device::emu());
-    cyg::SgdOptions o;
-    o.lr = 0.01;
-    o.momentum = 0.9;
-    cyg::SGD optimizer(model->parameters(), o);
-    const Tensor images = Tensor::zeros({128, 3, 32, 32}).to(Device::emu());
-    const Tensor labels = Tensor::zeros({128}, cyg::DType::I32).to(Device::emu());
-    auto step = [&] {
-      optimizer.zero_grad();
-      cyg::backward(cyg::fn::cross_entropy((*model)(cyg::Variable(images)), labels).loss);
-      optimizer.step();
-    };
-    step();
-    step();
-    cyg::reset_counts();
-    cyg::set_counting(true);
-    step();
-    cyg::set_counting(false);
-    return cyg::device_counts();
+  const cyg::fn::AutocastBf16 autocast(bf16);
+  const cyg::fn::ChannelsLast layout(channels_last);
+  auto model = cyg::models::make_model("resnet18", cyg::models::ModelOptions{});
+  model->to(Device::emu());
+  cyg::SgdOptions o;
+  o.lr = 0.01;
+  o.momentum = 0.9;
+  cyg::SGD optimizer(model->parameters(), o);
+  const Tensor images = Tensor::zeros({128, 3, 32, 32}).to(Device::emu());
+  const Tensor labels = Tensor::zeros({128}, cyg::DType::I32).to(Device::emu());
+  auto step = [&] {
+    optimizer.zero_grad();
+    cyg::backward(cyg::fn::cross_entropy((*model)(cyg::Variable(images)), labels).loss);
+    optimizer.step();
   };
-  const cyg::DeviceCounts fp32 = count(false), bf16 = count(true);
+  step();
+  step();
+  cyg::reset_counts();
+  cyg::set_counting(true);
+  step();
+  cyg::set_counting(false);
   cyg::emu::set_running(true);
+  return cyg::device_counts();
+}
+
+// Channels-last bf16, the batchnorm forwards with a ReLU write its mask as bits, and the
+// backwards read them in place of y: 1/8 byte where y was 2 bytes, twice where only the
+// ReLU follows (the sums, then dx), once after the residual add (whose dx pass reads the
+// masked dy alone). From ResNet-18's layers, per image: the ReLU-only batchnorms' values
+// (the stem's and layer 1's first two: 3 x 64x32x32; the first of each later block's
+// two: 2 x (128x16x16 + 256x8x8 + 512x4x4)) and the add+ReLU ones' (2 per layer). The
+// NCHW step reads y; the two layouts' other bytes differ by their partial sums only
+// (different slice counts: a few MB).
+TEST(StepCountsBf16, ChannelsLastBatchNormBackwardsReadTheReluMaskAsBits) {
+  const cyg::DeviceCounts nchw = count_resnet18_step(true, false), nhwc = count_resnet18_step(true, true);
+  const double relu_only = 3.0 * 64 * 32 * 32 + 2.0 * (128 * 16 * 16 + 256 * 8 * 8 + 512 * 4 * 4);
+  const double add_relu = 2.0 * (64 * 32 * 32 + 128 * 16 * 16 + 256 * 8 * 8 + 512 * 4 * 4);
+  const double saved = 128 * (relu_only * 2 * (2 - 0.125) + add_relu * (2 - 0.125));  // 208 MB
+  const double nchw_read = static_cast<double>(nchw.traffic.at("batchnorm_backward_cuda").bytes_read);
+  const double nhwc_read = static_cast<double>(nhwc.traffic.at("batchnorm_backward_nhwc_cuda").bytes_read);
+  EXPECT_NEAR(nchw_read - nhwc_read, saved, 10e6) << "NCHW " << nchw_read / 1e6 << " MB, NHWC " << nhwc_read / 1e6;
+  // And the bits are written: 1/8 byte for each of those values, besides y.
+  const double nchw_written = static_cast<double>(nchw.traffic.at("batchnorm_forward_train_cuda").bytes_written);
+  const double nhwc_written = static_cast<double>(nhwc.traffic.at("batchnorm_forward_train_nhwc_cuda").bytes_written);
+  EXPECT_NEAR(nhwc_written - nchw_written, 128 * (relu_only + add_relu) / 8, 10e6);
+}
+
+TEST(StepCountsBf16, ResNet18AtBatch128TakesAtMost120LaunchesAndHalfTheFirstFp32Bytes) {
+  const cyg::DeviceCounts fp32 = count_resnet18_step(false), bf16 = count_resnet18_step(true);
   const double fp32_bytes = static_cast<double>(fp32.total_traffic().bytes_read + fp32.total_traffic().bytes_written);
   const double bf16_bytes = static_cast<double>(bf16.total_traffic().bytes_read + bf16.total_traffic().bytes_written);
   EXPECT_LE(bf16.total_launches(), 120u);
