@@ -98,6 +98,23 @@ TEST(Gradcheck, BatchNormAddReluFusedChannelsLast) {
   EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, dgamma, "gamma"));
   EXPECT_TRUE(cyg::test::check_gradient(loss, beta, dbeta, "beta"));
   EXPECT_TRUE(cyg::test::check_gradient(loss, residual, dresidual, "residual"));
+
+  // The mask as bits (60 values: 7 whole bytes and 4 bits), written by the forward and
+  // read by the backward in place of y: the same gradients against the differences.
+  std::vector<uint8_t> mask(static_cast<size_t>(cyg::relu_mask_bytes(kElements)), 0xFF);
+  cyg::BatchNormFusion<double> with_bits{cyg::BatchNormEpilogue::AddRelu, residual.data()};
+  with_bits.mask = mask.data();
+  cyg::batchnorm_forward_train_nhwc_cpu(x.data(), gamma.data(), beta.data(), N, C, HW, kEps, kMomentum, y.data(),
+                                        mean.data(), invstd.data(), static_cast<double*>(nullptr),
+                                        static_cast<double*>(nullptr), with_bits);
+  cyg::BatchNormBackwardFusion<double> from_bits{nullptr, dresidual.data()};
+  from_bits.mask = mask.data();
+  cyg::batchnorm_backward_nhwc_cpu(dy.data(), x.data(), gamma.data(), mean.data(), invstd.data(), N, C, HW, dx.data(),
+                                   dgamma.data(), dbeta.data(), from_bits);
+  EXPECT_TRUE(cyg::test::check_gradient(loss, x, dx, "x, from the mask's bits"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, gamma, dgamma, "gamma, from the mask's bits"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, beta, dbeta, "beta, from the mask's bits"));
+  EXPECT_TRUE(cyg::test::check_gradient(loss, residual, dresidual, "residual, from the mask's bits"));
 }
 
 // Evaluation mode (running statistics) with a fused ReLU: x, gamma and beta.
