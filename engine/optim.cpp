@@ -42,6 +42,16 @@ Optimizer::Optimizer(std::vector<Variable> params, int state_slots, std::vector<
   }
 }
 
+namespace {
+// Whether a weight's bf16 copy is a filter's KRSC copy (channels-last convolutions): laid
+// out channels-last, or padded to more input channels, which only a channels-last copy
+// is. A 1x1 filter's copy is contiguous in both layouts (memory_format says contiguous),
+// and its KRSC order is its own unless it is padded.
+bool krsc_copy(const Tensor& copy, const Tensor& weight) {
+  return copy.dim() == 4 && (copy.memory_format() == MemoryFormat::ChannelsLast || copy.size(1) != weight.size(1));
+}
+}  // namespace
+
 std::vector<TensorSlot> Optimizer::current_slots() const {
   std::vector<TensorSlot> slots(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -57,7 +67,7 @@ std::vector<TensorSlot> Optimizer::current_slots() const {
     slots[i].weight_decay_scale = decay_scales_[i];
     const Tensor& copy = params_[i].bf16_copy();
     slots[i].param_bf16 = copy.defined() && copy.device() == device_ ? copy.data<uint16_t>() : nullptr;
-    if (slots[i].param_bf16 != nullptr && copy.dim() == 4 && copy.memory_format() == MemoryFormat::ChannelsLast) {
+    if (slots[i].param_bf16 != nullptr && krsc_copy(copy, p)) {
       // A filter's copy in KRSC order (channels-last convolutions), its rows perhaps padded.
       slots[i].bf16_channels = p.size(1);
       slots[i].bf16_area = copy.size(2) * copy.size(3);
@@ -78,7 +88,8 @@ void Optimizer::prepare_step() {
   // reads the copies without checking them.
   for (const Variable& p : params_)
     if (const Tensor& copy = p.bf16_copy(); copy.defined())  // in the layout it is kept in, padding and all
-      p.bf16_value(copy.memory_format(), copy.dim() == 4 ? copy.size(1) : 0);
+      p.bf16_value(krsc_copy(copy, p.data()) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous,
+                   copy.dim() == 4 ? copy.size(1) : 0);
   ++steps_;
   set_hyper(tensors_);
   kernels_for(device_).upload_tensor_table(tensors_);

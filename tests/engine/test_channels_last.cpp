@@ -18,6 +18,7 @@
 #include "engine/optim.h"
 #include "kernels/counters.h"
 #include "models/registry.h"
+#include "tests/bf16_copy.h"
 
 namespace {
 
@@ -224,6 +225,39 @@ TEST(ChannelsLast, Bf16FewInputChannelsArePaddedToEightAndChangeNothing) {
   EXPECT_EQ(plain.pads, 0u);
   EXPECT_LE(relative_difference(padded.y, plain.y), 4e-3);
   EXPECT_LE(relative_difference(padded.dw, plain.dw), 4e-3);
+}
+
+// The padded filter's bf16 copy is kept padded, and the optimizer writes each update into
+// its KRSC rows of 8, the padding left zero: for a 3x3 filter and for a 1x1 one (whose
+// padded copy [OC, 8, 1, 1] is contiguous in both layouts), over steps, and after the
+// weight is written from outside between steps.
+TEST(ChannelsLast, Bf16PaddedFilterCopiesAreKeptByTheOptimizer) {
+  const cyg::fn::ChannelsLast layout;
+  const cyg::fn::AutocastBf16 autocast;
+  for (int64_t k : {3, 1}) {
+    SCOPED_TRACE(k);
+    const Tensor images = Tensor::normal({2, 3, 6, 7}, 0, 1, 7).to(cyg::Device::emu());
+    Variable w(Tensor::normal({4, 3, k, k}, 0, 0.2, 8).to(cyg::Device::emu()), cyg::RequiresGrad::Yes);
+    cyg::SgdOptions o;
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    cyg::SGD optimizer({w}, o);
+    const Tensor dy = Tensor::normal({2, 4, 6, 7}, 0, 1, 10).to(cyg::Device::emu());
+    const auto step = [&] {
+      optimizer.zero_grad();
+      cyg::backward(cyg::fn::conv2d(Variable(images), w, Variable(), 1, k / 2), dy);
+      optimizer.step();
+    };
+    for (int i = 0; i < 3; ++i) {
+      step();
+      ASSERT_EQ(w.bf16_copy().size(1), 8);
+      EXPECT_TRUE(cyg::test::bf16_copy_is_the_rounded_weight(w)) << "after step " << i;
+    }
+    Tensor weight = w.data();  // shares the weight's storage
+    weight.copy_(Tensor::normal(weight.shape(), 0, 0.3, 9).to(cyg::Device::emu()));
+    step();
+    EXPECT_TRUE(cyg::test::bf16_copy_is_the_rounded_weight(w)) << "after the weight was written";
+  }
 }
 
 // Under bf16 autocast the convolutions are bf16, which have no channels-last kernel on
