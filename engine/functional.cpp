@@ -538,10 +538,11 @@ Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variab
 
 // The fused ReLU's mask as bits (BatchNormFusion::mask), for the backward to read in
 // place of y: 1 bit an element where y is 16. Written by the channels-last bf16 training
-// forward where its kernels read whole packs of 8 values; undefined elsewhere.
+// forward where its kernels read whole packs of 8 values, when a backward will read it
+// (`recorded`); undefined elsewhere.
 template <typename S>
-Tensor mask_bits_for(const BatchNormArgs& a, const Tensor& y) {
-  if (!std::is_same_v<S, uint16_t> || !a.nhwc || a.then == BatchNormThen::Nothing ||
+Tensor mask_bits_for(const BatchNormArgs& a, const Tensor& y, bool recorded) {
+  if (!recorded || !std::is_same_v<S, uint16_t> || !a.nhwc || a.then == BatchNormThen::Nothing ||
       batchnorm_nhwc_width_for(a.C, sizeof(S), {a.xs.data_ptr(), y.data_ptr(), a.residual.defined() ? a.residual.data_ptr() : nullptr}) != 8)
     return Tensor();
   return Tensor::empty({relu_mask_bytes(a.xs.numel())}, DType::U8, a.dev);
@@ -553,7 +554,9 @@ Variable batch_norm_train(const BatchNormArgs& a, const Variable& x, const Varia
   using Entries = BatchNormEntries<S>;
   Tensor y = Tensor::empty(a.xs.shape(), a.xs.dtype(), a.dev, a.format);
   Tensor save_mean = Tensor::empty({a.C}, DType::F32, a.dev), save_invstd = Tensor::empty({a.C}, DType::F32, a.dev);
-  const Tensor mask = mask_bits_for<S>(a, y);
+  const bool recorded = grad_mode_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad() ||
+                                                residual.requires_grad());
+  const Tensor mask = mask_bits_for<S>(a, y, recorded);
   BatchNormFusion<S> fusion = a.fusion<S>();
   fusion.mask = mask.defined() ? mask.data<uint8_t>() : nullptr;
   Entries::forward_train(kernels_for(a.dev), a.nhwc)(a.xs.data<S>(), data_or_null(a.gamma), a.beta, a.N, a.C, a.HW, a.eps,

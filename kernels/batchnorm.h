@@ -85,9 +85,10 @@ template <typename T>
 struct BatchNormFusion {
   BatchNormEpilogue epilogue = BatchNormEpilogue::None;
   const T* residual = nullptr;  // AddRelu: added before the ReLU, laid out as y
-  // A ReLU epilogue's mask, written as bits (relu_mask_bit) besides y where set: the
-  // channels-last training forward, on the CUDA path where it reads whole packs of 8
-  // values (batchnorm_nhwc_width_for gives 8: bf16, C a multiple of 8, aligned).
+  // A ReLU epilogue's mask, written as bits (relu_mask_bit) besides y where set: by the
+  // channels-last training forward only. The CUDA kernels write it where they read whole
+  // packs of 8 values (batchnorm_nhwc_width_for gives 8: bf16, C a multiple of 8, aligned)
+  // and refuse it elsewhere; the CPU twin writes it at any width.
   uint8_t* mask = nullptr;
 };
 

@@ -1,6 +1,7 @@
 // The channels-last (NHWC) CPU kernels: each backward against central differences of
 // its forward, in double, with fused epilogues; and the forwards against the NCHW
 // kernels on the same values transposed, so a layout slip shows.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/batchnorm.h"
@@ -107,6 +108,7 @@ TEST(Gradcheck, BatchNormAddReluFusedChannelsLast) {
   cyg::batchnorm_forward_train_nhwc_cpu(x.data(), gamma.data(), beta.data(), N, C, HW, kEps, kMomentum, y.data(),
                                         mean.data(), invstd.data(), static_cast<double*>(nullptr),
                                         static_cast<double*>(nullptr), with_bits);
+  for (std::vector<double>* g : {&dx, &dgamma, &dbeta, &dresidual}) std::fill(g->begin(), g->end(), NAN);
   cyg::BatchNormBackwardFusion<double> from_bits{nullptr, dresidual.data()};
   from_bits.mask = mask.data();
   cyg::batchnorm_backward_nhwc_cpu(dy.data(), x.data(), gamma.data(), mean.data(), invstd.data(), N, C, HW, dx.data(),
