@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,43 @@ TEST(ChannelsLast, Bf16FewInputChannelsArePaddedToEightAndChangeNothing) {
   EXPECT_EQ(plain.pads, 0u);
   EXPECT_LE(relative_difference(padded.y, plain.y), 4e-3);
   EXPECT_LE(relative_difference(padded.dw, plain.dw), 4e-3);
+}
+
+// A bf16 channels-last batchnorm + ReLU in training writes its mask as bits for its
+// backward, 1 byte for each 8 values, only where a backward will read them: not under
+// no_grad, nor where nothing asks a gradient. Its backward then reads them, not y.
+TEST(ChannelsLast, Bf16BatchNormWritesTheReluMaskOnlyForABackward) {
+  const cyg::fn::ChannelsLast layout;
+  const auto on = [](const Tensor& t) { return t.to(cyg::Device::emu()); };
+  const Tensor x = on(Tensor::normal({2, 16, 5, 5}, 0, 1, 12)).to(cyg::DType::BF16).contiguous(MemoryFormat::ChannelsLast);
+  const Tensor dy = on(Tensor::normal({2, 16, 5, 5}, 0, 1, 13)).to(cyg::DType::BF16).contiguous(MemoryFormat::ChannelsLast);
+  struct Bytes {
+    uint64_t forward_written, backward_read;
+  };
+  const auto run = [&](bool x_asks_gradient, bool no_grad) {
+    Tensor rm = on(Tensor::zeros({16})), rv = on(Tensor::ones({16}));
+    Variable xv(x.clone(), x_asks_gradient ? cyg::RequiresGrad::Yes : cyg::RequiresGrad::No);
+    cyg::reset_counts();
+    cyg::set_counting(true);
+    {
+      std::unique_ptr<cyg::NoGradGuard> guard(no_grad ? new cyg::NoGradGuard : nullptr);
+      const Variable y = cyg::fn::batch_norm(xv, Variable(), Variable(), rm, rv, cyg::fn::BatchNormMode::Train, 0.1,
+                                             1e-5, cyg::fn::BatchNormThen::Relu, Variable());
+      if (x_asks_gradient && !no_grad) cyg::backward(y, dy);
+    }
+    cyg::set_counting(false);
+    const cyg::DeviceCounts c = cyg::device_counts();
+    const auto backward = c.traffic.find("batchnorm_backward_nhwc_cuda");
+    return Bytes{c.traffic.at("batchnorm_forward_train_nhwc_cuda").bytes_written,
+                 backward == c.traffic.end() ? 0 : backward->second.bytes_read};
+  };
+  const Bytes recorded = run(true, false), no_grad = run(true, true), no_gradient = run(false, false);
+  const uint64_t n = 2 * 16 * 25, bits = n / 8;
+  EXPECT_EQ(recorded.forward_written - no_grad.forward_written, bits);
+  EXPECT_EQ(no_gradient.forward_written, no_grad.forward_written);
+  // dy twice, x twice and the bits twice, where y would have been read twice.
+  EXPECT_GE(recorded.backward_read, 4 * 2 * n + 2 * bits);
+  EXPECT_LT(recorded.backward_read, 6 * 2 * n) << "the backward read y";
 }
 
 // The padded filter's bf16 copy is kept padded, and the optimizer writes each update into
