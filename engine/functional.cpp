@@ -542,9 +542,9 @@ Variable batch_norm_eval(const BatchNormArgs& a, const Variable& x, const Variab
 // (`recorded`); undefined elsewhere.
 template <typename S>
 Tensor mask_bits_for(const BatchNormArgs& a, const Tensor& y, bool recorded) {
-  if (!recorded || !std::is_same_v<S, uint16_t> || !a.nhwc || a.then == BatchNormThen::Nothing ||
-      batchnorm_nhwc_width_for(a.C, sizeof(S), {a.xs.data_ptr(), y.data_ptr(), a.residual.defined() ? a.residual.data_ptr() : nullptr}) != 8)
-    return Tensor();
+  if (!recorded || !std::is_same_v<S, uint16_t> || !a.nhwc || a.then == BatchNormThen::Nothing) return Tensor();
+  const void* residual = a.residual.defined() ? a.residual.data_ptr() : nullptr;
+  if (batchnorm_nhwc_width_for(a.C, sizeof(S), {a.xs.data_ptr(), y.data_ptr(), residual}) != 8) return Tensor();
   return Tensor::empty({relu_mask_bytes(a.xs.numel())}, DType::U8, a.dev);
 }
 

@@ -43,7 +43,7 @@ Tensor Variable::bf16_value(MemoryFormat format, int64_t channels) const {
   const Tensor& d = m.data;
   CYG_CHECK(d.dtype() == DType::F32, "bf16_value() of a ", dtype_name(d.dtype()), " variable");
   Shape shape = d.shape();
-  const bool padded = channels > 0 && !(d.dim() >= 2 && channels == d.size(1));
+  const bool padded = channels > 0 && channels != (d.dim() >= 2 ? d.size(1) : 0);
   if (padded) {
     CYG_CHECK(d.dim() == 4 && format == MemoryFormat::ChannelsLast && channels > d.size(1), "bf16_value: ",
               channels, " channels asked of a ", shape_str(d.shape()), " variable in ",

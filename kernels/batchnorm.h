@@ -68,24 +68,11 @@ struct BatchNormLayoutNhwc {
 // What the normalisation is followed by in the same kernel.
 enum class BatchNormEpilogue { None, Relu, AddRelu };
 
-// The ReLU's mask as bits: bit i % 8 of byte i / 8 set where y[i] > 0, i the element's
-// offset in memory; ceil(numel / 8) bytes.
-CYG_HD bool relu_mask_bit(const uint8_t* mask, int64_t i) { return ((mask[i >> 3] >> (i & 7)) & 1) != 0; }
-// The bits of `count` (at most 8) consecutive outputs from the first, as a byte of the
-// mask holds them (the first in bit 0).
-template <typename T>
-CYG_HD uint8_t relu_mask_bits(const T* y, int count) {
-  unsigned bits = 0;
-  for (int k = 0; k < count; ++k) bits |= (widen(y[k]) > 0.0f ? 1u : 0u) << k;
-  return static_cast<uint8_t>(bits);
-}
-CYG_HD int64_t relu_mask_bytes(int64_t numel) { return (numel + 7) / 8; }
-
 template <typename T>
 struct BatchNormFusion {
   BatchNormEpilogue epilogue = BatchNormEpilogue::None;
   const T* residual = nullptr;  // AddRelu: added before the ReLU, laid out as y
-  // A ReLU epilogue's mask, written as bits (relu_mask_bit) besides y where set: by the
+  // A ReLU epilogue's mask, written as bits (kernels/relu.h) besides y where set: by the
   // channels-last training forward only. The CUDA kernels write it where they read whole
   // packs of 8 values (batchnorm_nhwc_width_for gives 8: bf16, C a multiple of 8, aligned)
   // and refuse it elsewhere; the CPU twin writes it at any width.
@@ -122,14 +109,9 @@ template <typename T>
 CYG_HD T batchnorm_masked_dy_of(T dy, bool masked, T y) {
   return masked ? relu_backward_op(dy, y) : dy;
 }
-// From a mask bit: y's sign as the bit records it, through the same op.
-template <typename T>
-CYG_HD T batchnorm_masked_dy_bit(T dy, bool bit) {
-  return relu_backward_op(dy, bit ? T(1) : T(0));
-}
 template <typename T, typename S>
 CYG_HD T batchnorm_masked_dy(T dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
-  if (f.mask != nullptr) return batchnorm_masked_dy_bit(dy, relu_mask_bit(f.mask, i));
+  if (f.mask != nullptr) return relu_backward_from_mask(dy, relu_mask_bit(f.mask, i));
   return batchnorm_masked_dy_of(dy, f.y != nullptr, f.y != nullptr ? static_cast<T>(widen(f.y[i])) : T(0));
 }
 
@@ -199,6 +181,15 @@ inline void check_batchnorm_eval_args(const void* gamma, const void* beta, const
                                       const void* running_var) {
   CYG_CHECK((gamma == nullptr) == (beta == nullptr), "batchnorm: gamma and beta must both be given or both be null");
   CYG_CHECK(running_mean != nullptr && running_var != nullptr, "batchnorm eval needs the running statistics");
+}
+
+// The ReLU's mask as bits is written by the channels-last training forward only
+// (`writes_bits`), after a ReLU.
+template <typename S>
+void check_batchnorm_mask_bits(const BatchNormFusion<S>& fusion, bool writes_bits, const char* where) {
+  if (fusion.mask == nullptr) return;
+  CYG_CHECK(writes_bits, where, ": the ReLU mask as bits is written by the channels-last training forward only");
+  CYG_CHECK(fusion.epilogue != BatchNormEpilogue::None, where, ": a ReLU mask as bits without a ReLU epilogue");
 }
 
 inline void check_batchnorm_backward_args(const void* dgamma, const void* dbeta) {

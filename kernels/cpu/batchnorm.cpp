@@ -33,7 +33,7 @@ void batchnorm_forward_train_cpu(const S* x, const T* gamma, const T* beta, int6
                                  T momentum, S* y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
                                  BatchNormFusion<S> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_train: the ReLU mask as bits is written channels-last only");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_train");
   const BatchNormLayout layout{N, C, HW};
   const int64_t m = layout.per_channel();
 #pragma omp parallel for if (layout.numel() > 65536)
@@ -74,7 +74,7 @@ template <typename T, typename S>
 void batchnorm_forward_eval_cpu(const S* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
                                 int64_t N, int64_t C, int64_t HW, T eps, S* y, BatchNormFusion<S> fusion) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval: the ReLU mask as bits is a training forward's");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_eval");
   const BatchNormLayout layout{N, C, HW};
 #pragma omp parallel for if (layout.numel() > 65536)
   for (int64_t c = 0; c < C; ++c) {

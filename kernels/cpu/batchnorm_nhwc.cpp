@@ -8,6 +8,7 @@
 // kRowsPerBlock rows whose partials are then added in block order: the result has the
 // same bits for any thread count, and for either instruction set.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/batchnorm.h"
@@ -72,9 +73,13 @@ void normalise_rows(const S* x, BatchNormFusion<S> fusion, S* y, int64_t rows, i
 // Where a backward finds the fused ReLU's mask: none, the forward's y, or its bits.
 enum class MaskFrom { None, Y, Bits };
 
-template <typename S>
-MaskFrom mask_from(const BatchNormBackwardFusion<S>& f) {
-  return f.mask != nullptr ? MaskFrom::Bits : f.y != nullptr ? MaskFrom::Y : MaskFrom::None;
+// Calls body(std::integral_constant<MaskFrom, where f has it>{}): the inner loops are
+// instantiated per source and carry no branch.
+template <typename S, typename Body>
+auto with_mask_from(const BatchNormBackwardFusion<S>& f, Body body) {
+  if (f.mask != nullptr) return body(std::integral_constant<MaskFrom, MaskFrom::Bits>{});
+  if (f.y != nullptr) return body(std::integral_constant<MaskFrom, MaskFrom::Y>{});
+  return body(std::integral_constant<MaskFrom, MaskFrom::None>{});
 }
 
 // dy after the fused ReLU's mask, as batchnorm_masked_dy.
@@ -84,7 +89,7 @@ T masked(const S* dy, const BatchNormBackwardFusion<S>& f, int64_t i) {
   if constexpr (kMask == MaskFrom::Y)
     return relu_backward_op(d, static_cast<T>(widen(f.y[i])));
   else if constexpr (kMask == MaskFrom::Bits)
-    return batchnorm_masked_dy_bit(d, relu_mask_bit(f.mask, i));
+    return relu_backward_from_mask(d, relu_mask_bit(f.mask, i));
   else
     return d;
 }
@@ -94,7 +99,7 @@ template <typename S>
 void write_mask_bits(const S* y, int64_t n, uint8_t* mask) {
   const int64_t bytes = relu_mask_bytes(n);
   for_rows(bytes, 8, [&](int64_t b) {
-    mask[b] = relu_mask_bits(y + 8 * b, static_cast<int>(std::min<int64_t>(8, n - 8 * b)));
+    mask[b] = relu_mask_byte(y + 8 * b, static_cast<int>(std::min<int64_t>(8, n - 8 * b)));
   });
 }
 
@@ -118,20 +123,12 @@ std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusi
 template <bool kEval, typename T, typename S>
 std::vector<double> backward_sums(const S* dy, const S* x, BatchNormBackwardFusion<S> f, int64_t rows, int64_t C,
                                   const T* mean, const T* invstd, S* eval_dx, const T* gamma_invstd) {
-  const bool residual = f.dresidual != nullptr;
-  switch (mask_from(f)) {
-    case MaskFrom::Bits:
-      return residual ? backward_sums<MaskFrom::Bits, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
-                      : backward_sums<MaskFrom::Bits, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx,
-                                                                    gamma_invstd);
-    case MaskFrom::Y:
-      return residual ? backward_sums<MaskFrom::Y, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
-                      : backward_sums<MaskFrom::Y, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
-    case MaskFrom::None:
-      break;
-  }
-  return residual ? backward_sums<MaskFrom::None, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
-                  : backward_sums<MaskFrom::None, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  return with_mask_from(f, [&](auto mask) {
+    constexpr MaskFrom kMask = decltype(mask)::value;
+    return f.dresidual != nullptr
+               ? backward_sums<kMask, true, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd)
+               : backward_sums<kMask, false, kEval>(dy, x, f, rows, C, mean, invstd, eval_dx, gamma_invstd);
+  });
 }
 
 template <MaskFrom kMask, typename T, typename S>
@@ -152,6 +149,7 @@ void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta,
                                       T eps, T momentum, S* y, T* save_mean, T* save_invstd, T* running_mean,
                                       T* running_var, BatchNormFusion<S> fusion) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
+  check_batchnorm_mask_bits(fusion, true, "batchnorm_forward_train_nhwc");
   const int64_t rows = N * HW;
   // One pass: the sums of x - shift and of its square, shift the channel's first value (as
   // the CUDA kernels).
@@ -177,11 +175,7 @@ void batchnorm_forward_train_nhwc_cpu(const S* x, const T* gamma, const T* beta,
   }
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
   normalise_rows(x, fusion, y, rows, C, save_mean, save_invstd, g.data(), b.data());
-  if (fusion.mask != nullptr) {
-    CYG_CHECK(fusion.epilogue != BatchNormEpilogue::None,
-              "batchnorm_forward_train_nhwc: a ReLU mask as bits without a ReLU epilogue");
-    write_mask_bits(y, rows * C, fusion.mask);
-  }
+  if (fusion.mask != nullptr) write_mask_bits(y, rows * C, fusion.mask);
 }
 
 template <typename T, typename S>
@@ -189,7 +183,7 @@ void batchnorm_forward_eval_nhwc_cpu(const S* x, const T* gamma, const T* beta, 
                                      const T* running_var, int64_t N, int64_t C, int64_t HW, T eps, S* y,
                                      BatchNormFusion<S> fusion) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval_nhwc: the ReLU mask as bits is a training forward's");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_eval_nhwc");
   const std::vector<T> g = channel_params(gamma, C, T(1)), b = channel_params(beta, C, T(0));
   std::vector<T> invstd(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c) invstd[c] = batchnorm_invstd(running_var[c], eps);
@@ -214,17 +208,10 @@ void batchnorm_backward_nhwc_cpu(const S* dy, const S* x, const T* gamma, const 
     mean_dy_xhat[c] = static_cast<T>(sums[C + c] / static_cast<double>(rows));
     gamma_invstd[c] = batchnorm_param(gamma, c, T(1)) * save_invstd[c];
   }
-  switch (mask_from(fusion)) {
-    case MaskFrom::Bits:
-      return backward_dx_rows<MaskFrom::Bits>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
-                                              mean_dy_xhat.data(), gamma_invstd.data());
-    case MaskFrom::Y:
-      return backward_dx_rows<MaskFrom::Y>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
-                                           mean_dy_xhat.data(), gamma_invstd.data());
-    case MaskFrom::None:
-      return backward_dx_rows<MaskFrom::None>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
-                                              mean_dy_xhat.data(), gamma_invstd.data());
-  }
+  with_mask_from(fusion, [&](auto mask) {
+    backward_dx_rows<decltype(mask)::value>(dy, x, fusion, dx, rows, C, save_mean, save_invstd, mean_dy.data(),
+                                            mean_dy_xhat.data(), gamma_invstd.data());
+  });
 }
 
 template <typename T, typename S>

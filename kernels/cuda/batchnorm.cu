@@ -206,7 +206,7 @@ void batchnorm_forward_train_cuda(const S *x, const float *gamma, const float *b
                                   const LaunchConfig &cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_train: the ReLU mask as bits is written channels-last only");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_train");
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);
@@ -235,7 +235,7 @@ void batchnorm_forward_eval_cuda(const S *x, const float *gamma, const float *be
                                  const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *y,
                                  BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval: the ReLU mask as bits is a training forward's");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_eval");
   const BatchNormLayout layout{N, C, HW};
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));

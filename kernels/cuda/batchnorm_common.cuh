@@ -35,14 +35,13 @@ int64_t backward_dy_bytes(int64_t numel, const BatchNormBackwardFusion<S> &fusio
   return fusion.dresidual != nullptr ? 2 * tensor + mask : 2 * tensor + 2 * mask;
 }
 
-// A forward that writes the mask as bits: only the channels-last training forward does,
-// in whole packs of 8 values (a byte each).
+// The channels-last training forward writes the mask as bits in whole packs of 8 values
+// (a byte each).
 template <typename S>
 void check_mask_bits(const BatchNormFusion<S> &fusion, int width, const char *where) {
-  if (fusion.mask == nullptr) return;
-  CYG_CHECK(fusion.epilogue != BatchNormEpilogue::None, where, ": a ReLU mask as bits without a ReLU epilogue");
-  CYG_CHECK(width == 8, where, ": the ReLU mask as bits is written 8 values at a time (bf16 channels-last, C a ",
-            "multiple of 8, 16-byte aligned pointers); this call reads ", width, " at a time");
+  check_batchnorm_mask_bits(fusion, true, where);
+  CYG_CHECK(fusion.mask == nullptr || width == 8, where, ": the ReLU mask as bits is written 8 values at a time ",
+            "(bf16 channels-last, C a multiple of 8, 16-byte aligned pointers); this call reads ", width, " at a time");
 }
 
 // Internal linkage: each of the two files gets its own copy of the kernels below.

@@ -194,7 +194,7 @@ __device__ __forceinline__ unsigned load_mask(const BatchNormBackwardFusion<S> &
 template <int V, typename S>
 __device__ __forceinline__ float masked_dy(float dy, const BatchNormBackwardFusion<S> &fusion, unsigned bits,
                                            const Pack<S, V> &y, int j) {
-  if (fusion.mask != nullptr) return batchnorm_masked_dy_bit(dy, ((bits >> j) & 1u) != 0);
+  if (fusion.mask != nullptr) return relu_backward_from_mask(dy, ((bits >> j) & 1u) != 0);
   return batchnorm_masked_dy_of(dy, fusion.y != nullptr, fusion.y != nullptr ? widen(y.v[j]) : 0.0f);
 }
 
@@ -286,7 +286,7 @@ __global__ void CYG_LAUNCH_BOUNDS nhwc_finish_normalise_kernel(
                                                  fusion.epilogue, add ? widen(residual.v[j]) : 0.0f));
         store_pack<V>(y + i, out);
         if constexpr (V == 8) {  // i is a multiple of 8: the pack's byte of the mask
-          if (fusion.mask != nullptr) fusion.mask[i >> 3] = relu_mask_bits(out.v, V);
+          if (fusion.mask != nullptr) fusion.mask[i >> 3] = relu_mask_byte(out.v, V);
         }
       }
     }
@@ -489,7 +489,7 @@ void batchnorm_forward_eval_nhwc_cuda(const S *x, const float *gamma, const floa
                                       const float *running_var, int64_t N, int64_t C, int64_t HW, float eps, S *y,
                                       BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_eval_args(gamma, beta, running_mean, running_var);
-  CYG_CHECK(fusion.mask == nullptr, "batchnorm_forward_eval_nhwc: the ReLU mask as bits is a training forward's");
+  check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_eval_nhwc");
   const BatchNormLayoutNhwc layout{N, C, HW};
   if (layout.numel() == 0) return;
   const int64_t e = static_cast<int64_t>(sizeof(S));
