@@ -73,6 +73,14 @@ CYG_CUDA_DECL(void conv2d_deterministic(bool deterministic))
 // settings above allow again on the GPU alone, and keeps the fastest. Off: cuDNN's
 // heuristics choose.
 CYG_CUDA_DECL(void conv2d_benchmark(bool benchmark))
+// Which of cuDNN's implementations autotuning times: the legacy API's algorithms and
+// the engines its graph API's heuristics list for the same convolution (Both, the
+// default: the fastest of all, as PyTorch's cuDNN v8 path searches engines), the
+// algorithms alone (Legacy), or the engines wherever one runs, the algorithms only where
+// none does (Graph: to test the engines). The heuristics path and the algorithm file
+// hold algorithms only.
+enum class ConvEngines { Both, Legacy, Graph };
+CYG_CUDA_DECL(void conv2d_engines(ConvEngines engines))
 // Searches run by this process so far: one per direction of each shape searched.
 CYG_CUDA_DECL(int64_t conv2d_searches())
 // Makes this thread's cuDNN handle, if it has none yet. The runtime calls it before a

@@ -109,7 +109,8 @@ const char* conv_direction_name(ConvDirection direction) {
 bool ConvAlgoKey::operator<(const ConvAlgoKey& o) const { return tied(*this) < tied(o); }
 
 bool ConvAlgoChoice::operator==(const ConvAlgoChoice& o) const {
-  return algorithm == o.algorithm && math_type == o.math_type && workspace_bytes == o.workspace_bytes;
+  return algorithm == o.algorithm && math_type == o.math_type && workspace_bytes == o.workspace_bytes &&
+         engine == o.engine && knobs == o.knobs;
 }
 
 const ConvAlgoChoice* ConvAlgoCache::find(const ConvAlgoKey& key) const {
@@ -122,6 +123,8 @@ void ConvAlgoCache::insert(const ConvAlgoKey& key, const ConvAlgoChoice& choice)
             "a GPU name for the algorithm cache must be one line without tabs: '", key.gpu, "'");
   CYG_CHECK(choice.algorithm >= 0 && choice.math_type >= 0, "cuDNN algorithm ", choice.algorithm, ", math type ",
             choice.math_type);
+  CYG_CHECK(!choice.graph(), "a graph engine's choice (engine ", choice.engine,
+            ") is not kept in the algorithm cache: its format holds legacy algorithms only");
   choices_[key] = choice;
 }
 
@@ -220,6 +223,17 @@ std::string conv_algorithm_name(ConvDirection direction, int algorithm) {
   return "algorithm " + std::to_string(algorithm);
 }
 
+std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choice) {
+  if (!choice.graph()) return conv_algorithm_name(direction, choice.algorithm);
+  return "engine " + std::to_string(choice.engine) + (choice.knobs.empty() ? "" : " [" + choice.knobs + "]");
+}
+
+bool conv_engine_allowed(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic) {
+  if (notes.down_converts || notes.reduced_precision || notes.runtime_compiled) return false;
+  if (deterministic && notes.nondeterministic) return false;
+  return !(data == ConvData::F32 && !allow_tf32 && notes.tensor_core);
+}
+
 int pick_conv_candidate(const std::vector<ConvCandidate>& candidates) {
   int first_usable = -1, fastest = -1;
   for (size_t i = 0; i < candidates.size(); ++i) {
@@ -280,7 +294,7 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
         ours_ms = c.timed_ms;
         continue;
       }
-      others += (others.empty() ? "" : ", ") + conv_algorithm_name(r.key.direction, c.choice.algorithm) + "/" +
+      others += (others.empty() ? "" : ", ") + conv_choice_name(r.key.direction, c.choice) + "/" +
                 math_name(c.choice.math_type) + " " + (c.usable ? milliseconds(c.timed_ms) : "not usable");
     }
     if (ours_ms >= 0)
@@ -289,7 +303,7 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
       all_timed = false;
     std::snprintf(line, sizeof line, "  %-40s %-15s %-10s %-22s %-14s %8.1f %9s %9s", shape,
                   conv_direction_name(r.key.direction), r.source.c_str(),
-                  conv_algorithm_name(r.key.direction, r.choice.algorithm).c_str(),
+                  conv_choice_name(r.key.direction, r.choice).c_str(),
                   math_name(r.choice.math_type).c_str(), static_cast<double>(r.choice.workspace_bytes) / 1e6,
                   milliseconds(search_ms).c_str(), milliseconds(ours_ms).c_str());
     os << line << (others.empty() ? "" : "  " + others) << '\n';

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -36,11 +37,27 @@ struct ConvAlgoKey {
   bool operator<(const ConvAlgoKey& o) const;
 };
 
-// cuDNN's algorithm and math type as integers, and the workspace the choice needs.
+// cuDNN's algorithm and math type as integers, and the workspace the choice needs; or,
+// where `engine` is set, an engine of cuDNN's graph API (its global index) with the knob
+// settings it was timed with ("type=value" pairs, in cuDNN's order), run through an
+// execution plan; its math_type then says whether it uses tensor cores (1, tensor_op) or
+// not (3, fma). Graph choices are not kept in the algorithm file: a later run searches
+// again.
 struct ConvAlgoChoice {
+  ConvAlgoChoice() = default;
+  ConvAlgoChoice(int algorithm_, int math_type_, size_t workspace_bytes_, int64_t engine_ = -1,
+                 std::string knobs_ = {})
+      : algorithm(algorithm_),
+        math_type(math_type_),
+        workspace_bytes(workspace_bytes_),
+        engine(engine_),
+        knobs(std::move(knobs_)) {}
   int algorithm = 0;
   int math_type = 0;
   size_t workspace_bytes = 0;
+  int64_t engine = -1;
+  std::string knobs;
+  bool graph() const { return engine >= 0; }
   bool operator==(const ConvAlgoChoice& o) const;
 };
 
@@ -72,6 +89,20 @@ ConvAlgoFile read_conv_algo_file(const std::string& path);
 // cuDNN's name of an algorithm of a direction, as its enums spell it without their
 // prefix ("IMPLICIT_PRECOMP_GEMM", "ALGO_1", ...); "algorithm N" past the known ones.
 std::string conv_algorithm_name(ConvDirection direction, int algorithm);
+// A choice's name: its algorithm's, or "engine N" with its knobs for a graph engine.
+std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choice);
+
+// What cuDNN's notes say of a graph engine.
+struct ConvEngineNotes {
+  bool tensor_core = false, nondeterministic = false, down_converts = false, reduced_precision = false,
+       runtime_compiled = false;
+};
+// Whether a search may time a graph engine: never one that converts its inputs to a
+// narrower type or reduces in lower precision (fp32 accumulation, as autocast's), nor one
+// compiled at run time (seconds per shape); with determinism asked for, only engines that
+// give the same bits every run; for f32 data with TF32 off, none on tensor cores (which
+// run f32 as TF32). The same rules as the legacy algorithms' math types and notes.
+bool conv_engine_allowed(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic);
 
 // One algorithm as an autotuning search saw it.
 struct ConvCandidate {

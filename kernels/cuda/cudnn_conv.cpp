@@ -22,6 +22,7 @@
 #include "kernels/conv.h"
 #include "kernels/conv_algo_cache.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cudnn_graph.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/delay.h"
 
@@ -49,6 +50,7 @@ cudnnHandle_t handle_for_this_thread() {
 std::atomic<bool> g_allow_tf32{true};
 std::atomic<bool> g_deterministic{false};
 std::atomic<bool> g_benchmark{true};
+std::atomic<ConvEngines> g_engines{ConvEngines::Both};
 std::atomic<int64_t> g_searches{0};
 
 // conv_algorithm_name (kernels/conv_algo_cache.cpp) names the algorithms by these numbers.
@@ -68,6 +70,9 @@ constexpr int kTimedRuns = 3;
 constexpr double kTimedBudgetMs = 20.0;
 // The longest GPU delay the timed runs wait behind.
 constexpr double kMaxDelayMs = 50.0;
+// The most graph engine configurations a search times per direction, in the order of
+// cuDNN's heuristics (PyTorch's cuDNN v8 path tries 10 by default).
+constexpr int kGraphCandidates = 10;
 
 // Guards the plans and the algorithm file.
 std::mutex g_mutex;
@@ -88,6 +93,7 @@ std::vector<ConvChoiceReport> g_reports;
 // The settings a plan was made under: a change makes new plans.
 struct Settings {
   bool allow_tf32, deterministic, benchmark;
+  ConvEngines engines;
 };
 
 // TF32 off keeps float convolutions strict FP32 (CUDNN_FMA_MATH); on, cuDNN may use TF32
@@ -118,17 +124,21 @@ struct PlanKey {
   bool operator<(const PlanKey& o) const {
     if (shape < o.shape || o.shape < shape) return shape < o.shape;
     const Settings &a = settings, &b = o.settings;
-    return std::tie(a.allow_tf32, a.deterministic, a.benchmark, data, layout) <
-           std::tie(b.allow_tf32, b.deterministic, b.benchmark, o.data, o.layout);
+    return std::tie(a.allow_tf32, a.deterministic, a.benchmark, a.engines, data, layout) <
+           std::tie(b.allow_tf32, b.deterministic, b.benchmark, b.engines, o.data, o.layout);
   }
 };
 
 // One direction of a plan. Its convolution descriptor carries the math type the
-// algorithm was chosen with (and its workspace sized for).
+// algorithm was chosen with (and its workspace sized for). Where a search chose a graph
+// engine, its plan runs instead (for backward data's accumulating calls, the same engine
+// built on a graph with beta 1, where cuDNN takes it), and the algorithm wherever a plan
+// cannot: a call whose pointers lack the alignment the plan was made for.
 struct Step {
   cudnnConvolutionDescriptor_t conv = nullptr;
   int algo = 0;
-  size_t workspace = 0;
+  size_t workspace = 0;  // for the algorithm and the plans alike
+  std::unique_ptr<GraphConvPlan> graph, graph_accumulate;
 };
 
 struct ConvPlan {
@@ -497,8 +507,15 @@ class Chooser {
     if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) != CUDNN_STATUS_SUCCESS ||
         bytes > buffers_->workspace_bytes)
       return -1.0;
+    return time_runs([&] { return Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm); });
+  }
+
+  // The timing of time_candidate, of any one run on the search's buffers: `run` queues it
+  // and returns cuDNN's status.
+  template <typename Run>
+  double time_runs(Run run) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) != CUDNN_STATUS_SUCCESS) return refused();
+    if (run() != CUDNN_STATUS_SUCCESS) return refused();
     CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
     // The host and the GPU together: more than the host needs to queue one run.
     const double warm_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -512,7 +529,7 @@ class Chooser {
     CYG_CUDA_CHECK(cudaEventRecord(events_[0]->e, kSearchStream));
     bool ran = true;
     for (int i = 0; i < runs && ran; ++i) {
-      ran = Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm) == CUDNN_STATUS_SUCCESS;
+      ran = run() == CUDNN_STATUS_SUCCESS;
       CYG_CUDA_CHECK(cudaEventRecord(events_[static_cast<size_t>(i) + 1]->e, kSearchStream));
     }
     CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
@@ -524,6 +541,72 @@ class Chooser {
       if (fastest < 0.0 || ms < fastest) fastest = ms;
     }
     return fastest;
+  }
+
+  // The engines cuDNN's graph API lists for this direction (kernels/cuda/cudnn_graph.h),
+  // appended to `candidates` from `first` on, each timed as time_candidate times an
+  // algorithm where the settings allow it and it fits the search's workspace; `plans`
+  // holds the plans of the usable ones, in the same order. Where the graph API refuses
+  // the convolution, none, with a warning (once per process).
+  struct GraphCandidates {
+    size_t first = 0;
+    std::vector<GraphEngine> engines;
+    std::vector<std::unique_ptr<GraphConvPlan>> plans;
+  };
+  template <ConvDirection D>
+  GraphCandidates graph_candidates(std::vector<ConvCandidate>& candidates) {
+    GraphCandidates g;
+    g.first = candidates.size();
+    try {
+      GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
+      g.engines = graph.engines(kGraphCandidates);
+      for (size_t i = 0; i < g.engines.size(); ++i) {
+        const GraphEngine& e = g.engines[i];
+        ConvCandidate c;
+        c.choice = ConvAlgoChoice{-1, static_cast<int>(e.notes.tensor_core ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), 0,
+                                  e.global_index, e.knobs_text()};
+        std::unique_ptr<GraphConvPlan> plan;
+        if (conv_engine_allowed(e.notes, data_, settings_.allow_tf32, settings_.deterministic))
+          plan = graph.plan_listed(i);
+        if (plan && plan->workspace_bytes() <= buffers_->workspace_bytes) {
+          c.choice.workspace_bytes = plan->workspace_bytes();
+          const GraphConvPlan& p = *plan;
+          const SearchBuffers& b = *buffers_;
+          c.timed_ms = time_runs([&] { return p.run(handle_, b.x, b.w, b.y, b.workspace); });
+          c.usable = c.timed_ms >= 0.0;
+        }
+        if (!c.usable) plan.reset();
+        candidates.push_back(std::move(c));
+        g.plans.push_back(std::move(plan));
+      }
+    } catch (const std::exception& e) {
+      warn_graph_api(e.what());
+      candidates.resize(g.first);
+      g.engines.clear();
+      g.plans.clear();
+    }
+    return g;
+  }
+
+  // Backward data's chosen engine on a graph that adds into dx (beta 1), for the calls
+  // that accumulate; null where cuDNN does not take it there (those calls then run the
+  // algorithm).
+  std::unique_ptr<GraphConvPlan> accumulating_plan(const GraphEngine& engine) {
+    try {
+      GraphConv graph(handle_, shape_, data_, layout_, ConvDirection::BackwardData, 1.0f);
+      std::unique_ptr<GraphConvPlan> plan = graph.plan_rebuilt(engine);
+      if (plan && plan->workspace_bytes() <= kWorkspaceCap) return plan;
+    } catch (const std::exception& e) {
+      warn_graph_api(e.what());
+    }
+    return nullptr;
+  }
+
+  static void warn_graph_api(const char* reason) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      std::fprintf(stderr, "cygnet: warning: cuDNN's graph API refused a convolution (%s); it runs the legacy "
+                   "algorithms\n", reason);
   }
 
   // A candidate cuDNN did not run: its launch error, if any, is not the next launch
@@ -544,6 +627,8 @@ class Chooser {
     r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace};
     r.candidates = std::move(candidates);
     r.chosen = chosen;
+    if (chosen >= 0 && r.candidates[static_cast<size_t>(chosen)].choice.graph())
+      r.choice = r.candidates[static_cast<size_t>(chosen)].choice;
     reports_.push_back(std::move(r));
     return reports_.back();
   }
@@ -596,8 +681,29 @@ class Chooser {
       CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_, data_)));
       return false;
     }
+    // The graph API's engines, timed the same way; the algorithm stays adopted, for the
+    // calls a plan cannot take.
+    if (settings_.engines != ConvEngines::Legacy) {
+      GraphCandidates graph = graph_candidates<D>(candidates);
+      int fastest = -1;
+      for (size_t i = graph.first; i < candidates.size(); ++i)
+        if (candidates[i].usable && (fastest < 0 || candidates[i].timed_ms < candidates[static_cast<size_t>(fastest)].timed_ms))
+          fastest = static_cast<int>(i);
+      const double algorithm_ms = candidates[static_cast<size_t>(chosen)].timed_ms;
+      if (fastest >= 0 && (settings_.engines == ConvEngines::Graph || algorithm_ms < 0 ||
+                           candidates[static_cast<size_t>(fastest)].timed_ms < algorithm_ms)) {
+        const size_t k = static_cast<size_t>(fastest) - graph.first;
+        step.graph = std::move(graph.plans[k]);
+        step.workspace = std::max(step.workspace, step.graph->workspace_bytes());
+        if (D == ConvDirection::BackwardData) {
+          step.graph_accumulate = accumulating_plan(graph.engines[k]);
+          if (step.graph_accumulate) step.workspace = std::max(step.workspace, step.graph_accumulate->workspace_bytes());
+        }
+        chosen = fastest;
+      }
+    }
     const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
-    if (uses_file()) {
+    if (uses_file() && !made.choice.graph()) {
       g_file.cache.insert(made.key, made.choice);
       searched_ = true;
     }
@@ -649,7 +755,8 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
 
 const ConvPlan& plan_for(const Conv2dShape& s, ConvData data, ConvLayout layout) {
   static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
-  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load()}, data, layout};
+  const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load(), g_engines.load()}, data,
+                    layout};
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = plans.find(key);
   if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings, data, layout)).first;
@@ -671,6 +778,7 @@ void check_workspace(const ConvPlan& p, size_t given) {
 void conv2d_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
 void conv2d_deterministic(bool deterministic) { g_deterministic.store(deterministic); }
 void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
+void conv2d_engines(ConvEngines engines) { g_engines.store(engines); }
 int64_t conv2d_searches() { return g_searches.load(); }
 
 std::vector<ConvChoiceReport> conv2d_choices() {
@@ -697,6 +805,10 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
              void* workspace, size_t workspace_bytes, void* stream) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
+  if (p.fwd.graph && GraphConvPlan::accepts(x, w, y)) {
+    CYG_CUDNN_CHECK(p.fwd.graph->run(bound_handle(stream), x, w, y, workspace));
+    return;
+  }
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.fwd.conv,
                                           static_cast<cudnnConvolutionFwdAlgo_t>(p.fwd.algo), workspace,
@@ -707,6 +819,11 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
                    void* workspace, size_t workspace_bytes, void* stream, bool accumulate) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
+  const GraphConvPlan* graph = accumulate ? p.bwd_data.graph_accumulate.get() : p.bwd_data.graph.get();
+  if (graph != nullptr && GraphConvPlan::accepts(dx, w, dy)) {
+    CYG_CUDNN_CHECK(graph->run(bound_handle(stream), dx, w, dy, workspace));
+    return;
+  }
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
@@ -717,6 +834,10 @@ void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, con
                      void* dw, void* workspace, size_t workspace_bytes, void* stream) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
+  if (p.bwd_filter.graph && GraphConvPlan::accepts(x, dw, dy)) {
+    CYG_CUDNN_CHECK(p.bwd_filter.graph->run(bound_handle(stream), x, dw, dy, workspace));
+    return;
+  }
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.bwd_filter.conv,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),

@@ -77,6 +77,7 @@ void backward_data_into(ConvLayout layout, const Conv2dShape& s, const T* dy, co
 void conv2d_allow_tf32(bool) {}
 void conv2d_deterministic(bool) {}
 void conv2d_benchmark(bool) {}
+void conv2d_engines(ConvEngines) {}
 int64_t conv2d_searches() { return 0; }
 std::vector<ConvChoiceReport> conv2d_choices() { return {}; }
 void conv2d_prepare_thread() {}
