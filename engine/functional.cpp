@@ -146,6 +146,14 @@ void set_cudnn_benchmark(bool benchmark) {
 #endif
 }
 
+void set_cudnn_engines(ConvEngines engines) {
+#if CYGNET_HAVE_CUDA
+  cuda::conv2d_engines(engines);
+#else
+  (void)engines;
+#endif
+}
+
 void set_cpu_threads(int64_t threads) {
   static const int openmp_default = omp_get_max_threads();  // before anyone changed it
   CYG_CHECK(threads >= 0, "a thread count of ", threads);

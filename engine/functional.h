@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "kernels/conv.h"
 
 namespace cyg::fn {
 
@@ -27,6 +28,9 @@ void set_deterministic(bool deterministic);
 // (default: yes, as training scripts set PyTorch's cudnn.benchmark); off, cuDNN's
 // heuristics choose. With set_deterministic, the fastest deterministic algorithms.
 void set_cudnn_benchmark(bool benchmark);
+// Which of cuDNN's implementations autotuning times (kernels/conv.h, ConvEngines): its
+// legacy algorithms and its graph API's engines (the default), or either alone.
+void set_cudnn_engines(ConvEngines engines);
 // A file that keeps those choices across runs ("" for none): read now, rewritten
 // atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
 void set_cudnn_cache(const std::string& path);

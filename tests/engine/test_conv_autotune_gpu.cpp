@@ -38,15 +38,17 @@ namespace fn = cyg::fn;
 // the defaults again afterwards.
 class ConvSwitches {
  public:
-  ConvSwitches(bool benchmark, bool deterministic) {
+  ConvSwitches(bool benchmark, bool deterministic, cyg::ConvEngines engines = cyg::ConvEngines::Both) {
     fn::set_allow_tf32(false);
     fn::set_cudnn_benchmark(benchmark);
     fn::set_deterministic(deterministic);
+    fn::set_cudnn_engines(engines);
   }
   ~ConvSwitches() {
     fn::set_allow_tf32(true);
     fn::set_cudnn_benchmark(true);
     fn::set_deterministic(false);
+    fn::set_cudnn_engines(cyg::ConvEngines::Both);
     fn::set_cudnn_cache("");
   }
   ConvSwitches(const ConvSwitches&) = delete;
@@ -159,10 +161,12 @@ TEST(ConvAutotune, BackwardDataWithBetaOneAddsToWhatDxHeld) {
       {{8, 64, 32, 32}, {128, 64, 1, 1}, 2, 0, false},  // its shortcut
       {{8, 256, 8, 8}, {512, 256, 3, 3}, 2, 1, false},  // layer4's first conv1
   };
+  for (cyg::ConvEngines engines : {cyg::ConvEngines::Legacy, cyg::ConvEngines::Graph})
   for (bool benchmark : {false, true})
     for (bool deterministic : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << "benchmark " << benchmark << ", deterministic " << deterministic);
-      const ConvSwitches switches(benchmark, deterministic);
+      SCOPED_TRACE(::testing::Message() << "benchmark " << benchmark << ", deterministic " << deterministic
+                                        << ", graph engines " << (engines == cyg::ConvEngines::Graph));
+      const ConvSwitches switches(benchmark, deterministic, engines);
       uint64_t seed = 500;
       for (const ConvCase& c : cases) {
         const cyg::Conv2dShape s = shape_of(c);
@@ -196,6 +200,66 @@ TEST(ConvAutotune, BackwardDataWithBetaOneAddsToWhatDxHeld) {
         EXPECT_TRUE(cyg::test::all_close(got, expected, 1e-2, 8e-3));
       }
     }
+}
+
+// The latest reports of a shape's plan (data and layout as given), one per direction;
+// fewer where it has none.
+std::vector<cyg::ConvChoiceReport> latest_reports(const cyg::Conv2dShape& s, cyg::ConvData data,
+                                                  cyg::ConvLayout layout) {
+  std::vector<cyg::ConvChoiceReport> found;
+  const std::vector<cyg::ConvChoiceReport> all = cyg::cuda::conv2d_choices();
+  for (auto it = all.rbegin(); it != all.rend() && found.size() < 3; ++it)
+    if (!(it->key.shape < s) && !(s < it->key.shape) && it->key.data == data && it->key.layout == layout)
+      found.push_back(*it);
+  return found;
+}
+
+// cuDNN's graph API engines, taken wherever one runs (ConvEngines::Graph): every case
+// matches the CPU in strict FP32, searched and deterministic; ResNet-18's 64-channel
+// shape runs an engine in all three directions (so that the comparison is of the
+// engines); and under bf16 autocast channels-last the same shape matches the CPU's bf16
+// twins within bf16's rounding.
+TEST(ConvAutotune, GraphEnginesMatchTheCpu) {
+  REQUIRE_GPU();
+  uint64_t seed = 700;
+  for (bool deterministic : {false, true}) {
+    SCOPED_TRACE(deterministic ? "deterministic" : "fastest");
+    const ConvSwitches switches(true, deterministic, cyg::ConvEngines::Graph);
+    for (const ConvCase& c : kCases) expect_matches_cpu(c, seed += 10);
+    const std::vector<cyg::ConvChoiceReport> reports =
+        latest_reports(shape_of(kCases[3]), cyg::ConvData::F32, cyg::ConvLayout::NCHW);
+    ASSERT_EQ(reports.size(), 3u);
+    for (const cyg::ConvChoiceReport& r : reports)
+      EXPECT_TRUE(r.choice.graph()) << cyg::conv_direction_name(r.key.direction) << " ran "
+                                    << cyg::conv_choice_name(r.key.direction, r.choice) << "\n"
+                                    << fn::cudnn_choices_table();
+  }
+  const ConvSwitches switches(true, false, cyg::ConvEngines::Graph);
+  const ConvCase& c = kCases[3];
+  ConvResult gpu, cpu;
+  {
+    const fn::AutocastBf16 bf16;
+    const fn::ChannelsLast channels_last;
+    gpu = run(c, Device::cuda(), 900);
+    cpu = run(c, Device::cpu(), 900);
+  }
+  const std::vector<cyg::ConvChoiceReport> reports =
+      latest_reports(shape_of(c), cyg::ConvData::BF16, cyg::ConvLayout::NHWC);
+  ASSERT_EQ(reports.size(), 3u);
+  for (const cyg::ConvChoiceReport& r : reports)
+    EXPECT_TRUE(r.choice.graph()) << cyg::conv_direction_name(r.key.direction) << " (bf16) ran "
+                                  << cyg::conv_choice_name(r.key.direction, r.choice);
+  // Both round each result to bf16 once, after fp32 sums in different orders: 2^-7 of
+  // the largest value covers a rounding step either way.
+  const auto near = [](const Tensor& got, const Tensor& ref) {
+    const std::vector<float> r = ref.to_vector();  // logical order, whatever the layout and type
+    double scale = 1.0;
+    for (float v : r) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+    return cyg::test::all_close(got.to_vector(), r, 8e-3 * scale, 8e-3);
+  };
+  EXPECT_TRUE(near(gpu.y, cpu.y)) << "forward";
+  EXPECT_TRUE(near(gpu.dx, cpu.dx)) << "backward data";
+  EXPECT_TRUE(near(gpu.dw, cpu.dw)) << "backward filter";
 }
 
 TEST(ConvAutotune, DeterministicAlgorithmsRepeatTheirBits) {
@@ -260,8 +324,15 @@ TEST(ConvAutotune, ASearchReportsItsCandidatesAndKeepsTheFastestByOurTiming) {
     for (const cyg::ConvCandidate& c : r.candidates)
       if (c.usable) {
         EXPECT_GT(c.timed_ms, 0.0) << "a usable candidate went untimed";
-        EXPECT_LE(chosen.timed_ms, c.timed_ms) << cyg::conv_algorithm_name(r.key.direction, c.choice.algorithm);
+        EXPECT_LE(chosen.timed_ms, c.timed_ms) << cyg::conv_choice_name(r.key.direction, c.choice);
       }
+  }
+  // The graph API's engines were timed beside the algorithms (the default, Both).
+  for (const cyg::ConvChoiceReport& r : searched) {
+    size_t engines = 0;
+    for (const cyg::ConvCandidate& c : r.candidates) engines += c.choice.graph() && c.usable ? 1 : 0;
+    EXPECT_GT(engines, 0u) << cyg::conv_direction_name(r.key.direction) << ": no graph engine ran\n"
+                           << fn::cudnn_choices_table();
   }
   for (const cyg::ConvChoiceReport& r : chosen_by_heuristics) {
     EXPECT_EQ(r.source, "heuristics");
@@ -297,7 +368,8 @@ TEST(ConvAutotune, TheAlgorithmFileKeepsChoicesAcrossRuns) {
   REQUIRE_GPU();
   const cyg::test::ScratchDir dir("conv_autotune");
   const std::string file = (dir.path() / "algorithms.txt").string();
-  const ConvSwitches switches(true, false);
+  // The file keeps legacy algorithms only (a graph engine's choice is searched again).
+  const ConvSwitches switches(true, false, cyg::ConvEngines::Legacy);
   fn::set_cudnn_cache(file);
 
   // A search's choices are saved, one line per direction.

@@ -288,6 +288,76 @@ TEST(ConvCandidates, AlgorithmsAreNamedAsCuDnnsEnumsPerDirection) {
   EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::Forward, -1), "algorithm -1");
 }
 
+// A graph engine's candidate: its global index and knobs, tensor cores or not.
+cyg::ConvCandidate engine(int64_t index, const std::string& knobs, bool usable, double timed_ms, bool tensor_core) {
+  cyg::ConvCandidate c;
+  c.choice = ConvAlgoChoice{-1, tensor_core ? 1 : 3, size_t(1) << 21, index, knobs};
+  c.usable = usable;
+  c.timed_ms = timed_ms;
+  return c;
+}
+
+TEST(ConvCandidates, GraphEnginesAreNamedByIndexAndKnobs) {
+  EXPECT_EQ(cyg::conv_choice_name(ConvDirection::Forward, engine(12, "2=1 13=0", true, 1, true).choice),
+            "engine 12 [2=1 13=0]");
+  EXPECT_EQ(cyg::conv_choice_name(ConvDirection::Forward, engine(0, "", true, 1, true).choice), "engine 0");
+  EXPECT_EQ(cyg::conv_choice_name(ConvDirection::BackwardData, ConvAlgoChoice{1, 1, 0}), "ALGO_1");
+  EXPECT_TRUE(engine(0, "", true, 1, true).choice.graph());
+  EXPECT_FALSE(ConvAlgoChoice(1, 1, 0).graph());
+  EXPECT_FALSE(engine(3, "1=2", true, 1, true).choice == engine(3, "1=3", true, 1, true).choice);
+  EXPECT_TRUE(engine(3, "1=2", true, 1, true).choice == engine(3, "1=2", true, 1, true).choice);
+}
+
+// The file's format holds legacy algorithms only: a graph engine's choice is refused
+// rather than written as an algorithm number it is not.
+TEST(ConvAlgoCache, AGraphEnginesChoiceIsNotKept) {
+  ConvAlgoCache cache;
+  EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward), engine(7, "", true, 1, true).choice), cyg::Error);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+// The notes that rule an engine out, as the settings would rule out an algorithm's math.
+TEST(ConvCandidates, AnEnginesNotesDecideWhetherTheSettingsAllowIt) {
+  using cyg::ConvData;
+  using cyg::ConvEngineNotes;
+  const ConvEngineNotes plain, tensor_core{true, false, false, false, false},
+      nondeterministic{false, true, false, false, false}, down_converts{true, false, true, false, false},
+      reduced{true, false, false, true, false}, compiled{false, false, false, false, true};
+  for (ConvData data : {ConvData::F32, ConvData::BF16}) {
+    EXPECT_TRUE(cyg::conv_engine_allowed(plain, data, false, true));
+    EXPECT_FALSE(cyg::conv_engine_allowed(down_converts, data, true, false));
+    EXPECT_FALSE(cyg::conv_engine_allowed(reduced, data, true, false));
+    EXPECT_FALSE(cyg::conv_engine_allowed(compiled, data, true, false));
+    EXPECT_TRUE(cyg::conv_engine_allowed(nondeterministic, data, true, false));
+    EXPECT_FALSE(cyg::conv_engine_allowed(nondeterministic, data, true, true));
+  }
+  // Tensor cores run f32 as TF32: only where TF32 is allowed; bf16 always may.
+  EXPECT_TRUE(cyg::conv_engine_allowed(tensor_core, ConvData::F32, true, false));
+  EXPECT_FALSE(cyg::conv_engine_allowed(tensor_core, ConvData::F32, false, false));
+  EXPECT_TRUE(cyg::conv_engine_allowed(tensor_core, ConvData::BF16, false, true));
+}
+
+TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms) {
+  cyg::ConvChoiceReport searched;
+  searched.key = key_of(ConvDirection::Forward);
+  searched.source = "search";
+  searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4 3=1", true, 0.120, true),
+                         engine(7, "", false, -1, false)};
+  searched.chosen = 1;
+  searched.choice = searched.candidates[1].choice;
+  const std::string table = cyg::conv_choices_table({searched});
+  std::istringstream lines(table);
+  std::string header, columns, first, total;
+  std::getline(lines, header);
+  std::getline(lines, columns);
+  std::getline(lines, first);
+  std::getline(lines, total);
+  EXPECT_NE(first.find("engine 41 [2=4 3=1]"), std::string::npos) << first;
+  EXPECT_NE(first.find("IMPLICIT_PRECOMP_GEMM/tensor_op 0.250"), std::string::npos) << first;
+  EXPECT_NE(first.find("engine 7/fma not usable"), std::string::npos) << first;
+  EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
+}
+
 TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChosen) {
   cyg::ConvChoiceReport searched;
   searched.key = key_of(ConvDirection::BackwardFilter);
