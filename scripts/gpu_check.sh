@@ -529,6 +529,14 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   run_command "bench b512 heuristics" 40 "$logs/bench_b512_heuristics.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --cudnn-benchmark off
   cat "$logs/bench_b512_heuristics.log"
+  # The search over cuDNN's legacy algorithms alone, without its graph API's engines:
+  # what the engines buy (the default times both and keeps the fastest).
+  run_command "bench b512 legacy algorithms" 60 "$logs/bench_b512_legacy.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 3 --steps 10 --counters \
+    --cudnn-engines legacy
+  cat "$logs/bench_b512_legacy.log"
+  legacy_sum=$(grep -m1 -o -E "timed runs add up to [0-9.]+ ms" "$logs/bench_b512_legacy.log")
+  [ -n "$legacy_sum" ] && record "cudnn legacy only b512" 1 0 0 "the legacy algorithms alone: ${legacy_sum}"
   # The default above is channels-last in bf16; NCHW beside it, the layout's own figure.
   run_command "bench cygnet nchw (cuda)" 90 "$logs/bench_nchw.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --memory-format nchw

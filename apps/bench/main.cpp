@@ -54,6 +54,7 @@ struct Options {
   bool count_only = false;  // the emulated device counts without running
   bool graphs = true;       // time CUDA graph replays (not on the CPU)
   bool cudnn_benchmark = true;  // cuDNN's algorithms searched and timed (off: its heuristics)
+  std::string cudnn_engines = "both";  // what the search times (the apps' key cudnn_engines)
 };
 
 std::string usage() {
@@ -64,7 +65,8 @@ std::string usage() {
          "                    [--counters] [--count-only (device emu)] [--graphs on|off]\n" +
          "                    [--precision auto|fp32|tf32|bf16] [--memory-format auto|channels_last|nchw]\n" +
          "                    [--threads N (CPU; 0: every core)] [--cudnn-cache FILE (CUDA)]\n" +
-         "                    [--cudnn-benchmark on|off (CUDA; off: cuDNN's heuristics choose)]\n";
+         "                    [--cudnn-benchmark on|off (CUDA; off: cuDNN's heuristics choose)]\n" +
+         "                    [--cudnn-engines both|legacy|graph (CUDA; what the search times)]\n";
 }
 
 int64_t parse_int(const char* flag, const char* value) {
@@ -122,6 +124,11 @@ Options parse(int argc, char** argv) {
       CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0,
                       "--cudnn-benchmark: expected on or off, got '", v, "'");
       o.cudnn_benchmark = std::strcmp(v, "on") == 0;
+    } else if (flag == "--cudnn-engines") {
+      const std::string e = v;
+      CYG_INPUT_CHECK(e == "both" || e == "legacy" || e == "graph",
+                      "--cudnn-engines: expected both, legacy or graph, got '", e, "'");
+      o.cudnn_engines = e;
     } else if (flag == "--graphs") {
       CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
@@ -239,6 +246,9 @@ int main(int argc, char** argv) {
     // (scripts/profile.sh profiles a step with no search in it).
     if (device.is_cuda() && !o.cudnn_cache.empty()) cyg::fn::set_cudnn_cache(o.cudnn_cache);
     cyg::fn::set_cudnn_benchmark(o.cudnn_benchmark);
+    cyg::fn::set_cudnn_engines(o.cudnn_engines == "legacy"  ? cyg::ConvEngines::Legacy
+                               : o.cudnn_engines == "graph" ? cyg::ConvEngines::Graph
+                                                            : cyg::ConvEngines::Both);
     CYG_INPUT_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
     cyg::fn::set_cpu_threads(o.threads);
@@ -276,7 +286,9 @@ int main(int argc, char** argv) {
                   1000.0 * static_cast<double>(o.batch) / median, median, static_cast<long long>(o.steps),
                   peak_memory(device).c_str(), threads.c_str(), graphs.c_str(), precision.c_str(),
                   channels_last ? "channels_last" : "nchw",
-                  device.is_cuda() && !o.cudnn_benchmark ? ", cuDNN heuristics" : "");
+                  device.is_cuda() && !o.cudnn_benchmark     ? ", cuDNN heuristics"
+                  : device.is_cuda() && o.cudnn_engines != "both" ? (", cuDNN " + o.cudnn_engines).c_str()
+                                                                  : "");
     if (o.counters) {
       std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
       if (device.is_cuda()) std::fputs(cyg::fn::cudnn_choices_table().c_str(), stdout);

@@ -77,6 +77,7 @@ std::vector<Field> fields(RunConfig& c) {
       {"allow_tf32", Kind::Bool, &c.allow_tf32},
       {"cudnn_benchmark", Kind::Bool, &c.cudnn_benchmark},
       {"cudnn_cache", Kind::String, &c.cudnn_cache},
+      {"cudnn_engines", Kind::String, &c.cudnn_engines},
       {"cuda_graphs", Kind::Bool, &c.cuda_graphs},
       {"threads", Kind::Int, &c.threads, 0, 4096},
       {"distributed", Kind::String, &c.distributed},
@@ -621,8 +622,19 @@ const std::vector<std::string>& memory_format_names() {
   return names;
 }
 
+const std::vector<std::string>& cudnn_engines_names() {
+  static const std::vector<std::string> names = {"both", "legacy", "graph"};
+  return names;
+}
+
+ConvEngines conv_engines_named(const std::string& name) {
+  check_one_of("cudnn_engines", name, cudnn_engines_names());
+  return name == "legacy" ? ConvEngines::Legacy : name == "graph" ? ConvEngines::Graph : ConvEngines::Both;
+}
+
 void validate(const RunConfig& c) {
   check_device_spec(c.device);
+  check_one_of("cudnn_engines", c.cudnn_engines, cudnn_engines_names());
   check_one_of("precision", c.precision, precision_names());
   check_one_of("memory_format", c.memory_format, memory_format_names());
   check_one_of("distributed", c.distributed, distributed_names());
@@ -732,7 +744,8 @@ double max_time_seconds(const TrainConfig& train) {
 
 const std::vector<std::string>& keys_changeable_on_resume() {
   static const std::vector<std::string> keys = {"train.max_steps", "train.max_time", "train.log_every", "device",
-                                                "cudnn_benchmark", "cudnn_cache",     "cuda_graphs",     "threads",
+                                                "cudnn_benchmark", "cudnn_cache",     "cudnn_engines",   "cuda_graphs",
+                                                "threads",
                                                 "memory_format",   "tensorboard",     "distributed",
                                                 "distributed_timeout", "train.target_val_acc",
                                                 "train.save_every_n_epochs", "train.activation_stats_every"};
@@ -791,6 +804,7 @@ std::vector<std::string> plateau_mode_choices() { return plateau_threshold_modes
 std::vector<std::string> best_monitor_choices() { return best_monitors(); }
 std::vector<std::string> swa_anneal_choices() { return swa_anneal_strategies(); }
 std::vector<std::string> memory_format_choices() { return memory_format_names(); }
+std::vector<std::string> cudnn_engines_choices() { return cudnn_engines_names(); }
 std::vector<std::string> resize_method_choices() { return resize_method_names(); }
 std::vector<std::string> sampler_choices() { return sampler_names(); }
 
@@ -811,6 +825,9 @@ const std::vector<KeyHelp>& key_help() {
       {"allow_tf32", nullptr, "GPU, precision auto: TF32 tensor cores for fp32 convolutions"},
       {"cudnn_benchmark", nullptr, "GPU: time cuDNN's algorithms once per shape and keep the fastest"},
       {"cudnn_cache", nullptr, "GPU: a file (path) keeping those choices across runs; empty: none"},
+      {"cudnn_engines", cudnn_engines_choices,
+       "GPU: what autotuning times: both (cuDNN's legacy algorithms and its graph API's engines, the fastest kept), "
+       "legacy, or graph (an engine wherever one runs)"},
       {"cuda_graphs", nullptr, "GPU: each training step is one replayed CUDA graph"},
       {"threads", nullptr, "CPU threads; 0: OMP_NUM_THREADS where set, else every core"},
       {"distributed", distributed_choices,

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv.h"
+
 namespace cyg::app {
 
 enum class AppKind { Baseline, OneCycle, LrFind, Evaluate };
@@ -170,6 +172,9 @@ struct RunConfig {
   bool allow_tf32 = true;      // CUDA: TF32 tensor cores for float convolutions (precision auto)
   bool cudnn_benchmark = true;  // CUDA: time cuDNN's algorithms once per shape, keep the fastest
   std::string cudnn_cache;      // CUDA: a file keeping those choices across runs ("": none)
+  // both | legacy | graph (cudnn_engines_names()): what autotuning times, cuDNN's legacy
+  // algorithms and its graph API's engines, or one of the two (kernels/conv.h).
+  std::string cudnn_engines = "both";
   bool cuda_graphs = true;      // CUDA, emulated: each training step one replayed CUDA graph
   int64_t threads = 0;          // CPU threads (0: OMP_NUM_THREADS where set, else every core)
   // Data parallelism over MPI ranks: auto (when started by mpirun or srun as several
@@ -190,6 +195,8 @@ struct RunConfig {
 
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& memory_format_names();
+const std::vector<std::string>& cudnn_engines_names();
+ConvEngines conv_engines_named(const std::string& name);  // a name of cudnn_engines_names()
 const std::vector<std::string>& distributed_names();
 // What early stopping may watch: val_loss, val_acc, ema_val_loss, ema_val_acc.
 const std::vector<std::string>& early_stopping_monitors();

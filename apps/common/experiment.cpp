@@ -297,6 +297,7 @@ Experiment::Experiment(AppKind app, const RunConfig& run_config, std::shared_ptr
                      : precision == "tf32"                              ? true
                                                                         : config.allow_tf32);
   fn::set_cudnn_benchmark(config.cudnn_benchmark);
+  fn::set_cudnn_engines(conv_engines_named(config.cudnn_engines));
   fn::set_cpu_threads(threads_of_rank(config, *comm));
   // The cache file is rank 0's to write (the others search for themselves).
   if (device.is_cuda() && comm->rank() == 0) fn::set_cudnn_cache(config.cudnn_cache);

@@ -72,8 +72,8 @@ TEST(Config, UnknownKeyInAFileNamesItsPathAndTheValidKeys) {
   expect_error(
       [&] { cyg::app::apply_yaml_file(c, top); },
       {"unknown key 'trainn'",
-       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, data, deterministic, device, distributed, "
-       "distributed_timeout, lr_find, memory_format, model, name"});
+       "allow_tf32, cuda_graphs, cudnn_benchmark, cudnn_cache, cudnn_engines, data, deterministic, device, "
+       "distributed, distributed_timeout, lr_find, memory_format, model, name"});
 }
 
 TEST(Config, UnknownOverrideKeyNamesItsSection) {
@@ -149,6 +149,12 @@ TEST(Config, CudnnBenchmarkIsOnByDefaultAndTheCacheOff) {
   EXPECT_FALSE(from_file.cudnn_benchmark);
   EXPECT_EQ(from_file.cudnn_cache, "algorithms.txt");
   expect_error([] { overridden({"cudnn_benchmark=fast"}); }, {"'cudnn_benchmark' must be true or false"});
+  EXPECT_EQ(overridden({"cudnn_engines=graph"}).cudnn_engines, "graph");
+  EXPECT_EQ(cyg::app::conv_engines_named("legacy"), cyg::ConvEngines::Legacy);
+  EXPECT_EQ(cyg::app::conv_engines_named("both"), cyg::ConvEngines::Both);
+  EXPECT_EQ(cyg::app::conv_engines_named("graph"), cyg::ConvEngines::Graph);
+  expect_error([] { cyg::app::validate(overridden({"cudnn_engines=v8"})); },
+               {"cudnn_engines", "'v8'", "both", "legacy", "graph"});
   expect_error([] { overridden({"cudnn_cache=[a]"}); }, {"'cudnn_cache' must be a string"});
   const std::string keys = cyg::app::describe_keys(cyg::app::AppKind::OneCycle);
   EXPECT_NE(keys.find("cudnn_benchmark = true\n      true or false: "), std::string::npos) << keys;
@@ -414,6 +420,7 @@ RunConfig config_without_defaults() {
   c.allow_tf32 = false;
   c.cudnn_benchmark = false;
   c.cudnn_cache = "cache/cudnn_algorithms.txt";
+  c.cudnn_engines = "legacy";
   c.cuda_graphs = false;
   c.threads = 3;
   c.distributed = "false";
@@ -535,6 +542,7 @@ TEST(Config, RoundTripThroughYamlKeepsEveryField) {
   EXPECT_FIELD(allow_tf32);
   EXPECT_FIELD(cudnn_benchmark);
   EXPECT_FIELD(cudnn_cache);
+  EXPECT_FIELD(cudnn_engines);
   EXPECT_FIELD(cuda_graphs);
   EXPECT_FIELD(threads);
   EXPECT_FIELD(distributed);
@@ -904,7 +912,7 @@ TEST(Config, TheRoundTripCoversEveryKey) {
   int named = 0;  // lines that start a key: "  key = default"
   std::istringstream lines(keys);
   for (std::string line; std::getline(lines, line);) named += line.rfind("  ", 0) == 0 && line[2] != ' ';
-  EXPECT_EQ(named, 108) << keys;
+  EXPECT_EQ(named, 109) << keys;
 }
 
 // --help teaches: every key has words, each app shows its own defaults, and a key that
