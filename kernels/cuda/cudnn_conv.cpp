@@ -70,9 +70,11 @@ constexpr int kTimedRuns = 3;
 constexpr double kTimedBudgetMs = 20.0;
 // The longest GPU delay the timed runs wait behind.
 constexpr double kMaxDelayMs = 50.0;
-// The most graph engine configurations a search times per direction, in the order of
-// cuDNN's heuristics (PyTorch's cuDNN v8 path tries 10 by default).
+// The most graph engine configurations a search times per direction: the first the
+// settings allow, in the order of cuDNN's heuristics (as PyTorch's cuDNN v8 path filters
+// its list, then tries 10 by default), among the first kGraphListed it lists.
 constexpr int kGraphCandidates = 10;
+constexpr int kGraphListed = 64;
 
 // Guards the plans and the algorithm file.
 std::mutex g_mutex;
@@ -387,7 +389,10 @@ class Chooser {
   template <ConvDirection D>
   void choose(Step& step) {
     if (settings_.benchmark) {
-      const ConvAlgoChoice* known = uses_file() ? g_file.cache.find(file_key(D)) : nullptr;
+      // The file holds algorithms, which ConvEngines::Graph is to take only where no engine
+      // runs: it searches.
+      const ConvAlgoChoice* known =
+          uses_file() && settings_.engines != ConvEngines::Graph ? g_file.cache.find(file_key(D)) : nullptr;
       if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) {
         report(D, "file", step, {}, -1);
         return;
@@ -544,9 +549,10 @@ class Chooser {
   }
 
   // The engines cuDNN's graph API lists for this direction (kernels/cuda/cudnn_graph.h),
-  // appended to `candidates` from `first` on, each timed as time_candidate times an
-  // algorithm where the settings allow it and it fits the search's workspace; `plans`
-  // holds the plans of the usable ones, in the same order. Where the graph API refuses
+  // appended to `candidates` from `first` on until kGraphCandidates of them were allowed
+  // by the settings, each allowed one timed as time_candidate times an algorithm where it
+  // fits the search's workspace; `engines` and `plans` (the usable ones' plans, else null)
+  // in the same order. Where the graph API refuses
   // the convolution, none, with a warning (once per process).
   struct GraphCandidates {
     size_t first = 0;
@@ -559,15 +565,18 @@ class Chooser {
     g.first = candidates.size();
     try {
       GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
-      g.engines = graph.engines(kGraphCandidates);
-      for (size_t i = 0; i < g.engines.size(); ++i) {
+      g.engines = graph.engines(kGraphListed);
+      int tried = 0;
+      for (size_t i = 0; i < g.engines.size() && tried < kGraphCandidates; ++i) {
         const GraphEngine& e = g.engines[i];
         ConvCandidate c;
         c.choice = ConvAlgoChoice{-1, static_cast<int>(e.notes.tensor_core ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), 0,
                                   e.global_index, e.knobs_text()};
         std::unique_ptr<GraphConvPlan> plan;
-        if (conv_engine_allowed(e.notes, data_, settings_.allow_tf32, settings_.deterministic))
+        if (e.global_index >= 0 && conv_engine_allowed(e.notes, data_, settings_.allow_tf32, settings_.deterministic)) {
+          ++tried;
           plan = graph.plan_listed(i);
+        }
         if (plan && plan->workspace_bytes() <= buffers_->workspace_bytes) {
           c.choice.workspace_bytes = plan->workspace_bytes();
           const GraphConvPlan& p = *plan;
@@ -579,7 +588,11 @@ class Chooser {
         candidates.push_back(std::move(c));
         g.plans.push_back(std::move(plan));
       }
+      g.engines.resize(g.plans.size());
     } catch (const std::exception& e) {
+      // A fault of the GPU (an engine that ran wild) is not a refusal: it sticks, and is
+      // reported as what it is.
+      if (cudaDeviceSynchronize() != cudaSuccess) throw;
       warn_graph_api(e.what());
       candidates.resize(g.first);
       g.engines.clear();
@@ -589,14 +602,21 @@ class Chooser {
   }
 
   // Backward data's chosen engine on a graph that adds into dx (beta 1), for the calls
-  // that accumulate; null where cuDNN does not take it there (those calls then run the
-  // algorithm).
+  // that accumulate, run once on the search's buffers; null where cuDNN does not take it
+  // there or does not run it (those calls then run the algorithm).
   std::unique_ptr<GraphConvPlan> accumulating_plan(const GraphEngine& engine) {
     try {
       GraphConv graph(handle_, shape_, data_, layout_, ConvDirection::BackwardData, 1.0f);
       std::unique_ptr<GraphConvPlan> plan = graph.plan_rebuilt(engine);
-      if (plan && plan->workspace_bytes() <= kWorkspaceCap) return plan;
+      if (plan && plan->workspace_bytes() <= buffers_->workspace_bytes) {
+        const SearchBuffers& b = *buffers_;
+        const cudnnStatus_t ran = plan->run(handle_, b.x, b.w, b.y, b.workspace);
+        CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
+        if (ran == CUDNN_STATUS_SUCCESS) return plan;
+        refused();
+      }
     } catch (const std::exception& e) {
+      if (cudaDeviceSynchronize() != cudaSuccess) throw;
       warn_graph_api(e.what());
     }
     return nullptr;
@@ -627,8 +647,10 @@ class Chooser {
     r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace};
     r.candidates = std::move(candidates);
     r.chosen = chosen;
-    if (chosen >= 0 && r.candidates[static_cast<size_t>(chosen)].choice.graph())
+    if (chosen >= 0 && r.candidates[static_cast<size_t>(chosen)].choice.graph()) {
       r.choice = r.candidates[static_cast<size_t>(chosen)].choice;
+      r.choice.workspace_bytes = step.workspace;  // the plans' and the algorithm's
+    }
     reports_.push_back(std::move(r));
     return reports_.back();
   }
@@ -754,7 +776,9 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
 }
 
 const ConvPlan& plan_for(const Conv2dShape& s, ConvData data, ConvLayout layout) {
-  static std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
+  // Never destroyed: cuDNN's execution plans must not be torn down at exit, after the
+  // threads' handles and perhaps the CUDA context are gone.
+  static auto& plans = *new std::map<PlanKey, std::unique_ptr<ConvPlan>>;
   const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load(), g_engines.load()}, data,
                     layout};
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -767,6 +791,13 @@ cudnnHandle_t bound_handle(void* stream) {
   cudnnHandle_t h = handle_for_this_thread();
   CYG_CUDNN_CHECK(cudnnSetStream(h, static_cast<cudaStream_t>(stream)));
   return h;
+}
+
+// Whether a call runs a direction's graph plan: one was chosen, on this thread's handle
+// (cuDNN's plans are not shared between threads), and the pointers are as aligned as the
+// plan was made for. Otherwise the algorithm runs.
+bool runs_plan(const GraphConvPlan* plan, cudnnHandle_t handle, const void* x, const void* w, const void* y) {
+  return plan != nullptr && plan->handle() == handle && GraphConvPlan::accepts(x, w, y);
 }
 
 void check_workspace(const ConvPlan& p, size_t given) {
@@ -805,12 +836,13 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
              void* workspace, size_t workspace_bytes, void* stream) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
-  if (p.fwd.graph && GraphConvPlan::accepts(x, w, y)) {
-    CYG_CUDNN_CHECK(p.fwd.graph->run(bound_handle(stream), x, w, y, workspace));
+  const cudnnHandle_t h = bound_handle(stream);
+  if (runs_plan(p.fwd.graph.get(), h, x, w, y)) {
+    CYG_CUDNN_CHECK(p.fwd.graph->run(h, x, w, y, workspace));
     return;
   }
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionForward(bound_handle(stream), &one, p.x, x, p.w, w, p.fwd.conv,
+  CYG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, x, p.w, w, p.fwd.conv,
                                           static_cast<cudnnConvolutionFwdAlgo_t>(p.fwd.algo), workspace,
                                           workspace_bytes, &zero, p.y, y));
 }
@@ -819,13 +851,14 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
                    void* workspace, size_t workspace_bytes, void* stream, bool accumulate) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
+  const cudnnHandle_t h = bound_handle(stream);
   const GraphConvPlan* graph = accumulate ? p.bwd_data.graph_accumulate.get() : p.bwd_data.graph.get();
-  if (graph != nullptr && GraphConvPlan::accepts(dx, w, dy)) {
-    CYG_CUDNN_CHECK(graph->run(bound_handle(stream), dx, w, dy, workspace));
+  if (runs_plan(graph, h, dx, w, dy)) {
+    CYG_CUDNN_CHECK(graph->run(h, dx, w, dy, workspace));
     return;
   }
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(bound_handle(stream), &one, p.w, w, p.y, dy, p.bwd_data.conv,
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p.w, w, p.y, dy, p.bwd_data.conv,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
                                                workspace_bytes, &beta, p.x, dx));
 }
@@ -834,12 +867,13 @@ void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, con
                      void* dw, void* workspace, size_t workspace_bytes, void* stream) {
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
-  if (p.bwd_filter.graph && GraphConvPlan::accepts(x, dw, dy)) {
-    CYG_CUDNN_CHECK(p.bwd_filter.graph->run(bound_handle(stream), x, dw, dy, workspace));
+  const cudnnHandle_t h = bound_handle(stream);
+  if (runs_plan(p.bwd_filter.graph.get(), h, x, dw, dy)) {
+    CYG_CUDNN_CHECK(p.bwd_filter.graph->run(h, x, dw, dy, workspace));
     return;
   }
   const float one = 1.0f, zero = 0.0f;
-  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(bound_handle(stream), &one, p.x, x, p.y, dy, p.bwd_filter.conv,
+  CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.bwd_filter.conv,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),
                                                  workspace, workspace_bytes, &zero, p.w, dw));
 }

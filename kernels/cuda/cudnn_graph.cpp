@@ -233,11 +233,18 @@ std::vector<GraphEngine> GraphConv::engines(int most) {
 
   std::vector<GraphEngine> engines;
   for (const auto& config : configs_) {
-    GraphEngine e;
+    engines.push_back(describe(config->get()));
+  }
+  return engines;
+}
+
+GraphEngine GraphConv::describe(cudnnBackendDescriptor_t config) {
+  GraphEngine e;
+  try {
     BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
     cudnnBackendDescriptor_t engine_raw = engine.get();
     int64_t n = 0;
-    CYG_BACKEND_CHECK(cudnnBackendGetAttribute(config->get(), CUDNN_ATTR_ENGINECFG_ENGINE,
+    CYG_BACKEND_CHECK(cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_ENGINE,
                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &engine_raw),
                       "CUDNN_ATTR_ENGINECFG_ENGINE");
     CYG_BACKEND_CHECK(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
@@ -267,7 +274,7 @@ std::vector<GraphEngine> GraphConv::engines(int most) {
       choices.push_back(std::make_unique<BackendDescriptor>(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR));
       choices_raw.push_back(choices.back()->get());
     }
-    CYG_BACKEND_CHECK(cudnnBackendGetAttribute(config->get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
+    CYG_BACKEND_CHECK(cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
                                                CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                                static_cast<int64_t>(choices_raw.size()), &n, choices_raw.data()),
                       "CUDNN_ATTR_ENGINECFG_KNOB_CHOICES");
@@ -282,14 +289,16 @@ std::vector<GraphEngine> GraphConv::engines(int most) {
                         "CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE");
       e.knobs.emplace_back(static_cast<int64_t>(type), value);
     }
-    engines.push_back(std::move(e));
+  } catch (const Error&) {
+    return GraphEngine{};  // not described: not used (the others still are)
   }
-  return engines;
+  return e;
 }
 
 std::unique_ptr<GraphConvPlan> GraphConv::finish(std::vector<std::shared_ptr<BackendDescriptor>> config) {
   auto plan = std::make_unique<GraphConvPlan>();
   plan->graph_ = graph_parts_;
+  plan->handle_ = handle_;
   plan->plan_ = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
   const cudnnBackendDescriptor_t config_raw = config.back()->get();
   set(plan->plan_->get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle_,

@@ -35,7 +35,8 @@ class BackendDescriptor {
   cudnnBackendDescriptor_t d_ = nullptr;
 };
 
-// An engine as the heuristics gave it: its global index, knob settings and notes.
+// An engine as the heuristics gave it: its global index, knob settings and notes. A
+// configuration cuDNN would not describe has global_index -1 and is not to be used.
 struct GraphEngine {
   int64_t global_index = -1;
   std::vector<std::pair<int64_t, int64_t>> knobs;  // (cudnnBackendKnobType_t, value)
@@ -47,6 +48,10 @@ struct GraphEngine {
 class GraphConvPlan {
  public:
   size_t workspace_bytes() const { return workspace_; }
+  // The handle the plan was finalized with: cuDNN's plans are not to be shared between
+  // threads (each of which has its own handle), so a call on another handle takes the
+  // legacy path.
+  cudnnHandle_t handle() const { return handle_; }
   // Whether the pointers meet the alignment the tensors were declared with.
   static bool accepts(const void* x, const void* w, const void* y);
   // Runs the plan on `handle`'s stream; the status is the caller's to check.
@@ -60,6 +65,7 @@ class GraphConvPlan {
   std::vector<std::shared_ptr<BackendDescriptor>> config_;
   std::unique_ptr<BackendDescriptor> plan_;
   size_t workspace_ = 0;
+  cudnnHandle_t handle_ = nullptr;
 };
 
 // The operation graph of one convolution direction, with its scaling factors fixed (beta
@@ -82,6 +88,8 @@ class GraphConv {
   // The plan of a finalized configuration, made of the descriptors `config` (its last the
   // configuration itself); null where cuDNN refuses it.
   std::unique_ptr<GraphConvPlan> finish(std::vector<std::shared_ptr<BackendDescriptor>> config);
+  // The engine of one of the heuristics' configurations, its notes and knobs.
+  static GraphEngine describe(cudnnBackendDescriptor_t config);
 
   cudnnHandle_t handle_;
   std::shared_ptr<std::vector<std::unique_ptr<BackendDescriptor>>> graph_parts_;  // tensors, conv, op, graph

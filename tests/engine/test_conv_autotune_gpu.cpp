@@ -217,7 +217,7 @@ std::vector<cyg::ConvChoiceReport> latest_reports(const cyg::Conv2dShape& s, cyg
 // cuDNN's graph API engines, taken wherever one runs (ConvEngines::Graph): every case
 // matches the CPU in strict FP32, searched and deterministic; ResNet-18's 64-channel
 // shape runs an engine in all three directions (so that the comparison is of the
-// engines); and under bf16 autocast channels-last the same shape matches the CPU's bf16
+// engines, TF32 off: f32 engines without tensor cores); and under bf16 autocast channels-last the same shape matches the CPU's bf16
 // twins within bf16's rounding.
 TEST(ConvAutotune, GraphEnginesMatchTheCpu) {
   REQUIRE_GPU();
@@ -226,6 +226,9 @@ TEST(ConvAutotune, GraphEnginesMatchTheCpu) {
     SCOPED_TRACE(deterministic ? "deterministic" : "fastest");
     const ConvSwitches switches(true, deterministic, cyg::ConvEngines::Graph);
     for (const ConvCase& c : kCases) expect_matches_cpu(c, seed += 10);
+    // (With determinism asked for, an engine runs only where the heuristics' first ten
+    // hold a deterministic one: the comparison above covers whichever ran.)
+    if (deterministic) continue;
     const std::vector<cyg::ConvChoiceReport> reports =
         latest_reports(shape_of(kCases[3]), cyg::ConvData::F32, cyg::ConvLayout::NCHW);
     ASSERT_EQ(reports.size(), 3u);
