@@ -306,7 +306,7 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
                   conv_choice_name(r.key.direction, r.choice).c_str(),
                   math_name(r.choice.math_type).c_str(), static_cast<double>(r.choice.workspace_bytes) / 1e6,
                   milliseconds(search_ms).c_str(), milliseconds(ours_ms).c_str());
-    os << line << (others.empty() ? "" : "  " + others) << '\n';
+    os << line << (r.note.empty() ? "" : "  (" + r.note + ")") << (others.empty() ? "" : "  " + others) << '\n';
   }
   std::snprintf(line, sizeof line,
                 "  the chosen algorithms' timed runs add up to %.3f ms (forward %.3f, backward_data %.3f, "

@@ -128,6 +128,9 @@ struct ConvChoiceReport {
   ConvAlgoChoice choice;
   std::vector<ConvCandidate> candidates;  // a search's, in cuDNN's order; else empty
   int chosen = -1;                        // the index of the choice among them
+  // Anything else the table should say of the choice (backward data's accumulating
+  // calls with a graph engine: whether the engine takes beta 1 or the algorithm runs).
+  std::string note;
 };
 
 // The reports as a table, one line per convolution and direction in the order they were

@@ -637,7 +637,7 @@ class Chooser {
   }
 
   // Records how `step` was chosen, with its math type as the descriptor now holds it.
-  const ConvChoiceReport& report(ConvDirection direction, const char* source, const Step& step,
+  ConvChoiceReport& report(ConvDirection direction, const char* source, const Step& step,
                                  std::vector<ConvCandidate> candidates, int chosen) {
     cudnnMathType_t math{};
     CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
@@ -724,7 +724,9 @@ class Chooser {
         chosen = fastest;
       }
     }
-    const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
+    ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
+    if (D == ConvDirection::BackwardData && made.choice.graph())
+      made.note = step.graph_accumulate ? "accumulating: the engine with beta 1" : "accumulating: the algorithm";
     if (uses_file() && !made.choice.graph()) {
       g_file.cache.insert(made.key, made.choice);
       searched_ = true;

@@ -345,6 +345,7 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
                          engine(7, "", false, -1, false)};
   searched.chosen = 1;
   searched.choice = searched.candidates[1].choice;
+  searched.note = "accumulating: the algorithm";
   const std::string table = cyg::conv_choices_table({searched});
   std::istringstream lines(table);
   std::string header, columns, first, total;
@@ -355,6 +356,7 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   EXPECT_NE(first.find("engine 41 [2=4 3=1]"), std::string::npos) << first;
   EXPECT_NE(first.find("IMPLICIT_PRECOMP_GEMM/tensor_op 0.250"), std::string::npos) << first;
   EXPECT_NE(first.find("engine 7/fma not usable"), std::string::npos) << first;
+  EXPECT_NE(first.find("(accumulating: the algorithm)"), std::string::npos) << first;
   EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
 }
 
