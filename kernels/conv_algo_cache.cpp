@@ -246,6 +246,20 @@ int pick_conv_candidate(const std::vector<ConvCandidate>& candidates) {
   return fastest >= 0 ? fastest : first_usable;
 }
 
+int pick_conv_engine(const std::vector<ConvCandidate>& candidates, size_t algorithms, int algorithm,
+                     ConvEngines engines) {
+  if (engines == ConvEngines::Legacy) return algorithm;
+  int fastest = -1;
+  for (size_t i = algorithms; i < candidates.size(); ++i)
+    if (candidates[i].usable && candidates[i].timed_ms >= 0 &&
+        (fastest < 0 || candidates[i].timed_ms < candidates[static_cast<size_t>(fastest)].timed_ms))
+      fastest = static_cast<int>(i);
+  if (fastest < 0) return algorithm;
+  if (engines == ConvEngines::Graph || algorithm < 0) return fastest;
+  const double algorithm_ms = candidates[static_cast<size_t>(algorithm)].timed_ms;
+  return algorithm_ms < 0 || candidates[static_cast<size_t>(fastest)].timed_ms < algorithm_ms ? fastest : algorithm;
+}
+
 namespace {
 // cuDNN's math types (cudnnMathType_t) by number.
 std::string math_name(int math) {

@@ -120,6 +120,13 @@ struct ConvCandidate {
 // the first call of a kernel included (with CUDA's lazy loading, a module load).
 int pick_conv_candidate(const std::vector<ConvCandidate>& candidates);
 
+// Where a search's candidates are the legacy algorithms' (the first `algorithms`, of
+// which the one at `algorithm` was adopted) and then the graph engines': the fastest
+// usable engine where `engines` is Graph, or where it is Both and its timed run beat the
+// algorithm's (or the algorithm went untimed); else `algorithm`.
+int pick_conv_engine(const std::vector<ConvCandidate>& candidates, size_t algorithms, int algorithm,
+                     ConvEngines engines);
+
 // How one direction of one convolution got its algorithm: from the algorithm file, a
 // search, or cuDNN's heuristics.
 struct ConvChoiceReport {

@@ -707,21 +707,16 @@ class Chooser {
     // calls a plan cannot take.
     if (settings_.engines != ConvEngines::Legacy) {
       GraphCandidates graph = graph_candidates<D>(candidates);
-      int fastest = -1;
-      for (size_t i = graph.first; i < candidates.size(); ++i)
-        if (candidates[i].usable && (fastest < 0 || candidates[i].timed_ms < candidates[static_cast<size_t>(fastest)].timed_ms))
-          fastest = static_cast<int>(i);
-      const double algorithm_ms = candidates[static_cast<size_t>(chosen)].timed_ms;
-      if (fastest >= 0 && (settings_.engines == ConvEngines::Graph || algorithm_ms < 0 ||
-                           candidates[static_cast<size_t>(fastest)].timed_ms < algorithm_ms)) {
-        const size_t k = static_cast<size_t>(fastest) - graph.first;
+      const int picked = pick_conv_engine(candidates, graph.first, chosen, settings_.engines);
+      if (picked != chosen) {
+        const size_t k = static_cast<size_t>(picked) - graph.first;
         step.graph = std::move(graph.plans[k]);
         step.workspace = std::max(step.workspace, step.graph->workspace_bytes());
         if (D == ConvDirection::BackwardData) {
           step.graph_accumulate = accumulating_plan(graph.engines[k]);
           if (step.graph_accumulate) step.workspace = std::max(step.workspace, step.graph_accumulate->workspace_bytes());
         }
-        chosen = fastest;
+        chosen = picked;
       }
     }
     ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);

@@ -337,6 +337,24 @@ TEST(ConvCandidates, AnEnginesNotesDecideWhetherTheSettingsAllowIt) {
   EXPECT_TRUE(cyg::conv_engine_allowed(tensor_core, ConvData::BF16, false, true));
 }
 
+// Two algorithms (the second adopted) and three engines.
+TEST(ConvCandidates, AnEngineIsChosenWhereItBeatsTheAlgorithmOrTheSettingsPreferEngines) {
+  using cyg::ConvEngines;
+  std::vector<cyg::ConvCandidate> c = {candidate(0, true, 0.5, 0.40), candidate(1, true, 0.3, 0.30),
+                                       engine(4, "", true, 0.35, true), engine(9, "", false, 0.01, true),
+                                       engine(2, "1=1", true, 0.20, true)};
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Both), 4) << "the fastest usable engine, faster";
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Legacy), 1);
+  c[4].timed_ms = 0.31;
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Both), 1) << "no engine beats the algorithm";
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Graph), 4) << "Graph: the fastest engine, slower or not";
+  c[1].timed_ms = -1;
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Both), 4) << "an untimed algorithm";
+  c[2].usable = c[4].usable = false;
+  EXPECT_EQ(cyg::pick_conv_engine(c, 2, 1, ConvEngines::Graph), 1) << "no usable engine: the algorithm";
+  EXPECT_EQ(cyg::pick_conv_engine(c, 5, 1, ConvEngines::Graph), 1) << "no engines listed";
+}
+
 TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms) {
   cyg::ConvChoiceReport searched;
   searched.key = key_of(ConvDirection::Forward);
