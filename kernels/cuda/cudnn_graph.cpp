@@ -82,6 +82,46 @@ int64_t element_count(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t na
   return n;
 }
 
+// An attribute with the name an error gives it.
+struct NamedAttribute {
+  cudnnBackendAttributeName_t name;
+  const char* text;
+};
+#define CYG_NAMED(attribute) \
+  NamedAttribute { attribute, #attribute }
+
+// A direction's operation: its descriptor type and the attributes of its tensors by role
+// (x: X or DX, w: W or DW, y: Y or DY), its convolution, alpha and beta.
+struct OperationAttributes {
+  cudnnBackendDescriptorType_t type;
+  NamedAttribute x, w, y, conv, alpha, beta;
+};
+
+const OperationAttributes& operation_attributes(ConvDirection direction) {
+  static const OperationAttributes forward{CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR,
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X),
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W),
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y),
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC),
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA),
+                                           CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA)};
+  static const OperationAttributes data{CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX),
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W),
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY),
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC),
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA),
+                                        CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA)};
+  static const OperationAttributes filter{CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR,
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X),
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW),
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY),
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC),
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA),
+                                          CYG_NAMED(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA)};
+  return direction == ConvDirection::Forward ? forward : direction == ConvDirection::BackwardData ? data : filter;
+}
+
 bool has_note(const std::vector<cudnnBackendNumericalNote_t>& notes, cudnnBackendNumericalNote_t note) {
   for (cudnnBackendNumericalNote_t n : notes)
     if (n == note) return true;
@@ -154,46 +194,14 @@ GraphConv::GraphConv(cudnnHandle_t handle, const Conv2dShape& s, ConvData data, 
 
   // The node: its tensors by role, the convolution, and alpha = 1 and beta as float (the
   // compute type's).
+  const OperationAttributes& a = operation_attributes(direction);
   const float alpha = 1.0f;
-  std::unique_ptr<BackendDescriptor> op;
-  switch (direction) {
-    case ConvDirection::Forward:
-      op = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, x, "CONVOLUTION_FORWARD_X");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, w, "CONVOLUTION_FORWARD_W");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, y, "CONVOLUTION_FORWARD_Y");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv->get(),
-                     "CONVOLUTION_FORWARD_CONV_DESC");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
-          "CONVOLUTION_FORWARD_ALPHA");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
-          "CONVOLUTION_FORWARD_BETA");
-      break;
-    case ConvDirection::BackwardData:
-      op = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, x, "CONVOLUTION_BWD_DATA_DX");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w, "CONVOLUTION_BWD_DATA_W");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, y, "CONVOLUTION_BWD_DATA_DY");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv->get(),
-                     "CONVOLUTION_BWD_DATA_CONV_DESC");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
-          "CONVOLUTION_BWD_DATA_ALPHA");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
-          "CONVOLUTION_BWD_DATA_BETA");
-      break;
-    case ConvDirection::BackwardFilter:
-      op = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, x, "CONVOLUTION_BWD_FILTER_X");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, w, "CONVOLUTION_BWD_FILTER_DW");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, y, "CONVOLUTION_BWD_FILTER_DY");
-      set_descriptor(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, conv->get(),
-                     "CONVOLUTION_BWD_FILTER_CONV_DESC");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
-          "CONVOLUTION_BWD_FILTER_ALPHA");
-      set(op->get(), CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
-          "CONVOLUTION_BWD_FILTER_BETA");
-      break;
-  }
+  auto op = std::make_unique<BackendDescriptor>(a.type);
+  const std::pair<NamedAttribute, cudnnBackendDescriptor_t> bound[] = {
+      {a.x, x}, {a.w, w}, {a.y, y}, {a.conv, conv->get()}};
+  for (const auto& [attribute, value] : bound) set_descriptor(op->get(), attribute.name, value, attribute.text);
+  set(op->get(), a.alpha.name, CUDNN_TYPE_FLOAT, 1, &alpha, a.alpha.text);
+  set(op->get(), a.beta.name, CUDNN_TYPE_FLOAT, 1, &beta, a.beta.text);
   CYG_BACKEND_CHECK(cudnnBackendFinalize(op->get()), "cudnnBackendFinalize(convolution operation)");
 
   auto graph = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);

@@ -207,6 +207,15 @@ TEST_F(CudnnGraph, AnAttributeCuDnnRefusesIsAnErrorNamingIt) {
   EXPECT_NE(error.find("CUDNN_ATTR_CONVOLUTION_CONV_MODE"), std::string::npos) << error;
   EXPECT_NE(error.find("CUDNN_STATUS_BAD_PARAM"), std::string::npos) << error;
   EXPECT_NE(error.find("refused by the test"), std::string::npos) << "cuDNN's own account: " << error;
+  // An operation's attribute by its name too.
+  fake_cudnn::state().refused_attribute = CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW;
+  error = "(no error)";
+  try {
+    GraphConv graph(kHandle, shape(), ConvData::F32, ConvLayout::NCHW, ConvDirection::BackwardFilter, 0.0f);
+  } catch (const cyg::Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW"), std::string::npos) << error;
 }
 
 // The plans keep the graph's descriptors alive; once all are gone, so are the descriptors.
