@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <tuple>
 #include <vector>
@@ -18,12 +19,21 @@ namespace {
 // The header names the format and its version; a file with another header is not ours
 // to read or to replace.
 constexpr const char* kFormat = "cygnet cudnn algorithm cache";
-constexpr int kVersion = 2;
-constexpr int kFields = 11;
-// Version 1: no data nor layout fields, every line an f32 NCHW choice.
+constexpr int kVersion = 3;
+constexpr int kFields = 13;
+// Version 2: no engine nor knobs fields, every line a legacy algorithm.
+constexpr int kVersion2Fields = 11;
+// Version 1: no data nor layout fields either, every line an f32 NCHW choice.
 constexpr int kVersion1Fields = 9;
 
 std::string header(int version = kVersion) { return std::string(kFormat) + " " + std::to_string(version); }
+
+// The version a first line names, or 0 where it is not one of ours.
+int version_of(const std::string& first_line) {
+  for (int v = 1; v <= kVersion; ++v)
+    if (first_line == header(v)) return v;
+  return 0;
+}
 
 ConvData data_named(const std::string& name) {
   CYG_INPUT_CHECK(name == "f32" || name == "bf16", "data '", name, "' is not f32 or bf16");
@@ -123,8 +133,8 @@ void ConvAlgoCache::insert(const ConvAlgoKey& key, const ConvAlgoChoice& choice)
             "a GPU name for the algorithm cache must be one line without tabs: '", key.gpu, "'");
   CYG_CHECK(choice.algorithm >= 0 && choice.math_type >= 0, "cuDNN algorithm ", choice.algorithm, ", math type ",
             choice.math_type);
-  CYG_CHECK(!choice.graph(), "a graph engine's choice (engine ", choice.engine,
-            ") is not kept in the algorithm cache: its format holds legacy algorithms only");
+  CYG_CHECK(choice.knobs.find_first_of("\t\r\n") == std::string::npos, "knobs '", choice.knobs,
+            "' for the algorithm cache must be one field");
   choices_[key] = choice;
 }
 
@@ -134,7 +144,8 @@ std::string ConvAlgoCache::serialize() const {
   for (const auto& [k, c] : choices_)
     os << k.gpu << '\t' << k.cudnn_version << '\t' << shape_field(k.shape) << '\t' << int(k.allow_tf32) << '\t'
        << int(k.deterministic) << '\t' << conv_direction_name(k.direction) << '\t' << data_name(k.data) << '\t'
-       << layout_name(k.layout) << '\t' << c.algorithm << '\t' << c.math_type << '\t' << c.workspace_bytes << '\n';
+       << layout_name(k.layout) << '\t' << c.algorithm << '\t' << c.math_type << '\t' << c.workspace_bytes << '\t'
+       << c.engine << '\t' << (c.knobs.empty() ? "-" : c.knobs) << '\n';
   return os.str();
 }
 
@@ -143,10 +154,12 @@ ConvAlgoCache ConvAlgoCache::parse(const std::string& text) {
   std::istringstream in(text);
   std::string line;
   int number_of_line = 0;
-  CYG_INPUT_CHECK(std::getline(in, line) && (line == header() || line == header(1)), "line 1 is not '", header(),
-                  "'");
-  const bool version1 = line == header(1);
-  const size_t fields = version1 ? kVersion1Fields : kFields;
+  CYG_INPUT_CHECK(std::getline(in, line) && version_of(line) > 0, "line 1 is not '", header(), "'");
+  const int version = version_of(line);
+  const bool version1 = version == 1;
+  const size_t fields = version1 ? kVersion1Fields : version == 2 ? kVersion2Fields : kFields;
+  // Every line the writer writes ends in a line break: without one the file was cut short.
+  CYG_INPUT_CHECK(text.back() == '\n', "its last line is cut short");
   ++number_of_line;
   while (std::getline(in, line)) {
     ++number_of_line;
@@ -170,13 +183,16 @@ ConvAlgoCache ConvAlgoCache::parse(const std::string& text) {
       choice.algorithm = number<int>(f[next], 0, "algorithm");
       choice.math_type = number<int>(f[next + 1], 0, "math type");
       choice.workspace_bytes = number<size_t>(f[next + 2], 0, "workspace size");
+      if (version >= 3) {
+        choice.engine = number<int64_t>(f[next + 3], -1, "engine");
+        choice.knobs = f[next + 4] == "-" ? std::string() : conv_knobs_text(parse_conv_knobs(f[next + 4]));
+        CYG_INPUT_CHECK(choice.engine >= 0 || choice.knobs.empty(), "knobs '", f[next + 4], "' without an engine");
+      }
       cache.insert(key, choice);
     } catch (const Error& e) {
       CYG_INPUT_CHECK(false, "line ", number_of_line, ": ", e.what());
     }
   }
-  // Every line the writer writes ends in a line break: without one the file was cut short.
-  CYG_INPUT_CHECK(text.empty() || text.back() == '\n', "line ", number_of_line, " is cut short");
   return cache;
 }
 
@@ -188,7 +204,7 @@ ConvAlgoFile read_conv_algo_file(const std::string& path) {
   std::getline(in, first_line);
   if (first_line.empty() && in.eof()) return file;
   const std::string where = "cuDNN algorithm cache '" + path + "': ";
-  if (first_line != header() && first_line != header(1)) {
+  if (version_of(first_line) == 0) {
     std::string shown = first_line.substr(0, 60);
     for (char& ch : shown)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
@@ -221,6 +237,25 @@ std::string conv_algorithm_name(ConvDirection direction, int algorithm) {
                                                                                      : filter;
   if (algorithm >= 0 && static_cast<size_t>(algorithm) < names.size()) return names[static_cast<size_t>(algorithm)];
   return "algorithm " + std::to_string(algorithm);
+}
+
+std::string conv_knobs_text(const std::vector<std::pair<int64_t, int64_t>>& knobs) {
+  std::string text;
+  for (const auto& [type, value] : knobs)
+    text += (text.empty() ? "" : " ") + std::to_string(type) + "=" + std::to_string(value);
+  return text;
+}
+
+std::vector<std::pair<int64_t, int64_t>> parse_conv_knobs(const std::string& text) {
+  std::vector<std::pair<int64_t, int64_t>> knobs;
+  if (text.empty()) return knobs;
+  for (const std::string& pair : split(text, ' ')) {
+    const size_t equals = pair.find('=');
+    CYG_INPUT_CHECK(equals != std::string::npos, "knob '", pair, "' is not type=value");
+    knobs.emplace_back(number<int64_t>(pair.substr(0, equals), 0, "knob type"),
+                       number<int64_t>(pair.substr(equals + 1), std::numeric_limits<int64_t>::min(), "knob value"));
+  }
+  return knobs;
 }
 
 std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choice) {
@@ -311,14 +346,18 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
       others += (others.empty() ? "" : ", ") + conv_choice_name(r.key.direction, c.choice) + "/" +
                 math_name(c.choice.math_type) + " " + (c.usable ? milliseconds(c.timed_ms) : "not usable");
     }
+    // A chosen engine's math is its candidate's (the choice's own is its fallback
+    // algorithm's); from the file, unknown.
+    const std::string math = !r.choice.graph() ? math_name(r.choice.math_type)
+                             : r.chosen >= 0   ? math_name(r.candidates[static_cast<size_t>(r.chosen)].choice.math_type)
+                                               : "-";
     if (ours_ms >= 0)
       sums[static_cast<int>(r.key.direction)] += ours_ms;
     else
       all_timed = false;
     std::snprintf(line, sizeof line, "  %-40s %-15s %-10s %-22s %-14s %8.1f %9s %9s", shape,
                   conv_direction_name(r.key.direction), r.source.c_str(),
-                  conv_choice_name(r.key.direction, r.choice).c_str(),
-                  math_name(r.choice.math_type).c_str(), static_cast<double>(r.choice.workspace_bytes) / 1e6,
+                  conv_choice_name(r.key.direction, r.choice).c_str(), math.c_str(), static_cast<double>(r.choice.workspace_bytes) / 1e6,
                   milliseconds(search_ms).c_str(), milliseconds(ours_ms).c_str());
     os << line << (r.note.empty() ? "" : "  (" + r.note + ")") << (others.empty() ? "" : "  " + others) << '\n';
   }

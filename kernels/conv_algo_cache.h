@@ -4,13 +4,17 @@
 // takes the choice instead of searching again. Host code only (tested without a GPU):
 // kernels/cuda/cudnn_conv.cpp fills the cache and has it written atomically.
 //
-// The format is text: a header line ("cygnet cudnn algorithm cache 2"), then one line
+// The format is text: a header line ("cygnet cudnn algorithm cache 3"), then one line
 // per choice with tab-separated fields
 //   gpu  cudnn_version  N C H W OC KH KW stride_h stride_w pad_h pad_w  allow_tf32
 //   deterministic  direction  data  layout  algorithm  math_type  workspace_bytes
+//   engine  knobs
 // (the shape's numbers separated by spaces, booleans as 0/1, data f32 or bf16, layout
-// nchw or nhwc, cuDNN's enums as integers). Version 1, whose lines had no data nor
-// layout and kept f32 NCHW choices only, is read as such and rewritten as version 2.
+// nchw or nhwc, cuDNN's enums as integers; engine -1 and knobs "-" for a legacy
+// algorithm, else the graph engine's global index and its knobs as "type=value" pairs
+// separated by spaces, with the algorithm its calls fall back on). Versions 1 (no data
+// nor layout: f32 NCHW choices only) and 2 (no engine nor knobs: algorithms only) are
+// read as such and rewritten as version 3.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -40,9 +44,9 @@ struct ConvAlgoKey {
 // cuDNN's algorithm and math type as integers, and the workspace the choice needs; or,
 // where `engine` is set, an engine of cuDNN's graph API (its global index) with the knob
 // settings it was timed with ("type=value" pairs, in cuDNN's order), run through an
-// execution plan; its math_type then says whether it uses tensor cores (1, tensor_op) or
-// not (3, fma). Graph choices are not kept in the algorithm file: a later run searches
-// again.
+// execution plan. A search's candidate engine has algorithm -1 and a math_type that says
+// whether it uses tensor cores (1, tensor_op) or not (3, fma); a chosen one (in a report
+// or the file) carries the legacy algorithm and math type its unaligned calls run.
 struct ConvAlgoChoice {
   ConvAlgoChoice() = default;
   ConvAlgoChoice(int algorithm_, int math_type_, size_t workspace_bytes_, int64_t engine_ = -1,
@@ -89,6 +93,11 @@ ConvAlgoFile read_conv_algo_file(const std::string& path);
 // cuDNN's name of an algorithm of a direction, as its enums spell it without their
 // prefix ("IMPLICIT_PRECOMP_GEMM", "ALGO_1", ...); "algorithm N" past the known ones.
 std::string conv_algorithm_name(ConvDirection direction, int algorithm);
+// Knobs as text ("type=value" pairs separated by spaces) and back; malformed text is a
+// cyg::Error naming the pair.
+std::string conv_knobs_text(const std::vector<std::pair<int64_t, int64_t>>& knobs);
+std::vector<std::pair<int64_t, int64_t>> parse_conv_knobs(const std::string& text);
+
 // A choice's name: its algorithm's, or "engine N" with its knobs for a graph engine.
 std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choice);
 

@@ -141,6 +141,8 @@ struct Step {
   int algo = 0;
   size_t workspace = 0;  // for the algorithm and the plans alike
   std::unique_ptr<GraphConvPlan> graph, graph_accumulate;
+  int64_t engine = -1;  // the graph plan's engine and knobs, for the report and the file
+  std::string knobs;
 };
 
 struct ConvPlan {
@@ -389,11 +391,13 @@ class Chooser {
   template <ConvDirection D>
   void choose(Step& step) {
     if (settings_.benchmark) {
-      // The file holds algorithms, which ConvEngines::Graph is to take only where no engine
-      // runs: it searches.
+      // ConvEngines::Graph (engines wherever one runs, for tests) always searches; Legacy
+      // takes a file's engine choice as its algorithm alone.
       const ConvAlgoChoice* known =
           uses_file() && settings_.engines != ConvEngines::Graph ? g_file.cache.find(file_key(D)) : nullptr;
       if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) {
+        if (known->graph() && settings_.engines != ConvEngines::Legacy)
+          take_engine<D>(step, GraphEngine{known->engine, parse_conv_knobs(known->knobs), {}});
         report(D, "file", step, {}, -1);
         return;
       }
@@ -601,6 +605,50 @@ class Chooser {
     return g;
   }
 
+  // Makes `plan`, of `engine`, the direction's: its workspace counted, and for backward
+  // data the same engine with beta 1 for the accumulating calls where cuDNN takes it.
+  template <ConvDirection D>
+  void set_engine(Step& step, std::unique_ptr<GraphConvPlan> plan, const GraphEngine& engine) {
+    step.graph = std::move(plan);
+    step.engine = engine.global_index;
+    step.knobs = engine.knobs_text();
+    step.workspace = std::max(step.workspace, step.graph->workspace_bytes());
+    if (D == ConvDirection::BackwardData) {
+      step.graph_accumulate = accumulating_plan(engine);
+      if (step.graph_accumulate) step.workspace = std::max(step.workspace, step.graph_accumulate->workspace_bytes());
+    }
+  }
+
+  // The algorithm file's engine for this direction, built again on this convolution's
+  // graph; where cuDNN no longer builds it (or it needs more than the cap), the file's
+  // algorithm runs alone.
+  template <ConvDirection D>
+  void take_engine(Step& step, const GraphEngine& engine) {
+    std::unique_ptr<GraphConvPlan> plan;
+    try {
+      GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
+      plan = graph.plan_rebuilt(engine);
+    } catch (const std::exception& e) {
+      if (cudaDeviceSynchronize() != cudaSuccess) throw;
+      warn_graph_api(e.what());
+    }
+    if (plan && plan->workspace_bytes() <= kWorkspaceCap) set_engine<D>(step, std::move(plan), engine);
+  }
+
+  // The search's buffers, allocated at the first need (false where the GPU has no room).
+  bool ensure_buffers() {
+    if (!buffers_) {
+      buffers_ = std::make_unique<SearchBuffers>();
+      buffers_allocated_ = buffers_->allocate(shape_, data_);
+      if (!buffers_allocated_)
+        std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
+      // The buffers are this search's own: the legacy default stream orders it after
+      // their memsets, and the caller's stream is bound again at its call.
+      CYG_CUDNN_CHECK(cudnnSetStream(handle_, kSearchStream));
+    }
+    return buffers_allocated_;
+  }
+
   // Backward data's chosen engine on a graph that adds into dx (beta 1), for the calls
   // that accumulate, run once on the search's buffers; null where cuDNN does not take it
   // there or does not run it (those calls then run the algorithm).
@@ -608,7 +656,8 @@ class Chooser {
     try {
       GraphConv graph(handle_, shape_, data_, layout_, ConvDirection::BackwardData, 1.0f);
       std::unique_ptr<GraphConvPlan> plan = graph.plan_rebuilt(engine);
-      if (plan && plan->workspace_bytes() <= buffers_->workspace_bytes) {
+      // (Its trial run needs the search's buffers, which a graph capture cannot allocate.)
+      if (plan && !capturing_graph() && ensure_buffers() && plan->workspace_bytes() <= buffers_->workspace_bytes) {
         const SearchBuffers& b = *buffers_;
         const cudnnStatus_t ran = plan->run(handle_, b.x, b.w, b.y, b.workspace);
         CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
@@ -637,20 +686,21 @@ class Chooser {
   }
 
   // Records how `step` was chosen, with its math type as the descriptor now holds it.
-  ConvChoiceReport& report(ConvDirection direction, const char* source, const Step& step,
+  // A chosen engine comes with the algorithm its unaligned calls run (and the workspace
+  // of both).
+  const ConvChoiceReport& report(ConvDirection direction, const char* source, const Step& step,
                                  std::vector<ConvCandidate> candidates, int chosen) {
     cudnnMathType_t math{};
     CYG_CUDNN_CHECK(cudnnGetConvolutionMathType(step.conv, &math));
     ConvChoiceReport r;
     r.key = file_key(direction);
     r.source = source;
-    r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace};
+    r.choice = ConvAlgoChoice{step.algo, static_cast<int>(math), step.workspace, step.graph ? step.engine : -1,
+                              step.graph ? step.knobs : std::string()};
     r.candidates = std::move(candidates);
     r.chosen = chosen;
-    if (chosen >= 0 && r.candidates[static_cast<size_t>(chosen)].choice.graph()) {
-      r.choice = r.candidates[static_cast<size_t>(chosen)].choice;
-      r.choice.workspace_bytes = step.workspace;  // the plans' and the algorithm's
-    }
+    if (direction == ConvDirection::BackwardData && step.graph)
+      r.note = step.graph_accumulate ? "accumulating: the engine with beta 1" : "accumulating: the algorithm";
     reports_.push_back(std::move(r));
     return reports_.back();
   }
@@ -665,16 +715,7 @@ class Chooser {
     CYG_CHECK(!capturing_graph(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
               shape_.H, "x", shape_.W, ", ", shape_.OC, " filters) inside a CUDA graph capture: its algorithm search ",
               "synchronises and allocates, which a capture forbids; run the step once eagerly before capturing it");
-    if (!buffers_) {
-      buffers_ = std::make_unique<SearchBuffers>();
-      buffers_allocated_ = buffers_->allocate(shape_, data_);
-      if (!buffers_allocated_)
-        std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
-      // The buffers are this search's own: the legacy default stream orders it after
-      // their memsets, and the caller's stream is bound again at its call.
-      CYG_CUDNN_CHECK(cudnnSetStream(handle_, kSearchStream));
-    }
-    if (!buffers_allocated_) return false;
+    if (!ensure_buffers()) return false;
     using Perf = typename Api<D>::Perf;
     std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
     int found = 0;
@@ -710,19 +751,12 @@ class Chooser {
       const int picked = pick_conv_engine(candidates, graph.first, chosen, settings_.engines);
       if (picked != chosen) {
         const size_t k = static_cast<size_t>(picked) - graph.first;
-        step.graph = std::move(graph.plans[k]);
-        step.workspace = std::max(step.workspace, step.graph->workspace_bytes());
-        if (D == ConvDirection::BackwardData) {
-          step.graph_accumulate = accumulating_plan(graph.engines[k]);
-          if (step.graph_accumulate) step.workspace = std::max(step.workspace, step.graph_accumulate->workspace_bytes());
-        }
+        set_engine<D>(step, std::move(graph.plans[k]), graph.engines[k]);
         chosen = picked;
       }
     }
-    ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
-    if (D == ConvDirection::BackwardData && made.choice.graph())
-      made.note = step.graph_accumulate ? "accumulating: the engine with beta 1" : "accumulating: the algorithm";
-    if (uses_file() && !made.choice.graph()) {
+    const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
+    if (uses_file()) {
       g_file.cache.insert(made.key, made.choice);
       searched_ = true;
     }

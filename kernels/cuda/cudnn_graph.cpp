@@ -138,12 +138,7 @@ BackendDescriptor::~BackendDescriptor() {
   if (d_ != nullptr) cudnnBackendDestroyDescriptor(d_);
 }
 
-std::string GraphEngine::knobs_text() const {
-  std::string text;
-  for (const auto& [type, value] : knobs)
-    text += (text.empty() ? "" : " ") + std::to_string(type) + "=" + std::to_string(value);
-  return text;
-}
+std::string GraphEngine::knobs_text() const { return conv_knobs_text(knobs); }
 
 bool GraphConvPlan::accepts(const void* x, const void* w, const void* y) {
   for (const void* p : {x, w, y})

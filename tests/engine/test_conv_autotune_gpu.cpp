@@ -265,6 +265,44 @@ TEST(ConvAutotune, GraphEnginesMatchTheCpu) {
   EXPECT_TRUE(near(gpu.dw, cpu.dw)) << "backward filter";
 }
 
+// An engine chosen by a search is kept in the algorithm file with its knobs and its
+// fallback algorithm, and a later plan of the shape (here: under other settings, as a
+// second run would be) builds the same engine again from the file, without a search.
+TEST(ConvAutotune, AFilesEngineIsBuiltAgainWithoutASearch) {
+  REQUIRE_GPU();
+  const cyg::test::ScratchDir dir("conv_engine_file");
+  const std::string file = (dir.path() / "algorithms.txt").string();
+  const ConvCase c{{4, 32, 12, 12}, {32, 32, 3, 3}, 1, 1, false};  // a shape no other test uses
+  {
+    const ConvSwitches switches(true, false, cyg::ConvEngines::Graph);
+    fn::set_cudnn_cache(file);
+    expect_matches_cpu(c, 800);
+  }
+  const cyg::ConvAlgoFile saved = cyg::read_conv_algo_file(file);
+  ASSERT_EQ(saved.warning, "");
+  std::vector<ConvDirection> with_engines;
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter}) {
+    const cyg::ConvAlgoChoice* kept = saved.cache.find(key_of(c, d));
+    ASSERT_NE(kept, nullptr) << cyg::conv_direction_name(d);
+    EXPECT_GE(kept->algorithm, 0) << "an engine's fallback algorithm";
+    if (kept->graph()) with_engines.push_back(d);
+  }
+  ASSERT_FALSE(with_engines.empty()) << "no engine was chosen, so none could be kept\n" << fn::cudnn_choices_table();
+  const ConvSwitches switches(true, false, cyg::ConvEngines::Both);
+  fn::set_cudnn_cache(file);
+  const int64_t before = searches();
+  expect_matches_cpu(c, 900);
+  EXPECT_EQ(searches() - before, 0) << "searched although the file had the choices";
+  for (const cyg::ConvChoiceReport& r : latest_reports(shape_of(c), cyg::ConvData::F32, cyg::ConvLayout::NCHW)) {
+    if (std::find(with_engines.begin(), with_engines.end(), r.key.direction) == with_engines.end()) continue;
+    SCOPED_TRACE(cyg::conv_direction_name(r.key.direction));
+    EXPECT_EQ(r.source, "file");
+    EXPECT_TRUE(r.choice == *saved.cache.find(key_of(c, r.key.direction)))
+        << cyg::conv_choice_name(r.key.direction, r.choice) << " is not the file's engine\n"
+        << fn::cudnn_choices_table();
+  }
+}
+
 TEST(ConvAutotune, DeterministicAlgorithmsRepeatTheirBits) {
   REQUIRE_GPU();
   for (bool benchmark : {true, false}) {

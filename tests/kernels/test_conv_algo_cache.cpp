@@ -103,15 +103,38 @@ TEST_F(ConvAlgoFileTest, TheFormatIsOneHeaderAndOneLinePerChoice) {
   bf16.data = cyg::ConvData::BF16;
   bf16.layout = cyg::ConvLayout::NHWC;
   cache.insert(bf16, {1, 1, 0});
+  ConvAlgoKey data = key_of(ConvDirection::BackwardData);
+  data.data = cyg::ConvData::BF16;
+  data.layout = cyg::ConvLayout::NHWC;
+  cache.insert(data, {1, 1, 4096, 41, "2=4 13=0"});  // a graph engine, with its algorithm
   EXPECT_EQ(cache.serialize(),
-            "cygnet cudnn algorithm cache 2\n"
-            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tbf16\tnhwc\t1\t1\t0\n"
-            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_filter\tf32\tnchw\t5\t1\t77\n");
+            "cygnet cudnn algorithm cache 3\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tbf16\tnhwc\t1\t1\t0\t-1\t-\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_data\tbf16\tnhwc\t1\t1\t4096\t41\t"
+            "2=4 13=0\n"
+            "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tbackward_filter\tf32\tnchw\t5\t1\t77\t-1\t-\n");
+  const ConvAlgoCache read = ConvAlgoCache::parse(cache.serialize());
+  ASSERT_NE(read.find(data), nullptr);
+  EXPECT_TRUE(*read.find(data) == ConvAlgoChoice(1, 1, 4096, 41, "2=4 13=0"));
+  EXPECT_FALSE(read.find(bf16)->graph());
+}
+
+// A file of version 2 (algorithms only) is read as such, and saved as version 3.
+TEST_F(ConvAlgoFileTest, AVersion2FileIsReadAsAlgorithmsAndRewrittenAsVersion3) {
+  const std::string file =
+      write_text("version2.txt", "cygnet cudnn algorithm cache 2\n"
+                                 "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnchw\t6\t0\t123\n");
+  const cyg::ConvAlgoFile read = cyg::read_conv_algo_file(file);
+  EXPECT_EQ(read.warning, "");
+  ASSERT_NE(read.cache.find(key_of(ConvDirection::Forward)), nullptr);
+  EXPECT_EQ(read.cache.find(key_of(ConvDirection::Forward))->algorithm, 6);
+  EXPECT_FALSE(read.cache.find(key_of(ConvDirection::Forward))->graph());
+  EXPECT_EQ(read.cache.serialize().rfind("cygnet cudnn algorithm cache 3\n", 0), 0u);
 }
 
 // A file of version 1 (lines without data nor layout, which kept f32 NCHW choices only)
-// is read as those, and a save writes it again as version 2.
-TEST_F(ConvAlgoFileTest, AVersion1FileIsReadAsFp32NchwAndRewrittenAsVersion2) {
+// is read as those, and a save writes it again in the current version.
+TEST_F(ConvAlgoFileTest, AVersion1FileIsReadAsFp32NchwAndRewrittenInTheCurrentVersion) {
   const std::string file =
       write_text("version1.txt", "cygnet cudnn algorithm cache 1\n"
                                  "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t6\t0\t123\n");
@@ -123,7 +146,7 @@ TEST_F(ConvAlgoFileTest, AVersion1FileIsReadAsFp32NchwAndRewrittenAsVersion2) {
   ConvAlgoKey nhwc = key_of(ConvDirection::Forward);
   nhwc.layout = cyg::ConvLayout::NHWC;
   EXPECT_EQ(read.cache.find(nhwc), nullptr) << "version 1 held no channels-last choice";
-  EXPECT_EQ(read.cache.serialize().rfind("cygnet cudnn algorithm cache 2\n", 0), 0u);
+  EXPECT_EQ(read.cache.serialize().rfind("cygnet cudnn algorithm cache 3\n", 0), 0u);
   // A version-1 line in a version-2 file is a damaged line.
   read_ignored("mixed", "cygnet cudnn algorithm cache 2\n"
                         "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\t6\t0\t123\n",
@@ -199,6 +222,14 @@ TEST_F(ConvAlgoFileTest, ADamagedFileIsIgnoredWithAWarningAndReplaced) {
        "line 2: data 'fp16' is not f32 or bf16"},
       {"bad layout", header + "NVIDIA H200\t91900\t128 64 32 32 128 3 3 2 2 1 1\t1\t0\tforward\tf32\tnhcw\t1\t0\t1\n",
        "line 2: layout 'nhcw' is not nchw or nhwc"},
+      {"version 3 without engine", "cygnet cudnn algorithm cache 3\n" + line,
+       "line 2: expected 13 tab-separated fields, got 11"},
+      {"bad engine", "cygnet cudnn algorithm cache 3\n" + line.substr(0, line.size() - 1) + "\t-2\t-\n",
+       "line 2: engine '-2' is not a number of at least -1"},
+      {"bad knobs", "cygnet cudnn algorithm cache 3\n" + line.substr(0, line.size() - 1) + "\t12\t2:1\n",
+       "line 2: knob '2:1' is not type=value"},
+      {"knobs without engine", "cygnet cudnn algorithm cache 3\n" + line.substr(0, line.size() - 1) + "\t-1\t2=1\n",
+       "line 2: knobs '2=1' without an engine"},
   };
   for (const Case& c : cases) EXPECT_TRUE(read_ignored(c.name, c.text, c.expected).may_overwrite) << c.name;
 }
@@ -212,7 +243,7 @@ TEST_F(ConvAlgoFileTest, AForeignFileIsIgnoredAndLeftAlone) {
   };
   const Case cases[] = {
       {"yaml", "name: run\ntrain:\n  epochs: 3\n"},
-      {"newer version", "cygnet cudnn algorithm cache 3\n" + good_body},
+      {"newer version", "cygnet cudnn algorithm cache 4\n" + good_body},
       {"windows line ends", "cygnet cudnn algorithm cache 2\r\n" + good_body},
       {"blank first line", "\n" + good_body},
   };
@@ -308,12 +339,25 @@ TEST(ConvCandidates, GraphEnginesAreNamedByIndexAndKnobs) {
   EXPECT_TRUE(engine(3, "1=2", true, 1, true).choice == engine(3, "1=2", true, 1, true).choice);
 }
 
-// The file's format holds legacy algorithms only: a graph engine's choice is refused
-// rather than written as an algorithm number it is not.
-TEST(ConvAlgoCache, AGraphEnginesChoiceIsNotKept) {
+// A chosen engine is kept with the algorithm its unaligned calls fall back on: a
+// candidate's choice, which has none (algorithm -1), is refused.
+TEST(ConvAlgoCache, AGraphEngineIsKeptWithItsFallbackAlgorithm) {
   ConvAlgoCache cache;
   EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward), engine(7, "", true, 1, true).choice), cyg::Error);
   EXPECT_EQ(cache.size(), 0u);
+  cache.insert(key_of(ConvDirection::Forward), {1, 1, 0, 7, "3=2"});
+  EXPECT_EQ(cache.find(key_of(ConvDirection::Forward))->engine, 7);
+  EXPECT_THROW(cache.insert(key_of(ConvDirection::Forward), {1, 1, 0, 7, "3=2\t4=1"}), cyg::Error);
+}
+
+TEST(ConvCandidates, KnobsAreWrittenAndReadBackAsTypeValuePairs) {
+  const std::vector<std::pair<int64_t, int64_t>> knobs = {{2, 4}, {13, 0}, {7, -1}};
+  EXPECT_EQ(cyg::conv_knobs_text(knobs), "2=4 13=0 7=-1");
+  EXPECT_EQ(cyg::parse_conv_knobs("2=4 13=0 7=-1"), knobs);
+  EXPECT_TRUE(cyg::parse_conv_knobs("").empty());
+  EXPECT_EQ(cyg::conv_knobs_text({}), "");
+  for (const char* bad : {"2", "2=", "=3", "a=1", "2=1  3=4", "-1=2"})
+    EXPECT_THROW(cyg::parse_conv_knobs(bad), cyg::Error) << bad;
 }
 
 // The notes that rule an engine out, as the settings would rule out an algorithm's math.
