@@ -77,8 +77,8 @@ CYG_CUDA_DECL(void conv2d_benchmark(bool benchmark))
 // the engines its graph API's heuristics list for the same convolution (Both, the
 // default: the fastest of all, as PyTorch's cuDNN v8 path searches engines), the
 // algorithms alone (Legacy), or the engines wherever one runs, the algorithms only where
-// none does (Graph: to test the engines; it does not read the algorithm file). The
-// heuristics path takes algorithms only.
+// none does (Graph: to test the engines; it neither reads nor writes the algorithm
+// file). The heuristics path takes algorithms only.
 enum class ConvEngines { Both, Legacy, Graph };
 CYG_CUDA_DECL(void conv2d_engines(ConvEngines engines))
 // Searches run by this process so far: one per direction of each shape searched.

@@ -36,16 +36,24 @@ constexpr size_t kWorkspaceCap = size_t(512) << 20;
 // The stream a search runs on: the default stream, as the memsets of its buffers.
 const cudaStream_t kSearchStream = nullptr;
 
-cudnnHandle_t handle_for_this_thread() {
-  // One handle per host thread (cuDNN handles are not thread-safe), for the process.
-  struct Handle {
-    cudnnHandle_t h = nullptr;
-    Handle() { CYG_CUDNN_CHECK(cudnnCreate(&h)); }
-    ~Handle() { cudnnDestroy(h); }
-  };
+// One handle per host thread (cuDNN handles are not thread-safe), for the process; each
+// with a serial number no later handle shares (a handle's address may be reused once its
+// thread has ended), by which a graph plan knows the handle it was made with.
+struct Handle {
+  cudnnHandle_t h = nullptr;
+  uint64_t serial = 0;
+  Handle() {
+    static std::atomic<uint64_t> serials{0};
+    CYG_CUDNN_CHECK(cudnnCreate(&h));
+    serial = serials.fetch_add(1) + 1;
+  }
+  ~Handle() { cudnnDestroy(h); }
+};
+const Handle& handle_of_this_thread() {
   thread_local Handle handle;
-  return handle.h;
+  return handle;
 }
+cudnnHandle_t handle_for_this_thread() { return handle_of_this_thread().h; }
 
 std::atomic<bool> g_allow_tf32{true};
 std::atomic<bool> g_deterministic{false};
@@ -141,7 +149,8 @@ struct Step {
   int algo = 0;
   size_t workspace = 0;  // for the algorithm and the plans alike
   std::unique_ptr<GraphConvPlan> graph, graph_accumulate;
-  int64_t engine = -1;  // the graph plan's engine and knobs, for the report and the file
+  uint64_t graph_handle = 0;  // the serial of the handle the plans were made with
+  int64_t engine = -1;        // the graph plan's engine and knobs, for the report and the file
   std::string knobs;
 };
 
@@ -396,7 +405,8 @@ class Chooser {
       const ConvAlgoChoice* known =
           uses_file() && settings_.engines != ConvEngines::Graph ? g_file.cache.find(file_key(D)) : nullptr;
       if (known != nullptr && math_allowed(known->math_type) && adopt<D>(step, *known)) {
-        if (known->graph() && settings_.engines != ConvEngines::Legacy)
+        // (Not inside a graph capture, which its trial run would break: the algorithm then.)
+        if (known->graph() && settings_.engines != ConvEngines::Legacy && !capturing_graph())
           take_engine<D>(step, GraphEngine{known->engine, parse_conv_knobs(known->knobs), {}});
         report(D, "file", step, {}, -1);
         return;
@@ -596,7 +606,7 @@ class Chooser {
     } catch (const std::exception& e) {
       // A fault of the GPU (an engine that ran wild) is not a refusal: it sticks, and is
       // reported as what it is.
-      if (cudaDeviceSynchronize() != cudaSuccess) throw;
+      if (gpu_faulted()) throw;
       warn_graph_api(e.what());
       candidates.resize(g.first);
       g.engines.clear();
@@ -610,6 +620,7 @@ class Chooser {
   template <ConvDirection D>
   void set_engine(Step& step, std::unique_ptr<GraphConvPlan> plan, const GraphEngine& engine) {
     step.graph = std::move(plan);
+    step.graph_handle = handle_of_this_thread().serial;
     step.engine = engine.global_index;
     step.knobs = engine.knobs_text();
     step.workspace = std::max(step.workspace, step.graph->workspace_bytes());
@@ -620,28 +631,46 @@ class Chooser {
   }
 
   // The algorithm file's engine for this direction, built again on this convolution's
-  // graph; where cuDNN no longer builds it (or it needs more than the cap), the file's
-  // algorithm runs alone.
+  // graph and run once on the search's buffers; where cuDNN no longer builds or runs it,
+  // the file's algorithm runs alone.
   template <ConvDirection D>
   void take_engine(Step& step, const GraphEngine& engine) {
     std::unique_ptr<GraphConvPlan> plan;
     try {
       GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
       plan = graph.plan_rebuilt(engine);
+      if (plan && !runs_once(*plan)) plan.reset();
     } catch (const std::exception& e) {
-      if (cudaDeviceSynchronize() != cudaSuccess) throw;
+      if (gpu_faulted()) throw;
       warn_graph_api(e.what());
     }
-    if (plan && plan->workspace_bytes() <= kWorkspaceCap) set_engine<D>(step, std::move(plan), engine);
+    if (plan) set_engine<D>(step, std::move(plan), engine);
   }
 
-  // The search's buffers, allocated at the first need (false where the GPU has no room).
-  bool ensure_buffers() {
+  // Whether a plan runs on the search's buffers (false where they cannot be had or its
+  // workspace is more than theirs).
+  bool runs_once(const GraphConvPlan& plan) {
+    if (!ensure_buffers("cuDNN's trial runs") || plan.workspace_bytes() > buffers_->workspace_bytes) return false;
+    const SearchBuffers& b = *buffers_;
+    const cudnnStatus_t ran = plan.run(handle_, b.x, b.w, b.y, b.workspace);
+    CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
+    if (ran == CUDNN_STATUS_SUCCESS) return true;
+    refused();
+    return false;
+  }
+
+  // After an error in the graph API's calls: whether the GPU holds a fault (which sticks,
+  // and is to be reported as such) rather than cuDNN having refused. Not asked inside a
+  // graph capture, where a synchronisation would break it.
+  static bool gpu_faulted() { return !capturing_graph() && cudaDeviceSynchronize() != cudaSuccess; }
+
+  // The search's buffers, allocated at the first need (false where the GPU has no room;
+  // a warning then says which `use` goes without).
+  bool ensure_buffers(const char* use) {
     if (!buffers_) {
       buffers_ = std::make_unique<SearchBuffers>();
       buffers_allocated_ = buffers_->allocate(shape_, data_);
-      if (!buffers_allocated_)
-        std::fprintf(stderr, "cygnet: warning: no GPU memory to time cuDNN's algorithms; using its heuristics\n");
+      if (!buffers_allocated_) std::fprintf(stderr, "cygnet: warning: no GPU memory for %s\n", use);
       // The buffers are this search's own: the legacy default stream orders it after
       // their memsets, and the caller's stream is bound again at its call.
       CYG_CUDNN_CHECK(cudnnSetStream(handle_, kSearchStream));
@@ -656,16 +685,9 @@ class Chooser {
     try {
       GraphConv graph(handle_, shape_, data_, layout_, ConvDirection::BackwardData, 1.0f);
       std::unique_ptr<GraphConvPlan> plan = graph.plan_rebuilt(engine);
-      // (Its trial run needs the search's buffers, which a graph capture cannot allocate.)
-      if (plan && !capturing_graph() && ensure_buffers() && plan->workspace_bytes() <= buffers_->workspace_bytes) {
-        const SearchBuffers& b = *buffers_;
-        const cudnnStatus_t ran = plan->run(handle_, b.x, b.w, b.y, b.workspace);
-        CYG_CUDA_CHECK(cudaStreamSynchronize(kSearchStream));
-        if (ran == CUDNN_STATUS_SUCCESS) return plan;
-        refused();
-      }
+      if (plan && runs_once(*plan)) return plan;
     } catch (const std::exception& e) {
-      if (cudaDeviceSynchronize() != cudaSuccess) throw;
+      if (gpu_faulted()) throw;
       warn_graph_api(e.what());
     }
     return nullptr;
@@ -715,7 +737,7 @@ class Chooser {
     CYG_CHECK(!capturing_graph(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
               shape_.H, "x", shape_.W, ", ", shape_.OC, " filters) inside a CUDA graph capture: its algorithm search ",
               "synchronises and allocates, which a capture forbids; run the step once eagerly before capturing it");
-    if (!ensure_buffers()) return false;
+    if (!ensure_buffers("timing cuDNN's algorithms; its heuristics choose")) return false;
     using Perf = typename Api<D>::Perf;
     std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
     int found = 0;
@@ -756,7 +778,8 @@ class Chooser {
       }
     }
     const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
-    if (uses_file()) {
+    // Graph's engines may be slower than the algorithm: not a choice for the file.
+    if (uses_file() && settings_.engines != ConvEngines::Graph) {
       g_file.cache.insert(made.key, made.choice);
       searched_ = true;
     }
@@ -827,8 +850,8 @@ cudnnHandle_t bound_handle(void* stream) {
 // Whether a call runs a direction's graph plan: one was chosen, on this thread's handle
 // (cuDNN's plans are not shared between threads), and the pointers are as aligned as the
 // plan was made for. Otherwise the algorithm runs.
-bool runs_plan(const GraphConvPlan* plan, cudnnHandle_t handle, const void* x, const void* w, const void* y) {
-  return plan != nullptr && plan->handle() == handle && GraphConvPlan::accepts(x, w, y);
+bool runs_plan(const Step& step, const GraphConvPlan* plan, const void* x, const void* w, const void* y) {
+  return plan != nullptr && step.graph_handle == handle_of_this_thread().serial && GraphConvPlan::accepts(x, w, y);
 }
 
 void check_workspace(const ConvPlan& p, size_t given) {
@@ -868,7 +891,7 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
-  if (runs_plan(p.fwd.graph.get(), h, x, w, y)) {
+  if (runs_plan(p.fwd, p.fwd.graph.get(), x, w, y)) {
     CYG_CUDNN_CHECK(p.fwd.graph->run(h, x, w, y, workspace));
     return;
   }
@@ -884,7 +907,7 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
   check_workspace(p, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
   const GraphConvPlan* graph = accumulate ? p.bwd_data.graph_accumulate.get() : p.bwd_data.graph.get();
-  if (runs_plan(graph, h, dx, w, dy)) {
+  if (runs_plan(p.bwd_data, graph, dx, w, dy)) {
     CYG_CUDNN_CHECK(graph->run(h, dx, w, dy, workspace));
     return;
   }
@@ -899,7 +922,7 @@ void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, con
   const ConvPlan& p = plan_for(s, data, layout);
   check_workspace(p, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
-  if (runs_plan(p.bwd_filter.graph.get(), h, x, dw, dy)) {
+  if (runs_plan(p.bwd_filter, p.bwd_filter.graph.get(), x, dw, dy)) {
     CYG_CUDNN_CHECK(p.bwd_filter.graph->run(h, x, dw, dy, workspace));
     return;
   }

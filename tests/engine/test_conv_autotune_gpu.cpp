@@ -265,9 +265,11 @@ TEST(ConvAutotune, GraphEnginesMatchTheCpu) {
   EXPECT_TRUE(near(gpu.dw, cpu.dw)) << "backward filter";
 }
 
-// An engine chosen by a search is kept in the algorithm file with its knobs and its
-// fallback algorithm, and a later plan of the shape (here: under other settings, as a
-// second run would be) builds the same engine again from the file, without a search.
+// An engine's choice is kept in the algorithm file with its knobs and its fallback
+// algorithm, and a plan of the shape made later (here: under other settings, as a second
+// run would be) builds the same engine again from the file, without a search. The file
+// is written from a Graph search's reports (a Graph run does not write the file itself:
+// its engines may be slower than the algorithms).
 TEST(ConvAutotune, AFilesEngineIsBuiltAgainWithoutASearch) {
   REQUIRE_GPU();
   const cyg::test::ScratchDir dir("conv_engine_file");
@@ -275,19 +277,19 @@ TEST(ConvAutotune, AFilesEngineIsBuiltAgainWithoutASearch) {
   const ConvCase c{{4, 32, 12, 12}, {32, 32, 3, 3}, 1, 1, false};  // a shape no other test uses
   {
     const ConvSwitches switches(true, false, cyg::ConvEngines::Graph);
-    fn::set_cudnn_cache(file);
     expect_matches_cpu(c, 800);
   }
-  const cyg::ConvAlgoFile saved = cyg::read_conv_algo_file(file);
-  ASSERT_EQ(saved.warning, "");
+  cyg::ConvAlgoCache cache;
   std::vector<ConvDirection> with_engines;
-  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter}) {
-    const cyg::ConvAlgoChoice* kept = saved.cache.find(key_of(c, d));
-    ASSERT_NE(kept, nullptr) << cyg::conv_direction_name(d);
-    EXPECT_GE(kept->algorithm, 0) << "an engine's fallback algorithm";
-    if (kept->graph()) with_engines.push_back(d);
+  for (const cyg::ConvChoiceReport& r : latest_reports(shape_of(c), cyg::ConvData::F32, cyg::ConvLayout::NCHW)) {
+    EXPECT_GE(r.choice.algorithm, 0) << "an engine's fallback algorithm";
+    cache.insert(key_of(c, r.key.direction), r.choice);
+    if (r.choice.graph()) with_engines.push_back(r.key.direction);
   }
   ASSERT_FALSE(with_engines.empty()) << "no engine was chosen, so none could be kept\n" << fn::cudnn_choices_table();
+  cyg::write_file_atomically(file, cache.serialize());
+  const cyg::ConvAlgoFile saved = cyg::read_conv_algo_file(file);
+  ASSERT_EQ(saved.warning, "");
   const ConvSwitches switches(true, false, cyg::ConvEngines::Both);
   fn::set_cudnn_cache(file);
   const int64_t before = searches();
@@ -359,8 +361,15 @@ TEST(ConvAutotune, ASearchReportsItsCandidatesAndKeepsTheFastestByOurTiming) {
     ASSERT_LT(static_cast<size_t>(r.chosen), r.candidates.size());
     const cyg::ConvCandidate& chosen = r.candidates[static_cast<size_t>(r.chosen)];
     EXPECT_TRUE(chosen.usable);
-    EXPECT_EQ(chosen.choice.algorithm, r.choice.algorithm);
-    EXPECT_EQ(chosen.choice.math_type, r.choice.math_type);
+    if (chosen.choice.graph()) {  // an engine, with the algorithm its unaligned calls run
+      EXPECT_EQ(chosen.choice.engine, r.choice.engine);
+      EXPECT_EQ(chosen.choice.knobs, r.choice.knobs);
+      EXPECT_GE(r.choice.algorithm, 0);
+    } else {
+      EXPECT_EQ(chosen.choice.algorithm, r.choice.algorithm);
+      EXPECT_EQ(chosen.choice.math_type, r.choice.math_type);
+      EXPECT_FALSE(r.choice.graph());
+    }
     EXPECT_GT(chosen.timed_ms, 0.0);
     for (const cyg::ConvCandidate& c : r.candidates)
       if (c.usable) {
@@ -409,7 +418,8 @@ TEST(ConvAutotune, TheAlgorithmFileKeepsChoicesAcrossRuns) {
   REQUIRE_GPU();
   const cyg::test::ScratchDir dir("conv_autotune");
   const std::string file = (dir.path() / "algorithms.txt").string();
-  // The file keeps legacy algorithms only (a graph engine's choice is searched again).
+  // Algorithms alone, so that the file's lines are theirs (engines in the file:
+  // AFilesEngineIsBuiltAgainWithoutASearch).
   const ConvSwitches switches(true, false, cyg::ConvEngines::Legacy);
   fn::set_cudnn_cache(file);
 

@@ -3,6 +3,7 @@
 // element count of -1: any number), and whether finalize needs them.
 #include "tests/kernels/fake_cudnn_backend.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -65,7 +66,7 @@ const std::map<Key, Rule>& rules() {
     add(BF, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, false);
     const auto G = CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR;
     add(G, CUDNN_ATTR_OPERATIONGRAPH_OPS, D, -1, true);
-    add(G, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, false);
+    add(G, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, true);
     add(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, D, 1, true, G);
     add(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, true);
     add(CUDNN_BACKEND_ENGINE_DESCRIPTOR, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, D, 1, true, G);
@@ -75,7 +76,7 @@ const std::map<Key, Rule>& rules() {
         CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR);
     add(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, true);
     add(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, true);
-    add(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, false);
+    add(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, true);
     add(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, D, 1, true,
         CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
     const auto V = CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR;
@@ -484,6 +485,12 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
   const Value& pointers = v.attrs.at(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS);
   for (int64_t i = 0; i < pointers.count; ++i) e.pointers.push_back(pointers.at<void*>(i));
   if (const Value* w = find(v, CUDNN_ATTR_VARIANT_PACK_WORKSPACE)) e.workspace = w->at<void*>(0);
+  if (p.engine.workspace > 0 && e.workspace == nullptr)
+    return fail(CUDNN_STATUS_BAD_PARAM, "execute: the plan needs a workspace and has none");
+  const auto& c = operation_of(p.graph)->conv;
+  for (int64_t uid : {c.x.uid, c.w.uid, c.y.uid})
+    if (std::find(e.uids.begin(), e.uids.end(), uid) == e.uids.end())
+      return fail(CUDNN_STATUS_BAD_PARAM, "execute: no pointer for tensor " + std::to_string(uid));
   state().executions.push_back(e);
   return CUDNN_STATUS_SUCCESS;
 }

@@ -7,6 +7,7 @@
 // real library does with them is for the GPU tests (test_conv_autotune_gpu.cpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -182,7 +183,9 @@ TEST_F(CudnnGraph, AnEngineRebuiltOnABetaOneGraphKeepsItsKnobs) {
   std::unique_ptr<GraphConvPlan> rebuilt = adding.plan_rebuilt(listed[0]);
   ASSERT_NE(rebuilt, nullptr);
   alignas(16) static uint16_t dx[64], w[64], dy[64];
-  ASSERT_EQ(rebuilt->run(kHandle, dx, w, dy, nullptr), CUDNN_STATUS_SUCCESS);
+  static std::vector<char> workspace(rebuilt->workspace_bytes());
+  EXPECT_EQ(rebuilt->run(kHandle, dx, w, dy, nullptr), CUDNN_STATUS_BAD_PARAM) << "a plan that needs a workspace";
+  ASSERT_EQ(rebuilt->run(kHandle, dx, w, dy, workspace.data()), CUDNN_STATUS_SUCCESS);
   const fake_cudnn::Execution& e = fake_cudnn::state().executions.back();
   EXPECT_EQ(e.global_index, 8);
   EXPECT_EQ(e.beta, 1.0f);
@@ -232,8 +235,9 @@ TEST_F(CudnnGraph, NoDescriptorOutlivesItsOwners) {
     ASSERT_NE(rebuilt, nullptr);
   }
   alignas(16) static float x[16], w[16], y[16];
-  EXPECT_EQ(listed->run(kHandle, x, w, y, nullptr), CUDNN_STATUS_SUCCESS) << "its graph is kept alive";
-  EXPECT_EQ(rebuilt->run(kHandle, x, w, y, nullptr), CUDNN_STATUS_SUCCESS);
+  std::vector<char> workspace(std::max(listed->workspace_bytes(), rebuilt->workspace_bytes()));
+  EXPECT_EQ(listed->run(kHandle, x, w, y, workspace.data()), CUDNN_STATUS_SUCCESS) << "its graph is kept alive";
+  EXPECT_EQ(rebuilt->run(kHandle, x, w, y, workspace.data()), CUDNN_STATUS_SUCCESS);
   EXPECT_GT(fake_cudnn::state().live_descriptors, before);
   listed.reset();
   rebuilt.reset();
