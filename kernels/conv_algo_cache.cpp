@@ -361,10 +361,12 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
                   milliseconds(search_ms).c_str(), milliseconds(ours_ms).c_str());
     os << line << (r.note.empty() ? "" : "  (" + r.note + ")") << (others.empty() ? "" : "  " + others) << '\n';
   }
+  size_t engines = 0;
+  for (const ConvChoiceReport& r : reports) engines += r.choice.graph() ? 1 : 0;
   std::snprintf(line, sizeof line,
                 "  the chosen algorithms' timed runs add up to %.3f ms (forward %.3f, backward_data %.3f, "
-                "backward_filter %.3f)%s\n",
-                sums[0] + sums[1] + sums[2], sums[0], sums[1], sums[2],
+                "backward_filter %.3f); graph engines chosen: %zu of %zu%s\n",
+                sums[0] + sums[1] + sums[2], sums[0], sums[1], sums[2], engines, reports.size(),
                 all_timed ? "" : "; choices from the file or the heuristics were not timed");
   os << line;
   return os.str();

@@ -522,7 +522,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   run_command "bench cygnet b512 (cuda)" 60 "$logs/bench_b512.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --counters
   cat "$logs/bench_b512.log"
-  conv_sum=$(grep -m1 -o -E "timed runs add up to [0-9.]+ ms \(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\)" \
+  conv_sum=$(grep -m1 -o -E "timed runs add up to [0-9.]+ ms \(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\); graph engines chosen: [0-9]+ of [0-9]+" \
     "$logs/bench_b512.log")
   [ -n "$conv_sum" ] && record "cudnn choices b512" 1 0 0 "convolutions of a step: the chosen algorithms' ${conv_sum}"
   # The same with cuDNN's heuristics instead of the search: what the search buys.

@@ -420,6 +420,7 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   EXPECT_NE(first.find("engine 7/fma not usable"), std::string::npos) << first;
   EXPECT_NE(first.find("(accumulating: the algorithm)"), std::string::npos) << first;
   EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
+  EXPECT_NE(total.find("graph engines chosen: 1 of 1"), std::string::npos) << total;
 }
 
 TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChosen) {
@@ -457,6 +458,7 @@ TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChos
   EXPECT_NE(total.find("add up to 0.020 ms"), std::string::npos) << total;
   EXPECT_NE(total.find("backward_filter 0.020"), std::string::npos) << total;
   EXPECT_NE(total.find("not timed"), std::string::npos) << total;
+  EXPECT_NE(total.find("graph engines chosen: 0 of 2"), std::string::npos) << total;
   EXPECT_EQ(cyg::conv_choices_table({}), "");
 }
 
