@@ -148,16 +148,23 @@ bool GraphConvPlan::accepts(const void* x, const void* w, const void* y) {
 
 cudnnStatus_t GraphConvPlan::run(cudnnHandle_t handle, const void* x, const void* w, const void* y,
                                  void* workspace) const {
-  BackendDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  const int64_t uids[3] = {kUidX, kUidW, kUidY};
-  void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
-  set(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids, "CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS");
-  set(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers,
-      "CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS");
-  set(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace,
-      "CUDNN_ATTR_VARIANT_PACK_WORKSPACE");
-  CYG_BACKEND_CHECK(cudnnBackendFinalize(pack.get()), "cudnnBackendFinalize(variant pack)");
-  return cudnnBackendExecute(handle, plan_->get(), pack.get());
+  const void* now[4] = {x, w, y, workspace};
+  if (!pack_ || !std::equal(now, now + 4, packed_)) {
+    pack_.reset();  // a pack half made is not kept
+    auto pack = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    const int64_t uids[3] = {kUidX, kUidW, kUidY};
+    void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
+    set(pack->get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids,
+        "CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS");
+    set(pack->get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, pointers,
+        "CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS");
+    set(pack->get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace,
+        "CUDNN_ATTR_VARIANT_PACK_WORKSPACE");
+    CYG_BACKEND_CHECK(cudnnBackendFinalize(pack->get()), "cudnnBackendFinalize(variant pack)");
+    pack_ = std::move(pack);
+    std::copy(now, now + 4, packed_);
+  }
+  return cudnnBackendExecute(handle, plan_->get(), pack_->get());
 }
 
 GraphConv::GraphConv(cudnnHandle_t handle, const Conv2dShape& s, ConvData data, ConvLayout layout,

@@ -54,7 +54,9 @@ class GraphConvPlan {
   cudnnHandle_t handle() const { return handle_; }
   // Whether the pointers meet the alignment the tensors were declared with.
   static bool accepts(const void* x, const void* w, const void* y);
-  // Runs the plan on `handle`'s stream; the status is the caller's to check.
+  // Runs the plan on `handle`'s stream; the status is the caller's to check. The variant
+  // pack of the last call is kept, and used again while the pointers are the same (the
+  // caching allocator hands a step the same buffers each time): a plan is for one thread.
   cudnnStatus_t run(cudnnHandle_t handle, const void* x, const void* w, const void* y, void* workspace) const;
 
  private:
@@ -64,6 +66,8 @@ class GraphConvPlan {
   std::shared_ptr<const std::vector<std::unique_ptr<BackendDescriptor>>> graph_;
   std::vector<std::shared_ptr<BackendDescriptor>> config_;
   std::unique_ptr<BackendDescriptor> plan_;
+  mutable std::unique_ptr<BackendDescriptor> pack_;  // the last call's variant pack
+  mutable const void* packed_[4] = {nullptr, nullptr, nullptr, nullptr};  // its x, w, y and workspace
   size_t workspace_ = 0;
   cudnnHandle_t handle_ = nullptr;
 };

@@ -248,6 +248,7 @@ cudnnStatus_t cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_t type, cu
   d->type = type;
   *descriptor = reinterpret_cast<cudnnBackendDescriptor_t>(d);
   ++state().live_descriptors;
+  if (type == CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR) ++state().variant_packs_made;
   return CUDNN_STATUS_SUCCESS;
 }
 

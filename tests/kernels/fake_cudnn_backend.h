@@ -60,6 +60,7 @@ struct State {
   std::vector<Convolution> convolutions;  // every finalized convolution node, in order
   std::vector<Execution> executions;
   int64_t live_descriptors = 0;
+  int64_t variant_packs_made = 0;
 };
 State& state();
 void reset();  // an empty catalogue, nothing refused or recorded (live descriptors kept)

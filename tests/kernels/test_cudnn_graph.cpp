@@ -161,6 +161,16 @@ TEST_F(CudnnGraph, APlanRunsWithItsTensorsBoundByIdAndTheWorkspace) {
   EXPECT_EQ(e.pointers, (std::vector<void*>{x, w, y}));
   EXPECT_EQ(e.workspace, static_cast<void*>(workspace));
   EXPECT_EQ(e.knobs, (std::vector<std::pair<int64_t, int64_t>>{{CUDNN_KNOB_TYPE_TILE_SIZE, 4}}));
+  // The same pointers again: the same variant pack; new ones: a new pack.
+  EXPECT_EQ(fake_cudnn::state().variant_packs_made, 1);
+  ASSERT_EQ(plan->run(kHandle, x, w, y, workspace), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(fake_cudnn::state().variant_packs_made, 1);
+  ASSERT_EQ(plan->run(kHandle, y, w, x, workspace), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(fake_cudnn::state().variant_packs_made, 2);
+  EXPECT_EQ(fake_cudnn::state().executions.back().pointers, (std::vector<void*>{y, w, x}));
+  ASSERT_EQ(plan->run(kHandle, y, w, x, workspace + 4), CUDNN_STATUS_SUCCESS);
+  EXPECT_EQ(fake_cudnn::state().variant_packs_made, 3) << "another workspace";
+  EXPECT_EQ(fake_cudnn::state().executions.back().workspace, static_cast<void*>(workspace + 4));
   // The alignment the tensors were declared with: 16 bytes.
   EXPECT_TRUE(GraphConvPlan::accepts(x, w, y));
   EXPECT_FALSE(GraphConvPlan::accepts(x + 1, w, y));
