@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "apps/bench/step_counts.h"
+#include "apps/common/config.h"
 #include "apps/common/train_step.h"
 #include "engine/allocator.h"
 #include "engine/device.h"
@@ -125,10 +126,10 @@ Options parse(int argc, char** argv) {
                       "--cudnn-benchmark: expected on or off, got '", v, "'");
       o.cudnn_benchmark = std::strcmp(v, "on") == 0;
     } else if (flag == "--cudnn-engines") {
-      const std::string e = v;
-      CYG_INPUT_CHECK(e == "both" || e == "legacy" || e == "graph",
-                      "--cudnn-engines: expected both, legacy or graph, got '", e, "'");
-      o.cudnn_engines = e;
+      const auto& names = cyg::app::cudnn_engines_names();
+      CYG_INPUT_CHECK(std::find(names.begin(), names.end(), v) != names.end(),
+                      "--cudnn-engines: expected both, legacy or graph, got '", v, "'");
+      o.cudnn_engines = v;
     } else if (flag == "--graphs") {
       CYG_INPUT_CHECK(std::strcmp(v, "on") == 0 || std::strcmp(v, "off") == 0, "--graphs: expected on or off, got '", v,
                 "'");
@@ -246,9 +247,7 @@ int main(int argc, char** argv) {
     // (scripts/profile.sh profiles a step with no search in it).
     if (device.is_cuda() && !o.cudnn_cache.empty()) cyg::fn::set_cudnn_cache(o.cudnn_cache);
     cyg::fn::set_cudnn_benchmark(o.cudnn_benchmark);
-    cyg::fn::set_cudnn_engines(o.cudnn_engines == "legacy"  ? cyg::ConvEngines::Legacy
-                               : o.cudnn_engines == "graph" ? cyg::ConvEngines::Graph
-                                                            : cyg::ConvEngines::Both);
+    cyg::fn::set_cudnn_engines(cyg::app::conv_engines_named(o.cudnn_engines));
     CYG_INPUT_CHECK(!o.count_only || device == cyg::Device::emu(), "--count-only needs --device emu");
     if (o.count_only) cyg::emu::set_running(false);
     cyg::fn::set_cpu_threads(o.threads);

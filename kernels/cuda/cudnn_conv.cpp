@@ -116,10 +116,6 @@ cudnnMathType_t default_math(const Settings& settings, ConvData data) {
   return settings.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
 }
 
-cudnnDataType_t cudnn_type(ConvData data) {
-  return data == ConvData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
-}
-
 size_t element_bytes(ConvData data) { return data == ConvData::BF16 ? 2 : 4; }
 
 cudnnTensorFormat_t cudnn_format(ConvLayout layout) {
@@ -577,7 +573,7 @@ class Chooser {
   GraphCandidates graph_candidates(std::vector<ConvCandidate>& candidates) {
     GraphCandidates g;
     g.first = candidates.size();
-    try {
+    const bool listed = graph_api([&] {
       GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
       g.engines = graph.engines(kGraphListed);
       int tried = 0;
@@ -603,11 +599,8 @@ class Chooser {
         g.plans.push_back(std::move(plan));
       }
       g.engines.resize(g.plans.size());
-    } catch (const std::exception& e) {
-      // A fault of the GPU (an engine that ran wild) is not a refusal: it sticks, and is
-      // reported as what it is.
-      if (gpu_faulted()) throw;
-      warn_graph_api(e.what());
+    });
+    if (!listed) {
       candidates.resize(g.first);
       g.engines.clear();
       g.plans.clear();
@@ -636,14 +629,11 @@ class Chooser {
   template <ConvDirection D>
   void take_engine(Step& step, const GraphEngine& engine) {
     std::unique_ptr<GraphConvPlan> plan;
-    try {
+    graph_api([&] {
       GraphConv graph(handle_, shape_, data_, layout_, D, 0.0f);
       plan = graph.plan_rebuilt(engine);
       if (plan && !runs_once(*plan)) plan.reset();
-    } catch (const std::exception& e) {
-      if (gpu_faulted()) throw;
-      warn_graph_api(e.what());
-    }
+    });
     if (plan) set_engine<D>(step, std::move(plan), engine);
   }
 
@@ -682,18 +672,30 @@ class Chooser {
   // that accumulate, run once on the search's buffers; null where cuDNN does not take it
   // there or does not run it (those calls then run the algorithm).
   std::unique_ptr<GraphConvPlan> accumulating_plan(const GraphEngine& engine) {
-    try {
+    std::unique_ptr<GraphConvPlan> plan;
+    graph_api([&] {
       GraphConv graph(handle_, shape_, data_, layout_, ConvDirection::BackwardData, 1.0f);
-      std::unique_ptr<GraphConvPlan> plan = graph.plan_rebuilt(engine);
-      if (plan && runs_once(*plan)) return plan;
-    } catch (const std::exception& e) {
-      if (gpu_faulted()) throw;
-      warn_graph_api(e.what());
-    }
-    return nullptr;
+      plan = graph.plan_rebuilt(engine);
+      if (plan && !runs_once(*plan)) plan.reset();
+    });
+    return plan;
   }
 
-  static void warn_graph_api(const char* reason) {
+  // Runs `work`, calls of the graph API: false where cuDNN refused one, with a warning
+  // (once per process) that the algorithms run instead. A fault of the GPU (an engine
+  // that ran wild) is no refusal: it sticks, and goes on as the error it is.
+  template <typename Work>
+  static bool graph_api(Work&& work) {
+    try {
+      work();
+      return true;
+    } catch (const std::exception& e) {
+      if (gpu_faulted()) throw;
+      warn_refused(e.what());
+      return false;
+    }
+  }
+  static void warn_refused(const char* reason) {  // (not in the template: one flag for all)
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true))
       std::fprintf(stderr, "cygnet: warning: cuDNN's graph API refused a convolution (%s); it runs the legacy "

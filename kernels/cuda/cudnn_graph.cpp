@@ -52,8 +52,6 @@ void set_int64s(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name, co
   set(d, name, CUDNN_TYPE_INT64, static_cast<int64_t>(values.size()), values.data(), what);
 }
 
-cudnnDataType_t data_type(ConvData data) { return data == ConvData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
-
 // Dimensions in cuDNN's logical order (N, C, H, W; a filter's K, C, R, S) with the
 // strides of the layout: NCHW (KCRS), or channels last (NHWC, KRSC).
 std::vector<int64_t> strides(ConvLayout layout, int64_t c, int64_t h, int64_t w) {
@@ -64,7 +62,7 @@ std::vector<int64_t> strides(ConvLayout layout, int64_t c, int64_t h, int64_t w)
 std::unique_ptr<BackendDescriptor> tensor(int64_t uid, ConvData data, ConvLayout layout, int64_t n, int64_t c,
                                           int64_t h, int64_t w) {
   auto t = std::make_unique<BackendDescriptor>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-  const cudnnDataType_t type = data_type(data);
+  const cudnnDataType_t type = cudnn_type(data);
   set(t->get(), CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type, "CUDNN_ATTR_TENSOR_DATA_TYPE");
   set_int64s(t->get(), CUDNN_ATTR_TENSOR_DIMENSIONS, {n, c, h, w}, "CUDNN_ATTR_TENSOR_DIMENSIONS");
   set_int64s(t->get(), CUDNN_ATTR_TENSOR_STRIDES, strides(layout, c, h, w), "CUDNN_ATTR_TENSOR_STRIDES");

@@ -21,6 +21,11 @@
 
 namespace cyg::cuda {
 
+// cuDNN's element type of a convolution's tensors (both APIs).
+inline cudnnDataType_t cudnn_type(ConvData data) {
+  return data == ConvData::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
 // A backend descriptor, destroyed with its holder.
 class BackendDescriptor {
  public:
@@ -48,9 +53,7 @@ struct GraphEngine {
 class GraphConvPlan {
  public:
   size_t workspace_bytes() const { return workspace_; }
-  // The handle the plan was finalized with: cuDNN's plans are not to be shared between
-  // threads (each of which has its own handle), so a call on another handle takes the
-  // legacy path.
+  // The handle the plan was finalized with.
   cudnnHandle_t handle() const { return handle_; }
   // Whether the pointers meet the alignment the tensors were declared with.
   static bool accepts(const void* x, const void* w, const void* y);

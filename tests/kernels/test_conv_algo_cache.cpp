@@ -319,6 +319,15 @@ TEST(ConvCandidates, AlgorithmsAreNamedAsCuDnnsEnumsPerDirection) {
   EXPECT_EQ(cyg::conv_algorithm_name(ConvDirection::Forward, -1), "algorithm -1");
 }
 
+// A choices table's lines (its title, the columns, one per report, the total): `count`
+// of them, blank where the table has fewer.
+std::vector<std::string> table_lines(const std::string& table, size_t count) {
+  std::istringstream in(table);
+  std::vector<std::string> lines(count);
+  for (std::string& line : lines) std::getline(in, line);
+  return lines;
+}
+
 // A graph engine's candidate: its global index and knobs, tensor cores or not.
 cyg::ConvCandidate engine(int64_t index, const std::string& knobs, bool usable, double timed_ms, bool tensor_core) {
   cyg::ConvCandidate c;
@@ -408,13 +417,8 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   searched.chosen = 1;
   searched.choice = searched.candidates[1].choice;
   searched.note = "accumulating: the algorithm";
-  const std::string table = cyg::conv_choices_table({searched});
-  std::istringstream lines(table);
-  std::string header, columns, first, total;
-  std::getline(lines, header);
-  std::getline(lines, columns);
-  std::getline(lines, first);
-  std::getline(lines, total);
+  const std::vector<std::string> lines = table_lines(cyg::conv_choices_table({searched}), 4);
+  const std::string &first = lines[2], &total = lines[3];
   EXPECT_NE(first.find("engine 41 [2=4 3=1]"), std::string::npos) << first;
   EXPECT_NE(first.find("IMPLICIT_PRECOMP_GEMM/tensor_op 0.250"), std::string::npos) << first;
   EXPECT_NE(first.find("engine 7/fma not usable"), std::string::npos) << first;
@@ -437,14 +441,8 @@ TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChos
   from_file.key = key_of(ConvDirection::Forward);
   from_file.source = "file";
   from_file.choice = ConvAlgoChoice{1, 1, 0};
-  const std::string table = cyg::conv_choices_table({searched, from_file});
-  std::istringstream lines(table);
-  std::string header, columns, first, second, total;
-  std::getline(lines, header);
-  std::getline(lines, columns);
-  std::getline(lines, first);
-  std::getline(lines, second);
-  std::getline(lines, total);
+  const std::vector<std::string> lines = table_lines(cyg::conv_choices_table({searched, from_file}), 5);
+  const std::string &first = lines[2], &second = lines[3], &total = lines[4];
   EXPECT_NE(first.find("128x64x32x32 > 128 3x3 s2 p1 bf16 nhwc"), std::string::npos) << first;
   EXPECT_NE(first.find("backward_filter"), std::string::npos) << first;
   EXPECT_NE(first.find("ALGO_1"), std::string::npos) << first;
