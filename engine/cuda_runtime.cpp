@@ -107,7 +107,7 @@ class CudaRuntime final : public DeviceRuntime {
       if (status == cudaErrorMemoryAllocation)
         throw OutOfMemory(std::string("CUDA error: ") + cudaGetErrorString(status) + " allocating " +
                           std::to_string(bytes) + " bytes");
-      CYG_CUDA_CHECK(status);
+      CYG_CUDA_CHECK_RESULT(status, "cudaMalloc");
     }
     return p;
   }
@@ -169,7 +169,7 @@ class CudaRuntime final : public DeviceRuntime {
       cudaGetLastError();
       return false;
     }
-    CYG_CUDA_CHECK(status);
+    CYG_CUDA_CHECK_RESULT(status, "cudaEventQuery");
     return true;
   }
 
@@ -190,13 +190,13 @@ class CudaRuntime final : public DeviceRuntime {
     // A capture that failed leaves its error as the runtime's last one: cleared here, so
     // that the next launch's check does not report it against an unrelated kernel.
     if (ended != cudaSuccess) cudaGetLastError();
-    CYG_CUDA_CHECK(ended);
+    CYG_CUDA_CHECK_RESULT(ended, "cudaStreamEndCapture");
     cudaGraphExec_t exec = nullptr;
     const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
     if (instantiated != cudaSuccess) cudaGetLastError();
     const cudaError_t destroyed = cudaGraphDestroy(graph);
-    CYG_CUDA_CHECK(instantiated);
-    CYG_CUDA_CHECK(destroyed);
+    CYG_CUDA_CHECK_RESULT(instantiated, "cudaGraphInstantiate");
+    CYG_CUDA_CHECK_RESULT(destroyed, "cudaGraphDestroy");
     return exec;
   }
 

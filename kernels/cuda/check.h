@@ -7,13 +7,17 @@
 // The runtime also keeps a failed call's error as its "last error", which the next
 // launch check (cudaGetLastError) would report as its own: a failure that throws here
 // clears it, so that a caller who catches the error starts clean.
-#define CYG_CUDA_CHECK(expr)                                                                   \
-  do {                                                                                         \
-    const auto cyg_status_ = (expr);                                                           \
-    if (cyg_status_ != cudaSuccess) {                                                          \
-      cudaGetLastError();                                                                      \
-      ::cyg::throw_error("CUDA", cudaGetErrorString(cyg_status_), #expr, __FILE__, __LINE__); \
-    }                                                                                          \
+#define CYG_CUDA_CHECK(expr) CYG_CUDA_CHECK_RESULT((expr), #expr)
+
+// A status a call already returned (kept to look at first), checked as CYG_CUDA_CHECK
+// checks a call: the error names `call`, a string.
+#define CYG_CUDA_CHECK_RESULT(status, call)                                                   \
+  do {                                                                                        \
+    const cudaError_t cyg_status_ = (status);                                                 \
+    if (cyg_status_ != cudaSuccess) {                                                         \
+      cudaGetLastError();                                                                     \
+      ::cyg::throw_error("CUDA", cudaGetErrorString(cyg_status_), call, __FILE__, __LINE__); \
+    }                                                                                         \
   } while (0)
 
 #define CYG_CUDNN_CHECK(expr)                                                                     \

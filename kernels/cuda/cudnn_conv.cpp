@@ -222,7 +222,7 @@ class SearchBuffers {
     if (status == cudaSuccess) return p;
     // Not the next launch check's error to report.
     cudaGetLastError();
-    if (status != cudaErrorMemoryAllocation) CYG_CUDA_CHECK(status);
+    if (status != cudaErrorMemoryAllocation) CYG_CUDA_CHECK_RESULT(status, "cudaMalloc");
     return nullptr;
   }
 };
@@ -328,14 +328,13 @@ struct Api<ConvDirection::BackwardFilter> {
   }
 };
 
-cudnnConvolutionDescriptor_t make_conv_descriptor(const Conv2dShape& s, cudnnMathType_t math) {
-  cudnnConvolutionDescriptor_t d = nullptr;
+// Into `d`, whose holder destroys it also where a call after its creation fails.
+void make_conv_descriptor(const Conv2dShape& s, cudnnMathType_t math, cudnnConvolutionDescriptor_t& d) {
   CYG_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
   CYG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
                                                   static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), 1, 1,
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
-  return d;
 }
 
 // The current device's name, asked of the runtime once per device (under g_mutex).
@@ -375,7 +374,7 @@ bool capturing_graph() {
     cudaGetLastError();  // not the next launch check's error to report
     return true;
   }
-  CYG_CUDA_CHECK(e);
+  CYG_CUDA_CHECK_RESULT(e, "cudaStreamIsCapturing(cudaStreamLegacy)");
   return status != cudaStreamCaptureStatusNone;
 }
 
@@ -814,7 +813,7 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, cudnn_type(data), cudnn_format(layout), OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
   for (Step* step : {&p->fwd, &p->bwd_data, &p->bwd_filter})
-    step->conv = make_conv_descriptor(s, default_math(settings, data));
+    make_conv_descriptor(s, default_math(settings, data), step->conv);
   int n = 0, c = 0, h = 0, w = 0;
   CYG_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->fwd.conv, p->x, p->w, &n, &c, &h, &w));
   CYG_CHECK(h == s.OH() && w == s.OW() && c == OC, "cuDNN output shape ", n, "x", c, "x", h, "x", w,

@@ -493,6 +493,10 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
     if (std::find(e.uids.begin(), e.uids.end(), uid) == e.uids.end())
       return fail(CUDNN_STATUS_BAD_PARAM, "execute: no pointer for tensor " + std::to_string(uid));
   state().executions.push_back(e);
+  if (state().on_execute) {
+    const cudnnStatus_t ran = state().on_execute(c, e);
+    if (ran != CUDNN_STATUS_SUCCESS) return fail(ran, "execute: the run failed");
+  }
   return CUDNN_STATUS_SUCCESS;
 }
 

@@ -10,6 +10,7 @@
 #include <cudnn.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +62,9 @@ struct State {
   std::vector<Execution> executions;
   int64_t live_descriptors = 0;
   int64_t variant_packs_made = 0;
+  // Called by each execution once its plan and pack are checked (the GPU stand-in,
+  // fake_gpu.h, computes the convolution there); a status other than success fails it.
+  std::function<cudnnStatus_t(const Convolution&, const Execution&)> on_execute;
 };
 State& state();
 void reset();  // an empty catalogue, nothing refused or recorded (live descriptors kept)
