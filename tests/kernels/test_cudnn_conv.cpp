@@ -496,11 +496,18 @@ TEST_F(CudnnConv, ASearchedEngineGoesToTheFileAndAFilesEngineIsBuiltAgainWithout
   cyg::cuda::conv2d_algorithm_cache(path, write_to_memory);
   fake_gpu::state().finds = 0;
   fake_cudnn::state().executions.clear();
+  const size_t before = fake_gpu::state().runs.size();
   const std::vector<fake_gpu::Run> runs = forward_checked(filed);
   EXPECT_EQ(fake_gpu::state().finds, 0);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].engine, 61);
-  // The plan was built with the file's knobs, and run once before it was kept.
+  // Each plan was run once on scratch buffers before it was kept: one a direction, and
+  // backward data's beta-1 plan.
+  int trials = 0;
+  for (size_t i = before; i < fake_gpu::state().runs.size(); ++i)
+    trials += fake_gpu::state().runs[i].on_search_buffers && fake_gpu::state().runs[i].engine == 61;
+  EXPECT_EQ(trials, 4);
+  // The plan was built with the file's knobs.
   ASSERT_FALSE(fake_cudnn::state().executions.empty());
   const std::vector<std::pair<int64_t, int64_t>> want = {{CUDNN_KNOB_TYPE_TILE_SIZE, 3}, {CUDNN_KNOB_TYPE_SPLIT_K, 2}};
   EXPECT_EQ(fake_cudnn::state().executions.back().knobs, want);
