@@ -263,10 +263,17 @@ std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choi
   return "engine " + std::to_string(choice.engine) + (choice.knobs.empty() ? "" : " [" + choice.knobs + "]");
 }
 
+const char* conv_engine_refusal(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic) {
+  if (notes.down_converts) return "down-converts inputs";
+  if (notes.reduced_precision) return "reduced-precision reduction";
+  if (notes.runtime_compiled) return "compiled at run time";
+  if (deterministic && notes.nondeterministic) return "non-deterministic";
+  if (data == ConvData::F32 && !allow_tf32 && notes.tensor_core) return "tensor cores, TF32 off";
+  return nullptr;
+}
+
 bool conv_engine_allowed(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic) {
-  if (notes.down_converts || notes.reduced_precision || notes.runtime_compiled) return false;
-  if (deterministic && notes.nondeterministic) return false;
-  return !(data == ConvData::F32 && !allow_tf32 && notes.tensor_core);
+  return conv_engine_refusal(notes, data, allow_tf32, deterministic) == nullptr;
 }
 
 int pick_conv_candidate(const std::vector<ConvCandidate>& candidates) {
@@ -344,7 +351,8 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
         continue;
       }
       others += (others.empty() ? "" : ", ") + conv_choice_name(r.key.direction, c.choice) + "/" +
-                math_name(c.choice.math_type) + " " + (c.usable ? milliseconds(c.timed_ms) : "not usable");
+                math_name(c.choice.math_type) + " " +
+                (c.usable ? milliseconds(c.timed_ms) : c.why_not.empty() ? "not usable" : "not usable (" + c.why_not + ")");
     }
     // A chosen engine's math is its candidate's (the choice's own is its fallback
     // algorithm's); from the file, unknown.

@@ -112,6 +112,10 @@ struct ConvEngineNotes {
 // give the same bits every run; for f32 data with TF32 off, none on tensor cores (which
 // run f32 as TF32). The same rules as the legacy algorithms' math types and notes.
 bool conv_engine_allowed(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic);
+// Why conv_engine_allowed refuses an engine ("down-converts inputs", "reduced-precision
+// reduction", "compiled at run time", "non-deterministic", "tensor cores, TF32 off"), or
+// null where it allows it.
+const char* conv_engine_refusal(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic);
 
 // One algorithm as an autotuning search saw it.
 struct ConvCandidate {
@@ -119,6 +123,7 @@ struct ConvCandidate {
   // Ran in cuDNN's search, within the workspace cap, of a math type the settings allow
   // (and deterministic when asked).
   bool usable = false;
+  std::string why_not;      // where not usable: why (a setting, cuDNN's status, a failed run)
   double search_ms = -1.0;  // cuDNN's time in its search
   double timed_ms = -1.0;   // the fastest of our own timed runs after a warm-up; < 0: none
 };

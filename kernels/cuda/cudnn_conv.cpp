@@ -486,14 +486,23 @@ class Chooser {
   // backward algorithms add with atomics), and as what choice. A measured time holds only
   // for the math type it was measured with, so a search's result must have an allowed
   // one; the heuristics' choice runs with TF32 off in FMA.
+  // Where not, why (into *why_not, when given).
   template <typename Perf>
-  bool usable(const Perf& r, Source source, ConvAlgoChoice* choice) const {
-    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceCap) return false;
-    if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC) return false;
+  bool usable(const Perf& r, Source source, ConvAlgoChoice* choice, std::string* why_not = nullptr) const {
+    const char* why = nullptr;
     const bool keep_math = source == Source::Search || settings_.allow_tf32 || data_ == ConvData::BF16;
     *choice = ConvAlgoChoice{static_cast<int>(r.algo), static_cast<int>(keep_math ? r.mathType : CUDNN_FMA_MATH),
                              r.memory};
-    return math_allowed(choice->math_type);
+    if (r.status != CUDNN_STATUS_SUCCESS)
+      why = cudnnGetErrorString(r.status);
+    else if (r.memory > kWorkspaceCap)
+      why = "workspace over the cap";
+    else if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC)
+      why = "non-deterministic";
+    else if (!math_allowed(choice->math_type))
+      why = "math type, TF32 off";
+    if (why != nullptr && why_not != nullptr) *why_not = why;
+    return why == nullptr;
   }
 
   // The first usable result (cuDNN lists them best first) that cuDNN accepts.
@@ -582,16 +591,24 @@ class Chooser {
         c.choice = ConvAlgoChoice{-1, static_cast<int>(e.notes.tensor_core ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), 0,
                                   e.global_index, e.knobs_text()};
         std::unique_ptr<GraphConvPlan> plan;
-        if (e.global_index >= 0 && conv_engine_allowed(e.notes, data_, settings_.allow_tf32, settings_.deterministic)) {
+        const char* refusal = conv_engine_refusal(e.notes, data_, settings_.allow_tf32, settings_.deterministic);
+        if (e.global_index < 0) {
+          c.why_not = "not described";
+        } else if (refusal != nullptr) {
+          c.why_not = refusal;
+        } else {
           ++tried;
           plan = graph.plan_listed(i);
+          if (!plan) c.why_not = "no plan";
         }
+        if (plan && plan->workspace_bytes() > buffers_->workspace_bytes) c.why_not = "workspace over the search's";
         if (plan && plan->workspace_bytes() <= buffers_->workspace_bytes) {
           c.choice.workspace_bytes = plan->workspace_bytes();
           const GraphConvPlan& p = *plan;
           const SearchBuffers& b = *buffers_;
           c.timed_ms = time_runs([&] { return p.run(handle_, b.x, b.w, b.y, b.workspace); });
           c.usable = c.timed_ms >= 0.0;
+          if (!c.usable) c.why_not = "did not run";
         }
         if (!c.usable) plan.reset();
         candidates.push_back(std::move(c));
@@ -749,11 +766,12 @@ class Chooser {
       ConvCandidate c;
       const Perf& r = perf[static_cast<size_t>(i)];
       c.choice = ConvAlgoChoice{static_cast<int>(r.algo), static_cast<int>(r.mathType), r.memory};
-      c.usable = usable(r, Source::Search, &c.choice);
+      c.usable = usable(r, Source::Search, &c.choice, &c.why_not);
       if (r.status == CUDNN_STATUS_SUCCESS) c.search_ms = r.time;
       if (c.usable) {
         c.timed_ms = time_candidate<D>(step, c.choice);
         c.usable = c.timed_ms >= 0.0;
+        if (!c.usable) c.why_not = "did not run";
       }
       candidates.push_back(c);
     }
@@ -761,6 +779,7 @@ class Chooser {
     // cuDNN took each candidate a moment ago; should it refuse the choice now, the next.
     while (chosen >= 0 && !adopt<D>(step, candidates[static_cast<size_t>(chosen)].choice)) {
       candidates[static_cast<size_t>(chosen)].usable = false;
+      candidates[static_cast<size_t>(chosen)].why_not = "refused when adopted";
       chosen = pick_conv_candidate(candidates);
     }
     if (chosen < 0) {

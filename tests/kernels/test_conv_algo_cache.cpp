@@ -388,6 +388,13 @@ TEST(ConvCandidates, AnEnginesNotesDecideWhetherTheSettingsAllowIt) {
   EXPECT_TRUE(cyg::conv_engine_allowed(tensor_core, ConvData::F32, true, false));
   EXPECT_FALSE(cyg::conv_engine_allowed(tensor_core, ConvData::F32, false, false));
   EXPECT_TRUE(cyg::conv_engine_allowed(tensor_core, ConvData::BF16, false, true));
+  // And why, for the report.
+  EXPECT_EQ(cyg::conv_engine_refusal(plain, ConvData::F32, false, true), nullptr);
+  EXPECT_STREQ(cyg::conv_engine_refusal(down_converts, ConvData::BF16, true, false), "down-converts inputs");
+  EXPECT_STREQ(cyg::conv_engine_refusal(reduced, ConvData::BF16, true, false), "reduced-precision reduction");
+  EXPECT_STREQ(cyg::conv_engine_refusal(compiled, ConvData::BF16, true, false), "compiled at run time");
+  EXPECT_STREQ(cyg::conv_engine_refusal(nondeterministic, ConvData::BF16, true, true), "non-deterministic");
+  EXPECT_STREQ(cyg::conv_engine_refusal(tensor_core, ConvData::F32, false, false), "tensor cores, TF32 off");
 }
 
 // Two algorithms (the second adopted) and three engines.
@@ -413,7 +420,8 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   searched.key = key_of(ConvDirection::Forward);
   searched.source = "search";
   searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4 3=1", true, 0.120, true),
-                         engine(7, "", false, -1, false)};
+                         engine(7, "", false, -1, false), engine(8, "", false, -1, false)};
+  searched.candidates[3].why_not = "reduced-precision reduction";
   searched.chosen = 1;
   searched.choice = searched.candidates[1].choice;
   searched.note = "accumulating: the algorithm";
@@ -421,7 +429,8 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   const std::string &first = lines[2], &total = lines[3];
   EXPECT_NE(first.find("engine 41 [2=4 3=1]"), std::string::npos) << first;
   EXPECT_NE(first.find("IMPLICIT_PRECOMP_GEMM/tensor_op 0.250"), std::string::npos) << first;
-  EXPECT_NE(first.find("engine 7/fma not usable"), std::string::npos) << first;
+  EXPECT_NE(first.find("engine 7/fma not usable, "), std::string::npos) << first;
+  EXPECT_NE(first.find("engine 8/fma not usable (reduced-precision reduction)"), std::string::npos) << first;
   EXPECT_NE(first.find("(accumulating: the algorithm)"), std::string::npos) << first;
   EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
   EXPECT_NE(total.find("graph engines chosen: 1 of 1"), std::string::npos) << total;

@@ -268,6 +268,14 @@ TEST_F(CudnnConv, EnginesTheSettingsRefuseAreNeverRunAndTheCapCountsOnlyAllowedO
   const std::optional<cyg::ConvChoiceReport> r = report_of(s, ConvDirection::Forward);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->choice.algorithm, 2);  // the deterministic algorithm, for unaligned calls
+  // The report says why each candidate was passed over.
+  ASSERT_EQ(r->candidates.size(), 3u + 3u + 10u);
+  EXPECT_EQ(r->candidates[1].why_not, "non-deterministic");
+  EXPECT_EQ(r->candidates[3].why_not, "non-deterministic");
+  EXPECT_EQ(r->candidates[3].choice.engine, 100);
+  EXPECT_TRUE(r->candidates[6].usable);
+  const std::string table = cyg::conv_choices_table({*r});
+  EXPECT_NE(table.find("engine 100/fma not usable (non-deterministic)"), std::string::npos) << table;
 }
 
 TEST_F(CudnnConv, StrictFp32RunsNoTensorCoreEngineNorAlgorithm) {
@@ -532,9 +540,14 @@ TEST_F(CudnnConv, AnEngineThatFailsToRunIsPassedOverButAFaultIsReported) {
   fake_cudnn::state().catalogue = {engine(81)};
   fake_gpu::state().engine_ms[fake_gpu::kForward] = {{81, 0.05}};
   fake_gpu::state().failing_call = "cudnnBackendExecute";
-  std::vector<fake_gpu::Run> runs = forward_checked(fresh_shape());
+  const cyg::Conv2dShape s = fresh_shape();
+  std::vector<fake_gpu::Run> runs = forward_checked(s);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].algo, 1);
+  const std::optional<cyg::ConvChoiceReport> r = report_of(s, ConvDirection::Forward);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->candidates.size(), 4u);
+  EXPECT_EQ(r->candidates[3].why_not, "did not run");
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 
   // The same failure leaving a fault on the device: the fault is reported, not taken for
