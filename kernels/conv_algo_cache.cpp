@@ -377,6 +377,21 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
                 sums[0] + sums[1] + sums[2], sums[0], sums[1], sums[2], engines, reports.size(),
                 all_timed ? "" : "; choices from the file or the heuristics were not timed");
   os << line;
+  // Why the engines that did not run were passed over, counted over every search (a
+  // setting that refuses most of them shows here first).
+  std::map<std::string, size_t> passed_over;
+  for (const ConvChoiceReport& r : reports)
+    for (const ConvCandidate& c : r.candidates)
+      if (c.choice.graph() && !c.usable) ++passed_over[c.why_not.empty() ? "not usable" : c.why_not];
+  if (!passed_over.empty()) {
+    os << "  graph engines passed over:";
+    const char* separator = " ";
+    for (const auto& [why, count] : passed_over) {
+      os << separator << why << " " << count;
+      separator = ", ";
+    }
+    os << '\n';
+  }
   return os.str();
 }
 

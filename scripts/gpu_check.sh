@@ -525,6 +525,9 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   conv_sum=$(grep -m1 -o -E "timed runs add up to [0-9.]+ ms \(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\); graph engines chosen: [0-9]+ of [0-9]+" \
     "$logs/bench_b512.log")
   [ -n "$conv_sum" ] && record "cudnn choices b512" 1 0 0 "convolutions of a step: the chosen algorithms' ${conv_sum}"
+  # Why the graph engines that did not run were passed over (a setting refusing most).
+  passed_over=$(grep -m1 -o -E "graph engines passed over: .*" "$logs/bench_b512.log")
+  [ -n "$passed_over" ] && record "cudnn engines refused b512" 1 0 0 "${passed_over}"
   # The same with cuDNN's heuristics instead of the search: what the search buys.
   run_command "bench b512 heuristics" 40 "$logs/bench_b512_heuristics.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --cudnn-benchmark off

@@ -434,6 +434,11 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   EXPECT_NE(first.find("(accumulating: the algorithm)"), std::string::npos) << first;
   EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
   EXPECT_NE(total.find("graph engines chosen: 1 of 1"), std::string::npos) << total;
+  // Then why the engines that did not run were passed over, counted.
+  const std::string table = cyg::conv_choices_table({searched, searched});
+  EXPECT_NE(table.find("graph engines passed over: not usable 2, reduced-precision reduction 2\n"),
+            std::string::npos)
+      << table;
 }
 
 TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChosen) {
