@@ -266,7 +266,7 @@ cudnnStatus_t cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor, cudn
   Desc& d = *as(descriptor);
   const std::string what = "attribute " + std::to_string(name) + " of descriptor type " + std::to_string(d.type);
   if (d.finalized) return fail(CUDNN_STATUS_BAD_PARAM, what + ": set after finalize");
-  if (name == state().refused_attribute) return fail(CUDNN_STATUS_BAD_PARAM, what + ": refused by the test");
+  if (static_cast<int>(name) == state().refused_attribute) return fail(CUDNN_STATUS_BAD_PARAM, what + ": refused by the test");
   const auto rule = rules().find({d.type, name});
   if (rule == rules().end()) return fail(CUDNN_STATUS_BAD_PARAM, what + ": not an attribute of this type");
   if (rule->second.type != type)
@@ -441,14 +441,16 @@ cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor
   if (d.type == CUDNN_BACKEND_ENGINE_DESCRIPTOR && name == CUDNN_ATTR_ENGINE_NUMERICAL_NOTE &&
       expect(CUDNN_TYPE_NUMERICAL_NOTE)) {
     const int64_t n = std::min<int64_t>(requested, static_cast<int64_t>(d.engine.notes.size()));
-    std::memcpy(values, d.engine.notes.data(), static_cast<size_t>(n) * sizeof(cudnnBackendNumericalNote_t));
+    if (n > 0)  // (none: the vector's data may be null)
+      std::memcpy(values, d.engine.notes.data(), static_cast<size_t>(n) * sizeof(cudnnBackendNumericalNote_t));
     *count = requested == 0 ? static_cast<int64_t>(d.engine.notes.size()) : n;
     return CUDNN_STATUS_SUCCESS;
   }
   if (d.type == CUDNN_BACKEND_ENGINE_DESCRIPTOR && name == CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE &&
       expect(CUDNN_TYPE_BEHAVIOR_NOTE)) {
     const int64_t n = std::min<int64_t>(requested, static_cast<int64_t>(d.engine.behaviour.size()));
-    std::memcpy(values, d.engine.behaviour.data(), static_cast<size_t>(n) * sizeof(cudnnBackendBehaviorNote_t));
+    if (n > 0)  // (none: the vector's data may be null)
+      std::memcpy(values, d.engine.behaviour.data(), static_cast<size_t>(n) * sizeof(cudnnBackendBehaviorNote_t));
     *count = requested == 0 ? static_cast<int64_t>(d.engine.behaviour.size()) : n;
     return CUDNN_STATUS_SUCCESS;
   }

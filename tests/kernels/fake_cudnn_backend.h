@@ -57,7 +57,7 @@ struct Execution {
 // The state of the stand-in, for a test to set and read.
 struct State {
   std::vector<Engine> catalogue;  // what the heuristics list, in order
-  cudnnBackendAttributeName_t refused_attribute = static_cast<cudnnBackendAttributeName_t>(-1);
+  int refused_attribute = -1;  // an attribute (cudnnBackendAttributeName_t) set fails; -1: none
   std::vector<Convolution> convolutions;  // every finalized convolution node, in order
   std::vector<Execution> executions;
   int64_t live_descriptors = 0;
