@@ -2,6 +2,7 @@
 // kernels/conv_algo_cache.h for files that cannot be used.
 #include "kernels/conv_algo_cache.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -263,6 +264,10 @@ std::string conv_choice_name(ConvDirection direction, const ConvAlgoChoice& choi
   return "engine " + std::to_string(choice.engine) + (choice.knobs.empty() ? "" : " [" + choice.knobs + "]");
 }
 
+std::string conv_candidate_name(ConvDirection direction, const ConvCandidate& candidate) {
+  return candidate.engine && !candidate.choice.graph() ? "engine ?" : conv_choice_name(direction, candidate.choice);
+}
+
 const char* conv_engine_refusal(const ConvEngineNotes& notes, ConvData data, bool allow_tf32, bool deterministic) {
   if (notes.down_converts) return "down-converts inputs";
   if (notes.reduced_precision) return "reduced-precision reduction";
@@ -350,7 +355,7 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
         ours_ms = c.timed_ms;
         continue;
       }
-      others += (others.empty() ? "" : ", ") + conv_choice_name(r.key.direction, c.choice) + "/" +
+      others += (others.empty() ? "" : ", ") + conv_candidate_name(r.key.direction, c) + "/" +
                 math_name(c.choice.math_type) + " " +
                 (c.usable ? milliseconds(c.timed_ms) : c.why_not.empty() ? "not usable" : "not usable (" + c.why_not + ")");
     }
@@ -377,16 +382,18 @@ std::string conv_choices_table(const std::vector<ConvChoiceReport>& reports) {
                 sums[0] + sums[1] + sums[2], sums[0], sums[1], sums[2], engines, reports.size(),
                 all_timed ? "" : "; choices from the file or the heuristics were not timed");
   os << line;
-  // Why the engines that did not run were passed over, counted over every search (a
-  // setting that refuses most of them shows here first).
+  // Why the engines that did not run were passed over, counted over every search, the
+  // commonest reason first (a setting that refuses most of them shows here).
   std::map<std::string, size_t> passed_over;
   for (const ConvChoiceReport& r : reports)
     for (const ConvCandidate& c : r.candidates)
-      if (c.choice.graph() && !c.usable) ++passed_over[c.why_not.empty() ? "not usable" : c.why_not];
+      if (c.engine && !c.usable) ++passed_over[c.why_not.empty() ? "not usable" : c.why_not];
   if (!passed_over.empty()) {
+    std::vector<std::pair<std::string, size_t>> reasons(passed_over.begin(), passed_over.end());
+    std::stable_sort(reasons.begin(), reasons.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     os << "  graph engines passed over:";
     const char* separator = " ";
-    for (const auto& [why, count] : passed_over) {
+    for (const auto& [why, count] : reasons) {
       os << separator << why << " " << count;
       separator = ", ";
     }

@@ -120,6 +120,8 @@ const char* conv_engine_refusal(const ConvEngineNotes& notes, ConvData data, boo
 // One algorithm as an autotuning search saw it.
 struct ConvCandidate {
   ConvAlgoChoice choice;
+  // A graph engine's (choice.engine its global index; -1 where cuDNN did not describe it).
+  bool engine = false;
   // Ran in cuDNN's search, within the workspace cap, of a math type the settings allow
   // (and deterministic when asked).
   bool usable = false;
@@ -127,6 +129,8 @@ struct ConvCandidate {
   double search_ms = -1.0;  // cuDNN's time in its search
   double timed_ms = -1.0;   // the fastest of our own timed runs after a warm-up; < 0: none
 };
+// A candidate's name: its choice's, or "engine ?" for an engine cuDNN did not describe.
+std::string conv_candidate_name(ConvDirection direction, const ConvCandidate& candidate);
 
 // The candidate a search keeps: the usable one with the least timed_ms; where none was
 // timed, the first usable one (cuDNN lists a search's results fastest first); -1 when

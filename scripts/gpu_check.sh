@@ -527,7 +527,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   [ -n "$conv_sum" ] && record "cudnn choices b512" 1 0 0 "convolutions of a step: the chosen algorithms' ${conv_sum}"
   # Why the graph engines that did not run were passed over (a setting refusing most).
   passed_over=$(grep -m1 -o -E "graph engines passed over: .*" "$logs/bench_b512.log")
-  [ -n "$passed_over" ] && record "cudnn engines refused b512" 1 0 0 "${passed_over}"
+  [ -n "$passed_over" ] && record "cudnn engines unused b512" 1 0 0 "${passed_over}"
   # The same with cuDNN's heuristics instead of the search: what the search buys.
   run_command "bench b512 heuristics" 40 "$logs/bench_b512_heuristics.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --cudnn-benchmark off

@@ -1,6 +1,6 @@
 // Checked calls of the CUDA runtime, cuDNN and cuBLAS: a failure throws cyg::Error
-// naming the library's own message, the call, the file and the line. Include the
-// library's header (cuda_runtime.h, cudnn.h, cublas_v2.h) before using its macro.
+// naming the library's own message, the call, the file and the line. Include
+// cuda_runtime.h, and the library's header (cudnn.h, cublas_v2.h), before using its macro.
 #pragma once
 #include "kernels/error.h"
 
@@ -20,18 +20,24 @@
     }                                                                                         \
   } while (0)
 
+// A library call that failed may have left a failed launch as the runtime's last error
+// too: cleared with it, as CYG_CUDA_CHECK clears its own (a fault sticks regardless).
 #define CYG_CUDNN_CHECK(expr)                                                                     \
   do {                                                                                            \
     const cudnnStatus_t cyg_status_ = (expr);                                                     \
-    if (cyg_status_ != CUDNN_STATUS_SUCCESS)                                                      \
+    if (cyg_status_ != CUDNN_STATUS_SUCCESS) {                                                    \
+      cudaGetLastError();                                                                         \
       ::cyg::throw_error("cuDNN", cudnnGetErrorString(cyg_status_), #expr, __FILE__, __LINE__);  \
+    }                                                                                             \
   } while (0)
 
 #define CYG_CUBLAS_CHECK(expr)                                                                       \
   do {                                                                                               \
     const cublasStatus_t cyg_status_ = (expr);                                                       \
-    if (cyg_status_ != CUBLAS_STATUS_SUCCESS)                                                        \
+    if (cyg_status_ != CUBLAS_STATUS_SUCCESS) {                                                      \
+      cudaGetLastError();                                                                            \
       ::cyg::throw_error("cuBLAS", cublasGetStatusString(cyg_status_), #expr, __FILE__, __LINE__);  \
+    }                                                                                                \
   } while (0)
 
 // After every kernel launch: a bad configuration or a failed launch surfaces here. A

@@ -206,8 +206,9 @@ class SearchBuffers {
   ~SearchBuffers() {
     // The searches block the host until done, but the memsets are queued on the legacy
     // default stream (and still there if no search ran). An error here would be a fault
-    // of earlier work, which the next checked call reports.
-    cudaStreamSynchronize(kSearchStream);
+    // of earlier work, which sticks and the next checked call reports; any other is not
+    // the next launch check's.
+    if (cudaStreamSynchronize(kSearchStream) != cudaSuccess) cudaGetLastError();
     for (void* p : {x, w, y, workspace})
       if (p != nullptr) cudaFree(p);
   }
@@ -499,6 +500,8 @@ class Chooser {
       why = "workspace over the cap";
     else if (settings_.deterministic && r.determinism != CUDNN_DETERMINISTIC)
       why = "non-deterministic";
+    else if (choice->math_type == static_cast<int>(CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+      why = "down-converts inputs";
     else if (!math_allowed(choice->math_type))
       why = "math type, TF32 off";
     if (why != nullptr && why_not != nullptr) *why_not = why;
@@ -523,13 +526,18 @@ class Chooser {
   // without it. A warm-up of kTimedBudgetMs or more (a slow candidate, such as an FFT at
   // a large batch) is timed once more only.
   template <ConvDirection D>
-  double time_candidate(Step& step, const ConvAlgoChoice& choice) {
-    if (cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) != CUDNN_STATUS_SUCCESS)
+  double time_candidate(Step& step, const ConvAlgoChoice& choice, std::string* why_not) {
+    *why_not = "did not run";
+    if (cudnnSetConvolutionMathType(step.conv, static_cast<cudnnMathType_t>(choice.math_type)) != CUDNN_STATUS_SUCCESS) {
+      *why_not = "math type refused";
       return -1.0;
+    }
     size_t bytes = 0;
-    if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) != CUDNN_STATUS_SUCCESS ||
-        bytes > buffers_->workspace_bytes)
+    if (Api<D>::workspace(handle_, plan_, step.conv, choice.algorithm, &bytes) != CUDNN_STATUS_SUCCESS) return -1.0;
+    if (bytes > buffers_->workspace_bytes) {
+      *why_not = "workspace over the search's";
       return -1.0;
+    }
     return time_runs([&] { return Api<D>::run(handle_, plan_, step.conv, *buffers_, choice.algorithm); });
   }
 
@@ -588,6 +596,7 @@ class Chooser {
       for (size_t i = 0; i < g.engines.size() && tried < kGraphCandidates; ++i) {
         const GraphEngine& e = g.engines[i];
         ConvCandidate c;
+        c.engine = true;
         c.choice = ConvAlgoChoice{-1, static_cast<int>(e.notes.tensor_core ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), 0,
                                   e.global_index, e.knobs_text()};
         std::unique_ptr<GraphConvPlan> plan;
@@ -665,10 +674,20 @@ class Chooser {
     return false;
   }
 
-  // After an error in the graph API's calls: whether the GPU holds a fault (which sticks,
-  // and is to be reported as such) rather than cuDNN having refused. Not asked inside a
-  // graph capture, where a synchronisation would break it.
-  static bool gpu_faulted() { return !capturing_graph() && cudaDeviceSynchronize() != cudaSuccess; }
+  // After an error in the graph API's calls: the fault the GPU holds, if any (which
+  // sticks, and is to be reported as such) rather than cuDNN having refused; cudaSuccess
+  // where none. Not asked inside a graph capture, where a synchronisation would break it.
+  static cudaError_t gpu_fault() {
+    if (capture_open_on_this_thread()) return cudaSuccess;
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    const cudaError_t asked = cudaStreamIsCapturing(cudaStreamLegacy, &status);
+    if (asked == cudaErrorStreamCaptureImplicit) {
+      cudaGetLastError();  // a capture, not a fault
+      return cudaSuccess;
+    }
+    if (asked != cudaSuccess) return asked;
+    return status == cudaStreamCaptureStatusNone ? cudaDeviceSynchronize() : cudaSuccess;
+  }
 
   // The search's buffers, allocated at the first need (false where the GPU has no room;
   // a warning then says which `use` goes without).
@@ -706,7 +725,9 @@ class Chooser {
       work();
       return true;
     } catch (const std::exception& e) {
-      if (gpu_faulted()) throw;
+      const cudaError_t fault = gpu_fault();
+      if (fault != cudaSuccess)
+        throw Error(std::string(e.what()) + "; the GPU then reported a fault: " + cudaGetErrorString(fault));
       warn_refused(e.what());
       return false;
     }
@@ -769,9 +790,10 @@ class Chooser {
       c.usable = usable(r, Source::Search, &c.choice, &c.why_not);
       if (r.status == CUDNN_STATUS_SUCCESS) c.search_ms = r.time;
       if (c.usable) {
-        c.timed_ms = time_candidate<D>(step, c.choice);
+        std::string why_not;
+        c.timed_ms = time_candidate<D>(step, c.choice, &why_not);
         c.usable = c.timed_ms >= 0.0;
-        if (!c.usable) c.why_not = "did not run";
+        if (!c.usable) c.why_not = why_not;
       }
       candidates.push_back(c);
     }

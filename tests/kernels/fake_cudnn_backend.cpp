@@ -134,6 +134,7 @@ std::string g_last_error;
 
 cudnnStatus_t fail(cudnnStatus_t status, const std::string& why) {
   g_last_error = why;
+  if (state().on_failure) state().on_failure();
   return status;
 }
 
@@ -232,6 +233,9 @@ const char* cudnnGetErrorString(cudnnStatus_t status) {
     case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";
     case CUDNN_STATUS_BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
     case CUDNN_STATUS_NOT_SUPPORTED: return "CUDNN_STATUS_NOT_SUPPORTED";
+    case CUDNN_STATUS_ALLOC_FAILED: return "CUDNN_STATUS_ALLOC_FAILED";
+    case CUDNN_STATUS_INTERNAL_ERROR: return "CUDNN_STATUS_INTERNAL_ERROR";
+    case CUDNN_STATUS_EXECUTION_FAILED: return "CUDNN_STATUS_EXECUTION_FAILED";
     default: return "CUDNN_STATUS_(other)";
   }
 }
@@ -481,6 +485,7 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
     return fail(CUDNN_STATUS_BAD_PARAM, "execute: not a finalized variant pack");
   Execution e;
   e.global_index = p.engine.global_index;
+  e.workspace_bytes = p.engine.workspace;
   for (const auto& [knob, value] : p.knobs) e.knobs.emplace_back(static_cast<int64_t>(knob), value);
   e.beta = operation_of(p.graph)->conv.beta;
   e.handle = handle;

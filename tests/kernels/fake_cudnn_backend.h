@@ -52,6 +52,7 @@ struct Execution {
   std::vector<int64_t> uids;
   std::vector<void*> pointers;
   void* workspace = nullptr;
+  int64_t workspace_bytes = 0;  // what the plan's engine needs there
 };
 
 // The state of the stand-in, for a test to set and read.
@@ -65,6 +66,8 @@ struct State {
   // Called by each execution once its plan and pack are checked (the GPU stand-in,
   // fake_gpu.h, computes the convolution there); a status other than success fails it.
   std::function<cudnnStatus_t(const Convolution&, const Execution&)> on_execute;
+  // Called by each refusal (the GPU stand-in may leave a device fault behind one).
+  std::function<void()> on_failure;
 };
 State& state();
 void reset();  // an empty catalogue, nothing refused or recorded (live descriptors kept)

@@ -37,6 +37,7 @@ struct cudnnConvolutionStruct {
 };
 struct CUevent_st {
   double at_ms = -1.0;  // the clock when recorded; -1 before
+  int64_t at_sync = 0;  // the synchronisations before it was recorded
 };
 
 namespace fake_gpu {
@@ -177,11 +178,26 @@ cudnnStatus_t problem_of(const cudnnTensorStruct* x, const cudnnFilterStruct* w,
   return CUDNN_STATUS_SUCCESS;
 }
 
-const Algorithm* algorithm(int direction, int algo) {
-  for (const Algorithm& a : state().algorithms[direction])
-    if (a.algo == algo) return &a;
-  return nullptr;
+// The entry of `algo` for the math type `math`, else its first.
+const Algorithm* algorithm(int direction, int algo, cudnnMathType_t math) {
+  const Algorithm* first = nullptr;
+  for (const Algorithm& a : state().algorithms[direction]) {
+    if (a.algo != algo) continue;
+    if (a.math == math) return &a;
+    if (first == nullptr) first = &a;
+  }
+  return first;
 }
+
+cudaError_t g_last_error = cudaSuccess;
+
+cudaError_t runtime_result(cudaError_t e) {
+  if (e != cudaSuccess) g_last_error = e;
+  return e;
+}
+
+// A run that failed as a launch fails: its error left as the runtime's last (not sticky).
+void launch_failed() { runtime_result(cudaErrorLaunchFailure); }
 
 // An algorithm's run: checks, computes, advances the clock, records it.
 cudnnStatus_t run_algorithm(int direction, cudnnHandle_t h, const void* alpha, const cudnnTensorStruct* x,
@@ -191,9 +207,11 @@ cudnnStatus_t run_algorithm(int direction, cudnnHandle_t h, const void* alpha, c
   Problem p;
   if (h == nullptr || alpha == nullptr || beta == nullptr || problem_of(x, w, c, y, &p) != CUDNN_STATUS_SUCCESS)
     return CUDNN_STATUS_BAD_PARAM;
-  const Algorithm* a = algorithm(direction, algo);
+  const Algorithm* a = algorithm(direction, algo, c->math);
   if (a == nullptr || a->status != CUDNN_STATUS_SUCCESS) return CUDNN_STATUS_NOT_SUPPORTED;
-  if (a->workspace > workspace_bytes || (a->workspace > 0 && workspace == nullptr)) return CUDNN_STATUS_BAD_PARAM;
+  // The workspace it needs, in device memory, and said to be there.
+  if (a->workspace > workspace_bytes || (a->workspace > 0 && !allocated(workspace, a->workspace)))
+    return CUDNN_STATUS_BAD_PARAM;
   compute(direction, p, *static_cast<const float*>(alpha), *static_cast<const float*>(beta), xp, wp, yp);
   state().clock_ms += a->run_ms;
   Run r;
@@ -237,7 +255,7 @@ cudnnStatus_t workspace_of(int direction, const cudnnTensorStruct* x, const cudn
                            const cudnnConvolutionStruct* c, const cudnnTensorStruct* y, int algo, size_t* bytes) {
   Problem p;
   if (bytes == nullptr || problem_of(x, w, c, y, &p) != CUDNN_STATUS_SUCCESS) return CUDNN_STATUS_BAD_PARAM;
-  const Algorithm* a = algorithm(direction, algo);
+  const Algorithm* a = algorithm(direction, algo, c->math);
   if (a == nullptr || a->status != CUDNN_STATUS_SUCCESS) return CUDNN_STATUS_NOT_SUPPORTED;
   *bytes = a->workspace;
   return CUDNN_STATUS_SUCCESS;
@@ -248,8 +266,11 @@ cudnnStatus_t workspace_of(int direction, const cudnnTensorStruct* x, const cudn
 cudnnStatus_t execute(const fake_cudnn::Convolution& c, const fake_cudnn::Execution& e) {
   if (state().failing_call == "cudnnBackendExecute") {
     if (state().execute_fault != cudaSuccess) state().fault = state().execute_fault;
+    launch_failed();
     return CUDNN_STATUS_EXECUTION_FAILED;
   }
+  if (e.workspace_bytes > 0 && !allocated(e.workspace, static_cast<size_t>(e.workspace_bytes)))
+    return CUDNN_STATUS_BAD_PARAM;
   auto pointer = [&](int64_t uid) -> void* {
     for (size_t i = 0; i < e.uids.size() && i < e.pointers.size(); ++i)
       if (e.uids[i] == uid) return e.pointers[i];
@@ -294,17 +315,16 @@ cudnnStatus_t execute(const fake_cudnn::Convolution& c, const fake_cudnn::Execut
   return CUDNN_STATUS_SUCCESS;
 }
 
-cudaError_t g_last_error = cudaSuccess;
-
-cudaError_t runtime_result(cudaError_t e) {
-  if (e != cudaSuccess) g_last_error = e;
-  return e;
-}
-// A call the test made fail: its error, also kept as the last error.
-#define FAKE_CUDA_FAILS(name) \
+// A call the test made fail: its error, also kept as the last error; after a device
+// fault, every call returns the fault.
+#define FAKE_CUDA_FAILS(name)                                                      \
+  if (state().fault != cudaSuccess) return fake_gpu::runtime_result(state().fault); \
   if (failing(name)) return fake_gpu::runtime_result(cudaErrorUnknown)
 #define FAKE_CUDNN_FAILS(name) \
   if (failing(name)) return CUDNN_STATUS_INTERNAL_ERROR
+// A convolution the test made fail, as a failed launch.
+#define FAKE_CUDNN_RUN_FAILS(name) \
+  if (failing(name)) return fake_gpu::launch_failed(), CUDNN_STATUS_EXECUTION_FAILED
 
 }  // namespace
 
@@ -347,13 +367,14 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 }
 
 cudaError_t cudaFree(void* p) {
-  if (p == nullptr) return cudaSuccess;
+  // (After a fault the memory still goes, and the fault is returned.)
+  if (p == nullptr) return fake_gpu::runtime_result(state().fault);
   const auto it = fake_gpu::allocations().find(static_cast<const unsigned char*>(p));
   if (it == fake_gpu::allocations().end()) return fake_gpu::runtime_result(cudaErrorInvalidValue);
   fake_gpu::allocations().erase(it);
   std::free(p);
   --state().live_allocations;
-  return cudaSuccess;
+  return fake_gpu::runtime_result(state().fault);
 }
 
 cudaError_t cudaMemset(void* p, int value, size_t bytes) {
@@ -372,12 +393,14 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 
 cudaError_t cudaDeviceSynchronize(void) {
   FAKE_CUDA_FAILS("cudaDeviceSynchronize");
-  return fake_gpu::runtime_result(state().fault);
+  ++state().syncs;
+  return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t) {
   FAKE_CUDA_FAILS("cudaStreamSynchronize");
-  return fake_gpu::runtime_result(state().fault);
+  ++state().syncs;
+  return cudaSuccess;
 }
 
 cudaError_t cudaGetLastError(void) {
@@ -393,6 +416,8 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorNotReady: return "device not ready";
     case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
     default: return "unknown error";
   }
@@ -426,18 +451,24 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   FAKE_CUDA_FAILS("cudaEventRecord");
   event->at_ms = state().clock_ms;
+  event->at_sync = state().syncs;
   return cudaSuccess;
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   FAKE_CUDA_FAILS("cudaEventElapsedTime");
   if (start->at_ms < 0.0 || end->at_ms < 0.0) return fake_gpu::runtime_result(cudaErrorInvalidResourceHandle);
+  // Not before the host has waited for both.
+  if (start->at_sync >= state().syncs || end->at_sync >= state().syncs)
+    return fake_gpu::runtime_result(cudaErrorNotReady);
   *ms = static_cast<float>(end->at_ms - start->at_ms);
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* status) {
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
   FAKE_CUDA_FAILS("cudaStreamIsCapturing");
+  if (state().stream_capturing && stream == cudaStreamLegacy)
+    return fake_gpu::runtime_result(cudaErrorStreamCaptureImplicit);
   *status = state().stream_capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
@@ -673,7 +704,7 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, const 
                                       const cudnnConvolutionDescriptor_t c, cudnnConvolutionFwdAlgo_t algo,
                                       void* workspace, size_t workspace_bytes, const void* beta,
                                       const cudnnTensorDescriptor_t yd, void* y) {
-  FAKE_CUDNN_FAILS("cudnnConvolutionForward");
+  FAKE_CUDNN_RUN_FAILS("cudnnConvolutionForward");
   return fake_gpu::run_algorithm(fake_gpu::kForward, h, alpha, xd, x, wd, w, c, algo, workspace, workspace_bytes,
                                  beta, yd, y);
 }
@@ -682,7 +713,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, c
                                            const cudnnConvolutionDescriptor_t c, cudnnConvolutionBwdDataAlgo_t algo,
                                            void* workspace, size_t workspace_bytes, const void* beta,
                                            const cudnnTensorDescriptor_t dxd, void* dx) {
-  FAKE_CUDNN_FAILS("cudnnConvolutionBackwardData");
+  FAKE_CUDNN_RUN_FAILS("cudnnConvolutionBackwardData");
   return fake_gpu::run_algorithm(fake_gpu::kBackwardData, h, alpha, dxd, dx, wd, w, c, algo, workspace,
                                  workspace_bytes, beta, dyd, dy);
 }
@@ -692,7 +723,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
                                              cudnnConvolutionBwdFilterAlgo_t algo, void* workspace,
                                              size_t workspace_bytes, const void* beta,
                                              const cudnnFilterDescriptor_t dwd, void* dw) {
-  FAKE_CUDNN_FAILS("cudnnConvolutionBackwardFilter");
+  FAKE_CUDNN_RUN_FAILS("cudnnConvolutionBackwardFilter");
   return fake_gpu::run_algorithm(fake_gpu::kBackwardFilter, h, alpha, xd, x, dwd, dw, c, algo, workspace,
                                  workspace_bytes, beta, dyd, dy);
 }

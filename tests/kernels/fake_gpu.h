@@ -21,7 +21,9 @@
 namespace fake_gpu {
 
 // One algorithm of one direction, as the search (cudnnFind*AlgorithmEx) and the heuristics
-// (cudnnGet*Algorithm_v7) list it, in the order given.
+// (cudnnGet*Algorithm_v7) list it, in the order given. One algorithm may be listed once per
+// math type; a run takes the entry of the descriptor's math type, else the algorithm's
+// first (cuDNN runs an algorithm under any math type it supports).
 struct Algorithm {
   int algo = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
@@ -56,10 +58,13 @@ struct State {
   int delays = 0;         // gpu_delay_cuda launches
   size_t free_bytes = size_t(8) << 30, total_bytes = size_t(16) << 30;
   size_t malloc_limit = SIZE_MAX;  // cudaMalloc refuses more than this at once (out of memory)
-  bool stream_capturing = false;   // what cudaStreamIsCapturing says
-  cudaError_t fault = cudaSuccess; // a device fault: synchronisations return it from now on
+  // A blocking stream is being captured: asked of the legacy default stream,
+  // cudaStreamIsCapturing fails with cudaErrorStreamCaptureImplicit, as CUDA's does.
+  bool stream_capturing = false;
+  cudaError_t fault = cudaSuccess; // a device fault: every runtime call returns it from now on
   std::string failing_call;        // this call returns an error (its name, as in the API)
   cudaError_t execute_fault = cudaSuccess;  // the fault a failing graph plan leaves (one run wild)
+  int64_t syncs = 0;                // synchronisations so far (an event reads only after one)
   int64_t live_allocations = 0;
   int64_t live_legacy_descriptors = 0;
   double clock_ms = 0.0;

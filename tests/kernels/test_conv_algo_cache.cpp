@@ -332,6 +332,7 @@ std::vector<std::string> table_lines(const std::string& table, size_t count) {
 cyg::ConvCandidate engine(int64_t index, const std::string& knobs, bool usable, double timed_ms, bool tensor_core) {
   cyg::ConvCandidate c;
   c.choice = ConvAlgoChoice{-1, tensor_core ? 1 : 3, size_t(1) << 21, index, knobs};
+  c.engine = true;
   c.usable = usable;
   c.timed_ms = timed_ms;
   return c;
@@ -420,8 +421,10 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   searched.key = key_of(ConvDirection::Forward);
   searched.source = "search";
   searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4 3=1", true, 0.120, true),
-                         engine(7, "", false, -1, false), engine(8, "", false, -1, false)};
-  searched.candidates[3].why_not = "reduced-precision reduction";
+                         engine(7, "", false, -1, false), engine(8, "", false, -1, false),
+                         engine(9, "", false, -1, false), engine(-1, "", false, -1, false)};
+  searched.candidates[3].why_not = searched.candidates[4].why_not = "reduced-precision reduction";
+  searched.candidates[5].why_not = "not described";
   searched.chosen = 1;
   searched.choice = searched.candidates[1].choice;
   searched.note = "accumulating: the algorithm";
@@ -431,12 +434,13 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
   EXPECT_NE(first.find("IMPLICIT_PRECOMP_GEMM/tensor_op 0.250"), std::string::npos) << first;
   EXPECT_NE(first.find("engine 7/fma not usable, "), std::string::npos) << first;
   EXPECT_NE(first.find("engine 8/fma not usable (reduced-precision reduction)"), std::string::npos) << first;
+  EXPECT_NE(first.find("engine ?/fma not usable (not described)"), std::string::npos) << first;
   EXPECT_NE(first.find("(accumulating: the algorithm)"), std::string::npos) << first;
   EXPECT_NE(total.find("add up to 0.120 ms"), std::string::npos) << total;
   EXPECT_NE(total.find("graph engines chosen: 1 of 1"), std::string::npos) << total;
-  // Then why the engines that did not run were passed over, counted.
+  // Then why the engines that did not run were passed over, counted, the commonest first.
   const std::string table = cyg::conv_choices_table({searched, searched});
-  EXPECT_NE(table.find("graph engines passed over: not usable 2, reduced-precision reduction 2\n"),
+  EXPECT_NE(table.find("graph engines passed over: reduced-precision reduction 4, not described 2, not usable 2\n"),
             std::string::npos)
       << table;
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <random>
 #include <sstream>
 #include <string>
@@ -73,6 +74,24 @@ struct Buffer {
   std::vector<float> storage;  // 16-byte aligned (operator new's alignment)
 };
 
+// A convolution's workspace in the stand-in's device memory, exactly the bytes the plan
+// asks for (none where it asks for none), so a run that needs more is refused.
+class Workspace {
+ public:
+  explicit Workspace(size_t bytes) : bytes_(bytes) {
+    if (bytes > 0 && cudaMalloc(&p_, bytes) != cudaSuccess) throw std::runtime_error("no workspace");
+  }
+  ~Workspace() { cudaFree(p_); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  void* data() const { return p_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 void expect_near_all(const float* got, const std::vector<float>& want, float tolerance) {
   for (size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], tolerance) << "at " << i;
 }
@@ -102,12 +121,13 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
 }
 
 fake_gpu::Algorithm algorithm(int algo, double run_ms, float find_ms = 1.0f,
-                              cudnnMathType_t math = CUDNN_DEFAULT_MATH) {
+                              cudnnMathType_t math = CUDNN_DEFAULT_MATH, size_t workspace = 0) {
   fake_gpu::Algorithm a;
   a.algo = algo;
   a.run_ms = run_ms;
   a.find_ms = find_ms;
   a.math = math;
+  a.workspace = workspace;
   return a;
 }
 
@@ -138,9 +158,10 @@ class CudnnConv : public ::testing::Test {
     cyg::cuda::conv2d_benchmark(true);
     cyg::cuda::conv2d_engines(ConvEngines::Both);
     cyg::cuda::conv2d_algorithm_cache("", nullptr);
-    // Three algorithms a direction: cuDNN's search says 0 is fastest, our timing 1.
+    // Three algorithms a direction: cuDNN's search says 0 is fastest, our timing 1, which
+    // needs a workspace.
     for (auto& list : fake_gpu::state().algorithms)
-      list = {algorithm(0, 3.0, 0.1f), algorithm(1, 0.2, 0.5f), algorithm(2, 1.0, 0.3f)};
+      list = {algorithm(0, 3.0, 0.1f), algorithm(1, 0.2, 0.5f, CUDNN_DEFAULT_MATH, 3000), algorithm(2, 1.0, 0.3f)};
     live_allocations_ = fake_gpu::state().live_allocations;
   }
   void TearDown() override {
@@ -148,6 +169,8 @@ class CudnnConv : public ::testing::Test {
     EXPECT_EQ(fake_gpu::state().live_allocations, live_allocations_);
     cyg::cuda::capture_open_on_this_thread() = false;
     fake_gpu::state().failing_call.clear();
+    fake_gpu::state().fault = cudaSuccess;
+    cudaGetLastError();
   }
 
   // Runs the forward convolution of `s` (f32, NCHW) on x and w into a fresh y, checks it
@@ -157,11 +180,11 @@ class CudnnConv : public ::testing::Test {
     std::vector<float> want(static_cast<size_t>(y_numel(s)));
     cyg::conv2d_forward_cpu<float>(xv.data(), wv.data(), nullptr, s, want.data());
     Buffer x(xv), w(wv), y(std::vector<float>(want.size(), 7.0f));
-    std::vector<float> workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s) / 4 + 1);
+    const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s));
     const size_t before = fake_gpu::state().runs.size();
     float* yp = misaligned ? y.misaligned() : y.aligned();
     cyg::cuda::conv2d_forward_cudnn(s, misaligned ? x.misaligned() : x.aligned(), w.aligned(), yp, workspace.data(),
-                                    workspace.size() * 4, kStream);
+                                    workspace.bytes(), kStream);
     if (misaligned) {
       // The same values, placed where the misaligned call's x was.
       std::vector<float> shifted(xv.size());
@@ -178,6 +201,11 @@ class CudnnConv : public ::testing::Test {
 };
 
 TEST_F(CudnnConv, ASearchKeepsWhatOurTimingFoundFastestNotCudnns) {
+  // A call of another shape first leaves this thread's handle bound to the caller's
+  // stream; the search must take it back to its own.
+  forward_checked(fresh_shape());
+  fake_gpu::state().runs.clear();
+  fake_gpu::state().finds = fake_gpu::state().delays = 0;
   const cyg::Conv2dShape s = fresh_shape();
   const std::vector<fake_gpu::Run> runs = forward_checked(s);
   ASSERT_EQ(runs.size(), 1u);
@@ -204,11 +232,16 @@ TEST_F(CudnnConv, ASearchKeepsWhatOurTimingFoundFastestNotCudnns) {
     EXPECT_EQ(r->chosen, 1);
     EXPECT_EQ(r->key.gpu, "Stand-in GPU");
   }
-  // Every candidate ran on the search's own buffers: its warm-up and 3 timed runs, behind
-  // a delay each.
+  // Every candidate ran on the search's own buffers and stream (the legacy default): its
+  // warm-up and 3 timed runs (1 where the warm-up took the host 20 ms), behind a delay.
   int trials = 0;
-  for (const fake_gpu::Run& r : fake_gpu::state().runs) trials += r.on_search_buffers;
-  EXPECT_EQ(trials, 3 * 3 * 4);
+  for (const fake_gpu::Run& r : fake_gpu::state().runs)
+    if (r.on_search_buffers) {
+      ++trials;
+      EXPECT_EQ(r.stream, nullptr) << "a trial on the caller's stream";
+    }
+  EXPECT_GE(trials, 3 * 3 * 2);
+  EXPECT_LE(trials, 3 * 3 * 4);
   EXPECT_EQ(fake_gpu::state().delays, 3 * 3);
 }
 
@@ -336,8 +369,8 @@ void expect_every_direction_matches_the_cpu(ConvLayout layout, ConvEngines engin
   };
   const std::vector<T> xl = laid(x, s.N, s.C, in), wl = laid(w, s.OC, s.C, taps), dyl = laid(dy, s.N, s.OC, out);
   std::vector<T> y(y_want.size()), dx(x.size()), dw(w.size());
-  std::vector<float> workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, data, layout) / 4 + 1);
-  const size_t bytes = workspace.size() * 4;
+  const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, data, layout));
+  const size_t bytes = workspace.bytes();
   const size_t before = fake_gpu::state().runs.size();
   void* const stream = reinterpret_cast<void*>(0x6000);
   cyg::cuda::conv2d_forward_cudnn(s, xl.data(), wl.data(), y.data(), workspace.data(), bytes, stream, layout);
@@ -378,6 +411,53 @@ TEST_F(CudnnConv, EveryDirectionMatchesTheCpuByAlgorithmAndByEngineInEachLayoutA
       expect_every_direction_matches_the_cpu<float>(layout, engines);
       expect_every_direction_matches_the_cpu<uint16_t>(layout, engines);
     }
+}
+
+// cuDNN may list one algorithm once per math type: each is timed under its own, and the
+// choice runs under the math type it was timed with.
+TEST_F(CudnnConv, AnAlgorithmListedUnderTwoMathTypesIsTimedAndRunUnderEach) {
+  fake_gpu::state().algorithms[fake_gpu::kForward] = {algorithm(1, 2.0, 0.1f, CUDNN_FMA_MATH),
+                                                      algorithm(1, 0.2, 0.5f, CUDNN_TENSOR_OP_MATH),
+                                                      algorithm(0, 3.0, 0.3f, CUDNN_DEFAULT_MATH)};
+  const cyg::Conv2dShape s = fresh_shape();
+  const std::vector<fake_gpu::Run> runs = forward_checked(s);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].algo, 1);
+  EXPECT_EQ(runs[0].math, CUDNN_TENSOR_OP_MATH);
+  const std::optional<cyg::ConvChoiceReport> r = report_of(s, ConvDirection::Forward);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->candidates.size(), 3u);
+  EXPECT_NEAR(r->candidates[0].timed_ms, 2.0, 1e-6);
+  EXPECT_NEAR(r->candidates[1].timed_ms, 0.2, 1e-6);
+  EXPECT_EQ(r->chosen, 1);
+  EXPECT_EQ(r->choice.math_type, static_cast<int>(CUDNN_TENSOR_OP_MATH));
+}
+
+// The report says why a candidate was passed over where it was not a setting: cuDNN's
+// status, an engine cuDNN would not make a plan of, or would not describe.
+TEST_F(CudnnConv, TheReportSaysWhyEachCandidateWasPassedOver) {
+  fake_gpu::Algorithm refused = algorithm(3, 0.1), huge = algorithm(4, 0.1, 1.0f, CUDNN_DEFAULT_MATH, size_t(1) << 30);
+  refused.status = CUDNN_STATUS_NOT_SUPPORTED;
+  fake_gpu::state().algorithms[fake_gpu::kForward].push_back(refused);
+  fake_gpu::state().algorithms[fake_gpu::kForward].push_back(huge);
+  fake_cudnn::Engine no_plan = engine(5);
+  no_plan.refuses_plan = true;
+  fake_cudnn::Engine undescribed = engine(6);
+  undescribed.undescribed = true;
+  fake_cudnn::state().catalogue = {no_plan, undescribed, engine(7, {CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION})};
+  const cyg::Conv2dShape s = fresh_shape();
+  forward_checked(s);
+  const std::optional<cyg::ConvChoiceReport> r = report_of(s, ConvDirection::Forward);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->candidates.size(), 5u + 3u);
+  EXPECT_EQ(r->candidates[3].why_not, "CUDNN_STATUS_NOT_SUPPORTED");
+  EXPECT_EQ(r->candidates[4].why_not, "CUDNN_STATUS_ALLOC_FAILED");  // more than the search's workspace
+  EXPECT_EQ(r->candidates[5].why_not, "no plan");
+  EXPECT_EQ(r->candidates[6].why_not, "not described");
+  EXPECT_EQ(r->candidates[7].why_not, "reduced-precision reduction");
+  const std::string table = cyg::conv_choices_table({*r});
+  EXPECT_NE(table.find("engine ?/fma not usable (not described)"), std::string::npos) << table;
+  EXPECT_NE(table.find("graph engines passed over:"), std::string::npos) << table;
 }
 
 TEST_F(CudnnConv, LegacyTimesNoEngineAndGraphTakesOneEvenWhenSlower) {
@@ -423,9 +503,9 @@ TEST_F(CudnnConv, BackwardDataAccumulatesThroughTheEngineOnABetaOneGraphOrTheAlg
     const std::vector<uint16_t> held_nchw = to_nchw(held, s.N, s.C, s.H * s.W);
 
     std::vector<uint16_t> dx = held;
-    std::vector<float> workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvData::BF16, ConvLayout::NHWC) / 4 + 1);
+    const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvData::BF16, ConvLayout::NHWC));
     const size_t before = fake_gpu::state().runs.size();
-    cyg::cuda::conv2d_backward_data_cudnn(s, dy.data(), w.data(), dx.data(), workspace.data(), workspace.size() * 4,
+    cyg::cuda::conv2d_backward_data_cudnn(s, dy.data(), w.data(), dx.data(), workspace.data(), workspace.bytes(),
                                           kStream, ConvLayout::NHWC, /*accumulate=*/true);
     ASSERT_EQ(fake_gpu::state().runs.size(), before + 1);
     const fake_gpu::Run& run = fake_gpu::state().runs.back();
@@ -437,7 +517,7 @@ TEST_F(CudnnConv, BackwardDataAccumulatesThroughTheEngineOnABetaOneGraphOrTheAlg
       ASSERT_NEAR(cyg::bf16_to_float(got[i]), want, 0.02f * (1.0f + std::fabs(want))) << "at " << i;
     }
     // Without accumulating: the engine, beta 0.
-    cyg::cuda::conv2d_backward_data_cudnn(s, dy.data(), w.data(), dx.data(), workspace.data(), workspace.size() * 4,
+    cyg::cuda::conv2d_backward_data_cudnn(s, dy.data(), w.data(), dx.data(), workspace.data(), workspace.bytes(),
                                           kStream, ConvLayout::NHWC, /*accumulate=*/false);
     EXPECT_EQ(fake_gpu::state().runs.back().engine, 41);
     EXPECT_EQ(fake_gpu::state().runs.back().beta, 0.0f);
@@ -551,7 +631,7 @@ TEST_F(CudnnConv, AnEngineThatFailsToRunIsPassedOverButAFaultIsReported) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 
   // The same failure leaving a fault on the device: the fault is reported, not taken for
-  // a refusal.
+  // a refusal (by the next call that reaches the device, every one failing from then on).
   fake_gpu::state().execute_fault = cudaErrorIllegalAddress;
   try {
     forward_checked(fresh_shape());
@@ -561,6 +641,23 @@ TEST_F(CudnnConv, AnEngineThatFailsToRunIsPassedOverButAFaultIsReported) {
   }
   fake_gpu::state().fault = cudaSuccess;
   cudaGetLastError();
+}
+
+// A graph-API call that fails while the device holds a fault: that is no refusal to warn
+// about and go on from, but the error it is.
+TEST_F(CudnnConv, AGraphApiFailureWithTheDeviceFaultedIsReportedWithTheFault) {
+  fake_cudnn::state().catalogue = {engine(85)};
+  fake_cudnn::state().refused_attribute = CUDNN_ATTR_CONVOLUTION_COMP_TYPE;
+  fake_cudnn::state().on_failure = [] { fake_gpu::state().fault = cudaErrorIllegalAddress; };
+  try {
+    forward_checked(fresh_shape());
+    FAIL() << "no error";
+  } catch (const cyg::Error& e) {
+    // The graph API's own error, with the fault the GPU reported after it.
+    EXPECT_NE(std::string(e.what()).find("refused by the test"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the GPU then reported a fault: an illegal memory access"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(CudnnConv, WithoutRoomForASearchOrWithAutotuningOffTheHeuristicsChoose) {
@@ -600,9 +697,18 @@ TEST_F(CudnnConv, ANewShapeInsideAGraphCaptureIsAnErrorThatSaysWhatToDo) {
         << e.what();
   }
   cyg::cuda::capture_open_on_this_thread() = false;
-  // The stream's own answer counts too (a capture another way than the engine's).
+  // A blocking stream captured another way than the engine's: the legacy stream's query
+  // fails with cudaErrorStreamCaptureImplicit, which says so (and is not left behind for
+  // the next launch check).
   fake_gpu::state().stream_capturing = true;
-  EXPECT_THROW(forward_checked(fresh_shape()), cyg::Error);
+  try {
+    forward_checked(fresh_shape());
+    FAIL() << "no error";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("run the step once eagerly before capturing it"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   fake_gpu::state().stream_capturing = false;
 }
 
@@ -621,7 +727,7 @@ TEST_F(CudnnConv, EveryFailingCallIsAnErrorNamingIt) {
       "cudnnFindConvolutionBackwardDataAlgorithmEx", "cudnnFindConvolutionBackwardFilterAlgorithmEx",
       "cudnnSetStream", "cudnnConvolutionForward", "cudaMemset", "cudaMemGetInfo", "cudaDeviceSynchronize",
       "cudaStreamSynchronize", "cudaEventCreate", "cudaEventRecord", "cudaEventElapsedTime",
-      "cudaStreamIsCapturing"};
+      "cudaStreamIsCapturing", "cudaMalloc"};
   for (const char* call : calls) {
     SCOPED_TRACE(call);
     const cyg::Conv2dShape s = fresh_shape();
@@ -634,7 +740,7 @@ TEST_F(CudnnConv, EveryFailingCallIsAnErrorNamingIt) {
       EXPECT_NE(std::string(e.what()).find(call), std::string::npos) << e.what();
     }
     fake_gpu::state().failing_call.clear();
-    cudaGetLastError();
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "an error left for the next launch check";
     forward_checked(s);
     // One plan's descriptors (x, y, w and a convolution's per direction): none of a plan
     // that failed halfway.
