@@ -23,6 +23,7 @@ struct Engine {
   std::vector<cudnnBackendBehaviorNote_t> behaviour;
   std::vector<std::pair<cudnnBackendKnobType_t, int64_t>> knobs;
   int64_t workspace = 0;
+  int64_t beta_workspace = -1;  // its plan's workspace on a graph whose beta is not 0 (-1: workspace)
   bool refuses_plan = false;   // its plan does not finalize
   bool refuses_beta = false;   // its plan does not finalize on a graph whose beta is not 0
   bool undescribed = false;    // asking for its engine fails

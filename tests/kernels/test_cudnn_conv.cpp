@@ -489,6 +489,7 @@ TEST_F(CudnnConv, BackwardDataAccumulatesThroughTheEngineOnABetaOneGraphOrTheAlg
     for (auto& list : fake_gpu::state().algorithms) list = {algorithm(0, 3.0), algorithm(1, 0.2)};
     fake_cudnn::Engine e = engine(41, {CUDNN_NUMERICAL_NOTE_TENSOR_CORE});
     e.refuses_beta = refuses_beta;
+    e.beta_workspace = 8192;  // more than the beta-0 plan and every algorithm: the plan's workspace
     fake_cudnn::state().catalogue = {e};
     fake_gpu::state().engine_ms[fake_gpu::kBackwardData] = {{41, 0.05}};
     const cyg::Conv2dShape s = fresh_shape(8);
