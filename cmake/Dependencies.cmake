@@ -255,3 +255,20 @@ if(CYGNET_HAVE_CUDA)
     message(STATUS "cygnet: NCCL not found; data-parallel gradients on GPUs go through the host (MPI)")
   endif()
 endif()
+
+# The tests of the cuDNN code on stand-ins (tests/kernels/fake_*.cpp) need the CUDA
+# runtime's and cuDNN's headers alone: found also where the CUDA backend is not built
+# (the sanitizer jobs build without it), so that they run there too.
+set(CYGNET_CUDA_HEADER_DIRS "")
+if(CYGNET_HAVE_CUDA)
+  set(CYGNET_CUDA_HEADER_DIRS ${CUDNN_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
+else()
+  find_package(CUDAToolkit QUIET)
+  find_path(CYGNET_CUDA_RUNTIME_HEADER_DIR cuda_runtime.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
+            PATH_SUFFIXES include)
+  find_path(CYGNET_CUDNN_HEADER_DIR cudnn.h HINTS ${CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
+            PATH_SUFFIXES include)
+  if(CYGNET_CUDA_RUNTIME_HEADER_DIR AND CYGNET_CUDNN_HEADER_DIR)
+    set(CYGNET_CUDA_HEADER_DIRS ${CYGNET_CUDNN_HEADER_DIR} ${CYGNET_CUDA_RUNTIME_HEADER_DIR})
+  endif()
+endif()
