@@ -7,6 +7,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/conv_algo_cache.h"
+#include "kernels/cpu/channels.h"
 #include "kernels/emu/device.h"
 #include "kernels/gemm.h"
 
@@ -15,48 +16,32 @@ namespace cyg::emu {
 namespace {
 EmuStream* as_stream(void* stream) { return static_cast<EmuStream*>(stream); }
 
-// [outer, inner, C] (channels last) to [outer, C, inner], and back.
-template <typename T>
-std::vector<T> to_channels_first(const T* x, int64_t outer, int64_t C, int64_t inner) {
-  std::vector<T> out(static_cast<size_t>(outer * C * inner));
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i)
-      for (int64_t c = 0; c < C; ++c) out[(o * C + c) * inner + i] = x[(o * inner + i) * C + c];
-  return out;
-}
-template <typename T>
-void to_channels_last(const std::vector<T>& x, int64_t outer, int64_t C, int64_t inner, T* out) {
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < inner; ++i)
-      for (int64_t c = 0; c < C; ++c) out[(o * inner + i) * C + c] = x[(o * C + c) * inner + i];
-}
-
 // The three directions on the reference `Run` (f32 or bf16 twin), in either layout.
 template <typename T, typename Run>
 void forward_in(ConvLayout layout, const Conv2dShape& s, const T* x, const T* w, T* y, Run run) {
   if (layout == ConvLayout::NCHW) return run(x, w, y);
-  const std::vector<T> xc = to_channels_first(x, s.N, s.C, s.H * s.W), wc = to_channels_first(w, s.OC, s.C, s.KH * s.KW);
+  const std::vector<T> xc = channels_first_copy(x, s.N, s.C, s.H * s.W), wc = channels_first_copy(w, s.OC, s.C, s.KH * s.KW);
   std::vector<T> yc(static_cast<size_t>(s.N * s.OC * s.OH() * s.OW()));
   run(xc.data(), wc.data(), yc.data());
-  to_channels_last(yc, s.N, s.OC, s.OH() * s.OW(), y);
+  write_channels_last(yc.data(), s.N, s.OC, s.OH() * s.OW(), y);
 }
 template <typename T, typename Run>
 void backward_data_in(ConvLayout layout, const Conv2dShape& s, const T* dy, const T* w, T* dx, Run run) {
   if (layout == ConvLayout::NCHW) return run(dy, w, dx);
-  const std::vector<T> dyc = to_channels_first(dy, s.N, s.OC, s.OH() * s.OW()),
-                       wc = to_channels_first(w, s.OC, s.C, s.KH * s.KW);
+  const std::vector<T> dyc = channels_first_copy(dy, s.N, s.OC, s.OH() * s.OW()),
+                       wc = channels_first_copy(w, s.OC, s.C, s.KH * s.KW);
   std::vector<T> dxc(static_cast<size_t>(s.N * s.C * s.H * s.W));
   run(dyc.data(), wc.data(), dxc.data());
-  to_channels_last(dxc, s.N, s.C, s.H * s.W, dx);
+  write_channels_last(dxc.data(), s.N, s.C, s.H * s.W, dx);
 }
 template <typename T, typename Run>
 void backward_filter_in(ConvLayout layout, const Conv2dShape& s, const T* dy, const T* x, T* dw, Run run) {
   if (layout == ConvLayout::NCHW) return run(dy, x, dw);
-  const std::vector<T> dyc = to_channels_first(dy, s.N, s.OC, s.OH() * s.OW()),
-                       xc = to_channels_first(x, s.N, s.C, s.H * s.W);
+  const std::vector<T> dyc = channels_first_copy(dy, s.N, s.OC, s.OH() * s.OW()),
+                       xc = channels_first_copy(x, s.N, s.C, s.H * s.W);
   std::vector<T> dwc(static_cast<size_t>(s.OC * s.C * s.KH * s.KW));
   run(dyc.data(), xc.data(), dwc.data());
-  to_channels_last(dwc, s.OC, s.C, s.KH * s.KW, dw);
+  write_channels_last(dwc.data(), s.OC, s.C, s.KH * s.KW, dw);
 }
 
 // backward_data's accumulate (cuDNN's beta = 1): the reference's gradient, in storage

@@ -9,6 +9,7 @@
 
 #include "kernels/common.h"
 #include "kernels/conv.h"
+#include "kernels/cpu/channels.h"
 #include "kernels/delay.h"
 #include "tests/kernels/fake_cudnn_backend.h"
 
@@ -77,12 +78,7 @@ struct Problem {
 template <typename T>
 std::vector<T> channels_first(const void* x, int64_t outer, int64_t C, int64_t inner, bool nhwc) {
   const T* p = static_cast<const T*>(x);
-  std::vector<T> out(static_cast<size_t>(outer * C * inner));
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < inner; ++i)
-        out[static_cast<size_t>((o * C + c) * inner + i)] = p[nhwc ? (o * inner + i) * C + c : (o * C + c) * inner + i];
-  return out;
+  return nhwc ? cyg::channels_first_copy(p, outer, C, inner) : std::vector<T>(p, p + outer * C * inner);
 }
 
 float as_float(float v) { return v; }

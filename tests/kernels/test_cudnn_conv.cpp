@@ -23,6 +23,7 @@
 #include "kernels/common.h"
 #include "kernels/conv.h"
 #include "kernels/conv_algo_cache.h"
+#include "kernels/cpu/channels.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/error.h"
 #include "tests/kernels/fake_cudnn_backend.h"
@@ -100,18 +101,12 @@ void expect_near_all(const float* got, const std::vector<float>& want, float tol
 template <typename T>
 std::vector<T> channels_last(const std::vector<T>& v, int64_t outer, int64_t C, int64_t inner) {
   std::vector<T> out(v.size());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < inner; ++i) out[(o * inner + i) * C + c] = v[(o * C + c) * inner + i];
+  cyg::write_channels_last(v.data(), outer, C, inner, out.data());
   return out;
 }
 template <typename T>
 std::vector<T> channels_first(const std::vector<T>& v, int64_t outer, int64_t C, int64_t inner) {
-  std::vector<T> out(v.size());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < inner; ++i) out[(o * C + c) * inner + i] = v[(o * inner + i) * C + c];
-  return out;
+  return cyg::channels_first_copy(v.data(), outer, C, inner);
 }
 
 std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
