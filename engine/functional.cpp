@@ -178,6 +178,14 @@ std::string cudnn_choices_table() {
 #endif
 }
 
+int64_t cudnn_searches() {
+#if CYGNET_HAVE_CUDA
+  return cuda::conv2d_searches();
+#else
+  return 0;
+#endif
+}
+
 namespace {
 // cuDNN's bf16 channels-last tensor-core kernels take channel counts that are multiples
 // of 8. A convolution with fewer input channels (an RGB input's 3) gets its input and its

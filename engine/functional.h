@@ -37,6 +37,9 @@ void set_cudnn_cache(const std::string& path);
 // How each CUDA convolution of this process got its cuDNN algorithms (the file, a search
 // with each candidate's time, or the heuristics), as a table; "" where none was planned.
 std::string cudnn_choices_table();
+// How many autotuning searches (one per convolution shape and direction) this process
+// has made so far; 0 without CUDA.
+int64_t cudnn_searches();
 // CPU threads for every parallel CPU op: OpenMP's pool, which oneDNN shares (BLAS runs
 // one thread per call inside it, so nothing is oversubscribed). 0 restores OpenMP's
 // default: OMP_NUM_THREADS where set, else every core. cpu_threads() is the count in use.
