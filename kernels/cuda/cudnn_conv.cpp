@@ -148,6 +148,7 @@ struct Step {
   uint64_t graph_handle = 0;  // the serial of the handle the plans were made with
   int64_t engine = -1;        // the graph plan's engine and knobs, for the report and the file
   std::string knobs;
+  bool algorithm_runs = true;  // false where no legacy algorithm takes it: the plan alone runs
 };
 
 struct ConvPlan {
@@ -409,12 +410,8 @@ class Chooser {
       }
       if (search<D>(step)) return;
     }
-    using Perf = typename Api<D>::Perf;
-    std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
-    int found = 0;
-    Api<D>::heuristics(handle_, plan_, step.conv, static_cast<int>(perf.size()), &found, perf.data());
-    CYG_CHECK(adopt_first<D>(step, perf.data(), found, Source::Heuristics), "cuDNN has no ",
-              conv_direction_name(D), " algorithm for this convolution within the workspace cap");
+    CYG_CHECK(adopt_heuristics<D>(step), "cuDNN has no ", conv_direction_name(D),
+              " algorithm for this convolution within the workspace cap");
     report(D, "heuristics", step, {}, -1);
   }
 
@@ -506,6 +503,16 @@ class Chooser {
       why = "math type, TF32 off";
     if (why != nullptr && why_not != nullptr) *why_not = why;
     return why == nullptr;
+  }
+
+  // The first usable algorithm of cuDNN's heuristics that cuDNN accepts; false where none.
+  template <ConvDirection D>
+  bool adopt_heuristics(Step& step) {
+    using Perf = typename Api<D>::Perf;
+    std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
+    int found = 0;
+    Api<D>::heuristics(handle_, plan_, step.conv, static_cast<int>(perf.size()), &found, perf.data());
+    return adopt_first<D>(step, perf.data(), found, Source::Heuristics);
   }
 
   // The first usable result (cuDNN lists them best first) that cuDNN accepts.
@@ -762,6 +769,8 @@ class Chooser {
     r.chosen = chosen;
     if (direction == ConvDirection::BackwardData && step.graph)
       r.note = step.graph_accumulate ? "accumulating: the engine with beta 1" : "accumulating: the algorithm";
+    if (!step.algorithm_runs)
+      r.note += std::string(r.note.empty() ? "" : "; ") + "no algorithm: aligned calls on this thread only";
     reports_.push_back(std::move(r));
     return reports_.back();
   }
@@ -806,11 +815,19 @@ class Chooser {
     }
     if (chosen < 0) {
       CYG_CUDNN_CHECK(cudnnSetConvolutionMathType(step.conv, default_math(settings_, data_)));
-      return false;
-    }
-    // The graph API's engines, timed the same way; the algorithm stays adopted, for the
-    // calls a plan cannot take.
-    if (settings_.engines != ConvEngines::Legacy) {
+      // No algorithm ran: where an engine does, it is the choice, beside the heuristics'
+      // algorithm for the calls a plan cannot take (where cuDNN has one: else those calls
+      // are an error that says so).
+      if (settings_.engines == ConvEngines::Legacy) return false;
+      GraphCandidates graph = graph_candidates<D>(candidates);
+      chosen = pick_conv_engine(candidates, graph.first, -1, settings_.engines);
+      if (chosen < 0) return false;
+      step.algorithm_runs = adopt_heuristics<D>(step);
+      const size_t k = static_cast<size_t>(chosen) - graph.first;
+      set_engine<D>(step, std::move(graph.plans[k]), graph.engines[k]);
+    } else if (settings_.engines != ConvEngines::Legacy) {
+      // The graph API's engines, timed the same way; the algorithm stays adopted, for the
+      // calls a plan cannot take.
       GraphCandidates graph = graph_candidates<D>(candidates);
       const int picked = pick_conv_engine(candidates, graph.first, chosen, settings_.engines);
       if (picked != chosen) {
@@ -820,8 +837,9 @@ class Chooser {
       }
     }
     const ConvChoiceReport& made = report(D, "search", step, std::move(candidates), chosen);
-    // Graph's engines may be slower than the algorithm: not a choice for the file.
-    if (uses_file() && settings_.engines != ConvEngines::Graph) {
+    // Graph's engines may be slower than the algorithm: not a choice for the file; nor is
+    // an engine without an algorithm beside it, which the file cannot say.
+    if (uses_file() && settings_.engines != ConvEngines::Graph && step.algorithm_runs) {
       g_file.cache.insert(made.key, made.choice);
       searched_ = true;
     }
@@ -896,6 +914,15 @@ bool runs_plan(const Step& step, const GraphConvPlan* plan, const void* x, const
   return plan != nullptr && step.graph_handle == handle_of_this_thread().serial && GraphConvPlan::accepts(x, w, y);
 }
 
+// Before a call runs a direction's algorithm: that it has one (a direction only an engine
+// takes runs its plan alone).
+void check_algorithm_runs(const Step& step, ConvDirection direction) {
+  CYG_CHECK(step.algorithm_runs, "cuDNN runs this convolution's ", conv_direction_name(direction),
+            " only as a graph plan (no legacy algorithm takes it): its tensors must be 16-byte aligned",
+            step.graph_accumulate || direction != ConvDirection::BackwardData ? "" : ", it cannot accumulate",
+            " and the call must come from the thread that planned it");
+}
+
 void check_workspace(const ConvPlan& p, size_t given) {
   CYG_CHECK(given >= p.workspace(), "cuDNN convolution needs ", p.workspace(), " workspace bytes, got ", given);
 }
@@ -937,6 +964,7 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
     CYG_CUDNN_CHECK(p.fwd.graph->run(h, x, w, y, workspace));
     return;
   }
+  check_algorithm_runs(p.fwd, ConvDirection::Forward);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, x, p.w, w, p.fwd.conv,
                                           static_cast<cudnnConvolutionFwdAlgo_t>(p.fwd.algo), workspace,
@@ -953,6 +981,7 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
     CYG_CUDNN_CHECK(graph->run(h, dx, w, dy, workspace));
     return;
   }
+  check_algorithm_runs(p.bwd_data, ConvDirection::BackwardData);
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p.w, w, p.y, dy, p.bwd_data.conv,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
@@ -968,6 +997,7 @@ void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, con
     CYG_CUDNN_CHECK(p.bwd_filter.graph->run(h, x, dw, dy, workspace));
     return;
   }
+  check_algorithm_runs(p.bwd_filter, ConvDirection::BackwardFilter);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.bwd_filter.conv,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),

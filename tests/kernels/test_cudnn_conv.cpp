@@ -455,6 +455,51 @@ TEST_F(CudnnConv, TheReportSaysWhyEachCandidateWasPassedOver) {
   EXPECT_NE(table.find("graph engines passed over:"), std::string::npos) << table;
 }
 
+// Where no algorithm ran in the search, an engine that does is the choice: beside the
+// heuristics' algorithm for the calls a plan cannot take, or, where cuDNN has none, alone,
+// those calls then an error that says why.
+TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
+  fake_cudnn::state().catalogue = {engine(9)};
+  for (fake_gpu::Algorithm& a : fake_gpu::state().algorithms[fake_gpu::kForward]) a.status = CUDNN_STATUS_NOT_SUPPORTED;
+  cyg::cuda::conv2d_engines(ConvEngines::Legacy);
+  EXPECT_THROW(forward_checked(fresh_shape()), cyg::Error);  // the algorithms alone: none
+
+  cyg::cuda::conv2d_engines(ConvEngines::Both);
+  const cyg::Conv2dShape alone = fresh_shape();
+  std::vector<fake_gpu::Run> runs = forward_checked(alone);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].engine, 9);
+  const std::optional<cyg::ConvChoiceReport> r = report_of(alone, ConvDirection::Forward);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->source, "search");
+  EXPECT_EQ(r->choice.engine, 9);
+  EXPECT_NE(r->note.find("no algorithm"), std::string::npos) << r->note;
+  try {
+    forward_checked(alone, /*misaligned=*/true);
+    FAIL() << "no error";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only as a graph plan"), std::string::npos) << e.what();
+  }
+
+  // An algorithm the search could not run (its workspace is more than the search had)
+  // but the heuristics offer: it takes the unaligned calls.
+  fake_gpu::state().algorithms[fake_gpu::kForward] = {algorithm(2, 1.0, 1.0f, CUDNN_DEFAULT_MATH, size_t(3) << 20)};
+  fake_gpu::state().malloc_limit = size_t(2) << 20;
+  const cyg::Conv2dShape beside = fresh_shape();
+  cyg::cuda::conv2d_workspace_bytes_cudnn(beside);
+  fake_gpu::state().malloc_limit = SIZE_MAX;
+  runs = forward_checked(beside);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].engine, 9);
+  runs = forward_checked(beside, /*misaligned=*/true);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].algo, 2);
+  const std::optional<cyg::ConvChoiceReport> b = report_of(beside, ConvDirection::Forward);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->choice.algorithm, 2);
+  EXPECT_EQ(b->note.find("no algorithm"), std::string::npos) << b->note;
+}
+
 TEST_F(CudnnConv, LegacyTimesNoEngineAndGraphTakesOneEvenWhenSlower) {
   fake_cudnn::state().catalogue = {engine(31)};
   fake_gpu::state().engine_ms[fake_gpu::kForward] = {{31, 5.0}};  // slower than algorithm 1's 0.2
@@ -730,7 +775,9 @@ TEST_F(CudnnConv, EveryFailingCallIsAnErrorNamingIt) {
     const int64_t descriptors = fake_gpu::state().live_legacy_descriptors;
     fake_gpu::state().failing_call = call;
     try {
-      forward_checked(s);
+      // Where no algorithm runs, the engine is chosen: the algorithm's call, then, is an
+      // unaligned one's.
+      forward_checked(s, /*misaligned=*/std::string(call) == "cudnnConvolutionForward");
       ADD_FAILURE() << "no error";
     } catch (const cyg::Error& e) {
       EXPECT_NE(std::string(e.what()).find(call), std::string::npos) << e.what();
