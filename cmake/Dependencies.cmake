@@ -258,7 +258,7 @@ endif()
 
 # The tests of the cuDNN code on stand-ins (tests/kernels/fake_*.cpp) need the CUDA
 # runtime's and cuDNN's headers alone: found also where the CUDA backend is not built
-# (the sanitizer jobs build without it), so that they run there too.
+# (the AddressSanitizer job, scripts/sanitize.sh, builds without it), so that they run there too.
 set(CYGNET_CUDA_HEADER_DIRS "")
 if(CYGNET_HAVE_CUDA)
   set(CYGNET_CUDA_HEADER_DIRS ${CUDNN_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS})
@@ -268,7 +268,13 @@ else()
             PATH_SUFFIXES include)
   find_path(CYGNET_CUDNN_HEADER_DIR cudnn.h HINTS ${CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} ${CYGNET_CUDA_LIBRARY_ROOTS}
             PATH_SUFFIXES include)
-  if(CYGNET_CUDA_RUNTIME_HEADER_DIR AND CYGNET_CUDNN_HEADER_DIR)
+  # cuDNN 9's headers (the backend API as cudnn_graph.cpp uses it), not an older one's.
+  set(cygnet_cudnn_major 0)
+  if(CYGNET_CUDNN_HEADER_DIR AND EXISTS "${CYGNET_CUDNN_HEADER_DIR}/cudnn_version.h")
+    file(STRINGS "${CYGNET_CUDNN_HEADER_DIR}/cudnn_version.h" cygnet_cudnn_major_line REGEX "^#define CUDNN_MAJOR ")
+    string(REGEX MATCH "[0-9]+" cygnet_cudnn_major "${cygnet_cudnn_major_line}")
+  endif()
+  if(CYGNET_CUDA_RUNTIME_HEADER_DIR AND cygnet_cudnn_major GREATER_EQUAL 9)
     set(CYGNET_CUDA_HEADER_DIRS ${CYGNET_CUDNN_HEADER_DIR} ${CYGNET_CUDA_RUNTIME_HEADER_DIR})
   endif()
 endif()

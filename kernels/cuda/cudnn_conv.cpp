@@ -141,6 +141,10 @@ struct PlanKey {
 // built on a graph with beta 1, where cuDNN takes it), and the algorithm wherever a plan
 // cannot: a call whose pointers lack the alignment the plan was made for.
 struct Step {
+  Step() = default;
+  explicit Step(cudnnConvolutionDescriptor_t c) : conv(c) {}  // nothing chosen yet
+  Step(Step&&) = default;
+  Step& operator=(Step&&) = default;
   cudnnConvolutionDescriptor_t conv = nullptr;
   int algo = 0;
   size_t workspace = 0;  // for the algorithm and the plans alike
@@ -823,8 +827,15 @@ class Chooser {
       chosen = pick_conv_engine(candidates, graph.first, -1, settings_.engines);
       if (chosen < 0) return false;
       step.algorithm_runs = adopt_heuristics<D>(step);
+      if (!step.algorithm_runs) step.algo = -1;
       const size_t k = static_cast<size_t>(chosen) - graph.first;
       set_engine<D>(step, std::move(graph.plans[k]), graph.engines[k]);
+      // Backward data must also accumulate (beta 1, the residual sums): with no algorithm,
+      // only the engine's beta-1 plan can, and without one the heuristics' error stands.
+      if (D == ConvDirection::BackwardData && !step.algorithm_runs && !step.graph_accumulate) {
+        step = Step{step.conv};
+        return false;
+      }
     } else if (settings_.engines != ConvEngines::Legacy) {
       // The graph API's engines, timed the same way; the algorithm stays adopted, for the
       // calls a plan cannot take.
@@ -915,12 +926,15 @@ bool runs_plan(const Step& step, const GraphConvPlan* plan, const void* x, const
 }
 
 // Before a call runs a direction's algorithm: that it has one (a direction only an engine
-// takes runs its plan alone).
-void check_algorithm_runs(const Step& step, ConvDirection direction) {
-  CYG_CHECK(step.algorithm_runs, "cuDNN runs this convolution's ", conv_direction_name(direction),
-            " only as a graph plan (no legacy algorithm takes it): its tensors must be 16-byte aligned",
-            step.graph_accumulate || direction != ConvDirection::BackwardData ? "" : ", it cannot accumulate",
-            " and the call must come from the thread that planned it");
+// takes runs its plan alone), else an error saying why this call could not run the plan.
+void check_algorithm_runs(const Step& step, ConvDirection direction, const void* x, const void* w, const void* y) {
+  if (step.algorithm_runs) return;
+  const char* why = step.graph_handle != handle_of_this_thread().serial ? "this call comes from another thread"
+                    : !GraphConvPlan::accepts(x, w, y)                  ? "a tensor of this call is not 16-byte aligned"
+                                                                        : "this call accumulates (beta 1)";
+  throw Error(detail::concat("cuDNN runs this convolution's ", conv_direction_name(direction),
+                             " only as the graph plan made on its first call (no legacy algorithm takes it), and ",
+                             why, ", which the plan cannot take"));
 }
 
 void check_workspace(const ConvPlan& p, size_t given) {
@@ -964,7 +978,7 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
     CYG_CUDNN_CHECK(p.fwd.graph->run(h, x, w, y, workspace));
     return;
   }
-  check_algorithm_runs(p.fwd, ConvDirection::Forward);
+  check_algorithm_runs(p.fwd, ConvDirection::Forward, x, w, y);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, x, p.w, w, p.fwd.conv,
                                           static_cast<cudnnConvolutionFwdAlgo_t>(p.fwd.algo), workspace,
@@ -981,7 +995,7 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
     CYG_CUDNN_CHECK(graph->run(h, dx, w, dy, workspace));
     return;
   }
-  check_algorithm_runs(p.bwd_data, ConvDirection::BackwardData);
+  check_algorithm_runs(p.bwd_data, ConvDirection::BackwardData, dx, w, dy);
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p.w, w, p.y, dy, p.bwd_data.conv,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(p.bwd_data.algo), workspace,
@@ -997,7 +1011,7 @@ void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, con
     CYG_CUDNN_CHECK(p.bwd_filter.graph->run(h, x, dw, dy, workspace));
     return;
   }
-  check_algorithm_runs(p.bwd_filter, ConvDirection::BackwardFilter);
+  check_algorithm_runs(p.bwd_filter, ConvDirection::BackwardFilter, x, dw, dy);
   const float one = 1.0f, zero = 0.0f;
   CYG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.bwd_filter.conv,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.bwd_filter.algo),

@@ -478,7 +478,9 @@ TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
     forward_checked(alone, /*misaligned=*/true);
     FAIL() << "no error";
   } catch (const cyg::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("only as a graph plan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("only as the graph plan made on its first call"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("not 16-byte aligned"), std::string::npos) << e.what();
   }
 
   // An algorithm the search could not run (its workspace is more than the search had)
@@ -498,6 +500,27 @@ TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->choice.algorithm, 2);
   EXPECT_EQ(b->note.find("no algorithm"), std::string::npos) << b->note;
+
+  // Backward data must also accumulate: with no algorithm, an engine without a beta-1
+  // plan is no choice, and planning is the error it was without engines.
+  for (fake_gpu::Algorithm& a : fake_gpu::state().algorithms[fake_gpu::kBackwardData])
+    a.status = CUDNN_STATUS_NOT_SUPPORTED;
+  fake_cudnn::state().catalogue[0].refuses_beta = true;
+  const cyg::Conv2dShape no_beta = fresh_shape();
+  try {
+    cyg::cuda::conv2d_workspace_bytes_cudnn(no_beta);
+    FAIL() << "no error";
+  } catch (const cyg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no backward_data algorithm"), std::string::npos) << e.what();
+  }
+  // With a beta-1 plan it is the choice, and accumulates through it.
+  fake_cudnn::state().catalogue[0].refuses_beta = false;
+  const cyg::Conv2dShape with_beta = fresh_shape();
+  cyg::cuda::conv2d_workspace_bytes_cudnn(with_beta);
+  const std::optional<cyg::ConvChoiceReport> d = report_of(with_beta, ConvDirection::BackwardData);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->choice.engine, 9);
+  EXPECT_EQ(d->note, "accumulating: the engine with beta 1; no algorithm: aligned calls on this thread only");
 }
 
 TEST_F(CudnnConv, LegacyTimesNoEngineAndGraphTakesOneEvenWhenSlower) {
