@@ -29,6 +29,17 @@ struct Engine {
   bool undescribed = false;    // asking for its engine fails
 };
 
+// A catalogue entry: its global index, workspace, numerical notes and knobs.
+inline Engine make_engine(int64_t index, int64_t workspace, std::vector<cudnnBackendNumericalNote_t> notes = {},
+                          std::vector<std::pair<cudnnBackendKnobType_t, int64_t>> knobs = {}) {
+  Engine e;
+  e.global_index = index;
+  e.workspace = workspace;
+  e.notes = std::move(notes);
+  e.knobs = std::move(knobs);
+  return e;
+}
+
 // A convolution node as it was finalized: its kind, its tensors by role and the rest.
 struct Tensor {
   int64_t uid = -1, alignment = 0;

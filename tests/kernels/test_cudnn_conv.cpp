@@ -128,12 +128,7 @@ fake_gpu::Algorithm algorithm(int algo, double run_ms, float find_ms = 1.0f,
 
 fake_cudnn::Engine engine(int64_t index, std::vector<cudnnBackendNumericalNote_t> notes = {},
                           std::vector<std::pair<cudnnBackendKnobType_t, int64_t>> knobs = {}) {
-  fake_cudnn::Engine e;
-  e.global_index = index;
-  e.notes = std::move(notes);
-  e.knobs = std::move(knobs);
-  e.workspace = 1024;
-  return e;
+  return fake_cudnn::make_engine(index, 1024, std::move(notes), std::move(knobs));
 }
 
 // The report of `direction` for shape `s`, if there is one.

@@ -50,12 +50,7 @@ class CudnnGraph : public ::testing::Test {
 
 fake_cudnn::Engine engine(int64_t index, std::vector<cudnnBackendNumericalNote_t> notes = {},
                           std::vector<std::pair<cudnnBackendKnobType_t, int64_t>> knobs = {}) {
-  fake_cudnn::Engine e;
-  e.global_index = index;
-  e.notes = std::move(notes);
-  e.knobs = std::move(knobs);
-  e.workspace = 4096 * (index + 1);
-  return e;
+  return fake_cudnn::make_engine(index, 4096 * (index + 1), std::move(notes), std::move(knobs));
 }
 
 TEST_F(CudnnGraph, EachDirectionBindsItsTensorsByRoleWithTheLayoutsStrides) {
