@@ -126,6 +126,11 @@ for config in "${configs[@]}"; do
 done
 [ -n "$run_root" ] || run_root="runs/table1-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run_root" || die "cannot make the run root $run_root"
+# The runs share one file of cuDNN's choices in the run root: the first run searches each
+# convolution shape, the other eight read its choices and search nothing (on a GPU; the CPU
+# and the emulated device ignore the key). A cudnn_cache=... of the caller's comes later
+# on the command line and wins.
+cache_args=(cudnn_cache="$run_root/cudnn_choices.tsv")
 echo "table1: ${#jobs[@]} runs on device $device into $run_root$([ "$quick_steps" -gt 0 ] && echo " (quick: $quick_steps steps each)")"
 failed=()
 started=$SECONDS
@@ -166,7 +171,8 @@ for i in "${!jobs[@]}"; do
   # ignored, and a Ctrl-C before the app has its handler would be lost.
   (
     trap - INT
-    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${common[@]}" ${overrides[@]+"${overrides[@]}"} \
+    exec "${bins[$i]}" --config "$config" run_root="$run_root" "${cache_args[@]}" "${common[@]}" \
+      ${overrides[@]+"${overrides[@]}"} \
       ${seed_args[@]+"${seed_args[@]}"}
   ) &
   run_pid=$!

@@ -28,13 +28,19 @@ tail -12 "$work/quick.log"
 runs=("$work/quick"/*/)
 [ ${#runs[@]} -eq 9 ] || fail "${#runs[@]} run directories, not 9"
 for f in table1.md val_accuracy.svg val_loss.svg table1.html; do [ -s "$work/quick/$f" ] || fail "no $f"; done
+# One file of cuDNN's choices for all nine runs, in the run root (read on a GPU only).
+caches=$(grep -h '^cudnn_cache:' "$work/quick"/*/config.yaml | sort | uniq -c | sed 's/^ *//')
+[ "$caches" = "9 cudnn_cache: \"$work/quick/cudnn_choices.tsv\"" ] || fail "the runs' cudnn_cache: $caches"
 names=$(awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }' "$work/quick/table1.md" | paste -sd' ')
 [ "$names" = "baseline-adam table1-row1 table1-row2 table1-row3 table1-row4 table1-row5 table1-row6 table1-row7 table1-row8" ] ||
   fail "the table's rows: $names"
 
 echo "== 1b. --seeds 0,1: each run once per seed, a row each over its two seeds"
-bash "${table1[@]}" --quick 1 --seeds 0,1 --run-root "$work/seeds" threads=1 > "$work/seeds.log" 2>&1 ||
-  fail "table1.sh --seeds 0,1 failed: $(tail -20 "$work/seeds.log")"
+bash "${table1[@]}" --quick 1 --seeds 0,1 --run-root "$work/seeds" threads=1 cudnn_cache="$work/mine.tsv" \
+  > "$work/seeds.log" 2>&1 || fail "table1.sh --seeds 0,1 failed: $(tail -20 "$work/seeds.log")"
+# A cudnn_cache of the caller's takes the place of the run root's.
+caches=$(grep -h '^cudnn_cache:' "$work/seeds"/*/config.yaml | sort | uniq -c | sed 's/^ *//')
+[ "$caches" = "18 cudnn_cache: \"$work/mine.tsv\"" ] || fail "the runs' cudnn_cache with the caller's: $caches"
 runs=("$work/seeds"/*/)
 [ ${#runs[@]} -eq 18 ] || fail "${#runs[@]} run directories with two seeds, not 18"
 seeds=$(grep -h '^seed:' "$work/seeds"/*/config.yaml | sort | uniq -c | awk '{ print $1 "x" $3 }' | paste -sd' ')
