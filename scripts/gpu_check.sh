@@ -72,7 +72,7 @@ gpu_name=""
 
 # ---- the table, printed however the check ends ----
 record() {  # step passed failed seconds note
-  rows+=("$(printf '%-26s %6s %6s %5s  %s' "$1" "$2" "$3" "$4" "$5")")
+  rows+=("$(printf '%-29s %6s %6s %5s  %s' "$1" "$2" "$3" "$4" "$5")")
   [ "$3" != "0" ] && failed_any=1
   save_to_out
   return 0
@@ -92,7 +92,7 @@ summary_table() {
   [ "$cut_steps" -gt 0 ] && echo "incomplete: $cut_steps step(s) cut short by the budget's end (exit 3 unless a step failed)"
   echo "device: ${gpu_name:-no GPU answered}"
   [ -n "$libraries" ] && echo "libraries: $libraries"
-  printf '%-26s %6s %6s %5s  %s\n' "step" "passed" "failed" "s" "note"
+  printf '%-29s %6s %6s %5s  %s\n' "step" "passed" "failed" "s" "note"
   [ ${#rows[@]} -gt 0 ] && printf '%s\n' "${rows[@]}"
   echo "notes: the GPU tests run with CYGNET_SYNC_LAUNCHES=1 (every kernel launch synchronised and"
   echo "  checked, so a device fault names its kernel); a skipped GPU test counts as failed; logs in $logs/"
