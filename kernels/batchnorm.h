@@ -177,6 +177,16 @@ inline void check_batchnorm_train_args(int64_t N, int64_t HW, const void* gamma,
             "batchnorm: running_mean and running_var must both be given or both be null");
 }
 
+// A training forward reads x twice (the statistics, then the normalisation), and on a GPU
+// every block reads the channel's first row again as its shift: y written over x would
+// change values other blocks have yet to read. So y may not overlap x.
+inline void check_batchnorm_not_in_place(const void* x, const void* y, int64_t bytes, const char* where) {
+  const auto xa = reinterpret_cast<uintptr_t>(x), ya = reinterpret_cast<uintptr_t>(y);
+  const auto n = static_cast<uintptr_t>(bytes > 0 ? bytes : 0);
+  CYG_CHECK(n == 0 || ya + n <= xa || xa + n <= ya, where,
+            ": y overlaps x; a training forward cannot run in place (give y memory of its own)");
+}
+
 inline void check_batchnorm_eval_args(const void* gamma, const void* beta, const void* running_mean,
                                       const void* running_var) {
   CYG_CHECK((gamma == nullptr) == (beta == nullptr), "batchnorm: gamma and beta must both be given or both be null");

@@ -207,6 +207,7 @@ void batchnorm_forward_train_cuda(const S *x, const float *gamma, const float *b
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
   check_batchnorm_mask_bits(fusion, false, "batchnorm_forward_train");
+  check_batchnorm_not_in_place(x, y, static_cast<int64_t>(sizeof(S)) * N * C * HW, "batchnorm_forward_train");
   if (C == 0) return;
   const BatchNormLayout layout{N, C, HW};
   const int64_t slices = batchnorm_slices(N, C, HW, cfg);

@@ -456,6 +456,7 @@ void batchnorm_forward_train_nhwc_cuda(const S *x, const float *gamma, const flo
                                        BatchNormFusion<S> fusion, const LaunchConfig &cfg) {
   check_batchnorm_train_args(N, HW, gamma, beta, running_mean, running_var);
   check_block(cfg);
+  check_batchnorm_not_in_place(x, y, static_cast<int64_t>(sizeof(S)) * N * C * HW, "batchnorm_forward_train_nhwc");
   if (C == 0) return;
   const BatchNormLayoutNhwc layout{N, C, HW};
   const NhwcPlan plan = nhwc_plan(layout, cfg, nhwc_width<S>(C, {x, y, fusion.residual}));
