@@ -325,7 +325,8 @@ status_any_failed=0
 [ -n "$summary" ] && : > "$summary"
 echo
 echo "== cygnet vs PyTorch on $device ($device_name)${torch_version:+, PyTorch $torch_version}: images/s, medians over rounds run alternately"
-echo "PyTorch options: ${pytorch_options:-amp-bf16 channels-last cudnn-benchmark compile fused-sgd (as asked)}${compile_note:+; $compile_note}"
+asked="amp-bf16 channels-last cudnn-benchmark$([ "$compile" = off ] || echo " compile") fused-sgd (as asked)"
+echo "PyTorch options: ${pytorch_options:-$asked}${compile_note:+; $compile_note}"
 printf '%-16s %5s %13s %13s %14s  %s\n' benchmark batch "cygnet img/s" "pytorch img/s" "cygnet/pytorch" note
 for bench in step epoch; do
   label=$([ "$bench" = step ] && echo "training step" || echo "CIFAR-10 epoch")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, on the first machine with one that it meets:
-#   scripts/gpu_check.sh           the whole check: the correctness part below, then
+#   scripts/gpu_check.sh           the whole check: the correctness part below, then the
+#                                  benchmark at batch 512 and 128 with the step counters and
+#                                  cuDNN's choices (kept in one file the later runs read),
 #                                  cygnet against PyTorch eager (scripts/compare_pytorch.sh:
 #                                  the step and a CIFAR-10 epoch, converted from the JPEG copy
-#                                  that pack_gpu_check.sh puts in .deps/cifar10), a benchmark
-#                                  with the step counters, a short training run, a 1-rank
-#                                  NCCL run and the demo on CUDA; then, as the budget allows,
+#                                  that pack_gpu_check.sh puts in .deps/cifar10), the other
+#                                  benchmarks, a short training run, a 1-rank NCCL run and the
+#                                  demo on CUDA; then, as the budget allows,
 #                                  compute-sanitizer, the library-error and emulation tests
-#                                  and a profile (scripts/profile.sh). Planned for 13 minutes on
+#                                  and a profile (scripts/profile.sh). Planned for 14 minutes on
 #                                  one H200 from a cold build folder; by default it gets
 #                                  560 s, and the figures against PyTorch come first.
 #   scripts/gpu_check.sh --quick   the correctness part alone: build, the GPU tests and
@@ -48,7 +50,7 @@ case "${1:-}" in
   --table1) mode=table1 ;;
   --profile) mode=profile ;;
   "") ;;
-  *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  *) sed -n '2,/^# Prints/{/^# Prints/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
 esac
 # The steps' own limits are planned for a budget of planned_budget seconds and scale with
 # the budget given. The whole check's default (560 s) fits one command of a lent machine
@@ -115,8 +117,14 @@ trap interrupted INT TERM
 
 # Seconds a step may take: its own limit (for an H200 machine, scaled with the budget),
 # cut to what is left of the budget.
+# What is left keeps a reserve: a step stopped at its limit may take up to 20 s more to
+# end (timeout's --kill-after; a training run stops at a step boundary), and the table
+# must still come within the budget.
+limit_reserve=25
+# A profile given less runs none of its profilers, and would pass with nothing measured.
+profile_minimum=30
 limit_for() {
-  local own=$(( $1 * budget / planned_budget )) left=$(( budget - ($(date +%s) - started) ))
+  local own=$(( $1 * budget / planned_budget )) left=$(( budget - limit_reserve - ($(date +%s) - started) ))
   [ "$left" -lt "$own" ] && echo "$left" || echo "$own"
 }
 # Runs a command under the step's limit; the log gets its output. Sets step_rc, step_s,
@@ -447,6 +455,12 @@ record_compare_rows() {
   done < "$logs/compare.tsv"
 }
 
+# PyTorch's benchmark under the first Python that imports torch (as compare_pytorch.sh).
+torch_python=python3
+for py in python3 /usr/bin/python3; do
+  if timeout -k 5 60 "$py" -c 'import torch' > /dev/null 2>&1; then torch_python=$py; break; fi
+done
+
 if [ -n "$bin_dir" ] && [ -n "$(find_bin cygnet_demo)" ]; then
   libraries=$("$(find_bin cygnet_demo)" --device cpu 2>/dev/null | sed -n 's/^libraries: //p')
   echo "== libraries: $libraries"
@@ -462,9 +476,14 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
       "$(find_bin cygnet_bench)" --model resnet18 --batch "$batch" --device cuda --warmup 3 --steps 10 --counters
     cat "$logs/counters_b$batch.log"
     profile_limit=$(limit_for 60)
-    run_within "$profile_limit" "$logs/profile_b$batch.log" bash scripts/profile.sh --bin-dir "$bin_dir" \
-      --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit > 15 ? profile_limit - 10 : 5)) \
-      "${no_nsys[@]}"
+    if [ "$profile_limit" -lt "$profile_minimum" ]; then
+      echo "not run: the check's budget leaves it $profile_limit s, under the $profile_minimum s a profile needs" \
+        > "$logs/profile_b$batch.log"
+      step_not_run=1
+    else
+      run_within "$profile_limit" "$logs/profile_b$batch.log" bash scripts/profile.sh --bin-dir "$bin_dir" \
+        --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit - 10)) "${no_nsys[@]}"
+    fi
     cat "$logs/profile_b$batch.log"
     grep -q "^nsys made no report" "$logs/profile_b$batch.log" && no_nsys=(--no-nsys)
     note=$(sed -n 's/^profile: //p' "$logs/profile_b$batch.log" | tail -1 | cut -c1-150)
@@ -474,7 +493,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
     else record "profile b$batch" 0 1 "$step_s" "exit $step_rc: ${note:-$(grep -v '^$' "$logs/profile_b$batch.log" | tail -1 | cut -c1-100)}"
     fi
     # PyTorch's kernels at the same batch, precision and layout (torch.profiler), beside ours.
-    run_limited 40 "$logs/pytorch_kernels_b$batch.log" python3 scripts/bench_pytorch.py --batch "$batch" --device cuda \
+    run_limited 40 "$logs/pytorch_kernels_b$batch.log" "$torch_python" scripts/bench_pytorch.py --batch "$batch" --device cuda \
       --warmup 5 --steps 10 --amp bf16 --channels-last --cudnn-benchmark --fused-sgd --kernels 25
     cat "$logs/pytorch_kernels_b$batch.log"
     if [ "$step_rc" = 0 ] && grep -q '^pytorch kernels: ' "$logs/pytorch_kernels_b$batch.log"; then
@@ -501,31 +520,16 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   # PyTorch eager, as the fast path's goal states it: a cold torch.compile of ResNet-18 (and
   # of the epoch's partial last batch) could take most of the comparison's few minutes and
   # leave batch 512 unmeasured. compare_pytorch.sh --compile auto adds it where time allows.
-  echo "== cygnet vs PyTorch eager (bf16, channels-last, cuDNN benchmark): step and CIFAR-10 epoch"
-  if [ "$(limit_for 300)" -lt 60 ]; then
-    record "vs pytorch" 0 0 0 "not run: the check's $budget s are spent"
-  else
-    cifar10_dir=data/cifar-10-batches-bin
-    [ "$gpu_present" = 1 ] && prepare_cifar10
-    compare_limit=$(limit_for 300)
-    # cygnet's runs share one cuDNN algorithm file, so that each batch size is searched once
-    # (by its first run) and not in each of the rounds; the timings are after the warm-up
-    # either way. The benchmarks below search afresh, for their tables of choices.
-    run_limited 300 "$logs/compare_pytorch.log" bash scripts/compare_pytorch.sh --device cuda --bin-dir "$bin_dir" \
-      --cifar10 "$cifar10_dir" --seconds $((compare_limit > 40 ? compare_limit - 20 : 20)) --compile off \
-      --logs "$logs/compare" --summary "$logs/compare.tsv" \
-      --cygnet-bench-arg --cudnn-cache --cygnet-bench-arg "$logs/compare-cudnn-choices.tsv" \
-      --cygnet-train-arg cudnn_cache="$logs/compare-cudnn-choices.tsv"
-    sed -n '/^== cygnet vs PyTorch on/,$p' "$logs/compare_pytorch.log"
-    record_compare_rows
-  fi
-  echo "== benchmark: resnet18 training step, batch 128"
-  run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
-    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters
-  cat "$logs/bench.log"
-  # Batch 512, where the goal is measured: its counters and cuDNN's choices at that size.
-  run_command "bench cygnet b512 (cuda)" 90 "$logs/bench_b512.log" '[0-9.]+ images/s' \
-    "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --counters
+  # cygnet's convolution shapes are searched once. The two benchmarks search theirs
+  # (batch 512, the goal's, first), print their tables of choices and what the search
+  # cost, and keep the choices in one file; the comparison's runs, the training runs and
+  # the demo then read it and search only the shapes new to them (an epoch's partial
+  # last batches). Searching costs a cold process tens of seconds at batch 512.
+  shared_choices="$logs/cudnn-choices.tsv"
+  echo "== benchmark: resnet18 training step, batch 512 (the goal's batch), searching cuDNN's choices"
+  run_command "bench cygnet b512 (cuda)" 150 "$logs/bench_b512.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --counters \
+    --cudnn-cache "$shared_choices"
   cat "$logs/bench_b512.log"
   conv_sum=$(grep -m1 -o -E "timed runs add up to [0-9.]+ ms \(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\); graph engines chosen: [0-9]+ of [0-9]+" \
     "$logs/bench_b512.log")
@@ -536,6 +540,30 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   # Why the graph engines that did not run were passed over (a setting refusing most).
   passed_over=$(grep -m1 -o -E "graph engines passed over: .*" "$logs/bench_b512.log")
   [ -n "$passed_over" ] && record "cudnn engines unused b512" 1 0 0 "${passed_over}"
+  echo "== benchmark: resnet18 training step, batch 128"
+  run_command "bench cygnet (cuda)" 90 "$logs/bench.log" '[0-9.]+ images/s' \
+    "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --counters \
+    --cudnn-cache "$shared_choices"
+  cat "$logs/bench.log"
+
+  echo "== cygnet vs PyTorch eager (bf16, channels-last, cuDNN benchmark): step and CIFAR-10 epoch"
+  if [ "$(limit_for 300)" -lt 60 ]; then
+    record "vs pytorch" 0 0 0 "not run: the check's $budget s are spent"
+  else
+    cifar10_dir=data/cifar-10-batches-bin
+    [ "$gpu_present" = 1 ] && prepare_cifar10
+    compare_limit=$(limit_for 300)
+    # cygnet's runs read the benchmarks' file of choices, so that no round searches a
+    # shape again; the timings are after the warm-up either way. Batch 512 first in each
+    # round: a round cut short then still has the goal's figures.
+    run_limited 300 "$logs/compare_pytorch.log" bash scripts/compare_pytorch.sh --device cuda --bin-dir "$bin_dir" \
+      --cifar10 "$cifar10_dir" --seconds $((compare_limit > 40 ? compare_limit - 20 : 20)) --compile off \
+      --batches "512 128" --logs "$logs/compare" --summary "$logs/compare.tsv" \
+      --cygnet-bench-arg --cudnn-cache --cygnet-bench-arg "$shared_choices" \
+      --cygnet-train-arg cudnn_cache="$shared_choices"
+    sed -n '/^== cygnet vs PyTorch on/,$p' "$logs/compare_pytorch.log"
+    record_compare_rows
+  fi
   # The same with cuDNN's heuristics instead of the search: what the search buys.
   run_command "bench b512 heuristics" 40 "$logs/bench_b512_heuristics.log" '[0-9.]+ images/s' \
     "$(find_bin cygnet_bench)" --model resnet18 --batch 512 --device cuda --warmup 5 --steps 20 --cudnn-benchmark off
@@ -553,7 +581,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     "$(find_bin cygnet_bench)" --model resnet18 --batch 128 --device cuda --warmup 5 --steps 20 --memory-format nchw
   cat "$logs/bench_nchw.log"
   # PyTorch's step with the same precision and layout as cygnet's default, beside it.
-  run_limited 120 "$logs/bench_pytorch.log" python3 scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 \
+  run_limited 120 "$logs/bench_pytorch.log" "$torch_python" scripts/bench_pytorch.py --batch 128 --device cuda --warmup 5 \
     --steps 20 --amp bf16 --channels-last --cudnn-benchmark --fused-sgd
   cat "$logs/bench_pytorch.log"
   if [ "$step_rc" = 0 ]; then
@@ -563,16 +591,22 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
   fi
 
   echo "== a short training run on cuda (1cycle, ResNet-18, synthetic 32x32 data)"
+  # Batch 128: the benchmark's shapes, read from its file of choices.
   run_command "training run (cuda)" 180 "$logs/train.log" 'epoch 2/2: .*' \
-    "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check \
+    "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check cudnn_cache="$shared_choices" \
     data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 data.synthetic_val=1024 \
     model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
   tail -3 "$logs/train.log"
-  # The run directory's table of cuDNN's choices, with the search's timings.
+  # The run directory's table of cuDNN's choices: where each came from (the file the
+  # benchmarks wrote, or a search), and how many are graph engines.
   if [ "$step_rc" = 0 ]; then
     choices_file=$(ls "$logs"/runs/onecycle-gpu-check-[0-9]*/cudnn_algorithms.txt 2>/dev/null | head -1)
     if [ -n "$choices_file" ]; then
-      record "run's cudnn choices" 1 0 0 "$(tail -1 "$choices_file" | sed 's/^ *//' | cut -c1-110)"
+      # A choice's line: the shape (8 words), the direction, then the source.
+      sources=$(awk '$10 == "search" || $10 == "file" || $10 == "heuristics" { n[$10]++ }
+        END { for (k in n) printf "%s%d from the %s", (sep++ ? ", " : ""), n[k], k }' "$choices_file")
+      engines=$(grep -m1 -o -E 'graph engines chosen: [0-9]+ of [0-9]+' "$choices_file")
+      record "run's cudnn choices" 1 0 0 "${sources:-no choices listed}${engines:+; $engines}"
     else
       record "run's cudnn choices" 0 1 0 "the training run's directory has no cudnn_algorithms.txt"
     fi
@@ -585,6 +619,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     [ "$dp" = false ] && dp_step="train no nccl (eager)"
     run_command "$dp_step" 150 "$logs/train_dp_$dp.log" 'epoch 2/2: .*' \
       "$(find_bin cygnet_onecycle)" device=cuda run_root="$logs/runs" name=gpu-check-dp-$dp distributed=$dp \
+      cudnn_cache="$shared_choices" \
       cuda_graphs=false data.dataset=synthetic data.synthetic_size=32 data.synthetic_train=8192 \
       data.synthetic_val=1024 model.name=resnet18 train.epochs=2 schedule.lr_min=0.01 schedule.lr_max=0.2
     grep -m1 "^onecycle" "$logs/train_dp_$dp.log" || true
@@ -634,8 +669,12 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
 
   echo "== profile: nsys timeline and ncu on our heaviest kernels"
   profile_limit=$(limit_for 150)
-  run_within "$profile_limit" "$logs/profile.log" bash scripts/profile.sh --bin-dir "$bin_dir" --out "$logs/profile" \
-    --seconds $((profile_limit > 15 ? profile_limit - 10 : 5))
+  if [ "$profile_limit" -lt "$profile_minimum" ]; then
+    echo "not run: the check's budget leaves it $profile_limit s, under the $profile_minimum s a profile needs" > "$logs/profile.log"
+  else
+    run_within "$profile_limit" "$logs/profile.log" bash scripts/profile.sh --bin-dir "$bin_dir" --out "$logs/profile" \
+      --seconds $((profile_limit - 10))
+  fi
   cat "$logs/profile.log"
   profile_note=$(sed -n 's/^profile: //p' "$logs/profile.log" | tail -1 | cut -c1-150)
   if grep -q "^not run: the check's" "$logs/profile.log"; then

@@ -166,10 +166,9 @@ BenchBatch make_batch(const Options& o, cyg::Device device) {
 bool uses_graphs(const Options& o, cyg::Device device) { return o.graphs && !device.is_cpu() && !o.count_only; }
 
 // Milliseconds per step, sorted, after the warm-up steps. With graphs, the warm-up goes
-// on until the step is captured. warm_up_ms: the warm-up steps' own (the first holds
-// cuDNN's autotuning on a GPU, and the cold start).
+// on until the step is captured.
 std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Module& model,
-                               cyg::Optimizer& optimizer, const BenchBatch& batch, std::vector<double>* warm_up_ms) {
+                               cyg::Optimizer& optimizer, const BenchBatch& batch) {
   constexpr double kNoLabelSmoothing = 0.0;
   cyg::app::MetricsRing ring(1, device);
   cyg::app::StepRunner runner(model, optimizer, ring, kNoLabelSmoothing,
@@ -178,10 +177,20 @@ std::vector<double> time_steps(const Options& o, cyg::Device device, cyg::nn::Mo
     runner.run(batch.images, batch.labels);
     ring.read_losses();  // waits for the step, as the timing needs
   };
+  std::vector<double> warm_up_ms;
   for (int64_t i = 0; i < o.warmup || (runner.graphed() && !runner.replaying()); ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
-    warm_up_ms->push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    warm_up_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  // What autotuning cost, at once: a run stopped during the timed steps still says it.
+  // The first step holds every search (none where a --cudnn-cache file already had the
+  // shapes), and the cold start; the second, beside it, neither.
+  if (!o.count_only && device.is_cuda() && !warm_up_ms.empty()) {
+    char second[48] = "no second warm-up step";
+    if (warm_up_ms.size() > 1) std::snprintf(second, sizeof second, "the second %.2f s", warm_up_ms[1] / 1000.0);
+    std::printf("cygnet  first step %.2f s, with %lld cuDNN searches (a convolution direction each); %s\n",
+                warm_up_ms.front() / 1000.0, static_cast<long long>(cyg::fn::cudnn_searches()), second);
   }
   // A replay allocates nothing (its memory is the graph pool's, taken in the warm-up), so
   // with graphs the peak is the warm-up's.
@@ -241,6 +250,8 @@ std::string peak_memory(cyg::Device device) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A line at a time: what a run printed survives its being stopped (a time limit's kill).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     const Options o = parse(argc, argv);
     if (o.show_help) {
@@ -280,8 +291,7 @@ int main(int argc, char** argv) {
     so.weight_decay = 5e-4;
     cyg::SGD optimizer(model->parameters(), so);
     const BenchBatch batch = make_batch(o, device);
-    std::vector<double> warm_up_ms;
-    const std::vector<double> ms = time_steps(o, device, *model, optimizer, batch, &warm_up_ms);
+    const std::vector<double> ms = time_steps(o, device, *model, optimizer, batch);
     const double median = ms[ms.size() / 2];
     const std::string threads = device.is_cuda() ? std::string() : ", " + std::to_string(cyg::fn::cpu_threads()) + " threads";
     const std::string graphs = device.is_cpu() ? std::string() : uses_graphs(o, device) ? ", CUDA graph" : ", eager";
@@ -294,14 +304,6 @@ int main(int argc, char** argv) {
                   device.is_cuda() && !o.cudnn_benchmark     ? ", cuDNN heuristics"
                   : device.is_cuda() && o.cudnn_engines != "both" ? (", cuDNN " + o.cudnn_engines).c_str()
                                                                   : "");
-    // What autotuning cost: the first step holds every search (none where a --cudnn-cache
-    // file already had the shapes), and the cold start; the second, beside it, neither.
-    if (!o.count_only && device.is_cuda() && !warm_up_ms.empty()) {
-      char second[48] = "no second warm-up step";
-      if (warm_up_ms.size() > 1) std::snprintf(second, sizeof second, "the second %.2f s", warm_up_ms[1] / 1000.0);
-      std::printf("cygnet  first step %.2f s, with %lld cuDNN searches (a convolution direction each); %s\n",
-                  warm_up_ms[0] / 1000.0, static_cast<long long>(cyg::fn::cudnn_searches()), second);
-    }
     if (o.counters) {
       std::fputs(count_one_step(o, device, *model, optimizer, batch, median).c_str(), stdout);
       if (device.is_cuda()) std::fputs(cyg::fn::cudnn_choices_table().c_str(), stdout);
