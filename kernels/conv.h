@@ -59,6 +59,8 @@ enum class ConvData { F32, BF16 };
 // filters, or channels-last (NHWC) activations with channels-last filters [OC, KH, KW, C]
 // (cuDNN's KRSC), the layout its tensor-core kernels read without a conversion.
 enum class ConvLayout { NCHW, NHWC };
+// A convolution's three calls: y from x, dx from dy, dw from dy and x.
+enum class ConvDirection { Forward, BackwardData, BackwardFilter };
 
 // The cuDNN wrappers (kernels/cuda/cudnn_conv.cpp), and in cyg::emu their stand-ins for
 // the emulated device, which queue the CPU reference (kernels/emu/libraries.cpp).
@@ -94,8 +96,10 @@ CYG_CUDA_DECL(void conv2d_prepare_thread())
 // after each shape that needed a search, has `write` replace it whole (an atomic writer).
 using WholeFileWriter = void (*)(const std::string& path, const std::string& bytes);
 CYG_CUDA_DECL(void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write))
-// Workspace bytes the three cuDNN calls need for this shape (the most of the three).
-CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data = ConvData::F32,
+// Workspace bytes the direction's cuDNN call needs for this shape. Each direction's
+// algorithm is chosen on its first call (this one, before the call itself).
+CYG_CUDA_DECL(size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvDirection direction,
+                                                  ConvData data = ConvData::F32,
                                                   ConvLayout layout = ConvLayout::NCHW))
 CYG_CUDA_DECL(void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y,
                                         void* workspace, size_t workspace_bytes, void* stream,

@@ -27,7 +27,6 @@
 
 namespace cyg {
 
-enum class ConvDirection { Forward, BackwardData, BackwardFilter };
 const char* conv_direction_name(ConvDirection direction);  // forward, backward_data, backward_filter
 
 struct ConvAlgoKey {

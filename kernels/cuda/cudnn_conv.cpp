@@ -99,6 +99,7 @@ AlgorithmFile g_file;
 
 // How each plan's directions were chosen, in the order planned (conv2d_choices).
 std::vector<ConvChoiceReport> g_reports;
+std::vector<uint64_t> g_report_plans;  // each report's plan (ConvPlan::order)
 
 // The settings a plan was made under: a change makes new plans.
 struct Settings {
@@ -155,12 +156,20 @@ struct Step {
   bool algorithm_runs = true;  // false where no legacy algorithm takes it: the plan alone runs
 };
 
+// A shape's descriptors, and each direction's choice, made on the direction's first call:
+// a shape only evaluated (an epoch's partial last batch of validation images) searches
+// its forward alone, and a first layer's data gradient, never asked, is never searched.
 struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   Step fwd, bwd_data, bwd_filter;
+  bool chosen[3] = {false, false, false};  // by ConvDirection
+  uint64_t order = 0;                      // the plan's place among all, for conv2d_choices
 
-  size_t workspace() const { return std::max({fwd.workspace, bwd_data.workspace, bwd_filter.workspace}); }
+  Step& step(ConvDirection d) {
+    return d == ConvDirection::Forward ? fwd : d == ConvDirection::BackwardData ? bwd_data : bwd_filter;
+  }
+  bool any_chosen() const { return chosen[0] || chosen[1] || chosen[2]; }
 
   ~ConvPlan() {
     if (x) cudnnDestroyTensorDescriptor(x);
@@ -419,10 +428,13 @@ class Chooser {
     report(D, "heuristics", step, {}, -1);
   }
 
-  // The three directions' reports, for conv2d_choices: once all three are chosen, so a
-  // plan that failed halfway (and is made again by the next call) leaves none.
-  void publish_reports() {
-    for (ConvChoiceReport& r : reports_) g_reports.push_back(std::move(r));
+  // The direction's report, for conv2d_choices: once it is chosen, so a choice that
+  // failed halfway (and is made again by the next call) leaves none.
+  void publish_reports(uint64_t plan_order) {
+    for (ConvChoiceReport& r : reports_) {
+      g_reports.push_back(std::move(r));
+      g_report_plans.push_back(plan_order);
+    }
     reports_.clear();
   }
 
@@ -882,6 +894,8 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   CYG_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
   CYG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, cudnn_type(data), cudnn_format(layout), OC, C,
                                              static_cast<int>(s.KH), static_cast<int>(s.KW)));
+  // Each direction's descriptor, at the default math type (its choice sets the math type
+  // of the algorithm chosen).
   for (Step* step : {&p->fwd, &p->bwd_data, &p->bwd_filter})
     make_conv_descriptor(s, default_math(settings, data), step->conv);
   int n = 0, c = 0, h = 0, w = 0;
@@ -891,25 +905,58 @@ std::unique_ptr<ConvPlan> make_plan(const Conv2dShape& s, const Settings& settin
   CYG_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
   CYG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, cudnn_format(layout), cudnn_type(data), n, c, h, w));
 
-  Chooser chooser(*p, s, settings, data, layout);
-  chooser.choose<ConvDirection::Forward>(p->fwd);
-  chooser.choose<ConvDirection::BackwardData>(p->bwd_data);
-  chooser.choose<ConvDirection::BackwardFilter>(p->bwd_filter);
-  chooser.save_new_choices();
-  chooser.publish_reports();
   return p;
 }
 
-const ConvPlan& plan_for(const Conv2dShape& s, ConvData data, ConvLayout layout) {
+// Chooses one direction of `p`, which has its descriptors (the direction's convolution
+// descriptor made again where a failed choice took it away).
+void choose_direction(ConvPlan& p, const PlanKey& key, ConvDirection direction) {
+  Step& step = p.step(direction);
+  if (step.conv == nullptr) make_conv_descriptor(key.shape, default_math(key.settings, key.data), step.conv);
+  Chooser chooser(p, key.shape, key.settings, key.data, key.layout);
+  switch (direction) {
+    case ConvDirection::Forward: chooser.choose<ConvDirection::Forward>(step); break;
+    case ConvDirection::BackwardData: chooser.choose<ConvDirection::BackwardData>(step); break;
+    case ConvDirection::BackwardFilter: chooser.choose<ConvDirection::BackwardFilter>(step); break;
+  }
+  chooser.save_new_choices();
+  chooser.publish_reports(p.order);
+  p.chosen[static_cast<int>(direction)] = true;
+}
+
+// The plan of a shape under the current settings, with `direction` chosen.
+const ConvPlan& plan_for(const Conv2dShape& s, ConvData data, ConvLayout layout, ConvDirection direction) {
   // Never destroyed: cuDNN's execution plans must not be torn down at exit, after the
   // threads' handles and perhaps the CUDA context are gone.
   static auto& plans = *new std::map<PlanKey, std::unique_ptr<ConvPlan>>;
+  static uint64_t plans_made = 0;
   const PlanKey key{s, {g_allow_tf32.load(), g_deterministic.load(), g_benchmark.load(), g_engines.load()}, data,
                     layout};
   std::lock_guard<std::mutex> lock(g_mutex);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, make_plan(s, key.settings, data, layout)).first;
-  return *it->second;
+  if (it == plans.end()) {
+    it = plans.emplace(key, make_plan(s, key.settings, data, layout)).first;
+    it->second->order = plans_made++;
+  }
+  ConvPlan& p = *it->second;
+  if (!p.chosen[static_cast<int>(direction)]) {
+    try {
+      choose_direction(p, key, direction);
+    } catch (...) {
+      // Nothing of a failed choice stays: a plan with no direction chosen goes whole (no
+      // descriptor left behind), else the direction's step, for the next call to choose
+      // afresh.
+      if (!p.any_chosen()) {
+        plans.erase(it);
+      } else {
+        Step& step = p.step(direction);
+        if (step.conv != nullptr) cudnnDestroyConvolutionDescriptor(step.conv);
+        step = Step{};
+      }
+      throw;
+    }
+  }
+  return p;
 }
 
 cudnnHandle_t bound_handle(void* stream) {
@@ -937,8 +984,8 @@ void check_algorithm_runs(const Step& step, ConvDirection direction, const void*
                              why, ", which the plan cannot take"));
 }
 
-void check_workspace(const ConvPlan& p, size_t given) {
-  CYG_CHECK(given >= p.workspace(), "cuDNN convolution needs ", p.workspace(), " workspace bytes, got ", given);
+void check_workspace(const Step& step, size_t given) {
+  CYG_CHECK(given >= step.workspace, "cuDNN convolution needs ", step.workspace, " workspace bytes, got ", given);
 }
 
 }  // namespace
@@ -949,9 +996,20 @@ void conv2d_benchmark(bool benchmark) { g_benchmark.store(benchmark); }
 void conv2d_engines(ConvEngines engines) { g_engines.store(engines); }
 int64_t conv2d_searches() { return g_searches.load(); }
 
+// Each plan's directions together, in the order the plans were made (a shape's
+// directions are chosen as first called: its forward, and its gradients a step later).
 std::vector<ConvChoiceReport> conv2d_choices() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return g_reports;
+  std::vector<size_t> index(g_reports.size());
+  for (size_t i = 0; i < index.size(); ++i) index[i] = i;
+  std::stable_sort(index.begin(), index.end(), [](size_t a, size_t b) {
+    return std::make_pair(g_report_plans[a], static_cast<int>(g_reports[a].key.direction)) <
+           std::make_pair(g_report_plans[b], static_cast<int>(g_reports[b].key.direction));
+  });
+  std::vector<ConvChoiceReport> out;
+  out.reserve(index.size());
+  for (size_t i : index) out.push_back(g_reports[i]);
+  return out;
 }
 void conv2d_prepare_thread() { handle_for_this_thread(); }
 
@@ -963,16 +1021,16 @@ void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
   g_file = AlgorithmFile{path, write, std::move(file.cache), file.may_overwrite};
 }
 
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvData data, ConvLayout layout) {
-  return plan_for(s, data, layout).workspace();
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvDirection direction, ConvData data, ConvLayout layout) {
+  return const_cast<ConvPlan&>(plan_for(s, data, layout, direction)).step(direction).workspace;
 }
 
 namespace {
 // The three directions for either element type; the scaling factors are float for both.
 void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* x, const void* w, void* y,
              void* workspace, size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s, data, layout);
-  check_workspace(p, workspace_bytes);
+  const ConvPlan& p = plan_for(s, data, layout, ConvDirection::Forward);
+  check_workspace(p.fwd, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
   if (runs_plan(p.fwd, p.fwd.graph.get(), x, w, y)) {
     CYG_CUDNN_CHECK(p.fwd.graph->run(h, x, w, y, workspace));
@@ -987,8 +1045,8 @@ void forward(const Conv2dShape& s, ConvData data, ConvLayout layout, const void*
 
 void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* w, void* dx,
                    void* workspace, size_t workspace_bytes, void* stream, bool accumulate) {
-  const ConvPlan& p = plan_for(s, data, layout);
-  check_workspace(p, workspace_bytes);
+  const ConvPlan& p = plan_for(s, data, layout, ConvDirection::BackwardData);
+  check_workspace(p.bwd_data, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
   const GraphConvPlan* graph = accumulate ? p.bwd_data.graph_accumulate.get() : p.bwd_data.graph.get();
   if (runs_plan(p.bwd_data, graph, dx, w, dy)) {
@@ -1004,8 +1062,8 @@ void backward_data(const Conv2dShape& s, ConvData data, ConvLayout layout, const
 
 void backward_filter(const Conv2dShape& s, ConvData data, ConvLayout layout, const void* dy, const void* x,
                      void* dw, void* workspace, size_t workspace_bytes, void* stream) {
-  const ConvPlan& p = plan_for(s, data, layout);
-  check_workspace(p, workspace_bytes);
+  const ConvPlan& p = plan_for(s, data, layout, ConvDirection::BackwardFilter);
+  check_workspace(p.bwd_filter, workspace_bytes);
   const cudnnHandle_t h = bound_handle(stream);
   if (runs_plan(p.bwd_filter, p.bwd_filter.graph.get(), x, dw, dy)) {
     CYG_CUDNN_CHECK(p.bwd_filter.graph->run(h, x, dw, dy, workspace));

@@ -71,7 +71,7 @@ void conv2d_algorithm_cache(const std::string&, WholeFileWriter) {}
 
 // The reference needs no workspace; one byte still goes through the allocator, as a
 // real workspace would.
-size_t conv2d_workspace_bytes_cudnn(const Conv2dShape&, ConvData, ConvLayout) { return 1; }
+size_t conv2d_workspace_bytes_cudnn(const Conv2dShape&, ConvDirection, ConvData, ConvLayout) { return 1; }
 
 void conv2d_forward_cudnn(const Conv2dShape& s, const float* x, const float* w, float* y, void*, size_t, void* stream,
                           ConvLayout layout) {

@@ -183,7 +183,8 @@ TEST(ConvAutotune, BackwardDataWithBetaOneAddsToWhatDxHeld) {
         Tensor alone = Tensor::empty(prior.shape(), cyg::DType::BF16, Device::cuda());
         Tensor summed = prior.to(Device::cuda());
         const size_t bytes =
-            cyg::cuda::conv2d_workspace_bytes_cudnn(s, cyg::ConvData::BF16, cyg::ConvLayout::NHWC);
+            cyg::cuda::conv2d_workspace_bytes_cudnn(s, cyg::ConvDirection::BackwardData, cyg::ConvData::BF16,
+                                                    cyg::ConvLayout::NHWC);
         Tensor workspace = Tensor::empty({static_cast<int64_t>(bytes > 0 ? bytes : 1)}, cyg::DType::U8, Device::cuda());
         // The uploads ran on the engine's stream; the calls below use the default one.
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);

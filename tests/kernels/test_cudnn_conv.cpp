@@ -138,6 +138,13 @@ std::optional<cyg::ConvChoiceReport> report_of(const cyg::Conv2dShape& s, ConvDi
   return std::nullopt;
 }
 
+// Chooses each direction of `s` (f32, NCHW), as a training step's calls would: a
+// direction is chosen on its first call.
+void choose_every_direction(const cyg::Conv2dShape& s) {
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
+    cyg::cuda::conv2d_workspace_bytes_cudnn(s, d);
+}
+
 class CudnnConv : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -170,7 +177,7 @@ class CudnnConv : public ::testing::Test {
     std::vector<float> want(static_cast<size_t>(y_numel(s)));
     cyg::conv2d_forward_cpu<float>(xv.data(), wv.data(), nullptr, s, want.data());
     Buffer x(xv), w(wv), y(std::vector<float>(want.size(), 7.0f));
-    const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s));
+    const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::Forward));
     const size_t before = fake_gpu::state().runs.size();
     float* yp = misaligned ? y.misaligned() : y.aligned();
     cyg::cuda::conv2d_forward_cudnn(s, misaligned ? x.misaligned() : x.aligned(), w.aligned(), yp, workspace.data(),
@@ -203,7 +210,20 @@ TEST_F(CudnnConv, ASearchKeepsWhatOurTimingFoundFastestNotCudnns) {
   EXPECT_EQ(runs[0].engine, -1);
   EXPECT_EQ(runs[0].stream, kStream);
   EXPECT_FALSE(runs[0].on_search_buffers);
-  EXPECT_EQ(fake_gpu::state().finds, 3);  // one search a direction
+  // Each direction is searched on its first call: a forward alone (as a shape only
+  // evaluated) searches its forward alone.
+  EXPECT_EQ(fake_gpu::state().finds, 1);
+  EXPECT_FALSE(report_of(s, ConvDirection::BackwardData).has_value());
+  // A failed search of another direction leaves the forward's choice: it is not searched
+  // again, and the failed direction is, on its next call.
+  fake_gpu::state().failing_call = "cudnnFindConvolutionBackwardDataAlgorithmEx";
+  EXPECT_THROW(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardData), cyg::Error);
+  fake_gpu::state().failing_call.clear();
+  EXPECT_FALSE(report_of(s, ConvDirection::BackwardData).has_value());
+  fake_gpu::state().finds = 0;
+  for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter})
+    cyg::cuda::conv2d_workspace_bytes_cudnn(s, d);
+  EXPECT_EQ(fake_gpu::state().finds, 2);  // backward data and backward filter, once each
   EXPECT_EQ(fake_gpu::state().heuristics, 0);
 
   for (ConvDirection d : {ConvDirection::Forward, ConvDirection::BackwardData, ConvDirection::BackwardFilter}) {
@@ -359,7 +379,11 @@ void expect_every_direction_matches_the_cpu(ConvLayout layout, ConvEngines engin
   };
   const std::vector<T> xl = laid(x, s.N, s.C, in), wl = laid(w, s.OC, s.C, taps), dyl = laid(dy, s.N, s.OC, out);
   std::vector<T> y(y_want.size()), dx(x.size()), dw(w.size());
-  const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, data, layout));
+  // One workspace for the three calls: the most any needs (each direction chosen here).
+  const Workspace workspace(std::max({cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::Forward, data, layout),
+                                      cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardData, data, layout),
+                                      cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardFilter, data,
+                                                                              layout)}));
   const size_t bytes = workspace.bytes();
   const size_t before = fake_gpu::state().runs.size();
   void* const stream = reinterpret_cast<void*>(0x6000);
@@ -483,7 +507,7 @@ TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
   fake_gpu::state().algorithms[fake_gpu::kForward] = {algorithm(2, 1.0, 1.0f, CUDNN_DEFAULT_MATH, size_t(3) << 20)};
   fake_gpu::state().malloc_limit = size_t(2) << 20;
   const cyg::Conv2dShape beside = fresh_shape();
-  cyg::cuda::conv2d_workspace_bytes_cudnn(beside);
+  cyg::cuda::conv2d_workspace_bytes_cudnn(beside, ConvDirection::Forward);
   fake_gpu::state().malloc_limit = SIZE_MAX;
   runs = forward_checked(beside);
   ASSERT_EQ(runs.size(), 1u);
@@ -503,7 +527,7 @@ TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
   fake_cudnn::state().catalogue[0].refuses_beta = true;
   const cyg::Conv2dShape no_beta = fresh_shape();
   try {
-    cyg::cuda::conv2d_workspace_bytes_cudnn(no_beta);
+    cyg::cuda::conv2d_workspace_bytes_cudnn(no_beta, ConvDirection::BackwardData);
     FAIL() << "no error";
   } catch (const cyg::Error& e) {
     EXPECT_NE(std::string(e.what()).find("no backward_data algorithm"), std::string::npos) << e.what();
@@ -511,7 +535,7 @@ TEST_F(CudnnConv, AnEngineRunsWhereNoAlgorithmDoes) {
   // With a beta-1 plan it is the choice, and accumulates through it.
   fake_cudnn::state().catalogue[0].refuses_beta = false;
   const cyg::Conv2dShape with_beta = fresh_shape();
-  cyg::cuda::conv2d_workspace_bytes_cudnn(with_beta);
+  cyg::cuda::conv2d_workspace_bytes_cudnn(with_beta, ConvDirection::BackwardData);
   const std::optional<cyg::ConvChoiceReport> d = report_of(with_beta, ConvDirection::BackwardData);
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->choice.engine, 9);
@@ -562,7 +586,8 @@ TEST_F(CudnnConv, BackwardDataAccumulatesThroughTheEngineOnABetaOneGraphOrTheAlg
     const std::vector<uint16_t> held_nchw = to_nchw(held, s.N, s.C, s.H * s.W);
 
     std::vector<uint16_t> dx = held;
-    const Workspace workspace(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvData::BF16, ConvLayout::NHWC));
+    const Workspace workspace(
+        cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardData, ConvData::BF16, ConvLayout::NHWC));
     const size_t before = fake_gpu::state().runs.size();
     cyg::cuda::conv2d_backward_data_cudnn(s, dy.data(), w.data(), dx.data(), workspace.data(), workspace.bytes(),
                                           kStream, ConvLayout::NHWC, /*accumulate=*/true);
@@ -616,6 +641,7 @@ TEST_F(CudnnConv, ASearchedEngineGoesToTheFileAndAFilesEngineIsBuiltAgainWithout
   cyg::cuda::conv2d_algorithm_cache(path, write_to_memory);
   const cyg::Conv2dShape searched = fresh_shape();
   forward_checked(searched);
+  choose_every_direction(searched);
   ASSERT_FALSE(g_written.empty());
   const cyg::ConvAlgoCache saved = cyg::ConvAlgoCache::parse(g_written);
   EXPECT_EQ(saved.size(), 3u);
@@ -645,6 +671,7 @@ TEST_F(CudnnConv, ASearchedEngineGoesToTheFileAndAFilesEngineIsBuiltAgainWithout
   fake_cudnn::state().executions.clear();
   const size_t before = fake_gpu::state().runs.size();
   const std::vector<fake_gpu::Run> runs = forward_checked(filed);
+  choose_every_direction(filed);
   EXPECT_EQ(fake_gpu::state().finds, 0);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].engine, 61);
@@ -793,6 +820,7 @@ TEST_F(CudnnConv, EveryFailingCallIsAnErrorNamingIt) {
     const int64_t descriptors = fake_gpu::state().live_legacy_descriptors;
     fake_gpu::state().failing_call = call;
     try {
+      choose_every_direction(s);
       // Where no algorithm runs, the engine is chosen: the algorithm's call, then, is an
       // unaligned one's.
       forward_checked(s, /*misaligned=*/std::string(call) == "cudnnConvolutionForward");
@@ -802,6 +830,7 @@ TEST_F(CudnnConv, EveryFailingCallIsAnErrorNamingIt) {
     }
     fake_gpu::state().failing_call.clear();
     EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "an error left for the next launch check";
+    choose_every_direction(s);
     forward_checked(s);
     // One plan's descriptors (x, y, w and a convolution's per direction): none of a plan
     // that failed halfway.
