@@ -32,7 +32,8 @@ void set_cudnn_benchmark(bool benchmark);
 // legacy algorithms and its graph API's engines (the default), or either alone.
 void set_cudnn_engines(ConvEngines engines);
 // A file that keeps those choices across runs ("" for none): read now, rewritten
-// atomically after each shape that needed a search. See kernels/conv_algo_cache.h.
+// atomically after each direction of a shape that needed a search. See
+// kernels/conv_algo_cache.h.
 void set_cudnn_cache(const std::string& path);
 // How each CUDA convolution of this process got its cuDNN algorithms (the file, a search
 // with each candidate's time, or the heuristics), as a table; "" where none was planned.

@@ -93,7 +93,8 @@ CYG_CUDA_DECL(int64_t conv2d_searches())
 CYG_CUDA_DECL(void conv2d_prepare_thread())
 // Keeps the searches' choices in a file across runs ("" for none; kernels/conv_algo_cache.h):
 // reads it now (a file it cannot use is ignored with a one-line warning on stderr) and,
-// after each shape that needed a search, has `write` replace it whole (an atomic writer).
+// after each direction of a shape that needed a search, has `write` replace it whole (an
+// atomic writer).
 using WholeFileWriter = void (*)(const std::string& path, const std::string& bytes);
 CYG_CUDA_DECL(void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write))
 // Workspace bytes the direction's cuDNN call needs for this shape. Each direction's

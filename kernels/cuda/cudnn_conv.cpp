@@ -169,6 +169,9 @@ struct ConvPlan {
   Step& step(ConvDirection d) {
     return d == ConvDirection::Forward ? fwd : d == ConvDirection::BackwardData ? bwd_data : bwd_filter;
   }
+  const Step& step(ConvDirection d) const {
+    return d == ConvDirection::Forward ? fwd : d == ConvDirection::BackwardData ? bwd_data : bwd_filter;
+  }
   bool any_chosen() const { return chosen[0] || chosen[1] || chosen[2]; }
 
   ~ConvPlan() {
@@ -180,8 +183,9 @@ struct ConvPlan {
   }
 };
 
-// Device memory for the searches of one shape: its three tensors and a workspace, from
-// cudaMalloc, freed once the shape's plan is made. The searches cannot use the caller's
+// Device memory for the search of one direction of a shape: its three tensors and a
+// workspace, from cudaMalloc, freed once the direction is chosen (each direction of a
+// shape allocates them again: a search is rare, and blocks the host anyway). The searches cannot use the caller's
 // tensors (cudnnFind*AlgorithmEx overwrites its output with arbitrary values, and the
 // plan is made before the call's workspace exists, whose size depends on the choice),
 // and this layer sits below the engine's caching allocator. A search is rare and blocks
@@ -393,7 +397,7 @@ bool capturing_graph() {
   return status != cudaStreamCaptureStatusNone;
 }
 
-// Chooses the algorithm of each direction of one plan, under g_mutex: from the
+// Chooses the algorithm of a direction of one plan, under g_mutex: from the
 // algorithm file, a search, or cuDNN's heuristics, in that order (the first two only
 // with autotuning on).
 class Chooser {
@@ -438,7 +442,7 @@ class Chooser {
     reports_.clear();
   }
 
-  // Writes the file when this plan's searches chose something new; a failure is
+  // Writes the file when this direction's search chose something new; a failure is
   // reported once, and stops the saving.
   void save_new_choices() {
     if (!searched_ || !uses_file() || !g_file.may_overwrite) return;
@@ -795,12 +799,13 @@ class Chooser {
   // usable one again (time_candidate) and adopts the fastest, remembering it for the file.
   // False when there is no room for the search or no usable result. A search
   // synchronises, so it must not happen while a CUDA graph is captured: an eager step
-  // first makes every plan.
+  // first chooses every direction the step calls.
   template <ConvDirection D>
   bool search(Step& step) {
-    CYG_CHECK(!capturing_graph(), "a cuDNN convolution of a new shape (", shape_.N, "x", shape_.C, "x",
-              shape_.H, "x", shape_.W, ", ", shape_.OC, " filters) inside a CUDA graph capture: its algorithm search ",
-              "synchronises and allocates, which a capture forbids; run the step once eagerly before capturing it");
+    CYG_CHECK(!capturing_graph(), "the first ", conv_direction_name(D), " call of a cuDNN convolution (", shape_.N,
+              "x", shape_.C, "x", shape_.H, "x", shape_.W, ", ", shape_.OC,
+              " filters) inside a CUDA graph capture: its algorithm search synchronises and allocates, which a "
+              "capture forbids; run the step once eagerly before capturing it");
     if (!ensure_buffers("timing cuDNN's algorithms; its heuristics choose")) return false;
     using Perf = typename Api<D>::Perf;
     std::vector<Perf> perf(static_cast<size_t>(std::max(Api<D>::max_count(handle_), Api<D>::kAlgoCount)));
@@ -876,7 +881,7 @@ class Chooser {
   const ConvLayout layout_;
   const cudnnHandle_t handle_;
   std::string gpu_;
-  std::unique_ptr<SearchBuffers> buffers_;  // at the plan's first search
+  std::unique_ptr<SearchBuffers> buffers_;  // at the direction's search
   std::vector<std::unique_ptr<Event>> events_;  // the timed runs' bounds, at the first timing
   std::vector<ConvChoiceReport> reports_;
   bool buffers_allocated_ = true;
@@ -1022,7 +1027,7 @@ void conv2d_algorithm_cache(const std::string& path, WholeFileWriter write) {
 }
 
 size_t conv2d_workspace_bytes_cudnn(const Conv2dShape& s, ConvDirection direction, ConvData data, ConvLayout layout) {
-  return const_cast<ConvPlan&>(plan_for(s, data, layout, direction)).step(direction).workspace;
+  return plan_for(s, data, layout, direction).step(direction).workspace;
 }
 
 namespace {

@@ -773,6 +773,52 @@ TEST_F(CudnnConv, WithoutRoomForASearchOrWithAutotuningOffTheHeuristicsChoose) {
   EXPECT_EQ(r->source, "heuristics");
 }
 
+// A direction's choice that fails halfway leaves nothing of itself for the next call:
+// here backward data has taken an engine (a larger workspace than the algorithms') when
+// its report fails; the next call chooses afresh, an algorithm now that the engine is
+// slower, and neither runs the engine nor keeps its workspace.
+TEST_F(CudnnConv, AFailedChoiceLeavesNothingOfItForTheNextCall) {
+  fake_cudnn::state().catalogue = {fake_cudnn::make_engine(71, 8000, {}, {})};
+  for (auto& ms : fake_gpu::state().engine_ms) ms = {{71, 0.05}};  // faster than the algorithms
+  const cyg::Conv2dShape s = fresh_shape();
+  forward_checked(s);
+  fake_gpu::state().failing_call = "cudnnGetConvolutionMathType";
+  EXPECT_THROW(cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardData), cyg::Error);
+  fake_gpu::state().failing_call.clear();
+  for (auto& ms : fake_gpu::state().engine_ms) ms = {{71, 5.0}};  // now slower than algorithm 1
+  const size_t bytes = cyg::cuda::conv2d_workspace_bytes_cudnn(s, ConvDirection::BackwardData);
+  EXPECT_EQ(bytes, 3000u);  // algorithm 1's, not the engine's 8000
+  const std::vector<float> dyv = random_values(y_numel(s), 3), wv = random_values(w_numel(s), 4);
+  Buffer dy(dyv), w(wv), dx(std::vector<float>(static_cast<size_t>(x_numel(s)), 0.0f));
+  const Workspace workspace(bytes);
+  const size_t before = fake_gpu::state().runs.size();
+  cyg::cuda::conv2d_backward_data_cudnn(s, dy.aligned(), w.aligned(), dx.aligned(), workspace.data(),
+                                        workspace.bytes(), kStream);
+  ASSERT_EQ(fake_gpu::state().runs.size(), before + 1);
+  EXPECT_EQ(fake_gpu::state().runs.back().engine, -1);
+  EXPECT_EQ(fake_gpu::state().runs.back().algo, 1);
+  const std::optional<cyg::ConvChoiceReport> r = report_of(s, ConvDirection::BackwardData);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->choice.graph());
+}
+
+// The reports list each plan's directions together, in the order the plans were made,
+// whatever order the directions were chosen in.
+TEST_F(CudnnConv, TheReportsListAPlansDirectionsTogether) {
+  const cyg::Conv2dShape a = fresh_shape(), b = fresh_shape();
+  forward_checked(a);
+  forward_checked(b);
+  cyg::cuda::conv2d_workspace_bytes_cudnn(a, ConvDirection::BackwardFilter);
+  std::vector<std::pair<bool, ConvDirection>> order;  // (shape a?, direction)
+  for (const cyg::ConvChoiceReport& r : cyg::cuda::conv2d_choices()) {
+    const bool is_a = !(r.key.shape < a) && !(a < r.key.shape), is_b = !(r.key.shape < b) && !(b < r.key.shape);
+    if (is_a || is_b) order.emplace_back(is_a, r.key.direction);
+  }
+  const std::vector<std::pair<bool, ConvDirection>> want = {
+      {true, ConvDirection::Forward}, {true, ConvDirection::BackwardFilter}, {false, ConvDirection::Forward}};
+  EXPECT_EQ(order, want);
+}
+
 TEST_F(CudnnConv, ANewShapeInsideAGraphCaptureIsAnErrorThatSaysWhatToDo) {
   cyg::cuda::capture_open_on_this_thread() = true;
   try {
