@@ -185,12 +185,12 @@ struct ConvPlan {
 
 // Device memory for the search of one direction of a shape: its three tensors and a
 // workspace, from cudaMalloc, freed once the direction is chosen (each direction of a
-// shape allocates them again: a search is rare, and blocks the host anyway). The searches cannot use the caller's
-// tensors (cudnnFind*AlgorithmEx overwrites its output with arbitrary values, and the
-// plan is made before the call's workspace exists, whose size depends on the choice),
-// and this layer sits below the engine's caching allocator. A search is rare and blocks
-// the host anyway; freeing at once gives the memory back to the driver instead of
-// leaving a block of up to the cap in the allocator's cache.
+// shape allocates them again). The searches cannot use the caller's tensors
+// (cudnnFind*AlgorithmEx overwrites its output with arbitrary values, and the direction
+// is chosen before the call's workspace exists, whose size depends on the choice), and
+// this layer sits below the engine's caching allocator. A search is rare and blocks the
+// host anyway; freeing at once gives the memory back to the driver instead of leaving a
+// block of up to the cap in the allocator's cache.
 class SearchBuffers {
  public:
   // False when the GPU has no room for the tensors (the heuristics choose then). The
