@@ -477,8 +477,10 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
   no_nsys=()
   for batch in 128 512; do
     echo "== profile and counters: ResNet-18 at batch $batch"
+    # The benchmark's search writes the choices the profile then reads (no search again).
     run_command "counters b$batch (cuda)" 30 "$logs/counters_b$batch.log" '[0-9.]+ images/s' \
-      "$(find_bin cygnet_bench)" --model resnet18 --batch "$batch" --device cuda --warmup 3 --steps 10 --counters
+      "$(find_bin cygnet_bench)" --model resnet18 --batch "$batch" --device cuda --warmup 3 --steps 10 --counters \
+      --cudnn-cache "$logs/profile-cudnn-choices.tsv"
     cat "$logs/counters_b$batch.log"
     profile_limit=$(limit_for 60)
     if [ "$profile_limit" -lt "$profile_minimum" ]; then
@@ -487,7 +489,8 @@ if [ -n "$bin_dir" ] && [ "$mode" = profile ]; then
       step_not_run=1
     else
       run_within "$profile_limit" "$logs/profile_b$batch.log" bash scripts/profile.sh --bin-dir "$bin_dir" \
-        --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit - 10)) "${no_nsys[@]}"
+        --batch "$batch" --out "$logs/profile_b$batch" --seconds $((profile_limit - 10)) "${no_nsys[@]}" \
+        --cudnn-cache "$logs/profile-cudnn-choices.tsv"
     fi
     cat "$logs/profile_b$batch.log"
     grep -q "^nsys made no report" "$logs/profile_b$batch.log" && no_nsys=(--no-nsys)
@@ -678,7 +681,7 @@ if [ -n "$bin_dir" ] && [ "$mode" = full ]; then
     echo "not run: the check's budget leaves it $profile_limit s, under the $profile_minimum s a profile needs" > "$logs/profile.log"
   else
     run_within "$profile_limit" "$logs/profile.log" bash scripts/profile.sh --bin-dir "$bin_dir" --out "$logs/profile" \
-      --seconds $((profile_limit - 10))
+      --seconds $((profile_limit - 10)) --cudnn-cache "$shared_choices"
   fi
   cat "$logs/profile.log"
   profile_note=$(sed -n 's/^profile: //p' "$logs/profile.log" | tail -1 | cut -c1-150)

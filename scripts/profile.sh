@@ -12,12 +12,15 @@
 #   2. Nsight Compute (ncu) on every launch of the three heaviest of our kernels in one
 #      step: DRAM bytes read and written, time, achieved bandwidth against the peak.
 #   scripts/profile.sh [--bin-dir DIR] [--batch N] [--steps N] [--top N] [--out DIR] [--quick]
-#       [--seconds S] [--no-nsys]
+#       [--seconds S] [--no-nsys] [--cudnn-cache FILE]
 #   --quick   5 timed steps and no ncu bandwidth pass
 #   --no-nsys no timeline: the kernel table from ncu (where an earlier run found that nsys
 #             makes no report here)
 #   --seconds S  every profiler run and report cut to what is left of S seconds (one with
 #             under 10 s left is not started), so that the last line comes within S
+#   --cudnn-cache FILE  cuDNN's choices from FILE, which a run before wrote (a benchmark
+#             of the same batch): no profiler run searches again; shapes missing from it
+#             are searched by the first and added (default: a new file in the output folder)
 # Binaries from build/apps ($CYGNET_BUILD_DIR); reports in profile-out/ (cygnet.nsys-rep,
 # the CSVs, the .ncu-rep files). Without a GPU, or without nsys and ncu, or where the
 # profilers cannot read the GPU, it says so and exits 0. Ends with one line "profile: ...".
@@ -25,16 +28,24 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 die() { echo "profile: $*" >&2; exit 2; }
-finish() { echo "profile: $*"; exit 0; }
+finish() {
+  # A choices file given from elsewhere is copied beside the reports, which name it.
+  if [ -n "$given_choices" ] && [ -s "$given_choices" ] && [ -d "$out" ] &&
+    ! [ "$given_choices" -ef "$out/cudnn-choices.txt" ]; then
+    cp -f "$given_choices" "$out/cudnn-choices.txt"
+  fi
+  echo "profile: $*"
+  exit 0
+}
 joined() { local text; text=$(printf '%s; ' "$@"); echo "${text%; }"; }
 
-bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0 seconds=0 no_nsys=0
+bin_dir=${CYGNET_BUILD_DIR:-build} batch=128 steps=20 top=15 out=profile-out quick=0 seconds=0 no_nsys=0 given_choices=""
 started=$(date +%s)
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; steps=5 ;;
     --no-nsys) no_nsys=1 ;;
-    --bin-dir | --batch | --steps | --top | --out | --seconds)
+    --bin-dir | --batch | --steps | --top | --out | --seconds | --cudnn-cache)
       [ $# -ge 2 ] || die "$1 needs a value (try --help)"
       case "$1" in
         --bin-dir) bin_dir=$2 ;;
@@ -43,6 +54,7 @@ while [ $# -gt 0 ]; do
         --top) top=$2 ;;
         --out) out=$2 ;;
         --seconds) seconds=$2 ;;
+        --cudnn-cache) given_choices=$2 ;;
       esac
       shift ;;
     -h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; exit 2 ;;
@@ -114,7 +126,11 @@ echo "ncu:  ${ncu:-not found}"
 # so that the search (each shape's algorithms tried one by one, slow ones included) falls
 # in no profiled step.
 choices="$out/cudnn-choices.txt"
-rm -f "$choices"
+if [ -n "$given_choices" ]; then
+  choices=$given_choices
+else
+  rm -f "$choices"
+fi
 bench_args=(--model resnet18 --batch "$batch" --device cuda --cudnn-cache "$choices")
 ours="$out/ours.txt"
 rm -f "$ours"
