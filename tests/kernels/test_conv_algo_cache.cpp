@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -476,6 +478,40 @@ TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChos
   EXPECT_NE(total.find("not timed"), std::string::npos) << total;
   EXPECT_NE(total.find("graph engines chosen: 0 of 2"), std::string::npos) << total;
   EXPECT_EQ(cyg::conv_choices_table({}), "");
+}
+
+// scripts/gpu_check.sh reads the table with these patterns (grep -E) and fields (awk: a
+// choice's line is the shape in 8 words, the direction, then the source); a change to
+// the table's wording that they no longer match would lose the check's rows on a GPU.
+// Keep the two in step.
+TEST(ConvCandidates, TheTableReadsAsTheGpuCheckReadsIt) {
+  cyg::ConvChoiceReport searched;
+  searched.key = key_of(ConvDirection::Forward);
+  searched.source = "search";
+  searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4", true, 0.120, true),
+                         engine(8, "", false, -1, false)};
+  searched.candidates[2].why_not = "reduced-precision reduction";
+  searched.chosen = 1;
+  searched.choice = searched.candidates[1].choice;
+  cyg::ConvChoiceReport from_file;
+  from_file.key = key_of(ConvDirection::BackwardData);
+  from_file.source = "file";
+  from_file.choice = ConvAlgoChoice{1, 1, 0};
+  const std::string table = cyg::conv_choices_table({searched, from_file});
+  const std::regex conv_sum(
+      "timed runs add up to [0-9.]+ ms \\(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\\); graph "
+      "engines chosen: [0-9]+ of [0-9]+");
+  EXPECT_TRUE(std::regex_search(table, conv_sum)) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("graph engines chosen: [0-9]+ of [0-9]+"))) << table;
+  EXPECT_TRUE(std::regex_search(table, std::regex("graph engines passed over: .+"))) << table;
+  std::vector<std::string> sources;
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> w{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+    if (w.size() >= 10 && (w[9] == "search" || w[9] == "file" || w[9] == "heuristics")) sources.push_back(w[9]);
+  }
+  EXPECT_EQ(sources, (std::vector<std::string>{"search", "file"})) << table;
 }
 
 }  // namespace
