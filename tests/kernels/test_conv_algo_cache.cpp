@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/atomic_file.h"
@@ -418,17 +419,35 @@ TEST(ConvCandidates, AnEngineIsChosenWhereItBeatsTheAlgorithmOrTheSettingsPrefer
   EXPECT_EQ(cyg::pick_conv_engine(c, 5, 1, ConvEngines::Graph), 1) << "no engines listed";
 }
 
+// A search's report of `direction`, its choice candidates[chosen].
+cyg::ConvChoiceReport searched_report(ConvDirection direction, std::vector<cyg::ConvCandidate> candidates,
+                                      int chosen) {
+  cyg::ConvChoiceReport r;
+  r.key = key_of(direction);
+  r.source = "search";
+  r.candidates = std::move(candidates);
+  r.chosen = chosen;
+  r.choice = r.candidates[static_cast<size_t>(chosen)].choice;
+  return r;
+}
+
+// A report of `direction` whose choice came from the algorithm file: algorithm 1, untimed.
+cyg::ConvChoiceReport file_report(ConvDirection direction) {
+  cyg::ConvChoiceReport r;
+  r.key = key_of(direction);
+  r.source = "file";
+  r.choice = ConvAlgoChoice{1, 1, 0};
+  return r;
+}
+
 TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms) {
-  cyg::ConvChoiceReport searched;
-  searched.key = key_of(ConvDirection::Forward);
-  searched.source = "search";
-  searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4 3=1", true, 0.120, true),
-                         engine(7, "", false, -1, false), engine(8, "", false, -1, false),
-                         engine(9, "", false, -1, false), engine(-1, "", false, -1, false)};
+  cyg::ConvChoiceReport searched = searched_report(
+      ConvDirection::Forward,
+      {candidate(1, true, 0.300, 0.250), engine(41, "2=4 3=1", true, 0.120, true), engine(7, "", false, -1, false),
+       engine(8, "", false, -1, false), engine(9, "", false, -1, false), engine(-1, "", false, -1, false)},
+      1);
   searched.candidates[3].why_not = searched.candidates[4].why_not = "reduced-precision reduction";
   searched.candidates[5].why_not = "not described";
-  searched.chosen = 1;
-  searched.choice = searched.candidates[1].choice;
   searched.note = "accumulating: the algorithm";
   const std::vector<std::string> lines = table_lines(cyg::conv_choices_table({searched}), 4);
   const std::string &first = lines[2], &total = lines[3];
@@ -448,19 +467,12 @@ TEST(ConvCandidates, TheTableNamesAChosenEngineAndTheEnginesBesideTheAlgorithms)
 }
 
 TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChosen) {
-  cyg::ConvChoiceReport searched;
-  searched.key = key_of(ConvDirection::BackwardFilter);
+  cyg::ConvChoiceReport searched = searched_report(
+      ConvDirection::BackwardFilter,
+      {candidate(0, true, 0.600, 0.580), candidate(1, true, 2.100, 0.020), candidate(3, false, 0.050, -1, 2)}, 1);
   searched.key.data = cyg::ConvData::BF16;
   searched.key.layout = cyg::ConvLayout::NHWC;
-  searched.source = "search";
-  searched.candidates = {candidate(0, true, 0.600, 0.580), candidate(1, true, 2.100, 0.020),
-                         candidate(3, false, 0.050, -1, 2)};
-  searched.chosen = 1;
-  searched.choice = searched.candidates[1].choice;
-  cyg::ConvChoiceReport from_file;
-  from_file.key = key_of(ConvDirection::Forward);
-  from_file.source = "file";
-  from_file.choice = ConvAlgoChoice{1, 1, 0};
+  const cyg::ConvChoiceReport from_file = file_report(ConvDirection::Forward);
   const std::vector<std::string> lines = table_lines(cyg::conv_choices_table({searched, from_file}), 5);
   const std::string &first = lines[2], &second = lines[3], &total = lines[4];
   EXPECT_NE(first.find("128x64x32x32 > 128 3x3 s2 p1 bf16 nhwc"), std::string::npos) << first;
@@ -485,19 +497,11 @@ TEST(ConvCandidates, TheTableShowsEachChoiceItsTimesAndTheOthersAndAddsUpTheChos
 // the table's wording that they no longer match would lose the check's rows on a GPU.
 // Keep the two in step.
 TEST(ConvCandidates, TheTableReadsAsTheGpuCheckReadsIt) {
-  cyg::ConvChoiceReport searched;
-  searched.key = key_of(ConvDirection::Forward);
-  searched.source = "search";
-  searched.candidates = {candidate(1, true, 0.300, 0.250), engine(41, "2=4", true, 0.120, true),
-                         engine(8, "", false, -1, false)};
+  cyg::ConvChoiceReport searched = searched_report(
+      ConvDirection::Forward,
+      {candidate(1, true, 0.300, 0.250), engine(41, "2=4", true, 0.120, true), engine(8, "", false, -1, false)}, 1);
   searched.candidates[2].why_not = "reduced-precision reduction";
-  searched.chosen = 1;
-  searched.choice = searched.candidates[1].choice;
-  cyg::ConvChoiceReport from_file;
-  from_file.key = key_of(ConvDirection::BackwardData);
-  from_file.source = "file";
-  from_file.choice = ConvAlgoChoice{1, 1, 0};
-  const std::string table = cyg::conv_choices_table({searched, from_file});
+  const std::string table = cyg::conv_choices_table({searched, file_report(ConvDirection::BackwardData)});
   const std::regex conv_sum(
       "timed runs add up to [0-9.]+ ms \\(forward [0-9.]+, backward_data [0-9.]+, backward_filter [0-9.]+\\); graph "
       "engines chosen: [0-9]+ of [0-9]+");
