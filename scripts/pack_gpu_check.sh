@@ -12,15 +12,18 @@
 #                      when it is there (the check converts it for the epoch comparison)
 # gpu_check.sh tries the first way (build there) and, when it fails, the second.
 #   scripts/pack_gpu_check.sh              all of it (a CUDA build here: long on few cores)
-#   scripts/pack_gpu_check.sh --no-binaries  all but .deps/gpu-bin (a
-#                                          minute), for a GPU machine that builds for itself
+#   scripts/pack_gpu_check.sh --no-binaries  all but .deps/gpu-bin (seconds,
+#                                          once the packages are in), for a GPU machine that
+#                                          builds for itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binaries=1
 case "${1:-}" in
   --no-binaries) binaries=0 ;;
   "") ;;
-  *) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2 ;;
+  -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  *) echo "pack_gpu_check: unknown option '$1' (expected --no-binaries or nothing)" >&2
+     sed -n '14,17s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
 bash scripts/install_deps.sh
 deps=.deps
