@@ -1,0 +1,142 @@
+// What writing a run's checkpoint costs: save_checkpoint (the model's weights and the
+// optimizer's state, as a run writes last.safetensors and last.state.safetensors at every
+// epoch's end) beside a reference in the same process, alternating: the same number of
+// bytes, made beforehand, written to two files by the same atomic writer (temporary
+// file, fsync, rename). The difference is what the checkpoint's own work adds to the disk's:
+// copying the tensors to the host and laying out the files.
+//   cygnet_bench_checkpoint [--model NAME] [--device cpu|cuda|emu|auto] [--rounds N] [--dir DIR]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "apps/common/checkpoint.h"
+#include "engine/atomic_file.h"
+#include "engine/device.h"
+#include "engine/optim.h"
+#include "kernels/error.h"
+#include "models/registry.h"
+
+namespace {
+
+struct Options {
+  std::string model = "resnet18", device = "cpu", dir;
+  int rounds = 5;
+  bool show_help = false;
+};
+
+const char* kUsage =
+    "cygnet_bench_checkpoint: the time of save_checkpoint (weights and SGD momentum, as a run's\n"
+    "last checkpoint) beside writing the same number of bytes, made beforehand, by the same\n"
+    "atomic writer; alternating, in one process.\n"
+    "  --model NAME     resnet18 (default) or another model of the registry\n"
+    "  --device D       cpu (default), cuda, emu or auto: where the model lives\n"
+    "  --rounds N       pairs of writes (default 5; the median of each is printed)\n"
+    "  --dir DIR        where the files go (default: a new folder under $TMPDIR or /tmp, removed after)\n";
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      o.show_help = true;
+      continue;
+    }
+    CYG_INPUT_CHECK(a == "--model" || a == "--device" || a == "--rounds" || a == "--dir", "unknown option '", a,
+                    "' (try --help)");
+    CYG_INPUT_CHECK(i + 1 < argc, a, " needs a value (try --help)");
+    const std::string v = argv[++i];
+    if (a == "--model") o.model = v;
+    if (a == "--device") o.device = v;
+    if (a == "--dir") o.dir = v;
+    if (a == "--rounds") {
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      CYG_INPUT_CHECK(!v.empty() && *end == '\0' && n >= 1 && n <= 1000, "--rounds takes a whole number 1..1000, not '",
+                      v, "'");
+      o.rounds = static_cast<int>(n);
+    }
+  }
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uintmax_t file_bytes(const std::string& path) { return std::filesystem::file_size(path); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string made_dir;
+  try {
+    const Options o = parse(argc, argv);
+    if (o.show_help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    const cyg::Device device = cyg::parse_device(o.device);
+    std::string dir = o.dir;
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/cygnet-checkpoint.XXXXXX";
+      CYG_INPUT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot make a folder from '", pattern, "': ",
+                      std::strerror(errno));
+      dir = made_dir = pattern;
+    } else {
+      std::error_code error;
+      std::filesystem::create_directories(dir, error);
+      CYG_INPUT_CHECK(!error, "--dir '", dir, "': ", error.message());
+    }
+    cyg::models::ModelOptions mo;
+    auto model = cyg::models::make_model(o.model, mo);
+    model->to(device);
+    cyg::SgdOptions so;
+    so.momentum = 0.9;
+    cyg::SGD optimizer(model->parameters(), so);
+    cyg::app::LoopState state;
+
+    // The reference: buffers of the checkpoint's two file sizes, made before the clock starts.
+    cyg::app::save_checkpoint(dir, "last", *model, &optimizer, state, o.model);
+    const std::string weights_file = dir + "/last.safetensors", state_file = dir + "/last.state.safetensors";
+    const std::string weights_bytes(file_bytes(weights_file), 'w'), state_bytes(file_bytes(state_file), 's');
+
+    std::vector<double> save_ms, floor_ms;
+    for (int r = 0; r < o.rounds; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      cyg::app::save_checkpoint(dir, "last", *model, &optimizer, state, o.model);
+      save_ms.push_back(1000 * seconds_since(t0));
+      t0 = std::chrono::steady_clock::now();
+      cyg::write_file_atomically(dir + "/floor.state.safetensors", state_bytes);
+      cyg::write_file_atomically(dir + "/floor.safetensors", weights_bytes);
+      floor_ms.push_back(1000 * seconds_since(t0));
+    }
+    const double save = median(save_ms), floor = median(floor_ms);
+    std::printf("checkpoint of %s on %s (%.1f MB in 2 files): save_checkpoint %.1f ms, the same bytes made "
+                "beforehand %.1f ms; save/reference %.2f (median of %d rounds each, alternating)\n",
+                o.model.c_str(), device.str().c_str(),
+                static_cast<double>(weights_bytes.size() + state_bytes.size()) / 1e6, save, floor, save / floor,
+                o.rounds);
+    if (!made_dir.empty()) std::filesystem::remove_all(made_dir);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cygnet_bench_checkpoint: %s\n", e.what());
+    if (!made_dir.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(made_dir, ignored);
+    }
+    return 1;
+  }
+}
