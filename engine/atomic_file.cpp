@@ -24,14 +24,17 @@ std::string temporary_path_for(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
 }
 
-// Writes all of `bytes` to `fd` and syncs it; false with errno set on failure.
-bool write_and_sync(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
+// Writes every piece to `fd` in order and syncs it; false with errno set on failure.
+bool write_and_sync(int fd, const std::vector<ByteSpan>& pieces) {
+  for (const ByteSpan& piece : pieces) {
+    const char* bytes = static_cast<const char*>(piece.data);
+    size_t done = 0;
+    while (done < piece.size) {
+      const ssize_t n = ::write(fd, bytes + done, piece.size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
   }
   return ::fsync(fd) == 0;
 }
@@ -64,11 +67,15 @@ void check_writable(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
+  write_file_atomically(path, std::vector<ByteSpan>{{bytes.data(), bytes.size()}});
+}
+
+void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& pieces) {
   file_operation_point();
   const std::string temporary = temporary_path_for(path);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   CYG_INPUT_CHECK(fd >= 0, "cannot write '", path, "': ", std::strerror(errno));
-  const bool written = write_and_sync(fd, bytes);
+  const bool written = write_and_sync(fd, pieces);
   const int write_error = errno;
   const bool closed = ::close(fd) == 0;
   if (!written || !closed) {

@@ -1,7 +1,9 @@
 // Whole-file writes that a reader never sees half done: the bytes go to a temporary
 // file beside the target, reach the disk, and are renamed over the target.
 #pragma once
+#include <cstddef>
 #include <string>
+#include <vector>
 
 namespace cyg {
 
@@ -9,6 +11,16 @@ namespace cyg {
 // flushed, fsync'ed, then renamed onto `path`). On any failure the temporary file is
 // removed and a cyg::Error names `path` and the reason.
 void write_file_atomically(const std::string& path, const std::string& bytes);
+
+// One span of bytes to write: `size` bytes from `data`.
+struct ByteSpan {
+  const void* data;
+  size_t size;
+};
+
+// The same, for a file made of pieces written one after the other (a header, then each
+// tensor's bytes where they lie): no copy of the whole file is made first.
+void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& pieces);
 
 // Whether write_file_atomically(path, ...) could write there now, checked before the work
 // that makes the bytes: a cyg::Error names `path` and the reason (the same words a failed

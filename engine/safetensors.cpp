@@ -47,23 +47,28 @@ void save_safetensors(const std::string& path, const NamedTensorList& tensors,
                       const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::string data;
+  // Each tensor's bytes are written from where they lie on the host (a device tensor's
+  // copy, or a contiguous one's own memory), after the header: no copy of the file is made.
+  std::vector<Tensor> hosts;
+  hosts.reserve(tensors.size());
+  size_t end = 0;
   for (const auto& [name, t] : tensors) {
     CYG_INPUT_CHECK(name != "__metadata__" && !header.contains(name), "safetensors: duplicate or reserved name '", name,
               "'");
-    const Tensor host = t.to(Device::cpu()).contiguous();
-    const size_t begin = data.size();
-    data.append(static_cast<const char*>(host.data_ptr()), host.nbytes());
-    header[name] = {{"dtype", dtype_tag(host.dtype())}, {"shape", host.shape()}, {"data_offsets", {begin, data.size()}}};
+    hosts.push_back(t.to(Device::cpu()).contiguous());
+    const Tensor& host = hosts.back();
+    const size_t begin = end;
+    end += host.nbytes();
+    header[name] = {{"dtype", dtype_tag(host.dtype())}, {"shape", host.shape()}, {"data_offsets", {begin, end}}};
   }
   std::string json = header.dump();
   while (json.size() % 8 != 0) json.push_back(' ');
-  std::string bytes(8, '\0');
+  char length[8];
   const uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-  bytes += json;
-  bytes += data;
-  write_file_atomically(path, bytes);
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  std::vector<ByteSpan> pieces = {{length, sizeof length}, {json.data(), json.size()}};
+  for (const Tensor& host : hosts) pieces.push_back({host.data_ptr(), host.nbytes()});
+  write_file_atomically(path, pieces);
 }
 
 namespace {

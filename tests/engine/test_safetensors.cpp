@@ -75,6 +75,31 @@ TEST(Safetensors, ByteLayoutOfATinyFile) {
   std::remove(path.c_str());
 }
 
+// Each tensor's bytes are written from where they lie, one piece after the header: a
+// permuted view's contiguous copy, an empty tensor and bytes follow each other exactly.
+TEST(Safetensors, ByteLayoutOfSeveralTensorsInOrder) {
+  const std::string path = temp_path("several.safetensors");
+  const Tensor m = Tensor::from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3});
+  const Tensor view = m.permute({1, 0});  // [[1, 4], [2, 5], [3, 6]], not contiguous
+  ASSERT_FALSE(view.is_contiguous());
+  cyg::save_safetensors(path, {{"t", view},
+                               {"e", Tensor::zeros({0, 2})},
+                               {"u", Tensor::full({3}, 7, cyg::DType::U8)}});
+  const std::string bytes = read_bytes(path);
+  const std::string json = R"({"t":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},)"
+                           R"("e":{"dtype":"F32","shape":[0,2],"data_offsets":[24,24]},)"
+                           R"("u":{"dtype":"U8","shape":[3],"data_offsets":[24,27]}})";
+  const size_t padded = (json.size() + 7) / 8 * 8;
+  ASSERT_EQ(bytes.size(), 8 + padded + 27);
+  EXPECT_EQ(bytes.substr(8, json.size()), json);
+  EXPECT_EQ(bytes.substr(8 + json.size(), padded - json.size()), std::string(padded - json.size(), ' '));
+  std::string data;
+  for (float v : {1.0f, 4.0f, 2.0f, 5.0f, 3.0f, 6.0f}) data.append(reinterpret_cast<const char*>(&v), sizeof v);
+  data += std::string(3, '\x07');
+  EXPECT_EQ(bytes.substr(8 + padded), data);
+  std::remove(path.c_str());
+}
+
 TEST(Safetensors, BrokenFilesGetOneClearError) {
   const std::string path = temp_path("broken.safetensors");
   EXPECT_NE(error_of(temp_path("does_not_exist")).find("cannot open"), std::string::npos);
