@@ -60,7 +60,7 @@ std::shared_ptr<nn::Module> make_model(const std::string& name, ModelOptions opt
   if (!entry) {
     std::string known;
     for (const auto& m : model_names()) known += (known.empty() ? "" : ", ") + m;
-    CYG_CHECK(false, "unknown model '", name, "': expected one of ", known);
+    CYG_INPUT_CHECK(false, "unknown model '", name, "': expected one of ", known);
   }
   if (options.width == 0) options.width = entry->default_width;
   return entry->build(options);

@@ -36,7 +36,8 @@ const char* kUsage =
     "  --model NAME     resnet18 (default) or another model of the registry\n"
     "  --device D       cpu (default), cuda, emu or auto: where the model lives\n"
     "  --rounds N       pairs of writes (default 5; the median of each is printed)\n"
-    "  --dir DIR        where the files go (default: a new folder under $TMPDIR or /tmp, removed after)\n";
+    "  --dir DIR        where the files go (default: a new folder under $TMPDIR or /tmp); the files\n"
+    "                   it writes there are removed at the end\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -129,7 +130,12 @@ int main(int argc, char** argv) {
                 o.model.c_str(), device.str().c_str(),
                 static_cast<double>(weights_bytes.size() + state_bytes.size()) / 1e6, save, floor, save / floor,
                 o.rounds);
-    if (!made_dir.empty()) std::filesystem::remove_all(made_dir);
+    if (!made_dir.empty()) {
+      std::filesystem::remove_all(made_dir);
+    } else {  // a folder of the user's: what this wrote goes, the folder stays
+      for (const char* name : {"last.safetensors", "last.state.safetensors", "floor.safetensors", "floor.state.safetensors"})
+        std::filesystem::remove(dir + "/" + name);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench_checkpoint: %s\n", e.what());

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# cygnet_summary and cygnet_bench as a user runs them: the summary counts ResNet-18's
+# cygnet_summary, cygnet_bench and cygnet_bench_checkpoint as a user runs them: the summary counts ResNet-18's
 # parameters as PyTorch does for the kuangliu net (11,173,962) and ResNet-20's as He et
 # al. give them (0.27 M); each bad argument is refused in one line naming it, with a
 # non-zero exit, before any work.
-# usage: small_apps_arguments.sh CYGNET_SUMMARY CYGNET_BENCH
+# cygnet_bench_checkpoint's line, and a --dir of the user's left as it was found.
+# usage: small_apps_arguments.sh CYGNET_SUMMARY CYGNET_BENCH CYGNET_BENCH_CHECKPOINT
 set -uo pipefail
 summary=$1
 bench=$2
+checkpoint=$3
 fail() { echo "FAILED: $*"; exit 1; }
 
 out=$("$summary" 2>&1) || fail "summary: exit $?: $out"
@@ -53,4 +55,16 @@ for graphs in on off; do
     --counters 2>&1) || fail "bench --counters --graphs $graphs: exit $?: $out"
   grep -q -E "^device allocations from the runtime +0 " <<< "$out" || fail "bench --counters --graphs $graphs: $out"
 done
+refused "$checkpoint" "cygnet_bench_checkpoint: --rounds takes a whole number 1..1000, not '0'" --rounds 0
+refused "$checkpoint" "cygnet_bench_checkpoint: --dir needs a value (try --help)" --dir
+refused "$checkpoint" "cygnet_bench_checkpoint: unknown option '--bogus' (try --help)" --bogus
+refused "$checkpoint" \
+  "cygnet_bench_checkpoint: unknown model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+touch "$dir/keep"
+out=$("$checkpoint" --model small_cnn --rounds 3 --dir "$dir" 2>&1) || fail "bench_checkpoint: exit $?: $out"
+grep -q -E "^checkpoint of small_cnn on cpu \([0-9.]+ MB in 2 files\): save_checkpoint [0-9.]+ ms, the same bytes made beforehand [0-9.]+ ms; save/reference [0-9.]+ \(median of 3 rounds each, alternating\)$" \
+  <<< "$out" || fail "bench_checkpoint's line: $out"
+[ "$(ls -A "$dir")" = keep ] || fail "bench_checkpoint left in its --dir: $(ls -A "$dir" | tr '\n' ' ')"
 echo "summary and bench: parameter counts, bad arguments and a step's allocations as expected"
