@@ -32,6 +32,7 @@ bool write_and_sync(int fd, const std::vector<ByteSpan>& pieces) {
     while (done < piece.size) {
       const ssize_t n = ::write(fd, bytes + done, piece.size - done);
       if (n < 0 && errno == EINTR) continue;
+      if (n == 0) errno = EIO;  // no progress and no reason given
       if (n <= 0) return false;
       done += static_cast<size_t>(n);
     }

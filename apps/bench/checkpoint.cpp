@@ -6,6 +6,7 @@
 // copying the tensors to the host and laying out the files.
 //   cygnet_bench_checkpoint [--model NAME] [--device cpu|cuda|emu|auto] [--rounds N] [--dir DIR]
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,8 +37,8 @@ const char* kUsage =
     "  --model NAME     resnet18 (default) or another model of the registry\n"
     "  --device D       cpu (default), cuda, emu or auto: where the model lives\n"
     "  --rounds N       pairs of writes (default 5; the median of each is printed)\n"
-    "  --dir DIR        where the files go (default: a new folder under $TMPDIR or /tmp); the files\n"
-    "                   it writes there are removed at the end\n";
+    "  --dir DIR        where the files go, named cygnet-bench-*.safetensors (default: a new folder\n"
+    "                   under $TMPDIR or /tmp); they are removed at the end, and a folder it made\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -77,11 +78,62 @@ double median(std::vector<double> v) {
 
 uintmax_t file_bytes(const std::string& path) { return std::filesystem::file_size(path); }
 
+// The benchmark's files, under names of its own (never a run's last.safetensors), removed
+// when it ends, and its folder too where it made one.
+class Scratch {
+ public:
+  static constexpr const char* kTag = "cygnet-bench-checkpoint";
+  static constexpr const char* kReference = "cygnet-bench-reference";
+
+  explicit Scratch(const std::string& dir) {
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/cygnet-checkpoint.XXXXXX";
+      CYG_INPUT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot make a folder from '", pattern, "': ",
+                      std::strerror(errno));
+      dir_ = pattern;
+      made_.push_back(dir_);
+      return;
+    }
+    dir_ = dir;
+    // The folders it makes, the deepest first: removed at the end where they are empty.
+    for (std::filesystem::path p = std::filesystem::absolute(dir_).lexically_normal();
+         !p.empty() && !std::filesystem::exists(p) && p != p.parent_path(); p = p.parent_path())
+      made_.push_back(p);
+    std::error_code error;
+    std::filesystem::create_directories(dir_, error);
+    CYG_INPUT_CHECK(!error, "--dir '", dir_, "': ", error.message());
+    for (const std::string& name : names())
+      CYG_INPUT_CHECK(!std::filesystem::exists(dir_ + "/" + name), "--dir '", dir_, "' already holds ", name,
+                      " (a file of this benchmark's own name, left by another run of it?): remove it first");
+  }
+  ~Scratch() {
+    std::error_code ignored;
+    for (const std::string& name : names()) std::filesystem::remove(dir_ + "/" + name, ignored);
+    for (const std::filesystem::path& p : made_) std::filesystem::remove(p, ignored);  // only where it is empty now
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  std::string path(const std::string& tag, const char* suffix) const { return dir_ + "/" + tag + suffix; }
+
+ private:
+  static std::vector<std::string> names() {
+    std::vector<std::string> out;
+    for (const char* tag : {kTag, kReference})
+      for (const char* suffix : {".safetensors", ".state.safetensors", ".next.safetensors", ".next.state.safetensors"})
+        out.push_back(std::string(tag) + suffix);
+    return out;
+  }
+  std::string dir_;
+  std::vector<std::filesystem::path> made_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::string made_dir;
   try {
     const Options o = parse(argc, argv);
     if (o.show_help) {
@@ -89,18 +141,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     const cyg::Device device = cyg::parse_device(o.device);
-    std::string dir = o.dir;
-    if (dir.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/cygnet-checkpoint.XXXXXX";
-      CYG_INPUT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot make a folder from '", pattern, "': ",
-                      std::strerror(errno));
-      dir = made_dir = pattern;
-    } else {
-      std::error_code error;
-      std::filesystem::create_directories(dir, error);
-      CYG_INPUT_CHECK(!error, "--dir '", dir, "': ", error.message());
-    }
+    std::string models;
+    for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : ", ") + name;
+    CYG_INPUT_CHECK(cyg::models::is_model_name(o.model), "--model '", o.model, "': expected one of ", models);
+    const Scratch scratch(o.dir);
+    const std::string tag = Scratch::kTag;
     cyg::models::ModelOptions mo;
     auto model = cyg::models::make_model(o.model, mo);
     model->to(device);
@@ -109,19 +154,25 @@ int main(int argc, char** argv) {
     cyg::SGD optimizer(model->parameters(), so);
     cyg::app::LoopState state;
 
-    // The reference: buffers of the checkpoint's two file sizes, made before the clock starts.
-    cyg::app::save_checkpoint(dir, "last", *model, &optimizer, state, o.model);
-    const std::string weights_file = dir + "/last.safetensors", state_file = dir + "/last.state.safetensors";
-    const std::string weights_bytes(file_bytes(weights_file), 'w'), state_bytes(file_bytes(state_file), 's');
+    // The reference: buffers of the checkpoint's two file sizes, made before the clock
+    // starts. One untimed write of each first, so that neither side's timed rounds
+    // include creating its files.
+    cyg::app::save_checkpoint(scratch.dir(), tag, *model, &optimizer, state, o.model);
+    const std::string weights_bytes(file_bytes(scratch.path(tag, ".safetensors")), 'w');
+    const std::string state_bytes(file_bytes(scratch.path(tag, ".state.safetensors")), 's');
+    auto write_reference = [&] {
+      cyg::write_file_atomically(scratch.path(Scratch::kReference, ".state.safetensors"), state_bytes);
+      cyg::write_file_atomically(scratch.path(Scratch::kReference, ".safetensors"), weights_bytes);
+    };
+    write_reference();
 
     std::vector<double> save_ms, floor_ms;
     for (int r = 0; r < o.rounds; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      cyg::app::save_checkpoint(dir, "last", *model, &optimizer, state, o.model);
+      cyg::app::save_checkpoint(scratch.dir(), tag, *model, &optimizer, state, o.model);
       save_ms.push_back(1000 * seconds_since(t0));
       t0 = std::chrono::steady_clock::now();
-      cyg::write_file_atomically(dir + "/floor.state.safetensors", state_bytes);
-      cyg::write_file_atomically(dir + "/floor.safetensors", weights_bytes);
+      write_reference();
       floor_ms.push_back(1000 * seconds_since(t0));
     }
     const double save = median(save_ms), floor = median(floor_ms);
@@ -130,19 +181,9 @@ int main(int argc, char** argv) {
                 o.model.c_str(), device.str().c_str(),
                 static_cast<double>(weights_bytes.size() + state_bytes.size()) / 1e6, save, floor, save / floor,
                 o.rounds);
-    if (!made_dir.empty()) {
-      std::filesystem::remove_all(made_dir);
-    } else {  // a folder of the user's: what this wrote goes, the folder stays
-      for (const char* name : {"last.safetensors", "last.state.safetensors", "floor.safetensors", "floor.state.safetensors"})
-        std::filesystem::remove(dir + "/" + name);
-    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cygnet_bench_checkpoint: %s\n", e.what());
-    if (!made_dir.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(made_dir, ignored);
-    }
     return 1;
   }
 }

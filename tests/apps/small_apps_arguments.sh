@@ -58,13 +58,24 @@ done
 refused "$checkpoint" "cygnet_bench_checkpoint: --rounds takes a whole number 1..1000, not '0'" --rounds 0
 refused "$checkpoint" "cygnet_bench_checkpoint: --dir needs a value (try --help)" --dir
 refused "$checkpoint" "cygnet_bench_checkpoint: unknown option '--bogus' (try --help)" --bogus
-refused "$checkpoint" \
-  "cygnet_bench_checkpoint: unknown model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
+refused "$checkpoint" "cygnet_bench_checkpoint: --model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" \
+  --model foo
+# Its files have names of its own: a run's checkpoint in the folder is left as it was, and
+# the folder holds nothing more after; the folder it makes for itself goes.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-touch "$dir/keep"
-out=$("$checkpoint" --model small_cnn --rounds 3 --dir "$dir" 2>&1) || fail "bench_checkpoint: exit $?: $out"
+mkdir "$dir/run" "$dir/tmp"
+echo "a run's checkpoint" > "$dir/run/last.safetensors"
+out=$(TMPDIR="$dir/tmp" "$checkpoint" --model small_cnn --rounds 3 --dir "$dir/run" 2>&1) || fail "bench_checkpoint: exit $?: $out"
 grep -q -E "^checkpoint of small_cnn on cpu \([0-9.]+ MB in 2 files\): save_checkpoint [0-9.]+ ms, the same bytes made beforehand [0-9.]+ ms; save/reference [0-9.]+ \(median of 3 rounds each, alternating\)$" \
   <<< "$out" || fail "bench_checkpoint's line: $out"
-[ "$(ls -A "$dir")" = keep ] || fail "bench_checkpoint left in its --dir: $(ls -A "$dir" | tr '\n' ' ')"
-echo "summary and bench: parameter counts, bad arguments and a step's allocations as expected"
+[ "$(ls -A "$dir/run")" = last.safetensors ] || fail "bench_checkpoint left in its --dir: $(ls -A "$dir/run" | tr '\n' ' ')"
+[ "$(cat "$dir/run/last.safetensors")" = "a run's checkpoint" ] || fail "bench_checkpoint changed a run's checkpoint"
+out=$(TMPDIR="$dir/tmp" "$checkpoint" --model small_cnn --rounds 1 2>&1) || fail "bench_checkpoint: exit $?: $out"
+[ -z "$(ls -A "$dir/tmp")" ] || fail "bench_checkpoint left its folder: $(ls -A "$dir/tmp")"
+out=$("$checkpoint" --model small_cnn --rounds 1 --dir "$dir/made/sub" 2>&1) || fail "bench_checkpoint: exit $?: $out"
+[ ! -e "$dir/made" ] || fail "bench_checkpoint left the folders it made for --dir"
+touch "$dir/run/cygnet-bench-checkpoint.safetensors"
+refused "$checkpoint" "cygnet_bench_checkpoint: --dir '$dir/run' already holds cygnet-bench-checkpoint.safetensors (a file of this benchmark's own name, left by another run of it?): remove it first" \
+  --model small_cnn --dir "$dir/run"
+echo "summary, bench and bench_checkpoint: parameter counts, bad arguments and a step's allocations as expected"

@@ -76,15 +76,16 @@ TEST(Safetensors, ByteLayoutOfATinyFile) {
 }
 
 // Each tensor's bytes are written from where they lie, one piece after the header: a
-// permuted view's contiguous copy, an empty tensor and bytes follow each other exactly.
-TEST(Safetensors, ByteLayoutOfSeveralTensorsInOrder) {
-  const std::string path = temp_path("several.safetensors");
-  const Tensor m = Tensor::from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3});
+// permuted view's contiguous copy, an empty tensor and a device tensor's host copy follow
+// each other exactly, on the CPU and from the emulated device.
+void expect_several_tensors_in_order(const cyg::Device& device) {
+  const std::string path = temp_path("several-" + device.str() + ".safetensors");
+  const Tensor m = Tensor::from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3}).to(device);
   const Tensor view = m.permute({1, 0});  // [[1, 4], [2, 5], [3, 6]], not contiguous
   ASSERT_FALSE(view.is_contiguous());
   cyg::save_safetensors(path, {{"t", view},
-                               {"e", Tensor::zeros({0, 2})},
-                               {"u", Tensor::full({3}, 7, cyg::DType::U8)}});
+                               {"e", Tensor::zeros({0, 2}).to(device)},
+                               {"u", Tensor::full({3}, 7, cyg::DType::U8).to(device)}});
   const std::string bytes = read_bytes(path);
   const std::string json = R"({"t":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},)"
                            R"("e":{"dtype":"F32","shape":[0,2],"data_offsets":[24,24]},)"
@@ -98,6 +99,11 @@ TEST(Safetensors, ByteLayoutOfSeveralTensorsInOrder) {
   data += std::string(3, '\x07');
   EXPECT_EQ(bytes.substr(8 + padded), data);
   std::remove(path.c_str());
+}
+
+TEST(Safetensors, ByteLayoutOfSeveralTensorsInOrder) { expect_several_tensors_in_order(cyg::Device::cpu()); }
+TEST(Safetensors, ByteLayoutOfSeveralTensorsFromTheEmulatedDevice) {
+  expect_several_tensors_in_order(cyg::Device::emu());
 }
 
 TEST(Safetensors, BrokenFilesGetOneClearError) {
