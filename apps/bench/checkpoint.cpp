@@ -141,14 +141,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     const cyg::Device device = cyg::parse_device(o.device);
-    std::string models;
-    for (const std::string& name : cyg::models::model_names()) models += (models.empty() ? "" : ", ") + name;
-    CYG_INPUT_CHECK(cyg::models::is_model_name(o.model), "--model '", o.model, "': expected one of ", models);
+    // The model first: an unknown name is refused before any folder is made.
+    auto model = cyg::models::make_model(o.model, cyg::models::ModelOptions{});
+    model->to(device);
     const Scratch scratch(o.dir);
     const std::string tag = Scratch::kTag;
-    cyg::models::ModelOptions mo;
-    auto model = cyg::models::make_model(o.model, mo);
-    model->to(device);
     cyg::SgdOptions so;
     so.momentum = 0.9;
     cyg::SGD optimizer(model->parameters(), so);

@@ -58,8 +58,8 @@ done
 refused "$checkpoint" "cygnet_bench_checkpoint: --rounds takes a whole number 1..1000, not '0'" --rounds 0
 refused "$checkpoint" "cygnet_bench_checkpoint: --dir needs a value (try --help)" --dir
 refused "$checkpoint" "cygnet_bench_checkpoint: unknown option '--bogus' (try --help)" --bogus
-refused "$checkpoint" "cygnet_bench_checkpoint: --model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" \
-  --model foo
+refused "$checkpoint" \
+  "cygnet_bench_checkpoint: unknown model 'foo': expected one of resnet18, resnet20, resnet56, small_cnn" --model foo
 # Its files have names of its own: a run's checkpoint in the folder is left as it was, and
 # the folder holds nothing more after; the folder it makes for itself goes.
 dir=$(mktemp -d)
