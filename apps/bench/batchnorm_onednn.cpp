@@ -16,28 +16,25 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apps/bench/timing.h"
 #include "engine/functional.h"
 #include "kernels/batchnorm.h"
 #include "kernels/cpu/isa.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using cyg::bench::Clock;
+using cyg::bench::median;
 
 struct Shape {
   int64_t C, H;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 template <typename F>
 double milliseconds(F f, int repeats) {
   const auto start = Clock::now();
   for (int i = 0; i < repeats; ++i) f();
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / repeats;
+  return cyg::bench::milliseconds_since(start) / repeats;
 }
 
 }  // namespace

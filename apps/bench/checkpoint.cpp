@@ -5,9 +5,7 @@
 // file, fsync, rename). The difference is what the checkpoint's own work adds to the disk's:
 // copying the tensors to the host and laying out the files.
 //   cygnet_bench_checkpoint [--model NAME] [--device cpu|cuda|emu|auto] [--rounds N] [--dir DIR]
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/bench/timing.h"
 #include "apps/common/checkpoint.h"
 #include "engine/atomic_file.h"
 #include "engine/device.h"
@@ -64,16 +63,6 @@ Options parse(int argc, char** argv) {
     }
   }
   return o;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 uintmax_t file_bytes(const std::string& path) { return std::filesystem::file_size(path); }
@@ -165,14 +154,14 @@ int main(int argc, char** argv) {
 
     std::vector<double> save_ms, floor_ms;
     for (int r = 0; r < o.rounds; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
+      auto t0 = cyg::bench::Clock::now();
       cyg::app::save_checkpoint(scratch.dir(), tag, *model, &optimizer, state, o.model);
-      save_ms.push_back(1000 * seconds_since(t0));
-      t0 = std::chrono::steady_clock::now();
+      save_ms.push_back(cyg::bench::milliseconds_since(t0));
+      t0 = cyg::bench::Clock::now();
       write_reference();
-      floor_ms.push_back(1000 * seconds_since(t0));
+      floor_ms.push_back(cyg::bench::milliseconds_since(t0));
     }
-    const double save = median(save_ms), floor = median(floor_ms);
+    const double save = cyg::bench::median(save_ms), floor = cyg::bench::median(floor_ms);
     std::printf("checkpoint of %s on %s (%.1f MB in 2 files): save_checkpoint %.1f ms, the same bytes made "
                 "beforehand %.1f ms; save/reference %.2f (median of %d rounds each, alternating)\n",
                 o.model.c_str(), device.str().c_str(),

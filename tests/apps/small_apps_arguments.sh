@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# cygnet_summary, cygnet_bench and cygnet_bench_checkpoint as a user runs them: the summary counts ResNet-18's
-# parameters as PyTorch does for the kuangliu net (11,173,962) and ResNet-20's as He et
-# al. give them (0.27 M); each bad argument is refused in one line naming it, with a
-# non-zero exit, before any work.
-# cygnet_bench_checkpoint's line, and a --dir of the user's left as it was found.
+# cygnet_summary, cygnet_bench and cygnet_bench_checkpoint as a user runs them: the
+# summary counts ResNet-18's parameters as PyTorch does for the kuangliu net (11,173,962)
+# and ResNet-20's as He et al. give them (0.27 M); each bad argument is refused in one
+# line naming it, with a non-zero exit, before any work; cygnet_bench_checkpoint prints
+# its line and leaves a --dir of the user's as it was found.
 # usage: small_apps_arguments.sh CYGNET_SUMMARY CYGNET_BENCH CYGNET_BENCH_CHECKPOINT
 set -uo pipefail
 summary=$1
